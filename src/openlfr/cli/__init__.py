@@ -4,10 +4,14 @@ Each area registers its own sub-commands from a module beside this one, so that 
 engine's commands and the platform's commands live apart.
 """
 
+import sys
+
+import click
 import typer
 
 from openlfr import __version__
 from openlfr.cli import engine_commands
+from openlfr.cli.errors import EXIT_USAGE
 
 app = typer.Typer(
     name="openlfr",
@@ -34,3 +38,19 @@ def main(
 
 
 engine_commands.register(app)
+
+
+def run() -> None:
+    """Console-script entry point: usage errors become one line, not a framed panel."""
+    try:
+        code = app(standalone_mode=False)
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "openlfr"
+        print(f"error: {exc.format_message()} (see: {where} --help)", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        print("error: aborted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,146 @@
+"""`openlfr watchlist build` and `openlfr watch`: the engine from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from openlfr.cli.errors import fail
+from openlfr.recognition import (
+    DEFAULT_THRESHOLD,
+    EngineConfig,
+    FaceAnalyzer,
+    RecognitionError,
+    Watcher,
+    Watchlist,
+    build_watchlist,
+    open_source,
+)
+from openlfr.recognition.enrolment import ImageOutcome
+
+stderr = Console(stderr=True, highlight=False)
+stdout = Console(highlight=False)
+
+watchlist_app = typer.Typer(help="Build and inspect watchlist files.", no_args_is_help=True)
+
+
+@watchlist_app.command("build")
+def watchlist_build(
+    images_dir: Path = typer.Argument(
+        ..., help="Folder with one sub-folder per subject; the sub-folder name is the subject "
+        "reference, its photos (.jpg/.png) are enrolled."),
+    out: Path = typer.Option(..., "--out", "-o", help="Watchlist file to write (JSON, format v1)."),
+    workers: int = typer.Option(2, min=0, help="Worker processes (0: none)."),
+) -> None:
+    """Enrol subjects from photos. A photo with no face or several faces is reported by name
+    and skipped; the file is written only if at least one subject was enrolled."""
+    try:
+        analyzer = FaceAnalyzer()
+
+        def report(outcome: ImageOutcome) -> None:
+            if not outcome.enrolled:
+                stderr.print(f"skipped {outcome.subject_ref}/{outcome.path.name}: {outcome.problem}")
+
+        watchlist, enrolment = build_watchlist(images_dir, analyzer, workers=workers, on_photo=report)
+        watchlist.save(out)
+    except (RecognitionError, OSError) as exc:
+        fail(exc)
+    skipped = len(enrolment.skipped)
+    stdout.print(
+        f"enrolled {len(watchlist.subjects)} subjects from {enrolment.enrolled_images} images"
+        f" ({skipped} skipped) into {out}")
+
+
+@watchlist_app.command("show")
+def watchlist_show(path: Path = typer.Argument(..., help="Watchlist file.")) -> None:
+    """Print a watchlist's subjects and image counts (no descriptors)."""
+    try:
+        watchlist = Watchlist.load(path)
+    except RecognitionError as exc:
+        fail(exc)
+    stdout.print(f"{path}: {len(watchlist.subjects)} subjects, {watchlist.image_count} images, "
+                 f"model {watchlist.descriptor_model}, created {watchlist.created_at}")
+    for subject in watchlist.subjects:
+        stdout.print(f"  {subject.ref}: {len(subject.images)} images")
+
+
+def watch(
+    source: str = typer.Argument(
+        ..., help="Video file, folder of images, image file, stream URL (rtsp://, http://...) "
+        "or webcam index (0, 1, ...)."),
+    watchlist_path: Path = typer.Option(..., "--watchlist", "-w", help="Watchlist file."),
+    threshold: float = typer.Option(
+        DEFAULT_THRESHOLD, min=0.0, max=1.0,
+        help="Alert when a track's similarity score (1 - L2 distance, 0..1) reaches this."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line: alerts, then a summary."),
+    workers: int = typer.Option(2, min=0, help="Worker processes for detection and description."),
+    detect_max_px: int = typer.Option(
+        EngineConfig.detect_max_px, min=64, help="Scale frames down to this long side for detection."),
+    min_face_px: int = typer.Option(
+        EngineConfig.min_face_px, min=1, help="Skip (and count) faces narrower than this."),
+    max_reconnects: int = typer.Option(20, min=0, help="Live sources: reconnect attempts before giving up."),
+) -> None:
+    """Watch a source for watchlist subjects and print each alert as it happens.
+
+    Faces that match no subject are never written anywhere; only counters move.
+    """
+    try:
+        config = EngineConfig(threshold=threshold, workers=workers, detect_max_px=detect_max_px,
+                              min_face_px=min_face_px)
+        watchlist = Watchlist.load(watchlist_path)
+        frame_source = open_source(source, max_reconnects=max_reconnects)
+        watcher = Watcher(watchlist, config, FaceAnalyzer())
+    except (RecognitionError, ValueError) as exc:
+        fail(exc)
+
+    started = time.perf_counter()
+    show_bar = not as_json and not frame_source.is_live
+    progress = Progress(TextColumn("watching"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("frames"), TimeRemainingColumn(), console=stderr,
+                        disable=not show_bar, transient=True)
+    interrupted = False
+    try:
+        with progress:
+            task = progress.add_task("frames", total=frame_source.frame_count)
+            for alert in watcher.run(frame_source, lambda c: progress.update(task, completed=c.frames_processed)):
+                if as_json:
+                    print(json.dumps(alert.to_json()), flush=True)
+                else:
+                    progress.console.print(
+                        f"ALERT  {alert.timestamp_s:8.2f}s  frame {alert.frame:>6}  "
+                        f"subject {alert.subject}  score {alert.score:.3f}  track {alert.track}",
+                        soft_wrap=True)
+    except KeyboardInterrupt:
+        interrupted = True
+    except RecognitionError as exc:
+        fail(exc)
+    finally:
+        frame_source.close()
+    elapsed = time.perf_counter() - started
+    counters = watcher.counters
+    fps = counters.frames_processed / elapsed if elapsed > 0 else 0.0
+    if as_json:
+        summary = {"type": "summary", "source": frame_source.name, "threshold": threshold,
+                   **counters.to_json(), "elapsed_s": round(elapsed, 3), "fps": round(fps, 2),
+                   "interrupted": interrupted}
+        print(json.dumps(summary), flush=True)
+    else:
+        stdout.print(
+            f"{counters.frames_processed} frames in {elapsed:.1f} s ({fps:.1f} fps); "
+            f"{counters.faces_detected} faces ({counters.faces_too_small} too small), "
+            f"{counters.tracks} tracks, {counters.descriptors} descriptors, "
+            f"{counters.alerts} alerts; {counters.frames_dropped} frames dropped"
+            + (f", {counters.frames_unreadable} unreadable" if counters.frames_unreadable else ""))
+    if interrupted:
+        raise typer.Exit(130)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(watchlist_app, name="watchlist")
+    app.command("watch")(watch)

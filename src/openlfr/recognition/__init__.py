@@ -1,0 +1,48 @@
+"""The recognition engine: video in, alerts out; faces that match nobody never stored.
+
+A small public surface (everything else is internal)::
+
+    from openlfr.recognition import FaceAnalyzer, Watcher, build_watchlist, open_source
+
+    analyzer = FaceAnalyzer()                       # loads dlib's networks once
+    watchlist, report = build_watchlist(Path("subjects/"), analyzer)
+    watcher = Watcher(watchlist, EngineConfig(threshold=0.5), analyzer)
+    for alert in watcher.run(open_source("clip.mp4")):
+        print(alert.subject, alert.score)
+    print(watcher.counters)
+
+This package imports nothing from the platform (web, database): it can run on an edge
+box with only NumPy, OpenCV and dlib.
+"""
+
+from openlfr.recognition.analyzer import FaceAnalyzer
+from openlfr.recognition.config import DEFAULT_THRESHOLD, EngineConfig
+from openlfr.recognition.enrolment import EnrolmentReport, ImageOutcome, build_watchlist
+from openlfr.recognition.errors import ModelError, RecognitionError, SourceError, WatchlistError
+from openlfr.recognition.faces import Box
+from openlfr.recognition.matcher import WatchlistIndex
+from openlfr.recognition.pipeline import Alert, Counters, Watcher
+from openlfr.recognition.sources import Frame, FrameSource, open_source
+from openlfr.recognition.watchlist import Watchlist
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "Alert",
+    "Box",
+    "Counters",
+    "EngineConfig",
+    "EnrolmentReport",
+    "FaceAnalyzer",
+    "Frame",
+    "FrameSource",
+    "ImageOutcome",
+    "ModelError",
+    "RecognitionError",
+    "SourceError",
+    "Watcher",
+    "Watchlist",
+    "WatchlistError",
+    "WatchlistIndex",
+    "build_watchlist",
+    "open_source",
+]

@@ -1,0 +1,121 @@
+"""The three networks behind small interfaces, so a faster backend can replace dlib's.
+
+A backend turns an RGB image into face boxes (detector), boxes into aligned 150x150
+chips (aligner), and chips into 128-D descriptors (describer). `load_backends` picks
+an implementation by name; "dlib" is the reference one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from openlfr.recognition.errors import ModelError
+from openlfr.recognition.faces import Box, Descriptor, RGBImage
+from openlfr.recognition.models import descriptor_model_id, model_files
+
+CHIP_SIZE_PX = 150
+CHIP_PADDING = 0.25
+DESCRIPTOR_DIM = 128
+
+
+class FaceDetector(Protocol):
+    """Finds faces in an RGB image; boxes are in that image's pixel coordinates."""
+
+    def detect(self, image: RGBImage) -> list[Box]: ...
+
+
+class FaceAligner(Protocol):
+    """Cuts an aligned face chip (CHIP_SIZE_PX square, RGB) for each box."""
+
+    def chips(self, image: RGBImage, boxes: Sequence[Box]) -> list[RGBImage]: ...
+
+
+class FaceDescriber(Protocol):
+    """Maps aligned chips to descriptors: an (n, DESCRIPTOR_DIM) float32 array."""
+
+    model_id: str
+
+    def describe(self, chips: Sequence[RGBImage]) -> np.ndarray: ...
+
+
+@dataclass
+class Backends:
+    """One detector, aligner and describer that work together."""
+
+    name: str
+    detector: FaceDetector
+    aligner: FaceAligner
+    describer: FaceDescriber
+
+
+def _dlib():  # type: ignore[no-untyped-def]
+    try:
+        import dlib
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ModelError("dlib is missing; install it with: python3 -m pip install dlib-bin") from exc
+    return dlib
+
+
+def _rect(box: Box):  # type: ignore[no-untyped-def]
+    return _dlib().rectangle(box.left, box.top, box.right, box.bottom)
+
+
+class DlibHogDetector:
+    """dlib's frontal HOG + linear SVM detector: fast on a CPU, frontal faces only."""
+
+    def __init__(self) -> None:
+        self._detector = _dlib().get_frontal_face_detector()
+
+    def detect(self, image: RGBImage) -> list[Box]:
+        rects = self._detector(image, 0)  # the caller scales the image instead of upsampling
+        return [Box(r.left(), r.top(), r.right(), r.bottom()) for r in rects]
+
+
+class DlibLandmarkAligner:
+    """Five-point landmarks, then dlib's similarity-transform chip (as the ResNet expects)."""
+
+    def __init__(self) -> None:
+        dlib = _dlib()
+        self._predictor = dlib.shape_predictor(str(model_files().landmarks_5pt))
+        self._dlib = dlib
+
+    def chips(self, image: RGBImage, boxes: Sequence[Box]) -> list[RGBImage]:
+        if not boxes:
+            return []
+        shapes = self._dlib.full_object_detections()
+        for box in boxes:
+            shapes.append(self._predictor(image, _rect(box)))
+        chips = self._dlib.get_face_chips(image, shapes, size=CHIP_SIZE_PX, padding=CHIP_PADDING)
+        return [np.ascontiguousarray(chip, dtype=np.uint8) for chip in chips]
+
+
+class DlibResNetDescriber:
+    """dlib's ResNet-34-like network trained for 128-D face descriptors (L2 metric)."""
+
+    def __init__(self) -> None:
+        self._net = _dlib().face_recognition_model_v1(str(model_files().descriptor_resnet))
+        self.model_id = descriptor_model_id()
+
+    def describe(self, chips: Sequence[RGBImage]) -> np.ndarray:
+        if not chips:
+            return np.zeros((0, DESCRIPTOR_DIM), dtype=np.float32)
+        vectors = self._net.compute_face_descriptor(list(chips))
+        return np.asarray([np.asarray(v) for v in vectors], dtype=np.float32)
+
+
+def available_backends() -> list[str]:
+    return ["dlib"]
+
+
+def load_backends(name: str = "dlib") -> Backends:
+    """Load a named backend's three networks from installed packages."""
+    if name != "dlib":
+        raise ModelError(f"unknown backend {name!r}; choose one of: {', '.join(available_backends())}")
+    try:
+        return Backends("dlib", DlibHogDetector(), DlibLandmarkAligner(), DlibResNetDescriber())
+    except RuntimeError as exc:  # dlib raises RuntimeError on unreadable weight files
+        raise ModelError(f"cannot load dlib models: {exc}; reinstall face_recognition_models") from exc

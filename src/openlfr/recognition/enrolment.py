@@ -1,0 +1,120 @@
+"""Building a watchlist from a folder of photos: one sub-folder per subject."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from openlfr.recognition.analyzer import FaceAnalyzer
+from openlfr.recognition.errors import WatchlistError
+from openlfr.recognition.images import ImageError, decode_image, is_image_file
+from openlfr.recognition.watchlist import EnrolledImage, Subject, Watchlist
+from openlfr.recognition.workers import make_executor, process_analyzer
+
+# Enrolment photos are close-ups: a face narrower than this is too poor to enrol, and
+# capping the detection scale keeps a large photo to a fraction of a second.
+ENROL_MAX_PX = 1600
+ENROL_MIN_FACE_PX = 40
+
+
+@dataclass(frozen=True)
+class ImageOutcome:
+    subject_ref: str
+    path: Path
+    enrolled: bool
+    problem: str = ""
+    """Why the photo was skipped, e.g. 'no face found; use a frontal photo'."""
+
+
+@dataclass
+class EnrolmentReport:
+    outcomes: list[ImageOutcome] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> list[ImageOutcome]:
+        return [o for o in self.outcomes if not o.enrolled]
+
+    @property
+    def enrolled_images(self) -> int:
+        return sum(o.enrolled for o in self.outcomes)
+
+
+@dataclass(frozen=True)
+class _EnrolTask:
+    subject_ref: str
+    path: Path
+
+
+def _describe_photo(task: _EnrolTask) -> tuple[ImageOutcome, EnrolledImage | None]:
+    """Runs in a worker: read one photo, require exactly one face, describe it."""
+    analyzer = process_analyzer()
+    try:
+        data = task.path.read_bytes()
+        image = decode_image(data, task.path.name)
+    except (OSError, ImageError) as exc:
+        return ImageOutcome(task.subject_ref, task.path, False, _problem(exc)), None
+    search = analyzer.find_faces(image, min_face_px=ENROL_MIN_FACE_PX, max_px=ENROL_MAX_PX)
+    if not search.faces:
+        problem = "no face found; use a frontal photo"
+        if search.too_small:
+            problem = f"face too small (under {ENROL_MIN_FACE_PX} px wide); use a closer photo"
+        return ImageOutcome(task.subject_ref, task.path, False, problem), None
+    if len(search.faces) > 1:
+        problem = f"{len(search.faces)} faces found; use a photo of the subject alone"
+        return ImageOutcome(task.subject_ref, task.path, False, problem), None
+    descriptor = analyzer.describe([search.faces[0].chip])[0]
+    enrolled = EnrolledImage(task.path.name, hashlib.sha256(data).hexdigest(), descriptor)
+    return ImageOutcome(task.subject_ref, task.path, True), enrolled
+
+
+def _problem(exc: Exception) -> str:
+    text = str(exc)
+    return text.split(": ", 1)[1] if ": " in text else text
+
+
+def find_enrolment_photos(images_dir: Path) -> list[tuple[str, Path]]:
+    """(subject reference, photo path) for every photo, in a stable order."""
+    images_dir = Path(images_dir)
+    if not images_dir.is_dir():
+        raise WatchlistError(f"{images_dir}: no such folder; expected one sub-folder per subject")
+    photos = [
+        (subject_dir.name, photo)
+        for subject_dir in sorted(p for p in images_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+        for photo in sorted(subject_dir.iterdir())
+        if is_image_file(photo)
+    ]
+    if not photos:
+        raise WatchlistError(f"{images_dir}: no photos found; expected one sub-folder per subject "
+                             "(the folder name is the subject reference) holding .jpg/.png photos")
+    return photos
+
+
+def build_watchlist(
+    images_dir: Path,
+    analyzer: FaceAnalyzer | None = None,
+    *,
+    workers: int = 2,
+    on_photo: Callable[[ImageOutcome], None] | None = None,
+) -> tuple[Watchlist, EnrolmentReport]:
+    """Describe every usable photo under `images_dir`; skip (and report) the others.
+
+    Raises WatchlistError when the folder is missing or no subject could be enrolled.
+    """
+    photos = find_enrolment_photos(images_dir)
+    analyzer = analyzer or FaceAnalyzer()
+    report = EnrolmentReport()
+    subjects: dict[str, Subject] = {}
+    with make_executor(min(workers, len(photos)), analyzer) as executor:
+        tasks = [_EnrolTask(ref, path) for ref, path in photos]
+        for outcome, enrolled in executor.map(_describe_photo, tasks):
+            report.outcomes.append(outcome)
+            if enrolled is not None:
+                subjects.setdefault(outcome.subject_ref, Subject(outcome.subject_ref)).images.append(enrolled)
+            if on_photo:
+                on_photo(outcome)
+    if not subjects:
+        raise WatchlistError(f"{images_dir}: no subject could be enrolled "
+                             f"({len(report.skipped)} photos skipped)")
+    return Watchlist(descriptor_model=analyzer.model_id, subjects=list(subjects.values())), report

@@ -1,0 +1,70 @@
+"""Small value types that flow through the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+RGBImage = npt.NDArray[np.uint8]
+"""An H x W x 3 uint8 array in RGB order, C-contiguous."""
+
+Descriptor = npt.NDArray[np.float32]
+"""A 128-D face descriptor."""
+
+
+@dataclass(frozen=True)
+class Box:
+    """A face box in pixel coordinates of the original frame (right/bottom exclusive)."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    @property
+    def area(self) -> int:
+        return max(0, self.width) * max(0, self.height)
+
+    def iou(self, other: Box) -> float:
+        """Intersection over union of two boxes, 0..1."""
+        inter_w = min(self.right, other.right) - max(self.left, other.left)
+        inter_h = min(self.bottom, other.bottom) - max(self.top, other.top)
+        if inter_w <= 0 or inter_h <= 0:
+            return 0.0
+        inter = inter_w * inter_h
+        return inter / float(self.area + other.area - inter)
+
+    def scaled(self, factor: float) -> Box:
+        return Box(
+            round(self.left * factor),
+            round(self.top * factor),
+            round(self.right * factor),
+            round(self.bottom * factor),
+        )
+
+    def as_list(self) -> list[int]:
+        return [self.left, self.top, self.right, self.bottom]
+
+
+@dataclass
+class FoundFace:
+    """A detected face: its box, its aligned chip (in memory only) and a quality figure.
+
+    The chip is what the descriptor network sees. It never leaves the process unless the
+    face matches a watchlist entry.
+    """
+
+    box: Box
+    chip: RGBImage
+    quality: float
+    """Box area times chip sharpness: larger, sharper faces score higher."""

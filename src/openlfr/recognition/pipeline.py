@@ -1,0 +1,260 @@
+"""The engine's pipeline: decode → detect → track → describe → match → alert.
+
+Stages and where they run:
+
+* decode: a thread reads the source into a bounded queue. On a live source a full queue
+  means the engine is behind, so the newest frame is dropped and counted; on a file the
+  thread waits instead, so no frame is ever dropped.
+* detect (with landmarks and chips) and describe: worker processes (see workers.py), so
+  both cores work while dlib holds the GIL.
+* track, match and decide: the calling process, in frame order; cheap NumPy work.
+
+Only alerts leave the pipeline. A face that matches nobody lives in memory until its
+track ends and is never written, logged or put in an exception.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from openlfr.recognition.analyzer import FaceAnalyzer, FaceSearch
+from openlfr.recognition.config import EngineConfig
+from openlfr.recognition.errors import WatchlistError
+from openlfr.recognition.faces import Box, FoundFace, RGBImage
+from openlfr.recognition.matcher import WatchlistIndex
+from openlfr.recognition.sources import Frame, FrameSource
+from openlfr.recognition.tracker import FaceTracker, Observation, Track
+from openlfr.recognition.watchlist import Watchlist
+from openlfr.recognition.workers import describe_task, detect_task, make_executor
+
+
+@dataclass
+class Alert:
+    """A track matched a watchlist subject at or above the threshold."""
+
+    subject: str
+    """The subject reference (folder name at enrolment)."""
+    subject_index: int
+    score: float
+    track: int
+    frame: int
+    timestamp_s: float
+    time: str
+    """Wall-clock time the alert was raised, ISO 8601 UTC."""
+    box: Box
+    probe_crop: RGBImage = field(repr=False)
+    """The aligned face that scored best, in memory only: the caller decides on keeping it."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "alert",
+            "subject": self.subject,
+            "score": round(self.score, 4),
+            "track": self.track,
+            "frame": self.frame,
+            "timestamp_s": round(self.timestamp_s, 3),
+            "time": self.time,
+            "box": self.box.as_list(),
+        }
+
+
+@dataclass
+class Counters:
+    """What the engine saw. These (and alerts) are all that is ever reported."""
+
+    frames: int = 0
+    """Frames read from the source."""
+    frames_processed: int = 0
+    frames_dropped: int = 0
+    """Live frames skipped because the engine was behind."""
+    frames_unreadable: int = 0
+    faces_detected: int = 0
+    faces_too_small: int = 0
+    tracks: int = 0
+    descriptors: int = 0
+    alerts: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return asdict(self)
+
+
+_END = object()
+
+
+@dataclass
+class _PendingDetect:
+    frame: Frame
+    future: Future[FaceSearch]
+
+
+@dataclass
+class _PendingDescribe:
+    frame: Frame
+    sightings: list[tuple[Track, FoundFace]]
+    future: Future[np.ndarray]
+
+
+class Watcher:
+    """Runs the pipeline for one watchlist. Create one per run; read `counters` after."""
+
+    def __init__(
+        self,
+        watchlist: Watchlist,
+        config: EngineConfig | None = None,
+        analyzer: FaceAnalyzer | None = None,
+    ) -> None:
+        self.config = config or EngineConfig()
+        self.analyzer = analyzer or FaceAnalyzer()
+        if watchlist.descriptor_model != self.analyzer.model_id:
+            raise WatchlistError(
+                f"watchlist built with {watchlist.descriptor_model}, engine uses "
+                f"{self.analyzer.model_id}; rebuild the watchlist")
+        self.index = WatchlistIndex(watchlist)
+        self.counters = Counters()
+        self.tracker = FaceTracker(self.config)
+
+    def run(
+        self, source: FrameSource, on_progress: Callable[[Counters], None] | None = None
+    ) -> Iterator[Alert]:
+        """Yield alerts as they happen until the source ends (or the caller stops)."""
+        workers = self.config.workers
+        self._executor = executor = make_executor(workers, self.analyzer)
+        # Start worker processes now, before the decode thread exists (fork safety).
+        executor.submit(int).result()
+        frames: queue.Queue[Any] = queue.Queue(maxsize=self.config.queue_frames)
+        stop = threading.Event()
+        decoder = threading.Thread(target=self._decode, args=(source, frames, stop),
+                                   name="openlfr-decode", daemon=True)
+        decoder.start()
+        try:
+            yield from self._process(frames, max(2, 2 * workers), on_progress)
+        finally:
+            stop.set()
+            _drain(frames)
+            decoder.join(timeout=5)
+            executor.shutdown(wait=True, cancel_futures=True)
+            self.counters.frames_unreadable = source.unreadable
+            self.counters.tracks = self.tracker.tracks_started
+
+    def _decode(self, source: FrameSource, frames: queue.Queue[Any], stop: threading.Event) -> None:
+        try:
+            for frame in source:
+                if stop.is_set():
+                    return
+                self.counters.frames += 1
+                if source.is_live:
+                    try:
+                        frames.put_nowait(frame)
+                    except queue.Full:
+                        self.counters.frames_dropped += 1
+                    continue
+                while not stop.is_set():
+                    try:
+                        frames.put(frame, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+            _put_until_stopped(frames, _END, stop)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            _put_until_stopped(frames, exc, stop)
+
+    def _process(
+        self, frames: queue.Queue[Any], max_in_flight: int,
+        on_progress: Callable[[Counters], None] | None,
+    ) -> Iterator[Alert]:
+        config = self.config
+        detecting: deque[_PendingDetect] = deque()
+        describing: list[_PendingDescribe] = []
+        source_done = False
+        while not source_done or detecting or describing:
+            if not source_done and len(detecting) + len(describing) < max_in_flight:
+                try:
+                    item = frames.get(timeout=0.005 if (detecting or describing) else 0.5)
+                except queue.Empty:
+                    item = None
+                if item is _END:
+                    source_done = True
+                elif isinstance(item, BaseException):
+                    raise item
+                elif item is not None:
+                    future = self._executor_submit_detect(item)
+                    detecting.append(_PendingDetect(item, future))
+            else:
+                futures = [p.future for p in detecting] + [p.future for p in describing]
+                wait(futures, timeout=0.05, return_when=FIRST_COMPLETED)
+
+            while detecting and detecting[0].future.done():
+                done = detecting.popleft()
+                describe = self._track(done.frame, done.future.result())
+                if describe is not None:
+                    describing.append(describe)
+                if on_progress:
+                    on_progress(self.counters)
+
+            for pending in [p for p in describing if p.future.done()]:
+                describing.remove(pending)
+                yield from self._match(pending.frame, pending.sightings, pending.future.result())
+
+    def _executor_submit_detect(self, frame: Frame) -> Future[FaceSearch]:
+        c = self.config
+        return self._executor.submit(detect_task, frame.image, c.min_face_px, c.detect_max_px)
+
+    def _track(self, frame: Frame, search: FaceSearch) -> _PendingDescribe | None:
+        self.counters.frames_processed += 1
+        self.counters.faces_detected += len(search.faces) + search.too_small
+        self.counters.faces_too_small += search.too_small
+        sightings = self.tracker.update(frame.index, search.faces, frame.still)
+        if not sightings:
+            return None
+        future = self._executor.submit(describe_task, [face.chip for _, face in sightings])
+        self.counters.descriptors += len(sightings)
+        return _PendingDescribe(frame, sightings, future)
+
+    def _match(
+        self, frame: Frame, sightings: list[tuple[Track, FoundFace]], descriptors: np.ndarray
+    ) -> Iterator[Alert]:
+        scores = self.index.subject_scores(descriptors)
+        for (track, face), subject_scores in zip(sightings, scores, strict=True):
+            observation = Observation(frame.index, frame.timestamp_s, face.box, face.chip, subject_scores)
+            decision = self.tracker.decide(track, observation)
+            if decision is None:
+                continue
+            self.counters.alerts += 1
+            evidence = decision.evidence
+            yield Alert(
+                subject=self.index.subject_refs[decision.subject_index],
+                subject_index=decision.subject_index,
+                score=decision.score,
+                track=track.id,
+                frame=evidence.frame_index,
+                timestamp_s=evidence.timestamp_s,
+                time=datetime.now(UTC).isoformat(timespec="milliseconds"),
+                box=evidence.box,
+                probe_crop=evidence.chip,
+            )
+
+
+def _put_until_stopped(frames: queue.Queue[Any], item: Any, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            frames.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            continue
+
+
+def _drain(frames: queue.Queue[Any]) -> None:
+    while True:
+        try:
+            frames.get_nowait()
+        except queue.Empty:
+            return

@@ -1,0 +1,195 @@
+"""Frame sources: a video file, a stream URL (RTSP/HTTP), a webcam, or a folder of images.
+
+`open_source(spec)` picks one from a string as a user types it. Every source yields
+`Frame`s with an index and a timestamp; live sources (streams, webcams) are marked so the
+pipeline may drop frames rather than fall behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from openlfr.recognition.errors import SourceError
+from openlfr.recognition.faces import RGBImage
+from openlfr.recognition.images import ImageError, is_image_file, read_image
+
+log = logging.getLogger(__name__)
+
+STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
+
+
+@dataclass
+class Frame:
+    index: int
+    """0-based position in the source (counts frames the pipeline later drops, too)."""
+    timestamp_s: float
+    """Seconds from the start of the source (media time for files, wall time for live)."""
+    image: RGBImage
+    still: bool = False
+    """A photo rather than a video frame: it has no neighbours to track across."""
+
+
+class FrameSource:
+    """Base class: iterate for frames; `close()` releases the device or file."""
+
+    name: str = ""
+    is_live: bool = False
+    frame_count: int | None = None
+    """Frames in the source when known (files and folders), for progress."""
+    unreadable: int = 0
+    """Frames or images that could not be decoded and were skipped."""
+
+    def __iter__(self) -> Iterator[Frame]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        return None
+
+
+def _to_rgb(bgr: np.ndarray) -> RGBImage:
+    return np.ascontiguousarray(bgr[:, :, ::-1])
+
+
+class VideoFileSource(FrameSource):
+    """A video file decoded with OpenCV (FFmpeg). Never drops a frame."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.name = str(self.path)
+        if not self.path.exists():
+            raise SourceError(f"{self.path}: no such file")
+        if not self.path.is_file():
+            raise SourceError(f"{self.path}: not a file")
+        self._capture = cv2.VideoCapture(str(self.path))
+        if not self._capture.isOpened():
+            raise SourceError(f"{self.path}: cannot decode video (corrupt or unsupported format)")
+        ok, first = self._capture.read()
+        if not ok or first is None:
+            self._capture.release()
+            raise SourceError(f"{self.path}: cannot decode video (corrupt, empty or unsupported)")
+        self._first = first
+        fps = self._capture.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if fps and fps > 0 else 25.0
+        count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        self.frame_count = count if count > 0 else None
+
+    def __iter__(self) -> Iterator[Frame]:
+        index = 0
+        frame = self._first
+        while frame is not None:
+            yield Frame(index, index / self.fps, _to_rgb(frame))
+            index += 1
+            ok, frame = self._capture.read()
+            if not ok:
+                frame = None
+        self.frame_count = index
+
+    def close(self) -> None:
+        self._capture.release()
+
+
+class LiveCaptureSource(FrameSource):
+    """A stream URL or webcam. When it drops, it is reopened with exponential back-off."""
+
+    is_live = True
+
+    def __init__(
+        self,
+        target: str | int,
+        *,
+        max_reconnects: int | None = 20,
+        backoff_start_s: float = 0.5,
+        backoff_max_s: float = 10.0,
+        sleep: Callable[[float], None] = time.sleep,
+        open_capture: Callable[[str | int], cv2.VideoCapture] = cv2.VideoCapture,
+    ) -> None:
+        self.target = target
+        self.name = f"webcam {target}" if isinstance(target, int) else str(target)
+        self.max_reconnects = max_reconnects
+        self.backoff_start_s = backoff_start_s
+        self.backoff_max_s = backoff_max_s
+        self.reconnects = 0
+        self._sleep = sleep
+        self._open_capture = open_capture
+        self._capture = self._open_capture(target)
+        if not self._capture.isOpened():
+            self._capture.release()
+            raise SourceError(f"{self.name}: cannot open (check the address, credentials or device)")
+
+    def _reopen(self) -> bool:
+        """Try to reopen with back-off; False once the reconnect budget is spent."""
+        delay = self.backoff_start_s
+        self._capture.release()
+        while self.max_reconnects is None or self.reconnects < self.max_reconnects:
+            self.reconnects += 1
+            log.warning("%s: stream lost; reconnect %d in %.1f s", self.name, self.reconnects, delay)
+            self._sleep(delay)
+            self._capture = self._open_capture(self.target)
+            if self._capture.isOpened():
+                return True
+            self._capture.release()
+            delay = min(delay * 2, self.backoff_max_s)
+        log.error("%s: gave up after %d reconnects", self.name, self.reconnects)
+        return False
+
+    def __iter__(self) -> Iterator[Frame]:
+        start = time.monotonic()
+        index = 0
+        while True:
+            ok, frame = self._capture.read()
+            if not ok or frame is None:
+                if not self._reopen():
+                    return
+                continue
+            yield Frame(index, time.monotonic() - start, _to_rgb(frame))
+            index += 1
+
+    def close(self) -> None:
+        self._capture.release()
+
+
+class ImageFolderSource(FrameSource):
+    """Every image in a folder (sorted by name), or one image file: each is a still frame."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.name = str(self.path)
+        if self.path.is_dir():
+            self._files = sorted(p for p in self.path.iterdir() if is_image_file(p))
+            if not self._files:
+                raise SourceError(f"{self.path}: no images in this folder (.jpg, .png, ...)")
+        else:
+            self._files = [self.path]
+        self.frame_count = len(self._files)
+
+    def __iter__(self) -> Iterator[Frame]:
+        for index, file in enumerate(self._files):
+            try:
+                image = read_image(file)
+            except ImageError as exc:
+                if len(self._files) == 1:
+                    raise SourceError(str(exc)) from exc
+                log.warning("skipped %s", exc)
+                self.unreadable += 1
+                continue
+            yield Frame(index, float(index), image, still=True)
+
+
+def open_source(spec: str, *, max_reconnects: int | None = 20) -> FrameSource:
+    """Open a source from what a user typed: a digit is a webcam index, a URL a stream,
+    a folder a set of images, an image file one still, any other file a video."""
+    if spec.isdigit():
+        return LiveCaptureSource(int(spec), max_reconnects=max_reconnects)
+    if spec.lower().startswith(STREAM_SCHEMES):
+        return LiveCaptureSource(spec, max_reconnects=max_reconnects)
+    path = Path(spec)
+    if path.is_dir() or is_image_file(path):
+        return ImageFolderSource(path)
+    return VideoFileSource(path)

@@ -1,0 +1,154 @@
+"""Watchlist files: subjects and their face descriptors, never their photos.
+
+File format (JSON, UTF-8), version 1::
+
+    {
+      "format": "openlfr-watchlist",
+      "version": 1,
+      "created_at": "2026-11-23T10:00:00+00:00",      # ISO 8601, UTC
+      "descriptor_model": "dlib_face_recognition_resnet_model_v1:<sha256 prefix>",
+      "descriptor_dim": 128,
+      "subjects": [
+        {"ref": "subject-reference",                  # folder name when built from photos
+         "images": [{"name": "photo.jpg",              # file name within the subject folder
+                     "sha256": "<hex of the photo>",
+                     "descriptor": [128 floats]}]}
+      ]
+    }
+
+A reader refuses another format, a newer version, a different descriptor model (its
+descriptors would not be comparable) and a watchlist with no subjects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from openlfr.recognition.errors import WatchlistError
+
+FORMAT_NAME = "openlfr-watchlist"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class EnrolledImage:
+    name: str
+    sha256: str
+    descriptor: np.ndarray
+
+
+@dataclass
+class Subject:
+    ref: str
+    images: list[EnrolledImage] = field(default_factory=list)
+
+    @property
+    def descriptors(self) -> np.ndarray:
+        return np.stack([i.descriptor for i in self.images]).astype(np.float32)
+
+
+@dataclass
+class Watchlist:
+    """Subjects with at least one enrolled descriptor each."""
+
+    descriptor_model: str
+    subjects: list[Subject]
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    @property
+    def image_count(self) -> int:
+        return sum(len(s.images) for s in self.subjects)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "created_at": self.created_at,
+            "descriptor_model": self.descriptor_model,
+            "descriptor_dim": 128,
+            "subjects": [
+                {
+                    "ref": s.ref,
+                    "images": [
+                        {"name": i.name, "sha256": i.sha256,
+                         "descriptor": [round(float(x), 7) for x in i.descriptor]}
+                        for i in s.images
+                    ],
+                }
+                for s in self.subjects
+            ],
+        }
+
+    def save(self, path: Path) -> None:
+        """Write atomically: a reader never sees half a file, a failure leaves none."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(self.to_json(), handle, indent=1)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def from_json(cls, data: Any, source: str = "watchlist") -> Watchlist:
+        if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
+            raise WatchlistError(f"{source}: not an openlfr watchlist file")
+        version = data.get("version")
+        if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+            raise WatchlistError(f"{source}: watchlist format version {version!r} is not supported "
+                                 f"(this openlfr reads version {FORMAT_VERSION})")
+        try:
+            subjects = [
+                Subject(
+                    ref=str(s["ref"]),
+                    images=[
+                        EnrolledImage(str(i["name"]), str(i["sha256"]),
+                                      _descriptor(i["descriptor"], source, s["ref"]))
+                        for i in s["images"]
+                    ],
+                )
+                for s in data["subjects"]
+            ]
+            model = str(data["descriptor_model"])
+        except (KeyError, TypeError) as exc:
+            raise WatchlistError(f"{source}: malformed watchlist ({exc!r} missing or wrong)") from exc
+        subjects = [s for s in subjects if s.images]
+        if not subjects:
+            raise WatchlistError(f"{source}: the watchlist has no subjects; "
+                                 "build one with: openlfr watchlist build IMAGES_DIR --out FILE")
+        return cls(descriptor_model=model, subjects=subjects, created_at=str(data.get("created_at", "")))
+
+    @classmethod
+    def load(cls, path: Path, expected_model: str | None = None) -> Watchlist:
+        """Read and check a watchlist file; `expected_model` refuses foreign descriptors."""
+        path = Path(path)
+        if not path.is_file():
+            raise WatchlistError(f"{path}: no such watchlist file")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise WatchlistError(f"{path}: not a readable watchlist file ({exc})") from exc
+        watchlist = cls.from_json(data, str(path))
+        if expected_model is not None and watchlist.descriptor_model != expected_model:
+            raise WatchlistError(
+                f"{path}: built with descriptor model {watchlist.descriptor_model}, but the engine "
+                f"uses {expected_model}; rebuild the watchlist")
+        return watchlist
+
+
+def _descriptor(values: Any, source: str, ref: Any) -> np.ndarray:
+    vector = np.asarray(values, dtype=np.float32)
+    if vector.shape != (128,) or not np.all(np.isfinite(vector)):
+        raise WatchlistError(f"{source}: subject {ref!r} has a descriptor that is not 128 finite numbers")
+    return vector

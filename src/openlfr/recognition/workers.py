@@ -1,0 +1,75 @@
+"""Worker processes for the CPU-heavy stages.
+
+dlib holds the GIL while it computes, so threads would not use a second core: the
+detector and the descriptor network run in worker processes instead, each with its own
+copy of the networks (inherited by fork when possible, so no reload).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from typing import Any, TypeVar
+
+import numpy as np
+
+from openlfr.recognition.analyzer import FaceAnalyzer, FaceSearch
+from openlfr.recognition.backends import load_backends
+from openlfr.recognition.faces import RGBImage
+
+T = TypeVar("T")
+
+_analyzer: FaceAnalyzer | None = None
+
+
+def _init_worker(backend_name: str) -> None:
+    global _analyzer
+    if _analyzer is None or _analyzer.backends.name != backend_name:
+        _analyzer = FaceAnalyzer(load_backends(backend_name))
+
+
+def process_analyzer() -> FaceAnalyzer:
+    """The analyzer of the current process (a worker, or the caller with workers=0)."""
+    if _analyzer is None:  # pragma: no cover - guarded by make_executor
+        raise RuntimeError("worker used before initialisation")
+    return _analyzer
+
+
+def detect_task(image: RGBImage, min_face_px: int, max_px: int) -> FaceSearch:
+    return process_analyzer().find_faces(image, min_face_px=min_face_px, max_px=max_px)
+
+
+def describe_task(chips: list[RGBImage]) -> np.ndarray:
+    return process_analyzer().describe(chips)
+
+
+class InlineExecutor(Executor):
+    """Runs each task at once in the calling process (workers=0): simple and debuggable."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # handed to the caller through the future
+            future.set_exception(exc)
+        return future
+
+
+def make_executor(workers: int, analyzer: FaceAnalyzer) -> Executor:
+    """An executor whose tasks see `analyzer` (workers=0) or a copy of it in each worker."""
+    global _analyzer
+    _analyzer = analyzer
+    if workers == 0:
+        return InlineExecutor()
+    # fork shares the loaded networks copy-on-write, but is unsafe once threads run.
+    use_fork = sys.platform == "linux" and threading.active_count() == 1
+    context = multiprocessing.get_context("fork" if use_fork else "spawn")
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(analyzer.backends.name,),
+    )
