@@ -1,0 +1,241 @@
+"""Policy gates: the rules a deployment must pass before it is authorised or activated.
+
+Each gate is a small named function that reads a DeploymentDossier and returns a
+GateResult with a plain-English reason, shown as is to staff and to the public. The
+API, the pages and the CLI all ask these functions; no other code decides a gate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from openlfr.governance.cia import completeness_findings
+from openlfr.governance.records import (
+    KINDS_NEEDING_ANSWER,
+    ConsultationStatus,
+    DeploymentDossier,
+    FeedbackKind,
+    resident_share,
+)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """The verdict of one gate."""
+
+    name: str
+    passed: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class GateParameters:
+    """The configurable numbers behind the gates (see openlfr.settings for defaults)."""
+
+    notice_days: int = 14
+    resident_share: float = 0.5
+    watchlist_max_entries: int = 10_000
+    watchlist_max_image_age_days: int = 365
+    watchlist_allowed_categories: frozenset[str] = field(default_factory=frozenset)
+    watchlist_built_within_hours: int = 24
+
+
+def _day(moment: datetime) -> str:
+    return moment.strftime("%d %B %Y").lstrip("0")
+
+
+def notice_period_gate(dossier: DeploymentDossier, params: GateParameters) -> GateResult:
+    """Notice must have been public at least ``notice_days`` before the deployment starts."""
+    name = "notice_period"
+    d = dossier.deployment
+    if d.notice_published_at is None:
+        return GateResult(name, False, "No public notice has been published yet.")
+    lead = d.start_at - d.notice_published_at
+    lead_days = lead.total_seconds() / 86400
+    if lead < timedelta(days=params.notice_days):
+        return GateResult(
+            name, False,
+            f"Notice was published on {_day(d.notice_published_at)}, {max(lead_days, 0):.1f} "
+            f"days before the start on {_day(d.start_at)}; at least {params.notice_days} days "
+            "are required.")
+    return GateResult(
+        name, True,
+        f"Notice was published on {_day(d.notice_published_at)}, {lead_days:.0f} days before "
+        f"the start (at least {params.notice_days} required).")
+
+
+def cia_gate(dossier: DeploymentDossier, params: GateParameters) -> GateResult:
+    """The community impact assessment must be complete and published."""
+    name = "impact_assessment"
+    findings = completeness_findings(
+        dossier.cia, list(dossier.engagement), dossier.consultation)
+    if findings:
+        problems = "; ".join(f.problem for f in findings[:3])
+        more = f" (and {len(findings) - 3} more)" if len(findings) > 3 else ""
+        return GateResult(name, False,
+                          f"The community impact assessment is incomplete: {problems}{more}.")
+    assert dossier.cia is not None  # completeness_findings reports a missing CIA
+    if dossier.cia.published_at is None:
+        return GateResult(name, False,
+                          "The community impact assessment is complete but not yet published.")
+    return GateResult(name, True, "The community impact assessment is complete and published.")
+
+
+def engagement_reach_gate(dossier: DeploymentDossier, params: GateParameters) -> GateResult:
+    """Engagement must reach residents: the share of attendees at resident-facing events
+    must be at least ``resident_share``."""
+    name = "engagement_reach"
+    events = dossier.engagement
+    total = sum(e.attendees for e in events)
+    if total == 0:
+        return GateResult(name, False, "No engagement with any attendees has been recorded.")
+    share = resident_share(events)
+    if share < params.resident_share:
+        return GateResult(
+            name, False,
+            f"Only {share:.0%} of the {total} people engaged were at events for residents or "
+            f"community groups; at least {params.resident_share:.0%} is required. Engagement "
+            "with officials does not count as engaging residents.")
+    return GateResult(
+        name, True,
+        f"{share:.0%} of the {total} people engaged were at events for residents or community "
+        f"groups (at least {params.resident_share:.0%} required).")
+
+
+def consultation_gate(dossier: DeploymentDossier, params: GateParameters) -> GateResult:
+    """The consultation must be closed and every objection must have a published answer."""
+    name = "consultation_and_objections"
+    c = dossier.consultation
+    if c is None:
+        return GateResult(name, False, "No consultation has been run.")
+    if c.status is not ConsultationStatus.CLOSED:
+        return GateResult(name, False, f"The consultation is still {c.status.value}; close it "
+                          "and publish its results first.")
+    unanswered = [f for f in dossier.feedback
+                  if f.kind is FeedbackKind.OBJECTION and not f.hidden_for_abuse
+                  and not f.answered]
+    if unanswered:
+        return GateResult(name, False,
+                          f"{len(unanswered)} objection(s) have no published answer yet.")
+    objections = sum(1 for f in dossier.feedback
+                     if f.kind is FeedbackKind.OBJECTION and not f.hidden_for_abuse)
+    return GateResult(name, True, f"The consultation is closed ({c.response_count} responses) "
+                      f"and all {objections} objection(s) have a published answer.")
+
+
+def watchlist_gate(dossier: DeploymentDossier, params: GateParameters) -> GateResult:
+    """The watchlist must be within the size cap, hold only recent images in allowed
+    categories, and be built no more than ``watchlist_built_within_hours`` before start."""
+    name = "watchlist_rules"
+    w = dossier.watchlist
+    start = dossier.deployment.start_at
+    if w is None or not w.entries:
+        return GateResult(name, False, "The watchlist has no entries.")
+    problems = []
+    if len(w.entries) > params.watchlist_max_entries:
+        problems.append(f"it has {len(w.entries)} entries, more than the cap of "
+                        f"{params.watchlist_max_entries}")
+    oldest_allowed = (start - timedelta(days=params.watchlist_max_image_age_days)).date()
+    too_old = sum(1 for e in w.entries if e.image_taken_on < oldest_allowed)
+    if too_old:
+        problems.append(f"{too_old} image(s) are older than {params.watchlist_max_image_age_days}"
+                        " days at the start")
+    bad = sorted({e.category for e in w.entries
+                  if e.category not in params.watchlist_allowed_categories})
+    if bad:
+        problems.append(f"categories not allowed: {', '.join(bad)}")
+    expired = sum(1 for e in w.entries if e.expires_on is not None
+                  and e.expires_on < start.date())
+    if expired:
+        problems.append(f"{expired} entr(y/ies) expire before the start")
+    if w.built_at is None:
+        problems.append("it has not been built yet")
+    elif start - w.built_at > timedelta(hours=params.watchlist_built_within_hours):
+        problems.append(f"it was built more than {params.watchlist_built_within_hours} hours "
+                        "before the start; rebuild it closer to the start")
+    if problems:
+        return GateResult(name, False, "The watchlist breaks the rules: " + "; ".join(problems)
+                          + ".")
+    return GateResult(name, True, f"The watchlist has {len(w.entries)} entries, all in allowed "
+                      "categories with recent images, built within "
+                      f"{params.watchlist_built_within_hours} hours of the start.")
+
+
+def threshold_gate(dossier: DeploymentDossier, params: GateParameters) -> GateResult:
+    """The match threshold must be at or above the fair threshold of the latest equity
+    audit. Scores are similarities (higher = more alike), so a higher threshold is stricter."""
+    name = "threshold"
+    audit = dossier.latest_equity_audit
+    threshold = dossier.deployment.threshold
+    if audit is None:
+        return GateResult(name, True, f"Threshold {threshold:.2f}; no equity audit has been "
+                          "recorded yet, so there is no fair threshold to compare with.")
+    if threshold < audit.fair_threshold:
+        return GateResult(
+            name, False,
+            f"Threshold {threshold:.2f} is below {audit.fair_threshold:.2f}, the lowest threshold "
+            f"the equity audit of {audit.conducted_on.isoformat()} found fair across demographic "
+            "groups; below it false alerts fall unequally.")
+    return GateResult(name, True, f"Threshold {threshold:.2f} is at or above the fair threshold "
+                      f"{audit.fair_threshold:.2f} from the equity audit of "
+                      f"{audit.conducted_on.isoformat()}.")
+
+
+def council_motions_gate(dossier: DeploymentDossier, params: GateParameters) -> GateResult:
+    """Every council motion covering the deployment's area must have a published response."""
+    name = "council_motions"
+    d = dossier.deployment
+    covering = [m for m in dossier.motions if m.covers(d.borough, d.ward)]
+    unanswered = [m for m in covering if m.response_published_at is None]
+    if unanswered:
+        listed = "; ".join(f"{m.body} ({m.passed_on.isoformat()}, {m.stance.value})"
+                           for m in unanswered)
+        return GateResult(name, False, f"{len(unanswered)} council motion(s) covering this area "
+                          f"have no published response: {listed}.")
+    if not covering:
+        return GateResult(name, True, "No council motion covers this area.")
+    return GateResult(name, True, f"All {len(covering)} council motion(s) covering this area "
+                      "have a published response.")
+
+
+Gate = Callable[[DeploymentDossier, GateParameters], GateResult]
+
+#: Every gate, in the order they are reported.
+ALL_GATES: tuple[Gate, ...] = (
+    notice_period_gate,
+    cia_gate,
+    engagement_reach_gate,
+    consultation_gate,
+    watchlist_gate,
+    threshold_gate,
+    council_motions_gate,
+)
+
+
+@dataclass(frozen=True)
+class GateReport:
+    """All gate results for one deployment at one moment."""
+
+    results: tuple[GateResult, ...]
+
+    @property
+    def all_passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    @property
+    def failing(self) -> list[GateResult]:
+        return [r for r in self.results if not r.passed]
+
+
+def evaluate_gates(dossier: DeploymentDossier, params: GateParameters) -> GateReport:
+    """Run every gate against ``dossier``."""
+    return GateReport(tuple(gate(dossier, params) for gate in ALL_GATES))
+
+
+def unanswered_overdue(dossier: DeploymentDossier, now: datetime) -> int:
+    """Feedback needing an answer whose deadline has passed without one."""
+    return sum(1 for f in dossier.feedback
+               if f.kind in KINDS_NEEDING_ANSWER and not f.hidden_for_abuse
+               and not f.answered and f.answer_due_at < now)

@@ -1,0 +1,89 @@
+"""The deployment status lifecycle: which status may follow which, and by what action.
+
+draft -> proposed -> notice_published -> authorised -> active -> completed -> reviewed,
+or cancelled from any status before active.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from openlfr.governance.errors import InvalidTransition
+
+
+class DeploymentStatus(StrEnum):
+    """Where a deployment is in its life."""
+
+    DRAFT = "draft"
+    PROPOSED = "proposed"
+    NOTICE_PUBLISHED = "notice_published"
+    AUTHORISED = "authorised"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    REVIEWED = "reviewed"
+    CANCELLED = "cancelled"
+
+
+class Transition(StrEnum):
+    """The actions that move a deployment from one status to the next."""
+
+    PROPOSE = "propose"
+    PUBLISH_NOTICE = "publish_notice"
+    AUTHORISE = "authorise"
+    ACTIVATE = "activate"
+    COMPLETE = "complete"
+    REVIEW = "review"
+    CANCEL = "cancel"
+
+
+_S = DeploymentStatus
+#: action -> (statuses it may start from, status it leads to)
+TRANSITIONS: dict[Transition, tuple[frozenset[DeploymentStatus], DeploymentStatus]] = {
+    Transition.PROPOSE: (frozenset({_S.DRAFT}), _S.PROPOSED),
+    Transition.PUBLISH_NOTICE: (frozenset({_S.PROPOSED}), _S.NOTICE_PUBLISHED),
+    Transition.AUTHORISE: (frozenset({_S.NOTICE_PUBLISHED}), _S.AUTHORISED),
+    Transition.ACTIVATE: (frozenset({_S.AUTHORISED}), _S.ACTIVE),
+    Transition.COMPLETE: (frozenset({_S.ACTIVE}), _S.COMPLETED),
+    Transition.REVIEW: (frozenset({_S.COMPLETED}), _S.REVIEWED),
+    Transition.CANCEL: (
+        frozenset({_S.DRAFT, _S.PROPOSED, _S.NOTICE_PUBLISHED, _S.AUTHORISED}),
+        _S.CANCELLED,
+    ),
+}
+
+#: Transitions that may only happen when every policy gate passes (or is overridden).
+GATED_TRANSITIONS = frozenset({Transition.AUTHORISE, Transition.ACTIVATE})
+
+#: Statuses in which the plan (dates, sites, threshold, purpose) may still be edited:
+#: once notice is public, the public must be able to rely on what it was told.
+EDITABLE_STATUSES = frozenset({_S.DRAFT, _S.PROPOSED})
+
+#: Statuses the public can see: notice has been given (or was, before a cancellation).
+PUBLIC_STATUSES = frozenset(
+    {_S.NOTICE_PUBLISHED, _S.AUTHORISED, _S.ACTIVE, _S.COMPLETED, _S.REVIEWED}
+)
+
+#: Statuses after which the watchlist must no longer exist.
+FINISHED_STATUSES = frozenset({_S.COMPLETED, _S.REVIEWED, _S.CANCELLED})
+
+
+def next_status(current: DeploymentStatus, action: Transition) -> DeploymentStatus:
+    """The status ``action`` leads to from ``current``; raises InvalidTransition if the
+    action is not allowed from there, saying which statuses it is allowed from."""
+    allowed_from, target = TRANSITIONS[action]
+    if current not in allowed_from:
+        options = ", ".join(sorted(s.value for s in allowed_from))
+        raise InvalidTransition(
+            f"cannot {action.value} a deployment that is '{current.value}'; "
+            f"{action.value} is only possible from: {options}"
+        )
+    return target
+
+
+def require_editable(current: DeploymentStatus) -> None:
+    """Refuse edits to the plan once notice has been published."""
+    if current not in EDITABLE_STATUSES:
+        raise InvalidTransition(
+            f"the deployment is '{current.value}': its plan is fixed once notice is published; "
+            "cancel it and propose a new deployment to change it"
+        )

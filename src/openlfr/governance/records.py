@@ -1,0 +1,231 @@
+"""The governance records as plain Python: what a gate or a check needs to know.
+
+These are snapshots, built by the service layer from storage. They hold no behaviour
+that touches I/O; the rules that read them live in ``gates``, ``cia`` and ``wording``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from openlfr.governance.lifecycle import DeploymentStatus
+
+
+class AudienceCategory(StrEnum):
+    """Who an engagement event was for."""
+
+    RESIDENTS = "residents"
+    YOUNG_PEOPLE = "young_people"
+    COMMUNITY_GROUPS = "community_groups"
+    BUSINESSES = "businesses"
+    COUNCIL_OFFICIALS = "council_officials"
+    COUNCILLORS = "councillors"
+    ADVISORY_GROUP = "advisory_group"
+    POLICE_INTERNAL = "police_internal"
+
+
+#: Audiences that count as reaching residents rather than officials.
+RESIDENT_FACING_AUDIENCES = frozenset(
+    {AudienceCategory.RESIDENTS, AudienceCategory.YOUNG_PEOPLE, AudienceCategory.COMMUNITY_GROUPS}
+)
+
+
+class EngagementFormat(StrEnum):
+    """How an engagement event was held."""
+
+    PUBLIC_MEETING = "public_meeting"
+    DROP_IN = "drop_in"
+    STREET_STALL = "street_stall"
+    DOOR_KNOCKING = "door_knocking"
+    ONLINE_MEETING = "online_meeting"
+    BRIEFING = "briefing"
+    WRITTEN = "written"
+
+
+class ConsultationStatus(StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class FeedbackKind(StrEnum):
+    """What a member of the public is telling us."""
+
+    OBJECTION = "objection"
+    QUESTION = "question"
+    SUPPORT = "support"
+    COMPLAINT = "complaint"
+    REDRESS_REQUEST = "redress_request"
+
+
+#: Kinds that need a public answer before the deadline (support needs none).
+KINDS_NEEDING_ANSWER = frozenset(
+    {FeedbackKind.OBJECTION, FeedbackKind.QUESTION, FeedbackKind.COMPLAINT,
+     FeedbackKind.REDRESS_REQUEST}
+)
+
+
+class MotionStance(StrEnum):
+    """What a council motion asks for."""
+
+    SUPPORT = "support"
+    CONDITIONS = "conditions"
+    SUSPEND = "suspend"
+    OPPOSE = "oppose"
+    NEUTRAL = "neutral"
+
+
+class Adjudication(StrEnum):
+    """An operator's decision on an alert."""
+
+    PENDING = "pending"
+    TRUE_MATCH = "true_match"
+    FALSE_MATCH = "false_match"
+    UNCLEAR = "unclear"
+
+
+class AlertOutcome(StrEnum):
+    """What happened after an alert was adjudicated."""
+
+    ARREST = "arrest"
+    NO_FURTHER_ACTION = "no_further_action"
+    WORDS_OF_ADVICE = "words_of_advice"
+    SAFEGUARDING = "safeguarding"
+    NOT_ENGAGED = "not_engaged"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Site:
+    name: str
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True)
+class DeploymentFacts:
+    """The parts of a deployment the gates read."""
+
+    reference: str
+    status: DeploymentStatus
+    borough: str
+    ward: str | None
+    start_at: datetime
+    end_at: datetime
+    threshold: float
+    notice_published_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EngagementEventFacts:
+    held_on: date
+    audience: AudienceCategory
+    attendees: int
+    format: EngagementFormat = EngagementFormat.PUBLIC_MEETING
+
+
+@dataclass(frozen=True)
+class ConsultationFacts:
+    status: ConsultationStatus
+    response_count: int = 0
+    closed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FeedbackFacts:
+    kind: FeedbackKind
+    submitted_at: datetime
+    answer_due_at: datetime
+    answered_at: datetime | None = None
+    hidden_for_abuse: bool = False
+
+    @property
+    def answered(self) -> bool:
+        return self.answered_at is not None
+
+
+@dataclass(frozen=True)
+class CouncilMotionFacts:
+    body: str
+    passed_on: date
+    stance: MotionStance
+    areas: tuple[str, ...]
+    response_published_at: datetime | None = None
+
+    def covers(self, borough: str, ward: str | None) -> bool:
+        """True when one of the motion's areas names the deployment's borough or ward.
+        Areas are written "Borough" or "Borough/Ward"; comparison ignores case and spaces."""
+        wanted_borough = _norm(borough)
+        for area in self.areas:
+            parts = [_norm(p) for p in area.split("/")]
+            if parts[0] != wanted_borough:
+                continue
+            if len(parts) == 1 or (ward is not None and parts[1] == _norm(ward)):
+                return True
+        return False
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+@dataclass(frozen=True)
+class WatchlistEntryFacts:
+    category: str
+    image_taken_on: date
+    expires_on: date | None = None
+
+
+@dataclass(frozen=True)
+class WatchlistFacts:
+    entries: tuple[WatchlistEntryFacts, ...]
+    built_at: datetime | None
+
+
+@dataclass(frozen=True)
+class EquityAuditFacts:
+    conducted_on: date
+    fair_threshold: float
+    recommended_threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class CiaFacts:
+    """The typed sections of a community impact assessment plus its publication state."""
+
+    area_profile: str = ""
+    risks: str = ""
+    mitigations: str = ""
+    equality_impact: str = ""
+    decision: str = ""
+    published_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DeploymentDossier:
+    """Everything the gates need to decide about one deployment."""
+
+    deployment: DeploymentFacts
+    cia: CiaFacts | None = None
+    engagement: tuple[EngagementEventFacts, ...] = ()
+    consultation: ConsultationFacts | None = None
+    feedback: tuple[FeedbackFacts, ...] = ()
+    motions: tuple[CouncilMotionFacts, ...] = ()
+    watchlist: WatchlistFacts | None = None
+    latest_equity_audit: EquityAuditFacts | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def answer_due_at(submitted_at: datetime, answer_deadline_days: int) -> datetime:
+    """When a piece of feedback must have a public answer."""
+    return submitted_at + timedelta(days=answer_deadline_days)
+
+
+def resident_share(events: tuple[EngagementEventFacts, ...] | list[EngagementEventFacts]) -> float:
+    """Share of all attendees who were at resident-facing events (0 when nobody attended)."""
+    total = sum(e.attendees for e in events)
+    if total == 0:
+        return 0.0
+    return sum(e.attendees for e in events if e.audience in RESIDENT_FACING_AUDIENCES) / total

@@ -1,0 +1,137 @@
+"""Every platform setting in one place, each with its default and its environment variable.
+
+Values come from (highest first) keyword arguments (e.g. the CLI's ``--data-dir``),
+``OPENLFR_*`` environment variables, then the defaults below. List settings are read
+from the environment as JSON, e.g. ``OPENLFR_WATCHLIST_ALLOWED_CATEGORIES='["missing_person"]'``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import platformdirs
+from cryptography.fernet import Fernet
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from openlfr.governance.gates import GateParameters
+
+#: Watchlist categories a deployment may search for unless configured otherwise.
+DEFAULT_ALLOWED_CATEGORIES = [
+    "wanted_by_court",
+    "wanted_for_arrest",
+    "bail_or_licence_conditions",
+    "missing_person",
+    "risk_to_self_or_others",
+]
+
+DATABASE_FILE_NAME = "openlfr.sqlite3"
+ENCRYPTION_KEY_FILE_NAME = "watchlist.key"
+
+
+class Settings(BaseSettings):
+    """The platform's configuration. Create one per process and pass it down."""
+
+    model_config = SettingsConfigDict(env_prefix="OPENLFR_", extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=lambda: platformdirs.user_data_path("openlfr"),
+        description="Folder for all local state: SQLite database, key files, probe crops "
+        "(OPENLFR_DATA_DIR).",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL (OPENLFR_DATABASE_URL), e.g. "
+        "postgresql+psycopg://user:pass@host/db. Default: SQLite file in the data dir.",
+    )
+    encryption_key: str | None = Field(
+        default=None,
+        description="Fernet key that encrypts watchlist descriptors at rest "
+        "(OPENLFR_ENCRYPTION_KEY). Default: generated once and kept in the data dir.",
+    )
+    notice_days: int = Field(default=14, ge=0, description="Days of public notice before start.")
+    resident_share: float = Field(
+        default=0.5, ge=0.0, le=1.0,
+        description="Share of engagement attendees that must be in resident-facing events.",
+    )
+    watchlist_max_entries: int = Field(default=10_000, ge=1, description="Watchlist size cap.")
+    watchlist_max_image_age_days: int = Field(
+        default=365, ge=1, description="Oldest allowed watchlist image, in days before start.",
+    )
+    watchlist_allowed_categories: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_ALLOWED_CATEGORIES),
+        description="Watchlist categories allowed (JSON list in the environment).",
+    )
+    watchlist_built_within_hours: int = Field(
+        default=24, ge=1, description="The watchlist must be built at most this long before start.",
+    )
+    answer_deadline_days: int = Field(
+        default=20, ge=1, description="Days within which public feedback must get a public answer.",
+    )
+    override_min_justification_chars: int = Field(
+        default=40, ge=1,
+        description="Shortest written justification accepted for a gate override.",
+
+    )
+    session_max_age_s: int = Field(default=12 * 3600, ge=60, description="Login session lifetime.")
+    cookie_secure: bool = Field(
+        default=False,
+        description="Send the session cookie over HTTPS only (set true in production).",
+    )
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database URL, or the SQLite file inside the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / DATABASE_FILE_NAME}"
+
+    def gate_parameters(self) -> GateParameters:
+        """The gate parameters as the pure domain wants them."""
+        return GateParameters(
+            notice_days=self.notice_days,
+            resident_share=self.resident_share,
+            watchlist_max_entries=self.watchlist_max_entries,
+            watchlist_max_image_age_days=self.watchlist_max_image_age_days,
+            watchlist_allowed_categories=frozenset(self.watchlist_allowed_categories),
+            watchlist_built_within_hours=self.watchlist_built_within_hours,
+        )
+
+    def ensure_data_dir(self) -> Path:
+        """Create the data dir (private to this user) if it does not exist yet."""
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return self.data_dir
+
+    def fernet_key(self) -> bytes:
+        """The watchlist encryption key: configured, or read from (or first written to) the
+        data dir. The key file is created with mode 0600 so only this user can read it."""
+        if self.encryption_key:
+            key = self.encryption_key.encode()
+        else:
+            path = self.ensure_data_dir() / ENCRYPTION_KEY_FILE_NAME
+            if not path.exists():
+                # O_EXCL: two processes starting together must not write two different keys.
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                except FileExistsError:
+                    pass
+                else:
+                    with os.fdopen(fd, "wb") as handle:
+                        handle.write(Fernet.generate_key())
+            key = path.read_bytes().strip()
+        try:
+            Fernet(key)
+        except ValueError as exc:
+            raise ValueError(
+                "the watchlist encryption key is not a valid Fernet key (32 url-safe base64 "
+                "bytes); generate one with `python3 -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'`"
+            ) from exc
+        return key
+
+
+def new_token(n_bytes: int = 32) -> str:
+    """A random url-safe token (session ids, API keys)."""
+    return secrets.token_urlsafe(n_bytes)
