@@ -212,7 +212,7 @@ class Watcher:
         self.counters.frames_processed += 1
         self.counters.faces_detected += len(search.faces) + search.too_small
         self.counters.faces_too_small += search.too_small
-        sightings = self.tracker.update(frame.index, search.faces, frame.still)
+        sightings = self.tracker.update(search.faces, frame.still)
         if not sightings:
             return None
         future = self._executor.submit(describe_task, [face.chip for _, face in sightings])

@@ -105,10 +105,11 @@ class LiveCaptureSource(FrameSource):
         target: str | int,
         *,
         max_reconnects: int | None = 20,
+        # attempts per outage (None: forever); the budget renews once a reconnect works
         backoff_start_s: float = 0.5,
         backoff_max_s: float = 10.0,
         sleep: Callable[[float], None] = time.sleep,
-        open_capture: Callable[[str | int], cv2.VideoCapture] = cv2.VideoCapture,
+        open_capture: Callable[[str | int], cv2.VideoCapture] | None = None,
     ) -> None:
         self.target = target
         self.name = f"webcam {target}" if isinstance(target, int) else str(target)
@@ -117,26 +118,28 @@ class LiveCaptureSource(FrameSource):
         self.backoff_max_s = backoff_max_s
         self.reconnects = 0
         self._sleep = sleep
-        self._open_capture = open_capture
+        self._open_capture = open_capture or cv2.VideoCapture
         self._capture = self._open_capture(target)
         if not self._capture.isOpened():
             self._capture.release()
             raise SourceError(f"{self.name}: cannot open (check the address, credentials or device)")
 
     def _reopen(self) -> bool:
-        """Try to reopen with back-off; False once the reconnect budget is spent."""
+        """Try to reopen with back-off; False after `max_reconnects` failures in a row."""
         delay = self.backoff_start_s
+        attempts = 0
         self._capture.release()
-        while self.max_reconnects is None or self.reconnects < self.max_reconnects:
+        while self.max_reconnects is None or attempts < self.max_reconnects:
+            attempts += 1
             self.reconnects += 1
-            log.warning("%s: stream lost; reconnect %d in %.1f s", self.name, self.reconnects, delay)
+            log.warning("%s: stream lost; reconnect attempt %d in %.1f s", self.name, attempts, delay)
             self._sleep(delay)
             self._capture = self._open_capture(self.target)
             if self._capture.isOpened():
                 return True
             self._capture.release()
             delay = min(delay * 2, self.backoff_max_s)
-        log.error("%s: gave up after %d reconnects", self.name, self.reconnects)
+        log.error("%s: gave up after %d reconnect attempts in a row", self.name, attempts)
         return False
 
     def __iter__(self) -> Iterator[Frame]:

@@ -1,6 +1,8 @@
 """Tracking: one person walking past is one track, described a few times, not every frame.
 
-Detections are joined to tracks by box overlap (greedy, best IoU first). A track is
+Detections are joined to tracks by box overlap (greedy, best IoU first). Gaps and
+intervals count frames the tracker looked at, not source frames: when a live source
+drops frames under load, a person in view is still the same track. A track is
 described when it is first seen, when its face is clearly better (larger or sharper)
 than any it was described with, and at least every K frames. Its decision uses several
 descriptors: the mean of its best few scores for a subject, so one odd frame can
@@ -35,8 +37,8 @@ class Track:
     id: int
     box: Box
     still: bool
-    last_seen_frame: int
-    last_described_frame: int = -(10**9)
+    last_seen_step: int
+    last_described_step: int = -(10**9)
     best_described_quality: float = 0.0
     descriptions: int = 0
     describing: int = 0
@@ -59,27 +61,30 @@ class FaceTracker:
         self.active: list[Track] = []
         self.tracks_started = 0
         self._ids = itertools.count(1)
+        self._step = 0
+        """Frames looked at so far."""
 
-    def update(self, frame_index: int, faces: list[FoundFace], still: bool) -> list[tuple[Track, FoundFace]]:
+    def update(self, faces: list[FoundFace], still: bool) -> list[tuple[Track, FoundFace]]:
         """Join this frame's faces to tracks; return the (track, face) pairs to describe."""
+        self._step += 1
         if still:
             self.active.clear()  # photos are unrelated to each other
         else:
             limit = self.config.track_max_missed_frames
-            self.active = [t for t in self.active if frame_index - t.last_seen_frame <= limit]
+            self.active = [t for t in self.active if self._step - t.last_seen_step - 1 <= limit]
         pairs = self._associate(faces)
         to_describe: list[tuple[Track, FoundFace]] = []
         for face_index, face in enumerate(faces):
             track = pairs.get(face_index)
             if track is None:
-                track = Track(id=next(self._ids), box=face.box, still=still, last_seen_frame=frame_index)
+                track = Track(id=next(self._ids), box=face.box, still=still, last_seen_step=self._step)
                 track.recent = deque(maxlen=self.config.track_window)
                 self.active.append(track)
                 self.tracks_started += 1
             track.box = face.box
-            track.last_seen_frame = frame_index
-            if self._should_describe(track, face, frame_index):
-                track.last_described_frame = frame_index
+            track.last_seen_step = self._step
+            if self._should_describe(track, face):
+                track.last_described_step = self._step
                 track.best_described_quality = max(track.best_described_quality, face.quality)
                 track.describing += 1
                 to_describe.append((track, face))
@@ -102,14 +107,14 @@ class FaceTracker:
             used_tracks.add(ti)
         return joined
 
-    def _should_describe(self, track: Track, face: FoundFace, frame_index: int) -> bool:
+    def _should_describe(self, track: Track, face: FoundFace) -> bool:
         if track.alerted:
             return False  # one alert per track; no more work on it
         if track.descriptions == 0 and track.describing == 0:
             return True
         if face.quality >= self.config.better_face_ratio * track.best_described_quality:
             return True
-        return frame_index - track.last_described_frame >= self.config.embed_every_frames
+        return self._step - track.last_described_step >= self.config.embed_every_frames
 
     def decide(self, track: Track, observation: Observation) -> TrackDecision | None:
         """Record a described sighting; return an alert decision the first time the track's
