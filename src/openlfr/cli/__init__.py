@@ -6,8 +6,12 @@ engine's commands and the platform's commands live apart.
 
 import sys
 
-import click
 import typer
+
+try:  # typer 0.2x carries its own copy of click
+    from typer._click.exceptions import ClickException, UsageError
+except ImportError:  # pragma: no cover - older typer uses click itself
+    from click.exceptions import ClickException, UsageError
 
 from openlfr import __version__
 from openlfr.cli import engine_commands
@@ -44,13 +48,17 @@ def run() -> None:
     """Console-script entry point: usage errors become one line, not a framed panel."""
     try:
         code = app(standalone_mode=False)
-    except click.UsageError as exc:
+    except UsageError as exc:
+        if exc.ctx is not None and type(exc).__name__ == "NoArgsIsHelpError":
+            print(exc.ctx.get_help())
+            sys.exit(0)
         where = exc.ctx.command_path if exc.ctx else "openlfr"
         print(f"error: {exc.format_message()} (see: {where} --help)", file=sys.stderr)
         sys.exit(EXIT_USAGE)
-    except click.exceptions.Exit as exc:
+    except ClickException as exc:
+        print(f"error: {exc.format_message()}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except click.Abort:
-        print("error: aborted", file=sys.stderr)
+    except (typer.Abort, KeyboardInterrupt):
+        print("error: interrupted", file=sys.stderr)
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)

@@ -25,7 +25,6 @@ from openlfr.recognition import (
 from openlfr.recognition.enrolment import ImageOutcome
 
 stderr = Console(stderr=True, highlight=False)
-stdout = Console(highlight=False)
 
 watchlist_app = typer.Typer(help="Build and inspect watchlist files.", no_args_is_help=True)
 
@@ -52,7 +51,7 @@ def watchlist_build(
     except (RecognitionError, OSError) as exc:
         fail(exc)
     skipped = len(enrolment.skipped)
-    stdout.print(
+    print(
         f"enrolled {len(watchlist.subjects)} subjects from {enrolment.enrolled_images} images"
         f" ({skipped} skipped) into {out}")
 
@@ -64,10 +63,10 @@ def watchlist_show(path: Path = typer.Argument(..., help="Watchlist file.")) -> 
         watchlist = Watchlist.load(path)
     except RecognitionError as exc:
         fail(exc)
-    stdout.print(f"{path}: {len(watchlist.subjects)} subjects, {watchlist.image_count} images, "
+    print(f"{path}: {len(watchlist.subjects)} subjects, {watchlist.image_count} images, "
                  f"model {watchlist.descriptor_model}, created {watchlist.created_at}")
     for subject in watchlist.subjects:
-        stdout.print(f"  {subject.ref}: {len(subject.images)} images")
+        print(f"  {subject.ref}: {len(subject.images)} images")
 
 
 def watch(
@@ -111,11 +110,10 @@ def watch(
             for alert in watcher.run(frame_source, lambda c: progress.update(task, completed=c.frames_processed)):
                 if as_json:
                     print(json.dumps(alert.to_json()), flush=True)
-                else:
-                    progress.console.print(
-                        f"ALERT  {alert.timestamp_s:8.2f}s  frame {alert.frame:>6}  "
-                        f"subject {alert.subject}  score {alert.score:.3f}  track {alert.track}",
-                        soft_wrap=True)
+                else:  # plain print: rich shows it above the progress bar on a terminal
+                    print(f"ALERT  {alert.timestamp_s:8.2f}s  frame {alert.frame:>6}  "
+                          f"subject {alert.subject}  score {alert.score:.3f}  track {alert.track}",
+                          flush=True)
     except KeyboardInterrupt:
         interrupted = True
     except RecognitionError as exc:
@@ -131,7 +129,7 @@ def watch(
                    "interrupted": interrupted}
         print(json.dumps(summary), flush=True)
     else:
-        stdout.print(
+        print(
             f"{counters.frames_processed} frames in {elapsed:.1f} s ({fps:.1f} fps); "
             f"{counters.faces_detected} faces ({counters.faces_too_small} too small), "
             f"{counters.tracks} tracks, {counters.descriptors} descriptors, "

@@ -8,6 +8,7 @@ pipeline may drop frames rather than fall behind.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,6 +22,10 @@ from openlfr.recognition.faces import RGBImage
 from openlfr.recognition.images import ImageError, is_image_file, read_image
 
 log = logging.getLogger(__name__)
+
+# FFmpeg writes its own complaints to stderr from C; the engine reports problems itself in
+# one clear line, so keep FFmpeg quiet unless the user asks (AV_LOG_QUIET is -8).
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 
