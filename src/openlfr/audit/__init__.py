@@ -1,0 +1,5 @@
+"""The audit log: append-only, hash-chained, verifiable from the CLI."""
+
+from openlfr.audit.chain import ChainVerification, append_event, verify_chain
+
+__all__ = ["ChainVerification", "append_event", "verify_chain"]

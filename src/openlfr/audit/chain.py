@@ -1,0 +1,125 @@
+"""The append-only, hash-chained audit log.
+
+Each event's hash covers its own contents and the previous event's hash, so editing,
+deleting or reordering any past row breaks every link after it. ``verify_chain`` walks
+the log and names the first row that does not check out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from openlfr.storage.models import AuditEvent, AuditHead
+
+GENESIS_HASH = "0" * 64
+HEAD_ROW_ID = 1
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no spaces, so the same content always hashes the same."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str)
+
+
+def event_hash(seq: int, occurred_at: str, actor: str, action: str, subject_type: str,
+               subject_id: str, details: str, prev_hash: str) -> str:
+    """SHA-256 over an event's fields and the previous link."""
+    payload = canonical_json(
+        [seq, occurred_at, actor, action, subject_type, subject_id, details, prev_hash])
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def append_event(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    subject_type: str,
+    subject_id: str | int,
+    details: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> AuditEvent:
+    """Append one event in the caller's transaction; it commits or rolls back with the
+    change it records. The head row is locked (on PostgreSQL) so appends are serialised."""
+    head = session.execute(
+        select(AuditHead).where(AuditHead.id == HEAD_ROW_ID).with_for_update()
+    ).scalar_one()
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    event = AuditEvent(
+        seq=head.seq + 1,
+        occurred_at=moment.isoformat(timespec="microseconds"),
+        actor=actor,
+        action=action,
+        subject_type=subject_type,
+        subject_id=str(subject_id),
+        details=canonical_json(dict(details or {})),
+        prev_hash=head.hash,
+    )
+    event.hash = event_hash(event.seq, event.occurred_at, event.actor, event.action,
+                            event.subject_type, event.subject_id, event.details,
+                            event.prev_hash)
+    session.add(event)
+    head.seq = event.seq
+    head.hash = event.hash
+    return event
+
+
+@dataclass(frozen=True)
+class ChainVerification:
+    """The result of checking the whole chain."""
+
+    ok: bool
+    events_checked: int
+    first_broken_seq: int | None = None
+    problem: str | None = None
+
+    def describe(self) -> str:
+        """One line for a person: all well, or where the chain breaks and how."""
+        if self.ok:
+            return f"audit chain intact: {self.events_checked} event(s) verified"
+        return f"audit chain BROKEN at event #{self.first_broken_seq}: {self.problem}"
+
+
+def verify_chain(session: Session) -> ChainVerification:
+    """Recompute every link in order; report the first event that does not match."""
+    expected_prev = GENESIS_HASH
+    expected_seq = 1
+    checked = 0
+    rows = session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars()
+    for event in rows.yield_per(500):
+        if event.seq != expected_seq:
+            return ChainVerification(
+                False, checked, expected_seq,
+                f"event #{expected_seq} is missing (next stored event is #{event.seq}); "
+                "rows were deleted")
+        if event.prev_hash != expected_prev:
+            return ChainVerification(
+                False, checked, event.seq,
+                "its link to the previous event does not match; a row before it was "
+                "altered, or this row's link was edited")
+        recomputed = event_hash(event.seq, event.occurred_at, event.actor, event.action,
+                                event.subject_type, event.subject_id, event.details,
+                                event.prev_hash)
+        if recomputed != event.hash:
+            return ChainVerification(
+                False, checked, event.seq,
+                f"its contents do not match its hash; the row was edited after it was "
+                f"written ({event.action} on {event.subject_type} {event.subject_id})")
+        expected_prev = event.hash
+        expected_seq += 1
+        checked += 1
+    head = session.get(AuditHead, HEAD_ROW_ID)
+    if head is not None and (head.seq != checked or head.hash != expected_prev):
+        return ChainVerification(
+            False, checked, checked + 1 if head.seq > checked else head.seq,
+            f"the chain head records {head.seq} event(s) but {checked} are stored; the latest "
+            "event(s) were deleted or the head was edited")
+    return ChainVerification(True, checked)

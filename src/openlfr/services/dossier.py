@@ -1,0 +1,118 @@
+"""Builds the governance domain's view of a deployment from storage."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from openlfr.governance.lifecycle import DeploymentStatus
+from openlfr.governance.records import (
+    AudienceCategory,
+    CiaFacts,
+    ConsultationFacts,
+    ConsultationStatus,
+    CouncilMotionFacts,
+    DeploymentDossier,
+    DeploymentFacts,
+    EngagementEventFacts,
+    EngagementFormat,
+    EquityAuditFacts,
+    FeedbackFacts,
+    FeedbackKind,
+    MotionStance,
+    WatchlistEntryFacts,
+    WatchlistFacts,
+)
+from openlfr.storage import models as m
+
+
+def deployment_facts(d: m.Deployment) -> DeploymentFacts:
+    return DeploymentFacts(
+        reference=d.reference, status=DeploymentStatus(d.status), borough=d.borough,
+        ward=d.ward, start_at=d.start_at, end_at=d.end_at, threshold=d.threshold,
+        notice_published_at=d.notice_published_at)
+
+
+def cia_facts(row: m.ImpactAssessment | None) -> CiaFacts | None:
+    if row is None:
+        return None
+    return CiaFacts(area_profile=row.area_profile, risks=row.risks, mitigations=row.mitigations,
+                    equality_impact=row.equality_impact, decision=row.decision,
+                    published_at=row.published_at)
+
+
+def engagement_facts(session: Session, deployment_id: int) -> tuple[EngagementEventFacts, ...]:
+    rows = session.scalars(select(m.EngagementEvent).where(
+        m.EngagementEvent.deployment_id == deployment_id).order_by(m.EngagementEvent.held_on))
+    return tuple(EngagementEventFacts(held_on=r.held_on, audience=AudienceCategory(r.audience),
+                                      attendees=r.attendees, format=EngagementFormat(r.format))
+                 for r in rows)
+
+
+def consultation_facts(session: Session, deployment_id: int) -> ConsultationFacts | None:
+    row = session.scalar(select(m.Consultation).where(
+        m.Consultation.deployment_id == deployment_id))
+    if row is None:
+        return None
+    count = session.scalar(select(func.count()).select_from(m.ConsultationResponse).where(
+        m.ConsultationResponse.consultation_id == row.id)) or 0
+    return ConsultationFacts(status=ConsultationStatus(row.status), response_count=count,
+                             closed_at=row.closed_at)
+
+
+def feedback_facts(session: Session, deployment_id: int) -> tuple[FeedbackFacts, ...]:
+    rows = session.scalars(select(m.Feedback).where(m.Feedback.deployment_id == deployment_id))
+    return tuple(FeedbackFacts(kind=FeedbackKind(r.kind), submitted_at=r.submitted_at,
+                               answer_due_at=r.answer_due_at, answered_at=r.answered_at,
+                               hidden_for_abuse=r.hidden_for_abuse) for r in rows)
+
+
+def motion_facts(session: Session) -> tuple[CouncilMotionFacts, ...]:
+    rows = session.scalars(select(m.CouncilMotion).order_by(m.CouncilMotion.passed_on))
+    return tuple(CouncilMotionFacts(body=r.body, passed_on=r.passed_on,
+                                    stance=MotionStance(r.stance), areas=tuple(r.areas),
+                                    response_published_at=r.response_published_at)
+                 for r in rows)
+
+
+def watchlist_facts(session: Session, deployment_id: int) -> WatchlistFacts | None:
+    watchlist = session.scalar(select(m.Watchlist).where(
+        m.Watchlist.deployment_id == deployment_id))
+    if watchlist is None or watchlist.destroyed_at is not None:
+        return None
+    rows = session.execute(select(
+        m.WatchlistEntry.category, m.WatchlistEntry.image_taken_on, m.WatchlistEntry.expires_on
+    ).where(m.WatchlistEntry.watchlist_id == watchlist.id))
+    entries = tuple(WatchlistEntryFacts(category=c, image_taken_on=t, expires_on=e)
+                    for c, t, e in rows)
+    return WatchlistFacts(entries=entries, built_at=watchlist.built_at)
+
+
+def latest_equity_audit(session: Session, technology_id: int | None) -> EquityAuditFacts | None:
+    """The latest audit of the deployment's technology; with none named, the latest of all
+    (a deployment that does not say what it runs cannot escape the audit that exists)."""
+    query = select(m.EquityAudit).order_by(m.EquityAudit.conducted_on.desc(),
+                                           m.EquityAudit.id.desc()).limit(1)
+    if technology_id is not None:
+        query = query.where(m.EquityAudit.technology_id == technology_id)
+    row = session.scalar(query)
+    if row is None:
+        return None
+    return EquityAuditFacts(conducted_on=row.conducted_on, fair_threshold=row.fair_threshold,
+                            recommended_threshold=row.recommended_threshold)
+
+
+def build_dossier(session: Session, deployment: m.Deployment) -> DeploymentDossier:
+    """Everything the gates need about ``deployment``, read in the caller's transaction."""
+    cia = session.scalar(select(m.ImpactAssessment).where(
+        m.ImpactAssessment.deployment_id == deployment.id))
+    return DeploymentDossier(
+        deployment=deployment_facts(deployment),
+        cia=cia_facts(cia),
+        engagement=engagement_facts(session, deployment.id),
+        consultation=consultation_facts(session, deployment.id),
+        feedback=feedback_facts(session, deployment.id),
+        motions=motion_facts(session),
+        watchlist=watchlist_facts(session, deployment.id),
+        latest_equity_audit=latest_equity_audit(session, deployment.technology_id),
+    )

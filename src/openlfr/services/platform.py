@@ -1,0 +1,97 @@
+"""What every use case needs: settings, a way to open transactions, the encryption key,
+the clock, and who is acting."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from cryptography.fernet import Fernet
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from openlfr.governance.errors import GovernanceError
+from openlfr.settings import Settings
+from openlfr.storage.db import make_engine, make_sessionmaker, migrate
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class Role(StrEnum):
+    """Who may do what. ``public`` is anyone not logged in; ``node`` is an engine node's key."""
+
+    PUBLIC = "public"
+    OPERATOR = "operator"
+    PLANNER = "planner"
+    AUTHORISER = "authoriser"
+    OVERSIGHT = "oversight"
+    ADMIN = "admin"
+    NODE = "node"
+
+
+#: Roles a person can be given (nodes get API keys, not accounts).
+PERSON_ROLES = (Role.OPERATOR, Role.PLANNER, Role.AUTHORISER, Role.OVERSIGHT, Role.ADMIN)
+#: Every logged-in staff role.
+STAFF_ROLES = frozenset(PERSON_ROLES)
+
+
+class PermissionDenied(GovernanceError):
+    """The actor's role does not allow this action."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, as the audit log names them."""
+
+    name: str
+    role: Role
+    user_id: int | None = None
+    api_key_id: int | None = None
+    #: For node keys scoped to one deployment.
+    deployment_scope: int | None = None
+
+    @property
+    def audit_name(self) -> str:
+        if self.role is Role.NODE:
+            return f"node:{self.name}"
+        return self.name
+
+    def require(self, *roles: Role, doing: str) -> None:
+        """Refuse unless the actor has one of ``roles``."""
+        if self.role not in roles:
+            allowed = ", ".join(r.value for r in roles)
+            raise PermissionDenied(f"{doing} needs one of these roles: {allowed}; you are "
+                                   f"'{self.role.value}'")
+
+
+PUBLIC_ACTOR = Actor(name="public", role=Role.PUBLIC)
+SYSTEM_ACTOR = Actor(name="system", role=Role.ADMIN)
+
+
+@dataclass
+class Platform:
+    """The platform's runtime: one per process, shared by the API and the CLI."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    fernet: Fernet
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    @classmethod
+    def open(cls, settings: Settings, *, run_migrations: bool = True) -> Platform:
+        """Connect to the configured database, migrating it to the latest schema first."""
+        settings.ensure_data_dir()
+        engine = make_engine(settings.effective_database_url)
+        if run_migrations:
+            migrate(engine)
+        return cls(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
+                   fernet=Fernet(settings.fernet_key()))
+
+    def close(self) -> None:
+        self.engine.dispose()

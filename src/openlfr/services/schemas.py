@@ -1,0 +1,364 @@
+"""Validated inputs to the use cases. The API uses them as request bodies, so a bad field
+is a 422 naming that field before any use case runs.
+
+Every string has a maximum length (the column's) and may not contain NUL characters,
+every number and date is bounded: what the database cannot store is refused here with
+a message, instead of failing later.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from openlfr.governance.records import (
+    AlertOutcome,
+    AudienceCategory,
+    EngagementFormat,
+    FeedbackKind,
+    MotionStance,
+)
+from openlfr.services.platform import Role
+
+EARLIEST_YEAR = 2000
+LATEST_YEAR = 2100
+MAX_ID = 2_147_483_647  # the largest 32-bit id a database column holds
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _moment_in_range(value: datetime) -> datetime:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"must be between {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return value
+
+
+def _day_in_range(value: date) -> date:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"must be between {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return value
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_moment_in_range)]
+Day = Annotated[date, AfterValidator(_day_in_range)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Similarity = Annotated[float, Field(ge=0.0, le=1.0)]
+
+Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+                  AfterValidator(_no_nul)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200),
+                  AfterValidator(_no_nul)]
+Name200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+                    AfterValidator(_no_nul)]
+Prose = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=10_000),
+                  AfterValidator(_no_nul)]
+OptionalProse = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20_000),
+                          AfterValidator(_no_nul)]
+Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
+                                            pattern=r"^[a-z0-9_]+$"), AfterValidator(_no_nul)]
+Token = Annotated[str, StringConstraints(min_length=8, max_length=64,
+                                         pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+class Input(BaseModel):
+    """Base for inputs: unknown fields are refused (a typo should not pass silently)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+# --- deployments ----------------------------------------------------------------------
+
+class SiteIn(Input):
+    name: Name200
+    lat: float = Field(ge=-90, le=90, description="Latitude, WGS84 degrees.")
+    lon: float = Field(ge=-180, le=180, description="Longitude, WGS84 degrees.")
+
+
+MAX_DEPLOYMENT_DAYS = 14
+
+
+class DeploymentIn(Input):
+    """A new deployment, as drafted by a planning officer."""
+
+    title: Title
+    borough: Short
+    ward: Short | None = None
+    sites: list[SiteIn] = Field(min_length=1, max_length=20)
+    start_at: Moment
+    end_at: Moment
+    purpose: Prose
+    offence_categories: list[Name200] = Field(min_length=1, max_length=30)
+    intelligence_basis: Prose = Field(description="Why this place: the intelligence behind it.")
+    legal_basis: Prose
+    threshold: Similarity = Field(
+        description="Match threshold: similarity in [0, 1], higher is stricter.")
+    camera_count: int = Field(ge=1, le=50)
+    signage: Prose = Field(description="Where and how signs tell people LFR is in use.")
+    technology_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> DeploymentIn:
+        check_deployment_window(self.start_at, self.end_at)
+        return self
+
+
+def check_deployment_window(start_at: datetime, end_at: datetime) -> None:
+    """End must follow start, within MAX_DEPLOYMENT_DAYS (raises ValueError for pydantic)."""
+    if end_at <= start_at:
+        raise ValueError("end_at must be after start_at")
+    if (end_at - start_at).days >= MAX_DEPLOYMENT_DAYS:
+        raise ValueError(f"a deployment may last at most {MAX_DEPLOYMENT_DAYS} days")
+
+
+class DeploymentPatch(Input):
+    """Changes to a deployment's plan (only before notice is published)."""
+
+    title: Title | None = None
+    borough: Short | None = None
+    ward: Short | None = None
+    sites: list[SiteIn] | None = Field(default=None, min_length=1, max_length=20)
+    start_at: Moment | None = None
+    end_at: Moment | None = None
+    purpose: Prose | None = None
+    offence_categories: list[Name200] | None = Field(default=None, min_length=1, max_length=30)
+    intelligence_basis: Prose | None = None
+    legal_basis: Prose | None = None
+    threshold: Similarity | None = None
+    camera_count: int | None = Field(default=None, ge=1, le=50)
+    signage: Prose | None = None
+    technology_id: Id | None = None
+
+
+class TransitionIn(Input):
+    override_justification: OptionalProse | None = Field(
+        default=None,
+        description="Needed only to go ahead despite failing gates; it is published.")
+
+
+class CancelIn(Input):
+    reason: Prose
+
+
+class ReviewIn(Input):
+    summary: Prose
+
+
+class CommentIn(Input):
+    body: Prose
+
+
+# --- impact assessment, engagement, consultation --------------------------------------
+
+class ImpactAssessmentIn(Input):
+    """The typed sections; engagement and consultation sections are written from records."""
+
+    area_profile: OptionalProse = ""
+    risks: OptionalProse = ""
+    mitigations: OptionalProse = ""
+    equality_impact: OptionalProse = ""
+    decision: OptionalProse = ""
+
+
+class EngagementEventIn(Input):
+    held_on: Day
+    format: EngagementFormat
+    audience: AudienceCategory
+    attendees: int = Field(ge=0, le=1_000_000)
+    materials: OptionalProse = ""
+    questions_raised: list[Annotated[str, StringConstraints(max_length=2000),
+                                     AfterValidator(_no_nul)]] = Field(default=[], max_length=500)
+
+
+class QuestionIn(Input):
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=500),
+                    AfterValidator(_no_nul)]
+    options: list[Name200] | None = Field(
+        default=None, min_length=2, max_length=10,
+        description="Choices for a multiple-choice question; omit for free text.")
+
+
+class ConsultationIn(Input):
+    benefits: OptionalProse = Field(description="Information sheet: what the deployment is for.")
+    risks: OptionalProse = Field(description="Information sheet: its risks, stated as plainly.")
+    questions: list[QuestionIn] = Field(min_length=1, max_length=30)
+
+
+class ConsultationResponseIn(Input):
+    """An anonymous response: answers by question id (e.g. "q1")."""
+
+    answers: dict[Annotated[str, StringConstraints(max_length=10)],
+                  Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000),
+                            AfterValidator(_no_nul)]] = Field(min_length=1, max_length=30)
+
+
+# --- feedback and motions -------------------------------------------------------------
+
+class FeedbackIn(Input):
+    kind: FeedbackKind
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=5000),
+                    AfterValidator(_no_nul)]
+    contact: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3,
+                                              max_length=300),
+                       AfterValidator(_no_nul)] | None = Field(
+        default=None, description="Optional e-mail or phone for a private reply; never public.")
+
+
+class AnswerIn(Input):
+    answer: Prose
+
+
+class ModerationIn(Input):
+    reason: Prose
+
+
+class MotionIn(Input):
+    body: Name200 = Field(description="The council or committee that passed it.")
+    passed_on: Day
+    stance: MotionStance
+    summary: Prose
+    link: Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://\S+$")] | None = None
+    areas: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                 max_length=200), AfterValidator(_no_nul)]] = Field(
+        min_length=1, max_length=50, description='Areas covered: "Borough" or "Borough/Ward".')
+
+
+class MotionResponseIn(Input):
+    response: Prose
+
+
+# --- technology register and equity audits --------------------------------------------
+
+class TechnologyIn(Input):
+    algorithm: Name200
+    model_version: Name200
+    vendor_or_project: Name200
+    default_threshold: Similarity
+    notes: OptionalProse = ""
+
+
+class GroupResultIn(Input):
+    group: Short
+    threshold: Similarity
+    tpir: Similarity = Field(description="True positive identification rate at this threshold.")
+    fpir: Similarity = Field(description="False positive identification rate at this threshold.")
+    ci_low: Similarity | None = None
+    ci_high: Similarity | None = None
+
+
+class EquityAuditIn(Input):
+    conducted_on: Day
+    dataset: Name200
+    engine_version: Name200
+    thresholds_swept: list[Similarity] = Field(min_length=1, max_length=200)
+    group_results: list[GroupResultIn] = Field(default=[], max_length=5000)
+    recommended_threshold: Similarity
+    fair_threshold: Similarity = Field(
+        description="Lowest threshold at which false alerts did not fall unequally on groups.")
+    summary: OptionalProse = ""
+
+
+# --- watchlists, alerts, counters -----------------------------------------------------
+
+class WatchlistIn(Input):
+    descriptor_model: Name200 = Field(
+        description="The engine's descriptor model id; descriptors from another are refused.")
+
+
+Descriptor = Annotated[list[float], Field(min_length=16, max_length=4096)]
+
+
+class WatchlistEntryIn(Input):
+    subject_ref: Short = Field(description="Internal reference; never shown publicly.")
+    category: Category
+    source: Name200
+    authorised_by: Short
+    image_taken_on: Day
+    expires_on: Day | None = None
+    descriptors: list[Descriptor] = Field(min_length=1, max_length=20)
+
+    @model_validator(mode="after")
+    def _same_dimension(self) -> WatchlistEntryIn:
+        dims = {len(d) for d in self.descriptors}
+        if len(dims) != 1:
+            raise ValueError("all descriptors of an entry must have the same length")
+        if not all(math.isfinite(x) for d in self.descriptors for x in d):
+            raise ValueError("descriptors must be finite numbers")
+        return self
+
+
+class AlertIn(Input):
+    alert_uid: Token = Field(description="The node's own id for the alert; a retry with the "
+                             "same id is recorded once.")
+    occurred_at: Moment
+    camera: Short
+    track_id: Short
+    score: Similarity
+    entry_id: Id
+
+
+class CountersIn(Input):
+    batch_id: Token = Field(description="The node's id for this batch; counted once.")
+    faces_seen: int = Field(ge=0, le=10_000_000)
+    tracks: int = Field(ge=0, le=10_000_000)
+
+
+class AdjudicationIn(Input):
+    adjudication: Literal["true_match", "false_match", "unclear"]
+
+
+class OutcomeIn(Input):
+    outcome: AlertOutcome
+    demographic_group: Short | None = Field(
+        default=None, description="Recorded only for equity monitoring; never public per alert.")
+
+
+# --- users and keys ---------------------------------------------------------------------
+
+Username = Annotated[str, StringConstraints(min_length=3, max_length=64,
+                                            pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+Password = Annotated[str, StringConstraints(min_length=12, max_length=200),
+                     AfterValidator(_no_nul)]
+PersonRole = Literal["operator", "planner", "authoriser", "oversight", "admin"]
+
+
+class UserIn(Input):
+    username: Username
+    password: Password
+    role: PersonRole
+
+
+class UserPatch(Input):
+    role: PersonRole | None = None
+    active: bool | None = None
+    password: Password | None = None
+
+
+class LoginIn(Input):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class ApiKeyIn(Input):
+    name: Short
+    deployment_id: Id | None = Field(
+        default=None, description="Limit the key to one deployment (recommended).")
+
+
+def person_role(value: str) -> Role:
+    """The Role for a person's role name."""
+    return Role(value)

@@ -1,0 +1,184 @@
+"""Use cases for people (password login, sessions) and engine nodes (API keys)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from openlfr.audit import append_event
+from openlfr.governance.errors import Conflict, GovernanceError, InvalidInput
+from openlfr.services.common import get_or_404
+from openlfr.services.platform import Actor, Platform, Role
+from openlfr.services.schemas import ApiKeyIn, UserIn, UserPatch
+from openlfr.settings import new_token
+from openlfr.storage import models as m
+
+_hasher = PasswordHasher()
+API_KEY_PREFIX = "olfr_"
+# Verified against when the username is unknown, so timing does not reveal which exist.
+_DUMMY_HASH = _hasher.hash("not a real password, only for constant-time failure")
+
+
+class LoginFailed(GovernanceError):
+    """Wrong username or password (deliberately not saying which)."""
+
+
+def _sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(p: Platform, actor: Actor, data: UserIn) -> m.User:
+    """Add a person with a role; the password is stored as an argon2 hash."""
+    now = p.clock()
+    try:
+        with p.sessions.begin() as s:
+            if s.scalar(select(m.User).where(m.User.username == data.username)):
+                raise Conflict(f"user {data.username!r} already exists")
+            user = m.User(username=data.username, password_hash=_hasher.hash(data.password),
+                          role=data.role, active=True, created_at=now)
+            s.add(user)
+            s.flush()
+            append_event(s, actor=actor.audit_name, action="user.created", subject_type="user",
+                         subject_id=user.id, details={"username": user.username,
+                                                      "role": user.role}, now=now)
+    except IntegrityError:  # a concurrent create of the same name
+        raise Conflict(f"user {data.username!r} already exists") from None
+    return user
+
+
+def list_users(p: Platform) -> list[m.User]:
+    with p.sessions() as s:
+        return list(s.scalars(select(m.User).order_by(m.User.username)))
+
+
+def update_user(p: Platform, actor: Actor, user_id: int, data: UserPatch) -> m.User:
+    """Change a person's role, deactivate them, or reset their password. Deactivating or
+    changing a role ends their sessions."""
+    now = p.clock()
+    changes = data.model_dump(exclude_unset=True)
+    with p.sessions.begin() as s:
+        user = get_or_404(s, m.User, user_id, "user")
+        if user.id == actor.user_id and (changes.get("active") is False
+                                         or changes.get("role", "admin") != "admin"):
+            raise Conflict("you cannot deactivate yourself or drop your own admin role; ask "
+                           "another admin")
+        for key in ("role", "active"):
+            if changes.get(key) is not None:
+                setattr(user, key, changes[key])
+        if data.password is not None:
+            user.password_hash = _hasher.hash(data.password)
+        s.execute(delete(m.LoginSession).where(m.LoginSession.user_id == user.id))
+        append_event(s, actor=actor.audit_name, action="user.updated", subject_type="user",
+                     subject_id=user.id,
+                     details={"fields": sorted(changes), "role": user.role,
+                              "active": user.active}, now=now)
+    return user
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    token: str
+    user: m.User
+    expires_in_s: int
+
+
+def log_in(p: Platform, username: str, password: str) -> LoginResult:
+    """Check a password and open a session; the returned token goes in the cookie."""
+    now = p.clock()
+    with p.sessions.begin() as s:
+        user = s.scalar(select(m.User).where(m.User.username == username))
+        try:
+            _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            raise LoginFailed("wrong username or password") from None
+        if user is None:
+            raise LoginFailed("wrong username or password")
+        if not user.active:
+            raise LoginFailed("this account is deactivated; ask an admin")
+        if _hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = _hasher.hash(password)
+        token = new_token()
+        lifetime = p.settings.session_max_age_s
+        s.add(m.LoginSession(token_hash=_sha256(token), user_id=user.id, created_at=now,
+                             expires_at=now + timedelta(seconds=lifetime)))
+        append_event(s, actor=user.username, action="user.logged_in", subject_type="user",
+                     subject_id=user.id, details={}, now=now)
+    return LoginResult(token, user, lifetime)
+
+
+def log_out(p: Platform, actor: Actor, token: str) -> None:
+    now = p.clock()
+    with p.sessions.begin() as s:
+        s.execute(delete(m.LoginSession).where(m.LoginSession.token_hash == _sha256(token)))
+        append_event(s, actor=actor.audit_name, action="user.logged_out", subject_type="user",
+                     subject_id=actor.user_id or 0, details={}, now=now)
+
+
+def actor_for_session(p: Platform, token: str) -> Actor | None:
+    """The person a session token belongs to, if it is valid and unexpired."""
+    now = p.clock()
+    with p.sessions() as s:
+        row = s.execute(select(m.LoginSession, m.User).join(m.User).where(
+            m.LoginSession.token_hash == _sha256(token))).first()
+        if row is None:
+            return None
+        session, user = row
+        if session.expires_at <= now or not user.active:
+            return None
+        return Actor(name=user.username, role=Role(user.role), user_id=user.id)
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    key: m.ApiKey
+    secret: str  # shown once, never stored
+
+
+def create_api_key(p: Platform, actor: Actor, data: ApiKeyIn) -> NewApiKey:
+    """Issue an engine-node key; only its hash is kept, so the secret is shown once."""
+    now = p.clock()
+    secret = API_KEY_PREFIX + new_token()
+    with p.sessions.begin() as s:
+        if data.deployment_id is not None and s.get(m.Deployment, data.deployment_id) is None:
+            raise InvalidInput("deployment_id", f"deployment {data.deployment_id} does not exist")
+        key = m.ApiKey(name=data.name, key_hash=_sha256(secret), key_prefix=secret[:12],
+                       role=Role.NODE.value, deployment_id=data.deployment_id,
+                       created_by=actor.audit_name, created_at=now, revoked_at=None)
+        s.add(key)
+        s.flush()
+        append_event(s, actor=actor.audit_name, action="api_key.created",
+                     subject_type="api_key", subject_id=key.id,
+                     details={"name": key.name, "deployment_id": key.deployment_id}, now=now)
+    return NewApiKey(key, secret)
+
+
+def list_api_keys(p: Platform) -> list[m.ApiKey]:
+    with p.sessions() as s:
+        return list(s.scalars(select(m.ApiKey).order_by(m.ApiKey.id)))
+
+
+def revoke_api_key(p: Platform, actor: Actor, key_id: int) -> m.ApiKey:
+    now = p.clock()
+    with p.sessions.begin() as s:
+        key = get_or_404(s, m.ApiKey, key_id, "API key")
+        if key.revoked_at is None:
+            key.revoked_at = now
+            append_event(s, actor=actor.audit_name, action="api_key.revoked",
+                         subject_type="api_key", subject_id=key.id, details={}, now=now)
+    return key
+
+
+def actor_for_api_key(p: Platform, secret: str) -> Actor | None:
+    """The node an API key belongs to, if the key exists and is not revoked."""
+    with p.sessions() as s:
+        key = s.scalar(select(m.ApiKey).where(m.ApiKey.key_hash == _sha256(secret)))
+        if key is None or key.revoked_at is not None:
+            return None
+        return Actor(name=key.name, role=Role(key.role), api_key_id=key.id,
+                     deployment_scope=key.deployment_id)

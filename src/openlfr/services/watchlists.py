@@ -1,0 +1,232 @@
+"""Use cases for a deployment's watchlist: entries in, descriptors encrypted at rest,
+released only to an engine node of an active deployment, destroyed with the deployment."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography.fernet import Fernet
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from openlfr.audit import append_event
+from openlfr.governance.errors import Conflict, InvalidInput, NotFound
+from openlfr.governance.lifecycle import DeploymentStatus
+from openlfr.services.common import deployment_or_404
+from openlfr.services.platform import Actor, Platform, Role
+from openlfr.services.schemas import WatchlistEntryIn, WatchlistIn
+from openlfr.storage import models as m
+
+#: Statuses in which the watchlist may be assembled or changed.
+WATCHLIST_EDITABLE = frozenset({DeploymentStatus.DRAFT, DeploymentStatus.PROPOSED,
+                                DeploymentStatus.NOTICE_PUBLISHED, DeploymentStatus.AUTHORISED})
+
+
+def encrypt_descriptors(fernet: Fernet, descriptors: list[list[float]]) -> bytes:
+    """Descriptors as an encrypted, authenticated token (Fernet: AES-CBC + HMAC)."""
+    return fernet.encrypt(json.dumps(descriptors, separators=(",", ":")).encode())
+
+
+def decrypt_descriptors(fernet: Fernet, token: bytes) -> list[list[float]]:
+    result: list[list[float]] = json.loads(fernet.decrypt(token))
+    return result
+
+
+def _watchlist(s: Session, deployment_id: int) -> m.Watchlist:
+    w = s.scalar(select(m.Watchlist).where(m.Watchlist.deployment_id == deployment_id))
+    if w is None:
+        raise NotFound(f"deployment {deployment_id} has no watchlist; create one first")
+    return w
+
+
+def _require_editable(d: m.Deployment, w: m.Watchlist | None) -> None:
+    if DeploymentStatus(d.status) not in WATCHLIST_EDITABLE:
+        raise Conflict(f"the watchlist of a '{d.status}' deployment can no longer be changed")
+    if w is not None and w.destroyed_at is not None:
+        raise Conflict("this watchlist has been destroyed")
+
+
+def create_watchlist(p: Platform, actor: Actor, deployment_id: int,
+                     data: WatchlistIn) -> m.Watchlist:
+    """Start the deployment's (single) watchlist."""
+    now = p.clock()
+    with p.sessions.begin() as s:
+        d = deployment_or_404(s, deployment_id, lock=True)
+        _require_editable(d, None)
+        if s.scalar(select(m.Watchlist).where(m.Watchlist.deployment_id == deployment_id)):
+            raise Conflict(f"deployment {deployment_id} already has a watchlist")
+        w = m.Watchlist(deployment_id=deployment_id, descriptor_model=data.descriptor_model,
+                        built_at=None, destroyed_at=None, category_counts={}, created_at=now)
+        s.add(w)
+        s.flush()
+        append_event(s, actor=actor.audit_name, action="watchlist.created",
+                     subject_type="watchlist", subject_id=w.id,
+                     details={"deployment_id": deployment_id}, now=now)
+    return w
+
+
+def get_watchlist(p: Platform, deployment_id: int) -> tuple[m.Watchlist, list[m.WatchlistEntry]]:
+    """The watchlist and its entries (staff view; descriptors stay encrypted)."""
+    with p.sessions() as s:
+        deployment_or_404(s, deployment_id)
+        w = _watchlist(s, deployment_id)
+        entries = list(s.scalars(select(m.WatchlistEntry).where(
+            m.WatchlistEntry.watchlist_id == w.id).order_by(m.WatchlistEntry.id)))
+        return w, entries
+
+
+def add_entry(p: Platform, actor: Actor, deployment_id: int,
+              data: WatchlistEntryIn) -> m.WatchlistEntry:
+    """Add a subject. A built watchlist goes back to unbuilt: it must be rebuilt (and so
+    re-checked against the 24-hour rule) after any change."""
+    now = p.clock()
+    with p.sessions.begin() as s:
+        d = deployment_or_404(s, deployment_id, lock=True)
+        w = _watchlist(s, deployment_id)
+        _require_editable(d, w)
+        entry = m.WatchlistEntry(
+            watchlist_id=w.id, subject_ref=data.subject_ref, category=data.category,
+            source=data.source, authorised_by=data.authorised_by,
+            image_taken_on=data.image_taken_on, expires_on=data.expires_on,
+            descriptors_encrypted=encrypt_descriptors(p.fernet, data.descriptors),
+            descriptor_count=len(data.descriptors), added_by=actor.audit_name, added_at=now)
+        s.add(entry)
+        w.built_at = None
+        s.flush()
+        # No subject reference in the audit log: it is permanent, and must hold nothing personal.
+        append_event(s, actor=actor.audit_name, action="watchlist.entry_added",
+                     subject_type="watchlist", subject_id=w.id,
+                     details={"entry_id": entry.id, "category": entry.category}, now=now)
+    return entry
+
+
+def remove_entry(p: Platform, actor: Actor, deployment_id: int, entry_id: int) -> None:
+    """Delete a subject and its descriptors."""
+    now = p.clock()
+    with p.sessions.begin() as s:
+        d = deployment_or_404(s, deployment_id, lock=True)
+        w = _watchlist(s, deployment_id)
+        _require_editable(d, w)
+        entry = s.get(m.WatchlistEntry, entry_id)
+        if entry is None or entry.watchlist_id != w.id:
+            raise NotFound(f"watchlist entry {entry_id} is not on deployment {deployment_id}'s "
+                           "watchlist")
+        s.delete(entry)
+        w.built_at = None
+        append_event(s, actor=actor.audit_name, action="watchlist.entry_removed",
+                     subject_type="watchlist", subject_id=w.id,
+                     details={"entry_id": entry_id}, now=now)
+
+
+def build_watchlist(p: Platform, actor: Actor, deployment_id: int) -> m.Watchlist:
+    """Freeze the watchlist as built now (the gate requires this within 24 h of start)."""
+    now = p.clock()
+    with p.sessions.begin() as s:
+        d = deployment_or_404(s, deployment_id, lock=True)
+        w = _watchlist(s, deployment_id)
+        _require_editable(d, w)
+        count = len(list(s.scalars(select(m.WatchlistEntry.id).where(
+            m.WatchlistEntry.watchlist_id == w.id))))
+        if count == 0:
+            raise Conflict("the watchlist has no entries; add at least one before building it")
+        w.built_at = now
+        append_event(s, actor=actor.audit_name, action="watchlist.built",
+                     subject_type="watchlist", subject_id=w.id,
+                     details={"entries": count}, now=now)
+    return w
+
+
+def category_counts(p: Platform, deployment_id: int) -> dict[str, int]:
+    """Entries by category: the only watchlist figures the public sees."""
+    with p.sessions() as s:
+        w = s.scalar(select(m.Watchlist).where(m.Watchlist.deployment_id == deployment_id))
+        if w is None:
+            return {}
+        if w.destroyed_at is not None:
+            return {k: int(v) for k, v in w.category_counts.items()}
+        return dict(Counter(s.scalars(select(m.WatchlistEntry.category).where(
+            m.WatchlistEntry.watchlist_id == w.id))))
+
+
+def destroy_watchlist_in(s: Session, actor: Actor, deployment_id: int, now: datetime) -> None:
+    """Delete every entry and its descriptors (inside the caller's transaction), keeping
+    only counts by category. Alerts keep their category but lose the link to the entry."""
+    w = s.scalar(select(m.Watchlist).where(m.Watchlist.deployment_id == deployment_id))
+    if w is None or w.destroyed_at is not None:
+        return
+    counts = Counter(s.scalars(select(m.WatchlistEntry.category).where(
+        m.WatchlistEntry.watchlist_id == w.id)))
+    s.execute(delete(m.WatchlistEntry).where(m.WatchlistEntry.watchlist_id == w.id))
+    w.category_counts = dict(counts)
+    w.destroyed_at = now
+    append_event(s, actor=actor.audit_name, action="watchlist.destroyed",
+                 subject_type="watchlist", subject_id=w.id,
+                 details={"entries_deleted": sum(counts.values())}, now=now)
+
+
+@dataclass(frozen=True)
+class ReleasedEntry:
+    entry_id: int
+    category: str
+    descriptors: list[list[float]]
+
+
+@dataclass(frozen=True)
+class ReleasedWatchlist:
+    """What an engine node receives: descriptors, no subject references."""
+
+    deployment_id: int
+    reference: str
+    threshold: float
+    descriptor_model: str
+    built_at: datetime
+    entries: list[ReleasedEntry]
+
+
+def require_node_access(actor: Actor, d: m.Deployment) -> None:
+    """A node may act only for an active deployment, and only its own when the key is scoped."""
+    actor.require(Role.NODE, doing="engine node access")
+    if actor.deployment_scope is not None and actor.deployment_scope != d.id:
+        raise Conflict(f"this API key is limited to deployment {actor.deployment_scope}, not "
+                       f"{d.id}")
+    if d.status != DeploymentStatus.ACTIVE.value:
+        raise Conflict(f"deployment {d.reference} is '{d.status}', not 'active': engine nodes "
+                       "may only run against an active deployment")
+
+
+def release_to_node(p: Platform, actor: Actor, deployment_id: int) -> ReleasedWatchlist:
+    """Decrypt the watchlist for an engine node, only while the deployment is active."""
+    now = p.clock()
+    with p.sessions.begin() as s:
+        d = deployment_or_404(s, deployment_id)
+        require_node_access(actor, d)
+        w = _watchlist(s, deployment_id)
+        if w.built_at is None or w.destroyed_at is not None:
+            raise Conflict("the watchlist is not built; nothing can be released")
+        rows = list(s.scalars(select(m.WatchlistEntry).where(
+            m.WatchlistEntry.watchlist_id == w.id).order_by(m.WatchlistEntry.id)))
+        entries = [ReleasedEntry(r.id, r.category, decrypt_descriptors(p.fernet,
+                                                                       r.descriptors_encrypted))
+                   for r in rows]
+        append_event(s, actor=actor.audit_name, action="watchlist.released_to_node",
+                     subject_type="watchlist", subject_id=w.id,
+                     details={"entries": len(entries)}, now=now)
+        return ReleasedWatchlist(d.id, d.reference, d.threshold, w.descriptor_model,
+                                 w.built_at, entries)
+
+
+def entry_in_deployment(s: Session, deployment_id: int, entry_id: int) -> m.WatchlistEntry:
+    """The entry if it is on this deployment's watchlist; InvalidInput otherwise."""
+    entry = s.get(m.WatchlistEntry, entry_id)
+    w = s.scalar(select(m.Watchlist).where(m.Watchlist.deployment_id == deployment_id))
+    if entry is None or w is None or entry.watchlist_id != w.id:
+        raise InvalidInput("entry_id", f"entry {entry_id} is not on this deployment's watchlist")
+    return entry
+
+
+def check_descriptor_model(w: m.Watchlist, model: str) -> None:
+    if w.descriptor_model != model:
+        raise InvalidInput("descriptor_model", f"this watchlist uses {w.descriptor_model!r}")

@@ -1,0 +1,365 @@
+"""SQLAlchemy tables. The schema itself is created by the Alembic migrations in
+``openlfr/storage/migrations``; these classes must stay in step with them (a test
+compares the two)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from openlfr.storage.types import UTCDateTime
+
+# Explicit constraint names so migrations are the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+# --- people and machines -------------------------------------------------------------
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class LoginSession(Base):
+    """A person's login. The cookie holds a random token; only its SHA-256 is stored."""
+
+    __tablename__ = "login_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    user: Mapped[User] = relationship()
+
+
+class ApiKey(Base):
+    """An engine node's key. Keys are long random tokens, so SHA-256 is enough to store them."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(32))
+    deployment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deployments.id", ondelete="CASCADE"), index=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+# --- technology and audits -------------------------------------------------------------
+
+class Technology(Base):
+    """A technology register entry: one engine setup."""
+
+    __tablename__ = "technologies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    algorithm: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[str] = mapped_column(String(200))
+    vendor_or_project: Mapped[str] = mapped_column(String(200))
+    default_threshold: Mapped[float] = mapped_column(Float)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+
+class EquityAudit(Base):
+    __tablename__ = "equity_audits"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    technology_id: Mapped[int] = mapped_column(
+        ForeignKey("technologies.id", ondelete="CASCADE"), index=True)
+    conducted_on: Mapped[date] = mapped_column(Date)
+    dataset: Mapped[str] = mapped_column(String(300))
+    engine_version: Mapped[str] = mapped_column(String(200))
+    thresholds_swept: Mapped[list[Any]]
+    group_results: Mapped[list[Any]]
+    recommended_threshold: Mapped[float] = mapped_column(Float)
+    fair_threshold: Mapped[float] = mapped_column(Float)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+# --- deployments and their governance records -------------------------------------------
+
+class Deployment(Base):
+    __tablename__ = "deployments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    borough: Mapped[str] = mapped_column(String(100))
+    ward: Mapped[str | None] = mapped_column(String(100))
+    purpose: Mapped[str] = mapped_column(Text)
+    offence_categories: Mapped[list[Any]]
+    intelligence_basis: Mapped[str] = mapped_column(Text)
+    legal_basis: Mapped[str] = mapped_column(Text)
+    threshold: Mapped[float] = mapped_column(Float)
+    camera_count: Mapped[int] = mapped_column(Integer)
+    signage: Mapped[str] = mapped_column(Text)
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    technology_id: Mapped[int | None] = mapped_column(
+        ForeignKey("technologies.id", ondelete="SET NULL"))
+    notice_published_at: Mapped[datetime | None]
+    authorised_at: Mapped[datetime | None]
+    activated_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    reviewed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    review_summary: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    sites: Mapped[list[Site]] = relationship(
+        cascade="all, delete-orphan", order_by="Site.id", lazy="selectin")
+
+
+class Site(Base):
+    __tablename__ = "sites"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("deployments.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+
+
+class ImpactAssessment(Base):
+    __tablename__ = "impact_assessments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("deployments.id", ondelete="CASCADE"), unique=True)
+    area_profile: Mapped[str] = mapped_column(Text, default="")
+    risks: Mapped[str] = mapped_column(Text, default="")
+    mitigations: Mapped[str] = mapped_column(Text, default="")
+    equality_impact: Mapped[str] = mapped_column(Text, default="")
+    decision: Mapped[str] = mapped_column(Text, default="")
+    published_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class EngagementEvent(Base):
+    __tablename__ = "engagement_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("deployments.id", ondelete="CASCADE"), index=True)
+    held_on: Mapped[date] = mapped_column(Date)
+    format: Mapped[str] = mapped_column(String(32))
+    audience: Mapped[str] = mapped_column(String(32))
+    attendees: Mapped[int] = mapped_column(Integer)
+    materials: Mapped[str] = mapped_column(Text, default="")
+    questions_raised: Mapped[list[Any]]
+    created_at: Mapped[datetime]
+
+
+class Consultation(Base):
+    __tablename__ = "consultations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("deployments.id", ondelete="CASCADE"), unique=True)
+    benefits: Mapped[str] = mapped_column(Text)
+    risks: Mapped[str] = mapped_column(Text)
+    questions: Mapped[list[Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    opened_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class ConsultationResponse(Base):
+    """An anonymous answer to a consultation: no name, no contact, no address."""
+
+    __tablename__ = "consultation_responses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consultation_id: Mapped[int] = mapped_column(
+        ForeignKey("consultations.id", ondelete="CASCADE"), index=True)
+    answers: Mapped[dict[str, Any]]
+    submitted_at: Mapped[datetime]
+
+
+class Feedback(Base):
+    __tablename__ = "feedback"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("deployments.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    contact: Mapped[str | None] = mapped_column(String(300))  # never shown publicly
+    submitted_at: Mapped[datetime]
+    answer_due_at: Mapped[datetime]
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None]
+    answered_by: Mapped[str | None] = mapped_column(String(64))
+    hidden_for_abuse: Mapped[bool] = mapped_column(Boolean, default=False)
+    moderation_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class CouncilMotion(Base):
+    __tablename__ = "council_motions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    body: Mapped[str] = mapped_column(String(200))
+    passed_on: Mapped[date] = mapped_column(Date)
+    stance: Mapped[str] = mapped_column(String(32))
+    summary: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(500))
+    areas: Mapped[list[Any]]
+    response: Mapped[str | None] = mapped_column(Text)
+    response_published_at: Mapped[datetime | None]
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class OversightComment(Base):
+    """A formal comment on a deployment by an oversight member; published."""
+
+    __tablename__ = "oversight_comments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("deployments.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class GateOverride(Base):
+    """A recorded decision to go ahead despite failing gates; published with the deployment."""
+
+    __tablename__ = "gate_overrides"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("deployments.id", ondelete="CASCADE"), index=True)
+    transition: Mapped[str] = mapped_column(String(32))
+    failing_gates: Mapped[list[Any]]
+    justification: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime]
+
+
+# --- watchlists, alerts, counters ----------------------------------------------------------
+
+class Watchlist(Base):
+    __tablename__ = "watchlists"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("deployments.id", ondelete="CASCADE"), unique=True)
+    descriptor_model: Mapped[str] = mapped_column(String(200))
+    built_at: Mapped[datetime | None]
+    destroyed_at: Mapped[datetime | None]
+    # Counts by category kept after destruction: the only watchlist figures ever public.
+    category_counts: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class WatchlistEntry(Base):
+    __tablename__ = "watchlist_entries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    watchlist_id: Mapped[int] = mapped_column(
+        ForeignKey("watchlists.id", ondelete="CASCADE"), index=True)
+    subject_ref: Mapped[str] = mapped_column(String(100))  # never public
+    category: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(200))
+    authorised_by: Mapped[str] = mapped_column(String(100))
+    image_taken_on: Mapped[date] = mapped_column(Date)
+    expires_on: Mapped[date | None] = mapped_column(Date)
+    descriptors_encrypted: Mapped[bytes] = mapped_column(LargeBinary)  # Fernet token
+    descriptor_count: Mapped[int] = mapped_column(Integer)
+    added_by: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[datetime]
+
+
+class Alert(Base):
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("deployment_id", "alert_uid"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("deployments.id", ondelete="CASCADE"), index=True)
+    alert_uid: Mapped[str] = mapped_column(String(64))  # the node's id: retries are idempotent
+    occurred_at: Mapped[datetime]
+    camera: Mapped[str] = mapped_column(String(100))
+    track_id: Mapped[str] = mapped_column(String(100))
+    score: Mapped[float] = mapped_column(Float)
+    entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("watchlist_entries.id", ondelete="SET NULL"))
+    entry_category: Mapped[str] = mapped_column(String(64))
+    adjudication: Mapped[str] = mapped_column(String(32))
+    adjudicated_by: Mapped[str | None] = mapped_column(String(64))
+    adjudicated_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    outcome_recorded_at: Mapped[datetime | None]
+    demographic_group: Mapped[str | None] = mapped_column(String(100))
+    received_at: Mapped[datetime]
+
+
+class CounterBatch(Base):
+    """Counts a node reports in one batch; the batch id makes a retried upload count once."""
+
+    __tablename__ = "counter_batches"
+    __table_args__ = (UniqueConstraint("deployment_id", "batch_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("deployments.id", ondelete="CASCADE"), index=True)
+    batch_id: Mapped[str] = mapped_column(String(64))
+    faces_seen: Mapped[int] = mapped_column(Integer)
+    tracks: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime]
+
+
+# --- audit chain -------------------------------------------------------------------------
+
+class AuditEvent(Base):
+    """One link of the hash chain. Rows are only ever inserted, never updated."""
+
+    __tablename__ = "audit_events"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    occurred_at: Mapped[str] = mapped_column(String(40))  # ISO text: hashed exactly as stored
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(100), index=True)
+    subject_type: Mapped[str] = mapped_column(String(50))
+    subject_id: Mapped[str] = mapped_column(String(100))
+    details: Mapped[str] = mapped_column(Text)  # canonical JSON
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """A single row naming the chain's last link. Appenders lock it, so two transactions
+    can never both extend the chain from the same link."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
