@@ -1,0 +1,43 @@
+"""Alerts (operators adjudicate and record outcomes) and deployment figures."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from openlfr.services import alerts
+from openlfr.services.platform import Actor, Role
+from openlfr.services.schemas import AdjudicationIn, OutcomeIn
+from openlfr.web.api import AUTH_ERRORS, CONFLICT, NOT_FOUND
+from openlfr.web.deps import IdPath, Operator, PlatformDep, Staff, require
+from openlfr.web.schemas import AlertOut, FiguresOut
+
+router = APIRouter(tags=["alerts"], responses={**AUTH_ERRORS, **NOT_FOUND})
+AlertReader = Annotated[Actor, Depends(require(Role.OPERATOR, Role.AUTHORISER, Role.OVERSIGHT))]
+
+
+@router.get("/deployments/{deployment_id}/alerts", response_model=list[AlertOut])
+def list_alerts(deployment_id: IdPath, actor: AlertReader,
+                platform: PlatformDep) -> list[AlertOut]:
+    return [AlertOut.model_validate(a) for a in alerts.list_alerts(platform, deployment_id)]
+
+
+@router.get("/deployments/{deployment_id}/figures", response_model=FiguresOut)
+def figures(deployment_id: IdPath, actor: Staff, platform: PlatformDep) -> FiguresOut:
+    """Faces seen, tracks, alerts, confirmed, false, outcomes."""
+    return FiguresOut.model_validate(alerts.deployment_figures(platform, deployment_id))
+
+
+@router.post("/alerts/{alert_id}/adjudication", response_model=AlertOut)
+def adjudicate(alert_id: IdPath, data: AdjudicationIn, actor: Operator,
+               platform: PlatformDep) -> AlertOut:
+    """Confirm, dismiss as false, or mark unclear."""
+    return AlertOut.model_validate(alerts.adjudicate_alert(platform, actor, alert_id, data))
+
+
+@router.post("/alerts/{alert_id}/outcome", response_model=AlertOut, responses=CONFLICT)
+def outcome(alert_id: IdPath, data: OutcomeIn, actor: Operator,
+            platform: PlatformDep) -> AlertOut:
+    """What happened after the alert (arrest, no further action, ...)."""
+    return AlertOut.model_validate(alerts.record_outcome(platform, actor, alert_id, data))

@@ -1,0 +1,37 @@
+"""Log in and out (people); who am I."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from openlfr.services import users
+from openlfr.services.schemas import LoginIn
+from openlfr.web.api import AUTH_ERRORS
+from openlfr.web.deps import SESSION_COOKIE, PlatformDep, Staff
+from openlfr.web.schemas import MeOut
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post("/login", response_model=MeOut, responses=AUTH_ERRORS)
+def login(data: LoginIn, response: Response, platform: PlatformDep) -> MeOut:
+    """Check username and password; on success set the session cookie."""
+    result = users.log_in(platform, data.username, data.password)
+    response.set_cookie(SESSION_COOKIE, result.token, max_age=result.expires_in_s,
+                        httponly=True, samesite="lax", secure=platform.settings.cookie_secure)
+    return MeOut(username=result.user.username, role=result.user.role)
+
+
+@router.post("/logout", status_code=204, responses=AUTH_ERRORS)
+def logout(request: Request, response: Response, actor: Staff, platform: PlatformDep) -> None:
+    """End this session."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        users.log_out(platform, actor, token)
+    response.delete_cookie(SESSION_COOKIE)
+
+
+@router.get("/me", response_model=MeOut, responses=AUTH_ERRORS)
+def me(actor: Staff) -> MeOut:
+    """The logged-in person."""
+    return MeOut(username=actor.name, role=actor.role.value)

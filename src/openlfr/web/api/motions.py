@@ -1,0 +1,37 @@
+"""Council motions and the force's published responses."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from openlfr.services import consultations
+from openlfr.services.platform import Actor, Role
+from openlfr.services.schemas import MotionIn, MotionResponseIn
+from openlfr.web.api import AUTH_ERRORS, NOT_FOUND
+from openlfr.web.deps import IdPath, PlannerOrAuthoriser, PlatformDep, Staff, require
+from openlfr.web.schemas import MotionOut
+
+router = APIRouter(prefix="/motions", tags=["motions"], responses={**AUTH_ERRORS, **NOT_FOUND})
+MotionRecorder = Annotated[Actor, Depends(require(Role.OVERSIGHT, Role.PLANNER))]
+
+
+@router.get("", response_model=list[MotionOut])
+def list_motions(actor: Staff, platform: PlatformDep) -> list[MotionOut]:
+    return [MotionOut.model_validate(x) for x in consultations.list_motions(platform)]
+
+
+@router.post("", response_model=MotionOut, status_code=201)
+def record_motion(data: MotionIn, actor: MotionRecorder, platform: PlatformDep) -> MotionOut:
+    """Record a motion (oversight or planner). Deployments in its areas cannot be
+    authorised until it has a published response."""
+    return MotionOut.model_validate(consultations.record_motion(platform, actor, data))
+
+
+@router.post("/{motion_id}/response", response_model=MotionOut)
+def respond(motion_id: IdPath, data: MotionResponseIn, actor: PlannerOrAuthoriser,
+            platform: PlatformDep) -> MotionOut:
+    """Publish the response to a motion."""
+    return MotionOut.model_validate(consultations.respond_to_motion(platform, actor, motion_id,
+                                                                    data))

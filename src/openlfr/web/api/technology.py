@@ -1,0 +1,53 @@
+"""The technology register and equity audits."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from openlfr.services import technology
+from openlfr.services.platform import Actor, Role
+from openlfr.services.schemas import EquityAuditIn, TechnologyIn
+from openlfr.web.api import AUTH_ERRORS, NOT_FOUND
+from openlfr.web.deps import IdPath, PlatformDep, Staff, require
+from openlfr.web.schemas import EquityAuditOut, TechnologyOut, TechnologyRegisterOut
+
+router = APIRouter(prefix="/technology", tags=["technology"],
+                   responses={**AUTH_ERRORS, **NOT_FOUND})
+Registrar = Annotated[Actor, Depends(require(Role.ADMIN, Role.OVERSIGHT))]
+Auditor = Annotated[Actor, Depends(require(Role.OVERSIGHT, Role.ADMIN))]
+
+
+def register_out(platform: PlatformDep) -> list[TechnologyRegisterOut]:
+    return [TechnologyRegisterOut(
+        technology=TechnologyOut.model_validate(t),
+        last_equity_audit=EquityAuditOut.model_validate(a) if a else None)
+        for t, a in technology.list_technologies(platform)]
+
+
+@router.get("", response_model=list[TechnologyRegisterOut])
+def list_register(actor: Staff, platform: PlatformDep) -> list[TechnologyRegisterOut]:
+    """Every engine setup with its last equity audit."""
+    return register_out(platform)
+
+
+@router.post("", response_model=TechnologyOut, status_code=201)
+def register(data: TechnologyIn, actor: Registrar, platform: PlatformDep) -> TechnologyOut:
+    """Add an engine setup to the register (admin or oversight)."""
+    return TechnologyOut.model_validate(technology.register_technology(platform, actor, data))
+
+
+@router.get("/{technology_id}/equity-audits", response_model=list[EquityAuditOut])
+def list_audits(technology_id: IdPath, actor: Staff,
+                platform: PlatformDep) -> list[EquityAuditOut]:
+    return [EquityAuditOut.model_validate(a)
+            for a in technology.list_equity_audits(platform, technology_id)]
+
+
+@router.post("/{technology_id}/equity-audits", response_model=EquityAuditOut, status_code=201)
+def record_audit(technology_id: IdPath, data: EquityAuditIn, actor: Auditor,
+                 platform: PlatformDep) -> EquityAuditOut:
+    """Record an equity audit; its fair threshold is the floor for the threshold gate."""
+    return EquityAuditOut.model_validate(
+        technology.record_equity_audit(platform, actor, technology_id, data))

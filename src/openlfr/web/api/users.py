@@ -1,0 +1,52 @@
+"""People and engine-node API keys (admin only)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from openlfr.services import users
+from openlfr.services.schemas import ApiKeyIn, UserIn, UserPatch
+from openlfr.web.api import AUTH_ERRORS, CONFLICT, NOT_FOUND
+from openlfr.web.deps import Admin, IdPath, PlatformDep
+from openlfr.web.schemas import ApiKeyOut, NewApiKeyOut, UserOut
+
+router = APIRouter(tags=["users"], responses=AUTH_ERRORS)
+
+
+@router.get("/users", response_model=list[UserOut])
+def list_users(actor: Admin, platform: PlatformDep) -> list[UserOut]:
+    """Every account and its role."""
+    return [UserOut.model_validate(u) for u in users.list_users(platform)]
+
+
+@router.post("/users", response_model=UserOut, status_code=201, responses=CONFLICT)
+def create_user(data: UserIn, actor: Admin, platform: PlatformDep) -> UserOut:
+    """Add a person with a role (password at least 12 characters)."""
+    return UserOut.model_validate(users.create_user(platform, actor, data))
+
+
+@router.patch("/users/{user_id}", response_model=UserOut, responses={**NOT_FOUND, **CONFLICT})
+def update_user(user_id: IdPath, data: UserPatch, actor: Admin,
+                platform: PlatformDep) -> UserOut:
+    """Change a role, deactivate, or reset a password (ends the person's sessions)."""
+    return UserOut.model_validate(users.update_user(platform, actor, user_id, data))
+
+
+@router.get("/api-keys", response_model=list[ApiKeyOut])
+def list_api_keys(actor: Admin, platform: PlatformDep) -> list[ApiKeyOut]:
+    """Engine-node keys (secrets are never shown again)."""
+    return [ApiKeyOut.model_validate(k) for k in users.list_api_keys(platform)]
+
+
+@router.post("/api-keys", response_model=NewApiKeyOut, status_code=201)
+def create_api_key(data: ApiKeyIn, actor: Admin, platform: PlatformDep) -> NewApiKeyOut:
+    """Issue a key for an engine node; send it as the X-API-Key header."""
+    new = users.create_api_key(platform, actor, data)
+    return NewApiKeyOut(key=ApiKeyOut.model_validate(new.key), secret=new.secret,
+                        message="store this secret now: only its hash is kept")
+
+
+@router.post("/api-keys/{key_id}/revoke", response_model=ApiKeyOut, responses=NOT_FOUND)
+def revoke_api_key(key_id: IdPath, actor: Admin, platform: PlatformDep) -> ApiKeyOut:
+    """Stop a key from working, at once."""
+    return ApiKeyOut.model_validate(users.revoke_api_key(platform, actor, key_id))

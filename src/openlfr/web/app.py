@@ -1,0 +1,67 @@
+"""The FastAPI application: ``create_app(settings)``.
+
+JSON API under /api (routers in openlfr.web.api, one per resource), OpenAPI at
+/openapi.json. HTML pages will live in openlfr.web.pages and mount beside the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from openlfr import __version__
+from openlfr.services.platform import Platform
+from openlfr.settings import Settings
+from openlfr.web.api import (
+    alerts,
+    assessments,
+    audit,
+    auth,
+    consultations,
+    deployments,
+    motions,
+    node,
+    public,
+    technology,
+    users,
+    watchlists,
+)
+from openlfr.web.errors import install_error_handlers
+
+API_PREFIX = "/api"
+#: Paths anyone may call without logging in (everything else refuses anonymous callers).
+PUBLIC_PATH_PREFIXES = (f"{API_PREFIX}/public/", f"{API_PREFIX}/auth/login", "/healthz",
+                        "/openapi.json", "/docs", "/redoc")
+
+
+def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
+    """Build the app. Opens the database and migrates it to the latest schema now, so a
+    server that starts is a server whose schema is current."""
+    platform = platform or Platform.open(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        platform.close()
+
+    app = FastAPI(
+        title="openlfr",
+        version=__version__,
+        description="Live facial recognition with community accountability: deployments, "
+        "policy gates, governance records, engine-node API and public views.",
+        lifespan=lifespan,
+    )
+    app.state.platform = platform
+    install_error_handlers(app)
+    for module in (auth, users, deployments, assessments, consultations, motions, technology,
+                   watchlists, alerts, node, audit, public):
+        app.include_router(module.router, prefix=API_PREFIX)
+
+    @app.get("/healthz", tags=["meta"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    return app

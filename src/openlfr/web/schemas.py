@@ -1,0 +1,399 @@
+"""Response bodies. Staff and public views are separate models, so a personal field
+(subject reference, feedback contact) cannot reach a public route by accident: the
+public models simply do not have it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Problem(BaseModel):
+    """An error: ``detail`` says what went wrong and what to do."""
+
+    detail: str
+
+
+class GateOut(Out):
+    name: str
+    passed: bool
+    reason: str
+
+
+class GateRefusal(BaseModel):
+    """409 from authorise/activate: the gates that failed and why."""
+
+    detail: str
+    failing_gates: list[GateOut]
+
+
+class GateReportOut(BaseModel):
+    all_passed: bool
+    gates: list[GateOut]
+
+
+class SiteOut(Out):
+    name: str
+    lat: float
+    lon: float
+
+
+class OverrideOut(Out):
+    transition: str
+    failing_gates: list[dict[str, Any]]
+    justification: str
+    recorded_by: str
+    recorded_at: datetime
+
+
+class DeploymentOut(Out):
+    """Staff view of a deployment."""
+
+    id: int
+    reference: str
+    title: str
+    borough: str
+    ward: str | None
+    sites: list[SiteOut]
+    start_at: datetime
+    end_at: datetime
+    purpose: str
+    offence_categories: list[str]
+    intelligence_basis: str
+    legal_basis: str
+    threshold: float
+    camera_count: int
+    signage: str
+    status: str
+    technology_id: int | None
+    notice_published_at: datetime | None
+    authorised_at: datetime | None
+    activated_at: datetime | None
+    completed_at: datetime | None
+    reviewed_at: datetime | None
+    cancelled_at: datetime | None
+    cancel_reason: str | None
+    review_summary: str | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class TransitionOut(BaseModel):
+    deployment: DeploymentOut
+    gates: list[GateOut] | None = None
+    override: OverrideOut | None = None
+
+
+class CommentOut(Out):
+    id: int
+    author: str
+    body: str
+    created_at: datetime
+
+
+class FindingOut(Out):
+    section: str
+    problem: str
+
+
+class AssessmentOut(BaseModel):
+    deployment_id: int
+    area_profile: str
+    engagement_summary: str
+    consultation_findings: str
+    risks: str
+    mitigations: str
+    equality_impact: str
+    decision: str
+    complete: bool
+    findings: list[FindingOut]
+    published_at: datetime | None
+    updated_at: datetime | None
+
+
+class EngagementEventOut(Out):
+    id: int
+    held_on: date
+    format: str
+    audience: str
+    attendees: int
+    materials: str
+    questions_raised: list[str]
+
+
+class QuestionOut(BaseModel):
+    id: str
+    text: str
+    options: list[str] | None
+
+
+class WordingIssueOut(BaseModel):
+    where: str
+    excerpt: str
+    problem: str
+
+
+class ConsultationOut(Out):
+    id: int
+    deployment_id: int
+    benefits: str
+    risks: str
+    questions: list[QuestionOut]
+    status: str
+    opened_at: datetime | None
+    closed_at: datetime | None
+
+
+class ConsultationStaffOut(ConsultationOut):
+    wording_issues: list[WordingIssueOut]
+
+
+class ConsultationResultsOut(BaseModel):
+    responses: int
+    tallies: dict[str, dict[str, int]]
+
+
+class FeedbackStaffOut(Out):
+    id: int
+    deployment_id: int
+    kind: str
+    text: str
+    contact: str | None
+    submitted_at: datetime
+    answer_due_at: datetime
+    answer: str | None
+    answered_at: datetime | None
+    answered_by: str | None
+    hidden_for_abuse: bool
+    moderation_reason: str | None
+
+
+class FeedbackPublicOut(BaseModel):
+    """Feedback as the public sees it: no contact details, abusive text withheld."""
+
+    id: int
+    kind: str
+    text: str | None
+    submitted_at: datetime
+    answer_due_at: datetime
+    answer: str | None
+    answered_at: datetime | None
+    overdue: bool
+    hidden_for_abuse: bool
+
+
+class FeedbackReceipt(BaseModel):
+    id: int
+    answer_due_at: datetime
+    message: str
+
+
+class MotionOut(Out):
+    id: int
+    body: str
+    passed_on: date
+    stance: str
+    summary: str
+    link: str | None
+    areas: list[str]
+    response: str | None
+    response_published_at: datetime | None
+
+
+class TechnologyOut(Out):
+    id: int
+    algorithm: str
+    model_version: str
+    vendor_or_project: str
+    default_threshold: float
+    notes: str
+
+
+class EquityAuditOut(Out):
+    id: int
+    technology_id: int
+    conducted_on: date
+    dataset: str
+    engine_version: str
+    thresholds_swept: list[float]
+    group_results: list[dict[str, Any]]
+    recommended_threshold: float
+    fair_threshold: float
+    summary: str
+
+
+class TechnologyRegisterOut(BaseModel):
+    technology: TechnologyOut
+    last_equity_audit: EquityAuditOut | None
+
+
+class WatchlistOut(Out):
+    id: int
+    deployment_id: int
+    descriptor_model: str
+    built_at: datetime | None
+    destroyed_at: datetime | None
+
+
+class WatchlistEntryOut(Out):
+    """Staff view: the subject reference is shown, descriptors never are."""
+
+    id: int
+    subject_ref: str
+    category: str
+    source: str
+    authorised_by: str
+    image_taken_on: date
+    expires_on: date | None
+    descriptor_count: int
+    added_by: str
+    added_at: datetime
+
+
+class WatchlistStaffOut(BaseModel):
+    watchlist: WatchlistOut
+    entries: list[WatchlistEntryOut]
+
+
+class AlertOut(Out):
+    id: int
+    deployment_id: int
+    alert_uid: str
+    occurred_at: datetime
+    camera: str
+    track_id: str
+    score: float
+    entry_id: int | None
+    entry_category: str
+    adjudication: str
+    adjudicated_by: str | None
+    adjudicated_at: datetime | None
+    outcome: str | None
+    outcome_recorded_at: datetime | None
+    demographic_group: str | None
+
+
+class FiguresOut(Out):
+    faces_seen: int
+    tracks: int
+    alerts: int
+    confirmed: int
+    false_alerts: int
+    unclear: int
+    pending: int
+    outcomes: dict[str, int]
+
+
+class CountersReceipt(BaseModel):
+    batch_id: str
+    counted: bool
+
+
+class NodeEntryOut(BaseModel):
+    entry_id: int
+    category: str
+    descriptors: list[list[float]]
+
+
+class NodeWatchlistOut(BaseModel):
+    """What an engine node needs to match: no subject references."""
+
+    deployment_id: int
+    reference: str
+    threshold: float
+    descriptor_model: str
+    built_at: datetime
+    entries: list[NodeEntryOut]
+
+
+class UserOut(Out):
+    id: int
+    username: str
+    role: str
+    active: bool
+    created_at: datetime
+
+
+class MeOut(BaseModel):
+    username: str
+    role: str
+
+
+class ApiKeyOut(Out):
+    id: int
+    name: str
+    key_prefix: str
+    role: str
+    deployment_id: int | None
+    created_by: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class NewApiKeyOut(BaseModel):
+    key: ApiKeyOut
+    secret: str
+    message: str
+
+
+class AuditEventOut(Out):
+    seq: int
+    occurred_at: str
+    actor: str
+    action: str
+    subject_type: str
+    subject_id: str
+    details: str
+    prev_hash: str
+    hash: str
+
+
+class AuditVerificationOut(BaseModel):
+    ok: bool
+    events_checked: int
+    first_broken_seq: int | None
+    problem: str | None
+    message: str
+
+
+class PublicDeploymentSummary(BaseModel):
+    reference: str
+    title: str
+    borough: str
+    ward: str | None
+    start_at: datetime
+    end_at: datetime
+    status: str
+    notice_published_at: datetime | None
+
+
+class PublicDeploymentOut(PublicDeploymentSummary):
+    """Everything the public may know about a deployment; nothing personal."""
+
+    sites: list[SiteOut]
+    purpose: str
+    offence_categories: list[str]
+    intelligence_basis: str
+    legal_basis: str
+    threshold: float
+    camera_count: int
+    signage: str
+    cancel_reason: str | None
+    review_summary: str | None
+    gates: list[GateOut]
+    overrides: list[OverrideOut]
+    assessment: AssessmentOut | None
+    engagement_events: list[EngagementEventOut]
+    consultation: ConsultationOut | None
+    consultation_results: ConsultationResultsOut | None
+    feedback: list[FeedbackPublicOut]
+    comments: list[CommentOut]
+    watchlist_by_category: dict[str, int]
+    figures: FiguresOut
