@@ -14,7 +14,7 @@ except ImportError:  # pragma: no cover - older typer uses click itself
     from click.exceptions import ClickException, UsageError
 
 from openlfr import __version__
-from openlfr.cli import engine_commands
+from openlfr.cli import demo_command, engine_commands, platform_commands
 from openlfr.cli.errors import EXIT_USAGE
 
 app = typer.Typer(
@@ -42,6 +42,8 @@ def main(
 
 
 engine_commands.register(app)
+demo_command.register(app)
+platform_commands.register(app)
 
 
 def run() -> None:

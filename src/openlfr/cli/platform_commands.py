@@ -1,0 +1,135 @@
+"""`openlfr serve`, `openlfr user ...`, `openlfr audit verify`: the platform from the
+command line. Thin: parse, call a service, print."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from openlfr.cli.errors import fail
+from openlfr.governance.errors import GovernanceError
+from openlfr.services.platform import PERSON_ROLES, SYSTEM_ACTOR, Platform
+from openlfr.settings import Settings
+
+DATA_DIR_HELP = ("Folder for the platform's local state (SQLite database, key files). "
+                 "Default: $OPENLFR_DATA_DIR, else your user data folder.")
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help=DATA_DIR_HELP)]
+ROLE_NAMES = ", ".join(r.value for r in PERSON_ROLES)
+
+user_app = typer.Typer(help="Manage the people who can log in.", no_args_is_help=True)
+audit_app = typer.Typer(help="Check the audit log.", no_args_is_help=True)
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    try:
+        return Settings(data_dir=data_dir) if data_dir is not None else Settings()
+    except ValidationError as exc:
+        fail(f"bad configuration: {_errors(exc)}")
+
+
+def _open(data_dir: Path | None) -> Platform:
+    settings = _settings(data_dir)
+    try:
+        return Platform.open(settings)
+    except Exception as exc:  # noqa: BLE001  (any connection problem gets one clear line)
+        fail(f"cannot open the database at {settings.effective_database_url}: {exc}")
+
+
+def _errors(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: all).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    data_dir: DataDir = None,
+) -> None:
+    """Run the platform's web server (API at /api, OpenAPI at /openapi.json). The database
+    is migrated to the latest schema on start."""
+    import uvicorn
+
+    from openlfr.web import create_app
+
+    platform = _open(data_dir)
+    typer.echo(f"openlfr: database {platform.settings.effective_database_url}; "
+               f"serving on http://{host}:{port}")
+    uvicorn.run(create_app(platform=platform), host=host, port=port)
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(
+        help="Login name: lower-case letters, digits, . _ -")],
+    role: Annotated[str, typer.Option("--role", help=f"One of: {ROLE_NAMES}.")],
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="Read the password from the first line of stdin (for "
+        "scripts) instead of prompting.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Add a person who can log in, with one role."""
+    from openlfr.services import users
+    from openlfr.services.schemas import UserIn
+
+    if role not in {r.value for r in PERSON_ROLES}:
+        fail(f"unknown role {role!r}; choose one of: {ROLE_NAMES}")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password (12 characters or more)", hide_input=True,
+                                confirmation_prompt=True)
+    try:
+        data = UserIn(username=username, password=password, role=role)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        fail(_errors(exc))
+    platform = _open(data_dir)
+    try:
+        user = users.create_user(platform, SYSTEM_ACTOR, data)
+    except GovernanceError as exc:
+        fail(exc)
+    finally:
+        platform.close()
+    typer.echo(f"added {user.username} ({user.role})")
+
+
+@user_app.command("list")
+def user_list(data_dir: DataDir = None) -> None:
+    """List accounts with their roles."""
+    from openlfr.services import users
+
+    platform = _open(data_dir)
+    try:
+        for user in users.list_users(platform):
+            state = "" if user.active else " (deactivated)"
+            typer.echo(f"{user.username}\t{user.role}{state}")
+    finally:
+        platform.close()
+
+
+@audit_app.command("verify")
+def audit_verify(
+    data_dir: DataDir = None,
+) -> None:
+    """Recompute the audit log's hash chain. Exits 0 when intact; otherwise names the first
+    broken event and exits 1."""
+    from openlfr.audit import verify_chain
+
+    platform = _open(data_dir)
+    try:
+        with platform.sessions() as session:
+            result = verify_chain(session)
+    finally:
+        platform.close()
+    if not result.ok:
+        fail(result.describe())
+    typer.echo(result.describe())
+
+
+def register(app: typer.Typer) -> None:
+    """Add the platform's commands to the `openlfr` command."""
+    app.command("serve")(serve)
+    app.add_typer(user_app, name="user")
+    app.add_typer(audit_app, name="audit")
