@@ -110,3 +110,11 @@ def test_help_documents_the_commands() -> None:
         result = openlfr(*args)
         assert result.returncode == 0
     assert "--threshold" in openlfr("watch", "--help").stdout
+
+
+def test_the_readme_demo_runs_on_the_bundled_data(tmp_path: Path) -> None:
+    result = openlfr("demo", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    alerted = {line.split()[3] for line in result.stdout.splitlines() if "ALERT" in line}
+    assert alerted == {"lin_manuel_miranda", "kit_harington", "rose_leslie", "obama", "biden"}
+    assert list(tmp_path.iterdir()) == []  # the demo writes no file
