@@ -46,6 +46,15 @@ def _day(moment: datetime) -> str:
     return moment.strftime("%d %B %Y").lstrip("0")
 
 
+def _duration(span: timedelta) -> str:
+    """A span as "13 days 23 hours", rounded down so it never overstates the notice given."""
+    if span <= timedelta(0):
+        return "0 days"
+    hours = int(span.total_seconds() // 3600)
+    days, hours = divmod(hours, 24)
+    return f"{days} days" + (f" {hours} hours" if hours else "")
+
+
 def notice_period_gate(dossier: DeploymentDossier, params: GateParameters) -> GateResult:
     """Notice must have been public at least ``notice_days`` before the deployment starts."""
     name = "notice_period"
@@ -53,17 +62,15 @@ def notice_period_gate(dossier: DeploymentDossier, params: GateParameters) -> Ga
     if d.notice_published_at is None:
         return GateResult(name, False, "No public notice has been published yet.")
     lead = d.start_at - d.notice_published_at
-    lead_days = lead.total_seconds() / 86400
     if lead < timedelta(days=params.notice_days):
         return GateResult(
             name, False,
-            f"Notice was published on {_day(d.notice_published_at)}, {max(lead_days, 0):.1f} "
-            f"days before the start on {_day(d.start_at)}; at least {params.notice_days} days "
-            "are required.")
+            f"Notice was published on {_day(d.notice_published_at)}, {_duration(lead)} before "
+            f"the start on {_day(d.start_at)}; at least {params.notice_days} days are required.")
     return GateResult(
         name, True,
-        f"Notice was published on {_day(d.notice_published_at)}, {lead_days:.0f} days before "
-        f"the start (at least {params.notice_days} required).")
+        f"Notice was published on {_day(d.notice_published_at)}, {_duration(lead)} before "
+        f"the start (at least {params.notice_days} days required).")
 
 
 def cia_gate(dossier: DeploymentDossier, params: GateParameters) -> GateResult:
