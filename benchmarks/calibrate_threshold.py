@@ -28,7 +28,9 @@ from openlfr.recognition.images import ImageError, read_image
 from openlfr.recognition.matcher import scores_from_distances
 
 
-def describe_largest_faces(identities: Path, analyzer: FaceAnalyzer) -> tuple[np.ndarray, list[str]]:
+def describe_largest_faces(
+    identities: Path, analyzer: FaceAnalyzer
+) -> tuple[np.ndarray, list[str]]:
     vectors, owners = [], []
     for identity, photo in find_enrolment_photos(identities):
         try:
@@ -53,19 +55,26 @@ def main() -> None:
     np.fill_diagonal(scores, -1.0)  # a photo never matches itself
     same = owner[:, None] == owner[None, :]
     best_non_mated = np.where(same, -1.0, scores).max(axis=1)  # best other-identity score
-    best_mated = np.where(same, scores, -1.0).max(axis=1)       # best own-identity score
+    best_mated = np.where(same, scores, -1.0).max(axis=1)  # best own-identity score
     has_mate = best_mated >= 0
     ranked_first = best_mated > best_non_mated
-    print(f"{root}: {len(owners)} photos, {len(set(owners))} identities, "
-          f"{int(has_mate.sum())} mated searches, {len(owners)} non-mated searches")
+    print(
+        f"{root}: {len(owners)} photos, {len(set(owners))} identities, "
+        f"{int(has_mate.sum())} mated searches, {len(owners)} non-mated searches"
+    )
     print(" threshold   FPIR (false / searches)   TPIR (hits / mated)")
     for threshold in np.arange(0.30, 0.62, 0.02):
         false = int((best_non_mated >= threshold).sum())
         hits = int((has_mate & ranked_first & (best_mated >= threshold)).sum())
-        print(f"   {threshold:.2f}     {false / len(owners):6.3f} ({false:3d}/{len(owners)})"
-              f"          {hits / has_mate.sum():6.3f} ({hits}/{int(has_mate.sum())})")
+        print(
+            f"   {threshold:.2f}     {false / len(owners):6.3f} ({false:3d}/{len(owners)})"
+            f"          {hits / has_mate.sum():6.3f} ({hits}/{int(has_mate.sum())})"
+        )
     lowest_safe = float(best_non_mated.max())
-    print(f"highest non-mated score: {lowest_safe:.3f} (the lowest threshold with FPIR 0 is just above it)")
+    print(
+        f"highest non-mated score: {lowest_safe:.3f} "
+        "(the lowest threshold with FPIR 0 is just above it)"
+    )
     print(f"default threshold: {DEFAULT_THRESHOLD} (margin {DEFAULT_THRESHOLD - lowest_safe:+.3f})")
 
 

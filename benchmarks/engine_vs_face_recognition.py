@@ -35,7 +35,9 @@ from openlfr.recognition.sources import VideoFileSource
 SAMPLE = Path(openlfr.__file__).parent / "sample_data" / "faces"
 
 
-def baseline_loop(clip: Path, watchlist: Watchlist, threshold: float) -> tuple[float, set[str], int]:
+def baseline_loop(
+    clip: Path, watchlist: Watchlist, threshold: float
+) -> tuple[float, set[str], int]:
     """The usual face_recognition loop; returns (fps, identities alerted, descriptors)."""
     import face_recognition
 
@@ -64,12 +66,28 @@ def baseline_loop(clip: Path, watchlist: Watchlist, threshold: float) -> tuple[f
     return frames / elapsed, alerted, descriptors
 
 
-def openlfr_watch(clip: Path, watchlist_file: Path, threshold: float) -> tuple[float, float, set[str], dict]:
-    """Run the CLI; returns (fps as the engine reports it, fps with start-up, identities, summary)."""
+def openlfr_watch(
+    clip: Path, watchlist_file: Path, threshold: float
+) -> tuple[float, float, set[str], dict]:
+    """Run the CLI; returns (engine fps, fps with start-up, identities, summary)."""
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "openlfr", "watch", str(clip), "--watchlist", str(watchlist_file),
-         "--threshold", str(threshold), "--json"], capture_output=True, text=True, check=True)
+        [
+            sys.executable,
+            "-m",
+            "openlfr",
+            "watch",
+            str(clip),
+            "--watchlist",
+            str(watchlist_file),
+            "--threshold",
+            str(threshold),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     wall = time.perf_counter() - started
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     summary = lines[-1]
@@ -80,7 +98,9 @@ def openlfr_watch(clip: Path, watchlist_file: Path, threshold: float) -> tuple[f
 def ms_per_descriptor(analyzer: FaceAnalyzer, clip: Path, count: int = 30) -> float:
     chips = []
     for frame in VideoFileSource(clip):
-        chips += [f.chip for f in analyzer.find_faces(frame.image, min_face_px=64, max_px=1280).faces]
+        chips += [
+            f.chip for f in analyzer.find_faces(frame.image, min_face_px=64, max_px=1280).faces
+        ]
         if len(chips) >= count:
             break
     timings = []
@@ -92,10 +112,16 @@ def ms_per_descriptor(analyzer: FaceAnalyzer, clip: Path, count: int = 30) -> fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clip", type=Path, default=SAMPLE / "video" / "short_hamilton_clip.mp4")
-    parser.add_argument("--subjects", type=Path, default=SAMPLE / "identities",
-                        help="folder of subject folders to enrol as the watchlist")
+    parser.add_argument(
+        "--subjects",
+        type=Path,
+        default=SAMPLE / "identities",
+        help="folder of subject folders to enrol as the watchlist",
+    )
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     args = parser.parse_args()
 
@@ -104,19 +130,29 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         watchlist_file = Path(tmp) / "watchlist.json"
         watchlist.save(watchlist_file)
-        print(f"clip {args.clip.name}; watchlist {len(watchlist.subjects)} subjects / "
-              f"{watchlist.image_count} images; threshold {args.threshold}")
+        print(
+            f"clip {args.clip.name}; watchlist {len(watchlist.subjects)} subjects / "
+            f"{watchlist.image_count} images; threshold {args.threshold}"
+        )
         base_fps, base_ids, base_desc = baseline_loop(args.clip, watchlist, args.threshold)
-        print(f"(a) face_recognition loop, 1 process : {base_fps:6.1f} fps, {base_desc} descriptors, "
-              f"alerts for {sorted(base_ids)}")
-        ours_fps, ours_wall_fps, ours_ids, summary = openlfr_watch(args.clip, watchlist_file, args.threshold)
-        print(f"(b) openlfr watch, 2 workers        : {ours_fps:6.1f} fps "
-              f"({ours_wall_fps:.1f} fps counting start-up), {summary['descriptors']} descriptors, "
-              f"alerts for {sorted(ours_ids)}")
+        print(
+            f"(a) face_recognition loop, 1 process : {base_fps:6.1f} fps, {base_desc} descriptors, "
+            f"alerts for {sorted(base_ids)}"
+        )
+        ours_fps, ours_wall_fps, ours_ids, summary = openlfr_watch(
+            args.clip, watchlist_file, args.threshold
+        )
+        print(
+            f"(b) openlfr watch, 2 workers        : {ours_fps:6.1f} fps "
+            f"({ours_wall_fps:.1f} fps counting start-up), {summary['descriptors']} descriptors, "
+            f"alerts for {sorted(ours_ids)}"
+        )
     clip_fps = cv2.VideoCapture(str(args.clip)).get(cv2.CAP_PROP_FPS)
-    print(f"ratio (b)/(a)                       : {ours_fps / base_fps:6.2f}x "
-          f"(with start-up {ours_wall_fps / base_fps:.2f}x); clip is {clip_fps:.2f} fps, so "
-          f"openlfr runs at {ours_fps / clip_fps:.2f}x real time")
+    print(
+        f"ratio (b)/(a)                       : {ours_fps / base_fps:6.2f}x "
+        f"(with start-up {ours_wall_fps / base_fps:.2f}x); clip is {clip_fps:.2f} fps, so "
+        f"openlfr runs at {ours_fps / clip_fps:.2f}x real time"
+    )
     print(f"same identities alerted             : {base_ids == ours_ids}")
     print(f"ms per descriptor (dlib ResNet)     : {ms_per_descriptor(analyzer, args.clip):6.1f}")
 

@@ -18,8 +18,14 @@ GROUPS = SAMPLE / "groups"
 
 # People who appear in the group photos and the clip: leaving them out of a watchlist
 # gives one that nobody in those probes should match.
-PEOPLE_IN_PROBES = {"obama", "biden", "kit_harington", "rose_leslie", "lin_manuel_miranda",
-                    "alex_lacamoire"}
+PEOPLE_IN_PROBES = {
+    "obama",
+    "biden",
+    "kit_harington",
+    "rose_leslie",
+    "lin_manuel_miranda",
+    "alex_lacamoire",
+}
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +41,9 @@ def sample_watchlist(analyzer: FaceAnalyzer) -> Watchlist:
 
 
 @pytest.fixture(scope="session")
-def strangers_watchlist(analyzer: FaceAnalyzer, tmp_path_factory: pytest.TempPathFactory) -> Watchlist:
+def strangers_watchlist(
+    analyzer: FaceAnalyzer, tmp_path_factory: pytest.TempPathFactory
+) -> Watchlist:
     """Only identities that appear in no group photo and not in the clip."""
     folder = tmp_path_factory.mktemp("strangers")
     for subject in IDENTITIES.iterdir():

@@ -15,8 +15,13 @@ pytestmark = pytest.mark.slow
 
 
 def openlfr(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "openlfr", *args], capture_output=True,
-                          text=True, timeout=300, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "openlfr", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +48,9 @@ def test_watch_json_prints_alerts_then_a_summary(watchlist_file: Path) -> None:
 
 
 def test_watch_prints_readable_alerts_and_a_summary(watchlist_file: Path) -> None:
-    result = openlfr("watch", str(GROUPS), "--watchlist", str(watchlist_file), "--threshold", "0.55")
+    result = openlfr(
+        "watch", str(GROUPS), "--watchlist", str(watchlist_file), "--threshold", "0.55"
+    )
     assert result.returncode == 0, result.stderr
     alerts = [line for line in result.stdout.splitlines() if line.startswith("ALERT")]
     assert {line.split("subject ")[1].split()[0] for line in alerts} >= {"obama", "biden"}
@@ -52,10 +59,21 @@ def test_watch_prints_readable_alerts_and_a_summary(watchlist_file: Path) -> Non
 
 def test_build_reports_skipped_photos_by_name(tmp_path: Path) -> None:
     (tmp_path / "photos" / "someone").mkdir(parents=True)
-    (tmp_path / "photos" / "someone" / "a.png").write_bytes((SAMPLE / "noface" / "coffee.png").read_bytes())
-    (tmp_path / "photos" / "someone" / "b.jpg").write_bytes((IDENTITIES / "biden" / "biden2.jpg").read_bytes())
-    result = openlfr("watchlist", "build", str(tmp_path / "photos"), "--out", str(tmp_path / "w.json"),
-                     "--workers", "0")
+    (tmp_path / "photos" / "someone" / "a.png").write_bytes(
+        (SAMPLE / "noface" / "coffee.png").read_bytes()
+    )
+    (tmp_path / "photos" / "someone" / "b.jpg").write_bytes(
+        (IDENTITIES / "biden" / "biden2.jpg").read_bytes()
+    )
+    result = openlfr(
+        "watchlist",
+        "build",
+        str(tmp_path / "photos"),
+        "--out",
+        str(tmp_path / "w.json"),
+        "--workers",
+        "0",
+    )
     assert result.returncode == 0
     assert "skipped someone/a.png: no face found" in result.stderr
     assert "enrolled 1 subjects from 1 images (1 skipped)" in result.stdout
@@ -63,31 +81,57 @@ def test_build_reports_skipped_photos_by_name(tmp_path: Path) -> None:
 
 def _bad_inputs(tmp: Path, watchlist_file: Path) -> dict[str, tuple[list[str], str]]:
     (tmp / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(5000))
-    (tmp / "empty.json").write_text(json.dumps({"format": "openlfr-watchlist", "version": 1,
-                                                "descriptor_model": "x", "subjects": []}))
+    (tmp / "empty.json").write_text(
+        json.dumps(
+            {"format": "openlfr-watchlist", "version": 1, "descriptor_model": "x", "subjects": []}
+        )
+    )
     (tmp / "cups" / "cup").mkdir(parents=True)
     (tmp / "cups" / "cup" / "c.png").write_bytes((SAMPLE / "noface" / "coffee.png").read_bytes())
     wl = str(watchlist_file)
     return {
         "missing video": (["watch", str(tmp / "nope.mp4"), "--watchlist", wl], "no such file"),
-        "corrupt video": (["watch", str(tmp / "corrupt.mp4"), "--watchlist", wl], "cannot decode video"),
-        "missing watchlist": (["watch", str(CLIP), "--watchlist", str(tmp / "none.json")],
-                              "no such watchlist file"),
-        "empty watchlist": (["watch", str(CLIP), "--watchlist", str(tmp / "empty.json")],
-                            "has no subjects"),
-        "no face to enrol": (["watchlist", "build", str(tmp / "cups"), "--out", str(tmp / "out.json")],
-                             "no subject could be enrolled"),
-        "missing photo folder": (["watchlist", "build", str(tmp / "absent"), "--out", str(tmp / "o.json")],
-                                 "no such folder"),
+        "corrupt video": (
+            ["watch", str(tmp / "corrupt.mp4"), "--watchlist", wl],
+            "cannot decode video",
+        ),
+        "missing watchlist": (
+            ["watch", str(CLIP), "--watchlist", str(tmp / "none.json")],
+            "no such watchlist file",
+        ),
+        "empty watchlist": (
+            ["watch", str(CLIP), "--watchlist", str(tmp / "empty.json")],
+            "has no subjects",
+        ),
+        "no face to enrol": (
+            ["watchlist", "build", str(tmp / "cups"), "--out", str(tmp / "out.json")],
+            "no subject could be enrolled",
+        ),
+        "missing photo folder": (
+            ["watchlist", "build", str(tmp / "absent"), "--out", str(tmp / "o.json")],
+            "no such folder",
+        ),
         "unknown flag": (["watch", str(CLIP), "--watchlist", wl, "--frobnicate"], "No such option"),
-        "threshold out of range": (["watch", str(CLIP), "--watchlist", wl, "--threshold", "3"],
-                                   "--threshold"),
+        "threshold out of range": (
+            ["watch", str(CLIP), "--watchlist", wl, "--threshold", "3"],
+            "--threshold",
+        ),
     }
 
 
-@pytest.mark.parametrize("case", ["missing video", "corrupt video", "missing watchlist",
-                                  "empty watchlist", "no face to enrol", "missing photo folder",
-                                  "unknown flag", "threshold out of range"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing video",
+        "corrupt video",
+        "missing watchlist",
+        "empty watchlist",
+        "no face to enrol",
+        "missing photo folder",
+        "unknown flag",
+        "threshold out of range",
+    ],
+)
 def test_bad_input_exits_non_zero_with_one_line_and_writes_nothing(
     case: str, tmp_path: Path, watchlist_file: Path
 ) -> None:

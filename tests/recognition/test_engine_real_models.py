@@ -98,8 +98,15 @@ def test_nobody_off_the_watchlist_raises_an_alert_at_the_default_threshold(
     watched = {s.ref for s in strangers_watchlist.subjects}
     assert not watched & {"obama", "biden", "kit_harington", "rose_leslie", "lin_manuel_miranda"}
     for source in [str(GROUPS), str(CLIP)] + [
-        str(IDENTITIES / who) for who in ("obama", "biden", "kit_harington", "rose_leslie",
-                                          "lin_manuel_miranda", "alex_lacamoire")
+        str(IDENTITIES / who)
+        for who in (
+            "obama",
+            "biden",
+            "kit_harington",
+            "rose_leslie",
+            "lin_manuel_miranda",
+            "alex_lacamoire",
+        )
     ]:
         alerts, counters = _alerts(strangers_watchlist, source, analyzer, workers=0)
         assert alerts == [], f"false alert on {source}: {[(a.subject, a.score) for a in alerts]}"
@@ -150,6 +157,10 @@ def test_every_shared_identity_photo_is_found_and_identified(analyzer: FaceAnaly
         found = analyzer.find_faces(image, min_face_px=40, max_px=1600)
         assert len(found.faces) == count, name
     for name in ("noise.jpg", "coffee.png"):
-        found = analyzer.find_faces(read_image(SHARED / "noface" / name), min_face_px=40, max_px=1600)
+        found = analyzer.find_faces(
+            read_image(SHARED / "noface" / name), min_face_px=40, max_px=1600
+        )
         assert found.faces == [], name
-    assert np.isfinite(np.stack([s.descriptors for s in watchlist.subjects if len(s.images)][0])).all()
+    assert np.isfinite(
+        np.stack([s.descriptors for s in watchlist.subjects if len(s.images)][0])
+    ).all()

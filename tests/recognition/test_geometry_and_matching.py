@@ -16,8 +16,11 @@ from openlfr.recognition.watchlist import EnrolledImage, Subject, Watchlist
 CHIP = np.zeros((150, 150, 3), np.uint8)
 
 boxes = st.builds(
-    lambda l, t, w, h: Box(l, t, l + w, t + h),
-    st.integers(0, 500), st.integers(0, 500), st.integers(1, 300), st.integers(1, 300),
+    lambda x, y, w, h: Box(x, y, x + w, y + h),
+    st.integers(0, 500),
+    st.integers(0, 500),
+    st.integers(1, 300),
+    st.integers(1, 300),
 )
 
 
@@ -35,13 +38,19 @@ def test_iou_of_known_boxes() -> None:
 
 def test_score_is_one_minus_distance_clipped() -> None:
     assert scores_from_distances(np.array([0.0, 0.4, 0.6, 1.0, 1.3])).tolist() == pytest.approx(
-        [1.0, 0.6, 0.4, 0.0, 0.0])
+        [1.0, 0.6, 0.4, 0.0, 0.0]
+    )
 
 
 def _watchlist(rng: np.random.Generator, images_per_subject: list[int]) -> Watchlist:
     subjects = [
-        Subject(f"s{i}", [EnrolledImage(f"{j}.jpg", "x", rng.normal(size=128).astype(np.float32))
-                          for j in range(n)])
+        Subject(
+            f"s{i}",
+            [
+                EnrolledImage(f"{j}.jpg", "x", rng.normal(size=128).astype(np.float32))
+                for j in range(n)
+            ],
+        )
         for i, n in enumerate(images_per_subject)
     ]
     return Watchlist("model", subjects)
@@ -75,8 +84,9 @@ def _face(x: int, quality: float = 100.0, width: int = 80) -> FoundFace:
 
 
 def _observe(tracker: FaceTracker, track, frame: int, scores: list[float]):  # type: ignore[no-untyped-def]
-    return tracker.decide(track, Observation(frame, frame / 30, track.box, CHIP,
-                                             np.asarray(scores, np.float32)))
+    return tracker.decide(
+        track, Observation(frame, frame / 30, track.box, CHIP, np.asarray(scores, np.float32))
+    )
 
 
 def test_a_moving_face_is_one_track_described_on_first_sight_then_every_k_frames() -> None:
@@ -136,8 +146,16 @@ def test_a_still_photo_decides_on_one_description() -> None:
     assert decision is not None and decision.subject_index == 1
 
 
-@pytest.mark.parametrize("kwargs", [{"threshold": 1.5}, {"threshold": -0.1}, {"workers": -1},
-                                    {"detect_max_px": 10}, {"embed_every_frames": 0}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"threshold": 1.5},
+        {"threshold": -0.1},
+        {"workers": -1},
+        {"detect_max_px": 10},
+        {"embed_every_frames": 0},
+    ],
+)
 def test_config_refuses_nonsense(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         EngineConfig(**kwargs)  # type: ignore[arg-type]

@@ -30,8 +30,14 @@ from .conftest import CLIP, GROUPS
 pytestmark = pytest.mark.slow
 
 SCRATCH_DIRS = [Path("/tmp"), Path("/var/tmp"), Path("/dev/shm")]
-IMAGE_MAGIC = {b"\xff\xd8\xff": "JPEG", b"\x89PNG": "PNG", b"\x93NUMPY": "NumPy array",
-               b"GIF8": "GIF", b"RIFF": "RIFF/WebP", b"BM": "BMP"}
+IMAGE_MAGIC = {
+    b"\xff\xd8\xff": "JPEG",
+    b"\x89PNG": "PNG",
+    b"\x93NUMPY": "NumPy array",
+    b"GIF8": "GIF",
+    b"RIFF": "RIFF/WebP",
+    b"BM": "BMP",
+}
 FLOAT_RUN = re.compile(rb"(?:-?\d+\.\d{3,}[\s,\]]+){32,}")
 
 
@@ -93,15 +99,33 @@ def test_watching_strangers_writes_no_face_anywhere(
     dirs = {name: sandbox / name for name in ("home", "tmp", "cache", "data", "config", "cwd")}
     for folder in dirs.values():
         folder.mkdir(parents=True)
-    env = {**os.environ, "HOME": str(dirs["home"]), "TMPDIR": str(dirs["tmp"]),
-           "XDG_CACHE_HOME": str(dirs["cache"]), "XDG_DATA_HOME": str(dirs["data"]),
-           "XDG_CONFIG_HOME": str(dirs["config"])}
+    env = {
+        **os.environ,
+        "HOME": str(dirs["home"]),
+        "TMPDIR": str(dirs["tmp"]),
+        "XDG_CACHE_HOME": str(dirs["cache"]),
+        "XDG_DATA_HOME": str(dirs["data"]),
+        "XDG_CONFIG_HOME": str(dirs["config"]),
+    }
     scratch_before = _files_under(SCRATCH_DIRS)
     started_ns = time.time_ns()
 
     result = subprocess.run(
-        [sys.executable, "-m", "openlfr", "watch", str(CLIP), "--watchlist", str(watchlist_file),
-         "--json"], cwd=dirs["cwd"], env=env, capture_output=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "openlfr",
+            "watch",
+            str(CLIP),
+            "--watchlist",
+            str(watchlist_file),
+            "--json",
+        ],
+        cwd=dirs["cwd"],
+        env=env,
+        capture_output=True,
+        timeout=300,
+    )
 
     assert result.returncode == 0, result.stderr.decode()
     summary = json.loads(result.stdout)  # exactly one JSON object: the summary
@@ -112,9 +136,14 @@ def test_watching_strangers_writes_no_face_anywhere(
 
     written_in_sandbox = [p for p in _files_under([sandbox])]
     assert written_in_sandbox == [], f"the run wrote {written_in_sandbox}"
-    changed = [p for p, sig in _files_under(SCRATCH_DIRS).items()
-               if scratch_before.get(p) != sig and sig[1] >= started_ns
-               and sandbox not in p.parents and tmp_path not in p.parents]
+    changed = [
+        p
+        for p, sig in _files_under(SCRATCH_DIRS).items()
+        if scratch_before.get(p) != sig
+        and sig[1] >= started_ns
+        and sandbox not in p.parents
+        and tmp_path not in p.parents
+    ]
     offending = {}
     for path in changed:
         try:
@@ -137,7 +166,8 @@ def test_no_log_record_and_no_file_open_for_writing_during_a_run(
         if watching["on"] and event == "open" and len(args) >= 2:
             mode, flags = args[1], args[2] if len(args) > 2 else 0
             if (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
-                    isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)):
+                isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)
+            ):
                 writes.append(str(args[0]))
 
     sys.addaudithook(hook)  # hooks cannot be removed; the flag turns this one off

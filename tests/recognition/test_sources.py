@@ -43,11 +43,21 @@ def test_an_unreadable_image_in_a_folder_is_skipped_and_counted(tmp_path: Path) 
     ("make", "message"),
     [
         (lambda p: p / "missing.mp4", "no such file"),
-        (lambda p: (p / "noise.mp4").write_bytes(np.random.default_rng(0).bytes(50_000)) and p / "noise.mp4",
-         "cannot decode video"),
-        (lambda p: (p / "empty.mp4").write_bytes(b"") == 0 and p / "empty.mp4", "cannot decode video"),
-        (lambda p: (p / "cut.mp4").write_bytes(CLIP.read_bytes()[-20_000:]) and p / "cut.mp4",
-         "cannot decode video"),
+        (
+            lambda p: (
+                (p / "noise.mp4").write_bytes(np.random.default_rng(0).bytes(50_000))
+                and p / "noise.mp4"
+            ),
+            "cannot decode video",
+        ),
+        (
+            lambda p: (p / "empty.mp4").write_bytes(b"") == 0 and p / "empty.mp4",
+            "cannot decode video",
+        ),
+        (
+            lambda p: (p / "cut.mp4").write_bytes(CLIP.read_bytes()[-20_000:]) and p / "cut.mp4",
+            "cannot decode video",
+        ),
         (lambda p: p, "no images in this folder"),
     ],
 )
@@ -76,12 +86,19 @@ class FakeCapture:
 
 
 def test_a_dropped_stream_is_reopened_with_exponential_back_off() -> None:
-    captures = iter([FakeCapture(True, 3), FakeCapture(False, 0), FakeCapture(False, 0),
-                     FakeCapture(True, 2)] + [FakeCapture(False, 0)] * 10)
+    captures = iter(
+        [FakeCapture(True, 3), FakeCapture(False, 0), FakeCapture(False, 0), FakeCapture(True, 2)]
+        + [FakeCapture(False, 0)] * 10
+    )
     sleeps: list[float] = []
-    source = LiveCaptureSource("rtsp://camera", max_reconnects=6, backoff_start_s=0.5,
-                               backoff_max_s=4.0, sleep=sleeps.append,
-                               open_capture=lambda _target: next(captures))
+    source = LiveCaptureSource(
+        "rtsp://camera",
+        max_reconnects=6,
+        backoff_start_s=0.5,
+        backoff_max_s=4.0,
+        sleep=sleeps.append,
+        open_capture=lambda _target: next(captures),
+    )
     frames = list(source)
     assert len(frames) == 5
     assert [f.index for f in frames] == [0, 1, 2, 3, 4]

@@ -14,11 +14,21 @@ from openlfr.recognition.watchlist import EnrolledImage, Subject
 
 def _watchlist() -> Watchlist:
     rng = np.random.default_rng(0)
-    return Watchlist("model-a", [
-        Subject("alpha", [EnrolledImage("a.jpg", "ab", rng.normal(size=128).astype(np.float32))]),
-        Subject("beta", [EnrolledImage("b1.jpg", "cd", rng.normal(size=128).astype(np.float32)),
-                         EnrolledImage("b2.jpg", "ef", rng.normal(size=128).astype(np.float32))]),
-    ])
+    return Watchlist(
+        "model-a",
+        [
+            Subject(
+                "alpha", [EnrolledImage("a.jpg", "ab", rng.normal(size=128).astype(np.float32))]
+            ),
+            Subject(
+                "beta",
+                [
+                    EnrolledImage("b1.jpg", "cd", rng.normal(size=128).astype(np.float32)),
+                    EnrolledImage("b2.jpg", "ef", rng.normal(size=128).astype(np.float32)),
+                ],
+            ),
+        ],
+    )
 
 
 def test_round_trip_keeps_subjects_and_descriptors(tmp_path: Path) -> None:
@@ -27,7 +37,9 @@ def test_round_trip_keeps_subjects_and_descriptors(tmp_path: Path) -> None:
     loaded = Watchlist.load(tmp_path / "wl.json", expected_model="model-a")
     assert [s.ref for s in loaded.subjects] == ["alpha", "beta"]
     assert loaded.image_count == 3
-    np.testing.assert_allclose(loaded.subjects[1].descriptors, original.subjects[1].descriptors, atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.subjects[1].descriptors, original.subjects[1].descriptors, atol=1e-6
+    )
     data = json.loads((tmp_path / "wl.json").read_text())
     assert data["format"] == "openlfr-watchlist" and data["version"] == 1
     assert list(tmp_path.iterdir()) == [tmp_path / "wl.json"]  # no temporary file left behind
@@ -52,8 +64,10 @@ def _write(tmp_path: Path, data: object) -> Path:
         (lambda d: d.update(version=99), "version 99 is not supported"),
         (lambda d: d.update(subjects=[]), "has no subjects"),
         (lambda d: d["subjects"][0]["images"][0].update(descriptor=[1.0, 2.0]), "not 128 finite"),
-        (lambda d: d["subjects"][0]["images"][0].update(descriptor=[float("nan")] * 128),
-         "not 128 finite"),
+        (
+            lambda d: d["subjects"][0]["images"][0].update(descriptor=[float("nan")] * 128),
+            "not 128 finite",
+        ),
         (lambda d: d["subjects"][0].pop("ref"), "malformed"),
     ],
 )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -32,8 +31,10 @@ watchlist_app = typer.Typer(help="Build and inspect watchlist files.", no_args_i
 @watchlist_app.command("build")
 def watchlist_build(
     images_dir: Path = typer.Argument(
-        ..., help="Folder with one sub-folder per subject; the sub-folder name is the subject "
-        "reference, its photos (.jpg/.png) are enrolled."),
+        ...,
+        help="Folder with one sub-folder per subject; the sub-folder name is the subject "
+        "reference, its photos (.jpg/.png) are enrolled.",
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Watchlist file to write (JSON, format v1)."),
     workers: int = typer.Option(2, min=0, help="Worker processes (0: none)."),
 ) -> None:
@@ -44,16 +45,21 @@ def watchlist_build(
 
         def report(outcome: ImageOutcome) -> None:
             if not outcome.enrolled:
-                stderr.print(f"skipped {outcome.subject_ref}/{outcome.path.name}: {outcome.problem}")
+                stderr.print(
+                    f"skipped {outcome.subject_ref}/{outcome.path.name}: {outcome.problem}"
+                )
 
-        watchlist, enrolment = build_watchlist(images_dir, analyzer, workers=workers, on_photo=report)
+        watchlist, enrolment = build_watchlist(
+            images_dir, analyzer, workers=workers, on_photo=report
+        )
         watchlist.save(out)
     except (RecognitionError, OSError) as exc:
         fail(exc)
     skipped = len(enrolment.skipped)
     print(
         f"enrolled {len(watchlist.subjects)} subjects from {enrolment.enrolled_images} images"
-        f" ({skipped} skipped) into {out}")
+        f" ({skipped} skipped) into {out}"
+    )
 
 
 @watchlist_app.command("show")
@@ -63,35 +69,54 @@ def watchlist_show(path: Path = typer.Argument(..., help="Watchlist file.")) -> 
         watchlist = Watchlist.load(path)
     except RecognitionError as exc:
         fail(exc)
-    print(f"{path}: {len(watchlist.subjects)} subjects, {watchlist.image_count} images, "
-                 f"model {watchlist.descriptor_model}, created {watchlist.created_at}")
+    print(
+        f"{path}: {len(watchlist.subjects)} subjects, {watchlist.image_count} images, "
+        f"model {watchlist.descriptor_model}, created {watchlist.created_at}"
+    )
     for subject in watchlist.subjects:
         print(f"  {subject.ref}: {len(subject.images)} images")
 
 
 def watch(
     source: str = typer.Argument(
-        ..., help="Video file, folder of images, image file, stream URL (rtsp://, http://...) "
-        "or webcam index (0, 1, ...)."),
+        ...,
+        help="Video file, folder of images, image file, stream URL (rtsp://, http://...) "
+        "or webcam index (0, 1, ...).",
+    ),
     watchlist_path: Path = typer.Option(..., "--watchlist", "-w", help="Watchlist file."),
     threshold: float = typer.Option(
-        DEFAULT_THRESHOLD, min=0.0, max=1.0,
-        help="Alert when a track's similarity score (1 - L2 distance, 0..1) reaches this."),
-    as_json: bool = typer.Option(False, "--json", help="One JSON object per line: alerts, then a summary."),
+        DEFAULT_THRESHOLD,
+        min=0.0,
+        max=1.0,
+        help="Alert when a track's similarity score (1 - L2 distance, 0..1) reaches this.",
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="One JSON object per line: alerts, then a summary."
+    ),
     workers: int = typer.Option(2, min=0, help="Worker processes for detection and description."),
     detect_max_px: int = typer.Option(
-        EngineConfig.detect_max_px, min=64, help="Scale frames down to this long side for detection."),
+        EngineConfig.detect_max_px,
+        min=64,
+        help="Scale frames down to this long side for detection.",
+    ),
     min_face_px: int = typer.Option(
-        EngineConfig.min_face_px, min=1, help="Skip (and count) faces narrower than this."),
-    max_reconnects: int = typer.Option(20, min=0, help="Live sources: reconnect attempts before giving up."),
+        EngineConfig.min_face_px, min=1, help="Skip (and count) faces narrower than this."
+    ),
+    max_reconnects: int = typer.Option(
+        20, min=0, help="Live sources: reconnect attempts before giving up."
+    ),
 ) -> None:
     """Watch a source for watchlist subjects and print each alert as it happens.
 
     Faces that match no subject are never written anywhere; only counters move.
     """
     try:
-        config = EngineConfig(threshold=threshold, workers=workers, detect_max_px=detect_max_px,
-                              min_face_px=min_face_px)
+        config = EngineConfig(
+            threshold=threshold,
+            workers=workers,
+            detect_max_px=detect_max_px,
+            min_face_px=min_face_px,
+        )
         watchlist = Watchlist.load(watchlist_path)
         frame_source = open_source(source, max_reconnects=max_reconnects)
         watcher = Watcher(watchlist, config, FaceAnalyzer())
@@ -100,20 +125,31 @@ def watch(
 
     started = time.perf_counter()
     show_bar = not as_json and not frame_source.is_live
-    progress = Progress(TextColumn("watching"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("frames"), TimeRemainingColumn(), console=stderr,
-                        disable=not show_bar, transient=True)
+    progress = Progress(
+        TextColumn("watching"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("frames"),
+        TimeRemainingColumn(),
+        console=stderr,
+        disable=not show_bar,
+        transient=True,
+    )
     interrupted = False
     try:
         with progress:
             task = progress.add_task("frames", total=frame_source.frame_count)
-            for alert in watcher.run(frame_source, lambda c: progress.update(task, completed=c.frames_processed)):
+            for alert in watcher.run(
+                frame_source, lambda c: progress.update(task, completed=c.frames_processed)
+            ):
                 if as_json:
                     print(json.dumps(alert.to_json()), flush=True)
                 else:  # plain print: rich shows it above the progress bar on a terminal
-                    print(f"ALERT  {alert.timestamp_s:8.2f}s  frame {alert.frame:>6}  "
-                          f"subject {alert.subject}  score {alert.score:.3f}  track {alert.track}",
-                          flush=True)
+                    print(
+                        f"ALERT  {alert.timestamp_s:8.2f}s  frame {alert.frame:>6}  "
+                        f"subject {alert.subject}  score {alert.score:.3f}  track {alert.track}",
+                        flush=True,
+                    )
     except KeyboardInterrupt:
         interrupted = True
     except RecognitionError as exc:
@@ -124,9 +160,15 @@ def watch(
     counters = watcher.counters
     fps = counters.frames_processed / elapsed if elapsed > 0 else 0.0
     if as_json:
-        summary = {"type": "summary", "source": frame_source.name, "threshold": threshold,
-                   **counters.to_json(), "elapsed_s": round(elapsed, 3), "fps": round(fps, 2),
-                   "interrupted": interrupted}
+        summary = {
+            "type": "summary",
+            "source": frame_source.name,
+            "threshold": threshold,
+            **counters.to_json(),
+            "elapsed_s": round(elapsed, 3),
+            "fps": round(fps, 2),
+            "interrupted": interrupted,
+        }
         print(json.dumps(summary), flush=True)
     else:
         print(
@@ -134,7 +176,8 @@ def watch(
             f"{counters.faces_detected} faces ({counters.faces_too_small} too small), "
             f"{counters.tracks} tracks, {counters.descriptors} descriptors, "
             f"{counters.alerts} alerts; {counters.frames_dropped} frames dropped"
-            + (f", {counters.frames_unreadable} unreadable" if counters.frames_unreadable else ""))
+            + (f", {counters.frames_unreadable} unreadable" if counters.frames_unreadable else "")
+        )
     if interrupted:
         raise typer.Exit(130)
 

@@ -45,15 +45,18 @@ class FaceAnalyzer:
         image, so a reduced detection scale costs no descriptor quality."""
         height, width = image.shape[:2]
         scale = min(DETECTOR_WINDOW_PX / float(min_face_px), max_px / float(max(height, width)))
-        scaled = image
+        scaled: np.ndarray = image
         if abs(scale - 1.0) > 0.02:
             interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
-            scaled = cv2.resize(image, (round(width * scale), round(height * scale)),
-                                interpolation=interpolation)
+            scaled = cv2.resize(
+                image, (round(width * scale), round(height * scale)), interpolation=interpolation
+            )
         else:
             scale = 1.0
-        boxes = [_clip(b.scaled(1.0 / scale), width, height) for b in
-                 self.backends.detector.detect(scaled)]
+        boxes = [
+            _clip(b.scaled(1.0 / scale), width, height)
+            for b in self.backends.detector.detect(scaled)
+        ]
         usable = [b for b in boxes if b.width >= min_face_px]
         chips = self.backends.aligner.chips(image, usable)
         faces = [

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from openlfr.recognition.errors import ModelError
-from openlfr.recognition.faces import Box, Descriptor, RGBImage
+from openlfr.recognition.faces import Box, RGBImage
 from openlfr.recognition.models import descriptor_model_id, model_files
 
 CHIP_SIZE_PX = 150
@@ -52,15 +52,17 @@ class Backends:
     describer: FaceDescriber
 
 
-def _dlib():  # type: ignore[no-untyped-def]
+def _dlib() -> Any:
     try:
         import dlib
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ModelError("dlib is missing; install it with: python3 -m pip install dlib-bin") from exc
+        raise ModelError(
+            "dlib is missing; install it with: python3 -m pip install dlib-bin"
+        ) from exc
     return dlib
 
 
-def _rect(box: Box):  # type: ignore[no-untyped-def]
+def _rect(box: Box) -> Any:
     return _dlib().rectangle(box.left, box.top, box.right, box.bottom)
 
 
@@ -114,8 +116,12 @@ def available_backends() -> list[str]:
 def load_backends(name: str = "dlib") -> Backends:
     """Load a named backend's three networks from installed packages."""
     if name != "dlib":
-        raise ModelError(f"unknown backend {name!r}; choose one of: {', '.join(available_backends())}")
+        raise ModelError(
+            f"unknown backend {name!r}; choose one of: {', '.join(available_backends())}"
+        )
     try:
         return Backends("dlib", DlibHogDetector(), DlibLandmarkAligner(), DlibResNetDescriber())
     except RuntimeError as exc:  # dlib raises RuntimeError on unreadable weight files
-        raise ModelError(f"cannot load dlib models: {exc}; reinstall face_recognition_models") from exc
+        raise ModelError(
+            f"cannot load dlib models: {exc}; reinstall face_recognition_models"
+        ) from exc

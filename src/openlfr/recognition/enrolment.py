@@ -81,13 +81,17 @@ def find_enrolment_photos(images_dir: Path) -> list[tuple[str, Path]]:
         raise WatchlistError(f"{images_dir}: no such folder; expected one sub-folder per subject")
     photos = [
         (subject_dir.name, photo)
-        for subject_dir in sorted(p for p in images_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+        for subject_dir in sorted(
+            p for p in images_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
+        )
         for photo in sorted(subject_dir.iterdir())
         if is_image_file(photo)
     ]
     if not photos:
-        raise WatchlistError(f"{images_dir}: no photos found; expected one sub-folder per subject "
-                             "(the folder name is the subject reference) holding .jpg/.png photos")
+        raise WatchlistError(
+            f"{images_dir}: no photos found; expected one sub-folder per subject "
+            "(the folder name is the subject reference) holding .jpg/.png photos"
+        )
     return photos
 
 
@@ -111,10 +115,13 @@ def build_watchlist(
         for outcome, enrolled in executor.map(_describe_photo, tasks):
             report.outcomes.append(outcome)
             if enrolled is not None:
-                subjects.setdefault(outcome.subject_ref, Subject(outcome.subject_ref)).images.append(enrolled)
+                subjects.setdefault(
+                    outcome.subject_ref, Subject(outcome.subject_ref)
+                ).images.append(enrolled)
             if on_photo:
                 on_photo(outcome)
     if not subjects:
-        raise WatchlistError(f"{images_dir}: no subject could be enrolled "
-                             f"({len(report.skipped)} photos skipped)")
+        raise WatchlistError(
+            f"{images_dir}: no subject could be enrolled ({len(report.skipped)} photos skipped)"
+        )
     return Watchlist(descriptor_model=analyzer.model_id, subjects=list(subjects.values())), report

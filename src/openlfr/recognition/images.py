@@ -20,14 +20,18 @@ class ImageError(RecognitionError):
 
 
 def is_image_file(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+    return (
+        path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+    )
 
 
 def decode_image(data: bytes, name: str) -> RGBImage:
     """Decode image bytes to a C-contiguous RGB array (EXIF orientation applied)."""
     if len(data) > MAX_IMAGE_BYTES:
-        raise ImageError(f"{name}: image is {len(data) // (1024 * 1024)} MB; the limit is "
-                         f"{MAX_IMAGE_BYTES // (1024 * 1024)} MB")
+        raise ImageError(
+            f"{name}: image is {len(data) // (1024 * 1024)} MB; the limit is "
+            f"{MAX_IMAGE_BYTES // (1024 * 1024)} MB"
+        )
     buffer = np.frombuffer(data, dtype=np.uint8)
     bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if len(buffer) else None
     if bgr is None:

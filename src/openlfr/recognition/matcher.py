@@ -45,7 +45,9 @@ class WatchlistIndex:
         for subject in watchlist.subjects:
             starts.append(sum(len(r) for r in rows))
             rows.append(subject.descriptors)
-        self._matrix = np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, 128), np.float32)
+        self._matrix = (
+            np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, 128), np.float32)
+        )
         self._sq_norms = np.einsum("ij,ij->i", self._matrix, self._matrix)
         # Rows are grouped by subject; reduceat takes the best row of each group.
         self._subject_starts = np.asarray(starts, dtype=np.intp)
@@ -68,4 +70,7 @@ class WatchlistIndex:
         """The single best subject for each probe, whatever its score."""
         scores = self.subject_scores(probes)
         best = scores.argmax(axis=1)
-        return [Match(int(i), self.subject_refs[int(i)], float(scores[n, i])) for n, i in enumerate(best)]
+        return [
+            Match(int(i), self.subject_refs[int(i)], float(scores[n, i]))
+            for n, i in enumerate(best)
+        ]

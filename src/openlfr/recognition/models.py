@@ -30,7 +30,9 @@ def model_files() -> ModelFiles:
     try:
         import face_recognition_models as frm
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ModelError(f"the face_recognition_models package is missing; {_INSTALL_HINT}") from exc
+        raise ModelError(
+            f"the face_recognition_models package is missing; {_INSTALL_HINT}"
+        ) from exc
     files = ModelFiles(
         landmarks_5pt=Path(frm.pose_predictor_five_point_model_location()),
         descriptor_resnet=Path(frm.face_recognition_model_location()),

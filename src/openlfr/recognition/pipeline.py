@@ -117,7 +117,8 @@ class Watcher:
         if watchlist.descriptor_model != self.analyzer.model_id:
             raise WatchlistError(
                 f"watchlist built with {watchlist.descriptor_model}, engine uses "
-                f"{self.analyzer.model_id}; rebuild the watchlist")
+                f"{self.analyzer.model_id}; rebuild the watchlist"
+            )
         self.index = WatchlistIndex(watchlist)
         self.counters = Counters()
         self.tracker = FaceTracker(self.config)
@@ -132,8 +133,9 @@ class Watcher:
         executor.submit(int).result()
         frames: queue.Queue[Any] = queue.Queue(maxsize=self.config.queue_frames)
         stop = threading.Event()
-        decoder = threading.Thread(target=self._decode, args=(source, frames, stop),
-                                   name="openlfr-decode", daemon=True)
+        decoder = threading.Thread(
+            target=self._decode, args=(source, frames, stop), name="openlfr-decode", daemon=True
+        )
         decoder.start()
         try:
             yield from self._process(frames, max(2, 2 * workers), on_progress)
@@ -168,10 +170,11 @@ class Watcher:
             _put_until_stopped(frames, exc, stop)
 
     def _process(
-        self, frames: queue.Queue[Any], max_in_flight: int,
+        self,
+        frames: queue.Queue[Any],
+        max_in_flight: int,
         on_progress: Callable[[Counters], None] | None,
     ) -> Iterator[Alert]:
-        config = self.config
         detecting: deque[_PendingDetect] = deque()
         describing: list[_PendingDescribe] = []
         source_done = False
@@ -189,7 +192,8 @@ class Watcher:
                     future = self._executor_submit_detect(item)
                     detecting.append(_PendingDetect(item, future))
             else:
-                futures = [p.future for p in detecting] + [p.future for p in describing]
+                futures: list[Future[Any]] = [p.future for p in detecting]
+                futures += [p.future for p in describing]
                 wait(futures, timeout=0.05, return_when=FIRST_COMPLETED)
 
             while detecting and detecting[0].future.done():
@@ -224,7 +228,9 @@ class Watcher:
     ) -> Iterator[Alert]:
         scores = self.index.subject_scores(descriptors)
         for (track, face), subject_scores in zip(sightings, scores, strict=True):
-            observation = Observation(frame.index, frame.timestamp_s, face.box, face.chip, subject_scores)
+            observation = Observation(
+                frame.index, frame.timestamp_s, face.box, face.chip, subject_scores
+            )
             decision = self.tracker.decide(track, observation)
             if decision is None:
                 continue

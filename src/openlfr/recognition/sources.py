@@ -87,13 +87,11 @@ class VideoFileSource(FrameSource):
 
     def __iter__(self) -> Iterator[Frame]:
         index = 0
-        frame = self._first
-        while frame is not None:
+        ok, frame = True, self._first
+        while ok and frame is not None:
             yield Frame(index, index / self.fps, _to_rgb(frame))
             index += 1
             ok, frame = self._capture.read()
-            if not ok:
-                frame = None
         self.frame_count = index
 
     def close(self) -> None:
@@ -127,7 +125,9 @@ class LiveCaptureSource(FrameSource):
         self._capture = self._open_capture(target)
         if not self._capture.isOpened():
             self._capture.release()
-            raise SourceError(f"{self.name}: cannot open (check the address, credentials or device)")
+            raise SourceError(
+                f"{self.name}: cannot open (check the address, credentials or device)"
+            )
 
     def _reopen(self) -> bool:
         """Try to reopen with back-off; False after `max_reconnects` failures in a row."""
@@ -137,7 +137,9 @@ class LiveCaptureSource(FrameSource):
         while self.max_reconnects is None or attempts < self.max_reconnects:
             attempts += 1
             self.reconnects += 1
-            log.warning("%s: stream lost; reconnect attempt %d in %.1f s", self.name, attempts, delay)
+            log.warning(
+                "%s: stream lost; reconnect attempt %d in %.1f s", self.name, attempts, delay
+            )
             self._sleep(delay)
             self._capture = self._open_capture(self.target)
             if self._capture.isOpened():

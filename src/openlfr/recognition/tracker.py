@@ -77,7 +77,9 @@ class FaceTracker:
         for face_index, face in enumerate(faces):
             track = pairs.get(face_index)
             if track is None:
-                track = Track(id=next(self._ids), box=face.box, still=still, last_seen_step=self._step)
+                track = Track(
+                    id=next(self._ids), box=face.box, still=still, last_seen_step=self._step
+                )
                 track.recent = deque(maxlen=self.config.track_window)
                 self.active.append(track)
                 self.tracks_started += 1
@@ -92,8 +94,11 @@ class FaceTracker:
 
     def _associate(self, faces: list[FoundFace]) -> dict[int, Track]:
         candidates = sorted(
-            ((face.box.iou(track.box), fi, ti)
-             for fi, face in enumerate(faces) for ti, track in enumerate(self.active)),
+            (
+                (face.box.iou(track.box), fi, ti)
+                for fi, face in enumerate(faces)
+                for ti, track in enumerate(self.active)
+            ),
             reverse=True,
         )
         joined: dict[int, Track] = {}

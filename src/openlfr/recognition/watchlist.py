@@ -78,8 +78,11 @@ class Watchlist:
                 {
                     "ref": s.ref,
                     "images": [
-                        {"name": i.name, "sha256": i.sha256,
-                         "descriptor": [round(float(x), 7) for x in i.descriptor]}
+                        {
+                            "name": i.name,
+                            "sha256": i.sha256,
+                            "descriptor": [round(float(x), 7) for x in i.descriptor],
+                        }
                         for i in s.images
                     ],
                 }
@@ -106,15 +109,20 @@ class Watchlist:
             raise WatchlistError(f"{source}: not an openlfr watchlist file")
         version = data.get("version")
         if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
-            raise WatchlistError(f"{source}: watchlist format version {version!r} is not supported "
-                                 f"(this openlfr reads version {FORMAT_VERSION})")
+            raise WatchlistError(
+                f"{source}: watchlist format version {version!r} is not supported "
+                f"(this openlfr reads version {FORMAT_VERSION})"
+            )
         try:
             subjects = [
                 Subject(
                     ref=str(s["ref"]),
                     images=[
-                        EnrolledImage(str(i["name"]), str(i["sha256"]),
-                                      _descriptor(i["descriptor"], source, s["ref"]))
+                        EnrolledImage(
+                            str(i["name"]),
+                            str(i["sha256"]),
+                            _descriptor(i["descriptor"], source, s["ref"]),
+                        )
                         for i in s["images"]
                     ],
                 )
@@ -122,12 +130,18 @@ class Watchlist:
             ]
             model = str(data["descriptor_model"])
         except (KeyError, TypeError) as exc:
-            raise WatchlistError(f"{source}: malformed watchlist ({exc!r} missing or wrong)") from exc
+            raise WatchlistError(
+                f"{source}: malformed watchlist ({exc!r} missing or wrong)"
+            ) from exc
         subjects = [s for s in subjects if s.images]
         if not subjects:
-            raise WatchlistError(f"{source}: the watchlist has no subjects; "
-                                 "build one with: openlfr watchlist build IMAGES_DIR --out FILE")
-        return cls(descriptor_model=model, subjects=subjects, created_at=str(data.get("created_at", "")))
+            raise WatchlistError(
+                f"{source}: the watchlist has no subjects; "
+                "build one with: openlfr watchlist build IMAGES_DIR --out FILE"
+            )
+        return cls(
+            descriptor_model=model, subjects=subjects, created_at=str(data.get("created_at", ""))
+        )
 
     @classmethod
     def load(cls, path: Path, expected_model: str | None = None) -> Watchlist:
@@ -143,12 +157,15 @@ class Watchlist:
         if expected_model is not None and watchlist.descriptor_model != expected_model:
             raise WatchlistError(
                 f"{path}: built with descriptor model {watchlist.descriptor_model}, but the engine "
-                f"uses {expected_model}; rebuild the watchlist")
+                f"uses {expected_model}; rebuild the watchlist"
+            )
         return watchlist
 
 
 def _descriptor(values: Any, source: str, ref: Any) -> np.ndarray:
     vector = np.asarray(values, dtype=np.float32)
     if vector.shape != (128,) or not np.all(np.isfinite(vector)):
-        raise WatchlistError(f"{source}: subject {ref!r} has a descriptor that is not 128 finite numbers")
+        raise WatchlistError(
+            f"{source}: subject {ref!r} has a descriptor that is not 128 finite numbers"
+        )
     return vector
