@@ -1,0 +1,198 @@
+"""Who may call what: anonymous callers, each role, engine-node keys."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from fastapi.routing import APIRoute
+
+from conftest import Scenario, Staff, new_client, ok
+from openlfr.web.app import PUBLIC_PATH_PREFIXES
+
+
+def route_table(app: object) -> list[tuple[str, set[str]]]:
+    """(path, methods) of every API route, including those of included routers. Newer
+    FastAPI keeps included routers nested in app.routes; older versions flatten them."""
+    routes = app.routes  # type: ignore[attr-defined]
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:
+        return [(r.path, set(r.methods)) for r in routes if isinstance(r, APIRoute)]
+    return [(str(rc.path), set(rc.methods or ())) for rc in iter_route_contexts(routes)
+            if isinstance(rc.original_route, APIRoute)]
+
+
+def _concrete(path: str) -> str:
+    """Fill path parameters: numeric ids with 1, references with a plausible one."""
+    path = path.replace("{reference}", "LFR-2026-0001")
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
+def _is_public(path: str) -> bool:
+    return path.startswith(PUBLIC_PATH_PREFIXES)
+
+
+def test_every_non_public_route_refuses_anonymous_callers(staff: Staff) -> None:
+    """Walk the route table: any route not under a public prefix must answer 401 to a
+    caller with no session and no key, before looking at the body or the database."""
+    checked = 0
+    for path, methods in route_table(staff.app):
+        if _is_public(path):
+            continue
+        for method in methods:
+            response = staff.anon.request(method, _concrete(path), json={})
+            assert response.status_code == 401, (method, path, response.status_code)
+            checked += 1
+    assert checked >= 40  # the walk really walked
+
+
+def test_public_routes_answer_anonymous_callers(staff: Staff) -> None:
+    public = [(p, m) for p, m in route_table(staff.app) if _is_public(p)]
+    assert len(public) >= 8
+    for path, methods in public:
+        for method in methods:
+            response = staff.anon.request(method, _concrete(path), json={})
+            assert response.status_code not in (401, 403), (method, path)
+
+
+def test_a_bad_session_cookie_is_anonymous_and_a_bad_key_is_refused(staff: Staff) -> None:
+    client = new_client(staff.app)
+    client.cookies.set("openlfr_session", "forged")
+    assert client.get("/api/deployments").status_code == 401
+    client = new_client(staff.app)
+    client.headers["X-API-Key"] = "olfr_forged"
+    r = client.get("/api/node/deployments/1/watchlist")
+    assert r.status_code == 401 and "unknown or revoked" in r.json()["detail"]
+
+
+ROLE_MATRIX = [
+    # (method, path, body, roles allowed to get past the role check)
+    ("GET", "/api/users", None, {"admin"}),
+    ("POST", "/api/deployments", {}, {"planner"}),
+    ("GET", "/api/deployments", None, {"operator", "planner", "authoriser", "oversight",
+                                       "admin"}),
+    ("POST", "/api/motions", {}, {"oversight", "planner"}),
+    ("POST", "/api/technology", {}, {"admin", "oversight"}),
+    ("GET", "/api/audit/verify", None, {"admin", "oversight"}),
+    ("POST", "/api/alerts/1/adjudication", {}, {"operator"}),
+    ("GET", "/api/deployments/1/watchlist", None, {"planner", "authoriser", "operator"}),
+    ("POST", "/api/deployments/1/comments", {}, {"oversight"}),
+    ("GET", "/api/node/deployments/1/watchlist", None, set()),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "allowed"), ROLE_MATRIX,
+                         ids=[f"{m} {p}" for m, p, _, _ in ROLE_MATRIX])
+def test_role_matrix(staff: Staff, method: str, path: str, body: object,
+                     allowed: set[str]) -> None:
+    for role in ("operator", "planner", "authoriser", "oversight", "admin"):
+        r = staff[role].request(method, path, json=body)
+        if role in allowed:
+            assert r.status_code not in (401, 403), (role, r.status_code, r.text)
+        else:
+            assert r.status_code == 403, (role, r.status_code)
+            assert "needs one of these roles" in r.json()["detail"]
+
+
+def test_transitions_are_limited_by_role(scenario: Scenario) -> None:
+    s, staff = scenario, scenario.staff
+    s.draft()
+    for role in ("operator", "oversight", "admin", "authoriser"):
+        r = staff[role].post(s.url("/propose"))
+        assert r.status_code == 403, role
+    ok(staff["planner"].post(s.url("/propose")))
+    ok(staff["planner"].post(s.url("/publish-notice")))
+    assert staff["planner"].post(s.url("/authorise")).status_code == 403
+
+
+def test_node_keys_only_reach_node_routes_of_active_deployments(scenario: Scenario) -> None:
+    s, staff = scenario, scenario.staff
+    s.prepare()
+    node = staff.node(s.deployment_id)
+    assert node.get("/api/deployments").status_code == 403
+    r = node.get(f"/api/node/deployments/{s.deployment_id}/watchlist")
+    assert r.status_code == 409 and "not 'active'" in r.json()["detail"]
+    r = node.post(f"/api/node/deployments/{s.deployment_id}/counters",
+                  json={"batch_id": "batch-0001", "faces_seen": 1, "tracks": 1})
+    assert r.status_code == 409
+    # People cannot use the node API even with the right role elsewhere.
+    assert staff["operator"].get(
+        f"/api/node/deployments/{s.deployment_id}/watchlist").status_code == 403
+
+    ok(staff["authoriser"].post(s.url("/authorise")))
+    s.clock.now += timedelta(hours=12)
+    ok(staff["operator"].post(s.url("/activate")))
+    ok(node.get(f"/api/node/deployments/{s.deployment_id}/watchlist"))
+
+    other_id = ok(staff["planner"].post("/api/deployments", json=s.deployment_body()), 201)["id"]
+    other = staff.node(other_id, name="van-2")
+    r = other.get(f"/api/node/deployments/{s.deployment_id}/watchlist")
+    assert r.status_code == 409 and f"limited to deployment {other_id}" in r.json()["detail"]
+
+    unscoped = staff.node(None, name="spare")
+    ok(unscoped.get(f"/api/node/deployments/{s.deployment_id}/watchlist"))
+    keys = ok(staff["admin"].get("/api/api-keys"))
+    spare = next(k for k in keys if k["name"] == "spare")
+    assert "secret" not in spare and "key_hash" not in spare
+    ok(staff["admin"].post(f"/api/api-keys/{spare['id']}/revoke"))
+    assert unscoped.get(f"/api/node/deployments/{s.deployment_id}/watchlist").status_code == 401
+
+
+def test_admin_creates_api_key_shown_once(staff: Staff) -> None:
+    created = ok(staff["admin"].post("/api/api-keys", json={"name": "van-9"}), 201)
+    assert created["secret"].startswith("olfr_")
+    client = new_client(staff.app)
+    client.headers["X-API-Key"] = created["secret"]
+    assert client.get("/api/node/deployments/1/watchlist").status_code == 404
+    r = staff["admin"].post("/api/api-keys", json={"name": "x", "deployment_id": 999})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "deployment_id"]
+
+
+def test_login_logout_and_bad_password(staff: Staff) -> None:
+    staff.add_user("pat", "planner")
+    client = new_client(staff.app)
+    r = client.post("/api/auth/login", json={"username": "pat", "password": "wrong password!"})
+    assert r.status_code == 401 and r.json()["detail"] == "wrong username or password"
+    r = client.post("/api/auth/login", json={"username": "nobody", "password": "whatever12345"})
+    assert r.status_code == 401 and r.json()["detail"] == "wrong username or password"
+    client = staff.login("pat")
+    assert ok(client.get("/api/auth/me")) == {"username": "pat", "role": "planner"}
+    ok(client.post("/api/auth/logout"), 204)
+    assert client.get("/api/auth/me").status_code == 401
+
+
+def test_session_expires(staff: Staff, scenario: Scenario) -> None:
+    client = staff["planner"]
+    ok(client.get("/api/auth/me"))
+    scenario.clock.now += timedelta(days=91)
+    assert client.get("/api/auth/me").status_code == 401
+
+
+def test_deactivated_user_is_logged_out_and_cannot_log_in(staff: Staff) -> None:
+    planner = staff["planner"]
+    users = ok(staff["admin"].get("/api/users"))
+    pid = next(u["id"] for u in users if u["username"] == "planner")
+    ok(staff["admin"].patch(f"/api/users/{pid}", json={"active": False}))
+    assert planner.get("/api/auth/me").status_code == 401
+    r = new_client(staff.app).post("/api/auth/login", json={
+        "username": "planner", "password": "correct horse battery staple"})
+    assert r.status_code == 401 and "deactivated" in r.json()["detail"]
+    aid = next(u["id"] for u in users if u["username"] == "admin")
+    r = staff["admin"].patch(f"/api/users/{aid}", json={"active": False})
+    assert r.status_code == 409
+
+
+def test_admin_creates_users_with_validation(staff: Staff) -> None:
+    admin = staff["admin"]
+    ok(admin.post("/api/users", json={"username": "op.two", "password": "x" * 12,
+                                      "role": "operator"}), 201)
+    r = admin.post("/api/users", json={"username": "op.two", "password": "x" * 12,
+                                       "role": "operator"})
+    assert r.status_code == 409 and "already exists" in r.json()["detail"]
+    r = admin.post("/api/users", json={"username": "Bad Name", "password": "short",
+                                       "role": "emperor"})
+    assert r.status_code == 422
+    fields = {e["loc"][-1] for e in r.json()["detail"]}
+    assert fields == {"username", "password", "role"}
