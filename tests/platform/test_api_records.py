@@ -1,0 +1,228 @@
+"""Governance records over HTTP: validation, atomicity, wording checks, motions, feedback,
+and what the public may (and may not) see."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from conftest import Scenario, ok
+from openlfr.storage import models as m
+
+
+def _count(scenario: Scenario, model: type) -> int:
+    with scenario.staff.platform.sessions() as s:
+        return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_validation_errors_are_422_with_field_messages_and_change_nothing(
+        scenario: Scenario) -> None:
+    planner = scenario.staff["planner"]
+    audit_before = _count(scenario, m.AuditEvent)
+    body = scenario.deployment_body(threshold=1.5, camera_count=0, sites=[], title="\x00bad")
+    r = planner.post("/api/deployments", json=body)
+    assert r.status_code == 422
+    fields = {tuple(e["loc"][1:]) for e in r.json()["detail"]}
+    assert {("threshold",), ("camera_count",), ("sites",), ("title",)} <= fields
+    assert all(e["msg"] for e in r.json()["detail"])
+    start = scenario.clock.now + timedelta(days=30)
+    r = planner.post("/api/deployments", json=scenario.deployment_body(
+        start_at=start.isoformat(), end_at=(start - timedelta(hours=1)).isoformat()))
+    assert r.status_code == 422 and "end_at must be after start_at" in r.text
+    r = planner.post("/api/deployments", content=b"{not json",
+                     headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    r = planner.post("/api/deployments", json={**scenario.deployment_body(), "colour": "red"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "colour"]
+    r = planner.post("/api/deployments", json=scenario.deployment_body(technology_id=77))
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "technology_id"]
+    assert _count(scenario, m.Deployment) == 0
+    assert _count(scenario, m.AuditEvent) == audit_before
+
+
+def test_a_failure_inside_a_use_case_rolls_everything_back(
+        scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The change and its audit event share one transaction: no half-done writes."""
+    planner = scenario.staff["planner"]
+    audit_before = _count(scenario, m.AuditEvent)
+    import openlfr.services.deployments as deployments
+
+    def broken_append(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(deployments, "append_event", broken_append)
+    with pytest.raises(RuntimeError):
+        planner.post("/api/deployments", json=scenario.deployment_body())
+    assert _count(scenario, m.Deployment) == 0 and _count(scenario, m.Site) == 0
+    assert _count(scenario, m.AuditEvent) == audit_before
+
+
+def test_huge_ids_and_unknown_records_are_clean_errors(scenario: Scenario) -> None:
+    planner = scenario.staff["planner"]
+    assert planner.get("/api/deployments/99999999999999999999").status_code == 422
+    assert planner.get("/api/deployments/0").status_code == 422
+    r = planner.get("/api/deployments/42")
+    assert r.status_code == 404 and r.json()["detail"] == "deployment 42 does not exist"
+    assert scenario.staff.anon.get("/api/public/deployments/LFR-2026-9999").status_code == 404
+
+
+def test_leading_consultation_cannot_open(scenario: Scenario) -> None:
+    s, planner = scenario, scenario.staff["planner"]
+    s.draft()
+    c = ok(planner.put(s.url("/consultation"), json={
+        "benefits": "Keeps the high street safe.", "risks": "",
+        "questions": [{"text": "Is this something that you think is a good idea, and would "
+                               "support?", "options": ["yes", "no"]}]}))
+    where = {i["where"] for i in c["wording_issues"]}
+    assert where == {"information_sheet", "q1"}
+    r = planner.post(s.url("/consultation/open"))
+    assert r.status_code == 409 and "good idea" in r.json()["detail"]
+    assert ok(planner.get(s.url("/consultation")))["status"] == "draft"
+    # A draft consultation is not public, and takes no responses.
+    r = s.staff.anon.post(f"/api/public/consultations/{c['id']}/responses",
+                          json={"answers": {"q1": "yes"}})
+    assert r.status_code == 404
+
+
+def test_consultation_responses_are_validated_and_anonymous(scenario: Scenario) -> None:
+    s, planner, anon = scenario, scenario.staff["planner"], scenario.staff.anon
+    s.draft()
+    cid = ok(planner.put(s.url("/consultation"), json={
+        "benefits": "Finding wanted people.",
+        "risks": "False alerts may lead to people being stopped wrongly; privacy of everyone "
+                 "passing the camera is affected and errors may differ between groups.",
+        "questions": [{"text": "How would this change your use of the area?",
+                       "options": ["more", "same", "less"]}]}))["id"]
+    ok(planner.post(s.url("/consultation/open")))
+    url = f"/api/public/consultations/{cid}/responses"
+    r = anon.post(url, json={"answers": {"q1": "maybe"}})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "answers", "q1"]
+    r = anon.post(url, json={"answers": {"q9": "more"}})
+    assert r.status_code == 422
+    r = anon.post(url, json={"answers": {"q1": "less"}, "email": "me@example.org"})
+    assert r.status_code == 422  # nothing identifying is accepted
+    ok(anon.post(url, json={"answers": {"q1": "less"}}), 204)
+    assert [c["id"] for c in ok(anon.get("/api/public/consultations"))] == [cid]
+    ok(planner.post(s.url("/consultation/close")))
+    assert anon.post(url, json={"answers": {"q1": "less"}}).status_code == 409
+    results = ok(planner.get(s.url("/consultation/results")))
+    assert results == {"responses": 1, "tallies": {"q1": {"more": 0, "same": 0, "less": 1}}}
+
+
+def test_council_motion_blocks_until_a_response_is_published(scenario: Scenario) -> None:
+    s, staff = scenario, scenario.staff
+    motion = ok(staff["oversight"].post("/api/motions", json={
+        "body": "Lambeth Council", "passed_on": "2026-02-10", "stance": "suspend",
+        "summary": "Suspend LFR in the borough pending an independent review.",
+        "link": "https://example.org/motion", "areas": ["Lambeth"]}), 201)
+    s.prepare()
+    r = staff["authoriser"].post(s.url("/authorise"))
+    assert r.status_code == 409
+    assert [g["name"] for g in r.json()["failing_gates"]] == ["council_motions"]
+    ok(staff["authoriser"].post(f"/api/motions/{motion['id']}/response", json={
+        "response": "We have paused planning for two months and commissioned a review."}))
+    ok(staff["authoriser"].post(s.url("/authorise")))
+    public = ok(staff.anon.get("/api/public/motions"))
+    assert public[0]["response"].startswith("We have paused")
+
+
+def test_assessment_publish_refused_while_incomplete_and_edit_unpublishes(
+        scenario: Scenario) -> None:
+    s, planner = scenario, scenario.staff["planner"]
+    s.draft()
+    a = ok(planner.put(s.url("/assessment"), json={"area_profile": "A busy high street.",
+                                                   "decision": "Go."}))
+    assert not a["complete"]
+    assert "No engagement events have been recorded." == a["engagement_summary"]
+    r = planner.post(s.url("/assessment/publish"))
+    assert r.status_code == 409 and "never mentions residents" in r.json()["detail"]
+    s.engage()
+    s.consult()
+    s.assess()
+    a = ok(planner.get(s.url("/assessment")))
+    assert a["complete"] and a["published_at"] is not None
+    assert "75% of attendees were at resident-facing events" in a["engagement_summary"]
+    ok(planner.put(s.url("/assessment"), json={**{k: a[k] for k in (
+        "area_profile", "risks", "mitigations", "equality_impact")}, "decision": a["decision"]
+        + " Reviewed."}))
+    assert ok(planner.get(s.url("/assessment")))["published_at"] is None
+
+
+def test_feedback_deadline_privacy_and_moderation(scenario: Scenario) -> None:
+    s, staff = scenario, scenario.staff
+    s.draft()
+    url = f"/api/public/deployments/{s.reference}/feedback"
+    assert staff.anon.post(url, json={"kind": "question", "text": "Why here?"}).status_code == 404
+    ok(staff["planner"].post(s.url("/propose")))
+    ok(staff["planner"].post(s.url("/publish-notice")))
+    receipt = ok(staff.anon.post(url, json={
+        "kind": "redress_request", "text": "I was stopped after an alert; I want my record.",
+        "contact": "07700 900123"}), 201)
+    assert receipt["answer_due_at"].startswith("2026-03-22")
+    abusive = ok(staff.anon.post(url, json={"kind": "complaint", "text": "abusive words"}), 201)
+    r = staff.anon.post(url, json={"kind": "praise", "text": "x"})
+    assert r.status_code == 422 and {e["loc"][-1] for e in r.json()["detail"]} == {"kind",
+                                                                                     "text"}
+    ok(staff["planner"].post(f"/api/feedback/{abusive['id']}/hide",
+                             json={"reason": "Racist abuse."}))
+
+    assert ok(staff["planner"].get(s.url("/feedback")))[0]["contact"] == "07700 900123"
+    assert ok(staff["oversight"].get(s.url("/feedback")))[0]["contact"] is None
+    s.clock.advance(days=21)
+    public = ok(staff.anon.get(f"/api/public/deployments/{s.reference}"))
+    items = {f["id"]: f for f in public["feedback"]}
+    assert items[receipt["id"]]["overdue"] is True
+    assert items[abusive["id"]]["text"] is None and items[abusive["id"]]["hidden_for_abuse"]
+    assert "07700" not in str(public)
+    ok(staff["planner"].post(f"/api/feedback/{receipt['id']}/answer",
+                             json={"answer": "Your request has been passed to the DPO."}))
+    public = ok(staff.anon.get(f"/api/public/deployments/{s.reference}"))
+    assert {f["id"]: f for f in public["feedback"]}[receipt["id"]]["overdue"] is False
+
+
+def test_drafts_are_not_public(scenario: Scenario) -> None:
+    s, anon = scenario, scenario.staff.anon
+    s.draft()
+    assert ok(anon.get("/api/public/deployments")) == []
+    assert anon.get(f"/api/public/deployments/{s.reference}").status_code == 404
+    ok(s.staff["planner"].post(s.url("/propose")))
+    ok(s.staff["planner"].post(s.url("/publish-notice")))
+    assert [d["reference"] for d in ok(anon.get("/api/public/deployments"))] == [s.reference]
+
+
+def test_watchlist_rules_and_public_counts(scenario: Scenario) -> None:
+    s, planner = scenario, scenario.staff["planner"]
+    s.draft()
+    s.watchlist(category="person_of_interest", image_taken_on="2020-01-01")
+    ok(planner.post(s.url("/watchlist/build")))
+    gates = {g["name"]: g for g in ok(planner.get(s.url("/gates")))["gates"]}
+    reason = gates["watchlist_rules"]["reason"]
+    assert "person_of_interest" in reason and "older than 365 days" in reason
+    assert "more than 24 hours before the start" in reason
+    r = planner.post(s.url("/watchlist/entries"), json={
+        "subject_ref": "X", "category": "wanted_for_arrest", "source": "PNC",
+        "authorised_by": "Insp", "image_taken_on": "2026-01-01",
+        "descriptors": [[0.1] * 128, [0.1] * 64]})
+    assert r.status_code == 422 and "same length" in r.text
+    wl = ok(planner.get(s.url("/watchlist")))
+    assert wl["entries"][0]["subject_ref"] == "CASE-123/A"
+    assert "descriptors" not in wl["entries"][0]
+    assert s.staff["oversight"].get(s.url("/watchlist")).status_code == 403
+
+
+def test_technology_register_is_public(scenario: Scenario) -> None:
+    tech = scenario.equity_audit(fair=0.6)
+    register = ok(scenario.staff.anon.get("/api/public/technology"))
+    assert register[0]["technology"]["id"] == tech
+    assert register[0]["last_equity_audit"]["fair_threshold"] == 0.6
+
+
+def test_threshold_gate_reads_the_latest_audit(scenario: Scenario) -> None:
+    s = scenario
+    tech = s.equity_audit(fair=0.66)
+    s.draft(technology_id=tech)
+    gates = {g["name"]: g for g in ok(s.staff["planner"].get(s.url("/gates")))["gates"]}
+    assert not gates["threshold"]["passed"]
+    assert "0.64 is below 0.66" in gates["threshold"]["reason"]
