@@ -30,10 +30,19 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # Take over transaction control from the sqlite3 module, which would otherwise
+            # start a transaction only at the first write, after the reads it depends on.
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin_immediate(connection: Any) -> None:
+            # IMMEDIATE takes the write lock up front: a use case's checks and its writes
+            # (and the audit chain's head) are then seen and changed by one writer at a time.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
