@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import csv
+import http.server
 import shutil
+import threading
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -21,7 +24,7 @@ from openlfr.recognition import (
 )
 from openlfr.recognition.faces import RGBImage
 from openlfr.recognition.images import read_image
-from openlfr.recognition.sources import Frame, FrameSource
+from openlfr.recognition.sources import Frame, FrameSource, LiveCaptureSource, VideoFileSource
 
 from .conftest import CLIP, GROUPS, IDENTITIES, SAMPLE, SHARED
 
@@ -164,3 +167,56 @@ def test_every_shared_identity_photo_is_found_and_identified(analyzer: FaceAnaly
     assert np.isfinite(
         np.stack([s.descriptors for s in watchlist.subjects if len(s.images)][0])
     ).all()
+
+
+class _MjpegCamera(http.server.BaseHTTPRequestHandler):
+    """An IP camera on loopback: the clip as an MJPEG stream (multipart JPEGs over HTTP).
+    Its first connection drops after 100 frames; the next one carries on."""
+
+    frames: list[bytes] = []
+    sent = 0
+    connections = 0
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        cls = type(self)
+        cls.connections += 1
+        self.send_response(200)
+        self.send_header("Content-Type", "multipart/x-mixed-replace;boundary=frame")
+        self.end_headers()
+        budget = 100 if cls.connections == 1 else len(cls.frames)
+        try:
+            while cls.sent < len(cls.frames) and budget > 0:
+                jpeg = cls.frames[cls.sent]
+                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n")
+                self.wfile.write(b"Content-Length: %d\r\n\r\n" % len(jpeg) + jpeg + b"\r\n")
+                cls.sent += 1
+                budget -= 1
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+def test_an_mjpeg_camera_that_drops_is_reconnected_and_watched_live(
+    sample_watchlist: Watchlist, analyzer: FaceAnalyzer
+) -> None:
+    _MjpegCamera.frames = [
+        cv2.imencode(".jpg", np.ascontiguousarray(f.image[:, :, ::-1]))[1].tobytes()
+        for f in VideoFileSource(CLIP)
+    ]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _MjpegCamera)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/stream.mjpg"
+        source = LiveCaptureSource(url, max_reconnects=2, backoff_start_s=0.05)
+        watcher = Watcher(sample_watchlist, EngineConfig(workers=2), analyzer)
+        alerts = list(watcher.run(source))
+    finally:
+        server.shutdown()
+    counters = watcher.counters
+    assert _MjpegCamera.connections >= 2 and source.reconnects >= 1
+    assert counters.frames == 275  # 100 before the drop, 175 after the reconnect
+    assert counters.frames_processed + counters.frames_dropped == 275
+    assert counters.faces_detected > 0
+    assert {a.subject for a in alerts} <= {"lin_manuel_miranda"}
