@@ -6,9 +6,9 @@ import re
 from datetime import timedelta
 
 import pytest
+from conftest import Scenario, Staff, new_client, ok
 from fastapi.routing import APIRoute
 
-from conftest import Scenario, Staff, new_client, ok
 from openlfr.web.app import PUBLIC_PATH_PREFIXES
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 import schemathesis
+from conftest import FakeClock, Scenario, Staff, make_settings
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from conftest import FakeClock, Scenario, Staff, make_settings
 from openlfr.services.platform import Platform
 
 ROLES = ("planner", "authoriser", "operator", "oversight", "admin")

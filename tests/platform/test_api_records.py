@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from conftest import Scenario, ok
 from sqlalchemy import func, select
 
-from conftest import Scenario, ok
 from openlfr.storage import models as m
 
 
@@ -135,7 +135,7 @@ def test_assessment_publish_refused_while_incomplete_and_edit_unpublishes(
     a = ok(planner.put(s.url("/assessment"), json={"area_profile": "A busy high street.",
                                                    "decision": "Go."}))
     assert not a["complete"]
-    assert "No engagement events have been recorded." == a["engagement_summary"]
+    assert a["engagement_summary"] == "No engagement events have been recorded."
     r = planner.post(s.url("/assessment/publish"))
     assert r.status_code == 409 and "never mentions residents" in r.json()["detail"]
     s.engage()

@@ -8,9 +8,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import FakeClock, Scenario, Staff, make_settings
 from sqlalchemy import text
 
-from conftest import FakeClock, Scenario, Staff, make_settings
 from openlfr.audit import append_event, verify_chain
 from openlfr.services.platform import Platform
 

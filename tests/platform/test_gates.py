@@ -101,7 +101,7 @@ def test_a_good_dossier_passes_every_gate() -> None:
     assert all(r.reason.endswith(".") for r in report.results)
 
 
-# --- notice ------------------------------------------------------------------------------
+# --- notice --------------------------------------------------------------------------------------
 
 def test_notice_period_passes_at_exactly_the_minimum() -> None:
     d = with_deployment(good_dossier(), notice_published_at=START - timedelta(days=14))
@@ -125,7 +125,7 @@ def test_notice_period_is_configurable() -> None:
     assert not notice_period_gate(d, replace(PARAMS, notice_days=28)).passed
 
 
-# --- impact assessment ---------------------------------------------------------------------
+# --- impact assessment ---------------------------------------------------------------------------
 
 def test_cia_gate_fails_when_unpublished() -> None:
     d = replace(good_dossier(), cia=replace(GOOD_CIA, published_at=None))
@@ -167,7 +167,7 @@ def test_derived_sections_are_written_from_records() -> None:
     assert "1 of 1 objection(s) have a published answer" in findings
 
 
-# --- engagement reach ------------------------------------------------------------------------
+# --- engagement reach ----------------------------------------------------------------------------
 
 def test_engagement_reach_passes_at_the_configured_share() -> None:
     assert engagement_reach_gate(good_dossier(), replace(PARAMS, resident_share=0.6)).passed
@@ -188,7 +188,7 @@ def test_engagement_reach_fails_with_no_attendees() -> None:
     assert not engagement_reach_gate(replace(good_dossier(), engagement=()), PARAMS).passed
 
 
-# --- consultation and objections -------------------------------------------------------------
+# --- consultation and objections -----------------------------------------------------------------
 
 def test_consultation_gate_fails_while_open() -> None:
     d = replace(good_dossier(), consultation=ConsultationFacts(ConsultationStatus.OPEN))
@@ -218,7 +218,7 @@ def test_unanswered_questions_past_deadline_are_counted_overdue() -> None:
     assert unanswered_overdue(d, START - timedelta(days=14)) == 0
 
 
-# --- watchlist ---------------------------------------------------------------------------------
+# --- watchlist -----------------------------------------------------------------------------------
 
 def with_entries(*entries: WatchlistEntryFacts, built_hours_before: float = 20
                  ) -> DeploymentDossier:
@@ -264,7 +264,7 @@ def test_watchlist_fails_with_expired_entries() -> None:
     assert "expire before the start" in watchlist_gate(with_entries(expired), PARAMS).reason
 
 
-# --- threshold ------------------------------------------------------------------------------------
+# --- threshold -----------------------------------------------------------------------------------
 
 def test_threshold_passes_at_the_fair_threshold() -> None:
     assert threshold_gate(with_deployment(good_dossier(), threshold=0.6), PARAMS).passed
@@ -281,7 +281,7 @@ def test_threshold_passes_when_no_audit_exists() -> None:
     assert result.passed and "no equity audit" in result.reason
 
 
-# --- council motions --------------------------------------------------------------------------------
+# --- council motions -----------------------------------------------------------------------------
 
 MOTION = CouncilMotionFacts("Lambeth Council", date(2026, 2, 1), MotionStance.SUSPEND,
                             areas=("Lambeth",))
@@ -311,7 +311,7 @@ def test_motion_area_matching(areas: tuple[str, ...], covers: bool) -> None:
     assert result.passed is not covers
 
 
-# --- lifecycle and wording ----------------------------------------------------------------------------
+# --- lifecycle and wording -----------------------------------------------------------------------
 
 def test_lifecycle_allows_only_the_next_step() -> None:
     assert next_status(DeploymentStatus.DRAFT, Transition.PROPOSE) is DeploymentStatus.PROPOSED
