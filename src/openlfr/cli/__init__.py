@@ -16,6 +16,7 @@ except ImportError:  # pragma: no cover - older typer uses click itself
 from openlfr import __version__
 from openlfr.cli import demo_command, engine_commands, platform_commands
 from openlfr.cli.errors import EXIT_USAGE
+from openlfr.cli.evaluate_command import register as register_evaluate
 
 app = typer.Typer(
     name="openlfr",
@@ -44,6 +45,7 @@ def main(
 engine_commands.register(app)
 demo_command.register(app)
 platform_commands.register(app)
+register_evaluate(app)
 
 
 def run() -> None:

@@ -1,0 +1,39 @@
+"""The equity and accuracy audit: an NPL-style evaluation anyone can run.
+
+A small public surface::
+
+    from openlfr.evaluation import EvaluationOptions, evaluate, load_dataset, write_report
+
+    dataset = load_dataset(Path("manifest.csv"))          # file, identity, sex, age_band...
+    results, _ = evaluate(dataset, FaceAnalyzer(), EvaluationOptions())
+    write_report(results, Path("audit/"))                  # results.json, CSVs, report.html
+
+It uses the engine's own detector, descriptor and score, so the figures are those of
+the engine in use. It imports nothing from the platform (web, database).
+"""
+
+from openlfr.evaluation.dataset import Dataset, PairsFile, Sample, load_dataset, load_pairs
+from openlfr.evaluation.errors import DatasetError, EvaluationError, RegistrationError
+from openlfr.evaluation.evaluate import (
+    EvaluationOptions,
+    evaluate,
+    evaluate_descriptions,
+    parse_thresholds,
+)
+from openlfr.evaluation.report import write_report
+
+__all__ = [
+    "Dataset",
+    "DatasetError",
+    "EvaluationError",
+    "EvaluationOptions",
+    "PairsFile",
+    "RegistrationError",
+    "Sample",
+    "evaluate",
+    "evaluate_descriptions",
+    "load_dataset",
+    "load_pairs",
+    "parse_thresholds",
+    "write_report",
+]

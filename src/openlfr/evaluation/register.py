@@ -1,0 +1,149 @@
+"""Recording an evaluation with the platform, which uses its fair threshold as the floor
+of the threshold gate and shows it on the technology register.
+
+The platform's endpoint is ``POST /api/technology/{id}/equity-audits`` (body: the
+platform's EquityAuditIn), authenticated with the ``X-API-Key`` header. ``--register``
+takes the technology register entry's URL (``https://host/api/technology/3``) or the
+equity-audits URL itself.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from openlfr.evaluation.errors import RegistrationError
+
+API_KEY_HEADER = "X-API-Key"
+MAX_GROUP_RESULTS = 5000
+_ENTRY = re.compile(r"^(?P<base>.*?/technology/\d+)(?P<tail>/equity-audits)?/?$")
+
+
+def audits_url(url: str) -> str:
+    """The equity-audits endpoint for a technology register entry URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise RegistrationError(
+            f"--register {url!r}: not an http(s) URL; give the technology register entry, "
+            "e.g. https://platform.example/api/technology/3"
+        )
+    match = _ENTRY.match(parts.path)
+    if not match:
+        raise RegistrationError(
+            f"--register {url!r}: give the technology register entry the audit is for, "
+            "e.g. https://platform.example/api/technology/3 (see GET /api/technology)"
+        )
+    return f"{parts.scheme}://{parts.netloc}{match.group('base')}/equity-audits"
+
+
+def audit_payload(results: dict[str, Any], dataset_name: str,
+                  conducted_on: date | None = None) -> dict[str, Any]:
+    """The platform's EquityAuditIn from a results dict: per-group TPIR and FPIR at each
+    threshold for the largest watchlist (ci_low/ci_high: the FPIR's 95% interval)."""
+    fair = results["fair_threshold"]
+    recommended = results["recommended_threshold"]
+    if fair is None:
+        raise RegistrationError(
+            "this evaluation has no fair threshold (no group labels, or groups differ at "
+            "every threshold swept), and the platform's threshold gate needs one; label "
+            "groups in a CSV manifest or sweep higher thresholds"
+        )
+    if recommended is None:
+        raise RegistrationError(
+            f"no swept threshold keeps FPIR at or below {results['target_fpir']:g}; sweep "
+            "higher thresholds before registering"
+        )
+    largest = results["identification"][-1]
+    group_results = [
+        {
+            "group": f"{column}={label}"[:100],
+            "threshold": row["threshold"],
+            "tpir": row["tpir"] if row["tpir"] is not None else 0.0,
+            "fpir": row["fpir"] if row["fpir"] is not None else 0.0,
+            "ci_low": row["fpir_ci"][0],
+            "ci_high": row["fpir_ci"][1],
+        }
+        for column, table in largest["groups"].items()
+        for label, entry in table.items()
+        # A group with no searches of one kind has no rate: leave it out, not report 0.
+        if entry["mated_searches"] and entry["nonmated_searches"]
+        for row in entry["rows"]
+    ]
+    if len(group_results) > MAX_GROUP_RESULTS:
+        raise RegistrationError(
+            f"{len(group_results)} group results; the platform takes at most "
+            f"{MAX_GROUP_RESULTS}: sweep fewer thresholds"
+        )
+    ds = results["dataset"]
+    summary = (
+        f"openlfr evaluate: {ds['identities']} identities, {ds['images_described']} images "
+        f"described; watchlist {largest['watchlist_size']}: {largest['mated_searches']} mated "
+        f"and {largest['nonmated_searches']} non-mated searches. Group results give TPIR and "
+        f"FPIR per threshold; ci_low/ci_high are the FPIR's 95% "
+        f"{results['protocol']['interval_method']} interval. Fair threshold: lowest from which "
+        f"no group's FPIR differs significantly (pairwise Fisher, Holm, alpha "
+        f"{results['protocol']['alpha']}). Recommended: fair and FPIR <= "
+        f"{results['target_fpir']:g}."
+    )
+    return {
+        "conducted_on": (conducted_on or date.today()).isoformat(),
+        "dataset": dataset_name[:200] or "dataset",
+        "engine_version": f"openlfr {results['openlfr_version']}; "
+                          f"{results['engine']['model_id']}"[:200],
+        "thresholds_swept": results["thresholds"],
+        "group_results": group_results,
+        "recommended_threshold": recommended,
+        "fair_threshold": fair,
+        "summary": summary,
+    }
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300]
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if isinstance(detail, list):  # FastAPI validation errors
+        return "; ".join(
+            f"{'.'.join(str(x) for x in d.get('loc', []))}: {d.get('msg')}" for d in detail[:5])
+    return str(detail if detail is not None else body)[:300]
+
+
+def register_audit(
+    url: str,
+    api_key: str,
+    payload: dict[str, Any],
+    *,
+    timeout_s: float = 30.0,
+    transport: httpx.BaseTransport | None = None,
+) -> dict[str, Any]:
+    """POST the audit; returns the platform's record or raises RegistrationError."""
+    endpoint = audits_url(url)
+    if not api_key.strip():
+        raise RegistrationError("--api-key is empty; ask a platform admin for a key")
+    try:
+        with httpx.Client(timeout=timeout_s, transport=transport) as client:
+            response = client.post(endpoint, json=payload, headers={API_KEY_HEADER: api_key})
+    except httpx.HTTPError as exc:
+        raise RegistrationError(f"{endpoint}: cannot reach the platform ({exc})") from exc
+    if response.status_code in (200, 201):
+        try:
+            record: dict[str, Any] = response.json()
+        except ValueError:
+            record = {}
+        return record
+    hints = {
+        401: "the API key was refused; check --api-key",
+        403: "the key may not record equity audits (the platform allows oversight or admin)",
+        404: "no such technology register entry; list them with GET /api/technology",
+        422: "the platform rejected the audit's content",
+    }
+    hint = hints.get(response.status_code, "the platform refused the audit")
+    raise RegistrationError(
+        f"{endpoint}: HTTP {response.status_code}: {hint} ({_detail(response)})"
+    )
