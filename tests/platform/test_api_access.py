@@ -19,7 +19,7 @@ def route_table(app: object) -> list[tuple[str, set[str]]]:
     try:
         from fastapi.routing import iter_route_contexts
     except ImportError:
-        return [(r.path, set(r.methods)) for r in routes if isinstance(r, APIRoute)]
+        return [(r.path, set(r.methods or ())) for r in routes if isinstance(r, APIRoute)]
     return [(str(rc.path), set(rc.methods or ())) for rc in iter_route_contexts(routes)
             if isinstance(rc.original_route, APIRoute)]
 
@@ -67,7 +67,7 @@ def test_a_bad_session_cookie_is_anonymous_and_a_bad_key_is_refused(staff: Staff
     assert r.status_code == 401 and "unknown or revoked" in r.json()["detail"]
 
 
-ROLE_MATRIX = [
+ROLE_MATRIX: list[tuple[str, str, object, set[str]]] = [
     # (method, path, body, roles allowed to get past the role check)
     ("GET", "/api/users", None, {"admin"}),
     ("POST", "/api/deployments", {}, {"planner"}),

@@ -11,7 +11,7 @@ import pytest
 from conftest import FakeClock, Scenario, Staff, make_settings
 from sqlalchemy import text
 
-from openlfr.audit import append_event, verify_chain
+from openlfr.audit import ChainVerification, append_event, verify_chain
 from openlfr.services.platform import Platform
 
 
@@ -26,7 +26,7 @@ def _fill(p: Platform, n: int) -> None:
                          subject_id=i, details={"i": i, "note": "ünïcode ✓"})
 
 
-def _verify(p: Platform):  # type: ignore[no-untyped-def]
+def _verify(p: Platform) -> ChainVerification:
     with p.sessions() as s:
         return verify_chain(s)
 

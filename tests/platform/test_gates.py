@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -90,7 +91,7 @@ def good_dossier() -> DeploymentDossier:
         latest_equity_audit=EquityAuditFacts(date(2026, 1, 15), fair_threshold=0.6))
 
 
-def with_deployment(dossier: DeploymentDossier, **changes: object) -> DeploymentDossier:
+def with_deployment(dossier: DeploymentDossier, **changes: Any) -> DeploymentDossier:
     return replace(dossier, deployment=replace(dossier.deployment, **changes))
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from conftest import Scenario, make_settings
+from conftest import Scenario, make_settings, ok
 from cryptography.fernet import Fernet
 from sqlalchemy import inspect, text
 
@@ -99,3 +99,29 @@ def test_platform_open_creates_the_data_dir_and_database(tmp_path: Path) -> None
     p = Platform.open(make_settings(tmp_path / "new" / "data"))
     p.close()
     assert (tmp_path / "new" / "data" / "openlfr.sqlite3").exists()
+
+
+def test_retention_deletes_expired_entries_and_audits_it(scenario: Scenario) -> None:
+    from datetime import timedelta
+
+    from openlfr.services.retention import apply_retention
+
+    s = scenario
+    s.draft()
+    s.watchlist()
+    ok(s.staff["planner"].post(s.url("/watchlist/entries"), json={
+        "subject_ref": "CASE-9", "category": "missing_person", "source": "CAD",
+        "authorised_by": "Insp", "image_taken_on": "2026-02-01", "expires_on": "2026-03-05",
+        "descriptors": [[0.5] * 128]}), 201)
+    ok(s.staff["planner"].post(s.url("/watchlist/build")))
+    platform = s.staff.platform
+    assert apply_retention(platform).expired_entries_deleted == 0
+    s.clock.now += timedelta(days=4)  # 6 March: the second entry has expired
+    report = apply_retention(platform)
+    assert report.expired_entries_deleted == 1
+    wl = ok(s.staff["planner"].get(s.url("/watchlist")))
+    assert [e["subject_ref"] for e in wl["entries"]] == ["CASE-123/A"]
+    assert wl["watchlist"]["built_at"] is None
+    events = ok(s.staff["admin"].get("/api/audit/events?limit=1000"))
+    expired = [e for e in events if e["action"] == "watchlist.entries_expired"]
+    assert len(expired) == 1 and expired[0]["actor"] == "system"

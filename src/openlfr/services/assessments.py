@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -35,8 +36,8 @@ class AssessmentView:
     engagement_summary: str
     consultation_findings: str
     findings: list[CiaFinding]
-    published_at: object | None
-    updated_at: object | None
+    published_at: datetime | None
+    updated_at: datetime | None
 
     @property
     def complete(self) -> bool:

@@ -6,6 +6,8 @@ JSON API under /api (routers in openlfr.web.api, one per resource), OpenAPI at
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,6 +15,7 @@ from fastapi import FastAPI
 
 from openlfr import __version__
 from openlfr.services.platform import Platform
+from openlfr.services.retention import apply_retention
 from openlfr.settings import Settings
 from openlfr.web.api import (
     alerts,
@@ -36,14 +39,33 @@ PUBLIC_PATH_PREFIXES = (f"{API_PREFIX}/public/", f"{API_PREFIX}/auth/login", "/h
                         "/openapi.json", "/docs", "/redoc")
 
 
+RETENTION_INTERVAL_S = 3600
+log = logging.getLogger(__name__)
+
+
+async def _retention_loop(platform: Platform) -> None:
+    """Apply retention every hour while the server runs (in a thread: it does DB I/O)."""
+    while True:
+        await asyncio.sleep(RETENTION_INTERVAL_S)
+        try:
+            await asyncio.to_thread(apply_retention, platform)
+        except Exception:  # a failed sweep must not stop the server; the next one retries
+            log.exception("retention sweep failed")
+
+
 def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
     """Build the app. Opens the database and migrates it to the latest schema now, so a
-    server that starts is a server whose schema is current."""
+    server that starts is a server whose schema is current; applies retention (expired
+    watchlist entries, finished deployments' watchlists) now and hourly while serving."""
     platform = platform or Platform.open(settings or Settings())
+
+    apply_retention(platform)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(_retention_loop(platform))
         yield
+        sweeper.cancel()
         platform.close()
 
     app = FastAPI(
