@@ -6,7 +6,7 @@ that touches I/O; the rules that read them live in ``gates``, ``cia`` and ``word
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
@@ -215,7 +215,6 @@ class DeploymentDossier:
     motions: tuple[CouncilMotionFacts, ...] = ()
     watchlist: WatchlistFacts | None = None
     latest_equity_audit: EquityAuditFacts | None = None
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def answer_due_at(submitted_at: datetime, answer_deadline_days: int) -> datetime:

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
-from openlfr.governance.lifecycle import FINISHED_STATUSES
 from openlfr.governance.records import ConsultationStatus, answer_due_at
 from openlfr.governance.wording import (
     WordingIssue,
@@ -268,7 +267,3 @@ def list_motions(p: Platform) -> list[m.CouncilMotion]:
     with p.sessions() as s:
         return list(s.scalars(select(m.CouncilMotion).order_by(m.CouncilMotion.passed_on.desc(),
                                                                 m.CouncilMotion.id.desc())))
-
-
-def deployment_accepts_records(d: m.Deployment) -> bool:
-    return d.status not in FINISHED_STATUSES

@@ -29,7 +29,6 @@ from openlfr.governance.records import (
     FeedbackKind,
     MotionStance,
 )
-from openlfr.services.platform import Role
 
 EARLIEST_YEAR = 2000
 LATEST_YEAR = 2100
@@ -357,8 +356,3 @@ class ApiKeyIn(Input):
     name: Short
     deployment_id: Id | None = Field(
         default=None, description="Limit the key to one deployment (recommended).")
-
-
-def person_role(value: str) -> Role:
-    """The Role for a person's role name."""
-    return Role(value)

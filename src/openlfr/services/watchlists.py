@@ -225,8 +225,3 @@ def entry_in_deployment(s: Session, deployment_id: int, entry_id: int) -> m.Watc
     if entry is None or w is None or entry.watchlist_id != w.id:
         raise InvalidInput("entry_id", f"entry {entry_id} is not on this deployment's watchlist")
     return entry
-
-
-def check_descriptor_model(w: m.Watchlist, model: str) -> None:
-    if w.descriptor_model != model:
-        raise InvalidInput("descriptor_model", f"this watchlist uses {w.descriptor_model!r}")
