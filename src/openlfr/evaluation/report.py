@@ -12,7 +12,6 @@ import html
 import io
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,18 +40,15 @@ def _flat(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file, so a reader never sees half a report."""
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    """Write via a temporary file, so a reader never sees half a report. (A plain open
+    rather than mkstemp: a report is meant to be shared, so the umask decides access.)"""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+        with temp.open("w", encoding="utf-8", newline="") as out:
             out.write(text)
-        # mkstemp makes the file private; a report is meant to be read by others.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)
         os.replace(temp, path)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
 
 
