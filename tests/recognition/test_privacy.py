@@ -96,6 +96,16 @@ def test_the_scan_catches_face_data() -> None:
 def test_watching_strangers_writes_no_face_anywhere(
     strangers_watchlist: Watchlist, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
+    # The ONNX graph built from the weights is a cache written once per machine, before any
+    # frame is seen (its own test is in test_onnx_networks.py): build it outside the sandbox
+    # so that the watch run itself must write nothing at all.
+    graph_cache = tmp_path / "graph-cache"
+    subprocess.run(
+        [sys.executable, "-c", "from openlfr.recognition import FaceAnalyzer; FaceAnalyzer()"],
+        env={**os.environ, "OPENLFR_CACHE_DIR": str(graph_cache)},
+        check=True,
+        timeout=120,
+    )
     watchlist_file = tmp_path / "in" / "watchlist.json"
     strangers_watchlist.save(watchlist_file)
     sandbox = tmp_path / "sandbox"
@@ -109,6 +119,7 @@ def test_watching_strangers_writes_no_face_anywhere(
         "XDG_CACHE_HOME": str(dirs["cache"]),
         "XDG_DATA_HOME": str(dirs["data"]),
         "XDG_CONFIG_HOME": str(dirs["config"]),
+        "OPENLFR_CACHE_DIR": str(graph_cache),
     }
     # pytest's own temp root holds this sandbox (checked strictly above) and files of any
     # other test session running at the same time; the process under test never sees it.
@@ -145,9 +156,7 @@ def test_watching_strangers_writes_no_face_anywhere(
     changed = [
         p
         for p, sig in _files_under(SCRATCH_DIRS).items()
-        if scratch_before.get(p) != sig
-        and sig[1] >= started_ns
-        and pytest_root not in p.parents
+        if scratch_before.get(p) != sig and sig[1] >= started_ns and pytest_root not in p.parents
     ]
     offending = {}
     for path in changed:

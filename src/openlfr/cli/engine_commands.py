@@ -25,6 +25,10 @@ from openlfr.recognition.enrolment import ImageOutcome
 
 stderr = Console(stderr=True, highlight=False)
 
+BACKEND_OPTION = typer.Option(
+    "auto", help="Networks: auto (ONNX Runtime if it loads, else dlib), onnx, or dlib."
+)
+
 watchlist_app = typer.Typer(help="Build and inspect watchlist files.", no_args_is_help=True)
 
 
@@ -37,11 +41,12 @@ def watchlist_build(
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Watchlist file to write (JSON, format v1)."),
     workers: int = typer.Option(2, min=0, help="Worker processes (0: none)."),
+    backend: str = BACKEND_OPTION,
 ) -> None:
     """Enrol subjects from photos. A photo with no face or several faces is reported by name
     and skipped; the file is written only if at least one subject was enrolled."""
     try:
-        analyzer = FaceAnalyzer()
+        analyzer = FaceAnalyzer(backend=backend)
 
         def report(outcome: ImageOutcome) -> None:
             if not outcome.enrolled:
@@ -105,6 +110,7 @@ def watch(
     max_reconnects: int = typer.Option(
         20, min=0, help="Live sources: reconnect attempts before giving up."
     ),
+    backend: str = BACKEND_OPTION,
 ) -> None:
     """Watch a source for watchlist subjects and print each alert as it happens.
 
@@ -119,7 +125,7 @@ def watch(
         )
         watchlist = Watchlist.load(watchlist_path)
         frame_source = open_source(source, max_reconnects=max_reconnects)
-        watcher = Watcher(watchlist, config, FaceAnalyzer())
+        watcher = Watcher(watchlist, config, FaceAnalyzer(backend=backend))
     except (RecognitionError, ValueError) as exc:
         fail(exc)
 

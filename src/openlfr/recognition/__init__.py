@@ -12,8 +12,16 @@ A small public surface (everything else is internal)::
     print(watcher.counters)
 
 This package imports nothing from the platform (web, database): it can run on an edge
-box with only NumPy, OpenCV and dlib.
+box with only NumPy, OpenCV, dlib and ONNX Runtime.
 """
+
+import os
+
+# ONNX Runtime's telemetry writes a device id and an event store under the user's cache
+# and uploads usage events. An LFR engine sends nothing anywhere: opt out before it loads
+# (both names the runtime has used; the user can still override them).
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("ORT_TELEMETRY_DISABLED", "1")
 
 from openlfr.recognition.analyzer import FaceAnalyzer
 from openlfr.recognition.config import DEFAULT_THRESHOLD, EngineConfig

@@ -32,8 +32,12 @@ def chip_sharpness(chip: RGBImage) -> float:
 class FaceAnalyzer:
     """Runs a backend over images. One per process: it holds the loaded networks."""
 
-    def __init__(self, backends: Backends | None = None) -> None:
-        self.backends = backends or load_backends()
+    def __init__(
+        self, backends: Backends | None = None, *, backend: str = "auto", threads: int = 1
+    ) -> None:
+        """Load `backend` ("auto": ONNX Runtime where it loads, else dlib) unless `backends`
+        are given; `threads` is what this process may use for a network."""
+        self.backends = backends or load_backends(backend, threads)
 
     @property
     def model_id(self) -> str:

@@ -7,6 +7,7 @@ an implementation by name; "dlib" is the reference one.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -16,6 +17,8 @@ import numpy as np
 from openlfr.recognition.errors import ModelError
 from openlfr.recognition.faces import Box, RGBImage
 from openlfr.recognition.models import descriptor_model_id, model_files
+
+log = logging.getLogger(__name__)
 
 CHIP_SIZE_PX = 150
 CHIP_PADDING = 0.25
@@ -109,19 +112,59 @@ class DlibResNetDescriber:
         return np.asarray([np.asarray(v) for v in vectors], dtype=np.float32)
 
 
-def available_backends() -> list[str]:
-    return ["dlib"]
+class OnnxResNetDescriber:
+    """The same ResNet, read from dlib's weights file and run by ONNX Runtime: the same
+    descriptors (within 1e-4 in L2), an order of magnitude faster, batched."""
 
+    def __init__(self, threads: int = 1) -> None:
+        try:
+            import onnxruntime
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ModelError(
+                "onnxruntime is missing; install it with: python3 -m pip install onnxruntime"
+            ) from exc
+        from openlfr.recognition.onnx_networks import cached_descriptor_model
 
-def load_backends(name: str = "dlib") -> Backends:
-    """Load a named backend's three networks from installed packages."""
-    if name != "dlib":
-        raise ModelError(
-            f"unknown backend {name!r}; choose one of: {', '.join(available_backends())}"
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = max(1, threads)
+        options.inter_op_num_threads = 1
+        path = cached_descriptor_model(model_files().descriptor_resnet)
+        self._session = onnxruntime.InferenceSession(
+            str(path), options, providers=["CPUExecutionProvider"]
         )
+        # Same weights, same function: descriptors are interchangeable with dlib's.
+        self.model_id = descriptor_model_id()
+
+    def describe(self, chips: Sequence[RGBImage]) -> np.ndarray:
+        if not chips:
+            return np.zeros((0, DESCRIPTOR_DIM), dtype=np.float32)
+        batch = np.ascontiguousarray(np.stack(chips), dtype=np.uint8)
+        return np.asarray(self._session.run(None, {"chips": batch})[0], dtype=np.float32)
+
+
+BACKEND_NAMES = ("auto", "onnx", "dlib")
+"""auto: ONNX Runtime where it loads, else dlib; onnx: fail if it does not load."""
+
+
+def load_backends(name: str = "auto", threads: int = 1) -> Backends:
+    """Load a named backend's networks from installed packages.
+
+    `threads` is what one process may use for a network (the pipeline runs one worker
+    process per core, each with one thread)."""
+    if name not in BACKEND_NAMES:
+        raise ModelError(f"unknown backend {name!r}; choose one of: {', '.join(BACKEND_NAMES)}")
     try:
-        return Backends("dlib", DlibHogDetector(), DlibLandmarkAligner(), DlibResNetDescriber())
+        detector, aligner = DlibHogDetector(), DlibLandmarkAligner()
+        if name == "dlib":
+            return Backends("dlib", detector, aligner, DlibResNetDescriber())
     except RuntimeError as exc:  # dlib raises RuntimeError on unreadable weight files
         raise ModelError(
             f"cannot load dlib models: {exc}; reinstall face_recognition_models"
         ) from exc
+    try:
+        return Backends("onnx", detector, aligner, OnnxResNetDescriber(threads))
+    except ModelError as exc:
+        if name == "onnx":
+            raise
+        log.warning("ONNX backend unavailable (%s); using dlib", exc)
+        return Backends("dlib", detector, aligner, DlibResNetDescriber())
