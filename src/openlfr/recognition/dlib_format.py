@@ -153,9 +153,9 @@ def _read_details(reader: _Reader, name: str) -> Layer:
         bias_mode = reader.integer()
         for _ in range(4):
             reader.real()
-        weight = params[: inputs * outputs].reshape(inputs, outputs)
-        bias = params[inputs * outputs : inputs * outputs + outputs] if bias_mode == 0 else None
-        return Layer("fc", {"weight": weight, "bias": bias})
+        fc_weight = params[: inputs * outputs].reshape(inputs, outputs)
+        fc_bias = params[inputs * outputs : inputs * outputs + outputs] if bias_mode == 0 else None
+        return Layer("fc", {"weight": fc_weight, "bias": fc_bias})
     raise reader._fail(f"unsupported layer {name!r}")
 
 

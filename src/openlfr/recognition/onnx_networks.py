@@ -14,6 +14,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +35,7 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("openlfr")) / "onnx"
 
 
-def _onnx():  # type: ignore[no-untyped-def]
+def _onnx() -> Any:
     try:
         import onnx
     except ImportError as exc:  # pragma: no cover - depends on the environment
