@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from openlfr.cli.errors import fail
-from openlfr.evaluation import (
-    EvaluationError,
-    EvaluationOptions,
-    evaluate,
-    load_dataset,
-    load_pairs,
-    parse_thresholds,
-    write_report,
-)
-from openlfr.evaluation.describe import ImageDescription, load_cache, save_cache
-from openlfr.evaluation.evaluate import DEFAULT_THRESHOLDS
-from openlfr.evaluation.register import audit_payload, register_audit
-from openlfr.recognition import FaceAnalyzer, RecognitionError
+from openlfr.evaluation.defaults import DEFAULT_ALPHA, DEFAULT_TARGET_FPIR, DEFAULT_THRESHOLDS
+
+if TYPE_CHECKING:
+    from openlfr.evaluation.describe import ImageDescription
 
 stderr = Console(stderr=True, highlight=False)
 
@@ -70,11 +61,11 @@ def evaluate_command(
     ),
     seed: int = typer.Option(0, help="Seed of the identity split (results are reproducible)."),
     target_fpir: float = typer.Option(
-        0.001, "--target-fpir", min=0.0, max=1.0,
+        DEFAULT_TARGET_FPIR, "--target-fpir", min=0.0, max=1.0,
         help="The recommended threshold keeps the observed FPIR at or below this.",
     ),
     alpha: float = typer.Option(
-        0.05, "--alpha", min=0.0001, max=0.5,
+        DEFAULT_ALPHA, "--alpha", min=0.0001, max=0.5,
         help="Significance level of the test for a difference between groups.",
     ),
     cache: Path | None = typer.Option(
@@ -102,6 +93,20 @@ def evaluate_command(
     Writes results.json, CSV tables and a self-contained report.html into --out. No face
     image is written anywhere.
     """
+    # Imported here, not at the top: SciPy and Matplotlib would slow every command.
+    from openlfr.evaluation import (
+        EvaluationError,
+        EvaluationOptions,
+        evaluate,
+        load_dataset,
+        load_pairs,
+        parse_thresholds,
+        write_report,
+    )
+    from openlfr.evaluation.describe import load_cache, save_cache
+    from openlfr.evaluation.register import audit_payload, register_audit
+    from openlfr.recognition import FaceAnalyzer, RecognitionError
+
     if register_url and not api_key:
         fail("--register needs --api-key (or OPENLFR_API_KEY)")
     if api_key and not register_url:

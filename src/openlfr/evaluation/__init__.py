@@ -12,15 +12,39 @@ It uses the engine's own detector, descriptor and score, so the figures are thos
 the engine in use. It imports nothing from the platform (web, database).
 """
 
-from openlfr.evaluation.dataset import Dataset, PairsFile, Sample, load_dataset, load_pairs
-from openlfr.evaluation.errors import DatasetError, EvaluationError, RegistrationError
-from openlfr.evaluation.evaluate import (
-    EvaluationOptions,
-    evaluate,
-    evaluate_descriptions,
-    parse_thresholds,
-)
-from openlfr.evaluation.report import write_report
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from openlfr.evaluation.dataset import Dataset, PairsFile, Sample, load_dataset, load_pairs
+    from openlfr.evaluation.errors import DatasetError, EvaluationError, RegistrationError
+    from openlfr.evaluation.evaluate import (
+        EvaluationOptions,
+        evaluate,
+        evaluate_descriptions,
+        parse_thresholds,
+    )
+    from openlfr.evaluation.report import write_report
+
+# Imported on first use: SciPy and Matplotlib take seconds to load, and every `openlfr`
+# command imports this package's CLI module.
+_EXPORTS = {
+    "Dataset": "dataset",
+    "PairsFile": "dataset",
+    "Sample": "dataset",
+    "load_dataset": "dataset",
+    "load_pairs": "dataset",
+    "DatasetError": "errors",
+    "EvaluationError": "errors",
+    "RegistrationError": "errors",
+    "EvaluationOptions": "evaluate",
+    "evaluate": "evaluate",
+    "evaluate_descriptions": "evaluate",
+    "parse_thresholds": "evaluate",
+    "write_report": "report",
+}
 
 __all__ = [
     "Dataset",
@@ -37,3 +61,9 @@ __all__ = [
     "parse_thresholds",
     "write_report",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'openlfr.evaluation' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"openlfr.evaluation.{_EXPORTS[name]}"), name)

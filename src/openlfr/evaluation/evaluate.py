@@ -19,6 +19,7 @@ import numpy as np
 
 import openlfr
 from openlfr.evaluation.dataset import Dataset, PairsFile
+from openlfr.evaluation.defaults import DEFAULT_ALPHA, DEFAULT_TARGET_FPIR, DEFAULT_THRESHOLDS
 from openlfr.evaluation.describe import ImageDescription, describe_images
 from openlfr.evaluation.errors import DatasetError
 from openlfr.evaluation.identification import (
@@ -28,14 +29,12 @@ from openlfr.evaluation.identification import (
     run_searches,
     split_identities,
 )
-from openlfr.evaluation.stats import ALPHA
 from openlfr.evaluation.verification import kfold_accuracy, pair_scores, verification_summary
 from openlfr.recognition import DEFAULT_THRESHOLD
 from openlfr.recognition.analyzer import FaceAnalyzer
 
 RESULTS_FORMAT = "openlfr-evaluation"
 RESULTS_VERSION = 1
-DEFAULT_THRESHOLDS = "0.30:0.80:0.02"
 MAX_THRESHOLDS = 200
 
 
@@ -80,8 +79,8 @@ class EvaluationOptions:
     watchlist_sizes: list[int] = field(default_factory=list)
     """Empty: the largest watchlist the dataset can fill."""
     seed: int = 0
-    alpha: float = ALPHA
-    target_fpir: float = 0.001
+    alpha: float = DEFAULT_ALPHA
+    target_fpir: float = DEFAULT_TARGET_FPIR
     """The recommended threshold keeps the observed FPIR at or below this."""
     ci_method: str = "clopper-pearson"
 

@@ -19,8 +19,9 @@ from itertools import combinations
 import numpy as np
 from scipy import stats
 
+from openlfr.evaluation.defaults import DEFAULT_ALPHA as ALPHA
+
 CONFIDENCE = 0.95
-ALPHA = 0.05
 
 
 def proportion_ci(

@@ -1,0 +1,127 @@
+"""`--register`: the audit is POSTed to the platform's equity-audits endpoint with the
+API key, in the platform's own schema; refusals come back as one clear error."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from openlfr.evaluation import EvaluationOptions, RegistrationError, evaluate_descriptions
+from openlfr.evaluation.register import audit_payload, audits_url, register_audit
+
+from .conftest import GroupSpec, make_synthetic
+
+GOOD_KEY = "olfr_test-key"
+
+
+class _Platform(BaseHTTPRequestHandler):
+    """A stand-in for the platform: records each request, answers like FastAPI."""
+
+    received: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server naming
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.received.append({"path": self.path, "key": self.headers.get("X-API-Key"),
+                              "body": body})
+        if self.headers.get("X-API-Key") != GOOD_KEY:
+            status, answer = 401, {"detail": "the API key is unknown or revoked"}
+        elif not self.path.startswith("/api/technology/3/"):
+            status, answer = 404, {"detail": "technology register entry 9 not found"}
+        else:
+            status, answer = 201, {"id": 12, **body}
+        data = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def platform_url() -> Iterator[str]:
+    _Platform.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Platform)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, Any]:
+    synthetic = make_synthetic([GroupSpec("A", 30, 0.04, 0.05), GroupSpec("B", 30, 0.2, 0.1)])
+    return evaluate_descriptions(
+        synthetic.dataset, synthetic.descriptions,
+        EvaluationOptions(thresholds=[0.4, 0.5, 0.6]), model_id="dlib:test")
+
+
+def test_payload_fits_the_platforms_schema(results: dict[str, Any]) -> None:
+    payload = audit_payload(results, "synthetic set")
+    assert payload["fair_threshold"] == 0.5
+    assert payload["recommended_threshold"] == 0.5
+    assert payload["thresholds_swept"] == [0.4, 0.5, 0.6]
+    assert "dlib:test" in payload["engine_version"]
+    groups = {(g["group"], g["threshold"]): g for g in payload["group_results"]}
+    assert set(groups) == {(f"group={x}", t) for x in "AB" for t in (0.4, 0.5, 0.6)}
+    b = groups[("group=B", 0.4)]
+    assert b["ci_low"] <= b["fpir"] <= b["ci_high"] and b["fpir"] > groups[("group=A", 0.4)]["fpir"]
+    # The platform's own input model accepts it (a contract test, not a copy of it).
+    schemas = pytest.importorskip("openlfr.services.schemas")
+    schemas.EquityAuditIn.model_validate(payload)
+
+
+def test_register_posts_to_the_equity_audits_endpoint_with_the_key(
+    platform_url: str, results: dict[str, Any]
+) -> None:
+    payload = audit_payload(results, "synthetic set")
+    record = register_audit(f"{platform_url}/api/technology/3", GOOD_KEY, payload)
+    assert record["id"] == 12
+    [request] = _Platform.received
+    assert request["path"] == "/api/technology/3/equity-audits"
+    assert request["key"] == GOOD_KEY
+    assert request["body"] == payload
+
+
+def test_refusals_and_unreachable_platforms_are_one_clear_error(
+    platform_url: str, results: dict[str, Any]
+) -> None:
+    payload = audit_payload(results, "synthetic set")
+    with pytest.raises(RegistrationError, match="HTTP 401: the API key was refused"):
+        register_audit(f"{platform_url}/api/technology/3", "wrong", payload)
+    with pytest.raises(RegistrationError, match="HTTP 404: no such technology register entry"):
+        register_audit(f"{platform_url}/api/technology/9/equity-audits", GOOD_KEY, payload)
+    with pytest.raises(RegistrationError, match="cannot reach the platform"):
+        register_audit("http://127.0.0.1:9/api/technology/3", GOOD_KEY, payload, timeout_s=2)
+
+
+@pytest.mark.parametrize(
+    "url,expected",
+    [
+        ("https://p.example/api/technology/3", "https://p.example/api/technology/3/equity-audits"),
+        ("https://p.example/api/technology/3/", "https://p.example/api/technology/3/equity-audits"),
+        ("http://h:8000/api/technology/3/equity-audits", "http://h:8000/api/technology/3/equity-audits"),
+    ],
+)
+def test_audits_url(url: str, expected: str) -> None:
+    assert audits_url(url) == expected
+
+
+@pytest.mark.parametrize("url", ["ftp://p.example/api/technology/3", "https://p.example/api",
+                                 "p.example/api/technology/3"])
+def test_bad_register_urls_say_what_to_give(url: str) -> None:
+    with pytest.raises(RegistrationError, match="technology"):
+        audits_url(url)
+
+
+def test_no_fair_threshold_cannot_be_registered(results: dict[str, Any]) -> None:
+    with pytest.raises(RegistrationError, match="no fair threshold"):
+        audit_payload({**results, "fair_threshold": None}, "x")

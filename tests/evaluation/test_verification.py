@@ -1,0 +1,114 @@
+"""1:1 verification, 10-fold as LFW does it, and LFW pairs files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from openlfr.evaluation import DatasetError, load_pairs
+from openlfr.evaluation.verification import (
+    best_threshold,
+    kfold_accuracy,
+    pair_scores,
+    verification_summary,
+)
+
+
+def synthetic_pairs(n: int = 3000, seed: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Same-person pairs at distance ~N(0.40, 0.1), different ~N(0.90, 0.1) (scores 1 - d):
+    the best threshold sits midway, at score 0.35, and accuracy is Phi(2.5) = 99.38%."""
+    rng = np.random.default_rng(seed)
+    same = np.arange(n) % 2 == 0
+    distance = np.where(same, rng.normal(0.40, 0.1, n), rng.normal(0.90, 0.1, n))
+    scores = np.clip(1 - distance, 0, 1)
+    folds = np.arange(n) % 10
+    return scores, same, folds
+
+
+def test_ten_fold_accuracy_matches_the_known_separability() -> None:
+    scores, same, folds = synthetic_pairs()
+    summary = verification_summary(kfold_accuracy(scores, same, folds))
+    expected = stats.norm.cdf(2.5)
+    assert summary["folds"] == 10
+    assert summary["accuracy_mean"] == pytest.approx(expected, abs=0.006)
+    assert 0 < summary["accuracy_std"] < 0.01
+    assert summary["threshold_mean"] == pytest.approx(0.35, abs=0.03)
+    assert len(summary["per_fold"]) == 10
+
+
+def test_each_fold_threshold_is_chosen_without_that_fold() -> None:
+    scores, same, folds = synthetic_pairs(500)
+    for result in kfold_accuracy(scores, same, folds):
+        train = folds != result.fold
+        threshold, accuracy = best_threshold(scores[train], same[train])
+        assert result.threshold == threshold and result.train_accuracy == accuracy
+        assert result.pairs == int((~train).sum())
+
+
+def test_best_threshold_separates_separable_scores_perfectly() -> None:
+    scores = np.array([0.9, 0.8, 0.2, 0.1])
+    threshold, accuracy = best_threshold(scores, np.array([True, True, False, False]))
+    assert accuracy == 1.0 and 0.2 < threshold < 0.8
+    summary = verification_summary(kfold_accuracy(
+        np.tile(scores, 5), np.tile([True, True, False, False], 5), np.repeat(range(10), 2)))
+    assert summary["accuracy_mean"] == 1.0 and summary["accuracy_std"] == 0.0
+
+
+def test_pair_scores_are_the_engines_score() -> None:
+    a = np.zeros((2, 128), np.float32)
+    b = np.zeros((2, 128), np.float32)
+    b[0, 0], b[1, 0] = 0.3, 1.5
+    assert pair_scores(a, b) == pytest.approx([0.7, 0.0])
+
+
+def _pairs_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "pairs.txt"
+    path.write_text(text)
+    return path
+
+
+def test_lfw_pairs_file_with_its_fold_layout(tmp_path: Path) -> None:
+    # 2 folds of 1 same + 1 different pair each, as LFW's "10 300" header says.
+    path = _pairs_file(tmp_path, "2\t1\nAnn\t1\t2\nAnn\t1\tBob\t1\nBob\t1\t3\nCy\t2\tAnn\t4\n")
+    parsed = load_pairs(path, tmp_path)
+    assert parsed.fold_source == "header" and parsed.folds == 2
+    assert [p.fold for p in parsed.pairs] == [0, 0, 1, 1]
+    assert [p.same for p in parsed.pairs] == [True, False, True, False]
+    assert parsed.pairs[0].first == tmp_path / "Ann" / "Ann_0001.jpg"
+    assert parsed.pairs[3].second == tmp_path / "Ann" / "Ann_0004.jpg"
+
+
+def test_pairs_without_a_fold_layout_are_dealt_into_ten_balanced_folds(tmp_path: Path) -> None:
+    lines = ["40"] + [f"P{i} 1 2" for i in range(20)] + [f"P{i} 1 Q{i} 1" for i in range(20)]
+    parsed = load_pairs(_pairs_file(tmp_path, "\n".join(lines)), tmp_path)
+    assert parsed.fold_source == "round-robin" and parsed.folds == 10
+    for fold in range(10):
+        kinds = [p.same for p in parsed.pairs if p.fold == fold]
+        assert kinds.count(True) == 2 and kinds.count(False) == 2
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("", "empty pairs file"),
+        ("Ann 1 2\n", "expected a header"),
+        ("1\nAnn 1\n", "line 2: expected 'name i j'"),
+        ("1\nAnn 1 x\n", "line 2: image number 'x'"),
+        ("1\nAnn 0 2\n", "image number '0'"),
+        ("2\nAnn 1 2\nBob 1 2\n", "only same-person pairs"),
+        ("3\n" + "A 1 2\nB 1 C 1\nD 1 2\n", "needs at least 10 of each"),
+    ],
+)
+def test_bad_pairs_files_are_reported_with_the_line(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(DatasetError, match=message):
+        load_pairs(_pairs_file(tmp_path, text), tmp_path)
+
+
+def test_missing_pairs_file(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="no such pairs file"):
+        load_pairs(tmp_path / "nope.txt", tmp_path)
