@@ -8,6 +8,7 @@ import os
 import uuid
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,13 @@ def pg_schema_url() -> Iterator[str]:
     base = postgres_url()
     if base is None:
         pytest.skip("OPENLFR_TEST_POSTGRES_URL is not set (CI sets it)")
+    with fresh_pg_schema(base) as url:
+        yield url
+
+
+@contextmanager
+def fresh_pg_schema(base: str) -> Iterator[str]:
+    """Create an empty schema, yield a URL that uses it, drop it (and all in it) after."""
     schema = f"openlfr_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(base)
     with admin.begin() as conn:

@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
 import schemathesis
-from conftest import FakeClock, Scenario, Staff, make_settings
+from conftest import FakeClock, Scenario, Staff, fresh_pg_schema, make_settings, postgres_url
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
@@ -40,9 +41,19 @@ def role_for(method: str, path: str) -> str:
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Staff, dict[str, Any]]]:
-    """One platform with an active deployment and clients for every role and a node."""
+    """One platform with an active deployment and clients for every role and a node. On
+    PostgreSQL when the suite has one (it is stricter than SQLite: NUL bytes, integer
+    ranges, string lengths), else SQLite."""
     data_dir = tmp_path_factory.mktemp("fuzz") / "data"
-    platform = Platform.open(make_settings(data_dir, session_max_age_s=90 * 86400))
+    with ExitStack() as stack:
+        base = postgres_url()
+        url = stack.enter_context(fresh_pg_schema(base)) if base else None
+        platform = Platform.open(make_settings(data_dir, url, session_max_age_s=90 * 86400))
+        stack.callback(platform.close)
+        yield from _seed(platform)
+
+
+def _seed(platform: Platform) -> Iterator[tuple[Staff, dict[str, Any]]]:
     clock = FakeClock()
     platform.clock = clock
     staff = Staff(platform)
@@ -53,7 +64,6 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Staff, di
     credentials["node"] = {"headers": dict(staff.node(scenario.deployment_id).headers)}
     credentials["public"] = {}
     yield staff, credentials
-    platform.close()
 
 
 #: OPENLFR_FUZZ_DEEP=1 adds schemathesis's coverage phase (boundary values for every

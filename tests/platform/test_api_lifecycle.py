@@ -118,6 +118,7 @@ def test_override_needs_authoriser_and_justification_and_is_published(
     assert {g["name"] for g in public["overrides"][0]["failing_gates"]} >= {"engagement_reach"}
 
     # An operator may activate, but not override failing gates.
+    s.clock.now = START
     r = staff["operator"].post(s.url("/activate"), json={"override_justification":
                                                          justification})
     assert r.status_code == 403
@@ -144,3 +145,19 @@ def test_plan_is_fixed_once_notice_is_published(scenario: Scenario) -> None:
     r = staff["planner"].patch(s.url(), json={"threshold": 0.5})
     assert r.status_code == 409 and "fixed once notice is published" in r.json()["detail"]
     assert ok(staff["planner"].get(s.url()))["threshold"] == 0.7
+
+
+def test_activation_and_node_access_keep_to_the_published_window(scenario: Scenario) -> None:
+    s, staff = scenario, scenario.staff
+    s.prepare()  # the clock is now 12 hours before the start
+    ok(staff["authoriser"].post(s.url("/authorise")))
+    r = staff["operator"].post(s.url("/activate"))
+    assert r.status_code == 409 and "too early" in r.json()["detail"]
+    s.clock.now = START - timedelta(minutes=30)
+    ok(staff["operator"].post(s.url("/activate")))
+    node = staff.node(s.deployment_id)
+    ok(node.get(f"/api/node/deployments/{s.deployment_id}/watchlist"))
+    s.clock.now = START + timedelta(hours=8)  # the published end
+    r = node.post(f"/api/node/deployments/{s.deployment_id}/counters",
+                  json={"batch_id": "batch-late-1", "faces_seen": 5, "tracks": 2})
+    assert r.status_code == 409 and "must complete the deployment" in r.json()["detail"]

@@ -13,7 +13,7 @@ from openlfr.governance.cia import (
     derive_consultation_findings,
     derive_engagement_summary,
 )
-from openlfr.governance.errors import InvalidTransition
+from openlfr.governance.errors import Conflict, InvalidTransition
 from openlfr.governance.gates import (
     ALL_GATES,
     GateParameters,
@@ -27,7 +27,13 @@ from openlfr.governance.gates import (
     unanswered_overdue,
     watchlist_gate,
 )
-from openlfr.governance.lifecycle import DeploymentStatus, Transition, next_status
+from openlfr.governance.lifecycle import (
+    DeploymentStatus,
+    Transition,
+    next_status,
+    require_running_window,
+    require_within_window,
+)
 from openlfr.governance.records import (
     AudienceCategory,
     CiaFacts,
@@ -337,3 +343,15 @@ def test_information_sheet_must_state_risks() -> None:
         "Catches criminals.",
         "There is a risk of false alerts that lead to innocent people being stopped, and "
         "everyone passing is scanned, which affects privacy for all of them.") == []
+
+
+def test_activation_only_inside_the_published_window() -> None:
+    end = START + timedelta(hours=8)
+    require_within_window(START, end, START - timedelta(minutes=59))
+    require_within_window(START, end, end - timedelta(seconds=1))
+    with pytest.raises(Conflict, match="too early"):
+        require_within_window(START, end, START - timedelta(hours=2))
+    with pytest.raises(Conflict, match="window ended"):
+        require_within_window(START, end, end)
+    with pytest.raises(Conflict, match="must complete"):
+        require_running_window(end, end + timedelta(minutes=1))

@@ -6,9 +6,10 @@ or cancelled from any status before active.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from openlfr.governance.errors import InvalidTransition
+from openlfr.governance.errors import Conflict, InvalidTransition
 
 
 class DeploymentStatus(StrEnum):
@@ -87,3 +88,30 @@ def require_editable(current: DeploymentStatus) -> None:
             f"the deployment is '{current.value}': its plan is fixed once notice is published; "
             "cancel it and propose a new deployment to change it"
         )
+
+
+#: How long before its published start a deployment may be switched on (set-up time).
+ACTIVATION_LEAD = timedelta(hours=1)
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def require_within_window(start_at: datetime, end_at: datetime, now: datetime) -> None:
+    """A deployment may be activated only inside the window the public was told about
+    (from an hour before the start, for setting up, until the end)."""
+    if now < start_at - ACTIVATION_LEAD:
+        raise Conflict(f"too early: the published window starts {_when(start_at)}; activation "
+                       f"is possible from {_when(start_at - ACTIVATION_LEAD)}")
+    if now >= end_at:
+        raise Conflict(f"the published window ended {_when(end_at)}; a deployment cannot be "
+                       "activated after its notice period and window")
+
+
+def require_running_window(end_at: datetime, now: datetime) -> None:
+    """Engine nodes may work for an active deployment only until its published end; after
+    that the deployment must be completed, not quietly kept running."""
+    if now >= end_at:
+        raise Conflict(f"the deployment's published window ended {_when(end_at)}; the engine "
+                       "must stop and the operator must complete the deployment")

@@ -23,7 +23,7 @@ def record_alert(p: Platform, actor: Actor, deployment_id: int, data: AlertIn) -
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id)
-        require_node_access(actor, d)
+        require_node_access(actor, d, now)
         existing = s.scalar(select(m.Alert).where(m.Alert.deployment_id == d.id,
                                                   m.Alert.alert_uid == data.alert_uid))
         if existing is not None:
@@ -50,7 +50,7 @@ def record_counters(p: Platform, actor: Actor, deployment_id: int,
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id)
-        require_node_access(actor, d)
+        require_node_access(actor, d, now)
         existing = s.scalar(select(m.CounterBatch).where(
             m.CounterBatch.deployment_id == d.id, m.CounterBatch.batch_id == data.batch_id))
         if existing is not None:

@@ -18,6 +18,7 @@ from openlfr.governance.lifecycle import (
     Transition,
     next_status,
     require_editable,
+    require_within_window,
 )
 from openlfr.services.common import deployment_or_404, get_or_404
 from openlfr.services.dossier import build_dossier
@@ -192,6 +193,8 @@ def transition_deployment(
         d = deployment_or_404(s, deployment_id, lock=True)
         previous = DeploymentStatus(d.status)
         target = next_status(previous, action)
+        if action is Transition.ACTIVATE:
+            require_within_window(d.start_at, d.end_at, now)
         report: GateReport | None = None
         override: m.GateOverride | None = None
         if action in GATED_TRANSITIONS:

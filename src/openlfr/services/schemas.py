@@ -230,7 +230,8 @@ class MotionIn(Input):
     passed_on: Day
     stance: MotionStance
     summary: Prose
-    link: Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://\S+$")] | None = None
+    link: Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://\S+$"),
+                    AfterValidator(_no_nul)] | None = None
     areas: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                                  max_length=200), AfterValidator(_no_nul)]] = Field(
         min_length=1, max_length=50, description='Areas covered: "Borough" or "Borough/Ward".')
@@ -348,7 +349,8 @@ class UserPatch(Input):
 
 
 class LoginIn(Input):
-    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64),
+                        AfterValidator(_no_nul)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 

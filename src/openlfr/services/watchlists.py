@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
-from openlfr.governance.lifecycle import DeploymentStatus
+from openlfr.governance.lifecycle import DeploymentStatus, require_running_window
 from openlfr.services.common import deployment_or_404
 from openlfr.services.platform import Actor, Platform, Role
 from openlfr.services.schemas import WatchlistEntryIn, WatchlistIn
@@ -186,8 +186,9 @@ class ReleasedWatchlist:
     entries: list[ReleasedEntry]
 
 
-def require_node_access(actor: Actor, d: m.Deployment) -> None:
-    """A node may act only for an active deployment, and only its own when the key is scoped."""
+def require_node_access(actor: Actor, d: m.Deployment, now: datetime) -> None:
+    """A node may act only for an active deployment within its published window, and only
+    its own deployment when the key is scoped."""
     actor.require(Role.NODE, doing="engine node access")
     if actor.deployment_scope is not None and actor.deployment_scope != d.id:
         raise Conflict(f"this API key is limited to deployment {actor.deployment_scope}, not "
@@ -195,6 +196,7 @@ def require_node_access(actor: Actor, d: m.Deployment) -> None:
     if d.status != DeploymentStatus.ACTIVE.value:
         raise Conflict(f"deployment {d.reference} is '{d.status}', not 'active': engine nodes "
                        "may only run against an active deployment")
+    require_running_window(d.end_at, now)
 
 
 def release_to_node(p: Platform, actor: Actor, deployment_id: int) -> ReleasedWatchlist:
@@ -202,7 +204,7 @@ def release_to_node(p: Platform, actor: Actor, deployment_id: int) -> ReleasedWa
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id)
-        require_node_access(actor, d)
+        require_node_access(actor, d, now)
         w = _watchlist(s, deployment_id)
         if w.built_at is None or w.destroyed_at is not None:
             raise Conflict("the watchlist is not built; nothing can be released")

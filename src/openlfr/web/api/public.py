@@ -4,7 +4,9 @@ feedback contact details, no probe images, no per-alert demographic data."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 from sqlalchemy import select
 
 from openlfr.governance.errors import NotFound
@@ -36,6 +38,9 @@ from openlfr.web.schemas import (
     TechnologyRegisterOut,
 )
 
+#: A deployment reference as the platform writes them, e.g. LFR-2026-0007.
+Reference = Annotated[str, Path(max_length=40, pattern=r"^LFR-\d{4}-\d{4,}$")]
+
 router = APIRouter(prefix="/public", tags=["public"], responses=NOT_FOUND)
 
 
@@ -62,7 +67,7 @@ def list_public_deployments(platform: PlatformDep) -> list[PublicDeploymentSumma
 
 
 @router.get("/deployments/{reference}", response_model=PublicDeploymentOut)
-def public_deployment(reference: str, platform: PlatformDep) -> PublicDeploymentOut:
+def public_deployment(reference: Reference, platform: PlatformDep) -> PublicDeploymentOut:
     """Everything published about one deployment: plan, gates, overrides, assessment,
     engagement, consultation, feedback and answers, comments, watchlist size by
     category, and figures."""
@@ -104,7 +109,8 @@ def public_deployment(reference: str, platform: PlatformDep) -> PublicDeployment
 
 @router.post("/deployments/{reference}/feedback", response_model=FeedbackReceipt,
              status_code=201)
-def submit_feedback(reference: str, data: FeedbackIn, platform: PlatformDep) -> FeedbackReceipt:
+def submit_feedback(reference: Reference, data: FeedbackIn,
+                    platform: PlatformDep) -> FeedbackReceipt:
     """Object, ask, support, complain, or ask for redress. Contact details are optional
     and never published; the answer is published by the deadline given."""
     d = deployments.public_deployment(platform, reference)
