@@ -67,7 +67,7 @@ def baseline_loop(
 
 
 def openlfr_watch(
-    clip: Path, watchlist_file: Path, threshold: float
+    clip: Path, watchlist_file: Path, threshold: float = DEFAULT_THRESHOLD, backend: str = "auto"
 ) -> tuple[float, float, set[str], dict]:
     """Run the CLI; returns (engine fps, fps with start-up, identities, summary)."""
     started = time.perf_counter()
@@ -82,6 +82,8 @@ def openlfr_watch(
             str(watchlist_file),
             "--threshold",
             str(threshold),
+            "--backend",
+            backend,
             "--json",
         ],
         capture_output=True,

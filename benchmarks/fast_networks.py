@@ -12,15 +12,13 @@ Run: python3 benchmarks/fast_networks.py [--threads 2] [--repeats 20]
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from engine_vs_face_recognition import openlfr_watch  # the benchmark script beside this one
 
 import openlfr
 from openlfr.recognition import FaceAnalyzer, build_watchlist
@@ -57,27 +55,6 @@ def matmul_gflops(threads: int, size: int = 2048) -> float:
     else:
         ms = median_ms(lambda: a @ b, 5)
     return 2 * size**3 / (ms / 1000) / 1e9
-
-
-def watch_fps(clip: Path, watchlist_file: Path, backend: str) -> dict:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "openlfr",
-            "watch",
-            str(clip),
-            "--watchlist",
-            str(watchlist_file),
-            "--json",
-            "--backend",
-            backend,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(result.stdout.splitlines()[-1])
 
 
 def main() -> None:
@@ -131,10 +108,10 @@ def main() -> None:
         watchlist_file = Path(tmp) / "watchlist.json"
         watchlist.save(watchlist_file)
         for backend in ("dlib", "onnx"):
-            s = watch_fps(clip, watchlist_file, backend)
+            fps, _, _, summary = openlfr_watch(clip, watchlist_file, backend=backend)
             print(
-                f"openlfr watch, {backend:4} backend: {s['fps']:6.1f} fps, {s['descriptors']} "
-                f"descriptors, {s['alerts']} alerts"
+                f"openlfr watch, {backend:4} backend: {fps:6.1f} fps, "
+                f"{summary['descriptors']} descriptors, {summary['alerts']} alerts"
             )
 
 
