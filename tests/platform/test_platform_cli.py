@@ -111,3 +111,13 @@ def test_serve_runs_the_api_over_http(tmp_path: Path) -> None:
     verified = openlfr_process("audit", "verify", "--data-dir", d)
     # Two events: the user was created, then logged in over HTTP.
     assert verified.returncode == 0 and "2 event(s) verified" in verified.stdout
+
+
+def test_unreachable_database_is_one_line_with_the_password_masked(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://someone:s3cret@127.0.0.1:1/nowhere"
+    result = CliRunner().invoke(app, ["user", "list", "--data-dir", str(tmp_path)],
+                                env={"OPENLFR_DATABASE_URL": url})
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: cannot open the database at "
+                                    "postgresql+psycopg://someone:***@127.0.0.1:1/nowhere")
+    assert "s3cret" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -36,7 +36,19 @@ def _open(data_dir: Path | None) -> Platform:
     try:
         return Platform.open(settings)
     except Exception as exc:  # noqa: BLE001  (any connection problem gets one clear line)
-        fail(f"cannot open the database at {settings.effective_database_url}: {exc}")
+        first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
+        fail(f"cannot open the database at {_shown_url(settings)}: {first_line}")
+
+
+def _shown_url(settings: Settings) -> str:
+    """The database URL with any password masked, for printing."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(settings.effective_database_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparseable URL)"
 
 
 def _errors(exc: ValidationError) -> str:
@@ -55,7 +67,7 @@ def serve(
     from openlfr.web import create_app
 
     platform = _open(data_dir)
-    typer.echo(f"openlfr: database {platform.settings.effective_database_url}; "
+    typer.echo(f"openlfr: database {_shown_url(platform.settings)}; "
                f"serving on http://{host}:{port}")
     uvicorn.run(create_app(platform=platform), host=host, port=port)
 

@@ -220,8 +220,6 @@ def transition_deployment(
         if action in (Transition.COMPLETE, Transition.CANCEL):
             # The watchlist exists for one deployment and goes with it.
             destroy_watchlist_in(s, actor, d.id, now)
-        if override is not None:
-            s.flush()
     return TransitionOutcome(d, report, override)
 
 
