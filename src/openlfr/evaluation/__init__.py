@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from openlfr.evaluation.dataset import Dataset, PairsFile, Sample, load_dataset, load_pairs
     from openlfr.evaluation.errors import DatasetError, EvaluationError, RegistrationError
-    from openlfr.evaluation.evaluate import (
+    from openlfr.evaluation.report import write_report
+    from openlfr.evaluation.runner import (
         EvaluationOptions,
         evaluate,
         evaluate_descriptions,
         parse_thresholds,
     )
-    from openlfr.evaluation.report import write_report
 
 # Imported on first use: SciPy and Matplotlib take seconds to load, and every `openlfr`
 # command imports this package's CLI module.
@@ -39,10 +39,10 @@ _EXPORTS = {
     "DatasetError": "errors",
     "EvaluationError": "errors",
     "RegistrationError": "errors",
-    "EvaluationOptions": "evaluate",
-    "evaluate": "evaluate",
-    "evaluate_descriptions": "evaluate",
-    "parse_thresholds": "evaluate",
+    "EvaluationOptions": "runner",
+    "evaluate": "runner",
+    "evaluate_descriptions": "runner",
+    "parse_thresholds": "runner",
     "write_report": "report",
 }
 
