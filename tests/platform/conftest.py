@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fastapi.routing import APIRoute
 from sqlalchemy.engine import make_url
 
 from openlfr.services import users
@@ -158,6 +159,18 @@ class Staff:
 @pytest.fixture
 def staff(platform: Platform) -> Staff:
     return Staff(platform)
+
+
+def route_table(app: Any) -> list[tuple[str, set[str]]]:
+    """(path, methods) of every API route, including those of included routers. Newer
+    FastAPI keeps included routers nested in app.routes; older versions flatten them."""
+    routes = app.routes
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:
+        return [(r.path, set(r.methods or ())) for r in routes if isinstance(r, APIRoute)]
+    return [(str(rc.path), set(rc.methods or ())) for rc in iter_route_contexts(routes)
+            if isinstance(rc.original_route, APIRoute)]
 
 
 def ok(response: Any, status: int = 200) -> Any:

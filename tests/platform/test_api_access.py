@@ -6,22 +6,9 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import Scenario, Staff, new_client, ok
-from fastapi.routing import APIRoute
+from conftest import Scenario, Staff, new_client, ok, route_table
 
 from openlfr.web.app import PUBLIC_PATH_PREFIXES
-
-
-def route_table(app: object) -> list[tuple[str, set[str]]]:
-    """(path, methods) of every API route, including those of included routers. Newer
-    FastAPI keeps included routers nested in app.routes; older versions flatten them."""
-    routes = app.routes  # type: ignore[attr-defined]
-    try:
-        from fastapi.routing import iter_route_contexts
-    except ImportError:
-        return [(r.path, set(r.methods or ())) for r in routes if isinstance(r, APIRoute)]
-    return [(str(rc.path), set(rc.methods or ())) for rc in iter_route_contexts(routes)
-            if isinstance(rc.original_route, APIRoute)]
 
 
 def _concrete(path: str) -> str:

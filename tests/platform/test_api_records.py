@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import Scenario, ok
+from conftest import Scenario, ok, route_table
 from sqlalchemy import func, select
 
 from openlfr.storage import models as m
@@ -226,3 +226,38 @@ def test_threshold_gate_reads_the_latest_audit(scenario: Scenario) -> None:
     gates = {g["name"]: g for g in ok(s.staff["planner"].get(s.url("/gates")))["gates"]}
     assert not gates["threshold"]["passed"]
     assert "0.64 is below 0.66" in gates["threshold"]["reason"]
+
+
+def test_no_public_route_reveals_personal_data(scenario: Scenario) -> None:
+    """After a full deployment with every kind of record, fetch every public GET route:
+    none may contain a subject reference, a feedback contact, a recorded demographic
+    group or a descriptor."""
+    from datetime import timedelta as td
+
+    s, staff = scenario, scenario.staff
+    s.activate()
+    node = staff.node(s.deployment_id)
+    entry = ok(node.get(f"/api/node/deployments/{s.deployment_id}/watchlist"))["entries"][0]
+    alert = ok(node.post(f"/api/node/deployments/{s.deployment_id}/alerts", json={
+        "alert_uid": "alert-0009", "occurred_at": s.clock.now.isoformat(), "camera": "c1",
+        "track_id": "t1", "score": 0.8, "entry_id": entry["entry_id"]}), 201)
+    ok(staff["operator"].post(f"/api/alerts/{alert['id']}/adjudication",
+                              json={"adjudication": "true_match"}))
+    ok(staff["operator"].post(f"/api/alerts/{alert['id']}/outcome",
+                              json={"outcome": "arrest", "demographic_group": "group-zz"}))
+    s.clock.now += td(hours=1)
+    consultation_id = ok(staff["planner"].get(s.url("/consultation")))["id"]
+    checked = 0
+    for path, methods in route_table(staff.app):
+        if not path.startswith("/api/public/") or "GET" not in methods:
+            continue
+        concrete = path.replace("{reference}", s.reference).replace(
+            "{consultation_id}", str(consultation_id))
+        body = ok(staff.anon.get(concrete)) if "{" not in concrete else None
+        assert body is not None, concrete
+        text = str(body)
+        for private in ("CASE-123/A", "resident@example.org", "group-zz", "0.01, 0.02",
+                        "descriptors", "subject_ref", "contact"):
+            assert private not in text, (concrete, private)
+        checked += 1
+    assert checked >= 6
