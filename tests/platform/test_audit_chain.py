@@ -159,3 +159,49 @@ def test_lifecycle_on_the_database_under_test(any_database_url: str, tmp_path: P
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def test_concurrent_transitions_move_a_deployment_once(any_database_url: str,
+                                                       tmp_path: Path) -> None:
+    """Two planners propose the same draft at the same moment: the row lock (PostgreSQL)
+    or the immediate write lock (SQLite) lets exactly one through."""
+    from datetime import timedelta
+
+    from openlfr.governance.errors import InvalidTransition
+    from openlfr.governance.lifecycle import Transition
+    from openlfr.services.deployments import create_deployment, transition_deployment
+    from openlfr.services.platform import Actor, Role
+    from openlfr.services.schemas import DeploymentIn, SiteIn
+
+    p = _open(tmp_path, any_database_url)
+    planner = Actor(name="planner", role=Role.PLANNER)
+    start = p.clock() + timedelta(days=30)
+    d = create_deployment(p, planner, DeploymentIn(
+        title="Concurrent", borough="Lambeth", sites=[SiteIn(name="A", lat=51.5, lon=0.0)],
+        start_at=start, end_at=start + timedelta(hours=4), purpose="Testing locks.",
+        offence_categories=["robbery"], intelligence_basis="None needed here.",
+        legal_basis="Test.", threshold=0.6, camera_count=1, signage="Boards."))
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def propose() -> None:
+        barrier.wait()
+        try:
+            transition_deployment(p, planner, d.id, Transition.PROPOSE)
+            outcomes.append("moved")
+        except InvalidTransition:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=propose) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    try:
+        assert sorted(outcomes) == ["moved", "refused"]
+        with p.sessions() as s:
+            proposals = s.scalar(text(
+                "SELECT count(*) FROM audit_events WHERE action = 'deployment.propose'"))
+        assert proposals == 1 and _verify(p).ok
+    finally:
+        p.close()
