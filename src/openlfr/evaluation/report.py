@@ -125,23 +125,33 @@ def _floor(values: Sequence[float | None], searches: int) -> list[float]:
 
 
 def det_figure(results: dict[str, Any]) -> str:
-    """DET curve: FNIR against FPIR (log-log), one line per watchlist size."""
+    """DET curve: FNIR against FPIR (log-log), one line per watchlist size. A zero rate
+    cannot sit on a log axis: it is drawn at half of one search (0.5/n), hollow."""
     figure, axes = plt.subplots(figsize=(6.0, 4.5))
+    floored_any = False
     for r in results["identification"]:
         rows = r["overall"]
-        axes.plot(_floor([x["fpir"] for x in rows], r["nonmated_searches"]),
-                  _floor([x["fnir"] for x in rows], r["mated_searches"]),
-                  marker="o", markersize=3, label=f"watchlist {r['watchlist_size']}")
-        for x in rows[:: max(1, len(rows) // 6)]:
-            axes.annotate(f"{x['threshold']:.2f}",
-                          (_floor([x["fpir"]], r["nonmated_searches"])[0],
-                           _floor([x["fnir"]], r["mated_searches"])[0]),
-                          fontsize=7, xytext=(3, 3), textcoords="offset points")
+        x = _floor([row["fpir"] for row in rows], r["nonmated_searches"])
+        y = _floor([row["fnir"] for row in rows], r["mated_searches"])
+        (line,) = axes.plot(x, y, marker="o", markersize=3,
+                            label=f"watchlist {r['watchlist_size']}")
+        zero = [i for i, row in enumerate(rows) if row["fpir"] == 0 or row["fnir"] == 0]
+        if zero:
+            floored_any = True
+            axes.plot([x[i] for i in zero], [y[i] for i in zero], linestyle="none",
+                      marker="o", markersize=6, markerfacecolor="white",
+                      markeredgecolor=line.get_color())
+        for i in range(0, len(rows), max(1, len(rows) // 6)):
+            axes.annotate(f"{rows[i]['threshold']:.2f}", (x[i], y[i]), fontsize=7,
+                          xytext=(3, 3), textcoords="offset points")
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.set_xlabel("FPIR (false positive identification rate)")
     axes.set_ylabel("FNIR (false negative identification rate)")
     axes.set_title("DET: misses against false alerts (labels: threshold)")
+    if floored_any:
+        axes.text(0.02, 0.02, "hollow: a rate of 0, drawn at 0.5/searches",
+                  transform=axes.transAxes, fontsize=7)
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
     return _png(figure)
