@@ -84,6 +84,7 @@ def test_a_real_run_writes_results_tables_and_a_self_contained_report(run) -> No
     assert result.returncode == 0, result.stderr
     results = json.loads((out / "results.json").read_text())
     assert results["engine"]["model_id"].startswith("dlib_face_recognition_resnet_model_v1")
+    assert results["engine"]["backend"] in {"onnx", "dlib"}
     assert results["thresholds"] == [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7]
     ds = results["dataset"]
     assert ds["identities"] == 11 and ds["images_listed"] == 26

@@ -45,6 +45,10 @@ def evaluate_command(
         help="Folder for results.json, the CSV tables and report.html.",
     ),
     workers: int = typer.Option(2, min=0, help="Worker processes describing images (0: none)."),
+    backend: str = typer.Option(
+        "auto", help="Networks, as for `openlfr watch`: auto (ONNX Runtime if it loads, else "
+        "dlib), onnx, or dlib. Evaluate the one in use.",
+    ),
     group_columns: list[str] = typer.Option(
         [], "--group-column", "-g", metavar="NAME",
         help="Manifest (or --labels) column to compare groups by; repeat for several. "
@@ -125,7 +129,7 @@ def evaluate_command(
         filler_set = load_dataset(filler) if filler is not None else None
         if filler_set is not None and filler_set.kind != "folders":
             fail(f"--filler {filler}: give a folder with one sub-folder per identity")
-        analyzer = FaceAnalyzer()
+        analyzer = FaceAnalyzer(backend=backend)
         cached = load_cache(cache, analyzer.model_id) if cache is not None else None
     except (EvaluationError, RecognitionError) as exc:
         fail(exc)

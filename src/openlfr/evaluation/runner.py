@@ -383,6 +383,7 @@ def evaluate(
             )
     results = evaluate_descriptions(dataset, descriptions, options, model_id=analyzer.model_id,
                                     pairs=pairs, filler=filler_vectors)
+    results["engine"]["backend"] = analyzer.backends.name
     if filler is not None:
         results["dataset"]["filler"] = {"path": str(filler.root),
                                         "identities_used": len(filler_vectors)}
