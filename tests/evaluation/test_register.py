@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import warnings
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -125,3 +126,49 @@ def test_bad_register_urls_say_what_to_give(url: str) -> None:
 def test_no_fair_threshold_cannot_be_registered(results: dict[str, Any]) -> None:
     with pytest.raises(RegistrationError, match="no fair threshold"):
         audit_payload({**results, "fair_threshold": None}, "x")
+
+
+def test_against_the_real_platform(tmp_path, results: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+    """The platform's own app on a throwaway SQLite database: the payload is accepted by
+    POST /api/technology/{id}/equity-audits and its fair threshold is what the register
+    then shows; an engine-node API key is refused with a clear message (see the note in
+    register.py: the platform issues only node keys, which may not record audits)."""
+    web = pytest.importorskip("openlfr.web")
+    with warnings.catch_warnings():  # starlette's note about its httpx use is not ours
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    from openlfr.services import technology, users
+    from openlfr.services.platform import SYSTEM_ACTOR, Platform
+    from openlfr.services.schemas import ApiKeyIn, TechnologyIn, UserIn
+    from openlfr.settings import Settings
+
+    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'p.sqlite3'}")
+    platform = Platform.open(settings)
+    try:
+        entry = technology.register_technology(platform, SYSTEM_ACTOR, TechnologyIn(
+            algorithm="dlib ResNet", model_version="v1", vendor_or_project="openlfr",
+            default_threshold=0.5))
+        password = "correct horse battery staple"
+        users.create_user(platform, SYSTEM_ACTOR, UserIn(
+            username="auditor", password=password, role="oversight"))  # type: ignore[arg-type]
+        app = web.create_app(platform=platform)
+        url = f"http://testserver/api/technology/{entry.id}"
+        payload = audit_payload(results, "synthetic set")
+
+        with TestClient(app, base_url="http://testserver") as person:
+            login = person.post("/api/auth/login",
+                                json={"username": "auditor", "password": password})
+            assert login.status_code == 200, login.text
+            created = person.post(audits_url(url), json=payload)
+            assert created.status_code == 201, created.text
+            register = person.get("/api/technology").json()
+        [row] = [r for r in register if r["technology"]["id"] == entry.id]
+        assert row["last_equity_audit"]["fair_threshold"] == results["fair_threshold"]
+
+        key = users.create_api_key(platform, SYSTEM_ACTOR, ApiKeyIn(name="audit-cli"))
+        with (TestClient(app, base_url="http://testserver") as node,
+              pytest.raises(RegistrationError, match="HTTP 403: the key may not record")):
+            register_audit(url, key.secret, payload, client=node)
+    finally:
+        platform.close()
