@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import Scenario, Staff, new_client, ok, route_table
+from platform_helpers import Scenario, Staff, new_client, ok, route_table
 
 from openlfr.web.app import PUBLIC_PATH_PREFIXES
 

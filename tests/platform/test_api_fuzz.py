@@ -13,8 +13,15 @@ from typing import Any
 
 import pytest
 import schemathesis
-from conftest import FakeClock, Scenario, Staff, fresh_pg_schema, make_settings, postgres_url
 from hypothesis import HealthCheck, settings
+from platform_helpers import (
+    FakeClock,
+    Scenario,
+    Staff,
+    fresh_pg_schema,
+    make_settings,
+    postgres_url,
+)
 from schemathesis.checks import not_a_server_error
 
 from openlfr.services.platform import Platform

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from conftest import START, Scenario, descriptor, ok
+from platform_helpers import START, Scenario, descriptor, ok
 
 
 def test_deployment_lifecycle_through_every_gate(scenario: Scenario) -> None:

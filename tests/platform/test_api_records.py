@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import Scenario, ok, route_table
+from platform_helpers import Scenario, ok, route_table
 from sqlalchemy import func, select
 
 from openlfr.storage import models as m

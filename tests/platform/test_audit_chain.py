@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import FakeClock, Scenario, Staff, make_settings
+from platform_helpers import FakeClock, Scenario, Staff, make_settings
 from sqlalchemy import text
 
 from openlfr.audit import ChainVerification, append_event, verify_chain

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from conftest import Scenario, make_settings, ok
 from cryptography.fernet import Fernet
+from platform_helpers import Scenario, make_settings, ok
 from sqlalchemy import inspect, text
 
 from openlfr.services.platform import Platform

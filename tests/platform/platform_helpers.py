@@ -1,0 +1,297 @@
+"""Helpers for the platform tests, used by the fixtures in conftest.py and by the tests:
+a controllable clock, fresh PostgreSQL schemas, HTTP clients logged in as each role, and
+a scenario that walks a deployment through its life."""
+
+from __future__ import annotations
+
+import os
+import uuid
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi.routing import APIRoute
+from sqlalchemy.engine import make_url
+
+from openlfr.services import users
+from openlfr.services.platform import SYSTEM_ACTOR, Platform
+from openlfr.services.schemas import ApiKeyIn, UserIn
+from openlfr.settings import Settings
+from openlfr.web import create_app
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+
+
+PASSWORD = "correct horse battery staple"
+
+
+ROLES = ("operator", "planner", "authoriser", "oversight", "admin")
+
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    """The platform's clock, moved by hand so deadlines and gates can be tested."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def postgres_url() -> str | None:
+    return os.environ.get("OPENLFR_TEST_POSTGRES_URL") or None
+
+
+@contextmanager
+def fresh_pg_schema(base: str) -> Iterator[str]:
+    """Create an empty schema, yield a URL that uses it, drop it (and all in it) after."""
+    schema = f"openlfr_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def make_settings(data_dir: Path, database_url: str | None = None, **extra: Any) -> Settings:
+    return Settings(data_dir=data_dir, database_url=database_url, **extra)
+
+
+def new_client(app: Any) -> TestClient:
+    return TestClient(app, base_url="http://testserver")
+
+
+class Staff:
+    """HTTP clients, one per role, each logged in; plus an anonymous one."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.app = create_app(platform=platform)
+        self.anon = new_client(self.app)
+        self.by_role: dict[str, TestClient] = {}
+
+    def add_user(self, username: str, role: str) -> None:
+        users.create_user(self.platform, SYSTEM_ACTOR,
+                          UserIn(username=username, password=PASSWORD, role=role))  # type: ignore[arg-type]
+
+    def login(self, username: str) -> TestClient:
+        client = new_client(self.app)
+        r = client.post("/api/auth/login", json={"username": username, "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        return client
+
+    def __getitem__(self, role: str) -> TestClient:
+        if role not in self.by_role:
+            self.add_user(role, role)
+            self.by_role[role] = self.login(role)
+        return self.by_role[role]
+
+    def node(self, deployment_id: int | None = None, name: str = "van-1") -> TestClient:
+        """A client sending a fresh engine-node API key."""
+        key = users.create_api_key(self.platform, SYSTEM_ACTOR,
+                                   ApiKeyIn(name=name, deployment_id=deployment_id))
+        client = new_client(self.app)
+        client.headers["X-API-Key"] = key.secret
+        return client
+
+
+def route_table(app: Any) -> list[tuple[str, set[str]]]:
+    """(path, methods) of every API route, including those of included routers. Newer
+    FastAPI keeps included routers nested in app.routes; older versions flatten them."""
+    routes = app.routes
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:
+        return [(r.path, set(r.methods or ())) for r in routes if isinstance(r, APIRoute)]
+    return [(str(rc.path), set(rc.methods or ())) for rc in iter_route_contexts(routes)
+            if isinstance(rc.original_route, APIRoute)]
+
+
+def ok(response: Any, status: int = 200) -> Any:
+    """Assert the status (showing the body if not) and return the JSON body."""
+    assert response.status_code == status, f"{response.status_code}: {response.text}"
+    return response.json() if response.content else None
+
+
+# --- a deployment that can pass every gate ---------------------------------------------
+
+START = T0 + timedelta(days=20, hours=1)
+
+
+AREA_PROFILE = (
+    "Riverside ward is a mainly residential area of about 14,000 residents, many of them "
+    "young families and older residents in social housing, with a busy high street, a "
+    "market on Saturdays and two secondary schools. Residents have raised robbery near the "
+    "station as their main concern at ward panels.")
+
+
+RISKS = (
+    "False alerts may lead to people being stopped who are not wanted; the independent test "
+    "found about one false alert in six thousand faces at this threshold. Misidentification "
+    "risk is higher at lower thresholds. Residents may feel watched and avoid the high street, "
+    "and trust in policing may fall if the deployment is seen as imposed.")
+
+
+MITIGATIONS = (
+    "Threshold at or above the fair threshold from the latest equity audit; every alert is "
+    "adjudicated by a trained officer before any approach; non-matching faces are never "
+    "stored; clear signage at every approach; results and false alerts published within a "
+    "week; an independent observer from the advisory group attends.")
+
+
+EQUALITY = (
+    "The equity audit found false alerts fell unequally by race and sex at thresholds below "
+    "0.58, so the threshold is set above that. Older people and disabled people may find "
+    "signage hard to read; large-print leaflets and staff at each site explain the process. "
+    "Religion or belief: head coverings are not asked to be removed.")
+
+
+DECISION = (
+    "Proceed with a single-day deployment subject to every gate passing and to publication of "
+    "results within seven days.")
+
+
+class Scenario:
+    """Walks a deployment through its life over HTTP, as the roles would."""
+
+    def __init__(self, staff: Staff, clock: FakeClock) -> None:
+        self.staff, self.clock = staff, clock
+        self.deployment_id: int = 0
+        self.reference = ""
+
+    def deployment_body(self, **overrides: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "title": "Riverside high street",
+            "borough": "Lambeth",
+            "ward": "Riverside",
+            "sites": [{"name": "Station forecourt", "lat": 51.4952, "lon": -0.1115}],
+            "start_at": START.isoformat(),
+            "end_at": (START + timedelta(hours=8)).isoformat(),
+            "purpose": "Locate people wanted for robbery and violent offences.",
+            "offence_categories": ["robbery", "violence against the person"],
+            "intelligence_basis": "Robbery reports near the station doubled this year.",
+            "legal_basis": "Common law policing powers; force LFR policy v3.",
+            "threshold": 0.64,
+            "camera_count": 2,
+            "signage": "A-boards at every entrance to the zone, 20 m before the cameras.",
+        }
+        body.update(overrides)
+        return body
+
+    def draft(self, **overrides: Any) -> dict[str, Any]:
+        body = ok(self.staff["planner"].post("/api/deployments",
+                                             json=self.deployment_body(**overrides)), 201)
+        self.deployment_id, self.reference = body["id"], body["reference"]
+        return body
+
+    def url(self, suffix: str = "") -> str:
+        return f"/api/deployments/{self.deployment_id}{suffix}"
+
+    def equity_audit(self, fair: float = 0.6) -> int:
+        tech = ok(self.staff["admin"].post("/api/technology", json={
+            "algorithm": "dlib ResNet descriptor + cosine", "model_version": "v1",
+            "vendor_or_project": "openlfr", "default_threshold": 0.64}), 201)
+        ok(self.staff["oversight"].post(f"/api/technology/{tech['id']}/equity-audits", json={
+            "conducted_on": "2026-01-15", "dataset": "balanced test set",
+            "engine_version": "0.1.0", "thresholds_swept": [0.5, 0.55, 0.6, 0.65],
+            "group_results": [{"group": "all", "threshold": 0.6, "tpir": 0.89,
+                               "fpir": 0.0002}],
+            "recommended_threshold": 0.62, "fair_threshold": fair}), 201)
+        return int(tech["id"])
+
+    def engage(self, residents: int = 60, officials: int = 20) -> None:
+        planner = self.staff["planner"]
+        ok(planner.post(self.url("/engagement"), json={
+            "held_on": "2026-03-03", "format": "public_meeting", "audience": "residents",
+            "attendees": residents, "materials": "leaflet with benefits and risks",
+            "questions_raised": ["Where are my photos kept?"]}), 201)
+        ok(planner.post(self.url("/engagement"), json={
+            "held_on": "2026-03-04", "format": "briefing", "audience": "council_officials",
+            "attendees": officials}), 201)
+
+    def consult(self) -> int:
+        planner = self.staff["planner"]
+        c = ok(planner.put(self.url("/consultation"), json={
+            "benefits": "Finding people wanted for robbery more quickly.",
+            "risks": "False alerts can lead to innocent people being stopped; the camera sees "
+                     "everyone who passes, which affects privacy, and accuracy differs between "
+                     "demographic groups at low thresholds.",
+            "questions": [
+                {"text": "What do you think about the use of LFR on the high street?"},
+                {"text": "How would LFR here affect how you use the high street?",
+                 "options": ["use it more", "no change", "use it less"]}]}))
+        ok(planner.post(self.url("/consultation/open")))
+        ok(self.staff.anon.post(f"/api/public/consultations/{c['id']}/responses",
+                                json={"answers": {"q1": "Worried", "q2": "use it less"}}), 204)
+        ok(planner.post(self.url("/consultation/close")))
+        return int(c["id"])
+
+    def assess(self) -> None:
+        planner = self.staff["planner"]
+        ok(planner.put(self.url("/assessment"), json={
+            "area_profile": AREA_PROFILE, "risks": RISKS, "mitigations": MITIGATIONS,
+            "equality_impact": EQUALITY, "decision": DECISION}))
+        ok(planner.post(self.url("/assessment/publish")))
+
+    def object_and_answer(self) -> None:
+        f = ok(self.staff.anon.post(f"/api/public/deployments/{self.reference}/feedback", json={
+            "kind": "objection", "text": "I do not want my face scanned on my way to work.",
+            "contact": "resident@example.org"}), 201)
+        ok(self.staff["planner"].post(f"/api/feedback/{f['id']}/answer", json={
+            "answer": "Faces that match nobody are discarded at once; see the assessment."}))
+
+    def watchlist(self, category: str = "wanted_for_arrest",
+                  image_taken_on: str = "2026-01-10") -> int:
+        planner = self.staff["planner"]
+        ok(planner.post(self.url("/watchlist"), json={"descriptor_model": "dlib-resnet-v1"}), 201)
+        entry = ok(planner.post(self.url("/watchlist/entries"), json={
+            "subject_ref": "CASE-123/A", "category": category, "source": "PNC",
+            "authorised_by": "Insp. Example", "image_taken_on": image_taken_on,
+            "descriptors": [[0.01 * i for i in range(128)]]}), 201)
+        return int(entry["id"])
+
+    def prepare(self) -> None:
+        """Everything up to (not including) authorisation, with notice 20 days ahead."""
+        tech = self.equity_audit()
+        self.draft(technology_id=tech)
+        ok(self.staff["planner"].post(self.url("/propose")))
+        ok(self.staff["planner"].post(self.url("/publish-notice")))
+        self.engage()
+        self.consult()
+        self.assess()
+        self.object_and_answer()
+        self.watchlist()
+        self.clock.now = START - timedelta(hours=12)
+        ok(self.staff["planner"].post(self.url("/watchlist/build")))
+
+    def activate(self) -> None:
+        self.prepare()
+        ok(self.staff["authoriser"].post(self.url("/authorise")))
+        self.clock.now = START
+        ok(self.staff["operator"].post(self.url("/activate")))
+
+
+def descriptor(seed: float = 0.0) -> list[float]:
+    return [seed + 0.01 * i for i in range(128)]
+
+
+def day(text: str) -> date:
+    return date.fromisoformat(text)
