@@ -25,6 +25,9 @@ from openlfr.recognition.enrolment import ImageOutcome
 
 stderr = Console(stderr=True, highlight=False)
 
+DETECTOR_OPTION = typer.Option(
+    "hog", help="Face detector: hog (fast, frontal faces) or cnn (also turned faces; slower)."
+)
 BACKEND_OPTION = typer.Option(
     "auto", help="Networks: auto (ONNX Runtime if it loads, else dlib), onnx, or dlib."
 )
@@ -42,11 +45,12 @@ def watchlist_build(
     out: Path = typer.Option(..., "--out", "-o", help="Watchlist file to write (JSON, format v1)."),
     workers: int = typer.Option(2, min=0, help="Worker processes (0: none)."),
     backend: str = BACKEND_OPTION,
+    detector: str = DETECTOR_OPTION,
 ) -> None:
     """Enrol subjects from photos. A photo with no face or several faces is reported by name
     and skipped; the file is written only if at least one subject was enrolled."""
     try:
-        analyzer = FaceAnalyzer(backend=backend)
+        analyzer = FaceAnalyzer(backend=backend, detector=detector)
 
         def report(outcome: ImageOutcome) -> None:
             if not outcome.enrolled:
@@ -111,6 +115,7 @@ def watch(
         20, min=0, help="Live sources: reconnect attempts before giving up."
     ),
     backend: str = BACKEND_OPTION,
+    detector: str = DETECTOR_OPTION,
 ) -> None:
     """Watch a source for watchlist subjects and print each alert as it happens.
 
@@ -125,7 +130,7 @@ def watch(
         )
         watchlist = Watchlist.load(watchlist_path)
         frame_source = open_source(source, max_reconnects=max_reconnects)
-        watcher = Watcher(watchlist, config, FaceAnalyzer(backend=backend))
+        watcher = Watcher(watchlist, config, FaceAnalyzer(backend=backend, detector=detector))
     except (RecognitionError, ValueError) as exc:
         fail(exc)
 

@@ -10,7 +10,8 @@ import numpy as np
 from openlfr.recognition.backends import Backends, load_backends
 from openlfr.recognition.faces import Box, FoundFace, RGBImage
 
-# dlib's HOG detector slides an 80x80 window: the smallest face it finds at a given scale.
+# Both detectors (HOG and the MMOD CNN) slide an 80x80 window: about the smallest face
+# they find at a given scale.
 DETECTOR_WINDOW_PX = 80
 
 
@@ -33,11 +34,17 @@ class FaceAnalyzer:
     """Runs a backend over images. One per process: it holds the loaded networks."""
 
     def __init__(
-        self, backends: Backends | None = None, *, backend: str = "auto", threads: int = 1
+        self,
+        backends: Backends | None = None,
+        *,
+        backend: str = "auto",
+        detector: str = "hog",
+        threads: int = 1,
     ) -> None:
-        """Load `backend` ("auto": ONNX Runtime where it loads, else dlib) unless `backends`
-        are given; `threads` is what this process may use for a network."""
-        self.backends = backends or load_backends(backend, threads)
+        """Load `backend` ("auto": ONNX Runtime where it loads, else dlib) with `detector`
+        ("hog" or "cnn") unless `backends` are given; `threads` is what this process may
+        use for a network."""
+        self.backends = backends or load_backends(backend, threads, detector)
 
     @property
     def model_id(self) -> str:

@@ -50,6 +50,7 @@ class Backends:
     """One detector, aligner and describer that work together."""
 
     name: str
+    detector_name: str
     detector: FaceDetector
     aligner: FaceAligner
     describer: FaceDescriber
@@ -78,6 +79,19 @@ class DlibHogDetector:
     def detect(self, image: RGBImage) -> list[Box]:
         rects = self._detector(image, 0)  # the caller scales the image instead of upsampling
         return [Box(r.left(), r.top(), r.right(), r.bottom()) for r in rects]
+
+
+class DlibCnnDetector:
+    """dlib's own CNN (MMOD) face detector: the reference the ONNX one is checked against."""
+
+    def __init__(self) -> None:
+        self._detector = _dlib().cnn_face_detection_model_v1(str(model_files().detector_mmod))
+
+    def detect(self, image: RGBImage) -> list[Box]:
+        found = self._detector(image, 0)
+        return [
+            Box(d.rect.left(), d.rect.top(), d.rect.right() + 1, d.rect.bottom() + 1) for d in found
+        ]
 
 
 class DlibLandmarkAligner:
@@ -145,26 +159,40 @@ class OnnxResNetDescriber:
 BACKEND_NAMES = ("auto", "onnx", "dlib")
 """auto: ONNX Runtime where it loads, else dlib; onnx: fail if it does not load."""
 
+DETECTOR_NAMES = ("hog", "cnn")
+"""hog: dlib's HOG detector (fast, frontal faces); cnn: dlib's MMOD CNN (finds turned and
+partly hidden faces too; on ONNX Runtime with the onnx backend)."""
 
-def load_backends(name: str = "auto", threads: int = 1) -> Backends:
+
+def load_backends(name: str = "auto", threads: int = 1, detector: str = "hog") -> Backends:
     """Load a named backend's networks from installed packages.
 
     `threads` is what one process may use for a network (the pipeline runs one worker
     process per core, each with one thread)."""
     if name not in BACKEND_NAMES:
         raise ModelError(f"unknown backend {name!r}; choose one of: {', '.join(BACKEND_NAMES)}")
+    if detector not in DETECTOR_NAMES:
+        raise ModelError(
+            f"unknown detector {detector!r}; choose one of: {', '.join(DETECTOR_NAMES)}"
+        )
     try:
-        detector, aligner = DlibHogDetector(), DlibLandmarkAligner()
+        aligner = DlibLandmarkAligner()
         if name == "dlib":
-            return Backends("dlib", detector, aligner, DlibResNetDescriber())
+            dlib_detector = DlibCnnDetector() if detector == "cnn" else DlibHogDetector()
+            return Backends("dlib", detector, dlib_detector, aligner, DlibResNetDescriber())
     except RuntimeError as exc:  # dlib raises RuntimeError on unreadable weight files
         raise ModelError(
             f"cannot load dlib models: {exc}; reinstall face_recognition_models"
         ) from exc
     try:
-        return Backends("onnx", detector, aligner, OnnxResNetDescriber(threads))
+        describer = OnnxResNetDescriber(threads)
+        if detector == "cnn":
+            from openlfr.recognition.cnn_detector import MmodFaceDetector
+
+            return Backends("onnx", detector, MmodFaceDetector(threads), aligner, describer)
+        return Backends("onnx", detector, DlibHogDetector(), aligner, describer)
     except ModelError as exc:
         if name == "onnx":
             raise
         log.warning("ONNX backend unavailable (%s); using dlib", exc)
-        return Backends("dlib", detector, aligner, DlibResNetDescriber())
+        return load_backends("dlib", threads, detector)

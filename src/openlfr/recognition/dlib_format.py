@@ -136,6 +136,32 @@ def _read_details(reader: _Reader, name: str) -> Layer:
                 "conv_mode": mode == 0,
             },
         )
+    if name == "bn_con2":
+        # A batch-norm layer saved from training: at inference it is the affine map
+        # gamma * (x - running_mean) / sqrt(running_var + eps) + beta, as dlib applies it.
+        params = reader.tensor().ravel()
+        gamma = reader.alias()
+        reader.alias()
+        reader.tensor()  # batch means: training only
+        reader.tensor()  # batch inverse deviations: training only
+        running_means = reader.tensor().ravel()
+        running_variances = reader.tensor().ravel()
+        reader.integer()  # num_updates
+        reader.integer()  # running_stats_window_size
+        for _ in range(4):
+            reader.real()
+        eps = reader.real()
+        channels = int(np.prod(gamma))
+        scale = params[:channels] / np.sqrt(running_variances + eps)
+        shift = params[channels : 2 * channels] - running_means * scale
+        return Layer(
+            "affine",
+            {
+                "gamma": scale.astype(np.float32),
+                "beta": shift.astype(np.float32),
+                "conv_mode": True,
+            },
+        )
     if name == "relu_":
         return Layer("relu")
     if name in ("max_pool_2", "avg_pool_2"):
@@ -159,35 +185,11 @@ def _read_details(reader: _Reader, name: str) -> Layer:
     raise reader._fail(f"unsupported layer {name!r}")
 
 
-def read_metric_network(path: Path) -> tuple[Layer, list[Layer]]:
-    """Read a `loss_metric` network (the face descriptor ResNet): its input layer and its
-    layers from input to output."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DlibFormatError(f"{path}: cannot read ({exc.strerror})") from exc
-    reader = _Reader(data, str(path))
-    if reader.integer() != 1 or not reader.string().startswith("loss_metric_"):
-        raise DlibFormatError(
-            f"{path}: not a dlib loss_metric network (expected the face "
-            "descriptor model dlib_face_recognition_resnet_model_v1.dat)"
-        )
-    reader.real()  # margin: training only
-    reader.real()  # distance threshold: training only
-    while True:  # the add_layer / tag / skip versions written on the way down
-        mark = reader.pos
-        if reader.integer() not in (1, 2, 3):
-            reader.pos = mark
-            break
-    if reader.string() != "input_rgb_image_sized":
-        raise reader._fail("expected an input_rgb_image_sized layer")
-    mean_rgb = (reader.real(), reader.real(), reader.real())
-    size = (reader.integer(), reader.integer())
-    input_layer = Layer("input_rgb_image_sized", {"mean_rgb": mean_rgb, "size": size})
+def _read_layers(reader: _Reader) -> list[Layer]:
+    """Every layer's details from the input upwards (after the input layer itself)."""
     layers: list[Layer] = []
     first = True
-    while reader.pos < len(data):
+    while reader.pos < len(reader.data):
         layers.append(_read_details(reader, reader.string()))
         for _ in range(3):  # setup called, gradient stale, output disabled
             reader.boolean()
@@ -196,6 +198,85 @@ def read_metric_network(path: Path) -> tuple[Layer, list[Layer]]:
         if first:  # the layer on top of the input also writes its sample expansion factor
             reader.integer()
             first = False
+    return layers
+
+
+def _skip_versions(reader: _Reader) -> None:
+    """Skip the add_layer / tag / skip versions written on the way down the network."""
+    while True:
+        mark = reader.pos
+        if reader.integer() not in (1, 2, 3):
+            reader.pos = mark
+            return
+
+
+def _open(path: Path, loss: str, expected: str) -> _Reader:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DlibFormatError(f"{path}: cannot read ({exc.strerror})") from exc
+    reader = _Reader(data, str(path))
+    if not data or reader.integer() != 1 or not reader.string().startswith(loss):
+        raise DlibFormatError(
+            f"{path}: not a dlib {loss.rstrip('_')} network (expected {expected})"
+        )
+    return reader
+
+
+def read_metric_network(path: Path) -> tuple[Layer, list[Layer]]:
+    """Read a `loss_metric` network (the face descriptor ResNet): its input layer and its
+    layers from input to output."""
+    reader = _open(path, "loss_metric_", "dlib_face_recognition_resnet_model_v1.dat")
+    reader.real()  # margin: training only
+    reader.real()  # distance threshold: training only
+    _skip_versions(reader)
+    if reader.string() != "input_rgb_image_sized":
+        raise reader._fail("expected an input_rgb_image_sized layer")
+    mean_rgb = (reader.real(), reader.real(), reader.real())
+    size = (reader.integer(), reader.integer())
+    input_layer = Layer("input_rgb_image_sized", {"mean_rgb": mean_rgb, "size": size})
+    layers = _read_layers(reader)
     if not layers or layers[-1].kind != "fc":
         raise reader._fail("the network does not end in a fully connected layer")
     return input_layer, layers
+
+
+@dataclass(frozen=True)
+class MmodOptions:
+    """What the MMOD loss layer knows about turning scores into boxes."""
+
+    window_width: int
+    window_height: int
+    nms_iou: float
+    nms_covered: float
+
+
+def read_mmod_network(path: Path) -> tuple[MmodOptions, Layer, list[Layer]]:
+    """Read a `loss_mmod` network (the CNN face detector): its detection options, its input
+    layer (an RGB image pyramid) and its layers from input to output."""
+    reader = _open(path, "loss_mmod_", "mmod_human_face_detector.dat")
+    if reader.integer() != 1:
+        raise reader._fail("unsupported mmod_options version")
+    width, height = reader.integer(), reader.integer()
+    for _ in range(3):  # loss per false alarm / missed target, truth match IoU: training only
+        reader.real()
+    nms_iou, nms_covered = reader.real(), reader.real()
+    reader.real()  # overlaps_ignore: training only
+    reader.real()
+    _skip_versions(reader)
+    name = reader.string()
+    if name not in ("input_rgb_image_pyramid", "input_rgb_image_pyramid2"):
+        raise reader._fail("expected an input_rgb_image_pyramid layer")
+    mean_rgb = (reader.real(), reader.real(), reader.real())
+    padding, outer_padding = (
+        (10, 11) if name == "input_rgb_image_pyramid" else (reader.integer(), reader.integer())
+    )
+    input_layer = Layer(
+        "input_rgb_image_pyramid",
+        {"mean_rgb": mean_rgb, "padding": padding, "outer_padding": outer_padding},
+    )
+    layers = _read_layers(reader)
+    if not layers or layers[-1].kind != "con":
+        raise reader._fail("the network does not end in a convolution")
+    return MmodOptions(width, height, nms_iou, nms_covered), input_layer, layers

@@ -18,7 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from openlfr.recognition.dlib_format import DlibFormatError, Layer, read_metric_network
+from openlfr.recognition.dlib_format import (
+    DlibFormatError,
+    Layer,
+    read_metric_network,
+    read_mmod_network,
+)
 from openlfr.recognition.errors import ModelError
 
 BUILDER_VERSION = 1
@@ -233,20 +238,72 @@ def build_descriptor_graph(input_layer: Layer, layers: list[Layer]) -> tuple[obj
     return model, g.macs
 
 
-def cached_descriptor_model(weights: Path) -> Path:
-    """The ONNX file for these weights, built and cached on first use."""
+def build_detector_graph(
+    layers: list[Layer], counted_size: tuple[int, int] = (480, 640)
+) -> tuple[Any, int]:
+    """The MMOD face detector's convolutions as an ONNX model, and its multiply-accumulate
+    count for an input tensor of `counted_size` (height, width). Input `pyramid`:
+    (1, 3, H, W) float32, the normalised tiled image pyramid; output `scores`."""
+    onnx = _onnx()
+    g = _GraphBuilder()
+    x = "pyramid"
+    shape = _Shape(3, *counted_size)
+    index = 0
+    while index < len(layers):
+        layer = layers[index]
+        if layer.kind == "con":
+            following = layers[index + 1] if index + 1 < len(layers) else None
+            affine = following if following is not None and following.kind == "affine" else None
+            x, shape = g.conv(x, shape, layer, affine)
+            index += 2 if affine is not None else 1
+            continue
+        if layer.kind != "relu":
+            raise DlibFormatError(f"unsupported layer {layer.kind!r} in the detector network")
+        x = g.node("Relu", [x], "relu")
+        index += 1
+    g.nodes.append(onnx.helper.make_node("Identity", [x], ["scores"]))
+    graph = onnx.helper.make_graph(
+        g.nodes,
+        "dlib_mmod_face_detector",
+        [onnx.helper.make_tensor_value_info("pyramid", onnx.TensorProto.FLOAT, [1, 3, "h", "w"])],
+        [onnx.helper.make_tensor_value_info("scores", onnx.TensorProto.FLOAT, [1, 1, "sh", "sw"])],
+        g.initializers,
+    )
+    model = onnx.helper.make_model(
+        graph, opset_imports=[onnx.helper.make_opsetid("", _OPSET)], producer_name="openlfr"
+    )
+    onnx.checker.check_model(model)
+    return model, g.macs
+
+
+def _cached_model(weights: Path, kind: str, build: Any) -> Path:
+    """The ONNX file built by `build(weights)` for these weights, cached on first use."""
     digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()
-    target = cache_dir() / f"descriptor-{digest[:16]}-v{BUILDER_VERSION}.onnx"
+    target = cache_dir() / f"{kind}-{digest[:16]}-v{BUILDER_VERSION}.onnx"
     if target.is_file():
         return target
-    model, _ = build_descriptor_graph(*read_metric_network(weights))
+    model = build(weights)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".descriptor-", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{kind}-", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(model.SerializeToString())  # type: ignore[attr-defined]
+            handle.write(model.SerializeToString())
         os.replace(tmp, target)  # atomic: a concurrent builder never sees half a file
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def cached_descriptor_model(weights: Path) -> Path:
+    """The descriptor network's ONNX file for these weights, built and cached on first use."""
+    return _cached_model(
+        weights, "descriptor", lambda w: build_descriptor_graph(*read_metric_network(w))[0]
+    )
+
+
+def cached_detector_model(weights: Path) -> Path:
+    """The MMOD detector's ONNX file for these weights, built and cached on first use."""
+    return _cached_model(
+        weights, "detector", lambda w: build_detector_graph(read_mmod_network(w)[2])[0]
+    )

@@ -25,10 +25,13 @@ T = TypeVar("T")
 _analyzer: FaceAnalyzer | None = None
 
 
-def _init_worker(backend_name: str) -> None:
+def _init_worker(backend_name: str, detector_name: str) -> None:
     global _analyzer
-    if _analyzer is None or _analyzer.backends.name != backend_name:
-        _analyzer = FaceAnalyzer(load_backends(backend_name))
+    if _analyzer is None or (_analyzer.backends.name, _analyzer.backends.detector_name) != (
+        backend_name,
+        detector_name,
+    ):
+        _analyzer = FaceAnalyzer(load_backends(backend_name, 1, detector_name))
 
 
 def process_analyzer() -> FaceAnalyzer:
@@ -71,5 +74,5 @@ def make_executor(workers: int, analyzer: FaceAnalyzer) -> Executor:
         max_workers=workers,
         mp_context=context,
         initializer=_init_worker,
-        initargs=(analyzer.backends.name,),
+        initargs=(analyzer.backends.name, analyzer.backends.detector_name),
     )
