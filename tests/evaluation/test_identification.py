@@ -198,3 +198,40 @@ def test_single_image_identities_pad_the_watchlist_and_no_groups_means_no_fair_t
     [ident] = results["identification"]
     assert ident["watchlist_size"] == 2
     assert ident["mated_searches"] == 4  # a's and b's two further images each
+
+
+def test_a_group_with_no_usable_face_is_reported_not_hidden() -> None:
+    synthetic = make_synthetic([A, B, GroupSpec("C", 4, 0.0, 0.0)])
+    descriptions = dict(synthetic.descriptions)
+    for sample in synthetic.dataset.samples:
+        if sample.groups["group"] == "C":
+            descriptions[sample.path] = ImageDescription(None, "no face found")
+    results = evaluate_descriptions(synthetic.dataset, descriptions,
+                                    EvaluationOptions(thresholds=THRESHOLDS), model_id="x")
+    assert results["dataset"]["groups"]["group"]["C"] == {
+        "identities": 4, "images": 24, "usable_images": 0}
+    assert any("group=C: none of its 24 images has a usable face" in w
+               for w in results["warnings"])
+    assert any("group=C: no non-mated searches" in w for w in results["warnings"])
+    [ident] = results["identification"]
+    c = ident["groups"]["group"]["C"]
+    assert c["nonmated_searches"] == 0 and row_at(c["rows"], MID)["fpir"] is None
+    # C cannot be compared, A and B still are.
+    assert row_at(ident["group_tests"]["group"], MID)["fpir"]["groups_compared"] == ["A", "B"]
+
+
+def test_filler_pads_the_watchlist_beyond_the_dataset() -> None:
+    synthetic = make_synthetic([GroupSpec("A", 20, 0.1, 0.0), GroupSpec("B", 20, 0.1, 0.0)])
+    rng = np.random.default_rng(0)
+    # Filler far from everyone: scores 0, so it adds entries but no false alert.
+    filler = [v / np.linalg.norm(v) * 3 for v in rng.normal(size=(30, 128))]
+    options = EvaluationOptions(thresholds=THRESHOLDS, watchlist_sizes=[20, 50])
+    with pytest.raises(DatasetError, match="at most 20"):
+        evaluate_descriptions(synthetic.dataset, synthetic.descriptions, options, model_id="x")
+    results = evaluate_descriptions(synthetic.dataset, synthetic.descriptions, options,
+                                    model_id="x", filler=filler)
+    small, large = results["identification"]
+    assert results["protocol"]["largest_watchlist_size"] == 50
+    assert small["mated_searches"] == large["mated_searches"]
+    assert row_at(small["overall"], MID)["false_alerts"] == row_at(
+        large["overall"], MID)["false_alerts"]
