@@ -261,3 +261,38 @@ def test_no_public_route_reveals_personal_data(scenario: Scenario) -> None:
             assert private not in text, (concrete, private)
         checked += 1
     assert checked >= 6
+
+
+def test_corrections_are_possible_and_audited(scenario: Scenario) -> None:
+    s, staff = scenario, scenario.staff
+    s.draft()
+    s.engage(residents=10, officials=30)
+    events = ok(staff["planner"].get(s.url("/engagement")))
+    gates = {g["name"]: g for g in ok(staff["planner"].get(s.url("/gates")))["gates"]}
+    assert not gates["engagement_reach"]["passed"]
+    fixed = {**{k: events[0][k] for k in ("held_on", "format", "audience", "materials",
+                                          "questions_raised")}, "attendees": 45}
+    ok(staff["planner"].put(s.url(f"/engagement/{events[0]['id']}"), json=fixed))
+    gates = {g["name"]: g for g in ok(staff["planner"].get(s.url("/gates")))["gates"]}
+    assert gates["engagement_reach"]["passed"]
+    assert staff["planner"].put(s.url("/engagement/999"), json=fixed).status_code == 404
+
+    motion_body = {"body": "Lambeth Council", "passed_on": "2026-02-10", "stance": "oppose",
+                   "summary": "Opposes LFR.", "areas": ["Lambeth"]}
+    motion = ok(staff["oversight"].post("/api/motions", json=motion_body), 201)
+    gates = {g["name"]: g for g in ok(staff["planner"].get(s.url("/gates")))["gates"]}
+    assert not gates["council_motions"]["passed"]
+    ok(staff["oversight"].put(f"/api/motions/{motion['id']}",
+                              json={**motion_body, "areas": ["Southwark"]}))
+    assert ok(staff["planner"].get(f"/api/motions/{motion['id']}"))["areas"] == ["Southwark"]
+    gates = {g["name"]: g for g in ok(staff["planner"].get(s.url("/gates")))["gates"]}
+    assert gates["council_motions"]["passed"]
+
+    tech = ok(staff["admin"].post("/api/technology", json={
+        "algorithm": "x", "model_version": "1", "vendor_or_project": "p",
+        "default_threshold": 0.6}), 201)
+    ok(staff["admin"].put(f"/api/technology/{tech['id']}", json={
+        "algorithm": "dlib ResNet", "model_version": "1", "vendor_or_project": "openlfr",
+        "default_threshold": 0.6}))
+    actions = [e["action"] for e in ok(staff["admin"].get("/api/audit/events?limit=1000"))]
+    assert {"engagement.corrected", "motion.corrected", "technology.corrected"} <= set(actions)

@@ -127,6 +127,24 @@ def add_engagement_event(p: Platform, actor: Actor, deployment_id: int,
     return e
 
 
+def replace_engagement_event(p: Platform, actor: Actor, deployment_id: int, event_id: int,
+                             data: EngagementEventIn) -> m.EngagementEvent:
+    """Correct a logged event (the audit log keeps that it was changed)."""
+    now = p.clock()
+    with p.sessions.begin() as s:
+        e = s.get(m.EngagementEvent, event_id)
+        if e is None or e.deployment_id != deployment_id:
+            raise NotFound(f"engagement event {event_id} is not on deployment {deployment_id}")
+        e.held_on, e.format, e.audience = data.held_on, data.format.value, data.audience.value
+        e.attendees, e.materials = data.attendees, data.materials
+        e.questions_raised = list(data.questions_raised)
+        append_event(s, actor=actor.audit_name, action="engagement.corrected",
+                     subject_type="deployment", subject_id=deployment_id,
+                     details={"event_id": e.id, "audience": e.audience,
+                              "attendees": e.attendees}, now=now)
+    return e
+
+
 def list_engagement_events(p: Platform, deployment_id: int) -> list[m.EngagementEvent]:
     with p.sessions() as s:
         deployment_or_404(s, deployment_id)

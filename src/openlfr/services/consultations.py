@@ -251,6 +251,24 @@ def record_motion(p: Platform, actor: Actor, data: MotionIn) -> m.CouncilMotion:
     return motion
 
 
+def get_motion(p: Platform, motion_id: int) -> m.CouncilMotion:
+    with p.sessions() as s:
+        return get_or_404(s, m.CouncilMotion, motion_id, "council motion")
+
+
+def correct_motion(p: Platform, actor: Actor, motion_id: int, data: MotionIn) -> m.CouncilMotion:
+    """Correct how a motion was recorded (body, date, stance, summary, link, areas)."""
+    now = p.clock()
+    with p.sessions.begin() as s:
+        motion = get_or_404(s, m.CouncilMotion, motion_id, "council motion")
+        motion.body, motion.passed_on, motion.stance = data.body, data.passed_on, data.stance.value
+        motion.summary, motion.link, motion.areas = data.summary, data.link, list(data.areas)
+        append_event(s, actor=actor.audit_name, action="motion.corrected",
+                     subject_type="motion", subject_id=motion.id,
+                     details={"stance": motion.stance, "areas": motion.areas}, now=now)
+    return motion
+
+
 def respond_to_motion(p: Platform, actor: Actor, motion_id: int,
                       data: MotionResponseIn) -> m.CouncilMotion:
     """Publish the force's response to a motion."""

@@ -25,6 +25,22 @@ def register_technology(p: Platform, actor: Actor, data: TechnologyIn) -> m.Tech
     return t
 
 
+def update_technology(p: Platform, actor: Actor, technology_id: int,
+                      data: TechnologyIn) -> m.Technology:
+    """Correct a register entry. A new model version should be a new entry (its audits do
+    not carry over), so this is for corrections, and is audited as such."""
+    now = p.clock()
+    with p.sessions.begin() as s:
+        t = get_or_404(s, m.Technology, technology_id, "technology register entry")
+        for key, value in data.model_dump().items():
+            setattr(t, key, value)
+        append_event(s, actor=actor.audit_name, action="technology.corrected",
+                     subject_type="technology", subject_id=t.id,
+                     details={"algorithm": t.algorithm, "model_version": t.model_version},
+                     now=now)
+    return t
+
+
 def list_technologies(p: Platform) -> list[tuple[m.Technology, m.EquityAudit | None]]:
     """Each register entry with its latest equity audit (None when never audited)."""
     with p.sessions() as s:

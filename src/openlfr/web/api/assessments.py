@@ -58,6 +58,14 @@ def add_engagement(deployment_id: IdPath, data: EngagementEventIn, actor: Planne
         assessments.add_engagement_event(platform, actor, deployment_id, data))
 
 
+@router.put("/engagement/{event_id}", response_model=EngagementEventOut)
+def replace_engagement(deployment_id: IdPath, event_id: IdPath, data: EngagementEventIn,
+                       actor: Planner, platform: PlatformDep) -> EngagementEventOut:
+    """Correct a logged event."""
+    return EngagementEventOut.model_validate(assessments.replace_engagement_event(
+        platform, actor, deployment_id, event_id, data))
+
+
 @router.delete("/engagement/{event_id}", status_code=204)
 def delete_engagement(deployment_id: IdPath, event_id: IdPath, actor: Planner,
                       platform: PlatformDep) -> None:

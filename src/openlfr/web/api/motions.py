@@ -29,6 +29,19 @@ def record_motion(data: MotionIn, actor: MotionRecorder, platform: PlatformDep) 
     return MotionOut.model_validate(consultations.record_motion(platform, actor, data))
 
 
+@router.get("/{motion_id}", response_model=MotionOut)
+def get_motion(motion_id: IdPath, actor: Staff, platform: PlatformDep) -> MotionOut:
+    return MotionOut.model_validate(consultations.get_motion(platform, motion_id))
+
+
+@router.put("/{motion_id}", response_model=MotionOut)
+def correct_motion(motion_id: IdPath, data: MotionIn, actor: MotionRecorder,
+                   platform: PlatformDep) -> MotionOut:
+    """Correct how a motion was recorded."""
+    return MotionOut.model_validate(consultations.correct_motion(platform, actor, motion_id,
+                                                                 data))
+
+
 @router.post("/{motion_id}/response", response_model=MotionOut)
 def respond(motion_id: IdPath, data: MotionResponseIn, actor: PlannerOrAuthoriser,
             platform: PlatformDep) -> MotionOut:

@@ -38,6 +38,14 @@ def register(data: TechnologyIn, actor: Registrar, platform: PlatformDep) -> Tec
     return TechnologyOut.model_validate(technology.register_technology(platform, actor, data))
 
 
+@router.put("/{technology_id}", response_model=TechnologyOut)
+def correct(technology_id: IdPath, data: TechnologyIn, actor: Registrar,
+            platform: PlatformDep) -> TechnologyOut:
+    """Correct a register entry (a new model version belongs in a new entry)."""
+    return TechnologyOut.model_validate(
+        technology.update_technology(platform, actor, technology_id, data))
+
+
 @router.get("/{technology_id}/equity-audits", response_model=list[EquityAuditOut])
 def list_audits(technology_id: IdPath, actor: Staff,
                 platform: PlatformDep) -> list[EquityAuditOut]:
