@@ -75,6 +75,10 @@ class Settings(BaseSettings):
         description="Shortest written justification accepted for a gate override.",
 
     )
+    max_request_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024,
+        description="Largest request body accepted (a full watchlist entry is ~1.5 MB).",
+    )
     session_max_age_s: int = Field(default=12 * 3600, ge=60, description="Login session lifetime.")
     cookie_secure: bool = Field(
         default=False,

@@ -296,3 +296,16 @@ def test_corrections_are_possible_and_audited(scenario: Scenario) -> None:
         "default_threshold": 0.6}))
     actions = [e["action"] for e in ok(staff["admin"].get("/api/audit/events?limit=1000"))]
     assert {"engagement.corrected", "motion.corrected", "technology.corrected"} <= set(actions)
+
+
+def test_oversized_bodies_are_refused_and_change_nothing(scenario: Scenario) -> None:
+    s, planner = scenario, scenario.staff["planner"]
+    s.draft()
+    ok(planner.post(s.url("/watchlist"), json={"descriptor_model": "m"}), 201)
+    limit = s.staff.platform.settings.max_request_bytes
+    huge = {"subject_ref": "X", "category": "missing_person", "source": "s",
+            "authorised_by": "a", "image_taken_on": "2026-01-01",
+            "descriptors": [[0.123456789] * 4096] * 20, "padding": "x" * limit}
+    r = planner.post(s.url("/watchlist/entries"), json=huge)
+    assert r.status_code == 413
+    assert ok(planner.get(s.url("/watchlist")))["entries"] == []

@@ -7,6 +7,7 @@ JSON API under /api (routers in openlfr.web.api, one per resource), OpenAPI at
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -68,7 +69,12 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         sweeper.cancel()
         platform.close()
 
+    limits: dict[str, int] = {}
+    if "max_body_size" in inspect.signature(FastAPI.__init__).parameters:
+        # Oversized bodies are refused with 413 before they are read into memory.
+        limits["max_body_size"] = platform.settings.max_request_bytes
     app = FastAPI(
+        **limits,  # type: ignore[arg-type]
         title="openlfr",
         version=__version__,
         description="Live facial recognition with community accountability: deployments, "
