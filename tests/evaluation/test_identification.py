@@ -235,3 +235,19 @@ def test_filler_pads_the_watchlist_beyond_the_dataset() -> None:
     assert small["mated_searches"] == large["mated_searches"]
     assert row_at(small["overall"], MID)["false_alerts"] == row_at(
         large["overall"], MID)["false_alerts"]
+
+
+def test_report_files_and_no_stale_tables_from_an_earlier_run(tmp_path: Path) -> None:
+    from openlfr.evaluation import write_report
+
+    synthetic = make_synthetic([GroupSpec("A", 10, 0.1, 0.1), GroupSpec("B", 10, 0.1, 0.1)])
+    results = evaluate_descriptions(synthetic.dataset, synthetic.descriptions,
+                                    EvaluationOptions(thresholds=[0.4, 0.5]), model_id="x")
+    (tmp_path / "verification_folds.csv").write_text("from an earlier run with --pairs")
+    written = write_report(results, tmp_path)
+    assert sorted(p.name for p in written) == sorted(p.name for p in tmp_path.iterdir()) == [
+        "group_tests.csv", "identification.csv", "identification_groups.csv", "report.html",
+        "results.json"]
+    html = (tmp_path / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 3 and "<script" not in html
+    assert "By group" in html and "Fair from: <b>0.40</b>" in html

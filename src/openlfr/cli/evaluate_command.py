@@ -15,7 +15,8 @@ from openlfr.evaluation.defaults import DEFAULT_ALPHA, DEFAULT_TARGET_FPIR, DEFA
 if TYPE_CHECKING:
     from openlfr.evaluation.describe import ImageDescription
 
-stderr = Console(stderr=True, highlight=False)
+# soft_wrap: a long message stays one line, for people and for scripts reading stderr.
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def evaluate_command(
@@ -145,9 +146,11 @@ def evaluate_command(
     )
     for skipped in dataset.skipped:
         stderr.print(f"skipped {skipped.path}: {skipped.problem}")
+    # No auto-refresh thread: with no other thread running, the worker processes can be
+    # forked with the loaded networks instead of spawned and loading them again.
     progress = Progress(
         TextColumn("describing"), BarColumn(), MofNCompleteColumn(), TextColumn("images"),
-        TimeRemainingColumn(), console=stderr, transient=True,
+        TimeRemainingColumn(), console=stderr, transient=True, auto_refresh=False,
     )
 
     try:
@@ -158,6 +161,7 @@ def evaluate_command(
                 if description.unreadable:
                     progress.console.print(f"skipped {path}: {description.problem}")
                 progress.advance(task)
+                progress.refresh()
 
             results, descriptions = evaluate(
                 dataset, analyzer, options, pairs=pairs_file, filler=filler_set,

@@ -29,6 +29,13 @@ RATE_FIELDS = [
 ]
 
 
+#: Every file write_report may write.
+OUTPUT_FILES = (
+    "results.json", "identification.csv", "identification_groups.csv", "group_tests.csv",
+    "verification_folds.csv", "report.html",
+)
+
+
 def _flat(row: dict[str, Any]) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in row.items():
@@ -106,6 +113,11 @@ def write_report(results: dict[str, Any], out_dir: Path) -> list[Path]:
             ["fold", "threshold", "train_accuracy", "accuracy", "pairs"],
             verification["per_fold"]))
     put("report.html", render_html(results))
+    # A table this run did not produce (no groups, no pairs) must not survive from an
+    # earlier run into the same folder, where it would pass for this run's.
+    for name in OUTPUT_FILES:
+        if out_dir / name not in written:
+            (out_dir / name).unlink(missing_ok=True)
     return written
 
 
