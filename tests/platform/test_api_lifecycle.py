@@ -58,6 +58,12 @@ def test_deployment_lifecycle_through_every_gate(scenario: Scenario) -> None:
                                  "pending": 0, "outcomes": {"not_engaged": 1}}
     assert public["watchlist_by_category"] == {"wanted_for_arrest": 1}
     assert public["assessment"]["complete"]
+    # The public sees the gates the activation was based on, not today's (the watchlist
+    # has since been destroyed, which would now fail its gate).
+    assert public["gates_basis"] == "activate"
+    assert all(g["passed"] for g in public["gates"]) and len(public["gates"]) == 7
+    live = ok(staff["oversight"].get(s.url("/gates")))
+    assert not live["all_passed"]
     text = str(public)
     for private in ("CASE-123/A", "resident@example.org", "group-b"):
         assert private not in text
@@ -115,6 +121,8 @@ def test_override_needs_authoriser_and_justification_and_is_published(
     assert done["override"]["justification"] == justification
     public = ok(staff.anon.get(f"/api/public/deployments/{s.reference}"))
     assert public["overrides"][0]["justification"] == justification
+    assert public["gates_basis"] == "authorise"
+    assert not all(g["passed"] for g in public["gates"])
     assert {g["name"] for g in public["overrides"][0]["failing_gates"]} >= {"engagement_reach"}
 
     # An operator may activate, but not override failing gates.

@@ -56,7 +56,7 @@ def create_deployment(p: Platform, actor: Actor, data: DeploymentIn) -> m.Deploy
             threshold=data.threshold, camera_count=data.camera_count, signage=data.signage,
             start_at=data.start_at, end_at=data.end_at, status=DeploymentStatus.DRAFT.value,
             technology_id=data.technology_id, created_by=actor.audit_name, created_at=now,
-            updated_at=now, sites=[_site(x) for x in data.sites])
+            updated_at=now, gate_snapshots={}, sites=[_site(x) for x in data.sites])
         s.add(d)
         s.flush()  # the reference is built from the id
         d.reference = _reference(d)
@@ -203,6 +203,11 @@ def transition_deployment(
                 override = _override(p, actor, d, action, report.failing,
                                       override_justification, now)
                 s.add(override)
+            # A new dict, not an in-place change, so the JSON column is seen as modified.
+            d.gate_snapshots = {**d.gate_snapshots, action.value: {
+                "at": now.isoformat(),
+                "results": [{"name": g.name, "passed": g.passed, "reason": g.reason}
+                            for g in report.results]}}
         setattr(d, _TIMESTAMP_FIELD.get(action, "updated_at"), now)
         if action is Transition.CANCEL:
             d.cancel_reason = note

@@ -140,6 +140,10 @@ class Deployment(Base):
     cancelled_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     review_summary: Mapped[str | None] = mapped_column(Text)
+    # The gate results as they stood when it was authorised and when it was activated:
+    # what the decision was based on, kept after the records change (e.g. the watchlist
+    # is destroyed). {"authorise": {"at": iso, "results": [{name, passed, reason}]}, ...}
+    gate_snapshots: Mapped[dict[str, Any]]
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

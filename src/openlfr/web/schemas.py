@@ -375,7 +375,9 @@ class PublicDeploymentSummary(BaseModel):
 
 
 class PublicDeploymentOut(PublicDeploymentSummary):
-    """Everything the public may know about a deployment; nothing personal."""
+    """Everything the public may know about a deployment; nothing personal. ``gates`` are
+    those the decision was based on (``gates_basis``: "activate" or "authorise"), or the
+    live verdicts ("live") before any decision."""
 
     sites: list[SiteOut]
     purpose: str
@@ -388,6 +390,8 @@ class PublicDeploymentOut(PublicDeploymentSummary):
     cancel_reason: str | None
     review_summary: str | None
     gates: list[GateOut]
+    gates_basis: str
+    gates_evaluated_at: datetime | None
     overrides: list[OverrideOut]
     assessment: AssessmentOut | None
     engagement_events: list[EngagementEventOut]

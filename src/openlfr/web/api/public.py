@@ -4,6 +4,7 @@ feedback contact details, no probe images, no per-alert demographic data."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path
@@ -29,6 +30,7 @@ from openlfr.web.schemas import (
     FeedbackPublicOut,
     FeedbackReceipt,
     FiguresOut,
+    GateOut,
     MotionOut,
     OverrideOut,
     PublicDeploymentOut,
@@ -48,6 +50,19 @@ def _consultation_out(c: m.Consultation) -> ConsultationOut:
     return ConsultationOut(id=c.id, deployment_id=c.deployment_id, benefits=c.benefits,
                            risks=c.risks, questions=[QuestionOut(**q) for q in c.questions],
                            status=c.status, opened_at=c.opened_at, closed_at=c.closed_at)
+
+
+def _published_gates(platform: Platform, d: m.Deployment) -> tuple[list[GateOut], str,
+                                                                   datetime | None]:
+    """The gates as they stood when the deployment was activated (or else authorised): the
+    basis of the decision. Before any decision, the gates as they stand now."""
+    for basis in ("activate", "authorise"):
+        snapshot = d.gate_snapshots.get(basis)
+        if snapshot:
+            return ([GateOut.model_validate(g) for g in snapshot["results"]], basis,
+                    datetime.fromisoformat(snapshot["at"]))
+    return (gate_report_out(deployments.gate_report(platform, d.id)).gates, "live",
+            platform.clock())
 
 
 def _feedback_out(f: m.Feedback, platform: Platform) -> FeedbackPublicOut:
@@ -72,6 +87,7 @@ def public_deployment(reference: Reference, platform: PlatformDep) -> PublicDepl
     engagement, consultation, feedback and answers, comments, watchlist size by
     category, and figures."""
     d = deployments.public_deployment(platform, reference)
+    gates, basis, evaluated_at = _published_gates(platform, d)
     view = assessments.view_assessment(platform, d.id)
     try:
         c: m.Consultation | None = consultations.get_consultation(platform, d.id)
@@ -91,7 +107,7 @@ def public_deployment(reference: Reference, platform: PlatformDep) -> PublicDepl
         offence_categories=d.offence_categories, intelligence_basis=d.intelligence_basis,
         legal_basis=d.legal_basis, threshold=d.threshold, camera_count=d.camera_count,
         signage=d.signage, cancel_reason=d.cancel_reason, review_summary=d.review_summary,
-        gates=gate_report_out(deployments.gate_report(platform, d.id)).gates,
+        gates=gates, gates_basis=basis, gates_evaluated_at=evaluated_at,
         overrides=[OverrideOut.model_validate(o) for o in deployments.overrides_for(platform,
                                                                                     d.id)],
         assessment=assessment_out(view) if view.published_at is not None else None,

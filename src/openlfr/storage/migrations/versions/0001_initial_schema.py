@@ -107,6 +107,7 @@ def upgrade() -> None:
         sa.Column("cancelled_at", openlfr.storage.types.UTCDateTime(), nullable=True),
         sa.Column("cancel_reason", sa.Text(), nullable=True),
         sa.Column("review_summary", sa.Text(), nullable=True),
+        sa.Column("gate_snapshots", sa.JSON(), nullable=False),
         sa.Column("created_by", sa.String(length=64), nullable=False),
         sa.Column("created_at", openlfr.storage.types.UTCDateTime(), nullable=False),
         sa.Column("updated_at", openlfr.storage.types.UTCDateTime(), nullable=False),
