@@ -67,7 +67,11 @@ def baseline_loop(
 
 
 def openlfr_watch(
-    clip: Path, watchlist_file: Path, threshold: float = DEFAULT_THRESHOLD, backend: str = "auto"
+    clip: Path,
+    watchlist_file: Path,
+    threshold: float = DEFAULT_THRESHOLD,
+    backend: str = "auto",
+    detector: str = "hog",
 ) -> tuple[float, float, set[str], dict]:
     """Run the CLI; returns (engine fps, fps with start-up, identities, summary)."""
     started = time.perf_counter()
@@ -84,6 +88,8 @@ def openlfr_watch(
             str(threshold),
             "--backend",
             backend,
+            "--detector",
+            detector,
             "--json",
         ],
         capture_output=True,

@@ -4,6 +4,8 @@ Prints, from one run on this machine:
 * ms per descriptor, dlib vs ours, for one face and for a batch of 32, and the ratios;
 * the network's multiply-accumulate count (from the built graph) and the GFLOP/s we reach,
   next to what a plain large float32 matmul reaches here (the machine's practical limit);
+* dlib's CNN face detector vs ours on a 480p and a 1080p frame, and what it costs;
+* faces found by the HOG and the CNN detector on the photos and the clip;
 * the engine benchmark (`openlfr watch` on the sample clip) with each backend.
 
 Run: python3 benchmarks/fast_networks.py [--threads 2] [--repeats 20]
@@ -17,16 +19,19 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 from engine_vs_face_recognition import openlfr_watch  # the benchmark script beside this one
 
 import openlfr
 from openlfr.recognition import FaceAnalyzer, build_watchlist
-from openlfr.recognition.backends import DlibResNetDescriber, OnnxResNetDescriber
-from openlfr.recognition.dlib_format import read_metric_network
-from openlfr.recognition.images import read_image
+from openlfr.recognition.backends import DlibCnnDetector, DlibResNetDescriber, OnnxResNetDescriber
+from openlfr.recognition.cnn_detector import MmodFaceDetector
+from openlfr.recognition.dlib_format import read_metric_network, read_mmod_network
+from openlfr.recognition.images import is_image_file, read_image
 from openlfr.recognition.models import model_files
-from openlfr.recognition.onnx_networks import build_descriptor_graph
+from openlfr.recognition.onnx_networks import build_descriptor_graph, build_detector_graph
+from openlfr.recognition.sources import VideoFileSource
 
 SAMPLE = Path(openlfr.__file__).parent / "sample_data" / "faces"
 
@@ -55,6 +60,49 @@ def matmul_gflops(threads: int, size: int = 2048) -> float:
     else:
         ms = median_ms(lambda: a @ b, 5)
     return 2 * size**3 / (ms / 1000) / 1e9
+
+
+def detector_figures(threads: int) -> None:
+    """dlib's CNN detector vs ours on a 480p and a 1080p frame (same picture, resized)."""
+    photo = read_image(SAMPLE / "groups" / "two_people.jpg")
+    ours = MmodFaceDetector(threads=threads)
+    theirs = DlibCnnDetector()
+    _, _, layers = read_mmod_network(model_files().detector_mmod)
+    for width, height in ((640, 480), (1920, 1080)):
+        frame = np.ascontiguousarray(cv2.resize(photo, (width, height)))
+        packed, _ = ours.pyramid(frame)
+        _, macs = build_detector_graph(layers, packed.shape[1:])
+        dlib_ms = median_ms(lambda f=frame: theirs.detect(f), 1)
+        ours_ms = median_ms(lambda f=frame: ours.detect(f), 5)
+        same = len(theirs.detect(frame)) == len(ours.detect(frame))
+        print(
+            f"CNN detector {height}p: dlib {dlib_ms:8.0f} ms, ours {ours_ms:6.0f} ms "
+            f"({dlib_ms / ours_ms:5.1f}x); {macs / 1e9:5.1f} GMAC over the tiled pyramid "
+            f"({2 * macs / (ours_ms / 1000) / 1e9:5.1f} GFLOP/s); same face count: {same}"
+        )
+
+
+def hog_vs_cnn() -> None:
+    """Faces each detector finds on the photos (long side 1024 px) and the clip."""
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"
+    root = shared if shared.is_dir() else SAMPLE
+    photos = sorted(p for p in root.rglob("*") if is_image_file(p))
+    analyzers = {name: FaceAnalyzer(detector=name) for name in ("hog", "cnn")}
+    for name, analyzer in analyzers.items():
+        faces = found_in = 0
+        for photo in photos:
+            n = len(analyzer.find_faces(read_image(photo), min_face_px=40, max_px=1024).faces)
+            faces += n
+            found_in += n > 0
+        frames_with_face = clip_faces = 0
+        for frame in VideoFileSource(SAMPLE / "video" / "short_hamilton_clip.mp4"):
+            n = len(analyzer.find_faces(frame.image, min_face_px=64, max_px=1280).faces)
+            clip_faces += n
+            frames_with_face += n > 0
+        print(
+            f"{name}: {faces} faces in {found_in} of {len(photos)} photos; clip: faces in "
+            f"{frames_with_face} of 275 frames, {clip_faces} in all"
+        )
 
 
 def main() -> None:
@@ -102,15 +150,20 @@ def main() -> None:
         gflops = matmul_gflops(threads)
         print(f"plain float32 matmul 2048^3, {threads} thread(s): {gflops:7.1f} GFLOP/s")
 
+    detector_figures(args.threads)
+    hog_vs_cnn()
+
     clip = SAMPLE / "video" / "short_hamilton_clip.mp4"
     watchlist, _ = build_watchlist(SAMPLE / "identities", FaceAnalyzer(), workers=2)
     with tempfile.TemporaryDirectory() as tmp:
         watchlist_file = Path(tmp) / "watchlist.json"
         watchlist.save(watchlist_file)
-        for backend in ("dlib", "onnx"):
-            fps, _, _, summary = openlfr_watch(clip, watchlist_file, backend=backend)
+        for backend, detector in (("dlib", "hog"), ("onnx", "hog"), ("onnx", "cnn")):
+            fps, _, _, summary = openlfr_watch(
+                clip, watchlist_file, backend=backend, detector=detector
+            )
             print(
-                f"openlfr watch, {backend:4} backend: {fps:6.1f} fps, "
+                f"openlfr watch, {backend:4} backend, {detector} detector: {fps:6.1f} fps, "
                 f"{summary['descriptors']} descriptors, {summary['alerts']} alerts"
             )
 
