@@ -251,3 +251,17 @@ def test_report_files_and_no_stale_tables_from_an_earlier_run(tmp_path: Path) ->
     html = (tmp_path / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3 and "<script" not in html
     assert "By group" in html and "Fair from: <b>0.40</b>" in html
+
+
+def test_searching_in_batches_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from openlfr.evaluation import identification
+
+    synthetic = make_synthetic([GroupSpec("A", 15, 0.1, 0.1), GroupSpec("B", 15, 0.2, 0.1)])
+    images = [DescribedImage(str(s.path), s.identity, synthetic.descriptions[s.path].descriptor,
+                             dict(s.groups)) for s in synthetic.dataset.samples]
+    halves = split_identities(images)
+    whole = run_searches(images, halves, 15, group_columns=["group"])
+    monkeypatch.setattr(identification, "SEARCH_BATCH", 7)
+    batched = run_searches(images, halves, 15, group_columns=["group"])
+    for field in ("mate_score", "best_other", "nonmated_best"):
+        assert np.array_equal(getattr(whole, field), getattr(batched, field))

@@ -43,6 +43,8 @@ from openlfr.evaluation.stats import ALPHA, compare_groups, json_number, proport
 from openlfr.recognition.matcher import WatchlistIndex
 from openlfr.recognition.watchlist import EnrolledImage, Subject, Watchlist
 
+#: Probes scored at once: bounds memory at SEARCH_BATCH x watchlist size scores.
+SEARCH_BATCH = 1024
 #: Fewer non-mated searches than this in a group: "no significant difference" is weak.
 FEW_SEARCHES = 30
 
@@ -201,18 +203,17 @@ def run_searches(
         ))
 
         described = [(column, p) for column, p in mated_probes if p.descriptor is not None]
-        if described:
-            scores = index.subject_scores(_stack([p.descriptor for _, p in described]))
-            columns = np.array([column for column, _ in described])
-            rows = np.arange(len(described))
+        by_probe: dict[int, tuple[float, float]] = {}
+        for start in range(0, len(described), SEARCH_BATCH):
+            batch = described[start:start + SEARCH_BATCH]
+            scores = index.subject_scores(_stack([p.descriptor for _, p in batch]))
+            columns = np.array([column for column, _ in batch])
+            rows = np.arange(len(batch))
             own = scores[rows, columns]
-            others = scores.copy()
-            others[rows, columns] = -1.0
-            other_best = others.max(axis=1) if scores.shape[1] > 1 else np.full(len(rows), -1.0)
-            by_probe = {id(p): (float(s), float(o)) for (_, p), s, o in
-                        zip(described, own, other_best, strict=True)}
-        else:
-            by_probe = {}
+            scores[rows, columns] = -1.0  # leaves the best *other* entry in each row
+            other_best = scores.max(axis=1) if scores.shape[1] > 1 else np.full(len(rows), -1.0)
+            by_probe.update({id(p): (float(s), float(o)) for (_, p), s, o in
+                             zip(batch, own, other_best, strict=True)})
         for _, probe in mated_probes:
             score, other = by_probe.get(id(probe), (-1.0, -1.0))
             mate_score.append(score)
@@ -229,13 +230,14 @@ def run_searches(
                 nonmated_no_face += 1
                 for c in group_columns:
                     no_face_groups[c][image.groups[c]] += 1
-        if searched:
-            scores = index.subject_scores(_stack([i.descriptor for i in searched]))
+        for start in range(0, len(searched), SEARCH_BATCH):
+            scores = index.subject_scores(
+                _stack([i.descriptor for i in searched[start:start + SEARCH_BATCH]]))
             nonmated_best.extend(scores.max(axis=1).tolist())
-            for image in searched:
-                nonmated_identity.append(image.identity)
-                for c in group_columns:
-                    nonmated_groups[c].append(image.groups[c])
+        for image in searched:
+            nonmated_identity.append(image.identity)
+            for c in group_columns:
+                nonmated_groups[c].append(image.groups[c])
     return Searches(
         watchlist_size=watchlist_size,
         mate_score=np.asarray(mate_score, dtype=float),
@@ -264,6 +266,12 @@ class Counts:
     false_alerts: np.ndarray
 
 
+def _at_or_above(values: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """How many values are >= each threshold (one sort, then a binary search each)."""
+    ordered = np.sort(values)
+    return len(ordered) - np.searchsorted(ordered, thresholds, side="left")
+
+
 def count_outcomes(
     mate_score: np.ndarray,
     best_other: np.ndarray,
@@ -271,21 +279,18 @@ def count_outcomes(
     thresholds: Sequence[float],
 ) -> Counts:
     """Hits, wrong alerts and false alerts at each threshold."""
-    t = np.asarray(thresholds, dtype=float)[None, :]
-    mate = np.asarray(mate_score, dtype=float)[:, None]
-    other = np.asarray(best_other, dtype=float)[:, None]
+    t = np.asarray(thresholds, dtype=float)
+    mate = np.asarray(mate_score, dtype=float)
+    other = np.asarray(best_other, dtype=float)
     # Rank one means the own identity beats every other entry; a tie is not a clear hit.
     ranked_first = mate > other
-    hits = (ranked_first & (mate >= t)).sum(axis=0)
-    wrong = (other >= t).sum(axis=0)
-    false_alerts = (np.asarray(nonmated_best, dtype=float)[:, None] >= t).sum(axis=0)
     return Counts(
-        thresholds=t[0],
+        thresholds=t,
         mated=len(mate),
-        hits=hits,
-        wrong_alerts=wrong,
+        hits=_at_or_above(mate[ranked_first], t),
+        wrong_alerts=_at_or_above(other, t),
         nonmated=len(nonmated_best),
-        false_alerts=false_alerts,
+        false_alerts=_at_or_above(np.asarray(nonmated_best, dtype=float), t),
     )
 
 
