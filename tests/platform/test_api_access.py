@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
@@ -183,3 +184,22 @@ def test_admin_creates_users_with_validation(staff: Staff) -> None:
     assert r.status_code == 422
     fields = {e["loc"][-1] for e in r.json()["detail"]}
     assert fields == {"username", "password", "role"}
+
+
+def test_cross_site_form_posts_cannot_use_the_session(scenario: Scenario) -> None:
+    """A page on another site can make a browser send the cookie only with a "simple"
+    request (form or text/plain body) and, with SameSite=Lax, not on POST at all. Bodies
+    are read only when declared as JSON, so such a request changes nothing."""
+    s, staff = scenario, scenario.staff
+    s.draft()
+    planner = staff["planner"]
+    login = new_client(staff.app).post("/api/auth/login", json={
+        "username": "planner", "password": "correct horse battery staple"})
+    cookie = login.headers["set-cookie"].lower()
+    assert "samesite=lax" in cookie and "httponly" in cookie
+    as_text = planner.post("/api/deployments", content=json.dumps(s.deployment_body()).encode(),
+                           headers={"content-type": "text/plain"})
+    assert as_text.status_code == 422
+    as_form = planner.post("/api/deployments", data={"title": "x"})
+    assert as_form.status_code == 422
+    assert len(ok(planner.get("/api/deployments"))) == 1
