@@ -264,4 +264,7 @@ def test_searching_in_batches_changes_nothing(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(identification, "SEARCH_BATCH", 7)
     batched = run_searches(images, halves, 15, group_columns=["group"])
     for field in ("mate_score", "best_other", "nonmated_best"):
-        assert np.array_equal(getattr(whole, field), getattr(batched, field))
+        # Equal up to float32 rounding, which depends on how BLAS blocks the product.
+        assert np.allclose(getattr(whole, field), getattr(batched, field), atol=1e-5)
+    assert whole.mated_identity == batched.mated_identity
+    assert whole.nonmated_identity == batched.nonmated_identity
