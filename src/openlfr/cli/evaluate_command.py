@@ -30,7 +30,8 @@ def evaluate_command(
     pairs: Path | None = typer.Option(
         None, "--pairs", metavar="PAIRS_FILE",
         help="LFW-style pairs file for 1:1 verification: a header ('10 300'), then "
-        "'name i j' or 'name1 i name2 j'; images at DATASET/name/name_000i.jpg.",
+        "'name i j' or 'name1 i name2 j'; images at DATASET/name/name_000i.jpg (for a "
+        "manifest, in name/ folders beside it).",
     ),
     watchlist_sizes: list[int] = typer.Option(
         [], "--watchlist-size", min=1, metavar="N",
