@@ -127,12 +127,11 @@ def audit_verify(
 ) -> None:
     """Recompute the audit log's hash chain. Exits 0 when intact; otherwise names the first
     broken event and exits 1."""
-    from openlfr.audit import verify_chain
+    from openlfr.services import audit_log
 
     platform = _open(data_dir)
     try:
-        with platform.sessions() as session:
-            result = verify_chain(session)
+        result = audit_log.verify(platform)
     finally:
         platform.close()
     if not result.ok:

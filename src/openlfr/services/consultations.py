@@ -86,6 +86,22 @@ def get_consultation(p: Platform, deployment_id: int) -> m.Consultation:
         return _consultation(s, deployment_id)
 
 
+def public_consultation(p: Platform, consultation_id: int) -> m.Consultation:
+    """A consultation the public may see: open or closed (drafts are not published)."""
+    with p.sessions() as s:
+        c = s.get(m.Consultation, consultation_id)
+        if c is None or c.status == ConsultationStatus.DRAFT.value:
+            raise NotFound(f"no open or closed consultation {consultation_id}")
+        return c
+
+
+def open_consultations(p: Platform) -> list[m.Consultation]:
+    """Consultations taking responses now."""
+    with p.sessions() as s:
+        return list(s.scalars(select(m.Consultation).where(
+            m.Consultation.status == ConsultationStatus.OPEN.value).order_by(m.Consultation.id)))
+
+
 def open_consultation(p: Platform, actor: Actor, deployment_id: int) -> m.Consultation:
     """Open for responses; refused while any question leads or the sheet hides the risks."""
     now = p.clock()

@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
 
-from openlfr.audit import verify_chain
-from openlfr.storage.models import AuditEvent
+from openlfr.services import audit_log
 from openlfr.web.api import AUTH_ERRORS
 from openlfr.web.deps import AuditReader, PlatformDep
 from openlfr.web.schemas import AuditEventOut, AuditVerificationOut
@@ -21,17 +19,14 @@ def events(actor: AuditReader, platform: PlatformDep,
            after_seq: Annotated[int, Query(ge=0, le=2_147_483_647)] = 0,
            limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[AuditEventOut]:
     """Events in chain order, starting after ``after_seq``."""
-    with platform.sessions() as s:
-        rows = s.scalars(select(AuditEvent).where(AuditEvent.seq > after_seq)
-                         .order_by(AuditEvent.seq).limit(limit))
-        return [AuditEventOut.model_validate(r) for r in rows]
+    return [AuditEventOut.model_validate(e)
+            for e in audit_log.list_events(platform, after_seq, limit)]
 
 
 @router.get("/verify", response_model=AuditVerificationOut)
 def verify(actor: AuditReader, platform: PlatformDep) -> AuditVerificationOut:
     """Recompute the chain and name the first broken event, if any."""
-    with platform.sessions() as s:
-        result = verify_chain(s)
+    result = audit_log.verify(platform)
     return AuditVerificationOut(ok=result.ok, events_checked=result.events_checked,
                                 first_broken_seq=result.first_broken_seq,
                                 problem=result.problem, message=result.describe())

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from sqlalchemy import select
 
 from openlfr.governance.errors import NotFound
 from openlfr.governance.records import ConsultationStatus
@@ -136,33 +135,22 @@ def submit_feedback(reference: Reference, data: FeedbackIn,
         message=f"received; a public answer is due by {f.answer_due_at.date().isoformat()}")
 
 
-def _public_consultation(platform: Platform, consultation_id: int) -> m.Consultation:
-    with platform.sessions() as s:
-        c = s.get(m.Consultation, consultation_id)
-        if c is None or c.status == ConsultationStatus.DRAFT.value:
-            raise NotFound(f"no open or closed consultation {consultation_id}")
-        return c
-
-
 @router.get("/consultations", response_model=list[ConsultationOut])
 def open_consultations(platform: PlatformDep) -> list[ConsultationOut]:
     """Consultations open for responses now."""
-    with platform.sessions() as s:
-        rows = s.scalars(select(m.Consultation).where(
-            m.Consultation.status == ConsultationStatus.OPEN.value).order_by(m.Consultation.id))
-        return [_consultation_out(c) for c in rows]
+    return [_consultation_out(c) for c in consultations.open_consultations(platform)]
 
 
 @router.get("/consultations/{consultation_id}", response_model=ConsultationOut)
 def public_consultation(consultation_id: IdPath, platform: PlatformDep) -> ConsultationOut:
-    return _consultation_out(_public_consultation(platform, consultation_id))
+    return _consultation_out(consultations.public_consultation(platform, consultation_id))
 
 
 @router.post("/consultations/{consultation_id}/responses", status_code=204, responses=CONFLICT)
 def respond(consultation_id: IdPath, data: ConsultationResponseIn,
             platform: PlatformDep) -> None:
     """An anonymous response: nothing identifying is asked for or stored."""
-    _public_consultation(platform, consultation_id)
+    consultations.public_consultation(platform, consultation_id)
     consultations.submit_response(platform, PUBLIC_ACTOR, consultation_id, data)
 
 
