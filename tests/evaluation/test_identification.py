@@ -268,3 +268,11 @@ def test_searching_in_batches_changes_nothing(monkeypatch: pytest.MonkeyPatch) -
         assert np.allclose(getattr(whole, field), getattr(batched, field), atol=1e-5)
     assert whole.mated_identity == batched.mated_identity
     assert whole.nonmated_identity == batched.nonmated_identity
+
+
+def test_a_recommendation_the_data_cannot_back_is_flagged(unequal) -> None:  # type: ignore[no-untyped-def]
+    _, results = unequal
+    # 720 non-mated searches with no false alert bound FPIR by 0.0051, not 0.001.
+    assert results["recommended_threshold_fpir_upper_bound_meets_target"] is False
+    [warning] = [w for w in results["warnings"] if "recommended threshold" in w]
+    assert "about 3,688 non-mated searches" in warning and "this run had 720" in warning

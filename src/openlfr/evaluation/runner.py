@@ -254,6 +254,17 @@ def evaluate_descriptions(
             + (f" at or above the fair threshold {fair:.2f}" if fair is not None else "")
             + "; sweep higher thresholds"
         )
+    elif not confident and 0 < options.target_fpir < 1:
+        row = next(r for r in strictest["overall"] if r["threshold"] == recommended)
+        # With no false alert in n searches, the exact 95% upper bound is 1 - 0.025^(1/n).
+        needed = math.ceil(math.log(0.025) / math.log(1 - options.target_fpir))
+        warnings.append(
+            f"at the recommended threshold {recommended:.2f} the observed FPIR is "
+            f"{row['fpir']:g} but its 95% upper bound is {row['fpir_ci'][1]:.3g}, above the "
+            f"target {options.target_fpir:g}: showing FPIR <= {options.target_fpir:g} takes "
+            f"about {needed:,} non-mated searches without a false alert "
+            f"(this run had {strictest['nonmated_searches']:,})"
+        )
 
     results: dict[str, Any] = {
         "format": RESULTS_FORMAT,
