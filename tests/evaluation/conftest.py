@@ -1,4 +1,5 @@
-"""Synthetic face descriptors with known error rates, and paths to the sample faces.
+"""Synthetic face descriptors with known error rates, paths to the sample faces, and a
+stand-in for the platform's equity-audit endpoint.
 
 The geometry (exact, because the directions are orthonormal): identity j is enrolled at
 ``R * u_j``. Its other images are one of three kinds, drawn at random with per-group
@@ -17,10 +18,16 @@ below 0.29 every non-mated search alerts.
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 
 import openlfr
 from openlfr.evaluation.dataset import Dataset, Sample
@@ -104,3 +111,45 @@ def make_synthetic(
     dataset = Dataset(root=Path("/synthetic"), kind="folders", samples=samples,
                       group_columns=["group"])
     return Synthetic(dataset, descriptions, images_per_identity, kinds)
+
+
+# --- a stand-in for the platform's equity-audit endpoint ------------------------------
+
+GOOD_KEY = "olfr_test-key"
+
+
+class FakePlatform(BaseHTTPRequestHandler):
+    """A stand-in for the platform: records each request, answers like FastAPI."""
+
+    received: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server naming
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.received.append({"path": self.path, "key": self.headers.get("X-API-Key"),
+                              "body": body})
+        if self.headers.get("X-API-Key") != GOOD_KEY:
+            status, answer = 401, {"detail": "the API key is unknown or revoked"}
+        elif not self.path.startswith("/api/technology/3/"):
+            status, answer = 404, {"detail": "technology register entry 9 not found"}
+        else:
+            status, answer = 201, {"id": 12, **body}
+        data = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def platform_url() -> Iterator[str]:
+    FakePlatform.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakePlatform)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()

@@ -21,7 +21,7 @@ from typer.testing import CliRunner, Result
 
 from openlfr.cli import app
 
-from .conftest import SAMPLE_IDENTITIES, SHARED
+from .conftest import GOOD_KEY, SAMPLE_IDENTITIES, SHARED, FakePlatform
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
@@ -132,6 +132,36 @@ def test_too_big_a_watchlist_and_single_image_identities_are_refused(  # type: i
     assert one.returncode == 1
     assert "every identity has a single image" in one.stderr
     assert not (lfw_copy / "big").exists() and not (lfw_copy / "one").exists()
+
+
+@pytest.mark.slow
+def test_register_posts_the_result_to_the_platform(  # type: ignore[no-untyped-def]
+    run, lfw_copy: Path, platform_url: str
+) -> None:
+    result, out = run
+    assert result.returncode == 0, result.stderr
+    registered = openlfr(
+        "evaluate", str(lfw_copy / "manifest.csv"), "-g", "made_up_group", "--out",
+        str(lfw_copy / "registered"), "--cache", str(lfw_copy / "descriptors.npz"),
+        "--register", f"{platform_url}/api/technology/3", "--api-key", GOOD_KEY)
+    assert registered.returncode == 0, registered.stderr
+    assert f"registered equity audit 12 at {platform_url}/api/technology/3" in registered.stdout
+    [request] = FakePlatform.received
+    assert request["path"] == "/api/technology/3/equity-audits"
+    body = request["body"]
+    results = json.loads((lfw_copy / "registered" / "results.json").read_text())
+    assert body["fair_threshold"] == results["fair_threshold"]
+    assert body["recommended_threshold"] == results["recommended_threshold"]
+    assert results["engine"]["model_id"] in body["engine_version"]
+    assert {g["group"] for g in body["group_results"]} == {"made_up_group=A",
+                                                          "made_up_group=B"}
+    refused = openlfr(
+        "evaluate", str(lfw_copy / "manifest.csv"), "-g", "made_up_group", "--out",
+        str(lfw_copy / "refused"), "--cache", str(lfw_copy / "descriptors.npz"),
+        "--register", f"{platform_url}/api/technology/3", "--api-key", "wrong")
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines()[-1].startswith(
+        "error: " + platform_url + "/api/technology/3/equity-audits: HTTP 401")
 
 
 @pytest.mark.parametrize(

@@ -276,3 +276,19 @@ def test_a_recommendation_the_data_cannot_back_is_flagged(unequal) -> None:  # t
     assert results["recommended_threshold_fpir_upper_bound_meets_target"] is False
     [warning] = [w for w in results["warnings"] if "recommended threshold" in w]
     assert "about 3,688 non-mated searches" in warning and "this run had 720" in warning
+
+
+def test_every_group_column_is_analysed_and_the_fair_threshold_covers_them_all() -> None:
+    synthetic = make_synthetic([A, B])
+    # A second, made-up column splitting each group evenly: no difference planted.
+    samples = [Sample(s.path, s.identity, {**s.groups, "half": "x" if int(s.identity[2:]) % 2
+                                           else "y"}) for s in synthetic.dataset.samples]
+    dataset = Dataset(synthetic.dataset.root, "manifest", samples, ["group", "half"])
+    results = evaluate_descriptions(dataset, synthetic.descriptions,
+                                    EvaluationOptions(thresholds=THRESHOLDS), model_id="x")
+    [ident] = results["identification"]
+    assert set(ident["groups"]) == {"group", "half"}
+    assert ident["fair_threshold"]["group"] == pytest.approx(0.50)
+    assert ident["fair_threshold"]["half"] is not None
+    assert ident["fair_threshold"]["half"] <= 0.50
+    assert results["fair_threshold"] == pytest.approx(0.50)

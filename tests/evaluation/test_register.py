@@ -3,11 +3,7 @@ API key, in the platform's own schema; refusals come back as one clear error."""
 
 from __future__ import annotations
 
-import json
-import threading
 import warnings
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -15,46 +11,7 @@ import pytest
 from openlfr.evaluation import EvaluationOptions, RegistrationError, evaluate_descriptions
 from openlfr.evaluation.register import audit_payload, audits_url, register_audit
 
-from .conftest import GroupSpec, make_synthetic
-
-GOOD_KEY = "olfr_test-key"
-
-
-class _Platform(BaseHTTPRequestHandler):
-    """A stand-in for the platform: records each request, answers like FastAPI."""
-
-    received: list[dict[str, Any]] = []
-
-    def do_POST(self) -> None:  # noqa: N802 - the http.server naming
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.received.append({"path": self.path, "key": self.headers.get("X-API-Key"),
-                              "body": body})
-        if self.headers.get("X-API-Key") != GOOD_KEY:
-            status, answer = 401, {"detail": "the API key is unknown or revoked"}
-        elif not self.path.startswith("/api/technology/3/"):
-            status, answer = 404, {"detail": "technology register entry 9 not found"}
-        else:
-            status, answer = 201, {"id": 12, **body}
-        data = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture()
-def platform_url() -> Iterator[str]:
-    _Platform.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Platform)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+from .conftest import GOOD_KEY, FakePlatform, GroupSpec, make_synthetic
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +43,7 @@ def test_register_posts_to_the_equity_audits_endpoint_with_the_key(
     payload = audit_payload(results, "synthetic set")
     record = register_audit(f"{platform_url}/api/technology/3", GOOD_KEY, payload)
     assert record["id"] == 12
-    [request] = _Platform.received
+    [request] = FakePlatform.received
     assert request["path"] == "/api/technology/3/equity-audits"
     assert request["key"] == GOOD_KEY
     assert request["body"] == payload
