@@ -79,6 +79,11 @@ class Settings(BaseSettings):
         default=4 * 1024 * 1024, ge=1024,
         description="Largest request body accepted (a full watchlist entry is ~1.5 MB).",
     )
+    login_failures_allowed: int = Field(
+        default=10, ge=1,
+        description="Failed logins allowed per username, and per client address, in 15 minutes; "
+        "further attempts are refused until the window passes.",
+    )
     session_max_age_s: int = Field(default=12 * 3600, ge=60, description="Login session lifetime.")
     cookie_secure: bool = Field(
         default=False,

@@ -203,3 +203,19 @@ def test_cross_site_form_posts_cannot_use_the_session(scenario: Scenario) -> Non
     as_form = planner.post("/api/deployments", data={"title": "x"})
     assert as_form.status_code == 422
     assert len(ok(planner.get("/api/deployments"))) == 1
+
+
+def test_repeated_failed_logins_are_throttled(staff: Staff) -> None:
+    staff.add_user("pat", "planner")
+    staff.add_user("sam", "planner")
+    client = new_client(staff.app)
+    allowed = staff.platform.settings.login_failures_allowed
+    for _ in range(allowed):
+        r = client.post("/api/auth/login", json={"username": "pat", "password": "guess-guess"})
+        assert r.status_code == 401
+    right = {"username": "pat", "password": "correct horse battery staple"}
+    r = client.post("/api/auth/login", json=right)
+    assert r.status_code == 429 and "too many failed logins" in r.json()["detail"]
+    # The same client address is throttled for other accounts too (password spraying).
+    r = client.post("/api/auth/login", json={**right, "username": "sam"})
+    assert r.status_code == 429

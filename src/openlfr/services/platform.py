@@ -73,6 +73,46 @@ PUBLIC_ACTOR = Actor(name="public", role=Role.PUBLIC)
 SYSTEM_ACTOR = Actor(name="system", role=Role.ADMIN)
 
 
+class TooManyAttempts(GovernanceError):
+    """Too many failed logins; the message says when to try again."""
+
+
+LOGIN_WINDOW_MINUTES = 15
+
+
+class LoginThrottle:
+    """Counts failed logins per username and per client address over a moving window
+    (the ``limits`` library), so passwords cannot be guessed at speed. In-process: each
+    server process counts its own attempts."""
+
+    def __init__(self, failures_allowed: int) -> None:
+        from limits import RateLimitItemPerMinute
+        from limits.storage import MemoryStorage
+        from limits.strategies import MovingWindowRateLimiter
+
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._item = RateLimitItemPerMinute(failures_allowed, LOGIN_WINDOW_MINUTES)
+
+    @staticmethod
+    def _keys(username: str, client: str | None) -> list[str]:
+        return [f"user:{username}"] + ([f"client:{client}"] if client else [])
+
+    def check(self, username: str, client: str | None) -> None:
+        """Refuse before checking the password if either counter is exhausted."""
+        for key in self._keys(username, client):
+            if not self._limiter.test(self._item, "login", key):
+                raise TooManyAttempts(
+                    f"too many failed logins; wait {LOGIN_WINDOW_MINUTES} minutes and try "
+                    "again, or ask an admin to reset the password")
+
+    def failed(self, username: str, client: str | None) -> None:
+        for key in self._keys(username, client):
+            self._limiter.hit(self._item, "login", key)
+
+    def succeeded(self, username: str) -> None:
+        self._limiter.clear(self._item, "login", f"user:{username}")
+
+
 @dataclass
 class Platform:
     """The platform's runtime: one per process, shared by the API and the CLI."""
@@ -82,6 +122,10 @@ class Platform:
     sessions: sessionmaker[Session]
     fernet: Fernet
     clock: Callable[[], datetime] = field(default=utcnow)
+    login_throttle: LoginThrottle = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.login_throttle = LoginThrottle(self.settings.login_failures_allowed)
 
     @classmethod
     def open(cls, settings: Settings, *, run_migrations: bool = True) -> Platform:

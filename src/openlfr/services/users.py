@@ -88,16 +88,20 @@ class LoginResult:
     expires_in_s: int
 
 
-def log_in(p: Platform, username: str, password: str) -> LoginResult:
-    """Check a password and open a session; the returned token goes in the cookie."""
+def log_in(p: Platform, username: str, password: str, client: str | None = None) -> LoginResult:
+    """Check a password and open a session; the returned token goes in the cookie. Failed
+    attempts are counted per username and per ``client`` address (see LoginThrottle)."""
     now = p.clock()
+    p.login_throttle.check(username, client)
     with p.sessions.begin() as s:
         user = s.scalar(select(m.User).where(m.User.username == username))
         try:
             _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
         except (VerificationError, InvalidHashError):
+            p.login_throttle.failed(username, client)
             raise LoginFailed("wrong username or password") from None
         if user is None:
+            p.login_throttle.failed(username, client)
             raise LoginFailed("wrong username or password")
         if not user.active:
             raise LoginFailed("this account is deactivated; ask an admin")
@@ -107,6 +111,7 @@ def log_in(p: Platform, username: str, password: str) -> LoginResult:
         lifetime = p.settings.session_max_age_s
         s.add(m.LoginSession(token_hash=_sha256(token), user_id=user.id, created_at=now,
                              expires_at=now + timedelta(seconds=lifetime)))
+        p.login_throttle.succeeded(username)
         append_event(s, actor=user.username, action="user.logged_in", subject_type="user",
                      subject_id=user.id, details={}, now=now)
     return LoginResult(token, user, lifetime)

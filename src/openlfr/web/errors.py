@@ -12,7 +12,7 @@ from openlfr.governance.errors import (
     InvalidInput,
     NotFound,
 )
-from openlfr.services.platform import PermissionDenied
+from openlfr.services.platform import PermissionDenied, TooManyAttempts
 from openlfr.services.users import LoginFailed
 
 
@@ -40,6 +40,8 @@ def _status_for(exc: GovernanceError) -> int:
         return 403
     if isinstance(exc, LoginFailed):
         return 401
+    if isinstance(exc, TooManyAttempts):
+        return 429
     if isinstance(exc, Conflict):
         return 409
     return 400

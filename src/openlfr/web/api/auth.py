@@ -8,15 +8,19 @@ from openlfr.services import users
 from openlfr.services.schemas import LoginIn
 from openlfr.web.api import AUTH_ERRORS
 from openlfr.web.deps import SESSION_COOKIE, PlatformDep, Staff
-from openlfr.web.schemas import MeOut
+from openlfr.web.schemas import MeOut, Problem
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.post("/login", response_model=MeOut, responses=AUTH_ERRORS)
-def login(data: LoginIn, response: Response, platform: PlatformDep) -> MeOut:
-    """Check username and password; on success set the session cookie."""
-    result = users.log_in(platform, data.username, data.password)
+@router.post("/login", response_model=MeOut, responses={
+    **AUTH_ERRORS, 429: {"model": Problem, "description": "Too many failed logins."}})
+def login(data: LoginIn, request: Request, response: Response,
+          platform: PlatformDep) -> MeOut:
+    """Check username and password; on success set the session cookie. Repeated failures
+    are refused for a while (429)."""
+    client = request.client.host if request.client else None
+    result = users.log_in(platform, data.username, data.password, client)
     response.set_cookie(SESSION_COOKIE, result.token, max_age=result.expires_in_s,
                         httponly=True, samesite="lax", secure=platform.settings.cookie_secure)
     return MeOut(username=result.user.username, role=result.user.role)
