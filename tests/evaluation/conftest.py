@@ -127,6 +127,7 @@ class FakePlatform(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.received.append({"path": self.path, "key": self.headers.get("X-API-Key"),
                               "body": body})
+        answer: dict[str, Any]
         if self.headers.get("X-API-Key") != GOOD_KEY:
             status, answer = 401, {"detail": "the API key is unknown or revoked"}
         elif not self.path.startswith("/api/technology/3/"):

@@ -23,7 +23,7 @@ from openlfr.cli import app
 
 from .conftest import GOOD_KEY, SAMPLE_IDENTITIES, SHARED, FakePlatform
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+Run = tuple[subprocess.CompletedProcess[str], Path]
 
 
 def openlfr(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
@@ -79,7 +79,7 @@ def run(lfw_copy: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
 
 
 @pytest.mark.slow
-def test_a_real_run_writes_results_tables_and_a_self_contained_report(run) -> None:  # type: ignore[no-untyped-def]
+def test_a_real_run_writes_results_tables_and_a_self_contained_report(run: Run) -> None:
     result, out = run
     assert result.returncode == 0, result.stderr
     results = json.loads((out / "results.json").read_text())
@@ -113,8 +113,8 @@ def test_a_real_run_writes_results_tables_and_a_self_contained_report(run) -> No
 
 
 @pytest.mark.slow
-def test_too_big_a_watchlist_and_single_image_identities_are_refused(  # type: ignore[no-untyped-def]
-    run, lfw_copy: Path
+def test_too_big_a_watchlist_and_single_image_identities_are_refused(
+    run: Run, lfw_copy: Path
 ) -> None:
     """Re-uses the first run's descriptor cache, so no photo is described again."""
     result, out = run
@@ -135,8 +135,8 @@ def test_too_big_a_watchlist_and_single_image_identities_are_refused(  # type: i
 
 
 @pytest.mark.slow
-def test_register_posts_the_result_to_the_platform(  # type: ignore[no-untyped-def]
-    run, lfw_copy: Path, platform_url: str
+def test_register_posts_the_result_to_the_platform(
+    run: Run, lfw_copy: Path, platform_url: str
 ) -> None:
     result, out = run
     assert result.returncode == 0, result.stderr

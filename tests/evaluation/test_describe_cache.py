@@ -31,7 +31,8 @@ def test_cache_round_trip_and_invalidation(tmp_path: Path) -> None:
     c.write_bytes(b"changed")  # a changed photo must be described again
     loaded = load_cache(cache, "model-1")
     assert set(loaded) == {a, b}
-    assert np.array_equal(loaded[a].descriptor, vector)
+    restored = loaded[a].descriptor
+    assert restored is not None and np.array_equal(restored, vector)
     assert loaded[b].descriptor is None and loaded[b].problem == "no face found"
     with pytest.raises(DatasetError, match="descriptors from model model-1, not model-2"):
         load_cache(cache, "model-2")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,13 +20,14 @@ from openlfr.evaluation.identification import (
 
 from .conftest import GroupSpec, Synthetic, make_synthetic
 
+Unequal = tuple[Synthetic, dict[str, Any]]
 THRESHOLDS = [round(0.30 + 0.02 * i, 2) for i in range(16)]  # 0.30 .. 0.60
 MID = 0.40  # inside (0.30, 0.48]: the known rates hold here
 A = GroupSpec("A", identities=60, lookalike=0.04, hard=0.05)
 B = GroupSpec("B", identities=60, lookalike=0.20, hard=0.15)
 
 
-def run(synthetic: Synthetic, **options: object) -> dict:  # type: ignore[type-arg]
+def run(synthetic: Synthetic, **options: object) -> dict[str, Any]:
     return evaluate_descriptions(
         synthetic.dataset, synthetic.descriptions,
         EvaluationOptions(thresholds=THRESHOLDS, **options),  # type: ignore[arg-type]
@@ -33,17 +35,17 @@ def run(synthetic: Synthetic, **options: object) -> dict:  # type: ignore[type-a
     )
 
 
-def row_at(rows: list[dict], threshold: float) -> dict:  # type: ignore[type-arg]
+def row_at(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
     return next(r for r in rows if r["threshold"] == pytest.approx(threshold))
 
 
 @pytest.fixture(scope="module")
-def unequal() -> tuple[Synthetic, dict]:  # type: ignore[type-arg]
+def unequal() -> tuple[Synthetic, dict[str, Any]]:
     synthetic = make_synthetic([A, B])
     return synthetic, run(synthetic)
 
 
-def test_known_rates_are_recovered_within_their_intervals(unequal) -> None:  # type: ignore[no-untyped-def]
+def test_known_rates_are_recovered_within_their_intervals(unequal: Unequal) -> None:
     synthetic, results = unequal
     [ident] = results["identification"]
     assert ident["watchlist_size"] == 60
@@ -63,7 +65,7 @@ def test_known_rates_are_recovered_within_their_intervals(unequal) -> None:  # t
         assert row_at(rows, 0.50)["false_alerts"] == 0
 
 
-def test_the_counts_match_the_planted_images_exactly(unequal) -> None:  # type: ignore[no-untyped-def]
+def test_the_counts_match_the_planted_images_exactly(unequal: Unequal) -> None:
     synthetic, results = unequal
     [ident] = results["identification"]
     kinds = synthetic.kinds
@@ -80,7 +82,9 @@ def test_the_counts_match_the_planted_images_exactly(unequal) -> None:  # type: 
         assert mid["hits"] == normals
 
 
-def test_a_planted_difference_is_flagged_and_the_fair_threshold_is_above_it(unequal) -> None:  # type: ignore[no-untyped-def]
+def test_a_planted_difference_is_flagged_and_the_fair_threshold_is_above_it(
+    unequal: Unequal,
+) -> None:
     _, results = unequal
     [ident] = results["identification"]
     tests = {t["threshold"]: t for t in ident["group_tests"]["group"]}
@@ -103,7 +107,7 @@ def test_equal_groups_are_not_flagged() -> None:
     assert results["fair_threshold"] == pytest.approx(THRESHOLDS[0])
 
 
-def test_overall_rates_pool_the_groups(unequal) -> None:  # type: ignore[no-untyped-def]
+def test_overall_rates_pool_the_groups(unequal: Unequal) -> None:
     _, results = unequal
     [ident] = results["identification"]
     overall = row_at(ident["overall"], MID)
@@ -166,7 +170,7 @@ def test_no_face_is_a_miss_when_mated_and_no_search_when_not() -> None:
     assert counts.hits[0] == 2 and counts.false_alerts[0] == 0
 
 
-def _dataset(per_identity: dict[str, int], faces: bool = True) -> tuple[Dataset, dict]:  # type: ignore[type-arg]
+def _dataset(per_identity: dict[str, int], faces: bool = True) -> tuple[Dataset, dict]:
     samples, descriptions = [], {}
     for n, (identity, count) in enumerate(per_identity.items()):
         for k in range(count):
@@ -270,7 +274,7 @@ def test_searching_in_batches_changes_nothing(monkeypatch: pytest.MonkeyPatch) -
     assert whole.nonmated_identity == batched.nonmated_identity
 
 
-def test_a_recommendation_the_data_cannot_back_is_flagged(unequal) -> None:  # type: ignore[no-untyped-def]
+def test_a_recommendation_the_data_cannot_back_is_flagged(unequal: Unequal) -> None:
     _, results = unequal
     # 720 non-mated searches with no false alert bound FPIR by 0.0051, not 0.001.
     assert results["recommended_threshold_fpir_upper_bound_meets_target"] is False

@@ -4,6 +4,7 @@ API key, in the platform's own schema; refusals come back as one clear error."""
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -85,7 +86,7 @@ def test_no_fair_threshold_cannot_be_registered(results: dict[str, Any]) -> None
         audit_payload({**results, "fair_threshold": None}, "x")
 
 
-def test_against_the_real_platform(tmp_path, results: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+def test_against_the_real_platform(tmp_path: Path, results: dict[str, Any]) -> None:
     """The platform's own app on a throwaway SQLite database: the payload is accepted by
     POST /api/technology/{id}/equity-audits and its fair threshold is what the register
     then shows; an engine-node API key is refused with a clear message (see the note in
@@ -108,7 +109,7 @@ def test_against_the_real_platform(tmp_path, results: dict[str, Any]) -> None:  
             default_threshold=0.5))
         password = "correct horse battery staple"
         users.create_user(platform, SYSTEM_ACTOR, UserIn(
-            username="auditor", password=password, role="oversight"))  # type: ignore[arg-type]
+            username="auditor", password=password, role="oversight"))
         app = web.create_app(platform=platform)
         url = f"http://testserver/api/technology/{entry.id}"
         payload = audit_payload(results, "synthetic set")
