@@ -113,6 +113,8 @@ def dataset_summary(
     """Counts of what was found in the dataset, and warnings about it."""
     root = dataset.images_root
     warnings: list[str] = []
+    # Only the dataset's own images: the descriptions may also hold pairs and filler.
+    own = [descriptions[p] for p in dict.fromkeys(s.path for s in dataset.samples)]
     unreadable = [
         {"file": _relative(s.path, root), "problem": descriptions[s.path].problem}
         for s in dataset.samples if descriptions[s.path].unreadable
@@ -146,12 +148,12 @@ def dataset_summary(
         "kind": dataset.kind,
         "identities": len(images_per_identity),
         "images_listed": len(dataset.samples) + len(dataset.skipped),
-        "images_described": sum(d.descriptor is not None for d in descriptions.values()),
+        "images_described": sum(d.descriptor is not None for d in own),
         "images_unreadable": len(unreadable),
         "unreadable": unreadable,
         "images_no_face": len(no_face),
         "no_face": no_face,
-        "images_several_faces": sum(d.faces > 1 for d in descriptions.values()),
+        "images_several_faces": sum(d.faces > 1 for d in own),
         "identities_with_one_usable_image": sum(1 for n in usable_per_identity.values() if n == 1),
         "identities_with_no_usable_image": sum(
             1 for i in images_per_identity if usable_per_identity[i] == 0),
