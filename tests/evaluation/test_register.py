@@ -124,9 +124,18 @@ def test_against_the_real_platform(tmp_path: Path, results: dict[str, Any]) -> N
         [row] = [r for r in register if r["technology"]["id"] == entry.id]
         assert row["last_equity_audit"]["fair_threshold"] == results["fair_threshold"]
 
-        key = users.create_api_key(platform, SYSTEM_ACTOR, ApiKeyIn(name="audit-cli"))
+        node_key = users.create_api_key(platform, SYSTEM_ACTOR, ApiKeyIn(name="van-1"))
         with (TestClient(app, base_url="http://testserver") as node,
               pytest.raises(RegistrationError, match="HTTP 403: the key may not record")):
-            register_audit(url, key.secret, payload, client=node)
+            register_audit(url, node_key.secret, payload, client=node)
+
+        audit_key = users.create_api_key(
+            platform, SYSTEM_ACTOR, ApiKeyIn(name="audit-cli", role="oversight"))
+        with TestClient(app, base_url="http://testserver") as tool:
+            register_audit(url, audit_key.secret, payload, client=tool)
+            listed = tool.get("/api/technology", headers={"X-API-Key": audit_key.secret})
+            assert listed.status_code == 200, listed.text
+            audits = [r for r in listed.json() if r["technology"]["id"] == entry.id]
+        assert audits[0]["last_equity_audit"]["fair_threshold"] == results["fair_threshold"]
     finally:
         platform.close()

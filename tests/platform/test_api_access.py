@@ -138,6 +138,22 @@ def test_admin_creates_api_key_shown_once(staff: Staff) -> None:
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "deployment_id"]
 
 
+def test_admin_issues_an_oversight_key_for_audit_tools(staff: Staff) -> None:
+    created = ok(staff["admin"].post("/api/api-keys",
+                                     json={"name": "audit-cli", "role": "oversight"}), 201)
+    tool = new_client(staff.app)
+    tool.headers["X-API-Key"] = created["secret"]
+    assert tool.get("/api/node/deployments/1/watchlist").status_code == 403  # not a node
+    ok(tool.get("/api/technology"))  # reads what oversight members read
+    r = staff["admin"].post("/api/api-keys",
+                            json={"name": "x", "role": "oversight", "deployment_id": 1})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "deployment_id"]
+    r = staff["admin"].post("/api/api-keys", json={"name": "x", "role": "admin"})
+    assert r.status_code == 422  # keys never carry a person's powers
+    assert staff["planner"].post("/api/api-keys",
+                                 json={"name": "x", "role": "oversight"}).status_code == 403
+
+
 def test_login_logout_and_bad_password(staff: Staff) -> None:
     staff.add_user("pat", "planner")
     client = new_client(staff.app)

@@ -358,3 +358,6 @@ class ApiKeyIn(Input):
     name: Short
     deployment_id: Id | None = Field(
         default=None, description="Limit the key to one deployment (recommended).")
+    role: Literal["node", "oversight"] = Field(
+        default="node", description="node: an engine node; oversight: an audit tool that "
+        "records equity audits (openlfr evaluate --register).")

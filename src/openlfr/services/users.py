@@ -146,20 +146,26 @@ class NewApiKey:
 
 
 def create_api_key(p: Platform, actor: Actor, data: ApiKeyIn) -> NewApiKey:
-    """Issue an engine-node key; only its hash is kept, so the secret is shown once."""
+    """Issue a key for an engine node or an audit tool (oversight role); only its hash is
+    kept, so the secret is shown once."""
     now = p.clock()
     secret = API_KEY_PREFIX + new_token()
+    role = Role(data.role)
     with p.sessions.begin() as s:
+        if role is Role.OVERSIGHT and data.deployment_id is not None:
+            raise InvalidInput("deployment_id", "an oversight key is not limited to a deployment; "
+                               "leave deployment_id out")
         if data.deployment_id is not None and s.get(m.Deployment, data.deployment_id) is None:
             raise InvalidInput("deployment_id", f"deployment {data.deployment_id} does not exist")
         key = m.ApiKey(name=data.name, key_hash=_sha256(secret), key_prefix=secret[:12],
-                       role=Role.NODE.value, deployment_id=data.deployment_id,
+                       role=role.value, deployment_id=data.deployment_id,
                        created_by=actor.audit_name, created_at=now, revoked_at=None)
         s.add(key)
         s.flush()
         append_event(s, actor=actor.audit_name, action="api_key.created",
                      subject_type="api_key", subject_id=key.id,
-                     details={"name": key.name, "deployment_id": key.deployment_id}, now=now)
+                     details={"name": key.name, "role": key.role,
+                              "deployment_id": key.deployment_id}, now=now)
     return NewApiKey(key, secret)
 
 
@@ -180,7 +186,7 @@ def revoke_api_key(p: Platform, actor: Actor, key_id: int) -> m.ApiKey:
 
 
 def actor_for_api_key(p: Platform, secret: str) -> Actor | None:
-    """The node an API key belongs to, if the key exists and is not revoked."""
+    """The node or audit tool an API key belongs to, if the key exists and is not revoked."""
     with p.sessions() as s:
         key = s.scalar(select(m.ApiKey).where(m.ApiKey.key_hash == _sha256(secret)))
         if key is None or key.revoked_at is not None:
