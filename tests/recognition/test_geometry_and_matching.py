@@ -159,3 +159,12 @@ def test_a_still_photo_decides_on_one_description() -> None:
 def test_config_refuses_nonsense(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         EngineConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_auto_detector_is_the_cnn_for_live_sources_and_hog_for_files() -> None:
+    from openlfr.recognition.backends import resolve_detector
+
+    assert resolve_detector("auto", live=True) == "cnn"
+    assert resolve_detector("auto", live=False) == "hog"
+    assert resolve_detector("hog", live=True) == "hog"
+    assert resolve_detector("cnn", live=False) == "cnn"

@@ -11,7 +11,7 @@ import typer
 try:  # typer 0.2x carries its own copy of click
     from typer._click.exceptions import ClickException, UsageError
 except ImportError:  # pragma: no cover - older typer uses click itself
-    from click.exceptions import ClickException, UsageError
+    from click.exceptions import ClickException, UsageError  # type: ignore[assignment]
 
 from openlfr import __version__
 from openlfr.cli import demo_command, engine_commands, platform_commands

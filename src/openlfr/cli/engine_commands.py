@@ -21,6 +21,7 @@ from openlfr.recognition import (
     build_watchlist,
     open_source,
 )
+from openlfr.recognition.backends import resolve_detector
 from openlfr.recognition.enrolment import ImageOutcome
 
 stderr = Console(stderr=True, highlight=False)
@@ -50,7 +51,7 @@ def watchlist_build(
     """Enrol subjects from photos. A photo with no face or several faces is reported by name
     and skipped; the file is written only if at least one subject was enrolled."""
     try:
-        analyzer = FaceAnalyzer(backend=backend, detector=detector)
+        analyzer = FaceAnalyzer(backend=backend, detector=resolve_detector(detector, live=False))
 
         def report(outcome: ImageOutcome) -> None:
             if not outcome.enrolled:
@@ -130,7 +131,10 @@ def watch(
         )
         watchlist = Watchlist.load(watchlist_path)
         frame_source = open_source(source, max_reconnects=max_reconnects)
-        watcher = Watcher(watchlist, config, FaceAnalyzer(backend=backend, detector=detector))
+        analyzer = FaceAnalyzer(
+            backend=backend, detector=resolve_detector(detector, live=frame_source.is_live)
+        )
+        watcher = Watcher(watchlist, config, analyzer)
     except (RecognitionError, ValueError) as exc:
         fail(exc)
 
@@ -175,6 +179,8 @@ def watch(
             "type": "summary",
             "source": frame_source.name,
             "threshold": threshold,
+            "detector": analyzer.backends.detector_name,
+            "backend": analyzer.backends.name,
             **counters.to_json(),
             "elapsed_s": round(elapsed, 3),
             "fps": round(fps, 2),

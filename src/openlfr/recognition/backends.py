@@ -164,6 +164,15 @@ DETECTOR_NAMES = ("hog", "cnn")
 partly hidden faces too; on ONNX Runtime with the onnx backend)."""
 
 
+def resolve_detector(choice: str, *, live: bool) -> str:
+    """Resolve "auto": the CNN finds more faces (turned, tilted, partly hidden), and a live
+    source can afford it because the pipeline drops frames it cannot keep up with; a file
+    is read whole, so HOG keeps it fast. Other choices pass through."""
+    if choice == "auto":
+        return "cnn" if live else "hog"
+    return choice
+
+
 def load_backends(name: str = "auto", threads: int = 1, detector: str = "hog") -> Backends:
     """Load a named backend's networks from installed packages.
 
