@@ -162,7 +162,9 @@ def main() -> None:
         f"openlfr runs at {ours_fps / clip_fps:.2f}x real time"
     )
     print(f"same identities alerted             : {base_ids == ours_ids}")
-    print(f"ms per descriptor (dlib ResNet)     : {ms_per_descriptor(analyzer, args.clip):6.1f}")
+    for backend in ("dlib", "onnx"):
+        ms = ms_per_descriptor(FaceAnalyzer(backend=backend), args.clip)
+        print(f"ms per descriptor, {backend:4} backend   : {ms:6.1f}")
 
 
 if __name__ == "__main__":
