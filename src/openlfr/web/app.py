@@ -33,6 +33,7 @@ from openlfr.web.api import (
     watchlists,
 )
 from openlfr.web.errors import install_error_handlers
+from openlfr.web.pages import install as install_pages
 
 API_PREFIX = "/api"
 #: Paths anyone may call without logging in (everything else refuses anonymous callers).
@@ -92,4 +93,5 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         """Liveness: the process answers."""
         return {"status": "ok"}
 
+    install_pages(app)  # the public portal's HTML pages and feeds (openlfr.web.pages)
     return app

@@ -1,0 +1,24 @@
+"""The register page: the technology register (each engine setup with its last equity
+audit) and council motions with the published responses."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from openlfr.services import consultations
+from openlfr.web.api.technology import register_out
+from openlfr.web.pages.rendering import platform_of, render
+from openlfr.web.schemas import MotionOut
+
+
+def register_page(request: Request) -> Response:
+    """The technology register and council motions."""
+    p = platform_of(request)
+    return render(request, "register.html", {
+        "technologies": register_out(p),
+        "motions": [MotionOut.model_validate(x) for x in consultations.list_motions(p)]})
+
+
+routes = [Route("/register", register_page, methods=["GET"], name="register")]

@@ -1,0 +1,50 @@
+"""Fixtures for the public portal tests: a platform on a throwaway SQLite database with
+a controllable clock, staff clients per role, and the platform tests' deployment
+scenario (reused from tests/platform/platform_helpers.py)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "platform"))
+
+from platform_helpers import FakeClock, Scenario, Staff, make_settings  # noqa: E402
+
+from openlfr.services import users  # noqa: E402
+from openlfr.services.platform import Platform  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The production Argon2 cost is needless here; the algorithm stays the same."""
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
+                                                         parallelism=1))
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def platform(tmp_path: Path, clock: FakeClock) -> Iterator[Platform]:
+    p = Platform.open(make_settings(tmp_path / "data", session_max_age_s=90 * 86400))
+    p.clock = clock
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def staff(platform: Platform) -> Staff:
+    return Staff(platform)
+
+
+@pytest.fixture
+def scenario(staff: Staff, clock: FakeClock) -> Scenario:
+    return Scenario(staff, clock)

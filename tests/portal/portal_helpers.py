@@ -1,0 +1,42 @@
+"""Helpers for the portal tests: a realistic published deployment, and the personal
+data that must never reach a public page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from platform_helpers import Scenario, ok
+
+#: Personal data the scenario records; none of it may appear on a public page.
+PRIVATE = ("CASE-123/A", "resident@example.org", "Insp. Example", "asker@example.org",
+           "PNC")
+
+
+def publish_realistic_deployment(s: Scenario) -> None:
+    """The platform scenario up to authorisation, plus a motion covering the ward (with
+    a published response), an unanswered question with contact details, and a second
+    site."""
+    staff = s.staff
+    s.prepare()
+    ok(staff["planner"].post(f"/api/public/deployments/{s.reference}/feedback", json={
+        "kind": "question", "text": "Will the van be there on market day?",
+        "contact": "asker@example.org"}), 201)
+    motion = ok(staff["oversight"].post("/api/motions", json={
+        "body": "Lambeth Council", "passed_on": "2026-02-10", "stance": "conditions",
+        "summary": "Asks for four weeks' notice and published results.",
+        "areas": ["Lambeth/Riverside"]}), 201)
+    ok(staff["planner"].post(f"/api/motions/{motion['id']}/response", json={
+        "response": "Notice is given at least 14 days ahead; results are published."}))
+    ok(staff["authoriser"].post(s.url("/authorise")))
+
+
+def draft_elsewhere(s: Scenario, **overrides: Any) -> dict[str, Any]:
+    """A draft deployment in another borough: it must stay private."""
+    body = s.deployment_body(title="Secret draft in Hackney", borough="Hackney",
+                             ward="Dalston", **overrides)
+    return ok(s.staff["planner"].post("/api/deployments", json=body), 201)
+
+
+def assert_no_personal_data(html: str) -> None:
+    for private in PRIVATE:
+        assert private not in html, f"{private!r} appeared on a public page"
