@@ -31,9 +31,10 @@ def publish_realistic_deployment(s: Scenario) -> None:
 
 
 def draft_elsewhere(s: Scenario, **overrides: Any) -> dict[str, Any]:
-    """A draft deployment in another borough: it must stay private."""
-    body = s.deployment_body(title="Secret draft in Hackney", borough="Hackney",
-                             ward="Dalston", **overrides)
+    """A draft deployment (by default in another borough): it must stay private."""
+    fields: dict[str, Any] = {"title": "Secret draft in Hackney", "borough": "Hackney",
+                              "ward": "Dalston", **overrides}
+    body = s.deployment_body(**fields)
     return ok(s.staff["planner"].post("/api/deployments", json=body), 201)
 
 

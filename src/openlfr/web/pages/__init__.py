@@ -11,16 +11,17 @@ from fastapi import FastAPI
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from openlfr.web.pages import deployments, register
+from openlfr.web.pages import deployments, feeds, register
 from openlfr.web.pages.rendering import STATIC_DIR
 
 #: Every page path; all are readable without logging in.
-PUBLIC_PAGE_PATHS = ("/", "/deployments/{reference}", "/register")
+PUBLIC_PAGE_PATHS = ("/", "/deployments/{reference}", "/register",
+                     "/areas/{area}/deployments.ics", "/areas/{area}/deployments.atom")
 
 
 def portal_routes() -> list[BaseRoute]:
     """The portal's routes: pages, then the static files they link to."""
-    return [*deployments.routes, *register.routes,
+    return [*deployments.routes, *register.routes, *feeds.routes,
             Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static")]
 
 

@@ -1,0 +1,130 @@
+"""Notice subscriptions per area: an iCalendar feed (each deployment an event, so it
+appears in people's calendars, and a cancellation shows as cancelled) and an Atom feed
+(each deployment an entry, updated when its status changes). A borough's feeds include
+its wards; an area with no deployment yet gives a valid empty feed, so people can
+subscribe before the first notice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from feedgen.feed import FeedGenerator
+from icalendar import Calendar, Event
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from openlfr import __version__
+from openlfr.governance.lifecycle import DeploymentStatus
+from openlfr.services import portal
+from openlfr.storage import models as m
+from openlfr.web.pages.rendering import not_found, platform_of, when, words
+
+ICAL_TYPE = "text/calendar; charset=utf-8"
+ATOM_TYPE = "application/atom+xml; charset=utf-8"
+
+#: iCalendar STATUS for each published deployment status.
+_ICAL_STATUS = {
+    DeploymentStatus.NOTICE_PUBLISHED: "TENTATIVE",
+    DeploymentStatus.CANCELLED: "CANCELLED",
+}
+
+
+def _area(request: Request) -> tuple[portal.Area, list[m.Deployment]] | None:
+    slug: str = request.path_params["area"]
+    if not portal.is_area_slug(slug):
+        return None
+    return portal.public_deployments_in_area(platform_of(request), slug)
+
+
+def _bad_area(request: Request) -> Response:
+    return not_found(request, f"{request.path_params['area']!r} is not an area name; areas "
+                     "look like lambeth or lambeth--riverside (a borough, or a ward in it)")
+
+
+def _summary(d: m.Deployment) -> str:
+    return f"Live facial recognition: {d.title} ({words(d.status)})"
+
+
+def _description(d: m.Deployment, url: str) -> str:
+    sites = "; ".join(s.name for s in d.sites)
+    lines = [f"{d.reference}, {d.borough}" + (f" / {d.ward}" if d.ward else "") + ".",
+             f"From {when(d.start_at)} to {when(d.end_at)}. Status: {words(d.status)}.",
+             f"Sites: {sites}.", f"Purpose: {d.purpose}",
+             f"Offence categories: {', '.join(d.offence_categories)}."]
+    if d.cancel_reason:
+        lines.append(f"Cancelled: {d.cancel_reason}")
+    lines.append(f"Details, checks, and how to object or ask a question: {url}")
+    return "\n".join(lines)
+
+
+def _updated(deployments: list[m.Deployment], fallback: datetime) -> datetime:
+    return max((d.updated_at for d in deployments), default=fallback)
+
+
+def ical_feed(request: Request) -> Response:
+    """The area's deployments as calendar events."""
+    found = _area(request)
+    if found is None:
+        return _bad_area(request)
+    area, deployments = found
+    now = platform_of(request).clock()
+    cal = Calendar()
+    cal.add("prodid", f"-//openlfr {__version__}//public portal//EN")
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", f"Live facial recognition in {area.name}")
+    for d in deployments:
+        url = str(request.url_for("deployment", reference=d.reference))
+        event = Event()
+        event.add("uid", f"{d.reference}@openlfr")
+        event.add("dtstamp", now)
+        event.add("last-modified", d.updated_at)
+        event.add("dtstart", d.start_at)
+        event.add("dtend", d.end_at)
+        event.add("summary", _summary(d))
+        event.add("location", "; ".join(s.name for s in d.sites))
+        if d.sites:
+            event.add("geo", (d.sites[0].lat, d.sites[0].lon))
+        event.add("description", _description(d, url))
+        event.add("url", url)
+        event.add("status", _ICAL_STATUS.get(DeploymentStatus(d.status), "CONFIRMED"))
+        cal.add_component(event)
+    return Response(cal.to_ical(), media_type=ICAL_TYPE, headers={
+        "Content-Disposition": f'inline; filename="openlfr-{area.slug}.ics"'})
+
+
+def atom_feed(request: Request) -> Response:
+    """The area's deployments as an Atom feed, newest start first."""
+    found = _area(request)
+    if found is None:
+        return _bad_area(request)
+    area, deployments = found
+    fg = FeedGenerator()
+    self_url = str(request.url.replace(query=""))
+    fg.id(self_url)
+    fg.title(f"Live facial recognition in {area.name}")
+    fg.subtitle("Notice of live facial recognition deployments, published before they "
+                "happen, and changes to them.")
+    fg.link(href=self_url, rel="self")
+    fg.link(href=str(request.url_for("home")), rel="alternate")
+    fg.author({"name": "openlfr public portal"})
+    fg.generator("openlfr", version=__version__)
+    fg.language("en")
+    fg.updated(_updated(deployments, platform_of(request).clock()))
+    for d in deployments:
+        url = str(request.url_for("deployment", reference=d.reference))
+        entry = fg.add_entry(order="append")
+        entry.id(url)
+        entry.title(f"{d.title}: {when(d.start_at)} ({words(d.status)})")
+        entry.link(href=url, rel="alternate")
+        entry.updated(d.updated_at)
+        if d.notice_published_at is not None:
+            entry.published(d.notice_published_at)
+        entry.content(_description(d, url), type="text")
+    return Response(fg.atom_str(pretty=True), media_type=ATOM_TYPE)
+
+
+routes = [
+    Route("/areas/{area}/deployments.ics", ical_feed, methods=["GET"], name="area_ical"),
+    Route("/areas/{area}/deployments.atom", atom_feed, methods=["GET"], name="area_atom"),
+]
