@@ -11,20 +11,24 @@ from fastapi import FastAPI
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from openlfr.web.pages import deployments, feeds, register
+from openlfr.web.pages import deployments, feedback, feeds, register
 from openlfr.web.pages.rendering import STATIC_DIR
 
 #: Every page path; all are readable without logging in.
 PUBLIC_PAGE_PATHS = ("/", "/deployments/{reference}", "/register",
-                     "/areas/{area}/deployments.ics", "/areas/{area}/deployments.atom")
+                     "/areas/{area}/deployments.ics", "/areas/{area}/deployments.atom",
+                     "/deployments/{reference}/feedback",
+                     "/deployments/{reference}/feedback/thanks")
 
 
 def portal_routes() -> list[BaseRoute]:
     """The portal's routes: pages, then the static files they link to."""
-    return [*deployments.routes, *register.routes, *feeds.routes,
+    return [*deployments.routes, *feedback.routes, *register.routes, *feeds.routes,
             Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static")]
 
 
 def install(app: FastAPI) -> None:
-    """Add the portal's routes to ``app`` (after the API's, which they never shadow)."""
+    """Add the portal's routes to ``app`` (after the API's, which they never shadow) and
+    the feedback form's per-client rate limit."""
+    app.state.portal_feedback_limit = feedback.FeedbackRateLimit(feedback.FEEDBACK_PER_HOUR)
     app.router.routes.extend(portal_routes())

@@ -1,0 +1,140 @@
+"""The feedback form: anyone may object, ask, support, complain or ask for redress on a
+published deployment, with optional contact details that are never published. It posts
+through the same service as the public API (answer deadline, audit event), and is rate
+limited per client address so the channel cannot be flooded."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from openlfr.governance.errors import NotFound
+from openlfr.governance.records import KINDS_NEEDING_ANSWER, FeedbackKind
+from openlfr.services import consultations
+from openlfr.services import deployments as deployment_service
+from openlfr.services.platform import PUBLIC_ACTOR
+from openlfr.services.schemas import FeedbackIn
+from openlfr.storage import models as m
+from openlfr.web.pages.deployments import REFERENCE
+from openlfr.web.pages.rendering import not_found, platform_of, render
+
+#: Feedback a single client address may send per hour.
+FEEDBACK_PER_HOUR = 10
+
+#: The kinds offered on the form, in order, with what each means to the person sending.
+KIND_CHOICES: tuple[tuple[str, str], ...] = (
+    (FeedbackKind.OBJECTION.value, "I object to this deployment"),
+    (FeedbackKind.QUESTION.value, "I have a question"),
+    (FeedbackKind.SUPPORT.value, "I support this deployment"),
+    (FeedbackKind.COMPLAINT.value, "I want to complain"),
+    (FeedbackKind.REDRESS_REQUEST.value, "I was affected and ask for redress"),
+)
+
+
+class FeedbackRateLimit:
+    """Submissions per client address over a moving hour (the ``limits`` library, as the
+    login throttle uses). In-process: each server process counts its own."""
+
+    def __init__(self, per_hour: int) -> None:
+        from limits import RateLimitItemPerHour
+        from limits.storage import MemoryStorage
+        from limits.strategies import MovingWindowRateLimiter
+
+        self.per_hour = per_hour
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._item = RateLimitItemPerHour(per_hour)
+
+    def allow(self, client: str) -> bool:
+        """Count one submission from ``client``; False when its allowance is used up."""
+        return self._limiter.hit(self._item, "feedback", client)
+
+
+def _deployment(request: Request) -> m.Deployment | Response:
+    reference: str = request.path_params["reference"]
+    if not REFERENCE.fullmatch(reference):
+        return not_found(request, f"{reference!r} is not a deployment reference")
+    try:
+        return deployment_service.public_deployment(platform_of(request), reference)
+    except NotFound as exc:
+        return not_found(request, str(exc))
+
+
+def _form(request: Request, d: m.Deployment, values: dict[str, str],
+          errors: dict[str, str], status_code: int = 200) -> Response:
+    return render(request, "feedback_form.html", {
+        "d": d, "kinds": KIND_CHOICES, "values": values, "errors": errors,
+        "deadline_days": platform_of(request).settings.answer_deadline_days},
+        status_code=status_code)
+
+
+def feedback_form(request: Request) -> Response:
+    """The empty form (a kind may be chosen in advance with ?kind=question)."""
+    d = _deployment(request)
+    if isinstance(d, Response):
+        return d
+    kind = request.query_params.get("kind", "")
+    return _form(request, d, {"kind": kind if kind in dict(KIND_CHOICES) else ""}, {})
+
+
+async def submit_feedback_form(request: Request) -> Response:
+    """Validate, rate-limit, record through the feedback service, then redirect to the
+    thank-you page (so reloading it does not send the feedback twice)."""
+    d = _deployment(request)
+    if isinstance(d, Response):
+        return d
+    form = await request.form()
+    values = {k: str(form.get(k) or "") for k in ("kind", "text", "contact")}
+    try:
+        data = FeedbackIn(kind=values["kind"], text=values["text"],  # type: ignore[arg-type]
+                          contact=values["contact"].strip() or None)
+    except ValidationError as exc:
+        errors = {str(e["loc"][0]): _problem(str(e["loc"][0]), e["msg"]) for e in exc.errors()}
+        return _form(request, d, values, errors, status_code=422)
+    limiter: FeedbackRateLimit = request.app.state.portal_feedback_limit
+    if not limiter.allow(request.client.host if request.client else "unknown"):
+        return render(request, "feedback_limited.html", {"d": d, "per_hour": limiter.per_hour},
+                      status_code=429)
+    f = consultations.submit_feedback(platform_of(request), PUBLIC_ACTOR, d.id, data)
+    url = request.url_for("feedback_thanks", reference=d.reference).include_query_params(
+        due=f.answer_due_at.date().isoformat(), kind=f.kind)
+    return RedirectResponse(str(url), status_code=303)
+
+
+def _problem(field: str, message: str) -> str:
+    if field == "kind":
+        return "Choose what you are telling us."
+    if field == "text":
+        return "Write at least a few words (up to 5,000 characters)."
+    if field == "contact":
+        return "Leave contact details empty, or give an e-mail or phone number (up to 300 " \
+               "characters)."
+    return message
+
+
+def feedback_thanks(request: Request) -> Response:
+    """Confirms receipt and says by when the public answer is due."""
+    d = _deployment(request)
+    if isinstance(d, Response):
+        return d
+    try:
+        due: date | None = date.fromisoformat(request.query_params.get("due", ""))
+    except ValueError:
+        due = None
+    kind = request.query_params.get("kind", "")
+    return render(request, "feedback_thanks.html", {
+        "d": d, "due": due, "kind": kind if kind in dict(KIND_CHOICES) else "",
+        "answer_needed": kind in {k.value for k in KINDS_NEEDING_ANSWER}})
+
+
+routes = [
+    Route("/deployments/{reference}/feedback", feedback_form, methods=["GET"],
+          name="feedback_form"),
+    Route("/deployments/{reference}/feedback", submit_feedback_form, methods=["POST"],
+          name="feedback_submit"),
+    Route("/deployments/{reference}/feedback/thanks", feedback_thanks, methods=["GET"],
+          name="feedback_thanks"),
+]
