@@ -4,6 +4,7 @@ feedparser for Atom."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import feedparser
 from icalendar import Calendar
@@ -23,7 +24,7 @@ def _publish_in(s: Scenario, title: str, borough: str, ward: str | None,
     return str(d["reference"])
 
 
-def _events(s: Scenario, area: str) -> dict[str, object]:
+def _events(s: Scenario, area: str) -> dict[str, Any]:
     r = s.staff.anon.get(f"/areas/{area}/deployments.ics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/calendar")
     assert_no_personal_data(r.text)

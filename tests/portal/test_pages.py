@@ -176,3 +176,16 @@ def test_every_page_is_public_and_outside_the_api_spec(scenario: Scenario) -> No
     # The portal does not shadow the API's own answers.
     assert s.staff.anon.get("/api/nothing-here").headers["content-type"].startswith(
         "application/json")
+
+
+def test_every_portal_route_is_declared_public() -> None:
+    """The API's access walk does not see portal routes (they are not API routes), so this
+    one does: a page not listed in PUBLIC_PAGE_PATHS (a future staff page) must be added
+    here deliberately, with its own check that it refuses anonymous callers."""
+    from starlette.routing import Mount, Route
+
+    from openlfr.web.pages import portal_routes
+
+    paths = {r.path for r in portal_routes() if isinstance(r, Route)}
+    assert paths == set(PUBLIC_PAGE_PATHS)
+    assert [r.path for r in portal_routes() if isinstance(r, Mount)] == ["/static"]
