@@ -34,3 +34,4 @@ def test_one_site_is_centred_and_no_site_is_no_map() -> None:
     assert (drawn.placed[0].x, drawn.placed[0].y) == (WIDTH / 2, HEIGHT / 2)
     assert drawn.scale_label.endswith("m")
     assert build_site_map([]) is None
+

@@ -23,15 +23,15 @@ def when(moment: datetime | date | None) -> str:
     if moment is None:
         return ""
     if isinstance(moment, datetime):
-        return moment.strftime("%a %d %B %Y, %H:%M UTC").replace(" 0", " ", 1)
-    return moment.strftime("%d %B %Y").lstrip("0")
+        return f"{moment:%a} {moment.day} {moment:%B %Y, %H:%M} UTC"
+    return day(moment)
 
 
 def day(moment: datetime | date | None) -> str:
     """The date alone, e.g. "22 March 2026"."""
     if moment is None:
         return ""
-    return moment.strftime("%d %B %Y").lstrip("0")
+    return f"{moment.day} {moment:%B %Y}"
 
 
 def words(identifier: str) -> str:

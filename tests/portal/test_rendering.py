@@ -1,0 +1,13 @@
+"""Shared page formatting."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from openlfr.web.pages.rendering import day, when, words
+
+
+def test_dates_read_as_people_write_them() -> None:
+    assert when(datetime(2026, 3, 2, 9, 5, tzinfo=UTC)) == "Mon 2 March 2026, 09:05 UTC"
+    assert day(date(2026, 3, 2)) == "2 March 2026" and when(None) == ""
+    assert words("council_officials") == "council officials"
