@@ -51,7 +51,7 @@ def _consultation_out(c: m.Consultation) -> ConsultationOut:
                            status=c.status, opened_at=c.opened_at, closed_at=c.closed_at)
 
 
-def _published_gates(platform: Platform, d: m.Deployment) -> tuple[list[GateOut], str,
+def published_gates(platform: Platform, d: m.Deployment) -> tuple[list[GateOut], str,
                                                                    datetime | None]:
     """The gates as they stood when the deployment was activated (or else authorised): the
     basis of the decision. Before any decision, the gates as they stand now."""
@@ -86,7 +86,7 @@ def public_deployment(reference: Reference, platform: PlatformDep) -> PublicDepl
     engagement, consultation, feedback and answers, comments, watchlist size by
     category, and figures."""
     d = deployments.public_deployment(platform, reference)
-    gates, basis, evaluated_at = _published_gates(platform, d)
+    gates, basis, evaluated_at = published_gates(platform, d)
     view = assessments.view_assessment(platform, d.id)
     try:
         c: m.Consultation | None = consultations.get_consultation(platform, d.id)

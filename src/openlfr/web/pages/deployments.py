@@ -17,7 +17,7 @@ from openlfr.services import portal
 from openlfr.storage import models as m
 
 # The API's public views, reused so a page shows exactly what /api/public shows.
-from openlfr.web.api.public import _published_gates, public_deployment
+from openlfr.web.api.public import public_deployment, published_gates
 from openlfr.web.pages.rendering import not_found, platform_of, render
 from openlfr.web.pages.site_map import MapSite, build_site_map
 from openlfr.web.schemas import GateOut
@@ -52,7 +52,7 @@ def home(request: Request) -> Response:
     """Upcoming, active and past deployments, each with its gate status, and a map."""
     p = platform_of(request)
     grouped = portal.deployments_by_phase(p)
-    listed = {phase: [Listed(d, GateStatus(*_published_gates(p, d)[:2])) for d in items]
+    listed = {phase: [Listed(d, GateStatus(*published_gates(p, d)[:2])) for d in items]
               for phase, items in grouped.items()}
     site_map = build_site_map([
         MapSite(s.name, s.lat, s.lon, d.reference, d.borough, phase.value)
