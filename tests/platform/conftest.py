@@ -14,29 +14,15 @@ from platform_helpers import (
     FakeClock,
     Scenario,
     Staff,
+    cheap_password_hashing,  # a fixture, shared with the other test folder
+    clock,  # a fixture, shared with the other test folder
     fresh_pg_schema,
     make_settings,
     postgres_url,
 )
 
-from openlfr.services import users
 from openlfr.services.platform import Platform
 from openlfr.settings import Settings
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Argon2 with its production cost takes ~0.1 s a hash; tests hash dozens of times.
-    The algorithm is the same, only the work factor is lowered."""
-    from argon2 import PasswordHasher
-
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                         parallelism=1))
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

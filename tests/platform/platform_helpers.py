@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from fastapi.routing import APIRoute
 from sqlalchemy.engine import make_url
@@ -295,3 +296,21 @@ def descriptor(seed: float = 0.0) -> list[float]:
 
 def day(text: str) -> date:
     return date.fromisoformat(text)
+
+
+# Fixtures shared by the platform and portal test folders (each conftest imports them).
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 with its production cost takes ~0.1 s a hash; tests hash dozens of times.
+    The algorithm is the same, only the work factor is lowered."""
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
+                                                         parallelism=1))
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()

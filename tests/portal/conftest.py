@@ -17,27 +17,14 @@ from platform_helpers import (  # noqa: E402
     FakeClock,
     Scenario,
     Staff,
+    cheap_password_hashing,  # a fixture, shared with the other test folder
+    clock,  # a fixture, shared with the other test folder
     fresh_pg_schema,
     make_settings,
     postgres_url,
 )
 
-from openlfr.services import users  # noqa: E402
 from openlfr.services.platform import Platform  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The production Argon2 cost is needless here; the algorithm stays the same."""
-    from argon2 import PasswordHasher
-
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                         parallelism=1))
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture
