@@ -89,6 +89,36 @@ class Settings(BaseSettings):
         default=False,
         description="Send the session cookie over HTTPS only (set true in production).",
     )
+    probe_crop_retention_hours: int = Field(
+        default=31 * 24, ge=1,
+        description="Hours an alert's probe crop (the matched face) is kept for adjudication, "
+        "complaints and redress; then it is deleted and the deletion audited.",
+    )
+    late_delivery_hours: int = Field(
+        default=24, ge=0,
+        description="Hours after a deployment ends during which a node may still deliver "
+        "alerts and counts recorded before the end (its outbox after a network outage).",
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The portal's address as the public reaches it; used for links in "
+        "e-mails and feeds sent out of a request.",
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP server for notice e-mails; unset: e-mails wait in the outbox.",
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP port.")
+    smtp_starttls: bool = Field(default=False, description="Use STARTTLS with the SMTP server.")
+    smtp_username: str | None = Field(default=None, description="SMTP login (optional).")
+    smtp_password: str | None = Field(default=None, description="SMTP password (optional).")
+    smtp_from: str = Field(
+        default="openlfr notice <notice@localhost>", description="From: of notice e-mails.",
+    )
+    sent_email_retention_days: int = Field(
+        default=30, ge=1,
+        description="Days a sent e-mail (address and text) is kept in the outbox record.",
+    )
 
     @property
     def effective_database_url(self) -> str:

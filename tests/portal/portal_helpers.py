@@ -41,3 +41,12 @@ def draft_elsewhere(s: Scenario, **overrides: Any) -> dict[str, Any]:
 def assert_no_personal_data(html: str) -> None:
     for private in PRIVATE:
         assert private not in html, f"{private!r} appeared on a public page"
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token a staff page put in its forms."""
+    import re
+
+    match = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from platform_helpers import START, Scenario, ok
 from portal_helpers import assert_no_personal_data, draft_elsewhere, publish_realistic_deployment
 
-from openlfr.web.pages import PUBLIC_PAGE_PATHS
+from openlfr.web.pages import PUBLIC_PAGE_PATHS, STAFF_PAGE_PATHS
 
 
 def _section(html: str, test_id: str) -> str:
@@ -162,15 +162,25 @@ def test_text_from_the_public_is_escaped(scenario: Scenario) -> None:
     assert "<script>alert" not in html and "&lt;script&gt;" in html
 
 
+def _fill(path: str, reference: str) -> str:
+    """A concrete URL for a page path: the scenario's deployment and area, an unknown
+    token (such pages must still answer, with a 404 page), and ids of 1."""
+    path = path.replace("{reference}", reference).replace("{area}", "lambeth--riverside")
+    path = path.replace("{token}", "unknown-token")
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
 def test_every_page_is_public_and_outside_the_api_spec(scenario: Scenario) -> None:
     s = scenario
     publish_realistic_deployment(s)
     for path in PUBLIC_PAGE_PATHS:
-        r = s.staff.anon.get(path.replace("{reference}", s.reference)
-                             .replace("{area}", "lambeth--riverside"))
-        assert r.status_code == 200, path
+        r = s.staff.anon.get(_fill(path, s.reference), follow_redirects=False)
+        expected = {404} if "{token}" in path else {200}
+        assert r.status_code in expected, (path, r.status_code)
+        assert r.headers["content-type"].startswith(("text/", "application/")), path
     spec = ok(s.staff.anon.get("/openapi.json"))
-    assert not any(p in spec["paths"] for p in PUBLIC_PAGE_PATHS)
+    every_page = PUBLIC_PAGE_PATHS + STAFF_PAGE_PATHS
+    assert not any(p in spec["paths"] for p in every_page)
     css = s.staff.anon.get("/static/portal.css")
     assert css.status_code == 200 and "text/css" in css.headers["content-type"]
     # The portal does not shadow the API's own answers.
@@ -178,14 +188,40 @@ def test_every_page_is_public_and_outside_the_api_spec(scenario: Scenario) -> No
         "application/json")
 
 
-def test_every_portal_route_is_declared_public() -> None:
-    """The API's access walk does not see portal routes (they are not API routes), so this
-    one does: a page not listed in PUBLIC_PAGE_PATHS (a future staff page) must be added
-    here deliberately, with its own check that it refuses anonymous callers."""
+def test_every_staff_page_refuses_anonymous_callers(scenario: Scenario) -> None:
+    """Walk every staff route: anonymous GETs are sent to the login page, anonymous posts
+    change nothing (sent to the login page too), whatever the body."""
+    s = scenario
+    publish_realistic_deployment(s)
+    from starlette.routing import Route
+
+    from openlfr.web.pages import portal_routes
+
+    staff_routes = [r for r in portal_routes()
+                    if isinstance(r, Route) and r.path in STAFF_PAGE_PATHS]
+    checked = 0
+    for route in staff_routes:
+        for method in sorted(route.methods or ()):
+            if method == "HEAD":
+                continue
+            r = s.staff.anon.request(method, _fill(route.path, s.reference),
+                                     data={"csrf_token": "x"}, follow_redirects=False)
+            assert r.status_code == 303, (method, route.path, r.status_code)
+            assert r.headers["location"].startswith("http://testserver/staff/login?next="), (
+                method, route.path)
+            checked += 1
+    assert checked >= len(STAFF_PAGE_PATHS)
+
+
+def test_every_portal_route_is_declared_public_or_staff() -> None:
+    """The API's access walk does not see portal routes (they are not API routes), so
+    each page module declares its paths as public or staff, and this test holds every
+    route to that declaration (staff ones are walked by the test above)."""
     from starlette.routing import Mount, Route
 
     from openlfr.web.pages import portal_routes
 
     paths = {r.path for r in portal_routes() if isinstance(r, Route)}
-    assert paths == set(PUBLIC_PAGE_PATHS)
+    assert paths == set(PUBLIC_PAGE_PATHS) | set(STAFF_PAGE_PATHS)
+    assert not set(PUBLIC_PAGE_PATHS) & set(STAFF_PAGE_PATHS)
     assert [r.path for r in portal_routes() if isinstance(r, Mount)] == ["/static"]

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy import func, select
 
 from openlfr.audit import append_event
-from openlfr.governance.errors import Conflict
+from openlfr.governance.errors import Conflict, NotFound
 from openlfr.governance.records import Adjudication
 from openlfr.services.common import deployment_or_404, get_or_404
-from openlfr.services.platform import Actor, Platform
+from openlfr.services.platform import Actor, Platform, Role
 from openlfr.services.schemas import AdjudicationIn, AlertIn, CountersIn, OutcomeIn
-from openlfr.services.watchlists import entry_in_deployment, require_node_access
+from openlfr.services.watchlists import (
+    encrypt_jpeg_b64,
+    entry_in_deployment,
+    require_node_access,
+)
 from openlfr.storage import models as m
 
 
@@ -33,7 +38,8 @@ def record_alert(p: Platform, actor: Actor, deployment_id: int, data: AlertIn) -
                         occurred_at=data.occurred_at, camera=data.camera,
                         track_id=data.track_id, score=data.score, entry_id=entry.id,
                         entry_category=entry.category, adjudication=Adjudication.PENDING.value,
-                        received_at=now)
+                        received_at=now,
+                        probe_crop_encrypted=encrypt_jpeg_b64(p.fernet, data.probe_crop_jpeg_b64))
         s.add(alert)
         s.flush()
         append_event(s, actor=actor.audit_name, action="alert.received",
@@ -64,6 +70,36 @@ def record_counters(p: Platform, actor: Actor, deployment_id: int,
                      details={"batch_id": data.batch_id, "faces_seen": data.faces_seen,
                               "tracks": data.tracks}, now=now)
     return batch, True
+
+
+class AlertImage(StrEnum):
+    """The two photos an operator compares: the face the camera saw and the watchlist's."""
+
+    PROBE = "probe"
+    REFERENCE = "reference"
+
+
+def alert_image(p: Platform, actor: Actor, alert_id: int, which: AlertImage) -> bytes:
+    """The JPEG bytes of an alert's probe crop or of its watchlist entry's reference photo,
+    for the people who adjudicate it. NotFound, saying why, once either has been deleted."""
+    actor.require(Role.OPERATOR, Role.AUTHORISER, doing="viewing alert photos")
+    with p.sessions() as s:
+        alert = get_or_404(s, m.Alert, alert_id, "alert")
+        if which is AlertImage.PROBE:
+            if alert.probe_crop_encrypted is None:
+                if alert.probe_crop_purged_at is not None:
+                    raise NotFound(f"alert {alert_id}'s probe crop was deleted on "
+                                   f"{alert.probe_crop_purged_at:%Y-%m-%d %H:%M} UTC when its "
+                                   "retention ended")
+                raise NotFound(f"alert {alert_id} came without a probe crop")
+            return p.fernet.decrypt(alert.probe_crop_encrypted)
+        entry = s.get(m.WatchlistEntry, alert.entry_id) if alert.entry_id else None
+        if entry is None:
+            raise NotFound(f"alert {alert_id}'s watchlist entry no longer exists (the "
+                           "watchlist is destroyed when the deployment ends)")
+        if entry.image_encrypted is None:
+            raise NotFound(f"watchlist entry {entry.id} has no reference photo")
+        return p.fernet.decrypt(entry.image_encrypted)
 
 
 def list_alerts(p: Platform, deployment_id: int) -> list[m.Alert]:

@@ -5,8 +5,10 @@ Run at start-up and then periodically by the web app (see openlfr.web.app)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
 from openlfr.governance.lifecycle import FINISHED_STATUSES
@@ -20,11 +22,13 @@ class RetentionReport:
     expired_entries_deleted: int
     watchlists_destroyed: int
     sessions_deleted: int
+    probe_crops_deleted: int = 0
 
 
 def apply_retention(p: Platform) -> RetentionReport:
     """Delete watchlist entries past their expiry date, destroy any watchlist whose
-    deployment has finished, and drop expired login sessions. One transaction."""
+    deployment has finished, delete probe crops older than their retention, and drop
+    expired login sessions. One transaction; each deletion of personal data is audited."""
     now = p.clock()
     today = now.date()
     expired_total = destroyed = 0
@@ -45,5 +49,25 @@ def apply_retention(p: Platform) -> RetentionReport:
                 append_event(s, actor=SYSTEM_ACTOR.audit_name, action="watchlist.entries_expired",
                              subject_type="watchlist", subject_id=w.id,
                              details={"entry_ids": expired}, now=now)
+        crops = _purge_probe_crops(s, now - timedelta(hours=p.settings.probe_crop_retention_hours),
+                                   now)
         sessions = s.execute(delete(m.LoginSession).where(m.LoginSession.expires_at <= now))
-    return RetentionReport(expired_total, destroyed, int(getattr(sessions, "rowcount", 0) or 0))
+    return RetentionReport(expired_total, destroyed, int(getattr(sessions, "rowcount", 0) or 0),
+                           crops)
+
+
+def _purge_probe_crops(s: Session, received_before: datetime, now: datetime) -> int:
+    """Delete the probe crops of alerts received before ``received_before``; one audit
+    event per deployment, naming the alerts."""
+    rows = s.execute(select(m.Alert.id, m.Alert.deployment_id).where(
+        m.Alert.probe_crop_encrypted.is_not(None), m.Alert.received_at < received_before)).all()
+    by_deployment: dict[int, list[int]] = {}
+    for alert_id, deployment_id in rows:
+        by_deployment.setdefault(deployment_id, []).append(alert_id)
+    for deployment_id, alert_ids in sorted(by_deployment.items()):
+        s.execute(update(m.Alert).where(m.Alert.id.in_(alert_ids)).values(
+            probe_crop_encrypted=None, probe_crop_purged_at=now))
+        append_event(s, actor=SYSTEM_ACTOR.audit_name, action="alert.probe_crops_deleted",
+                     subject_type="deployment", subject_id=deployment_id,
+                     details={"alert_ids": alert_ids, "reason": "retention ended"}, now=now)
+    return len(rows)

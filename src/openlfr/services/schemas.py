@@ -281,6 +281,34 @@ class WatchlistIn(Input):
 
 Descriptor = Annotated[list[float], Field(min_length=16, max_length=4096)]
 
+#: Largest photo accepted inside a JSON body (a face crop or reference photo, as JPEG).
+MAX_JPEG_BYTES = 512 * 1024
+
+
+def _jpeg_b64(value: str) -> str:
+    """A base64 JPEG that really decodes: its magic bytes, its size and the pixels."""
+    import base64
+    import binascii
+
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("is not valid base64") from None
+    if len(raw) > MAX_JPEG_BYTES:
+        raise ValueError(f"is {len(raw)} bytes; at most {MAX_JPEG_BYTES} are accepted")
+    if not raw.startswith(b"\xff\xd8\xff"):
+        raise ValueError("is not a JPEG image (send the photo as JPEG, base64-encoded)")
+    import cv2
+    import numpy as np
+
+    if cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR) is None:
+        raise ValueError("is a damaged JPEG that cannot be decoded")
+    return value
+
+
+JpegB64 = Annotated[str, StringConstraints(min_length=4, max_length=4 * MAX_JPEG_BYTES // 3 + 4),
+                    AfterValidator(_jpeg_b64)]
+
 
 class WatchlistEntryIn(Input):
     subject_ref: Short = Field(description="Internal reference; never shown publicly.")
@@ -290,6 +318,9 @@ class WatchlistEntryIn(Input):
     image_taken_on: Day
     expires_on: Day | None = None
     descriptors: list[Descriptor] = Field(min_length=1, max_length=20)
+    image_jpeg_b64: JpegB64 | None = Field(
+        default=None, description="Reference photo (JPEG, base64) shown to operators beside "
+        "an alert's probe; encrypted at rest and destroyed with the watchlist.")
 
     @model_validator(mode="after")
     def _same_dimension(self) -> WatchlistEntryIn:
@@ -309,6 +340,9 @@ class AlertIn(Input):
     track_id: Short
     score: Similarity
     entry_id: Id
+    probe_crop_jpeg_b64: JpegB64 | None = Field(
+        default=None, description="The aligned face that matched (JPEG, base64); encrypted at "
+        "rest, shown to operators, deleted when its retention ends.")
 
 
 class CountersIn(Input):

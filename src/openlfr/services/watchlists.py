@@ -3,6 +3,7 @@ released only to an engine node of an active deployment, destroyed with the depl
 
 from __future__ import annotations
 
+import base64
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -33,6 +34,13 @@ def encrypt_descriptors(fernet: Fernet, descriptors: list[list[float]]) -> bytes
 def decrypt_descriptors(fernet: Fernet, token: bytes) -> list[list[float]]:
     result: list[list[float]] = json.loads(fernet.decrypt(token))
     return result
+
+
+def encrypt_jpeg_b64(fernet: Fernet, jpeg_b64: str | None) -> bytes | None:
+    """A base64 JPEG (already validated) as an encrypted token of its bytes; None stays None."""
+    if jpeg_b64 is None:
+        return None
+    return fernet.encrypt(base64.b64decode(jpeg_b64))
 
 
 def _watchlist(s: Session, deployment_id: int) -> m.Watchlist:
@@ -92,7 +100,8 @@ def add_entry(p: Platform, actor: Actor, deployment_id: int,
             source=data.source, authorised_by=data.authorised_by,
             image_taken_on=data.image_taken_on, expires_on=data.expires_on,
             descriptors_encrypted=encrypt_descriptors(p.fernet, data.descriptors),
-            descriptor_count=len(data.descriptors), added_by=actor.audit_name, added_at=now)
+            descriptor_count=len(data.descriptors), added_by=actor.audit_name, added_at=now,
+            image_encrypted=encrypt_jpeg_b64(p.fernet, data.image_jpeg_b64))
         s.add(entry)
         w.built_at = None
         s.flush()

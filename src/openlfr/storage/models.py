@@ -139,6 +139,8 @@ class Deployment(Base):
     reviewed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # Set when published dates are changed (the notice period then runs again from then).
+    rescheduled_at: Mapped[datetime | None]
     review_summary: Mapped[str | None] = mapped_column(Text)
     # The gate results as they stood when it was authorised and when it was activated:
     # what the decision was based on, kept after the records change (e.g. the watchlist
@@ -199,6 +201,10 @@ class Consultation(Base):
     risks: Mapped[str] = mapped_column(Text)
     questions: Mapped[list[Any]]
     status: Mapped[str] = mapped_column(String(16))
+    # Where a wording flag is kept on purpose, the planner's published reason:
+    # {"q2": {"reason": "...", "by": "planner", "at": iso}, "information_sheet": {...}}
+    wording_exceptions: Mapped[dict[str, Any]] = mapped_column(default=dict,
+                                                               server_default="{}")
     opened_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
@@ -212,6 +218,8 @@ class ConsultationResponse(Base):
     consultation_id: Mapped[int] = mapped_column(
         ForeignKey("consultations.id", ondelete="CASCADE"), index=True)
     answers: Mapped[dict[str, Any]]
+    # Optional and coarse on purpose (e.g. "SE11"): where responses come from, not who.
+    postcode_district: Mapped[str | None] = mapped_column(String(8))
     submitted_at: Mapped[datetime]
 
 
@@ -230,6 +238,8 @@ class Feedback(Base):
     answered_by: Mapped[str | None] = mapped_column(String(64))
     hidden_for_abuse: Mapped[bool] = mapped_column(Boolean, default=False)
     moderation_reason: Mapped[str | None] = mapped_column(Text)
+    moderated_at: Mapped[datetime | None]
+    moderated_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class CouncilMotion(Base):
@@ -301,6 +311,9 @@ class WatchlistEntry(Base):
     expires_on: Mapped[date | None] = mapped_column(Date)
     descriptors_encrypted: Mapped[bytes] = mapped_column(LargeBinary)  # Fernet token
     descriptor_count: Mapped[int] = mapped_column(Integer)
+    # The reference photo an operator compares the probe with (JPEG, Fernet token);
+    # destroyed with the watchlist.
+    image_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     added_by: Mapped[str] = mapped_column(String(64))
     added_at: Mapped[datetime]
 
@@ -326,6 +339,14 @@ class Alert(Base):
     outcome_recorded_at: Mapped[datetime | None]
     demographic_group: Mapped[str | None] = mapped_column(String(100))
     received_at: Mapped[datetime]
+    # The aligned face that raised the alert (JPEG, Fernet token), kept only until
+    # probe_crop_retention_hours after the alert; then deleted and the deletion audited.
+    probe_crop_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    probe_crop_purged_at: Mapped[datetime | None]
+
+    @property
+    def has_probe_crop(self) -> bool:
+        return self.probe_crop_encrypted is not None
 
 
 class CounterBatch(Base):
@@ -339,7 +360,61 @@ class CounterBatch(Base):
     batch_id: Mapped[str] = mapped_column(String(64))
     faces_seen: Mapped[int] = mapped_column(Integer)
     tracks: Mapped[int] = mapped_column(Integer)
+    frames_processed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    frames_dropped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The span of time the counts cover (node clock); months are counted by period_end.
+    period_start: Mapped[datetime | None]
+    period_end: Mapped[datetime | None]
     received_at: Mapped[datetime]
+
+
+class DeploymentReview(Base):
+    """A published post-deployment review: the figures and record as they stood when it
+    was generated. Regenerated (a new version) when the record changes after completion."""
+
+    __tablename__ = "deployment_reviews"
+    __table_args__ = (UniqueConstraint("deployment_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("deployments.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(200))
+    content: Mapped[dict[str, Any]]
+    generated_at: Mapped[datetime]
+
+
+# --- notice by e-mail ------------------------------------------------------------------
+
+class NoticeSubscription(Base):
+    """A person's request for e-mail notice of deployments in an area. Active once the
+    address is confirmed (double opt-in); the token is in every e-mail's unsubscribe link."""
+
+    __tablename__ = "notice_subscriptions"
+    __table_args__ = (UniqueConstraint("email", "area_slug"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))  # never public
+    area_slug: Mapped[str] = mapped_column(String(200), index=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None]
+    unsubscribed_at: Mapped[datetime | None]
+
+
+class OutgoingEmail(Base):
+    """An e-mail waiting to be sent (an outbox: written in the same transaction as the
+    change it announces, so nothing is lost when the mail server is down)."""
+
+    __tablename__ = "outgoing_emails"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    to_address: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 # --- audit chain -------------------------------------------------------------------------

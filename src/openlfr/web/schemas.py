@@ -278,6 +278,8 @@ class AlertOut(Out):
     outcome: str | None
     outcome_recorded_at: datetime | None
     demographic_group: str | None
+    has_probe_crop: bool = False
+    probe_crop_purged_at: datetime | None = None
 
 
 class FiguresOut(Out):

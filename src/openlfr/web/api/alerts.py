@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
 from openlfr.services import alerts
 from openlfr.services.platform import Actor, Role
@@ -15,6 +15,8 @@ from openlfr.web.schemas import AlertOut, FiguresOut
 
 router = APIRouter(tags=["alerts"], responses={**AUTH_ERRORS, **NOT_FOUND})
 AlertReader = Annotated[Actor, Depends(require(Role.OPERATOR, Role.AUTHORISER, Role.OVERSIGHT))]
+# Photos of the people involved: only those who adjudicate or authorise.
+AlertPhotoViewer = Annotated[Actor, Depends(require(Role.OPERATOR, Role.AUTHORISER))]
 
 
 @router.get("/deployments/{deployment_id}/alerts", response_model=list[AlertOut])
@@ -27,6 +29,27 @@ def list_alerts(deployment_id: IdPath, actor: AlertReader,
 def figures(deployment_id: IdPath, actor: Staff, platform: PlatformDep) -> FiguresOut:
     """Faces seen, tracks, alerts, confirmed, false, outcomes."""
     return FiguresOut.model_validate(alerts.deployment_figures(platform, deployment_id))
+
+
+_JPEG = {200: {"content": {"image/jpeg": {}}, "description": "The photo (JPEG)."}}
+# Photos of people: never cached by a browser or a proxy.
+_NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+@router.get("/alerts/{alert_id}/probe.jpg", response_class=Response, responses=_JPEG)
+def probe_crop(alert_id: IdPath, actor: AlertPhotoViewer, platform: PlatformDep) -> Response:
+    """The face the camera saw (until its retention ends)."""
+    return Response(alerts.alert_image(platform, actor, alert_id, alerts.AlertImage.PROBE),
+                    media_type="image/jpeg", headers=_NO_STORE)
+
+
+@router.get("/alerts/{alert_id}/reference.jpg", response_class=Response, responses=_JPEG)
+def reference_photo(alert_id: IdPath, actor: AlertPhotoViewer,
+                    platform: PlatformDep) -> Response:
+    """The watchlist's reference photo of the subject the alert names (until the
+    watchlist is destroyed)."""
+    return Response(alerts.alert_image(platform, actor, alert_id, alerts.AlertImage.REFERENCE),
+                    media_type="image/jpeg", headers=_NO_STORE)
 
 
 @router.post("/alerts/{alert_id}/adjudication", response_model=AlertOut)

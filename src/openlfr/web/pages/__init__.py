@@ -1,29 +1,52 @@
-"""The public portal: server-rendered HTML pages (Jinja2) and notice feeds, one module
-per area. Pages read through the same service and view functions as the JSON API, so
-they show exactly what the public API exposes and decide nothing themselves.
+"""The portal: server-rendered HTML pages (Jinja2) and notice feeds, one module per area.
+Pages read through the same service and view functions as the JSON API, so they show
+exactly what the API exposes and decide nothing themselves.
 
 The routes are plain Starlette routes, not API routes: they are HTML for people, outside
-the OpenAPI spec, and every one of them is public (``PUBLIC_PAGE_PATHS``)."""
+the OpenAPI spec. Each module declares its paths as ``PUBLIC_PATHS`` (anyone may read) or
+``STAFF_PATHS`` (logged-in staff, role-checked by the page: see ``staff_access``); a test
+checks that every route is declared, and that every staff path refuses anonymous callers.
+"""
 
 from __future__ import annotations
+
+from types import ModuleType
 
 from fastapi import FastAPI
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from openlfr.web.pages import deployments, feedback, feeds, register
+from openlfr.web.pages import (
+    auth,
+    console,
+    consultation,
+    deployments,
+    feedback,
+    feeds,
+    register,
+    reports,
+    staff,
+    subscriptions,
+    transparency,
+)
 from openlfr.web.pages.rendering import STATIC_DIR
 
-#: Every page path; all are readable without logging in.
-PUBLIC_PAGE_PATHS = ("/", "/deployments/{reference}", "/register",
-                     "/areas/{area}/deployments.ics", "/areas/{area}/deployments.atom",
-                     "/deployments/{reference}/feedback",
-                     "/deployments/{reference}/feedback/thanks")
+#: Every page module, in routing order.
+PAGE_MODULES: tuple[ModuleType, ...] = (
+    deployments, feedback, register, feeds, consultation, subscriptions, transparency,
+    reports, auth, staff, console)
+
+#: Every public page path; all are readable without logging in.
+PUBLIC_PAGE_PATHS: tuple[str, ...] = tuple(
+    path for module in PAGE_MODULES for path in getattr(module, "PUBLIC_PATHS", ()))
+#: Every staff page path (login needed; each page checks the role).
+STAFF_PAGE_PATHS: tuple[str, ...] = tuple(
+    path for module in PAGE_MODULES for path in getattr(module, "STAFF_PATHS", ()))
 
 
 def portal_routes() -> list[BaseRoute]:
     """The portal's routes: pages, then the static files they link to."""
-    return [*deployments.routes, *feedback.routes, *register.routes, *feeds.routes,
+    return [*(route for module in PAGE_MODULES for route in module.routes),
             Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static")]
 
 

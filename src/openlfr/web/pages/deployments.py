@@ -86,6 +86,8 @@ def deployment_page(request: Request) -> Response:
         "site_map": site_map, "areas": portal.deployment_areas(d)})
 
 
+PUBLIC_PATHS = ("/", "/deployments/{reference}")
+
 routes = [
     Route("/", home, methods=["GET"], name="home"),
     Route("/deployments/{reference}", deployment_page, methods=["GET"], name="deployment"),

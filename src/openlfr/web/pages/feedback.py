@@ -130,6 +130,8 @@ def feedback_thanks(request: Request) -> Response:
         "answer_needed": kind in {k.value for k in KINDS_NEEDING_ANSWER}})
 
 
+PUBLIC_PATHS = ("/deployments/{reference}/feedback", "/deployments/{reference}/feedback/thanks")
+
 routes = [
     Route("/deployments/{reference}/feedback", feedback_form, methods=["GET"],
           name="feedback_form"),

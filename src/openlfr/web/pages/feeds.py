@@ -124,6 +124,8 @@ def atom_feed(request: Request) -> Response:
     return Response(fg.atom_str(pretty=True), media_type=ATOM_TYPE)
 
 
+PUBLIC_PATHS = ("/areas/{area}/deployments.ics", "/areas/{area}/deployments.atom")
+
 routes = [
     Route("/areas/{area}/deployments.ics", ical_feed, methods=["GET"], name="area_ical"),
     Route("/areas/{area}/deployments.atom", atom_feed, methods=["GET"], name="area_atom"),

@@ -21,4 +21,6 @@ def register_page(request: Request) -> Response:
         "motions": [MotionOut.model_validate(x) for x in consultations.list_motions(p)]})
 
 
+PUBLIC_PATHS = ("/register",)
+
 routes = [Route("/register", register_page, methods=["GET"], name="register")]

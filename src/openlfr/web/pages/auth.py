@@ -1,0 +1,80 @@
+"""Staff log in and out on the portal (the same session as POST /api/auth/login)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from openlfr.governance.errors import GovernanceError
+from openlfr.services import users
+from openlfr.services.platform import TooManyAttempts
+from openlfr.web.deps import SESSION_COOKIE
+from openlfr.web.pages.rendering import platform_of, render
+from openlfr.web.pages.staff_access import page_actor, staff_form
+
+STAFF_HOME = "/staff"
+
+
+def _safe_next(target: str) -> str:
+    """Only a path on this site: a login link must not send people elsewhere."""
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return STAFF_HOME
+    return target
+
+
+def login_form(request: Request) -> Response:
+    """The login form (or straight on, when already logged in)."""
+    target = _safe_next(request.query_params.get("next", STAFF_HOME))
+    if page_actor(request) is not None:
+        return RedirectResponse(target, status_code=303)
+    return render(request, "login.html", {"next": target, "username": "", "error": None})
+
+
+async def login_submit(request: Request) -> Response:
+    """Check the password through the users service; set the session cookie and go on."""
+    form = await request.form()
+    username = str(form.get("username") or "").strip()
+    password = str(form.get("password") or "")
+    target = _safe_next(str(form.get("next") or STAFF_HOME))
+    p = platform_of(request)
+    client = request.client.host if request.client else None
+    try:
+        if not username or not password:
+            raise GovernanceError("enter your username and password")
+        result = users.log_in(p, username, password, client)
+    except TooManyAttempts as exc:
+        return render(request, "login.html", {"next": target, "username": username,
+                                              "error": str(exc)}, status_code=429)
+    except GovernanceError as exc:
+        return render(request, "login.html", {"next": target, "username": username,
+                                              "error": str(exc)}, status_code=401)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(SESSION_COOKIE, result.token, max_age=result.expires_in_s,
+                        httponly=True, samesite="lax", secure=p.settings.cookie_secure)
+    return response
+
+
+async def logout_submit(request: Request) -> Response:
+    """End the session (a form post with the CSRF token, so no other site can log you out)."""
+    checked = await staff_form(request)
+    if isinstance(checked, Response):
+        return checked
+    actor, _ = checked
+    users.log_out(platform_of(request), actor, request.cookies.get(SESSION_COOKIE, ""))
+    response = RedirectResponse(str(request.url_for("home")), status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+PUBLIC_PATHS = ("/staff/login",)
+STAFF_PATHS = ("/staff/logout",)
+
+routes = [
+    Route("/staff/login", login_form, methods=["GET"], name="login_form"),
+    Route("/staff/login", login_submit, methods=["POST"], name="login_submit"),
+    Route("/staff/logout", logout_submit, methods=["POST"], name="logout"),
+]

@@ -1,0 +1,87 @@
+"""Who is looking at a staff page, and the checks every staff page and form makes.
+
+Staff pages use the same session cookie as the JSON API (set by logging in on either).
+Pages answer a missing login with a redirect to the login page and a wrong role with a
+403 page naming the roles that may; forms also carry a CSRF token bound to the session,
+because a form post is a request another site can make a browser send.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from openlfr.services import users
+from openlfr.services.platform import Actor, Role
+from openlfr.web.deps import SESSION_COOKIE
+from openlfr.web.pages.rendering import platform_of, render
+
+CSRF_FIELD = "csrf_token"
+
+
+def page_actor(request: Request) -> Actor | None:
+    """The logged-in person, or None (anonymous, expired or unknown session)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    return users.actor_for_session(platform_of(request), token)
+
+
+def csrf_token(request: Request) -> str:
+    """The token staff forms carry: an HMAC of the session token, so only a page that was
+    served to this session can know it (the cookie itself is HttpOnly)."""
+    session = request.cookies.get(SESSION_COOKIE, "")
+    return hmac.new(session.encode(), b"openlfr staff form", hashlib.sha256).hexdigest()
+
+
+def login_redirect(request: Request) -> Response:
+    """Send an anonymous visitor to the login page, coming back here afterwards."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    url = request.url_for("login_form").include_query_params(next=target)
+    return RedirectResponse(str(url), status_code=303)
+
+
+def forbidden(request: Request, actor: Actor, roles: tuple[Role, ...]) -> Response:
+    """The 403 page: who you are, and which roles may use this page."""
+    return staff_render(request, actor, "staff_forbidden.html",
+                        {"roles": [r.value for r in roles]}, status_code=403)
+
+
+def staff_page(request: Request, *roles: Role) -> Actor | Response:
+    """The actor when logged in with one of ``roles`` (any staff role when none is given);
+    otherwise the response to send instead (login redirect or 403 page)."""
+    actor = page_actor(request)
+    if actor is None:
+        return login_redirect(request)
+    if roles and actor.role not in roles:
+        return forbidden(request, actor, roles)
+    return actor
+
+
+async def staff_form(request: Request, *roles: Role) -> tuple[Actor, FormData] | Response:
+    """Like ``staff_page`` for a form post, and the CSRF token must match; returns the
+    actor and the form fields."""
+    actor = staff_page(request, *roles)
+    if isinstance(actor, Response):
+        return actor
+    form = await request.form()
+    sent = str(form.get(CSRF_FIELD) or "")
+    if not hmac.compare_digest(sent, csrf_token(request)):
+        return staff_render(request, actor, "staff_forbidden.html", {
+            "roles": [], "message": "This form has expired or did not come from this site. "
+                                    "Go back, reload the page and send it again."},
+                            status_code=403)
+    return actor, form
+
+
+def staff_render(request: Request, actor: Actor, template: str, context: dict[str, Any],
+                 status_code: int = 200) -> Response:
+    """Render a staff template with the actor and the CSRF token every form needs."""
+    return render(request, template, {"actor": actor, "csrf_token": csrf_token(request),
+                                      "csrf_field": CSRF_FIELD, **context},
+                  status_code=status_code)
