@@ -81,7 +81,7 @@ def test_probe_crops_are_deleted_when_retention_ends(scenario: Scenario) -> None
     events = ok(s.staff["admin"].get("/api/audit/events?limit=1000"))
     purged = [e for e in events if e["action"] == "alert.probe_crops_deleted"]
     assert len(purged) == 1 and json.loads(purged[0]["details"])["alert_ids"] == [alert_id]
-    assert ok(s.staff["admin"].get("/api/audit/verify"))["valid"] is True
+    assert ok(s.staff["admin"].get("/api/audit/verify"))["ok"] is True
 
 
 def test_bad_photos_are_refused_and_change_nothing(scenario: Scenario) -> None:
