@@ -20,6 +20,7 @@ from openlfr.web.pages import (
     auth,
     console,
     consultation,
+    consultation_builder,
     deployments,
     feedback,
     feeds,
@@ -28,13 +29,14 @@ from openlfr.web.pages import (
     staff,
     subscriptions,
     transparency,
+    watchlist,
 )
 from openlfr.web.pages.rendering import STATIC_DIR
 
 #: Every page module, in routing order.
 PAGE_MODULES: tuple[ModuleType, ...] = (
     deployments, feedback, register, feeds, consultation, subscriptions, transparency,
-    reports, auth, staff, console)
+    reports, auth, staff, consultation_builder, watchlist, console)
 
 #: Every public page path; all are readable without logging in.
 PUBLIC_PAGE_PATHS: tuple[str, ...] = tuple(
