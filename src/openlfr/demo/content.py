@@ -1,0 +1,115 @@
+"""What the demo's people write: an area profile that names its residents, a risk section
+that names false alerts, a consultation that asks neutral questions, an objection and its
+answer. Realistic text, so the demo shows the gates passing for the right reasons."""
+
+from __future__ import annotations
+
+BOROUGH, WARD = "Lambeth", "Riverside"
+TITLE = "Riverside high street (demo)"
+
+SITES = [
+    {"name": "Station forecourt", "lat": 51.4952, "lon": -0.1115},
+    {"name": "Market square", "lat": 51.4969, "lon": -0.1089},
+]
+
+PURPOSE = ("Locate people on the watchlist who are missing and at risk, or wanted by a "
+           "court, in the busiest part of the ward on a market day.")
+OFFENCE_CATEGORIES = ["missing person at risk", "wanted by a court"]
+INTELLIGENCE_BASIS = ("Three missing-person reports in the last quarter name the station "
+                      "area as a place the person was last seen; robbery near the station "
+                      "rose this year (ward panel, force data).")
+LEGAL_BASIS = "Common law policing powers; force live facial recognition policy v3."
+SIGNAGE = ("A-boards at each of the four entrances to the zone, 20 m before the cameras, "
+           "and leaflets handed out by officers at each site.")
+
+MOTION = {
+    "body": "Lambeth Council", "stance": "conditions",
+    "summary": "Asks for four weeks' notice in the ward, consultation with residents rather "
+               "than only council bodies, and published results after every deployment.",
+    "areas": ["Lambeth/Riverside"],
+}
+MOTION_RESPONSE = ("Notice is published at least 14 days ahead on the public portal, by "
+                   "e-mail to subscribers and as a calendar feed; the engagement log must "
+                   "show that most people reached were residents, and results are published "
+                   "from the engine's own counters after every deployment.")
+
+ENGAGEMENT = [
+    {"format": "public_meeting", "audience": "residents", "attendees": 46,
+     "materials": "Leaflet setting out benefits and risks, the equity audit summary",
+     "questions_raised": ["Where are my photos kept?", "Who decides who is on the list?"]},
+    {"format": "street_stall", "audience": "residents", "attendees": 38,
+     "materials": "Leaflet; the consultation link", "questions_raised": [
+         "Will the van be there on market day?"]},
+    {"format": "drop_in", "audience": "young_people", "attendees": 17,
+     "materials": "Youth club session with the independent advisory group",
+     "questions_raised": ["Can I refuse to be scanned?"]},
+    {"format": "briefing", "audience": "council_officials", "attendees": 9,
+     "materials": "Briefing note", "questions_raised": []},
+]
+
+AREA_PROFILE = (
+    "Riverside ward is mainly residential, with about 14,000 residents, many of them young "
+    "families and older residents in social housing, a busy high street with a Saturday "
+    "market, two secondary schools and a mosque near the station. Residents have named "
+    "robbery near the station and young people going missing as concerns at ward panels.")
+RISKS = (
+    "False alerts may lead to people who are not wanted being stopped; the engine's audit "
+    "found no false alert in its searches at this threshold, but that sample is small, so "
+    "misidentification remains possible. Residents may feel watched and avoid the high "
+    "street, and trust may fall if the deployment is seen as imposed on the ward.")
+MITIGATIONS = (
+    "Every alert is checked by a trained officer before any approach; faces that match "
+    "nobody are never stored; the threshold is at the engine's calibrated default; signs "
+    "at every entrance; an advisory group observer attends; results are published from the "
+    "engine's counters and the officers' adjudications within a week.")
+EQUALITY_IMPACT = (
+    "Accuracy can differ by race, sex and age; the threshold is set where the audit found "
+    "no difference, and false alerts are recorded by group so any imbalance is published. "
+    "Older and disabled people may find signs hard to read: large-print leaflets and "
+    "officers at each site explain the process. Religion or belief: head coverings are "
+    "never asked to be removed.")
+DECISION = ("Proceed with a single-day deployment once every gate passes, publishing the "
+            "results within seven days.")
+
+CONSULTATION = {
+    "benefits": "Finding people who are missing and at risk, or wanted by a court, more "
+                "quickly than officers could by looking for them.",
+    "risks": "The cameras see everyone who passes, which affects privacy. False alerts can "
+             "lead to people being stopped who are not wanted, and accuracy can differ "
+             "between demographic groups, so errors may fall unequally (bias). Some "
+             "people may avoid the high street while the cameras are there.",
+    "questions": [
+        {"text": "What do you think about the use of live facial recognition on the "
+                 "high street?"},
+        {"text": "How, if at all, would it affect how you use the high street that day?",
+         "options": ["I would use it more", "No change", "I would use it less"]},
+    ],
+}
+#: (answer to q2, postcode district): anonymous responses, as residents would give them.
+CONSULTATION_RESPONSES = [
+    ("No change", "SE11"), ("No change", "SE11"), ("I would use it less", "SE1"),
+    ("No change", "SE11"), ("I would use it less", "SE11"), ("I would use it more", "SW8"),
+    ("No change", "SE1"), ("I would use it less", "SE11"), ("No change", None),
+    ("No change", "SE11"), ("I would use it less", "SE17"), ("No change", "SE11"),
+]
+FREE_TEXT_ANSWERS = [
+    "Fine if it finds missing kids, but I want to know my face is deleted.",
+    "I don't trust it; the last time nobody told us it was coming.",
+    "Please put the results online afterwards.",
+]
+
+OBJECTION = ("I object: I walk through the station every day and do not want my face "
+             "scanned on my way to work.")
+OBJECTION_ANSWER = (
+    "Thank you. The engine compares each face with the watchlist in memory; a face that "
+    "matches nobody is discarded at once and never written anywhere. The deployment is "
+    "limited to eight hours on one day, signs are at every entrance, and the results, "
+    "including any false alerts, are published afterwards.")
+QUESTION = "Will there be an officer I can ask questions at the site?"
+QUESTION_ANSWER = ("Yes: officers stand at both sites with leaflets and will answer "
+                   "questions; you can also object or ask here at any time.")
+
+REVIEW_SUMMARY = (
+    "Oversight review: the deployment ran within its published window; the engine's "
+    "single alert was checked by an officer and confirmed; no false alert was recorded. "
+    "Objections were answered before authorisation.")
