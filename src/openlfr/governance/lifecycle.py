@@ -1,7 +1,9 @@
 """The deployment status lifecycle: which status may follow which, and by what action.
 
 draft -> proposed -> notice_published -> authorised -> active -> completed -> reviewed,
-or cancelled from any status before active.
+or cancelled from any status before active. After notice, the dates can change only by
+rescheduling, which leads back to notice_published: the notice period runs again from the
+reschedule, and an authorisation given for the old dates no longer holds.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from openlfr.governance.errors import Conflict, InvalidTransition
+from openlfr.governance.errors import Conflict, InvalidInput, InvalidTransition
 
 
 class DeploymentStatus(StrEnum):
@@ -35,6 +37,7 @@ class Transition(StrEnum):
     COMPLETE = "complete"
     REVIEW = "review"
     CANCEL = "cancel"
+    RESCHEDULE = "reschedule"
 
 
 _S = DeploymentStatus
@@ -50,6 +53,8 @@ TRANSITIONS: dict[Transition, tuple[frozenset[DeploymentStatus], DeploymentStatu
         frozenset({_S.DRAFT, _S.PROPOSED, _S.NOTICE_PUBLISHED, _S.AUTHORISED}),
         _S.CANCELLED,
     ),
+    # New dates after notice: the public is told again, and must be told in time again.
+    Transition.RESCHEDULE: (frozenset({_S.NOTICE_PUBLISHED, _S.AUTHORISED}), _S.NOTICE_PUBLISHED),
 }
 
 #: Transitions that may only happen when every policy gate passes (or is overridden).
@@ -115,3 +120,37 @@ def require_running_window(end_at: datetime, now: datetime) -> None:
     if now >= end_at:
         raise Conflict(f"the deployment's published window ended {_when(end_at)}; the engine "
                        "must stop and the operator must complete the deployment")
+
+
+#: Statuses of a deployment that has run: a node may still deliver what it recorded.
+RAN_STATUSES = frozenset({_S.ACTIVE, _S.COMPLETED, _S.REVIEWED})
+
+
+def ended_at(end_at: datetime, completed_at: datetime | None) -> datetime:
+    """When the engine had to stop: completion, or the published end if that came first."""
+    return end_at if completed_at is None else min(end_at, completed_at)
+
+
+def require_late_delivery(ended: datetime, recorded_at: datetime | None, now: datetime,
+                          late: timedelta) -> None:
+    """After a deployment ended, a node may still deliver what it recorded before the end
+    (its outbox, after a node or network outage), for ``late`` after the end; nothing
+    recorded after the end is taken."""
+    if recorded_at is None or recorded_at >= ended:
+        raise Conflict(f"the deployment ended {_when(ended)}; only alerts and counts "
+                       "recorded before then are still accepted")
+    if now >= ended + late:
+        raise Conflict(f"the deployment ended {_when(ended)} and late delivery closed "
+                       f"{_when(ended + late)}; the node's outbox can no longer be accepted")
+
+
+def require_new_window(published: tuple[datetime, datetime], start_at: datetime,
+                       end_at: datetime, now: datetime) -> None:
+    """Rescheduling must change the published dates and move the deployment to a window
+    that has not begun yet (the window's own length rules are checked with the input)."""
+    if (start_at, end_at) == published:
+        raise InvalidInput("start_at", f"the deployment is already published for "
+                           f"{_when(start_at)} to {_when(end_at)}; give different dates")
+    if start_at <= now:
+        raise InvalidInput("start_at", f"the new start {_when(start_at)} has already passed; "
+                           "a deployment can only be moved to a future date")

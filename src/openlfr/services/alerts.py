@@ -2,42 +2,42 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
-from openlfr.governance.errors import Conflict, NotFound
+from openlfr.governance.errors import Conflict, InvalidInput, NotFound
 from openlfr.governance.records import Adjudication
+from openlfr.services import figures
 from openlfr.services.common import deployment_or_404, get_or_404
+from openlfr.services.nodes import require_node_delivery
 from openlfr.services.platform import Actor, Platform, Role
+from openlfr.services.reports import record_changed_after_completion
 from openlfr.services.schemas import AdjudicationIn, AlertIn, CountersIn, OutcomeIn
-from openlfr.services.watchlists import (
-    encrypt_jpeg_b64,
-    entry_in_deployment,
-    require_node_access,
-)
+from openlfr.services.watchlists import encrypt_jpeg_b64, entry_in_deployment
 from openlfr.storage import models as m
 
 
 def record_alert(p: Platform, actor: Actor, deployment_id: int, data: AlertIn) -> m.Alert:
     """An engine node reports an alert. A retry with the same ``alert_uid`` returns the
-    alert already recorded instead of counting it twice."""
+    alert already recorded instead of counting it twice. An alert that occurred before the
+    deployment ended is accepted late (see ``require_node_delivery``)."""
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id)
-        require_node_access(actor, d, now)
+        require_node_delivery(p, actor, d, now, data.occurred_at)
         existing = s.scalar(select(m.Alert).where(m.Alert.deployment_id == d.id,
                                                   m.Alert.alert_uid == data.alert_uid))
         if existing is not None:
             return existing
-        entry = entry_in_deployment(s, d.id, data.entry_id)
+        entry_id, category = _alert_entry(s, d.id, data)
         alert = m.Alert(deployment_id=d.id, alert_uid=data.alert_uid,
                         occurred_at=data.occurred_at, camera=data.camera,
-                        track_id=data.track_id, score=data.score, entry_id=entry.id,
-                        entry_category=entry.category, adjudication=Adjudication.PENDING.value,
+                        track_id=data.track_id, score=data.score, entry_id=entry_id,
+                        entry_category=category, adjudication=Adjudication.PENDING.value,
                         received_at=now,
                         probe_crop_encrypted=encrypt_jpeg_b64(p.fernet, data.probe_crop_jpeg_b64))
         s.add(alert)
@@ -45,30 +45,53 @@ def record_alert(p: Platform, actor: Actor, deployment_id: int, data: AlertIn) -
         append_event(s, actor=actor.audit_name, action="alert.received",
                      subject_type="alert", subject_id=alert.id,
                      details={"deployment_id": d.id, "score": data.score,
-                              "entry_id": entry.id}, now=now)
+                              "entry_id": entry_id}, now=now)
+    p.live.notify(alert.deployment_id)  # wake the operator consoles
     return alert
+
+
+def _alert_entry(s: Session, deployment_id: int, data: AlertIn) -> tuple[int | None, str]:
+    """The alert's entry and category. Once the watchlist is destroyed (a late delivery)
+    the entry is gone: the alert keeps the category the node was given, and no entry."""
+    w = s.scalar(select(m.Watchlist).where(m.Watchlist.deployment_id == deployment_id))
+    if w is not None and w.destroyed_at is not None:
+        if data.entry_category is None or data.entry_category not in w.category_counts:
+            raise InvalidInput("entry_category", "the watchlist was destroyed when the "
+                               "deployment ended; send the category of the entry as it was "
+                               "released to the node")
+        return None, data.entry_category
+    entry = entry_in_deployment(s, deployment_id, data.entry_id)
+    return entry.id, entry.category
 
 
 def record_counters(p: Platform, actor: Actor, deployment_id: int,
                     data: CountersIn) -> tuple[m.CounterBatch, bool]:
     """Add a node's batch of counts; returns (batch, newly_recorded). A batch id seen
-    before is not counted again."""
+    before is not counted again. A batch whose period began before the deployment ended is
+    accepted late (see ``require_node_delivery``)."""
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id)
-        require_node_access(actor, d, now)
+        require_node_delivery(p, actor, d, now, data.period_start)
         existing = s.scalar(select(m.CounterBatch).where(
             m.CounterBatch.deployment_id == d.id, m.CounterBatch.batch_id == data.batch_id))
         if existing is not None:
             return existing, False
         batch = m.CounterBatch(deployment_id=d.id, batch_id=data.batch_id,
-                               faces_seen=data.faces_seen, tracks=data.tracks, received_at=now)
+                               faces_seen=data.faces_seen, tracks=data.tracks,
+                               frames_processed=data.frames_processed,
+                               frames_dropped=data.frames_dropped,
+                               period_start=data.period_start, period_end=data.period_end,
+                               received_at=now)
         s.add(batch)
         s.flush()
         append_event(s, actor=actor.audit_name, action="counters.received",
                      subject_type="deployment", subject_id=d.id,
                      details={"batch_id": data.batch_id, "faces_seen": data.faces_seen,
-                              "tracks": data.tracks}, now=now)
+                              "tracks": data.tracks,
+                              "frames_processed": data.frames_processed,
+                              "frames_dropped": data.frames_dropped}, now=now)
+    p.live.notify(batch.deployment_id)  # wake the operator consoles
     return batch, True
 
 
@@ -120,6 +143,9 @@ def adjudicate_alert(p: Platform, actor: Actor, alert_id: int, data: Adjudicatio
         append_event(s, actor=actor.audit_name, action="alert.adjudicated",
                      subject_type="alert", subject_id=alert.id,
                      details={"from": previous, "to": data.adjudication}, now=now)
+        record_changed_after_completion(s, actor, alert.deployment_id,
+                                        f"alert {alert.id} adjudicated after completion", now)
+    p.live.notify(alert.deployment_id)  # wake the operator consoles
     return alert
 
 
@@ -136,6 +162,10 @@ def record_outcome(p: Platform, actor: Actor, alert_id: int, data: OutcomeIn) ->
         append_event(s, actor=actor.audit_name, action="alert.outcome_recorded",
                      subject_type="alert", subject_id=alert.id,
                      details={"outcome": alert.outcome}, now=now)
+        record_changed_after_completion(s, actor, alert.deployment_id,
+                                        f"alert {alert.id} outcome recorded after completion",
+                                        now)
+    p.live.notify(alert.deployment_id)  # wake the operator consoles
     return alert
 
 
@@ -154,19 +184,9 @@ class DeploymentFigures:
 
 
 def deployment_figures(p: Platform, deployment_id: int) -> DeploymentFigures:
-    with p.sessions() as s:
-        deployment_or_404(s, deployment_id)
-        faces, tracks = s.execute(select(
-            func.coalesce(func.sum(m.CounterBatch.faces_seen), 0),
-            func.coalesce(func.sum(m.CounterBatch.tracks), 0),
-        ).where(m.CounterBatch.deployment_id == deployment_id)).one()
-        rows = s.execute(select(m.Alert.adjudication, m.Alert.outcome).where(
-            m.Alert.deployment_id == deployment_id)).all()
-        adjudications = Counter(a for a, _ in rows)
-        outcomes = Counter(o for _, o in rows if o is not None)
-        return DeploymentFigures(
-            faces_seen=int(faces), tracks=int(tracks), alerts=len(rows),
-            confirmed=adjudications[Adjudication.TRUE_MATCH.value],
-            false_alerts=adjudications[Adjudication.FALSE_MATCH.value],
-            unclear=adjudications[Adjudication.UNCLEAR.value],
-            pending=adjudications[Adjudication.PENDING.value], outcomes=dict(outcomes))
+    """The totals the public API shows, from the one place figures are computed."""
+    total = figures.deployment_figures(p, deployment_id).total
+    return DeploymentFigures(
+        faces_seen=total.faces_seen, tracks=total.tracks, alerts=total.alerts,
+        confirmed=total.confirmed, false_alerts=total.false_alerts, unclear=total.unclear,
+        pending=total.pending, outcomes=dict(total.outcomes))

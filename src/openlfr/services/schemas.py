@@ -9,6 +9,7 @@ a message, instead of failing later.
 from __future__ import annotations
 
 import math
+import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -153,6 +154,20 @@ class CancelIn(Input):
     reason: Prose
 
 
+class RescheduleIn(Input):
+    """New dates for a deployment after notice, with the reason, which is published."""
+
+    start_at: Moment
+    end_at: Moment
+    reason: Prose = Field(description="Why the dates change; published and e-mailed to "
+                          "subscribers of the area.")
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> RescheduleIn:
+        check_deployment_window(self.start_at, self.end_at)
+        return self
+
+
 class ReviewIn(Input):
     summary: Prose
 
@@ -197,12 +212,51 @@ class ConsultationIn(Input):
     questions: list[QuestionIn] = Field(min_length=1, max_length=30)
 
 
+#: A UK postcode district: the outward code, the part before the space ("SE11", "SW1A").
+_OUTWARD_CODE = re.compile(r"[A-Z]{1,2}[0-9][A-Z0-9]?")
+_FULL_POSTCODE = re.compile(r"[A-Z]{1,2}[0-9][A-Z0-9]?\s*[0-9][A-Z]{2}")
+
+
+def postcode_district(value: str) -> str:
+    """The district upper-cased (" se11 " -> "SE11"); a full postcode is refused, because
+    with few responses from a street it could identify who answered."""
+    code = value.strip().upper()
+    if _FULL_POSTCODE.fullmatch(code):
+        raise ValueError("give only the first part of the postcode (e.g. SE11), not the full "
+                         "postcode, so that your answer cannot be traced to your street")
+    if not _OUTWARD_CODE.fullmatch(code):
+        raise ValueError("must be the first part of a UK postcode, e.g. SE11, SW1A or E1")
+    return code
+
+
+PostcodeDistrict = Annotated[str, StringConstraints(max_length=12),
+                             AfterValidator(postcode_district)]
+
+
 class ConsultationResponseIn(Input):
-    """An anonymous response: answers by question id (e.g. "q1")."""
+    """An anonymous response: answers by question id (e.g. "q1"), and optionally the
+    postcode district the person lives or works in. Nothing else about them."""
 
     answers: dict[Annotated[str, StringConstraints(max_length=10)],
                   Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000),
                             AfterValidator(_no_nul)]] = Field(min_length=1, max_length=30)
+    postcode_district: PostcodeDistrict | None = Field(
+        default=None, description="Optional: the first part of a UK postcode, e.g. SE11.")
+
+
+class KeptWordingIn(Input):
+    """Why flagged consultation wording is kept as it is (published with the consultation)."""
+
+    reason: Prose
+
+
+class WordingCheckIn(Input):
+    """Draft consultation text to check for leading wording, without saving it."""
+
+    benefits: OptionalProse = ""
+    risks: OptionalProse = ""
+    questions: list[Annotated[str, StringConstraints(max_length=500),
+                              AfterValidator(_no_nul)]] = Field(default=[], max_length=30)
 
 
 # --- feedback and motions -------------------------------------------------------------
@@ -340,6 +394,9 @@ class AlertIn(Input):
     track_id: Short
     score: Similarity
     entry_id: Id
+    entry_category: Category | None = Field(
+        default=None, description="The entry's category as released to the node. Used when "
+        "the alert arrives late, after the watchlist (and so the entry) was destroyed.")
     probe_crop_jpeg_b64: JpegB64 | None = Field(
         default=None, description="The aligned face that matched (JPEG, base64); encrypted at "
         "rest, shown to operators, deleted when its retention ends.")
@@ -349,6 +406,44 @@ class CountersIn(Input):
     batch_id: Token = Field(description="The node's id for this batch; counted once.")
     faces_seen: int = Field(ge=0, le=10_000_000)
     tracks: int = Field(ge=0, le=10_000_000)
+    frames_processed: int = Field(default=0, ge=0, le=1_000_000_000)
+    frames_dropped: int = Field(
+        default=0, ge=0, le=1_000_000_000,
+        description="Live frames the engine skipped because it was behind.")
+    period_start: Moment | None = Field(
+        default=None, description="Start of the time the counts cover (node clock); a batch "
+        "that began before the deployment ended is still accepted late.")
+    period_end: Moment | None = None
+
+    @model_validator(mode="after")
+    def _period_in_order(self) -> CountersIn:
+        if (self.period_start is None) != (self.period_end is None):
+            raise ValueError("give both period_start and period_end, or neither")
+        if self.period_start and self.period_end and self.period_end < self.period_start:
+            raise ValueError("period_end must not be before period_start")
+        return self
+
+
+class NodeWatchlistDroppedIn(Input):
+    """A node's report that it stopped, dropped the watchlist from memory and emptied its
+    outbox (or how many items still wait in it)."""
+
+    run_id: Token
+    reason: Literal["deployment_ended", "source_ended", "interrupted", "error"]
+    alerts_sent: int = Field(ge=0, le=10_000_000)
+    outbox_pending: int = Field(ge=0, le=10_000_000)
+
+
+class WatchlistSubjectIn(Input):
+    """A subject to enrol from photos: the entry's fields without descriptors, which the
+    platform computes from the photos."""
+
+    subject_ref: Short = Field(description="Internal reference; never shown publicly.")
+    category: Category
+    source: Name200
+    authorised_by: Short
+    image_taken_on: Day
+    expires_on: Day | None = None
 
 
 class AdjudicationIn(Input):

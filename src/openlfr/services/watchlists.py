@@ -195,13 +195,18 @@ class ReleasedWatchlist:
     entries: list[ReleasedEntry]
 
 
-def require_node_access(actor: Actor, d: m.Deployment, now: datetime) -> None:
-    """A node may act only for an active deployment within its published window, and only
-    its own deployment when the key is scoped."""
+def require_node_key(actor: Actor, d: m.Deployment) -> None:
+    """Only an engine node's key, and a scoped key only for its own deployment."""
     actor.require(Role.NODE, doing="engine node access")
     if actor.deployment_scope is not None and actor.deployment_scope != d.id:
         raise Conflict(f"this API key is limited to deployment {actor.deployment_scope}, not "
                        f"{d.id}")
+
+
+def require_node_access(actor: Actor, d: m.Deployment, now: datetime) -> None:
+    """A node may act only for an active deployment within its published window, and only
+    its own deployment when the key is scoped."""
+    require_node_key(actor, d)
     if d.status != DeploymentStatus.ACTIVE.value:
         raise Conflict(f"deployment {d.reference} is '{d.status}', not 'active': engine nodes "
                        "may only run against an active deployment")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Out(BaseModel):
@@ -80,6 +80,7 @@ class DeploymentOut(Out):
     cancelled_at: datetime | None
     cancel_reason: str | None
     review_summary: str | None
+    rescheduled_at: datetime | None = None
     created_by: str
     created_at: datetime
     updated_at: datetime
@@ -135,9 +136,26 @@ class QuestionOut(BaseModel):
 
 
 class WordingIssueOut(BaseModel):
+    """A flag from the leading-wording check: where, what, why and a neutral alternative."""
+
     where: str
     excerpt: str
     problem: str
+    suggestion: str = ""
+    #: The rule that raised it (see openlfr.governance.wording.RULES).
+    rule: str = ""
+    #: True when a recorded reason keeps this wording on purpose.
+    kept: bool = False
+
+
+class KeptWordingOut(BaseModel):
+    """Flagged wording kept on purpose, and the planner's published reason."""
+
+    where: str
+    reason: str
+    recorded_by: str
+    recorded_at: datetime
+    flags: list[WordingIssueOut]
 
 
 class ConsultationOut(Out):
@@ -149,15 +167,31 @@ class ConsultationOut(Out):
     status: str
     opened_at: datetime | None
     closed_at: datetime | None
+    kept_wording: list[KeptWordingOut] = Field(default_factory=list)
+
+
+class WordingExceptionOut(BaseModel):
+    """A recorded reason; ``in_force`` is false when the wording it was given for is no
+    longer flagged (then it is ignored and not published)."""
+
+    where: str
+    reason: str
+    recorded_by: str
+    recorded_at: datetime
+    rules: list[str]
+    in_force: bool
 
 
 class ConsultationStaffOut(ConsultationOut):
     wording_issues: list[WordingIssueOut]
+    wording_exceptions: list[WordingExceptionOut] = Field(default_factory=list)
 
 
 class ConsultationResultsOut(BaseModel):
     responses: int
     tallies: dict[str, dict[str, int]]
+    #: Responses by postcode district (those who gave one).
+    by_district: dict[str, int] = Field(default_factory=dict)
 
 
 class FeedbackStaffOut(Out):
@@ -173,6 +207,8 @@ class FeedbackStaffOut(Out):
     answered_by: str | None
     hidden_for_abuse: bool
     moderation_reason: str | None
+    moderated_at: datetime | None = None
+    moderated_by: str | None = None
 
 
 class FeedbackPublicOut(BaseModel):
@@ -187,6 +223,9 @@ class FeedbackPublicOut(BaseModel):
     answered_at: datetime | None
     overdue: bool
     hidden_for_abuse: bool
+    #: The public trace of moderation: why and when the text was withheld.
+    moderation_reason: str | None = None
+    moderated_at: datetime | None = None
 
 
 class FeedbackReceipt(BaseModel):
@@ -293,6 +332,32 @@ class FiguresOut(Out):
     outcomes: dict[str, int]
 
 
+class LiveCountersOut(Out):
+    """The operator console's counters (``counters`` event of the live stream)."""
+
+    faces_seen: int
+    tracks: int
+    alerts: int
+    confirmed: int
+    false_alerts: int
+    unclear: int
+    pending: int
+    frames_processed: int
+    frames_dropped: int
+
+
+class LiveStatusOut(Out):
+    """The deployment's status as the console shows it (``status`` event): ``live`` while
+    alerts can arrive, ``ended`` once none ever will (the stream then ends)."""
+
+    deployment_id: int
+    reference: str
+    status: str
+    live: bool
+    ended: bool
+    message: str
+
+
 class CountersReceipt(BaseModel):
     batch_id: str
     counted: bool
@@ -302,6 +367,22 @@ class NodeEntryOut(BaseModel):
     entry_id: int
     category: str
     descriptors: list[list[float]]
+
+
+class NodeDeploymentOut(BaseModel):
+    """Whether an engine node may run for a deployment now, and if not, why."""
+
+    deployment_id: int
+    reference: str
+    status: str
+    start_at: datetime
+    end_at: datetime
+    threshold: float
+    may_run: bool
+    reason: str | None = Field(description="Why the node may not run; null when it may.")
+    late_delivery_until: datetime | None = Field(
+        description="Once the deployment has ended: until when alerts and counts recorded "
+        "before the end are still accepted.")
 
 
 class NodeWatchlistOut(BaseModel):
@@ -376,6 +457,17 @@ class PublicDeploymentSummary(BaseModel):
     notice_published_at: datetime | None
 
 
+class RescheduleOut(BaseModel):
+    """A change of published dates: from which to which, when, and why."""
+
+    at: datetime
+    old_start_at: datetime
+    old_end_at: datetime
+    new_start_at: datetime
+    new_end_at: datetime
+    reason: str
+
+
 class PublicDeploymentOut(PublicDeploymentSummary):
     """Everything the public may know about a deployment; nothing personal. ``gates`` are
     those the decision was based on (``gates_basis``: "activate" or "authorise"), or the
@@ -403,3 +495,5 @@ class PublicDeploymentOut(PublicDeploymentSummary):
     comments: list[CommentOut]
     watchlist_by_category: dict[str, int]
     figures: FiguresOut
+    #: Every change of the published dates, oldest first (notice counts from the last).
+    reschedules: list[RescheduleOut] = []

@@ -1,24 +1,56 @@
-"""The engine-node API: fetch an active deployment's watchlist, send alerts and counters.
+"""The engine-node API: ask whether a deployment may run, fetch its watchlist, send alerts
+and counters, report that the watchlist was dropped.
 
-Authenticated with an API key (X-API-Key header). Every call is refused, with the reason,
-unless the deployment is active (and, for a scoped key, is the key's deployment).
+Authenticated with an API key (X-API-Key header). The watchlist is released only while the
+deployment is active and inside its window; alerts and counts recorded before the end are
+also accepted for the late-delivery time after it (a node's outbox after an outage).
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from openlfr.services import alerts, watchlists
-from openlfr.services.schemas import AlertIn, CountersIn
+from openlfr.services import alerts, nodes, watchlists
+from openlfr.services.schemas import AlertIn, CountersIn, NodeWatchlistDroppedIn
 from openlfr.web.api import AUTH_ERRORS, CONFLICT, NOT_FOUND
+from openlfr.web.api.public import Reference
 from openlfr.web.deps import IdPath, Node, PlatformDep
-from openlfr.web.schemas import AlertOut, CountersReceipt, NodeEntryOut, NodeWatchlistOut
+from openlfr.web.schemas import (
+    AlertOut,
+    CountersReceipt,
+    NodeDeploymentOut,
+    NodeEntryOut,
+    NodeWatchlistOut,
+)
 
-router = APIRouter(prefix="/node/deployments/{deployment_id}", tags=["engine node"],
+router = APIRouter(prefix="/node/deployments", tags=["engine node"],
                    responses={**AUTH_ERRORS, **NOT_FOUND, **CONFLICT})
 
 
-@router.get("/watchlist", response_model=NodeWatchlistOut)
+def _status_out(status: nodes.NodeDeploymentStatus) -> NodeDeploymentOut:
+    return NodeDeploymentOut(
+        deployment_id=status.deployment_id, reference=status.reference, status=status.status,
+        start_at=status.start_at, end_at=status.end_at, threshold=status.threshold,
+        may_run=status.may_run, reason=status.reason,
+        late_delivery_until=status.late_delivery_until)
+
+
+@router.get("/by-reference/{reference}", response_model=NodeDeploymentOut)
+def node_deployment_by_reference(reference: Reference, actor: Node,
+                                 platform: PlatformDep) -> NodeDeploymentOut:
+    """The deployment a reference names, and whether a node may run for it now."""
+    return _status_out(nodes.node_deployment_by_reference(platform, actor, reference))
+
+
+@router.get("/{deployment_id}", response_model=NodeDeploymentOut)
+def node_deployment(deployment_id: IdPath, actor: Node,
+                    platform: PlatformDep) -> NodeDeploymentOut:
+    """Whether a node may run now (the deployment is active, inside its window) and, if
+    not, why; nodes poll this to stop when the deployment ends."""
+    return _status_out(nodes.node_deployment_status(platform, actor, deployment_id))
+
+
+@router.get("/{deployment_id}/watchlist", response_model=NodeWatchlistOut)
 def node_watchlist(deployment_id: IdPath, actor: Node, platform: PlatformDep) -> NodeWatchlistOut:
     """Descriptors to match against, with the deployment's threshold; active only."""
     released = watchlists.release_to_node(platform, actor, deployment_id)
@@ -30,18 +62,28 @@ def node_watchlist(deployment_id: IdPath, actor: Node, platform: PlatformDep) ->
                               descriptors=e.descriptors) for e in released.entries])
 
 
-@router.post("/alerts", response_model=AlertOut, status_code=201)
+@router.post("/{deployment_id}/alerts", response_model=AlertOut, status_code=201)
 def post_alert(deployment_id: IdPath, data: AlertIn, actor: Node,
                platform: PlatformDep) -> AlertOut:
     """Report an alert; resending the same alert_uid is safe (recorded once)."""
     return AlertOut.model_validate(alerts.record_alert(platform, actor, deployment_id, data))
 
 
-@router.post("/counters", response_model=CountersReceipt, status_code=201)
+@router.post("/{deployment_id}/counters", response_model=CountersReceipt, status_code=201)
 def post_counters(deployment_id: IdPath, data: CountersIn, actor: Node,
                   platform: PlatformDep, response: Response) -> CountersReceipt:
-    """Add faces seen and tracks; resending the same batch_id is safe (counted once)."""
+    """Add faces seen, tracks and frames; resending the same batch_id is safe (counted
+    once)."""
     batch, counted = alerts.record_counters(platform, actor, deployment_id, data)
     if not counted:
         response.status_code = 200
     return CountersReceipt(batch_id=batch.batch_id, counted=counted)
+
+
+@router.post("/{deployment_id}/watchlist-dropped", status_code=204)
+def watchlist_dropped(deployment_id: IdPath, data: NodeWatchlistDroppedIn, actor: Node,
+                      platform: PlatformDep) -> None:
+    """The node stopped and dropped the watchlist from memory; recorded in the audit log
+    (``node.watchlist_dropped``) with how many outbox items, if any, still wait."""
+    nodes.record_watchlist_dropped(platform, actor, deployment_id, data)
+

@@ -1,0 +1,112 @@
+"""Use cases for engine nodes beyond the watchlist: whether a deployment may run now,
+late delivery of what a node recorded before the end, and the node's report that it
+dropped the watchlist."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from openlfr.audit import append_event
+from openlfr.governance.errors import Conflict, NotFound
+from openlfr.governance.lifecycle import (
+    RAN_STATUSES,
+    DeploymentStatus,
+    ended_at,
+    require_late_delivery,
+    require_running_window,
+)
+from openlfr.services.common import deployment_or_404
+from openlfr.services.platform import Actor, Platform
+from openlfr.services.schemas import NodeWatchlistDroppedIn
+from openlfr.services.watchlists import require_node_access, require_node_key
+from openlfr.storage import models as m
+
+
+@dataclass(frozen=True)
+class NodeDeploymentStatus:
+    """What a node needs to decide whether to run: never anything personal."""
+
+    deployment_id: int
+    reference: str
+    status: str
+    start_at: datetime
+    end_at: datetime
+    threshold: float
+    may_run: bool
+    reason: str | None
+    """Why the node may not run (the platform's own words); None when it may."""
+    late_delivery_until: datetime | None
+    """Once the deployment has ended: until when alerts and counts recorded before the end
+    are still accepted."""
+
+
+def _status(p: Platform, actor: Actor, d: m.Deployment, now: datetime) -> NodeDeploymentStatus:
+    require_node_key(actor, d)
+    reason: str | None = None
+    try:
+        require_node_access(actor, d, now)
+    except Conflict as exc:
+        reason = str(exc)
+    late_until: datetime | None = None
+    if reason is not None and DeploymentStatus(d.status) in RAN_STATUSES:
+        late_until = ended_at(d.end_at, d.completed_at) + _late(p)
+    return NodeDeploymentStatus(d.id, d.reference, d.status, d.start_at, d.end_at, d.threshold,
+                                reason is None, reason, late_until)
+
+
+def _late(p: Platform) -> timedelta:
+    return timedelta(hours=p.settings.late_delivery_hours)
+
+
+def node_deployment_status(p: Platform, actor: Actor, deployment_id: int) -> NodeDeploymentStatus:
+    """Whether the node may run for this deployment now, and if not, why."""
+    now = p.clock()
+    with p.sessions() as s:
+        return _status(p, actor, deployment_or_404(s, deployment_id), now)
+
+
+def node_deployment_by_reference(p: Platform, actor: Actor,
+                                 reference: str) -> NodeDeploymentStatus:
+    """The same, looked up by the reference an operator types (e.g. LFR-2026-0007)."""
+    now = p.clock()
+    with p.sessions() as s:
+        d = s.scalar(select(m.Deployment).where(m.Deployment.reference == reference))
+        if d is None:
+            raise NotFound(f"no deployment with reference {reference!r}")
+        return _status(p, actor, d, now)
+
+
+def require_node_delivery(p: Platform, actor: Actor, d: m.Deployment, now: datetime,
+                          recorded_at: datetime | None) -> None:
+    """Alerts and counts are accepted while the deployment is active inside its window, and
+    after it ended only when recorded before the end, within the late-delivery time."""
+    require_node_key(actor, d)
+    status = DeploymentStatus(d.status)
+    if status is DeploymentStatus.ACTIVE and now < d.end_at:
+        return
+    if status not in RAN_STATUSES:
+        require_node_access(actor, d, now)  # raises, naming the status
+    if status is DeploymentStatus.ACTIVE and (recorded_at is None or recorded_at >= d.end_at):
+        require_running_window(d.end_at, now)  # raises: the operator must complete it
+    try:
+        require_late_delivery(ended_at(d.end_at, d.completed_at), recorded_at, now, _late(p))
+    except Conflict as exc:
+        raise Conflict(f"deployment {d.reference} is '{d.status}', not 'active': {exc}") from None
+
+
+def record_watchlist_dropped(p: Platform, actor: Actor, deployment_id: int,
+                             data: NodeWatchlistDroppedIn) -> None:
+    """Audit a node's report that it dropped the watchlist from memory (and whether its
+    outbox is empty): the node-side half of destroying a watchlist."""
+    now = p.clock()
+    with p.sessions.begin() as s:
+        d = deployment_or_404(s, deployment_id)
+        require_node_key(actor, d)
+        append_event(s, actor=actor.audit_name, action="node.watchlist_dropped",
+                     subject_type="deployment", subject_id=d.id,
+                     details={"run_id": data.run_id, "reason": data.reason,
+                              "alerts_sent": data.alerts_sent,
+                              "outbox_pending": data.outbox_pending}, now=now)
