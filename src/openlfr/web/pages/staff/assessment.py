@@ -1,0 +1,124 @@
+"""The community impact assessment editor. The planner types the typed sections; the
+engagement summary and consultation findings are written from the records by
+``governance.cia`` and shown read-only; the completeness check's findings are listed
+beside the sections they concern; publishing is refused, with the findings, while any
+remain (the assessments service decides)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from openlfr.governance.cia import TYPED_SECTIONS
+from openlfr.governance.errors import GovernanceError
+from openlfr.services import assessments
+from openlfr.services.platform import Actor, Role
+from openlfr.services.schemas import ImpactAssessmentIn
+from openlfr.storage import models as m
+from openlfr.web.pages.rendering import platform_of
+from openlfr.web.pages.staff.common import (
+    FORM,
+    GOVERNANCE_READERS,
+    FormReader,
+    done,
+    load_deployment,
+    notice_of,
+    service_problem,
+)
+from openlfr.web.pages.staff_access import staff_form, staff_page, staff_render
+
+#: The document's sections in reading order, with their headings and what each should say.
+SECTIONS: dict[str, tuple[str, str]] = {
+    "area_profile": ("The area", "Who lives and works there (residents, businesses, "
+                     "visitors), what the place is like, and what residents have said."),
+    "engagement_summary": ("Engagement", "Written from the engagement log."),
+    "consultation_findings": ("Consultation findings", "Written from the consultation and "
+                              "public feedback."),
+    "risks": ("Risks", "Including false alerts and misidentification, and their effect on "
+              "people and trust."),
+    "mitigations": ("Mitigations", "What is done about each risk."),
+    "equality_impact": ("Equality impact", "How people with each protected characteristic "
+                        "could be affected, including by false alerts."),
+    "decision": ("Decision", "What was decided and on what conditions."),
+}
+
+#: Saving is the planner's; publishing is also the authoriser's (as in the API).
+SAVERS = (Role.PLANNER,)
+PUBLISHERS = (Role.PLANNER, Role.AUTHORISER)
+
+
+def _editor(request: Request, actor: Actor, d: m.Deployment, values: dict[str, str] | None,
+            errors: dict[str, str] | None = None, status_code: int = 200) -> Response:
+    view = assessments.view_assessment(platform_of(request), d.id)
+    shown = values if values is not None else dict(view.sections)
+    findings_by_section: dict[str, list[str]] = {}
+    for f in view.findings:
+        findings_by_section.setdefault(f.section, []).append(f.problem)
+    return staff_render(request, actor, "staff_assessment.html", {
+        "d": d, "view": view, "values": shown, "sections": SECTIONS,
+        "typed": TYPED_SECTIONS, "derived": {"engagement_summary": view.engagement_summary,
+                                             "consultation_findings": view.consultation_findings},
+        "findings_by_section": findings_by_section, "may_save": actor.role in SAVERS,
+        "may_publish": actor.role in PUBLISHERS, "errors": errors or {},
+        "notice": notice_of(request)}, status_code=status_code)
+
+
+def assessment_page(request: Request) -> Response:
+    actor = staff_page(request, *GOVERNANCE_READERS)
+    if isinstance(actor, Response):
+        return actor
+    d = load_deployment(request)
+    if isinstance(d, Response):
+        return d
+    return _editor(request, actor, d, None)
+
+
+async def save_assessment(request: Request) -> Response:
+    """Save the typed sections (un-publishing the assessment, as the service does)."""
+    checked = await staff_form(request, *SAVERS)
+    if isinstance(checked, Response):
+        return checked
+    actor, form = checked
+    d = load_deployment(request)
+    if isinstance(d, Response):
+        return d
+    reader = FormReader(form)
+    data = reader.build(ImpactAssessmentIn, {name: reader.text(name) for name in TYPED_SECTIONS})
+    if data is not None:
+        try:
+            assessments.save_assessment(platform_of(request), actor, d.id, data)
+        except GovernanceError as exc:
+            field, message = service_problem(exc)
+            reader.problems[field] = message
+        else:
+            return done(request, "staff_assessment", "assessment_saved", deployment_id=d.id)
+    return _editor(request, actor, d, reader.values, reader.problems, status_code=422)
+
+
+async def publish_assessment(request: Request) -> Response:
+    """Publish; the service refuses while the completeness check finds problems."""
+    checked = await staff_form(request, *PUBLISHERS)
+    if isinstance(checked, Response):
+        return checked
+    actor, _ = checked
+    d = load_deployment(request)
+    if isinstance(d, Response):
+        return d
+    try:
+        assessments.publish_assessment(platform_of(request), actor, d.id)
+    except GovernanceError as exc:
+        return _editor(request, actor, d, None, {FORM: str(exc)}, status_code=409)
+    return done(request, "staff_assessment", "assessment_published", deployment_id=d.id)
+
+
+BASE = "/staff/deployments/{deployment_id:int}/assessment"
+
+STAFF_PATHS = (BASE, f"{BASE}/publish")
+
+routes = [
+    Route(BASE, assessment_page, methods=["GET"], name="staff_assessment"),
+    Route(BASE, save_assessment, methods=["POST"], name="staff_save_assessment"),
+    Route(f"{BASE}/publish", publish_assessment, methods=["POST"],
+          name="staff_publish_assessment"),
+]

@@ -1,0 +1,251 @@
+"""What the staff pages share: reading forms (lines, sites, UTC times), turning the
+services' errors into messages shown next to the field they concern, loading the
+deployment a page is about, and the next actions a role can take.
+
+The pages decide nothing themselves: every rule is asked of ``governance`` or of a
+service, and an error the service raises is shown on the form it came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from openlfr.governance.errors import GovernanceError, InvalidInput, NotFound
+from openlfr.governance.lifecycle import TRANSITIONS, DeploymentStatus, Transition
+from openlfr.governance.records import KINDS_NEEDING_ANSWER, FeedbackKind
+from openlfr.services import deployments as deployment_service
+from openlfr.services.deployments import TRANSITION_ROLES
+from openlfr.services.platform import Actor, Role
+from openlfr.services.schemas import MAX_ID
+from openlfr.storage import models as m
+from openlfr.web.pages.rendering import not_found, platform_of
+
+#: The key under which a problem with the whole form (not one field) is shown.
+FORM = "form"
+
+#: Roles that read the governance records of a deployment (assessment, engagement).
+GOVERNANCE_READERS = (Role.PLANNER, Role.AUTHORISER, Role.OVERSIGHT)
+#: Roles that handle public feedback: they answer it, so they may see contact details
+#: (the same roles as the API's feedback routes).
+FEEDBACK_HANDLERS = (Role.PLANNER, Role.AUTHORISER)
+
+#: The format a datetime-local input sends and is given.
+DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+
+
+# --- reading forms ------------------------------------------------------------------------
+
+
+class FormReader:
+    """Reads a posted form field by field, keeping what was typed (to show it again) and
+    the problems found while reading (before the input schema sees the values)."""
+
+    def __init__(self, form: FormData) -> None:
+        self.form = form
+        self.values: dict[str, str] = {}
+        self.problems: dict[str, str] = {}
+
+    def text(self, name: str) -> str:
+        """The field as typed ("" when absent)."""
+        value = self.form.get(name)
+        self.values[name] = value if isinstance(value, str) else ""
+        return self.values[name]
+
+    def optional(self, name: str) -> str | None:
+        """The field, or None when left empty."""
+        return self.text(name).strip() or None
+
+    def lines(self, name: str) -> list[str]:
+        """One entry per non-empty line."""
+        return [line.strip() for line in self.text(name).splitlines() if line.strip()]
+
+    def utc_moment(self, name: str) -> datetime | None:
+        """A datetime-local field, read as UTC (the form says so)."""
+        raw = self.text(name).strip()
+        try:
+            moment = datetime.fromisoformat(raw)
+        except ValueError:
+            self.problems[name] = "enter a date and time (UTC), e.g. 2026-03-22T10:00"
+            return None
+        if moment.tzinfo is not None:
+            return moment.astimezone(UTC)
+        return moment.replace(tzinfo=UTC)
+
+    def sites(self, name: str) -> list[dict[str, Any]] | None:
+        """Sites one per line as "name, latitude, longitude" (the name may hold commas)."""
+        sites: list[dict[str, Any]] = []
+        for number, line in enumerate(self.lines(name), start=1):
+            parts = [p.strip() for p in line.rsplit(",", 2)]
+            try:
+                if len(parts) != 3 or not parts[0]:
+                    raise ValueError
+                sites.append({"name": parts[0], "lat": float(parts[1]), "lon": float(parts[2])})
+            except ValueError:
+                self.problems[name] = (f"line {number}: write the site as \"name, latitude, "
+                                       "longitude\", e.g. \"Station forecourt, 51.4952, -0.1115\"")
+                return None
+        return sites
+
+    def build(self, schema: type[BaseModel], data: dict[str, Any],
+              whole_form_field: str = FORM) -> Any:
+        """Validate ``data`` with ``schema``; None (with the problems recorded) when the
+        reading or the schema found any. Fields that could not be read are left out, so
+        the problem found while reading is the one shown."""
+        try:
+            result = schema.model_validate({k: v for k, v in data.items()
+                                            if k not in self.problems})
+        except ValidationError as exc:
+            for field, problem in validation_problems(exc, whole_form_field).items():
+                self.problems.setdefault(field, problem)
+            return None
+        return None if self.problems else result
+
+
+def validation_problems(exc: ValidationError, whole_form_field: str = FORM) -> dict[str, str]:
+    """An input schema's errors by top-level field, in words; an item in a list is named
+    by its line ("line 2: lat: ..."). Errors about the whole input go on
+    ``whole_form_field``."""
+    problems: dict[str, str] = {}
+    for error in exc.errors():
+        loc = error["loc"]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        field = str(loc[0]) if loc else whole_form_field
+        where = [f"line {part + 1}" if isinstance(part, int) else str(part) for part in loc[1:]]
+        problems.setdefault(field, ": ".join([*where, message]))
+    return problems
+
+
+def service_problem(exc: GovernanceError) -> tuple[str, str]:
+    """The field a service's error belongs to (``FORM`` when it is about the action as a
+    whole) and its message."""
+    if isinstance(exc, InvalidInput):
+        return exc.field, exc.message
+    return FORM, str(exc)
+
+
+# --- the deployment a page is about ---------------------------------------------------------
+
+
+def path_id(request: Request, name: str) -> int | None:
+    """A numeric id from the path, or None when the database could not hold it."""
+    value = request.path_params[name]
+    return value if isinstance(value, int) and 1 <= value <= MAX_ID else None
+
+
+def load_deployment(request: Request) -> m.Deployment | Response:
+    """The deployment named by ``{deployment_id}``, or the 404 page."""
+    deployment_id = path_id(request, "deployment_id")
+    if deployment_id is None:
+        return not_found(request, "no such deployment")
+    try:
+        return deployment_service.get_deployment(platform_of(request), deployment_id)
+    except NotFound as exc:
+        return not_found(request, str(exc))
+
+
+def done(request: Request, route: str, notice: str, anchor: str = "", **params: Any) -> Response:
+    """After a successful post, go to ``route`` (so reloading does not post again),
+    saying what was done."""
+    url = request.url_for(route, **params).include_query_params(done=notice)
+    return RedirectResponse(f"{url}{anchor}", status_code=303)
+
+
+#: What the page says after a successful action (``?done=KEY``; nothing else is shown).
+NOTICES: dict[str, str] = {
+    "created": "The deployment was drafted. It stays private until notice is published.",
+    "updated": "The plan was saved.",
+    "unchanged": "Nothing was changed.",
+    "propose": "The deployment was proposed.",
+    "publish_notice": "Notice was published: the deployment is now public and the notice "
+                      "period has started.",
+    "authorise": "The deployment was authorised.",
+    "authorise_override": "The deployment was authorised with an override; the "
+                          "justification is published with it.",
+    "activate": "The deployment was activated.",
+    "activate_override": "The deployment was activated with an override; the justification "
+                         "is published with it.",
+    "complete": "The deployment was completed; its watchlist was destroyed.",
+    "review": "The review was recorded and published.",
+    "cancel": "The deployment was cancelled; the reason is published.",
+    "comment": "Your comment was recorded and published.",
+    "assessment_saved": "The assessment was saved. Saving un-publishes it until it is "
+                        "published again.",
+    "assessment_published": "The assessment was published.",
+    "engagement_added": "The engagement event was logged.",
+    "engagement_deleted": "The engagement event was removed (the audit log keeps that it was).",
+    "answered": "The answer was published.",
+    "hidden": "The text was hidden from the public; the public page says when and why.",
+    "motion_recorded": "The motion was recorded.",
+    "motion_response": "The response was published.",
+}
+
+
+def notice_of(request: Request) -> str | None:
+    return NOTICES.get(request.query_params.get("done", ""))
+
+
+# --- next actions ----------------------------------------------------------------------------
+
+
+#: How each lifecycle action is offered to staff, and the page it is taken on.
+ACTION_LABELS: dict[Transition, str] = {
+    Transition.PROPOSE: "Propose",
+    Transition.PUBLISH_NOTICE: "Publish notice",
+    Transition.AUTHORISE: "Check the gates and authorise",
+    Transition.ACTIVATE: "Check the gates and activate",
+    Transition.COMPLETE: "Complete",
+    Transition.REVIEW: "Review",
+    Transition.CANCEL: "Cancel",
+}
+ACTION_PAGES: dict[Transition, str] = {
+    Transition.AUTHORISE: "staff_gates",
+    Transition.ACTIVATE: "staff_gates",
+}
+
+
+@dataclass(frozen=True)
+class NextAction:
+    transition: Transition
+    label: str
+    route: str
+
+
+def actions_for(status: str, role: Role) -> list[NextAction]:
+    """The lifecycle actions ``role`` may take on a deployment in ``status`` (cancelling
+    aside), in lifecycle order: the lifecycle's transitions and the roles the service
+    allows for each."""
+    return [NextAction(t, label, ACTION_PAGES.get(t, "staff_deployment"))
+            for t, label in ACTION_LABELS.items()
+            if t is not Transition.CANCEL and may_take(role, t, status)]
+
+
+def may_take(role: Role, transition: Transition, status: str) -> bool:
+    """True when ``role`` may take ``transition`` from ``status`` (the service still
+    checks everything, including the gates, when it is taken). Only the actions these
+    pages offer are considered."""
+    allowed_from, _ = TRANSITIONS[transition]
+    return (transition in ACTION_LABELS and DeploymentStatus(status) in allowed_from
+            and role in TRANSITION_ROLES.get(transition, ()))
+
+
+def may(actor: Actor, transition: Transition, status: str) -> bool:
+    """``may_take`` for the actor's role."""
+    return may_take(actor.role, transition, status)
+
+
+def overdue(f: m.Feedback, now: datetime) -> bool:
+    """Feedback that needs an answer, has none, and is past its deadline."""
+    return (FeedbackKind(f.kind) in KINDS_NEEDING_ANSWER and not f.hidden_for_abuse
+            and f.answered_at is None and f.answer_due_at < now)
+
+
+def datetime_local(moment: datetime) -> str:
+    """A UTC moment as a datetime-local input's value."""
+    return moment.astimezone(UTC).strftime(DATETIME_LOCAL)

@@ -1,0 +1,311 @@
+"""A planner drafts a deployment and edits it while the plan may change; the overview
+page shows where a deployment stands (status, gates and their reasons, overrides,
+comments) with links to each of its records, and the lifecycle actions the role may take
+from there: propose, publish notice, complete, review, cancel with a reason."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from openlfr.governance.errors import GovernanceError
+from openlfr.governance.lifecycle import (
+    EDITABLE_STATUSES,
+    DeploymentStatus,
+    Transition,
+    require_editable,
+)
+from openlfr.services import deployments as deployment_service
+from openlfr.services import technology
+from openlfr.services.deployments import TRANSITION_ROLES
+from openlfr.services.platform import Actor, Role
+from openlfr.services.schemas import CancelIn, DeploymentIn, DeploymentPatch, Input, ReviewIn
+from openlfr.storage import models as m
+from openlfr.web.pages.rendering import platform_of
+from openlfr.web.pages.staff.common import (
+    FORM,
+    FormReader,
+    actions_for,
+    datetime_local,
+    done,
+    load_deployment,
+    may,
+    notice_of,
+    service_problem,
+)
+from openlfr.web.pages.staff_access import staff_form, staff_page, staff_render
+
+#: The plan's fields, in the order of the form.
+PLAN_FIELDS = ("title", "borough", "ward", "sites", "start_at", "end_at", "purpose",
+               "offence_categories", "intelligence_basis", "legal_basis", "threshold",
+               "camera_count", "signage", "technology_id")
+
+
+# --- create and edit ---------------------------------------------------------------------
+
+
+def _plan_values(d: m.Deployment) -> dict[str, str]:
+    """A deployment's plan as the form shows it."""
+    return {
+        "title": d.title, "borough": d.borough, "ward": d.ward or "",
+        "sites": "\n".join(f"{s.name}, {s.lat}, {s.lon}" for s in d.sites),
+        "start_at": datetime_local(d.start_at), "end_at": datetime_local(d.end_at),
+        "purpose": d.purpose, "offence_categories": "\n".join(d.offence_categories),
+        "intelligence_basis": d.intelligence_basis, "legal_basis": d.legal_basis,
+        "threshold": f"{d.threshold:g}", "camera_count": str(d.camera_count),
+        "signage": d.signage, "technology_id": str(d.technology_id or "")}
+
+
+def _read_plan(reader: FormReader) -> DeploymentIn | None:
+    """The plan from the form, validated as the API validates it (None with problems)."""
+    data: dict[str, Any] = {
+        "title": reader.text("title"), "borough": reader.text("borough"),
+        "ward": reader.optional("ward"), "sites": reader.sites("sites"),
+        "start_at": reader.utc_moment("start_at"), "end_at": reader.utc_moment("end_at"),
+        "purpose": reader.text("purpose"),
+        "offence_categories": reader.lines("offence_categories"),
+        "intelligence_basis": reader.text("intelligence_basis"),
+        "legal_basis": reader.text("legal_basis"), "threshold": reader.text("threshold"),
+        "camera_count": reader.text("camera_count"),
+        "signage": reader.text("signage"), "technology_id": reader.optional("technology_id")}
+    plan: DeploymentIn | None = reader.build(DeploymentIn, data, whole_form_field="end_at")
+    return plan
+
+
+def _plan_form(request: Request, actor: Actor, d: m.Deployment | None,
+               values: dict[str, str], errors: dict[str, str],
+               status_code: int = 200) -> Response:
+    p = platform_of(request)
+    return staff_render(request, actor, "staff_deployment_form.html", {
+        "d": d, "values": values, "errors": errors,
+        "technologies": [t for t, _ in technology.list_technologies(p)]},
+        status_code=status_code)
+
+
+def new_deployment(request: Request) -> Response:
+    """The empty plan form."""
+    actor = staff_page(request, Role.PLANNER)
+    if isinstance(actor, Response):
+        return actor
+    return _plan_form(request, actor, None, {}, {})
+
+
+async def create_deployment(request: Request) -> Response:
+    """Draft the deployment through the same service and input schema as the API."""
+    checked = await staff_form(request, Role.PLANNER)
+    if isinstance(checked, Response):
+        return checked
+    actor, form = checked
+    reader = FormReader(form)
+    plan = _read_plan(reader)
+    if plan is not None:
+        try:
+            d = deployment_service.create_deployment(platform_of(request), actor, plan)
+        except GovernanceError as exc:
+            field, message = service_problem(exc)
+            reader.problems[field] = message
+        else:
+            return done(request, "staff_deployment", "created", deployment_id=d.id)
+    return _plan_form(request, actor, None, reader.values, reader.problems, status_code=422)
+
+
+def _editable_problem(d: m.Deployment) -> dict[str, str]:
+    """The lifecycle's refusal to edit, when it applies, shown on the form."""
+    try:
+        require_editable(DeploymentStatus(d.status))
+    except GovernanceError as exc:
+        return {FORM: str(exc)}
+    return {}
+
+
+def edit_deployment(request: Request) -> Response:
+    """The plan form filled with the deployment's plan."""
+    actor = staff_page(request, Role.PLANNER)
+    if isinstance(actor, Response):
+        return actor
+    d = load_deployment(request)
+    if isinstance(d, Response):
+        return d
+    return _plan_form(request, actor, d, _plan_values(d), _editable_problem(d))
+
+
+def _changes(d: m.Deployment, plan: DeploymentIn) -> dict[str, Any]:
+    """The fields of ``plan`` that differ from the deployment (so the audit log names only
+    what changed)."""
+    current: dict[str, Any] = {
+        "title": d.title, "borough": d.borough, "ward": d.ward,
+        "sites": [(s.name, s.lat, s.lon) for s in d.sites], "start_at": d.start_at,
+        "end_at": d.end_at, "purpose": d.purpose, "offence_categories": d.offence_categories,
+        "intelligence_basis": d.intelligence_basis, "legal_basis": d.legal_basis,
+        "threshold": d.threshold, "camera_count": d.camera_count, "signage": d.signage,
+        "technology_id": d.technology_id}
+    changes: dict[str, Any] = {}
+    for field in PLAN_FIELDS:
+        new = getattr(plan, field)
+        comparable = [(s.name, s.lat, s.lon) for s in new] if field == "sites" else new
+        if comparable != current[field]:
+            changes[field] = new
+    return changes
+
+
+async def update_deployment(request: Request) -> Response:
+    """Save the changed fields through the service (which refuses once notice is out)."""
+    checked = await staff_form(request, Role.PLANNER)
+    if isinstance(checked, Response):
+        return checked
+    actor, form = checked
+    d = load_deployment(request)
+    if isinstance(d, Response):
+        return d
+    reader = FormReader(form)
+    plan = _read_plan(reader)
+    if plan is not None:
+        changes = _changes(d, plan)
+        if not changes:
+            return done(request, "staff_deployment", "unchanged", deployment_id=d.id)
+        try:
+            deployment_service.update_deployment(platform_of(request), actor, d.id,
+                                                 DeploymentPatch.model_validate(changes))
+        except GovernanceError as exc:
+            field, message = service_problem(exc)
+            reader.problems[field] = message
+        else:
+            return done(request, "staff_deployment", "updated", deployment_id=d.id)
+    return _plan_form(request, actor, d, reader.values, reader.problems, status_code=422)
+
+
+# --- overview and lifecycle actions ------------------------------------------------------------
+
+
+def overview(request: Request, actor: Actor, d: m.Deployment,
+             errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
+             status_code: int = 200) -> Response:
+    """The deployment overview; forms on it that failed are shown with their errors."""
+    p = platform_of(request)
+    role = actor.role
+    return staff_render(request, actor, "staff_deployment.html", {
+        "d": d, "gates": deployment_service.gate_report(p, d.id),
+        "overrides": deployment_service.overrides_for(p, d.id),
+        "comments": deployment_service.comments_for(p, d.id),
+        "next_actions": actions_for(d.status, role),
+        "may_edit": role is Role.PLANNER and DeploymentStatus(d.status) in EDITABLE_STATUSES,
+        "may": {t.value: may(actor, t, d.status) for t in Transition},
+        "may_comment": role is Role.OVERSIGHT,
+        "links": record_links(d, role),
+        "errors": errors or {}, "values": values or {}, "notice": notice_of(request)},
+        status_code=status_code)
+
+
+def record_links(d: m.Deployment, role: Role) -> list[tuple[str, str, str]]:
+    """(label, URL, data-test name) of the pages about this deployment that ``role`` uses."""
+    base = f"/staff/deployments/{d.id}"
+    links: list[tuple[str, str, str]] = []
+    if role in (Role.PLANNER, Role.AUTHORISER, Role.OVERSIGHT):
+        links += [("Community impact assessment", f"{base}/assessment", "assessment"),
+                  ("Engagement log", f"{base}/engagement", "engagement")]
+    if role in (Role.PLANNER, Role.AUTHORISER):
+        links += [("Consultation", f"{base}/consultation", "consultation"),
+                  ("Feedback inbox", f"{base}/feedback", "feedback"),
+                  ("Watchlist", f"{base}/watchlist", "watchlist")]
+    if role in (Role.AUTHORISER, Role.OPERATOR):
+        links.append(("Gate checklist", f"{base}/gates", "gates"))
+    if role is Role.OPERATOR and d.status in (DeploymentStatus.AUTHORISED.value,
+                                              DeploymentStatus.ACTIVE.value):
+        links.append(("Operator console", f"{base}/console", "console"))
+    if d.notice_published_at is not None:
+        links.append(("Public page", f"/deployments/{d.reference}", "public"))
+    return links
+
+
+def deployment_overview(request: Request) -> Response:
+    """Any staff role may read the overview."""
+    actor = staff_page(request)
+    if isinstance(actor, Response):
+        return actor
+    d = load_deployment(request)
+    if isinstance(d, Response):
+        return d
+    return overview(request, actor, d)
+
+
+@dataclass(frozen=True)
+class Note:
+    """The written note a transition needs: the form field, its input schema, and the
+    schema's field."""
+
+    form_field: str
+    schema: type[Input]
+    schema_field: str
+
+
+NOTES: dict[Transition, Note] = {
+    Transition.CANCEL: Note("cancel_reason", CancelIn, "reason"),
+    Transition.REVIEW: Note("review_summary", ReviewIn, "summary"),
+}
+
+
+def _transition_route(transition: Transition) -> Callable[[Request], Awaitable[Response]]:
+    """A form post that takes ``transition`` through the service (with its note, if it
+    needs one, validated by the note's input schema); errors are shown on the overview."""
+    note_spec = NOTES.get(transition)
+    error_field = note_spec.form_field if note_spec else FORM
+
+    async def take(request: Request) -> Response:
+        checked = await staff_form(request, *TRANSITION_ROLES[transition])
+        if isinstance(checked, Response):
+            return checked
+        actor, form = checked
+        d = load_deployment(request)
+        if isinstance(d, Response):
+            return d
+        reader = FormReader(form)
+        note: str | None = None
+        if note_spec is not None:
+            data = reader.build(note_spec.schema, {
+                note_spec.schema_field: reader.text(note_spec.form_field)})
+            if data is None:
+                problem = reader.problems.get(note_spec.schema_field) or next(
+                    iter(reader.problems.values()))
+                return overview(request, actor, d, {error_field: problem}, reader.values, 422)
+            note = getattr(data, note_spec.schema_field)
+        try:
+            deployment_service.transition_deployment(platform_of(request), actor, d.id,
+                                                     transition, note=note)
+        except GovernanceError as exc:
+            _, message = service_problem(exc)
+            return overview(request, actor, d, {error_field: message}, reader.values, 409)
+        return done(request, "staff_deployment", transition.value, deployment_id=d.id)
+
+    take.__name__ = f"staff_{transition.value}"
+    return take
+
+
+BASE = "/staff/deployments/{deployment_id:int}"
+
+STAFF_PATHS = ("/staff/deployments/new", BASE, f"{BASE}/edit", f"{BASE}/propose",
+               f"{BASE}/publish-notice", f"{BASE}/complete", f"{BASE}/review", f"{BASE}/cancel")
+
+routes = [
+    Route("/staff/deployments/new", new_deployment, methods=["GET"],
+          name="staff_new_deployment"),
+    Route("/staff/deployments/new", create_deployment, methods=["POST"],
+          name="staff_create_deployment"),
+    Route(BASE, deployment_overview, methods=["GET"], name="staff_deployment"),
+    Route(f"{BASE}/edit", edit_deployment, methods=["GET"], name="staff_edit_deployment"),
+    Route(f"{BASE}/edit", update_deployment, methods=["POST"], name="staff_update_deployment"),
+    Route(f"{BASE}/propose", _transition_route(Transition.PROPOSE), methods=["POST"],
+          name="staff_propose"),
+    Route(f"{BASE}/publish-notice", _transition_route(Transition.PUBLISH_NOTICE),
+          methods=["POST"], name="staff_publish_notice"),
+    Route(f"{BASE}/complete", _transition_route(Transition.COMPLETE), methods=["POST"],
+          name="staff_complete"),
+    Route(f"{BASE}/review", _transition_route(Transition.REVIEW),
+          methods=["POST"], name="staff_review"),
+    Route(f"{BASE}/cancel", _transition_route(Transition.CANCEL),
+          methods=["POST"], name="staff_cancel"),
+]
