@@ -103,12 +103,16 @@ def test_consultation_responses_are_validated_and_anonymous(scenario: Scenario) 
     assert r.status_code == 422
     r = anon.post(url, json={"answers": {"q1": "less"}, "email": "me@example.org"})
     assert r.status_code == 422  # nothing identifying is accepted
+    r = anon.post(url, json={"answers": {"q1": "less"}, "postcode_district": "SE11 5AA"})
+    assert r.status_code == 422  # a full postcode could identify; only the district is taken
     ok(anon.post(url, json={"answers": {"q1": "less"}}), 204)
+    ok(anon.post(url, json={"answers": {"q1": "same"}, "postcode_district": " se11 "}), 204)
     assert [c["id"] for c in ok(anon.get("/api/public/consultations"))] == [cid]
     ok(planner.post(s.url("/consultation/close")))
     assert anon.post(url, json={"answers": {"q1": "less"}}).status_code == 409
     results = ok(planner.get(s.url("/consultation/results")))
-    assert results == {"responses": 1, "tallies": {"q1": {"more": 0, "same": 0, "less": 1}}}
+    assert results == {"responses": 2, "tallies": {"q1": {"more": 0, "same": 1, "less": 1}},
+                       "by_district": {"SE11": 1}}
 
 
 def test_council_motion_blocks_until_a_response_is_published(scenario: Scenario) -> None:

@@ -339,10 +339,13 @@ def test_the_leading_question_from_the_real_email_is_flagged() -> None:
 
 def test_information_sheet_must_state_risks() -> None:
     assert information_sheet_issues("Catches criminals.", "")
+    # The sheet must name unequal accuracy too, and "criminals" is loaded language
+    # (tests/platform/test_wording.py has the rules' own tests).
     assert information_sheet_issues(
-        "Catches criminals.",
+        "Finds people wanted by the courts.",
         "There is a risk of false alerts that lead to innocent people being stopped, and "
-        "everyone passing is scanned, which affects privacy for all of them.") == []
+        "everyone passing is scanned, which affects privacy for all of them; accuracy can "
+        "differ between demographic groups.") == []
 
 
 def test_activation_only_inside_the_published_window() -> None:

@@ -1,61 +1,468 @@
 """Checks consultation wording for leading questions and one-sided information.
 
-A consultation that asks "Is this something that you think is a good idea, and would
-support?" after describing only benefits measures the wording, not opinion. These
-checks flag such patterns so a planner can fix them before the consultation opens.
+A consultation that describes only benefits and then asks "Is this something that you
+think is a good idea, and would support?" measures the wording, not opinion. These checks
+flag such patterns so a planner can fix them before the consultation opens, or record why
+the wording is kept (the reason is published with the consultation).
+
+The rules are a table (``RULES``): each has a name, the concern it belongs to, a pattern,
+why it is a problem in plain English and a neutral alternative. Patterns are regular
+expressions matched case-insensitively; ``unless`` is a pattern that, found anywhere in
+the same text, shows the wording is balanced (e.g. "support or oppose"). An information
+sheet is also checked as a whole (``information_sheet_issues``): it must state benefits
+and name the main risks of LFR, with comparable space for both.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
 
-#: (pattern, why it is a problem). Patterns are matched case-insensitively.
-_LEADING_PATTERNS: tuple[tuple[str, str], ...] = (
-    (r"\bdo(?:n't| not)? you agree\b", "asks for agreement instead of an opinion"),
-    (r"\bwould you (?:support|agree|welcome)\b", "invites support; ask what people think instead"),
-    (r"\bgood idea\b", "frames the proposal as a good idea"),
-    (r"\b(?:don't|wouldn't|isn't|aren't|won't|shouldn't) (?:you|it|they|we)\b",
-     "a negative question presumes the answer"),
-    (r"\bhow (?:much|strongly) do you (?:support|agree|like)\b", "presumes support"),
-    (r"\b(?:keep|make) (?:you|your family|the community|people) safe(?:r)?\b",
-     "states a benefit inside the question"),
-    (r"\b(?:obviously|clearly|surely|of course)\b", "tells the reader what to conclude"),
-    (r"\bprotect (?:you|your|the community)\b", "states a benefit inside the question"),
-)
+#: Where an information sheet's issues are filed (questions are filed under their id).
+INFORMATION_SHEET = "information_sheet"
 
-_RISK_WORDS = re.compile(
-    r"\b(risk|risks|false (?:alert|match|positive)|misidentif\w*|privacy|bias|error|harm)\b", re.I
-)
+
+class Concern(StrEnum):
+    """The kinds of problem the check looks for."""
+
+    ASKS_FOR_AGREEMENT = "asks_for_agreement"
+    PRESUPPOSES_AN_ANSWER = "presupposes_an_answer"
+    LOADED_LANGUAGE = "loaded_language"
+    DOUBLE_BARRELLED = "double_barrelled"
+    ONE_SIDED = "one_sided"
+
+
+class Part(StrEnum):
+    """What a piece of text is: a question, or the information sheet's prose."""
+
+    QUESTION = "question"
+    SHEET = "sheet"
 
 
 @dataclass(frozen=True)
 class WordingIssue:
-    """One problem found in a piece of consultation text."""
+    """One problem found in a piece of consultation text.
+
+    ``excerpt`` is the text concerned (empty when the problem is something missing),
+    ``problem`` says why it is a problem, ``suggestion`` offers neutral wording. ``field``
+    is the part of the information sheet ("benefits" or "risks"; "text" for a question)
+    and ``start``/``end`` locate the excerpt in it (None when nothing is located).
+    """
 
     excerpt: str
     problem: str
+    suggestion: str = ""
+    rule: str = ""
+    concern: Concern = Concern.LOADED_LANGUAGE
+    field: str = "text"
+    start: int | None = None
+    end: int | None = None
+
+
+@dataclass(frozen=True)
+class WordingRule:
+    """A named pattern of leading or loaded wording."""
+
+    name: str
+    concern: Concern
+    pattern: re.Pattern[str]
+    why: str
+    suggestion: str
+    parts: frozenset[Part]
+    unless: re.Pattern[str] | None = None
+
+    def issues(self, text: str, part: Part, field: str) -> list[WordingIssue]:
+        """Every match of this rule in ``text`` (none when the rule does not apply)."""
+        if part not in self.parts or (self.unless is not None and self.unless.search(text)):
+            return []
+        return [WordingIssue(excerpt=found.group(0).strip(" ,;"), problem=self.why,
+                             suggestion=self.suggestion, rule=self.name,
+                             concern=self.concern, field=field, start=found.start(),
+                             end=found.end())
+                for found in self.pattern.finditer(text)]
+
+
+def _re(pattern: str) -> re.Pattern[str]:
+    # Written with straight apostrophes; curly ones (as word processors type them) match too.
+    return re.compile(pattern.replace("'", "['’]"), re.IGNORECASE)
+
+
+QUESTIONS = frozenset({Part.QUESTION})
+EVERYWHERE = frozenset({Part.QUESTION, Part.SHEET})
+
+_NEGATIVE_AUXILIARY = (r"(?:isn't|aren't|wasn't|weren't|don't|doesn't|didn't|won't|wouldn't|"
+                       r"shouldn't|can't|couldn't|haven't|hasn't|mustn't)")
+_EVALUATIVE = (r"effective|fair|safe|necessary|proportionate|acceptable|appropriate|accurate|"
+               r"justified|useful|reasonable|lawful|legal|ethical|helpful")
+_ADVERB = r"(?:\w+ly\s+|still\s+|also\s+)?"
+_AGREE = r"(?:support|agree|welcome|back|endorse|approve|favou?r)"
+_FIGURES_SUGGESTION = ("Give the figure and its source instead, e.g. \"about 1 false alert "
+                       "in 6,000 faces at this threshold (independent test, NPL 2023)\".")
+
+#: The rules, in the order their flags are listed.
+RULES: tuple[WordingRule, ...] = (
+    # --- asks for agreement -----------------------------------------------------------
+    WordingRule(
+        "asks_for_support", Concern.ASKS_FOR_AGREEMENT,
+        _re(rf"\b(?:(?:would|will|do|did|could|can|might)\s+you\s+{_ADVERB}{_AGREE}|"
+            rf"you\s+(?:\w+\s+){{0,3}}?(?:would|will|might|could)\s+{_ADVERB}{_AGREE}|"
+            rf"(?:and|or)\s+(?:would|will)\s+{_ADVERB}{_AGREE}|"
+            r"(?:would|will|are)\s+you\s+(?:\w+\s+)?(?:be\s+)?in\s+favou?r)\b"),
+        "It asks people to agree or to give their support, so it measures how willing "
+        "people are to say yes (most people lean towards agreeing with whatever they are "
+        "asked), not what they think.",
+        "Ask for views with both sides open: \"What do you think about the use of LFR "
+        "here?\" or \"To what extent do you support or oppose ...?\"",
+        EVERYWHERE,
+        unless=_re(r"\b(?:oppose|disagree|disapprove|against|reject)\b")),
+    WordingRule(
+        "asks_if_good_idea", Concern.ASKS_FOR_AGREEMENT,
+        _re(r"\b(?:good|great|sensible|positive|excellent|welcome)\s+(?:idea|thing|step|"
+            r"move|development|initiative)\b"),
+        "It presents the proposal as a good idea and asks people to confirm it.",
+        "Ask \"What do you think about ...?\", or ask about both sides: \"What, if anything, "
+        "do you see as the benefits and the drawbacks of ...?\"",
+        EVERYWHERE,
+        unless=_re(r"\b(?:bad|poor|drawbacks?|downsides?|disadvantages?)\b")),
+    WordingRule(
+        "asks_if_happy", Concern.ASKS_FOR_AGREEMENT,
+        _re(r"\b(?:would|will|are|were|do)\s+you\s+(?:be\s+|feel\s+)?(?:happy|pleased|glad|"
+            r"content|comfortable|reassured)\s+(?:for|with|that|about|if|to\s+see)\b"),
+        "It offers only the contented answer and invites people to accept the plan.",
+        "Offer both ends of the scale: \"How comfortable or uncomfortable would you feel "
+        "if ...?\"",
+        QUESTIONS,
+        unless=_re(r"\b(?:unhappy|uncomfortable|displeased|concerned|worried)\b")),
+    # --- presupposes an answer --------------------------------------------------------
+    WordingRule(
+        "how_much_better", Concern.PRESUPPOSES_AN_ANSWER,
+        _re(r"\bhow\s+(?:much|far|many\s+times)\s+(?:safer|better|more\s+(?:safe|secure|"
+            r"confident|reassured|protected|comfortable)|less\s+(?:afraid|worried|"
+            r"anxious|scared))\b"),
+        "It takes the answer for granted (that people would feel safer or better); the "
+        "only thing left to answer is how much.",
+        "\"How, if at all, would LFR here affect how safe you feel?\"",
+        QUESTIONS),
+    WordingRule(
+        "how_will_it_help", Concern.PRESUPPOSES_AN_ANSWER,
+        _re(r"\bhow\s+(?:much\s+)?(?:will|would|does|can|could|might)\s+(?:lfr|it|this|these|"
+            r"(?:live\s+)?facial\s+recognition|the\s+(?:technology|cameras?|system|"
+            r"deployment|van|scheme|operation))(?:\s+\w+){0,2}?\s+(?:help|benefit|improve|"
+            r"reduce|cut|tackle|prevent|protect)\w*\b"),
+        "It assumes the deployment will help; someone who thinks it would not has no "
+        "answer to give.",
+        "\"How, if at all, would LFR here affect ...?\"",
+        QUESTIONS,
+        unless=_re(r"\bif\s+at\s+all\b|\bif\s+anything\b")),
+    WordingRule(
+        "why_is_it_good", Concern.PRESUPPOSES_AN_ANSWER,
+        _re(r"\bwhy\s+(?:is|are|would|will|should|does|do|might)\s+(?:\w+\s+){0,6}?"
+            r"(?:a\s+good\s+idea|good|beneficial|important|necessary|needed|useful|helpful|"
+            r"effective|worthwhile|valuable|justified|right|support|welcome)\b"),
+        "It asks people to explain why it is good, taking for granted that it is.",
+        "\"What, if anything, do you see as the benefits and the drawbacks of ...?\"",
+        QUESTIONS,
+        unless=_re(r"\bif\s+at\s+all\b|\bor\s+(?:why\s+)?not\b|\b(?:oppose|object|against|"
+                   r"worried|concerns?)\b")),
+    WordingRule(
+        "dont_you_think", Concern.PRESUPPOSES_AN_ANSWER,
+        _re(r"\b(?:don't|do\s+not|wouldn't|would\s+not|can't|cannot)\s+you\s+(?:think|agree|"
+            r"feel|believe|accept|see|want)\b"),
+        "A negative question (\"Don't you think ...?\") tells people which answer is "
+        "expected.",
+        "Ask it plainly and openly: \"What do you think about ...?\"",
+        EVERYWHERE),
+    WordingRule(
+        "negative_question", Concern.PRESUPPOSES_AN_ANSWER,
+        _re(rf"(?:^|(?<=[.!?;:]\s)|(?<=\n))\s*{_NEGATIVE_AUXILIARY}\s+\w+|\b(?:is|are|would|will|"
+            r"should|could|does|do)\s+(?:it|this|that|they|lfr|we)\s+not\b"),
+        "A negative question (\"Isn't it ...?\", \"Would it not be ...?\") signals the "
+        "answer the asker expects.",
+        "Ask it plainly and openly: \"What do you think about ...?\"",
+        QUESTIONS),
+    WordingRule(
+        "tag_question", Concern.PRESUPPOSES_AN_ANSWER,
+        _re(rf"[,;]\s*(?:{_NEGATIVE_AUXILIARY}\s*(?:it|they|you|we|there|that|he|she)?|"
+            r"right|surely|agreed)\s*\?"),
+        "A tag question (\"..., isn't it?\") asks people to confirm a statement.",
+        "Drop the tag and ask an open question: \"What do you think about ...?\"",
+        QUESTIONS),
+    # --- loaded language --------------------------------------------------------------
+    WordingRule(
+        "criminals", Concern.LOADED_LANGUAGE,
+        _re(r"\b(?:criminals|thugs?|yobs?|crooks?|villains?|gangsters?|scum|lowlifes?|"
+            r"bad\s+guys|hardened\s+offenders|dangerous\s+offenders|predators|wrong[- ]uns?)\b"),
+        "Emotive labels for the people sought make LFR sound aimed only at 'bad people', "
+        "although the camera scans everyone who passes.",
+        "Say who is sought, plainly: \"people wanted by the police\" or \"people on the "
+        "watchlist (for example, wanted for robbery)\".",
+        EVERYWHERE),
+    WordingRule(
+        "keeps_you_safe", Concern.LOADED_LANGUAGE,
+        _re(r"\b(?:keep|keeps|keeping|make|makes|making)\s+(?:you|us|everyone|people|"
+            r"residents|your\s+(?:family|families|children|kids|community|streets?|area|"
+            r"neighbou?rhood|town|high\s+street)|our\s+(?:community|streets?|area|children|"
+            r"families|town|neighbou?rhood)|the\s+(?:community|public|area|streets?|"
+            r"high\s+street|neighbou?rhood|town|borough|ward))\s+(?:safe|safer|secure|"
+            r"more\s+secure)\b"),
+        "It states a hoped-for outcome as a fact, which pushes people towards agreeing; "
+        "whether it makes people safer is one of the things being asked.",
+        "Say what it is for and what the evidence shows: \"It aims to locate people wanted "
+        "for robbery; in past deployments N alerts led to M arrests.\"",
+        EVERYWHERE),
+    WordingRule(
+        "protects_you", Concern.LOADED_LANGUAGE,
+        _re(r"\bprotect(?:s|ing|ed)?\s+(?:you|us|everyone|residents|people(?!'s)|"
+            r"the\s+(?:community|public|vulnerable)|your\s+(?:family|families|children|kids|"
+            r"community|streets?|neighbou?rhood)|our\s+(?:community|streets?|children|"
+            r"families|neighbou?rhood))\b"),
+        "It presents protection as certain, which pushes people towards agreeing.",
+        "Say what it is for and what the evidence shows: \"It aims to locate people wanted "
+        "for violent offences; in past deployments N alerts led to M arrests.\"",
+        EVERYWHERE),
+    WordingRule(
+        "tells_the_conclusion", Concern.LOADED_LANGUAGE,
+        _re(r"\b(?:obviously|surely|of\s+course|undoubtedly|unquestionably|needless\s+to\s+"
+            r"say|as\s+(?:we\s+all|everyone)\s+knows?|everyone\s+(?:knows|agrees)|most\s+"
+            r"people\s+(?:agree|support|want|would\s+agree)|it\s+is\s+(?:clear|obvious)\s+"
+            r"that)\b|\bclearly(?=\s*,)"),
+        "It tells the reader what to conclude instead of letting them judge.",
+        "Remove it; state the fact with its source, or ask the question plainly.",
+        EVERYWHERE),
+    WordingRule(
+        "promotional", Concern.LOADED_LANGUAGE,
+        _re(r"\b(?:cutting[- ]edge|state[- ]of[- ]the[- ]art|world[- ](?:class|leading)|"
+            r"revolutionary|ground-?breaking|game[- ]chang(?:er|ing)|next[- ]generation|"
+            r"(?:highly|extremely|incredibly|very)\s+accurate|(?:100|99(?:\.\d+)?)\s*%\s*"
+            r"accurate|foolproof|infallible|never\s+(?:wrong|makes?\s+mistakes)|"
+            r"proven\s+(?:to|effective|technology|track\s+record))"),
+        "Promotional words invite trust instead of judgement; accuracy is a measured "
+        "figure with known limits, including unequal accuracy between groups.",
+        _FIGURES_SUGGESTION,
+        EVERYWHERE),
+    WordingRule(
+        "nothing_to_fear", Concern.LOADED_LANGUAGE,
+        _re(r"\b(?:nothing\s+to\s+(?:hide|fear|worry\s+about)|innocent\s+people\s+(?:have\s+"
+            r"nothing|need\s+not|needn't|don't\s+need|should\s+not\s+worry|shouldn't\s+"
+            r"worry)|law[- ]abiding\s+(?:people|citizens|residents|members|public|majority|"
+            r"citizen|person))"),
+        "It dismisses privacy concerns and implies that people who object have something "
+        "to hide.",
+        "Name the concern and what is done about it: \"The camera scans everyone who "
+        "passes; faces that match nobody are deleted at once and never stored.\"",
+        EVERYWHERE),
+    WordingRule(
+        "emotive", Concern.LOADED_LANGUAGE,
+        _re(r"\b(?:scourge|menace|plague|crime\s+wave|epidemic\s+of|terrori[sz](?:ed|ing)|"
+            r"rampant|out\s+of\s+control|lawless(?:ness)?|no[- ]go\s+areas?|war\s+on\s+crime|"
+            r"flood(?:ed|ing)?\s+(?:with|by)\s+crime)\b"),
+        "Emotive words raise fear and push people towards one answer.",
+        "Give the figures and their source: \"Robbery reports near the station rose from "
+        "40 to 82 this year (police recorded crime).\"",
+        EVERYWHERE),
+    WordingRule(
+        "plays_down_risk", Concern.LOADED_LANGUAGE,
+        _re(r"\b(?:minimal|negligible|tiny|minuscule|insignificant|(?:very|extremely)\s+"
+            r"(?:small|low|slight|rare|unlikely)|virtually\s+(?:no|zero|nil)|practically\s+"
+            r"(?:no|zero)|almost\s+(?:no|zero)|no\s+real)\s+(?:risks?|chances?|dangers?|"
+            r"possibility|likelihood|numbers?|impact|intrusion|effects?|errors?)\b"),
+        "It plays the risk down with a word instead of a figure.",
+        _FIGURES_SUGGESTION,
+        EVERYWHERE),
+    WordingRule(
+        "only_wanted_people", Concern.LOADED_LANGUAGE,
+        _re(r"\b(?:only|just)\s+(?:looks?\s+for|scans?\s+for|searches\s+for|targets?|"
+            r"identifies|catches|(?:is\s+)?interested\s+in|(?:affects?|concerns?)\s+(?:people|"
+            r"those|anyone|criminals|offenders|wanted))\b"),
+        "It says LFR only concerns the people sought, but the camera scans the face of "
+        "everyone who passes.",
+        "\"The camera scans the face of everyone who passes and compares it with a "
+        "watchlist of N people; faces that match nobody are deleted at once.\"",
+        EVERYWHERE),
+    # --- double-barrelled ---------------------------------------------------------------
+    WordingRule(
+        "two_questions_in_one", Concern.DOUBLE_BARRELLED,
+        _re(r",?\s+and\s+(?:would|will|do|does|should|could|can|might)\s+(?:you\s+)?"
+            r"(?:\w+\s+)?(?:support|agree|like|want|welcome|use|feel|think|be|back|accept|"
+            r"approve|avoid)\b"),
+        "It asks two things at once; someone whose answer differs between them cannot "
+        "answer it.",
+        "Split it into two questions, one for each part.",
+        QUESTIONS),
+    WordingRule(
+        "two_qualities_in_one", Concern.DOUBLE_BARRELLED,
+        _re(rf"\b({_EVALUATIVE})\s+and\s+(?!\1\b)(?:{_EVALUATIVE})\b"),
+        "It asks about two qualities at once (for example fair and effective); people may "
+        "think one is true and not the other.",
+        "Ask about each quality in its own question.",
+        QUESTIONS),
+)
+
+RULES_BY_NAME: dict[str, WordingRule] = {r.name: r for r in RULES}
+
+# --- the information sheet as a whole -------------------------------------------------
+
+#: Fewest words a risk section may have.
+MIN_RISK_WORDS = 20
+#: The risks must have at least this share of the benefits' length (in words).
+MIN_RISK_TO_BENEFIT_WORDS = 1 / 3
+
+
+@dataclass(frozen=True)
+class RiskTopic:
+    """A risk of LFR that every information sheet must name."""
+
+    name: str
+    pattern: re.Pattern[str]
+    label: str
+    example: str
+
+
+#: The risks a sheet must name (one flag for each one missing).
+RISK_TOPICS: tuple[RiskTopic, ...] = (
+    RiskTopic(
+        "names_false_alerts",
+        _re(r"false\s+(?:alerts?|matche?s?|positives?|identifications?)|misidentif\w*|"
+            r"wrong\s+person|mistaken\s+identity|wrongly\s+(?:identified|stopped|matched|"
+            r"flagged)|match(?:es|ed)?\s+the\s+wrong"),
+        "false alerts (misidentification)",
+        "\"The system can wrongly match someone who is not on the watchlist; such a false "
+        "alert can lead to an innocent person being stopped.\""),
+    RiskTopic(
+        "names_privacy",
+        _re(r"privacy|private\s+life|personal\s+data|biometric|data\s+protection|"
+            r"surveillance|(?:scans?|sees?|captures?|records?)\s+(?:the\s+faces?\s+of\s+)?"
+            r"(?:every(?:one|body)|all)"),
+        "privacy (everyone passing is scanned)",
+        "\"The camera scans the face of everyone who passes, which affects their "
+        "privacy.\""),
+    RiskTopic(
+        "names_unequal_accuracy",
+        _re(r"\bbias(?:ed)?\b|unequal\w*|\bdiffer\w*\s+(?:\w+\s+)?(?:between|by|across|for)\b|"
+            r"demographic|disproportionat\w*|ethnic\w*|\brac(?:e|ial)\b|skin\s+(?:tone|colou?r)|"
+            r"\bequality\b|\bunfair\w*"),
+        "unequal accuracy between groups (bias)",
+        "\"Accuracy can differ between demographic groups, so false alerts may fall more "
+        "on some people than others.\""),
+)
+
+_WORD = re.compile(r"[\w'’-]+")
+
+
+def _words(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _rule_issues(text: str, part: Part, field: str) -> list[WordingIssue]:
+    """Every rule's matches, without repeating the same concern for overlapping text."""
+    found: list[WordingIssue] = []
+    for rule in RULES:
+        for issue in rule.issues(text, part, field):
+            if not any(_overlap(issue, other) and issue.concern is other.concern
+                       for other in found):
+                found.append(issue)
+    return found
+
+
+def _overlap(a: WordingIssue, b: WordingIssue) -> bool:
+    return (a.start is not None and b.start is not None and a.end is not None
+            and b.end is not None and a.start < b.end and b.start < a.end)
 
 
 def leading_question_issues(question: str) -> list[WordingIssue]:
-    """Leading patterns found in one consultation question (empty when it reads neutral)."""
-    issues = []
-    for pattern, why in _LEADING_PATTERNS:
-        match = re.search(pattern, question, re.I)
-        if match:
-            issues.append(WordingIssue(excerpt=match.group(0), problem=why))
-    return issues
+    """Leading, loaded or double-barrelled wording in one consultation question (empty
+    when it reads neutral)."""
+    return _rule_issues(question, Part.QUESTION, "text")
 
 
 def information_sheet_issues(benefits: str, risks: str) -> list[WordingIssue]:
-    """Problems with an information sheet: it must set out risks as well as benefits."""
-    issues = []
+    """Problems with an information sheet: it must state benefits, name the main risks
+    (false alerts, privacy, unequal accuracy) in comparable space, and use no loaded
+    language."""
+    issues: list[WordingIssue] = []
     if not benefits.strip():
-        issues.append(WordingIssue("", "the information sheet states no benefits"))
-    if len(risks.split()) < 20 or not _RISK_WORDS.search(risks):
         issues.append(WordingIssue(
-            risks[:60],
-            "the information sheet must describe the risks (false alerts, privacy, bias) in at "
-            "least 20 words, not only the benefits",
-        ))
+            "", "The information sheet states no benefits: people cannot weigh a proposal "
+            "whose purpose is not given.",
+            "Say what the deployment is for and what it is expected to achieve, with the "
+            "evidence: \"It aims to locate people wanted for robbery near the station.\"",
+            rule="states_benefits", concern=Concern.ONE_SIDED, field="benefits"))
+    risk_words, benefit_words = _words(risks), _words(benefits)
+    if risk_words < MIN_RISK_WORDS:
+        issues.append(WordingIssue(
+            _normalised(risks)[:80],
+            f"The risks are described in {risk_words} word{'s' if risk_words != 1 else ''} "
+            f"(at least {MIN_RISK_WORDS} are needed): an information sheet that gives only "
+            "the benefits leads people towards supporting the proposal.",
+            "Describe the risks as plainly as the benefits: false alerts, privacy, unequal "
+            "accuracy between groups, and people avoiding the area.",
+            rule="describes_risks", concern=Concern.ONE_SIDED, field="risks"))
+    else:
+        for topic in RISK_TOPICS:
+            if not topic.pattern.search(risks):
+                issues.append(WordingIssue(
+                    "", f"The risks do not mention {topic.label}, one of the main risks of "
+                    "live facial recognition.",
+                    f"Add a sentence such as {topic.example}",
+                    rule=topic.name, concern=Concern.ONE_SIDED, field="risks"))
+        if benefit_words * MIN_RISK_TO_BENEFIT_WORDS > risk_words:
+            issues.append(WordingIssue(
+                "", f"The benefits take {benefit_words} words and the risks only {risk_words}: "
+                "a sheet that gives the benefits far more space than the risks is one-sided.",
+                "Give the risks comparable space, or shorten the benefits.",
+                rule="balanced_space", concern=Concern.ONE_SIDED, field="risks"))
+    issues += _rule_issues(benefits, Part.SHEET, "benefits")
+    issues += _rule_issues(risks, Part.SHEET, "risks")
     return issues
+
+
+def consultation_issues(benefits: str, risks: str,
+                        questions: Iterable[tuple[str, str]]) -> dict[str, list[WordingIssue]]:
+    """Every problem, by where it is: ``INFORMATION_SHEET`` and each question id (only
+    the places with problems). ``questions`` are (id, text) pairs."""
+    issues: dict[str, list[WordingIssue]] = {}
+    sheet = information_sheet_issues(benefits, risks)
+    if sheet:
+        issues[INFORMATION_SHEET] = sheet
+    for qid, text in questions:
+        found = leading_question_issues(text)
+        if found:
+            issues[qid] = found
+    return issues
+
+
+# --- flags kept on purpose --------------------------------------------------------------
+
+#: Shortest reason accepted for keeping flagged wording (it is published).
+MIN_REASON_CHARS = 40
+
+
+def is_kept(issue: WordingIssue, exception: Mapping[str, Any] | None) -> bool:
+    """Whether a recorded reason covers this flag: it was given for this place and named
+    this rule (a flag that appeared after the reason was written is not covered)."""
+    return exception is not None and issue.rule in exception.get("rules", ())
+
+
+def unresolved_issues(issues: Mapping[str, Sequence[WordingIssue]],
+                      exceptions: Mapping[str, Mapping[str, Any]]
+                      ) -> dict[str, list[WordingIssue]]:
+    """The flags no recorded reason covers: these stop a consultation from opening."""
+    left: dict[str, list[WordingIssue]] = {}
+    for where, found in issues.items():
+        open_ = [i for i in found if not is_kept(i, exceptions.get(where))]
+        if open_:
+            left[where] = open_
+    return left
+
+
+def describe_issues(issues: Mapping[str, Sequence[WordingIssue]]) -> str:
+    """The flags in one line, for an error message."""
+    return "; ".join(f"{where}: {i.problem}" + (f" ({i.excerpt!r})" if i.excerpt else "")
+                     for where, found in issues.items() for i in found)

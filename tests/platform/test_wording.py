@@ -1,0 +1,336 @@
+"""The leading-question check (governance.wording), on real examples: each flag says what
+(the excerpt), why and a neutral alternative; neutral questions are never flagged; an
+information sheet must name the main risks as well as the benefits. Pure: no database."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from openlfr.governance.wording import (
+    INFORMATION_SHEET,
+    RULES,
+    Concern,
+    WordingIssue,
+    consultation_issues,
+    describe_issues,
+    information_sheet_issues,
+    is_kept,
+    leading_question_issues,
+    unresolved_issues,
+)
+
+#: The question that ended the real e-mail described in DESIGN.md.
+REAL_EMAIL_QUESTION = "Is this something that you think is a good idea, and would support?"
+
+#: A fair information sheet (the demo's): benefits, and the main risks named plainly.
+FAIR_BENEFITS = ("Finding people who are missing and at risk, or wanted by a court, more "
+                 "quickly than officers could by looking for them.")
+FAIR_RISKS = ("The cameras see everyone who passes, which affects privacy. False alerts can "
+              "lead to people being stopped who are not wanted, and accuracy can differ "
+              "between demographic groups, so errors may fall unequally (bias). Some people "
+              "may avoid the high street while the cameras are there.")
+
+#: (question, the rule that must flag it, the excerpt it must point at).
+LEADING: list[tuple[str, str, str]] = [
+    # asks for agreement
+    (REAL_EMAIL_QUESTION, "asks_if_good_idea", "good idea"),
+    (REAL_EMAIL_QUESTION, "asks_for_support", "and would support"),
+    ("Would you support the use of LFR on the high street?", "asks_for_support",
+     "Would you support"),
+    ("Do you agree that LFR should be used at the station?", "asks_for_support",
+     "Do you agree"),
+    ("Is this something you would support?", "asks_for_support", "you would support"),
+    ("Would you welcome cameras at the market?", "asks_for_support", "Would you welcome"),
+    ("Are you in favour of LFR at the market?", "asks_for_support", "Are you in favour"),
+    ("How strongly do you support LFR?", "asks_for_support", "do you support"),
+    ("Is LFR a good idea for Riverside?", "asks_if_good_idea", "good idea"),
+    ("Would you be happy for LFR to be used at the station?", "asks_if_happy",
+     "Would you be happy for"),
+    # presupposes an answer
+    ("How much safer would you feel with LFR cameras at the station?", "how_much_better",
+     "How much safer"),
+    ("How much more confident would you be walking home?", "how_much_better",
+     "How much more confident"),
+    ("Why is LFR a good idea for the high street?", "why_is_it_good",
+     "Why is LFR a good idea"),
+    ("Why should residents welcome LFR?", "why_is_it_good", "Why should residents welcome"),
+    ("How will LFR help reduce robbery here?", "how_will_it_help", "How will LFR help"),
+    ("Don't you think LFR will help find wanted people?", "dont_you_think",
+     "Don't you think"),
+    ("Don\u2019t you agree the van should come back?", "dont_you_think",
+     "Don\u2019t you agree"),
+    ("Isn't it time we used modern technology?", "negative_question", "Isn't it"),
+    ("Wouldn't it be better to find wanted people quickly?", "negative_question",
+     "Wouldn't it"),
+    ("Would it not be sensible to use every tool available?", "negative_question",
+     "Would it not"),
+    ("It makes sense to use the cameras, doesn't it?", "tag_question", "doesn't it?"),
+    # loaded language
+    ("Should the police use LFR to catch criminals?", "criminals", "criminals"),
+    ("Should thugs be able to walk our streets freely?", "criminals", "thugs"),
+    ("Would you like the police to keep you safe with LFR?", "keeps_you_safe",
+     "keep you safe"),
+    ("How should police protect the community from violent crime?", "protects_you",
+     "protect the community"),
+    ("Obviously LFR helps; where should it be used next?", "tells_the_conclusion",
+     "Obviously"),
+    ("What do you think of this cutting-edge technology?", "promotional", "cutting-edge"),
+    ("What do you think of a system that is highly accurate?", "promotional",
+     "highly accurate"),
+    ("Innocent people have nothing to fear from LFR; do you have any concerns?",
+     "nothing_to_fear", "Innocent people have nothing"),
+    ("Law-abiding residents have nothing to hide; should we go ahead?", "nothing_to_fear",
+     "Law-abiding residents"),
+    ("Given the crime wave near the station, what should police do?", "emotive",
+     "crime wave"),
+    ("LFR only looks for wanted people. What do you think?", "only_wanted_people",
+     "only looks for"),
+    ("With a negligible risk of error, what do you think of LFR?", "plays_down_risk",
+     "negligible risk"),
+    # double-barrelled
+    (REAL_EMAIL_QUESTION, "two_questions_in_one", "and would support"),
+    ("Do you use the high street, and would you avoid it on the day?",
+     "two_questions_in_one", "and would you avoid"),
+    ("Do you think LFR is fair and effective?", "two_qualities_in_one",
+     "fair and effective"),
+]
+
+#: Ordinary neutral questions a planner might write: none may be flagged.
+NEUTRAL = [
+    "What do you think about the use of live facial recognition on the high street?",
+    "What do you think about the use of LFR on the high street?",
+    "How, if at all, would LFR cameras affect how you use the high street?",
+    "How would LFR here affect how you use the high street?",
+    "How, if at all, would it affect how you use the high street that day?",
+    "How comfortable or uncomfortable would you feel walking past an LFR van?",
+    "To what extent do you support or oppose the use of LFR at this site?",
+    "To what extent do you agree or disagree that the signs were easy to understand?",
+    "Would you support or oppose a deployment on market day?",
+    "Which of these concerns, if any, matter most to you?",
+    "What, if anything, would make you more or less likely to visit the market that day?",
+    "What information would you want before a deployment?",
+    "How did you hear about this deployment?",
+    "How much notice would you want before a deployment in your area?",
+    "Where should signs be placed so that people see them?",
+    "Do you have any questions about how images are handled?",
+    "What, if anything, do you see as the benefits and the drawbacks of this deployment?",
+    "How clearly did the information sheet explain the risks?",
+    "How safe or unsafe do you feel on the high street after dark?",
+    "Is there anything else you would like to tell us?",
+    "How often do you visit the area around the station?",
+    "Would you like to receive notice of future deployments?",
+    "How would you prefer to be told about deployments: leaflet, e-mail or a meeting?",
+    "What concerns, if any, do you have about being scanned?",
+    "Which groups in your community should we speak to?",
+    "Have you ever been stopped by police after a facial recognition alert?",
+    "How much do you trust the police to use this technology fairly?",
+    "Should the police publish the number of false alerts after each deployment?",
+    "What do you think of the proposed match threshold of 0.64?",
+    "Do you think the deployment would change how you feel in the area?",
+    "Why do you think some people support it and others oppose it?",
+    "What would help you decide whether to come to a public meeting?",
+    "How should the police protect the privacy of people who are scanned?",
+    "What should happen to the images of people who are not on the watchlist?",
+    "Who should decide who is put on the watchlist?",
+    "How long should the police keep images of people who trigger a false alert?",
+    "What would you want to know about how the watchlist is built?",
+    "Were you aware that LFR was used in Lambeth last year?",
+    "How easy or difficult was it to find information about this deployment?",
+    "What could the police do differently to explain the deployment?",
+    "Is the location of the cameras appropriate, in your view?",
+    "How likely or unlikely would you be to avoid the area while the cameras are there?",
+    "If you were stopped after an alert, what would you expect the officers to do?",
+    "What do you think about the signs planned for each entrance?",
+    "Would you want to be told when your face has been scanned?",
+    "Please describe any experience you have had with police use of cameras.",
+    "Is there a better place or time for this deployment, and why?",
+    "How important or unimportant is it to you that results are published?",
+    "What, if any, effect would the deployment have on how safe you feel?",
+    "Do you know how to complain about a police stop?",
+    "Which days of the week do you usually visit the market?",
+    "How did the leaflet affect your view, if at all?",
+    "Does anyone in your household use the station every day?",
+    "What would make the information sheet easier to understand?",
+]
+
+
+@pytest.mark.parametrize(("question", "rule", "excerpt"), LEADING,
+                         ids=[f"{r}: {q[:40]}" for q, r, _ in LEADING])
+def test_leading_wording_is_flagged_with_what_why_and_a_suggestion(
+        question: str, rule: str, excerpt: str) -> None:
+    issues = leading_question_issues(question)
+    matching = [i for i in issues if i.rule == rule]
+    assert matching, f"{rule} did not flag {question!r}; flags: {issues}"
+    issue = matching[0]
+    assert issue.excerpt == excerpt
+    assert issue.start is not None and excerpt in question[issue.start:issue.end]
+    assert len(issue.problem) > 30 and len(issue.suggestion) > 20
+    assert issue.field == "text"
+
+
+@pytest.mark.parametrize("question", NEUTRAL)
+def test_neutral_questions_are_not_flagged(question: str) -> None:
+    assert leading_question_issues(question) == []
+
+
+def test_the_real_email_is_flagged_on_every_count() -> None:
+    """Agreement, presented as a good idea, two questions in one; and its information
+    (benefits only) fails the sheet check."""
+    concerns = {i.concern for i in leading_question_issues(REAL_EMAIL_QUESTION)}
+    assert concerns == {Concern.ASKS_FOR_AGREEMENT, Concern.DOUBLE_BARRELLED}
+    sheet = information_sheet_issues(
+        "Live facial recognition is cutting-edge technology that helps us catch criminals "
+        "and keep the community safe.", "")
+    rules = {i.rule for i in sheet}
+    assert {"describes_risks", "promotional", "criminals", "keeps_you_safe"} <= rules
+    assert all(i.suggestion for i in sheet)
+
+
+def test_suggestions_are_themselves_neutral() -> None:
+    """A suggestion that quotes a question must pass the check it comes from."""
+    import re
+
+    for rule in RULES:
+        for quoted in re.findall(r'"([^"]+\?)"', rule.suggestion):
+            assert leading_question_issues(quoted) == [], (rule.name, quoted)
+
+
+def test_every_rule_is_exercised_and_has_plain_explanations() -> None:
+    assert {r for _, r, _ in LEADING} == {r.name for r in RULES}
+    assert len({r.name for r in RULES}) == len(RULES)
+    for rule in RULES:
+        assert rule.why.endswith(".") and rule.why[0].isupper(), rule.name
+        assert rule.suggestion, rule.name
+
+
+def test_balanced_wording_is_not_asking_for_agreement() -> None:
+    assert leading_question_issues("Do you support LFR here?")
+    assert leading_question_issues("Do you support or oppose LFR here?") == []
+    assert leading_question_issues("Is LFR here a good idea?")
+    assert leading_question_issues("Is LFR here a good or a bad idea?") == []
+    assert leading_question_issues("Would you be comfortable with LFR here?")
+    assert leading_question_issues(
+        "Would you be comfortable or uncomfortable with LFR here?") == []
+
+
+def test_overlapping_flags_of_one_concern_are_reported_once() -> None:
+    issues = leading_question_issues("Don't you agree?")
+    assert [i.rule for i in issues] == ["dont_you_think"]
+
+
+# --- the information sheet --------------------------------------------------------------
+
+def test_a_fair_sheet_passes() -> None:
+    assert information_sheet_issues(FAIR_BENEFITS, FAIR_RISKS) == []
+
+
+def test_a_sheet_without_risks_or_benefits_is_one_sided() -> None:
+    issues = information_sheet_issues("", "")
+    assert [i.rule for i in issues] == ["states_benefits", "describes_risks"]
+    assert all(i.concern is Concern.ONE_SIDED for i in issues)
+    short = information_sheet_issues(FAIR_BENEFITS, "Some privacy risk.")
+    assert [i.rule for i in short] == ["describes_risks"]
+    assert "3 words" in short[0].problem and short[0].field == "risks"
+
+
+@pytest.mark.parametrize(("missing", "risks"), [
+    ("names_false_alerts",
+     "The camera scans everyone who passes, which affects their privacy, and accuracy can "
+     "differ between demographic groups, so some people may be treated unfairly."),
+    ("names_privacy",
+     "False alerts can lead to people being stopped who are not wanted, and accuracy can "
+     "differ between demographic groups, so errors may fall on some more than others."),
+    ("names_unequal_accuracy",
+     "False alerts can lead to people being stopped who are not wanted; the camera scans "
+     "everyone who passes, which affects their privacy, and people may avoid the area."),
+])
+def test_each_main_risk_must_be_named(missing: str, risks: str) -> None:
+    issues = information_sheet_issues(FAIR_BENEFITS, risks)
+    assert [i.rule for i in issues] == [missing]
+    assert issues[0].suggestion.startswith("Add a sentence such as")
+
+
+def test_risks_given_far_less_space_than_benefits_is_flagged() -> None:
+    long_benefits = " ".join([FAIR_BENEFITS] * 8)
+    issues = information_sheet_issues(long_benefits, FAIR_RISKS)
+    assert [i.rule for i in issues] == ["balanced_space"]
+    assert "benefits take" in issues[0].problem
+
+
+def test_loaded_language_in_the_sheet_is_located_in_its_part() -> None:
+    benefits = "It keeps the high street safe from thugs."
+    risks = FAIR_RISKS + " There is a negligible chance of a false alert."
+    issues = information_sheet_issues(benefits, risks)
+    assert {(i.rule, i.field, i.excerpt) for i in issues} == {
+        ("keeps_you_safe", "benefits", "keeps the high street safe"),
+        ("criminals", "benefits", "thugs"),
+        ("plays_down_risk", "risks", "negligible chance")}
+    for i in issues:
+        text = benefits if i.field == "benefits" else risks
+        assert i.start is not None and text[i.start:i.end] == i.excerpt
+
+
+def test_question_only_rules_do_not_apply_to_statements_in_the_sheet() -> None:
+    """"Fair and effective" in a statement is a claim, not a double-barrelled question."""
+    benefits = FAIR_BENEFITS + " The aim is for the deployment to be fair and effective."
+    assert information_sheet_issues(benefits, FAIR_RISKS) == []
+
+
+# --- the whole consultation and kept flags -------------------------------------------------
+
+def test_consultation_issues_are_filed_by_place() -> None:
+    issues = consultation_issues("", "", [("q1", "What do you think of LFR here?"),
+                                          ("q2", "Would you support LFR here?")])
+    assert set(issues) == {INFORMATION_SHEET, "q2"}
+
+
+def test_a_reason_covers_only_the_flags_it_was_given_for() -> None:
+    issues = consultation_issues(FAIR_BENEFITS, FAIR_RISKS, [
+        ("q1", "Would you support LFR here?"),
+        ("q2", "Is LFR a good idea, and would you back it?")])
+    assert set(unresolved_issues(issues, {})) == {"q1", "q2"}
+    reason = {"reason": "x" * 40, "rules": ["asks_for_support"]}
+    left = unresolved_issues(issues, {"q1": reason, "q2": reason})
+    assert set(left) == {"q2"}  # q2's good-idea and two-in-one flags are not covered
+    assert {i.rule for i in left["q2"]} == {"asks_if_good_idea", "two_questions_in_one"}
+    assert not is_kept(issues["q1"][0], None)
+    assert "q2: " in describe_issues(left) and "'good idea'" in describe_issues(left)
+
+
+# --- properties ----------------------------------------------------------------------------
+
+_TOPICS = st.sampled_from([
+    "the use of LFR on the high street", "cameras at the station", "the watchlist",
+    "the signs at each entrance", "the deployment on market day", "the threshold",
+    "how images are deleted", "the van outside the library", "notice by e-mail"])
+_NEUTRAL_FRAMES = st.sampled_from([
+    "What do you think about {}?", "How, if at all, would {} affect you?",
+    "What, if anything, concerns you about {}?", "To what extent do you support or oppose {}?",
+    "How comfortable or uncomfortable are you with {}?", "What would you change about {}?"])
+_LEADING_FRAMES = st.sampled_from([
+    "Would you support {}?", "Don't you think {} is needed?", "Is {} a good idea?",
+    "How much safer would you feel with {}?", "Do you agree with {}?",
+    "Why is {} a good idea?", "Surely {} makes sense?"])
+
+
+@given(_NEUTRAL_FRAMES, _TOPICS)
+def test_neutral_frames_stay_unflagged_whatever_the_topic(frame: str, topic: str) -> None:
+    assert leading_question_issues(frame.format(topic)) == []
+
+
+@given(_LEADING_FRAMES, _TOPICS, st.sampled_from([str.upper, str.lower, str.capitalize]))
+def test_leading_frames_are_flagged_whatever_the_topic_and_case(
+        frame: str, topic: str, case: object) -> None:
+    question = case(frame.format(topic))  # type: ignore[operator]
+    assert leading_question_issues(question)
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=400))
+def test_any_text_is_checked_without_error_and_excerpts_point_into_it(text: str) -> None:
+    for issue in leading_question_issues(text) + information_sheet_issues(text, text):
+        assert isinstance(issue, WordingIssue) and issue.problem
+        if issue.start is not None and issue.end is not None:
+            assert issue.excerpt and issue.excerpt in text[issue.start:issue.end]
