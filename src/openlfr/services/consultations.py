@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -12,11 +13,15 @@ from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
-from openlfr.governance.records import ConsultationStatus, answer_due_at
+from openlfr.governance.records import KINDS_NEEDING_ANSWER, ConsultationStatus, answer_due_at
 from openlfr.governance.wording import (
+    INFORMATION_SHEET,
+    MIN_REASON_CHARS,
     WordingIssue,
-    information_sheet_issues,
-    leading_question_issues,
+    consultation_issues,
+    describe_issues,
+    is_kept,
+    unresolved_issues,
 )
 from openlfr.services.common import deployment_or_404, get_or_404
 from openlfr.services.platform import Actor, Platform
@@ -25,6 +30,7 @@ from openlfr.services.schemas import (
     ConsultationIn,
     ConsultationResponseIn,
     FeedbackIn,
+    KeptWordingIn,
     ModerationIn,
     MotionIn,
     MotionResponseIn,
@@ -36,15 +42,43 @@ from openlfr.storage import models as m
 
 def wording_issues(c: m.Consultation) -> dict[str, list[WordingIssue]]:
     """Problems found per question id, plus "information_sheet"; empty when all read fair."""
-    issues: dict[str, list[WordingIssue]] = {}
-    sheet = information_sheet_issues(c.benefits, c.risks)
-    if sheet:
-        issues["information_sheet"] = sheet
-    for q in c.questions:
-        found = leading_question_issues(q["text"])
-        if found:
-            issues[q["id"]] = found
-    return issues
+    return consultation_issues(c.benefits, c.risks, ((q["id"], q["text"]) for q in c.questions))
+
+
+def unresolved_wording(c: m.Consultation) -> dict[str, list[WordingIssue]]:
+    """The flags no recorded reason covers: while any is left, the consultation cannot open."""
+    return unresolved_issues(wording_issues(c), c.wording_exceptions or {})
+
+
+@dataclass(frozen=True)
+class KeptWording:
+    """Flagged wording the planner kept on purpose, with the reason (published)."""
+
+    where: str
+    reason: str
+    recorded_by: str
+    recorded_at: datetime
+    #: The flags the reason covers, as the check finds them now.
+    issues: list[WordingIssue]
+
+
+def kept_wording(c: m.Consultation) -> list[KeptWording]:
+    """Recorded reasons that cover a current flag, sheet first then by question. A reason
+    for wording that is no longer flagged is left out: there is nothing left to explain."""
+    issues = wording_issues(c)
+    kept = []
+    for where, exception in (c.wording_exceptions or {}).items():
+        covered = [i for i in issues.get(where, ()) if is_kept(i, exception)]
+        if covered:
+            kept.append(KeptWording(where, exception["reason"], exception["by"],
+                                    datetime.fromisoformat(exception["at"]), covered))
+    order = [INFORMATION_SHEET, *(q["id"] for q in c.questions)]
+    return sorted(kept, key=lambda k: order.index(k.where) if k.where in order else len(order))
+
+
+def _wording_by_place(c: m.Consultation) -> dict[str, Any]:
+    """The text each place's flags are about: a reason stays only while it is unchanged."""
+    return {INFORMATION_SHEET: (c.benefits, c.risks), **{q["id"]: q["text"] for q in c.questions}}
 
 
 def _consultation(s: Session, deployment_id: int) -> m.Consultation:
@@ -72,12 +106,19 @@ def save_consultation(p: Platform, actor: Actor, deployment_id: int,
             s.add(c)
         elif c.status != ConsultationStatus.DRAFT.value:
             raise Conflict(f"the consultation is {c.status}; its questions can no longer change")
+        before = _wording_by_place(c) if c.id is not None else {}
         c.benefits, c.risks, c.questions = data.benefits, data.risks, _questions(data)
+        after = _wording_by_place(c)
+        # A reason was given for particular wording: rewriting it withdraws the reason.
+        exceptions = c.wording_exceptions or {}
+        cleared = sorted(w for w in exceptions if before.get(w) != after.get(w))
+        c.wording_exceptions = {w: e for w, e in exceptions.items() if w not in cleared}
         s.flush()
+        details: dict[str, Any] = {"deployment_id": deployment_id, "questions": len(c.questions)}
+        if cleared:
+            details["wording_reasons_withdrawn"] = cleared
         append_event(s, actor=actor.audit_name, action="consultation.saved",
-                     subject_type="consultation", subject_id=c.id,
-                     details={"deployment_id": deployment_id, "questions": len(c.questions)},
-                     now=now)
+                     subject_type="consultation", subject_id=c.id, details=details, now=now)
     return c
 
 
@@ -102,21 +143,78 @@ def open_consultations(p: Platform) -> list[m.Consultation]:
             m.Consultation.status == ConsultationStatus.OPEN.value).order_by(m.Consultation.id)))
 
 
+def keep_flagged_wording(p: Platform, actor: Actor, deployment_id: int, where: str,
+                         data: KeptWordingIn) -> m.Consultation:
+    """Record why flagged wording at ``where`` (a question id or "information_sheet") is
+    kept as it is; the reason covers the flags found there now and is published with the
+    consultation. Possible only while it is a draft; recording again replaces the reason."""
+    now = p.clock()
+    reason = data.reason.strip()
+    with p.sessions.begin() as s:
+        deployment_or_404(s, deployment_id, lock=True)
+        c = _consultation(s, deployment_id)
+        _require_draft(c, "reasons for keeping flagged wording")
+        places = _wording_by_place(c)
+        if where not in places:
+            raise NotFound(f"the consultation has no {where!r}; its parts are "
+                           f"{', '.join(places)}")
+        flags = wording_issues(c).get(where)
+        if not flags:
+            raise Conflict(f"{where} is not flagged; there is nothing to keep")
+        if len(reason) < MIN_REASON_CHARS:
+            raise InvalidInput("reason", f"a reason must be at least {MIN_REASON_CHARS} "
+                               "characters; say why this wording is fair as it stands (it is "
+                               "published with the consultation)")
+        rules = sorted({i.rule for i in flags})
+        c.wording_exceptions = {**(c.wording_exceptions or {}), where: {
+            "reason": reason, "by": actor.audit_name, "at": now.isoformat(), "rules": rules}}
+        append_event(s, actor=actor.audit_name, action="consultation.wording_kept",
+                     subject_type="consultation", subject_id=c.id,
+                     details={"deployment_id": deployment_id, "where": where, "rules": rules,
+                              "reason": reason}, now=now)
+    return c
+
+
+def withdraw_wording_reason(p: Platform, actor: Actor, deployment_id: int,
+                            where: str) -> m.Consultation:
+    """Withdraw the reason recorded for ``where``: its flags block opening again."""
+    now = p.clock()
+    with p.sessions.begin() as s:
+        deployment_or_404(s, deployment_id, lock=True)
+        c = _consultation(s, deployment_id)
+        _require_draft(c, "reasons for keeping flagged wording")
+        exceptions = dict(c.wording_exceptions or {})
+        if exceptions.pop(where, None) is None:
+            raise NotFound(f"no reason is recorded for {where!r}")
+        c.wording_exceptions = exceptions
+        append_event(s, actor=actor.audit_name, action="consultation.wording_reason_withdrawn",
+                     subject_type="consultation", subject_id=c.id,
+                     details={"deployment_id": deployment_id, "where": where}, now=now)
+    return c
+
+
+def _require_draft(c: m.Consultation, what: str) -> None:
+    if c.status != ConsultationStatus.DRAFT.value:
+        raise Conflict(f"the consultation is {c.status}; {what} can only change while it is a "
+                       "draft")
+
+
 def open_consultation(p: Platform, actor: Actor, deployment_id: int) -> m.Consultation:
-    """Open for responses; refused while any question leads or the sheet hides the risks."""
+    """Open for responses; refused while a question leads or the sheet hides the risks,
+    unless the planner has recorded why that wording is kept."""
     now = p.clock()
     with p.sessions.begin() as s:
         c = _consultation(s, deployment_id)
         if c.status != ConsultationStatus.DRAFT.value:
             raise Conflict(f"the consultation is already {c.status}")
-        issues = wording_issues(c)
-        if issues:
-            listed = "; ".join(f"{where}: {i.problem}" + (f" ({i.excerpt!r})" if i.excerpt else "")
-                               for where, found in issues.items() for i in found)
-            raise Conflict(f"fix the wording before opening: {listed}")
+        unresolved = unresolved_wording(c)
+        if unresolved:
+            raise Conflict("fix the wording, or record why it is kept, before opening: "
+                           + describe_issues(unresolved))
         c.status, c.opened_at = ConsultationStatus.OPEN.value, now
         append_event(s, actor=actor.audit_name, action="consultation.opened",
-                     subject_type="consultation", subject_id=c.id, details={}, now=now)
+                     subject_type="consultation", subject_id=c.id,
+                     details={"wording_kept": [k.where for k in kept_wording(c)]}, now=now)
     return c
 
 
@@ -150,7 +248,7 @@ def submit_response(p: Platform, actor: Actor, consultation_id: int,
             if q["options"] and answer not in q["options"]:
                 raise InvalidInput(f"answers.{qid}", "choose one of: " + ", ".join(q["options"]))
         r = m.ConsultationResponse(consultation_id=c.id, answers=dict(data.answers),
-                                   submitted_at=now)
+                                   postcode_district=data.postcode_district, submitted_at=now)
         s.add(r)
         s.flush()
         append_event(s, actor=actor.audit_name, action="consultation.response_received",
@@ -164,19 +262,24 @@ class ConsultationResults:
     #: question id -> option -> count (choice questions only; free text is not published
     #: because it may identify the person who wrote it)
     tallies: dict[str, dict[str, int]]
+    #: postcode district -> responses from it (responses that gave none are not counted)
+    by_district: dict[str, int]
 
 
 def consultation_results(p: Platform, consultation_id: int) -> ConsultationResults:
     with p.sessions() as s:
         c = get_or_404(s, m.Consultation, consultation_id, "consultation")
-        answers = list(s.scalars(select(m.ConsultationResponse.answers).where(
+        rows = list(s.execute(select(m.ConsultationResponse.answers,
+                                     m.ConsultationResponse.postcode_district).where(
             m.ConsultationResponse.consultation_id == c.id)))
+        answers = [a for a, _ in rows]
         tallies: dict[str, dict[str, int]] = {}
         for q in c.questions:
             if q["options"]:
                 counts = Counter(a.get(q["id"]) for a in answers if q["id"] in a)
                 tallies[q["id"]] = {o: counts.get(o, 0) for o in q["options"]}
-        return ConsultationResults(len(answers), tallies)
+        districts = Counter(d for _, d in rows if d)
+        return ConsultationResults(len(answers), tallies, dict(sorted(districts.items())))
 
 
 # --- feedback -------------------------------------------------------------------------
@@ -224,12 +327,27 @@ def answer_feedback(p: Platform, actor: Actor, feedback_id: int, data: AnswerIn)
     return f
 
 
+def feedback_awaiting_answer(p: Platform) -> list[tuple[m.Feedback, m.Deployment]]:
+    """Feedback on every deployment that needs a public answer and has none yet (hidden
+    items excluded), with its deployment, soonest due first: the staff's to-do list."""
+    with p.sessions() as s:
+        rows = s.execute(select(m.Feedback, m.Deployment).join(
+            m.Deployment, m.Feedback.deployment_id == m.Deployment.id).where(
+            m.Feedback.kind.in_([k.value for k in KINDS_NEEDING_ANSWER]),
+            m.Feedback.answered_at.is_(None),
+            m.Feedback.hidden_for_abuse.is_(False)).order_by(m.Feedback.answer_due_at,
+                                                            m.Feedback.id))
+        return [(f, d) for f, d in rows]
+
+
 def hide_feedback(p: Platform, actor: Actor, feedback_id: int, data: ModerationIn) -> m.Feedback:
     """Hide abusive text from the public view; the record and its reason remain."""
     now = p.clock()
     with p.sessions.begin() as s:
         f = get_or_404(s, m.Feedback, feedback_id, "feedback")
         f.hidden_for_abuse, f.moderation_reason = True, data.reason
+        # The public trace: when and why it was hidden (the text itself is withheld).
+        f.moderated_at, f.moderated_by = now, actor.audit_name
         append_event(s, actor=actor.audit_name, action="feedback.hidden_for_abuse",
                      subject_type="feedback", subject_id=f.id, details={}, now=now)
     return f

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated
 
-from openlfr.services import consultations
+from fastapi import APIRouter, Path
+
+from openlfr.governance.wording import WordingIssue, consultation_issues, is_kept
+from openlfr.services import consultations, deployments
 from openlfr.services.platform import Role
-from openlfr.services.schemas import AnswerIn, ConsultationIn, ModerationIn
+from openlfr.services.schemas import (
+    AnswerIn,
+    ConsultationIn,
+    KeptWordingIn,
+    ModerationIn,
+    WordingCheckIn,
+)
 from openlfr.storage import models as m
 from openlfr.web.api import AUTH_ERRORS, CONFLICT, NOT_FOUND
 from openlfr.web.deps import IdPath, Planner, PlannerOrAuthoriser, PlatformDep, Staff
@@ -14,20 +24,52 @@ from openlfr.web.schemas import (
     ConsultationResultsOut,
     ConsultationStaffOut,
     FeedbackStaffOut,
+    KeptWordingOut,
     QuestionOut,
+    WordingExceptionOut,
     WordingIssueOut,
 )
 
 router = APIRouter(tags=["consultations"], responses={**AUTH_ERRORS, **NOT_FOUND})
 
+#: Where a flag is: a question id ("q2") or "information_sheet".
+WherePath = Annotated[str, Path(pattern=r"^(?:q\d{1,2}|information_sheet)$",
+                                description='A question id ("q2") or "information_sheet".')]
+
+
+def wording_issue_out(where: str, i: WordingIssue, kept: bool = False) -> WordingIssueOut:
+    return WordingIssueOut(where=where, excerpt=i.excerpt, problem=i.problem,
+                           suggestion=i.suggestion, rule=i.rule, kept=kept)
+
+
+def kept_wording_out(c: m.Consultation) -> list[KeptWordingOut]:
+    """Flagged wording kept on purpose, with the reasons: published with the consultation."""
+    return [KeptWordingOut(where=k.where, reason=k.reason, recorded_by=k.recorded_by,
+                           recorded_at=k.recorded_at,
+                           flags=[wording_issue_out(k.where, i, kept=True) for i in k.issues])
+            for k in consultations.kept_wording(c)]
+
 
 def consultation_staff_out(c: m.Consultation) -> ConsultationStaffOut:
-    issues = [WordingIssueOut(where=where, excerpt=i.excerpt, problem=i.problem)
-              for where, found in consultations.wording_issues(c).items() for i in found]
+    found = consultations.wording_issues(c)
+    exceptions = c.wording_exceptions or {}
+    issues = [wording_issue_out(where, i, is_kept(i, exceptions.get(where)))
+              for where, listed in found.items() for i in listed]
     return ConsultationStaffOut(
         id=c.id, deployment_id=c.deployment_id, benefits=c.benefits, risks=c.risks,
         questions=[QuestionOut(**q) for q in c.questions], status=c.status,
-        opened_at=c.opened_at, closed_at=c.closed_at, wording_issues=issues)
+        opened_at=c.opened_at, closed_at=c.closed_at, wording_issues=issues,
+        kept_wording=kept_wording_out(c),
+        wording_exceptions=[
+            WordingExceptionOut(where=where, reason=e["reason"], recorded_by=e["by"],
+                                recorded_at=datetime.fromisoformat(e["at"]), rules=e["rules"],
+                                in_force=any(is_kept(i, e) for i in found.get(where, ())))
+            for where, e in exceptions.items()])
+
+
+def results_out(r: consultations.ConsultationResults) -> ConsultationResultsOut:
+    return ConsultationResultsOut(responses=r.responses, tallies=r.tallies,
+                                  by_district=r.by_district)
 
 
 @router.get("/deployments/{deployment_id}/consultation", response_model=ConsultationStaffOut)
@@ -46,11 +88,43 @@ def save_consultation(deployment_id: IdPath, data: ConsultationIn, actor: Planne
         consultations.save_consultation(platform, actor, deployment_id, data))
 
 
+@router.post("/deployments/{deployment_id}/consultation/wording-check",
+             response_model=list[WordingIssueOut])
+def check_wording(deployment_id: IdPath, data: WordingCheckIn, actor: Planner,
+                  platform: PlatformDep) -> list[WordingIssueOut]:
+    """Check draft text for leading wording without saving it (the same rules that decide
+    whether the consultation may open). Questions are numbered q1, q2, ... in order."""
+    deployments.get_deployment(platform, deployment_id)
+    found = consultation_issues(data.benefits, data.risks,
+                                ((f"q{n}", text) for n, text in enumerate(data.questions, 1)))
+    return [wording_issue_out(where, i) for where, listed in found.items() for i in listed]
+
+
+@router.put("/deployments/{deployment_id}/consultation/wording-exceptions/{where}",
+            response_model=ConsultationStaffOut, responses=CONFLICT)
+def keep_flagged_wording(deployment_id: IdPath, where: WherePath, data: KeptWordingIn,
+                         actor: Planner, platform: PlatformDep) -> ConsultationStaffOut:
+    """Record why the flagged wording at ``where`` is kept (at least 40 characters;
+    published with the consultation). Its flags then no longer stop it from opening."""
+    return consultation_staff_out(
+        consultations.keep_flagged_wording(platform, actor, deployment_id, where, data))
+
+
+@router.delete("/deployments/{deployment_id}/consultation/wording-exceptions/{where}",
+               response_model=ConsultationStaffOut, responses=CONFLICT)
+def withdraw_wording_reason(deployment_id: IdPath, where: WherePath, actor: Planner,
+                            platform: PlatformDep) -> ConsultationStaffOut:
+    """Withdraw a recorded reason; the wording's flags block opening again."""
+    return consultation_staff_out(
+        consultations.withdraw_wording_reason(platform, actor, deployment_id, where))
+
+
 @router.post("/deployments/{deployment_id}/consultation/open",
              response_model=ConsultationStaffOut, responses=CONFLICT)
 def open_consultation(deployment_id: IdPath, actor: Planner,
                       platform: PlatformDep) -> ConsultationStaffOut:
-    """Open for anonymous responses; refused while the wording check finds problems."""
+    """Open for anonymous responses; refused while the wording check finds problems that
+    no recorded reason covers."""
     return consultation_staff_out(consultations.open_consultation(platform, actor, deployment_id))
 
 
@@ -68,8 +142,7 @@ def close_consultation(deployment_id: IdPath, actor: Planner,
 def consultation_results(deployment_id: IdPath, actor: Staff,
                          platform: PlatformDep) -> ConsultationResultsOut:
     c = consultations.get_consultation(platform, deployment_id)
-    r = consultations.consultation_results(platform, c.id)
-    return ConsultationResultsOut(responses=r.responses, tallies=r.tallies)
+    return results_out(consultations.consultation_results(platform, c.id))
 
 
 @router.get("/deployments/{deployment_id}/feedback", response_model=list[FeedbackStaffOut])

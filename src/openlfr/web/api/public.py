@@ -18,13 +18,13 @@ from openlfr.services.watchlists import category_counts
 from openlfr.storage import models as m
 from openlfr.web.api import CONFLICT, NOT_FOUND
 from openlfr.web.api.assessments import assessment_out
+from openlfr.web.api.consultations import kept_wording_out, results_out
 from openlfr.web.api.deployments import gate_report_out
 from openlfr.web.api.technology import register_out
 from openlfr.web.deps import IdPath, PlatformDep
 from openlfr.web.schemas import (
     CommentOut,
     ConsultationOut,
-    ConsultationResultsOut,
     EngagementEventOut,
     FeedbackPublicOut,
     FeedbackReceipt,
@@ -48,7 +48,8 @@ router = APIRouter(prefix="/public", tags=["public"], responses=NOT_FOUND)
 def _consultation_out(c: m.Consultation) -> ConsultationOut:
     return ConsultationOut(id=c.id, deployment_id=c.deployment_id, benefits=c.benefits,
                            risks=c.risks, questions=[QuestionOut(**q) for q in c.questions],
-                           status=c.status, opened_at=c.opened_at, closed_at=c.closed_at)
+                           status=c.status, opened_at=c.opened_at, closed_at=c.closed_at,
+                           kept_wording=kept_wording_out(c))
 
 
 def published_gates(platform: Platform, d: m.Deployment) -> tuple[list[GateOut], str,
@@ -96,8 +97,7 @@ def public_deployment(reference: Reference, platform: PlatformDep) -> PublicDepl
         c = None
     results = None
     if c is not None and c.status == ConsultationStatus.CLOSED.value:
-        r = consultations.consultation_results(platform, c.id)
-        results = ConsultationResultsOut(responses=r.responses, tallies=r.tallies)
+        results = results_out(consultations.consultation_results(platform, c.id))
     return PublicDeploymentOut(
         reference=d.reference, title=d.title, borough=d.borough, ward=d.ward,
         start_at=d.start_at, end_at=d.end_at, status=d.status,
@@ -143,13 +143,17 @@ def open_consultations(platform: PlatformDep) -> list[ConsultationOut]:
 
 @router.get("/consultations/{consultation_id}", response_model=ConsultationOut)
 def public_consultation(consultation_id: IdPath, platform: PlatformDep) -> ConsultationOut:
+    """An open or closed consultation: information sheet, questions, and any flagged
+    wording kept on purpose with the reason."""
     return _consultation_out(consultations.public_consultation(platform, consultation_id))
 
 
 @router.post("/consultations/{consultation_id}/responses", status_code=204, responses=CONFLICT)
 def respond(consultation_id: IdPath, data: ConsultationResponseIn,
             platform: PlatformDep) -> None:
-    """An anonymous response: nothing identifying is asked for or stored."""
+    """An anonymous response: nothing identifying is asked for or stored; an optional
+    postcode district (the first part of a UK postcode, e.g. "SE11") says where
+    responses come from."""
     consultations.public_consultation(platform, consultation_id)
     consultations.submit_response(platform, PUBLIC_ACTOR, consultation_id, data)
 
