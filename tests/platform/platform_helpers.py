@@ -290,6 +290,30 @@ class Scenario:
         ok(self.staff["operator"].post(self.url("/activate")))
 
 
+def activate_at(s: Scenario, start: datetime, hours: float = 8, **fields: Any) -> int:
+    """Like ``Scenario.activate`` for a deployment starting at ``start`` and lasting
+    ``hours``, with other ``fields`` of the plan changed (e.g. ``borough``). The clock goes
+    to 20 days before ``start`` (keep it moving forward) and ends at ``start``, with the
+    deployment active and every gate passed. Returns the watchlist entry's id."""
+    tech = s.equity_audit()
+    s.clock.now = start - timedelta(days=20)
+    s.draft(technology_id=tech, start_at=start.isoformat(),
+            end_at=(start + timedelta(hours=hours)).isoformat(), **fields)
+    ok(s.staff["planner"].post(s.url("/propose")))
+    ok(s.staff["planner"].post(s.url("/publish-notice")))
+    s.engage()
+    s.consult()
+    s.assess()
+    s.object_and_answer()
+    entry = s.watchlist()
+    s.clock.now = start - timedelta(hours=12)
+    ok(s.staff["planner"].post(s.url("/watchlist/build")))
+    ok(s.staff["authoriser"].post(s.url("/authorise")))
+    s.clock.now = start
+    ok(s.staff["operator"].post(s.url("/activate")))
+    return entry
+
+
 def descriptor(seed: float = 0.0) -> list[float]:
     return [seed + 0.01 * i for i in range(128)]
 

@@ -97,6 +97,19 @@ class AlertOutcome(StrEnum):
     OTHER = "other"
 
 
+#: Outcomes in which officers stopped the person the alert was about. "not_engaged" (the
+#: officers did not approach) is the only outcome that is not a stop; "other" counts as a
+#: stop because it is recorded after an approach that fits none of the named results.
+STOP_OUTCOMES = frozenset({AlertOutcome.ARREST, AlertOutcome.NO_FURTHER_ACTION,
+                           AlertOutcome.WORDS_OF_ADVICE, AlertOutcome.SAFEGUARDING,
+                           AlertOutcome.OTHER})
+
+
+def is_stop(outcome: AlertOutcome | None) -> bool:
+    """True when an alert's recorded outcome means the person was stopped."""
+    return outcome in STOP_OUTCOMES
+
+
 @dataclass(frozen=True)
 class Site:
     name: str

@@ -20,9 +20,11 @@ from openlfr.governance.lifecycle import (
     require_editable,
     require_within_window,
 )
+from openlfr.services import notices
 from openlfr.services.common import deployment_or_404, get_or_404
 from openlfr.services.dossier import build_dossier
 from openlfr.services.platform import Actor, Platform, Role
+from openlfr.services.reports import generate_review_in, record_changed_after_completion
 from openlfr.services.schemas import (
     CommentIn,
     DeploymentIn,
@@ -222,9 +224,16 @@ def transition_deployment(
             details["override"] = True
         append_event(s, actor=actor.audit_name, action=f"deployment.{action.value}",
                      subject_type="deployment", subject_id=d.id, details=details, now=now)
+        # Subscribers to the area are told in the same transaction (the e-mail outbox).
+        notices.announce_transition(s, p.settings, d, action, now)
         if action in (Transition.COMPLETE, Transition.CANCEL):
             # The watchlist exists for one deployment and goes with it.
             destroy_watchlist_in(s, actor, d.id, now)
+        if action is Transition.COMPLETE:
+            generate_review_in(s, actor, d, "deployment completed", now)
+        elif action is Transition.REVIEW:
+            generate_review_in(s, actor, d, "oversight review recorded", now)
+    p.live.notify(d.id)  # operator consoles show the new status
     return TransitionOutcome(d, report, override)
 
 
@@ -265,6 +274,8 @@ def add_comment(p: Platform, actor: Actor, deployment_id: int,
         append_event(s, actor=actor.audit_name, action="comment.recorded",
                      subject_type="deployment", subject_id=deployment_id,
                      details={"comment_id": c.id}, now=now)
+        record_changed_after_completion(s, actor, deployment_id,
+                                        "oversight comment recorded", now)
     return c
 
 

@@ -1,0 +1,276 @@
+"""Reports: the post-deployment review and the annual report.
+
+A review is generated, in the same transaction, when a deployment is completed, and
+stored as version 1 in ``deployment_reviews``: the figures from the engine's counters and
+the operators' adjudications and outcomes, the feedback answered and awaiting an answer,
+the gate history (the gates as they stood at authorisation and activation), overrides
+and oversight comments. When the record changes after completion (a late adjudication or
+outcome, an answer to feedback, the oversight review's summary) a new version is
+generated with the reason, and an audit event; old versions stay published.
+
+The annual report sums the same figures over a date range, per area and per month.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from openlfr.audit import append_event
+from openlfr.governance.errors import InvalidInput
+from openlfr.governance.lifecycle import DeploymentStatus
+from openlfr.governance.records import KINDS_NEEDING_ANSWER, FeedbackKind
+from openlfr.services.common import deployment_or_404
+from openlfr.services.figures import (
+    DeploymentFigures,
+    Figures,
+    FiguresTable,
+    MonthFigures,
+    deployment_figures_in,
+    deployment_table,
+    deployments_that_ran,
+    load_facts,
+    month_of,
+    months_between,
+)
+from openlfr.services.platform import Actor, Platform
+from openlfr.storage import models as m
+
+#: The layout of a review's stored content; bump when it changes.
+REVIEW_FORMAT = 1
+
+#: Statuses in which a deployment has a published review.
+REVIEWED_STATUSES = frozenset({DeploymentStatus.COMPLETED, DeploymentStatus.REVIEWED})
+
+
+# --- the post-deployment review -------------------------------------------------------------
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _feedback_content(session: Session, deployment_id: int, now: datetime) -> dict[str, Any]:
+    """Feedback as the public sees it (never contact details), split into answered,
+    awaiting an answer, and needing none (support)."""
+    rows = session.scalars(select(m.Feedback).where(m.Feedback.deployment_id == deployment_id)
+                           .order_by(m.Feedback.submitted_at, m.Feedback.id))
+    needing = {k.value for k in KINDS_NEEDING_ANSWER}
+    answered: list[dict[str, Any]] = []
+    awaiting: list[dict[str, Any]] = []
+    no_answer_needed: list[dict[str, Any]] = []
+    by_kind: dict[str, int] = {k.value: 0 for k in FeedbackKind}
+    for f in rows:
+        by_kind[f.kind] = by_kind.get(f.kind, 0) + 1
+        item: dict[str, Any] = {
+            "kind": f.kind, "submitted_at": _iso(f.submitted_at),
+            "text": None if f.hidden_for_abuse else f.text,
+            "hidden_for_abuse": f.hidden_for_abuse,
+            "moderation_reason": f.moderation_reason if f.hidden_for_abuse else None,
+            "answer_due_at": _iso(f.answer_due_at)}
+        if f.answered_at is not None:
+            answered.append({**item, "answer": f.answer, "answered_at": _iso(f.answered_at),
+                             "answered_late": f.answered_at > f.answer_due_at})
+        elif f.kind in needing:
+            awaiting.append({**item, "overdue": f.answer_due_at < now})
+        else:
+            no_answer_needed.append(item)
+    return {"by_kind": by_kind, "answered": answered, "awaiting_answer": awaiting,
+            "no_answer_needed": no_answer_needed}
+
+
+def _gate_history(d: m.Deployment) -> list[dict[str, Any]]:
+    """The gate results recorded at authorisation and activation, in that order."""
+    order = ("authorise", "activate")
+    return [{"transition": name, "at": snap["at"], "results": snap["results"]}
+            for name in sorted(d.gate_snapshots, key=lambda n: (order.index(n)
+                                                                if n in order else 99, n))
+            for snap in [d.gate_snapshots[name]]]
+
+
+def review_content(session: Session, d: m.Deployment, now: datetime) -> dict[str, Any]:
+    """Everything a review publishes, as JSON-ready data, read in the caller's transaction.
+    Nothing personal: no subject references, contact details, photos, or per-alert
+    demographic data (groups appear only as counts of false alerts)."""
+    figures = deployment_figures_in(session, d)
+    overrides = session.scalars(select(m.GateOverride).where(
+        m.GateOverride.deployment_id == d.id).order_by(m.GateOverride.id))
+    comments = session.scalars(select(m.OversightComment).where(
+        m.OversightComment.deployment_id == d.id).order_by(m.OversightComment.id))
+    watchlist = session.scalar(select(m.Watchlist).where(m.Watchlist.deployment_id == d.id))
+    return {
+        "format": REVIEW_FORMAT,
+        "deployment": {
+            "reference": d.reference, "title": d.title, "borough": d.borough, "ward": d.ward,
+            "status": d.status, "start_at": _iso(d.start_at), "end_at": _iso(d.end_at),
+            "activated_at": _iso(d.activated_at), "completed_at": _iso(d.completed_at),
+            "reviewed_at": _iso(d.reviewed_at), "threshold": d.threshold,
+            "camera_count": d.camera_count, "purpose": d.purpose,
+            "sites": [s.name for s in d.sites]},
+        "figures": deployment_table(figures).to_json_data(),
+        "watchlist_by_category": dict(sorted((watchlist.category_counts
+                                              if watchlist is not None else {}).items())),
+        "feedback": _feedback_content(session, d.id, now),
+        "gate_history": _gate_history(d),
+        "overrides": [{"transition": o.transition, "failing_gates": o.failing_gates,
+                       "justification": o.justification, "recorded_by": o.recorded_by,
+                       "recorded_at": _iso(o.recorded_at)} for o in overrides],
+        "comments": [{"author": c.author, "body": c.body, "created_at": _iso(c.created_at)}
+                     for c in comments],
+        "review_summary": d.review_summary,
+    }
+
+
+def generate_review_in(session: Session, actor: Actor, d: m.Deployment, reason: str,
+                       now: datetime) -> m.DeploymentReview:
+    """Store the next version of ``d``'s review (in the caller's transaction) with the
+    reason it was generated, and audit it."""
+    latest = session.scalar(select(func.max(m.DeploymentReview.version)).where(
+        m.DeploymentReview.deployment_id == d.id)) or 0
+    review = m.DeploymentReview(deployment_id=d.id, version=latest + 1, reason=reason[:200],
+                                content=review_content(session, d, now), generated_at=now)
+    session.add(review)
+    session.flush()
+    append_event(session, actor=actor.audit_name, action="review.generated",
+                 subject_type="deployment", subject_id=d.id,
+                 details={"version": review.version, "reason": review.reason}, now=now)
+    return review
+
+
+def record_changed_after_completion(session: Session, actor: Actor, deployment_id: int,
+                                    reason: str, now: datetime) -> m.DeploymentReview | None:
+    """Called by a use case that changed a deployment's record: once the deployment is
+    completed, its published review is regenerated as a new version, with ``reason``.
+    Before completion nothing happens (the review does not exist yet)."""
+    d = deployment_or_404(session, deployment_id)
+    if DeploymentStatus(d.status) not in REVIEWED_STATUSES:
+        return None
+    return generate_review_in(session, actor, d, reason, now)
+
+
+def review_versions(p: Platform, deployment_id: int) -> list[m.DeploymentReview]:
+    """Every version of a deployment's review, newest first."""
+    with p.sessions() as s:
+        return list(s.scalars(select(m.DeploymentReview).where(
+            m.DeploymentReview.deployment_id == deployment_id)
+            .order_by(m.DeploymentReview.version.desc())))
+
+
+# --- the annual report ------------------------------------------------------------------------
+
+#: The longest period one report may cover.
+MAX_REPORT_YEARS = 10
+
+
+@dataclass(frozen=True)
+class ReportPeriod:
+    start: date
+    end: date
+
+    @property
+    def months(self) -> list[str]:
+        return months_between(month_of(self.start), month_of(self.end))
+
+
+def _shift_years(day: date, years: int) -> date:
+    """The same day ``years`` later (or earlier); 29 February becomes the 28th."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def parse_day(field: str, text: str | None) -> date | None:
+    """A date written YYYY-MM-DD, or None when not given; InvalidInput naming ``field``."""
+    if text is None or not text.strip():
+        return None
+    cleaned = text.strip()
+    try:
+        if len(cleaned) == 10:
+            return date.fromisoformat(cleaned)
+    except ValueError:
+        pass
+    raise InvalidInput(field, f"{cleaned[:40]!r} is not a date; write it as YYYY-MM-DD, "
+                       "e.g. 2026-01-31")
+
+
+def report_period(start: date | None, end: date | None, today: date) -> ReportPeriod:
+    """The period a report covers, both days included. Without an end it ends today;
+    without a start it covers the twelve months up to the end."""
+    end = end or today
+    if start is None:
+        start = _shift_years(end, -1) + timedelta(days=1) if end.year > 1 else date.min
+    if start > end:
+        raise InvalidInput("from", f"the period starts ({start.isoformat()}) after it ends "
+                           f"({end.isoformat()}); give a 'from' date on or before 'to'")
+    years = end.year - start.year
+    if years > MAX_REPORT_YEARS or (
+            years == MAX_REPORT_YEARS and end >= _shift_years(start, MAX_REPORT_YEARS)):
+        raise InvalidInput("to", f"a report covers at most {MAX_REPORT_YEARS} years; ask for "
+                           "a shorter period")
+    return ReportPeriod(start, end)
+
+
+@dataclass(frozen=True)
+class AreaFigures:
+    area: str
+    figures: Figures
+
+
+@dataclass(frozen=True)
+class AnnualReport:
+    """The figures of every published deployment over a period: in total, per area
+    (borough) and per month, and the deployments that contributed."""
+
+    period: ReportPeriod
+    generated_at: datetime
+    total: Figures
+    by_area: list[AreaFigures]
+    by_month: list[MonthFigures]
+    deployments: list[DeploymentFigures]
+
+    def table(self) -> FiguresTable:
+        """Rows: the total (area "all", month "all"), each area, then each month."""
+        rows = [({"area": "all", "month": "all"}, self.total),
+                *(({"area": a.area, "month": "all"}, a.figures) for a in self.by_area),
+                *(({"area": "all", "month": mf.month}, mf.figures) for mf in self.by_month)]
+        return FiguresTable.build(("area", "month"), rows)
+
+    def about(self) -> dict[str, str]:
+        return {"report": "annual", "from": self.period.start.isoformat(),
+                "to": self.period.end.isoformat(), "generated_at": self.generated_at.isoformat()}
+
+
+def _area_key(borough: str) -> str:
+    return " ".join(borough.split()).casefold()
+
+
+def annual_report(p: Platform, period: ReportPeriod) -> AnnualReport:
+    """Sum the published figures over ``period``: alerts by the day they occurred, counter
+    batches by the day their period ended (else the day received). A deployment is
+    included when it ran during the period or anything of it was counted in it."""
+    with p.sessions() as s:
+        ran = deployments_that_ran(s)
+        facts = load_facts(s, [d.id for d in ran]).between(period.start, period.end)
+        included = [d for d in ran
+                    if (d.start_at.date() <= period.end and d.end_at.date() >= period.start)
+                    or facts.counters[d.id] or facts.alerts[d.id]]
+        included.sort(key=lambda d: (d.start_at, d.id))
+        areas: dict[str, tuple[str, list[int]]] = {}
+        for d in included:
+            areas.setdefault(_area_key(d.borough), (" ".join(d.borough.split()), []))[1].append(
+                d.id)
+        ids = [d.id for d in included]
+        return AnnualReport(
+            period=period, generated_at=p.clock(), total=facts.total(ids),
+            by_area=[AreaFigures(name, facts.total(area_ids))
+                     for name, area_ids in sorted(areas.values(), key=lambda a: a[0].casefold())],
+            by_month=facts.by_month(ids, period.months),
+            deployments=[DeploymentFigures(d.id, d.reference, d.title, d.borough, d.ward,
+                                           d.start_at, d.end_at,
+                                           facts.by_month([d.id]), facts.total([d.id]))
+                         for d in included])
