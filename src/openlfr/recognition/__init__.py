@@ -25,7 +25,14 @@ os.environ.setdefault("ORT_TELEMETRY_DISABLED", "1")
 
 from openlfr.recognition.analyzer import FaceAnalyzer
 from openlfr.recognition.config import DEFAULT_THRESHOLD, EngineConfig
-from openlfr.recognition.enrolment import EnrolmentReport, ImageOutcome, build_watchlist
+from openlfr.recognition.enrolment import (
+    EnrolmentPhoto,
+    EnrolmentReport,
+    ImageOutcome,
+    PhotoRejected,
+    build_watchlist,
+    describe_enrolment_photo,
+)
 from openlfr.recognition.errors import ModelError, RecognitionError, SourceError, WatchlistError
 from openlfr.recognition.faces import Box
 from openlfr.recognition.matcher import WatchlistIndex
@@ -39,12 +46,14 @@ __all__ = [
     "Box",
     "Counters",
     "EngineConfig",
+    "EnrolmentPhoto",
     "EnrolmentReport",
     "FaceAnalyzer",
     "Frame",
     "FrameSource",
     "ImageOutcome",
     "ModelError",
+    "PhotoRejected",
     "RecognitionError",
     "SourceError",
     "Watcher",
@@ -52,5 +61,6 @@ __all__ = [
     "WatchlistError",
     "WatchlistIndex",
     "build_watchlist",
+    "describe_enrolment_photo",
     "open_source",
 ]

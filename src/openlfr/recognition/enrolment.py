@@ -7,8 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from openlfr.recognition.analyzer import FaceAnalyzer
 from openlfr.recognition.errors import WatchlistError
+from openlfr.recognition.faces import RGBImage
 from openlfr.recognition.images import ImageError, decode_image, is_image_file
 from openlfr.recognition.watchlist import EnrolledImage, Subject, Watchlist
 from openlfr.recognition.workers import make_executor, process_analyzer
@@ -47,25 +50,57 @@ class _EnrolTask:
     path: Path
 
 
-def _describe_photo(task: _EnrolTask) -> tuple[ImageOutcome, EnrolledImage | None]:
-    """Runs in a worker: read one photo, require exactly one face, describe it."""
-    analyzer = process_analyzer()
+class PhotoRejected(WatchlistError):
+    """A photo cannot be enrolled. ``str()`` names the photo; ``problem`` says why alone."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"{name}: {problem}")
+        self.name = name
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class EnrolmentPhoto:
+    """One usable enrolment photo: its descriptor and the aligned face it came from."""
+
+    sha256: str
+    descriptor: np.ndarray
+    chip: RGBImage
+    """The aligned face chip (what the descriptor network saw), e.g. as a reference photo."""
+
+
+def describe_enrolment_photo(data: bytes, name: str, analyzer: FaceAnalyzer) -> EnrolmentPhoto:
+    """Decode one photo, require exactly one face of a usable size, describe it. Raises
+    PhotoRejected (unreadable, no face, face too small, several faces) naming ``name``."""
     try:
-        data = task.path.read_bytes()
-        image = decode_image(data, task.path.name)
-    except (OSError, ImageError) as exc:
-        return ImageOutcome(task.subject_ref, task.path, False, _problem(exc)), None
+        image = decode_image(data, name)
+    except ImageError as exc:
+        raise PhotoRejected(name, _problem(exc)) from None
     search = analyzer.find_faces(image, min_face_px=ENROL_MIN_FACE_PX, max_px=ENROL_MAX_PX)
     if not search.faces:
         problem = "no face found; use a frontal photo"
         if search.too_small:
             problem = f"face too small (under {ENROL_MIN_FACE_PX} px wide); use a closer photo"
-        return ImageOutcome(task.subject_ref, task.path, False, problem), None
+        raise PhotoRejected(name, problem)
     if len(search.faces) > 1:
-        problem = f"{len(search.faces)} faces found; use a photo of the subject alone"
-        return ImageOutcome(task.subject_ref, task.path, False, problem), None
-    descriptor = analyzer.describe([search.faces[0].chip])[0]
-    enrolled = EnrolledImage(task.path.name, hashlib.sha256(data).hexdigest(), descriptor)
+        raise PhotoRejected(
+            name, f"{len(search.faces)} faces found; use a photo of the subject alone"
+        )
+    chip = search.faces[0].chip
+    descriptor = analyzer.describe([chip])[0]
+    return EnrolmentPhoto(hashlib.sha256(data).hexdigest(), descriptor, chip)
+
+
+def _describe_photo(task: _EnrolTask) -> tuple[ImageOutcome, EnrolledImage | None]:
+    """Runs in a worker: read one photo, require exactly one face, describe it."""
+    try:
+        data = task.path.read_bytes()
+        photo = describe_enrolment_photo(data, task.path.name, process_analyzer())
+    except OSError as exc:
+        return ImageOutcome(task.subject_ref, task.path, False, _problem(exc)), None
+    except PhotoRejected as exc:
+        return ImageOutcome(task.subject_ref, task.path, False, exc.problem), None
+    enrolled = EnrolledImage(task.path.name, photo.sha256, photo.descriptor)
     return ImageOutcome(task.subject_ref, task.path, True), enrolled
 
 

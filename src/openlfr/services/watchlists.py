@@ -43,14 +43,16 @@ def encrypt_jpeg_b64(fernet: Fernet, jpeg_b64: str | None) -> bytes | None:
     return fernet.encrypt(base64.b64decode(jpeg_b64))
 
 
-def _watchlist(s: Session, deployment_id: int) -> m.Watchlist:
+def watchlist_of(s: Session, deployment_id: int) -> m.Watchlist:
+    """The deployment's watchlist (NotFound, saying to create one, when there is none)."""
     w = s.scalar(select(m.Watchlist).where(m.Watchlist.deployment_id == deployment_id))
     if w is None:
         raise NotFound(f"deployment {deployment_id} has no watchlist; create one first")
     return w
 
 
-def _require_editable(d: m.Deployment, w: m.Watchlist | None) -> None:
+def require_watchlist_editable(d: m.Deployment, w: m.Watchlist | None) -> None:
+    """Entries may change only before the deployment is active, and never once destroyed."""
     if DeploymentStatus(d.status) not in WATCHLIST_EDITABLE:
         raise Conflict(f"the watchlist of a '{d.status}' deployment can no longer be changed")
     if w is not None and w.destroyed_at is not None:
@@ -63,7 +65,7 @@ def create_watchlist(p: Platform, actor: Actor, deployment_id: int,
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id, lock=True)
-        _require_editable(d, None)
+        require_watchlist_editable(d, None)
         if s.scalar(select(m.Watchlist).where(m.Watchlist.deployment_id == deployment_id)):
             raise Conflict(f"deployment {deployment_id} already has a watchlist")
         w = m.Watchlist(deployment_id=deployment_id, descriptor_model=data.descriptor_model,
@@ -80,7 +82,7 @@ def get_watchlist(p: Platform, deployment_id: int) -> tuple[m.Watchlist, list[m.
     """The watchlist and its entries (staff view; descriptors stay encrypted)."""
     with p.sessions() as s:
         deployment_or_404(s, deployment_id)
-        w = _watchlist(s, deployment_id)
+        w = watchlist_of(s, deployment_id)
         entries = list(s.scalars(select(m.WatchlistEntry).where(
             m.WatchlistEntry.watchlist_id == w.id).order_by(m.WatchlistEntry.id)))
         return w, entries
@@ -93,8 +95,8 @@ def add_entry(p: Platform, actor: Actor, deployment_id: int,
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id, lock=True)
-        w = _watchlist(s, deployment_id)
-        _require_editable(d, w)
+        w = watchlist_of(s, deployment_id)
+        require_watchlist_editable(d, w)
         entry = m.WatchlistEntry(
             watchlist_id=w.id, subject_ref=data.subject_ref, category=data.category,
             source=data.source, authorised_by=data.authorised_by,
@@ -117,8 +119,8 @@ def remove_entry(p: Platform, actor: Actor, deployment_id: int, entry_id: int) -
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id, lock=True)
-        w = _watchlist(s, deployment_id)
-        _require_editable(d, w)
+        w = watchlist_of(s, deployment_id)
+        require_watchlist_editable(d, w)
         entry = s.get(m.WatchlistEntry, entry_id)
         if entry is None or entry.watchlist_id != w.id:
             raise NotFound(f"watchlist entry {entry_id} is not on deployment {deployment_id}'s "
@@ -135,8 +137,8 @@ def build_watchlist(p: Platform, actor: Actor, deployment_id: int) -> m.Watchlis
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id, lock=True)
-        w = _watchlist(s, deployment_id)
-        _require_editable(d, w)
+        w = watchlist_of(s, deployment_id)
+        require_watchlist_editable(d, w)
         count = len(list(s.scalars(select(m.WatchlistEntry.id).where(
             m.WatchlistEntry.watchlist_id == w.id))))
         if count == 0:
@@ -168,12 +170,16 @@ def destroy_watchlist_in(s: Session, actor: Actor, deployment_id: int, now: date
         return
     counts = Counter(s.scalars(select(m.WatchlistEntry.category).where(
         m.WatchlistEntry.watchlist_id == w.id)))
+    photos = len(list(s.scalars(select(m.WatchlistEntry.id).where(
+        m.WatchlistEntry.watchlist_id == w.id, m.WatchlistEntry.image_encrypted.is_not(None)))))
+    # Whole rows go: descriptors, reference photos and subject references together.
     s.execute(delete(m.WatchlistEntry).where(m.WatchlistEntry.watchlist_id == w.id))
     w.category_counts = dict(counts)
     w.destroyed_at = now
     append_event(s, actor=actor.audit_name, action="watchlist.destroyed",
                  subject_type="watchlist", subject_id=w.id,
-                 details={"entries_deleted": sum(counts.values())}, now=now)
+                 details={"entries_deleted": sum(counts.values()),
+                          "reference_photos_deleted": photos}, now=now)
 
 
 @dataclass(frozen=True)
@@ -219,7 +225,7 @@ def release_to_node(p: Platform, actor: Actor, deployment_id: int) -> ReleasedWa
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id)
         require_node_access(actor, d, now)
-        w = _watchlist(s, deployment_id)
+        w = watchlist_of(s, deployment_id)
         if w.built_at is None or w.destroyed_at is not None:
             raise Conflict("the watchlist is not built; nothing can be released")
         rows = list(s.scalars(select(m.WatchlistEntry).where(

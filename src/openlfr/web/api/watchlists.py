@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, File, Form, UploadFile
 
-from openlfr.services import watchlists
+from openlfr.services import watchlist_photos, watchlists
 from openlfr.services.platform import Actor, Role
-from openlfr.services.schemas import WatchlistEntryIn, WatchlistIn
+from openlfr.services.schemas import (
+    Category,
+    Day,
+    Name200,
+    Short,
+    WatchlistEntryIn,
+    WatchlistIn,
+    WatchlistSubjectIn,
+)
 from openlfr.web.api import AUTH_ERRORS, CONFLICT, NOT_FOUND
 from openlfr.web.deps import IdPath, Planner, PlatformDep, require
 from openlfr.web.schemas import WatchlistEntryOut, WatchlistOut, WatchlistStaffOut
@@ -42,6 +50,35 @@ def add_entry(deployment_id: IdPath, data: WatchlistEntryIn, actor: Planner,
     """Add a subject with descriptors (stored encrypted); the list must then be rebuilt."""
     return WatchlistEntryOut.model_validate(
         watchlists.add_entry(platform, actor, deployment_id, data))
+
+
+@router.post("/photos", response_model=WatchlistEntryOut, status_code=201)
+def add_entry_from_photos(
+    deployment_id: IdPath,
+    actor: Planner,
+    platform: PlatformDep,
+    photo: Annotated[list[UploadFile], File(
+        description="One or more photos of the subject alone (JPEG, PNG...), each with one "
+        "face at least 40 px wide.")],
+    subject_ref: Annotated[Short, Form(description="Internal reference; never shown "
+                                                   "publicly.")],
+    category: Annotated[Category, Form()],
+    source: Annotated[Name200, Form()],
+    authorised_by: Annotated[Short, Form()],
+    image_taken_on: Annotated[Day, Form()],
+    expires_on: Annotated[Day | None, Form()] = None,
+) -> WatchlistEntryOut:
+    """Enrol a subject from photos: the platform's engine finds the face in each photo and
+    computes the descriptors; the aligned face becomes the encrypted reference photo. A
+    photo with no face, several faces, a face too small or unreadable bytes is refused
+    (422, naming the file) and nothing is stored."""
+    subject = WatchlistSubjectIn(
+        subject_ref=subject_ref, category=category, source=source,
+        authorised_by=authorised_by, image_taken_on=image_taken_on, expires_on=expires_on)
+    photos = [watchlist_photos.Photo(upload.filename or f"photo {n}", upload.file.read())
+              for n, upload in enumerate(photo, start=1)]
+    return WatchlistEntryOut.model_validate(watchlist_photos.enrol_from_photos(
+        platform, actor, deployment_id, subject, photos))
 
 
 @router.delete("/entries/{entry_id}", status_code=204)

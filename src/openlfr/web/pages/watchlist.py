@@ -1,9 +1,229 @@
-"""(placeholder: being built)"""
+"""A deployment's watchlist (staff): a planner creates it, enrols subjects from photos (the
+platform's engine finds the face and computes the descriptors), removes entries and
+builds it; authorisers and operators read it. Subject references are shown here, to
+these roles only; descriptors never are.
+
+The page decides nothing: every rule is the watchlist service's, and its errors are shown
+next to the field they concern.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from openlfr.governance.errors import GovernanceError, InvalidInput, NotFound
+from openlfr.services import deployments as deployment_service
+from openlfr.services import watchlist_photos, watchlists
+from openlfr.services.platform import Actor, Role
+from openlfr.services.schemas import MAX_ID, WatchlistIn, WatchlistSubjectIn
+from openlfr.storage import models as m
+from openlfr.web.pages.rendering import not_found, platform_of
+from openlfr.web.pages.staff_access import staff_form, staff_page, staff_render
+
+#: Who may read the page (subject references are personal: the API's watchlist readers).
+READERS = (Role.PLANNER, Role.AUTHORISER, Role.OPERATOR)
+#: Who may change the watchlist.
+EDITORS = (Role.PLANNER,)
+
+SUBJECT_FIELDS = ("subject_ref", "category", "source", "authorised_by", "image_taken_on",
+                  "expires_on")
+FORM = "form"
+
+#: What the page says after a successful action (``?done=KEY``).
+NOTICES = {
+    "created": "The watchlist was created. Enrol subjects from their photos, then build it.",
+    "enrolled": "The subject was enrolled from the photos; the watchlist must be built "
+                "again.",
+    "removed": "The entry and its descriptors and photo were deleted.",
+    "built": "The watchlist was built: the gates check it against the 24-hour rule.",
+}
+
+BASE = "/staff/deployments/{deployment_id:int}/watchlist"
+
+
+def _deployment(request: Request) -> m.Deployment | Response:
+    deployment_id = request.path_params["deployment_id"]
+    if not 1 <= deployment_id <= MAX_ID:
+        return not_found(request, "no such deployment")
+    try:
+        return deployment_service.get_deployment(platform_of(request), deployment_id)
+    except NotFound as exc:
+        return not_found(request, str(exc))
+
+
+def _page(request: Request, actor: Actor, d: m.Deployment, *,
+          values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
+          status_code: int = 200) -> Response:
+    p = platform_of(request)
+    try:
+        watchlist, entries = watchlists.get_watchlist(p, d.id)
+    except NotFound:
+        watchlist, entries = None, []
+    may_edit = actor.role in EDITORS
+    editable = may_edit and watchlist is not None and watchlist.destroyed_at is None and (
+        d.status in {s.value for s in watchlists.WATCHLIST_EDITABLE})
+    return staff_render(request, actor, "staff_watchlist.html", {
+        "d": d, "watchlist": watchlist, "entries": entries,
+        "counts": watchlists.category_counts(p, d.id),
+        "may_create": may_edit and watchlist is None
+        and d.status in {s.value for s in watchlists.WATCHLIST_EDITABLE},
+        "editable": editable, "categories": p.settings.watchlist_allowed_categories,
+        "built_within_hours": p.settings.watchlist_built_within_hours,
+        "values": values or {}, "errors": errors or {},
+        "notice": NOTICES.get(request.query_params.get("done", "")),
+    }, status_code=status_code)
+
+
+def _done(request: Request, d: m.Deployment, notice: str) -> Response:
+    url = request.url_for("staff_watchlist", deployment_id=d.id).include_query_params(
+        done=notice)
+    return RedirectResponse(str(url), status_code=303)
+
+
+def _problem(exc: GovernanceError) -> tuple[str, str]:
+    if isinstance(exc, InvalidInput):
+        return exc.field, exc.message
+    return FORM, str(exc)
+
+
+async def watchlist_page(request: Request) -> Response:
+    actor = staff_page(request, *READERS)
+    if isinstance(actor, Response):
+        return actor
+    d = _deployment(request)
+    if isinstance(d, Response):
+        return d
+    return _page(request, actor, d)
+
+
+async def _edit(request: Request) -> tuple[Actor, FormData, m.Deployment] | Response:
+    checked = await staff_form(request, *EDITORS)
+    if isinstance(checked, Response):
+        return checked
+    d = _deployment(request)
+    if isinstance(d, Response):
+        return d
+    actor, form = checked
+    return actor, form, d
+
+
+async def create_watchlist(request: Request) -> Response:
+    checked = await _edit(request)
+    if isinstance(checked, Response):
+        return checked
+    actor, _, d = checked
+    p = platform_of(request)
+    try:
+        watchlists.create_watchlist(p, actor, d.id, WatchlistIn(
+            descriptor_model=watchlist_photos.engine_model_id()))
+    except GovernanceError as exc:
+        return _page(request, actor, d, errors={FORM: str(exc)}, status_code=409)
+    return _done(request, d, "created")
+
+
+def _subject(form: FormData) -> tuple[dict[str, str], WatchlistSubjectIn | None,
+                                      dict[str, str]]:
+    values = {name: str(form.get(name) or "") for name in SUBJECT_FIELDS}
+    data: dict[str, Any] = {k: v for k, v in values.items() if k != "expires_on"}
+    data["expires_on"] = values["expires_on"].strip() or None
+    try:
+        return values, WatchlistSubjectIn.model_validate(data), {}
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else FORM
+            errors.setdefault(field, str(error["msg"]).removeprefix("Value error, "))
+        return values, None, errors
+
+
+async def enrol_subject(request: Request) -> Response:
+    checked = await _edit(request)
+    if isinstance(checked, Response):
+        return checked
+    actor, form, d = checked
+    values, subject, errors = _subject(form)
+    uploads = [f for f in form.getlist("photo") if isinstance(f, UploadFile) and f.filename]
+    if not uploads:
+        errors["photo"] = "choose at least one photo of the subject"
+    if subject is None or errors:
+        return _page(request, actor, d, values=values, errors=errors, status_code=422)
+    photos = [watchlist_photos.Photo(str(u.filename), await u.read()) for u in uploads]
+    try:
+        # The engine is CPU-bound: run it off the event loop.
+        await run_in_threadpool(watchlist_photos.enrol_from_photos, platform_of(request),
+                                actor, d.id, subject, photos)
+    except GovernanceError as exc:
+        field, message = _problem(exc)
+        return _page(request, actor, d, values=values, errors={field: message},
+                     status_code=422 if isinstance(exc, InvalidInput) else 409)
+    return _done(request, d, "enrolled")
+
+
+async def remove_entry(request: Request) -> Response:
+    checked = await _edit(request)
+    if isinstance(checked, Response):
+        return checked
+    actor, _, d = checked
+    entry_id = request.path_params["entry_id"]
+    try:
+        if not 1 <= entry_id <= MAX_ID:
+            raise NotFound(f"watchlist entry {entry_id} does not exist")
+        watchlists.remove_entry(platform_of(request), actor, d.id, entry_id)
+    except GovernanceError as exc:
+        return _page(request, actor, d, errors={FORM: str(exc)}, status_code=409)
+    return _done(request, d, "removed")
+
+
+async def build_watchlist(request: Request) -> Response:
+    checked = await _edit(request)
+    if isinstance(checked, Response):
+        return checked
+    actor, _, d = checked
+    try:
+        watchlists.build_watchlist(platform_of(request), actor, d.id)
+    except GovernanceError as exc:
+        return _page(request, actor, d, errors={FORM: str(exc)}, status_code=409)
+    return _done(request, d, "built")
+
+
+async def reference_photo(request: Request) -> Response:
+    """An entry's reference photo (the aligned face the engine found), for the roles that
+    read the watchlist; never cached."""
+    actor = staff_page(request, *READERS)
+    if isinstance(actor, Response):
+        return actor
+    d = _deployment(request)
+    if isinstance(d, Response):
+        return d
+    entry_id = request.path_params["entry_id"]
+    try:
+        if not 1 <= entry_id <= MAX_ID:
+            raise NotFound(f"watchlist entry {entry_id} does not exist")
+        jpeg = watchlist_photos.reference_photo(platform_of(request), actor, d.id, entry_id)
+    except NotFound as exc:
+        return not_found(request, str(exc))
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
 
 PUBLIC_PATHS: tuple[str, ...] = ()
-STAFF_PATHS: tuple[str, ...] = ()
-routes: list[BaseRoute] = []
+STAFF_PATHS: tuple[str, ...] = (
+    BASE, f"{BASE}/create", f"{BASE}/photos", f"{BASE}/build",
+    f"{BASE}/entries/{{entry_id:int}}/remove", f"{BASE}/entries/{{entry_id:int}}/photo.jpg")
+
+routes = [
+    Route(BASE, watchlist_page, methods=["GET"], name="staff_watchlist"),
+    Route(f"{BASE}/create", create_watchlist, methods=["POST"], name="staff_create_watchlist"),
+    Route(f"{BASE}/photos", enrol_subject, methods=["POST"], name="staff_enrol_subject"),
+    Route(f"{BASE}/build", build_watchlist, methods=["POST"], name="staff_build_watchlist"),
+    Route(f"{BASE}/entries/{{entry_id:int}}/remove", remove_entry, methods=["POST"],
+          name="staff_remove_entry"),
+    Route(f"{BASE}/entries/{{entry_id:int}}/photo.jpg", reference_photo, methods=["GET"],
+          name="staff_entry_photo"),
+]
