@@ -71,6 +71,8 @@ def _feedback_out(f: m.Feedback, platform: Platform) -> FeedbackPublicOut:
         id=f.id, kind=f.kind, text=None if f.hidden_for_abuse else f.text,
         submitted_at=f.submitted_at, answer_due_at=f.answer_due_at, answer=f.answer,
         answered_at=f.answered_at, hidden_for_abuse=f.hidden_for_abuse,
+        moderation_reason=f.moderation_reason if f.hidden_for_abuse else None,
+        moderated_at=f.moderated_at if f.hidden_for_abuse else None,
         overdue=f.answered_at is None and f.answer_due_at < now)
 
 

@@ -19,7 +19,14 @@ from openlfr.services.platform import Actor, Role
 from openlfr.services.schemas import TransitionIn
 from openlfr.storage import models as m
 from openlfr.web.pages.rendering import platform_of
-from openlfr.web.pages.staff.common import FormReader, done, load_deployment, may, service_problem
+from openlfr.web.pages.staff.common import (
+    FormReader,
+    done,
+    load_deployment,
+    may,
+    problem_status,
+    service_problem,
+)
 from openlfr.web.pages.staff_access import staff_form, staff_page, staff_render
 
 #: Who uses the checklist: those who authorise or activate.
@@ -83,7 +90,7 @@ def _gated_route(transition: Transition) -> Callable[[Request], Awaitable[Respon
                               [g.name for g in exc.failing], status_code=409)
         except GovernanceError as exc:
             return _checklist(request, actor, d, {field: service_problem(exc)[1]},
-                              reader.values, status_code=409)
+                              reader.values, status_code=problem_status(exc))
         notice = transition.value + ("_override" if outcome.override is not None else "")
         return done(request, "staff_deployment", notice, deployment_id=d.id)
 

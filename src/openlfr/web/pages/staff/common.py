@@ -130,6 +130,12 @@ def service_problem(exc: GovernanceError) -> tuple[str, str]:
     return FORM, str(exc)
 
 
+def problem_status(exc: GovernanceError) -> int:
+    """The status of a page re-rendered for a service's error: 422 for a bad value, 409
+    for an action the current state does not allow (as the API answers)."""
+    return 422 if isinstance(exc, InvalidInput) else 409
+
+
 # --- the deployment a page is about ---------------------------------------------------------
 
 

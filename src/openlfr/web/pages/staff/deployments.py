@@ -36,6 +36,7 @@ from openlfr.web.pages.staff.common import (
     load_deployment,
     may,
     notice_of,
+    problem_status,
     service_problem,
 )
 from openlfr.web.pages.staff_access import staff_form, staff_page, staff_render
@@ -278,7 +279,8 @@ def _transition_route(transition: Transition) -> Callable[[Request], Awaitable[R
                                                      transition, note=note)
         except GovernanceError as exc:
             _, message = service_problem(exc)
-            return overview(request, actor, d, {error_field: message}, reader.values, 409)
+            return overview(request, actor, d, {error_field: message}, reader.values,
+                            problem_status(exc))
         return done(request, "staff_deployment", transition.value, deployment_id=d.id)
 
     take.__name__ = f"staff_{transition.value}"
