@@ -78,7 +78,8 @@ class _Document(FPDF):
         self.set_auto_page_break(True, margin=18)
         self.add_page()
         self.set_font(self.font_name, "B", 16)
-        self.multi_cell(0, 8, self.safe(title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.multi_cell(0, 8, self.safe(title), align="L", new_x=XPos.LMARGIN,
+                        new_y=YPos.NEXT)
 
     def safe(self, value: object) -> str:
         """``value`` as text the font can draw."""
@@ -97,18 +98,20 @@ class _Document(FPDF):
     def heading(self, text: str) -> None:
         self.ln(3)
         self.set_font(self.font_name, "B", 12)
-        self.multi_cell(0, 7, self.safe(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.multi_cell(0, 7, self.safe(text), align="L", new_x=XPos.LMARGIN,
+                        new_y=YPos.NEXT)
         self.set_font(self.font_name, "", 10)
 
     def paragraph(self, text: str, size: float = 10) -> None:
         self.set_font(self.font_name, "", size)
-        self.multi_cell(0, 5, self.safe(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.multi_cell(0, 5, self.safe(text), align="L", new_x=XPos.LMARGIN,
+                        new_y=YPos.NEXT)
         self.ln(1)
 
     def facts(self, pairs: Sequence[tuple[str, str]]) -> None:
         self.set_font(self.font_name, "", 9)
-        with self.table(col_widths=(2, 3), first_row_as_headings=False,
-                        line_height=5) as table:
+        with self.table(col_widths=(2, 3), first_row_as_headings=False, line_height=5,
+                        text_align="LEFT") as table:
             for label, value in pairs:
                 row = table.row()
                 row.cell(self.safe(label))
@@ -119,7 +122,7 @@ class _Document(FPDF):
              widths: Sequence[float] | None = None, size: float = 8) -> None:
         self.set_font(self.font_name, "", size)
         with self.table(col_widths=tuple(widths) if widths else None, line_height=4.5,
-                        first_row_as_headings=True) as table:
+                        first_row_as_headings=True, text_align="LEFT") as table:
             head = table.row()
             for h in header:
                 head.cell(self.safe(h))
@@ -159,11 +162,19 @@ def _groups(doc: _Document, row: Mapping[str, Cell], columns: Sequence[str]) -> 
              widths=(3, 1))
 
 
+#: Headings short enough for the ten narrow columns of a by-month table.
+_SHORT_LABELS = {"faces_seen": "Faces seen", "false_alerts": "False alerts",
+                 "false_alerts_per_alert": "False per alert",
+                 "false_alerts_per_1000_faces": "False per 1,000 faces", "pending": "Pending"}
+
+
 def _by_month(doc: _Document, rows: Sequence[Mapping[str, Cell]], first: str = "month") -> None:
-    header = [column_label(first), *(column_label(c) for c in SUMMARY_COLUMNS)]
+    header = [column_label(first),
+              *(_SHORT_LABELS.get(c, column_label(c)) for c in SUMMARY_COLUMNS)]
     body = [[month_label(str(r[first])) if first == "month" else str(r[first]),
              *(shown(c, r[c]) for c in SUMMARY_COLUMNS)] for r in rows]
-    doc.grid(header, body, widths=(2.2, *([1.6] * len(SUMMARY_COLUMNS))), size=7)
+    widths = (2.2, *(1.9 if c == "confirmed" else 1.55 for c in SUMMARY_COLUMNS))
+    doc.grid(header, body, widths=widths, size=7)
 
 
 # --- the post-deployment review --------------------------------------------------------------
@@ -257,7 +268,10 @@ def review_pdf(content: Mapping[str, Any], version: int, generated_at: datetime,
 
 
 def _feedback_text(item: Mapping[str, Any]) -> str:
-    return "(text withheld for abuse)" if item.get("hidden_for_abuse") else str(item["text"])
+    if not item.get("hidden_for_abuse"):
+        return str(item["text"])
+    reason = item.get("moderation_reason")
+    return f"(text withheld for abuse: {reason})" if reason else "(text withheld for abuse)"
 
 
 def review_pending_pdf(reference: str, title: str, status: str) -> bytes:

@@ -52,10 +52,10 @@
       labels: data.months,
       datasets: [
         { type: "bar", label: "Faces seen", data: data.faces_seen, yAxisID: "faces",
-          backgroundColor: colours.faces, borderColor: colours.faces },
+          backgroundColor: colours.faces, borderColor: colours.faces, order: 1 },
         { type: "line", label: "False alerts per 1,000 faces",
           data: data.false_alerts_per_1000_faces, yAxisID: "rate", spanGaps: false,
-          backgroundColor: colours.rate, borderColor: colours.rate }
+          backgroundColor: colours.rate, borderColor: colours.rate, order: 0 }
       ]
     },
     options: {
