@@ -260,6 +260,16 @@ def test_edit_while_editable_then_refused_once_notice_is_published(scenario: Sce
     assert 'data-test="edit-link"' not in overview
 
 
+def test_seconds_set_through_the_api_are_not_a_change(scenario: Scenario) -> None:
+    s = scenario
+    s.draft(start_at=(START + timedelta(seconds=30)).isoformat())
+    planner = s.staff["planner"]
+    edit = f"/staff/deployments/{s.deployment_id}/edit"
+    r = submit(planner, edit, edit, _form_of(planner.get(edit).text))
+    assert "done=unchanged" in r.headers["location"]
+    assert ok(planner.get(s.url()))["start_at"].endswith(":30Z")
+
+
 def _form_of(page: str) -> dict[str, str]:
     """The plan form's fields as the page filled them."""
     fields: dict[str, str] = {}

@@ -149,6 +149,9 @@ def _changes(d: m.Deployment, plan: DeploymentIn) -> dict[str, Any]:
     for field in PLAN_FIELDS:
         new = getattr(plan, field)
         comparable = [(s.name, s.lat, s.lon) for s in new] if field == "sites" else new
+        if field in ("start_at", "end_at"):
+            # The form shows minutes; seconds set through the API are not a change.
+            current[field] = current[field].replace(second=0, microsecond=0)
         if comparable != current[field]:
             changes[field] = new
     return changes
