@@ -12,6 +12,8 @@ from typing import Any
 
 import uvicorn
 
+from openlfr.web.server import PlatformServer
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -23,8 +25,11 @@ def free_port() -> int:
 def serve(app: Any) -> Iterator[str]:
     """Serve ``app`` until the block ends; yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                          lifespan="off"))
+    # PlatformServer ends the operator consoles' live streams when it stops, so an open
+    # console cannot keep the server (and the test) waiting.
+    server = PlatformServer(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"),
+                            app.state.platform)
     thread = threading.Thread(target=server.run, name="live-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

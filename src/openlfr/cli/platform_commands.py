@@ -62,14 +62,13 @@ def serve(
 ) -> None:
     """Run the platform's web server (API at /api, OpenAPI at /openapi.json). The database
     is migrated to the latest schema on start."""
-    import uvicorn
-
     from openlfr.web import create_app
+    from openlfr.web.server import serve as serve_app
 
     platform = _open(data_dir)
     typer.echo(f"openlfr: database {_shown_url(platform.settings)}; "
                f"serving on http://{host}:{port}")
-    uvicorn.run(create_app(platform=platform), host=host, port=port)
+    serve_app(create_app(platform=platform), host=host, port=port)
 
 
 @user_app.command("add")

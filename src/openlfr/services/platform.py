@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine
@@ -15,6 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from openlfr.governance.errors import GovernanceError
 from openlfr.settings import Settings
 from openlfr.storage.db import make_engine, make_sessionmaker, migrate
+
+if TYPE_CHECKING:
+    from openlfr.services.live import LiveFeed
 
 
 def utcnow() -> datetime:
@@ -123,9 +127,14 @@ class Platform:
     fernet: Fernet
     clock: Callable[[], datetime] = field(default=utcnow)
     login_throttle: LoginThrottle = field(init=False)
+    #: Wakes the operator consoles' live streams when a deployment changes.
+    live: LiveFeed = field(init=False)
 
     def __post_init__(self) -> None:
+        from openlfr.services.live import LiveFeed  # it imports this module
+
         self.login_throttle = LoginThrottle(self.settings.login_failures_allowed)
+        self.live = LiveFeed()
 
     @classmethod
     def open(cls, settings: Settings, *, run_migrations: bool = True) -> Platform:
@@ -138,4 +147,5 @@ class Platform:
                    fernet=Fernet(settings.fernet_key()))
 
     def close(self) -> None:
+        self.live.close()
         self.engine.dispose()

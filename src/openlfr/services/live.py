@@ -1,0 +1,329 @@
+"""The operator console's live feed: what changed in a deployment since a point in the
+audit log, and a broadcaster that wakes the streams waiting for those changes.
+
+Everything the console shows changes only through a use case, and every use case writes an
+audit event in the same transaction (alert received, adjudicated, outcome recorded, probe
+crops deleted, counters received, each deployment transition). Appends to the audit log are
+serialised, so its sequence numbers are committed in order: a stream's position is an audit
+``seq``. A stream reads the events after its position, and a client that reconnects with the
+last event id it saw is sent exactly what it missed.
+
+``LiveFeed`` only says "deployment N changed", right after the use case commits, so a stream
+on this process wakes at once; the data always comes from the database, and streams also
+look every few seconds, so changes made by another server process arrive too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from openlfr.governance.lifecycle import FINISHED_STATUSES, DeploymentStatus
+from openlfr.governance.records import Adjudication
+from openlfr.services import figures
+from openlfr.services.common import deployment_or_404
+from openlfr.services.platform import Actor, Platform, Role
+from openlfr.storage import models as m
+
+#: Who may watch the console: the people who adjudicate alerts and who authorise.
+CONSOLE_ROLES = (Role.OPERATOR, Role.AUTHORISER)
+
+#: Audit actions about one alert (the event's subject is the alert).
+ALERT_RECEIVED = "alert.received"
+ALERT_UPDATES = ("alert.adjudicated", "alert.outcome_recorded")
+#: Audit actions about the deployment (the event's subject is the deployment).
+PROBE_CROPS_DELETED = "alert.probe_crops_deleted"
+COUNTERS_RECEIVED = "counters.received"
+DEPLOYMENT_ACTIONS = "deployment."
+
+
+# --- waking streams -----------------------------------------------------------------------
+
+
+class LiveSubscription:
+    """One stream's wake-up call for one deployment. Create it with
+    ``LiveFeed.subscribe`` on the event loop that waits; use it as a context manager."""
+
+    def __init__(self, feed: LiveFeed, deployment_id: int) -> None:
+        self._feed = feed
+        self.deployment_id = deployment_id
+        self._loop = asyncio.get_running_loop()
+        self._event = asyncio.Event()
+
+    def wake(self) -> None:
+        """Wake the waiting stream; safe from any thread."""
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
+            self._loop.call_soon_threadsafe(self._event.set)
+
+    async def wait(self, timeout_s: float) -> bool:
+        """Wait until the deployment changes, the feed closes or ``timeout_s`` passes (the
+        poll for changes made by other processes). False once the feed is closed."""
+        if not self._event.is_set() and not self._feed.closed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._event.wait(), timeout_s)
+        # Cleared before the caller reads the database: a change committed during that
+        # read sets it again, so it is never missed.
+        self._event.clear()
+        return not self._feed.closed
+
+    def __enter__(self) -> LiveSubscription:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self._feed.unsubscribe(self)
+
+
+@dataclass
+class LiveFeed:
+    """Wakes the streams watching a deployment when a use case has changed it. Thread-safe:
+    use cases run in worker threads, streams on the server's event loop. One per process
+    (``Platform.live``); ``close`` ends every stream, e.g. when the server stops."""
+
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _subscriptions: dict[int, set[LiveSubscription]] = field(default_factory=dict)
+    closed: bool = False
+
+    def subscribe(self, deployment_id: int) -> LiveSubscription:
+        """Start listening for changes to ``deployment_id`` (call on the event loop)."""
+        subscription = LiveSubscription(self, deployment_id)
+        with self._lock:
+            self._subscriptions.setdefault(deployment_id, set()).add(subscription)
+        if self.closed:
+            subscription.wake()
+        return subscription
+
+    def unsubscribe(self, subscription: LiveSubscription) -> None:
+        with self._lock:
+            listeners = self._subscriptions.get(subscription.deployment_id, set())
+            listeners.discard(subscription)
+            if not listeners:
+                self._subscriptions.pop(subscription.deployment_id, None)
+
+    def listeners(self, deployment_id: int) -> int:
+        """How many streams are watching ``deployment_id`` now."""
+        with self._lock:
+            return len(self._subscriptions.get(deployment_id, ()))
+
+    def notify(self, deployment_id: int) -> None:
+        """Say that ``deployment_id`` changed (after the change is committed)."""
+        with self._lock:
+            waiting = list(self._subscriptions.get(deployment_id, ()))
+        for subscription in waiting:
+            subscription.wake()
+
+    def close(self) -> None:
+        """End every stream now and any stream that starts later."""
+        with self._lock:
+            self.closed = True
+            waiting = [s for group in self._subscriptions.values() for s in group]
+        for subscription in waiting:
+            subscription.wake()
+
+
+# --- what changed ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveChange:
+    """An alert to show: new (``alert``) or changed (``alert-updated``), as it stands now.
+    ``seq`` is the audit event that announced it (the stream's event id)."""
+
+    seq: int
+    kind: str
+    alert: m.Alert
+
+
+@dataclass(frozen=True)
+class LiveCounters:
+    """The counters the console shows, from the published figures."""
+
+    faces_seen: int
+    tracks: int
+    alerts: int
+    confirmed: int
+    false_alerts: int
+    unclear: int
+    pending: int
+    frames_processed: int
+    frames_dropped: int
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """Where the deployment is in its life, as the console tells the operator."""
+
+    deployment_id: int
+    reference: str
+    status: DeploymentStatus
+
+    @property
+    def live(self) -> bool:
+        """Alerts can arrive now."""
+        return self.status is DeploymentStatus.ACTIVE
+
+    @property
+    def ended(self) -> bool:
+        """No alert will ever arrive again: the stream ends after saying so."""
+        return self.status in FINISHED_STATUSES
+
+    @property
+    def message(self) -> str:
+        if self.live:
+            return "Active: alerts appear here as the engine sends them."
+        if self.status is DeploymentStatus.AUTHORISED:
+            return "Authorised, not active yet: activate it to start the engine."
+        if self.status is DeploymentStatus.COMPLETED:
+            return ("Completed: the engine has stopped and the watchlist was destroyed; no "
+                    "more alerts will arrive. Record any outcomes still missing.")
+        if self.status is DeploymentStatus.REVIEWED:
+            return "Completed and reviewed: no more alerts will arrive."
+        if self.status is DeploymentStatus.CANCELLED:
+            return "Cancelled: it will not run."
+        return f"Not active yet ({self.status.value.replace('_', ' ')}): it must be " \
+               "authorised and activated before the engine runs."
+
+
+@dataclass(frozen=True)
+class LiveBatch:
+    """What a stream sends next. ``cursor`` is its new position; ``counters`` and
+    ``state`` are None when nothing relevant happened (nothing to recompute)."""
+
+    cursor: int
+    changes: list[LiveChange]
+    counters: LiveCounters | None
+    state: LiveState | None
+
+
+def _head_seq(session: Session) -> int:
+    head = session.get(m.AuditHead, 1)
+    return head.seq if head is not None else 0
+
+
+def open_stream(p: Platform, actor: Actor, deployment_id: int, after: int | None) -> int:
+    """Check that ``actor`` may watch ``deployment_id`` and return the stream's starting
+    position: ``after`` (the last event id the client saw), or now. A position beyond the
+    end of the log (a client from before the database was replaced) starts now."""
+    actor.require(*CONSOLE_ROLES, doing="watching the live console")
+    with p.sessions() as s:
+        deployment_or_404(s, deployment_id)
+        head = _head_seq(s)
+    return head if after is None else min(after, head)
+
+
+def current_position(p: Platform) -> int:
+    """The audit log's last sequence number: where a page rendered now should resume."""
+    with p.sessions() as s:
+        return _head_seq(s)
+
+
+def counters_in(session: Session, d: m.Deployment) -> LiveCounters:
+    total = figures.deployment_figures_in(session, d).total
+    return LiveCounters(
+        faces_seen=total.faces_seen, tracks=total.tracks, alerts=total.alerts,
+        confirmed=total.confirmed, false_alerts=total.false_alerts, unclear=total.unclear,
+        pending=total.pending, frames_processed=total.frames_processed,
+        frames_dropped=total.frames_dropped)
+
+
+def read_changes(p: Platform, deployment_id: int, after: int, *,
+                 snapshot: bool = False) -> LiveBatch:
+    """What happened to ``deployment_id`` after audit event ``after``: alerts received
+    or changed (each as it stands now) and, when anything relevant happened or
+    ``snapshot`` is asked for, the counters and status."""
+    with p.sessions() as s:
+        # The head first: every event up to it is committed, so none is skipped.
+        cursor = max(after, _head_seq(s))
+        rows = s.execute(select(
+            m.AuditEvent.seq, m.AuditEvent.action, m.AuditEvent.subject_type,
+            m.AuditEvent.subject_id, m.AuditEvent.details,
+        ).where(
+            m.AuditEvent.seq > after,
+            or_(m.AuditEvent.action.in_((ALERT_RECEIVED, *ALERT_UPDATES, PROBE_CROPS_DELETED,
+                                         COUNTERS_RECEIVED)),
+                m.AuditEvent.action.startswith(DEPLOYMENT_ACTIONS)),
+        ).order_by(m.AuditEvent.seq)).all()
+        cursor = max([cursor, *(r.seq for r in rows)])
+        mentioned: list[tuple[int, str, int]] = []  # (seq, kind, alert id)
+        relevant = snapshot
+        for seq, action, subject_type, subject_id, details in rows:
+            if subject_type == "alert":
+                kind = "alert" if action == ALERT_RECEIVED else "alert-updated"
+                mentioned.append((seq, kind, int(subject_id)))
+            elif subject_type == "deployment" and subject_id == str(deployment_id):
+                relevant = True
+                if action == PROBE_CROPS_DELETED:
+                    mentioned += [(seq, "alert-updated", int(i))
+                                  for i in json.loads(details).get("alert_ids", [])]
+        alerts = {a.id: a for a in s.scalars(select(m.Alert).where(
+            m.Alert.id.in_({i for _, _, i in mentioned}),
+            m.Alert.deployment_id == deployment_id))} if mentioned else {}
+        changes = [LiveChange(seq, kind, alerts[i]) for seq, kind, i in mentioned
+                   if i in alerts]
+        if not (relevant or changes):
+            return LiveBatch(cursor, [], None, None)
+        d = deployment_or_404(s, deployment_id)
+        return LiveBatch(cursor, changes, counters_in(s, d),
+                         LiveState(d.id, d.reference, DeploymentStatus(d.status)))
+
+
+# --- the console page's first view ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsoleAlert:
+    """An alert as the console lists it, with whether each photo can still be shown."""
+
+    alert: m.Alert
+    has_reference_photo: bool
+
+    @property
+    def needs_adjudication(self) -> bool:
+        return self.alert.adjudication == Adjudication.PENDING.value
+
+    @property
+    def needs_outcome(self) -> bool:
+        return self.alert.outcome is None
+
+
+@dataclass(frozen=True)
+class ConsoleView:
+    """Everything the console shows when it is opened, and the audit position it was read
+    at (the live stream resumes from there, so nothing falls between)."""
+
+    deployment: m.Deployment
+    state: LiveState
+    counters: LiveCounters
+    alerts: list[ConsoleAlert]
+    position: int
+
+
+def alert_order(a: ConsoleAlert) -> tuple[int, float, int]:
+    """Alerts waiting for a decision first, then those waiting for an outcome, then the
+    rest; newest first within each."""
+    rank = 0 if a.needs_adjudication else 1 if a.needs_outcome else 2
+    return rank, -a.alert.occurred_at.timestamp(), -a.alert.id
+
+
+def console_view(p: Platform, actor: Actor, deployment_id: int) -> ConsoleView:
+    """The console as it stands: the deployment, its counters and every alert."""
+    actor.require(*CONSOLE_ROLES, doing="using the operator console")
+    with p.sessions() as s:
+        position = _head_seq(s)
+        d = deployment_or_404(s, deployment_id)
+        alerts = list(s.scalars(select(m.Alert).where(m.Alert.deployment_id == d.id)))
+        entry_ids = {a.entry_id for a in alerts if a.entry_id is not None}
+        with_photo = set(s.scalars(select(m.WatchlistEntry.id).where(
+            m.WatchlistEntry.id.in_(entry_ids),
+            m.WatchlistEntry.image_encrypted.is_not(None)))) if entry_ids else set()
+        listed = sorted((ConsoleAlert(a, a.entry_id in with_photo) for a in alerts),
+                        key=alert_order)
+        return ConsoleView(d, LiveState(d.id, d.reference, DeploymentStatus(d.status)),
+                           counters_in(s, d), listed, position)
