@@ -56,4 +56,5 @@ def install(app: FastAPI) -> None:
     """Add the portal's routes to ``app`` (after the API's, which they never shadow) and
     the feedback form's per-client rate limit."""
     app.state.portal_feedback_limit = feedback.FeedbackRateLimit(feedback.FEEDBACK_PER_HOUR)
+    app.state.portal_consultation_limit = consultation.rate_limit()
     app.router.routes.extend(portal_routes())
