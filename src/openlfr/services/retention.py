@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
 from openlfr.governance.lifecycle import FINISHED_STATUSES
+from openlfr.services.mailer import purge_sent_emails
+from openlfr.services.notices import purge_stale_subscriptions
 from openlfr.services.platform import SYSTEM_ACTOR, Platform
 from openlfr.services.watchlists import destroy_watchlist_in
 from openlfr.storage import models as m
@@ -23,12 +25,16 @@ class RetentionReport:
     watchlists_destroyed: int
     sessions_deleted: int
     probe_crops_deleted: int = 0
+    sent_emails_deleted: int = 0
+    subscriptions_deleted: int = 0
 
 
 def apply_retention(p: Platform) -> RetentionReport:
     """Delete watchlist entries past their expiry date, destroy any watchlist whose
-    deployment has finished, delete probe crops older than their retention, and drop
-    expired login sessions. One transaction; each deletion of personal data is audited."""
+    deployment has finished, delete probe crops older than their retention, drop
+    expired login sessions, and delete sent e-mails older than ``sent_email_retention_days``
+    and subscriptions unconfirmed or ended that long ago. One transaction; each deletion
+    of personal data is audited."""
     now = p.clock()
     today = now.date()
     expired_total = destroyed = 0
@@ -52,8 +58,16 @@ def apply_retention(p: Platform) -> RetentionReport:
         crops = _purge_probe_crops(s, now - timedelta(hours=p.settings.probe_crop_retention_hours),
                                    now)
         sessions = s.execute(delete(m.LoginSession).where(m.LoginSession.expires_at <= now))
+        mail_before = now - timedelta(days=p.settings.sent_email_retention_days)
+        emails = purge_sent_emails(s, mail_before)
+        if emails:
+            append_event(s, actor=SYSTEM_ACTOR.audit_name, action="email.sent_deleted",
+                         subject_type="outgoing_emails", subject_id="retention",
+                         details={"count": emails, "sent_before": mail_before.isoformat(),
+                                  "reason": "retention ended"}, now=now)
+        subscriptions = purge_stale_subscriptions(s, mail_before, now)
     return RetentionReport(expired_total, destroyed, int(getattr(sessions, "rowcount", 0) or 0),
-                           crops)
+                           crops, emails, subscriptions)
 
 
 def _purge_probe_crops(s: Session, received_before: datetime, now: datetime) -> int:

@@ -415,6 +415,9 @@ class OutgoingEmail(Base):
     next_attempt_at: Mapped[datetime]
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(index=True)
+    # The subscription it is for (its unsubscribe link; pending mail goes when it ends).
+    subscription_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notice_subscriptions.id", ondelete="CASCADE"), index=True)
 
 
 # --- audit chain -------------------------------------------------------------------------

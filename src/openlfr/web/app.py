@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from openlfr import __version__
+from openlfr.services.mailer import send_pending
 from openlfr.services.platform import Platform
 from openlfr.services.retention import apply_retention
 from openlfr.settings import Settings
@@ -42,6 +43,8 @@ PUBLIC_PATH_PREFIXES = (f"{API_PREFIX}/public/", f"{API_PREFIX}/auth/login", "/h
 
 
 RETENTION_INTERVAL_S = 3600
+#: How often the e-mail outbox is checked for notices that are due.
+EMAIL_INTERVAL_S = 5
 log = logging.getLogger(__name__)
 
 
@@ -55,10 +58,22 @@ async def _retention_loop(platform: Platform) -> None:
             log.exception("retention sweep failed")
 
 
+async def _email_loop(platform: Platform) -> None:
+    """Send due notice e-mails every few seconds while the server runs (in a thread: SMTP
+    and DB I/O). A failure leaves them in the outbox for the next round."""
+    while True:
+        await asyncio.sleep(EMAIL_INTERVAL_S)
+        try:
+            await asyncio.to_thread(send_pending, platform)
+        except Exception:  # the outbox keeps them; the next round retries
+            log.exception("sending notice e-mails failed")
+
+
 def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
     """Build the app. Opens the database and migrates it to the latest schema now, so a
     server that starts is a server whose schema is current; applies retention (expired
-    watchlist entries, finished deployments' watchlists) now and hourly while serving."""
+    watchlist entries, finished deployments' watchlists) now and hourly while serving, and
+    sends due notice e-mails from the outbox every few seconds."""
     platform = platform or Platform.open(settings or Settings())
 
     apply_retention(platform)
@@ -66,8 +81,10 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sweeper = asyncio.create_task(_retention_loop(platform))
+        mailer = asyncio.create_task(_email_loop(platform))
         yield
         sweeper.cancel()
+        mailer.cancel()
         platform.close()
 
     limits: dict[str, int] = {}

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body
 
 from openlfr.governance.gates import GateReport
 from openlfr.governance.lifecycle import DeploymentStatus, Transition
-from openlfr.services import deployments
+from openlfr.services import deployments, rescheduling
 from openlfr.services.deployments import TransitionOutcome
 from openlfr.services.platform import Actor, Platform
 from openlfr.services.schemas import (
@@ -16,6 +16,7 @@ from openlfr.services.schemas import (
     CommentIn,
     DeploymentIn,
     DeploymentPatch,
+    RescheduleIn,
     ReviewIn,
     TransitionIn,
 )
@@ -135,6 +136,17 @@ def cancel(deployment_id: IdPath, data: CancelIn, actor: Staff,
            platform: PlatformDep) -> TransitionOut:
     """Cancel before activation (planner or authoriser), with a published reason."""
     return _move(platform, actor, deployment_id, Transition.CANCEL, note=data.reason)
+
+
+@router.post("/{deployment_id}/reschedule", response_model=TransitionOut, responses=CONFLICT)
+def reschedule(deployment_id: IdPath, data: RescheduleIn, actor: Staff,
+               platform: PlatformDep) -> TransitionOut:
+    """New dates after notice (planner or authoriser), with a published reason. From
+    notice_published or authorised, back to notice_published: the notice period runs
+    again from now, and an authorisation for the old dates is withdrawn. Subscribers of
+    the area are e-mailed."""
+    return TransitionOut(deployment=DeploymentOut.model_validate(
+        rescheduling.reschedule_deployment(platform, actor, deployment_id, data)))
 
 
 @router.get("/{deployment_id}/overrides", response_model=list[OverrideOut])

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path
 
 from openlfr.governance.errors import NotFound
 from openlfr.governance.records import ConsultationStatus
-from openlfr.services import alerts, assessments, consultations, deployments
+from openlfr.services import alerts, assessments, consultations, deployments, rescheduling
 from openlfr.services.platform import PUBLIC_ACTOR, Platform
 from openlfr.services.schemas import ConsultationResponseIn, FeedbackIn
 from openlfr.services.watchlists import category_counts
@@ -35,6 +35,7 @@ from openlfr.web.schemas import (
     PublicDeploymentOut,
     PublicDeploymentSummary,
     QuestionOut,
+    RescheduleOut,
     SiteOut,
     TechnologyRegisterOut,
 )
@@ -121,7 +122,9 @@ def public_deployment(reference: Reference, platform: PlatformDep) -> PublicDepl
         comments=[CommentOut.model_validate(x) for x in deployments.comments_for(platform,
                                                                                  d.id)],
         watchlist_by_category=category_counts(platform, d.id),
-        figures=FiguresOut.model_validate(alerts.deployment_figures(platform, d.id)))
+        figures=FiguresOut.model_validate(alerts.deployment_figures(platform, d.id)),
+        reschedules=[RescheduleOut.model_validate(r, from_attributes=True)
+                     for r in rescheduling.reschedule_history(platform, [d.id])[d.id]])
 
 
 @router.post("/deployments/{reference}/feedback", response_model=FeedbackReceipt,

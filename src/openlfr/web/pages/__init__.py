@@ -54,7 +54,9 @@ def portal_routes() -> list[BaseRoute]:
 
 def install(app: FastAPI) -> None:
     """Add the portal's routes to ``app`` (after the API's, which they never shadow) and
-    the feedback form's per-client rate limit."""
+    the per-client rate limits of the feedback and subscribe forms."""
     app.state.portal_feedback_limit = feedback.FeedbackRateLimit(feedback.FEEDBACK_PER_HOUR)
     app.state.portal_consultation_limit = consultation.rate_limit()
+    app.state.portal_subscribe_limit = subscriptions.SubscribeRateLimit(
+        subscriptions.SUBSCRIBE_PER_HOUR)
     app.router.routes.extend(portal_routes())

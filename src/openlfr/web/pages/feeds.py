@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from openlfr import __version__
 from openlfr.governance.lifecycle import DeploymentStatus
-from openlfr.services import portal
+from openlfr.services import portal, rescheduling
 from openlfr.storage import models as m
 from openlfr.web.pages.rendering import not_found, platform_of, when, words
 
@@ -46,12 +46,15 @@ def _summary(d: m.Deployment) -> str:
     return f"Live facial recognition: {d.title} ({words(d.status)})"
 
 
-def _description(d: m.Deployment, url: str) -> str:
+def _description(d: m.Deployment, url: str,
+                 changes: list[rescheduling.Reschedule]) -> str:
     sites = "; ".join(s.name for s in d.sites)
     lines = [f"{d.reference}, {d.borough}" + (f" / {d.ward}" if d.ward else "") + ".",
              f"From {when(d.start_at)} to {when(d.end_at)}. Status: {words(d.status)}.",
              f"Sites: {sites}.", f"Purpose: {d.purpose}",
              f"Offence categories: {', '.join(d.offence_categories)}."]
+    lines += [f"Dates changed on {when(c.at)} (were {when(c.old_start_at)} to "
+              f"{when(c.old_end_at)}): {c.reason}" for c in reversed(changes)]
     if d.cancel_reason:
         lines.append(f"Cancelled: {d.cancel_reason}")
     lines.append(f"Details, checks, and how to object or ask a question: {url}")
@@ -73,9 +76,13 @@ def ical_feed(request: Request) -> Response:
     cal.add("prodid", f"-//openlfr {__version__}//public portal//EN")
     cal.add("version", "2.0")
     cal.add("x-wr-calname", f"Live facial recognition in {area.name}")
+    changes = rescheduling.reschedule_history(platform_of(request), [d.id for d in deployments])
     for d in deployments:
         url = str(request.url_for("deployment", reference=d.reference))
         event = Event()
+        # Calendars replace an event when its sequence goes up: new dates, cancellation.
+        event.add("sequence", len(changes[d.id])
+                  + (d.status == DeploymentStatus.CANCELLED.value))
         event.add("uid", f"{d.reference}@openlfr")
         event.add("dtstamp", now)
         event.add("last-modified", d.updated_at)
@@ -85,7 +92,7 @@ def ical_feed(request: Request) -> Response:
         event.add("location", "; ".join(s.name for s in d.sites))
         if d.sites:
             event.add("geo", (d.sites[0].lat, d.sites[0].lon))
-        event.add("description", _description(d, url))
+        event.add("description", _description(d, url, changes[d.id]))
         event.add("url", url)
         event.add("status", _ICAL_STATUS.get(DeploymentStatus(d.status), "CONFIRMED"))
         cal.add_component(event)
@@ -111,16 +118,18 @@ def atom_feed(request: Request) -> Response:
     fg.generator("openlfr", version=__version__)
     fg.language("en")
     fg.updated(_updated(deployments, platform_of(request).clock()))
+    changes = rescheduling.reschedule_history(platform_of(request), [d.id for d in deployments])
     for d in deployments:
         url = str(request.url_for("deployment", reference=d.reference))
         entry = fg.add_entry(order="append")
         entry.id(url)
-        entry.title(f"{d.title}: {when(d.start_at)} ({words(d.status)})")
+        moved = " (new dates)" if changes[d.id] else ""
+        entry.title(f"{d.title}: {when(d.start_at)}{moved} ({words(d.status)})")
         entry.link(href=url, rel="alternate")
         entry.updated(d.updated_at)
         if d.notice_published_at is not None:
             entry.published(d.notice_published_at)
-        entry.content(_description(d, url), type="text")
+        entry.content(_description(d, url, changes[d.id]), type="text")
     return Response(fg.atom_str(pretty=True), media_type=ATOM_TYPE)
 
 

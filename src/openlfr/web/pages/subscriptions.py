@@ -1,9 +1,170 @@
-"""(placeholder: being built)"""
+"""E-mail notice per area: the subscribe form (an address, nothing else), the page that
+says a confirmation is on its way, and the confirm and unsubscribe links every e-mail
+carries. Each link shows a page with a button and acts only on POST, so a mail scanner
+that opens links neither confirms nor ends a subscription; mail programs' one-click
+unsubscribe (RFC 8058) POSTs to the same address.
+
+The answer to a subscription is the same whether or not the address was already
+subscribed, and no page shows an address. Subscribing is rate limited per client
+address, as the feedback form is."""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
 
-PUBLIC_PATHS: tuple[str, ...] = ()
+from openlfr.governance.errors import Conflict, InvalidInput, NotFound
+from openlfr.services import notices, portal
+from openlfr.storage import models as m
+from openlfr.web.pages.rendering import not_found, platform_of, render
+
+#: Subscription requests a single client address may send per hour.
+SUBSCRIBE_PER_HOUR = 10
+
+
+class SubscribeRateLimit:
+    """Subscription requests per client address over a moving hour (the ``limits``
+    library, as the login throttle and the feedback form use). In-process."""
+
+    def __init__(self, per_hour: int) -> None:
+        from limits import RateLimitItemPerHour
+        from limits.storage import MemoryStorage
+        from limits.strategies import MovingWindowRateLimiter
+
+        self.per_hour = per_hour
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._item = RateLimitItemPerHour(per_hour)
+
+    def allow(self, client: str) -> bool:
+        """Count one request from ``client``; False when its allowance is used up."""
+        return self._limiter.hit(self._item, "subscribe", client)
+
+
+def _area(request: Request) -> portal.Area | Response:
+    slug: str = request.path_params["area"]
+    if not portal.is_area_slug(slug):
+        return not_found(request, f"{slug!r} is not an area name; areas look like lambeth "
+                         "or lambeth--riverside (a borough, or a ward in it)")
+    area, _ = portal.public_deployments_in_area(platform_of(request), slug)
+    return area
+
+
+def _form(request: Request, area: portal.Area, email: str, error: str | None,
+          status_code: int = 200) -> Response:
+    return render(request, "subscribe_form.html", {
+        "area": area, "email": email, "error": error,
+        "retention_days": platform_of(request).settings.sent_email_retention_days},
+        status_code=status_code)
+
+
+def subscribe_form(request: Request) -> Response:
+    """The form: one field, the e-mail address."""
+    area = _area(request)
+    if isinstance(area, Response):
+        return area
+    return _form(request, area, "", None)
+
+
+async def subscribe(request: Request) -> Response:
+    """Validate, rate-limit, queue the confirmation e-mail, then send the browser to the
+    "check your inbox" page (the same page whatever the address's history)."""
+    area = _area(request)
+    if isinstance(area, Response):
+        return area
+    form = await request.form()
+    email = str(form.get("email") or "")[:1000]
+    try:
+        notices.valid_address(email)
+    except InvalidInput as exc:
+        return _form(request, area, email, exc.message, status_code=422)
+    limiter: SubscribeRateLimit = request.app.state.portal_subscribe_limit
+    if not limiter.allow(request.client.host if request.client else "unknown"):
+        return render(request, "subscribe_limited.html", {
+            "area": area, "per_hour": limiter.per_hour}, status_code=429)
+    notices.subscribe(platform_of(request), email, area.slug)
+    return RedirectResponse(str(request.url_for("subscribe_sent", area=area.slug)),
+                            status_code=303)
+
+
+def subscribe_sent(request: Request) -> Response:
+    """Check your inbox."""
+    area = _area(request)
+    if isinstance(area, Response):
+        return area
+    return render(request, "subscribe_sent.html", {"area": area})
+
+
+def _subscription(request: Request) -> tuple[m.NoticeSubscription, str] | Response:
+    """The subscription a link names, and its area's name; a 404 page for an unknown
+    token."""
+    p = platform_of(request)
+    try:
+        sub = notices.subscription_by_token(p, request.path_params["token"])
+    except NotFound as exc:
+        return not_found(request, str(exc))
+    area, _ = portal.public_deployments_in_area(p, sub.area_slug)
+    return sub, area.name
+
+
+def _link_page(request: Request, template: str, *, done: bool = False,
+               problem: str | None = None, status_code: int = 200) -> Response:
+    found = _subscription(request)
+    if isinstance(found, Response):
+        return found
+    sub, area_name = found
+    return render(request, template, {
+        "token": sub.token, "area_slug": sub.area_slug, "area_name": area_name,
+        "confirmed": sub.confirmed_at is not None, "ended": sub.unsubscribed_at is not None,
+        "done": done, "problem": problem}, status_code=status_code)
+
+
+def confirm_page(request: Request) -> Response:
+    """The confirmation link: a button that confirms."""
+    return _link_page(request, "subscribe_confirm.html")
+
+
+def confirm(request: Request) -> Response:
+    """Confirm the subscription; notices for the area are sent from now on."""
+    try:
+        notices.confirm_subscription(platform_of(request), request.path_params["token"])
+    except NotFound as exc:
+        return not_found(request, str(exc))
+    except Conflict as exc:
+        return _link_page(request, "subscribe_confirm.html", problem=str(exc), status_code=409)
+    return _link_page(request, "subscribe_confirm.html", done=True)
+
+
+def unsubscribe_page(request: Request) -> Response:
+    """The unsubscribe link: a button that unsubscribes."""
+    return _link_page(request, "subscribe_unsubscribe.html")
+
+
+def unsubscribe(request: Request) -> Response:
+    """End the subscription: from the page's button, or a mail program's one-click
+    unsubscribe (which POSTs ``List-Unsubscribe=One-Click``)."""
+    try:
+        notices.unsubscribe(platform_of(request), request.path_params["token"])
+    except NotFound as exc:
+        return not_found(request, str(exc))
+    return _link_page(request, "subscribe_unsubscribe.html", done=True)
+
+
+PUBLIC_PATHS = ("/areas/{area}/subscribe", "/areas/{area}/subscribe/sent",
+                "/subscriptions/{token}/confirm", "/subscriptions/{token}/unsubscribe")
 STAFF_PATHS: tuple[str, ...] = ()
-routes: list[BaseRoute] = []
+
+routes = [
+    Route("/areas/{area}/subscribe", subscribe_form, methods=["GET"], name="subscribe_form"),
+    Route("/areas/{area}/subscribe", subscribe, methods=["POST"], name="subscribe"),
+    Route("/areas/{area}/subscribe/sent", subscribe_sent, methods=["GET"],
+          name="subscribe_sent"),
+    Route("/subscriptions/{token}/confirm", confirm_page, methods=["GET"],
+          name="subscription_confirm_page"),
+    Route("/subscriptions/{token}/confirm", confirm, methods=["POST"],
+          name="subscription_confirm"),
+    Route("/subscriptions/{token}/unsubscribe", unsubscribe_page, methods=["GET"],
+          name="unsubscribe_page"),
+    Route("/subscriptions/{token}/unsubscribe", unsubscribe, methods=["POST"],
+          name="unsubscribe"),
+]

@@ -51,10 +51,20 @@ def upgrade() -> None:
         sa.Column("next_attempt_at", openlfr.storage.types.UTCDateTime(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("sent_at", openlfr.storage.types.UTCDateTime(), nullable=True),
+        sa.Column("subscription_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["subscription_id"],
+            ["notice_subscriptions.id"],
+            name=op.f("fk_outgoing_emails_subscription_id_notice_subscriptions"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outgoing_emails")),
     )
     with op.batch_alter_table("outgoing_emails", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_outgoing_emails_sent_at"), ["sent_at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_outgoing_emails_subscription_id"), ["subscription_id"], unique=False
+        )
 
     op.create_table(
         "deployment_reviews",
@@ -155,6 +165,7 @@ def downgrade() -> None:
 
     op.drop_table("deployment_reviews")
     with op.batch_alter_table("outgoing_emails", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_outgoing_emails_subscription_id"))
         batch_op.drop_index(batch_op.f("ix_outgoing_emails_sent_at"))
 
     op.drop_table("outgoing_emails")

@@ -1,0 +1,322 @@
+"""E-mail notice per area: subscriptions (double opt-in, one-click unsubscribe) and the
+notice e-mails that publishing, rescheduling or cancelling a deployment puts in the outbox.
+
+The e-mails are rows in ``outgoing_emails``, written in the same transaction as the
+change they announce, so a notice is never lost when the mail server is down;
+``services.mailer`` sends them. One e-mail per confirmed subscriber whose area covers
+the deployment (a borough's subscribers hear of its wards; a ward's only of that ward),
+never one e-mail with many recipients. Addresses are never shown, logged or audited:
+audit events name the subscription by id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from openlfr.audit import append_event
+from openlfr.governance.errors import Conflict, InvalidInput, NotFound
+from openlfr.governance.lifecycle import DeploymentStatus, Transition
+from openlfr.services.platform import PUBLIC_ACTOR, SYSTEM_ACTOR, Platform
+from openlfr.settings import Settings, new_token
+from openlfr.storage import models as m
+
+#: The plain-text e-mail templates live with the portal's page templates.
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "web" / "templates"
+
+#: A confirmation is sent again for the same subscription at most this often, so a
+#: stranger cannot fill someone's mailbox by submitting their address repeatedly.
+CONFIRMATION_RESEND_INTERVAL = timedelta(minutes=5)
+
+#: Longest subject line the outbox holds.
+MAX_SUBJECT_CHARS = 300
+
+
+class EmailKind(StrEnum):
+    """What an outgoing e-mail is about."""
+
+    CONFIRMATION = "confirmation"
+    NOTICE_PUBLISHED = "notice_published"
+    RESCHEDULED = "rescheduled"
+    CANCELLED = "cancelled"
+
+
+#: Lifecycle actions the public is told about by e-mail (rescheduling has its own use case).
+ANNOUNCED_TRANSITIONS = {
+    Transition.PUBLISH_NOTICE: EmailKind.NOTICE_PUBLISHED,
+    Transition.CANCEL: EmailKind.CANCELLED,
+}
+
+
+# --- links (the paths of the portal's pages; a test follows every link in an e-mail) ----
+
+def _url(settings: Settings, path: str) -> str:
+    return settings.public_url.rstrip("/") + path
+
+
+def confirm_url(settings: Settings, token: str) -> str:
+    return _url(settings, f"/subscriptions/{token}/confirm")
+
+
+def unsubscribe_url(settings: Settings, token: str) -> str:
+    return _url(settings, f"/subscriptions/{token}/unsubscribe")
+
+
+# --- areas (services.portal reads deployments, whose transitions call this module) -----
+
+def _portal() -> ModuleType:
+    from openlfr.services import portal
+
+    return portal
+
+
+# --- addresses -----------------------------------------------------------------------------
+
+def valid_address(text: str) -> str:
+    """The address in normal form, or InvalidInput("email") saying what is wrong. Only the
+    syntax is checked (no DNS look-up): the confirmation e-mail proves the rest."""
+    try:
+        return str(validate_email(text.strip(), check_deliverability=False).normalized)
+    except EmailNotValidError as exc:
+        raise InvalidInput("email", f"{exc}; give an address such as name@example.org") \
+            from None
+
+
+# --- subscriptions ---------------------------------------------------------------------------
+
+def subscribe(p: Platform, email: str, area_slug: str) -> None:
+    """Ask for e-mail notice of deployments in an area. A confirmation e-mail with a link
+    goes to the address; nothing else is sent until the link is used. Subscribing again
+    sends the confirmation again (at most every few minutes) and changes nothing else, so
+    the answer never reveals whether the address was already subscribed."""
+    address = valid_address(email)
+    if not _portal().is_area_slug(area_slug):
+        raise InvalidInput("area", f"{area_slug!r} is not an area name; areas look like "
+                           "lambeth or lambeth--riverside")
+    area, _ = _portal().public_deployments_in_area(p, area_slug)
+    try:
+        _subscribe(p, address, area.slug, area.name)
+    except IntegrityError:  # the same address and area sent twice at once: one row won
+        _subscribe(p, address, area.slug, area.name)
+
+
+def _subscribe(p: Platform, address: str, area_slug: str, area: str) -> None:
+    now = p.clock()
+    with p.sessions.begin() as s:
+        sub = s.scalar(select(m.NoticeSubscription).where(
+            m.NoticeSubscription.email == address,
+            m.NoticeSubscription.area_slug == area_slug).with_for_update())
+        requested = False
+        if sub is None:
+            sub = m.NoticeSubscription(email=address, area_slug=area_slug, token=new_token(),
+                                       created_at=now)
+            s.add(sub)
+            s.flush()
+            requested = True
+        elif sub.unsubscribed_at is not None:
+            # Back after unsubscribing: the address must be confirmed again.
+            sub.unsubscribed_at = sub.confirmed_at = None
+            requested = True
+        if requested:
+            append_event(s, actor=PUBLIC_ACTOR.audit_name, action="subscription.requested",
+                         subject_type="notice_subscription", subject_id=sub.id,
+                         details={"area": area_slug}, now=now)
+        if not _confirmation_sent_since(s, sub.id, now - CONFIRMATION_RESEND_INTERVAL):
+            s.add(_confirmation_email(p.settings, sub, area, now))
+
+
+def _confirmation_sent_since(s: Session, subscription_id: int, since: datetime) -> bool:
+    return s.scalar(select(m.OutgoingEmail.id).where(
+        m.OutgoingEmail.subscription_id == subscription_id,
+        m.OutgoingEmail.kind == EmailKind.CONFIRMATION.value,
+        m.OutgoingEmail.created_at > since).limit(1)) is not None
+
+
+def subscription_by_token(p: Platform, token: str) -> m.NoticeSubscription:
+    """The subscription a link's token names (NotFound for an unknown token)."""
+    with p.sessions() as s:
+        return _by_token(s, token)
+
+
+def _by_token(s: Session, token: str, *, lock: bool = False) -> m.NoticeSubscription:
+    sub = None
+    if 0 < len(token) <= 64:
+        query = select(m.NoticeSubscription).where(m.NoticeSubscription.token == token)
+        sub = s.scalar(query.with_for_update() if lock else query)
+    if sub is None:
+        raise NotFound("this subscription link is not valid; it may have been mistyped, or "
+                       "the subscription was never confirmed and has been removed")
+    return sub
+
+
+def confirm_subscription(p: Platform, token: str) -> m.NoticeSubscription:
+    """Confirm the address (the link in the confirmation e-mail); from now on notices for
+    the area are sent to it. Confirming twice changes nothing."""
+    now = p.clock()
+    with p.sessions.begin() as s:
+        sub = _by_token(s, token, lock=True)
+        if sub.unsubscribed_at is not None:
+            raise Conflict("this subscription was cancelled; to get notice again, subscribe "
+                           "again from the area's page")
+        if sub.confirmed_at is None:
+            sub.confirmed_at = now
+            append_event(s, actor=PUBLIC_ACTOR.audit_name, action="subscription.confirmed",
+                         subject_type="notice_subscription", subject_id=sub.id,
+                         details={"area": sub.area_slug}, now=now)
+    return sub
+
+
+def unsubscribe(p: Platform, token: str) -> m.NoticeSubscription:
+    """End a subscription (the link in every e-mail). E-mails for it that are still waiting
+    in the outbox are dropped. Unsubscribing twice changes nothing."""
+    now = p.clock()
+    with p.sessions.begin() as s:
+        sub = _by_token(s, token, lock=True)
+        if sub.unsubscribed_at is None:
+            sub.unsubscribed_at = now
+            s.execute(delete(m.OutgoingEmail).where(
+                m.OutgoingEmail.subscription_id == sub.id, m.OutgoingEmail.sent_at.is_(None)))
+            append_event(s, actor=PUBLIC_ACTOR.audit_name, action="subscription.ended",
+                         subject_type="notice_subscription", subject_id=sub.id,
+                         details={"area": sub.area_slug}, now=now)
+    return sub
+
+
+def purge_stale_subscriptions(s: Session, before: datetime, now: datetime) -> int:
+    """Delete subscriptions never confirmed, or ended, before ``before`` (with any e-mail
+    still kept for them): an address nobody confirmed may not be its owner's. One audit
+    event naming the subscription ids. Called by the retention sweep."""
+    ids = list(s.scalars(select(m.NoticeSubscription.id).where(
+        (m.NoticeSubscription.unsubscribed_at < before)
+        | (m.NoticeSubscription.confirmed_at.is_(None)
+           & (m.NoticeSubscription.created_at < before)))))
+    if ids:
+        s.execute(delete(m.OutgoingEmail).where(m.OutgoingEmail.subscription_id.in_(ids)))
+        s.execute(delete(m.NoticeSubscription).where(m.NoticeSubscription.id.in_(ids)))
+        append_event(s, actor=SYSTEM_ACTOR.audit_name, action="subscription.deleted",
+                     subject_type="notice_subscriptions", subject_id="retention",
+                     details={"subscription_ids": ids,
+                              "reason": "unconfirmed or ended before the retention period"},
+                     now=now)
+    return len(ids)
+
+
+# --- notice e-mails ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DateChange:
+    """The dates a deployment was published with before it was rescheduled, and why."""
+
+    start_at: datetime
+    end_at: datetime
+    reason: str
+
+
+def announce_transition(s: Session, settings: Settings, d: m.Deployment, action: Transition,
+                        now: datetime) -> int:
+    """Queue the e-mails a lifecycle action owes the area's subscribers, in the caller's
+    transaction: notice published, or a cancellation of a deployment the public had been
+    told about. Other actions send nothing. Returns how many were queued."""
+    kind = ANNOUNCED_TRANSITIONS.get(action)
+    if kind is None or d.notice_published_at is None:
+        return 0
+    return queue_deployment_notices(s, settings, d, kind, now)
+
+
+def queue_deployment_notices(s: Session, settings: Settings, d: m.Deployment, kind: EmailKind,
+                             now: datetime, *, change: DateChange | None = None) -> int:
+    """Write one e-mail per confirmed subscriber whose area covers ``d`` into the outbox
+    (caller's transaction). Returns how many."""
+    slugs = [a.slug for a in _portal().deployment_areas(d)]
+    subscribers = s.scalars(select(m.NoticeSubscription).where(
+        m.NoticeSubscription.area_slug.in_(slugs),
+        m.NoticeSubscription.confirmed_at.is_not(None),
+        m.NoticeSubscription.unsubscribed_at.is_(None)).order_by(m.NoticeSubscription.id))
+    queued = 0
+    for sub in subscribers:
+        subject, body = _notice_text(settings, d, kind, sub, change)
+        s.add(_outgoing(kind, sub, subject, body, now))
+        queued += 1
+    return queued
+
+
+def _outgoing(kind: EmailKind, sub: m.NoticeSubscription, subject: str, body: str,
+              now: datetime) -> m.OutgoingEmail:
+    return m.OutgoingEmail(kind=kind.value, to_address=sub.email, subject=_one_line(subject),
+                           body=body, created_at=now, attempts=0, next_attempt_at=now,
+                           subscription_id=sub.id)
+
+
+def _one_line(text: str) -> str:
+    """A header value: no line breaks (they would start a new header), bounded length."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= MAX_SUBJECT_CHARS else flat[:MAX_SUBJECT_CHARS - 1] + "…"
+
+
+# --- e-mail text ----------------------------------------------------------------------------------
+
+def when(moment: datetime) -> str:
+    """A time as people read it, in UTC, as the portal's pages write it:
+    "Sat 21 March 2026, 10:00 UTC"."""
+    return f"{moment:%a} {moment.day} {moment:%B %Y, %H:%M} UTC"
+
+
+_emails = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=False,
+                      undefined=StrictUndefined, keep_trailing_newline=True,
+                      trim_blocks=True, lstrip_blocks=True)
+_emails.filters.update(when=when, words=lambda code: code.replace("_", " "))
+
+
+def _render(template: str, **context: Any) -> str:
+    return _emails.get_template(template).render(**context)
+
+
+_HEADLINES = {
+    EmailKind.NOTICE_PUBLISHED: "Notice of live facial recognition",
+    EmailKind.RESCHEDULED: "New dates for live facial recognition",
+    EmailKind.CANCELLED: "Cancelled: live facial recognition",
+}
+
+
+def _notice_text(settings: Settings, d: m.Deployment, kind: EmailKind,
+                 sub: m.NoticeSubscription, change: DateChange | None) -> tuple[str, str]:
+    areas = _portal().deployment_areas(d)  # the borough, then the ward if it names one
+    where = areas[-1].name
+    headline = _HEADLINES[kind]
+    subject = f"{headline} in {where}: {d.title}, from {when(d.start_at)}"
+    deployment_path = f"/deployments/{d.reference}"
+    body = _render(
+        "email_notice.txt", kind=kind.value, headline=headline, d=d, where=where,
+        sites=[site.name for site in d.sites], status=DeploymentStatus(d.status).value,
+        change=change, subscribed_area={a.slug: a.name for a in areas}[sub.area_slug],
+        deployment_url=_url(settings, deployment_path),
+        feedback_url=_url(settings, f"{deployment_path}/feedback"),
+        ical_url=_url(settings, f"/areas/{sub.area_slug}/deployments.ics"),
+        atom_url=_url(settings, f"/areas/{sub.area_slug}/deployments.atom"),
+        unsubscribe_url=unsubscribe_url(settings, sub.token))
+    return subject, body
+
+
+def _confirmation_email(settings: Settings, sub: m.NoticeSubscription, area: str,
+                        now: datetime) -> m.OutgoingEmail:
+    body = _render("email_confirm.txt", area=area, confirm_url=confirm_url(settings, sub.token),
+                   unsubscribe_url=unsubscribe_url(settings, sub.token),
+                   home_url=_url(settings, "/"))
+    return _outgoing(EmailKind.CONFIRMATION, sub,
+                     f"Confirm e-mail notice of live facial recognition in {area}", body, now)
+
+
+def pending_count(s: Session) -> int:
+    """E-mails not sent yet (due now or waiting for a retry)."""
+    return int(s.scalar(select(func.count()).select_from(m.OutgoingEmail).where(
+        m.OutgoingEmail.sent_at.is_(None))) or 0)
