@@ -234,26 +234,27 @@ def test_bad_periods_are_refused_clearly(scenario: Scenario, query: str, message
 def test_cli_writes_the_annual_report(scenario: Scenario, tmp_path: Path) -> None:
     s = scenario
     _two_deployments(s)
-    data_dir = str(s.staff.platform.settings.data_dir)
-    if s.staff.platform.settings.database_url:
-        pytest.skip("the CLI test reads the SQLite database in the data dir")
+    settings = s.staff.platform.settings
+    data_dir = str(settings.data_dir)
+    # The same database as the pages: SQLite in the data dir, or CI's PostgreSQL schema.
+    env = {"OPENLFR_DATABASE_URL": settings.database_url or ""}
     runner = CliRunner()
     args = ["report", "annual", "--from", "2026-03-01", "--to", "2026-05-31",
             "--data-dir", data_dir]
-    csv_run = runner.invoke(app, args, env={"OPENLFR_DATABASE_URL": ""})
+    csv_run = runner.invoke(app, args, env=env)
     assert csv_run.exit_code == 0, csv_run.stderr
     web_csv = s.staff.anon.get("/reports/annual.csv?from=2026-03-01&to=2026-05-31").text
     assert csv_run.stdout.replace("\r\n", "\n") == web_csv.replace("\r\n", "\n")
     out = tmp_path / "report.pdf"
     pdf_run = runner.invoke(app, [*args, "--format", "pdf", "--out", str(out)],
-                            env={"OPENLFR_DATABASE_URL": ""})
+                            env=env)
     assert pdf_run.exit_code == 0, pdf_run.stderr
     assert "Faces seen 6,500" in _pdf_text(out.read_bytes())
-    json_run = runner.invoke(app, [*args, "--format", "json"], env={"OPENLFR_DATABASE_URL": ""})
+    json_run = runner.invoke(app, [*args, "--format", "json"], env=env)
     assert '"faces_seen": 6500' in json_run.stdout
     bad = runner.invoke(app, ["report", "annual", "--from", "2026-06-01", "--to",
                               "2026-03-01", "--data-dir", data_dir],
-                        env={"OPENLFR_DATABASE_URL": ""})
+                        env=env)
     assert bad.exit_code == 1 and bad.stderr.startswith("error: from: the period starts")
-    no_out = runner.invoke(app, [*args, "--format", "pdf"], env={"OPENLFR_DATABASE_URL": ""})
+    no_out = runner.invoke(app, [*args, "--format", "pdf"], env=env)
     assert no_out.exit_code == 1 and "give --out FILE" in no_out.stderr

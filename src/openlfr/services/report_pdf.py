@@ -279,6 +279,9 @@ def review_pending_pdf(reference: str, title: str, status: str) -> bytes:
     doc = _Document(f"Post-deployment review: {title} ({reference})")
     if status == "cancelled":
         doc.paragraph("This deployment was cancelled, so there is no post-deployment review.")
+    elif status in ("completed", "reviewed"):
+        doc.paragraph("No review was generated when this deployment was completed; one is "
+                      "published with the next change to its record.")
     else:
         doc.paragraph("The post-deployment review is published when the deployment is "
                       f"completed. The deployment is now {status.replace('_', ' ')}.")
