@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import json
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 
 from sqlalchemy import or_, select
@@ -81,15 +81,15 @@ class LiveSubscription:
         self._feed.unsubscribe(self)
 
 
-@dataclass
 class LiveFeed:
     """Wakes the streams watching a deployment when a use case has changed it. Thread-safe:
     use cases run in worker threads, streams on the server's event loop. One per process
     (``Platform.live``); ``close`` ends every stream, e.g. when the server stops."""
 
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _subscriptions: dict[int, set[LiveSubscription]] = field(default_factory=dict)
-    closed: bool = False
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscriptions: dict[int, set[LiveSubscription]] = {}
+        self.closed = False
 
     def subscribe(self, deployment_id: int) -> LiveSubscription:
         """Start listening for changes to ``deployment_id`` (call on the event loop)."""
@@ -171,7 +171,8 @@ class LiveState:
 
     @property
     def ended(self) -> bool:
-        """No alert will ever arrive again: the stream ends after saying so."""
+        """The deployment is over: the stream ends after saying so (an alert the node
+        delivers late, recorded before the end, shows when the console is reloaded)."""
         return self.status in FINISHED_STATUSES
 
     @property
@@ -182,13 +183,14 @@ class LiveState:
             return "Authorised, not active yet: activate it to start the engine."
         if self.status is DeploymentStatus.COMPLETED:
             return ("Completed: the engine has stopped and the watchlist was destroyed; no "
-                    "more alerts will arrive. Record any outcomes still missing.")
+                    "more alerts will arrive live (one the engine recorded before the end "
+                    "and delivers late shows on reloading). Record any outcomes missing.")
         if self.status is DeploymentStatus.REVIEWED:
             return "Completed and reviewed: no more alerts will arrive."
         if self.status is DeploymentStatus.CANCELLED:
             return "Cancelled: it will not run."
-        return f"Not active yet ({self.status.value.replace('_', ' ')}): it must be " \
-               "authorised and activated before the engine runs."
+        return (f"Not active yet ({self.status.value.replace('_', ' ')}): it must be "
+                "authorised and activated before the engine runs.")
 
 
 @dataclass(frozen=True)
