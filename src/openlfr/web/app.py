@@ -26,6 +26,7 @@ from openlfr.web.api import (
     auth,
     consultations,
     deployments,
+    live,
     motions,
     node,
     public,
@@ -102,7 +103,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app.state.platform = platform
     install_error_handlers(app)
     for module in (auth, users, deployments, assessments, consultations, motions, technology,
-                   watchlists, alerts, node, audit, public):
+                   watchlists, alerts, live, node, audit, public):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get("/healthz", tags=["meta"])
