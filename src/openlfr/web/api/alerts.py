@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 
@@ -31,7 +31,8 @@ def figures(deployment_id: IdPath, actor: Staff, platform: PlatformDep) -> Figur
     return FiguresOut.model_validate(alerts.deployment_figures(platform, deployment_id))
 
 
-_JPEG = {200: {"content": {"image/jpeg": {}}, "description": "The photo (JPEG)."}}
+_JPEG: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/jpeg": {}}, "description": "The photo (JPEG)."}}
 # Photos of people: never cached by a browser or a proxy.
 _NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
