@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from platform_helpers import START, FakeClock, Scenario, ok
+from platform_helpers import START, FakeClock, Scenario, new_client, ok
 from smtp_sink import Received, SmtpSink, smtp_sink
 from sqlalchemy import func, select
 
@@ -21,6 +22,7 @@ from openlfr.services import mailer, notices
 from openlfr.services.platform import Platform
 from openlfr.services.retention import apply_retention
 from openlfr.storage import models as m
+from openlfr.web import app as app_module
 from openlfr.web.pages.subscriptions import SUBSCRIBE_PER_HOUR
 
 PUBLIC_URL = "http://testserver"
@@ -439,3 +441,17 @@ def test_cli_sends_pending_emails(scenario: Scenario, sink: SmtpSink,
     result = CliRunner().invoke(app, args, env={**env, "OPENLFR_SMTP_HOST": ""})
     assert result.exit_code == 0
     assert "no SMTP server configured" in result.stdout and "1 e-mail(s) waiting" in result.stdout
+
+
+def test_the_server_sends_due_emails_in_the_background(
+        platform: Platform, sink: SmtpSink, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`openlfr serve` runs the sender every few seconds (the app's lifespan)."""
+    monkeypatch.setattr(app_module, "EMAIL_INTERVAL_S", 0.05)
+    with new_client(app_module.create_app(platform=platform)) as client:
+        r = client.post("/areas/lambeth/subscribe", data={"email": ALICE},
+                        follow_redirects=False)
+        assert r.status_code == 303
+        deadline = time.monotonic() + 10
+        while not sink.messages and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert [x.rcpt_tos for x in sink.messages] == [[ALICE]]
