@@ -54,9 +54,9 @@ class WordingIssue:
 
     excerpt: str
     problem: str
-    suggestion: str = ""
-    rule: str = ""
-    concern: Concern = Concern.LOADED_LANGUAGE
+    suggestion: str
+    rule: str
+    concern: Concern
     field: str = "text"
     start: int | None = None
     end: int | None = None
