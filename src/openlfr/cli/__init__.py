@@ -17,6 +17,7 @@ from openlfr import __version__
 from openlfr.cli import demo_command, email_command, engine_commands, platform_commands
 from openlfr.cli.errors import EXIT_USAGE
 from openlfr.cli.evaluate_command import register as register_evaluate
+from openlfr.cli.node_command import register as register_node
 from openlfr.cli.report_command import register as register_report
 
 app = typer.Typer(
@@ -48,6 +49,7 @@ demo_command.register(app)
 platform_commands.register(app)
 email_command.register(app)
 register_evaluate(app)
+register_node(app)
 register_report(app)
 
 

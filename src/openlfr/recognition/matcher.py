@@ -55,6 +55,16 @@ class WatchlistIndex:
     def __len__(self) -> int:
         return len(self.subject_refs)
 
+    def clear(self) -> None:
+        """Forget the watchlist: overwrite the descriptors in memory and drop them (a node
+        does this when its deployment ends). The index then matches nobody."""
+        self._matrix.fill(0.0)
+        self._sq_norms.fill(0.0)
+        self._matrix = np.zeros((0, 128), np.float32)
+        self._sq_norms = np.zeros(0, np.float32)
+        self._subject_starts = np.zeros(0, np.intp)
+        self.subject_refs = []
+
     def subject_scores(self, probes: np.ndarray) -> Scores:
         """(n_probes, n_subjects) scores: each probe against every subject's best image."""
         probes = np.atleast_2d(np.asarray(probes, dtype=np.float32))

@@ -1,0 +1,189 @@
+"""`openlfr node run`: an engine node for one deployment, under the platform's governance.
+Thin: parse the options, run ``openlfr.node.NodeRunner``, print what it reports."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from openlfr.cli.engine_commands import BACKEND_OPTION
+from openlfr.cli.errors import fail
+from openlfr.node import NodeConfig, NodeError, NodeRunner, NodeSummary, OutboxError
+from openlfr.node.runner import Event, default_outbox_dir
+from openlfr.recognition import EngineConfig
+
+node_app = typer.Typer(help="Run an engine node for a deployment.", no_args_is_help=True)
+
+EXIT_INTERRUPTED = 130
+
+
+def _text(event: Event) -> str | None:
+    """One event as a line for people (None: not worth a line)."""
+    kind = event["type"]
+    if kind == "status":
+        if not event["may_run"]:
+            return None  # the refusal is printed as the error line
+        return (f"node: deployment {event['deployment']} is active until "
+                f"{event['end_at'][:16].replace('T', ' ')} UTC; threshold {event['threshold']:.2f}")
+    if kind == "backlog":
+        return f"node: {event['pending']} items from an earlier run wait in the outbox; sending"
+    if kind == "watchlist":
+        return (f"node: watchlist received: {event['entries']} entries, "
+                f"{event['descriptors']} descriptors (kept in memory only)")
+    if kind == "watching":
+        return f"node: watching {event['source']} as {event['camera']}"
+    if kind == "alert":
+        return (f"ALERT  {event['occurred_at'][11:23]}  entry {event['entry_id']} "
+                f"({event['category']})  score {event['score']:.3f}  track {event['track']}  "
+                f"queued (pending {event['pending']})")
+    if kind == "sent":
+        return f"sent {event['kind']} {event['uid']} (pending {event['pending']})"
+    if kind == "counters":
+        return (f"counters: {event['faces_seen']} faces, {event['tracks']} tracks, "
+                f"{event['frames_processed']} frames ({event['frames_dropped']} dropped) "
+                f"queued")
+    if kind == "unreachable":
+        pending = "" if event["pending"] is None else f"; {event['pending']} pending"
+        return (f"platform unreachable ({event['error']}); retrying in "
+                f"{event['retry_in_s']:.1f} s{pending}")
+    if kind == "refused":
+        return (f"warning: the platform refused {event['kind']} {event['uid']} for good "
+                f"({event['detail']}); discarded")
+    if kind == "stopping":
+        detail = f": {event['detail']}" if event["detail"] else ""
+        return f"node: stopping ({event['reason'].replace('_', ' ')}{detail})"
+    if kind == "watchlist_dropped":
+        return "node: watchlist dropped from memory"
+    if kind == "drop_reported":
+        return "node: the platform recorded that the watchlist was dropped"
+    if kind == "drop_not_reported":
+        return f"warning: could not tell the platform the watchlist was dropped ({event['error']})"
+    return None
+
+
+def _summary_line(s: NodeSummary) -> str:
+    engine = ""
+    if s.engine:
+        e = s.engine
+        engine = (f"; {e['frames_processed']} frames ({e['frames_dropped']} dropped), "
+                  f"{e['faces_detected']} faces, {e['tracks']} tracks")
+    refused = sum(s.refused.values())
+    outbox = ("outbox empty (file removed)" if s.outbox_removed
+              else f"{s.pending} pending in the outbox (sent at the next start)")
+    return (f"node: {s.deployment}: stopped ({s.stop_reason.replace('_', ' ')}) after "
+            f"{s.elapsed_s:.1f} s: {s.alerts_raised} alerts raised, {s.sent.get('alert', 0)} "
+            f"alerts and {s.sent.get('counters', 0)} counter batches sent"
+            + (f", {refused} refused" if refused else "") + engine
+            + ("; watchlist dropped" if s.watchlist_dropped else "") + f"; {outbox}")
+
+
+@node_app.command("run")
+def node_run(
+    platform: Annotated[str, typer.Option(
+        "--platform", help="The platform's address, e.g. https://lfr.example.org.")],
+    api_key: Annotated[str, typer.Option(
+        "--api-key", envvar="OPENLFR_NODE_API_KEY",
+        help="The node's API key (an admin issues it); or set OPENLFR_NODE_API_KEY.")],
+    deployment: Annotated[str, typer.Option(
+        "--deployment", help="The deployment's reference (LFR-2026-0007) or numeric id.")],
+    source: Annotated[str, typer.Option(
+        "--source", help="Video file, folder of images, stream URL (rtsp://...) or webcam "
+        "index (0, 1, ...).")],
+    camera: Annotated[str, typer.Option(
+        help="This camera's name, as alerts show it.")] = "camera-1",
+    outbox: Annotated[Path | None, typer.Option(
+        "--outbox", help="Folder for the outbox (alerts and counts until the platform "
+        "acknowledges them). Default: the user data folder's openlfr/node-outbox.")] = None,
+    workers: Annotated[int, typer.Option(
+        min=0, help="Worker processes for detection and description.")] = 2,
+    flush_interval_s: Annotated[float, typer.Option(
+        min=0.5, help="Seconds between counter batches sent to the platform.")] = 10.0,
+    poll_interval_s: Annotated[float, typer.Option(
+        min=0.2, help="Seconds between checks that the deployment is still active.")] = 2.0,
+    flush_timeout_s: Annotated[float | None, typer.Option(
+        min=0.0, help="At the end, give up emptying the outbox after this many seconds "
+        "(pending items stay for the next start). Default: keep trying; Ctrl-C gives up.")
+    ] = None,
+    timeout_s: Annotated[float, typer.Option(
+        min=0.5, help="Seconds to wait for one answer from the platform.")] = 10.0,
+    connect_timeout_s: Annotated[float, typer.Option(
+        min=0.0, help="At start, seconds to keep trying to reach the platform.")] = 60.0,
+    backoff_max_s: Annotated[float, typer.Option(
+        min=0.5, help="Longest wait between retries while the platform is unreachable "
+        "(from 0.5 s, doubling).")] = 30.0,
+    loop: Annotated[bool, typer.Option(
+        "--loop", help="Play a video file or folder again from the start when it ends, "
+        "until the deployment ends (demos and tests).")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="One JSON object per line: each event, then a summary.")] = False,
+    min_face_px: Annotated[int, typer.Option(
+        min=1, help="Skip (and count) faces narrower than this.")] = EngineConfig.min_face_px,
+    detect_max_px: Annotated[int, typer.Option(
+        min=64, help="Scale frames down to this long side for detection.")
+    ] = EngineConfig.detect_max_px,
+    max_reconnects: Annotated[int, typer.Option(
+        min=0, help="Live sources: reconnect attempts in a row before giving up.")] = 20,
+    backend: str = BACKEND_OPTION,
+    detector: Annotated[str, typer.Option(
+        help="Face detector: auto (cnn on live sources, hog on files), hog or cnn.")] = "auto",
+) -> None:
+    """Run the engine for an active deployment and send its alerts and counts to the
+    platform.
+
+    Refuses (error, exit 1) unless the platform says the deployment is active. The
+    watchlist is held in memory only. Alerts and counts wait in the outbox until the
+    platform acknowledges them; when the deployment ends (completed, or its end time
+    passes) the node stops, drops the watchlist, empties the outbox and exits 0. Ctrl-C or
+    SIGTERM stops too (exit 130): pending items are sent at the next start.
+    """
+    config = NodeConfig(
+        platform_url=platform, api_key=api_key, deployment=deployment, source=source,
+        camera=camera, outbox_dir=outbox or default_outbox_dir(), workers=workers,
+        min_face_px=min_face_px, detect_max_px=detect_max_px, backend=backend,
+        detector=detector, max_reconnects=max_reconnects, loop=loop,
+        counters_interval_s=flush_interval_s, poll_interval_s=poll_interval_s,
+        timeout_s=timeout_s, backoff_max_s=backoff_max_s, flush_timeout_s=flush_timeout_s,
+        connect_timeout_s=connect_timeout_s)
+
+    printing = threading.Lock()
+
+    def report(event: Event) -> None:
+        # Events come from the sender thread too: one whole line per write, never interleaved.
+        line = json.dumps(event, default=str) if as_json else _text(event)
+        if line is None:
+            return
+        out = sys.stderr if line.startswith("warning:") else sys.stdout
+        with printing:
+            out.write(line + "\n")
+            out.flush()
+
+    try:
+        summary = NodeRunner(config, report).run()
+    except (NodeError, OutboxError) as exc:
+        fail(exc)
+    if as_json:
+        print(json.dumps(summary.to_json(), default=str), flush=True)
+    else:
+        print(_summary_line(summary), flush=True)
+    _exit(summary)
+
+
+def _exit(summary: NodeSummary) -> None:
+    if summary.stop_reason == "interrupted":
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if summary.stop_reason in ("refused", "error"):
+        fail(summary.detail or "the node stopped on an error")
+    if summary.pending:
+        fail(f"{summary.pending} items could not be delivered and wait in the outbox; "
+             "run the node again to send them")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(node_app, name="node")
+
+

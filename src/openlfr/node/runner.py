@@ -1,0 +1,571 @@
+"""An engine node's run for one deployment, start to stop.
+
+1. Ask the platform whether the deployment may run (refused: say why and stop). Items an
+   earlier run left in the outbox are sent first, even if the deployment has ended since
+   (the platform takes them for its late-delivery time).
+2. Fetch the watchlist (descriptors and categories; never subject references) into memory
+   only, and run the engine on the source with the deployment's threshold.
+3. Each alert is JPEG-encoded with its probe crop and committed to the outbox; a sender
+   thread posts it and deletes it only when the platform acknowledged it. Counts go the
+   same way in periodic batches.
+4. Stop when the deployment is no longer active (polled every few seconds, and on any 409),
+   when its published end passes, when the source ends, or on Ctrl-C/SIGTERM. Then: stop
+   the pipeline, drop the watchlist from memory, empty the outbox (an interrupt leaves
+   pending items for the next start), and report the drop to the platform's audit log.
+"""
+
+from __future__ import annotations
+
+import _thread
+import base64
+import contextlib
+import gc
+import signal
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import cv2
+import numpy as np
+import platformdirs
+
+from openlfr.node.client import (
+    DeploymentStatus,
+    PlatformClient,
+    PlatformRefused,
+    PlatformUnreachable,
+)
+from openlfr.node.outbox import Outbox, OutboxItem
+from openlfr.node.source import ClockedSource
+from openlfr.recognition import (
+    Alert,
+    Counters,
+    EngineConfig,
+    FaceAnalyzer,
+    RecognitionError,
+    Watcher,
+    Watchlist,
+)
+from openlfr.recognition.backends import resolve_detector
+from openlfr.recognition.faces import RGBImage
+from openlfr.recognition.watchlist import EnrolledImage, Subject
+
+#: A report the node makes as it works (printed by the CLI as text or JSON lines).
+Event = dict[str, Any]
+
+PROBE_JPEG_QUALITY = 90
+#: After a stop was asked for, how long the pipeline has to notice before it is interrupted
+#: (a stalled live source yields no frame that would let it notice by itself).
+STOP_GRACE_S = 5.0
+#: How long an interrupted node still tries to deliver before leaving items for next time.
+INTERRUPT_FLUSH_S = 2.0
+
+
+def default_outbox_dir() -> Path:
+    """The user's data folder for openlfr, sub-folder ``node-outbox``."""
+    return platformdirs.user_data_path("openlfr") / "node-outbox"
+
+
+class NodeError(Exception):
+    """The node cannot run (or had to stop); the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Everything a node run needs; the CLI fills it from its options."""
+
+    platform_url: str
+    api_key: str
+    deployment: str
+    """The deployment's reference (LFR-2026-0007) or its numeric id."""
+    source: str
+    camera: str = "camera-1"
+    outbox_dir: Path = field(default_factory=default_outbox_dir)
+    workers: int = 2
+    min_face_px: int = EngineConfig.min_face_px
+    detect_max_px: int = EngineConfig.detect_max_px
+    backend: str = "auto"
+    detector: str = "auto"
+    max_reconnects: int | None = 20
+    loop: bool = False
+    counters_interval_s: float = 10.0
+    poll_interval_s: float = 2.0
+    timeout_s: float = 10.0
+    backoff_start_s: float = 0.5
+    backoff_max_s: float = 30.0
+    flush_timeout_s: float | None = None
+    """How long to keep trying to empty the outbox at the end (None: until it is empty)."""
+    connect_timeout_s: float = 60.0
+    """How long to wait for the platform to answer at start."""
+
+
+@dataclass
+class NodeSummary:
+    deployment: str
+    deployment_id: int | None
+    stop_reason: str
+    """deployment_ended, source_ended, interrupted, refused (not active) or error."""
+    detail: str | None = None
+    alerts_raised: int = 0
+    sent: dict[str, int] = field(default_factory=dict)
+    refused: dict[str, int] = field(default_factory=dict)
+    refused_counts: dict[str, int] = field(default_factory=dict)
+    """Counts in counter batches the platform refused (recorded after the end)."""
+    pending: int = 0
+    engine: dict[str, int] | None = None
+    watchlist_dropped: bool = False
+    outbox_removed: bool = False
+    elapsed_s: float = 0.0
+
+    def to_json(self) -> Event:
+        return {"type": "summary", **self.__dict__}
+
+
+class _Stop(Exception):
+    """Raised inside the pipeline's progress callback to end the run."""
+
+
+class Sender:
+    """Posts outbox items in order and deletes each once the platform acknowledged it.
+    Runs as a thread during the run, and synchronously (``flush``) before and after."""
+
+    def __init__(self, outbox: Outbox, client: PlatformClient, deployment_id: int,
+                 report: Callable[[Event], None], backoff_start_s: float,
+                 backoff_max_s: float) -> None:
+        self.outbox, self.client, self.deployment_id = outbox, client, deployment_id
+        self.platform = client.platform_url
+        self.report = report
+        self.backoff_start_s, self.backoff_max_s = backoff_start_s, backoff_max_s
+        self.delay_s = backoff_start_s
+        """The wait after the next failure (doubles per failure, resets on success)."""
+        self._next_wait_s = backoff_start_s
+        self.sent: Counter[str] = Counter()
+        self.refused: Counter[str] = Counter()
+        self.refused_counts: Counter[str] = Counter()
+        self.ended: PlatformRefused | None = None
+        """A 409: the deployment no longer takes what this node sends."""
+        self.fatal: PlatformRefused | None = None
+        """Another 4xx (revoked key, invalid item): sending cannot go on."""
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def pending(self) -> int:
+        return self.outbox.count(self.platform, self.deployment_id)
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def send_due(self) -> bool:
+        """One pass over the waiting items, oldest first; stops at the first failure.
+        True when nothing is left to send."""
+        while True:
+            items = self.outbox.pending(self.platform, self.deployment_id)
+            if not items:
+                return True
+            for item in items:
+                if not self._send(item):
+                    return False
+
+    def _send(self, item: OutboxItem) -> bool:
+        try:
+            self.client.send(self.deployment_id, item.kind, item.payload)
+        except PlatformUnreachable as exc:
+            self.outbox.failed(item.id, str(exc))
+            self._next_wait_s = self.delay_s
+            self.delay_s = min(self.delay_s * 2, self.backoff_max_s)
+            self.report({"type": "unreachable", "error": str(exc),
+                         "retry_in_s": self._next_wait_s, "pending": self.pending()})
+            return False
+        except PlatformRefused as exc:
+            if not exc.not_accepted_now:
+                self.outbox.failed(item.id, str(exc))
+                self.fatal = exc
+                return False
+            # The platform will never take it (recorded after the end, or late delivery
+            # closed): keeping it would only keep a face on this box.
+            self.outbox.ack(item.id)
+            self.ended = exc
+            self.refused[item.kind] += 1
+            if item.kind == "counters":
+                for key in ("faces_seen", "tracks", "frames_processed", "frames_dropped"):
+                    self.refused_counts[key] += int(item.payload.get(key, 0))
+            self.report({"type": "refused", "kind": item.kind, "uid": item.uid,
+                         "detail": exc.detail, "pending": self.pending()})
+            return True
+        self.outbox.ack(item.id)
+        self.sent[item.kind] += 1
+        self.delay_s = self.backoff_start_s
+        self.report({"type": "sent", "kind": item.kind, "uid": item.uid,
+                     "pending": self.pending()})
+        return True
+
+    def _wait_after_failure(self, stop: threading.Event) -> None:
+        stop.wait(self._next_wait_s)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="openlfr-node-sender",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set() and self.fatal is None:
+            if self.send_due():
+                self._wake.wait(0.5)
+                self._wake.clear()
+            elif self.fatal is None:
+                self._wait_after_failure(self._stop)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def flush(self, timeout_s: float | None) -> bool:
+        """Keep sending until the outbox is empty (True), sending cannot go on, or
+        ``timeout_s`` passes (False). Ctrl-C gives up at once (False)."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        never = threading.Event()
+        try:
+            while True:
+                if self.send_due():
+                    return True
+                if self.fatal is not None:
+                    return False
+                if deadline is not None and time.monotonic() + self._next_wait_s > deadline:
+                    return False
+                self._wait_after_failure(never)
+        except KeyboardInterrupt:
+            return False
+
+
+class NodeRunner:
+    """One run of a node. ``run()`` returns the summary; progress goes to ``report``."""
+
+    def __init__(self, config: NodeConfig, report: Callable[[Event], None]) -> None:
+        self.config = config
+        self.report = report
+        self.run_id = uuid.uuid4().hex[:16]
+        self._stop_reason: str | None = None
+        self._stop_detail: str | None = None
+        self._stop_requested = threading.Event()
+        self._stop_noticed = threading.Event()
+        self._pipeline_done = threading.Event()
+        self._threads_started = False
+        self._last_batch: dict[str, int] = dict.fromkeys(
+            ("faces_seen", "tracks", "frames_processed", "frames_dropped"), 0)
+        self._batch_started = datetime.now(UTC)
+        self._batch_at = time.monotonic()
+        self._alerts = 0
+
+    # --- start ---------------------------------------------------------------------------
+
+    def _client(self) -> PlatformClient:
+        c = self.config
+        return PlatformClient(c.platform_url, c.api_key, timeout_s=c.timeout_s)
+
+    def _resolve(self, client: PlatformClient) -> DeploymentStatus:
+        """The deployment's status, waiting (with back-off) while the platform is down."""
+        c = self.config
+        deadline = time.monotonic() + c.connect_timeout_s
+        delay = c.backoff_start_s
+        while True:
+            try:
+                if c.deployment.isdigit():
+                    return client.deployment(int(c.deployment))
+                return client.deployment_by_reference(c.deployment)
+            except PlatformRefused as exc:
+                raise NodeError(exc.detail) from None
+            except PlatformUnreachable as exc:
+                if time.monotonic() + delay > deadline:
+                    raise NodeError(f"cannot reach the platform at {c.platform_url} ({exc}); "
+                                    "check the address and the network") from None
+                self.report({"type": "unreachable", "error": str(exc), "retry_in_s": delay,
+                             "pending": None})
+                time.sleep(delay)
+                delay = min(delay * 2, c.backoff_max_s)
+
+    def run(self) -> NodeSummary:
+        started = time.monotonic()
+        c = self.config
+        outbox = Outbox.in_folder(c.outbox_dir)
+        client = self._client()
+        summary = NodeSummary(deployment=c.deployment, deployment_id=None, stop_reason="error")
+        sender: Sender | None = None
+        try:
+            with _sigterm_as_interrupt():
+                status = self._resolve(client)
+                summary.deployment, summary.deployment_id = status.reference, status.deployment_id
+                self.report({"type": "status", "deployment": status.reference,
+                             "deployment_id": status.deployment_id, "status": status.status,
+                             "may_run": status.may_run, "reason": status.reason,
+                             "threshold": status.threshold,
+                             "end_at": status.end_at.isoformat()})
+                sender = Sender(outbox, client, status.deployment_id, self.report,
+                                c.backoff_start_s, c.backoff_max_s)
+                backlog = sender.pending()
+                if backlog:
+                    self.report({"type": "backlog", "pending": backlog})
+                if not status.may_run:
+                    # Deliver what an earlier run recorded (late delivery), then refuse.
+                    if backlog:
+                        sender.flush(c.flush_timeout_s)
+                    summary.stop_reason, summary.detail = "refused", status.reason
+                else:
+                    if backlog:
+                        sender.send_due()  # one pass; the sender thread does the rest
+                    reason, detail = self._run_pipeline(status, outbox, sender, summary)
+                    self._finish(reason, detail, sender, summary)
+        except KeyboardInterrupt:
+            summary.stop_reason = "interrupted"
+        finally:
+            if sender is not None:
+                sender.stop()
+                summary.sent, summary.refused = dict(sender.sent), dict(sender.refused)
+                summary.refused_counts = dict(sender.refused_counts)
+                summary.pending = sender.pending()
+                if sender.fatal is not None:
+                    summary.stop_reason, summary.detail = "error", sender.fatal.detail
+            client.close()
+            summary.alerts_raised = self._alerts
+            summary.outbox_removed = outbox.close_and_remove_if_empty()
+            summary.elapsed_s = round(time.monotonic() - started, 3)
+        return summary
+
+    # --- the pipeline ----------------------------------------------------------------------
+
+    def _run_pipeline(self, status: DeploymentStatus, outbox: Outbox, sender: Sender,
+                      summary: NodeSummary) -> tuple[str, str | None]:
+        """Run the engine until a stop; returns why it stopped (reason, detail)."""
+        c = self.config
+        try:
+            released = sender.client.watchlist(status.deployment_id)
+        except (PlatformRefused, PlatformUnreachable) as exc:
+            raise NodeError(f"could not fetch the watchlist: "
+                            f"{exc.detail if isinstance(exc, PlatformRefused) else exc}") from None
+        watchlist, categories = watchlist_from_release(released)
+        del released
+        self.report({"type": "watchlist", "entries": len(watchlist.subjects),
+                     "descriptors": watchlist.image_count})
+        try:
+            source = ClockedSource(c.source, loop=c.loop, max_reconnects=c.max_reconnects)
+            analyzer = FaceAnalyzer(backend=c.backend,
+                                    detector=resolve_detector(c.detector, live=source.is_live))
+            config = EngineConfig(threshold=status.threshold, workers=c.workers,
+                                  min_face_px=c.min_face_px, detect_max_px=c.detect_max_px)
+            watcher = Watcher(watchlist, config, analyzer)
+        except (RecognitionError, ValueError) as exc:
+            _forget(watchlist)
+            self._report_dropped(sender, "error")
+            raise NodeError(str(exc)) from None
+        self.report({"type": "watching", "source": source.name, "camera": c.camera,
+                     "threshold": status.threshold})
+        reason, detail = "source_ended", None
+        poller = threading.Thread(target=self._poll, args=(status,), name="openlfr-node-poll",
+                                  daemon=True)
+
+        def on_progress(counters: Counters) -> None:
+            if not self._threads_started:
+                # Started only now: the engine's worker processes are forked by then, and
+                # forking is safe only while this process has a single thread.
+                self._threads_started = True
+                sender.start()
+                poller.start()
+            if sender.ended is not None and self._stop_reason is None:
+                self._request_stop("deployment_ended", sender.ended.detail)
+            if sender.fatal is not None and self._stop_reason is None:
+                self._request_stop("error", sender.fatal.detail)
+            if self._stop_reason is not None:
+                self._stop_noticed.set()
+                raise _Stop
+            self._maybe_batch(watcher, outbox, sender)
+
+        try:
+            for alert in watcher.run(source, on_progress):
+                self._queue_alert(alert, categories, source, outbox, sender)
+        except _Stop:
+            reason, detail = self._stop_reason or "error", self._stop_detail
+        except KeyboardInterrupt:
+            reason, detail = self._stop_reason or "interrupted", self._stop_detail
+        except RecognitionError as exc:
+            reason, detail = "error", str(exc)
+        finally:
+            self._pipeline_done.set()
+            source.close()
+        self.report({"type": "stopping", "reason": reason, "detail": detail})
+        self._maybe_batch(watcher, outbox, sender, final=True)
+        summary.engine = watcher.counters.to_json()
+        # Drop the watchlist: overwrite the descriptors in memory; the engine (and the
+        # faces its tracker still holds) goes when this function returns.
+        watcher.index.clear()
+        _forget(watchlist)
+        if poller.is_alive():
+            poller.join(timeout=c.poll_interval_s + c.timeout_s)
+        return reason, detail
+
+    def _finish(self, reason: str, detail: str | None, sender: Sender,
+                summary: NodeSummary) -> None:
+        """After the pipeline: confirm the drop, empty the outbox, tell the platform."""
+        gc.collect()
+        summary.watchlist_dropped = True
+        self.report({"type": "watchlist_dropped"})
+        sender.stop()
+        sender.flush(INTERRUPT_FLUSH_S if reason == "interrupted" else self.config.flush_timeout_s)
+        summary.stop_reason, summary.detail = reason, detail
+        self._report_dropped(sender, reason)
+
+    def _request_stop(self, reason: str, detail: str | None) -> None:
+        if self._stop_reason is None:
+            self._stop_reason, self._stop_detail = reason, detail
+            self._stop_requested.set()
+
+    def _poll(self, status: DeploymentStatus) -> None:
+        """Ask the platform every few seconds whether the deployment may still run; stop
+        when it may not, or when its published end passes by this node's clock."""
+        c = self.config
+        client = self._client()
+        try:
+            while not self._pipeline_done.wait(c.poll_interval_s):
+                try:
+                    current = client.deployment(status.deployment_id)
+                    if not current.may_run:
+                        self._request_stop("deployment_ended", current.reason)
+                except PlatformUnreachable:
+                    pass  # the sender reports the outage; the local clock still counts
+                except PlatformRefused as exc:
+                    self._request_stop("error", exc.detail)
+                if datetime.now(UTC) >= status.end_at:
+                    self._request_stop("deployment_ended", "the deployment's published end "
+                                       f"{status.end_at:%Y-%m-%d %H:%M} UTC has passed")
+                if self._stop_requested.is_set():
+                    break
+            # A stalled source lets the pipeline notice nothing: interrupt it.
+            if (self._stop_requested.is_set() and not self._stop_noticed.wait(STOP_GRACE_S)
+                    and not self._pipeline_done.is_set()):
+                _thread.interrupt_main()
+        finally:
+            client.close()
+
+    # --- alerts and counters -----------------------------------------------------------------
+
+    def _queue_alert(self, alert: Alert, categories: dict[int, str], source: ClockedSource,
+                     outbox: Outbox, sender: Sender) -> None:
+        entry_id = int(alert.subject)
+        payload = {
+            "alert_uid": f"a-{uuid.uuid4().hex}",
+            "occurred_at": source.frame_time(alert.frame).isoformat(timespec="milliseconds"),
+            "camera": self.config.camera,
+            "track_id": f"{self.run_id[:8]}-{alert.track}",
+            "score": round(min(max(float(alert.score), 0.0), 1.0), 4),
+            "entry_id": entry_id,
+            "entry_category": categories[entry_id],
+            "probe_crop_jpeg_b64": probe_jpeg_b64(alert.probe_crop),
+        }
+        outbox.put(sender.platform, sender.deployment_id, "alert", str(payload["alert_uid"]),
+                   payload)
+        sender.notify()
+        self._alerts += 1
+        self.report({"type": "alert", "alert_uid": payload["alert_uid"], "entry_id": entry_id,
+                     "category": categories[entry_id], "score": payload["score"],
+                     "track": alert.track, "frame": alert.frame,
+                     "occurred_at": payload["occurred_at"], "pending": sender.pending()})
+
+    def _maybe_batch(self, watcher: Watcher, outbox: Outbox, sender: Sender,
+                     final: bool = False) -> None:
+        """Queue the counts since the last batch, every ``counters_interval_s`` (and at the
+        end); a period with nothing counted makes no batch."""
+        if not final and time.monotonic() - self._batch_at < self.config.counters_interval_s:
+            return
+        counters = watcher.counters
+        now = {"faces_seen": counters.faces_detected,
+               "tracks": max(counters.tracks, watcher.tracker.tracks_started),
+               "frames_processed": counters.frames_processed,
+               "frames_dropped": counters.frames_dropped}
+        delta = {k: now[k] - self._last_batch[k] for k in now}
+        self._batch_at = time.monotonic()
+        if not any(delta.values()):
+            return
+        period_end = datetime.now(UTC)
+        payload: dict[str, Any] = {
+            "batch_id": f"c-{uuid.uuid4().hex}", **delta,
+            "period_start": self._batch_started.isoformat(timespec="milliseconds"),
+            "period_end": period_end.isoformat(timespec="milliseconds")}
+        outbox.put(sender.platform, sender.deployment_id, "counters", payload["batch_id"],
+                   payload)
+        sender.notify()
+        self._last_batch, self._batch_started = now, period_end
+        self.report({"type": "counters", **payload, "pending": sender.pending()})
+
+    def _report_dropped(self, sender: Sender, reason: str) -> None:
+        """Tell the platform (its audit log) that the watchlist is gone from this node."""
+        payload = {"run_id": self.run_id,
+                   "reason": reason if reason in {"deployment_ended", "source_ended",
+                                                  "interrupted"} else "error",
+                   "alerts_sent": sender.sent["alert"], "outbox_pending": sender.pending()}
+        try:
+            sender.client.report_dropped(sender.deployment_id, payload)
+        except (PlatformUnreachable, PlatformRefused) as exc:
+            self.report({"type": "drop_not_reported", "error": str(exc)})
+        else:
+            self.report({"type": "drop_reported", **payload})
+
+
+def watchlist_from_release(released: dict[str, Any]) -> tuple[Watchlist, dict[int, str]]:
+    """The engine's watchlist from the platform's release: one subject per entry, named by
+    the entry id (the node never learns subject references), and each entry's category."""
+    subjects = [
+        Subject(ref=str(int(e["entry_id"])), images=[
+            EnrolledImage(name=f"entry-{int(e['entry_id'])}-{n}", sha256="",
+                          descriptor=np.asarray(d, dtype=np.float32))
+            for n, d in enumerate(e["descriptors"], start=1)])
+        for e in released["entries"]]
+    categories = {int(e["entry_id"]): str(e["category"]) for e in released["entries"]}
+    watchlist = Watchlist(descriptor_model=str(released["descriptor_model"]),
+                          subjects=[s for s in subjects if s.images])
+    if not watchlist.subjects:
+        raise NodeError("the platform released an empty watchlist; nothing to look for")
+    return watchlist, categories
+
+
+def _forget(watchlist: Watchlist) -> None:
+    """Overwrite the descriptors the node built, then drop them."""
+    for subject in watchlist.subjects:
+        for image in subject.images:
+            image.descriptor.fill(0.0)
+        subject.images.clear()
+    watchlist.subjects.clear()
+
+
+def probe_jpeg_b64(chip: RGBImage) -> str:
+    """The probe crop as a base64 JPEG (what the platform stores, encrypted)."""
+    ok, encoded = cv2.imencode(".jpg", np.ascontiguousarray(chip[:, :, ::-1]),
+                               [cv2.IMWRITE_JPEG_QUALITY, PROBE_JPEG_QUALITY])
+    if not ok:  # pragma: no cover - OpenCV encodes any 8-bit image
+        raise NodeError("could not encode a probe crop as JPEG")
+    return base64.b64encode(encoded.tobytes()).decode("ascii")
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops the node like Ctrl-C (pending items stay in the outbox)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
