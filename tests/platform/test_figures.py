@@ -20,6 +20,7 @@ from platform_helpers import Scenario, ok
 from openlfr.governance.records import STOP_OUTCOMES, Adjudication, AlertOutcome, is_stop
 from openlfr.services import alerts, figures
 from openlfr.services.figures import (
+    FIGURE_COLUMNS,
     AlertFacts,
     CounterFacts,
     Figures,
@@ -69,6 +70,13 @@ def test_tally_counts_groups_only_for_false_alerts() -> None:
     assert f.false_alerts_group_not_recorded == 1
     assert (f.stops, f.arrests, f.false_alerts_per_1000_faces) == (2, 1, 1.0)
     assert f.outcome_not_recorded == 1
+
+
+def test_values_follow_the_published_column_order() -> None:
+    assert tuple(figure_values(Figures())) == FIGURE_COLUMNS
+    groups = tally([], [AlertFacts("2026-04", date(2026, 4, 2), Adjudication.FALSE_MATCH,
+                                   None, "g1")])
+    assert tuple(row_values(groups)) == (*FIGURE_COLUMNS, "false_alerts_group:g1")
 
 
 def test_months() -> None:

@@ -27,6 +27,7 @@ from openlfr.services.figures import (
     column_label,
     figure_values,
     month_label,
+    short_label,
     shown,
 )
 from openlfr.services.reports import AnnualReport
@@ -162,15 +163,9 @@ def _groups(doc: _Document, row: Mapping[str, Cell], columns: Sequence[str]) -> 
              widths=(3, 1))
 
 
-#: Headings short enough for the ten narrow columns of a by-month table.
-_SHORT_LABELS = {"faces_seen": "Faces seen", "false_alerts": "False alerts",
-                 "false_alerts_per_alert": "False per alert",
-                 "false_alerts_per_1000_faces": "False per 1,000 faces", "pending": "Pending"}
-
-
 def _by_month(doc: _Document, rows: Sequence[Mapping[str, Cell]], first: str = "month") -> None:
     header = [column_label(first),
-              *(_SHORT_LABELS.get(c, column_label(c)) for c in SUMMARY_COLUMNS)]
+              *(short_label(c) for c in SUMMARY_COLUMNS)]
     body = [[month_label(str(r[first])) if first == "month" else str(r[first]),
              *(shown(c, r[c]) for c in SUMMARY_COLUMNS)] for r in rows]
     widths = (2.2, *(1.9 if c == "confirmed" else 1.55 for c in SUMMARY_COLUMNS))

@@ -30,6 +30,7 @@ from openlfr.services.figures import (
     group_items,
     month_label,
     row_values,
+    short_label,
     shown,
 )
 from openlfr.web.pages.deployments import REFERENCE
@@ -48,7 +49,8 @@ def _iso(text: str | None) -> datetime | None:
 templates.env.filters.update(figure=lambda value, column: shown(column, value),
                              month=month_label, iso_when=lambda text: when(_iso(text)),
                              iso_day=lambda text: day(_iso(text)))
-templates.env.globals.update(column_label=column_label, row_values=row_values,
+templates.env.globals.update(column_label=column_label, short_label=short_label,
+                             row_values=row_values,
                              group_items=group_items, figure_columns=FIGURE_COLUMNS,
                              summary_columns=SUMMARY_COLUMNS)
 
