@@ -9,10 +9,12 @@ import csv
 import io
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from figures_helpers import (
+    A_START,
     A_TOTAL,
     complete_a,
     decide,
@@ -124,6 +126,23 @@ def test_late_adjudication_and_oversight_review_publish_new_versions(
                        f"alert {ids['a7']} outcome recorded after completion",
                        "oversight review recorded"]
     assert ok(s.staff["admin"].get("/api/audit/verify"))["ok"]
+
+
+def test_counts_delivered_late_publish_a_new_version(scenario: Scenario) -> None:
+    s = scenario
+    run_deployment_a(s)
+    complete_a(s)
+    # The node's outbox delivers a batch counted before the end, an hour after completion.
+    s.clock.now = A_START + timedelta(hours=9)
+    node = s.staff.node(s.deployment_id)
+    ok(node.post(f"/api/node/deployments/{s.deployment_id}/counters", json={
+        "batch_id": "batch-late", "faces_seen": 250, "tracks": 90,
+        "period_start": (A_START + timedelta(hours=7, minutes=30)).isoformat(),
+        "period_end": (A_START + timedelta(hours=7, minutes=59)).isoformat()}), 201)
+    html = s.staff.anon.get(f"/deployments/{s.reference}/review").text
+    assert _versions(html) == [2, 1]
+    assert "counts batch-late delivered after completion" in html
+    assert _figure(html, "faces_seen") == "4,750"
 
 
 def test_review_pdf_carries_the_figures(scenario: Scenario) -> None:

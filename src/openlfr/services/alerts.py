@@ -46,6 +46,8 @@ def record_alert(p: Platform, actor: Actor, deployment_id: int, data: AlertIn) -
                      subject_type="alert", subject_id=alert.id,
                      details={"deployment_id": d.id, "score": data.score,
                               "entry_id": entry_id}, now=now)
+        record_changed_after_completion(s, actor, d.id,
+                                        f"alert {alert.id} delivered after completion", now)
     p.live.notify(alert.deployment_id)  # wake the operator consoles
     return alert
 
@@ -91,6 +93,9 @@ def record_counters(p: Platform, actor: Actor, deployment_id: int,
                               "tracks": data.tracks,
                               "frames_processed": data.frames_processed,
                               "frames_dropped": data.frames_dropped}, now=now)
+        record_changed_after_completion(s, actor, d.id,
+                                        f"counts {data.batch_id} delivered after completion",
+                                        now)
     p.live.notify(batch.deployment_id)  # wake the operator consoles
     return batch, True
 

@@ -5,8 +5,9 @@ stored as version 1 in ``deployment_reviews``: the figures from the engine's cou
 the operators' adjudications and outcomes, the feedback answered and awaiting an answer,
 the gate history (the gates as they stood at authorisation and activation), overrides
 and oversight comments. When the record changes after completion (a late adjudication or
-outcome, an oversight comment, the oversight review's summary) a new version is
-generated with the reason, and an audit event; old versions stay published.
+outcome, alerts or counts the node delivers late, an oversight comment, the oversight
+review's summary) a new version is generated with the reason, and an audit event; old
+versions stay published.
 
 The annual report sums the same figures over a date range, per area and per month.
 """
