@@ -5,6 +5,7 @@ the test can wait for, kill and restart."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -43,6 +44,52 @@ class LiveDeployment:
     entries: dict[str, int]
     """Sample identity -> watchlist entry id."""
     categories: dict[str, str]
+
+
+class Gate:
+    """ASGI middleware in front of the platform. ``mode``: None (pass), "down" (every
+    node call answers 503 before the platform sees it) or "hold" (alert posts are
+    recorded, but the answer is held back until ``release`` is set)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.state = app.state  # what the server reads from the app it serves
+        self.mode: str | None = None
+        self.release = threading.Event()
+        self.held = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = str(scope.get("path", ""))
+        if scope["type"] != "http" or not path.startswith("/api/node/") or self.mode is None:
+            await self.app(scope, receive, send)
+            return
+        if self.mode == "down":
+            await send({"type": "http.response.start", "status": 503,
+                        "headers": [(b"content-type", b"text/plain")]})
+            await send({"type": "http.response.body", "body": b"gate closed"})
+            return
+        if self.mode == "hold" and scope["method"] == "POST" and path.endswith("/alerts"):
+            answer: list[dict[str, Any]] = []
+
+            async def keep(message: dict[str, Any]) -> None:
+                answer.append(message)
+
+            await self.app(scope, receive, keep)
+            self.held += 1
+            while not self.release.is_set():
+                await asyncio.sleep(0.05)
+            for message in answer:
+                await send(message)
+            return
+        await self.app(scope, receive, send)
+
+
+@dataclass
+class LivePlatform:
+    platform: Platform
+    staff: Staff
+    url: str
+    gate: Gate
 
 
 def active_deployment(staff: Staff, *, threshold: float = 0.5,

@@ -6,14 +6,16 @@ acknowledged an alert, the restarted node delivers it exactly once."""
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import Gate, LivePlatform
 from node_helpers import (
     CLIP,
+    Gate,
+    LivePlatform,
     NodeProcess,
     active_deployment,
     files_under,
@@ -147,3 +149,37 @@ def test_node_killed_before_the_platform_answered_delivers_the_alert_once(
     alerts = _alerts(live, d.id)
     assert [a["alert_uid"] for a in alerts] == [uid]  # delivered exactly once
     assert summary["outbox_removed"] and files_under(outbox) == []
+
+
+@pytest.mark.slow
+def test_sigterm_keeps_pending_alerts_for_the_next_start_within_late_delivery(
+        live: LivePlatform, open_gate: Gate, tmp_path: Path) -> None:
+    d = active_deployment(live.staff, subjects=("lin_manuel_miranda", "obama"))
+    key, outbox = node_key(live.platform, d.id), tmp_path / "outbox"
+    args = ["--platform", live.url, "--deployment", d.reference, "--source", str(CLIP),
+            "--outbox", str(outbox), "--backoff-max-s", "1"]
+    node = NodeProcess(args, tmp_path / "home", key)
+    node.wait_for(lambda e: e.get("type") == "watching", what="the engine to start")
+    open_gate.mode = "down"  # from now on the platform cannot be reached (it answers 503)
+    queued = node.wait_for(lambda e: e.get("type") == "alert", what="an alert")
+    node.wait_for(lambda e: e.get("type") == "unreachable", what="a failed delivery")
+    node.proc.send_signal(signal.SIGTERM)
+    code, summary = node.finish()
+    assert code == 130, node.transcript()
+    assert summary is not None and summary["stop_reason"] == "interrupted"
+    assert summary["watchlist_dropped"] and summary["pending"] >= 1
+    assert queued["alert_uid"] in _outbox_uids(outbox)
+    assert _alerts(live, d.id) == []
+
+    # Completed meanwhile (its watchlist destroyed); the next start still delivers, late.
+    ok(live.staff["operator"].post(f"/api/deployments/{d.id}/complete"))
+    open_gate.mode = None
+    again = NodeProcess(args, tmp_path / "home", key)
+    code, summary = again.finish()
+    assert code == 1 and "'completed', not 'active'" in again.stderr[-1]
+    assert summary is not None and summary["pending"] == 0 and summary["outbox_removed"]
+    (alert,) = _alerts(live, d.id)
+    assert alert["alert_uid"] == queued["alert_uid"] and alert["has_probe_crop"]
+    assert alert["entry_id"] is None  # the entry went with the watchlist...
+    assert alert["entry_category"] == d.categories["lin_manuel_miranda"]  # ...its category not
+    assert files_under(outbox, tmp_path / "home") == []

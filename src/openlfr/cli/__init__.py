@@ -19,6 +19,7 @@ from openlfr.cli.errors import EXIT_USAGE
 from openlfr.cli.evaluate_command import register as register_evaluate
 from openlfr.cli.node_command import register as register_node
 from openlfr.cli.report_command import register as register_report
+from openlfr.cli.watchlist_push import register as register_watchlist_push
 
 app = typer.Typer(
     name="openlfr",
@@ -50,6 +51,7 @@ platform_commands.register(app)
 email_command.register(app)
 register_evaluate(app)
 register_node(app)
+register_watchlist_push(app)
 register_report(app)
 
 

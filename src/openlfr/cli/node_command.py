@@ -76,9 +76,9 @@ def _summary_line(s: NodeSummary) -> str:
     outbox = ("outbox empty (file removed)" if s.outbox_removed
               else f"{s.pending} pending in the outbox (sent at the next start)")
     return (f"node: {s.deployment}: stopped ({s.stop_reason.replace('_', ' ')}) after "
-            f"{s.elapsed_s:.1f} s: {s.alerts_raised} alerts raised, {s.sent.get('alert', 0)} "
-            f"alerts and {s.sent.get('counters', 0)} counter batches sent"
-            + (f", {refused} refused" if refused else "") + engine
+            f"{s.elapsed_s:.1f} s; alerts raised {s.alerts_raised}, sent "
+            f"{s.sent.get('alert', 0)}; counter batches sent {s.sent.get('counters', 0)}"
+            + (f"; refused by the platform {refused}" if refused else "") + engine
             + ("; watchlist dropped" if s.watchlist_dropped else "") + f"; {outbox}")
 
 
