@@ -127,8 +127,9 @@ def _sender(tmp_path: Path, fake: FakePlatform) -> tuple[Sender, list[dict[str, 
 def test_sender_keeps_what_was_not_acknowledged_and_backs_off(tmp_path: Path) -> None:
     fake = FakePlatform(0, 503, 0, 201, 201)
     sender, events = _sender(tmp_path, fake)
-    sender.outbox.put(PLATFORM, 7, "alert", "a-0001", _alert("a-0001"))
-    sender.outbox.put(PLATFORM, 7, "counters", "c-0001", {"batch_id": "c-0001", "faces_seen": 2})
+    sender.outbox.put(sender.platform, 7, "alert", "a-0001", _alert("a-0001"))
+    sender.outbox.put(sender.platform, 7, "counters", "c-0001",
+                      {"batch_id": "c-0001", "faces_seen": 2})
     assert not sender.send_due()  # unreachable: nothing lost, nothing sent
     assert sender.pending() == 2
     assert sender.flush(timeout_s=5)
@@ -143,17 +144,17 @@ def test_sender_keeps_what_was_not_acknowledged_and_backs_off(tmp_path: Path) ->
 def test_sender_discards_only_what_the_platform_refuses_for_good(tmp_path: Path) -> None:
     fake = FakePlatform(409, 201, 422)
     sender, events = _sender(tmp_path, fake)
-    sender.outbox.put(PLATFORM, 7, "counters", "c-late", {"batch_id": "c-late", "faces_seen": 5,
-                                                          "tracks": 1})
-    sender.outbox.put(PLATFORM, 7, "alert", "a-0001", _alert("a-0001"))
-    sender.outbox.put(PLATFORM, 7, "alert", "a-0002", _alert("a-0002"))
+    sender.outbox.put(sender.platform, 7, "counters", "c-late",
+                      {"batch_id": "c-late", "faces_seen": 5, "tracks": 1})
+    sender.outbox.put(sender.platform, 7, "alert", "a-0001", _alert("a-0001"))
+    sender.outbox.put(sender.platform, 7, "alert", "a-0002", _alert("a-0002"))
     assert not sender.flush(timeout_s=5)
     # 409: the deployment will never take it; it is dropped and counted as refused.
     assert sender.refused == {"counters": 1} and sender.refused_counts["faces_seen"] == 5
     assert sender.ended is not None and "scripted 409" in sender.ended.detail
     # 422: a clear error; the item stays for a human to look at.
     assert sender.fatal is not None and sender.fatal.status_code == 422
-    assert [i.uid for i in sender.outbox.pending(PLATFORM, 7)] == ["a-0002"]
+    assert [i.uid for i in sender.outbox.pending(sender.platform, 7)] == ["a-0002"]
     assert any(e["type"] == "refused" and e["uid"] == "c-late" for e in events)
 
 

@@ -86,7 +86,9 @@ class PlatformClient:
     def __init__(self, platform_url: str, api_key: str, *, timeout_s: float = 10.0,
                  transport: httpx.BaseTransport | None = None) -> None:
         self.platform_url = platform_url
-        self._http = httpx.Client(base_url=api_root(platform_url), timeout=timeout_s,
+        self.api_root = api_root(platform_url)
+        """The API's address, written one way (outbox items are kept per platform by it)."""
+        self._http = httpx.Client(base_url=self.api_root, timeout=timeout_s,
                                   headers={API_KEY_HEADER: api_key}, transport=transport)
 
     def _call(self, method: str, path: str, json: dict[str, Any] | None = None) -> Any:

@@ -140,7 +140,7 @@ class Sender:
                  report: Callable[[Event], None], backoff_start_s: float,
                  backoff_max_s: float) -> None:
         self.outbox, self.client, self.deployment_id = outbox, client, deployment_id
-        self.platform = client.platform_url
+        self.platform = client.api_root
         self.report = report
         self.backoff_start_s, self.backoff_max_s = backoff_start_s, backoff_max_s
         self.delay_s = backoff_start_s
