@@ -449,9 +449,13 @@ class NodeRunner:
                 if self._stop_requested.is_set():
                     break
             # A stalled source lets the pipeline notice nothing: interrupt it.
-            if (self._stop_requested.is_set() and not self._stop_noticed.wait(STOP_GRACE_S)
-                    and not self._pipeline_done.is_set()):
-                _thread.interrupt_main()
+            if self._stop_requested.is_set():
+                deadline = time.monotonic() + STOP_GRACE_S
+                while not (self._stop_noticed.is_set() or self._pipeline_done.is_set()):
+                    if time.monotonic() > deadline:
+                        _thread.interrupt_main()
+                        break
+                    time.sleep(0.1)
         finally:
             client.close()
 
