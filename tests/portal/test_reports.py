@@ -21,8 +21,8 @@ from figures_helpers import (
     run_deployment_a,
     run_deployment_b,
 )
-from platform_helpers import Scenario, ok
-from portal_helpers import assert_no_personal_data
+from platform_helpers import START, Scenario, ok
+from portal_helpers import assert_no_personal_data, publish_realistic_deployment
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
@@ -277,3 +277,22 @@ def test_cli_writes_the_annual_report(scenario: Scenario, tmp_path: Path) -> Non
     assert bad.exit_code == 1 and bad.stderr.startswith("error: from: the period starts")
     no_out = runner.invoke(app, [*args, "--format", "pdf"], env=env)
     assert no_out.exit_code == 1 and "give --out FILE" in no_out.stderr
+
+
+def test_feedback_answered_after_completion_makes_a_new_review_version(
+        scenario: Scenario) -> None:
+    """A review must not keep saying an objection is unanswered once it is answered."""
+    s = scenario
+    publish_realistic_deployment(s)
+    s.clock.now = START
+    ok(s.staff["operator"].post(s.url("/activate")))
+    s.clock.advance(hours=8)
+    ok(s.staff["operator"].post(s.url("/complete")))
+    feedback = ok(s.staff["planner"].get(s.url("/feedback")))
+    question = next(f for f in feedback if f["answer"] is None)
+    before = s.staff.anon.get(f"/deployments/{s.reference}/review").text
+    ok(s.staff["planner"].post(f"/api/feedback/{question['id']}/answer", json={
+        "answer": "Yes: the van was there on market day, as the notice said."}))
+    after = s.staff.anon.get(f"/deployments/{s.reference}/review").text
+    assert before != after
+    assert f"feedback {question['id']} answered after completion" in after

@@ -25,6 +25,7 @@ from openlfr.governance.wording import (
 )
 from openlfr.services.common import deployment_or_404, get_or_404
 from openlfr.services.platform import Actor, Platform
+from openlfr.services.reports import record_changed_after_completion
 from openlfr.services.schemas import (
     AnswerIn,
     ConsultationIn,
@@ -324,6 +325,8 @@ def answer_feedback(p: Platform, actor: Actor, feedback_id: int, data: AnswerIn)
                      action="feedback.answered" if first else "feedback.answer_revised",
                      subject_type="feedback", subject_id=f.id,
                      details={"late": now > f.answer_due_at}, now=now)
+        record_changed_after_completion(s, actor, f.deployment_id,
+                                        f"feedback {f.id} answered after completion", now)
     return f
 
 
@@ -350,6 +353,8 @@ def hide_feedback(p: Platform, actor: Actor, feedback_id: int, data: ModerationI
         f.moderated_at, f.moderated_by = now, actor.audit_name
         append_event(s, actor=actor.audit_name, action="feedback.hidden_for_abuse",
                      subject_type="feedback", subject_id=f.id, details={}, now=now)
+        record_changed_after_completion(s, actor, f.deployment_id,
+                                        f"feedback {f.id} moderated after completion", now)
     return f
 
 

@@ -189,6 +189,9 @@ def transition_deployment(
     """Move a deployment on by ``action``. Authorise and activate run every gate and refuse
     (GatesFailed) unless all pass or an authoriser records a written justification to
     override them; the override is stored and published with the deployment."""
+    if action not in TRANSITION_ROLES:  # e.g. reschedule: it needs dates and a reason
+        raise InvalidInput("action", f"{action.value} is not a plain transition; use its own "
+                           "use case (services.rescheduling for reschedule)")
     actor.require(*TRANSITION_ROLES[action], doing=action.value)
     now = p.clock()
     with p.sessions.begin() as s:
