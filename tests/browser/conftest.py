@@ -75,8 +75,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
     setattr(item, f"report_{report.when}", report)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module. Not kept for the session: Playwright's sync API keeps
+    an event loop running in this thread while it is started, which would break later
+    tests that run their own (asyncio.run)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -139,11 +142,3 @@ def context(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
 @pytest.fixture
 def page(context: Any) -> Any:
     return context.new_page()
-
-
-def log_in(page: Any, base_url: str, username: str, password: str) -> None:
-    """Log in through the staff login form."""
-    page.goto(f"{base_url}/staff/login")
-    page.fill("[data-test=username]", username)
-    page.fill("[data-test=password]", password)
-    page.click("[data-test=login-submit]")

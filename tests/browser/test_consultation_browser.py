@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import log_in
+from browser_helpers import log_in
 from platform_helpers import PASSWORD, Scenario, ok
 
 BENEFITS = ("Finding people who are missing and at risk, or wanted by a court, more quickly "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import log_in
+from browser_helpers import log_in
 from platform_helpers import PASSWORD, Staff
 from portal_helpers import publish_realistic_deployment
 

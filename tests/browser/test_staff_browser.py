@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import log_in
+from browser_helpers import log_in
 from platform_helpers import PASSWORD, Scenario, ok
 
 OBJECTION = "I object: the station is where my children walk to school."

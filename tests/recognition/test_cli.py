@@ -157,8 +157,10 @@ def test_help_documents_the_commands() -> None:
     assert "--threshold" in openlfr("watch", "--help").stdout
 
 
-def test_the_readme_demo_runs_on_the_bundled_data(tmp_path: Path) -> None:
-    result = openlfr("demo", cwd=tmp_path)
+def test_the_engine_only_demo_runs_on_the_bundled_data(tmp_path: Path) -> None:
+    """`openlfr demo --engine-only`: the engine alone, writing nothing (the whole demo
+    story is tested in tests/demo)."""
+    result = openlfr("demo", "--engine-only", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     alerted = {line.split()[3] for line in result.stdout.splitlines() if "ALERT" in line}
     assert alerted == {"lin_manuel_miranda", "kit_harington", "rose_leslie", "obama", "biden"}

@@ -22,7 +22,7 @@ node_app = typer.Typer(help="Run an engine node for a deployment.", no_args_is_h
 EXIT_INTERRUPTED = 130
 
 
-def _text(event: Event) -> str | None:
+def event_text(event: Event) -> str | None:
     """One event as a line for people (None: not worth a line)."""
     kind = event["type"]
     if kind == "status":
@@ -66,7 +66,7 @@ def _text(event: Event) -> str | None:
     return None
 
 
-def _summary_line(s: NodeSummary) -> str:
+def summary_line(s: NodeSummary) -> str:
     engine = ""
     if s.engine:
         e = s.engine
@@ -154,7 +154,7 @@ def node_run(
 
     def report(event: Event) -> None:
         # Events come from the sender thread too: one whole line per write, never interleaved.
-        line = json.dumps(event, default=str) if as_json else _text(event)
+        line = json.dumps(event, default=str) if as_json else event_text(event)
         if line is None:
             return
         out = sys.stderr if line.startswith("warning:") else sys.stdout
@@ -169,7 +169,7 @@ def node_run(
     if as_json:
         print(json.dumps(summary.to_json(), default=str), flush=True)
     else:
-        print(_summary_line(summary), flush=True)
+        print(summary_line(summary), flush=True)
     _exit(summary)
 
 

@@ -14,6 +14,7 @@ import base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -182,6 +183,96 @@ def run_governance(p: Platform, say: Callable[[str], None],
     state.node_api_key = key.secret
     state.notes.append(f"clock for the story's past: {clock.now.isoformat()}")
     return state
+
+
+#: Sample subjects put on the demo watchlist (folders of the bundled photos), by category.
+WATCHLIST_SUBJECTS = {
+    "lin_manuel_miranda": "missing_person",
+    "alex_lacamoire": "wanted_by_court",
+    "obama": "wanted_by_court",
+    "biden": "wanted_by_court",
+    "kit_harington": "missing_person",
+    "rose_leslie": "missing_person",
+}
+#: The subject the bundled clip really shows: the demo operator confirms alerts for it.
+SUBJECT_IN_CLIP = "lin_manuel_miranda"
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def run_watchlist_and_authorisation(p: Platform, state: DemoState, samples: Path,
+                                    say: Callable[[str], None]) -> None:
+    """Still in the story's past: enrol the sample subjects from their photos (the engine
+    finds each face; descriptors and the aligned face are stored encrypted), build the
+    watchlist two hours before the start, and authorise an hour before it."""
+    from openlfr.services import watchlist_photos, watchlists
+    from openlfr.services.schemas import WatchlistIn, WatchlistSubjectIn
+
+    clock = p.clock
+    assert isinstance(clock, StoryClock)
+    d = deployments.get_deployment(p, state.deployment_id)
+    clock.now = d.start_at - timedelta(hours=3)
+    planner = actor(p, "planner")
+    watchlists.create_watchlist(p, planner, d.id, WatchlistIn(
+        descriptor_model=watchlist_photos.engine_model_id()))
+    for ref, category in WATCHLIST_SUBJECTS.items():
+        folder = samples / "identities" / ref
+        photos = [watchlist_photos.Photo(f.name, f.read_bytes())
+                  for f in sorted(folder.iterdir()) if f.suffix.lower() in PHOTO_SUFFIXES]
+        watchlist_photos.enrol_from_photos(p, planner, d.id, WatchlistSubjectIn(
+            subject_ref=f"SAMPLE/{ref}", category=category, source="openlfr sample photos",
+            authorised_by="Supt. Demo", image_taken_on=(d.start_at - timedelta(days=30)).date(),
+            expires_on=(d.end_at + timedelta(days=1)).date()), photos)
+        say(f"watchlist: enrolled {ref} from {len(photos)} photo(s) as {category}")
+    clock.now = d.start_at - timedelta(hours=2)
+    watchlists.build_watchlist(p, planner, d.id)
+    clock.now = d.start_at - timedelta(hours=1)
+    outcome = deployments.transition_deployment(p, actor(p, "authoriser"), d.id,
+                                                Transition.AUTHORISE)
+    assert outcome.gates is not None
+    passed = sum(1 for g in outcome.gates.results if g.passed)
+    say(f"authorised: {passed} of {len(outcome.gates.results)} gates passed, no override")
+
+
+def activate_now(p: Platform, state: DemoState, say: Callable[[str], None]) -> None:
+    """Back to the real clock: the deployment's published window is now."""
+    p.clock = utcnow
+    deployments.transition_deployment(p, actor(p, "operator"), state.deployment_id,
+                                      Transition.ACTIVATE)
+    say(f"activated {state.reference} (gates checked again)")
+
+
+def adjudicate_and_complete(p: Platform, state: DemoState, say: Callable[[str], None]) -> None:
+    """The demo operator compares each alert's probe and reference photos: the clip shows
+    the subject it was cut for, so those alerts are confirmed and the person spoken to;
+    anything else is marked unclear (the demo cannot know). Then the deployment is
+    completed (the watchlist is destroyed, the review published) and reviewed."""
+    from openlfr.services import alerts as alert_service
+    from openlfr.services.schemas import AdjudicationIn, OutcomeIn
+
+    operator = actor(p, "operator")
+    with p.sessions() as s:
+        subject_of = {entry_id: ref for entry_id, ref in s.execute(
+            select(m.WatchlistEntry.id, m.WatchlistEntry.subject_ref))}
+    for alert in alert_service.list_alerts(p, state.deployment_id):
+        state.alerts.append(alert.id)
+        if alert.adjudication != "pending":
+            continue
+        subject = subject_of.get(alert.entry_id or 0, "")
+        if subject == f"SAMPLE/{SUBJECT_IN_CLIP}":
+            alert_service.adjudicate_alert(p, operator, alert.id,
+                                           AdjudicationIn(adjudication="true_match"))
+            alert_service.record_outcome(p, operator, alert.id,
+                                         OutcomeIn(outcome="words_of_advice"))  # type: ignore[arg-type]
+            say(f"alert {alert.id} ({alert.score:.3f}): operator confirms it, person spoken to")
+        else:
+            alert_service.adjudicate_alert(p, operator, alert.id,
+                                           AdjudicationIn(adjudication="unclear"))
+            say(f"alert {alert.id} ({alert.score:.3f}): operator marks it unclear")
+    deployments.transition_deployment(p, operator, state.deployment_id, Transition.COMPLETE)
+    say("completed: watchlist descriptors and photos destroyed, review published")
+    deployments.transition_deployment(p, actor(p, "oversight"), state.deployment_id,
+                                      Transition.REVIEW, note=content.REVIEW_SUMMARY)
+    say("oversight review recorded; the review is republished with it")
 
 
 def _response(answers: dict[str, str], district: str | None) -> ConsultationResponseIn:
