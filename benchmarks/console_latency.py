@@ -164,15 +164,16 @@ def end_to_end(n_alerts: int, workers: int, use_browser: bool) -> tuple[list[flo
             "--outbox", str(Path(tmp) / "outbox")], stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, text=True)
         deadline = time.monotonic() + 60 + 20 * n_alerts
+        shown = -1
         while len(listener.arrived) < n_alerts and time.monotonic() < deadline:
             if page is not None:
                 browser_seen = {int(k): v for k, v in page.evaluate("window.cardSeen").items()}
                 page.wait_for_timeout(200)
             else:
                 time.sleep(0.2)
-            print(f"\r  alerts on the console: {len(listener.arrived)}/{n_alerts}", end="",
-                  file=sys.stderr, flush=True)
-        print(file=sys.stderr)
+            if len(listener.arrived) != shown:
+                shown = len(listener.arrived)
+                print(f"  alerts on the console: {shown}/{n_alerts}", file=sys.stderr)
         if page is not None:
             page.wait_for_timeout(500)
             browser_seen = {int(k): v for k, v in page.evaluate("window.cardSeen").items()}
