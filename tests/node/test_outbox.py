@@ -5,6 +5,7 @@ a clear message; the sender keeps what was not acknowledged and retries with bac
 from __future__ import annotations
 
 import json
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from openlfr.node.outbox import OUTBOX_FILE_NAME
 from openlfr.node.runner import Sender
 
 PLATFORM = "http://platform.test"
+KEY = "olfr_node_key_for_tests"
 
 
 def _alert(uid: str, marker: str = "") -> dict[str, Any]:
@@ -26,7 +28,7 @@ def _alert(uid: str, marker: str = "") -> dict[str, Any]:
 
 
 def test_items_persist_until_acknowledged_and_survive_reopen(tmp_path: Path) -> None:
-    outbox = Outbox.in_folder(tmp_path / "box")
+    outbox = Outbox.in_folder(tmp_path / "box", KEY)
     outbox.put(PLATFORM, 7, "alert", "a-0001", _alert("a-0001"))
     outbox.put(PLATFORM, 7, "counters", "c-0001", {"batch_id": "c-0001", "faces_seen": 3})
     outbox.put(PLATFORM, 7, "alert", "a-0001", _alert("a-0001"))  # the same uid: once
@@ -34,7 +36,7 @@ def test_items_persist_until_acknowledged_and_survive_reopen(tmp_path: Path) -> 
     outbox.put("http://other.test", 7, "alert", "a-0003", _alert("a-0003"))
     outbox.close()
 
-    reopened = Outbox.in_folder(tmp_path / "box")
+    reopened = Outbox.in_folder(tmp_path / "box", KEY)
     items = reopened.pending(PLATFORM, 7)
     assert [(i.kind, i.uid) for i in items] == [("alert", "a-0001"), ("counters", "c-0001")]
     assert items[0].payload == _alert("a-0001") and items[0].attempts == 0
@@ -43,7 +45,7 @@ def test_items_persist_until_acknowledged_and_survive_reopen(tmp_path: Path) -> 
     reopened.ack(items[1].id)
     reopened.close()
 
-    again = Outbox.in_folder(tmp_path / "box")
+    again = Outbox.in_folder(tmp_path / "box", KEY)
     (left,) = again.pending(PLATFORM, 7)
     assert (left.uid, left.attempts, left.last_error) == ("a-0001", 1, "ConnectError: refused")
     assert not again.close_and_remove_if_empty()  # items wait: the file stays
@@ -51,29 +53,45 @@ def test_items_persist_until_acknowledged_and_survive_reopen(tmp_path: Path) -> 
 
 
 def test_file_is_private_and_acknowledged_items_leave_no_trace(tmp_path: Path) -> None:
-    outbox = Outbox.in_folder(tmp_path / "box")
+    outbox = Outbox.in_folder(tmp_path / "box", KEY)
     path = tmp_path / "box" / OUTBOX_FILE_NAME
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "box").stat().st_mode) == 0o700
     marker = "PROBE-CROP-BYTES-" + "Q" * 2000
     outbox.put(PLATFORM, 7, "alert", "a-0001", _alert("a-0001", marker))
-    assert marker.encode() in path.read_bytes()
+    sealed = path.read_bytes()
+    assert marker[:40].encode() not in sealed  # sealed while it waits
+    (row,) = sqlite3.connect(path).execute("SELECT payload FROM outbox_items").fetchall()
+    assert len(row[0]) > 2000 and "PROBE" not in row[0]
+    assert outbox.pending(PLATFORM, 7)[0].payload["probe_crop_jpeg_b64"] == marker
     outbox.ack(outbox.pending(PLATFORM, 7)[0].id)
-    assert marker[:40].encode() not in path.read_bytes()  # overwritten, not just unlinked
+    assert row[0][:60].encode() not in path.read_bytes()  # overwritten, not just unlinked
     assert outbox.close_and_remove_if_empty()
     assert list((tmp_path / "box").iterdir()) == []
+
+
+def test_items_sealed_with_another_key_are_refused_with_what_to_do(tmp_path: Path) -> None:
+    outbox = Outbox.in_folder(tmp_path / "box", KEY)
+    outbox.put(PLATFORM, 7, "alert", "a-0001", _alert("a-0001", "crop"))
+    outbox.close()
+    other_key = Outbox.in_folder(tmp_path / "box", "olfr_a_new_key")
+    assert other_key.count(PLATFORM, 7) == 1  # still there, not sent, not lost
+    with pytest.raises(OutboxError, match="sealed with another API key"):
+        other_key.pending(PLATFORM, 7)
+    other_key.close()
+    assert Outbox.in_folder(tmp_path / "box", KEY).pending(PLATFORM, 7)[0].uid == "a-0001"
 
 
 def test_an_item_is_on_disk_once_put_even_if_the_process_is_killed(tmp_path: Path) -> None:
     script = (
         "import os, signal, sys\n"
         "from openlfr.node import Outbox\n"
-        "box = Outbox.in_folder(sys.argv[1])\n"
+        "box = Outbox.in_folder(sys.argv[1], 'k')\n"
         "box.put('http://platform.test', 7, 'alert', 'a-killed-1', {'alert_uid': 'a-killed-1'})\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n")
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "box")], timeout=60)
     assert done.returncode == -9
-    (item,) = Outbox.in_folder(tmp_path / "box").pending(PLATFORM, 7)
+    (item,) = Outbox.in_folder(tmp_path / "box", "k").pending(PLATFORM, 7)
     assert item.uid == "a-killed-1"
 
 
@@ -82,22 +100,20 @@ def test_a_damaged_or_foreign_file_is_refused_with_what_to_do(tmp_path: Path) ->
     box.mkdir()
     (box / OUTBOX_FILE_NAME).write_bytes(b"this is not a database at all" * 100)
     with pytest.raises(OutboxError) as damaged:
-        Outbox.in_folder(box)
+        Outbox.in_folder(box, KEY)
     message = str(damaged.value)
     assert str(box / OUTBOX_FILE_NAME) in message and "damaged" in message
     assert "move it aside" in message
-
-    import sqlite3
 
     other = tmp_path / "other"
     other.mkdir()
     with sqlite3.connect(other / OUTBOX_FILE_NAME) as conn:
         conn.execute("CREATE TABLE photos (id INTEGER)")
     with pytest.raises(OutboxError, match="not an openlfr node outbox"):
-        Outbox.in_folder(other)
+        Outbox.in_folder(other, KEY)
     (tmp_path / "afile").write_text("x")
     with pytest.raises(OutboxError, match="cannot create the outbox folder"):
-        Outbox.in_folder(tmp_path / "afile" / "box")
+        Outbox.in_folder(tmp_path / "afile" / "box", KEY)
 
 
 class FakePlatform:
@@ -120,7 +136,7 @@ class FakePlatform:
 def _sender(tmp_path: Path, fake: FakePlatform) -> tuple[Sender, list[dict[str, Any]]]:
     events: list[dict[str, Any]] = []
     client = PlatformClient(PLATFORM, "olfr_test", transport=httpx.MockTransport(fake.handler))
-    outbox = Outbox.in_folder(tmp_path / "box")
+    outbox = Outbox.in_folder(tmp_path / "box", KEY)
     return Sender(outbox, client, 7, events.append, 0.01, 0.04), events
 
 

@@ -312,6 +312,39 @@ def test_propose_publish_and_cancel_from_the_overview(scenario: Scenario) -> Non
     assert reason in public
 
 
+def test_authorised_deployment_rescheduled_from_the_overview(scenario: Scenario) -> None:
+    s = scenario
+    s.prepare()
+    ok(s.staff["authoriser"].post(s.url("/authorise")))
+    planner, overview = s.staff["planner"], f"/staff/deployments/{s.deployment_id}"
+    page = planner.get(overview).text
+    assert 'data-test="reschedule-form"' in page
+    assert f'value="{START:%Y-%m-%dT%H:%M}" data-test="reschedule-start"' in page
+    # Operators and oversight do not change dates: no form, and a post is refused.
+    assert 'data-test="reschedule-form"' not in s.staff["operator"].get(overview).text
+    r = submit(s.staff["operator"], overview, f"{overview}/reschedule", {})
+    assert r.status_code == 403
+
+    new_start = START + timedelta(days=7)
+    form = {"reschedule_start_at": f"{new_start:%Y-%m-%dT%H:%M}",
+            "reschedule_end_at": f"{new_start - timedelta(hours=1):%Y-%m-%dT%H:%M}",
+            "reschedule_reason": "The station is closed for works on the published date."}
+    r = submit(planner, overview, f"{overview}/reschedule", form)
+    assert r.status_code == 422 and "after" in (field_error(r.text, "reschedule_end_at") or "")
+    assert ok(planner.get(s.url()))["status"] == "authorised"  # nothing changed
+    r = submit(planner, overview, f"{overview}/reschedule", {**form, "reschedule_reason": ""})
+    assert r.status_code == 422 and field_error(r.text, "reschedule_reason")
+
+    form["reschedule_end_at"] = f"{new_start + timedelta(hours=8):%Y-%m-%dT%H:%M}"
+    r = submit(planner, overview, f"{overview}/reschedule", form)
+    assert redirected_to(r, overview)
+    assert "must be authorised again" in planner.get(r.headers["location"]).text
+    body = ok(planner.get(s.url()))
+    assert body["status"] == "notice_published"
+    assert body["start_at"].startswith(f"{new_start:%Y-%m-%dT%H:%M}")
+    assert form["reschedule_reason"] in s.staff.anon.get(f"/deployments/{s.reference}").text
+
+
 def test_authoriser_authorises_through_the_checklist(scenario: Scenario) -> None:
     s = scenario
     s.prepare()

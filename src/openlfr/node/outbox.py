@@ -5,12 +5,16 @@ One SQLite file (stdlib ``sqlite3``). Every ``put`` is committed (synchronous=FU
 the caller goes on, so an item survives a crash the moment it is queued. An item is
 deleted only when the platform acknowledged it; deleted rows are overwritten
 (``secure_delete``), so a probe crop that was delivered does not linger in the file.
+Payloads are sealed (Fernet: AES + HMAC) with a key derived from the node's API key and a
+random salt kept in the file, so a copied outbox does not give up its probe crops without
+the key; the file is also private to its user.
 Only alerts (a face that matched the watchlist) and counts are ever put here: a face that
 matches nobody never reaches the outbox.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sqlite3
@@ -20,9 +24,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 OUTBOX_FILE_NAME = "outbox.sqlite3"
 FORMAT_NAME = "openlfr-node-outbox"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: payloads sealed with a key derived from the API key
 
 ItemKind = Literal["alert", "counters"]
 
@@ -59,17 +67,45 @@ class OutboxItem:
     last_error: str | None
 
 
-class Outbox:
-    """Items waiting for the platform's acknowledgement. Thread-safe: the pipeline puts,
-    the sender takes and acknowledges."""
+def sealing_key(secret: str, salt: bytes) -> Fernet:
+    """The outbox's key: HKDF-SHA256 of the API key (already high-entropy, so no slow KDF
+    is needed) with the file's salt."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt,
+                info=b"openlfr node outbox payloads")
+    return Fernet(base64.urlsafe_b64encode(hkdf.derive(secret.encode())))
 
-    def __init__(self, path: Path) -> None:
+
+class Outbox:
+    """Items waiting for the platform's acknowledgement, sealed with a key derived from
+    ``secret`` (the node's API key). Thread-safe: the pipeline puts, the sender takes and
+    acknowledges."""
+
+    def __init__(self, path: Path, secret: str) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._conn = self._open()
+        self._fernet = sealing_key(secret, self._salt())
+
+    def _salt(self) -> bytes:
+        row = self._conn.execute("SELECT value FROM outbox_meta WHERE key = 'salt'").fetchone()
+        if row is not None:
+            return bytes.fromhex(row[0])
+        salt = os.urandom(16)
+        self._conn.execute("INSERT INTO outbox_meta VALUES ('salt', ?)", (salt.hex(),))
+        return salt
+
+    def _open_payload(self, token: str) -> dict[str, Any]:
+        try:
+            payload: dict[str, Any] = json.loads(self._fernet.decrypt(token.encode()))
+        except InvalidToken:
+            raise OutboxError(
+                f"{self.path}: items waiting here were sealed with another API key; run with "
+                "the key they were queued under, or move the file aside (its items are then "
+                "not sent)") from None
+        return payload
 
     @classmethod
-    def in_folder(cls, folder: Path) -> Outbox:
+    def in_folder(cls, folder: Path, secret: str) -> Outbox:
         """The outbox file in ``folder`` (created, private to this user, if missing)."""
         folder = Path(folder)
         try:
@@ -77,7 +113,7 @@ class Outbox:
         except OSError as exc:
             raise OutboxError(f"{folder}: cannot create the outbox folder ({exc.strerror})"
                               ) from exc
-        return cls(folder / OUTBOX_FILE_NAME)
+        return cls(folder / OUTBOX_FILE_NAME, secret)
 
     def _open(self) -> sqlite3.Connection:
         existed = self.path.exists()
@@ -118,12 +154,12 @@ class Outbox:
             payload: dict[str, Any]) -> None:
         """Queue an item; it is on disk when this returns. Re-putting a uid is a no-op."""
         created = datetime.now(UTC).isoformat(timespec="milliseconds")
+        sealed = self._fernet.encrypt(json.dumps(payload, separators=(",", ":")).encode())
         with self._lock:
             self._conn.execute(
                 "INSERT OR IGNORE INTO outbox_items (platform, deployment_id, kind, uid, payload,"
                 " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (platform, deployment_id, kind, uid, json.dumps(payload, separators=(",", ":")),
-                 created))
+                (platform, deployment_id, kind, uid, sealed.decode(), created))
 
     def pending(self, platform: str, deployment_id: int, limit: int = 50) -> list[OutboxItem]:
         """The oldest waiting items for one deployment on one platform."""
@@ -132,8 +168,8 @@ class Outbox:
                 "SELECT id, platform, deployment_id, kind, uid, payload, created_at, attempts,"
                 " last_error FROM outbox_items WHERE platform = ? AND deployment_id = ?"
                 " ORDER BY id LIMIT ?", (platform, deployment_id, limit)).fetchall()
-        return [OutboxItem(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7], r[8])
-                for r in rows]
+        return [OutboxItem(r[0], r[1], r[2], r[3], r[4], self._open_payload(r[5]), r[6], r[7],
+                           r[8]) for r in rows]
 
     def ack(self, item_id: int) -> None:
         """The platform has the item: delete it (and overwrite its bytes)."""

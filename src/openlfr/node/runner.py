@@ -297,7 +297,7 @@ class NodeRunner:
     def run(self) -> NodeSummary:
         started = time.monotonic()
         c = self.config
-        outbox = Outbox.in_folder(c.outbox_dir)
+        outbox = Outbox.in_folder(c.outbox_dir, c.api_key)
         client = self._client()
         summary = NodeSummary(deployment=c.deployment, deployment_id=None, stop_reason="error")
         sender: Sender | None = None
@@ -312,6 +312,8 @@ class NodeRunner:
                              "end_at": status.end_at.isoformat()})
                 sender = Sender(outbox, client, status.deployment_id, self.report,
                                 c.backoff_start_s, c.backoff_max_s)
+                # Items sealed with another API key are refused here, not mid-run.
+                outbox.pending(sender.platform, status.deployment_id, limit=1)
                 backlog = sender.pending()
                 if backlog:
                     self.report({"type": "backlog", "pending": backlog})

@@ -180,6 +180,9 @@ NOTICES: dict[str, str] = {
     "complete": "The deployment was completed; its watchlist was destroyed.",
     "review": "The review was recorded and published.",
     "cancel": "The deployment was cancelled; the reason is published.",
+    "reschedule": "The new dates and the reason were published and subscribers of the area "
+                  "e-mailed. Notice runs again from now; the deployment must be authorised "
+                  "again.",
     "comment": "Your comment was recorded and published.",
     "assessment_saved": "The assessment was saved. Saving un-publishes it until it is "
                         "published again.",

@@ -1,7 +1,8 @@
 """A planner drafts a deployment and edits it while the plan may change; the overview
 page shows where a deployment stands (status, gates and their reasons, overrides,
 comments) with links to each of its records, and the lifecycle actions the role may take
-from there: propose, publish notice, complete, review, cancel with a reason."""
+from there: propose, publish notice, complete, review, cancel with a reason, reschedule
+with new dates and a reason."""
 
 from __future__ import annotations
 
@@ -16,15 +17,23 @@ from starlette.routing import Route
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.lifecycle import (
     EDITABLE_STATUSES,
+    TRANSITIONS,
     DeploymentStatus,
     Transition,
     require_editable,
 )
 from openlfr.services import deployments as deployment_service
-from openlfr.services import technology
+from openlfr.services import rescheduling, technology
 from openlfr.services.deployments import TRANSITION_ROLES
 from openlfr.services.platform import Actor, Role
-from openlfr.services.schemas import CancelIn, DeploymentIn, DeploymentPatch, Input, ReviewIn
+from openlfr.services.schemas import (
+    CancelIn,
+    DeploymentIn,
+    DeploymentPatch,
+    Input,
+    RescheduleIn,
+    ReviewIn,
+)
 from openlfr.storage import models as m
 from openlfr.web.pages.rendering import platform_of
 from openlfr.web.pages.staff.common import (
@@ -200,6 +209,9 @@ def overview(request: Request, actor: Actor, d: m.Deployment,
         "may_edit": role is Role.PLANNER and DeploymentStatus(d.status) in EDITABLE_STATUSES,
         "may": {t.value: may(actor, t, d.status) for t in Transition},
         "may_comment": role is Role.OVERSIGHT,
+        "may_reschedule": may_reschedule(role, d.status),
+        "current_dates": {"reschedule_start_at": datetime_local(d.start_at),
+                          "reschedule_end_at": datetime_local(d.end_at)},
         "links": record_links(d, role),
         "errors": errors or {}, "values": values or {}, "notice": notice_of(request)},
         status_code=status_code)
@@ -290,10 +302,53 @@ def _transition_route(transition: Transition) -> Callable[[Request], Awaitable[R
     return take
 
 
+def may_reschedule(role: Role, status: str) -> bool:
+    """Dates change after notice only by rescheduling (the service checks again)."""
+    allowed_from, _ = TRANSITIONS[Transition.RESCHEDULE]
+    return role in rescheduling.RESCHEDULE_ROLES and DeploymentStatus(status) in allowed_from
+
+
+#: The reschedule form's fields, by the input schema's field they fill.
+RESCHEDULE_FIELDS = {"start_at": "reschedule_start_at", "end_at": "reschedule_end_at",
+                     "reason": "reschedule_reason"}
+
+
+async def reschedule(request: Request) -> Response:
+    """New dates with a published reason, through the same use case as the API: notice
+    runs again and an authorisation for the old dates is withdrawn."""
+    checked = await staff_form(request, *rescheduling.RESCHEDULE_ROLES)
+    if isinstance(checked, Response):
+        return checked
+    actor, form = checked
+    d = load_deployment(request)
+    if isinstance(d, Response):
+        return d
+    reader = FormReader(form)
+    data = reader.build(RescheduleIn, {
+        "start_at": reader.utc_moment(RESCHEDULE_FIELDS["start_at"]),
+        "end_at": reader.utc_moment(RESCHEDULE_FIELDS["end_at"]),
+        "reason": reader.text(RESCHEDULE_FIELDS["reason"])},
+        whole_form_field=RESCHEDULE_FIELDS["end_at"])
+    status_code = 422
+    if data is not None:
+        try:
+            rescheduling.reschedule_deployment(platform_of(request), actor, d.id, data)
+        except GovernanceError as exc:
+            field, message = service_problem(exc)
+            reader.problems[field] = message
+            status_code = problem_status(exc)
+        else:
+            return done(request, "staff_deployment", "reschedule", deployment_id=d.id)
+    # Problems found by the schema are named by its fields; the form's names differ.
+    errors = {RESCHEDULE_FIELDS.get(k, k): v for k, v in reader.problems.items()}
+    return overview(request, actor, d, errors, reader.values, status_code)
+
+
 BASE = "/staff/deployments/{deployment_id:int}"
 
 STAFF_PATHS = ("/staff/deployments/new", BASE, f"{BASE}/edit", f"{BASE}/propose",
-               f"{BASE}/publish-notice", f"{BASE}/complete", f"{BASE}/review", f"{BASE}/cancel")
+               f"{BASE}/publish-notice", f"{BASE}/complete", f"{BASE}/review", f"{BASE}/cancel",
+               f"{BASE}/reschedule")
 
 routes = [
     Route("/staff/deployments/new", new_deployment, methods=["GET"],
@@ -313,4 +368,5 @@ routes = [
           methods=["POST"], name="staff_review"),
     Route(f"{BASE}/cancel", _transition_route(Transition.CANCEL),
           methods=["POST"], name="staff_cancel"),
+    Route(f"{BASE}/reschedule", reschedule, methods=["POST"], name="staff_reschedule"),
 ]
