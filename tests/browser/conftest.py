@@ -25,13 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "portal"))
 from live_server import serve  # noqa: E402
 from platform_helpers import (  # noqa: E402
     FakeClock,
-    Scenario,
     Staff,
     cheap_password_hashing,  # a fixture, shared with the other test folders
     clock,  # a fixture, shared with the other test folders
-    fresh_pg_schema,
-    make_settings,
-    postgres_url,
+    database_url,  # a fixture, shared with the other test folders
+    open_platform,
+    scenario,  # a fixture, shared with the other test folders
+    staff,  # a fixture, shared with the other test folders
 )
 
 from openlfr.services.platform import Platform  # noqa: E402
@@ -89,32 +89,10 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str | None]:
-    base = postgres_url()
-    if base is None:
-        yield None
-        return
-    with fresh_pg_schema(base) as url:
-        yield url
-
-
-@pytest.fixture
 def platform(tmp_path: Path, clock: FakeClock, database_url: str | None) -> Iterator[Platform]:
-    p = Platform.open(make_settings(tmp_path / "data", database_url,
-                                    session_max_age_s=90 * 86400))
-    p.clock = clock
+    p = open_platform(tmp_path / "data", clock, database_url)
     yield p
     p.close()
-
-
-@pytest.fixture
-def staff(platform: Platform) -> Staff:
-    return Staff(platform)
-
-
-@pytest.fixture
-def scenario(staff: Staff, clock: FakeClock) -> Scenario:
-    return Scenario(staff, clock)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ unreachable; and a pipeline that notices nothing (a stalled camera) is interrupt
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from openlfr.interrupts import sigterm_as_interrupt
 from openlfr.node import NodeConfig, NodeRunner, PlatformClient
 from openlfr.node import runner as runner_module
 from openlfr.node.client import DeploymentStatus
@@ -76,10 +78,16 @@ def test_a_pipeline_that_notices_nothing_is_interrupted(tmp_path: Path,
     runner = _runner(tmp_path, lambda request: httpx.Response(200, json=_status(False)))
     poller = threading.Thread(target=runner._poll,
                               args=(DeploymentStatus.from_json(_status()),), daemon=True)
-    with pytest.raises(KeyboardInterrupt):  # what a stalled pipeline receives
-        poller.start()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            time.sleep(0.05)
+    # What a stalled pipeline receives; through SIGTERM's handler, so that it works where
+    # SIGINT is ignored (a node started in the background by a script).
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with sigterm_as_interrupt(), pytest.raises(KeyboardInterrupt):
+            poller.start()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                time.sleep(0.05)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     poller.join(timeout=10)
     assert runner._stop_reason == "deployment_ended"

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from platform_helpers import (
     FakeClock,
-    Scenario,
-    Staff,
     cheap_password_hashing,  # a fixture, shared with the other test folder
     clock,  # a fixture, shared with the other test folder
     fresh_pg_schema,
     make_settings,
     postgres_url,
+    scenario,  # a fixture, shared with the other test folders
+    staff,  # a fixture, shared with the other test folders
 )
 
 from openlfr.services.platform import Platform
@@ -57,12 +57,3 @@ def platform(settings: Settings, clock: FakeClock) -> Iterator[Platform]:
     yield p
     p.close()
 
-
-@pytest.fixture
-def staff(platform: Platform) -> Staff:
-    return Staff(platform)
-
-
-@pytest.fixture
-def scenario(staff: Staff, clock: FakeClock) -> Scenario:
-    return Scenario(staff, clock)

@@ -338,3 +338,33 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+def database_url() -> Iterator[str | None]:
+    """None (SQLite in the data dir), or a brand-new PostgreSQL schema dropped after."""
+    base = postgres_url()
+    if base is None:
+        yield None
+        return
+    with fresh_pg_schema(base) as url:
+        yield url
+
+
+def open_platform(data_dir: Path, clock: FakeClock, database_url: str | None = None
+                  ) -> Platform:
+    """A platform on the test clock. Scenarios jump the clock by weeks; sessions must
+    outlive that (expiry has its own test)."""
+    p = Platform.open(make_settings(data_dir, database_url, session_max_age_s=90 * 86400))
+    p.clock = clock
+    return p
+
+
+@pytest.fixture
+def staff(platform: Platform) -> Staff:
+    return Staff(platform)
+
+
+@pytest.fixture
+def scenario(staff: Staff, clock: FakeClock) -> Scenario:
+    return Scenario(staff, clock)

@@ -70,6 +70,7 @@ def demo(
         _engine_demo(workers)
         return
     from openlfr.demo import story
+    from openlfr.interrupts import sigterm_as_interrupt
     from openlfr.node.runner import NodeConfig, NodeError, NodeRunner
     from openlfr.services.platform import Platform
     from openlfr.settings import Settings
@@ -98,53 +99,55 @@ def demo(
     def say(line: str) -> None:
         print(f"  {line}", flush=True)
 
-    try:
-        existing = story.existing_demo(platform)
-        if existing is not None:
-            print(f"Reusing the demo state in {folder}: {existing.reference} is "
-                  f"'{existing.status}'. Run with --fresh to start again.")
-            state = story.DemoState(existing.id, existing.reference)
-        else:
-            print(f"Starting a clean demo in {folder}")
-            print("1. Governance, weeks before the deployment (the clock is set back):")
-            state = story.run_governance(platform, say)
-            story.run_watchlist_and_authorisation(platform, state, SAMPLE, say)
-            print("2. The deployment goes live now:")
-            story.activate_now(platform, state, say)
-            print(f"3. The engine node runs on {CLIP.name} and reports to the platform:")
-            from openlfr.cli.node_command import event_text, summary_line
-
-            def report(event: dict[str, object]) -> None:
-                line = event_text(event)
-                if line is not None:
-                    say(line)
-
-            summary = NodeRunner(NodeConfig(
-                platform_url=base_url, api_key=state.node_api_key, deployment=state.reference,
-                source=str(CLIP), camera="demo-camera-1", outbox_dir=folder / "node-outbox",
-                workers=workers, flush_timeout_s=60.0), report).run()
-            say(summary_line(summary))
-            if summary.stop_reason not in ("source_ended", "deployment_ended"):
-                fail(NodeError(f"the demo node stopped: {summary.stop_reason} "
-                               f"({summary.detail})"))
-            if live:
-                print("4. Left for you: the deployment is active and its alerts wait in the "
-                      "operator console.")
+    with sigterm_as_interrupt():  # Ctrl-C or SIGTERM stop it cleanly
+        try:
+            existing = story.existing_demo(platform)
+            if existing is not None:
+                print(f"Reusing the demo state in {folder}: {existing.reference} is "
+                      f"'{existing.status}'. Run with --fresh to start again.")
+                state = story.DemoState(existing.id, existing.reference)
             else:
-                print("4. Adjudication, completion and review:")
-                story.adjudicate_and_complete(platform, state, say)
-        _print_addresses(base_url, state, folder, live and existing is None)
-        if serve:
-            print(f"Serving at {base_url} (Ctrl-C to stop)", flush=True)
-            while thread.is_alive():
-                thread.join(timeout=0.5)
-    except KeyboardInterrupt:
-        print("stopping")
-    except (NodeError, RecognitionError) as exc:
-        fail(exc)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+                print(f"Starting a clean demo in {folder}")
+                print("1. Governance, weeks before the deployment (the clock is set back):")
+                state = story.run_governance(platform, say)
+                story.run_watchlist_and_authorisation(platform, state, SAMPLE, say)
+                print("2. The deployment goes live now:")
+                story.activate_now(platform, state, say)
+                print(f"3. The engine node runs on {CLIP.name} and reports to the platform:")
+                from openlfr.cli.node_command import event_text, summary_line
+
+                def report(event: dict[str, object]) -> None:
+                    line = event_text(event)
+                    if line is not None:
+                        say(line)
+
+                summary = NodeRunner(NodeConfig(
+                    platform_url=base_url, api_key=state.node_api_key, deployment=state.reference,
+                    source=str(CLIP), camera="demo-camera-1", outbox_dir=folder / "node-outbox",
+                    workers=workers, flush_timeout_s=60.0), report).run()
+                say(summary_line(summary))
+                if summary.stop_reason not in ("source_ended", "deployment_ended"):
+                    fail(NodeError(f"the demo node stopped: {summary.stop_reason} "
+                                   f"({summary.detail})"))
+                if live:
+                    print("4. Left for you: the deployment is active and its alerts wait in the "
+                          "operator console.")
+                else:
+                    print("4. Adjudication, completion and review:")
+                    story.adjudicate_and_complete(platform, state, say)
+            _print_addresses(base_url, state, folder, live and existing is None)
+            if serve:
+                print(f"Serving at {base_url} (Ctrl-C to stop)", flush=True)
+                while thread.is_alive():
+                    thread.join(timeout=0.5)
+        except KeyboardInterrupt:
+            print("stopping")
+        except (NodeError, RecognitionError) as exc:
+            fail(exc)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=15)
+            platform.close()
 
 
 def _wait_for(server: uvicorn.Server, thread: threading.Thread, host: str, port: int) -> str:

@@ -16,26 +16,23 @@
 
 from __future__ import annotations
 
-import _thread
 import base64
-import contextlib
 import gc
-import signal
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import cv2
 import numpy as np
 import platformdirs
 
+from openlfr.interrupts import interrupt_main, sigterm_as_interrupt
 from openlfr.node.client import (
     DeploymentStatus,
     PlatformClient,
@@ -302,7 +299,7 @@ class NodeRunner:
         summary = NodeSummary(deployment=c.deployment, deployment_id=None, stop_reason="error")
         sender: Sender | None = None
         try:
-            with _sigterm_as_interrupt():
+            with sigterm_as_interrupt():  # SIGTERM stops the node like Ctrl-C
                 status = self._resolve(client)
                 summary.deployment, summary.deployment_id = status.reference, status.deployment_id
                 self.report({"type": "status", "deployment": status.reference,
@@ -455,7 +452,7 @@ class NodeRunner:
                 deadline = time.monotonic() + STOP_GRACE_S
                 while not (self._stop_noticed.is_set() or self._pipeline_done.is_set()):
                     if time.monotonic() > deadline:
-                        _thread.interrupt_main()
+                        interrupt_main()
                         break
                     time.sleep(0.1)
         finally:
@@ -559,19 +556,3 @@ def probe_jpeg_b64(chip: RGBImage) -> str:
         raise NodeError("could not encode a probe crop as JPEG")
     return base64.b64encode(encoded.tobytes()).decode("ascii")
 
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM stops the node like Ctrl-C (pending items stay in the outbox)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

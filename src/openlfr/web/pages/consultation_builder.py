@@ -39,8 +39,14 @@ from openlfr.services.schemas import ConsultationIn, KeptWordingIn
 from openlfr.storage import models as m
 from openlfr.web.pages.consultation import results_view
 from openlfr.web.pages.rendering import platform_of
-from openlfr.web.pages.staff.common import FORM, done, load_deployment, service_problem
-from openlfr.web.pages.staff_access import staff_form, staff_page, staff_render
+from openlfr.web.pages.staff.common import (
+    FORM,
+    deployment_form,
+    deployment_page,
+    done,
+    service_problem,
+)
+from openlfr.web.pages.staff_access import staff_render
 
 #: Writing, opening and closing is the planner's (as in the API); authorisers may read.
 BUILDERS = (Role.PLANNER,)
@@ -177,25 +183,11 @@ def _consultation(request: Request, d: m.Deployment) -> m.Consultation | None:
 
 def builder_page(request: Request) -> Response:
     """The builder (read-only for authorisers and once the consultation has opened)."""
-    actor = staff_page(request, *READERS)
-    if isinstance(actor, Response):
-        return actor
-    d = load_deployment(request)
-    if isinstance(d, Response):
-        return d
-    return _page(request, actor, d, _consultation(request, d))
-
-
-async def _planner_form(request: Request
-                        ) -> tuple[Actor, FormData, m.Deployment] | Response:
-    checked = await staff_form(request, *BUILDERS)
+    checked = deployment_page(request, *READERS)
     if isinstance(checked, Response):
         return checked
-    actor, form = checked
-    d = load_deployment(request)
-    if isinstance(d, Response):
-        return d
-    return actor, form, d
+    actor, d = checked
+    return _page(request, actor, d, _consultation(request, d))
 
 
 def _read_draft(form: FormData) -> Draft:
@@ -239,7 +231,7 @@ def _save_problems(exc: ValidationError, filled: list[QuestionSlot]) -> dict[str
 
 async def save(request: Request) -> Response:
     """Save the sheet and the questions (empty question boxes are left out)."""
-    checked = await _planner_form(request)
+    checked = await deployment_form(request, *BUILDERS)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked
@@ -269,7 +261,7 @@ def _where(form: FormData) -> str:
 async def keep_wording(request: Request) -> Response:
     """Record why flagged wording is kept (the service checks it is flagged, long enough
     and still a draft)."""
-    checked = await _planner_form(request)
+    checked = await deployment_form(request, *BUILDERS)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked
@@ -293,7 +285,7 @@ async def keep_wording(request: Request) -> Response:
 
 
 async def withdraw_reason(request: Request) -> Response:
-    checked = await _planner_form(request)
+    checked = await deployment_form(request, *BUILDERS)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked
@@ -307,7 +299,7 @@ async def withdraw_reason(request: Request) -> Response:
 
 async def open_for_answers(request: Request) -> Response:
     """Open it; when the service refuses, the page lists the flags that have no reason."""
-    checked = await _planner_form(request)
+    checked = await deployment_form(request, *BUILDERS)
     if isinstance(checked, Response):
         return checked
     actor, _, d = checked
@@ -329,7 +321,7 @@ async def open_for_answers(request: Request) -> Response:
 
 
 async def close_answers(request: Request) -> Response:
-    checked = await _planner_form(request)
+    checked = await deployment_form(request, *BUILDERS)
     if isinstance(checked, Response):
         return checked
     actor, _, d = checked

@@ -19,13 +19,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from openlfr.governance.errors import GovernanceError, InvalidInput, NotFound
-from openlfr.services import deployments as deployment_service
 from openlfr.services import watchlist_photos, watchlists
 from openlfr.services.platform import Actor, Role
 from openlfr.services.schemas import MAX_ID, WatchlistIn, WatchlistSubjectIn
 from openlfr.storage import models as m
 from openlfr.web.pages.rendering import not_found, platform_of
-from openlfr.web.pages.staff_access import staff_form, staff_page, staff_render
+from openlfr.web.pages.staff.common import deployment_form, deployment_page, service_problem
+from openlfr.web.pages.staff_access import staff_render
 
 #: Who may read the page (subject references are personal: the API's watchlist readers).
 READERS = (Role.PLANNER, Role.AUTHORISER, Role.OPERATOR)
@@ -46,16 +46,6 @@ NOTICES = {
 }
 
 BASE = "/staff/deployments/{deployment_id:int}/watchlist"
-
-
-def _deployment(request: Request) -> m.Deployment | Response:
-    deployment_id = request.path_params["deployment_id"]
-    if not 1 <= deployment_id <= MAX_ID:
-        return not_found(request, "no such deployment")
-    try:
-        return deployment_service.get_deployment(platform_of(request), deployment_id)
-    except NotFound as exc:
-        return not_found(request, str(exc))
 
 
 def _page(request: Request, actor: Actor, d: m.Deployment, *,
@@ -87,35 +77,16 @@ def _done(request: Request, d: m.Deployment, notice: str) -> Response:
     return RedirectResponse(str(url), status_code=303)
 
 
-def _problem(exc: GovernanceError) -> tuple[str, str]:
-    if isinstance(exc, InvalidInput):
-        return exc.field, exc.message
-    return FORM, str(exc)
-
-
 async def watchlist_page(request: Request) -> Response:
-    actor = staff_page(request, *READERS)
-    if isinstance(actor, Response):
-        return actor
-    d = _deployment(request)
-    if isinstance(d, Response):
-        return d
+    checked = deployment_page(request, *READERS)
+    if isinstance(checked, Response):
+        return checked
+    actor, d = checked
     return _page(request, actor, d)
 
 
-async def _edit(request: Request) -> tuple[Actor, FormData, m.Deployment] | Response:
-    checked = await staff_form(request, *EDITORS)
-    if isinstance(checked, Response):
-        return checked
-    d = _deployment(request)
-    if isinstance(d, Response):
-        return d
-    actor, form = checked
-    return actor, form, d
-
-
 async def create_watchlist(request: Request) -> Response:
-    checked = await _edit(request)
+    checked = await deployment_form(request, *EDITORS)
     if isinstance(checked, Response):
         return checked
     actor, _, d = checked
@@ -144,7 +115,7 @@ def _subject(form: FormData) -> tuple[dict[str, str], WatchlistSubjectIn | None,
 
 
 async def enrol_subject(request: Request) -> Response:
-    checked = await _edit(request)
+    checked = await deployment_form(request, *EDITORS)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked
@@ -160,14 +131,14 @@ async def enrol_subject(request: Request) -> Response:
         await run_in_threadpool(watchlist_photos.enrol_from_photos, platform_of(request),
                                 actor, d.id, subject, photos)
     except GovernanceError as exc:
-        field, message = _problem(exc)
+        field, message = service_problem(exc)
         return _page(request, actor, d, values=values, errors={field: message},
                      status_code=422 if isinstance(exc, InvalidInput) else 409)
     return _done(request, d, "enrolled")
 
 
 async def remove_entry(request: Request) -> Response:
-    checked = await _edit(request)
+    checked = await deployment_form(request, *EDITORS)
     if isinstance(checked, Response):
         return checked
     actor, _, d = checked
@@ -182,7 +153,7 @@ async def remove_entry(request: Request) -> Response:
 
 
 async def build_watchlist(request: Request) -> Response:
-    checked = await _edit(request)
+    checked = await deployment_form(request, *EDITORS)
     if isinstance(checked, Response):
         return checked
     actor, _, d = checked
@@ -196,12 +167,10 @@ async def build_watchlist(request: Request) -> Response:
 async def reference_photo(request: Request) -> Response:
     """An entry's reference photo (the aligned face the engine found), for the roles that
     read the watchlist; never cached."""
-    actor = staff_page(request, *READERS)
-    if isinstance(actor, Response):
-        return actor
-    d = _deployment(request)
-    if isinstance(d, Response):
-        return d
+    checked = deployment_page(request, *READERS)
+    if isinstance(checked, Response):
+        return checked
+    actor, d = checked
     entry_id = request.path_params["entry_id"]
     try:
         if not 1 <= entry_id <= MAX_ID:

@@ -21,12 +21,13 @@ from openlfr.web.pages.staff.common import (
     FORM,
     GOVERNANCE_READERS,
     FormReader,
+    attempt,
+    deployment_form,
+    deployment_page,
     done,
-    load_deployment,
     notice_of,
-    service_problem,
 )
-from openlfr.web.pages.staff_access import staff_form, staff_page, staff_render
+from openlfr.web.pages.staff_access import staff_render
 
 #: The document's sections in reading order, with their headings and what each should say.
 SECTIONS: dict[str, tuple[str, str]] = {
@@ -65,46 +66,34 @@ def _editor(request: Request, actor: Actor, d: m.Deployment, values: dict[str, s
 
 
 def assessment_page(request: Request) -> Response:
-    actor = staff_page(request, *GOVERNANCE_READERS)
-    if isinstance(actor, Response):
-        return actor
-    d = load_deployment(request)
-    if isinstance(d, Response):
-        return d
+    checked = deployment_page(request, *GOVERNANCE_READERS)
+    if isinstance(checked, Response):
+        return checked
+    actor, d = checked
     return _editor(request, actor, d, None)
 
 
 async def save_assessment(request: Request) -> Response:
     """Save the typed sections (un-publishing the assessment, as the service does)."""
-    checked = await staff_form(request, *SAVERS)
+    checked = await deployment_form(request, *SAVERS)
     if isinstance(checked, Response):
         return checked
-    actor, form = checked
-    d = load_deployment(request)
-    if isinstance(d, Response):
-        return d
+    actor, form, d = checked
     reader = FormReader(form)
     data = reader.build(ImpactAssessmentIn, {name: reader.text(name) for name in TYPED_SECTIONS})
-    if data is not None:
-        try:
-            assessments.save_assessment(platform_of(request), actor, d.id, data)
-        except GovernanceError as exc:
-            field, message = service_problem(exc)
-            reader.problems[field] = message
-        else:
-            return done(request, "staff_assessment", "assessment_saved", deployment_id=d.id)
+    p = platform_of(request)
+    if data is not None and attempt(
+            reader, lambda: assessments.save_assessment(p, actor, d.id, data)):
+        return done(request, "staff_assessment", "assessment_saved", deployment_id=d.id)
     return _editor(request, actor, d, reader.values, reader.problems, status_code=422)
 
 
 async def publish_assessment(request: Request) -> Response:
     """Publish; the service refuses while the completeness check finds problems."""
-    checked = await staff_form(request, *PUBLISHERS)
+    checked = await deployment_form(request, *PUBLISHERS)
     if isinstance(checked, Response):
         return checked
-    actor, _ = checked
-    d = load_deployment(request)
-    if isinstance(d, Response):
-        return d
+    actor, _, d = checked
     try:
         assessments.publish_assessment(platform_of(request), actor, d.id)
     except GovernanceError as exc:

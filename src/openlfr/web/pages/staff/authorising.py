@@ -21,13 +21,14 @@ from openlfr.storage import models as m
 from openlfr.web.pages.rendering import platform_of
 from openlfr.web.pages.staff.common import (
     FormReader,
+    deployment_form,
+    deployment_page,
     done,
-    load_deployment,
     may,
     problem_status,
     service_problem,
 )
-from openlfr.web.pages.staff_access import staff_form, staff_page, staff_render
+from openlfr.web.pages.staff_access import staff_render
 
 #: Who uses the checklist: those who authorise or activate.
 CHECKLIST_ROLES = tuple(dict.fromkeys(TRANSITION_ROLES[Transition.AUTHORISE]
@@ -52,12 +53,10 @@ def _checklist(request: Request, actor: Actor, d: m.Deployment,
 
 
 def gate_checklist(request: Request) -> Response:
-    actor = staff_page(request, *CHECKLIST_ROLES)
-    if isinstance(actor, Response):
-        return actor
-    d = load_deployment(request)
-    if isinstance(d, Response):
-        return d
+    checked = deployment_page(request, *CHECKLIST_ROLES)
+    if isinstance(checked, Response):
+        return checked
+    actor, d = checked
     return _checklist(request, actor, d)
 
 
@@ -67,13 +66,10 @@ def _gated_route(transition: Transition) -> Callable[[Request], Awaitable[Respon
     field = f"{transition.value}_justification"
 
     async def take(request: Request) -> Response:
-        checked = await staff_form(request, *TRANSITION_ROLES[transition])
+        checked = await deployment_form(request, *TRANSITION_ROLES[transition])
         if isinstance(checked, Response):
             return checked
-        actor, form = checked
-        d = load_deployment(request)
-        if isinstance(d, Response):
-            return d
+        actor, form, d = checked
         reader = FormReader(form)
         data: TransitionIn | None = reader.build(TransitionIn, {
             "override_justification": reader.optional(field)})

@@ -8,6 +8,7 @@ service, and an error the service raises is shown on the form it came from.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +27,7 @@ from openlfr.services.platform import Actor, Role
 from openlfr.services.schemas import MAX_ID
 from openlfr.storage import models as m
 from openlfr.web.pages.rendering import not_found, platform_of
+from openlfr.web.pages.staff_access import staff_form, staff_page
 
 #: The key under which a problem with the whole form (not one field) is shown.
 FORM = "form"
@@ -154,6 +156,43 @@ def load_deployment(request: Request) -> m.Deployment | Response:
         return deployment_service.get_deployment(platform_of(request), deployment_id)
     except NotFound as exc:
         return not_found(request, str(exc))
+
+
+def deployment_page(request: Request, *roles: Role) -> tuple[Actor, m.Deployment] | Response:
+    """``staff_page`` and ``load_deployment`` together: the actor and the deployment, or
+    the response to send instead (login, 403 or 404)."""
+    actor = staff_page(request, *roles)
+    if isinstance(actor, Response):
+        return actor
+    d = load_deployment(request)
+    if isinstance(d, Response):
+        return d
+    return actor, d
+
+
+async def deployment_form(request: Request, *roles: Role
+                          ) -> tuple[Actor, FormData, m.Deployment] | Response:
+    """``staff_form`` and ``load_deployment`` together, for a post about a deployment."""
+    checked = await staff_form(request, *roles)
+    if isinstance(checked, Response):
+        return checked
+    d = load_deployment(request)
+    if isinstance(d, Response):
+        return d
+    actor, form = checked
+    return actor, form, d
+
+
+def attempt(reader: FormReader, action: Callable[[], object]) -> bool:
+    """Run a service call; a refusal becomes a problem on the field it concerns. True
+    when the call succeeded."""
+    try:
+        action()
+    except GovernanceError as exc:
+        field, message = service_problem(exc)
+        reader.problems[field] = message
+        return False
+    return True
 
 
 def done(request: Request, route: str, notice: str, anchor: str = "", **params: Any) -> Response:

@@ -41,8 +41,9 @@ from openlfr.web.pages.staff.common import (
     FormReader,
     actions_for,
     datetime_local,
+    deployment_form,
+    deployment_page,
     done,
-    load_deployment,
     may,
     notice_of,
     problem_status,
@@ -135,12 +136,10 @@ def _editable_problem(d: m.Deployment) -> dict[str, str]:
 
 def edit_deployment(request: Request) -> Response:
     """The plan form filled with the deployment's plan."""
-    actor = staff_page(request, Role.PLANNER)
-    if isinstance(actor, Response):
-        return actor
-    d = load_deployment(request)
-    if isinstance(d, Response):
-        return d
+    checked = deployment_page(request, Role.PLANNER)
+    if isinstance(checked, Response):
+        return checked
+    actor, d = checked
     return _plan_form(request, actor, d, _plan_values(d), _editable_problem(d))
 
 
@@ -168,13 +167,10 @@ def _changes(d: m.Deployment, plan: DeploymentIn) -> dict[str, Any]:
 
 async def update_deployment(request: Request) -> Response:
     """Save the changed fields through the service (which refuses once notice is out)."""
-    checked = await staff_form(request, Role.PLANNER)
+    checked = await deployment_form(request, Role.PLANNER)
     if isinstance(checked, Response):
         return checked
-    actor, form = checked
-    d = load_deployment(request)
-    if isinstance(d, Response):
-        return d
+    actor, form, d = checked
     reader = FormReader(form)
     plan = _read_plan(reader)
     if plan is not None:
@@ -240,12 +236,10 @@ def record_links(d: m.Deployment, role: Role) -> list[tuple[str, str, str]]:
 
 def deployment_overview(request: Request) -> Response:
     """Any staff role may read the overview."""
-    actor = staff_page(request)
-    if isinstance(actor, Response):
-        return actor
-    d = load_deployment(request)
-    if isinstance(d, Response):
-        return d
+    checked = deployment_page(request)
+    if isinstance(checked, Response):
+        return checked
+    actor, d = checked
     return overview(request, actor, d)
 
 
@@ -272,13 +266,10 @@ def _transition_route(transition: Transition) -> Callable[[Request], Awaitable[R
     error_field = note_spec.form_field if note_spec else FORM
 
     async def take(request: Request) -> Response:
-        checked = await staff_form(request, *TRANSITION_ROLES[transition])
+        checked = await deployment_form(request, *TRANSITION_ROLES[transition])
         if isinstance(checked, Response):
             return checked
-        actor, form = checked
-        d = load_deployment(request)
-        if isinstance(d, Response):
-            return d
+        actor, form, d = checked
         reader = FormReader(form)
         note: str | None = None
         if note_spec is not None:
@@ -316,13 +307,10 @@ RESCHEDULE_FIELDS = {"start_at": "reschedule_start_at", "end_at": "reschedule_en
 async def reschedule(request: Request) -> Response:
     """New dates with a published reason, through the same use case as the API: notice
     runs again and an authorisation for the old dates is withdrawn."""
-    checked = await staff_form(request, *rescheduling.RESCHEDULE_ROLES)
+    checked = await deployment_form(request, *rescheduling.RESCHEDULE_ROLES)
     if isinstance(checked, Response):
         return checked
-    actor, form = checked
-    d = load_deployment(request)
-    if isinstance(d, Response):
-        return d
+    actor, form, d = checked
     reader = FormReader(form)
     data = reader.build(RescheduleIn, {
         "start_at": reader.utc_moment(RESCHEDULE_FIELDS["start_at"]),

@@ -21,13 +21,14 @@ from openlfr.web.pages.staff.common import (
     FORM,
     GOVERNANCE_READERS,
     FormReader,
+    attempt,
+    deployment_form,
+    deployment_page,
     done,
-    load_deployment,
     notice_of,
     path_id,
-    service_problem,
 )
-from openlfr.web.pages.staff_access import staff_form, staff_page, staff_render
+from openlfr.web.pages.staff_access import staff_render
 
 #: The gate whose verdict the page shows beside the numbers.
 ENGAGEMENT_GATE = "engagement_reach"
@@ -51,50 +52,38 @@ def _log_page(request: Request, actor: Actor, d: m.Deployment,
 
 
 def engagement_page(request: Request) -> Response:
-    actor = staff_page(request, *GOVERNANCE_READERS)
-    if isinstance(actor, Response):
-        return actor
-    d = load_deployment(request)
-    if isinstance(d, Response):
-        return d
+    checked = deployment_page(request, *GOVERNANCE_READERS)
+    if isinstance(checked, Response):
+        return checked
+    actor, d = checked
     return _log_page(request, actor, d)
 
 
 async def add_event(request: Request) -> Response:
     """Log an event through the assessments service."""
-    checked = await staff_form(request, *LOGGERS)
+    checked = await deployment_form(request, *LOGGERS)
     if isinstance(checked, Response):
         return checked
-    actor, form = checked
-    d = load_deployment(request)
-    if isinstance(d, Response):
-        return d
+    actor, form, d = checked
     reader = FormReader(form)
     data = reader.build(EngagementEventIn, {
         "held_on": reader.text("held_on"), "format": reader.text("format"),
         "audience": reader.text("audience"), "attendees": reader.text("attendees"),
         "materials": reader.text("materials"),
         "questions_raised": reader.lines("questions_raised")})
-    if data is not None:
-        try:
-            assessments.add_engagement_event(platform_of(request), actor, d.id, data)
-        except GovernanceError as exc:
-            field, message = service_problem(exc)
-            reader.problems[field] = message
-        else:
-            return done(request, "staff_engagement", "engagement_added", deployment_id=d.id)
+    p = platform_of(request)
+    if data is not None and attempt(
+            reader, lambda: assessments.add_engagement_event(p, actor, d.id, data)):
+        return done(request, "staff_engagement", "engagement_added", deployment_id=d.id)
     return _log_page(request, actor, d, reader.values, reader.problems, status_code=422)
 
 
 async def delete_event(request: Request) -> Response:
     """Remove an event logged in error (the service audits the removal)."""
-    checked = await staff_form(request, *LOGGERS)
+    checked = await deployment_form(request, *LOGGERS)
     if isinstance(checked, Response):
         return checked
-    actor, _ = checked
-    d = load_deployment(request)
-    if isinstance(d, Response):
-        return d
+    actor, _, d = checked
     event_id = path_id(request, "event_id")
     try:
         if event_id is None:

@@ -21,14 +21,15 @@ from openlfr.web.pages.rendering import not_found, platform_of
 from openlfr.web.pages.staff.common import (
     FEEDBACK_HANDLERS,
     FormReader,
+    deployment_form,
+    deployment_page,
     done,
-    load_deployment,
     notice_of,
     overdue,
     path_id,
     service_problem,
 )
-from openlfr.web.pages.staff_access import staff_form, staff_page, staff_render
+from openlfr.web.pages.staff_access import staff_render
 
 
 def _inbox(request: Request, actor: Actor, d: m.Deployment,
@@ -47,12 +48,10 @@ def _inbox(request: Request, actor: Actor, d: m.Deployment,
 
 
 def inbox(request: Request) -> Response:
-    actor = staff_page(request, *FEEDBACK_HANDLERS)
-    if isinstance(actor, Response):
-        return actor
-    d = load_deployment(request)
-    if isinstance(d, Response):
-        return d
+    checked = deployment_page(request, *FEEDBACK_HANDLERS)
+    if isinstance(checked, Response):
+        return checked
+    actor, d = checked
     return _inbox(request, actor, d)
 
 
@@ -63,13 +62,10 @@ def _feedback_route(field: str, notice: str, act: Callable[..., m.Feedback],
     is validated by ``schema`` and passed to the service's ``act``."""
 
     async def take(request: Request) -> Response:
-        checked = await staff_form(request, *FEEDBACK_HANDLERS)
+        checked = await deployment_form(request, *FEEDBACK_HANDLERS)
         if isinstance(checked, Response):
             return checked
-        actor, form = checked
-        d = load_deployment(request)
-        if isinstance(d, Response):
-            return d
+        actor, form, d = checked
         p = platform_of(request)
         feedback_id = path_id(request, "feedback_id")
         if feedback_id not in {f.id for f in consultations.list_feedback(p, d.id)}:

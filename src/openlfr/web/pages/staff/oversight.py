@@ -19,8 +19,9 @@ from openlfr.web.pages.rendering import not_found, platform_of
 from openlfr.web.pages.staff.common import (
     FORM,
     FormReader,
+    attempt,
+    deployment_form,
     done,
-    load_deployment,
     notice_of,
     path_id,
     service_problem,
@@ -36,13 +37,10 @@ MOTION_READERS = tuple(dict.fromkeys(MOTION_RECORDERS + MOTION_RESPONDERS))
 
 async def add_comment(request: Request) -> Response:
     """Record a formal comment; errors are shown on the deployment overview."""
-    checked = await staff_form(request, *COMMENTERS)
+    checked = await deployment_form(request, *COMMENTERS)
     if isinstance(checked, Response):
         return checked
-    actor, form = checked
-    d = load_deployment(request)
-    if isinstance(d, Response):
-        return d
+    actor, form, d = checked
     reader = FormReader(form)
     data = reader.build(CommentIn, {"body": reader.text("comment_body")})
     if data is not None:
@@ -85,14 +83,10 @@ async def record_motion(request: Request) -> Response:
         "body": reader.text("body"), "passed_on": reader.text("passed_on"),
         "stance": reader.text("stance"), "summary": reader.text("summary"),
         "link": reader.optional("link"), "areas": reader.lines("areas")})
-    if data is not None:
-        try:
-            consultations.record_motion(platform_of(request), actor, data)
-        except GovernanceError as exc:
-            field, message = service_problem(exc)
-            reader.problems[field] = message
-        else:
-            return done(request, "staff_motions", "motion_recorded")
+    p = platform_of(request)
+    if data is not None and attempt(
+            reader, lambda: consultations.record_motion(p, actor, data)):
+        return done(request, "staff_motions", "motion_recorded")
     return _register(request, actor, reader.values, reader.problems, status_code=422)
 
 
