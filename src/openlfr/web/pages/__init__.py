@@ -31,6 +31,7 @@ from openlfr.web.pages import (
     transparency,
     watchlist,
 )
+from openlfr.web.pages.rate_limits import ClientRateLimit
 from openlfr.web.pages.rendering import STATIC_DIR
 
 #: Every page module, in routing order.
@@ -55,8 +56,7 @@ def portal_routes() -> list[BaseRoute]:
 def install(app: FastAPI) -> None:
     """Add the portal's routes to ``app`` (after the API's, which they never shadow) and
     the per-client rate limits of the feedback and subscribe forms."""
-    app.state.portal_feedback_limit = feedback.FeedbackRateLimit(feedback.FEEDBACK_PER_HOUR)
+    app.state.portal_feedback_limit = ClientRateLimit(feedback.FEEDBACK_PER_HOUR)
     app.state.portal_consultation_limit = consultation.rate_limit()
-    app.state.portal_subscribe_limit = subscriptions.SubscribeRateLimit(
-        subscriptions.SUBSCRIBE_PER_HOUR)
+    app.state.portal_subscribe_limit = ClientRateLimit(subscriptions.SUBSCRIBE_PER_HOUR)
     app.router.routes.extend(portal_routes())

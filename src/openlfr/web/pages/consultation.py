@@ -23,7 +23,7 @@ from openlfr.services.platform import PUBLIC_ACTOR
 from openlfr.services.schemas import ConsultationResponseIn
 from openlfr.storage import models as m
 from openlfr.web.pages.deployments import REFERENCE
-from openlfr.web.pages.feedback import FeedbackRateLimit
+from openlfr.web.pages.rate_limits import ClientRateLimit
 from openlfr.web.pages.rendering import not_found, platform_of, render
 
 #: Responses a single client address may send per hour (households and libraries share
@@ -35,9 +35,9 @@ DISTRICT_FIELD = "postcode_district"
 FORM = "form"
 
 
-def rate_limit() -> FeedbackRateLimit:
+def rate_limit() -> ClientRateLimit:
     """The per-client limit on consultation responses (kept in the app's state)."""
-    return FeedbackRateLimit(RESPONSES_PER_HOUR)
+    return ClientRateLimit(RESPONSES_PER_HOUR)
 
 
 # --- results, as people read them ---------------------------------------------------------
@@ -152,7 +152,7 @@ async def submit_answers(request: Request) -> Response:
             answers=answers, postcode_district=values[DISTRICT_FIELD].strip() or None)
     except ValidationError as exc:
         return _page(request, d, c, values, _problems(exc), status_code=422)
-    limiter: FeedbackRateLimit = request.app.state.portal_consultation_limit
+    limiter: ClientRateLimit = request.app.state.portal_consultation_limit
     if not limiter.allow(request.client.host if request.client else "unknown"):
         return render(request, "consultation_limited.html",
                       {"d": d, "per_hour": limiter.per_hour}, status_code=429)

@@ -20,6 +20,7 @@ from openlfr.services.platform import PUBLIC_ACTOR
 from openlfr.services.schemas import FeedbackIn
 from openlfr.storage import models as m
 from openlfr.web.pages.deployments import REFERENCE
+from openlfr.web.pages.rate_limits import ClientRateLimit
 from openlfr.web.pages.rendering import not_found, platform_of, render
 
 #: Feedback a single client address may send per hour.
@@ -33,24 +34,6 @@ KIND_CHOICES: tuple[tuple[str, str], ...] = (
     (FeedbackKind.COMPLAINT.value, "I want to complain"),
     (FeedbackKind.REDRESS_REQUEST.value, "I was affected and ask for redress"),
 )
-
-
-class FeedbackRateLimit:
-    """Submissions per client address over a moving hour (the ``limits`` library, as the
-    login throttle uses). In-process: each server process counts its own."""
-
-    def __init__(self, per_hour: int) -> None:
-        from limits import RateLimitItemPerHour
-        from limits.storage import MemoryStorage
-        from limits.strategies import MovingWindowRateLimiter
-
-        self.per_hour = per_hour
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
-        self._item = RateLimitItemPerHour(per_hour)
-
-    def allow(self, client: str) -> bool:
-        """Count one submission from ``client``; False when its allowance is used up."""
-        return self._limiter.hit(self._item, "feedback", client)
 
 
 def _deployment(request: Request) -> m.Deployment | Response:
@@ -94,7 +77,7 @@ async def submit_feedback_form(request: Request) -> Response:
     except ValidationError as exc:
         errors = {str(e["loc"][0]): _problem(str(e["loc"][0]), e["msg"]) for e in exc.errors()}
         return _form(request, d, values, errors, status_code=422)
-    limiter: FeedbackRateLimit = request.app.state.portal_feedback_limit
+    limiter: ClientRateLimit = request.app.state.portal_feedback_limit
     if not limiter.allow(request.client.host if request.client else "unknown"):
         return render(request, "feedback_limited.html", {"d": d, "per_hour": limiter.per_hour},
                       status_code=429)

@@ -17,28 +17,11 @@ from starlette.routing import Route
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
 from openlfr.services import notices, portal
 from openlfr.storage import models as m
+from openlfr.web.pages.rate_limits import ClientRateLimit
 from openlfr.web.pages.rendering import not_found, platform_of, render
 
 #: Subscription requests a single client address may send per hour.
 SUBSCRIBE_PER_HOUR = 10
-
-
-class SubscribeRateLimit:
-    """Subscription requests per client address over a moving hour (the ``limits``
-    library, as the login throttle and the feedback form use). In-process."""
-
-    def __init__(self, per_hour: int) -> None:
-        from limits import RateLimitItemPerHour
-        from limits.storage import MemoryStorage
-        from limits.strategies import MovingWindowRateLimiter
-
-        self.per_hour = per_hour
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
-        self._item = RateLimitItemPerHour(per_hour)
-
-    def allow(self, client: str) -> bool:
-        """Count one request from ``client``; False when its allowance is used up."""
-        return self._limiter.hit(self._item, "subscribe", client)
 
 
 def _area(request: Request) -> portal.Area | Response:
@@ -78,7 +61,7 @@ async def subscribe(request: Request) -> Response:
         notices.valid_address(email)
     except InvalidInput as exc:
         return _form(request, area, email, exc.message, status_code=422)
-    limiter: SubscribeRateLimit = request.app.state.portal_subscribe_limit
+    limiter: ClientRateLimit = request.app.state.portal_subscribe_limit
     if not limiter.allow(request.client.host if request.client else "unknown"):
         return render(request, "subscribe_limited.html", {
             "area": area, "per_hour": limiter.per_hour}, status_code=429)
