@@ -5,6 +5,7 @@ personal reaches a public page. A second run reuses the state and says so."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import subprocess
@@ -93,6 +94,9 @@ def test_review_transparency_and_pages_come_from_the_run(demo_run: tuple[Path, P
     review = client.get(f"/deployments/{reference}/review")
     assert review.status_code == 200
     assert "Objections were answered before authorisation." in review.text
+    page = client.get(f"/deployments/{reference}").text
+    figures = html.unescape(page[page.index('id="figures"'):page.index('id="subscribe"')])
+    assert "Oversight review" in figures and content.REVIEW_SUMMARY in figures
     pdf = client.get(f"/deployments/{reference}/review.pdf")
     assert pdf.headers["content-type"] == "application/pdf"
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)

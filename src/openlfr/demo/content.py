@@ -110,6 +110,6 @@ QUESTION_ANSWER = ("Yes: officers stand at both sites with leaflets and will ans
                    "questions; you can also object or ask here at any time.")
 
 REVIEW_SUMMARY = (
-    "Oversight review: the deployment ran within its published window; the engine's "
+    "The deployment ran within its published window; the engine's "
     "single alert was checked by an officer and confirmed; no false alert was recorded. "
     "Objections were answered before authorisation.")
