@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from console_helpers import active_with_photo, post_alert
-from platform_helpers import PASSWORD, Scenario
+from platform_helpers import PASSWORD, Scenario, ok
 
 #: An alert must be on screen well within this (the console's promise is one second;
 #: this bound leaves room for a slow, shared test machine).
@@ -85,15 +85,29 @@ def test_operator_sees_an_alert_live_confirms_it_and_the_public_page_counts_it(
     assert [u for u in requested if not u.startswith(live_url)] == []
 
 
-def test_completing_from_the_console_ends_the_live_stream(scenario: Scenario, live_url: str,
-                                                          page: Any) -> None:
+def test_after_completing_late_alerts_still_arrive_then_the_stream_ends(
+        scenario: Scenario, live_url: str, page: Any) -> None:
     s = scenario
-    active_with_photo(s)
+    entry_id = active_with_photo(s)
+    recorded_before_the_end = s.clock.now.isoformat()
+    s.clock.advance(minutes=30)
     open_console(page, live_url, s)
     assert page.is_hidden("[data-test=activate]")
     page.click("[data-test=complete] summary")
     page.click("[data-test=complete-confirm]")
     page.wait_for_selector("[data-test=notice]:has-text('completed')")
-    assert "no more alerts will arrive" in page.inner_text("[data-test=console-status]")
-    page.wait_for_selector("[data-test=connection]:has-text('ended')")
+    assert "delivers late still appears here until" in page.inner_text(
+        "[data-test=console-status]")
     assert page.is_hidden("[data-test=complete]")
+    # The node's outbox delivers an alert recorded before the end: it appears live.
+    node = s.staff.node(s.deployment_id)
+    ok(node.post(f"/api/node/deployments/{s.deployment_id}/alerts", json={
+        "alert_uid": "alert-late-1", "occurred_at": recorded_before_the_end,
+        "camera": "cam-1", "track_id": "9", "score": 0.7, "entry_id": entry_id,
+        "entry_category": "missing_person"}), 201)
+    page.wait_for_selector("[data-test=alert-card]")
+    assert "Waiting for a decision" in page.inner_text("[data-test=alert-card]")
+    # Late delivery closes: the console says so and the stream ends.
+    s.clock.advance(hours=s.staff.platform.settings.late_delivery_hours)
+    page.wait_for_selector("[data-test=connection]:has-text('ended')", timeout=10_000)
+    assert "no more alerts will arrive" in page.inner_text("[data-test=console-status]")

@@ -1,8 +1,9 @@
 """The operator console's live stream, over real HTTP (uvicorn on loopback, httpx reading
 the stream): alerts arrive within a second of the node posting them, adjudications and
 outcomes follow as alert-updated, counters and status change, a reconnecting client is
-sent what it missed, only operators and authorisers may listen, and the stream ends when
-the deployment completes, when the client goes and when the server stops."""
+sent what it missed, only operators and authorisers may listen; after completion late
+alerts still arrive until late delivery closes, and the stream ends then, at once for a
+cancelled deployment, when the client goes and when the server stops."""
 
 from __future__ import annotations
 
@@ -18,12 +19,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from console_helpers import active_with_photo, post_alert
+from console_helpers import active_with_photo, authorised_with_photo, post_alert
 from platform_helpers import START, Scenario, Staff, ok
 
 from openlfr.services.live import LiveFeed
@@ -34,6 +36,12 @@ from openlfr.web.deps import SESSION_COOKIE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "browser"))
 from live_server import serve  # noqa: E402
+
+
+def z(moment: datetime) -> str:
+    """A UTC time as the API writes it."""
+    return moment.isoformat().replace("+00:00", "Z")
+
 
 #: The promise the console makes: an alert is on screen within a second of arriving.
 ARRIVAL_LIMIT_S = 1.0
@@ -157,7 +165,7 @@ def test_alerts_adjudications_outcomes_and_counters_arrive_live(
         status = next(e for e in first if e.event == "status")
         assert status.data == {"deployment_id": s.deployment_id, "reference": s.reference,
                                "status": "active", "live": True, "ended": False,
-                               "message": status.data["message"]}
+                               "message": status.data["message"], "late_until": None}
         assert status.retry is not None and status.id is not None
         counters = next(e for e in first if e.event == "counters").data
         assert counters["alerts"] == 0 and counters["faces_seen"] == 0
@@ -276,20 +284,51 @@ def test_only_operators_and_authorisers_may_listen(scenario: Scenario, base_url:
         assert stream.next_of("status").data["status"] == "active"
 
 
-def test_the_stream_ends_when_the_deployment_completes(scenario: Scenario,
-                                                       base_url: str) -> None:
+def test_after_completion_late_alerts_arrive_until_late_delivery_closes(
+        scenario: Scenario, base_url: str) -> None:
     s = scenario
-    active_with_photo(s)
+    entry_id = active_with_photo(s)
+    node = s.staff.node(s.deployment_id)
+    recorded_before_the_end = s.clock.now
+    s.clock.advance(hours=1)
     with listening(s.staff, base_url, s.deployment_id) as stream:
         stream.rest()
         ok(s.staff["operator"].post(s.url("/complete")))
         status = stream.next_of("status", ARRIVAL_LIMIT_S).data
-        assert status["status"] == "completed" and status["ended"] and not status["live"]
-        assert "no more alerts" in status["message"]
+        late_hours = s.staff.platform.settings.late_delivery_hours
+        closes = s.clock.now + timedelta(hours=late_hours)
+        assert status["status"] == "completed" and not status["live"]
+        assert not status["ended"] and status["late_until"] == z(closes)
+        assert f"delivers late still appears here until {closes:%d %B %Y, %H:%M} UTC" in (
+            status["message"])
+        # The node's outbox delivers an alert it recorded before the end: it is shown.
+        late = ok(node.post(f"/api/node/deployments/{s.deployment_id}/alerts", json={
+            "alert_uid": "alert-late-1", "occurred_at": recorded_before_the_end.isoformat(),
+            "camera": "cam-1", "track_id": "9", "score": 0.7, "entry_id": entry_id,
+            "entry_category": "missing_person"}), 201)
+        assert stream.next_of("alert", ARRIVAL_LIMIT_S).data["id"] == late["id"]
+        assert not stream.ended.is_set()
+        # Late delivery closes: the stream says so and ends, with nothing else written.
+        s.clock.now = closes
+        status = stream.next_of("status", POLL_INTERVAL_S + ARRIVAL_LIMIT_S).data
+        assert status["ended"] and status["late_until"] is None
+        assert "no more alerts will arrive" in status["message"]
         assert stream.ended.wait(2.0), "the stream did not end"
     # Opening it afterwards says so at once and ends.
     with listening(s.staff, base_url, s.deployment_id) as stream:
         assert stream.next_of("status").data["ended"] is True
+        assert stream.ended.wait(2.0)
+
+
+def test_a_cancelled_deployment_s_stream_ends_at_once(scenario: Scenario,
+                                                      base_url: str) -> None:
+    s = scenario
+    authorised_with_photo(s)
+    ok(s.staff["authoriser"].post(s.url("/cancel"), json={"reason": "The event was called off."}))
+    with listening(s.staff, base_url, s.deployment_id) as stream:
+        status = stream.next_of("status").data
+        assert status["status"] == "cancelled" and status["ended"]
+        assert status["late_until"] is None
         assert stream.ended.wait(2.0)
 
 

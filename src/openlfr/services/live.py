@@ -20,12 +20,18 @@ import contextlib
 import json
 import threading
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from types import TracebackType
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from openlfr.governance.lifecycle import FINISHED_STATUSES, DeploymentStatus
+from openlfr.governance.lifecycle import (
+    FINISHED_STATUSES,
+    RAN_STATUSES,
+    DeploymentStatus,
+    ended_at,
+)
 from openlfr.governance.records import Adjudication
 from openlfr.services import figures
 from openlfr.services.common import deployment_or_404
@@ -158,11 +164,14 @@ class LiveCounters:
 
 @dataclass(frozen=True)
 class LiveState:
-    """Where the deployment is in its life, as the console tells the operator."""
+    """Where the deployment is in its life, as the console tells the operator.
+    ``late_until``: after the end, until when a node may still deliver alerts it recorded
+    before the end (None when that time has passed, or the deployment never ran)."""
 
     deployment_id: int
     reference: str
     status: DeploymentStatus
+    late_until: datetime | None = None
 
     @property
     def live(self) -> bool:
@@ -171,26 +180,39 @@ class LiveState:
 
     @property
     def ended(self) -> bool:
-        """The deployment is over: the stream ends after saying so (an alert the node
-        delivers late, recorded before the end, shows when the console is reloaded)."""
-        return self.status in FINISHED_STATUSES
+        """No alert will ever arrive: the stream ends after saying so. A completed
+        deployment's stream stays open while late delivery is open."""
+        return self.status in FINISHED_STATUSES and self.late_until is None
 
     @property
     def message(self) -> str:
+        late = ("; an alert the engine recorded before the end and delivers late still "
+                f"appears here until {self.late_until:%d %B %Y, %H:%M} UTC"
+                if self.late_until is not None else "; no more alerts will arrive")
         if self.live:
             return "Active: alerts appear here as the engine sends them."
         if self.status is DeploymentStatus.AUTHORISED:
             return "Authorised, not active yet: activate it to start the engine."
         if self.status is DeploymentStatus.COMPLETED:
-            return ("Completed: the engine has stopped and the watchlist was destroyed; no "
-                    "more alerts will arrive live (one the engine recorded before the end "
-                    "and delivers late shows on reloading). Record any outcomes missing.")
+            return (f"Completed: the engine has stopped and the watchlist was destroyed{late}. "
+                    "Record any outcomes missing.")
         if self.status is DeploymentStatus.REVIEWED:
-            return "Completed and reviewed: no more alerts will arrive."
+            return f"Completed and reviewed{late}."
         if self.status is DeploymentStatus.CANCELLED:
             return "Cancelled: it will not run."
         return (f"Not active yet ({self.status.value.replace('_', ' ')}): it must be "
                 "authorised and activated before the engine runs.")
+
+
+def live_state(p: Platform, d: m.Deployment) -> LiveState:
+    """The deployment's state now, with how long late delivery stays open after it ran."""
+    status = DeploymentStatus(d.status)
+    late_until: datetime | None = None
+    if status in RAN_STATUSES and status is not DeploymentStatus.ACTIVE:
+        closes = (ended_at(d.end_at, d.completed_at)
+                  + timedelta(hours=p.settings.late_delivery_hours))
+        late_until = closes if p.clock() < closes else None
+    return LiveState(d.id, d.reference, status, late_until)
 
 
 @dataclass(frozen=True)
@@ -272,8 +294,7 @@ def read_changes(p: Platform, deployment_id: int, after: int, *,
         if not (relevant or changes):
             return LiveBatch(cursor, [], None, None)
         d = deployment_or_404(s, deployment_id)
-        return LiveBatch(cursor, changes, counters_in(s, d),
-                         LiveState(d.id, d.reference, DeploymentStatus(d.status)))
+        return LiveBatch(cursor, changes, counters_in(s, d), live_state(p, d))
 
 
 # --- the console page's first view ------------------------------------------------------
@@ -327,5 +348,4 @@ def console_view(p: Platform, actor: Actor, deployment_id: int) -> ConsoleView:
             m.WatchlistEntry.image_encrypted.is_not(None)))) if entry_ids else set()
         listed = sorted((ConsoleAlert(a, a.entry_id in with_photo) for a in alerts),
                         key=alert_order)
-        return ConsoleView(d, LiveState(d.id, d.reference, DeploymentStatus(d.status)),
-                           counters_in(s, d), listed, position)
+        return ConsoleView(d, live_state(p, d), counters_in(s, d), listed, position)

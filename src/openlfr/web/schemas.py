@@ -348,7 +348,9 @@ class LiveCountersOut(Out):
 
 class LiveStatusOut(Out):
     """The deployment's status as the console shows it (``status`` event): ``live`` while
-    alerts can arrive, ``ended`` once none ever will (the stream then ends)."""
+    alerts can arrive, ``ended`` once none ever will (the stream then ends); after a
+    deployment ran, ``late_until`` is when late delivery closes (the stream stays open
+    until then)."""
 
     deployment_id: int
     reference: str
@@ -356,6 +358,7 @@ class LiveStatusOut(Out):
     live: bool
     ended: bool
     message: str
+    late_until: datetime | None = None
 
 
 class CountersReceipt(BaseModel):

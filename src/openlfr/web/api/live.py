@@ -7,7 +7,7 @@ server process arrive too. Each event's id is the audit event that announced it:
 that reconnects with ``Last-Event-ID`` (browsers do this on their own) is sent what it
 missed. Keep-alive comments go out while nothing happens (every 15 s, FastAPI's SSE
 support); the stream ends when the client goes, when the server stops, or after telling
-the client that the deployment has ended.
+the client that no alert will ever arrive (cancelled, or ran and late delivery closed).
 """
 
 from __future__ import annotations
@@ -91,13 +91,16 @@ async def live_stream(deployment_id: IdPath, start: Annotated[int, Depends(strea
                 status = LiveStatusOut(
                     deployment_id=batch.state.deployment_id, reference=batch.state.reference,
                     status=batch.state.status.value, live=batch.state.live,
-                    ended=batch.state.ended, message=batch.state.message)
+                    ended=batch.state.ended, message=batch.state.message,
+                    late_until=batch.state.late_until)
                 if status != sent_status:
                     yield ServerSentEvent(event="status", data=status, id=str(cursor),
                                           retry=RECONNECT_MS if snapshot else None)
                     sent_status = status
                 if status.ended:
                     return
-            snapshot = False
             if not await wake.wait(POLL_INTERVAL_S):
                 return  # the server is stopping
+            # When late delivery closes nothing is written: look again, to say so and end.
+            snapshot = (sent_status is not None and sent_status.late_until is not None
+                        and platform.clock() >= sent_status.late_until)
