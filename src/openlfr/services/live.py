@@ -20,7 +20,7 @@ import contextlib
 import json
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import TracebackType
 
 from sqlalchemy import or_, select
@@ -30,10 +30,9 @@ from openlfr.governance.lifecycle import (
     FINISHED_STATUSES,
     RAN_STATUSES,
     DeploymentStatus,
-    ended_at,
 )
 from openlfr.governance.records import Adjudication
-from openlfr.services import figures
+from openlfr.services import figures, nodes
 from openlfr.services.common import deployment_or_404
 from openlfr.services.platform import Actor, Platform, Role
 from openlfr.storage import models as m
@@ -209,8 +208,7 @@ def live_state(p: Platform, d: m.Deployment) -> LiveState:
     status = DeploymentStatus(d.status)
     late_until: datetime | None = None
     if status in RAN_STATUSES and status is not DeploymentStatus.ACTIVE:
-        closes = (ended_at(d.end_at, d.completed_at)
-                  + timedelta(hours=p.settings.late_delivery_hours))
+        closes = nodes.late_delivery_closes(p, d)
         late_until = closes if p.clock() < closes else None
     return LiveState(d.id, d.reference, status, late_until)
 

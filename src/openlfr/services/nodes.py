@@ -52,13 +52,19 @@ def _status(p: Platform, actor: Actor, d: m.Deployment, now: datetime) -> NodeDe
         reason = str(exc)
     late_until: datetime | None = None
     if reason is not None and DeploymentStatus(d.status) in RAN_STATUSES:
-        late_until = ended_at(d.end_at, d.completed_at) + _late(p)
+        late_until = late_delivery_closes(p, d)
     return NodeDeploymentStatus(d.id, d.reference, d.status, d.start_at, d.end_at, d.threshold,
                                 reason is None, reason, late_until)
 
 
 def _late(p: Platform) -> timedelta:
     return timedelta(hours=p.settings.late_delivery_hours)
+
+
+def late_delivery_closes(p: Platform, d: m.Deployment) -> datetime:
+    """When a node may no longer deliver what it recorded before the end of a deployment
+    that ran (``OPENLFR_LATE_DELIVERY_HOURS`` after the end)."""
+    return ended_at(d.end_at, d.completed_at) + _late(p)
 
 
 def node_deployment_status(p: Platform, actor: Actor, deployment_id: int) -> NodeDeploymentStatus:

@@ -55,8 +55,8 @@ def portal_routes() -> list[BaseRoute]:
 
 def install(app: FastAPI) -> None:
     """Add the portal's routes to ``app`` (after the API's, which they never shadow) and
-    the per-client rate limits of the feedback and subscribe forms."""
+    the per-client rate limits of the public forms (feedback, consultation, subscribe)."""
     app.state.portal_feedback_limit = ClientRateLimit(feedback.FEEDBACK_PER_HOUR)
-    app.state.portal_consultation_limit = consultation.rate_limit()
+    app.state.portal_consultation_limit = ClientRateLimit(consultation.RESPONSES_PER_HOUR)
     app.state.portal_subscribe_limit = ClientRateLimit(subscriptions.SUBSCRIBE_PER_HOUR)
     app.router.routes.extend(portal_routes())

@@ -35,11 +35,6 @@ DISTRICT_FIELD = "postcode_district"
 FORM = "form"
 
 
-def rate_limit() -> ClientRateLimit:
-    """The per-client limit on consultation responses (kept in the app's state)."""
-    return ClientRateLimit(RESPONSES_PER_HOUR)
-
-
 # --- results, as people read them ---------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -153,7 +148,7 @@ async def submit_answers(request: Request) -> Response:
     except ValidationError as exc:
         return _page(request, d, c, values, _problems(exc), status_code=422)
     limiter: ClientRateLimit = request.app.state.portal_consultation_limit
-    if not limiter.allow(request.client.host if request.client else "unknown"):
+    if not limiter.allow(request):
         return render(request, "consultation_limited.html",
                       {"d": d, "per_hour": limiter.per_hour}, status_code=429)
     try:

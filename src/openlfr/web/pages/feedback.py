@@ -78,7 +78,7 @@ async def submit_feedback_form(request: Request) -> Response:
         errors = {str(e["loc"][0]): _problem(str(e["loc"][0]), e["msg"]) for e in exc.errors()}
         return _form(request, d, values, errors, status_code=422)
     limiter: ClientRateLimit = request.app.state.portal_feedback_limit
-    if not limiter.allow(request.client.host if request.client else "unknown"):
+    if not limiter.allow(request):
         return render(request, "feedback_limited.html", {"d": d, "per_hour": limiter.per_hour},
                       status_code=429)
     f = consultations.submit_feedback(platform_of(request), PUBLIC_ACTOR, d.id, data)

@@ -3,6 +3,8 @@ subscriptions): what one client address may send in a moving hour."""
 
 from __future__ import annotations
 
+from starlette.requests import Request
+
 
 class ClientRateLimit:
     """Requests per client address over a moving hour (the ``limits`` library, as the
@@ -17,6 +19,6 @@ class ClientRateLimit:
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self._item = RateLimitItemPerHour(per_hour)
 
-    def allow(self, client: str) -> bool:
-        """Count one request from ``client``; False when its allowance is used up."""
-        return self._limiter.hit(self._item, client)
+    def allow(self, request: Request) -> bool:
+        """Count one request from its client address; False when its allowance is used up."""
+        return self._limiter.hit(self._item, request.client.host if request.client else "unknown")

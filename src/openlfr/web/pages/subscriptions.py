@@ -62,7 +62,7 @@ async def subscribe(request: Request) -> Response:
     except InvalidInput as exc:
         return _form(request, area, email, exc.message, status_code=422)
     limiter: ClientRateLimit = request.app.state.portal_subscribe_limit
-    if not limiter.allow(request.client.host if request.client else "unknown"):
+    if not limiter.allow(request):
         return render(request, "subscribe_limited.html", {
             "area": area, "per_hour": limiter.per_hour}, status_code=429)
     notices.subscribe(platform_of(request), email, area.slug)

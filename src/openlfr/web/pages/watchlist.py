@@ -15,16 +15,24 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from openlfr.governance.errors import GovernanceError, InvalidInput, NotFound
+from openlfr.governance.errors import GovernanceError, NotFound
 from openlfr.services import watchlist_photos, watchlists
 from openlfr.services.platform import Actor, Role
-from openlfr.services.schemas import MAX_ID, WatchlistIn, WatchlistSubjectIn
+from openlfr.services.schemas import WatchlistIn, WatchlistSubjectIn
 from openlfr.storage import models as m
 from openlfr.web.pages.rendering import not_found, platform_of
-from openlfr.web.pages.staff.common import deployment_form, deployment_page, service_problem
+from openlfr.web.pages.staff.common import (
+    FORM,
+    deployment_form,
+    deployment_page,
+    done,
+    path_id,
+    problem_status,
+    service_problem,
+)
 from openlfr.web.pages.staff_access import staff_render
 
 #: Who may read the page (subject references are personal: the API's watchlist readers).
@@ -34,7 +42,6 @@ EDITORS = (Role.PLANNER,)
 
 SUBJECT_FIELDS = ("subject_ref", "category", "source", "authorised_by", "image_taken_on",
                   "expires_on")
-FORM = "form"
 
 #: What the page says after a successful action (``?done=KEY``).
 NOTICES = {
@@ -72,9 +79,7 @@ def _page(request: Request, actor: Actor, d: m.Deployment, *,
 
 
 def _done(request: Request, d: m.Deployment, notice: str) -> Response:
-    url = request.url_for("staff_watchlist", deployment_id=d.id).include_query_params(
-        done=notice)
-    return RedirectResponse(str(url), status_code=303)
+    return done(request, "staff_watchlist", notice, deployment_id=d.id)
 
 
 async def watchlist_page(request: Request) -> Response:
@@ -133,7 +138,7 @@ async def enrol_subject(request: Request) -> Response:
     except GovernanceError as exc:
         field, message = service_problem(exc)
         return _page(request, actor, d, values=values, errors={field: message},
-                     status_code=422 if isinstance(exc, InvalidInput) else 409)
+                     status_code=problem_status(exc))
     return _done(request, d, "enrolled")
 
 
@@ -142,10 +147,10 @@ async def remove_entry(request: Request) -> Response:
     if isinstance(checked, Response):
         return checked
     actor, _, d = checked
-    entry_id = request.path_params["entry_id"]
+    entry_id = path_id(request, "entry_id")
     try:
-        if not 1 <= entry_id <= MAX_ID:
-            raise NotFound(f"watchlist entry {entry_id} does not exist")
+        if entry_id is None:
+            raise NotFound(f"watchlist entry {request.path_params['entry_id']} does not exist")
         watchlists.remove_entry(platform_of(request), actor, d.id, entry_id)
     except GovernanceError as exc:
         return _page(request, actor, d, errors={FORM: str(exc)}, status_code=409)
@@ -171,10 +176,10 @@ async def reference_photo(request: Request) -> Response:
     if isinstance(checked, Response):
         return checked
     actor, d = checked
-    entry_id = request.path_params["entry_id"]
+    entry_id = path_id(request, "entry_id")
     try:
-        if not 1 <= entry_id <= MAX_ID:
-            raise NotFound(f"watchlist entry {entry_id} does not exist")
+        if entry_id is None:
+            raise NotFound(f"watchlist entry {request.path_params['entry_id']} does not exist")
         jpeg = watchlist_photos.reference_photo(platform_of(request), actor, d.id, entry_id)
     except NotFound as exc:
         return not_found(request, str(exc))
