@@ -72,8 +72,28 @@ class Settings(BaseSettings):
     )
     override_min_justification_chars: int = Field(
         default=40, ge=1,
-        description="Shortest written justification accepted for a gate override.",
-
+        description="Shortest written justification accepted for a gate override (and for "
+        "its countersignature).",
+    )
+    override_min_notice_days: int = Field(
+        default=7, ge=0,
+        description="Notice shorter than this many days fails the notice gate in a way no "
+        "override can set aside.",
+    )
+    engagement_window_days: int = Field(
+        default=180, ge=0,
+        description="An engagement event may be dated at most this many days before the "
+        "deployment was first drafted (and never after its authorisation or in the future).",
+    )
+    engagement_evidence_max_bytes: int = Field(
+        default=2 * 1024 * 1024, ge=1024,
+        description="Largest PDF accepted as evidence of an engagement event (published).",
+    )
+    gazetteer_file: Path | None = Field(
+        default=None,
+        description="CSV of the areas deployments, motions and subscriptions may name "
+        "(columns: code, name, kind, parent, ons_code, aliases). Default: the bundled list "
+        "of London boroughs and wards.",
     )
     max_request_bytes: int = Field(
         default=4 * 1024 * 1024, ge=1024,
@@ -136,6 +156,7 @@ class Settings(BaseSettings):
             watchlist_max_image_age_days=self.watchlist_max_image_age_days,
             watchlist_allowed_categories=frozenset(self.watchlist_allowed_categories),
             watchlist_built_within_hours=self.watchlist_built_within_hours,
+            override_min_notice_days=self.override_min_notice_days,
         )
 
     def ensure_data_dir(self) -> Path:

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from openlfr.services import mailer
 from openlfr.storage import models as m
 
-RESIDENT = "resident.of.riverside@example.org"
+RESIDENT = "resident.of.vauxhall@example.org"
 OBJECTION = "I object: the cameras would watch the entrance of my children's school."
 ANSWER = "The cameras face the station forecourt only, not the school gate."
 CONSULTATION = {
@@ -34,7 +34,7 @@ def test_resident_finds_subscribes_answers_objects_and_reads_the_answer(
         context: Any, scenario: Scenario, live_url: str) -> None:
     s = scenario
     platform = s.staff.platform
-    s.draft(title="Riverside station checks")
+    s.draft(title="Vauxhall station checks")
     ok(s.staff["planner"].post(s.url("/propose")))
     ok(s.staff["planner"].post(s.url("/publish-notice")))
     ok(s.staff["planner"].put(s.url("/consultation"), json=CONSULTATION))
@@ -42,7 +42,7 @@ def test_resident_finds_subscribes_answers_objects_and_reads_the_answer(
 
     resident = context.new_page()
     resident.goto(live_url)
-    listed = resident.locator("[data-test=deployment]", has_text="Riverside station checks")
+    listed = resident.locator("[data-test=deployment]", has_text="Vauxhall station checks")
     listed.locator("[data-test=deployment-link]").click()
     resident.wait_for_url(f"**/deployments/{s.reference}")
 
@@ -51,10 +51,10 @@ def test_resident_finds_subscribes_answers_objects_and_reads_the_answer(
     ical = resident.request.get(area.locator("[data-test=area-ical]").get_attribute("href")
                                 or "")
     [event] = icalendar.Calendar.from_ical(ical.body()).walk("VEVENT")
-    assert "Riverside station checks" in str(event["SUMMARY"])
+    assert "Vauxhall station checks" in str(event["SUMMARY"])
     atom = feedparser.parse(resident.request.get(
         area.locator("[data-test=area-atom]").get_attribute("href") or "").body())
-    assert not atom.bozo and "Riverside station checks" in atom.entries[0].title
+    assert not atom.bozo and "Vauxhall station checks" in atom.entries[0].title
     with smtp_sink() as sink:
         platform.settings.smtp_host, platform.settings.smtp_port = sink.host, sink.port
         platform.settings.public_url = live_url

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from openlfr.services import mailer
 from openlfr.storage import models as m
 
-RESIDENT = "resident.in.riverside@example.org"
+RESIDENT = "resident.in.vauxhall@example.org"
 
 
 def _link(message: Received, base_url: str, action: str) -> str:
@@ -38,8 +38,8 @@ def test_resident_subscribes_from_the_home_page_and_confirms(page: Any, scenario
         platform.settings.public_url = live_url
 
         page.goto(live_url)
-        page.click("[data-test=area][data-area=lambeth--riverside] [data-test=area-email]")
-        assert "Lambeth / Riverside" in page.inner_text("h1")
+        page.click("[data-test=area][data-area=lambeth--vauxhall] [data-test=area-email]")
+        assert "Lambeth / Vauxhall" in page.inner_text("h1")
         page.fill("[data-test=email]", RESIDENT)
         page.click("[data-test=subscribe-submit]")
         page.wait_for_selector("[data-test=subscribe-sent]")
@@ -49,10 +49,10 @@ def test_resident_subscribes_from_the_home_page_and_confirms(page: Any, scenario
         [confirmation] = sink.to(RESIDENT)
         page.goto(_link(confirmation, live_url, "confirm"))
         page.click("[data-test=confirm-submit]")
-        assert "Lambeth / Riverside" in page.inner_text("[data-test=confirmed]")
+        assert "Lambeth / Vauxhall" in page.inner_text("[data-test=confirmed]")
         with platform.sessions() as session:
             [sub] = session.scalars(select(m.NoticeSubscription))
-            assert sub.area_slug == "lambeth--riverside" and sub.confirmed_at is not None
+            assert sub.area_code == "lambeth--vauxhall" and sub.confirmed_at is not None
 
         _publish(s, title="Market day checks")
         assert mailer.send_pending(platform).sent == 1

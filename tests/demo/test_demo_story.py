@@ -113,7 +113,7 @@ def test_review_transparency_and_pages_come_from_the_run(demo_run: tuple[Path, P
     for path in ("/", f"/deployments/{reference}", f"/deployments/{reference}/review",
                  f"/deployments/{reference}/consultation", "/transparency", "/register",
                  "/transparency.csv", "/transparency.json", "/areas/lambeth/deployments.ics",
-                 "/areas/lambeth--riverside/deployments.atom",
+                 "/areas/lambeth--vauxhall/deployments.atom",
                  f"/api/public/deployments/{reference}"):
         r = client.get(path)
         assert r.status_code == 200, path

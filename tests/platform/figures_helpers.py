@@ -13,7 +13,7 @@ from platform_helpers import Scenario, activate_at, ok
 
 from openlfr.storage import models as m
 
-#: Deployment A: Lambeth / Riverside, 31 March 2026 20:00 to 1 April 04:00 (UTC).
+#: Deployment A: Lambeth / Vauxhall, 31 March 2026 20:00 to 1 April 04:00 (UTC).
 A_START = datetime(2026, 3, 31, 20, 0, tzinfo=UTC)
 #: Deployment B: Hackney / Dalston, 12 May 2026 10:00 to 18:00.
 B_START = datetime(2026, 5, 12, 10, 0, tzinfo=UTC)

@@ -33,7 +33,9 @@ with warnings.catch_warnings():
 PASSWORD = "correct horse battery staple"
 
 
-ROLES = ("operator", "planner", "authoriser", "oversight", "admin")
+ROLES = ("operator", "planner", "authoriser", "oversight", "councillor", "admin")
+#: The areas a test councillor acts for.
+COUNCILLOR_AREAS = ["Lambeth"]
 
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -89,9 +91,12 @@ class Staff:
         self.anon = new_client(self.app)
         self.by_role: dict[str, TestClient] = {}
 
-    def add_user(self, username: str, role: str) -> None:
-        users.create_user(self.platform, SYSTEM_ACTOR,
-                          UserIn(username=username, password=PASSWORD, role=role))  # type: ignore[arg-type]
+    def add_user(self, username: str, role: str, areas: list[str] | None = None) -> None:
+        """A person with ``role``; a councillor acts for ``areas`` (default: Lambeth)."""
+        if role == "councillor" and areas is None:
+            areas = COUNCILLOR_AREAS
+        users.create_user(self.platform, SYSTEM_ACTOR, UserIn(
+            username=username, password=PASSWORD, role=role, areas=areas or []))  # type: ignore[arg-type]
 
     def login(self, username: str) -> TestClient:
         client = new_client(self.app)
@@ -138,7 +143,7 @@ START = T0 + timedelta(days=20, hours=1)
 
 
 AREA_PROFILE = (
-    "Riverside ward is a mainly residential area of about 14,000 residents, many of them "
+    "Vauxhall ward is a mainly residential area of about 14,000 residents, many of them "
     "young families and older residents in social housing, with a busy high street, a "
     "market on Saturdays and two secondary schools. Residents have raised robbery near the "
     "station as their main concern at ward panels.")
@@ -170,6 +175,13 @@ DECISION = (
     "results within seven days.")
 
 
+#: An authoriser's and a member of oversight's reasons for an override (published).
+ASKED_BECAUSE = ("A named suspect in three robberies is expected at the station this week; "
+                 "the objection will be answered before the day.")
+COUNTERSIGNED_BECAUSE = ("The oversight panel has seen the intelligence and accepts the "
+                         "urgency; the answer must be published before the start.")
+
+
 class Scenario:
     """Walks a deployment through its life over HTTP, as the roles would."""
 
@@ -180,9 +192,9 @@ class Scenario:
 
     def deployment_body(self, **overrides: Any) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "title": "Riverside high street",
+            "title": "Vauxhall high street",
             "borough": "Lambeth",
-            "ward": "Riverside",
+            "ward": "Vauxhall",
             "sites": [{"name": "Station forecourt", "lat": 51.4952, "lon": -0.1115}],
             "start_at": START.isoformat(),
             "end_at": (START + timedelta(hours=8)).isoformat(),
@@ -219,14 +231,17 @@ class Scenario:
         return int(tech["id"])
 
     def engage(self, residents: int = 60, officials: int = 20) -> None:
+        """Two events, held the day before and on the clock's day (never in the future)."""
         planner = self.staff["planner"]
+        today = self.clock.now.date()
         ok(planner.post(self.url("/engagement"), json={
-            "held_on": "2026-03-03", "format": "public_meeting", "audience": "residents",
+            "held_on": (today - timedelta(days=1)).isoformat(), "format": "public_meeting",
+            "audience": "residents", "met_with": "Vauxhall Tenants' and Residents' Association",
             "attendees": residents, "materials": "leaflet with benefits and risks",
             "questions_raised": ["Where are my photos kept?"]}), 201)
         ok(planner.post(self.url("/engagement"), json={
-            "held_on": "2026-03-04", "format": "briefing", "audience": "council_officials",
-            "attendees": officials}), 201)
+            "held_on": today.isoformat(), "format": "briefing", "audience": "council_officials",
+            "met_with": "Lambeth Council community safety team", "attendees": officials}), 201)
 
     def consult(self) -> int:
         planner = self.staff["planner"]
@@ -288,6 +303,23 @@ class Scenario:
         ok(self.staff["authoriser"].post(self.url("/authorise")))
         self.clock.now = START
         ok(self.staff["operator"].post(self.url("/activate")))
+
+    def late_objection(self) -> int:
+        """An objection nobody has answered: the consultation gate fails (a failure an
+        override may set aside)."""
+        f = ok(self.staff.anon.post(f"/api/public/deployments/{self.reference}/feedback",
+                                    json={"kind": "objection", "text": "Nobody asked the "
+                                          "people on my estate about this."}), 201)
+        return int(f["id"])
+
+    def override(self, action: str = "authorise") -> dict[str, Any]:
+        """Two people go ahead despite the failing gates: an authoriser asks, and a member
+        of oversight countersigns. Returns the override as the API shows it."""
+        asked = self.staff["authoriser"].post(self.url(f"/{action}"), json={
+            "override_justification": ASKED_BECAUSE})
+        assert asked.status_code == 202, asked.text
+        return ok(self.staff["oversight"].post(self.url("/overrides/countersign"), json={
+            "justification": COUNTERSIGNED_BECAUSE}))
 
 
 def activate_at(s: Scenario, start: datetime, hours: float = 8, **fields: Any) -> int:

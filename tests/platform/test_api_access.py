@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from platform_helpers import Scenario, Staff, new_client, ok, route_table
+from platform_helpers import ROLES, Scenario, Staff, new_client, ok, route_table
 
 from openlfr.web.app import PUBLIC_PATH_PREFIXES
 
@@ -60,13 +60,15 @@ ROLE_MATRIX: list[tuple[str, str, object, set[str]]] = [
     ("GET", "/api/users", None, {"admin"}),
     ("POST", "/api/deployments", {}, {"planner"}),
     ("GET", "/api/deployments", None, {"operator", "planner", "authoriser", "oversight",
-                                       "admin"}),
-    ("POST", "/api/motions", {}, {"oversight", "planner"}),
+                                       "councillor", "admin"}),
+    ("POST", "/api/deployments/1/overrides/countersign", {}, {"oversight"}),
+    ("POST", "/api/deployments/1/amendments", {}, {"planner"}),
+    ("POST", "/api/motions", {}, {"oversight", "councillor"}),
     ("POST", "/api/technology", {}, {"admin", "oversight"}),
     ("GET", "/api/audit/verify", None, {"admin", "oversight"}),
     ("POST", "/api/alerts/1/adjudication", {}, {"operator"}),
     ("GET", "/api/deployments/1/watchlist", None, {"planner", "authoriser", "operator"}),
-    ("POST", "/api/deployments/1/comments", {}, {"oversight"}),
+    ("POST", "/api/deployments/1/comments", {}, {"oversight", "councillor"}),
     ("GET", "/api/node/deployments/1/watchlist", None, set()),
 ]
 
@@ -75,7 +77,7 @@ ROLE_MATRIX: list[tuple[str, str, object, set[str]]] = [
                          ids=[f"{m} {p}" for m, p, _, _ in ROLE_MATRIX])
 def test_role_matrix(staff: Staff, method: str, path: str, body: object,
                      allowed: set[str]) -> None:
-    for role in ("operator", "planner", "authoriser", "oversight", "admin"):
+    for role in ROLES:
         r = staff[role].request(method, path, json=body)
         if role in allowed:
             assert r.status_code not in (401, 403), (role, r.status_code, r.text)

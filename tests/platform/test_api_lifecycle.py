@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from platform_helpers import START, Scenario, descriptor, ok
+from platform_helpers import (
+    ASKED_BECAUSE,
+    COUNTERSIGNED_BECAUSE,
+    START,
+    Scenario,
+    descriptor,
+    ok,
+)
 
 
 def test_deployment_lifecycle_through_every_gate(scenario: Scenario) -> None:
@@ -103,34 +110,67 @@ def test_authorise_refuses_with_failing_gates_and_changes_nothing(scenario: Scen
     assert ok(staff["admin"].get("/api/audit/verify"))["events_checked"] == before
 
 
-def test_override_needs_authoriser_and_justification_and_is_published(
+def test_an_override_needs_an_authoriser_who_asks_and_oversight_who_countersigns(
         scenario: Scenario) -> None:
     s, staff = scenario, scenario.staff
-    s.draft()
-    ok(staff["planner"].post(s.url("/propose")))
-    ok(staff["planner"].post(s.url("/publish-notice")))
+    s.prepare()
+    s.late_objection()  # only the consultation gate fails: an override may set it aside
     short = staff["authoriser"].post(s.url("/authorise"),
                                      json={"override_justification": "urgent"})
     assert short.status_code == 422
     assert short.json()["detail"][0]["loc"] == ["body", "override_justification"]
-    justification = ("A named violent offender is believed to be in the area this week; the "
-                     "risk to the public outweighs the incomplete engagement.")
-    done = ok(staff["authoriser"].post(s.url("/authorise"),
-                                       json={"override_justification": justification}))
-    assert done["deployment"]["status"] == "authorised"
-    assert done["override"]["justification"] == justification
+    asked = staff["authoriser"].post(s.url("/authorise"),
+                                     json={"override_justification": ASKED_BECAUSE})
+    assert asked.status_code == 202
+    body = asked.json()
+    assert body["deployment"]["status"] == "notice_published"  # nothing has moved
+    assert body["override"]["status"] == "awaiting_countersignature"
     public = ok(staff.anon.get(f"/api/public/deployments/{s.reference}"))
-    assert public["overrides"][0]["justification"] == justification
-    assert public["gates_basis"] == "authorise"
-    assert not all(g["passed"] for g in public["gates"])
-    assert {g["name"] for g in public["overrides"][0]["failing_gates"]} >= {"engagement_reach"}
+    assert public["overrides"] == [] and public["status_text"] == "notice published"
 
-    # An operator may activate, but not override failing gates.
-    s.clock.now = START
-    r = staff["operator"].post(s.url("/activate"), json={"override_justification":
-                                                         justification})
-    assert r.status_code == 403
+    # Not the one who asked, nor any other role than oversight.
+    for role in ("authoriser", "planner", "operator", "councillor", "admin"):
+        r = staff[role].post(s.url("/overrides/countersign"),
+                             json={"justification": COUNTERSIGNED_BECAUSE})
+        assert r.status_code == 403, role
+    r = staff["oversight"].post(s.url("/overrides/countersign"), json={"justification": "ok"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "justification"]
+    override = ok(staff["oversight"].post(s.url("/overrides/countersign"),
+                                          json={"justification": COUNTERSIGNED_BECAUSE}))
+    assert override["status"] == "in_force" and override["countersigned_by"] == "oversight"
     assert ok(staff["planner"].get(s.url()))["status"] == "authorised"
+    public = ok(staff.anon.get(f"/api/public/deployments/{s.reference}"))
+    assert public["status_text"] == "authorised despite 1 failed check"
+    assert public["went_ahead_despite"] == ["consultation_and_objections"]
+    [shown] = public["overrides"]
+    assert shown["justification"] == ASKED_BECAUSE
+    assert shown["countersignature"] == COUNTERSIGNED_BECAUSE
+    assert public["gates_basis"] == "authorise"
+    assert staff["oversight"].post(s.url("/overrides/countersign"), json={
+        "justification": COUNTERSIGNED_BECAUSE}).status_code == 409  # nothing awaits
+
+    # The gates overridden at authorisation do not stop activation ...
+    s.clock.now = START
+    ok(staff["operator"].post(s.url("/activate")))
+    assert ok(staff["planner"].get(s.url()))["status"] == "active"
+
+
+def test_a_gate_failing_anew_at_activation_needs_its_own_override(scenario: Scenario) -> None:
+    s, staff = scenario, scenario.staff
+    s.prepare()
+    ok(staff["authoriser"].post(s.url("/authorise")))
+    s.clock.now = START
+    s.late_objection()
+    r = staff["operator"].post(s.url("/activate"))
+    assert r.status_code == 409 and [g["name"] for g in r.json()["failing_gates"]] == [
+        "consultation_and_objections"]
+    # An operator may activate, but not ask for an override.
+    r = staff["operator"].post(s.url("/activate"),
+                               json={"override_justification": ASKED_BECAUSE})
+    assert r.status_code == 403 and "needs one of these roles: authoriser" in r.json()["detail"]
+    override = s.override("activate")
+    assert override["transition"] == "activate"
+    assert ok(staff["planner"].get(s.url()))["status"] == "active"
 
 
 def test_lifecycle_refuses_skipping_steps(scenario: Scenario) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from platform_helpers import Scenario, ok, route_table
+from platform_helpers import START, Scenario, ok, route_table
 from sqlalchemy import func, select
 
 from openlfr.storage import models as m
@@ -116,11 +116,14 @@ def test_consultation_responses_are_validated_and_anonymous(scenario: Scenario) 
 
 
 def test_council_motion_blocks_until_a_response_is_published(scenario: Scenario) -> None:
+    """A motion setting conditions blocks until answered; one asking to stop LFR is
+    never lifted by a response (tests/platform/test_overrides.py)."""
     s, staff = scenario, scenario.staff
     motion = ok(staff["oversight"].post("/api/motions", json={
-        "body": "Lambeth Council", "passed_on": "2026-02-10", "stance": "suspend",
-        "summary": "Suspend LFR in the borough pending an independent review.",
+        "body": "Lambeth Council", "passed_on": "2026-02-10", "stance": "conditions",
+        "summary": "LFR only with four weeks' notice and published results.",
         "link": "https://example.org/motion", "areas": ["Lambeth"]}), 201)
+    assert motion["areas"] == [{"code": "lambeth", "name": "Lambeth"}]
     s.prepare()
     r = staff["authoriser"].post(s.url("/authorise"))
     assert r.status_code == 409
@@ -141,7 +144,7 @@ def test_assessment_publish_refused_while_incomplete_and_edit_unpublishes(
     assert not a["complete"]
     assert a["engagement_summary"] == "No engagement events have been recorded."
     r = planner.post(s.url("/assessment/publish"))
-    assert r.status_code == 409 and "never mentions residents" in r.json()["detail"]
+    assert r.status_code == 409 and "never describes who lives there" in r.json()["detail"]
     s.engage()
     s.consult()
     s.assess()
@@ -239,7 +242,13 @@ def test_no_public_route_reveals_personal_data(scenario: Scenario) -> None:
     from datetime import timedelta as td
 
     s, staff = scenario, scenario.staff
-    s.activate()
+    s.prepare()
+    event = ok(staff["planner"].get(s.url("/engagement")))[0]
+    ok(staff["planner"].post(s.url(f"/engagement/{event['id']}/evidence"), files={
+        "evidence": ("minutes.pdf", b"%PDF-1.4 minutes of the meeting", "application/pdf")}))
+    ok(staff["authoriser"].post(s.url("/authorise")))
+    s.clock.now = START
+    ok(staff["operator"].post(s.url("/activate")))
     node = staff.node(s.deployment_id)
     entry = ok(node.get(f"/api/node/deployments/{s.deployment_id}/watchlist"))["entries"][0]
     alert = ok(node.post(f"/api/node/deployments/{s.deployment_id}/alerts", json={
@@ -256,10 +265,11 @@ def test_no_public_route_reveals_personal_data(scenario: Scenario) -> None:
         if not path.startswith("/api/public/") or "GET" not in methods:
             continue
         concrete = path.replace("{reference}", s.reference).replace(
-            "{consultation_id}", str(consultation_id))
-        body = ok(staff.anon.get(concrete)) if "{" not in concrete else None
-        assert body is not None, concrete
-        text = str(body)
+            "{consultation_id}", str(consultation_id)).replace("{event_id}", str(event["id"]))
+        response = staff.anon.get(concrete) if "{" not in concrete else None
+        assert response is not None and response.status_code == 200, concrete
+        text = str(response.json()) if concrete.startswith("/api/public/") and not (
+            concrete.endswith(".pdf")) else response.text
         for private in ("CASE-123/A", "resident@example.org", "group-zz", "0.01, 0.02",
                         "descriptors", "subject_ref", "contact"):
             assert private not in text, (concrete, private)
@@ -274,8 +284,8 @@ def test_corrections_are_possible_and_audited(scenario: Scenario) -> None:
     events = ok(staff["planner"].get(s.url("/engagement")))
     gates = {g["name"]: g for g in ok(staff["planner"].get(s.url("/gates")))["gates"]}
     assert not gates["engagement_reach"]["passed"]
-    fixed = {**{k: events[0][k] for k in ("held_on", "format", "audience", "materials",
-                                          "questions_raised")}, "attendees": 45}
+    fixed = {**{k: events[0][k] for k in ("held_on", "format", "audience", "met_with",
+                                          "materials", "questions_raised")}, "attendees": 45}
     ok(staff["planner"].put(s.url(f"/engagement/{events[0]['id']}"), json=fixed))
     gates = {g["name"]: g for g in ok(staff["planner"].get(s.url("/gates")))["gates"]}
     assert gates["engagement_reach"]["passed"]
@@ -288,7 +298,8 @@ def test_corrections_are_possible_and_audited(scenario: Scenario) -> None:
     assert not gates["council_motions"]["passed"]
     ok(staff["oversight"].put(f"/api/motions/{motion['id']}",
                               json={**motion_body, "areas": ["Southwark"]}))
-    assert ok(staff["planner"].get(f"/api/motions/{motion['id']}"))["areas"] == ["Southwark"]
+    corrected = ok(staff["planner"].get(f"/api/motions/{motion['id']}"))
+    assert [a["code"] for a in corrected["areas"]] == ["southwark"]
     gates = {g["name"]: g for g in ok(staff["planner"].get(s.url("/gates")))["gates"]}
     assert gates["council_motions"]["passed"]
 

@@ -18,7 +18,7 @@ from figures_helpers import (
 from platform_helpers import Scenario, ok
 
 from openlfr.governance.records import STOP_OUTCOMES, Adjudication, AlertOutcome, is_stop
-from openlfr.services import alerts, figures
+from openlfr.services import figures, public_view
 from openlfr.services.figures import (
     FIGURE_COLUMNS,
     AlertFacts,
@@ -100,7 +100,7 @@ def test_deployment_figures_by_month_from_planted_counts_and_alerts(
     assert result.total == result.by_month[0].figures + result.by_month[1].figures
 
     # The public API's figures come from the same place.
-    public = alerts.deployment_figures(s.staff.platform, s.deployment_id)
+    public = public_view.public_deployment(s.staff.platform, s.reference).figures
     assert (public.faces_seen, public.alerts, public.confirmed, public.false_alerts,
             public.unclear, public.pending) == (4500, 8, 3, 3, 1, 1)
     assert public.outcomes == {"arrest": 1, "no_further_action": 1, "not_engaged": 2,

@@ -12,6 +12,7 @@ from openlfr.governance.cia import (
     completeness_findings,
     derive_consultation_findings,
     derive_engagement_summary,
+    describes_residents,
 )
 from openlfr.governance.errors import Conflict, InvalidTransition
 from openlfr.governance.gates import (
@@ -78,9 +79,10 @@ def good_dossier() -> DeploymentDossier:
     return DeploymentDossier(
         deployment=DeploymentFacts(
             reference="LFR-2026-0001", status=DeploymentStatus.NOTICE_PUBLISHED,
-            borough="Lambeth", ward="Riverside", start_at=START,
+            borough="Lambeth", ward="Vauxhall", start_at=START,
             end_at=START + timedelta(hours=8), threshold=0.64,
-            notice_published_at=START - timedelta(days=20)),
+            notice_published_at=START - timedelta(days=20), borough_code="lambeth",
+            ward_code="lambeth--vauxhall"),
         cia=GOOD_CIA,
         engagement=(
             EngagementEventFacts(date(2026, 5, 1), AudienceCategory.RESIDENTS, 60),
@@ -120,11 +122,24 @@ def test_notice_period_fails_when_notice_is_short() -> None:
     result = notice_period_gate(d, PARAMS)
     assert not result.passed
     assert "at least 14 days" in result.reason and "13 days 23 hours before" in result.reason
+    assert result.overridable  # short, but not below the hard minimum of 7 days
+
+
+@pytest.mark.parametrize(("days", "overridable"), [(7, True), (6.9, False), (2, False)])
+def test_notice_below_the_hard_minimum_can_never_be_overridden(days: float,
+                                                               overridable: bool) -> None:
+    d = with_deployment(good_dossier(), notice_published_at=START - timedelta(days=days))
+    result = notice_period_gate(d, PARAMS)
+    assert not result.passed and result.overridable is overridable
+    if not overridable:
+        assert result.override_refusal is not None
+        assert "shorter than 7 days can never be overridden" in result.override_refusal
 
 
 def test_notice_period_fails_without_notice() -> None:
     result = notice_period_gate(with_deployment(good_dossier(), notice_published_at=None), PARAMS)
     assert not result.passed and "No public notice" in result.reason
+    assert not result.overridable
 
 
 def test_notice_period_is_configurable() -> None:
@@ -134,21 +149,67 @@ def test_notice_period_is_configurable() -> None:
 
 # --- impact assessment ---------------------------------------------------------------------------
 
-def test_cia_gate_fails_when_unpublished() -> None:
+def test_cia_gate_fails_when_unpublished_and_no_override_can_set_that_aside() -> None:
     d = replace(good_dossier(), cia=replace(GOOD_CIA, published_at=None))
     result = cia_gate(d, PARAMS)
     assert not result.passed and "not yet published" in result.reason
+    assert result.override_refusal is not None and "unpublished" in result.override_refusal
 
 
 def test_cia_gate_fails_when_missing() -> None:
     result = cia_gate(replace(good_dossier(), cia=None), PARAMS)
     assert not result.passed and "no community impact assessment" in result.reason
+    assert not result.overridable
 
 
-def test_cia_gate_fails_when_it_never_mentions_residents() -> None:
+def test_a_published_assessment_made_incomplete_later_may_be_overridden() -> None:
+    """Completeness also reads the engagement log: a published assessment can become
+    incomplete when events change; that failure is one an override may set aside."""
+    result = cia_gate(replace(good_dossier(), engagement=()), PARAMS)
+    assert not result.passed and result.overridable
+
+
+def test_cia_gate_fails_when_it_never_describes_residents() -> None:
     d = replace(good_dossier(), cia=replace(GOOD_CIA, area_profile=f"The high street. {WORDS}"))
     result = cia_gate(d, PARAMS)
-    assert not result.passed and "never mentions residents" in result.reason
+    assert not result.passed and "never describes who lives there" in result.reason
+
+
+#: Area profiles that do not say who lives there, although some mention residents: the
+#: first is the kind of sentence that was all a 2024 assessment said about residents.
+DOES_NOT_DESCRIBE = [
+    "Any press enquiries will be handled by the press office, which will reassure residents "
+    "that the deployment is intelligence-led and proportionate.",
+    "Residents will be informed of the deployment through social media and the force website.",
+    "We will keep residents informed throughout.",
+    "The borough is vibrant and diverse, with a thriving night-time economy.",
+    "Residents have raised robbery near the station at ward panels.",
+]
+#: Area profiles that do: how many live there, and who they are.
+DESCRIBES = [
+    "About 14,000 residents live in the ward, many of them young families and older residents "
+    "in social housing.",
+    "The 2021 census counted 15,200 people living in the ward; 38% are Black or Black British "
+    "and one household in four speaks a language other than English at home.",
+    "Most households rent from the council or a housing association, and a third of residents "
+    "are under 25.",
+]
+
+
+@pytest.mark.parametrize("text", DOES_NOT_DESCRIBE)
+def test_a_sentence_that_only_mentions_residents_does_not_describe_them(text: str) -> None:
+    assert not describes_residents(text)
+    cia = replace(GOOD_CIA, area_profile=f"{text} {WORDS}")
+    assert any(f.section == "area_profile" and "who lives there" in f.problem
+               for f in completeness_findings(cia, list(good_dossier().engagement),
+                                              good_dossier().consultation))
+
+
+@pytest.mark.parametrize("text", DESCRIBES)
+def test_a_profile_that_says_who_lives_there_describes_them(text: str) -> None:
+    assert describes_residents(text)
+    # Beside a press line, the description still counts.
+    assert describes_residents(f"{DOES_NOT_DESCRIBE[0]} {text}")
 
 
 def test_completeness_flags_thin_sections_and_missing_engagement() -> None:
@@ -259,10 +320,15 @@ def test_watchlist_fails_when_built_too_early() -> None:
     assert not result.passed and "more than 24 hours before the start" in result.reason
 
 
-def test_watchlist_fails_when_not_built_or_empty() -> None:
+def test_watchlist_fails_when_not_built_or_empty_and_no_override_can_set_that_aside() -> None:
     unbuilt = replace(good_dossier(), watchlist=WatchlistFacts((OK_ENTRY,), built_at=None))
-    assert "not been built" in watchlist_gate(unbuilt, PARAMS).reason
-    assert not watchlist_gate(replace(good_dossier(), watchlist=None), PARAMS).passed
+    result = watchlist_gate(unbuilt, PARAMS)
+    assert "not been built" in result.reason and not result.overridable
+    empty = watchlist_gate(replace(good_dossier(), watchlist=None), PARAMS)
+    assert not empty.passed and empty.override_refusal == (
+        "An empty watchlist can never be overridden.")
+    too_early = watchlist_gate(with_entries(OK_ENTRY, built_hours_before=25), PARAMS)
+    assert not too_early.passed and too_early.overridable
 
 
 def test_watchlist_fails_with_expired_entries() -> None:
@@ -290,31 +356,55 @@ def test_threshold_passes_when_no_audit_exists() -> None:
 
 # --- council motions -----------------------------------------------------------------------------
 
-MOTION = CouncilMotionFacts("Lambeth Council", date(2026, 2, 1), MotionStance.SUSPEND,
-                            areas=("Lambeth",))
+MOTION = CouncilMotionFacts("Lambeth Council", date(2026, 2, 1), MotionStance.CONDITIONS,
+                            area_codes=("lambeth",))
+SUSPEND = replace(MOTION, stance=MotionStance.SUSPEND,
+                  points=("Suspend LFR in the borough.", "Publish every past deployment's "
+                          "false alerts."))
+ANSWERED = START - timedelta(days=30)
 
 
 def test_motion_covering_the_borough_without_response_fails() -> None:
     result = council_motions_gate(replace(good_dossier(), motions=(MOTION,)), PARAMS)
-    assert not result.passed and "Lambeth Council (2026-02-01, suspend)" in result.reason
+    assert not result.passed and "Lambeth Council (2026-02-01, conditions)" in result.reason
+    assert result.overridable
 
 
 def test_motion_with_published_response_passes() -> None:
-    answered = replace(MOTION, response_published_at=START - timedelta(days=30))
+    answered = replace(MOTION, response_published_at=ANSWERED)
     assert council_motions_gate(replace(good_dossier(), motions=(answered,)), PARAMS).passed
+
+
+@pytest.mark.parametrize("stance", [MotionStance.SUSPEND, MotionStance.OPPOSE])
+def test_a_motion_asking_to_stop_lfr_is_never_lifted_by_a_response_alone(
+        stance: MotionStance) -> None:
+    """Until each point has a public answer it cannot even be overridden; after that it
+    still fails, and only a (two-person) override may set it aside."""
+    motion = replace(SUSPEND, stance=stance)
+    unanswered = council_motions_gate(replace(good_dossier(), motions=(motion,)), PARAMS)
+    assert not unanswered.passed and not unanswered.overridable
+    one_point = replace(motion, response_published_at=ANSWERED, point_answers=("No.",))
+    result = council_motions_gate(replace(good_dossier(), motions=(one_point,)), PARAMS)
+    assert not result.passed and not result.overridable
+    assert "answered each of its points" in str(result.override_refusal)
+    every_point = replace(one_point, point_answers=("No: see the response.", "Yes, below."))
+    result = council_motions_gate(replace(good_dossier(), motions=(every_point,)), PARAMS)
+    assert not result.passed and result.overridable
+    assert "only a countersigned override can" in result.reason
 
 
 @pytest.mark.parametrize(("areas", "covers"), [
     (("lambeth",), True),
-    (("Lambeth/Riverside",), True),
-    (("Lambeth / riverside",), True),
-    (("Lambeth/Other ward",), False),
-    (("Southwark",), False),
+    (("lambeth--vauxhall",), True),
+    (("lambeth--oval",), False),
+    (("southwark",), False),
+    (("southwark", "lambeth--vauxhall"), True),
 ])
-def test_motion_area_matching(areas: tuple[str, ...], covers: bool) -> None:
-    assert replace(MOTION, areas=areas).covers("Lambeth", "Riverside") is covers
-    result = council_motions_gate(replace(good_dossier(), motions=(replace(MOTION, areas=areas),)),
-                                  PARAMS)
+def test_motion_area_matching_is_by_gazetteer_code(areas: tuple[str, ...],
+                                                   covers: bool) -> None:
+    motion = replace(MOTION, area_codes=areas)
+    assert motion.covers("lambeth", "lambeth--vauxhall") is covers
+    result = council_motions_gate(replace(good_dossier(), motions=(motion,)), PARAMS)
     assert result.passed is not covers
 
 

@@ -245,7 +245,7 @@ def test_the_change_is_public_on_the_page_api_and_feeds(scenario: Scenario) -> N
         "new_end_at": z(new_start + timedelta(hours=6)), "reason": REASON}]
     assert public["notice_published_at"] == z(moved_at)
 
-    for area in ("lambeth", "lambeth--riverside"):
+    for area in ("lambeth", "lambeth--vauxhall"):
         ical = icalendar.Calendar.from_ical(
             s.staff.anon.get(f"/areas/{area}/deployments.ics").content)
         [event] = ical.walk("VEVENT")

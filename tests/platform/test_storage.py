@@ -25,10 +25,10 @@ EXPECTED_TABLES = {
     "consultation_responses", "feedback", "council_motions", "oversight_comments",
     "gate_overrides", "watchlists", "watchlist_entries", "alerts", "counter_batches",
     "audit_events", "audit_head", "deployment_reviews", "notice_subscriptions",
-    "outgoing_emails",
+    "outgoing_emails", "amendments",
 }
 #: The newest migration: a database migrated on start must be at it.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 
 def test_migrations_run_from_empty_and_match_the_models(any_database_url: str) -> None:

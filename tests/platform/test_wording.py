@@ -45,7 +45,7 @@ LEADING: list[tuple[str, str, str]] = [
     ("Would you welcome cameras at the market?", "asks_for_support", "Would you welcome"),
     ("Are you in favour of LFR at the market?", "asks_for_support", "Are you in favour"),
     ("How strongly do you support LFR?", "asks_for_support", "do you support"),
-    ("Is LFR a good idea for Riverside?", "asks_if_good_idea", "good idea"),
+    ("Is LFR a good idea for Vauxhall?", "asks_if_good_idea", "good idea"),
     ("Would you be happy for LFR to be used at the station?", "asks_if_happy",
      "Would you be happy for"),
     # presupposes an answer

@@ -24,7 +24,7 @@ def publish_realistic_deployment(s: Scenario) -> None:
     motion = ok(staff["oversight"].post("/api/motions", json={
         "body": "Lambeth Council", "passed_on": "2026-02-10", "stance": "conditions",
         "summary": "Asks for four weeks' notice and published results.",
-        "areas": ["Lambeth/Riverside"]}), 201)
+        "areas": ["Lambeth/Vauxhall"]}), 201)
     ok(staff["planner"].post(f"/api/motions/{motion['id']}/response", json={
         "response": "Notice is given at least 14 days ahead; results are published."}))
     ok(staff["authoriser"].post(s.url("/authorise")))

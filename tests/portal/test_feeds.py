@@ -46,16 +46,16 @@ def _entries(s: Scenario, area: str) -> feedparser.FeedParserDict:
 def test_ical_feed_has_the_areas_deployments_as_events(scenario: Scenario) -> None:
     s = scenario
     publish_realistic_deployment(s)
-    other_ward = _publish_in(s, "Brixton market", "Lambeth", "Brixton", 25)
+    other_ward = _publish_in(s, "Brixton market", "Lambeth", "Brixton North", 25)
     elsewhere = _publish_in(s, "Mare Street", "Hackney", "Hackney Central", 26)
-    draft = draft_elsewhere(s, borough="Lambeth", ward="Riverside")
+    draft = draft_elsewhere(s, borough="Lambeth", ward="Vauxhall")
 
-    ward = _events(s, "lambeth--riverside")
+    ward = _events(s, "lambeth--vauxhall")
     assert set(ward) == {s.reference}
     event = ward[s.reference]
     assert event.decoded("dtstart") == START
     assert event.decoded("dtend") == START + timedelta(hours=8)
-    assert "Riverside high street" in str(event["summary"])
+    assert "Vauxhall high street" in str(event["summary"])
     assert str(event["location"]) == "Station forecourt"
     assert str(event["status"]) == "CONFIRMED"  # authorised
     assert str(event["url"]).endswith(f"/deployments/{s.reference}")
@@ -71,11 +71,11 @@ def test_ical_feed_has_the_areas_deployments_as_events(scenario: Scenario) -> No
 
 def test_a_cancelled_deployment_stays_in_the_calendar_as_cancelled(scenario: Scenario) -> None:
     s = scenario
-    reference = _publish_in(s, "Brixton market", "Lambeth", "Brixton", 25)
+    reference = _publish_in(s, "Brixton market", "Lambeth", "Brixton North", 25)
     deployment_id = int(reference.rsplit("-", 1)[1])
     ok(s.staff["planner"].post(f"/api/deployments/{deployment_id}/cancel",
                                json={"reason": "The operation it supported has ended."}))
-    event = _events(s, "lambeth--brixton")[reference]
+    event = _events(s, "lambeth--brixton-north")[reference]
     assert str(event["status"]) == "CANCELLED"
     assert "The operation it supported has ended." in str(event["description"])
 
@@ -83,7 +83,7 @@ def test_a_cancelled_deployment_stays_in_the_calendar_as_cancelled(scenario: Sce
 def test_atom_feed_has_the_areas_deployments_as_entries(scenario: Scenario) -> None:
     s = scenario
     publish_realistic_deployment(s)
-    other_ward = _publish_in(s, "Brixton market", "Lambeth", "Brixton", 25)
+    other_ward = _publish_in(s, "Brixton market", "Lambeth", "Brixton North", 25)
     _publish_in(s, "Mare Street", "Hackney", "Hackney Central", 26)
 
     feed = _entries(s, "lambeth")
@@ -93,13 +93,13 @@ def test_atom_feed_has_the_areas_deployments_as_entries(scenario: Scenario) -> N
     newest_first = [e.link.rsplit("/", 1)[1] for e in feed.entries]
     assert newest_first == [other_ward, s.reference]
     ours = next(e for e in feed.entries if e.link.endswith(s.reference))
-    assert "Riverside high street" in ours.title and "authorised" in ours.title
+    assert "Vauxhall high street" in ours.title and "authorised" in ours.title
     assert "Station forecourt" in ours.content[0].value
     assert ours.updated_parsed is not None and ours.published_parsed is not None
 
-    ward = _entries(s, "lambeth--riverside")
+    ward = _entries(s, "lambeth--vauxhall")
     assert [e.link.rsplit("/", 1)[1] for e in ward.entries] == [s.reference]
-    assert ward.feed.title == "Live facial recognition in Lambeth / Riverside"
+    assert ward.feed.title == "Live facial recognition in Lambeth / Vauxhall"
 
 
 def test_feeds_for_an_area_with_no_deployment_are_valid_and_empty(scenario: Scenario) -> None:
@@ -110,12 +110,21 @@ def test_feeds_for_an_area_with_no_deployment_are_valid_and_empty(scenario: Scen
     assert feed.entries == [] and feed.feed.title == "Live facial recognition in Hackney / Dalston"
 
 
-def test_feeds_refuse_malformed_area_names(scenario: Scenario) -> None:
+def test_feeds_refuse_text_that_names_no_area_and_redirect_names_to_codes(
+        scenario: Scenario) -> None:
     s = scenario
-    for area in ("Lambeth", "lambeth---x", "-lambeth", "a" * 201):
+    for area in ("lambeth---x", "nowhere", "a" * 201):
         for ext in ("ics", "atom"):
             r = s.staff.anon.get(f"/areas/{area}/deployments.{ext}")
             assert r.status_code == 404, (area, ext)
+            assert "in the gazetteer" in r.text
+    r = s.staff.anon.get("/areas/lambeth--vauxhal/deployments.ics")
+    assert r.status_code == 404 and "did you mean: Vauxhall" in r.text
+    # A name (or alias) of an area is the same place: one feed, at the area's code.
+    for area in ("Lambeth", "london-borough-of-lambeth"):
+        r = s.staff.anon.get(f"/areas/{area}/deployments.atom", follow_redirects=False)
+        assert r.status_code == 301 and r.headers["location"].endswith(
+            "/areas/lambeth/deployments.atom")
 
 
 def test_pages_link_to_the_feeds(scenario: Scenario) -> None:
@@ -123,7 +132,7 @@ def test_pages_link_to_the_feeds(scenario: Scenario) -> None:
     publish_realistic_deployment(s)
     home = s.staff.anon.get("/").text
     assert 'href="http://testserver/areas/lambeth/deployments.ics"' in home
-    assert 'href="http://testserver/areas/lambeth--riverside/deployments.atom"' in home
+    assert 'href="http://testserver/areas/lambeth--vauxhall/deployments.atom"' in home
     page = s.staff.anon.get(f"/deployments/{s.reference}").text
     assert 'type="application/atom+xml"' in page
-    assert "/areas/lambeth--riverside/deployments.ics" in page
+    assert "/areas/lambeth--vauxhall/deployments.ics" in page

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from platform_helpers import START, Scenario, ok
+from platform_helpers import ASKED_BECAUSE, COUNTERSIGNED_BECAUSE, START, Scenario, ok
 from portal_helpers import assert_no_personal_data, draft_elsewhere, publish_realistic_deployment
 
 from openlfr.web.pages import PUBLIC_PAGE_PATHS, STAFF_PAGE_PATHS
@@ -28,7 +28,7 @@ def test_home_lists_published_deployments_with_gates_and_map(scenario: Scenario)
     html = r.text
     upcoming = _section(html, "phase-upcoming")
     assert f'data-reference="{s.reference}"' in upcoming
-    assert "Riverside high street" in upcoming
+    assert "Vauxhall high street" in upcoming
     # Authorised: the gates shown are those the decision was based on, all passed.
     assert 'data-passed="7" data-total="7"' in upcoming and "authorised" in upcoming
     assert "None." in _section(html, "phase-active")
@@ -60,7 +60,7 @@ def test_deployment_page_shows_everything_published(scenario: Scenario) -> None:
     assert r.status_code == 200
     html = r.text
     assert 'data-test="reference">' + s.reference in html
-    assert "Lambeth / Riverside" in html
+    assert "Lambeth / Vauxhall" in html
     for text in ("Station forecourt", "Locate people wanted for robbery",
                  "robbery, violence against the person",
                  "Robbery reports near the station doubled", "Common law policing powers",
@@ -74,7 +74,7 @@ def test_deployment_page_shows_everything_published(scenario: Scenario) -> None:
     assert 'data-residents="60" data-officials="20"' in engagement
     assert "75%" in engagement and "at least 50% required" in engagement
     assessment = _section(html, "assessment")
-    assert "Riverside ward is a mainly residential area" in assessment
+    assert "Vauxhall ward is a mainly residential area" in assessment
     assert "2 engagement event(s) with 80 attendee(s)" in assessment
     consultation = _section(html, "consultation")
     assert 'data-test="consultation-status">closed' in consultation
@@ -91,20 +91,17 @@ def test_deployment_page_shows_everything_published(scenario: Scenario) -> None:
     assert_no_personal_data(html)
 
 
-def test_overrides_are_published_with_their_justification(scenario: Scenario) -> None:
+def test_overrides_are_published_with_both_justifications(scenario: Scenario) -> None:
     s = scenario
-    s.draft()
-    ok(s.staff["planner"].post(s.url("/propose")))
-    ok(s.staff["planner"].post(s.url("/publish-notice")))
-    justification = ("A named suspect in three robberies is expected at the station this "
-                     "week; the risk to the public justifies going ahead.")
-    ok(s.staff["authoriser"].post(s.url("/authorise"),
-                                  json={"override_justification": justification}))
+    s.prepare()
+    s.late_objection()
+    s.override()
     html = s.staff.anon.get(f"/deployments/{s.reference}").text
     overrides = re.findall(r'<li data-test="override".*?</li>', html, re.S)
-    assert len(overrides) == 1 and justification in overrides[0]
-    assert "impact assessment" in overrides[0]
-    assert 'data-test="assessment-unpublished"' in html
+    assert len(overrides) == 1
+    assert ASKED_BECAUSE in overrides[0] and COUNTERSIGNED_BECAUSE in overrides[0]
+    assert "consultation and objections" in overrides[0]
+    assert "Countersigned by oversight (oversight)" in overrides[0]
     assert "No council motion covers this area." in html
 
 
@@ -165,7 +162,7 @@ def test_text_from_the_public_is_escaped(scenario: Scenario) -> None:
 def _fill(path: str, reference: str) -> str:
     """A concrete URL for a page path: the scenario's deployment and area, an unknown
     token (such pages must still answer, with a 404 page), and ids of 1."""
-    path = path.replace("{reference}", reference).replace("{area}", "lambeth--riverside")
+    path = path.replace("{reference}", reference).replace("{area}", "lambeth--vauxhall")
     path = path.replace("{token}", "unknown-token")
     return re.sub(r"\{[^}]+\}", "1", path)
 

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from openlfr.services.platform import Role
+from openlfr.services.powers import Action
 from openlfr.web.pages import staff_access
 
 
@@ -58,7 +58,7 @@ def test_repeated_failures_are_throttled_on_the_page(staff: Staff) -> None:
 
 
 def _probe_page(request: Request) -> Response:
-    actor = staff_access.staff_page(request, Role.AUTHORISER)
+    actor = staff_access.staff_page(request, Action.DEPLOYMENT_AUTHORISE)
     if isinstance(actor, Response):
         return actor
     return staff_access.staff_render(request, actor, "staff_forbidden.html",
@@ -66,7 +66,7 @@ def _probe_page(request: Request) -> Response:
 
 
 async def _probe_form(request: Request) -> Response:
-    checked = await staff_access.staff_form(request, Role.AUTHORISER)
+    checked = await staff_access.staff_form(request, Action.DEPLOYMENT_AUTHORISE)
     if isinstance(checked, Response):
         return checked
     return Response("accepted")

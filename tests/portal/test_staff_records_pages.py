@@ -42,7 +42,7 @@ def test_assessment_editor_shows_derived_sections_and_findings(scenario: Scenari
     page = planner.get(page_url).text
     assert "un-publishes it" in page and 'data-published="false"' in page
     # The findings are the completeness check's, listed and beside their section.
-    assert "the area profile never mentions residents; describe who lives there" in page
+    assert "the area profile never describes who lives there" in page
     assert "the consultation has not been run yet" in page
     api = ok(planner.get(s.url("/assessment")))
     assert len(api["findings"]) == page.count('data-test="finding"')
@@ -54,7 +54,7 @@ def test_assessment_editor_shows_derived_sections_and_findings(scenario: Scenari
     r = submit(planner, page_url, f"{page_url}/publish", {})
     assert r.status_code == 409
     error = field_error(r.text, "form") or ""
-    assert "the assessment is incomplete" in error and "never mentions residents" in error
+    assert "the assessment is incomplete" in error and "never describes who lives" in error
     assert ok(planner.get(s.url("/assessment")))["published_at"] is None
 
     s.consult()
@@ -95,16 +95,18 @@ def test_engagement_log_adds_events_and_shows_the_gate_numbers(scenario: Scenari
     planner = s.staff["planner"]
     page_url = f"/staff/deployments/{s.deployment_id}/engagement"
     r = submit(planner, page_url, page_url, {
-        "held_on": "2026-03-04", "format": "briefing", "audience": "council_officials",
-        "attendees": "30", "materials": "slides", "questions_raised": ""})
+        "held_on": "2026-02-27", "format": "briefing", "audience": "council_officials",
+        "met_with": "Lambeth Council scrutiny committee", "attendees": "30",
+        "materials": "slides", "questions_raised": ""})
     assert redirected_to(r, page_url)
     page = planner.get(page_url).text
     assert 'data-test="resident-share">0%' in page and 'data-test="required-share">50%' in page
     assert 'data-passed="false"' in page and "Engagement with officials does not count" in page
 
     r = submit(planner, page_url, page_url, {
-        "held_on": "2026-03-05", "format": "street_stall", "audience": "residents",
-        "attendees": "45", "materials": "leaflet with benefits and risks",
+        "held_on": "2026-03-01", "format": "street_stall", "audience": "residents",
+        "met_with": "Shoppers at Lower Marsh market", "attendees": "45",
+        "materials": "leaflet with benefits and risks",
         "questions_raised": "Where are my photos kept?\n\nWho sees the alerts?\n"})
     assert redirected_to(r, page_url)
     events = ok(planner.get(s.url("/engagement")))
@@ -115,13 +117,21 @@ def test_engagement_log_adds_events_and_shows_the_gate_numbers(scenario: Scenari
     assert gate["passed"] and gate["reason"] in page
     assert 'data-test="resident-share">60%' in page and 'data-share="0.6000"' in page
     assert page.count('data-test="event"') == 2
+    assert "Shoppers at Lower Marsh market" in page
+
+    # An event in the future is refused, with the reason, next to the date.
+    r = submit(planner, page_url, page_url, {
+        "held_on": "2026-03-09", "format": "public_meeting", "audience": "residents",
+        "met_with": "A meeting not yet held", "attendees": "1000", "materials": "",
+        "questions_raised": ""})
+    assert r.status_code == 422 and "is in the future" in (field_error(r.text, "held_on") or "")
 
     # Errors: shown by field, with what was typed kept, and nothing logged.
     r = submit(planner, page_url, page_url, {
         "held_on": "someday", "format": "", "audience": "residents", "attendees": "-3",
-        "materials": "kept materials", "questions_raised": "A kept question?"})
+        "met_with": "", "materials": "kept materials", "questions_raised": "A kept question?"})
     assert r.status_code == 422
-    assert set(errors_on(r.text)) == {"held_on", "format", "attendees"}
+    assert set(errors_on(r.text)) == {"held_on", "format", "attendees", "met_with"}
     assert 'value="someday"' in r.text and ">A kept question?</textarea>" in r.text
     assert '<option value="residents" selected>' in r.text
     assert len(ok(planner.get(s.url("/engagement")))) == 2
@@ -225,15 +235,19 @@ def test_moderation_is_for_abuse_only_and_leaves_a_public_trace(scenario: Scenar
     assert page.count('data-test="hide-form"') == 1  # the hidden one has no form any more
 
 
-def test_inbox_is_refused_to_roles_that_do_not_answer(scenario: Scenario) -> None:
+def test_roles_that_do_not_answer_read_the_inbox_without_contacts_or_forms(
+        scenario: Scenario) -> None:
     s = scenario
     _published(s)
     fid = _feedback(s, "question", "When does it start?", "asker@example.org")
     inbox = f"/staff/deployments/{s.deployment_id}/feedback"
-    for role in ("operator", "oversight", "admin"):
+    assert "asker@example.org" in s.staff["planner"].get(inbox).text
+    for role in ("operator", "oversight", "councillor", "admin"):
         client = s.staff[role]
         r = client.get(inbox)
-        assert r.status_code == 403 and "asker@example.org" not in r.text
+        assert r.status_code == 200 and "When does it start?" in r.text
+        assert "asker@example.org" not in r.text and 'data-test="answer-form"' not in r.text
+        assert 'data-test="hide-form"' not in r.text
         token_page = client.get(f"/staff/deployments/{s.deployment_id}").text
         r = client.post(f"{inbox}/{fid}/answer", data={
             "csrf_token": csrf_from(token_page), f"answer-{fid}": "An answer from the wrong role."})
@@ -266,14 +280,15 @@ def test_oversight_records_formal_comments(scenario: Scenario) -> None:
     assert len(ok(planner.get(s.url("/comments")))) == 1
 
 
-def test_motions_are_recorded_and_answered_by_the_api_roles(scenario: Scenario) -> None:
+def test_motions_are_recorded_by_the_council_side_and_answered_by_the_force(
+        scenario: Scenario) -> None:
     s = scenario
     s.prepare()
     page_url = "/staff/motions"
     form = {"body": "Lambeth Council", "passed_on": "2026-03-10", "stance": "suspend",
             "summary": "Calls for LFR to be suspended in the borough until a review.",
             "link": "https://moderngov.lambeth.gov.uk/motion/42",
-            "areas": "Lambeth/Riverside\nLambeth/Brixton Town\n"}
+            "areas": "Lambeth/Vauxhall\nLambeth/Brixton North\n"}
     # Errors, by field, with what was typed kept.
     r = submit(s.staff["oversight"], page_url, page_url, {**form, "link": "javascript:x",
                                                           "areas": " ", "stance": "maybe"})
@@ -284,17 +299,27 @@ def test_motions_are_recorded_and_answered_by_the_api_roles(scenario: Scenario) 
     r = submit(s.staff["oversight"], page_url, page_url, form)
     assert redirected_to(r, page_url)
     [motion] = ok(s.staff["oversight"].get("/api/motions"))
-    assert motion["areas"] == ["Lambeth/Riverside", "Lambeth/Brixton Town"]
+    assert motion["areas"] == [
+        {"code": "lambeth--vauxhall", "name": "Lambeth / Vauxhall"},
+        {"code": "lambeth--brixton-north", "name": "Lambeth / Brixton North"}]
     assert motion["stance"] == "suspend" and motion["link"] == form["link"]
     gate = next(g for g in ok(s.staff["authoriser"].get(s.url("/gates")))["gates"]
                 if g["name"] == "council_motions")
     assert not gate["passed"]
 
-    # A planner may also record one (as the API allows); an authoriser may not.
-    r = submit(s.staff["planner"], page_url, page_url, {**form, "body": "Lambeth Cabinet"})
+    # A councillor may also record one, for their own areas; the force may not record
+    # (or rewrite) the motions it must answer.
+    r = submit(s.staff["councillor"], page_url, page_url, {**form, "body": "Lambeth Cabinet"})
     assert redirected_to(r, page_url)
-    assert submit(s.staff["authoriser"], page_url, page_url, form).status_code == 403
-    assert 'data-test="motion-form"' not in s.staff["authoriser"].get(page_url).text
+    r = submit(s.staff["councillor"], page_url, page_url, {**form, "areas": "Southwark"})
+    assert r.status_code == 403 and "only for their own areas" in r.text
+    for role in ("planner", "authoriser"):
+        assert submit(s.staff[role], page_url, page_url, form).status_code == 403
+        assert 'data-test="motion-form"' not in s.staff[role].get(page_url).text
+    # A ward that is not in the borough is refused with the closest names.
+    r = submit(s.staff["oversight"], page_url, page_url, {**form, "areas": "Lambeth/Vauxhal"})
+    assert r.status_code == 422 and "did you mean: vauxhall" in (field_error(r.text, "areas")
+                                                                   or "")
 
     # The response: planner or authoriser, not oversight.
     respond = f"/staff/motions/{motion['id']}/response"

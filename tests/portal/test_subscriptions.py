@@ -40,7 +40,7 @@ def sink(platform: Platform) -> Iterator[SmtpSink]:
         yield server
 
 
-def subscribe(s: Scenario, email: str, area: str = "lambeth--riverside") -> Any:
+def subscribe(s: Scenario, email: str, area: str = "lambeth--vauxhall") -> Any:
     return s.staff.anon.post(f"/areas/{area}/subscribe", data={"email": email},
                              follow_redirects=False)
 
@@ -56,7 +56,7 @@ def link(message: Received, action: str) -> str:
 
 
 def confirmed_subscriber(s: Scenario, sink: SmtpSink, email: str,
-                         area: str = "lambeth--riverside") -> None:
+                         area: str = "lambeth--vauxhall") -> None:
     """Subscribe through the form, receive the confirmation over SMTP, confirm by its link."""
     r = subscribe(s, email, area)
     assert r.status_code == 303, r.text
@@ -82,17 +82,17 @@ def notices_to(sink: SmtpSink, email: str) -> list[Received]:
 
 def test_subscribe_confirm_and_receive_the_notice(scenario: Scenario, sink: SmtpSink) -> None:
     s = scenario
-    form = s.staff.anon.get("/areas/lambeth--riverside/subscribe")
+    form = s.staff.anon.get("/areas/lambeth--vauxhall/subscribe")
     assert form.status_code == 200 and 'data-test="subscribe-form"' in form.text
-    assert "Lambeth / Riverside" in form.text
+    assert "Lambeth / Vauxhall" in form.text
     r = subscribe(s, ALICE)
-    assert r.headers["location"] == f"{PUBLIC_URL}/areas/lambeth--riverside/subscribe/sent"
+    assert r.headers["location"] == f"{PUBLIC_URL}/areas/lambeth--vauxhall/subscribe/sent"
     sent_page = s.staff.anon.get(r.headers["location"])
     assert 'data-test="subscribe-sent"' in sent_page.text and ALICE not in sent_page.text
     assert deliver(s) == mailer.SendReport(sent=1, failed=0, waiting=0)
     [confirmation] = sink.messages
     assert confirmation.rcpt_tos == [ALICE] and confirmation.message["To"] == ALICE
-    assert "Lambeth / Riverside" in confirmation.body
+    assert "Lambeth / Vauxhall" in confirmation.body
     confirm_url = link(confirmation, "confirm")
     # Until the link is used, nothing but the confirmation is sent.
     publish(s, title="Before confirming")
@@ -106,17 +106,17 @@ def test_subscribe_confirm_and_receive_the_notice(scenario: Scenario, sink: Smtp
     msg = notice.message
     assert notice.rcpt_tos == [ALICE] and msg["To"] == ALICE
     assert msg["From"] == s.staff.platform.settings.smtp_from
-    assert msg["Subject"] == ("Notice of live facial recognition in Lambeth / Riverside: "
-                              "Riverside high street, from Sun 22 March 2026, 10:00 UTC")
+    assert msg["Subject"] == ("Notice of live facial recognition in Lambeth / Vauxhall: "
+                              "Vauxhall high street, from Sun 22 March 2026, 10:00 UTC")
     body = notice.body
-    for text in (f"Riverside high street ({s.reference})", "Where:    Lambeth / Riverside",
+    for text in (f"Vauxhall high street ({s.reference})", "Where:    Lambeth / Vauxhall",
                  "Sites:    Station forecourt",
                  "When:     Sun 22 March 2026, 10:00 UTC to Sun 22 March 2026, 18:00 UTC",
                  "Status:   notice published",
                  "Purpose: Locate people wanted for robbery and violent offences.",
                  "Offence categories: robbery, violence against the person",
                  f"{PUBLIC_URL}/deployments/{s.reference}/feedback",
-                 f"{PUBLIC_URL}/areas/lambeth--riverside/deployments.ics"):
+                 f"{PUBLIC_URL}/areas/lambeth--vauxhall/deployments.ics"):
         assert text in body, text
     unsubscribe_url = link(notice, "unsubscribe")
     assert msg["List-Unsubscribe"] == f"<{unsubscribe_url}>"
@@ -130,11 +130,11 @@ def test_subscribe_confirm_and_receive_the_notice(scenario: Scenario, sink: Smtp
 def test_borough_covers_its_wards_and_a_ward_only_itself(scenario: Scenario,
                                                          sink: SmtpSink) -> None:
     s = scenario
-    who = {"borough@example.org": "lambeth", "ward@example.org": "lambeth--riverside",
-           "other-ward@example.org": "lambeth--brixton-hill", "hackney@example.org": "hackney"}
+    who = {"borough@example.org": "lambeth", "ward@example.org": "lambeth--vauxhall",
+           "other-ward@example.org": "lambeth--brixton-windrush", "hackney@example.org": "hackney"}
     for email, area in who.items():
         confirmed_subscriber(s, sink, email, area)
-    publish(s)  # Lambeth / Riverside
+    publish(s)  # Lambeth / Vauxhall
     assert deliver(s).sent == 2
     assert len(notices_to(sink, "borough@example.org")) == 1
     assert len(notices_to(sink, "ward@example.org")) == 1
@@ -146,7 +146,7 @@ def test_borough_covers_its_wards_and_a_ward_only_itself(scenario: Scenario,
     assert f"{PUBLIC_URL}/areas/lambeth/deployments.atom" in borough_notice.body
     assert "live facial recognition in\nLambeth. To stop" in borough_notice.body
 
-    publish(s, ward="Brixton Hill", title="Brixton Hill station")
+    publish(s, ward="Brixton Windrush", title="Brixton Windrush station")
     assert deliver(s).sent == 2
     assert len(notices_to(sink, "borough@example.org")) == 2
     assert len(notices_to(sink, "other-ward@example.org")) == 1
@@ -214,7 +214,7 @@ def test_reschedule_and_cancel_emails(scenario: Scenario, sink: SmtpSink) -> Non
     assert deliver(s).sent == 2
     moved = notices_to(sink, ALICE)[-1]
     assert moved.subject.startswith(
-        "New dates for live facial recognition in Lambeth / Riverside")
+        "New dates for live facial recognition in Lambeth / Vauxhall")
     for text in ("When:     Sun 29 March 2026, 10:00 UTC to Sun 29 March 2026, 16:00 UTC",
                  "Was:      Sun 22 March 2026, 10:00 UTC to Sun 22 March 2026, 18:00 UTC",
                  "Why the dates changed: The station is closed for engineering works",
@@ -345,9 +345,9 @@ def test_addresses_never_appear_on_public_pages_api_feeds_or_audit(
         "end_at": (START + timedelta(days=3, hours=4)).isoformat(), "reason": "Works."}))
     token = link(sink.to(ALICE)[0], "confirm").split("/")[-2]
     anon = s.staff.anon
-    pages = ["/", f"/deployments/{s.reference}", "/areas/lambeth--riverside/deployments.ics",
-             "/areas/lambeth--riverside/deployments.atom", "/areas/lambeth/subscribe",
-             "/areas/lambeth--riverside/subscribe/sent", f"/subscriptions/{token}/confirm",
+    pages = ["/", f"/deployments/{s.reference}", "/areas/lambeth--vauxhall/deployments.ics",
+             "/areas/lambeth--vauxhall/deployments.atom", "/areas/lambeth/subscribe",
+             "/areas/lambeth--vauxhall/subscribe/sent", f"/subscriptions/{token}/confirm",
              f"/subscriptions/{token}/unsubscribe", "/api/public/deployments",
              f"/api/public/deployments/{s.reference}", "/register"]
     for path in pages:

@@ -192,4 +192,4 @@ def test_downloads_of_unpublished_or_unknown_deployments_are_not_found(
                  "/deployments/LFR-2026-9999/figures.json", "/deployments/nonsense/figures.csv"):
         r = s.staff.anon.get(path)
         assert r.status_code == 404, path
-        assert "Riverside high street" not in r.text
+        assert "Vauxhall high street" not in r.text

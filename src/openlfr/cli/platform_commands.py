@@ -1,5 +1,6 @@
-"""`openlfr serve`, `openlfr user ...`, `openlfr audit verify`: the platform from the
-command line. Thin: parse, call a service, print."""
+"""`openlfr serve`, `openlfr user ...`, `openlfr audit verify`, `openlfr powers`,
+`openlfr areas ...`: the platform from the command line. Thin: parse, call a service,
+print."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ ROLE_NAMES = ", ".join(r.value for r in PERSON_ROLES)
 
 user_app = typer.Typer(help="Manage the people who can log in.", no_args_is_help=True)
 audit_app = typer.Typer(help="Check the audit log.", no_args_is_help=True)
+areas_app = typer.Typer(help="The gazetteer: the areas deployments, motions and "
+                        "subscriptions may name.", no_args_is_help=True)
 
 
 def _settings(data_dir: Path | None) -> Settings:
@@ -76,6 +79,9 @@ def user_add(
     username: Annotated[str, typer.Argument(
         help="Login name: lower-case letters, digits, . _ -")],
     role: Annotated[str, typer.Option("--role", help=f"One of: {ROLE_NAMES}.")],
+    area: Annotated[list[str] | None, typer.Option(
+        "--area", help="A councillor's area (a borough or \"Borough/Ward\" from the "
+        "gazetteer, or its code); repeat for several. Only for councillors.")] = None,
     password_stdin: Annotated[bool, typer.Option(
         "--password-stdin", help="Read the password from the first line of stdin (for "
         "scripts) instead of prompting.")] = False,
@@ -93,7 +99,8 @@ def user_add(
         password = typer.prompt("Password (12 characters or more)", hide_input=True,
                                 confirmation_prompt=True)
     try:
-        data = UserIn(username=username, password=password, role=role)  # type: ignore[arg-type]
+        data = UserIn(username=username, password=password, role=role,  # type: ignore[arg-type]
+                      areas=area or [])
     except ValidationError as exc:
         fail(_errors(exc))
     platform = _open(data_dir)
@@ -103,7 +110,8 @@ def user_add(
         fail(exc)
     finally:
         platform.close()
-    typer.echo(f"added {user.username} ({user.role})")
+    areas = f" for {', '.join(user.areas)}" if user.areas else ""
+    typer.echo(f"added {user.username} ({user.role}{areas})")
 
 
 @user_app.command("list")
@@ -113,9 +121,10 @@ def user_list(data_dir: DataDir = None) -> None:
 
     platform = _open(data_dir)
     try:
-        for user in users.list_users(platform):
+        for user in users.list_users(platform, SYSTEM_ACTOR):
             state = "" if user.active else " (deactivated)"
-            typer.echo(f"{user.username}\t{user.role}{state}")
+            areas = f"\t{', '.join(user.areas)}" if user.areas else ""
+            typer.echo(f"{user.username}\t{user.role}{state}{areas}")
     finally:
         platform.close()
 
@@ -130,7 +139,7 @@ def audit_verify(
 
     platform = _open(data_dir)
     try:
-        result = audit_log.verify(platform)
+        result = audit_log.verify(platform, SYSTEM_ACTOR)
     finally:
         platform.close()
     if not result.ok:
@@ -138,8 +147,68 @@ def audit_verify(
     typer.echo(result.describe())
 
 
+def powers(
+    markdown: Annotated[bool, typer.Option(
+        "--markdown", help="Print a Markdown table (the README's copy is this output).")] = False,
+) -> None:
+    """Print the powers table: every action, and the roles that may take it."""
+    from openlfr.services.powers import POWERS, ordered, powers_markdown
+
+    if markdown:
+        typer.echo(powers_markdown())
+        return
+    for p in POWERS.values():
+        typer.echo(f"{p.action.value:28} {', '.join(r.value for r in ordered(p.roles))}")
+
+
+@areas_app.command("find")
+def areas_find(
+    text: Annotated[str, typer.Argument(help='A name, alias or code: "Newham", '
+                                        '"London Borough of Newham", "Lambeth/Vauxhall".')],
+) -> None:
+    """Say which gazetteer area a name means (or the closest known names)."""
+    from openlfr.governance.areas import UnknownArea
+    from openlfr.services.gazetteer import gazetteer_for
+
+    g = gazetteer_for(_settings(None))
+    try:
+        found = g.resolve(text)
+    except UnknownArea as exc:
+        fail(exc)
+    typer.echo(f"{found.code}\t{g.label(found.code)}")
+
+
+@areas_app.command("flagged")
+def areas_flagged(data_dir: DataDir = None) -> None:
+    """List records whose free-text area (from before the gazetteer) matched no known
+    area: deployments, council motions and subscriptions to correct. Exits 1 if any."""
+    from sqlalchemy import select
+
+    from openlfr.storage import models as m
+
+    platform = _open(data_dir)
+    lines: list[str] = []
+    try:
+        with platform.sessions() as s:
+            lines += [f"deployment {d.reference}: {d.area_flag}" for d in s.scalars(
+                select(m.Deployment).where(m.Deployment.area_flag.is_not(None)))]
+            lines += [f"motion {x.id} ({x.body}): unmatched areas {', '.join(x.unmatched_areas)}"
+                      for x in s.scalars(select(m.CouncilMotion)) if x.unmatched_areas]
+            lines += [f"subscription {x.id}: {x.area_flag}" for x in s.scalars(
+                select(m.NoticeSubscription).where(m.NoticeSubscription.area_flag.is_not(None)))]
+    finally:
+        platform.close()
+    for line in lines:
+        typer.echo(line)
+    if lines:
+        raise typer.Exit(1)
+    typer.echo("no flagged areas: every record names a gazetteer area")
+
+
 def register(app: typer.Typer) -> None:
     """Add the platform's commands to the `openlfr` command."""
     app.command("serve")(serve)
+    app.command("powers")(powers)
     app.add_typer(user_app, name="user")
     app.add_typer(audit_app, name="audit")
+    app.add_typer(areas_app, name="areas")

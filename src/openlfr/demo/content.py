@@ -4,8 +4,8 @@ answer. Realistic text, so the demo shows the gates passing for the right reason
 
 from __future__ import annotations
 
-BOROUGH, WARD = "Lambeth", "Riverside"
-TITLE = "Riverside high street (demo)"
+BOROUGH, WARD = "Lambeth", "Vauxhall"
+TITLE = "Vauxhall high street (demo)"
 
 SITES = [
     {"name": "Station forecourt", "lat": 51.4952, "lon": -0.1115},
@@ -26,7 +26,7 @@ MOTION = {
     "body": "Lambeth Council", "stance": "conditions",
     "summary": "Asks for four weeks' notice in the ward, consultation with residents rather "
                "than only council bodies, and published results after every deployment.",
-    "areas": ["Lambeth/Riverside"],
+    "areas": ["Lambeth/Vauxhall"],
 }
 MOTION_RESPONSE = ("Notice is published at least 14 days ahead on the public portal, by "
                    "e-mail to subscribers and as a calendar feed; the engagement log must "
@@ -35,20 +35,24 @@ MOTION_RESPONSE = ("Notice is published at least 14 days ahead on the public por
 
 ENGAGEMENT = [
     {"format": "public_meeting", "audience": "residents", "attendees": 46,
+     "met_with": "Vauxhall ward residents' meeting (open to all)",
      "materials": "Leaflet setting out benefits and risks, the equity audit summary",
      "questions_raised": ["Where are my photos kept?", "Who decides who is on the list?"]},
     {"format": "street_stall", "audience": "residents", "attendees": 38,
+     "met_with": "Market-day shoppers and residents at a stall on the high street",
      "materials": "Leaflet; the consultation link", "questions_raised": [
          "Will the van be there on market day?"]},
     {"format": "drop_in", "audience": "young_people", "attendees": 17,
+     "met_with": "Vauxhall youth club",
      "materials": "Youth club session with the independent advisory group",
      "questions_raised": ["Can I refuse to be scanned?"]},
     {"format": "briefing", "audience": "council_officials", "attendees": 9,
+     "met_with": "Lambeth Council community safety team",
      "materials": "Briefing note", "questions_raised": []},
 ]
 
 AREA_PROFILE = (
-    "Riverside ward is mainly residential, with about 14,000 residents, many of them young "
+    "Vauxhall ward is mainly residential, with about 14,000 residents, many of them young "
     "families and older residents in social housing, a busy high street with a Saturday "
     "market, two secondary schools and a mosque near the station. Residents have named "
     "robbery near the station and young people going missing as concerns at ward panels.")

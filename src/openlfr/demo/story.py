@@ -209,7 +209,7 @@ def run_watchlist_and_authorisation(p: Platform, state: DemoState, samples: Path
 
     clock = p.clock
     assert isinstance(clock, StoryClock)
-    d = deployments.get_deployment(p, state.deployment_id)
+    d = deployments.get_deployment(p, actor(p, "planner"), state.deployment_id)
     clock.now = d.start_at - timedelta(hours=3)
     planner = actor(p, "planner")
     watchlists.create_watchlist(p, planner, d.id, WatchlistIn(
@@ -253,7 +253,7 @@ def adjudicate_and_complete(p: Platform, state: DemoState, say: Callable[[str], 
     with p.sessions() as s:
         subject_of = {entry_id: ref for entry_id, ref in s.execute(
             select(m.WatchlistEntry.id, m.WatchlistEntry.subject_ref))}
-    for alert in alert_service.list_alerts(p, state.deployment_id):
+    for alert in alert_service.list_alerts(p, operator, state.deployment_id):
         state.alerts.append(alert.id)
         if alert.adjudication != "pending":
             continue

@@ -2,8 +2,10 @@
 
 Sections that can be derived from records (engagement summary, consultation findings)
 are written from the data so they cannot be typed to taste. The completeness check
-flags sections that are missing or thin, e.g. an area profile that never mentions
-residents.
+flags sections that are missing or thin, e.g. an area profile that never says who lives
+there: a sentence has to describe the residents (how many, their ages, households,
+languages, housing...), and a press line that happens to contain the word "residents"
+does not (see ``describes_residents``).
 """
 
 from __future__ import annotations
@@ -94,6 +96,47 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
+# --- does the area profile say who lives there? -------------------------------------------
+
+#: Words that refer to the people who live in the area.
+_RESIDENTS = re.compile(
+    r"\b(?:residents?|inhabitants|households?|population|tenants|locals|people\s+(?:who\s+)?"
+    r"(?:live|living)|(?:who|that)\s+lives?\s+(?:here|there|in))\b", re.I)
+#: What makes a sentence about them a description: a count or a fact of their profile.
+_PROFILE = re.compile(
+    r"\d|\b(?:thousand|hundred|half|third|quarter|majority|most|many|few)\b|"
+    r"\b(?:aged?|ages|older|elderly|young(?:er)?|children|famil(?:y|ies)|students?|"
+    r"pensioners|ethnic\w*|black|asian|white|mixed|languages?|born|housing|council\s+"
+    r"homes?|homeowners?|owner[- ]occupiers?|renters?|renting|deprivation|deprived|"
+    r"income|unemploy\w*|disab\w*|faith|religio\w*|muslim|christian|jewish|hindu|sikh|"
+    r"census|lgbt\w*|women|men|migrants?|refugees?)\b", re.I)
+#: A sentence about communications rather than about the people: press lines,
+#: reassurance, publicity. Such a sentence may mention residents without describing them.
+_COMMUNICATIONS = re.compile(
+    r"\b(?:press|media|journalists?|enquir\w+|inquir\w+|statements?|reassur\w+|"
+    r"communications?|comms|publicity|publicis\w+|social\s+media|twitter|facebook|"
+    r"messag\w+|(?:will|would)\s+be\s+(?:informed|told|notified|updated|made\s+aware)|"
+    r"keep\w*\s+(?:residents|the\s+public|people)\s+informed)\b", re.I)
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]
+
+
+def describes_residents(text: str) -> bool:
+    """True when some sentence of ``text`` describes the people who live in the area: it
+    names them (residents, households, the population, people who live there) with a
+    count or a fact about them (ages, families, languages, housing, ethnicity, ...), and
+    is not a line about communications.
+
+    "About 14,000 residents live in the ward, many of them young families" describes
+    them; "The press office will reassure residents that the deployment is
+    intelligence-led", the kind of sentence that was all an assessment said of residents
+    in 2024, does not."""
+    return any(_RESIDENTS.search(s) and _PROFILE.search(s) and not _COMMUNICATIONS.search(s)
+               for s in _sentences(text))
+
+
 def completeness_findings(
     cia: CiaFacts | None,
     events: list[EngagementEventFacts],
@@ -110,9 +153,11 @@ def completeness_findings(
             findings.append(CiaFinding(
                 name, f"{name.replace('_', ' ')} has {_words(text)} word(s); write at least "
                 f"{minimum}"))
-    if not re.search(r"\bresident", cia.area_profile, re.I):
+    if not describes_residents(cia.area_profile):
         findings.append(CiaFinding(
-            "area_profile", "the area profile never mentions residents; describe who lives there"))
+            "area_profile", "the area profile never describes who lives there; say how many "
+            "residents there are and who they are (ages, households, languages, housing); a "
+            "sentence that only mentions residents, such as a press line, does not count"))
     named = [k for k, p in _PROTECTED_CHARACTERISTICS.items() if re.search(p, cia.equality_impact,
                                                                             re.I)]
     if len(named) < 2:

@@ -36,11 +36,12 @@ class InvalidInput(GovernanceError):
 class GatesFailed(Conflict):
     """One or more policy gates failed and no override was recorded."""
 
-    def __init__(self, action: str, failing: list[GateResult]) -> None:
+    def __init__(self, action: str, failing: list[GateResult],
+                 message: str | None = None) -> None:
         names = ", ".join(g.name for g in failing)
-        super().__init__(
-            f"cannot {action}: {len(failing)} gate(s) failed ({names}); fix them, or record an "
-            "override with a written justification"
-        )
+        super().__init__(message or (
+            f"cannot {action}: {len(failing)} gate(s) failed ({names}); fix them, or ask for "
+            "an override: an authoriser's written justification, countersigned by a member "
+            "of oversight"))
         self.action = action
         self.failing = failing

@@ -3,6 +3,12 @@
 Each gate is a small named function that reads a DeploymentDossier and returns a
 GateResult with a plain-English reason, shown as is to staff and to the public. The
 API, the pages and the CLI all ask these functions; no other code decides a gate.
+
+A failing gate can be set aside only by a two-person override (``governance.overrides``),
+and some failures never can: notice shorter than a hard minimum, an empty or unbuilt
+watchlist, an unpublished impact assessment, and a council motion asking to stop LFR
+whose points the force has not all answered in public. Such a result carries the reason
+in ``override_refusal``.
 """
 
 from __future__ import annotations
@@ -13,8 +19,8 @@ from datetime import datetime, timedelta
 
 from openlfr.governance.cia import completeness_findings
 from openlfr.governance.records import (
-    KINDS_NEEDING_ANSWER,
     ConsultationStatus,
+    CouncilMotionFacts,
     DeploymentDossier,
     FeedbackKind,
     resident_share,
@@ -28,6 +34,12 @@ class GateResult:
     name: str
     passed: bool
     reason: str
+    #: Why this failure can never be overridden (None: an override may set it aside).
+    override_refusal: str | None = None
+
+    @property
+    def overridable(self) -> bool:
+        return self.override_refusal is None
 
 
 @dataclass(frozen=True)
@@ -40,6 +52,8 @@ class GateParameters:
     watchlist_max_image_age_days: int = 365
     watchlist_allowed_categories: frozenset[str] = field(default_factory=frozenset)
     watchlist_built_within_hours: int = 24
+    #: Notice shorter than this cannot be overridden at all.
+    override_min_notice_days: int = 7
 
 
 def _day(moment: datetime) -> str:
@@ -59,14 +73,17 @@ def notice_period_gate(dossier: DeploymentDossier, params: GateParameters) -> Ga
     """Notice must have been public at least ``notice_days`` before the deployment starts."""
     name = "notice_period"
     d = dossier.deployment
+    hard = (f"Notice shorter than {params.override_min_notice_days} days can never be "
+            "overridden; reschedule the deployment so that notice runs long enough.")
     if d.notice_published_at is None:
-        return GateResult(name, False, "No public notice has been published yet.")
+        return GateResult(name, False, "No public notice has been published yet.", hard)
     lead = d.start_at - d.notice_published_at
     if lead < timedelta(days=params.notice_days):
         return GateResult(
             name, False,
             f"Notice was published on {_day(d.notice_published_at)}, {_duration(lead)} before "
-            f"the start on {_day(d.start_at)}; at least {params.notice_days} days are required.")
+            f"the start on {_day(d.start_at)}; at least {params.notice_days} days are required.",
+            hard if lead < timedelta(days=params.override_min_notice_days) else None)
     return GateResult(
         name, True,
         f"Notice was published on {_day(d.notice_published_at)}, {_duration(lead)} before "
@@ -76,17 +93,21 @@ def notice_period_gate(dossier: DeploymentDossier, params: GateParameters) -> Ga
 def cia_gate(dossier: DeploymentDossier, params: GateParameters) -> GateResult:
     """The community impact assessment must be complete and published."""
     name = "impact_assessment"
+    unpublished = dossier.cia is None or dossier.cia.published_at is None
+    hard = ("An unpublished impact assessment can never be overridden: the public must be "
+            "able to read it." if unpublished else None)
     findings = completeness_findings(
         dossier.cia, list(dossier.engagement), dossier.consultation)
     if findings:
         problems = "; ".join(f.problem for f in findings[:3])
         more = f" (and {len(findings) - 3} more)" if len(findings) > 3 else ""
         return GateResult(name, False,
-                          f"The community impact assessment is incomplete: {problems}{more}.")
-    assert dossier.cia is not None  # completeness_findings reports a missing CIA
-    if dossier.cia.published_at is None:
+                          f"The community impact assessment is incomplete: {problems}{more}.",
+                          hard)
+    if unpublished:
         return GateResult(name, False,
-                          "The community impact assessment is complete but not yet published.")
+                          "The community impact assessment is complete but not yet published.",
+                          hard)
     return GateResult(name, True, "The community impact assessment is complete and published.")
 
 
@@ -139,7 +160,8 @@ def watchlist_gate(dossier: DeploymentDossier, params: GateParameters) -> GateRe
     w = dossier.watchlist
     start = dossier.deployment.start_at
     if w is None or not w.entries:
-        return GateResult(name, False, "The watchlist has no entries.")
+        return GateResult(name, False, "The watchlist has no entries.",
+                          "An empty watchlist can never be overridden.")
     problems = []
     if len(w.entries) > params.watchlist_max_entries:
         problems.append(f"it has {len(w.entries)} entries, more than the cap of "
@@ -164,7 +186,8 @@ def watchlist_gate(dossier: DeploymentDossier, params: GateParameters) -> GateRe
                         "before the start; rebuild it closer to the start")
     if problems:
         return GateResult(name, False, "The watchlist breaks the rules: " + "; ".join(problems)
-                          + ".")
+                          + ".", "A watchlist that has not been built can never be overridden; "
+                          "build it." if w.built_at is None else None)
     return GateResult(name, True, f"The watchlist has {len(w.entries)} entries, all in allowed "
                       "categories with recent images, built within "
                       f"{params.watchlist_built_within_hours} hours of the start.")
@@ -191,20 +214,41 @@ def threshold_gate(dossier: DeploymentDossier, params: GateParameters) -> GateRe
 
 
 def council_motions_gate(dossier: DeploymentDossier, params: GateParameters) -> GateResult:
-    """Every council motion covering the deployment's area must have a published response."""
+    """Every council motion covering the deployment's area must have a published response.
+    A motion that asks to suspend or oppose LFR there keeps the gate failing even then: the
+    deployment can go ahead only by a countersigned override, and only once the force has
+    answered each point of the motion in public."""
     name = "council_motions"
     d = dossier.deployment
-    covering = [m for m in dossier.motions if m.covers(d.borough, d.ward)]
+    covering = [m for m in dossier.motions if m.covers(d.borough_code, d.ward_code)]
     unanswered = [m for m in covering if m.response_published_at is None]
+    stopping = [m for m in covering if m.asks_to_stop]
+    problems: list[str] = []
     if unanswered:
-        listed = "; ".join(f"{m.body} ({m.passed_on.isoformat()}, {m.stance.value})"
-                           for m in unanswered)
-        return GateResult(name, False, f"{len(unanswered)} council motion(s) covering this area "
-                          f"have no published response: {listed}.")
+        listed = "; ".join(_motion(m) for m in unanswered)
+        problems.append(f"{len(unanswered)} council motion(s) covering this area have no "
+                        f"published response: {listed}")
+    if stopping:
+        listed = "; ".join(_motion(m) for m in stopping)
+        problems.append(f"{len(stopping)} council motion(s) ask to suspend or oppose live "
+                        f"facial recognition here: {listed}; a response does not lift that, "
+                        "only a countersigned override can")
+    if problems:
+        open_points = [m for m in stopping if not m.every_point_answered]
+        refusal = None
+        if open_points:
+            refusal = ("A motion asking to stop live facial recognition here can be "
+                       "overridden only after the force has answered each of its points in "
+                       "public: " + "; ".join(_motion(m) for m in open_points) + ".")
+        return GateResult(name, False, "; ".join(problems) + ".", refusal)
     if not covering:
         return GateResult(name, True, "No council motion covers this area.")
     return GateResult(name, True, f"All {len(covering)} council motion(s) covering this area "
                       "have a published response.")
+
+
+def _motion(m: CouncilMotionFacts) -> str:
+    return f"{m.body} ({m.passed_on.isoformat()}, {m.stance.value})"
 
 
 Gate = Callable[[DeploymentDossier, GateParameters], GateResult]
@@ -243,6 +287,4 @@ def evaluate_gates(dossier: DeploymentDossier, params: GateParameters) -> GateRe
 
 def unanswered_overdue(dossier: DeploymentDossier, now: datetime) -> int:
     """Feedback needing an answer whose deadline has passed without one."""
-    return sum(1 for f in dossier.feedback
-               if f.kind in KINDS_NEEDING_ANSWER and not f.hidden_for_abuse
-               and not f.answered and f.answer_due_at < now)
+    return sum(1 for f in dossier.feedback if f.overdue(now))

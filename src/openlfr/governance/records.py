@@ -129,6 +129,10 @@ class DeploymentFacts:
     end_at: datetime
     threshold: float
     notice_published_at: datetime | None = None
+    #: The gazetteer's codes of its borough and ward (None only for a legacy free-text
+    #: area that matched no gazetteer name; see ``governance.areas``).
+    borough_code: str | None = None
+    ward_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,30 +162,46 @@ class FeedbackFacts:
     def answered(self) -> bool:
         return self.answered_at is not None
 
+    def overdue(self, now: datetime) -> bool:
+        """The one rule for "overdue": it needs a public answer, has none, is not hidden
+        for abuse, and its deadline has passed."""
+        return (self.kind in KINDS_NEEDING_ANSWER and not self.hidden_for_abuse
+                and not self.answered and self.answer_due_at < now)
+
+
+#: What a motion asks for when it asks the force not to use LFR in its areas.
+STOPPING_STANCES = frozenset({MotionStance.SUSPEND, MotionStance.OPPOSE})
+
 
 @dataclass(frozen=True)
 class CouncilMotionFacts:
     body: str
     passed_on: date
     stance: MotionStance
-    areas: tuple[str, ...]
+    #: The gazetteer codes of the areas it covers (a borough covers all its wards).
+    area_codes: tuple[str, ...]
     response_published_at: datetime | None = None
+    #: What the motion resolves or asks, point by point (empty: the summary is its one
+    #: point), and the force's published answer to each, in the same order.
+    points: tuple[str, ...] = ()
+    point_answers: tuple[str, ...] = ()
 
-    def covers(self, borough: str, ward: str | None) -> bool:
-        """True when one of the motion's areas names the deployment's borough or ward.
-        Areas are written "Borough" or "Borough/Ward"; comparison ignores case and spaces."""
-        wanted_borough = _norm(borough)
-        for area in self.areas:
-            parts = [_norm(p) for p in area.split("/")]
-            if parts[0] != wanted_borough:
-                continue
-            if len(parts) == 1 or (ward is not None and parts[1] == _norm(ward)):
-                return True
-        return False
+    def covers(self, borough_code: str | None, ward_code: str | None) -> bool:
+        """True when one of the motion's areas is the deployment's borough or ward."""
+        return any(code in (borough_code, ward_code) for code in self.area_codes
+                   if code is not None)
 
+    @property
+    def asks_to_stop(self) -> bool:
+        """The motion asks to suspend or oppose LFR in its areas."""
+        return self.stance in STOPPING_STANCES
 
-def _norm(text: str) -> str:
-    return " ".join(text.lower().split())
+    @property
+    def every_point_answered(self) -> bool:
+        """A response is published and, where the motion has points, each has an answer."""
+        return self.response_published_at is not None and (
+            len(self.point_answers) >= len(self.points)
+            and all(a.strip() for a in self.point_answers[:len(self.points)]))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from openlfr.governance.records import Adjudication
 from openlfr.services import figures
 from openlfr.services.common import deployment_or_404, get_or_404
 from openlfr.services.nodes import require_node_delivery
-from openlfr.services.platform import Actor, Platform, Role
+from openlfr.services.platform import Actor, Platform
+from openlfr.services.powers import Action, require
 from openlfr.services.reports import record_changed_after_completion
 from openlfr.services.schemas import AdjudicationIn, AlertIn, CountersIn, OutcomeIn
 from openlfr.services.watchlists import encrypt_jpeg_b64, entry_in_deployment
@@ -110,7 +111,7 @@ class AlertImage(StrEnum):
 def alert_image(p: Platform, actor: Actor, alert_id: int, which: AlertImage) -> bytes:
     """The JPEG bytes of an alert's probe crop or of its watchlist entry's reference photo,
     for the people who adjudicate it. NotFound, saying why, once either has been deleted."""
-    actor.require(Role.OPERATOR, Role.AUTHORISER, doing="viewing alert photos")
+    require(actor, Action.ALERT_PHOTO_READ)
     with p.sessions() as s:
         alert = get_or_404(s, m.Alert, alert_id, "alert")
         if which is AlertImage.PROBE:
@@ -130,7 +131,9 @@ def alert_image(p: Platform, actor: Actor, alert_id: int, which: AlertImage) -> 
         return p.fernet.decrypt(entry.image_encrypted)
 
 
-def list_alerts(p: Platform, deployment_id: int) -> list[m.Alert]:
+def list_alerts(p: Platform, actor: Actor, deployment_id: int) -> list[m.Alert]:
+    """A deployment's alerts (operators, authorisers, oversight)."""
+    require(actor, Action.ALERT_READ)
     with p.sessions() as s:
         deployment_or_404(s, deployment_id)
         return list(s.scalars(select(m.Alert).where(m.Alert.deployment_id == deployment_id)
@@ -139,6 +142,7 @@ def list_alerts(p: Platform, deployment_id: int) -> list[m.Alert]:
 
 def adjudicate_alert(p: Platform, actor: Actor, alert_id: int, data: AdjudicationIn) -> m.Alert:
     """An operator decides whether the alert is a true match."""
+    require(actor, Action.ALERT_DECIDE)
     now = p.clock()
     with p.sessions.begin() as s:
         alert = get_or_404(s, m.Alert, alert_id, "alert")
@@ -156,6 +160,7 @@ def adjudicate_alert(p: Platform, actor: Actor, alert_id: int, data: Adjudicatio
 
 def record_outcome(p: Platform, actor: Actor, alert_id: int, data: OutcomeIn) -> m.Alert:
     """Record what happened after an adjudicated alert."""
+    require(actor, Action.ALERT_DECIDE)
     now = p.clock()
     with p.sessions.begin() as s:
         alert = get_or_404(s, m.Alert, alert_id, "alert")
@@ -188,9 +193,14 @@ class DeploymentFigures:
     outcomes: dict[str, int]
 
 
-def deployment_figures(p: Platform, deployment_id: int) -> DeploymentFigures:
-    """The totals the public API shows, from the one place figures are computed."""
-    total = figures.deployment_figures(p, deployment_id).total
+def deployment_figures(p: Platform, actor: Actor, deployment_id: int) -> DeploymentFigures:
+    """A deployment's totals before they are published (staff)."""
+    require(actor, Action.FIGURES_READ)
+    return totals(figures.deployment_figures(p, deployment_id).total)
+
+
+def totals(total: figures.Figures) -> DeploymentFigures:
+    """The totals the API shows, from the one place figures are computed."""
     return DeploymentFigures(
         faces_seen=total.faces_seen, tracks=total.tracks, alerts=total.alerts,
         confirmed=total.confirmed, false_alerts=total.false_alerts, unclear=total.unclear,

@@ -1,4 +1,10 @@
-"""Use cases for the community impact assessment and the engagement log."""
+"""Use cases for the community impact assessment and the engagement log.
+
+Both freeze when the deployment is authorised: after that they change only by a public
+amendment (``services.amendments``). An engagement event must be dated between the
+deployment's first draft (less ``engagement_window_days``) and its authorisation, never
+in the future; it names the body or group met and may carry evidence (a link, or a PDF
+uploaded here), which is published."""
 
 from __future__ import annotations
 
@@ -6,15 +12,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
+from openlfr.governance.amendments import Record, engagement_date_problem, require_open
 from openlfr.governance.cia import (
+    TYPED_SECTIONS,
     CiaFinding,
     completeness_findings,
     derive_consultation_findings,
     derive_engagement_summary,
 )
-from openlfr.governance.errors import Conflict, NotFound
+from openlfr.governance.errors import Conflict, InvalidInput, NotFound
+from openlfr.governance.lifecycle import DeploymentStatus
 from openlfr.services.common import deployment_or_404
 from openlfr.services.dossier import (
     cia_facts,
@@ -23,6 +33,7 @@ from openlfr.services.dossier import (
     feedback_facts,
 )
 from openlfr.services.platform import Actor, Platform
+from openlfr.services.powers import Action, require
 from openlfr.services.schemas import EngagementEventIn, ImpactAssessmentIn
 from openlfr.storage import models as m
 
@@ -44,33 +55,46 @@ class AssessmentView:
         return not self.findings
 
 
-def view_assessment(p: Platform, deployment_id: int) -> AssessmentView:
-    """The assessment as it reads now, derived sections written from the records."""
+def view_assessment(p: Platform, actor: Actor, deployment_id: int) -> AssessmentView:
+    """The assessment as it reads now, drafts included (staff)."""
+    require(actor, Action.ASSESSMENT_READ)
     with p.sessions() as s:
         deployment_or_404(s, deployment_id)
-        row = s.scalar(select(m.ImpactAssessment).where(
-            m.ImpactAssessment.deployment_id == deployment_id))
-        events = list(engagement_facts(s, deployment_id))
-        consultation = consultation_facts(s, deployment_id)
-        feedback = list(feedback_facts(s, deployment_id))
-        sections = {k: getattr(row, k) if row else "" for k in
-                    ("area_profile", "risks", "mitigations", "equality_impact", "decision")}
-        return AssessmentView(
-            deployment_id=deployment_id, sections=sections,
-            engagement_summary=derive_engagement_summary(events),
-            consultation_findings=derive_consultation_findings(consultation, feedback),
-            findings=completeness_findings(cia_facts(row), events, consultation),
-            published_at=row.published_at if row else None,
-            updated_at=row.updated_at if row else None)
+        return assessment_view_in(s, deployment_id)
+
+
+def assessment_view_in(s: Session, deployment_id: int) -> AssessmentView:
+    """The assessment with the derived sections written from the records, read in the
+    caller's session (the public read model shows it once published)."""
+    row = assessment_row(s, deployment_id)
+    events = list(engagement_facts(s, deployment_id))
+    consultation = consultation_facts(s, deployment_id)
+    feedback = list(feedback_facts(s, deployment_id))
+    sections = {k: getattr(row, k) if row else "" for k in TYPED_SECTIONS}
+    return AssessmentView(
+        deployment_id=deployment_id, sections=sections,
+        engagement_summary=derive_engagement_summary(events),
+        consultation_findings=derive_consultation_findings(consultation, feedback),
+        findings=completeness_findings(cia_facts(row), events, consultation),
+        published_at=row.published_at if row else None,
+        updated_at=row.updated_at if row else None)
+
+
+def assessment_row(s: Session, deployment_id: int) -> m.ImpactAssessment | None:
+    return s.scalar(select(m.ImpactAssessment).where(
+        m.ImpactAssessment.deployment_id == deployment_id))
 
 
 def save_assessment(p: Platform, actor: Actor, deployment_id: int,
                     data: ImpactAssessmentIn) -> AssessmentView:
     """Write the typed sections. Any change un-publishes the assessment: what the public
-    read must be what was checked."""
+    read must be what was checked. Refused once the deployment is authorised (then: an
+    amendment)."""
+    require(actor, Action.ASSESSMENT_WRITE)
     now = p.clock()
     with p.sessions.begin() as s:
-        deployment_or_404(s, deployment_id, lock=True)
+        d = deployment_or_404(s, deployment_id, lock=True)
+        require_open(DeploymentStatus(d.status), Record.ASSESSMENT, d.authorised_at)
         row = s.scalar(select(m.ImpactAssessment).where(
             m.ImpactAssessment.deployment_id == deployment_id))
         if row is None:
@@ -84,14 +108,16 @@ def save_assessment(p: Platform, actor: Actor, deployment_id: int,
         append_event(s, actor=actor.audit_name, action="assessment.saved",
                      subject_type="deployment", subject_id=deployment_id,
                      details={"assessment_id": row.id}, now=now)
-    return view_assessment(p, deployment_id)
+        return assessment_view_in(s, deployment_id)
 
 
 def publish_assessment(p: Platform, actor: Actor, deployment_id: int) -> AssessmentView:
     """Publish the assessment; refused while the completeness check finds problems."""
+    require(actor, Action.ASSESSMENT_PUBLISH)
     now = p.clock()
     with p.sessions.begin() as s:
-        deployment_or_404(s, deployment_id, lock=True)
+        d = deployment_or_404(s, deployment_id, lock=True)
+        require_open(DeploymentStatus(d.status), Record.ASSESSMENT, d.authorised_at)
         row = s.scalar(select(m.ImpactAssessment).where(
             m.ImpactAssessment.deployment_id == deployment_id))
         if row is None:
@@ -105,39 +131,85 @@ def publish_assessment(p: Platform, actor: Actor, deployment_id: int) -> Assessm
         append_event(s, actor=actor.audit_name, action="assessment.published",
                      subject_type="deployment", subject_id=deployment_id,
                      details={"assessment_id": row.id}, now=now)
-    return view_assessment(p, deployment_id)
+        return assessment_view_in(s, deployment_id)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A PDF uploaded as evidence of an engagement event (published)."""
+
+    filename: str
+    content: bytes
 
 
 def add_engagement_event(p: Platform, actor: Actor, deployment_id: int,
-                         data: EngagementEventIn) -> m.EngagementEvent:
-    """Log an engagement event (who was reached, how many, what they asked)."""
+                         data: EngagementEventIn,
+                         evidence: Evidence | None = None) -> m.EngagementEvent:
+    """Log an engagement event (who was met, how many, what they asked), with the PDF
+    evidence of it if one is given."""
+    require(actor, Action.ENGAGEMENT_WRITE)
+    if evidence is not None:
+        check_pdf(p, evidence)
     now = p.clock()
     with p.sessions.begin() as s:
-        deployment_or_404(s, deployment_id)
-        e = m.EngagementEvent(deployment_id=deployment_id, held_on=data.held_on,
-                              format=data.format.value, audience=data.audience.value,
-                              attendees=data.attendees, materials=data.materials,
-                              questions_raised=list(data.questions_raised), created_at=now)
-        s.add(e)
-        s.flush()
-        append_event(s, actor=actor.audit_name, action="engagement.recorded",
-                     subject_type="deployment", subject_id=deployment_id,
-                     details={"event_id": e.id, "audience": e.audience,
-                              "attendees": e.attendees}, now=now)
+        d = deployment_or_404(s, deployment_id, lock=True)
+        # The date first: a claim dated after the decision is refused as such (422).
+        check_event_date(p, d, data, now)
+        require_open(DeploymentStatus(d.status), Record.ENGAGEMENT, d.authorised_at)
+        e = add_event_in(s, actor, d, data, now)
+        if evidence is not None:
+            e.evidence_pdf, e.evidence_filename = evidence.content, evidence.filename[:200]
+    return e
+
+
+def add_event_in(s: Session, actor: Actor, d: m.Deployment, data: EngagementEventIn,
+                 now: datetime) -> m.EngagementEvent:
+    """Add an event in the caller's transaction (the caller has checked its date)."""
+    e = m.EngagementEvent(deployment_id=d.id, created_at=now, questions_raised=[])
+    set_event(e, data)
+    s.add(e)
+    s.flush()
+    append_event(s, actor=actor.audit_name, action="engagement.recorded",
+                 subject_type="deployment", subject_id=d.id,
+                 details={"event_id": e.id, "audience": e.audience,
+                          "attendees": e.attendees}, now=now)
+    return e
+
+
+def check_event_date(p: Platform, d: m.Deployment, data: EngagementEventIn,
+                     now: datetime) -> None:
+    """Refuse (422 on held_on) a date outside the window governance allows."""
+    problem = engagement_date_problem(data.held_on, d.created_at, d.authorised_at, now,
+                                      p.settings.engagement_window_days)
+    if problem is not None:
+        raise InvalidInput("held_on", problem)
+
+
+def set_event(e: m.EngagementEvent, data: EngagementEventIn) -> None:
+    e.held_on, e.format, e.audience = data.held_on, data.format.value, data.audience.value
+    e.met_with, e.attendees, e.materials = data.met_with, data.attendees, data.materials
+    e.questions_raised = list(data.questions_raised)
+    e.evidence_url = data.evidence_url
+
+
+def event_of(s: Session, deployment_id: int, event_id: int) -> m.EngagementEvent:
+    e = s.get(m.EngagementEvent, event_id)
+    if e is None or e.deployment_id != deployment_id:
+        raise NotFound(f"engagement event {event_id} is not on deployment {deployment_id}")
     return e
 
 
 def replace_engagement_event(p: Platform, actor: Actor, deployment_id: int, event_id: int,
                              data: EngagementEventIn) -> m.EngagementEvent:
     """Correct a logged event (the audit log keeps that it was changed)."""
+    require(actor, Action.ENGAGEMENT_WRITE)
     now = p.clock()
     with p.sessions.begin() as s:
-        e = s.get(m.EngagementEvent, event_id)
-        if e is None or e.deployment_id != deployment_id:
-            raise NotFound(f"engagement event {event_id} is not on deployment {deployment_id}")
-        e.held_on, e.format, e.audience = data.held_on, data.format.value, data.audience.value
-        e.attendees, e.materials = data.attendees, data.materials
-        e.questions_raised = list(data.questions_raised)
+        d = deployment_or_404(s, deployment_id, lock=True)
+        check_event_date(p, d, data, now)
+        require_open(DeploymentStatus(d.status), Record.ENGAGEMENT, d.authorised_at)
+        e = event_of(s, deployment_id, event_id)
+        set_event(e, data)
         append_event(s, actor=actor.audit_name, action="engagement.corrected",
                      subject_type="deployment", subject_id=deployment_id,
                      details={"event_id": e.id, "audience": e.audience,
@@ -145,23 +217,65 @@ def replace_engagement_event(p: Platform, actor: Actor, deployment_id: int, even
     return e
 
 
-def list_engagement_events(p: Platform, deployment_id: int) -> list[m.EngagementEvent]:
+def list_engagement_events(p: Platform, actor: Actor,
+                           deployment_id: int) -> list[m.EngagementEvent]:
+    """The engagement log (staff)."""
+    require(actor, Action.ENGAGEMENT_READ)
     with p.sessions() as s:
         deployment_or_404(s, deployment_id)
-        return list(s.scalars(select(m.EngagementEvent).where(
-            m.EngagementEvent.deployment_id == deployment_id).order_by(
-            m.EngagementEvent.held_on, m.EngagementEvent.id)))
+        return engagement_events_in(s, deployment_id)
+
+
+def engagement_events_in(s: Session, deployment_id: int) -> list[m.EngagementEvent]:
+    return list(s.scalars(select(m.EngagementEvent).where(
+        m.EngagementEvent.deployment_id == deployment_id).order_by(
+        m.EngagementEvent.held_on, m.EngagementEvent.id)))
 
 
 def delete_engagement_event(p: Platform, actor: Actor, deployment_id: int,
                             event_id: int) -> None:
     """Remove an event logged in error (the deletion itself is audited)."""
+    require(actor, Action.ENGAGEMENT_WRITE)
     now = p.clock()
     with p.sessions.begin() as s:
-        e = s.get(m.EngagementEvent, event_id)
-        if e is None or e.deployment_id != deployment_id:
-            raise NotFound(f"engagement event {event_id} is not on deployment {deployment_id}")
-        s.delete(e)
+        d = deployment_or_404(s, deployment_id, lock=True)
+        require_open(DeploymentStatus(d.status), Record.ENGAGEMENT, d.authorised_at)
+        s.delete(event_of(s, deployment_id, event_id))
         append_event(s, actor=actor.audit_name, action="engagement.deleted",
                      subject_type="deployment", subject_id=deployment_id,
                      details={"event_id": event_id}, now=now)
+
+
+#: What every PDF file starts with.
+PDF_MAGIC = b"%PDF-"
+
+
+def check_pdf(p: Platform, evidence: Evidence) -> None:
+    """Refuse anything that is not a PDF, or is larger than
+    ``engagement_evidence_max_bytes``."""
+    limit = p.settings.engagement_evidence_max_bytes
+    if not evidence.content.startswith(PDF_MAGIC):
+        raise InvalidInput("evidence", f"{evidence.filename}: not a PDF; upload the minutes "
+                           "or sign-in sheet as a PDF, or give a link in evidence_url")
+    if len(evidence.content) > limit:
+        raise InvalidInput("evidence", f"{evidence.filename}: {len(evidence.content)} bytes; "
+                           f"at most {limit} are accepted")
+
+
+def attach_evidence(p: Platform, actor: Actor, deployment_id: int, event_id: int,
+                    evidence: Evidence) -> m.EngagementEvent:
+    """Attach a PDF (minutes, a sign-in sheet) to an event as its published evidence,
+    replacing any earlier one. Refused once the log is frozen, and for anything that is
+    not a PDF or is too large."""
+    require(actor, Action.ENGAGEMENT_WRITE)
+    check_pdf(p, evidence)
+    now = p.clock()
+    with p.sessions.begin() as s:
+        d = deployment_or_404(s, deployment_id, lock=True)
+        require_open(DeploymentStatus(d.status), Record.ENGAGEMENT, d.authorised_at)
+        e = event_of(s, deployment_id, event_id)
+        e.evidence_pdf, e.evidence_filename = evidence.content, evidence.filename[:200]
+        append_event(s, actor=actor.audit_name, action="engagement.evidence_attached",
+                     subject_type="deployment", subject_id=deployment_id,
+                     details={"event_id": e.id, "bytes": len(evidence.content)}, now=now)
+    return e

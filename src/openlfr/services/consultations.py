@@ -12,7 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
+from openlfr.governance.amendments import Record, require_open
+from openlfr.governance.areas import Area, UnknownArea
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
+from openlfr.governance.lifecycle import DeploymentStatus
 from openlfr.governance.records import KINDS_NEEDING_ANSWER, ConsultationStatus, answer_due_at
 from openlfr.governance.wording import (
     INFORMATION_SHEET,
@@ -24,7 +27,9 @@ from openlfr.governance.wording import (
     unresolved_issues,
 )
 from openlfr.services.common import deployment_or_404, get_or_404
+from openlfr.services.gazetteer import gazetteer_for
 from openlfr.services.platform import Actor, Platform
+from openlfr.services.powers import Action, may, require, require_area
 from openlfr.services.reports import record_changed_after_completion
 from openlfr.services.schemas import (
     AnswerIn,
@@ -97,9 +102,10 @@ def _questions(data: ConsultationIn) -> list[dict[str, Any]]:
 def save_consultation(p: Platform, actor: Actor, deployment_id: int,
                       data: ConsultationIn) -> m.Consultation:
     """Create or rewrite a consultation; possible only while it is a draft."""
+    require(actor, Action.CONSULTATION_WRITE)
     now = p.clock()
     with p.sessions.begin() as s:
-        deployment_or_404(s, deployment_id, lock=True)
+        _require_consultation_open(deployment_or_404(s, deployment_id, lock=True))
         c = s.scalar(select(m.Consultation).where(m.Consultation.deployment_id == deployment_id))
         if c is None:
             c = m.Consultation(deployment_id=deployment_id, status=ConsultationStatus.DRAFT.value,
@@ -123,9 +129,20 @@ def save_consultation(p: Platform, actor: Actor, deployment_id: int,
     return c
 
 
-def get_consultation(p: Platform, deployment_id: int) -> m.Consultation:
+def _require_consultation_open(d: m.Deployment) -> None:
+    require_open(DeploymentStatus(d.status), Record.CONSULTATION, d.authorised_at)
+
+
+def get_consultation(p: Platform, actor: Actor, deployment_id: int) -> m.Consultation:
+    """A deployment's consultation, drafts included (staff)."""
+    require(actor, Action.CONSULTATION_READ)
     with p.sessions() as s:
+        deployment_or_404(s, deployment_id)
         return _consultation(s, deployment_id)
+
+
+def consultation_of(s: Session, deployment_id: int) -> m.Consultation | None:
+    return s.scalar(select(m.Consultation).where(m.Consultation.deployment_id == deployment_id))
 
 
 def public_consultation(p: Platform, consultation_id: int) -> m.Consultation:
@@ -149,10 +166,11 @@ def keep_flagged_wording(p: Platform, actor: Actor, deployment_id: int, where: s
     """Record why flagged wording at ``where`` (a question id or "information_sheet") is
     kept as it is; the reason covers the flags found there now and is published with the
     consultation. Possible only while it is a draft; recording again replaces the reason."""
+    require(actor, Action.CONSULTATION_WRITE)
     now = p.clock()
     reason = data.reason.strip()
     with p.sessions.begin() as s:
-        deployment_or_404(s, deployment_id, lock=True)
+        _require_consultation_open(deployment_or_404(s, deployment_id, lock=True))
         c = _consultation(s, deployment_id)
         _require_draft(c, "reasons for keeping flagged wording")
         places = _wording_by_place(c)
@@ -179,9 +197,10 @@ def keep_flagged_wording(p: Platform, actor: Actor, deployment_id: int, where: s
 def withdraw_wording_reason(p: Platform, actor: Actor, deployment_id: int,
                             where: str) -> m.Consultation:
     """Withdraw the reason recorded for ``where``: its flags block opening again."""
+    require(actor, Action.CONSULTATION_WRITE)
     now = p.clock()
     with p.sessions.begin() as s:
-        deployment_or_404(s, deployment_id, lock=True)
+        _require_consultation_open(deployment_or_404(s, deployment_id, lock=True))
         c = _consultation(s, deployment_id)
         _require_draft(c, "reasons for keeping flagged wording")
         exceptions = dict(c.wording_exceptions or {})
@@ -203,8 +222,10 @@ def _require_draft(c: m.Consultation, what: str) -> None:
 def open_consultation(p: Platform, actor: Actor, deployment_id: int) -> m.Consultation:
     """Open for responses; refused while a question leads or the sheet hides the risks,
     unless the planner has recorded why that wording is kept."""
+    require(actor, Action.CONSULTATION_WRITE)
     now = p.clock()
     with p.sessions.begin() as s:
+        _require_consultation_open(deployment_or_404(s, deployment_id, lock=True))
         c = _consultation(s, deployment_id)
         if c.status != ConsultationStatus.DRAFT.value:
             raise Conflict(f"the consultation is already {c.status}")
@@ -220,7 +241,9 @@ def open_consultation(p: Platform, actor: Actor, deployment_id: int) -> m.Consul
 
 
 def close_consultation(p: Platform, actor: Actor, deployment_id: int) -> m.Consultation:
-    """Close it; results are published from then on."""
+    """Close it; results are published from then on (closing changes nothing people
+    answered, so it is possible after authorisation too)."""
+    require(actor, Action.CONSULTATION_WRITE)
     now = p.clock()
     with p.sessions.begin() as s:
         c = _consultation(s, deployment_id)
@@ -235,6 +258,7 @@ def close_consultation(p: Platform, actor: Actor, deployment_id: int) -> m.Consu
 def submit_response(p: Platform, actor: Actor, consultation_id: int,
                     data: ConsultationResponseIn) -> None:
     """Record an anonymous response to an open consultation."""
+    require(actor, Action.CONSULTATION_ANSWER)
     now = p.clock()
     with p.sessions.begin() as s:
         c = get_or_404(s, m.Consultation, consultation_id, "consultation")
@@ -267,20 +291,25 @@ class ConsultationResults:
     by_district: dict[str, int]
 
 
-def consultation_results(p: Platform, consultation_id: int) -> ConsultationResults:
+def consultation_results(p: Platform, actor: Actor, deployment_id: int) -> ConsultationResults:
+    """The tallies so far, for staff (the public sees them once it is closed)."""
+    require(actor, Action.CONSULTATION_READ)
     with p.sessions() as s:
-        c = get_or_404(s, m.Consultation, consultation_id, "consultation")
-        rows = list(s.execute(select(m.ConsultationResponse.answers,
-                                     m.ConsultationResponse.postcode_district).where(
-            m.ConsultationResponse.consultation_id == c.id)))
-        answers = [a for a, _ in rows]
-        tallies: dict[str, dict[str, int]] = {}
-        for q in c.questions:
-            if q["options"]:
-                counts = Counter(a.get(q["id"]) for a in answers if q["id"] in a)
-                tallies[q["id"]] = {o: counts.get(o, 0) for o in q["options"]}
-        districts = Counter(d for _, d in rows if d)
-        return ConsultationResults(len(answers), tallies, dict(sorted(districts.items())))
+        return results_in(s, _consultation(s, deployment_id))
+
+
+def results_in(s: Session, c: m.Consultation) -> ConsultationResults:
+    rows = list(s.execute(select(m.ConsultationResponse.answers,
+                                 m.ConsultationResponse.postcode_district).where(
+        m.ConsultationResponse.consultation_id == c.id)))
+    answers = [a for a, _ in rows]
+    tallies: dict[str, dict[str, int]] = {}
+    for q in c.questions:
+        if q["options"]:
+            counts = Counter(a.get(q["id"]) for a in answers if q["id"] in a)
+            tallies[q["id"]] = {o: counts.get(o, 0) for o in q["options"]}
+    districts = Counter(d for _, d in rows if d)
+    return ConsultationResults(len(answers), tallies, dict(sorted(districts.items())))
 
 
 # --- feedback -------------------------------------------------------------------------
@@ -289,6 +318,7 @@ def consultation_results(p: Platform, consultation_id: int) -> ConsultationResul
 def submit_feedback(p: Platform, actor: Actor, deployment_id: int,
                     data: FeedbackIn) -> m.Feedback:
     """Public feedback on a published deployment; the answer deadline starts now."""
+    require(actor, Action.FEEDBACK_SUBMIT)
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id)
@@ -307,15 +337,28 @@ def submit_feedback(p: Platform, actor: Actor, deployment_id: int,
     return f
 
 
-def list_feedback(p: Platform, deployment_id: int) -> list[m.Feedback]:
+def list_feedback(p: Platform, actor: Actor, deployment_id: int) -> list[m.Feedback]:
+    """A deployment's feedback (staff); contact details are blanked unless the role may
+    see them (they reply)."""
+    require(actor, Action.FEEDBACK_READ)
     with p.sessions() as s:
         deployment_or_404(s, deployment_id)
-        return list(s.scalars(select(m.Feedback).where(
-            m.Feedback.deployment_id == deployment_id).order_by(m.Feedback.id)))
+        items = feedback_in(s, deployment_id)
+        if not may(actor.role, Action.FEEDBACK_CONTACT_READ):
+            for f in items:
+                s.expunge(f)
+                f.contact = None
+        return items
+
+
+def feedback_in(s: Session, deployment_id: int) -> list[m.Feedback]:
+    return list(s.scalars(select(m.Feedback).where(
+        m.Feedback.deployment_id == deployment_id).order_by(m.Feedback.id)))
 
 
 def answer_feedback(p: Platform, actor: Actor, feedback_id: int, data: AnswerIn) -> m.Feedback:
     """Publish an answer (or a corrected one; the audit log keeps that it changed)."""
+    require(actor, Action.FEEDBACK_ANSWER)
     now = p.clock()
     with p.sessions.begin() as s:
         f = get_or_404(s, m.Feedback, feedback_id, "feedback")
@@ -330,9 +373,11 @@ def answer_feedback(p: Platform, actor: Actor, feedback_id: int, data: AnswerIn)
     return f
 
 
-def feedback_awaiting_answer(p: Platform) -> list[tuple[m.Feedback, m.Deployment]]:
+def feedback_awaiting_answer(p: Platform,
+                             actor: Actor) -> list[tuple[m.Feedback, m.Deployment]]:
     """Feedback on every deployment that needs a public answer and has none yet (hidden
     items excluded), with its deployment, soonest due first: the staff's to-do list."""
+    require(actor, Action.FEEDBACK_READ)
     with p.sessions() as s:
         rows = s.execute(select(m.Feedback, m.Deployment).join(
             m.Deployment, m.Feedback.deployment_id == m.Deployment.id).where(
@@ -345,6 +390,7 @@ def feedback_awaiting_answer(p: Platform) -> list[tuple[m.Feedback, m.Deployment
 
 def hide_feedback(p: Platform, actor: Actor, feedback_id: int, data: ModerationIn) -> m.Feedback:
     """Hide abusive text from the public view; the record and its reason remain."""
+    require(actor, Action.FEEDBACK_MODERATE)
     now = p.clock()
     with p.sessions.begin() as s:
         f = get_or_404(s, m.Feedback, feedback_id, "feedback")
@@ -358,11 +404,6 @@ def hide_feedback(p: Platform, actor: Actor, feedback_id: int, data: ModerationI
     return f
 
 
-def public_feedback(p: Platform, deployment_id: int) -> list[m.Feedback]:
-    """Feedback the public may read (contact details are never part of the public view)."""
-    return list_feedback(p, deployment_id)
-
-
 def feedback_counts(p: Platform, deployment_id: int) -> dict[str, int]:
     with p.sessions() as s:
         rows = s.execute(select(m.Feedback.kind, func.count()).where(
@@ -373,54 +414,104 @@ def feedback_counts(p: Platform, deployment_id: int) -> dict[str, int]:
 # --- council motions ------------------------------------------------------------------
 
 
+def motion_areas(p: Platform, texts: list[str]) -> list[Area]:
+    """The gazetteer areas a motion names; free text is refused with the closest names."""
+    g = gazetteer_for(p.settings)
+    found = []
+    for n, text in enumerate(texts):
+        try:
+            found.append(g.resolve(text))
+        except UnknownArea as exc:
+            raise InvalidInput("areas", f"line {n + 1}: {exc}") from None
+    return list({a.code: a for a in found}.values())
+
+
+def _motion_scope(p: Platform, actor: Actor, motion: m.CouncilMotion) -> None:
+    """A councillor may correct only a motion wholly in their areas."""
+    g = gazetteer_for(p.settings)
+    areas = [a for a in (g.get(c) for c in motion.area_codes) if a is not None]
+    require_area(actor, areas, "correcting this motion")
+
+
 def record_motion(p: Platform, actor: Actor, data: MotionIn) -> m.CouncilMotion:
-    """Record a council motion; deployments in the areas it covers wait for a response."""
+    """Record a council motion (oversight; a councillor for their areas); deployments in
+    the areas it covers wait for a response, and a motion asking to stop LFR keeps them
+    waiting for a countersigned override too."""
+    require(actor, Action.MOTION_RECORD)
+    areas = motion_areas(p, data.areas)
+    require_area(actor, areas, "recording a motion")
     now = p.clock()
     with p.sessions.begin() as s:
         motion = m.CouncilMotion(body=data.body, passed_on=data.passed_on,
                                  stance=data.stance.value, summary=data.summary, link=data.link,
-                                 areas=list(data.areas), response=None,
+                                 area_codes=[a.code for a in areas], unmatched_areas=[],
+                                 points=list(data.points), point_answers=[], response=None,
                                  response_published_at=None, recorded_by=actor.audit_name,
                                  created_at=now)
         s.add(motion)
         s.flush()
         append_event(s, actor=actor.audit_name, action="motion.recorded",
                      subject_type="motion", subject_id=motion.id,
-                     details={"stance": motion.stance, "areas": motion.areas}, now=now)
+                     details={"stance": motion.stance, "areas": motion.area_codes,
+                              "points": len(motion.points)}, now=now)
     return motion
 
 
-def get_motion(p: Platform, motion_id: int) -> m.CouncilMotion:
+def get_motion(p: Platform, actor: Actor, motion_id: int) -> m.CouncilMotion:
+    require(actor, Action.MOTION_READ)
     with p.sessions() as s:
         return get_or_404(s, m.CouncilMotion, motion_id, "council motion")
 
 
 def correct_motion(p: Platform, actor: Actor, motion_id: int, data: MotionIn) -> m.CouncilMotion:
-    """Correct how a motion was recorded (body, date, stance, summary, link, areas)."""
+    """Correct how a motion was recorded (body, date, stance, summary, link, areas,
+    points). Answers to points that changed are dropped: the force answers again."""
+    require(actor, Action.MOTION_RECORD)
+    areas = motion_areas(p, data.areas)
+    require_area(actor, areas, "correcting this motion")
     now = p.clock()
     with p.sessions.begin() as s:
         motion = get_or_404(s, m.CouncilMotion, motion_id, "council motion")
+        _motion_scope(p, actor, motion)
+        if list(data.points) != list(motion.points):
+            motion.point_answers = []
         motion.body, motion.passed_on, motion.stance = data.body, data.passed_on, data.stance.value
-        motion.summary, motion.link, motion.areas = data.summary, data.link, list(data.areas)
+        motion.summary, motion.link = data.summary, data.link
+        motion.area_codes, motion.unmatched_areas = [a.code for a in areas], []
+        motion.points = list(data.points)
         append_event(s, actor=actor.audit_name, action="motion.corrected",
                      subject_type="motion", subject_id=motion.id,
-                     details={"stance": motion.stance, "areas": motion.areas}, now=now)
+                     details={"stance": motion.stance, "areas": motion.area_codes,
+                              "points": len(motion.points)}, now=now)
     return motion
 
 
 def respond_to_motion(p: Platform, actor: Actor, motion_id: int,
                       data: MotionResponseIn) -> m.CouncilMotion:
-    """Publish the force's response to a motion."""
+    """Publish the force's response to a motion, with an answer to each of its points."""
+    require(actor, Action.MOTION_RESPOND)
     now = p.clock()
     with p.sessions.begin() as s:
         motion = get_or_404(s, m.CouncilMotion, motion_id, "council motion")
+        if len(data.point_answers) != len(motion.points):
+            raise InvalidInput("point_answers", f"the motion has {len(motion.points)} "
+                               f"point(s) and {len(data.point_answers)} answer(s) were given; "
+                               "answer each point, in order")
         motion.response, motion.response_published_at = data.response, now
+        motion.point_answers = list(data.point_answers)
         append_event(s, actor=actor.audit_name, action="motion.response_published",
-                     subject_type="motion", subject_id=motion.id, details={}, now=now)
+                     subject_type="motion", subject_id=motion.id,
+                     details={"point_answers": len(motion.point_answers)}, now=now)
     return motion
 
 
-def list_motions(p: Platform) -> list[m.CouncilMotion]:
+def list_motions(p: Platform, actor: Actor) -> list[m.CouncilMotion]:
+    """Every council motion, newest first (staff)."""
+    require(actor, Action.MOTION_READ)
     with p.sessions() as s:
-        return list(s.scalars(select(m.CouncilMotion).order_by(m.CouncilMotion.passed_on.desc(),
-                                                                m.CouncilMotion.id.desc())))
+        return motions_in(s)
+
+
+def motions_in(s: Session) -> list[m.CouncilMotion]:
+    return list(s.scalars(select(m.CouncilMotion).order_by(m.CouncilMotion.passed_on.desc(),
+                                                            m.CouncilMotion.id.desc())))

@@ -1,4 +1,11 @@
-"""Use cases for deployments: draft, edit, move through the lifecycle, report gates."""
+"""Use cases for deployments: draft, edit, move through the lifecycle, report gates.
+
+Authorise and activate run every gate. When one fails, the deployment stays where it is:
+an authoriser may ask for an override with a written justification, which a member of
+oversight then countersigns (``services.overrides``); only the countersignature moves
+the deployment on. Gates that failed at authorisation and were overridden then do not
+stop activation; a gate that fails anew needs its own two-person override.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
+from openlfr.governance.areas import Area, UnknownArea
 from openlfr.governance.errors import GatesFailed, InvalidInput, NotFound
-from openlfr.governance.gates import GateReport, GateResult, evaluate_gates
+from openlfr.governance.gates import GateReport, evaluate_gates
 from openlfr.governance.lifecycle import (
     GATED_TRANSITIONS,
     PUBLIC_STATUSES,
@@ -20,10 +28,13 @@ from openlfr.governance.lifecycle import (
     require_editable,
     require_within_window,
 )
-from openlfr.services import notices
+from openlfr.governance.overrides import OverrideStatus, require_overridable, uncovered
+from openlfr.services import notices, overrides
 from openlfr.services.common import deployment_or_404, get_or_404
 from openlfr.services.dossier import build_dossier
-from openlfr.services.platform import Actor, Platform, Role
+from openlfr.services.gazetteer import gazetteer_for
+from openlfr.services.platform import Actor, Platform
+from openlfr.services.powers import Action, require, require_area
 from openlfr.services.reports import generate_review_in, record_changed_after_completion
 from openlfr.services.schemas import (
     CommentIn,
@@ -46,13 +57,43 @@ def _check_technology(session: Session, technology_id: int | None) -> None:
                            "not exist; register the engine setup first")
 
 
+@dataclass(frozen=True)
+class PlaceIn:
+    """A deployment's area as the gazetteer names it."""
+
+    borough: str
+    borough_code: str
+    ward: str | None
+    ward_code: str | None
+
+
+def resolve_place(p: Platform, borough: str, ward: str | None) -> PlaceIn:
+    """The borough (and ward) typed, as gazetteer names and codes; free text that names no
+    known area is refused (InvalidInput on the field) with the closest known names."""
+    g = gazetteer_for(p.settings)
+    try:
+        b = g.borough(borough)
+    except UnknownArea as exc:
+        raise InvalidInput("borough", str(exc)) from None
+    if not ward:
+        return PlaceIn(b.name, b.code, None, None)
+    try:
+        w = g.ward(b, ward)
+    except UnknownArea as exc:
+        raise InvalidInput("ward", str(exc)) from None
+    return PlaceIn(b.name, b.code, w.name, w.code)
+
+
 def create_deployment(p: Platform, actor: Actor, data: DeploymentIn) -> m.Deployment:
     """Draft a new deployment; it stays private until notice is published."""
+    require(actor, Action.DEPLOYMENT_DRAFT)
+    place = resolve_place(p, data.borough, data.ward)
     now = p.clock()
     with p.sessions.begin() as s:
         _check_technology(s, data.technology_id)
         d = m.Deployment(
-            reference="pending", title=data.title, borough=data.borough, ward=data.ward,
+            reference="pending", title=data.title, borough=place.borough, ward=place.ward,
+            borough_code=place.borough_code, ward_code=place.ward_code,
             purpose=data.purpose, offence_categories=list(data.offence_categories),
             intelligence_basis=data.intelligence_basis, legal_basis=data.legal_basis,
             threshold=data.threshold, camera_count=data.camera_count, signage=data.signage,
@@ -74,20 +115,27 @@ def _site(site: SiteIn) -> m.Site:
 
 def update_deployment(p: Platform, actor: Actor, deployment_id: int,
                       patch: DeploymentPatch) -> m.Deployment:
-    """Change a deployment's plan; refused once notice is published."""
+    """Change a deployment's plan; refused once notice is published (after that, the plan
+    changes only by rescheduling or by a public amendment)."""
+    require(actor, Action.DEPLOYMENT_EDIT)
     now = p.clock()
     changes = patch.model_dump(exclude_unset=True)
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id, lock=True)
         require_editable(DeploymentStatus(d.status))
-        for field in ("title", "borough", "purpose", "intelligence_basis", "legal_basis",
+        for field in ("title", "purpose", "intelligence_basis", "legal_basis",
                       "signage", "start_at", "end_at", "threshold", "camera_count"):
             if field in changes:
                 if changes[field] is None:
                     raise InvalidInput(field, "may not be null")
                 setattr(d, field, getattr(patch, field))
-        if "ward" in changes:
-            d.ward = patch.ward
+        if "borough" in changes or "ward" in changes:
+            if changes.get("borough", d.borough) is None:
+                raise InvalidInput("borough", "may not be null")
+            place = resolve_place(p, patch.borough or d.borough,
+                                  patch.ward if "ward" in changes else d.ward)
+            d.borough, d.borough_code = place.borough, place.borough_code
+            d.ward, d.ward_code, d.area_flag = place.ward, place.ward_code, None
         if "offence_categories" in changes:
             if patch.offence_categories is None:
                 raise InvalidInput("offence_categories", "may not be null")
@@ -110,13 +158,17 @@ def update_deployment(p: Platform, actor: Actor, deployment_id: int,
     return d
 
 
-def get_deployment(p: Platform, deployment_id: int) -> m.Deployment:
+def get_deployment(p: Platform, actor: Actor, deployment_id: int) -> m.Deployment:
+    """One deployment, drafts included (staff)."""
+    require(actor, Action.DEPLOYMENT_READ)
     with p.sessions() as s:
         return deployment_or_404(s, deployment_id)
 
 
-def list_deployments(p: Platform, status: DeploymentStatus | None = None) -> list[m.Deployment]:
+def list_deployments(p: Platform, actor: Actor,
+                     status: DeploymentStatus | None = None) -> list[m.Deployment]:
     """All deployments (staff view), newest start first."""
+    require(actor, Action.DEPLOYMENT_READ)
     with p.sessions() as s:
         query = select(m.Deployment).order_by(m.Deployment.start_at.desc())
         if status is not None:
@@ -127,23 +179,39 @@ def list_deployments(p: Platform, status: DeploymentStatus | None = None) -> lis
 def public_deployments(p: Platform) -> list[m.Deployment]:
     """Deployments the public may see: notice published, and what followed."""
     with p.sessions() as s:
-        return list(s.scalars(select(m.Deployment).where(
-            m.Deployment.status.in_([x.value for x in PUBLIC_STATUSES])
-            | m.Deployment.notice_published_at.is_not(None)
-        ).order_by(m.Deployment.start_at.desc())))
+        return public_deployments_in(s)
+
+
+def public_deployments_in(s: Session) -> list[m.Deployment]:
+    """``public_deployments`` in the caller's session, newest start first."""
+    return list(s.scalars(select(m.Deployment).where(
+        m.Deployment.status.in_([x.value for x in PUBLIC_STATUSES])
+        | m.Deployment.notice_published_at.is_not(None)
+    ).order_by(m.Deployment.start_at.desc(), m.Deployment.id.desc())))
 
 
 def public_deployment(p: Platform, reference: str) -> m.Deployment:
     """One deployment by reference, if the public may see it (else NotFound)."""
     with p.sessions() as s:
-        d = s.scalar(select(m.Deployment).where(m.Deployment.reference == reference))
-        if d is None or (d.status not in PUBLIC_STATUSES and d.notice_published_at is None):
-            raise NotFound(f"no published deployment with reference {reference!r}")
-        return d
+        return public_row_in(s, reference)
 
 
-def gate_report(p: Platform, deployment_id: int) -> GateReport:
-    """Every gate's current verdict for a deployment."""
+def public_row_in(s: Session, reference: str) -> m.Deployment:
+    """``public_deployment`` in the caller's session."""
+    d = s.scalar(select(m.Deployment).where(m.Deployment.reference == reference))
+    if d is None or (d.status not in PUBLIC_STATUSES and d.notice_published_at is None):
+        raise NotFound(f"no published deployment with reference {reference!r}")
+    return d
+
+
+def gate_report(p: Platform, actor: Actor, deployment_id: int) -> GateReport:
+    """Every gate's current verdict for a deployment (staff)."""
+    require(actor, Action.DEPLOYMENT_READ)
+    return current_gates(p, deployment_id)
+
+
+def current_gates(p: Platform, deployment_id: int) -> GateReport:
+    """Every gate's verdict now, for a use case that has checked its own power."""
     with p.sessions() as s:
         d = deployment_or_404(s, deployment_id)
         return evaluate_gates(build_dossier(s, d), p.settings.gate_parameters())
@@ -151,9 +219,17 @@ def gate_report(p: Platform, deployment_id: int) -> GateReport:
 
 @dataclass(frozen=True)
 class TransitionOutcome:
+    """What a lifecycle action did: the deployment as it now stands, the gates it was
+    checked against, and the override asked for, if gates failed and one was."""
+
     deployment: m.Deployment
     gates: GateReport | None
     override: m.GateOverride | None
+
+    @property
+    def awaiting_countersignature(self) -> bool:
+        return (self.override is not None
+                and self.override.status == OverrideStatus.AWAITING_COUNTERSIGNATURE.value)
 
 
 _TIMESTAMP_FIELD = {
@@ -165,15 +241,15 @@ _TIMESTAMP_FIELD = {
     Transition.CANCEL: "cancelled_at",
 }
 
-#: Who may take each action.
-TRANSITION_ROLES: dict[Transition, tuple[Role, ...]] = {
-    Transition.PROPOSE: (Role.PLANNER,),
-    Transition.PUBLISH_NOTICE: (Role.PLANNER, Role.AUTHORISER),
-    Transition.AUTHORISE: (Role.AUTHORISER,),
-    Transition.ACTIVATE: (Role.OPERATOR, Role.AUTHORISER),
-    Transition.COMPLETE: (Role.OPERATOR, Role.AUTHORISER),
-    Transition.REVIEW: (Role.OVERSIGHT, Role.AUTHORISER),
-    Transition.CANCEL: (Role.PLANNER, Role.AUTHORISER),
+#: The power each plain lifecycle action needs (rescheduling has its own use case).
+TRANSITION_POWERS: dict[Transition, Action] = {
+    Transition.PROPOSE: Action.DEPLOYMENT_PROPOSE,
+    Transition.PUBLISH_NOTICE: Action.DEPLOYMENT_PUBLISH_NOTICE,
+    Transition.AUTHORISE: Action.DEPLOYMENT_AUTHORISE,
+    Transition.ACTIVATE: Action.DEPLOYMENT_ACTIVATE,
+    Transition.COMPLETE: Action.DEPLOYMENT_COMPLETE,
+    Transition.REVIEW: Action.DEPLOYMENT_REVIEW,
+    Transition.CANCEL: Action.DEPLOYMENT_CANCEL,
 }
 
 
@@ -187,89 +263,102 @@ def transition_deployment(
     note: str | None = None,
 ) -> TransitionOutcome:
     """Move a deployment on by ``action``. Authorise and activate run every gate and refuse
-    (GatesFailed) unless all pass or an authoriser records a written justification to
-    override them; the override is stored and published with the deployment."""
-    if action not in TRANSITION_ROLES:  # e.g. reschedule: it needs dates and a reason
+    (GatesFailed) unless all pass, or the failing ones were overridden at authorisation
+    (activation), or an authoriser asks for an override with a written justification: the
+    override then awaits a countersignature and the deployment stays where it is."""
+    if action not in TRANSITION_POWERS:  # e.g. reschedule: it needs dates and a reason
         raise InvalidInput("action", f"{action.value} is not a plain transition; use its own "
                            "use case (services.rescheduling for reschedule)")
-    actor.require(*TRANSITION_ROLES[action], doing=action.value)
+    require(actor, TRANSITION_POWERS[action])
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id, lock=True)
-        previous = DeploymentStatus(d.status)
-        target = next_status(previous, action)
+        target = next_status(DeploymentStatus(d.status), action)
         if action is Transition.ACTIVATE:
             require_within_window(d.start_at, d.end_at, now)
         report: GateReport | None = None
-        override: m.GateOverride | None = None
         if action in GATED_TRANSITIONS:
             report = evaluate_gates(build_dossier(s, d), p.settings.gate_parameters())
-            if not report.all_passed:
-                override = _override(p, actor, d, action, report.failing,
-                                      override_justification, now)
-                s.add(override)
-            # A new dict, not an in-place change, so the JSON column is seen as modified.
-            d.gate_snapshots = {**d.gate_snapshots, action.value: {
-                "at": now.isoformat(),
-                "results": [{"name": g.name, "passed": g.passed, "reason": g.reason}
-                            for g in report.results]}}
-        setattr(d, _TIMESTAMP_FIELD.get(action, "updated_at"), now)
-        if action is Transition.CANCEL:
-            d.cancel_reason = note
-        if action is Transition.REVIEW:
-            d.review_summary = note
-        d.status = target.value
-        d.updated_at = now
-        details: dict[str, object] = {"from": previous.value, "to": target.value}
-        if report is not None:
-            details["failing_gates"] = [g.name for g in report.failing]
-        if override is not None:
-            details["override"] = True
-        append_event(s, actor=actor.audit_name, action=f"deployment.{action.value}",
-                     subject_type="deployment", subject_id=d.id, details=details, now=now)
-        # Subscribers to the area are told in the same transaction (the e-mail outbox).
-        notices.announce_transition(s, p.settings, d, action, now)
-        if action in (Transition.COMPLETE, Transition.CANCEL):
-            # The watchlist exists for one deployment and goes with it.
-            destroy_watchlist_in(s, actor, d.id, now)
-        if action is Transition.COMPLETE:
-            generate_review_in(s, actor, d, "deployment completed", now)
-        elif action is Transition.REVIEW:
-            generate_review_in(s, actor, d, "oversight review recorded", now)
+            covered = overrides.covered_gates(s, d.id) if action is Transition.ACTIVATE else set()
+            if uncovered(report.failing, covered):
+                if override_justification is None or not override_justification.strip():
+                    raise GatesFailed(action.value, report.failing)
+                require(actor, Action.OVERRIDE_REQUEST)
+                require_overridable(action.value, report.failing)
+                asked = overrides.request_in(s, p, actor, d, action, report, override_justification,
+                                             now)
+                return TransitionOutcome(d, report, asked)
+        apply_transition(s, p, actor, d, action, target, report, now, note=note)
     p.live.notify(d.id)  # operator consoles show the new status
-    return TransitionOutcome(d, report, override)
+    return TransitionOutcome(d, report, None)
 
 
-def _override(p: Platform, actor: Actor, d: m.Deployment, action: Transition,
-              failing: list[GateResult], justification: str | None,
-              now: datetime) -> m.GateOverride:
-    if justification is None or not justification.strip():
-        raise GatesFailed(action.value, failing)
-    actor.require(Role.AUTHORISER, doing="overriding failing gates")
-    minimum = p.settings.override_min_justification_chars
-    if len(justification.strip()) < minimum:
-        raise InvalidInput("override_justification",
-                           f"a justification must be at least {minimum} characters; say why "
-                           "going ahead despite the failing gates is necessary and "
-                           "proportionate")
-    return m.GateOverride(
-        deployment_id=d.id, transition=action.value,
-        failing_gates=[{"name": g.name, "reason": g.reason} for g in failing],
-        justification=justification.strip(), recorded_by=actor.audit_name, recorded_at=now)
+def apply_transition(s: Session, p: Platform, actor: Actor, d: m.Deployment, action: Transition,
+                     target: DeploymentStatus, report: GateReport | None, now: datetime, *,
+                     note: str | None = None, override: m.GateOverride | None = None) -> None:
+    """Move ``d`` to ``target`` in the caller's transaction, with everything that goes with
+    it: the gate snapshot, the timestamp, the audit event, the e-mails to the area's
+    subscribers, the watchlist's destruction and the review. The caller has checked the
+    power, the lifecycle, the window and the gates (or the countersigned ``override``)."""
+    previous = DeploymentStatus(d.status)
+    if report is not None:
+        # A new dict, not an in-place change, so the JSON column is seen as modified.
+        d.gate_snapshots = {**d.gate_snapshots, action.value: {
+            "at": now.isoformat(),
+            "results": [{"name": g.name, "passed": g.passed, "reason": g.reason}
+                        for g in report.results],
+            "overridden": sorted(overrides.covered_gates(s, d.id) & {
+                g.name for g in report.failing})}}
+    setattr(d, _TIMESTAMP_FIELD.get(action, "updated_at"), now)
+    if action is Transition.CANCEL:
+        d.cancel_reason = note
+        overrides.lapse_in(s, d.id, "the deployment was cancelled", now)
+    if action is Transition.REVIEW:
+        d.review_summary = note
+    d.status = target.value
+    d.updated_at = now
+    details: dict[str, object] = {"from": previous.value, "to": target.value}
+    if report is not None:
+        details["failing_gates"] = [g.name for g in report.failing]
+    if override is not None:
+        details["override_id"] = override.id
+    elif report is not None and report.failing:
+        details["covered_by_override"] = True
+    append_event(s, actor=actor.audit_name, action=f"deployment.{action.value}",
+                 subject_type="deployment", subject_id=d.id, details=details, now=now)
+    if action in GATED_TRANSITIONS and override is None:
+        # An override asked for this step and not countersigned is no longer needed.
+        overrides.lapse_in(s, d.id, f"the deployment was {action.value}d without it", now,
+                           awaiting_only=True)
+    # Subscribers to the area are told in the same transaction (the e-mail outbox).
+    notices.announce_transition(s, p.settings, d, action, now)
+    if action in (Transition.COMPLETE, Transition.CANCEL):
+        # The watchlist exists for one deployment and goes with it.
+        destroy_watchlist_in(s, actor, d.id, now)
+    if action is Transition.COMPLETE:
+        generate_review_in(s, actor, d, "deployment completed", now)
+    elif action is Transition.REVIEW:
+        generate_review_in(s, actor, d, "oversight review recorded", now)
 
 
-def overrides_for(p: Platform, deployment_id: int) -> list[m.GateOverride]:
+def overrides_for(p: Platform, actor: Actor, deployment_id: int) -> list[m.GateOverride]:
+    """Every override of a deployment, those awaiting a countersignature included (staff)."""
+    require(actor, Action.DEPLOYMENT_READ)
     with p.sessions() as s:
+        deployment_or_404(s, deployment_id)
         return list(s.scalars(select(m.GateOverride).where(
             m.GateOverride.deployment_id == deployment_id).order_by(m.GateOverride.id)))
 
 
 def add_comment(p: Platform, actor: Actor, deployment_id: int,
                 data: CommentIn) -> m.OversightComment:
-    """Record a formal oversight comment on a deployment (published)."""
+    """Record a formal oversight comment on a deployment (published). A councillor may
+    comment on deployments in their areas."""
+    require(actor, Action.COMMENT_RECORD)
     now = p.clock()
     with p.sessions.begin() as s:
-        deployment_or_404(s, deployment_id)
+        d = deployment_or_404(s, deployment_id)
+        require_area(actor, deployment_places(p, d), "commenting on this deployment")
         c = m.OversightComment(deployment_id=deployment_id, author=actor.audit_name,
                                body=data.body, created_at=now)
         s.add(c)
@@ -282,8 +371,17 @@ def add_comment(p: Platform, actor: Actor, deployment_id: int,
     return c
 
 
-def comments_for(p: Platform, deployment_id: int) -> list[m.OversightComment]:
+def comments_for(p: Platform, actor: Actor, deployment_id: int) -> list[m.OversightComment]:
+    require(actor, Action.DEPLOYMENT_READ)
     with p.sessions() as s:
         get_or_404(s, m.Deployment, deployment_id, "deployment")
         return list(s.scalars(select(m.OversightComment).where(
             m.OversightComment.deployment_id == deployment_id).order_by(m.OversightComment.id)))
+
+
+def deployment_places(p: Platform, d: m.Deployment) -> list[Area]:
+    """The gazetteer's area of a deployment (its ward, else its borough), for checks of a
+    councillor's areas; empty for a legacy area that matched no gazetteer name."""
+    g = gazetteer_for(p.settings)
+    found = g.get(d.ward_code) or g.get(d.borough_code)
+    return [found] if found is not None else []

@@ -30,7 +30,8 @@ def deployment_facts(d: m.Deployment) -> DeploymentFacts:
     return DeploymentFacts(
         reference=d.reference, status=DeploymentStatus(d.status), borough=d.borough,
         ward=d.ward, start_at=d.start_at, end_at=d.end_at, threshold=d.threshold,
-        notice_published_at=d.notice_published_at)
+        notice_published_at=d.notice_published_at, borough_code=d.borough_code,
+        ward_code=d.ward_code)
 
 
 def cia_facts(row: m.ImpactAssessment | None) -> CiaFacts | None:
@@ -60,19 +61,27 @@ def consultation_facts(session: Session, deployment_id: int) -> ConsultationFact
                              closed_at=row.closed_at)
 
 
+def feedback_fact(r: m.Feedback) -> FeedbackFacts:
+    return FeedbackFacts(kind=FeedbackKind(r.kind), submitted_at=r.submitted_at,
+                         answer_due_at=r.answer_due_at, answered_at=r.answered_at,
+                         hidden_for_abuse=r.hidden_for_abuse)
+
+
 def feedback_facts(session: Session, deployment_id: int) -> tuple[FeedbackFacts, ...]:
     rows = session.scalars(select(m.Feedback).where(m.Feedback.deployment_id == deployment_id))
-    return tuple(FeedbackFacts(kind=FeedbackKind(r.kind), submitted_at=r.submitted_at,
-                               answer_due_at=r.answer_due_at, answered_at=r.answered_at,
-                               hidden_for_abuse=r.hidden_for_abuse) for r in rows)
+    return tuple(feedback_fact(r) for r in rows)
+
+
+def motion_fact(r: m.CouncilMotion) -> CouncilMotionFacts:
+    return CouncilMotionFacts(body=r.body, passed_on=r.passed_on, stance=MotionStance(r.stance),
+                              area_codes=tuple(r.area_codes),
+                              response_published_at=r.response_published_at,
+                              points=tuple(r.points), point_answers=tuple(r.point_answers))
 
 
 def motion_facts(session: Session) -> tuple[CouncilMotionFacts, ...]:
     rows = session.scalars(select(m.CouncilMotion).order_by(m.CouncilMotion.passed_on))
-    return tuple(CouncilMotionFacts(body=r.body, passed_on=r.passed_on,
-                                    stance=MotionStance(r.stance), areas=tuple(r.areas),
-                                    response_published_at=r.response_published_at)
-                 for r in rows)
+    return tuple(motion_fact(r) for r in rows)
 
 
 def watchlist_facts(session: Session, deployment_id: int) -> WatchlistFacts | None:

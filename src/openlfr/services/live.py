@@ -32,13 +32,11 @@ from openlfr.governance.lifecycle import (
     DeploymentStatus,
 )
 from openlfr.governance.records import Adjudication
-from openlfr.services import figures, nodes
+from openlfr.services import figures, nodes, overrides
 from openlfr.services.common import deployment_or_404
-from openlfr.services.platform import Actor, Platform, Role
+from openlfr.services.platform import Actor, Platform
+from openlfr.services.powers import Action, require
 from openlfr.storage import models as m
-
-#: Who may watch the console: the people who adjudicate alerts and who authorise.
-CONSOLE_ROLES = (Role.OPERATOR, Role.AUTHORISER)
 
 #: Audit actions about one alert (the event's subject is the alert).
 ALERT_RECEIVED = "alert.received"
@@ -233,7 +231,7 @@ def open_stream(p: Platform, actor: Actor, deployment_id: int, after: int | None
     """Check that ``actor`` may watch ``deployment_id`` and return the stream's starting
     position: ``after`` (the last event id the client saw), or now. A position beyond the
     end of the log (a client from before the database was replaced) starts now."""
-    actor.require(*CONSOLE_ROLES, doing="watching the live console")
+    require(actor, Action.CONSOLE_WATCH)
     with p.sessions() as s:
         deployment_or_404(s, deployment_id)
         head = _head_seq(s)
@@ -324,6 +322,9 @@ class ConsoleView:
     counters: LiveCounters
     alerts: list[ConsoleAlert]
     position: int
+    #: The failed checks it was authorised or activated despite (a countersigned
+    #: override): the console says so in a banner.
+    went_ahead_despite: list[str]
 
 
 def alert_order(a: ConsoleAlert) -> tuple[int, float, int]:
@@ -335,7 +336,7 @@ def alert_order(a: ConsoleAlert) -> tuple[int, float, int]:
 
 def console_view(p: Platform, actor: Actor, deployment_id: int) -> ConsoleView:
     """The console as it stands: the deployment, its counters and every alert."""
-    actor.require(*CONSOLE_ROLES, doing="using the operator console")
+    require(actor, Action.CONSOLE_WATCH)
     with p.sessions() as s:
         position = _head_seq(s)
         d = deployment_or_404(s, deployment_id)
@@ -346,4 +347,5 @@ def console_view(p: Platform, actor: Actor, deployment_id: int) -> ConsoleView:
             m.WatchlistEntry.image_encrypted.is_not(None)))) if entry_ids else set()
         listed = sorted((ConsoleAlert(a, a.entry_id in with_photo) for a in alerts),
                         key=alert_order)
-        return ConsoleView(d, live_state(p, d), counters_in(s, d), listed, position)
+        return ConsoleView(d, live_state(p, d), counters_in(s, d), listed, position,
+                           overrides.went_ahead_despite(s, d.id))

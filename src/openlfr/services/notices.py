@@ -5,8 +5,9 @@ The e-mails are rows in ``outgoing_emails``, written in the same transaction as 
 change they announce, so a notice is never lost when the mail server is down;
 ``services.mailer`` sends them. One e-mail per confirmed subscriber whose area covers
 the deployment (a borough's subscribers hear of its wards; a ward's only of that ward),
-never one e-mail with many recipients. Addresses are never shown, logged or audited:
-audit events name the subscription by id.
+never one e-mail with many recipients. A deployment that went ahead despite failed
+checks (a countersigned override) is announced too. Areas are the gazetteer's codes.
+Addresses are never shown, logged or audited: audit events name the subscription by id.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
+from openlfr.governance.areas import UnknownArea
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
 from openlfr.governance.lifecycle import DeploymentStatus, Transition
 from openlfr.services.platform import PUBLIC_ACTOR, SYSTEM_ACTOR, Platform
@@ -49,6 +51,8 @@ class EmailKind(StrEnum):
     NOTICE_PUBLISHED = "notice_published"
     RESCHEDULED = "rescheduled"
     CANCELLED = "cancelled"
+    #: Authorised or activated despite failed checks (a countersigned override).
+    OVERRIDDEN = "overridden"
 
 
 #: Lifecycle actions the public is told about by e-mail (rescheduling has its own use case).
@@ -94,31 +98,32 @@ def valid_address(text: str) -> str:
 
 # --- subscriptions ---------------------------------------------------------------------------
 
-def subscribe(p: Platform, email: str, area_slug: str) -> None:
-    """Ask for e-mail notice of deployments in an area. A confirmation e-mail with a link
-    goes to the address; nothing else is sent until the link is used. Subscribing again
-    sends the confirmation again (at most every few minutes) and changes nothing else, so
-    the answer never reveals whether the address was already subscribed."""
+def subscribe(p: Platform, email: str, area_code: str) -> None:
+    """Ask for e-mail notice of deployments in an area (a gazetteer code). A confirmation
+    e-mail with a link goes to the address; nothing else is sent until the link is used.
+    Subscribing again sends the confirmation again (at most every few minutes) and
+    changes nothing else, so the answer never reveals whether the address was already
+    subscribed."""
     address = valid_address(email)
-    if not _portal().is_area_slug(area_slug):
-        raise InvalidInput("area", f"{area_slug!r} is not an area name; areas look like "
-                           "lambeth or lambeth--riverside")
-    area, _ = _portal().public_deployments_in_area(p, area_slug)
     try:
-        _subscribe(p, address, area.slug, area.name)
+        area = _portal().notice_area(p, area_code)
+    except UnknownArea as exc:
+        raise InvalidInput("area", str(exc)) from None
+    try:
+        _subscribe(p, address, area.code, area.name)
     except IntegrityError:  # the same address and area sent twice at once: one row won
-        _subscribe(p, address, area.slug, area.name)
+        _subscribe(p, address, area.code, area.name)
 
 
-def _subscribe(p: Platform, address: str, area_slug: str, area: str) -> None:
+def _subscribe(p: Platform, address: str, area_code: str, area: str) -> None:
     now = p.clock()
     with p.sessions.begin() as s:
         sub = s.scalar(select(m.NoticeSubscription).where(
             m.NoticeSubscription.email == address,
-            m.NoticeSubscription.area_slug == area_slug).with_for_update())
+            m.NoticeSubscription.area_code == area_code).with_for_update())
         requested = False
         if sub is None:
-            sub = m.NoticeSubscription(email=address, area_slug=area_slug, token=new_token(),
+            sub = m.NoticeSubscription(email=address, area_code=area_code, token=new_token(),
                                        created_at=now)
             s.add(sub)
             s.flush()
@@ -130,7 +135,7 @@ def _subscribe(p: Platform, address: str, area_slug: str, area: str) -> None:
         if requested:
             append_event(s, actor=PUBLIC_ACTOR.audit_name, action="subscription.requested",
                          subject_type="notice_subscription", subject_id=sub.id,
-                         details={"area": area_slug}, now=now)
+                         details={"area": area_code}, now=now)
         if not _confirmation_sent_since(s, sub.id, now - CONFIRMATION_RESEND_INTERVAL):
             s.add(_confirmation_email(p.settings, sub, area, now))
 
@@ -172,7 +177,7 @@ def confirm_subscription(p: Platform, token: str) -> m.NoticeSubscription:
             sub.confirmed_at = now
             append_event(s, actor=PUBLIC_ACTOR.audit_name, action="subscription.confirmed",
                          subject_type="notice_subscription", subject_id=sub.id,
-                         details={"area": sub.area_slug}, now=now)
+                         details={"area": sub.area_code}, now=now)
     return sub
 
 
@@ -188,7 +193,7 @@ def unsubscribe(p: Platform, token: str) -> m.NoticeSubscription:
                 m.OutgoingEmail.subscription_id == sub.id, m.OutgoingEmail.sent_at.is_(None)))
             append_event(s, actor=PUBLIC_ACTOR.audit_name, action="subscription.ended",
                          subject_type="notice_subscription", subject_id=sub.id,
-                         details={"area": sub.area_slug}, now=now)
+                         details={"area": sub.area_code}, now=now)
     return sub
 
 
@@ -234,17 +239,19 @@ def announce_transition(s: Session, settings: Settings, d: m.Deployment, action:
 
 
 def queue_deployment_notices(s: Session, settings: Settings, d: m.Deployment, kind: EmailKind,
-                             now: datetime, *, change: DateChange | None = None) -> int:
+                             now: datetime, *, change: DateChange | None = None,
+                             override: m.GateOverride | None = None) -> int:
     """Write one e-mail per confirmed subscriber whose area covers ``d`` into the outbox
-    (caller's transaction). Returns how many."""
-    slugs = [a.slug for a in _portal().deployment_areas(d)]
+    (caller's transaction): ``change`` for a reschedule, ``override`` for a deployment
+    going ahead despite failed checks. Returns how many."""
+    codes = [a.code for a in _portal().deployment_areas(d)]
     subscribers = s.scalars(select(m.NoticeSubscription).where(
-        m.NoticeSubscription.area_slug.in_(slugs),
+        m.NoticeSubscription.area_code.in_(codes),
         m.NoticeSubscription.confirmed_at.is_not(None),
         m.NoticeSubscription.unsubscribed_at.is_(None)).order_by(m.NoticeSubscription.id))
     queued = 0
     for sub in subscribers:
-        subject, body = _notice_text(settings, d, kind, sub, change)
+        subject, body = _notice_text(settings, d, kind, sub, change, override)
         s.add(_outgoing(kind, sub, subject, body, now))
         queued += 1
     return queued
@@ -285,11 +292,13 @@ _HEADLINES = {
     EmailKind.NOTICE_PUBLISHED: "Notice of live facial recognition",
     EmailKind.RESCHEDULED: "New dates for live facial recognition",
     EmailKind.CANCELLED: "Cancelled: live facial recognition",
+    EmailKind.OVERRIDDEN: "Going ahead despite failed checks: live facial recognition",
 }
 
 
 def _notice_text(settings: Settings, d: m.Deployment, kind: EmailKind,
-                 sub: m.NoticeSubscription, change: DateChange | None) -> tuple[str, str]:
+                 sub: m.NoticeSubscription, change: DateChange | None,
+                 override: m.GateOverride | None) -> tuple[str, str]:
     areas = _portal().deployment_areas(d)  # the borough, then the ward if it names one
     where = areas[-1].name
     headline = _HEADLINES[kind]
@@ -298,11 +307,12 @@ def _notice_text(settings: Settings, d: m.Deployment, kind: EmailKind,
     body = _render(
         "email_notice.txt", kind=kind.value, headline=headline, d=d, where=where,
         sites=[site.name for site in d.sites], status=DeploymentStatus(d.status).value,
-        change=change, subscribed_area={a.slug: a.name for a in areas}[sub.area_slug],
+        change=change, subscribed_area={a.code: a.name for a in areas}[sub.area_code],
+        override=override,
         deployment_url=_url(settings, deployment_path),
         feedback_url=_url(settings, f"{deployment_path}/feedback"),
-        ical_url=_url(settings, f"/areas/{sub.area_slug}/deployments.ics"),
-        atom_url=_url(settings, f"/areas/{sub.area_slug}/deployments.atom"),
+        ical_url=_url(settings, f"/areas/{sub.area_code}/deployments.ics"),
+        atom_url=_url(settings, f"/areas/{sub.area_code}/deployments.atom"),
         unsubscribe_url=unsubscribe_url(settings, sub.token))
     return subject, body
 

@@ -27,21 +27,23 @@ def utcnow() -> datetime:
 
 
 class Role(StrEnum):
-    """Who may do what. ``public`` is anyone not logged in; ``node`` is an engine node's key."""
+    """The roles of the powers table (``services.powers``). ``public`` is anyone not
+    logged in; ``node`` is an engine node's key; a ``councillor`` is oversight for the
+    areas they were given."""
 
     PUBLIC = "public"
     OPERATOR = "operator"
     PLANNER = "planner"
     AUTHORISER = "authoriser"
     OVERSIGHT = "oversight"
+    COUNCILLOR = "councillor"
     ADMIN = "admin"
     NODE = "node"
 
 
 #: Roles a person can be given (nodes get API keys, not accounts).
-PERSON_ROLES = (Role.OPERATOR, Role.PLANNER, Role.AUTHORISER, Role.OVERSIGHT, Role.ADMIN)
-#: Every logged-in staff role.
-STAFF_ROLES = frozenset(PERSON_ROLES)
+PERSON_ROLES = (Role.OPERATOR, Role.PLANNER, Role.AUTHORISER, Role.OVERSIGHT,
+                Role.COUNCILLOR, Role.ADMIN)
 
 
 class PermissionDenied(GovernanceError):
@@ -58,19 +60,14 @@ class Actor:
     api_key_id: int | None = None
     #: For node keys scoped to one deployment.
     deployment_scope: int | None = None
+    #: For councillors: the gazetteer codes of the areas they act for.
+    areas: tuple[str, ...] = ()
 
     @property
     def audit_name(self) -> str:
         if self.role is Role.NODE:
             return f"node:{self.name}"
         return self.name
-
-    def require(self, *roles: Role, doing: str) -> None:
-        """Refuse unless the actor has one of ``roles``."""
-        if self.role not in roles:
-            allowed = ", ".join(r.value for r in roles)
-            raise PermissionDenied(f"{doing} needs one of these roles: {allowed}; you are "
-                                   f"'{self.role.value}'")
 
 
 PUBLIC_ACTOR = Actor(name="public", role=Role.PUBLIC)
@@ -142,7 +139,7 @@ class Platform:
         settings.ensure_data_dir()
         engine = make_engine(settings.effective_database_url)
         if run_migrations:
-            migrate(engine)
+            migrate(engine, gazetteer_file=settings.gazetteer_file)
         return cls(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
                    fernet=Fernet(settings.fernet_key()))
 

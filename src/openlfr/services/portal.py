@@ -1,6 +1,7 @@
-"""Read-only use cases for the public portal: deployments grouped by phase and by area,
-council motions covering an area, and who the engagement reached. Only public records
-(notice published) are returned; the rules themselves stay in ``governance``."""
+"""Read-only use cases for the public portal: deployments grouped by phase and by area
+(areas from the gazetteer), council motions covering an area, and who the engagement
+reached. Only public records (notice published) are returned; the rules themselves stay
+in ``governance``."""
 
 from __future__ import annotations
 
@@ -10,17 +11,18 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from openlfr.governance.areas import Area
 from openlfr.governance.lifecycle import DeploymentStatus
 from openlfr.governance.records import (
     RESIDENT_FACING_AUDIENCES,
     AudienceCategory,
-    CouncilMotionFacts,
-    MotionStance,
     resident_share,
 )
 from openlfr.services.deployments import public_deployments
-from openlfr.services.dossier import engagement_facts
+from openlfr.services.dossier import engagement_facts, motion_fact
+from openlfr.services.gazetteer import gazetteer_for
 from openlfr.services.platform import Platform
 from openlfr.storage import models as m
 
@@ -61,75 +63,76 @@ def deployments_by_phase(p: Platform) -> dict[Phase, list[m.Deployment]]:
 
 # --- areas ------------------------------------------------------------------------------
 
-#: What an area slug looks like: "lambeth", or "lambeth--riverside" for one ward.
-AREA_SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*(?:--[a-z0-9]+(?:-[a-z0-9]+)*)?$"
-_AREA_SLUG = re.compile(AREA_SLUG_PATTERN)
+
+@dataclass(frozen=True)
+class NoticeArea:
+    """An area people can subscribe to: a borough, or a ward within one. ``code`` is the
+    gazetteer's code, which is also the area's address (``/areas/{code}/...``)."""
+
+    code: str
+    name: str
 
 
 def _slug(text: str) -> str:
     return "-".join(re.findall(r"[a-z0-9]+", text.lower()))
 
 
-def area_slug(borough: str, ward: str | None = None) -> str:
-    """The URL name of a borough ("lambeth") or of one ward in it ("lambeth--riverside")."""
-    return _slug(borough) + (f"--{_slug(ward)}" if ward else "")
-
-
-def is_area_slug(text: str) -> bool:
-    """True when ``text`` is shaped like an area slug (it may still match no deployment)."""
-    return len(text) <= 200 and _AREA_SLUG.fullmatch(text) is not None
-
-
-@dataclass(frozen=True)
-class Area:
-    """An area people can subscribe to: a borough, or a ward within one."""
-
-    slug: str
-    name: str
-
-
-def deployment_areas(d: m.Deployment) -> list[Area]:
-    """The areas a deployment is in: its borough and, when it names one, its ward."""
-    areas = [Area(area_slug(d.borough), d.borough)]
+def deployment_areas(d: m.Deployment) -> list[NoticeArea]:
+    """The areas a deployment is in: its borough and, when it names one, its ward. A legacy
+    free-text area that matched no gazetteer name keeps the address it had (its text in
+    lower case with hyphens), so its feeds and subscriptions still meet."""
+    borough = d.borough_code or _slug(d.borough)
+    areas = [NoticeArea(borough, d.borough)]
     if d.ward:
-        areas.append(Area(area_slug(d.borough, d.ward), f"{d.borough} / {d.ward}"))
+        areas.append(NoticeArea(d.ward_code or f"{borough}--{_slug(d.ward)}",
+                                f"{d.borough} / {d.ward}"))
     return areas
 
 
-def public_areas(p: Platform) -> list[Area]:
+def public_areas(p: Platform) -> list[NoticeArea]:
     """Every area with at least one published deployment, by name."""
-    found = {a.slug: a for d in public_deployments(p) for a in deployment_areas(d)}
+    found = {a.code: a for d in public_deployments(p) for a in deployment_areas(d)}
     return sorted(found.values(), key=lambda a: a.name.lower())
 
 
-def public_deployments_in_area(p: Platform, slug: str) -> tuple[Area, list[m.Deployment]]:
+def notice_area(p: Platform, text: str) -> NoticeArea:
+    """The area an address names: a gazetteer code (or a name: "newham", "london-borough-
+    of-newham"), or the address of a legacy free-text area with published deployments.
+    UnknownArea, with the closest known names, otherwise."""
+    g = gazetteer_for(p.settings)
+    known = g.get(text)
+    if known is None:
+        legacy = [a for d in public_deployments(p) for a in deployment_areas(d) if a.code == text]
+        if legacy:
+            return legacy[0]
+        known = g.resolve(text.replace("--", "/").replace("-", " ")[:200])
+    return NoticeArea(known.code, g.label(known.code))
+
+
+def public_deployments_in_area(p: Platform, area: NoticeArea) -> list[m.Deployment]:
     """Published deployments in an area (a borough includes its wards), newest start
-    first. An area with none yet gives an empty list, so people can subscribe before
-    the first notice; its name is then spelled from the slug."""
-    matching = [(d, a) for d in public_deployments(p) for a in deployment_areas(d)
-                if a.slug == slug]
-    if matching:
-        return matching[0][1], [d for d, _ in matching]
-    name = " / ".join(part.replace("-", " ").title() for part in slug.split("--"))
-    return Area(slug, name), []
+    first; an area with none yet gives an empty list, so people can subscribe before the
+    first notice."""
+    return [d for d in public_deployments(p)
+            if any(a.code == area.code for a in deployment_areas(d))]
+
+
+def area_list(p: Platform) -> list[tuple[Area, list[Area]]]:
+    """The gazetteer: every borough with its wards, for people choosing an area."""
+    g = gazetteer_for(p.settings)
+    return [(b, g.wards_of(b.code)) for b in g.boroughs()]
 
 
 # --- council motions ----------------------------------------------------------------------
 
 
-def _motion_facts(row: m.CouncilMotion) -> CouncilMotionFacts:
-    return CouncilMotionFacts(body=row.body, passed_on=row.passed_on,
-                              stance=MotionStance(row.stance), areas=tuple(row.areas),
-                              response_published_at=row.response_published_at)
-
-
-def motions_covering(p: Platform, borough: str, ward: str | None) -> list[m.CouncilMotion]:
+def motions_covering(p: Platform, d: m.Deployment) -> list[m.CouncilMotion]:
     """Council motions covering a deployment's area (the council_motions gate's rule),
     newest first."""
     with p.sessions() as s:
         rows = s.scalars(select(m.CouncilMotion).order_by(m.CouncilMotion.passed_on.desc(),
                                                           m.CouncilMotion.id.desc()))
-        return [r for r in rows if _motion_facts(r).covers(borough, ward)]
+        return [r for r in rows if motion_fact(r).covers(d.borough_code, d.ward_code)]
 
 
 # --- engagement ---------------------------------------------------------------------------
@@ -163,7 +166,12 @@ def engagement_reach(p: Platform, deployment_id: int) -> EngagementReach:
     """Attendees by audience for a deployment's engagement log, with the resident share
     the engagement_reach gate reads and the share it requires."""
     with p.sessions() as s:
-        events = engagement_facts(s, deployment_id)
+        return engagement_reach_in(s, p, deployment_id)
+
+
+def engagement_reach_in(s: Session, p: Platform, deployment_id: int) -> EngagementReach:
+    """``engagement_reach`` in the caller's session."""
+    events = engagement_facts(s, deployment_id)
     counts: dict[AudienceCategory, int] = {}
     for e in events:
         counts[e.audience] = counts.get(e.audience, 0) + e.attendees

@@ -26,6 +26,7 @@ from openlfr.governance.errors import InvalidInput
 from openlfr.governance.lifecycle import DeploymentStatus
 from openlfr.governance.records import KINDS_NEEDING_ANSWER, FeedbackKind
 from openlfr.services.common import deployment_or_404
+from openlfr.services.dossier import feedback_fact
 from openlfr.services.figures import (
     DeploymentFigures,
     Figures,
@@ -38,6 +39,7 @@ from openlfr.services.figures import (
     month_of,
     months_between,
 )
+from openlfr.services.overrides import published as published_overrides
 from openlfr.services.platform import Actor, Platform
 from openlfr.storage import models as m
 
@@ -77,7 +79,7 @@ def _feedback_content(session: Session, deployment_id: int, now: datetime) -> di
             answered.append({**item, "answer": f.answer, "answered_at": _iso(f.answered_at),
                              "answered_late": f.answered_at > f.answer_due_at})
         elif f.kind in needing:
-            awaiting.append({**item, "overdue": f.answer_due_at < now})
+            awaiting.append({**item, "overdue": feedback_fact(f).overdue(now)})
         else:
             no_answer_needed.append(item)
     return {"by_kind": by_kind, "answered": answered, "awaiting_answer": awaiting,
@@ -99,7 +101,10 @@ def review_content(session: Session, d: m.Deployment, now: datetime) -> dict[str
     demographic data (groups appear only as counts of false alerts)."""
     figures = deployment_figures_in(session, d)
     overrides = session.scalars(select(m.GateOverride).where(
-        m.GateOverride.deployment_id == d.id).order_by(m.GateOverride.id))
+        m.GateOverride.deployment_id == d.id, published_overrides())
+        .order_by(m.GateOverride.id))
+    amendments = session.scalars(select(m.Amendment).where(
+        m.Amendment.deployment_id == d.id).order_by(m.Amendment.id))
     comments = session.scalars(select(m.OversightComment).where(
         m.OversightComment.deployment_id == d.id).order_by(m.OversightComment.id))
     watchlist = session.scalar(select(m.Watchlist).where(m.Watchlist.deployment_id == d.id))
@@ -119,7 +124,14 @@ def review_content(session: Session, d: m.Deployment, now: datetime) -> dict[str
         "gate_history": _gate_history(d),
         "overrides": [{"transition": o.transition, "failing_gates": o.failing_gates,
                        "justification": o.justification, "recorded_by": o.recorded_by,
-                       "recorded_at": _iso(o.recorded_at)} for o in overrides],
+                       "recorded_at": _iso(o.recorded_at), "status": o.status,
+                       "countersigned_by": o.countersigned_by,
+                       "countersigned_at": _iso(o.countersigned_at),
+                       "countersignature": o.countersignature} for o in overrides],
+        "amendments": [{"record": a.record, "version": a.version, "reason": a.reason,
+                        "made_by": a.made_by, "made_at": _iso(a.made_at),
+                        "fields": [c["field"] for c in a.changes],
+                        "gate_changes": a.gate_changes} for a in amendments],
         "comments": [{"author": c.author, "body": c.body, "created_at": _iso(c.created_at)}
                      for c in comments],
         "review_summary": d.review_summary,
@@ -246,8 +258,9 @@ class AnnualReport:
                 "to": self.period.end.isoformat(), "generated_at": self.generated_at.isoformat()}
 
 
-def _area_key(borough: str) -> str:
-    return " ".join(borough.split()).casefold()
+def _area_key(d: m.Deployment) -> str:
+    """The borough's gazetteer code (a legacy free-text borough: its text, folded)."""
+    return d.borough_code or " ".join(d.borough.split()).casefold()
 
 
 def annual_report(p: Platform, period: ReportPeriod) -> AnnualReport:
@@ -263,8 +276,7 @@ def annual_report(p: Platform, period: ReportPeriod) -> AnnualReport:
         included.sort(key=lambda d: (d.start_at, d.id))
         areas: dict[str, tuple[str, list[int]]] = {}
         for d in included:
-            areas.setdefault(_area_key(d.borough), (" ".join(d.borough.split()), []))[1].append(
-                d.id)
+            areas.setdefault(_area_key(d), (" ".join(d.borough.split()), []))[1].append(d.id)
         ids = [d.id for d in included]
         return AnnualReport(
             period=period, generated_at=p.clock(), total=facts.total(ids),

@@ -22,14 +22,13 @@ from openlfr.governance.lifecycle import (
     next_status,
     require_new_window,
 )
-from openlfr.services import notices
+from openlfr.services import notices, overrides
 from openlfr.services.common import deployment_or_404
-from openlfr.services.platform import Actor, Platform, Role
+from openlfr.services.platform import Actor, Platform
+from openlfr.services.powers import Action, require
 from openlfr.services.schemas import RescheduleIn
 from openlfr.storage import models as m
 
-#: Who may change published dates.
-RESCHEDULE_ROLES = (Role.PLANNER, Role.AUTHORISER)
 #: The audit action that records a reschedule (and from which the history is read).
 RESCHEDULE_ACTION = f"deployment.{Transition.RESCHEDULE.value}"
 
@@ -51,7 +50,7 @@ def reschedule_deployment(p: Platform, actor: Actor, deployment_id: int,
     """Move a deployment with published notice (notice_published or authorised) to new
     dates. It returns to notice_published; notice counts from now; an authorisation for
     the old dates is withdrawn (its gate snapshot is kept in the audit event)."""
-    actor.require(*RESCHEDULE_ROLES, doing=Transition.RESCHEDULE.value)
+    require(actor, Action.DEPLOYMENT_RESCHEDULE)
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id, lock=True)
@@ -70,6 +69,8 @@ def reschedule_deployment(p: Platform, actor: Actor, deployment_id: int,
             d.gate_snapshots = {k: v for k, v in d.gate_snapshots.items()
                                 if k != Transition.AUTHORISE.value}
             d.authorised_at = None
+        # Overrides asked for, or given, for the old dates do not carry over to the new.
+        overrides.lapse_in(s, d.id, "the deployment was rescheduled", now)
         d.start_at, d.end_at = data.start_at, data.end_at
         d.status = target.value
         d.notice_published_at = d.rescheduled_at = d.updated_at = now

@@ -96,8 +96,11 @@ class DeploymentIn(Input):
     """A new deployment, as drafted by a planning officer."""
 
     title: Title
-    borough: Short
-    ward: Short | None = None
+    borough: Short = Field(description="A borough of the gazetteer (its name, an alias such "
+                           "as \"London Borough of Newham\", or its code); see "
+                           "GET /api/public/areas.")
+    ward: Short | None = Field(default=None, description="A ward of that borough (name or "
+                               "code), or none for the whole borough.")
     sites: list[SiteIn] = Field(min_length=1, max_length=20)
     start_at: Moment
     end_at: Moment
@@ -150,6 +153,14 @@ class TransitionIn(Input):
         description="Needed only to go ahead despite failing gates; it is published.")
 
 
+class CountersignIn(Input):
+    """A member of oversight's countersignature of an override another person asked for."""
+
+    justification: Prose = Field(description="Why going ahead despite the failing gates is "
+                                 "necessary and proportionate, in the countersigner's own "
+                                 "words; published.")
+
+
 class CancelIn(Input):
     reason: Prose
 
@@ -188,11 +199,22 @@ class ImpactAssessmentIn(Input):
     decision: OptionalProse = ""
 
 
+HttpLink = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500,
+                                           pattern=r"^https?://\S+$"), AfterValidator(_no_nul)]
+
+
 class EngagementEventIn(Input):
-    held_on: Day
+    held_on: Day = Field(description="When it was held: not in the future, not after the "
+                         "deployment's authorisation, and not long before its first draft.")
     format: EngagementFormat
     audience: AudienceCategory
+    met_with: Name200 = Field(description="The body or group met, e.g. \"Riverside Tenants' "
+                              "Association\" or \"Lambeth Council scrutiny committee\"; "
+                              "published.")
     attendees: int = Field(ge=0, le=1_000_000)
+    evidence_url: HttpLink | None = Field(
+        default=None, description="Optional link to minutes or a sign-in sheet (published); "
+        "a PDF can be uploaded instead (POST .../engagement/{event_id}/evidence).")
     materials: OptionalProse = ""
     questions_raised: list[Annotated[str, StringConstraints(max_length=2000),
                                      AfterValidator(_no_nul)]] = Field(default=[], max_length=500)
@@ -288,11 +310,18 @@ class MotionIn(Input):
                     AfterValidator(_no_nul)] | None = None
     areas: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                                  max_length=200), AfterValidator(_no_nul)]] = Field(
-        min_length=1, max_length=50, description='Areas covered: "Borough" or "Borough/Ward".')
+        min_length=1, max_length=50, description='Areas covered, from the gazetteer: a code, '
+        'a borough, or "Borough/Ward" (GET /api/public/areas).')
+    points: list[Prose] = Field(
+        default=[], max_length=30, description="What the motion resolves or asks, point by "
+        "point; the force's response must answer each.")
 
 
 class MotionResponseIn(Input):
     response: Prose
+    point_answers: list[Prose] = Field(
+        default=[], max_length=30, description="An answer to each of the motion's points, in "
+        "order (published).")
 
 
 # --- technology register and equity audits --------------------------------------------
@@ -462,19 +491,25 @@ Username = Annotated[str, StringConstraints(min_length=3, max_length=64,
                                             pattern=r"^[a-z0-9][a-z0-9._-]*$")]
 Password = Annotated[str, StringConstraints(min_length=12, max_length=200),
                      AfterValidator(_no_nul)]
-PersonRole = Literal["operator", "planner", "authoriser", "oversight", "admin"]
+PersonRole = Literal["operator", "planner", "authoriser", "oversight", "councillor", "admin"]
+AreaName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                            max_length=200), AfterValidator(_no_nul)]
 
 
 class UserIn(Input):
     username: Username
     password: Password
     role: PersonRole
+    areas: list[AreaName] = Field(
+        default=[], max_length=50, description="A councillor's areas (gazetteer names or "
+        "codes); required for councillors, refused for every other role.")
 
 
 class UserPatch(Input):
     role: PersonRole | None = None
     active: bool | None = None
     password: Password | None = None
+    areas: list[AreaName] | None = Field(default=None, max_length=50)
 
 
 class LoginIn(Input):
@@ -490,3 +525,56 @@ class ApiKeyIn(Input):
     role: Literal["node", "oversight"] = Field(
         default="node", description="node: an engine node; oversight: an audit tool that "
         "records equity audits (openlfr evaluate --register).")
+
+
+# --- amendments of the frozen record -----------------------------------------------------
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=20,
+                                          max_length=5000), AfterValidator(_no_nul)]
+
+
+class PlanChangesIn(Input):
+    """The parts of a published plan an amendment may change. The area, the sites and the
+    dates the public was told about change only by rescheduling (dates) or not at all."""
+
+    title: Title | None = None
+    purpose: Prose | None = None
+    offence_categories: list[Name200] | None = Field(default=None, min_length=1, max_length=30)
+    intelligence_basis: Prose | None = None
+    legal_basis: Prose | None = None
+    threshold: Similarity | None = None
+    camera_count: int | None = Field(default=None, ge=1, le=50)
+    signage: Prose | None = None
+    technology_id: Id | None = None
+
+
+class PlanAmendmentIn(Input):
+    record: Literal["plan"]
+    reason: Reason = Field(description="Why the plan changes (published).")
+    changes: PlanChangesIn
+
+
+class AssessmentAmendmentIn(Input):
+    record: Literal["assessment"]
+    reason: Reason = Field(description="Why the assessment changes (published).")
+    sections: ImpactAssessmentIn
+
+
+class EngagementAmendmentIn(Input):
+    """Add an event (``event``), correct one (``event_id`` and ``event``) or remove one
+    (``event_id`` alone). An added event must still predate the authorisation."""
+
+    record: Literal["engagement"]
+    reason: Reason = Field(description="Why the engagement log changes (published).")
+    event_id: Id | None = None
+    event: EngagementEventIn | None = None
+
+    @model_validator(mode="after")
+    def _something_to_do(self) -> EngagementAmendmentIn:
+        if self.event_id is None and self.event is None:
+            raise ValueError("give an event to add, an event_id to remove, or both to correct")
+        return self
+
+
+AmendmentIn = Annotated[PlanAmendmentIn | AssessmentAmendmentIn | EngagementAmendmentIn,
+                        Field(discriminator="record")]

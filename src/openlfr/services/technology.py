@@ -7,12 +7,14 @@ from sqlalchemy import select
 from openlfr.audit import append_event
 from openlfr.services.common import get_or_404
 from openlfr.services.platform import Actor, Platform
+from openlfr.services.powers import Action, require
 from openlfr.services.schemas import EquityAuditIn, TechnologyIn
 from openlfr.storage import models as m
 
 
 def register_technology(p: Platform, actor: Actor, data: TechnologyIn) -> m.Technology:
     """Add an engine setup (algorithm, model version, vendor or project) to the register."""
+    require(actor, Action.TECHNOLOGY_REGISTER)
     now = p.clock()
     with p.sessions.begin() as s:
         t = m.Technology(**data.model_dump(), created_at=now)
@@ -29,6 +31,7 @@ def update_technology(p: Platform, actor: Actor, technology_id: int,
                       data: TechnologyIn) -> m.Technology:
     """Correct a register entry. A new model version should be a new entry (its audits do
     not carry over), so this is for corrections, and is audited as such."""
+    require(actor, Action.TECHNOLOGY_REGISTER)
     now = p.clock()
     with p.sessions.begin() as s:
         t = get_or_404(s, m.Technology, technology_id, "technology register entry")
@@ -42,7 +45,8 @@ def update_technology(p: Platform, actor: Actor, technology_id: int,
 
 
 def list_technologies(p: Platform) -> list[tuple[m.Technology, m.EquityAudit | None]]:
-    """Each register entry with its latest equity audit (None when never audited)."""
+    """Each register entry with its latest equity audit (None when never audited); the
+    register is public."""
     with p.sessions() as s:
         result = []
         for t in s.scalars(select(m.Technology).order_by(m.Technology.id)):
@@ -56,6 +60,7 @@ def list_technologies(p: Platform) -> list[tuple[m.Technology, m.EquityAudit | N
 def record_equity_audit(p: Platform, actor: Actor, technology_id: int,
                         data: EquityAuditIn) -> m.EquityAudit:
     """Record an equity audit; its fair threshold becomes the threshold gate's floor."""
+    require(actor, Action.EQUITY_AUDIT_RECORD)
     now = p.clock()
     with p.sessions.begin() as s:
         get_or_404(s, m.Technology, technology_id, "technology register entry")
@@ -70,7 +75,9 @@ def record_equity_audit(p: Platform, actor: Actor, technology_id: int,
     return a
 
 
-def list_equity_audits(p: Platform, technology_id: int) -> list[m.EquityAudit]:
+def list_equity_audits(p: Platform, actor: Actor, technology_id: int) -> list[m.EquityAudit]:
+    """Every equity audit of a register entry (staff)."""
+    require(actor, Action.TECHNOLOGY_READ)
     with p.sessions() as s:
         get_or_404(s, m.Technology, technology_id, "technology register entry")
         return list(s.scalars(select(m.EquityAudit).where(

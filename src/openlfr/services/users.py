@@ -12,9 +12,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from openlfr.audit import append_event
+from openlfr.governance.areas import UnknownArea
 from openlfr.governance.errors import Conflict, GovernanceError, InvalidInput
 from openlfr.services.common import get_or_404
+from openlfr.services.gazetteer import gazetteer_for
 from openlfr.services.platform import Actor, Platform, Role
+from openlfr.services.powers import Action, require
 from openlfr.services.schemas import ApiKeyIn, UserIn, UserPatch
 from openlfr.settings import new_token
 from openlfr.storage import models as m
@@ -33,33 +36,60 @@ def _sha256(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def councillor_areas(p: Platform, role: str, areas: list[str]) -> list[str]:
+    """A councillor's areas as gazetteer codes: required for a councillor (they act only
+    for them), refused for every other role (theirs are not limited by area)."""
+    if role != Role.COUNCILLOR.value:
+        if areas:
+            raise InvalidInput("areas", f"only a councillor has areas; a {role} acts for "
+                               "every area, so leave areas out")
+        return []
+    if not areas:
+        raise InvalidInput("areas", "a councillor acts for one or more areas: give at least "
+                           "one borough or ward from the gazetteer")
+    g = gazetteer_for(p.settings)
+    codes = []
+    for n, text in enumerate(areas):
+        try:
+            codes.append(g.resolve(text).code)
+        except UnknownArea as exc:
+            raise InvalidInput("areas", f"area {n + 1}: {exc}") from None
+    return list(dict.fromkeys(codes))
+
+
 def create_user(p: Platform, actor: Actor, data: UserIn) -> m.User:
-    """Add a person with a role; the password is stored as an argon2 hash."""
+    """Add a person with a role (a councillor with their areas); the password is stored
+    as an argon2 hash."""
+    require(actor, Action.USERS_MANAGE)
+    areas = councillor_areas(p, data.role, data.areas)
     now = p.clock()
     try:
         with p.sessions.begin() as s:
             if s.scalar(select(m.User).where(m.User.username == data.username)):
                 raise Conflict(f"user {data.username!r} already exists")
             user = m.User(username=data.username, password_hash=_hasher.hash(data.password),
-                          role=data.role, active=True, created_at=now)
+                          role=data.role, active=True, created_at=now, areas=areas)
             s.add(user)
             s.flush()
             append_event(s, actor=actor.audit_name, action="user.created", subject_type="user",
                          subject_id=user.id, details={"username": user.username,
-                                                      "role": user.role}, now=now)
+                                                      "role": user.role, "areas": areas},
+                         now=now)
     except IntegrityError:  # a concurrent create of the same name
         raise Conflict(f"user {data.username!r} already exists") from None
     return user
 
 
-def list_users(p: Platform) -> list[m.User]:
+def list_users(p: Platform, actor: Actor) -> list[m.User]:
+    require(actor, Action.USERS_MANAGE)
     with p.sessions() as s:
         return list(s.scalars(select(m.User).order_by(m.User.username)))
 
 
 def update_user(p: Platform, actor: Actor, user_id: int, data: UserPatch) -> m.User:
-    """Change a person's role, deactivate them, or reset their password. Deactivating or
-    changing a role ends their sessions."""
+    """Change a person's role (or a councillor's areas), deactivate them, or reset their
+    password. Deactivating or changing a role ends their sessions."""
+    require(actor, Action.USERS_MANAGE)
     now = p.clock()
     changes = data.model_dump(exclude_unset=True)
     with p.sessions.begin() as s:
@@ -71,6 +101,10 @@ def update_user(p: Platform, actor: Actor, user_id: int, data: UserPatch) -> m.U
         for key in ("role", "active"):
             if changes.get(key) is not None:
                 setattr(user, key, changes[key])
+        if "role" in changes or "areas" in changes:
+            areas = data.areas if data.areas is not None else (
+                list(user.areas) if user.role == Role.COUNCILLOR.value else [])
+            user.areas = councillor_areas(p, user.role, areas)
         if data.password is not None:
             user.password_hash = _hasher.hash(data.password)
         s.execute(delete(m.LoginSession).where(m.LoginSession.user_id == user.id))
@@ -118,6 +152,7 @@ def log_in(p: Platform, username: str, password: str, client: str | None = None)
 
 
 def log_out(p: Platform, actor: Actor, token: str) -> None:
+    require(actor, Action.SESSION_USE)
     now = p.clock()
     with p.sessions.begin() as s:
         s.execute(delete(m.LoginSession).where(m.LoginSession.token_hash == _sha256(token)))
@@ -136,7 +171,8 @@ def actor_for_session(p: Platform, token: str) -> Actor | None:
         session, user = row
         if session.expires_at <= now or not user.active:
             return None
-        return Actor(name=user.username, role=Role(user.role), user_id=user.id)
+        return Actor(name=user.username, role=Role(user.role), user_id=user.id,
+                     areas=tuple(user.areas or ()))
 
 
 @dataclass(frozen=True)
@@ -148,6 +184,7 @@ class NewApiKey:
 def create_api_key(p: Platform, actor: Actor, data: ApiKeyIn) -> NewApiKey:
     """Issue a key for an engine node or an audit tool (oversight role); only its hash is
     kept, so the secret is shown once."""
+    require(actor, Action.API_KEYS_MANAGE)
     now = p.clock()
     secret = API_KEY_PREFIX + new_token()
     role = Role(data.role)
@@ -169,12 +206,14 @@ def create_api_key(p: Platform, actor: Actor, data: ApiKeyIn) -> NewApiKey:
     return NewApiKey(key, secret)
 
 
-def list_api_keys(p: Platform) -> list[m.ApiKey]:
+def list_api_keys(p: Platform, actor: Actor) -> list[m.ApiKey]:
+    require(actor, Action.API_KEYS_MANAGE)
     with p.sessions() as s:
         return list(s.scalars(select(m.ApiKey).order_by(m.ApiKey.id)))
 
 
 def revoke_api_key(p: Platform, actor: Actor, key_id: int) -> m.ApiKey:
+    require(actor, Action.API_KEYS_MANAGE)
     now = p.clock()
     with p.sessions.begin() as s:
         key = get_or_404(s, m.ApiKey, key_id, "API key")

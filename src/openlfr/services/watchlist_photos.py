@@ -22,7 +22,8 @@ from openlfr.recognition.images import ImageError, decode_image
 from openlfr.recognition.models import descriptor_model_id
 from openlfr.services import watchlists
 from openlfr.services.common import deployment_or_404
-from openlfr.services.platform import Actor, Platform, Role
+from openlfr.services.platform import Actor, Platform
+from openlfr.services.powers import Action, require
 from openlfr.services.schemas import WatchlistEntryIn, WatchlistSubjectIn
 from openlfr.storage import models as m
 
@@ -85,7 +86,7 @@ def enrol_from_photos(p: Platform, actor: Actor, deployment_id: int,
     """Add a subject from one or more photos, each with exactly one face. A photo that
     cannot be used (unreadable, no face, several faces, face too small) refuses the whole
     entry with a message naming it, and nothing is stored."""
-    actor.require(Role.PLANNER, doing="enrolling watchlist subjects")
+    require(actor, Action.WATCHLIST_WRITE)
     if not photos:
         raise InvalidInput("photo", "send at least one photo of the subject")
     if len(photos) > MAX_PHOTOS_PER_SUBJECT:
@@ -106,7 +107,7 @@ def enrol_from_photos(p: Platform, actor: Actor, deployment_id: int,
 
 def reference_photo(p: Platform, actor: Actor, deployment_id: int, entry_id: int) -> bytes:
     """The JPEG of an entry's reference photo, for the roles that read the watchlist."""
-    actor.require(Role.PLANNER, Role.AUTHORISER, Role.OPERATOR, doing="viewing watchlist photos")
+    require(actor, Action.WATCHLIST_READ)
     with p.sessions() as s:
         w = watchlists.watchlist_of(s, deployment_id)
         entry = s.get(m.WatchlistEntry, entry_id)

@@ -17,7 +17,8 @@ from openlfr.audit import append_event
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
 from openlfr.governance.lifecycle import DeploymentStatus, require_running_window
 from openlfr.services.common import deployment_or_404
-from openlfr.services.platform import Actor, Platform, Role
+from openlfr.services.platform import Actor, Platform
+from openlfr.services.powers import Action, require
 from openlfr.services.schemas import WatchlistEntryIn, WatchlistIn
 from openlfr.storage import models as m
 
@@ -62,6 +63,7 @@ def require_watchlist_editable(d: m.Deployment, w: m.Watchlist | None) -> None:
 def create_watchlist(p: Platform, actor: Actor, deployment_id: int,
                      data: WatchlistIn) -> m.Watchlist:
     """Start the deployment's (single) watchlist."""
+    require(actor, Action.WATCHLIST_WRITE)
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id, lock=True)
@@ -78,8 +80,10 @@ def create_watchlist(p: Platform, actor: Actor, deployment_id: int,
     return w
 
 
-def get_watchlist(p: Platform, deployment_id: int) -> tuple[m.Watchlist, list[m.WatchlistEntry]]:
+def get_watchlist(p: Platform, actor: Actor,
+                  deployment_id: int) -> tuple[m.Watchlist, list[m.WatchlistEntry]]:
     """The watchlist and its entries (staff view; descriptors stay encrypted)."""
+    require(actor, Action.WATCHLIST_READ)
     with p.sessions() as s:
         deployment_or_404(s, deployment_id)
         w = watchlist_of(s, deployment_id)
@@ -92,6 +96,7 @@ def add_entry(p: Platform, actor: Actor, deployment_id: int,
               data: WatchlistEntryIn) -> m.WatchlistEntry:
     """Add a subject. A built watchlist goes back to unbuilt: it must be rebuilt (and so
     re-checked against the 24-hour rule) after any change."""
+    require(actor, Action.WATCHLIST_WRITE)
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id, lock=True)
@@ -116,6 +121,7 @@ def add_entry(p: Platform, actor: Actor, deployment_id: int,
 
 def remove_entry(p: Platform, actor: Actor, deployment_id: int, entry_id: int) -> None:
     """Delete a subject and its descriptors."""
+    require(actor, Action.WATCHLIST_WRITE)
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id, lock=True)
@@ -134,6 +140,7 @@ def remove_entry(p: Platform, actor: Actor, deployment_id: int, entry_id: int) -
 
 def build_watchlist(p: Platform, actor: Actor, deployment_id: int) -> m.Watchlist:
     """Freeze the watchlist as built now (the gate requires this within 24 h of start)."""
+    require(actor, Action.WATCHLIST_WRITE)
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id, lock=True)
@@ -153,13 +160,18 @@ def build_watchlist(p: Platform, actor: Actor, deployment_id: int) -> m.Watchlis
 def category_counts(p: Platform, deployment_id: int) -> dict[str, int]:
     """Entries by category: the only watchlist figures the public sees."""
     with p.sessions() as s:
-        w = s.scalar(select(m.Watchlist).where(m.Watchlist.deployment_id == deployment_id))
-        if w is None:
-            return {}
-        if w.destroyed_at is not None:
-            return {k: int(v) for k, v in w.category_counts.items()}
-        return dict(Counter(s.scalars(select(m.WatchlistEntry.category).where(
-            m.WatchlistEntry.watchlist_id == w.id))))
+        return category_counts_in(s, deployment_id)
+
+
+def category_counts_in(s: Session, deployment_id: int) -> dict[str, int]:
+    """``category_counts`` in the caller's session."""
+    w = s.scalar(select(m.Watchlist).where(m.Watchlist.deployment_id == deployment_id))
+    if w is None:
+        return {}
+    if w.destroyed_at is not None:
+        return {k: int(v) for k, v in w.category_counts.items()}
+    return dict(Counter(s.scalars(select(m.WatchlistEntry.category).where(
+        m.WatchlistEntry.watchlist_id == w.id))))
 
 
 def destroy_watchlist_in(s: Session, actor: Actor, deployment_id: int, now: datetime) -> None:
@@ -203,7 +215,7 @@ class ReleasedWatchlist:
 
 def require_node_key(actor: Actor, d: m.Deployment) -> None:
     """Only an engine node's key, and a scoped key only for its own deployment."""
-    actor.require(Role.NODE, doing="engine node access")
+    require(actor, Action.NODE_RUN)
     if actor.deployment_scope is not None and actor.deployment_scope != d.id:
         raise Conflict(f"this API key is limited to deployment {actor.deployment_scope}, not "
                        f"{d.id}")

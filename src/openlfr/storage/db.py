@@ -52,19 +52,22 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-def alembic_config(engine: Engine) -> Config:
-    """An Alembic configuration pointing at the migrations shipped in this package."""
+def alembic_config(engine: Engine, gazetteer_file: Path | None = None) -> Config:
+    """An Alembic configuration pointing at the migrations shipped in this package.
+    ``gazetteer_file`` is the list of areas that free-text areas are mapped to (default:
+    the bundled one)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False)
                            .replace("%", "%%"))
     config.attributes["engine"] = engine
+    config.attributes["gazetteer_file"] = gazetteer_file
     return config
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
+def migrate(engine: Engine, revision: str = "head", gazetteer_file: Path | None = None) -> None:
     """Bring the schema up to ``revision`` (default: the latest). Safe to run every start."""
-    command.upgrade(alembic_config(engine), revision)
+    command.upgrade(alembic_config(engine, gazetteer_file), revision)
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -49,6 +49,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(32))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    # A councillor's areas (gazetteer codes); empty for every other role.
+    areas: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
 
 
 class LoginSession(Base):
@@ -118,8 +120,14 @@ class Deployment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(40), unique=True)
     title: Mapped[str] = mapped_column(String(200))
+    # The area as the gazetteer names it, and its codes (what motions, feeds,
+    # subscriptions and figures match on). A code is None only for a legacy free-text
+    # area that matched no gazetteer name; ``area_flag`` then says so.
     borough: Mapped[str] = mapped_column(String(100))
     ward: Mapped[str | None] = mapped_column(String(100))
+    borough_code: Mapped[str | None] = mapped_column(String(100), index=True)
+    ward_code: Mapped[str | None] = mapped_column(String(200))
+    area_flag: Mapped[str | None] = mapped_column(Text)
     purpose: Mapped[str] = mapped_column(Text)
     offence_categories: Mapped[list[Any]]
     intelligence_basis: Mapped[str] = mapped_column(Text)
@@ -190,6 +198,12 @@ class EngagementEvent(Base):
     materials: Mapped[str] = mapped_column(Text, default="")
     questions_raised: Mapped[list[Any]]
     created_at: Mapped[datetime]
+    # The body or group met (published), and optional evidence: a link to minutes or a
+    # sign-in sheet, or the PDF itself (published).
+    met_with: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    evidence_url: Mapped[str | None] = mapped_column(String(500))
+    evidence_pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    evidence_filename: Mapped[str | None] = mapped_column(String(200))
 
 
 class Consultation(Base):
@@ -250,7 +264,13 @@ class CouncilMotion(Base):
     stance: Mapped[str] = mapped_column(String(32))
     summary: Mapped[str] = mapped_column(Text)
     link: Mapped[str | None] = mapped_column(String(500))
-    areas: Mapped[list[Any]]
+    # Gazetteer codes of the areas covered; legacy free-text areas that matched no name
+    # are kept in unmatched_areas (they cover nothing until corrected).
+    area_codes: Mapped[list[Any]]
+    unmatched_areas: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    # What the motion resolves or asks, point by point, and the force's answer to each.
+    points: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    point_answers: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     response: Mapped[str | None] = mapped_column(Text)
     response_published_at: Mapped[datetime | None]
     recorded_by: Mapped[str] = mapped_column(String(64))
@@ -270,7 +290,9 @@ class OversightComment(Base):
 
 
 class GateOverride(Base):
-    """A recorded decision to go ahead despite failing gates; published with the deployment."""
+    """A decision to go ahead despite failing gates, taken by two people: an authoriser
+    asks (``recorded_by``, ``justification``) and a member of oversight countersigns.
+    Published with the deployment once countersigned."""
 
     __tablename__ = "gate_overrides"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -281,6 +303,38 @@ class GateOverride(Base):
     justification: Mapped[str] = mapped_column(Text)
     recorded_by: Mapped[str] = mapped_column(String(64))
     recorded_at: Mapped[datetime]
+    # governance.overrides.OverrideStatus; rows from before countersignatures were
+    # required are single_signature.
+    status: Mapped[str] = mapped_column(String(32), server_default="single_signature")
+    countersigned_by: Mapped[str | None] = mapped_column(String(64))
+    countersigned_at: Mapped[datetime | None]
+    countersignature: Mapped[str | None] = mapped_column(Text)
+    # When it stopped being awaited or in force (superseded or lapsed), and why.
+    closed_at: Mapped[datetime | None]
+    closed_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Amendment(Base):
+    """A change to a deployment's frozen record (plan, assessment, engagement log): a new
+    version of that record with a published reason, what changed, and which gates'
+    answers the change moved."""
+
+    __tablename__ = "amendments"
+    __table_args__ = (UniqueConstraint("deployment_id", "record", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("deployments.id", ondelete="CASCADE"), index=True)
+    record: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    # [{"field", "before", "after"}]
+    changes: Mapped[list[Any]]
+    # [{"name", "passed_before", "passed_after"}]
+    gate_changes: Mapped[list[Any]]
+    status_before: Mapped[str] = mapped_column(String(32))
+    status_after: Mapped[str] = mapped_column(String(32))
+    made_by: Mapped[str] = mapped_column(String(64))
+    made_at: Mapped[datetime]
 
 
 # --- watchlists, alerts, counters ----------------------------------------------------------
@@ -390,10 +444,13 @@ class NoticeSubscription(Base):
     address is confirmed (double opt-in); the token is in every e-mail's unsubscribe link."""
 
     __tablename__ = "notice_subscriptions"
-    __table_args__ = (UniqueConstraint("email", "area_slug"),)
+    __table_args__ = (UniqueConstraint("email", "area_code"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254))  # never public
-    area_slug: Mapped[str] = mapped_column(String(200), index=True)
+    # The gazetteer code of the area (a legacy one that matched no area keeps its old
+    # name, with area_flag saying so).
+    area_code: Mapped[str] = mapped_column(String(200), index=True)
+    area_flag: Mapped[str | None] = mapped_column(Text)
     token: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     confirmed_at: Mapped[datetime | None]

@@ -1,15 +1,20 @@
-"""FastAPI dependencies: the platform, who is calling, and role checks."""
+"""FastAPI dependencies: the platform, who is calling, and the powers table's check.
+
+A route declares the action it takes (``power(Action.X)``); whether a caller may take it
+is read from ``services.powers``, the same table the use case checks again."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import APIKeyCookie, APIKeyHeader
 
 from openlfr.services import users
-from openlfr.services.platform import PUBLIC_ACTOR, STAFF_ROLES, Actor, Platform, Role
+from openlfr.services.platform import PUBLIC_ACTOR, Actor, Platform, Role
+from openlfr.services.powers import Action, may, refusal, roles_for
 from openlfr.services.schemas import MAX_ID
 
 SESSION_COOKIE = "openlfr_session"
@@ -53,34 +58,50 @@ def current_actor(
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
-def require(*roles: Role) -> Callable[[Actor], Actor]:
-    """A dependency that lets through only callers with one of ``roles``: anonymous
-    callers get 401 (log in), others 403 (wrong role)."""
-    allowed = frozenset(roles)
+@dataclass(frozen=True)
+class RequirePower:
+    """A dependency that lets through only callers whose role may take ``action`` in the
+    powers table: anonymous callers get 401 (log in), others 403 (naming who may)."""
 
-    def check(actor: ActorDep) -> Actor:
+    action: Action
+
+    def __call__(self, actor: ActorDep) -> Actor:
         if actor.role is Role.PUBLIC:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED,
                                 "log in first (POST /api/auth/login) or send an API key")
-        if actor.role not in allowed:
-            names = ", ".join(sorted(r.value for r in allowed))
-            raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                f"this needs one of these roles: {names}; you are "
-                                f"'{actor.role.value}'")
+        if not may(actor.role, self.action):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, refusal(actor.role, self.action))
         return actor
 
-    check.__name__ = "require_" + "_or_".join(sorted(r.value for r in allowed))
-    return check
+
+@dataclass(frozen=True)
+class OpenTo:
+    """The dependency of an action open to everyone: it checks nothing, and names the
+    action so that the route can be compared with the powers table."""
+
+    action: Action
+
+    def __call__(self) -> None:
+        return None
 
 
-Staff = Annotated[Actor, Depends(require(*STAFF_ROLES))]
-Planner = Annotated[Actor, Depends(require(Role.PLANNER))]
-PlannerOrAuthoriser = Annotated[Actor, Depends(require(Role.PLANNER, Role.AUTHORISER))]
-Operator = Annotated[Actor, Depends(require(Role.OPERATOR))]
-Oversight = Annotated[Actor, Depends(require(Role.OVERSIGHT))]
-Admin = Annotated[Actor, Depends(require(Role.ADMIN))]
-AuditReader = Annotated[Actor, Depends(require(Role.ADMIN, Role.OVERSIGHT))]
-Node = Annotated[Actor, Depends(require(Role.NODE))]
+def power(action: Action) -> Any:
+    """``Depends`` on the powers table for ``action``: use as ``Annotated[Actor,
+    power(Action.X)]`` for the caller, or in a route's ``dependencies``."""
+    if Role.PUBLIC in roles_for(action):
+        return Depends(OpenTo(action))
+    return Depends(RequirePower(action))
+
+
+def route_action(dependencies: Iterable[Any]) -> Action | None:
+    """The powers-table action a route's dependency calls name: the route's own when both
+    its router and it name one (None when none does)."""
+    found = None
+    for call in dependencies:
+        if isinstance(call, RequirePower | OpenTo):
+            found = call.action
+    return found
+
 
 #: A numeric id in a path, bounded so the database never sees an out-of-range integer.
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]

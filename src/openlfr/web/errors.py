@@ -20,8 +20,8 @@ def _gates_failed(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GatesFailed)
     return JSONResponse(status_code=409, content={
         "detail": str(exc),
-        "failing_gates": [{"name": g.name, "passed": g.passed, "reason": g.reason}
-                          for g in exc.failing],
+        "failing_gates": [{"name": g.name, "passed": g.passed, "reason": g.reason,
+                           "override_refusal": g.override_refusal} for g in exc.failing],
     })
 
 

@@ -24,6 +24,9 @@ class GateOut(Out):
     name: str
     passed: bool
     reason: str
+    override_refusal: str | None = Field(
+        default=None, description="Why this failure can never be overridden; null when an "
+        "override (two signatures) may set it aside.")
 
 
 class GateRefusal(BaseModel):
@@ -45,11 +48,23 @@ class SiteOut(Out):
 
 
 class OverrideOut(Out):
+    """An override: asked for by an authoriser (``recorded_by``, ``justification``),
+    countersigned by a member of oversight (``countersigned_by``, ``countersignature``)."""
+
+    id: int
     transition: str
     failing_gates: list[dict[str, Any]]
     justification: str
     recorded_by: str
     recorded_at: datetime
+    status: str = Field(description="awaiting_countersignature, in_force, superseded, "
+                        "lapsed, or single_signature (recorded alone before "
+                        "countersignatures were required).")
+    countersigned_by: str | None = None
+    countersigned_at: datetime | None = None
+    countersignature: str | None = None
+    closed_at: datetime | None = None
+    closed_reason: str | None = None
 
 
 class DeploymentOut(Out):
@@ -60,6 +75,11 @@ class DeploymentOut(Out):
     title: str
     borough: str
     ward: str | None
+    borough_code: str | None = Field(description="The gazetteer's code of the borough (null "
+                                     "only for a legacy area that matched no known name).")
+    ward_code: str | None = None
+    area_flag: str | None = Field(default=None, description="Why a legacy free-text area "
+                                  "could not be matched to the gazetteer, if it could not.")
     sites: list[SiteOut]
     start_at: datetime
     end_at: datetime
@@ -124,9 +144,13 @@ class EngagementEventOut(Out):
     held_on: date
     format: str
     audience: str
+    met_with: str
     attendees: int
     materials: str
     questions_raised: list[str]
+    evidence_url: str | None = None
+    evidence_filename: str | None = Field(
+        default=None, description="The PDF evidence attached, if any (published).")
 
 
 class QuestionOut(BaseModel):
@@ -234,16 +258,51 @@ class FeedbackReceipt(BaseModel):
     message: str
 
 
-class MotionOut(Out):
+class AreaOut(BaseModel):
+    """An area of the gazetteer: its code and the name people read."""
+
+    code: str
+    name: str
+
+
+class MotionOut(BaseModel):
     id: int
     body: str
     passed_on: date
     stance: str
     summary: str
     link: str | None
-    areas: list[str]
+    areas: list[AreaOut]
+    unmatched_areas: list[str] = Field(
+        default=[], description="Legacy free-text areas that matched no gazetteer name; they "
+        "cover nothing until the motion is corrected.")
+    points: list[str] = []
+    point_answers: list[str] = []
     response: str | None
     response_published_at: datetime | None
+    recorded_by: str
+
+
+class GazetteerBoroughOut(AreaOut):
+    ons_code: str | None
+    wards: list[AreaOut]
+
+
+class AmendmentOut(Out):
+    """A public amendment of the frozen record: a new version with a reason, what
+    changed, and the gates whose answers it changed."""
+
+    id: int
+    deployment_id: int
+    record: str
+    version: int
+    reason: str
+    changes: list[dict[str, Any]]
+    gate_changes: list[dict[str, Any]]
+    status_before: str
+    status_after: str
+    made_by: str
+    made_at: datetime
 
 
 class TechnologyOut(Out):
@@ -405,6 +464,7 @@ class UserOut(Out):
     role: str
     active: bool
     created_at: datetime
+    areas: list[str] = Field(default=[], description="A councillor's areas (gazetteer codes).")
 
 
 class MeOut(BaseModel):
@@ -454,9 +514,16 @@ class PublicDeploymentSummary(BaseModel):
     title: str
     borough: str
     ward: str | None
+    borough_code: str | None
+    ward_code: str | None
     start_at: datetime
     end_at: datetime
     status: str
+    status_text: str = Field(description="The status as people read it, e.g. \"authorised "
+                             "despite 2 failed checks\" when it went ahead by a "
+                             "countersigned override.")
+    went_ahead_despite: list[str] = Field(
+        default=[], description="The failed checks (gate names) it went ahead despite.")
     notice_published_at: datetime | None
 
 
@@ -500,3 +567,5 @@ class PublicDeploymentOut(PublicDeploymentSummary):
     figures: FiguresOut
     #: Every change of the published dates, oldest first (notice counts from the last).
     reschedules: list[RescheduleOut] = []
+    #: Every amendment of the frozen record, oldest first, with what it changed.
+    amendments: list[AmendmentOut] = []

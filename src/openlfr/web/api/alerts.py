@@ -4,31 +4,35 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 
 from openlfr.services import alerts
-from openlfr.services.platform import Actor, Role
+from openlfr.services.platform import Actor
+from openlfr.services.powers import Action
 from openlfr.services.schemas import AdjudicationIn, OutcomeIn
 from openlfr.web.api import AUTH_ERRORS, CONFLICT, NOT_FOUND
-from openlfr.web.deps import IdPath, Operator, PlatformDep, Staff, require
+from openlfr.web.deps import IdPath, PlatformDep, power
 from openlfr.web.schemas import AlertOut, FiguresOut
 
 router = APIRouter(tags=["alerts"], responses={**AUTH_ERRORS, **NOT_FOUND})
-AlertReader = Annotated[Actor, Depends(require(Role.OPERATOR, Role.AUTHORISER, Role.OVERSIGHT))]
+AlertReader = Annotated[Actor, power(Action.ALERT_READ)]
 # Photos of the people involved: only those who adjudicate or authorise.
-AlertPhotoViewer = Annotated[Actor, Depends(require(Role.OPERATOR, Role.AUTHORISER))]
+AlertPhotoViewer = Annotated[Actor, power(Action.ALERT_PHOTO_READ)]
+Operator = Annotated[Actor, power(Action.ALERT_DECIDE)]
 
 
 @router.get("/deployments/{deployment_id}/alerts", response_model=list[AlertOut])
 def list_alerts(deployment_id: IdPath, actor: AlertReader,
                 platform: PlatformDep) -> list[AlertOut]:
-    return [AlertOut.model_validate(a) for a in alerts.list_alerts(platform, deployment_id)]
+    return [AlertOut.model_validate(a)
+            for a in alerts.list_alerts(platform, actor, deployment_id)]
 
 
 @router.get("/deployments/{deployment_id}/figures", response_model=FiguresOut)
-def figures(deployment_id: IdPath, actor: Staff, platform: PlatformDep) -> FiguresOut:
+def figures(deployment_id: IdPath, actor: Annotated[Actor, power(Action.FIGURES_READ)],
+            platform: PlatformDep) -> FiguresOut:
     """Faces seen, tracks, alerts, confirmed, false, outcomes."""
-    return FiguresOut.model_validate(alerts.deployment_figures(platform, deployment_id))
+    return FiguresOut.model_validate(alerts.deployment_figures(platform, actor, deployment_id))
 
 
 _JPEG: dict[int | str, dict[str, Any]] = {

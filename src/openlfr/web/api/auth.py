@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Request, Response
 
 from openlfr.services import users
+from openlfr.services.platform import Actor
+from openlfr.services.powers import Action
 from openlfr.services.schemas import LoginIn
 from openlfr.web.api import AUTH_ERRORS
-from openlfr.web.deps import SESSION_COOKIE, PlatformDep, Staff
+from openlfr.web.deps import SESSION_COOKIE, PlatformDep, power
 from openlfr.web.schemas import MeOut, Problem
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+Staff = Annotated[Actor, power(Action.SESSION_USE)]
 
 
 @router.post("/login", response_model=MeOut, responses={
-    **AUTH_ERRORS, 429: {"model": Problem, "description": "Too many failed logins."}})
+    **AUTH_ERRORS, 429: {"model": Problem, "description": "Too many failed logins."}},
+    dependencies=[power(Action.LOG_IN)])
 def login(data: LoginIn, request: Request, response: Response,
           platform: PlatformDep) -> MeOut:
     """Check username and password; on success set the session cookie. Repeated failures

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Path
 
 from openlfr.governance.wording import WordingIssue, consultation_issues, is_kept
 from openlfr.services import consultations, deployments
-from openlfr.services.platform import Role
+from openlfr.services.platform import Actor
+from openlfr.services.powers import Action
 from openlfr.services.schemas import (
     AnswerIn,
     ConsultationIn,
@@ -19,7 +20,7 @@ from openlfr.services.schemas import (
 )
 from openlfr.storage import models as m
 from openlfr.web.api import AUTH_ERRORS, CONFLICT, NOT_FOUND
-from openlfr.web.deps import IdPath, Planner, PlannerOrAuthoriser, PlatformDep, Staff
+from openlfr.web.deps import IdPath, PlatformDep, power
 from openlfr.web.schemas import (
     ConsultationResultsOut,
     ConsultationStaffOut,
@@ -31,6 +32,8 @@ from openlfr.web.schemas import (
 )
 
 router = APIRouter(tags=["consultations"], responses={**AUTH_ERRORS, **NOT_FOUND})
+Reader = Annotated[Actor, power(Action.CONSULTATION_READ)]
+Writer = Annotated[Actor, power(Action.CONSULTATION_WRITE)]
 
 #: Where a flag is: a question id ("q2") or "information_sheet".
 WherePath = Annotated[str, Path(pattern=r"^(?:q\d{1,2}|information_sheet)$",
@@ -73,15 +76,16 @@ def results_out(r: consultations.ConsultationResults) -> ConsultationResultsOut:
 
 
 @router.get("/deployments/{deployment_id}/consultation", response_model=ConsultationStaffOut)
-def get_consultation(deployment_id: IdPath, actor: Staff,
+def get_consultation(deployment_id: IdPath, actor: Reader,
                      platform: PlatformDep) -> ConsultationStaffOut:
     """The consultation with any leading wording flagged."""
-    return consultation_staff_out(consultations.get_consultation(platform, deployment_id))
+    return consultation_staff_out(consultations.get_consultation(platform, actor,
+                                                                 deployment_id))
 
 
 @router.put("/deployments/{deployment_id}/consultation", response_model=ConsultationStaffOut,
             responses=CONFLICT)
-def save_consultation(deployment_id: IdPath, data: ConsultationIn, actor: Planner,
+def save_consultation(deployment_id: IdPath, data: ConsultationIn, actor: Writer,
                       platform: PlatformDep) -> ConsultationStaffOut:
     """Create or rewrite the draft: information sheet (benefits and risks) and questions."""
     return consultation_staff_out(
@@ -90,11 +94,11 @@ def save_consultation(deployment_id: IdPath, data: ConsultationIn, actor: Planne
 
 @router.post("/deployments/{deployment_id}/consultation/wording-check",
              response_model=list[WordingIssueOut])
-def check_wording(deployment_id: IdPath, data: WordingCheckIn, actor: Planner,
+def check_wording(deployment_id: IdPath, data: WordingCheckIn, actor: Writer,
                   platform: PlatformDep) -> list[WordingIssueOut]:
     """Check draft text for leading wording without saving it (the same rules that decide
     whether the consultation may open). Questions are numbered q1, q2, ... in order."""
-    deployments.get_deployment(platform, deployment_id)
+    deployments.get_deployment(platform, actor, deployment_id)
     found = consultation_issues(data.benefits, data.risks,
                                 ((f"q{n}", text) for n, text in enumerate(data.questions, 1)))
     return [wording_issue_out(where, i) for where, listed in found.items() for i in listed]
@@ -103,7 +107,7 @@ def check_wording(deployment_id: IdPath, data: WordingCheckIn, actor: Planner,
 @router.put("/deployments/{deployment_id}/consultation/wording-exceptions/{where}",
             response_model=ConsultationStaffOut, responses=CONFLICT)
 def keep_flagged_wording(deployment_id: IdPath, where: WherePath, data: KeptWordingIn,
-                         actor: Planner, platform: PlatformDep) -> ConsultationStaffOut:
+                         actor: Writer, platform: PlatformDep) -> ConsultationStaffOut:
     """Record why the flagged wording at ``where`` is kept (at least 40 characters;
     published with the consultation). Its flags then no longer stop it from opening."""
     return consultation_staff_out(
@@ -112,7 +116,7 @@ def keep_flagged_wording(deployment_id: IdPath, where: WherePath, data: KeptWord
 
 @router.delete("/deployments/{deployment_id}/consultation/wording-exceptions/{where}",
                response_model=ConsultationStaffOut, responses=CONFLICT)
-def withdraw_wording_reason(deployment_id: IdPath, where: WherePath, actor: Planner,
+def withdraw_wording_reason(deployment_id: IdPath, where: WherePath, actor: Writer,
                             platform: PlatformDep) -> ConsultationStaffOut:
     """Withdraw a recorded reason; the wording's flags block opening again."""
     return consultation_staff_out(
@@ -121,7 +125,7 @@ def withdraw_wording_reason(deployment_id: IdPath, where: WherePath, actor: Plan
 
 @router.post("/deployments/{deployment_id}/consultation/open",
              response_model=ConsultationStaffOut, responses=CONFLICT)
-def open_consultation(deployment_id: IdPath, actor: Planner,
+def open_consultation(deployment_id: IdPath, actor: Writer,
                       platform: PlatformDep) -> ConsultationStaffOut:
     """Open for anonymous responses; refused while the wording check finds problems that
     no recorded reason covers."""
@@ -130,7 +134,7 @@ def open_consultation(deployment_id: IdPath, actor: Planner,
 
 @router.post("/deployments/{deployment_id}/consultation/close",
              response_model=ConsultationStaffOut, responses=CONFLICT)
-def close_consultation(deployment_id: IdPath, actor: Planner,
+def close_consultation(deployment_id: IdPath, actor: Writer,
                        platform: PlatformDep) -> ConsultationStaffOut:
     """Close; results become public."""
     return consultation_staff_out(
@@ -139,29 +143,23 @@ def close_consultation(deployment_id: IdPath, actor: Planner,
 
 @router.get("/deployments/{deployment_id}/consultation/results",
             response_model=ConsultationResultsOut)
-def consultation_results(deployment_id: IdPath, actor: Staff,
+def consultation_results(deployment_id: IdPath, actor: Reader,
                          platform: PlatformDep) -> ConsultationResultsOut:
-    c = consultations.get_consultation(platform, deployment_id)
-    return results_out(consultations.consultation_results(platform, c.id))
+    return results_out(consultations.consultation_results(platform, actor, deployment_id))
 
 
 @router.get("/deployments/{deployment_id}/feedback", response_model=list[FeedbackStaffOut])
-def list_feedback(deployment_id: IdPath, actor: Staff,
+def list_feedback(deployment_id: IdPath, actor: Annotated[Actor, power(Action.FEEDBACK_READ)],
                   platform: PlatformDep) -> list[FeedbackStaffOut]:
-    """Feedback with answer deadlines. Contact details are shown only to the planners and
-    authorisers who must reply; other roles see them blanked."""
-    may_see_contact = actor.role in (Role.PLANNER, Role.AUTHORISER)
-    result = []
-    for f in consultations.list_feedback(platform, deployment_id):
-        out = FeedbackStaffOut.model_validate(f)
-        if not may_see_contact:
-            out.contact = None
-        result.append(out)
-    return result
+    """Feedback with answer deadlines. Contact details are shown only to the roles that
+    reply (the powers table's feedback.read_contact); others see them blanked."""
+    return [FeedbackStaffOut.model_validate(f)
+            for f in consultations.list_feedback(platform, actor, deployment_id)]
 
 
 @router.post("/feedback/{feedback_id}/answer", response_model=FeedbackStaffOut)
-def answer_feedback(feedback_id: IdPath, data: AnswerIn, actor: PlannerOrAuthoriser,
+def answer_feedback(feedback_id: IdPath, data: AnswerIn,
+                    actor: Annotated[Actor, power(Action.FEEDBACK_ANSWER)],
                     platform: PlatformDep) -> FeedbackStaffOut:
     """Publish an answer."""
     return FeedbackStaffOut.model_validate(
@@ -169,7 +167,8 @@ def answer_feedback(feedback_id: IdPath, data: AnswerIn, actor: PlannerOrAuthori
 
 
 @router.post("/feedback/{feedback_id}/hide", response_model=FeedbackStaffOut)
-def hide_feedback(feedback_id: IdPath, data: ModerationIn, actor: PlannerOrAuthoriser,
+def hide_feedback(feedback_id: IdPath, data: ModerationIn,
+                  actor: Annotated[Actor, power(Action.FEEDBACK_MODERATE)],
                   platform: PlatformDep) -> FeedbackStaffOut:
     """Withhold abusive text from the public view (moderation is for abuse only)."""
     return FeedbackStaffOut.model_validate(

@@ -22,13 +22,14 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from openlfr.services import live
 from openlfr.services.platform import Actor
+from openlfr.services.powers import Action
 from openlfr.services.schemas import MAX_ID
 from openlfr.web.api import AUTH_ERRORS, NOT_FOUND
-from openlfr.web.deps import IdPath, PlatformDep, require
+from openlfr.web.deps import IdPath, PlatformDep, power
 from openlfr.web.schemas import AlertOut, LiveCountersOut, LiveStatusOut
 
 router = APIRouter(tags=["live"], responses={**AUTH_ERRORS, **NOT_FOUND})
-ConsoleWatcher = Annotated[Actor, Depends(require(*live.CONSOLE_ROLES))]
+ConsoleWatcher = Annotated[Actor, power(Action.CONSOLE_WATCH)]
 
 #: How often a stream reads the database when nothing on this process woke it: the
 #: longest a change made through another server process takes to arrive.

@@ -1,50 +1,66 @@
-"""Council motions and the force's published responses."""
+"""Council motions (recorded by oversight, or by a councillor for their areas) and the
+force's published responses, point by point."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from openlfr.services import consultations
-from openlfr.services.platform import Actor, Role
+from openlfr.services.platform import Actor, Platform
+from openlfr.services.powers import Action
+from openlfr.services.public_view import area_names
 from openlfr.services.schemas import MotionIn, MotionResponseIn
+from openlfr.storage import models as m
 from openlfr.web.api import AUTH_ERRORS, NOT_FOUND
-from openlfr.web.deps import IdPath, PlannerOrAuthoriser, PlatformDep, Staff, require
-from openlfr.web.schemas import MotionOut
+from openlfr.web.deps import IdPath, PlatformDep, power
+from openlfr.web.schemas import AreaOut, MotionOut
 
 router = APIRouter(prefix="/motions", tags=["motions"], responses={**AUTH_ERRORS, **NOT_FOUND})
-MotionRecorder = Annotated[Actor, Depends(require(Role.OVERSIGHT, Role.PLANNER))]
+Reader = Annotated[Actor, power(Action.MOTION_READ)]
+Recorder = Annotated[Actor, power(Action.MOTION_RECORD)]
+
+
+def motion_out(platform: Platform, x: m.CouncilMotion) -> MotionOut:
+    return MotionOut(
+        id=x.id, body=x.body, passed_on=x.passed_on, stance=x.stance, summary=x.summary,
+        link=x.link, areas=[AreaOut(**a) for a in area_names(platform, list(x.area_codes))],
+        unmatched_areas=list(x.unmatched_areas), points=list(x.points),
+        point_answers=list(x.point_answers), response=x.response,
+        response_published_at=x.response_published_at, recorded_by=x.recorded_by)
 
 
 @router.get("", response_model=list[MotionOut])
-def list_motions(actor: Staff, platform: PlatformDep) -> list[MotionOut]:
-    return [MotionOut.model_validate(x) for x in consultations.list_motions(platform)]
+def list_motions(actor: Reader, platform: PlatformDep) -> list[MotionOut]:
+    return [motion_out(platform, x) for x in consultations.list_motions(platform, actor)]
 
 
 @router.post("", response_model=MotionOut, status_code=201)
-def record_motion(data: MotionIn, actor: MotionRecorder, platform: PlatformDep) -> MotionOut:
-    """Record a motion (oversight or planner). Deployments in its areas cannot be
-    authorised until it has a published response."""
-    return MotionOut.model_validate(consultations.record_motion(platform, actor, data))
+def record_motion(data: MotionIn, actor: Recorder, platform: PlatformDep) -> MotionOut:
+    """Record a motion (oversight; a councillor for their areas). Areas come from the
+    gazetteer. Deployments in its areas cannot be authorised until it has a published
+    response; a motion asking to suspend or oppose LFR keeps them from going ahead until
+    each of its points is answered and a two-person override is countersigned."""
+    return motion_out(platform, consultations.record_motion(platform, actor, data))
 
 
 @router.get("/{motion_id}", response_model=MotionOut)
-def get_motion(motion_id: IdPath, actor: Staff, platform: PlatformDep) -> MotionOut:
-    return MotionOut.model_validate(consultations.get_motion(platform, motion_id))
+def get_motion(motion_id: IdPath, actor: Reader, platform: PlatformDep) -> MotionOut:
+    return motion_out(platform, consultations.get_motion(platform, actor, motion_id))
 
 
 @router.put("/{motion_id}", response_model=MotionOut)
-def correct_motion(motion_id: IdPath, data: MotionIn, actor: MotionRecorder,
+def correct_motion(motion_id: IdPath, data: MotionIn, actor: Recorder,
                    platform: PlatformDep) -> MotionOut:
-    """Correct how a motion was recorded."""
-    return MotionOut.model_validate(consultations.correct_motion(platform, actor, motion_id,
-                                                                 data))
+    """Correct how a motion was recorded (answers to points that changed are dropped)."""
+    return motion_out(platform, consultations.correct_motion(platform, actor, motion_id, data))
 
 
 @router.post("/{motion_id}/response", response_model=MotionOut)
-def respond(motion_id: IdPath, data: MotionResponseIn, actor: PlannerOrAuthoriser,
+def respond(motion_id: IdPath, data: MotionResponseIn,
+            actor: Annotated[Actor, power(Action.MOTION_RESPOND)],
             platform: PlatformDep) -> MotionOut:
-    """Publish the response to a motion."""
-    return MotionOut.model_validate(consultations.respond_to_motion(platform, actor, motion_id,
-                                                                    data))
+    """Publish the response to a motion, with an answer to each of its points."""
+    return motion_out(platform, consultations.respond_to_motion(platform, actor, motion_id,
+                                                                data))

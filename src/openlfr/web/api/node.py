@@ -8,13 +8,17 @@ also accepted for the late-delivery time after it (a node's outbox after an outa
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Response
 
 from openlfr.services import alerts, nodes, watchlists
+from openlfr.services.platform import Actor
+from openlfr.services.powers import Action
 from openlfr.services.schemas import AlertIn, CountersIn, NodeWatchlistDroppedIn
 from openlfr.web.api import AUTH_ERRORS, CONFLICT, NOT_FOUND
 from openlfr.web.api.public import Reference
-from openlfr.web.deps import IdPath, Node, PlatformDep
+from openlfr.web.deps import IdPath, PlatformDep, power
 from openlfr.web.schemas import (
     AlertOut,
     CountersReceipt,
@@ -25,6 +29,7 @@ from openlfr.web.schemas import (
 
 router = APIRouter(prefix="/node/deployments", tags=["engine node"],
                    responses={**AUTH_ERRORS, **NOT_FOUND, **CONFLICT})
+Node = Annotated[Actor, power(Action.NODE_RUN)]
 
 
 def _status_out(status: nodes.NodeDeploymentStatus) -> NodeDeploymentOut:

@@ -1,28 +1,30 @@
-"""Public, read-only views (and the two things anyone may send: feedback and anonymous
-consultation responses). No login. Nothing personal: no subject references, no
-feedback contact details, no probe images, no per-alert demographic data."""
+"""Public, read-only views (and the things anyone may send: feedback and anonymous
+consultation responses). No login. They render the public read model
+(``services.public_view``), which the portal's pages render too: nothing personal, no
+subject references, no feedback contact details, no probe images, no per-alert
+demographic data."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Response
 
-from openlfr.governance.errors import NotFound
-from openlfr.governance.records import ConsultationStatus
-from openlfr.services import alerts, assessments, consultations, deployments, rescheduling
-from openlfr.services.platform import PUBLIC_ACTOR, Platform
+from openlfr.services import consultations, deployments, public_view
+from openlfr.services.platform import PUBLIC_ACTOR
+from openlfr.services.portal import area_list
+from openlfr.services.powers import Action
 from openlfr.services.schemas import ConsultationResponseIn, FeedbackIn
-from openlfr.services.watchlists import category_counts
 from openlfr.storage import models as m
 from openlfr.web.api import CONFLICT, NOT_FOUND
 from openlfr.web.api.assessments import assessment_out
 from openlfr.web.api.consultations import kept_wording_out, results_out
-from openlfr.web.api.deployments import gate_report_out
+from openlfr.web.api.motions import motion_out
 from openlfr.web.api.technology import register_out
-from openlfr.web.deps import IdPath, PlatformDep
+from openlfr.web.deps import IdPath, PlatformDep, power
 from openlfr.web.schemas import (
+    AmendmentOut,
+    AreaOut,
     CommentOut,
     ConsultationOut,
     EngagementEventOut,
@@ -30,6 +32,7 @@ from openlfr.web.schemas import (
     FeedbackReceipt,
     FiguresOut,
     GateOut,
+    GazetteerBoroughOut,
     MotionOut,
     OverrideOut,
     PublicDeploymentOut,
@@ -43,7 +46,8 @@ from openlfr.web.schemas import (
 #: A deployment reference as the platform writes them, e.g. LFR-2026-0007.
 Reference = Annotated[str, Path(max_length=40, pattern=r"^LFR-\d{4}-\d{4,}$")]
 
-router = APIRouter(prefix="/public", tags=["public"], responses=NOT_FOUND)
+router = APIRouter(prefix="/public", tags=["public"], responses=NOT_FOUND,
+                   dependencies=[power(Action.PUBLIC_READ)])
 
 
 def _consultation_out(c: m.Consultation) -> ConsultationOut:
@@ -53,82 +57,73 @@ def _consultation_out(c: m.Consultation) -> ConsultationOut:
                            kept_wording=kept_wording_out(c))
 
 
-def published_gates(platform: Platform, d: m.Deployment) -> tuple[list[GateOut], str,
-                                                                   datetime | None]:
-    """The gates as they stood when the deployment was activated (or else authorised): the
-    basis of the decision. Before any decision, the gates as they stand now."""
-    for basis in ("activate", "authorise"):
-        snapshot = d.gate_snapshots.get(basis)
-        if snapshot:
-            return ([GateOut.model_validate(g) for g in snapshot["results"]], basis,
-                    datetime.fromisoformat(snapshot["at"]))
-    return (gate_report_out(deployments.gate_report(platform, d.id)).gates, "live",
-            platform.clock())
-
-
-def _feedback_out(f: m.Feedback, platform: Platform) -> FeedbackPublicOut:
-    now = platform.clock()
-    return FeedbackPublicOut(
-        id=f.id, kind=f.kind, text=None if f.hidden_for_abuse else f.text,
-        submitted_at=f.submitted_at, answer_due_at=f.answer_due_at, answer=f.answer,
-        answered_at=f.answered_at, hidden_for_abuse=f.hidden_for_abuse,
-        moderation_reason=f.moderation_reason if f.hidden_for_abuse else None,
-        moderated_at=f.moderated_at if f.hidden_for_abuse else None,
-        overdue=f.answered_at is None and f.answer_due_at < now)
-
-
-@router.get("/deployments", response_model=list[PublicDeploymentSummary])
-def list_public_deployments(platform: PlatformDep) -> list[PublicDeploymentSummary]:
-    """Deployments with published notice: upcoming, active and past."""
-    return [PublicDeploymentSummary.model_validate(d, from_attributes=True)
-            for d in deployments.public_deployments(platform)]
-
-
-@router.get("/deployments/{reference}", response_model=PublicDeploymentOut)
-def public_deployment(reference: Reference, platform: PlatformDep) -> PublicDeploymentOut:
-    """Everything published about one deployment: plan, gates, overrides, assessment,
-    engagement, consultation, feedback and answers, comments, watchlist size by
-    category, and figures."""
-    d = deployments.public_deployment(platform, reference)
-    gates, basis, evaluated_at = published_gates(platform, d)
-    view = assessments.view_assessment(platform, d.id)
-    try:
-        c: m.Consultation | None = consultations.get_consultation(platform, d.id)
-    except NotFound:
-        c = None
-    if c is not None and c.status == ConsultationStatus.DRAFT.value:
-        c = None
-    results = None
-    if c is not None and c.status == ConsultationStatus.CLOSED.value:
-        results = results_out(consultations.consultation_results(platform, c.id))
-    return PublicDeploymentOut(
+def summary_out(item: public_view.PublicSummary) -> PublicDeploymentSummary:
+    d = item.deployment
+    return PublicDeploymentSummary(
         reference=d.reference, title=d.title, borough=d.borough, ward=d.ward,
-        start_at=d.start_at, end_at=d.end_at, status=d.status,
-        notice_published_at=d.notice_published_at,
+        borough_code=d.borough_code, ward_code=d.ward_code, start_at=d.start_at,
+        end_at=d.end_at, status=d.status, status_text=item.status_text,
+        went_ahead_despite=item.went_ahead_despite, notice_published_at=d.notice_published_at)
+
+
+def deployment_out(view: public_view.PublicDeployment) -> PublicDeploymentOut:
+    """The public read model of one deployment as JSON."""
+    d = view.deployment
+    return PublicDeploymentOut(
+        **summary_out(view).model_dump(),
         sites=[SiteOut.model_validate(x) for x in d.sites], purpose=d.purpose,
         offence_categories=d.offence_categories, intelligence_basis=d.intelligence_basis,
         legal_basis=d.legal_basis, threshold=d.threshold, camera_count=d.camera_count,
         signage=d.signage, cancel_reason=d.cancel_reason, review_summary=d.review_summary,
-        gates=gates, gates_basis=basis, gates_evaluated_at=evaluated_at,
-        overrides=[OverrideOut.model_validate(o) for o in deployments.overrides_for(platform,
-                                                                                    d.id)],
-        assessment=assessment_out(view) if view.published_at is not None else None,
+        gates=[GateOut.model_validate(g) for g in view.gates.results],
+        gates_basis=view.gates.basis, gates_evaluated_at=view.gates.evaluated_at,
+        overrides=[OverrideOut.model_validate(o) for o in view.overrides],
+        assessment=assessment_out(view.assessment) if view.assessment is not None else None,
         engagement_events=[EngagementEventOut.model_validate(e)
-                           for e in assessments.list_engagement_events(platform, d.id)],
-        consultation=_consultation_out(c) if c is not None else None,
-        consultation_results=results,
-        feedback=[_feedback_out(f, platform) for f in consultations.public_feedback(platform,
-                                                                                   d.id)],
-        comments=[CommentOut.model_validate(x) for x in deployments.comments_for(platform,
-                                                                                 d.id)],
-        watchlist_by_category=category_counts(platform, d.id),
-        figures=FiguresOut.model_validate(alerts.deployment_figures(platform, d.id)),
+                           for e in view.engagement_events],
+        consultation=_consultation_out(view.consultation) if view.consultation else None,
+        consultation_results=(results_out(view.consultation_results)
+                              if view.consultation_results is not None else None),
+        feedback=[FeedbackPublicOut.model_validate(f, from_attributes=True)
+                  for f in view.feedback],
+        comments=[CommentOut.model_validate(x) for x in view.comments],
+        watchlist_by_category=view.watchlist_by_category,
+        figures=FiguresOut.model_validate(view.figures),
         reschedules=[RescheduleOut.model_validate(r, from_attributes=True)
-                     for r in rescheduling.reschedule_history(platform, [d.id])[d.id]])
+                     for r in view.reschedules],
+        amendments=[AmendmentOut.model_validate(a) for a in view.amendments])
+
+
+@router.get("/deployments", response_model=list[PublicDeploymentSummary])
+def list_public_deployments(platform: PlatformDep) -> list[PublicDeploymentSummary]:
+    """Deployments with published notice: upcoming, active and past, each with its status
+    as people read it ("authorised despite 2 failed checks")."""
+    return [summary_out(item) for item in public_view.public_summaries(platform)]
+
+
+@router.get("/deployments/{reference}", response_model=PublicDeploymentOut)
+def public_deployment(reference: Reference, platform: PlatformDep) -> PublicDeploymentOut:
+    """Everything published about one deployment: plan, gates, overrides that took
+    effect, assessment, engagement (who was met, with evidence), consultation, feedback
+    and answers, comments, amendments of the frozen record with their history, watchlist
+    size by category, and figures."""
+    return deployment_out(public_view.public_deployment(platform, reference))
+
+
+@router.get("/deployments/{reference}/engagement/{event_id}/evidence.pdf",
+            response_class=Response,
+            responses={200: {"content": {"application/pdf": {}},
+                             "description": "The PDF evidence of an engagement event."}})
+def engagement_evidence(reference: Reference, event_id: IdPath,
+                        platform: PlatformDep) -> Response:
+    """The minutes or sign-in sheet attached to an engagement event (published)."""
+    name, content = public_view.engagement_evidence(platform, reference, event_id)
+    return Response(content, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{name}"', "X-Content-Type-Options": "nosniff"})
 
 
 @router.post("/deployments/{reference}/feedback", response_model=FeedbackReceipt,
-             status_code=201)
+             status_code=201, dependencies=[power(Action.FEEDBACK_SUBMIT)])
 def submit_feedback(reference: Reference, data: FeedbackIn,
                     platform: PlatformDep) -> FeedbackReceipt:
     """Object, ask, support, complain, or ask for redress. Contact details are optional
@@ -153,7 +148,8 @@ def public_consultation(consultation_id: IdPath, platform: PlatformDep) -> Consu
     return _consultation_out(consultations.public_consultation(platform, consultation_id))
 
 
-@router.post("/consultations/{consultation_id}/responses", status_code=204, responses=CONFLICT)
+@router.post("/consultations/{consultation_id}/responses", status_code=204, responses=CONFLICT,
+             dependencies=[power(Action.CONSULTATION_ANSWER)])
 def respond(consultation_id: IdPath, data: ConsultationResponseIn,
             platform: PlatformDep) -> None:
     """An anonymous response: nothing identifying is asked for or stored; an optional
@@ -165,11 +161,21 @@ def respond(consultation_id: IdPath, data: ConsultationResponseIn,
 
 @router.get("/motions", response_model=list[MotionOut])
 def motions(platform: PlatformDep) -> list[MotionOut]:
-    """Council motions and the published responses."""
-    return [MotionOut.model_validate(x) for x in consultations.list_motions(platform)]
+    """Council motions, their points, and the force's published responses."""
+    return [motion_out(platform, x) for x in public_view.public_motions(platform)]
 
 
 @router.get("/technology", response_model=list[TechnologyRegisterOut])
 def technology_register(platform: PlatformDep) -> list[TechnologyRegisterOut]:
     """The technology register with each setup's last equity audit."""
     return register_out(platform)
+
+
+@router.get("/areas", response_model=list[GazetteerBoroughOut])
+def areas(platform: PlatformDep) -> list[GazetteerBoroughOut]:
+    """The gazetteer: every borough with its wards, by code and name. Deployments,
+    motions, subscriptions and figures name areas by these codes (a name or alias such as
+    "London Borough of Newham" is accepted where an area is typed)."""
+    return [GazetteerBoroughOut(code=b.code, name=b.name, ons_code=b.ons_code,
+                                wards=[AreaOut(code=w.code, name=w.name) for w in wards])
+            for b, wards in area_list(platform)]

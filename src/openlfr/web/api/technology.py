@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from openlfr.services import technology
-from openlfr.services.platform import Actor, Role
+from openlfr.services.platform import Actor
+from openlfr.services.powers import Action
 from openlfr.services.schemas import EquityAuditIn, TechnologyIn
 from openlfr.web.api import AUTH_ERRORS, NOT_FOUND
-from openlfr.web.deps import IdPath, PlatformDep, Staff, require
+from openlfr.web.deps import IdPath, PlatformDep, power
 from openlfr.web.schemas import EquityAuditOut, TechnologyOut, TechnologyRegisterOut
 
 router = APIRouter(prefix="/technology", tags=["technology"],
                    responses={**AUTH_ERRORS, **NOT_FOUND})
-Registrar = Annotated[Actor, Depends(require(Role.ADMIN, Role.OVERSIGHT))]
-Auditor = Annotated[Actor, Depends(require(Role.OVERSIGHT, Role.ADMIN))]
+Reader = Annotated[Actor, power(Action.TECHNOLOGY_READ)]
+Registrar = Annotated[Actor, power(Action.TECHNOLOGY_REGISTER)]
+Auditor = Annotated[Actor, power(Action.EQUITY_AUDIT_RECORD)]
 
 
 def register_out(platform: PlatformDep) -> list[TechnologyRegisterOut]:
@@ -27,13 +29,14 @@ def register_out(platform: PlatformDep) -> list[TechnologyRegisterOut]:
 
 
 @router.get("", response_model=list[TechnologyRegisterOut])
-def list_register(actor: Staff, platform: PlatformDep) -> list[TechnologyRegisterOut]:
+def list_register(actor: Reader, platform: PlatformDep) -> list[TechnologyRegisterOut]:
     """Every engine setup with its last equity audit."""
     return register_out(platform)
 
 
 @router.post("", response_model=TechnologyOut, status_code=201)
-def register(data: TechnologyIn, actor: Registrar, platform: PlatformDep) -> TechnologyOut:
+def register_technology(data: TechnologyIn, actor: Registrar,
+                        platform: PlatformDep) -> TechnologyOut:
     """Add an engine setup to the register (admin or oversight)."""
     return TechnologyOut.model_validate(technology.register_technology(platform, actor, data))
 
@@ -47,10 +50,10 @@ def correct(technology_id: IdPath, data: TechnologyIn, actor: Registrar,
 
 
 @router.get("/{technology_id}/equity-audits", response_model=list[EquityAuditOut])
-def list_audits(technology_id: IdPath, actor: Staff,
+def list_audits(technology_id: IdPath, actor: Reader,
                 platform: PlatformDep) -> list[EquityAuditOut]:
     return [EquityAuditOut.model_validate(a)
-            for a in technology.list_equity_audits(platform, technology_id)]
+            for a in technology.list_equity_audits(platform, actor, technology_id)]
 
 
 @router.post("/{technology_id}/equity-audits", response_model=EquityAuditOut, status_code=201)

@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter
 
 from openlfr.services import users
+from openlfr.services.platform import Actor
+from openlfr.services.powers import Action
 from openlfr.services.schemas import ApiKeyIn, UserIn, UserPatch
 from openlfr.web.api import AUTH_ERRORS, CONFLICT, NOT_FOUND
-from openlfr.web.deps import Admin, IdPath, PlatformDep
+from openlfr.web.deps import IdPath, PlatformDep, power
 from openlfr.web.schemas import ApiKeyOut, NewApiKeyOut, UserOut
 
 router = APIRouter(tags=["users"], responses=AUTH_ERRORS)
+Admin = Annotated[Actor, power(Action.USERS_MANAGE)]
+KeyAdmin = Annotated[Actor, power(Action.API_KEYS_MANAGE)]
 
 
 @router.get("/users", response_model=list[UserOut])
 def list_users(actor: Admin, platform: PlatformDep) -> list[UserOut]:
     """Every account and its role."""
-    return [UserOut.model_validate(u) for u in users.list_users(platform)]
+    return [UserOut.model_validate(u) for u in users.list_users(platform, actor)]
 
 
 @router.post("/users", response_model=UserOut, status_code=201, responses=CONFLICT)
 def create_user(data: UserIn, actor: Admin, platform: PlatformDep) -> UserOut:
-    """Add a person with a role (password at least 12 characters)."""
+    """Add a person with a role (password at least 12 characters); a councillor with the
+    areas they act for (gazetteer names or codes)."""
     return UserOut.model_validate(users.create_user(platform, actor, data))
 
 
@@ -33,13 +40,13 @@ def update_user(user_id: IdPath, data: UserPatch, actor: Admin,
 
 
 @router.get("/api-keys", response_model=list[ApiKeyOut])
-def list_api_keys(actor: Admin, platform: PlatformDep) -> list[ApiKeyOut]:
+def list_api_keys(actor: KeyAdmin, platform: PlatformDep) -> list[ApiKeyOut]:
     """Engine-node keys (secrets are never shown again)."""
-    return [ApiKeyOut.model_validate(k) for k in users.list_api_keys(platform)]
+    return [ApiKeyOut.model_validate(k) for k in users.list_api_keys(platform, actor)]
 
 
 @router.post("/api-keys", response_model=NewApiKeyOut, status_code=201)
-def create_api_key(data: ApiKeyIn, actor: Admin, platform: PlatformDep) -> NewApiKeyOut:
+def create_api_key(data: ApiKeyIn, actor: KeyAdmin, platform: PlatformDep) -> NewApiKeyOut:
     """Issue a key for an engine node; send it as the X-API-Key header."""
     new = users.create_api_key(platform, actor, data)
     return NewApiKeyOut(key=ApiKeyOut.model_validate(new.key), secret=new.secret,
@@ -47,6 +54,6 @@ def create_api_key(data: ApiKeyIn, actor: Admin, platform: PlatformDep) -> NewAp
 
 
 @router.post("/api-keys/{key_id}/revoke", response_model=ApiKeyOut, responses=NOT_FOUND)
-def revoke_api_key(key_id: IdPath, actor: Admin, platform: PlatformDep) -> ApiKeyOut:
+def revoke_api_key(key_id: IdPath, actor: KeyAdmin, platform: PlatformDep) -> ApiKeyOut:
     """Stop a key from working, at once."""
     return ApiKeyOut.model_validate(users.revoke_api_key(platform, actor, key_id))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 
 from openlfr.services import watchlist_photos, watchlists
-from openlfr.services.platform import Actor, Role
+from openlfr.services.platform import Actor
+from openlfr.services.powers import Action
 from openlfr.services.schemas import (
     Category,
     Day,
@@ -18,20 +19,20 @@ from openlfr.services.schemas import (
     WatchlistSubjectIn,
 )
 from openlfr.web.api import AUTH_ERRORS, CONFLICT, NOT_FOUND
-from openlfr.web.deps import IdPath, Planner, PlatformDep, require
+from openlfr.web.deps import IdPath, PlatformDep, power
 from openlfr.web.schemas import WatchlistEntryOut, WatchlistOut, WatchlistStaffOut
 
 router = APIRouter(prefix="/deployments/{deployment_id}/watchlist", tags=["watchlists"],
                    responses={**AUTH_ERRORS, **NOT_FOUND, **CONFLICT})
 # Subject references are personal: only the roles that build or act on the list see them.
-WatchlistReader = Annotated[Actor, Depends(require(Role.PLANNER, Role.AUTHORISER,
-                                                   Role.OPERATOR))]
+WatchlistReader = Annotated[Actor, power(Action.WATCHLIST_READ)]
+Planner = Annotated[Actor, power(Action.WATCHLIST_WRITE)]
 
 
 @router.get("", response_model=WatchlistStaffOut)
 def get_watchlist(deployment_id: IdPath, actor: WatchlistReader,
                   platform: PlatformDep) -> WatchlistStaffOut:
-    w, entries = watchlists.get_watchlist(platform, deployment_id)
+    w, entries = watchlists.get_watchlist(platform, actor, deployment_id)
     return WatchlistStaffOut(watchlist=WatchlistOut.model_validate(w),
                              entries=[WatchlistEntryOut.model_validate(e) for e in entries])
 

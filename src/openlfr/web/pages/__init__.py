@@ -3,9 +3,10 @@ Pages read through the same service and view functions as the JSON API, so they 
 exactly what the API exposes and decide nothing themselves.
 
 The routes are plain Starlette routes, not API routes: they are HTML for people, outside
-the OpenAPI spec. Each module declares its paths as ``PUBLIC_PATHS`` (anyone may read) or
-``STAFF_PATHS`` (logged-in staff, role-checked by the page: see ``staff_access``); a test
-checks that every route is declared, and that every staff path refuses anonymous callers.
+the OpenAPI spec. Each module declares its public paths as ``PUBLIC_PATHS`` (anyone may
+read); every other route is a ``StaffRoute`` naming the action of the powers table it
+takes (see ``staff_access``). Tests check that every route is one or the other, and walk
+every staff route for every role against the powers table.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from openlfr.web.pages import (
 )
 from openlfr.web.pages.rate_limits import ClientRateLimit
 from openlfr.web.pages.rendering import STATIC_DIR
+from openlfr.web.pages.staff_access import StaffRoute
 
 #: Every page module, in routing order.
 PAGE_MODULES: tuple[ModuleType, ...] = (
@@ -42,9 +44,12 @@ PAGE_MODULES: tuple[ModuleType, ...] = (
 #: Every public page path; all are readable without logging in.
 PUBLIC_PAGE_PATHS: tuple[str, ...] = tuple(
     path for module in PAGE_MODULES for path in getattr(module, "PUBLIC_PATHS", ()))
-#: Every staff page path (login needed; each page checks the role).
-STAFF_PAGE_PATHS: tuple[str, ...] = tuple(
-    path for module in PAGE_MODULES for path in getattr(module, "STAFF_PATHS", ()))
+#: Every staff route (login needed; each checks the action it names in the powers table).
+STAFF_ROUTES: tuple[StaffRoute, ...] = tuple(
+    route for module in PAGE_MODULES for route in module.routes
+    if isinstance(route, StaffRoute))
+#: Every staff page path.
+STAFF_PAGE_PATHS: tuple[str, ...] = tuple(dict.fromkeys(r.path for r in STAFF_ROUTES))
 
 
 def portal_routes() -> list[BaseRoute]:

@@ -11,9 +11,10 @@ from starlette.routing import Route
 from openlfr.governance.errors import GovernanceError
 from openlfr.services import users
 from openlfr.services.platform import TooManyAttempts
+from openlfr.services.powers import Action
 from openlfr.web.deps import SESSION_COOKIE
 from openlfr.web.pages.rendering import platform_of, render
-from openlfr.web.pages.staff_access import page_actor, staff_form
+from openlfr.web.pages.staff_access import StaffRoute, page_actor, staff_form
 
 STAFF_HOME = "/staff"
 
@@ -60,7 +61,7 @@ async def login_submit(request: Request) -> Response:
 
 async def logout_submit(request: Request) -> Response:
     """End the session (a form post with the CSRF token, so no other site can log you out)."""
-    checked = await staff_form(request)
+    checked = await staff_form(request, Action.SESSION_USE)
     if isinstance(checked, Response):
         return checked
     actor, _ = checked
@@ -71,10 +72,10 @@ async def logout_submit(request: Request) -> Response:
 
 
 PUBLIC_PATHS = ("/staff/login",)
-STAFF_PATHS = ("/staff/logout",)
 
 routes = [
     Route("/staff/login", login_form, methods=["GET"], name="login_form"),
     Route("/staff/login", login_submit, methods=["POST"], name="login_submit"),
-    Route("/staff/logout", logout_submit, methods=["POST"], name="logout"),
+    StaffRoute("/staff/logout", logout_submit, action=Action.SESSION_USE, methods=["POST"],
+               name="logout"),
 ]

@@ -17,7 +17,6 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
 from openlfr.governance.errors import GatesFailed, GovernanceError, InvalidInput, NotFound
 from openlfr.governance.lifecycle import Transition
@@ -25,10 +24,13 @@ from openlfr.governance.records import Adjudication, AlertOutcome
 from openlfr.services import alerts as alert_service
 from openlfr.services import deployments as deployment_service
 from openlfr.services import live
-from openlfr.services.platform import Actor, Role
+from openlfr.services.deployments import TRANSITION_POWERS
+from openlfr.services.platform import Actor
+from openlfr.services.powers import Action
+from openlfr.services.public_view import status_text
 from openlfr.services.schemas import MAX_ID, AdjudicationIn, OutcomeIn
 from openlfr.web.pages.rendering import not_found, platform_of
-from openlfr.web.pages.staff_access import staff_form, staff_page, staff_render
+from openlfr.web.pages.staff_access import StaffRoute, staff_form, staff_page, staff_render
 
 #: How each decision is offered (the API's values, in the order of the buttons).
 ADJUDICATION_LABELS: dict[str, str] = {
@@ -61,8 +63,8 @@ DEMOGRAPHIC_SUGGESTIONS = (
 NOTICES: dict[str, str] = {
     "activated": "The deployment is active: the engine node may fetch the watchlist, and "
                  "alerts will appear here.",
-    "activated_override": "The deployment is active, with an override of failing gates; the "
-                          "justification is published with it.",
+    "override_requested": "The override was asked for. The deployment has not moved: it is "
+                          "activated only when a member of oversight countersigns it.",
     "completed": "The deployment is completed: the engine is refused from now on and the "
                  "watchlist was destroyed.",
     "adjudicated": "The decision was recorded.",
@@ -87,8 +89,7 @@ def _console(request: Request, actor: Actor, deployment_id: int, *,
     notice = NOTICES.get(request.query_params.get("done", "")) if error is None else None
     return staff_render(request, actor, "console.html", {
         "view": view, "d": view.deployment, "state": view.state, "counters": view.counters,
-        "may_adjudicate": actor.role is Role.OPERATOR,
-        "may_override": actor.role is Role.AUTHORISER,
+        "status_text": status_text(view.deployment.status, view.went_ahead_despite),
         "live_url": f"/api/deployments/{deployment_id}/live?after={view.position}",
         "adjudication_labels": ADJUDICATION_LABELS,
         "adjudication_states": ADJUDICATION_STATES, "outcome_labels": OUTCOME_LABELS,
@@ -99,7 +100,7 @@ def _console(request: Request, actor: Actor, deployment_id: int, *,
 
 def console_page(request: Request) -> Response:
     """The console, for operators (who decide) and authorisers (who watch)."""
-    actor = staff_page(request, *live.CONSOLE_ROLES)
+    actor = staff_page(request, Action.CONSOLE_WATCH)
     if isinstance(actor, Response):
         return actor
     deployment_id = _id(request, "deployment_id")
@@ -127,7 +128,7 @@ def _problem(exc: ValidationError | GovernanceError) -> str:
 async def _alert_form(request: Request) -> tuple[Actor, int, int, dict[str, str]] | Response:
     """An operator's form about one of this deployment's alerts: the actor, deployment id,
     alert id and fields; or the response to send instead."""
-    checked = await staff_form(request, Role.OPERATOR)
+    checked = await staff_form(request, Action.ALERT_DECIDE)
     if isinstance(checked, Response):
         return checked
     actor, form = checked
@@ -135,7 +136,7 @@ async def _alert_form(request: Request) -> tuple[Actor, int, int, dict[str, str]
     if deployment_id is None or alert_id is None:
         return not_found(request, "no such alert")
     try:
-        listed = alert_service.list_alerts(platform_of(request), deployment_id)
+        listed = alert_service.list_alerts(platform_of(request), actor, deployment_id)
     except NotFound as exc:
         return not_found(request, str(exc))
     if alert_id not in {a.id for a in listed}:
@@ -182,7 +183,7 @@ def _lifecycle_route(transition: Transition,
     gates with their reasons, outside the window, wrong status) are shown on the console."""
 
     async def take(request: Request) -> Response:
-        checked = await staff_form(request, *live.CONSOLE_ROLES)
+        checked = await staff_form(request, TRANSITION_POWERS[transition])
         if isinstance(checked, Response):
             return checked
         actor, form = checked
@@ -207,7 +208,7 @@ def _lifecycle_route(transition: Transition,
             return _console(request, actor, deployment_id, error=_problem(exc),
                             status_code=422 if isinstance(exc, InvalidInput) else 409)
         return _back(request, deployment_id,
-                     f"{done}_override" if outcome.override is not None else done)
+                     "override_requested" if outcome.awaiting_countersignature else done)
 
     take.__name__ = f"console_{transition.value}"
     return take
@@ -216,16 +217,16 @@ def _lifecycle_route(transition: Transition,
 BASE = "/staff/deployments/{deployment_id:int}/console"
 ALERT = BASE + "/alerts/{alert_id:int}"
 
-PUBLIC_PATHS: tuple[str, ...] = ()
-STAFF_PATHS = (BASE, f"{BASE}/activate", f"{BASE}/complete", f"{ALERT}/adjudication",
-               f"{ALERT}/outcome")
-
 routes = [
-    Route(BASE, console_page, methods=["GET"], name="console"),
-    Route(f"{BASE}/activate", _lifecycle_route(Transition.ACTIVATE, "activated"),
-          methods=["POST"], name="console_activate"),
-    Route(f"{BASE}/complete", _lifecycle_route(Transition.COMPLETE, "completed"),
-          methods=["POST"], name="console_complete"),
-    Route(f"{ALERT}/adjudication", adjudicate, methods=["POST"], name="console_adjudicate"),
-    Route(f"{ALERT}/outcome", record_outcome, methods=["POST"], name="console_outcome"),
+    StaffRoute(BASE, console_page, action=Action.CONSOLE_WATCH, methods=["GET"], name="console"),
+    StaffRoute(f"{BASE}/activate", _lifecycle_route(Transition.ACTIVATE, "activated"),
+               action=TRANSITION_POWERS[Transition.ACTIVATE], methods=["POST"],
+               name="console_activate"),
+    StaffRoute(f"{BASE}/complete", _lifecycle_route(Transition.COMPLETE, "completed"),
+               action=TRANSITION_POWERS[Transition.COMPLETE], methods=["POST"],
+               name="console_complete"),
+    StaffRoute(f"{ALERT}/adjudication", adjudicate, action=Action.ALERT_DECIDE,
+               methods=["POST"], name="console_adjudicate"),
+    StaffRoute(f"{ALERT}/outcome", record_outcome, action=Action.ALERT_DECIDE, methods=["POST"],
+               name="console_outcome"),
 ]

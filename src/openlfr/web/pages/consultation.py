@@ -15,8 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
-from openlfr.governance.records import ConsultationStatus
-from openlfr.services import consultations
+from openlfr.services import consultations, public_view
 from openlfr.services import deployments as deployment_service
 from openlfr.services.consultations import ConsultationResults, KeptWording
 from openlfr.services.platform import PUBLIC_ACTOR
@@ -98,23 +97,20 @@ def _deployment(request: Request) -> m.Deployment | Response:
 
 def _published(request: Request, d: m.Deployment) -> m.Consultation | None:
     """The deployment's consultation once opened (a draft is not published)."""
-    try:
-        c = consultations.get_consultation(platform_of(request), d.id)
-    except NotFound:
-        return None
-    return None if c.status == ConsultationStatus.DRAFT.value else c
+    found = public_view.published_consultation(platform_of(request), d.id)
+    return found.consultation if found is not None else None
 
 
 def _page(request: Request, d: m.Deployment, c: m.Consultation | None,
           values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
           status_code: int = 200) -> Response:
-    p = platform_of(request)
     results = None
     kept: list[KeptWording] = []
-    if c is not None:
-        kept = consultations.kept_wording(c)
-        if c.status == ConsultationStatus.CLOSED.value:
-            results = results_view(c, consultations.consultation_results(p, c.id))
+    found = public_view.published_consultation(platform_of(request), d.id)
+    if c is not None and found is not None:
+        kept = consultations.kept_wording(found.consultation)
+        if found.results is not None:
+            results = results_view(found.consultation, found.results)
     return render(request, "consultation.html", {
         "d": d, "c": c, "kept": kept, "results": results, "values": values or {},
         "errors": errors or {}, "district_field": DISTRICT_FIELD}, status_code=status_code)

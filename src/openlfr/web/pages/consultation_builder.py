@@ -21,9 +21,10 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
+from openlfr.governance.amendments import is_frozen
 from openlfr.governance.errors import GovernanceError, NotFound
+from openlfr.governance.lifecycle import DeploymentStatus
 from openlfr.governance.records import ConsultationStatus
 from openlfr.governance.wording import (
     INFORMATION_SHEET,
@@ -34,7 +35,8 @@ from openlfr.governance.wording import (
     is_kept,
 )
 from openlfr.services import consultations
-from openlfr.services.platform import Actor, Role
+from openlfr.services.platform import Actor
+from openlfr.services.powers import Action, may
 from openlfr.services.schemas import ConsultationIn, KeptWordingIn
 from openlfr.storage import models as m
 from openlfr.web.pages.consultation import results_view
@@ -46,11 +48,8 @@ from openlfr.web.pages.staff.common import (
     done,
     service_problem,
 )
-from openlfr.web.pages.staff_access import staff_render
+from openlfr.web.pages.staff_access import StaffRoute, staff_render
 
-#: Writing, opening and closing is the planner's (as in the API); authorisers may read.
-BUILDERS = (Role.PLANNER,)
-READERS = (Role.PLANNER, Role.AUTHORISER)
 #: The most questions a consultation may have (the input schema's limit).
 MAX_QUESTIONS: int = next(rule.max_length
                           for rule in ConsultationIn.model_fields["questions"].metadata
@@ -150,11 +149,12 @@ def _page(request: Request, actor: Actor, d: m.Deployment, c: m.Consultation | N
     p = platform_of(request)
     draft = draft or _saved_draft(c)
     is_draft = c is None or c.status == ConsultationStatus.DRAFT.value
-    may_edit = actor.role in BUILDERS and is_draft
+    may_write = may(actor.role, Action.CONSULTATION_WRITE)
+    may_edit = may_write and is_draft and not is_frozen(DeploymentStatus(d.status))
     flags = _flags(draft, c)
     results = None
     if c is not None and not is_draft:
-        results = results_view(c, consultations.consultation_results(p, c.id))
+        results = results_view(c, consultations.consultation_results(p, actor, d.id))
     return staff_render(request, actor, "staff_consultation.html", {
         "d": d, "c": c, "draft": draft,
         "slots": _with_spare_slots(draft.slots) if may_edit else draft.slots,
@@ -165,8 +165,7 @@ def _page(request: Request, actor: Actor, d: m.Deployment, c: m.Consultation | N
         "kept": consultations.kept_wording(c) if c is not None else [],
         "results": results, "may_edit": may_edit,
         "may_open": may_edit and c is not None,
-        "may_close": actor.role in BUILDERS and c is not None
-        and c.status == ConsultationStatus.OPEN.value,
+        "may_close": may_write and c is not None and c.status == ConsultationStatus.OPEN.value,
         "min_reason": MIN_REASON_CHARS, "sheet": INFORMATION_SHEET,
         "concern_labels": CONCERN_LABELS,
         "values": values or {}, "errors": errors or {}, "refusal": refusal or {},
@@ -174,20 +173,20 @@ def _page(request: Request, actor: Actor, d: m.Deployment, c: m.Consultation | N
         status_code=status_code)
 
 
-def _consultation(request: Request, d: m.Deployment) -> m.Consultation | None:
+def _consultation(request: Request, actor: Actor, d: m.Deployment) -> m.Consultation | None:
     try:
-        return consultations.get_consultation(platform_of(request), d.id)
+        return consultations.get_consultation(platform_of(request), actor, d.id)
     except NotFound:
         return None
 
 
 def builder_page(request: Request) -> Response:
     """The builder (read-only for authorisers and once the consultation has opened)."""
-    checked = deployment_page(request, *READERS)
+    checked = deployment_page(request, Action.CONSULTATION_READ)
     if isinstance(checked, Response):
         return checked
     actor, d = checked
-    return _page(request, actor, d, _consultation(request, d))
+    return _page(request, actor, d, _consultation(request, actor, d))
 
 
 def _read_draft(form: FormData) -> Draft:
@@ -231,7 +230,7 @@ def _save_problems(exc: ValidationError, filled: list[QuestionSlot]) -> dict[str
 
 async def save(request: Request) -> Response:
     """Save the sheet and the questions (empty question boxes are left out)."""
-    checked = await deployment_form(request, *BUILDERS)
+    checked = await deployment_form(request, Action.CONSULTATION_WRITE)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked
@@ -240,7 +239,7 @@ async def save(request: Request) -> Response:
     body = {"benefits": draft.benefits, "risks": draft.risks, "questions": [
         {"text": s.text, "options": [o.strip() for o in s.options.splitlines() if o.strip()]
          or None} for s in filled]}
-    c = _consultation(request, d)
+    c = _consultation(request, actor, d)
     try:
         data = ConsultationIn.model_validate(body)
         consultations.save_consultation(platform_of(request), actor, d.id, data)
@@ -261,7 +260,7 @@ def _where(form: FormData) -> str:
 async def keep_wording(request: Request) -> Response:
     """Record why flagged wording is kept (the service checks it is flagged, long enough
     and still a draft)."""
-    checked = await deployment_form(request, *BUILDERS)
+    checked = await deployment_form(request, Action.CONSULTATION_WRITE)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked
@@ -280,33 +279,33 @@ async def keep_wording(request: Request) -> Response:
         problem, status = ({field: message}, 422) if name == "reason" else ({FORM: message}, 409)
     else:
         return done(request, "staff_consultation", "kept", deployment_id=d.id)
-    return _page(request, actor, d, _consultation(request, d), values={field: reason},
+    return _page(request, actor, d, _consultation(request, actor, d), values={field: reason},
                  errors=problem, status_code=status)
 
 
 async def withdraw_reason(request: Request) -> Response:
-    checked = await deployment_form(request, *BUILDERS)
+    checked = await deployment_form(request, Action.CONSULTATION_WRITE)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked
     try:
         consultations.withdraw_wording_reason(platform_of(request), actor, d.id, _where(form))
     except GovernanceError as exc:
-        return _page(request, actor, d, _consultation(request, d), errors={FORM: str(exc)},
+        return _page(request, actor, d, _consultation(request, actor, d), errors={FORM: str(exc)},
                      status_code=409)
     return done(request, "staff_consultation", "withdrawn", deployment_id=d.id)
 
 
 async def open_for_answers(request: Request) -> Response:
     """Open it; when the service refuses, the page lists the flags that have no reason."""
-    checked = await deployment_form(request, *BUILDERS)
+    checked = await deployment_form(request, Action.CONSULTATION_WRITE)
     if isinstance(checked, Response):
         return checked
     actor, _, d = checked
     try:
         consultations.open_consultation(platform_of(request), actor, d.id)
     except GovernanceError as exc:
-        c = _consultation(request, d)
+        c = _consultation(request, actor, d)
         refusal = {}
         if c is not None:
             unresolved = consultations.unresolved_wording(c)
@@ -321,29 +320,28 @@ async def open_for_answers(request: Request) -> Response:
 
 
 async def close_answers(request: Request) -> Response:
-    checked = await deployment_form(request, *BUILDERS)
+    checked = await deployment_form(request, Action.CONSULTATION_WRITE)
     if isinstance(checked, Response):
         return checked
     actor, _, d = checked
     try:
         consultations.close_consultation(platform_of(request), actor, d.id)
     except GovernanceError as exc:
-        return _page(request, actor, d, _consultation(request, d), errors={FORM: str(exc)},
+        return _page(request, actor, d, _consultation(request, actor, d), errors={FORM: str(exc)},
                      status_code=409)
     return done(request, "staff_consultation", "closed", deployment_id=d.id)
 
 
 BASE = "/staff/deployments/{deployment_id:int}/consultation"
 
-PUBLIC_PATHS: tuple[str, ...] = ()
-STAFF_PATHS = (BASE, f"{BASE}/keep", f"{BASE}/withdraw", f"{BASE}/open", f"{BASE}/close")
-
 routes = [
-    Route(BASE, builder_page, methods=["GET"], name="staff_consultation"),
-    Route(BASE, save, methods=["POST"], name="staff_consultation_save"),
-    Route(f"{BASE}/keep", keep_wording, methods=["POST"], name="staff_consultation_keep"),
-    Route(f"{BASE}/withdraw", withdraw_reason, methods=["POST"],
-          name="staff_consultation_withdraw"),
-    Route(f"{BASE}/open", open_for_answers, methods=["POST"], name="staff_consultation_open"),
-    Route(f"{BASE}/close", close_answers, methods=["POST"], name="staff_consultation_close"),
+    StaffRoute(BASE, builder_page, action=Action.CONSULTATION_READ, methods=["GET"],
+               name="staff_consultation"),
+    *(StaffRoute(f"{BASE}{path}", endpoint, action=Action.CONSULTATION_WRITE, methods=["POST"],
+                 name=name)
+      for path, endpoint, name in (
+          ("", save, "staff_consultation_save"), ("/keep", keep_wording, "staff_consultation_keep"),
+          ("/withdraw", withdraw_reason, "staff_consultation_withdraw"),
+          ("/open", open_for_answers, "staff_consultation_open"),
+          ("/close", close_answers, "staff_consultation_close"))),
 ]

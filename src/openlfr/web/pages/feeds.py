@@ -1,8 +1,10 @@
 """Notice subscriptions per area: an iCalendar feed (each deployment an event, so it
 appears in people's calendars, and a cancellation shows as cancelled) and an Atom feed
-(each deployment an entry, updated when its status changes). A borough's feeds include
-its wards; an area with no deployment yet gives a valid empty feed, so people can
-subscribe before the first notice."""
+(each deployment an entry, updated when its status changes). Areas are the gazetteer's
+(a name such as ``london-borough-of-newham`` redirects to the area's code, ``newham``). A
+borough's feeds include its wards; an area with no deployment yet gives a valid empty
+feed, so people can subscribe before the first notice. A deployment that went ahead
+despite failed checks says so in its summary, status text and entry title."""
 
 from __future__ import annotations
 
@@ -11,14 +13,16 @@ from datetime import datetime
 from feedgen.feed import FeedGenerator
 from icalendar import Calendar, Event
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from openlfr import __version__
+from openlfr.governance.areas import UnknownArea
 from openlfr.governance.lifecycle import DeploymentStatus
-from openlfr.services import portal, rescheduling
+from openlfr.services import portal, public_view, rescheduling
+from openlfr.services.public_view import PublicSummary
 from openlfr.storage import models as m
-from openlfr.web.pages.rendering import not_found, platform_of, when, words
+from openlfr.web.pages.rendering import not_found, platform_of, when
 
 ICAL_TYPE = "text/calendar; charset=utf-8"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
@@ -30,31 +34,39 @@ _ICAL_STATUS = {
 }
 
 
-def _area(request: Request) -> tuple[portal.Area, list[m.Deployment]] | None:
-    slug: str = request.path_params["area"]
-    if not portal.is_area_slug(slug):
-        return None
-    return portal.public_deployments_in_area(platform_of(request), slug)
+def area_in_path(request: Request) -> tuple[portal.NoticeArea, list[PublicSummary]] | Response:
+    """The area the path names and its published deployments; a name that is not the
+    area's code redirects to it, and text that names no area is the 404 page with the
+    closest known names."""
+    text: str = request.path_params["area"]
+    try:
+        area, listed = public_view.public_deployments_in_area(platform_of(request), text)
+    except UnknownArea as exc:
+        return not_found(request, str(exc))
+    if area.code != text:
+        url = request.url.replace(path=request.url.path.replace(f"/{text}/", f"/{area.code}/"))
+        return RedirectResponse(str(url), status_code=301)
+    return area, listed
 
 
-def _bad_area(request: Request) -> Response:
-    return not_found(request, f"{request.path_params['area']!r} is not an area name; areas "
-                     "look like lambeth or lambeth--riverside (a borough, or a ward in it)")
+def _summary(item: PublicSummary) -> str:
+    return f"Live facial recognition: {item.deployment.title} ({item.status_text})"
 
 
-def _summary(d: m.Deployment) -> str:
-    return f"Live facial recognition: {d.title} ({words(d.status)})"
-
-
-def _description(d: m.Deployment, url: str,
+def _description(item: PublicSummary, url: str,
                  changes: list[rescheduling.Reschedule]) -> str:
+    d = item.deployment
     sites = "; ".join(s.name for s in d.sites)
     lines = [f"{d.reference}, {d.borough}" + (f" / {d.ward}" if d.ward else "") + ".",
-             f"From {when(d.start_at)} to {when(d.end_at)}. Status: {words(d.status)}.",
+             f"From {when(d.start_at)} to {when(d.end_at)}. Status: {item.status_text}.",
              f"Sites: {sites}.", f"Purpose: {d.purpose}",
              f"Offence categories: {', '.join(d.offence_categories)}."]
     lines += [f"Dates changed on {when(c.at)} (were {when(c.old_start_at)} to "
               f"{when(c.old_end_at)}): {c.reason}" for c in reversed(changes)]
+    if item.went_ahead_despite:
+        lines.append("It went ahead despite failed checks ("
+                     + ", ".join(n.replace("_", " ") for n in item.went_ahead_despite)
+                     + "), by an override two people signed; their reasons are on its page.")
     if d.cancel_reason:
         lines.append(f"Cancelled: {d.cancel_reason}")
     lines.append(f"Details, checks, and how to object or ask a question: {url}")
@@ -65,19 +77,26 @@ def _updated(deployments: list[m.Deployment], fallback: datetime) -> datetime:
     return max((d.updated_at for d in deployments), default=fallback)
 
 
+def _changes(request: Request,
+             listed: list[PublicSummary]) -> dict[int, list[rescheduling.Reschedule]]:
+    return rescheduling.reschedule_history(platform_of(request),
+                                           [x.deployment.id for x in listed])
+
+
 def ical_feed(request: Request) -> Response:
     """The area's deployments as calendar events."""
-    found = _area(request)
-    if found is None:
-        return _bad_area(request)
-    area, deployments = found
+    found = area_in_path(request)
+    if isinstance(found, Response):
+        return found
+    area, listed = found
     now = platform_of(request).clock()
     cal = Calendar()
     cal.add("prodid", f"-//openlfr {__version__}//public portal//EN")
     cal.add("version", "2.0")
     cal.add("x-wr-calname", f"Live facial recognition in {area.name}")
-    changes = rescheduling.reschedule_history(platform_of(request), [d.id for d in deployments])
-    for d in deployments:
+    changes = _changes(request, listed)
+    for item in listed:
+        d = item.deployment
         url = str(request.url_for("deployment", reference=d.reference))
         event = Event()
         # Calendars replace an event when its sequence goes up: new dates, cancellation.
@@ -88,24 +107,24 @@ def ical_feed(request: Request) -> Response:
         event.add("last-modified", d.updated_at)
         event.add("dtstart", d.start_at)
         event.add("dtend", d.end_at)
-        event.add("summary", _summary(d))
+        event.add("summary", _summary(item))
         event.add("location", "; ".join(s.name for s in d.sites))
         if d.sites:
             event.add("geo", (d.sites[0].lat, d.sites[0].lon))
-        event.add("description", _description(d, url, changes[d.id]))
+        event.add("description", _description(item, url, changes[d.id]))
         event.add("url", url)
         event.add("status", _ICAL_STATUS.get(DeploymentStatus(d.status), "CONFIRMED"))
         cal.add_component(event)
     return Response(cal.to_ical(), media_type=ICAL_TYPE, headers={
-        "Content-Disposition": f'inline; filename="openlfr-{area.slug}.ics"'})
+        "Content-Disposition": f'inline; filename="openlfr-{area.code}.ics"'})
 
 
 def atom_feed(request: Request) -> Response:
     """The area's deployments as an Atom feed, newest start first."""
-    found = _area(request)
-    if found is None:
-        return _bad_area(request)
-    area, deployments = found
+    found = area_in_path(request)
+    if isinstance(found, Response):
+        return found
+    area, listed = found
     fg = FeedGenerator()
     self_url = str(request.url.replace(query=""))
     fg.id(self_url)
@@ -117,19 +136,20 @@ def atom_feed(request: Request) -> Response:
     fg.author({"name": "openlfr public portal"})
     fg.generator("openlfr", version=__version__)
     fg.language("en")
-    fg.updated(_updated(deployments, platform_of(request).clock()))
-    changes = rescheduling.reschedule_history(platform_of(request), [d.id for d in deployments])
-    for d in deployments:
+    fg.updated(_updated([x.deployment for x in listed], platform_of(request).clock()))
+    changes = _changes(request, listed)
+    for item in listed:
+        d = item.deployment
         url = str(request.url_for("deployment", reference=d.reference))
         entry = fg.add_entry(order="append")
         entry.id(url)
         moved = " (new dates)" if changes[d.id] else ""
-        entry.title(f"{d.title}: {when(d.start_at)}{moved} ({words(d.status)})")
+        entry.title(f"{d.title}: {when(d.start_at)}{moved} ({item.status_text})")
         entry.link(href=url, rel="alternate")
         entry.updated(d.updated_at)
         if d.notice_published_at is not None:
             entry.published(d.notice_published_at)
-        entry.content(_description(d, url, changes[d.id]), type="text")
+        entry.content(_description(item, url, changes[d.id]), type="text")
     return Response(fg.atom_str(pretty=True), media_type=ATOM_TYPE)
 
 

@@ -1,23 +1,29 @@
 """Who is looking at a staff page, and the checks every staff page and form makes.
 
 Staff pages use the same session cookie as the JSON API (set by logging in on either).
-Pages answer a missing login with a redirect to the login page and a wrong role with a
-403 page naming the roles that may; forms also carry a CSRF token bound to the session,
-because a form post is a request another site can make a browser send.
+Every staff route names the action it takes in the powers table (``StaffRoute``); the page
+answers a missing login with a redirect to the login page and a role the table does not
+allow with a 403 page naming the roles that may. What a page offers (links, buttons,
+forms) is read from the same table (``may`` in every staff template). Forms also carry a
+CSRF token bound to the session, because a form post is a request another site can make
+a browser send.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from typing import Any
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
 
 from openlfr.services import users
-from openlfr.services.platform import Actor, Role
+from openlfr.services.platform import Actor
+from openlfr.services.powers import Action, may, ordered, roles_for
 from openlfr.web.deps import SESSION_COOKIE
 from openlfr.web.pages.rendering import platform_of, render
 
@@ -46,27 +52,39 @@ def login_redirect(request: Request) -> Response:
     return RedirectResponse(str(url), status_code=303)
 
 
-def forbidden(request: Request, actor: Actor, roles: tuple[Role, ...]) -> Response:
-    """The 403 page: who you are, and which roles may use this page."""
+class StaffRoute(Route):
+    """A staff page's route, with the action of the powers table it takes (the page
+    checks it with ``staff_page``/``staff_form``; a test walks every staff route and role
+    against the table)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], *, action: Action,
+                 methods: list[str], name: str) -> None:
+        super().__init__(path, endpoint, methods=methods, name=name)
+        self.action = action
+
+
+def forbidden(request: Request, actor: Actor, action: Action) -> Response:
+    """The 403 page: who you are, and which roles may do this."""
     return staff_render(request, actor, "staff_forbidden.html",
-                        {"roles": [r.value for r in roles]}, status_code=403)
+                        {"roles": [r.value for r in ordered(roles_for(action))]},
+                        status_code=403)
 
 
-def staff_page(request: Request, *roles: Role) -> Actor | Response:
-    """The actor when logged in with one of ``roles`` (any staff role when none is given);
-    otherwise the response to send instead (login redirect or 403 page)."""
+def staff_page(request: Request, action: Action) -> Actor | Response:
+    """The actor when logged in with a role that may take ``action``; otherwise the
+    response to send instead (login redirect or 403 page)."""
     actor = page_actor(request)
     if actor is None:
         return login_redirect(request)
-    if roles and actor.role not in roles:
-        return forbidden(request, actor, roles)
+    if not may(actor.role, action):
+        return forbidden(request, actor, action)
     return actor
 
 
-async def staff_form(request: Request, *roles: Role) -> tuple[Actor, FormData] | Response:
+async def staff_form(request: Request, action: Action) -> tuple[Actor, FormData] | Response:
     """Like ``staff_page`` for a form post, and the CSRF token must match; returns the
     actor and the form fields."""
-    actor = staff_page(request, *roles)
+    actor = staff_page(request, action)
     if isinstance(actor, Response):
         return actor
     form = await request.form()
@@ -81,7 +99,9 @@ async def staff_form(request: Request, *roles: Role) -> tuple[Actor, FormData] |
 
 def staff_render(request: Request, actor: Actor, template: str, context: dict[str, Any],
                  status_code: int = 200) -> Response:
-    """Render a staff template with the actor and the CSRF token every form needs."""
-    return render(request, template, {"actor": actor, "csrf_token": csrf_token(request),
-                                      "csrf_field": CSRF_FIELD, **context},
-                  status_code=status_code)
+    """Render a staff template with the actor, the CSRF token every form needs, and
+    ``may(A.X)``: whether the actor's role may take action X (the powers table)."""
+    return render(request, template, {
+        "actor": actor, "csrf_token": csrf_token(request), "csrf_field": CSRF_FIELD,
+        "A": Action, "may": lambda action: may(actor.role, action), **context},
+        status_code=status_code)

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from openlfr.governance.areas import UnknownArea
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
 from openlfr.services import notices, portal
 from openlfr.storage import models as m
@@ -24,16 +25,15 @@ from openlfr.web.pages.rendering import not_found, platform_of, render
 SUBSCRIBE_PER_HOUR = 10
 
 
-def _area(request: Request) -> portal.Area | Response:
-    slug: str = request.path_params["area"]
-    if not portal.is_area_slug(slug):
-        return not_found(request, f"{slug!r} is not an area name; areas look like lambeth "
-                         "or lambeth--riverside (a borough, or a ward in it)")
-    area, _ = portal.public_deployments_in_area(platform_of(request), slug)
-    return area
+def _area(request: Request) -> portal.NoticeArea | Response:
+    """The gazetteer area the path names (a 404 page with the closest names otherwise)."""
+    try:
+        return portal.notice_area(platform_of(request), request.path_params["area"])
+    except UnknownArea as exc:
+        return not_found(request, str(exc))
 
 
-def _form(request: Request, area: portal.Area, email: str, error: str | None,
+def _form(request: Request, area: portal.NoticeArea, email: str, error: str | None,
           status_code: int = 200) -> Response:
     return render(request, "subscribe_form.html", {
         "area": area, "email": email, "error": error,
@@ -65,8 +65,8 @@ async def subscribe(request: Request) -> Response:
     if not limiter.allow(request):
         return render(request, "subscribe_limited.html", {
             "area": area, "per_hour": limiter.per_hour}, status_code=429)
-    notices.subscribe(platform_of(request), email, area.slug)
-    return RedirectResponse(str(request.url_for("subscribe_sent", area=area.slug)),
+    notices.subscribe(platform_of(request), email, area.code)
+    return RedirectResponse(str(request.url_for("subscribe_sent", area=area.code)),
                             status_code=303)
 
 
@@ -86,8 +86,11 @@ def _subscription(request: Request) -> tuple[m.NoticeSubscription, str] | Respon
         sub = notices.subscription_by_token(p, request.path_params["token"])
     except NotFound as exc:
         return not_found(request, str(exc))
-    area, _ = portal.public_deployments_in_area(p, sub.area_slug)
-    return sub, area.name
+    try:
+        name = portal.notice_area(p, sub.area_code).name
+    except UnknownArea:  # a legacy area that matched no gazetteer name
+        name = sub.area_code
+    return sub, name
 
 
 def _link_page(request: Request, template: str, *, done: bool = False,
@@ -97,7 +100,7 @@ def _link_page(request: Request, template: str, *, done: bool = False,
         return found
     sub, area_name = found
     return render(request, template, {
-        "token": sub.token, "area_slug": sub.area_slug, "area_name": area_name,
+        "token": sub.token, "area_code": sub.area_code, "area_name": area_name,
         "confirmed": sub.confirmed_at is not None, "ended": sub.unsubscribed_at is not None,
         "done": done, "problem": problem}, status_code=status_code)
 
@@ -135,7 +138,6 @@ def unsubscribe(request: Request) -> Response:
 
 PUBLIC_PATHS = ("/areas/{area}/subscribe", "/areas/{area}/subscribe/sent",
                 "/subscriptions/{token}/confirm", "/subscriptions/{token}/unsubscribe")
-STAFF_PATHS: tuple[str, ...] = ()
 
 routes = [
     Route("/areas/{area}/subscribe", subscribe_form, methods=["GET"], name="subscribe_form"),

@@ -16,11 +16,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from openlfr.governance.errors import GovernanceError, NotFound
 from openlfr.services import watchlist_photos, watchlists
-from openlfr.services.platform import Actor, Role
+from openlfr.services.platform import Actor
+from openlfr.services.powers import Action, may
 from openlfr.services.schemas import WatchlistIn, WatchlistSubjectIn
 from openlfr.storage import models as m
 from openlfr.web.pages.rendering import not_found, platform_of
@@ -33,12 +33,7 @@ from openlfr.web.pages.staff.common import (
     problem_status,
     service_problem,
 )
-from openlfr.web.pages.staff_access import staff_render
-
-#: Who may read the page (subject references are personal: the API's watchlist readers).
-READERS = (Role.PLANNER, Role.AUTHORISER, Role.OPERATOR)
-#: Who may change the watchlist.
-EDITORS = (Role.PLANNER,)
+from openlfr.web.pages.staff_access import StaffRoute, staff_render
 
 SUBJECT_FIELDS = ("subject_ref", "category", "source", "authorised_by", "image_taken_on",
                   "expires_on")
@@ -60,10 +55,10 @@ def _page(request: Request, actor: Actor, d: m.Deployment, *,
           status_code: int = 200) -> Response:
     p = platform_of(request)
     try:
-        watchlist, entries = watchlists.get_watchlist(p, d.id)
+        watchlist, entries = watchlists.get_watchlist(p, actor, d.id)
     except NotFound:
         watchlist, entries = None, []
-    may_edit = actor.role in EDITORS
+    may_edit = may(actor.role, Action.WATCHLIST_WRITE)
     editable = may_edit and watchlist is not None and watchlist.destroyed_at is None and (
         d.status in {s.value for s in watchlists.WATCHLIST_EDITABLE})
     return staff_render(request, actor, "staff_watchlist.html", {
@@ -83,7 +78,7 @@ def _done(request: Request, d: m.Deployment, notice: str) -> Response:
 
 
 async def watchlist_page(request: Request) -> Response:
-    checked = deployment_page(request, *READERS)
+    checked = deployment_page(request, Action.WATCHLIST_READ)
     if isinstance(checked, Response):
         return checked
     actor, d = checked
@@ -91,7 +86,7 @@ async def watchlist_page(request: Request) -> Response:
 
 
 async def create_watchlist(request: Request) -> Response:
-    checked = await deployment_form(request, *EDITORS)
+    checked = await deployment_form(request, Action.WATCHLIST_WRITE)
     if isinstance(checked, Response):
         return checked
     actor, _, d = checked
@@ -120,7 +115,7 @@ def _subject(form: FormData) -> tuple[dict[str, str], WatchlistSubjectIn | None,
 
 
 async def enrol_subject(request: Request) -> Response:
-    checked = await deployment_form(request, *EDITORS)
+    checked = await deployment_form(request, Action.WATCHLIST_WRITE)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked
@@ -143,7 +138,7 @@ async def enrol_subject(request: Request) -> Response:
 
 
 async def remove_entry(request: Request) -> Response:
-    checked = await deployment_form(request, *EDITORS)
+    checked = await deployment_form(request, Action.WATCHLIST_WRITE)
     if isinstance(checked, Response):
         return checked
     actor, _, d = checked
@@ -158,7 +153,7 @@ async def remove_entry(request: Request) -> Response:
 
 
 async def build_watchlist(request: Request) -> Response:
-    checked = await deployment_form(request, *EDITORS)
+    checked = await deployment_form(request, Action.WATCHLIST_WRITE)
     if isinstance(checked, Response):
         return checked
     actor, _, d = checked
@@ -172,7 +167,7 @@ async def build_watchlist(request: Request) -> Response:
 async def reference_photo(request: Request) -> Response:
     """An entry's reference photo (the aligned face the engine found), for the roles that
     read the watchlist; never cached."""
-    checked = deployment_page(request, *READERS)
+    checked = deployment_page(request, Action.WATCHLIST_READ)
     if isinstance(checked, Response):
         return checked
     actor, d = checked
@@ -186,18 +181,17 @@ async def reference_photo(request: Request) -> Response:
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
-PUBLIC_PATHS: tuple[str, ...] = ()
-STAFF_PATHS: tuple[str, ...] = (
-    BASE, f"{BASE}/create", f"{BASE}/photos", f"{BASE}/build",
-    f"{BASE}/entries/{{entry_id:int}}/remove", f"{BASE}/entries/{{entry_id:int}}/photo.jpg")
-
 routes = [
-    Route(BASE, watchlist_page, methods=["GET"], name="staff_watchlist"),
-    Route(f"{BASE}/create", create_watchlist, methods=["POST"], name="staff_create_watchlist"),
-    Route(f"{BASE}/photos", enrol_subject, methods=["POST"], name="staff_enrol_subject"),
-    Route(f"{BASE}/build", build_watchlist, methods=["POST"], name="staff_build_watchlist"),
-    Route(f"{BASE}/entries/{{entry_id:int}}/remove", remove_entry, methods=["POST"],
-          name="staff_remove_entry"),
-    Route(f"{BASE}/entries/{{entry_id:int}}/photo.jpg", reference_photo, methods=["GET"],
-          name="staff_entry_photo"),
+    StaffRoute(BASE, watchlist_page, action=Action.WATCHLIST_READ, methods=["GET"],
+               name="staff_watchlist"),
+    StaffRoute(f"{BASE}/create", create_watchlist, action=Action.WATCHLIST_WRITE,
+               methods=["POST"], name="staff_create_watchlist"),
+    StaffRoute(f"{BASE}/photos", enrol_subject, action=Action.WATCHLIST_WRITE, methods=["POST"],
+               name="staff_enrol_subject"),
+    StaffRoute(f"{BASE}/build", build_watchlist, action=Action.WATCHLIST_WRITE, methods=["POST"],
+               name="staff_build_watchlist"),
+    StaffRoute(f"{BASE}/entries/{{entry_id:int}}/remove", remove_entry,
+               action=Action.WATCHLIST_WRITE, methods=["POST"], name="staff_remove_entry"),
+    StaffRoute(f"{BASE}/entries/{{entry_id:int}}/photo.jpg", reference_photo,
+               action=Action.WATCHLIST_READ, methods=["GET"], name="staff_entry_photo"),
 ]

@@ -34,5 +34,4 @@ _MODULES: tuple[ModuleType, ...] = (home, deployments, assessment, engagement, f
                                      authorising, oversight)
 
 PUBLIC_PATHS: tuple[str, ...] = ()
-STAFF_PATHS: tuple[str, ...] = tuple(path for module in _MODULES for path in module.STAFF_PATHS)
 routes: list[BaseRoute] = [route for module in _MODULES for route in module.routes]

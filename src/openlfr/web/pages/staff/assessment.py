@@ -2,32 +2,35 @@
 engagement summary and consultation findings are written from the records by
 ``governance.cia`` and shown read-only; the completeness check's findings are listed
 beside the sections they concern; publishing is refused, with the findings, while any
-remain (the assessments service decides)."""
+remain (the assessments service decides). Once the deployment is authorised the
+assessment is frozen: the same form then records a public amendment, with a reason."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
+from openlfr.governance.amendments import is_frozen
 from openlfr.governance.cia import TYPED_SECTIONS
 from openlfr.governance.errors import GovernanceError
-from openlfr.services import assessments
-from openlfr.services.platform import Actor, Role
-from openlfr.services.schemas import ImpactAssessmentIn
+from openlfr.governance.lifecycle import DeploymentStatus
+from openlfr.services import amendments, assessments
+from openlfr.services.platform import Actor
+from openlfr.services.powers import Action
+from openlfr.services.schemas import AssessmentAmendmentIn, ImpactAssessmentIn
 from openlfr.storage import models as m
 from openlfr.web.pages.rendering import platform_of
 from openlfr.web.pages.staff.common import (
     FORM,
-    GOVERNANCE_READERS,
     FormReader,
     attempt,
     deployment_form,
     deployment_page,
     done,
     notice_of,
+    service_problem,
 )
-from openlfr.web.pages.staff_access import staff_render
+from openlfr.web.pages.staff_access import StaffRoute, staff_render
 
 #: The document's sections in reading order, with their headings and what each should say.
 SECTIONS: dict[str, tuple[str, str]] = {
@@ -44,14 +47,14 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "decision": ("Decision", "What was decided and on what conditions."),
 }
 
-#: Saving is the planner's; publishing is also the authoriser's (as in the API).
-SAVERS = (Role.PLANNER,)
-PUBLISHERS = (Role.PLANNER, Role.AUTHORISER)
+#: The amendment's reason field.
+REASON = "amendment_reason"
 
 
 def _editor(request: Request, actor: Actor, d: m.Deployment, values: dict[str, str] | None,
             errors: dict[str, str] | None = None, status_code: int = 200) -> Response:
-    view = assessments.view_assessment(platform_of(request), d.id)
+    view = assessments.view_assessment(platform_of(request), actor, d.id)
+    frozen = is_frozen(DeploymentStatus(d.status))
     shown = values if values is not None else dict(view.sections)
     findings_by_section: dict[str, list[str]] = {}
     for f in view.findings:
@@ -60,13 +63,13 @@ def _editor(request: Request, actor: Actor, d: m.Deployment, values: dict[str, s
         "d": d, "view": view, "values": shown, "sections": SECTIONS,
         "typed": TYPED_SECTIONS, "derived": {"engagement_summary": view.engagement_summary,
                                              "consultation_findings": view.consultation_findings},
-        "findings_by_section": findings_by_section, "may_save": actor.role in SAVERS,
-        "may_publish": actor.role in PUBLISHERS, "errors": errors or {},
+        "findings_by_section": findings_by_section, "frozen": frozen,
+        "reason_field": REASON, "errors": errors or {},
         "notice": notice_of(request)}, status_code=status_code)
 
 
 def assessment_page(request: Request) -> Response:
-    checked = deployment_page(request, *GOVERNANCE_READERS)
+    checked = deployment_page(request, Action.ASSESSMENT_READ)
     if isinstance(checked, Response):
         return checked
     actor, d = checked
@@ -75,22 +78,23 @@ def assessment_page(request: Request) -> Response:
 
 async def save_assessment(request: Request) -> Response:
     """Save the typed sections (un-publishing the assessment, as the service does)."""
-    checked = await deployment_form(request, *SAVERS)
+    checked = await deployment_form(request, Action.ASSESSMENT_WRITE)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked
     reader = FormReader(form)
     data = reader.build(ImpactAssessmentIn, {name: reader.text(name) for name in TYPED_SECTIONS})
     p = platform_of(request)
-    if data is not None and attempt(
-            reader, lambda: assessments.save_assessment(p, actor, d.id, data)):
+    refused = 422 if data is None else attempt(
+        reader, lambda: assessments.save_assessment(p, actor, d.id, data))
+    if refused is None:
         return done(request, "staff_assessment", "assessment_saved", deployment_id=d.id)
-    return _editor(request, actor, d, reader.values, reader.problems, status_code=422)
+    return _editor(request, actor, d, reader.values, reader.problems, status_code=refused)
 
 
 async def publish_assessment(request: Request) -> Response:
     """Publish; the service refuses while the completeness check finds problems."""
-    checked = await deployment_form(request, *PUBLISHERS)
+    checked = await deployment_form(request, Action.ASSESSMENT_PUBLISH)
     if isinstance(checked, Response):
         return checked
     actor, _, d = checked
@@ -101,13 +105,39 @@ async def publish_assessment(request: Request) -> Response:
     return done(request, "staff_assessment", "assessment_published", deployment_id=d.id)
 
 
+async def amend_assessment(request: Request) -> Response:
+    """A public amendment of the frozen assessment, with a reason (the amendments service
+    checks the gates again)."""
+    checked = await deployment_form(request, Action.RECORD_AMEND)
+    if isinstance(checked, Response):
+        return checked
+    actor, form, d = checked
+    reader = FormReader(form)
+    data = reader.build(AssessmentAmendmentIn, {
+        "record": "assessment", "reason": reader.text(REASON),
+        "sections": {name: reader.text(name) for name in TYPED_SECTIONS}})
+    if data is not None:
+        try:
+            made = amendments.amend_record(platform_of(request), actor, d.id, data)
+        except GovernanceError as exc:
+            field, message = service_problem(exc)
+            reader.problems[field] = message
+        else:
+            notice = "amended" if made.status_after == d.status else "amended_reauthorise"
+            return done(request, "staff_assessment", notice, deployment_id=d.id)
+    errors = {REASON if k == "reason" else k: v for k, v in reader.problems.items()}
+    return _editor(request, actor, d, reader.values, errors, status_code=422)
+
+
 BASE = "/staff/deployments/{deployment_id:int}/assessment"
 
-STAFF_PATHS = (BASE, f"{BASE}/publish")
-
 routes = [
-    Route(BASE, assessment_page, methods=["GET"], name="staff_assessment"),
-    Route(BASE, save_assessment, methods=["POST"], name="staff_save_assessment"),
-    Route(f"{BASE}/publish", publish_assessment, methods=["POST"],
-          name="staff_publish_assessment"),
+    StaffRoute(BASE, assessment_page, action=Action.ASSESSMENT_READ, methods=["GET"],
+               name="staff_assessment"),
+    StaffRoute(BASE, save_assessment, action=Action.ASSESSMENT_WRITE, methods=["POST"],
+               name="staff_save_assessment"),
+    StaffRoute(f"{BASE}/publish", publish_assessment, action=Action.ASSESSMENT_PUBLISH,
+               methods=["POST"], name="staff_publish_assessment"),
+    StaffRoute(f"{BASE}/amend", amend_assessment, action=Action.RECORD_AMEND, methods=["POST"],
+               name="staff_amend_assessment"),
 ]

@@ -1,7 +1,9 @@
 """The gate checklist: every gate with its plain-English reason, as the service reports
-it now. An authoriser authorises when all pass, or overrides the failing ones with a
-written justification (the service enforces its length; the override is published).
-An operator or an authoriser activates from the same page; the gates run again then."""
+it now, and the overrides of the deployment. An authoriser authorises when all pass, or
+asks for an override of the failing ones with a written justification; a member of
+oversight (another person) countersigns it here with their own, and only then does the
+deployment move. Failures no override can set aside are marked as such. An operator or
+an authoriser activates from the same page; the gates run again then."""
 
 from __future__ import annotations
 
@@ -9,14 +11,16 @@ from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from openlfr.governance.errors import GatesFailed, GovernanceError
 from openlfr.governance.lifecycle import Transition
+from openlfr.governance.overrides import OverrideStatus
 from openlfr.services import deployments as deployment_service
-from openlfr.services.deployments import TRANSITION_ROLES
-from openlfr.services.platform import Actor, Role
-from openlfr.services.schemas import TransitionIn
+from openlfr.services import overrides
+from openlfr.services.deployments import TRANSITION_POWERS
+from openlfr.services.platform import Actor
+from openlfr.services.powers import Action
+from openlfr.services.schemas import CountersignIn, TransitionIn
 from openlfr.storage import models as m
 from openlfr.web.pages.rendering import platform_of
 from openlfr.web.pages.staff.common import (
@@ -24,36 +28,40 @@ from openlfr.web.pages.staff.common import (
     deployment_form,
     deployment_page,
     done,
-    may,
+    may_take,
+    notice_of,
     problem_status,
     service_problem,
 )
-from openlfr.web.pages.staff_access import staff_render
+from openlfr.web.pages.staff_access import StaffRoute, staff_render
 
-#: Who uses the checklist: those who authorise or activate.
-CHECKLIST_ROLES = tuple(dict.fromkeys(TRANSITION_ROLES[Transition.AUTHORISE]
-                                      + TRANSITION_ROLES[Transition.ACTIVATE]))
 #: The gated actions offered on the page, in lifecycle order.
 GATED = (Transition.AUTHORISE, Transition.ACTIVATE)
+#: The countersignature's form field.
+COUNTERSIGN_FIELD = "countersign_justification"
 
 
 def _checklist(request: Request, actor: Actor, d: m.Deployment,
                errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
                failing_now: list[str] | None = None, status_code: int = 200) -> Response:
     p = platform_of(request)
-    report = deployment_service.gate_report(p, d.id)
+    report = deployment_service.gate_report(p, actor, d.id)
+    listed = deployment_service.overrides_for(p, actor, d.id)
     return staff_render(request, actor, "staff_gates.html", {
-        "d": d, "gates": report, "offered": [t for t in GATED if may(actor, t, d.status)],
-        # Only an authoriser may override (the service refuses anyone else).
-        "may_override": actor.role is Role.AUTHORISER,
+        "d": d, "gates": report,
+        "offered": [t for t in GATED if may_take(actor.role, t, d.status)],
+        "never_overridable": [g for g in report.failing if not g.overridable],
         "min_justification": p.settings.override_min_justification_chars,
-        "overrides": deployment_service.overrides_for(p, d.id),
-        "errors": errors or {}, "values": values or {}, "failing_now": failing_now or []},
-        status_code=status_code)
+        "overrides": listed,
+        "awaiting": next((o for o in reversed(listed)
+                          if o.status == OverrideStatus.AWAITING_COUNTERSIGNATURE), None),
+        "countersign_field": COUNTERSIGN_FIELD,
+        "errors": errors or {}, "values": values or {}, "failing_now": failing_now or [],
+        "notice": notice_of(request)}, status_code=status_code)
 
 
 def gate_checklist(request: Request) -> Response:
-    checked = deployment_page(request, *CHECKLIST_ROLES)
+    checked = deployment_page(request, Action.DEPLOYMENT_READ)
     if isinstance(checked, Response):
         return checked
     actor, d = checked
@@ -61,12 +69,12 @@ def gate_checklist(request: Request) -> Response:
 
 
 def _gated_route(transition: Transition) -> Callable[[Request], Awaitable[Response]]:
-    """Authorise or activate through the service, with the override justification when
-    one was written; refusals are shown on the checklist."""
+    """Authorise or activate through the service, or ask for an override when a
+    justification was written; refusals are shown on the checklist."""
     field = f"{transition.value}_justification"
 
     async def take(request: Request) -> Response:
-        checked = await deployment_form(request, *TRANSITION_ROLES[transition])
+        checked = await deployment_form(request, TRANSITION_POWERS[transition])
         if isinstance(checked, Response):
             return checked
         actor, form, d = checked
@@ -87,21 +95,45 @@ def _gated_route(transition: Transition) -> Callable[[Request], Awaitable[Respon
         except GovernanceError as exc:
             return _checklist(request, actor, d, {field: service_problem(exc)[1]},
                               reader.values, status_code=problem_status(exc))
-        notice = transition.value + ("_override" if outcome.override is not None else "")
-        return done(request, "staff_deployment", notice, deployment_id=d.id)
+        if outcome.awaiting_countersignature:
+            return done(request, "staff_gates", "override_requested", deployment_id=d.id)
+        return done(request, "staff_deployment", transition.value, deployment_id=d.id)
 
     take.__name__ = f"staff_{transition.value}"
     return take
 
 
+async def countersign(request: Request) -> Response:
+    """A member of oversight countersigns the override awaiting it (the service refuses
+    the one who asked, a short justification, and gates that changed since)."""
+    checked = await deployment_form(request, Action.OVERRIDE_COUNTERSIGN)
+    if isinstance(checked, Response):
+        return checked
+    actor, form, d = checked
+    reader = FormReader(form)
+    data = reader.build(CountersignIn, {"justification": reader.text(COUNTERSIGN_FIELD)})
+    if data is None:
+        return _checklist(request, actor, d, {COUNTERSIGN_FIELD: reader.problems.get(
+            "justification", "write your justification")}, reader.values, status_code=422)
+    try:
+        overrides.countersign_override(platform_of(request), actor, d.id, data)
+    except GovernanceError as exc:
+        return _checklist(request, actor, d, {COUNTERSIGN_FIELD: service_problem(exc)[1]},
+                          reader.values, status_code=problem_status(exc))
+    return done(request, "staff_deployment", "countersigned", deployment_id=d.id)
+
+
 BASE = "/staff/deployments/{deployment_id:int}"
 
-STAFF_PATHS = (f"{BASE}/gates", f"{BASE}/authorise", f"{BASE}/activate")
-
 routes = [
-    Route(f"{BASE}/gates", gate_checklist, methods=["GET"], name="staff_gates"),
-    Route(f"{BASE}/authorise", _gated_route(Transition.AUTHORISE), methods=["POST"],
-          name="staff_authorise"),
-    Route(f"{BASE}/activate", _gated_route(Transition.ACTIVATE), methods=["POST"],
-          name="staff_activate"),
+    StaffRoute(f"{BASE}/gates", gate_checklist, action=Action.DEPLOYMENT_READ, methods=["GET"],
+               name="staff_gates"),
+    StaffRoute(f"{BASE}/authorise", _gated_route(Transition.AUTHORISE),
+               action=TRANSITION_POWERS[Transition.AUTHORISE], methods=["POST"],
+               name="staff_authorise"),
+    StaffRoute(f"{BASE}/activate", _gated_route(Transition.ACTIVATE),
+               action=TRANSITION_POWERS[Transition.ACTIVATE], methods=["POST"],
+               name="staff_activate"),
+    StaffRoute(f"{BASE}/overrides/countersign", countersign, action=Action.OVERRIDE_COUNTERSIGN,
+               methods=["POST"], name="staff_countersign"),
 ]

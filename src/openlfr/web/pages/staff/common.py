@@ -20,10 +20,11 @@ from starlette.responses import RedirectResponse, Response
 
 from openlfr.governance.errors import GovernanceError, InvalidInput, NotFound
 from openlfr.governance.lifecycle import TRANSITIONS, DeploymentStatus, Transition
-from openlfr.governance.records import KINDS_NEEDING_ANSWER, FeedbackKind
 from openlfr.services import deployments as deployment_service
-from openlfr.services.deployments import TRANSITION_ROLES
-from openlfr.services.platform import Actor, Role
+from openlfr.services.deployments import TRANSITION_POWERS
+from openlfr.services.dossier import feedback_fact
+from openlfr.services.platform import Actor, PermissionDenied, Role
+from openlfr.services.powers import Action, may
 from openlfr.services.schemas import MAX_ID
 from openlfr.storage import models as m
 from openlfr.web.pages.rendering import not_found, platform_of
@@ -31,12 +32,6 @@ from openlfr.web.pages.staff_access import staff_form, staff_page
 
 #: The key under which a problem with the whole form (not one field) is shown.
 FORM = "form"
-
-#: Roles that read the governance records of a deployment (assessment, engagement).
-GOVERNANCE_READERS = (Role.PLANNER, Role.AUTHORISER, Role.OVERSIGHT)
-#: Roles that handle public feedback: they answer it, so they may see contact details
-#: (the same roles as the API's feedback routes).
-FEEDBACK_HANDLERS = (Role.PLANNER, Role.AUTHORISER)
 
 #: The format a datetime-local input sends and is given.
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
@@ -133,9 +128,12 @@ def service_problem(exc: GovernanceError) -> tuple[str, str]:
 
 
 def problem_status(exc: GovernanceError) -> int:
-    """The status of a page re-rendered for a service's error: 422 for a bad value, 409
-    for an action the current state does not allow (as the API answers)."""
-    return 422 if isinstance(exc, InvalidInput) else 409
+    """The status of a page re-rendered for a service's error, as the API answers: 422
+    for a bad value, 403 for what the actor may not do (a councillor outside their
+    areas), 409 for an action the current state does not allow."""
+    if isinstance(exc, InvalidInput):
+        return 422
+    return 403 if isinstance(exc, PermissionDenied) else 409
 
 
 # --- the deployment a page is about ---------------------------------------------------------
@@ -147,52 +145,52 @@ def path_id(request: Request, name: str) -> int | None:
     return value if isinstance(value, int) and 1 <= value <= MAX_ID else None
 
 
-def load_deployment(request: Request) -> m.Deployment | Response:
+def load_deployment(request: Request, actor: Actor) -> m.Deployment | Response:
     """The deployment named by ``{deployment_id}``, or the 404 page."""
     deployment_id = path_id(request, "deployment_id")
     if deployment_id is None:
         return not_found(request, "no such deployment")
     try:
-        return deployment_service.get_deployment(platform_of(request), deployment_id)
+        return deployment_service.get_deployment(platform_of(request), actor, deployment_id)
     except NotFound as exc:
         return not_found(request, str(exc))
 
 
-def deployment_page(request: Request, *roles: Role) -> tuple[Actor, m.Deployment] | Response:
+def deployment_page(request: Request, action: Action) -> tuple[Actor, m.Deployment] | Response:
     """``staff_page`` and ``load_deployment`` together: the actor and the deployment, or
     the response to send instead (login, 403 or 404)."""
-    actor = staff_page(request, *roles)
+    actor = staff_page(request, action)
     if isinstance(actor, Response):
         return actor
-    d = load_deployment(request)
+    d = load_deployment(request, actor)
     if isinstance(d, Response):
         return d
     return actor, d
 
 
-async def deployment_form(request: Request, *roles: Role
+async def deployment_form(request: Request, action: Action
                           ) -> tuple[Actor, FormData, m.Deployment] | Response:
     """``staff_form`` and ``load_deployment`` together, for a post about a deployment."""
-    checked = await staff_form(request, *roles)
+    checked = await staff_form(request, action)
     if isinstance(checked, Response):
         return checked
-    d = load_deployment(request)
+    actor, form = checked
+    d = load_deployment(request, actor)
     if isinstance(d, Response):
         return d
-    actor, form = checked
     return actor, form, d
 
 
-def attempt(reader: FormReader, action: Callable[[], object]) -> bool:
-    """Run a service call; a refusal becomes a problem on the field it concerns. True
-    when the call succeeded."""
+def attempt(reader: FormReader, action: Callable[[], object]) -> int | None:
+    """Run a service call; a refusal becomes a problem on the field it concerns. None
+    when the call succeeded, else the status to answer with (``problem_status``)."""
     try:
         action()
     except GovernanceError as exc:
         field, message = service_problem(exc)
         reader.problems[field] = message
-        return False
-    return True
+        return problem_status(exc)
+    return None
 
 
 def done(request: Request, route: str, notice: str, anchor: str = "", **params: Any) -> Response:
@@ -211,11 +209,12 @@ NOTICES: dict[str, str] = {
     "publish_notice": "Notice was published: the deployment is now public and the notice "
                       "period has started.",
     "authorise": "The deployment was authorised.",
-    "authorise_override": "The deployment was authorised with an override; the "
-                          "justification is published with it.",
+    "override_requested": "The override was asked for. The deployment has not moved: it "
+                          "goes ahead only when a member of oversight countersigns.",
+    "countersigned": "You countersigned the override: the deployment went ahead despite the "
+                     "failing gates, both justifications are published and the area's "
+                     "subscribers are e-mailed.",
     "activate": "The deployment was activated.",
-    "activate_override": "The deployment was activated with an override; the justification "
-                         "is published with it.",
     "complete": "The deployment was completed; its watchlist was destroyed.",
     "review": "The review was recorded and published.",
     "cancel": "The deployment was cancelled; the reason is published.",
@@ -228,6 +227,12 @@ NOTICES: dict[str, str] = {
     "assessment_published": "The assessment was published.",
     "engagement_added": "The engagement event was logged.",
     "engagement_deleted": "The engagement event was removed (the audit log keeps that it was).",
+    "evidence_attached": "The evidence was attached; it is published with the event.",
+    "amended": "The amendment was recorded and published with its reason; the gates were "
+               "checked again on the amended record.",
+    "amended_reauthorise": "The amendment was recorded and published with its reason. It "
+                           "changed a gate's answer: the deployment must be authorised "
+                           "again.",
     "answered": "The answer was published.",
     "hidden": "The text was hidden from the public; the public page says when and why.",
     "motion_recorded": "The motion was recorded.",
@@ -267,8 +272,7 @@ class NextAction:
 
 def actions_for(status: str, role: Role) -> list[NextAction]:
     """The lifecycle actions ``role`` may take on a deployment in ``status`` (cancelling
-    aside), in lifecycle order: the lifecycle's transitions and the roles the service
-    allows for each."""
+    aside), in lifecycle order: the lifecycle's transitions and the powers table."""
     return [NextAction(t, label, ACTION_PAGES.get(t, "staff_deployment"))
             for t, label in ACTION_LABELS.items()
             if t is not Transition.CANCEL and may_take(role, t, status)]
@@ -280,18 +284,13 @@ def may_take(role: Role, transition: Transition, status: str) -> bool:
     pages offer are considered."""
     allowed_from, _ = TRANSITIONS[transition]
     return (transition in ACTION_LABELS and DeploymentStatus(status) in allowed_from
-            and role in TRANSITION_ROLES.get(transition, ()))
+            and transition in TRANSITION_POWERS and may(role, TRANSITION_POWERS[transition]))
 
-
-def may(actor: Actor, transition: Transition, status: str) -> bool:
-    """``may_take`` for the actor's role."""
-    return may_take(actor.role, transition, status)
 
 
 def overdue(f: m.Feedback, now: datetime) -> bool:
-    """Feedback that needs an answer, has none, and is past its deadline."""
-    return (FeedbackKind(f.kind) in KINDS_NEEDING_ANSWER and not f.hidden_for_abuse
-            and f.answered_at is None and f.answer_due_at < now)
+    """Feedback that is overdue, by the governance rule (``FeedbackFacts.overdue``)."""
+    return feedback_fact(f).overdue(now)
 
 
 def datetime_local(moment: datetime) -> str:

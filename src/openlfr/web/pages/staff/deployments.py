@@ -12,7 +12,6 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.lifecycle import (
@@ -22,10 +21,13 @@ from openlfr.governance.lifecycle import (
     Transition,
     require_editable,
 )
+from openlfr.governance.overrides import OverrideStatus
+from openlfr.services import amendments, rescheduling, technology
 from openlfr.services import deployments as deployment_service
-from openlfr.services import rescheduling, technology
-from openlfr.services.deployments import TRANSITION_ROLES
+from openlfr.services.deployments import TRANSITION_POWERS
 from openlfr.services.platform import Actor, Role
+from openlfr.services.portal import area_list
+from openlfr.services.powers import Action, may
 from openlfr.services.schemas import (
     CancelIn,
     DeploymentIn,
@@ -44,12 +46,12 @@ from openlfr.web.pages.staff.common import (
     deployment_form,
     deployment_page,
     done,
-    may,
+    may_take,
     notice_of,
     problem_status,
     service_problem,
 )
-from openlfr.web.pages.staff_access import staff_form, staff_page, staff_render
+from openlfr.web.pages.staff_access import StaffRoute, staff_form, staff_page, staff_render
 
 #: The plan's fields, in the order of the form.
 PLAN_FIELDS = ("title", "borough", "ward", "sites", "start_at", "end_at", "purpose",
@@ -93,14 +95,14 @@ def _plan_form(request: Request, actor: Actor, d: m.Deployment | None,
                status_code: int = 200) -> Response:
     p = platform_of(request)
     return staff_render(request, actor, "staff_deployment_form.html", {
-        "d": d, "values": values, "errors": errors,
+        "d": d, "values": values, "errors": errors, "areas": area_list(p),
         "technologies": [t for t, _ in technology.list_technologies(p)]},
         status_code=status_code)
 
 
 def new_deployment(request: Request) -> Response:
     """The empty plan form."""
-    actor = staff_page(request, Role.PLANNER)
+    actor = staff_page(request, Action.DEPLOYMENT_DRAFT)
     if isinstance(actor, Response):
         return actor
     return _plan_form(request, actor, None, {}, {})
@@ -108,7 +110,7 @@ def new_deployment(request: Request) -> Response:
 
 async def create_deployment(request: Request) -> Response:
     """Draft the deployment through the same service and input schema as the API."""
-    checked = await staff_form(request, Role.PLANNER)
+    checked = await staff_form(request, Action.DEPLOYMENT_DRAFT)
     if isinstance(checked, Response):
         return checked
     actor, form = checked
@@ -136,7 +138,7 @@ def _editable_problem(d: m.Deployment) -> dict[str, str]:
 
 def edit_deployment(request: Request) -> Response:
     """The plan form filled with the deployment's plan."""
-    checked = deployment_page(request, Role.PLANNER)
+    checked = deployment_page(request, Action.DEPLOYMENT_EDIT)
     if isinstance(checked, Response):
         return checked
     actor, d = checked
@@ -167,7 +169,7 @@ def _changes(d: m.Deployment, plan: DeploymentIn) -> dict[str, Any]:
 
 async def update_deployment(request: Request) -> Response:
     """Save the changed fields through the service (which refuses once notice is out)."""
-    checked = await deployment_form(request, Role.PLANNER)
+    checked = await deployment_form(request, Action.DEPLOYMENT_EDIT)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked
@@ -197,14 +199,17 @@ def overview(request: Request, actor: Actor, d: m.Deployment,
     """The deployment overview; forms on it that failed are shown with their errors."""
     p = platform_of(request)
     role = actor.role
+    listed = deployment_service.overrides_for(p, actor, d.id)
     return staff_render(request, actor, "staff_deployment.html", {
-        "d": d, "gates": deployment_service.gate_report(p, d.id),
-        "overrides": deployment_service.overrides_for(p, d.id),
-        "comments": deployment_service.comments_for(p, d.id),
+        "d": d, "gates": deployment_service.gate_report(p, actor, d.id),
+        "overrides": listed,
+        "awaiting": [o for o in listed if o.status == OverrideStatus.AWAITING_COUNTERSIGNATURE],
+        "amendments": amendments.amendments_for(p, actor, d.id),
+        "comments": deployment_service.comments_for(p, actor, d.id),
         "next_actions": actions_for(d.status, role),
-        "may_edit": role is Role.PLANNER and DeploymentStatus(d.status) in EDITABLE_STATUSES,
-        "may": {t.value: may(actor, t, d.status) for t in Transition},
-        "may_comment": role is Role.OVERSIGHT,
+        "may_edit": may(role, Action.DEPLOYMENT_EDIT)
+        and DeploymentStatus(d.status) in EDITABLE_STATUSES,
+        "may_transition": {t.value: may_take(role, t, d.status) for t in Transition},
         "may_reschedule": may_reschedule(role, d.status),
         "current_dates": {"reschedule_start_at": datetime_local(d.start_at),
                           "reschedule_end_at": datetime_local(d.end_at)},
@@ -213,21 +218,26 @@ def overview(request: Request, actor: Actor, d: m.Deployment,
         status_code=status_code)
 
 
+#: The pages about a deployment, with the power each needs to be offered.
+RECORD_PAGES: tuple[tuple[str, str, str, Action], ...] = (
+    ("Gate checklist and overrides", "gates", "gates", Action.DEPLOYMENT_READ),
+    ("Community impact assessment", "assessment", "assessment", Action.ASSESSMENT_READ),
+    ("Engagement log", "engagement", "engagement", Action.ENGAGEMENT_READ),
+    ("Consultation", "consultation", "consultation", Action.CONSULTATION_READ),
+    ("Feedback inbox", "feedback", "feedback", Action.FEEDBACK_READ),
+    ("Watchlist", "watchlist", "watchlist", Action.WATCHLIST_READ),
+)
+#: Statuses in which the operator console is offered.
+CONSOLE_STATUSES = frozenset({DeploymentStatus.AUTHORISED.value, DeploymentStatus.ACTIVE.value})
+
+
 def record_links(d: m.Deployment, role: Role) -> list[tuple[str, str, str]]:
-    """(label, URL, data-test name) of the pages about this deployment that ``role`` uses."""
+    """(label, URL, data-test name) of the pages about this deployment that ``role`` may
+    read (the powers table)."""
     base = f"/staff/deployments/{d.id}"
-    links: list[tuple[str, str, str]] = []
-    if role in (Role.PLANNER, Role.AUTHORISER, Role.OVERSIGHT):
-        links += [("Community impact assessment", f"{base}/assessment", "assessment"),
-                  ("Engagement log", f"{base}/engagement", "engagement")]
-    if role in (Role.PLANNER, Role.AUTHORISER):
-        links += [("Consultation", f"{base}/consultation", "consultation"),
-                  ("Feedback inbox", f"{base}/feedback", "feedback"),
-                  ("Watchlist", f"{base}/watchlist", "watchlist")]
-    if role in (Role.AUTHORISER, Role.OPERATOR):
-        links.append(("Gate checklist", f"{base}/gates", "gates"))
-    if role is Role.OPERATOR and d.status in (DeploymentStatus.AUTHORISED.value,
-                                              DeploymentStatus.ACTIVE.value):
+    links = [(label, f"{base}/{path}", name) for label, path, name, action in RECORD_PAGES
+             if may(role, action)]
+    if may(role, Action.CONSOLE_WATCH) and d.status in CONSOLE_STATUSES:
         links.append(("Operator console", f"{base}/console", "console"))
     if d.notice_published_at is not None:
         links.append(("Public page", f"/deployments/{d.reference}", "public"))
@@ -236,7 +246,7 @@ def record_links(d: m.Deployment, role: Role) -> list[tuple[str, str, str]]:
 
 def deployment_overview(request: Request) -> Response:
     """Any staff role may read the overview."""
-    checked = deployment_page(request)
+    checked = deployment_page(request, Action.DEPLOYMENT_READ)
     if isinstance(checked, Response):
         return checked
     actor, d = checked
@@ -266,7 +276,7 @@ def _transition_route(transition: Transition) -> Callable[[Request], Awaitable[R
     error_field = note_spec.form_field if note_spec else FORM
 
     async def take(request: Request) -> Response:
-        checked = await deployment_form(request, *TRANSITION_ROLES[transition])
+        checked = await deployment_form(request, TRANSITION_POWERS[transition])
         if isinstance(checked, Response):
             return checked
         actor, form, d = checked
@@ -296,7 +306,7 @@ def _transition_route(transition: Transition) -> Callable[[Request], Awaitable[R
 def may_reschedule(role: Role, status: str) -> bool:
     """Dates change after notice only by rescheduling (the service checks again)."""
     allowed_from, _ = TRANSITIONS[Transition.RESCHEDULE]
-    return role in rescheduling.RESCHEDULE_ROLES and DeploymentStatus(status) in allowed_from
+    return may(role, Action.DEPLOYMENT_RESCHEDULE) and DeploymentStatus(status) in allowed_from
 
 
 #: The reschedule form's fields, by the input schema's field they fill.
@@ -307,7 +317,7 @@ RESCHEDULE_FIELDS = {"start_at": "reschedule_start_at", "end_at": "reschedule_en
 async def reschedule(request: Request) -> Response:
     """New dates with a published reason, through the same use case as the API: notice
     runs again and an authorisation for the old dates is withdrawn."""
-    checked = await deployment_form(request, *rescheduling.RESCHEDULE_ROLES)
+    checked = await deployment_form(request, Action.DEPLOYMENT_RESCHEDULE)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked
@@ -334,27 +344,23 @@ async def reschedule(request: Request) -> Response:
 
 BASE = "/staff/deployments/{deployment_id:int}"
 
-STAFF_PATHS = ("/staff/deployments/new", BASE, f"{BASE}/edit", f"{BASE}/propose",
-               f"{BASE}/publish-notice", f"{BASE}/complete", f"{BASE}/review", f"{BASE}/cancel",
-               f"{BASE}/reschedule")
-
 routes = [
-    Route("/staff/deployments/new", new_deployment, methods=["GET"],
-          name="staff_new_deployment"),
-    Route("/staff/deployments/new", create_deployment, methods=["POST"],
-          name="staff_create_deployment"),
-    Route(BASE, deployment_overview, methods=["GET"], name="staff_deployment"),
-    Route(f"{BASE}/edit", edit_deployment, methods=["GET"], name="staff_edit_deployment"),
-    Route(f"{BASE}/edit", update_deployment, methods=["POST"], name="staff_update_deployment"),
-    Route(f"{BASE}/propose", _transition_route(Transition.PROPOSE), methods=["POST"],
-          name="staff_propose"),
-    Route(f"{BASE}/publish-notice", _transition_route(Transition.PUBLISH_NOTICE),
-          methods=["POST"], name="staff_publish_notice"),
-    Route(f"{BASE}/complete", _transition_route(Transition.COMPLETE), methods=["POST"],
-          name="staff_complete"),
-    Route(f"{BASE}/review", _transition_route(Transition.REVIEW),
-          methods=["POST"], name="staff_review"),
-    Route(f"{BASE}/cancel", _transition_route(Transition.CANCEL),
-          methods=["POST"], name="staff_cancel"),
-    Route(f"{BASE}/reschedule", reschedule, methods=["POST"], name="staff_reschedule"),
+    StaffRoute("/staff/deployments/new", new_deployment, action=Action.DEPLOYMENT_DRAFT,
+               methods=["GET"], name="staff_new_deployment"),
+    StaffRoute("/staff/deployments/new", create_deployment, action=Action.DEPLOYMENT_DRAFT,
+               methods=["POST"], name="staff_create_deployment"),
+    StaffRoute(BASE, deployment_overview, action=Action.DEPLOYMENT_READ, methods=["GET"],
+               name="staff_deployment"),
+    StaffRoute(f"{BASE}/edit", edit_deployment, action=Action.DEPLOYMENT_EDIT, methods=["GET"],
+               name="staff_edit_deployment"),
+    StaffRoute(f"{BASE}/edit", update_deployment, action=Action.DEPLOYMENT_EDIT,
+               methods=["POST"], name="staff_update_deployment"),
+    *(StaffRoute(f"{BASE}/{path}", _transition_route(t), action=TRANSITION_POWERS[t],
+                 methods=["POST"], name=f"staff_{t.value}")
+      for path, t in (("propose", Transition.PROPOSE),
+                      ("publish-notice", Transition.PUBLISH_NOTICE),
+                      ("complete", Transition.COMPLETE), ("review", Transition.REVIEW),
+                      ("cancel", Transition.CANCEL))),
+    StaffRoute(f"{BASE}/reschedule", reschedule, action=Action.DEPLOYMENT_RESCHEDULE,
+               methods=["POST"], name="staff_reschedule"),
 ]

@@ -1,7 +1,7 @@
-"""The feedback inbox of a deployment, for the planners and authorisers who answer it:
-every item with its kind, text, contact details (theirs only: never public) and due date;
-answer it (or revise the answer); hide it for abuse, and only for abuse, with a reason
-that is published in place of the text."""
+"""The feedback inbox of a deployment: every item with its kind, text and due date, and
+contact details for the roles that reply (never public); answer it (or revise the
+answer); hide it for abuse, and only for abuse, with a reason that is published in place
+of the text. Who may do which is the powers table's."""
 
 from __future__ import annotations
 
@@ -9,17 +9,16 @@ from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.records import KINDS_NEEDING_ANSWER
 from openlfr.services import consultations
 from openlfr.services.platform import Actor
+from openlfr.services.powers import Action
 from openlfr.services.schemas import AnswerIn, ModerationIn
 from openlfr.storage import models as m
 from openlfr.web.pages.rendering import not_found, platform_of
 from openlfr.web.pages.staff.common import (
-    FEEDBACK_HANDLERS,
     FormReader,
     deployment_form,
     deployment_page,
@@ -29,7 +28,7 @@ from openlfr.web.pages.staff.common import (
     path_id,
     service_problem,
 )
-from openlfr.web.pages.staff_access import staff_render
+from openlfr.web.pages.staff_access import StaffRoute, staff_render
 
 
 def _inbox(request: Request, actor: Actor, d: m.Deployment,
@@ -37,18 +36,16 @@ def _inbox(request: Request, actor: Actor, d: m.Deployment,
            status_code: int = 200) -> Response:
     p = platform_of(request)
     now = p.clock()
-    items = consultations.list_feedback(p, d.id)
+    items = consultations.list_feedback(p, actor, d.id)
     return staff_render(request, actor, "staff_feedback.html", {
         "d": d, "items": items, "overdue": {f.id for f in items if overdue(f, now)},
         "needs_answer": {k.value for k in KINDS_NEEDING_ANSWER},
-        # The page is for those who reply; the check stays explicit all the same.
-        "may_see_contact": actor.role in FEEDBACK_HANDLERS,
         "values": values or {}, "errors": errors or {}, "notice": notice_of(request)},
         status_code=status_code)
 
 
 def inbox(request: Request) -> Response:
-    checked = deployment_page(request, *FEEDBACK_HANDLERS)
+    checked = deployment_page(request, Action.FEEDBACK_READ)
     if isinstance(checked, Response):
         return checked
     actor, d = checked
@@ -56,19 +53,19 @@ def inbox(request: Request) -> Response:
 
 
 def _feedback_route(field: str, notice: str, act: Callable[..., m.Feedback],
-                    schema: type[AnswerIn] | type[ModerationIn],
-                    schema_field: str) -> Callable[[Request], Awaitable[Response]]:
+                    schema: type[AnswerIn] | type[ModerationIn], schema_field: str,
+                    action: Action) -> Callable[[Request], Awaitable[Response]]:
     """A form post on one item of the inbox: its text field (``field-<id>`` on the page)
     is validated by ``schema`` and passed to the service's ``act``."""
 
     async def take(request: Request) -> Response:
-        checked = await deployment_form(request, *FEEDBACK_HANDLERS)
+        checked = await deployment_form(request, action)
         if isinstance(checked, Response):
             return checked
         actor, form, d = checked
         p = platform_of(request)
         feedback_id = path_id(request, "feedback_id")
-        if feedback_id not in {f.id for f in consultations.list_feedback(p, d.id)}:
+        if feedback_id not in {f.id for f in consultations.list_feedback(p, actor, d.id)}:
             return not_found(request, f"no such feedback on {d.reference}")
         key = f"{field}-{feedback_id}"
         reader = FormReader(form)
@@ -90,16 +87,14 @@ def _feedback_route(field: str, notice: str, act: Callable[..., m.Feedback],
 
 BASE = "/staff/deployments/{deployment_id:int}/feedback"
 
-STAFF_PATHS = (BASE, f"{BASE}/{{feedback_id:int}}/answer", f"{BASE}/{{feedback_id:int}}/hide")
-
 routes = [
-    Route(BASE, inbox, methods=["GET"], name="staff_feedback"),
-    Route(f"{BASE}/{{feedback_id:int}}/answer",
-          _feedback_route("answer", "answered", consultations.answer_feedback, AnswerIn,
-                          "answer"),
-          methods=["POST"], name="staff_answer_feedback"),
-    Route(f"{BASE}/{{feedback_id:int}}/hide",
-          _feedback_route("reason", "hidden", consultations.hide_feedback, ModerationIn,
-                          "reason"),
-          methods=["POST"], name="staff_hide_feedback"),
+    StaffRoute(BASE, inbox, action=Action.FEEDBACK_READ, methods=["GET"], name="staff_feedback"),
+    StaffRoute(f"{BASE}/{{feedback_id:int}}/answer",
+               _feedback_route("answer", "answered", consultations.answer_feedback, AnswerIn,
+                               "answer", Action.FEEDBACK_ANSWER),
+               action=Action.FEEDBACK_ANSWER, methods=["POST"], name="staff_answer_feedback"),
+    StaffRoute(f"{BASE}/{{feedback_id:int}}/hide",
+               _feedback_route("reason", "hidden", consultations.hide_feedback, ModerationIn,
+                               "reason", Action.FEEDBACK_MODERATE),
+               action=Action.FEEDBACK_MODERATE, methods=["POST"], name="staff_hide_feedback"),
 ]

@@ -8,22 +8,16 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from openlfr.governance.lifecycle import DeploymentStatus
 from openlfr.services import consultations
 from openlfr.services import deployments as deployment_service
-from openlfr.services.platform import Role
+from openlfr.services.powers import Action
 from openlfr.storage import models as m
 from openlfr.web.pages.rendering import platform_of
-from openlfr.web.pages.staff.common import (
-    FEEDBACK_HANDLERS,
-    NextAction,
-    actions_for,
-    overdue,
-)
+from openlfr.web.pages.staff.common import NextAction, actions_for, overdue
 from openlfr.web.pages.staff.deployments import record_links
-from openlfr.web.pages.staff_access import staff_page, staff_render
+from openlfr.web.pages.staff_access import StaffRoute, staff_page, staff_render
 
 
 @dataclass(frozen=True)
@@ -41,24 +35,21 @@ class Awaiting:
 
 
 def staff_home(request: Request) -> Response:
-    actor = staff_page(request)
+    actor = staff_page(request, Action.DEPLOYMENT_READ)
     if isinstance(actor, Response):
         return actor
     p = platform_of(request)
     now = p.clock()
     by_status: dict[DeploymentStatus, list[Listed]] = {s: [] for s in DeploymentStatus}
-    for d in deployment_service.list_deployments(p):
+    for d in deployment_service.list_deployments(p, actor):
         by_status[DeploymentStatus(d.status)].append(
             Listed(d, actions_for(d.status, actor.role), record_links(d, actor.role)))
     awaiting = [Awaiting(f, d, overdue(f, now))
-                for f, d in consultations.feedback_awaiting_answer(p)]
+                for f, d in consultations.feedback_awaiting_answer(p, actor)]
     return staff_render(request, actor, "staff_home.html", {
         "groups": [(status, items) for status, items in by_status.items() if items],
-        "awaiting": awaiting, "overdue_count": sum(1 for a in awaiting if a.overdue),
-        "may_answer": actor.role in FEEDBACK_HANDLERS,
-        "may_draft": actor.role is Role.PLANNER})
+        "awaiting": awaiting, "overdue_count": sum(1 for a in awaiting if a.overdue)})
 
 
-STAFF_PATHS = ("/staff",)
-
-routes = [Route("/staff", staff_home, methods=["GET"], name="staff_home")]
+routes = [StaffRoute("/staff", staff_home, action=Action.DEPLOYMENT_READ, methods=["GET"],
+                     name="staff_home")]

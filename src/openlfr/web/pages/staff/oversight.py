@@ -1,19 +1,20 @@
-"""Oversight: formal comments on a deployment (oversight members; shown on the overview
-and published), and the council motions register: record a motion (oversight or
-planner), and publish the force's response to one (planner or authoriser). The roles are
-the API's (``web/api/deployments.py`` and ``web/api/motions.py``)."""
+"""Oversight: formal comments on a deployment (oversight, and councillors in their areas;
+shown on the overview and published), and the council motions register: record a motion
+with its points (oversight, and councillors for their areas), and publish the force's
+response, point by point. Who may do which is the powers table's."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from openlfr.governance.errors import GovernanceError, NotFound
 from openlfr.governance.records import MotionStance
 from openlfr.services import consultations
 from openlfr.services import deployments as deployment_service
-from openlfr.services.platform import Actor, Role
+from openlfr.services.platform import Actor
+from openlfr.services.powers import Action
+from openlfr.services.public_view import area_names
 from openlfr.services.schemas import CommentIn, MotionIn, MotionResponseIn
 from openlfr.web.pages.rendering import not_found, platform_of
 from openlfr.web.pages.staff.common import (
@@ -27,17 +28,12 @@ from openlfr.web.pages.staff.common import (
     service_problem,
 )
 from openlfr.web.pages.staff.deployments import overview
-from openlfr.web.pages.staff_access import staff_form, staff_page, staff_render
-
-COMMENTERS = (Role.OVERSIGHT,)
-MOTION_RECORDERS = (Role.OVERSIGHT, Role.PLANNER)
-MOTION_RESPONDERS = (Role.PLANNER, Role.AUTHORISER)
-MOTION_READERS = tuple(dict.fromkeys(MOTION_RECORDERS + MOTION_RESPONDERS))
+from openlfr.web.pages.staff_access import StaffRoute, staff_form, staff_page, staff_render
 
 
 async def add_comment(request: Request) -> Response:
     """Record a formal comment; errors are shown on the deployment overview."""
-    checked = await deployment_form(request, *COMMENTERS)
+    checked = await deployment_form(request, Action.COMMENT_RECORD)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked
@@ -59,22 +55,23 @@ async def add_comment(request: Request) -> Response:
 
 def _register(request: Request, actor: Actor, values: dict[str, str] | None = None,
               errors: dict[str, str] | None = None, status_code: int = 200) -> Response:
+    p = platform_of(request)
+    motions = consultations.list_motions(p, actor)
     return staff_render(request, actor, "staff_motions.html", {
-        "motions": consultations.list_motions(platform_of(request)),
-        "stances": list(MotionStance), "may_record": actor.role in MOTION_RECORDERS,
-        "may_respond": actor.role in MOTION_RESPONDERS, "values": values or {},
+        "motions": motions, "area_names": {x.id: area_names(p, x.area_codes) for x in motions},
+        "stances": list(MotionStance), "values": values or {},
         "errors": errors or {}, "notice": notice_of(request)}, status_code=status_code)
 
 
 def motions_page(request: Request) -> Response:
-    actor = staff_page(request, *MOTION_READERS)
+    actor = staff_page(request, Action.MOTION_READ)
     if isinstance(actor, Response):
         return actor
     return _register(request, actor)
 
 
 async def record_motion(request: Request) -> Response:
-    checked = await staff_form(request, *MOTION_RECORDERS)
+    checked = await staff_form(request, Action.MOTION_RECORD)
     if isinstance(checked, Response):
         return checked
     actor, form = checked
@@ -82,16 +79,18 @@ async def record_motion(request: Request) -> Response:
     data = reader.build(MotionIn, {
         "body": reader.text("body"), "passed_on": reader.text("passed_on"),
         "stance": reader.text("stance"), "summary": reader.text("summary"),
-        "link": reader.optional("link"), "areas": reader.lines("areas")})
+        "link": reader.optional("link"), "areas": reader.lines("areas"),
+        "points": reader.lines("points")})
     p = platform_of(request)
-    if data is not None and attempt(
-            reader, lambda: consultations.record_motion(p, actor, data)):
+    refused = 422 if data is None else attempt(
+        reader, lambda: consultations.record_motion(p, actor, data))
+    if refused is None:
         return done(request, "staff_motions", "motion_recorded")
-    return _register(request, actor, reader.values, reader.problems, status_code=422)
+    return _register(request, actor, reader.values, reader.problems, status_code=refused)
 
 
 async def respond_to_motion(request: Request) -> Response:
-    checked = await staff_form(request, *MOTION_RESPONDERS)
+    checked = await staff_form(request, Action.MOTION_RESPOND)
     if isinstance(checked, Response):
         return checked
     actor, form = checked
@@ -100,12 +99,14 @@ async def respond_to_motion(request: Request) -> Response:
     try:
         if motion_id is None:
             raise NotFound("no such council motion")
-        consultations.get_motion(p, motion_id)
+        motion = consultations.get_motion(p, actor, motion_id)
     except NotFound as exc:
         return not_found(request, str(exc))
     key = f"response-{motion_id}"
     reader = FormReader(form)
-    data = reader.build(MotionResponseIn, {"response": reader.text(key)})
+    data = reader.build(MotionResponseIn, {
+        "response": reader.text(key),
+        "point_answers": [reader.text(f"{key}-point-{n}") for n in range(len(motion.points))]})
     if data is not None:
         try:
             consultations.respond_to_motion(p, actor, motion_id, data)
@@ -117,14 +118,13 @@ async def respond_to_motion(request: Request) -> Response:
     return _register(request, actor, reader.values, {key: problem}, status_code=422)
 
 
-STAFF_PATHS = ("/staff/deployments/{deployment_id:int}/comments", "/staff/motions",
-               "/staff/motions/{motion_id:int}/response")
-
 routes = [
-    Route("/staff/deployments/{deployment_id:int}/comments", add_comment, methods=["POST"],
-          name="staff_comment"),
-    Route("/staff/motions", motions_page, methods=["GET"], name="staff_motions"),
-    Route("/staff/motions", record_motion, methods=["POST"], name="staff_record_motion"),
-    Route("/staff/motions/{motion_id:int}/response", respond_to_motion, methods=["POST"],
-          name="staff_motion_response"),
+    StaffRoute("/staff/deployments/{deployment_id:int}/comments", add_comment,
+               action=Action.COMMENT_RECORD, methods=["POST"], name="staff_comment"),
+    StaffRoute("/staff/motions", motions_page, action=Action.MOTION_READ, methods=["GET"],
+               name="staff_motions"),
+    StaffRoute("/staff/motions", record_motion, action=Action.MOTION_RECORD, methods=["POST"],
+               name="staff_record_motion"),
+    StaffRoute("/staff/motions/{motion_id:int}/response", respond_to_motion,
+               action=Action.MOTION_RESPOND, methods=["POST"], name="staff_motion_response"),
 ]

@@ -1,0 +1,181 @@
+"""Amendments of the frozen record: once a deployment is authorised, its plan, impact
+assessment and engagement log change only here, each change a new version of that
+record with a published reason and what changed. The gates are checked before and after
+on the same clock; when a gate's answer changes, an authorised or active deployment goes
+back to notice_published (its authorisation, and any override in force, withdrawn) and
+must be authorised again. A deployment that has already run keeps its status: the
+amendment, and the gates it moved, are published and its review regenerated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from openlfr.audit import append_event
+from openlfr.governance.amendments import (
+    REAUTHORISE_FROM,
+    Record,
+    gate_changes,
+    record_words,
+    require_amendable,
+)
+from openlfr.governance.errors import Conflict, InvalidInput
+from openlfr.governance.gates import evaluate_gates
+from openlfr.governance.lifecycle import DeploymentStatus, Transition
+from openlfr.services import overrides
+from openlfr.services.assessments import (
+    add_event_in,
+    assessment_row,
+    check_event_date,
+    event_of,
+    set_event,
+)
+from openlfr.services.common import deployment_or_404
+from openlfr.services.dossier import build_dossier
+from openlfr.services.platform import Actor, Platform
+from openlfr.services.powers import Action, require
+from openlfr.services.reports import record_changed_after_completion
+from openlfr.services.schemas import (
+    AmendmentIn,
+    AssessmentAmendmentIn,
+    EngagementAmendmentIn,
+    PlanAmendmentIn,
+)
+from openlfr.storage import models as m
+
+#: The audit action that records an amendment.
+AMENDED = "record.amended"
+
+
+def amend_record(p: Platform, actor: Actor, deployment_id: int,
+                 data: AmendmentIn) -> m.Amendment:
+    """Amend a frozen record with a published reason (see the module's docstring)."""
+    require(actor, Action.RECORD_AMEND)
+    record = Record(data.record)
+    params = p.settings.gate_parameters()
+    now = p.clock()
+    with p.sessions.begin() as s:
+        d = deployment_or_404(s, deployment_id, lock=True)
+        status = DeploymentStatus(d.status)
+        require_amendable(status, record)
+        before = evaluate_gates(build_dossier(s, d), params)
+        if isinstance(data, PlanAmendmentIn):
+            changes = _amend_plan(s, d, data)
+        elif isinstance(data, AssessmentAmendmentIn):
+            changes = _amend_assessment(s, d, data, now)
+        else:
+            changes = _amend_engagement(s, p, actor, d, data, now)
+        if not changes:
+            raise InvalidInput(data.record, f"the amendment changes nothing in the "
+                               f"{record_words(record)}; an amendment must change something")
+        s.flush()
+        moved = gate_changes(before, evaluate_gates(build_dossier(s, d), params))
+        after = status
+        details: dict[str, Any] = {}
+        if moved and status in REAUTHORISE_FROM:
+            after = DeploymentStatus.NOTICE_PUBLISHED
+            details["withdrawn_authorisation"] = {
+                k: v for k, v in d.gate_snapshots.items()
+                if k in (Transition.AUTHORISE.value, Transition.ACTIVATE.value)}
+            d.gate_snapshots = {k: v for k, v in d.gate_snapshots.items()
+                                if k not in details["withdrawn_authorisation"]}
+            d.status, d.authorised_at = after.value, None
+            overrides.lapse_in(s, d.id, f"the {record_words(record)} was amended and a gate's "
+                               "answer changed: the deployment must be authorised again", now)
+        version = 1 + (s.scalar(select(func.max(m.Amendment.version)).where(
+            m.Amendment.deployment_id == d.id, m.Amendment.record == record.value)) or 1)
+        amendment = m.Amendment(
+            deployment_id=d.id, record=record.value, version=version, reason=data.reason,
+            changes=changes, gate_changes=[asdict(g) for g in moved],
+            status_before=status.value, status_after=after.value, made_by=actor.audit_name,
+            made_at=now)
+        s.add(amendment)
+        d.updated_at = now
+        s.flush()
+        append_event(s, actor=actor.audit_name, action=AMENDED, subject_type="deployment",
+                     subject_id=d.id, details={
+                         "amendment_id": amendment.id, "record": record.value,
+                         "version": version, "reason": data.reason,
+                         "fields": [c["field"] for c in changes],
+                         "gate_changes": amendment.gate_changes, "from": status.value,
+                         "to": after.value, **details}, now=now)
+        record_changed_after_completion(
+            s, actor, d.id, f"{record_words(record)} amended (version {version})", now)
+    p.live.notify(d.id)
+    return amendment
+
+
+def amendments_for(p: Platform, actor: Actor, deployment_id: int) -> list[m.Amendment]:
+    """A deployment's amendments, oldest first (staff)."""
+    require(actor, Action.DEPLOYMENT_READ)
+    with p.sessions() as s:
+        deployment_or_404(s, deployment_id)
+        return amendments_in(s, deployment_id)
+
+
+def amendments_in(s: Session, deployment_id: int) -> list[m.Amendment]:
+    return list(s.scalars(select(m.Amendment).where(
+        m.Amendment.deployment_id == deployment_id).order_by(m.Amendment.id)))
+
+
+def _change(field: str, before: Any, after: Any) -> dict[str, Any]:
+    return {"field": field, "before": before, "after": after}
+
+
+def _amend_plan(s: Session, d: m.Deployment, data: PlanAmendmentIn) -> list[dict[str, Any]]:
+    changes = []
+    for field, value in data.changes.model_dump(exclude_unset=True).items():
+        if value is None:
+            raise InvalidInput(f"changes.{field}", "may not be null")
+        if field == "technology_id" and s.get(m.Technology, value) is None:
+            raise InvalidInput("changes.technology_id", f"technology register entry {value} "
+                               "does not exist")
+        old = getattr(d, field)
+        if old != value:
+            changes.append(_change(field, old, value))
+            setattr(d, field, list(value) if isinstance(value, list) else value)
+    return changes
+
+
+def _amend_assessment(s: Session, d: m.Deployment, data: AssessmentAmendmentIn,
+                      now: datetime) -> list[dict[str, Any]]:
+    row = assessment_row(s, d.id)
+    if row is None:
+        raise Conflict("this deployment has no impact assessment to amend")
+    changes = []
+    for field, value in data.sections.model_dump().items():
+        if getattr(row, field) != value:
+            changes.append(_change(field, getattr(row, field), value))
+            setattr(row, field, value)
+    if changes:
+        row.updated_at = now  # it stays published: the amendment is itself published
+    return changes
+
+
+def _event_facts(e: m.EngagementEvent) -> dict[str, Any]:
+    return {"held_on": e.held_on.isoformat(), "format": e.format, "audience": e.audience,
+            "met_with": e.met_with, "attendees": e.attendees, "materials": e.materials,
+            "questions_raised": list(e.questions_raised), "evidence_url": e.evidence_url}
+
+
+def _amend_engagement(s: Session, p: Platform, actor: Actor, d: m.Deployment,
+                      data: EngagementAmendmentIn, now: datetime) -> list[dict[str, Any]]:
+    if data.event is not None:
+        check_event_date(p, d, data.event, now)
+    if data.event_id is None:
+        assert data.event is not None  # the input schema asks for one or the other
+        added = add_event_in(s, actor, d, data.event, now)
+        return [_change(f"event {added.id}", None, _event_facts(added))]
+    e = event_of(s, d.id, data.event_id)
+    old = _event_facts(e)
+    if data.event is None:
+        s.delete(e)
+        return [_change(f"event {data.event_id}", old, None)]
+    set_event(e, data.event)
+    new = _event_facts(e)
+    return [_change(f"event {e.id}", old, new)] if new != old else []
