@@ -212,13 +212,17 @@ def test_every_staff_page_refuses_anonymous_callers(scenario: Scenario) -> None:
 
 def test_every_portal_route_is_declared_public_or_staff() -> None:
     """The API's access walk does not see portal routes (they are not API routes), so
-    each page module declares its paths as public or staff, and this test holds every
-    route to that declaration (staff ones are walked by the test above)."""
+    each page module declares its public paths, and every other route is a StaffRoute
+    naming its action of the powers table (walked by the test above, and for every role
+    by test_staff_powers.py)."""
     from starlette.routing import Mount, Route
 
     from openlfr.web.pages import portal_routes
+    from openlfr.web.pages.staff_access import StaffRoute
 
-    paths = {r.path for r in portal_routes() if isinstance(r, Route)}
-    assert paths == set(PUBLIC_PAGE_PATHS) | set(STAFF_PAGE_PATHS)
-    assert not set(PUBLIC_PAGE_PATHS) & set(STAFF_PAGE_PATHS)
+    routes = [r for r in portal_routes() if isinstance(r, Route)]
+    public = {r.path for r in routes if not isinstance(r, StaffRoute)}
+    assert public == set(PUBLIC_PAGE_PATHS)
+    assert {r.path for r in routes if isinstance(r, StaffRoute)} == set(STAFF_PAGE_PATHS)
+    assert not public & set(STAFF_PAGE_PATHS)
     assert [r.path for r in portal_routes() if isinstance(r, Mount)] == ["/static"]

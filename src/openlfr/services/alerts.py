@@ -26,6 +26,7 @@ def record_alert(p: Platform, actor: Actor, deployment_id: int, data: AlertIn) -
     """An engine node reports an alert. A retry with the same ``alert_uid`` returns the
     alert already recorded instead of counting it twice. An alert that occurred before the
     deployment ended is accepted late (see ``require_node_delivery``)."""
+    require(actor, Action.NODE_RUN)
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id)
@@ -72,6 +73,7 @@ def record_counters(p: Platform, actor: Actor, deployment_id: int,
     """Add a node's batch of counts; returns (batch, newly_recorded). A batch id seen
     before is not counted again. A batch whose period began before the deployment ended is
     accepted late (see ``require_node_delivery``)."""
+    require(actor, Action.NODE_RUN)
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from openlfr.governance.lifecycle import PUBLIC_STATUSES
 from openlfr.governance.records import STOP_OUTCOMES, Adjudication, AlertOutcome
 from openlfr.services.common import deployment_or_404
+from openlfr.services.overrides import went_ahead_despite
 from openlfr.services.platform import Platform
 from openlfr.storage import models as m
 
@@ -269,16 +270,20 @@ class DeploymentFigures:
     end_at: datetime
     by_month: list[MonthFigures]
     total: Figures
+    #: The failed checks it went ahead despite (a countersigned override): the open data
+    #: says how many, beside its figures.
+    went_ahead_despite: tuple[str, ...] = ()
 
 
-def _deployment_figures(d: m.Deployment, facts: Facts) -> DeploymentFigures:
+def _deployment_figures(session: Session, d: m.Deployment, facts: Facts) -> DeploymentFigures:
     return DeploymentFigures(d.id, d.reference, d.title, d.borough, d.ward, d.start_at,
-                             d.end_at, facts.by_month([d.id]), facts.total([d.id]))
+                             d.end_at, facts.by_month([d.id]), facts.total([d.id]),
+                             tuple(went_ahead_despite(session, d.id)))
 
 
 def deployment_figures_in(session: Session, deployment: m.Deployment) -> DeploymentFigures:
     """One deployment's figures, read in the caller's transaction."""
-    return _deployment_figures(deployment, load_facts(session, [deployment.id]))
+    return _deployment_figures(session, deployment, load_facts(session, [deployment.id]))
 
 
 def deployment_figures(p: Platform, deployment_id: int) -> DeploymentFigures:
@@ -308,13 +313,11 @@ class PublishedFigures:
     def table(self) -> FiguresTable:
         """One row per month and one for the total, for all deployments ("all") and for
         each deployment (by reference)."""
-        scopes: list[tuple[str, list[MonthFigures], Figures]] = [
-            ("all", self.by_month, self.total),
-            *((d.reference, d.by_month, d.total) for d in self.deployments)]
-        rows = [({"deployment": name, "month": mf.month}, mf.figures)
-                for name, months, total in scopes
-                for mf in [*months, MonthFigures("total", total)]]
-        return FiguresTable.build(("deployment", "month"), rows)
+        rows = [({"deployment": "all", OVERRIDDEN_COLUMN: None, "month": mf.month}, mf.figures)
+                for mf in [*self.by_month, MonthFigures("total", self.total)]]
+        for d in self.deployments:
+            rows += deployment_rows(d)
+        return FiguresTable.build(SCOPE_COLUMNS, rows)
 
 
 def published_figures(p: Platform) -> PublishedFigures:
@@ -324,14 +327,26 @@ def published_figures(p: Platform) -> PublishedFigures:
         facts = load_facts(s, [d.id for d in ran])
         ids = [d.id for d in ran]
         return PublishedFigures(by_month=facts.by_month(ids), total=facts.total(ids),
-                                deployments=[_deployment_figures(d, facts) for d in ran])
+                                deployments=[_deployment_figures(s, d, facts) for d in ran])
+
+
+#: The scope columns of the deployments' open data: which deployment, how many failed
+#: checks it went ahead despite (blank for "all"), which month.
+OVERRIDDEN_COLUMN = "authorised_despite_failed_checks"
+SCOPE_COLUMNS = ("deployment", OVERRIDDEN_COLUMN, "month")
+
+
+def deployment_rows(figures: DeploymentFigures) -> list[tuple[Mapping[str, Cell], Figures]]:
+    """One deployment's (scope, figures) rows: each month, then the total."""
+    scope: dict[str, Cell] = {"deployment": figures.reference,
+                              OVERRIDDEN_COLUMN: len(figures.went_ahead_despite)}
+    return [({**scope, "month": mf.month}, mf.figures)
+            for mf in [*figures.by_month, MonthFigures("total", figures.total)]]
 
 
 def deployment_table(figures: DeploymentFigures) -> FiguresTable:
-    """One deployment's figures as rows: each month, then the total."""
-    rows = [({"deployment": figures.reference, "month": mf.month}, mf.figures)
-            for mf in [*figures.by_month, MonthFigures("total", figures.total)]]
-    return FiguresTable.build(("deployment", "month"), rows)
+    """One deployment's figures as a table: each month, then the total."""
+    return FiguresTable.build(SCOPE_COLUMNS, deployment_rows(figures))
 
 
 # --- as open data -------------------------------------------------------------------------
@@ -406,7 +421,7 @@ class FiguresTable:
 
     @classmethod
     def build(cls, scope_columns: Sequence[str],
-              rows: Sequence[tuple[Mapping[str, str], Figures]]) -> FiguresTable:
+              rows: Sequence[tuple[Mapping[str, Cell], Figures]]) -> FiguresTable:
         groups = sorted({g for _, f in rows for g in f.false_alerts_by_group})
         columns = (*scope_columns, *FIGURE_COLUMNS,
                    *(GROUP_COLUMN_PREFIX + g for g in groups))
@@ -443,6 +458,7 @@ class FiguresTable:
 #: What each column means, in words, for tables in pages and PDFs.
 COLUMN_LABELS: dict[str, str] = {
     "deployment": "Deployment", "area": "Area", "month": "Month",
+    OVERRIDDEN_COLUMN: "Authorised despite failed checks",
     "faces_seen": "Faces seen", "tracks": "Tracks", "frames_processed": "Frames processed",
     "frames_dropped": "Frames dropped", "alerts": "Alerts", "confirmed": "Confirmed",
     "false_alerts": "False alerts", "false_alerts_per_alert": "False alerts per alert",

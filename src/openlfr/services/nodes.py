@@ -20,6 +20,7 @@ from openlfr.governance.lifecycle import (
 )
 from openlfr.services.common import deployment_or_404
 from openlfr.services.platform import Actor, Platform
+from openlfr.services.powers import Action, require
 from openlfr.services.schemas import NodeWatchlistDroppedIn
 from openlfr.services.watchlists import require_node_access, require_node_key
 from openlfr.storage import models as m
@@ -69,6 +70,7 @@ def late_delivery_closes(p: Platform, d: m.Deployment) -> datetime:
 
 def node_deployment_status(p: Platform, actor: Actor, deployment_id: int) -> NodeDeploymentStatus:
     """Whether the node may run for this deployment now, and if not, why."""
+    require(actor, Action.NODE_RUN)
     now = p.clock()
     with p.sessions() as s:
         return _status(p, actor, deployment_or_404(s, deployment_id), now)
@@ -77,6 +79,7 @@ def node_deployment_status(p: Platform, actor: Actor, deployment_id: int) -> Nod
 def node_deployment_by_reference(p: Platform, actor: Actor,
                                  reference: str) -> NodeDeploymentStatus:
     """The same, looked up by the reference an operator types (e.g. LFR-2026-0007)."""
+    require(actor, Action.NODE_RUN)
     now = p.clock()
     with p.sessions() as s:
         d = s.scalar(select(m.Deployment).where(m.Deployment.reference == reference))
@@ -107,6 +110,7 @@ def record_watchlist_dropped(p: Platform, actor: Actor, deployment_id: int,
                              data: NodeWatchlistDroppedIn) -> None:
     """Audit a node's report that it dropped the watchlist from memory (and whether its
     outbox is empty): the node-side half of destroying a watchlist."""
+    require(actor, Action.NODE_RUN)
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id)

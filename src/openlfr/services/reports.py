@@ -40,6 +40,7 @@ from openlfr.services.figures import (
     months_between,
 )
 from openlfr.services.overrides import published as published_overrides
+from openlfr.services.overrides import went_ahead_despite
 from openlfr.services.platform import Actor, Platform
 from openlfr.storage import models as m
 
@@ -285,5 +286,6 @@ def annual_report(p: Platform, period: ReportPeriod) -> AnnualReport:
             by_month=facts.by_month(ids, period.months),
             deployments=[DeploymentFigures(d.id, d.reference, d.title, d.borough, d.ward,
                                            d.start_at, d.end_at,
-                                           facts.by_month([d.id]), facts.total([d.id]))
+                                           facts.by_month([d.id]), facts.total([d.id]),
+                                           tuple(went_ahead_despite(s, d.id)))
                          for d in included])

@@ -233,6 +233,7 @@ def require_node_access(actor: Actor, d: m.Deployment, now: datetime) -> None:
 
 def release_to_node(p: Platform, actor: Actor, deployment_id: int) -> ReleasedWatchlist:
     """Decrypt the watchlist for an engine node, only while the deployment is active."""
+    require(actor, Action.NODE_RUN)
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id)
