@@ -40,7 +40,7 @@ from openlfr.storage import models as m
 
 #: The demo's staff accounts (username = role) and their shared password.
 DEMO_PASSWORD = "openlfr-demo-password"
-DEMO_ROLES = ("planner", "authoriser", "operator", "oversight", "admin")
+DEMO_ROLES = ("planner", "authoriser", "operator", "oversight", "councillor", "admin")
 
 
 class StoryClock:
@@ -70,7 +70,7 @@ def actor(p: Platform, role: str) -> Actor:
     with p.sessions() as s:
         user = s.scalar(select(m.User).where(m.User.username == role))
         assert user is not None, f"demo user {role} missing"
-        return Actor(name=user.username, role=Role(user.role), user_id=user.id)
+        return users.actor_of(user)
 
 
 def existing_demo(p: Platform) -> m.Deployment | None:
@@ -96,8 +96,9 @@ def run_governance(p: Platform, say: Callable[[str], None],
 
     system = Actor(name="demo-setup", role=Role.ADMIN)
     for role in DEMO_ROLES:
-        users.create_user(p, system, UserIn(username=role, password=DEMO_PASSWORD,
-                                            role=role))  # type: ignore[arg-type]
+        users.create_user(p, system, UserIn(  # the councillor acts for the demo's borough
+            username=role, password=DEMO_PASSWORD, role=role,  # type: ignore[arg-type]
+            areas=[content.BOROUGH] if role == "councillor" else []))
     say(f"accounts: {', '.join(DEMO_ROLES)} (password {DEMO_PASSWORD})")
 
     from openlfr.recognition import DEFAULT_THRESHOLD
@@ -111,7 +112,7 @@ def run_governance(p: Platform, say: Callable[[str], None],
         notes="Registered by the demo; no equity audit has been run on labelled data yet."))
 
     at(start - timedelta(days=40))
-    motion = consultations.record_motion(p, actor(p, "oversight"), MotionIn(
+    motion = consultations.record_motion(p, actor(p, "councillor"), MotionIn(
         passed_on=(start - timedelta(days=40)).date(), **content.MOTION))  # type: ignore[arg-type]
     at(start - timedelta(days=30))
     consultations.respond_to_motion(p, actor(p, "planner"), motion.id,

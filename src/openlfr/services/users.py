@@ -171,8 +171,13 @@ def actor_for_session(p: Platform, token: str) -> Actor | None:
         session, user = row
         if session.expires_at <= now or not user.active:
             return None
-        return Actor(name=user.username, role=Role(user.role), user_id=user.id,
-                     areas=tuple(user.areas or ()))
+        return actor_of(user)
+
+
+def actor_of(user: m.User) -> Actor:
+    """A person as the use cases see them: name, role and, for a councillor, areas."""
+    return Actor(name=user.username, role=Role(user.role), user_id=user.id,
+                 areas=tuple(user.areas or ()))
 
 
 @dataclass(frozen=True)
