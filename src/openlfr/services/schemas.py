@@ -128,15 +128,11 @@ def check_deployment_window(start_at: datetime, end_at: datetime) -> None:
         raise ValueError(f"a deployment may last at most {MAX_DEPLOYMENT_DAYS} days")
 
 
-class DeploymentPatch(Input):
-    """Changes to a deployment's plan (only before notice is published)."""
+class PlanChangesIn(Input):
+    """The parts of a published plan an amendment may change. The area, the sites and the
+    dates the public was told about change only by rescheduling (dates) or not at all."""
 
     title: Title | None = None
-    borough: Short | None = None
-    ward: Short | None = None
-    sites: list[SiteIn] | None = Field(default=None, min_length=1, max_length=20)
-    start_at: Moment | None = None
-    end_at: Moment | None = None
     purpose: Prose | None = None
     offence_categories: list[Name200] | None = Field(default=None, min_length=1, max_length=30)
     intelligence_basis: Prose | None = None
@@ -145,6 +141,17 @@ class DeploymentPatch(Input):
     camera_count: int | None = Field(default=None, ge=1, le=50)
     signage: Prose | None = None
     technology_id: Id | None = None
+
+
+class DeploymentPatch(PlanChangesIn):
+    """Changes to a deployment's plan (only before notice is published): what an amendment
+    may change, and the area, the sites and the dates besides."""
+
+    borough: Short | None = None
+    ward: Short | None = None
+    sites: list[SiteIn] | None = Field(default=None, min_length=1, max_length=20)
+    start_at: Moment | None = None
+    end_at: Moment | None = None
 
 
 class TransitionIn(Input):
@@ -531,21 +538,6 @@ class ApiKeyIn(Input):
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=20,
                                           max_length=5000), AfterValidator(_no_nul)]
-
-
-class PlanChangesIn(Input):
-    """The parts of a published plan an amendment may change. The area, the sites and the
-    dates the public was told about change only by rescheduling (dates) or not at all."""
-
-    title: Title | None = None
-    purpose: Prose | None = None
-    offence_categories: list[Name200] | None = Field(default=None, min_length=1, max_length=30)
-    intelligence_basis: Prose | None = None
-    legal_basis: Prose | None = None
-    threshold: Similarity | None = None
-    camera_count: int | None = Field(default=None, ge=1, le=50)
-    signage: Prose | None = None
-    technology_id: Id | None = None
 
 
 class PlanAmendmentIn(Input):

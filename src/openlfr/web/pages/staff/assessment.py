@@ -14,7 +14,7 @@ from openlfr.governance.amendments import is_frozen
 from openlfr.governance.cia import TYPED_SECTIONS
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.lifecycle import DeploymentStatus
-from openlfr.services import amendments, assessments
+from openlfr.services import assessments
 from openlfr.services.platform import Actor
 from openlfr.services.powers import Action
 from openlfr.services.schemas import AssessmentAmendmentIn, ImpactAssessmentIn
@@ -23,12 +23,12 @@ from openlfr.web.pages.rendering import platform_of
 from openlfr.web.pages.staff.common import (
     FORM,
     FormReader,
+    amend,
     attempt,
     deployment_form,
     deployment_page,
     done,
     notice_of,
-    service_problem,
 )
 from openlfr.web.pages.staff_access import StaffRoute, staff_render
 
@@ -116,17 +116,11 @@ async def amend_assessment(request: Request) -> Response:
     data = reader.build(AssessmentAmendmentIn, {
         "record": "assessment", "reason": reader.text(REASON),
         "sections": {name: reader.text(name) for name in TYPED_SECTIONS}})
-    if data is not None:
-        try:
-            made = amendments.amend_record(platform_of(request), actor, d.id, data)
-        except GovernanceError as exc:
-            field, message = service_problem(exc)
-            reader.problems[field] = message
-        else:
-            notice = "amended" if made.status_after == d.status else "amended_reauthorise"
-            return done(request, "staff_assessment", notice, deployment_id=d.id)
+    answer = amend(request, actor, d, reader, data, "staff_assessment")
+    if isinstance(answer, Response):
+        return answer
     errors = {REASON if k == "reason" else k: v for k, v in reader.problems.items()}
-    return _editor(request, actor, d, reader.values, errors, status_code=422)
+    return _editor(request, actor, d, reader.values, errors, status_code=answer)
 
 
 BASE = "/staff/deployments/{deployment_id:int}/assessment"

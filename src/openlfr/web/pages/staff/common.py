@@ -20,12 +20,13 @@ from starlette.responses import RedirectResponse, Response
 
 from openlfr.governance.errors import GovernanceError, InvalidInput, NotFound
 from openlfr.governance.lifecycle import TRANSITIONS, DeploymentStatus, Transition
+from openlfr.services import amendments
 from openlfr.services import deployments as deployment_service
 from openlfr.services.deployments import TRANSITION_POWERS
 from openlfr.services.dossier import feedback_fact
 from openlfr.services.platform import Actor, PermissionDenied, Role
 from openlfr.services.powers import Action, may
-from openlfr.services.schemas import MAX_ID
+from openlfr.services.schemas import MAX_ID, AmendmentIn
 from openlfr.storage import models as m
 from openlfr.web.pages.rendering import not_found, platform_of
 from openlfr.web.pages.staff_access import staff_form, staff_page
@@ -191,6 +192,22 @@ def attempt(reader: FormReader, action: Callable[[], object]) -> int | None:
         reader.problems[field] = message
         return problem_status(exc)
     return None
+
+
+def amend(request: Request, actor: Actor, d: m.Deployment, reader: FormReader,
+          data: AmendmentIn | None, route: str) -> Response | int:
+    """File an amendment read from a form: the redirect to ``route`` saying whether the
+    deployment must be authorised again, or the status to show the form again with (the
+    refusal is then a problem on ``reader``)."""
+    if data is None:
+        return 422
+    made: list[m.Amendment] = []
+    status_code = attempt(reader, lambda: made.append(
+        amendments.amend_record(platform_of(request), actor, d.id, data)))
+    if status_code is not None:
+        return status_code
+    notice = "amended" if made[0].status_after == d.status else "amended_reauthorise"
+    return done(request, route, notice, deployment_id=d.id)
 
 
 def done(request: Request, route: str, notice: str, anchor: str = "", **params: Any) -> Response:

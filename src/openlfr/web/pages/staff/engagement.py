@@ -17,7 +17,7 @@ from openlfr.governance.amendments import is_frozen
 from openlfr.governance.errors import GovernanceError, NotFound
 from openlfr.governance.lifecycle import DeploymentStatus
 from openlfr.governance.records import RESIDENT_FACING_AUDIENCES, AudienceCategory, EngagementFormat
-from openlfr.services import amendments, assessments, portal
+from openlfr.services import assessments, portal
 from openlfr.services import deployments as deployment_service
 from openlfr.services.platform import Actor
 from openlfr.services.powers import Action
@@ -27,13 +27,13 @@ from openlfr.web.pages.rendering import platform_of
 from openlfr.web.pages.staff.common import (
     FORM,
     FormReader,
+    amend,
+    attempt,
     deployment_form,
     deployment_page,
     done,
     notice_of,
     path_id,
-    problem_status,
-    service_problem,
 )
 from openlfr.web.pages.staff_access import StaffRoute, staff_render
 
@@ -94,16 +94,10 @@ async def add_event(request: Request) -> Response:
     reader = FormReader(form)
     data = reader.build(EngagementEventIn, _event(reader))
     evidence = await _evidence(reader)
-    status_code = 422
-    if data is not None:
-        try:
-            assessments.add_engagement_event(platform_of(request), actor, d.id, data, evidence)
-        except GovernanceError as exc:
-            field, message = service_problem(exc)
-            reader.problems[field] = message
-            status_code = problem_status(exc)
-        else:
-            return done(request, "staff_engagement", "engagement_added", deployment_id=d.id)
+    status_code = 422 if data is None else attempt(reader, lambda: (
+        assessments.add_engagement_event(platform_of(request), actor, d.id, data, evidence)))
+    if status_code is None:
+        return done(request, "staff_engagement", "engagement_added", deployment_id=d.id)
     return _log_page(request, actor, d, reader.values, reader.problems, status_code=status_code)
 
 
@@ -136,20 +130,12 @@ async def amend_log(request: Request) -> Response:
     data = reader.build(EngagementAmendmentIn, {
         "record": "engagement", "reason": reader.text(REASON), "event_id": removing,
         "event": None if removing else _event(reader)})
-    status_code = 422
-    if data is not None:
-        try:
-            made = amendments.amend_record(platform_of(request), actor, d.id, data)
-        except GovernanceError as exc:
-            field, message = service_problem(exc)
-            reader.problems[field] = message
-            status_code = problem_status(exc)
-        else:
-            notice = "amended" if made.status_after == d.status else "amended_reauthorise"
-            return done(request, "staff_engagement", notice, deployment_id=d.id)
+    answer = amend(request, actor, d, reader, data, "staff_engagement")
+    if isinstance(answer, Response):
+        return answer
     names = {"reason": REASON, "event": FORM}
     errors = {names.get(k, k): v for k, v in reader.problems.items()}
-    return _log_page(request, actor, d, reader.values, errors, status_code=status_code)
+    return _log_page(request, actor, d, reader.values, errors, status_code=answer)
 
 
 BASE = "/staff/deployments/{deployment_id:int}/engagement"
