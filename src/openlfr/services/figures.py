@@ -313,8 +313,9 @@ class PublishedFigures:
     def table(self) -> FiguresTable:
         """One row per month and one for the total, for all deployments ("all") and for
         each deployment (by reference)."""
-        rows = [({"deployment": "all", OVERRIDDEN_COLUMN: None, "month": mf.month}, mf.figures)
-                for mf in [*self.by_month, MonthFigures("total", self.total)]]
+        rows: list[tuple[Mapping[str, Cell], Figures]] = [
+            ({"deployment": "all", OVERRIDDEN_COLUMN: None, "month": mf.month}, mf.figures)
+            for mf in [*self.by_month, MonthFigures("total", self.total)]]
         for d in self.deployments:
             rows += deployment_rows(d)
         return FiguresTable.build(SCOPE_COLUMNS, rows)
