@@ -203,6 +203,9 @@ def test_annual_report_sums_deployments_per_area_and_month(scenario: Scenario) -
     assert [(r["area"], r["month"]) for r in rows] == [
         ("all", "all"), ("Hackney", "all"), ("Lambeth", "all"),
         ("all", "2026-03"), ("all", "2026-04"), ("all", "2026-05")]
+    # Areas are the gazetteer's places, named and coded (open data joins on the code).
+    assert [r["area_code"] for r in body["rows"]] == [None, "hackney", "lambeth",
+                                                      None, None, None]
     by = {(r["area"], r["month"]): r for r in body["rows"]}
     assert {k: by[("Lambeth", "all")][k] for k in A_TOTAL} == A_TOTAL
     assert by[("Hackney", "all")]["faces_seen"] == 2000

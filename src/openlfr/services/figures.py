@@ -458,7 +458,8 @@ class FiguresTable:
 
 #: What each column means, in words, for tables in pages and PDFs.
 COLUMN_LABELS: dict[str, str] = {
-    "deployment": "Deployment", "area": "Area", "month": "Month",
+    "deployment": "Deployment", "area": "Area", "area_code": "Area code (gazetteer)",
+    "month": "Month",
     OVERRIDDEN_COLUMN: "Authorised despite failed checks",
     "faces_seen": "Faces seen", "tracks": "Tracks", "frames_processed": "Frames processed",
     "frames_dropped": "Frames dropped", "alerts": "Alerts", "confirmed": "Confirmed",

@@ -14,6 +14,7 @@ The annual report sums the same figures over a date range, per area and per mont
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -28,6 +29,7 @@ from openlfr.governance.records import KINDS_NEEDING_ANSWER, FeedbackKind
 from openlfr.services.common import deployment_or_404
 from openlfr.services.dossier import feedback_fact
 from openlfr.services.figures import (
+    Cell,
     DeploymentFigures,
     Figures,
     FiguresTable,
@@ -232,6 +234,8 @@ def report_period(start: date | None, end: date | None, today: date) -> ReportPe
 @dataclass(frozen=True)
 class AreaFigures:
     area: str
+    #: The borough's gazetteer code (None for a legacy free-text borough not matched).
+    code: str | None
     figures: Figures
 
 
@@ -249,19 +253,23 @@ class AnnualReport:
 
     def table(self) -> FiguresTable:
         """Rows: the total (area "all", month "all"), each area, then each month."""
-        rows = [({"area": "all", "month": "all"}, self.total),
-                *(({"area": a.area, "month": "all"}, a.figures) for a in self.by_area),
-                *(({"area": "all", "month": mf.month}, mf.figures) for mf in self.by_month)]
-        return FiguresTable.build(("area", "month"), rows)
+        rows: list[tuple[Mapping[str, Cell], Figures]] = [
+            ({"area": "all", "area_code": None, "month": "all"}, self.total),
+            *(({"area": a.area, "area_code": a.code, "month": "all"}, a.figures)
+              for a in self.by_area),
+            *(({"area": "all", "area_code": None, "month": mf.month}, mf.figures)
+              for mf in self.by_month)]
+        return FiguresTable.build(("area", "area_code", "month"), rows)
 
     def about(self) -> dict[str, str]:
         return {"report": "annual", "from": self.period.start.isoformat(),
                 "to": self.period.end.isoformat(), "generated_at": self.generated_at.isoformat()}
 
 
-def _area_key(d: m.Deployment) -> str:
-    """The borough's gazetteer code (a legacy free-text borough: its text, folded)."""
-    return d.borough_code or " ".join(d.borough.split()).casefold()
+def _area_key(d: m.Deployment) -> tuple[str, str | None]:
+    """What groups deployments by area: the borough's gazetteer code (a legacy free-text
+    borough: its text, folded), and the code itself."""
+    return d.borough_code or " ".join(d.borough.split()).casefold(), d.borough_code or None
 
 
 def annual_report(p: Platform, period: ReportPeriod) -> AnnualReport:
@@ -275,14 +283,16 @@ def annual_report(p: Platform, period: ReportPeriod) -> AnnualReport:
                     if (d.start_at.date() <= period.end and d.end_at.date() >= period.start)
                     or facts.counters[d.id] or facts.alerts[d.id]]
         included.sort(key=lambda d: (d.start_at, d.id))
-        areas: dict[str, tuple[str, list[int]]] = {}
+        areas: dict[str, tuple[str, str | None, list[int]]] = {}
         for d in included:
-            areas.setdefault(_area_key(d), (" ".join(d.borough.split()), []))[1].append(d.id)
+            key, code = _area_key(d)
+            areas.setdefault(key, (" ".join(d.borough.split()), code, []))[2].append(d.id)
         ids = [d.id for d in included]
         return AnnualReport(
             period=period, generated_at=p.clock(), total=facts.total(ids),
-            by_area=[AreaFigures(name, facts.total(area_ids))
-                     for name, area_ids in sorted(areas.values(), key=lambda a: a[0].casefold())],
+            by_area=[AreaFigures(name, code, facts.total(area_ids))
+                     for name, code, area_ids in sorted(areas.values(),
+                                                        key=lambda a: a[0].casefold())],
             by_month=facts.by_month(ids, period.months),
             deployments=[DeploymentFigures(d.id, d.reference, d.title, d.borough, d.ward,
                                            d.start_at, d.end_at,
