@@ -21,6 +21,7 @@ from openlfr.services.schemas import AssessmentAmendmentIn, ImpactAssessmentIn
 from openlfr.storage import models as m
 from openlfr.web.pages.rendering import platform_of
 from openlfr.web.pages.staff.common import (
+    AMENDMENT_REASON,
     FORM,
     FormReader,
     amend,
@@ -48,7 +49,6 @@ SECTIONS: dict[str, tuple[str, str]] = {
 }
 
 #: The amendment's reason field.
-REASON = "amendment_reason"
 
 
 def _editor(request: Request, actor: Actor, d: m.Deployment, values: dict[str, str] | None,
@@ -64,7 +64,7 @@ def _editor(request: Request, actor: Actor, d: m.Deployment, values: dict[str, s
         "typed": TYPED_SECTIONS, "derived": {"engagement_summary": view.engagement_summary,
                                              "consultation_findings": view.consultation_findings},
         "findings_by_section": findings_by_section, "frozen": frozen,
-        "reason_field": REASON, "errors": errors or {},
+        "reason_field": AMENDMENT_REASON, "errors": errors or {},
         "notice": notice_of(request)}, status_code=status_code)
 
 
@@ -114,13 +114,12 @@ async def amend_assessment(request: Request) -> Response:
     actor, form, d = checked
     reader = FormReader(form)
     data = reader.build(AssessmentAmendmentIn, {
-        "record": "assessment", "reason": reader.text(REASON),
-        "sections": {name: reader.text(name) for name in TYPED_SECTIONS}})
+        "record": "assessment", "reason": reader.text(AMENDMENT_REASON),
+        "sections": {name: reader.text(name) for name in TYPED_SECTIONS}}, nested="sections")
     answer = amend(request, actor, d, reader, data, "staff_assessment")
     if isinstance(answer, Response):
         return answer
-    errors = {REASON if k == "reason" else k: v for k, v in reader.problems.items()}
-    return _editor(request, actor, d, reader.values, errors, status_code=answer)
+    return _editor(request, actor, d, reader.values, reader.problems, status_code=answer)
 
 
 BASE = "/staff/deployments/{deployment_id:int}/assessment"

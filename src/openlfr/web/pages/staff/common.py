@@ -18,6 +18,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from openlfr.governance.amendments import Record
 from openlfr.governance.errors import GovernanceError, InvalidInput, NotFound
 from openlfr.governance.lifecycle import TRANSITIONS, DeploymentStatus, Transition
 from openlfr.services import amendments
@@ -33,6 +34,9 @@ from openlfr.web.pages.staff_access import staff_form, staff_page
 
 #: The key under which a problem with the whole form (not one field) is shown.
 FORM = "form"
+
+#: The form field of an amendment's reason.
+AMENDMENT_REASON = "amendment_reason"
 
 #: The format a datetime-local input sends and is given.
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
@@ -92,27 +96,35 @@ class FormReader:
         return sites
 
     def build(self, schema: type[BaseModel], data: dict[str, Any],
-              whole_form_field: str = FORM) -> Any:
+              whole_form_field: str = FORM, nested: str | None = None) -> Any:
         """Validate ``data`` with ``schema``; None (with the problems recorded) when the
         reading or the schema found any. Fields that could not be read are left out, so
-        the problem found while reading is the one shown."""
+        the problem found while reading is the one shown. ``nested`` names the part of
+        ``data`` that holds the form's fields (an amendment's changes), so that their
+        problems are shown next to them."""
+        fields = (data.get(nested) or {}) if nested else data
+        unread = {k for k in self.problems if k in fields}
+        if nested:
+            data = {**data, nested: {k: v for k, v in fields.items() if k not in unread}}
         try:
-            result = schema.model_validate({k: v for k, v in data.items()
-                                            if k not in self.problems})
+            result = schema.model_validate({k: v for k, v in data.items() if k not in unread})
         except ValidationError as exc:
-            for field, problem in validation_problems(exc, whole_form_field).items():
+            for field, problem in validation_problems(exc, whole_form_field, nested).items():
                 self.problems.setdefault(field, problem)
             return None
         return None if self.problems else result
 
 
-def validation_problems(exc: ValidationError, whole_form_field: str = FORM) -> dict[str, str]:
+def validation_problems(exc: ValidationError, whole_form_field: str = FORM,
+                        nested: str | None = None) -> dict[str, str]:
     """An input schema's errors by top-level field, in words; an item in a list is named
     by its line ("line 2: lat: ..."). Errors about the whole input go on
-    ``whole_form_field``."""
+    ``whole_form_field``; those inside ``nested`` on the nested field."""
     problems: dict[str, str] = {}
     for error in exc.errors():
         loc = error["loc"]
+        if nested and len(loc) > 1 and loc[0] == nested:
+            loc = loc[1:]
         message = str(error["msg"]).removeprefix("Value error, ")
         field = str(loc[0]) if loc else whole_form_field
         where = [f"line {part + 1}" if isinstance(part, int) else str(part) for part in loc[1:]]
@@ -198,16 +210,19 @@ def amend(request: Request, actor: Actor, d: m.Deployment, reader: FormReader,
           data: AmendmentIn | None, route: str) -> Response | int:
     """File an amendment read from a form: the redirect to ``route`` saying whether the
     deployment must be authorised again, or the status to show the form again with (the
-    refusal is then a problem on ``reader``)."""
-    if data is None:
-        return 422
+    problems are then on ``reader``, named by the form's fields)."""
     made: list[m.Amendment] = []
-    status_code = attempt(reader, lambda: made.append(
+    status_code = 422 if data is None else attempt(reader, lambda: made.append(
         amendments.amend_record(platform_of(request), actor, d.id, data)))
-    if status_code is not None:
-        return status_code
-    notice = "amended" if made[0].status_after == d.status else "amended_reauthorise"
-    return done(request, route, notice, deployment_id=d.id)
+    if status_code is None:
+        notice = "amended" if made[0].status_after == d.status else "amended_reauthorise"
+        return done(request, route, notice, deployment_id=d.id)
+    # The schema and the service name fields as the API takes them ("reason",
+    # "changes.threshold", the record itself for "changes nothing").
+    names = {"reason": AMENDMENT_REASON, **{r.value: FORM for r in Record}}
+    reader.problems = {names.get(k, k.rpartition(".")[2]): v
+                       for k, v in reader.problems.items()}
+    return status_code
 
 
 def done(request: Request, route: str, notice: str, anchor: str = "", **params: Any) -> Response:

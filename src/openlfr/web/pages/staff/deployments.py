@@ -13,6 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from openlfr.governance.amendments import PLAN_AMENDABLE_STATUSES, Record, require_amendable
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.lifecycle import (
     EDITABLE_STATUSES,
@@ -33,15 +34,19 @@ from openlfr.services.schemas import (
     DeploymentIn,
     DeploymentPatch,
     Input,
+    PlanAmendmentIn,
+    PlanChangesIn,
     RescheduleIn,
     ReviewIn,
 )
 from openlfr.storage import models as m
 from openlfr.web.pages.rendering import platform_of
 from openlfr.web.pages.staff.common import (
+    AMENDMENT_REASON,
     FORM,
     FormReader,
     actions_for,
+    amend,
     datetime_local,
     deployment_form,
     deployment_page,
@@ -53,10 +58,19 @@ from openlfr.web.pages.staff.common import (
 )
 from openlfr.web.pages.staff_access import StaffRoute, staff_form, staff_page, staff_render
 
-#: The plan's fields, in the order of the form.
-PLAN_FIELDS = ("title", "borough", "ward", "sites", "start_at", "end_at", "purpose",
-               "offence_categories", "intelligence_basis", "legal_basis", "threshold",
-               "camera_count", "signage", "technology_id")
+#: The plan's fields in the order of the form, each with how the form's field is read.
+PLAN_READERS: dict[str, Callable[[FormReader, str], Any]] = {
+    "title": FormReader.text, "borough": FormReader.text, "ward": FormReader.optional,
+    "sites": FormReader.sites, "start_at": FormReader.utc_moment,
+    "end_at": FormReader.utc_moment, "purpose": FormReader.text,
+    "offence_categories": FormReader.lines, "intelligence_basis": FormReader.text,
+    "legal_basis": FormReader.text, "threshold": FormReader.text,
+    "camera_count": FormReader.text, "signage": FormReader.text,
+    "technology_id": FormReader.optional}
+PLAN_FIELDS = tuple(PLAN_READERS)
+#: The plan's fields an amendment may change (the area, the sites and the dates change
+#: only by rescheduling, or not at all).
+AMENDABLE_FIELDS = tuple(PlanChangesIn.model_fields)
 
 
 # --- create and edit ---------------------------------------------------------------------
@@ -74,29 +88,25 @@ def _plan_values(d: m.Deployment) -> dict[str, str]:
         "signage": d.signage, "technology_id": str(d.technology_id or "")}
 
 
+def _plan_data(reader: FormReader, fields: tuple[str, ...]) -> dict[str, Any]:
+    return {field: PLAN_READERS[field](reader, field) for field in fields}
+
+
 def _read_plan(reader: FormReader) -> DeploymentIn | None:
     """The plan from the form, validated as the API validates it (None with problems)."""
-    data: dict[str, Any] = {
-        "title": reader.text("title"), "borough": reader.text("borough"),
-        "ward": reader.optional("ward"), "sites": reader.sites("sites"),
-        "start_at": reader.utc_moment("start_at"), "end_at": reader.utc_moment("end_at"),
-        "purpose": reader.text("purpose"),
-        "offence_categories": reader.lines("offence_categories"),
-        "intelligence_basis": reader.text("intelligence_basis"),
-        "legal_basis": reader.text("legal_basis"), "threshold": reader.text("threshold"),
-        "camera_count": reader.text("camera_count"),
-        "signage": reader.text("signage"), "technology_id": reader.optional("technology_id")}
-    plan: DeploymentIn | None = reader.build(DeploymentIn, data, whole_form_field="end_at")
+    plan: DeploymentIn | None = reader.build(DeploymentIn, _plan_data(reader, PLAN_FIELDS),
+                                             whole_form_field="end_at")
     return plan
 
 
 def _plan_form(request: Request, actor: Actor, d: m.Deployment | None,
                values: dict[str, str], errors: dict[str, str],
-               status_code: int = 200) -> Response:
+               status_code: int = 200, amending: bool = False) -> Response:
     p = platform_of(request)
     return staff_render(request, actor, "staff_deployment_form.html", {
         "d": d, "values": values, "errors": errors, "areas": area_list(p),
-        "technologies": [t for t, _ in technology.list_technologies(p)]},
+        "technologies": [t for t, _ in technology.list_technologies(p)],
+        "amending": amending, "reason_field": AMENDMENT_REASON},
         status_code=status_code)
 
 
@@ -190,6 +200,45 @@ async def update_deployment(request: Request) -> Response:
     return _plan_form(request, actor, d, reader.values, reader.problems, status_code=422)
 
 
+def _amendable_problem(d: m.Deployment) -> dict[str, str]:
+    """Why the plan cannot be amended now (it is edited before notice), shown on the form."""
+    try:
+        require_amendable(DeploymentStatus(d.status), Record.PLAN)
+    except GovernanceError as exc:
+        return {FORM: str(exc)}
+    return {}
+
+
+def amend_plan_page(request: Request) -> Response:
+    """The plan form for an amendment: what may change, filled with the plan, and a
+    reason (published)."""
+    checked = deployment_page(request, Action.RECORD_AMEND)
+    if isinstance(checked, Response):
+        return checked
+    actor, d = checked
+    return _plan_form(request, actor, d, _plan_values(d), _amendable_problem(d),
+                      amending=True)
+
+
+async def amend_plan(request: Request) -> Response:
+    """A public amendment of the plan: the fields that differ from it, with a reason (the
+    amendments service checks the gates again)."""
+    checked = await deployment_form(request, Action.RECORD_AMEND)
+    if isinstance(checked, Response):
+        return checked
+    actor, form, d = checked
+    reader = FormReader(form)
+    changes = {k: v for k, v in _plan_data(reader, AMENDABLE_FIELDS).items() if v is not None}
+    data = reader.build(PlanAmendmentIn, {
+        "record": "plan", "reason": reader.text(AMENDMENT_REASON), "changes": changes},
+        nested="changes")
+    answer = amend(request, actor, d, reader, data, "staff_deployment")
+    if isinstance(answer, Response):
+        return answer
+    return _plan_form(request, actor, d, reader.values, reader.problems, status_code=answer,
+                      amending=True)
+
+
 # --- overview and lifecycle actions ------------------------------------------------------------
 
 
@@ -209,6 +258,8 @@ def overview(request: Request, actor: Actor, d: m.Deployment,
         "next_actions": actions_for(d.status, role),
         "may_edit": may(role, Action.DEPLOYMENT_EDIT)
         and DeploymentStatus(d.status) in EDITABLE_STATUSES,
+        "may_amend": may(role, Action.RECORD_AMEND)
+        and DeploymentStatus(d.status) in PLAN_AMENDABLE_STATUSES,
         "may_transition": {t.value: may_take(role, t, d.status) for t in Transition},
         "may_reschedule": may_reschedule(role, d.status),
         "current_dates": {"reschedule_start_at": datetime_local(d.start_at),
@@ -355,6 +406,10 @@ routes = [
                name="staff_edit_deployment"),
     StaffRoute(f"{BASE}/edit", update_deployment, action=Action.DEPLOYMENT_EDIT,
                methods=["POST"], name="staff_update_deployment"),
+    StaffRoute(f"{BASE}/amend", amend_plan_page, action=Action.RECORD_AMEND, methods=["GET"],
+               name="staff_amend_plan_form"),
+    StaffRoute(f"{BASE}/amend", amend_plan, action=Action.RECORD_AMEND, methods=["POST"],
+               name="staff_amend_plan"),
     *(StaffRoute(f"{BASE}/{path}", _transition_route(t), action=TRANSITION_POWERS[t],
                  methods=["POST"], name=f"staff_{t.value}")
       for path, t in (("propose", Transition.PROPOSE),

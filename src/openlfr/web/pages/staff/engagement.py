@@ -25,6 +25,7 @@ from openlfr.services.schemas import EngagementAmendmentIn, EngagementEventIn
 from openlfr.storage import models as m
 from openlfr.web.pages.rendering import platform_of
 from openlfr.web.pages.staff.common import (
+    AMENDMENT_REASON,
     FORM,
     FormReader,
     amend,
@@ -40,7 +41,6 @@ from openlfr.web.pages.staff_access import StaffRoute, staff_render
 #: The gate whose verdict the page shows beside the numbers.
 ENGAGEMENT_GATE = "engagement_reach"
 #: The amendment's reason field.
-REASON = "amendment_reason"
 
 
 def _log_page(request: Request, actor: Actor, d: m.Deployment,
@@ -54,7 +54,7 @@ def _log_page(request: Request, actor: Actor, d: m.Deployment,
         "reach": portal.engagement_reach(p, d.id), "gate": gate,
         "formats": list(EngagementFormat), "audiences": list(AudienceCategory),
         "resident_facing": {a.value for a in RESIDENT_FACING_AUDIENCES},
-        "frozen": is_frozen(DeploymentStatus(d.status)), "reason_field": REASON,
+        "frozen": is_frozen(DeploymentStatus(d.status)), "reason_field": AMENDMENT_REASON,
         "window_days": p.settings.engagement_window_days,
         "values": values or {}, "errors": errors or {},
         "notice": notice_of(request)}, status_code=status_code)
@@ -128,13 +128,12 @@ async def amend_log(request: Request) -> Response:
     reader = FormReader(form)
     removing = reader.optional("event_id")
     data = reader.build(EngagementAmendmentIn, {
-        "record": "engagement", "reason": reader.text(REASON), "event_id": removing,
-        "event": None if removing else _event(reader)})
+        "record": "engagement", "reason": reader.text(AMENDMENT_REASON), "event_id": removing,
+        "event": None if removing else _event(reader)}, nested="event")
     answer = amend(request, actor, d, reader, data, "staff_engagement")
     if isinstance(answer, Response):
         return answer
-    names = {"reason": REASON, "event": FORM}
-    errors = {names.get(k, k): v for k, v in reader.problems.items()}
+    errors = {FORM if k == "event" else k: v for k, v in reader.problems.items()}
     return _log_page(request, actor, d, reader.values, errors, status_code=answer)
 
 
