@@ -7,11 +7,11 @@ from __future__ import annotations
 import os
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -31,6 +31,7 @@ with warnings.catch_warnings():
 
 
 PASSWORD = "correct horse battery staple"
+T = TypeVar("T")
 
 
 ROLES = ("operator", "planner", "authoriser", "oversight", "councillor", "admin")
@@ -322,28 +323,52 @@ class Scenario:
             "justification": COUNTERSIGNED_BECAUSE}))
 
 
-def activate_at(s: Scenario, start: datetime, hours: float = 8, **fields: Any) -> int:
-    """Like ``Scenario.activate`` for a deployment starting at ``start`` and lasting
-    ``hours``, with other ``fields`` of the plan changed (e.g. ``borough``). The clock goes
-    to 20 days before ``start`` (keep it moving forward) and ends at ``start``, with the
-    deployment active and every gate passed. Returns the watchlist entry's id."""
-    tech = s.equity_audit()
+def authorise_ahead(s: Scenario, start: datetime, end: datetime, enrol: Callable[[], T],
+                    fair: float = 0.6, authorise: bool = True, **fields: Any) -> T:
+    """A deployment from ``start`` to ``end`` governed as the gates require, with other
+    ``fields`` of the plan changed (e.g. ``borough``): drafted, noticed, engaged, consulted
+    and assessed 20 days before ``start`` (the clock goes there; keep it moving forward),
+    its watchlist enrolled by ``enrol`` and built, and authorised (unless ``authorise`` is
+    False) 12 hours before the start, where the clock is left. The equity audit's fair
+    threshold is ``fair``. Returns what ``enrol`` returned."""
+    tech = s.equity_audit(fair=fair)
     s.clock.now = start - timedelta(days=20)
-    s.draft(technology_id=tech, start_at=start.isoformat(),
-            end_at=(start + timedelta(hours=hours)).isoformat(), **fields)
+    s.draft(technology_id=tech, start_at=start.isoformat(), end_at=end.isoformat(), **fields)
     ok(s.staff["planner"].post(s.url("/propose")))
     ok(s.staff["planner"].post(s.url("/publish-notice")))
     s.engage()
     s.consult()
     s.assess()
     s.object_and_answer()
-    entry = s.watchlist()
+    enrolled = enrol()
     s.clock.now = start - timedelta(hours=12)
     ok(s.staff["planner"].post(s.url("/watchlist/build")))
-    ok(s.staff["authoriser"].post(s.url("/authorise")))
+    if authorise:
+        ok(s.staff["authoriser"].post(s.url("/authorise")))
+    return enrolled
+
+
+def activate_at(s: Scenario, start: datetime, hours: float = 8, **fields: Any) -> int:
+    """``authorise_ahead`` with the scenario's watchlist, then activated at ``start`` (where
+    the clock ends), every gate passed. Returns the watchlist entry's id."""
+    entry = authorise_ahead(s, start, start + timedelta(hours=hours), s.watchlist, **fields)
     s.clock.now = start
     ok(s.staff["operator"].post(s.url("/activate")))
     return entry
+
+
+@contextmanager
+def clock_set_to(platform: Platform, moment: datetime) -> Iterator[FakeClock]:
+    """A platform that runs on the real clock, on a clock moved by hand from ``moment``
+    for the block, then on its own clock again: to govern beforehand a deployment that a
+    test needs active now (with ``authorise_ahead``; the gates want notice, engagement and
+    authorisation days before the start, and no override may skip them)."""
+    fake = FakeClock(moment)
+    real, platform.clock = platform.clock, fake
+    try:
+        yield fake
+    finally:
+        platform.clock = real
 
 
 def descriptor(seed: float = 0.0) -> list[float]:
