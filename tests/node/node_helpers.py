@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from platform_helpers import FakeClock, Scenario, Staff, ok
+from platform_helpers import Scenario, Staff, authorise_ahead, clock_set_to, ok
 
 import openlfr
 from openlfr.recognition.onnx_networks import cache_dir
@@ -33,8 +33,6 @@ CLIP = SAMPLE / "video" / "short_hamilton_clip.mp4"
 IDENTITIES = SAMPLE / "identities"
 #: The clip raises exactly one alert, for lin_manuel_miranda, at the default threshold 0.5.
 WATCHLIST_SUBJECTS = ("lin_manuel_miranda", "obama", "kit_harington")
-JUSTIFICATION = ("Engine node test: the policy gates are tested elsewhere; this override "
-                 "records why the deployment goes ahead without them.")
 
 
 @dataclass(frozen=True)
@@ -96,33 +94,34 @@ def active_deployment(staff: Staff, *, threshold: float = 0.5,
                       subjects: tuple[str, ...] = WATCHLIST_SUBJECTS,
                       activate: bool = True) -> LiveDeployment:
     """A deployment running from ten minutes ago for four hours, on the real clock, with
-    a watchlist enrolled from the sample photos (one entry per identity)."""
-    now = datetime.now(UTC)
-    body = Scenario(staff, FakeClock()).deployment_body(
-        start_at=(now - timedelta(minutes=10)).isoformat(),
-        end_at=(now + timedelta(hours=4)).isoformat(), threshold=threshold)
+    a watchlist enrolled from the sample photos (one entry per identity). It is governed
+    beforehand as the gates require (the platform's clock is set back for that: no
+    override may skip them); with ``activate`` False it is left with notice published."""
+    start = datetime.now(UTC) - timedelta(minutes=10)
     planner = staff["planner"]
-    d = ok(planner.post("/api/deployments", json=body), 201)
-    url = f"/api/deployments/{d['id']}"
-    ok(planner.post(f"{url}/propose"))
-    ok(planner.post(f"{url}/publish-notice"))
-    ok(planner.post(f"{url}/watchlist", json={"descriptor_model": engine_model_id()}), 201)
     entries, categories = {}, {}
-    for n, name in enumerate(subjects):
-        category = ("wanted_for_arrest", "missing_person", "wanted_by_court")[n % 3]
-        photos = sorted(p for p in (IDENTITIES / name).iterdir() if p.is_file())
-        entry = ok(planner.post(f"{url}/watchlist/photos", data={
-            "subject_ref": f"CASE-{name}", "category": category, "source": "sample set",
-            "authorised_by": "Insp. Test", "image_taken_on": now.date().isoformat()},
-            files=[("photo", (p.name, p.read_bytes(), "image/jpeg")) for p in photos]), 201)
-        entries[name], categories[name] = entry["id"], category
-    ok(planner.post(f"{url}/watchlist/build"))
+    with clock_set_to(staff.platform, start - timedelta(days=20)) as clock:
+        s = Scenario(staff, clock)
+
+        def enrol() -> None:
+            ok(planner.post(s.url("/watchlist"),
+                            json={"descriptor_model": engine_model_id()}), 201)
+            for n, name in enumerate(subjects):
+                category = ("wanted_for_arrest", "missing_person", "wanted_by_court")[n % 3]
+                photos = sorted(p for p in (IDENTITIES / name).iterdir() if p.is_file())
+                entry = ok(planner.post(s.url("/watchlist/photos"), data={
+                    "subject_ref": f"CASE-{name}", "category": category,
+                    "source": "sample set", "authorised_by": "Insp. Test",
+                    "image_taken_on": (start - timedelta(days=30)).date().isoformat()},
+                    files=[("photo", (p.name, p.read_bytes(), "image/jpeg")) for p in photos]),
+                    201)
+                entries[name], categories[name] = entry["id"], category
+
+        authorise_ahead(s, start, start + timedelta(hours=4), enrol, fair=threshold,
+                        authorise=activate, threshold=threshold)
     if activate:
-        ok(staff["authoriser"].post(f"{url}/authorise",
-                                    json={"override_justification": JUSTIFICATION}))
-        ok(staff["authoriser"].post(f"{url}/activate",
-                                    json={"override_justification": JUSTIFICATION}))
-    return LiveDeployment(d["id"], d["reference"], entries, categories)
+        ok(staff["operator"].post(s.url("/activate")))
+    return LiveDeployment(s.deployment_id, s.reference, entries, categories)
 
 
 def node_key(platform: Platform, deployment_id: int, name: str = "van-1") -> str:
