@@ -1,9 +1,9 @@
 """Validated inputs to the use cases. The API uses them as request bodies, so a bad field
 is a 422 naming that field before any use case runs.
 
-Every string has a maximum length (the column's) and may not contain NUL characters,
-every number and date is bounded: what the database cannot store is refused here with
-a message, instead of failing later.
+Every string has a maximum length (the column's) and may not contain control characters
+(``plain_text``), every number and date is bounded: what the database cannot store is
+refused here with a message, instead of failing later.
 """
 
 from __future__ import annotations
@@ -36,10 +36,26 @@ LATEST_YEAR = 2100
 MAX_ID = 2_147_483_647  # the largest 32-bit id a database column holds
 
 
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+#: Characters no text field may hold: control characters other than tab and line breaks
+#: (a vertical tab breaks XML feeds, an escape sequence a terminal), lone surrogates (no
+#: database or encoder can store them) and the bidirectional overrides that make text read
+#: differently from what it says.
+_FORBIDDEN_CHARACTERS = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+
+
+def plain_text(value: str) -> str:
+    """The one rule for text a person sends (every text field of every input): refuses
+    control characters other than tab and line breaks, lone surrogates and bidirectional
+    overrides, naming the first one by its code point."""
+    found = _FORBIDDEN_CHARACTERS.search(value)
+    if found:
+        raise ValueError(f"must not contain control characters (found U+{ord(found.group()):04X} "
+                         f"at position {found.start() + 1}); retype the text or paste it as "
+                         "plain text")
     return value
+
+
 
 
 def _moment_in_range(value: datetime) -> datetime:
@@ -54,23 +70,29 @@ def _day_in_range(value: date) -> date:
     return value
 
 
+def without_control_characters(text: str) -> str:
+    """``text`` with what ``plain_text`` refuses replaced by a space: for text stored
+    before the rule, where it is written into a format that cannot carry it (XML feeds)."""
+    return _FORBIDDEN_CHARACTERS.sub(" ", text)
+
+
 Moment = Annotated[AwareDatetime, AfterValidator(_moment_in_range)]
 Day = Annotated[date, AfterValidator(_day_in_range)]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Similarity = Annotated[float, Field(ge=0.0, le=1.0)]
 
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-                  AfterValidator(_no_nul)]
+                  AfterValidator(plain_text)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200),
-                  AfterValidator(_no_nul)]
+                  AfterValidator(plain_text)]
 Name200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-                    AfterValidator(_no_nul)]
+                    AfterValidator(plain_text)]
 Prose = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=10_000),
-                  AfterValidator(_no_nul)]
+                  AfterValidator(plain_text)]
 OptionalProse = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20_000),
-                          AfterValidator(_no_nul)]
+                          AfterValidator(plain_text)]
 Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
-                                            pattern=r"^[a-z0-9_]+$"), AfterValidator(_no_nul)]
+                                            pattern=r"^[a-z0-9_]+$"), AfterValidator(plain_text)]
 Token = Annotated[str, StringConstraints(min_length=8, max_length=64,
                                          pattern=r"^[A-Za-z0-9_.:-]+$")]
 
@@ -207,7 +229,7 @@ class ImpactAssessmentIn(Input):
 
 
 HttpLink = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500,
-                                           pattern=r"^https?://\S+$"), AfterValidator(_no_nul)]
+                                           pattern=r"^https?://\S+$"), AfterValidator(plain_text)]
 
 
 class EngagementEventIn(Input):
@@ -224,12 +246,13 @@ class EngagementEventIn(Input):
         "a PDF can be uploaded instead (POST .../engagement/{event_id}/evidence).")
     materials: OptionalProse = ""
     questions_raised: list[Annotated[str, StringConstraints(max_length=2000),
-                                     AfterValidator(_no_nul)]] = Field(default=[], max_length=500)
+                                     AfterValidator(plain_text)]] = Field(default=[],
+                                                                          max_length=500)
 
 
 class QuestionIn(Input):
     text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=500),
-                    AfterValidator(_no_nul)]
+                    AfterValidator(plain_text)]
     options: list[Name200] | None = Field(
         default=None, min_length=2, max_length=10,
         description="Choices for a multiple-choice question; omit for free text.")
@@ -258,7 +281,7 @@ def postcode_district(value: str) -> str:
     return code
 
 
-PostcodeDistrict = Annotated[str, StringConstraints(max_length=12),
+PostcodeDistrict = Annotated[str, StringConstraints(max_length=12), AfterValidator(plain_text),
                              AfterValidator(postcode_district)]
 
 
@@ -266,9 +289,9 @@ class ConsultationResponseIn(Input):
     """An anonymous response: answers by question id (e.g. "q1"), and optionally the
     postcode district the person lives or works in. Nothing else about them."""
 
-    answers: dict[Annotated[str, StringConstraints(max_length=10)],
+    answers: dict[Annotated[str, StringConstraints(max_length=10), AfterValidator(plain_text)],
                   Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000),
-                            AfterValidator(_no_nul)]] = Field(min_length=1, max_length=30)
+                            AfterValidator(plain_text)]] = Field(min_length=1, max_length=30)
     postcode_district: PostcodeDistrict | None = Field(
         default=None, description="Optional: the first part of a UK postcode, e.g. SE11.")
 
@@ -285,7 +308,7 @@ class WordingCheckIn(Input):
     benefits: OptionalProse = ""
     risks: OptionalProse = ""
     questions: list[Annotated[str, StringConstraints(max_length=500),
-                              AfterValidator(_no_nul)]] = Field(default=[], max_length=30)
+                              AfterValidator(plain_text)]] = Field(default=[], max_length=30)
 
 
 # --- feedback and motions -------------------------------------------------------------
@@ -293,10 +316,10 @@ class WordingCheckIn(Input):
 class FeedbackIn(Input):
     kind: FeedbackKind
     text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=5000),
-                    AfterValidator(_no_nul)]
+                    AfterValidator(plain_text)]
     contact: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3,
                                               max_length=300),
-                       AfterValidator(_no_nul)] | None = Field(
+                       AfterValidator(plain_text)] | None = Field(
         default=None, description="Optional e-mail or phone for a private reply; never public.")
 
 
@@ -314,9 +337,10 @@ class MotionIn(Input):
     stance: MotionStance
     summary: Prose
     link: Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://\S+$"),
-                    AfterValidator(_no_nul)] | None = None
+                    AfterValidator(plain_text)] | None = None
     areas: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                 max_length=200), AfterValidator(_no_nul)]] = Field(
+                                                 max_length=200),
+                          AfterValidator(plain_text)]] = Field(
         min_length=1, max_length=50, description='Areas covered, from the gazetteer: a code, '
         'a borough, or "Borough/Ward" (GET /api/public/areas).')
     points: list[Prose] = Field(
@@ -388,11 +412,12 @@ def _jpeg_b64(value: str) -> str:
         raise ValueError(f"is {len(raw)} bytes; at most {MAX_JPEG_BYTES} are accepted")
     if not raw.startswith(b"\xff\xd8\xff"):
         raise ValueError("is not a JPEG image (send the photo as JPEG, base64-encoded)")
-    import cv2
-    import numpy as np
+    from openlfr.recognition.images import ImageError, decode_image
 
-    if cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR) is None:
-        raise ValueError("is a damaged JPEG that cannot be decoded")
+    try:  # the one image gate: header dimensions checked before any decoding
+        decode_image(raw, "the image")
+    except ImageError as exc:
+        raise ValueError(str(exc).removeprefix("the image: ")) from None
     return value
 
 
@@ -497,10 +522,10 @@ class OutcomeIn(Input):
 Username = Annotated[str, StringConstraints(min_length=3, max_length=64,
                                             pattern=r"^[a-z0-9][a-z0-9._-]*$")]
 Password = Annotated[str, StringConstraints(min_length=12, max_length=200),
-                     AfterValidator(_no_nul)]
+                     AfterValidator(plain_text)]
 PersonRole = Literal["operator", "planner", "authoriser", "oversight", "councillor", "admin"]
 AreaName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                            max_length=200), AfterValidator(_no_nul)]
+                                            max_length=200), AfterValidator(plain_text)]
 
 
 class UserIn(Input):
@@ -521,8 +546,9 @@ class UserPatch(Input):
 
 class LoginIn(Input):
     username: Annotated[str, StringConstraints(min_length=1, max_length=64),
-                        AfterValidator(_no_nul)]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+                        AfterValidator(plain_text)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=200),
+                        AfterValidator(plain_text)]
 
 
 class ApiKeyIn(Input):
@@ -537,7 +563,7 @@ class ApiKeyIn(Input):
 # --- amendments of the frozen record -----------------------------------------------------
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=20,
-                                          max_length=5000), AfterValidator(_no_nul)]
+                                          max_length=5000), AfterValidator(plain_text)]
 
 
 class PlanAmendmentIn(Input):

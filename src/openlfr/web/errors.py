@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from openlfr.governance.errors import (
@@ -52,8 +55,28 @@ def _governance_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=_status_for(exc), content={"detail": str(exc)})
 
 
+def _printable(value: Any) -> str | int:
+    """A location part as JSON can always carry it (a dict key sent by a client may hold
+    a lone surrogate)."""
+    if isinstance(value, int):
+        return value
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 without the echo of the input: a value a client sent (NaN, a lone
+    surrogate) may not be encodable as JSON, and a message never needs to repeat it."""
+    assert isinstance(exc, RequestValidationError)
+    detail = [{"loc": [_printable(part) for part in error.get("loc", ())],
+               "msg": _printable(error.get("msg", "invalid value")),
+               "type": _printable(error.get("type", "value_error"))}
+              for error in exc.errors()]
+    return JSONResponse(status_code=422, content={"detail": detail})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers; the most specific classes first."""
+    app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(GatesFailed, _gates_failed)
     app.add_exception_handler(InvalidInput, _invalid_input)
     app.add_exception_handler(GovernanceError, _governance_error)

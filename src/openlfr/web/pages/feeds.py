@@ -21,6 +21,7 @@ from openlfr.governance.areas import UnknownArea
 from openlfr.governance.lifecycle import DeploymentStatus
 from openlfr.services import portal, public_view, rescheduling
 from openlfr.services.public_view import PublicSummary
+from openlfr.services.schemas import without_control_characters
 from openlfr.storage import models as m
 from openlfr.web.pages.rendering import not_found, platform_of, when
 
@@ -128,7 +129,7 @@ def atom_feed(request: Request) -> Response:
     fg = FeedGenerator()
     self_url = str(request.url.replace(query=""))
     fg.id(self_url)
-    fg.title(f"Live facial recognition in {area.name}")
+    fg.title(without_control_characters(f"Live facial recognition in {area.name}"))
     fg.subtitle("Notice of live facial recognition deployments, published before they "
                 "happen, and changes to them.")
     fg.link(href=self_url, rel="self")
@@ -144,12 +145,16 @@ def atom_feed(request: Request) -> Response:
         entry = fg.add_entry(order="append")
         entry.id(url)
         moved = " (new dates)" if changes[d.id] else ""
-        entry.title(f"{d.title}: {when(d.start_at)}{moved} ({item.status_text})")
+        # XML cannot carry control characters; a title stored before they were refused
+        # must not break the feed for good (a published plan cannot be edited).
+        entry.title(without_control_characters(
+            f"{d.title}: {when(d.start_at)}{moved} ({item.status_text})"))
         entry.link(href=url, rel="alternate")
         entry.updated(d.updated_at)
         if d.notice_published_at is not None:
             entry.published(d.notice_published_at)
-        entry.content(_description(item, url, changes[d.id]), type="text")
+        entry.content(without_control_characters(_description(item, url, changes[d.id])),
+                      type="text")
     return Response(fg.atom_str(pretty=True), media_type=ATOM_TYPE)
 
 
