@@ -36,6 +36,7 @@ from openlfr.web.api import (
 )
 from openlfr.web.errors import install_error_handlers
 from openlfr.web.pages import install as install_pages
+from openlfr.web.security import SecurityMiddleware
 
 API_PREFIX = "/api"
 #: Paths anyone may call without logging in (everything else refuses anonymous callers).
@@ -112,4 +113,6 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         return {"status": "ok"}
 
     install_pages(app)  # the public portal's HTML pages and feeds (openlfr.web.pages)
+    # Security headers on every response; Origin checked on cookie-authenticated API calls.
+    app.add_middleware(SecurityMiddleware, public_url=platform.settings.public_url)
     return app

@@ -1,0 +1,107 @@
+"""What every response and every unsafe request passes through, whatever the route:
+security headers on every response, ``no-store`` wherever personal data may be shown,
+and the Origin check on cookie-authenticated API calls that change something.
+
+A pure ASGI middleware (not Starlette's BaseHTTPMiddleware), so that the console's
+server-sent event streams pass through unbuffered.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from openlfr.web.deps import SESSION_COOKIE
+
+#: The portal serves its scripts, styles and images itself and is never framed.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'")
+#: FastAPI's interactive docs load Swagger UI and ReDoc from a CDN with an inline script.
+DOCS_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https:; "
+    "worker-src 'self' blob:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'")
+DOCS_PATHS = ("/docs", "/redoc")
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "same-origin",
+    "cross-origin-opener-policy": "same-origin",
+    "permissions-policy": "camera=(), microphone=(), geolocation=()",
+}
+#: Paths whose answers may hold personal data (staff pages, the non-public API): never
+#: kept by a browser's or a proxy's cache.
+PRIVATE_PREFIXES = ("/staff", "/api/")
+PUBLIC_API_PREFIX = "/api/public/"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def is_private(path: str) -> bool:
+    """Whether answers on ``path`` may hold personal data (so are never cached)."""
+    return path.startswith(PRIVATE_PREFIXES) and not path.startswith(PUBLIC_API_PREFIX)
+
+
+def foreign_origin(headers: Headers, public_url: str) -> str | None:
+    """The Origin of a request when it is neither this server's (its Host) nor the
+    configured public address; None when it is ours or absent (not a browser)."""
+    origin = headers.get("origin")
+    if origin is None:
+        return None
+    netloc = urlsplit(origin).netloc
+    if origin == "null" or not netloc:
+        return origin
+    if netloc == headers.get("host") or netloc == urlsplit(public_url).netloc:
+        return None
+    return origin
+
+
+class SecurityMiddleware:
+    """Adds the security headers (and ``no-store`` on private paths) to every response,
+    and refuses with 403 an unsafe API call that carries the session cookie but comes
+    from a page of another site (SameSite=Lax alone lets some through)."""
+
+    def __init__(self, app: ASGIApp, public_url: str) -> None:
+        self.app = app
+        self.public_url = public_url
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        headers = Headers(scope=scope)
+        if (scope["method"] in UNSAFE_METHODS and path.startswith("/api/")
+                and f"{SESSION_COOKIE}=" in headers.get("cookie", "")):
+            origin = foreign_origin(headers, self.public_url)
+            if origin is not None:
+                await self._refuse(origin, send)
+                return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                out = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    out.setdefault(name, value)
+                out.setdefault("content-security-policy",
+                               DOCS_CONTENT_SECURITY_POLICY if path.startswith(DOCS_PATHS)
+                               else CONTENT_SECURITY_POLICY)
+                if is_private(path):
+                    out["cache-control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    async def _refuse(self, origin: str, send: Send) -> None:
+        body = json.dumps({"detail": f"a request from another site ({origin[:100]!r}) may not "
+                           "act with your session; use this site's own pages, or an API "
+                           "key"}).encode()
+        await send({"type": "http.response.start", "status": 403, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"cache-control", b"no-store"),
+            *((k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items())]})
+        await send({"type": "http.response.body", "body": body})
