@@ -119,6 +119,12 @@ class Settings(BaseSettings):
         description="Hours after a deployment ends during which a node may still deliver "
         "alerts and counts recorded before the end (its outbox after a network outage).",
     )
+    node_clock_skew_s: int = Field(
+        default=300, ge=0, le=86_400,
+        description="How far a node's clock may be off the platform's: the times a node "
+        "reports (alerts, count periods) must lie inside the time the deployment ran, give "
+        "or take this many seconds.",
+    )
     public_url: str = Field(
         default="http://127.0.0.1:8000",
         description="The portal's address as the public reaches it; used for links in "

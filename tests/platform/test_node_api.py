@@ -55,6 +55,7 @@ def test_outbox_recorded_before_the_end_is_accepted_late_and_nothing_after(
     base = f"/api/node/deployments/{s.deployment_id}"
     entry_id = ok(node.get(f"{base}/watchlist"))["entries"][0]["entry_id"]
     seen_at = START + timedelta(hours=1)
+    s.clock.now = seen_at  # a node reports what it saw, never what it will see
     ok(node.post(f"{base}/alerts", json=_alert("alert-on-time", entry_id, seen_at.isoformat())),
        201)
 

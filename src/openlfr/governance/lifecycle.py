@@ -144,6 +144,23 @@ def require_late_delivery(ended: datetime, recorded_at: datetime | None, now: da
                        f"{_when(ended + late)}; the node's outbox can no longer be accepted")
 
 
+def require_recorded_while_running(field: str, recorded_at: datetime, began: datetime,
+                                   ended: datetime, now: datetime, skew: timedelta) -> None:
+    """What a node reports happened while the deployment ran: not before it began, not
+    after it ended, never in the future; ``skew`` allows for a node's clock being a little
+    off the platform's. Otherwise open data would span whatever a node's clock said."""
+    if recorded_at < began - skew:
+        raise InvalidInput(field, f"{_when(recorded_at)} is before the deployment began "
+                           f"({_when(began)}); check the node's clock (it may be off by at "
+                           f"most {int(skew.total_seconds())} s)")
+    latest = min(ended, now)
+    if recorded_at > latest + skew:
+        which = "the deployment ended" if ended <= now else "the platform's time now"
+        raise InvalidInput(field, f"{_when(recorded_at)} is after {which} ({_when(latest)}); "
+                           f"check the node's clock (it may be off by at most "
+                           f"{int(skew.total_seconds())} s)")
+
+
 def require_new_window(published: tuple[datetime, datetime], start_at: datetime,
                        end_at: datetime, now: datetime) -> None:
     """Rescheduling must change the published dates and move the deployment to a window

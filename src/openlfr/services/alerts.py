@@ -13,7 +13,7 @@ from openlfr.governance.errors import Conflict, InvalidInput, NotFound
 from openlfr.governance.records import Adjudication
 from openlfr.services import figures
 from openlfr.services.common import deployment_or_404, get_or_404
-from openlfr.services.nodes import require_node_delivery
+from openlfr.services.nodes import require_node_delivery, require_recorded_times
 from openlfr.services.platform import Actor, Platform
 from openlfr.services.powers import Action, require
 from openlfr.services.reports import record_changed_after_completion
@@ -31,6 +31,7 @@ def record_alert(p: Platform, actor: Actor, deployment_id: int, data: AlertIn) -
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id)
         require_node_delivery(p, actor, d, now, data.occurred_at)
+        require_recorded_times(p, d, now, occurred_at=data.occurred_at)
         existing = s.scalar(select(m.Alert).where(m.Alert.deployment_id == d.id,
                                                   m.Alert.alert_uid == data.alert_uid))
         if existing is not None:
@@ -78,6 +79,8 @@ def record_counters(p: Platform, actor: Actor, deployment_id: int,
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id)
         require_node_delivery(p, actor, d, now, data.period_start)
+        require_recorded_times(p, d, now, period_start=data.period_start,
+                               period_end=data.period_end)
         existing = s.scalar(select(m.CounterBatch).where(
             m.CounterBatch.deployment_id == d.id, m.CounterBatch.batch_id == data.batch_id))
         if existing is not None:

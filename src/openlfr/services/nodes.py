@@ -16,6 +16,7 @@ from openlfr.governance.lifecycle import (
     DeploymentStatus,
     ended_at,
     require_late_delivery,
+    require_recorded_while_running,
     require_running_window,
 )
 from openlfr.services.common import deployment_or_404
@@ -104,6 +105,18 @@ def require_node_delivery(p: Platform, actor: Actor, d: m.Deployment, now: datet
         require_late_delivery(ended_at(d.end_at, d.completed_at), recorded_at, now, _late(p))
     except Conflict as exc:
         raise Conflict(f"deployment {d.reference} is '{d.status}', not 'active': {exc}") from None
+
+
+def require_recorded_times(p: Platform, d: m.Deployment, now: datetime,
+                           **moments: datetime | None) -> None:
+    """Each time a node reports (by field name) lies inside the time the deployment ran,
+    give or take ``OPENLFR_NODE_CLOCK_SKEW_S``; say which does not and why."""
+    began = d.activated_at or d.start_at
+    ended = ended_at(d.end_at, d.completed_at)
+    skew = timedelta(seconds=p.settings.node_clock_skew_s)
+    for field, moment in moments.items():
+        if moment is not None:
+            require_recorded_while_running(field, moment, began, ended, now, skew)
 
 
 def record_watchlist_dropped(p: Platform, actor: Actor, deployment_id: int,
