@@ -21,6 +21,8 @@ import matplotlib
 matplotlib.use("Agg")  # no display: figures are only ever rendered to files
 import matplotlib.pyplot as plt  # noqa: E402
 
+from openlfr.spreadsheet import csv_cell  # noqa: E402
+
 RATE_FIELDS = [
     "threshold", "mated_searches", "hits", "tpir", "tpir_ci_low", "tpir_ci_high", "fnir",
     "fnir_ci_low", "fnir_ci_high", "mated_wrong_alerts", "nonmated_searches", "false_alerts",
@@ -63,8 +65,8 @@ def _csv_text(fields: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(fields), extrasaction="ignore")
     writer.writeheader()
-    for row in rows:
-        writer.writerow(row)
+    for row in rows:  # cells that start like a formula are written as text
+        writer.writerow({key: csv_cell(value) for key, value in row.items()})
     return buffer.getvalue()
 
 

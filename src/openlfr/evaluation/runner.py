@@ -53,8 +53,17 @@ def parse_thresholds(text: str) -> list[float]:
                     "e.g. 0.30:0.80:0.02"
                 )
             count = math.floor((stop - start) / step + 1e-9) + 1
+            if count > MAX_THRESHOLDS:  # counted before a single one is built
+                raise DatasetError(
+                    f"thresholds {text!r}: {count} thresholds; at most {MAX_THRESHOLDS} "
+                    "(use a larger step)"
+                )
             values = [round(start + i * step, 6) for i in range(count)]
         else:
+            if text.count(",") >= MAX_THRESHOLDS:
+                raise DatasetError(
+                    f"thresholds: {text.count(',') + 1} thresholds; at most {MAX_THRESHOLDS}"
+                )
             values = [float(p) for p in text.split(",") if p.strip()]
     except ValueError as exc:
         raise DatasetError(

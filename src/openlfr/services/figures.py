@@ -27,6 +27,7 @@ from openlfr.governance.records import STOP_OUTCOMES, Adjudication, AlertOutcome
 from openlfr.services.common import deployment_or_404
 from openlfr.services.overrides import went_ahead_despite
 from openlfr.services.platform import Platform
+from openlfr.spreadsheet import csv_cell
 from openlfr.storage import models as m
 
 # --- the figures themselves --------------------------------------------------------------
@@ -400,18 +401,6 @@ def group_items(values: Mapping[str, Cell]) -> list[tuple[str, Cell]]:
             if c.startswith(GROUP_COLUMN_PREFIX)]
 
 
-#: Characters that make a spreadsheet read a cell as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_cell(value: Cell) -> Cell:
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 @dataclass(frozen=True)
 class FiguresTable:
     """Figures as rows with named columns: the one shape behind every CSV and JSON
@@ -439,9 +428,9 @@ class FiguresTable:
         """CSV with a header row; an empty cell where a rate has nothing to divide by."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow([_csv_cell(c) for c in self.columns])
+        writer.writerow([csv_cell(c) for c in self.columns])
         for row in self.rows:
-            writer.writerow([_csv_cell(row[c]) for c in self.columns])
+            writer.writerow([csv_cell(row[c]) for c in self.columns])
         return out.getvalue()
 
     def to_json_data(self, **about: Any) -> dict[str, Any]:
