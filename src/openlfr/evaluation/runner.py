@@ -47,17 +47,20 @@ def parse_thresholds(text: str) -> list[float]:
             if len(parts) != 3:
                 raise ValueError
             start, stop, step = parts
+            if any(math.isnan(part) for part in parts):
+                raise ValueError
             if step <= 0 or stop < start:
                 raise DatasetError(
                     f"thresholds {text!r}: need start <= stop and a positive step, "
                     "e.g. 0.30:0.80:0.02"
                 )
-            count = math.floor((stop - start) / step + 1e-9) + 1
-            if count > MAX_THRESHOLDS:  # counted before a single one is built
+            span = (stop - start) / step + 1e-9
+            if not span < MAX_THRESHOLDS:  # counted before a single one is built (inf too)
                 raise DatasetError(
-                    f"thresholds {text!r}: {count} thresholds; at most {MAX_THRESHOLDS} "
-                    "(use a larger step)"
+                    f"thresholds {text!r}: more than {MAX_THRESHOLDS} thresholds; at most "
+                    f"{MAX_THRESHOLDS} (use a larger step)"
                 )
+            count = math.floor(span) + 1
             values = [round(start + i * step, 6) for i in range(count)]
         else:
             if text.count(",") >= MAX_THRESHOLDS:
