@@ -417,7 +417,8 @@ def _jpeg_b64(value: str) -> str:
     try:  # the one image gate: header dimensions checked before any decoding
         decode_image(raw, "the image")
     except ImageError as exc:
-        raise ValueError(str(exc).removeprefix("the image: ")) from None
+        raise ValueError("is a JPEG that cannot be decoded: "
+                         + str(exc).removeprefix("the image: ")) from None
     return value
 
 
