@@ -7,6 +7,7 @@ from the environment as JSON, e.g. ``OPENLFR_WATCHLIST_ALLOWED_CATEGORIES='["mis
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from pathlib import Path
@@ -29,6 +30,7 @@ DEFAULT_ALLOWED_CATEGORIES = [
 
 DATABASE_FILE_NAME = "openlfr.sqlite3"
 ENCRYPTION_KEY_FILE_NAME = "watchlist.key"
+AUDIT_SIGNING_KEY_FILE_NAME = "audit-signing.key"
 
 
 class Settings(BaseSettings):
@@ -50,6 +52,12 @@ class Settings(BaseSettings):
         default=None,
         description="Fernet key that encrypts watchlist descriptors at rest "
         "(OPENLFR_ENCRYPTION_KEY). Default: generated once and kept in the data dir.",
+    )
+    audit_signing_key: str | None = Field(
+        default=None,
+        description="Ed25519 private key that signs the audit log's published checkpoints "
+        "(OPENLFR_AUDIT_SIGNING_KEY): 32 bytes, base64. Keep it outside the database. "
+        "Default: generated once and kept in the data dir.",
     )
     notice_days: int = Field(default=14, ge=0, description="Days of public notice before start.")
     resident_share: float = Field(
@@ -170,23 +178,45 @@ class Settings(BaseSettings):
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         return self.data_dir
 
+    def _key_file(self, name: str, new_key: bytes) -> bytes:
+        """A key kept in the data dir: read, or first written (mode 0600, O_EXCL so two
+        processes starting together never write two different keys)."""
+        path = self.ensure_data_dir() / name
+        if not path.exists():
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(new_key)
+        return path.read_bytes().strip()
+
+    def audit_signing_key_bytes(self) -> bytes:
+        """The 32 bytes of the Ed25519 key that signs audit checkpoints: configured, or
+        read from (or first written to) the data dir."""
+        text = (self.audit_signing_key.encode() if self.audit_signing_key
+                else self._key_file(AUDIT_SIGNING_KEY_FILE_NAME,
+                                    base64.b64encode(secrets.token_bytes(32))))
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except ValueError:
+            raw = b""
+        if len(raw) != 32:
+            raise ValueError(
+                "the audit signing key is not 32 bytes of base64; generate one with "
+                "`python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32))"
+                ".decode())'`"
+            )
+        return raw
+
     def fernet_key(self) -> bytes:
         """The watchlist encryption key: configured, or read from (or first written to) the
         data dir. The key file is created with mode 0600 so only this user can read it."""
         if self.encryption_key:
             key = self.encryption_key.encode()
         else:
-            path = self.ensure_data_dir() / ENCRYPTION_KEY_FILE_NAME
-            if not path.exists():
-                # O_EXCL: two processes starting together must not write two different keys.
-                try:
-                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                except FileExistsError:
-                    pass
-                else:
-                    with os.fdopen(fd, "wb") as handle:
-                        handle.write(Fernet.generate_key())
-            key = path.read_bytes().strip()
+            key = self._key_file(ENCRYPTION_KEY_FILE_NAME, Fernet.generate_key())
         try:
             Fernet(key)
         except ValueError as exc:

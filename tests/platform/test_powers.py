@@ -103,6 +103,8 @@ USE_CASES: dict[str, Action] = {
     "assessments.view_assessment": Action.ASSESSMENT_READ,
     "audit_log.list_events": Action.AUDIT_LOG_READ,
     "audit_log.verify": Action.AUDIT_LOG_READ,
+    "audit_log.checkpoint": Action.PUBLIC_READ,
+    "audit_log.verify_checkpoint": Action.AUDIT_LOG_READ,
     "consultations.answer_feedback": Action.FEEDBACK_ANSWER,
     "consultations.close_consultation": Action.CONSULTATION_WRITE,
     "consultations.consultation_results": Action.CONSULTATION_READ,

@@ -1,4 +1,4 @@
-"""`openlfr serve`, `openlfr user ...`, `openlfr audit verify`, `openlfr powers`,
+"""`openlfr serve`, `openlfr user ...`, `openlfr audit verify|checkpoint`, `openlfr powers`,
 `openlfr areas ...`: the platform from the command line. Thin: parse, call a service,
 print."""
 
@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
+from openlfr.audit.checkpoint import Checkpoint, CheckpointError
 from openlfr.cli.errors import fail
 from openlfr.governance.errors import GovernanceError
 from openlfr.services.platform import PERSON_ROLES, SYSTEM_ACTOR, Platform
@@ -20,6 +21,8 @@ DATA_DIR_HELP = ("Folder for the platform's local state (SQLite database, key fi
                  "Default: $OPENLFR_DATA_DIR, else your user data folder.")
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help=DATA_DIR_HELP)]
 ROLE_NAMES = ", ".join(r.value for r in PERSON_ROLES)
+#: A checkpoint is a few hundred bytes; anything far larger is not one.
+MAX_CHECKPOINT_BYTES = 64 * 1024
 
 user_app = typer.Typer(help="Manage the people who can log in.", no_args_is_help=True)
 audit_app = typer.Typer(help="Check the audit log.", no_args_is_help=True)
@@ -129,22 +132,78 @@ def user_list(data_dir: DataDir = None) -> None:
         platform.close()
 
 
+def _read_checkpoint(source: str) -> Checkpoint:
+    """A saved checkpoint from a file, or fetched from a URL (e.g. the platform's
+    /api/public/audit/checkpoint/SEQ, or an archive's copy)."""
+    if source.startswith(("http://", "https://")):
+        import httpx
+
+        try:
+            response = httpx.get(source, timeout=30, follow_redirects=True)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            fail(f"{source}: cannot fetch the checkpoint ({exc})")
+        text: str | bytes = response.content
+    else:
+        try:
+            path = Path(source)
+            if path.stat().st_size > MAX_CHECKPOINT_BYTES:
+                fail(f"{source}: too large for a checkpoint (at most {MAX_CHECKPOINT_BYTES} "
+                     "bytes)")
+            text = path.read_bytes()
+        except OSError as exc:
+            fail(f"{source}: cannot read ({exc.strerror or exc})")
+    try:
+        return Checkpoint.from_json(text)
+    except CheckpointError as exc:
+        fail(f"{source}: {exc}")
+
+
 @audit_app.command("verify")
 def audit_verify(
     data_dir: DataDir = None,
+    checkpoint: str | None = typer.Option(
+        None, "--checkpoint", metavar="FILE_OR_URL",
+        help="A signed checkpoint saved earlier (a file, or a URL to fetch it from): fail "
+        "unless the log still holds its event with the same hash (not truncated, not "
+        "rewritten since)."),
 ) -> None:
     """Recompute the audit log's hash chain. Exits 0 when intact; otherwise names the first
-    broken event and exits 1."""
+    broken event and exits 1. With --checkpoint, also proves that the log still extends
+    a checkpoint the platform signed earlier."""
     from openlfr.services import audit_log
 
+    saved = _read_checkpoint(checkpoint) if checkpoint else None
     platform = _open(data_dir)
     try:
-        result = audit_log.verify(platform, SYSTEM_ACTOR)
+        result = (audit_log.verify(platform, SYSTEM_ACTOR) if saved is None
+                  else audit_log.verify_checkpoint(platform, SYSTEM_ACTOR, saved))
     finally:
         platform.close()
     if not result.ok:
         fail(result.describe())
     typer.echo(result.describe())
+    if saved is not None:
+        typer.echo(f"the log extends the checkpoint of {saved.signed_at} "
+                   f"(event #{saved.seq}, hash {saved.head_hash[:16]}...)")
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(data_dir: DataDir = None) -> None:
+    """Print a signed checkpoint of the audit log's head (JSON): save it somewhere the
+    platform cannot write, and verify against it later."""
+    import json
+
+    from openlfr.services import audit_log
+
+    platform = _open(data_dir)
+    try:
+        found = audit_log.checkpoint(platform, SYSTEM_ACTOR)
+    finally:
+        platform.close()
+    if found is None:
+        fail("the audit log has no events yet")
+    typer.echo(json.dumps(found.to_json(), indent=2))
 
 
 def powers(

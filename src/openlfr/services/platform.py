@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -142,6 +143,11 @@ class Platform:
             migrate(engine, gazetteer_file=settings.gazetteer_file)
         return cls(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
                    fernet=Fernet(settings.fernet_key()))
+
+    @property
+    def audit_signing_key(self) -> Ed25519PrivateKey:
+        """The key that signs the audit log's checkpoints (from settings, never the DB)."""
+        return Ed25519PrivateKey.from_private_bytes(self.settings.audit_signing_key_bytes())
 
     def close(self) -> None:
         self.live.close()

@@ -509,6 +509,22 @@ class AuditVerificationOut(BaseModel):
     message: str
 
 
+class AuditCheckpointOut(BaseModel):
+    """A signed checkpoint of the audit log: event ``seq`` had hash ``head_hash`` at
+    ``signed_at``. Save it; ``openlfr audit verify --checkpoint FILE`` (or fetching the
+    checkpoint at the same seq later and comparing the hash) proves the log still extends
+    it. The signature is Ed25519 over the canonical JSON of format, version, seq,
+    head_hash and signed_at."""
+
+    format: str
+    version: int
+    seq: int
+    head_hash: str
+    signed_at: str
+    public_key: str = Field(description="The platform's Ed25519 public key, base64.")
+    signature: str = Field(description="Ed25519 signature, base64.")
+
+
 class PublicDeploymentSummary(BaseModel):
     reference: str
     title: str

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, HTTPException, Path, Response
 
-from openlfr.services import consultations, deployments, public_view
+from openlfr.services import audit_log, consultations, deployments, public_view
 from openlfr.services.platform import PUBLIC_ACTOR
 from openlfr.services.portal import area_list
 from openlfr.services.powers import Action
@@ -25,6 +25,7 @@ from openlfr.web.deps import IdPath, PlatformDep, power
 from openlfr.web.schemas import (
     AmendmentOut,
     AreaOut,
+    AuditCheckpointOut,
     CommentOut,
     ConsultationOut,
     EngagementEventOut,
@@ -179,3 +180,26 @@ def areas(platform: PlatformDep) -> list[GazetteerBoroughOut]:
     return [GazetteerBoroughOut(code=b.code, name=b.name, ons_code=b.ons_code,
                                 wards=[AreaOut(code=w.code, name=w.name) for w in wards])
             for b, wards in area_list(platform)]
+
+
+def _checkpoint_out(platform: PlatformDep, seq: int | None) -> AuditCheckpointOut:
+    found = audit_log.checkpoint(platform, PUBLIC_ACTOR, seq)
+    if found is None:
+        raise HTTPException(404, "the audit log has no events yet" if seq is None
+                            else f"the audit log has no event #{seq}")
+    return AuditCheckpointOut(**found.to_json())
+
+
+@router.get("/audit/checkpoint", response_model=AuditCheckpointOut)
+def audit_checkpoint(platform: PlatformDep) -> AuditCheckpointOut:
+    """A signed checkpoint of the audit log's head, to keep: anyone who saved one can
+    later prove that the log still extends it (``openlfr audit verify --checkpoint``)."""
+    return _checkpoint_out(platform, None)
+
+
+@router.get("/audit/checkpoint/{seq}", response_model=AuditCheckpointOut)
+def audit_checkpoint_at(seq: IdPath, platform: PlatformDep) -> AuditCheckpointOut:
+    """A signed checkpoint of event ``seq`` as stored now: its hash must equal the one in
+    any checkpoint of the same seq saved earlier, or the log was rewritten (404: it was
+    truncated)."""
+    return _checkpoint_out(platform, seq)

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from openlfr.web.pages import (
+    audit_feed,
     auth,
     console,
     consultation,
@@ -39,7 +40,7 @@ from openlfr.web.pages.staff_access import StaffRoute
 #: Every page module, in routing order.
 PAGE_MODULES: tuple[ModuleType, ...] = (
     deployments, feedback, register, feeds, consultation, subscriptions, transparency,
-    reports, auth, staff, consultation_builder, watchlist, console)
+    reports, auth, staff, consultation_builder, watchlist, console, audit_feed)
 
 #: Every public page path; all are readable without logging in.
 PUBLIC_PAGE_PATHS: tuple[str, ...] = tuple(
