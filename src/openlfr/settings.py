@@ -109,8 +109,16 @@ class Settings(BaseSettings):
     )
     login_failures_allowed: int = Field(
         default=10, ge=1,
-        description="Failed logins allowed per username, and per client address, in 15 minutes; "
-        "further attempts are refused until the window passes.",
+        description="Failed logins allowed per username from one client address in 15 "
+        "minutes (half of them in a minute, twice as many in 4 hours, four times in a day: "
+        "back-off); the same username from another address is not slowed. An admin can "
+        "clear a username's block.",
+    )
+    rate_limit_storage: str | None = Field(
+        default=None,
+        description="Where rate-limit and login-throttle counts are kept "
+        "(OPENLFR_RATE_LIMIT_STORAGE), e.g. redis://127.0.0.1:6379/0, so that every server "
+        "process shares them. Default: each process's memory.",
     )
     session_max_age_s: int = Field(default=12 * 3600, ge=60, description="Login session lifetime.")
     cookie_secure: bool = Field(

@@ -144,6 +144,7 @@ USE_CASES: dict[str, Action] = {
     "technology.update_technology": Action.TECHNOLOGY_REGISTER,
     "users.create_api_key": Action.API_KEYS_MANAGE,
     "users.create_user": Action.USERS_MANAGE,
+    "users.clear_login_throttle": Action.USERS_MANAGE,
     "users.list_api_keys": Action.API_KEYS_MANAGE,
     "users.list_users": Action.USERS_MANAGE,
     "users.log_out": Action.SESSION_USE,

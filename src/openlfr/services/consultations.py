@@ -256,9 +256,11 @@ def close_consultation(p: Platform, actor: Actor, deployment_id: int) -> m.Consu
 
 
 def submit_response(p: Platform, actor: Actor, consultation_id: int,
-                    data: ConsultationResponseIn) -> None:
-    """Record an anonymous response to an open consultation."""
+                    data: ConsultationResponseIn, client: str | None = None) -> None:
+    """Record an anonymous response to an open consultation; ``client`` (its address)
+    is rate limited (services.rate_limits)."""
     require(actor, Action.CONSULTATION_ANSWER)
+    p.rate_limits.hit(Action.CONSULTATION_ANSWER, client)
     now = p.clock()
     with p.sessions.begin() as s:
         c = get_or_404(s, m.Consultation, consultation_id, "consultation")
@@ -316,9 +318,11 @@ def results_in(s: Session, c: m.Consultation) -> ConsultationResults:
 
 
 def submit_feedback(p: Platform, actor: Actor, deployment_id: int,
-                    data: FeedbackIn) -> m.Feedback:
-    """Public feedback on a published deployment; the answer deadline starts now."""
+                    data: FeedbackIn, client: str | None = None) -> m.Feedback:
+    """Public feedback on a published deployment; the answer deadline starts now.
+    ``client`` (its address) is rate limited (services.rate_limits)."""
     require(actor, Action.FEEDBACK_SUBMIT)
+    p.rate_limits.hit(Action.FEEDBACK_SUBMIT, client)
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id)

@@ -30,6 +30,7 @@ from openlfr.governance.areas import UnknownArea
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
 from openlfr.governance.lifecycle import DeploymentStatus, Transition
 from openlfr.services.platform import PUBLIC_ACTOR, SYSTEM_ACTOR, Platform
+from openlfr.services.powers import Action
 from openlfr.settings import Settings, new_token
 from openlfr.storage import models as m
 
@@ -98,13 +99,14 @@ def valid_address(text: str) -> str:
 
 # --- subscriptions ---------------------------------------------------------------------------
 
-def subscribe(p: Platform, email: str, area_code: str) -> None:
+def subscribe(p: Platform, email: str, area_code: str, client: str | None = None) -> None:
     """Ask for e-mail notice of deployments in an area (a gazetteer code). A confirmation
     e-mail with a link goes to the address; nothing else is sent until the link is used.
     Subscribing again sends the confirmation again (at most every few minutes) and
     changes nothing else, so the answer never reveals whether the address was already
-    subscribed."""
+    subscribed. ``client`` (its address) is rate limited (services.rate_limits)."""
     address = valid_address(email)
+    p.rate_limits.hit(Action.NOTICE_SUBSCRIBE, client)
     try:
         area = _portal().notice_area(p, area_code)
     except UnknownArea as exc:

@@ -20,6 +20,7 @@ from openlfr.storage.db import make_engine, make_sessionmaker, migrate
 
 if TYPE_CHECKING:
     from openlfr.services.live import LiveFeed
+    from openlfr.services.rate_limits import LoginThrottle, RateLimiter
 
 
 def utcnow() -> datetime:
@@ -75,46 +76,6 @@ PUBLIC_ACTOR = Actor(name="public", role=Role.PUBLIC)
 SYSTEM_ACTOR = Actor(name="system", role=Role.ADMIN)
 
 
-class TooManyAttempts(GovernanceError):
-    """Too many failed logins; the message says when to try again."""
-
-
-LOGIN_WINDOW_MINUTES = 15
-
-
-class LoginThrottle:
-    """Counts failed logins per username and per client address over a moving window
-    (the ``limits`` library), so passwords cannot be guessed at speed. In-process: each
-    server process counts its own attempts."""
-
-    def __init__(self, failures_allowed: int) -> None:
-        from limits import RateLimitItemPerMinute
-        from limits.storage import MemoryStorage
-        from limits.strategies import MovingWindowRateLimiter
-
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
-        self._item = RateLimitItemPerMinute(failures_allowed, LOGIN_WINDOW_MINUTES)
-
-    @staticmethod
-    def _keys(username: str, client: str | None) -> list[str]:
-        return [f"user:{username}"] + ([f"client:{client}"] if client else [])
-
-    def check(self, username: str, client: str | None) -> None:
-        """Refuse before checking the password if either counter is exhausted."""
-        for key in self._keys(username, client):
-            if not self._limiter.test(self._item, "login", key):
-                raise TooManyAttempts(
-                    f"too many failed logins; wait {LOGIN_WINDOW_MINUTES} minutes and try "
-                    "again, or ask an admin to reset the password")
-
-    def failed(self, username: str, client: str | None) -> None:
-        for key in self._keys(username, client):
-            self._limiter.hit(self._item, "login", key)
-
-    def succeeded(self, username: str) -> None:
-        self._limiter.clear(self._item, "login", f"user:{username}")
-
-
 @dataclass
 class Platform:
     """The platform's runtime: one per process, shared by the API and the CLI."""
@@ -124,14 +85,19 @@ class Platform:
     sessions: sessionmaker[Session]
     fernet: Fernet
     clock: Callable[[], datetime] = field(default=utcnow)
+    #: One policy per limited action, checked by the use cases (services.rate_limits).
+    rate_limits: RateLimiter = field(init=False)
     login_throttle: LoginThrottle = field(init=False)
     #: Wakes the operator consoles' live streams when a deployment changes.
     live: LiveFeed = field(init=False)
 
     def __post_init__(self) -> None:
         from openlfr.services.live import LiveFeed  # it imports this module
+        from openlfr.services.rate_limits import LoginThrottle, RateLimiter, open_storage
 
-        self.login_throttle = LoginThrottle(self.settings.login_failures_allowed)
+        storage = open_storage(self.settings.rate_limit_storage)
+        self.rate_limits = RateLimiter(storage)
+        self.login_throttle = LoginThrottle(storage, self.settings.login_failures_allowed)
         self.live = LiveFeed()
 
     @classmethod

@@ -124,7 +124,8 @@ class LoginResult:
 
 def log_in(p: Platform, username: str, password: str, client: str | None = None) -> LoginResult:
     """Check a password and open a session; the returned token goes in the cookie. Failed
-    attempts are counted per username and per ``client`` address (see LoginThrottle)."""
+    attempts are counted per username and ``client`` address, with back-off (see
+    services.rate_limits.LoginThrottle)."""
     now = p.clock()
     p.login_throttle.check(username, client)
     with p.sessions.begin() as s:
@@ -145,7 +146,7 @@ def log_in(p: Platform, username: str, password: str, client: str | None = None)
         lifetime = p.settings.session_max_age_s
         s.add(m.LoginSession(token_hash=_sha256(token), user_id=user.id, created_at=now,
                              expires_at=now + timedelta(seconds=lifetime)))
-        p.login_throttle.succeeded(username)
+        p.login_throttle.succeeded(username, client)
         append_event(s, actor=user.username, action="user.logged_in", subject_type="user",
                      subject_id=user.id, details={}, now=now)
     return LoginResult(token, user, lifetime)
@@ -178,6 +179,19 @@ def actor_of(user: m.User) -> Actor:
     """A person as the use cases see them: name, role and, for a councillor, areas."""
     return Actor(name=user.username, role=Role(user.role), user_id=user.id,
                  areas=tuple(user.areas or ()))
+
+
+def clear_login_throttle(p: Platform, actor: Actor, user_id: int) -> m.User:
+    """Lift the failed-login block on a person's username, from every address (an admin
+    who has checked that the account holder is who they say)."""
+    require(actor, Action.USERS_MANAGE)
+    now = p.clock()
+    with p.sessions.begin() as s:
+        user = get_or_404(s, m.User, user_id, "user")
+        p.login_throttle.clear(user.username)
+        append_event(s, actor=actor.audit_name, action="user.login_throttle_cleared",
+                     subject_type="user", subject_id=user.id, details={}, now=now)
+    return user
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,15 @@ def get_platform(request: Request) -> Platform:
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
+def client_address(request: Request) -> str | None:
+    """The caller's address, as the rate limits and the login throttle count it (the
+    API's and the pages' one reading of it)."""
+    return request.client.host if request.client else None
+
+
+ClientDep = Annotated[str | None, Depends(client_address)]
+
+
 def current_actor(
     platform: PlatformDep,
     session_token: Annotated[str | None, Depends(session_cookie)] = None,

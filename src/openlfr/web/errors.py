@@ -15,7 +15,8 @@ from openlfr.governance.errors import (
     InvalidInput,
     NotFound,
 )
-from openlfr.services.platform import PermissionDenied, TooManyAttempts
+from openlfr.services.platform import PermissionDenied
+from openlfr.services.rate_limits import TooManyRequests
 from openlfr.services.users import LoginFailed
 
 
@@ -43,7 +44,7 @@ def _status_for(exc: GovernanceError) -> int:
         return 403
     if isinstance(exc, LoginFailed):
         return 401
-    if isinstance(exc, TooManyAttempts):
+    if isinstance(exc, TooManyRequests):
         return 429
     if isinstance(exc, Conflict):
         return 409

@@ -11,7 +11,7 @@ from openlfr.services.platform import Actor
 from openlfr.services.powers import Action
 from openlfr.services.schemas import LoginIn
 from openlfr.web.api import AUTH_ERRORS
-from openlfr.web.deps import SESSION_COOKIE, PlatformDep, power
+from openlfr.web.deps import SESSION_COOKIE, ClientDep, PlatformDep, power
 from openlfr.web.schemas import MeOut, Problem
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -21,11 +21,10 @@ Staff = Annotated[Actor, power(Action.SESSION_USE)]
 @router.post("/login", response_model=MeOut, responses={
     **AUTH_ERRORS, 429: {"model": Problem, "description": "Too many failed logins."}},
     dependencies=[power(Action.LOG_IN)])
-def login(data: LoginIn, request: Request, response: Response,
-          platform: PlatformDep) -> MeOut:
+def login(data: LoginIn, response: Response, platform: PlatformDep,
+          client: ClientDep) -> MeOut:
     """Check username and password; on success set the session cookie. Repeated failures
-    are refused for a while (429)."""
-    client = request.client.host if request.client else None
+    of a username from one address are refused for a while, longer each time (429)."""
     result = users.log_in(platform, data.username, data.password, client)
     response.set_cookie(SESSION_COOKIE, result.token, max_age=result.expires_in_s,
                         httponly=True, samesite="lax", secure=platform.settings.cookie_secure)

@@ -21,7 +21,7 @@ from openlfr.web.api.assessments import assessment_out
 from openlfr.web.api.consultations import kept_wording_out, results_out
 from openlfr.web.api.motions import motion_out
 from openlfr.web.api.technology import register_out
-from openlfr.web.deps import IdPath, PlatformDep, power
+from openlfr.web.deps import ClientDep, IdPath, PlatformDep, power
 from openlfr.web.schemas import (
     AmendmentOut,
     AreaOut,
@@ -125,12 +125,12 @@ def engagement_evidence(reference: Reference, event_id: IdPath,
 
 @router.post("/deployments/{reference}/feedback", response_model=FeedbackReceipt,
              status_code=201, dependencies=[power(Action.FEEDBACK_SUBMIT)])
-def submit_feedback(reference: Reference, data: FeedbackIn,
-                    platform: PlatformDep) -> FeedbackReceipt:
+def submit_feedback(reference: Reference, data: FeedbackIn, platform: PlatformDep,
+                    client: ClientDep) -> FeedbackReceipt:
     """Object, ask, support, complain, or ask for redress. Contact details are optional
     and never published; the answer is published by the deadline given."""
     d = deployments.public_deployment(platform, reference)
-    f = consultations.submit_feedback(platform, PUBLIC_ACTOR, d.id, data)
+    f = consultations.submit_feedback(platform, PUBLIC_ACTOR, d.id, data, client)
     return FeedbackReceipt(
         id=f.id, answer_due_at=f.answer_due_at,
         message=f"received; a public answer is due by {f.answer_due_at.date().isoformat()}")
@@ -152,12 +152,12 @@ def public_consultation(consultation_id: IdPath, platform: PlatformDep) -> Consu
 @router.post("/consultations/{consultation_id}/responses", status_code=204, responses=CONFLICT,
              dependencies=[power(Action.CONSULTATION_ANSWER)])
 def respond(consultation_id: IdPath, data: ConsultationResponseIn,
-            platform: PlatformDep) -> None:
+            platform: PlatformDep, client: ClientDep) -> None:
     """An anonymous response: nothing identifying is asked for or stored; an optional
     postcode district (the first part of a UK postcode, e.g. "SE11") says where
     responses come from."""
     consultations.public_consultation(platform, consultation_id)
-    consultations.submit_response(platform, PUBLIC_ACTOR, consultation_id, data)
+    consultations.submit_response(platform, PUBLIC_ACTOR, consultation_id, data, client)
 
 
 @router.get("/motions", response_model=list[MotionOut])

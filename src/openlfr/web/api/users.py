@@ -39,6 +39,14 @@ def update_user(user_id: IdPath, data: UserPatch, actor: Admin,
     return UserOut.model_validate(users.update_user(platform, actor, user_id, data))
 
 
+@router.post("/users/{user_id}/login-block/clear", response_model=UserOut,
+             responses=NOT_FOUND)
+def clear_login_block(user_id: IdPath, actor: Admin, platform: PlatformDep) -> UserOut:
+    """Lift the failed-login block on the person's username, from every address (once
+    you know the account holder is asking)."""
+    return UserOut.model_validate(users.clear_login_throttle(platform, actor, user_id))
+
+
 @router.get("/api-keys", response_model=list[ApiKeyOut])
 def list_api_keys(actor: KeyAdmin, platform: PlatformDep) -> list[ApiKeyOut]:
     """Engine-node keys (secrets are never shown again)."""

@@ -33,7 +33,6 @@ from openlfr.web.pages import (
     transparency,
     watchlist,
 )
-from openlfr.web.pages.rate_limits import ClientRateLimit
 from openlfr.web.pages.rendering import STATIC_DIR
 from openlfr.web.pages.staff_access import StaffRoute
 
@@ -60,9 +59,5 @@ def portal_routes() -> list[BaseRoute]:
 
 
 def install(app: FastAPI) -> None:
-    """Add the portal's routes to ``app`` (after the API's, which they never shadow) and
-    the per-client rate limits of the public forms (feedback, consultation, subscribe)."""
-    app.state.portal_feedback_limit = ClientRateLimit(feedback.FEEDBACK_PER_HOUR)
-    app.state.portal_consultation_limit = ClientRateLimit(consultation.RESPONSES_PER_HOUR)
-    app.state.portal_subscribe_limit = ClientRateLimit(subscriptions.SUBSCRIBE_PER_HOUR)
+    """Add the portal's routes to ``app`` (after the API's, which they never shadow)."""
     app.router.routes.extend(portal_routes())

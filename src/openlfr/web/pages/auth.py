@@ -10,9 +10,9 @@ from starlette.routing import Route
 
 from openlfr.governance.errors import GovernanceError
 from openlfr.services import users
-from openlfr.services.platform import TooManyAttempts
 from openlfr.services.powers import Action
-from openlfr.web.deps import SESSION_COOKIE
+from openlfr.services.rate_limits import TooManyAttempts
+from openlfr.web.deps import SESSION_COOKIE, client_address
 from openlfr.web.pages.rendering import platform_of, render
 from openlfr.web.pages.staff_access import StaffRoute, page_actor, staff_form
 
@@ -42,7 +42,7 @@ async def login_submit(request: Request) -> Response:
     password = str(form.get("password") or "")
     target = _safe_next(str(form.get("next") or STAFF_HOME))
     p = platform_of(request)
-    client = request.client.host if request.client else None
+    client = client_address(request)
     try:
         if not username or not password:
             raise GovernanceError("enter your username and password")

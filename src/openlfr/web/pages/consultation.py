@@ -19,15 +19,17 @@ from openlfr.services import consultations, public_view
 from openlfr.services import deployments as deployment_service
 from openlfr.services.consultations import ConsultationResults, KeptWording
 from openlfr.services.platform import PUBLIC_ACTOR
+from openlfr.services.powers import Action
+from openlfr.services.rate_limits import POLICIES, TooManyRequests
 from openlfr.services.schemas import ConsultationResponseIn
 from openlfr.storage import models as m
+from openlfr.web.deps import client_address
 from openlfr.web.pages.deployments import REFERENCE
-from openlfr.web.pages.rate_limits import ClientRateLimit
 from openlfr.web.pages.rendering import not_found, platform_of, render
 
 #: Responses a single client address may send per hour (households and libraries share
 #: addresses, so a little more than the feedback form allows).
-RESPONSES_PER_HOUR = 20
+RESPONSES_PER_HOUR = POLICIES[Action.CONSULTATION_ANSWER].item.amount
 #: The form field of the optional postcode district.
 DISTRICT_FIELD = "postcode_district"
 #: Where a problem with the whole form is shown.
@@ -143,12 +145,12 @@ async def submit_answers(request: Request) -> Response:
             answers=answers, postcode_district=values[DISTRICT_FIELD].strip() or None)
     except ValidationError as exc:
         return _page(request, d, c, values, _problems(exc), status_code=422)
-    limiter: ClientRateLimit = request.app.state.portal_consultation_limit
-    if not limiter.allow(request):
-        return render(request, "consultation_limited.html",
-                      {"d": d, "per_hour": limiter.per_hour}, status_code=429)
     try:
-        consultations.submit_response(platform_of(request), PUBLIC_ACTOR, c.id, data)
+        consultations.submit_response(platform_of(request), PUBLIC_ACTOR, c.id, data,
+                                      client_address(request))
+    except TooManyRequests:
+        return render(request, "consultation_limited.html",
+                      {"d": d, "per_hour": RESPONSES_PER_HOUR}, status_code=429)
     except InvalidInput as exc:
         return _page(request, d, c, values, {exc.field.removeprefix("answers."): exc.message},
                      status_code=422)

@@ -17,14 +17,16 @@ from openlfr.governance.records import KINDS_NEEDING_ANSWER, FeedbackKind
 from openlfr.services import consultations
 from openlfr.services import deployments as deployment_service
 from openlfr.services.platform import PUBLIC_ACTOR
+from openlfr.services.powers import Action
+from openlfr.services.rate_limits import POLICIES, TooManyRequests
 from openlfr.services.schemas import FeedbackIn
 from openlfr.storage import models as m
+from openlfr.web.deps import client_address
 from openlfr.web.pages.deployments import REFERENCE
-from openlfr.web.pages.rate_limits import ClientRateLimit
 from openlfr.web.pages.rendering import not_found, platform_of, render
 
 #: Feedback a single client address may send per hour.
-FEEDBACK_PER_HOUR = 10
+FEEDBACK_PER_HOUR = POLICIES[Action.FEEDBACK_SUBMIT].item.amount
 
 #: The kinds offered on the form, in order, with what each means to the person sending.
 KIND_CHOICES: tuple[tuple[str, str], ...] = (
@@ -77,11 +79,12 @@ async def submit_feedback_form(request: Request) -> Response:
     except ValidationError as exc:
         errors = {str(e["loc"][0]): _problem(str(e["loc"][0]), e["msg"]) for e in exc.errors()}
         return _form(request, d, values, errors, status_code=422)
-    limiter: ClientRateLimit = request.app.state.portal_feedback_limit
-    if not limiter.allow(request):
-        return render(request, "feedback_limited.html", {"d": d, "per_hour": limiter.per_hour},
+    try:
+        f = consultations.submit_feedback(platform_of(request), PUBLIC_ACTOR, d.id, data,
+                                          client_address(request))
+    except TooManyRequests:
+        return render(request, "feedback_limited.html", {"d": d, "per_hour": FEEDBACK_PER_HOUR},
                       status_code=429)
-    f = consultations.submit_feedback(platform_of(request), PUBLIC_ACTOR, d.id, data)
     url = request.url_for("feedback_thanks", reference=d.reference).include_query_params(
         due=f.answer_due_at.date().isoformat(), kind=f.kind)
     return RedirectResponse(str(url), status_code=303)

@@ -17,12 +17,14 @@ from starlette.routing import Route
 from openlfr.governance.areas import UnknownArea
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
 from openlfr.services import notices, portal
+from openlfr.services.powers import Action
+from openlfr.services.rate_limits import POLICIES, TooManyRequests
 from openlfr.storage import models as m
-from openlfr.web.pages.rate_limits import ClientRateLimit
+from openlfr.web.deps import client_address
 from openlfr.web.pages.rendering import not_found, platform_of, render
 
 #: Subscription requests a single client address may send per hour.
-SUBSCRIBE_PER_HOUR = 10
+SUBSCRIBE_PER_HOUR = POLICIES[Action.NOTICE_SUBSCRIBE].item.amount
 
 
 def _area(request: Request) -> portal.NoticeArea | Response:
@@ -61,11 +63,11 @@ async def subscribe(request: Request) -> Response:
         notices.valid_address(email)
     except InvalidInput as exc:
         return _form(request, area, email, exc.message, status_code=422)
-    limiter: ClientRateLimit = request.app.state.portal_subscribe_limit
-    if not limiter.allow(request):
+    try:
+        notices.subscribe(platform_of(request), email, area.code, client_address(request))
+    except TooManyRequests:
         return render(request, "subscribe_limited.html", {
-            "area": area, "per_hour": limiter.per_hour}, status_code=429)
-    notices.subscribe(platform_of(request), email, area.code)
+            "area": area, "per_hour": SUBSCRIBE_PER_HOUR}, status_code=429)
     return RedirectResponse(str(request.url_for("subscribe_sent", area=area.code)),
                             status_code=303)
 

@@ -1,0 +1,142 @@
+"""Rate limits are the use cases' concern, one policy per action: the JSON API is
+limited exactly as the pages are (a client the form has refused is refused by the API
+too), and with Redis configured every server process shares the counts. Login
+throttling slows a guesser per username and address, with back-off, never locks the
+account holder out from elsewhere, and an admin can lift it."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+import sqlalchemy as sa
+from platform_helpers import PASSWORD, FakeClock, Scenario, Staff, make_settings, new_client, ok
+from starlette.testclient import TestClient
+
+from openlfr.services import consultations
+from openlfr.services.platform import PUBLIC_ACTOR, Platform
+from openlfr.services.powers import Action
+from openlfr.services.rate_limits import POLICIES, TooManyRequests
+from openlfr.services.schemas import FeedbackIn
+from openlfr.storage import models as m
+
+
+def _published(s: Scenario) -> None:
+    s.draft()
+    ok(s.staff["planner"].post(s.url("/propose")))
+    ok(s.staff["planner"].post(s.url("/publish-notice")))
+
+
+def _feedback_rows(p: Platform) -> int:
+    with p.sessions() as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(m.Feedback)) or 0
+
+
+def test_the_api_is_limited_like_the_form(scenario: Scenario) -> None:
+    s = scenario
+    _published(s)
+    allowed = POLICIES[Action.FEEDBACK_SUBMIT].item.amount
+    url = f"/api/public/deployments/{s.reference}/feedback"
+    body = {"kind": "objection", "text": "I object to this deployment."}
+    for _ in range(allowed - 1):
+        ok(s.staff.anon.post(url, json=body), 201)
+    form = s.staff.anon.get(f"/deployments/{s.reference}/feedback")
+    assert form.status_code == 200
+    r = s.staff.anon.post(f"/deployments/{s.reference}/feedback",
+                          data={"kind": "objection", "text": "And from the form."},
+                          follow_redirects=False)
+    assert r.status_code == 303  # the last one allowed, through the form
+    assert s.staff.anon.post(url, json=body).status_code == 429
+    r = s.staff.anon.post(f"/deployments/{s.reference}/feedback",
+                          data={"kind": "objection", "text": "Once more."})
+    assert r.status_code == 429
+    assert _feedback_rows(s.staff.platform) == allowed
+
+
+def test_consultation_answers_through_the_api_are_limited(scenario: Scenario) -> None:
+    s = scenario
+    _published(s)
+    planner = s.staff["planner"]
+    c = ok(planner.put(s.url("/consultation"), json={
+        "benefits": "Finding people wanted for robbery more quickly.",
+        "risks": "False alerts can lead to innocent people being stopped; the camera sees "
+                 "everyone who passes, which affects privacy, and accuracy differs between "
+                 "demographic groups at low thresholds.",
+        "questions": [{"text": "What do you think about LFR here?"}]}))
+    ok(planner.post(s.url("/consultation/open")))
+    url = f"/api/public/consultations/{c['id']}/responses"
+    allowed = POLICIES[Action.CONSULTATION_ANSWER].item.amount
+    codes = [s.staff.anon.post(url, json={"answers": {"q1": f"answer {i}"}}).status_code
+             for i in range(allowed + 5)]
+    assert codes == [204] * allowed + [429] * 5
+
+
+def test_redis_shares_the_counts_between_server_processes(
+        tmp_path: Path, clock: FakeClock) -> None:
+    try:
+        redis.Redis(socket_connect_timeout=1).ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    db = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    storage = "redis://127.0.0.1:6379/0"
+    first = Platform.open(make_settings(tmp_path / "a", db, rate_limit_storage=storage))
+    second = Platform.open(make_settings(tmp_path / "b", db, rate_limit_storage=storage))
+    try:
+        first.clock = second.clock = clock
+        s = Scenario(Staff(first), clock)
+        _published(s)
+        # Two platforms over one database, as two server processes; an address unique to
+        # this run (Redis outlives it).
+        address = f"198.51.100.1/{uuid.uuid4().hex}"
+        body = {"kind": "question", "text": "When does it start?"}
+        allowed = POLICIES[Action.FEEDBACK_SUBMIT].item.amount
+        for n in range(allowed):
+            p = (first, second)[n % 2]
+            consultations.submit_feedback(p, PUBLIC_ACTOR, s.deployment_id, FeedbackIn(**body),
+                                          address)
+        with pytest.raises(TooManyRequests):
+            consultations.submit_feedback(first, PUBLIC_ACTOR, s.deployment_id,
+                                          FeedbackIn(**body), address)
+        with pytest.raises(TooManyRequests):
+            consultations.submit_feedback(second, PUBLIC_ACTOR, s.deployment_id,
+                                          FeedbackIn(**body), address)
+    finally:
+        first.close()
+        second.close()
+
+
+def _login(client: object, username: str, password: str) -> int:
+    return client.post("/api/auth/login", json={  # type: ignore[attr-defined]
+        "username": username, "password": password}).status_code
+
+
+def test_a_guesser_does_not_lock_out_the_account_holder(staff: Staff) -> None:
+    staff.add_user("operator1", "operator")
+    guesser = new_client(staff.app)  # address "testclient"
+    codes = [_login(guesser, "operator1", "wrong password!!") for _ in range(12)]
+    assert codes[0] == 401 and codes[-1] == 429
+    assert 401 in codes[:5] and set(codes[5:]) == {429}  # back-off: refused before checking
+    # The operator, from the van's own address, logs in at once.
+    van = TestClient(staff.app, base_url="http://testserver", client=("203.0.113.7", 5000))
+    assert _login(van, "operator1", PASSWORD) == 200
+    # The guesser stays refused even with the right password, until an admin clears it.
+    assert _login(guesser, "operator1", PASSWORD) == 429
+    user_id = next(u["id"] for u in ok(staff["admin"].get("/api/users"))
+                   if u["username"] == "operator1")
+    assert staff["operator"].post(f"/api/users/{user_id}/login-block/clear").status_code == 403
+    ok(staff["admin"].post(f"/api/users/{user_id}/login-block/clear"))
+    assert _login(guesser, "operator1", PASSWORD) == 200
+    events = ok(staff["admin"].get("/api/audit/events", params={"limit": 1000}))
+    assert any(e["action"] == "user.login_throttle_cleared" for e in events)
+
+
+def test_one_address_spraying_many_usernames_is_capped(staff: Staff) -> None:
+    sprayer = new_client(staff.app)
+    allowed = staff.platform.settings.login_failures_allowed * 5
+    codes = [_login(sprayer, f"user{n:03d}", "wrong password!!") for n in range(allowed + 3)]
+    assert codes[:allowed] == [401] * allowed and set(codes[allowed:]) == {429}
+    staff.add_user("planner9", "planner")
+    other = TestClient(staff.app, base_url="http://testserver", client=("203.0.113.9", 5000))
+    assert _login(other, "planner9", PASSWORD) == 200
