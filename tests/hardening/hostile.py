@@ -19,9 +19,9 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
             + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
 
 
-def png_declaring(width: int, height: int, idat: bytes = b"") -> bytes:
-    """A tiny PNG whose header declares ``width`` x ``height`` (RGB, 8 bit)."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+def png_declaring(width: int, height: int, idat: bytes = b"", depth: int = 8) -> bytes:
+    """A tiny PNG whose header declares ``width`` x ``height`` (RGB)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, 2, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
             + _png_chunk(b"IDAT", zlib.compress(idat)) + _png_chunk(b"IEND", b""))
 
@@ -46,12 +46,33 @@ def jpeg(width: int = 64, height: int = 64) -> bytes:
     return encoded.tobytes()
 
 
-def jpeg_declaring(width: int, height: int) -> bytes:
-    """A real small JPEG whose SOF0 segment is rewritten to declare ``width`` x ``height``."""
+def jpeg_declaring(width: int, height: int, marker: bytes = b"\xff\xc0") -> bytes:
+    """A real small JPEG whose SOF segment is rewritten to declare ``width`` x ``height``
+    (and, with ``marker``, to be another kind of frame, e.g. progressive)."""
     data = bytearray(jpeg())
     at = data.index(b"\xff\xc0")
+    data[at:at + 2] = marker
     struct.pack_into(">HH", data, at + 5, height, width)
     return bytes(data)
+
+
+def webp_vp8x_declaring(width: int, height: int) -> bytes:
+    """An extended WebP header whose canvas is ``width`` x ``height``, with no image."""
+    vp8x = b"\x00\x00\x00\x00" + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(
+        3, "little")
+    chunk = b"VP8X" + struct.pack("<I", len(vp8x)) + vp8x
+    return b"RIFF" + struct.pack("<I", 4 + len(chunk)) + b"WEBP" + chunk
+
+
+def tiff_declaring(width: int, height: int) -> bytes:
+    """A little-endian TIFF whose first directory declares ``width`` x ``height``."""
+    entries = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 8), (259, 3, 1, 1),
+               (262, 3, 1, 1), (273, 4, 1, 8), (277, 3, 1, 1), (278, 4, 1, height),
+               (279, 4, 1, width * height)]
+    ifd = struct.pack("<H", len(entries)) + b"".join(
+        struct.pack("<HHII", tag, kind, count, value) for tag, kind, count, value in entries
+    ) + b"\x00\x00\x00\x00"
+    return b"II*\x00" + struct.pack("<I", 8) + ifd
 
 
 def bmp_declaring(width: int, height: int) -> bytes:
@@ -91,6 +112,14 @@ def hostile_images() -> dict[str, bytes]:
         "random_bytes": np.random.default_rng(14).integers(0, 256, 8192, np.uint8).tobytes(),
         "tiff_header_only": b"II*\x00\x08\x00\x00\x00\x00\x00",
         "webp_header_only": b"RIFF\x24\x00\x00\x00WEBPVP8 \x18\x00\x00\x00",
+        "webp_vp8x_declares_16k_square": webp_vp8x_declaring(16384, 16384),
+        "tiff_declares_huge": tiff_declaring(50_000, 50_000),
+        "png_16bit_declares_10000_square": png_declaring(10_000, 10_000, depth=16),
+        "png_declares_max_int": png_declaring(2**31 - 1, 2**31 - 1),
+        "jpeg_progressive_sof2_huge": jpeg_declaring(60000, 60000, marker=b"\xff\xc2"),
+        "jpeg_wrong_suffix_huge_as_png": jpeg_declaring(40000, 40000),
+        "bmp_top_down_huge": bmp_declaring(30000, -30000),
+        "garbage_then_png": bytes(range(256)) * 8 + png,
     }
 
 
@@ -137,4 +166,12 @@ def hostile_json_texts() -> dict[str, str]:
         "string_body": '"objection"',
         "null_body": "null",
         "bidi_override": '{"kind": "objection", "text": "reversed \\u202e txet"}',
+        "form_feed": '{"kind": "objection", "text": "page\\u000cbreak inside"}',
+        "c1_control": '{"kind": "objection", "text": "next line \\u0085 char"}',
+        "wrong_types": '{"kind": 7, "text": ["a", "list"]}',
+        "unknown_field": '{"kind": "objection", "text": "fine words", "admin": true}',
+        "duplicate_keys": '{"kind": "objection", "text": "one", "text": "\\ud83d"}',
+        "too_long_text": '{"kind": "objection", "text": "' + "x" * 6000 + '"}',
+        "body_over_the_limit": '{"kind": "objection", "text": "' + "y" * (5 * 1024 * 1024) + '"}',
+        "lone_low_surrogate_key": '{"kind": "objection", "\\udc00": "x", "text": "fine words"}',
     }
