@@ -158,7 +158,8 @@ def _openlfr(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def _one_line_error(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode != 0
     assert "Traceback" not in result.stderr + result.stdout, result.stderr
-    assert result.stderr.strip().startswith("error: "), result.stderr
+    # Progress and "skipped ..." lines may come first; the verdict is one line, the last.
+    assert result.stderr.strip().splitlines()[-1].startswith("error: "), result.stderr
 
 
 @pytest.fixture(scope="module")
