@@ -88,6 +88,13 @@ class Settings(BaseSettings):
         description="Notice shorter than this many days fails the notice gate in a way no "
         "override can set aside.",
     )
+    max_audit_fpir: float = Field(
+        default=0.001, gt=0.0, le=1.0,
+        description="Highest false positive identification rate (share of passers-by who "
+        "raise a false alert) the technology's latest equity audit may show at a "
+        "deployment's watchlist size and threshold, its upper 95% bound where the audit "
+        "gives one; above it the threshold gate fails.",
+    )
     engagement_window_days: int = Field(
         default=180, ge=0,
         description="An engagement event may be dated at most this many days before the "
@@ -179,6 +186,7 @@ class Settings(BaseSettings):
             watchlist_allowed_categories=frozenset(self.watchlist_allowed_categories),
             watchlist_built_within_hours=self.watchlist_built_within_hours,
             override_min_notice_days=self.override_min_notice_days,
+            max_audit_fpir=self.max_audit_fpir,
         )
 
     def ensure_data_dir(self) -> Path:

@@ -18,6 +18,7 @@ from openlfr.governance.errors import Conflict, InvalidTransition
 from openlfr.governance.gates import (
     ALL_GATES,
     GateParameters,
+    audited_rates_for,
     cia_gate,
     consultation_gate,
     council_motions_gate,
@@ -37,6 +38,7 @@ from openlfr.governance.lifecycle import (
 )
 from openlfr.governance.records import (
     AudienceCategory,
+    AuditedRates,
     CiaFacts,
     ConsultationFacts,
     ConsultationStatus,
@@ -74,6 +76,16 @@ def feedback(kind: FeedbackKind = FeedbackKind.OBJECTION, answered: bool = True,
                          hidden_for_abuse=hidden)
 
 
+#: An audit's overall results, shaped like the issue's held-out figures.
+AUDITED = (
+    AuditedRates(1000, 0.50, fpir=0.087, fpir_upper=0.092, tpir=0.81),
+    AuditedRates(1000, 0.60, fpir=0.0004, fpir_upper=0.0007, tpir=0.34),
+    AuditedRates(2800, 0.50, fpir=0.0123, fpir_upper=0.015, tpir=0.81),
+    AuditedRates(2800, 0.60, fpir=0.010, fpir_upper=0.012, tpir=0.34),
+    AuditedRates(2800, 0.70, fpir=0.0006, fpir_upper=0.0009, tpir=0.035),
+)
+
+
 def good_dossier() -> DeploymentDossier:
     """A deployment that passes every gate; tests break one thing at a time."""
     return DeploymentDossier(
@@ -96,7 +108,8 @@ def good_dossier() -> DeploymentDossier:
                      WatchlistEntryFacts("missing_person", date(2026, 5, 20),
                                          expires_on=date(2026, 12, 31))),
             built_at=START - timedelta(hours=20)),
-        latest_equity_audit=EquityAuditFacts(date(2026, 1, 15), fair_threshold=0.6))
+        latest_equity_audit=EquityAuditFacts(date(2026, 1, 15), fair_threshold=0.6,
+                                             identification=AUDITED))
 
 
 def with_deployment(dossier: DeploymentDossier, **changes: Any) -> DeploymentDossier:
@@ -352,6 +365,100 @@ def test_threshold_fails_below_the_fair_threshold() -> None:
 def test_threshold_passes_when_no_audit_exists() -> None:
     result = threshold_gate(replace(good_dossier(), latest_equity_audit=None), PARAMS)
     assert result.passed and "no equity audit" in result.reason
+    assert "no audited false positive identification rate" in result.reason
+
+
+def with_audit(dossier: DeploymentDossier, rows: tuple[AuditedRates, ...] = AUDITED,
+               entries: int | None = None, **deployment: Any) -> DeploymentDossier:
+    """``dossier`` with the audit's results ``rows``, a watchlist of ``entries`` and the
+    deployment's fields changed."""
+    audit, watchlist = dossier.latest_equity_audit, dossier.watchlist
+    assert audit is not None and watchlist is not None
+    if entries is not None:
+        watchlist = replace(watchlist, entries=(watchlist.entries[0],) * entries)
+    return with_deployment(replace(dossier, watchlist=watchlist, latest_equity_audit=replace(
+        audit, identification=rows)), **deployment)
+
+
+def test_audited_rates_err_towards_more_false_alerts() -> None:
+    """The smallest audited watchlist at least as large as the deployment's, and at it the
+    highest audited threshold not above the deployment's."""
+    assert audited_rates_for(AUDITED, 1200, 0.65).rates == AUDITED[3]
+    assert audited_rates_for(AUDITED, 1000, 0.65).rates == AUDITED[1]
+    assert audited_rates_for(AUDITED, 2, 0.99).rates == AUDITED[1]
+    assert audited_rates_for(AUDITED, 2800, 0.70).rates == AUDITED[4]
+    # 0.1 + 0.6 is 0.7 give or take a rounding error: still the audited 0.70.
+    assert audited_rates_for(AUDITED, 2800, 0.1 + 0.6).rates == AUDITED[4]
+    assert audited_rates_for(AUDITED, 2800, 0.6999).rates == AUDITED[3]
+    too_big = audited_rates_for(AUDITED, 2801, 0.7)
+    assert too_big.rates is None and "at most 2,800 entries" in too_big.gap
+    too_low = audited_rates_for(AUDITED, 500, 0.45)
+    assert too_low.rates is None and "lowest audited threshold is 0.50" in too_low.gap
+    assert audited_rates_for((), 10, 0.6).rates is None
+
+
+def test_threshold_fails_when_the_audit_shows_too_many_false_alerts() -> None:
+    result = threshold_gate(with_audit(good_dossier(), entries=2800, threshold=0.5), PARAMS)
+    assert not result.passed and result.overridable  # the normal two-person override
+    assert ("latest equity audit (2026-01-15) found FPIR 0.0123 (95% upper 0.015) at "
+            "watchlist 2,800 and threshold 0.50, above the policy maximum of 0.001 (1 in "
+            "1,000 passers-by); raise the threshold or audit again.") in result.reason
+    # The fair-threshold part failing too: both reasons are given.
+    assert "0.50 is below 0.60" in result.reason
+
+
+def test_threshold_audit_check_names_the_figures_it_stood_in_for() -> None:
+    result = threshold_gate(with_audit(good_dossier(), entries=1500, threshold=0.65), PARAMS)
+    assert not result.passed
+    assert ("FPIR 0.01 (95% upper 0.012) at watchlist 2,800 and threshold 0.60 (the audited "
+            "figures covering this deployment's 1,500 entries at threshold 0.65)"
+            ) in result.reason
+    assert "fair threshold" not in result.reason  # only what failed
+    raised = threshold_gate(with_audit(good_dossier(), entries=1500, threshold=0.7), PARAMS)
+    assert raised.passed
+    assert "Threshold 0.70 is at or above the fair threshold 0.60" in raised.reason
+    assert ("found FPIR 0.0006 (95% upper 0.0009) at watchlist 2,800 and threshold 0.70 "
+            "(the audited figures covering this deployment's 1,500 entries at threshold "
+            "0.70), within the policy maximum of 0.001") in raised.reason
+
+
+def test_threshold_audit_check_holds_the_upper_bound_else_the_rate() -> None:
+    rows = (AuditedRates(100, 0.6, fpir=0.0008, fpir_upper=0.0011),)
+    bound = threshold_gate(with_audit(good_dossier(), rows), PARAMS)
+    assert not bound.passed and "FPIR 0.0008 (95% upper 0.0011)" in bound.reason
+    point = threshold_gate(with_audit(good_dossier(), (AuditedRates(100, 0.6, fpir=0.0008),)),
+                           PARAMS)
+    assert point.passed and "found FPIR 0.0008 at watchlist 100" in point.reason
+    at_limit = (AuditedRates(100, 0.6, fpir=0.0008, fpir_upper=0.001),)
+    assert threshold_gate(with_audit(good_dossier(), at_limit), PARAMS).passed
+    looser = replace(PARAMS, max_audit_fpir=0.002)
+    result = threshold_gate(with_audit(good_dossier(), rows), looser)
+    assert result.passed and "policy maximum of 0.002 (1 in 500 passers-by)" in result.reason
+
+
+def test_threshold_fails_when_the_audit_does_not_cover_the_deployment() -> None:
+    bigger = threshold_gate(with_audit(good_dossier(), entries=3000, threshold=0.8), PARAMS)
+    assert not bigger.passed and bigger.overridable
+    assert ("does not cover this deployment (3,000 entries on the watchlist at threshold 0.80): it "
+            "covers watchlists of at most 2,800 entries, and this one has 3,000; audit again"
+            ) in bigger.reason
+    # A smaller watchlist than any audited is judged by the smallest audited one.
+    smaller = threshold_gate(with_audit(good_dossier(), AUDITED[2:]), PARAMS)
+    assert not smaller.passed and ("at watchlist 2,800 and threshold 0.60 (the audited "
+                                   "figures covering this deployment's 2 entries at "
+                                   "threshold 0.64)") in smaller.reason
+    lowest = with_audit(good_dossier(), (AuditedRates(1000, 0.7, fpir=0.0),), threshold=0.65)
+    result = threshold_gate(lowest, PARAMS)
+    assert not result.passed and "lowest audited threshold is 0.70" in result.reason
+
+
+def test_threshold_says_when_the_audit_has_no_fpir_to_check() -> None:
+    """An audit recorded without identification results is like no audit for this check:
+    the gate passes on the fair threshold and says the FPIR could not be checked."""
+    result = threshold_gate(with_audit(good_dossier(), ()), PARAMS)
+    assert result.passed
+    assert ("records no FPIR per watchlist size and threshold, so the policy maximum of "
+            "0.001 (1 in 1,000 passers-by) could not be checked") in result.reason
 
 
 # --- council motions -----------------------------------------------------------------------------

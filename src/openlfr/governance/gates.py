@@ -19,9 +19,11 @@ from datetime import datetime, timedelta
 
 from openlfr.governance.cia import completeness_findings
 from openlfr.governance.records import (
+    AuditedRates,
     ConsultationStatus,
     CouncilMotionFacts,
     DeploymentDossier,
+    EquityAuditFacts,
     FeedbackKind,
     resident_share,
 )
@@ -54,6 +56,9 @@ class GateParameters:
     watchlist_built_within_hours: int = 24
     #: Notice shorter than this cannot be overridden at all.
     override_min_notice_days: int = 7
+    #: Highest FPIR (upper 95% bound) the latest equity audit may show at the deployment's
+    #: watchlist size and threshold.
+    max_audit_fpir: float = 0.001
 
 
 def _day(moment: datetime) -> str:
@@ -193,24 +198,117 @@ def watchlist_gate(dossier: DeploymentDossier, params: GateParameters) -> GateRe
                       f"{params.watchlist_built_within_hours} hours of the start.")
 
 
+#: Audited thresholds are stored rounded; a deployment at 0.6 is at an audited 0.6.
+_THRESHOLD_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class AuditCoverage:
+    """Which row of an audit speaks for a deployment's watchlist size and threshold.
+
+    ``rates`` is None when the audit does not cover the deployment; ``gap`` then says why.
+    """
+
+    rates: AuditedRates | None
+    gap: str = ""
+
+
+def audited_rates_for(rows: tuple[AuditedRates, ...] | list[AuditedRates],
+                      watchlist_size: int, threshold: float) -> AuditCoverage:
+    """The audit row that speaks for a deployment, erring on the side of more false alerts:
+    the smallest audited watchlist at least as large as the deployment's (false alerts grow
+    with the watchlist), and at it the highest audited threshold not above the deployment's
+    (false alerts fall as the threshold rises). A watchlist larger than any audited, or a
+    threshold below every audited one, is not covered."""
+    sizes = sorted({r.watchlist_size for r in rows})
+    if not sizes:
+        return AuditCoverage(None, "it records no FPIR per watchlist size and threshold")
+    covering = [n for n in sizes if n >= watchlist_size]
+    if not covering:
+        return AuditCoverage(None, f"it covers watchlists of at most "
+                             f"{_entries(sizes[-1])}, and this one has {watchlist_size:,}")
+    size = covering[0]
+    at_size = [r for r in rows if r.watchlist_size == size]
+    below = [r for r in at_size if r.threshold <= threshold + _THRESHOLD_TOLERANCE]
+    if not below:
+        lowest = min(r.threshold for r in at_size)
+        return AuditCoverage(None, f"at watchlist {size:,} its lowest audited threshold is "
+                             f"{lowest:.2f}, above this deployment's {threshold:.2f}")
+    return AuditCoverage(max(below, key=lambda r: r.threshold))
+
+
+def _entries(count: int) -> str:
+    return f"{count:,} entr{'y' if count == 1 else 'ies'}"
+
+
+def _rate(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def _one_in(rate: float) -> str:
+    return f"1 in {round(1 / rate):,} passers-by" if rate > 0 else "no passer-by"
+
+
+def _audit_fpir_check(audit: EquityAuditFacts, watchlist_size: int, threshold: float,
+                      params: GateParameters) -> tuple[bool, str]:
+    """The latest audit's FPIR at this deployment's watchlist size and threshold against
+    the policy maximum: (passed, the sentence that says so)."""
+    when = audit.conducted_on.isoformat()
+    limit = (f"the policy maximum of {_rate(params.max_audit_fpir)} "
+             f"({_one_in(params.max_audit_fpir)})")
+    if not audit.identification:
+        # Like a deployment with no audit at all: nothing to compare with, said openly.
+        return True, (f"The equity audit of {when} records no FPIR per watchlist size and "
+                      f"threshold, so {limit} could not be checked; record an audit with "
+                      "its identification results (openlfr evaluate --register).")
+    coverage = audited_rates_for(audit.identification, watchlist_size, threshold)
+    if coverage.rates is None:
+        return False, (f"The equity audit of {when} does not cover this deployment "
+                       f"({_entries(watchlist_size)} on the watchlist at threshold "
+                       f"{threshold:.2f}): {coverage.gap}; audit again at this watchlist "
+                       "size and threshold.")
+    r = coverage.rates
+    figure = f"FPIR {_rate(r.fpir)}"
+    if r.fpir_upper is not None:
+        figure += f" (95% upper {_rate(r.fpir_upper)})"
+    where = f"at watchlist {r.watchlist_size:,} and threshold {r.threshold:.2f}"
+    if r.watchlist_size != watchlist_size or abs(r.threshold - threshold) > 1e-6:
+        where += (f" (the audited figures covering this deployment's "
+                  f"{_entries(watchlist_size)} at threshold {threshold:.2f})")
+    if r.fpir_bound > params.max_audit_fpir:
+        return False, (f"The latest equity audit ({when}) found {figure} {where}, above "
+                       f"{limit}; raise the threshold or audit again.")
+    return True, (f"The latest equity audit ({when}) found {figure} {where}, within {limit}.")
+
+
 def threshold_gate(dossier: DeploymentDossier, params: GateParameters) -> GateResult:
     """The match threshold must be at or above the fair threshold of the latest equity
-    audit. Scores are similarities (higher = more alike), so a higher threshold is stricter."""
+    audit, and that audit's FPIR at the deployment's watchlist size and threshold (its
+    upper 95% bound where given) must not exceed ``max_audit_fpir``. Scores are
+    similarities (higher = more alike), so a higher threshold is stricter."""
     name = "threshold"
     audit = dossier.latest_equity_audit
     threshold = dossier.deployment.threshold
     if audit is None:
         return GateResult(name, True, f"Threshold {threshold:.2f}; no equity audit has been "
-                          "recorded yet, so there is no fair threshold to compare with.")
+                          "recorded yet, so there is no fair threshold to compare with and no "
+                          "audited false positive identification rate (FPIR) to hold against "
+                          f"the policy maximum of {_rate(params.max_audit_fpir)}.")
+    when = audit.conducted_on.isoformat()
     if threshold < audit.fair_threshold:
-        return GateResult(
-            name, False,
-            f"Threshold {threshold:.2f} is below {audit.fair_threshold:.2f}, the lowest threshold "
-            f"the equity audit of {audit.conducted_on.isoformat()} found fair across demographic "
-            "groups; below it false alerts fall unequally.")
-    return GateResult(name, True, f"Threshold {threshold:.2f} is at or above the fair threshold "
-                      f"{audit.fair_threshold:.2f} from the equity audit of "
-                      f"{audit.conducted_on.isoformat()}.")
+        fair_ok, fair = False, (
+            f"Threshold {threshold:.2f} is below {audit.fair_threshold:.2f}, the lowest "
+            f"threshold the equity audit of {when} found fair across demographic groups; "
+            "below it false alerts fall unequally.")
+    else:
+        fair_ok, fair = True, (f"Threshold {threshold:.2f} is at or above the fair threshold "
+                               f"{audit.fair_threshold:.2f} from the equity audit of {when}.")
+    entries = len(dossier.watchlist.entries) if dossier.watchlist is not None else 0
+    fpir_ok, fpir = _audit_fpir_check(audit, entries, threshold, params)
+    if fair_ok and fpir_ok:
+        return GateResult(name, True, f"{fair} {fpir}")
+    return GateResult(name, False, " ".join(
+        sentence for ok, sentence in ((fair_ok, fair), (fpir_ok, fpir)) if not ok))
 
 
 def council_motions_gate(dossier: DeploymentDossier, params: GateParameters) -> GateResult:

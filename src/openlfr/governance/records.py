@@ -218,10 +218,32 @@ class WatchlistFacts:
 
 
 @dataclass(frozen=True)
+class AuditedRates:
+    """One row of an equity audit's overall 1:N results: at this watchlist size and
+    threshold, the share of non-mated searches that raised a false alert (FPIR), with the
+    upper end of its 95% interval when the audit gives one."""
+
+    watchlist_size: int
+    threshold: float
+    fpir: float
+    fpir_upper: float | None = None
+    tpir: float | None = None
+
+    @property
+    def fpir_bound(self) -> float:
+        """The figure a policy limit is held against: the upper 95% bound where the audit
+        gives one (the rate the data cannot rule out), else the FPIR itself."""
+        return self.fpir_upper if self.fpir_upper is not None else self.fpir
+
+
+@dataclass(frozen=True)
 class EquityAuditFacts:
     conducted_on: date
     fair_threshold: float
     recommended_threshold: float | None = None
+    #: Overall identification results per watchlist size and threshold (empty: an audit
+    #: recorded without them).
+    identification: tuple[AuditedRates, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from openlfr.governance.lifecycle import DeploymentStatus
 from openlfr.governance.records import (
     AudienceCategory,
+    AuditedRates,
     CiaFacts,
     ConsultationFacts,
     ConsultationStatus,
@@ -107,8 +108,13 @@ def latest_equity_audit(session: Session, technology_id: int | None) -> EquityAu
     row = session.scalar(query)
     if row is None:
         return None
+    rates = tuple(AuditedRates(watchlist_size=r["watchlist_size"], threshold=r["threshold"],
+                               fpir=r["fpir"], fpir_upper=r.get("fpir_ci_high"),
+                               tpir=r.get("tpir"))
+                  for r in row.identification or ())
     return EquityAuditFacts(conducted_on=row.conducted_on, fair_threshold=row.fair_threshold,
-                            recommended_threshold=row.recommended_threshold)
+                            recommended_threshold=row.recommended_threshold,
+                            identification=rates)
 
 
 def build_dossier(session: Session, deployment: m.Deployment) -> DeploymentDossier:

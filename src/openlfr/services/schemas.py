@@ -374,16 +374,55 @@ class GroupResultIn(Input):
     ci_high: Similarity | None = None
 
 
+class IdentificationRateIn(Input):
+    """One overall 1:N result of the audit (all groups together): what the threshold gate
+    holds against OPENLFR_MAX_AUDIT_FPIR at a deployment's watchlist size and threshold."""
+
+    watchlist_size: int = Field(ge=1, le=100_000_000)
+    threshold: Similarity
+    tpir: Similarity | None = None
+    fpir: Similarity = Field(description="Share of non-mated searches that raised a false "
+                             "alert at this watchlist size and threshold.")
+    fpir_ci_low: Similarity | None = None
+    fpir_ci_high: Similarity | None = Field(
+        default=None, description="Upper end of the FPIR's 95% interval; the threshold gate "
+        "uses it when given.")
+
+    @model_validator(mode="after")
+    def _interval_holds_the_rate(self) -> IdentificationRateIn:
+        if self.fpir_ci_low is not None and self.fpir_ci_low > self.fpir:
+            raise ValueError("fpir_ci_low must not be above fpir")
+        if self.fpir_ci_high is not None and self.fpir_ci_high < self.fpir:
+            raise ValueError("fpir_ci_high must not be below fpir")
+        return self
+
+
 class EquityAuditIn(Input):
     conducted_on: Day
     dataset: Name200
     engine_version: Name200
     thresholds_swept: list[Similarity] = Field(min_length=1, max_length=200)
     group_results: list[GroupResultIn] = Field(default=[], max_length=5000)
+    identification: list[IdentificationRateIn] = Field(
+        default=[], max_length=5000,
+        description="Overall TPIR and FPIR per watchlist size and threshold (openlfr "
+        "evaluate's identification tables). Without them the threshold gate cannot check "
+        "the audited FPIR against the policy maximum.")
     recommended_threshold: Similarity
     fair_threshold: Similarity = Field(
         description="Lowest threshold at which false alerts did not fall unequally on groups.")
     summary: OptionalProse = ""
+
+    @model_validator(mode="after")
+    def _one_row_per_operating_point(self) -> EquityAuditIn:
+        seen: set[tuple[int, float]] = set()
+        for row in self.identification:
+            key = (row.watchlist_size, round(row.threshold, 6))
+            if key in seen:
+                raise ValueError(f"identification has two rows for watchlist {key[0]} at "
+                                 f"threshold {key[1]:g}")
+            seen.add(key)
+        return self
 
 
 # --- watchlists, alerts, counters -----------------------------------------------------

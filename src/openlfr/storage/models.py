@@ -106,6 +106,8 @@ class EquityAudit(Base):
     engine_version: Mapped[str] = mapped_column(String(200))
     thresholds_swept: Mapped[list[Any]]
     group_results: Mapped[list[Any]]
+    # Overall TPIR/FPIR per watchlist size and threshold (what the threshold gate reads).
+    identification: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     recommended_threshold: Mapped[float] = mapped_column(Float)
     fair_threshold: Mapped[float] = mapped_column(Float)
     summary: Mapped[str] = mapped_column(Text, default="")

@@ -322,6 +322,7 @@ class EquityAuditOut(Out):
     engine_version: str
     thresholds_swept: list[float]
     group_results: list[dict[str, Any]]
+    identification: list[dict[str, Any]]
     recommended_threshold: float
     fair_threshold: float
     summary: str

@@ -1,0 +1,109 @@
+"""The threshold gate over HTTP: the technology's latest equity audit, recorded with its
+identification results, stops a deployment whose watchlist size and threshold the audit
+found to raise too many false alerts (OPENLFR_MAX_AUDIT_FPIR), until the threshold is
+raised; the refusal names the figures. The rule itself is unit-tested in test_gates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from platform_helpers import ASKED_BECAUSE, Scenario, ok
+
+#: Overall results per watchlist size and threshold, as openlfr evaluate reports them.
+IDENTIFICATION = [
+    {"watchlist_size": 1000, "threshold": 0.6, "tpir": 0.34, "fpir": 0.0037,
+     "fpir_ci_low": 0.0029, "fpir_ci_high": 0.0046},
+    {"watchlist_size": 1000, "threshold": 0.7, "tpir": 0.035, "fpir": 0.0004,
+     "fpir_ci_low": 0.0002, "fpir_ci_high": 0.0008},
+]
+
+
+def _audit(s: Scenario, technology_id: int, **changes: Any) -> Any:
+    body = {"conducted_on": "2026-02-01", "dataset": "held-out set, 13,233 photos",
+            "engine_version": "0.1.0", "thresholds_swept": [0.6, 0.7],
+            "identification": IDENTIFICATION, "recommended_threshold": 0.7,
+            "fair_threshold": 0.6}
+    body.update(changes)
+    return s.staff["oversight"].post(f"/api/technology/{technology_id}/equity-audits",
+                                     json=body)
+
+
+def test_a_failing_audit_stops_authorisation_until_the_threshold_is_raised(
+        scenario: Scenario) -> None:
+    s, staff = scenario, scenario.staff
+    s.prepare()  # threshold 0.64, one watchlist entry; an audit with no FPIR figures
+    technology_id = ok(staff["planner"].get(s.url()))["technology_id"]
+    recorded = ok(_audit(s, technology_id), 201)
+    assert recorded["identification"][0]["fpir_ci_high"] == 0.0046
+
+    refused = staff["authoriser"].post(s.url("/authorise"))
+    assert refused.status_code == 409
+    [failing] = refused.json()["failing_gates"]
+    assert failing["name"] == "threshold"
+    assert failing["reason"] == (
+        "The latest equity audit (2026-02-01) found FPIR 0.0037 (95% upper 0.0046) at "
+        "watchlist 1,000 and threshold 0.60 (the audited figures covering this deployment's "
+        "1 entry at threshold 0.64), above the policy maximum of 0.001 (1 in 1,000 "
+        "passers-by); raise the threshold or audit again.")
+    gates = {g["name"]: g for g in ok(staff["planner"].get(s.url("/gates")))["gates"]}
+    assert gates["threshold"]["reason"] == failing["reason"]
+    assert gates["threshold"]["override_refusal"] is None  # the two-person override may
+    assert ok(staff["planner"].get(s.url()))["status"] == "notice_published"
+
+    amendment = ok(staff["planner"].post(s.url("/amendments"), json={
+        "record": "plan", "reason": "The equity audit found too many false alerts at 0.64.",
+        "changes": {"threshold": 0.7}}), 201)
+    assert [(g["name"], g["passed_before"], g["passed_after"])
+            for g in amendment["gate_changes"]] == [("threshold", False, True)]
+    authorised = ok(staff["authoriser"].post(s.url("/authorise")))
+    assert authorised["deployment"]["status"] == "authorised"
+    gates = {g["name"]: g for g in ok(staff["planner"].get(s.url("/gates")))["gates"]}
+    assert gates["threshold"]["passed"]
+    assert ("found FPIR 0.0004 (95% upper 0.0008) at watchlist 1,000 and threshold 0.70 "
+            "(the audited figures covering this deployment's 1 entry at threshold 0.70), "
+            "within the policy maximum of 0.001") in gates["threshold"]["reason"]
+
+
+def test_a_failing_audit_can_be_set_aside_only_by_two_people(scenario: Scenario) -> None:
+    s, staff = scenario, scenario.staff
+    s.prepare()
+    ok(_audit(s, ok(staff["planner"].get(s.url()))["technology_id"]), 201)
+    asked = staff["authoriser"].post(s.url("/authorise"),
+                                     json={"override_justification": ASKED_BECAUSE})
+    assert asked.status_code == 202
+    assert ok(staff["planner"].get(s.url()))["status"] == "notice_published"
+    override = s.override()
+    assert override["status"] == "in_force"
+    public = ok(staff.anon.get(f"/api/public/deployments/{s.reference}"))
+    assert public["went_ahead_despite"] == ["threshold"]
+
+
+def test_an_audit_larger_than_any_audited_watchlist_does_not_cover(scenario: Scenario) -> None:
+    s, staff = scenario, scenario.staff
+    tech = s.equity_audit()
+    s.draft(technology_id=tech)
+    ok(_audit(s, tech, identification=[{"watchlist_size": 1, "threshold": 0.6,
+                                        "fpir": 0.0}]), 201)
+    s.watchlist()
+    gates = {g["name"]: g for g in ok(staff["planner"].get(s.url("/gates")))["gates"]}
+    assert gates["threshold"]["passed"]  # one entry: covered
+    ok(staff["planner"].post(s.url("/watchlist/entries"), json={
+        "subject_ref": "CASE-124/B", "category": "wanted_for_arrest", "source": "PNC",
+        "authorised_by": "Insp. Example", "image_taken_on": "2026-01-10",
+        "descriptors": [[0.02 * i for i in range(128)]]}), 201)
+    gates = {g["name"]: g for g in ok(staff["planner"].get(s.url("/gates")))["gates"]}
+    assert not gates["threshold"]["passed"]
+    assert ("it covers watchlists of at most 1 entry, and this one has 2"
+            in gates["threshold"]["reason"])
+
+
+def test_identification_results_are_checked_on_the_way_in(scenario: Scenario) -> None:
+    s = scenario
+    tech = s.equity_audit()
+    upside_down = dict(IDENTIFICATION[0], fpir_ci_high=0.001)
+    r = _audit(s, tech, identification=[upside_down])
+    assert r.status_code == 422 and "fpir_ci_high must not be below fpir" in r.text
+    r = _audit(s, tech, identification=[IDENTIFICATION[0], IDENTIFICATION[0]])
+    assert r.status_code == 422 and "two rows for watchlist 1000 at threshold 0.6" in r.text
+    r = _audit(s, tech, identification=[dict(IDENTIFICATION[0], watchlist_size=0)])
+    assert r.status_code == 422
