@@ -19,6 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
     model_validator,
 )
@@ -432,7 +433,8 @@ class WatchlistIn(Input):
         description="The engine's descriptor model id; descriptors from another are refused.")
 
 
-Descriptor = Annotated[list[float], Field(min_length=16, max_length=4096)]
+#: A descriptor: numbers, never numbers written as text (a sign the client mixed formats).
+Descriptor = Annotated[list[Annotated[float, Strict()]], Field(min_length=16, max_length=4096)]
 
 #: Largest photo accepted inside a JSON body (a face crop or reference photo, as JPEG).
 MAX_JPEG_BYTES = 512 * 1024

@@ -102,6 +102,7 @@ def add_entry(p: Platform, actor: Actor, deployment_id: int,
         d = deployment_or_404(s, deployment_id, lock=True)
         w = watchlist_of(s, deployment_id)
         require_watchlist_editable(d, w)
+        _require_same_length(p, s, w, data)
         entry = m.WatchlistEntry(
             watchlist_id=w.id, subject_ref=data.subject_ref, category=data.category,
             source=data.source, authorised_by=data.authorised_by,
@@ -117,6 +118,22 @@ def add_entry(p: Platform, actor: Actor, deployment_id: int,
                      subject_type="watchlist", subject_id=w.id,
                      details={"entry_id": entry.id, "category": entry.category}, now=now)
     return entry
+
+
+def _require_same_length(p: Platform, s: Session, w: m.Watchlist,
+                         data: WatchlistEntryIn) -> None:
+    """Every descriptor of a watchlist has one length (its model's): one of another length
+    would be matched against nothing a node computes, or crash it."""
+    first = s.scalar(select(m.WatchlistEntry.descriptors_encrypted).where(
+        m.WatchlistEntry.watchlist_id == w.id).order_by(m.WatchlistEntry.id).limit(1))
+    if first is None:
+        return
+    expected = len(decrypt_descriptors(p.fernet, first)[0])
+    given = len(data.descriptors[0])
+    if given != expected:
+        raise InvalidInput("descriptors", f"descriptors of this watchlist ({w.descriptor_model}) "
+                           f"have {expected} numbers; these have {given}: describe the photos "
+                           "with the watchlist's model")
 
 
 def remove_entry(p: Platform, actor: Actor, deployment_id: int, entry_id: int) -> None:
