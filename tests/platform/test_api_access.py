@@ -228,12 +228,13 @@ def test_repeated_failed_logins_are_throttled(staff: Staff) -> None:
     staff.add_user("sam", "planner")
     client = new_client(staff.app)
     allowed = staff.platform.settings.login_failures_allowed
-    for _ in range(allowed):
-        r = client.post("/api/auth/login", json={"username": "pat", "password": "guess-guess"})
-        assert r.status_code == 401
+    codes = [client.post("/api/auth/login", json={"username": "pat", "password": "guess-guess"}
+                         ).status_code for _ in range(allowed)]
+    # Back-off: half the allowance in a minute, then refused before the password is checked.
+    assert codes == [401] * (allowed // 2) + [429] * (allowed - allowed // 2)
     right = {"username": "pat", "password": "correct horse battery staple"}
     r = client.post("/api/auth/login", json=right)
     assert r.status_code == 429 and "too many failed logins" in r.json()["detail"]
-    # The same client address is throttled for other accounts too (password spraying).
-    r = client.post("/api/auth/login", json={**right, "username": "sam"})
-    assert r.status_code == 429
+    # Another account from the same address is not blocked by pat's (per username and
+    # address; spraying many usernames has its own, larger cap: tests/hardening).
+    assert client.post("/api/auth/login", json={**right, "username": "sam"}).status_code == 200

@@ -265,7 +265,8 @@ def test_no_public_route_reveals_personal_data(scenario: Scenario) -> None:
         if not path.startswith("/api/public/") or "GET" not in methods:
             continue
         concrete = path.replace("{reference}", s.reference).replace(
-            "{consultation_id}", str(consultation_id)).replace("{event_id}", str(event["id"]))
+            "{consultation_id}", str(consultation_id)).replace("{event_id}", str(event["id"])
+                                                               ).replace("{seq}", "1")
         response = staff.anon.get(concrete) if "{" not in concrete else None
         assert response is not None and response.status_code == 200, concrete
         text = str(response.json()) if concrete.startswith("/api/public/") and not (
