@@ -87,7 +87,7 @@ def hog_vs_cnn() -> None:
     shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"
     root = shared if shared.is_dir() else SAMPLE
     photos = sorted(p for p in root.rglob("*") if is_image_file(p))
-    analyzers = {name: FaceAnalyzer(detector=name) for name in ("hog", "cnn")}
+    analyzers = {name: FaceAnalyzer(detector=name) for name in ("ultralight", "hog", "cnn")}
     for name, analyzer in analyzers.items():
         faces = found_in = 0
         for photo in photos:
@@ -113,7 +113,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
 
-    analyzer = FaceAnalyzer(backend="dlib")
+    analyzer = FaceAnalyzer(backend="dlib", detector="hog", descriptor="dlib")
     image = read_image(SAMPLE / "groups" / "two_people.jpg")
     chip = analyzer.find_faces(image, min_face_px=40, max_px=1600).faces[0].chip
     batch = [chip] * 32
@@ -154,7 +154,9 @@ def main() -> None:
     hog_vs_cnn()
 
     clip = SAMPLE / "video" / "short_hamilton_clip.mp4"
-    watchlist, _ = build_watchlist(SAMPLE / "identities", FaceAnalyzer(), workers=2)
+    # dlib's descriptor on both backends (the networks these figures are about)
+    watchlist, _ = build_watchlist(
+        SAMPLE / "identities", FaceAnalyzer(detector="hog", descriptor="dlib"), workers=2)
     with tempfile.TemporaryDirectory() as tmp:
         watchlist_file = Path(tmp) / "watchlist.json"
         watchlist.save(watchlist_file)

@@ -44,7 +44,7 @@ def test_watch_json_prints_alerts_then_a_summary(watchlist_file: Path) -> None:
     assert summary["type"] == "summary"
     assert summary["frames"] == summary["frames_processed"] == 275
     assert summary["alerts"] == 1 and summary["frames_dropped"] == 0
-    assert summary["detector"] == "hog"  # auto: a file is read whole, with the fast detector
+    assert summary["detector"] == "ultralight" and summary["descriptor"] == "mobilefacenet"
     assert {"faces_detected", "faces_too_small", "tracks"} <= summary.keys()
 
 
@@ -84,7 +84,8 @@ def _bad_inputs(tmp: Path, watchlist_file: Path) -> dict[str, tuple[list[str], s
     (tmp / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(5000))
     (tmp / "empty.json").write_text(
         json.dumps(
-            {"format": "openlfr-watchlist", "version": 1, "descriptor_model": "x", "subjects": []}
+            {"format": "openlfr-watchlist", "version": 2,
+             "descriptor_model": "mobilefacenet_arcface_512:x", "subjects": []}
         )
     )
     (tmp / "cups" / "cup").mkdir(parents=True)

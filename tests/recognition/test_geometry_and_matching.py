@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from openlfr.recognition import EngineConfig, WatchlistIndex
+from openlfr.recognition import DEFAULT_THRESHOLD, EngineConfig, WatchlistIndex
 from openlfr.recognition.faces import Box, FoundFace
-from openlfr.recognition.matcher import scores_from_distances
-from openlfr.recognition.tracker import FaceTracker, Observation
+from openlfr.recognition.matcher import (
+    Calibration,
+    score_from_standout,
+    similarities_from_distances,
+    standout_for_score,
+)
+from openlfr.recognition.tracker import FaceTracker, Sighting
 from openlfr.recognition.watchlist import EnrolledImage, Subject, Watchlist
 
 CHIP = np.zeros((150, 150, 3), np.uint8)
@@ -36,57 +43,176 @@ def test_iou_of_known_boxes() -> None:
     assert Box(0, 0, 10, 10).iou(Box(10, 10, 20, 20)) == 0.0
 
 
-def test_score_is_one_minus_distance_clipped() -> None:
-    assert scores_from_distances(np.array([0.0, 0.4, 0.6, 1.0, 1.3])).tolist() == pytest.approx(
-        [1.0, 0.6, 0.4, 0.0, 0.0]
+def test_dlib_similarity_is_one_minus_distance_clipped() -> None:
+    assert similarities_from_distances(np.array([0.0, 0.4, 0.6, 1.0, 1.3])).tolist() == (
+        pytest.approx([1.0, 0.6, 0.4, 0.0, 0.0])
     )
 
 
-def _watchlist(rng: np.random.Generator, images_per_subject: list[int]) -> Watchlist:
+DLIB = "dlib_face_recognition_resnet_model_v1:test"
+ARCFACE = "mobilefacenet_arcface_512:test"
+
+
+def _unit(rng: np.random.Generator, n: int, dim: int = 512) -> np.ndarray:
+    rows = rng.normal(size=(n, dim)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def _watchlist(rng: np.random.Generator, images_per_subject: list[int],
+               model: str = DLIB) -> Watchlist:
+    dim = 128 if model == DLIB else 512
     subjects = [
         Subject(
             f"s{i}",
-            [
-                EnrolledImage(f"{j}.jpg", "x", rng.normal(size=128).astype(np.float32))
-                for j in range(n)
-            ],
+            [EnrolledImage(f"{j}.jpg", "x", _unit(rng, 1, dim)[0]) for j in range(n)],
         )
         for i, n in enumerate(images_per_subject)
     ]
-    return Watchlist("model", subjects)
+    return Watchlist(model, subjects)
 
 
-def test_index_scores_every_subject_by_its_best_image() -> None:
+@pytest.mark.parametrize("model", [DLIB, ARCFACE])
+def test_index_compares_every_subject_by_its_best_image(model: str) -> None:
     rng = np.random.default_rng(1)
-    watchlist = _watchlist(rng, [3, 1, 2])
+    watchlist = _watchlist(rng, [3, 1, 2], model)
     index = WatchlistIndex(watchlist)
-    probes = rng.normal(size=(5, 128)).astype(np.float32)
-    scores = index.subject_scores(probes)
-    assert scores.shape == (5, 3)
+    probes = _unit(rng, 5, watchlist.descriptor_dim)
+    similarities = index.subject_similarities(probes)
+    assert similarities.shape == (5, 3)
     for p, probe in enumerate(probes):
         for s, subject in enumerate(watchlist.subjects):
-            best = max(1 - np.linalg.norm(probe - d) for d in subject.descriptors)
-            assert scores[p, s] == pytest.approx(max(0.0, best), abs=1e-5)
+            if model == DLIB:  # 1 - L2, clipped to 0..1
+                best = max(0.0, max(1 - np.linalg.norm(probe - d) for d in subject.descriptors))
+            else:  # the cosine itself: the cohort statistics need the negative ones too
+                best = max(float(probe @ d) for d in subject.descriptors)
+            assert similarities[p, s] == pytest.approx(best, abs=1e-5)
 
 
-def test_index_finds_an_enrolled_descriptor_with_score_one() -> None:
+def _brute_force_standout(similarities: np.ndarray, calibration: Calibration) -> float:
+    best = int(similarities.argmax())
+    others = np.delete(similarities, best).astype(np.float64)
+    w = calibration.cohort_weight
+    mean = (others.sum() + w * calibration.cohort_mean) / (len(others) + w)
+    variance = (
+        ((others - mean) ** 2).sum()
+        + w * (calibration.cohort_sd**2 + (calibration.cohort_mean - mean) ** 2)
+    ) / (len(others) + w)
+    return float((similarities[best] - mean) / np.sqrt(variance))
+
+
+@pytest.mark.parametrize("subjects", [1, 2, 20, 3000])
+def test_the_decision_is_how_far_the_best_subject_stands_out_from_the_rest(subjects: int) -> None:
+    rng = np.random.default_rng(subjects)
+    index = WatchlistIndex(_watchlist(rng, [1] * subjects, ARCFACE))
+    probes = _unit(rng, 4)
+    similarities = index.subject_similarities(probes)
+    for probe_similarities, found in zip(similarities, index.identify(probes), strict=True):
+        assert found.subject_index == int(probe_similarities.argmax())
+        shown = max(0.0, float(probe_similarities.max()))  # reported clipped to 0..1
+        assert found.similarity == pytest.approx(shown, abs=1e-6)
+        expected = _brute_force_standout(probe_similarities, index.calibration)
+        assert found.standout == pytest.approx(expected, rel=1e-4, abs=1e-4)
+        assert found.score == pytest.approx(
+            float(score_from_standout(found.standout, index.calibration, subjects)), abs=1e-6
+        )
+
+
+@pytest.mark.parametrize("subjects", [1, 20, 5000])
+def test_score_is_monotonic_in_standout_and_reaches_the_threshold_at_its_inverse(
+    subjects: int,
+) -> None:
+    calibration = WatchlistIndex(_watchlist(np.random.default_rng(0), [1], ARCFACE)).calibration
+    standouts = np.linspace(-3, 40, 200)
+    scores = score_from_standout(standouts, calibration, subjects)
+    assert (np.diff(scores) >= 0).all() and scores.min() >= 0.0 and scores.max() <= 1.0
+    needed = standout_for_score(DEFAULT_THRESHOLD, calibration, subjects)
+    assert float(score_from_standout(needed, calibration, subjects)) == pytest.approx(
+        DEFAULT_THRESHOLD
+    )
+    assert float(score_from_standout(needed - 0.05, calibration, subjects)) < DEFAULT_THRESHOLD
+
+
+def test_a_larger_watchlist_needs_a_face_to_stand_out_further() -> None:
+    """The best of 5,000 strangers stands out further by chance than the best of 20: the
+    same score needs more standout in a larger watchlist."""
+    calibration = WatchlistIndex(_watchlist(np.random.default_rng(0), [1], ARCFACE)).calibration
+    small = standout_for_score(DEFAULT_THRESHOLD, calibration, 20)
+    large = standout_for_score(DEFAULT_THRESHOLD, calibration, 5000)
+    assert large - small == pytest.approx(np.sqrt(2 * np.log(5000)) - np.sqrt(2 * np.log(20)))
+    assert large > small + 1.5
+
+
+@pytest.mark.parametrize("subjects", [20, 5000])
+def test_an_enrolled_face_is_found_and_random_strangers_are_not_at_any_watchlist_size(
+    subjects: int,
+) -> None:
+    rng = np.random.default_rng(7)
+    watchlist = _watchlist(rng, [1] * subjects, ARCFACE)
+    index = WatchlistIndex(watchlist)
+    target = watchlist.subjects[subjects // 2].images[0].descriptor
+    # The same person seen again: similarity about 0.7 (a good ArcFace match).
+    seen = 0.7 * target + np.sqrt(1 - 0.7**2) * _unit(rng, 1)[0]
+    found = index.identify(seen[None, :] / np.linalg.norm(seen))[0]
+    assert found.subject_index == subjects // 2 and found.score >= DEFAULT_THRESHOLD
+    strangers = index.identify(_unit(rng, 500))
+    assert max(s.score for s in strangers) < DEFAULT_THRESHOLD
+
+
+def test_a_face_like_everyone_stands_out_from_no_one() -> None:
+    """A dark or blurred face is fairly similar to every subject: in a large watchlist its
+    best similarity is high but it does not stand out, so it cannot alert."""
+    rng = np.random.default_rng(4)
+    watchlist = _watchlist(rng, [1] * 2000, ARCFACE)
+    common = _unit(rng, 1)[0]
+    for subject in watchlist.subjects:  # everyone shares a component (like lighting)
+        d = 0.6 * common + 0.8 * subject.images[0].descriptor
+        subject.images[0].descriptor = (d / np.linalg.norm(d)).astype(np.float32)
+    index = WatchlistIndex(watchlist)
+    found = index.identify(common[None, :])[0]
+    assert found.similarity > 0.55  # plain similarity would have alerted
+    assert found.score < DEFAULT_THRESHOLD
+
+
+def test_index_build_is_linear_in_the_number_of_subjects() -> None:
+    rng = np.random.default_rng(5)
+
+    def build_seconds(n: int) -> float:
+        rows = _unit(rng, n, 128)
+        watchlist = Watchlist(
+            DLIB, [Subject(f"s{i}", [EnrolledImage("a", "x", rows[i])]) for i in range(n)]
+        )
+        started = time.perf_counter()
+        WatchlistIndex(watchlist)
+        return time.perf_counter() - started
+
+    build_seconds(1000)  # warm up
+    small, large = build_seconds(10_000), build_seconds(80_000)
+    # Linear: 8x the subjects costs about 8x; the old quadratic build cost 64x.
+    assert large < 20 * small + 0.05, (small, large)
+    assert large < 2.0
+
+
+def test_index_finds_an_enrolled_descriptor_with_a_high_score() -> None:
     rng = np.random.default_rng(2)
     watchlist = _watchlist(rng, [2, 2, 2])
     index = WatchlistIndex(watchlist)
     target = watchlist.subjects[2].images[1].descriptor
     match = index.best_matches(target[None, :] + 0.001)[0]
     assert match.subject_ref == "s2"
-    assert match.score > 0.98
+    assert match.score >= DEFAULT_THRESHOLD
 
 
 def _face(x: int, quality: float = 100.0, width: int = 80) -> FoundFace:
     return FoundFace(Box(x, 50, x + width, 50 + width), CHIP, quality)
 
 
+def _sighting(frame: int, descriptor: np.ndarray, quality: float = 100.0) -> Sighting:
+    return Sighting(frame, frame / 30, Box(0, 0, 80, 80), CHIP, quality, descriptor)
+
+
 def _observe(tracker: FaceTracker, track, frame: int, scores: list[float]):  # type: ignore[no-untyped-def]
-    return tracker.decide(
-        track, Observation(frame, frame / 30, track.box, CHIP, np.asarray(scores, np.float32))
-    )
+    """Hand the tracker a described sighting (descriptor unused by these tests)."""
+    return tracker.add_sighting(track, _sighting(frame, np.ones(4, np.float32)))
 
 
 def test_a_moving_face_is_one_track_described_on_first_sight_then_every_k_frames() -> None:
@@ -123,27 +249,54 @@ def test_two_people_far_apart_are_two_tracks_and_a_gap_ends_a_track() -> None:
     assert tracker.tracks_started == 3
 
 
-def test_one_high_frame_is_not_enough_the_decision_is_the_mean_of_the_best_scores() -> None:
-    tracker = FaceTracker(EngineConfig(threshold=0.6, min_track_embeddings=2, track_window=4))
+def test_a_track_decides_on_the_mean_of_its_best_sightings_not_on_one_frame() -> None:
+    tracker = FaceTracker(EngineConfig(min_track_embeddings=2, fuse_best=2, track_memory=3))
     track = tracker.update([_face(100)], still=False)[0][0]
-    assert _observe(tracker, track, 0, [0.9, 0.1]) is None
+    a, b, odd = np.eye(3, dtype=np.float32)
+    assert tracker.add_sighting(track, _sighting(0, a, quality=300)) is None  # 1 of 2
     track.describing += 1
-    assert _observe(tracker, track, 10, [0.2, 0.1]) is None  # (0.9 + 0.2) / 2 = 0.55 < 0.6
+    fused = tracker.add_sighting(track, _sighting(4, b, quality=200))
+    assert fused is not None
+    np.testing.assert_allclose(fused, (a + b) / np.sqrt(2), atol=1e-6)  # unit mean of both
     track.describing += 1
-    decision = _observe(tracker, track, 20, [0.5, 0.3])  # (0.9 + 0.5) / 2 = 0.70 >= 0.6
-    assert decision is not None
-    assert decision.subject_index == 0
-    assert decision.score == pytest.approx(0.7)
-    assert decision.evidence.frame_index == 0  # the best sighting is the probe
-    track.describing += 1
-    assert _observe(tracker, track, 30, [0.9, 0.9]) is None  # one alert per track
+    # A worse (lower quality) odd frame is kept in memory but not fused.
+    fused = tracker.add_sighting(track, _sighting(8, odd, quality=50))
+    np.testing.assert_allclose(fused, (a + b) / np.sqrt(2), atol=1e-6)
+    assert [s.frame_index for s in track.sightings] == [0, 4, 8]
+
+
+def test_one_alert_per_track_and_only_at_the_threshold() -> None:
+    tracker = FaceTracker(EngineConfig(threshold=0.6))
+    track = tracker.update([_face(100)], still=False)[0][0]
+    evidence = _sighting(0, np.ones(4, np.float32))
+    assert tracker.decide(track, 0, 0.59, evidence) is None
+    assert tracker.decide(track, -1, 0.9, evidence) is None  # an empty watchlist matches nobody
+    decision = tracker.decide(track, 1, 0.6, evidence)
+    assert decision is not None and decision.subject_index == 1 and decision.evidence is evidence
+    assert tracker.decide(track, 1, 0.99, evidence) is None  # one alert per track
+    assert tracker.update([_face(101)], still=False) == []  # and no more work on it
+
+
+def test_a_broken_track_of_the_same_subject_does_not_alert_twice() -> None:
+    tracker = FaceTracker(EngineConfig(repeat_alert_s=10.0))
+    first = tracker.update([_face(100)], still=False)[0][0]
+    assert tracker.decide(first, 3, 0.9, _sighting(30, np.ones(4, np.float32))) is not None
+    for _ in range(12):  # the face is lost: the track ends
+        tracker.update([], still=False)
+    second = tracker.update([_face(100)], still=False)[0][0]
+    assert second is not first
+    assert tracker.decide(second, 3, 0.9, _sighting(90, np.ones(4, np.float32))) is None  # 2 s on
+    assert tracker.decide(second, 4, 0.9, _sighting(90, np.ones(4, np.float32))) is None  # decided
+    third = tracker.update([_face(400)], still=False)[0][0]
+    assert tracker.decide(third, 4, 0.9, _sighting(95, np.ones(4, np.float32))) is not None
+    fourth = tracker.update([_face(700)], still=False)[0][0]  # 20 s later: a new sighting
+    assert tracker.decide(fourth, 3, 0.9, _sighting(30 + 600, np.ones(4, np.float32))) is not None
 
 
 def test_a_still_photo_decides_on_one_description() -> None:
-    tracker = FaceTracker(EngineConfig(threshold=0.5, min_track_embeddings=2))
+    tracker = FaceTracker(EngineConfig(min_track_embeddings=2))
     track = tracker.update([_face(100)], still=True)[0][0]
-    decision = _observe(tracker, track, 0, [0.2, 0.7])
-    assert decision is not None and decision.subject_index == 1
+    assert tracker.add_sighting(track, _sighting(0, np.ones(4, np.float32))) is not None
 
 
 @pytest.mark.parametrize(
@@ -161,10 +314,10 @@ def test_config_refuses_nonsense(kwargs: dict[str, float]) -> None:
         EngineConfig(**kwargs)  # type: ignore[arg-type]
 
 
-def test_auto_detector_is_the_cnn_for_live_sources_and_hog_for_files() -> None:
+def test_auto_detector_is_the_default_small_cnn_for_live_sources_and_files() -> None:
     from openlfr.recognition.backends import resolve_detector
 
-    assert resolve_detector("auto", live=True) == "cnn"
-    assert resolve_detector("auto", live=False) == "hog"
+    assert resolve_detector("auto", live=True) == "ultralight"
+    assert resolve_detector("auto", live=False) == "ultralight"
     assert resolve_detector("hog", live=True) == "hog"
     assert resolve_detector("cnn", live=False) == "cnn"

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from openlfr.recognition import ModelError
+from openlfr.recognition import FaceAnalyzer, ModelError
 from openlfr.recognition.backends import (
     DlibLandmarkAligner,
     DlibResNetDescriber,
@@ -29,8 +29,10 @@ MAX_L2_DIFFERENCE = 1e-4
 
 
 @pytest.fixture(scope="module")
-def every_chip(analyzer) -> list[RGBImage]:  # type: ignore[no-untyped-def]
-    """Every face chip in the shared face set (or the bundled copy on a fresh clone)."""
+def every_chip() -> list[RGBImage]:
+    """Every dlib face chip (150x150) in the shared face set (or the bundled copy on a
+    fresh clone)."""
+    analyzer = FaceAnalyzer(detector="hog", descriptor="dlib")
     root = SHARED if SHARED.is_dir() else IDENTITIES.parent
     photos = [p for _, p in find_enrolment_photos(root / "identities")]
     photos += sorted((root / "groups").iterdir())
@@ -114,17 +116,22 @@ def test_a_damaged_weights_file_is_a_clear_error(tmp_path: Path, damage, message
 
 
 def test_backend_choice() -> None:
-    assert load_backends("dlib").name == "dlib"
+    assert load_backends("dlib", detector="hog", descriptor="dlib").name == "dlib"
     assert load_backends("onnx").name == "onnx"
-    assert load_backends().name == "onnx"  # the default when ONNX Runtime loads
+    default = load_backends()
+    assert (default.name, default.detector_name, default.descriptor_name) == (
+        "onnx", "ultralight", "mobilefacenet")
+    with pytest.raises(ModelError, match="runs only dlib's networks"):
+        load_backends("dlib")  # the default networks need ONNX Runtime
     with pytest.raises(ModelError, match="unknown backend 'tpu'"):
         load_backends("tpu")
 
 
 def test_aligner_and_describer_agree_with_dlib_on_a_group_photo() -> None:
     image = read_image(GROUPS / "two_people.jpg")
-    backends = load_backends("onnx")
-    chips = DlibLandmarkAligner().chips(image, backends.detector.detect(image))
+    backends = load_backends("onnx", detector="hog", descriptor="dlib")
+    aligned = DlibLandmarkAligner().align(image, backends.detector.detect(image))
+    chips = [chip for chip, _ in aligned]
     assert len(chips) == 2
     difference = backends.describer.describe(chips) - DlibResNetDescriber().describe(chips)
     assert np.linalg.norm(difference, axis=1).max() <= MAX_L2_DIFFERENCE

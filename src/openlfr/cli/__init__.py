@@ -14,7 +14,13 @@ except ImportError:  # pragma: no cover - older typer uses click itself
     from click.exceptions import ClickException, UsageError  # type: ignore[assignment]
 
 from openlfr import __version__
-from openlfr.cli import demo_command, email_command, engine_commands, platform_commands
+from openlfr.cli import (
+    demo_command,
+    email_command,
+    engine_commands,
+    models_command,
+    platform_commands,
+)
 from openlfr.cli.errors import EXIT_USAGE
 from openlfr.cli.evaluate_command import register as register_evaluate
 from openlfr.cli.node_command import register as register_node
@@ -46,6 +52,7 @@ def main(
 
 
 engine_commands.register(app)
+models_command.register(app)
 demo_command.register(app)
 platform_commands.register(app)
 email_command.register(app)

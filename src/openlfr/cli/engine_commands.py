@@ -21,16 +21,28 @@ from openlfr.recognition import (
     build_watchlist,
     open_source,
 )
-from openlfr.recognition.backends import resolve_detector
+from openlfr.recognition.backends import (
+    DEFAULT_DESCRIPTOR,
+    DEFAULT_DETECTOR,
+    descriptor_for_model,
+    resolve_detector,
+)
 from openlfr.recognition.enrolment import ImageOutcome
 
 stderr = Console(stderr=True, highlight=False)
 
 DETECTOR_OPTION = typer.Option(
-    "hog", help="Face detector: hog (fast, frontal faces) or cnn (also turned faces; slower)."
+    DEFAULT_DETECTOR,
+    help="Face detector: ultralight (small CNN, faces from about 20 px at detection scale), "
+    "hog (dlib's, frontal faces from 80 px) or cnn (dlib's MMOD; slow).",
+)
+DESCRIPTOR_OPTION = typer.Option(
+    DEFAULT_DESCRIPTOR,
+    help="Descriptor: mobilefacenet (512-D, the default) or dlib (128-D, the reference). "
+    "A watchlist works only with the descriptor it was built with.",
 )
 BACKEND_OPTION = typer.Option(
-    "auto", help="Networks: auto (ONNX Runtime if it loads, else dlib), onnx, or dlib."
+    "auto", help="How dlib's networks run: auto (ONNX Runtime if it loads), onnx, or dlib."
 )
 
 watchlist_app = typer.Typer(help="Build and inspect watchlist files.", no_args_is_help=True)
@@ -43,15 +55,20 @@ def watchlist_build(
         help="Folder with one sub-folder per subject; the sub-folder name is the subject "
         "reference, its photos (.jpg/.png) are enrolled.",
     ),
-    out: Path = typer.Option(..., "--out", "-o", help="Watchlist file to write (JSON, format v1)."),
-    workers: int = typer.Option(2, min=0, help="Worker processes (0: none)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Watchlist file to write (JSON, format v2)."),
+    workers: int = typer.Option(2, min=0, help="Workers (0: none)."),
     backend: str = BACKEND_OPTION,
     detector: str = DETECTOR_OPTION,
+    descriptor: str = DESCRIPTOR_OPTION,
 ) -> None:
     """Enrol subjects from photos. A photo with no face or several faces is reported by name
-    and skipped; the file is written only if at least one subject was enrolled."""
+    and skipped; the file is written only if at least one subject was enrolled. Prints
+    the enrolment rate (photos/s) at the end."""
+    started = time.perf_counter()
     try:
-        analyzer = FaceAnalyzer(backend=backend, detector=resolve_detector(detector, live=False))
+        analyzer = FaceAnalyzer(
+            backend=backend, detector=resolve_detector(detector, live=False), descriptor=descriptor
+        )
 
         def report(outcome: ImageOutcome) -> None:
             if not outcome.enrolled:
@@ -66,9 +83,12 @@ def watchlist_build(
     except (RecognitionError, OSError) as exc:
         fail(exc)
     skipped = len(enrolment.skipped)
+    elapsed = time.perf_counter() - started
+    photos = len(enrolment.outcomes)
     print(
         f"enrolled {len(watchlist.subjects)} subjects from {enrolment.enrolled_images} images"
-        f" ({skipped} skipped) into {out}"
+        f" ({skipped} skipped) into {out}; {photos} photos in {elapsed:.1f} s"
+        f" ({photos / max(elapsed, 1e-9):.1f} photos/s)"
     )
 
 
@@ -98,12 +118,13 @@ def watch(
         DEFAULT_THRESHOLD,
         min=0.0,
         max=1.0,
-        help="Alert when a track's similarity score (1 - L2 distance, 0..1) reaches this.",
+        help="Alert when a track's decision score (0..1: how far its best subject stands out "
+        "from the rest of the watchlist; 0.5 is the calibrated default) reaches this.",
     ),
     as_json: bool = typer.Option(
         False, "--json", help="One JSON object per line: alerts, then a summary."
     ),
-    workers: int = typer.Option(2, min=0, help="Worker processes for detection and description."),
+    workers: int = typer.Option(2, min=0, help="Workers for detection and description."),
     detect_max_px: int = typer.Option(
         EngineConfig.detect_max_px,
         min=64,
@@ -132,7 +153,9 @@ def watch(
         watchlist = Watchlist.load(watchlist_path)
         frame_source = open_source(source, max_reconnects=max_reconnects)
         analyzer = FaceAnalyzer(
-            backend=backend, detector=resolve_detector(detector, live=frame_source.is_live)
+            backend=backend,
+            detector=resolve_detector(detector, live=frame_source.is_live),
+            descriptor=descriptor_for_model(watchlist.descriptor_model),  # the watchlist's own
         )
         watcher = Watcher(watchlist, config, analyzer)
     except (RecognitionError, ValueError) as exc:
@@ -180,6 +203,7 @@ def watch(
             "source": frame_source.name,
             "threshold": threshold,
             "detector": analyzer.backends.detector_name,
+            "descriptor": analyzer.backends.descriptor_name,
             "backend": analyzer.backends.name,
             **counters.to_json(),
             "elapsed_s": round(elapsed, 3),

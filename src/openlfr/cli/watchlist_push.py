@@ -101,9 +101,9 @@ def watchlist_push(
         deployment_id = _deployment_id(client, deployment)
         base = f"/deployments/{deployment_id}/watchlist"
         if create and client.get(base).status_code == 404:
-            from openlfr.recognition.models import descriptor_model_id
+            from openlfr.recognition.backends import engine_model_id
 
-            created = client.post(base, json={"descriptor_model": descriptor_model_id()})
+            created = client.post(base, json={"descriptor_model": engine_model_id()})
             if created.status_code != 201:
                 fail(f"cannot create the watchlist: {_problem(created)}")
             print(f"created the watchlist of deployment {deployment_id}")

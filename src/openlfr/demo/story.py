@@ -102,11 +102,11 @@ def run_governance(p: Platform, say: Callable[[str], None],
     say(f"accounts: {', '.join(DEMO_ROLES)} (password {DEMO_PASSWORD})")
 
     from openlfr.recognition import DEFAULT_THRESHOLD
-    from openlfr.recognition.models import descriptor_model_id
+    from openlfr.recognition.backends import algorithm_summary, engine_model_id
 
-    model_id = descriptor_model_id()
+    model_id = engine_model_id()
     tech = technology.register_technology(p, actor(p, "admin"), TechnologyIn(
-        algorithm="dlib HOG/CNN detector, 5-point alignment, ResNet-34 descriptor, L2 score",
+        algorithm=algorithm_summary(),
         model_version=model_id[:200], vendor_or_project="openlfr (demo)",
         default_threshold=DEFAULT_THRESHOLD,
         notes="Registered by the demo; no equity audit has been run on labelled data yet."))

@@ -50,7 +50,7 @@ from openlfr.recognition import (
     Watcher,
     Watchlist,
 )
-from openlfr.recognition.backends import resolve_detector
+from openlfr.recognition.backends import descriptor_for_model, resolve_detector
 from openlfr.recognition.faces import RGBImage
 from openlfr.recognition.watchlist import EnrolledImage, Subject
 
@@ -358,7 +358,8 @@ class NodeRunner:
         try:
             source = ClockedSource(c.source, loop=c.loop, max_reconnects=c.max_reconnects)
             analyzer = FaceAnalyzer(backend=c.backend,
-                                    detector=resolve_detector(c.detector, live=source.is_live))
+                                    detector=resolve_detector(c.detector, live=source.is_live),
+                                    descriptor=descriptor_for_model(watchlist.descriptor_model))
             config = EngineConfig(threshold=status.threshold, workers=c.workers,
                                   min_face_px=c.min_face_px, detect_max_px=c.detect_max_px)
             watcher = Watcher(watchlist, config, analyzer)

@@ -1,8 +1,21 @@
-"""The three networks behind small interfaces, so a faster backend can replace dlib's.
+"""The networks behind small interfaces: a detector, an aligner and a describer.
 
-A backend turns an RGB image into face boxes (detector), boxes into aligned 150x150
-chips (aligner), and chips into 128-D descriptors (describer). `load_backends` picks
-an implementation by name; "dlib" is the reference one.
+A detector turns an RGB image into face boxes, an aligner cuts an aligned chip for each
+box (and says how far the face is from frontal), a describer maps chips to descriptors.
+`load_backends` picks them by name:
+
+* descriptor "mobilefacenet" (the default): a 512-D angular-margin MobileFaceNet on
+  112x112 chips aligned from five landmarks, cosine metric (arcface.py; its weights come
+  from a registry package, see model_package.py). "dlib": dlib's 128-D ResNet on its own
+  150x150 chips, L2 metric, the reference the engine started with.
+* detector "ultralight" (the default): a small CNN that finds faces from about 20 px
+  (ultralight.py); "hog": dlib's HOG detector (frontal faces, from about 80 px); "cnn":
+  dlib's MMOD CNN (turned faces too, from about 80 px; slow).
+* backend: how dlib's own networks run: "onnx" (rebuilt as ONNX graphs), "dlib", or "auto"
+  (ONNX Runtime where it loads, else dlib).
+
+Every detector returns boxes in dlib's convention (a square from the brows to the chin),
+which is what the five-point landmark predictor was trained on.
 """
 
 from __future__ import annotations
@@ -15,32 +28,41 @@ from typing import Any, Protocol
 import numpy as np
 
 from openlfr.recognition.errors import ModelError
-from openlfr.recognition.faces import Box, RGBImage
+from openlfr.recognition.faces import Box, RGBImage, ScoredDetector
 from openlfr.recognition.models import descriptor_model_id, model_files
 
 log = logging.getLogger(__name__)
 
-CHIP_SIZE_PX = 150
-CHIP_PADDING = 0.25
-DESCRIPTOR_DIM = 128
+DLIB_CHIP_SIZE_PX = 150
+DLIB_CHIP_PADDING = 0.25
+DLIB_DESCRIPTOR_DIM = 128
 
 
 class FaceDetector(Protocol):
     """Finds faces in an RGB image; boxes are in that image's pixel coordinates."""
 
-    def detect(self, image: RGBImage) -> list[Box]: ...
+    min_face_px: int
+    """About the smallest face it finds, in the pixels of the image it is given."""
+
+    def detect_scored(self, image: RGBImage) -> list[tuple[float, Box]]:
+        """(confidence 0..1, box) for each face, most confident first."""
+        ...
 
 
 class FaceAligner(Protocol):
-    """Cuts an aligned face chip (CHIP_SIZE_PX square, RGB) for each box."""
+    """Cuts an aligned face chip for each box, with the face's pose residual (how far its
+    landmarks sit from a frontal face's after alignment, in chip pixels)."""
 
-    def chips(self, image: RGBImage, boxes: Sequence[Box]) -> list[RGBImage]: ...
+    def align(self, image: RGBImage, boxes: Sequence[Box]) -> list[tuple[RGBImage, float]]: ...
 
 
 class FaceDescriber(Protocol):
-    """Maps aligned chips to descriptors: an (n, DESCRIPTOR_DIM) float32 array."""
+    """Maps aligned chips to descriptors: an (n, dim) float32 array."""
 
     model_id: str
+    metric: str
+    """"cosine" (unit vectors, similarity = dot product) or "l2" (similarity = 1 - distance)."""
+    dim: int
 
     def describe(self, chips: Sequence[RGBImage]) -> np.ndarray: ...
 
@@ -51,12 +73,19 @@ class Backends:
 
     name: str
     detector_name: str
+    descriptor_name: str
     detector: FaceDetector
     aligner: FaceAligner
     describer: FaceDescriber
 
+    @property
+    def gil_free(self) -> bool:
+        """Whether the heavy work runs outside Python's GIL (ONNX Runtime, OpenCV), so
+        threads use every core; dlib's own detectors and networks hold the GIL."""
+        return self.name == "onnx" and self.detector_name != "hog"
 
-def _dlib() -> Any:
+
+def dlib_module() -> Any:
     try:
         import dlib
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -67,61 +96,82 @@ def _dlib() -> Any:
 
 
 def _rect(box: Box) -> Any:
-    return _dlib().rectangle(box.left, box.top, box.right, box.bottom)
+    return dlib_module().rectangle(box.left, box.top, box.right, box.bottom)
 
 
-class DlibHogDetector:
-    """dlib's frontal HOG + linear SVM detector: fast on a CPU, frontal faces only."""
+class DlibHogDetector(ScoredDetector):
+    """dlib's frontal HOG + linear SVM detector: frontal faces only, from about 80 px."""
+
+    min_face_px = 80
 
     def __init__(self) -> None:
-        self._detector = _dlib().get_frontal_face_detector()
+        self._detector = dlib_module().get_frontal_face_detector()
 
-    def detect(self, image: RGBImage) -> list[Box]:
+    def detect_scored(self, image: RGBImage) -> list[tuple[float, Box]]:
         rects = self._detector(image, 0)  # the caller scales the image instead of upsampling
-        return [Box(r.left(), r.top(), r.right(), r.bottom()) for r in rects]
+        return [(1.0, Box(r.left(), r.top(), r.right(), r.bottom())) for r in rects]
 
 
-class DlibCnnDetector:
+class DlibCnnDetector(ScoredDetector):
     """dlib's own CNN (MMOD) face detector: the reference the ONNX one is checked against."""
 
-    def __init__(self) -> None:
-        self._detector = _dlib().cnn_face_detection_model_v1(str(model_files().detector_mmod))
+    min_face_px = 80
 
-    def detect(self, image: RGBImage) -> list[Box]:
+    def __init__(self) -> None:
+        self._detector = dlib_module().cnn_face_detection_model_v1(
+            str(model_files().detector_mmod)
+        )
+
+    def detect_scored(self, image: RGBImage) -> list[tuple[float, Box]]:
         found = self._detector(image, 0)
         return [
-            Box(d.rect.left(), d.rect.top(), d.rect.right() + 1, d.rect.bottom() + 1) for d in found
+            (1.0, Box(d.rect.left(), d.rect.top(), d.rect.right() + 1, d.rect.bottom() + 1))
+            for d in found
         ]
 
 
 class DlibLandmarkAligner:
-    """Five-point landmarks, then dlib's similarity-transform chip (as the ResNet expects)."""
+    """Five-point landmarks, then dlib's own 150x150 chip (as its ResNet expects)."""
 
     def __init__(self) -> None:
-        dlib = _dlib()
+        dlib = dlib_module()
         self._predictor = dlib.shape_predictor(str(model_files().landmarks_5pt))
         self._dlib = dlib
 
-    def chips(self, image: RGBImage, boxes: Sequence[Box]) -> list[RGBImage]:
+    def align(self, image: RGBImage, boxes: Sequence[Box]) -> list[tuple[RGBImage, float]]:
+        from openlfr.recognition.arcface import pose_residual
+
         if not boxes:
             return []
         shapes = self._dlib.full_object_detections()
         for box in boxes:
             shapes.append(self._predictor(image, _rect(box)))
-        chips = self._dlib.get_face_chips(image, shapes, size=CHIP_SIZE_PX, padding=CHIP_PADDING)
-        return [np.ascontiguousarray(chip, dtype=np.uint8) for chip in chips]
+        chips = self._dlib.get_face_chips(
+            image, shapes, size=DLIB_CHIP_SIZE_PX, padding=DLIB_CHIP_PADDING
+        )
+        residuals = [
+            pose_residual(np.array([(p.x, p.y) for p in shape.parts()], np.float32))
+            for shape in shapes
+        ]
+        return [
+            (np.ascontiguousarray(chip, dtype=np.uint8), residual)
+            for chip, residual in zip(chips, residuals, strict=True)
+        ]
 
 
 class DlibResNetDescriber:
     """dlib's ResNet-34-like network trained for 128-D face descriptors (L2 metric)."""
 
+    metric = "l2"
+    dim = DLIB_DESCRIPTOR_DIM
+
     def __init__(self) -> None:
-        self._net = _dlib().face_recognition_model_v1(str(model_files().descriptor_resnet))
+        self._net = dlib_module().face_recognition_model_v1(str(model_files().descriptor_resnet))
         self.model_id = descriptor_model_id()
 
     def describe(self, chips: Sequence[RGBImage]) -> np.ndarray:
         if not chips:
-            return np.zeros((0, DESCRIPTOR_DIM), dtype=np.float32)
+            return np.zeros((0, DLIB_DESCRIPTOR_DIM), dtype=np.float32)
         vectors = self._net.compute_face_descriptor(list(chips))
         return np.asarray([np.asarray(v) for v in vectors], dtype=np.float32)
 
@@ -130,13 +180,11 @@ class OnnxResNetDescriber:
     """The same ResNet, read from dlib's weights file and run by ONNX Runtime: the same
     descriptors (within 1e-4 in L2), an order of magnitude faster, batched."""
 
+    metric = "l2"
+    dim = DLIB_DESCRIPTOR_DIM
+
     def __init__(self, threads: int = 1) -> None:
-        try:
-            import onnxruntime
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ModelError(
-                "onnxruntime is missing; install it with: python3 -m pip install onnxruntime"
-            ) from exc
+        onnxruntime = onnxruntime_module()
         from openlfr.recognition.onnx_networks import cached_descriptor_model
 
         options = onnxruntime.SessionOptions()
@@ -151,57 +199,163 @@ class OnnxResNetDescriber:
 
     def describe(self, chips: Sequence[RGBImage]) -> np.ndarray:
         if not chips:
-            return np.zeros((0, DESCRIPTOR_DIM), dtype=np.float32)
+            return np.zeros((0, DLIB_DESCRIPTOR_DIM), dtype=np.float32)
         batch = np.ascontiguousarray(np.stack(chips), dtype=np.uint8)
         return np.asarray(self._session.run(None, {"chips": batch})[0], dtype=np.float32)
 
 
-BACKEND_NAMES = ("auto", "onnx", "dlib")
-"""auto: ONNX Runtime where it loads, else dlib; onnx: fail if it does not load."""
+def onnxruntime_module() -> Any:
+    try:
+        import onnxruntime
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ModelError(
+            "onnxruntime is missing; install it with: python3 -m pip install onnxruntime"
+        ) from exc
+    return onnxruntime
 
-DETECTOR_NAMES = ("hog", "cnn")
-"""hog: dlib's HOG detector (fast, frontal faces); cnn: dlib's MMOD CNN (finds turned and
-partly hidden faces too; on ONNX Runtime with the onnx backend)."""
+
+BACKEND_NAMES = ("auto", "onnx", "dlib")
+"""How dlib's networks run. auto: ONNX Runtime where it loads, else dlib; onnx: fail if it
+does not load; dlib: dlib throughout (then only the hog/cnn detectors and the dlib
+descriptor are available)."""
+
+DETECTOR_NAMES = ("ultralight", "hog", "cnn")
+"""ultralight: small CNN, faces from about 20 px (default); hog: dlib's HOG (frontal, from
+about 80 px); cnn: dlib's MMOD CNN (turned faces too, from about 80 px; slow)."""
+
+DESCRIPTOR_NAMES = ("mobilefacenet", "dlib")
+"""mobilefacenet: 512-D angular-margin descriptor (default); dlib: dlib's 128-D ResNet."""
+
+DEFAULT_DETECTOR = "ultralight"
+DEFAULT_DESCRIPTOR = "mobilefacenet"
 
 
 def resolve_detector(choice: str, *, live: bool) -> str:
-    """Resolve "auto": the CNN finds more faces (turned, tilted, partly hidden), and a live
-    source can afford it because the pipeline drops frames it cannot keep up with; a file
-    is read whole, so HOG keeps it fast. Other choices pass through."""
-    if choice == "auto":
-        return "cnn" if live else "hog"
-    return choice
+    """Resolve "auto" to the default detector (kept so older commands still work; the
+    default is fast enough for live sources and files alike). Others pass through."""
+    del live
+    return DEFAULT_DETECTOR if choice == "auto" else choice
 
 
-def load_backends(name: str = "auto", threads: int = 1, detector: str = "hog") -> Backends:
-    """Load a named backend's networks from installed packages.
+def load_backends(
+    name: str = "auto",
+    threads: int = 1,
+    detector: str = DEFAULT_DETECTOR,
+    descriptor: str = DEFAULT_DESCRIPTOR,
+) -> Backends:
+    """Load the named networks from installed packages.
 
-    `threads` is what one process may use for a network (the pipeline runs one worker
-    process per core, each with one thread)."""
+    `threads` is what one worker may use for a network (the pipeline runs one worker per
+    core, each with one thread)."""
     if name not in BACKEND_NAMES:
         raise ModelError(f"unknown backend {name!r}; choose one of: {', '.join(BACKEND_NAMES)}")
     if detector not in DETECTOR_NAMES:
         raise ModelError(
             f"unknown detector {detector!r}; choose one of: {', '.join(DETECTOR_NAMES)}"
         )
+    if descriptor not in DESCRIPTOR_NAMES:
+        raise ModelError(
+            f"unknown descriptor {descriptor!r}; choose one of: {', '.join(DESCRIPTOR_NAMES)}"
+        )
+    if name == "dlib" and (detector == "ultralight" or descriptor == "mobilefacenet"):
+        raise ModelError(
+            "the dlib backend runs only dlib's networks: use --detector hog or cnn and "
+            "--descriptor dlib, or --backend onnx"
+        )
+    if name == "auto":
+        try:
+            onnxruntime_module()
+            name = "onnx"
+        except ModelError as exc:
+            if detector == "ultralight" or descriptor == "mobilefacenet":
+                raise
+            log.warning("ONNX Runtime unavailable (%s); using dlib", exc)
+            name = "dlib"
     try:
-        aligner = DlibLandmarkAligner()
-        if name == "dlib":
-            dlib_detector = DlibCnnDetector() if detector == "cnn" else DlibHogDetector()
-            return Backends("dlib", detector, dlib_detector, aligner, DlibResNetDescriber())
+        return Backends(
+            name,
+            detector,
+            descriptor,
+            _detector(name, detector, threads),
+            _aligner(descriptor),
+            _describer(name, descriptor, threads),
+        )
     except RuntimeError as exc:  # dlib raises RuntimeError on unreadable weight files
         raise ModelError(
             f"cannot load dlib models: {exc}; reinstall face_recognition_models"
         ) from exc
-    try:
-        describer = OnnxResNetDescriber(threads)
-        if detector == "cnn":
-            from openlfr.recognition.cnn_detector import MmodFaceDetector
 
-            return Backends("onnx", detector, MmodFaceDetector(threads), aligner, describer)
-        return Backends("onnx", detector, DlibHogDetector(), aligner, describer)
-    except ModelError as exc:
-        if name == "onnx":
-            raise
-        log.warning("ONNX backend unavailable (%s); using dlib", exc)
-        return load_backends("dlib", threads, detector)
+
+def _detector(backend: str, name: str, threads: int) -> FaceDetector:
+    if name == "ultralight":
+        from openlfr.recognition.ultralight import UltraLightDetector
+
+        return UltraLightDetector(threads)
+    if name == "cnn":
+        if backend == "dlib":
+            return DlibCnnDetector()
+        from openlfr.recognition.cnn_detector import MmodFaceDetector
+
+        return MmodFaceDetector(threads)
+    return DlibHogDetector()
+
+
+def _aligner(descriptor: str) -> FaceAligner:
+    if descriptor == "mobilefacenet":
+        from openlfr.recognition.arcface import FivePointAligner
+
+        return FivePointAligner()
+    return DlibLandmarkAligner()
+
+
+def _describer(backend: str, descriptor: str, threads: int) -> FaceDescriber:
+    if descriptor == "mobilefacenet":
+        from openlfr.recognition.arcface import ArcFaceDescriber
+
+        return ArcFaceDescriber(threads)
+    if backend == "dlib":
+        return DlibResNetDescriber()
+    return OnnxResNetDescriber(threads)
+
+
+def engine_model_id(descriptor: str = DEFAULT_DESCRIPTOR) -> str:
+    """The id watchlists of `descriptor` carry, without loading any network (a hash of the
+    weights file): what the platform stores when it creates a watchlist."""
+    if descriptor == "mobilefacenet":
+        from openlfr.recognition.arcface import describer_model_id
+
+        return describer_model_id()
+    if descriptor == "dlib":
+        return descriptor_model_id()
+    raise ModelError(
+        f"unknown descriptor {descriptor!r}; choose one of: {', '.join(DESCRIPTOR_NAMES)}"
+    )
+
+
+def algorithm_summary(
+    detector: str = DEFAULT_DETECTOR, descriptor: str = DEFAULT_DESCRIPTOR
+) -> str:
+    """One line on what the engine runs, for the technology register."""
+    detectors = {
+        "ultralight": "UltraLight face detector (faceplugin package)",
+        "hog": "dlib HOG detector",
+        "cnn": "dlib MMOD CNN detector",
+    }
+    descriptors = {
+        "mobilefacenet": "5-point alignment, MobileFaceNet ArcFace 512-D descriptor",
+        "dlib": "5-point alignment, dlib ResNet-34 128-D descriptor",
+    }
+    return (
+        f"{detectors[detector]}; {descriptors[descriptor]}; fused per track; score: how far "
+        "the best subject stands out from the rest of the watchlist"
+    )
+
+
+def descriptor_for_model(model_id: str) -> str:
+    """The descriptor name (for load_backends) whose watchlists carry `model_id`."""
+    family = model_id.split(":", 1)[0]
+    for name, prefix in (("mobilefacenet", "mobilefacenet_arcface_512"),
+                         ("dlib", "dlib_face_recognition_resnet_model_v1")):
+        if family == prefix:
+            return name
+    raise ModelError(f"no descriptor of this openlfr makes {model_id!r}; rebuild the watchlist")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from openlfr.recognition.dlib_format import Layer, MmodOptions, read_mmod_network
-from openlfr.recognition.faces import Box, RGBImage
+from openlfr.recognition.faces import Box, RGBImage, ScoredDetector
 from openlfr.recognition.models import model_files
 
 PYRAMID_RATE = 5 / 6  # dlib's pyramid_down<6>
@@ -115,8 +115,10 @@ class _Detection:
     rect: Rect
 
 
-class MmodFaceDetector:
+class MmodFaceDetector(ScoredDetector):
     """The CNN face detector: finds frontal and turned faces from about 80 px up."""
+
+    min_face_px = 80
 
     def __init__(self, threads: int = 1) -> None:
         import onnxruntime
@@ -174,10 +176,9 @@ class MmodFaceDetector:
         for detection in found:
             if not any(self._overlaps(k.rect, detection.rect) for k in kept):
                 kept.append(detection)
-        return [(d.score, Box(d.rect[0], d.rect[1], d.rect[2] + 1, d.rect[3] + 1)) for d in kept]
+        # MMOD's scores are margins above 0; found faces count as certain, as with dlib's own.
+        return [(1.0, Box(d.rect[0], d.rect[1], d.rect[2] + 1, d.rect[3] + 1)) for d in kept]
 
-    def detect(self, image: RGBImage) -> list[Box]:
-        return [box for _, box in self.detect_scored(image)]
 
     def _overlaps(self, a: Rect, b: Rect) -> bool:
         """dlib's test_box_overlap: IoU against the pair's bounding box, or coverage."""

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Default match threshold on the similarity score (1 - L2 distance; see matcher.py).
-# Calibrated for 1:N identification, not 1:1 pairs (benchmarks/calibrate_threshold.py on
-# ../shared/data/faces, 64 photos of 19 identities): the highest score any photo got
-# against a watchlist of everyone else was 0.421, so 0.5 leaves a 0.08 margin (FPIR 0/64)
-# while 62 of 63 mated searches still hit (TPIR 0.984). dlib's own 1:1 rule would be 0.4.
-# A set this small cannot show the false-alert rate of a 10,000-entry watchlist: an
-# equity audit on larger data should set the deployed threshold.
+# Default decision threshold on the score (0..1; see matcher.py): 0.5 is reached when a
+# face stands out from the rest of the watchlist by `Calibration.standout_at_half`
+# deviations more than the best of that many strangers would by chance. The constants were
+# calibrated on walk-by scenes with 18 and with 4,887 entries (README, "Score and
+# threshold"); the deployed threshold is a policy decision governed by the platform, which
+# holds it against the latest equity audit's false-alert rate at the watchlist's size.
 DEFAULT_THRESHOLD = 0.5
 
 
@@ -19,22 +18,32 @@ class EngineConfig:
     """How the engine looks at frames. Every field has a safe default."""
 
     threshold: float = DEFAULT_THRESHOLD
-    """Similarity score (0..1) at or above which a track raises an alert."""
+    """Decision score (0..1) at or above which a track raises an alert."""
 
-    min_face_px: int = 64
+    min_face_px: int = 32
     """Faces narrower than this (original-frame pixels) are skipped and counted. The detector
-    runs at the scale that lets it see faces this small (its window is 80 px), so smaller
-    values find smaller faces and cost time: detection cost grows with the scale squared."""
+    runs at the scale that lets it see faces this small, so smaller values find smaller
+    faces and cost time: detection cost grows with the scale squared."""
 
     detect_max_px: int = 1280
     """Cap on the long side of the image the detector sees: large frames are detected at a
-    reduced scale, so faces narrower than 80 px at that scale are not found."""
+    reduced scale, so faces smaller than the detector's minimum at that scale are missed."""
 
-    embed_every_frames: int = 10
+    embed_every_frames: int = 4
     """A live track is described again at least this often (in frames)."""
 
-    better_face_ratio: float = 1.5
+    better_face_ratio: float = 1.3
     """A track is described again when its face quality grows by this factor."""
+
+    track_memory: int = 8
+    """A track keeps its this-many best-quality described sightings (in memory only)."""
+
+    fuse_best: int = 5
+    """A track decides on the mean descriptor of its this-many best sightings."""
+
+    repeat_alert_s: float = 10.0
+    """A video track that decides for a subject alerted less than this many seconds ago is
+    taken as the same sighting (a track broken by a missed detection): no second alert."""
 
     track_max_missed_frames: int = 8
     """A track ends when it has not been seen for this many frames."""
@@ -42,11 +51,10 @@ class EngineConfig:
     track_min_iou: float = 0.2
     """Least box overlap for a detection to continue a track."""
 
-    min_track_embeddings: int = 2
-    """Descriptors a video track needs before it may alert (a decision over several frames)."""
-
-    track_window: int = 4
-    """A track's score is the mean of its last this-many scores for a subject."""
+    min_track_embeddings: int = 1
+    """Descriptors a video track needs before it may alert. One: a person crossing a crowd
+    may be seen well only once; the decision is strict enough on one good view, and later
+    views are fused with it (walk-by calibration, README)."""
 
     workers: int = 2
     """Worker processes for detection and description (0: all in the calling process)."""
@@ -63,3 +71,7 @@ class EngineConfig:
             raise ValueError(f"workers must be 0 or more, got {self.workers}")
         if self.min_track_embeddings < 1 or self.embed_every_frames < 1:
             raise ValueError("min_track_embeddings and embed_every_frames must be at least 1")
+        if self.repeat_alert_s < 0:
+            raise ValueError(f"repeat_alert_s must be 0 or more, got {self.repeat_alert_s}")
+        if self.fuse_best < 1 or self.track_memory < self.fuse_best:
+            raise ValueError("fuse_best must be at least 1 and at most track_memory")

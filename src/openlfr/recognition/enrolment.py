@@ -3,23 +3,40 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from openlfr.recognition.analyzer import FaceAnalyzer
+from openlfr.recognition.backends import DlibHogDetector
 from openlfr.recognition.errors import WatchlistError
-from openlfr.recognition.faces import RGBImage
+from openlfr.recognition.faces import Box, RGBImage
 from openlfr.recognition.images import ImageError, decode_image, is_image_file
 from openlfr.recognition.watchlist import EnrolledImage, Subject, Watchlist
 from openlfr.recognition.workers import make_executor, process_analyzer
 
-# Enrolment photos are close-ups: a face narrower than this is too poor to enrol, and
-# capping the detection scale keeps a large photo to a fraction of a second.
+# Enrolment photos are close-ups: a face narrower than this is too poor to enrol. The
+# detector first looks at the photo shrunk to ENROL_FIRST_LOOK_PX (a close-up face is
+# then a size it finds cleanly, in a fraction of the time), and only when it finds no
+# face there at up to ENROL_MAX_PX, where small faces are visible.
+ENROL_FIRST_LOOK_PX = 640
 ENROL_MAX_PX = 1600
 ENROL_MIN_FACE_PX = 40
+# Custody photos are often cropped to the face: a grey border (a quarter of the long side)
+# lets the detector see a face that touches the edges (grey: a black edge next to a
+# bright photo draws false detections).
+ENROL_BORDER = 0.25
+# The subject's face is the most certain (then largest) one. Another face makes the photo
+# ambiguous only when the detector is as sure of it, it is nearly as large, and dlib's
+# frontal-face (HOG) detector also sees a face there; smaller or doubtful detections (a
+# face in the crowd behind, lettering or a pattern in the background) are ignored.
+CERTAIN_FACE_SCORE = 0.95
+RIVAL_WIDTH_RATIO = 0.6
+HOG_CHECK_FACE_PX = 100
 
 
 @dataclass(frozen=True)
@@ -69,24 +86,70 @@ class EnrolmentPhoto:
     """The aligned face chip (what the descriptor network saw), e.g. as a reference photo."""
 
 
+def confirmed_frontal_face(image: RGBImage, box: Box) -> bool:
+    """Whether dlib's HOG detector finds a frontal face at `box` (looked for in a crop
+    around it, scaled so the face is about 100 px)."""
+    margin = box.width // 2
+    left, top = max(0, box.left - margin), max(0, box.top - margin)
+    crop = image[top : box.bottom + margin, left : box.right + margin]
+    if crop.size == 0:
+        return False
+    scale = HOG_CHECK_FACE_PX / max(box.width, 1)
+    crop = np.asarray(
+        cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), np.uint8
+    )
+    centre = Box(*(round(v * scale) for v in (box.left - left, box.top - top,
+                                               box.right - left, box.bottom - top)))
+    return any(centre.iou(found) >= 0.3 for found in _hog().detect(np.ascontiguousarray(crop)))
+
+
+_per_thread = threading.local()
+
+
+def _hog() -> DlibHogDetector:
+    """One HOG detector per thread (enrolment may run on a thread pool; a dlib detector
+    is not safe to share between threads)."""
+    detector: DlibHogDetector | None = getattr(_per_thread, "hog", None)
+    if detector is None:
+        detector = _per_thread.hog = DlibHogDetector()
+    return detector
+
+
 def describe_enrolment_photo(data: bytes, name: str, analyzer: FaceAnalyzer) -> EnrolmentPhoto:
-    """Decode one photo, require exactly one face of a usable size, describe it. Raises
-    PhotoRejected (unreadable, no face, face too small, several faces) naming ``name``."""
+    """Decode one photo, find the subject's face (one clear face of a usable size), describe
+    it. Raises PhotoRejected (unreadable, no face, face too small, several faces of similar
+    size) naming ``name``."""
     try:
         image = decode_image(data, name)
     except ImageError as exc:
         raise PhotoRejected(name, _problem(exc)) from None
-    search = analyzer.find_faces(image, min_face_px=ENROL_MIN_FACE_PX, max_px=ENROL_MAX_PX)
+    border = round(ENROL_BORDER * max(image.shape[:2]))
+    framed = np.asarray(cv2.copyMakeBorder(
+        image, border, border, border, border, cv2.BORDER_CONSTANT, value=(128, 128, 128)
+    ), np.uint8)
+    for max_px in (ENROL_FIRST_LOOK_PX, round(ENROL_MAX_PX * (1 + 2 * ENROL_BORDER))):
+        search = analyzer.find_faces(framed, min_face_px=ENROL_MIN_FACE_PX, max_px=max_px)
+        if search.faces:
+            break
     if not search.faces:
         problem = "no face found; use a frontal photo"
         if search.too_small:
             problem = f"face too small (under {ENROL_MIN_FACE_PX} px wide); use a closer photo"
         raise PhotoRejected(name, problem)
-    if len(search.faces) > 1:
+    main = max(search.faces, key=lambda f: (f.detection_score, f.box.width))
+    rivals = [
+        f
+        for f in search.faces
+        if f is not main
+        and f.detection_score >= CERTAIN_FACE_SCORE
+        and f.box.width >= RIVAL_WIDTH_RATIO * main.box.width
+        and confirmed_frontal_face(framed, f.box)
+    ]
+    if rivals:
         raise PhotoRejected(
-            name, f"{len(search.faces)} faces found; use a photo of the subject alone"
+            name, f"{len(rivals) + 1} faces found; use a photo of the subject alone"
         )
-    chip = search.faces[0].chip
+    chip = main.chip
     descriptor = analyzer.describe([chip])[0]
     return EnrolmentPhoto(hashlib.sha256(data).hexdigest(), descriptor, chip)
 

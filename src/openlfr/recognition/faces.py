@@ -67,4 +67,16 @@ class FoundFace:
     box: Box
     chip: RGBImage
     quality: float
-    """Box area times chip sharpness: larger, sharper faces score higher."""
+    """Larger, sharper, more frontal faces score higher (analyzer.face_quality)."""
+    detection_score: float = 1.0
+    """The detector's confidence (0..1) that this is a face."""
+
+
+class ScoredDetector:
+    """Adds `detect` (boxes only) to a detector that has `detect_scored`."""
+
+    def detect_scored(self, image: RGBImage) -> list[tuple[float, Box]]:
+        raise NotImplementedError
+
+    def detect(self, image: RGBImage) -> list[Box]:
+        return [box for _, box in self.detect_scored(image)]

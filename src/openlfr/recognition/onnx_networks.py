@@ -276,7 +276,7 @@ def build_detector_graph(
     return model, g.macs
 
 
-def _cached_model(weights: Path, kind: str, build: Any) -> Path:
+def cached_model(weights: Path, kind: str, build: Any) -> Path:
     """The ONNX file built by `build(weights)` for these weights, cached on first use."""
     digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()
     target = cache_dir() / f"{kind}-{digest[:16]}-v{BUILDER_VERSION}.onnx"
@@ -297,13 +297,13 @@ def _cached_model(weights: Path, kind: str, build: Any) -> Path:
 
 def cached_descriptor_model(weights: Path) -> Path:
     """The descriptor network's ONNX file for these weights, built and cached on first use."""
-    return _cached_model(
+    return cached_model(
         weights, "descriptor", lambda w: build_descriptor_graph(*read_metric_network(w))[0]
     )
 
 
 def cached_detector_model(weights: Path) -> Path:
     """The MMOD detector's ONNX file for these weights, built and cached on first use."""
-    return _cached_model(
+    return cached_model(
         weights, "detector", lambda w: build_detector_graph(read_mmod_network(w)[2])[0]
     )

@@ -5,9 +5,10 @@ Stages and where they run:
 * decode: a thread reads the source into a bounded queue. On a live source a full queue
   means the engine is behind, so the newest frame is dropped and counted; on a file the
   thread waits instead, so no frame is ever dropped.
-* detect (with landmarks and chips) and describe: worker processes (see workers.py), so
-  both cores work while dlib holds the GIL.
-* track, match and decide: the calling process, in frame order; cheap NumPy work.
+* detect (with landmarks and chips) and describe: workers (see workers.py), several
+  frames at once, so every core works.
+* track, fuse each track's descriptors, match and decide: the calling thread, in frame
+  order; cheap NumPy work.
 
 Only alerts leave the pipeline. A face that matches nobody lives in memory until its
 track ends and is never written, logged or put in an exception.
@@ -32,7 +33,7 @@ from openlfr.recognition.errors import WatchlistError
 from openlfr.recognition.faces import Box, FoundFace, RGBImage
 from openlfr.recognition.matcher import WatchlistIndex
 from openlfr.recognition.sources import Frame, FrameSource
-from openlfr.recognition.tracker import FaceTracker, Observation, Track
+from openlfr.recognition.tracker import FaceTracker, Sighting, Track
 from openlfr.recognition.watchlist import Watchlist
 from openlfr.recognition.workers import describe_task, detect_task, make_executor
 
@@ -45,6 +46,9 @@ class Alert:
     """The subject reference (folder name at enrolment)."""
     subject_index: int
     score: float
+    """The decision score (0..1) that reached the threshold (see matcher.py)."""
+    similarity: float
+    """The track's similarity to the subject (cosine, or 1 - L2 for dlib's descriptors)."""
     track: int
     frame: int
     timestamp_s: float
@@ -59,6 +63,7 @@ class Alert:
             "type": "alert",
             "subject": self.subject,
             "score": round(self.score, 4),
+            "similarity": round(self.similarity, 4),
             "track": self.track,
             "frame": self.frame,
             "timestamp_s": round(self.timestamp_s, 3),
@@ -121,7 +126,7 @@ class Watcher:
             )
         self.index = WatchlistIndex(watchlist)
         self.counters = Counters()
-        self.tracker = FaceTracker(self.config)
+        self.tracker = FaceTracker(self.config, unit_descriptors=self.index.metric == "cosine")
 
     def run(
         self, source: FrameSource, on_progress: Callable[[Counters], None] | None = None
@@ -226,20 +231,31 @@ class Watcher:
     def _match(
         self, frame: Frame, sightings: list[tuple[Track, FoundFace]], descriptors: np.ndarray
     ) -> Iterator[Alert]:
-        scores = self.index.subject_scores(descriptors)
-        for (track, face), subject_scores in zip(sightings, scores, strict=True):
-            observation = Observation(
-                frame.index, frame.timestamp_s, face.box, face.chip, subject_scores
+        fused: list[tuple[Track, np.ndarray]] = []
+        for (track, face), descriptor in zip(sightings, descriptors, strict=True):
+            sighting = Sighting(
+                frame.index, frame.timestamp_s, face.box, face.chip, face.quality, descriptor
             )
-            decision = self.tracker.decide(track, observation)
+            track_descriptor = self.tracker.add_sighting(track, sighting)
+            if track_descriptor is not None:
+                fused.append((track, track_descriptor))
+        if not fused:
+            return
+        found = self.index.identify(np.stack([d for _, d in fused]))
+        for (track, _), identification in zip(fused, found, strict=True):
+            if identification.score < self.config.threshold:
+                continue
+            subject = identification.subject_index
+            evidence = self._evidence(track, subject)
+            decision = self.tracker.decide(track, subject, identification.score, evidence)
             if decision is None:
                 continue
             self.counters.alerts += 1
-            evidence = decision.evidence
             yield Alert(
-                subject=self.index.subject_refs[decision.subject_index],
-                subject_index=decision.subject_index,
+                subject=self.index.subject_refs[subject],
+                subject_index=subject,
                 score=decision.score,
+                similarity=identification.similarity,
                 track=track.id,
                 frame=evidence.frame_index,
                 timestamp_s=evidence.timestamp_s,
@@ -247,6 +263,13 @@ class Watcher:
                 box=evidence.box,
                 probe_crop=evidence.chip,
             )
+
+    def _evidence(self, track: Track, subject: int) -> Sighting:
+        """The track's sighting most like the subject: its face is the probe crop."""
+        similarities = self.index.subject_similarities(
+            np.stack([s.descriptor for s in track.sightings])
+        )[:, subject]
+        return track.sightings[int(similarities.argmax())]
 
 
 def _put_until_stopped(frames: queue.Queue[Any], item: Any, stop: threading.Event) -> None:

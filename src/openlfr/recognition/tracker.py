@@ -1,18 +1,21 @@
-"""Tracking: one person walking past is one track, described a few times, not every frame.
+"""Tracking: one person walking past is one track, described several times, decided once.
 
-Detections are joined to tracks by box overlap (greedy, best IoU first). Gaps and
-intervals count frames the tracker looked at, not source frames: when a live source
-drops frames under load, a person in view is still the same track. A track is
-described when it is first seen, when its face is clearly better (larger or sharper)
-than any it was described with, and at least every K frames. Its decision uses several
-descriptors: the mean of its best few scores for a subject, so one odd frame can
-neither raise nor hide an alert on its own.
+Detections are joined to tracks by box overlap with where each track is expected to be
+(its last box moved by its last step: a small face crossing a wide frame moves more than
+its own width between frames), greedy, best overlap first. Gaps count frames the tracker
+looked at, not source frames: when a live source drops frames under load, a person in
+view is still the same track.
+
+A track is described when it is first seen, when its face is clearly better (larger,
+sharper, more frontal) than any it was described with, and at least every K frames. It
+keeps its best-quality sightings, and its decision is made on their descriptors fused
+into one (the mean of the unit descriptors of its best few): several views of a face
+describe it better than any one, and one odd frame can neither raise nor hide an alert.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,14 +25,15 @@ from openlfr.recognition.faces import Box, FoundFace, RGBImage
 
 
 @dataclass
-class Observation:
+class Sighting:
     """One described sighting of a track, kept only while the track lives."""
 
     frame_index: int
     timestamp_s: float
     box: Box
     chip: RGBImage
-    subject_scores: np.ndarray
+    quality: float
+    descriptor: np.ndarray
 
 
 @dataclass
@@ -38,31 +42,42 @@ class Track:
     box: Box
     still: bool
     last_seen_step: int
+    step_dx: float = 0.0
+    step_dy: float = 0.0
     last_described_step: int = -(10**9)
     best_described_quality: float = 0.0
     descriptions: int = 0
     describing: int = 0
     """Descriptions requested and not yet back."""
     alerted: bool = False
-    recent: deque[Observation] = field(default_factory=deque)
+    sightings: list[Sighting] = field(default_factory=list)
+    """The best sightings by quality (at most EngineConfig.track_memory)."""
+
+    def predicted_box(self) -> Box:
+        dx, dy = round(self.step_dx), round(self.step_dy)
+        b = self.box
+        return Box(b.left + dx, b.top + dy, b.right + dx, b.bottom + dy)
 
 
 @dataclass(frozen=True)
 class TrackDecision:
     subject_index: int
     score: float
-    evidence: Observation
-    """The sighting that scored best for the subject (its chip is the probe crop)."""
+    evidence: Sighting
+    """The sighting most like the subject (its chip is the probe crop)."""
 
 
 class FaceTracker:
-    def __init__(self, config: EngineConfig) -> None:
+    def __init__(self, config: EngineConfig, *, unit_descriptors: bool = True) -> None:
         self.config = config
+        self.unit_descriptors = unit_descriptors
         self.active: list[Track] = []
         self.tracks_started = 0
         self._ids = itertools.count(1)
         self._step = 0
         """Frames looked at so far."""
+        self._last_alert_s: dict[int, float] = {}
+        """Subject index -> time of its last video alert (for repeat_alert_s)."""
 
     def update(self, faces: list[FoundFace], still: bool) -> list[tuple[Track, FoundFace]]:
         """Join this frame's faces to tracks; return the (track, face) pairs to describe."""
@@ -80,9 +95,14 @@ class FaceTracker:
                 track = Track(
                     id=next(self._ids), box=face.box, still=still, last_seen_step=self._step
                 )
-                track.recent = deque(maxlen=self.config.track_window)
                 self.active.append(track)
                 self.tracks_started += 1
+            else:
+                gap = max(1, self._step - track.last_seen_step)
+                track.step_dx = ((face.box.left + face.box.right) - (
+                    track.box.left + track.box.right)) / 2 / gap
+                track.step_dy = ((face.box.top + face.box.bottom) - (
+                    track.box.top + track.box.bottom)) / 2 / gap
             track.box = face.box
             track.last_seen_step = self._step
             if self._should_describe(track, face):
@@ -93,11 +113,12 @@ class FaceTracker:
         return to_describe
 
     def _associate(self, faces: list[FoundFace]) -> dict[int, Track]:
+        predicted = [t.predicted_box() for t in self.active]
         candidates = sorted(
             (
-                (face.box.iou(track.box), fi, ti)
+                (face.box.iou(box), fi, ti)
                 for fi, face in enumerate(faces)
-                for ti, track in enumerate(self.active)
+                for ti, box in enumerate(predicted)
             ),
             reverse=True,
         )
@@ -121,23 +142,42 @@ class FaceTracker:
             return True
         return self._step - track.last_described_step >= self.config.embed_every_frames
 
-    def decide(self, track: Track, observation: Observation) -> TrackDecision | None:
-        """Record a described sighting; return an alert decision the first time the track's
-        score for some subject reaches the threshold."""
+    def add_sighting(self, track: Track, sighting: Sighting) -> np.ndarray | None:
+        """Record a described sighting; return the track's fused descriptor once it has
+        enough sightings to decide (1 for a photo, min_track_embeddings for video), else
+        None. After an alert the track takes no more sightings."""
         track.describing -= 1
         track.descriptions += 1
-        track.recent.append(observation)
-        if track.alerted or observation.subject_scores.size == 0:
+        if track.alerted:
             return None
+        track.sightings.append(sighting)
+        track.sightings.sort(key=lambda s: -s.quality)
+        del track.sightings[self.config.track_memory :]
         needed = 1 if track.still else self.config.min_track_embeddings
-        if len(track.recent) < needed:
+        if track.descriptions < needed:
             return None
-        scores = np.stack([o.subject_scores for o in track.recent])  # (sightings, subjects)
-        top = -np.sort(-scores, axis=0)[:needed]
-        track_scores = top.mean(axis=0)
-        subject = int(track_scores.argmax())
-        if track_scores[subject] < self.config.threshold:
+        return self.fused_descriptor(track)
+
+    def fused_descriptor(self, track: Track) -> np.ndarray:
+        """The mean of the track's best few descriptors (unit length again for a cosine
+        model): one descriptor that several views agree on."""
+        best = np.stack([s.descriptor for s in track.sightings[: self.config.fuse_best]])
+        fused = best.mean(axis=0)
+        if self.unit_descriptors:
+            fused /= max(float(np.linalg.norm(fused)), 1e-12)
+        return fused.astype(np.float32)
+
+    def decide(
+        self, track: Track, subject_index: int, score: float, evidence: Sighting
+    ) -> TrackDecision | None:
+        """An alert decision the first time the track's fused score reaches the threshold,
+        unless the same subject alerted on another video track within repeat_alert_s."""
+        if track.alerted or subject_index < 0 or score < self.config.threshold:
             return None
-        track.alerted = True
-        best = max(track.recent, key=lambda o: float(o.subject_scores[subject]))
-        return TrackDecision(subject, float(track_scores[subject]), best)
+        track.alerted = True  # decided: no more work on this track either way
+        if not track.still:
+            last = self._last_alert_s.get(subject_index)
+            self._last_alert_s[subject_index] = evidence.timestamp_s
+            if last is not None and abs(evidence.timestamp_s - last) < self.config.repeat_alert_s:
+                return None  # the same sighting on a broken track: alerted already
+        return TrackDecision(subject_index, score, evidence)

@@ -1,23 +1,25 @@
 """Watchlist files: subjects and their face descriptors, never their photos.
 
-File format (JSON, UTF-8), version 1::
+File format (JSON, UTF-8), version 2::
 
     {
       "format": "openlfr-watchlist",
-      "version": 1,
+      "version": 2,
       "created_at": "2026-11-23T10:00:00+00:00",      # ISO 8601, UTC
-      "descriptor_model": "dlib_face_recognition_resnet_model_v1:<sha256 prefix>",
-      "descriptor_dim": 128,
+      "descriptor_model": "mobilefacenet_arcface_512:<sha256 prefix>",
+      "descriptor_dim": 512,
+      "metric": "cosine",                             # or "l2" (dlib's descriptors)
       "subjects": [
         {"ref": "subject-reference",                  # folder name when built from photos
          "images": [{"name": "photo.jpg",              # file name within the subject folder
                      "sha256": "<hex of the photo>",
-                     "descriptor": [128 floats]}]}
+                     "descriptor": [512 floats]}]}
       ]
     }
 
-A reader refuses another format, a newer version, a different descriptor model (its
-descriptors would not be comparable) and a watchlist with no subjects.
+Version 1 files (dlib's 128-D descriptors, no "metric") are still read. A reader refuses
+another format, a newer version, a descriptor of the wrong length, a different descriptor
+model (its descriptors would not be comparable) and a watchlist with no subjects.
 """
 
 from __future__ import annotations
@@ -35,7 +37,23 @@ import numpy as np
 from openlfr.recognition.errors import WatchlistError
 
 FORMAT_NAME = "openlfr-watchlist"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+
+# Descriptor models by id prefix: (metric, descriptor length). Watchlists are versioned by
+# model: descriptors of two models are never compared.
+MODEL_FAMILIES = {
+    "mobilefacenet_arcface_512": ("cosine", 512),
+    "dlib_face_recognition_resnet_model_v1": ("l2", 128),
+}
+
+
+def model_family(model_id: str) -> tuple[str, int]:
+    """(metric, descriptor length) of a descriptor model id; WatchlistError if unknown."""
+    family = MODEL_FAMILIES.get(model_id.split(":", 1)[0])
+    if family is None:
+        known = ", ".join(MODEL_FAMILIES)
+        raise WatchlistError(f"unknown descriptor model {model_id!r} (this openlfr knows {known})")
+    return family
 
 
 @dataclass
@@ -67,13 +85,22 @@ class Watchlist:
     def image_count(self) -> int:
         return sum(len(s.images) for s in self.subjects)
 
+    @property
+    def metric(self) -> str:
+        return model_family(self.descriptor_model)[0]
+
+    @property
+    def descriptor_dim(self) -> int:
+        return model_family(self.descriptor_model)[1]
+
     def to_json(self) -> dict[str, Any]:
         return {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
             "created_at": self.created_at,
             "descriptor_model": self.descriptor_model,
-            "descriptor_dim": 128,
+            "descriptor_dim": self.descriptor_dim,
+            "metric": self.metric,
             "subjects": [
                 {
                     "ref": s.ref,
@@ -114,6 +141,11 @@ class Watchlist:
                 f"(this openlfr reads version {FORMAT_VERSION})"
             )
         try:
+            model = str(data["descriptor_model"])
+            dim = model_family(model)[1]
+            raw_subjects = data["subjects"]
+            if not isinstance(raw_subjects, list):
+                raise TypeError("subjects is not a list")
             subjects = [
                 Subject(
                     ref=str(s["ref"]),
@@ -121,14 +153,13 @@ class Watchlist:
                         EnrolledImage(
                             str(i["name"]),
                             str(i["sha256"]),
-                            _descriptor(i["descriptor"], source, s["ref"]),
+                            _descriptor(i["descriptor"], source, s["ref"], dim),
                         )
                         for i in s["images"]
                     ],
                 )
-                for s in data["subjects"]
+                for s in raw_subjects
             ]
-            model = str(data["descriptor_model"])
         except (KeyError, TypeError) as exc:
             raise WatchlistError(
                 f"{source}: malformed watchlist ({exc!r} missing or wrong)"
@@ -151,7 +182,7 @@ class Watchlist:
             raise WatchlistError(f"{path}: no such watchlist file")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise WatchlistError(f"{path}: not a readable watchlist file ({exc})") from exc
         watchlist = cls.from_json(data, str(path))
         if expected_model is not None and watchlist.descriptor_model != expected_model:
@@ -162,10 +193,14 @@ class Watchlist:
         return watchlist
 
 
-def _descriptor(values: Any, source: str, ref: Any) -> np.ndarray:
+def _descriptor(values: Any, source: str, ref: Any, dim: int) -> np.ndarray:
+    if not isinstance(values, list) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+    ):
+        raise WatchlistError(f"{source}: subject {ref!r} has a descriptor that is not numbers")
     vector = np.asarray(values, dtype=np.float32)
-    if vector.shape != (128,) or not np.all(np.isfinite(vector)):
+    if vector.shape != (dim,) or not np.all(np.isfinite(vector)):
         raise WatchlistError(
-            f"{source}: subject {ref!r} has a descriptor that is not 128 finite numbers"
+            f"{source}: subject {ref!r} has a descriptor that is not {dim} finite numbers"
         )
     return vector

@@ -1,8 +1,10 @@
-"""Worker processes for the CPU-heavy stages.
+"""Workers for the CPU-heavy stages: threads where the networks leave the GIL, else processes.
 
-dlib holds the GIL while it computes, so threads would not use a second core: the
-detector and the descriptor network run in worker processes instead, each with its own
-copy of the networks (inherited by fork when possible, so no reload).
+ONNX Runtime and OpenCV release Python's GIL while they compute, so with the default
+networks worker threads use every core and share one copy of them, and frames never
+cross a process boundary. dlib's own detectors and networks hold the GIL: with those the
+work runs in worker processes, each with its own copy of the networks (inherited by fork
+when possible, so no reload).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import multiprocessing
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy as np
@@ -25,13 +27,15 @@ T = TypeVar("T")
 _analyzer: FaceAnalyzer | None = None
 
 
-def _init_worker(backend_name: str, detector_name: str) -> None:
+def _names(analyzer: FaceAnalyzer) -> tuple[str, str, str]:
+    b = analyzer.backends
+    return b.name, b.detector_name, b.descriptor_name
+
+
+def _init_worker(backend_name: str, detector_name: str, descriptor_name: str) -> None:
     global _analyzer
-    if _analyzer is None or (_analyzer.backends.name, _analyzer.backends.detector_name) != (
-        backend_name,
-        detector_name,
-    ):
-        _analyzer = FaceAnalyzer(load_backends(backend_name, 1, detector_name))
+    if _analyzer is None or _names(_analyzer) != (backend_name, detector_name, descriptor_name):
+        _analyzer = FaceAnalyzer(load_backends(backend_name, 1, detector_name, descriptor_name))
 
 
 def process_analyzer() -> FaceAnalyzer:
@@ -62,11 +66,14 @@ class InlineExecutor(Executor):
 
 
 def make_executor(workers: int, analyzer: FaceAnalyzer) -> Executor:
-    """An executor whose tasks see `analyzer` (workers=0) or a copy of it in each worker."""
+    """An executor whose tasks see `analyzer` (workers=0, or threads when its networks leave
+    the GIL) or a copy of it in each worker process."""
     global _analyzer
     _analyzer = analyzer
     if workers == 0:
         return InlineExecutor()
+    if analyzer.backends.gil_free:
+        return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openlfr-worker")
     # fork shares the loaded networks copy-on-write, but is unsafe once threads run.
     use_fork = sys.platform == "linux" and threading.active_count() == 1
     context = multiprocessing.get_context("fork" if use_fork else "spawn")
@@ -74,5 +81,5 @@ def make_executor(workers: int, analyzer: FaceAnalyzer) -> Executor:
         max_workers=workers,
         mp_context=context,
         initializer=_init_worker,
-        initargs=(analyzer.backends.name, analyzer.backends.detector_name),
+        initargs=_names(analyzer),
     )

@@ -17,9 +17,9 @@ import cv2
 
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
 from openlfr.recognition import FaceAnalyzer, PhotoRejected, describe_enrolment_photo
+from openlfr.recognition.backends import engine_model_id as default_engine_model_id
 from openlfr.recognition.faces import RGBImage
 from openlfr.recognition.images import ImageError, decode_image
-from openlfr.recognition.models import descriptor_model_id
 from openlfr.services import watchlists
 from openlfr.services.common import deployment_or_404
 from openlfr.services.platform import Actor, Platform
@@ -46,7 +46,7 @@ class Photo:
 def engine_model_id() -> str:
     """The descriptor model the platform enrols with (cheap: a hash of the weights file),
     for creating a watchlist that photos can be added to."""
-    return descriptor_model_id()
+    return default_engine_model_id()
 
 
 def _describe(photos: list[Photo]) -> list[tuple[list[float], RGBImage]]:

@@ -1,0 +1,469 @@
+"""Benchmark: the engine on walk-by scenes with ground truth, stage by stage.
+
+Makes three scenes with ``../shared/tools/walkby.py`` from the shared identities (the
+people with two photos are enrolled from one and walk past with the other) and passers-by
+taken from the filler photos (one photo each, padded so the face fills as much of the
+photo as in the identities), then for each scene prints in one run:
+
+* TPIR (enrolled people found), false alerts and fps of the engine as shipped (default
+  detector, descriptor and threshold, 2 workers), scored by the rule of
+  ``walkby_score.py`` (an alert counts when it names an enrolled person within 15 frames
+  of a frame where they are in view; any other alert is false);
+* the same with every other filler photo also enrolled (one photo each: 1:N at a real
+  watchlist size), excluding fillers that dlib says are a walker's own face (UTKFace holds
+  some people twice);
+* the ratio of the engine's fps to the loop people write with ``face_recognition`` (HOG
+  at full resolution on every frame, dlib's descriptor for every face; the same dlib calls
+  face_recognition makes, timed on the first ``--baseline-frames`` frames);
+* per-stage figures: detection recall (truth boxes matched by a detection) and false
+  detections per frame, tracks per walker (fragmentation), descriptors per walker, each
+  enrolled person's best score for themselves and the best score any passer-by reached;
+* with ``--sweep``: TPIR and false alerts at other thresholds, from the same run (an
+  alert is the first identification of a track at or above the threshold).
+
+Run: python3 benchmarks/engine_walkby.py [--shared ../shared] [--work /tmp/openlfr-walkby]
+Scenes, padded passers and the filler watchlist are cached in --work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from openlfr.recognition import DEFAULT_THRESHOLD, EngineConfig, FaceAnalyzer, Watcher, Watchlist
+from openlfr.recognition.enrolment import build_watchlist
+from openlfr.recognition.sources import VideoFileSource
+from openlfr.recognition.watchlist import Subject
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SCENES = {
+    # name: (walkby.py options, what it stands for)
+    "s1": (["--size", "1280x720", "--gap", "0.7", "--cross", "2.2", "--scale", "0.8,1.2"],
+           "720p walk-by, faces ~100-150 px, ~3 in view"),
+    "s2": (["--size", "1280x720", "--gap", "0.45", "--cross", "2.2", "--scale", "0.4,0.75",
+            "--degrade"], "720p, faces ~45-90 px, blur, exposure, noise, ~5 in view"),
+    "s3": (["--size", "1920x1080", "--gap", "0.25", "--cross", "3.0", "--scale", "0.35,0.6"],
+           "1080p crowd, faces ~40-70 px, ~12 in view"),
+}
+MATCH_WINDOW = 15  # frames, as walkby_score.py
+
+
+# ---------------------------------------------------------------- data
+
+
+def pad_photo(src: Path, dst: Path, border: float = 0.25) -> None:
+    """A filler chip (the face fills it) padded so the face fills as much as in a photo."""
+    image = cv2.imread(str(src))
+    pad = round(border * image.shape[0])
+    cv2.imwrite(str(dst), cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE))
+
+
+def make_pool(shared: Path, work: Path, passers: int, seed: int) -> tuple[Path, list[Path]]:
+    """identities (shared people + padded filler passers); return the unused fillers."""
+    fillers_dir = shared / "data" / "fillers"
+    with (fillers_dir / "manifest.csv").open() as handle:
+        files = [fillers_dir / row["file"] for row in csv.DictReader(handle)]
+    random.Random(seed).shuffle(files)
+    chosen, rest = files[:passers], files[passers:]
+    pool = work / "pool"
+    if not pool.exists():
+        pool.mkdir(parents=True)
+        for person in sorted((shared / "data" / "faces" / "identities").iterdir()):
+            if person.is_dir():
+                (pool / person.name).symlink_to(person)
+        for k, path in enumerate(chosen):
+            (pool / f"passer_{k:03d}").mkdir()
+            pad_photo(path, pool / f"passer_{k:03d}" / path.name)
+    return pool, rest
+
+
+def make_scene(
+    shared: Path, pool: Path, work: Path, name: str, enrolled: int, passers: int
+) -> Path:
+    out = work / name
+    if not (out / "truth.json").exists():
+        options, _ = SCENES[name]
+        subprocess.run(
+            [sys.executable, str(shared / "tools" / "walkby.py"), str(pool), str(out),
+             "--enrolled", str(enrolled), "--passers", str(passers), "--seed", "7", *options],
+            check=True, stdout=subprocess.DEVNULL,
+        )
+    return out
+
+
+class DlibReference:
+    """dlib's HOG detector and descriptor, the calls face_recognition makes."""
+
+    def __init__(self) -> None:
+        import dlib
+        import face_recognition_models as frm
+
+        self.detector = dlib.get_frontal_face_detector()
+        self.shapes = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
+        self.net = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
+
+    def faces(self, rgb: np.ndarray, upsample: int = 1) -> list[np.ndarray]:
+        out = []
+        for rect in self.detector(rgb, upsample):
+            shape = self.shapes(rgb, rect)
+            out.append(np.asarray(self.net.compute_face_descriptor(rgb, shape, 1), np.float32))
+        return out
+
+
+def dlib_descriptors(paths: list[Path], cache: Path, reference: DlibReference) -> np.ndarray:
+    """The largest-face dlib descriptor of each photo (NaN where none), cached."""
+    if cache.exists():
+        return np.load(cache)
+    rows = np.full((len(paths), 128), np.nan, np.float32)
+    for i, path in enumerate(paths):
+        rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        found = reference.faces(rgb, upsample=1)
+        if found:
+            rows[i] = found[0]
+    np.save(cache, rows)
+    return rows
+
+
+def filler_watchlist(rest: list[Path], work: Path, analyzer: FaceAnalyzer, size: int) -> Watchlist:
+    """`size` unused fillers, one subject each, enrolled by the engine (cached)."""
+    cache = work / f"fillers_{size}_{analyzer.model_id.replace(':', '_')}.json"
+    if cache.exists():
+        return Watchlist.load(cache)
+    folder = work / f"fillers_{size}"
+    if not folder.exists():
+        folder.mkdir()
+        for path in rest[:size]:
+            (folder / f"filler_{path.stem}").mkdir()
+            pad_photo(path, folder / f"filler_{path.stem}" / path.name)
+    started = time.perf_counter()
+    watchlist, report = build_watchlist(folder, analyzer, workers=2)
+    elapsed = time.perf_counter() - started
+    print(f"  filler watchlist: {len(watchlist.subjects)} of {size} photos enrolled "
+          f"in {elapsed:.0f} s ({size / elapsed:.0f} photos/s)")
+    watchlist.save(cache)
+    return watchlist
+
+
+# ---------------------------------------------------------------- one run, recorded
+
+
+@dataclass
+class Identified:
+    track: int
+    frame: int
+    subject: str
+    score: float
+    similarities: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    """best, second best, mean and standard deviation over all subjects (for --dump)"""
+
+
+@dataclass
+class Recording:
+    detections: dict[int, list[tuple[tuple[int, ...], int, float]]] = field(
+        default_factory=lambda: defaultdict(list))
+    """frame -> [(box, track id, detection score)]"""
+    identified: list[Identified] = field(default_factory=list)
+    described: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    """track id -> descriptors"""
+
+
+class RecordingWatcher(Watcher):
+    """The shipped Watcher, recording what each stage did (for this benchmark only)."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.recording = Recording()
+
+    def _track(self, frame, search):  # type: ignore[no-untyped-def]
+        pending = super()._track(frame, search)
+        for face in search.faces:
+            track = next((t.id for t in self.tracker.active if t.box is face.box), -1)
+            self.recording.detections[frame.index].append(
+                (tuple(face.box.as_list()), track, face.detection_score))
+        return pending
+
+    def _match(self, frame, sightings, descriptors):  # type: ignore[no-untyped-def]
+        for track, _ in sightings:
+            self.recording.described[track.id] += 1
+        deciding = []  # tracks whose fused descriptor goes to identify, in its order
+        add_sighting, identify = self.tracker.add_sighting, self.index.identify
+
+        def recording_add(track, sighting):  # type: ignore[no-untyped-def]
+            fused = add_sighting(track, sighting)
+            if fused is not None:
+                deciding.append(track)
+            return fused
+
+        def recording_identify(probes):  # type: ignore[no-untyped-def]
+            found = identify(probes)
+            sims = np.sort(self.index.subject_similarities(probes), axis=1)
+            for track, ident, row in zip(deciding, found, sims, strict=True):
+                stats = (float(row[-1]), float(row[-2]) if len(row) > 1 else 0.0,
+                         float(row.mean()), float(row.std()))
+                self.recording.identified.append(Identified(
+                    track.id, frame.index, self.index.subject_refs[ident.subject_index],
+                    ident.score, stats))
+            return found
+
+        self.tracker.add_sighting = recording_add  # type: ignore[method-assign]
+        self.index.identify = recording_identify  # type: ignore[method-assign]
+        try:
+            yield from super()._match(frame, sightings, descriptors)
+        finally:
+            self.tracker.add_sighting = add_sighting  # type: ignore[method-assign]
+            self.index.identify = identify  # type: ignore[method-assign]
+
+
+def run_engine(clip: Path, watchlist: Watchlist, analyzer: FaceAnalyzer, config: EngineConfig
+               ) -> tuple[list[dict], float, Recording, dict]:
+    watcher = RecordingWatcher(watchlist, config, analyzer)
+    started = time.perf_counter()
+    alerts = [{"subject": a.subject, "frame": a.frame, "score": a.score}
+              for a in watcher.run(VideoFileSource(clip))]
+    elapsed = time.perf_counter() - started
+    return alerts, watcher.counters.frames_processed / elapsed, watcher.recording, \
+        watcher.counters.to_json()
+
+
+def score_alerts(truth: dict, alerts: list[dict]) -> tuple[set[str], list[tuple[str, int]]]:
+    enrolled = {w["identity"] for w in truth["walkers"] if w["enrolled"]}
+    visible: dict[str, set[int]] = defaultdict(set)
+    for w in truth["walkers"]:
+        if w["enrolled"]:
+            visible[w["identity"]].update(int(k) for k in w.get("boxes", {}))
+    found, false = set(), []
+    for alert in alerts:
+        who, frame = alert["subject"], alert["frame"]
+        if who in enrolled and any(abs(frame - g) <= MATCH_WINDOW for g in visible[who]):
+            found.add(who)
+        else:
+            false.append((who, frame))
+    return found, false
+
+
+def sweep(truth: dict, recording: Recording, thresholds: list[float]) -> list[tuple]:
+    """TPIR and false alerts had the threshold been each of `thresholds` (same run)."""
+    enrolled = {w["identity"] for w in truth["walkers"] if w["enrolled"]}
+    by_track: dict[int, list[Identified]] = defaultdict(list)
+    for ident in recording.identified:
+        by_track[ident.track].append(ident)
+    rows = []
+    for threshold in thresholds:
+        alerts = []
+        for idents in by_track.values():
+            first = next((i for i in idents if i.score >= threshold), None)
+            if first is not None:
+                alerts.append({"subject": first.subject, "frame": first.frame})
+        found, false = score_alerts(truth, alerts)
+        rows.append((threshold, len(found) / len(enrolled), len(false)))
+    return rows
+
+
+def stages(truth: dict, recording: Recording) -> dict[str, float]:
+    """Detection recall, false detections, fragmentation, descriptors, scores."""
+    width, height = truth["size"]
+    present = matched = 0
+    walker_tracks: dict[int, set[int]] = defaultdict(set)
+    track_walker: dict[int, int] = {}
+    claimed_boxes: set[tuple[int, int]] = set()
+    in_view: dict[int, list[tuple[int, list[int]]]] = defaultdict(list)
+    for k, walker in enumerate(truth["walkers"]):
+        for frame_key, box in walker.get("boxes", {}).items():
+            in_view[int(frame_key)].append((k, box))
+    found_walker: dict[tuple[int, int], int] = {}
+    for frame, walkers_here in in_view.items():
+        for j, (box, _, _) in enumerate(recording.detections.get(frame, [])):
+            cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+            holding = [(abs(cx - (b[0] + b[2]) / 2) + abs(cy - (b[1] + b[3]) / 2), k)
+                       for k, b in walkers_here if b[0] <= cx <= b[2] and b[1] <= cy <= b[3]]
+            if holding:  # the walker whose photo is centred nearest the detection
+                found_walker[(frame, j)] = min(holding)[1]
+    votes: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for (frame, j), k in found_walker.items():
+        votes[recording.detections[frame][j][1]][k] += 1
+    track_walker.update({t: max(v, key=v.__getitem__) for t, v in votes.items()})
+    seen = {(frame, k) for (frame, _), k in found_walker.items()}
+    for frame, walkers_here in in_view.items():
+        for k, (x0, _, x1, _) in walkers_here:
+            if x0 <= 0 or x1 >= width:
+                continue  # entering or leaving: partly out of view
+            present += 1
+            matched += (frame, k) in seen
+    claimed_boxes.update(found_walker)
+    for track, k in track_walker.items():
+        walker_tracks[k].add(track)
+    frames = max(1, truth["frames"])
+    false_detections = sum(
+        1 for frame, boxes in recording.detections.items() for j in range(len(boxes))
+        if (frame, j) not in claimed_boxes
+    )
+    walkers = len(truth["walkers"])
+    descriptors = defaultdict(int)
+    for track, count in recording.described.items():
+        if track in track_walker:
+            descriptors[track_walker[track]] += count
+    own_best: dict[str, float] = {}
+    passer_best = 0.0
+    for ident in recording.identified:
+        k = track_walker.get(ident.track)
+        if k is None:
+            passer_best = max(passer_best, ident.score)
+            continue
+        walker = truth["walkers"][k]
+        if walker["enrolled"] and ident.subject == walker["identity"]:
+            own_best[walker["identity"]] = max(own_best.get(walker["identity"], 0), ident.score)
+        elif not walker["enrolled"] or ident.subject != walker["identity"]:
+            passer_best = max(passer_best, ident.score)
+    enrolled = [w["identity"] for w in truth["walkers"] if w["enrolled"]]
+    own = [own_best.get(who, 0.0) for who in enrolled]
+    return {
+        "detection recall": matched / max(1, present),
+        "false detections per frame": false_detections / frames,
+        "tracks per walker": statistics.mean(len(walker_tracks[k]) for k in range(walkers)),
+        "descriptors per walker": sum(descriptors.values()) / walkers,
+        "enrolled: median best own score": statistics.median(own),
+        "enrolled: lowest best own score": min(own),
+        "best score of anyone else": passer_best,
+    }
+
+
+# ---------------------------------------------------------------- the baseline loop
+
+
+def baseline_fps(clip: Path, reference: DlibReference, frames: int) -> float:
+    capture = cv2.VideoCapture(str(clip))
+    done = 0
+    started = time.perf_counter()
+    while done < frames:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        reference.faces(np.ascontiguousarray(bgr[:, :, ::-1]), upsample=1)
+        done += 1
+    capture.release()
+    return done / (time.perf_counter() - started)
+
+
+# ---------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/openlfr-walkby"))
+    parser.add_argument("--scenes", default="s1,s2,s3")
+    parser.add_argument("--enrolled", type=int, default=18)
+    parser.add_argument("--passers", type=int, default=60)
+    parser.add_argument("--fillers", type=int, default=5000,
+                        help="extra one-photo watchlist entries (0: skip the large watchlist)")
+    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
+    parser.add_argument("--baseline-frames", type=int, default=60)
+    parser.add_argument("--sweep", action="store_true")
+    parser.add_argument("--min-face-px", type=int, help="engine setting (default: shipped)")
+    parser.add_argument("--min-track-embeddings", type=int,
+                        help="engine setting (default: shipped)")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--dump", type=Path,
+                        help="pickle every run's truth and recording here (for calibration)")
+    args = parser.parse_args()
+    if not (args.shared / "tools" / "walkby.py").exists():
+        sys.exit(f"{args.shared}/tools/walkby.py not found: pass --shared")
+    args.work.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+    pool, rest = make_pool(args.shared, args.work, args.passers, seed=11)
+    analyzer = FaceAnalyzer()
+    reference = DlibReference()
+    big = None
+    if args.fillers:
+        fillers = filler_watchlist(rest, args.work, analyzer, min(args.fillers, len(rest)))
+        refs = [s.ref for s in fillers.subjects]
+        paths = []
+        for ref in refs:
+            folder = args.work / f"fillers_{min(args.fillers, len(rest))}" / ref
+            paths.append(next(folder.iterdir()))
+        filler_dlib = dlib_descriptors(paths, args.work / f"fillers_dlib_{len(paths)}.npy",
+                                       reference)
+        big = (fillers, filler_dlib)
+
+    config = EngineConfig(threshold=args.threshold, workers=2, **{
+        k: v for k, v in (("min_face_px", args.min_face_px),
+                          ("min_track_embeddings", args.min_track_embeddings)) if v is not None})
+    figures: dict[str, dict] = {}
+    dumps: dict[str, tuple] = {}
+    print(f"engine: {analyzer.backends.detector_name} detector, "
+          f"{analyzer.backends.descriptor_name} descriptor, threshold {args.threshold}")
+    for name in args.scenes.split(","):
+        scene = make_scene(args.shared, pool, args.work, name, args.enrolled, args.passers)
+        truth = json.loads((scene / "truth.json").read_text())
+        clip = scene / "walkby.mp4"
+        small, report = build_watchlist(scene / "watchlist", analyzer, workers=2)
+        for outcome in report.skipped:
+            print(f"  not enrolled: {outcome.subject_ref}/{outcome.path.name}: {outcome.problem}")
+        print(f"\n{name}: {SCENES[name][1]}; {truth['frames']} frames, "
+              f"{len(truth['walkers'])} walkers, {len(small.subjects)} enrolled")
+        results = {}
+        runs = [(f"watchlist of {len(small.subjects)}", small)]
+        if big is not None:
+            fillers, filler_dlib = big
+            walker_photos = [pool / w["file"] for w in truth["walkers"]]
+            walker_dlib = dlib_descriptors(
+                walker_photos, args.work / f"{name}_walkers_dlib.npy", reference)
+            d = np.linalg.norm(filler_dlib[:, None, :] - walker_dlib[None, :, :], axis=2)
+            same = np.nan_to_num(d, nan=9.0).min(axis=1) < 0.45
+            kept = [s for s, dup in zip(fillers.subjects, same, strict=True) if not dup]
+            large = Watchlist(small.descriptor_model,
+                              [*small.subjects, *[Subject(s.ref, s.images) for s in kept]])
+            runs.append((f"+{len(kept)} fillers ({int(same.sum())} excluded as a "
+                         "walker's own face)", large))
+        for label, watchlist in runs:
+            alerts, fps, recording, counters = run_engine(clip, watchlist, analyzer, config)
+            found, false = score_alerts(truth, alerts)
+            dumps[f"{name} {label}"] = (truth, recording.identified, dict(recording.detections))
+            enrolled = len({w["identity"] for w in truth["walkers"] if w["enrolled"]})
+            tpir = len(found) / enrolled
+            print(f"  {label}: TPIR {tpir:.2f} ({len(found)}/{enrolled}), "
+                  f"false alerts {len(false)}, {fps:.1f} fps")
+            missed = sorted({w['identity'] for w in truth['walkers'] if w['enrolled']} - found)
+            if missed:
+                print(f"    missed: {', '.join(missed)}")
+            for who, frame in false:
+                print(f"    false alert: {who} at frame {frame}")
+            figure = stages(truth, recording)
+            for key, value in figure.items():
+                print(f"    {key}: {value:.3f}")
+            print(f"    counters: {counters}")
+            if args.sweep:
+                for t, tp, fa in sweep(truth, recording, [0.40, 0.45, 0.5, 0.55, 0.6, 0.65]):
+                    print(f"    threshold {t:.2f}: TPIR {tp:.2f}, false alerts {fa}")
+            results[label] = {"tpir": tpir, "false_alerts": len(false), "fps": fps, **figure}
+        base = baseline_fps(clip, reference, args.baseline_frames)
+        ratio = results[runs[0][0]]["fps"] / base
+        print(f"  face_recognition loop: {base:.2f} fps on the first {args.baseline_frames} "
+              f"frames; engine {ratio:.1f}x")
+        figures[name] = {"runs": results, "baseline_fps": base, "ratio": ratio}
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    if args.dump:
+        import pickle
+
+        args.dump.write_bytes(pickle.dumps(dumps))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""The default descriptor: a MobileFaceNet trained for 512-D angular-margin descriptors.
+
+The network is `fr_feature.onnx` from the faceplugin package (see model_package.py): a
+MobileFaceNet (depthwise-separable blocks with PReLU) that maps a 112x112 face chip,
+aligned so the eyes, nose and mouth sit where its training data put them, to a 512-D
+vector compared by cosine similarity. As shipped it takes one float chip at a time; the
+graph is rebuilt here to take a batch of uint8 chips, scale them as it was trained
+((x - 127) / 128, BGR) and return unit-length descriptors.
+
+Alignment uses dlib's five-point landmark predictor (the corners of both eyes and the
+base of the nose, from `face_recognition_models`) and a similarity transform onto
+FIVE_POINT_TEMPLATE: where those five points fall in the standard 112x112 chip. The
+template is the median, over the bundled sample photos, of the five points mapped by the
+standard alignment from the 68-point landmarks (eye centres, nose tip, mouth corners);
+tests/recognition/test_alignment.py derives it again and checks it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from openlfr.recognition.errors import ModelError
+from openlfr.recognition.faces import Box, RGBImage
+from openlfr.recognition.model_package import FACEPLUGIN, package_file
+
+DESCRIBER_FILE = "package/model/fr_feature.onnx"
+CHIP_SIZE_PX = 112
+DESCRIPTOR_DIM = 512
+
+FIVE_POINT_TEMPLATE = np.array(
+    [[81.3, 53.4], [66.6, 54.0], [30.8, 53.3], [45.2, 53.7], [55.9, 80.4]], np.float32
+)
+"""dlib's five landmarks (outer and inner corner of the eye on the image's right, outer
+and inner corner of the other eye, base of the nose) in the 112x112 chip."""
+
+STANDARD_FIVE_POINTS = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
+     [41.5493, 92.3655], [70.7299, 92.2041]],
+    np.float32,
+)
+"""The usual 112x112 alignment targets: eye centres, nose tip, mouth corners (the chips
+the network was trained on); used only to derive FIVE_POINT_TEMPLATE."""
+
+
+def similarity_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The 2x3 rotation + uniform scale + shift taking `source` points closest (least
+    squares) to `target` points (Umeyama's method)."""
+    source = np.asarray(source, np.float64)
+    target = np.asarray(target, np.float64)
+    src_mean, dst_mean = source.mean(0), target.mean(0)
+    src_c, dst_c = source - src_mean, target - dst_mean
+    covariance = dst_c.T @ src_c / len(source)
+    u, singular, vt = np.linalg.svd(covariance)
+    sign = np.ones(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        sign[-1] = -1.0
+    rotation = u @ np.diag(sign) @ vt
+    variance = (src_c**2).sum() / len(source)
+    scale = float((singular * sign).sum() / variance) if variance > 0 else 1.0
+    matrix = np.zeros((2, 3))
+    matrix[:, :2] = scale * rotation
+    matrix[:, 2] = dst_mean - scale * rotation @ src_mean
+    return matrix.astype(np.float32)
+
+
+def pose_residual(landmarks: np.ndarray, template: np.ndarray = FIVE_POINT_TEMPLATE) -> float:
+    """How far five landmarks sit from the template after the best similarity transform
+    (RMS, in 112x112 chip pixels): small for a frontal face, larger for a turned one."""
+    matrix = similarity_transform(landmarks, template)
+    mapped = np.hstack([landmarks, np.ones((len(landmarks), 1), np.float32)]) @ matrix.T
+    return float(np.sqrt(((mapped - template) ** 2).sum(1).mean()))
+
+
+def align_chip(
+    image: RGBImage, landmarks: np.ndarray, template: np.ndarray = FIVE_POINT_TEMPLATE
+) -> RGBImage:
+    """The 112x112 chip for `landmarks`. Outside the image the chip is black, never smeared
+    edge pixels (a tightly cropped photo must not look like every other tight crop)."""
+    chip = cv2.warpAffine(
+        image, similarity_transform(landmarks, template), (CHIP_SIZE_PX, CHIP_SIZE_PX),
+        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0),
+    )
+    return np.ascontiguousarray(chip)
+
+
+def build_describer_graph(weights: Path) -> Any:
+    """fr_feature.onnx taking `chips` (n, 112, 112, 3) uint8 RGB and returning unit-length
+    `descriptors` (n, 512)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(weights))
+    graph = model.graph
+    network_input = graph.input[0].name
+    network_output = graph.output[0].name
+    # The final Reshape is to (1, -1): make it (batch, -1) so batches keep their rows.
+    for node in graph.node:
+        if node.op_type == "Reshape" and node.output[0] == network_output:
+            for index, initializer in enumerate(graph.initializer):
+                if initializer.name == node.input[1]:
+                    graph.initializer[index].CopyFrom(
+                        numpy_helper.from_array(np.array([0, -1], np.int64), initializer.name)
+                    )
+            break
+    else:
+        raise ModelError(f"{weights}: not the expected descriptor graph; reinstall the models")
+    prologue = [
+        helper.make_node("Cast", ["chips"], ["chips_f"], to=TensorProto.FLOAT),
+        helper.make_node("Sub", ["chips_f", "pixel_mean"], ["chips_c"]),
+        helper.make_node("Mul", ["chips_c", "pixel_scale"], ["chips_s"]),
+        # RGB -> BGR and NHWC -> NCHW: reverse the channel axis, then move it second.
+        helper.make_node(
+            "Slice", ["chips_s", "rev_start", "rev_end", "rev_axis", "rev_step"], ["chips_bgr"]
+        ),
+        helper.make_node("Transpose", ["chips_bgr"], [network_input], perm=[0, 3, 1, 2]),
+    ]
+    epilogue = [
+        helper.make_node("ReduceL2", [network_output], ["norm"], axes=[1], keepdims=1),
+        helper.make_node("Max", ["norm", "tiny"], ["safe_norm"]),
+        helper.make_node("Div", [network_output, "safe_norm"], ["descriptors"]),
+    ]
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(np.array(127.0, np.float32), "pixel_mean"),
+            numpy_helper.from_array(np.array(1 / 128, np.float32), "pixel_scale"),
+            numpy_helper.from_array(np.array([-1], np.int64), "rev_start"),
+            numpy_helper.from_array(np.array([-(2**62)], np.int64), "rev_end"),
+            numpy_helper.from_array(np.array([3], np.int64), "rev_axis"),
+            numpy_helper.from_array(np.array([-1], np.int64), "rev_step"),
+            numpy_helper.from_array(np.array(1e-12, np.float32), "tiny"),
+        ]
+    )
+    nodes = prologue + list(graph.node) + epilogue
+    del graph.node[:]
+    graph.node.extend(nodes)
+    del graph.input[:]
+    graph.input.append(
+        helper.make_tensor_value_info(
+            "chips", TensorProto.UINT8, ["n", CHIP_SIZE_PX, CHIP_SIZE_PX, 3]
+        )
+    )
+    del graph.output[:]
+    graph.output.append(
+        helper.make_tensor_value_info("descriptors", TensorProto.FLOAT, ["n", DESCRIPTOR_DIM])
+    )
+    opset = max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    if opset < 13:  # Slice with a step input needs opset 10; ReduceL2 axes as attribute < 18
+        del model.opset_import[:]
+        model.opset_import.append(helper.make_opsetid("", 13))
+    onnx.checker.check_model(model)
+    return model
+
+
+def describer_weights() -> Path:
+    return package_file(FACEPLUGIN, DESCRIBER_FILE)
+
+
+def describer_model_id() -> str:
+    """The id stored in watchlists: the network's name and a hash of its weights."""
+    digest = hashlib.sha256(describer_weights().read_bytes()).hexdigest()
+    return f"mobilefacenet_arcface_512:{digest[:16]}"
+
+
+class FivePointAligner:
+    """dlib's five landmarks, then a similarity transform onto FIVE_POINT_TEMPLATE."""
+
+    chip_size_px = CHIP_SIZE_PX
+
+    def __init__(self) -> None:
+        from openlfr.recognition.backends import dlib_module
+        from openlfr.recognition.models import model_files
+
+        dlib = dlib_module()
+        self._dlib = dlib
+        self._predictor = dlib.shape_predictor(str(model_files().landmarks_5pt))
+
+    def landmarks(self, image: RGBImage, box: Box) -> np.ndarray:
+        shape = self._predictor(
+            image, self._dlib.rectangle(box.left, box.top, box.right, box.bottom)
+        )
+        return np.array([(p.x, p.y) for p in shape.parts()], np.float32)
+
+    def align(self, image: RGBImage, boxes: Sequence[Box]) -> list[tuple[RGBImage, float]]:
+        """(chip, pose residual in chip pixels) for each box."""
+        found = []
+        for box in boxes:
+            points = self.landmarks(image, box)
+            found.append((align_chip(image, points), pose_residual(points)))
+        return found
+
+
+class ArcFaceDescriber:
+    """The MobileFaceNet on ONNX Runtime: unit-length 512-D descriptors, cosine metric."""
+
+    metric = "cosine"
+    dim = DESCRIPTOR_DIM
+    chip_size_px = CHIP_SIZE_PX
+
+    def __init__(self, threads: int = 1) -> None:
+        import onnxruntime
+
+        from openlfr.recognition.onnx_networks import cached_model
+
+        weights = describer_weights()
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = max(1, threads)
+        options.inter_op_num_threads = 1
+        self._session = onnxruntime.InferenceSession(
+            str(cached_model(weights, "mobilefacenet", build_describer_graph)),
+            options,
+            providers=["CPUExecutionProvider"],
+        )
+        self.model_id = describer_model_id()
+
+    def describe(self, chips: Sequence[RGBImage]) -> np.ndarray:
+        if not chips:
+            return np.zeros((0, DESCRIPTOR_DIM), dtype=np.float32)
+        batch = np.ascontiguousarray(np.stack(chips), dtype=np.uint8)
+        return np.asarray(self._session.run(None, {"chips": batch})[0], dtype=np.float32)
