@@ -20,6 +20,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from openlfr.cli import app
+from openlfr.recognition import DEFAULT_THRESHOLD
 
 from .conftest import GOOD_KEY, SAMPLE_IDENTITIES, SHARED, FakePlatform
 
@@ -83,8 +84,10 @@ def test_a_real_run_writes_results_tables_and_a_self_contained_report(run: Run) 
     result, out = run
     assert result.returncode == 0, result.stderr
     results = json.loads((out / "results.json").read_text())
-    assert results["engine"]["model_id"].startswith("dlib_face_recognition_resnet_model_v1")
+    assert results["engine"]["model_id"].startswith("mobilefacenet_arcface_512:")
     assert results["engine"]["backend"] in {"onnx", "dlib"}
+    assert "decision score" in results["engine"]["score"]
+    assert "cosine" in results["engine"]["similarity"]
     assert results["thresholds"] == [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7]
     ds = results["dataset"]
     assert ds["identities"] == 11 and ds["images_listed"] == 26
@@ -92,13 +95,15 @@ def test_a_real_run_writes_results_tables_and_a_self_contained_report(run: Run) 
     assert ds["unreadable"][0]["file"] == "obama/obama_0004.jpg"
     assert "skipped" in result.stderr and "obama_0004.jpg" in result.stderr
     [ident] = results["identification"]
-    default = next(r for r in ident["overall"] if r["threshold"] == 0.5)
+    assert DEFAULT_THRESHOLD in results["thresholds"]  # the sweep must hold the default
+    default = next(r for r in ident["overall"] if r["threshold"] == DEFAULT_THRESHOLD)
     # The engine on its own sample photos, at its default threshold.
     assert default["tpir"] >= 0.7 and default["fpir"] <= 0.2
     assert set(ident["groups"]["made_up_group"]) == {"A", "B"}
     assert len(ident["group_tests"]["made_up_group"]) == 9
     v = results["verification"]
     assert 0.7 <= v["accuracy_mean"] <= 1.0 and v["accuracy_std"] >= 0.0
+    assert "cosine" in v["score"]
     assert v["folds"] == 10 and v["pairs_used"] == v["pairs"] - v["pairs_skipped"]
     # The table on stdout, and no image written anywhere in the output.
     assert "threshold   TPIR" in result.stdout and "verification: accuracy" in result.stdout
@@ -109,7 +114,9 @@ def test_a_real_run_writes_results_tables_and_a_self_contained_report(run: Run) 
     assert report.count("data:image/png;base64,") >= 3  # DET + FPIR and TPIR per group
     assert "src='http" not in report and 'src="http' not in report and "<script" not in report
     rows = list(csv.DictReader((out / "identification.csv").open()))
-    assert len(rows) == 9 and float(rows[4]["tpir"]) == default["tpir"]
+    assert len(rows) == 9
+    [csv_default] = [r for r in rows if float(r["threshold"]) == DEFAULT_THRESHOLD]
+    assert float(csv_default["tpir"]) == default["tpir"]
 
 
 @pytest.mark.slow
@@ -155,6 +162,11 @@ def test_register_posts_the_result_to_the_platform(
     assert results["engine"]["model_id"] in body["engine_version"]
     assert {g["group"] for g in body["group_results"]} == {"made_up_group=A",
                                                           "made_up_group=B"}
+    # The overall rates the threshold gate reads, one row per threshold swept.
+    [ident] = results["identification"]
+    assert [(r["watchlist_size"], r["threshold"]) for r in body["identification"]] == [
+        (ident["watchlist_size"], r["threshold"]) for r in ident["overall"]]
+    assert [r["fpir"] for r in body["identification"]] == [r["fpir"] for r in ident["overall"]]
     refused = openlfr(
         "evaluate", str(lfw_copy / "manifest.csv"), "-g", "made_up_group", "--out",
         str(lfw_copy / "refused"), "--cache", str(lfw_copy / "descriptors.npz"),
@@ -200,6 +212,10 @@ def test_help_describes_the_command() -> None:
     for option in ("--pairs", "--watchlist-size", "--thresholds", "--out", "--workers",
                    "--register", "--api-key", "--group-column"):
         assert option in result.stdout
+    # The score swept is the engine's decision score, not a distance.
+    words = " ".join(result.stdout.split())
+    assert "how far the best watchlist entry stands out from the rest of that watchlist" in words
+    assert "L2" not in result.stdout
 
 
 @pytest.mark.slow
@@ -214,5 +230,5 @@ def test_shared_faces(tmp_path: Path) -> None:
         [p for p in (SHARED / "identities").iterdir() if p.is_dir()])
     [ident] = results["identification"]
     assert ident["watchlist_size"] == results["protocol"]["largest_watchlist_size"]
-    at_default = next(r for r in ident["overall"] if r["threshold"] == 0.5)
+    at_default = next(r for r in ident["overall"] if r["threshold"] == DEFAULT_THRESHOLD)
     assert at_default["tpir"] >= 0.6 and at_default["fpir"] <= 0.2

@@ -3,6 +3,7 @@ API key, in the platform's own schema; refusals come back as one clear error."""
 
 from __future__ import annotations
 
+import copy
 import warnings
 from pathlib import Path
 from typing import Any
@@ -10,32 +11,109 @@ from typing import Any
 import pytest
 
 from openlfr.evaluation import EvaluationOptions, RegistrationError, evaluate_descriptions
-from openlfr.evaluation.register import audit_payload, audits_url, register_audit
+from openlfr.evaluation.register import (
+    MAX_IDENTIFICATION_ROWS,
+    audit_payload,
+    audits_url,
+    identification_rows,
+    register_audit,
+)
 
-from .conftest import GOOD_KEY, FakePlatform, GroupSpec, make_synthetic
+from .conftest import GOOD_KEY, MODEL_ID, FakePlatform, GroupSpec, Window, make_synthetic
+
+SYNTHETIC = make_synthetic([GroupSpec("A", 30, 0.04, 0.05), GroupSpec("B", 30, 0.2, 0.1)])
+#: Two watchlist sizes: the smaller leaves the twins (filler) off, so no false alert.
+SIZES = [10, SYNTHETIC.watchlist_size]
+WINDOW = Window.at(SYNTHETIC.watchlist_size)
+#: Lookalikes alert at the first, not at the others (see conftest).
+THRESHOLDS = [WINDOW.known, WINDOW.fair, WINDOW.high]
 
 
 @pytest.fixture(scope="module")
 def results() -> dict[str, Any]:
-    synthetic = make_synthetic([GroupSpec("A", 30, 0.04, 0.05), GroupSpec("B", 30, 0.2, 0.1)])
     return evaluate_descriptions(
-        synthetic.dataset, synthetic.descriptions,
-        EvaluationOptions(thresholds=[0.4, 0.5, 0.6]), model_id="dlib:test")
+        SYNTHETIC.dataset, SYNTHETIC.descriptions,
+        EvaluationOptions(thresholds=THRESHOLDS, watchlist_sizes=SIZES), model_id=MODEL_ID,
+        filler=SYNTHETIC.filler)
 
 
 def test_payload_fits_the_platforms_schema(results: dict[str, Any]) -> None:
     payload = audit_payload(results, "synthetic set")
-    assert payload["fair_threshold"] == 0.5
-    assert payload["recommended_threshold"] == 0.5
-    assert payload["thresholds_swept"] == [0.4, 0.5, 0.6]
-    assert "dlib:test" in payload["engine_version"]
+    assert payload["fair_threshold"] == WINDOW.fair
+    assert payload["recommended_threshold"] == WINDOW.fair
+    assert payload["thresholds_swept"] == THRESHOLDS
+    assert MODEL_ID in payload["engine_version"]
     groups = {(g["group"], g["threshold"]): g for g in payload["group_results"]}
-    assert set(groups) == {(f"group={x}", t) for x in "AB" for t in (0.4, 0.5, 0.6)}
-    b = groups[("group=B", 0.4)]
-    assert b["ci_low"] <= b["fpir"] <= b["ci_high"] and b["fpir"] > groups[("group=A", 0.4)]["fpir"]
+    assert set(groups) == {(f"group={x}", t) for x in "AB" for t in THRESHOLDS}
+    b = groups[("group=B", WINDOW.known)]
+    assert b["ci_low"] <= b["fpir"] <= b["ci_high"]
+    assert b["fpir"] > groups[("group=A", WINDOW.known)]["fpir"]
+    # Group results are those of the largest watchlist, where the lookalikes alert.
+    largest = results["identification"][-1]["groups"]["group"]["B"]["rows"][0]
+    assert b["fpir"] == largest["fpir"] > 0
     # The platform's own input model accepts it (a contract test, not a copy of it).
     schemas = pytest.importorskip("openlfr.services.schemas")
     schemas.EquityAuditIn.model_validate(payload)
+
+
+def test_payload_carries_the_overall_rates_of_every_watchlist_size(
+    results: dict[str, Any],
+) -> None:
+    """The threshold gate reads these rows: one per watchlist size and threshold, the
+    overall figures of the evaluation, FPIR with its 95% interval."""
+    rows = audit_payload(results, "synthetic set")["identification"]
+    assert [(r["watchlist_size"], r["threshold"]) for r in rows] == [
+        (size, t) for size in SIZES for t in THRESHOLDS]
+    for result in results["identification"]:
+        for overall in result["overall"]:
+            [row] = [r for r in rows if (r["watchlist_size"], r["threshold"])
+                     == (result["watchlist_size"], overall["threshold"])]
+            assert row == {
+                "watchlist_size": result["watchlist_size"], "threshold": overall["threshold"],
+                "tpir": overall["tpir"], "fpir": overall["fpir"],
+                "fpir_ci_low": overall["fpir_ci"][0], "fpir_ci_high": overall["fpir_ci"][1]}
+    by_key = {(r["watchlist_size"], r["threshold"]): r for r in rows}
+    small, large = SIZES
+    # Lookalikes alert falsely only where their twins are on the watchlist.
+    assert by_key[(large, WINDOW.known)]["fpir"] > 0
+    assert by_key[(small, WINDOW.known)]["fpir"] == 0
+    assert by_key[(large, WINDOW.fair)]["fpir"] == 0 < by_key[(large, WINDOW.fair)]["fpir_ci_high"]
+
+
+def test_rows_without_an_fpir_are_left_out_and_intervals_hold_their_rate(
+    results: dict[str, Any],
+) -> None:
+    changed = copy.deepcopy(results)
+    first, second = changed["identification"][0]["overall"][:2]
+    first.update(fpir=None, fpir_ci=[None, None])  # no non-mated search: no rate
+    # A Wilson interval at 0 false alerts can start a rounding error above 0.
+    second.update(fpir=0.0, fpir_ci=[6.9e-18, 0.07])
+    rows = identification_rows(changed)
+    assert len(rows) == len(SIZES) * len(THRESHOLDS) - 1
+    assert (SIZES[0], first["threshold"]) not in {(r["watchlist_size"], r["threshold"])
+                                                  for r in rows}
+    [kept] = [r for r in rows if (r["watchlist_size"], r["threshold"])
+              == (SIZES[0], second["threshold"])]
+    assert kept["fpir_ci_low"] == 0.0 and kept["fpir_ci_high"] == 0.07
+    schemas = pytest.importorskip("openlfr.services.schemas")
+    schemas.EquityAuditIn.model_validate(audit_payload(changed, "synthetic set"))
+
+
+def test_more_identification_rows_than_the_platform_takes_are_refused(
+    results: dict[str, Any],
+) -> None:
+    per_size = len(THRESHOLDS)
+    sizes = MAX_IDENTIFICATION_ROWS // per_size + 1
+    many = {**results, "identification": [
+        {**results["identification"][0], "watchlist_size": n} for n in range(1, sizes + 1)]}
+    with pytest.raises(RegistrationError, match=rf"the platform takes at most "
+                                                rf"{MAX_IDENTIFICATION_ROWS}"):
+        audit_payload(many, "x")
+    fits = {**many, "identification": many["identification"][:-1]}
+    assert len(audit_payload(fits, "x")["identification"]) <= MAX_IDENTIFICATION_ROWS
+    schemas = pytest.importorskip("openlfr.services.schemas")
+    assert schemas.EquityAuditIn.model_fields["identification"].metadata[0].max_length == (
+        MAX_IDENTIFICATION_ROWS)
 
 
 def test_register_posts_to_the_equity_audits_endpoint_with_the_key(
@@ -123,6 +201,7 @@ def test_against_the_real_platform(tmp_path: Path, results: dict[str, Any]) -> N
             register = person.get("/api/technology").json()
         [row] = [r for r in register if r["technology"]["id"] == entry.id]
         assert row["last_equity_audit"]["fair_threshold"] == results["fair_threshold"]
+        assert row["last_equity_audit"]["identification"] == payload["identification"]
 
         node_key = users.create_api_key(platform, SYSTEM_ACTOR, ApiKeyIn(name="van-1"))
         with (TestClient(app, base_url="http://testserver") as node,

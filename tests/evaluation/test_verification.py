@@ -1,4 +1,4 @@
-"""1:1 verification, 10-fold as LFW does it, and LFW pairs files."""
+"""1:1 verification, 10-fold as LFW does it, on the engine's similarity; LFW pairs files."""
 
 from __future__ import annotations
 
@@ -9,21 +9,29 @@ import pytest
 from scipy import stats
 
 from openlfr.evaluation import DatasetError, load_pairs
+from openlfr.evaluation.dataset import Pair, PairsFile
+from openlfr.evaluation.describe import ImageDescription
+from openlfr.evaluation.runner import verification_result
 from openlfr.evaluation.verification import (
     best_threshold,
     kfold_accuracy,
     pair_scores,
     verification_summary,
 )
+from openlfr.recognition.matcher import WatchlistIndex
+from openlfr.recognition.watchlist import EnrolledImage, Subject, Watchlist, model_family
+
+from .conftest import MODEL_ID
+
+DLIB_ID = "dlib_face_recognition_resnet_model_v1:synthetic"
 
 
 def synthetic_pairs(n: int = 3000, seed: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Same-person pairs at distance ~N(0.40, 0.1), different ~N(0.90, 0.1) (scores 1 - d):
-    the best threshold sits midway, at score 0.35, and accuracy is Phi(2.5) = 99.38%."""
+    """Same-person pairs at similarity ~N(0.60, 0.1), different ~N(0.10, 0.1): the best
+    threshold sits midway, at 0.35, and accuracy is Phi(2.5) = 99.38%."""
     rng = np.random.default_rng(seed)
     same = np.arange(n) % 2 == 0
-    distance = np.where(same, rng.normal(0.40, 0.1, n), rng.normal(0.90, 0.1, n))
-    scores = np.clip(1 - distance, 0, 1)
+    scores = np.where(same, rng.normal(0.60, 0.1, n), rng.normal(0.10, 0.1, n))
     folds = np.arange(n) % 10
     return scores, same, folds
 
@@ -57,11 +65,60 @@ def test_best_threshold_separates_separable_scores_perfectly() -> None:
     assert summary["accuracy_mean"] == 1.0 and summary["accuracy_std"] == 0.0
 
 
-def test_pair_scores_are_the_engines_score() -> None:
+def _engine_similarity(model_id: str, probe: np.ndarray, enrolled: np.ndarray) -> float:
+    """The engine's own similarity of a probe to a one-entry watchlist."""
+    index = WatchlistIndex(Watchlist(model_id, [Subject("s", [EnrolledImage("s", "", enrolled)])]))
+    return float(index.subject_similarities(probe)[0, 0])
+
+
+@pytest.mark.parametrize("model_id", [MODEL_ID, DLIB_ID])
+def test_pair_scores_are_the_engines_similarity_for_the_models_metric(model_id: str) -> None:
+    metric, dim = model_family(model_id)
+    rng = np.random.default_rng(3)
+    first = rng.normal(size=(6, dim)).astype(np.float32)
+    first /= np.linalg.norm(first, axis=1, keepdims=True)
+    noise = rng.normal(scale=0.01, size=(6, dim)).astype(np.float32)
+    second = first + noise * np.arange(6)[:, None]  # further apart down the rows
+    second /= np.linalg.norm(second, axis=1, keepdims=True)
+    scores = pair_scores(first, second, metric)
+    expected = [_engine_similarity(model_id, a, b) for a, b in zip(first, second, strict=True)]
+    assert scores == pytest.approx(expected, abs=1e-5)
+    assert scores[0] == pytest.approx(1.0) and np.all(np.diff(scores) < 0)
+
+
+def test_pair_scores_by_metric() -> None:
     a = np.zeros((2, 128), np.float32)
     b = np.zeros((2, 128), np.float32)
-    b[0, 0], b[1, 0] = 0.3, 1.5
-    assert pair_scores(a, b) == pytest.approx([0.7, 0.0])
+    a[:, 0] = 1.0
+    b[0, 0], b[1, 1] = 0.7, 1.0
+    # Cosine: the dot product (0.7: same direction, shorter; 0: orthogonal).
+    assert pair_scores(a, b, "cosine") == pytest.approx([0.7, 0.0])
+    # L2: 1 - distance, clipped (0.3 apart; sqrt(2) apart).
+    assert pair_scores(a, b, "l2") == pytest.approx([0.7, 0.0])
+    b[0, 0] = 1.3
+    assert pair_scores(a, b, "cosine")[0] == pytest.approx(1.0)  # at most 1, as the engine
+    assert pair_scores(a, b, "l2")[0] == pytest.approx(0.7)
+    with pytest.raises(ValueError, match="unknown descriptor metric 'hamming'"):
+        pair_scores(a, b, "hamming")
+
+
+def test_verification_compares_pairs_with_the_models_metric(tmp_path: Path) -> None:
+    """Same pairs: one unit descriptor and the same scaled by 2 (cosine 1, yet an L2
+    distance of 1); different pairs: orthogonal unit descriptors (cosine 0, L2 1.41).
+    Cosine separates them perfectly; dlib's 1 - L2 scores every pair 0 and cannot."""
+    basis = np.eye(128, dtype=np.float32)
+    pairs, descriptions = [], {}
+    for i in range(40):
+        first, second = tmp_path / f"{i}a.jpg", tmp_path / f"{i}b.jpg"
+        same = i % 2 == 0
+        descriptions[first] = ImageDescription(basis[i])
+        descriptions[second] = ImageDescription(2 * basis[i] if same else basis[i + 50])
+        pairs.append(Pair(first, second, same, fold=(i // 2) % 10, line=i + 2))
+    pairs_file = PairsFile(pairs, folds=10, fold_source="round-robin")
+    cosine = verification_result(pairs_file, descriptions, tmp_path, "cosine")
+    assert cosine["accuracy_mean"] == 1.0 and "cosine" in cosine["score"]
+    l2 = verification_result(pairs_file, descriptions, tmp_path, "l2")
+    assert l2["accuracy_mean"] == pytest.approx(0.5) and "L2" in l2["score"]
 
 
 def _pairs_file(tmp_path: Path, text: str) -> Path:

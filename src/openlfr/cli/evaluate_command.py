@@ -40,7 +40,8 @@ def evaluate_command(
     ),
     thresholds: str = typer.Option(
         DEFAULT_THRESHOLDS, "--thresholds", metavar="A:B:STEP",
-        help="Thresholds to sweep, start:stop:step (both ends included) or a comma list.",
+        help="Thresholds on the engine's decision score (0..1) to sweep, start:stop:step "
+        "(both ends included) or a comma list.",
     ),
     out: Path = typer.Option(
         Path("evaluation"), "--out", "-o", metavar="DIR",
@@ -95,6 +96,10 @@ def evaluate_command(
     intervals, a test for a difference between groups, the lowest threshold from which
     no group's false alerts differ significantly, and expected false alerts per 1,000
     faces. With --pairs, 1:1 verification accuracy over 10 folds as LFW does.
+
+    A search is decided as the engine decides an alert: its score is how far the best
+    watchlist entry stands out from the rest of that watchlist, so rates depend on the
+    watchlist size. Verification thresholds the two descriptors' similarity.
 
     Writes results.json, CSV tables and a self-contained report.html into --out. No face
     image is written anywhere.
@@ -226,6 +231,9 @@ HELP = "\n\n".join([
     "intervals, a test for a difference between groups, the lowest threshold from which no "
     "group's false alerts differ significantly, and expected false alerts per 1,000 faces. "
     "With --pairs, 1:1 verification accuracy over 10 folds as LFW does.",
+    "A search is decided as the engine decides an alert: its score (0..1) is how far the "
+    "best watchlist entry stands out from the rest of that watchlist, so rates depend on the "
+    "watchlist size. Verification thresholds the two descriptors' similarity.",
     "Writes results.json, CSV tables and a self-contained report.html into --out. No face "
     "image is written anywhere.",
 ])

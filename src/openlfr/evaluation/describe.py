@@ -142,7 +142,8 @@ def load_cache(path: Path, model_id: str) -> dict[Path, ImageDescription]:
 def save_cache(path: Path, model_id: str, descriptions: dict[Path, ImageDescription]) -> None:
     """Write descriptors (never images) so a later run on the same files is quick."""
     kept = [(p, d) for p, d in descriptions.items() if d.sha256]
-    matrix = np.zeros((len(kept), 128), dtype=np.float32)
+    dim = next((len(d.descriptor) for _, d in kept if d.descriptor is not None), 0)
+    matrix = np.zeros((len(kept), dim), dtype=np.float32)
     for i, (_, d) in enumerate(kept):
         if d.descriptor is not None:
             matrix[i] = d.descriptor

@@ -17,14 +17,17 @@ the *probe* side while the other half supplies the watchlist:
   is counted but not searched.
 
 Every identity is therefore non-mated in one turn and enrolled in the other, and no
-image is searched twice at one watchlist size. The score of a search against a
-watchlist entry is the engine's own (``WatchlistIndex``: 1 - L2 distance, clipped).
+image is searched twice at one watchlist size. A search is decided exactly as the engine
+decides a track: ``WatchlistIndex.identify`` names the best entry and scores how far it
+stands out from the rest of that watchlist (matcher.py), so the rates below hold for the
+shipped decision rule at each watchlist size, not for a raw similarity.
 
 Rates at threshold t
 --------------------
 * TPIR: mated searches whose own identity is ranked first *and* scores >= t; FNIR = 1 -
   TPIR (misses include faces not detected).
-* FPIR: non-mated searches where any watchlist entry scores >= t: a false alert.
+* wrong alerts: mated searches where another identity is ranked first and scores >= t.
+* FPIR: non-mated searches whose best entry scores >= t: a false alert.
 * expected false alerts per 1,000 faces passing the camera = 1000 x FPIR (each face is
   one non-mated search against a watchlist of that size).
 """
@@ -95,13 +98,15 @@ class Searches:
 
     watchlist_size: int
     mate_score: np.ndarray
-    """Score of the probe against its own identity's entry; -1 when no face was found."""
+    """Decision score of a mated probe whose own identity is ranked first; -1 when another
+    entry is ranked first or no face was found."""
     best_other: np.ndarray
-    """Best score of a mated probe against any other entry; -1 when no face was found."""
+    """Decision score of a mated probe whose best entry is another identity (a wrong alert
+    at thresholds up to it); -1 when its own is ranked first or no face was found."""
     mated_identity: list[str]
     mated_groups: dict[str, np.ndarray]
     nonmated_best: np.ndarray
-    """Best score of each non-mated probe against the whole watchlist."""
+    """Decision score of each non-mated probe's best entry on the whole watchlist."""
     nonmated_identity: list[str]
     nonmated_groups: dict[str, np.ndarray]
     nonmated_no_face: int = 0
@@ -111,7 +116,8 @@ class Searches:
 
     @property
     def mated_no_face(self) -> int:
-        return int((self.mate_score < 0).sum())
+        # A searched probe always has a best entry, so it scores on one side or the other.
+        return int(((self.mate_score < 0) & (self.best_other < 0)).sum())
 
 
 @dataclass(frozen=True)
@@ -160,9 +166,13 @@ def run_searches(
     *,
     group_columns: Sequence[str] = (),
     filler: Sequence[np.ndarray] = (),
-    model_id: str = "evaluation",
+    model_id: str,
 ) -> Searches:
-    """Run every mated and non-mated search at one watchlist size (both turns)."""
+    """Run every mated and non-mated search at one watchlist size (both turns).
+
+    ``model_id`` is the descriptor model's id: its metric decides how entries are
+    compared (``watchlist.model_family``), so it must be the model that described them.
+    """
     mate_score: list[float] = []
     best_other: list[float] = []
     mated_identity: list[str] = []
@@ -206,14 +216,12 @@ def run_searches(
         by_probe: dict[int, tuple[float, float]] = {}
         for start in range(0, len(described), SEARCH_BATCH):
             batch = described[start:start + SEARCH_BATCH]
-            scores = index.subject_scores(_stack([p.descriptor for _, p in batch]))
-            columns = np.array([column for column, _ in batch])
-            rows = np.arange(len(batch))
-            own = scores[rows, columns]
-            scores[rows, columns] = -1.0  # leaves the best *other* entry in each row
-            other_best = scores.max(axis=1) if scores.shape[1] > 1 else np.full(len(rows), -1.0)
-            by_probe.update({id(p): (float(s), float(o)) for (_, p), s, o in
-                             zip(batch, own, other_best, strict=True)})
+            found = index.identify(_stack([p.descriptor for _, p in batch]))
+            for (column, probe), best in zip(batch, found, strict=True):
+                # (own score, best other score): the own entry is ranked first, or not
+                by_probe[id(probe)] = (
+                    (best.score, -1.0) if best.subject_index == column else (-1.0, best.score)
+                )
         for _, probe in mated_probes:
             score, other = by_probe.get(id(probe), (-1.0, -1.0))
             mate_score.append(score)
@@ -231,9 +239,9 @@ def run_searches(
                 for c in group_columns:
                     no_face_groups[c][image.groups[c]] += 1
         for start in range(0, len(searched), SEARCH_BATCH):
-            scores = index.subject_scores(
+            found = index.identify(
                 _stack([i.descriptor for i in searched[start:start + SEARCH_BATCH]]))
-            nonmated_best.extend(scores.max(axis=1).tolist())
+            nonmated_best.extend(best.score for best in found)
         for image in searched:
             nonmated_identity.append(image.identity)
             for c in group_columns:

@@ -2,7 +2,10 @@
 of the threshold gate and shows it on the technology register.
 
 The platform's endpoint is ``POST /api/technology/{id}/equity-audits`` (body: the
-platform's EquityAuditIn), authenticated with the ``X-API-Key`` header. ``--register``
+platform's EquityAuditIn), authenticated with the ``X-API-Key`` header. Besides the
+per-group results it takes the overall ``identification`` rows (TPIR and FPIR with the
+FPIR's interval, per watchlist size and threshold), which its threshold gate holds
+against the policy's maximum FPIR at a deployment's watchlist size and threshold. ``--register``
 takes the technology register entry's URL (``https://host/api/technology/3``) or the
 equity-audits URL itself.
 
@@ -25,6 +28,8 @@ from openlfr.evaluation.errors import RegistrationError
 
 API_KEY_HEADER = "X-API-Key"
 MAX_GROUP_RESULTS = 5000
+#: The platform takes at most this many identification rows (EquityAuditIn).
+MAX_IDENTIFICATION_ROWS = 5000
 _ENTRY = re.compile(r"^(?P<base>.*?/technology/\d+)(?P<tail>/equity-audits)?/?$")
 
 
@@ -45,10 +50,40 @@ def audits_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{match.group('base')}/equity-audits"
 
 
+def identification_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """EquityAuditIn's ``identification``: the overall row of every watchlist size and
+    threshold evaluated (all groups together), as the threshold gate reads them. A row
+    with no FPIR (no non-mated search) is left out rather than reported as 0."""
+    rows = []
+    for result in results["identification"]:
+        for row in result["overall"]:
+            fpir = row["fpir"]
+            if fpir is None:
+                continue
+            low, high = row["fpir_ci"]
+            rows.append({
+                "watchlist_size": result["watchlist_size"],
+                "threshold": row["threshold"],
+                "tpir": row["tpir"],
+                "fpir": fpir,
+                # The platform refuses an interval that misses the rate; a Wilson end a
+                # rounding error past it (at 0 false alerts) is the rate itself.
+                "fpir_ci_low": None if low is None else min(low, fpir),
+                "fpir_ci_high": None if high is None else max(high, fpir),
+            })
+    if len(rows) > MAX_IDENTIFICATION_ROWS:
+        raise RegistrationError(
+            f"{len(rows)} identification rows (watchlist sizes x thresholds); the platform "
+            f"takes at most {MAX_IDENTIFICATION_ROWS}: sweep fewer thresholds or watchlist sizes"
+        )
+    return rows
+
+
 def audit_payload(results: dict[str, Any], dataset_name: str,
                   conducted_on: date | None = None) -> dict[str, Any]:
     """The platform's EquityAuditIn from a results dict: per-group TPIR and FPIR at each
-    threshold for the largest watchlist (ci_low/ci_high: the FPIR's 95% interval)."""
+    threshold for the largest watchlist (ci_low/ci_high: the FPIR's 95% interval), and the
+    overall rates at every watchlist size (``identification_rows``)."""
     fair = results["fair_threshold"]
     recommended = results["recommended_threshold"]
     if fair is None:
@@ -83,13 +118,20 @@ def audit_payload(results: dict[str, Any], dataset_name: str,
             f"{len(group_results)} group results; the platform takes at most "
             f"{MAX_GROUP_RESULTS}: sweep fewer thresholds"
         )
+    identification = identification_rows(results)
+    smallest = results["identification"][0]["watchlist_size"]
+    sizes = (f"{smallest}" if smallest == largest["watchlist_size"]
+             else f"sizes {smallest} to {largest['watchlist_size']}")
     ds = results["dataset"]
     summary = (
         f"openlfr evaluate: {ds['identities']} identities, {ds['images_described']} images "
         f"described; watchlist {largest['watchlist_size']}: {largest['mated_searches']} mated "
         f"and {largest['nonmated_searches']} non-mated searches. Group results give TPIR and "
         f"FPIR per threshold; ci_low/ci_high are the FPIR's 95% "
-        f"{results['protocol']['interval_method']} interval. Fair threshold: lowest from which "
+        f"{results['protocol']['interval_method']} interval. Identification rows give the "
+        f"overall TPIR and FPIR per threshold at watchlist {sizes}. Scores are the engine's "
+        f"decision score (how far the best entry stands out from the rest of the "
+        f"watchlist). Fair threshold: lowest from which "
         f"no group's FPIR differs significantly (pairwise Fisher, Holm, alpha "
         f"{results['protocol']['alpha']}). Recommended: fair and FPIR <= "
         f"{results['target_fpir']:g}."
@@ -101,6 +143,7 @@ def audit_payload(results: dict[str, Any], dataset_name: str,
                           f"{results['engine']['model_id']}"[:200],
         "thresholds_swept": results["thresholds"],
         "group_results": group_results,
+        "identification": identification,
         "recommended_threshold": recommended,
         "fair_threshold": fair,
         "summary": summary,

@@ -304,7 +304,8 @@ def render_html(results: dict[str, Any]) -> str:
             f"<p>Accuracy {100 * v['accuracy_mean']:.2f}% &plusmn; {100 * v['accuracy_std']:.2f}"
             f" (std over {v['folds']} folds) on {v['pairs_used']} of {v['pairs']} pairs "
             f"({v['pairs_skipped']} skipped: no face in an image); mean chosen threshold "
-            f"{v['threshold_mean']:.3f}.</p>")
+            f"{v['threshold_mean']:.3f} on the {html.escape(v.get('score', 'similarity'))} "
+            "(not the 1:N decision score).</p>")
         parts.append(_table(["fold", "threshold", "accuracy", "pairs"],
                             ([f["fold"], f"{f['threshold']:.3f}", _pct(f["accuracy"], 2),
                               f["pairs"]] for f in v["per_fold"])))

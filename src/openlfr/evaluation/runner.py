@@ -32,9 +32,15 @@ from openlfr.evaluation.identification import (
 from openlfr.evaluation.verification import kfold_accuracy, pair_scores, verification_summary
 from openlfr.recognition import DEFAULT_THRESHOLD
 from openlfr.recognition.analyzer import FaceAnalyzer
+from openlfr.recognition.watchlist import model_family
 
 RESULTS_FORMAT = "openlfr-evaluation"
 RESULTS_VERSION = 1
+#: What a pair's similarity is, by descriptor metric (verification, and the score's input).
+SIMILARITY = {
+    "cosine": "cosine of the two unit descriptors",
+    "l2": "1 - L2 distance between the descriptors, clipped to 0..1",
+}
 MAX_THRESHOLDS = 200
 
 
@@ -201,7 +207,12 @@ def evaluate_descriptions(
     pair_descriptions: dict[Path, ImageDescription] | None = None,
     filler: Sequence[np.ndarray] = (),
 ) -> dict[str, Any]:
-    """Everything after description: searches, rates, tests, verification, summary."""
+    """Everything after description: searches, rates, tests, verification, summary.
+
+    ``model_id`` names the descriptor model (its family gives the metric); an id this
+    openlfr does not know is refused (WatchlistError) before anything is searched.
+    """
+    metric, _ = model_family(model_id)
     summary, warnings = dataset_summary(dataset, descriptions)
     images = _described_images(dataset, descriptions)
     if not any(i.descriptor is not None for i in images):
@@ -287,8 +298,11 @@ def evaluate_descriptions(
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "engine": {
             "model_id": model_id,
-            "score": "1 - L2 distance between descriptors, clipped to 0..1; alert when "
-                     "score >= threshold",
+            "score": "the engine's decision score, in 0..1: how far the best watchlist "
+                     "entry's similarity stands out from the other entries' (normalised "
+                     "against that watchlist, see recognition/matcher.py), so it depends on "
+                     "the watchlist size; alert when score >= threshold",
+            "similarity": SIMILARITY[metric],
             "default_threshold": DEFAULT_THRESHOLD,
         },
         "dataset": summary,
@@ -327,14 +341,15 @@ def evaluate_descriptions(
     }
     if pairs is not None:
         results["verification"] = verification_result(pairs, pair_descriptions or descriptions,
-                                                      dataset.images_root)
+                                                      dataset.images_root, metric)
     return results
 
 
 def verification_result(
-    pairs: PairsFile, descriptions: dict[Path, ImageDescription], root: Path
+    pairs: PairsFile, descriptions: dict[Path, ImageDescription], root: Path, metric: str
 ) -> dict[str, Any]:
-    """10-fold (LFW) verification accuracy over the pairs whose images both have a face."""
+    """10-fold (LFW) verification accuracy over the pairs whose images both have a face,
+    scored by the similarity of ``metric`` (not the 1:N decision score: no watchlist)."""
     usable, skipped = [], []
     for pair in pairs.pairs:
         a, b = descriptions.get(pair.first), descriptions.get(pair.second)
@@ -352,12 +367,14 @@ def verification_result(
             f"pairs file: only {len(usable)} of {len(pairs.pairs)} pairs have a face in both "
             "images; too few (or one kind only) for k-fold verification"
         )
-    scores = pair_scores(np.stack([a for _, a, _ in usable]), np.stack([b for _, _, b in usable]))
+    scores = pair_scores(np.stack([a for _, a, _ in usable]), np.stack([b for _, _, b in usable]),
+                         metric)
     same = np.array([p.same for p, _, _ in usable])
     folds = [p.fold for p, _, _ in usable]
     summary = verification_summary(kfold_accuracy(scores, same, folds))
     summary.update({
         "protocol": f"{pairs.folds}-fold (LFW): threshold chosen on the other folds",
+        "score": f"similarity: {SIMILARITY[metric]}",
         "fold_source": pairs.fold_source,
         "pairs": len(pairs.pairs),
         "pairs_used": len(usable),
