@@ -203,18 +203,11 @@ class ArcFaceDescriber:
     chip_size_px = CHIP_SIZE_PX
 
     def __init__(self, threads: int = 1) -> None:
-        import onnxruntime
-
-        from openlfr.recognition.onnx_networks import cached_model
+        from openlfr.recognition.onnx_networks import cached_model, cpu_session
 
         weights = describer_weights()
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = max(1, threads)
-        options.inter_op_num_threads = 1
-        self._session = onnxruntime.InferenceSession(
-            str(cached_model(weights, "mobilefacenet", build_describer_graph)),
-            options,
-            providers=["CPUExecutionProvider"],
+        self._session = cpu_session(
+            cached_model(weights, "mobilefacenet", build_describer_graph), threads
         )
         self.model_id = describer_model_id()
 

@@ -184,15 +184,10 @@ class OnnxResNetDescriber:
     dim = DLIB_DESCRIPTOR_DIM
 
     def __init__(self, threads: int = 1) -> None:
-        onnxruntime = onnxruntime_module()
-        from openlfr.recognition.onnx_networks import cached_descriptor_model
+        from openlfr.recognition.onnx_networks import cached_descriptor_model, cpu_session
 
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = max(1, threads)
-        options.inter_op_num_threads = 1
-        path = cached_descriptor_model(model_files().descriptor_resnet)
-        self._session = onnxruntime.InferenceSession(
-            str(path), options, providers=["CPUExecutionProvider"]
+        self._session = cpu_session(
+            cached_descriptor_model(model_files().descriptor_resnet), threads
         )
         # Same weights, same function: descriptors are interchangeable with dlib's.
         self.model_id = descriptor_model_id()

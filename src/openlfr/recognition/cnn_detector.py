@@ -121,9 +121,7 @@ class MmodFaceDetector(ScoredDetector):
     min_face_px = 80
 
     def __init__(self, threads: int = 1) -> None:
-        import onnxruntime
-
-        from openlfr.recognition.onnx_networks import cached_detector_model
+        from openlfr.recognition.onnx_networks import cached_detector_model, cpu_session
 
         weights = model_files().detector_mmod
         options, input_layer, layers = read_mmod_network(weights)
@@ -132,15 +130,8 @@ class MmodFaceDetector(ScoredDetector):
         self._padding = int(input_layer.params["padding"])
         self._outer_padding = int(input_layer.params["outer_padding"])
         self._scale, self._offset = _output_to_input_map(layers)
-        session_options = onnxruntime.SessionOptions()
-        session_options.intra_op_num_threads = max(1, threads)
-        session_options.inter_op_num_threads = 1
-        self._session = onnxruntime.InferenceSession(
-            str(cached_detector_model(weights)), session_options, providers=["CPUExecutionProvider"]
-        )
-        self._resize = onnxruntime.InferenceSession(
-            _resize_model_bytes(), session_options, providers=["CPUExecutionProvider"]
-        )
+        self._session = cpu_session(cached_detector_model(weights), threads)
+        self._resize = cpu_session(_resize_model_bytes(), threads)
 
     def pyramid(self, image: RGBImage) -> tuple[np.ndarray, list[Rect]]:
         """The normalised tiled pyramid as dlib builds it, and where each level lies."""

@@ -307,3 +307,16 @@ def cached_detector_model(weights: Path) -> Path:
     return cached_model(
         weights, "detector", lambda w: build_detector_graph(read_mmod_network(w)[2])[0]
     )
+
+
+def cpu_session(model: Path | bytes, threads: int = 1) -> Any:
+    """An ONNX Runtime session on the CPU using `threads` threads for one call (the
+    pipeline runs one worker per core, so one thread each by default)."""
+    from openlfr.recognition.backends import onnxruntime_module
+
+    onnxruntime = onnxruntime_module()
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = max(1, threads)
+    options.inter_op_num_threads = 1
+    source = model if isinstance(model, bytes) else str(model)
+    return onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])

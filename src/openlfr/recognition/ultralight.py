@@ -160,18 +160,11 @@ class UltraLightDetector(ScoredDetector):
     min_face_px = MIN_FACE_PX
 
     def __init__(self, threads: int = 1, score_threshold: float = 0.6, nms_iou: float = 0.4):
-        import onnxruntime
-
-        from openlfr.recognition.onnx_networks import cached_model
+        from openlfr.recognition.onnx_networks import cached_model, cpu_session
 
         weights = package_file(FACEPLUGIN, DETECTOR_FILE)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = max(1, threads)
-        options.inter_op_num_threads = 1
-        self._session = onnxruntime.InferenceSession(
-            str(cached_model(weights, "ultralight", build_detector_graph)),
-            options,
-            providers=["CPUExecutionProvider"],
+        self._session = cpu_session(
+            cached_model(weights, "ultralight", build_detector_graph), threads
         )
         self.score_threshold = score_threshold
         self.nms_iou = nms_iou
