@@ -80,14 +80,21 @@ class FaceAnalyzer:
         a reduced detection scale costs no descriptor quality."""
         height, width = image.shape[:2]
         scale = self.detection_scale(height, width, min_face_px=min_face_px, max_px=max_px)
+        # A detector that needs sides in multiples of some size gets them from this one
+        # resize (it would otherwise resize again).
+        multiple = getattr(self.backends.detector, "size_multiple_px", 1)
+        size = (max(multiple, round(width * scale / multiple) * multiple),
+                max(multiple, round(height * scale / multiple) * multiple))
         scaled: np.ndarray = image
-        if scale != 1.0:
+        if size != (width, height):
             interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
-            scaled = cv2.resize(
-                image, (round(width * scale), round(height * scale)), interpolation=interpolation
-            )
-        detected = self.backends.detector.detect_scored(scaled)
-        found = [(s, b.scaled(1.0 / scale)) for s, b in detected]
+            scaled = cv2.resize(image, size, interpolation=interpolation)
+        fx, fy = width / size[0], height / size[1]
+        found = [
+            (s, Box(round(b.left * fx), round(b.top * fy),
+                    round(b.right * fx), round(b.bottom * fy)))
+            for s, b in self.backends.detector.detect_scored(scaled)
+        ]
         usable = [(s, b) for s, b in found if b.width >= min_face_px]
         aligned = self.backends.aligner.align(image, [b for _, b in usable])
         faces = [

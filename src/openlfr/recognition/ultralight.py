@@ -158,6 +158,7 @@ class UltraLightDetector(ScoredDetector):
     """Finds faces from about MIN_FACE_PX wide (at the scale it is given), frontal or turned."""
 
     min_face_px = MIN_FACE_PX
+    size_multiple_px = SIZE_MULTIPLE_PX
 
     def __init__(self, threads: int = 1, score_threshold: float = 0.6, nms_iou: float = 0.4):
         from openlfr.recognition.onnx_networks import cached_model, cpu_session
