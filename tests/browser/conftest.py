@@ -30,6 +30,7 @@ from platform_helpers import (  # noqa: E402
     clock,  # a fixture, shared with the other test folders
     database_url,  # a fixture, shared with the other test folders
     open_platform,
+    platform_on_test_clock,  # a fixture, shared with the other test folder
     scenario,  # a fixture, shared with the other test folders
     staff,  # a fixture, shared with the other test folders
 )
@@ -89,10 +90,8 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def platform(tmp_path: Path, clock: FakeClock, database_url: str | None) -> Iterator[Platform]:
-    p = open_platform(tmp_path / "data", clock, database_url)
-    yield p
-    p.close()
+def platform(platform_on_test_clock: Platform) -> Platform:
+    return platform_on_test_clock
 
 
 @pytest.fixture

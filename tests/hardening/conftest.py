@@ -17,6 +17,7 @@ from platform_helpers import (  # noqa: E402
     clock,  # a fixture, shared with the other test folder
     database_url,  # a fixture, shared with the other test folder
     open_platform,
+    platform_on_test_clock,  # a fixture, shared with the other test folder
     scenario,  # a fixture, shared with the other test folder
     staff,  # a fixture, shared with the other test folder
 )
@@ -25,7 +26,5 @@ from openlfr.services.platform import Platform  # noqa: E402
 
 
 @pytest.fixture
-def platform(tmp_path: Path, clock: FakeClock, database_url: str | None) -> Iterator[Platform]:
-    p = open_platform(tmp_path / "data", clock, database_url)
-    yield p
-    p.close()
+def platform(platform_on_test_clock: Platform) -> Platform:
+    return platform_on_test_clock

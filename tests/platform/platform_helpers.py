@@ -418,6 +418,17 @@ def open_platform(data_dir: Path, clock: FakeClock, database_url: str | None = N
 
 
 @pytest.fixture
+def platform_on_test_clock(
+    tmp_path: Path, clock: FakeClock, database_url: str | None
+) -> Iterator[Platform]:
+    """A platform on a throwaway database and the test clock (the portal, browser and
+    hardening folders use it as their `platform`)."""
+    p = open_platform(tmp_path / "data", clock, database_url)
+    yield p
+    p.close()
+
+
+@pytest.fixture
 def staff(platform: Platform) -> Staff:
     return Staff(platform)
 
