@@ -196,7 +196,7 @@ class RecordingWatcher(Watcher):
                 (tuple(face.box.as_list()), track, face.detection_score))
         return pending
 
-    def _match(self, frame, sightings, descriptors):  # type: ignore[no-untyped-def]
+    def _match(self, frame, sightings, described):  # type: ignore[no-untyped-def]
         for track, _ in sightings:
             self.recording.described[track.id] += 1
         deciding = []  # tracks whose fused descriptor goes to identify, in its order
@@ -222,7 +222,7 @@ class RecordingWatcher(Watcher):
         self.tracker.add_sighting = recording_add  # type: ignore[method-assign]
         self.index.identify = recording_identify  # type: ignore[method-assign]
         try:
-            yield from super()._match(frame, sightings, descriptors)
+            yield from super()._match(frame, sightings, described)
         finally:
             self.tracker.add_sighting = add_sighting  # type: ignore[method-assign]
             self.index.identify = identify  # type: ignore[method-assign]

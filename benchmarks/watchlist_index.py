@@ -65,8 +65,9 @@ def main() -> None:
                 (probes @ rows.T).argmax(axis=1)
                 timings.append(time.perf_counter() - started)
             plain.append(1000 * best_of(timings) / batch)
-        print(f"{size:>9,} {build:>8.2f} | {'':>15}{ours[0]:>7.3f} {ours[1]:>7.3f} {ours[2]:>7.3f} {ours[3]:>7.3f}"
-              f" | {'':>26}{plain[0]:>7.3f} {plain[1]:>7.3f} {plain[2]:>7.3f} {plain[3]:>7.3f}"
+        ours_text = " ".join(f"{v:>7.3f}" for v in ours)
+        plain_text = " ".join(f"{v:>7.3f}" for v in plain)
+        print(f"{size:>9,} {build:>8.2f} | {'':>15}{ours_text} | {'':>26}{plain_text}"
               f"  (x{ours[3] / plain[3]:.2f} at 256)")
         del watchlist, index, rows
 

@@ -64,3 +64,23 @@ def test_an_aligned_chip_is_112_square_and_a_frontal_face_fits_the_template() ->
     assert chip.shape == (CHIP_SIZE_PX, CHIP_SIZE_PX, 3) and chip.dtype == np.uint8
     assert residual < 3.0
     assert pose_residual(FIVE_POINT_TEMPLATE) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_video_aligns_only_the_faces_it_describes_with_the_same_result() -> None:
+    """The pipeline locates faces without landmarks and aligns only those it describes:
+    the descriptors must equal those of the full path (find_faces, then describe)."""
+    from openlfr.recognition import FaceAnalyzer
+
+    from .conftest import GROUPS
+
+    analyzer = FaceAnalyzer()
+    image = read_image(GROUPS / "two_people.jpg")
+    located = analyzer.locate_faces(image, min_face_px=40, max_px=1280)
+    full = analyzer.find_faces(image, min_face_px=40, max_px=1280)
+    assert [f.box for f in located.faces] == [f.box for f in full.faces]
+    assert all(f.chip.size == 0 and f.quality > 0 for f in located.faces)
+    chips, poses, descriptors = analyzer.describe_faces(image, [f.box for f in located.faces])
+    assert [c.shape for c in chips] == [(CHIP_SIZE_PX, CHIP_SIZE_PX, 3)] * len(full.faces)
+    assert all(0.0 < p <= 1.0 for p in poses)
+    expected = analyzer.describe([f.chip for f in full.faces])
+    np.testing.assert_allclose(descriptors, expected, atol=1e-5)

@@ -37,11 +37,31 @@ def chip_sharpness(chip: RGBImage) -> float:
     return float(cv2.Laplacian(grey, cv2.CV_32F).var())
 
 
+def pose_factor(pose_residual: float) -> float:
+    """1 for a frontal face, 1/2 at HALF_QUALITY_POSE_RESIDUAL, less for turned faces."""
+    return 1.0 / (1.0 + (pose_residual / HALF_QUALITY_POSE_RESIDUAL) ** 2)
+
+
 def face_quality(box: Box, chip: RGBImage, pose_residual: float) -> float:
     """Larger, sharper and more frontal faces score higher (for choosing what to describe
     and which descriptors of a track to trust)."""
-    pose = 1.0 / (1.0 + (pose_residual / HALF_QUALITY_POSE_RESIDUAL) ** 2)
-    return float(box.area) * max(chip_sharpness(chip), 1.0) * pose
+    return float(box.area) * max(chip_sharpness(chip), 1.0) * pose_factor(pose_residual)
+
+
+SHARPNESS_PATCH_PX = 64
+NO_CHIP: RGBImage = np.zeros((0, 0, 3), np.uint8)
+"""The chip of a face located but not yet aligned (FaceAnalyzer.locate_faces)."""
+
+
+def box_quality(image: RGBImage, box: Box) -> float:
+    """Area x sharpness of the face's box, before any landmarks: what the tracker compares
+    to choose which faces of a track to align and describe."""
+    crop = image[max(0, box.top):box.bottom, max(0, box.left):box.right]
+    if crop.size == 0:
+        return 0.0
+    patch = cv2.resize(crop, (SHARPNESS_PATCH_PX, SHARPNESS_PATCH_PX),
+                       interpolation=cv2.INTER_AREA)
+    return float(box.area) * max(chip_sharpness(np.asarray(patch, np.uint8)), 1.0)
 
 
 class FaceAnalyzer:
@@ -78,6 +98,19 @@ class FaceAnalyzer:
     def find_faces(self, image: RGBImage, *, min_face_px: int, max_px: int) -> FaceSearch:
         """Detect faces at detection_scale; chips come from the full-resolution image, so
         a reduced detection scale costs no descriptor quality."""
+        located = self.locate_faces(image, min_face_px=min_face_px, max_px=max_px)
+        aligned = self.backends.aligner.align(image, [f.box for f in located.faces])
+        faces = [
+            FoundFace(box=f.box, chip=chip, quality=face_quality(f.box, chip, residual),
+                      detection_score=f.detection_score)
+            for f, (chip, residual) in zip(located.faces, aligned, strict=True)
+        ]
+        return FaceSearch(faces=faces, too_small=located.too_small)
+
+    def locate_faces(self, image: RGBImage, *, min_face_px: int, max_px: int) -> FaceSearch:
+        """Detect faces as find_faces does, without aligning them: each face has its box,
+        detection score and box_quality, and NO_CHIP (video aligns only the faces it
+        chooses to describe: describe_faces)."""
         height, width = image.shape[:2]
         scale = self.detection_scale(height, width, min_face_px=min_face_px, max_px=max_px)
         # A detector that needs sides in multiples of some size gets them from this one
@@ -96,21 +129,25 @@ class FaceAnalyzer:
             for s, b in self.backends.detector.detect_scored(scaled)
         ]
         usable = [(s, b) for s, b in found if b.width >= min_face_px]
-        aligned = self.backends.aligner.align(image, [b for _, b in usable])
         faces = [
-            FoundFace(
-                box=_clip(b, width, height),
-                chip=chip,
-                quality=face_quality(b, chip, residual),
-                detection_score=s,
-            )
-            for (s, b), (chip, residual) in zip(usable, aligned, strict=True)
+            FoundFace(box=_clip(b, width, height), chip=NO_CHIP,
+                      quality=box_quality(image, b), detection_score=s)
+            for s, b in usable
         ]
         return FaceSearch(faces=faces, too_small=len(found) - len(usable))
 
     def describe(self, chips: list[RGBImage]) -> np.ndarray:
         """Descriptors for chips, one row each (all in one call to the backend)."""
         return self.backends.describer.describe(chips)
+
+    def describe_faces(
+        self, image: RGBImage, boxes: list[Box]
+    ) -> tuple[list[RGBImage], list[float], np.ndarray]:
+        """Align the faces in `boxes` and describe them in one batch: (chips, pose factor
+        of each, descriptors)."""
+        aligned = self.backends.aligner.align(image, boxes)
+        chips = [chip for chip, _ in aligned]
+        return chips, [pose_factor(r) for _, r in aligned], self.describe(chips)
 
 
 def _clip(box: Box, width: int, height: int) -> Box:

@@ -35,7 +35,7 @@ from openlfr.recognition.matcher import WatchlistIndex
 from openlfr.recognition.sources import Frame, FrameSource
 from openlfr.recognition.tracker import FaceTracker, Sighting, Track
 from openlfr.recognition.watchlist import Watchlist
-from openlfr.recognition.workers import describe_task, detect_task, make_executor
+from openlfr.recognition.workers import describe_faces_task, locate_task, make_executor
 
 
 @dataclass
@@ -105,7 +105,8 @@ class _PendingDetect:
 class _PendingDescribe:
     frame: Frame
     sightings: list[tuple[Track, FoundFace]]
-    future: Future[np.ndarray]
+    future: Future[tuple[list[RGBImage], list[float], np.ndarray]]
+    """(chips, pose factors, descriptors) of the sightings, in order."""
 
 
 class Watcher:
@@ -215,7 +216,7 @@ class Watcher:
 
     def _executor_submit_detect(self, frame: Frame) -> Future[FaceSearch]:
         c = self.config
-        return self._executor.submit(detect_task, frame.image, c.min_face_px, c.detect_max_px)
+        return self._executor.submit(locate_task, frame.image, c.min_face_px, c.detect_max_px)
 
     def _track(self, frame: Frame, search: FaceSearch) -> _PendingDescribe | None:
         self.counters.frames_processed += 1
@@ -224,17 +225,28 @@ class Watcher:
         sightings = self.tracker.update(search.faces, frame.still)
         if not sightings:
             return None
-        future = self._executor.submit(describe_task, [face.chip for _, face in sightings])
+        # Only the faces chosen to describe are aligned (landmarks cost about a
+        # millisecond a face; a crowd frame has a dozen faces and describes two or three).
+        future = self._executor.submit(
+            describe_faces_task, frame.image, [face.box for _, face in sightings]
+        )
         self.counters.descriptors += len(sightings)
         return _PendingDescribe(frame, sightings, future)
 
     def _match(
-        self, frame: Frame, sightings: list[tuple[Track, FoundFace]], descriptors: np.ndarray
+        self,
+        frame: Frame,
+        sightings: list[tuple[Track, FoundFace]],
+        described: tuple[list[RGBImage], list[float], np.ndarray],
     ) -> Iterator[Alert]:
+        chips, poses, descriptors = described
         fused: list[tuple[Track, np.ndarray]] = []
-        for (track, face), descriptor in zip(sightings, descriptors, strict=True):
+        for (track, face), chip, pose, descriptor in zip(
+            sightings, chips, poses, descriptors, strict=True
+        ):
+            # A track trusts its larger, sharper and more frontal views most.
             sighting = Sighting(
-                frame.index, frame.timestamp_s, face.box, face.chip, face.quality, descriptor
+                frame.index, frame.timestamp_s, face.box, chip, face.quality * pose, descriptor
             )
             track_descriptor = self.tracker.add_sighting(track, sighting)
             if track_descriptor is not None:

@@ -20,7 +20,7 @@ import numpy as np
 
 from openlfr.recognition.analyzer import FaceAnalyzer, FaceSearch
 from openlfr.recognition.backends import load_backends
-from openlfr.recognition.faces import RGBImage
+from openlfr.recognition.faces import Box, RGBImage
 
 T = TypeVar("T")
 
@@ -51,6 +51,16 @@ def detect_task(image: RGBImage, min_face_px: int, max_px: int) -> FaceSearch:
 
 def describe_task(chips: list[RGBImage]) -> np.ndarray:
     return process_analyzer().describe(chips)
+
+
+def locate_task(image: RGBImage, min_face_px: int, max_px: int) -> FaceSearch:
+    return process_analyzer().locate_faces(image, min_face_px=min_face_px, max_px=max_px)
+
+
+def describe_faces_task(
+    image: RGBImage, boxes: list[Box]
+) -> tuple[list[RGBImage], list[float], np.ndarray]:
+    return process_analyzer().describe_faces(image, boxes)
 
 
 class InlineExecutor(Executor):
