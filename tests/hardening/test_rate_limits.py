@@ -58,15 +58,7 @@ def test_the_api_is_limited_like_the_form(scenario: Scenario) -> None:
 def test_consultation_answers_through_the_api_are_limited(scenario: Scenario) -> None:
     s = scenario
     _published(s)
-    planner = s.staff["planner"]
-    c = ok(planner.put(s.url("/consultation"), json={
-        "benefits": "Finding people wanted for robbery more quickly.",
-        "risks": "False alerts can lead to innocent people being stopped; the camera sees "
-                 "everyone who passes, which affects privacy, and accuracy differs between "
-                 "demographic groups at low thresholds.",
-        "questions": [{"text": "What do you think about LFR here?"}]}))
-    ok(planner.post(s.url("/consultation/open")))
-    url = f"/api/public/consultations/{c['id']}/responses"
+    url = f"/api/public/consultations/{s.open_consultation()}/responses"
     allowed = POLICIES[Action.CONSULTATION_ANSWER].item.amount
     codes = [s.staff.anon.post(url, json={"answers": {"q1": f"answer {i}"}}).status_code
              for i in range(allowed + 5)]

@@ -68,14 +68,7 @@ def test_consultation_answers_nan_and_control_characters(scenario: Scenario) -> 
     planner = scenario.staff["planner"]
     ok(planner.post(scenario.url("/propose")))
     ok(planner.post(scenario.url("/publish-notice")))
-    c = ok(planner.put(scenario.url("/consultation"), json={
-        "benefits": "Finding people wanted for robbery more quickly.",
-        "risks": "False alerts can lead to innocent people being stopped; the camera sees "
-                 "everyone who passes, which affects privacy, and accuracy differs between "
-                 "demographic groups at low thresholds.",
-        "questions": [{"text": "What do you think about LFR here?"}]}))
-    ok(planner.post(scenario.url("/consultation/open")))
-    url = f"/api/public/consultations/{c['id']}/responses"
+    url = f"/api/public/consultations/{scenario.open_consultation()}/responses"
     for text in ('{"answers": {"q1": NaN}}', '{"answers": {"q1": "a\\u001bb"}}',
                  '{"answers": {"q\\udfff": "fine"}}'):
         r = _raw(scenario.staff.anon, url, text)

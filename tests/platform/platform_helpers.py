@@ -244,22 +244,27 @@ class Scenario:
             "held_on": today.isoformat(), "format": "briefing", "audience": "council_officials",
             "met_with": "Lambeth Council community safety team", "attendees": officials}), 201)
 
-    def consult(self) -> int:
+    def open_consultation(self, questions: list[dict[str, Any]] | None = None) -> int:
+        """Write the consultation (neutral questions) and open it; return its id."""
         planner = self.staff["planner"]
         c = ok(planner.put(self.url("/consultation"), json={
             "benefits": "Finding people wanted for robbery more quickly.",
             "risks": "False alerts can lead to innocent people being stopped; the camera sees "
                      "everyone who passes, which affects privacy, and accuracy differs between "
                      "demographic groups at low thresholds.",
-            "questions": [
-                {"text": "What do you think about the use of LFR on the high street?"},
-                {"text": "How would LFR here affect how you use the high street?",
-                 "options": ["use it more", "no change", "use it less"]}]}))
+            "questions": questions or [{"text": "What do you think about LFR here?"}]}))
         ok(planner.post(self.url("/consultation/open")))
-        ok(self.staff.anon.post(f"/api/public/consultations/{c['id']}/responses",
-                                json={"answers": {"q1": "Worried", "q2": "use it less"}}), 204)
-        ok(planner.post(self.url("/consultation/close")))
         return int(c["id"])
+
+    def consult(self) -> int:
+        consultation_id = self.open_consultation([
+            {"text": "What do you think about the use of LFR on the high street?"},
+            {"text": "How would LFR here affect how you use the high street?",
+             "options": ["use it more", "no change", "use it less"]}])
+        ok(self.staff.anon.post(f"/api/public/consultations/{consultation_id}/responses",
+                                json={"answers": {"q1": "Worried", "q2": "use it less"}}), 204)
+        ok(self.staff["planner"].post(self.url("/consultation/close")))
+        return consultation_id
 
     def assess(self) -> None:
         planner = self.staff["planner"]

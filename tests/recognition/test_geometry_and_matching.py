@@ -197,9 +197,9 @@ def test_index_finds_an_enrolled_descriptor_with_a_high_score() -> None:
     watchlist = _watchlist(rng, [2, 2, 2])
     index = WatchlistIndex(watchlist)
     target = watchlist.subjects[2].images[1].descriptor
-    match = index.best_matches(target[None, :] + 0.001)[0]
-    assert match.subject_ref == "s2"
-    assert match.score >= DEFAULT_THRESHOLD
+    found = index.identify(target[None, :] + 0.001)[0]
+    assert index.subject_refs[found.subject_index] == "s2"
+    assert found.score >= DEFAULT_THRESHOLD
 
 
 def _face(x: int, quality: float = 100.0, width: int = 80) -> FoundFace:
@@ -317,7 +317,6 @@ def test_config_refuses_nonsense(kwargs: dict[str, float]) -> None:
 def test_auto_detector_is_the_default_small_cnn_for_live_sources_and_files() -> None:
     from openlfr.recognition.backends import resolve_detector
 
-    assert resolve_detector("auto", live=True) == "ultralight"
-    assert resolve_detector("auto", live=False) == "ultralight"
-    assert resolve_detector("hog", live=True) == "hog"
-    assert resolve_detector("cnn", live=False) == "cnn"
+    assert resolve_detector("auto") == "ultralight"
+    assert resolve_detector("hog") == "hog"
+    assert resolve_detector("cnn") == "cnn"

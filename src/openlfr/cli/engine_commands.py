@@ -67,7 +67,7 @@ def watchlist_build(
     started = time.perf_counter()
     try:
         analyzer = FaceAnalyzer(
-            backend=backend, detector=resolve_detector(detector, live=False), descriptor=descriptor
+            backend=backend, detector=resolve_detector(detector), descriptor=descriptor
         )
 
         def report(outcome: ImageOutcome) -> None:
@@ -154,7 +154,7 @@ def watch(
         frame_source = open_source(source, max_reconnects=max_reconnects)
         analyzer = FaceAnalyzer(
             backend=backend,
-            detector=resolve_detector(detector, live=frame_source.is_live),
+            detector=resolve_detector(detector),
             descriptor=descriptor_for_model(watchlist.descriptor_model),  # the watchlist's own
         )
         watcher = Watcher(watchlist, config, analyzer)

@@ -358,7 +358,7 @@ class NodeRunner:
         try:
             source = ClockedSource(c.source, loop=c.loop, max_reconnects=c.max_reconnects)
             analyzer = FaceAnalyzer(backend=c.backend,
-                                    detector=resolve_detector(c.detector, live=source.is_live),
+                                    detector=resolve_detector(c.detector),
                                     descriptor=descriptor_for_model(watchlist.descriptor_model))
             config = EngineConfig(threshold=status.threshold, workers=c.workers,
                                   min_face_px=c.min_face_px, detect_max_px=c.detect_max_px)

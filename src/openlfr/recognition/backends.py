@@ -225,10 +225,9 @@ DEFAULT_DETECTOR = "ultralight"
 DEFAULT_DESCRIPTOR = "mobilefacenet"
 
 
-def resolve_detector(choice: str, *, live: bool) -> str:
+def resolve_detector(choice: str) -> str:
     """Resolve "auto" to the default detector (kept so older commands still work; the
     default is fast enough for live sources and files alike). Others pass through."""
-    del live
     return DEFAULT_DETECTOR if choice == "auto" else choice
 
 

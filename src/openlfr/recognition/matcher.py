@@ -106,12 +106,6 @@ class Identification:
     score: float
 
 
-@dataclass(frozen=True)
-class Match:
-    subject_index: int
-    subject_ref: str
-    score: float
-
 
 class WatchlistIndex:
     """The watchlist's descriptors as one matrix, ready to compare probes with all of them."""
@@ -190,12 +184,4 @@ class WatchlistIndex:
         return [
             Identification(int(b), float(max(t, 0.0)), float(z), float(s))
             for b, t, z, s in zip(best, top, standout, scores, strict=True)
-        ]
-
-    def best_matches(self, probes: np.ndarray) -> list[Match]:
-        """The single best subject for each probe, with its decision score."""
-        return [
-            Match(i.subject_index, self.subject_refs[i.subject_index], i.score)
-            for i in self.identify(probes)
-            if i.subject_index >= 0
         ]

@@ -45,14 +45,6 @@ def process_analyzer() -> FaceAnalyzer:
     return _analyzer
 
 
-def detect_task(image: RGBImage, min_face_px: int, max_px: int) -> FaceSearch:
-    return process_analyzer().find_faces(image, min_face_px=min_face_px, max_px=max_px)
-
-
-def describe_task(chips: list[RGBImage]) -> np.ndarray:
-    return process_analyzer().describe(chips)
-
-
 def locate_task(image: RGBImage, min_face_px: int, max_px: int) -> FaceSearch:
     return process_analyzer().locate_faces(image, min_face_px=min_face_px, max_px=max_px)
 
