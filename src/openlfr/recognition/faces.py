@@ -67,7 +67,9 @@ class FoundFace:
     box: Box
     chip: RGBImage
     quality: float
-    """Larger, sharper, more frontal faces score higher (analyzer.face_quality)."""
+    """Larger, sharper (and, once aligned, more frontal) faces score higher:
+    analyzer.face_quality, or analyzer.box_quality for a face located but not aligned,
+    whose chip is then analyzer.NO_CHIP."""
     detection_score: float = 1.0
     """The detector's confidence (0..1) that this is a face."""
 
