@@ -1,9 +1,11 @@
 """When a node decides to stop, without a pipeline: the platform says the deployment may no
 longer run; the published end passes by the node's own clock while the platform is
-unreachable; and a pipeline that notices nothing (a stalled camera) is interrupted."""
+unreachable; a pipeline that notices nothing (a stalled camera) is interrupted; and what
+SIGTERM does in each phase of a run."""
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -17,7 +19,9 @@ import pytest
 from openlfr.interrupts import sigterm_as_interrupt
 from openlfr.node import NodeConfig, NodeRunner, PlatformClient
 from openlfr.node import runner as runner_module
+from openlfr.node.outbox import Outbox
 from openlfr.node.client import DeploymentStatus
+from openlfr.node.runner import NodeSummary, Sender
 
 NOW = datetime.now(UTC)
 
@@ -81,8 +85,9 @@ def test_a_pipeline_that_notices_nothing_is_interrupted(tmp_path: Path,
     # What a stalled pipeline receives; through SIGTERM's handler, so that it works where
     # SIGINT is ignored (a node started in the background by a script).
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    runner._safe_stop = True  # as inside the pipeline: the watchdog still interrupts
     try:
-        with sigterm_as_interrupt(), pytest.raises(KeyboardInterrupt):
+        with sigterm_as_interrupt(runner._ask_to_stop), pytest.raises(KeyboardInterrupt):
             poller.start()
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
@@ -91,3 +96,58 @@ def test_a_pipeline_that_notices_nothing_is_interrupted(tmp_path: Path,
         signal.signal(signal.SIGINT, previous)
     poller.join(timeout=10)
     assert runner._stop_reason == "deployment_ended"
+
+
+def _signal_self_and_wait(seconds: float = 2.0) -> None:
+    """SIGTERM to this process; the handler runs in the main thread (this one) at once."""
+    os.kill(os.getpid(), signal.SIGTERM)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_in_the_pipeline_the_first_sigterm_asks_and_the_second_interrupts(
+        tmp_path: Path) -> None:
+    # An exception raised by a handler can land inside a lock held by the pipeline's queues
+    # and executors and leave the node hung: the first signal must only ask.
+    runner = _runner(tmp_path, lambda request: httpx.Response(200, json=_status()))
+    runner._safe_stop = True
+    with sigterm_as_interrupt(runner._ask_to_stop):
+        _signal_self_and_wait(0.2)
+        assert runner._signalled.is_set() and runner._stop_requested.is_set()
+        assert runner._stop_reason == "interrupted"
+        with pytest.raises(KeyboardInterrupt):
+            _signal_self_and_wait()
+
+
+def test_before_the_pipeline_sigterm_interrupts_at_once(tmp_path: Path) -> None:
+    runner = _runner(tmp_path, lambda request: httpx.Response(200, json=_status()))
+    with sigterm_as_interrupt(runner._ask_to_stop), pytest.raises(KeyboardInterrupt):
+        _signal_self_and_wait()
+    assert not runner._signalled.is_set()
+
+
+def test_sigterm_during_an_endless_final_flush_gives_up_and_keeps_the_items(
+        tmp_path: Path) -> None:
+    # The source ended while the platform is down: the node keeps flushing (no flush
+    # timeout) until a SIGTERM, which must end the run, keeping what is pending.
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    runner = _runner(tmp_path, down)
+    client = runner._client()
+    outbox = Outbox.in_folder(tmp_path / "outbox", "olfr_test")
+    sender = Sender(outbox, client, 7, lambda event: None, 0.05, 0.1)
+    outbox.put(sender.platform, 7, "alert", "a-1", {"alert_uid": "a-1"})
+    summary = NodeSummary(deployment="LFR-2026-0007", deployment_id=7, stop_reason="error")
+    runner._safe_stop = True
+    timer = threading.Timer(0.5, os.kill, args=(os.getpid(), signal.SIGTERM))
+    started = time.monotonic()
+    with sigterm_as_interrupt(runner._ask_to_stop):
+        timer.start()
+        runner._finish("source_ended", None, sender, summary)
+    assert time.monotonic() - started < 10
+    assert summary.stop_reason == "interrupted" and summary.watchlist_dropped
+    assert sender.pending() == 1
+    client.close()
+    outbox.close_and_remove_if_empty()

@@ -140,7 +140,8 @@ def node_run(
     watchlist is held in memory only. Alerts and counts wait in the outbox until the
     platform acknowledges them; when the deployment ends (completed, or its end time
     passes) the node stops, drops the watchlist, empties the outbox and exits 0. Ctrl-C or
-    SIGTERM stops too (exit 130): pending items are sent at the next start.
+    SIGTERM stops too (exit 130; a second one at once): pending items are sent at the next
+    start.
     """
     config = NodeConfig(
         platform_url=platform, api_key=api_key, deployment=deployment, source=source,

@@ -227,20 +227,21 @@ class Sender:
             self._thread.join()
             self._thread = None
 
-    def flush(self, timeout_s: float | None) -> bool:
-        """Keep sending until the outbox is empty (True), sending cannot go on, or
-        ``timeout_s`` passes (False). Ctrl-C gives up at once (False)."""
+    def flush(self, timeout_s: float | None, give_up: threading.Event | None = None) -> bool:
+        """Keep sending until the outbox is empty (True), sending cannot go on, ``timeout_s``
+        passes or ``give_up`` is set (False). Ctrl-C gives up at once (False)."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        never = threading.Event()
+        give_up = give_up or threading.Event()
         try:
-            while True:
+            while not give_up.is_set():
                 if self.send_due():
                     return True
                 if self.fatal is not None:
                     return False
                 if deadline is not None and time.monotonic() + self._next_wait_s > deadline:
                     return False
-                self._wait_after_failure(never)
+                self._wait_after_failure(give_up)
+            return False
         except KeyboardInterrupt:
             return False
 
@@ -258,6 +259,11 @@ class NodeRunner:
         self._stop_noticed = threading.Event()
         self._pipeline_done = threading.Event()
         self._threads_started = False
+        self._signalled = threading.Event()
+        """Set by the first SIGTERM or Ctrl-C while the node can stop at a safe point."""
+        self._safe_stop = False
+        """True while a signal may only ask the pipeline (or the final flush) to stop."""
+        self._forcing = False
         self._last_batch: dict[str, int] = dict.fromkeys(
             ("faces_seen", "tracks", "frames_processed", "frames_dropped"), 0)
         self._batch_started = datetime.now(UTC)
@@ -299,7 +305,7 @@ class NodeRunner:
         summary = NodeSummary(deployment=c.deployment, deployment_id=None, stop_reason="error")
         sender: Sender | None = None
         try:
-            with sigterm_as_interrupt():  # SIGTERM stops the node like Ctrl-C
+            with sigterm_as_interrupt(self._ask_to_stop):  # SIGTERM stops like Ctrl-C
                 status = self._resolve(client)
                 summary.deployment, summary.deployment_id = status.reference, status.deployment_id
                 self.report({"type": "status", "deployment": status.reference,
@@ -327,6 +333,7 @@ class NodeRunner:
         except KeyboardInterrupt:
             summary.stop_reason = "interrupted"
         finally:
+            self._safe_stop = False
             if sender is not None:
                 sender.stop()
                 summary.sent, summary.refused = dict(sender.sent), dict(sender.refused)
@@ -369,6 +376,7 @@ class NodeRunner:
             raise NodeError(str(exc)) from None
         self.report({"type": "watching", "source": source.name, "camera": c.camera,
                      "threshold": status.threshold})
+        self._safe_stop = True  # from now on a signal asks; the next frame (or idle tick) stops
         reason, detail = "source_ended", None
         poller = threading.Thread(target=self._poll, args=(status,), name="openlfr-node-poll",
                                   daemon=True)
@@ -419,9 +427,24 @@ class NodeRunner:
         summary.watchlist_dropped = True
         self.report({"type": "watchlist_dropped"})
         sender.stop()
-        sender.flush(INTERRUPT_FLUSH_S if reason == "interrupted" else self.config.flush_timeout_s)
+        if reason == "interrupted":
+            sender.flush(INTERRUPT_FLUSH_S)
+        else:  # a signal during the flush gives up on it (what is left waits in the outbox)
+            sender.flush(self.config.flush_timeout_s, give_up=self._signalled)
+        if self._signalled.is_set():
+            reason = "interrupted"
         summary.stop_reason, summary.detail = reason, detail
         self._report_dropped(sender, reason)
+
+    def _ask_to_stop(self) -> bool:
+        """SIGTERM's (and Ctrl-C's) handler: the first signal while the node can stop at a
+        safe point asks it to (True); otherwise (before the pipeline, a second signal, the
+        watchdog's interrupt) the caller raises KeyboardInterrupt (False)."""
+        if not self._safe_stop or self._signalled.is_set() or self._forcing:
+            return False
+        self._signalled.set()
+        self._request_stop("interrupted", None)
+        return True
 
     def _request_stop(self, reason: str, detail: str | None) -> None:
         if self._stop_reason is None:
@@ -453,6 +476,7 @@ class NodeRunner:
                 deadline = time.monotonic() + STOP_GRACE_S
                 while not (self._stop_noticed.is_set() or self._pipeline_done.is_set()):
                     if time.monotonic() > deadline:
+                        self._forcing = True
                         interrupt_main()
                         break
                     time.sleep(0.1)

@@ -132,7 +132,10 @@ class Watcher:
     def run(
         self, source: FrameSource, on_progress: Callable[[Counters], None] | None = None
     ) -> Iterator[Alert]:
-        """Yield alerts as they happen until the source ends (or the caller stops)."""
+        """Yield alerts as they happen until the source ends (or the caller stops).
+
+        ``on_progress`` is called after each processed frame, and about every half second
+        while no frame comes; an exception it raises stops the run."""
         workers = self.config.workers
         self._executor = executor = make_executor(workers, self.analyzer)
         # Start worker processes now, before the decode thread exists (fork safety).
@@ -190,6 +193,8 @@ class Watcher:
                     item = frames.get(timeout=0.005 if (detecting or describing) else 0.5)
                 except queue.Empty:
                     item = None
+                    if on_progress and not (detecting or describing):
+                        on_progress(self.counters)  # idle: the caller may stop a stalled source
                 if item is _END:
                     source_done = True
                 elif isinstance(item, BaseException):
