@@ -151,6 +151,12 @@ class Settings(BaseSettings):
     public_url: str = Field(
         default="http://127.0.0.1:8000",
         description="The portal's address as the public reaches it; used for links in "
+    server_threads: int = Field(
+        default=16, ge=1, le=256,
+        description="Threads one server process runs requests on (OPENLFR_SERVER_THREADS); "
+        "the database connection pool holds as many connections. With PostgreSQL, keep "
+        "workers x (this + 4) below the server's max_connections.",
+    )
         "e-mails and feeds sent out of a request.",
     )
     smtp_host: str | None = Field(

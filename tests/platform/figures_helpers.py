@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from platform_helpers import Scenario, activate_at, ok
 
+from openlfr.services import figures
 from openlfr.storage import models as m
 
 #: Deployment A: Lambeth / Vauxhall, 31 March 2026 20:00 to 1 April 04:00 (UTC).
@@ -81,6 +82,8 @@ def set_batch(s: Scenario, batch_id: str, **values: Any) -> None:
         session.execute(sa.update(m.CounterBatch).where(
             m.CounterBatch.deployment_id == s.deployment_id,
             m.CounterBatch.batch_id == f"batch-{batch_id}").values(**values))
+        # Rows changed outside the use cases: recount the running figures.
+        figures.rebuild_tallies(session, [s.deployment_id])
 
 
 def decide(s: Scenario, alert_id: int, adjudication: str | None, outcome: str | None = None,

@@ -45,6 +45,7 @@ def record_alert(p: Platform, actor: Actor, deployment_id: int, data: AlertIn) -
                         probe_crop_encrypted=encrypt_jpeg_b64(p.fernet, data.probe_crop_jpeg_b64))
         s.add(alert)
         s.flush()
+        figures.alert_recorded(s, alert)
         append_event(s, actor=actor.audit_name, action="alert.received",
                      subject_type="alert", subject_id=alert.id,
                      details={"deployment_id": d.id, "score": data.score,
@@ -93,6 +94,7 @@ def record_counters(p: Platform, actor: Actor, deployment_id: int,
                                received_at=now)
         s.add(batch)
         s.flush()
+        figures.counter_batch_recorded(s, batch)
         append_event(s, actor=actor.audit_name, action="counters.received",
                      subject_type="deployment", subject_id=d.id,
                      details={"batch_id": data.batch_id, "faces_seen": data.faces_seen,
@@ -145,15 +147,25 @@ def list_alerts(p: Platform, actor: Actor, deployment_id: int) -> list[m.Alert]:
                               .order_by(m.Alert.occurred_at, m.Alert.id)))
 
 
+def _alert_for_update(s: Session, alert_id: int) -> m.Alert:
+    """The alert, locked until the transaction ends (PostgreSQL; SQLite's writes are
+    serialised anyway): what it counted before a change is then what it counted."""
+    alert = s.get(m.Alert, alert_id, with_for_update=True)
+    if alert is None:
+        raise NotFound(f"alert {alert_id} does not exist")
+    return alert
+
+
 def adjudicate_alert(p: Platform, actor: Actor, alert_id: int, data: AdjudicationIn) -> m.Alert:
     """An operator decides whether the alert is a true match."""
     require(actor, Action.ALERT_DECIDE)
     now = p.clock()
     with p.sessions.begin() as s:
-        alert = get_or_404(s, m.Alert, alert_id, "alert")
-        previous = alert.adjudication
+        alert = _alert_for_update(s, alert_id)
+        previous, counted = alert.adjudication, figures.alert_tally(alert)
         alert.adjudication = data.adjudication
         alert.adjudicated_by, alert.adjudicated_at = actor.audit_name, now
+        figures.alert_changed(s, alert, counted)
         append_event(s, actor=actor.audit_name, action="alert.adjudicated",
                      subject_type="alert", subject_id=alert.id,
                      details={"from": previous, "to": data.adjudication}, now=now)
@@ -168,12 +180,14 @@ def record_outcome(p: Platform, actor: Actor, alert_id: int, data: OutcomeIn) ->
     require(actor, Action.ALERT_DECIDE)
     now = p.clock()
     with p.sessions.begin() as s:
-        alert = get_or_404(s, m.Alert, alert_id, "alert")
+        alert = _alert_for_update(s, alert_id)
         if alert.adjudication == Adjudication.PENDING.value:
             raise Conflict("adjudicate the alert (true, false or unclear) before recording an "
                            "outcome")
+        counted = figures.alert_tally(alert)
         alert.outcome, alert.outcome_recorded_at = data.outcome.value, now
         alert.demographic_group = data.demographic_group
+        figures.alert_changed(s, alert, counted)
         append_event(s, actor=actor.audit_name, action="alert.outcome_recorded",
                      subject_type="alert", subject_id=alert.id,
                      details={"outcome": alert.outcome}, now=now)

@@ -16,10 +16,12 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from openlfr.governance.lifecycle import PUBLIC_STATUSES
@@ -139,30 +141,11 @@ def sum_figures(items: Iterable[Figures]) -> Figures:
 
 def tally(counters: Iterable[CounterFacts], alerts: Iterable[AlertFacts]) -> Figures:
     """The figures for a set of counter batches and alerts."""
-    faces = tracks = processed = dropped = 0
-    for c in counters:
-        faces += c.faces_seen
-        tracks += c.tracks
-        processed += c.frames_processed
-        dropped += c.frames_dropped
-    by_adjudication: dict[Adjudication, int] = defaultdict(int)
-    outcomes: dict[str, int] = defaultdict(int)
-    groups: dict[str, int] = defaultdict(int)
-    count = 0
-    for a in alerts:
-        count += 1
-        by_adjudication[a.adjudication] += 1
-        if a.outcome is not None:
-            outcomes[a.outcome.value] += 1
-        if a.adjudication is Adjudication.FALSE_MATCH and a.demographic_group:
-            groups[a.demographic_group] += 1
-    return Figures(
-        faces_seen=faces, tracks=tracks, frames_processed=processed, frames_dropped=dropped,
-        alerts=count, confirmed=by_adjudication[Adjudication.TRUE_MATCH],
-        false_alerts=by_adjudication[Adjudication.FALSE_MATCH],
-        unclear=by_adjudication[Adjudication.UNCLEAR],
-        pending=by_adjudication[Adjudication.PENDING],
-        outcomes=dict(sorted(outcomes.items())), false_alerts_by_group=dict(sorted(groups.items())))
+    return figures_of(_sum_tallies([
+        *(_counter_counts(c.faces_seen, c.tracks, c.frames_processed, c.frames_dropped)
+          for c in counters),
+        *(_alert_counts(a.adjudication.value, a.outcome.value if a.outcome else None,
+                        a.demographic_group) for a in alerts)]))
 
 
 # --- months -------------------------------------------------------------------------------
@@ -190,69 +173,222 @@ class MonthFigures:
     figures: Figures
 
 
+# --- running aggregates -------------------------------------------------------------------
+#
+# The figures are sums, so they are kept as running totals (``m.FigureTally``): per
+# deployment, per day (UTC) and per named count. The use case that records an alert, an
+# adjudication, an outcome or a counter batch adds its change in the same transaction
+# (``counter_batch_recorded``, ``alert_recorded``, ``alert_changed``); everything that shows
+# figures adds the tallies up (``load_facts``). ``recount_facts`` derives the same tallies
+# from every row: the tests hold the two equal, and ``rebuild_tallies`` repairs them.
+
+#: Tally names. Counters from batches; alerts by adjudication, outcome and, for false
+#: alerts, the recorded group.
+COUNTER_BATCHES = "counter_batches"
+COUNTER_NAMES = ("faces_seen", "tracks", "frames_processed", "frames_dropped")
+ALERTS = "alerts"
+ADJUDICATION_PREFIX = "adjudication:"
+OUTCOME_PREFIX = "outcome:"
+FALSE_GROUP_PREFIX = "false_group:"
+
+#: One day's tallies: name -> count.
+Tally = Mapping[str, int]
+
+
+def _utc_day(moment: datetime) -> date:
+    return (moment.astimezone(UTC) if moment.tzinfo is not None else moment).date()
+
+
+def counter_batch_tally(batch: m.CounterBatch) -> tuple[date, dict[str, int]]:
+    """The day a counter batch counts on (its period's end, else when it was received)
+    and what it adds."""
+    return _utc_day(batch.period_end or batch.received_at), _counter_counts(
+        batch.faces_seen, batch.tracks, batch.frames_processed, batch.frames_dropped)
+
+
+def _counter_counts(faces_seen: int, tracks: int, frames_processed: int | None,
+                    frames_dropped: int | None) -> dict[str, int]:
+    return {COUNTER_BATCHES: 1, "faces_seen": faces_seen, "tracks": tracks,
+            "frames_processed": frames_processed or 0, "frames_dropped": frames_dropped or 0}
+
+
+def alert_tally(alert: m.Alert) -> tuple[date, dict[str, int]]:
+    """The day an alert counts on (when it occurred) and what it adds as it stands now."""
+    return _utc_day(alert.occurred_at), _alert_counts(alert.adjudication, alert.outcome,
+                                                      alert.demographic_group)
+
+
+def _alert_counts(adjudication: str, outcome: str | None, group: str | None) -> dict[str, int]:
+    """What one alert adds: itself, its adjudication, its outcome and, for a false alert,
+    the group the operator recorded (a group on any other alert is not counted)."""
+    counts = {ALERTS: 1, ADJUDICATION_PREFIX + adjudication: 1}
+    if outcome:
+        counts[OUTCOME_PREFIX + outcome] = 1
+    if adjudication == Adjudication.FALSE_MATCH.value and group:
+        counts[FALSE_GROUP_PREFIX + group] = 1
+    return counts
+
+
+def _add_to_tallies(session: Session | Connection, deployment_id: int, day: date,
+                    deltas: Mapping[str, int]) -> None:
+    """Add ``deltas`` to the deployment's tallies of ``day`` in one statement (an upsert,
+    so that concurrent writers on PostgreSQL never lose an addition)."""
+    rows = [{"deployment_id": deployment_id, "day": day, "name": name, "value": n}
+            for name, n in deltas.items() if n]
+    if not rows:
+        return
+    bind = session.get_bind() if isinstance(session, Session) else session
+    dialect = bind.dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(m.FigureTally).values(rows)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["deployment_id", "day", "name"],
+        set_={"value": m.FigureTally.value + statement.excluded.value}))
+
+
+def counter_batch_recorded(session: Session, batch: m.CounterBatch) -> None:
+    """Count a newly recorded batch in its deployment's figures (same transaction)."""
+    day, counts = counter_batch_tally(batch)
+    _add_to_tallies(session, batch.deployment_id, day, counts)
+
+
+def alert_recorded(session: Session, alert: m.Alert) -> None:
+    """Count a newly recorded alert in its deployment's figures (same transaction)."""
+    day, counts = alert_tally(alert)
+    _add_to_tallies(session, alert.deployment_id, day, counts)
+
+
+def alert_changed(session: Session, alert: m.Alert,
+                  before: tuple[date, Mapping[str, int]]) -> None:
+    """Move an alert's contribution from ``before`` (``alert_tally`` taken before the
+    change) to what it adds now (same transaction)."""
+    before_day, before_counts = before
+    after_day, after_counts = alert_tally(alert)
+    if before_day != after_day:
+        _add_to_tallies(session, alert.deployment_id, before_day,
+                        {k: -n for k, n in before_counts.items()})
+        _add_to_tallies(session, alert.deployment_id, after_day, after_counts)
+        return
+    _add_to_tallies(session, alert.deployment_id, after_day,
+                    {k: after_counts.get(k, 0) - before_counts.get(k, 0)
+                     for k in {*before_counts, *after_counts}})
+
+
+def figures_of(tally: Tally) -> Figures:
+    """The figures that a sum of tallies stands for."""
+    def prefixed(prefix: str) -> dict[str, int]:
+        return dict(sorted((k.removeprefix(prefix), n) for k, n in tally.items()
+                           if k.startswith(prefix) and n))
+
+    return Figures(
+        faces_seen=tally.get("faces_seen", 0), tracks=tally.get("tracks", 0),
+        frames_processed=tally.get("frames_processed", 0),
+        frames_dropped=tally.get("frames_dropped", 0), alerts=tally.get(ALERTS, 0),
+        confirmed=tally.get(ADJUDICATION_PREFIX + Adjudication.TRUE_MATCH.value, 0),
+        false_alerts=tally.get(ADJUDICATION_PREFIX + Adjudication.FALSE_MATCH.value, 0),
+        unclear=tally.get(ADJUDICATION_PREFIX + Adjudication.UNCLEAR.value, 0),
+        pending=tally.get(ADJUDICATION_PREFIX + Adjudication.PENDING.value, 0),
+        outcomes=prefixed(OUTCOME_PREFIX), false_alerts_by_group=prefixed(FALSE_GROUP_PREFIX))
+
+
+def _sum_tallies(tallies: Iterable[Tally]) -> dict[str, int]:
+    total: dict[str, int] = defaultdict(int)
+    for t in tallies:
+        for name, n in t.items():
+            total[name] += n
+    return total
+
+
 @dataclass(frozen=True)
 class Facts:
-    """The counter batches and alerts of some deployments, by deployment id."""
+    """The tallies of some deployments: deployment id -> day -> name -> count."""
 
-    counters: Mapping[int, list[CounterFacts]]
-    alerts: Mapping[int, list[AlertFacts]]
+    tallies: Mapping[int, Mapping[date, Tally]]
 
     def between(self, start: date, end: date) -> Facts:
         """Only what happened from ``start`` to ``end`` (both days included)."""
-        return Facts(
-            counters={k: [c for c in v if start <= c.day <= end] for k, v in self.counters.items()},
-            alerts={k: [a for a in v if start <= a.day <= end] for k, v in self.alerts.items()})
+        return Facts({k: {day: t for day, t in v.items() if start <= day <= end}
+                      for k, v in self.tallies.items()})
 
-    def of(self, deployment_ids: Iterable[int]) -> tuple[list[CounterFacts], list[AlertFacts]]:
-        ids = list(deployment_ids)
-        return ([c for i in ids for c in self.counters.get(i, [])],
-                [a for i in ids for a in self.alerts.get(i, [])])
+    def recorded_anything(self, deployment_id: int) -> bool:
+        """Whether a counter batch or an alert of the deployment counts here."""
+        return any(t.get(COUNTER_BATCHES) or t.get(ALERTS)
+                   for t in self.tallies.get(deployment_id, {}).values())
+
+    def _days(self, deployment_ids: Iterable[int]) -> list[tuple[date, Tally]]:
+        return [item for i in deployment_ids for item in self.tallies.get(i, {}).items()]
 
     def total(self, deployment_ids: Iterable[int]) -> Figures:
-        return tally(*self.of(deployment_ids))
+        return figures_of(_sum_tallies(t for _, t in self._days(deployment_ids)))
 
     def by_month(self, deployment_ids: Iterable[int],
                  months: Sequence[str] | None = None) -> list[MonthFigures]:
         """Figures for each month; by default every month from the first with anything
         recorded to the last (months with nothing in between included, as zeros)."""
-        counters, alerts = self.of(deployment_ids)
-        counters_by: dict[str, list[CounterFacts]] = defaultdict(list)
-        alerts_by: dict[str, list[AlertFacts]] = defaultdict(list)
-        for c in counters:
-            counters_by[c.month].append(c)
-        for a in alerts:
-            alerts_by[a.month].append(a)
+        by_month: dict[str, list[Tally]] = defaultdict(list)
+        for day, t in self._days(deployment_ids):
+            if any(t.values()):
+                by_month[month_of(day)].append(t)
         if months is None:
-            seen = sorted({*counters_by, *alerts_by})
+            seen = sorted(by_month)
             months = months_between(seen[0], seen[-1]) if seen else []
-        return [MonthFigures(mo, tally(counters_by.get(mo, []), alerts_by.get(mo, [])))
+        return [MonthFigures(mo, figures_of(_sum_tallies(by_month.get(mo, []))))
                 for mo in months]
 
 
 def load_facts(session: Session, deployment_ids: Iterable[int]) -> Facts:
-    """Read the counter batches and alerts of ``deployment_ids`` (only the columns the
-    figures need: no subject, camera or photo)."""
+    """The running tallies of ``deployment_ids`` (a few rows per day a deployment ran,
+    however many alerts and batches it recorded)."""
     ids = list(deployment_ids)
-    counters: dict[int, list[CounterFacts]] = {i: [] for i in ids}
-    alerts: dict[int, list[AlertFacts]] = {i: [] for i in ids}
+    tallies: dict[int, dict[date, dict[str, int]]] = {i: {} for i in ids}
     if not ids:
-        return Facts(counters, alerts)
-    for dep, faces, tracks, processed, dropped, period_end, received in session.execute(select(
+        return Facts(tallies)
+    for dep, day, name, value in session.execute(select(
+            m.FigureTally.deployment_id, m.FigureTally.day, m.FigureTally.name,
+            m.FigureTally.value).where(m.FigureTally.deployment_id.in_(ids))):
+        tallies[dep].setdefault(day, {})[name] = value
+    return Facts(tallies)
+
+
+def recount_facts(session: Session | Connection, deployment_ids: Iterable[int]) -> Facts:
+    """The same tallies as ``load_facts``, recounted from every counter batch and alert
+    (only the columns the figures need: no subject, camera or photo)."""
+    ids = list(deployment_ids)
+    tallies: dict[int, dict[date, dict[str, int]]] = {i: {} for i in ids}
+    if not ids:
+        return Facts(tallies)
+
+    def add(deployment_id: int, day: date, counts: Mapping[str, int]) -> None:
+        day_tally = tallies[deployment_id].setdefault(day, {})
+        for name, n in counts.items():
+            day_tally[name] = day_tally.get(name, 0) + n
+
+    for batch in session.execute(select(
             m.CounterBatch.deployment_id, m.CounterBatch.faces_seen, m.CounterBatch.tracks,
             m.CounterBatch.frames_processed, m.CounterBatch.frames_dropped,
             m.CounterBatch.period_end, m.CounterBatch.received_at,
-    ).where(m.CounterBatch.deployment_id.in_(ids)).order_by(m.CounterBatch.id)):
-        moment = period_end or received
-        counters[dep].append(CounterFacts(month_of(moment), moment.date(), faces, tracks,
-                                          processed or 0, dropped or 0))
-    for dep, occurred, adjudication, outcome, group in session.execute(select(
+    ).where(m.CounterBatch.deployment_id.in_(ids))):
+        add(batch.deployment_id, *counter_batch_tally(batch))  # type: ignore[arg-type]
+    for alert in session.execute(select(
             m.Alert.deployment_id, m.Alert.occurred_at, m.Alert.adjudication, m.Alert.outcome,
             m.Alert.demographic_group,
-    ).where(m.Alert.deployment_id.in_(ids)).order_by(m.Alert.id)):
-        alerts[dep].append(AlertFacts(month_of(occurred), occurred.date(),
-                                      Adjudication(adjudication),
-                                      AlertOutcome(outcome) if outcome else None, group))
-    return Facts(counters, alerts)
+    ).where(m.Alert.deployment_id.in_(ids))):
+        add(alert.deployment_id, *alert_tally(alert))  # type: ignore[arg-type]
+    return Facts(tallies)
+
+
+def rebuild_tallies(session: Session | Connection,
+                    deployment_ids: Iterable[int] | None = None) -> None:
+    """Replace the tallies of ``deployment_ids`` (default: every deployment) by a full
+    recount: after a migration, or after rows were changed outside the use cases."""
+    ids = (list(deployment_ids) if deployment_ids is not None
+           else list(session.scalars(select(m.Deployment.id))))
+    if not ids:
+        return
+    session.execute(delete(m.FigureTally).where(m.FigureTally.deployment_id.in_(ids)))
+    for dep, days in recount_facts(session, ids).tallies.items():
+        for day, counts in days.items():
+            _add_to_tallies(session, dep, day, counts)
 
 
 # --- what is published ----------------------------------------------------------------------

@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from openlfr.governance.errors import GovernanceError
 from openlfr.settings import Settings
-from openlfr.storage.db import make_engine, make_sessionmaker, migrate
+from openlfr.storage.db import Sessions, make_engine, migrate
 
 if TYPE_CHECKING:
     from openlfr.services.live import LiveFeed
@@ -82,7 +81,8 @@ class Platform:
 
     settings: Settings
     engine: Engine
-    sessions: sessionmaker[Session]
+    #: ``sessions.begin()`` for a use case that writes, ``sessions()`` for one that reads.
+    sessions: Sessions
     fernet: Fernet
     clock: Callable[[], datetime] = field(default=utcnow)
     #: One policy per limited action, checked by the use cases (services.rate_limits).
@@ -104,10 +104,10 @@ class Platform:
     def open(cls, settings: Settings, *, run_migrations: bool = True) -> Platform:
         """Connect to the configured database, migrating it to the latest schema first."""
         settings.ensure_data_dir()
-        engine = make_engine(settings.effective_database_url)
+        engine = make_engine(settings.effective_database_url, pool_size=settings.server_threads)
         if run_migrations:
             migrate(engine, gazetteer_file=settings.gazetteer_file)
-        return cls(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
+        return cls(settings=settings, engine=engine, sessions=Sessions(engine),
                    fernet=Fernet(settings.fernet_key()))
 
     @property

@@ -281,7 +281,7 @@ def annual_report(p: Platform, period: ReportPeriod) -> AnnualReport:
         facts = load_facts(s, [d.id for d in ran]).between(period.start, period.end)
         included = [d for d in ran
                     if (d.start_at.date() <= period.end and d.end_at.date() >= period.start)
-                    or facts.counters[d.id] or facts.alerts[d.id]]
+                    or facts.recorded_anything(d.id)]
         included.sort(key=lambda d: (d.start_at, d.id))
         areas: dict[str, tuple[str, str | None, list[int]]] = {}
         for d in included:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +15,44 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``. SQLite gets foreign keys switched on (off by default there),
-    a wait instead of an immediate "database is locked", and its folder created."""
+#: Execution option that marks a connection as read-only (``make_read_sessionmaker``).
+READ_ONLY = "openlfr_read_only"
+
+#: Connections kept per PostgreSQL engine when no size is given: the threads one server
+#: process runs requests on (``SERVER_THREADS`` in ``web.server``).
+DEFAULT_POOL_SIZE = 16
+
+
+class ReadOnlySession(RuntimeError):
+    """A read-only session was asked to write: the use case must open a write session."""
+
+
+def make_engine(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
+    """An engine for ``url``.
+
+    SQLite: foreign keys on (off by default there), WAL (readers never wait for the writer
+    nor it for them), a wait instead of an immediate "database is locked", its folder
+    created. A write transaction starts with ``BEGIN IMMEDIATE`` (the write lock up front, so
+    writes stay serialised); a read-only one (``make_read_sessionmaker``) with a plain,
+    deferred ``BEGIN`` that never takes the write lock.
+
+    PostgreSQL: one pool of ``pool_size`` connections, the threads a server process runs
+    requests on, so that no request waits for a connection another thread holds idle.
+    """
     parsed = make_url(url)
     kwargs: dict[str, Any] = {}
-    if parsed.get_backend_name() == "sqlite":
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if sqlite:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        # One connection per thread that asks: WAL readers each need their own.
+        kwargs["pool_size"] = pool_size
     else:
-        kwargs["pool_pre_ping"] = True
+        kwargs.update(pool_pre_ping=True, pool_size=pool_size, max_overflow=4,
+                      pool_timeout=30)
     engine = create_engine(url, **kwargs)
-    if parsed.get_backend_name() == "sqlite":
+    if sqlite:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -36,20 +62,63 @@ def make_engine(url: str) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
+            # WAL is safe against corruption with NORMAL; a power cut may lose the last
+            # commits, not the file.
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin_immediate(connection: Any) -> None:
-            # IMMEDIATE takes the write lock up front: a use case's checks and its writes
-            # (and the audit chain's head) are then seen and changed by one writer at a time.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-
+        def _sqlite_begin(connection: Any) -> None:
+            if connection.get_execution_options().get(READ_ONLY):
+                # Deferred: a read takes a snapshot and no lock; writers carry on.
+                connection.exec_driver_sql("BEGIN")
+            else:
+                # IMMEDIATE takes the write lock up front: a use case's checks and its
+                # writes (and the audit chain's head) are then seen and changed by one
+                # writer at a time.
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
     return engine
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded values after commit (responses are built after it)."""
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def make_read_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Read-only sessions: on SQLite they never take the write lock. Nothing in them is
+    written: no autoflush, and an explicit flush with changes is refused
+    (``ReadOnlySession``) rather than written outside the write lock."""
+    maker = sessionmaker(bind=engine.execution_options(**{READ_ONLY: True}),
+                         expire_on_commit=False, autoflush=False)
+
+    @event.listens_for(maker, "before_flush")
+    def _refuse_writes(session: Session, _context: Any, _instances: Any) -> None:
+        if session.new or session.dirty or session.deleted:
+            raise ReadOnlySession("a read-only session was asked to write; open the use "
+                                  "case's transaction with Platform.sessions.begin()")
+
+    return maker
+
+
+class Sessions:
+    """How use cases open transactions: ``sessions.begin()`` for a use case that writes
+    (on SQLite ``BEGIN IMMEDIATE``: its checks and writes happen under the one write lock,
+    writers serialised), ``sessions()`` for one that only reads (pages, feeds, figures,
+    console streams; on SQLite a deferred ``BEGIN`` on a WAL snapshot, so readers never
+    wait for the writer nor it for them)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.write = make_sessionmaker(engine)
+        self.read = make_read_sessionmaker(engine)
+
+    def __call__(self) -> Session:
+        """A read-only session (use it as a context manager)."""
+        return self.read()
+
+    def begin(self) -> AbstractContextManager[Session]:
+        """A write transaction, committed when the block ends without an error."""
+        return self.write.begin()
 
 
 def alembic_config(engine: Engine, gazetteer_file: Path | None = None) -> Config:

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     Float,
@@ -482,6 +483,21 @@ class OutgoingEmail(Base):
 # --- audit chain -------------------------------------------------------------------------
 
 class AuditEvent(Base):
+class FigureTally(Base):
+    """A running total behind the published figures: one count (``name``) of one deployment
+    on one day (UTC), kept up to date by the use case that records an alert, an
+    adjudication, an outcome or a counter batch, in the same transaction. Pages, downloads,
+    reports and consoles add these up instead of rescanning every alert and batch; a test
+    checks them against a full recount (``services.figures``)."""
+
+    __tablename__ = "figure_tallies"
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
     """One link of the hash chain. Rows are only ever inserted, never updated."""
 
     __tablename__ = "audit_events"

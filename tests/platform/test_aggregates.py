@@ -1,0 +1,102 @@
+"""The running figures (``figure_tallies``) equal a full recount of every alert and counter
+batch after any sequence of what nodes and operators do: alerts (retried too), counter
+batches (with and without a period, across midnight and a month's end), adjudications
+changed back and forth, outcomes and groups recorded and changed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from figures_helpers import A_START
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from platform_helpers import Scenario, activate_at, ok
+
+from openlfr.services import figures
+
+#: The deployment runs 8 hours from 20:00 on 31 March: its figures span two days and two
+#: months.
+HOURS = 8
+ADJUDICATIONS = ("true_match", "false_match", "unclear")
+OUTCOMES = ("arrest", "no_further_action", "not_engaged", "other")
+GROUPS = (None, "group-a", "group-b")
+
+actions = st.lists(st.one_of(
+    st.tuples(st.just("alert"), st.integers(0, HOURS * 60 - 5)),
+    st.tuples(st.just("retry"), st.integers(0, 30)),
+    st.tuples(st.just("counters"), st.integers(0, 5000), st.integers(0, 2000),
+              st.one_of(st.none(), st.integers(5, HOURS * 60 - 5)), st.integers(0, 90)),
+    st.tuples(st.just("adjudicate"), st.integers(0, 30), st.sampled_from(ADJUDICATIONS)),
+    st.tuples(st.just("outcome"), st.integers(0, 30), st.sampled_from(OUTCOMES),
+              st.sampled_from(GROUPS)),
+), min_size=1, max_size=12)
+
+
+def _nonzero(facts: figures.Facts) -> dict[int, dict[Any, dict[str, int]]]:
+    return {dep: {day: {k: n for k, n in t.items() if n}
+                  for day, t in days.items() if any(t.values())}
+            for dep, days in facts.tallies.items()}
+
+
+def test_running_figures_equal_a_recount_after_any_actions(scenario: Scenario) -> None:
+    s = scenario
+    entry = activate_at(s, A_START, hours=HOURS)
+    s.clock.now = A_START + timedelta(hours=HOURS, minutes=-1)
+    node, operator = s.staff.node(s.deployment_id), s.staff["operator"]
+    p = s.staff.platform
+    alerts: list[tuple[int, dict[str, Any]]] = []  # (id, the body posted)
+    batches = [0]
+
+    def post_alert(minutes: int) -> None:
+        body = {"alert_uid": f"alert-uid-{len(alerts)}", "camera": "cam-1", "score": 0.7,
+                "track_id": f"t-{len(alerts)}", "entry_id": entry,
+                "occurred_at": (A_START + timedelta(minutes=minutes)).isoformat()}
+        alerts.append((ok(node.post(f"/api/node/deployments/{s.deployment_id}/alerts",
+                                    json=body), 201)["id"], body))
+
+    @settings(max_examples=30, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(actions)
+    def run(sequence: list[tuple[Any, ...]]) -> None:
+        for kind, *args in sequence:
+            if kind == "alert":
+                post_alert(args[0])
+            elif kind == "retry" and alerts:
+                alert_id, body = alerts[args[0] % len(alerts)]
+                again = ok(node.post(f"/api/node/deployments/{s.deployment_id}/alerts",
+                                     json=body), 201)
+                assert again["id"] == alert_id
+            elif kind == "counters":
+                faces, tracks, end_minutes, dropped = args
+                batches[0] += 1
+                body: dict[str, Any] = {"batch_id": f"batch-id-{batches[0]}", "faces_seen": faces,
+                                        "tracks": tracks, "frames_processed": faces * 3,
+                                        "frames_dropped": dropped}
+                if end_minutes is not None:
+                    body["period_start"] = (A_START + timedelta(minutes=end_minutes - 5)
+                                            ).isoformat()
+                    body["period_end"] = (A_START + timedelta(minutes=end_minutes)).isoformat()
+                ok(node.post(f"/api/node/deployments/{s.deployment_id}/counters", json=body),
+                   201)
+            elif kind == "adjudicate" and alerts:
+                alert_id, _ = alerts[args[0] % len(alerts)]
+                ok(operator.post(f"/api/alerts/{alert_id}/adjudication",
+                                 json={"adjudication": args[1]}))
+            elif kind == "outcome" and alerts:
+                alert_id, _ = alerts[args[0] % len(alerts)]
+                outcome: dict[str, Any] = {"outcome": args[1]}
+                if args[2] is not None:
+                    outcome["demographic_group"] = args[2]
+                answer = operator.post(f"/api/alerts/{alert_id}/outcome", json=outcome)
+                assert answer.status_code in (200, 409), answer.text  # 409: still pending
+        with p.sessions() as session:
+            running = figures.load_facts(session, [s.deployment_id])
+            recount = figures.recount_facts(session, [s.deployment_id])
+        assert _nonzero(running) == _nonzero(recount)
+        ids = [s.deployment_id]
+        assert running.total(ids) == recount.total(ids)
+        assert running.by_month(ids) == recount.by_month(ids)
+
+    run()
+    assert len(alerts) > 10 and batches[0] > 10  # the sequences did reach every kind
