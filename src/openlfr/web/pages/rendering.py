@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from openlfr.services.platform import Platform
+from openlfr.web.urls import template_url_for
 
 WEB_DIR = Path(__file__).resolve().parent.parent
 TEMPLATE_DIR = WEB_DIR / "templates"
@@ -42,6 +43,8 @@ def words(identifier: str) -> str:
 templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
 templates.env.filters.update(when=when, day=day, words=words)
 templates.env.globals["percent"] = lambda share: f"{share:.0%}"
+# Links to pages by name from an index built once, not a walk of every route per link.
+templates.env.globals["url_for"] = template_url_for
 
 
 def platform_of(request: Request) -> Platform:
