@@ -362,10 +362,13 @@ def test_threshold_fails_below_the_fair_threshold() -> None:
     assert not result.passed and "0.57 is below 0.60" in result.reason
 
 
-def test_threshold_passes_when_no_audit_exists() -> None:
+def test_threshold_fails_when_the_engine_was_never_audited() -> None:
+    """The register says "never audited for equity"; the gate says the same, not "passed"
+    (a check that could not be made), and a two-person override may still go ahead."""
     result = threshold_gate(replace(good_dossier(), latest_equity_audit=None), PARAMS)
-    assert result.passed and "no equity audit" in result.reason
+    assert not result.passed and "never been audited for equity" in result.reason
     assert "no audited false positive identification rate" in result.reason
+    assert result.overridable
 
 
 def with_audit(dossier: DeploymentDossier, rows: tuple[AuditedRates, ...] = AUDITED,

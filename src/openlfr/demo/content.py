@@ -72,8 +72,9 @@ EQUALITY_IMPACT = (
     "Older and disabled people may find signs hard to read: large-print leaflets and "
     "officers at each site explain the process. Religion or belief: head coverings are "
     "never asked to be removed.")
-DECISION = ("Proceed with a single-day deployment once every gate passes, publishing the "
-            "results within seven days.")
+DECISION = ("Proceed with a single-day deployment once every gate passes (the equity audit "
+            "only by a published two-person override), publishing the results within seven "
+            "days.")
 
 CONSULTATION = {
     "benefits": "Finding people who are missing and at risk, or wanted by a court, more "
@@ -117,3 +118,15 @@ REVIEW_SUMMARY = (
     "The deployment ran within its published window; the engine's "
     "single alert was checked by an officer and confirmed; no false alert was recorded. "
     "Objections were answered before authorisation.")
+
+#: The engine has never been audited for equity on labelled data, so the threshold gate
+#: fails; the demo goes ahead only by the two-person override, both reasons published.
+OVERRIDE_ASKED = (
+    "This is a demonstration with sample photographs of public figures, not a live "
+    "operation: no member of the public is on the watchlist and no one will be stopped. "
+    "The engine has not yet been audited for equity on labelled data; the demo shows what "
+    "the public sees when a check is set aside, and the audit is the next step.")
+OVERRIDE_COUNTERSIGNED = (
+    "Countersigned for the demonstration only: the watchlist holds sample photographs of "
+    "public figures, the override is published with both reasons, and no real deployment "
+    "may rely on it; an equity audit must be recorded before any operational use.")

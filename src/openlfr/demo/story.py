@@ -20,13 +20,21 @@ from sqlalchemy import select
 
 from openlfr.demo import content
 from openlfr.governance.lifecycle import Transition
-from openlfr.services import assessments, consultations, deployments, technology, users
+from openlfr.services import (
+    assessments,
+    consultations,
+    deployments,
+    overrides,
+    technology,
+    users,
+)
 from openlfr.services.platform import PUBLIC_ACTOR, Actor, Platform, Role, utcnow
 from openlfr.services.schemas import (
     AnswerIn,
     ApiKeyIn,
     ConsultationIn,
     ConsultationResponseIn,
+    CountersignIn,
     DeploymentIn,
     EngagementEventIn,
     FeedbackIn,
@@ -227,11 +235,21 @@ def run_watchlist_and_authorisation(p: Platform, state: DemoState, samples: Path
     clock.now = d.start_at - timedelta(hours=2)
     watchlists.build_watchlist(p, planner, d.id)
     clock.now = d.start_at - timedelta(hours=1)
-    outcome = deployments.transition_deployment(p, actor(p, "authoriser"), d.id,
-                                                Transition.AUTHORISE)
+    outcome = deployments.transition_deployment(
+        p, actor(p, "authoriser"), d.id, Transition.AUTHORISE,
+        override_justification=content.OVERRIDE_ASKED)
     assert outcome.gates is not None
     passed = sum(1 for g in outcome.gates.results if g.passed)
-    say(f"authorised: {passed} of {len(outcome.gates.results)} gates passed, no override")
+    failing = ", ".join(g.name for g in outcome.gates.failing) or "none"
+    if outcome.override is not None:  # the engine was never audited: the threshold gate fails
+        clock.now = d.start_at - timedelta(minutes=50)
+        overrides.countersign_override(p, actor(p, "oversight"), d.id, CountersignIn(
+            justification=content.OVERRIDE_COUNTERSIGNED))
+        say(f"authorised: {passed} of {len(outcome.gates.results)} gates passed; "
+            f"{failing} set aside by an override the authoriser asked for and oversight "
+            "countersigned (both reasons published)")
+    else:
+        say(f"authorised: {passed} of {len(outcome.gates.results)} gates passed, no override")
 
 
 def activate_now(p: Platform, state: DemoState, say: Callable[[str], None]) -> None:

@@ -290,10 +290,13 @@ def threshold_gate(dossier: DeploymentDossier, params: GateParameters) -> GateRe
     audit = dossier.latest_equity_audit
     threshold = dossier.deployment.threshold
     if audit is None:
-        return GateResult(name, True, f"Threshold {threshold:.2f}; no equity audit has been "
-                          "recorded yet, so there is no fair threshold to compare with and no "
-                          "audited false positive identification rate (FPIR) to hold against "
-                          f"the policy maximum of {_rate(params.max_audit_fpir)}.")
+        # What the register says ("never audited for equity") is what the gate says: a
+        # check that could not be made is not passed (a two-person override may go ahead).
+        return GateResult(name, False, f"Threshold {threshold:.2f}; the engine has never been "
+                          "audited for equity, so there is no fair threshold to compare with "
+                          "and no audited false positive identification rate (FPIR) to hold "
+                          f"against the policy maximum of {_rate(params.max_audit_fpir)}; "
+                          "record an equity audit of the engine on the technology register.")
     when = audit.conducted_on.isoformat()
     if threshold < audit.fair_threshold:
         fair_ok, fair = False, (

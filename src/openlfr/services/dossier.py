@@ -24,6 +24,7 @@ from openlfr.governance.records import (
     WatchlistEntryFacts,
     WatchlistFacts,
 )
+from openlfr.services.technology import latest_audit_in
 from openlfr.storage import models as m
 
 
@@ -101,11 +102,7 @@ def watchlist_facts(session: Session, deployment_id: int) -> WatchlistFacts | No
 def latest_equity_audit(session: Session, technology_id: int | None) -> EquityAuditFacts | None:
     """The latest audit of the deployment's technology; with none named, the latest of all
     (a deployment that does not say what it runs cannot escape the audit that exists)."""
-    query = select(m.EquityAudit).order_by(m.EquityAudit.conducted_on.desc(),
-                                           m.EquityAudit.id.desc()).limit(1)
-    if technology_id is not None:
-        query = query.where(m.EquityAudit.technology_id == technology_id)
-    row = session.scalar(query)
+    row = latest_audit_in(session, technology_id)  # the register's join
     if row is None:
         return None
     rates = tuple(AuditedRates(watchlist_size=r["watchlist_size"], threshold=r["threshold"],

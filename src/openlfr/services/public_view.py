@@ -137,19 +137,46 @@ class PublicDeployment(PublicSummary):
     amendments: list[m.Amendment]
     motions: list[m.CouncilMotion]
     areas: list[portal.NoticeArea]
+    #: The gates at each decision taken (authorisation, activation), in order.
+    decisions: list[PublishedGates]
 
 
 def published_gates_in(s: Session, p: Platform, d: m.Deployment) -> PublishedGates:
     """The gates as they stood when the deployment was activated (or else authorised):
     the basis of the decision. Before any decision, the gates as they stand now."""
-    for basis in ("activate", "authorise"):
+    decided = decision_gates(d)
+    if decided:
+        return decided[-1]
+    report = evaluate_gates(build_dossier(s, d, p.clock()), p.settings.gate_parameters())
+    return PublishedGates(list(report.results), LIVE, p.clock())
+
+
+#: The decisions whose gates are kept, in the order they are taken.
+DECISIONS = ("authorise", "activate")
+#: Statuses after which no gated decision is left to take: the checklist is the record
+#: of the decisions, not the gates run again against records that have since ended (the
+#: watchlist is destroyed when a deployment completes).
+DECIDED_STATUSES = frozenset({DeploymentStatus.COMPLETED.value, DeploymentStatus.REVIEWED.value,
+                              DeploymentStatus.CANCELLED.value})
+
+
+def decision_gates(d: m.Deployment) -> list[PublishedGates]:
+    """The gates as they stood at each decision taken (authorisation, activation), in
+    order: what each decision was based on, kept after the records change."""
+    kept = []
+    for basis in DECISIONS:
         snapshot = d.gate_snapshots.get(basis)
         if snapshot:
-            return PublishedGates(
+            kept.append(PublishedGates(
                 [GateResult(g["name"], g["passed"], g["reason"]) for g in snapshot["results"]],
-                basis, datetime.fromisoformat(snapshot["at"]))
-    report = evaluate_gates(build_dossier(s, d), p.settings.gate_parameters())
-    return PublishedGates(list(report.results), LIVE, p.clock())
+                basis, datetime.fromisoformat(snapshot["at"])))
+    return kept
+
+
+def gates_rerun_meaningful(d: m.Deployment) -> bool:
+    """False once the deployment is completed, reviewed or cancelled: running the gates
+    again then would judge a decision by records that have ended since."""
+    return d.status not in DECIDED_STATUSES
 
 
 def _summary_in(s: Session, p: Platform, d: m.Deployment) -> PublicSummary:
@@ -213,8 +240,18 @@ def public_deployment(p: Platform, reference: str) -> PublicDeployment:
             reschedules=[], amendments=amendments_in(s, d.id),
             motions=[r for r in motions_in(s) if motion_fact(r).covers(
                 d.borough_code, d.ward_code)],
-            areas=portal.deployment_areas(d))
+            areas=portal.deployment_areas(d), decisions=decision_gates(d))
     return replace(view, reschedules=reschedule_history(p, [d.id])[d.id])
+
+
+def public_feedback_item(p: Platform, feedback_id: int) -> PublicFeedback:
+    """One item of feedback as the public sees it."""
+    with p.sessions() as s:
+        f = s.get(m.Feedback, feedback_id)
+        if f is None:
+            raise NotFound(f"no feedback {feedback_id}")
+        public_row_in(s, s.get(m.Deployment, f.deployment_id).reference)  # published only
+        return _feedback(f, p.clock())
 
 
 def public_deployments_in_area(p: Platform, code: str) -> tuple[portal.NoticeArea,

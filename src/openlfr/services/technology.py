@@ -1,10 +1,22 @@
-"""Use cases for the technology register and equity audits."""
+"""Use cases for the technology register and equity audits.
+
+A register entry is one engine setup with its ATRS record (``services.atrs``). Every edit
+publishes a new version (``technology_versions`` keeps each as it was, with its reason),
+and its equity audits stay joined to the entry across versions: the register and the
+threshold gate read the same audit through ``latest_audit_in``.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
+from openlfr.services.atrs import RegisterEntryIn
 from openlfr.services.common import get_or_404
 from openlfr.services.platform import Actor, Platform
 from openlfr.services.powers import Action, require
@@ -12,49 +24,166 @@ from openlfr.services.schemas import EquityAuditIn, TechnologyIn
 from openlfr.storage import models as m
 
 
+@dataclass(frozen=True)
+class EngineFacts:
+    """What the running engine says about itself, for its register entry."""
+
+    model_id: str
+    algorithm: str
+    default_threshold: float
+    detector: str
+    descriptor: str
+
+
+def engine_facts() -> EngineFacts:
+    """The running engine's model id (network and weights hash), what it runs (detector,
+    alignment, descriptor, decision rule) and its default threshold, read from the engine
+    without loading any network."""
+    from openlfr.recognition import DEFAULT_THRESHOLD
+    from openlfr.recognition.backends import (
+        DEFAULT_DESCRIPTOR,
+        DEFAULT_DETECTOR,
+        algorithm_summary,
+        engine_model_id,
+    )
+
+    return EngineFacts(model_id=engine_model_id(), algorithm=algorithm_summary(),
+                       default_threshold=DEFAULT_THRESHOLD, detector=DEFAULT_DETECTOR,
+                       descriptor=DEFAULT_DESCRIPTOR)
+
+
+@dataclass(frozen=True)
+class RegisterEntry:
+    """A register entry with its equity audits (oldest first), the latest of them (the
+    one the threshold gate reads) and its published versions (oldest first)."""
+
+    technology: m.Technology
+    audits: list[m.EquityAudit]
+    versions: list[m.TechnologyVersion]
+
+    @property
+    def latest_audit(self) -> m.EquityAudit | None:
+        return latest_of(self.audits)
+
+
+def latest_of(audits: list[m.EquityAudit]) -> m.EquityAudit | None:
+    """The latest audit by date of the audit (then by when it was recorded)."""
+    return max(audits, key=lambda a: (a.conducted_on, a.id), default=None)
+
+
+def latest_audit_in(s: Session, technology_id: int | None) -> m.EquityAudit | None:
+    """The one join of a technology and its latest equity audit, read by the register and
+    by the threshold gate (``services.dossier``). With no technology named, the latest
+    audit of any (a deployment that does not say what it runs cannot escape the audit that
+    exists)."""
+    query = select(m.EquityAudit).order_by(m.EquityAudit.conducted_on.desc(),
+                                           m.EquityAudit.id.desc()).limit(1)
+    if technology_id is not None:
+        query = query.where(m.EquityAudit.technology_id == technology_id)
+    return s.scalar(query)
+
+
+def _content(t: m.Technology) -> dict[str, Any]:
+    return {"algorithm": t.algorithm, "model_version": t.model_version,
+            "vendor_or_project": t.vendor_or_project, "default_threshold": t.default_threshold,
+            "notes": t.notes, "atrs": t.atrs}
+
+
+def _publish_version(s: Session, actor: Actor, t: m.Technology, reason: str,
+                     now: datetime) -> m.TechnologyVersion:
+    v = m.TechnologyVersion(technology_id=t.id, version=t.version, content=_content(t),
+                            reason=reason, published_by=actor.audit_name, published_at=now)
+    s.add(v)
+    return v
+
+
+def _entry_data(data: TechnologyIn) -> tuple[dict[str, Any], str]:
+    fields = data.model_dump(mode="json", exclude={"reason"})  # the ATRS fields go to JSON
+    reason = data.reason if isinstance(data, RegisterEntryIn) else ""
+    return fields, reason
+
+
 def register_technology(p: Platform, actor: Actor, data: TechnologyIn) -> m.Technology:
-    """Add an engine setup (algorithm, model version, vendor or project) to the register."""
+    """Add an engine setup (algorithm, model version, vendor or project, its ATRS record)
+    to the register; version 1 is published with it."""
     require(actor, Action.TECHNOLOGY_REGISTER)
     now = p.clock()
+    fields, reason = _entry_data(data)
     with p.sessions.begin() as s:
-        t = m.Technology(**data.model_dump(), created_at=now)
+        t = m.Technology(**fields, created_at=now, updated_at=now, version=1)
         s.add(t)
         s.flush()
+        _publish_version(s, actor, t, reason or "registered", now)
         append_event(s, actor=actor.audit_name, action="technology.registered",
                      subject_type="technology", subject_id=t.id,
-                     details={"algorithm": t.algorithm, "model_version": t.model_version},
-                     now=now)
+                     details={"algorithm": t.algorithm, "model_version": t.model_version,
+                              "version": 1}, now=now)
     return t
+
+
+def register_running_engine(p: Platform, actor: Actor, vendor_or_project: str = "openlfr",
+                            notes: str = "") -> m.Technology:
+    """Register the engine this platform runs, with what it says about itself."""
+    facts = engine_facts()
+    return register_technology(p, actor, RegisterEntryIn(
+        algorithm=facts.algorithm, model_version=facts.model_id[:200],
+        vendor_or_project=vendor_or_project, default_threshold=facts.default_threshold,
+        notes=notes))
 
 
 def update_technology(p: Platform, actor: Actor, technology_id: int,
                       data: TechnologyIn) -> m.Technology:
-    """Correct a register entry. A new model version should be a new entry (its audits do
-    not carry over), so this is for corrections, and is audited as such."""
+    """Edit a register entry: publishes the next version with its reason (the versions
+    before stay readable). A new model should be a new entry, since its audits do not
+    carry over; the entry's audits stay joined to it across versions."""
     require(actor, Action.TECHNOLOGY_REGISTER)
     now = p.clock()
+    fields, reason = _entry_data(data)
     with p.sessions.begin() as s:
         t = get_or_404(s, m.Technology, technology_id, "technology register entry")
-        for key, value in data.model_dump().items():
+        before = _content(t)
+        if not isinstance(data, RegisterEntryIn):
+            fields.pop("atrs", None)  # an edit without ATRS fields keeps them
+        for key, value in fields.items():
             setattr(t, key, value)
+        changed = sorted(k for k, v in _content(t).items() if before[k] != v)
+        t.version += 1
+        t.updated_at = now
+        _publish_version(s, actor, t, reason or "corrected", now)
         append_event(s, actor=actor.audit_name, action="technology.corrected",
                      subject_type="technology", subject_id=t.id,
-                     details={"algorithm": t.algorithm, "model_version": t.model_version},
-                     now=now)
+                     details={"algorithm": t.algorithm, "model_version": t.model_version,
+                              "version": t.version, "changed": changed}, now=now)
     return t
 
 
-def list_technologies(p: Platform) -> list[tuple[m.Technology, m.EquityAudit | None]]:
-    """Each register entry with its latest equity audit (None when never audited); the
-    register is public."""
+def register_entries(p: Platform) -> list[RegisterEntry]:
+    """Every register entry with its audits and versions; the register is public."""
     with p.sessions() as s:
-        result = []
+        entries = []
         for t in s.scalars(select(m.Technology).order_by(m.Technology.id)):
-            latest = s.scalar(select(m.EquityAudit).where(m.EquityAudit.technology_id == t.id)
-                              .order_by(m.EquityAudit.conducted_on.desc(),
-                                        m.EquityAudit.id.desc()).limit(1))
-            result.append((t, latest))
-        return result
+            entries.append(_entry_in(s, t))
+        return entries
+
+
+def register_entry(p: Platform, technology_id: int) -> RegisterEntry:
+    """One register entry (NotFound when there is none)."""
+    with p.sessions() as s:
+        return _entry_in(s, get_or_404(s, m.Technology, technology_id,
+                                       "technology register entry"))
+
+
+def _entry_in(s: Session, t: m.Technology) -> RegisterEntry:
+    audits = list(s.scalars(select(m.EquityAudit).where(m.EquityAudit.technology_id == t.id)
+                            .order_by(m.EquityAudit.conducted_on, m.EquityAudit.id)))
+    versions = list(s.scalars(select(m.TechnologyVersion).where(
+        m.TechnologyVersion.technology_id == t.id).order_by(m.TechnologyVersion.version)))
+    return RegisterEntry(t, audits, versions)
+
+
+def list_technologies(p: Platform) -> list[tuple[m.Technology, m.EquityAudit | None]]:
+    """Each register entry with its latest equity audit (None when never audited)."""
+    return [(e.technology, e.latest_audit) for e in register_entries(p)]
 
 
 def record_equity_audit(p: Platform, actor: Actor, technology_id: int,

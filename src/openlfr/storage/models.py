@@ -95,6 +95,27 @@ class Technology(Base):
     default_threshold: Mapped[float] = mapped_column(Float)
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
+    # The Algorithmic Transparency Recording Standard's fields people write
+    # (services.atrs.AtrsFields); the engine's own facts are the columns above and audits.
+    atrs: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    # Every edit publishes a new version (technology_versions keeps each as it was).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    updated_at: Mapped[datetime | None]
+
+
+class TechnologyVersion(Base):
+    """A register entry as published at one version, with why it changed and who changed it."""
+
+    __tablename__ = "technology_versions"
+    __table_args__ = (UniqueConstraint("technology_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    technology_id: Mapped[int] = mapped_column(
+        ForeignKey("technologies.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    content: Mapped[dict[str, Any]]
+    reason: Mapped[str] = mapped_column(Text)
+    published_by: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[datetime]
 
 
 class EquityAudit(Base):
@@ -394,6 +415,11 @@ class Alert(Base):
     adjudicated_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(32))
     outcome_recorded_at: Mapped[datetime | None]
+    # What followed an arrest (governance.records.LaterOutcome: charged, cautioned, ...),
+    # recorded within OPENLFR_LATER_OUTCOME_WINDOW_DAYS of the alert.
+    later_outcome: Mapped[str | None] = mapped_column(String(32))
+    later_outcome_recorded_at: Mapped[datetime | None]
+    later_outcome_recorded_by: Mapped[str | None] = mapped_column(String(64))
     demographic_group: Mapped[str | None] = mapped_column(String(100))
     received_at: Mapped[datetime]
     # The aligned face that raised the alert (JPEG, Fernet token), kept only until

@@ -29,6 +29,14 @@ class GateOut(Out):
         "override (two signatures) may set it aside.")
 
 
+class GateDecisionOut(BaseModel):
+    """The gates as they stood at one decision (``basis``: "authorise" or "activate")."""
+
+    basis: str
+    evaluated_at: datetime
+    gates: list[GateOut]
+
+
 class GateRefusal(BaseModel):
     """409 from authorise/activate: the gates that failed and why."""
 
@@ -312,6 +320,21 @@ class TechnologyOut(Out):
     vendor_or_project: str
     default_threshold: float
     notes: str
+    atrs: dict[str, Any] = Field(default={}, description="The ATRS fields people wrote "
+                                 "(services.atrs.AtrsFields); the full record is at "
+                                 "/api/public/technology/{id}/atrs.")
+    version: int = 1
+    updated_at: datetime | None = None
+
+
+class TechnologyVersionOut(Out):
+    """A register entry as published at one version, and why it changed."""
+
+    version: int
+    published_at: datetime
+    published_by: str
+    reason: str
+    content: dict[str, Any]
 
 
 class EquityAuditOut(Out):
@@ -331,6 +354,8 @@ class EquityAuditOut(Out):
 class TechnologyRegisterOut(BaseModel):
     technology: TechnologyOut
     last_equity_audit: EquityAuditOut | None
+    #: Every published version of the entry, oldest first.
+    versions: list[TechnologyVersionOut] = []
 
 
 class WatchlistOut(Out):
@@ -586,3 +611,6 @@ class PublicDeploymentOut(PublicDeploymentSummary):
     reschedules: list[RescheduleOut] = []
     #: Every amendment of the frozen record, oldest first, with what it changed.
     amendments: list[AmendmentOut] = []
+    #: The gates at each decision taken (authorisation, activation), in order; kept as
+    #: they stood, not run again once the records change (e.g. the watchlist destroyed).
+    gate_decisions: list[GateDecisionOut] = []

@@ -6,15 +6,17 @@ demographic data."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Response
 
-from openlfr.services import audit_log, consultations, deployments, public_view
+from openlfr.services import atrs, audit_log, consultations, deployments, public_view, technology
+from openlfr.services import objections
+from openlfr.services.objections import author_url
 from openlfr.services.platform import PUBLIC_ACTOR
 from openlfr.services.portal import area_list
 from openlfr.services.powers import Action
-from openlfr.services.schemas import ConsultationResponseIn, FeedbackIn
+from openlfr.services.schemas import ConsultationResponseIn, FeedbackIn, FollowIn, ReplyIn
 from openlfr.storage import models as m
 from openlfr.web.api import CONFLICT, NOT_FOUND
 from openlfr.web.api.assessments import assessment_out
@@ -32,6 +34,7 @@ from openlfr.web.schemas import (
     FeedbackPublicOut,
     FeedbackReceipt,
     FiguresOut,
+    GateDecisionOut,
     GateOut,
     GazetteerBoroughOut,
     MotionOut,
@@ -92,7 +95,10 @@ def deployment_out(view: public_view.PublicDeployment) -> PublicDeploymentOut:
         figures=FiguresOut.model_validate(view.figures),
         reschedules=[RescheduleOut.model_validate(r, from_attributes=True)
                      for r in view.reschedules],
-        amendments=[AmendmentOut.model_validate(a) for a in view.amendments])
+        amendments=[AmendmentOut.model_validate(a) for a in view.amendments],
+        gate_decisions=[GateDecisionOut(basis=k.basis, evaluated_at=k.evaluated_at,
+                                        gates=[GateOut.model_validate(g) for g in k.results])
+                        for k in view.decisions])
 
 
 @router.get("/deployments", response_model=list[PublicDeploymentSummary])
@@ -170,6 +176,19 @@ def motions(platform: PlatformDep) -> list[MotionOut]:
 def technology_register(platform: PlatformDep) -> list[TechnologyRegisterOut]:
     """The technology register with each setup's last equity audit."""
     return register_out(platform)
+
+
+@router.get("/technology/atrs")
+def technology_register_atrs(platform: PlatformDep) -> list[dict[str, Any]]:
+    """Every register entry as an Algorithmic Transparency Recording Standard record
+    (tier 1 and tier 2, the engine's own facts, equity audits, version history)."""
+    return [atrs.atrs_record(e) for e in technology.register_entries(platform)]
+
+
+@router.get("/technology/{technology_id}/atrs", responses=NOT_FOUND)
+def technology_atrs(technology_id: IdPath, platform: PlatformDep) -> dict[str, Any]:
+    """One register entry as an ATRS record."""
+    return atrs.atrs_record(technology.register_entry(platform, technology_id))
 
 
 @router.get("/areas", response_model=list[GazetteerBoroughOut])

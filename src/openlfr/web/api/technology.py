@@ -7,12 +7,18 @@ from typing import Annotated
 from fastapi import APIRouter
 
 from openlfr.services import technology
+from openlfr.services.atrs import RegisterEntryIn
 from openlfr.services.platform import Actor
 from openlfr.services.powers import Action
-from openlfr.services.schemas import EquityAuditIn, TechnologyIn
+from openlfr.services.schemas import EquityAuditIn
 from openlfr.web.api import AUTH_ERRORS, NOT_FOUND
 from openlfr.web.deps import IdPath, PlatformDep, power
-from openlfr.web.schemas import EquityAuditOut, TechnologyOut, TechnologyRegisterOut
+from openlfr.web.schemas import (
+    EquityAuditOut,
+    TechnologyOut,
+    TechnologyRegisterOut,
+    TechnologyVersionOut,
+)
 
 router = APIRouter(prefix="/technology", tags=["technology"],
                    responses={**AUTH_ERRORS, **NOT_FOUND})
@@ -21,30 +27,44 @@ Registrar = Annotated[Actor, power(Action.TECHNOLOGY_REGISTER)]
 Auditor = Annotated[Actor, power(Action.EQUITY_AUDIT_RECORD)]
 
 
+def entry_out(entry: technology.RegisterEntry) -> TechnologyRegisterOut:
+    a = entry.latest_audit
+    return TechnologyRegisterOut(
+        technology=TechnologyOut.model_validate(entry.technology),
+        last_equity_audit=EquityAuditOut.model_validate(a) if a else None,
+        versions=[TechnologyVersionOut.model_validate(v) for v in entry.versions])
+
+
 def register_out(platform: PlatformDep) -> list[TechnologyRegisterOut]:
-    return [TechnologyRegisterOut(
-        technology=TechnologyOut.model_validate(t),
-        last_equity_audit=EquityAuditOut.model_validate(a) if a else None)
-        for t, a in technology.list_technologies(platform)]
+    return [entry_out(e) for e in technology.register_entries(platform)]
 
 
 @router.get("", response_model=list[TechnologyRegisterOut])
 def list_register(actor: Reader, platform: PlatformDep) -> list[TechnologyRegisterOut]:
-    """Every engine setup with its last equity audit."""
+    """Every engine setup with its last equity audit and its published versions."""
     return register_out(platform)
 
 
 @router.post("", response_model=TechnologyOut, status_code=201)
-def register_technology(data: TechnologyIn, actor: Registrar,
+def register_technology(data: RegisterEntryIn, actor: Registrar,
                         platform: PlatformDep) -> TechnologyOut:
-    """Add an engine setup to the register (admin or oversight)."""
+    """Add an engine setup to the register with its ATRS fields (admin or oversight);
+    version 1 is published."""
     return TechnologyOut.model_validate(technology.register_technology(platform, actor, data))
 
 
+@router.post("/running-engine", response_model=TechnologyOut, status_code=201)
+def register_running_engine(actor: Registrar, platform: PlatformDep) -> TechnologyOut:
+    """Register the engine this platform runs, filled from the engine itself (model id
+    with its weights hash, detector, descriptor and decision rule, default threshold)."""
+    return TechnologyOut.model_validate(technology.register_running_engine(platform, actor))
+
+
 @router.put("/{technology_id}", response_model=TechnologyOut)
-def correct(technology_id: IdPath, data: TechnologyIn, actor: Registrar,
+def correct(technology_id: IdPath, data: RegisterEntryIn, actor: Registrar,
             platform: PlatformDep) -> TechnologyOut:
-    """Correct a register entry (a new model version belongs in a new entry)."""
+    """Edit a register entry: every edit publishes a new version with its ``reason`` (a
+    new model version belongs in a new entry)."""
     return TechnologyOut.model_validate(
         technology.update_technology(platform, actor, technology_id, data))
 

@@ -1,16 +1,29 @@
-"""The register page: the technology register (each engine setup with its last equity
-audit) and council motions with the published responses."""
+"""The register page: the technology register (each engine setup's ATRS record, its last
+equity audit and its versions) and council motions with the published responses."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from openlfr.services import public_view
+from openlfr.services import atrs, public_view, technology
+from openlfr.storage import models as m
 from openlfr.web.api.motions import motion_out
-from openlfr.web.api.technology import register_out
 from openlfr.web.pages.rendering import platform_of, render
+
+
+@dataclass(frozen=True)
+class RegisterView:
+    """A register entry as the page shows it: its ATRS fields read into their model."""
+
+    technology: m.Technology
+    fields: atrs.AtrsFields
+    audits: list[m.EquityAudit]
+    latest_audit: m.EquityAudit | None
+    versions: list[m.TechnologyVersion]
 
 
 def register_page(request: Request) -> Response:
@@ -18,7 +31,10 @@ def register_page(request: Request) -> Response:
     answers."""
     p = platform_of(request)
     return render(request, "register.html", {
-        "technologies": register_out(p),
+        "entries": [RegisterView(e.technology, atrs.fields_of(e.technology.atrs), e.audits,
+                                 e.latest_audit, e.versions)
+                    for e in technology.register_entries(p)],
+        "sections": atrs.SECTIONS,
         "motions": [motion_out(p, x) for x in public_view.public_motions(p)]})
 
 

@@ -3,7 +3,9 @@ it now, and the overrides of the deployment. An authoriser authorises when all p
 asks for an override of the failing ones with a written justification; a member of
 oversight (another person) countersigns it here with their own, and only then does the
 deployment move. Failures no override can set aside are marked as such. An operator or
-an authoriser activates from the same page; the gates run again then."""
+an authoriser activates from the same page; the gates run again then. Once completed,
+reviewed or cancelled, the page shows the gates as they stood at authorisation and at
+activation (the decisions' record), not the gates run again against ended records."""
 
 from __future__ import annotations
 
@@ -13,10 +15,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from openlfr.governance.errors import GatesFailed, GovernanceError
+from openlfr.governance.gates import GateReport
 from openlfr.governance.lifecycle import Transition
 from openlfr.governance.overrides import OverrideStatus
 from openlfr.services import deployments as deployment_service
-from openlfr.services import overrides
+from openlfr.services import overrides, public_view
 from openlfr.services.deployments import TRANSITION_POWERS
 from openlfr.services.platform import Actor
 from openlfr.services.powers import Action
@@ -45,10 +48,12 @@ def _checklist(request: Request, actor: Actor, d: m.Deployment,
                errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
                failing_now: list[str] | None = None, status_code: int = 200) -> Response:
     p = platform_of(request)
-    report = deployment_service.gate_report(p, actor, d.id)
+    live = public_view.gates_rerun_meaningful(d)
+    report = (deployment_service.gate_report(p, actor, d.id) if live
+              else GateReport(()))
     listed = deployment_service.overrides_for(p, actor, d.id)
     return staff_render(request, actor, "staff_gates.html", {
-        "d": d, "gates": report,
+        "d": d, "gates": report, "live": live, "decisions": public_view.decision_gates(d),
         "offered": [t for t in GATED if may_take(actor.role, t, d.status)],
         "never_overridable": [g for g in report.failing if not g.overridable],
         "min_justification": p.settings.override_min_justification_chars,

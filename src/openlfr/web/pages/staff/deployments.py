@@ -23,7 +23,7 @@ from openlfr.governance.lifecycle import (
     require_editable,
 )
 from openlfr.governance.overrides import OverrideStatus
-from openlfr.services import amendments, rescheduling, technology
+from openlfr.services import amendments, public_view, rescheduling, technology
 from openlfr.services import deployments as deployment_service
 from openlfr.services.deployments import TRANSITION_POWERS
 from openlfr.services.platform import Actor, Role
@@ -250,7 +250,10 @@ def overview(request: Request, actor: Actor, d: m.Deployment,
     role = actor.role
     listed = deployment_service.overrides_for(p, actor, d.id)
     return staff_render(request, actor, "staff_deployment.html", {
-        "d": d, "gates": deployment_service.gate_report(p, actor, d.id),
+        "d": d, "gates_live": public_view.gates_rerun_meaningful(d),
+        "gates": (deployment_service.gate_report(p, actor, d.id)
+                  if public_view.gates_rerun_meaningful(d) else None),
+        "decisions": public_view.decision_gates(d),
         "overrides": listed,
         "awaiting": [o for o in listed if o.status == OverrideStatus.AWAITING_COUNTERSIGNATURE],
         "amendments": amendments.amendments_for(p, actor, d.id),
