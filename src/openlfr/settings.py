@@ -137,6 +137,12 @@ class Settings(BaseSettings):
         description="Hours an alert's probe crop (the matched face) is kept for adjudication, "
         "complaints and redress; then it is deleted and the deletion audited.",
     )
+    later_outcome_window_days: int = Field(
+        default=90, ge=1, le=3650,
+        description="Days after an alert within which what followed an arrest (charged, "
+        "cautioned, released without charge, no further action) may be recorded; after it "
+        "the arrest counts as 'later outcome not recorded' in the published records.",
+    )
     late_delivery_hours: int = Field(
         default=24, ge=0,
         description="Hours after a deployment ends during which a node may still deliver "

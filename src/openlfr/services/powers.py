@@ -76,6 +76,7 @@ class Action(StrEnum):
     ALERT_READ = "alert.read"
     ALERT_PHOTO_READ = "alert.read_photos"
     ALERT_DECIDE = "alert.decide"
+    LATER_OUTCOME_RECORD = "alert.record_later_outcome"
     CONSOLE_WATCH = "console.watch"
     NODE_RUN = "node.run"
     # accounts
@@ -169,6 +170,9 @@ POWERS: dict[Action, Power] = _table(
     (Action.ALERT_PHOTO_READ, (_R.OPERATOR, _R.AUTHORISER),
      "see an alert's probe crop and reference photo"),
     (Action.ALERT_DECIDE, (_R.OPERATOR,), "adjudicate alerts and record outcomes"),
+    (Action.LATER_OUTCOME_RECORD, (_R.OPERATOR, _R.AUTHORISER),
+     "record what followed an arrest (charged, cautioned, released, no further action) "
+     "within the window"),
     (Action.CONSOLE_WATCH, (_R.OPERATOR, _R.AUTHORISER), "watch the operator console"),
     (Action.NODE_RUN, (_R.NODE,), "run an engine node for an active deployment"),
     (Action.USERS_MANAGE, (_R.ADMIN,), "add people, change roles and areas, deactivate"),

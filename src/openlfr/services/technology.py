@@ -124,6 +124,7 @@ def register_technology(p: Platform, actor: Actor, data: TechnologyIn) -> m.Tech
 def register_running_engine(p: Platform, actor: Actor, vendor_or_project: str = "openlfr",
                             notes: str = "") -> m.Technology:
     """Register the engine this platform runs, with what it says about itself."""
+    require(actor, Action.TECHNOLOGY_REGISTER)
     facts = engine_facts()
     return register_technology(p, actor, RegisterEntryIn(
         algorithm=facts.algorithm, model_version=facts.model_id[:200],

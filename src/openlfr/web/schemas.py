@@ -404,6 +404,10 @@ class AlertOut(Out):
     demographic_group: str | None
     has_probe_crop: bool = False
     probe_crop_purged_at: datetime | None = None
+    #: What followed an arrest (charged, cautioned, released_without_charge,
+    #: no_further_action), recorded within OPENLFR_LATER_OUTCOME_WINDOW_DAYS.
+    later_outcome: str | None = None
+    later_outcome_recorded_at: datetime | None = None
 
 
 class FiguresOut(Out):

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
 
-from openlfr.services import alerts
+from openlfr.services import alerts, outcomes
 from openlfr.services.platform import Actor
 from openlfr.services.powers import Action
 from openlfr.services.schemas import AdjudicationIn, OutcomeIn
@@ -69,3 +69,14 @@ def outcome(alert_id: IdPath, data: OutcomeIn, actor: Operator,
             platform: PlatformDep) -> AlertOut:
     """What happened after the alert (arrest, no further action, ...)."""
     return AlertOut.model_validate(alerts.record_outcome(platform, actor, alert_id, data))
+
+
+@router.post("/alerts/{alert_id}/later-outcome", response_model=AlertOut, responses=CONFLICT)
+def later_outcome(alert_id: IdPath, data: outcomes.LaterOutcomeIn,
+                  actor: Annotated[Actor, power(Action.LATER_OUTCOME_RECORD)],
+                  platform: PlatformDep) -> AlertOut:
+    """What followed an arrest after the alert (charged, cautioned, released without
+    charge, no further action), within the window; 409 for an alert that was not followed
+    by an arrest or once the window has closed."""
+    return AlertOut.model_validate(
+        outcomes.record_later_outcome(platform, actor, alert_id, data))

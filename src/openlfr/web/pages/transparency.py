@@ -10,6 +10,7 @@ in the page as JSON; the tables are the version that needs no JavaScript.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from starlette.routing import Route
 from openlfr.governance.errors import NotFound
 from openlfr.services import deployments as deployment_service
 from openlfr.services import figures as figures_service
+from openlfr.services import records
 from openlfr.services.figures import (
     FIGURE_COLUMNS,
     SUMMARY_COLUMNS,
@@ -74,10 +76,27 @@ def chart_data(by_month: list[MonthFigures]) -> dict[str, list[Any]]:
 
 
 def dashboard(request: Request) -> Response:
-    """Figures of every published deployment that has run, with charts."""
-    published = figures_service.published_figures(platform_of(request))
+    """Figures of every published deployment that has run, with charts, and the
+    deployment records."""
+    p = platform_of(request)
+    published = figures_service.published_figures(p)
     return render(request, "transparency.html", {
-        "published": published, "chart_data": chart_data(published.by_month)})
+        "published": published, "chart_data": chart_data(published.by_month),
+        "records": records.deployment_records(p)})
+
+
+def records_download(request: Request) -> Response:
+    """The deployment records as CSV or JSON (the same columns as the page's table)."""
+    table = records.deployment_records(platform_of(request))
+    if request.url.path.endswith(".csv"):
+        return Response(table.to_csv(), media_type=CSV_TYPE, headers={
+            "Content-Disposition": 'attachment; filename="openlfr-deployment-records.csv"'})
+    return Response(table.to_json(), media_type=JSON_TYPE)
+
+
+def records_schema(request: Request) -> Response:
+    """The records' data dictionary (a Frictionless Table Schema)."""
+    return Response(json.dumps(records.data_dictionary(), indent=2), media_type=JSON_TYPE)
 
 
 def dashboard_download(request: Request) -> Response:
@@ -107,12 +126,18 @@ def deployment_download(request: Request) -> Response:
 
 
 PUBLIC_PATHS = ("/transparency", "/transparency.csv", "/transparency.json",
+                "/transparency/records.csv", "/transparency/records.json",
+                "/transparency/records-schema.json",
                 "/deployments/{reference}/figures.csv", "/deployments/{reference}/figures.json")
 
 routes = [
     Route("/transparency", dashboard, methods=["GET"], name="transparency"),
     Route("/transparency.csv", dashboard_download, methods=["GET"], name="transparency_csv"),
     Route("/transparency.json", dashboard_download, methods=["GET"], name="transparency_json"),
+    Route("/transparency/records.csv", records_download, methods=["GET"], name="records_csv"),
+    Route("/transparency/records.json", records_download, methods=["GET"], name="records_json"),
+    Route("/transparency/records-schema.json", records_schema, methods=["GET"],
+          name="records_schema"),
     Route("/deployments/{reference}/figures.csv", deployment_download, methods=["GET"],
           name="deployment_figures_csv"),
     Route("/deployments/{reference}/figures.json", deployment_download, methods=["GET"],
