@@ -147,3 +147,23 @@ def test_local_times_follow_british_summer_time(scenario: Scenario) -> None:
     assert local(summer) == summer.strftime("%Y-%m-%d ") + "11:00"
     assert local(START) == START.strftime("%Y-%m-%d ") + "10:00"
     assert local(START + timedelta(days=8)).endswith("11:00")  # BST from 29 March
+
+
+def test_staff_page_records_what_followed_an_arrest(scenario: Scenario) -> None:
+    import re
+
+    s = scenario
+    first, _, _ = _ran_with_arrests(s)
+    operator = s.staff["operator"]
+    page = operator.get(f"/staff/deployments/{s.deployment_id}/arrests")
+    assert page.status_code == 200 and page.text.count('data-test="arrest"') == 2
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    r = operator.post(f"/staff/deployments/{s.deployment_id}/arrests", data={
+        "csrf_token": token, "alert_id": str(first), "later_outcome": "cautioned"},
+        follow_redirects=True)
+    assert r.status_code == 200 and 'data-later-outcome="cautioned"' in r.text
+    r = operator.post(f"/staff/deployments/{s.deployment_id}/arrests", data={
+        "csrf_token": token, "alert_id": str(first), "later_outcome": "jailed"})
+    assert r.status_code == 422
+    assert s.staff["planner"].get(
+        f"/staff/deployments/{s.deployment_id}/arrests").status_code == 403

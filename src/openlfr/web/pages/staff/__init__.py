@@ -12,6 +12,7 @@ typed kept.
 * ``feedback``: the feedback inbox: answer, and moderate for abuse only.
 * ``authorising``: the gate checklist; authorise, override, activate.
 * ``oversight``: formal comments and council motions with their responses.
+* ``arrests``: what followed each arrest after an alert.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from types import ModuleType
 from starlette.routing import BaseRoute
 
 from openlfr.web.pages.staff import (
+    arrests,
     assessment,
     authorising,
     deployments,
@@ -31,7 +33,7 @@ from openlfr.web.pages.staff import (
 )
 
 _MODULES: tuple[ModuleType, ...] = (home, deployments, assessment, engagement, feedback,
-                                     authorising, oversight)
+                                     authorising, oversight, arrests)
 
 PUBLIC_PATHS: tuple[str, ...] = ()
 routes: list[BaseRoute] = [route for module in _MODULES for route in module.routes]

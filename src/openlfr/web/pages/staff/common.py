@@ -234,6 +234,7 @@ def done(request: Request, route: str, notice: str, anchor: str = "", **params: 
 
 #: What the page says after a successful action (``?done=KEY``; nothing else is shown).
 NOTICES: dict[str, str] = {
+    "later_outcome": "What followed the arrest was recorded; the published records count it.",
     "created": "The deployment was drafted. It stays private until notice is published.",
     "updated": "The plan was saved.",
     "unchanged": "Nothing was changed.",

@@ -280,6 +280,7 @@ RECORD_PAGES: tuple[tuple[str, str, str, Action], ...] = (
     ("Consultation", "consultation", "consultation", Action.CONSULTATION_READ),
     ("Feedback inbox", "feedback", "feedback", Action.FEEDBACK_READ),
     ("Watchlist", "watchlist", "watchlist", Action.WATCHLIST_READ),
+    ("What followed arrests", "arrests", "arrests", Action.LATER_OUTCOME_RECORD),
 )
 #: Statuses in which the operator console is offered.
 CONSOLE_STATUSES = frozenset({DeploymentStatus.AUTHORISED.value, DeploymentStatus.ACTIVE.value})
