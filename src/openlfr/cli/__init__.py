@@ -23,6 +23,7 @@ from openlfr.cli import (
 )
 from openlfr.cli.errors import EXIT_USAGE
 from openlfr.cli.evaluate_command import register as register_evaluate
+from openlfr.cli.fleet_command import register as register_fleet
 from openlfr.cli.node_command import register as register_node
 from openlfr.cli.report_command import register as register_report
 from openlfr.cli.watchlist_push import register as register_watchlist_push
@@ -58,6 +59,7 @@ platform_commands.register(app)
 email_command.register(app)
 register_evaluate(app)
 register_node(app)
+register_fleet(app)
 register_watchlist_push(app)
 register_report(app)
 

@@ -249,9 +249,13 @@ class Sender:
 class NodeRunner:
     """One run of a node. ``run()`` returns the summary; progress goes to ``report``."""
 
-    def __init__(self, config: NodeConfig, report: Callable[[Event], None]) -> None:
+    def __init__(self, config: NodeConfig, report: Callable[[Event], None],
+                 make_analyzer: Callable[[str], FaceAnalyzer] | None = None) -> None:
+        """``make_analyzer`` builds the engine's analyzer for the watchlist's descriptor
+        model (default: load the networks here; the fleet describes on shared actors)."""
         self.config = config
         self.report = report
+        self._make_analyzer = make_analyzer
         self.run_id = uuid.uuid4().hex[:16]
         self._stop_reason: str | None = None
         self._stop_detail: str | None = None
@@ -264,6 +268,7 @@ class NodeRunner:
         self._safe_stop = False
         """True while a signal may only ask the pipeline (or the final flush) to stop."""
         self._forcing = False
+        self._in_main_thread = True
         self._last_batch: dict[str, int] = dict.fromkeys(
             ("faces_seen", "tracks", "frames_processed", "frames_dropped"), 0)
         self._batch_started = datetime.now(UTC)
@@ -300,6 +305,7 @@ class NodeRunner:
     def run(self) -> NodeSummary:
         started = time.monotonic()
         c = self.config
+        self._in_main_thread = threading.current_thread() is threading.main_thread()
         outbox = Outbox.in_folder(c.outbox_dir, c.api_key)
         client = self._client()
         summary = NodeSummary(deployment=c.deployment, deployment_id=None, stop_reason="error")
@@ -364,9 +370,12 @@ class NodeRunner:
                      "descriptors": watchlist.image_count})
         try:
             source = ClockedSource(c.source, loop=c.loop, max_reconnects=c.max_reconnects)
-            analyzer = FaceAnalyzer(backend=c.backend,
-                                    detector=resolve_detector(c.detector),
-                                    descriptor=descriptor_for_model(watchlist.descriptor_model))
+            if self._make_analyzer is not None:
+                analyzer = self._make_analyzer(watchlist.descriptor_model)
+            else:
+                analyzer = FaceAnalyzer(
+                    backend=c.backend, detector=resolve_detector(c.detector),
+                    descriptor=descriptor_for_model(watchlist.descriptor_model))
             config = EngineConfig(threshold=status.threshold, workers=c.workers,
                                   min_face_px=c.min_face_px, detect_max_px=c.detect_max_px)
             watcher = Watcher(watchlist, config, analyzer)
@@ -436,6 +445,12 @@ class NodeRunner:
         summary.stop_reason, summary.detail = reason, detail
         self._report_dropped(sender, reason)
 
+    def stop(self) -> None:
+        """Ask the run to stop, as SIGTERM does (from any thread): the pipeline stops at its
+        next frame, pending items get a short last try, and ``run`` returns "interrupted"."""
+        self._signalled.set()
+        self._request_stop("interrupted", None)
+
     def _ask_to_stop(self) -> bool:
         """SIGTERM's (and Ctrl-C's) handler: the first signal while the node can stop at a
         safe point asks it to (True); otherwise (before the pipeline, a second signal, the
@@ -476,8 +491,9 @@ class NodeRunner:
                 deadline = time.monotonic() + STOP_GRACE_S
                 while not (self._stop_noticed.is_set() or self._pipeline_done.is_set()):
                     if time.monotonic() > deadline:
-                        self._forcing = True
-                        interrupt_main()
+                        if self._in_main_thread:  # else (an actor's thread) it would hit
+                            self._forcing = True  # someone else's main thread
+                            interrupt_main()
                         break
                     time.sleep(0.1)
         finally:

@@ -236,11 +236,13 @@ def load_backends(
     threads: int = 1,
     detector: str = DEFAULT_DETECTOR,
     descriptor: str = DEFAULT_DESCRIPTOR,
+    describer: FaceDescriber | None = None,
 ) -> Backends:
     """Load the named networks from installed packages.
 
     `threads` is what one worker may use for a network (the pipeline runs one worker per
-    core, each with one thread)."""
+    core, each with one thread). A given `describer` (one that computes `descriptor`'s
+    descriptors elsewhere: the fleet's shared describers) is used instead of loading one."""
     if name not in BACKEND_NAMES:
         raise ModelError(f"unknown backend {name!r}; choose one of: {', '.join(BACKEND_NAMES)}")
     if detector not in DETECTOR_NAMES:
@@ -272,7 +274,7 @@ def load_backends(
             descriptor,
             _detector(name, detector, threads),
             _aligner(descriptor),
-            _describer(name, descriptor, threads),
+            describer or load_describer(name, descriptor, threads),
         )
     except RuntimeError as exc:  # dlib raises RuntimeError on unreadable weight files
         raise ModelError(
@@ -302,7 +304,9 @@ def _aligner(descriptor: str) -> FaceAligner:
     return DlibLandmarkAligner()
 
 
-def _describer(backend: str, descriptor: str, threads: int) -> FaceDescriber:
+def load_describer(backend: str, descriptor: str, threads: int = 1) -> FaceDescriber:
+    """The named descriptor network alone ("auto" backend: ONNX Runtime unless only dlib's
+    own network is wanted and ONNX Runtime is missing)."""
     if descriptor == "mobilefacenet":
         from openlfr.recognition.arcface import ArcFaceDescriber
 

@@ -1,0 +1,79 @@
+"""The fleet's cameras file: what it accepts, and a clear line for each mistake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from openlfr.cli import app
+from openlfr.cli.fleet_command import fleet_event_text
+from openlfr.fleet import Camera, CamerasError, load_cameras
+
+
+def _file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "cameras.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_cameras_get_their_deployment_key_or_the_default(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VAN2_KEY", "olfr_van2")
+    path = _file(tmp_path, """
+[[camera]]
+name = "van-1"
+source = "rtsp://10.0.0.5/live"
+deployment = "LFR-2026-0007"
+
+[[camera]]
+name = "van-2"
+source = 0
+deployment = 12
+api_key_env = "VAN2_KEY"
+loop = true
+""")
+    assert load_cameras(path, "olfr_default") == [
+        Camera("van-1", "rtsp://10.0.0.5/live", "LFR-2026-0007", "olfr_default"),
+        Camera("van-2", "0", "12", "olfr_van2", loop=True)]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("", "lists no cameras"),
+    ("[[camera]]\nname = 'a'\nsource = 'x'\n", "'deployment' is required"),
+    ("[[camera]]\nname = 'a b'\nsource = 'x'\ndeployment = 'D'\n", "must be 1-64 letters"),
+    ("[[camera]]\nname = 'a'\nsource = 'x'\ndeployment = 'D'\nspeed = 2\n",
+     "unknown keys speed"),
+    ("[[camera]]\nname = 'a'\nsource = 'x'\ndeployment = 'D'\nloop = 'yes'\n",
+     "'loop' must be true or false"),
+    ("[[camera]]\nname = 'a'\nsource = 'x'\ndeployment = 'D'\napi_key_env = 'NOPE_KEY'\n",
+     r"NOPE_KEY \(its API key\) is not set"),
+    ("[[camera]]\nname = 'a'\nsource = 'x'\ndeployment = 'D'\n"
+     "[[camera]]\nname = 'a'\nsource = 'y'\ndeployment = 'D'\n", "must be unique: a"),
+    ("[camera\n", "is not valid TOML"),
+])
+def test_mistakes_in_the_cameras_file_are_named(tmp_path: Path, text: str,
+                                                message: str) -> None:
+    with pytest.raises(CamerasError, match=message):
+        load_cameras(_file(tmp_path, text), "olfr_default")
+
+
+def test_a_camera_without_a_key_is_refused(tmp_path: Path) -> None:
+    path = _file(tmp_path, "[[camera]]\nname = 'a'\nsource = 'x'\ndeployment = 'D'\n")
+    with pytest.raises(CamerasError, match="has no API key: pass --api-key"):
+        load_cameras(path, None)
+
+
+def test_the_command_says_what_is_wrong_before_starting_anything(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["fleet", "run", "--platform", "http://127.0.0.1:9",
+                                      "--cameras", str(tmp_path / "missing.toml")])
+    assert result.exit_code == 1
+    assert "cannot read the cameras file" in result.output
+
+
+def test_camera_events_are_printed_with_their_camera() -> None:
+    assert fleet_event_text({"type": "watching", "camera": "van-1", "source": "clip.mp4"}) \
+        == "[van-1] node: watching clip.mp4 as van-1"
+    assert fleet_event_text({"type": "camera_restarted", "camera": "van-1", "restarts": 1}) \
+        .startswith("warning: van-1: its actor died; Ray restarted it")
