@@ -76,7 +76,31 @@ class Settings(BaseSettings):
         default=24, ge=1, description="The watchlist must be built at most this long before start.",
     )
     answer_deadline_days: int = Field(
-        default=20, ge=1, description="Days within which public feedback must get a public answer.",
+        default=20, ge=1, description="Days within which public feedback must get a public "
+        "answer (objections and questions: or earlier, see answer_lead_hours).",
+    )
+    answer_lead_hours: int = Field(
+        default=48, ge=0,
+        description="Objections and questions must be answered at least this many hours "
+        "before the deployment starts (when that is earlier than answer_deadline_days after "
+        "filing); activation is refused while one is unanswered past its deadline.",
+    )
+    answer_min_chars: int = Field(
+        default=40, ge=1,
+        description="Shortest answer to the public accepted, not counting acknowledgements "
+        "such as \"Noted.\" or \"Thank you for your feedback\".",
+    )
+    consultation_min_days: int = Field(
+        default=14, ge=0,
+        description="A consultation counts only if it was open at least this many days; "
+        "closed sooner, its results are published as \"insufficient response\" and the "
+        "consultation gate fails.",
+    )
+    consultation_min_responses: int = Field(
+        default=20, ge=0,
+        description="A consultation counts only with at least this many responses (each "
+        "client counts once per consultation); with fewer, its results are published as "
+        "\"insufficient response\" and the consultation gate fails.",
     )
     override_min_justification_chars: int = Field(
         default=40, ge=1,
@@ -127,6 +151,12 @@ class Settings(BaseSettings):
         "(OPENLFR_RATE_LIMIT_STORAGE), e.g. redis://127.0.0.1:6379/0, so that every server "
         "process shares them. Default: each process's memory.",
     )
+    server_threads: int = Field(
+        default=16, ge=1, le=256,
+        description="Threads one server process runs requests on (OPENLFR_SERVER_THREADS); "
+        "the database connection pool holds as many connections. With PostgreSQL, keep "
+        "workers x (this + 4) below the server's max_connections.",
+    )
     session_max_age_s: int = Field(default=12 * 3600, ge=60, description="Login session lifetime.")
     cookie_secure: bool = Field(
         default=False,
@@ -157,12 +187,6 @@ class Settings(BaseSettings):
     public_url: str = Field(
         default="http://127.0.0.1:8000",
         description="The portal's address as the public reaches it; used for links in "
-    server_threads: int = Field(
-        default=16, ge=1, le=256,
-        description="Threads one server process runs requests on (OPENLFR_SERVER_THREADS); "
-        "the database connection pool holds as many connections. With PostgreSQL, keep "
-        "workers x (this + 4) below the server's max_connections.",
-    )
         "e-mails and feeds sent out of a request.",
     )
     smtp_host: str | None = Field(
@@ -199,6 +223,8 @@ class Settings(BaseSettings):
             watchlist_built_within_hours=self.watchlist_built_within_hours,
             override_min_notice_days=self.override_min_notice_days,
             max_audit_fpir=self.max_audit_fpir,
+            consultation_min_days=self.consultation_min_days,
+            consultation_min_responses=self.consultation_min_responses,
         )
 
     def ensure_data_dir(self) -> Path:

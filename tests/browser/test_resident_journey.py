@@ -96,6 +96,7 @@ def test_resident_finds_subscribes_answers_objects_and_reads_the_answer(
         planner.click("[data-test=inbox-link]")
         item = planner.locator("[data-test=feedback-item][data-kind=objection]")
         item.locator("[data-test=answer-text]").fill(ANSWER)
+        item.locator("[data-test=answer-outcome]").select_option("not_upheld")
         item.locator("[data-test=answer-submit]").click()
         planner.wait_for_url("**done=answered**")
     finally:

@@ -40,6 +40,7 @@ def test_resident_objects_planner_answers_and_the_answer_is_public(
         assert OBJECTION in item.locator("[data-test=feedback-text]").inner_text()
         assert "parent@example.org" in item.locator("[data-test=contact]").inner_text()
         item.locator("[data-test=answer-text]").fill(ANSWER)
+        item.locator("[data-test=answer-outcome]").select_option("not_upheld")
         item.locator("[data-test=answer-submit]").click()
         planner.wait_for_url("**done=answered**")
         assert "answer was published" in planner.inner_text("[data-test=notice]")

@@ -19,8 +19,9 @@ from fastapi.routing import APIRoute
 from sqlalchemy.engine import make_url
 
 from openlfr.services import users
-from openlfr.services.platform import SYSTEM_ACTOR, Platform
-from openlfr.services.schemas import ApiKeyIn, UserIn
+from openlfr.services.consultations import submit_response
+from openlfr.services.platform import PUBLIC_ACTOR, SYSTEM_ACTOR, Platform
+from openlfr.services.schemas import ApiKeyIn, ConsultationResponseIn, UserIn
 from openlfr.settings import Settings
 from openlfr.web import create_app
 
@@ -257,14 +258,27 @@ class Scenario:
         return int(c["id"])
 
     def consult(self) -> int:
+        """A consultation that counts: open for the minimum period (the clock moves on by
+        it), with the minimum number of responses, each from its own client, then closed."""
         consultation_id = self.open_consultation([
             {"text": "What do you think about the use of LFR on the high street?"},
             {"text": "How would LFR here affect how you use the high street?",
              "options": ["use it more", "no change", "use it less"]}])
         ok(self.staff.anon.post(f"/api/public/consultations/{consultation_id}/responses",
                                 json={"answers": {"q1": "Worried", "q2": "use it less"}}), 204)
+        self.responses(consultation_id, self.staff.platform.settings.consultation_min_responses - 1)
+        self.clock.advance(days=self.staff.platform.settings.consultation_min_days)
         ok(self.staff["planner"].post(self.url("/consultation/close")))
         return consultation_id
+
+    def responses(self, consultation_id: int, count: int, district: str = "SE11") -> None:
+        """``count`` more responses, each from a client address of its own (a client's
+        response counts once per consultation)."""
+        for i in range(count):
+            submit_response(self.staff.platform, PUBLIC_ACTOR, consultation_id,
+                            ConsultationResponseIn(answers={"q1": f"Response {i}"},
+                                                   postcode_district=district),
+                            client=f"198.51.100.{i % 250}.{i // 250}")
 
     def assess(self) -> None:
         planner = self.staff["planner"]
@@ -278,7 +292,8 @@ class Scenario:
             "kind": "objection", "text": "I do not want my face scanned on my way to work.",
             "contact": "resident@example.org"}), 201)
         ok(self.staff["planner"].post(f"/api/feedback/{f['id']}/answer", json={
-            "answer": "Faces that match nobody are discarded at once; see the assessment."}))
+            "answer": "Faces that match nobody are discarded at once; see the assessment.",
+            "outcome": "not_upheld"}))
 
     def watchlist(self, category: str = "wanted_for_arrest",
                   image_taken_on: str = "2026-01-10") -> int:

@@ -183,8 +183,17 @@ def test_feedback_deadline_privacy_and_moderation(scenario: Scenario) -> None:
     assert items[receipt["id"]]["overdue"] is True
     assert items[abusive["id"]]["text"] is None and items[abusive["id"]]["hidden_for_abuse"]
     assert "07700" not in str(public)
-    ok(staff["planner"].post(f"/api/feedback/{receipt['id']}/answer",
-                             json={"answer": "Your request has been passed to the DPO."}))
+    # Passing it on is not an answer: it needs an outcome and a reason of substance.
+    r = staff["planner"].post(f"/api/feedback/{receipt['id']}/answer",
+                              json={"answer": "Your request has been passed to the DPO."})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "outcome"
+    r = staff["planner"].post(f"/api/feedback/{receipt['id']}/answer", json={
+        "answer": "Noted. Thank you for your feedback.", "outcome": "not_upheld"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "answer"
+    ok(staff["planner"].post(f"/api/feedback/{receipt['id']}/answer", json={
+        "answer": "Upheld: the alert and its probe image were deleted on 5 March and the "
+                  "data protection officer has written to you with the record.",
+        "outcome": "upheld"}))
     public = ok(staff.anon.get(f"/api/public/deployments/{s.reference}"))
     assert {f["id"]: f for f in public["feedback"]}[receipt["id"]]["overdue"] is False
 

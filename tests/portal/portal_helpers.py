@@ -30,6 +30,16 @@ def publish_realistic_deployment(s: Scenario) -> None:
     ok(staff["authoriser"].post(s.url("/authorise")))
 
 
+def answer_waiting_feedback(s: Scenario) -> None:
+    """Answer every item still waiting (the realistic deployment's question is due 48
+    hours before the start, so activation is refused until it is answered)."""
+    for f in ok(s.staff["planner"].get(s.url("/feedback"))):
+        if f["answered_at"] is None:
+            ok(s.staff["planner"].post(f"/api/feedback/{f['id']}/answer", json={
+                "answer": "Yes: the van is there on market day too, as the notice says.",
+                "outcome": "answered" if f["kind"] == "question" else "not_upheld"}))
+
+
 def draft_elsewhere(s: Scenario, **overrides: Any) -> dict[str, Any]:
     """A draft deployment (by default in another borough): it must stay private."""
     fields: dict[str, Any] = {"title": "Secret draft in Hackney", "borough": "Hackney",

@@ -184,7 +184,8 @@ def test_activate_after_confirming_with_refusals_explained(scenario: Scenario) -
     for f in feedback:
         if not f["answer"]:
             ok(s.staff["planner"].post(f"/api/feedback/{f['id']}/answer", json={
-                "answer": "The deployment is at the station for one day; see the notice."}))
+                "answer": "The deployment is at the station for one day; see the notice.",
+                "outcome": "answered" if f["kind"] == "question" else "not_upheld"}))
     r = operator.post(f"{console_url(s)}/activate", data={"csrf_token": csrf, "confirm": "yes"},
                       follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].endswith("?done=activated")

@@ -4,12 +4,17 @@ must never show (drafts, subject references, contact details)."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 from platform_helpers import ASKED_BECAUSE, COUNTERSIGNED_BECAUSE, START, Scenario, ok
-from portal_helpers import assert_no_personal_data, draft_elsewhere, publish_realistic_deployment
+from portal_helpers import (
+    answer_waiting_feedback,
+    assert_no_personal_data,
+    draft_elsewhere,
+    publish_realistic_deployment,
+)
 
 from openlfr.web.pages import PUBLIC_PAGE_PATHS, STAFF_PAGE_PATHS
+from openlfr.web.pages.rendering import when
 
 
 def _section(html: str, test_id: str) -> str:
@@ -44,6 +49,10 @@ def test_home_moves_deployments_to_active_and_past(scenario: Scenario) -> None:
     s = scenario
     publish_realistic_deployment(s)
     s.clock.now = START
+    # The question was filed inside the 48 hours before the start: due at once.
+    r = s.staff["operator"].post(s.url("/activate"))
+    assert r.status_code == 409 and "past their answer deadline" in r.text
+    answer_waiting_feedback(s)
     ok(s.staff["operator"].post(s.url("/activate")))
     assert s.reference in _section(s.staff.anon.get("/").text, "phase-active")
     s.clock.advance(hours=8)
@@ -84,8 +93,8 @@ def test_deployment_page_shows_everything_published(scenario: Scenario) -> None:
     assert "I do not want my face scanned" in feedback
     assert "Faces that match nobody are discarded" in feedback
     assert "Will the van be there on market day?" in feedback
-    due = (s.clock.now + timedelta(days=20)).strftime("%d %B %Y").lstrip("0")
-    assert f"Awaiting answer, due {due}" in feedback
+    # Asked 12 hours before the start, inside the 48-hour lead time: due at once.
+    assert f"Awaiting answer, due {when(s.clock.now)}" in feedback
     motions = _section(html, "motions")
     assert "Lambeth Council" in motions and "Notice is given at least 14 days" in motions
     assert_no_personal_data(html)

@@ -22,7 +22,11 @@ from figures_helpers import (
     run_deployment_b,
 )
 from platform_helpers import START, Scenario, ok
-from portal_helpers import assert_no_personal_data, publish_realistic_deployment
+from portal_helpers import (
+    answer_waiting_feedback,
+    assert_no_personal_data,
+    publish_realistic_deployment,
+)
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
@@ -287,15 +291,20 @@ def test_feedback_answered_after_completion_makes_a_new_review_version(
     """A review must not keep saying an objection is unanswered once it is answered."""
     s = scenario
     publish_realistic_deployment(s)
+    answer_waiting_feedback(s)
     s.clock.now = START
     ok(s.staff["operator"].post(s.url("/activate")))
+    # A complaint during the deployment (due 20 days on; it does not hold activation).
+    ok(s.staff.anon.post(f"/api/public/deployments/{s.reference}/feedback", json={
+        "kind": "complaint", "text": "Nobody at the van could say where the signs were."}), 201)
     s.clock.advance(hours=8)
     ok(s.staff["operator"].post(s.url("/complete")))
     feedback = ok(s.staff["planner"].get(s.url("/feedback")))
     question = next(f for f in feedback if f["answer"] is None)
     before = s.staff.anon.get(f"/deployments/{s.reference}/review").text
     ok(s.staff["planner"].post(f"/api/feedback/{question['id']}/answer", json={
-        "answer": "Yes: the van was there on market day, as the notice said."}))
+        "answer": "Upheld: the signs were 20 m before the cameras; officers are now briefed "
+                  "to show them.", "outcome": "upheld"}))
     after = s.staff.anon.get(f"/deployments/{s.reference}/review").text
     assert before != after
     assert f"feedback {question['id']} answered after completion" in after

@@ -457,7 +457,7 @@ def test_an_operator_cannot_override(scenario: Scenario) -> None:
     # Nothing to decide on the checklist once the deployment has moved on.
     s.clock.now = START + timedelta(hours=1)
     ok(s.staff["planner"].post(f"/api/feedback/{_last_feedback(s)}/answer", json={
-        "answer": "Faces that match nobody are discarded at once."}))
+        "answer": "Faces that match nobody are discarded at once.", "outcome": "not_upheld"}))
     ok(operator.post(s.url("/activate")))
     assert 'data-test="nothing-to-decide"' in operator.get(gates).text
 

@@ -170,7 +170,8 @@ def test_feedback_inbox_answers_and_revises_and_shows_contact_only_to_staff(
     page = planner.get(inbox).text
     assert page.count('data-test="feedback-item"') == 2
     assert "Contact (private, never published): resident@example.org" in page
-    assert "Answer due 22 March 2026" in page  # 20 days after 2 March
+    # 48 hours before the start on 22 March (earlier than 20 days after 2 March).
+    assert "Answer due 20 March 2026" in page
     assert page.count('data-test="due"') == 1  # support needs no answer
 
     action = f"{inbox}/{objection}/answer"
@@ -179,13 +180,18 @@ def test_feedback_inbox_answers_and_revises_and_shows_contact_only_to_staff(
     assert "at least 3 characters" in (field_error(r.text, f"answer-{objection}") or "")
     answer = "Faces that match nobody are discarded at once; nothing is kept."
     r = submit(planner, inbox, action, {f"answer-{objection}": answer})
+    assert r.status_code == 422  # an answer to an objection says what came of it
+    assert "upheld" in (field_error(r.text, f"outcome-{objection}") or "")
+    r = submit(planner, inbox, action, {f"answer-{objection}": answer,
+                                        f"outcome-{objection}": "not_upheld"})
     assert redirected_to(r, inbox) and r.headers["location"].endswith(f"#feedback-{objection}")
     public = s.staff.anon.get(f"/deployments/{s.reference}").text
     assert answer in public
     assert_no_personal_data(public)
     # The authoriser may revise it; the revision replaces it on the public page.
     revised = answer + " The assessment explains how."
-    r = submit(s.staff["authoriser"], inbox, action, {f"answer-{objection}": revised})
+    r = submit(s.staff["authoriser"], inbox, action, {f"answer-{objection}": revised,
+                                                       f"outcome-{objection}": "not_upheld"})
     assert redirected_to(r, inbox)
     assert revised in s.staff.anon.get(f"/deployments/{s.reference}").text
     assert "Revise the published answer" in planner.get(inbox).text
@@ -344,7 +350,8 @@ def test_nothing_personal_reaches_public_pages_after_staff_work(scenario: Scenar
     planner = s.staff["planner"]
     inbox = f"/staff/deployments/{s.deployment_id}/feedback"
     submit(planner, inbox, f"{inbox}/{fid}/answer",
-           {f"answer-{fid}": "We have written to you privately and published the figures."})
+           {f"answer-{fid}": "We have written to you privately and published the figures.",
+            f"outcome-{fid}": "partly_upheld"})
     submit(planner, inbox, f"{inbox}/{fid}/hide", {f"reason-{fid}": "Names a third person."})
     for path in ("/", f"/deployments/{s.reference}", "/register",
                  f"/api/public/deployments/{s.reference}"):

@@ -17,9 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from openlfr.governance.answers import KINDS_DUE_BEFORE_START
 from openlfr.governance.cia import completeness_findings
 from openlfr.governance.records import (
     AuditedRates,
+    ConsultationFacts,
     ConsultationStatus,
     CouncilMotionFacts,
     DeploymentDossier,
@@ -59,6 +61,9 @@ class GateParameters:
     #: Highest FPIR (upper 95% bound) the latest equity audit may show at the deployment's
     #: watchlist size and threshold.
     max_audit_fpir: float = 0.001
+    #: A consultation counts only when open at least this long with this many responses.
+    consultation_min_days: int = 14
+    consultation_min_responses: int = 0
 
 
 def _day(moment: datetime) -> str:
@@ -138,7 +143,11 @@ def engagement_reach_gate(dossier: DeploymentDossier, params: GateParameters) ->
 
 
 def consultation_gate(dossier: DeploymentDossier, params: GateParameters) -> GateResult:
-    """The consultation must be closed and every objection must have a published answer."""
+    """The consultation must be closed and count (open at least ``consultation_min_days``
+    with at least ``consultation_min_responses`` responses; below that its results are
+    published as "insufficient response"), every objection must have a published answer,
+    and no objection or question may be left unanswered past its deadline (the earlier of
+    the answer period and a lead time before the start: ``governance.answers``)."""
     name = "consultation_and_objections"
     c = dossier.consultation
     if c is None:
@@ -146,6 +155,18 @@ def consultation_gate(dossier: DeploymentDossier, params: GateParameters) -> Gat
     if c.status is not ConsultationStatus.CLOSED:
         return GateResult(name, False, f"The consultation is still {c.status.value}; close it "
                           "and publish its results first.")
+    shortfall = consultation_shortfall(c, params)
+    if shortfall:
+        return GateResult(name, False, f"Insufficient response: {shortfall}.")
+    now = dossier.as_of or dossier.deployment.start_at
+    overdue = [f for f in dossier.feedback
+               if f.kind in KINDS_DUE_BEFORE_START and f.overdue(now)]
+    if overdue:
+        first = min(f.answer_due_at for f in overdue)
+        return GateResult(name, False,
+                          f"{len(overdue)} objection(s) or question(s) are past their answer "
+                          f"deadline (the first was due {_day(first)}) with no published "
+                          "answer; answer them before the deployment goes ahead.")
     unanswered = [f for f in dossier.feedback
                   if f.kind is FeedbackKind.OBJECTION and not f.hidden_for_abuse
                   and not f.answered]
@@ -156,6 +177,22 @@ def consultation_gate(dossier: DeploymentDossier, params: GateParameters) -> Gat
                      if f.kind is FeedbackKind.OBJECTION and not f.hidden_for_abuse)
     return GateResult(name, True, f"The consultation is closed ({c.response_count} responses) "
                       f"and all {objections} objection(s) have a published answer.")
+
+
+def consultation_shortfall(c: ConsultationFacts, params: GateParameters) -> str | None:
+    """Why a consultation's result does not count (None: it does): open for less than the
+    minimum period, or fewer responses than the minimum. Its results are then published as
+    "insufficient response"."""
+    problems = []
+    if c.opened_at is not None and c.closed_at is not None:
+        open_for = c.closed_at - c.opened_at
+        if open_for < timedelta(days=params.consultation_min_days):
+            problems.append(f"it was open for {_duration(open_for)}, less than the "
+                            f"{params.consultation_min_days} days required")
+    if c.response_count < params.consultation_min_responses:
+        problems.append(f"it had {c.response_count} response(s), fewer than the "
+                        f"{params.consultation_min_responses} required")
+    return "; ".join(problems) or None
 
 
 def watchlist_gate(dossier: DeploymentDossier, params: GateParameters) -> GateResult:

@@ -7,7 +7,7 @@ that touches I/O; the rules that read them live in ``gates``, ``cia`` and ``word
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import StrEnum
 
 from openlfr.governance.lifecycle import DeploymentStatus
@@ -148,6 +148,7 @@ class ConsultationFacts:
     status: ConsultationStatus
     response_count: int = 0
     closed_at: datetime | None = None
+    opened_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -270,11 +271,8 @@ class DeploymentDossier:
     motions: tuple[CouncilMotionFacts, ...] = ()
     watchlist: WatchlistFacts | None = None
     latest_equity_audit: EquityAuditFacts | None = None
-
-
-def answer_due_at(submitted_at: datetime, answer_deadline_days: int) -> datetime:
-    """When a piece of feedback must have a public answer."""
-    return submitted_at + timedelta(days=answer_deadline_days)
+    #: The moment the gates are asked (deadlines are judged against it); None: the start.
+    as_of: datetime | None = None
 
 
 def resident_share(events: tuple[EngagementEventFacts, ...] | list[EngagementEventFacts]) -> float:

@@ -63,7 +63,7 @@ def amend_record(p: Platform, actor: Actor, deployment_id: int,
         d = deployment_or_404(s, deployment_id, lock=True)
         status = DeploymentStatus(d.status)
         require_amendable(status, record)
-        before = evaluate_gates(build_dossier(s, d), params)
+        before = evaluate_gates(build_dossier(s, d, now), params)
         if isinstance(data, PlanAmendmentIn):
             changes = _amend_plan(s, d, data)
         elif isinstance(data, AssessmentAmendmentIn):
@@ -74,7 +74,7 @@ def amend_record(p: Platform, actor: Actor, deployment_id: int,
             raise InvalidInput(data.record, f"the amendment changes nothing in the "
                                f"{record_words(record)}; an amendment must change something")
         s.flush()
-        moved = gate_changes(before, evaluate_gates(build_dossier(s, d), params))
+        moved = gate_changes(before, evaluate_gates(build_dossier(s, d, now), params))
         after = status
         details: dict[str, Any] = {}
         if moved and status in REAUTHORISE_FROM:

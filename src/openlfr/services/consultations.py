@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
 from openlfr.governance.amendments import Record, require_open
+from openlfr.governance.answers import AnswerOutcome, answer_due_at, answer_problem
 from openlfr.governance.areas import Area, UnknownArea
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
 from openlfr.governance.lifecycle import DeploymentStatus
-from openlfr.governance.records import KINDS_NEEDING_ANSWER, ConsultationStatus, answer_due_at
+from openlfr.governance.records import KINDS_NEEDING_ANSWER, ConsultationStatus, FeedbackKind
 from openlfr.governance.wording import (
     INFORMATION_SHEET,
     MIN_REASON_CHARS,
@@ -28,6 +29,7 @@ from openlfr.governance.wording import (
 )
 from openlfr.services.common import deployment_or_404, get_or_404
 from openlfr.services.gazetteer import gazetteer_for
+from openlfr.services.objections import queue_item_emails
 from openlfr.services.platform import Actor, Platform
 from openlfr.services.powers import Action, may, require, require_area
 from openlfr.services.reports import record_changed_after_completion
@@ -41,6 +43,7 @@ from openlfr.services.schemas import (
     MotionIn,
     MotionResponseIn,
 )
+from openlfr.settings import new_token
 from openlfr.storage import models as m
 
 # --- consultations --------------------------------------------------------------------
@@ -319,8 +322,11 @@ def results_in(s: Session, c: m.Consultation) -> ConsultationResults:
 
 def submit_feedback(p: Platform, actor: Actor, deployment_id: int,
                     data: FeedbackIn, client: str | None = None) -> m.Feedback:
-    """Public feedback on a published deployment; the answer deadline starts now.
-    ``client`` (its address) is rate limited (services.rate_limits)."""
+    """Public feedback on a published deployment. An objection or question is due the
+    earlier of the answer period and a lead time before the start (governance.answers);
+    other kinds get the answer period. The author gets a private link (``author_token``)
+    to reply once and to escalate. ``client`` (its address) is rate limited
+    (services.rate_limits)."""
     require(actor, Action.FEEDBACK_SUBMIT)
     p.rate_limits.hit(Action.FEEDBACK_SUBMIT, client)
     now = p.clock()
@@ -328,10 +334,11 @@ def submit_feedback(p: Platform, actor: Actor, deployment_id: int,
         d = deployment_or_404(s, deployment_id)
         if d.notice_published_at is None:
             raise NotFound(f"deployment {deployment_id} has not been published")
+        due = answer_due_at(data.kind, now, d.start_at, p.settings.answer_deadline_days,
+                            p.settings.answer_lead_hours)
         f = m.Feedback(deployment_id=d.id, kind=data.kind.value, text=data.text,
-                       contact=data.contact, submitted_at=now,
-                       answer_due_at=answer_due_at(now, p.settings.answer_deadline_days),
-                       hidden_for_abuse=False)
+                       contact=data.contact, submitted_at=now, answer_due_at=due,
+                       hidden_for_abuse=False, author_token=new_token())
         s.add(f)
         s.flush()
         # Text and contact stay out of the permanent audit log.
@@ -361,17 +368,35 @@ def feedback_in(s: Session, deployment_id: int) -> list[m.Feedback]:
 
 
 def answer_feedback(p: Platform, actor: Actor, feedback_id: int, data: AnswerIn) -> m.Feedback:
-    """Publish an answer (or a corrected one; the audit log keeps that it changed)."""
+    """Publish an answer (or a corrected one; the audit log keeps that it changed): what
+    came of it (an outcome; a plan change links its amendment) and why, in words of
+    substance (governance.answers). The author, when they left an e-mail address, and
+    everyone following the item are e-mailed the answer."""
     require(actor, Action.FEEDBACK_ANSWER)
     now = p.clock()
     with p.sessions.begin() as s:
         f = get_or_404(s, m.Feedback, feedback_id, "feedback")
+        kind = FeedbackKind(f.kind)
+        problem = answer_problem(kind, data.answer, data.outcome, data.amendment_id is not None,
+                                 p.settings.answer_min_chars)
+        if problem is not None:
+            raise InvalidInput(*problem)
+        if data.amendment_id is not None:
+            amendment = s.get(m.Amendment, data.amendment_id)
+            if amendment is None or amendment.deployment_id != f.deployment_id:
+                raise InvalidInput("amendment_id", f"amendment {data.amendment_id} is not an "
+                                   "amendment of this deployment; link the one that changed "
+                                   "its plan")
         first = f.answered_at is None
         f.answer, f.answered_at, f.answered_by = data.answer, now, actor.audit_name
+        f.outcome = (data.outcome or AnswerOutcome.ANSWERED).value
+        f.amendment_id = data.amendment_id
         append_event(s, actor=actor.audit_name,
                      action="feedback.answered" if first else "feedback.answer_revised",
                      subject_type="feedback", subject_id=f.id,
-                     details={"late": now > f.answer_due_at}, now=now)
+                     details={"late": now > f.answer_due_at, "outcome": f.outcome,
+                              "amendment_id": f.amendment_id}, now=now)
+        queue_item_emails(s, p.settings, f, "answered" if first else "answer_revised", now)
         record_changed_after_completion(s, actor, f.deployment_id,
                                         f"feedback {f.id} answered after completion", now)
     return f

@@ -214,7 +214,7 @@ def current_gates(p: Platform, deployment_id: int) -> GateReport:
     """Every gate's verdict now, for a use case that has checked its own power."""
     with p.sessions() as s:
         d = deployment_or_404(s, deployment_id)
-        return evaluate_gates(build_dossier(s, d), p.settings.gate_parameters())
+        return evaluate_gates(build_dossier(s, d, p.clock()), p.settings.gate_parameters())
 
 
 @dataclass(frozen=True)
@@ -278,7 +278,7 @@ def transition_deployment(
             require_within_window(d.start_at, d.end_at, now)
         report: GateReport | None = None
         if action in GATED_TRANSITIONS:
-            report = evaluate_gates(build_dossier(s, d), p.settings.gate_parameters())
+            report = evaluate_gates(build_dossier(s, d, now), p.settings.gate_parameters())
             covered = overrides.covered_gates(s, d.id) if action is Transition.ACTIVATE else set()
             if uncovered(report.failing, covered):
                 if override_justification is None or not override_justification.strip():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -60,7 +62,7 @@ def consultation_facts(session: Session, deployment_id: int) -> ConsultationFact
     count = session.scalar(select(func.count()).select_from(m.ConsultationResponse).where(
         m.ConsultationResponse.consultation_id == row.id)) or 0
     return ConsultationFacts(status=ConsultationStatus(row.status), response_count=count,
-                             closed_at=row.closed_at)
+                             closed_at=row.closed_at, opened_at=row.opened_at)
 
 
 def feedback_fact(r: m.Feedback) -> FeedbackFacts:
@@ -114,8 +116,10 @@ def latest_equity_audit(session: Session, technology_id: int | None) -> EquityAu
                             identification=rates)
 
 
-def build_dossier(session: Session, deployment: m.Deployment) -> DeploymentDossier:
-    """Everything the gates need about ``deployment``, read in the caller's transaction."""
+def build_dossier(session: Session, deployment: m.Deployment,
+                  now: datetime | None = None) -> DeploymentDossier:
+    """Everything the gates need about ``deployment``, read in the caller's transaction;
+    ``now`` is the moment answer deadlines are judged against."""
     cia = session.scalar(select(m.ImpactAssessment).where(
         m.ImpactAssessment.deployment_id == deployment.id))
     return DeploymentDossier(
@@ -127,4 +131,5 @@ def build_dossier(session: Session, deployment: m.Deployment) -> DeploymentDossi
         motions=motion_facts(session),
         watchlist=watchlist_facts(session, deployment.id),
         latest_equity_audit=latest_equity_audit(session, deployment.technology_id),
+        as_of=now,
     )

@@ -54,6 +54,11 @@ class EmailKind(StrEnum):
     CANCELLED = "cancelled"
     #: Authorised or activated despite failed checks (a countersigned override).
     OVERRIDDEN = "overridden"
+    #: Asking to follow a piece of feedback (double opt-in).
+    FOLLOW_CONFIRMATION = "follow_confirmation"
+    #: A piece of feedback was answered, replied to, escalated or responded to by
+    #: oversight (to its author and followers).
+    FEEDBACK_UPDATE = "feedback_update"
 
 
 #: Lifecycle actions the public is told about by e-mail (rescheduling has its own use case).

@@ -90,7 +90,7 @@ def countersign_override(p: Platform, actor: Actor, deployment_id: int,
         target = next_status(DeploymentStatus(d.status), action)
         if action is Transition.ACTIVATE:
             require_within_window(d.start_at, d.end_at, now)
-        report = evaluate_gates(build_dossier(s, d), p.settings.gate_parameters())
+        report = evaluate_gates(build_dossier(s, d, now), p.settings.gate_parameters())
         if report.all_passed:
             raise Conflict(f"every gate passes now: no override is needed, and the "
                            f"{action.value} can go ahead without one")

@@ -30,6 +30,8 @@ class Action(StrEnum):
     FEEDBACK_SUBMIT = "feedback.submit"
     CONSULTATION_ANSWER = "consultation.answer"
     NOTICE_SUBSCRIBE = "notice.subscribe"
+    FEEDBACK_FOLLOW = "feedback.follow"
+    FEEDBACK_REPLY = "feedback.reply"
     LOG_IN = "session.log_in"
     # a person's own session
     SESSION_USE = "session.use"
@@ -61,6 +63,7 @@ class Action(StrEnum):
     FEEDBACK_CONTACT_READ = "feedback.read_contact"
     FEEDBACK_ANSWER = "feedback.answer"
     FEEDBACK_MODERATE = "feedback.moderate"
+    ESCALATION_RESPOND = "feedback.respond_to_escalation"
     MOTION_READ = "motion.read"
     MOTION_RECORD = "motion.record"
     MOTION_RESPOND = "motion.respond"
@@ -114,6 +117,10 @@ POWERS: dict[Action, Power] = _table(
     (Action.FEEDBACK_SUBMIT, EVERYONE, "object, ask, support, complain or ask for redress"),
     (Action.CONSULTATION_ANSWER, EVERYONE, "answer an open consultation anonymously"),
     (Action.NOTICE_SUBSCRIBE, EVERYONE, "subscribe to e-mail notice for an area"),
+    (Action.FEEDBACK_FOLLOW, EVERYONE, "follow an objection or question by e-mail "
+     "(double opt-in)"),
+    (Action.FEEDBACK_REPLY, EVERYONE, "reply once to the answer, or escalate to oversight "
+     "(the author, by their private link)"),
     (Action.LOG_IN, EVERYONE, "log in"),
     (Action.SESSION_USE, STAFF, "see who one is logged in as, log out"),
     (Action.DEPLOYMENT_READ, STAFF, "read deployments (drafts included), their overrides, "
@@ -152,6 +159,8 @@ POWERS: dict[Action, Power] = _table(
      "see feedback contact details (to reply)"),
     (Action.FEEDBACK_ANSWER, (_R.PLANNER, _R.AUTHORISER), "publish an answer to feedback"),
     (Action.FEEDBACK_MODERATE, (_R.PLANNER, _R.AUTHORISER), "hide feedback for abuse"),
+    (Action.ESCALATION_RESPOND, (_R.OVERSIGHT,),
+     "publish oversight's response to feedback escalated to it"),
     (Action.MOTION_READ, STAFF, "read council motions"),
     (Action.MOTION_RECORD, (_R.OVERSIGHT, _R.COUNCILLOR),
      "record or correct a council motion (councillors: for their areas)"),

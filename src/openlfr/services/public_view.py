@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from openlfr.governance.errors import NotFound
 from openlfr.governance.gates import GateResult, evaluate_gates
 from openlfr.governance.lifecycle import DeploymentStatus
-from openlfr.governance.records import KINDS_NEEDING_ANSWER, ConsultationStatus
+from openlfr.governance.records import KINDS_NEEDING_ANSWER, ConsultationStatus, FeedbackKind
 from openlfr.services import overrides, portal
 from openlfr.services.alerts import DeploymentFigures, totals
 from openlfr.services.amendments import amendments_in
@@ -102,7 +102,10 @@ class PublicSummary:
 
 @dataclass(frozen=True)
 class PublicFeedback:
-    """Feedback as the public sees it: the text withheld when hidden for abuse."""
+    """Feedback as the public sees it: the text withheld when hidden for abuse, and for a
+    redress request always (it comes from someone alerted or stopped and could identify
+    them: the public sees that one was made, when, and what came of it; the text stays
+    with staff and oversight)."""
 
     id: int
     kind: str
@@ -116,6 +119,15 @@ class PublicFeedback:
     moderated_at: datetime | None
     needs_answer: bool
     overdue: bool
+    outcome: str | None = None
+    amendment_id: int | None = None
+    #: The text (and answer) are kept private: a redress request.
+    private: bool = False
+    reply: str | None = None
+    replied_at: datetime | None = None
+    escalated_at: datetime | None = None
+    oversight_response: str | None = None
+    oversight_responded_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -201,13 +213,20 @@ def summaries_by_phase(p: Platform) -> dict[portal.Phase, list[PublicSummary]]:
 
 def _feedback(f: m.Feedback, now: datetime) -> PublicFeedback:
     hidden = f.hidden_for_abuse
+    private = f.kind == FeedbackKind.REDRESS_REQUEST.value
+    withheld = hidden or private
     return PublicFeedback(
-        id=f.id, kind=f.kind, text=None if hidden else f.text, submitted_at=f.submitted_at,
-        answer_due_at=f.answer_due_at, answer=f.answer, answered_at=f.answered_at,
+        id=f.id, kind=f.kind, text=None if withheld else f.text, submitted_at=f.submitted_at,
+        answer_due_at=f.answer_due_at, answer=None if private else f.answer,
+        answered_at=f.answered_at,
         hidden_for_abuse=hidden, moderation_reason=f.moderation_reason if hidden else None,
         moderated_at=f.moderated_at if hidden else None,
         needs_answer=f.kind in {k.value for k in KINDS_NEEDING_ANSWER},
-        overdue=feedback_fact(f).overdue(now))
+        overdue=feedback_fact(f).overdue(now), outcome=f.outcome, amendment_id=f.amendment_id,
+        private=private, reply=None if withheld else f.reply,
+        replied_at=f.replied_at, escalated_at=f.escalated_at,
+        oversight_response=None if private else f.oversight_response,
+        oversight_responded_at=f.oversight_responded_at)
 
 
 def public_deployment(p: Platform, reference: str) -> PublicDeployment:
@@ -248,9 +267,10 @@ def public_feedback_item(p: Platform, feedback_id: int) -> PublicFeedback:
     """One item of feedback as the public sees it."""
     with p.sessions() as s:
         f = s.get(m.Feedback, feedback_id)
-        if f is None:
+        d = s.get(m.Deployment, f.deployment_id) if f is not None else None
+        if f is None or d is None:
             raise NotFound(f"no feedback {feedback_id}")
-        public_row_in(s, s.get(m.Deployment, f.deployment_id).reference)  # published only
+        public_row_in(s, d.reference)  # published deployments only
         return _feedback(f, p.clock())
 
 

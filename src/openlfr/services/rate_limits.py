@@ -48,6 +48,7 @@ POLICIES: dict[Action, RatePolicy] = {p.action: p for p in (
     RatePolicy(Action.FEEDBACK_SUBMIT, RateLimitItemPerHour(10), "comments"),
     RatePolicy(Action.CONSULTATION_ANSWER, RateLimitItemPerHour(20), "consultation answers"),
     RatePolicy(Action.NOTICE_SUBSCRIBE, RateLimitItemPerHour(10), "subscriptions"),
+    RatePolicy(Action.FEEDBACK_FOLLOW, RateLimitItemPerHour(10), "requests to follow"),
 )}
 
 LOGIN_WINDOW_MINUTES = 15

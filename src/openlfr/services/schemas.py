@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from openlfr.governance.answers import AnswerOutcome
 from openlfr.governance.records import (
     AlertOutcome,
     AudienceCategory,
@@ -325,7 +326,32 @@ class FeedbackIn(Input):
 
 
 class AnswerIn(Input):
-    answer: Prose
+    answer: Prose = Field(description="The answer and why, in words of substance (published "
+                          "and e-mailed to the author and followers); \"Noted.\" is refused.")
+    outcome: AnswerOutcome | None = Field(
+        default=None, description="What came of it: upheld, plan_changed, partly_upheld or "
+        "not_upheld (required for objections, complaints and redress requests); answered for "
+        "a question.")
+    amendment_id: Id | None = Field(
+        default=None, description="For plan_changed: the amendment that changed the plan.")
+
+
+class FollowIn(Input):
+    """Follow a piece of feedback by e-mail (double opt-in)."""
+
+    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3,
+                                            max_length=254), AfterValidator(plain_text)]
+
+
+class ReplyIn(Input):
+    """The author's one reply to the answer, or their escalation to oversight."""
+
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=5000),
+                    AfterValidator(plain_text)]
+
+
+class OversightResponseIn(Input):
+    response: Prose = Field(description="Oversight's response to an escalation (published).")
 
 
 class ModerationIn(Input):

@@ -278,6 +278,38 @@ class Feedback(Base):
     moderation_reason: Mapped[str | None] = mapped_column(Text)
     moderated_at: Mapped[datetime | None]
     moderated_by: Mapped[str | None] = mapped_column(String(64))
+    # What came of it (governance.answers.AnswerOutcome) and, for a plan change, the
+    # amendment that made it.
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    amendment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("amendments.id", ondelete="SET NULL"))
+    # The author's private link (reply once, escalate); never public.
+    author_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    reply: Mapped[str | None] = mapped_column(Text)
+    replied_at: Mapped[datetime | None]
+    # Escalated to oversight (after a reply, or unanswered past the deadline), and
+    # oversight's published response.
+    escalated_at: Mapped[datetime | None]
+    escalation: Mapped[str | None] = mapped_column(Text)
+    oversight_response: Mapped[str | None] = mapped_column(Text)
+    oversight_responded_at: Mapped[datetime | None]
+    oversight_responded_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class FeedbackFollow(Base):
+    """Someone following a piece of feedback by e-mail: active once the address is
+    confirmed (double opt-in); told when it is answered, escalated or responded to."""
+
+    __tablename__ = "feedback_follows"
+    __table_args__ = (UniqueConstraint("feedback_id", "email"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feedback_id: Mapped[int] = mapped_column(
+        ForeignKey("feedback.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254))  # never public
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None]
+    unsubscribed_at: Mapped[datetime | None]
 
 
 class CouncilMotion(Base):
@@ -451,6 +483,21 @@ class CounterBatch(Base):
     received_at: Mapped[datetime]
 
 
+class FigureTally(Base):
+    """A running total behind the published figures: one count (``name``) of one deployment
+    on one day (UTC), kept up to date by the use case that records an alert, an
+    adjudication, an outcome or a counter batch, in the same transaction. Pages, downloads,
+    reports and consoles add these up instead of rescanning every alert and batch; a test
+    checks them against a full recount (``services.figures``)."""
+
+    __tablename__ = "figure_tallies"
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
 class DeploymentReview(Base):
     """A published post-deployment review: the figures and record as they stood when it
     was generated. Regenerated (a new version) when the record changes after completion."""
@@ -509,21 +556,6 @@ class OutgoingEmail(Base):
 # --- audit chain -------------------------------------------------------------------------
 
 class AuditEvent(Base):
-class FigureTally(Base):
-    """A running total behind the published figures: one count (``name``) of one deployment
-    on one day (UTC), kept up to date by the use case that records an alert, an
-    adjudication, an outcome or a counter batch, in the same transaction. Pages, downloads,
-    reports and consoles add these up instead of rescanning every alert and batch; a test
-    checks them against a full recount (``services.figures``)."""
-
-    __tablename__ = "figure_tallies"
-    deployment_id: Mapped[int] = mapped_column(
-        ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    name: Mapped[str] = mapped_column(String(120), primary_key=True)
-    value: Mapped[int] = mapped_column(BigInteger)
-
-
     """One link of the hash chain. Rows are only ever inserted, never updated."""
 
     __tablename__ = "audit_events"

@@ -241,6 +241,14 @@ class FeedbackStaffOut(Out):
     moderation_reason: str | None
     moderated_at: datetime | None = None
     moderated_by: str | None = None
+    outcome: str | None = None
+    amendment_id: int | None = None
+    reply: str | None = None
+    replied_at: datetime | None = None
+    escalated_at: datetime | None = None
+    escalation: str | None = None
+    oversight_response: str | None = None
+    oversight_responded_at: datetime | None = None
 
 
 class FeedbackPublicOut(BaseModel):
@@ -258,12 +266,25 @@ class FeedbackPublicOut(BaseModel):
     #: The public trace of moderation: why and when the text was withheld.
     moderation_reason: str | None = None
     moderated_at: datetime | None = None
+    #: What came of it: upheld, plan_changed (with the amendment), partly_upheld,
+    #: not_upheld; answered for a question.
+    outcome: str | None = None
+    amendment_id: int | None = None
+    #: A redress request: its text and answer stay with staff and oversight.
+    private: bool = False
+    reply: str | None = None
+    replied_at: datetime | None = None
+    escalated_at: datetime | None = None
+    oversight_response: str | None = None
+    oversight_responded_at: datetime | None = None
 
 
 class FeedbackReceipt(BaseModel):
     id: int
     answer_due_at: datetime
     message: str
+    #: The author's private page (keep it): reply once to the answer, or escalate.
+    private_link: str | None = None
 
 
 class AreaOut(BaseModel):

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from openlfr.governance.wording import WordingIssue, consultation_issues, is_kept
-from openlfr.services import consultations, deployments
+from openlfr.services import consultations, deployments, objections
 from openlfr.services.platform import Actor
 from openlfr.services.powers import Action
 from openlfr.services.schemas import (
@@ -16,6 +16,7 @@ from openlfr.services.schemas import (
     ConsultationIn,
     KeptWordingIn,
     ModerationIn,
+    OversightResponseIn,
     WordingCheckIn,
 )
 from openlfr.storage import models as m
@@ -173,3 +174,21 @@ def hide_feedback(feedback_id: IdPath, data: ModerationIn,
     """Withhold abusive text from the public view (moderation is for abuse only)."""
     return FeedbackStaffOut.model_validate(
         consultations.hide_feedback(platform, actor, feedback_id, data))
+
+
+@router.get("/feedback/escalations", response_model=list[FeedbackStaffOut])
+def escalations(actor: Annotated[Actor, power(Action.FEEDBACK_READ)],
+                platform: PlatformDep) -> list[FeedbackStaffOut]:
+    """Feedback escalated to oversight, those awaiting its response first."""
+    return [FeedbackStaffOut.model_validate(f)
+            for f, _ in objections.escalations(platform, actor)]
+
+
+@router.post("/feedback/{feedback_id}/oversight-response", response_model=FeedbackStaffOut)
+def respond_to_escalation(feedback_id: IdPath, data: OversightResponseIn,
+                          actor: Annotated[Actor, power(Action.ESCALATION_RESPOND)],
+                          platform: PlatformDep) -> FeedbackStaffOut:
+    """Oversight's published response to an escalated item (e-mailed to its author and
+    followers)."""
+    return FeedbackStaffOut.model_validate(
+        objections.respond_to_escalation(platform, actor, feedback_id, data))

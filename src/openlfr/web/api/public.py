@@ -10,8 +10,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Response
 
-from openlfr.services import atrs, audit_log, consultations, deployments, public_view, technology
-from openlfr.services import objections
+from openlfr.services import (
+    atrs,
+    audit_log,
+    consultations,
+    deployments,
+    objections,
+    public_view,
+    technology,
+)
 from openlfr.services.objections import author_url
 from openlfr.services.platform import PUBLIC_ACTOR
 from openlfr.services.portal import area_list
@@ -139,7 +146,42 @@ def submit_feedback(reference: Reference, data: FeedbackIn, platform: PlatformDe
     f = consultations.submit_feedback(platform, PUBLIC_ACTOR, d.id, data, client)
     return FeedbackReceipt(
         id=f.id, answer_due_at=f.answer_due_at,
-        message=f"received; a public answer is due by {f.answer_due_at.date().isoformat()}")
+        message=f"received; a public answer is due by {f.answer_due_at.date().isoformat()}",
+        private_link=author_url(platform.settings, f))
+
+
+@router.post("/feedback/{feedback_id}/follow", status_code=202,
+             dependencies=[power(Action.FEEDBACK_FOLLOW)])
+def follow_feedback(feedback_id: IdPath, data: FollowIn, platform: PlatformDep,
+                    client: ClientDep) -> dict[str, str]:
+    """Follow an item by e-mail: a confirmation e-mail is sent; nothing more until its link
+    is used (the answer is the same whether or not the address already follows)."""
+    objections.follow(platform, PUBLIC_ACTOR, feedback_id, data, client)
+    return {"message": "if the address is right, a confirmation e-mail is on its way"}
+
+
+@router.post("/feedback/{feedback_id}/yours/{token}/reply", response_model=FeedbackPublicOut,
+             dependencies=[power(Action.FEEDBACK_REPLY)])
+def reply_to_answer(feedback_id: IdPath, token: Annotated[str, Path(max_length=64)],
+                    data: ReplyIn, platform: PlatformDep) -> FeedbackPublicOut:
+    """The author's one reply to the answer (``token`` is their private link's key)."""
+    objections.reply(platform, PUBLIC_ACTOR, feedback_id, token, data)
+    return _public_item(platform, feedback_id)
+
+
+@router.post("/feedback/{feedback_id}/yours/{token}/escalate",
+             response_model=FeedbackPublicOut, dependencies=[power(Action.FEEDBACK_REPLY)])
+def escalate_feedback(feedback_id: IdPath, token: Annotated[str, Path(max_length=64)],
+                      data: ReplyIn, platform: PlatformDep) -> FeedbackPublicOut:
+    """Escalate to oversight: after the reply to the answer, or once the item is past its
+    deadline with no answer."""
+    objections.escalate(platform, PUBLIC_ACTOR, feedback_id, token, data)
+    return _public_item(platform, feedback_id)
+
+
+def _public_item(platform: Any, feedback_id: int) -> FeedbackPublicOut:
+    item = public_view.public_feedback_item(platform, feedback_id)
+    return FeedbackPublicOut.model_validate(item, from_attributes=True)
 
 
 @router.get("/consultations", response_model=list[ConsultationOut])

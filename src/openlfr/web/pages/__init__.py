@@ -26,6 +26,7 @@ from openlfr.web.pages import (
     deployments,
     feedback,
     feeds,
+    objections,
     register,
     reports,
     staff,
@@ -38,7 +39,7 @@ from openlfr.web.pages.staff_access import StaffRoute
 
 #: Every page module, in routing order.
 PAGE_MODULES: tuple[ModuleType, ...] = (
-    deployments, feedback, register, feeds, consultation, subscriptions, transparency,
+    deployments, feedback, objections, register, feeds, consultation, subscriptions, transparency,
     reports, auth, staff, consultation_builder, watchlist, console, audit_feed)
 
 #: Every public page path; all are readable without logging in.

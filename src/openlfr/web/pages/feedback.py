@@ -5,6 +5,7 @@ limited per client address so the channel cannot be flooded."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from pydantic import ValidationError
@@ -24,6 +25,9 @@ from openlfr.storage import models as m
 from openlfr.web.deps import client_address
 from openlfr.web.pages.deployments import REFERENCE
 from openlfr.web.pages.rendering import not_found, platform_of, render
+
+#: What a private link's key looks like (services.objections makes them).
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 #: Feedback a single client address may send per hour.
 FEEDBACK_PER_HOUR = POLICIES[Action.FEEDBACK_SUBMIT].item.amount
@@ -85,8 +89,10 @@ async def submit_feedback_form(request: Request) -> Response:
     except TooManyRequests:
         return render(request, "feedback_limited.html", {"d": d, "per_hour": FEEDBACK_PER_HOUR},
                       status_code=429)
+    # The thank-you page shows the author's private link (reply once, escalate).
     url = request.url_for("feedback_thanks", reference=d.reference).include_query_params(
-        due=f.answer_due_at.date().isoformat(), kind=f.kind)
+        due=f.answer_due_at.date().isoformat(), kind=f.kind, item=str(f.id),
+        key=f.author_token or "")
     return RedirectResponse(str(url), status_code=303)
 
 
@@ -111,9 +117,13 @@ def feedback_thanks(request: Request) -> Response:
     except ValueError:
         due = None
     kind = request.query_params.get("kind", "")
+    item, key = request.query_params.get("item", ""), request.query_params.get("key", "")
+    private_link = (request.url_for("feedback_yours", feedback_id=item, token=key)
+                    if item.isdigit() and _TOKEN.fullmatch(key) else None)
     return render(request, "feedback_thanks.html", {
         "d": d, "due": due, "kind": kind if kind in dict(KIND_CHOICES) else "",
-        "answer_needed": kind in {k.value for k in KINDS_NEEDING_ANSWER}})
+        "answer_needed": kind in {k.value for k in KINDS_NEEDING_ANSWER},
+        "private_link": private_link})
 
 
 PUBLIC_PATHS = ("/deployments/{reference}/feedback", "/deployments/{reference}/feedback/thanks")

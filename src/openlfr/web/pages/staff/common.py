@@ -266,7 +266,9 @@ NOTICES: dict[str, str] = {
     "amended_reauthorise": "The amendment was recorded and published with its reason. It "
                            "changed a gate's answer: the deployment must be authorised "
                            "again.",
-    "answered": "The answer was published.",
+    "answered": "The answer was published and e-mailed to its author and followers.",
+    "oversight_responded": "Oversight's response was published and e-mailed to the author "
+                           "and followers.",
     "hidden": "The text was hidden from the public; the public page says when and why.",
     "motion_recorded": "The motion was recorded.",
     "motion_response": "The response was published.",

@@ -10,12 +10,13 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
+from openlfr.governance.answers import KINDS_NEEDING_OUTCOME, AnswerOutcome
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.records import KINDS_NEEDING_ANSWER
-from openlfr.services import consultations
+from openlfr.services import amendments, consultations, objections
 from openlfr.services.platform import Actor
-from openlfr.services.powers import Action
-from openlfr.services.schemas import AnswerIn, ModerationIn
+from openlfr.services.powers import Action, may
+from openlfr.services.schemas import AnswerIn, ModerationIn, OversightResponseIn
 from openlfr.storage import models as m
 from openlfr.web.pages.rendering import not_found, platform_of
 from openlfr.web.pages.staff.common import (
@@ -28,7 +29,7 @@ from openlfr.web.pages.staff.common import (
     path_id,
     service_problem,
 )
-from openlfr.web.pages.staff_access import StaffRoute, staff_render
+from openlfr.web.pages.staff_access import StaffRoute, staff_form, staff_page, staff_render
 
 
 def _inbox(request: Request, actor: Actor, d: m.Deployment,
@@ -40,6 +41,10 @@ def _inbox(request: Request, actor: Actor, d: m.Deployment,
     return staff_render(request, actor, "staff_feedback.html", {
         "d": d, "items": items, "overdue": {f.id for f in items if overdue(f, now)},
         "needs_answer": {k.value for k in KINDS_NEEDING_ANSWER},
+        "needs_outcome": {k.value for k in KINDS_NEEDING_OUTCOME},
+        "outcomes": [o.value for o in AnswerOutcome],
+        "amendments": amendments.amendments_for(p, actor, d.id)
+        if may(actor.role, Action.DEPLOYMENT_READ) else [],
         "values": values or {}, "errors": errors or {}, "notice": notice_of(request)},
         status_code=status_code)
 
@@ -69,20 +74,69 @@ def _feedback_route(field: str, notice: str, act: Callable[..., m.Feedback],
             return not_found(request, f"no such feedback on {d.reference}")
         key = f"{field}-{feedback_id}"
         reader = FormReader(form)
-        data = reader.build(schema, {schema_field: reader.text(key)})
+        fields: dict[str, object] = {schema_field: reader.text(key)}
+        if schema is AnswerIn:  # what came of it, and the amendment of a plan change
+            fields["outcome"] = reader.optional(f"outcome-{feedback_id}")
+            fields["amendment_id"] = reader.optional(f"amendment-{feedback_id}")
+        data = reader.build(schema, fields)
         if data is not None:
             try:
                 act(p, actor, feedback_id, data)
             except GovernanceError as exc:
-                reader.problems[schema_field] = service_problem(exc)[1]
+                where, message = service_problem(exc)
+                reader.problems[where if where in fields else schema_field] = message
             else:
                 return done(request, "staff_feedback", notice, f"#feedback-{feedback_id}",
                             deployment_id=d.id)
-        problem = reader.problems.get(schema_field) or next(iter(reader.problems.values()))
-        return _inbox(request, actor, d, reader.values, {key: problem}, status_code=422)
+        errors = {key if name == schema_field else f"{name.split('_')[0]}-{feedback_id}": problem
+                  for name, problem in reader.problems.items()}
+        return _inbox(request, actor, d, reader.values, errors, status_code=422)
 
     take.__name__ = f"staff_{notice}_feedback"
     return take
+
+
+# --- escalations to oversight ------------------------------------------------------------
+
+
+def _escalations(request: Request, actor: Actor, values: dict[str, str] | None = None,
+                 errors: dict[str, str] | None = None, status_code: int = 200) -> Response:
+    items = objections.escalations(platform_of(request), actor)
+    return staff_render(request, actor, "staff_escalations.html", {
+        "items": items, "values": values or {}, "errors": errors or {},
+        "notice": notice_of(request)}, status_code=status_code)
+
+
+def escalations_page(request: Request) -> Response:
+    """Feedback escalated to oversight: awaiting a response first."""
+    actor = staff_page(request, Action.FEEDBACK_READ)
+    if isinstance(actor, Response):
+        return actor
+    return _escalations(request, actor)
+
+
+async def respond(request: Request) -> Response:
+    """Publish oversight's response to one escalated item."""
+    checked = await staff_form(request, Action.ESCALATION_RESPOND)
+    if isinstance(checked, Response):
+        return checked
+    actor, form = checked
+    feedback_id = path_id(request, "feedback_id")
+    if feedback_id is None:
+        return not_found(request, "no such feedback")
+    key = f"response-{feedback_id}"
+    reader = FormReader(form)
+    data = reader.build(OversightResponseIn, {"response": reader.text(key)})
+    if data is not None:
+        try:
+            objections.respond_to_escalation(platform_of(request), actor, feedback_id, data)
+        except GovernanceError as exc:
+            reader.problems["response"] = service_problem(exc)[1]
+        else:
+            return done(request, "staff_escalations", "oversight_responded",
+                        f"#escalation-{feedback_id}")
+    problem = reader.problems.get("response") or next(iter(reader.problems.values()))
+    return _escalations(request, actor, reader.values, {key: problem}, status_code=422)
 
 
 BASE = "/staff/deployments/{deployment_id:int}/feedback"
@@ -97,4 +151,8 @@ routes = [
                _feedback_route("reason", "hidden", consultations.hide_feedback, ModerationIn,
                                "reason", Action.FEEDBACK_MODERATE),
                action=Action.FEEDBACK_MODERATE, methods=["POST"], name="staff_hide_feedback"),
+    StaffRoute("/staff/escalations", escalations_page, action=Action.FEEDBACK_READ,
+               methods=["GET"], name="staff_escalations"),
+    StaffRoute("/staff/escalations/{feedback_id:int}/respond", respond,
+               action=Action.ESCALATION_RESPOND, methods=["POST"], name="staff_respond_escalation"),
 ]

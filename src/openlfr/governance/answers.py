@@ -1,0 +1,110 @@
+"""Answers to the public: when one is due, what counts as one, and what may follow it.
+
+The rules the feedback use cases and the ``answers_on_time`` gate read. No I/O.
+
+- An objection or question must be answered by the *earlier* of ``answer_deadline_days``
+  after it was filed and ``answer_lead_hours`` before the deployment starts, so an answer
+  always lands while it can still change something. An item filed inside that lead time is
+  due at once: the deployment cannot be activated until it is answered.
+- An answer to an objection, a complaint or a redress request says what came of it (an
+  outcome) and why, in words of substance: "Noted." or "Thank you for your feedback" is
+  not an answer.
+- The person who wrote the item may reply to the answer once; the reply, or an item left
+  unanswered past its deadline, may be escalated to oversight, whose response is published.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from openlfr.governance.records import FeedbackKind
+
+
+class AnswerOutcome(StrEnum):
+    """What came of an objection, complaint or redress request."""
+
+    UPHELD = "upheld"
+    PLAN_CHANGED = "plan_changed"
+    PARTLY_UPHELD = "partly_upheld"
+    NOT_UPHELD = "not_upheld"
+    #: For a question: it was answered (there is nothing to uphold).
+    ANSWERED = "answered"
+
+
+#: Kinds whose answer must say whether the point was upheld.
+KINDS_NEEDING_OUTCOME = frozenset({FeedbackKind.OBJECTION, FeedbackKind.COMPLAINT,
+                                   FeedbackKind.REDRESS_REQUEST})
+
+#: Kinds the answers_on_time gate holds activation for.
+KINDS_DUE_BEFORE_START = frozenset({FeedbackKind.OBJECTION, FeedbackKind.QUESTION})
+
+#: Outcomes meaning the plan itself was changed (the answer links the amendment).
+CHANGING_OUTCOMES = frozenset({AnswerOutcome.PLAN_CHANGED})
+
+#: Shortest answer accepted once stock phrases are taken out (a sentence of substance).
+MIN_ANSWER_CHARS = 40
+
+#: Phrases that acknowledge without answering. What is left of an answer without them
+#: must still say something.
+_STOCK_PHRASES = (
+    r"noted", r"(many )?thanks?( you)?( very much)?( for)?( your)?"
+    r"( feedback| comments?| objection| question| views?| input| message| concerns?)?",
+    r"your (comments?|views?|feedback|objection|concerns?) (has|have) been (noted|recorded|"
+    r"received|logged|passed on)( and will be considered)?",
+    r"we (have )?(noted|received|recorded|logged) (your|this) (comments?|objection|feedback|"
+    r"concerns?|views?|question)", r"we will (consider|look into|review) (this|it|your \w+)",
+    r"this (has been|was) (passed|forwarded) (on )?to the (relevant )?(team|officers?)",
+    r"we value your (views?|feedback|input)", r"acknowledged", r"received",
+)
+_STOCK = re.compile(r"\b(?:" + "|".join(_STOCK_PHRASES) + r")\b[.!,;:]*", re.IGNORECASE)
+
+
+def answer_due_at(kind: FeedbackKind, submitted_at: datetime, start_at: datetime,
+                  deadline_days: int, lead_hours: int) -> datetime:
+    """When an item filed at ``submitted_at`` must have its public answer. An objection or
+    question: the earlier of ``deadline_days`` after filing and ``lead_hours`` before the
+    start, never before it was filed (one filed inside the lead time is due at once). Any
+    other kind: ``deadline_days`` after filing (a complaint may come after the start)."""
+    period_end = submitted_at + timedelta(days=deadline_days)
+    if kind not in KINDS_DUE_BEFORE_START:
+        return period_end
+    return max(min(period_end, start_at - timedelta(hours=lead_hours)), submitted_at)
+
+
+def substance(text: str) -> str:
+    """What an answer says once stock acknowledgements are taken out."""
+    return " ".join(_STOCK.sub(" ", text).split())
+
+
+def answer_problem(kind: FeedbackKind, text: str, outcome: AnswerOutcome | None,
+                   amendment_given: bool,
+                   min_chars: int = MIN_ANSWER_CHARS) -> tuple[str, str] | None:
+    """Why an answer cannot be published as given, as (field, message); None when it can."""
+    if kind in KINDS_NEEDING_OUTCOME:
+        if outcome is None or outcome is AnswerOutcome.ANSWERED:
+            return ("outcome", f"an answer to a {kind.value.replace('_', ' ')} says what came "
+                    "of it: upheld, plan changed, partly upheld or not upheld")
+    elif outcome is None:
+        outcome = AnswerOutcome.ANSWERED
+    if outcome in CHANGING_OUTCOMES and not amendment_given:
+        return ("amendment_id", "a plan change links the amendment that made it; amend the "
+                "plan first (its reason is published), then answer with that amendment")
+    if len(substance(text)) < min_chars:
+        return ("answer", f"say what the answer is and why, in at least {min_chars} "
+                "characters besides acknowledgements such as \"Noted.\" or \"Thank you for "
+                "your feedback\"; this answer is published and sent to the person who wrote")
+    return None
+
+
+def may_escalate(answered: bool, replied: bool, due_at: datetime, now: datetime) -> str | None:
+    """Why an item cannot be escalated to oversight yet (None: it can): after a reply to
+    the answer, or once its deadline has passed with no answer."""
+    if answered and not replied:
+        return ("reply to the answer first (once); a reply, or an item left unanswered past "
+                "its deadline, can be escalated")
+    if not answered and now <= due_at:
+        return (f"it is not yet past its answer deadline ({due_at.isoformat(timespec='minutes')}"
+                "); an unanswered item can be escalated once that has passed")
+    return None
