@@ -57,9 +57,9 @@ class AtrsFields(Input):
     and shown as "not given", never left out: a gap in the record is itself information."""
 
     # tier 1
-    name: Text = Field("", description="The tool's name as the public knows it.")
-    summary: OptionalProse = Field("", description="Tier 1: what the tool does, how and why, "
-                                   "in plain language.")
+    name: Text = Field(default="", description="The tool's name as the public knows it.")
+    summary: OptionalProse = Field(default="", description="Tier 1: what the tool does, "
+                                   "how and why, in plain language.")
     website: Link = ""
     contact_email: Email = ""
     phase: Phase = ""
@@ -87,7 +87,7 @@ class AtrsFields(Input):
     required_training: OptionalProse = ""
     appeals_and_review: OptionalProse = ""
     # tier 2, 4.3: data and watchlist sources
-    source_data: OptionalProse = Field("", description="Where watchlist images and "
+    source_data: OptionalProse = Field(default="", description="Where watchlist images and "
                                        "subjects come from, and who authorises them.")
     data_collection: OptionalProse = ""
     sensitive_attributes: OptionalProse = ""
@@ -248,6 +248,6 @@ class RegisterEntryIn(TechnologyIn):
     """A register entry as an admin or oversight writes it: the engine setup (filled from
     the running engine where it is this one), the ATRS fields, and for an edit, why."""
 
-    atrs: AtrsFields = Field(default_factory=AtrsFields)
-    reason: OptionalProse = Field("", description="Why the entry changed (published with "
-                                  "the new version).")
+    atrs: AtrsFields = Field(default_factory=lambda: AtrsFields())
+    reason: OptionalProse = Field(default="", description="Why the entry changed "
+                                  "(published with the new version).")

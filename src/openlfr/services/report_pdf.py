@@ -1,4 +1,5 @@
-"""PDF versions of the post-deployment review and the annual report (fpdf2).
+"""PDF versions of the post-deployment review and the annual report (fpdf2; the annual
+report's governance charts are drawn by matplotlib, a dependency already).
 
 A review's PDF is drawn from the version's stored content, so every version reads the
 same for as long as it is published. Text is set in DejaVu Sans (shipped with matplotlib,
@@ -10,6 +11,7 @@ cannot show.
 from __future__ import annotations
 
 import importlib.util
+import io
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +32,7 @@ from openlfr.services.figures import (
     short_label,
     shown,
 )
+from openlfr.services.governance_report import GovernanceFigures
 from openlfr.services.reports import AnnualReport
 
 _FAMILY = "DejaVu"
@@ -286,8 +289,92 @@ def review_pending_pdf(reference: str, title: str, status: str) -> bytes:
 # --- the annual report --------------------------------------------------------------------------
 
 
-def annual_report_pdf(report: AnnualReport) -> bytes:
-    """The annual report: totals, per area, per month and per deployment."""
+def _bar_chart(labels: Sequence[str], values: Sequence[float], title: str,
+               colour: str = "#1d70b8") -> bytes:
+    """A horizontal bar chart as PNG (matplotlib, drawn off-screen)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    height = 0.9 + 0.32 * max(1, len(labels))
+    fig, ax = plt.subplots(figsize=(6.4, height), dpi=110)
+    try:
+        ax.barh(list(range(len(labels))), list(values), color=colour)
+        ax.set_yticks(list(range(len(labels))), [str(x)[:40] for x in labels], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_title(title, fontsize=9, loc="left")
+        ax.tick_params(axis="x", labelsize=8)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        fig.tight_layout()
+        out = io.BytesIO()
+        fig.savefig(out, format="png")
+        return out.getvalue()
+    finally:
+        plt.close(fig)
+
+
+def _chart(doc: _Document, labels: Sequence[str], values: Sequence[float], title: str,
+           colour: str = "#1d70b8") -> None:
+    if not labels:
+        return
+    doc.image(io.BytesIO(_bar_chart(labels, values, title, colour)), w=150)
+    doc.ln(2)
+
+
+def _governance(doc: _Document, g: GovernanceFigures) -> None:
+    """The governance figures: notice, overrides, consultations' reach, answers, motions,
+    what followed arrests; with charts of the counts."""
+    doc.add_page()
+    doc.heading("How the powers were used")
+    n = g.notice
+    doc.paragraph(f"Notice: {n.deployments} deployment(s) started in the period; notice "
+                  f"median {n.median_days:g} days, minimum {n.min_days} days."
+                  if n.deployments else "Notice: no deployment started in the period.")
+    _chart(doc, [ref for ref, _ in n.each], [d for _, d in n.each],
+           "Days of notice before each deployment")
+    doc.heading("Checks overridden")
+    if g.overrides:
+        doc.grid(("Deployment", "Checks", "Asked for", "Countersigned"),
+                 [(f"{o.reference} ({o.transition}, {o.countersigned_at})",
+                   ", ".join(o.failing_gates), f"{o.recorded_by}: {o.justification}",
+                   f"{o.countersigned_by}: {o.countersignature}") for o in g.overrides],
+                 widths=(2, 1.6, 3.2, 3.2), size=7)
+    else:
+        doc.paragraph("No check was overridden.")
+    c = g.consultations
+    doc.heading("Consultations and their reach")
+    doc.paragraph(f"{c.consultations} consultation(s) closed with {c.responses} response(s) "
+                  f"from {c.districts_reached} postcode district(s).")
+    _chart(doc, list(c.by_district), list(c.by_district.values()),
+           "Responses by postcode district", "#00703c")
+    doc.heading("Objections, complaints and redress")
+    doc.grid(("Kind", "Received", "On time", "Late", "Unanswered", "What came of them"),
+             [(a.kind.replace("_", " "), str(a.received), str(a.answered_on_time),
+               str(a.answered_late), str(a.unanswered),
+               "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in a.outcomes.items())
+               or "none") for a in g.answers], widths=(2, 1, 1, 1, 1.2, 3.5), size=8)
+    _chart(doc, [f"{a.kind.replace('_', ' ')}: {label}" for a in g.answers
+                 for label in ("on time", "late", "unanswered")],
+           [v for a in g.answers for v in (a.answered_on_time, a.answered_late, a.unanswered)],
+           "Answers to what people sent", "#d4351c")
+    doc.heading("Council motions and responses")
+    if g.motions:
+        doc.grid(("Motion", "Stance", "Response", "Days", "Points answered"),
+                 [(f"{x.body} ({x.passed_on})", x.stance, x.responded_on or "none published",
+                   "" if x.days_to_response is None else str(x.days_to_response),
+                   f"{x.points_answered} of {x.points}" if x.points else "")
+                  for x in g.motions], widths=(3, 1.2, 1.6, 0.8, 1.4), size=8)
+    else:
+        doc.paragraph("No council motion was passed in the period.")
+    doc.heading("What followed arrests")
+    doc.facts([(k.replace("_", " ").capitalize(), str(v)) for k, v in g.later_outcomes.items()])
+
+
+def annual_report_pdf(report: AnnualReport, governance: GovernanceFigures | None = None) -> bytes:
+    """The annual report: totals, per area, per month and per deployment, then the
+    governance figures with charts."""
     start, end = report.period.start, report.period.end
     doc = _Document(f"Live facial recognition: report for {start.day} {start:%B %Y} to "
                     f"{end.day} {end:%B %Y}")
@@ -321,4 +408,6 @@ def annual_report_pdf(report: AnnualReport) -> bytes:
                  widths=(3, 2, 2.2, 1.3, 1, 1, 1, 1), size=7)
     else:
         doc.paragraph("None.")
+    if governance is not None:
+        _governance(doc, governance)
     return doc.finish()

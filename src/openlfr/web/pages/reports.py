@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from openlfr.governance.errors import InvalidInput, NotFound
 from openlfr.services import deployments as deployment_service
-from openlfr.services import report_pdf, reports
+from openlfr.services import governance_report, report_pdf, reports
 from openlfr.storage import models as m
 from openlfr.web.pages.deployments import REFERENCE
 from openlfr.web.pages.rendering import not_found, platform_of, render
@@ -116,7 +116,9 @@ def annual_page(request: Request) -> Response:
         return _bad_period(request, exc)
     report = reports.annual_report(platform_of(request), period)
     query = f"?from={period.start.isoformat()}&to={period.end.isoformat()}"
-    return render(request, "annual_report.html", {"report": report, "query": query})
+    return render(request, "annual_report.html", {
+        "report": report, "query": query,
+        "governance": governance_report.governance_figures(platform_of(request), period)})
 
 
 def annual_download(request: Request) -> Response:
@@ -125,17 +127,25 @@ def annual_download(request: Request) -> Response:
         period = _period(request)
     except InvalidInput as exc:
         return _bad_period(request, exc)
-    report = reports.annual_report(platform_of(request), period)
+    p = platform_of(request)
+    report = reports.annual_report(p, period)
+    governance = governance_report.governance_figures(p, period)
     name = f"openlfr-report-{period.start.isoformat()}-to-{period.end.isoformat()}"
+    if request.url.path.endswith("-governance.csv"):
+        return Response(governance.to_csv(), media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="{name}-governance.csv"'})
     fmt = request.url.path.rsplit(".", 1)[-1]
     if fmt == "pdf":
-        return _pdf(report_pdf.annual_report_pdf(report), name)
+        return _pdf(report_pdf.annual_report_pdf(report, governance), name)
+    if fmt == "json":  # the figures' columns and rows, and the governance figures beside them
+        return download(report.table(), fmt, name, **report.about(),
+                        governance=governance.to_json_data())
     return download(report.table(), fmt, name, **report.about())
 
 
 PUBLIC_PATHS = ("/deployments/{reference}/review", "/deployments/{reference}/review.pdf",
                 "/reports/annual", "/reports/annual.pdf", "/reports/annual.csv",
-                "/reports/annual.json")
+                "/reports/annual.json", "/reports/annual-governance.csv")
 
 routes = [
     Route("/deployments/{reference}/review", review_page, methods=["GET"],
@@ -146,4 +156,6 @@ routes = [
     Route("/reports/annual.pdf", annual_download, methods=["GET"], name="annual_report_pdf"),
     Route("/reports/annual.csv", annual_download, methods=["GET"], name="annual_report_csv"),
     Route("/reports/annual.json", annual_download, methods=["GET"], name="annual_report_json"),
+    Route("/reports/annual-governance.csv", annual_download, methods=["GET"],
+          name="annual_governance_csv"),
 ]

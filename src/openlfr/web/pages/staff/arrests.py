@@ -51,7 +51,8 @@ async def record(request: Request) -> Response:
     sent = str(form.get("alert_id") or "")
     alert_id = int(sent) if sent.isdigit() and len(sent) < 10 else 0
     try:
-        data = outcomes.LaterOutcomeIn(later_outcome=str(form.get("later_outcome") or ""))
+        data = outcomes.LaterOutcomeIn.model_validate(
+            {"later_outcome": str(form.get("later_outcome") or "")})
     except ValueError:
         return _page(request, actor, d, {alert_id: "choose what followed the arrest"}, 422)
     if alert_id not in {a.alert_id for a in outcomes.arrests_of(platform_of(request), actor,
