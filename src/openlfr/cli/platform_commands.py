@@ -64,16 +64,31 @@ def _errors(exc: ValidationError) -> str:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: all).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(
+        min=1, max=64, help="Server processes sharing the port. More than 1 needs "
+        "PostgreSQL (OPENLFR_DATABASE_URL); each runs OPENLFR_SERVER_THREADS threads with "
+        "as many database connections.")] = 1,
     data_dir: DataDir = None,
 ) -> None:
     """Run the platform's web server (API at /api, OpenAPI at /openapi.json). The database
     is migrated to the latest schema on start."""
     from openlfr.web import create_app
+    from openlfr.web.server import WorkersNeedPostgres, require_workers_supported, serve_workers
     from openlfr.web.server import serve as serve_app
 
-    platform = _open(data_dir)
+    try:
+        require_workers_supported(_settings(data_dir), workers)
+    except WorkersNeedPostgres as exc:
+        fail(str(exc))
+    platform = _open(data_dir)  # migrates the database once, before any worker starts
     typer.echo(f"openlfr: database {_shown_url(platform.settings)}; "
-               f"serving on http://{host}:{port}")
+               f"serving on http://{host}:{port}"
+               + (f" with {workers} worker processes" if workers > 1 else ""))
+    if workers > 1:
+        settings = platform.settings
+        platform.close()
+        serve_workers(settings, host=host, port=port, workers=workers)
+        return
     serve_app(create_app(platform=platform), host=host, port=port)
 
 

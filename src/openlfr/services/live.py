@@ -9,8 +9,9 @@ serialised, so its sequence numbers are committed in order: a stream's position 
 last event id it saw is sent exactly what it missed.
 
 ``LiveFeed`` only says "deployment N changed", right after the use case commits, so a stream
-on this process wakes at once; the data always comes from the database, and streams also
-look every few seconds, so changes made by another server process arrive too.
+on this process wakes at once, and with several server processes on PostgreSQL the others'
+streams too (LISTEN/NOTIFY, ``connect_processes``); the data always comes from the
+database, and streams also look every few seconds, in case a wake-up was lost.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+import os
 import threading
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 
-from sqlalchemy import or_, select
+from sqlalchemy import Engine, or_, select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from openlfr.governance.lifecycle import (
@@ -37,6 +41,8 @@ from openlfr.services.common import deployment_or_404
 from openlfr.services.platform import Actor, Platform
 from openlfr.services.powers import Action, require
 from openlfr.storage import models as m
+
+log = logging.getLogger(__name__)
 
 #: Audit actions about one alert (the event's subject is the alert).
 ALERT_RECEIVED = "alert.received"
@@ -93,6 +99,7 @@ class LiveFeed:
         self._lock = threading.Lock()
         self._subscriptions: dict[int, set[LiveSubscription]] = {}
         self.closed = False
+        self._processes: PostgresWakeups | None = None
 
     def subscribe(self, deployment_id: int) -> LiveSubscription:
         """Start listening for changes to ``deployment_id`` (call on the event loop)."""
@@ -116,11 +123,28 @@ class LiveFeed:
             return len(self._subscriptions.get(deployment_id, ()))
 
     def notify(self, deployment_id: int) -> None:
-        """Say that ``deployment_id`` changed (after the change is committed)."""
+        """Say that ``deployment_id`` changed (after the change is committed): the streams
+        of this process wake now, those of the other server processes through the
+        database's LISTEN/NOTIFY once ``connect_processes`` has been called."""
+        self.notify_here(deployment_id)
+        if self._processes is not None:
+            self._processes.publish(deployment_id)
+
+    def notify_here(self, deployment_id: int) -> None:
+        """Wake this process's streams watching ``deployment_id``."""
         with self._lock:
             waiting = list(self._subscriptions.get(deployment_id, ()))
         for subscription in waiting:
             subscription.wake()
+
+    def connect_processes(self, engine: Engine) -> bool:
+        """Wake the streams of every server process on this database, not only this one's
+        (PostgreSQL: LISTEN/NOTIFY). False (and nothing done) on SQLite, which runs one
+        server process. Called by the web app on start; ``close`` disconnects."""
+        if engine.dialect.name != "postgresql" or self._processes is not None:
+            return False
+        self._processes = PostgresWakeups(engine, self)
+        return True
 
     def close(self) -> None:
         """End every stream now and any stream that starts later."""
@@ -129,6 +153,63 @@ class LiveFeed:
             waiting = [s for group in self._subscriptions.values() for s in group]
         for subscription in waiting:
             subscription.wake()
+        if self._processes is not None:
+            self._processes.close()
+
+
+#: The PostgreSQL channel on which server processes tell each other "deployment N changed".
+CHANNEL = "openlfr_live"
+
+
+class PostgresWakeups:
+    """Wake-ups between server processes on one PostgreSQL database: ``publish`` sends
+    ``NOTIFY openlfr_live, '<process>:<deployment id>'``; a thread keeps a connection
+    that LISTENs and wakes this process's streams for the other processes' changes
+    (reconnecting after an error; the streams' own poll covers the gap)."""
+
+    def __init__(self, engine: Engine, feed: LiveFeed) -> None:
+        self._engine, self._feed = engine, feed
+        self._me = f"{os.getpid()}-{id(self)}"
+        self._stop = threading.Event()
+        self.listening = threading.Event()
+        self._thread = threading.Thread(target=self._listen, name="openlfr-live-listen",
+                                        daemon=True)
+        self._thread.start()
+
+    def publish(self, deployment_id: int) -> None:
+        try:
+            with self._engine.connect() as connection:
+                connection.execute(text("SELECT pg_notify(:channel, :payload)"),
+                                   {"channel": CHANNEL, "payload": f"{self._me}:{deployment_id}"})
+                connection.commit()
+        except SQLAlchemyError:  # the change is committed; other consoles poll for it
+            log.warning("could not tell the other server processes about deployment %s",
+                        deployment_id, exc_info=True)
+
+    def _listen(self) -> None:
+        import psycopg
+
+        dsn = self._engine.url.set(drivername="postgresql").render_as_string(
+            hide_password=False)
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(dsn, autocommit=True) as connection:
+                    connection.execute(f"LISTEN {CHANNEL}")
+                    self.listening.set()
+                    while not self._stop.is_set():
+                        for message in connection.notifies(timeout=1.0):
+                            sender, _, deployment = message.payload.rpartition(":")
+                            if sender != self._me and deployment.isdigit():
+                                self._feed.notify_here(int(deployment))
+            except psycopg.Error:
+                self.listening.clear()
+                log.warning("live wake-ups between processes interrupted; retrying",
+                            exc_info=True)
+                self._stop.wait(1.0)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
 
 
 # --- what changed ------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from openlfr.storage.db import Sessions, make_engine, migrate
 
 if TYPE_CHECKING:
     from openlfr.services.live import LiveFeed
+    from openlfr.services.public_cache import PublicCache
     from openlfr.services.rate_limits import LoginThrottle, RateLimiter
 
 
@@ -90,15 +91,19 @@ class Platform:
     login_throttle: LoginThrottle = field(init=False)
     #: Wakes the operator consoles' live streams when a deployment changes.
     live: LiveFeed = field(init=False)
+    #: What the public is shown, kept while nothing audited has changed it.
+    public_cache: PublicCache = field(init=False)
 
     def __post_init__(self) -> None:
         from openlfr.services.live import LiveFeed  # it imports this module
+        from openlfr.services.public_cache import PublicCache  # so does this one
         from openlfr.services.rate_limits import LoginThrottle, RateLimiter, open_storage
 
         storage = open_storage(self.settings.rate_limit_storage)
         self.rate_limits = RateLimiter(storage)
         self.login_throttle = LoginThrottle(storage, self.settings.login_failures_allowed)
         self.live = LiveFeed()
+        self.public_cache = PublicCache(self)
 
     @classmethod
     def open(cls, settings: Settings, *, run_migrations: bool = True) -> Platform:

@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 
 from openlfr import __version__
@@ -34,6 +35,7 @@ from openlfr.web.api import (
     users,
     watchlists,
 )
+from openlfr.web.caching import PublicCacheMiddleware
 from openlfr.web.errors import install_error_handlers
 from openlfr.web.pages import install as install_pages
 from openlfr.web.security import SecurityMiddleware
@@ -82,6 +84,11 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Requests run on as many threads as the database pool has connections.
+        to_thread.current_default_thread_limiter().total_tokens = (
+            platform.settings.server_threads)
+        # Consoles on every server process wake when any of them records an alert.
+        platform.live.connect_processes(platform.engine)
         sweeper = asyncio.create_task(_retention_loop(platform))
         mailer = asyncio.create_task(_email_loop(platform))
         yield
@@ -113,6 +120,8 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         return {"status": "ok"}
 
     install_pages(app)  # the public portal's HTML pages and feeds (openlfr.web.pages)
+    # Public pages, feeds and open data from the cache while nothing published changed.
+    app.add_middleware(PublicCacheMiddleware, cache=platform.public_cache)
     # Security headers on every response; Origin checked on cookie-authenticated API calls.
     app.add_middleware(SecurityMiddleware, public_url=platform.settings.public_url)
     return app

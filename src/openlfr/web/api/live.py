@@ -33,6 +33,7 @@ ConsoleWatcher = Annotated[Actor, power(Action.CONSOLE_WATCH)]
 
 #: How often a stream reads the database when nothing on this process woke it: the
 #: longest a change made through another server process takes to arrive.
+#: The default of OPENLFR_LIVE_POLL_S.
 POLL_INTERVAL_S = 2.0
 #: How long a browser waits before reconnecting a dropped stream.
 RECONNECT_MS = 1000
@@ -100,7 +101,7 @@ async def live_stream(deployment_id: IdPath, start: Annotated[int, Depends(strea
                     sent_status = status
                 if status.ended:
                     return
-            if not await wake.wait(POLL_INTERVAL_S):
+            if not await wake.wait(platform.settings.live_poll_s):
                 return  # the server is stopping
             # When late delivery closes nothing is written: look again, to say so and end.
             snapshot = (sent_status is not None and sent_status.late_until is not None

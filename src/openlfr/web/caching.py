@@ -1,0 +1,125 @@
+"""HTTP side of the public cache (``services.public_cache``): anonymous GETs of public
+pages, feeds and open data are answered from the cache while the public read model is
+unchanged, and carry ETag and Last-Modified so that browsers and feed readers revalidate
+with a 304 instead of downloading again.
+
+A pure ASGI middleware, so that streams pass through unbuffered. Only answers that cannot
+depend on who asks are kept: no session cookie, API key or Authorization header in the
+request, a 200 with no Set-Cookie and no ``no-store``, a path that is not private
+(``security.is_private``).
+"""
+
+from __future__ import annotations
+
+from email.utils import format_datetime, parsedate_to_datetime
+
+import anyio.to_thread
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from openlfr.services.public_cache import CachedAnswer, PublicCache
+from openlfr.web.deps import SESSION_COOKIE
+from openlfr.web.security import is_private
+
+#: Paths never cached: logging in and out, and the operator console's streams.
+UNCACHED_PREFIXES = ("/login", "/logout", "/healthz", "/static/", "/docs", "/redoc",
+                     "/openapi.json")
+#: Public answers are revalidated on every use (cheap: a 304 from the cache).
+CACHE_CONTROL = b"no-cache"
+
+
+def _cacheable_request(scope: Scope) -> bool:
+    if scope["type"] != "http" or scope["method"] != "GET":
+        return False
+    path: str = scope["path"]
+    if is_private(path) or path.startswith(UNCACHED_PREFIXES) or path.endswith("/console"):
+        return False
+    headers = Headers(scope=scope)
+    if "authorization" in headers or "x-api-key" in headers:
+        return False
+    return SESSION_COOKIE + "=" not in headers.get("cookie", "")
+
+
+def _not_modified(request: Headers, answer: CachedAnswer) -> bool:
+    tags = request.get("if-none-match")
+    if tags is not None:
+        return answer.etag in [t.strip().removeprefix("W/") for t in tags.split(",")] \
+            or tags.strip() == "*"
+    since = request.get("if-modified-since")
+    if since is not None:
+        try:
+            return answer.built_at <= parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+def _validators(answer: CachedAnswer) -> list[tuple[bytes, bytes]]:
+    return [(b"etag", answer.etag.encode()),
+            (b"last-modified", format_datetime(answer.built_at, usegmt=True).encode()),
+            (b"cache-control", CACHE_CONTROL)]
+
+
+class PublicCacheMiddleware:
+    def __init__(self, app: ASGIApp, cache: PublicCache) -> None:
+        self.app = app
+        self.cache = cache
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not _cacheable_request(scope):
+            await self.app(scope, receive, send)
+            return
+        # Pages carry absolute links: the host they were asked on is part of the key.
+        key = (Headers(scope=scope).get("host", "") + scope["path"] + "?"
+               + scope.get("query_string", b"").decode("latin-1"))
+        version = await anyio.to_thread.run_sync(self.cache.version)
+        answer = self.cache.get(key, version)
+        if answer is None:
+            answer = await self._build(scope, receive, send, key, version)
+            if answer is None:
+                return  # not cacheable: already sent as it came
+        await self._send(Headers(scope=scope), answer, send)
+
+    async def _build(self, scope: Scope, receive: Receive, send: Send, key: str,
+                     version: tuple[int, int]) -> CachedAnswer | None:
+        """Run the app; keep its answer if it may be shared, else pass it on as it is."""
+        start: Message | None = None
+        chunks: list[bytes] = []
+        passing = False
+
+        async def capture(message: Message) -> None:
+            nonlocal start, passing
+            if passing:
+                await send(message)
+            elif message["type"] == "http.response.start":
+                start = message
+                headers = Headers(raw=message.get("headers", []))
+                if (message["status"] != 200 or "set-cookie" in headers
+                        or "no-store" in headers.get("cache-control", "")
+                        or headers.get("content-type", "").startswith("text/event-stream")):
+                    passing = True
+                    await send(message)
+            else:
+                chunks.append(message.get("body", b""))
+
+        await self.app(scope, receive, capture)
+        if passing or start is None:
+            return None
+        headers = [(k, v) for k, v in start.get("headers", [])
+                   if k.lower() not in (b"content-length", b"etag", b"last-modified",
+                                        b"cache-control")]
+        return self.cache.put(key, version, start["status"], headers, b"".join(chunks))
+
+    @staticmethod
+    async def _send(request: Headers, answer: CachedAnswer, send: Send) -> None:
+        if _not_modified(request, answer):
+            await send({"type": "http.response.start", "status": 304,
+                        "headers": _validators(answer)})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        headers = [*answer.headers, *_validators(answer),
+                   (b"content-length", str(len(answer.body)).encode())]
+        await send({"type": "http.response.start", "status": answer.status,
+                    "headers": headers})
+        await send({"type": "http.response.body", "body": answer.body})
+

@@ -1,0 +1,94 @@
+"""The public cache: pages, feeds and open data are served from it while nothing audited
+changed, are never stale after a change (in this server process or another on the same
+database), carry ETag and Last-Modified, and answer a revalidation with 304."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from platform_helpers import Scenario, Staff, ok
+
+from openlfr.services.platform import Platform
+
+OBJECTION = "Nobody on my estate was told about the cameras until the van arrived."
+
+
+@pytest.fixture
+def noticed(scenario: Scenario) -> Iterator[Scenario]:
+    """A deployment whose notice is published (its page is public)."""
+    scenario.draft()
+    ok(scenario.staff["planner"].post(scenario.url("/propose")))
+    ok(scenario.staff["planner"].post(scenario.url("/publish-notice")))
+    yield scenario
+
+
+def test_a_public_page_is_served_from_the_cache_until_something_changes(
+        noticed: Scenario) -> None:
+    s, cache = noticed, noticed.staff.platform.public_cache
+    page = f"/deployments/{s.reference}"
+    first = s.staff.anon.get(page)
+    assert first.status_code == 200, first.text
+    hits = cache.hits
+    second = s.staff.anon.get(page)
+    assert second.status_code == 200 and second.text == first.text
+    assert cache.hits == hits + 1
+    assert second.headers["etag"] == first.headers["etag"]
+    assert "last-modified" in second.headers
+    # Logged-in staff are never served the anonymous copy.
+    s.staff["planner"].get(page)
+    assert cache.hits == hits + 1
+
+
+def test_an_answer_published_shows_at_once(noticed: Scenario) -> None:
+    s = noticed
+    page = f"/deployments/{s.reference}"
+    before = s.staff.anon.get(page)
+    assert "discarded at once" not in before.text
+    s.object_and_answer()  # an objection, and the planner's published answer
+    after = s.staff.anon.get(page)
+    assert "discarded at once" in after.text
+    assert after.headers["etag"] != before.headers["etag"]
+
+
+def test_a_change_made_by_another_server_process_shows_at_once(
+        noticed: Scenario) -> None:
+    s = noticed
+    page = f"/deployments/{s.reference}"
+    assert OBJECTION not in s.staff.anon.get(page).text
+    other_process = Platform.open(s.staff.platform.settings)
+    other_process.clock = s.clock
+    try:
+        ok(Staff(other_process).anon.post(f"/api/public/deployments/{s.reference}/feedback",
+                                          json={"kind": "objection", "text": OBJECTION}), 201)
+    finally:
+        other_process.close()
+    assert OBJECTION in s.staff.anon.get(page).text
+
+
+@pytest.mark.parametrize("path", ["/deployments/{ref}", "/transparency.json",
+                                  "/areas/lambeth/deployments.atom",
+                                  "/api/public/deployments/{ref}"])
+def test_revalidation_answers_304(noticed: Scenario, path: str) -> None:
+    s = noticed
+    url = path.format(ref=s.reference)
+    first = s.staff.anon.get(url)
+    assert first.status_code == 200, first.text
+    etag, modified = first.headers["etag"], first.headers["last-modified"]
+    again = s.staff.anon.get(url, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == etag
+    assert s.staff.anon.get(url, headers={"If-Modified-Since": modified}).status_code == 304
+    assert s.staff.anon.get(url, headers={"If-None-Match": '"other"'}).status_code == 200
+    # After a change, the full answer again where its bytes changed (the page lists the
+    # question), still 304 where they did not (a feed of notices).
+    s.clock.advance(minutes=1)
+    s.staff.anon.post(f"/api/public/deployments/{s.reference}/feedback",
+                      json={"kind": "question", "text": "Which streets will the van be on?"})
+    changed = s.staff.anon.get(url).headers["etag"] != etag
+    if path == "/deployments/{ref}":
+        assert changed
+    assert s.staff.anon.get(url, headers={"If-Modified-Since": modified}).status_code == (
+        200 if changed else 304)
+    assert s.staff.anon.get(url, headers={"If-None-Match": etag}).status_code == (
+        200 if changed else 304)
