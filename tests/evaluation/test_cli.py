@@ -232,3 +232,63 @@ def test_shared_faces(tmp_path: Path) -> None:
     assert ident["watchlist_size"] == results["protocol"]["largest_watchlist_size"]
     at_default = next(r for r in ident["overall"] if r["threshold"] == DEFAULT_THRESHOLD)
     assert at_default["tpir"] >= 0.6 and at_default["fpir"] <= 0.2
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _without_timings(results: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in results.items() if k != "created_at"}
+
+
+@pytest.mark.slow
+def test_on_a_ray_cluster_the_results_are_the_same(run: Run, lfw_copy: Path,
+                                                    tmp_path: Path) -> None:
+    import os
+    import signal
+    import tempfile
+    import time
+
+    pytest.importorskip("ray")
+    port = _free_port()
+    temp_dir = tempfile.mkdtemp(prefix="olfr-ray-", dir="/tmp")  # short: socket paths
+    # A cluster of its own (`ray start` as an operator runs it), stopped with its command.
+    # Token authentication, as Ray's documentation asks of a cluster: the head and every
+    # client with RAY_AUTH_MODE=token and the token in ~/.ray/auth_token.
+    os.environ["RAY_AUTH_MODE"] = "token"  # for the head and the evaluate run below
+    head = subprocess.Popen(
+        [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block",
+         f"--port={port}", "--num-cpus=2", f"--temp-dir={temp_dir}",
+         "--include-dashboard=false"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        out = tmp_path / "out"
+        deadline = time.monotonic() + 120
+        while True:
+            result = openlfr("evaluate", str(lfw_copy / "manifest.csv"), "--pairs",
+                             str(lfw_copy / "pairs.txt"), "--thresholds", "0.3:0.7:0.05",
+                             "--group-column", "made_up_group", "--out", str(out),
+                             "--address", f"127.0.0.1:{port}")
+            if result.returncode == 0 or time.monotonic() > deadline \
+                    or "cannot join the Ray cluster" not in result.stderr:
+                break
+            time.sleep(2)  # the head is still starting
+        assert result.returncode == 0, result.stderr
+    finally:
+        os.environ.pop("RAY_AUTH_MODE", None)
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+    local, _ = run
+    assert local.returncode == 0
+    here = json.loads((lfw_copy / "out" / "results.json").read_text())
+    there = json.loads((out / "results.json").read_text())
+    assert _without_timings(there) == _without_timings(here)

@@ -89,6 +89,13 @@ def evaluate_command(
         None, "--api-key", metavar="KEY", envvar="OPENLFR_API_KEY",
         help="API key for --register (sent as X-API-Key; or set OPENLFR_API_KEY).",
     ),
+    address: str | None = typer.Option(
+        None, "--address", metavar="auto|HOST:PORT",
+        help="Describe the images on a Ray cluster (one process per core of every "
+        "machine): 'auto' joins the one `ray start` runs on this machine, HOST:PORT its "
+        "head. The photos are sent to the workers (no shared folder needed). --workers is "
+        "then unused.",
+    ),
 ) -> None:
     """Measure the engine's accuracy and its fairness between groups, NPL-style.
 
@@ -140,6 +147,13 @@ def evaluate_command(
         cached = load_cache(cache, analyzer.model_id) if cache is not None else None
     except (EvaluationError, RecognitionError) as exc:
         fail(exc)
+    if address is not None:
+        from openlfr.fleet import FleetError, start_ray
+
+        try:
+            start_ray(address)
+        except FleetError as exc:
+            fail(exc)
 
     total = len({s.path for s in dataset.samples}
                 | ({p for pair in pairs_file.pairs for p in (pair.first, pair.second)}
@@ -172,6 +186,7 @@ def evaluate_command(
             results, descriptions = evaluate(
                 dataset, analyzer, options, pairs=pairs_file, filler=filler_set,
                 workers=workers, on_image=on_image, cache=cached,
+                on_cluster=address is not None,
             )
         if cache is not None:
             save_cache(cache, analyzer.model_id, descriptions)

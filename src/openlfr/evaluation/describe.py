@@ -1,9 +1,10 @@
-"""Describing every image of an evaluation once, on every core.
+"""Describing every image of an evaluation once, on every core (or a Ray cluster's).
 
 Each image gives the descriptor of its largest face (the photo's subject; people in
 the background are smaller). Descriptors live in memory for the run only: no face
 image is written anywhere, and descriptors are written only to a cache file the user
-asks for.
+asks for. On a cluster the photos go to its workers as bytes (they need not share a
+file system); the results are the same as on this machine.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from openlfr.evaluation.errors import DatasetError
 from openlfr.recognition.analyzer import FaceAnalyzer
 from openlfr.recognition.enrolment import ENROL_MAX_PX, ENROL_MIN_FACE_PX
 from openlfr.recognition.images import ImageError, decode_image
-from openlfr.recognition.workers import make_executor, process_analyzer
+from openlfr.recognition.workers import make_executor, process_analyzer, worker_initializer
 
 NO_FACE = "no face found"
 
@@ -41,12 +42,32 @@ class ImageDescription:
 
 def _describe_one(path: Path) -> ImageDescription:
     """Runs in a worker: read, find the faces, describe the largest."""
-    analyzer = process_analyzer()
     try:
         data = path.read_bytes()
-        image = decode_image(data, path.name)
     except OSError as exc:
         return ImageDescription(None, f"unreadable: {exc.strerror or exc}")
+    return _describe_data(path.name, data)
+
+
+def _describe_sent(item: tuple[str, bytes | str]) -> ImageDescription:
+    """Runs on a cluster's worker: the photo's name and bytes (or why it was unreadable)."""
+    name, data = item
+    if isinstance(data, str):
+        return ImageDescription(None, data)
+    return _describe_data(name, data)
+
+
+def _read_for_sending(path: Path) -> tuple[str, bytes | str]:
+    try:
+        return path.name, path.read_bytes()
+    except OSError as exc:
+        return path.name, f"unreadable: {exc.strerror or exc}"
+
+
+def _describe_data(name: str, data: bytes) -> ImageDescription:
+    analyzer = process_analyzer()
+    try:
+        image = decode_image(data, name)
     except ImageError as exc:
         text = str(exc)
         return ImageDescription(None, "unreadable: " + (text.split(": ", 1)[-1]))
@@ -69,8 +90,10 @@ def describe_images(
     workers: int = 2,
     on_image: Callable[[Path, ImageDescription], None] | None = None,
     cache: dict[Path, ImageDescription] | None = None,
+    on_cluster: bool = False,
 ) -> dict[Path, ImageDescription]:
-    """Describe each distinct path once (in ``workers`` processes; 0 runs inline).
+    """Describe each distinct path once (in ``workers`` processes; 0 runs inline; with
+    ``on_cluster``, in a process per core of the Ray cluster this process joined).
 
     ``cache`` holds descriptions from an earlier pass (e.g. a cache file): those paths
     are not described again. ``on_image`` is called once per path, in input order.
@@ -84,7 +107,20 @@ def describe_images(
             results[path] = known[path]
             if on_image:
                 on_image(path, known[path])
-    if todo:
+    if todo and on_cluster:
+        from ray.util.multiprocessing import Pool
+
+        # Ray's Pool: multiprocessing's interface, the cluster's cores. Each worker loads
+        # the networks once (as a local worker process does).
+        initializer, initargs = worker_initializer(analyzer)
+        with Pool(initializer=initializer, initargs=initargs) as pool:
+            sent = (_read_for_sending(p) for p in todo)
+            for path, description in zip(todo, pool.imap(_describe_sent, sent, chunksize=8),
+                                         strict=True):
+                results[path] = description
+                if on_image:
+                    on_image(path, description)
+    elif todo:
         with make_executor(min(max(workers, 0), len(todo)), analyzer) as executor:
             # chunks of a few images keep both cores busy without a long tail.
             for path, description in zip(

@@ -396,8 +396,10 @@ def evaluate(
     workers: int = 2,
     on_image: Callable[[Path, ImageDescription], None] | None = None,
     cache: dict[Path, ImageDescription] | None = None,
+    on_cluster: bool = False,
 ) -> tuple[dict[str, Any], dict[Path, ImageDescription]]:
-    """Describe every image (dataset, pairs, filler) once, then evaluate.
+    """Describe every image (dataset, pairs, filler) once (``on_cluster``: on the Ray
+    cluster this process joined), then evaluate.
 
     Returns the results and the descriptions (for an optional cache file).
     """
@@ -407,7 +409,7 @@ def evaluate(
     if filler is not None:
         paths += [s.path for s in filler.samples]
     descriptions = describe_images(paths, analyzer, workers=workers, on_image=on_image,
-                                   cache=cache)
+                                   cache=cache, on_cluster=on_cluster)
     filler_vectors: list[np.ndarray] = []
     if filler is not None:
         # One entry per filler identity: its first image with a face.

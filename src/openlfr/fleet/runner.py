@@ -170,7 +170,9 @@ def start_ray(address: str | None, temp_dir: Path | None = None,
         ray.init(**options)
     except ConnectionError as exc:
         raise FleetError(f"cannot join the Ray cluster at {address}: {exc}; start it with "
-                         "`ray start --head` (or check the address)") from None
+                         "`ray start --head` (or check the address); a cluster with token "
+                         "authentication needs RAY_AUTH_MODE=token and its token here too "
+                         "(~/.ray/auth_token or RAY_AUTH_TOKEN)") from None
 
 
 def run_fleet(cameras: list[Camera], options: FleetOptions,

@@ -38,6 +38,12 @@ def _init_worker(backend_name: str, detector_name: str, descriptor_name: str) ->
         _analyzer = FaceAnalyzer(load_backends(backend_name, 1, detector_name, descriptor_name))
 
 
+def worker_initializer(analyzer: FaceAnalyzer) -> tuple[Callable[..., None], tuple[str, ...]]:
+    """(initializer, its arguments) for a pool of worker processes, on this machine or a
+    cluster's, so that their tasks see a copy of `analyzer` (``process_analyzer``)."""
+    return _init_worker, _names(analyzer)
+
+
 def process_analyzer() -> FaceAnalyzer:
     """The analyzer of the current process (a worker, or the caller with workers=0)."""
     if _analyzer is None:  # pragma: no cover - guarded by make_executor
