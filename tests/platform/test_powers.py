@@ -148,6 +148,7 @@ USE_CASES: dict[str, Action] = {
     "technology.record_equity_audit": Action.EQUITY_AUDIT_RECORD,
     "technology.register_technology": Action.TECHNOLOGY_REGISTER,
     "technology.register_running_engine": Action.TECHNOLOGY_REGISTER,
+    "admin.settings_in_force": Action.SETTINGS_READ,
     "outcomes.record_later_outcome": Action.LATER_OUTCOME_RECORD,
     "outcomes.arrests_of": Action.LATER_OUTCOME_RECORD,
     "technology.update_technology": Action.TECHNOLOGY_REGISTER,

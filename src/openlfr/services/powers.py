@@ -72,6 +72,7 @@ class Action(StrEnum):
     TECHNOLOGY_REGISTER = "technology.register"
     EQUITY_AUDIT_RECORD = "equity_audit.record"
     AUDIT_LOG_READ = "audit_log.read"
+    SETTINGS_READ = "settings.read"
     # watchlists, alerts, the console
     WATCHLIST_READ = "watchlist.read"
     WATCHLIST_WRITE = "watchlist.write"
@@ -171,6 +172,8 @@ POWERS: dict[Action, Power] = _table(
      "add or correct a technology register entry"),
     (Action.EQUITY_AUDIT_RECORD, (_R.OVERSIGHT, _R.ADMIN), "record an equity audit"),
     (Action.AUDIT_LOG_READ, (_R.ADMIN, _R.OVERSIGHT), "read and verify the audit log"),
+    (Action.SETTINGS_READ, (_R.ADMIN, _R.OVERSIGHT),
+     "read the settings in force (secrets shown only as set or not set)"),
     (Action.WATCHLIST_READ, (_R.PLANNER, _R.AUTHORISER, _R.OPERATOR),
      "read a watchlist with subject references and reference photos"),
     (Action.WATCHLIST_WRITE, (_R.PLANNER,), "build a watchlist"),

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from openlfr.audit import append_event
@@ -243,11 +243,24 @@ def revoke_api_key(p: Platform, actor: Actor, key_id: int) -> m.ApiKey:
     return key
 
 
+#: How stale a key's "last used" may get before a request writes it again: a node sends
+#: many requests a minute, and one write a minute is enough for an admin to see it is alive.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
 def actor_for_api_key(p: Platform, secret: str) -> Actor | None:
-    """The node or audit tool an API key belongs to, if the key exists and is not revoked."""
+    """The node or audit tool an API key belongs to, if the key exists and is not revoked;
+    notes when it was last used (to the minute)."""
+    now = p.clock()
     with p.sessions() as s:
         key = s.scalar(select(m.ApiKey).where(m.ApiKey.key_hash == _sha256(secret)))
         if key is None or key.revoked_at is not None:
             return None
-        return Actor(name=key.name, role=Role(key.role), api_key_id=key.id,
-                     deployment_scope=key.deployment_id)
+        actor = Actor(name=key.name, role=Role(key.role), api_key_id=key.id,
+                      deployment_scope=key.deployment_id)
+        stale = key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION
+    if stale:
+        with p.sessions.begin() as s:
+            s.execute(update(m.ApiKey).where(m.ApiKey.id == actor.api_key_id)
+                      .values(last_used_at=now))
+    return actor

@@ -80,6 +80,8 @@ class ApiKey(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    # When the key last authenticated a request (kept to the minute: admin pages show it).
+    last_used_at: Mapped[datetime | None]
 
 
 # --- technology and audits -------------------------------------------------------------

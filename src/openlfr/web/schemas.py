@@ -532,6 +532,8 @@ class ApiKeyOut(Out):
     created_by: str
     created_at: datetime
     revoked_at: datetime | None
+    #: When it last authenticated a request (to the minute); null if never.
+    last_used_at: datetime | None = None
 
 
 class NewApiKeyOut(BaseModel):

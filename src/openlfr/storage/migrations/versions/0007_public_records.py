@@ -2,7 +2,8 @@
 
 Technology register entries gain the ATRS fields people write (JSON, empty for entries
 registered before), a version number and their published versions; alerts gain what
-followed an arrest (NULL for those recorded before). Gate snapshots already exist
+followed an arrest (NULL for those recorded before); API keys gain when they were last
+used. Gate snapshots already exist
 (deployments.gate_snapshots).
 
 Revision ID: 0007
@@ -48,6 +49,8 @@ def upgrade() -> None:
     with op.batch_alter_table("technology_versions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_technology_versions_technology_id"),
                               ["technology_id"], unique=False)
+    with op.batch_alter_table("api_keys", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("last_used_at", UTCDateTime(), nullable=True))
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("later_outcome", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("later_outcome_recorded_at", UTCDateTime(),
@@ -61,6 +64,8 @@ def downgrade() -> None:
         for column in ("later_outcome_recorded_by", "later_outcome_recorded_at",
                        "later_outcome"):
             batch_op.drop_column(column)
+    with op.batch_alter_table("api_keys", schema=None) as batch_op:
+        batch_op.drop_column("last_used_at")
     with op.batch_alter_table("technology_versions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_technology_versions_technology_id"))
     op.drop_table("technology_versions")

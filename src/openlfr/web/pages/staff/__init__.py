@@ -13,6 +13,7 @@ typed kept.
 * ``authorising``: the gate checklist; authorise, override, activate.
 * ``oversight``: formal comments and council motions with their responses.
 * ``arrests``: what followed each arrest after an alert.
+* ``admin``: people and roles, API keys, the technology register, settings, audit log.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from types import ModuleType
 from starlette.routing import BaseRoute
 
 from openlfr.web.pages.staff import (
+    admin,
     arrests,
     assessment,
     authorising,
@@ -33,7 +35,7 @@ from openlfr.web.pages.staff import (
 )
 
 _MODULES: tuple[ModuleType, ...] = (home, deployments, assessment, engagement, feedback,
-                                     authorising, oversight, arrests)
+                                     authorising, oversight, arrests, admin)
 
 PUBLIC_PATHS: tuple[str, ...] = ()
 routes: list[BaseRoute] = [route for module in _MODULES for route in module.routes]

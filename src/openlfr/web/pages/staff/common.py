@@ -235,6 +235,10 @@ def done(request: Request, route: str, notice: str, anchor: str = "", **params: 
 #: What the page says after a successful action (``?done=KEY``; nothing else is shown).
 NOTICES: dict[str, str] = {
     "later_outcome": "What followed the arrest was recorded; the published records count it.",
+    "user_added": "The person was added.",
+    "user_changed": "The change was saved; their sessions were ended.",
+    "key_revoked": "The key was revoked: it no longer works.",
+    "entry_published": "A new version of the register entry was published.",
     "created": "The deployment was drafted. It stays private until notice is published.",
     "updated": "The plan was saved.",
     "unchanged": "Nothing was changed.",

@@ -1,0 +1,339 @@
+"""Admin pages: people and their roles, API keys (issue, revoke, when last used), the
+technology register (add, edit: every edit a new published version), the settings in
+force (read-only, secrets masked) and the audit log with its verification. Each page
+takes the action of the powers table its service checks; oversight reads the register,
+settings and audit log too."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from openlfr.governance.errors import GovernanceError
+from openlfr.services import admin, atrs, audit_log, technology, users
+from openlfr.services.platform import PERSON_ROLES, Actor
+from openlfr.services.powers import Action, may, ordered
+from openlfr.services.schemas import ApiKeyIn, UserIn, UserPatch
+from openlfr.web.pages.rendering import not_found, platform_of
+from openlfr.web.pages.staff.common import (
+    FORM,
+    FormReader,
+    done,
+    notice_of,
+    path_id,
+    problem_status,
+    service_problem,
+)
+from openlfr.web.pages.staff_access import StaffRoute, staff_form, staff_page, staff_render
+
+#: The admin pages, the action each needs, for the admin home's links.
+PAGES: tuple[tuple[str, str, Action], ...] = (
+    ("People and roles", "staff_admin_users", Action.USERS_MANAGE),
+    ("API keys", "staff_admin_keys", Action.API_KEYS_MANAGE),
+    ("Technology register", "staff_admin_register", Action.TECHNOLOGY_REGISTER),
+    ("Settings in force", "staff_admin_settings", Action.SETTINGS_READ),
+    ("Audit log", "staff_admin_audit", Action.AUDIT_LOG_READ),
+)
+AUDIT_PAGE_EVENTS = 100
+
+
+def admin_home(request: Request) -> Response:
+    actor = staff_page(request, Action.SETTINGS_READ)
+    if isinstance(actor, Response):
+        return actor
+    return staff_render(request, actor, "staff_admin.html", {
+        "pages": [(label, route) for label, route, action in PAGES if may(actor.role, action)]})
+
+
+# --- people and roles -----------------------------------------------------------------------
+
+
+def _users(request: Request, actor: Actor, errors: dict[str, str] | None = None,
+           values: dict[str, str] | None = None, status_code: int = 200) -> Response:
+    return staff_render(request, actor, "staff_admin_users.html", {
+        "people": users.list_users(platform_of(request), actor),
+        "roles": [r.value for r in ordered(PERSON_ROLES)], "errors": errors or {},
+        "values": values or {}, "notice": notice_of(request)}, status_code=status_code)
+
+
+def users_page(request: Request) -> Response:
+    actor = staff_page(request, Action.USERS_MANAGE)
+    if isinstance(actor, Response):
+        return actor
+    return _users(request, actor)
+
+
+async def add_user(request: Request) -> Response:
+    checked = await staff_form(request, Action.USERS_MANAGE)
+    if isinstance(checked, Response):
+        return checked
+    actor, form = checked
+    reader = FormReader(form)
+    data = reader.build(UserIn, {"username": reader.text("username"),
+                                 "password": reader.text("password"),
+                                 "role": reader.text("role"), "areas": reader.lines("areas")})
+    if data is not None:
+        try:
+            users.create_user(platform_of(request), actor, data)
+        except GovernanceError as exc:
+            field, message = service_problem(exc)
+            reader.problems[field] = message
+            return _users(request, actor, reader.problems, reader.values, problem_status(exc))
+        return done(request, "staff_admin_users", "user_added")
+    values = {k: v for k, v in reader.values.items() if k != "password"}  # never echoed
+    return _users(request, actor, reader.problems, values, 422)
+
+
+async def change_user(request: Request) -> Response:
+    checked = await staff_form(request, Action.USERS_MANAGE)
+    if isinstance(checked, Response):
+        return checked
+    actor, form = checked
+    user_id = path_id(request, "user_id")
+    if user_id is None:
+        return not_found(request, "no such person")
+    reader = FormReader(form)
+    patch: dict[str, Any] = {"role": reader.text("role") or None,
+                             "active": reader.text("active") == "yes"}
+    if patch["role"] == "councillor":
+        patch["areas"] = reader.lines("areas")
+    data = reader.build(UserPatch, patch)
+    if data is not None:
+        try:
+            users.update_user(platform_of(request), actor, user_id, data)
+        except GovernanceError as exc:
+            return _users(request, actor, {f"user-{user_id}": service_problem(exc)[1]},
+                          status_code=problem_status(exc))
+        return done(request, "staff_admin_users", "user_changed", f"#user-{user_id}")
+    return _users(request, actor, {f"user-{user_id}": "; ".join(reader.problems.values())},
+                  status_code=422)
+
+
+# --- API keys -------------------------------------------------------------------------------
+
+
+def _keys(request: Request, actor: Actor, errors: dict[str, str] | None = None,
+          values: dict[str, str] | None = None, secret: str | None = None,
+          status_code: int = 200) -> Response:
+    return staff_render(request, actor, "staff_admin_keys.html", {
+        "keys": users.list_api_keys(platform_of(request), actor), "secret": secret,
+        "errors": errors or {}, "values": values or {}, "notice": notice_of(request)},
+        status_code=status_code)
+
+
+def keys_page(request: Request) -> Response:
+    actor = staff_page(request, Action.API_KEYS_MANAGE)
+    if isinstance(actor, Response):
+        return actor
+    return _keys(request, actor)
+
+
+async def create_key(request: Request) -> Response:
+    checked = await staff_form(request, Action.API_KEYS_MANAGE)
+    if isinstance(checked, Response):
+        return checked
+    actor, form = checked
+    reader = FormReader(form)
+    data = reader.build(ApiKeyIn, {"name": reader.text("name"), "role": reader.text("role"),
+                                   "deployment_id": reader.optional("deployment_id")})
+    if data is None:
+        return _keys(request, actor, reader.problems, reader.values, status_code=422)
+    try:
+        new = users.create_api_key(platform_of(request), actor, data)
+    except GovernanceError as exc:
+        field, message = service_problem(exc)
+        return _keys(request, actor, {field: message}, reader.values,
+                     status_code=problem_status(exc))
+    # Shown once, on this response only (no redirect: the secret is never stored).
+    return _keys(request, actor, secret=new.secret, status_code=201)
+
+
+async def revoke_key(request: Request) -> Response:
+    checked = await staff_form(request, Action.API_KEYS_MANAGE)
+    if isinstance(checked, Response):
+        return checked
+    actor, _ = checked
+    key_id = path_id(request, "key_id")
+    try:
+        users.revoke_api_key(platform_of(request), actor, key_id or 0)
+    except GovernanceError as exc:
+        return _keys(request, actor, {FORM: service_problem(exc)[1]},
+                     status_code=problem_status(exc))
+    return done(request, "staff_admin_keys", "key_revoked", f"#key-{key_id}")
+
+
+# --- the technology register ----------------------------------------------------------------
+
+
+def register_page(request: Request) -> Response:
+    actor = staff_page(request, Action.TECHNOLOGY_REGISTER)
+    if isinstance(actor, Response):
+        return actor
+    return staff_render(request, actor, "staff_admin_register.html", {
+        "entries": technology.register_entries(platform_of(request)),
+        "notice": notice_of(request), "errors": {}})
+
+
+def _entry_form(request: Request, actor: Actor, entry: technology.RegisterEntry | None,
+                values: dict[str, str], errors: dict[str, str],
+                status_code: int = 200) -> Response:
+    return staff_render(request, actor, "staff_admin_entry.html", {
+        "entry": entry, "values": values, "errors": errors, "sections": atrs.SECTIONS,
+        "phases": ["pre-deployment", "beta/pilot", "production", "retired"]},
+        status_code=status_code)
+
+
+ENGINE_FIELDS = ("algorithm", "model_version", "vendor_or_project", "default_threshold",
+                 "notes")
+ATRS_TEXT_FIELDS = tuple(key for _, rows in atrs.SECTIONS for key, _ in rows)
+
+
+def _values_of(entry: technology.RegisterEntry) -> dict[str, str]:
+    t = entry.technology
+    fields = atrs.fields_of(t.atrs)
+    values = {k: str(getattr(t, k)) for k in ENGINE_FIELDS}
+    values.update({k: str(getattr(fields, k)) for k in ATRS_TEXT_FIELDS})
+    values["impact_assessments"] = "\n".join(
+        " | ".join([a.name, a.completed_on.isoformat() if a.completed_on else "", a.link,
+                    a.description]).rstrip(" |") for a in fields.impact_assessments)
+    values["risks"] = "\n".join(" | ".join([r.name, r.description, r.mitigation]).rstrip(" |")
+                                for r in fields.risks)
+    return values
+
+
+def _parts(line: str, names: tuple[str, ...]) -> dict[str, str]:
+    return {k: v.strip() for k, v in zip(names, line.split("|"), strict=False) if v.strip()}
+
+
+def _entry_data(reader: FormReader) -> Any:
+    """The form as RegisterEntryIn: engine fields, ATRS text fields, one impact assessment
+    per line (name | date | link | description), one risk per line (name | description |
+    mitigation), and the reason for the change."""
+    body: dict[str, Any] = {k: reader.text(k) for k in ENGINE_FIELDS}
+    body["atrs"] = {
+        **{k: reader.text(k) for k in ATRS_TEXT_FIELDS},
+        "impact_assessments": [
+            {**_parts(line, ("name", "completed_on", "link", "description"))}
+            for line in reader.lines("impact_assessments")],
+        "risks": [_parts(line, ("name", "description", "mitigation"))
+                  for line in reader.lines("risks")]}
+    body["reason"] = reader.text("reason")
+    data = reader.build(atrs.RegisterEntryIn, body)
+    if "atrs" in reader.problems:  # name the ATRS field itself, next to its box
+        message = reader.problems.pop("atrs")
+        field, _, rest = message.partition(": ")
+        reader.problems[field if field in reader.values else "atrs"] = rest or message
+    return data
+
+
+def new_entry_page(request: Request) -> Response:
+    actor = staff_page(request, Action.TECHNOLOGY_REGISTER)
+    if isinstance(actor, Response):
+        return actor
+    facts = technology.engine_facts()
+    return _entry_form(request, actor, None, {
+        "algorithm": facts.algorithm, "model_version": facts.model_id,
+        "vendor_or_project": "openlfr", "default_threshold": str(facts.default_threshold)}, {})
+
+
+async def save_entry(request: Request) -> Response:
+    checked = await staff_form(request, Action.TECHNOLOGY_REGISTER)
+    if isinstance(checked, Response):
+        return checked
+    actor, form = checked
+    p = platform_of(request)
+    technology_id = path_id(request, "technology_id") if "technology_id" in \
+        request.path_params else None
+    entry = None
+    if technology_id is not None:
+        try:
+            entry = technology.register_entry(p, technology_id)
+        except GovernanceError:
+            return not_found(request, f"no technology register entry {technology_id}")
+    reader = FormReader(form)
+    data = _entry_data(reader)
+    if data is None:
+        return _entry_form(request, actor, entry, reader.values, reader.problems, 422)
+    try:
+        if entry is None:
+            t = technology.register_technology(p, actor, data)
+        else:
+            t = technology.update_technology(p, actor, entry.technology.id, data)
+    except GovernanceError as exc:
+        field, message = service_problem(exc)
+        return _entry_form(request, actor, entry, reader.values, {field: message},
+                           problem_status(exc))
+    return done(request, "staff_admin_register", "entry_published", f"#technology-{t.id}")
+
+
+def edit_entry_page(request: Request) -> Response:
+    actor = staff_page(request, Action.TECHNOLOGY_REGISTER)
+    if isinstance(actor, Response):
+        return actor
+    technology_id = path_id(request, "technology_id")
+    try:
+        entry = technology.register_entry(platform_of(request), technology_id or 0)
+    except GovernanceError:
+        return not_found(request, f"no technology register entry {technology_id}")
+    return _entry_form(request, actor, entry, _values_of(entry), {})
+
+
+# --- settings and the audit log -------------------------------------------------------------
+
+
+def settings_page(request: Request) -> Response:
+    actor = staff_page(request, Action.SETTINGS_READ)
+    if isinstance(actor, Response):
+        return actor
+    return staff_render(request, actor, "staff_admin_settings.html", {
+        "settings": admin.settings_in_force(platform_of(request), actor)})
+
+
+def audit_page(request: Request) -> Response:
+    actor = staff_page(request, Action.AUDIT_LOG_READ)
+    if isinstance(actor, Response):
+        return actor
+    p = platform_of(request)
+    verification = audit_log.verify(p, actor)
+    last = verification.events_checked
+    events = audit_log.list_events(p, actor, after_seq=max(0, last - AUDIT_PAGE_EVENTS),
+                                   limit=AUDIT_PAGE_EVENTS)
+    return staff_render(request, actor, "staff_admin_audit.html", {
+        "verification": verification, "events": list(reversed(events))})
+
+
+BASE = "/staff/admin"
+routes = [
+    StaffRoute(BASE, admin_home, action=Action.SETTINGS_READ, methods=["GET"],
+               name="staff_admin"),
+    StaffRoute(f"{BASE}/users", users_page, action=Action.USERS_MANAGE, methods=["GET"],
+               name="staff_admin_users"),
+    StaffRoute(f"{BASE}/users", add_user, action=Action.USERS_MANAGE, methods=["POST"],
+               name="staff_admin_add_user"),
+    StaffRoute(f"{BASE}/users/{{user_id:int}}", change_user, action=Action.USERS_MANAGE,
+               methods=["POST"], name="staff_admin_change_user"),
+    StaffRoute(f"{BASE}/api-keys", keys_page, action=Action.API_KEYS_MANAGE, methods=["GET"],
+               name="staff_admin_keys"),
+    StaffRoute(f"{BASE}/api-keys", create_key, action=Action.API_KEYS_MANAGE,
+               methods=["POST"], name="staff_admin_create_key"),
+    StaffRoute(f"{BASE}/api-keys/{{key_id:int}}/revoke", revoke_key,
+               action=Action.API_KEYS_MANAGE, methods=["POST"], name="staff_admin_revoke_key"),
+    StaffRoute(f"{BASE}/register", register_page, action=Action.TECHNOLOGY_REGISTER,
+               methods=["GET"], name="staff_admin_register"),
+    StaffRoute(f"{BASE}/register/new", new_entry_page, action=Action.TECHNOLOGY_REGISTER,
+               methods=["GET"], name="staff_admin_new_entry"),
+    StaffRoute(f"{BASE}/register/new", save_entry, action=Action.TECHNOLOGY_REGISTER,
+               methods=["POST"], name="staff_admin_add_entry"),
+    StaffRoute(f"{BASE}/register/{{technology_id:int}}", edit_entry_page,
+               action=Action.TECHNOLOGY_REGISTER, methods=["GET"],
+               name="staff_admin_edit_entry"),
+    StaffRoute(f"{BASE}/register/{{technology_id:int}}", save_entry,
+               action=Action.TECHNOLOGY_REGISTER, methods=["POST"],
+               name="staff_admin_save_entry"),
+    StaffRoute(f"{BASE}/settings", settings_page, action=Action.SETTINGS_READ,
+               methods=["GET"], name="staff_admin_settings"),
+    StaffRoute(f"{BASE}/audit", audit_page, action=Action.AUDIT_LOG_READ, methods=["GET"],
+               name="staff_admin_audit"),
+]

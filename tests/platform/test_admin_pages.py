@@ -1,0 +1,120 @@
+"""Admin pages: people and roles, API keys (issued once, last used, revoked), the
+technology register edited through a form (each save a new published version), settings
+in force with secrets masked, and the audit log with its verification; the 403 page does
+not tell an admin to ask an admin."""
+
+from __future__ import annotations
+
+import re
+
+from platform_helpers import Staff, ok
+from starlette.testclient import TestClient
+
+
+def _token(page_text: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page_text)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def _post(client: TestClient, page: str, action: str, fields: dict[str, str],
+          follow: bool = True) -> object:
+    token = _token(client.get(page).text)
+    return client.post(action, data={"csrf_token": token, **fields}, follow_redirects=follow)
+
+
+def test_admin_manages_people_and_roles(staff: Staff) -> None:
+    admin = staff["admin"]
+    home = admin.get("/staff/admin")
+    assert home.status_code == 200 and 'data-test="admin-link-staff_admin_users"' in home.text
+    r = _post(admin, "/staff/admin/users", "/staff/admin/users", {
+        "username": "pat", "password": "a-long-password-1", "role": "planner", "areas": ""})
+    assert r.status_code == 200 and 'data-username="pat"' in r.text  # type: ignore[attr-defined]
+    pat = next(u for u in ok(admin.get("/api/users")) if u["username"] == "pat")
+    r = _post(admin, "/staff/admin/users", f"/staff/admin/users/{pat['id']}",
+              {"role": "operator", "active": "no", "areas": ""})
+    person = next(u for u in ok(admin.get("/api/users")) if u["username"] == "pat")
+    assert (person["role"], person["active"]) == ("operator", False)
+    bad = _post(admin, "/staff/admin/users", "/staff/admin/users",
+                {"username": "x", "password": "short", "role": "planner"}, follow=False)
+    assert bad.status_code == 422 and "short" not in bad.text  # type: ignore[attr-defined]
+    assert staff["planner"].get("/staff/admin/users").status_code == 403
+
+
+def test_api_keys_are_shown_once_and_say_when_last_used(staff: Staff) -> None:
+    admin = staff["admin"]
+    r = _post(admin, "/staff/admin/api-keys", "/staff/admin/api-keys",
+              {"name": "audit-cli", "role": "oversight", "deployment_id": ""}, follow=False)
+    assert r.status_code == 201  # type: ignore[attr-defined]
+    secret = re.search(r'data-test="key-secret">([^<]+)<', r.text).group(1)  # type: ignore[attr-defined,union-attr]
+    assert secret not in admin.get("/staff/admin/api-keys").text  # never shown again
+    [key] = [k for k in ok(admin.get("/api/api-keys")) if k["name"] == "audit-cli"]
+    assert key["last_used_at"] is None
+    tool = TestClient(staff.app)
+    tool.headers["X-API-Key"] = secret
+    assert tool.get("/api/technology").status_code == 200
+    [key] = [k for k in ok(admin.get("/api/api-keys")) if k["name"] == "audit-cli"]
+    assert key["last_used_at"] is not None
+    page = admin.get("/staff/admin/api-keys").text
+    assert "never" not in page.split(f'data-key-id="{key["id"]}"')[1].split("</tr>")[0]
+    _post(admin, "/staff/admin/api-keys", f"/staff/admin/api-keys/{key['id']}/revoke", {})
+    assert tool.get("/api/technology").status_code == 401
+
+
+def test_register_entries_are_edited_as_new_versions(staff: Staff) -> None:
+    admin = staff["admin"]
+    new = admin.get("/staff/admin/register/new")
+    assert new.status_code == 200 and "mobilefacenet" in new.text  # filled from the engine
+    fields = {"algorithm": "UltraLight; MobileFaceNet", "model_version": "mfn:abc",
+              "vendor_or_project": "openlfr", "default_threshold": "0.5", "notes": "",
+              "name": "LFR pilot", "summary": "Cameras compare passers-by with a watchlist.",
+              "contact_email": "lfr@police.example", "phase": "beta/pilot",
+              "impact_assessments": "DPIA | 2026-01-10 | https://police.example/dpia.pdf",
+              "risks": "False alerts | An innocent person stopped | Officer checks every alert",
+              "reason": ""}
+    r = _post(admin, "/staff/admin/register/new", "/staff/admin/register/new", fields)
+    assert r.status_code == 200 and 'data-version="1"' in r.text  # type: ignore[attr-defined]
+    [entry] = ok(staff.anon.get("/api/public/technology"))
+    tid = entry["technology"]["id"]
+    form = admin.get(f"/staff/admin/register/{tid}").text
+    assert "DPIA | 2026-01-10 | https://police.example/dpia.pdf" in form
+    _post(admin, f"/staff/admin/register/{tid}", f"/staff/admin/register/{tid}",
+          {**fields, "default_threshold": "0.55", "reason": "Raised after the pilot's first month."})
+    record = ok(staff.anon.get(f"/api/public/technology/{tid}/atrs"))
+    assert record["version"] == 2 and record["tier_1"]["description"] == fields["summary"]
+    assert record["version_history"][1]["reason"] == "Raised after the pilot's first month."
+    ia = record["tier_2"]["risks_mitigations_and_impact_assessments"]["impact_assessments"]
+    assert ia == [{"name": "DPIA", "description": "", "date": "2026-01-10",
+                   "link": "https://police.example/dpia.pdf"}]
+    bad = _post(admin, f"/staff/admin/register/{tid}", f"/staff/admin/register/{tid}",
+                {**fields, "contact_email": "not an address"}, follow=False)
+    assert bad.status_code == 422 and "contact_email" not in bad.text.split("<form")[0]  # type: ignore[attr-defined]
+    assert ok(staff.anon.get(f"/api/public/technology/{tid}/atrs"))["version"] == 2
+
+
+def test_settings_are_read_only_and_secrets_masked(staff: Staff) -> None:
+    settings = staff.platform.settings
+    page = staff["oversight"].get("/staff/admin/settings")
+    assert page.status_code == 200
+    assert "OPENLFR_NOTICE_DAYS" in page.text and "OPENLFR_LATER_OUTCOME_WINDOW_DAYS" in page.text
+    for secret in (settings.encryption_key, settings.audit_signing_key):
+        if secret:
+            assert secret not in page.text
+    assert "<form" not in page.text.split('data-test="settings"')[1]
+    assert staff["planner"].get("/staff/admin/settings").status_code == 403
+
+
+def test_audit_log_page_says_it_verifies(staff: Staff) -> None:
+    staff["admin"]  # logging in is audited
+    page = staff["oversight"].get("/staff/admin/audit")
+    assert page.status_code == 200 and 'data-ok="true"' in page.text
+    assert page.text.count('data-test="audit-event"') >= 1
+
+
+def test_forbidden_page_does_not_tell_an_admin_to_ask_an_admin(staff: Staff) -> None:
+    page = staff["admin"].get("/staff/deployments/new")
+    assert page.status_code == 403
+    assert "Ask an admin" not in page.text and "ask an admin" not in page.text
+    assert "People and roles" in page.text
+    other = staff["operator"].get("/staff/admin/users")
+    assert other.status_code == 403 and "Ask an admin" in other.text
