@@ -188,15 +188,18 @@ def run_fleet(cameras: list[Camera], options: FleetOptions,
     node = options.node
     # Ray restarts a dead describer and retries the calls it was answering.
     describer_cls: Any = ray.remote(DescriberActor)
-    describers = [describer_cls.options(num_cpus=1, max_restarts=-1, max_task_retries=3)
+    describers = [describer_cls.options(num_cpus=1, max_restarts=-1, max_task_retries=3,
+                                        scheduling_strategy="SPREAD")
                   .remote(node.backend, options.descriptor) for _ in range(options.describers)]
     try:
         info = ray.get(describers[0].info.remote())
     except RayTaskError as exc:
         raise FleetError(f"the describers could not load their network: {exc.cause}") from None
     # A camera's run is not retried by Ray: the loop below starts it again, knowingly.
+    # Cameras are spread over the cluster's machines (each decodes and detects its own).
     camera_cls: Any = ray.remote(CameraActor)
-    actors = {c.name: camera_cls.options(num_cpus=0, max_restarts=-1, max_concurrency=3)
+    actors = {c.name: camera_cls.options(num_cpus=0, max_restarts=-1, max_concurrency=3,
+                                         scheduling_strategy="SPREAD")
               .remote(camera_config(options, c), describers, info) for c in cameras}
     results = {c.name: CameraResult(c.name) for c in cameras}
     running = {actors[name].run.remote(): name for name in actors}
