@@ -13,7 +13,8 @@ BENEFITS = ("Finding people who are missing and at risk, or wanted by a court, m
             "than officers could by looking for them.")
 RISKS = ("The cameras see everyone who passes, which affects privacy. False alerts can lead "
          "to people being stopped who are not wanted, and accuracy can differ between "
-         "demographic groups, so errors may fall unequally.")
+         "demographic groups, so errors may fall unequally. Some people may avoid the area; "
+         "faces that match nobody are deleted at once.")
 LEADING = "Is this something that you think is a good idea, and would support?"
 NEUTRAL = "What do you think about the use of live facial recognition on the high street?"
 

@@ -26,7 +26,8 @@ CONSULTATION = {
     "benefits": "Finding people wanted for robbery more quickly.",
     "risks": "False alerts can lead to innocent people being stopped; the cameras see "
              "everyone who passes, which affects privacy, and accuracy can differ between "
-             "demographic groups.",
+             "demographic groups. Some people may avoid the area while the cameras are "
+             "there; faces that match nobody are deleted at once.",
     "questions": [{"text": "What do you think about the use of LFR on the high street?"}]}
 
 

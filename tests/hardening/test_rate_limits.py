@@ -56,13 +56,19 @@ def test_the_api_is_limited_like_the_form(scenario: Scenario) -> None:
 
 
 def test_consultation_answers_through_the_api_are_limited(scenario: Scenario) -> None:
+    """A response counts once per client per consultation (issue 13: 61 responses from
+    one client stuffed a consultation through the API), and the page refuses the same
+    client after the API took its one."""
     s = scenario
     _published(s)
     url = f"/api/public/consultations/{s.open_consultation()}/responses"
     allowed = POLICIES[Action.CONSULTATION_ANSWER].item.amount
+    assert s.staff.anon.post(url, json={"answers": {"q1": "answer"}}).status_code == 204
+    r = s.staff.anon.post(f"/deployments/{s.reference}/consultation", data={"q1": "again"})
+    assert r.status_code == 429 and "once per client" in r.text
     codes = [s.staff.anon.post(url, json={"answers": {"q1": f"answer {i}"}}).status_code
              for i in range(allowed + 5)]
-    assert codes == [204] * allowed + [429] * 5
+    assert codes == [429] * (allowed + 5)
 
 
 def test_redis_shares_the_counts_between_server_processes(

@@ -252,7 +252,9 @@ class Scenario:
             "benefits": "Finding people wanted for robbery more quickly.",
             "risks": "False alerts can lead to innocent people being stopped; the camera sees "
                      "everyone who passes, which affects privacy, and accuracy differs between "
-                     "demographic groups at low thresholds.",
+                     "demographic groups at low thresholds. Some people may avoid the area "
+                     "while the cameras are there; faces that match nobody are deleted at "
+                     "once.",
             "questions": questions or [{"text": "What do you think about LFR here?"}]}))
         ok(planner.post(self.url("/consultation/open")))
         return int(c["id"])

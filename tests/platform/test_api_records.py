@@ -92,7 +92,8 @@ def test_consultation_responses_are_validated_and_anonymous(scenario: Scenario) 
     cid = ok(planner.put(s.url("/consultation"), json={
         "benefits": "Finding wanted people.",
         "risks": "False alerts may lead to people being stopped wrongly; privacy of everyone "
-                 "passing the camera is affected and errors may differ between groups.",
+                 "passing the camera is affected and errors may differ between groups. People "
+                 "may avoid the area; faces that match nobody are deleted at once.",
         "questions": [{"text": "How would this change your use of the area?",
                        "options": ["more", "same", "less"]}]}))["id"]
     ok(planner.post(s.url("/consultation/open")))

@@ -12,7 +12,8 @@ from platform_helpers import Scenario, ok
 BENEFITS = "Finding people wanted by a court more quickly than officers could alone."
 RISKS = ("The cameras see everyone who passes, which affects privacy. False alerts can lead "
          "to people being stopped who are not wanted, and accuracy can differ between "
-         "demographic groups.")
+         "demographic groups. Some people may avoid the area; faces that match nobody are "
+         "deleted at once.")
 NEUTRAL = "What do you think about the use of live facial recognition here?"
 LEADING = "Would you support live facial recognition at the station?"
 REASON = ("We repeat the council's 2024 survey question word for word so that the answers "

@@ -30,13 +30,37 @@ FAIR_BENEFITS = ("Finding people who are missing and at risk, or wanted by a cou
 FAIR_RISKS = ("The cameras see everyone who passes, which affects privacy. False alerts can "
               "lead to people being stopped who are not wanted, and accuracy can differ "
               "between demographic groups, so errors may fall unequally (bias). Some people "
-              "may avoid the high street while the cameras are there.")
+              "may avoid the high street while the cameras are there. Faces that match "
+              "nobody are deleted at once.")
 
 #: (question, the rule that must flag it, the excerpt it must point at).
 LEADING: list[tuple[str, str, str]] = [
     # asks for agreement
     (REAL_EMAIL_QUESTION, "asks_if_good_idea", "good idea"),
     (REAL_EMAIL_QUESTION, "asks_for_support", "and would support"),
+    # the misses issue 13 quoted, and more real cases
+    ("How strongly do you support the use of LFR on the high street?", "asks_for_support",
+     "How strongly do you support"),
+    ("How much would you support cameras at the station?", "asks_for_support",
+     "How much would you support"),
+    ("Given its success in other boroughs, should LFR be used on the high street?",
+     "premise_of_success", "Given its success"),
+    ("In light of the proven results in Croydon, where should LFR be used next?",
+     "premise_of_success", "In light of the proven results"),
+    ("LFR has been shown to work; what do you think about its use here?",
+     "premise_of_success", "has been shown to work"),
+    ("How effective do you think LFR will be at reducing robbery?", "how_effective",
+     "How effective do you think LFR will"),
+    ("How useful would the cameras be for finding missing people?", "how_effective",
+     "How useful would the cameras be"),
+    ("LFR has been extremely successful in other boroughs; what do you think?",
+     "promotional", "extremely successful"),
+    ("LFR is a valuable tool for the police; what do you think about its use here?",
+     "promotional", "valuable tool"),
+    ("The risk is negligible; what do you think about LFR here?", "plays_down_risk",
+     "risk is negligible"),
+    ("The chance of a false alert is very low; how do you feel about LFR here?",
+     "plays_down_risk", "chance of a false alert is very low"),
     ("Would you support the use of LFR on the high street?", "asks_for_support",
      "Would you support"),
     ("Do you agree that LFR should be used at the station?", "asks_for_support",
@@ -44,7 +68,7 @@ LEADING: list[tuple[str, str, str]] = [
     ("Is this something you would support?", "asks_for_support", "you would support"),
     ("Would you welcome cameras at the market?", "asks_for_support", "Would you welcome"),
     ("Are you in favour of LFR at the market?", "asks_for_support", "Are you in favour"),
-    ("How strongly do you support LFR?", "asks_for_support", "do you support"),
+    ("How strongly do you support LFR?", "asks_for_support", "How strongly do you support"),
     ("Is LFR a good idea for Vauxhall?", "asks_if_good_idea", "good idea"),
     ("Would you be happy for LFR to be used at the station?", "asks_if_happy",
      "Would you be happy for"),
@@ -175,6 +199,27 @@ def test_neutral_questions_are_not_flagged(question: str) -> None:
     assert leading_question_issues(question) == []
 
 
+def test_the_issue_13_misses_are_flagged_in_a_sheet_too() -> None:
+    """The wording that slipped through before, as a planner wrote it."""
+    sheet = information_sheet_issues(
+        "LFR has been extremely successful in other boroughs and is a very valuable tool.",
+        "The risk is negligible. " + FAIR_RISKS)
+    rules = {i.rule for i in sheet}
+    assert {"promotional", "plays_down_risk"} <= rules
+    excerpts = {i.excerpt for i in sheet}
+    assert {"extremely successful", "very valuable", "risk is negligible"} <= excerpts
+
+
+def test_a_token_risks_section_fails_on_substance_not_length() -> None:
+    """Twenty-two words that name no risk: every concrete risk is flagged as missing."""
+    token = ("There are some risks involved in using this technology, which we have "
+             "considered carefully, and we are confident they are properly managed.")
+    rules = {i.rule for i in information_sheet_issues(FAIR_BENEFITS, token)}
+    assert {"names_false_alerts", "names_privacy", "names_unequal_accuracy",
+            "names_chilling_effect", "names_data_retention"} <= rules
+    assert information_sheet_issues(FAIR_BENEFITS, FAIR_RISKS) == []
+
+
 def test_the_real_email_is_flagged_on_every_count() -> None:
     """Agreement, presented as a good idea, two questions in one; and its information
     (benefits only) fails the sheet check."""
@@ -238,13 +283,24 @@ def test_a_sheet_without_risks_or_benefits_is_one_sided() -> None:
 @pytest.mark.parametrize(("missing", "risks"), [
     ("names_false_alerts",
      "The camera scans everyone who passes, which affects their privacy, and accuracy can "
-     "differ between demographic groups, so some people may be treated unfairly."),
+     "differ between demographic groups, so some people may be treated unfairly. People "
+     "may avoid the area; faces that match nobody are deleted at once."),
     ("names_privacy",
      "False alerts can lead to people being stopped who are not wanted, and accuracy can "
-     "differ between demographic groups, so errors may fall on some more than others."),
+     "differ between demographic groups, so errors may fall on some more than others. People "
+     "may avoid the area; faces that match nobody are deleted at once."),
     ("names_unequal_accuracy",
      "False alerts can lead to people being stopped who are not wanted; the camera scans "
-     "everyone who passes, which affects their privacy, and people may avoid the area."),
+     "everyone who passes, which affects their privacy, and people may avoid the area. An "
+     "alert's image is kept for 31 days."),
+    ("names_chilling_effect",
+     "False alerts can lead to people being stopped who are not wanted; the camera scans "
+     "everyone who passes, which affects their privacy; accuracy can differ between "
+     "demographic groups; an alert's image is kept for 31 days, then deleted."),
+    ("names_data_retention",
+     "False alerts can lead to people being stopped who are not wanted; the camera scans "
+     "everyone who passes, which affects their privacy; accuracy can differ between "
+     "demographic groups; some people may stay away from the market that day."),
 ])
 def test_each_main_risk_must_be_named(missing: str, risks: str) -> None:
     issues = information_sheet_issues(FAIR_BENEFITS, risks)

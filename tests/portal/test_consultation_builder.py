@@ -22,7 +22,8 @@ NEUTRAL_QUESTION = "What do you think about the use of live facial recognition h
 BENEFITS = "Finding people wanted by a court more quickly than officers could alone."
 RISKS = ("The cameras see everyone who passes, which affects privacy. False alerts can lead "
          "to people being stopped who are not wanted, and accuracy can differ between "
-         "demographic groups.")
+         "demographic groups. Some people may avoid the area; faces that match nobody are "
+         "deleted at once.")
 REASON = ("This is the wording of the council's own 2024 survey; we repeat it so the answers "
           "can be compared, and ask the neutral question first.")
 

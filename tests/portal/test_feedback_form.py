@@ -10,6 +10,7 @@ from platform_helpers import Scenario, TestClient, ok
 from portal_helpers import assert_no_personal_data, draft_elsewhere, publish_realistic_deployment
 
 from openlfr.web.pages import feedback
+from openlfr.web.pages.rendering import when
 
 
 def test_feedback_is_recorded_published_and_answered_by_a_deadline(scenario: Scenario) -> None:
@@ -31,8 +32,10 @@ def test_feedback_is_recorded_published_and_answered_by_a_deadline(scenario: Sce
     sent = [f for f in staff_view if f["kind"] == "redress_request"]
     assert len(sent) == 1 and sent[0]["contact"] == "stopped@example.org"
     html = s.staff.anon.get(f"/deployments/{s.reference}").text
-    assert "I was stopped after a false alert last week." in html
-    assert f"Awaiting answer, due {due}" in html
+    # A redress request is private: the public sees that one was made and when.
+    assert "I was stopped after a false alert last week." not in html
+    assert 'data-test="private"' in html
+    assert f"Awaiting answer, due {when(s.clock.now + timedelta(days=20))}" in html
     assert "stopped@example.org" not in html
     assert_no_personal_data(html)
     audit = ok(s.staff["admin"].get("/api/audit/events?limit=1000"))

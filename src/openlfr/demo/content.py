@@ -82,7 +82,9 @@ CONSULTATION = {
     "risks": "The cameras see everyone who passes, which affects privacy. False alerts can "
              "lead to people being stopped who are not wanted, and accuracy can differ "
              "between demographic groups, so errors may fall unequally (bias). Some "
-             "people may avoid the high street while the cameras are there.",
+             "people may avoid the high street while the cameras are there. Faces that "
+             "match nobody are deleted at once; an alert's image is kept for up to 31 days "
+             "for checks and complaints, then deleted.",
     "questions": [
         {"text": "What do you think about the use of live facial recognition on the "
                  "high street?"},
@@ -96,6 +98,10 @@ CONSULTATION_RESPONSES = [
     ("No change", "SE11"), ("I would use it less", "SE11"), ("I would use it more", "SW8"),
     ("No change", "SE1"), ("I would use it less", "SE11"), ("No change", None),
     ("No change", "SE11"), ("I would use it less", "SE17"), ("No change", "SE11"),
+    ("I would use it less", "SW8"), ("No change", "SE11"), ("No change", "SE1"),
+    ("I would use it less", "SE11"), ("No change", "SE17"), ("I would use it more", "SE11"),
+    ("No change", None), ("I would use it less", "SE11"), ("No change", "SW8"),
+    ("No change", "SE11"), ("I would use it less", "SE1"), ("No change", "SE11"),
 ]
 FREE_TEXT_ANSWERS = [
     "Fine if it finds missing kids, but I want to know my face is deleted.",

@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from openlfr.demo import content
+from openlfr.governance.answers import AnswerOutcome
 from openlfr.governance.lifecycle import Transition
 from openlfr.services import (
     assessments,
@@ -143,6 +144,10 @@ def run_governance(p: Platform, say: Callable[[str], None],
     at(start - timedelta(days=21))
     deployments.transition_deployment(p, planner, d.id, Transition.PUBLISH_NOTICE)
     say(f"deployment {d.reference} proposed; notice published 21 days before the start")
+    # The consultation opens with the notice and runs 15 days (at least 14 must pass).
+    c = consultations.save_consultation(p, planner, d.id, ConsultationIn.model_validate(
+        content.CONSULTATION))
+    consultations.open_consultation(p, planner, d.id)
 
     for i, event in enumerate(content.ENGAGEMENT):
         held = start - timedelta(days=19 - 2 * i)
@@ -153,31 +158,24 @@ def run_governance(p: Platform, say: Callable[[str], None],
     say(f"engagement: {len(content.ENGAGEMENT)} events, {reached} people, most of them "
         "residents")
 
-    at(start - timedelta(days=18))
-    c = consultations.save_consultation(p, planner, d.id, ConsultationIn.model_validate(
-        content.CONSULTATION))
-    consultations.open_consultation(p, planner, d.id)
     for i, (choice, district) in enumerate(content.CONSULTATION_RESPONSES):
-        at(start - timedelta(days=17, hours=-i))
+        at(start - timedelta(days=13, hours=-i))
         answers = {"q2": choice}
         if i < len(content.FREE_TEXT_ANSWERS):
             answers["q1"] = content.FREE_TEXT_ANSWERS[i]
         consultations.submit_response(p, PUBLIC_ACTOR, c.id, _response(answers, district))
-    at(start - timedelta(days=16))
+    at(start - timedelta(days=12))
     objection = consultations.submit_feedback(p, PUBLIC_ACTOR, d.id, FeedbackIn(
         kind="objection", text=content.OBJECTION,  # type: ignore[arg-type]
         contact="resident@example.org"))
     question = consultations.submit_feedback(p, PUBLIC_ACTOR, d.id, FeedbackIn(
         kind="question", text=content.QUESTION))  # type: ignore[arg-type]
-    at(start - timedelta(days=10))
-    consultations.close_consultation(p, planner, d.id)
-    say(f"consultation: {len(content.CONSULTATION_RESPONSES)} anonymous responses, closed")
     at(start - timedelta(days=9))
-    consultations.answer_feedback(p, planner, objection.id,
-                                  AnswerIn(answer=content.OBJECTION_ANSWER))
-    consultations.answer_feedback(p, planner, question.id,
-                                  AnswerIn(answer=content.QUESTION_ANSWER))
-    say("an objection and a question: both answered in public")
+    consultations.answer_feedback(p, planner, objection.id, AnswerIn(
+        answer=content.OBJECTION_ANSWER, outcome=AnswerOutcome.NOT_UPHELD))
+    consultations.answer_feedback(p, planner, question.id, AnswerIn(
+        answer=content.QUESTION_ANSWER, outcome=AnswerOutcome.ANSWERED))
+    say("an objection and a question: both answered in public, the objector e-mailed")
 
     at(start - timedelta(days=8))
     assessments.save_assessment(p, planner, d.id, ImpactAssessmentIn(
@@ -186,6 +184,10 @@ def run_governance(p: Platform, say: Callable[[str], None],
         decision=content.DECISION))
     assessments.publish_assessment(p, planner, d.id)
     say("community impact assessment complete and published")
+    at(start - timedelta(days=6))
+    consultations.close_consultation(p, planner, d.id)
+    say(f"consultation: {len(content.CONSULTATION_RESPONSES)} anonymous responses over 15 "
+        "days, closed")
 
     key = users.create_api_key(p, actor(p, "admin"), ApiKeyIn(name="van-1 (demo)",
                                                                deployment_id=d.id))

@@ -110,6 +110,7 @@ RULES: tuple[WordingRule, ...] = (
         _re(rf"\b(?:(?:would|will|do|did|could|can|might)\s+you\s+{_ADVERB}{_AGREE}|"
             rf"you\s+(?:\w+\s+){{0,3}}?(?:would|will|might|could)\s+{_ADVERB}{_AGREE}|"
             rf"(?:and|or)\s+(?:would|will)\s+{_ADVERB}{_AGREE}|"
+            rf"how\s+(?:strongly|much|far|firmly)\s+(?:do|would|did)\s+you\s+{_ADVERB}{_AGREE}|"
             r"(?:would|will|are)\s+you\s+(?:\w+\s+)?(?:be\s+)?in\s+favou?r)\b"),
         "It asks people to agree or to give their support, so it measures how willing "
         "people are to say yes (most people lean towards agreeing with whatever they are "
@@ -167,6 +168,33 @@ RULES: tuple[WordingRule, ...] = (
         QUESTIONS,
         unless=_re(r"\bif\s+at\s+all\b|\bor\s+(?:why\s+)?not\b|\b(?:oppose|object|against|"
                    r"worried|concerns?)\b")),
+    WordingRule(
+        "premise_of_success", Concern.PRESUPPOSES_AN_ANSWER,
+        _re(r"\b(?:given|in\s+(?:light|view)\s+of|considering|because\s+of|thanks\s+to|"
+            r"building\s+on|following)\s+(?:its|the|their|lfr's|this|these|such)\s+"
+            r"(?:\w+\s+){0,2}?(?:success(?:es)?|effectiveness|proven\s+\w+|positive\s+results|"
+            r"achievements|track\s+record)\b|\b(?:has|have)\s+(?:already\s+)?(?:been\s+)?"
+            r"(?:proven|shown)\s+(?:to\s+(?:work|be\s+effective)|its\s+worth|effective)\b"),
+        "It states a premise (that LFR has succeeded elsewhere) as settled fact and asks "
+        "people to build on it; whether it works is one of the things being asked.",
+        "Give the evidence in the information sheet with its source and limits (\"In 2024, "
+        "N deployments in other boroughs led to M arrests and F false alerts\"), then ask "
+        "plainly: \"What do you think about the use of LFR here?\"",
+        EVERYWHERE),
+    WordingRule(
+        "how_effective", Concern.PRESUPPOSES_AN_ANSWER,
+        _re(r"\bhow\s+(?:effective|useful|helpful|beneficial|successful|valuable|important)\s+"
+            r"(?:(?:do\s+you\s+(?:think|feel|believe)\s+|would\s+you\s+say\s+)?(?:lfr|it|this|"
+            r"these|(?:live\s+)?facial\s+recognition|the\s+(?:technology|cameras?|system|"
+            r"deployment|van|scheme|operation))\s+(?:will|would|is|has|could|can|might)|"
+            r"(?:will|would|is|are|could|can|might)\s+(?:lfr|it|this|these|(?:live\s+)?facial\s+"
+            r"recognition|the\s+(?:technology|cameras?|system|deployment|van|scheme|"
+            r"operation))(?:\s+be)?)\b"),
+        "It asks how well it works, taking for granted that it does; someone who thinks it "
+        "would not has no answer to give.",
+        "\"How, if at all, would LFR here affect ...?\"",
+        QUESTIONS,
+        unless=_re(r"\bif\s+at\s+all\b|\bineffective\b|\bor\s+not\b")),
     WordingRule(
         "dont_you_think", Concern.PRESUPPOSES_AN_ANSWER,
         _re(r"\b(?:don't|do\s+not|wouldn't|would\s+not|can't|cannot)\s+you\s+(?:think|agree|"
@@ -238,7 +266,11 @@ RULES: tuple[WordingRule, ...] = (
             r"revolutionary|ground-?breaking|game[- ]chang(?:er|ing)|next[- ]generation|"
             r"(?:highly|extremely|incredibly|very)\s+accurate|(?:100|99(?:\.\d+)?)\s*%\s*"
             r"accurate|foolproof|infallible|never\s+(?:wrong|makes?\s+mistakes)|"
-            r"proven\s+(?:to|effective|technology|track\s+record))"),
+            r"proven\s+(?:to|effective|technology|track\s+record)|"
+            r"(?:highly|extremely|incredibly|very|hugely|remarkably|tremendously|enormously)\s+"
+            r"(?:successful|effective|valuable|useful|powerful|beneficial)|"
+            r"(?:valuable|vital|essential|invaluable|powerful|indispensable|crucial)\s+"
+            r"(?:tool|asset|weapon|resource|capability)s?)"),
         "Promotional words invite trust instead of judgement; accuracy is a measured "
         "figure with known limits, including unequal accuracy between groups.",
         _FIGURES_SUGGESTION,
@@ -268,7 +300,11 @@ RULES: tuple[WordingRule, ...] = (
         _re(r"\b(?:minimal|negligible|tiny|minuscule|insignificant|(?:very|extremely)\s+"
             r"(?:small|low|slight|rare|unlikely)|virtually\s+(?:no|zero|nil)|practically\s+"
             r"(?:no|zero)|almost\s+(?:no|zero)|no\s+real)\s+(?:risks?|chances?|dangers?|"
-            r"possibility|likelihood|numbers?|impact|intrusion|effects?|errors?)\b"),
+            r"possibility|likelihood|numbers?|impact|intrusion|effects?|errors?)\b|"
+            r"\b(?:risks?|chances?|dangers?|likelihood|impact|intrusion|possibility)\s+(?:of\s+"
+            r"(?:\w+\s+){1,3})?(?:is|are|was|would\s+be|will\s+be|remains?)\s+(?:\w+\s+)?"
+            r"(?:minimal|negligible|tiny|minuscule|insignificant|nil|zero|(?:very|extremely)\s+"
+            r"(?:small|low|slight|rare|unlikely))\b"),
         "It plays the risk down with a word instead of a figure.",
         _FIGURES_SUGGESTION,
         EVERYWHERE),
@@ -328,7 +364,7 @@ RISK_TOPICS: tuple[RiskTopic, ...] = (
         _re(r"false\s+(?:alerts?|matche?s?|positives?|identifications?)|misidentif\w*|"
             r"wrong\s+person|mistaken\s+identity|wrongly\s+(?:identified|stopped|matched|"
             r"flagged)|match(?:es|ed)?\s+the\s+wrong"),
-        "false alerts (misidentification)",
+        "misidentification (false alerts)",
         "\"The system can wrongly match someone who is not on the watchlist; such a false "
         "alert can lead to an innocent person being stopped.\""),
     RiskTopic(
@@ -347,6 +383,23 @@ RISK_TOPICS: tuple[RiskTopic, ...] = (
         "unequal accuracy between groups (bias)",
         "\"Accuracy can differ between demographic groups, so false alerts may fall more "
         "on some people than others.\""),
+    RiskTopic(
+        "names_chilling_effect",
+        _re(r"\bavoid\w*|\bdeter\w*|stay\s+away|feel\s+(?:watched|monitored|uneasy|"
+            r"uncomfortable)|\bchill\w*|\bprotest\w*|\bassembl\w*|self-?censor\w*|"
+            r"behave\s+differently|less\s+likely\s+to\s+(?:visit|go|come|use|attend|speak)|"
+            r"put\s+(?:\w+\s+)?off\s+(?:visiting|going|coming)"),
+        "the chilling effect (people avoiding the area or deterred from gathering)",
+        "\"Some people may avoid the area, or feel deterred from meeting or protesting "
+        "there, while the cameras are in use.\""),
+    RiskTopic(
+        "names_data_retention",
+        _re(r"\bretain\w*|\bretention\b|\bdelet\w*|\bdiscard\w*|\bdestroy\w*|\berase\w*|"
+            r"how\s+long|(?:kept|stored|held)\s+(?:\w+\s+){0,3}?(?:for|until|no\s+longer)|"
+            r"never\s+(?:stored|kept|recorded|written)"),
+        "data retention (what is kept, and for how long)",
+        "\"Faces that match nobody are deleted at once; an alert's image is kept for up to "
+        "31 days for checks and complaints, then deleted.\""),
 )
 
 _WORD = re.compile(r"[\w'’-]+")
@@ -383,9 +436,10 @@ def leading_question_issues(question: str) -> list[WordingIssue]:
 
 
 def information_sheet_issues(benefits: str, risks: str) -> list[WordingIssue]:
-    """Problems with an information sheet: it must state benefits, name the main risks
-    (false alerts, privacy, unequal accuracy) in comparable space, and use no loaded
-    language."""
+    """Problems with an information sheet: it must state benefits, name the concrete
+    risks (misidentification, privacy, bias, the chilling effect, data retention) in
+    comparable space, and use no loaded language. A word count alone is not substance:
+    each risk missing is flagged, however long the section."""
     issues: list[WordingIssue] = []
     if not benefits.strip():
         issues.append(WordingIssue(
@@ -401,8 +455,9 @@ def information_sheet_issues(benefits: str, risks: str) -> list[WordingIssue]:
             f"The risks are described in {risk_words} word{'s' if risk_words != 1 else ''} "
             f"(at least {MIN_RISK_WORDS} are needed): an information sheet that gives only "
             "the benefits leads people towards supporting the proposal.",
-            "Describe the risks as plainly as the benefits: false alerts, privacy, unequal "
-            "accuracy between groups, and people avoiding the area.",
+            "Describe the risks as plainly as the benefits: misidentification (false alerts), "
+            "privacy, unequal accuracy between groups (bias), people avoiding the area "
+            "(the chilling effect), and what is kept and for how long (data retention).",
             rule="describes_risks", concern=Concern.ONE_SIDED, field="risks"))
     else:
         for topic in RISK_TOPICS:

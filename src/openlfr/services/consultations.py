@@ -260,10 +260,25 @@ def close_consultation(p: Platform, actor: Actor, deployment_id: int) -> m.Consu
 
 def submit_response(p: Platform, actor: Actor, consultation_id: int,
                     data: ConsultationResponseIn, client: str | None = None) -> None:
-    """Record an anonymous response to an open consultation; ``client`` (its address)
-    is rate limited (services.rate_limits)."""
+    """Record an anonymous response to an open consultation. A response counts once per
+    ``client`` (its address) per consultation, and the address is rate limited besides
+    (services.rate_limits): the page and the API alike."""
     require(actor, Action.CONSULTATION_ANSWER)
     p.rate_limits.hit(Action.CONSULTATION_ANSWER, client)
+    with p.sessions() as s:  # only an open consultation uses up the client's one response
+        c = s.get(m.Consultation, consultation_id)
+        if c is None or c.status != ConsultationStatus.OPEN.value:
+            raise (NotFound(f"consultation {consultation_id} does not exist") if c is None
+                   else Conflict(f"the consultation is {c.status}, not open for responses"))
+        by_id = {q["id"]: q for q in c.questions}
+    for qid, answer in data.answers.items():  # a bad answer uses up nothing either
+        q = by_id.get(qid)
+        if q is None:
+            raise InvalidInput(f"answers.{qid}", f"no question {qid!r}; questions are "
+                               f"{', '.join(by_id)}")
+        if q["options"] and answer not in q["options"]:
+            raise InvalidInput(f"answers.{qid}", "choose one of: " + ", ".join(q["options"]))
+    p.rate_limits.once(Action.CONSULTATION_ANSWER, client, str(consultation_id))
     now = p.clock()
     with p.sessions.begin() as s:
         c = get_or_404(s, m.Consultation, consultation_id, "consultation")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerHour
+from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerHour, RateLimitItemPerYear
 from limits import RateLimitItemPerMinute as PerMinute
 from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
@@ -51,6 +51,13 @@ POLICIES: dict[Action, RatePolicy] = {p.action: p for p in (
     RatePolicy(Action.FEEDBACK_FOLLOW, RateLimitItemPerHour(10), "requests to follow"),
 )}
 
+#: Actions a client may take once per subject: a response counts once per client per
+#: consultation, through the page and the API alike (a year outlasts any consultation).
+ONCE_PER_SUBJECT: dict[Action, RatePolicy] = {p.action: p for p in (
+    RatePolicy(Action.CONSULTATION_ANSWER, RateLimitItemPerYear(1),
+               "response to each consultation"),
+)}
+
 LOGIN_WINDOW_MINUTES = 15
 #: Failed logins from one address across all usernames (password spraying), in 15 minutes,
 #: as a multiple of the failures allowed for one username from one address.
@@ -79,6 +86,17 @@ class RateLimiter:
         policy = POLICIES[action]
         if client is not None and not self._limiter.hit(policy.item, action.value, client):
             raise TooManyRequests(policy.refusal())
+
+    def once(self, action: Action, client: str | None, subject: str) -> None:
+        """Count ``client``'s one use of ``action`` on ``subject`` (e.g. a consultation);
+        TooManyRequests when it has used it already. Callers without an address are not
+        limited here."""
+        policy = ONCE_PER_SUBJECT[action]
+        if client is not None and not self._limiter.hit(policy.item, f"{action.value}/once",
+                                                         subject, client):
+            raise TooManyRequests(f"your address has already sent its one {policy.what}: "
+                                  "a response counts once per client, so that no one can "
+                                  "answer many times")
 
 
 class LoginThrottle:

@@ -148,9 +148,10 @@ async def submit_answers(request: Request) -> Response:
     try:
         consultations.submit_response(platform_of(request), PUBLIC_ACTOR, c.id, data,
                                       client_address(request))
-    except TooManyRequests:
+    except TooManyRequests as exc:
         return render(request, "consultation_limited.html",
-                      {"d": d, "per_hour": RESPONSES_PER_HOUR}, status_code=429)
+                      {"d": d, "per_hour": RESPONSES_PER_HOUR, "message": str(exc)},
+                      status_code=429)
     except InvalidInput as exc:
         return _page(request, d, c, values, {exc.field.removeprefix("answers."): exc.message},
                      status_code=422)
