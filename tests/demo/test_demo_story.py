@@ -57,7 +57,8 @@ def _engine_counts(output: str) -> tuple[int, int, int]:
 def test_the_story_runs_and_says_what_it_did(demo_run: tuple[Path, Path, str]) -> None:
     output = demo_run[2]
     for step in ("Starting a clean demo", "council motion", "notice published 21 days",
-                 "consultation: 24 anonymous responses over 15 days", "authorised: 6 of 7 gates passed; threshold set aside by an override",
+                 "consultation: 24 anonymous responses over 15 days",
+                 "authorised: 6 of 7 gates passed; threshold set aside by an override",
                  "activated", "watchlist dropped from memory", "operator confirms it",
                  "completed: watchlist descriptors and photos destroyed",
                  "oversight review recorded", "Public portal (no login):", DEMO_PASSWORD):
