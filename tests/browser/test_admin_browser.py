@@ -1,0 +1,66 @@
+"""The admin pages in Chromium at a phone's width (390 px) and on a desktop: an admin adds
+a person, issues an API key (its secret shown once), edits the technology register (a new
+version), reads the settings and the verified audit log; no page is wider than the screen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from browser_helpers import log_in
+from platform_helpers import PASSWORD, Staff, ok
+
+WIDTHS = (390, 1280)
+OVERFLOW = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+
+def _fits(page: Any, width: int, what: str) -> None:
+    assert page.evaluate(OVERFLOW) <= 0, f"{what} is wider than {width} px"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_an_admin_does_the_admin_work(page: Any, staff: Staff, live_url: str,
+                                      width: int) -> None:
+    staff.add_user("ada", "admin")
+    page.set_viewport_size({"width": width, "height": 900})
+    log_in(page, live_url, "ada", PASSWORD)
+    page.click("[data-test=nav-admin]")
+    _fits(page, width, "the admin home")
+
+    page.click("[data-test=admin-link-staff_admin_users]")
+    page.fill("#username", "pat")
+    page.fill("#password", "a-long-password-1")
+    page.select_option("#role", "planner")
+    page.click("[data-test=add-user]")
+    assert page.locator("[data-test=person][data-username=pat]").count() == 1
+    _fits(page, width, "people and roles")
+
+    page.goto(f"{live_url}/staff/admin/api-keys")
+    page.fill("#name", "van-1")
+    page.click("[data-test=create-key]")
+    secret = page.locator("[data-test=key-secret]").inner_text()
+    assert secret.startswith("olfr_") or len(secret) > 20
+    _fits(page, width, "the API keys page with a new key")
+    page.goto(f"{live_url}/staff/admin/api-keys")
+    assert secret not in page.content()
+    page.click("[data-test=key] [data-test=revoke]")
+    assert page.locator("[data-test=key][data-revoked=true]").count() == 1
+
+    page.goto(f"{live_url}/staff/admin/register/new")
+    page.fill("#summary", "Cameras compare passers-by with a short watchlist.")
+    page.click("[data-test=publish-entry]")
+    page.click("[data-test=edit-entry]")
+    page.fill("#default_threshold", "0.55")
+    page.fill("[data-test=reason]", "Raised after the pilot's first month.")
+    page.click("[data-test=publish-entry]")
+    assert page.locator("[data-test=register-entry][data-version='2']").count() == 1
+    _fits(page, width, "the register list")
+    [entry] = ok(staff.anon.get("/api/public/technology"))
+    assert [v["version"] for v in entry["versions"]] == [1, 2]
+
+    page.goto(f"{live_url}/staff/admin/settings")
+    assert page.locator("[data-test=setting]").count() > 20
+    _fits(page, width, "the settings page")
+    page.goto(f"{live_url}/staff/admin/audit")
+    assert page.locator("[data-test=verification][data-ok=true]").count() == 1
+    _fits(page, width, "the audit log")
