@@ -12,8 +12,10 @@ from figures_helpers import A_START
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from platform_helpers import Scenario, activate_at, ok
+from sqlalchemy import select
 
 from openlfr.services import figures
+from openlfr.storage import models as m
 
 #: The deployment runs 8 hours from 20:00 on 31 March: its figures span two days and two
 #: months.
@@ -92,8 +94,13 @@ def test_running_figures_equal_a_recount_after_any_actions(scenario: Scenario) -
                 assert answer.status_code in (200, 409), answer.text  # 409: still pending
         with p.sessions() as session:
             running = figures.load_facts(session, [s.deployment_id])
-            recount = figures.recount_facts(session, [s.deployment_id])
+            recount, recount_by_day = figures.recount_facts(session, [s.deployment_id])
+            kept_by_day: dict[int, dict[Any, dict[str, int]]] = {s.deployment_id: {}}
+            for row in session.scalars(select(m.FigureTally)):
+                kept_by_day[row.deployment_id].setdefault(row.day, {})[row.name] = row.value
         assert _nonzero(running) == _nonzero(recount)
+        assert _nonzero(figures.Facts(kept_by_day)) == _nonzero(  # type: ignore[arg-type]
+            figures.Facts(recount_by_day))  # type: ignore[arg-type]
         ids = [s.deployment_id]
         assert running.total(ids) == recount.total(ids)
         assert running.by_month(ids) == recount.by_month(ids)

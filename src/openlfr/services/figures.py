@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -301,34 +301,30 @@ def _sum_tallies(tallies: Iterable[Tally]) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Facts:
-    """The tallies of some deployments: deployment id -> day -> name -> count."""
+    """The tallies of some deployments by month: deployment id -> "YYYY-MM" -> name ->
+    count."""
 
-    tallies: Mapping[int, Mapping[date, Tally]]
-
-    def between(self, start: date, end: date) -> Facts:
-        """Only what happened from ``start`` to ``end`` (both days included)."""
-        return Facts({k: {day: t for day, t in v.items() if start <= day <= end}
-                      for k, v in self.tallies.items()})
+    tallies: Mapping[int, Mapping[str, Tally]]
 
     def recorded_anything(self, deployment_id: int) -> bool:
         """Whether a counter batch or an alert of the deployment counts here."""
         return any(t.get(COUNTER_BATCHES) or t.get(ALERTS)
                    for t in self.tallies.get(deployment_id, {}).values())
 
-    def _days(self, deployment_ids: Iterable[int]) -> list[tuple[date, Tally]]:
+    def _months(self, deployment_ids: Iterable[int]) -> list[tuple[str, Tally]]:
         return [item for i in deployment_ids for item in self.tallies.get(i, {}).items()]
 
     def total(self, deployment_ids: Iterable[int]) -> Figures:
-        return figures_of(_sum_tallies(t for _, t in self._days(deployment_ids)))
+        return figures_of(_sum_tallies(t for _, t in self._months(deployment_ids)))
 
     def by_month(self, deployment_ids: Iterable[int],
                  months: Sequence[str] | None = None) -> list[MonthFigures]:
         """Figures for each month; by default every month from the first with anything
         recorded to the last (months with nothing in between included, as zeros)."""
         by_month: dict[str, list[Tally]] = defaultdict(list)
-        for day, t in self._days(deployment_ids):
+        for month, t in self._months(deployment_ids):
             if any(t.values()):
-                by_month[month_of(day)].append(t)
+                by_month[month].append(t)
         if months is None:
             seen = sorted(by_month)
             months = months_between(seen[0], seen[-1]) if seen else []
@@ -336,32 +332,51 @@ class Facts:
                 for mo in months]
 
 
-def load_facts(session: Session, deployment_ids: Iterable[int]) -> Facts:
-    """The running tallies of ``deployment_ids`` (a few rows per day a deployment ran,
-    however many alerts and batches it recorded)."""
+def _month_column(session: Session | Connection) -> Any:
+    """The tally's day as "YYYY-MM", in SQL."""
+    bind = session.get_bind() if isinstance(session, Session) else session
+    if bind.dialect.name == "postgresql":
+        return func.to_char(m.FigureTally.day, "YYYY-MM")
+    return func.strftime("%Y-%m", m.FigureTally.day)
+
+
+def load_facts(session: Session, deployment_ids: Iterable[int], start: date | None = None,
+               end: date | None = None) -> Facts:
+    """The running tallies of ``deployment_ids`` summed by month in the database (a few
+    rows per month a deployment ran, however many alerts and batches it recorded); only
+    the days from ``start`` to ``end`` (both included) when given."""
     ids = list(deployment_ids)
-    tallies: dict[int, dict[date, dict[str, int]]] = {i: {} for i in ids}
+    tallies: dict[int, dict[str, dict[str, int]]] = {i: {} for i in ids}
     if not ids:
         return Facts(tallies)
-    for dep, day, name, value in session.execute(select(
-            m.FigureTally.deployment_id, m.FigureTally.day, m.FigureTally.name,
-            m.FigureTally.value).where(m.FigureTally.deployment_id.in_(ids))):
-        tallies[dep].setdefault(day, {})[name] = value
+    month = _month_column(session)
+    query = select(m.FigureTally.deployment_id, month, m.FigureTally.name,
+                   func.sum(m.FigureTally.value)).where(m.FigureTally.deployment_id.in_(ids))
+    if start is not None:
+        query = query.where(m.FigureTally.day >= start)
+    if end is not None:
+        query = query.where(m.FigureTally.day <= end)
+    for dep, mo, name, value in session.execute(query.group_by(
+            m.FigureTally.deployment_id, month, m.FigureTally.name)):
+        tallies[dep].setdefault(mo, {})[name] = int(value)
     return Facts(tallies)
 
 
-def recount_facts(session: Session | Connection, deployment_ids: Iterable[int]) -> Facts:
-    """The same tallies as ``load_facts``, recounted from every counter batch and alert
-    (only the columns the figures need: no subject, camera or photo)."""
+def recount_facts(session: Session | Connection, deployment_ids: Iterable[int]
+                  ) -> tuple[Facts, dict[int, dict[date, dict[str, int]]]]:
+    """The same tallies as ``load_facts`` (by month), and by day as ``figure_tallies``
+    keeps them, recounted from every counter batch and alert (only the columns the
+    figures need: no subject, camera or photo)."""
     ids = list(deployment_ids)
-    tallies: dict[int, dict[date, dict[str, int]]] = {i: {} for i in ids}
+    tallies: dict[int, dict[str, dict[str, int]]] = {i: {} for i in ids}
+    by_day: dict[int, dict[date, dict[str, int]]] = {i: {} for i in ids}
     if not ids:
-        return Facts(tallies)
+        return Facts(tallies), by_day
 
     def add(deployment_id: int, day: date, counts: Mapping[str, int]) -> None:
-        day_tally = tallies[deployment_id].setdefault(day, {})
+        kept = by_day[deployment_id].setdefault(day, {})
         for name, n in counts.items():
-            day_tally[name] = day_tally.get(name, 0) + n
+            kept[name] = kept.get(name, 0) + n
 
     for batch in session.execute(select(
             m.CounterBatch.deployment_id, m.CounterBatch.faces_seen, m.CounterBatch.tracks,
@@ -374,7 +389,12 @@ def recount_facts(session: Session | Connection, deployment_ids: Iterable[int]) 
             m.Alert.demographic_group,
     ).where(m.Alert.deployment_id.in_(ids))):
         add(alert.deployment_id, *alert_tally(alert))  # type: ignore[arg-type]
-    return Facts(tallies)
+    for dep, days in by_day.items():
+        for day, counts in days.items():
+            month = tallies[dep].setdefault(month_of(day), {})
+            for name, n in counts.items():
+                month[name] = month.get(name, 0) + n
+    return Facts(tallies), by_day
 
 
 def rebuild_tallies(session: Session | Connection,
@@ -386,7 +406,7 @@ def rebuild_tallies(session: Session | Connection,
     if not ids:
         return
     session.execute(delete(m.FigureTally).where(m.FigureTally.deployment_id.in_(ids)))
-    for dep, days in recount_facts(session, ids).tallies.items():
+    for dep, days in recount_facts(session, ids)[1].items():
         for day, counts in days.items():
             _add_to_tallies(session, dep, day, counts)
 

@@ -75,6 +75,12 @@ class PublicCache:
             self.hits += 1
             return found[1]
 
+    def peek(self, key: str, version: Version) -> CachedAnswer | None:
+        """Like ``get``, without counting a hit or a miss."""
+        with self._lock:
+            found = self._entries.get(key)
+            return found[1] if found is not None and found[0] == version else None
+
     def put(self, key: str, version: Version, status: int,
             headers: list[tuple[bytes, bytes]], body: bytes) -> CachedAnswer:
         """Keep an answer built at ``version`` (when it is small enough)."""

@@ -278,7 +278,7 @@ def annual_report(p: Platform, period: ReportPeriod) -> AnnualReport:
     included when it ran during the period or anything of it was counted in it."""
     with p.sessions() as s:
         ran = deployments_that_ran(s)
-        facts = load_facts(s, [d.id for d in ran]).between(period.start, period.end)
+        facts = load_facts(s, [d.id for d in ran], period.start, period.end)
         included = [d for d in ran
                     if (d.start_at.date() <= period.end and d.end_at.date() >= period.start)
                     or facts.recorded_anything(d.id)]

@@ -11,6 +11,7 @@ request, a 200 with no Set-Cookie and no ``no-store``, a path that is not privat
 
 from __future__ import annotations
 
+import asyncio
 from email.utils import format_datetime, parsedate_to_datetime
 
 import anyio.to_thread
@@ -64,6 +65,7 @@ class PublicCacheMiddleware:
     def __init__(self, app: ASGIApp, cache: PublicCache) -> None:
         self.app = app
         self.cache = cache
+        self._building: dict[str, asyncio.Lock] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not _cacheable_request(scope):
@@ -75,7 +77,15 @@ class PublicCacheMiddleware:
         version = await anyio.to_thread.run_sync(self.cache.version)
         answer = self.cache.get(key, version)
         if answer is None:
-            answer = await self._build(scope, receive, send, key, version)
+            # One request builds a missing answer; the others asking for it meanwhile wait
+            # for that one rather than all building it at once.
+            lock = self._building.setdefault(key, asyncio.Lock())
+            async with lock:
+                answer = self.cache.peek(key, version)
+                if answer is None:
+                    answer = await self._build(scope, receive, send, key, version)
+            if not lock.locked():
+                self._building.pop(key, None)
             if answer is None:
                 return  # not cacheable: already sent as it came
         await self._send(Headers(scope=scope), answer, send)
