@@ -79,7 +79,8 @@ def test_register_entries_are_edited_as_new_versions(staff: Staff) -> None:
     form = admin.get(f"/staff/admin/register/{tid}").text
     assert "DPIA | 2026-01-10 | https://police.example/dpia.pdf" in form
     _post(admin, f"/staff/admin/register/{tid}", f"/staff/admin/register/{tid}",
-          {**fields, "default_threshold": "0.55", "reason": "Raised after the pilot's first month."})
+          {**fields, "default_threshold": "0.55",
+           "reason": "Raised after the pilot's first month."})
     record = ok(staff.anon.get(f"/api/public/technology/{tid}/atrs"))
     assert record["version"] == 2 and record["tier_1"]["description"] == fields["summary"]
     assert record["version_history"][1]["reason"] == "Raised after the pilot's first month."
