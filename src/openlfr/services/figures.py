@@ -235,15 +235,21 @@ def _add_to_tallies(session: Session | Connection, deployment_id: int, day: date
     so that concurrent writers on PostgreSQL never lose an addition)."""
     rows = [{"deployment_id": deployment_id, "day": day, "name": name, "value": n}
             for name, n in deltas.items() if n]
-    if not rows:
-        return
-    bind = session.get_bind() if isinstance(session, Session) else session
-    dialect = bind.dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(m.FigureTally).values(rows)
-    session.execute(statement.on_conflict_do_update(
+    if rows:
+        connection = session.connection() if isinstance(session, Session) else session
+        connection.execute(_UPSERTS[connection.dialect.name], rows)
+
+
+def _upsert(insert: Any) -> Any:
+    """INSERT a tally, or add to it when it exists: one statement, compiled once, sent
+    with every row at once (executemany)."""
+    statement = insert(m.FigureTally)
+    return statement.on_conflict_do_update(
         index_elements=["deployment_id", "day", "name"],
-        set_={"value": m.FigureTally.value + statement.excluded.value}))
+        set_={"value": m.FigureTally.value + statement.excluded.value})
+
+
+_UPSERTS = {"postgresql": _upsert(postgresql_insert), "sqlite": _upsert(sqlite_insert)}
 
 
 def counter_batch_recorded(session: Session, batch: m.CounterBatch) -> None:
