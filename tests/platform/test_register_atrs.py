@@ -130,6 +130,11 @@ def test_atrs_export_is_valid_and_versioned(scenario: Scenario) -> None:
     events = ok(staff["admin"].get("/api/audit/events?limit=1000"))
     corrected = [e for e in events if e["action"] == "technology.corrected"]
     assert json.loads(corrected[-1]["details"])["changed"] == ["default_threshold"]
+    # An edit that leaves the ATRS fields out keeps them (a correction of the engine part).
+    ok(staff["admin"].put(f"/api/technology/{tech['id']}", json={
+        **ENTRY, "default_threshold": 0.55, "notes": "typo fixed"}))
+    record = ok(staff.anon.get(f"/api/public/technology/{tech['id']}/atrs"))
+    assert record["version"] == 3 and record["tier_1"]["description"] == ATRS_FIELDS["summary"]
 
 
 def test_atrs_fields_are_checked(staff: Staff) -> None:

@@ -248,6 +248,7 @@ class RegisterEntryIn(TechnologyIn):
     """A register entry as an admin or oversight writes it: the engine setup (filled from
     the running engine where it is this one), the ATRS fields, and for an edit, why."""
 
-    atrs: AtrsFields = Field(default_factory=lambda: AtrsFields())
+    atrs: AtrsFields | None = Field(default=None, description="The ATRS fields; left out "
+                                    "of an edit, they stay as they are.")
     reason: OptionalProse = Field(default="", description="Why the entry changed "
                                   "(published with the new version).")

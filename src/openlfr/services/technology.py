@@ -98,7 +98,11 @@ def _publish_version(s: Session, actor: Actor, t: m.Technology, reason: str,
 
 
 def _entry_data(data: TechnologyIn) -> tuple[dict[str, Any], str]:
-    fields = data.model_dump(mode="json", exclude={"reason"})  # the ATRS fields go to JSON
+    """The columns to write (the ATRS fields as JSON; left out when not given, so an edit
+    without them keeps them) and the reason for the change."""
+    fields = data.model_dump(mode="json", exclude={"reason"})
+    if fields.get("atrs") is None:
+        fields.pop("atrs", None)
     reason = data.reason if isinstance(data, RegisterEntryIn) else ""
     return fields, reason
 
@@ -143,8 +147,6 @@ def update_technology(p: Platform, actor: Actor, technology_id: int,
     with p.sessions.begin() as s:
         t = get_or_404(s, m.Technology, technology_id, "technology register entry")
         before = _content(t)
-        if not isinstance(data, RegisterEntryIn):
-            fields.pop("atrs", None)  # an edit without ATRS fields keeps them
         for key, value in fields.items():
             setattr(t, key, value)
         changed = sorted(k for k, v in _content(t).items() if before[k] != v)
