@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,9 @@ READ_ONLY = "openlfr_read_only"
 #: Connections kept per PostgreSQL engine when no size is given: the threads one server
 #: process runs requests on (``SERVER_THREADS`` in ``web.server``).
 DEFAULT_POOL_SIZE = 16
+
+
+_HOLDS_WRITERS = "openlfr_holds_writers_lock"
 
 
 class ReadOnlySession(RuntimeError):
@@ -67,16 +71,34 @@ def make_engine(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
+        # Writers of this process queue here for SQLite's write lock: woken as soon as it
+        # is free, instead of SQLite's busy handler sleeping up to 100 ms between tries
+        # (which gave a busy node API seconds-long tails). Re-entrant, so that a nested
+        # write transaction behaves as it would without it.
+        writers = threading.RLock()
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection: Any) -> None:
             if connection.get_execution_options().get(READ_ONLY):
                 # Deferred: a read takes a snapshot and no lock; writers carry on.
                 connection.exec_driver_sql("BEGIN")
-            else:
-                # IMMEDIATE takes the write lock up front: a use case's checks and its
-                # writes (and the audit chain's head) are then seen and changed by one
-                # writer at a time.
+                return
+            # IMMEDIATE takes the write lock up front: a use case's checks and its writes
+            # (and the audit chain's head) are then seen and changed by one writer at a
+            # time.
+            writers.acquire()
+            try:
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                writers.release()
+                raise
+            connection.info[_HOLDS_WRITERS] = True
+
+        @event.listens_for(engine, "commit")
+        @event.listens_for(engine, "rollback")
+        def _sqlite_end(connection: Any) -> None:
+            if connection.info.pop(_HOLDS_WRITERS, False):
+                writers.release()
     return engine
 
 
