@@ -15,6 +15,8 @@ RISKS = ("The cameras see everyone who passes, which affects privacy. False aler
          "demographic groups. Some people may avoid the area; faces that match nobody are "
          "deleted at once.")
 NEUTRAL = "What do you think about the use of live facial recognition here?"
+COUNTERSIGNED = ("The board read the council survey this repeats; keeping its wording lets "
+                 "the answers be compared, and the neutral question comes first.")
 LEADING = "Would you support live facial recognition at the station?"
 REASON = ("We repeat the council's 2024 survey question word for word so that the answers "
           "can be compared with it.")
@@ -47,11 +49,20 @@ def test_a_reason_lets_flagged_wording_open_and_is_published(scenario: Scenario)
     assert exception["recorded_by"] == "planner" and exception["in_force"]
     assert exception["rules"] == ["asks_for_support"]
 
+    # Kept wording needs two people: a member of oversight countersigns, in their words.
+    r = s.staff["planner"].post(s.url("/consultation/open"))
+    assert r.status_code == 409 and "countersign" in r.json()["detail"]
+    countersign = s.url("/consultation/wording-exceptions/q2/countersign")
+    assert s.staff["planner"].post(countersign, json={"reason": COUNTERSIGNED}
+                                   ).status_code == 403
+    assert s.staff["oversight"].post(countersign, json={"reason": "Fine."}).status_code == 422
+    ok(s.staff["oversight"].post(countersign, json={"reason": COUNTERSIGNED}))
     opened = ok(s.staff["planner"].post(s.url("/consultation/open")))
     assert opened["status"] == "open"
     public = ok(s.staff.anon.get(f"/api/public/consultations/{c['id']}"))
     [kept] = public["kept_wording"]
     assert kept["where"] == "q2" and kept["reason"] == REASON
+    assert kept["countersigned_by"] == "oversight" and kept["countersignature"] == COUNTERSIGNED
     assert kept["flags"][0]["excerpt"] == "Would you support"
     assert "wording_exceptions" not in public and "wording_issues" not in public
     # Once open the wording is frozen, and so is the reason.
@@ -92,6 +103,8 @@ def test_a_sheet_reason_lapses_only_when_the_sheet_is_rewritten(scenario: Scenar
     assert {i["rule"] for i in c["wording_issues"]} == {"states_benefits", "promotional"}
     assert s.staff["planner"].post(s.url("/consultation/open")).status_code == 409
     ok(_keep(s, "information_sheet"))
+    ok(s.staff["oversight"].post(s.url("/consultation/wording-exceptions/information_sheet/"
+                                       "countersign"), json={"reason": COUNTERSIGNED}))
     assert ok(s.staff["planner"].post(s.url("/consultation/open")))["status"] == "open"
 
 

@@ -114,6 +114,7 @@ USE_CASES: dict[str, Action] = {
     "consultations.get_motion": Action.MOTION_READ,
     "consultations.hide_feedback": Action.FEEDBACK_MODERATE,
     "consultations.keep_flagged_wording": Action.CONSULTATION_WRITE,
+    "consultations.countersign_kept_wording": Action.CONSULTATION_COUNTERSIGN,
     "consultations.list_feedback": Action.FEEDBACK_READ,
     "consultations.list_motions": Action.MOTION_READ,
     "consultations.open_consultation": Action.CONSULTATION_WRITE,

@@ -24,6 +24,8 @@ RISKS = ("The cameras see everyone who passes, which affects privacy. False aler
          "to people being stopped who are not wanted, and accuracy can differ between "
          "demographic groups. Some people may avoid the area; faces that match nobody are "
          "deleted at once.")
+COUNTERSIGNED = ("The board read the council's 2024 survey; repeating its wording lets the "
+                 "answers be compared, and the neutral question comes first.")
 REASON = ("This is the wording of the council's own 2024 survey; we repeat it so the answers "
           "can be compared, and ask the neutral question first.")
 
@@ -138,6 +140,17 @@ def test_planner_sees_flags_is_refused_then_keeps_one_fixes_the_rest_and_opens(
     assert _save(s, BENEFITS, RISKS, (NEUTRAL_QUESTION, ""),
                  (LEADING_QUESTION, "yes\nno")).status_code == 303
     assert set(_consultation(s).wording_exceptions) == {"q2"}
+    # Kept wording needs a member of oversight's countersignature before it opens.
+    waiting = _post(s, "/open", {})
+    assert waiting.status_code == 409 and "countersign" in waiting.text
+    assert 'data-test="awaiting-countersignature"' in planner.get(_url(s)).text
+    oversight_page = s.staff["oversight"].get(_url(s)).text
+    assert 'data-test="countersign-form" data-where="q2"' in oversight_page
+    assert _post(s, "/countersign", {"where": "q2", "countersignature": COUNTERSIGNED},
+                 role="planner").status_code == 403
+    signed = _post(s, "/countersign", {"where": "q2", "countersignature": COUNTERSIGNED},
+                   role="oversight")
+    assert signed.status_code == 303, signed.text
     opened = _post(s, "/open", {})
     assert opened.status_code == 303 and opened.headers["location"].endswith("?done=opened")
     assert _consultation(s).status == "open"

@@ -246,10 +246,15 @@ def test_wording_kept_on_purpose_is_published_with_the_reason(scenario: Scenario
     reason = ("Both parts were asked together at the ward panel; we repeat the wording so "
               "that answers can be compared with theirs.")
     ok(planner.put(s.url("/consultation/wording-exceptions/q3"), json={"reason": reason}))
+    countersigned = ("The board checked the ward panel survey: keeping both parts together "
+                     "is needed to compare the answers.")
+    ok(s.staff["oversight"].post(s.url("/consultation/wording-exceptions/q3/countersign"),
+                                 json={"reason": countersigned}))
     ok(planner.post(s.url("/consultation/open")))
     html = _page(s)
     kept = re.search(r'<section id="kept-wording".*?</section>', html, re.S)
     assert kept and reason in kept.group(0) and "and would you support" in kept.group(0)
+    assert countersigned in kept.group(0)
     public = ok(s.staff.anon.get(f"/api/public/deployments/{s.reference}"))
     [item] = public["consultation"]["kept_wording"]
     assert item["where"] == "q3" and item["reason"] == reason

@@ -213,3 +213,28 @@ def test_redress_requests_are_private_by_default(scenario: Scenario) -> None:
     # The author still reads their own request and its answer on their private page.
     mine = s.staff.anon.get(str(receipt["private_link"]).replace("http://127.0.0.1:8000", ""))
     assert text in mine.text and "deleted on 4 March" in mine.text
+
+
+# --- a consultation that counts --------------------------------------------------------------
+
+
+def test_a_consultation_closed_early_with_few_responses_is_insufficient(
+        scenario: Scenario) -> None:
+    s = scenario
+    _published(s)
+    s.open_consultation()
+    s.responses(ok(s.staff["planner"].get(s.url("/consultation")))["id"], 3)
+    s.clock.advance(days=2)
+    ok(s.staff["planner"].post(s.url("/consultation/close")))
+    gates = ok(s.staff["planner"].get(s.url("/gates")))
+    [gate] = [g for g in gates["gates"] if g["name"] == "consultation_and_objections"]
+    assert not gate["passed"] and gate["reason"].startswith("Insufficient response")
+    assert "open for 2 days, less than the 14 days" in gate["reason"]
+    assert "3 response(s), fewer than the 20 required" in gate["reason"]
+    public = ok(s.staff.anon.get(f"/api/public/deployments/{s.reference}"))
+    assert public["consultation_results"]["insufficient"] == gate["reason"].removeprefix(
+        "Insufficient response: ").rstrip(".")
+    assert public["consultation_results"]["by_district"] == {"SE11": 3}
+    page = s.staff.anon.get(f"/deployments/{s.reference}/consultation").text
+    assert 'data-test="insufficient-response"' in page and "does not count" in page
+    assert 'data-test="reached"' in s.staff.anon.get(f"/deployments/{s.reference}").text

@@ -517,6 +517,15 @@ def unresolved_issues(issues: Mapping[str, Sequence[WordingIssue]],
     return left
 
 
+def awaiting_countersignature(issues: Mapping[str, Sequence[WordingIssue]],
+                              exceptions: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The places whose flagged wording is kept by a planner's reason that no member of
+    oversight has countersigned yet: kept wording needs two people, like an override."""
+    return [where for where, found in issues.items()
+            if any(is_kept(i, exceptions.get(where)) for i in found)
+            and not (exceptions.get(where) or {}).get("countersigned_by")]
+
+
 def describe_issues(issues: Mapping[str, Sequence[WordingIssue]]) -> str:
     """The flags in one line, for an error message."""
     return "; ".join(f"{where}: {i.problem}" + (f" ({i.excerpt!r})" if i.excerpt else "")

@@ -16,12 +16,19 @@ from openlfr.governance.amendments import Record, require_open
 from openlfr.governance.answers import AnswerOutcome, answer_due_at, answer_problem
 from openlfr.governance.areas import Area, UnknownArea
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
+from openlfr.governance.gates import GateParameters, consultation_shortfall
 from openlfr.governance.lifecycle import DeploymentStatus
-from openlfr.governance.records import KINDS_NEEDING_ANSWER, ConsultationStatus, FeedbackKind
+from openlfr.governance.records import (
+    KINDS_NEEDING_ANSWER,
+    ConsultationFacts,
+    ConsultationStatus,
+    FeedbackKind,
+)
 from openlfr.governance.wording import (
     INFORMATION_SHEET,
     MIN_REASON_CHARS,
     WordingIssue,
+    awaiting_countersignature,
     consultation_issues,
     describe_issues,
     is_kept,
@@ -69,6 +76,10 @@ class KeptWording:
     recorded_at: datetime
     #: The flags the reason covers, as the check finds them now.
     issues: list[WordingIssue]
+    #: The member of oversight who countersigned the reason, and their own words
+    #: (None until then: the consultation cannot open).
+    countersigned_by: str | None = None
+    countersignature: str | None = None
 
 
 def kept_wording(c: m.Consultation) -> list[KeptWording]:
@@ -80,7 +91,9 @@ def kept_wording(c: m.Consultation) -> list[KeptWording]:
         covered = [i for i in issues.get(where, ()) if is_kept(i, exception)]
         if covered:
             kept.append(KeptWording(where, exception["reason"], exception["by"],
-                                    datetime.fromisoformat(exception["at"]), covered))
+                                    datetime.fromisoformat(exception["at"]), covered,
+                                    exception.get("countersigned_by"),
+                                    exception.get("countersignature")))
     order = [INFORMATION_SHEET, *(q["id"] for q in c.questions)]
     return sorted(kept, key=lambda k: order.index(k.where) if k.where in order else len(order))
 
@@ -197,6 +210,37 @@ def keep_flagged_wording(p: Platform, actor: Actor, deployment_id: int, where: s
     return c
 
 
+def countersign_kept_wording(p: Platform, actor: Actor, deployment_id: int, where: str,
+                             data: KeptWordingIn) -> m.Consultation:
+    """A member of oversight countersigns the planner's reason for keeping flagged wording
+    at ``where``, in their own words (published with it). Without it the consultation
+    cannot open; rewriting the wording or the reason withdraws it."""
+    require(actor, Action.CONSULTATION_COUNTERSIGN)
+    now = p.clock()
+    words = data.reason.strip()
+    with p.sessions.begin() as s:
+        deployment_or_404(s, deployment_id, lock=True)
+        c = _consultation(s, deployment_id)
+        _require_draft(c, "countersignatures of kept wording")
+        exception = (c.wording_exceptions or {}).get(where)
+        if exception is None:
+            raise NotFound(f"no reason is recorded for keeping the wording at {where!r}")
+        if exception.get("by") == actor.audit_name:
+            raise Conflict("the person who kept the wording cannot countersign it")
+        if len(words) < MIN_REASON_CHARS:
+            raise InvalidInput("reason", f"a countersignature must be at least "
+                               f"{MIN_REASON_CHARS} characters; say why the kept wording is "
+                               "fair (it is published with the consultation)")
+        c.wording_exceptions = {**(c.wording_exceptions or {}), where: {
+            **exception, "countersigned_by": actor.audit_name, "countersigned_at": now.isoformat(),
+            "countersignature": words}}
+        append_event(s, actor=actor.audit_name, action="consultation.wording_countersigned",
+                     subject_type="consultation", subject_id=c.id,
+                     details={"deployment_id": deployment_id, "where": where,
+                              "countersignature": words}, now=now)
+    return c
+
+
 def withdraw_wording_reason(p: Platform, actor: Actor, deployment_id: int,
                             where: str) -> m.Consultation:
     """Withdraw the reason recorded for ``where``: its flags block opening again."""
@@ -236,6 +280,11 @@ def open_consultation(p: Platform, actor: Actor, deployment_id: int) -> m.Consul
         if unresolved:
             raise Conflict("fix the wording, or record why it is kept, before opening: "
                            + describe_issues(unresolved))
+        waiting = awaiting_countersignature(wording_issues(c), c.wording_exceptions or {})
+        if waiting:
+            raise Conflict("flagged wording kept at " + ", ".join(waiting) + " needs a member "
+                           "of oversight to countersign the reason before the consultation "
+                           "opens (or fix the wording)")
         c.status, c.opened_at = ConsultationStatus.OPEN.value, now
         append_event(s, actor=actor.audit_name, action="consultation.opened",
                      subject_type="consultation", subject_id=c.id,
@@ -309,16 +358,22 @@ class ConsultationResults:
     tallies: dict[str, dict[str, int]]
     #: postcode district -> responses from it (responses that gave none are not counted)
     by_district: dict[str, int]
+    #: Why the result does not count ("insufficient response": open too briefly or too few
+    #: responses; the consultation gate fails), None when it counts or is still open.
+    insufficient: str | None = None
 
 
 def consultation_results(p: Platform, actor: Actor, deployment_id: int) -> ConsultationResults:
     """The tallies so far, for staff (the public sees them once it is closed)."""
     require(actor, Action.CONSULTATION_READ)
     with p.sessions() as s:
-        return results_in(s, _consultation(s, deployment_id))
+        return results_in(s, _consultation(s, deployment_id), p.settings.gate_parameters())
 
 
-def results_in(s: Session, c: m.Consultation) -> ConsultationResults:
+def results_in(s: Session, c: m.Consultation,
+               params: GateParameters | None = None) -> ConsultationResults:
+    """The tallies, by district, and (given the gate's ``params``, once closed) whether
+    the result counts (``governance.gates.consultation_shortfall``)."""
     rows = list(s.execute(select(m.ConsultationResponse.answers,
                                  m.ConsultationResponse.postcode_district).where(
         m.ConsultationResponse.consultation_id == c.id)))
@@ -329,7 +384,13 @@ def results_in(s: Session, c: m.Consultation) -> ConsultationResults:
             counts = Counter(a.get(q["id"]) for a in answers if q["id"] in a)
             tallies[q["id"]] = {o: counts.get(o, 0) for o in q["options"]}
     districts = Counter(d for _, d in rows if d)
-    return ConsultationResults(len(answers), tallies, dict(sorted(districts.items())))
+    insufficient = None
+    if params is not None and c.status == ConsultationStatus.CLOSED.value:
+        insufficient = consultation_shortfall(ConsultationFacts(
+            status=ConsultationStatus.CLOSED, response_count=len(answers),
+            closed_at=c.closed_at, opened_at=c.opened_at), params)
+    return ConsultationResults(len(answers), tallies, dict(sorted(districts.items())),
+                               insufficient)
 
 
 # --- feedback -------------------------------------------------------------------------

@@ -59,6 +59,7 @@ class Action(StrEnum):
     ENGAGEMENT_WRITE = "engagement.write"
     CONSULTATION_READ = "consultation.read"
     CONSULTATION_WRITE = "consultation.write"
+    CONSULTATION_COUNTERSIGN = "consultation.countersign_wording"
     FEEDBACK_READ = "feedback.read"
     FEEDBACK_CONTACT_READ = "feedback.read_contact"
     FEEDBACK_ANSWER = "feedback.answer"
@@ -155,6 +156,8 @@ POWERS: dict[Action, Power] = _table(
     (Action.CONSULTATION_READ, STAFF, "read the consultation, drafts and results included"),
     (Action.CONSULTATION_WRITE, (_R.PLANNER,),
      "write, check, open and close the consultation; keep flagged wording with a reason"),
+    (Action.CONSULTATION_COUNTERSIGN, (_R.OVERSIGHT,),
+     "countersign a reason for keeping flagged consultation wording (needed to open it)"),
     (Action.FEEDBACK_READ, STAFF, "read feedback with its deadlines (without contact details)"),
     (Action.FEEDBACK_CONTACT_READ, (_R.PLANNER, _R.AUTHORISER),
      "see feedback contact details (to reply)"),

@@ -251,7 +251,8 @@ def public_deployment(p: Platform, reference: str) -> PublicDeployment:
             engagement_events=engagement_events_in(s, d.id),
             engagement_reach=portal.engagement_reach_in(s, p, d.id),
             consultation=c, kept_wording=kept_wording(c) if c is not None else [],
-            consultation_results=(results_in(s, c) if c is not None
+            consultation_results=(results_in(s, c, p.settings.gate_parameters())
+                                  if c is not None
                                   and c.status == ConsultationStatus.CLOSED.value else None),
             feedback=[_feedback(f, now) for f in feedback_in(s, d.id)],
             comments=comments, watchlist_by_category=category_counts_in(s, d.id),
@@ -311,7 +312,8 @@ def published_consultation(p: Platform, deployment_id: int) -> PublishedConsulta
         if c is None or c.status == ConsultationStatus.DRAFT.value:
             return None
         closed = c.status == ConsultationStatus.CLOSED.value
-        return PublishedConsultation(c, results_in(s, c) if closed else None)
+        return PublishedConsultation(
+            c, results_in(s, c, p.settings.gate_parameters()) if closed else None)
 
 
 def public_motions(p: Platform) -> list[m.CouncilMotion]:

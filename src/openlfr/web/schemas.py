@@ -181,13 +181,16 @@ class WordingIssueOut(BaseModel):
 
 
 class KeptWordingOut(BaseModel):
-    """Flagged wording kept on purpose, and the planner's published reason."""
+    """Flagged wording kept on purpose, the planner's published reason, and the member of
+    oversight's countersignature (needed before the consultation opens)."""
 
     where: str
     reason: str
     recorded_by: str
     recorded_at: datetime
     flags: list[WordingIssueOut]
+    countersigned_by: str | None = None
+    countersignature: str | None = None
 
 
 class ConsultationOut(Out):
@@ -222,8 +225,11 @@ class ConsultationStaffOut(ConsultationOut):
 class ConsultationResultsOut(BaseModel):
     responses: int
     tallies: dict[str, dict[str, int]]
-    #: Responses by postcode district (those who gave one).
+    #: Responses by postcode district (those who gave one): who was reached.
     by_district: dict[str, int] = Field(default_factory=dict)
+    #: "Insufficient response": why the result does not count (open too briefly, too few
+    #: responses); None when it counts.
+    insufficient: str | None = None
 
 
 class FeedbackStaffOut(Out):

@@ -49,6 +49,8 @@ def wording_issue_out(where: str, i: WordingIssue, kept: bool = False) -> Wordin
 def kept_wording_out(c: m.Consultation) -> list[KeptWordingOut]:
     """Flagged wording kept on purpose, with the reasons: published with the consultation."""
     return [KeptWordingOut(where=k.where, reason=k.reason, recorded_by=k.recorded_by,
+                           countersigned_by=k.countersigned_by,
+                           countersignature=k.countersignature,
                            recorded_at=k.recorded_at,
                            flags=[wording_issue_out(k.where, i, kept=True) for i in k.issues])
             for k in consultations.kept_wording(c)]
@@ -73,7 +75,7 @@ def consultation_staff_out(c: m.Consultation) -> ConsultationStaffOut:
 
 def results_out(r: consultations.ConsultationResults) -> ConsultationResultsOut:
     return ConsultationResultsOut(responses=r.responses, tallies=r.tallies,
-                                  by_district=r.by_district)
+                                  by_district=r.by_district, insufficient=r.insufficient)
 
 
 @router.get("/deployments/{deployment_id}/consultation", response_model=ConsultationStaffOut)
@@ -113,6 +115,19 @@ def keep_flagged_wording(deployment_id: IdPath, where: WherePath, data: KeptWord
     published with the consultation). Its flags then no longer stop it from opening."""
     return consultation_staff_out(
         consultations.keep_flagged_wording(platform, actor, deployment_id, where, data))
+
+
+@router.post("/deployments/{deployment_id}/consultation/wording-exceptions/{where}/countersign",
+             response_model=ConsultationStaffOut, responses=CONFLICT)
+def countersign_kept_wording(
+        deployment_id: IdPath, where: WherePath, data: KeptWordingIn,
+        actor: Annotated[Actor, power(Action.CONSULTATION_COUNTERSIGN)],
+        platform: PlatformDep) -> ConsultationStaffOut:
+    """A member of oversight countersigns the reason for keeping flagged wording (their
+    own words, at least 40 characters, published); without it the consultation cannot
+    open."""
+    return consultation_staff_out(consultations.countersign_kept_wording(
+        platform, actor, deployment_id, where, data))
 
 
 @router.delete("/deployments/{deployment_id}/consultation/wording-exceptions/{where}",

@@ -64,6 +64,8 @@ class ResultsView:
     districts: list[tuple[str, int, float]]
     #: Responses that gave no district.
     no_district: int
+    #: Why the result does not count ("insufficient response"), None when it counts.
+    insufficient: str | None = None
 
 
 def results_view(c: m.Consultation, r: ConsultationResults) -> ResultsView:
@@ -82,7 +84,7 @@ def results_view(c: m.Consultation, r: ConsultationResults) -> ResultsView:
     return ResultsView(
         r.responses, questions,
         [(d, n, n / r.responses if r.responses else 0.0) for d, n in districts],
-        r.responses - sum(r.by_district.values()))
+        r.responses - sum(r.by_district.values()), r.insufficient)
 
 
 # --- the page -----------------------------------------------------------------------------

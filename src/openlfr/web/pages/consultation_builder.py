@@ -70,7 +70,10 @@ CONCERN_LABELS: dict[Concern, str] = {
 NOTICES: dict[str, str] = {
     "saved": "The consultation was saved. Flags of the wording check are shown next to the "
              "text they concern.",
-    "kept": "The reason was recorded; it will be published with the consultation.",
+    "kept": "The reason was recorded; it will be published with the consultation once a "
+            "member of oversight countersigns it (the consultation cannot open before).",
+    "countersigned_wording": "Your countersignature was recorded; it is published with the "
+                             "reason.",
     "withdrawn": "The reason was withdrawn; that wording's flags stop the consultation "
                  "opening again.",
     "opened": "The consultation is open: anyone can answer it anonymously on its public "
@@ -283,6 +286,31 @@ async def keep_wording(request: Request) -> Response:
                  errors=problem, status_code=status)
 
 
+async def countersign(request: Request) -> Response:
+    """A member of oversight countersigns a kept reason (the service checks the rest)."""
+    checked = await deployment_form(request, Action.CONSULTATION_COUNTERSIGN)
+    if isinstance(checked, Response):
+        return checked
+    actor, form, d = checked
+    where = _where(form)
+    words = form.get("countersignature")
+    words = words if isinstance(words, str) else ""
+    field = f"countersignature_{where}"
+    try:
+        data = KeptWordingIn(reason=words)
+        consultations.countersign_kept_wording(platform_of(request), actor, d.id, where, data)
+    except ValidationError:
+        problem, status = {field: f"write the countersignature (at least {MIN_REASON_CHARS} "
+                                  "characters)"}, 422
+    except GovernanceError as exc:
+        name, message = service_problem(exc)
+        problem, status = ({field: message}, 422) if name == "reason" else ({FORM: message}, 409)
+    else:
+        return done(request, "staff_consultation", "countersigned_wording", deployment_id=d.id)
+    return _page(request, actor, d, _consultation(request, actor, d), values={field: words},
+                 errors=problem, status_code=status)
+
+
 async def withdraw_reason(request: Request) -> Response:
     checked = await deployment_form(request, Action.CONSULTATION_WRITE)
     if isinstance(checked, Response):
@@ -344,4 +372,6 @@ routes = [
           ("/withdraw", withdraw_reason, "staff_consultation_withdraw"),
           ("/open", open_for_answers, "staff_consultation_open"),
           ("/close", close_answers, "staff_consultation_close"))),
+    StaffRoute(f"{BASE}/countersign", countersign, action=Action.CONSULTATION_COUNTERSIGN,
+               methods=["POST"], name="staff_consultation_countersign"),
 ]
