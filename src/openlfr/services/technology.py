@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
-from openlfr.services.atrs import RegisterEntryIn
+from openlfr.services.atrs import AtrsFields, RegisterEntryIn
 from openlfr.services.common import get_or_404
 from openlfr.services.platform import Actor, Platform
 from openlfr.services.powers import Action, require
@@ -126,14 +126,15 @@ def register_technology(p: Platform, actor: Actor, data: TechnologyIn) -> m.Tech
 
 
 def register_running_engine(p: Platform, actor: Actor, vendor_or_project: str = "openlfr",
-                            notes: str = "") -> m.Technology:
-    """Register the engine this platform runs, with what it says about itself."""
+                            notes: str = "", atrs: AtrsFields | None = None) -> m.Technology:
+    """Register the engine this platform runs, with what it says about itself (and the
+    ATRS fields people wrote, if given)."""
     require(actor, Action.TECHNOLOGY_REGISTER)
     facts = engine_facts()
     return register_technology(p, actor, RegisterEntryIn(
         algorithm=facts.algorithm, model_version=facts.model_id[:200],
         vendor_or_project=vendor_or_project, default_threshold=facts.default_threshold,
-        notes=notes))
+        notes=notes, atrs=atrs))
 
 
 def update_technology(p: Platform, actor: Actor, technology_id: int,
