@@ -80,8 +80,9 @@ def test_published_record_and_engine_figures(demo_run: tuple[Path, Path, str],
     assert [o["countersignature"] for o in d["overrides"]] == [content.OVERRIDE_COUNTERSIGNED]
     assert d["went_ahead_despite"] == ["threshold"]
     assert [x["basis"] for x in d["gate_decisions"]] == ["authorise", "activate"]
-    register = client.get("/api/public/register").json()
+    register = client.get("/api/public/technology").json()
     assert register[0]["last_equity_audit"] is None
+    assert register[0]["technology"]["atrs"]["summary"] == content.ATRS["summary"]
     assert d["consultation_results"]["responses"] == len(content.CONSULTATION_RESPONSES)
     kinds = {f["kind"]: f for f in d["feedback"]}
     assert kinds["objection"]["answer"] == content.OBJECTION_ANSWER

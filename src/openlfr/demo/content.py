@@ -136,3 +136,34 @@ OVERRIDE_COUNTERSIGNED = (
     "Countersigned for the demonstration only: the watchlist holds sample photographs of "
     "public figures, the override is published with both reasons, and no real deployment "
     "may rely on it; an equity audit must be recorded before any operational use.")
+
+#: The demo's ATRS record of its engine (what people write; the engine fills the rest).
+ATRS = {
+    "name": "Live facial recognition (openlfr demo)",
+    "summary": ("Cameras on a marked stretch of Vauxhall high street compare the faces of "
+                "passers-by with a short watchlist of people missing and at risk or wanted "
+                "by a court. A face that matches no one is counted and discarded at once. "
+                "An officer compares every alert with the reference photo before anyone is "
+                "approached."),
+    "contact_email": "lfr-demo@police.example", "phase": "pre-deployment",
+    "organisation": "Demo Police Service", "team": "Live facial recognition unit",
+    "senior_responsible_owner": "Assistant Chief Constable, Operations",
+    "supplier": "openlfr (open source)",
+    "supplier_role": "The engine's code; the supplier has no access to any data.",
+    "human_decisions_and_review": ("No decision is automatic: an alert is a prompt for a "
+                                   "trained officer, who confirms or dismisses it; the "
+                                   "outcome and what followed an arrest are recorded."),
+    "appeals_and_review": ("Anyone may object, complain or ask for redress on the "
+                           "deployment's public page; answers are published."),
+    "source_data": ("Watchlists are built per deployment from authorised images (here, "
+                    "sample photographs of public figures) and destroyed when it ends."),
+    "risks": [{"name": "False alerts",
+               "description": "A person who is not on the watchlist is stopped.",
+               "mitigation": "Every alert is adjudicated by an officer before any approach; "
+                             "the threshold is held to an equity audit."},
+              {"name": "Unequal accuracy",
+               "description": "Accuracy can differ by race, sex and age.",
+               "mitigation": "No deployment passes the threshold check until the engine is "
+                             "audited for equity; this demo goes ahead only by a published "
+                             "two-person override."}],
+}

@@ -29,6 +29,7 @@ from openlfr.services import (
     technology,
     users,
 )
+from openlfr.services.atrs import AtrsFields
 from openlfr.services.platform import PUBLIC_ACTOR, Actor, Platform, Role, utcnow
 from openlfr.services.schemas import (
     AnswerIn,
@@ -42,7 +43,6 @@ from openlfr.services.schemas import (
     ImpactAssessmentIn,
     MotionIn,
     MotionResponseIn,
-    TechnologyIn,
     UserIn,
 )
 from openlfr.storage import models as m
@@ -111,14 +111,12 @@ def run_governance(p: Platform, say: Callable[[str], None],
     say(f"accounts: {', '.join(DEMO_ROLES)} (password {DEMO_PASSWORD})")
 
     from openlfr.recognition import DEFAULT_THRESHOLD
-    from openlfr.recognition.backends import algorithm_summary, engine_model_id
 
-    model_id = engine_model_id()
-    tech = technology.register_technology(p, actor(p, "admin"), TechnologyIn(
-        algorithm=algorithm_summary(),
-        model_version=model_id[:200], vendor_or_project="openlfr (demo)",
-        default_threshold=DEFAULT_THRESHOLD,
-        notes="Registered by the demo; no equity audit has been run on labelled data yet."))
+    # The engine fills its own entry: model id and weights hash, what it runs, threshold.
+    tech = technology.register_running_engine(
+        p, actor(p, "admin"), "openlfr (demo)",
+        notes="Registered by the demo; no equity audit has been run on labelled data yet.",
+        atrs=AtrsFields.model_validate(content.ATRS))
 
     at(start - timedelta(days=40))
     motion = consultations.record_motion(p, actor(p, "councillor"), MotionIn(
