@@ -102,6 +102,26 @@ def test_governance_figures_of_a_seeded_history(scenario: Scenario) -> None:
     assert images >= 3  # notice, districts, answers
 
 
+def test_the_cli_gives_the_same_governance_figures(scenario: Scenario) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from openlfr.cli import app
+
+    s = scenario
+    _seed(s)
+    settings = s.staff.platform.settings
+    run = CliRunner().invoke(app, [
+        "report", "annual", "--from", PERIOD.split("=")[1].split("&")[0],
+        "--to", PERIOD.rsplit("=", 1)[1], "--format", "json",
+        "--data-dir", str(settings.data_dir)],
+        env={"OPENLFR_DATABASE_URL": settings.database_url or ""})
+    assert run.exit_code == 0, run.stderr
+    web = ok(s.staff.anon.get(f"/reports/annual.json{PERIOD}"))["governance"]
+    assert json.loads(run.stdout)["governance"] == web
+
+
 def test_an_empty_period_says_so(scenario: Scenario) -> None:
     g = ok(scenario.staff.anon.get("/reports/annual.json?from=2020-01-01&to=2020-12-31"))[
         "governance"]

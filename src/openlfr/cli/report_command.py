@@ -34,16 +34,18 @@ def annual(
         "--to", metavar="YYYY-MM-DD", help="Last day of the period (default: today, UTC).")
     ] = None,
     fmt: Annotated[ReportFormat, typer.Option(
-        "--format", help="csv or json (the same columns as /reports/annual.csv and .json), "
-        "or pdf.")] = ReportFormat.CSV,
+        "--format", help="csv or json (the same as /reports/annual.csv and .json; the JSON "
+        "adds the governance figures), or pdf (with the governance figures and charts).")
+    ] = ReportFormat.CSV,
     out: Annotated[Path | None, typer.Option(
         "--out", metavar="FILE", help="Write the report to FILE (needed for pdf); without "
         "it, csv and json go to stdout.")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """The published figures of every deployment over a period: in total, per area
-    (borough) and per month, with the deployments that ran."""
-    from openlfr.services import reports
+    (borough) and per month, with the deployments that ran; the JSON and PDF add the
+    governance figures (notice, overrides, consultations' reach, answers, motions)."""
+    from openlfr.services import governance_report, reports
     from openlfr.services.report_pdf import annual_report_pdf
 
     if fmt is ReportFormat.PDF and out is None:
@@ -56,15 +58,17 @@ def annual(
     try:
         period = reports.report_period(first, last, platform.clock().date())
         report = reports.annual_report(platform, period)
+        governance = governance_report.governance_figures(platform, period)
     except GovernanceError as exc:
         fail(exc)
     finally:
         platform.close()
     data: bytes
     if fmt is ReportFormat.PDF:
-        data = annual_report_pdf(report)
+        data = annual_report_pdf(report, governance)
     elif fmt is ReportFormat.JSON:
-        data = (report.table().to_json(**report.about()) + "\n").encode()
+        data = (report.table().to_json(**report.about(), governance=governance.to_json_data())
+                + "\n").encode()
     else:
         data = report.table().to_csv().encode()
     if out is None:
