@@ -25,6 +25,8 @@ def test_completed_checklist_shows_the_gates_at_each_decision(scenario: Scenario
     # Run again now, the watchlist gate would fail (destroyed): the pages do not do that.
     live = ok(scenario.staff["planner"].get(scenario.url("/gates")))
     assert not {g["name"]: g for g in live["gates"]}["watchlist_rules"]["passed"]
+    assert [d["basis"] for d in live["decisions"]] == ["authorise", "activate"]
+    assert all(g["passed"] for d in live["decisions"] for g in d["gates"])
     for path in (f"/staff/deployments/{scenario.deployment_id}/gates",
                  f"/staff/deployments/{scenario.deployment_id}"):
         page = scenario.staff["planner"].get(path)

@@ -47,6 +47,9 @@ class GateRefusal(BaseModel):
 class GateReportOut(BaseModel):
     all_passed: bool
     gates: list[GateOut]
+    #: The gates as they stood at each decision taken (authorisation, activation): once a
+    #: deployment is completed, these are its checklist, not ``gates`` run again now.
+    decisions: list[GateDecisionOut] = []
 
 
 class SiteOut(Out):

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Response
 
 from openlfr.governance.gates import GateReport
 from openlfr.governance.lifecycle import DeploymentStatus, Transition
-from openlfr.services import amendments, deployments, overrides, rescheduling
+from openlfr.services import amendments, deployments, overrides, public_view, rescheduling
 from openlfr.services.deployments import TRANSITION_POWERS, TransitionOutcome
 from openlfr.services.platform import Actor, Platform
 from openlfr.services.powers import Action
@@ -30,6 +30,7 @@ from openlfr.web.schemas import (
     AmendmentOut,
     CommentOut,
     DeploymentOut,
+    GateDecisionOut,
     GateOut,
     GateReportOut,
     OverrideOut,
@@ -87,7 +88,12 @@ def update_deployment(deployment_id: IdPath, data: DeploymentPatch,
 def gates(deployment_id: IdPath, actor: Reader, platform: PlatformDep) -> GateReportOut:
     """Every gate's verdict now, with its plain-English reason (and, for a failure no
     override can set aside, why)."""
-    return gate_report_out(deployments.gate_report(platform, actor, deployment_id))
+    out = gate_report_out(deployments.gate_report(platform, actor, deployment_id))
+    out.decisions = [GateDecisionOut(basis=k.basis, evaluated_at=k.evaluated_at,
+                                     gates=[GateOut.model_validate(g) for g in k.results])
+                     for k in public_view.decision_gates(
+                         deployments.get_deployment(platform, actor, deployment_id))]
+    return out
 
 
 def _transition_out(outcome: TransitionOutcome) -> TransitionOut:
