@@ -238,3 +238,29 @@ def test_a_consultation_closed_early_with_few_responses_is_insufficient(
     page = s.staff.anon.get(f"/deployments/{s.reference}/consultation").text
     assert 'data-test="insufficient-response"' in page and "does not count" in page
     assert 'data-test="reached"' in s.staff.anon.get(f"/deployments/{s.reference}").text
+
+
+def test_the_oversight_page_lists_escalations_and_publishes_the_response(
+        scenario: Scenario) -> None:
+    s = scenario
+    _published(s)
+    receipt = _file(s, "question", "Who decided on this site, and why?", None)
+    token = str(receipt["private_link"]).rsplit("/", 1)[1]
+    s.clock.now = START - timedelta(hours=47)
+    ok(s.staff.anon.post(f"/api/public/feedback/{receipt['id']}/yours/{token}/escalate",
+                         json={"text": "No answer came before the deadline."}))
+    page = s.staff["oversight"].get("/staff/escalations")
+    assert page.status_code == 200, page.text
+    assert f'data-feedback-id="{receipt["id"]}"' in page.text
+    assert 'data-test="respond-form"' in page.text
+    planner_page = s.staff["planner"].get("/staff/escalations").text
+    assert 'data-test="respond-form"' not in planner_page
+    from portal_helpers import csrf_from
+
+    r = s.staff["oversight"].post(f"/staff/escalations/{receipt['id']}/respond", data={
+        "csrf_token": csrf_from(page.text),
+        f"response-{receipt['id']}": "The force must answer by Friday; the board will check."},
+        follow_redirects=False)
+    assert r.status_code == 303
+    html = s.staff.anon.get(f"/deployments/{s.reference}").text
+    assert "The force must answer by Friday" in html
