@@ -162,29 +162,49 @@ CHANNEL = "openlfr_live"
 
 
 class PostgresWakeups:
-    """Wake-ups between server processes on one PostgreSQL database: ``publish`` sends
-    ``NOTIFY openlfr_live, '<process>:<deployment id>'``; a thread keeps a connection
-    that LISTENs and wakes this process's streams for the other processes' changes
-    (reconnecting after an error; the streams' own poll covers the gap)."""
+    """Wake-ups between server processes on one PostgreSQL database. ``publish`` only
+    notes the deployment (a request never waits for it); a thread sends what was noted,
+    each deployment once, as ``NOTIFY openlfr_live, '<process>:<deployment id>'``. Another
+    thread keeps a connection that LISTENs and wakes this process's streams for the other
+    processes' changes (reconnecting after an error; the streams' own poll covers the
+    gap)."""
 
     def __init__(self, engine: Engine, feed: LiveFeed) -> None:
         self._engine, self._feed = engine, feed
         self._me = f"{os.getpid()}-{id(self)}"
         self._stop = threading.Event()
         self.listening = threading.Event()
-        self._thread = threading.Thread(target=self._listen, name="openlfr-live-listen",
-                                        daemon=True)
-        self._thread.start()
+        self._noted: set[int] = set()
+        self._noted_lock = threading.Lock()
+        self._send_now = threading.Event()
+        self._threads = [threading.Thread(target=target, name=name, daemon=True)
+                         for target, name in ((self._listen, "openlfr-live-listen"),
+                                              (self._send, "openlfr-live-notify"))]
+        for thread in self._threads:
+            thread.start()
 
     def publish(self, deployment_id: int) -> None:
-        try:
-            with self._engine.connect() as connection:
-                connection.execute(text("SELECT pg_notify(:channel, :payload)"),
-                                   {"channel": CHANNEL, "payload": f"{self._me}:{deployment_id}"})
-                connection.commit()
-        except SQLAlchemyError:  # the change is committed; other consoles poll for it
-            log.warning("could not tell the other server processes about deployment %s",
-                        deployment_id, exc_info=True)
+        with self._noted_lock:
+            self._noted.add(deployment_id)
+        self._send_now.set()
+
+    def _send(self) -> None:
+        while not self._stop.is_set():
+            self._send_now.wait(1.0)
+            self._send_now.clear()
+            with self._noted_lock:
+                noted, self._noted = self._noted, set()
+            if not noted:
+                continue
+            try:
+                with self._engine.connect() as connection:
+                    connection.execute(text("SELECT pg_notify(:channel, :payload)"),
+                                       [{"channel": CHANNEL, "payload": f"{self._me}:{d}"}
+                                        for d in sorted(noted)])
+                    connection.commit()
+            except SQLAlchemyError:  # the changes are committed; other consoles poll
+                log.warning("could not tell the other server processes about deployments "
+                            "%s", sorted(noted), exc_info=True)
 
     def _listen(self) -> None:
         import psycopg
@@ -209,7 +229,9 @@ class PostgresWakeups:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        self._send_now.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
 
 
 # --- what changed ------------------------------------------------------------------------
