@@ -154,7 +154,7 @@ def test_the_consultation_cannot_be_amended(scenario: Scenario) -> None:
 
 def test_engagement_events_must_lie_in_their_window(scenario: Scenario) -> None:
     s, planner = scenario, scenario.staff["planner"]
-    s.draft()  # first drafted at T0
+    s.draft(technology_id=s.equity_audit())  # first drafted at T0, on an audited engine
     future = planner.post(s.url("/engagement"), json=_event(s, days_ago=-1))
     assert future.status_code == 422
     detail = future.json()["detail"][0]
