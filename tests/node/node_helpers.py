@@ -141,12 +141,14 @@ def node_env(home: Path, api_key: str) -> dict[str, str]:
 
 
 class NodeProcess:
-    """`openlfr node run --json ...` in its own process group; its events as they come."""
+    """`openlfr node run --json ...` (or another ``command``: fleet run) in its own process
+    group; its events as they come."""
 
-    def __init__(self, args: list[str], home: Path, api_key: str) -> None:
+    def __init__(self, args: list[str], home: Path, api_key: str,
+                 command: tuple[str, ...] = ("node", "run")) -> None:
         home.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "openlfr", "node", "run", "--json", *args],
+            [sys.executable, "-m", "openlfr", *command, "--json", *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env=node_env(home, api_key), cwd=home, start_new_session=True)
         self.events: list[dict[str, Any]] = []

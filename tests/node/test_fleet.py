@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from node_helpers import CLIP, Gate, LivePlatform, active_deployment, node_key, wait_until
+from node_helpers import (
+    CLIP,
+    Gate,
+    LivePlatform,
+    NodeProcess,
+    active_deployment,
+    node_key,
+    wait_until,
+)
 from platform_helpers import ok
 
 from openlfr.fleet import Camera, FleetOptions, FleetSummary, run_fleet, start_ray
@@ -116,3 +124,29 @@ def test_two_cameras_one_killed_lose_no_alert_and_leave_no_face(
         if why:
             found.append(f"{path}: {why}")
     assert found == []
+
+
+def test_the_command_stops_every_camera_on_sigterm(live: LivePlatform, open_gate: Gate,
+                                                  tmp_path: Path) -> None:
+    # As an operator runs it: its own local cluster, cameras replaying the clip until the
+    # deployment ends, stopped by SIGTERM (what a service manager sends).
+    d = active_deployment(live.staff, subjects=("lin_manuel_miranda",))
+    key = node_key(live.platform, d.id, name="fleet-cli")
+    cameras = tmp_path / "cameras.toml"
+    cameras.write_text("".join(
+        f'[[camera]]\nname = "{name}"\nsource = "{CLIP}"\ndeployment = "{d.reference}"\n'
+        f"loop = true\n\n" for name in ("north", "south")))
+    fleet = NodeProcess(["--platform", live.url, "--cameras", str(cameras),
+                         "--outbox", str(tmp_path / "outbox")], tmp_path / "home", key,
+                        command=("fleet", "run"))
+    for name in ("north", "south"):
+        fleet.wait_for(lambda e, n=name: e.get("type") == "watching" and e["camera"] == n,
+                       timeout_s=180, what=f"camera {name} to watch")
+    fleet.proc.send_signal(signal.SIGTERM)
+    code, _ = fleet.finish()
+    assert code == 130, fleet.transcript()
+    (summary,) = fleet.of_type("fleet_summary")
+    assert {c["camera"] for c in summary["cameras"]} == {"north", "south"}
+    for camera in summary["cameras"]:
+        assert camera["summary"]["stop_reason"] == "interrupted"
+        assert camera["summary"]["watchlist_dropped"]

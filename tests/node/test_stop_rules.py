@@ -19,8 +19,8 @@ import pytest
 from openlfr.interrupts import sigterm_as_interrupt
 from openlfr.node import NodeConfig, NodeRunner, PlatformClient
 from openlfr.node import runner as runner_module
-from openlfr.node.outbox import Outbox
 from openlfr.node.client import DeploymentStatus
+from openlfr.node.outbox import Outbox
 from openlfr.node.runner import NodeSummary, Sender
 
 NOW = datetime.now(UTC)

@@ -127,9 +127,13 @@ def fleet_run(
         stop.set()
         report({"type": "stopping_all", "camera": "fleet"})
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         start_ray(address)
+    except FleetError as exc:
+        fail(exc)
+    # After Ray's start: its driver installs a SIGTERM handler of its own (which aborts).
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
         summary = run_fleet(cameras, options, report, stop)
     except FleetError as exc:
         fail(exc)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -95,8 +96,13 @@ class CameraActor:
     """One camera: one node run at a time, in an actor (threaded: ``events`` and ``stop``
     answer while ``run`` runs)."""
 
-    def __init__(self, config: NodeConfig, describers: list[Any], info: DescriberInfo) -> None:
-        self._config, self._describers, self._info = config, describers, info
+    def __init__(self, config: NodeConfig, describers: list[str], info: DescriberInfo) -> None:
+        """``describers``: the names of the fleet's describer actors (looked up here, so
+        that a restarted actor finds them again)."""
+        import ray
+
+        self._config, self._info = config, info
+        self._describers = [ray.get_actor(name) for name in describers]
         self._events: deque[Event] = deque(maxlen=EVENT_BUFFER)
         self._runner: NodeRunner | None = None
         self._stopped = False
@@ -188,9 +194,11 @@ def run_fleet(cameras: list[Camera], options: FleetOptions,
     node = options.node
     # Ray restarts a dead describer and retries the calls it was answering.
     describer_cls: Any = ray.remote(DescriberActor)
-    describers = [describer_cls.options(num_cpus=1, max_restarts=-1, max_task_retries=3,
-                                        scheduling_strategy="SPREAD")
-                  .remote(node.backend, options.descriptor) for _ in range(options.describers)]
+    run_id = uuid.uuid4().hex[:12]
+    names = [f"openlfr-describer-{run_id}-{n}" for n in range(1, options.describers + 1)]
+    describers = [describer_cls.options(name=name, num_cpus=1, max_restarts=-1,
+                                        max_task_retries=3, scheduling_strategy="SPREAD")
+                  .remote(node.backend, options.descriptor) for name in names]
     try:
         info = ray.get(describers[0].info.remote())
     except RayTaskError as exc:
@@ -200,7 +208,7 @@ def run_fleet(cameras: list[Camera], options: FleetOptions,
     camera_cls: Any = ray.remote(CameraActor)
     actors = {c.name: camera_cls.options(num_cpus=0, max_restarts=-1, max_concurrency=3,
                                          scheduling_strategy="SPREAD")
-              .remote(camera_config(options, c), describers, info) for c in cameras}
+              .remote(camera_config(options, c), names, info) for c in cameras}
     results = {c.name: CameraResult(c.name) for c in cameras}
     running = {actors[name].run.remote(): name for name in actors}
     pids = ray.get([actors[name].pid.remote() for name in actors])
