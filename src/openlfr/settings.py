@@ -96,6 +96,12 @@ class Settings(BaseSettings):
         "closed sooner, its results are published as \"insufficient response\" and the "
         "consultation gate fails.",
     )
+    collective_objection_threshold: int = Field(
+        default=50, ge=1,
+        description="Confirmed co-signatures (one per e-mail address) from which a "
+        "collective objection needs an oversight hearing, recorded and published, before "
+        "the deployment it is attached to can be authorised.",
+    )
     consultation_min_responses: int = Field(
         default=20, ge=0,
         description="A consultation counts only with at least this many responses (each "
@@ -231,6 +237,7 @@ class Settings(BaseSettings):
             max_audit_fpir=self.max_audit_fpir,
             consultation_min_days=self.consultation_min_days,
             consultation_min_responses=self.consultation_min_responses,
+            collective_threshold=self.collective_objection_threshold,
         )
 
     def ensure_data_dir(self) -> Path:

@@ -223,3 +223,55 @@ def test_the_feedback_form_has_large_controls_and_a_skip_link(
         assert text is not None and text["x"] + text["width"] <= width
     finally:
         phone.close()
+
+
+def test_a_collective_objection_crosses_the_threshold_and_oversight_holds_a_hearing(
+        context: Any, scenario: Scenario, live_url: str) -> None:
+    s = scenario
+    platform = s.staff.platform
+    platform.settings.collective_objection_threshold = 2
+    _published(s)
+    platform.settings.public_url = live_url
+    resident = context.new_page()
+    resident.goto(f"{live_url}/deployments/{s.reference}")
+    resident.locator("[data-test=object-together]").last.click()
+    resident.fill("[data-test=start-text]", "We object: nobody on the estate was asked.")
+    resident.fill("[data-test=start-email]", "first@example.org")
+    resident.click("[data-test=start-submit]")
+    resident.wait_for_selector("[data-test=signature-sent]")
+    item = resident.locator("[data-test=collective]").first
+    item.locator("[data-test=sign-email]").fill("second@example.org")
+    item.locator("[data-test=sign-submit]").click()
+    resident.wait_for_selector("[data-test=signature-sent]")
+    with smtp_sink() as sink:
+        platform.settings.smtp_host, platform.settings.smtp_port = sink.host, sink.port
+        assert mailer.send_pending(platform).sent == 2
+        links = [re.findall(rf"{re.escape(live_url)}/collective/signatures/\S+/confirm",
+                            sink.to(address)[0].body)[0]
+                 for address in ("first@example.org", "second@example.org")]
+    for link in links:
+        resident.goto(link)
+        resident.click("[data-test=signature-confirm-submit]")
+        resident.wait_for_selector("[data-test=signature-confirmed]")
+    resident.goto(f"{live_url}/deployments/{s.reference}")
+    attached = resident.locator("[data-test=collective-objections] [data-test=collective]")
+    assert attached.get_attribute("data-signatures") == "2"
+    assert attached.get_attribute("data-needs-hearing") == "true"
+    assert "example.org" not in resident.content()
+
+    oversight = _staff(context, s, live_url, "oversight")
+    try:
+        oversight.goto(f"{live_url}/staff/escalations")
+        form = oversight.locator("[data-test=collective][data-needs-hearing=true] "
+                                 "[data-test=hearing-form]")
+        form.locator("[data-test=hearing-date]").fill(s.clock.now.date().isoformat())
+        form.locator("[data-test=hearing-record]").fill(
+            "The board heard the residents and the force; the force moved the camera away "
+            "from the estate entrance.")
+        form.locator("[data-test=hearing-submit]").click()
+        oversight.wait_for_url("**done=hearing_recorded**")
+    finally:
+        oversight.context.close()
+    resident.goto(f"{live_url}/deployments/{s.reference}")
+    assert "moved the camera away" in resident.inner_text(
+        "[data-test=collective-objections] [data-test=hearing]")

@@ -64,6 +64,8 @@ class GateParameters:
     #: A consultation counts only when open at least this long with this many responses.
     consultation_min_days: int = 14
     consultation_min_responses: int = 0
+    #: Confirmed co-signatures from which a collective objection needs an oversight hearing.
+    collective_threshold: int = 50
 
 
 def _day(moment: datetime) -> str:
@@ -158,6 +160,15 @@ def consultation_gate(dossier: DeploymentDossier, params: GateParameters) -> Gat
     shortfall = consultation_shortfall(c, params)
     if shortfall:
         return GateResult(name, False, f"Insufficient response: {shortfall}.")
+    unheard = [o for o in dossier.collective_objections
+               if o.signatures >= params.collective_threshold and not o.hearing_held]
+    if unheard:
+        signed = ", ".join(str(o.signatures) for o in unheard)
+        return GateResult(
+            name, False, f"{len(unheard)} collective objection(s) signed by {signed} residents "
+            f"(the threshold is {params.collective_threshold}) have had no oversight hearing.",
+            "A collective objection past the threshold can never be overridden: the oversight "
+            "board must hear it and publish the record first.")
     now = dossier.as_of or dossier.deployment.start_at
     overdue = [f for f in dossier.feedback
                if f.kind in KINDS_DUE_BEFORE_START and f.overdue(now)]

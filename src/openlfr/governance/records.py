@@ -170,6 +170,15 @@ class FeedbackFacts:
                 and not self.answered and self.answer_due_at < now)
 
 
+@dataclass(frozen=True)
+class CollectiveObjectionFacts:
+    """A collective objection attached to the deployment: its confirmed co-signatures and
+    whether oversight's hearing of it has been recorded."""
+
+    signatures: int
+    hearing_held: bool = False
+
+
 #: What a motion asks for when it asks the force not to use LFR in its areas.
 STOPPING_STANCES = frozenset({MotionStance.SUSPEND, MotionStance.OPPOSE})
 
@@ -273,6 +282,7 @@ class DeploymentDossier:
     latest_equity_audit: EquityAuditFacts | None = None
     #: The moment the gates are asked (deadlines are judged against it); None: the start.
     as_of: datetime | None = None
+    collective_objections: tuple[CollectiveObjectionFacts, ...] = ()
 
 
 def resident_share(events: tuple[EngagementEventFacts, ...] | list[EngagementEventFacts]) -> float:

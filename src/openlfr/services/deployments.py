@@ -29,7 +29,7 @@ from openlfr.governance.lifecycle import (
     require_within_window,
 )
 from openlfr.governance.overrides import OverrideStatus, require_overridable, uncovered
-from openlfr.services import notices, overrides
+from openlfr.services import collective, notices, overrides
 from openlfr.services.common import deployment_or_404, get_or_404
 from openlfr.services.dossier import build_dossier
 from openlfr.services.gazetteer import gazetteer_for
@@ -332,6 +332,9 @@ def apply_transition(s: Session, p: Platform, actor: Actor, d: m.Deployment, act
                            awaiting_only=True)
     # Subscribers to the area are told in the same transaction (the e-mail outbox).
     notices.announce_transition(s, p.settings, d, action, now)
+    if action in (Transition.PROPOSE, Transition.PUBLISH_NOTICE):
+        # Standing objections in the area attach to the next deployment proposed there.
+        collective.attach_standing(s, d, now)
     if action in (Transition.COMPLETE, Transition.CANCEL):
         # The watchlist exists for one deployment and goes with it.
         destroy_watchlist_in(s, actor, d.id, now)

@@ -12,6 +12,7 @@ from openlfr.governance.records import (
     AudienceCategory,
     AuditedRates,
     CiaFacts,
+    CollectiveObjectionFacts,
     ConsultationFacts,
     ConsultationStatus,
     CouncilMotionFacts,
@@ -132,4 +133,20 @@ def build_dossier(session: Session, deployment: m.Deployment,
         watchlist=watchlist_facts(session, deployment.id),
         latest_equity_audit=latest_equity_audit(session, deployment.technology_id),
         as_of=now,
+        collective_objections=collective_facts(session, deployment.id),
     )
+
+
+def collective_facts(session: Session,
+                     deployment_id: int) -> tuple[CollectiveObjectionFacts, ...]:
+    """The collective objections attached to a deployment, with confirmed signatures."""
+    rows = session.execute(select(m.CollectiveObjection.id,
+                                  m.CollectiveObjection.hearing_recorded_at).where(
+        m.CollectiveObjection.deployment_id == deployment_id))
+    facts = []
+    for objection_id, heard in rows:
+        signed = session.scalar(select(func.count()).select_from(m.CollectiveSignature).where(
+            m.CollectiveSignature.objection_id == objection_id,
+            m.CollectiveSignature.confirmed_at.is_not(None))) or 0
+        facts.append(CollectiveObjectionFacts(signed, heard is not None))
+    return tuple(facts)

@@ -59,6 +59,8 @@ class EmailKind(StrEnum):
     #: A piece of feedback was answered, replied to, escalated or responded to by
     #: oversight (to its author and followers).
     FEEDBACK_UPDATE = "feedback_update"
+    #: Confirming a signature of a collective objection (double opt-in).
+    SIGNATURE_CONFIRMATION = "signature_confirmation"
 
 
 #: Lifecycle actions the public is told about by e-mail (rescheduling has its own use case).

@@ -24,6 +24,7 @@ from openlfr.services.deployments import public_deployments
 from openlfr.services.dossier import engagement_facts, motion_fact
 from openlfr.services.gazetteer import gazetteer_for
 from openlfr.services.platform import Platform
+from openlfr.settings import Settings
 from openlfr.storage import models as m
 
 
@@ -107,6 +108,11 @@ def notice_area(p: Platform, text: str) -> NoticeArea:
             return legacy[0]
         known = g.resolve(text.replace("--", "/").replace("-", " ")[:200])
     return NoticeArea(known.code, g.label(known.code))
+
+
+def notice_area_name(settings: Settings, code: str) -> str:
+    """The name people read for an area's code ("Lambeth / Vauxhall")."""
+    return gazetteer_for(settings).label(code)
 
 
 def public_deployments_in_area(p: Platform, area: NoticeArea) -> list[m.Deployment]:

@@ -32,6 +32,7 @@ class Action(StrEnum):
     NOTICE_SUBSCRIBE = "notice.subscribe"
     FEEDBACK_FOLLOW = "feedback.follow"
     FEEDBACK_REPLY = "feedback.reply"
+    COLLECTIVE_OBJECT = "collective_objection.sign"
     LOG_IN = "session.log_in"
     # a person's own session
     SESSION_USE = "session.use"
@@ -65,6 +66,7 @@ class Action(StrEnum):
     FEEDBACK_ANSWER = "feedback.answer"
     FEEDBACK_MODERATE = "feedback.moderate"
     ESCALATION_RESPOND = "feedback.respond_to_escalation"
+    COLLECTIVE_HEARING = "collective_objection.hear"
     MOTION_READ = "motion.read"
     MOTION_RECORD = "motion.record"
     MOTION_RESPOND = "motion.respond"
@@ -123,6 +125,8 @@ POWERS: dict[Action, Power] = _table(
      "(double opt-in)"),
     (Action.FEEDBACK_REPLY, EVERYONE, "reply once to the answer, or escalate to oversight "
      "(the author, by their private link)"),
+    (Action.COLLECTIVE_OBJECT, EVERYONE, "start or co-sign a collective objection in an area "
+     "(one signature per e-mail address, double opt-in)"),
     (Action.LOG_IN, EVERYONE, "log in"),
     (Action.SESSION_USE, STAFF, "see who one is logged in as, log out"),
     (Action.DEPLOYMENT_READ, STAFF, "read deployments (drafts included), their overrides, "
@@ -165,6 +169,8 @@ POWERS: dict[Action, Power] = _table(
     (Action.FEEDBACK_MODERATE, (_R.PLANNER, _R.AUTHORISER), "hide feedback for abuse"),
     (Action.ESCALATION_RESPOND, (_R.OVERSIGHT,),
      "publish oversight's response to feedback escalated to it"),
+    (Action.COLLECTIVE_HEARING, (_R.OVERSIGHT,),
+     "record the hearing of a collective objection past the threshold (published)"),
     (Action.MOTION_READ, STAFF, "read council motions"),
     (Action.MOTION_RECORD, (_R.OVERSIGHT, _R.COUNCILLOR),
      "record or correct a council motion (councillors: for their areas)"),

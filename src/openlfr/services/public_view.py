@@ -14,7 +14,7 @@ personal: no subject references, contact details, probe images or per-alert grou
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ from openlfr.services import overrides, portal
 from openlfr.services.alerts import DeploymentFigures, totals
 from openlfr.services.amendments import amendments_in
 from openlfr.services.assessments import AssessmentView, assessment_view_in, engagement_events_in
+from openlfr.services.collective import PublicCollective, collective_for_deployment
 from openlfr.services.consultations import (
     ConsultationResults,
     KeptWording,
@@ -151,6 +152,8 @@ class PublicDeployment(PublicSummary):
     areas: list[portal.NoticeArea]
     #: The gates at each decision taken (authorisation, activation), in order.
     decisions: list[PublishedGates]
+    #: Collective objections attached to it (signature counts, never who signed).
+    collective_objections: list[PublicCollective] = field(default_factory=list)
 
 
 def published_gates_in(s: Session, p: Platform, d: m.Deployment) -> PublishedGates:
@@ -260,7 +263,8 @@ def public_deployment(p: Platform, reference: str) -> PublicDeployment:
             reschedules=[], amendments=amendments_in(s, d.id),
             motions=[r for r in motions_in(s) if motion_fact(r).covers(
                 d.borough_code, d.ward_code)],
-            areas=portal.deployment_areas(d), decisions=decision_gates(d))
+            areas=portal.deployment_areas(d), decisions=decision_gates(d),
+            collective_objections=collective_for_deployment(s, p, d.id))
     return replace(view, reschedules=reschedule_history(p, [d.id])[d.id])
 
 

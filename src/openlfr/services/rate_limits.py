@@ -49,6 +49,8 @@ POLICIES: dict[Action, RatePolicy] = {p.action: p for p in (
     RatePolicy(Action.CONSULTATION_ANSWER, RateLimitItemPerHour(20), "consultation answers"),
     RatePolicy(Action.NOTICE_SUBSCRIBE, RateLimitItemPerHour(10), "subscriptions"),
     RatePolicy(Action.FEEDBACK_FOLLOW, RateLimitItemPerHour(10), "requests to follow"),
+    RatePolicy(Action.COLLECTIVE_OBJECT, RateLimitItemPerHour(10),
+               "collective objections or signatures"),
 )}
 
 #: Actions a client may take once per subject: a response counts once per client per

@@ -350,6 +350,23 @@ class ReplyIn(Input):
                     AfterValidator(plain_text)]
 
 
+class CollectiveObjectionIn(Input):
+    """Start a collective objection in an area: what it says, and the e-mail address of the
+    first signer (never published; a confirmation e-mail counts the signature)."""
+
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=10,
+                                           max_length=5000), AfterValidator(plain_text)]
+    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3,
+                                            max_length=254), AfterValidator(plain_text)]
+
+
+class HearingIn(Input):
+    """Oversight's hearing of a collective objection (published)."""
+
+    held_on: Day
+    record: Prose = Field(description="What was heard and what the board concluded.")
+
+
 class OversightResponseIn(Input):
     response: Prose = Field(description="Oversight's response to an escalation (published).")
 

@@ -314,6 +314,41 @@ class FeedbackFollow(Base):
     unsubscribed_at: Mapped[datetime | None]
 
 
+class CollectiveObjection(Base):
+    """An objection residents of an area co-sign (no names published). Filed for an area;
+    while no deployment there is open to objections it stands, and attaches to the next
+    one proposed there. Past the threshold of confirmed signatures it needs an oversight
+    hearing, recorded and published, before that deployment can be authorised."""
+
+    __tablename__ = "collective_objections"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    area_code: Mapped[str] = mapped_column(String(200), index=True)
+    deployment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deployments.id", ondelete="SET NULL"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    attached_at: Mapped[datetime | None]
+    hearing_held_on: Mapped[date | None] = mapped_column(Date)
+    hearing_record: Mapped[str | None] = mapped_column(Text)
+    hearing_recorded_by: Mapped[str | None] = mapped_column(String(64))
+    hearing_recorded_at: Mapped[datetime | None]
+
+
+class CollectiveSignature(Base):
+    """One e-mail address's signature of a collective objection: counted once confirmed
+    (double opt-in); the address is never published."""
+
+    __tablename__ = "collective_signatures"
+    __table_args__ = (UniqueConstraint("objection_id", "email"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    objection_id: Mapped[int] = mapped_column(
+        ForeignKey("collective_objections.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254))  # never public
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None]
+
+
 class CouncilMotion(Base):
     __tablename__ = "council_motions"
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -13,9 +13,11 @@ from fastapi import APIRouter, HTTPException, Path, Response
 from openlfr.services import (
     atrs,
     audit_log,
+    collective,
     consultations,
     deployments,
     objections,
+    portal,
     public_view,
     technology,
 )
@@ -23,7 +25,13 @@ from openlfr.services.objections import author_url
 from openlfr.services.platform import PUBLIC_ACTOR
 from openlfr.services.portal import area_list
 from openlfr.services.powers import Action
-from openlfr.services.schemas import ConsultationResponseIn, FeedbackIn, FollowIn, ReplyIn
+from openlfr.services.schemas import (
+    CollectiveObjectionIn,
+    ConsultationResponseIn,
+    FeedbackIn,
+    FollowIn,
+    ReplyIn,
+)
 from openlfr.storage import models as m
 from openlfr.web.api import CONFLICT, NOT_FOUND
 from openlfr.web.api.assessments import assessment_out
@@ -177,6 +185,40 @@ def escalate_feedback(feedback_id: IdPath, token: Annotated[str, Path(max_length
     deadline with no answer."""
     objections.escalate(platform, PUBLIC_ACTOR, feedback_id, token, data)
     return _public_item(platform, feedback_id)
+
+
+@router.post("/areas/{area}/collective-objections", status_code=202,
+             dependencies=[power(Action.COLLECTIVE_OBJECT)])
+def file_collective_objection(area: Annotated[str, Path(max_length=200)],
+                              data: CollectiveObjectionIn, platform: PlatformDep,
+                              client: ClientDep) -> dict[str, Any]:
+    """Start a collective objection in an area (a gazetteer code); it attaches to the
+    deployment there that is open to objections, or stands for the next one. The first
+    signature counts once the e-mail's link is used."""
+    o = collective.file_collective(platform, PUBLIC_ACTOR, area, data, client)
+    return {"id": o.id, "message": "filed; a confirmation e-mail counts your signature"}
+
+
+@router.post("/collective-objections/{objection_id}/signatures", status_code=202,
+             dependencies=[power(Action.COLLECTIVE_OBJECT)])
+def sign_collective_objection(objection_id: IdPath, data: FollowIn, platform: PlatformDep,
+                              client: ClientDep) -> dict[str, str]:
+    """Co-sign (one signature per e-mail address, counted once confirmed)."""
+    collective.sign(platform, PUBLIC_ACTOR, objection_id, data, client)
+    return {"message": "if the address is right, a confirmation e-mail is on its way"}
+
+
+@router.get("/areas/{area}/collective-objections")
+def collective_objections_in_area(area: Annotated[str, Path(max_length=200)],
+                                  platform: PlatformDep) -> list[dict[str, Any]]:
+    """An area's collective objections: text, confirmed signature count (never who),
+    the deployment each is attached to (None: standing), and oversight's hearing."""
+    place = portal.notice_area(platform, area)
+    return [{"id": c.id, "area": c.area_code, "text": c.text, "signatures": c.signatures,
+             "threshold": c.threshold, "needs_hearing": c.needs_hearing,
+             "deployment": c.deployment_reference, "created_at": c.created_at,
+             "hearing_held_on": c.hearing_held_on, "hearing_record": c.hearing_record}
+            for c in collective.collective_in_area(platform, place.code)]
 
 
 def _public_item(platform: Any, feedback_id: int) -> FeedbackPublicOut:

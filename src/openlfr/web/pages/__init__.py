@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 from openlfr.web.pages import (
     audit_feed,
     auth,
+    collective,
     console,
     consultation,
     consultation_builder,
@@ -39,7 +40,8 @@ from openlfr.web.pages.staff_access import StaffRoute
 
 #: Every page module, in routing order.
 PAGE_MODULES: tuple[ModuleType, ...] = (
-    deployments, feedback, objections, register, feeds, consultation, subscriptions, transparency,
+    deployments, feedback, objections, collective, register, feeds, consultation,
+    subscriptions, transparency,
     reports, auth, staff, consultation_builder, watchlist, console, audit_feed)
 
 #: Every public page path; all are readable without logging in.

@@ -60,9 +60,58 @@ def upgrade() -> None:
     with op.batch_alter_table("feedback_follows", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_feedback_follows_feedback_id"), ["feedback_id"],
                               unique=False)
+    op.create_table(
+        "collective_objections",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("area_code", sa.String(length=200), nullable=False),
+        sa.Column("deployment_id", sa.Integer(), nullable=True),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("attached_at", UTCDateTime(), nullable=True),
+        sa.Column("hearing_held_on", sa.Date(), nullable=True),
+        sa.Column("hearing_record", sa.Text(), nullable=True),
+        sa.Column("hearing_recorded_by", sa.String(length=64), nullable=True),
+        sa.Column("hearing_recorded_at", UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["deployment_id"], ["deployments.id"],
+                                name=op.f("fk_collective_objections_deployment_id_deployments"),
+                                ondelete="SET NULL"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_collective_objections")),
+    )
+    with op.batch_alter_table("collective_objections", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_collective_objections_area_code"), ["area_code"],
+                              unique=False)
+        batch_op.create_index(batch_op.f("ix_collective_objections_deployment_id"),
+                              ["deployment_id"], unique=False)
+    op.create_table(
+        "collective_signatures",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("objection_id", sa.Integer(), nullable=False),
+        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("token", sa.String(length=64), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("confirmed_at", UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["objection_id"], ["collective_objections.id"],
+            name=op.f("fk_collective_signatures_objection_id_collective_objections"),
+            ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_collective_signatures")),
+        sa.UniqueConstraint("objection_id", "email",
+                            name=op.f("uq_collective_signatures_objection_id")),
+        sa.UniqueConstraint("token", name=op.f("uq_collective_signatures_token")),
+    )
+    with op.batch_alter_table("collective_signatures", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_collective_signatures_objection_id"),
+                              ["objection_id"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("collective_signatures", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_collective_signatures_objection_id"))
+    op.drop_table("collective_signatures")
+    with op.batch_alter_table("collective_objections", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_collective_objections_deployment_id"))
+        batch_op.drop_index(batch_op.f("ix_collective_objections_area_code"))
+    op.drop_table("collective_objections")
     with op.batch_alter_table("feedback_follows", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_feedback_follows_feedback_id"))
     op.drop_table("feedback_follows")

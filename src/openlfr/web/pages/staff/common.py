@@ -273,6 +273,7 @@ NOTICES: dict[str, str] = {
     "answered": "The answer was published and e-mailed to its author and followers.",
     "oversight_responded": "Oversight's response was published and e-mailed to the author "
                            "and followers.",
+    "hearing_recorded": "The hearing was recorded and published with the objection.",
     "hidden": "The text was hidden from the public; the public page says when and why.",
     "motion_recorded": "The motion was recorded.",
     "motion_response": "The response was published.",

@@ -13,10 +13,10 @@ from starlette.responses import Response
 from openlfr.governance.answers import KINDS_NEEDING_OUTCOME, AnswerOutcome
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.records import KINDS_NEEDING_ANSWER
-from openlfr.services import amendments, consultations, objections
+from openlfr.services import amendments, collective, consultations, objections
 from openlfr.services.platform import Actor
 from openlfr.services.powers import Action, may
-from openlfr.services.schemas import AnswerIn, ModerationIn, OversightResponseIn
+from openlfr.services.schemas import AnswerIn, HearingIn, ModerationIn, OversightResponseIn
 from openlfr.storage import models as m
 from openlfr.web.pages.rendering import not_found, platform_of
 from openlfr.web.pages.staff.common import (
@@ -101,9 +101,11 @@ def _feedback_route(field: str, notice: str, act: Callable[..., m.Feedback],
 
 def _escalations(request: Request, actor: Actor, values: dict[str, str] | None = None,
                  errors: dict[str, str] | None = None, status_code: int = 200) -> Response:
-    items = objections.escalations(platform_of(request), actor)
+    p = platform_of(request)
+    items = objections.escalations(p, actor)
     return staff_render(request, actor, "staff_escalations.html", {
-        "items": items, "values": values or {}, "errors": errors or {},
+        "items": items, "collective": collective.collective_objections(p, actor),
+        "values": values or {}, "errors": errors or {},
         "notice": notice_of(request)}, status_code=status_code)
 
 
@@ -139,6 +141,31 @@ async def respond(request: Request) -> Response:
     return _escalations(request, actor, reader.values, {key: problem}, status_code=422)
 
 
+async def hearing(request: Request) -> Response:
+    """Record oversight's hearing of a collective objection (published)."""
+    checked = await staff_form(request, Action.COLLECTIVE_HEARING)
+    if isinstance(checked, Response):
+        return checked
+    actor, form = checked
+    objection_id = path_id(request, "objection_id")
+    if objection_id is None:
+        return not_found(request, "no such collective objection")
+    reader = FormReader(form)
+    key = f"hearing-{objection_id}"
+    data = reader.build(HearingIn, {"held_on": reader.text(f"held-{objection_id}"),
+                                    "record": reader.text(key)})
+    if data is not None:
+        try:
+            collective.record_hearing(platform_of(request), actor, objection_id, data)
+        except GovernanceError as exc:
+            reader.problems["record"] = service_problem(exc)[1]
+        else:
+            return done(request, "staff_escalations", "hearing_recorded",
+                        f"#collective-{objection_id}")
+    problem = "; ".join(reader.problems.values())
+    return _escalations(request, actor, reader.values, {key: problem}, status_code=422)
+
+
 BASE = "/staff/deployments/{deployment_id:int}/feedback"
 
 routes = [
@@ -155,4 +182,6 @@ routes = [
                methods=["GET"], name="staff_escalations"),
     StaffRoute("/staff/escalations/{feedback_id:int}/respond", respond,
                action=Action.ESCALATION_RESPOND, methods=["POST"], name="staff_respond_escalation"),
+    StaffRoute("/staff/collective/{objection_id:int}/hearing", hearing,
+               action=Action.COLLECTIVE_HEARING, methods=["POST"], name="staff_collective_hearing"),
 ]

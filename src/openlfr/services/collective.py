@@ -1,0 +1,258 @@
+"""Collective and standing objections: residents of an area co-sign an objection (one
+signature per e-mail address, double opt-in, no names or addresses published). One filed
+while a deployment in the area is open to objections attaches to it; otherwise it stands,
+and attaches to the next deployment proposed there. Past the threshold of confirmed
+signatures (``collective_objection_threshold``) the deployment cannot be authorised until
+the oversight board has held a hearing and published its record (the consultation gate,
+``governance.gates``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from types import ModuleType
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from openlfr.audit import append_event
+from openlfr.governance.areas import UnknownArea
+from openlfr.governance.errors import InvalidInput, NotFound
+from openlfr.governance.lifecycle import DeploymentStatus
+from openlfr.services.notices import CONFIRMATION_RESEND_INTERVAL, EmailKind, valid_address
+from openlfr.services.platform import PUBLIC_ACTOR, Actor, Platform
+from openlfr.services.powers import Action, require
+from openlfr.services.schemas import CollectiveObjectionIn, FollowIn, HearingIn
+from openlfr.settings import Settings, new_token
+from openlfr.storage import models as m
+
+#: A deployment takes objections (a collective one attaches to it) until it is authorised.
+OPEN_TO_OBJECTIONS = frozenset({DeploymentStatus.PROPOSED, DeploymentStatus.NOTICE_PUBLISHED})
+
+
+@dataclass(frozen=True)
+class PublicCollective:
+    """A collective objection as the public sees it: never who signed."""
+
+    id: int
+    area_code: str
+    area_name: str
+    text: str
+    created_at: datetime
+    deployment_reference: str | None
+    deployment_title: str | None
+    signatures: int
+    threshold: int
+    hearing_held_on: date | None
+    hearing_record: str | None
+
+    @property
+    def needs_hearing(self) -> bool:
+        return self.signatures >= self.threshold and self.hearing_held_on is None
+
+    @property
+    def standing(self) -> bool:
+        """Filed where no deployment was open to objections: waits for the next one."""
+        return self.deployment_reference is None
+
+
+def _portal() -> ModuleType:
+    from openlfr.services import portal  # portal reads deployments, which call this module
+
+    return portal
+
+
+def _url(settings: Settings, path: str) -> str:
+    return settings.public_url.rstrip("/") + path
+
+
+def confirm_url(settings: Settings, token: str) -> str:
+    return _url(settings, f"/collective/signatures/{token}/confirm")
+
+
+def _in_area(d: m.Deployment, area_code: str) -> bool:
+    return area_code in (d.borough_code, d.ward_code)
+
+
+def _open_deployment(s: Session, area_code: str) -> m.Deployment | None:
+    """The deployment in the area a new objection attaches to: open to objections, the
+    soonest to start."""
+    rows = s.scalars(select(m.Deployment).where(
+        m.Deployment.status.in_([x.value for x in OPEN_TO_OBJECTIONS])).order_by(
+        m.Deployment.start_at))
+    return next((d for d in rows if _in_area(d, area_code)), None)
+
+
+def file_collective(p: Platform, actor: Actor, area: str, data: CollectiveObjectionIn,
+                    client: str | None = None) -> m.CollectiveObjection:
+    """Start a collective objection in an area (a gazetteer code or name); the person who
+    starts it signs it first (a confirmation e-mail goes to their address)."""
+    require(actor, Action.COLLECTIVE_OBJECT)
+    address = valid_address(data.email)
+    p.rate_limits.hit(Action.COLLECTIVE_OBJECT, client)
+    try:
+        place = _portal().notice_area(p, area)
+    except UnknownArea as exc:
+        raise InvalidInput("area", str(exc)) from None
+    now = p.clock()
+    with p.sessions.begin() as s:
+        d = _open_deployment(s, place.code)
+        o = m.CollectiveObjection(area_code=place.code, text=data.text, created_at=now,
+                                  deployment_id=d.id if d is not None else None,
+                                  attached_at=now if d is not None else None)
+        s.add(o)
+        s.flush()
+        append_event(s, actor=PUBLIC_ACTOR.audit_name, action="collective_objection.filed",
+                     subject_type="collective_objection", subject_id=o.id,
+                     details={"area": place.code,
+                              "deployment_id": d.id if d is not None else None}, now=now)
+        _signature(s, p.settings, o, address, now)
+    return o
+
+
+def sign(p: Platform, actor: Actor, objection_id: int, data: FollowIn,
+         client: str | None = None) -> None:
+    """Co-sign: a confirmation e-mail goes to the address; the signature counts once its
+    link is used. Signing again never reveals whether the address signed before."""
+    require(actor, Action.COLLECTIVE_OBJECT)
+    address = valid_address(data.email)
+    p.rate_limits.hit(Action.COLLECTIVE_OBJECT, client)
+    now = p.clock()
+    try:
+        with p.sessions.begin() as s:
+            o = s.get(m.CollectiveObjection, objection_id)
+            if o is None:
+                raise NotFound(f"no collective objection {objection_id}")
+            _signature(s, p.settings, o, address, now)
+    except IntegrityError:  # the same address twice at once: one row won
+        pass
+
+
+def _signature(s: Session, settings: Settings, o: m.CollectiveObjection, address: str,
+               now: datetime) -> None:
+    row = s.scalar(select(m.CollectiveSignature).where(
+        m.CollectiveSignature.objection_id == o.id, m.CollectiveSignature.email == address))
+    if row is not None and (row.confirmed_at is not None
+                            or row.created_at > now - CONFIRMATION_RESEND_INTERVAL):
+        return  # signed already, or a confirmation went a moment ago
+    if row is None:
+        row = m.CollectiveSignature(objection_id=o.id, email=address, token=new_token(),
+                                    created_at=now)
+        s.add(row)
+        s.flush()
+    else:
+        row.created_at = now
+    area = _portal().notice_area_name(settings, o.area_code)
+    body = "\n".join([
+        f"Someone, hopefully you, asked to sign a collective objection to live facial "
+        f"recognition in {area}:", "", o.text, "",
+        "Your signature counts once you confirm it; your name and address are never "
+        "published, only how many people signed. One signature per e-mail address.", "",
+        "To confirm, open this link and press the button:", confirm_url(settings, row.token),
+        "", "If it was not you, ignore this e-mail: nothing is counted unless the link is "
+        "used.", ""])
+    s.add(m.OutgoingEmail(kind=EmailKind.SIGNATURE_CONFIRMATION.value, to_address=address,
+                          subject=f"Confirm your signature: objection to LFR in {area}"[:300],
+                          body=body, created_at=now, attempts=0, next_attempt_at=now))
+
+
+def signature_by_token(p: Platform, token: str) -> m.CollectiveSignature:
+    with p.sessions() as s:
+        row = s.scalar(select(m.CollectiveSignature).where(
+            m.CollectiveSignature.token == token)) if 0 < len(token) <= 64 else None
+        if row is None:
+            raise NotFound("this link is not valid; it may have been mistyped")
+        return row
+
+
+def confirm_signature(p: Platform, token: str) -> m.CollectiveSignature:
+    """Count the signature (the link in the confirmation e-mail). Twice changes nothing."""
+    now = p.clock()
+    with p.sessions.begin() as s:
+        row = s.scalar(select(m.CollectiveSignature).where(
+            m.CollectiveSignature.token == token).with_for_update()) \
+            if 0 < len(token) <= 64 else None
+        if row is None:
+            raise NotFound("this link is not valid; it may have been mistyped")
+        if row.confirmed_at is None:
+            row.confirmed_at = now
+            append_event(s, actor=PUBLIC_ACTOR.audit_name, action="collective_objection.signed",
+                         subject_type="collective_objection", subject_id=row.objection_id,
+                         details={}, now=now)
+    return row
+
+
+def attach_standing(s: Session, d: m.Deployment, now: datetime) -> int:
+    """Attach the standing objections of the deployment's area (its borough or ward) to
+    it: called when a deployment is proposed. Returns how many were attached."""
+    rows = list(s.scalars(select(m.CollectiveObjection).where(
+        m.CollectiveObjection.deployment_id.is_(None),
+        m.CollectiveObjection.area_code.in_([c for c in (d.borough_code, d.ward_code) if c]))))
+    for o in rows:
+        o.deployment_id, o.attached_at = d.id, now
+        append_event(s, actor="system", action="collective_objection.attached",
+                     subject_type="collective_objection", subject_id=o.id,
+                     details={"deployment_id": d.id}, now=now)
+    return len(rows)
+
+
+def record_hearing(p: Platform, actor: Actor, objection_id: int,
+                   data: HearingIn) -> m.CollectiveObjection:
+    """Oversight's hearing of a collective objection: when it was held and its record
+    (published). Recording again corrects it (the audit log keeps both)."""
+    require(actor, Action.COLLECTIVE_HEARING)
+    now = p.clock()
+    with p.sessions.begin() as s:
+        o = s.get(m.CollectiveObjection, objection_id)
+        if o is None:
+            raise NotFound(f"no collective objection {objection_id}")
+        if data.held_on > now.date():
+            raise InvalidInput("held_on", "a hearing is recorded once it has been held")
+        o.hearing_held_on, o.hearing_record = data.held_on, data.record
+        o.hearing_recorded_by, o.hearing_recorded_at = actor.audit_name, now
+        append_event(s, actor=actor.audit_name, action="collective_objection.heard",
+                     subject_type="collective_objection", subject_id=o.id,
+                     details={"held_on": data.held_on.isoformat()}, now=now)
+    return o
+
+
+def _public(s: Session, p: Platform, o: m.CollectiveObjection) -> PublicCollective:
+    signed = s.scalar(select(func.count()).select_from(m.CollectiveSignature).where(
+        m.CollectiveSignature.objection_id == o.id,
+        m.CollectiveSignature.confirmed_at.is_not(None))) or 0
+    d = s.get(m.Deployment, o.deployment_id) if o.deployment_id is not None else None
+    return PublicCollective(
+        id=o.id, area_code=o.area_code,
+        area_name=_portal().notice_area_name(p.settings, o.area_code), text=o.text,
+        created_at=o.created_at, deployment_reference=d.reference if d is not None else None,
+        deployment_title=d.title if d is not None else None, signatures=int(signed),
+        threshold=p.settings.collective_objection_threshold,
+        hearing_held_on=o.hearing_held_on, hearing_record=o.hearing_record)
+
+
+def collective_in_area(p: Platform, area_code: str) -> list[PublicCollective]:
+    """Collective objections filed in an area (newest first)."""
+    with p.sessions() as s:
+        rows = s.scalars(select(m.CollectiveObjection).where(
+            m.CollectiveObjection.area_code == area_code).order_by(
+            m.CollectiveObjection.id.desc()))
+        return [_public(s, p, o) for o in rows]
+
+
+def collective_for_deployment(s: Session, p: Platform, deployment_id: int
+                              ) -> list[PublicCollective]:
+    rows = s.scalars(select(m.CollectiveObjection).where(
+        m.CollectiveObjection.deployment_id == deployment_id).order_by(
+        m.CollectiveObjection.id))
+    return [_public(s, p, o) for o in rows]
+
+
+def collective_objections(p: Platform, actor: Actor) -> list[PublicCollective]:
+    """Every collective objection, those needing a hearing first (staff)."""
+    require(actor, Action.FEEDBACK_READ)
+    with p.sessions() as s:
+        found = [_public(s, p, o) for o in s.scalars(select(m.CollectiveObjection).order_by(
+            m.CollectiveObjection.id))]
+    return sorted(found, key=lambda c: (not c.needs_hearing, c.id))
+
