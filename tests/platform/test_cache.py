@@ -10,6 +10,7 @@ import pytest
 from platform_helpers import Scenario, Staff, ok
 
 from openlfr.services.platform import Platform
+from openlfr.services.public_cache import PublicCache
 
 OBJECTION = "Nobody on my estate was told about the cameras until the van arrived."
 
@@ -92,3 +93,15 @@ def test_revalidation_answers_304(noticed: Scenario, path: str) -> None:
         200 if changed else 304)
     assert s.staff.anon.get(url, headers={"If-None-Match": etag}).status_code == (
         200 if changed else 304)
+
+
+def test_the_cache_is_bounded_in_entries_and_bytes(platform: Platform) -> None:
+    cache = PublicCache(platform, max_entries=3, max_total_bytes=1000, max_body_bytes=600)
+    version = (1, 1)
+    for key in "abcd":
+        cache.put(key, version, 200, [], b"x" * 400)
+    kept = [k for k in "abcd" if cache.peek(k, version) is not None]
+    assert kept == ["c", "d"]  # 3 x 400 bytes is over 1,000: the oldest went first
+    cache.put("big", version, 200, [], b"x" * 700)  # over max_body_bytes: not kept
+    assert cache.peek("big", version) is None and cache.peek("d", version) is not None
+    assert cache.peek("d", (2, 1)) is None  # another version: not this answer

@@ -11,7 +11,7 @@ answer becomes overdue): the version includes the time, in steps of ``time_step_
 
 Checking the version is one indexed read of one row; building a deployment's page is
 dozens. The cache holds at most ``max_entries`` answers (least recently used dropped) of at
-most ``max_body_bytes`` each.
+most ``max_body_bytes`` each and ``max_total_bytes`` in all.
 """
 
 from __future__ import annotations
@@ -49,11 +49,13 @@ class PublicCache:
     """One per server process (``Platform.public_cache``); thread-safe."""
 
     def __init__(self, platform: Platform, *, max_entries: int = 512,
-                 max_body_bytes: int = 2 * 1024 * 1024, time_step_s: int = 10) -> None:
+                 max_body_bytes: int = 2 * 1024 * 1024, max_total_bytes: int = 64 * 1024 * 1024,
+                 time_step_s: int = 10) -> None:
         self._platform = platform
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, tuple[Version, CachedAnswer]] = OrderedDict()
         self.max_entries, self.max_body_bytes = max_entries, max_body_bytes
+        self.max_total_bytes, self._total_bytes = max_total_bytes, 0
         self.time_step_s = time_step_s
         self.hits = self.misses = 0
 
@@ -96,12 +98,18 @@ class PublicCache:
         if len(body) > self.max_body_bytes:
             return answer
         with self._lock:
+            replaced = self._entries.pop(key, None)
+            if replaced is not None:
+                self._total_bytes -= len(replaced[1].body)
             self._entries[key] = (version, answer)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            self._total_bytes += len(body)
+            while (len(self._entries) > self.max_entries
+                   or self._total_bytes > self.max_total_bytes):
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self._total_bytes -= len(dropped.body)
         return answer
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._total_bytes = 0

@@ -5,7 +5,7 @@ with a 304 instead of downloading again.
 
 A pure ASGI middleware, so that streams pass through unbuffered. Only answers that cannot
 depend on who asks are kept: no session cookie, API key or Authorization header in the
-request, a 200 with no Set-Cookie and no ``no-store``, a path that is not private
+request, a 200 with no Set-Cookie and no ``no-store`` or ``private``, a path that is not private
 (``security.is_private``).
 """
 
@@ -105,7 +105,8 @@ class PublicCacheMiddleware:
                 start = message
                 headers = Headers(raw=message.get("headers", []))
                 if (message["status"] != 200 or "set-cookie" in headers
-                        or "no-store" in headers.get("cache-control", "")
+                        or any(word in headers.get("cache-control", "")
+                               for word in ("no-store", "private"))
                         or headers.get("content-type", "").startswith("text/event-stream")):
                     passing = True
                     await send(message)
