@@ -234,8 +234,9 @@ def test_the_change_is_public_on_the_page_api_and_feeds(scenario: Scenario) -> N
 
     page = s.staff.anon.get(f"/deployments/{s.reference}").text
     assert 'data-test="date-changes"' in page
-    assert "Sun 22 March 2026, 10:00 UTC" in page  # the old dates, kept in view
-    assert "Sun 29 March 2026, 10:00 UTC to Sun 29 March 2026, 16:00 UTC" in page
+    assert "Sun 22 March 2026, 10:00 GMT (10:00 UTC)" in page  # the old dates, kept in view
+    assert ("Sun 29 March 2026, 11:00 BST (10:00 UTC) to "
+            "Sun 29 March 2026, 17:00 BST (16:00 UTC)") in page
     assert REASON in page
 
     public = ok(s.staff.anon.get(f"/api/public/deployments/{s.reference}"))

@@ -107,11 +107,12 @@ def test_subscribe_confirm_and_receive_the_notice(scenario: Scenario, sink: Smtp
     assert notice.rcpt_tos == [ALICE] and msg["To"] == ALICE
     assert msg["From"] == s.staff.platform.settings.smtp_from
     assert msg["Subject"] == ("Notice of live facial recognition in Lambeth / Vauxhall: "
-                              "Vauxhall high street, from Sun 22 March 2026, 10:00 UTC")
+                              "Vauxhall high street, from Sun 22 March 2026, 10:00 GMT (10:00 UTC)")
     body = notice.body
     for text in (f"Vauxhall high street ({s.reference})", "Where:    Lambeth / Vauxhall",
                  "Sites:    Station forecourt",
-                 "When:     Sun 22 March 2026, 10:00 UTC to Sun 22 March 2026, 18:00 UTC",
+                 "When:     Sun 22 March 2026, 10:00 GMT (10:00 UTC) to "
+                 "Sun 22 March 2026, 18:00 GMT (18:00 UTC)",
                  "Status:   notice published",
                  "Purpose: Locate people wanted for robbery and violent offences.",
                  "Offence categories: robbery, violence against the person",
@@ -215,8 +216,10 @@ def test_reschedule_and_cancel_emails(scenario: Scenario, sink: SmtpSink) -> Non
     moved = notices_to(sink, ALICE)[-1]
     assert moved.subject.startswith(
         "New dates for live facial recognition in Lambeth / Vauxhall")
-    for text in ("When:     Sun 29 March 2026, 10:00 UTC to Sun 29 March 2026, 16:00 UTC",
-                 "Was:      Sun 22 March 2026, 10:00 UTC to Sun 22 March 2026, 18:00 UTC",
+    for text in ("When:     Sun 29 March 2026, 11:00 BST (10:00 UTC) to "
+                 "Sun 29 March 2026, 17:00 BST (16:00 UTC)",
+                 "Was:      Sun 22 March 2026, 10:00 GMT (10:00 UTC) to "
+                 "Sun 22 March 2026, 18:00 GMT (18:00 UTC)",
                  "Why the dates changed: The station is closed for engineering works",
                  "The notice period\nruns again from today"):
         assert text in moved.body, text

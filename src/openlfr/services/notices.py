@@ -25,6 +25,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from openlfr import localtime
 from openlfr.audit import append_event
 from openlfr.governance.areas import UnknownArea
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
@@ -282,9 +283,9 @@ def _one_line(text: str) -> str:
 # --- e-mail text ----------------------------------------------------------------------------------
 
 def when(moment: datetime) -> str:
-    """A time as people read it, in UTC, as the portal's pages write it:
-    "Sat 21 March 2026, 10:00 UTC"."""
-    return f"{moment:%a} {moment.day} {moment:%B %Y, %H:%M} UTC"
+    """A time as people read it, as the portal's pages write it (London first, then UTC:
+    ``openlfr.localtime``)."""
+    return localtime.when(moment)
 
 
 _emails = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=False,

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from openlfr import localtime
 from openlfr.services.platform import Platform
 from openlfr.web.urls import template_url_for
 
@@ -20,19 +21,20 @@ STATIC_DIR = WEB_DIR / "static"
 
 
 def when(moment: datetime | date | None) -> str:
-    """A date or time as people read it, e.g. "Sun 22 March 2026, 10:00 UTC"."""
+    """A date or time as people read it, London first then UTC (``openlfr.localtime``),
+    e.g. "Sun 22 March 2026, 10:00 GMT (10:00 UTC)"."""
     if moment is None:
         return ""
     if isinstance(moment, datetime):
-        return f"{moment:%a} {moment.day} {moment:%B %Y, %H:%M} UTC"
+        return localtime.when(moment)
     return day(moment)
 
 
 def day(moment: datetime | date | None) -> str:
-    """The date alone, e.g. "22 March 2026"."""
+    """The date alone, as London's calendar has it, e.g. "22 March 2026"."""
     if moment is None:
         return ""
-    return f"{moment.day} {moment:%B %Y}"
+    return localtime.day(moment)
 
 
 def words(identifier: str) -> str:
