@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -17,7 +18,13 @@ from openlfr.services.nodes import require_node_delivery, require_recorded_times
 from openlfr.services.platform import Actor, Platform
 from openlfr.services.powers import Action, require
 from openlfr.services.reports import record_changed_after_completion
-from openlfr.services.schemas import AdjudicationIn, AlertIn, CountersIn, OutcomeIn
+from openlfr.services.schemas import (
+    AdjudicationIn,
+    AlertIn,
+    CountersIn,
+    NodeBatchIn,
+    OutcomeIn,
+)
 from openlfr.services.watchlists import encrypt_jpeg_b64, entry_in_deployment
 from openlfr.storage import models as m
 
@@ -29,30 +36,35 @@ def record_alert(p: Platform, actor: Actor, deployment_id: int, data: AlertIn) -
     require(actor, Action.NODE_RUN)
     now = p.clock()
     with p.sessions.begin() as s:
-        d = deployment_or_404(s, deployment_id)
-        require_node_delivery(p, actor, d, now, data.occurred_at)
-        require_recorded_times(p, d, now, occurred_at=data.occurred_at)
-        existing = s.scalar(select(m.Alert).where(m.Alert.deployment_id == d.id,
-                                                  m.Alert.alert_uid == data.alert_uid))
-        if existing is not None:
-            return existing
-        entry_id, category = _alert_entry(s, d.id, data)
-        alert = m.Alert(deployment_id=d.id, alert_uid=data.alert_uid,
-                        occurred_at=data.occurred_at, camera=data.camera,
-                        track_id=data.track_id, score=data.score, entry_id=entry_id,
-                        entry_category=category, adjudication=Adjudication.PENDING.value,
-                        received_at=now,
-                        probe_crop_encrypted=encrypt_jpeg_b64(p.fernet, data.probe_crop_jpeg_b64))
-        s.add(alert)
-        s.flush()
-        figures.alert_recorded(s, alert)
-        append_event(s, actor=actor.audit_name, action="alert.received",
-                     subject_type="alert", subject_id=alert.id,
-                     details={"deployment_id": d.id, "score": data.score,
-                              "entry_id": entry_id}, now=now)
-        record_changed_after_completion(s, actor, d.id,
-                                        f"alert {alert.id} delivered after completion", now)
+        alert = _record_alert_in(s, p, actor, deployment_or_404(s, deployment_id), data, now)
     p.live.notify(alert.deployment_id)  # wake the operator consoles
+    return alert
+
+
+def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, data: AlertIn,
+                     now: datetime) -> m.Alert:
+    require_node_delivery(p, actor, d, now, data.occurred_at)
+    require_recorded_times(p, d, now, occurred_at=data.occurred_at)
+    existing = s.scalar(select(m.Alert).where(m.Alert.deployment_id == d.id,
+                                              m.Alert.alert_uid == data.alert_uid))
+    if existing is not None:
+        return existing
+    entry_id, category = _alert_entry(s, d.id, data)
+    alert = m.Alert(deployment_id=d.id, alert_uid=data.alert_uid,
+                    occurred_at=data.occurred_at, camera=data.camera,
+                    track_id=data.track_id, score=data.score, entry_id=entry_id,
+                    entry_category=category, adjudication=Adjudication.PENDING.value,
+                    received_at=now,
+                    probe_crop_encrypted=encrypt_jpeg_b64(p.fernet, data.probe_crop_jpeg_b64))
+    s.add(alert)
+    s.flush()
+    figures.alert_recorded(s, alert)
+    append_event(s, actor=actor.audit_name, action="alert.received",
+                 subject_type="alert", subject_id=alert.id,
+                 details={"deployment_id": d.id, "score": data.score,
+                          "entry_id": entry_id}, now=now)
+    record_changed_after_completion(s, actor, d.id,
+                                    f"alert {alert.id} delivered after completion", now)
     return alert
 
 
@@ -78,34 +90,66 @@ def record_counters(p: Platform, actor: Actor, deployment_id: int,
     require(actor, Action.NODE_RUN)
     now = p.clock()
     with p.sessions.begin() as s:
-        d = deployment_or_404(s, deployment_id)
-        require_node_delivery(p, actor, d, now, data.period_start)
-        require_recorded_times(p, d, now, period_start=data.period_start,
-                               period_end=data.period_end)
-        existing = s.scalar(select(m.CounterBatch).where(
-            m.CounterBatch.deployment_id == d.id, m.CounterBatch.batch_id == data.batch_id))
-        if existing is not None:
-            return existing, False
-        batch = m.CounterBatch(deployment_id=d.id, batch_id=data.batch_id,
-                               faces_seen=data.faces_seen, tracks=data.tracks,
-                               frames_processed=data.frames_processed,
-                               frames_dropped=data.frames_dropped,
-                               period_start=data.period_start, period_end=data.period_end,
-                               received_at=now)
-        s.add(batch)
-        s.flush()
-        figures.counter_batch_recorded(s, batch)
-        append_event(s, actor=actor.audit_name, action="counters.received",
-                     subject_type="deployment", subject_id=d.id,
-                     details={"batch_id": data.batch_id, "faces_seen": data.faces_seen,
-                              "tracks": data.tracks,
-                              "frames_processed": data.frames_processed,
-                              "frames_dropped": data.frames_dropped}, now=now)
-        record_changed_after_completion(s, actor, d.id,
-                                        f"counts {data.batch_id} delivered after completion",
-                                        now)
-    p.live.notify(batch.deployment_id)  # wake the operator consoles
+        batch, counted = _record_counters_in(s, p, actor, deployment_or_404(s, deployment_id),
+                                             data, now)
+    if counted:
+        p.live.notify(batch.deployment_id)  # wake the operator consoles
+    return batch, counted
+
+
+def _record_counters_in(s: Session, p: Platform, actor: Actor, d: m.Deployment,
+                        data: CountersIn, now: datetime) -> tuple[m.CounterBatch, bool]:
+    require_node_delivery(p, actor, d, now, data.period_start)
+    require_recorded_times(p, d, now, period_start=data.period_start,
+                           period_end=data.period_end)
+    existing = s.scalar(select(m.CounterBatch).where(
+        m.CounterBatch.deployment_id == d.id, m.CounterBatch.batch_id == data.batch_id))
+    if existing is not None:
+        return existing, False
+    batch = m.CounterBatch(deployment_id=d.id, batch_id=data.batch_id,
+                           faces_seen=data.faces_seen, tracks=data.tracks,
+                           frames_processed=data.frames_processed,
+                           frames_dropped=data.frames_dropped,
+                           period_start=data.period_start, period_end=data.period_end,
+                           received_at=now)
+    s.add(batch)
+    s.flush()
+    figures.counter_batch_recorded(s, batch)
+    append_event(s, actor=actor.audit_name, action="counters.received",
+                 subject_type="deployment", subject_id=d.id,
+                 details={"batch_id": data.batch_id, "faces_seen": data.faces_seen,
+                          "tracks": data.tracks,
+                          "frames_processed": data.frames_processed,
+                          "frames_dropped": data.frames_dropped}, now=now)
+    record_changed_after_completion(s, actor, d.id,
+                                    f"counts {data.batch_id} delivered after completion", now)
     return batch, True
+
+
+@dataclass(frozen=True)
+class NodeBatchRecorded:
+    """What a node's batch did: each alert as recorded, each counter batch and whether it
+    was newly counted, in the order sent."""
+
+    alerts: list[m.Alert]
+    counters: list[tuple[m.CounterBatch, bool]]
+
+
+def record_node_batch(p: Platform, actor: Actor, deployment_id: int,
+                      data: NodeBatchIn) -> NodeBatchRecorded:
+    """Several alerts and counter batches from a node in one transaction: each recorded
+    exactly as ``record_alert`` and ``record_counters`` record it (retries recorded once,
+    an audit event each), all or none (an error names what was wrong and nothing is
+    kept, so the node can send the batch again)."""
+    require(actor, Action.NODE_RUN)
+    now = p.clock()
+    with p.sessions.begin() as s:
+        d = deployment_or_404(s, deployment_id)
+        recorded = NodeBatchRecorded(
+            alerts=[_record_alert_in(s, p, actor, d, a, now) for a in data.alerts],
+            counters=[_record_counters_in(s, p, actor, d, c, now) for c in data.counters])
+    p.live.notify(deployment_id)  # wake the operator consoles
+    return recorded
 
 
 class AlertImage(StrEnum):

@@ -570,6 +570,17 @@ class CountersIn(Input):
         return self
 
 
+#: Most alerts, and most counter batches, one node request may carry.
+MAX_NODE_BATCH_ITEMS = 200
+
+
+class NodeBatchIn(Input):
+    """Alerts and counter batches sent together (one request, one transaction)."""
+
+    alerts: list[AlertIn] = Field(default_factory=list, max_length=MAX_NODE_BATCH_ITEMS)
+    counters: list[CountersIn] = Field(default_factory=list, max_length=MAX_NODE_BATCH_ITEMS)
+
+
 class NodeWatchlistDroppedIn(Input):
     """A node's report that it stopped, dropped the watchlist from memory and emptied its
     outbox (or how many items still wait in it)."""

@@ -485,6 +485,13 @@ class CountersReceipt(BaseModel):
     counted: bool
 
 
+class NodeBatchOut(BaseModel):
+    """Each alert as recorded and each counter batch's receipt, in the order sent."""
+
+    alerts: list[AlertOut]
+    counters: list[CountersReceipt]
+
+
 class NodeEntryOut(BaseModel):
     entry_id: int
     category: str

@@ -15,13 +15,14 @@ from fastapi import APIRouter, Response
 from openlfr.services import alerts, nodes, watchlists
 from openlfr.services.platform import Actor
 from openlfr.services.powers import Action
-from openlfr.services.schemas import AlertIn, CountersIn, NodeWatchlistDroppedIn
+from openlfr.services.schemas import AlertIn, CountersIn, NodeBatchIn, NodeWatchlistDroppedIn
 from openlfr.web.api import AUTH_ERRORS, CONFLICT, NOT_FOUND
 from openlfr.web.api.public import Reference
 from openlfr.web.deps import IdPath, PlatformDep, power
 from openlfr.web.schemas import (
     AlertOut,
     CountersReceipt,
+    NodeBatchOut,
     NodeDeploymentOut,
     NodeEntryOut,
     NodeWatchlistOut,
@@ -83,6 +84,19 @@ def post_counters(deployment_id: IdPath, data: CountersIn, actor: Node,
     if not counted:
         response.status_code = 200
     return CountersReceipt(batch_id=batch.batch_id, counted=counted)
+
+
+@router.post("/{deployment_id}/batch", response_model=NodeBatchOut, status_code=201)
+def post_batch(deployment_id: IdPath, data: NodeBatchIn, actor: Node,
+               platform: PlatformDep) -> NodeBatchOut:
+    """Several alerts and counter batches (up to 200 of each) in one request and one
+    transaction: each recorded as the single endpoints record it (retries once), all or
+    none. A node with a backlog sends one request instead of hundreds."""
+    recorded = alerts.record_node_batch(platform, actor, deployment_id, data)
+    return NodeBatchOut(
+        alerts=[AlertOut.model_validate(a) for a in recorded.alerts],
+        counters=[CountersReceipt(batch_id=b.batch_id, counted=c)
+                  for b, c in recorded.counters])
 
 
 @router.post("/{deployment_id}/watchlist-dropped", status_code=204)
