@@ -96,6 +96,19 @@ class Settings(BaseSettings):
         "closed sooner, its results are published as \"insufficient response\" and the "
         "consultation gate fails.",
     )
+    rights_policy_links: list[dict[str, str]] = Field(
+        default_factory=lambda: [
+            {"title": "Metropolitan Police: facial recognition technology (policy and "
+                      "documents)",
+             "url": "https://www.met.police.uk/advice/advice-and-information/fr/"
+                    "facial-recognition/"},
+            {"title": "Information Commissioner's Office: your data protection rights",
+             "url": "https://ico.org.uk/for-the-public/"},
+            {"title": "Independent Office for Police Conduct: complain about the police",
+             "url": "https://www.policeconduct.gov.uk/complaints-and-appeals/make-complaint"}],
+        description="Links on the \"your rights\" page to the force's published policy and "
+        "where to complain (JSON list of {\"title\", \"url\"} in the environment).",
+    )
     collective_objection_threshold: int = Field(
         default=50, ge=1,
         description="Confirmed co-signatures (one per e-mail address) from which a "

@@ -90,3 +90,17 @@ def test_a_standing_objection_attaches_to_the_next_deployment_proposed(
     ok(s.staff["planner"].post(s.url("/publish-notice")))
     assert "No live facial recognition in Hackney" in s.staff.anon.get(
         f"/deployments/{s.reference}").text
+
+
+def test_any_area_can_be_found_by_name_subscribed_to_and_objected_in(
+        scenario: Scenario) -> None:
+    s = scenario
+    page = s.staff.anon.get("/areas?q=vauxhall").text
+    assert 'data-code="lambeth"' in page and 'data-code="lambeth--vauxhall"' in page
+    assert 'data-code="hackney"' not in page  # no deployment anywhere: every area is listed
+    assert "/areas/lambeth--vauxhall/subscribe" in page
+    assert 'data-test="no-area"' in s.staff.anon.get("/areas?q=atlantis").text
+    assert s.staff.anon.get("/areas/hackney--dalston/subscribe").status_code == 200
+    rights = s.staff.anon.get("/your-rights").text
+    days = s.staff.platform.settings.probe_crop_retention_hours // 24
+    assert f"up to {days} days" in rights and 'data-test="policy-links"' in rights

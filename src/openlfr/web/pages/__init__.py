@@ -30,6 +30,7 @@ from openlfr.web.pages import (
     objections,
     register,
     reports,
+    residents,
     staff,
     subscriptions,
     transparency,
@@ -41,7 +42,7 @@ from openlfr.web.pages.staff_access import StaffRoute
 #: Every page module, in routing order.
 PAGE_MODULES: tuple[ModuleType, ...] = (
     deployments, feedback, objections, collective, register, feeds, consultation,
-    subscriptions, transparency,
+    subscriptions, transparency, residents,
     reports, auth, staff, consultation_builder, watchlist, console, audit_feed)
 
 #: Every public page path; all are readable without logging in.
