@@ -11,8 +11,9 @@ Prints, for one database (SQLite by default; PostgreSQL with --database-url):
    req/s and p99 cached, uncached (a query string that differs per request skips the
    cache) and a static file of the same server.
 3. Node ingestion under wrk: --connections simulated nodes posting counter batches and
-   alerts (3:1) as fast as answers come; req/s, p99, and how many acknowledged alerts are
-   in the database afterwards (every one must be).
+   alerts (3:1) as fast as answers come, one item a request, then --batch-items items a
+   request (POST .../batch); req/s, p99, items/s, and how many acknowledged alerts are in
+   the database afterwards (every one must be).
 4. Console: --streams operator streams open (split between the server's worker processes
    on PostgreSQL), an alert posted every 0.2 s; p50/p95 from post to arrival on every
    stream.
@@ -230,6 +231,50 @@ end
 """
 
 
+BATCH = """
+local thread_id = 0
+local threads = {}
+setup = function(thread)
+  thread_id = thread_id + 1
+  thread:set("tid", thread_id)
+  table.insert(threads, thread)
+end
+init = function(args)
+  n = 0
+  acked = 0
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["X-API-Key"] = "%(key)s"
+end
+request = function()
+  n = n + 1
+  local alerts, counters = {}, {}
+  for i = 1, %(alerts)d do
+    table.insert(alerts, string.format('{"alert_uid":"bench-b-%%d-%%d-%%d",' ..
+      '"occurred_at":"%(at)s","camera":"cam-1","track_id":"%%d","score":0.7,' ..
+      '"entry_id":%(entry)d}', tid, n, i, i))
+  end
+  for i = 1, %(counters)d do
+    table.insert(counters, string.format('{"batch_id":"bench-b-%%d-%%d-%%d",' ..
+      '"faces_seen":40,"tracks":12}', tid, n, i))
+  end
+  local body = '{"alerts":[' .. table.concat(alerts, ",") .. '],"counters":[' ..
+    table.concat(counters, ",") .. ']}'
+  return wrk.format("POST", "/api/node/deployments/%(dep)d/batch", nil, body)
+end
+response = function(status, headers, body)
+  if status == 201 then acked = acked + %(alerts)d end
+end
+done = function(summary, latency, requests)
+  local total = 0
+  for _, t in ipairs(threads) do total = total + t:get("acked") end
+  io.write(string.format("RESULT %%d %%d %%f %%f %%d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99),
+    summary.errors.status + summary.errors.connect + summary.errors.read +
+    summary.errors.write + summary.errors.timeout))
+  io.write(string.format("ACKED %%d\\n", total))
+end
+"""
+
 def wrk(url: str, connections: int, seconds: int, script: str) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
@@ -332,6 +377,8 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=5_000)
     parser.add_argument("--connections", type=int, default=20)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--batch-items", type=int, default=20,
+                        help="items per node batch request (a quarter of them alerts)")
     parser.add_argument("--streams", type=int, default=20)
     parser.add_argument("--console-alerts", type=int, default=20)
     args = parser.parse_args()
@@ -388,6 +435,19 @@ def main() -> None:
         print(f"  acknowledged alerts {node.get('acked_alerts', 0):,}, in the database "
               f"{stored:,} (alerts added {after - before:,}); lost: "
               f"{max(0, node.get('acked_alerts', 0) - stored)}")
+
+        # The same mix sent in batches (POST .../batch): items per second.
+        per = args.batch_items
+        batched = wrk(server.url, args.connections, args.seconds, BATCH % {
+            "key": state.node_api_key, "dep": state.deployment_id, "entry": entry, "at": at,
+            "alerts": per // 4, "counters": per - per // 4})
+        with p.sessions() as s:
+            stored_batched = s.scalar(select(func.count()).select_from(m.Alert).where(
+                m.Alert.alert_uid.like("bench-b-%")))
+        print(shown(f"batches of {per} items", batched))
+        print(f"  = {batched['req_s'] * per:,.0f} items/s; acknowledged alerts "
+              f"{batched.get('acked_alerts', 0):,}, in the database {stored_batched:,}; lost: "
+              f"{max(0, batched.get('acked_alerts', 0) - stored_batched)}")
 
         delays = console_latency(server.url, state, entry, args.streams, args.console_alerts)
         if delays:
