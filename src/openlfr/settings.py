@@ -96,6 +96,12 @@ class Settings(BaseSettings):
         "closed sooner, its results are published as \"insufficient response\" and the "
         "consultation gate fails.",
     )
+    demo_mailbox: bool = Field(
+        default=False,
+        description="Show the e-mails the platform sends at /staff/mailbox (admins), so a "
+        "demo can be used without a mail server; `openlfr demo` turns it on. Never in "
+        "production: the page shows recipients' addresses.",
+    )
     rights_policy_links: list[dict[str, str]] = Field(
         default_factory=lambda: [
             {"title": "Metropolitan Police: facial recognition technology (policy and "

@@ -61,7 +61,8 @@ def test_the_story_runs_and_says_what_it_did(demo_run: tuple[Path, Path, str]) -
                  "authorised: 6 of 7 gates passed; threshold set aside by an override",
                  "activated", "watchlist dropped from memory", "operator confirms it",
                  "completed: watchlist descriptors and photos destroyed",
-                 "oversight review recorded", "Public portal (no login):", DEMO_PASSWORD):
+                 "oversight review recorded", "upcoming: ", "/staff/mailbox",
+                 "Public portal (no login):", DEMO_PASSWORD):
         assert step in output, step
     assert "ALERT" in output and "Traceback" not in output
 
@@ -69,8 +70,14 @@ def test_the_story_runs_and_says_what_it_did(demo_run: tuple[Path, Path, str]) -
 def test_published_record_and_engine_figures(demo_run: tuple[Path, Path, str],
                                              client: TestClient) -> None:
     deployments = client.get("/api/public/deployments").json()
-    assert [d["title"] for d in deployments] == [content.TITLE]
-    reference = deployments[0]["reference"]
+    # The completed deployment, and an upcoming one beside it with its consultation open.
+    by_title = {d["title"]: d for d in deployments}
+    assert set(by_title) == {content.TITLE, content.UPCOMING_TITLE}
+    upcoming = client.get(f"/api/public/deployments/"
+                          f"{by_title[content.UPCOMING_TITLE]['reference']}").json()
+    assert upcoming["status"] == "notice_published"
+    assert upcoming["consultation"]["status"] == "open"
+    reference = by_title[content.TITLE]["reference"]
     d = client.get(f"/api/public/deployments/{reference}").json()
     assert d["status"] == "reviewed" and d["review_summary"] == content.REVIEW_SUMMARY
     # The engine was never audited for equity: the register says so, and so does the
@@ -99,7 +106,8 @@ def test_published_record_and_engine_figures(demo_run: tuple[Path, Path, str],
 
 def test_review_transparency_and_pages_come_from_the_run(demo_run: tuple[Path, Path, str],
                                                          client: TestClient) -> None:
-    reference = client.get("/api/public/deployments").json()[0]["reference"]
+    reference = next(d["reference"] for d in client.get("/api/public/deployments").json()
+                     if d["title"] == content.TITLE)
     review = client.get(f"/deployments/{reference}/review")
     assert review.status_code == 200
     assert "Objections were answered before authorisation." in review.text
@@ -157,4 +165,5 @@ def test_a_second_run_reuses_the_state_and_says_so(demo_run: tuple[Path, Path, s
     assert "Reusing the demo state in" in output and "is 'reviewed'" in output
     assert "--fresh" in output and "Starting a clean demo" not in output
     with demo_platform.sessions() as s:
-        assert s.scalar(select(func.count()).select_from(m.Deployment)) == 1
+        # The story's deployment and the upcoming one: a second run adds nothing.
+        assert s.scalar(select(func.count()).select_from(m.Deployment)) == 2

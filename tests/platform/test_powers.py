@@ -141,6 +141,7 @@ USE_CASES: dict[str, Action] = {
     "collective.file_collective": Action.COLLECTIVE_OBJECT,
     "collective.record_hearing": Action.COLLECTIVE_HEARING,
     "collective.sign": Action.COLLECTIVE_OBJECT,
+    "mailer.demo_mailbox": Action.MAILBOX_READ,
     "objections.author_view": Action.FEEDBACK_REPLY,
     "objections.escalate": Action.FEEDBACK_REPLY,
     "objections.escalations": Action.FEEDBACK_READ,

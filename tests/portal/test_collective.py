@@ -104,3 +104,29 @@ def test_any_area_can_be_found_by_name_subscribed_to_and_objected_in(
     rights = s.staff.anon.get("/your-rights").text
     days = s.staff.platform.settings.probe_crop_retention_hours // 24
     assert f"up to {days} days" in rights and 'data-test="policy-links"' in rights
+
+
+def test_the_demo_mailbox_shows_sent_mail_only_in_the_demo(scenario: Scenario) -> None:
+    s = scenario
+    s.staff.anon.post("/areas/hackney/objections", data={
+        "act": "start", "text": "No live facial recognition in Hackney, planned or not.",
+        "email": "resident@example.org"})
+    assert s.staff["admin"].get("/staff/mailbox").status_code == 404  # off by default
+    s.staff.platform.settings.demo_mailbox = True
+    page = s.staff["admin"].get("/staff/mailbox").text
+    assert "resident@example.org" in page and "/collective/signatures/" in page
+    assert s.staff["planner"].get("/staff/mailbox").status_code == 403
+
+
+def test_sites_show_their_street_and_postcode(scenario: Scenario) -> None:
+    s = scenario
+    s.draft()
+    ok(s.staff["planner"].post(s.url("/propose")))
+    ok(s.staff["planner"].post(s.url("/publish-notice")))
+    html = s.staff.anon.get(f"/deployments/{s.reference}").text
+    assert "Station forecourt" in html and "Wandsworth Road" in html and "SW8 1SR" in html
+    [site] = ok(s.staff.anon.get(f"/api/public/deployments/{s.reference}"))["sites"]
+    assert (site["street"], site["postcode"]) == ("Wandsworth Road", "SW8 1SR")
+    r = s.staff["planner"].post("/api/deployments", json=s.deployment_body(sites=[{
+        "name": "Somewhere", "postcode": "not a postcode", "lat": 51.5, "lon": -0.1}]))
+    assert r.status_code == 422

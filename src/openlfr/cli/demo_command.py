@@ -86,7 +86,9 @@ def demo(
         print(f"--fresh: removed the earlier demo state in {folder}" if removed
               else f"--fresh: nothing to remove in {folder}")
     # Embedded defaults only: never a database named in the environment (it may be real).
-    settings = Settings(data_dir=folder, database_url=None, encryption_key=None)
+    # The demo's local mailbox: the e-mails it sends are read at /staff/mailbox.
+    settings = Settings(data_dir=folder, database_url=None, encryption_key=None,
+                        demo_mailbox=True)
     platform = Platform.open(settings)
     app = create_app(platform=platform)
     server = PlatformServer(uvicorn.Config(app, host=host, port=port, log_level="warning"),
@@ -135,6 +137,8 @@ def demo(
                 else:
                     print("4. Adjudication, completion and review:")
                     story.adjudicate_and_complete(platform, state, say)
+                print("5. An upcoming deployment beside it, for you to answer and object to:")
+                story.run_upcoming(platform, say)
             _print_addresses(base_url, state, folder, live and existing is None)
             if serve:
                 print(f"Serving at {base_url} (Ctrl-C to stop)", flush=True)
@@ -178,6 +182,8 @@ def _print_addresses(base_url: str, state: object, folder: Path, live: bool) -> 
     console = f"  {base_url}/staff/deployments/{dep_id}/console   operator console"
     print(console + (" (your alerts are waiting)" if live else ""))
     print(f"  {base_url}/docs                              the JSON API")
+    print(f"  {base_url}/staff/mailbox                     the demo's mailbox (admin): "
+          "confirm an e-mail subscription there")
     print(f"State: {folder} (serve it again with: openlfr demo --data-dir {folder})")
 
 

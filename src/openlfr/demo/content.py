@@ -8,8 +8,10 @@ BOROUGH, WARD = "Lambeth", "Vauxhall"
 TITLE = "Vauxhall high street (demo)"
 
 SITES = [
-    {"name": "Station forecourt", "lat": 51.4952, "lon": -0.1115},
-    {"name": "Market square", "lat": 51.4969, "lon": -0.1089},
+    {"name": "Station forecourt", "street": "Wandsworth Road", "postcode": "SW8 1SR",
+     "lat": 51.4952, "lon": -0.1115},
+    {"name": "Market square", "street": "Kennington Lane", "postcode": "SE11 5QY",
+     "lat": 51.4969, "lon": -0.1089},
 ]
 
 PURPOSE = ("Locate people on the watchlist who are missing and at risk, or wanted by a "
@@ -167,3 +169,10 @@ ATRS = {
                              "audited for equity; this demo goes ahead only by a published "
                              "two-person override."}],
 }
+
+#: The upcoming deployment the demo leaves beside the completed one: noticed three weeks
+#: ahead, its consultation open, so a visitor can subscribe, answer and object.
+UPCOMING_TITLE = "Brixton market days (demo, upcoming)"
+UPCOMING_WARD = "Brixton Windrush"
+UPCOMING_SITES = [{"name": "Brixton market", "street": "Electric Avenue", "postcode": "SW9 8JX",
+                   "lat": 51.4621, "lon": -0.1146}]

@@ -294,6 +294,29 @@ def adjudicate_and_complete(p: Platform, state: DemoState, say: Callable[[str], 
     say("oversight review recorded; the review is republished with it")
 
 
+def run_upcoming(p: Platform, say: Callable[[str], None]) -> str:
+    """An upcoming deployment beside the completed one (real clock): drafted, proposed and
+    noticed three weeks ahead, its consultation open for answers. Returns its reference."""
+    from openlfr.recognition import DEFAULT_THRESHOLD
+
+    planner = actor(p, "planner")
+    start = p.clock().replace(second=0, microsecond=0) + timedelta(days=21)
+    d = deployments.create_deployment(p, planner, DeploymentIn(
+        title=content.UPCOMING_TITLE, borough=content.BOROUGH, ward=content.UPCOMING_WARD,
+        sites=content.UPCOMING_SITES,  # type: ignore[arg-type]
+        start_at=start, end_at=start + timedelta(hours=8), purpose=content.PURPOSE,
+        offence_categories=content.OFFENCE_CATEGORIES,
+        intelligence_basis=content.INTELLIGENCE_BASIS, legal_basis=content.LEGAL_BASIS,
+        threshold=DEFAULT_THRESHOLD, camera_count=1, signage=content.SIGNAGE))
+    deployments.transition_deployment(p, planner, d.id, Transition.PROPOSE)
+    deployments.transition_deployment(p, planner, d.id, Transition.PUBLISH_NOTICE)
+    consultations.save_consultation(p, planner, d.id, ConsultationIn.model_validate(
+        content.CONSULTATION))
+    consultations.open_consultation(p, planner, d.id)
+    say(f"upcoming: {d.reference} noticed 21 days ahead, its consultation open")
+    return d.reference
+
+
 def _response(answers: dict[str, str], district: str | None) -> ConsultationResponseIn:
     fields: dict[str, object] = {"answers": answers}
     if district is not None and "postcode_district" in ConsultationResponseIn.model_fields:

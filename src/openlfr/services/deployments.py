@@ -110,7 +110,8 @@ def create_deployment(p: Platform, actor: Actor, data: DeploymentIn) -> m.Deploy
 
 
 def _site(site: SiteIn) -> m.Site:
-    return m.Site(name=site.name, lat=site.lat, lon=site.lon)
+    return m.Site(name=site.name, lat=site.lat, lon=site.lon, street=site.street,
+                  postcode=site.postcode)
 
 
 def update_deployment(p: Platform, actor: Actor, deployment_id: int,

@@ -26,8 +26,10 @@ from urllib.parse import urlsplit
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from openlfr.governance.errors import NotFound
 from openlfr.services.notices import pending_count, unsubscribe_url
-from openlfr.services.platform import Platform
+from openlfr.services.platform import Actor, Platform
+from openlfr.services.powers import Action, require
 from openlfr.settings import Settings
 from openlfr.storage import models as m
 
@@ -206,6 +208,17 @@ def _redacted(exc: BaseException, address: str) -> str:
     text = re.sub(re.escape(address), "<recipient>", f"{type(exc).__name__}: {exc}",
                   flags=re.IGNORECASE)
     return text[:MAX_ERROR_CHARS]
+
+
+def demo_mailbox(p: Platform, actor: Actor, limit: int = 200) -> list[m.OutgoingEmail]:
+    """The e-mails the platform sent or queued, newest first: the demo's local mailbox
+    (``demo_mailbox`` setting; NotFound when it is off)."""
+    require(actor, Action.MAILBOX_READ)
+    if not p.settings.demo_mailbox:
+        raise NotFound("the mailbox is shown only in the demo (OPENLFR_DEMO_MAILBOX)")
+    with p.sessions() as s:
+        return list(s.scalars(select(m.OutgoingEmail).order_by(m.OutgoingEmail.id.desc())
+                              .limit(limit)))
 
 
 def purge_sent_emails(s: Session, sent_before: datetime) -> int:

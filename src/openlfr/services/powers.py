@@ -88,6 +88,7 @@ class Action(StrEnum):
     NODE_RUN = "node.run"
     # accounts
     USERS_MANAGE = "users.manage"
+    MAILBOX_READ = "mailbox.read"
     API_KEYS_MANAGE = "api_keys.manage"
 
 
@@ -197,6 +198,7 @@ POWERS: dict[Action, Power] = _table(
     (Action.CONSOLE_WATCH, (_R.OPERATOR, _R.AUTHORISER), "watch the operator console"),
     (Action.NODE_RUN, (_R.NODE,), "run an engine node for an active deployment"),
     (Action.USERS_MANAGE, (_R.ADMIN,), "add people, change roles and areas, deactivate"),
+    (Action.MAILBOX_READ, (_R.ADMIN,), "read the demo's mailbox (only when it is on)"),
     (Action.API_KEYS_MANAGE, (_R.ADMIN,), "issue and revoke API keys"),
 )
 

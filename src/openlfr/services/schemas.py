@@ -111,6 +111,12 @@ class SiteIn(Input):
     name: Name200
     lat: float = Field(ge=-90, le=90, description="Latitude, WGS84 degrees.")
     lon: float = Field(ge=-180, le=180, description="Longitude, WGS84 degrees.")
+    street: Name200 | None = Field(default=None, description="The street, as people find it "
+                                   "(e.g. \"Electric Avenue\").")
+    postcode: Annotated[str, StringConstraints(
+        strip_whitespace=True, to_upper=True, max_length=8,
+        pattern=r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}$")] | None = Field(
+        default=None, description="The site's UK postcode (e.g. \"SW9 8JX\").")
 
 
 MAX_DEPLOYMENT_DAYS = 14

@@ -196,6 +196,9 @@ class Site(Base):
     name: Mapped[str] = mapped_column(String(200))
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
+    # Where people find it: the street and the postcode (optional for older sites).
+    street: Mapped[str | None] = mapped_column(String(200))
+    postcode: Mapped[str | None] = mapped_column(String(10))
 
 
 class ImpactAssessment(Base):

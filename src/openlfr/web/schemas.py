@@ -56,6 +56,8 @@ class SiteOut(Out):
     name: str
     lat: float
     lon: float
+    street: str | None = None
+    postcode: str | None = None
 
 
 class OverrideOut(Out):

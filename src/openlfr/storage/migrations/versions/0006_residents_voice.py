@@ -41,6 +41,9 @@ def upgrade() -> None:
                                     ondelete="SET NULL")
         batch_op.create_unique_constraint(batch_op.f("uq_feedback_author_token"),
                                           ["author_token"])
+    with op.batch_alter_table("sites", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("street", sa.String(length=200), nullable=True))
+        batch_op.add_column(sa.Column("postcode", sa.String(length=10), nullable=True))
     op.create_table(
         "feedback_follows",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -119,6 +122,10 @@ def downgrade() -> None:
         batch_op.drop_constraint(batch_op.f("uq_feedback_author_token"), type_="unique")
         batch_op.drop_constraint(batch_op.f("fk_feedback_amendment_id_amendments"),
                                  type_="foreignkey")
+    with op.batch_alter_table("sites", schema=None) as batch_op:
+        batch_op.drop_column("postcode")
+        batch_op.drop_column("street")
+    with op.batch_alter_table("feedback", schema=None) as batch_op:
         for column in ("oversight_responded_by", "oversight_responded_at", "oversight_response",
                        "escalation", "escalated_at", "replied_at", "reply", "author_token",
                        "amendment_id", "outcome"):

@@ -11,9 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from openlfr.governance.answers import KINDS_NEEDING_OUTCOME, AnswerOutcome
-from openlfr.governance.errors import GovernanceError
+from openlfr.governance.errors import GovernanceError, NotFound
 from openlfr.governance.records import KINDS_NEEDING_ANSWER
-from openlfr.services import amendments, collective, consultations, objections
+from openlfr.services import amendments, collective, consultations, mailer, objections
 from openlfr.services.platform import Actor
 from openlfr.services.powers import Action, may
 from openlfr.services.schemas import AnswerIn, HearingIn, ModerationIn, OversightResponseIn
@@ -166,6 +166,18 @@ async def hearing(request: Request) -> Response:
     return _escalations(request, actor, reader.values, {key: problem}, status_code=422)
 
 
+def mailbox(request: Request) -> Response:
+    """The demo's local mailbox: what the platform sent or queued (404 outside the demo)."""
+    actor = staff_page(request, Action.MAILBOX_READ)
+    if isinstance(actor, Response):
+        return actor
+    try:
+        emails = mailer.demo_mailbox(platform_of(request), actor)
+    except NotFound as exc:
+        return not_found(request, str(exc))
+    return staff_render(request, actor, "staff_mailbox.html", {"emails": emails})
+
+
 BASE = "/staff/deployments/{deployment_id:int}/feedback"
 
 routes = [
@@ -182,6 +194,8 @@ routes = [
                methods=["GET"], name="staff_escalations"),
     StaffRoute("/staff/escalations/{feedback_id:int}/respond", respond,
                action=Action.ESCALATION_RESPOND, methods=["POST"], name="staff_respond_escalation"),
+    StaffRoute("/staff/mailbox", mailbox, action=Action.MAILBOX_READ, methods=["GET"],
+               name="staff_mailbox"),
     StaffRoute("/staff/collective/{objection_id:int}/hearing", hearing,
                action=Action.COLLECTIVE_HEARING, methods=["POST"], name="staff_collective_hearing"),
 ]
