@@ -264,3 +264,17 @@ def test_the_oversight_page_lists_escalations_and_publishes_the_response(
     assert r.status_code == 303
     html = s.staff.anon.get(f"/deployments/{s.reference}").text
     assert "The force must answer by Friday" in html
+
+
+def test_moving_the_start_earlier_moves_the_answer_deadline_with_it(
+        scenario: Scenario) -> None:
+    s = scenario
+    _published(s)
+    receipt = _file(s, "question", "Which entrances will have cameras?", None)
+    assert str(receipt["answer_due_at"]).startswith("2026-03-20T10:00")
+    new_start = START - timedelta(days=5)
+    ok(s.staff["planner"].post(s.url("/reschedule"), json={
+        "start_at": new_start.isoformat(), "end_at": (new_start + timedelta(hours=8)).isoformat(),
+        "reason": "The market moved to the week before; the deployment moves with it."}))
+    [item] = ok(s.staff["planner"].get(s.url("/feedback")))
+    assert item["answer_due_at"].startswith("2026-03-15T10:00")  # 48 hours before the new start

@@ -16,12 +16,14 @@ from datetime import datetime
 from sqlalchemy import select
 
 from openlfr.audit import append_event
+from openlfr.governance.answers import answer_due_at
 from openlfr.governance.lifecycle import (
     DeploymentStatus,
     Transition,
     next_status,
     require_new_window,
 )
+from openlfr.governance.records import FeedbackKind
 from openlfr.services import notices, overrides
 from openlfr.services.common import deployment_or_404
 from openlfr.services.platform import Actor, Platform
@@ -72,6 +74,12 @@ def reschedule_deployment(p: Platform, actor: Actor, deployment_id: int,
         # Overrides asked for, or given, for the old dates do not carry over to the new.
         overrides.lapse_in(s, d.id, "the deployment was rescheduled", now)
         d.start_at, d.end_at = data.start_at, data.end_at
+        # Unanswered objections and questions are due before the new start as well.
+        for f in s.scalars(select(m.Feedback).where(m.Feedback.deployment_id == d.id,
+                                                    m.Feedback.answered_at.is_(None))):
+            f.answer_due_at = answer_due_at(
+                FeedbackKind(f.kind), f.submitted_at, d.start_at,
+                p.settings.answer_deadline_days, p.settings.answer_lead_hours)
         d.status = target.value
         d.notice_published_at = d.rescheduled_at = d.updated_at = now
         append_event(s, actor=actor.audit_name, action=RESCHEDULE_ACTION,
