@@ -545,7 +545,8 @@ def test_information_sheet_must_state_risks() -> None:
         "Finds people wanted by the courts.",
         "There is a risk of false alerts that lead to innocent people being stopped, and "
         "everyone passing is scanned, which affects privacy for all of them; accuracy can "
-        "differ between demographic groups.") == []
+        "differ between demographic groups. Some people may avoid the area, and faces that "
+        "match nobody are deleted at once.") == []
 
 
 def test_activation_only_inside_the_published_window() -> None:
