@@ -58,11 +58,13 @@ def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, dat
                     probe_crop_encrypted=encrypt_jpeg_b64(p.fernet, data.probe_crop_jpeg_b64))
     s.add(alert)
     s.flush()
-    figures.alert_recorded(s, alert)
     append_event(s, actor=actor.audit_name, action="alert.received",
                  subject_type="alert", subject_id=alert.id,
                  details={"deployment_id": d.id, "score": data.score,
                           "entry_id": entry_id}, now=now)
+    # After the audit event: every writer takes the audit log's head before any tally
+    # row, so two transactions can never wait for each other (PostgreSQL).
+    figures.alert_recorded(s, alert)
     record_changed_after_completion(s, actor, d.id,
                                     f"alert {alert.id} delivered after completion", now)
     return alert
@@ -114,13 +116,13 @@ def _record_counters_in(s: Session, p: Platform, actor: Actor, d: m.Deployment,
                            received_at=now)
     s.add(batch)
     s.flush()
-    figures.counter_batch_recorded(s, batch)
     append_event(s, actor=actor.audit_name, action="counters.received",
                  subject_type="deployment", subject_id=d.id,
                  details={"batch_id": data.batch_id, "faces_seen": data.faces_seen,
                           "tracks": data.tracks,
                           "frames_processed": data.frames_processed,
                           "frames_dropped": data.frames_dropped}, now=now)
+    figures.counter_batch_recorded(s, batch)  # after the audit event: see _record_alert_in
     record_changed_after_completion(s, actor, d.id,
                                     f"counts {data.batch_id} delivered after completion", now)
     return batch, True
@@ -209,10 +211,10 @@ def adjudicate_alert(p: Platform, actor: Actor, alert_id: int, data: Adjudicatio
         previous, counted = alert.adjudication, figures.alert_tally(alert)
         alert.adjudication = data.adjudication
         alert.adjudicated_by, alert.adjudicated_at = actor.audit_name, now
-        figures.alert_changed(s, alert, counted)
         append_event(s, actor=actor.audit_name, action="alert.adjudicated",
                      subject_type="alert", subject_id=alert.id,
                      details={"from": previous, "to": data.adjudication}, now=now)
+        figures.alert_changed(s, alert, counted)  # after the audit event (lock order)
         record_changed_after_completion(s, actor, alert.deployment_id,
                                         f"alert {alert.id} adjudicated after completion", now)
     p.live.notify(alert.deployment_id)  # wake the operator consoles
@@ -231,10 +233,10 @@ def record_outcome(p: Platform, actor: Actor, alert_id: int, data: OutcomeIn) ->
         counted = figures.alert_tally(alert)
         alert.outcome, alert.outcome_recorded_at = data.outcome.value, now
         alert.demographic_group = data.demographic_group
-        figures.alert_changed(s, alert, counted)
         append_event(s, actor=actor.audit_name, action="alert.outcome_recorded",
                      subject_type="alert", subject_id=alert.id,
                      details={"outcome": alert.outcome}, now=now)
+        figures.alert_changed(s, alert, counted)  # after the audit event (lock order)
         record_changed_after_completion(s, actor, alert.deployment_id,
                                         f"alert {alert.id} outcome recorded after completion",
                                         now)
