@@ -116,7 +116,7 @@ def run_n(n: int, seconds: float, base: str, state: story.DemoState, outbox: Pat
         span = stopping.get(result.camera, 0) - watching.get(result.camera, 0)
         fps[result.camera] = frames.get("frames_processed", 0) / span if span > 0 else 0.0
     return {"fps": fps, "batch_sizes": summary.batch_sizes,
-            "cameras": [c.camera for c in cameras]}
+            "cameras": [c.name for c in cameras]}
 
 
 def latencies(platform: Platform, cameras: list[str]) -> list[float]:
