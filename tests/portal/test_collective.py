@@ -130,3 +130,14 @@ def test_sites_show_their_street_and_postcode(scenario: Scenario) -> None:
     r = s.staff["planner"].post("/api/deployments", json=s.deployment_body(sites=[{
         "name": "Somewhere", "postcode": "not a postcode", "lat": 51.5, "lon": -0.1}]))
     assert r.status_code == 422
+
+
+def test_search_by_postcode_district_finds_deployments_with_a_site_there(
+        scenario: Scenario) -> None:
+    s = scenario
+    s.draft()
+    ok(s.staff["planner"].post(s.url("/propose")))
+    ok(s.staff["planner"].post(s.url("/publish-notice")))
+    page = s.staff.anon.get("/areas?q=sw8").text
+    assert 'data-test="postcode-deployment"' in page and s.reference in page
+    assert 'data-test="postcode-deployment"' not in s.staff.anon.get("/areas?q=SW9").text

@@ -110,6 +110,14 @@ def notice_area(p: Platform, text: str) -> NoticeArea:
     return NoticeArea(known.code, g.label(known.code))
 
 
+def deployments_in_postcode_district(p: Platform, district: str) -> list[m.Deployment]:
+    """Published deployments with a site in a postcode district ("SW9"), newest first."""
+    district = district.upper()
+    return [d for d in public_deployments(p)
+            if any((s.postcode or "").upper().replace(" ", "")[:-3] == district
+                   for s in d.sites)]
+
+
 def notice_area_name(settings: Settings, code: str) -> str:
     """The name people read for an area's code ("Lambeth / Vauxhall")."""
     return gazetteer_for(settings).label(code)

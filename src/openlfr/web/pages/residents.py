@@ -5,11 +5,16 @@ kept, how to complain or ask for redress, with the force's published policy link
 
 from __future__ import annotations
 
+import re
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from openlfr.services import portal
+
+#: A UK postcode district, the part before the space ("SW9", "SE11", "EC1A").
+POSTCODE_DISTRICT = re.compile(r"[A-Z]{1,2}[0-9][A-Z0-9]?")
 from openlfr.web.pages.rendering import platform_of, render
 
 
@@ -25,7 +30,11 @@ def areas_page(request: Request) -> Response:
         matching = [w for w in wards if words in w.name.lower()]
         if matching:
             listed.append((borough, matching))
-    return render(request, "areas.html", {"areas": listed, "q": query})
+    district = query.upper().replace(" ", "")
+    by_postcode = (portal.deployments_in_postcode_district(platform_of(request), district)
+                   if POSTCODE_DISTRICT.fullmatch(district) else [])
+    return render(request, "areas.html", {"areas": listed, "q": query,
+                                          "by_postcode": by_postcode})
 
 
 def rights_page(request: Request) -> Response:
