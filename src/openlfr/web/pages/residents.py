@@ -12,10 +12,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from openlfr.services import portal
+from openlfr.web.pages.rendering import platform_of, render
 
 #: A UK postcode district, the part before the space ("SW9", "SE11", "EC1A").
 POSTCODE_DISTRICT = re.compile(r"[A-Z]{1,2}[0-9][A-Z0-9]?")
-from openlfr.web.pages.rendering import platform_of, render
 
 
 def areas_page(request: Request) -> Response:
