@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from platform_helpers import START, Scenario, ok, route_table
+from platform_helpers import START, Scenario, TestClient, ok, route_table
 from sqlalchemy import func, select
 
 from openlfr.storage import models as m
@@ -107,13 +107,20 @@ def test_consultation_responses_are_validated_and_anonymous(scenario: Scenario) 
     r = anon.post(url, json={"answers": {"q1": "less"}, "postcode_district": "SE11 5AA"})
     assert r.status_code == 422  # a full postcode could identify; only the district is taken
     ok(anon.post(url, json={"answers": {"q1": "less"}}), 204)
-    ok(anon.post(url, json={"answers": {"q1": "same"}, "postcode_district": " se11 "}), 204)
+    # A response counts once per client: a second one comes from another address.
+    assert anon.post(url, json={"answers": {"q1": "more"}}).status_code == 429
+    neighbour = TestClient(s.staff.app, base_url="http://testserver",
+                           client=("203.0.113.7", 5000))
+    ok(neighbour.post(url, json={"answers": {"q1": "same"}, "postcode_district": " se11 "}),
+       204)
     assert [c["id"] for c in ok(anon.get("/api/public/consultations"))] == [cid]
     ok(planner.post(s.url("/consultation/close")))
     assert anon.post(url, json={"answers": {"q1": "less"}}).status_code == 409
     results = ok(planner.get(s.url("/consultation/results")))
+    insufficient = results.pop("insufficient")
     assert results == {"responses": 2, "tallies": {"q1": {"more": 0, "same": 1, "less": 1}},
                        "by_district": {"SE11": 1}}
+    assert "2 response(s), fewer than the 20 required" in insufficient
 
 
 def test_council_motion_blocks_until_a_response_is_published(scenario: Scenario) -> None:
@@ -278,6 +285,8 @@ def test_no_public_route_reveals_personal_data(scenario: Scenario) -> None:
         concrete = path.replace("{reference}", s.reference).replace(
             "{consultation_id}", str(consultation_id)).replace("{event_id}", str(event["id"])
                                                                ).replace("{seq}", "1"
+                                                               ).replace("{area}",
+                                                                         "lambeth--vauxhall"
                                                                ).replace("{technology_id}",
                                                                          str(technology_id))
         response = staff.anon.get(concrete) if "{" not in concrete else None
