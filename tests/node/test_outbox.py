@@ -128,7 +128,11 @@ class FakePlatform:
         if status == 0:
             raise httpx.ConnectError("connection refused", request=request)
         if status < 300:
-            self.received.append(json.loads(request.content))
+            body = json.loads(request.content)
+            if request.url.path.endswith("/batch"):  # a backlog: the items in order
+                self.received += body["alerts"] + body["counters"]
+            else:
+                self.received.append(body)
             return httpx.Response(status, json={})
         return httpx.Response(status, json={"detail": f"scripted {status}"})
 
@@ -141,7 +145,7 @@ def _sender(tmp_path: Path, fake: FakePlatform) -> tuple[Sender, list[dict[str, 
 
 
 def test_sender_keeps_what_was_not_acknowledged_and_backs_off(tmp_path: Path) -> None:
-    fake = FakePlatform(0, 503, 0, 201, 201)
+    fake = FakePlatform(0, 503, 0, 201)  # the two items go in one batch request
     sender, events = _sender(tmp_path, fake)
     sender.outbox.put(sender.platform, 7, "alert", "a-0001", _alert("a-0001"))
     sender.outbox.put(sender.platform, 7, "counters", "c-0001",
@@ -158,7 +162,8 @@ def test_sender_keeps_what_was_not_acknowledged_and_backs_off(tmp_path: Path) ->
 
 
 def test_sender_discards_only_what_the_platform_refuses_for_good(tmp_path: Path) -> None:
-    fake = FakePlatform(409, 201, 422)
+    # The batch of three is refused (409); sent one by one: 409, 201, 422.
+    fake = FakePlatform(409, 409, 201, 422)
     sender, events = _sender(tmp_path, fake)
     sender.outbox.put(sender.platform, 7, "counters", "c-late",
                       {"batch_id": "c-late", "faces_seen": 5, "tracks": 1})

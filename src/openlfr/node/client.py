@@ -19,6 +19,10 @@ import httpx
 API_KEY_HEADER = "X-API-Key"
 
 
+#: The most items of one kind the platform takes in one batch request.
+BATCH_ITEMS = 200
+
+
 class PlatformUnreachable(Exception):
     """No usable answer (network, timeout, 5xx): try again later."""
 
@@ -117,6 +121,14 @@ class PlatformClient:
         """Post an outbox item (``alert`` or ``counters``); returns when acknowledged."""
         route = {"alert": "alerts", "counters": "counters"}[kind]
         self._call("POST", f"/node/deployments/{deployment_id}/{route}", payload)
+
+    def send_batch(self, deployment_id: int, items: list[tuple[str, dict[str, Any]]]) -> None:
+        """Post several outbox items (kind, payload) in one request, recorded all or none
+        (at most BATCH_ITEMS of each kind); returns when acknowledged."""
+        body: dict[str, list[dict[str, Any]]] = {"alerts": [], "counters": []}
+        for kind, payload in items:
+            body[{"alert": "alerts", "counters": "counters"}[kind]].append(payload)
+        self._call("POST", f"/node/deployments/{deployment_id}/batch", body)
 
     def report_dropped(self, deployment_id: int, payload: dict[str, Any]) -> None:
         self._call("POST", f"/node/deployments/{deployment_id}/watchlist-dropped", payload)

@@ -34,6 +34,7 @@ import platformdirs
 
 from openlfr.interrupts import interrupt_main, sigterm_as_interrupt
 from openlfr.node.client import (
+    BATCH_ITEMS,
     DeploymentStatus,
     PlatformClient,
     PlatformRefused,
@@ -152,6 +153,8 @@ class Sender:
         """Another 4xx (revoked key, invalid item): sending cannot go on."""
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._batches = True
+        """Send a backlog in batch requests (off once the platform says it has none)."""
         self._thread: threading.Thread | None = None
 
     def pending(self) -> int:
@@ -162,25 +165,57 @@ class Sender:
 
     def send_due(self) -> bool:
         """One pass over the waiting items, oldest first; stops at the first failure.
-        True when nothing is left to send."""
+        True when nothing is left to send. A backlog goes in batch requests (one
+        transaction each on the platform); a batch the platform refuses is sent again one
+        item at a time, which finds the item it refuses and deals with it alone."""
         while True:
-            items = self.outbox.pending(self.platform, self.deployment_id)
+            items = self.outbox.pending(self.platform, self.deployment_id,
+                                        limit=BATCH_ITEMS if self._batches else 50)
             if not items:
                 return True
+            if len(items) > 1 and self._batches:
+                sent = self._send_batch(items)
+                if sent is False:
+                    return False
+                if sent:
+                    continue
             for item in items:
                 if not self._send(item):
                     return False
+
+    def _send_batch(self, items: list[OutboxItem]) -> bool | None:
+        """True: all acknowledged; False: unreachable (retry later); None: refused."""
+        try:
+            self.client.send_batch(self.deployment_id, [(i.kind, i.payload) for i in items])
+        except PlatformUnreachable as exc:
+            return self._unreachable(items[0], exc)
+        except PlatformRefused as exc:
+            if exc.status_code in (404, 405):
+                self._batches = False  # a platform without the batch endpoint
+            return None
+        self.delay_s = self.backoff_start_s
+        for item in items:
+            self.outbox.ack(item.id)
+            self.sent[item.kind] += 1
+        pending = self.pending()
+        for item in items:
+            self.report({"type": "sent", "kind": item.kind, "uid": item.uid,
+                         "pending": pending})
+        return True
+
+    def _unreachable(self, item: OutboxItem, exc: PlatformUnreachable) -> bool:
+        self.outbox.failed(item.id, str(exc))
+        self._next_wait_s = self.delay_s
+        self.delay_s = min(self.delay_s * 2, self.backoff_max_s)
+        self.report({"type": "unreachable", "error": str(exc),
+                     "retry_in_s": self._next_wait_s, "pending": self.pending()})
+        return False
 
     def _send(self, item: OutboxItem) -> bool:
         try:
             self.client.send(self.deployment_id, item.kind, item.payload)
         except PlatformUnreachable as exc:
-            self.outbox.failed(item.id, str(exc))
-            self._next_wait_s = self.delay_s
-            self.delay_s = min(self.delay_s * 2, self.backoff_max_s)
-            self.report({"type": "unreachable", "error": str(exc),
-                         "retry_in_s": self._next_wait_s, "pending": self.pending()})
-            return False
+            return self._unreachable(item, exc)
         except PlatformRefused as exc:
             if not exc.not_accepted_now:
                 self.outbox.failed(item.id, str(exc))
