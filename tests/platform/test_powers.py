@@ -90,6 +90,7 @@ USE_CASES: dict[str, Action] = {
     "alerts.list_alerts": Action.ALERT_READ,
     "alerts.record_alert": Action.NODE_RUN,
     "alerts.record_counters": Action.NODE_RUN,
+    "alerts.record_node_batch": Action.NODE_RUN,
     "alerts.record_outcome": Action.ALERT_DECIDE,
     "amendments.amend_record": Action.RECORD_AMEND,
     "amendments.amendments_for": Action.DEPLOYMENT_READ,
