@@ -32,6 +32,7 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
+import numpy as np
 import uvicorn
 
 import openlfr
@@ -50,13 +51,7 @@ CHROMIUM = os.environ.get("OPENLFR_CHROMIUM", "/usr/bin/chromium")
 
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0-100), linear between closest ranks."""
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        return ordered[0]
-    position = (len(ordered) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    return float(np.percentile(values, q))
 
 
 def describe(name: str, latencies_ms: list[float]) -> str:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 import sqlalchemy as sa
 import uvicorn
 
@@ -50,11 +51,8 @@ CLIP = SAMPLE / "video" / "short_hamilton_clip.mp4"
 
 
 def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    """The q-th percentile (0-100), linear between closest ranks."""
+    return float(np.percentile(values, q))
 
 
 def per_face_cost() -> tuple[float, float]:

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 from sqlalchemy import func, insert, select
 
 import openlfr
@@ -62,11 +63,8 @@ STATIC_FILE = "/static/" + sorted(
 
 
 def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    """The q-th percentile (0-100), linear between closest ranks."""
+    return float(np.percentile(values, q))
 
 
 def timed_ms(work: Callable[[], Any], repeat: int = 15) -> float:
