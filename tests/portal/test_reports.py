@@ -164,6 +164,7 @@ def test_review_pdf_carries_the_figures(scenario: Scenario) -> None:
                          ("Arrests", "1")):
         assert f"{label} {value}" in text, (label, value, text[:2000])
     assert "March 2026" in text and "April 2026" in text
+    assert "31 March 2026, 21:00 BST (20:00 UTC)" in text  # London time first (A_START)
     assert "group-a" in text and "I do not want my face scanned" in text
     assert "notice period" in text  # the gate history
     assert_no_personal_data(text)

@@ -40,7 +40,8 @@ def plan_form(**overrides: str) -> dict[str, str]:
         "title": "Brixton Road market day",
         "borough": "Lambeth",
         "ward": "Brixton North",
-        "sites": "Brixton station, north exit, 51.4627, -0.1145\nPope's Road, 51.4619, -0.1141",
+        "sites": ("Brixton station, north exit, 51.4627, -0.1145 | Brixton Road | SW9 8HE\n"
+                  "Pope's Road, 51.4619, -0.1141"),
         "start_at": "2026-04-18T09:30",
         "end_at": "2026-04-18T17:00",
         "purpose": "Locate people wanted for robbery and knife crime.",
@@ -187,8 +188,12 @@ def test_planner_drafts_a_deployment_through_the_form(scenario: Scenario) -> Non
     assert redirected_to(r, f"/staff/deployments/{d['id']}")
     assert d["status"] == "draft" and d["title"] == "Brixton Road market day"
     assert d["ward"] == "Brixton North" and d["technology_id"] == tech
-    assert [(x["name"], x["lat"], x["lon"]) for x in d["sites"]] == [
-        ("Brixton station, north exit", 51.4627, -0.1145), ("Pope's Road", 51.4619, -0.1141)]
+    assert [(x["name"], x["lat"], x["lon"], x["street"], x["postcode"]) for x in d["sites"]] == [
+        ("Brixton station, north exit", 51.4627, -0.1145, "Brixton Road", "SW9 8HE"),
+        ("Pope's Road", 51.4619, -0.1141, None, None)]
+    # The form shows them again as they were written.
+    again = planner.get(f"/staff/deployments/{d['id']}/edit").text
+    assert "north exit, 51.4627, -0.1145 | Brixton Road | SW9 8HE" in again
     assert d["start_at"] == "2026-04-18T09:30:00Z" and d["end_at"] == "2026-04-18T17:00:00Z"
     assert d["offence_categories"] == ["robbery", "possession of a knife"]
     assert d["threshold"] == 0.64 and d["camera_count"] == 3
@@ -202,6 +207,9 @@ def test_planner_drafts_a_deployment_through_the_form(scenario: Scenario) -> Non
 @pytest.mark.parametrize(("overrides", "field", "message"), [
     ({"sites": "Station forecourt 51.49 -0.11"}, "sites", "line 1: write the site as"),
     ({"sites": "Station, 91.0, -0.11"}, "sites", "line 1: lat:"),
+    ({"sites": "Station, 51.49, -0.11 | Road | SW9 8HE | extra"}, "sites",
+     "line 1: write the site as"),
+    ({"sites": "Station, 51.49, -0.11 | Road | nowhere"}, "sites", "postcode"),
     ({"start_at": "next Tuesday"}, "start_at", "enter a date and time (utc)"),
     ({"end_at": "2026-04-18T08:00"}, "end_at", "end_at must be after start_at"),
     ({"end_at": "2026-05-18T08:00"}, "end_at", "at most 14 days"),
@@ -240,7 +248,7 @@ def test_edit_while_editable_then_refused_once_notice_is_published(scenario: Sce
     edit = f"/staff/deployments/{s.deployment_id}/edit"
     page = planner.get(edit).text
     assert 'value="Vauxhall high street"' in page
-    assert "Station forecourt, 51.4952, -0.1115</textarea>" in page
+    assert "Station forecourt, 51.4952, -0.1115 | Wandsworth Road | SW8 1SR</textarea>" in page
     assert f'value="{(START).strftime("%Y-%m-%dT%H:%M")}"' in page
     # Sending the form back unchanged changes nothing.
     unchanged = _form_of(page)

@@ -186,7 +186,9 @@ def test_index_build_is_linear_in_the_number_of_subjects() -> None:
         return time.perf_counter() - started
 
     build_seconds(1000)  # warm up
-    small, large = build_seconds(10_000), build_seconds(80_000)
+    # The best of three: on a machine busy with other work, the run least slowed by it.
+    small = min(build_seconds(10_000) for _ in range(3))
+    large = min(build_seconds(80_000) for _ in range(3))
     # Linear: 8x the subjects costs about 8x; the old quadratic build cost 64x.
     assert large < 20 * small + 0.05, (small, large)
     assert large < 2.0

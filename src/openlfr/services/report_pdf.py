@@ -21,6 +21,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from openlfr import __version__
+from openlfr.localtime import day, when
 from openlfr.services.figures import (
     GROUP_COLUMN_PREFIX,
     SUMMARY_COLUMNS,
@@ -50,15 +51,13 @@ def _moment(text: str | None) -> str:
     """An ISO timestamp from stored content as people read it."""
     if not text:
         return "not recorded"
-    moment = datetime.fromisoformat(text)
-    return f"{moment.day} {moment:%B %Y, %H:%M} UTC"
+    return when(datetime.fromisoformat(text))
 
 
 def _day(text: str | None) -> str:
     if not text:
         return ""
-    moment = datetime.fromisoformat(text)
-    return f"{moment.day} {moment:%B %Y}"
+    return day(datetime.fromisoformat(text))
 
 
 class _Document(FPDF):
@@ -184,8 +183,8 @@ def review_pdf(content: Mapping[str, Any], version: int, generated_at: datetime,
     d = content["deployment"]
     doc = _Document(f"Post-deployment review: {d['title']} ({d['reference']})")
     area = d["borough"] + (f" / {d['ward']}" if d.get("ward") else "")
-    doc.paragraph(f"Version {version}, generated {generated_at.day} "
-                  f"{generated_at:%B %Y, %H:%M} UTC ({reason}). Figures come from the "
+    doc.paragraph(f"Version {version}, generated {when(generated_at)} "
+                  f"({reason}). Figures come from the "
                   "engine's counters and the operators' adjudications and outcomes.", size=9)
     if url:
         doc.paragraph(f"Published at {url}", size=9)
@@ -378,8 +377,8 @@ def annual_report_pdf(report: AnnualReport, governance: GovernanceFigures | None
     start, end = report.period.start, report.period.end
     doc = _Document(f"Live facial recognition: report for {start.day} {start:%B %Y} to "
                     f"{end.day} {end:%B %Y}")
-    doc.paragraph(f"Generated {report.generated_at.day} {report.generated_at:%B %Y, %H:%M} "
-                  "UTC from the engine's counters and the operators' adjudications and "
+    doc.paragraph(f"Generated {when(report.generated_at)} "
+                  "from the engine's counters and the operators' adjudications and "
                   "outcomes, for every published deployment. Alerts count on the day they "
                   "occurred; counts of faces on the day their period ended.", size=9)
     table: FiguresTable = report.table()

@@ -81,18 +81,27 @@ class FormReader:
         return moment.replace(tzinfo=UTC)
 
     def sites(self, name: str) -> list[dict[str, Any]] | None:
-        """Sites one per line as "name, latitude, longitude" (the name may hold commas)."""
+        """Sites one per line as "name, latitude, longitude | street | postcode" (the name
+        may hold commas; street and postcode may be left out)."""
         sites: list[dict[str, Any]] = []
         for number, line in enumerate(self.lines(name), start=1):
-            parts = [p.strip() for p in line.rsplit(",", 2)]
+            place, *where = [p.strip() for p in line.split("|")]
+            parts = [p.strip() for p in place.rsplit(",", 2)]
             try:
-                if len(parts) != 3 or not parts[0]:
+                if len(parts) != 3 or not parts[0] or len(where) > 2:
                     raise ValueError
-                sites.append({"name": parts[0], "lat": float(parts[1]), "lon": float(parts[2])})
+                site: dict[str, Any] = {"name": parts[0], "lat": float(parts[1]),
+                                        "lon": float(parts[2])}
             except ValueError:
-                self.problems[name] = (f"line {number}: write the site as \"name, latitude, "
-                                       "longitude\", e.g. \"Station forecourt, 51.4952, -0.1115\"")
+                self.problems[name] = (
+                    f"line {number}: write the site as \"name, latitude, longitude | street | "
+                    "postcode\", e.g. \"Station forecourt, 51.4952, -0.1115 | Electric Avenue "
+                    "| SW9 8JX\" (street and postcode may be left out)")
                 return None
+            for key, value in zip(("street", "postcode"), where, strict=False):
+                if value:
+                    site[key] = value
+            sites.append(site)
         return sites
 
     def build(self, schema: type[BaseModel], data: dict[str, Any],

@@ -76,11 +76,21 @@ AMENDABLE_FIELDS = tuple(PlanChangesIn.model_fields)
 # --- create and edit ---------------------------------------------------------------------
 
 
+def site_line(name: str, lat: float, lon: float, street: str | None,
+              postcode: str | None) -> str:
+    """A site as the form's line: "name, latitude, longitude | street | postcode"."""
+    line = f"{name}, {lat}, {lon}"
+    if street or postcode:
+        line += f" | {street or ''}"
+    return line + (f" | {postcode}" if postcode else "")
+
+
 def _plan_values(d: m.Deployment) -> dict[str, str]:
     """A deployment's plan as the form shows it."""
     return {
         "title": d.title, "borough": d.borough, "ward": d.ward or "",
-        "sites": "\n".join(f"{s.name}, {s.lat}, {s.lon}" for s in d.sites),
+        "sites": "\n".join(site_line(s.name, s.lat, s.lon, s.street, s.postcode)
+                           for s in d.sites),
         "start_at": datetime_local(d.start_at), "end_at": datetime_local(d.end_at),
         "purpose": d.purpose, "offence_categories": "\n".join(d.offence_categories),
         "intelligence_basis": d.intelligence_basis, "legal_basis": d.legal_basis,
@@ -160,7 +170,8 @@ def _changes(d: m.Deployment, plan: DeploymentIn) -> dict[str, Any]:
     what changed)."""
     current: dict[str, Any] = {
         "title": d.title, "borough": d.borough, "ward": d.ward,
-        "sites": [(s.name, s.lat, s.lon) for s in d.sites], "start_at": d.start_at,
+        "sites": [(s.name, s.lat, s.lon, s.street, s.postcode) for s in d.sites],
+        "start_at": d.start_at,
         "end_at": d.end_at, "purpose": d.purpose, "offence_categories": d.offence_categories,
         "intelligence_basis": d.intelligence_basis, "legal_basis": d.legal_basis,
         "threshold": d.threshold, "camera_count": d.camera_count, "signage": d.signage,
@@ -168,7 +179,8 @@ def _changes(d: m.Deployment, plan: DeploymentIn) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     for field in PLAN_FIELDS:
         new = getattr(plan, field)
-        comparable = [(s.name, s.lat, s.lon) for s in new] if field == "sites" else new
+        comparable = ([(s.name, s.lat, s.lon, s.street, s.postcode) for s in new]
+                      if field == "sites" else new)
         if field in ("start_at", "end_at"):
             # The form shows minutes; seconds set through the API are not a change.
             current[field] = current[field].replace(second=0, microsecond=0)
