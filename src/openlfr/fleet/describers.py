@@ -3,9 +3,11 @@
 A camera's pipeline detects, tracks and aligns its faces itself and sends the aligned chips
 to a describer actor. The actor gathers what cameras send for a couple of milliseconds and
 describes it in one batch: one network and one core serve every camera (for the default
-network a batch is not cheaper per face on one core; see the fleet benchmark). What the cameras send is never stored: each chip travels as its own task argument,
-under Ray's inline limit (100 KB; a chip is 37-68 KB), so it goes over the wire inside the
-call and never through the object store, which could spill it to disk.
+network a batch is not cheaper per face on one core; see the fleet benchmark).
+
+What the cameras send is never stored: each chip travels as its own task argument, under
+Ray's inline limit (100 KB; a chip is 37-68 KB), so it goes over the wire inside the call
+and never through the object store, which could spill it to disk.
 """
 
 from __future__ import annotations
