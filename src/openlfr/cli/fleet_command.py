@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import sys
 import threading
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +13,7 @@ import typer
 
 from openlfr.cli.engine_commands import BACKEND_OPTION
 from openlfr.cli.errors import fail
-from openlfr.cli.node_command import EXIT_INTERRUPTED, event_text
+from openlfr.cli.node_command import EXIT_INTERRUPTED, event_printer, event_text
 from openlfr.node import NodeConfig
 from openlfr.node.runner import default_outbox_dir
 from openlfr.recognition import EngineConfig
@@ -108,16 +107,7 @@ def fleet_run(
                       min_face_px=min_face_px, backend=backend,
                       flush_timeout_s=flush_timeout_s)
     options = FleetOptions(node, describers=describers, max_restarts=max_restarts)
-    printing = threading.Lock()
-
-    def report(event: dict[str, Any]) -> None:
-        line = json.dumps(event, default=str) if as_json else fleet_event_text(event)
-        if line is None:
-            return
-        out = sys.stderr if line.startswith("warning:") else sys.stdout
-        with printing:
-            out.write(line + "\n")
-            out.flush()
+    report = event_printer(as_json, fleet_event_text)
 
     stop = threading.Event()
 

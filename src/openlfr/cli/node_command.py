@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -64,6 +65,25 @@ def event_text(event: Event) -> str | None:
     if kind == "drop_not_reported":
         return f"warning: could not tell the platform the watchlist was dropped ({event['error']})"
     return None
+
+
+def event_printer(as_json: bool,
+                  text: Callable[[Event], str | None]) -> Callable[[Event], None]:
+    """Print each event as a JSON line, or as ``text`` gives it for people (warnings on
+    stderr). Events come from several threads: one whole line per write, never
+    interleaved."""
+    printing = threading.Lock()
+
+    def report(event: Event) -> None:
+        line = json.dumps(event, default=str) if as_json else text(event)
+        if line is None:
+            return
+        out = sys.stderr if line.startswith("warning:") else sys.stdout
+        with printing:
+            out.write(line + "\n")
+            out.flush()
+
+    return report
 
 
 def summary_line(s: NodeSummary) -> str:
@@ -152,18 +172,7 @@ def node_run(
         timeout_s=timeout_s, backoff_max_s=backoff_max_s, flush_timeout_s=flush_timeout_s,
         connect_timeout_s=connect_timeout_s)
 
-    printing = threading.Lock()
-
-    def report(event: Event) -> None:
-        # Events come from the sender thread too: one whole line per write, never interleaved.
-        line = json.dumps(event, default=str) if as_json else event_text(event)
-        if line is None:
-            return
-        out = sys.stderr if line.startswith("warning:") else sys.stdout
-        with printing:
-            out.write(line + "\n")
-            out.flush()
-
+    report = event_printer(as_json, event_text)
     try:
         summary = NodeRunner(config, report).run()
     except (NodeError, OutboxError) as exc:
