@@ -159,6 +159,13 @@ class Settings(BaseSettings):
         "(columns: code, name, kind, parent, ons_code, aliases). Default: the bundled list "
         "of London boroughs and wards.",
     )
+    gazetteer_boundaries_file: Path | None = Field(
+        default=None,
+        description="GeoJSON FeatureCollection of the gazetteer's area outlines (Polygon or "
+        "MultiPolygon in WGS84 longitude/latitude, as ONS Open Geography Portal exports "
+        "them), drawn on the portal's maps; check one with `openlfr areas check-boundaries`. "
+        "Default: none (the maps show the sites only, and say so).",
+    )
     max_request_bytes: int = Field(
         default=4 * 1024 * 1024, ge=1024,
         description="Largest request body accepted (a full watchlist entry is ~1.5 MB).",

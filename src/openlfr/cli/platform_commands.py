@@ -1,6 +1,6 @@
 """`openlfr serve`, `openlfr user ...`, `openlfr audit verify|checkpoint`, `openlfr powers`,
-`openlfr areas ...`: the platform from the command line. Thin: parse, call a service,
-print."""
+`openlfr areas find|check-boundaries|flagged`: the platform from the command line. Thin:
+parse, call a service, print."""
 
 from __future__ import annotations
 
@@ -250,6 +250,29 @@ def areas_find(
     except UnknownArea as exc:
         fail(exc)
     typer.echo(f"{found.code}\t{g.label(found.code)}")
+
+
+@areas_app.command("check-boundaries")
+def areas_check_boundaries(
+    file: Annotated[Path, typer.Argument(
+        help="A GeoJSON FeatureCollection of area outlines in WGS84 longitude/latitude, "
+        "e.g. ONS's London Boroughs or Wards boundaries exported as GeoJSON.")],
+) -> None:
+    """Check a boundaries file against the gazetteer before pointing
+    OPENLFR_GAZETTEER_BOUNDARIES_FILE at it: print each feature refused (its index and
+    why), then how many matched. Exits 1 if any is refused."""
+    from openlfr.services.gazetteer import check_boundaries, gazetteer_for
+
+    g = gazetteer_for(_settings(None))
+    try:
+        check = check_boundaries(file, g)
+    except ValueError as exc:
+        fail(exc)
+    for line in check.problems:
+        typer.echo(line)
+    typer.echo(check.summary(g))
+    if check.problems:
+        raise typer.Exit(1)
 
 
 @areas_app.command("flagged")

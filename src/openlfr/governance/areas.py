@@ -116,20 +116,30 @@ class Gazetteer:
     def wards_of(self, borough_code: str) -> list[Area]:
         return sorted(set(self._wards.get(borough_code, {}).values()), key=lambda a: a.name)
 
-    def borough(self, text: str) -> Area:
-        """The borough ``text`` names (its name, an alias or its code)."""
-        found = self._boroughs.get(normalise(text))
-        if found is None:
-            raise UnknownArea(text, "a borough", _closest(text, self.boroughs()))
-        return found
+    def borough_named(self, text: str) -> Area | None:
+        """The borough ``text`` names (its name, an alias or its code), or None."""
+        return self._boroughs.get(normalise(text))
 
-    def ward(self, borough: Area, text: str) -> Area:
-        """The ward of ``borough`` that ``text`` names (its name or code)."""
+    def ward_named(self, borough: Area, text: str) -> Area | None:
+        """The ward of ``borough`` that ``text`` names (its name or code), or None."""
         found = self._wards.get(borough.code, {}).get(normalise(text))
         if found is None:
             code = self._by_code.get(text.strip())
             if code is not None and code.parent == borough.code:
                 return code
+        return found
+
+    def borough(self, text: str) -> Area:
+        """The borough ``text`` names; UnknownArea with the closest names otherwise."""
+        found = self.borough_named(text)
+        if found is None:
+            raise UnknownArea(text, "a borough", _closest(text, self.boroughs()))
+        return found
+
+    def ward(self, borough: Area, text: str) -> Area:
+        """The ward of ``borough`` that ``text`` names; UnknownArea otherwise."""
+        found = self.ward_named(borough, text)
+        if found is None:
             raise UnknownArea(text, f"a ward of {borough.name}",
                               _closest(text, self.wards_of(borough.code)))
         return found

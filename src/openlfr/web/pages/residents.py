@@ -1,5 +1,6 @@
 """Pages for residents finding their way: every area of the gazetteer (search by name;
-subscribe, feeds and collective objections for any area, planned deployment or not), and
+subscribe, feeds and collective objections for any area, planned deployment or not), one
+page per area (its outline and deployments' sites on a map, its deployments), and
 "your rights": can I avoid the cameras, what happens if I am stopped, how long my image is
 kept, how to complain or ask for redress, with the force's published policy links."""
 
@@ -8,11 +9,13 @@ from __future__ import annotations
 import re
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from openlfr.services import portal
-from openlfr.web.pages.rendering import platform_of, render
+from openlfr.governance.areas import UnknownArea
+from openlfr.services import portal, public_view
+from openlfr.web.pages.rendering import not_found, platform_of, render
+from openlfr.web.pages.site_map import MapSite, site_map_for
 
 #: A UK postcode district, the part before the space ("SW9", "SE11", "EC1A").
 POSTCODE_DISTRICT = re.compile(r"[A-Z]{1,2}[0-9][A-Z0-9]?")
@@ -37,6 +40,30 @@ def areas_page(request: Request) -> Response:
                                           "by_postcode": by_postcode})
 
 
+def area_page(request: Request) -> Response:
+    """One area: its outline with the sites of its upcoming and active deployments (when
+    the gazetteer has the outline, or there are sites), its published deployments, and
+    how to get notice or object there. A name that is not the area's code redirects to
+    it; text that names no area is the 404 page with the closest known names."""
+    p = platform_of(request)
+    text: str = request.path_params["area"]
+    try:
+        area, listed = public_view.public_deployments_in_area(p, text)
+    except UnknownArea as exc:
+        return not_found(request, str(exc))
+    if area.code != text:
+        return RedirectResponse(str(request.url_for("area", area=area.code)), status_code=301)
+    now = p.clock()
+    phased = [(portal.deployment_phase(item.deployment, now), item) for item in listed]
+    site_map = site_map_for(p.settings, [
+        MapSite(s.name, s.lat, s.lon, item.deployment.reference, item.deployment.borough,
+                phase.value)
+        for phase, item in phased if phase is not portal.Phase.PAST
+        for s in item.deployment.sites], [area])
+    return render(request, "area.html", {"area": area, "listed": phased,
+                                         "site_map": site_map})
+
+
 def rights_page(request: Request) -> Response:
     settings = platform_of(request).settings
     return render(request, "rights.html", {
@@ -46,9 +73,10 @@ def rights_page(request: Request) -> Response:
         "policy_links": settings.rights_policy_links})
 
 
-PUBLIC_PATHS = ("/areas", "/your-rights")
+PUBLIC_PATHS = ("/areas", "/areas/{area}", "/your-rights")
 
 routes = [
     Route("/areas", areas_page, methods=["GET"], name="areas"),
+    Route("/areas/{area}", area_page, methods=["GET"], name="area"),
     Route("/your-rights", rights_page, methods=["GET"], name="your_rights"),
 ]
