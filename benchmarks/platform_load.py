@@ -19,7 +19,7 @@ Prints, for one database (SQLite by default; PostgreSQL with --database-url):
    stream.
 
     python3 benchmarks/platform_load.py [--database-url postgresql+psycopg://...]
-        [--workers 2] [--batches 29000] [--alerts 5000] [--seconds 10]
+        [--workers 2] [--batches 29000] [--alerts 5000] [--seconds 10] [--only 1,3]
 
 Needs wrk (`apt-get install wrk`). The server runs as `openlfr serve` in a subprocess;
 load comes from 127.0.0.1 only.
@@ -379,7 +379,10 @@ def main() -> None:
                         help="items per node batch request (a quarter of them alerts)")
     parser.add_argument("--streams", type=int, default=20)
     parser.add_argument("--console-alerts", type=int, default=20)
+    parser.add_argument("--only", default="1,2,3,4",
+                        help="the sections to run, by number (e.g. 3 for node ingestion)")
     args = parser.parse_args()
+    only = {int(n) for n in args.only.split(",")}
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
     workers = args.workers or (2 if args.database_url else 1)
@@ -395,64 +398,69 @@ def main() -> None:
         first, second = costs(p, state), costs(p, state)
         return {name: min(first[name], second[name]) for name in first}
 
-    fresh = best_costs()
+    fresh = best_costs() if 1 in only else {}
     grow(p, state.deployment_id, entry, args.batches, args.alerts)
-    grown = best_costs()
-    with p.sessions() as s:
-        recount = timed_ms(lambda: figures.recount_facts(s, [state.deployment_id]), repeat=3)
-    print(f"\n1. fresh vs grown ({args.batches:,} counter batches, {args.alerts:,} alerts), "
-          "best of 30, ms, uncached:")
-    for name in fresh:
-        print(f"  {name:<34} {fresh[name]:7.1f} -> {grown[name]:7.1f}   "
-              f"x{grown[name] / fresh[name]:.2f}")
-    print(f"  (the full recount figures used to do on every read: {recount:.0f} ms)")
+    if 1 in only:
+        grown = best_costs()
+        with p.sessions() as s:
+            recount = timed_ms(lambda: figures.recount_facts(s, [state.deployment_id]),
+                               repeat=3)
+        print(f"\n1. fresh vs grown ({args.batches:,} counter batches, {args.alerts:,} "
+              "alerts), best of 30, ms, uncached:")
+        for name in fresh:
+            print(f"  {name:<34} {fresh[name]:7.1f} -> {grown[name]:7.1f}   "
+                  f"x{grown[name] / fresh[name]:.2f}")
+        print(f"  (the full recount figures used to do on every read: {recount:.0f} ms)")
 
     server = Server(data_dir, args.database_url, workers)
     try:
-        page = f"{server.url}/deployments/{state.reference}"
-        print(f"\n2. public deployment page (grown), wrk {args.connections} connections:")
-        static = wrk(server.url + STATIC_FILE, args.connections, args.seconds, WRK_REPORT)
-        cached = wrk(page, args.connections, args.seconds, WRK_REPORT)
-        uncached = wrk(page, args.connections, args.seconds, UNCACHED + WRK_REPORT)
-        print(shown("static file", static))
-        print(shown("deployment page, cached", cached))
-        print(shown("deployment page, uncached", uncached))
-        print(f"  cached page / static: {cached['req_s'] / static['req_s']:.2f}")
+        if 2 in only:
+            page = f"{server.url}/deployments/{state.reference}"
+            print(f"\n2. public deployment page (grown), wrk {args.connections} connections:")
+            static = wrk(server.url + STATIC_FILE, args.connections, args.seconds, WRK_REPORT)
+            cached = wrk(page, args.connections, args.seconds, WRK_REPORT)
+            uncached = wrk(page, args.connections, args.seconds, UNCACHED + WRK_REPORT)
+            print(shown("static file", static))
+            print(shown("deployment page, cached", cached))
+            print(shown("deployment page, uncached", uncached))
+            print(f"  cached page / static: {cached['req_s'] / static['req_s']:.2f}")
 
-        with p.sessions() as s:
-            before = s.scalar(select(func.count()).select_from(m.Alert))
-        at = datetime.now(UTC).isoformat()
-        node = wrk(server.url, args.connections, args.seconds, NODE % {
-            "key": state.node_api_key, "dep": state.deployment_id, "entry": entry, "at": at})
-        with p.sessions() as s:
-            stored = s.scalar(select(func.count()).select_from(m.Alert).where(
-                m.Alert.alert_uid.like("bench-%")))
-            after = s.scalar(select(func.count()).select_from(m.Alert))
-        print(f"\n3. node ingestion, {args.connections} simulated nodes (counters:alerts 3:1):")
-        print(shown("ingestion", node))
-        print(f"  acknowledged alerts {node.get('acked_alerts', 0):,}, in the database "
-              f"{stored:,} (alerts added {after - before:,}); lost: "
-              f"{max(0, node.get('acked_alerts', 0) - stored)}")
+        if 3 in only:
+            with p.sessions() as s:
+                before = s.scalar(select(func.count()).select_from(m.Alert))
+            at = datetime.now(UTC).isoformat()
+            node = wrk(server.url, args.connections, args.seconds, NODE % {
+                "key": state.node_api_key, "dep": state.deployment_id, "entry": entry, "at": at})
+            with p.sessions() as s:
+                stored = s.scalar(select(func.count()).select_from(m.Alert).where(
+                    m.Alert.alert_uid.like("bench-%")))
+                after = s.scalar(select(func.count()).select_from(m.Alert))
+            print(f"\n3. node ingestion, {args.connections} simulated nodes (counters:alerts 3:1):")
+            print(shown("ingestion", node))
+            print(f"  acknowledged alerts {node.get('acked_alerts', 0):,}, in the database "
+                  f"{stored:,} (alerts added {after - before:,}); lost: "
+                  f"{max(0, node.get('acked_alerts', 0) - stored)}")
 
-        # The same mix sent in batches (POST .../batch): items per second.
-        per = args.batch_items
-        batched = wrk(server.url, args.connections, args.seconds, BATCH % {
-            "key": state.node_api_key, "dep": state.deployment_id, "entry": entry, "at": at,
-            "alerts": per // 4, "counters": per - per // 4})
-        with p.sessions() as s:
-            stored_batched = s.scalar(select(func.count()).select_from(m.Alert).where(
-                m.Alert.alert_uid.like("bench-b-%")))
-        print(shown(f"batches of {per} items", batched))
-        print(f"  = {batched['req_s'] * per:,.0f} items/s; acknowledged alerts "
-              f"{batched.get('acked_alerts', 0):,}, in the database {stored_batched:,}; lost: "
-              f"{max(0, batched.get('acked_alerts', 0) - stored_batched)}")
+            # The same mix sent in batches (POST .../batch): items per second.
+            per = args.batch_items
+            batched = wrk(server.url, args.connections, args.seconds, BATCH % {
+                "key": state.node_api_key, "dep": state.deployment_id, "entry": entry, "at": at,
+                "alerts": per // 4, "counters": per - per // 4})
+            with p.sessions() as s:
+                stored_batched = s.scalar(select(func.count()).select_from(m.Alert).where(
+                    m.Alert.alert_uid.like("bench-b-%")))
+            print(shown(f"batches of {per} items", batched))
+            print(f"  = {batched['req_s'] * per:,.0f} items/s; acknowledged alerts "
+                  f"{batched.get('acked_alerts', 0):,}, in the database {stored_batched:,}; lost: "
+                  f"{max(0, batched.get('acked_alerts', 0) - stored_batched)}")
 
-        delays = console_latency(server.url, state, entry, args.streams, args.console_alerts)
-        if delays:
-            print(f"\n4. console, {args.streams} streams over {workers} process(es), "
-                  f"{args.console_alerts} alerts: p50 {percentile(delays, 50) * 1000:.0f} ms, "
-                  f"p95 {percentile(delays, 95) * 1000:.0f} ms, "
-                  f"max {max(delays) * 1000:.0f} ms")
+        if 4 in only:
+            delays = console_latency(server.url, state, entry, args.streams, args.console_alerts)
+            if delays:
+                print(f"\n4. console, {args.streams} streams over {workers} process(es), "
+                      f"{args.console_alerts} alerts: p50 {percentile(delays, 50) * 1000:.0f} ms, "
+                      f"p95 {percentile(delays, 95) * 1000:.0f} ms, "
+                      f"max {max(delays) * 1000:.0f} ms")
     finally:
         server.stop()
         p.close()
