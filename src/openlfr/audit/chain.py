@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from openlfr.storage.models import AuditEvent, AuditHead
 
@@ -37,6 +39,13 @@ def event_hash(seq: int, occurred_at: str, actor: str, action: str, subject_type
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+#: The head, locked (PostgreSQL) until the appending transaction ends.
+_LOCK_HEAD = (select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ROW_ID)
+              .with_for_update())
+_INSERT_EVENT = insert(AuditEvent)
+_MOVE_HEAD = update(AuditHead).where(AuditHead.id == HEAD_ROW_ID)
+
+
 def append_event(
     session: Session,
     *,
@@ -48,27 +57,39 @@ def append_event(
     now: datetime | None = None,
 ) -> AuditEvent:
     """Append one event in the caller's transaction; it commits or rolls back with the
-    change it records. The head row is locked (on PostgreSQL) so appends are serialised."""
-    head = session.execute(
-        select(AuditHead).where(AuditHead.id == HEAD_ROW_ID).with_for_update()
-    ).scalar_one()
+    change it records. The head row is locked (on PostgreSQL) so appends are serialised.
+
+    Three plain statements (lock and read the head, insert the event, move the head)
+    rather than the ORM's unit of work: every audited change pays for this, and the
+    busiest (a node's alerts and counts) many times a second. The event returned holds
+    what was inserted; it is not attached to the session."""
+    session.flush()  # the change being recorded is written before the head is locked
+    connection = session.connection()
+    seq, prev_hash = connection.execute(_LOCK_HEAD).one()
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     event = AuditEvent(
-        seq=head.seq + 1,
+        seq=seq + 1,
         occurred_at=moment.isoformat(timespec="microseconds"),
         actor=actor,
         action=action,
         subject_type=subject_type,
         subject_id=str(subject_id),
         details=canonical_json(dict(details or {})),
-        prev_hash=head.hash,
+        prev_hash=prev_hash,
     )
     event.hash = event_hash(event.seq, event.occurred_at, event.actor, event.action,
                             event.subject_type, event.subject_id, event.details,
                             event.prev_hash)
-    session.add(event)
-    head.seq = event.seq
-    head.hash = event.hash
+    connection.execute(_INSERT_EVENT, {
+        "seq": event.seq, "occurred_at": event.occurred_at, "actor": event.actor,
+        "action": event.action, "subject_type": event.subject_type,
+        "subject_id": event.subject_id, "details": event.details,
+        "prev_hash": event.prev_hash, "hash": event.hash})
+    connection.execute(_MOVE_HEAD, {"seq": event.seq, "hash": event.hash})
+    loaded = session.identity_map.get(identity_key(AuditHead, HEAD_ROW_ID))
+    if loaded is not None:  # the session read the head before: it sees the new one
+        set_committed_value(loaded, "seq", event.seq)
+        set_committed_value(loaded, "hash", event.hash)
     return event
 
 

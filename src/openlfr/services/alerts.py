@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
@@ -14,7 +17,11 @@ from openlfr.governance.errors import Conflict, InvalidInput, NotFound
 from openlfr.governance.records import Adjudication
 from openlfr.services import figures
 from openlfr.services.common import deployment_or_404, get_or_404
-from openlfr.services.nodes import require_node_delivery, require_recorded_times
+from openlfr.services.nodes import (
+    node_deployment_or_404,
+    require_node_delivery,
+    require_recorded_times,
+)
 from openlfr.services.platform import Actor, Platform
 from openlfr.services.powers import Action, require
 from openlfr.services.reports import record_changed_after_completion
@@ -25,8 +32,25 @@ from openlfr.services.schemas import (
     NodeBatchIn,
     OutcomeIn,
 )
-from openlfr.services.watchlists import encrypt_jpeg_b64, entry_in_deployment
+from openlfr.services.watchlists import encrypt_jpeg_b64
 from openlfr.storage import models as m
+
+# A node's alerts and counter batches are the platform's busiest writes (one request each,
+# many a second): they are inserted with one Core statement each rather than through the
+# ORM's unit of work, and a retry is detected by the insert itself, not a query before it.
+
+
+def _insert_once(insert: Any, model: type[m.Alert] | type[m.CounterBatch], node_id: str) -> Any:
+    """INSERT a row a node sent unless its deployment already has one with the same node id
+    (a retry): the new row's id, or no row. Compiled once, sent with each row's values."""
+    return (insert(model).on_conflict_do_nothing(index_elements=["deployment_id", node_id])
+            .returning(model.id))
+
+
+_NEW_ALERT = {"postgresql": _insert_once(postgresql_insert, m.Alert, "alert_uid"),
+              "sqlite": _insert_once(sqlite_insert, m.Alert, "alert_uid")}
+_NEW_BATCH = {"postgresql": _insert_once(postgresql_insert, m.CounterBatch, "batch_id"),
+              "sqlite": _insert_once(sqlite_insert, m.CounterBatch, "batch_id")}
 
 
 def record_alert(p: Platform, actor: Actor, deployment_id: int, data: AlertIn) -> m.Alert:
@@ -36,28 +60,37 @@ def record_alert(p: Platform, actor: Actor, deployment_id: int, data: AlertIn) -
     require(actor, Action.NODE_RUN)
     now = p.clock()
     with p.sessions.begin() as s:
-        alert = _record_alert_in(s, p, actor, deployment_or_404(s, deployment_id), data, now)
+        alert = _record_alert_in(s, p, actor, node_deployment_or_404(s, deployment_id), data,
+                                 now)
     p.live.notify(alert.deployment_id)  # wake the operator consoles
     return alert
 
 
 def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, data: AlertIn,
                      now: datetime) -> m.Alert:
+    """Record one alert in ``s``: the row, its audit event and its tallies; a retry returns
+    the row recorded first and changes nothing. The alert returned for a new row is not
+    attached to ``s`` (it holds what was inserted)."""
     require_node_delivery(p, actor, d, now, data.occurred_at)
     require_recorded_times(p, d, now, occurred_at=data.occurred_at)
-    existing = s.scalar(select(m.Alert).where(m.Alert.deployment_id == d.id,
-                                              m.Alert.alert_uid == data.alert_uid))
-    if existing is not None:
-        return existing
-    entry_id, category = _alert_entry(s, d.id, data)
-    alert = m.Alert(deployment_id=d.id, alert_uid=data.alert_uid,
-                    occurred_at=data.occurred_at, camera=data.camera,
-                    track_id=data.track_id, score=data.score, entry_id=entry_id,
-                    entry_category=category, adjudication=Adjudication.PENDING.value,
-                    received_at=now,
-                    probe_crop_encrypted=encrypt_jpeg_b64(p.fernet, data.probe_crop_jpeg_b64))
-    s.add(alert)
-    s.flush()
+    try:
+        entry_id, category = _alert_entry(s, d.id, data)
+    except InvalidInput:
+        # A retry of an alert recorded before its entry went is answered with that alert.
+        recorded = s.scalar(_alert_by_uid(d.id, data.alert_uid))
+        if recorded is None:
+            raise
+        return recorded
+    values = dict(deployment_id=d.id, alert_uid=data.alert_uid, occurred_at=data.occurred_at,
+                  camera=data.camera, track_id=data.track_id, score=data.score,
+                  entry_id=entry_id, entry_category=category,
+                  adjudication=Adjudication.PENDING.value, received_at=now,
+                  probe_crop_encrypted=encrypt_jpeg_b64(p.fernet, data.probe_crop_jpeg_b64))
+    connection = s.connection()
+    alert_id = connection.execute(_NEW_ALERT[connection.dialect.name], values).scalar()
+    if alert_id is None:  # a retry: the alert is already recorded and counted
+        return s.scalars(_alert_by_uid(d.id, data.alert_uid)).one()
+    alert = m.Alert(id=alert_id, **values)
     append_event(s, actor=actor.audit_name, action="alert.received",
                  subject_type="alert", subject_id=alert.id,
                  details={"deployment_id": d.id, "score": data.score,
@@ -70,18 +103,31 @@ def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, dat
     return alert
 
 
+def _alert_by_uid(deployment_id: int, alert_uid: str) -> Select[m.Alert]:
+    return select(m.Alert).where(m.Alert.deployment_id == deployment_id,
+                                 m.Alert.alert_uid == alert_uid)
+
+
 def _alert_entry(s: Session, deployment_id: int, data: AlertIn) -> tuple[int | None, str]:
-    """The alert's entry and category. Once the watchlist is destroyed (a late delivery)
-    the entry is gone: the alert keeps the category the node was given, and no entry."""
-    w = s.scalar(select(m.Watchlist).where(m.Watchlist.deployment_id == deployment_id))
-    if w is not None and w.destroyed_at is not None:
-        if data.entry_category is None or data.entry_category not in w.category_counts:
+    """The alert's entry and category, in one query that reads neither the entry's photo
+    nor its descriptors. Once the watchlist is destroyed (a late delivery) the entry is
+    gone: the alert keeps the category the node was given, and no entry."""
+    found = s.execute(
+        select(m.Watchlist.destroyed_at, m.Watchlist.category_counts,
+               m.WatchlistEntry.category)
+        .outerjoin(m.WatchlistEntry, and_(m.WatchlistEntry.watchlist_id == m.Watchlist.id,
+                                          m.WatchlistEntry.id == data.entry_id))
+        .where(m.Watchlist.deployment_id == deployment_id)).first()
+    if found is not None and found.destroyed_at is not None:
+        if data.entry_category is None or data.entry_category not in found.category_counts:
             raise InvalidInput("entry_category", "the watchlist was destroyed when the "
                                "deployment ended; send the category of the entry as it was "
                                "released to the node")
         return None, data.entry_category
-    entry = entry_in_deployment(s, deployment_id, data.entry_id)
-    return entry.id, entry.category
+    if found is None or found.category is None:
+        raise InvalidInput("entry_id",
+                           f"entry {data.entry_id} is not on this deployment's watchlist")
+    return data.entry_id, found.category
 
 
 def record_counters(p: Platform, actor: Actor, deployment_id: int,
@@ -92,7 +138,7 @@ def record_counters(p: Platform, actor: Actor, deployment_id: int,
     require(actor, Action.NODE_RUN)
     now = p.clock()
     with p.sessions.begin() as s:
-        batch, counted = _record_counters_in(s, p, actor, deployment_or_404(s, deployment_id),
+        batch, counted = _record_counters_in(s, p, actor, node_deployment_or_404(s, deployment_id),
                                              data, now)
     if counted:
         p.live.notify(batch.deployment_id)  # wake the operator consoles
@@ -101,21 +147,21 @@ def record_counters(p: Platform, actor: Actor, deployment_id: int,
 
 def _record_counters_in(s: Session, p: Platform, actor: Actor, d: m.Deployment,
                         data: CountersIn, now: datetime) -> tuple[m.CounterBatch, bool]:
+    """Record one counter batch in ``s`` as ``_record_alert_in`` records an alert."""
     require_node_delivery(p, actor, d, now, data.period_start)
     require_recorded_times(p, d, now, period_start=data.period_start,
                            period_end=data.period_end)
-    existing = s.scalar(select(m.CounterBatch).where(
-        m.CounterBatch.deployment_id == d.id, m.CounterBatch.batch_id == data.batch_id))
-    if existing is not None:
-        return existing, False
-    batch = m.CounterBatch(deployment_id=d.id, batch_id=data.batch_id,
-                           faces_seen=data.faces_seen, tracks=data.tracks,
-                           frames_processed=data.frames_processed,
-                           frames_dropped=data.frames_dropped,
-                           period_start=data.period_start, period_end=data.period_end,
-                           received_at=now)
-    s.add(batch)
-    s.flush()
+    values = dict(deployment_id=d.id, batch_id=data.batch_id, faces_seen=data.faces_seen,
+                  tracks=data.tracks, frames_processed=data.frames_processed,
+                  frames_dropped=data.frames_dropped, period_start=data.period_start,
+                  period_end=data.period_end, received_at=now)
+    connection = s.connection()
+    batch_row_id = connection.execute(_NEW_BATCH[connection.dialect.name], values).scalar()
+    if batch_row_id is None:  # a retry: the batch is already counted
+        return s.scalars(select(m.CounterBatch).where(
+            m.CounterBatch.deployment_id == d.id,
+            m.CounterBatch.batch_id == data.batch_id)).one(), False
+    batch = m.CounterBatch(id=batch_row_id, **values)
     append_event(s, actor=actor.audit_name, action="counters.received",
                  subject_type="deployment", subject_id=d.id,
                  details={"batch_id": data.batch_id, "faces_seen": data.faces_seen,
@@ -146,7 +192,7 @@ def record_node_batch(p: Platform, actor: Actor, deployment_id: int,
     require(actor, Action.NODE_RUN)
     now = p.clock()
     with p.sessions.begin() as s:
-        d = deployment_or_404(s, deployment_id)
+        d = node_deployment_or_404(s, deployment_id)
         recorded = NodeBatchRecorded(
             alerts=[_record_alert_in(s, p, actor, d, a, now) for a in data.alerts],
             counters=[_record_counters_in(s, p, actor, d, c, now) for c in data.counters])

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, lazyload
 
 from openlfr.audit import append_event
 from openlfr.governance.errors import Conflict, NotFound
@@ -87,6 +88,20 @@ def node_deployment_by_reference(p: Platform, actor: Actor,
         if d is None:
             raise NotFound(f"no deployment with reference {reference!r}")
         return _status(p, actor, d, now)
+
+
+#: The deployment a node writes alerts or counts to, without its sites (nothing on that
+#: path reads them); built once, as nodes write many times a second.
+_NODE_DEPLOYMENT = (select(m.Deployment).options(lazyload(m.Deployment.sites))
+                    .where(m.Deployment.id == bindparam("deployment_id")))
+
+
+def node_deployment_or_404(s: Session, deployment_id: int) -> m.Deployment:
+    """The deployment a node writes to; NotFound if there is none."""
+    d = s.execute(_NODE_DEPLOYMENT, {"deployment_id": deployment_id}).scalar_one_or_none()
+    if d is None:
+        raise NotFound(f"deployment {deployment_id} does not exist")
+    return d
 
 
 def require_node_delivery(p: Platform, actor: Actor, d: m.Deployment, now: datetime,
