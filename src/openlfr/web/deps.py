@@ -26,7 +26,11 @@ api_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False,
                               description="An engine node's API key (created by an admin).")
 
 
-def get_platform(request: Request) -> Platform:
+# The dependencies that do no I/O are ``async``: FastAPI then calls them on the event loop
+# instead of handing each to a worker thread and back (a node sends many requests a second).
+
+
+async def get_platform(request: Request) -> Platform:
     platform: Platform = request.app.state.platform
     return platform
 
@@ -74,7 +78,7 @@ class RequirePower:
 
     action: Action
 
-    def __call__(self, actor: ActorDep) -> Actor:
+    async def __call__(self, actor: ActorDep) -> Actor:
         if actor.role is Role.PUBLIC:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED,
                                 "log in first (POST /api/auth/login) or send an API key")
@@ -90,7 +94,7 @@ class OpenTo:
 
     action: Action
 
-    def __call__(self) -> None:
+    async def __call__(self) -> None:
         return None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Response
+from starlette.concurrency import run_in_threadpool
 
 from openlfr.services import alerts, nodes, watchlists
 from openlfr.services.platform import Actor
@@ -68,31 +69,39 @@ def node_watchlist(deployment_id: IdPath, actor: Node, platform: PlatformDep) ->
                               descriptors=e.descriptors) for e in released.entries])
 
 
+# The three routes nodes write through are ``async`` and run their use case in a worker
+# thread themselves: FastAPI would otherwise hand a plain route to a worker thread and then
+# check its answer in another hop, twice per request.
+
+
 @router.post("/{deployment_id}/alerts", response_model=AlertOut, status_code=201)
-def post_alert(deployment_id: IdPath, data: AlertIn, actor: Node,
-               platform: PlatformDep) -> AlertOut:
+async def post_alert(deployment_id: IdPath, data: AlertIn, actor: Node,
+                     platform: PlatformDep) -> AlertOut:
     """Report an alert; resending the same alert_uid is safe (recorded once)."""
-    return AlertOut.model_validate(alerts.record_alert(platform, actor, deployment_id, data))
+    alert = await run_in_threadpool(alerts.record_alert, platform, actor, deployment_id, data)
+    return AlertOut.model_validate(alert)
 
 
 @router.post("/{deployment_id}/counters", response_model=CountersReceipt, status_code=201)
-def post_counters(deployment_id: IdPath, data: CountersIn, actor: Node,
-                  platform: PlatformDep, response: Response) -> CountersReceipt:
+async def post_counters(deployment_id: IdPath, data: CountersIn, actor: Node,
+                        platform: PlatformDep, response: Response) -> CountersReceipt:
     """Add faces seen, tracks and frames; resending the same batch_id is safe (counted
     once)."""
-    batch, counted = alerts.record_counters(platform, actor, deployment_id, data)
+    batch, counted = await run_in_threadpool(alerts.record_counters, platform, actor,
+                                             deployment_id, data)
     if not counted:
         response.status_code = 200
     return CountersReceipt(batch_id=batch.batch_id, counted=counted)
 
 
 @router.post("/{deployment_id}/batch", response_model=NodeBatchOut, status_code=201)
-def post_batch(deployment_id: IdPath, data: NodeBatchIn, actor: Node,
-               platform: PlatformDep) -> NodeBatchOut:
+async def post_batch(deployment_id: IdPath, data: NodeBatchIn, actor: Node,
+                     platform: PlatformDep) -> NodeBatchOut:
     """Several alerts and counter batches (up to 200 of each) in one request and one
     transaction: each recorded as the single endpoints record it (retries once), all or
     none. A node with a backlog sends one request instead of hundreds."""
-    recorded = alerts.record_node_batch(platform, actor, deployment_id, data)
+    recorded = await run_in_threadpool(alerts.record_node_batch, platform, actor,
+                                       deployment_id, data)
     return NodeBatchOut(
         alerts=[AlertOut.model_validate(a) for a in recorded.alerts],
         counters=[CountersReceipt(batch_id=b.batch_id, counted=c)
