@@ -105,3 +105,36 @@ def test_the_cache_is_bounded_in_entries_and_bytes(platform: Platform) -> None:
     cache.put("big", version, 200, [], b"x" * 700)  # over max_body_bytes: not kept
     assert cache.peek("big", version) is None and cache.peek("d", version) is not None
     assert cache.peek("d", (2, 1)) is None  # another version: not this answer
+
+
+def test_requests_share_version_reads_but_never_one_begun_before_they_came() -> None:
+    """Under load the version is read about once per read's duration, not per request, and
+    a request that comes during a read waits for the next (the running one may predate a
+    change it must see)."""
+    import asyncio
+    import itertools
+    import time
+
+    from openlfr.web.fresh_reads import FreshReads
+
+    numbers = itertools.count()
+
+    def read(_: None) -> tuple[int, int]:
+        number = next(numbers)
+        time.sleep(0.05)
+        return number, 0
+
+    async def crowd() -> tuple[int, list[tuple[int, int]]]:
+        reads: FreshReads[None, tuple[int, int]] = FreshReads(read)
+        first = asyncio.create_task(reads.after_now(None))
+        await asyncio.sleep(0.02)  # the first read is running now
+        later = [asyncio.create_task(reads.after_now(None)) for _ in range(20)]
+        found = await asyncio.gather(first, *later)
+        after = await reads.after_now(None)  # nothing running: a read of its own
+        return reads.reads, [*found, after]
+
+    reads, found = asyncio.run(crowd())
+    assert found[0] == (0, 0)
+    assert found[1:-1] == [(1, 0)] * 20
+    assert found[-1] == (2, 0)
+    assert reads == 3

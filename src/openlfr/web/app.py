@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         lifespan=lifespan,
     )
     app.state.platform = platform
+    live.install_live_reads(app, platform)
     install_error_handlers(app)
     for module in (auth, users, deployments, assessments, consultations, motions, technology,
                    watchlists, alerts, live, node, audit, public):

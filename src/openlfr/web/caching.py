@@ -3,6 +3,10 @@ pages, feeds and open data are answered from the cache while the public read mod
 unchanged, and carry ETag and Last-Modified so that browsers and feed readers revalidate
 with a 304 instead of downloading again.
 
+Checking the version costs a database read; under load, requests share reads
+(``FreshReads``): each waits for a read that began after it came, so none is served an
+answer older than what was committed before it came.
+
 A pure ASGI middleware, so that streams pass through unbuffered. Only answers that cannot
 depend on who asks are kept: no session cookie, API key or Authorization header in the
 request, a 200 with no Set-Cookie and no ``no-store`` or ``private``, a path that is not private
@@ -14,12 +18,12 @@ from __future__ import annotations
 import asyncio
 from email.utils import format_datetime, parsedate_to_datetime
 
-import anyio.to_thread
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from openlfr.services.public_cache import CachedAnswer, PublicCache
+from openlfr.services.public_cache import CachedAnswer, PublicCache, Version
 from openlfr.web.deps import SESSION_COOKIE
+from openlfr.web.fresh_reads import FreshReads
 from openlfr.web.security import is_private
 
 #: Paths never cached: logging in and out, and the operator console's streams.
@@ -66,6 +70,7 @@ class PublicCacheMiddleware:
         self.app = app
         self.cache = cache
         self._building: dict[str, asyncio.Lock] = {}
+        self.versions: FreshReads[None, Version] = FreshReads(lambda _: cache.version())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not _cacheable_request(scope):
@@ -74,7 +79,7 @@ class PublicCacheMiddleware:
         # Pages carry absolute links: the host they were asked on is part of the key.
         key = (Headers(scope=scope).get("host", "") + scope["path"] + "?"
                + scope.get("query_string", b"").decode("latin-1"))
-        version = await anyio.to_thread.run_sync(self.cache.version)
+        version = await self.versions.after_now(None)
         answer = self.cache.get(key, version)
         if answer is None:
             # One request builds a missing answer; the others asking for it meanwhile wait

@@ -3,7 +3,9 @@ server-sent events (``text/event-stream``), for operators and authorisers.
 
 A stream wakes as soon as a use case on this process commits a change (``LiveFeed``) and
 also looks at the database every ``POLL_INTERVAL_S``, so changes made through another
-server process arrive too. Each event's id is the audit event that announced it: a client
+server process arrive too. Streams of one deployment at the same position share their
+reads (``live_reads``: twenty consoles woken by one alert make two reads, not twenty).
+Each event's id is the audit event that announced it: a client
 that reconnects with ``Last-Event-ID`` (browsers do this on their own) is sent what it
 missed. Keep-alive comments go out while nothing happens (every 15 s, FastAPI's SSE
 support); the stream ends when the client goes, when the server stops, or after telling
@@ -13,19 +15,18 @@ the client that no alert will ever arrive (cancelled, or ran and late delivery c
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from functools import partial
 from typing import Annotated, Any
 
-from anyio import to_thread
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from openlfr.services import live
-from openlfr.services.platform import Actor
+from openlfr.services.platform import Actor, Platform
 from openlfr.services.powers import Action
 from openlfr.services.schemas import MAX_ID
 from openlfr.web.api import AUTH_ERRORS, NOT_FOUND
 from openlfr.web.deps import IdPath, PlatformDep, power
+from openlfr.web.fresh_reads import FreshReads
 from openlfr.web.schemas import AlertOut, LiveCountersOut, LiveStatusOut
 
 router = APIRouter(tags=["live"], responses={**AUTH_ERRORS, **NOT_FOUND})
@@ -48,6 +49,16 @@ _EVENTS: dict[int | str, dict[str, Any]] = {200: {"description": (
     "number; lines starting with ':' are keep-alive comments.")}}
 
 
+#: What a stream asks: (deployment id, after event, with a snapshot of counters and status).
+ChangesAsked = tuple[int, int, bool]
+
+
+def install_live_reads(app: FastAPI, platform: Platform) -> None:
+    """The app's shared reads of what changed (one per app: see the module docstring)."""
+    app.state.live_reads = FreshReads[ChangesAsked, live.LiveBatch](
+        lambda asked: live.read_changes(platform, asked[0], asked[1], snapshot=asked[2]))
+
+
 def stream_start(
     deployment_id: IdPath,
     actor: ConsoleWatcher,
@@ -68,15 +79,15 @@ def stream_start(
 @router.get("/deployments/{deployment_id}/live", response_class=EventSourceResponse,
             responses=_EVENTS)
 async def live_stream(deployment_id: IdPath, start: Annotated[int, Depends(stream_start)],
-                      platform: PlatformDep) -> AsyncIterator[ServerSentEvent]:
+                      platform: PlatformDep, request: Request) -> AsyncIterator[ServerSentEvent]:
     """Alerts as they arrive, their adjudications and outcomes, counters and status."""
+    reads: FreshReads[ChangesAsked, live.LiveBatch] = request.app.state.live_reads
     cursor, snapshot = start, True
     sent_counters: LiveCountersOut | None = None
     sent_status: LiveStatusOut | None = None
     with platform.live.subscribe(deployment_id) as wake:
         while True:
-            batch = await to_thread.run_sync(partial(
-                live.read_changes, platform, deployment_id, cursor, snapshot=snapshot))
+            batch = await reads.after_now((deployment_id, cursor, snapshot))
             last = len(batch.changes) - 1
             for i, change in enumerate(batch.changes):
                 # One audit event can announce several alerts: the id goes on the last.
