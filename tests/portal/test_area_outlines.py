@@ -149,6 +149,17 @@ def test_the_cli_checks_a_file_against_the_gazetteer(tmp_path: Path) -> None:
     assert "4 feature(s), 3 matched, 1 refused" in bad.output
 
 
+
+def test_the_server_will_not_start_on_a_refused_boundaries_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refused at start, naming the feature, rather than failing every map page later."""
+    path = _write(tmp_path, [*GOOD_FEATURES, _feature({"name": "Atlantis"}, None)])
+    monkeypatch.setenv("OPENLFR_GAZETTEER_BOUNDARIES_FILE", str(path))
+    started = CliRunner().invoke(cli_app, ["serve", "--data-dir", str(tmp_path / "data"),
+                                           "--port", "1"])
+    assert started.exit_code != 0
+    assert "feature 3 (name=Atlantis): matches no area" in started.output
+
 def _metres(lon: float, lat: float) -> tuple[float, float]:
     return lon * 111_320 * math.cos(math.radians(51.49)), lat * 111_320
 

@@ -72,13 +72,17 @@ def serve(
 ) -> None:
     """Run the platform's web server (API at /api, OpenAPI at /openapi.json). The database
     is migrated to the latest schema on start."""
+    from openlfr.services.gazetteer import boundaries_for
     from openlfr.web import create_app
     from openlfr.web.server import WorkersNeedPostgres, require_workers_supported, serve_workers
     from openlfr.web.server import serve as serve_app
 
     try:
         require_workers_supported(_settings(data_dir), workers)
-    except WorkersNeedPostgres as exc:
+        # A boundaries file with a refused feature stops the start, naming each one,
+        # rather than failing every page that draws a map.
+        boundaries_for(_settings(data_dir))
+    except (WorkersNeedPostgres, ValueError) as exc:
         fail(str(exc))
     platform = _open(data_dir)  # migrates the database once, before any worker starts
     typer.echo(f"openlfr: database {_shown_url(platform.settings)}; "
