@@ -138,3 +138,44 @@ def test_requests_share_version_reads_but_never_one_begun_before_they_came() -> 
     assert found[1:-1] == [(1, 0)] * 20
     assert found[-1] == (2, 0)
     assert reads == 3
+
+
+def test_when_only_the_clock_moved_on_the_page_is_served_while_it_is_rebuilt(
+        noticed: Scenario) -> None:
+    """A busy page never waits for a rebuild due to the clock alone: one step on, the
+    previous answer is served and rebuilt behind it; anything audited, or a longer time,
+    and the answer is built before it is served."""
+    import asyncio
+
+    import httpx
+
+    s, cache = noticed, noticed.staff.platform.public_cache
+    page = f"/deployments/{s.reference}"
+
+    async def visits() -> list[int]:
+        transport = httpx.ASGITransport(app=s.staff.app)
+        aged = []
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            async def visit() -> None:
+                assert (await c.get(page)).status_code == 200
+                aged.append(cache.aged_served)
+
+            await visit()  # built
+            s.clock.advance(seconds=cache.time_step_s)
+            version = cache.version()
+            assert not any(cache.peek(k, version) for k in list(cache._entries))
+            await visit()  # served as it was, rebuilt behind it
+            for _ in range(200):
+                await asyncio.sleep(0.02)
+                if any(cache.peek(k, version) for k in list(cache._entries)):
+                    break
+            else:
+                raise AssertionError("the page was not rebuilt behind the aged answer")
+            hits = cache.hits
+            await visit()  # the rebuilt answer, from the cache
+            assert cache.hits == hits + 1
+            s.clock.advance(seconds=3 * cache.time_step_s)
+            await visit()  # more than a step: built before it is served
+        return aged
+
+    assert asyncio.run(visits()) == [0, 1, 1, 1]

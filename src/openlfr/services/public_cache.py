@@ -7,7 +7,10 @@ therefore the version of everything published. A cached answer is served while t
 it was built at is still the database's, so an answer published, a deployment authorised or
 an alert counted shows on the very next request, in this server process or any other on the
 same database. What the public sees also depends on the time (upcoming becomes past, an
-answer becomes overdue): the version includes the time, in steps of ``time_step_s``.
+answer becomes overdue): the version includes the time, in steps of ``time_step_s``. When
+only the step has moved on, by one, the previous answer is still served while one request
+builds the new one (``just_aged``): a busy page then never makes its readers wait for a
+rebuild that is due to the clock alone.
 
 Checking the version is one indexed read of one row; building a deployment's page is
 dozens. The cache holds at most ``max_entries`` answers (least recently used dropped) of at
@@ -57,7 +60,7 @@ class PublicCache:
         self.max_entries, self.max_body_bytes = max_entries, max_body_bytes
         self.max_total_bytes, self._total_bytes = max_total_bytes, 0
         self.time_step_s = time_step_s
-        self.hits = self.misses = 0
+        self.hits = self.misses = self.aged_served = 0
 
     def version(self) -> Version:
         """The public read model's version now (one read of the audit log's head)."""
@@ -76,6 +79,21 @@ class PublicCache:
             self._entries.move_to_end(key)
             self.hits += 1
             return found[1]
+
+    def just_aged(self, key: str, version: Version) -> CachedAnswer | None:
+        """The answer for ``key`` if nothing audited changed since it was built and only
+        the time step moved on, by one: what may be served while it is built again
+        (everything published is as fresh; time-dependent wording is one step late, for
+        as long as one build takes)."""
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                return None
+            (seq, step), answer = found
+            if seq != version[0] or step != version[1] - 1:
+                return None
+            self.aged_served += 1
+            return answer
 
     def peek(self, key: str, version: Version) -> CachedAnswer | None:
         """Like ``get``, without counting a hit or a miss."""

@@ -16,6 +16,7 @@ request, a 200 with no Set-Cookie and no ``no-store`` or ``private``, a path tha
 from __future__ import annotations
 
 import asyncio
+import logging
 from email.utils import format_datetime, parsedate_to_datetime
 
 from starlette.datastructures import Headers
@@ -25,6 +26,8 @@ from openlfr.services.public_cache import CachedAnswer, PublicCache, Version
 from openlfr.web.deps import SESSION_COOKIE
 from openlfr.web.fresh_reads import FreshReads
 from openlfr.web.security import is_private
+
+log = logging.getLogger(__name__)
 
 #: Paths never cached: logging in and out, and the operator console's streams.
 UNCACHED_PREFIXES = ("/login", "/logout", "/healthz", "/static/", "/docs", "/redoc",
@@ -70,6 +73,7 @@ class PublicCacheMiddleware:
         self.app = app
         self.cache = cache
         self._building: dict[str, asyncio.Lock] = {}
+        self._refreshing: set[asyncio.Future[None]] = set()
         self.versions: FreshReads[None, Version] = FreshReads(lambda _: cache.version())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -81,6 +85,10 @@ class PublicCacheMiddleware:
                + scope.get("query_string", b"").decode("latin-1"))
         version = await self.versions.after_now(None)
         answer = self.cache.get(key, version)
+        if answer is None and (aged := self.cache.just_aged(key, version)) is not None:
+            # Only the clock moved on: serve the answer as it was while it is built again.
+            self._refresh(scope, key, version)
+            answer = aged
         if answer is None:
             # One request builds a missing answer; the others asking for it meanwhile wait
             # for that one rather than all building it at once.
@@ -94,6 +102,32 @@ class PublicCacheMiddleware:
             if answer is None:
                 return  # not cacheable: already sent as it came
         await self._send(Headers(scope=scope), answer, send)
+
+    def _refresh(self, scope: Scope, key: str, version: Version) -> None:
+        """Build ``key`` again in the background, unless a build of it is under way."""
+        if key in self._building and self._building[key].locked():
+            return
+        lock = self._building.setdefault(key, asyncio.Lock())
+
+        async def nothing_more() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def discard(message: Message) -> None:
+            return None
+
+        async def build() -> None:
+            try:
+                async with lock:
+                    if self.cache.peek(key, version) is None:
+                        await self._build(dict(scope), nothing_more, discard, key, version)
+            except Exception:  # the next request builds it in the foreground and sees why
+                log.warning("could not rebuild the public answer for %s", key, exc_info=True)
+            if not lock.locked():
+                self._building.pop(key, None)
+
+        task = asyncio.ensure_future(build())
+        self._refreshing.add(task)  # held until done (the loop keeps only weak references)
+        task.add_done_callback(self._refreshing.discard)
 
     async def _build(self, scope: Scope, receive: Receive, send: Send, key: str,
                      version: tuple[int, int]) -> CachedAnswer | None:
