@@ -189,11 +189,17 @@ class Settings(BaseSettings):
         "the database connection pool holds as many connections. With PostgreSQL, keep "
         "workers x (this + 4) below the server's max_connections.",
     )
+    live_wakeups_url: str | None = Field(
+        default=None,
+        description="Redis through which server processes wake each other's console "
+        "streams (OPENLFR_LIVE_WAKEUPS_URL), e.g. redis://127.0.0.1:6379/0. Default: "
+        "PostgreSQL's LISTEN/NOTIFY on the platform's own database.",
+    )
     live_poll_s: float = Field(
         default=2.0, gt=0, le=300,
         description="Seconds after which a console stream looks at the database even if "
         "nothing woke it (OPENLFR_LIVE_POLL_S): a safety net, as changes wake the streams of "
-        "every server process at once (PostgreSQL LISTEN/NOTIFY).",
+        "every server process at once (PostgreSQL LISTEN/NOTIFY, or Redis pub/sub).",
     )
     session_max_age_s: int = Field(default=12 * 3600, ge=60, description="Login session lifetime.")
     cookie_secure: bool = Field(

@@ -16,7 +16,7 @@ from openlfr.settings import Settings
 #: Settings whose value is a secret: shown only as set or not set.
 SECRET_SETTINGS = frozenset({"encryption_key", "audit_signing_key", "smtp_password"})
 #: Settings whose value is a URL that may carry a password.
-URL_SETTINGS = frozenset({"database_url", "rate_limit_storage"})
+URL_SETTINGS = frozenset({"database_url", "rate_limit_storage", "live_wakeups_url"})
 ENV_PREFIX = "OPENLFR_"
 
 

@@ -9,9 +9,10 @@ serialised, so its sequence numbers are committed in order: a stream's position 
 last event id it saw is sent exactly what it missed.
 
 ``LiveFeed`` only says "deployment N changed", right after the use case commits, so a stream
-on this process wakes at once, and with several server processes on PostgreSQL the others'
-streams too (LISTEN/NOTIFY, ``connect_processes``); the data always comes from the
-database, and streams also look every few seconds, in case a wake-up was lost.
+on this process wakes at once, and with several server processes the others' streams too
+(PostgreSQL's LISTEN/NOTIFY, or Redis pub/sub when configured: ``connect_processes``); the
+data always comes from the database, and streams also look every few seconds, in case a
+wake-up was lost.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 
 from sqlalchemy import Engine, or_, select, text
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from openlfr.governance.lifecycle import (
@@ -99,7 +100,7 @@ class LiveFeed:
         self._lock = threading.Lock()
         self._subscriptions: dict[int, set[LiveSubscription]] = {}
         self.closed = False
-        self._processes: PostgresWakeups | None = None
+        self._processes: ProcessWakeups | None = None
 
     def subscribe(self, deployment_id: int) -> LiveSubscription:
         """Start listening for changes to ``deployment_id`` (call on the event loop)."""
@@ -137,14 +138,25 @@ class LiveFeed:
         for subscription in waiting:
             subscription.wake()
 
-    def connect_processes(self, engine: Engine) -> bool:
-        """Wake the streams of every server process on this database, not only this one's
-        (PostgreSQL: LISTEN/NOTIFY). False (and nothing done) on SQLite, which runs one
-        server process. Called by the web app on start; ``close`` disconnects."""
-        if engine.dialect.name != "postgresql" or self._processes is not None:
+    def connect_processes(self, engine: Engine, redis_url: str | None = None) -> bool:
+        """Wake the streams of every server process on this database, not only this one's:
+        through Redis pub/sub when ``redis_url`` is given, else PostgreSQL's LISTEN/NOTIFY.
+        False (and nothing done) on SQLite without Redis, which runs one server process.
+        Called by the web app on start; ``close`` disconnects."""
+        if self._processes is not None:
             return False
-        self._processes = PostgresWakeups(engine, self)
+        if redis_url:
+            self._processes = RedisWakeups(redis_url, self).start()
+        elif engine.dialect.name == "postgresql":
+            self._processes = PostgresWakeups(engine, self).start()
+        else:
+            return False
         return True
+
+    @property
+    def wakeups(self) -> ProcessWakeups | None:
+        """How this process hears of the others' changes (None: it does not)."""
+        return self._processes
 
     def close(self) -> None:
         """End every stream now and any stream that starts later."""
@@ -157,20 +169,22 @@ class LiveFeed:
             self._processes.close()
 
 
-#: The PostgreSQL channel on which server processes tell each other "deployment N changed".
+#: The channel (PostgreSQL NOTIFY, or Redis pub/sub) on which server processes tell each
+#: other "deployment N changed".
 CHANNEL = "openlfr_live"
 
 
-class PostgresWakeups:
-    """Wake-ups between server processes on one PostgreSQL database. ``publish`` only
-    notes the deployment (a request never waits for it); a thread sends what was noted,
-    each deployment once, as ``NOTIFY openlfr_live, '<process>:<deployment id>'``. Another
-    thread keeps a connection that LISTENs and wakes this process's streams for the other
-    processes' changes (reconnecting after an error; the streams' own poll covers the
-    gap)."""
+class ProcessWakeups:
+    """Wake-ups between server processes. ``publish`` only notes the deployment (a request
+    never waits for it); a thread sends what was noted, each deployment once, as
+    ``'<process>:<deployment id>'`` on ``CHANNEL``. Another thread listens and wakes this
+    process's streams for the other processes' changes, reconnecting after an error (the
+    streams' own poll covers the gap). Subclasses say how to send and how to listen."""
 
-    def __init__(self, engine: Engine, feed: LiveFeed) -> None:
-        self._engine, self._feed = engine, feed
+    kind = "?"
+
+    def __init__(self, feed: LiveFeed) -> None:
+        self._feed = feed
         self._me = f"{os.getpid()}-{id(self)}"
         self._stop = threading.Event()
         self.listening = threading.Event()
@@ -180,8 +194,11 @@ class PostgresWakeups:
         self._threads = [threading.Thread(target=target, name=name, daemon=True)
                          for target, name in ((self._listen, "openlfr-live-listen"),
                                               (self._send, "openlfr-live-notify"))]
+
+    def start(self) -> ProcessWakeups:
         for thread in self._threads:
             thread.start()
+        return self
 
     def publish(self, deployment_id: int) -> None:
         with self._noted_lock:
@@ -197,41 +214,104 @@ class PostgresWakeups:
             if not noted:
                 continue
             try:
-                with self._engine.connect() as connection:
-                    connection.execute(text("SELECT pg_notify(:channel, :payload)"),
-                                       [{"channel": CHANNEL, "payload": f"{self._me}:{d}"}
-                                        for d in sorted(noted)])
-                    connection.commit()
-            except SQLAlchemyError:  # the changes are committed; other consoles poll
-                log.warning("could not tell the other server processes about deployments "
-                            "%s", sorted(noted), exc_info=True)
+                self.send([f"{self._me}:{d}" for d in sorted(noted)])
+            except Exception:  # the changes are committed; other consoles poll
+                log.warning("could not tell the other server processes (%s) about "
+                            "deployments %s", self.kind, sorted(noted), exc_info=True)
 
     def _listen(self) -> None:
-        import psycopg
-
-        dsn = self._engine.url.set(drivername="postgresql").render_as_string(
-            hide_password=False)
         while not self._stop.is_set():
             try:
-                with psycopg.connect(dsn, autocommit=True) as connection:
-                    connection.execute(f"LISTEN {CHANNEL}")
-                    self.listening.set()
-                    while not self._stop.is_set():
-                        for message in connection.notifies(timeout=1.0):
-                            sender, _, deployment = message.payload.rpartition(":")
-                            if sender != self._me and deployment.isdigit():
-                                self._feed.notify_here(int(deployment))
-            except psycopg.Error:
+                self.listen(self._heard)
+            except Exception:
                 self.listening.clear()
-                log.warning("live wake-ups between processes interrupted; retrying",
-                            exc_info=True)
+                log.warning("live wake-ups between processes (%s) interrupted; retrying",
+                            self.kind, exc_info=True)
                 self._stop.wait(1.0)
+
+    def _heard(self, payload: str) -> None:
+        sender, _, deployment = payload.rpartition(":")
+        if sender != self._me and deployment.isdigit():
+            self._feed.notify_here(int(deployment))
+
+    def send(self, payloads: list[str]) -> None:
+        raise NotImplementedError
+
+    def listen(self, heard: Callable[[str], None]) -> None:
+        """Connect, set ``self.listening``, and call ``heard`` with each payload until
+        ``self._stop`` is set (return) or the connection fails (raise)."""
+        raise NotImplementedError
 
     def close(self) -> None:
         self._stop.set()
         self._send_now.set()
         for thread in self._threads:
             thread.join(timeout=5)
+
+
+class PostgresWakeups(ProcessWakeups):
+    """Through the database itself: ``NOTIFY openlfr_live`` and a connection that LISTENs."""
+
+    kind = "PostgreSQL LISTEN/NOTIFY"
+
+    def __init__(self, engine: Engine, feed: LiveFeed) -> None:
+        super().__init__(feed)
+        self._engine = engine
+
+    def send(self, payloads: list[str]) -> None:
+        with self._engine.connect() as connection:
+            connection.execute(text("SELECT pg_notify(:channel, :payload)"),
+                               [{"channel": CHANNEL, "payload": p} for p in payloads])
+            connection.commit()
+
+    def listen(self, heard: Callable[[str], None]) -> None:
+        import psycopg
+
+        dsn = self._engine.url.set(drivername="postgresql").render_as_string(
+            hide_password=False)
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            connection.execute(f"LISTEN {CHANNEL}")
+            self.listening.set()
+            while not self._stop.is_set():
+                for message in connection.notifies(timeout=1.0):
+                    heard(message.payload)
+
+
+class RedisWakeups(ProcessWakeups):
+    """Through Redis pub/sub (``OPENLFR_LIVE_WAKEUPS_URL``), keeping the database's
+    connections for requests."""
+
+    kind = "Redis pub/sub"
+
+    def __init__(self, url: str, feed: LiveFeed) -> None:
+        import redis
+
+        super().__init__(feed)
+        self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+
+    def send(self, payloads: list[str]) -> None:
+        with self._redis.pipeline(transaction=False) as pipe:
+            for payload in payloads:
+                pipe.publish(CHANNEL, payload)
+            pipe.execute()
+
+    def listen(self, heard: Callable[[str], None]) -> None:
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe(CHANNEL)
+            pubsub.check_health()
+            self.listening.set()
+            while not self._stop.is_set():
+                message = pubsub.get_message(timeout=1.0)
+                if message is not None and message["type"] == "message":
+                    data = message["data"]
+                    heard(data.decode() if isinstance(data, bytes) else str(data))
+        finally:
+            pubsub.close()
+
+    def close(self) -> None:
+        super().close()
+        self._redis.close()
 
 
 # --- what changed ------------------------------------------------------------------------

@@ -88,7 +88,8 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         to_thread.current_default_thread_limiter().total_tokens = (
             platform.settings.server_threads)
         # Consoles on every server process wake when any of them records an alert.
-        platform.live.connect_processes(platform.engine)
+        platform.live.connect_processes(platform.engine,
+                                        platform.settings.live_wakeups_url)
         sweeper = asyncio.create_task(_retention_loop(platform))
         mailer = asyncio.create_task(_email_loop(platform))
         yield
