@@ -7,8 +7,9 @@ console. ``PlatformServer`` ends the live streams first (they say nothing more a
 then lets uvicorn stop as usual. With plain ``uvicorn`` instead, pass
 ``--timeout-graceful-shutdown`` so open streams are cut after that many seconds.
 
-Several worker processes need PostgreSQL: SQLite is one file with one writer, and only
-PostgreSQL carries the console's wake-ups from one process to the others (LISTEN/NOTIFY).
+Several worker processes need PostgreSQL: SQLite is one file with one writer. The
+console's wake-ups go from one process to the others through PostgreSQL's LISTEN/NOTIFY,
+or Redis pub/sub when ``OPENLFR_LIVE_WAKEUPS_URL`` is set.
 Each worker builds its app from the environment (``worker_app``), like uvicorn's own
 ``--workers``; the parent has already migrated the database.
 """
