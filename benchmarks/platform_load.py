@@ -189,7 +189,9 @@ request = function()
 end
 """
 
-NODE = """
+# Both node scripts: one thread id each, the API key, and the count of acknowledged
+# alerts summed over the threads at the end.
+NODE_SETUP = """
 local thread_id = 0
 local threads = {}
 setup = function(thread)
@@ -203,6 +205,21 @@ init = function(args)
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["X-API-Key"] = "%(key)s"
 end
+"""
+
+NODE_DONE = """
+done = function(summary, latency, requests)
+  local total = 0
+  for _, t in ipairs(threads) do total = total + t:get("acked") end
+  io.write(string.format("RESULT %%d %%d %%f %%f %%d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99),
+    summary.errors.status + summary.errors.connect + summary.errors.read +
+    summary.errors.write + summary.errors.timeout))
+  io.write(string.format("ACKED %%d\\n", total))
+end
+"""
+
+NODE = NODE_SETUP + """
 request = function()
   n = n + 1
   if n %% 4 == 0 then
@@ -217,32 +234,10 @@ end
 response = function(status, headers, body)
   if status == 201 and string.find(body, '"alert_uid"') then acked = acked + 1 end
 end
-done = function(summary, latency, requests)
-  local total = 0
-  for _, t in ipairs(threads) do total = total + t:get("acked") end
-  io.write(string.format("RESULT %%d %%d %%f %%f %%d\\n", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99),
-    summary.errors.status + summary.errors.connect + summary.errors.read +
-    summary.errors.write + summary.errors.timeout))
-  io.write(string.format("ACKED %%d\\n", total))
-end
-"""
+""" + NODE_DONE
 
 
-BATCH = """
-local thread_id = 0
-local threads = {}
-setup = function(thread)
-  thread_id = thread_id + 1
-  thread:set("tid", thread_id)
-  table.insert(threads, thread)
-end
-init = function(args)
-  n = 0
-  acked = 0
-  wrk.headers["Content-Type"] = "application/json"
-  wrk.headers["X-API-Key"] = "%(key)s"
-end
+BATCH = NODE_SETUP + """
 request = function()
   n = n + 1
   local alerts, counters = {}, {}
@@ -262,16 +257,7 @@ end
 response = function(status, headers, body)
   if status == 201 then acked = acked + %(alerts)d end
 end
-done = function(summary, latency, requests)
-  local total = 0
-  for _, t in ipairs(threads) do total = total + t:get("acked") end
-  io.write(string.format("RESULT %%d %%d %%f %%f %%d\\n", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99),
-    summary.errors.status + summary.errors.connect + summary.errors.read +
-    summary.errors.write + summary.errors.timeout))
-  io.write(string.format("ACKED %%d\\n", total))
-end
-"""
+""" + NODE_DONE
 
 def wrk(url: str, connections: int, seconds: int, script: str) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
