@@ -77,11 +77,12 @@ def serve(
     from openlfr.web.server import WorkersNeedPostgres, require_workers_supported, serve_workers
     from openlfr.web.server import serve as serve_app
 
+    settings = _settings(data_dir)
     try:
-        require_workers_supported(_settings(data_dir), workers)
+        require_workers_supported(settings, workers)
         # A boundaries file with a refused feature stops the start, naming each one,
         # rather than failing every page that draws a map.
-        boundaries_for(_settings(data_dir))
+        boundaries_for(settings)
     except (WorkersNeedPostgres, ValueError) as exc:
         fail(str(exc))
     platform = _open(data_dir)  # migrates the database once, before any worker starts
@@ -89,9 +90,8 @@ def serve(
                f"serving on http://{host}:{port}"
                + (f" with {workers} worker processes" if workers > 1 else ""))
     if workers > 1:
-        settings = platform.settings
         platform.close()
-        serve_workers(settings, host=host, port=port, workers=workers)
+        serve_workers(platform.settings, host=host, port=port, workers=workers)
         return
     serve_app(create_app(platform=platform), host=host, port=port)
 

@@ -90,15 +90,7 @@ class PublicCacheMiddleware:
             self._refresh(scope, key, version)
             answer = aged
         if answer is None:
-            # One request builds a missing answer; the others asking for it meanwhile wait
-            # for that one rather than all building it at once.
-            lock = self._building.setdefault(key, asyncio.Lock())
-            async with lock:
-                answer = self.cache.peek(key, version)
-                if answer is None:
-                    answer = await self._build(scope, receive, send, key, version)
-            if not lock.locked():
-                self._building.pop(key, None)
+            answer = await self._build_once(scope, receive, send, key, version)
             if answer is None:
                 return  # not cacheable: already sent as it came
         await self._send(Headers(scope=scope), answer, send)
@@ -107,7 +99,6 @@ class PublicCacheMiddleware:
         """Build ``key`` again in the background, unless a build of it is under way."""
         if key in self._building and self._building[key].locked():
             return
-        lock = self._building.setdefault(key, asyncio.Lock())
 
         async def nothing_more() -> Message:
             return {"type": "http.request", "body": b"", "more_body": False}
@@ -117,17 +108,29 @@ class PublicCacheMiddleware:
 
         async def build() -> None:
             try:
-                async with lock:
-                    if self.cache.peek(key, version) is None:
-                        await self._build(dict(scope), nothing_more, discard, key, version)
+                await self._build_once(dict(scope), nothing_more, discard, key, version)
             except Exception:  # the next request builds it in the foreground and sees why
                 log.warning("could not rebuild the public answer for %s", key, exc_info=True)
-            if not lock.locked():
-                self._building.pop(key, None)
 
         task = asyncio.ensure_future(build())
         self._refreshing.add(task)  # held until done (the loop keeps only weak references)
         task.add_done_callback(self._refreshing.discard)
+
+    async def _build_once(self, scope: Scope, receive: Receive, send: Send, key: str,
+                          version: Version) -> CachedAnswer | None:
+        """The answer for ``key`` at ``version``, built unless another request built it
+        meanwhile: one request builds a missing answer, and the others asking for it wait
+        for that one rather than all building it at once."""
+        lock = self._building.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                answer = self.cache.peek(key, version)
+                if answer is None:
+                    answer = await self._build(scope, receive, send, key, version)
+                return answer
+        finally:
+            if not lock.locked():
+                self._building.pop(key, None)
 
     async def _build(self, scope: Scope, receive: Receive, send: Send, key: str,
                      version: tuple[int, int]) -> CachedAnswer | None:
