@@ -92,6 +92,8 @@ USE_CASES: dict[str, Action] = {
     "alerts.record_counters": Action.NODE_RUN,
     "alerts.record_node_batch": Action.NODE_RUN,
     "alerts.record_outcome": Action.ALERT_DECIDE,
+    "alerts.submit_alert": Action.NODE_RUN,
+    "alerts.submit_counters": Action.NODE_RUN,
     "amendments.amend_record": Action.RECORD_AMEND,
     "amendments.amendments_for": Action.DEPLOYMENT_READ,
     "assessments.add_engagement_event": Action.ENGAGEMENT_WRITE,

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.event import listens_for
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -46,6 +47,42 @@ _INSERT_EVENT = insert(AuditEvent)
 _MOVE_HEAD = update(AuditHead).where(AuditHead.id == HEAD_ROW_ID)
 
 
+#: ``Session.info`` key: the head as this session's transaction holds it, locked. Later
+#: appends in the transaction need not read it again (a group of node writes appends one
+#: event per write); forgotten when the transaction ends or any part of it rolls back.
+_HELD_HEAD = "openlfr_audit_head"
+
+
+def _head(session: Session) -> tuple[int, str]:
+    """The head (seq, hash), locked until the transaction ends."""
+    held: tuple[int, str] | None = session.info.get(_HELD_HEAD)
+    if held is None:
+        seq, hash_ = session.connection().execute(_LOCK_HEAD).one()
+        held = session.info[_HELD_HEAD] = (seq, hash_)
+    return held
+
+
+@listens_for(Session, "after_rollback")
+def _forget_head_after_rollback(session: Session) -> None:
+    # Also a SAVEPOINT's rollback: an event appended in it is gone, and a lock taken in it
+    # may be too; the next append reads (and locks) the head again.
+    session.info.pop(_HELD_HEAD, None)
+
+
+@listens_for(Session, "after_transaction_end")
+def _forget_head_at_the_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the database transaction ended: the lock went
+        session.info.pop(_HELD_HEAD, None)
+
+
+def lock_head(session: Session) -> None:
+    """Take the head's lock now, in the caller's transaction (PostgreSQL; SQLite's writes
+    are serialised anyway), for a transaction that will append after inserting rows another
+    appender may also insert (a node's retried alert): the head first, then the rows, so
+    two appenders never wait for each other."""
+    _head(session)
+
+
 def append_event(
     session: Session,
     *,
@@ -61,11 +98,12 @@ def append_event(
 
     Three plain statements (lock and read the head, insert the event, move the head)
     rather than the ORM's unit of work: every audited change pays for this, and the
-    busiest (a node's alerts and counts) many times a second. The event returned holds
-    what was inserted; it is not attached to the session."""
+    busiest (a node's alerts and counts) many times a second; a transaction that already
+    holds the head skips the first. The event returned holds what was inserted; it is not
+    attached to the session."""
     session.flush()  # the change being recorded is written before the head is locked
+    seq, prev_hash = _head(session)
     connection = session.connection()
-    seq, prev_hash = connection.execute(_LOCK_HEAD).one()
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     event = AuditEvent(
         seq=seq + 1,
@@ -86,6 +124,7 @@ def append_event(
         "subject_id": event.subject_id, "details": event.details,
         "prev_hash": event.prev_hash, "hash": event.hash})
     connection.execute(_MOVE_HEAD, {"seq": event.seq, "hash": event.hash})
+    session.info[_HELD_HEAD] = (event.seq, event.hash)
     loaded = session.identity_map.get(identity_key(AuditHead, HEAD_ROW_ID))
     if loaded is not None:  # the session read the head before: it sees the new one
         set_committed_value(loaded, "seq", event.seq)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from openlfr.audit import append_event
+from openlfr.audit import append_event, lock_head
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
 from openlfr.governance.records import Adjudication
 from openlfr.services import figures
@@ -38,6 +39,8 @@ from openlfr.storage import models as m
 # A node's alerts and counter batches are the platform's busiest writes (one request each,
 # many a second): they are inserted with one Core statement each rather than through the
 # ORM's unit of work, and a retry is detected by the insert itself, not a query before it.
+# Those that arrive together are recorded in one transaction (``Platform.node_writes``,
+# see services.group_commit), each in its own SAVEPOINT, answered after the one commit.
 
 
 def _insert_once(insert: Any, model: type[m.Alert] | type[m.CounterBatch], node_id: str) -> Any:
@@ -56,14 +59,27 @@ _NEW_BATCH = {"postgresql": _insert_once(postgresql_insert, m.CounterBatch, "bat
 def record_alert(p: Platform, actor: Actor, deployment_id: int, data: AlertIn) -> m.Alert:
     """An engine node reports an alert. A retry with the same ``alert_uid`` returns the
     alert already recorded instead of counting it twice. An alert that occurred before the
-    deployment ended is accepted late (see ``require_node_delivery``)."""
+    deployment ended is accepted late (see ``require_node_delivery``). Returns once the
+    alert is committed (``submit_alert`` without waiting)."""
+    return p.node_writes.result(submit_alert(p, actor, deployment_id, data))
+
+
+def submit_alert(p: Platform, actor: Actor, deployment_id: int,
+                 data: AlertIn) -> Future[m.Alert]:
+    """``record_alert`` without waiting: the alert is recorded with the other node writes
+    waiting (one transaction, each in its own SAVEPOINT); the future holds it once
+    committed, or the error that refused it alone, or ``WriteNotAnswered``."""
     require(actor, Action.NODE_RUN)
     now = p.clock()
-    with p.sessions.begin() as s:
-        alert = _record_alert_in(s, p, actor, node_deployment_or_404(s, deployment_id), data,
-                                 now)
-    p.live.notify(alert.deployment_id)  # wake the operator consoles
-    return alert
+
+    def record(s: Session) -> m.Alert:
+        return _record_alert_in(s, p, actor, node_deployment_or_404(s, deployment_id), data,
+                                now)
+
+    def after_commit(alert: m.Alert) -> None:
+        p.live.notify(alert.deployment_id)  # wake the operator consoles
+
+    return p.node_writes.submit(record, after_commit)
 
 
 def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, data: AlertIn,
@@ -108,16 +124,20 @@ def _alert_by_uid(deployment_id: int, alert_uid: str) -> Select[m.Alert]:
                                  m.Alert.alert_uid == alert_uid)
 
 
+#: The deployment's watchlist and, if it holds it, the alert's entry's category; built
+#: once (one query an alert, reading neither the entry's photo nor its descriptors).
+_ALERT_ENTRY = (
+    select(m.Watchlist.destroyed_at, m.Watchlist.category_counts, m.WatchlistEntry.category)
+    .outerjoin(m.WatchlistEntry, and_(m.WatchlistEntry.watchlist_id == m.Watchlist.id,
+                                      m.WatchlistEntry.id == bindparam("entry_id")))
+    .where(m.Watchlist.deployment_id == bindparam("deployment_id")))
+
+
 def _alert_entry(s: Session, deployment_id: int, data: AlertIn) -> tuple[int | None, str]:
-    """The alert's entry and category, in one query that reads neither the entry's photo
-    nor its descriptors. Once the watchlist is destroyed (a late delivery) the entry is
-    gone: the alert keeps the category the node was given, and no entry."""
-    found = s.execute(
-        select(m.Watchlist.destroyed_at, m.Watchlist.category_counts,
-               m.WatchlistEntry.category)
-        .outerjoin(m.WatchlistEntry, and_(m.WatchlistEntry.watchlist_id == m.Watchlist.id,
-                                          m.WatchlistEntry.id == data.entry_id))
-        .where(m.Watchlist.deployment_id == deployment_id)).first()
+    """The alert's entry and category. Once the watchlist is destroyed (a late delivery)
+    the entry is gone: the alert keeps the category the node was given, and no entry."""
+    found = s.connection().execute(_ALERT_ENTRY, {"deployment_id": deployment_id,
+                                                  "entry_id": data.entry_id}).first()
     if found is not None and found.destroyed_at is not None:
         if data.entry_category is None or data.entry_category not in found.category_counts:
             raise InvalidInput("entry_category", "the watchlist was destroyed when the "
@@ -134,15 +154,27 @@ def record_counters(p: Platform, actor: Actor, deployment_id: int,
                     data: CountersIn) -> tuple[m.CounterBatch, bool]:
     """Add a node's batch of counts; returns (batch, newly_recorded). A batch id seen
     before is not counted again. A batch whose period began before the deployment ended is
-    accepted late (see ``require_node_delivery``)."""
+    accepted late (see ``require_node_delivery``). Returns once the batch is committed
+    (``submit_counters`` without waiting)."""
+    return p.node_writes.result(submit_counters(p, actor, deployment_id, data))
+
+
+def submit_counters(p: Platform, actor: Actor, deployment_id: int,
+                    data: CountersIn) -> Future[tuple[m.CounterBatch, bool]]:
+    """``record_counters`` without waiting, as ``submit_alert`` records an alert."""
     require(actor, Action.NODE_RUN)
     now = p.clock()
-    with p.sessions.begin() as s:
-        batch, counted = _record_counters_in(s, p, actor, node_deployment_or_404(s, deployment_id),
-                                             data, now)
-    if counted:
-        p.live.notify(batch.deployment_id)  # wake the operator consoles
-    return batch, counted
+
+    def record(s: Session) -> tuple[m.CounterBatch, bool]:
+        return _record_counters_in(s, p, actor, node_deployment_or_404(s, deployment_id),
+                                   data, now)
+
+    def after_commit(recorded: tuple[m.CounterBatch, bool]) -> None:
+        batch, counted = recorded
+        if counted:
+            p.live.notify(batch.deployment_id)  # wake the operator consoles
+
+    return p.node_writes.submit(record, after_commit)
 
 
 def _record_counters_in(s: Session, p: Platform, actor: Actor, d: m.Deployment,
@@ -193,6 +225,7 @@ def record_node_batch(p: Platform, actor: Actor, deployment_id: int,
     now = p.clock()
     with p.sessions.begin() as s:
         d = node_deployment_or_404(s, deployment_id)
+        lock_head(s)  # before the first insert, as the single writes do (group_commit)
         recorded = NodeBatchRecorded(
             alerts=[_record_alert_in(s, p, actor, d, a, now) for a in data.alerts],
             counters=[_record_counters_in(s, p, actor, d, c, now) for c in data.counters])

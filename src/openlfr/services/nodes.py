@@ -96,11 +96,22 @@ _NODE_DEPLOYMENT = (select(m.Deployment).options(lazyload(m.Deployment.sites))
                     .where(m.Deployment.id == bindparam("deployment_id")))
 
 
+#: ``Session.info`` key: the deployments ``node_deployment_or_404`` loaded in the session.
+_NODE_DEPLOYMENTS = "openlfr_node_deployments"
+
+
 def node_deployment_or_404(s: Session, deployment_id: int) -> m.Deployment:
-    """The deployment a node writes to; NotFound if there is none."""
-    d = s.execute(_NODE_DEPLOYMENT, {"deployment_id": deployment_id}).scalar_one_or_none()
+    """The deployment a node writes to; NotFound if there is none. Read once a session
+    (a use case's transaction): a group of node writes (services.group_commit) asks for
+    it once a write, and a second query would give back the object already loaded,
+    unchanged, anyway."""
+    loaded: dict[int, m.Deployment] = s.info.setdefault(_NODE_DEPLOYMENTS, {})
+    d = loaded.get(deployment_id)
     if d is None:
-        raise NotFound(f"deployment {deployment_id} does not exist")
+        d = s.execute(_NODE_DEPLOYMENT, {"deployment_id": deployment_id}).scalar_one_or_none()
+        if d is None:
+            raise NotFound(f"deployment {deployment_id} does not exist")
+        loaded[deployment_id] = d
     return d
 
 

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine
 
 from openlfr.governance.errors import GovernanceError
+from openlfr.services.group_commit import GroupCommit
 from openlfr.settings import Settings
 from openlfr.storage.db import Sessions, make_engine, migrate
 
@@ -93,6 +94,8 @@ class Platform:
     live: LiveFeed = field(init=False)
     #: What the public is shown, kept while nothing audited has changed it.
     public_cache: PublicCache = field(init=False)
+    #: The process's writer of single-item node writes, many to one transaction.
+    node_writes: GroupCommit = field(init=False)
 
     def __post_init__(self) -> None:
         from openlfr.services.live import LiveFeed  # it imports this module
@@ -104,6 +107,7 @@ class Platform:
         self.login_throttle = LoginThrottle(storage, self.settings.login_failures_allowed)
         self.live = LiveFeed()
         self.public_cache = PublicCache(self)
+        self.node_writes = GroupCommit(self.sessions)
 
     @classmethod
     def open(cls, settings: Settings, *, run_migrations: bool = True) -> Platform:
@@ -121,5 +125,6 @@ class Platform:
         return Ed25519PrivateKey.from_private_bytes(self.settings.audit_signing_key_bytes())
 
     def close(self) -> None:
+        self.node_writes.close()  # records what is queued, then its thread stops
         self.live.close()
         self.engine.dispose()

@@ -15,6 +15,7 @@ from openlfr.governance.errors import (
     InvalidInput,
     NotFound,
 )
+from openlfr.services.group_commit import WriteNotAnswered
 from openlfr.services.platform import PermissionDenied
 from openlfr.services.rate_limits import TooManyRequests
 from openlfr.services.users import LoginFailed
@@ -56,6 +57,13 @@ def _governance_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=_status_for(exc), content={"detail": str(exc)})
 
 
+def _write_not_answered(request: Request, exc: Exception) -> JSONResponse:
+    """A node write that was not acknowledged: nothing acknowledged was lost, and the node
+    sends it again (a 5xx is what its outbox retries)."""
+    return JSONResponse(status_code=503, content={"detail": str(exc)},
+                        headers={"Retry-After": "1"})
+
+
 def _printable(value: Any) -> str | int:
     """A location part as JSON can always carry it (a dict key sent by a client may hold
     a lone surrogate)."""
@@ -81,3 +89,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GatesFailed, _gates_failed)
     app.add_exception_handler(InvalidInput, _invalid_input)
     app.add_exception_handler(GovernanceError, _governance_error)
+    app.add_exception_handler(WriteNotAnswered, _write_not_answered)

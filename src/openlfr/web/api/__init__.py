@@ -16,3 +16,6 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
 GATE_CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": GateRefusal, "description": "Refused: failing gates and their reasons, or "
           "the transition is not possible from the current status."}}
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": Problem, "description": "Not acknowledged (busy, stopping, or the "
+          "transaction failed): send it again after Retry-After seconds."}}

@@ -17,7 +17,7 @@ from openlfr.services import alerts, nodes, watchlists
 from openlfr.services.platform import Actor
 from openlfr.services.powers import Action
 from openlfr.services.schemas import AlertIn, CountersIn, NodeBatchIn, NodeWatchlistDroppedIn
-from openlfr.web.api import AUTH_ERRORS, CONFLICT, NOT_FOUND
+from openlfr.web.api import AUTH_ERRORS, CONFLICT, NOT_FOUND, UNAVAILABLE
 from openlfr.web.api.public import Reference
 from openlfr.web.deps import IdPath, PlatformDep, power
 from openlfr.web.schemas import (
@@ -69,26 +69,31 @@ def node_watchlist(deployment_id: IdPath, actor: Node, platform: PlatformDep) ->
                               descriptors=e.descriptors) for e in released.entries])
 
 
-# The three routes nodes write through are ``async`` and run their use case in a worker
-# thread themselves: FastAPI would otherwise hand a plain route to a worker thread and then
-# check its answer in another hop, twice per request.
+# The three routes nodes write through are ``async``: FastAPI would otherwise hand a plain
+# route to a worker thread and then check its answer in another hop, twice per request.
+# A single alert or counter batch is handed to the process's group commit and awaited
+# without holding a thread; a batch runs its own transaction in a worker thread.
 
 
-@router.post("/{deployment_id}/alerts", response_model=AlertOut, status_code=201)
+@router.post("/{deployment_id}/alerts", response_model=AlertOut, status_code=201,
+             responses=UNAVAILABLE)
 async def post_alert(deployment_id: IdPath, data: AlertIn, actor: Node,
                      platform: PlatformDep) -> AlertOut:
-    """Report an alert; resending the same alert_uid is safe (recorded once)."""
-    alert = await run_in_threadpool(alerts.record_alert, platform, actor, deployment_id, data)
+    """Report an alert; resending the same alert_uid is safe (recorded once). Answered
+    once the alert is committed; 503 means it was not acknowledged: send it again."""
+    alert = await platform.node_writes.answer(
+        alerts.submit_alert(platform, actor, deployment_id, data))
     return AlertOut.model_validate(alert)
 
 
-@router.post("/{deployment_id}/counters", response_model=CountersReceipt, status_code=201)
+@router.post("/{deployment_id}/counters", response_model=CountersReceipt, status_code=201,
+             responses=UNAVAILABLE)
 async def post_counters(deployment_id: IdPath, data: CountersIn, actor: Node,
                         platform: PlatformDep, response: Response) -> CountersReceipt:
     """Add faces seen, tracks and frames; resending the same batch_id is safe (counted
-    once)."""
-    batch, counted = await run_in_threadpool(alerts.record_counters, platform, actor,
-                                             deployment_id, data)
+    once). 503 means it was not acknowledged: send it again."""
+    batch, counted = await platform.node_writes.answer(
+        alerts.submit_counters(platform, actor, deployment_id, data))
     if not counted:
         response.status_code = 200
     return CountersReceipt(batch_id=batch.batch_id, counted=counted)
