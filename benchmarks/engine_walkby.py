@@ -377,6 +377,8 @@ def main() -> None:
     parser.add_argument("--min-face-px", type=int, help="engine setting (default: shipped)")
     parser.add_argument("--min-track-embeddings", type=int,
                         help="engine setting (default: shipped)")
+    parser.add_argument("--full-detection-every", type=int,
+                        help="engine setting (default: shipped)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--dump", type=Path,
                         help="pickle every run's truth and recording here (for calibration)")
@@ -403,7 +405,9 @@ def main() -> None:
 
     config = EngineConfig(threshold=args.threshold, workers=2, **{
         k: v for k, v in (("min_face_px", args.min_face_px),
-                          ("min_track_embeddings", args.min_track_embeddings)) if v is not None})
+                          ("min_track_embeddings", args.min_track_embeddings),
+                          ("full_detection_every", args.full_detection_every))
+        if v is not None})
     figures: dict[str, dict] = {}
     dumps: dict[str, tuple] = {}
     print(f"engine: {analyzer.backends.detector_name} detector, "

@@ -309,6 +309,7 @@ def test_a_still_photo_decides_on_one_description() -> None:
         {"workers": -1},
         {"detect_max_px": 10},
         {"embed_every_frames": 0},
+        {"full_detection_every": 0},
     ],
 )
 def test_config_refuses_nonsense(kwargs: dict[str, float]) -> None:

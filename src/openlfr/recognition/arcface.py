@@ -110,15 +110,13 @@ def build_describer_graph(weights: Path) -> Any:
             break
     else:
         raise ModelError(f"{weights}: not the expected descriptor graph; reinstall the models")
+    _take_rgb(graph, network_input)
+    body = _prelu_as_max(graph)
     prologue = [
         helper.make_node("Cast", ["chips"], ["chips_f"], to=TensorProto.FLOAT),
         helper.make_node("Sub", ["chips_f", "pixel_mean"], ["chips_c"]),
         helper.make_node("Mul", ["chips_c", "pixel_scale"], ["chips_s"]),
-        # RGB -> BGR and NHWC -> NCHW: reverse the channel axis, then move it second.
-        helper.make_node(
-            "Slice", ["chips_s", "rev_start", "rev_end", "rev_axis", "rev_step"], ["chips_bgr"]
-        ),
-        helper.make_node("Transpose", ["chips_bgr"], [network_input], perm=[0, 3, 1, 2]),
+        helper.make_node("Transpose", ["chips_s"], [network_input], perm=[0, 3, 1, 2]),
     ]
     epilogue = [
         helper.make_node("ReduceL2", [network_output], ["norm"], axes=[1], keepdims=1),
@@ -129,14 +127,10 @@ def build_describer_graph(weights: Path) -> Any:
         [
             numpy_helper.from_array(np.array(127.0, np.float32), "pixel_mean"),
             numpy_helper.from_array(np.array(1 / 128, np.float32), "pixel_scale"),
-            numpy_helper.from_array(np.array([-1], np.int64), "rev_start"),
-            numpy_helper.from_array(np.array([-(2**62)], np.int64), "rev_end"),
-            numpy_helper.from_array(np.array([3], np.int64), "rev_axis"),
-            numpy_helper.from_array(np.array([-1], np.int64), "rev_step"),
             numpy_helper.from_array(np.array(1e-12, np.float32), "tiny"),
         ]
     )
-    nodes = prologue + list(graph.node) + epilogue
+    nodes = prologue + body + epilogue
     del graph.node[:]
     graph.node.extend(nodes)
     del graph.input[:]
@@ -150,11 +144,59 @@ def build_describer_graph(weights: Path) -> Any:
         helper.make_tensor_value_info("descriptors", TensorProto.FLOAT, ["n", DESCRIPTOR_DIM])
     )
     opset = max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
-    if opset < 13:  # Slice with a step input needs opset 10; ReduceL2 axes as attribute < 18
+    if opset < 13:  # ReduceL2 takes its axes as an attribute before 18
         del model.opset_import[:]
         model.opset_import.append(helper.make_opsetid("", 13))
     onnx.checker.check_model(model)
     return model
+
+
+def _take_rgb(graph: Any, network_input: str) -> None:
+    """The network wants BGR: reverse its first convolution's input channels instead, so
+    it takes RGB as it is (the same sums in another order; no copy of the batch)."""
+    from onnx import numpy_helper
+
+    readers = [node for node in graph.node if network_input in node.input]
+    if len(readers) != 1 or readers[0].op_type != "Conv":
+        raise ModelError("descriptor graph: expected one convolution on the input")
+    for index, initializer in enumerate(graph.initializer):
+        if initializer.name == readers[0].input[1]:
+            kernel = numpy_helper.to_array(initializer)
+            graph.initializer[index].CopyFrom(numpy_helper.from_array(
+                np.ascontiguousarray(kernel[:, ::-1]), initializer.name))
+            return
+    raise ModelError("descriptor graph: the first convolution's weights are missing")
+
+
+def _prelu_as_max(graph: Any) -> list[Any]:
+    """The graph's nodes with each PRelu written as ``Max(x, slope * x)``, or as
+    ``Relu(x) + slope * Min(x, 0)`` where a slope exceeds 1: the same values (either picks
+    x or slope * x, as PRelu does), but ONNX Runtime's PRelu broadcasts its per-channel
+    slopes slowly and breaks the blocked layout of the convolutions around it (two fifths
+    of a descriptor's time went to it)."""
+    from onnx import helper, numpy_helper
+
+    slopes = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    nodes: list[Any] = []
+    for node in graph.node:
+        if node.op_type != "PRelu" or node.input[1] not in slopes:
+            nodes.append(node)
+            continue
+        x, slope = node.input
+        out = node.output[0]
+        nodes.append(helper.make_node("Mul", [x, slope], [f"{out}/scaled"]))
+        if float(slopes[slope].max()) <= 1.0:
+            nodes.append(helper.make_node("Max", [x, f"{out}/scaled"], [out]))
+            continue
+        nodes[-1] = helper.make_node("Min", [x, "zero"], [f"{out}/negative"])
+        nodes += [
+            helper.make_node("Mul", [f"{out}/negative", slope], [f"{out}/scaled"]),
+            helper.make_node("Relu", [x], [f"{out}/positive"]),
+            helper.make_node("Add", [f"{out}/positive", f"{out}/scaled"], [out]),
+        ]
+    if not any(i.name == "zero" for i in graph.initializer):
+        graph.initializer.append(numpy_helper.from_array(np.array(0.0, np.float32), "zero"))
+    return nodes
 
 
 def describer_weights() -> Path:

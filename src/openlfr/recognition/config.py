@@ -29,6 +29,11 @@ class EngineConfig:
     """Cap on the long side of the image the detector sees: large frames are detected at a
     reduced scale, so faces smaller than the detector's minimum at that scale are missed."""
 
+    full_detection_every: int = 3
+    """Video: the whole frame is searched for faces on one frame in this many; the frames
+    between are searched only around the faces being tracked (a new face is found at most
+    this many frames late, at a fraction of the cost). 1: every frame whole."""
+
     embed_every_frames: int = 4
     """A live track is described again at least this often (in frames)."""
 
@@ -71,6 +76,9 @@ class EngineConfig:
             raise ValueError(f"workers must be 0 or more, got {self.workers}")
         if self.min_track_embeddings < 1 or self.embed_every_frames < 1:
             raise ValueError("min_track_embeddings and embed_every_frames must be at least 1")
+        if self.full_detection_every < 1:
+            raise ValueError(
+                f"full_detection_every must be at least 1, got {self.full_detection_every}")
         if self.repeat_alert_s < 0:
             raise ValueError(f"repeat_alert_s must be 0 or more, got {self.repeat_alert_s}")
         if self.fuse_best < 1 or self.track_memory < self.fuse_best:

@@ -26,7 +26,7 @@ from openlfr.recognition.dlib_format import (
 )
 from openlfr.recognition.errors import ModelError
 
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 _OPSET = 17
 
 

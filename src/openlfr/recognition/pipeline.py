@@ -5,8 +5,11 @@ Stages and where they run:
 * decode: a thread reads the source into a bounded queue. On a live source a full queue
   means the engine is behind, so the newest frame is dropped and counted; on a file the
   thread waits instead, so no frame is ever dropped.
-* detect (with landmarks and chips) and describe: workers (see workers.py), several
-  frames at once, so every core works.
+* detect and describe: workers (see workers.py), several frames at once, so every core
+  works. On video the whole frame is searched on one frame in `full_detection_every`;
+  the frames between are searched only around the tracked faces (regions laid on one
+  sheet, a fraction of the pixels), once the frame before them is tracked. Frames whose
+  regions would cover much of the frame are searched whole.
 * track, fuse each track's descriptors, match and decide: the calling thread, in frame
   order; cheap NumPy work. Its matrix products keep to one BLAS thread while the pipeline
   runs: the cores belong to the workers, and a BLAS pool contending with them made
@@ -38,7 +41,12 @@ from openlfr.recognition.matcher import WatchlistIndex
 from openlfr.recognition.sources import Frame, FrameSource
 from openlfr.recognition.tracker import FaceTracker, Sighting, Track
 from openlfr.recognition.watchlist import Watchlist
-from openlfr.recognition.workers import describe_faces_task, locate_task, make_executor
+from openlfr.recognition.workers import (
+    describe_faces_task,
+    locate_near_task,
+    locate_task,
+    make_executor,
+)
 
 
 @dataclass
@@ -98,10 +106,17 @@ class Counters:
 _END = object()
 
 
+NEAR_SEARCH_MAX_SHARE = 3
+"""A frame is searched near its tracks only when their regions cover less than a third of
+it; otherwise the whole frame is searched."""
+
+
 @dataclass
 class _PendingDetect:
     frame: Frame
-    future: Future[FaceSearch]
+    future: Future[FaceSearch] | None
+    """None: a frame to search near the tracks, sent once every frame before it is
+    tracked (its regions come from them)."""
 
 
 @dataclass
@@ -192,6 +207,7 @@ class Watcher:
         detecting: deque[_PendingDetect] = deque()
         describing: list[_PendingDescribe] = []
         source_done = False
+        taken = 0
         while not source_done or detecting or describing:
             if not source_done and len(detecting) + len(describing) < max_in_flight:
                 try:
@@ -205,19 +221,24 @@ class Watcher:
                 elif isinstance(item, BaseException):
                     raise item
                 elif item is not None:
-                    future = self._executor_submit_detect(item)
-                    detecting.append(_PendingDetect(item, future))
+                    # Whole frames are searched at once, in parallel; the frames between
+                    # wait for the frame before them to be tracked.
+                    whole = item.still or taken % self.config.full_detection_every == 0
+                    taken += 1
+                    detecting.append(_PendingDetect(
+                        item, self._submit_detect(item) if whole else None))
             else:
                 # Frames leave detection in order: wait for the oldest (a later frame
                 # already done would return at once, over and over, and spin this thread
                 # on a core the workers need).
-                futures: list[Future[Any]] = [detecting[0].future] if detecting else []
+                head = self._send_head(detecting)
+                futures: list[Future[Any]] = [head] if head is not None else []
                 futures += [p.future for p in describing]
                 wait(futures, timeout=0.05, return_when=FIRST_COMPLETED)
 
-            while detecting and detecting[0].future.done():
+            while (head := self._send_head(detecting)) is not None and head.done():
                 done = detecting.popleft()
-                describe = self._track(done.frame, done.future.result())
+                describe = self._track(done.frame, head.result())
                 if describe is not None:
                     describing.append(describe)
                 if on_progress:
@@ -227,9 +248,32 @@ class Watcher:
                 describing.remove(pending)
                 yield from self._match(pending.frame, pending.sightings, pending.future.result())
 
-    def _executor_submit_detect(self, frame: Frame) -> Future[FaceSearch]:
+    def _submit_detect(self, frame: Frame) -> Future[FaceSearch]:
         c = self.config
         return self._executor.submit(locate_task, frame.image, c.min_face_px, c.detect_max_px)
+
+    def _send_head(self, detecting: deque[_PendingDetect]) -> Future[FaceSearch] | None:
+        """Send the oldest frame to be searched near the tracks if it waits for that (every
+        frame before it is tracked); its search, or None when no frame waits."""
+        if not detecting:
+            return None
+        head = detecting[0]
+        if head.future is None:
+            regions = self.tracker.regions_ahead(1)
+            height, width = head.frame.image.shape[:2]
+            c = self.config
+            if not regions:
+                head.future = Future()
+                head.future.set_result(FaceSearch(faces=[], too_small=0))
+            elif sum(r.area for r in regions) * NEAR_SEARCH_MAX_SHARE > height * width:
+                # Large faces near the camera: their regions cover much of the frame,
+                # and the whole frame costs no more and misses no newcomer.
+                head.future = self._submit_detect(head.frame)
+            else:
+                head.future = self._executor.submit(
+                    locate_near_task, head.frame.image, regions, c.min_face_px,
+                    c.detect_max_px)
+        return head.future
 
     def _track(self, frame: Frame, search: FaceSearch) -> _PendingDescribe | None:
         self.counters.frames_processed += 1

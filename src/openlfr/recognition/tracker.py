@@ -7,8 +7,9 @@ looked at, not source frames: when a live source drops frames under load, a pers
 view is still the same track.
 
 A track is described when it is first seen, when its face is clearly better (larger,
-sharper, more frontal) than any it was described with, and at least every K frames. It
-keeps its best-quality sightings, and its decision is made on their descriptors fused
+sharper, more frontal) than any it was described with, and at least every K frames
+unless the face could not join the views its decision fuses. It keeps its best-quality
+sightings, and its decision is made on their descriptors fused
 into one (the mean of the unit descriptors of its best few): several views of a face
 describe it better than any one, and one odd frame can neither raise nor hide an alert.
 """
@@ -22,6 +23,10 @@ import numpy as np
 
 from openlfr.recognition.config import EngineConfig
 from openlfr.recognition.faces import Box, FoundFace, RGBImage
+
+NEAR_SEARCH_STEPS = 3
+"""A track is looked for near where it is expected for this many frames after it was last
+seen (walk-by scenes: fewer lose faces behind others, more cost time and find no more)."""
 
 
 @dataclass
@@ -44,6 +49,8 @@ class Track:
     last_seen_step: int
     step_dx: float = 0.0
     step_dy: float = 0.0
+    moving_known: bool = False
+    """Whether step_dx/step_dy were measured (the track was seen twice)."""
     last_described_step: int = -(10**9)
     best_described_quality: float = 0.0
     descriptions: int = 0
@@ -53,8 +60,10 @@ class Track:
     sightings: list[Sighting] = field(default_factory=list)
     """The best sightings by quality (at most EngineConfig.track_memory)."""
 
-    def predicted_box(self) -> Box:
-        dx, dy = round(self.step_dx), round(self.step_dy)
+    def predicted_box(self, steps: int = 1) -> Box:
+        """Where the face is expected `steps` frames after it was last seen (it keeps
+        moving while a detection misses it or another face hides it)."""
+        dx, dy = round(self.step_dx * steps), round(self.step_dy * steps)
         b = self.box
         return Box(b.left + dx, b.top + dy, b.right + dx, b.bottom + dy)
 
@@ -103,6 +112,7 @@ class FaceTracker:
                     track.box.left + track.box.right)) / 2 / gap
                 track.step_dy = ((face.box.top + face.box.bottom) - (
                     track.box.top + track.box.bottom)) / 2 / gap
+                track.moving_known = True
             track.box = face.box
             track.last_seen_step = self._step
             if self._should_describe(track, face):
@@ -112,8 +122,29 @@ class FaceTracker:
                 to_describe.append((track, face))
         return to_describe
 
+    def regions_ahead(self, steps: int) -> list[Box]:
+        """Where the faces of the tracks seen lately may be `steps` frames after the last
+        frame tracked (for ``locate_faces_near``): each track's predicted box grown on
+        every side by half its size and half how far it moves meanwhile, or by its whole
+        size while its motion is unknown (seen once). A track unseen for longer is left
+        to the next whole-frame search, which finds it where it has got to."""
+        regions = []
+        for track in self.active:
+            ahead = self._step + steps - track.last_seen_step
+            if track.still or ahead > NEAR_SEARCH_STEPS:
+                continue
+            b = track.predicted_box(ahead)
+            size = max(b.width, b.height)
+            if track.moving_known:
+                moved = (abs(track.step_dx) + abs(track.step_dy)) * ahead
+                grow = round((size + moved) / 2)
+            else:
+                grow = size
+            regions.append(Box(b.left - grow, b.top - grow, b.right + grow, b.bottom + grow))
+        return regions
+
     def _associate(self, faces: list[FoundFace]) -> dict[int, Track]:
-        predicted = [t.predicted_box() for t in self.active]
+        predicted = [t.predicted_box(self._step - t.last_seen_step) for t in self.active]
         candidates = sorted(
             (
                 (face.box.iou(box), fi, ti)
@@ -140,6 +171,12 @@ class FaceTracker:
             return True
         if face.quality >= self.config.better_face_ratio * track.best_described_quality:
             return True
+        fused = self.config.fuse_best
+        if len(track.sightings) >= fused and face.quality <= track.sightings[fused - 1].quality:
+            # A described view's quality is at most its box's (the pose only lowers it):
+            # this face cannot join the best few that the decision fuses, so describing it
+            # could change nothing.
+            return False
         return self._step - track.last_described_step >= self.config.embed_every_frames
 
     def add_sighting(self, track: Track, sighting: Sighting) -> np.ndarray | None:

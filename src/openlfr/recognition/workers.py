@@ -55,6 +55,14 @@ def locate_task(image: RGBImage, min_face_px: int, max_px: int) -> FaceSearch:
     return process_analyzer().locate_faces(image, min_face_px=min_face_px, max_px=max_px)
 
 
+def locate_near_task(
+    image: RGBImage, regions: list[Box], min_face_px: int, max_px: int
+) -> FaceSearch:
+    return process_analyzer().locate_faces_near(
+        image, regions, min_face_px=min_face_px, max_px=max_px
+    )
+
+
 def describe_faces_task(
     image: RGBImage, boxes: list[Box]
 ) -> tuple[list[RGBImage], list[float], np.ndarray]:

@@ -1,0 +1,168 @@
+"""Where the engine's time goes: frames between whole-frame searches searched only near
+the tracked faces; tracks that keep moving while unseen; only views that can change a
+decision described; the descriptor graph without its slow PRelu."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from openlfr.recognition import EngineConfig, FaceAnalyzer, Watcher, Watchlist
+from openlfr.recognition import pipeline as pipeline_module
+from openlfr.recognition.faces import Box, FoundFace
+from openlfr.recognition.images import read_image
+from openlfr.recognition.sources import open_source
+from openlfr.recognition.tracker import NEAR_SEARCH_STEPS, FaceTracker, Sighting
+
+from .conftest import CLIP, GROUPS
+
+CHIP = np.zeros((112, 112, 3), np.uint8)
+LOOK = {"min_face_px": 32, "max_px": 1280}
+
+
+def _grown(box: Box, by: float) -> Box:
+    d = round(max(box.width, box.height) * by)
+    return Box(box.left - d, box.top - d, box.right + d, box.bottom + d)
+
+
+@pytest.fixture(scope="module")
+def group_photo() -> np.ndarray:
+    return read_image(GROUPS / "two_people.jpg")
+
+
+def test_a_region_around_a_face_finds_the_box_the_whole_frame_search_finds(
+    analyzer: FaceAnalyzer, group_photo: np.ndarray
+) -> None:
+    whole = analyzer.locate_faces(group_photo, **LOOK).faces
+    assert len(whole) >= 2
+    near = analyzer.locate_faces_near(
+        group_photo, [_grown(f.box, 0.5) for f in whole], **LOOK).faces
+    assert len(near) == len(whole)
+    for face in whole:
+        best = max(near, key=lambda n: n.box.iou(face.box))
+        assert best.box.iou(face.box) > 0.5  # the same face (the usual detection match)
+        assert best.quality > 0
+
+
+def test_a_face_cut_by_its_region_is_left_for_the_whole_frame_search(
+    analyzer: FaceAnalyzer, group_photo: np.ndarray
+) -> None:
+    face = analyzer.locate_faces(group_photo, **LOOK).faces[0].box
+    grown = _grown(face, 0.5)
+    left_half = Box(grown.left, grown.top, (face.left + face.right) // 2, grown.bottom)
+    near = analyzer.locate_faces_near(group_photo, [left_half], **LOOK).faces
+    assert all(n.box.iou(face) < 0.3 for n in near)
+
+
+def test_overlapping_regions_count_a_face_once_and_no_region_finds_nothing(
+    analyzer: FaceAnalyzer, group_photo: np.ndarray
+) -> None:
+    face = analyzer.locate_faces(group_photo, **LOOK).faces[0].box
+    twice = analyzer.locate_faces_near(
+        group_photo, [_grown(face, 0.5), _grown(face, 0.8)], **LOOK).faces
+    assert len([n for n in twice if n.box.iou(face) > 0.5]) == 1
+    assert analyzer.locate_faces_near(group_photo, [], **LOOK).faces == []
+
+
+def _face(x: int, quality: float = 100.0, width: int = 40, y: int = 50) -> FoundFace:
+    return FoundFace(Box(x, y, x + width, y + width), CHIP, quality)
+
+
+def test_a_track_unseen_for_a_few_frames_is_expected_where_its_speed_takes_it() -> None:
+    tracker = FaceTracker(EngineConfig())
+    for x in (100, 115, 130):  # 15 px a frame, faces 40 px wide
+        tracker.update([_face(x)], still=False)
+    for _ in range(3):
+        tracker.update([], still=False)  # hidden behind someone for three frames
+    tracker.update([_face(190)], still=False)  # four steps on: the same person
+    assert tracker.tracks_started == 1
+
+
+def test_regions_follow_the_tracks_and_leave_the_lost_and_the_photos() -> None:
+    tracker = FaceTracker(EngineConfig())
+    tracker.update([_face(100), _face(600)], still=False)
+    # Seen once, motion unknown: grown by the face's size on every side.
+    assert sorted(tracker.regions_ahead(1), key=lambda r: r.left) == [
+        Box(60, 10, 180, 130), Box(560, 10, 680, 130)]
+    tracker.update([_face(120)], still=False)  # one moves 20 px a frame; one is not seen
+    moving, lost = sorted(tracker.regions_ahead(1), key=lambda r: r.left)
+    # Expected at 140 one frame on, grown by half its size and half its move.
+    assert moving == Box(140 - 30, 50 - 30, 180 + 30, 90 + 30)
+    assert lost.left < 600 < lost.right
+    for _ in range(NEAR_SEARCH_STEPS):
+        tracker.update([_face(140 + 20 * _)], still=False)
+    assert len(tracker.regions_ahead(1)) == 1  # the other is left to the whole frame
+    photos = FaceTracker(EngineConfig())
+    photos.update([_face(100)], still=True)
+    assert photos.regions_ahead(1) == []
+
+
+def test_a_face_that_cannot_join_the_fused_views_is_not_described() -> None:
+    tracker = FaceTracker(EngineConfig(embed_every_frames=1, fuse_best=2, track_memory=3))
+    track = tracker.update([_face(100, quality=100)], still=False)[0][0]
+    unit = np.ones(4, np.float32) / 2
+    for frame, quality in ((0, 100.0), (1, 90.0)):
+        if frame:
+            assert tracker.update([_face(100, quality=quality)], still=False)
+        tracker.add_sighting(track, Sighting(frame, frame / 30, track.box, CHIP, quality, unit))
+    # The second-best view fused has quality 90: a face of 80 could not replace it...
+    assert tracker.update([_face(100, quality=80)], still=False) == []
+    # ...one of 95 could, so it is described.
+    assert len(tracker.update([_face(100, quality=95)], still=False)) == 1
+
+
+def test_on_video_the_frames_between_whole_searches_are_searched_near_the_tracks(
+    sample_watchlist: Watchlist, analyzer: FaceAnalyzer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = {"whole": 0, "near": 0}
+
+    def counted(name: str, task: Callable[..., object]) -> Callable[..., object]:
+        def run(*args: object) -> object:
+            calls[name] += 1
+            return task(*args)
+        return run
+
+    monkeypatch.setattr(pipeline_module, "locate_task",
+                        counted("whole", pipeline_module.locate_task))
+    monkeypatch.setattr(pipeline_module, "locate_near_task",
+                        counted("near", pipeline_module.locate_near_task))
+    for every in (1, 3):
+        calls.update(whole=0, near=0)
+        watcher = Watcher(sample_watchlist, EngineConfig(workers=2, full_detection_every=every),
+                          analyzer)
+        alerts = list(watcher.run(open_source(str(CLIP))))
+        assert [a.subject for a in alerts] == ["lin_manuel_miranda"]
+        assert watcher.counters.frames_processed == 275
+        if every == 1:
+            assert calls == {"whole": 275, "near": 0}
+        else:
+            # One frame in three whole; between them near the tracks, or whole again
+            # where the performer's face near the camera fills much of the frame.
+            assert calls["near"] > 0
+            assert calls["whole"] + calls["near"] <= 275
+            assert calls["whole"] >= 92
+
+
+def test_the_descriptor_graph_gives_what_the_shipped_network_gives(
+    analyzer: FaceAnalyzer, group_photo: np.ndarray
+) -> None:
+    """Our graph takes RGB chips in batches, with PRelu written as Max/Relu and the BGR
+    swap folded into the first convolution: the same descriptors as the shipped graph
+    run on its own input (BGR, NCHW, one chip at a time, then made unit length)."""
+    import onnxruntime
+
+    from openlfr.recognition.arcface import build_describer_graph, describer_weights
+
+    faces = analyzer.locate_faces(group_photo, **LOOK).faces
+    chips, _, ours = analyzer.describe_faces(group_photo, [f.box for f in faces])
+    assert not any(n.op_type == "PRelu"
+                   for n in build_describer_graph(describer_weights()).graph.node)
+    shipped = onnxruntime.InferenceSession(str(describer_weights()),
+                                           providers=["CPUExecutionProvider"])
+    name = shipped.get_inputs()[0].name
+    for chip, descriptor in zip(chips, ours, strict=True):
+        network_input = ((chip.astype(np.float32) - 127.0) / 128.0)[..., ::-1]
+        raw = shipped.run(None, {name: network_input.transpose(2, 0, 1)[None].copy()})[0][0]
+        np.testing.assert_allclose(descriptor, raw / np.linalg.norm(raw), atol=1e-5)
