@@ -133,6 +133,13 @@ def watch(
     min_face_px: int = typer.Option(
         EngineConfig.min_face_px, min=1, help="Skip (and count) faces narrower than this."
     ),
+    full_detection_every: int = typer.Option(
+        EngineConfig.full_detection_every,
+        min=1,
+        help="Video: search the whole frame on one frame in N, the frames between only "
+        "around the faces being tracked (a newcomer is found at most N frames late). 1: "
+        "every frame whole.",
+    ),
     max_reconnects: int = typer.Option(
         20, min=0, help="Live sources: reconnect attempts before giving up."
     ),
@@ -149,6 +156,7 @@ def watch(
             workers=workers,
             detect_max_px=detect_max_px,
             min_face_px=min_face_px,
+            full_detection_every=full_detection_every,
         )
         watchlist = Watchlist.load(watchlist_path)
         frame_source = open_source(source, max_reconnects=max_reconnects)
