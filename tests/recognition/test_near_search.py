@@ -128,14 +128,16 @@ def test_on_video_the_frames_between_whole_searches_are_searched_near_the_tracks
                         counted("whole", pipeline_module.locate_task))
     monkeypatch.setattr(pipeline_module, "locate_near_task",
                         counted("near", pipeline_module.locate_near_task))
-    for every in (1, 3):
+    # The clip is 640x360: a long side of 480 makes it "larger than detect_max_px" (the
+    # detection scale, set by min_face_px, stays the same).
+    for every, max_px in ((1, 480), (3, 480), (3, 640)):
         calls.update(whole=0, near=0)
-        watcher = Watcher(sample_watchlist, EngineConfig(workers=2, full_detection_every=every),
-                          analyzer)
+        config = EngineConfig(workers=2, full_detection_every=every, detect_max_px=max_px)
+        watcher = Watcher(sample_watchlist, config, analyzer)
         alerts = list(watcher.run(open_source(str(CLIP))))
         assert [a.subject for a in alerts] == ["lin_manuel_miranda"]
         assert watcher.counters.frames_processed == 275
-        if every == 1:
+        if every == 1 or max_px >= 640:  # video no larger than detect_max_px: whole
             assert calls == {"whole": 275, "near": 0}
         else:
             # One frame in three whole; between them near the tracks, or whole again

@@ -136,9 +136,9 @@ def watch(
     full_detection_every: int = typer.Option(
         EngineConfig.full_detection_every,
         min=1,
-        help="Video: search the whole frame on one frame in N, the frames between only "
-        "around the faces being tracked (a newcomer is found at most N frames late). 1: "
-        "every frame whole.",
+        help="Video larger than --detect-max-px: search the whole frame on one frame in "
+        "N, the frames between only around the faces being tracked (a newcomer is found at "
+        "most N frames late). 1: every frame whole (always so for smaller video).",
     ),
     max_reconnects: int = typer.Option(
         20, min=0, help="Live sources: reconnect attempts before giving up."

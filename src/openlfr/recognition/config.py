@@ -30,9 +30,12 @@ class EngineConfig:
     reduced scale, so faces smaller than the detector's minimum at that scale are missed."""
 
     full_detection_every: int = 3
-    """Video: the whole frame is searched for faces on one frame in this many; the frames
-    between are searched only around the faces being tracked (a new face is found at most
-    this many frames late, at a fraction of the cost). 1: every frame whole."""
+    """Video frames larger than detect_max_px (1080p and up, where a whole-frame search
+    costs most): the whole frame is searched for faces on one frame in this many; the
+    frames between are searched only around the faces being tracked (a new face is found
+    at most this many frames late, at a fraction of the cost). Smaller frames, and 1:
+    every frame whole (on 720p walk-by scenes the whole search already runs faster than
+    real time, and the near search lost a face at 4,900 entries)."""
 
     embed_every_frames: int = 4
     """A live track is described again at least this often (in frames)."""

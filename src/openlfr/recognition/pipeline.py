@@ -6,8 +6,8 @@ Stages and where they run:
   means the engine is behind, so the newest frame is dropped and counted; on a file the
   thread waits instead, so no frame is ever dropped.
 * detect and describe: workers (see workers.py), several frames at once, so every core
-  works. On video the whole frame is searched on one frame in `full_detection_every`;
-  the frames between are searched only around the tracked faces (regions laid on one
+  works. On video larger than `detect_max_px` the whole frame is searched on one frame
+  in `full_detection_every`; the frames between are searched only around the tracked faces (regions laid on one
   sheet, a fraction of the pixels), once the frame before them is tracked. Frames whose
   regions would cover much of the frame are searched whole.
 * track, fuse each track's descriptors, match and decide: the calling thread, in frame
@@ -223,7 +223,8 @@ class Watcher:
                 elif item is not None:
                     # Whole frames are searched at once, in parallel; the frames between
                     # wait for the frame before them to be tracked.
-                    whole = item.still or taken % self.config.full_detection_every == 0
+                    whole = item.still or taken % self.config.full_detection_every == 0 or (
+                        max(item.image.shape[:2]) <= self.config.detect_max_px)
                     taken += 1
                     detecting.append(_PendingDetect(
                         item, self._submit_detect(item) if whole else None))
