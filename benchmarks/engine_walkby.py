@@ -379,6 +379,8 @@ def main() -> None:
                         help="engine setting (default: shipped)")
     parser.add_argument("--full-detection-every", type=int,
                         help="engine setting (default: shipped)")
+    parser.add_argument("--embed-every-frames", type=int,
+                        help="engine setting (default: shipped)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--dump", type=Path,
                         help="pickle every run's truth and recording here (for calibration)")
@@ -406,7 +408,8 @@ def main() -> None:
     config = EngineConfig(threshold=args.threshold, workers=2, **{
         k: v for k, v in (("min_face_px", args.min_face_px),
                           ("min_track_embeddings", args.min_track_embeddings),
-                          ("full_detection_every", args.full_detection_every))
+                          ("full_detection_every", args.full_detection_every),
+                          ("embed_every_frames", args.embed_every_frames))
         if v is not None})
     figures: dict[str, dict] = {}
     dumps: dict[str, tuple] = {}
