@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from platform_helpers import (
     FakeClock,
+    Scenario,
+    Staff,
     cheap_password_hashing,  # a fixture, shared with the other test folder
     clock,  # a fixture, shared with the other test folder
     fresh_pg_schema,
@@ -42,6 +44,18 @@ def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'openlfr.sqlite3'}"
     return str(request.getfixturevalue("pg_schema_url"))
+
+
+@pytest.fixture
+def scenario_on(any_database_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[Scenario]:
+    """The lifecycle scenario on SQLite and on PostgreSQL."""
+    p = Platform.open(make_settings(tmp_path / "data", any_database_url,
+                                    session_max_age_s=90 * 86400))
+    p.clock = clock
+    try:
+        yield Scenario(Staff(p), clock)
+    finally:
+        p.close()
 
 
 @pytest.fixture

@@ -6,14 +6,11 @@ refused at once (also by another server process), and the powers table is still 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from figures_helpers import A_START
-from platform_helpers import FakeClock, Scenario, Staff, activate_at, make_settings, ok
+from platform_helpers import Scenario, activate_at, ok
 from sqlalchemy import func, select
 
 from openlfr.audit import append_event, verify_chain
@@ -31,18 +28,6 @@ def _alert(uid: str, entry: int, minutes: int = 10, **extra: Any) -> dict[str, A
 
 def _counters(batch_id: str, faces: int = 40) -> dict[str, Any]:
     return {"batch_id": batch_id, "faces_seen": faces, "tracks": 12}
-
-
-@pytest.fixture
-def scenario_on(any_database_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[Scenario]:
-    """The lifecycle scenario on SQLite and on PostgreSQL."""
-    p = Platform.open(make_settings(tmp_path / "data", any_database_url,
-                                    session_max_age_s=90 * 86400))
-    p.clock = clock
-    try:
-        yield Scenario(Staff(p), clock)
-    finally:
-        p.close()
 
 
 def _active(s: Scenario) -> tuple[int, str]:

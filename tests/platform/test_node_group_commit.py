@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +20,6 @@ from figures_helpers import A_START
 from platform_helpers import (
     FakeClock,
     Scenario,
-    Staff,
     activate_at,
     make_settings,
     new_client,
@@ -36,18 +35,6 @@ from openlfr.services.platform import Actor, Platform
 from openlfr.services.schemas import AlertIn, CountersIn
 from openlfr.storage import models as m
 from openlfr.web import create_app
-
-
-@pytest.fixture
-def scenario_on(any_database_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[Scenario]:
-    """The lifecycle scenario on SQLite and on PostgreSQL."""
-    p = Platform.open(make_settings(tmp_path / "data", any_database_url,
-                                    session_max_age_s=90 * 86400))
-    p.clock = clock
-    try:
-        yield Scenario(Staff(p), clock)
-    finally:
-        p.close()
 
 
 class Active:
