@@ -1,5 +1,6 @@
 """Group commit of a node's single-item writes (issue 16): alerts and counter batches that
-arrive together are recorded in one transaction, each in its own SAVEPOINT, and answered
+arrive together are recorded in one transaction (the audit head moved and the tallies added
+once, at commit; each write in its own SAVEPOINT only when one is refused), and answered
 only after the one commit. Every rule holds as it did with one transaction a request: each
 write recorded exactly once, the audit chain verifies, the running tallies equal a
 recount, a refused write is refused alone with its own error, a failed commit
@@ -31,8 +32,8 @@ from openlfr.audit import append_event, verify_chain
 from openlfr.governance.errors import InvalidInput, NotFound
 from openlfr.services import alerts, figures, users
 from openlfr.services.group_commit import WriteNotAnswered
-from openlfr.services.platform import Actor, Platform
-from openlfr.services.schemas import AlertIn, CountersIn
+from openlfr.services.platform import SYSTEM_ACTOR, Actor, Platform
+from openlfr.services.schemas import AlertIn, ApiKeyIn, CountersIn
 from openlfr.storage import models as m
 from openlfr.web import create_app
 
@@ -458,3 +459,159 @@ def test_two_server_processes_writing_the_same_alerts_never_wait_on_each_other(
     assert len({a.id for a in recorded}) == 20
     state = _state(p, active.deployment_id)
     assert state["chain"] == "ok" and state["tallies_match"]
+
+
+# --- few statements while a group holds the audit head -------------------------------------
+
+
+def _statements(p: Platform) -> list[str]:
+    """Every statement sent to the database from now on, on one line each."""
+    sent: list[str] = []
+    event.listen(p.engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_: sent.append(" ".join(statement.split())))
+    return sent
+
+
+def test_a_group_moves_the_audit_head_and_adds_its_tallies_once(active: Active) -> None:
+    """The test that fails with a SAVEPOINT, a head update and a tally upsert per write:
+    a group of n writes sends its rows and events, then one head update and one tally
+    statement, while every other appender waits for the head."""
+    p = active.platform
+    before = _state(p, active.deployment_id)
+    n = 24
+    with HeldWriter(p):
+        sent = _statements(p)
+        futures: list[Future[Any]] = [
+            active.submit_alert(f"few-write-{i:03d}") if i % 4 == 0
+            else active.submit_counters(f"few-write-{i:03d}", faces=i) for i in range(n)]
+    assert all(not isinstance(r, Exception) for r in _settled(futures))
+    words = [q.split()[0].upper() for q in sent]
+    assert "SAVEPOINT" not in words and "RELEASE" not in words
+    assert words.count("UPDATE") == 1  # the audit head, once
+    # n rows + n events + one upsert of the summed tallies (+ each alert's entry lookup,
+    # the deployment, the head): far from the 5-6 statements a write sent before.
+    assert len(words) <= 2 * n + n // 4 + 6, words
+    after = _state(p, active.deployment_id)
+    assert after["chain"] == "ok" and after["tallies_match"]
+    assert after["faces_seen"] - before["faces_seen"] == sum(i for i in range(n) if i % 4)
+    assert after["events"]["counters.received"] - before["events"].get(
+        "counters.received", 0) == n - n // 4
+
+
+def test_a_group_whose_commit_reads_the_tallies_sees_its_own_additions(active: Active) -> None:
+    """Tallies summed in memory are written before anything in the transaction reads them
+    (a late delivery regenerates the published review from the figures)."""
+    p = active.platform
+    seen: list[int] = []
+
+    def read_back(s: Session) -> None:
+        seen.append(figures.load_facts(s, [active.deployment_id])
+                    .total([active.deployment_id]).faces_seen)
+
+    with HeldWriter(p):
+        base = active.submit_counters("read-back-0", faces=5)
+        after_one = p.node_writes.submit(read_back)
+        more = active.submit_counters("read-back-1", faces=7)
+        after_two = p.node_writes.submit(read_back)
+    for f in (base, after_one, more, after_two):
+        f.result(30)
+    assert seen[1] - seen[0] == 7
+    assert _state(p, active.deployment_id)["tallies_match"]
+
+
+def test_deferred_head_and_tallies_refuse_a_savepoint_and_vanish_on_rollback(
+        active: Active) -> None:
+    """What the group defers cannot be half rolled back: an append or a tally inside a
+    SAVEPOINT is refused, and a rolled-back transaction leaves neither head nor tallies
+    moved."""
+    from openlfr.audit import defer_head_moves
+    from openlfr.services.tallies import add_to_tallies, defer_tallies
+
+    p = active.platform
+    before = _state(p, active.deployment_id)
+    with p.sessions() as s:
+        head_before = s.get(m.AuditHead, 1).seq
+    with p.sessions.begin() as s:
+        defer_head_moves(s)
+        defer_tallies(s)
+        with pytest.raises(RuntimeError, match="SAVEPOINT"), s.begin_nested():
+            append_event(s, actor="tester", action="test.nested", subject_type="thing",
+                         subject_id=1)
+        with pytest.raises(RuntimeError, match="SAVEPOINT"), s.begin_nested():
+            add_to_tallies(s, active.deployment_id, A_START.date(), {"faces_seen": 1})
+        kept = append_event(s, actor="tester", action="test.kept", subject_type="thing",
+                            subject_id=2)
+        add_to_tallies(s, active.deployment_id, A_START.date(), {"faces_seen": 3})
+    with p.sessions() as s:
+        assert s.get(m.AuditHead, 1).seq == kept.seq == head_before + 1
+    with pytest.raises(InvalidInput), p.sessions.begin() as s:
+        defer_head_moves(s)
+        defer_tallies(s)
+        append_event(s, actor="tester", action="test.gone", subject_type="thing",
+                     subject_id=3)
+        add_to_tallies(s, active.deployment_id, A_START.date(), {"faces_seen": 100})
+        raise InvalidInput("thing", "rolled back")
+    after = _state(p, active.deployment_id)
+    assert after["chain"] == "ok"
+    assert after["faces_seen"] - before["faces_seen"] == 3  # the rolled-back 100 is gone
+    with p.sessions() as s:
+        assert s.get(m.AuditHead, 1).seq == head_before + 1
+        assert s.scalar(select(func.count()).select_from(m.AuditEvent).where(
+            m.AuditEvent.action == "test.gone")) == 0
+
+
+# --- the node's key, checked where the write is recorded -----------------------------------
+
+
+def test_a_key_is_looked_up_once_a_group_and_noted_as_used_after_the_commit(
+        active: Active) -> None:
+    """Writes sent with an API key check it in the group's own transaction: one lookup for
+    the whole group, and its 'last used' noted once, in a transaction after the commit
+    (never while the group holds the audit head)."""
+    p = active.platform
+    key = users.NodeKey(active.key)
+    p.clock.now += timedelta(minutes=5)  # the key's 'last used' is now stale
+    n = 12
+    with HeldWriter(p):
+        sent = _statements(p)
+        futures = [alerts.submit_counters(p, key, active.deployment_id,
+                                          CountersIn.model_validate(active.counters(
+                                              f"keyed-batch-{i:03d}"))) for i in range(n)]
+    assert [c for _, c in (f.result(30) for f in futures)] == [True] * n
+    lookups = [q for q in sent if q.startswith("SELECT") and "api_keys" in q]
+    notes = [q for q in sent if q.startswith("UPDATE api_keys")]
+    assert (len(lookups), len(notes)) == (1, 1), sent
+    assert sent.index(notes[0]) > sent.index(lookups[0])
+    [row] = [k for k in users.list_api_keys(p, SYSTEM_ACTOR)
+             if k.id == active.node.api_key_id]
+    assert row.last_used_at is not None and row.last_used_at.replace(tzinfo=None) == \
+        p.clock.now.replace(tzinfo=None)
+
+
+def test_an_unknown_or_revoked_key_is_refused_alone_in_its_group(active: Active) -> None:
+    p = active.platform
+    revoked = users.create_api_key(p, SYSTEM_ACTOR, ApiKeyIn(
+        name="van-old", deployment_id=active.deployment_id))
+    users.revoke_api_key(p, SYSTEM_ACTOR, revoked.key.id)
+    with HeldWriter(p):
+        futures = [
+            alerts.submit_alert(p, users.NodeKey(active.key), active.deployment_id,
+                                AlertIn.model_validate(active.alert("keyed-good-1"))),
+            alerts.submit_alert(p, users.NodeKey(revoked.secret), active.deployment_id,
+                                AlertIn.model_validate(active.alert("keyed-revoked"))),
+            alerts.submit_alert(p, users.NodeKey("olfr_never_issued"), active.deployment_id,
+                                AlertIn.model_validate(active.alert("keyed-unknown"))),
+            alerts.submit_alert(p, users.NodeKey(active.key), active.deployment_id,
+                                AlertIn.model_validate(active.alert("keyed-good-2"))),
+        ]
+    good_1, was_revoked, unknown, good_2 = _settled(futures)
+    assert isinstance(was_revoked, users.UnknownApiKey)
+    assert isinstance(unknown, users.UnknownApiKey)
+    assert (good_1.alert_uid, good_2.alert_uid) == ("keyed-good-1", "keyed-good-2")
+    with p.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(m.Alert).where(
+            m.Alert.alert_uid.in_(["keyed-revoked", "keyed-unknown"]))) == 0
+    client = new_client(active.scenario.staff.app)
+    client.headers["X-API-Key"] = revoked.secret
+    r = client.post(f"{active.url}/alerts", json=active.alert("keyed-revoked-http"))
+    assert r.status_code == 401 and "unknown or revoked" in r.json()["detail"]

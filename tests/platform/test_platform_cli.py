@@ -108,6 +108,9 @@ def test_serve_runs_the_api_over_http(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+    # No access log unless asked: the readers' addresses and what they read are not kept.
+    output = server.stdout.read().decode() if server.stdout else ""
+    assert "GET /api/deployments" not in output and "GET /openapi.json" not in output, output
     verified = openlfr_process("audit", "verify", "--data-dir", d)
     # Two events: the user was created, then logged in over HTTP.
     assert verified.returncode == 0 and "2 event(s) verified" in verified.stdout

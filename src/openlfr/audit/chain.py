@@ -62,17 +62,33 @@ def _head(session: Session) -> tuple[int, str]:
     return held
 
 
+#: ``Session.info`` keys of ``defer_head_moves``: whether the transaction writes the head
+#: once at commit, and whether it has appended since the head was last written.
+_DEFER_MOVES = "openlfr_audit_head_deferred"
+_HEAD_UNWRITTEN = "openlfr_audit_head_unwritten"
+
+
 @listens_for(Session, "after_rollback")
 def _forget_head_after_rollback(session: Session) -> None:
     # Also a SAVEPOINT's rollback: an event appended in it is gone, and a lock taken in it
     # may be too; the next append reads (and locks) the head again.
+    if session.info.get(_DEFER_MOVES):
+        return  # no append was inside it (refused), so the head held stays right
     session.info.pop(_HELD_HEAD, None)
+
+
+@listens_for(Session, "before_commit")
+def _write_deferred_head(session: Session) -> None:
+    if session.info.pop(_HEAD_UNWRITTEN, False):
+        seq, hash_ = session.info[_HELD_HEAD]
+        session.connection().execute(_MOVE_HEAD, {"seq": seq, "hash": hash_})
 
 
 @listens_for(Session, "after_transaction_end")
 def _forget_head_at_the_end(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:  # the database transaction ended: the lock went
-        session.info.pop(_HELD_HEAD, None)
+        for key in (_HELD_HEAD, _DEFER_MOVES, _HEAD_UNWRITTEN):
+            session.info.pop(key, None)
 
 
 def lock_head(session: Session) -> None:
@@ -81,6 +97,16 @@ def lock_head(session: Session) -> None:
     appender may also insert (a node's retried alert): the head first, then the rows, so
     two appenders never wait for each other."""
     _head(session)
+
+
+def defer_head_moves(session: Session) -> None:
+    """For the rest of the caller's transaction, take the head now and write where it has
+    moved once, at commit, instead of after every append (a group of node writes appends
+    one event per write: one statement each saved while every other appender waits). The
+    transaction must not use SAVEPOINTs from here on: an append inside one is refused,
+    since rolling it back would leave the unwritten head ahead of the events kept."""
+    _head(session)
+    session.info[_DEFER_MOVES] = True
 
 
 def append_event(
@@ -99,8 +125,13 @@ def append_event(
     Three plain statements (lock and read the head, insert the event, move the head)
     rather than the ORM's unit of work: every audited change pays for this, and the
     busiest (a node's alerts and counts) many times a second; a transaction that already
-    holds the head skips the first. The event returned holds what was inserted; it is not
+    holds the head skips the first, and one that deferred the head's moves
+    (``defer_head_moves``) the last. The event returned holds what was inserted; it is not
     attached to the session."""
+    deferred = session.info.get(_DEFER_MOVES, False)
+    if deferred and session.in_nested_transaction():
+        raise RuntimeError("an audit event appended inside a SAVEPOINT while the head's "
+                           "moves are deferred (defer_head_moves)")
     session.flush()  # the change being recorded is written before the head is locked
     seq, prev_hash = _head(session)
     connection = session.connection()
@@ -123,7 +154,10 @@ def append_event(
         "action": event.action, "subject_type": event.subject_type,
         "subject_id": event.subject_id, "details": event.details,
         "prev_hash": event.prev_hash, "hash": event.hash})
-    connection.execute(_MOVE_HEAD, {"seq": event.seq, "hash": event.hash})
+    if deferred:
+        session.info[_HEAD_UNWRITTEN] = True
+    else:
+        connection.execute(_MOVE_HEAD, {"seq": event.seq, "hash": event.hash})
     session.info[_HELD_HEAD] = (event.seq, event.hash)
     loaded = session.identity_map.get(identity_key(AuditHead, HEAD_ROW_ID))
     if loaded is not None:  # the session read the head before: it sees the new one

@@ -68,6 +68,10 @@ def serve(
         min=1, max=64, help="Server processes sharing the port. More than 1 needs "
         "PostgreSQL (OPENLFR_DATABASE_URL); each runs OPENLFR_SERVER_THREADS threads with "
         "as many database connections.")] = 1,
+    access_log: Annotated[bool, typer.Option(
+        "--access-log/--no-access-log", help="Log every request (method, path, status and "
+        "the caller's address). Off by default: residents read the public pages, and their "
+        "addresses are not the platform's to keep; errors are logged either way.")] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Run the platform's web server (API at /api, OpenAPI at /openapi.json). The database
@@ -91,9 +95,10 @@ def serve(
                + (f" with {workers} worker processes" if workers > 1 else ""))
     if workers > 1:
         platform.close()
-        serve_workers(platform.settings, host=host, port=port, workers=workers)
+        serve_workers(platform.settings, host=host, port=port, workers=workers,
+                      access_log=access_log)
         return
-    serve_app(create_app(platform=platform), host=host, port=port)
+    serve_app(create_app(platform=platform), host=host, port=port, access_log=access_log)
 
 
 @user_app.command("add")

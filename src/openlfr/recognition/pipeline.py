@@ -7,9 +7,9 @@ Stages and where they run:
   thread waits instead, so no frame is ever dropped.
 * detect and describe: workers (see workers.py), several frames at once, so every core
   works. On video larger than `detect_max_px` the whole frame is searched on one frame
-  in `full_detection_every`; the frames between are searched only around the tracked faces (regions laid on one
-  sheet, a fraction of the pixels), once the frame before them is tracked. Frames whose
-  regions would cover much of the frame are searched whole.
+  in `full_detection_every`; the frames between are searched only around the tracked
+  faces (regions laid on one sheet, a fraction of the pixels), once the frame before
+  them is tracked. Frames whose regions would cover much of the frame are searched whole.
 * track, fuse each track's descriptors, match and decide: the calling thread, in frame
   order; cheap NumPy work. Its matrix products keep to one BLAS thread while the pipeline
   runs: the cores belong to the workers, and a BLAS pool contending with them made

@@ -13,10 +13,10 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from openlfr.audit import append_event, lock_head
+from openlfr.audit import append_event, defer_head_moves
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
 from openlfr.governance.records import Adjudication
-from openlfr.services import figures
+from openlfr.services import figures, users
 from openlfr.services.common import deployment_or_404, get_or_404
 from openlfr.services.nodes import (
     node_deployment_or_404,
@@ -33,6 +33,8 @@ from openlfr.services.schemas import (
     NodeBatchIn,
     OutcomeIn,
 )
+from openlfr.services.tallies import defer_tallies
+from openlfr.services.users import NodeKey
 from openlfr.services.watchlists import encrypt_jpeg_b64
 from openlfr.storage import models as m
 
@@ -40,7 +42,8 @@ from openlfr.storage import models as m
 # many a second): they are inserted with one Core statement each rather than through the
 # ORM's unit of work, and a retry is detected by the insert itself, not a query before it.
 # Those that arrive together are recorded in one transaction (``Platform.node_writes``,
-# see services.group_commit), each in its own SAVEPOINT, answered after the one commit.
+# see services.group_commit) and answered after the one commit; the node's key is checked
+# in that transaction, the audit head written and the tallies added once, at its commit.
 
 
 def _insert_once(insert: Any, model: type[m.Alert] | type[m.CounterBatch], node_id: str) -> Any:
@@ -64,22 +67,48 @@ def record_alert(p: Platform, actor: Actor, deployment_id: int, data: AlertIn) -
     return p.node_writes.result(submit_alert(p, actor, deployment_id, data))
 
 
-def submit_alert(p: Platform, actor: Actor, deployment_id: int,
+def submit_alert(p: Platform, actor: Actor | NodeKey, deployment_id: int,
                  data: AlertIn) -> Future[m.Alert]:
     """``record_alert`` without waiting: the alert is recorded with the other node writes
-    waiting (one transaction, each in its own SAVEPOINT); the future holds it once
-    committed, or the error that refused it alone, or ``WriteNotAnswered``."""
-    require(actor, Action.NODE_RUN)
-    now = p.clock()
+    waiting (one transaction); the future holds it once committed, or the error that
+    refused it alone, or ``WriteNotAnswered``. ``actor`` may be a key not yet checked
+    (``NodeKey``): it is checked in that transaction (UnknownApiKey, PermissionDenied)."""
+    node = _NodeWriter(p, actor)
 
     def record(s: Session) -> m.Alert:
-        return _record_alert_in(s, p, actor, node_deployment_or_404(s, deployment_id), data,
-                                now)
+        return _record_alert_in(s, p, node.actor_in(s),
+                                node_deployment_or_404(s, deployment_id), data, node.now)
 
     def after_commit(alert: m.Alert) -> None:
         p.live.notify(alert.deployment_id)  # wake the operator consoles
+        node.committed()
 
     return p.node_writes.submit(record, after_commit)
+
+
+class _NodeWriter:
+    """Who a node's single write is recorded for: an actor already known, checked against
+    the powers table at once; or an API key not yet checked, checked in the transaction
+    that records the write (the group's: one lookup a key, no connection of its own), and
+    against the powers table there. The key is noted as used after the commit."""
+
+    def __init__(self, p: Platform, actor: Actor | NodeKey) -> None:
+        if isinstance(actor, Actor):
+            require(actor, Action.NODE_RUN)
+        self._p, self._given, self.now = p, actor, p.clock()
+        self._used_key: int | None = None
+
+    def actor_in(self, s: Session) -> Actor:
+        if isinstance(self._given, Actor):
+            return self._given
+        actor, note_used = users.actor_for_api_key_in(s, self._given.secret, self.now)
+        require(actor, Action.NODE_RUN)
+        self._used_key = actor.api_key_id if note_used else None
+        return actor
+
+    def committed(self) -> None:
+        if self._used_key is not None:
+            users.note_api_key_used(self._p, self._used_key, self.now)
 
 
 def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, data: AlertIn,
@@ -133,11 +162,21 @@ _ALERT_ENTRY = (
     .where(m.Watchlist.deployment_id == bindparam("deployment_id")))
 
 
+#: ``Session.info`` key: the entries ``_alert_entry`` looked up in the session.
+_ALERT_ENTRIES = "openlfr_alert_entries"
+
+
 def _alert_entry(s: Session, deployment_id: int, data: AlertIn) -> tuple[int | None, str]:
     """The alert's entry and category. Once the watchlist is destroyed (a late delivery)
     the entry is gone: the alert keeps the category the node was given, and no entry."""
-    found = s.connection().execute(_ALERT_ENTRY, {"deployment_id": deployment_id,
-                                                  "entry_id": data.entry_id}).first()
+    # Read once a transaction, as ``node_deployment_or_404`` reads the deployment: a group
+    # of node writes holds many alerts for the same few entries.
+    looked_up: dict[tuple[int, int], Any] = s.info.setdefault(_ALERT_ENTRIES, {})
+    key = (deployment_id, data.entry_id)
+    if key not in looked_up:
+        looked_up[key] = s.connection().execute(
+            _ALERT_ENTRY, {"deployment_id": deployment_id, "entry_id": data.entry_id}).first()
+    found = looked_up[key]
     if found is not None and found.destroyed_at is not None:
         if data.entry_category is None or data.entry_category not in found.category_counts:
             raise InvalidInput("entry_category", "the watchlist was destroyed when the "
@@ -159,20 +198,20 @@ def record_counters(p: Platform, actor: Actor, deployment_id: int,
     return p.node_writes.result(submit_counters(p, actor, deployment_id, data))
 
 
-def submit_counters(p: Platform, actor: Actor, deployment_id: int,
+def submit_counters(p: Platform, actor: Actor | NodeKey, deployment_id: int,
                     data: CountersIn) -> Future[tuple[m.CounterBatch, bool]]:
     """``record_counters`` without waiting, as ``submit_alert`` records an alert."""
-    require(actor, Action.NODE_RUN)
-    now = p.clock()
+    node = _NodeWriter(p, actor)
 
     def record(s: Session) -> tuple[m.CounterBatch, bool]:
-        return _record_counters_in(s, p, actor, node_deployment_or_404(s, deployment_id),
-                                   data, now)
+        return _record_counters_in(s, p, node.actor_in(s),
+                                   node_deployment_or_404(s, deployment_id), data, node.now)
 
     def after_commit(recorded: tuple[m.CounterBatch, bool]) -> None:
         batch, counted = recorded
         if counted:
             p.live.notify(batch.deployment_id)  # wake the operator consoles
+        node.committed()
 
     return p.node_writes.submit(record, after_commit)
 
@@ -225,7 +264,10 @@ def record_node_batch(p: Platform, actor: Actor, deployment_id: int,
     now = p.clock()
     with p.sessions.begin() as s:
         d = node_deployment_or_404(s, deployment_id)
-        lock_head(s)  # before the first insert, as the single writes do (group_commit)
+        # The audit head before the first insert, as the single writes do (group_commit),
+        # written once at commit with the tallies summed (no SAVEPOINT in here).
+        defer_head_moves(s)
+        defer_tallies(s)
         recorded = NodeBatchRecorded(
             alerts=[_record_alert_in(s, p, actor, d, a, now) for a in data.alerts],
             counters=[_record_counters_in(s, p, actor, d, c, now) for c in data.counters])

@@ -20,8 +20,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from openlfr.governance.lifecycle import PUBLIC_STATUSES
@@ -29,6 +27,7 @@ from openlfr.governance.records import STOP_OUTCOMES, Adjudication, AlertOutcome
 from openlfr.services.common import deployment_or_404
 from openlfr.services.overrides import went_ahead_despite
 from openlfr.services.platform import Platform
+from openlfr.services.tallies import add_to_tallies, write_pending_tallies
 from openlfr.spreadsheet import csv_cell
 from openlfr.storage import models as m
 
@@ -180,7 +179,9 @@ class MonthFigures:
 # adjudication, an outcome or a counter batch adds its change in the same transaction
 # (``counter_batch_recorded``, ``alert_recorded``, ``alert_changed``); everything that shows
 # figures adds the tallies up (``load_facts``). ``recount_facts`` derives the same tallies
-# from every row: the tests hold the two equal, and ``rebuild_tallies`` repairs them.
+# from every row: the tests hold the two equal, and ``rebuild_tallies`` repairs them. How a
+# tally is written (and a transaction's additions summed before writing) is in
+# ``services.tallies``.
 
 #: Tally names. Counters from batches; alerts by adjudication, outcome and, for false
 #: alerts, the recorded group.
@@ -229,39 +230,16 @@ def _alert_counts(adjudication: str, outcome: str | None, group: str | None) -> 
     return counts
 
 
-def _add_to_tallies(session: Session | Connection, deployment_id: int, day: date,
-                    deltas: Mapping[str, int]) -> None:
-    """Add ``deltas`` to the deployment's tallies of ``day`` in one statement (an upsert,
-    so that concurrent writers on PostgreSQL never lose an addition)."""
-    rows = [{"deployment_id": deployment_id, "day": day, "name": name, "value": n}
-            for name, n in deltas.items() if n]
-    if rows:
-        connection = session.connection() if isinstance(session, Session) else session
-        connection.execute(_UPSERTS[connection.dialect.name], rows)
-
-
-def _upsert(insert: Any) -> Any:
-    """INSERT a tally, or add to it when it exists: one statement, compiled once, sent
-    with every row at once (executemany)."""
-    statement = insert(m.FigureTally)
-    return statement.on_conflict_do_update(
-        index_elements=["deployment_id", "day", "name"],
-        set_={"value": m.FigureTally.value + statement.excluded.value})
-
-
-_UPSERTS = {"postgresql": _upsert(postgresql_insert), "sqlite": _upsert(sqlite_insert)}
-
-
 def counter_batch_recorded(session: Session, batch: m.CounterBatch) -> None:
     """Count a newly recorded batch in its deployment's figures (same transaction)."""
     day, counts = counter_batch_tally(batch)
-    _add_to_tallies(session, batch.deployment_id, day, counts)
+    add_to_tallies(session, batch.deployment_id, day, counts)
 
 
 def alert_recorded(session: Session, alert: m.Alert) -> None:
     """Count a newly recorded alert in its deployment's figures (same transaction)."""
     day, counts = alert_tally(alert)
-    _add_to_tallies(session, alert.deployment_id, day, counts)
+    add_to_tallies(session, alert.deployment_id, day, counts)
 
 
 def alert_changed(session: Session, alert: m.Alert,
@@ -271,11 +249,11 @@ def alert_changed(session: Session, alert: m.Alert,
     before_day, before_counts = before
     after_day, after_counts = alert_tally(alert)
     if before_day != after_day:
-        _add_to_tallies(session, alert.deployment_id, before_day,
+        add_to_tallies(session, alert.deployment_id, before_day,
                         {k: -n for k, n in before_counts.items()})
-        _add_to_tallies(session, alert.deployment_id, after_day, after_counts)
+        add_to_tallies(session, alert.deployment_id, after_day, after_counts)
         return
-    _add_to_tallies(session, alert.deployment_id, after_day,
+    add_to_tallies(session, alert.deployment_id, after_day,
                     {k: after_counts.get(k, 0) - before_counts.get(k, 0)
                      for k in {*before_counts, *after_counts}})
 
@@ -355,6 +333,7 @@ def load_facts(session: Session, deployment_ids: Iterable[int], start: date | No
     tallies: dict[int, dict[str, dict[str, int]]] = {i: {} for i in ids}
     if not ids:
         return Facts(tallies)
+    write_pending_tallies(session)
     month = _month_column(session)
     query = select(m.FigureTally.deployment_id, month, m.FigureTally.name,
                    func.sum(m.FigureTally.value)).where(m.FigureTally.deployment_id.in_(ids))
@@ -411,10 +390,11 @@ def rebuild_tallies(session: Session | Connection,
            else list(session.scalars(select(m.Deployment.id))))
     if not ids:
         return
+    write_pending_tallies(session)
     session.execute(delete(m.FigureTally).where(m.FigureTally.deployment_id.in_(ids)))
     for dep, days in recount_facts(session, ids)[1].items():
         for day, counts in days.items():
-            _add_to_tallies(session, dep, day, counts)
+            add_to_tallies(session, dep, day, counts)
 
 
 # --- what is published ----------------------------------------------------------------------

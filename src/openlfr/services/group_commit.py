@@ -6,11 +6,14 @@ appends to the audit log. On PostgreSQL appending locks the log's head until the
 commit, so with one transaction a request the requests queue on one commit flush each.
 ``GroupCommit`` is one writer thread per process instead: when it is free it takes every
 write waiting (at most ``GROUP_MAX_ITEMS``; a lone write never waits for company), records
-each in its own SAVEPOINT (a refused one is rolled back alone and answered with its own
-error), commits once, and only then answers the others: an answer always follows the
-durable commit. If the commit fails, every write of the group is answered with
-``WriteNotAnswered`` (nothing of it was kept; a node sends it again, and a resent alert or
-counter batch is recorded once).
+them one after another, commits once, and only then answers: an answer always follows the
+durable commit. The audit head is written and the tallies added once a group, at commit
+(``audit.defer_head_moves``, ``tallies.defer_tallies``): the fewer statements a group
+sends while it holds the audit head, the sooner the other processes' writers get it. If a
+write is refused, the group is rolled back and recorded again with each write in its own
+SAVEPOINT: the refused one is rolled back alone and answered with its own error. If the
+commit fails, every write of the group is answered with ``WriteNotAnswered`` (nothing of
+it was kept; a node sends it again, and a resent alert or counter batch is recorded once).
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy.orm import Session
 
-from openlfr.audit import lock_head
+from openlfr.audit import defer_head_moves, lock_head
+from openlfr.services.tallies import defer_tallies
 from openlfr.storage.db import Sessions
 
 log = logging.getLogger(__name__)
@@ -143,21 +147,11 @@ class GroupCommit:
         started = [w for w in group if w.future.set_running_or_notify_cancel()]
         if not started:
             return
-        recorded: list[tuple[_Write[Any], Any]] = []
         try:
-            with self._sessions.begin() as s:
-                # Every write appends to the audit log: take its head before any write
-                # inserts a row, so that no other appender holding the head can ever wait
-                # for this group's rows while it waits for the head (PostgreSQL).
-                lock_head(s)
-                for write in started:
-                    try:
-                        with s.begin_nested():
-                            result = write.record(s)
-                    except Exception as exc:  # refused: rolled back alone, answered now
-                        write.future.set_exception(exc)
-                    else:
-                        recorded.append((write, result))
+            try:
+                recorded = self._record_together(started)
+            except _WriteRaised:  # nothing was kept: again, each write in its own SAVEPOINT
+                recorded = self._record_each_alone(started)
         except Exception as exc:
             log.exception("group commit: a transaction of %d write(s) failed", len(started))
             for write in started:
@@ -170,6 +164,46 @@ class GroupCommit:
                 except BaseException:  # committed: the answer stands (consoles also poll)
                     log.exception("group commit: after-commit step failed")
             write.future.set_result(result)
+
+    def _record_together(self, writes: list[_Write[Any]]) -> list[tuple[_Write[Any], Any]]:
+        """The usual case, no write refused: the writes one after another with no SAVEPOINT,
+        the audit head moved and the tallies added once, at commit. A write that raises
+        rolls the whole transaction back (``_WriteRaised``)."""
+        recorded: list[tuple[_Write[Any], Any]] = []
+        with self._sessions.begin() as s:
+            # The head before any row (see ``_record_each_alone``), held to the commit.
+            defer_head_moves(s)
+            defer_tallies(s)
+            for write in writes:
+                try:
+                    recorded.append((write, write.record(s)))
+                except Exception as exc:
+                    raise _WriteRaised from exc
+        return recorded
+
+    def _record_each_alone(self, writes: list[_Write[Any]]) -> list[tuple[_Write[Any], Any]]:
+        """Some write was refused: each in its own SAVEPOINT, so that a refused one is rolled
+        back alone and answered with its own error now."""
+        recorded: list[tuple[_Write[Any], Any]] = []
+        with self._sessions.begin() as s:
+            # Every write appends to the audit log: take its head before any write
+            # inserts a row, so that no other appender holding the head can ever wait
+            # for this group's rows while it waits for the head (PostgreSQL).
+            lock_head(s)
+            for write in writes:
+                try:
+                    with s.begin_nested():
+                        result = write.record(s)
+                except Exception as exc:  # refused: rolled back alone, answered now
+                    write.future.set_exception(exc)
+                else:
+                    recorded.append((write, result))
+        return recorded
+
+
+class _WriteRaised(Exception):
+    """A write of a group recorded without SAVEPOINTs raised: the group is recorded again,
+    each write in its own."""
 
 
 def _timed_out(timeout_s: float) -> WriteNotAnswered:

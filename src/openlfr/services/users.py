@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
 from openlfr.governance.areas import UnknownArea
@@ -267,10 +269,58 @@ def actor_for_api_key(p: Platform, secret: str) -> Actor | None:
         key = s.connection().execute(_KEY_BY_HASH, {"key_hash": _sha256(secret)}).first()
     if key is None or key.revoked_at is not None:
         return None
-    actor = Actor(name=key.name, role=Role(key.role), api_key_id=key.id,
-                  deployment_scope=key.deployment_id)
-    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
-        with p.sessions.begin() as s:
-            s.execute(update(m.ApiKey).where(m.ApiKey.id == actor.api_key_id)
-                      .values(last_used_at=now))
-    return actor
+    if _stale(key.last_used_at, now):
+        note_api_key_used(p, key.id, now)
+    return _key_actor(key)
+
+
+class UnknownApiKey(GovernanceError):
+    """An API key that does not exist or was revoked (401)."""
+
+    def __init__(self) -> None:
+        super().__init__("the API key is unknown or revoked; ask an admin for a new one")
+
+
+@dataclass(frozen=True)
+class NodeKey:
+    """An API key as a request carried it, not yet checked. A node's single alerts and
+    counter batches check it in the transaction that records them
+    (``actor_for_api_key_in``) instead of in one of their own first: a revocation holds
+    for every write committed after it, and a group of writes looks each key up once."""
+
+    secret: str = field(repr=False)
+
+
+#: ``Session.info`` key: the keys ``actor_for_api_key_in`` found in the session.
+_KEYS_FOUND = "openlfr_api_keys_found"
+
+
+def actor_for_api_key_in(s: Session, secret: str, now: datetime) -> tuple[Actor, bool]:
+    """The node or audit tool an API key belongs to, checked in the caller's transaction
+    (once a session), and whether the caller should note the key as used
+    (``note_api_key_used``, after its commit: its row is not locked while the caller holds
+    the audit log's head). UnknownApiKey if the key does not exist or is revoked."""
+    found: dict[str, Actor] = s.info.setdefault(_KEYS_FOUND, {})
+    key_hash = _sha256(secret)
+    if key_hash in found:
+        return found[key_hash], False
+    key = s.connection().execute(_KEY_BY_HASH, {"key_hash": key_hash}).first()
+    if key is None or key.revoked_at is not None:
+        raise UnknownApiKey()
+    actor = found[key_hash] = _key_actor(key)
+    return actor, _stale(key.last_used_at, now)
+
+
+def note_api_key_used(p: Platform, key_id: int, now: datetime) -> None:
+    """Note when a key was last used, in a transaction of its own."""
+    with p.sessions.begin() as s:
+        s.execute(update(m.ApiKey).where(m.ApiKey.id == key_id).values(last_used_at=now))
+
+
+def _key_actor(key: Any) -> Actor:
+    return Actor(name=key.name, role=Role(key.role), api_key_id=key.id,
+                 deployment_scope=key.deployment_id)
+
+
+def _stale(last_used_at: datetime | None, now: datetime) -> bool:
+    return last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION

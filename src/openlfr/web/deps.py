@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import APIKeyCookie, APIKeyHeader
+from starlette.concurrency import run_in_threadpool
 
 from openlfr.services import users
 from openlfr.services.platform import PUBLIC_ACTOR, Actor, Platform, Role
@@ -85,6 +86,26 @@ class RequirePower:
         if not may(actor.role, self.action):
             raise HTTPException(status.HTTP_403_FORBIDDEN, refusal(actor.role, self.action))
         return actor
+
+
+@dataclass(frozen=True)
+class NodeWrite(RequirePower):
+    """``RequirePower`` for a node's single writes (an alert, a counter batch): a request
+    carrying an API key gets it back unchecked (``users.NodeKey``), for the use case to
+    check in the very transaction that records the write (with the table, once a group of
+    writes, and a revocation holding for every write committed after it). A request
+    without one is checked here as any other."""
+
+    async def __call__(  # type: ignore[override]
+        self,
+        platform: PlatformDep,
+        session_token: Annotated[str | None, Depends(session_cookie)] = None,
+        api_key: Annotated[str | None, Depends(api_key_header)] = None,
+    ) -> Actor | users.NodeKey:
+        if api_key:
+            return users.NodeKey(api_key)
+        actor = await run_in_threadpool(current_actor, platform, session_token, None)
+        return await super().__call__(actor)
 
 
 @dataclass(frozen=True)

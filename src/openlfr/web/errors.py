@@ -18,7 +18,7 @@ from openlfr.governance.errors import (
 from openlfr.services.group_commit import WriteNotAnswered
 from openlfr.services.platform import PermissionDenied
 from openlfr.services.rate_limits import TooManyRequests
-from openlfr.services.users import LoginFailed
+from openlfr.services.users import LoginFailed, UnknownApiKey
 
 
 def _gates_failed(request: Request, exc: Exception) -> JSONResponse:
@@ -43,7 +43,7 @@ def _status_for(exc: GovernanceError) -> int:
         return 404
     if isinstance(exc, PermissionDenied):
         return 403
-    if isinstance(exc, LoginFailed):
+    if isinstance(exc, LoginFailed | UnknownApiKey):
         return 401
     if isinstance(exc, TooManyRequests):
         return 429

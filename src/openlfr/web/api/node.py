@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from starlette.concurrency import run_in_threadpool
 
 from openlfr.services import alerts, nodes, watchlists
 from openlfr.services.platform import Actor
 from openlfr.services.powers import Action
 from openlfr.services.schemas import AlertIn, CountersIn, NodeBatchIn, NodeWatchlistDroppedIn
+from openlfr.services.users import NodeKey
 from openlfr.web.api import AUTH_ERRORS, CONFLICT, NOT_FOUND, UNAVAILABLE
 from openlfr.web.api.public import Reference
-from openlfr.web.deps import IdPath, PlatformDep, power
+from openlfr.web.deps import IdPath, NodeWrite, PlatformDep, power
 from openlfr.web.schemas import (
     AlertOut,
     CountersReceipt,
@@ -32,6 +33,8 @@ from openlfr.web.schemas import (
 router = APIRouter(prefix="/node/deployments", tags=["engine node"],
                    responses={**AUTH_ERRORS, **NOT_FOUND, **CONFLICT})
 Node = Annotated[Actor, power(Action.NODE_RUN)]
+#: A node's single writes: the key is checked where the write is recorded (``NodeWrite``).
+NodeWriter = Annotated[Actor | NodeKey, Depends(NodeWrite(Action.NODE_RUN))]
 
 
 def _status_out(status: nodes.NodeDeploymentStatus) -> NodeDeploymentOut:
@@ -72,12 +75,13 @@ def node_watchlist(deployment_id: IdPath, actor: Node, platform: PlatformDep) ->
 # The three routes nodes write through are ``async``: FastAPI would otherwise hand a plain
 # route to a worker thread and then check its answer in another hop, twice per request.
 # A single alert or counter batch is handed to the process's group commit and awaited
-# without holding a thread; a batch runs its own transaction in a worker thread.
+# without holding a thread, its API key checked in the group's transaction; a batch runs
+# its own transaction in a worker thread.
 
 
 @router.post("/{deployment_id}/alerts", response_model=AlertOut, status_code=201,
              responses=UNAVAILABLE)
-async def post_alert(deployment_id: IdPath, data: AlertIn, actor: Node,
+async def post_alert(deployment_id: IdPath, data: AlertIn, actor: NodeWriter,
                      platform: PlatformDep) -> AlertOut:
     """Report an alert; resending the same alert_uid is safe (recorded once). Answered
     once the alert is committed; 503 means it was not acknowledged: send it again."""
@@ -88,7 +92,7 @@ async def post_alert(deployment_id: IdPath, data: AlertIn, actor: Node,
 
 @router.post("/{deployment_id}/counters", response_model=CountersReceipt, status_code=201,
              responses=UNAVAILABLE)
-async def post_counters(deployment_id: IdPath, data: CountersIn, actor: Node,
+async def post_counters(deployment_id: IdPath, data: CountersIn, actor: NodeWriter,
                         platform: PlatformDep, response: Response) -> CountersReceipt:
     """Add faces seen, tracks and frames; resending the same batch_id is safe (counted
     once). 503 means it was not acknowledged: send it again."""
