@@ -169,6 +169,9 @@ class Identified:
     score: float
     similarities: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     """best, second best, mean and standard deviation over all subjects (for --dump)"""
+    probe: np.ndarray | None = None
+    """the track's fused descriptor that was identified (for --dump: to identify again
+    against another watchlist, offline)"""
 
 
 @dataclass
@@ -211,12 +214,12 @@ class RecordingWatcher(Watcher):
         def recording_identify(probes):  # type: ignore[no-untyped-def]
             found = identify(probes)
             sims = np.sort(self.index.subject_similarities(probes), axis=1)
-            for track, ident, row in zip(deciding, found, sims, strict=True):
+            for track, ident, row, probe in zip(deciding, found, sims, probes, strict=True):
                 stats = (float(row[-1]), float(row[-2]) if len(row) > 1 else 0.0,
                          float(row.mean()), float(row.std()))
                 self.recording.identified.append(Identified(
                     track.id, frame.index, self.index.subject_refs[ident.subject_index],
-                    ident.score, stats))
+                    ident.score, stats, np.array(probe, np.float32)))
             return found
 
         self.tracker.add_sighting = recording_add  # type: ignore[method-assign]

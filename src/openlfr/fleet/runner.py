@@ -39,6 +39,9 @@ from openlfr.recognition.backends import (
 LOCAL_SYSTEM_CONFIG = {"automatic_object_spilling_enabled": False}
 #: How often the driver collects the cameras' events.
 EVENT_POLL_S = 0.5
+#: How long Ray may take to restart a camera's actor (a busy machine takes a while to
+#: start a worker) before the fleet gives the camera up.
+RESTARTING_WAIT_S = 120.0
 #: Events an actor keeps for the driver (older ones go if the driver falls behind).
 EVENT_BUFFER = 10_000
 
@@ -215,14 +218,43 @@ def run_fleet(cameras: list[Camera], options: FleetOptions,
     report({"type": "fleet_started", "describers": len(describers),
             "cameras": dict(zip(actors, pids, strict=True))})
     stop_sent = False
-    while running:
-        done, _ = ray.wait(list(running), num_returns=1, timeout=EVENT_POLL_S)
+    # A camera whose actor died is asked for its pid until Ray has restarted it, and only
+    # then to run again: a call made while it restarts fails (ActorUnavailableError), and
+    # is neither another death nor a run. The pending pid calls (-> camera), and when
+    # each camera was first asked.
+    probing: dict[Any, str] = {}
+    restarting_since: dict[str, float] = {}
+    while running or probing:
+        done, _ = ray.wait([*running, *probing], num_returns=1, timeout=EVENT_POLL_S)
         _relay_events(actors, running, report)
         if stop.is_set() and not stop_sent:
             stop_sent = True
             for name in set(running.values()):
                 actors[name].stop.remote()
         for ref in done:
+            if ref in probing:
+                name = probing.pop(ref)
+                result = results[name]
+                try:
+                    ray.get(ref)
+                except RayActorError as exc:  # still restarting
+                    if stop_sent or (time.monotonic() - restarting_since[name]
+                                     > RESTARTING_WAIT_S):
+                        result.error = ("stopped while its actor was restarting" if stop_sent
+                                        else f"its actor was still restarting after "
+                                        f"{RESTARTING_WAIT_S:g} s: {exc}")
+                        report({"type": "camera_failed", "camera": name,
+                                "error": result.error})
+                        continue
+                    time.sleep(EVENT_POLL_S)
+                    probing[actors[name].pid.remote()] = name
+                    continue
+                if stop_sent:
+                    result.error = "stopped while its actor was restarting"
+                    report({"type": "camera_failed", "camera": name, "error": result.error})
+                    continue
+                running[actors[name].run.remote()] = name  # up again: the run resumes
+                continue
             name = running.pop(ref)
             result = results[name]
             try:
@@ -235,7 +267,8 @@ def run_fleet(cameras: list[Camera], options: FleetOptions,
                 result.restarts += 1
                 report({"type": "camera_restarted", "camera": name,
                         "restarts": result.restarts})
-                running[actors[name].run.remote()] = name  # Ray restarted the actor
+                restarting_since[name] = time.monotonic()
+                probing[actors[name].pid.remote()] = name  # Ray restarts the actor
             except RayTaskError as exc:
                 result.error = str(exc.cause) if exc.cause else str(exc)
                 report({"type": "camera_failed", "camera": name, "error": result.error})
