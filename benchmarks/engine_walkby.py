@@ -386,7 +386,10 @@ def main() -> None:
                         help="engine setting (default: shipped)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--dump", type=Path,
-                        help="pickle every run's truth and recording here (for calibration)")
+                        help="pickle every run's truth and recording here, each identified "
+                        "probe (a track's fused descriptor) included: with --threshold 1.0 "
+                        "no track alerts, every track is described to its end, and the "
+                        "probes can be identified again offline against any watchlist")
     args = parser.parse_args()
     if not (args.shared / "tools" / "walkby.py").exists():
         sys.exit(f"{args.shared}/tools/walkby.py not found: pass --shared")
