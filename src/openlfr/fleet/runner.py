@@ -237,23 +237,19 @@ def run_fleet(cameras: list[Camera], options: FleetOptions,
                 result = results[name]
                 try:
                     ray.get(ref)
+                    late = ""
                 except RayActorError as exc:  # still restarting
-                    if stop_sent or (time.monotonic() - restarting_since[name]
-                                     > RESTARTING_WAIT_S):
-                        result.error = ("stopped while its actor was restarting" if stop_sent
-                                        else f"its actor was still restarting after "
-                                        f"{RESTARTING_WAIT_S:g} s: {exc}")
-                        report({"type": "camera_failed", "camera": name,
-                                "error": result.error})
+                    if not stop_sent and (time.monotonic() - restarting_since[name]
+                                          <= RESTARTING_WAIT_S):
+                        time.sleep(EVENT_POLL_S)
+                        probing[actors[name].pid.remote()] = name
                         continue
-                    time.sleep(EVENT_POLL_S)
-                    probing[actors[name].pid.remote()] = name
-                    continue
-                if stop_sent:
-                    result.error = "stopped while its actor was restarting"
+                    late = f"its actor was still restarting after {RESTARTING_WAIT_S:g} s: {exc}"
+                if stop_sent or late:
+                    result.error = "stopped while its actor was restarting" if stop_sent else late
                     report({"type": "camera_failed", "camera": name, "error": result.error})
-                    continue
-                running[actors[name].run.remote()] = name  # up again: the run resumes
+                else:
+                    running[actors[name].run.remote()] = name  # up again: the run resumes
                 continue
             name = running.pop(ref)
             result = results[name]

@@ -260,18 +260,16 @@ _KEY_BY_HASH = select(_KEYS.c.id, _KEYS.c.name, _KEYS.c.role, _KEYS.c.deployment
     _KEYS.c.key_hash == bindparam("key_hash"))
 
 
-def actor_for_api_key(p: Platform, secret: str) -> Actor | None:
-    """The node or audit tool an API key belongs to, if the key exists and is not revoked
-    (read from the database on every request, so a revocation holds at once in every
-    server process); notes when it was last used (to the minute)."""
+def actor_for_api_key(p: Platform, secret: str) -> Actor:
+    """The node or audit tool an API key belongs to (read from the database on every
+    request, so a revocation holds at once in every server process); notes when it was
+    last used (to the minute). UnknownApiKey if the key does not exist or is revoked."""
     now = p.clock()
     with p.sessions() as s:
-        key = s.connection().execute(_KEY_BY_HASH, {"key_hash": _sha256(secret)}).first()
-    if key is None or key.revoked_at is not None:
-        return None
-    if _stale(key.last_used_at, now):
-        note_api_key_used(p, key.id, now)
-    return _key_actor(key)
+        actor, note_used = actor_for_api_key_in(s, secret, now)
+    if note_used:
+        note_api_key_used(p, actor.api_key_id, now)  # type: ignore[arg-type]
+    return actor
 
 
 class UnknownApiKey(GovernanceError):

@@ -57,11 +57,10 @@ def current_actor(
     cookie that is present but invalid is refused rather than treated as anonymous, so a
     node with a revoked key hears about it."""
     if api_key:
-        actor = users.actor_for_api_key(platform, api_key)
-        if actor is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED,
-                                "the API key is unknown or revoked; ask an admin for a new one")
-        return actor
+        try:
+            return users.actor_for_api_key(platform, api_key)
+        except users.UnknownApiKey as exc:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from None
     if session_token:
         actor = users.actor_for_session(platform, session_token)
         if actor is not None:
