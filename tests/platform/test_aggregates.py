@@ -1,11 +1,12 @@
-"""The running figures (``figure_tallies``) equal a full recount of every alert and counter
+"""The running figures (``figure_tallies`` by day and ``figure_month_tallies``, and what
+``load_facts`` reads from them for any period) equal a full recount of every alert and counter
 batch after any sequence of what nodes and operators do: alerts (retried too), counter
 batches (with and without a period, across midnight and a month's end), adjudications
 changed back and forth, outcomes and groups recorded and changed."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from figures_helpers import A_START
@@ -41,8 +42,33 @@ def _nonzero(facts: figures.Facts) -> dict[int, dict[Any, dict[str, int]]]:
             for dep, days in facts.tallies.items()}
 
 
-def test_running_figures_equal_a_recount_after_any_actions(scenario: Scenario) -> None:
-    s = scenario
+#: Periods a report may ask for around the deployment's two days (31 March and 1 April):
+#: whole months, parts of months, both, open-ended.
+_MARCH_31, _APRIL_1 = A_START.date(), A_START.date() + timedelta(days=1)
+PERIODS: tuple[tuple[date | None, date | None], ...] = (
+    (date(2026, 3, 1), date(2026, 4, 30)), (_MARCH_31, _MARCH_31), (_APRIL_1, _APRIL_1),
+    (_MARCH_31, _APRIL_1), (date(2026, 3, 1), _MARCH_31), (date(2026, 3, 2), date(2026, 4, 30)),
+    (date(2026, 3, 1), _APRIL_1), (date(2026, 1, 15), date(2026, 5, 15)), (None, _MARCH_31),
+    (_APRIL_1, None), (date(2026, 4, 1), None), (None, date(2026, 3, 31)),
+    (date(2026, 4, 2), date(2026, 6, 30)), (date(2026, 2, 1), date(2026, 2, 28)))
+
+
+def _by_month_within(by_day: dict[int, dict[date, dict[str, int]]], start: date | None,
+                     end: date | None) -> figures.Facts:
+    """The recounted days within start..end, summed by month."""
+    months: dict[int, dict[str, dict[str, int]]] = {dep: {} for dep in by_day}
+    for dep, days in by_day.items():
+        for day, counts in days.items():
+            if (start is None or day >= start) and (end is None or day <= end):
+                kept = months[dep].setdefault(figures.month_of(day), {})
+                for name, n in counts.items():
+                    kept[name] = kept.get(name, 0) + n
+    return figures.Facts(months)  # type: ignore[arg-type]
+
+
+def test_running_figures_equal_a_recount_after_any_actions(scenario_on: Scenario) -> None:
+    """On SQLite and on PostgreSQL (each writes the tallies its own way)."""
+    s = scenario_on
     entry = activate_at(s, A_START, hours=HOURS)
     s.clock.now = A_START + timedelta(hours=HOURS, minutes=-1)
     node, operator = s.staff.node(s.deployment_id), s.staff["operator"]
@@ -98,12 +124,33 @@ def test_running_figures_equal_a_recount_after_any_actions(scenario: Scenario) -
             kept_by_day: dict[int, dict[Any, dict[str, int]]] = {s.deployment_id: {}}
             for row in session.scalars(select(m.FigureTally)):
                 kept_by_day[row.deployment_id].setdefault(row.day, {})[row.name] = row.value
+            kept_by_month: dict[int, dict[Any, dict[str, int]]] = {s.deployment_id: {}}
+            for month_row in session.scalars(select(m.FigureMonthTally)):
+                kept_by_month[month_row.deployment_id].setdefault(
+                    month_row.month, {})[month_row.name] = month_row.value
+            in_periods = {period: figures.load_facts(session, [s.deployment_id], *period)
+                          for period in PERIODS}
         assert _nonzero(running) == _nonzero(recount)
         assert _nonzero(figures.Facts(kept_by_day)) == _nonzero(  # type: ignore[arg-type]
             figures.Facts(recount_by_day))  # type: ignore[arg-type]
+        assert _nonzero(figures.Facts(kept_by_month)) == _nonzero(  # type: ignore[arg-type]
+            recount)
+        for (start, end), facts in in_periods.items():
+            assert _nonzero(facts) == _nonzero(_by_month_within(
+                recount_by_day, start, end)), (start, end)
         ids = [s.deployment_id]
         assert running.total(ids) == recount.total(ids)
         assert running.by_month(ids) == recount.by_month(ids)
 
     run()
     assert len(alerts) > 10 and batches[0] > 10  # the sequences did reach every kind
+    # A rebuild (after a migration, or rows changed outside the use cases) replaces both
+    # tables by the same recount.
+    with p.sessions.begin() as session:
+        before = figures.load_facts(session, [s.deployment_id])
+        figures.rebuild_tallies(session, [s.deployment_id])
+    with p.sessions() as session:
+        assert _nonzero(figures.load_facts(session, [s.deployment_id])) == _nonzero(before)
+        assert _nonzero(figures.load_facts(session, [s.deployment_id], *PERIODS[1])) == \
+            _nonzero(_by_month_within(figures.recount_facts(session, [s.deployment_id])[1],
+                                      *PERIODS[1]))

@@ -16,10 +16,10 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, and_, delete, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from openlfr.governance.lifecycle import PUBLIC_STATUSES
@@ -27,7 +27,7 @@ from openlfr.governance.records import STOP_OUTCOMES, Adjudication, AlertOutcome
 from openlfr.services.common import deployment_or_404
 from openlfr.services.overrides import went_ahead_despite
 from openlfr.services.platform import Platform
-from openlfr.services.tallies import add_to_tallies, write_pending_tallies
+from openlfr.services.tallies import add_to_tallies, month_of, write_pending_tallies
 from openlfr.spreadsheet import csv_cell
 from openlfr.storage import models as m
 
@@ -148,11 +148,6 @@ def tally(counters: Iterable[CounterFacts], alerts: Iterable[AlertFacts]) -> Fig
 
 
 # --- months -------------------------------------------------------------------------------
-
-
-def month_of(moment: datetime | date) -> str:
-    """The calendar month a moment falls in, "YYYY-MM" (UTC)."""
-    return f"{moment.year:04d}-{moment.month:02d}"
 
 
 def months_between(first: str, last: str) -> list[str]:
@@ -324,26 +319,78 @@ def _month_column(session: Session | Connection) -> Any:
     return func.strftime("%Y-%m", m.FigureTally.day)
 
 
+def _first_of_next_month(day: date) -> date | None:
+    """The first day of the month after ``day``'s (None after the last representable)."""
+    try:
+        return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    except ValueError:
+        return None
+
+
+def _whole_months(start: date | None, end: date | None
+                  ) -> tuple[date | None, date | None] | None:
+    """The calendar months wholly within ``start``..``end`` (both included; None: open),
+    as (their first day, the first day after them; None: open), or None when no month is
+    wholly within."""
+    first = start if start is None or start.day == 1 else _first_of_next_month(start)
+    after: date | None = None
+    if end is not None:
+        after = end + timedelta(days=1) if end < date.max else None
+        if after is not None and after.day != 1:
+            after = after.replace(day=1)
+    if first is None and start is not None:
+        return None
+    if first is not None and after is not None and first >= after:
+        return None
+    return first, after
+
+
 def load_facts(session: Session, deployment_ids: Iterable[int], start: date | None = None,
                end: date | None = None) -> Facts:
-    """The running tallies of ``deployment_ids`` summed by month in the database (a few
-    rows per month a deployment ran, however many alerts and batches it recorded); only
-    the days from ``start`` to ``end`` (both included) when given."""
+    """The running tallies of ``deployment_ids`` by month: a few rows per month a
+    deployment ran, however many days it ran and alerts and batches it recorded; only the
+    days from ``start`` to ``end`` (both included) when given (a month the period covers
+    in part is summed from its days)."""
     ids = list(deployment_ids)
     tallies: dict[int, dict[str, dict[str, int]]] = {i: {} for i in ids}
     if not ids:
         return Facts(tallies)
     write_pending_tallies(session)
-    month = _month_column(session)
-    query = select(m.FigureTally.deployment_id, month, m.FigureTally.name,
-                   func.sum(m.FigureTally.value)).where(m.FigureTally.deployment_id.in_(ids))
-    if start is not None:
-        query = query.where(m.FigureTally.day >= start)
-    if end is not None:
-        query = query.where(m.FigureTally.day <= end)
-    for dep, mo, name, value in session.execute(query.group_by(
-            m.FigureTally.deployment_id, month, m.FigureTally.name)):
-        tallies[dep].setdefault(mo, {})[name] = int(value)
+
+    def add(rows: Iterable[Any]) -> None:
+        for dep, mo, name, value in rows:
+            kept = tallies[dep].setdefault(mo, {})
+            kept[name] = kept.get(name, 0) + int(value)
+
+    whole = _whole_months(start, end)
+    days = m.FigureTally.day
+    if whole is None:  # no month wholly in the period: its days
+        day_ranges = [(start, end)]
+    else:
+        first, after = whole
+        query = select(m.FigureMonthTally.deployment_id, m.FigureMonthTally.month,
+                       m.FigureMonthTally.name, m.FigureMonthTally.value
+                       ).where(m.FigureMonthTally.deployment_id.in_(ids))
+        if first is not None:
+            query = query.where(m.FigureMonthTally.month >= month_of(first))
+        if after is not None:
+            query = query.where(m.FigureMonthTally.month < month_of(after))
+        add(session.execute(query))
+        day_ranges = []  # the days before and after the whole months
+        if start is not None and first is not None and start < first:
+            day_ranges.append((start, first - timedelta(days=1)))
+        if end is not None and after is not None and after <= end:
+            day_ranges.append((after, end))
+    if day_ranges:
+        month = _month_column(session)
+        add(session.execute(
+            select(m.FigureTally.deployment_id, month, m.FigureTally.name,
+                   func.sum(m.FigureTally.value))
+            .where(m.FigureTally.deployment_id.in_(ids))
+            .where(or_(*(and_(days >= low if low is not None else true(),
+                              days <= high if high is not None else true())
+                         for low, high in day_ranges)))
+            .group_by(m.FigureTally.deployment_id, month, m.FigureTally.name)))
     return Facts(tallies)
 
 
@@ -391,7 +438,8 @@ def rebuild_tallies(session: Session | Connection,
     if not ids:
         return
     write_pending_tallies(session)
-    session.execute(delete(m.FigureTally).where(m.FigureTally.deployment_id.in_(ids)))
+    for table in (m.FigureTally, m.FigureMonthTally):
+        session.execute(delete(table).where(table.deployment_id.in_(ids)))
     for dep, days in recount_facts(session, ids)[1].items():
         for day, counts in days.items():
             add_to_tallies(session, dep, day, counts)

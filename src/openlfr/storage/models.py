@@ -538,6 +538,20 @@ class FigureTally(Base):
     value: Mapped[int] = mapped_column(BigInteger)
 
 
+class FigureMonthTally(Base):
+    """The same running totals summed over a calendar month ("YYYY-MM", UTC), written with
+    the day's in the same statement batch: figures by month read a few rows per month
+    whatever the number of days a deployment ran; a period that starts or ends within a
+    month adds that month's days from ``FigureTally``."""
+
+    __tablename__ = "figure_month_tallies"
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
 class DeploymentReview(Base):
     """A published post-deployment review: the figures and record as they stood when it
     was generated. Regenerated (a new version) when the record changes after completion."""

@@ -1,5 +1,6 @@
 """Running aggregates of the figures (platform under load): ``figure_tallies``, one count
-per deployment, day and name, filled from the alerts and counter batches already recorded.
+per deployment, day and name (filled from the alerts and counter batches already recorded
+by 0008's recount, which fills the month tallies added there too).
 
 Revision ID: 0005
 Revises: 0004
@@ -18,8 +19,6 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    from openlfr.services.figures import rebuild_tallies
-
     op.create_table(
         "figure_tallies",
         sa.Column("deployment_id", sa.Integer(), nullable=False),
@@ -32,8 +31,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("deployment_id", "day", "name",
                                 name=op.f("pk_figure_tallies")),
     )
-    # The figures of what was recorded before: one full recount, then running totals.
-    rebuild_tallies(op.get_bind())
 
 
 def downgrade() -> None:

@@ -1,0 +1,41 @@
+"""The figures' running tallies summed by month too (``figure_month_tallies``), filled by
+recounting every deployment's figures.
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-03 18:00:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0008"
+down_revision: str | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    from openlfr.services.figures import rebuild_tallies
+
+    op.create_table(
+        "figure_month_tallies",
+        sa.Column("deployment_id", sa.Integer(), nullable=False),
+        sa.Column("month", sa.String(length=7), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("value", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(["deployment_id"], ["deployments.id"],
+                                name=op.f("fk_figure_month_tallies_deployment_id_deployments"),
+                                ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("deployment_id", "month", "name",
+                                name=op.f("pk_figure_month_tallies")),
+    )
+    # The figures of what was recorded before (days and months): one full recount, then
+    # running totals.
+    rebuild_tallies(op.get_bind())
+
+
+def downgrade() -> None:
+    op.drop_table("figure_month_tallies")
