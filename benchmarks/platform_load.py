@@ -16,7 +16,8 @@ Prints, for one database (SQLite by default; PostgreSQL with --database-url):
 3. Node ingestion under wrk: --connections simulated nodes posting counter batches and
    alerts (3:1) as fast as answers come, one item a request, then --batch-items items a
    request (POST .../batch); req/s, p99, items/s, and how many acknowledged alerts are in
-   the database afterwards (every one must be).
+   the database afterwards (every one must be). Sections 3 and 4 start once the server has
+   served what the run before left queued (/healthz answers within 50 ms).
 4. Console: --streams operator streams open (split between the server's worker processes
    on PostgreSQL), an alert posted every 0.2 s; p50/p95 from post to arrival on every
    stream.
@@ -136,6 +137,21 @@ def costs(p: Platform, state: story.DemoState) -> dict[str, float]:
 
 
 # --- the server and wrk -------------------------------------------------------------------
+
+
+def settle(url: str, quick_ms: float = 50, limit_s: float = 30) -> None:
+    """Wait until the server has finished what an earlier wrk run left queued: when wrk
+    stops, the requests it had sent are still being served (20 uncached pages are about a
+    second of work), and the next measured run would start behind them. /healthz runs on
+    the same worker threads as every request, so it answers quickly only once they are
+    free."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        started = time.perf_counter()
+        httpx.get(url + "/healthz", timeout=limit_s).raise_for_status()
+        if (time.perf_counter() - started) * 1000 < quick_ms:
+            return
+        time.sleep(0.2)
 
 
 def free_port() -> int:
@@ -423,6 +439,7 @@ def main() -> None:
             print(f"  cached page / static: {cached['req_s'] / static['req_s']:.2f}")
 
         if 3 in only:
+            settle(server.url)
             with p.sessions() as s:
                 before = s.scalar(select(func.count()).select_from(m.Alert))
             at = datetime.now(UTC).isoformat()
@@ -440,6 +457,7 @@ def main() -> None:
 
             # The same mix sent in batches (POST .../batch): items per second.
             per = args.batch_items
+            settle(server.url)
             batched = wrk(server.url, args.connections, args.seconds, BATCH % {
                 "key": state.node_api_key, "dep": state.deployment_id, "entry": entry, "at": at,
                 "alerts": per // 4, "counters": per - per // 4})
@@ -452,6 +470,7 @@ def main() -> None:
                   f"{max(0, batched.get('acked_alerts', 0) - stored_batched)}")
 
         if 4 in only:
+            settle(server.url)
             delays = console_latency(server.url, state, entry, args.streams, args.console_alerts)
             if delays:
                 print(f"\n4. console, {args.streams} streams over {workers} process(es), "
