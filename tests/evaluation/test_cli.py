@@ -250,6 +250,7 @@ def _without_timings(results: dict[str, object]) -> dict[str, object]:
 def test_on_a_ray_cluster_the_results_are_the_same(run: Run, lfw_copy: Path,
                                                     tmp_path: Path) -> None:
     import os
+    import secrets
     import signal
     import tempfile
     import time
@@ -259,8 +260,11 @@ def test_on_a_ray_cluster_the_results_are_the_same(run: Run, lfw_copy: Path,
     temp_dir = tempfile.mkdtemp(prefix="olfr-ray-", dir="/tmp")  # short: socket paths
     # A cluster of its own (`ray start` as an operator runs it), stopped with its command.
     # Token authentication, as Ray's documentation asks of a cluster: the head and every
-    # client with RAY_AUTH_MODE=token and the token in ~/.ray/auth_token.
+    # client with RAY_AUTH_MODE=token and the same token, here a fresh one in
+    # RAY_AUTH_TOKEN (without it the client could look for ~/.ray/auth_token before the
+    # starting head has written it: "no authentication token was found").
     os.environ["RAY_AUTH_MODE"] = "token"  # for the head and the evaluate run below
+    os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
     head = subprocess.Popen(
         [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block",
          f"--port={port}", "--num-cpus=2", f"--temp-dir={temp_dir}",
@@ -281,6 +285,7 @@ def test_on_a_ray_cluster_the_results_are_the_same(run: Run, lfw_copy: Path,
         assert result.returncode == 0, result.stderr
     finally:
         os.environ.pop("RAY_AUTH_MODE", None)
+        os.environ.pop("RAY_AUTH_TOKEN", None)
         os.killpg(head.pid, signal.SIGTERM)
         try:
             head.wait(timeout=30)

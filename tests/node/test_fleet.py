@@ -150,3 +150,20 @@ def test_the_command_stops_every_camera_on_sigterm(live: LivePlatform, open_gate
     for camera in summary["cameras"]:
         assert camera["summary"]["stop_reason"] == "interrupted"
         assert camera["summary"]["watchlist_dropped"]
+
+
+def test_joining_a_token_cluster_without_its_token_says_how_to_get_it(tmp_path: Path) -> None:
+    """RAY_AUTH_MODE=token with no token on this machine: one FleetError naming where the
+    token goes, not Ray's traceback (in a process of its own: Ray keeps its settings)."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")}
+    env.update(RAY_AUTH_MODE="token", HOME=str(tmp_path))  # no ~/.ray/auth_token
+    result = subprocess.run(
+        [sys.executable, "-c", "from openlfr.fleet import FleetError, start_ray\n"
+         "try:\n    start_ray('127.0.0.1:9')\nexcept FleetError as exc:\n    print(exc)"],
+        capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "cannot join the Ray cluster at 127.0.0.1:9" in result.stdout
+    assert "~/.ray/auth_token" in result.stdout and "RAY_AUTH_TOKEN" in result.stdout

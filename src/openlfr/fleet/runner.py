@@ -175,6 +175,8 @@ def start_ray(address: str | None, temp_dir: Path | None = None,
             options["num_cpus"] = num_cpus
         if temp_dir is not None:
             options["_temp_dir"] = str(temp_dir)
+    from ray.exceptions import AuthenticationError
+
     try:
         ray.init(**options)
     except ConnectionError as exc:
@@ -182,6 +184,11 @@ def start_ray(address: str | None, temp_dir: Path | None = None,
                          "`ray start --head` (or check the address); a cluster with token "
                          "authentication needs RAY_AUTH_MODE=token and its token here too "
                          "(~/.ray/auth_token or RAY_AUTH_TOKEN)") from None
+    except AuthenticationError:
+        raise FleetError(f"cannot join the Ray cluster at {address}: RAY_AUTH_MODE=token is "
+                         "set but this machine has no token; copy the cluster's token from "
+                         "its head (~/.ray/auth_token there) to ~/.ray/auth_token here, or "
+                         "set RAY_AUTH_TOKEN") from None
 
 
 def run_fleet(cameras: list[Camera], options: FleetOptions,

@@ -5,7 +5,8 @@ counted and reads them back.
 
 A transaction that adds to the same few tallies many times (a group of node writes,
 ``services.group_commit``) can ``defer_tallies``: its additions are summed in memory and
-written in one statement a table at commit, or before anything in it reads the tallies.
+written at commit (one statement on PostgreSQL, one a table on SQLite), or before
+anything in it reads the tallies.
 """
 
 from __future__ import annotations
