@@ -13,10 +13,11 @@ from figures_helpers import A_START
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from platform_helpers import Scenario, activate_at, ok
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from openlfr.services import figures
 from openlfr.storage import models as m
+from openlfr.storage.db import current_revision, migrate
 
 #: The deployment runs 8 hours from 20:00 on 31 March: its figures span two days and two
 #: months.
@@ -154,3 +155,39 @@ def test_running_figures_equal_a_recount_after_any_actions(scenario_on: Scenario
         assert _nonzero(figures.load_facts(session, [s.deployment_id], *PERIODS[1])) == \
             _nonzero(_by_month_within(figures.recount_facts(session, [s.deployment_id])[1],
                                       *PERIODS[1]))
+
+
+def test_migration_0008_fills_the_month_tallies_of_what_was_recorded(scenario_on: Scenario
+                                                                       ) -> None:
+    """A database at 0007 (day tallies only) migrated to 0008: the month tallies hold the
+    recount of the alerts and batches already recorded, and the figures read the same."""
+    s = scenario_on
+    entry = activate_at(s, A_START, hours=HOURS)
+    s.clock.now = A_START + timedelta(hours=HOURS, minutes=-1)
+    node = s.staff.node(s.deployment_id)
+    p = s.staff.platform
+    for i, minutes in enumerate((10, 200, 300, 470)):  # both sides of midnight, 31 March
+        ok(node.post(f"/api/node/deployments/{s.deployment_id}/alerts", json={
+            "alert_uid": f"before-0008-{i}", "camera": "cam-1", "score": 0.7,
+            "track_id": f"t-{i}", "entry_id": entry,
+            "occurred_at": (A_START + timedelta(minutes=minutes)).isoformat()}), 201)
+        ok(node.post(f"/api/node/deployments/{s.deployment_id}/counters", json={
+            "batch_id": f"before-0008-{i}", "faces_seen": 100 + i, "tracks": 10,
+            "period_start": (A_START + timedelta(minutes=minutes - 5)).isoformat(),
+            "period_end": (A_START + timedelta(minutes=minutes)).isoformat()}), 201)
+    with p.sessions() as session:
+        before = figures.load_facts(session, [s.deployment_id])
+    assert set(before.tallies[s.deployment_id]) == {"2026-03", "2026-04"}
+    with p.engine.begin() as connection:  # back to 0007: no month tallies
+        connection.execute(text("DROP TABLE figure_month_tallies"))
+        connection.execute(text("UPDATE alembic_version SET version_num = '0007'"))
+    migrate(p.engine)
+    assert current_revision(p.engine) == "0008"
+    with p.sessions() as session:
+        after = figures.load_facts(session, [s.deployment_id])
+        recount, _ = figures.recount_facts(session, [s.deployment_id])
+        months = {(row.month, row.name): row.value
+                  for row in session.scalars(select(m.FigureMonthTally))}
+    assert _nonzero(after) == _nonzero(before) == _nonzero(recount)
+    assert {month: {name: n for (mo, name), n in months.items() if mo == month and n}
+            for month in ("2026-03", "2026-04")} == _nonzero(recount)[s.deployment_id]
