@@ -245,12 +245,12 @@ def alert_changed(session: Session, alert: m.Alert,
     after_day, after_counts = alert_tally(alert)
     if before_day != after_day:
         add_to_tallies(session, alert.deployment_id, before_day,
-                        {k: -n for k, n in before_counts.items()})
+                       {k: -n for k, n in before_counts.items()})
         add_to_tallies(session, alert.deployment_id, after_day, after_counts)
         return
     add_to_tallies(session, alert.deployment_id, after_day,
-                    {k: after_counts.get(k, 0) - before_counts.get(k, 0)
-                     for k in {*before_counts, *after_counts}})
+                   {k: after_counts.get(k, 0) - before_counts.get(k, 0)
+                    for k in {*before_counts, *after_counts}})
 
 
 def figures_of(tally: Tally) -> Figures:
