@@ -37,7 +37,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
@@ -138,6 +138,18 @@ def dlib_descriptors(paths: list[Path], cache: Path, reference: DlibReference) -
     return rows
 
 
+def with_fillers(small: Watchlist, fillers: Watchlist, filler_dlib: np.ndarray,
+                 walker_dlib: np.ndarray) -> tuple[Watchlist, int]:
+    """The scene's watchlist plus every filler that dlib does not call a walker's own face
+    (L2 < 0.45: UTKFace holds some people twice); also how many were left out."""
+    d = np.linalg.norm(filler_dlib[:, None, :] - walker_dlib[None, :, :], axis=2)
+    same = np.nan_to_num(d, nan=9.0).min(axis=1) < 0.45
+    kept = [s for s, dup in zip(fillers.subjects, same, strict=True) if not dup]
+    large = Watchlist(small.descriptor_model,
+                      [*small.subjects, *[Subject(s.ref, s.images) for s in kept]])
+    return large, int(same.sum())
+
+
 def filler_watchlist(rest: list[Path], work: Path, analyzer: FaceAnalyzer, size: int) -> Watchlist:
     """`size` unused fillers, one subject each, enrolled by the engine (cached)."""
     cache = work / f"fillers_{size}_{analyzer.model_id.replace(':', '_')}.json"
@@ -182,6 +194,10 @@ class Recording:
     identified: list[Identified] = field(default_factory=list)
     described: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     """track id -> descriptors"""
+    sightings: dict[int, list[tuple[int, float, np.ndarray]]] = field(
+        default_factory=lambda: defaultdict(list))
+    """track id -> [(frame, quality, descriptor)] of every described sighting, in the
+    order the tracker received them (for --dump: fusion rules can be replayed offline)"""
 
 
 class RecordingWatcher(Watcher):
@@ -206,6 +222,8 @@ class RecordingWatcher(Watcher):
         add_sighting, identify = self.tracker.add_sighting, self.index.identify
 
         def recording_add(track, sighting):  # type: ignore[no-untyped-def]
+            self.recording.sightings[track.id].append(
+                (sighting.frame_index, sighting.quality, sighting.descriptor))
             fused = add_sighting(track, sighting)
             if fused is not None:
                 deciding.append(track)
@@ -386,10 +404,11 @@ def main() -> None:
                         help="engine setting (default: shipped)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--dump", type=Path,
-                        help="pickle every run's truth and recording here, each identified "
-                        "probe (a track's fused descriptor) included: with --threshold 1.0 "
-                        "no track alerts, every track is described to its end, and the "
-                        "probes can be identified again offline against any watchlist")
+                        help="pickle every run's truth, watchlist and recording here, each "
+                        "identified probe (a track's fused descriptor) and every described "
+                        "sighting included: with --threshold 1.0 no track alerts, every "
+                        "track is described to its end, and walkby_replay.py replays the "
+                        "decision offline under other fusion rules")
     args = parser.parse_args()
     if not (args.shared / "tools" / "walkby.py").exists():
         sys.exit(f"{args.shared}/tools/walkby.py not found: pass --shared")
@@ -437,17 +456,16 @@ def main() -> None:
             walker_photos = [pool / w["file"] for w in truth["walkers"]]
             walker_dlib = dlib_descriptors(
                 walker_photos, args.work / f"{name}_walkers_dlib.npy", reference)
-            d = np.linalg.norm(filler_dlib[:, None, :] - walker_dlib[None, :, :], axis=2)
-            same = np.nan_to_num(d, nan=9.0).min(axis=1) < 0.45
-            kept = [s for s, dup in zip(fillers.subjects, same, strict=True) if not dup]
-            large = Watchlist(small.descriptor_model,
-                              [*small.subjects, *[Subject(s.ref, s.images) for s in kept]])
-            runs.append((f"+{len(kept)} fillers ({int(same.sum())} excluded as a "
-                         "walker's own face)", large))
+            large, excluded = with_fillers(small, fillers, filler_dlib, walker_dlib)
+            runs.append((f"+{len(large.subjects) - len(small.subjects)} fillers ({excluded} "
+                         "excluded as a walker's own face)", large))
         for label, watchlist in runs:
             alerts, fps, recording, counters = run_engine(clip, watchlist, analyzer, config)
             found, false = score_alerts(truth, alerts)
-            dumps[f"{name} {label}"] = (truth, recording.identified, dict(recording.detections))
+            dumps[f"{name} {label}"] = {
+                "truth": truth, "watchlist": watchlist, "detections": dict(recording.detections),
+                "identified": [asdict(i) for i in recording.identified],
+                "sightings": dict(recording.sightings)}
             enrolled = len({w["identity"] for w in truth["walkers"] if w["enrolled"]})
             tpir = len(found) / enrolled
             print(f"  {label}: TPIR {tpir:.2f} ({len(found)}/{enrolled}), "

@@ -1,0 +1,99 @@
+"""Replay a walk-by recording's track decisions offline, under other fusion settings.
+
+``engine_walkby.py --threshold 1.0 --dump FILE`` records, for every run, the truth, the
+watchlist and each track's described sightings (frame, quality, descriptor) in the order
+the tracker received them; at threshold 1.0 no track alerts, so every track is described
+to its end. This script feeds those sightings again through the engine's own tracker
+(``FaceTracker.add_sighting``: the same memory and fusion code) and the engine's
+``WatchlistIndex``, and prints TPIR and false alerts at each threshold, for the shipped
+``fuse_best`` / ``track_memory`` and for the others asked for. The shipped row reproduces
+the engine's own figures, which is the check that the replay is faithful; other rows show
+what a setting would change without running the video again (seconds instead of minutes).
+
+Run: python3 benchmarks/walkby_replay.py DUMP [--fuse-best 3,5,8] [--thresholds 0.45,0.5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from engine_walkby import score_alerts  # noqa: E402
+
+from openlfr.recognition import EngineConfig  # noqa: E402
+from openlfr.recognition.faces import Box  # noqa: E402
+from openlfr.recognition.matcher import WatchlistIndex  # noqa: E402
+from openlfr.recognition.tracker import FaceTracker, Sighting, Track  # noqa: E402
+
+NO_BOX = Box(0, 0, 1, 1)
+
+
+def replay(run: dict, config: EngineConfig, index: WatchlistIndex,
+           thresholds: list[float]) -> list[tuple[float, int, int, int]]:
+    """(threshold, found, enrolled, false alerts) had the run decided with `config`."""
+    tracker = FaceTracker(config)
+    probes, where = [], []
+    for track_id, sightings in run["sightings"].items():
+        track = Track(id=track_id, box=NO_BOX, still=False, last_seen_step=0)
+        for frame, quality, descriptor in sightings:
+            track.describing += 1
+            fused = tracker.add_sighting(track, Sighting(frame, 0.0, NO_BOX, None, quality,
+                                                         descriptor))
+            if fused is not None:
+                probes.append(fused)
+                where.append((track_id, frame))
+    found_by: dict[int, list[tuple[int, str, float]]] = {}
+    if probes:
+        for (track_id, frame), ident in zip(where, index.identify(np.stack(probes)),
+                                            strict=True):
+            ref = index.subject_refs[ident.subject_index]
+            found_by.setdefault(track_id, []).append((frame, ref, ident.score))
+    truth = run["truth"]
+    enrolled = len({w["identity"] for w in truth["walkers"] if w["enrolled"]})
+    rows = []
+    for threshold in thresholds:
+        alerts = []
+        for decisions in found_by.values():
+            first = next((d for d in decisions if d[2] >= threshold), None)
+            if first is not None:
+                alerts.append({"frame": first[0], "subject": first[1]})
+        found, false = score_alerts(truth, alerts)
+        rows.append((threshold, len(found), enrolled, len(false)))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dump", type=Path, help="a file written by engine_walkby.py --dump")
+    parser.add_argument("--fuse-best", default="",
+                        help="other fuse_best values to replay, comma-separated")
+    parser.add_argument("--thresholds", default="0.40,0.45,0.50,0.55,0.60")
+    args = parser.parse_args()
+    runs = pickle.loads(args.dump.read_bytes())
+    if not runs or "sightings" not in next(iter(runs.values())):
+        sys.exit(f"{args.dump}: no sightings recorded; make it with engine_walkby.py --dump")
+    thresholds = [float(t) for t in args.thresholds.split(",")]
+    shipped = EngineConfig()
+    settings = [("shipped", shipped)]
+    for value in filter(None, args.fuse_best.split(",")):
+        k = int(value)
+        settings.append((f"fuse_best {k}", EngineConfig(
+            fuse_best=k, track_memory=max(k, shipped.track_memory))))
+    for label, run in runs.items():
+        index = WatchlistIndex(run["watchlist"])
+        print(f"{label}")
+        for name, config in settings:
+            cells = "  ".join(f"{t:.2f}: {f}/{e}, {fa} false"
+                              for t, f, e, fa in replay(run, config, index, thresholds))
+            print(f"  {name:<13} {cells}")
+
+
+if __name__ == "__main__":
+    main()
