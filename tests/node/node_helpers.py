@@ -46,8 +46,9 @@ class LiveDeployment:
 
 class Gate:
     """ASGI middleware in front of the platform. ``mode``: None (pass), "down" (every
-    node call answers 503 before the platform sees it) or "hold" (alert posts are
-    recorded, but the answer is held back until ``release`` is set)."""
+    node call answers 503 before the platform sees it) or "hold" (posts carrying an
+    alert, alone or in a batch, are recorded, but the answer is held back until
+    ``release`` is set)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -66,13 +67,29 @@ class Gate:
                         "headers": [(b"content-type", b"text/plain")]})
             await send({"type": "http.response.body", "body": b"gate closed"})
             return
-        if self.mode == "hold" and scope["method"] == "POST" and path.endswith("/alerts"):
+        if self.mode == "hold" and scope["method"] == "POST" and (
+                path.endswith("/alerts") or path.endswith("/batch")):
+            # A node sends an alert alone, or in a batch when a counters item was queued
+            # with it: read the body to tell, then hand the same body on to the platform.
+            received = [await receive()]
+            while received[-1].get("more_body"):
+                received.append(await receive())
+            body = b"".join(m.get("body", b"") for m in received)
+            replay = iter(received)
+
+            async def again() -> dict[str, Any]:
+                message = next(replay, None)
+                return message if message is not None else await receive()
+
+            if path.endswith("/batch") and not json.loads(body or b"{}").get("alerts"):
+                await self.app(scope, again, send)
+                return
             answer: list[dict[str, Any]] = []
 
             async def keep(message: dict[str, Any]) -> None:
                 answer.append(message)
 
-            await self.app(scope, receive, keep)
+            await self.app(scope, again, keep)
             self.held += 1
             while not self.release.is_set():
                 await asyncio.sleep(0.05)
