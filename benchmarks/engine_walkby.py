@@ -179,11 +179,6 @@ class Identified:
     frame: int
     subject: str
     score: float
-    similarities: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
-    """best, second best, mean and standard deviation over all subjects (for --dump)"""
-    probe: np.ndarray | None = None
-    """the track's fused descriptor that was identified (for --dump: to identify again
-    against another watchlist, offline)"""
 
 
 @dataclass
@@ -231,13 +226,10 @@ class RecordingWatcher(Watcher):
 
         def recording_identify(probes):  # type: ignore[no-untyped-def]
             found = identify(probes)
-            sims = np.sort(self.index.subject_similarities(probes), axis=1)
-            for track, ident, row, probe in zip(deciding, found, sims, probes, strict=True):
-                stats = (float(row[-1]), float(row[-2]) if len(row) > 1 else 0.0,
-                         float(row.mean()), float(row.std()))
+            for track, ident in zip(deciding, found, strict=True):
                 self.recording.identified.append(Identified(
                     track.id, frame.index, self.index.subject_refs[ident.subject_index],
-                    ident.score, stats, np.array(probe, np.float32)))
+                    ident.score))
             return found
 
         self.tracker.add_sighting = recording_add  # type: ignore[method-assign]
@@ -404,11 +396,10 @@ def main() -> None:
                         help="engine setting (default: shipped)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--dump", type=Path,
-                        help="pickle every run's truth, watchlist and recording here, each "
-                        "identified probe (a track's fused descriptor) and every described "
-                        "sighting included: with --threshold 1.0 no track alerts, every "
-                        "track is described to its end, and walkby_replay.py replays the "
-                        "decision offline under other fusion rules")
+                        help="pickle every run's truth, watchlist and recording here, every "
+                        "described sighting included: with --threshold 1.0 no track "
+                        "alerts, every track is described to its end, and walkby_replay.py "
+                        "replays the decisions offline under other fusion rules")
     args = parser.parse_args()
     if not (args.shared / "tools" / "walkby.py").exists():
         sys.exit(f"{args.shared}/tools/walkby.py not found: pass --shared")

@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from engine_walkby import score_alerts  # noqa: E402
+from engine_walkby import Identified, Recording, sweep  # noqa: E402
 
 from openlfr.recognition import EngineConfig  # noqa: E402
 from openlfr.recognition.faces import Box  # noqa: E402
@@ -35,8 +35,8 @@ NO_BOX = Box(0, 0, 1, 1)
 
 
 def replay(run: dict, config: EngineConfig, index: WatchlistIndex,
-           thresholds: list[float]) -> list[tuple[float, int, int, int]]:
-    """(threshold, found, enrolled, false alerts) had the run decided with `config`."""
+           thresholds: list[float]) -> list[tuple[float, float, int]]:
+    """(threshold, TPIR, false alerts) had the run decided with `config`."""
     tracker = FaceTracker(config)
     probes, where = [], []
     for track_id, sightings in run["sightings"].items():
@@ -48,24 +48,13 @@ def replay(run: dict, config: EngineConfig, index: WatchlistIndex,
             if fused is not None:
                 probes.append(fused)
                 where.append((track_id, frame))
-    found_by: dict[int, list[tuple[int, str, float]]] = {}
+    recording = Recording()
     if probes:
         for (track_id, frame), ident in zip(where, index.identify(np.stack(probes)),
                                             strict=True):
-            ref = index.subject_refs[ident.subject_index]
-            found_by.setdefault(track_id, []).append((frame, ref, ident.score))
-    truth = run["truth"]
-    enrolled = len({w["identity"] for w in truth["walkers"] if w["enrolled"]})
-    rows = []
-    for threshold in thresholds:
-        alerts = []
-        for decisions in found_by.values():
-            first = next((d for d in decisions if d[2] >= threshold), None)
-            if first is not None:
-                alerts.append({"frame": first[0], "subject": first[1]})
-        found, false = score_alerts(truth, alerts)
-        rows.append((threshold, len(found), enrolled, len(false)))
-    return rows
+            recording.identified.append(Identified(
+                track_id, frame, index.subject_refs[ident.subject_index], ident.score))
+    return sweep(run["truth"], recording, thresholds)
 
 
 def main() -> None:
@@ -90,8 +79,8 @@ def main() -> None:
         index = WatchlistIndex(run["watchlist"])
         print(f"{label}")
         for name, config in settings:
-            cells = "  ".join(f"{t:.2f}: {f}/{e}, {fa} false"
-                              for t, f, e, fa in replay(run, config, index, thresholds))
+            cells = "  ".join(f"{t:.2f}: TPIR {tpir:.2f}, {fa} false"
+                              for t, tpir, fa in replay(run, config, index, thresholds))
             print(f"  {name:<13} {cells}")
 
 
