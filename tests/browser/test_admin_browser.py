@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from browser_helpers import log_in
 from platform_helpers import PASSWORD, Staff, ok
+from playwright.sync_api import expect
 
 WIDTHS = (390, 1280)
 OVERFLOW = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
@@ -32,7 +33,7 @@ def test_an_admin_does_the_admin_work(page: Any, staff: Staff, live_url: str,
     page.fill("#password", "a-long-password-1")
     page.select_option("#role", "planner")
     page.click("[data-test=add-user]")
-    assert page.locator("[data-test=person][data-username=pat]").count() == 1
+    expect(page.locator("[data-test=person][data-username=pat]")).to_have_count(1)
     _fits(page, width, "people and roles")
 
     page.goto(f"{live_url}/staff/admin/api-keys")
@@ -44,7 +45,7 @@ def test_an_admin_does_the_admin_work(page: Any, staff: Staff, live_url: str,
     page.goto(f"{live_url}/staff/admin/api-keys")
     assert secret not in page.content()
     page.click("[data-test=key] [data-test=revoke]")
-    assert page.locator("[data-test=key][data-revoked=true]").count() == 1
+    expect(page.locator("[data-test=key][data-revoked=true]")).to_have_count(1)
 
     page.goto(f"{live_url}/staff/admin/register/new")
     page.fill("#summary", "Cameras compare passers-by with a short watchlist.")
@@ -53,7 +54,7 @@ def test_an_admin_does_the_admin_work(page: Any, staff: Staff, live_url: str,
     page.fill("#default_threshold", "0.55")
     page.fill("[data-test=reason]", "Raised after the pilot's first month.")
     page.click("[data-test=publish-entry]")
-    assert page.locator("[data-test=register-entry][data-version='2']").count() == 1
+    expect(page.locator("[data-test=register-entry][data-version='2']")).to_have_count(1)
     _fits(page, width, "the register list")
     [entry] = ok(staff.anon.get("/api/public/technology"))
     assert [v["version"] for v in entry["versions"]] == [1, 2]

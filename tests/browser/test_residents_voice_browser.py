@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from browser_helpers import log_in
 from platform_helpers import PASSWORD, START, Scenario, ok
+from playwright.sync_api import expect
 from portal_helpers import publish_realistic_deployment
 from smtp_sink import smtp_sink
 
@@ -74,7 +75,7 @@ def test_objection_answered_before_the_start_with_its_outcome_emailed(
         item.locator("[data-test=answer-text]").fill("Noted.")
         item.locator("[data-test=answer-outcome]").select_option("not_upheld")
         item.locator("[data-test=answer-submit]").click()
-        assert "Noted." in planner.inner_text("[data-test=feedback-item][data-kind=objection]")
+        expect(planner.locator("[data-test=feedback-item][data-kind=objection]")).to_contain_text("Noted.")
         assert planner.locator("[data-test=feedback-item][data-answered=true]").count() == 0
         item = planner.locator("[data-test=feedback-item][data-kind=objection]")
         item.locator("[data-test=answer-text]").fill(ANSWER)

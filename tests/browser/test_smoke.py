@@ -3,10 +3,12 @@ site, and a staff login works."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from browser_helpers import log_in
 from platform_helpers import PASSWORD, Staff
+from playwright.sync_api import expect
 from portal_helpers import publish_realistic_deployment
 
 
@@ -17,7 +19,7 @@ def test_home_and_deployment_render_without_other_sites(page: Any, scenario: Any
     page.on("request", lambda r: requested.append(r.url))
     page.goto(live_url)
     page.click(f"[data-test=deployment-link][href*='{scenario.reference}']")
-    assert scenario.reference in page.title() or scenario.reference in page.content()
+    expect(page).to_have_title(re.compile(re.escape(scenario.reference)))
     outside = [u for u in requested if not u.startswith(live_url)]
     assert outside == []
 

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from platform_helpers import Scenario, ok
+from playwright.sync_api import expect
 from smtp_sink import Received, smtp_sink
 from sqlalchemy import select
 
@@ -39,7 +40,7 @@ def test_resident_subscribes_from_the_home_page_and_confirms(page: Any, scenario
 
         page.goto(live_url)
         page.click("[data-test=area][data-area=lambeth--vauxhall] [data-test=area-email]")
-        assert "Lambeth / Vauxhall" in page.inner_text("h1")
+        expect(page.locator("h1")).to_contain_text("Lambeth / Vauxhall")
         page.fill("[data-test=email]", RESIDENT)
         page.click("[data-test=subscribe-submit]")
         page.wait_for_selector("[data-test=subscribe-sent]")
