@@ -227,12 +227,23 @@ def run_fleet(cameras: list[Camera], options: FleetOptions,
     stop_sent = False
     # A camera whose actor died is asked for its pid until Ray has restarted it, and only
     # then to run again: a call made while it restarts fails (ActorUnavailableError), and
-    # is neither another death nor a run. The pending pid calls (-> camera), and when
-    # each camera was first asked.
+    # is neither another death nor a run. The pending pid calls (-> camera), when each
+    # camera was first asked, and when each camera still restarting is asked again (the
+    # loop goes on relaying the other cameras' events meanwhile).
     probing: dict[Any, str] = {}
     restarting_since: dict[str, float] = {}
-    while running or probing:
-        done, _ = ray.wait([*running, *probing], num_returns=1, timeout=EVENT_POLL_S)
+    ask_again_at: dict[str, float] = {}
+    while running or probing or ask_again_at:
+        now = time.monotonic()
+        for name in [n for n, at in ask_again_at.items() if at <= now]:
+            del ask_again_at[name]
+            probing[actors[name].pid.remote()] = name
+        wait_s = min([EVENT_POLL_S, *(at - now for at in ask_again_at.values())])
+        if running or probing:
+            done, _ = ray.wait([*running, *probing], num_returns=1, timeout=max(wait_s, 0.0))
+        else:  # only cameras waiting to be asked again: nothing to wait on but the clock
+            done = []
+            time.sleep(max(wait_s, 0.0))
         _relay_events(actors, running, report)
         if stop.is_set() and not stop_sent:
             stop_sent = True
@@ -248,8 +259,7 @@ def run_fleet(cameras: list[Camera], options: FleetOptions,
                 except RayActorError as exc:  # still restarting
                     if not stop_sent and (time.monotonic() - restarting_since[name]
                                           <= RESTARTING_WAIT_S):
-                        time.sleep(EVENT_POLL_S)
-                        probing[actors[name].pid.remote()] = name
+                        ask_again_at[name] = time.monotonic() + EVENT_POLL_S
                         continue
                     late = f"its actor was still restarting after {RESTARTING_WAIT_S:g} s: {exc}"
                 if stop_sent or late:
