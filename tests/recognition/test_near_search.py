@@ -154,14 +154,17 @@ def test_the_descriptor_graph_gives_what_the_shipped_network_gives(
     swap folded into the first convolution and no subnormal weight (slow on a CPU): the
     same descriptors as the shipped graph run on its own input (BGR, NCHW, one chip at a
     time, then made unit length)."""
+    import onnx
     import onnxruntime
     from onnx import numpy_helper
 
     from openlfr.recognition.arcface import build_describer_graph, describer_weights
+    from openlfr.recognition.onnx_networks import cached_model
 
     faces = analyzer.locate_faces(group_photo, **LOOK).faces
     chips, _, ours = analyzer.describe_faces(group_photo, [f.box for f in faces])
-    graph = build_describer_graph(describer_weights()).graph
+    graph = onnx.load(str(cached_model(describer_weights(), "mobilefacenet",
+                                       build_describer_graph))).graph
     assert not any(n.op_type == "PRelu" for n in graph.node)
     tiny = np.finfo(np.float32).tiny
     for initializer in graph.initializer:

@@ -238,12 +238,13 @@ def run_fleet(cameras: list[Camera], options: FleetOptions,
         for name in [n for n, at in ask_again_at.items() if at <= now]:
             del ask_again_at[name]
             probing[actors[name].pid.remote()] = name
+        # every camera left to ask again is due later than now: a positive wait
         wait_s = min([EVENT_POLL_S, *(at - now for at in ask_again_at.values())])
         if running or probing:
-            done, _ = ray.wait([*running, *probing], num_returns=1, timeout=max(wait_s, 0.0))
+            done, _ = ray.wait([*running, *probing], num_returns=1, timeout=wait_s)
         else:  # only cameras waiting to be asked again: nothing to wait on but the clock
             done = []
-            time.sleep(max(wait_s, 0.0))
+            time.sleep(wait_s)
         _relay_events(actors, running, report)
         if stop.is_set() and not stop_sent:
             stop_sent = True

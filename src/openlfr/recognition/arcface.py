@@ -111,7 +111,6 @@ def build_describer_graph(weights: Path) -> Any:
     else:
         raise ModelError(f"{weights}: not the expected descriptor graph; reinstall the models")
     _take_rgb(graph, network_input)
-    _flush_subnormal_weights(graph)
     body = _prelu_as_max(graph)
     prologue = [
         helper.make_node("Cast", ["chips"], ["chips_f"], to=TensorProto.FLOAT),
@@ -167,22 +166,6 @@ def _take_rgb(graph: Any, network_input: str) -> None:
                 np.ascontiguousarray(kernel[:, ::-1]), initializer.name))
             return
     raise ModelError("descriptor graph: the first convolution's weights are missing")
-
-
-def _flush_subnormal_weights(graph: Any) -> None:
-    """Set the weights too small for a normal float32 (below 1.2e-38; the MobileFaceNet
-    has 8,938 of them) to zero. They change no descriptor (the same to the last bit on the
-    shared photos), but a CPU multiplies subnormal numbers in microcode: on a Xeon with
-    AVX-512 they made a descriptor cost 55 ms instead of 15."""
-    from onnx import numpy_helper
-
-    tiny = np.finfo(np.float32).tiny
-    for index, initializer in enumerate(graph.initializer):
-        weights = numpy_helper.to_array(initializer)
-        if weights.dtype != np.float32 or not np.any((weights != 0) & (np.abs(weights) < tiny)):
-            continue
-        flushed = np.where(np.abs(weights) < tiny, np.float32(0), weights).astype(np.float32)
-        graph.initializer[index].CopyFrom(numpy_helper.from_array(flushed, initializer.name))
 
 
 def _prelu_as_max(graph: Any) -> list[Any]:
