@@ -169,7 +169,8 @@ def main() -> None:
     for label, analyzer in (
         ("dlib on dlib", FaceAnalyzer(backend="dlib", detector="hog", descriptor="dlib")),
         ("dlib on onnx", FaceAnalyzer(backend="onnx", detector="hog", descriptor="dlib")),
-        ("mobilefacenet", FaceAnalyzer()),
+        ("w600k", FaceAnalyzer(descriptor="w600k")),
+        ("mobilefacenet", FaceAnalyzer(descriptor="mobilefacenet")),
     ):
         ms = ms_per_descriptor(analyzer, args.clip)
         print(f"ms per descriptor, {label:13}: {ms:6.1f}")

@@ -10,8 +10,10 @@ photo as in the identities), then for each scene prints in one run:
   ``walkby_score.py`` (an alert counts when it names an enrolled person within 15 frames
   of a frame where they are in view; any other alert is false);
 * the same with every other filler photo also enrolled (one photo each: 1:N at a real
-  watchlist size), excluding fillers that dlib says are a walker's own face (UTKFace holds
-  some people twice);
+  watchlist size), excluding fillers that are a walker's own face (UTKFace holds some
+  people twice, under other file names): those that two of three networks (dlib's ResNet
+  and both MobileFaceNets, each at a strict same-person cut: ``SAME_PERSON``) call the
+  walker's photo, so no one network judges its own test;
 * the ratio of the engine's fps to the loop people write with ``face_recognition`` (HOG
   at full resolution on every frame, dlib's descriptor for every face; the same dlib calls
   face_recognition makes, timed on the first ``--baseline-frames`` frames);
@@ -28,6 +30,7 @@ Scenes, padded passers and the filler watchlist are cached in --work.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -44,7 +47,12 @@ import cv2
 import numpy as np
 
 from openlfr.recognition import DEFAULT_THRESHOLD, EngineConfig, FaceAnalyzer, Watcher, Watchlist
-from openlfr.recognition.enrolment import build_watchlist
+from openlfr.recognition.backends import DEFAULT_DESCRIPTOR, DESCRIPTOR_NAMES
+from openlfr.recognition.enrolment import (
+    PhotoRejected,
+    build_watchlist,
+    describe_enrolment_photo,
+)
 from openlfr.recognition.sources import VideoFileSource
 from openlfr.recognition.watchlist import Subject
 
@@ -138,12 +146,49 @@ def dlib_descriptors(paths: list[Path], cache: Path, reference: DlibReference) -
     return rows
 
 
-def with_fillers(small: Watchlist, fillers: Watchlist, filler_dlib: np.ndarray,
-                 walker_dlib: np.ndarray) -> tuple[Watchlist, int]:
-    """The scene's watchlist plus every filler that dlib does not call a walker's own face
-    (L2 < 0.45: UTKFace holds some people twice); also how many were left out."""
-    d = np.linalg.norm(filler_dlib[:, None, :] - walker_dlib[None, :, :], axis=2)
-    same = np.nan_to_num(d, nan=9.0).min(axis=1) < 0.45
+SAME_PERSON = {"dlib": 0.5, "w600k": 0.5, "mobilefacenet": 0.5}
+"""The judges of "this filler is a walker's own face": dlib's L2 distance below its cut, a
+MobileFaceNet's cosine above its cut. Of the 384,150 walker-filler pairs (78 walkers, 4,925
+fillers) dlib marks 404, faceplugin's MobileFaceNet 190 and the w600k 29, true duplicates
+included; a filler is left out when two of the three agree (77 fillers)."""
+
+
+def judge_descriptors(paths: list[Path], cache: Path, reference: DlibReference,
+                      judges: dict[str, FaceAnalyzer]) -> dict[str, np.ndarray]:
+    """Each judge's descriptor of each photo (NaN where it finds no face), cached."""
+    found = {"dlib": dlib_descriptors(paths, cache.with_name(cache.name + "_dlib.npy"),
+                                      reference)}
+    for name, analyzer in judges.items():
+        target = cache.with_name(f"{cache.name}_{name}.npy")
+        if not target.exists():
+            rows = np.full((len(paths), analyzer.backends.describer.dim), np.nan, np.float32)
+            for i, path in enumerate(paths):
+                with contextlib.suppress(PhotoRejected):
+                    rows[i] = describe_enrolment_photo(path.read_bytes(), path.name,
+                                                       analyzer).descriptor
+            np.save(target, rows)
+        found[name] = np.load(target)
+    return found
+
+
+def same_person_votes(fillers: dict[str, np.ndarray], walkers: dict[str, np.ndarray]
+                      ) -> np.ndarray:
+    """(fillers, walkers): how many judges call the filler the walker's own face."""
+    votes = np.zeros((len(fillers["dlib"]), len(walkers["dlib"])), np.int32)
+    for name, cut in SAME_PERSON.items():
+        a, b = fillers[name], walkers[name]
+        if name == "dlib":
+            distance = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2)
+            votes += np.nan_to_num(distance, nan=9.0) < cut
+        else:
+            votes += np.nan_to_num(a @ b.T, nan=-1.0) > cut
+    return votes
+
+
+def with_fillers(small: Watchlist, fillers: Watchlist, same: np.ndarray
+                 ) -> tuple[Watchlist, int]:
+    """The scene's watchlist plus every filler not marked `same` (a walker's own face);
+    also how many were left out."""
     kept = [s for s, dup in zip(fillers.subjects, same, strict=True) if not dup]
     large = Watchlist(small.descriptor_model,
                       [*small.subjects, *[Subject(s.ref, s.images) for s in kept]])
@@ -387,6 +432,8 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     parser.add_argument("--baseline-frames", type=int, default=60)
     parser.add_argument("--sweep", action="store_true")
+    parser.add_argument("--descriptor", choices=DESCRIPTOR_NAMES, default=DEFAULT_DESCRIPTOR,
+                        help="the engine's descriptor (default: shipped)")
     parser.add_argument("--min-face-px", type=int, help="engine setting (default: shipped)")
     parser.add_argument("--min-track-embeddings", type=int,
                         help="engine setting (default: shipped)")
@@ -407,19 +454,25 @@ def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
     pool, rest = make_pool(args.shared, args.work, args.passers, seed=11)
-    analyzer = FaceAnalyzer()
+    analyzer = FaceAnalyzer(descriptor=args.descriptor)
     reference = DlibReference()
     big = None
+    judges = {name: analyzer if name == args.descriptor else FaceAnalyzer(descriptor=name)
+              for name in SAME_PERSON if name != "dlib"}
     if args.fillers:
-        fillers = filler_watchlist(rest, args.work, analyzer, min(args.fillers, len(rest)))
+        size = min(args.fillers, len(rest))
+        fillers = filler_watchlist(rest, args.work, analyzer, size)
         refs = [s.ref for s in fillers.subjects]
-        paths = []
-        for ref in refs:
-            folder = args.work / f"fillers_{min(args.fillers, len(rest))}" / ref
-            paths.append(next(folder.iterdir()))
-        filler_dlib = dlib_descriptors(paths, args.work / f"fillers_dlib_{len(paths)}.npy",
-                                       reference)
-        big = (fillers, filler_dlib)
+        paths = [next((args.work / f"fillers_{size}" / ref).iterdir()) for ref in refs]
+        filler_judged = {"dlib": dlib_descriptors(
+            paths, args.work / f"fillers_dlib_{len(paths)}.npy", reference)}
+        for judge_name, judge in judges.items():  # from each judge's own filler watchlist
+            enrolled = {s.ref: s.images[0].descriptor
+                        for s in filler_watchlist(rest, args.work, judge, size).subjects}
+            filler_judged[judge_name] = np.stack([
+                enrolled.get(ref, np.full(judge.backends.describer.dim, np.nan, np.float32))
+                for ref in refs])
+        big = (fillers, filler_judged)
 
     config = EngineConfig(threshold=args.threshold, workers=2, **{
         k: v for k, v in (("min_face_px", args.min_face_px),
@@ -443,11 +496,12 @@ def main() -> None:
         results = {}
         runs = [(f"watchlist of {len(small.subjects)}", small)]
         if big is not None:
-            fillers, filler_dlib = big
+            fillers, filler_judged = big
             walker_photos = [pool / w["file"] for w in truth["walkers"]]
-            walker_dlib = dlib_descriptors(
-                walker_photos, args.work / f"{name}_walkers_dlib.npy", reference)
-            large, excluded = with_fillers(small, fillers, filler_dlib, walker_dlib)
+            walker_judged = judge_descriptors(
+                walker_photos, args.work / f"{name}_walkers", reference, judges)
+            votes = same_person_votes(filler_judged, walker_judged)
+            large, excluded = with_fillers(small, fillers, (votes >= 2).any(axis=1))
             runs.append((f"+{len(large.subjects) - len(small.subjects)} fillers ({excluded} "
                          "excluded as a walker's own face)", large))
         for label, watchlist in runs:

@@ -84,7 +84,7 @@ def test_a_real_run_writes_results_tables_and_a_self_contained_report(run: Run) 
     result, out = run
     assert result.returncode == 0, result.stderr
     results = json.loads((out / "results.json").read_text())
-    assert results["engine"]["model_id"].startswith("mobilefacenet_arcface_512:")
+    assert results["engine"]["model_id"].startswith("mobilefacenet_w600k_512:")
     assert results["engine"]["backend"] in {"onnx", "dlib"}
     assert "decision score" in results["engine"]["score"]
     assert "cosine" in results["engine"]["similarity"]

@@ -4,9 +4,10 @@ facts filled in, validated against the standard's structure; every edit a new ve
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 import jsonschema
+import pytest
 from platform_helpers import Scenario, Staff, ok
 
 TEXT = {"type": "string"}
@@ -159,6 +160,25 @@ def test_running_engine_fills_its_own_entry(staff: Staff) -> None:
     jsonschema.validate(record, ATRS_SCHEMA)
     model = record["tier_2"]["tool_specification"]["models"][0]
     assert model["weights_sha256_prefix"] == engine_model_id().split(":")[1]
+
+
+def test_every_engine_choice_fits_the_register() -> None:
+    """The register keeps 200 characters of algorithm: each detector and descriptor's
+    summary must fit, or registering that engine would fail."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from openlfr.recognition.backends import DESCRIPTOR_NAMES, DETECTOR_NAMES, algorithm_summary
+    from openlfr.services.schemas import TechnologyIn
+
+    field = TechnologyIn.model_fields["algorithm"]
+    check = TypeAdapter(Annotated[field.annotation, *field.metadata])
+    with pytest.raises(ValidationError):
+        check.validate_python("x" * 201)
+    for detector in DETECTOR_NAMES:
+        for descriptor in DESCRIPTOR_NAMES:
+            summary = algorithm_summary(detector, descriptor)
+            assert check.validate_python(summary) == summary
+    assert "w600k" in algorithm_summary()
 
 
 def test_register_page_shows_the_record(staff: Staff) -> None:

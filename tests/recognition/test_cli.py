@@ -44,7 +44,7 @@ def test_watch_json_prints_alerts_then_a_summary(watchlist_file: Path) -> None:
     assert summary["type"] == "summary"
     assert summary["frames"] == summary["frames_processed"] == 275
     assert summary["alerts"] == 1 and summary["frames_dropped"] == 0
-    assert summary["detector"] == "ultralight" and summary["descriptor"] == "mobilefacenet"
+    assert summary["detector"] == "ultralight" and summary["descriptor"] == "w600k"
     assert {"faces_detected", "faces_too_small", "tracks"} <= summary.keys()
 
 

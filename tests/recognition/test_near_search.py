@@ -147,33 +147,44 @@ def test_on_video_the_frames_between_whole_searches_are_searched_near_the_tracks
             assert calls["whole"] >= 92
 
 
+SHIPPED_INPUT = {"w600k": (127.5, 127.5, "RGB"), "mobilefacenet": (127.0, 128.0, "BGR")}
+"""How each network was trained to be fed: (x - mean) / deviation, channel order (from its
+publishers' code, not from ours)."""
+
+
+@pytest.mark.parametrize("descriptor", sorted(SHIPPED_INPUT))
 def test_the_descriptor_graph_gives_what_the_shipped_network_gives(
-    analyzer: FaceAnalyzer, group_photo: np.ndarray
+    analyzer: FaceAnalyzer, group_photo: np.ndarray, descriptor: str
 ) -> None:
-    """Our graph takes RGB chips in batches, with PRelu written as Max/Relu, the BGR
+    """Our graph takes RGB chips in batches, with PRelu written as Max/Relu, any BGR
     swap folded into the first convolution and no subnormal weight (slow on a CPU): the
-    same descriptors as the shipped graph run on its own input (BGR, NCHW, one chip at a
-    time, then made unit length)."""
+    same descriptors as the shipped graph run on its own input (NCHW, one chip at a time,
+    then made unit length)."""
     import onnx
     import onnxruntime
     from onnx import numpy_helper
 
-    from openlfr.recognition.arcface import build_describer_graph, describer_weights
-    from openlfr.recognition.onnx_networks import cached_model
+    from openlfr.recognition.arcface import NETWORKS, ArcFaceDescriber, cached_describer_model
 
+    network = NETWORKS[descriptor]
     faces = analyzer.locate_faces(group_photo, **LOOK).faces
-    chips, _, ours = analyzer.describe_faces(group_photo, [f.box for f in faces])
-    graph = onnx.load(str(cached_model(describer_weights(), "mobilefacenet",
-                                       build_describer_graph))).graph
+    chips = [chip for chip, _ in analyzer.backends.aligner.align(
+        group_photo, [f.box for f in faces])]
+    ours = ArcFaceDescriber(network).describe(chips)
+    graph = onnx.load(str(cached_describer_model(network))).graph
     assert not any(n.op_type == "PRelu" for n in graph.node)
     tiny = np.finfo(np.float32).tiny
     for initializer in graph.initializer:
         weights = numpy_helper.to_array(initializer)
         assert not np.any((weights != 0) & (np.abs(weights) < tiny)), initializer.name
-    shipped = onnxruntime.InferenceSession(str(describer_weights()),
+    shipped = onnxruntime.InferenceSession(str(network.locate()),
                                            providers=["CPUExecutionProvider"])
     name = shipped.get_inputs()[0].name
-    for chip, descriptor in zip(chips, ours, strict=True):
-        network_input = ((chip.astype(np.float32) - 127.0) / 128.0)[..., ::-1]
+    mean, deviation, order = SHIPPED_INPUT[descriptor]
+    assert len(chips) >= 3
+    for chip, descriptor_row in zip(chips, ours, strict=True):
+        network_input = (chip.astype(np.float32) - mean) / deviation
+        if order == "BGR":
+            network_input = network_input[..., ::-1]
         raw = shipped.run(None, {name: network_input.transpose(2, 0, 1)[None].copy()})[0][0]
-        np.testing.assert_allclose(descriptor, raw / np.linalg.norm(raw), atol=1e-5)
+        np.testing.assert_allclose(descriptor_row, raw / np.linalg.norm(raw), atol=1e-5)

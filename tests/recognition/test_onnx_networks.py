@@ -12,6 +12,7 @@ from openlfr.recognition.backends import (
     DlibLandmarkAligner,
     DlibResNetDescriber,
     OnnxResNetDescriber,
+    descriptor_for_model,
     load_backends,
 )
 from openlfr.recognition.dlib_format import DlibFormatError, read_metric_network
@@ -120,9 +121,17 @@ def test_backend_choice() -> None:
     assert load_backends("onnx").name == "onnx"
     default = load_backends()
     assert (default.name, default.detector_name, default.descriptor_name) == (
-        "onnx", "ultralight", "mobilefacenet")
+        "onnx", "ultralight", "w600k")
+    assert default.describer.model_id.startswith("mobilefacenet_w600k_512:")
+    previous = load_backends(descriptor="mobilefacenet")  # still selectable
+    assert previous.describer.model_id.startswith("mobilefacenet_arcface_512:")
+    for descriptor in ("w600k", "mobilefacenet"):
+        assert descriptor_for_model(load_backends(descriptor=descriptor).describer.model_id
+                                    ) == descriptor
     with pytest.raises(ModelError, match="runs only dlib's networks"):
         load_backends("dlib")  # the default networks need ONNX Runtime
+    with pytest.raises(ModelError, match="runs only dlib's networks"):
+        load_backends("dlib", detector="hog", descriptor="mobilefacenet")
     with pytest.raises(ModelError, match="unknown backend 'tpu'"):
         load_backends("tpu")
 

@@ -38,7 +38,8 @@ DETECTOR_OPTION = typer.Option(
 )
 DESCRIPTOR_OPTION = typer.Option(
     DEFAULT_DESCRIPTOR,
-    help="Descriptor: mobilefacenet (512-D, the default) or dlib (128-D, the reference). "
+    help="Descriptor: w600k (512-D MobileFaceNet trained on WebFace600K, the default), "
+    "mobilefacenet (faceplugin's 512-D MobileFaceNet) or dlib (128-D, the reference). "
     "A watchlist works only with the descriptor it was built with.",
 )
 BACKEND_OPTION = typer.Option(

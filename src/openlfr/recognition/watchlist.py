@@ -6,7 +6,7 @@ File format (JSON, UTF-8), version 2::
       "format": "openlfr-watchlist",
       "version": 2,
       "created_at": "2026-11-23T10:00:00+00:00",      # ISO 8601, UTC
-      "descriptor_model": "mobilefacenet_arcface_512:<sha256 prefix>",
+      "descriptor_model": "mobilefacenet_w600k_512:<sha256 prefix>",
       "descriptor_dim": 512,
       "metric": "cosine",                             # or "l2" (dlib's descriptors)
       "subjects": [
@@ -42,6 +42,7 @@ FORMAT_VERSION = 2
 # Descriptor models by id prefix: (metric, descriptor length). Watchlists are versioned by
 # model: descriptors of two models are never compared.
 MODEL_FAMILIES = {
+    "mobilefacenet_w600k_512": ("cosine", 512),
     "mobilefacenet_arcface_512": ("cosine", 512),
     "dlib_face_recognition_resnet_model_v1": ("l2", 128),
 }
