@@ -457,9 +457,9 @@ def main() -> None:
     analyzer = FaceAnalyzer(descriptor=args.descriptor)
     reference = DlibReference()
     big = None
-    judges = {name: analyzer if name == args.descriptor else FaceAnalyzer(descriptor=name)
-              for name in SAME_PERSON if name != "dlib"}
     if args.fillers:
+        judges = {name: analyzer if name == args.descriptor else FaceAnalyzer(descriptor=name)
+                  for name in SAME_PERSON if name != "dlib"}
         size = min(args.fillers, len(rest))
         fillers = filler_watchlist(rest, args.work, analyzer, size)
         refs = [s.ref for s in fillers.subjects]
@@ -472,7 +472,7 @@ def main() -> None:
             filler_judged[judge_name] = np.stack([
                 enrolled.get(ref, np.full(judge.backends.describer.dim, np.nan, np.float32))
                 for ref in refs])
-        big = (fillers, filler_judged)
+        big = (fillers, filler_judged, judges)
 
     config = EngineConfig(threshold=args.threshold, workers=2, **{
         k: v for k, v in (("min_face_px", args.min_face_px),
@@ -496,7 +496,7 @@ def main() -> None:
         results = {}
         runs = [(f"watchlist of {len(small.subjects)}", small)]
         if big is not None:
-            fillers, filler_judged = big
+            fillers, filler_judged, judges = big
             walker_photos = [pool / w["file"] for w in truth["walkers"]]
             walker_judged = judge_descriptors(
                 walker_photos, args.work / f"{name}_walkers", reference, judges)

