@@ -228,6 +228,49 @@ def test_a_moving_face_is_one_track_described_on_first_sight_then_every_k_frames
     assert described == [0, 10, 20]
 
 
+def test_a_small_face_crossing_fast_is_one_track_from_its_second_frame() -> None:
+    # 33 px wide, 25 px a frame (a 1080p crowd crossed in 3 s): consecutive boxes overlap
+    # by IoU 0.14, below track_min_iou; the first step is joined by nearness, then by
+    # overlap with where the track's motion puts it.
+    tracker = FaceTracker(EngineConfig())
+    for frame in range(20):
+        tracker.update([_face(100 + 25 * frame, width=33)], still=False)
+    assert tracker.tracks_started == 1
+    # It is also found again two frames later (a detection missed in between).
+    tracker = FaceTracker(EngineConfig())
+    tracker.update([_face(100, width=33)], still=False)
+    tracker.update([], still=False)
+    tracker.update([_face(150, width=33)], still=False)
+    assert tracker.tracks_started == 1
+
+
+def test_nearness_never_takes_a_face_from_the_track_it_overlaps() -> None:
+    tracker = FaceTracker(EngineConfig())
+    tracker.update([_face(100, width=40), _face(140, width=40)], still=False)  # side by side
+    assert tracker.tracks_started == 2
+    left, right = tracker.active
+    tracker.update([_face(101, width=40), _face(141, width=40)], still=False)
+    assert (left.box.left, right.box.left) == (101, 141)  # each keeps its own face
+    assert tracker.tracks_started == 2
+
+
+def test_a_face_seen_once_does_not_reach_a_face_too_far_or_of_another_size() -> None:
+    tracker = FaceTracker(EngineConfig())
+    tracker.update([_face(100, width=40)], still=False)
+    tracker.update([_face(145, width=40)], still=False)  # moved more than its width
+    assert tracker.tracks_started == 2
+    tracker = FaceTracker(EngineConfig())
+    tracker.update([_face(100, width=40)], still=False)
+    tracker.update([_face(110, width=80)], still=False)  # twice the size: someone nearer
+    assert tracker.tracks_started == 2
+    # Once a track's motion is known it only continues where that motion puts it.
+    tracker = FaceTracker(EngineConfig())
+    for x in (100, 102, 104):
+        tracker.update([_face(x, width=40)], still=False)
+    tracker.update([_face(135, width=40)], still=False)
+    assert tracker.tracks_started == 2
+
+
 def test_a_clearly_better_face_is_described_again_early() -> None:
     tracker = FaceTracker(EngineConfig(embed_every_frames=100, better_face_ratio=1.5))
     first = tracker.update([_face(100, quality=100)], still=False)

@@ -2,7 +2,9 @@
 
 Detections are joined to tracks by box overlap with where each track is expected to be
 (its last box moved by its last step: a small face crossing a wide frame moves more than
-its own width between frames), greedy, best overlap first. Gaps count frames the tracker
+its own width between frames), greedy, best overlap first; a face seen only once has no
+motion yet, so its next detection may also join it by nearness (a small face crossing the
+frame fast overlaps where it was too little). Gaps count frames the tracker
 looked at, not source frames: when a live source drops frames under load, a person in
 view is still the same track.
 
@@ -23,6 +25,15 @@ import numpy as np
 
 from openlfr.recognition.config import EngineConfig
 from openlfr.recognition.faces import Box, FoundFace, RGBImage
+
+FIRST_STEP_REACH = 1.0
+"""How far (in its own widths a frame, for up to two frames) a face seen once may have moved
+and still be the same track: until a track is seen twice its motion is unknown, and a small
+face crossing the frame moves most of its width a frame (a 33 px face at 25 px a frame
+overlaps where it was by IoU 0.14), so overlap alone started a new track on every frame."""
+
+FIRST_STEP_SIZE_RATIO = 1.5
+"""The most a face seen once may change in size between frames and still be that track."""
 
 NEAR_SEARCH_STEPS = 3
 """A track is looked for near where it is expected for this many frames after it was last
@@ -144,25 +155,47 @@ class FaceTracker:
         return regions
 
     def _associate(self, faces: list[FoundFace]) -> dict[int, Track]:
-        predicted = [t.predicted_box(self._step - t.last_seen_step) for t in self.active]
+        """Greedy, best affinity first: overlap with where a track is expected; then, for
+        the tracks seen once (motion unknown), nearness within FIRST_STEP_REACH, ranked
+        below every overlap so a face never leaves the track it overlaps for another."""
         candidates = sorted(
             (
-                (face.box.iou(box), fi, ti)
+                (affinity, fi, ti)
+                for ti, track in enumerate(self.active)
                 for fi, face in enumerate(faces)
-                for ti, box in enumerate(predicted)
+                if (affinity := self._affinity(track, face.box)) > 0.0
             ),
             reverse=True,
         )
         joined: dict[int, Track] = {}
         used_tracks: set[int] = set()
-        for iou, fi, ti in candidates:
-            if iou < self.config.track_min_iou:
-                break
+        for _, fi, ti in candidates:
             if fi in joined or ti in used_tracks:
                 continue
             joined[fi] = self.active[ti]
             used_tracks.add(ti)
         return joined
+
+    def _affinity(self, track: Track, box: Box) -> float:
+        """How well a detection continues a track: its overlap with the expected box when
+        that reaches track_min_iou; for a track whose motion is unknown, a value below
+        track_min_iou falling with the distance moved; 0 when it cannot be the track."""
+        steps = self._step - track.last_seen_step
+        minimum = self.config.track_min_iou
+        iou = box.iou(track.predicted_box(steps))
+        if iou >= minimum:
+            return iou
+        if track.moving_known or track.still:
+            return 0.0
+        last = track.box
+        size = max(last.width, last.height)
+        ratio = max(box.width, box.height) / max(size, 1)
+        if not 1 / FIRST_STEP_SIZE_RATIO <= ratio <= FIRST_STEP_SIZE_RATIO:
+            return 0.0
+        moved = float(np.hypot((box.left + box.right - last.left - last.right) / 2,
+                               (box.top + box.bottom - last.top - last.bottom) / 2))
+        reach = FIRST_STEP_REACH * size * min(steps, 2)
+        return minimum * (1.0 - moved / reach) if moved < reach else 0.0
 
     def _should_describe(self, track: Track, face: FoundFace) -> bool:
         if track.alerted:
