@@ -72,7 +72,8 @@ def _describe_data(name: str, data: bytes) -> ImageDescription:
         text = str(exc)
         return ImageDescription(None, "unreadable: " + (text.split(": ", 1)[-1]))
     digest = hashlib.sha256(data).hexdigest()
-    search = analyzer.find_faces(image, min_face_px=ENROL_MIN_FACE_PX, max_px=ENROL_MAX_PX)
+    search = analyzer.find_faces(image, min_face_px=ENROL_MIN_FACE_PX, max_px=ENROL_MAX_PX,
+                                 large_faces=True)
     if not search.faces:
         problem = NO_FACE
         if search.too_small:

@@ -96,10 +96,13 @@ class FaceAnalyzer:
         )
         return 1.0 if abs(scale - 1.0) <= 0.02 else scale
 
-    def find_faces(self, image: RGBImage, *, min_face_px: int, max_px: int) -> FaceSearch:
+    def find_faces(self, image: RGBImage, *, min_face_px: int, max_px: int,
+                   large_faces: bool = False) -> FaceSearch:
         """Detect faces at detection_scale; chips come from the full-resolution image, so
-        a reduced detection scale costs no descriptor quality."""
-        located = self.locate_faces(image, min_face_px=min_face_px, max_px=max_px)
+        a reduced detection scale costs no descriptor quality. `large_faces`: see
+        locate_faces."""
+        located = self.locate_faces(image, min_face_px=min_face_px, max_px=max_px,
+                                    large_faces=large_faces)
         aligned = self.backends.aligner.align(image, [f.box for f in located.faces])
         faces = [
             FoundFace(box=f.box, chip=chip, quality=face_quality(f.box, chip, residual),
@@ -108,12 +111,48 @@ class FaceAnalyzer:
         ]
         return FaceSearch(faces=faces, too_small=located.too_small)
 
-    def locate_faces(self, image: RGBImage, *, min_face_px: int, max_px: int) -> FaceSearch:
+    def locate_faces(self, image: RGBImage, *, min_face_px: int, max_px: int,
+                     large_faces: bool = False) -> FaceSearch:
         """Detect faces as find_faces does, without aligning them: each face has its box,
         detection score and box_quality, and NO_CHIP (video aligns only the faces it
-        chooses to describe: describe_faces)."""
+        chooses to describe: describe_faces).
+
+        A detector with a largest face (``max_face_px``) finds a face larger than that,
+        at detection scale, only in parts (eyes, mouth) or not at all. With `large_faces`
+        (photos, where a face may fill the picture) the image is also searched at the
+        scale where its short side is that largest face, and a face found there too large
+        for the first search replaces what the first search found inside it. Video does
+        without: at 720p and 1080p the first search sees faces whole up to 450 px tall."""
         height, width = image.shape[:2]
         scale = self.detection_scale(height, width, min_face_px=min_face_px, max_px=max_px)
+        found = self._detect_at(image, scale, max_px)
+        largest = getattr(self.backends.detector, "max_face_px", None)
+        if large_faces and largest and min(height, width) * scale > largest:
+            coarse = self._detect_framed(image, largest / min(height, width), max_px)
+            found = _large_faces_whole(found, coarse, LARGE_FACE_SHARE * largest / scale)
+        return self._search_result(image, found, min_face_px)
+
+    def _detect_framed(self, image: RGBImage, scale: float, max_px: int
+                       ) -> list[tuple[float, Box]]:
+        """The detector's (score, box) at `scale`, the scaled image framed in mid-grey (a
+        face that fills a photo to its edges is not found without some room around it),
+        boxes in `image`'s pixels."""
+        height, width = image.shape[:2]
+        small = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
+                           interpolation=cv2.INTER_AREA)
+        pad = round(LARGE_LOOK_BORDER * max(small.shape[:2]))
+        framed = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_CONSTANT,
+                                    value=(128, 128, 128))
+        fx, fy = width / small.shape[1], height / small.shape[0]
+        return [
+            (s, Box(round((b.left - pad) * fx), round((b.top - pad) * fy),
+                    round((b.right - pad) * fx), round((b.bottom - pad) * fy)))
+            for s, b in self._detect_at(np.ascontiguousarray(framed), 1.0, max_px)
+        ]
+
+    def _detect_at(self, image: RGBImage, scale: float, max_px: int) -> list[tuple[float, Box]]:
+        """The detector's (score, box) at `scale`, boxes in `image`'s pixels."""
+        height, width = image.shape[:2]
         # A detector that needs sides in multiples of some size gets them from this one
         # resize (it would otherwise resize again).
         multiple = getattr(self.backends.detector, "size_multiple_px", 1)
@@ -124,12 +163,11 @@ class FaceAnalyzer:
             scaled = cv2.resize(image, size,
                                 interpolation=_reduction(scale, height, width, max_px))
         fx, fy = width / size[0], height / size[1]
-        found = [
+        return [
             (s, Box(round(b.left * fx), round(b.top * fy),
                     round(b.right * fx), round(b.bottom * fy)))
             for s, b in self.backends.detector.detect_scored(scaled)
         ]
-        return self._search_result(image, found, min_face_px)
 
     @staticmethod
     def _search_result(image: RGBImage, found: list[tuple[float, Box]],
@@ -197,6 +235,30 @@ class FaceAnalyzer:
         aligned = self.backends.aligner.align(image, boxes)
         chips = [chip for chip, _ in aligned]
         return chips, [pose_factor(r) for _, r in aligned], self.describe(chips)
+
+
+LARGE_LOOK_BORDER = 0.25
+"""The mid-grey border around the coarse look's image, as a share of its long side (as
+enrolment frames its photos)."""
+
+LARGE_FACE_SHARE = 0.75
+"""A face from the coarse look of ``locate_faces(large_faces=True)`` replaces what the
+first look found inside it when it is wider than this share of the first look's largest
+face (narrower faces the first look sees whole)."""
+
+
+def _large_faces_whole(
+    fine: list[tuple[float, Box]], coarse: list[tuple[float, Box]], large_px: float
+) -> list[tuple[float, Box]]:
+    """The coarse look's faces wider than `large_px` (image pixels), and the first look's
+    faces but those centred inside one of them (its parts, or the same face)."""
+    large = [(s, b) for s, b in coarse if b.width > large_px]
+
+    def inside(box: Box) -> bool:
+        cx, cy = (box.left + box.right) / 2, (box.top + box.bottom) / 2
+        return any(b.left <= cx <= b.right and b.top <= cy <= b.bottom for _, b in large)
+
+    return large + [(s, b) for s, b in fine if not inside(b)]
 
 
 DUPLICATE_IOU = 0.5

@@ -137,7 +137,8 @@ def describe_enrolment_photo(data: bytes, name: str, analyzer: FaceAnalyzer) -> 
         image, border, border, border, border, cv2.BORDER_CONSTANT, value=(128, 128, 128)
     ), np.uint8)
     for max_px in (ENROL_FIRST_LOOK_PX, round(ENROL_MAX_PX * (1 + 2 * ENROL_BORDER))):
-        search = analyzer.find_faces(framed, min_face_px=ENROL_MIN_FACE_PX, max_px=max_px)
+        search = analyzer.find_faces(framed, min_face_px=ENROL_MIN_FACE_PX, max_px=max_px,
+                                     large_faces=True)
         if search.faces:
             break
     if not search.faces:

@@ -251,7 +251,9 @@ class Watcher:
 
     def _submit_detect(self, frame: Frame) -> Future[FaceSearch]:
         c = self.config
-        return self._executor.submit(locate_task, frame.image, c.min_face_px, c.detect_max_px)
+        # A photo may be all face; video frames do without the second look (analyzer.py).
+        return self._executor.submit(locate_task, frame.image, c.min_face_px, c.detect_max_px,
+                                     frame.still)
 
     def _send_head(self, detecting: deque[_PendingDetect]) -> Future[FaceSearch] | None:
         """Send the oldest frame to be searched near the tracks if it waits for that (every

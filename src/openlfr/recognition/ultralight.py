@@ -31,6 +31,12 @@ _CENTRE_VARIANCE, _SIZE_VARIANCE = 0.1, 0.2
 SIZE_MULTIPLE_PX = 32
 """Detection images are rounded to this multiple (the deepest stride divides it)."""
 
+MAX_FACE_PX = 256
+"""About the largest face (at detection scale) found whole, the largest anchor. Measured on
+the 19 bundled faces scaled up (2026-12-04): all found whole up to 280 px wide, 14 at 320,
+1 at 420; beyond, the detector finds parts of the face (eyes, mouth) as faces, or nothing.
+FaceAnalyzer.locate_faces(large_faces=True) looks again at a coarser scale for them."""
+
 MIN_FACE_PX = 20
 """About the smallest face (at detection scale) found reliably: the scale is chosen so the
 smallest face wanted is this wide."""
@@ -158,6 +164,7 @@ class UltraLightDetector(ScoredDetector):
     """Finds faces from about MIN_FACE_PX wide (at the scale it is given), frontal or turned."""
 
     min_face_px = MIN_FACE_PX
+    max_face_px = MAX_FACE_PX
     size_multiple_px = SIZE_MULTIPLE_PX
 
     def __init__(self, threads: int = 1, score_threshold: float = 0.6, nms_iou: float = 0.4):

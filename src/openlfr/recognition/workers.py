@@ -51,8 +51,10 @@ def process_analyzer() -> FaceAnalyzer:
     return _analyzer
 
 
-def locate_task(image: RGBImage, min_face_px: int, max_px: int) -> FaceSearch:
-    return process_analyzer().locate_faces(image, min_face_px=min_face_px, max_px=max_px)
+def locate_task(image: RGBImage, min_face_px: int, max_px: int,
+                large_faces: bool = False) -> FaceSearch:
+    return process_analyzer().locate_faces(image, min_face_px=min_face_px, max_px=max_px,
+                                           large_faces=large_faces)
 
 
 def locate_near_task(
