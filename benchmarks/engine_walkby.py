@@ -500,6 +500,7 @@ def main() -> None:
     print(f"engine: {analyzer.backends.detector_name} detector, "
           f"{analyzer.backends.descriptor_name} descriptor, threshold {args.threshold}")
     for name in args.scenes.split(","):
+        scene_label = scene_name(name, args.seed)
         scene = make_scene(args.shared, pool, args.work, name, args.enrolled, args.passers,
                            args.seed)
         truth = json.loads((scene / "truth.json").read_text())
@@ -507,7 +508,7 @@ def main() -> None:
         small, report = build_watchlist(scene / "watchlist", analyzer, workers=2)
         for outcome in report.skipped:
             print(f"  not enrolled: {outcome.subject_ref}/{outcome.path.name}: {outcome.problem}")
-        print(f"\n{scene_name(name, args.seed)}: {SCENES[name][1]}; {truth['frames']} frames, "
+        print(f"\n{scene_label}: {SCENES[name][1]}; {truth['frames']} frames, "
               f"{len(truth['walkers'])} walkers, {len(small.subjects)} enrolled")
         results = {}
         runs = [(f"watchlist of {len(small.subjects)}", small)]
@@ -515,7 +516,7 @@ def main() -> None:
             fillers, filler_judged, judges = big
             walker_photos = [pool / w["file"] for w in truth["walkers"]]
             walker_judged = judge_descriptors(
-                walker_photos, args.work / f"{scene_name(name, args.seed)}_walkers",
+                walker_photos, args.work / f"{scene_label}_walkers",
                 reference, judges)
             votes = same_person_votes(filler_judged, walker_judged)
             large, excluded = with_fillers(small, fillers, (votes >= 2).any(axis=1))
@@ -524,7 +525,7 @@ def main() -> None:
         for label, watchlist in runs:
             alerts, fps, recording, counters = run_engine(clip, watchlist, analyzer, config)
             found, false = score_alerts(truth, alerts)
-            dumps[f"{scene_name(name, args.seed)} {label}"] = {
+            dumps[f"{scene_label} {label}"] = {
                 "truth": truth, "watchlist": watchlist, "detections": dict(recording.detections),
                 "identified": [asdict(i) for i in recording.identified],
                 "sightings": dict(recording.sightings)}
@@ -549,8 +550,7 @@ def main() -> None:
         ratio = results[runs[0][0]]["fps"] / base
         print(f"  face_recognition loop: {base:.2f} fps on the first {args.baseline_frames} "
               f"frames; engine {ratio:.1f}x")
-        figures[scene_name(name, args.seed)] = {
-            "runs": results, "baseline_fps": base, "ratio": ratio}
+        figures[scene_label] = {"runs": results, "baseline_fps": base, "ratio": ratio}
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     if args.dump:

@@ -3,6 +3,8 @@ face, at high resolution) are found whole, not as eyes and mouths taken for face
 
 from __future__ import annotations
 
+from dataclasses import astuple
+
 import cv2
 import numpy as np
 import pytest
@@ -99,18 +101,14 @@ def test_a_high_resolution_photo_cropped_to_the_face_enrols_from_the_whole_face(
     assert len(wrong) <= 0.2 * len(filled), wrong
 
 
-def _corners(face: object) -> tuple[int, int, int, int]:
-    box = face.box  # type: ignore[attr-defined]
-    return box.left, box.top, box.right, box.bottom
-
-
 def test_the_second_look_keeps_every_face_of_a_group_photo(analyzer: FaceAnalyzer) -> None:
     for path in sorted(GROUPS.iterdir()):
         image = read_image(path)
         look = {"min_face_px": ENROL_MIN_FACE_PX, "max_px": ENROL_MAX_PX}
         first = analyzer.locate_faces(image, **look).faces
         both = analyzer.locate_faces(image, **look, large_faces=True).faces
-        assert sorted(map(_corners, both)) == sorted(map(_corners, first)), path.name
+        boxes = sorted(astuple(f.box) for f in both)
+        assert boxes == sorted(astuple(f.box) for f in first), path.name
 
 
 def test_a_large_face_replaces_the_parts_found_inside_it_and_nothing_else() -> None:

@@ -15,6 +15,7 @@ from openlfr.recognition.backends import (
     load_backends,
 )
 from openlfr.recognition.faces import Box, FoundFace, RGBImage
+from openlfr.recognition.images import framed_in_grey
 
 # Never enlarge a frame more than this for the detector: beyond it the cost grows with
 # the square of the scale for faces too blurred to describe well anyway.
@@ -134,20 +135,18 @@ class FaceAnalyzer:
 
     def _detect_framed(self, image: RGBImage, scale: float, max_px: int
                        ) -> list[tuple[float, Box]]:
-        """The detector's (score, box) at `scale`, the scaled image framed in mid-grey (a
-        face that fills a photo to its edges is not found without some room around it),
-        boxes in `image`'s pixels."""
+        """The detector's (score, box) at `scale`, the scaled image framed in grey
+        (framed_in_grey), boxes in `image`'s pixels."""
         height, width = image.shape[:2]
-        small = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
-                           interpolation=cv2.INTER_AREA)
-        pad = round(LARGE_LOOK_BORDER * max(small.shape[:2]))
-        framed = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_CONSTANT,
-                                    value=(128, 128, 128))
+        small: RGBImage = np.asarray(cv2.resize(
+            image, (max(1, round(width * scale)), max(1, round(height * scale))),
+            interpolation=cv2.INTER_AREA), np.uint8)
+        framed, pad = framed_in_grey(small)
         fx, fy = width / small.shape[1], height / small.shape[0]
         return [
             (s, Box(round((b.left - pad) * fx), round((b.top - pad) * fy),
                     round((b.right - pad) * fx), round((b.bottom - pad) * fy)))
-            for s, b in self._detect_at(np.ascontiguousarray(framed), 1.0, max_px)
+            for s, b in self._detect_at(framed, 1.0, max_px)
         ]
 
     def _detect_at(self, image: RGBImage, scale: float, max_px: int) -> list[tuple[float, Box]]:
@@ -236,10 +235,6 @@ class FaceAnalyzer:
         chips = [chip for chip, _ in aligned]
         return chips, [pose_factor(r) for _, r in aligned], self.describe(chips)
 
-
-LARGE_LOOK_BORDER = 0.25
-"""The mid-grey border around the coarse look's image, as a share of its long side (as
-enrolment frames its photos)."""
 
 LARGE_FACE_SHARE = 0.75
 """A face from the coarse look of ``locate_faces(large_faces=True)`` replaces what the

@@ -15,7 +15,13 @@ from openlfr.recognition.analyzer import FaceAnalyzer
 from openlfr.recognition.backends import DlibHogDetector
 from openlfr.recognition.errors import WatchlistError
 from openlfr.recognition.faces import Box, RGBImage
-from openlfr.recognition.images import ImageError, decode_image, is_image_file
+from openlfr.recognition.images import (
+    GREY_FRAME_SHARE,
+    ImageError,
+    decode_image,
+    framed_in_grey,
+    is_image_file,
+)
 from openlfr.recognition.watchlist import EnrolledImage, Subject, Watchlist
 from openlfr.recognition.workers import make_executor, process_analyzer
 
@@ -26,10 +32,6 @@ from openlfr.recognition.workers import make_executor, process_analyzer
 ENROL_FIRST_LOOK_PX = 640
 ENROL_MAX_PX = 1600
 ENROL_MIN_FACE_PX = 40
-# Custody photos are often cropped to the face: a grey border (a quarter of the long side)
-# lets the detector see a face that touches the edges (grey: a black edge next to a
-# bright photo draws false detections).
-ENROL_BORDER = 0.25
 # The subject's face is the most certain (then largest) one. Another face makes the photo
 # ambiguous only when the detector is as sure of it, it is nearly as large, and dlib's
 # frontal-face (HOG) detector also sees a face there; smaller or doubtful detections (a
@@ -132,11 +134,8 @@ def describe_enrolment_photo(data: bytes, name: str, analyzer: FaceAnalyzer) -> 
         image = decode_image(data, name)
     except ImageError as exc:
         raise PhotoRejected(name, _problem(exc)) from None
-    border = round(ENROL_BORDER * max(image.shape[:2]))
-    framed = np.asarray(cv2.copyMakeBorder(
-        image, border, border, border, border, cv2.BORDER_CONSTANT, value=(128, 128, 128)
-    ), np.uint8)
-    for max_px in (ENROL_FIRST_LOOK_PX, round(ENROL_MAX_PX * (1 + 2 * ENROL_BORDER))):
+    framed, _ = framed_in_grey(image)  # custody photos are often cut to the face
+    for max_px in (ENROL_FIRST_LOOK_PX, round(ENROL_MAX_PX * (1 + 2 * GREY_FRAME_SHARE))):
         search = analyzer.find_faces(framed, min_face_px=ENROL_MIN_FACE_PX, max_px=max_px,
                                      large_faces=True)
         if search.faces:

@@ -158,12 +158,13 @@ class FaceTracker:
         """Greedy, best affinity first: overlap with where a track is expected; then, for
         the tracks seen once (motion unknown), nearness within FIRST_STEP_REACH, ranked
         below every overlap so a face never leaves the track it overlaps for another."""
+        expected = [(t, t.predicted_box(self._step - t.last_seen_step)) for t in self.active]
         candidates = sorted(
             (
                 (affinity, fi, ti)
-                for ti, track in enumerate(self.active)
+                for ti, (track, box) in enumerate(expected)
                 for fi, face in enumerate(faces)
-                if (affinity := self._affinity(track, face.box)) > 0.0
+                if (affinity := self._affinity(track, box, face.box)) > 0.0
             ),
             reverse=True,
         )
@@ -176,13 +177,12 @@ class FaceTracker:
             used_tracks.add(ti)
         return joined
 
-    def _affinity(self, track: Track, box: Box) -> float:
-        """How well a detection continues a track: its overlap with the expected box when
-        that reaches track_min_iou; for a track whose motion is unknown, a value below
+    def _affinity(self, track: Track, expected: Box, box: Box) -> float:
+        """How well a detection continues a track: its overlap with the `expected` box
+        when that reaches track_min_iou; for a track whose motion is unknown, a value below
         track_min_iou falling with the distance moved; 0 when it cannot be the track."""
-        steps = self._step - track.last_seen_step
         minimum = self.config.track_min_iou
-        iou = box.iou(track.predicted_box(steps))
+        iou = box.iou(expected)
         if iou >= minimum:
             return iou
         if track.moving_known or track.still:
@@ -194,7 +194,7 @@ class FaceTracker:
             return 0.0
         moved = float(np.hypot((box.left + box.right - last.left - last.right) / 2,
                                (box.top + box.bottom - last.top - last.bottom) / 2))
-        reach = FIRST_STEP_REACH * size * min(steps, 2)
+        reach = FIRST_STEP_REACH * size * min(self._step - track.last_seen_step, 2)
         return minimum * (1.0 - moved / reach) if moved < reach else 0.0
 
     def _should_describe(self, track: Track, face: FoundFace) -> bool:
