@@ -15,10 +15,9 @@ from openlfr.evaluation.runner import verification_result
 from openlfr.evaluation.verification import (
     best_threshold,
     kfold_accuracy,
-    pair_scores,
     verification_summary,
 )
-from openlfr.recognition.matcher import WatchlistIndex
+from openlfr.recognition.matcher import WatchlistIndex, pair_similarities
 from openlfr.recognition.watchlist import EnrolledImage, Subject, Watchlist, model_family
 
 from .conftest import MODEL_ID
@@ -72,7 +71,7 @@ def _engine_similarity(model_id: str, probe: np.ndarray, enrolled: np.ndarray) -
 
 
 @pytest.mark.parametrize("model_id", [MODEL_ID, DLIB_ID])
-def test_pair_scores_are_the_engines_similarity_for_the_models_metric(model_id: str) -> None:
+def test_pair_similarities_are_the_engines_similarity_for_the_models_metric(model_id: str) -> None:
     metric, dim = model_family(model_id)
     rng = np.random.default_rng(3)
     first = rng.normal(size=(6, dim)).astype(np.float32)
@@ -80,26 +79,26 @@ def test_pair_scores_are_the_engines_similarity_for_the_models_metric(model_id: 
     noise = rng.normal(scale=0.01, size=(6, dim)).astype(np.float32)
     second = first + noise * np.arange(6)[:, None]  # further apart down the rows
     second /= np.linalg.norm(second, axis=1, keepdims=True)
-    scores = pair_scores(first, second, metric)
+    scores = pair_similarities(first, second, metric)
     expected = [_engine_similarity(model_id, a, b) for a, b in zip(first, second, strict=True)]
     assert scores == pytest.approx(expected, abs=1e-5)
     assert scores[0] == pytest.approx(1.0) and np.all(np.diff(scores) < 0)
 
 
-def test_pair_scores_by_metric() -> None:
+def test_pair_similarities_by_metric() -> None:
     a = np.zeros((2, 128), np.float32)
     b = np.zeros((2, 128), np.float32)
     a[:, 0] = 1.0
     b[0, 0], b[1, 1] = 0.7, 1.0
     # Cosine: the dot product (0.7: same direction, shorter; 0: orthogonal).
-    assert pair_scores(a, b, "cosine") == pytest.approx([0.7, 0.0])
+    assert pair_similarities(a, b, "cosine") == pytest.approx([0.7, 0.0])
     # L2: 1 - distance, clipped (0.3 apart; sqrt(2) apart).
-    assert pair_scores(a, b, "l2") == pytest.approx([0.7, 0.0])
+    assert pair_similarities(a, b, "l2") == pytest.approx([0.7, 0.0])
     b[0, 0] = 1.3
-    assert pair_scores(a, b, "cosine")[0] == pytest.approx(1.0)  # at most 1, as the engine
-    assert pair_scores(a, b, "l2")[0] == pytest.approx(0.7)
+    assert pair_similarities(a, b, "cosine")[0] == pytest.approx(1.0)  # at most 1, as the engine
+    assert pair_similarities(a, b, "l2")[0] == pytest.approx(0.7)
     with pytest.raises(ValueError, match="unknown descriptor metric 'hamming'"):
-        pair_scores(a, b, "hamming")
+        pair_similarities(a, b, "hamming")
 
 
 def test_verification_compares_pairs_with_the_models_metric(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from openlfr.recognition.matcher import (
     similarities_from_distances,
     standout_for_score,
 )
-from openlfr.recognition.tracker import FaceTracker, Sighting
+from openlfr.recognition.tracker import ALERTED_CHECK_EVERY, FaceTracker, Sighting
 from openlfr.recognition.watchlist import EnrolledImage, Subject, Watchlist
 
 CHIP = np.zeros((150, 150, 3), np.uint8)
@@ -297,16 +297,18 @@ def test_two_people_far_apart_are_two_tracks_and_a_gap_ends_a_track() -> None:
 def test_a_track_decides_on_the_mean_of_its_best_sightings_not_on_one_frame() -> None:
     tracker = FaceTracker(EngineConfig(min_track_embeddings=2, fuse_best=2, track_memory=3))
     track = tracker.update([_face(100)], still=False)[0][0]
-    a, b, odd = np.eye(3, dtype=np.float32)
+    # Three views of one face: alike (cosine 0.8 and 0.65 to the others), not the same.
+    a, b, odd = (v / np.linalg.norm(v) for v in np.array(
+        [[1.0, 0.5, 0.0], [0.5, 1.0, 0.0], [0.6, 0.6, 1.0]], np.float32))
     assert tracker.add_sighting(track, _sighting(0, a, quality=300)) is None  # 1 of 2
     track.describing += 1
     fused = tracker.add_sighting(track, _sighting(4, b, quality=200))
     assert fused is not None
-    np.testing.assert_allclose(fused, (a + b) / np.sqrt(2), atol=1e-6)  # unit mean of both
+    np.testing.assert_allclose(fused, (a + b) / np.linalg.norm(a + b), atol=1e-6)  # unit mean
     track.describing += 1
     # A worse (lower quality) odd frame is kept in memory but not fused.
     fused = tracker.add_sighting(track, _sighting(8, odd, quality=50))
-    np.testing.assert_allclose(fused, (a + b) / np.sqrt(2), atol=1e-6)
+    np.testing.assert_allclose(fused, (a + b) / np.linalg.norm(a + b), atol=1e-6)
     assert [s.frame_index for s in track.sightings] == [0, 4, 8]
 
 
@@ -336,6 +338,116 @@ def test_a_broken_track_of_the_same_subject_does_not_alert_twice() -> None:
     assert tracker.decide(third, 4, 0.9, _sighting(95, np.ones(4, np.float32))) is not None
     fourth = tracker.update([_face(700)], still=False)[0][0]  # 20 s later: a new sighting
     assert tracker.decide(fourth, 3, 0.9, _sighting(30 + 600, np.ones(4, np.float32))) is not None
+
+
+def _person(seed: int, dim: int = 512) -> np.ndarray:
+    """A unit descriptor; two seeds are two people (cosine about 0 in 512 dimensions)."""
+    v = np.random.default_rng(seed).normal(size=dim).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def _view(person: np.ndarray, seed: int, noise: float = 0.8) -> np.ndarray:
+    """Another view of `person`: cosine to them about 1 / sqrt(1 + noise**2)."""
+    v = person + noise * _person(seed, len(person))
+    return v / np.linalg.norm(v)
+
+
+def _described(tracker: FaceTracker, frame: int, descriptor: np.ndarray):  # type: ignore[no-untyped-def]
+    """Track a face at a fixed place on `frame`; hand back its description if asked."""
+    pairs = tracker.update([_face(100)], still=False)
+    track = tracker.active[0]
+    if not pairs:
+        return track, None
+    return track, tracker.add_sighting(track, _sighting(frame, descriptor))
+
+
+def test_a_track_that_takes_another_persons_face_goes_on_as_a_new_track() -> None:
+    # Two people cross, or one leaves the frame where another enters: the boxes join, but
+    # the second face looks no more like the first than strangers do.
+    tracker = FaceTracker(EngineConfig(embed_every_frames=2))
+    first, second = _person(1), _person(2)
+    ids, fused = set(), None
+    for frame in range(8):
+        track, got = _described(tracker, frame, _view(first, 10 + frame))
+        ids.add(track.id)
+    assert tracker.tracks_split == 0 and len(ids) == 1  # its own views: cosine ~0.6
+    for frame in range(8, 14):
+        track, got = _described(tracker, frame, _view(second, 20 + frame))
+        fused = got if got is not None else fused
+    assert tracker.tracks_split == 1 and tracker.tracks_started == 2
+    assert track.id not in ids
+    assert all(s.frame_index >= 8 for s in track.sightings)  # no view of the first person
+    assert float(fused @ second) > 0.75 and abs(float(fused @ first)) < 0.2
+
+
+def test_one_odd_view_is_left_out_and_does_not_split_the_track() -> None:
+    # A face half out of the frame, or blurred: unlike the track, and unlike the next view.
+    tracker = FaceTracker(EngineConfig())
+    track = tracker.update([_face(100)], still=False)[0][0]
+    person = _person(1)
+    tracker.add_sighting(track, _sighting(0, _view(person, 3)))
+    track.describing += 4
+    assert tracker.add_sighting(track, _sighting(4, _person(7))) is None  # held apart
+    assert tracker.add_sighting(track, _sighting(8, _view(person, 4))) is not None
+    assert tracker.add_sighting(track, _sighting(12, _person(8))) is None
+    assert tracker.add_sighting(track, _sighting(16, _person(9))) is None  # unlike each other
+    assert tracker.tracks_split == 0
+    assert sorted(s.frame_index for s in track.sightings) == [0, 8]  # odd views not fused
+
+
+def test_a_view_described_before_the_split_is_not_the_new_persons() -> None:
+    # Descriptions come back out of order (two workers): a view of the first person that
+    # arrives after the track became the second person's is dropped, not split again.
+    tracker = FaceTracker(EngineConfig())
+    track = tracker.update([_face(100)], still=False)[0][0]
+    tracker.add_sighting(track, _sighting(0, _view(_person(1), 3)))
+    track.describing += 3
+    tracker.add_sighting(track, _sighting(8, _view(_person(2), 4)))
+    tracker.add_sighting(track, _sighting(12, _view(_person(2), 5)))
+    assert tracker.tracks_split == 1 and track.since_frame == 8
+    assert tracker.add_sighting(track, _sighting(4, _view(_person(1), 6))) is None
+    assert tracker.tracks_split == 1
+    assert sorted(s.frame_index for s in track.sightings) == [8, 12]
+
+
+def test_an_alerted_track_is_looked_at_again_and_the_next_face_can_alert() -> None:
+    every = 2
+    tracker = FaceTracker(EngineConfig(embed_every_frames=every, repeat_alert_s=0.0))
+    first, second = _person(1), _person(2)
+    track, _ = _described(tracker, 0, _view(first, 1))
+    assert tracker.decide(track, 0, 0.9, track.sightings[0]) is not None
+    looked = []
+    for frame in range(1, 20):  # still the same person: looked at, never alerted again
+        track, got = _described(tracker, frame, _view(first, 100 + frame))
+        if track.last_described_step == frame + 1:
+            looked.append(frame)
+        assert got is None
+    interval = ALERTED_CHECK_EVERY * every
+    assert len(looked) >= 2 and looked == list(range(interval, 20, interval))
+    assert tracker.tracks_split == 0 and len(track.sightings) == 1
+    fused = None
+    for frame in range(20, 20 + interval + 1):  # someone else's face now
+        track, got = _described(tracker, frame, _view(second, 200 + frame))
+        fused = got if got is not None else fused
+    assert tracker.tracks_split == 1 and not track.alerted and fused is not None
+    decision = tracker.decide(track, 1, 0.9, track.sightings[0])
+    assert decision is not None and decision.evidence.frame_index >= 20
+
+
+def test_dlib_descriptors_are_told_apart_on_their_own_metric() -> None:
+    # dlib's 128-D descriptors are not unit length: the check uses 1 - L2 distance, and
+    # the same person's views (distance 0.4) stay one track; a stranger's (1.0) does not.
+    tracker = FaceTracker(EngineConfig(), metric="l2")
+    track = tracker.update([_face(100)], still=False)[0][0]
+    base = 0.5 * _person(1, 128)
+    tracker.add_sighting(track, _sighting(0, base))
+    track.describing += 3
+    tracker.add_sighting(track, _sighting(4, base + 0.4 * _person(2, 128)))
+    stranger = base + 1.0 * _person(3, 128)
+    tracker.add_sighting(track, _sighting(8, stranger))
+    assert tracker.tracks_split == 0
+    tracker.add_sighting(track, _sighting(12, stranger + 0.3 * _person(4, 128)))
+    assert tracker.tracks_split == 1
 
 
 def test_a_still_photo_decides_on_one_description() -> None:

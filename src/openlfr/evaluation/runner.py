@@ -29,9 +29,10 @@ from openlfr.evaluation.identification import (
     run_searches,
     split_identities,
 )
-from openlfr.evaluation.verification import kfold_accuracy, pair_scores, verification_summary
+from openlfr.evaluation.verification import kfold_accuracy, verification_summary
 from openlfr.recognition import DEFAULT_THRESHOLD
 from openlfr.recognition.analyzer import FaceAnalyzer
+from openlfr.recognition.matcher import pair_similarities
 from openlfr.recognition.watchlist import model_family
 
 RESULTS_FORMAT = "openlfr-evaluation"
@@ -367,8 +368,8 @@ def verification_result(
             f"pairs file: only {len(usable)} of {len(pairs.pairs)} pairs have a face in both "
             "images; too few (or one kind only) for k-fold verification"
         )
-    scores = pair_scores(np.stack([a for _, a, _ in usable]), np.stack([b for _, _, b in usable]),
-                         metric)
+    scores = pair_similarities(np.stack([a for _, a, _ in usable]),
+                               np.stack([b for _, _, b in usable]), metric)
     same = np.array([p.same for p, _, _ in usable])
     folds = [p.fold for p, _, _ in usable]
     summary = verification_summary(kfold_accuracy(scores, same, folds))

@@ -2,7 +2,8 @@
 each, the threshold that is most accurate on the other folds is applied to it.
 
 A pair is scored by the engine's similarity of its two descriptors for the model's metric
-(matcher.py): the cosine of the unit descriptors, or ``1 - d`` for dlib's L2 descriptors.
+(``matcher.pair_similarities``): the cosine of the unit descriptors, or ``1 - d`` for
+dlib's L2 descriptors.
 There is no watchlist in a 1:1 comparison, so the 1:N decision score (how far a face
 stands out from the rest of a watchlist) does not apply, and these thresholds are on the
 similarity, not on the threshold a deployment sets."""
@@ -14,22 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from openlfr.recognition.matcher import similarities_from_distances
-
-
-def pair_scores(first: np.ndarray, second: np.ndarray, metric: str) -> np.ndarray:
-    """The engine's similarity of each pair of descriptors (rows of ``first`` and
-    ``second``) for ``metric``, the descriptor model's ("cosine" or "l2": see
-    ``watchlist.model_family``)."""
-    a = np.asarray(first, dtype=np.float32)
-    b = np.asarray(second, dtype=np.float32)
-    if metric == "cosine":
-        # As WatchlistIndex compares them: the dot product of unit descriptors, at most 1.
-        return np.minimum(np.einsum("ij,ij->i", a, b), 1.0).astype(float)
-    if metric == "l2":
-        return similarities_from_distances(np.linalg.norm(a - b, axis=1)).astype(float)
-    raise ValueError(f"unknown descriptor metric {metric!r}; expected 'cosine' or 'l2'")
 
 
 def best_threshold(scores: np.ndarray, same: np.ndarray) -> tuple[float, float]:

@@ -73,6 +73,20 @@ def similarities_from_distances(distances: np.ndarray) -> np.ndarray:
     return np.clip(1.0 - distances, 0.0, 1.0).astype(np.float32)
 
 
+def pair_similarities(first: np.ndarray, second: np.ndarray, metric: str) -> np.ndarray:
+    """The similarity of each pair of descriptors (rows of ``first`` and ``second``) for
+    ``metric`` ("cosine" or "l2": see ``watchlist.model_family``), as WatchlistIndex
+    compares a probe with an entry: the dot product of unit descriptors, at most 1, or
+    ``1 - d`` clipped to 0..1."""
+    a = np.atleast_2d(np.asarray(first, dtype=np.float32))
+    b = np.atleast_2d(np.asarray(second, dtype=np.float32))
+    if metric == "cosine":
+        return np.minimum(np.einsum("ij,ij->i", a, b), 1.0).astype(float)
+    if metric == "l2":
+        return similarities_from_distances(np.linalg.norm(a - b, axis=1)).astype(float)
+    raise ValueError(f"unknown descriptor metric {metric!r}; expected 'cosine' or 'l2'")
+
+
 def chance_standout(subjects: int) -> float:
     """The standout the best of `subjects` unrelated entries reaches by chance."""
     return float(np.sqrt(2.0 * np.log(max(subjects, 2))))

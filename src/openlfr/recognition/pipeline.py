@@ -145,7 +145,7 @@ class Watcher:
             )
         self.index = WatchlistIndex(watchlist)
         self.counters = Counters()
-        self.tracker = FaceTracker(self.config, unit_descriptors=self.index.metric == "cosine")
+        self.tracker = FaceTracker(self.config, metric=self.index.metric)
 
     def run(
         self, source: FrameSource, on_progress: Callable[[Counters], None] | None = None

@@ -14,6 +14,16 @@ unless the face could not join the views its decision fuses. It keeps its best-q
 sightings, and its decision is made on their descriptors fused
 into one (the mean of the unit descriptors of its best few): several views of a face
 describe it better than any one, and one odd frame can neither raise nor hide an alert.
+
+Boxes cannot tell two faces apart where they cross, or where one person leaves the frame
+as another enters at the same place: a track may take the other face. A described view
+that looks no more like its track than strangers do is held apart (not fused); when the
+next view is also unlike the track and like the one held apart, the track has taken
+another person's face, and from the first of the two it is a new track (new id, those
+two views, no alert). One person's views are then not fused with another's, and an alert
+on one person does not cover the next face that takes their track. A single odd view (a
+face half out of the frame, a blurred or turned one) is only left out. An alerted track
+is described again now and then for that check alone.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import numpy as np
 
 from openlfr.recognition.config import EngineConfig
 from openlfr.recognition.faces import Box, FoundFace, RGBImage
+from openlfr.recognition.matcher import CALIBRATIONS, pair_similarities
 
 FIRST_STEP_REACH = 1.0
 """How far (in its own widths a frame, for up to two frames) a face seen once may have moved
@@ -34,6 +45,17 @@ overlaps where it was by IoU 0.14), so overlap alone started a new track on ever
 
 FIRST_STEP_SIZE_RATIO = 1.5
 """The most a face seen once may change in size between frames and still be that track."""
+
+ANOTHER_PERSON_SD = 2.0
+"""Two views are unlike when their similarity is below the descriptor's typical
+non-matching similarity plus this many deviations (cosine: 0.06 + 2 x 0.08 = 0.22). On
+the walk-by scenes, views of one person fall below 0.22 against their track's fused
+descriptor about once in 100, and views after a track took another face 11 times in 13
+(README, "Benchmark")."""
+
+ALERTED_CHECK_EVERY = 3
+"""An alerted track is described every this many times embed_every_frames, only to see
+whether its face is still the person it alerted on."""
 
 NEAR_SEARCH_STEPS = 3
 """A track is looked for near where it is expected for this many frames after it was last
@@ -68,6 +90,11 @@ class Track:
     describing: int = 0
     """Descriptions requested and not yet back."""
     alerted: bool = False
+    doubt: Sighting | None = None
+    """A view unlike the track's, held apart until the next view says whose it is."""
+    since_frame: int = -1
+    """The first frame of the person this track now follows (a view described from an
+    earlier frame is of the face the track had before it became another person's)."""
     sightings: list[Sighting] = field(default_factory=list)
     """The best sightings by quality (at most EngineConfig.track_memory)."""
 
@@ -88,11 +115,18 @@ class TrackDecision:
 
 
 class FaceTracker:
-    def __init__(self, config: EngineConfig, *, unit_descriptors: bool = True) -> None:
+    def __init__(self, config: EngineConfig, *, metric: str = "cosine") -> None:
+        """`metric`: the descriptor model's ("cosine" or "l2")."""
         self.config = config
-        self.unit_descriptors = unit_descriptors
+        self.metric = metric
+        self.unit_descriptors = metric == "cosine"
+        calibration = CALIBRATIONS[metric]
+        self.another_person_below = (
+            calibration.cohort_mean + ANOTHER_PERSON_SD * calibration.cohort_sd)
         self.active: list[Track] = []
         self.tracks_started = 0
+        self.tracks_split = 0
+        """Tracks that took another person's face and went on as a new track."""
         self._ids = itertools.count(1)
         self._step = 0
         """Frames looked at so far."""
@@ -198,8 +232,10 @@ class FaceTracker:
         return minimum * (1.0 - moved / reach) if moved < reach else 0.0
 
     def _should_describe(self, track: Track, face: FoundFace) -> bool:
-        if track.alerted:
-            return False  # one alert per track; no more work on it
+        if track.alerted:  # one alert per track; only a look now and then to see whose face
+            every = self.config.embed_every_frames
+            return self._step - track.last_described_step >= (
+                every if track.doubt else ALERTED_CHECK_EVERY * every)
         if track.descriptions == 0 and track.describing == 0:
             return True
         if face.quality >= self.config.better_face_ratio * track.best_described_quality:
@@ -215,8 +251,20 @@ class FaceTracker:
     def add_sighting(self, track: Track, sighting: Sighting) -> np.ndarray | None:
         """Record a described sighting; return the track's fused descriptor once it has
         enough sightings to decide (1 for a photo, min_track_embeddings for video), else
-        None. After an alert the track takes no more sightings."""
+        None. A video view unlike the track's is held apart, and two in a row that are
+        alike make the track a new one (module docstring). After an alert the track takes
+        no more sightings."""
         track.describing -= 1
+        if sighting.frame_index < track.since_frame:
+            return None  # of the face the track followed before it became a new one
+        if not track.still and track.sightings:
+            if self._unlike(self.fused_descriptor(track), sighting):
+                doubt, track.doubt = track.doubt, sighting
+                if doubt is None or self._unlike(doubt.descriptor, sighting):
+                    track.descriptions += 1
+                    return None
+                self._start_anew(track, doubt)
+            track.doubt = None  # a view held apart that the next one does not follow: odd
         track.descriptions += 1
         if track.alerted:
             return None
@@ -227,6 +275,22 @@ class FaceTracker:
         if track.descriptions < needed:
             return None
         return self.fused_descriptor(track)
+
+    def _unlike(self, descriptor: np.ndarray, sighting: Sighting) -> bool:
+        similarity = pair_similarities(descriptor, sighting.descriptor, self.metric)[0]
+        return bool(similarity < self.another_person_below)
+
+    def _start_anew(self, track: Track, first: Sighting) -> None:
+        """The track has taken another person's face: from the view `first` on it is a new
+        track (the box and its motion go on; the views, the alert and the id do not)."""
+        track.id = next(self._ids)
+        track.since_frame = first.frame_index
+        track.sightings[:] = [first]
+        track.descriptions = 1
+        track.best_described_quality = first.quality
+        track.alerted = False
+        self.tracks_started += 1
+        self.tracks_split += 1
 
     def fused_descriptor(self, track: Track) -> np.ndarray:
         """The mean of the track's best few descriptors (unit length again for a cosine
