@@ -119,7 +119,6 @@ class FaceTracker:
         """`metric`: the descriptor model's ("cosine" or "l2")."""
         self.config = config
         self.metric = metric
-        self.unit_descriptors = metric == "cosine"
         calibration = CALIBRATIONS[metric]
         self.another_person_below = (
             calibration.cohort_mean + ANOTHER_PERSON_SD * calibration.cohort_sd)
@@ -297,7 +296,7 @@ class FaceTracker:
         model): one descriptor that several views agree on."""
         best = np.stack([s.descriptor for s in track.sightings[: self.config.fuse_best]])
         fused = best.mean(axis=0)
-        if self.unit_descriptors:
+        if self.metric == "cosine":
             fused /= max(float(np.linalg.norm(fused)), 1e-12)
         return fused.astype(np.float32)
 
