@@ -105,6 +105,7 @@ def test_a_real_run_writes_results_tables_and_a_self_contained_report(run: Run) 
     assert 0.7 <= v["accuracy_mean"] <= 1.0 and v["accuracy_std"] >= 0.0
     assert "cosine" in v["score"]
     assert v["folds"] == 10 and v["pairs_used"] == v["pairs"] - v["pairs_skipped"]
+    assert v["accuracy_all_pairs_mean"] <= v["accuracy_mean"]
     # The table on stdout, and no image written anywhere in the output.
     assert "threshold   TPIR" in result.stdout and "verification: accuracy" in result.stdout
     written = sorted(p.name for p in out.iterdir())

@@ -120,6 +120,27 @@ def test_verification_compares_pairs_with_the_models_metric(tmp_path: Path) -> N
     assert l2["accuracy_mean"] == pytest.approx(0.5) and "L2" in l2["score"]
 
 
+def test_pairs_without_a_face_count_wrong_in_the_all_pairs_accuracy(tmp_path: Path) -> None:
+    """LFW's published figures count every pair. Perfectly separable pairs, but one image
+    in each of folds 0-3 has no face: accuracy over the scored pairs stays 1, while over
+    all pairs each of those folds loses one pair of four (0.75), so the mean is 0.9."""
+    basis = np.eye(128, dtype=np.float32)
+    pairs, descriptions = [], {}
+    for i in range(40):
+        first, second = tmp_path / f"{i}a.jpg", tmp_path / f"{i}b.jpg"
+        same = i % 2 == 0
+        descriptions[first] = ImageDescription(basis[i])
+        descriptions[second] = ImageDescription(basis[i] if same else basis[i + 50])
+        pairs.append(Pair(first, second, same, fold=i % 10, line=i + 2))
+    for fold in range(4):  # the first pair of folds 0-3
+        descriptions[pairs[fold].second] = ImageDescription(None, "no face found")
+    result = verification_result(PairsFile(pairs, folds=10, fold_source="round-robin"),
+                                 descriptions, tmp_path, "cosine")
+    assert result["pairs_skipped"] == 4 and result["accuracy_mean"] == 1.0
+    assert result["accuracy_all_pairs_mean"] == pytest.approx((6 * 1.0 + 4 * 0.75) / 10)
+    assert result["accuracy_all_pairs_std"] > 0
+
+
 def _pairs_file(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "pairs.txt"
     path.write_text(text)

@@ -303,7 +303,9 @@ def render_html(results: dict[str, Any]) -> str:
             f"<h2>1:1 verification ({html.escape(v['protocol'])})</h2>"
             f"<p>Accuracy {100 * v['accuracy_mean']:.2f}% &plusmn; {100 * v['accuracy_std']:.2f}"
             f" (std over {v['folds']} folds) on {v['pairs_used']} of {v['pairs']} pairs "
-            f"({v['pairs_skipped']} skipped: no face in an image); mean chosen threshold "
+            f"({v['pairs_skipped']} skipped: no face in an image; over all {v['pairs']} pairs"
+            f", those counted wrong: {100 * v['accuracy_all_pairs_mean']:.2f}%"
+            f" &plusmn; {100 * v['accuracy_all_pairs_std']:.2f}); mean chosen threshold "
             f"{v['threshold_mean']:.3f} on the {html.escape(v.get('score', 'similarity'))} "
             "(not the 1:N decision score).</p>")
         parts.append(_table(["fold", "threshold", "accuracy", "pairs"],

@@ -29,7 +29,11 @@ from openlfr.evaluation.identification import (
     run_searches,
     split_identities,
 )
-from openlfr.evaluation.verification import kfold_accuracy, verification_summary
+from openlfr.evaluation.verification import (
+    all_pairs_accuracy,
+    kfold_accuracy,
+    verification_summary,
+)
 from openlfr.recognition import DEFAULT_THRESHOLD
 from openlfr.recognition.analyzer import FaceAnalyzer
 from openlfr.recognition.matcher import pair_similarities
@@ -372,7 +376,9 @@ def verification_result(
                                np.stack([b for _, _, b in usable]), metric)
     same = np.array([p.same for p, _, _ in usable])
     folds = [p.fold for p, _, _ in usable]
-    summary = verification_summary(kfold_accuracy(scores, same, folds))
+    fold_results = kfold_accuracy(scores, same, folds)
+    summary = verification_summary(fold_results)
+    summary.update(all_pairs_accuracy(fold_results, Counter(p.fold for p in pairs.pairs)))
     summary.update({
         "protocol": f"{pairs.folds}-fold (LFW): threshold chosen on the other folds",
         "score": f"similarity: {SIMILARITY[metric]}",
