@@ -19,7 +19,9 @@ photo as in the identities), then for each scene prints in one run:
   face_recognition makes, timed on the first ``--baseline-frames`` frames);
 * per-stage figures: detection recall (truth boxes matched by a detection) and false
   detections per frame, tracks per walker (fragmentation), descriptors per walker, each
-  enrolled person's best score for themselves and the best score any passer-by reached;
+  enrolled person's best score for themselves and the best score any passer-by reached,
+  and the CPU milliseconds each stage took per frame (decode, whole-frame and near
+  searches, describing, tracking and matching: ``pipeline.StageCpu``);
 * with ``--sweep``: TPIR and false alerts at other thresholds, from the same run (an
   alert is the first identification of a track at or above the threshold);
 * with ``--loop-tpir``: whom that loop finds over the whole scene with the scene's
@@ -309,6 +311,9 @@ def run_engine(clip: Path, watchlist: Watchlist, analyzer: FaceAnalyzer, config:
     elapsed = time.perf_counter() - started
     counters = watcher.counters.to_json()
     counters["tracks_split"] = watcher.tracker.tracks_split  # took another face: tracker.py
+    counters["cpu_ms_per_frame"] = watcher.stage_cpu.per_frame_ms(
+        watcher.counters.frames_processed)
+    counters["cpu_line"] = watcher.stage_cpu.line(watcher.counters.frames_processed)
     return alerts, watcher.counters.frames_processed / elapsed, watcher.recording, counters
 
 
@@ -595,11 +600,15 @@ def main() -> None:
             figure = stages(truth, recording)
             for key, value in figure.items():
                 print(f"    {key}: {value:.3f}")
+            cpu = counters.pop("cpu_ms_per_frame")
+            cpu_line = counters.pop("cpu_line")
             print(f"    counters: {counters}")
+            print(f"    {cpu_line}")
             if args.sweep:
                 for t, tp, fa in sweep(truth, recording, [0.40, 0.45, 0.5, 0.55, 0.6, 0.65]):
                     print(f"    threshold {t:.2f}: TPIR {tp:.2f}, false alerts {fa}")
-            results[label] = {"tpir": tpir, "false_alerts": len(false), "fps": fps, **figure}
+            results[label] = {"tpir": tpir, "false_alerts": len(false), "fps": fps, **figure,
+                              "cpu_ms_per_frame": cpu}
         base = baseline_fps(clip, reference, args.baseline_frames)
         ratio = results[runs[0][0]]["fps"] / base
         print(f"  face_recognition loop: {base:.2f} fps on the first {args.baseline_frames} "

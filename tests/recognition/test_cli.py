@@ -46,6 +46,11 @@ def test_watch_json_prints_alerts_then_a_summary(watchlist_file: Path) -> None:
     assert summary["alerts"] == 1 and summary["frames_dropped"] == 0
     assert summary["detector"] == "ultralight" and summary["descriptor"] == "w600k"
     assert {"faces_detected", "faces_too_small", "tracks"} <= summary.keys()
+    cpu = summary["cpu_ms_per_frame"]
+    assert set(cpu) == {"decode", "search_whole", "search_near", "describe", "track_match",
+                        "total"}
+    assert cpu["search_whole"] > 0 and cpu["describe"] > 0
+    assert cpu["total"] == pytest.approx(sum(cpu.values()) - cpu["total"], abs=0.05)
 
 
 def test_watch_prints_readable_alerts_and_a_summary(watchlist_file: Path) -> None:
@@ -55,7 +60,9 @@ def test_watch_prints_readable_alerts_and_a_summary(watchlist_file: Path) -> Non
     assert result.returncode == 0, result.stderr
     alerts = [line for line in result.stdout.splitlines() if line.startswith("ALERT")]
     assert {line.split("subject ")[1].split()[0] for line in alerts} >= {"obama", "biden"}
-    assert "3 frames" in result.stdout.splitlines()[-1]
+    summary, cpu = result.stdout.splitlines()[-2:]
+    assert summary.startswith("3 frames in ")
+    assert cpu.startswith("CPU per frame: decode ") and "describe " in cpu
 
 
 def test_build_reports_skipped_photos_by_name(tmp_path: Path) -> None:

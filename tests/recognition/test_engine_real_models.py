@@ -134,6 +134,11 @@ def test_a_live_source_that_outruns_the_engine_drops_and_counts_frames(
     assert counters.frames_dropped > 0
     assert counters.frames_processed + counters.frames_dropped == 300
     assert {a.subject for a in alerts} == {"obama", "biden"}
+    # Without workers the searches run on the calling thread, yet count as searching,
+    # not as tracking and matching.
+    cpu = watcher.stage_cpu
+    assert cpu.search_whole_s > 0 and cpu.describe_s > 0
+    assert 0 <= cpu.track_match_s < cpu.search_whole_s
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data/faces is not beside this checkout")

@@ -137,14 +137,23 @@ def test_on_video_the_frames_between_whole_searches_are_searched_near_the_tracks
         alerts = list(watcher.run(open_source(str(CLIP))))
         assert [a.subject for a in alerts] == ["lin_manuel_miranda"]
         assert watcher.counters.frames_processed == 275
+        cpu = watcher.stage_cpu  # each stage's CPU goes to its own stage
+        assert cpu.decode_s > 0 and cpu.search_whole_s > 0 and cpu.describe_s > 0
+        assert cpu.track_match_s > 0
+        per_frame = cpu.per_frame_ms(275)
+        assert per_frame["total"] == pytest.approx(
+            sum(v for k, v in per_frame.items() if k != "total"), abs=0.05)
+        assert per_frame["describe"] == pytest.approx(1000 * cpu.describe_s / 275, abs=0.01)
         if every == 1 or max_px >= 640:  # video no larger than detect_max_px: whole
             assert calls == {"whole": 275, "near": 0}
+            assert cpu.search_near_s == 0.0
         else:
             # One frame in three whole; between them near the tracks, or whole again
             # where the performer's face near the camera fills much of the frame.
             assert calls["near"] > 0
             assert calls["whole"] + calls["near"] <= 275
             assert calls["whole"] >= 92
+            assert cpu.search_near_s > 0
 
 
 SHIPPED_INPUT = {"w600k": (127.5, 127.5, "RGB"), "mobilefacenet": (127.0, 128.0, "BGR")}

@@ -215,6 +215,7 @@ def watch(
             "descriptor": analyzer.backends.descriptor_name,
             "backend": analyzer.backends.name,
             **counters.to_json(),
+            "cpu_ms_per_frame": watcher.stage_cpu.per_frame_ms(counters.frames_processed),
             "elapsed_s": round(elapsed, 3),
             "fps": round(fps, 2),
             "interrupted": interrupted,
@@ -228,6 +229,7 @@ def watch(
             f"{counters.alerts} alerts; {counters.frames_dropped} frames dropped"
             + (f", {counters.frames_unreadable} unreadable" if counters.frames_unreadable else "")
         )
+        print(watcher.stage_cpu.line(counters.frames_processed))
     if interrupted:
         raise typer.Exit(130)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -46,6 +47,7 @@ from openlfr.recognition.workers import (
     locate_near_task,
     locate_task,
     make_executor,
+    timed,
 )
 
 
@@ -103,6 +105,39 @@ class Counters:
         return asdict(self)
 
 
+@dataclass
+class StageCpu:
+    """CPU seconds each stage took over a run, summed over the threads that ran it: where
+    the time goes, so that a slow scene says which stage to make cheaper."""
+
+    decode_s: float = 0.0
+    """The decode thread: reading and decoding the source."""
+    search_whole_s: float = 0.0
+    """Whole-frame face searches (detector and box quality)."""
+    search_near_s: float = 0.0
+    """Searches only around the tracked faces (frames between whole searches)."""
+    describe_s: float = 0.0
+    """Landmarks, alignment and the descriptor network, for the faces chosen to describe."""
+    track_match_s: float = 0.0
+    """The calling thread: tracking, fusing, matching against the watchlist, deciding and
+    handing work to the workers."""
+
+    def per_frame_ms(self, frames: int) -> dict[str, float]:
+        """Each stage's CPU milliseconds per processed frame, and their total."""
+        stages = {name.removesuffix("_s"): value for name, value in asdict(self).items()}
+        stages["total"] = sum(stages.values())
+        return {name: round(1000.0 * value / max(frames, 1), 2)
+                for name, value in stages.items()}
+
+    def line(self, frames: int) -> str:
+        """One line for people: each stage's CPU milliseconds per frame."""
+        ms = self.per_frame_ms(frames)
+        return (f"CPU per frame: decode {ms['decode']:.1f} ms, whole-frame search "
+                f"{ms['search_whole']:.1f}, near search {ms['search_near']:.1f}, describe "
+                f"{ms['describe']:.1f}, track and match {ms['track_match']:.1f}; "
+                f"total {ms['total']:.1f} ms")
+
+
 _END = object()
 
 
@@ -114,17 +149,19 @@ it; otherwise the whole frame is searched."""
 @dataclass
 class _PendingDetect:
     frame: Frame
-    future: Future[FaceSearch] | None
-    """None: a frame to search near the tracks, sent once every frame before it is
-    tracked (its regions come from them)."""
+    future: Future[tuple[FaceSearch, float]] | None
+    """(search, CPU seconds); None: a frame to search near the tracks, sent once every
+    frame before it is tracked (its regions come from them)."""
+    whole: bool = True
+    """Searched whole (else near the tracks)."""
 
 
 @dataclass
 class _PendingDescribe:
     frame: Frame
     sightings: list[tuple[Track, FoundFace]]
-    future: Future[tuple[list[RGBImage], list[float], np.ndarray]]
-    """(chips, pose factors, descriptors) of the sightings, in order."""
+    future: Future[tuple[tuple[list[RGBImage], list[float], np.ndarray], float]]
+    """((chips, pose factors, descriptors) of the sightings, in order; CPU seconds)."""
 
 
 class Watcher:
@@ -145,6 +182,7 @@ class Watcher:
             )
         self.index = WatchlistIndex(watchlist)
         self.counters = Counters()
+        self.stage_cpu = StageCpu()
         self.tracker = FaceTracker(self.config, metric=self.index.metric)
 
     def run(
@@ -165,9 +203,20 @@ class Watcher:
         )
         decoder.start()
         one_blas_thread = threadpool_limits(limits=1, user_api="blas")
+        # CPU of this thread, counted only while the run has it (not while the caller
+        # holds the generator between alerts).
+        cpu_started = time.thread_time()
         try:
-            yield from self._process(frames, max(2, 2 * workers), on_progress)
+            for alert in self._process(frames, max(2, 2 * workers), on_progress):
+                self.stage_cpu.track_match_s += time.thread_time() - cpu_started
+                yield alert
+                cpu_started = time.thread_time()
         finally:
+            self.stage_cpu.track_match_s += time.thread_time() - cpu_started
+            if workers == 0:  # the tasks ran on this thread too: counted in their stages
+                c = self.stage_cpu
+                c.track_match_s = max(
+                    0.0, c.track_match_s - c.search_whole_s - c.search_near_s - c.describe_s)
             one_blas_thread.restore_original_limits()
             stop.set()
             _drain(frames)
@@ -177,6 +226,14 @@ class Watcher:
             self.counters.tracks = self.tracker.tracks_started
 
     def _decode(self, source: FrameSource, frames: queue.Queue[Any], stop: threading.Event) -> None:
+        try:
+            self._decode_frames(source, frames, stop)
+        finally:
+            self.stage_cpu.decode_s = time.thread_time()  # this thread's CPU: all decoding
+
+    def _decode_frames(
+        self, source: FrameSource, frames: queue.Queue[Any], stop: threading.Event
+    ) -> None:
         try:
             for frame in source:
                 if stop.is_set():
@@ -227,7 +284,7 @@ class Watcher:
                         max(item.image.shape[:2]) <= self.config.detect_max_px)
                     taken += 1
                     detecting.append(_PendingDetect(
-                        item, self._submit_detect(item) if whole else None))
+                        item, self._submit_detect(item) if whole else None, whole))
             else:
                 # Frames leave detection in order: wait for the oldest (a later frame
                 # already done would return at once, over and over, and spin this thread
@@ -239,7 +296,12 @@ class Watcher:
 
             while (head := self._send_head(detecting)) is not None and head.done():
                 done = detecting.popleft()
-                describe = self._track(done.frame, head.result())
+                search, cpu = head.result()
+                if done.whole:
+                    self.stage_cpu.search_whole_s += cpu
+                else:
+                    self.stage_cpu.search_near_s += cpu
+                describe = self._track(done.frame, search)
                 if describe is not None:
                     describing.append(describe)
                 if on_progress:
@@ -247,15 +309,19 @@ class Watcher:
 
             for pending in [p for p in describing if p.future.done()]:
                 describing.remove(pending)
-                yield from self._match(pending.frame, pending.sightings, pending.future.result())
+                described, cpu = pending.future.result()
+                self.stage_cpu.describe_s += cpu
+                yield from self._match(pending.frame, pending.sightings, described)
 
-    def _submit_detect(self, frame: Frame) -> Future[FaceSearch]:
+    def _submit_detect(self, frame: Frame) -> Future[tuple[FaceSearch, float]]:
         c = self.config
         # A photo may be all face; video frames do without the second look (analyzer.py).
-        return self._executor.submit(locate_task, frame.image, c.min_face_px, c.detect_max_px,
-                                     frame.still)
+        return self._executor.submit(timed, locate_task, frame.image, c.min_face_px,
+                                     c.detect_max_px, frame.still)
 
-    def _send_head(self, detecting: deque[_PendingDetect]) -> Future[FaceSearch] | None:
+    def _send_head(
+        self, detecting: deque[_PendingDetect]
+    ) -> Future[tuple[FaceSearch, float]] | None:
         """Send the oldest frame to be searched near the tracks if it waits for that (every
         frame before it is tracked); its search, or None when no frame waits."""
         if not detecting:
@@ -267,14 +333,15 @@ class Watcher:
             c = self.config
             if not regions:
                 head.future = Future()
-                head.future.set_result(FaceSearch(faces=[], too_small=0))
+                head.future.set_result((FaceSearch(faces=[], too_small=0), 0.0))
             elif sum(r.area for r in regions) * NEAR_SEARCH_MAX_SHARE > height * width:
                 # Large faces near the camera: their regions cover much of the frame,
                 # and the whole frame costs no more and misses no newcomer.
                 head.future = self._submit_detect(head.frame)
+                head.whole = True
             else:
                 head.future = self._executor.submit(
-                    locate_near_task, head.frame.image, regions, c.min_face_px,
+                    timed, locate_near_task, head.frame.image, regions, c.min_face_px,
                     c.detect_max_px)
         return head.future
 
@@ -288,7 +355,7 @@ class Watcher:
         # Only the faces chosen to describe are aligned (landmarks cost about a
         # millisecond a face; a crowd frame has a dozen faces and describes two or three).
         future = self._executor.submit(
-            describe_faces_task, frame.image, [face.box for _, face in sightings]
+            timed, describe_faces_task, frame.image, [face.box for _, face in sightings]
         )
         self.counters.descriptors += len(sightings)
         return _PendingDescribe(frame, sightings, future)
