@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 from hostile import hostile_images, jpeg_declaring, png_bomb, png_declaring
 
-from openlfr.recognition.images import ImageError, decode_image, read_header, read_image
+from openlfr.recognition.images import (
+    ImageError,
+    bgr_to_rgb,
+    decode_image,
+    read_header,
+    read_image,
+)
 
 
 @pytest.mark.parametrize("name", sorted(hostile_images()))
@@ -46,6 +52,17 @@ def test_real_images_still_decode(suffix: str) -> None:
     data = cv2.imencode(suffix, image)[1].tobytes()
     decoded = decode_image(data, "x" + suffix)
     assert decoded.shape == (20, 30, 3) and decoded[0, 0, 0] > 200  # RGB
+
+
+def test_bgr_frames_become_contiguous_rgb_with_the_same_bytes() -> None:
+    """Every video frame and photo passes through this: the channels reversed, nothing
+    else changed, for whole frames and for crops (views with other strides) alike."""
+    frame = np.random.default_rng(3).integers(0, 256, (108, 192, 3), dtype=np.uint8)
+    for bgr in (frame, frame[5:70, 9:131]):
+        rgb = bgr_to_rgb(bgr)
+        assert rgb.dtype == np.uint8 and rgb.flags.c_contiguous
+        assert np.array_equal(rgb, bgr[:, :, ::-1])
+        assert not np.shares_memory(rgb, frame)
 
 
 def test_an_oversized_file_is_refused_before_it_is_read(tmp_path: object) -> None:

@@ -48,7 +48,7 @@ def test_watch_json_prints_alerts_then_a_summary(watchlist_file: Path) -> None:
     assert {"faces_detected", "faces_too_small", "tracks"} <= summary.keys()
     cpu = summary["cpu_ms_per_frame"]
     assert set(cpu) == {"decode", "search_whole", "search_near", "describe", "track_match",
-                        "total"}
+                        "other", "total"}
     assert cpu["search_whole"] > 0 and cpu["describe"] > 0
     assert cpu["total"] == pytest.approx(sum(cpu.values()) - cpu["total"], abs=0.05)
 

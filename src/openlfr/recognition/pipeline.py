@@ -121,6 +121,10 @@ class StageCpu:
     track_match_s: float = 0.0
     """The calling thread: tracking, fusing, matching against the watchlist, deciding and
     handing work to the workers."""
+    other_s: float = 0.0
+    """The rest of this process's CPU over the run: the video decoder's own threads,
+    OpenCV's thread pool, the caller between alerts (worker processes' other CPU, with
+    dlib's networks, is not seen)."""
 
     def per_frame_ms(self, frames: int) -> dict[str, float]:
         """Each stage's CPU milliseconds per processed frame, and their total."""
@@ -134,8 +138,8 @@ class StageCpu:
         ms = self.per_frame_ms(frames)
         return (f"CPU per frame: decode {ms['decode']:.1f} ms, whole-frame search "
                 f"{ms['search_whole']:.1f}, near search {ms['search_near']:.1f}, describe "
-                f"{ms['describe']:.1f}, track and match {ms['track_match']:.1f}; "
-                f"total {ms['total']:.1f} ms")
+                f"{ms['describe']:.1f}, track and match {ms['track_match']:.1f}, other "
+                f"{ms['other']:.1f}; total {ms['total']:.1f} ms")
 
 
 _END = object()
@@ -198,6 +202,7 @@ class Watcher:
         executor.submit(int).result()
         frames: queue.Queue[Any] = queue.Queue(maxsize=self.config.queue_frames)
         stop = threading.Event()
+        process_started = time.process_time()  # before the decode thread: all its CPU
         decoder = threading.Thread(
             target=self._decode, args=(source, frames, stop), name="openlfr-decode", daemon=True
         )
@@ -222,6 +227,8 @@ class Watcher:
             _drain(frames)
             decoder.join(timeout=5)
             executor.shutdown(wait=True, cancel_futures=True)
+            counted = sum(asdict(self.stage_cpu).values())
+            self.stage_cpu.other_s = max(0.0, time.process_time() - process_started - counted)
             self.counters.frames_unreadable = source.unreadable
             self.counters.tracks = self.tracker.tracks_started
 

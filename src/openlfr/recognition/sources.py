@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 from openlfr.recognition.errors import SourceError
 from openlfr.recognition.faces import RGBImage
-from openlfr.recognition.images import ImageError, is_image_file, read_image
+from openlfr.recognition.images import ImageError, bgr_to_rgb, is_image_file, read_image
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +57,6 @@ class FrameSource:
         return None
 
 
-def _to_rgb(bgr: np.ndarray) -> RGBImage:
-    return np.ascontiguousarray(bgr[:, :, ::-1])
-
-
 class VideoFileSource(FrameSource):
     """A video file decoded with OpenCV (FFmpeg). Never drops a frame."""
 
@@ -89,7 +84,7 @@ class VideoFileSource(FrameSource):
         index = 0
         ok, frame = True, self._first
         while ok and frame is not None:
-            yield Frame(index, index / self.fps, _to_rgb(frame))
+            yield Frame(index, index / self.fps, bgr_to_rgb(frame))
             index += 1
             ok, frame = self._capture.read()
         self.frame_count = index
@@ -158,7 +153,7 @@ class LiveCaptureSource(FrameSource):
                 if not self._reopen():
                     return
                 continue
-            yield Frame(index, time.monotonic() - start, _to_rgb(frame))
+            yield Frame(index, time.monotonic() - start, bgr_to_rgb(frame))
             index += 1
 
     def close(self) -> None:
