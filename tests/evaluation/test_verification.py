@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -101,18 +102,27 @@ def test_pair_similarities_by_metric() -> None:
         pair_similarities(a, b, "hamming")
 
 
-def test_verification_compares_pairs_with_the_models_metric(tmp_path: Path) -> None:
-    """Same pairs: one unit descriptor and the same scaled by 2 (cosine 1, yet an L2
-    distance of 1); different pairs: orthogonal unit descriptors (cosine 0, L2 1.41).
-    Cosine separates them perfectly; dlib's 1 - L2 scores every pair 0 and cannot."""
+def _axis_pairs(tmp_path: Path, same_scale: float, fold: Callable[[int], int]
+                ) -> tuple[list[Pair], dict[Path, ImageDescription]]:
+    """40 pairs of 128-D axis vectors: even pairs the same axis (the second scaled by
+    ``same_scale``), odd pairs two orthogonal axes; pair i in fold ``fold(i)``."""
     basis = np.eye(128, dtype=np.float32)
     pairs, descriptions = [], {}
     for i in range(40):
         first, second = tmp_path / f"{i}a.jpg", tmp_path / f"{i}b.jpg"
         same = i % 2 == 0
         descriptions[first] = ImageDescription(basis[i])
-        descriptions[second] = ImageDescription(2 * basis[i] if same else basis[i + 50])
-        pairs.append(Pair(first, second, same, fold=(i // 2) % 10, line=i + 2))
+        descriptions[second] = ImageDescription(same_scale * basis[i] if same
+                                                else basis[i + 50])
+        pairs.append(Pair(first, second, same, fold=fold(i), line=i + 2))
+    return pairs, descriptions
+
+
+def test_verification_compares_pairs_with_the_models_metric(tmp_path: Path) -> None:
+    """Same pairs: one unit descriptor and the same scaled by 2 (cosine 1, yet an L2
+    distance of 1); different pairs: orthogonal unit descriptors (cosine 0, L2 1.41).
+    Cosine separates them perfectly; dlib's 1 - L2 scores every pair 0 and cannot."""
+    pairs, descriptions = _axis_pairs(tmp_path, same_scale=2.0, fold=lambda i: (i // 2) % 10)
     pairs_file = PairsFile(pairs, folds=10, fold_source="round-robin")
     cosine = verification_result(pairs_file, descriptions, tmp_path, "cosine")
     assert cosine["accuracy_mean"] == 1.0 and "cosine" in cosine["score"]
@@ -124,14 +134,7 @@ def test_pairs_without_a_face_count_wrong_in_the_all_pairs_accuracy(tmp_path: Pa
     """LFW's published figures count every pair. Perfectly separable pairs, but one image
     in each of folds 0-3 has no face: accuracy over the scored pairs stays 1, while over
     all pairs each of those folds loses one pair of four (0.75), so the mean is 0.9."""
-    basis = np.eye(128, dtype=np.float32)
-    pairs, descriptions = [], {}
-    for i in range(40):
-        first, second = tmp_path / f"{i}a.jpg", tmp_path / f"{i}b.jpg"
-        same = i % 2 == 0
-        descriptions[first] = ImageDescription(basis[i])
-        descriptions[second] = ImageDescription(basis[i] if same else basis[i + 50])
-        pairs.append(Pair(first, second, same, fold=i % 10, line=i + 2))
+    pairs, descriptions = _axis_pairs(tmp_path, same_scale=1.0, fold=lambda i: i % 10)
     for fold in range(4):  # the first pair of folds 0-3
         descriptions[pairs[fold].second] = ImageDescription(None, "no face found")
     result = verification_result(PairsFile(pairs, folds=10, fold_source="round-robin"),
