@@ -187,6 +187,8 @@ def test_register_posts_the_result_to_the_platform(
          "--register needs --api-key"),
         ([str(SAMPLE_IDENTITIES), "--group-column", "sex"], "has no group labels"),
         ([str(SAMPLE_IDENTITIES), "--pairs", "/no/pairs.txt"], "no such pairs file"),
+        ([str(SAMPLE_IDENTITIES), "--descriptor", "nonsense"],
+         "unknown descriptor 'nonsense'; choose one of: w600k, mobilefacenet, dlib"),
     ],
 )
 def test_bad_input_is_one_error_line(args: list[str], message: str) -> None:
@@ -207,11 +209,23 @@ def test_bad_manifest_is_one_error_line(tmp_path: Path) -> None:
         "ethnicity")
 
 
+@pytest.mark.slow
+def test_the_descriptor_a_deployment_runs_is_the_one_audited(tmp_path: Path) -> None:
+    """A force that runs faceplugin's network (its licence) audits that network, and the
+    results say which one was measured (the register shows the model id)."""
+    result = openlfr("evaluate", str(SAMPLE_IDENTITIES), "--descriptor", "mobilefacenet",
+                     "--thresholds", "0.4,0.5,0.6", "--out", str(tmp_path), "--workers", "2")
+    assert result.returncode == 0, result.stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["engine"]["model_id"].startswith("mobilefacenet_arcface_512:")
+    assert results["dataset"]["images_described"] >= 20
+
+
 def test_help_describes_the_command() -> None:
     result = openlfr("evaluate", "--help")
     assert result.returncode == 0
     for option in ("--pairs", "--watchlist-size", "--thresholds", "--out", "--workers",
-                   "--register", "--api-key", "--group-column"):
+                   "--register", "--api-key", "--group-column", "--descriptor"):
         assert option in result.stdout
     # The score swept is the engine's decision score, not a distance.
     words = " ".join(result.stdout.split())

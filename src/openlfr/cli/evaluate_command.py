@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from openlfr.cli.errors import fail
 from openlfr.evaluation.defaults import DEFAULT_ALPHA, DEFAULT_TARGET_FPIR, DEFAULT_THRESHOLDS
+from openlfr.recognition.backends import DEFAULT_DESCRIPTOR
 
 if TYPE_CHECKING:
     from openlfr.evaluation.describe import ImageDescription
@@ -51,6 +52,11 @@ def evaluate_command(
     backend: str = typer.Option(
         "auto", help="Networks, as for `openlfr watch`: auto (ONNX Runtime if it loads, else "
         "dlib), onnx, or dlib. Evaluate the one in use.",
+    ),
+    descriptor: str = typer.Option(
+        DEFAULT_DESCRIPTOR,
+        help="Descriptor to evaluate: w600k (the default), mobilefacenet or dlib. Audit the "
+        "one the deployment's watchlists are built with: rates differ between networks.",
     ),
     group_columns: list[str] = typer.Option(
         [], "--group-column", "-g", metavar="NAME",
@@ -143,7 +149,7 @@ def evaluate_command(
         filler_set = load_dataset(filler) if filler is not None else None
         if filler_set is not None and filler_set.kind != "folders":
             fail(f"--filler {filler}: give a folder with one sub-folder per identity")
-        analyzer = FaceAnalyzer(backend=backend)
+        analyzer = FaceAnalyzer(backend=backend, descriptor=descriptor)
         cached = load_cache(cache, analyzer.model_id) if cache is not None else None
     except (EvaluationError, RecognitionError) as exc:
         fail(exc)
