@@ -135,7 +135,7 @@ def active_deployment(staff: Staff, *, threshold: float = 0.5,
                 entries[name], categories[name] = entry["id"], category
 
         authorise_ahead(s, start, start + timedelta(hours=4), enrol, fair=threshold,
-                        authorise=activate, threshold=threshold)
+                        authorise=activate, model=engine_model_id(), threshold=threshold)
     if activate:
         ok(staff["operator"].post(s.url("/activate")))
     return LiveDeployment(s.deployment_id, s.reference, entries, categories)

@@ -38,6 +38,9 @@ T = TypeVar("T")
 ROLES = ("operator", "planner", "authoriser", "oversight", "councillor", "admin")
 #: The areas a test councillor acts for.
 COUNCILLOR_AREAS = ["Lambeth"]
+#: The descriptor model of the scenario's watchlist and of the technology its audit is for
+#: (the threshold gate holds an audit only for the network it measured).
+WATCHLIST_MODEL = "dlib-resnet-v1"
 
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -221,9 +224,9 @@ class Scenario:
     def url(self, suffix: str = "") -> str:
         return f"/api/deployments/{self.deployment_id}{suffix}"
 
-    def equity_audit(self, fair: float = 0.6) -> int:
+    def equity_audit(self, fair: float = 0.6, model: str = WATCHLIST_MODEL) -> int:
         tech = ok(self.staff["admin"].post("/api/technology", json={
-            "algorithm": "dlib ResNet descriptor + cosine", "model_version": "v1",
+            "algorithm": "dlib ResNet descriptor + cosine", "model_version": model,
             "vendor_or_project": "openlfr", "default_threshold": 0.64}), 201)
         ok(self.staff["oversight"].post(f"/api/technology/{tech['id']}/equity-audits", json={
             "conducted_on": "2026-01-15", "dataset": "balanced test set",
@@ -301,7 +304,7 @@ class Scenario:
     def watchlist(self, category: str = "wanted_for_arrest",
                   image_taken_on: str = "2026-01-10") -> int:
         planner = self.staff["planner"]
-        ok(planner.post(self.url("/watchlist"), json={"descriptor_model": "dlib-resnet-v1"}), 201)
+        ok(planner.post(self.url("/watchlist"), json={"descriptor_model": WATCHLIST_MODEL}), 201)
         entry = ok(planner.post(self.url("/watchlist/entries"), json={
             "subject_ref": "CASE-123/A", "category": category, "source": "PNC",
             "authorised_by": "Insp. Example", "image_taken_on": image_taken_on,
@@ -347,14 +350,16 @@ class Scenario:
 
 
 def authorise_ahead(s: Scenario, start: datetime, end: datetime, enrol: Callable[[], T],
-                    fair: float = 0.6, authorise: bool = True, **fields: Any) -> T:
+                    fair: float = 0.6, authorise: bool = True, model: str = WATCHLIST_MODEL,
+                    **fields: Any) -> T:
     """A deployment from ``start`` to ``end`` governed as the gates require, with other
     ``fields`` of the plan changed (e.g. ``borough``): drafted, noticed, engaged, consulted
     and assessed 20 days before ``start`` (the clock goes there; keep it moving forward),
     its watchlist enrolled by ``enrol`` and built, and authorised (unless ``authorise`` is
     False) 12 hours before the start, where the clock is left. The equity audit's fair
-    threshold is ``fair``. Returns what ``enrol`` returned."""
-    tech = s.equity_audit(fair=fair)
+    threshold is ``fair``, for the technology of descriptor ``model`` (the one ``enrol``
+    builds the watchlist with). Returns what ``enrol`` returned."""
+    tech = s.equity_audit(fair=fair, model=model)
     s.clock.now = start - timedelta(days=20)
     s.draft(technology_id=tech, start_at=start.isoformat(), end_at=end.isoformat(), **fields)
     ok(s.staff["planner"].post(s.url("/propose")))

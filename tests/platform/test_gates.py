@@ -371,6 +371,28 @@ def test_threshold_fails_when_the_engine_was_never_audited() -> None:
     assert result.overridable
 
 
+def test_threshold_fails_when_the_audit_measured_another_network() -> None:
+    """An audit's fair threshold and false-alert rates are one network's: a watchlist built
+    with another descriptor model runs a network nobody audited. Where either model is not
+    recorded the check cannot be made and the rest of the gate decides."""
+    base = with_deployment(good_dossier(), threshold=0.6)
+    audit, watchlist = base.latest_equity_audit, base.watchlist
+    assert audit is not None and watchlist is not None
+
+    def models(audited: str | None, built: str | None) -> DeploymentDossier:
+        return replace(base, latest_equity_audit=replace(audit, model=audited),
+                       watchlist=replace(watchlist, descriptor_model=built))
+
+    assert threshold_gate(models("w600k:abc", "w600k:abc"), PARAMS).passed
+    assert threshold_gate(models(None, "w600k:abc"), PARAMS).passed
+    assert threshold_gate(models("w600k:abc", None), PARAMS).passed
+    result = threshold_gate(models("w600k:abc", "dlib:def"), PARAMS)
+    assert not result.passed and result.overridable
+    assert result.reason.startswith(
+        "The watchlist is built with descriptor model dlib:def, but the equity audit of "
+        "2026-01-15 measured w600k:abc (its technology register entry)")
+    assert "openlfr evaluate --descriptor" in result.reason
+
 def with_audit(dossier: DeploymentDossier, rows: tuple[AuditedRates, ...] = AUDITED,
                entries: int | None = None, **deployment: Any) -> DeploymentDossier:
     """``dossier`` with the audit's results ``rows``, a watchlist of ``entries`` and the

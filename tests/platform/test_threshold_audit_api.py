@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from platform_helpers import ASKED_BECAUSE, Scenario, ok
+from platform_helpers import ASKED_BECAUSE, WATCHLIST_MODEL, Scenario, ok
 
 #: Overall results per watchlist size and threshold, as openlfr evaluate reports them.
 IDENTIFICATION = [
@@ -63,6 +63,35 @@ def test_a_failing_audit_stops_authorisation_until_the_threshold_is_raised(
             "(the audited figures covering this deployment's 1 entry at threshold 0.70), "
             "within the policy maximum of 0.001") in gates["threshold"]["reason"]
 
+
+def test_an_audit_of_another_network_does_not_stand_for_the_watchlists(
+        scenario: Scenario) -> None:
+    """The audit is read from its technology register entry: when that entry's model is
+    not the one the watchlist is built with, the audit's figures are another network's,
+    and authorisation is refused until the deployment names the technology it runs."""
+    s, staff = scenario, scenario.staff
+    s.prepare()  # the watchlist and the audited technology: WATCHLIST_MODEL
+    first = ok(staff["planner"].get(s.url()))["technology_id"]
+    other = ok(staff["admin"].post("/api/technology", json={
+        "algorithm": "UltraLight; MobileFaceNet (WebFace600K)",
+        "model_version": "mobilefacenet_w600k_512:0123456789abcdef",
+        "vendor_or_project": "openlfr", "default_threshold": 0.5}), 201)
+    ok(_audit(s, other["id"], conducted_on="2026-03-01", identification=[]), 201)
+    ok(staff["planner"].post(s.url("/amendments"), json={
+        "record": "plan", "reason": "Run on the new engine.",
+        "changes": {"technology_id": other["id"]}}), 201)
+    refused = staff["authoriser"].post(s.url("/authorise"))
+    assert refused.status_code == 409
+    [failing] = refused.json()["failing_gates"]
+    assert failing["name"] == "threshold"
+    assert failing["reason"].startswith(
+        f"The watchlist is built with descriptor model {WATCHLIST_MODEL}, but the equity "
+        "audit of 2026-03-01 measured mobilefacenet_w600k_512:0123456789abcdef")
+    ok(staff["planner"].post(s.url("/amendments"), json={
+        "record": "plan", "reason": "Back to the engine the watchlist was built for.",
+        "changes": {"technology_id": first}}), 201)
+    assert ok(staff["authoriser"].post(s.url("/authorise")))["deployment"]["status"] == (
+        "authorised")
 
 def test_a_failing_audit_can_be_set_aside_only_by_two_people(scenario: Scenario) -> None:
     s, staff = scenario, scenario.staff

@@ -27,6 +27,7 @@ from openlfr.governance.records import (
     DeploymentDossier,
     EquityAuditFacts,
     FeedbackKind,
+    WatchlistFacts,
     resident_share,
 )
 
@@ -356,10 +357,26 @@ def threshold_gate(dossier: DeploymentDossier, params: GateParameters) -> GateRe
                                f"{audit.fair_threshold:.2f} from the equity audit of {when}.")
     entries = len(dossier.watchlist.entries) if dossier.watchlist is not None else 0
     fpir_ok, fpir = _audit_fpir_check(audit, entries, threshold, params)
-    if fair_ok and fpir_ok:
+    model_ok, model = _audited_model_check(audit, dossier.watchlist)
+    checks = ((model_ok, model), (fair_ok, fair), (fpir_ok, fpir))
+    if all(ok for ok, _ in checks):
         return GateResult(name, True, f"{fair} {fpir}")
-    return GateResult(name, False, " ".join(
-        sentence for ok, sentence in ((fair_ok, fair), (fpir_ok, fpir)) if not ok))
+    return GateResult(name, False, " ".join(sentence for ok, sentence in checks if not ok))
+
+
+def _audited_model_check(audit: EquityAuditFacts,
+                         watchlist: WatchlistFacts | None) -> tuple[bool, str]:
+    """The audit's figures hold only for the network it measured: a watchlist built with
+    another descriptor model runs a network whose false alerts nobody audited."""
+    built_with = watchlist.descriptor_model if watchlist is not None else None
+    if built_with is None or audit.model is None or built_with == audit.model:
+        return True, ""
+    return False, (f"The watchlist is built with descriptor model {built_with}, but the "
+                   f"equity audit of {audit.conducted_on.isoformat()} measured {audit.model} "
+                   "(its technology register entry): its fair threshold and false-alert "
+                   "rates are another network's. Register the technology that runs "
+                   f"{built_with} and audit it (openlfr evaluate --descriptor), or rebuild "
+                   f"the watchlist with {audit.model}.")
 
 
 def council_motions_gate(dossier: DeploymentDossier, params: GateParameters) -> GateResult:

@@ -225,6 +225,8 @@ class WatchlistEntryFacts:
 class WatchlistFacts:
     entries: tuple[WatchlistEntryFacts, ...]
     built_at: datetime | None
+    #: The engine's descriptor model id the watchlist is built with (None: not recorded).
+    descriptor_model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -254,6 +256,9 @@ class EquityAuditFacts:
     #: Overall identification results per watchlist size and threshold (empty: an audit
     #: recorded without them).
     identification: tuple[AuditedRates, ...] = ()
+    #: The model the audit measured: its technology register entry's model version (the
+    #: engine's descriptor model id); None where not known.
+    model: str | None = None
 
 
 @dataclass(frozen=True)

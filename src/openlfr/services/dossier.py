@@ -99,7 +99,8 @@ def watchlist_facts(session: Session, deployment_id: int) -> WatchlistFacts | No
     ).where(m.WatchlistEntry.watchlist_id == watchlist.id))
     entries = tuple(WatchlistEntryFacts(category=c, image_taken_on=t, expires_on=e)
                     for c, t, e in rows)
-    return WatchlistFacts(entries=entries, built_at=watchlist.built_at)
+    return WatchlistFacts(entries=entries, built_at=watchlist.built_at,
+                          descriptor_model=watchlist.descriptor_model)
 
 
 def latest_equity_audit(session: Session, technology_id: int | None) -> EquityAuditFacts | None:
@@ -112,9 +113,11 @@ def latest_equity_audit(session: Session, technology_id: int | None) -> EquityAu
                                fpir=r["fpir"], fpir_upper=r.get("fpir_ci_high"),
                                tpir=r.get("tpir"))
                   for r in row.identification or ())
+    technology = session.get(m.Technology, row.technology_id)
     return EquityAuditFacts(conducted_on=row.conducted_on, fair_threshold=row.fair_threshold,
                             recommended_threshold=row.recommended_threshold,
-                            identification=rates)
+                            identification=rates,
+                            model=technology.model_version if technology else None)
 
 
 def build_dossier(session: Session, deployment: m.Deployment,
