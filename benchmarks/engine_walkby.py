@@ -58,6 +58,7 @@ from openlfr.recognition.enrolment import (
     build_watchlist,
     describe_enrolment_photo,
 )
+from openlfr.recognition.pipeline import stage_cpu_line
 from openlfr.recognition.sources import VideoFileSource
 from openlfr.recognition.watchlist import Subject
 
@@ -313,7 +314,6 @@ def run_engine(clip: Path, watchlist: Watchlist, analyzer: FaceAnalyzer, config:
     counters["tracks_split"] = watcher.tracker.tracks_split  # took another face: tracker.py
     counters["cpu_ms_per_frame"] = watcher.stage_cpu.per_frame_ms(
         watcher.counters.frames_processed)
-    counters["cpu_line"] = watcher.stage_cpu.line(watcher.counters.frames_processed)
     return alerts, watcher.counters.frames_processed / elapsed, watcher.recording, counters
 
 
@@ -601,9 +601,8 @@ def main() -> None:
             for key, value in figure.items():
                 print(f"    {key}: {value:.3f}")
             cpu = counters.pop("cpu_ms_per_frame")
-            cpu_line = counters.pop("cpu_line")
             print(f"    counters: {counters}")
-            print(f"    {cpu_line}")
+            print(f"    {stage_cpu_line(cpu)}")
             if args.sweep:
                 for t, tp, fa in sweep(truth, recording, [0.40, 0.45, 0.5, 0.55, 0.6, 0.65]):
                     print(f"    threshold {t:.2f}: TPIR {tp:.2f}, false alerts {fa}")

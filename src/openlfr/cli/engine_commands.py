@@ -28,6 +28,7 @@ from openlfr.recognition.backends import (
     resolve_detector,
 )
 from openlfr.recognition.enrolment import ImageOutcome
+from openlfr.recognition.pipeline import stage_cpu_line
 
 stderr = Console(stderr=True, highlight=False)
 
@@ -205,6 +206,7 @@ def watch(
     elapsed = time.perf_counter() - started
     counters = watcher.counters
     fps = counters.frames_processed / elapsed if elapsed > 0 else 0.0
+    cpu_ms = watcher.stage_cpu.per_frame_ms(counters.frames_processed)
     if as_json:
         summary = {
             "type": "summary",
@@ -214,7 +216,7 @@ def watch(
             "descriptor": analyzer.backends.descriptor_name,
             "backend": analyzer.backends.name,
             **counters.to_json(),
-            "cpu_ms_per_frame": watcher.stage_cpu.per_frame_ms(counters.frames_processed),
+            "cpu_ms_per_frame": cpu_ms,
             "elapsed_s": round(elapsed, 3),
             "fps": round(fps, 2),
             "interrupted": interrupted,
@@ -228,7 +230,7 @@ def watch(
             f"{counters.alerts} alerts; {counters.frames_dropped} frames dropped"
             + (f", {counters.frames_unreadable} unreadable" if counters.frames_unreadable else "")
         )
-        print(watcher.stage_cpu.line(counters.frames_processed))
+        print(stage_cpu_line(cpu_ms))
     if interrupted:
         raise typer.Exit(130)
 

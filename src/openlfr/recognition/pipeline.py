@@ -133,13 +133,13 @@ class StageCpu:
         return {name: round(1000.0 * value / max(frames, 1), 2)
                 for name, value in stages.items()}
 
-    def line(self, frames: int) -> str:
-        """One line for people: each stage's CPU milliseconds per frame."""
-        ms = self.per_frame_ms(frames)
-        return (f"CPU per frame: decode {ms['decode']:.1f} ms, whole-frame search "
-                f"{ms['search_whole']:.1f}, near search {ms['search_near']:.1f}, describe "
-                f"{ms['describe']:.1f}, track and match {ms['track_match']:.1f}, other "
-                f"{ms['other']:.1f}; total {ms['total']:.1f} ms")
+
+def stage_cpu_line(ms: dict[str, float]) -> str:
+    """One line for people from ``StageCpu.per_frame_ms``: each stage's CPU per frame."""
+    return (f"CPU per frame: decode {ms['decode']:.1f} ms, whole-frame search "
+            f"{ms['search_whole']:.1f}, near search {ms['search_near']:.1f}, describe "
+            f"{ms['describe']:.1f}, track and match {ms['track_match']:.1f}, other "
+            f"{ms['other']:.1f}; total {ms['total']:.1f} ms")
 
 
 _END = object()
