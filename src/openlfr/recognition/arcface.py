@@ -160,7 +160,8 @@ def build_describer_graph(weights: Path, network: DescriberNetwork) -> Any:
                     )
     if network.bgr:
         _take_rgb(graph, network_input)
-    body = _prelu_as_max(graph)
+    _split_grouped_convolutions(graph)
+    body = _prelu_in_blocks(graph)
     prologue = [
         helper.make_node("Cast", ["chips"], ["chips_f"], to=TensorProto.FLOAT),
         helper.make_node("Sub", ["chips_f", "pixel_mean"], ["chips_c"]),
@@ -182,6 +183,10 @@ def build_describer_graph(weights: Path, network: DescriberNetwork) -> Any:
     nodes = prologue + body + epilogue
     del graph.node[:]
     graph.node.extend(nodes)
+    read = {name for node in nodes for name in node.input}
+    unread = [i for i in graph.initializer if i.name not in read]  # the rewrites' leftovers
+    for initializer in unread:
+        graph.initializer.remove(initializer)
     del graph.value_info[:]  # shapes recorded for a batch of one
     del graph.input[:]
     graph.input.append(
@@ -218,12 +223,14 @@ def _take_rgb(graph: Any, network_input: str) -> None:
     raise ModelError("descriptor graph: the first convolution's weights are missing")
 
 
-def _prelu_as_max(graph: Any) -> list[Any]:
-    """The graph's nodes with each PRelu written as ``Max(x, slope * x)``, or as
-    ``Relu(x) + slope * Min(x, 0)`` where a slope exceeds 1: the same values (either picks
-    x or slope * x, as PRelu does), but ONNX Runtime's PRelu broadcasts its per-channel
-    slopes slowly and breaks the blocked layout of the convolutions around it (two fifths
-    of a descriptor's time went to it)."""
+def _prelu_in_blocks(graph: Any) -> list[Any]:
+    """The graph's nodes with each PRelu written as ``s·x + (1 - s)·Relu(x)``: as
+    ``Relu((1 - s)·x) + s·x`` where no slope s exceeds 1, else with the Relu first. The
+    same values, in operations ONNX Runtime keeps in its blocked (NCHWc) layout on x86: a
+    per-channel product becomes a 1x1 depthwise convolution there, a Relu is fused into
+    it and the sum into the next. Its own PRelu broadcasts the slopes slowly and breaks
+    that layout (two fifths of a descriptor's time went to it); written as
+    ``Max(x, s·x)`` (until 2026-12-04) each one still left the layout and came back."""
     from onnx import helper, numpy_helper
 
     slopes = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
@@ -234,20 +241,140 @@ def _prelu_as_max(graph: Any) -> list[Any]:
             continue
         x, slope = node.input
         out = node.output[0]
-        nodes.append(helper.make_node("Mul", [x, slope], [f"{out}/scaled"]))
-        if float(slopes[slope].max()) <= 1.0:
-            nodes.append(helper.make_node("Max", [x, f"{out}/scaled"], [out]))
-            continue
-        nodes[-1] = helper.make_node("Min", [x, "zero"], [f"{out}/negative"])
+        rest = (1.0 - slopes[slope]).astype(np.float32)
+        graph.initializer.append(numpy_helper.from_array(rest, f"{out}/rest"))
+        if float(slopes[slope].max()) <= 1.0:  # (1 - s)·Relu(x) = Relu((1 - s)·x)
+            nodes += [
+                helper.make_node("Mul", [x, f"{out}/rest"], [f"{out}/rest_x"]),
+                helper.make_node("Relu", [f"{out}/rest_x"], [f"{out}/positive"]),
+            ]
+        else:
+            nodes += [
+                helper.make_node("Relu", [x], [f"{out}/relu"]),
+                helper.make_node("Mul", [f"{out}/relu", f"{out}/rest"], [f"{out}/positive"]),
+            ]
         nodes += [
-            helper.make_node("Mul", [f"{out}/negative", slope], [f"{out}/scaled"]),
-            helper.make_node("Relu", [x], [f"{out}/positive"]),
+            helper.make_node("Mul", [x, slope], [f"{out}/scaled"]),
             helper.make_node("Add", [f"{out}/positive", f"{out}/scaled"], [out]),
         ]
-    uses_zero = any("zero" in node.input for node in nodes)
-    if uses_zero and not any(i.name == "zero" for i in graph.initializer):
-        graph.initializer.append(numpy_helper.from_array(np.array(0.0, np.float32), "zero"))
     return nodes
+
+
+def _split_grouped_convolutions(graph: Any) -> None:
+    """Rewrite each grouped convolution whose groups see several channels (w600k's second
+    layer: 64 groups of 2) as depthwise convolutions, in place. ONNX Runtime's blocked
+    layout takes only plain and depthwise convolutions, so that one layer ran on its own,
+    with the tensors around it moved out of the layout and back: a tenth of a descriptor.
+
+    With k input channels a group, output o of group j is the sum over i of input i of
+    group j under its own 3x3 kernel. So the producing convolution (and its PRelu) is cut
+    into k convolutions, each giving input i of every group; each output o is k depthwise
+    convolutions added; the outputs are joined o-major, and the PRelu after them and the
+    convolutions reading them take their channels in that order. Only that pattern
+    (convolution, PRelu, grouped convolution, PRelu, then only plain convolutions) is
+    rewritten; any other grouped convolution is left as it is: slower, not wrong."""
+    while _split_one_grouped_convolution(graph):
+        pass
+
+
+def _split_one_grouped_convolution(graph: Any) -> bool:
+    """The first grouped convolution _split_grouped_convolutions can rewrite, rewritten;
+    False when none is left."""
+    from onnx import helper, numpy_helper
+
+    weights = {i.name: i for i in graph.initializer}
+    all_nodes = list(graph.node)
+    producer = {out: node for node in all_nodes for out in node.output}
+    readers: dict[str, list[Any]] = {}
+    for node in all_nodes:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+
+    def array(name: str) -> np.ndarray:
+        return numpy_helper.to_array(weights[name])
+
+    def add(values: np.ndarray, name: str) -> str:
+        graph.initializer.append(numpy_helper.from_array(
+            np.ascontiguousarray(values, np.float32), name))
+        return name
+
+    def attributes(node: Any) -> dict[str, Any]:
+        return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+    def only_reader(name: str, op: str) -> Any:
+        found = readers.get(name, [])
+        return found[0] if len(found) == 1 and found[0].op_type == op else None
+
+    for grouped in all_nodes:
+        groups = attributes(grouped).get("group", 1)
+        if grouped.op_type != "Conv" or groups == 1 or len(grouped.input) < 3:
+            continue
+        kernel = array(grouped.input[1])
+        ins, outs = kernel.shape[1], kernel.shape[0] // groups
+        if ins == 1:
+            continue  # depthwise already
+        before = producer.get(grouped.input[0])
+        first = producer.get(before.input[0]) if before is not None else None
+        after = only_reader(grouped.output[0], "PRelu")
+        if (
+            before is None or before.op_type != "PRelu" or first is None
+            or first.op_type != "Conv" or attributes(first).get("group", 1) != 1
+            or len(first.input) < 3 or only_reader(first.output[0], "PRelu") is not before
+            or only_reader(before.output[0], "Conv") is not grouped or after is None
+        ):
+            continue
+        nexts = readers.get(after.output[0], [])
+        if not nexts or any(
+            n.op_type != "Conv" or attributes(n).get("group", 1) != 1 for n in nexts
+        ):
+            continue
+        tag = grouped.output[0]
+        first_w, first_b = array(first.input[1]), array(first.input[2])
+        slope_in, slope_out = array(before.input[1]), array(after.input[1])
+        bias = array(grouped.input[2])
+        split: list[Any] = []
+        for i in range(ins):
+            split += [
+                helper.make_node("Conv", [first.input[0], add(first_w[i::ins], f"{tag}/w{i}"),
+                                          add(first_b[i::ins], f"{tag}/b{i}")],
+                                 [f"{tag}/c{i}"], **attributes(first)),
+                helper.make_node("PRelu", [f"{tag}/c{i}", add(slope_in[i::ins], f"{tag}/s{i}")],
+                                 [f"{tag}/x{i}"]),
+            ]
+        depthwise = dict(attributes(grouped), group=groups)
+        joined: list[str] = []
+        for o in range(outs):
+            total = ""
+            for i in range(ins):
+                term = f"{tag}/y{o}_{i}"
+                offset = bias[o::outs] if i == 0 else np.zeros(groups)
+                split.append(helper.make_node(
+                    "Conv", [f"{tag}/x{i}", add(kernel[o::outs, i:i + 1], f"{tag}/k{o}_{i}"),
+                             add(offset, f"{tag}/o{o}_{i}")], [term], **depthwise))
+                if total:
+                    split.append(helper.make_node("Add", [total, term], [f"{term}/sum"]))
+                    term = f"{term}/sum"
+                total = term
+            joined.append(total)
+        order = np.array([j * outs + o for o in range(outs) for j in range(groups)])
+        split += [
+            helper.make_node("Concat", joined, [grouped.output[0]], axis=1),
+            helper.make_node("PRelu", [grouped.output[0], add(slope_out[order], f"{tag}/s")],
+                             [after.output[0]]),
+        ]
+        for reader in nexts:
+            reader.input[1] = add(array(reader.input[1])[:, order], f"{reader.input[1]}/{tag}")
+        replaced = {id(first), id(before), id(grouped), id(after)}
+        nodes = []
+        for node in all_nodes:
+            if node is first:
+                nodes += split
+            elif id(node) not in replaced:
+                nodes.append(node)
+        del graph.node[:]
+        graph.node.extend(nodes)
+        return True
+    return False
 
 
 @cache

@@ -26,7 +26,7 @@ from openlfr.recognition.dlib_format import (
 )
 from openlfr.recognition.errors import ModelError
 
-BUILDER_VERSION = 4
+BUILDER_VERSION = 5
 _OPSET = 17
 
 
