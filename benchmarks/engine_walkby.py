@@ -511,6 +511,9 @@ def main() -> None:
                         help="engine setting (default: shipped)")
     parser.add_argument("--embed-every-frames", type=int,
                         help="engine setting (default: shipped)")
+    parser.add_argument("--describe-less-below", type=float,
+                        help="engine setting (default: shipped; 0: every track described "
+                        "as often, the dump to replay other values from)")
     parser.add_argument("--loop-tpir", action="store_true",
                         help="also run the face_recognition loop over every frame of each "
                         "scene and print whom it finds (slow: about 2 fps at 720p, 1 at "
@@ -552,7 +555,8 @@ def main() -> None:
         k: v for k, v in (("min_face_px", args.min_face_px),
                           ("min_track_embeddings", args.min_track_embeddings),
                           ("full_detection_every", args.full_detection_every),
-                          ("embed_every_frames", args.embed_every_frames))
+                          ("embed_every_frames", args.embed_every_frames),
+                          ("describe_less_below", args.describe_less_below))
         if v is not None})
     figures: dict[str, dict] = {}
     dumps: dict[str, tuple] = {}

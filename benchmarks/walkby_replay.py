@@ -10,7 +10,15 @@ to its end. This script feeds those sightings again through the engine's own tra
 the engine's own figures, which is the check that the replay is faithful; other rows show
 what a setting would change without running the video again (seconds instead of minutes).
 
+``--describe-less-below`` replays how often tracks are described: a track whose fused score
+is under the value (once ``fuse_best`` views are fused) skips the recorded sightings that
+come sooner than 2 x ``embed_every_frames`` frames after the last one it took, unless the
+face is clearly better (``better_face_ratio``), as the engine's tracker does; the row shows
+the share of descriptions kept. Replay it from a dump made with the rule off
+(``engine_walkby.py --describe-less-below 0 --threshold 1.0 --dump FILE``).
+
 Run: python3 benchmarks/walkby_replay.py DUMP [--fuse-best 3,5,8] [--thresholds 0.45,0.5]
+     [--describe-less-below 0.1,0.2]
 """
 
 from __future__ import annotations
@@ -20,8 +28,6 @@ import pickle
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from engine_walkby import Identified, Recording, sweep  # noqa: E402
@@ -29,32 +35,47 @@ from engine_walkby import Identified, Recording, sweep  # noqa: E402
 from openlfr.recognition import EngineConfig  # noqa: E402
 from openlfr.recognition.faces import Box  # noqa: E402
 from openlfr.recognition.matcher import WatchlistIndex  # noqa: E402
-from openlfr.recognition.tracker import FaceTracker, Sighting, Track  # noqa: E402
+from openlfr.recognition.tracker import (  # noqa: E402
+    UNLIKE_ANYONE_SLOWER,
+    FaceTracker,
+    Sighting,
+    Track,
+)
 
 NO_BOX = Box(0, 0, 1, 1)
 
 
 def replay(run: dict, config: EngineConfig, index: WatchlistIndex,
-           thresholds: list[float]) -> list[tuple[float, float, int]]:
-    """(threshold, TPIR, false alerts) had the run decided with `config`."""
+           thresholds: list[float]) -> tuple[list[tuple[float, float, int]], float]:
+    """(threshold, TPIR, false alerts) had the run decided with `config`, and the share
+    of the recorded descriptions it would have made."""
     tracker = FaceTracker(config)
-    probes, where = [], []
+    recording = Recording()
+    kept = total = 0
     for track_id, sightings in run["sightings"].items():
         track = Track(id=track_id, box=NO_BOX, still=False, last_seen_step=0)
+        last_frame, best_quality = None, 0.0
         for frame, quality, descriptor in sightings:
+            total += 1
+            if (
+                last_frame is not None and track.score is not None
+                and track.score < config.describe_less_below
+                and track.descriptions >= config.fuse_best
+                and frame - last_frame < UNLIKE_ANYONE_SLOWER * config.embed_every_frames
+                and quality < config.better_face_ratio * best_quality
+            ):
+                continue  # the engine would not have described this one
+            kept += 1
+            last_frame, best_quality = frame, max(best_quality, quality)
             track.describing += 1
             fused = tracker.add_sighting(track, Sighting(frame, 0.0, NO_BOX, None, quality,
                                                          descriptor))
-            if fused is not None:
-                probes.append(fused)
-                where.append((track_id, frame))
-    recording = Recording()
-    if probes:
-        for (track_id, frame), ident in zip(where, index.identify(np.stack(probes)),
-                                            strict=True):
-            recording.identified.append(Identified(
-                track_id, frame, index.subject_refs[ident.subject_index], ident.score))
-    return sweep(run["truth"], recording, thresholds)
+            if fused is not None:  # one probe at a time: the score steers what comes next
+                ident = index.identify(fused[None])[0]
+                track.score = ident.score
+                recording.identified.append(Identified(
+                    track_id, frame, index.subject_refs[ident.subject_index], ident.score))
+    return sweep(run["truth"], recording, thresholds), kept / max(total, 1)
 
 
 def main() -> None:
@@ -64,6 +85,9 @@ def main() -> None:
     parser.add_argument("--fuse-best", default="",
                         help="other fuse_best values to replay, comma-separated")
     parser.add_argument("--thresholds", default="0.40,0.45,0.50,0.55,0.60")
+    parser.add_argument("--describe-less-below", default="",
+                        help="other describe_less_below values to replay, comma-separated "
+                        "(from a dump made with the rule off: see above)")
     args = parser.parse_args()
     runs = pickle.loads(args.dump.read_bytes())
     if not runs or "sightings" not in next(iter(runs.values())):
@@ -75,13 +99,16 @@ def main() -> None:
         k = int(value)
         settings.append((f"fuse_best {k}", EngineConfig(
             fuse_best=k, track_memory=max(k, shipped.track_memory))))
+    for value in filter(None, args.describe_less_below.split(",")):
+        settings.append((f"less below {float(value):.2f}",
+                         EngineConfig(describe_less_below=float(value))))
     for label, run in runs.items():
         index = WatchlistIndex(run["watchlist"])
         print(f"{label}")
         for name, config in settings:
-            cells = "  ".join(f"{t:.2f}: TPIR {tpir:.2f}, {fa} false"
-                              for t, tpir, fa in replay(run, config, index, thresholds))
-            print(f"  {name:<13} {cells}")
+            rows, kept = replay(run, config, index, thresholds)
+            cells = "  ".join(f"{t:.2f}: TPIR {tpir:.2f}, {fa} false" for t, tpir, fa in rows)
+            print(f"  {name:<21} {cells}  (descriptions kept: {kept:.2f})")
 
 
 if __name__ == "__main__":

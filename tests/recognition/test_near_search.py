@@ -114,6 +114,56 @@ def test_a_face_that_cannot_join_the_fused_views_is_not_described() -> None:
     assert len(tracker.update([_face(100, quality=95)], still=False)) == 1
 
 
+@pytest.mark.parametrize(("score", "every"), [(0.05, 8), (0.19, 8), (0.2, 4), (0.9, 4)])
+def test_a_track_like_no_one_on_the_watchlist_is_described_half_as_often(
+    score: float, every: int
+) -> None:
+    """Once its best views are fused, a track scoring under describe_less_below (0.2) is
+    described every 8 frames instead of 4; one that might be someone, every 4; before
+    its views are fused, any track every 4."""
+    unit = np.ones(4, np.float32) / 2
+
+    def steps_described(views: int) -> list[int]:
+        tracker = FaceTracker(EngineConfig(fuse_best=2, track_memory=3))
+        track = tracker.update([_face(100)], still=False)[0][0]
+        for frame in range(views):
+            tracker.add_sighting(track, Sighting(frame, 0.0, track.box, CHIP, 100.0, unit))
+        track.score = score  # as the pipeline records it after identifying the fused view
+        # Faces a little better than the fused ones (they could join them), not clearly.
+        return [step for step in range(1, 17)
+                if tracker.update([_face(100, quality=110.0)], still=False)]
+
+    assert steps_described(2) == list(range(every, 17, every))
+    assert steps_described(1) == [4, 8, 12, 16]
+    tracker = FaceTracker(EngineConfig(fuse_best=2, track_memory=3))
+    track = tracker.update([_face(100)], still=False)[0][0]
+    for frame in (0, 1):
+        tracker.add_sighting(track, Sighting(frame, 0.0, track.box, CHIP, 100.0, unit))
+    track.score = score
+    # A clearly better face is described at once, however low the score.
+    assert tracker.update([_face(100, quality=200.0)], still=False)
+
+
+def test_the_pipeline_records_each_tracks_score_for_the_describing_rule(
+    sample_watchlist: Watchlist, analyzer: FaceAnalyzer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every fused descriptor's score lands on its track, alert or not, so the tracker
+    knows which tracks look like no one (the clip: the performer and passers-by)."""
+    scores: list[float | None] = []
+    original = FaceTracker._should_describe
+
+    def spy(self: FaceTracker, track: object, face: FoundFace) -> bool:
+        scores.append(track.score)  # type: ignore[attr-defined]
+        return original(self, track, face)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(FaceTracker, "_should_describe", spy)
+    watcher = Watcher(sample_watchlist, EngineConfig(workers=0), analyzer)
+    list(watcher.run(open_source(str(CLIP))))
+    known = [s for s in scores if s is not None]
+    assert known and all(0.0 <= s <= 1.0 for s in known)
+    assert min(known) < 0.2  # someone on the clip looks like no one on the watchlist
+
+
 def test_on_video_the_frames_between_whole_searches_are_searched_near_the_tracks(
     sample_watchlist: Watchlist, analyzer: FaceAnalyzer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

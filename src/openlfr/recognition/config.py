@@ -40,6 +40,12 @@ class EngineConfig:
     embed_every_frames: int = 4
     """A live track is described again at least this often (in frames)."""
 
+    describe_less_below: float = 0.2
+    """A track whose decision score, once fuse_best views are fused, is below this (like
+    no one on the watchlist: a passer-by scores about 0.08 at any watchlist size) is
+    described half as often, every 2 x embed_every_frames; a clearly better face
+    (better_face_ratio) is still described at once. 0: every track as often."""
+
     better_face_ratio: float = 1.3
     """A track is described again when its face quality grows by this factor."""
 
@@ -77,6 +83,9 @@ class EngineConfig:
             raise ValueError(f"detect_max_px must be at least 64, got {self.detect_max_px}")
         if self.workers < 0:
             raise ValueError(f"workers must be 0 or more, got {self.workers}")
+        if not 0.0 <= self.describe_less_below <= 1.0:
+            raise ValueError(
+                f"describe_less_below must be between 0 and 1, got {self.describe_less_below}")
         if self.min_track_embeddings < 1 or self.embed_every_frames < 1:
             raise ValueError("min_track_embeddings and embed_every_frames must be at least 1")
         if self.full_detection_every < 1:

@@ -389,6 +389,7 @@ class Watcher:
             return
         found = self.index.identify(np.stack([d for _, d in fused]))
         for (track, _), identification in zip(fused, found, strict=True):
+            track.score = identification.score  # how often it is described next
             if identification.score < self.config.threshold:
                 continue
             subject = identification.subject_index

@@ -53,6 +53,10 @@ the walk-by scenes (seed 7), a view of one person fell below 0.22 against their 
 fused descriptor about once in 150 (21 of 3,192, all of passers-by, most where two walkers
 overlap), and the first view after a track took another face 15 times in 16."""
 
+UNLIKE_ANYONE_SLOWER = 2
+"""A track scoring under EngineConfig.describe_less_below is described every this many
+times embed_every_frames (README, "Score and threshold")."""
+
 ALERTED_CHECK_EVERY = 3
 """An alerted track is described every this many times embed_every_frames, only to see
 whether its face is still the person it alerted on."""
@@ -90,6 +94,9 @@ class Track:
     describing: int = 0
     """Descriptions requested and not yet back."""
     alerted: bool = False
+    score: float | None = None
+    """The decision score of the track's latest fused descriptor, set by whoever
+    identifies it (None before one): how often the track is described next."""
     doubt: Sighting | None = None
     """A view unlike the track's, held apart until the next view says whose it is."""
     since_frame: int = -1
@@ -245,7 +252,11 @@ class FaceTracker:
             # this face cannot join the best few that the decision fuses, so describing it
             # could change nothing.
             return False
-        return self._step - track.last_described_step >= self.config.embed_every_frames
+        every = self.config.embed_every_frames
+        if (track.score is not None and track.score < self.config.describe_less_below
+                and track.descriptions >= fused):
+            every *= UNLIKE_ANYONE_SLOWER  # a passer-by, as far as its best views tell
+        return self._step - track.last_described_step >= every
 
     def add_sighting(self, track: Track, sighting: Sighting) -> np.ndarray | None:
         """Record a described sighting; return the track's fused descriptor once it has
