@@ -328,9 +328,15 @@ def _split_one_grouped_convolution(graph: Any) -> bool:
             n.op_type != "Conv" or attributes(n).get("group", 1) != 1 for n in nexts
         ):
             continue
-        tag = grouped.output[0]
+        needed = [*first.input[1:3], before.input[1], grouped.input[2], after.input[1],
+                  *(n.input[1] for n in nexts)]
+        if not all(name in weights for name in needed):
+            continue
         first_w, first_b = array(first.input[1]), array(first.input[2])
         slope_in, slope_out = array(before.input[1]), array(after.input[1])
+        if len(slope_in) != len(first_w) or len(slope_out) != len(kernel):
+            continue  # one slope for all channels: nothing to split by
+        tag = grouped.output[0]
         bias = array(grouped.input[2])
         split: list[Any] = []
         for i in range(ins):
@@ -341,7 +347,7 @@ def _split_one_grouped_convolution(graph: Any) -> bool:
                 helper.make_node("PRelu", [f"{tag}/c{i}", add(slope_in[i::ins], f"{tag}/s{i}")],
                                  [f"{tag}/x{i}"]),
             ]
-        depthwise = dict(attributes(grouped), group=groups)
+        depthwise = attributes(grouped)
         joined: list[str] = []
         for o in range(outs):
             total = ""
