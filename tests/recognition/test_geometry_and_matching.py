@@ -425,11 +425,13 @@ def test_an_alerted_track_is_looked_at_again_and_the_next_face_can_alert() -> No
     interval = ALERTED_CHECK_EVERY * every
     assert len(looked) >= 2 and looked == list(range(interval, 20, interval))
     assert tracker.tracks_split == 0 and len(track.sightings) == 1
+    track.score = 0.9  # as the pipeline recorded it for the first person
     fused = None
     for frame in range(20, 20 + interval + 1):  # someone else's face now
         track, got = _described(tracker, frame, _view(second, 200 + frame))
         fused = got if got is not None else fused
     assert tracker.tracks_split == 1 and not track.alerted and fused is not None
+    assert track.score is None  # the new face's score is its own, once identified
     decision = tracker.decide(track, 1, 0.9, track.sightings[0])
     assert decision is not None and decision.evidence.frame_index >= 20
 

@@ -299,6 +299,7 @@ class FaceTracker:
         track.descriptions = 1
         track.best_described_quality = first.quality
         track.alerted = False
+        track.score = None  # the score was the other person's
         self.tracks_started += 1
         self.tracks_split += 1
 
