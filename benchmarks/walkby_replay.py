@@ -12,8 +12,8 @@ what a setting would change without running the video again (seconds instead of 
 
 ``--describe-less-below`` replays how often tracks are described: a track whose fused score
 is under the value (once ``fuse_best`` views are fused) skips the recorded sightings that
-come sooner than 2 x ``embed_every_frames`` frames after the last one it took, unless the
-face is clearly better (``better_face_ratio``), as the engine's tracker does; the row shows
+come sooner after the last one it took than the tracker's own ``describe_every`` allows,
+unless the face is clearly better (its ``better_face``); the row shows
 the share of descriptions kept. Replay it from a dump made with the rule off
 (``engine_walkby.py --describe-less-below 0 --threshold 1.0 --dump FILE``).
 
@@ -35,12 +35,7 @@ from engine_walkby import Identified, Recording, sweep  # noqa: E402
 from openlfr.recognition import EngineConfig  # noqa: E402
 from openlfr.recognition.faces import Box  # noqa: E402
 from openlfr.recognition.matcher import WatchlistIndex  # noqa: E402
-from openlfr.recognition.tracker import (  # noqa: E402
-    UNLIKE_ANYONE_SLOWER,
-    FaceTracker,
-    Sighting,
-    Track,
-)
+from openlfr.recognition.tracker import FaceTracker, Sighting, Track  # noqa: E402
 
 NO_BOX = Box(0, 0, 1, 1)
 
@@ -54,19 +49,20 @@ def replay(run: dict, config: EngineConfig, index: WatchlistIndex,
     kept = total = 0
     for track_id, sightings in run["sightings"].items():
         track = Track(id=track_id, box=NO_BOX, still=False, last_seen_step=0)
-        last_frame, best_quality = None, 0.0
+        last_frame = None
         for frame, quality, descriptor in sightings:
             total += 1
+            every = tracker.describe_every(track)
             if (
-                last_frame is not None and track.score is not None
-                and track.score < config.describe_less_below
-                and track.descriptions >= config.fuse_best
-                and frame - last_frame < UNLIKE_ANYONE_SLOWER * config.embed_every_frames
-                and quality < config.better_face_ratio * best_quality
+                last_frame is not None
+                and every > config.embed_every_frames  # longer than the dump was made with
+                and frame - last_frame < every
+                and not tracker.better_face(track, quality)
             ):
-                continue  # the engine would not have described this one
+                continue  # the engine's tracker would not have described this one
             kept += 1
-            last_frame, best_quality = frame, max(best_quality, quality)
+            last_frame = frame
+            track.best_described_quality = max(track.best_described_quality, quality)
             track.describing += 1
             fused = tracker.add_sighting(track, Sighting(frame, 0.0, NO_BOX, None, quality,
                                                          descriptor))

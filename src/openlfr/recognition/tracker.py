@@ -237,14 +237,30 @@ class FaceTracker:
         reach = FIRST_STEP_REACH * size * min(self._step - track.last_seen_step, 2)
         return minimum * (1.0 - moved / reach) if moved < reach else 0.0
 
+    def describe_every(self, track: Track) -> int:
+        """How many frames apart the track's periodic descriptions are: embed_every_frames;
+        twice that for a track that looks like no one (describe_less_below, once its best
+        views are fused); ALERTED_CHECK_EVERY times that for an alerted track, unless a
+        view of it is held apart."""
+        every = self.config.embed_every_frames
+        if track.alerted:
+            return every if track.doubt else ALERTED_CHECK_EVERY * every
+        if (track.score is not None and track.score < self.config.describe_less_below
+                and track.descriptions >= self.config.fuse_best):
+            return UNLIKE_ANYONE_SLOWER * every  # a passer-by, as far as its best views tell
+        return every
+
+    def better_face(self, track: Track, quality: float) -> bool:
+        """A face clearly better than any the track has had described: described at once."""
+        return quality >= self.config.better_face_ratio * track.best_described_quality
+
     def _should_describe(self, track: Track, face: FoundFace) -> bool:
+        due = self._step - track.last_described_step >= self.describe_every(track)
         if track.alerted:  # one alert per track; only a look now and then to see whose face
-            every = self.config.embed_every_frames
-            return self._step - track.last_described_step >= (
-                every if track.doubt else ALERTED_CHECK_EVERY * every)
+            return due
         if track.descriptions == 0 and track.describing == 0:
             return True
-        if face.quality >= self.config.better_face_ratio * track.best_described_quality:
+        if self.better_face(track, face.quality):
             return True
         fused = self.config.fuse_best
         if len(track.sightings) >= fused and face.quality <= track.sightings[fused - 1].quality:
@@ -252,11 +268,7 @@ class FaceTracker:
             # this face cannot join the best few that the decision fuses, so describing it
             # could change nothing.
             return False
-        every = self.config.embed_every_frames
-        if (track.score is not None and track.score < self.config.describe_less_below
-                and track.descriptions >= fused):
-            every *= UNLIKE_ANYONE_SLOWER  # a passer-by, as far as its best views tell
-        return self._step - track.last_described_step >= every
+        return due
 
     def add_sighting(self, track: Track, sighting: Sighting) -> np.ndarray | None:
         """Record a described sighting; return the track's fused descriptor once it has
