@@ -212,6 +212,41 @@ def with_fillers(small: Watchlist, fillers: Watchlist, same: np.ndarray
     return large, int(same.sum())
 
 
+@dataclass
+class JudgedFillers:
+    """The filler watchlist, and each judge's descriptor of every filler in it."""
+
+    fillers: Watchlist
+    judged: dict[str, np.ndarray]
+    judges: dict[str, FaceAnalyzer]
+
+    def walkers_own_face(self, pool: Path, truth: dict, cache: Path,
+                         reference: DlibReference) -> np.ndarray:
+        """For each filler, whether it is a scene walker's own face (two judges say so)."""
+        walkers = judge_descriptors([pool / w["file"] for w in truth["walkers"]], cache,
+                                    reference, self.judges)
+        return (same_person_votes(self.judged, walkers) >= 2).any(axis=1)
+
+
+def judged_fillers(rest: list[Path], work: Path, analyzer: FaceAnalyzer, descriptor: str,
+                   size: int, reference: DlibReference) -> JudgedFillers:
+    """`size` fillers enrolled by `analyzer` (running `descriptor`), and judged (cached)."""
+    judges = {name: analyzer if name == descriptor else FaceAnalyzer(descriptor=name)
+              for name in SAME_PERSON if name != "dlib"}
+    fillers = filler_watchlist(rest, work, analyzer, size)
+    refs = [s.ref for s in fillers.subjects]
+    paths = [next((work / f"fillers_{size}" / ref).iterdir()) for ref in refs]
+    judged = {"dlib": dlib_descriptors(paths, work / f"fillers_dlib_{len(paths)}.npy",
+                                       reference)}
+    for judge_name, judge in judges.items():  # from each judge's own filler watchlist
+        enrolled = {s.ref: s.images[0].descriptor
+                    for s in filler_watchlist(rest, work, judge, size).subjects}
+        judged[judge_name] = np.stack([
+            enrolled.get(ref, np.full(judge.backends.describer.dim, np.nan, np.float32))
+            for ref in refs])
+    return JudgedFillers(fillers, judged, judges)
+
+
 def filler_watchlist(rest: list[Path], work: Path, analyzer: FaceAnalyzer, size: int) -> Watchlist:
     """`size` unused fillers, one subject each, enrolled by the engine (cached)."""
     cache = work / f"fillers_{size}_{analyzer.model_id.replace(':', '_')}.json"
@@ -535,21 +570,8 @@ def main() -> None:
     reference = DlibReference()
     big = None
     if args.fillers:
-        judges = {name: analyzer if name == args.descriptor else FaceAnalyzer(descriptor=name)
-                  for name in SAME_PERSON if name != "dlib"}
-        size = min(args.fillers, len(rest))
-        fillers = filler_watchlist(rest, args.work, analyzer, size)
-        refs = [s.ref for s in fillers.subjects]
-        paths = [next((args.work / f"fillers_{size}" / ref).iterdir()) for ref in refs]
-        filler_judged = {"dlib": dlib_descriptors(
-            paths, args.work / f"fillers_dlib_{len(paths)}.npy", reference)}
-        for judge_name, judge in judges.items():  # from each judge's own filler watchlist
-            enrolled = {s.ref: s.images[0].descriptor
-                        for s in filler_watchlist(rest, args.work, judge, size).subjects}
-            filler_judged[judge_name] = np.stack([
-                enrolled.get(ref, np.full(judge.backends.describer.dim, np.nan, np.float32))
-                for ref in refs])
-        big = (fillers, filler_judged, judges)
+        big = judged_fillers(rest, args.work, analyzer, args.descriptor,
+                             min(args.fillers, len(rest)), reference)
 
     config = EngineConfig(threshold=args.threshold, workers=2, **{
         k: v for k, v in (("min_face_px", args.min_face_px),
@@ -576,13 +598,8 @@ def main() -> None:
         results = {}
         runs = [(f"watchlist of {len(small.subjects)}", small)]
         if big is not None:
-            fillers, filler_judged, judges = big
-            walker_photos = [pool / w["file"] for w in truth["walkers"]]
-            walker_judged = judge_descriptors(
-                walker_photos, args.work / f"{scene_label}_walkers",
-                reference, judges)
-            votes = same_person_votes(filler_judged, walker_judged)
-            large, excluded = with_fillers(small, fillers, (votes >= 2).any(axis=1))
+            large, excluded = with_fillers(small, big.fillers, big.walkers_own_face(
+                pool, truth, args.work / f"{scene_label}_walkers", reference))
             runs.append((f"+{len(large.subjects) - len(small.subjects)} fillers ({excluded} "
                          "excluded as a walker's own face)", large))
         for label, watchlist in runs:

@@ -26,7 +26,9 @@ from __future__ import annotations
 import argparse
 import pickle
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -34,23 +36,28 @@ from engine_walkby import Identified, Recording, sweep  # noqa: E402
 
 from openlfr.recognition import EngineConfig  # noqa: E402
 from openlfr.recognition.faces import Box  # noqa: E402
-from openlfr.recognition.matcher import WatchlistIndex  # noqa: E402
+from openlfr.recognition.matcher import Identification, WatchlistIndex  # noqa: E402
 from openlfr.recognition.tracker import FaceTracker, Sighting, Track  # noqa: E402
 
 NO_BOX = Box(0, 0, 1, 1)
 
 
-def replay(run: dict, config: EngineConfig, index: WatchlistIndex,
-           thresholds: list[float]) -> tuple[list[tuple[float, float, int]], float]:
-    """(threshold, TPIR, false alerts) had the run decided with `config`, and the share
-    of the recorded descriptions it would have made."""
+def replayed(run: dict, config: EngineConfig, index: WatchlistIndex,
+             carried: dict[int, list[Any]] | None = None, counts: list[int] | None = None,
+             ) -> Iterator[tuple[int, Track, int, Identification]]:
+    """Feed a recording's sightings again through the engine's tracker, deciding with
+    `config`: yields (recorded track id, track, frame, identification) for each fused
+    descriptor the engine would have identified. ``carried[track id]`` holds one object per
+    recorded sighting, kept in its Sighting's ``chip`` (a caller reads what the fused views
+    carried: the first ``fuse_best`` of ``track.sightings``). ``counts`` gets [sightings
+    kept, recorded]."""
     tracker = FaceTracker(config)
-    recording = Recording()
     kept = total = 0
     for track_id, sightings in run["sightings"].items():
         track = Track(id=track_id, box=NO_BOX, still=False, last_seen_step=0)
+        extra = carried[track_id] if carried is not None else [None] * len(sightings)
         last_frame = None
-        for frame, quality, descriptor in sightings:
+        for (frame, quality, descriptor), chip in zip(sightings, extra, strict=True):
             total += 1
             every = tracker.describe_every(track)
             if (
@@ -64,13 +71,26 @@ def replay(run: dict, config: EngineConfig, index: WatchlistIndex,
             last_frame = frame
             track.best_described_quality = max(track.best_described_quality, quality)
             track.describing += 1
-            fused = tracker.add_sighting(track, Sighting(frame, 0.0, NO_BOX, None, quality,
+            fused = tracker.add_sighting(track, Sighting(frame, 0.0, NO_BOX, chip, quality,
                                                          descriptor))
             if fused is not None:  # one probe at a time: the score steers what comes next
                 ident = index.identify(fused[None])[0]
                 track.score = ident.score
-                recording.identified.append(Identified(
-                    track_id, frame, index.subject_refs[ident.subject_index], ident.score))
+                yield track_id, track, frame, ident
+    if counts is not None:
+        counts[:] = [kept, total]
+
+
+def replay(run: dict, config: EngineConfig, index: WatchlistIndex,
+           thresholds: list[float]) -> tuple[list[tuple[float, float, int]], float]:
+    """(threshold, TPIR, false alerts) had the run decided with `config`, and the share
+    of the recorded descriptions it would have made."""
+    recording = Recording()
+    counts: list[int] = []
+    for track_id, _, frame, ident in replayed(run, config, index, counts=counts):
+        recording.identified.append(Identified(
+            track_id, frame, index.subject_refs[ident.subject_index], ident.score))
+    kept, total = counts
     return sweep(run["truth"], recording, thresholds), kept / max(total, 1)
 
 
