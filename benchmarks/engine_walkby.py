@@ -520,12 +520,29 @@ def loop_tpir(clip: Path, truth: dict, watchlist_dir: Path, reference: DlibRefer
 # ---------------------------------------------------------------- main
 
 
-def main() -> None:
+def scene_parser(description: str | None) -> argparse.ArgumentParser:
+    """A command line with the options every walk-by benchmark takes: where ../shared is,
+    the cache folder and the scenes."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--work", type=Path, default=Path("/tmp/openlfr-walkby"))
     parser.add_argument("--scenes", default="s1,s2,s3")
+    return parser
+
+
+def parse_scene_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """The arguments, once ../shared's walkby.py is there and the cache folder made."""
+    args = parser.parse_args()
+    if not (args.shared / "tools" / "walkby.py").exists():
+        sys.exit(f"{args.shared}/tools/walkby.py not found: pass --shared")
+    args.work.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    return args
+
+
+def main() -> None:
+    parser = scene_parser(__doc__)
     parser.add_argument("--enrolled", type=int, default=18)
     parser.add_argument("--passers", type=int, default=60)
     parser.add_argument("--fillers", type=int, default=5000,
@@ -559,12 +576,7 @@ def main() -> None:
                         "described sighting included: with --threshold 1.0 no track "
                         "alerts, every track is described to its end, and walkby_replay.py "
                         "replays the decisions offline under other fusion rules")
-    args = parser.parse_args()
-    if not (args.shared / "tools" / "walkby.py").exists():
-        sys.exit(f"{args.shared}/tools/walkby.py not found: pass --shared")
-    args.work.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-
+    args = parse_scene_args(parser)
     pool, rest = make_pool(args.shared, args.work, args.passers, seed=11)
     analyzer = FaceAnalyzer(descriptor=args.descriptor)
     reference = DlibReference()

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pickle
 import sys
 from collections import defaultdict
@@ -43,14 +42,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from engine_walkby import (  # noqa: E402
-    ROOT,
     SCENE_SEED,
     DlibReference,
     RecordingWatcher,
     judged_fillers,
     make_pool,
     make_scene,
+    parse_scene_args,
     scene_name,
+    scene_parser,
     score_alerts,
     with_fillers,
 )
@@ -200,17 +200,9 @@ def how_alike(run: dict, size: str, alert: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/openlfr-walkby"))
-    parser.add_argument("--scenes", default="s1,s2,s3")
+    parser = scene_parser(__doc__)
     parser.add_argument("--seed", type=int, default=SCENE_SEED)
-    args = parser.parse_args()
-    if not (args.shared / "tools" / "walkby.py").exists():
-        sys.exit(f"{args.shared}/tools/walkby.py not found: pass --shared")
-    args.work.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    args = parse_scene_args(parser)
     runs = record(args)
     totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     for label, run in runs.items():
