@@ -196,7 +196,8 @@ def how_alike(run: dict, size: str, alert: dict) -> str:
     walker = run["truth"]["walkers"][k]["identity"]
     cosine = float(run[size].subjects[entry].images[0].descriptor @ run["walkers_w600k"][k])
     l2 = float(np.linalg.norm(run[f"{size}_dlib"][entry] - run["walkers_dlib"][k]))
-    return f"walker {walker}: photos' w600k cosine {cosine:.2f}, dlib L2 {l2:.2f}"
+    dlib_says = "dlib found no face in one" if np.isnan(l2) else f"dlib L2 {l2:.2f}"
+    return f"walker {walker}: photos' w600k cosine {cosine:.2f}, {dlib_says}"
 
 
 def main() -> None:
