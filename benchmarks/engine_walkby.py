@@ -194,8 +194,9 @@ def same_person_votes(fillers: dict[str, np.ndarray], walkers: dict[str, np.ndar
     votes = np.zeros((len(fillers["dlib"]), len(walkers["dlib"])), np.int32)
     for name, cut in SAME_PERSON.items():
         a, b = fillers[name], walkers[name]
-        if name == "dlib":
-            distance = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2)
+        if name == "dlib":  # |a - b| from the products: thousands by thousands fit
+            squared = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2 * a @ b.T
+            distance = np.sqrt(np.maximum(squared, 0.0))
             votes += np.nan_to_num(distance, nan=9.0) < cut
         else:
             votes += np.nan_to_num(a @ b.T, nan=-1.0) > cut
