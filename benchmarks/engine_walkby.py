@@ -22,6 +22,9 @@ photo as in the identities), then for each scene prints in one run:
   enrolled person's best score for themselves and the best score any passer-by reached,
   and the CPU milliseconds each stage took per frame (decode, whole-frame and near
   searches, describing, tracking and matching: ``pipeline.StageCpu``);
+* for each false alert, the walker whose track raised it and how alike the named entry's
+  photo is to that walker's (``on_whom``): a filler that is the walker's own face under
+  another name shows a same-person similarity;
 * with ``--sweep``: TPIR and false alerts at other thresholds, from the same run (an
   alert is the first identification of a track at or above the threshold);
 * with ``--loop-tpir``: whom that loop finds over the whole scene with the scene's
@@ -58,6 +61,7 @@ from openlfr.recognition.enrolment import (
     build_watchlist,
     describe_enrolment_photo,
 )
+from openlfr.recognition.matcher import pair_similarities
 from openlfr.recognition.pipeline import stage_cpu_line
 from openlfr.recognition.sources import VideoFileSource
 from openlfr.recognition.watchlist import Subject
@@ -221,11 +225,14 @@ class JudgedFillers:
     judged: dict[str, np.ndarray]
     judges: dict[str, FaceAnalyzer]
 
-    def walkers_own_face(self, pool: Path, truth: dict, cache: Path,
-                         reference: DlibReference) -> np.ndarray:
+    def judge_walkers(self, pool: Path, truth: dict, cache: Path,
+                      reference: DlibReference) -> dict[str, np.ndarray]:
+        """Each judge's descriptor of each walker's photo (cached)."""
+        return judge_descriptors([pool / w["file"] for w in truth["walkers"]], cache,
+                                 reference, self.judges)
+
+    def own_faces(self, walkers: dict[str, np.ndarray]) -> np.ndarray:
         """For each filler, whether it is a scene walker's own face (two judges say so)."""
-        walkers = judge_descriptors([pool / w["file"] for w in truth["walkers"]], cache,
-                                    reference, self.judges)
         return (same_person_votes(self.judged, walkers) >= 2).any(axis=1)
 
 
@@ -343,7 +350,7 @@ def run_engine(clip: Path, watchlist: Watchlist, analyzer: FaceAnalyzer, config:
                ) -> tuple[list[dict], float, Recording, dict]:
     watcher = RecordingWatcher(watchlist, config, analyzer)
     started = time.perf_counter()
-    alerts = [{"subject": a.subject, "frame": a.frame, "score": a.score}
+    alerts = [{"subject": a.subject, "frame": a.frame, "score": a.score, "track": a.track}
               for a in watcher.run(VideoFileSource(clip))]
     elapsed = time.perf_counter() - started
     counters = watcher.counters.to_json()
@@ -367,6 +374,40 @@ def score_alerts(truth: dict, alerts: list[dict]) -> tuple[set[str], list[tuple[
         else:
             false.append((who, frame))
     return found, false
+
+
+def walker_of(truth: dict, detections: dict, track: int) -> int:
+    """The walker (index in the truth) whose box held the centre of most of the track's
+    detections; -1 when none did."""
+    votes: dict[int, int] = defaultdict(int)
+    for frame, found in detections.items():
+        for box, track_id, _ in found:
+            if track_id != track:
+                continue
+            cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+            for k, walker in enumerate(truth["walkers"]):
+                b = walker.get("boxes", {}).get(str(frame))
+                if b and b[0] <= cx <= b[2] and b[1] <= cy <= b[3]:
+                    votes[k] += 1
+    return max(votes, key=votes.__getitem__) if votes else -1
+
+
+def on_whom(truth: dict, detections: dict, alert: dict, watchlist: Watchlist,
+            walker_views: np.ndarray | None) -> str:
+    """Whose face a false alert's track followed, and (given the engine's descriptor of each
+    walker's photo) how alike the named entry's photo is to that walker's: a filler that is
+    the walker's own face under another name (UTKFace holds some people twice) shows as a
+    similarity near a same-person one, a true false alert as a stranger's."""
+    k = walker_of(truth, detections, alert["track"])
+    if k < 0:
+        return "no walker's track"
+    walker = truth["walkers"][k]["identity"]
+    if walker_views is None or np.isnan(walker_views[k]).any():
+        return f"on {walker}'s track"
+    entry = next(s for s in watchlist.subjects if s.ref == alert["subject"])
+    similarity = pair_similarities(entry.images[0].descriptor, walker_views[k],
+                                   watchlist.metric)[0]
+    return f"on {walker}'s track; the entry's photo and the walker's: similarity {similarity:.2f}"
 
 
 def sweep(truth: dict, recording: Recording, thresholds: list[float]) -> list[tuple]:
@@ -610,9 +651,12 @@ def main() -> None:
               f"{len(truth['walkers'])} walkers, {len(small.subjects)} enrolled")
         results = {}
         runs = [(f"watchlist of {len(small.subjects)}", small)]
+        walker_views = None  # the engine's descriptor of each walker's photo
         if big is not None:
-            large, excluded = with_fillers(small, big.fillers, big.walkers_own_face(
-                pool, truth, args.work / f"{scene_label}_walkers", reference))
+            walkers = big.judge_walkers(pool, truth, args.work / f"{scene_label}_walkers",
+                                        reference)
+            walker_views = walkers[args.descriptor]
+            large, excluded = with_fillers(small, big.fillers, big.own_faces(walkers))
             runs.append((f"+{len(large.subjects) - len(small.subjects)} fillers ({excluded} "
                          "excluded as a walker's own face)", large))
         for label, watchlist in runs:
@@ -630,7 +674,9 @@ def main() -> None:
             if missed:
                 print(f"    missed: {', '.join(missed)}")
             for who, frame in false:
-                print(f"    false alert: {who} at frame {frame}")
+                alert = next(a for a in alerts if a["subject"] == who and a["frame"] == frame)
+                print(f"    false alert: {who} at frame {frame} ("
+                      f"{on_whom(truth, recording.detections, alert, watchlist, walker_views)})")
             figure = stages(truth, recording)
             for key, value in figure.items():
                 print(f"    {key}: {value:.3f}")

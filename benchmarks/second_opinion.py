@@ -60,6 +60,7 @@ from engine_walkby import (  # noqa: E402
     scene_name,
     scene_parser,
     score_alerts,
+    walker_of,
     with_fillers,
 )
 from walkby_replay import replayed  # noqa: E402
@@ -119,7 +120,8 @@ def record(args: argparse.Namespace) -> dict[str, dict]:
             found = reference.faces(cv2.cvtColor(cv2.imread(str(photo)), cv2.COLOR_BGR2RGB))
             if found:
                 small_dlib[row] = found[0]
-        own = big.walkers_own_face(pool, truth, args.work / f"{label}_walkers", reference)
+        walkers = big.judge_walkers(pool, truth, args.work / f"{label}_walkers", reference)
+        own = big.own_faces(walkers)
         large, _ = with_fillers(small, big.fillers, own)
         watcher = SecondOpinionWatcher(
             small, EngineConfig(threshold=1.0, workers=2, describe_less_below=0.0), analyzer,
@@ -132,8 +134,7 @@ def record(args: argparse.Namespace) -> dict[str, dict]:
             "truth": truth, "small": small, "large": large, "small_dlib": small_dlib,
             "large_dlib": np.concatenate([small_dlib, big.judged["dlib"][~own]]),
             "sightings": dict(watcher.recording.sightings), "dlib": dict(watcher.dlib),
-            "walkers_w600k": np.load(args.work / f"{label}_walkers_w600k.npy"),
-            "walkers_dlib": np.load(args.work / f"{label}_walkers_dlib.npy"),
+            "walkers_w600k": walkers["w600k"], "walkers_dlib": walkers["dlib"],
             "walker_photos": [str(p) for p in walker_photos],
             "detections": dict(watcher.recording.detections)}
         cache.write_bytes(pickle.dumps(runs[label]))
@@ -249,24 +250,9 @@ def alerts(rows: list[dict], rule: Rule) -> list[dict]:
             if first is not None]
 
 
-def walker_of(run: dict, track: int) -> int:
-    """The walker whose truth box the track's detections overlapped most (its index)."""
-    votes: dict[int, int] = defaultdict(int)
-    for frame, found in run["detections"].items():
-        for box, track_id, _ in found:
-            if track_id != track:
-                continue
-            cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-            for k, walker in enumerate(run["truth"]["walkers"]):
-                b = walker.get("boxes", {}).get(str(frame))
-                if b and b[0] <= cx <= b[2] and b[1] <= cy <= b[3]:
-                    votes[k] += 1
-    return max(votes, key=votes.__getitem__) if votes else -1
-
-
 def how_alike(run: dict, size: str, alert: dict) -> str:
     """The named entry's photo against the photo of the walker the track followed."""
-    k = walker_of(run, alert["track"])
+    k = walker_of(run["truth"], run["detections"], alert["track"])
     if k < 0:
         return "walker unknown"
     index = WatchlistIndex(run[size])
