@@ -154,7 +154,8 @@ class DlibReference:
 
 
 def dlib_descriptors(paths: list[Path], cache: Path, reference: DlibReference) -> np.ndarray:
-    """The largest-face dlib descriptor of each photo (NaN where none), cached."""
+    """dlib's descriptor of the first face its HOG finds in each photo (NaN where none;
+    the photos here hold one face each), cached."""
     if cache.exists():
         return np.load(cache)
     rows = np.full((len(paths), 128), np.nan, np.float32)

@@ -52,6 +52,7 @@ from engine_walkby import (  # noqa: E402
     SCENE_SEED,
     DlibReference,
     RecordingWatcher,
+    dlib_descriptors,
     judged_fillers,
     make_pool,
     make_scene,
@@ -114,12 +115,9 @@ def record(args: argparse.Namespace) -> dict[str, dict]:
         scene = make_scene(args.shared, pool, args.work, name, 18, 60, args.seed)
         truth = json.loads((scene / "truth.json").read_text())
         small, _ = build_watchlist(scene / "watchlist", analyzer, workers=2)
-        photos = [next((scene / "watchlist" / s.ref).iterdir()) for s in small.subjects]
-        small_dlib = np.full((len(photos), 128), np.nan, np.float32)
-        for row, photo in enumerate(photos):
-            found = reference.faces(cv2.cvtColor(cv2.imread(str(photo)), cv2.COLOR_BGR2RGB))
-            if found:
-                small_dlib[row] = found[0]
+        small_dlib = dlib_descriptors(
+            [next((scene / "watchlist" / s.ref).iterdir()) for s in small.subjects],
+            args.work / f"{label}_entries_dlib.npy", reference)
         walkers = big.judge_walkers(pool, truth, args.work / f"{label}_walkers", reference)
         own = big.own_faces(walkers)
         large, _ = with_fillers(small, big.fillers, own)
