@@ -295,7 +295,7 @@ def main() -> None:
                     print(f"    false: {who} at frame {frame} ({how_alike(run, size, alert)})")
     print("\nall scenes")
     for (size, name), (found_n, enrolled_n, false_n) in totals.items():
-        entries = "scene's" if size == "small" else "+4,848"
+        entries = "scene's" if size == "small" else "+fillers"
         print(f"  {entries:<8} {name:<40} found {found_n}/{enrolled_n}, "
               f"false alerts {false_n}")
 
