@@ -48,8 +48,10 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -377,20 +379,41 @@ def score_alerts(truth: dict, alerts: list[dict]) -> tuple[set[str], list[tuple[
     return found, false
 
 
-def walker_of(truth: dict, detections: dict, track: int) -> int:
-    """The walker (index in the truth) whose box held the centre of most of the track's
-    detections; -1 when none did."""
-    votes: dict[int, int] = defaultdict(int)
-    for frame, found in detections.items():
-        for box, track_id, _ in found:
-            if track_id != track:
-                continue
+def walkers_in_view(truth: dict) -> dict[int, list[tuple[int, list[int]]]]:
+    """frame -> [(walker index, box)] of the walkers in view."""
+    in_view: dict[int, list[tuple[int, list[int]]]] = defaultdict(list)
+    for k, walker in enumerate(truth["walkers"]):
+        for frame_key, box in walker.get("boxes", {}).items():
+            in_view[int(frame_key)].append((k, box))
+    return in_view
+
+
+def detection_walkers(truth: dict, detections: dict) -> dict[tuple[int, int], int]:
+    """(frame, detection's place in it) -> the walker it found: of the walkers whose box
+    holds the detection's centre, the one whose photo is centred nearest it."""
+    found: dict[tuple[int, int], int] = {}
+    for frame, walkers_here in walkers_in_view(truth).items():
+        for j, (box, _, _) in enumerate(detections.get(frame, [])):
             cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-            for k, walker in enumerate(truth["walkers"]):
-                b = walker.get("boxes", {}).get(str(frame))
-                if b and b[0] <= cx <= b[2] and b[1] <= cy <= b[3]:
-                    votes[k] += 1
-    return max(votes, key=votes.__getitem__) if votes else -1
+            holding = [(abs(cx - (b[0] + b[2]) / 2) + abs(cy - (b[1] + b[3]) / 2), k)
+                       for k, b in walkers_here if b[0] <= cx <= b[2] and b[1] <= cy <= b[3]]
+            if holding:
+                found[(frame, j)] = min(holding)[1]
+    return found
+
+
+def track_walkers(detections: dict, found: dict[tuple[int, int], int]) -> dict[int, int]:
+    """track id -> the walker most of its detections found (`found`: detection_walkers)."""
+    votes: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for (frame, j), k in found.items():
+        votes[detections[frame][j][1]][k] += 1
+    return {t: max(v, key=v.__getitem__) for t, v in votes.items()}
+
+
+def walker_of(truth: dict, detections: dict, track: int) -> int:
+    """The walker (index in the truth) the track followed (as ``stages`` attributes tracks);
+    -1 when none."""
+    return track_walkers(detections, detection_walkers(truth, detections)).get(track, -1)
 
 
 def on_whom(truth: dict, detections: dict, alert: dict, watchlist: Watchlist,
@@ -411,20 +434,26 @@ def on_whom(truth: dict, detections: dict, alert: dict, watchlist: Watchlist,
     return f"on {walker}'s track; the entry's photo and the walker's: similarity {similarity:.2f}"
 
 
+Ident = TypeVar("Ident", bound="Identified")
+
+
+def first_alerts(identified: list[Ident], fires: Callable[[Ident], bool]) -> list[dict]:
+    """The alert each track would raise: its first identification that `fires`."""
+    by_track: dict[int, list[Ident]] = defaultdict(list)
+    for ident in identified:
+        by_track[ident.track].append(ident)
+    firsts = (next((i for i in idents if fires(i)), None) for idents in by_track.values())
+    return [{"subject": first.subject, "frame": first.frame, "track": first.track}
+            for first in firsts if first is not None]
+
+
 def sweep(truth: dict, recording: Recording, thresholds: list[float]) -> list[tuple]:
     """TPIR and false alerts had the threshold been each of `thresholds` (same run)."""
     enrolled = {w["identity"] for w in truth["walkers"] if w["enrolled"]}
-    by_track: dict[int, list[Identified]] = defaultdict(list)
-    for ident in recording.identified:
-        by_track[ident.track].append(ident)
     rows = []
     for threshold in thresholds:
-        alerts = []
-        for idents in by_track.values():
-            first = next((i for i in idents if i.score >= threshold), None)
-            if first is not None:
-                alerts.append({"subject": first.subject, "frame": first.frame})
-        found, false = score_alerts(truth, alerts)
+        found, false = score_alerts(truth, first_alerts(
+            recording.identified, lambda i, t=threshold: i.score >= t))
         rows.append((threshold, len(found) / len(enrolled), len(false)))
     return rows
 
@@ -436,22 +465,9 @@ def stages(truth: dict, recording: Recording) -> dict[str, float]:
     walker_tracks: dict[int, set[int]] = defaultdict(set)
     track_walker: dict[int, int] = {}
     claimed_boxes: set[tuple[int, int]] = set()
-    in_view: dict[int, list[tuple[int, list[int]]]] = defaultdict(list)
-    for k, walker in enumerate(truth["walkers"]):
-        for frame_key, box in walker.get("boxes", {}).items():
-            in_view[int(frame_key)].append((k, box))
-    found_walker: dict[tuple[int, int], int] = {}
-    for frame, walkers_here in in_view.items():
-        for j, (box, _, _) in enumerate(recording.detections.get(frame, [])):
-            cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-            holding = [(abs(cx - (b[0] + b[2]) / 2) + abs(cy - (b[1] + b[3]) / 2), k)
-                       for k, b in walkers_here if b[0] <= cx <= b[2] and b[1] <= cy <= b[3]]
-            if holding:  # the walker whose photo is centred nearest the detection
-                found_walker[(frame, j)] = min(holding)[1]
-    votes: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for (frame, j), k in found_walker.items():
-        votes[recording.detections[frame][j][1]][k] += 1
-    track_walker.update({t: max(v, key=v.__getitem__) for t, v in votes.items()})
+    in_view = walkers_in_view(truth)
+    found_walker = detection_walkers(truth, recording.detections)
+    track_walker.update(track_walkers(recording.detections, found_walker))
     seen = {(frame, k) for (frame, _), k in found_walker.items()}
     for frame, walkers_here in in_view.items():
         for k, (x0, _, x1, _) in walkers_here:

@@ -41,6 +41,7 @@ import pickle
 import sys
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -51,8 +52,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from engine_walkby import (  # noqa: E402
     SCENE_SEED,
     DlibReference,
+    Identified,
     RecordingWatcher,
     dlib_descriptors,
+    first_alerts,
     judged_fillers,
     make_pool,
     make_scene,
@@ -127,36 +130,50 @@ def record(args: argparse.Namespace) -> dict[str, dict]:
         print(f"{label}: recording both networks' views ...", flush=True)
         for _ in watcher.run(VideoFileSource(scene / "walkby.mp4")):
             pass
-        walker_photos = [pool / w["file"] for w in truth["walkers"]]
         runs[label] = {
             "truth": truth, "small": small, "large": large, "small_dlib": small_dlib,
             "large_dlib": np.concatenate([small_dlib, big.judged["dlib"][~own]]),
             "sightings": dict(watcher.recording.sightings), "dlib": dict(watcher.dlib),
             "walkers_w600k": walkers["w600k"], "walkers_dlib": walkers["dlib"],
-            "walker_photos": [str(p) for p in walker_photos],
             "detections": dict(watcher.recording.detections)}
         cache.write_bytes(pickle.dumps(runs[label]))
     return runs
 
 
-def decisions(run: dict, size: str) -> list[dict]:
+@dataclass
+class Decision(Identified):
+    """One identification of a track (or a photo) and what dlib says of the same face."""
+
+    subject_index: int = -1
+    dlib_first: int = -1
+    """The entry dlib puts first."""
+    dlib_distance: float = float("inf")
+    """Its L2 distance to that entry."""
+
+
+def dlib_first(entries: np.ndarray, view: np.ndarray) -> tuple[int, float]:
+    """The entry (rows of dlib descriptors, NaN where dlib found no face) nearest `view`,
+    and its distance; a NaN view is near nothing."""
+    distances = np.linalg.norm(np.nan_to_num(entries, nan=1e3) - np.nan_to_num(view, nan=1e3),
+                               axis=1)
+    return int(distances.argmin()), float(distances.min())
+
+
+def decisions(run: dict, size: str) -> list[Decision]:
     """Every decision of the replayed tracks: the engine's best subject and score, and what
     dlib says of the same fused views."""
     index = WatchlistIndex(run[size])
-    entries = np.nan_to_num(run[f"{size}_dlib"], nan=1e3)  # no dlib face: never first
     config = EngineConfig()
     rows = []
     for track_id, track, frame, ident in replayed(run, config, index, carried=run["dlib"]):
         views = np.mean([s.chip for s in track.sightings[: config.fuse_best]], axis=0)
-        distances = np.linalg.norm(entries - views, axis=1)
-        rows.append({"track": track_id, "frame": frame, "subject": ident.subject_index,
-                     "name": index.subject_refs[ident.subject_index], "score": ident.score,
-                     "dlib_first": int(distances.argmin()),
-                     "dlib_distance": float(distances.min())})
+        rows.append(Decision(track_id, frame, index.subject_refs[ident.subject_index],
+                             ident.score, ident.subject_index,
+                             *dlib_first(run[f"{size}_dlib"], views)))
     return rows
 
 
-Rule = Callable[[dict], bool]
+Rule = Callable[[Decision], bool]
 
 
 def stills(args: argparse.Namespace) -> None:
@@ -168,11 +185,12 @@ def stills(args: argparse.Namespace) -> None:
     people: list[tuple[str, np.ndarray, np.ndarray]] = []  # (who, w600k, dlib)
     for folder in sorted((args.shared / "data" / "faces" / "identities").iterdir()):
         for photo in sorted(folder.iterdir()) if folder.is_dir() else []:
+            data = photo.read_bytes()
             with contextlib.suppress(PhotoRejected):
-                w600k = describe_enrolment_photo(photo.read_bytes(), photo.name,
-                                                 analyzer).descriptor
-                found = reference.faces(cv2.cvtColor(cv2.imread(str(photo)),
-                                                     cv2.COLOR_BGR2RGB))
+                w600k = describe_enrolment_photo(data, photo.name, analyzer).descriptor
+                found = reference.faces(cv2.cvtColor(
+                    cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR),
+                    cv2.COLOR_BGR2RGB))
                 people.append((folder.name, w600k, found[0] if found else
                                np.full(128, np.nan, np.float32)))
     order = np.random.default_rng(args.seed).permutation(len(big.fillers.subjects))
@@ -183,7 +201,7 @@ def stills(args: argparse.Namespace) -> None:
     photos: dict[str, list[int]] = defaultdict(list)
     for k, (who, _, _) in enumerate(people):
         photos[who].append(k)
-    rows = []
+    rows: list[tuple[str, Decision]] = []  # (whose photo, '' for a stranger; decision)
     for turn in range(max(len(ks) for ks in photos.values())):
         # Each photo enrolled in turn (a person's turn-th photo), the person's others
         # searched; strangers are searched once, against the first turn's watchlist.
@@ -192,9 +210,8 @@ def stills(args: argparse.Namespace) -> None:
                     for who, k in enrolled.items()]
         subjects += [big.fillers.subjects[i] for i in entries]
         index = WatchlistIndex(Watchlist(big.fillers.descriptor_model, subjects))
-        entry_dlib = np.nan_to_num(np.concatenate(
-            [np.stack([people[k][2] for k in enrolled.values()]),
-             big.judged["dlib"][entries]]), nan=1e3)
+        entry_dlib = np.concatenate([np.stack([people[k][2] for k in enrolled.values()]),
+                                     big.judged["dlib"][entries]])
         probes = [(who, w, d) for k, (who, w, d) in enumerate(people)
                   if who in enrolled and enrolled[who] != k]
         if turn == 0:
@@ -202,36 +219,33 @@ def stills(args: argparse.Namespace) -> None:
                         big.judged["dlib"][i]) for i in strangers]
         for (who, _, dlib_view), ident in zip(probes, index.identify(np.stack(
                 [w for _, w, _ in probes])), strict=True):
-            distances = np.linalg.norm(entry_dlib - np.nan_to_num(dlib_view, nan=1e3), axis=1)
-            rows.append({"who": who, "name": index.subject_refs[ident.subject_index],
-                         "subject": ident.subject_index, "score": ident.score,
-                         "dlib_first": int(distances.argmin()),
-                         "dlib_distance": float(distances.min())})
-    mated = [r for r in rows if r["who"]]
-    unmated = [r for r in rows if not r["who"]]
+            rows.append((who, Decision(len(rows), 0, index.subject_refs[ident.subject_index],
+                                       ident.score, ident.subject_index,
+                                       *dlib_first(entry_dlib, dlib_view))))
+    mated = [(who, r) for who, r in rows if who]
+    unmated = [r for who, r in rows if not who]
     print(f"{len(photos)} people ({len(people)} photos, each enrolled in turn) and "
           f"{len(entries)} fillers enrolled; "
           f"{len(mated)} mated searches, {len(unmated)} strangers ({int(own.any(axis=1).sum())} "
           "left out as an entry's own face)")
     for threshold in (0.5, 0.6):
         for name, rule in rules(threshold).items():
-            found = sum(1 for r in mated if r["name"] == r["who"] and rule(r))
+            hits = sum(1 for who, r in mated if r.subject == who and rule(r))
             false = sum(1 for r in unmated if rule(r))
-            print(f"  threshold {threshold}: {name:<40} TPIR {found}/{len(mated)} = "
-                  f"{found / len(mated):.3f}, FPIR {false}/{len(unmated)} = "
+            print(f"  threshold {threshold}: {name:<40} TPIR {hits}/{len(mated)} = "
+                  f"{hits / len(mated):.3f}, FPIR {false}/{len(unmated)} = "
                   f"{false / len(unmated):.4f}")
 
 
 def rules(threshold: float) -> dict[str, Rule]:
     def agree(lower: float, within: float) -> Rule:
-        return lambda r: r["score"] >= threshold or (
-            r["score"] >= lower and r["dlib_first"] == r["subject"]
-            and r["dlib_distance"] <= within)
+        return lambda r: r.score >= threshold or (
+            r.score >= lower and r.dlib_first == r.subject_index and r.dlib_distance <= within)
 
-    out: dict[str, Rule] = {"shipped": lambda r: r["score"] >= threshold}
+    out: dict[str, Rule] = {"shipped": lambda r: r.score >= threshold}
     for lift in (0.25, 0.2, 0.1):  # the lower bar: the threshold less the lift
         lower = round(threshold - lift, 2)
-        out[f"w600k alone, score >= {lower}"] = lambda r, t=lower: r["score"] >= t
+        out[f"w600k alone, score >= {lower}"] = lambda r, t=lower: r.score >= t
     for lift in (0.25, 0.2):
         lower = round(threshold - lift, 2)
         for within in (0.5, 0.55, 0.6):
@@ -239,24 +253,15 @@ def rules(threshold: float) -> dict[str, Rule]:
     return out
 
 
-def alerts(rows: list[dict], rule: Rule) -> list[dict]:
-    by_track: dict[int, list[dict]] = defaultdict(list)
-    for row in rows:
-        by_track[row["track"]].append(row)
-    return [{"subject": first["name"], "frame": first["frame"], "track": first["track"]}
-            for first in (next((r for r in rs if rule(r)), None) for rs in by_track.values())
-            if first is not None]
-
-
 def how_alike(run: dict, size: str, alert: dict) -> str:
     """The named entry's photo against the photo of the walker the track followed."""
     k = walker_of(run["truth"], run["detections"], alert["track"])
     if k < 0:
         return "walker unknown"
-    index = WatchlistIndex(run[size])
-    entry = index.subject_refs.index(alert["subject"])
+    watchlist = run[size]
+    entry = next(i for i, s in enumerate(watchlist.subjects) if s.ref == alert["subject"])
     walker = run["truth"]["walkers"][k]["identity"]
-    cosine = float(run[size].subjects[entry].images[0].descriptor @ run["walkers_w600k"][k])
+    cosine = float(watchlist.subjects[entry].images[0].descriptor @ run["walkers_w600k"][k])
     l2 = float(np.linalg.norm(run[f"{size}_dlib"][entry] - run["walkers_dlib"][k]))
     dlib_says = "dlib found no face in one" if np.isnan(l2) else f"dlib L2 {l2:.2f}"
     return f"walker {walker}: photos' w600k cosine {cosine:.2f}, {dlib_says}"
@@ -280,7 +285,7 @@ def main() -> None:
             print(f"\n{label}, {len(run[size].subjects)} entries")
             shipped: set[str] = set()
             for name, rule in rules(EngineConfig().threshold).items():
-                raised = alerts(rows, rule)
+                raised = first_alerts(rows, rule)
                 found, false = score_alerts(run["truth"], raised)
                 shipped = found if name == "shipped" else shipped
                 total = totals[(size, name)]

@@ -43,8 +43,8 @@ class EngineConfig:
     describe_less_below: float = 0.2
     """A track whose decision score, once fuse_best views are fused, is below this (like
     no one on the watchlist: a passer-by scores about 0.08 at any watchlist size) is
-    described half as often, every 2 x embed_every_frames; a clearly better face
-    (better_face_ratio) is still described at once. 0: every track as often."""
+    described less often (tracker.UNLIKE_ANYONE_SLOWER times embed_every_frames); a clearly
+    better face (better_face_ratio) is still described at once. 0: every track as often."""
 
     better_face_ratio: float = 1.3
     """A track is described again when its face quality grows by this factor."""

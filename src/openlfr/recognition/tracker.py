@@ -239,9 +239,9 @@ class FaceTracker:
 
     def describe_every(self, track: Track) -> int:
         """How many frames apart the track's periodic descriptions are: embed_every_frames;
-        twice that for a track that looks like no one (describe_less_below, once its best
-        views are fused); ALERTED_CHECK_EVERY times that for an alerted track, unless a
-        view of it is held apart."""
+        UNLIKE_ANYONE_SLOWER times that for a track that looks like no one
+        (describe_less_below, once its best views are fused); ALERTED_CHECK_EVERY times that
+        for an alerted track, unless a view of it is held apart."""
         every = self.config.embed_every_frames
         if track.alerted:
             return every if track.doubt else ALERTED_CHECK_EVERY * every
