@@ -11,6 +11,11 @@ executor's ``submit``); the cleanup that then takes the same lock waits forever.
 command that can stop at a safe point passes ``ask_to_stop``: the first signal only asks
 (the command stops at its next safe point), and only a signal that finds a stop already
 asked (a second Ctrl-C, or a watchdog's ``interrupt_main``) raises KeyboardInterrupt.
+
+A KeyboardInterrupt that lands while the main thread waits in ``Thread.join`` (Python
+3.11-3.12) can leave a thread that still runs marked as stopped: ``is_alive`` is then False
+and later joins return at once, so the process tears down under it and may crash on exit.
+``Background`` runs a thread whose end is an Event, which an interrupt cannot corrupt.
 """
 
 from __future__ import annotations
@@ -48,6 +53,33 @@ def sigterm_as_interrupt(ask_to_stop: Callable[[], bool] | None = None) -> Itera
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+class Background:
+    """``target`` on a daemon thread, with a wait for its end that Ctrl-C cannot corrupt
+    (``Thread.join`` interrupted can mark a running thread as stopped; see above)."""
+
+    def __init__(self, target: Callable[[], object], name: str) -> None:
+        self._done = threading.Event()
+
+        def run() -> None:
+            try:
+                target()
+            finally:
+                self._done.set()
+
+        self._thread = threading.Thread(target=run, name=name, daemon=True)
+
+    def start(self) -> Background:
+        self._thread.start()
+        return self
+
+    def running(self) -> bool:
+        return not self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for ``target`` to return; whether it has. An interrupt leaves it waitable."""
+        return self._done.wait(timeout)
 
 
 def interrupt_main() -> None:

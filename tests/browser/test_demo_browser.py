@@ -75,4 +75,4 @@ def test_operator_confirms_the_demo_alert_and_the_dashboard_shows_it(
         except subprocess.TimeoutExpired:
             process.kill()
             raise
-    assert process.returncode == 0 and "stopping" in rest
+    assert process.returncode == 0 and "stopping" in rest, (process.returncode, rest[-4000:])

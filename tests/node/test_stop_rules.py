@@ -1,7 +1,8 @@
 """When a node decides to stop, without a pipeline: the platform says the deployment may no
 longer run; the published end passes by the node's own clock while the platform is
-unreachable; a pipeline that notices nothing (a stalled camera) is interrupted; and what
-SIGTERM does in each phase of a run."""
+unreachable; a pipeline that notices nothing (a stalled camera) is interrupted; what
+SIGTERM does in each phase of a run; and that an interrupted wait for a background thread
+(the demo's server) still knows the thread runs."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from openlfr.interrupts import sigterm_as_interrupt
+from openlfr.interrupts import Background, sigterm_as_interrupt
 from openlfr.node import NodeConfig, NodeRunner, PlatformClient
 from openlfr.node import runner as runner_module
 from openlfr.node.client import DeploymentStatus
@@ -125,6 +126,21 @@ def test_before_the_pipeline_sigterm_interrupts_at_once(tmp_path: Path) -> None:
     with sigterm_as_interrupt(runner._ask_to_stop), pytest.raises(KeyboardInterrupt):
         _signal_self_and_wait()
     assert not runner._signalled.is_set()
+
+
+def test_an_interrupted_wait_for_a_background_thread_still_knows_it_runs() -> None:
+    # Thread.join interrupted by a KeyboardInterrupt (Python 3.11) can mark a thread that
+    # still runs as stopped: the demo then closed its platform under its server and could
+    # crash on exit (SIGSEGV). The wait must stay truthful after the interrupt.
+    release = threading.Event()
+    worker = Background(lambda: release.wait(10), name="test-background").start()
+    signaller = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM))
+    with sigterm_as_interrupt(), pytest.raises(KeyboardInterrupt):
+        signaller.start()
+        worker.wait()
+    assert worker.running() and not worker.wait(0.1)
+    release.set()
+    assert worker.wait(5) and not worker.running()
 
 
 def test_sigterm_during_an_endless_final_flush_gives_up_and_keeps_the_items(

@@ -11,7 +11,7 @@ the engine on the sample data and writes nothing.
 from __future__ import annotations
 
 import shutil
-import threading
+import sys
 import time
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import uvicorn
 
 import openlfr
 from openlfr.cli.errors import fail
+from openlfr.interrupts import Background
 from openlfr.recognition import (
     EngineConfig,
     FaceAnalyzer,
@@ -93,9 +94,8 @@ def demo(
     app = create_app(platform=platform)
     server = PlatformServer(uvicorn.Config(app, host=host, port=port, log_level="warning"),
                             platform)
-    thread = threading.Thread(target=server.run, name="openlfr-demo-server", daemon=True)
-    thread.start()
-    base_url = _wait_for(server, thread, host, port)
+    serving = Background(server.run, name="openlfr-demo-server").start()
+    base_url = _wait_for(server, serving, host, port)
     platform.settings.public_url = base_url
 
     def say(line: str) -> None:
@@ -142,23 +142,23 @@ def demo(
             _print_addresses(base_url, state, folder, live and existing is None)
             if serve:
                 print(f"Serving at {base_url} (Ctrl-C to stop)", flush=True)
-                while thread.is_alive():
-                    thread.join(timeout=0.5)
+                serving.wait()
         except KeyboardInterrupt:
             print("stopping")
         except (NodeError, RecognitionError) as exc:
             fail(exc)
         finally:
             server.should_exit = True
-            thread.join(timeout=15)
+            if not serving.wait(timeout=15):
+                print("the server did not stop within 15 s; leaving it", file=sys.stderr)
             platform.close()
 
 
-def _wait_for(server: uvicorn.Server, thread: threading.Thread, host: str, port: int) -> str:
+def _wait_for(server: uvicorn.Server, serving: Background, host: str, port: int) -> str:
     """The server's base URL once it listens; a clear error if it cannot."""
     deadline = time.monotonic() + 30
     while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
+        if not serving.running() or time.monotonic() > deadline:
             fail(OSError(f"cannot serve on {host}:{port} (is the port in use? choose another "
                          "with --port, or --port 0 for any free one)"))
         time.sleep(0.05)
