@@ -216,7 +216,8 @@ def with_fillers(small: Watchlist, fillers: Watchlist, same: np.ndarray
     also how many were left out."""
     kept = [s for s, dup in zip(fillers.subjects, same, strict=True) if not dup]
     large = Watchlist(small.descriptor_model,
-                      [*small.subjects, *[Subject(s.ref, s.images) for s in kept]])
+                      [*small.subjects, *[Subject(s.ref, s.images) for s in kept]],
+                      reference_model=small.reference_model)
     return large, int(same.sum())
 
 
@@ -240,11 +241,13 @@ class JudgedFillers:
 
 
 def judged_fillers(rest: list[Path], work: Path, analyzer: FaceAnalyzer, descriptor: str,
-                   size: int, reference: DlibReference) -> JudgedFillers:
-    """`size` fillers enrolled by `analyzer` (running `descriptor`), and judged (cached)."""
+                   size: int, reference: DlibReference, second_opinion: bool = False
+                   ) -> JudgedFillers:
+    """`size` fillers enrolled by `analyzer` (running `descriptor`; with `second_opinion`,
+    the second network's descriptors too), and judged (cached)."""
     judges = {name: analyzer if name == descriptor else FaceAnalyzer(descriptor=name)
               for name in SAME_PERSON if name != "dlib"}
-    fillers = filler_watchlist(rest, work, analyzer, size)
+    fillers = filler_watchlist(rest, work, analyzer, size, second_opinion)
     refs = [s.ref for s in fillers.subjects]
     paths = [next((work / f"fillers_{size}" / ref).iterdir()) for ref in refs]
     judged = {"dlib": dlib_descriptors(paths, work / f"fillers_dlib_{len(paths)}.npy",
@@ -258,9 +261,12 @@ def judged_fillers(rest: list[Path], work: Path, analyzer: FaceAnalyzer, descrip
     return JudgedFillers(fillers, judged, judges)
 
 
-def filler_watchlist(rest: list[Path], work: Path, analyzer: FaceAnalyzer, size: int) -> Watchlist:
-    """`size` unused fillers, one subject each, enrolled by the engine (cached)."""
-    cache = work / f"fillers_{size}_{analyzer.model_id.replace(':', '_')}.json"
+def filler_watchlist(rest: list[Path], work: Path, analyzer: FaceAnalyzer, size: int,
+                     second_opinion: bool = False) -> Watchlist:
+    """`size` unused fillers, one subject each, enrolled by the engine (cached); with
+    `second_opinion`, with the second network's descriptors too."""
+    second = "_second_opinion" if second_opinion else ""
+    cache = work / f"fillers_{size}_{analyzer.model_id.replace(':', '_')}{second}.json"
     if cache.exists():
         return Watchlist.load(cache)
     folder = work / f"fillers_{size}"
@@ -270,7 +276,8 @@ def filler_watchlist(rest: list[Path], work: Path, analyzer: FaceAnalyzer, size:
             (folder / f"filler_{path.stem}").mkdir()
             pad_photo(path, folder / f"filler_{path.stem}" / path.name)
     started = time.perf_counter()
-    watchlist, report = build_watchlist(folder, analyzer, workers=2)
+    watchlist, report = build_watchlist(folder, analyzer, workers=2,
+                                        second_opinion=second_opinion)
     elapsed = time.perf_counter() - started
     print(f"  filler watchlist: {len(watchlist.subjects)} of {size} photos enrolled "
           f"in {elapsed:.0f} s ({size / elapsed:.0f} photos/s)")
@@ -322,7 +329,7 @@ class RecordingWatcher(Watcher):
         for track, _ in sightings:
             self.recording.described[track.id] += 1
         deciding = []  # tracks whose fused descriptor goes to identify, in its order
-        add_sighting, identify = self.tracker.add_sighting, self.index.identify
+        add_sighting, identify = self.tracker.add_sighting, self._identify
 
         def recording_add(track, sighting):  # type: ignore[no-untyped-def]
             self.recording.sightings[track.id].append(
@@ -332,8 +339,8 @@ class RecordingWatcher(Watcher):
                 deciding.append(track)
             return fused
 
-        def recording_identify(probes):  # type: ignore[no-untyped-def]
-            found = identify(probes)
+        def recording_identify(tracks, probes):  # type: ignore[no-untyped-def]
+            found = identify(tracks, probes)
             for track, ident in zip(deciding, found, strict=True):
                 self.recording.identified.append(Identified(
                     track.id, frame.index, self.index.subject_refs[ident.subject_index],
@@ -341,12 +348,12 @@ class RecordingWatcher(Watcher):
             return found
 
         self.tracker.add_sighting = recording_add  # type: ignore[method-assign]
-        self.index.identify = recording_identify  # type: ignore[method-assign]
+        self._identify = recording_identify  # type: ignore[method-assign]
         try:
             yield from super()._match(frame, sightings, described)
         finally:
             self.tracker.add_sighting = add_sighting  # type: ignore[method-assign]
-            self.index.identify = identify  # type: ignore[method-assign]
+            del self._identify  # the class's own again
 
 
 def run_engine(clip: Path, watchlist: Watchlist, analyzer: FaceAnalyzer, config: EngineConfig
@@ -625,6 +632,9 @@ def main() -> None:
     parser.add_argument("--describe-less-below", type=float,
                         help="engine setting (default: shipped; 0: every track described "
                         "as often, the dump to replay other values from)")
+    parser.add_argument("--second-opinion", action="store_true",
+                        help="engine setting: ask dlib's network about tracks in doubt "
+                        "(watchlists, fillers included, built with its descriptors)")
     parser.add_argument("--loop-tpir", action="store_true",
                         help="also run the face_recognition loop over every frame of each "
                         "scene and print whom it finds (slow: about 2 fps at 720p, 1 at "
@@ -642,9 +652,10 @@ def main() -> None:
     big = None
     if args.fillers:
         big = judged_fillers(rest, args.work, analyzer, args.descriptor,
-                             min(args.fillers, len(rest)), reference)
+                             min(args.fillers, len(rest)), reference, args.second_opinion)
 
-    config = EngineConfig(threshold=args.threshold, workers=2, **{
+    config = EngineConfig(threshold=args.threshold, workers=2,
+                          second_opinion=args.second_opinion, **{
         k: v for k, v in (("min_face_px", args.min_face_px),
                           ("min_track_embeddings", args.min_track_embeddings),
                           ("full_detection_every", args.full_detection_every),
@@ -654,14 +665,16 @@ def main() -> None:
     figures: dict[str, dict] = {}
     dumps: dict[str, tuple] = {}
     print(f"engine: {analyzer.backends.detector_name} detector, "
-          f"{analyzer.backends.descriptor_name} descriptor, threshold {args.threshold}")
+          f"{analyzer.backends.descriptor_name} descriptor, threshold {args.threshold}"
+          + (", second opinion (dlib)" if args.second_opinion else ""))
     for name in args.scenes.split(","):
         scene_label = scene_name(name, args.seed)
         scene = make_scene(args.shared, pool, args.work, name, args.enrolled, args.passers,
                            args.seed)
         truth = json.loads((scene / "truth.json").read_text())
         clip = scene / "walkby.mp4"
-        small, report = build_watchlist(scene / "watchlist", analyzer, workers=2)
+        small, report = build_watchlist(scene / "watchlist", analyzer, workers=2,
+                                        second_opinion=args.second_opinion)
         for outcome in report.skipped:
             print(f"  not enrolled: {outcome.subject_ref}/{outcome.path.name}: {outcome.problem}")
         print(f"\n{scene_label}: {SCENES[name][1]}; {truth['frames']} frames, "

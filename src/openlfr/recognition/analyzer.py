@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -12,7 +13,10 @@ from openlfr.recognition.backends import (
     DEFAULT_DESCRIPTOR,
     DEFAULT_DETECTOR,
     Backends,
+    DlibLandmarkAligner,
+    FaceDescriber,
     load_backends,
+    load_describer,
 )
 from openlfr.recognition.faces import Box, FoundFace, RGBImage
 from openlfr.recognition.images import framed_in_grey
@@ -66,8 +70,27 @@ def box_quality(image: RGBImage, box: Box) -> float:
     return float(box.area) * max(chip_sharpness(np.asarray(patch, np.uint8)), 1.0)
 
 
+class ReferenceDescriber:
+    """The second opinion (matcher.py): dlib's five landmarks, its own chip and its ResNet,
+    on faces another network has located."""
+
+    def __init__(self, backend: str) -> None:
+        self.aligner = DlibLandmarkAligner()
+        self.describer: FaceDescriber = load_describer(backend, "dlib")
+
+    @property
+    def model_id(self) -> str:
+        return self.describer.model_id
+
+    def describe_faces(self, image: RGBImage, boxes: Sequence[Box]) -> np.ndarray:
+        """One descriptor row for each face in `boxes`."""
+        return self.describer.describe([chip for chip, _ in self.aligner.align(image, boxes)])
+
+
 class FaceAnalyzer:
     """Runs a backend over images. One per process: it holds the loaded networks."""
+
+    _reference_lock = threading.Lock()
 
     def __init__(
         self,
@@ -82,6 +105,17 @@ class FaceAnalyzer:
         and `descriptor` unless `backends` are given; `threads` is what this process may
         use for a network."""
         self.backends = backends or load_backends(backend, threads, detector, descriptor)
+        self._reference: ReferenceDescriber | None = None
+
+    @property
+    def reference(self) -> ReferenceDescriber:
+        """The second opinion's network, loaded on first use (once, whichever worker
+        thread asks first)."""
+        if self._reference is None:
+            with self._reference_lock:
+                if self._reference is None:
+                    self._reference = ReferenceDescriber(self.backends.name)
+        return self._reference
 
     @property
     def model_id(self) -> str:
@@ -234,6 +268,16 @@ class FaceAnalyzer:
         aligned = self.backends.aligner.align(image, boxes)
         chips = [chip for chip, _ in aligned]
         return chips, [pose_factor(r) for _, r in aligned], self.describe(chips)
+
+    def second_opinions(self, image: RGBImage, boxes: list[Box],
+                        asked: Sequence[bool]) -> list[np.ndarray | None]:
+        """The second opinion's descriptor of each face in `boxes` it is `asked` about;
+        None for the others (and no network loaded when none is asked)."""
+        wanted = [box for box, ask in zip(boxes, asked, strict=True) if ask]
+        if not wanted:
+            return [None] * len(boxes)
+        rows = iter(self.reference.describe_faces(image, wanted))
+        return [next(rows) if ask else None for ask in asked]
 
 
 LARGE_FACE_SHARE = 0.75

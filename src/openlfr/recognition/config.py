@@ -70,6 +70,13 @@ class EngineConfig:
     may be seen well only once; the decision is strict enough on one good view, and later
     views are fused with it (walk-by calibration, README)."""
 
+    second_opinion: bool = False
+    """Ask a second network (dlib's ResNet) about tracks whose score falls short of the
+    threshold by less than matcher.SECOND_OPINION_LIFT, and lift the score when it names
+    the same subject (matcher.py, "Second opinion"). Needs a watchlist built with
+    ``--second-opinion``. Off by default: the platform's audit does not decide this way
+    yet, so a governed deployment cannot use it."""
+
     workers: int = 2
     """Worker processes for detection and description (0: all in the calling process)."""
 

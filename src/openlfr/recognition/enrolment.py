@@ -76,6 +76,7 @@ class EnrolmentReport:
 class _EnrolTask:
     subject_ref: str
     path: Path
+    second_opinion: bool = False
 
 
 class PhotoRejected(WatchlistError):
@@ -95,6 +96,8 @@ class EnrolmentPhoto:
     descriptor: np.ndarray
     chip: RGBImage
     """The aligned face chip (what the descriptor network saw), e.g. as a reference photo."""
+    reference: np.ndarray | None = None
+    """The second opinion's descriptor of the face, when asked for (matcher.py)."""
 
 
 def confirmed_frontal_face(image: RGBImage, box: Box) -> bool:
@@ -126,10 +129,11 @@ def _hog() -> DlibHogDetector:
     return detector
 
 
-def describe_enrolment_photo(data: bytes, name: str, analyzer: FaceAnalyzer) -> EnrolmentPhoto:
+def describe_enrolment_photo(data: bytes, name: str, analyzer: FaceAnalyzer,
+                             second_opinion: bool = False) -> EnrolmentPhoto:
     """Decode one photo, find the subject's face (one clear face of a usable size), describe
-    it. Raises PhotoRejected (unreadable, no face, face too small, several faces of similar
-    size) naming ``name``."""
+    it (with `second_opinion`, by the second network too). Raises PhotoRejected
+    (unreadable, no face, face too small, several faces of similar size) naming ``name``."""
     try:
         image = decode_image(data, name)
     except ImageError as exc:
@@ -159,8 +163,12 @@ def describe_enrolment_photo(data: bytes, name: str, analyzer: FaceAnalyzer) -> 
             name, f"{len(rivals) + 1} faces found; use a photo of the subject alone"
         )
     chip = main.chip
+    reference = None
+    if second_opinion:
+        [reference] = analyzer.second_opinions(framed, [main.box], [True])
     return EnrolmentPhoto(hashlib.sha256(data).hexdigest(),
-                          enrolment_descriptor(analyzer, framed, main.box, chip), chip)
+                          enrolment_descriptor(analyzer, framed, main.box, chip), chip,
+                          reference)
 
 
 def street_view(analyzer: FaceAnalyzer, image: RGBImage, box: Box) -> RGBImage | None:
@@ -200,12 +208,13 @@ def _describe_photo(task: _EnrolTask) -> tuple[ImageOutcome, EnrolledImage | Non
     """Runs in a worker: read one photo, require exactly one face, describe it."""
     try:
         data = task.path.read_bytes()
-        photo = describe_enrolment_photo(data, task.path.name, process_analyzer())
+        photo = describe_enrolment_photo(data, task.path.name, process_analyzer(),
+                                         task.second_opinion)
     except OSError as exc:
         return ImageOutcome(task.subject_ref, task.path, False, _problem(exc)), None
     except PhotoRejected as exc:
         return ImageOutcome(task.subject_ref, task.path, False, exc.problem), None
-    enrolled = EnrolledImage(task.path.name, photo.sha256, photo.descriptor)
+    enrolled = EnrolledImage(task.path.name, photo.sha256, photo.descriptor, photo.reference)
     return ImageOutcome(task.subject_ref, task.path, True), enrolled
 
 
@@ -241,8 +250,10 @@ def build_watchlist(
     *,
     workers: int = 2,
     on_photo: Callable[[ImageOutcome], None] | None = None,
+    second_opinion: bool = False,
 ) -> tuple[Watchlist, EnrolmentReport]:
-    """Describe every usable photo under `images_dir`; skip (and report) the others.
+    """Describe every usable photo under `images_dir`; skip (and report) the others. With
+    `second_opinion`, each photo by the second network too (matcher.py).
 
     Raises WatchlistError when the folder is missing or no subject could be enrolled.
     """
@@ -251,7 +262,7 @@ def build_watchlist(
     report = EnrolmentReport()
     subjects: dict[str, Subject] = {}
     with make_executor(min(workers, len(photos)), analyzer) as executor:
-        tasks = [_EnrolTask(ref, path) for ref, path in photos]
+        tasks = [_EnrolTask(ref, path, second_opinion) for ref, path in photos]
         for outcome, enrolled in executor.map(_describe_photo, tasks):
             report.outcomes.append(outcome)
             if enrolled is not None:
@@ -264,4 +275,6 @@ def build_watchlist(
         raise WatchlistError(
             f"{images_dir}: no subject could be enrolled ({len(report.skipped)} photos skipped)"
         )
-    return Watchlist(descriptor_model=analyzer.model_id, subjects=list(subjects.values())), report
+    reference_model = analyzer.reference.model_id if second_opinion else None
+    return Watchlist(descriptor_model=analyzer.model_id, subjects=list(subjects.values()),
+                     reference_model=reference_model), report

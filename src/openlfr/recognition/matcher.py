@@ -31,11 +31,22 @@ holds at 20 entries and at 5,000. The score is 0.5 when the adjusted standout eq
 
 The constants were calibrated on walk-by scenes (``benchmarks/engine_walkby.py``) with 18
 and with 4,887 entries (README, "Score and threshold").
+
+Second opinion
+--------------
+Optional (``EngineConfig.second_opinion``, a watchlist built with its reference
+descriptors): a track whose score falls short of the threshold by less than
+SECOND_OPINION_LIFT is described by a second network too (dlib's ResNet, trained on other
+data, with other failures), on the views it fuses. When that network puts the same
+subject first, within SECOND_OPINION_WITHIN in its own L2 distance, the score is lifted by
+SECOND_OPINION_LIFT. One network's doubt is settled by another's agreement; a face the
+second network places elsewhere, or nowhere near, keeps its score. The constants come
+from ``benchmarks/second_opinion.py`` (README).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -118,6 +129,29 @@ class Identification:
     similarity: float
     standout: float
     score: float
+    second_opinion: bool = False
+    """The score was lifted by the second opinion's agreement (module docstring)."""
+
+
+SECOND_OPINION_LIFT = 0.25
+"""How far below the threshold the second opinion is asked, and how much its agreement
+lifts the score."""
+SECOND_OPINION_WITHIN = 0.55
+"""The most L2 distance (dlib's descriptors) at which the second opinion agrees; dlib's
+own same-person cut is 0.6."""
+
+
+def with_second_opinion(identification: Identification,
+                        nearest: tuple[int, float]) -> Identification:
+    """`identification` with its score lifted by SECOND_OPINION_LIFT when the second
+    network's nearest subject and distance (`nearest`, ``WatchlistIndex.reference_nearest``)
+    name the same subject within SECOND_OPINION_WITHIN; else unchanged."""
+    subject, distance = nearest
+    if subject < 0 or subject != identification.subject_index \
+            or not distance <= SECOND_OPINION_WITHIN:
+        return identification
+    return replace(identification, score=min(1.0, identification.score + SECOND_OPINION_LIFT),
+                   second_opinion=True)
 
 
 
@@ -141,6 +175,18 @@ class WatchlistIndex:
         # Rows are grouped by subject; reduceat takes the best row of each group.
         self._subject_starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
         self._one_image_each = bool(len(counts) and (counts == 1).all())
+        # The second opinion's descriptors, row for row (NaN: a photo it could not describe).
+        self.reference_model = watchlist.reference_model
+        self._reference = np.full((0, 0), np.nan, np.float32)
+        self._row_subject = np.repeat(np.arange(len(counts), dtype=np.intp), counts)
+        if watchlist.reference_model is not None:
+            rows = [image.reference for subject in watchlist.subjects
+                    for image in subject.images]
+            dim = next((len(r) for r in rows if r is not None), 0)
+            self._reference = np.full((len(rows), dim), np.nan, np.float32)
+            for row, reference in enumerate(rows):
+                if reference is not None:
+                    self._reference[row] = reference
 
     def __len__(self) -> int:
         return len(self.subject_refs)
@@ -157,7 +203,27 @@ class WatchlistIndex:
         self._matrix = np.zeros((0, self._matrix.shape[1]), np.float32)
         self._sq_norms = np.zeros(0, np.float32)
         self._subject_starts = np.zeros(0, np.intp)
+        self._reference.fill(0.0)
+        self._reference = np.full((0, 0), np.nan, np.float32)
+        self._row_subject = np.zeros(0, np.intp)
         self.subject_refs = []
+
+    @property
+    def has_reference(self) -> bool:
+        """Whether the watchlist carries the second opinion's descriptors."""
+        return bool(self._reference.size) and not bool(np.isnan(self._reference).all())
+
+    def reference_nearest(self, probe: np.ndarray) -> tuple[int, float]:
+        """The subject whose photo the second network finds nearest `probe` (its descriptor
+        of a face) and the L2 distance; (-1, inf) when there is nothing to compare."""
+        if not self.has_reference:
+            return -1, float("inf")
+        distances = np.linalg.norm(self._reference - np.asarray(probe, np.float32), axis=1)
+        distances = np.where(np.isnan(distances), np.inf, distances)
+        row = int(distances.argmin())
+        if not np.isfinite(distances[row]):
+            return -1, float("inf")
+        return int(self._row_subject[row]), float(distances[row])
 
     def subject_similarities(self, probes: np.ndarray) -> Scores:
         """(n_probes, n_subjects) similarities: each probe against every subject's best image."""

@@ -35,14 +35,21 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from openlfr.recognition.analyzer import FaceAnalyzer, FaceSearch
+from openlfr.recognition.backends import engine_model_id
 from openlfr.recognition.config import EngineConfig
 from openlfr.recognition.errors import WatchlistError
 from openlfr.recognition.faces import Box, FoundFace, RGBImage
-from openlfr.recognition.matcher import WatchlistIndex
+from openlfr.recognition.matcher import (
+    SECOND_OPINION_LIFT,
+    Identification,
+    WatchlistIndex,
+    with_second_opinion,
+)
 from openlfr.recognition.sources import Frame, FrameSource
 from openlfr.recognition.tracker import FaceTracker, Sighting, Track
 from openlfr.recognition.watchlist import Watchlist
 from openlfr.recognition.workers import (
+    Described,
     describe_faces_task,
     locate_near_task,
     locate_task,
@@ -70,9 +77,11 @@ class Alert:
     box: Box
     probe_crop: RGBImage = field(repr=False)
     """The aligned face that scored best, in memory only: the caller decides on keeping it."""
+    second_opinion: bool = False
+    """The score reached the threshold only with the second opinion's lift (matcher.py)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "type": "alert",
             "subject": self.subject,
             "score": round(self.score, 4),
@@ -83,6 +92,9 @@ class Alert:
             "time": self.time,
             "box": self.box.as_list(),
         }
+        if self.second_opinion:
+            out["second_opinion"] = True
+        return out
 
 
 @dataclass
@@ -164,8 +176,9 @@ class _PendingDetect:
 class _PendingDescribe:
     frame: Frame
     sightings: list[tuple[Track, FoundFace]]
-    future: Future[tuple[tuple[list[RGBImage], list[float], np.ndarray], float]]
-    """((chips, pose factors, descriptors) of the sightings, in order; CPU seconds)."""
+    future: Future[tuple[Described, float]]
+    """((chips, pose factors, descriptors, second opinions) of the sightings, in order;
+    CPU seconds)."""
 
 
 class Watcher:
@@ -185,6 +198,13 @@ class Watcher:
                 f"{self.analyzer.model_id}; rebuild the watchlist"
             )
         self.index = WatchlistIndex(watchlist)
+        if self.config.second_opinion and (
+                not self.index.has_reference
+                or watchlist.reference_model != engine_model_id("dlib")):
+            raise WatchlistError(
+                "the second opinion needs the watchlist's descriptors from dlib's network "
+                "(this one has none, or another model's); rebuild it with: openlfr watchlist "
+                "build --second-opinion")
         self.counters = Counters()
         self.stage_cpu = StageCpu()
         self.tracker = FaceTracker(self.config, metric=self.index.metric)
@@ -362,32 +382,41 @@ class Watcher:
         # Only the faces chosen to describe are aligned (landmarks cost about a
         # millisecond a face; a crowd frame has a dozen faces and describes two or three).
         future = self._executor.submit(
-            timed, describe_faces_task, frame.image, [face.box for _, face in sightings]
+            timed, describe_faces_task, frame.image, [face.box for _, face in sightings],
+            [self._in_doubt(track) for track, _ in sightings],
         )
         self.counters.descriptors += len(sightings)
         return _PendingDescribe(frame, sightings, future)
+
+    def _in_doubt(self, track: Track) -> bool:
+        """Whether the second opinion is asked about the track's next view: a new track,
+        or one whose score falls short of the threshold by less than the lift."""
+        if not self.config.second_opinion or track.alerted:
+            return False
+        return track.score is None or track.score >= self.config.threshold - SECOND_OPINION_LIFT
 
     def _match(
         self,
         frame: Frame,
         sightings: list[tuple[Track, FoundFace]],
-        described: tuple[list[RGBImage], list[float], np.ndarray],
+        described: Described,
     ) -> Iterator[Alert]:
-        chips, poses, descriptors = described
+        chips, poses, descriptors, references = described
         fused: list[tuple[Track, np.ndarray]] = []
-        for (track, face), chip, pose, descriptor in zip(
-            sightings, chips, poses, descriptors, strict=True
+        for (track, face), chip, pose, descriptor, reference in zip(
+            sightings, chips, poses, descriptors, references, strict=True
         ):
             # A track trusts its larger, sharper and more frontal views most.
             sighting = Sighting(
-                frame.index, frame.timestamp_s, face.box, chip, face.quality * pose, descriptor
+                frame.index, frame.timestamp_s, face.box, chip, face.quality * pose, descriptor,
+                reference,
             )
             track_descriptor = self.tracker.add_sighting(track, sighting)
             if track_descriptor is not None:
                 fused.append((track, track_descriptor))
         if not fused:
             return
-        found = self.index.identify(np.stack([d for _, d in fused]))
+        found = self._identify([t for t, _ in fused], np.stack([d for _, d in fused]))
         for (track, _), identification in zip(fused, found, strict=True):
             track.score = identification.score  # how often it is described next
             if identification.score < self.config.threshold:
@@ -409,7 +438,24 @@ class Watcher:
                 time=datetime.now(UTC).isoformat(timespec="milliseconds"),
                 box=evidence.box,
                 probe_crop=evidence.chip,
+                second_opinion=identification.second_opinion,
             )
+
+    def _identify(self, tracks: list[Track], probes: np.ndarray) -> list[Identification]:
+        """Each track's best subject and score (matcher.py); a score short of the
+        threshold is lifted where the second opinion, asked about the views the track
+        fuses, agrees."""
+        found = self.index.identify(probes)
+        if not self.config.second_opinion:
+            return found
+        lifted = []
+        for track, identification in zip(tracks, found, strict=True):
+            reference = self.tracker.fused_reference(track)
+            if reference is not None and identification.score < self.config.threshold:
+                identification = with_second_opinion(
+                    identification, self.index.reference_nearest(reference))
+            lifted.append(identification)
+        return lifted
 
     def _evidence(self, track: Track, subject: int) -> Sighting:
         """The track's sighting most like the subject: its face is the probe crop."""

@@ -76,6 +76,8 @@ class Sighting:
     chip: RGBImage
     quality: float
     descriptor: np.ndarray
+    reference: np.ndarray | None = None
+    """The second opinion's descriptor of the face, when it was asked (matcher.py)."""
 
 
 @dataclass
@@ -323,6 +325,14 @@ class FaceTracker:
         if self.metric == "cosine":
             fused /= max(float(np.linalg.norm(fused)), 1e-12)
         return fused.astype(np.float32)
+
+    def fused_reference(self, track: Track) -> np.ndarray | None:
+        """The mean second-opinion descriptor of the track's best few views that have one
+        (as fused_descriptor, in dlib's L2 space: no renormalising); None without any."""
+        views = [s.reference for s in track.sightings if s.reference is not None]
+        if not views:
+            return None
+        return np.mean(views[: self.config.fuse_best], axis=0).astype(np.float32)
 
     def decide(
         self, track: Track, subject_index: int, score: float, evidence: Sighting

@@ -9,17 +9,26 @@ File format (JSON, UTF-8), version 2::
       "descriptor_model": "mobilefacenet_w600k_512:<sha256 prefix>",
       "descriptor_dim": 512,
       "metric": "cosine",                             # or "l2" (dlib's descriptors)
+      "reference_model": "dlib_face_recognition_resnet_model_v1:<sha256 prefix>",
+                                                      # optional: the second opinion's
       "subjects": [
         {"ref": "subject-reference",                  # folder name when built from photos
          "images": [{"name": "photo.jpg",              # file name within the subject folder
                      "sha256": "<hex of the photo>",
-                     "descriptor": [512 floats]}]}
+                     "descriptor": [512 floats],
+                     "reference": [128 floats]}]}     # optional (with reference_model)
       ]
     }
 
 Version 1 files (dlib's 128-D descriptors, no "metric") are still read. A reader refuses
 another format, a newer version, a descriptor of the wrong length, a different descriptor
 model (its descriptors would not be comparable) and a watchlist with no subjects.
+
+``reference_model`` and each image's ``reference`` are the second opinion's descriptors
+(``watchlist build --second-opinion``; matcher.py, "Second opinion"): another network's
+descriptor of the same photo, asked only about faces the engine is unsure of. An image
+whose photo that network could not describe has none. Readers that do not know them
+ignore them.
 """
 
 from __future__ import annotations
@@ -62,6 +71,8 @@ class EnrolledImage:
     name: str
     sha256: str
     descriptor: np.ndarray
+    reference: np.ndarray | None = None
+    """The second opinion's descriptor of the photo (the watchlist's reference_model)."""
 
 
 @dataclass
@@ -81,6 +92,8 @@ class Watchlist:
     descriptor_model: str
     subjects: list[Subject]
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    reference_model: str | None = None
+    """The second opinion's descriptor model, when the images carry its descriptors."""
 
     @property
     def image_count(self) -> int:
@@ -95,28 +108,26 @@ class Watchlist:
         return model_family(self.descriptor_model)[1]
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        def image(i: EnrolledImage) -> dict[str, Any]:
+            out: dict[str, Any] = {"name": i.name, "sha256": i.sha256,
+                                   "descriptor": [round(float(x), 7) for x in i.descriptor]}
+            if self.reference_model is not None and i.reference is not None:
+                out["reference"] = [round(float(x), 7) for x in i.reference]
+            return out
+
+        data: dict[str, Any] = {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
             "created_at": self.created_at,
             "descriptor_model": self.descriptor_model,
             "descriptor_dim": self.descriptor_dim,
             "metric": self.metric,
-            "subjects": [
-                {
-                    "ref": s.ref,
-                    "images": [
-                        {
-                            "name": i.name,
-                            "sha256": i.sha256,
-                            "descriptor": [round(float(x), 7) for x in i.descriptor],
-                        }
-                        for i in s.images
-                    ],
-                }
-                for s in self.subjects
-            ],
         }
+        if self.reference_model is not None:
+            data["reference_model"] = self.reference_model
+        data["subjects"] = [{"ref": s.ref, "images": [image(i) for i in s.images]}
+                            for s in self.subjects]
+        return data
 
     def save(self, path: Path) -> None:
         """Write atomically: a reader never sees half a file, a failure leaves none."""
@@ -144,6 +155,11 @@ class Watchlist:
         try:
             model = str(data["descriptor_model"])
             dim = model_family(model)[1]
+            reference_model = data.get("reference_model")
+            reference_dim = 0
+            if reference_model is not None:
+                reference_model = str(reference_model)
+                reference_dim = model_family(reference_model)[1]
             raw_subjects = data["subjects"]
             if not isinstance(raw_subjects, list):
                 raise TypeError("subjects is not a list")
@@ -155,13 +171,15 @@ class Watchlist:
                             str(i["name"]),
                             str(i["sha256"]),
                             _descriptor(i["descriptor"], source, s["ref"], dim),
+                            None if not reference_dim or i.get("reference") is None
+                            else _descriptor(i["reference"], source, s["ref"], reference_dim),
                         )
                         for i in s["images"]
                     ],
                 )
                 for s in raw_subjects
             ]
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, AttributeError) as exc:
             raise WatchlistError(
                 f"{source}: malformed watchlist ({exc!r} missing or wrong)"
             ) from exc
@@ -171,9 +189,8 @@ class Watchlist:
                 f"{source}: the watchlist has no subjects; "
                 "build one with: openlfr watchlist build IMAGES_DIR --out FILE"
             )
-        return cls(
-            descriptor_model=model, subjects=subjects, created_at=str(data.get("created_at", ""))
-        )
+        return cls(descriptor_model=model, subjects=subjects,
+                   created_at=str(data.get("created_at", "")), reference_model=reference_model)
 
     @classmethod
     def load(cls, path: Path, expected_model: str | None = None) -> Watchlist:

@@ -66,10 +66,18 @@ def locate_near_task(
     )
 
 
-def describe_faces_task(
-    image: RGBImage, boxes: list[Box]
-) -> tuple[list[RGBImage], list[float], np.ndarray]:
-    return process_analyzer().describe_faces(image, boxes)
+Described = tuple[list[RGBImage], list[float], np.ndarray, list[np.ndarray | None]]
+"""(chips, pose factors, descriptors, second opinions) of faces, in order."""
+
+
+def describe_faces_task(image: RGBImage, boxes: list[Box],
+                        second_opinion: list[bool] | None = None) -> Described:
+    """Describe the faces in `boxes`; those marked in `second_opinion` by the second
+    network too (matcher.py)."""
+    analyzer = process_analyzer()
+    chips, poses, descriptors = analyzer.describe_faces(image, boxes)
+    asked = second_opinion or [False] * len(boxes)
+    return chips, poses, descriptors, analyzer.second_opinions(image, boxes, asked)
 
 
 def timed(task: Callable[..., T], *args: Any) -> tuple[T, float]:
