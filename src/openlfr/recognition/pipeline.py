@@ -383,17 +383,21 @@ class Watcher:
         # millisecond a face; a crowd frame has a dozen faces and describes two or three).
         future = self._executor.submit(
             timed, describe_faces_task, frame.image, [face.box for _, face in sightings],
-            [self._in_doubt(track) for track, _ in sightings],
+            [self._ask_second(track) for track, _ in sightings],
         )
         self.counters.descriptors += len(sightings)
         return _PendingDescribe(frame, sightings, future)
 
-    def _in_doubt(self, track: Track) -> bool:
+    def _ask_second(self, track: Track) -> bool:
         """Whether the second opinion is asked about the track's next view: a new track,
         or one whose score falls short of the threshold by less than the lift."""
         if not self.config.second_opinion or track.alerted:
             return False
-        return track.score is None or track.score >= self.config.threshold - SECOND_OPINION_LIFT
+        return track.score is None or self._in_doubt(track.score)
+
+    def _in_doubt(self, score: float) -> bool:
+        """Short of the threshold by less than the second opinion's lift."""
+        return self.config.threshold - SECOND_OPINION_LIFT <= score < self.config.threshold
 
     def _match(
         self,
@@ -451,7 +455,7 @@ class Watcher:
         lifted = []
         for track, identification in zip(tracks, found, strict=True):
             reference = self.tracker.fused_reference(track)
-            if reference is not None and identification.score < self.config.threshold:
+            if reference is not None and self._in_doubt(identification.score):
                 identification = with_second_opinion(
                     identification, self.index.reference_nearest(reference))
             lifted.append(identification)
