@@ -1,4 +1,7 @@
-"""Benchmark a lead: dlib's descriptor as a second opinion on the tracks the engine doubts.
+"""Benchmark the rule behind the engine's second opinion (``--second-opinion``, off by
+default; matcher.py), and variants of it, offline: dlib's descriptor as a second opinion
+on the tracks the engine doubts. (The engine itself, with the rule built in, is measured
+by ``engine_walkby.py --second-opinion``.)
 
 The ``face_recognition`` loop finds people on the walk-by scenes that the engine's
 descriptor misses (alex_lacamoire on every seed-7 scene: his best fused view is his own

@@ -65,7 +65,7 @@ def watchlist_build(
     second_opinion: bool = typer.Option(
         False, "--second-opinion",
         help="Describe each photo with dlib's network too, for `openlfr watch "
-        "--second-opinion` (about 5 ms a photo more)."),
+        "--second-opinion` (enrolment about 15% slower)."),
 ) -> None:
     """Enrol subjects from photos. A photo with no face or several faces is reported by name
     and skipped; the file is written only if at least one subject was enrolled. Prints
