@@ -159,8 +159,8 @@ def watch(
         False, "--second-opinion",
         help="Ask dlib's network too about tracks that fall short of the threshold by less "
         "than 0.25, and lift their score by 0.25 when it names the same subject (needs a "
-        "watchlist built with --second-opinion; not used by governed deployments, whose "
-        "audit does not decide this way)."),
+        "watchlist built with --second-opinion; audit it with `openlfr evaluate "
+        "--second-opinion`; governed deployments do not offer it yet)."),
 ) -> None:
     """Watch a source for watchlist subjects and print each alert as it happens
     (WATCH_HELP)."""

@@ -102,6 +102,13 @@ def evaluate_command(
         "head. The photos are sent to the workers (no shared folder needed). --workers is "
         "then unused.",
     ),
+    second_opinion: bool = typer.Option(
+        False, "--second-opinion",
+        help="Decide as `openlfr watch --second-opinion` does: describe each face with "
+        "dlib's network too and lift a search's score by 0.25 where it puts the same "
+        "entry first, within 0.55 of it in its own distance. The results and a registered "
+        "audit say so.",
+    ),
 ) -> None:
     """Measure the engine's accuracy and its fairness between groups, NPL-style.
 
@@ -130,6 +137,7 @@ def evaluate_command(
     from openlfr.evaluation.describe import load_cache, save_cache
     from openlfr.evaluation.register import audit_payload, register_audit
     from openlfr.recognition import FaceAnalyzer, RecognitionError
+    from openlfr.recognition.backends import engine_model_id
 
     if register_url and not api_key:
         fail("--register needs --api-key (or OPENLFR_API_KEY)")
@@ -150,7 +158,10 @@ def evaluate_command(
         if filler_set is not None and filler_set.kind != "folders":
             fail(f"--filler {filler}: give a folder with one sub-folder per identity")
         analyzer = FaceAnalyzer(backend=backend, descriptor=descriptor)
-        cached = load_cache(cache, analyzer.model_id) if cache is not None else None
+        # A cache holds the second opinion's descriptors only when made with it: its id
+        # names both models, so the two kinds of run never read each other's.
+        cache_id = analyzer.model_id + (f"+{engine_model_id('dlib')}" if second_opinion else "")
+        cached = load_cache(cache, cache_id) if cache is not None else None
     except (EvaluationError, RecognitionError) as exc:
         fail(exc)
     if address is not None:
@@ -192,10 +203,10 @@ def evaluate_command(
             results, descriptions = evaluate(
                 dataset, analyzer, options, pairs=pairs_file, filler=filler_set,
                 workers=workers, on_image=on_image, cache=cached,
-                on_cluster=address is not None,
+                on_cluster=address is not None, second_opinion=second_opinion,
             )
         if cache is not None:
-            save_cache(cache, analyzer.model_id, descriptions)
+            save_cache(cache, cache_id, descriptions)
         written = write_report(results, out)
     except (EvaluationError, RecognitionError, OSError) as exc:
         fail(exc)
@@ -217,8 +228,11 @@ def evaluate_command(
 def _print_summary(results: dict[str, Any]) -> None:
     """The headline table on stdout: TPIR and FPIR per threshold at each watchlist size."""
     ds = results["dataset"]
+    second = results["engine"].get("second_opinion")
     print(
-        f"model {results['engine']['model_id']}; {ds['identities']} identities, "
+        f"model {results['engine']['model_id']}"
+        + (f" with a second opinion from {second['model_id']}" if second else "")
+        + f"; {ds['identities']} identities, "
         f"{ds['images_described']} images described, {ds['images_no_face']} no face, "
         f"{ds['images_unreadable']} unreadable"
     )

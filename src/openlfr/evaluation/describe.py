@@ -13,16 +13,19 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from openlfr.evaluation.errors import DatasetError
 from openlfr.recognition.analyzer import FaceAnalyzer
+from openlfr.recognition.backends import DLIB_DESCRIPTOR_DIM
 from openlfr.recognition.enrolment import ENROL_MAX_PX, ENROL_MIN_FACE_PX
 from openlfr.recognition.images import ImageError, decode_image
 from openlfr.recognition.workers import make_executor, process_analyzer, worker_initializer
 
 NO_FACE = "no face found"
+REFERENCE_DIM = DLIB_DESCRIPTOR_DIM
 
 
 @dataclass(frozen=True)
@@ -34,37 +37,40 @@ class ImageDescription:
     """'' when described; 'no face found', 'unreadable: ...' otherwise."""
     faces: int = 0
     sha256: str = ""
+    reference: np.ndarray | None = None
+    """The second opinion's descriptor of the same face, when asked (matcher.py)."""
 
     @property
     def unreadable(self) -> bool:
         return self.problem.startswith("unreadable")
 
 
-def _describe_one(path: Path) -> ImageDescription:
+def _describe_one(path: Path, second_opinion: bool = False) -> ImageDescription:
     """Runs in a worker: read, find the faces, describe the largest."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         return ImageDescription(None, f"unreadable: {exc.strerror or exc}")
-    return _describe_data(path.name, data)
+    return _describe_data(path.name, data, second_opinion)
 
 
-def _describe_sent(item: tuple[str, bytes | str]) -> ImageDescription:
-    """Runs on a cluster's worker: the photo's name and bytes (or why it was unreadable)."""
-    name, data = item
+def _describe_sent(item: tuple[str, bytes | str, bool]) -> ImageDescription:
+    """Runs on a cluster's worker: the photo's name and bytes (or why it was unreadable),
+    and whether the second opinion is asked too."""
+    name, data, second_opinion = item
     if isinstance(data, str):
         return ImageDescription(None, data)
-    return _describe_data(name, data)
+    return _describe_data(name, data, second_opinion)
 
 
-def _read_for_sending(path: Path) -> tuple[str, bytes | str]:
+def _read_for_sending(path: Path, second_opinion: bool) -> tuple[str, bytes | str, bool]:
     try:
-        return path.name, path.read_bytes()
+        return path.name, path.read_bytes(), second_opinion
     except OSError as exc:
-        return path.name, f"unreadable: {exc.strerror or exc}"
+        return path.name, f"unreadable: {exc.strerror or exc}", second_opinion
 
 
-def _describe_data(name: str, data: bytes) -> ImageDescription:
+def _describe_data(name: str, data: bytes, second_opinion: bool = False) -> ImageDescription:
     analyzer = process_analyzer()
     try:
         image = decode_image(data, name)
@@ -81,7 +87,8 @@ def _describe_data(name: str, data: bytes) -> ImageDescription:
         return ImageDescription(None, problem, 0, digest)
     largest = max(search.faces, key=lambda f: f.box.area)
     descriptor = analyzer.describe([largest.chip])[0].astype(np.float32)
-    return ImageDescription(descriptor, "", len(search.faces), digest)
+    [reference] = analyzer.second_opinions(image, [largest.box], [second_opinion])
+    return ImageDescription(descriptor, "", len(search.faces), digest, reference)
 
 
 def describe_images(
@@ -92,9 +99,11 @@ def describe_images(
     on_image: Callable[[Path, ImageDescription], None] | None = None,
     cache: dict[Path, ImageDescription] | None = None,
     on_cluster: bool = False,
+    second_opinion: bool = False,
 ) -> dict[Path, ImageDescription]:
     """Describe each distinct path once (in ``workers`` processes; 0 runs inline; with
-    ``on_cluster``, in a process per core of the Ray cluster this process joined).
+    ``on_cluster``, in a process per core of the Ray cluster this process joined); with
+    ``second_opinion``, by the second network too (matcher.py).
 
     ``cache`` holds descriptions from an earlier pass (e.g. a cache file): those paths
     are not described again. ``on_image`` is called once per path, in input order.
@@ -115,7 +124,7 @@ def describe_images(
         # the networks once (as a local worker process does).
         initializer, initargs = worker_initializer(analyzer)
         with Pool(initializer=initializer, initargs=initargs) as pool:
-            sent = (_read_for_sending(p) for p in todo)
+            sent = (_read_for_sending(p, second_opinion) for p in todo)
             for path, description in zip(todo, pool.imap(_describe_sent, sent, chunksize=8),
                                          strict=True):
                 results[path] = description
@@ -125,7 +134,8 @@ def describe_images(
         with make_executor(min(max(workers, 0), len(todo)), analyzer) as executor:
             # chunks of a few images keep both cores busy without a long tail.
             for path, description in zip(
-                todo, executor.map(_describe_one, todo, chunksize=2), strict=True
+                todo, executor.map(_describe_one, todo, [second_opinion] * len(todo),
+                                   chunksize=2), strict=True
             ):
                 results[path] = description
                 if on_image:
@@ -160,6 +170,7 @@ def load_cache(path: Path, model_id: str) -> dict[Path, ImageDescription]:
             problems = [str(x) for x in data["problems"]]
             faces = data["faces"].tolist()
             descriptors = data["descriptors"]
+            references = data.get("references")
     except (OSError, KeyError, ValueError) as exc:
         raise DatasetError(f"{path}: unreadable cache file ({exc}); delete it") from exc
     cache = {}
@@ -172,7 +183,9 @@ def load_cache(path: Path, model_id: str) -> dict[Path, ImageDescription]:
         if current != digests[i] or not digests[i]:
             continue  # the file changed (or was unreadable before): describe it again
         descriptor = descriptors[i] if not problems[i] else None
-        cache[image] = ImageDescription(descriptor, problems[i], int(faces[i]), digests[i])
+        reference = references[i] if references is not None and not problems[i] else None
+        cache[image] = ImageDescription(descriptor, problems[i], int(faces[i]), digests[i],
+                                        reference)
     return cache
 
 
@@ -184,6 +197,15 @@ def save_cache(path: Path, model_id: str, descriptions: dict[Path, ImageDescript
     for i, (_, d) in enumerate(kept):
         if d.descriptor is not None:
             matrix[i] = d.descriptor
+    extra: dict[str, Any] = {}
+    if any(d.reference is not None for _, d in kept):
+        # The second opinion's descriptors (a cache made with --second-opinion: its
+        # model_id names both models, so a plain run never reads it).
+        references = np.full((len(kept), REFERENCE_DIM), np.nan, dtype=np.float32)
+        for i, (_, d) in enumerate(kept):
+            if d.reference is not None:
+                references[i] = d.reference
+        extra["references"] = references
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as handle:
         np.savez_compressed(
@@ -195,4 +217,5 @@ def save_cache(path: Path, model_id: str, descriptions: dict[Path, ImageDescript
             problems=np.array([d.problem for _, d in kept], dtype=str),
             faces=np.array([d.faces for _, d in kept], dtype=np.int32),
             descriptors=matrix,
+            **extra,
         )

@@ -20,7 +20,12 @@ Every identity is therefore non-mated in one turn and enrolled in the other, and
 image is searched twice at one watchlist size. A search is decided exactly as the engine
 decides a track: ``WatchlistIndex.identify`` names the best entry and scores how far it
 stands out from the rest of that watchlist (matcher.py), so the rates below hold for the
-shipped decision rule at each watchlist size, not for a raw similarity.
+shipped decision rule at each watchlist size, not for a raw similarity. With the second
+opinion (``evaluate --second-opinion``), a search's score is lifted as the engine lifts a
+track's in doubt (``matcher.with_second_opinion``), whenever the second network puts the
+same entry first nearby: the engine asks it only within the lift below its threshold,
+and a score lifted outside that window decides the same at every threshold, so one
+lifted score per search serves the whole sweep.
 
 Rates at threshold t
 --------------------
@@ -43,7 +48,7 @@ import numpy as np
 
 from openlfr.evaluation.errors import DatasetError
 from openlfr.evaluation.stats import ALPHA, compare_groups, json_number, proportion_ci
-from openlfr.recognition.matcher import WatchlistIndex
+from openlfr.recognition.matcher import Identification, WatchlistIndex, with_second_opinion
 from openlfr.recognition.watchlist import EnrolledImage, Subject, Watchlist
 
 #: Probes scored at once: bounds memory at SEARCH_BATCH x watchlist size scores.
@@ -60,6 +65,8 @@ class DescribedImage:
     identity: str
     descriptor: np.ndarray | None
     groups: Mapping[str, str] = field(default_factory=dict)
+    reference: np.ndarray | None = None
+    """The second opinion's descriptor of the face (``evaluate --second-opinion``)."""
 
 
 def _stack(vectors: Sequence[np.ndarray | None]) -> np.ndarray:
@@ -167,11 +174,15 @@ def run_searches(
     group_columns: Sequence[str] = (),
     filler: Sequence[np.ndarray] = (),
     model_id: str,
+    reference_model: str | None = None,
+    filler_references: Sequence[np.ndarray | None] = (),
 ) -> Searches:
     """Run every mated and non-mated search at one watchlist size (both turns).
 
     ``model_id`` is the descriptor model's id: its metric decides how entries are
     compared (``watchlist.model_family``), so it must be the model that described them.
+    With ``reference_model``, the images' (and ``filler_references``') second-opinion
+    descriptors lift the scores as the engine does (module docstring).
     """
     mate_score: list[float] = []
     best_other: list[float] = []
@@ -195,28 +206,32 @@ def run_searches(
                 + (f" (with {len(filler)} filler)" if filler else "")
                 + "; use a smaller --watchlist-size or add identities (--filler)"
             )
-        entries: list[tuple[str, np.ndarray]] = []
+        entries: list[tuple[str, np.ndarray, np.ndarray | None]] = []
         mated_probes: list[tuple[int, DescribedImage]] = []
         for identity, enrol, probes in plan.mateable[:watchlist_size]:
             assert enrol.descriptor is not None
             mated_probes.extend((len(entries), p) for p in probes)
-            entries.append((identity, enrol.descriptor))
+            entries.append((identity, enrol.descriptor, enrol.reference))
         for identity, enrol in plan.singles[: watchlist_size - len(entries)]:
             assert enrol.descriptor is not None
-            entries.append((identity, enrol.descriptor))
-        for n, vector in enumerate(filler[: watchlist_size - len(entries)]):
-            entries.append((f"filler-{n:06d}", np.asarray(vector, dtype=np.float32)))
-        watchlists.append([name for name, _ in entries])
+            entries.append((identity, enrol.descriptor, enrol.reference))
+        references = list(filler_references) + [None] * (len(filler) - len(filler_references))
+        for n, (vector, reference) in enumerate(
+                zip(filler[: watchlist_size - len(entries)], references, strict=False)):
+            entries.append((f"filler-{n:06d}", np.asarray(vector, dtype=np.float32), reference))
+        watchlists.append([name for name, _, _ in entries])
         index = WatchlistIndex(Watchlist(
             descriptor_model=model_id,
-            subjects=[Subject(name, [EnrolledImage(name, "", vector)]) for name, vector in entries],
+            subjects=[Subject(name, [EnrolledImage(name, "", vector, reference)])
+                      for name, vector, reference in entries],
+            reference_model=reference_model,
         ))
 
         described = [(column, p) for column, p in mated_probes if p.descriptor is not None]
         by_probe: dict[int, tuple[float, float]] = {}
         for start in range(0, len(described), SEARCH_BATCH):
             batch = described[start:start + SEARCH_BATCH]
-            found = index.identify(_stack([p.descriptor for _, p in batch]))
+            found = _identify(index, [p for _, p in batch])
             for (column, probe), best in zip(batch, found, strict=True):
                 # (own score, best other score): the own entry is ranked first, or not
                 by_probe[id(probe)] = (
@@ -239,8 +254,7 @@ def run_searches(
                 for c in group_columns:
                     no_face_groups[c][image.groups[c]] += 1
         for start in range(0, len(searched), SEARCH_BATCH):
-            found = index.identify(
-                _stack([i.descriptor for i in searched[start:start + SEARCH_BATCH]]))
+            found = _identify(index, searched[start:start + SEARCH_BATCH])
             nonmated_best.extend(best.score for best in found)
         for image in searched:
             nonmated_identity.append(image.identity)
@@ -259,6 +273,17 @@ def run_searches(
         nonmated_no_face_groups={c: dict(v) for c, v in no_face_groups.items()},
         watchlists=watchlists,
     )
+
+
+def _identify(index: WatchlistIndex, batch: Sequence[DescribedImage]) -> list[Identification]:
+    """Each image's best entry and score; lifted by the second opinion where the index
+    carries its descriptors and it agrees (module docstring)."""
+    found = index.identify(_stack([p.descriptor for p in batch]))
+    if not index.has_reference:
+        return found
+    return [best if p.reference is None
+            else with_second_opinion(best, index.reference_nearest(p.reference))
+            for p, best in zip(batch, found, strict=True)]
 
 
 @dataclass(frozen=True)

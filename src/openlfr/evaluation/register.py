@@ -136,11 +136,15 @@ def audit_payload(results: dict[str, Any], dataset_name: str,
         f"{results['protocol']['alpha']}). Recommended: fair and FPIR <= "
         f"{results['target_fpir']:g}."
     )
+    second = results["engine"].get("second_opinion")
+    if second:
+        summary += f" Decided with a second opinion: {second['rule']}."
     return {
         "conducted_on": (conducted_on or date.today()).isoformat(),
         "dataset": dataset_name[:200] or "dataset",
-        "engine_version": f"openlfr {results['openlfr_version']}; "
-                          f"{results['engine']['model_id']}"[:200],
+        "engine_version": (f"openlfr {results['openlfr_version']}; "
+                           f"{results['engine']['model_id']}"
+                           + (f"; second opinion {second['model_id']}" if second else ""))[:200],
         "thresholds_swept": results["thresholds"],
         "group_results": group_results,
         "identification": identification,

@@ -36,7 +36,11 @@ from openlfr.evaluation.verification import (
 )
 from openlfr.recognition import DEFAULT_THRESHOLD
 from openlfr.recognition.analyzer import FaceAnalyzer
-from openlfr.recognition.matcher import pair_similarities
+from openlfr.recognition.matcher import (
+    SECOND_OPINION_LIFT,
+    SECOND_OPINION_WITHIN,
+    pair_similarities,
+)
 from openlfr.recognition.watchlist import model_family
 
 RESULTS_FORMAT = "openlfr-evaluation"
@@ -117,6 +121,7 @@ def _described_images(
             identity=sample.identity,
             descriptor=descriptions[sample.path].descriptor,
             groups=dict(sample.groups),
+            reference=descriptions[sample.path].reference,
         )
         for sample in dataset.samples
         if not descriptions[sample.path].unreadable
@@ -211,11 +216,14 @@ def evaluate_descriptions(
     pairs: PairsFile | None = None,
     pair_descriptions: dict[Path, ImageDescription] | None = None,
     filler: Sequence[np.ndarray] = (),
+    reference_model: str | None = None,
+    filler_references: Sequence[np.ndarray | None] = (),
 ) -> dict[str, Any]:
     """Everything after description: searches, rates, tests, verification, summary.
 
     ``model_id`` names the descriptor model (its family gives the metric); an id this
-    openlfr does not know is refused (WatchlistError) before anything is searched.
+    openlfr does not know is refused (WatchlistError) before anything is searched. With
+    ``reference_model`` the searches decide with the second opinion (identification.py).
     """
     metric, _ = model_family(model_id)
     summary, warnings = dataset_summary(dataset, descriptions)
@@ -253,7 +261,8 @@ def evaluate_descriptions(
     identification = []
     for size in sizes:
         searches = run_searches(images, halves, size, group_columns=columns, filler=filler,
-                                model_id=model_id)
+                                model_id=model_id, reference_model=reference_model,
+                                filler_references=filler_references)
         if len(searches.mate_score) == 0 or len(searches.nonmated_best) == 0:
             kind = "mated" if len(searches.mate_score) == 0 else "non-mated"
             raise DatasetError(
@@ -309,6 +318,12 @@ def evaluate_descriptions(
                      "the watchlist size; alert when score >= threshold",
             "similarity": SIMILARITY[metric],
             "default_threshold": DEFAULT_THRESHOLD,
+            "second_opinion": None if reference_model is None else {
+                "model_id": reference_model,
+                "rule": f"score + {SECOND_OPINION_LIFT} where this network puts the same "
+                        f"entry first within L2 {SECOND_OPINION_WITHIN} (as the engine's "
+                        "--second-opinion decides a track in doubt)",
+            },
         },
         "dataset": summary,
         "protocol": {
@@ -404,9 +419,11 @@ def evaluate(
     on_image: Callable[[Path, ImageDescription], None] | None = None,
     cache: dict[Path, ImageDescription] | None = None,
     on_cluster: bool = False,
+    second_opinion: bool = False,
 ) -> tuple[dict[str, Any], dict[Path, ImageDescription]]:
     """Describe every image (dataset, pairs, filler) once (``on_cluster``: on the Ray
-    cluster this process joined), then evaluate.
+    cluster this process joined), then evaluate; with ``second_opinion``, deciding as the
+    engine's ``--second-opinion`` does (identification.py).
 
     Returns the results and the descriptions (for an optional cache file).
     """
@@ -416,8 +433,10 @@ def evaluate(
     if filler is not None:
         paths += [s.path for s in filler.samples]
     descriptions = describe_images(paths, analyzer, workers=workers, on_image=on_image,
-                                   cache=cache, on_cluster=on_cluster)
+                                   cache=cache, on_cluster=on_cluster,
+                                   second_opinion=second_opinion)
     filler_vectors: list[np.ndarray] = []
+    filler_references: list[np.ndarray | None] = []
     if filler is not None:
         # One entry per filler identity: its first image with a face.
         taken: set[str] = set()
@@ -426,14 +445,17 @@ def evaluate(
             if sample.identity not in taken and d.descriptor is not None:
                 taken.add(sample.identity)
                 filler_vectors.append(d.descriptor)
+                filler_references.append(d.reference)
         overlap = set(filler.identities) & set(dataset.identities)
         if overlap:
             raise DatasetError(
                 f"filler identities also in the dataset: {', '.join(sorted(overlap)[:5])}; "
                 "filler must be people who are never searched for"
             )
-    results = evaluate_descriptions(dataset, descriptions, options, model_id=analyzer.model_id,
-                                    pairs=pairs, filler=filler_vectors)
+    results = evaluate_descriptions(
+        dataset, descriptions, options, model_id=analyzer.model_id, pairs=pairs,
+        filler=filler_vectors, filler_references=filler_references,
+        reference_model=analyzer.reference.model_id if second_opinion else None)
     results["engine"]["backend"] = analyzer.backends.name
     if filler is not None:
         results["dataset"]["filler"] = {"path": str(filler.root),
