@@ -44,7 +44,7 @@ import pickle
 import sys
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -73,6 +73,7 @@ from engine_walkby import (  # noqa: E402
 from walkby_replay import replayed  # noqa: E402
 
 from openlfr.recognition import EngineConfig, FaceAnalyzer  # noqa: E402
+from openlfr.recognition.analyzer import reference_model_id  # noqa: E402
 from openlfr.recognition.enrolment import (  # noqa: E402
     PhotoRejected,
     build_watchlist,
@@ -149,30 +150,34 @@ class Decision(Identified):
 
     subject_index: int = -1
     dlib_first: int = -1
-    """The entry dlib puts first."""
+    """The entry dlib puts first (-1: dlib saw no face)."""
     dlib_distance: float = float("inf")
     """Its L2 distance to that entry."""
 
 
-def dlib_first(entries: np.ndarray, view: np.ndarray) -> tuple[int, float]:
-    """The entry (rows of dlib descriptors, NaN where dlib found no face) nearest `view`,
-    and its distance; a NaN view is near nothing."""
-    distances = np.linalg.norm(np.nan_to_num(entries, nan=1e3) - np.nan_to_num(view, nan=1e3),
-                               axis=1)
-    return int(distances.argmin()), float(distances.min())
+def with_dlib(subjects: list[Subject], rows: np.ndarray, model: str) -> Watchlist:
+    """One-photo `subjects` carrying dlib's descriptors `rows` (NaN: dlib found no face),
+    as a watchlist built with ``--second-opinion`` does: the engine's index then says
+    which entry dlib puts first (``WatchlistIndex.reference_nearest``)."""
+    assert all(len(s.images) == 1 for s in subjects), "one photo an entry"
+    return Watchlist(model, [
+        Subject(s.ref, [replace(s.images[0], reference=None if np.isnan(r).any() else r)])
+        for s, r in zip(subjects, rows, strict=True)], reference_model=reference_model_id())
 
 
 def decisions(run: dict, size: str) -> list[Decision]:
     """Every decision of the replayed tracks: the engine's best subject and score, and what
     dlib says of the same fused views."""
-    index = WatchlistIndex(run[size])
+    watchlist = run[size]
+    index = WatchlistIndex(with_dlib(watchlist.subjects, run[f"{size}_dlib"],
+                                     watchlist.descriptor_model))
     config = EngineConfig()
     rows = []
     for track_id, track, frame, ident in replayed(run, config, index, carried=run["dlib"]):
         views = np.mean([s.chip for s in track.sightings[: config.fuse_best]], axis=0)
         rows.append(Decision(track_id, frame, index.subject_refs[ident.subject_index],
                              ident.score, ident.subject_index,
-                             *dlib_first(run[f"{size}_dlib"], views)))
+                             *index.reference_nearest(views)))
     return rows
 
 
@@ -212,9 +217,9 @@ def stills(args: argparse.Namespace) -> None:
         subjects = [Subject(who, [EnrolledImage(who, "", people[k][1])])
                     for who, k in enrolled.items()]
         subjects += [big.fillers.subjects[i] for i in entries]
-        index = WatchlistIndex(Watchlist(big.fillers.descriptor_model, subjects))
         entry_dlib = np.concatenate([np.stack([people[k][2] for k in enrolled.values()]),
                                      big.judged["dlib"][entries]])
+        index = WatchlistIndex(with_dlib(subjects, entry_dlib, big.fillers.descriptor_model))
         probes = [(who, w, d) for k, (who, w, d) in enumerate(people)
                   if who in enrolled and enrolled[who] != k]
         if turn == 0:
@@ -224,7 +229,7 @@ def stills(args: argparse.Namespace) -> None:
                 [w for _, w, _ in probes])), strict=True):
             rows.append((who, Decision(len(rows), 0, index.subject_refs[ident.subject_index],
                                        ident.score, ident.subject_index,
-                                       *dlib_first(entry_dlib, dlib_view))))
+                                       *index.reference_nearest(dlib_view))))
     mated = [(who, r) for who, r in rows if who]
     unmated = [r for who, r in rows if not who]
     print(f"{len(photos)} people ({len(people)} photos, each enrolled in turn) and "

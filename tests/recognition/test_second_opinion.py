@@ -24,7 +24,7 @@ from openlfr.recognition import (
     build_watchlist,
     open_source,
 )
-from openlfr.recognition.backends import engine_model_id
+from openlfr.recognition.analyzer import reference_model_id
 from openlfr.recognition.config import DEFAULT_THRESHOLD
 from openlfr.recognition.faces import Box
 from openlfr.recognition.matcher import (
@@ -158,7 +158,7 @@ def _alerts(watchlist: Watchlist, source: str, analyzer: FaceAnalyzer, **config:
 
 def test_enrolment_describes_each_photo_with_dlib_too(
         second_opinion_watchlist: Watchlist, sample_watchlist: Watchlist) -> None:
-    assert second_opinion_watchlist.reference_model == engine_model_id("dlib")
+    assert second_opinion_watchlist.reference_model == reference_model_id()
     images = [i for s in second_opinion_watchlist.subjects for i in s.images]
     assert images and all(i.reference is not None and i.reference.shape == (128,)
                           for i in images)

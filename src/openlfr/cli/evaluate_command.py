@@ -137,7 +137,7 @@ def evaluate_command(
     from openlfr.evaluation.describe import load_cache, save_cache
     from openlfr.evaluation.register import audit_payload, register_audit
     from openlfr.recognition import FaceAnalyzer, RecognitionError
-    from openlfr.recognition.backends import engine_model_id
+    from openlfr.recognition.analyzer import reference_model_id
 
     if register_url and not api_key:
         fail("--register needs --api-key (or OPENLFR_API_KEY)")
@@ -160,7 +160,7 @@ def evaluate_command(
         analyzer = FaceAnalyzer(backend=backend, descriptor=descriptor)
         # A cache holds the second opinion's descriptors only when made with it: its id
         # names both models, so the two kinds of run never read each other's.
-        cache_id = analyzer.model_id + (f"+{engine_model_id('dlib')}" if second_opinion else "")
+        cache_id = analyzer.model_id + (f"+{reference_model_id()}" if second_opinion else "")
         cached = load_cache(cache, cache_id) if cache is not None else None
     except (EvaluationError, RecognitionError) as exc:
         fail(exc)

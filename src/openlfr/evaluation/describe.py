@@ -25,7 +25,6 @@ from openlfr.recognition.images import ImageError, decode_image
 from openlfr.recognition.workers import make_executor, process_analyzer, worker_initializer
 
 NO_FACE = "no face found"
-REFERENCE_DIM = DLIB_DESCRIPTOR_DIM
 
 
 @dataclass(frozen=True)
@@ -201,7 +200,7 @@ def save_cache(path: Path, model_id: str, descriptions: dict[Path, ImageDescript
     if any(d.reference is not None for _, d in kept):
         # The second opinion's descriptors (a cache made with --second-opinion: its
         # model_id names both models, so a plain run never reads it).
-        references = np.full((len(kept), REFERENCE_DIM), np.nan, dtype=np.float32)
+        references = np.full((len(kept), DLIB_DESCRIPTOR_DIM), np.nan, dtype=np.float32)
         for i, (_, d) in enumerate(kept):
             if d.reference is not None:
                 references[i] = d.reference

@@ -35,7 +35,7 @@ from openlfr.evaluation.verification import (
     verification_summary,
 )
 from openlfr.recognition import DEFAULT_THRESHOLD
-from openlfr.recognition.analyzer import FaceAnalyzer
+from openlfr.recognition.analyzer import FaceAnalyzer, reference_model_id
 from openlfr.recognition.matcher import (
     SECOND_OPINION_LIFT,
     SECOND_OPINION_WITHIN,
@@ -455,7 +455,7 @@ def evaluate(
     results = evaluate_descriptions(
         dataset, descriptions, options, model_id=analyzer.model_id, pairs=pairs,
         filler=filler_vectors, filler_references=filler_references,
-        reference_model=analyzer.reference.model_id if second_opinion else None)
+        reference_model=reference_model_id() if second_opinion else None)
     results["engine"]["backend"] = analyzer.backends.name
     if filler is not None:
         results["dataset"]["filler"] = {"path": str(filler.root),

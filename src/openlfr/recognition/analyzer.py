@@ -15,6 +15,7 @@ from openlfr.recognition.backends import (
     Backends,
     DlibLandmarkAligner,
     FaceDescriber,
+    engine_model_id,
     load_backends,
     load_describer,
 )
@@ -70,17 +71,23 @@ def box_quality(image: RGBImage, box: Box) -> float:
     return float(box.area) * max(chip_sharpness(np.asarray(patch, np.uint8)), 1.0)
 
 
+REFERENCE_DESCRIPTOR = "dlib"
+"""The second opinion's network (matcher.py)."""
+
+
+def reference_model_id() -> str:
+    """The id of the second opinion's descriptors, without loading its network: what
+    watchlists and audits made with it carry."""
+    return engine_model_id(REFERENCE_DESCRIPTOR)
+
+
 class ReferenceDescriber:
     """The second opinion (matcher.py): dlib's five landmarks, its own chip and its ResNet,
     on faces another network has located."""
 
     def __init__(self, backend: str) -> None:
         self.aligner = DlibLandmarkAligner()
-        self.describer: FaceDescriber = load_describer(backend, "dlib")
-
-    @property
-    def model_id(self) -> str:
-        return self.describer.model_id
+        self.describer: FaceDescriber = load_describer(backend, REFERENCE_DESCRIPTOR)
 
     def describe_faces(self, image: RGBImage, boxes: Sequence[Box]) -> np.ndarray:
         """One descriptor row for each face in `boxes`."""

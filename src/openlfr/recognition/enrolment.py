@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from openlfr.recognition.analyzer import FaceAnalyzer
+from openlfr.recognition.analyzer import FaceAnalyzer, reference_model_id
 from openlfr.recognition.backends import DlibHogDetector
 from openlfr.recognition.errors import WatchlistError
 from openlfr.recognition.faces import Box, RGBImage
@@ -275,6 +275,6 @@ def build_watchlist(
         raise WatchlistError(
             f"{images_dir}: no subject could be enrolled ({len(report.skipped)} photos skipped)"
         )
-    reference_model = analyzer.reference.model_id if second_opinion else None
+    reference_model = reference_model_id() if second_opinion else None
     return Watchlist(descriptor_model=analyzer.model_id, subjects=list(subjects.values()),
                      reference_model=reference_model), report

@@ -187,6 +187,8 @@ class WatchlistIndex:
             for row, reference in enumerate(rows):
                 if reference is not None:
                     self._reference[row] = reference
+        self._has_reference = bool(self._reference.size) and not bool(
+            np.isnan(self._reference).all())
 
     def __len__(self) -> int:
         return len(self.subject_refs)
@@ -205,13 +207,14 @@ class WatchlistIndex:
         self._subject_starts = np.zeros(0, np.intp)
         self._reference.fill(0.0)
         self._reference = np.full((0, 0), np.nan, np.float32)
+        self._has_reference = False
         self._row_subject = np.zeros(0, np.intp)
         self.subject_refs = []
 
     @property
     def has_reference(self) -> bool:
         """Whether the watchlist carries the second opinion's descriptors."""
-        return bool(self._reference.size) and not bool(np.isnan(self._reference).all())
+        return self._has_reference
 
     def reference_nearest(self, probe: np.ndarray) -> tuple[int, float]:
         """The subject whose photo the second network finds nearest `probe` (its descriptor

@@ -34,8 +34,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from openlfr.recognition.analyzer import FaceAnalyzer, FaceSearch
-from openlfr.recognition.backends import engine_model_id
+from openlfr.recognition.analyzer import FaceAnalyzer, FaceSearch, reference_model_id
 from openlfr.recognition.config import EngineConfig
 from openlfr.recognition.errors import WatchlistError
 from openlfr.recognition.faces import Box, FoundFace, RGBImage
@@ -200,7 +199,7 @@ class Watcher:
         self.index = WatchlistIndex(watchlist)
         if self.config.second_opinion and (
                 not self.index.has_reference
-                or watchlist.reference_model != engine_model_id("dlib")):
+                or watchlist.reference_model != reference_model_id()):
             raise WatchlistError(
                 "the second opinion needs the watchlist's descriptors from dlib's network "
                 "(this one has none, or another model's); rebuild it with: openlfr watchlist "
@@ -454,8 +453,9 @@ class Watcher:
             return found
         lifted = []
         for track, identification in zip(tracks, found, strict=True):
-            reference = self.tracker.fused_reference(track)
-            if reference is not None and self._in_doubt(identification.score):
+            reference = (self.tracker.fused_reference(track)
+                         if self._in_doubt(identification.score) else None)
+            if reference is not None:
                 identification = with_second_opinion(
                     identification, self.index.reference_nearest(reference))
             lifted.append(identification)
