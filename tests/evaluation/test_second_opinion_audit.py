@@ -117,4 +117,6 @@ def test_evaluate_with_the_second_opinion_says_so_and_never_finds_fewer(tmp_path
     payload = audit_payload(second, dataset_name="bundled")
     assert f"second opinion {opinion['model_id']}" in payload["engine_version"]
     assert "Decided with a second opinion" in payload["summary"]
-    assert "second opinion" not in audit_payload(plain, dataset_name="bundled")["engine_version"]
+    assert payload["second_opinion_model"] == opinion["model_id"]
+    alone = audit_payload(plain, dataset_name="bundled")
+    assert "second opinion" not in alone["engine_version"] and alone["second_opinion_model"] is None

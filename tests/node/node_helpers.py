@@ -22,6 +22,7 @@ from typing import Any
 from platform_helpers import Scenario, Staff, authorise_ahead, clock_set_to, ok
 
 import openlfr
+from openlfr.recognition.analyzer import reference_model_id
 from openlfr.recognition.onnx_networks import cache_dir
 from openlfr.services import users
 from openlfr.services.platform import SYSTEM_ACTOR, Platform
@@ -109,11 +110,14 @@ class LivePlatform:
 
 def active_deployment(staff: Staff, *, threshold: float = 0.5,
                       subjects: tuple[str, ...] = WATCHLIST_SUBJECTS,
-                      activate: bool = True) -> LiveDeployment:
+                      activate: bool = True, second_opinion: bool = False) -> LiveDeployment:
     """A deployment running from ten minutes ago for four hours, on the real clock, with
     a watchlist enrolled from the sample photos (one entry per identity). It is governed
     beforehand as the gates require (the platform's clock is set back for that: no
-    override may skip them); with ``activate`` False it is left with notice published."""
+    override may skip them); with ``activate`` False it is left with notice published.
+    With ``second_opinion`` the watchlist decides with one, and the engine's audit was
+    made with it."""
+    reference_model = reference_model_id() if second_opinion else None
     start = datetime.now(UTC) - timedelta(minutes=10)
     planner = staff["planner"]
     entries, categories = {}, {}
@@ -121,8 +125,9 @@ def active_deployment(staff: Staff, *, threshold: float = 0.5,
         s = Scenario(staff, clock)
 
         def enrol() -> None:
-            ok(planner.post(s.url("/watchlist"),
-                            json={"descriptor_model": engine_model_id()}), 201)
+            ok(planner.post(s.url("/watchlist"), json={
+                "descriptor_model": engine_model_id(), "reference_model": reference_model}),
+               201)
             for n, name in enumerate(subjects):
                 category = ("wanted_for_arrest", "missing_person", "wanted_by_court")[n % 3]
                 photos = sorted(p for p in (IDENTITIES / name).iterdir() if p.is_file())
@@ -135,7 +140,8 @@ def active_deployment(staff: Staff, *, threshold: float = 0.5,
                 entries[name], categories[name] = entry["id"], category
 
         authorise_ahead(s, start, start + timedelta(hours=4), enrol, fair=threshold,
-                        authorise=activate, model=engine_model_id(), threshold=threshold)
+                        authorise=activate, model=engine_model_id(), threshold=threshold,
+                        second_opinion=reference_model)
     if activate:
         ok(staff["operator"].post(s.url("/activate")))
     return LiveDeployment(s.deployment_id, s.reference, entries, categories)

@@ -48,3 +48,9 @@ def test_push_enrols_each_subject_folder_and_reports_unusable_ones(
                            env={**env, "OPENLFR_PASSWORD": "not the password at all"},
                            timeout=120)
     assert wrong.returncode == 1 and wrong.stderr.startswith("error: cannot log in:")
+
+    # The second opinion is chosen when the watchlist is made, never added to one later.
+    late = subprocess.run([*args, "--second-opinion"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert late.returncode == 1
+    assert "was created without a second opinion" in late.stderr

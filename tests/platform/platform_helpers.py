@@ -41,6 +41,8 @@ COUNCILLOR_AREAS = ["Lambeth"]
 #: The descriptor model of the scenario's watchlist and of the technology its audit is for
 #: (the threshold gate holds an audit only for the network it measured).
 WATCHLIST_MODEL = "dlib-resnet-v1"
+#: The newest migration: a database migrated on start must be at it.
+HEAD_REVISION = "0009"
 
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -224,13 +226,17 @@ class Scenario:
     def url(self, suffix: str = "") -> str:
         return f"/api/deployments/{self.deployment_id}{suffix}"
 
-    def equity_audit(self, fair: float = 0.6, model: str = WATCHLIST_MODEL) -> int:
+    def equity_audit(self, fair: float = 0.6, model: str = WATCHLIST_MODEL,
+                     second_opinion: str | None = None) -> int:
+        """A technology of descriptor ``model`` and its equity audit (made with the
+        ``second_opinion`` model, if given)."""
         tech = ok(self.staff["admin"].post("/api/technology", json={
             "algorithm": "dlib ResNet descriptor + cosine", "model_version": model,
             "vendor_or_project": "openlfr", "default_threshold": 0.64}), 201)
         ok(self.staff["oversight"].post(f"/api/technology/{tech['id']}/equity-audits", json={
             "conducted_on": "2026-01-15", "dataset": "balanced test set",
-            "engine_version": "0.1.0", "thresholds_swept": [0.5, 0.55, 0.6, 0.65],
+            "engine_version": "0.1.0", "second_opinion_model": second_opinion,
+            "thresholds_swept": [0.5, 0.55, 0.6, 0.65],
             "group_results": [{"group": "all", "threshold": 0.6, "tpir": 0.89,
                                "fpir": 0.0002}],
             "recommended_threshold": 0.62, "fair_threshold": fair}), 201)
@@ -351,15 +357,16 @@ class Scenario:
 
 def authorise_ahead(s: Scenario, start: datetime, end: datetime, enrol: Callable[[], T],
                     fair: float = 0.6, authorise: bool = True, model: str = WATCHLIST_MODEL,
-                    **fields: Any) -> T:
+                    second_opinion: str | None = None, **fields: Any) -> T:
     """A deployment from ``start`` to ``end`` governed as the gates require, with other
     ``fields`` of the plan changed (e.g. ``borough``): drafted, noticed, engaged, consulted
     and assessed 20 days before ``start`` (the clock goes there; keep it moving forward),
     its watchlist enrolled by ``enrol`` and built, and authorised (unless ``authorise`` is
     False) 12 hours before the start, where the clock is left. The equity audit's fair
     threshold is ``fair``, for the technology of descriptor ``model`` (the one ``enrol``
-    builds the watchlist with). Returns what ``enrol`` returned."""
-    tech = s.equity_audit(fair=fair, model=model)
+    builds the watchlist with), audited with the ``second_opinion`` model if given.
+    Returns what ``enrol`` returned."""
+    tech = s.equity_audit(fair=fair, model=model, second_opinion=second_opinion)
     s.clock.now = start - timedelta(days=20)
     s.draft(technology_id=tech, start_at=start.isoformat(), end_at=end.isoformat(), **fields)
     ok(s.staff["planner"].post(s.url("/propose")))

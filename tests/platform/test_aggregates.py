@@ -9,15 +9,16 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from alembic import command
 from figures_helpers import A_START
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from platform_helpers import Scenario, activate_at, ok
-from sqlalchemy import select, text
+from platform_helpers import HEAD_REVISION, Scenario, activate_at, ok
+from sqlalchemy import inspect, select
 
 from openlfr.services import figures
 from openlfr.storage import models as m
-from openlfr.storage.db import current_revision, migrate
+from openlfr.storage.db import alembic_config, current_revision, migrate
 
 #: The deployment runs 8 hours from 20:00 on 31 March: its figures span two days and two
 #: months.
@@ -178,11 +179,11 @@ def test_migration_0008_fills_the_month_tallies_of_what_was_recorded(scenario_on
     with p.sessions() as session:
         before = figures.load_facts(session, [s.deployment_id])
     assert set(before.tallies[s.deployment_id]) == {"2026-03", "2026-04"}
-    with p.engine.begin() as connection:  # back to 0007: no month tallies
-        connection.execute(text("DROP TABLE figure_month_tallies"))
-        connection.execute(text("UPDATE alembic_version SET version_num = '0007'"))
+    # Back to 0007 (no month tallies) by the migrations' own downgrades, then up again.
+    command.downgrade(alembic_config(p.engine), "0007")
+    assert "figure_month_tallies" not in inspect(p.engine).get_table_names()
     migrate(p.engine)
-    assert current_revision(p.engine) == "0008"
+    assert current_revision(p.engine) == HEAD_REVISION
     with p.sessions() as session:
         after = figures.load_facts(session, [s.deployment_id])
         recount, _ = figures.recount_facts(session, [s.deployment_id])

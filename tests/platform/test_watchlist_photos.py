@@ -115,3 +115,36 @@ def test_fields_roles_and_model_are_checked_before_the_engine_runs(scenario: Sce
     r = s.staff["operator"].post(s.url("/watchlist/photos"), data=FIELDS, files=_files(LIN))
     assert r.status_code == 403
     assert _entries(s) == 0
+
+
+@pytest.mark.slow
+def test_a_second_opinion_watchlist_stores_dlibs_descriptor_of_each_photo_too(
+        scenario: Scenario) -> None:
+    from openlfr.recognition.analyzer import reference_model_id
+    from openlfr.services.watchlists import decrypt_descriptors
+
+    s = scenario
+    s.draft()
+    planner = s.staff["planner"]
+    ok(planner.post(s.url("/watchlist"), json={"descriptor_model": engine_model_id(),
+                                               "reference_model": "dlib:another"}), 201)
+    r = planner.post(s.url("/watchlist/photos"), data=FIELDS, files=_files(LIN))
+    assert r.status_code == 409 and "second opinion 'dlib:another'" in r.json()["detail"]
+
+    s.draft()
+    ok(planner.post(s.url("/watchlist"), json={"descriptor_model": engine_model_id(),
+                                               "reference_model": reference_model_id()}), 201)
+    entry = ok(planner.post(s.url("/watchlist/photos"), data=FIELDS,
+                            files=_files(*sorted(OBAMA.iterdir()))), 201)
+    platform = s.staff.platform
+    with platform.sessions() as session:
+        row = session.get(m.WatchlistEntry, entry["id"])
+        assert row is not None and row.references_encrypted is not None
+        references = decrypt_descriptors(platform.fernet, row.references_encrypted)
+    analyzer = FaceAnalyzer()
+    expected = [describe_enrolment_photo(p.read_bytes(), p.name, analyzer, second_opinion=True)
+                for p in sorted(OBAMA.iterdir())]
+    assert len(references) == len(expected) == 3
+    for stored, photo in zip(references, expected, strict=True):
+        assert photo.reference is not None
+        assert np.allclose(stored, photo.reference, atol=1e-5)

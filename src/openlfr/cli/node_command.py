@@ -34,13 +34,17 @@ def event_text(event: Event) -> str | None:
     if kind == "backlog":
         return f"node: {event['pending']} items from an earlier run wait in the outbox; sending"
     if kind == "watchlist":
+        second = (f"; decides with a second opinion from {event['second_opinion']}"
+                  if event.get("second_opinion") else "")
         return (f"node: watchlist received: {event['entries']} entries, "
-                f"{event['descriptors']} descriptors (kept in memory only)")
+                f"{event['descriptors']} descriptors (kept in memory only){second}")
     if kind == "watching":
         return f"node: watching {event['source']} as {event['camera']}"
     if kind == "alert":
         return (f"ALERT  {event['occurred_at'][11:23]}  entry {event['entry_id']} "
-                f"({event['category']})  score {event['score']:.3f}  track {event['track']}  "
+                f"({event['category']})  score {event['score']:.3f}"
+                f"{' (second opinion)' if event.get('second_opinion') else ''}  "
+                f"track {event['track']}  "
                 f"queued (pending {event['pending']})")
     if kind == "sent":
         return f"sent {event['kind']} {event['uid']} (pending {event['pending']})"

@@ -70,6 +70,11 @@ def watchlist_push(
     build: Annotated[bool, typer.Option(
         "--build", help="Build the watchlist after enrolling (the gates need it built "
         "within 24 hours of the start).")] = False,
+    second_opinion: Annotated[bool, typer.Option(
+        "--second-opinion", help="With --create: the watchlist decides with a second "
+        "opinion (dlib's network describes each photo too; nodes ask it about scores just "
+        "below the threshold). The threshold gate then needs an equity audit made with it "
+        "(openlfr evaluate --second-opinion).")] = False,
 ) -> None:
     """Enrol every subject in SUBJECTS_DIR on a deployment's watchlist on the platform.
 
@@ -100,13 +105,22 @@ def watchlist_push(
             fail(f"cannot log in: {_problem(login)}")
         deployment_id = _deployment_id(client, deployment)
         base = f"/deployments/{deployment_id}/watchlist"
-        if create and client.get(base).status_code == 404:
+        existing = client.get(base)
+        if create and existing.status_code == 404:
+            from openlfr.recognition.analyzer import reference_model_id
             from openlfr.recognition.backends import engine_model_id
 
-            created = client.post(base, json={"descriptor_model": engine_model_id()})
+            created = client.post(base, json={
+                "descriptor_model": engine_model_id(),
+                "reference_model": reference_model_id() if second_opinion else None})
             if created.status_code != 201:
                 fail(f"cannot create the watchlist: {_problem(created)}")
-            print(f"created the watchlist of deployment {deployment_id}")
+            print(f"created the watchlist of deployment {deployment_id}"
+                  + (" (decides with a second opinion)" if second_opinion else ""))
+        elif second_opinion and existing.status_code == 200 and not (
+                existing.json()["watchlist"].get("reference_model")):
+            fail(f"deployment {deployment_id}'s watchlist was created without a second "
+                 "opinion; --second-opinion applies only when --create makes the watchlist")
         enrolled = 0
         fields: dict[str, Any] = {"category": category, "source": source,
                                   "authorised_by": authorised_by, "image_taken_on": image_date}

@@ -214,15 +214,14 @@ def run_watchlist_and_authorisation(p: Platform, state: DemoState, samples: Path
     finds each face; descriptors and the aligned face are stored encrypted), build the
     watchlist two hours before the start, and authorise an hour before it."""
     from openlfr.services import watchlist_photos, watchlists
-    from openlfr.services.schemas import WatchlistIn, WatchlistSubjectIn
+    from openlfr.services.schemas import WatchlistSubjectIn
 
     clock = p.clock
     assert isinstance(clock, StoryClock)
     d = deployments.get_deployment(p, actor(p, "planner"), state.deployment_id)
     clock.now = d.start_at - timedelta(hours=3)
     planner = actor(p, "planner")
-    watchlists.create_watchlist(p, planner, d.id, WatchlistIn(
-        descriptor_model=watchlist_photos.engine_model_id()))
+    watchlists.create_watchlist(p, planner, d.id, watchlist_photos.photo_watchlist())
     for ref, category in WATCHLIST_SUBJECTS.items():
         folder = samples / "identities" / ref
         photos = [watchlist_photos.Photo(f.name, f.read_bytes())

@@ -145,6 +145,7 @@ def audit_payload(results: dict[str, Any], dataset_name: str,
         "engine_version": (f"openlfr {results['openlfr_version']}; "
                            f"{results['engine']['model_id']}"
                            + (f"; second opinion {second['model_id']}" if second else ""))[:200],
+        "second_opinion_model": second["model_id"] if second else None,
         "thresholds_swept": results["thresholds"],
         "group_results": group_results,
         "identification": identification,

@@ -366,17 +366,42 @@ def threshold_gate(dossier: DeploymentDossier, params: GateParameters) -> GateRe
 
 def _audited_model_check(audit: EquityAuditFacts,
                          watchlist: WatchlistFacts | None) -> tuple[bool, str]:
-    """The audit's figures hold only for the network it measured: a watchlist built with
-    another descriptor model runs a network whose false alerts nobody audited."""
-    built_with = watchlist.descriptor_model if watchlist is not None else None
-    if built_with is None or audit.model is None or built_with == audit.model:
+    """The audit's figures hold only for the network and decision rule it measured: a
+    watchlist built with another descriptor model runs a network whose false alerts nobody
+    audited, and one that decides with (or without) a second opinion alerts on other scores
+    than an audit that decided the other way."""
+    if watchlist is None:
         return True, ""
-    return False, (f"The watchlist is built with descriptor model {built_with}, but the "
-                   f"equity audit of {audit.conducted_on.isoformat()} measured {audit.model} "
-                   "(its technology register entry): its fair threshold and false-alert "
-                   "rates are another network's. Register the technology that runs "
-                   f"{built_with} and audit it (openlfr evaluate --descriptor), or rebuild "
-                   f"the watchlist with {audit.model}.")
+    when = audit.conducted_on.isoformat()
+    built_with = watchlist.descriptor_model
+    if built_with is not None and audit.model is not None and built_with != audit.model:
+        return False, (f"The watchlist is built with descriptor model {built_with}, but the "
+                       f"equity audit of {when} measured {audit.model} (its technology "
+                       "register entry): its fair threshold and false-alert rates are another "
+                       f"network's. Register the technology that runs {built_with} and audit "
+                       f"it (openlfr evaluate --descriptor), or rebuild the watchlist with "
+                       f"{audit.model}.")
+    # A second opinion changes which scores alert, so the audit must have decided the same
+    # way: with the same second opinion, or (both) with none.
+    ours, audited = watchlist.reference_model, audit.second_opinion_model
+    if ours == audited:
+        return True, ""
+    if ours is None:
+        return False, (f"The equity audit of {when} measured the engine deciding with a "
+                       f"second opinion from {audited}, but this watchlist decides without "
+                       "one: those figures are another decision rule's. Audit the engine "
+                       "alone (openlfr evaluate) under a technology register entry of its "
+                       "own, or create the watchlist with the second opinion.")
+    if audited is None:
+        return False, (f"This watchlist decides with a second opinion from {ours}, but the "
+                       f"equity audit of {when} measured the engine alone: a second opinion "
+                       "alerts on scores below the threshold, so its false alerts were never "
+                       "audited. Register the technology that decides with it and audit it "
+                       "(openlfr evaluate --second-opinion), or create the watchlist without "
+                       "it.")
+    return False, (f"This watchlist decides with a second opinion from {ours}, but the "
+                   f"equity audit of {when} measured a second opinion from {audited}: audit "
+                   f"the engine with {ours} (openlfr evaluate --second-opinion).")
 
 
 def council_motions_gate(dossier: DeploymentDossier, params: GateParameters) -> GateResult:

@@ -227,6 +227,8 @@ class WatchlistFacts:
     built_at: datetime | None
     #: The engine's descriptor model id the watchlist is built with (None: not recorded).
     descriptor_model: str | None = None
+    #: The second opinion's model when the watchlist decides with one (None: alone).
+    reference_model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -259,6 +261,8 @@ class EquityAuditFacts:
     #: The model the audit measured: its technology register entry's model version (the
     #: engine's descriptor model id); None where not known.
     model: str | None = None
+    #: The second opinion's model when the audited engine decided with one (None: alone).
+    second_opinion_model: str | None = None
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ from openlfr.recognition import (
     Watcher,
     Watchlist,
 )
+from openlfr.recognition.analyzer import reference_model_id
 from openlfr.recognition.backends import descriptor_for_model, resolve_detector
 from openlfr.recognition.faces import RGBImage
 from openlfr.recognition.watchlist import EnrolledImage, Subject
@@ -402,7 +403,8 @@ class NodeRunner:
         watchlist, categories = watchlist_from_release(released)
         del released
         self.report({"type": "watchlist", "entries": len(watchlist.subjects),
-                     "descriptors": watchlist.image_count})
+                     "descriptors": watchlist.image_count,
+                     "second_opinion": watchlist.reference_model})
         try:
             source = ClockedSource(c.source, loop=c.loop, max_reconnects=c.max_reconnects)
             if self._make_analyzer is not None:
@@ -411,8 +413,11 @@ class NodeRunner:
                 analyzer = FaceAnalyzer(
                     backend=c.backend, detector=resolve_detector(c.detector),
                     descriptor=descriptor_for_model(watchlist.descriptor_model))
+            # The second opinion is the watchlist's (the deployment's decision rule, held
+            # by the threshold gate to an audit made with it), never the node's to choose.
             config = EngineConfig(threshold=status.threshold, workers=c.workers,
-                                  min_face_px=c.min_face_px, detect_max_px=c.detect_max_px)
+                                  min_face_px=c.min_face_px, detect_max_px=c.detect_max_px,
+                                  second_opinion=watchlist.reference_model is not None)
             watcher = Watcher(watchlist, config, analyzer)
         except (RecognitionError, ValueError) as exc:
             _forget(watchlist)
@@ -549,6 +554,8 @@ class NodeRunner:
             "entry_category": categories[entry_id],
             "probe_crop_jpeg_b64": probe_jpeg_b64(alert.probe_crop),
         }
+        if alert.second_opinion:  # sent only when true: platforms before it refuse the key
+            payload["second_opinion"] = True
         outbox.put(sender.platform, sender.deployment_id, "alert", str(payload["alert_uid"]),
                    payload)
         sender.notify()
@@ -556,6 +563,7 @@ class NodeRunner:
         self.report({"type": "alert", "alert_uid": payload["alert_uid"], "entry_id": entry_id,
                      "category": categories[entry_id], "score": payload["score"],
                      "track": alert.track, "frame": alert.frame,
+                     "second_opinion": alert.second_opinion,
                      "occurred_at": payload["occurred_at"], "pending": sender.pending()})
 
     def _maybe_batch(self, watcher: Watcher, outbox: Outbox, sender: Sender,
@@ -601,15 +609,30 @@ class NodeRunner:
 def watchlist_from_release(released: dict[str, Any]) -> tuple[Watchlist, dict[int, str]]:
     """The engine's watchlist from the platform's release: one subject per entry, named by
     the entry id (the node never learns subject references), and each entry's category."""
-    subjects = [
-        Subject(ref=str(int(e["entry_id"])), images=[
+    reference_model = released.get("reference_model")
+    if reference_model is not None and reference_model != reference_model_id():
+        raise NodeError(f"the watchlist decides with a second opinion from {reference_model}, "
+                        f"but this node's second opinion is {reference_model_id()}; install "
+                        "the models the platform enrolled with (openlfr models install)")
+    subjects = []
+    for e in released["entries"]:
+        descriptors = e["descriptors"]
+        references = e.get("references") if reference_model is not None else None
+        if reference_model is not None and (references is None
+                                            or len(references) != len(descriptors)):
+            raise NodeError(f"entry {e['entry_id']} of a watchlist that decides with a second "
+                            "opinion came without one reference per descriptor")
+        subjects.append(Subject(ref=str(int(e["entry_id"])), images=[
             EnrolledImage(name=f"entry-{int(e['entry_id'])}-{n}", sha256="",
-                          descriptor=np.asarray(d, dtype=np.float32))
-            for n, d in enumerate(e["descriptors"], start=1)])
-        for e in released["entries"]]
+                          descriptor=np.asarray(d, dtype=np.float32),
+                          reference=(None if references is None
+                                     else np.asarray(references[n - 1], dtype=np.float32)))
+            for n, d in enumerate(descriptors, start=1)]))
     categories = {int(e["entry_id"]): str(e["category"]) for e in released["entries"]}
     watchlist = Watchlist(descriptor_model=str(released["descriptor_model"]),
-                          subjects=[s for s in subjects if s.images])
+                          subjects=[s for s in subjects if s.images],
+                          reference_model=None if reference_model is None
+                          else str(reference_model))
     if not watchlist.subjects:
         raise NodeError("the platform released an empty watchlist; nothing to look for")
     return watchlist, categories
@@ -620,6 +643,8 @@ def _forget(watchlist: Watchlist) -> None:
     for subject in watchlist.subjects:
         for image in subject.images:
             image.descriptor.fill(0.0)
+            if image.reference is not None:
+                image.reference.fill(0.0)
         subject.images.clear()
     watchlist.subjects.clear()
 

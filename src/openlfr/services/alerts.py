@@ -128,7 +128,7 @@ def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, dat
         return recorded
     values = dict(deployment_id=d.id, alert_uid=data.alert_uid, occurred_at=data.occurred_at,
                   camera=data.camera, track_id=data.track_id, score=data.score,
-                  entry_id=entry_id, entry_category=category,
+                  second_opinion=data.second_opinion, entry_id=entry_id, entry_category=category,
                   adjudication=Adjudication.PENDING.value, received_at=now,
                   probe_crop_encrypted=encrypt_jpeg_b64(p.fernet, data.probe_crop_jpeg_b64))
     connection = s.connection()
@@ -139,7 +139,9 @@ def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, dat
     append_event(s, actor=actor.audit_name, action="alert.received",
                  subject_type="alert", subject_id=alert.id,
                  details={"deployment_id": d.id, "score": data.score,
-                          "entry_id": entry_id}, now=now)
+                          "entry_id": entry_id,
+                          **({"second_opinion": True} if data.second_opinion else {})},
+                 now=now)
     # After the audit event: every writer takes the audit log's head before any tally
     # row, so two transactions can never wait for each other (PostgreSQL).
     figures.alert_recorded(s, alert)

@@ -100,7 +100,8 @@ def watchlist_facts(session: Session, deployment_id: int) -> WatchlistFacts | No
     entries = tuple(WatchlistEntryFacts(category=c, image_taken_on=t, expires_on=e)
                     for c, t, e in rows)
     return WatchlistFacts(entries=entries, built_at=watchlist.built_at,
-                          descriptor_model=watchlist.descriptor_model)
+                          descriptor_model=watchlist.descriptor_model,
+                          reference_model=watchlist.reference_model)
 
 
 def latest_equity_audit(session: Session, technology_id: int | None) -> EquityAuditFacts | None:
@@ -117,7 +118,8 @@ def latest_equity_audit(session: Session, technology_id: int | None) -> EquityAu
     return EquityAuditFacts(conducted_on=row.conducted_on, fair_threshold=row.fair_threshold,
                             recommended_threshold=row.recommended_threshold,
                             identification=rates,
-                            model=technology.model_version if technology else None)
+                            model=technology.model_version if technology else None,
+                            second_opinion_model=row.second_opinion_model)
 
 
 def build_dossier(session: Session, deployment: m.Deployment,

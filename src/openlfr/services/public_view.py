@@ -145,6 +145,9 @@ class PublicDeployment(PublicSummary):
     feedback: list[PublicFeedback]
     comments: list[m.OversightComment]
     watchlist_by_category: dict[str, int]
+    #: The second opinion the watchlist decides with (None: the engine alone, or no
+    #: watchlist yet): part of the decision rule, so public.
+    second_opinion: str | None
     figures: DeploymentFigures
     reschedules: list[Reschedule]
     amendments: list[m.Amendment]
@@ -259,6 +262,8 @@ def public_deployment(p: Platform, reference: str) -> PublicDeployment:
                                   and c.status == ConsultationStatus.CLOSED.value else None),
             feedback=[_feedback(f, now) for f in feedback_in(s, d.id)],
             comments=comments, watchlist_by_category=category_counts_in(s, d.id),
+            second_opinion=s.scalar(select(m.Watchlist.reference_model).where(
+                m.Watchlist.deployment_id == d.id)),
             figures=totals(deployment_figures_in(s, d).total),
             reschedules=[], amendments=amendments_in(s, d.id),
             motions=[r for r in motions_in(s) if motion_fact(r).covers(

@@ -451,6 +451,11 @@ class EquityAuditIn(Input):
     conducted_on: Day
     dataset: Name200
     engine_version: Name200
+    second_opinion_model: Name200 | None = Field(
+        default=None, description="The second opinion's model id when the audited engine "
+        "decided with one (openlfr evaluate --second-opinion); its figures then hold only "
+        "for watchlists that decide the same way, and a watchlist's deployment is held to "
+        "an audit that decided as it does.")
     thresholds_swept: list[Similarity] = Field(min_length=1, max_length=200)
     group_results: list[GroupResultIn] = Field(default=[], max_length=5000)
     identification: list[IdentificationRateIn] = Field(
@@ -480,6 +485,12 @@ class EquityAuditIn(Input):
 class WatchlistIn(Input):
     descriptor_model: Name200 = Field(
         description="The engine's descriptor model id; descriptors from another are refused.")
+    reference_model: Name200 | None = Field(
+        default=None, description="Decide with a second opinion from this model (dlib's; "
+        "see `openlfr watch --second-opinion`): every entry then carries its descriptor of "
+        "each photo as `references`, nodes ask it about doubtful scores, and the threshold "
+        "gate holds the deployment to an equity audit made with it. Null: the engine "
+        "decides alone.")
 
 
 #: A descriptor: numbers, never numbers written as text (a sign the client mixed formats).
@@ -524,17 +535,25 @@ class WatchlistEntryIn(Input):
     image_taken_on: Day
     expires_on: Day | None = None
     descriptors: list[Descriptor] = Field(min_length=1, max_length=20)
+    references: list[Descriptor] | None = Field(
+        default=None, min_length=1, max_length=20,
+        description="The second opinion's descriptor of each photo, in the order of "
+        "`descriptors`: required on a watchlist with a reference model, refused on others.")
     image_jpeg_b64: JpegB64 | None = Field(
         default=None, description="Reference photo (JPEG, base64) shown to operators beside "
         "an alert's probe; encrypted at rest and destroyed with the watchlist.")
 
     @model_validator(mode="after")
     def _same_dimension(self) -> WatchlistEntryIn:
-        dims = {len(d) for d in self.descriptors}
-        if len(dims) != 1:
-            raise ValueError("all descriptors of an entry must have the same length")
-        if not all(math.isfinite(x) for d in self.descriptors for x in d):
-            raise ValueError("descriptors must be finite numbers")
+        for name, rows in (("descriptors", self.descriptors),
+                           ("references", self.references or [])):
+            if len({len(d) for d in rows}) > 1:
+                raise ValueError(f"all {name} of an entry must have the same length")
+            if not all(math.isfinite(x) for d in rows for x in d):
+                raise ValueError(f"{name} must be finite numbers")
+        if self.references is not None and len(self.references) != len(self.descriptors):
+            raise ValueError(f"{len(self.references)} references for "
+                             f"{len(self.descriptors)} descriptors: give one per photo")
         return self
 
 
@@ -545,6 +564,10 @@ class AlertIn(Input):
     camera: Short
     track_id: Short
     score: Similarity
+    second_opinion: bool = Field(
+        default=False, description="The engine's own score was below the threshold and the "
+        "watchlist's second opinion agreed, lifting it (only on a watchlist that decides "
+        "with one).")
     entry_id: Id
     entry_category: Category | None = Field(
         default=None, description="The entry's category as released to the node. Used when "

@@ -17,6 +17,7 @@ import cv2
 
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
 from openlfr.recognition import FaceAnalyzer, PhotoRejected, describe_enrolment_photo
+from openlfr.recognition.analyzer import reference_model_id
 from openlfr.recognition.backends import engine_model_id as default_engine_model_id
 from openlfr.recognition.faces import RGBImage
 from openlfr.recognition.images import ImageError, decode_image
@@ -24,7 +25,7 @@ from openlfr.services import watchlists
 from openlfr.services.common import deployment_or_404
 from openlfr.services.platform import Actor, Platform
 from openlfr.services.powers import Action, require
-from openlfr.services.schemas import WatchlistEntryIn, WatchlistSubjectIn
+from openlfr.services.schemas import WatchlistEntryIn, WatchlistIn, WatchlistSubjectIn
 from openlfr.storage import models as m
 
 #: Photos per subject: an entry holds at most this many descriptors.
@@ -49,16 +50,33 @@ def engine_model_id() -> str:
     return default_engine_model_id()
 
 
-def _describe(photos: list[Photo]) -> list[tuple[list[float], RGBImage]]:
+def photo_watchlist(second_opinion: bool = False) -> WatchlistIn:
+    """A watchlist the platform can enrol photos on: described by its engine's model and,
+    with ``second_opinion``, by the second opinion's too (nodes then decide with it)."""
+    return WatchlistIn(descriptor_model=engine_model_id(),
+                       reference_model=reference_model_id() if second_opinion else None)
+
+
+@dataclass(frozen=True)
+class _Described:
+    descriptor: list[float]
+    chip: RGBImage
+    reference: list[float] | None
+
+
+def _describe(photos: list[Photo], second_opinion: bool) -> list[_Described]:
     global _engine
     with _engine_lock:
         if _engine is None:
             _engine = FaceAnalyzer()
         try:
-            described = [describe_enrolment_photo(p.data, p.name, _engine) for p in photos]
+            described = [describe_enrolment_photo(p.data, p.name, _engine, second_opinion)
+                         for p in photos]
         except PhotoRejected as exc:
             raise InvalidInput("photo", str(exc)) from None
-    return [([float(x) for x in d.descriptor], d.chip) for d in described]
+    return [_Described([float(x) for x in d.descriptor], d.chip,
+                       None if d.reference is None else [float(x) for x in d.reference])
+            for d in described]
 
 
 def _jpeg_b64(chip: RGBImage) -> str:
@@ -69,16 +87,20 @@ def _jpeg_b64(chip: RGBImage) -> str:
     return base64.b64encode(encoded.tobytes()).decode("ascii")
 
 
-def _check_can_enrol(p: Platform, deployment_id: int) -> None:
-    """Refuse before the engine loads when the watchlist cannot take a photo entry."""
+def _check_can_enrol(p: Platform, deployment_id: int) -> bool:
+    """Refuse before the engine loads when the watchlist cannot take a photo entry; whether
+    its photos need the second opinion's descriptors too."""
     with p.sessions() as s:
         d = deployment_or_404(s, deployment_id)
         w = watchlists.watchlist_of(s, deployment_id)
         watchlists.require_watchlist_editable(d, w)
-        if w.descriptor_model != engine_model_id():
-            raise Conflict(f"this watchlist is for descriptor model {w.descriptor_model!r}, "
-                           f"but the platform describes photos with {engine_model_id()!r}; "
-                           "add entries with descriptors from that model instead")
+        for kind, wanted, ours in (("descriptor model", w.descriptor_model, engine_model_id()),
+                                   ("second opinion", w.reference_model, reference_model_id())):
+            if wanted is not None and wanted != ours:
+                raise Conflict(f"this watchlist is for {kind} {wanted!r}, but the platform "
+                               f"describes photos with {ours!r}; add entries with "
+                               "descriptors from that model instead")
+        return w.reference_model is not None
 
 
 def enrol_from_photos(p: Platform, actor: Actor, deployment_id: int,
@@ -92,16 +114,17 @@ def enrol_from_photos(p: Platform, actor: Actor, deployment_id: int,
     if len(photos) > MAX_PHOTOS_PER_SUBJECT:
         raise InvalidInput("photo", f"{len(photos)} photos sent; at most "
                            f"{MAX_PHOTOS_PER_SUBJECT} per subject")
-    _check_can_enrol(p, deployment_id)
+    second_opinion = _check_can_enrol(p, deployment_id)
     for photo in photos:  # cheap checks first: the engine loads only for real images
         try:
             decode_image(photo.data, photo.name)
         except ImageError as exc:
             raise InvalidInput("photo", str(exc)) from None
-    described = _describe(photos)
+    described = _describe(photos, second_opinion)
     entry = WatchlistEntryIn(
-        **subject.model_dump(), descriptors=[descriptor for descriptor, _ in described],
-        image_jpeg_b64=_jpeg_b64(described[0][1]))
+        **subject.model_dump(), descriptors=[d.descriptor for d in described],
+        references=[d.reference for d in described if d.reference is not None] or None,
+        image_jpeg_b64=_jpeg_b64(described[0].chip))
     return watchlists.add_entry(p, actor, deployment_id, entry)
 
 

@@ -71,12 +71,15 @@ def create_watchlist(p: Platform, actor: Actor, deployment_id: int,
         if s.scalar(select(m.Watchlist).where(m.Watchlist.deployment_id == deployment_id)):
             raise Conflict(f"deployment {deployment_id} already has a watchlist")
         w = m.Watchlist(deployment_id=deployment_id, descriptor_model=data.descriptor_model,
-                        built_at=None, destroyed_at=None, category_counts={}, created_at=now)
+                        reference_model=data.reference_model, built_at=None,
+                        destroyed_at=None, category_counts={}, created_at=now)
         s.add(w)
         s.flush()
         append_event(s, actor=actor.audit_name, action="watchlist.created",
                      subject_type="watchlist", subject_id=w.id,
-                     details={"deployment_id": deployment_id}, now=now)
+                     details={"deployment_id": deployment_id,
+                              "descriptor_model": data.descriptor_model,
+                              "second_opinion": data.reference_model}, now=now)
     return w
 
 
@@ -109,6 +112,8 @@ def add_entry(p: Platform, actor: Actor, deployment_id: int,
             image_taken_on=data.image_taken_on, expires_on=data.expires_on,
             descriptors_encrypted=encrypt_descriptors(p.fernet, data.descriptors),
             descriptor_count=len(data.descriptors), added_by=actor.audit_name, added_at=now,
+            references_encrypted=(None if data.references is None
+                                  else encrypt_descriptors(p.fernet, data.references)),
             image_encrypted=encrypt_jpeg_b64(p.fernet, data.image_jpeg_b64))
         s.add(entry)
         w.built_at = None
@@ -123,17 +128,32 @@ def add_entry(p: Platform, actor: Actor, deployment_id: int,
 def _require_same_length(p: Platform, s: Session, w: m.Watchlist,
                          data: WatchlistEntryIn) -> None:
     """Every descriptor of a watchlist has one length (its model's): one of another length
-    would be matched against nothing a node computes, or crash it."""
-    first = s.scalar(select(m.WatchlistEntry.descriptors_encrypted).where(
-        m.WatchlistEntry.watchlist_id == w.id).order_by(m.WatchlistEntry.id).limit(1))
+    would be matched against nothing a node computes, or crash it. A watchlist that decides
+    with a second opinion needs that model's descriptors of every photo too, and one that
+    does not takes none (they would be released to nodes that never use them)."""
+    if w.reference_model is None and data.references is not None:
+        raise InvalidInput("references", "this watchlist decides without a second opinion; "
+                           "send no references (or create the watchlist with a "
+                           "reference_model)")
+    if w.reference_model is not None and data.references is None:
+        raise InvalidInput("references", "this watchlist decides with a second opinion "
+                           f"({w.reference_model}): send that model's descriptor of each "
+                           "photo as references")
+    first = s.execute(select(m.WatchlistEntry.descriptors_encrypted,
+                             m.WatchlistEntry.references_encrypted).where(
+        m.WatchlistEntry.watchlist_id == w.id).order_by(m.WatchlistEntry.id).limit(1)).first()
     if first is None:
         return
-    expected = len(decrypt_descriptors(p.fernet, first)[0])
-    given = len(data.descriptors[0])
-    if given != expected:
-        raise InvalidInput("descriptors", f"descriptors of this watchlist ({w.descriptor_model}) "
-                           f"have {expected} numbers; these have {given}: describe the photos "
-                           "with the watchlist's model")
+    for field, model, stored, given in (
+            ("descriptors", w.descriptor_model, first[0], data.descriptors),
+            ("references", w.reference_model, first[1], data.references)):
+        if stored is None or given is None:
+            continue
+        expected, length = len(decrypt_descriptors(p.fernet, stored)[0]), len(given[0])
+        if length != expected:
+            raise InvalidInput(field, f"{field} of this watchlist ({model}) have {expected} "
+                               f"numbers; these have {length}: describe the photos with the "
+                               "watchlist's model")
 
 
 def remove_entry(p: Platform, actor: Actor, deployment_id: int, entry_id: int) -> None:
@@ -216,6 +236,8 @@ class ReleasedEntry:
     entry_id: int
     category: str
     descriptors: list[list[float]]
+    #: The second opinion's descriptors (None unless the watchlist has a reference model).
+    references: list[list[float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -228,6 +250,8 @@ class ReleasedWatchlist:
     descriptor_model: str
     built_at: datetime
     entries: list[ReleasedEntry]
+    #: The second opinion the node must decide with (None: the engine alone).
+    reference_model: str | None = None
 
 
 def require_node_key(actor: Actor, d: m.Deployment) -> None:
@@ -260,14 +284,15 @@ def release_to_node(p: Platform, actor: Actor, deployment_id: int) -> ReleasedWa
             raise Conflict("the watchlist is not built; nothing can be released")
         rows = list(s.scalars(select(m.WatchlistEntry).where(
             m.WatchlistEntry.watchlist_id == w.id).order_by(m.WatchlistEntry.id)))
-        entries = [ReleasedEntry(r.id, r.category, decrypt_descriptors(p.fernet,
-                                                                       r.descriptors_encrypted))
-                   for r in rows]
+        entries = [ReleasedEntry(
+            r.id, r.category, decrypt_descriptors(p.fernet, r.descriptors_encrypted),
+            None if w.reference_model is None or r.references_encrypted is None
+            else decrypt_descriptors(p.fernet, r.references_encrypted)) for r in rows]
         append_event(s, actor=actor.audit_name, action="watchlist.released_to_node",
                      subject_type="watchlist", subject_id=w.id,
                      details={"entries": len(entries)}, now=now)
         return ReleasedWatchlist(d.id, d.reference, d.threshold, w.descriptor_model,
-                                 w.built_at, entries)
+                                 w.built_at, entries, w.reference_model)
 
 
 def entry_in_deployment(s: Session, deployment_id: int, entry_id: int) -> m.WatchlistEntry:

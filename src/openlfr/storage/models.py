@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -128,6 +129,9 @@ class EquityAudit(Base):
     conducted_on: Mapped[date] = mapped_column(Date)
     dataset: Mapped[str] = mapped_column(String(300))
     engine_version: Mapped[str] = mapped_column(String(200))
+    # The second opinion's model when the audited engine decided with one (None: alone);
+    # its figures then hold only for watchlists that decide the same way.
+    second_opinion_model: Mapped[str | None] = mapped_column(String(200))
     thresholds_swept: Mapped[list[Any]]
     group_results: Mapped[list[Any]]
     # Overall TPIR/FPIR per watchlist size and threshold (what the threshold gate reads).
@@ -441,6 +445,10 @@ class Watchlist(Base):
     deployment_id: Mapped[int] = mapped_column(
         ForeignKey("deployments.id", ondelete="CASCADE"), unique=True)
     descriptor_model: Mapped[str] = mapped_column(String(200))
+    # The second opinion's model (matcher.py) when the watchlist decides with one: every
+    # entry then carries that network's descriptors too, and nodes ask it about doubtful
+    # scores. None: the engine decides alone.
+    reference_model: Mapped[str | None] = mapped_column(String(200))
     built_at: Mapped[datetime | None]
     destroyed_at: Mapped[datetime | None]
     # Counts by category kept after destruction: the only watchlist figures ever public.
@@ -461,6 +469,9 @@ class WatchlistEntry(Base):
     expires_on: Mapped[date | None] = mapped_column(Date)
     descriptors_encrypted: Mapped[bytes] = mapped_column(LargeBinary)  # Fernet token
     descriptor_count: Mapped[int] = mapped_column(Integer)
+    # The second opinion's descriptor of each photo (Fernet token), on a watchlist with a
+    # reference model only.
+    references_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     # The reference photo an operator compares the probe with (JPEG, Fernet token);
     # destroyed with the watchlist.
     image_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -479,6 +490,10 @@ class Alert(Base):
     camera: Mapped[str] = mapped_column(String(100))
     track_id: Mapped[str] = mapped_column(String(100))
     score: Mapped[float] = mapped_column(Float)
+    # The engine's score alone was below the threshold: the second opinion (a watchlist
+    # that decides with one) agreed and lifted it. Operators see it beside the score.
+    second_opinion: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                 server_default=false())
     entry_id: Mapped[int | None] = mapped_column(
         ForeignKey("watchlist_entries.id", ondelete="SET NULL"))
     entry_category: Mapped[str] = mapped_column(String(64))

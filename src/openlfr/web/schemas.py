@@ -375,6 +375,7 @@ class EquityAuditOut(Out):
     conducted_on: date
     dataset: str
     engine_version: str
+    second_opinion_model: str | None = None
     thresholds_swept: list[float]
     group_results: list[dict[str, Any]]
     identification: list[dict[str, Any]]
@@ -394,6 +395,9 @@ class WatchlistOut(Out):
     id: int
     deployment_id: int
     descriptor_model: str
+    reference_model: str | None = Field(
+        default=None, description="The second opinion's model when the watchlist decides "
+        "with one; null: the engine decides alone.")
     built_at: datetime | None
     destroyed_at: datetime | None
 
@@ -426,6 +430,9 @@ class AlertOut(Out):
     camera: str
     track_id: str
     score: float
+    #: The score was lifted by the watchlist's second opinion (the engine alone was below
+    #: the threshold).
+    second_opinion: bool = False
     entry_id: int | None
     entry_category: str
     adjudication: str
@@ -498,6 +505,9 @@ class NodeEntryOut(BaseModel):
     entry_id: int
     category: str
     descriptors: list[list[float]]
+    references: list[list[float]] | None = Field(
+        default=None, description="The second opinion's descriptors, one per descriptor; "
+        "only on a watchlist with a reference model.")
 
 
 class NodeDeploymentOut(BaseModel):
@@ -523,6 +533,10 @@ class NodeWatchlistOut(BaseModel):
     reference: str
     threshold: float
     descriptor_model: str
+    reference_model: str | None = Field(
+        description="Decide with a second opinion from this model (each entry's references); "
+        "null: the engine decides alone. The node obeys it: it is the deployment's decision "
+        "rule, held to an equity audit made the same way.")
     built_at: datetime
     entries: list[NodeEntryOut]
 
@@ -651,6 +665,9 @@ class PublicDeploymentOut(PublicDeploymentSummary):
     feedback: list[FeedbackPublicOut]
     comments: list[CommentOut]
     watchlist_by_category: dict[str, int]
+    #: The model of the second opinion the watchlist decides with (a score just below the
+    #: threshold alerts when it agrees); null: the engine decides alone.
+    second_opinion: str | None = None
     figures: FiguresOut
     #: Every change of the published dates, oldest first (notice counts from the last).
     reschedules: list[RescheduleOut] = []

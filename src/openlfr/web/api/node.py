@@ -67,9 +67,10 @@ def node_watchlist(deployment_id: IdPath, actor: Node, platform: PlatformDep) ->
     return NodeWatchlistOut(
         deployment_id=released.deployment_id, reference=released.reference,
         threshold=released.threshold, descriptor_model=released.descriptor_model,
-        built_at=released.built_at,
+        reference_model=released.reference_model, built_at=released.built_at,
         entries=[NodeEntryOut(entry_id=e.entry_id, category=e.category,
-                              descriptors=e.descriptors) for e in released.entries])
+                              descriptors=e.descriptors, references=e.references)
+                 for e in released.entries])
 
 
 # The three routes nodes write through are ``async``: FastAPI would otherwise hand a plain

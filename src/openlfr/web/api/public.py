@@ -107,6 +107,7 @@ def deployment_out(view: public_view.PublicDeployment) -> PublicDeploymentOut:
                   for f in view.feedback],
         comments=[CommentOut.model_validate(x) for x in view.comments],
         watchlist_by_category=view.watchlist_by_category,
+        second_opinion=view.second_opinion,
         figures=FiguresOut.model_validate(view.figures),
         reschedules=[RescheduleOut.model_validate(r, from_attributes=True)
                      for r in view.reschedules],

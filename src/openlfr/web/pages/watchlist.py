@@ -21,7 +21,7 @@ from openlfr.governance.errors import GovernanceError, NotFound
 from openlfr.services import watchlist_photos, watchlists
 from openlfr.services.platform import Actor
 from openlfr.services.powers import Action, may
-from openlfr.services.schemas import WatchlistIn, WatchlistSubjectIn
+from openlfr.services.schemas import WatchlistSubjectIn
 from openlfr.storage import models as m
 from openlfr.web.pages.rendering import not_found, platform_of
 from openlfr.web.pages.staff.common import (
@@ -89,11 +89,11 @@ async def create_watchlist(request: Request) -> Response:
     checked = await deployment_form(request, Action.WATCHLIST_WRITE)
     if isinstance(checked, Response):
         return checked
-    actor, _, d = checked
+    actor, form, d = checked
     p = platform_of(request)
     try:
-        watchlists.create_watchlist(p, actor, d.id, WatchlistIn(
-            descriptor_model=watchlist_photos.engine_model_id()))
+        watchlists.create_watchlist(p, actor, d.id, watchlist_photos.photo_watchlist(
+            second_opinion=form.get("second_opinion") == "on"))
     except GovernanceError as exc:
         return _page(request, actor, d, errors={FORM: str(exc)}, status_code=409)
     return _done(request, d, "created")

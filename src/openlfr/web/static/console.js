@@ -105,7 +105,8 @@
     card.dataset.outcome = alert.outcome || "";
     card.dataset.occurredAt = alert.occurred_at;
     card.classList.toggle("is-pending", alert.adjudication === "pending");
-    setField(card, "score", Number(alert.score).toFixed(3));
+    setField(card, "score", Number(alert.score).toFixed(3) +
+      (alert.second_opinion ? " (lifted by the second opinion)" : ""));
     setField(card, "time", utc(alert.occurred_at));
     setField(card, "camera", alert.camera);
     setField(card, "track", alert.track_id);
