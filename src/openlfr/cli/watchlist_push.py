@@ -105,8 +105,8 @@ def watchlist_push(
             fail(f"cannot log in: {_problem(login)}")
         deployment_id = _deployment_id(client, deployment)
         base = f"/deployments/{deployment_id}/watchlist"
-        existing = client.get(base)
-        if create and existing.status_code == 404:
+        existing = client.get(base) if create or second_opinion else None
+        if existing is not None and create and existing.status_code == 404:
             from openlfr.recognition.analyzer import reference_model_id
             from openlfr.recognition.backends import engine_model_id
 
@@ -117,7 +117,7 @@ def watchlist_push(
                 fail(f"cannot create the watchlist: {_problem(created)}")
             print(f"created the watchlist of deployment {deployment_id}"
                   + (" (decides with a second opinion)" if second_opinion else ""))
-        elif second_opinion and existing.status_code == 200 and not (
+        elif existing is not None and second_opinion and existing.status_code == 200 and not (
                 existing.json()["watchlist"].get("reference_model")):
             fail(f"deployment {deployment_id}'s watchlist was created without a second "
                  "opinion; --second-opinion applies only when --create makes the watchlist")

@@ -105,7 +105,7 @@ def add_entry(p: Platform, actor: Actor, deployment_id: int,
         d = deployment_or_404(s, deployment_id, lock=True)
         w = watchlist_of(s, deployment_id)
         require_watchlist_editable(d, w)
-        _require_same_length(p, s, w, data)
+        _require_matching_descriptors(p, s, w, data)
         entry = m.WatchlistEntry(
             watchlist_id=w.id, subject_ref=data.subject_ref, category=data.category,
             source=data.source, authorised_by=data.authorised_by,
@@ -125,7 +125,7 @@ def add_entry(p: Platform, actor: Actor, deployment_id: int,
     return entry
 
 
-def _require_same_length(p: Platform, s: Session, w: m.Watchlist,
+def _require_matching_descriptors(p: Platform, s: Session, w: m.Watchlist,
                          data: WatchlistEntryIn) -> None:
     """Every descriptor of a watchlist has one length (its model's): one of another length
     would be matched against nothing a node computes, or crash it. A watchlist that decides
