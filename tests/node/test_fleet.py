@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from node_helpers import (
     CLIP,
+    IDENTITIES,
     Gate,
     LivePlatform,
     NodeProcess,
@@ -29,12 +30,16 @@ from platform_helpers import ok
 
 from openlfr.fleet import Camera, FleetOptions, FleetSummary, run_fleet, start_ray
 from openlfr.node import NodeConfig
+from openlfr.recognition.analyzer import reference_model_id
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from recognition.test_privacy import face_data_in  # noqa: E402
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
+
+#: As in test_node_second_opinion.py: the engine alone doubts the performer's first track.
+SECOND_OPINION_THRESHOLD = 0.75
 
 
 @pytest.fixture(scope="module")
@@ -129,8 +134,13 @@ def test_two_cameras_one_killed_lose_no_alert_and_leave_no_face(
 def test_the_command_stops_every_camera_on_sigterm(live: LivePlatform, open_gate: Gate,
                                                   tmp_path: Path) -> None:
     # As an operator runs it: its own local cluster, cameras replaying the clip until the
-    # deployment ends, stopped by SIGTERM (what a service manager sends).
-    d = active_deployment(live.staff, subjects=("lin_manuel_miranda",))
+    # deployment ends, stopped by SIGTERM (what a service manager sends). The watchlist
+    # decides with a second opinion: each camera's actor asks dlib's network itself (the
+    # shared describers run only the engine's), and at this threshold the performer's
+    # first alert is one the engine alone doubted (test_node_second_opinion.py).
+    subjects = tuple(sorted(p.name for p in IDENTITIES.iterdir() if p.is_dir()))
+    d = active_deployment(live.staff, subjects=subjects, threshold=SECOND_OPINION_THRESHOLD,
+                          second_opinion=True)
     key = node_key(live.platform, d.id, name="fleet-cli")
     cameras = tmp_path / "cameras.toml"
     cameras.write_text("".join(
@@ -140,8 +150,8 @@ def test_the_command_stops_every_camera_on_sigterm(live: LivePlatform, open_gate
                          "--outbox", str(tmp_path / "outbox")], tmp_path / "home", key,
                         command=("fleet", "run"))
     for name in ("north", "south"):
-        fleet.wait_for(lambda e, n=name: e.get("type") == "watching" and e["camera"] == n,
-                       timeout_s=180, what=f"camera {name} to watch")
+        fleet.wait_for(lambda e, n=name: e.get("type") == "alert" and e["camera"] == n,
+                       timeout_s=180, what=f"camera {name}'s first alert")
     fleet.proc.send_signal(signal.SIGTERM)
     code, _ = fleet.finish()
     assert code == 130, fleet.transcript()
@@ -150,6 +160,14 @@ def test_the_command_stops_every_camera_on_sigterm(live: LivePlatform, open_gate
     for camera in summary["cameras"]:
         assert camera["summary"]["stop_reason"] == "interrupted"
         assert camera["summary"]["watchlist_dropped"]
+    for name in ("north", "south"):
+        (received,) = [e for e in fleet.of_type("watchlist") if e["camera"] == name]
+        assert received["second_opinion"] == reference_model_id()
+        first = next(e for e in fleet.of_type("alert") if e["camera"] == name)
+        assert first["entry_id"] == d.entries["lin_manuel_miranda"]
+        assert first["second_opinion"] is True, first  # lifted: the actor asked dlib
+    lifted = [a for a in _alerts(live, d.id) if a["second_opinion"]]
+    assert lifted and all(a["score"] >= SECOND_OPINION_THRESHOLD for a in lifted)
 
 
 def test_joining_a_token_cluster_without_its_token_says_how_to_get_it(tmp_path: Path) -> None:
