@@ -13,7 +13,14 @@ from alembic import command
 from figures_helpers import A_START
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from platform_helpers import HEAD_REVISION, Scenario, activate_at, ok
+from platform_helpers import (
+    HEAD_REVISION,
+    WATCHLIST_MODEL,
+    Scenario,
+    activate_at,
+    authorise_ahead,
+    ok,
+)
 from sqlalchemy import inspect, select
 
 from openlfr.services import figures
@@ -160,8 +167,9 @@ def test_running_figures_equal_a_recount_after_any_actions(scenario_on: Scenario
 
 def test_migration_0008_fills_the_month_tallies_of_what_was_recorded(scenario_on: Scenario
                                                                        ) -> None:
-    """A database at 0007 (day tallies only) migrated to 0008: the month tallies hold the
-    recount of the alerts and batches already recorded, and the figures read the same."""
+    """A database at 0007 (day tallies only) migrated to the head (0008 adds the month
+    tallies, 0010 recounts): the month tallies hold the recount of the alerts and batches
+    already recorded, and the figures read the same."""
     s = scenario_on
     entry = activate_at(s, A_START, hours=HOURS)
     s.clock.now = A_START + timedelta(hours=HOURS, minutes=-1)
@@ -192,3 +200,47 @@ def test_migration_0008_fills_the_month_tallies_of_what_was_recorded(scenario_on
     assert _nonzero(after) == _nonzero(before) == _nonzero(recount)
     assert {month: {name: n for (mo, name), n in months.items() if mo == month and n}
             for month in ("2026-03", "2026-04")} == _nonzero(recount)[s.deployment_id]
+
+
+def test_migration_0010_counts_the_alerts_the_second_opinion_lifted_before(
+        scenario_on: Scenario) -> None:
+    """Alerts lifted by the second opinion recorded before 0010 (tallies without their
+    count): the migration's recount counts them, and the false among them."""
+    s = scenario_on
+    p = s.staff.platform
+
+    def enrol() -> int:
+        planner = s.staff["planner"]
+        ok(planner.post(s.url("/watchlist"), json={
+            "descriptor_model": WATCHLIST_MODEL, "reference_model": "dlib:test"}), 201)
+        return int(ok(planner.post(s.url("/watchlist/entries"), json={
+            "subject_ref": "CASE-1", "category": "wanted_for_arrest", "source": "PNC",
+            "authorised_by": "Insp. Example", "image_taken_on": "2026-01-10",
+            "descriptors": [[0.1] * 128], "references": [[0.2] * 128]}), 201)["id"])
+
+    entry = authorise_ahead(s, A_START, A_START + timedelta(hours=HOURS), enrol,
+                            second_opinion="dlib:test")
+    s.clock.now = A_START
+    ok(s.staff["operator"].post(s.url("/activate")))
+    s.clock.now = A_START + timedelta(hours=1)
+    node = s.staff.node(s.deployment_id)
+    ids = [ok(node.post(f"/api/node/deployments/{s.deployment_id}/alerts", json={
+        "alert_uid": f"lifted-{i}", "camera": "cam-1", "score": 0.7, "track_id": f"t-{i}",
+        "entry_id": entry, "second_opinion": i < 2,
+        "occurred_at": (A_START + timedelta(minutes=10 + i)).isoformat()}), 201)["id"]
+        for i in range(3)]
+    ok(s.staff["operator"].post(f"/api/alerts/{ids[0]}/adjudication",
+                                json={"adjudication": "false_match"}))
+    with p.sessions() as session:
+        before = figures.load_facts(session, [s.deployment_id]).total([s.deployment_id])
+    assert (before.second_opinion_alerts, before.second_opinion_false_alerts) == (2, 1)
+
+    command.downgrade(alembic_config(p.engine), "0009")  # drops those two tallies
+    with p.sessions() as session:
+        at_0009 = figures.load_facts(session, [s.deployment_id]).total([s.deployment_id])
+    assert (at_0009.alerts, at_0009.second_opinion_alerts) == (3, 0)
+    migrate(p.engine)
+    assert current_revision(p.engine) == HEAD_REVISION
+    with p.sessions() as session:
+        after = figures.load_facts(session, [s.deployment_id]).total([s.deployment_id])
+    assert after == before

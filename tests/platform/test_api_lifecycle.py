@@ -62,7 +62,9 @@ def test_deployment_lifecycle_through_every_gate(scenario: Scenario) -> None:
     assert public["status"] == "reviewed"
     assert public["figures"] == {"faces_seen": 1200, "tracks": 480, "alerts": 1,
                                  "confirmed": 0, "false_alerts": 1, "unclear": 0,
-                                 "pending": 0, "outcomes": {"not_engaged": 1}}
+                                 "pending": 0, "outcomes": {"not_engaged": 1},
+                                 "second_opinion_alerts": 0,
+                                 "second_opinion_false_alerts": 0}
     assert public["watchlist_by_category"] == {"wanted_for_arrest": 1}
     assert public["assessment"]["complete"]
     # The public sees the gates the activation was based on, not today's (the watchlist

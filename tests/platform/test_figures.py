@@ -72,6 +72,20 @@ def test_tally_counts_groups_only_for_false_alerts() -> None:
     assert f.outcome_not_recorded == 1
 
 
+def test_tally_counts_the_alerts_the_second_opinion_lifted_and_the_false_among_them() -> None:
+    day = date(2026, 4, 2)
+    f = tally([], [
+        AlertFacts("2026-04", day, Adjudication.FALSE_MATCH, second_opinion=True),
+        AlertFacts("2026-04", day, Adjudication.TRUE_MATCH, second_opinion=True),
+        AlertFacts("2026-04", day, Adjudication.PENDING, second_opinion=True),
+        AlertFacts("2026-04", day, Adjudication.FALSE_MATCH),  # the engine alone
+    ])
+    assert (f.alerts, f.false_alerts) == (4, 2)
+    assert (f.second_opinion_alerts, f.second_opinion_false_alerts) == (3, 1)
+    values = figure_values(f + f)
+    assert (values["second_opinion_alerts"], values["second_opinion_false_alerts"]) == (6, 2)
+
+
 def test_values_follow_the_published_column_order() -> None:
     assert tuple(figure_values(Figures())) == FIGURE_COLUMNS
     groups = tally([], [AlertFacts("2026-04", date(2026, 4, 2), Adjudication.FALSE_MATCH,

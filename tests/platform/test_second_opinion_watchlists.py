@@ -119,11 +119,31 @@ def test_the_node_receives_the_second_opinion_to_decide_with(scenario: Scenario)
         f"/staff/deployments/{s.deployment_id}/console")
     assert "0.660 (lifted by the second opinion)" in console.text
 
-    # The public sees the decision rule: it is part of what was authorised.
+    # The lifted alert turns out false; the plain one true.
+    operator = s.staff["operator"]
+    ok(operator.post(f"/api/alerts/{recorded['id']}/adjudication",
+                     json={"adjudication": "false_match"}))
+    ok(operator.post(f"/api/alerts/{plain['id']}/adjudication",
+                     json={"adjudication": "true_match"}))
+
+    # The public sees the decision rule (it is part of what was authorised) and what it
+    # added: alerts lifted by the second opinion, and how many of them were false.
     public = ok(s.staff.anon.get(f"/api/public/deployments/{s.reference}"))
     assert public["second_opinion"] == REFERENCE_MODEL
+    assert {k: public["figures"][k] for k in (
+        "alerts", "false_alerts", "second_opinion_alerts", "second_opinion_false_alerts",
+    )} == {"alerts": 2, "false_alerts": 1, "second_opinion_alerts": 1,
+           "second_opinion_false_alerts": 1}
+    staff_figures = ok(s.staff["oversight"].get(s.url("/figures")))
+    assert (staff_figures["second_opinion_alerts"],
+            staff_figures["second_opinion_false_alerts"]) == (1, 1)
     page = s.staff.anon.get(f"/deployments/{s.reference}").text
     assert 'data-test="second-opinion"' in page and REFERENCE_MODEL in page
+    assert re.search(r'data-test="second-opinion-alerts">\s*1 of the alerts, 1 of them false',
+                     page)
+    total = next(row for row in ok(s.staff.anon.get(
+        f"/deployments/{s.reference}/figures.json"))["rows"] if row["month"] == "total")
+    assert (total["second_opinion_alerts"], total["second_opinion_false_alerts"]) == (1, 1)
 
 
 def test_a_plain_watchlist_releases_no_second_opinion(scenario: Scenario) -> None:
@@ -135,10 +155,18 @@ def test_a_plain_watchlist_releases_no_second_opinion(scenario: Scenario) -> Non
     released = ok(node.get(f"/api/node/deployments/{s.deployment_id}/watchlist"))
     assert released["reference_model"] is None
     assert released["entries"][0]["references"] is None
+    # No alert of it can claim the second opinion lifted it (the figures count those).
+    refused = node.post(f"/api/node/deployments/{s.deployment_id}/alerts", json={
+        "alert_uid": "alert-plain-1", "occurred_at": START.isoformat(), "camera": "cam-1",
+        "track_id": "t-1", "score": 0.66, "entry_id": released["entries"][0]["entry_id"],
+        "second_opinion": True})
+    assert refused.status_code == 422, refused.text
+    assert "decides without a second opinion" in refused.text
     assert ok(s.staff.anon.get(f"/api/public/deployments/{s.reference}"))[
         "second_opinion"] is None
-    assert 'data-test="second-opinion"' not in s.staff.anon.get(
-        f"/deployments/{s.reference}").text
+    page = s.staff.anon.get(f"/deployments/{s.reference}").text
+    assert 'data-test="second-opinion"' not in page
+    assert 'data-test="second-opinion-alerts"' not in page
 
 
 def test_the_staff_page_creates_a_watchlist_that_decides_with_a_second_opinion(

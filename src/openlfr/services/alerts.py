@@ -158,7 +158,8 @@ def _alert_by_uid(deployment_id: int, alert_uid: str) -> Select[m.Alert]:
 #: The deployment's watchlist and, if it holds it, the alert's entry's category; built
 #: once (one query an alert, reading neither the entry's photo nor its descriptors).
 _ALERT_ENTRY = (
-    select(m.Watchlist.destroyed_at, m.Watchlist.category_counts, m.WatchlistEntry.category)
+    select(m.Watchlist.destroyed_at, m.Watchlist.category_counts, m.Watchlist.reference_model,
+           m.WatchlistEntry.category)
     .outerjoin(m.WatchlistEntry, and_(m.WatchlistEntry.watchlist_id == m.Watchlist.id,
                                       m.WatchlistEntry.id == bindparam("entry_id")))
     .where(m.Watchlist.deployment_id == bindparam("deployment_id")))
@@ -170,7 +171,9 @@ _ALERT_ENTRIES = "openlfr_alert_entries"
 
 def _alert_entry(s: Session, deployment_id: int, data: AlertIn) -> tuple[int | None, str]:
     """The alert's entry and category. Once the watchlist is destroyed (a late delivery)
-    the entry is gone: the alert keeps the category the node was given, and no entry."""
+    the entry is gone: the alert keeps the category the node was given, and no entry. An
+    alert says the second opinion lifted it only where the watchlist decides with one
+    (the published figures count those)."""
     # Read once a transaction, as ``node_deployment_or_404`` reads the deployment: a group
     # of node writes holds many alerts for the same few entries.
     looked_up: dict[tuple[int, int], Any] = s.info.setdefault(_ALERT_ENTRIES, {})
@@ -179,6 +182,9 @@ def _alert_entry(s: Session, deployment_id: int, data: AlertIn) -> tuple[int | N
         looked_up[key] = s.connection().execute(
             _ALERT_ENTRY, {"deployment_id": deployment_id, "entry_id": data.entry_id}).first()
     found = looked_up[key]
+    if data.second_opinion and found is not None and found.reference_model is None:
+        raise InvalidInput("second_opinion", "this deployment's watchlist decides without a "
+                           "second opinion; no alert of it can have been lifted by one")
     if found is not None and found.destroyed_at is not None:
         if data.entry_category is None or data.entry_category not in found.category_counts:
             raise InvalidInput("entry_category", "the watchlist was destroyed when the "
@@ -379,6 +385,8 @@ class DeploymentFigures:
     unclear: int
     pending: int
     outcomes: dict[str, int]
+    second_opinion_alerts: int
+    second_opinion_false_alerts: int
 
 
 def deployment_figures(p: Platform, actor: Actor, deployment_id: int) -> DeploymentFigures:
@@ -392,4 +400,6 @@ def totals(total: figures.Figures) -> DeploymentFigures:
     return DeploymentFigures(
         faces_seen=total.faces_seen, tracks=total.tracks, alerts=total.alerts,
         confirmed=total.confirmed, false_alerts=total.false_alerts, unclear=total.unclear,
-        pending=total.pending, outcomes=dict(total.outcomes))
+        pending=total.pending, outcomes=dict(total.outcomes),
+        second_opinion_alerts=total.second_opinion_alerts,
+        second_opinion_false_alerts=total.second_opinion_false_alerts)

@@ -55,6 +55,8 @@ class AlertFacts:
     adjudication: Adjudication
     outcome: AlertOutcome | None = None
     demographic_group: str | None = None
+    second_opinion: bool = False
+    """Whether the second opinion lifted it to the threshold."""
 
 
 def _ratio(numerator: int, denominator: int, scale: int = 1) -> float | None:
@@ -81,6 +83,11 @@ class Figures:
     outcomes: Mapping[str, int] = field(default_factory=dict)
     #: false alerts by the demographic group the operator recorded (where recorded)
     false_alerts_by_group: Mapping[str, int] = field(default_factory=dict)
+    #: alerts the second opinion lifted to the threshold (a watchlist that decides with
+    #: one), and how many of those operators adjudicated false: what it added, and at
+    #: what cost to passers-by
+    second_opinion_alerts: int = 0
+    second_opinion_false_alerts: int = 0
 
     @property
     def stops(self) -> int:
@@ -121,7 +128,10 @@ class Figures:
             unclear=self.unclear + other.unclear, pending=self.pending + other.pending,
             outcomes=_sum_counts(self.outcomes, other.outcomes),
             false_alerts_by_group=_sum_counts(self.false_alerts_by_group,
-                                              other.false_alerts_by_group))
+                                              other.false_alerts_by_group),
+            second_opinion_alerts=self.second_opinion_alerts + other.second_opinion_alerts,
+            second_opinion_false_alerts=(self.second_opinion_false_alerts
+                                         + other.second_opinion_false_alerts))
 
 
 def _sum_counts(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
@@ -144,7 +154,7 @@ def tally(counters: Iterable[CounterFacts], alerts: Iterable[AlertFacts]) -> Fig
         *(_counter_counts(c.faces_seen, c.tracks, c.frames_processed, c.frames_dropped)
           for c in counters),
         *(_alert_counts(a.adjudication.value, a.outcome.value if a.outcome else None,
-                        a.demographic_group) for a in alerts)]))
+                        a.demographic_group, a.second_opinion) for a in alerts)]))
 
 
 # --- months -------------------------------------------------------------------------------
@@ -179,10 +189,12 @@ class MonthFigures:
 # ``services.tallies``.
 
 #: Tally names. Counters from batches; alerts by adjudication, outcome and, for false
-#: alerts, the recorded group.
+#: alerts, the recorded group; alerts the second opinion lifted, and of those the false.
 COUNTER_BATCHES = "counter_batches"
 COUNTER_NAMES = ("faces_seen", "tracks", "frames_processed", "frames_dropped")
 ALERTS = "alerts"
+SECOND_OPINION_ALERTS = "second_opinion_alerts"
+SECOND_OPINION_FALSE_ALERTS = "second_opinion_false_alerts"
 ADJUDICATION_PREFIX = "adjudication:"
 OUTCOME_PREFIX = "outcome:"
 FALSE_GROUP_PREFIX = "false_group:"
@@ -210,18 +222,25 @@ def _counter_counts(faces_seen: int, tracks: int, frames_processed: int | None,
 
 def alert_tally(alert: m.Alert) -> tuple[date, dict[str, int]]:
     """The day an alert counts on (when it occurred) and what it adds as it stands now."""
-    return _utc_day(alert.occurred_at), _alert_counts(alert.adjudication, alert.outcome,
-                                                      alert.demographic_group)
+    return _utc_day(alert.occurred_at), _alert_counts(
+        alert.adjudication, alert.outcome, alert.demographic_group, alert.second_opinion)
 
 
-def _alert_counts(adjudication: str, outcome: str | None, group: str | None) -> dict[str, int]:
-    """What one alert adds: itself, its adjudication, its outcome and, for a false alert,
-    the group the operator recorded (a group on any other alert is not counted)."""
+def _alert_counts(adjudication: str, outcome: str | None, group: str | None,
+                  second_opinion: bool) -> dict[str, int]:
+    """What one alert adds: itself, its adjudication, its outcome, for a false alert the
+    group the operator recorded (a group on any other alert is not counted) and, when
+    the second opinion lifted it, that (and whether it was false)."""
     counts = {ALERTS: 1, ADJUDICATION_PREFIX + adjudication: 1}
     if outcome:
         counts[OUTCOME_PREFIX + outcome] = 1
-    if adjudication == Adjudication.FALSE_MATCH.value and group:
+    false = adjudication == Adjudication.FALSE_MATCH.value
+    if false and group:
         counts[FALSE_GROUP_PREFIX + group] = 1
+    if second_opinion:
+        counts[SECOND_OPINION_ALERTS] = 1
+        if false:
+            counts[SECOND_OPINION_FALSE_ALERTS] = 1
     return counts
 
 
@@ -267,7 +286,9 @@ def figures_of(tally: Tally) -> Figures:
         false_alerts=tally.get(ADJUDICATION_PREFIX + Adjudication.FALSE_MATCH.value, 0),
         unclear=tally.get(ADJUDICATION_PREFIX + Adjudication.UNCLEAR.value, 0),
         pending=tally.get(ADJUDICATION_PREFIX + Adjudication.PENDING.value, 0),
-        outcomes=prefixed(OUTCOME_PREFIX), false_alerts_by_group=prefixed(FALSE_GROUP_PREFIX))
+        outcomes=prefixed(OUTCOME_PREFIX), false_alerts_by_group=prefixed(FALSE_GROUP_PREFIX),
+        second_opinion_alerts=tally.get(SECOND_OPINION_ALERTS, 0),
+        second_opinion_false_alerts=tally.get(SECOND_OPINION_FALSE_ALERTS, 0))
 
 
 def _sum_tallies(tallies: Iterable[Tally]) -> dict[str, int]:
@@ -418,7 +439,7 @@ def recount_facts(session: Session | Connection, deployment_ids: Iterable[int]
         add(batch.deployment_id, *counter_batch_tally(batch))  # type: ignore[arg-type]
     for alert in session.execute(select(
             m.Alert.deployment_id, m.Alert.occurred_at, m.Alert.adjudication, m.Alert.outcome,
-            m.Alert.demographic_group,
+            m.Alert.demographic_group, m.Alert.second_opinion,
     ).where(m.Alert.deployment_id.in_(ids))):
         add(alert.deployment_id, *alert_tally(alert))  # type: ignore[arg-type]
     for dep, days in by_day.items():
@@ -551,7 +572,8 @@ FIGURE_COLUMNS: tuple[str, ...] = (
     "false_alerts", "false_alerts_per_alert", "false_alerts_per_1000_faces", "unclear",
     "pending", "stops", "arrests",
     *(f"outcome_{o.value}" for o in AlertOutcome if o is not AlertOutcome.ARREST),
-    "outcome_not_recorded", "false_alerts_group_not_recorded")
+    "outcome_not_recorded", "false_alerts_group_not_recorded", SECOND_OPINION_ALERTS,
+    SECOND_OPINION_FALSE_ALERTS)
 GROUP_COLUMN_PREFIX = "false_alerts_group:"
 
 Cell = str | int | float | None
@@ -576,6 +598,8 @@ def figure_values(f: Figures) -> dict[str, Cell]:
             values[f"outcome_{o.value}"] = f.outcomes.get(o.value, 0)
     values["outcome_not_recorded"] = f.outcome_not_recorded
     values["false_alerts_group_not_recorded"] = f.false_alerts_group_not_recorded
+    values[SECOND_OPINION_ALERTS] = f.second_opinion_alerts
+    values[SECOND_OPINION_FALSE_ALERTS] = f.second_opinion_false_alerts
     return values
 
 
@@ -649,6 +673,8 @@ COLUMN_LABELS: dict[str, str] = {
        for o in AlertOutcome if o is not AlertOutcome.ARREST},
     "outcome_not_recorded": "Outcome not recorded",
     "false_alerts_group_not_recorded": "False alerts, group not recorded",
+    SECOND_OPINION_ALERTS: "Alerts lifted by the second opinion",
+    SECOND_OPINION_FALSE_ALERTS: "Of those, false alerts",
 }
 
 #: The columns of the short by-month and per-deployment tables.

@@ -458,6 +458,11 @@ class FiguresOut(Out):
     unclear: int
     pending: int
     outcomes: dict[str, int]
+    second_opinion_alerts: int = Field(
+        description="Alerts the second opinion lifted to the threshold (0 where the "
+                    "watchlist decides without one)")
+    second_opinion_false_alerts: int = Field(
+        description="Of those, the alerts operators adjudicated false")
 
 
 class LiveCountersOut(Out):

@@ -1,5 +1,6 @@
-"""The figures' running tallies summed by month too (``figure_month_tallies``), filled by
-recounting every deployment's figures.
+"""The figures' running tallies summed by month too (``figure_month_tallies``). They are
+filled by 0010's recount of every deployment's figures (the recount reads columns that
+later migrations add, so it runs after them).
 
 Revision ID: 0008
 Revises: 0007
@@ -18,8 +19,6 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    from openlfr.services.figures import rebuild_tallies
-
     op.create_table(
         "figure_month_tallies",
         sa.Column("deployment_id", sa.Integer(), nullable=False),
@@ -32,9 +31,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("deployment_id", "month", "name",
                                 name=op.f("pk_figure_month_tallies")),
     )
-    # The figures of what was recorded before (days and months): one full recount, then
-    # running totals.
-    rebuild_tallies(op.get_bind())
 
 
 def downgrade() -> None:

@@ -1,0 +1,34 @@
+"""The published figures count the alerts the second opinion lifted, and how many of
+those were false (``second_opinion_alerts``, ``second_opinion_false_alerts`` tallies):
+every deployment's tallies, days and months, recounted from its alerts and counter
+batches (this fills 0008's month tallies too).
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-05 04:30:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0010"
+down_revision: str | None = "0009"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_NAMES = ("second_opinion_alerts", "second_opinion_false_alerts")
+
+
+def upgrade() -> None:
+    from openlfr.services.figures import rebuild_tallies
+
+    # One full recount of what was recorded before, then running totals.
+    rebuild_tallies(op.get_bind())
+
+
+def downgrade() -> None:
+    for table in ("figure_tallies", "figure_month_tallies"):
+        op.execute(sa.text(f"DELETE FROM {table} WHERE name IN :names").bindparams(
+            sa.bindparam("names", _NAMES, expanding=True)))
