@@ -465,8 +465,9 @@ def sweep(truth: dict, recording: Recording, thresholds: list[float]) -> list[tu
     return rows
 
 
-def stages(truth: dict, recording: Recording) -> dict[str, float]:
-    """Detection recall, false detections, fragmentation, descriptors, scores."""
+def stages(truth: dict, recording: Recording) -> tuple[dict[str, float], dict[str, float]]:
+    """Detection recall, false detections, fragmentation, descriptors, scores; and each
+    enrolled walker's best score for themselves (0 when never named)."""
     width, height = truth["size"]
     present = matched = 0
     walker_tracks: dict[int, set[int]] = defaultdict(set)
@@ -517,7 +518,7 @@ def stages(truth: dict, recording: Recording) -> dict[str, float]:
         "enrolled: median best own score": statistics.median(own),
         "enrolled: lowest best own score": min(own),
         "best score of anyone else": passer_best,
-    }
+    }, {who: own_best.get(who, 0.0) for who in enrolled}
 
 
 # ---------------------------------------------------------------- the baseline loop
@@ -700,14 +701,15 @@ def main() -> None:
             tpir = len(found) / enrolled
             print(f"  {label}: TPIR {tpir:.2f} ({len(found)}/{enrolled}), "
                   f"false alerts {len(false)}, {fps:.1f} fps")
+            figure, own_best = stages(truth, recording)
             missed = sorted({w['identity'] for w in truth['walkers'] if w['enrolled']} - found)
-            if missed:
-                print(f"    missed: {', '.join(missed)}")
+            if missed:  # a best score of 0: never named as themselves (or never seen)
+                print("    missed (best own score): " + ", ".join(
+                    f"{who} ({own_best[who]:.2f})" for who in missed))
             for who, frame in false:
                 alert = next(a for a in alerts if a["subject"] == who and a["frame"] == frame)
                 print(f"    false alert: {who} at frame {frame} ("
                       f"{on_whom(truth, recording.detections, alert, watchlist, walker_views)})")
-            figure = stages(truth, recording)
             for key, value in figure.items():
                 print(f"    {key}: {value:.3f}")
             cpu = counters.pop("cpu_ms_per_frame")
