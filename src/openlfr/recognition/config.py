@@ -74,10 +74,9 @@ class EngineConfig:
     """Ask a second network (dlib's ResNet) about tracks whose score falls short of the
     threshold by less than matcher.SECOND_OPINION_LIFT, and lift the score when it names
     the same subject (matcher.py, "Second opinion"). Needs a watchlist built with
-    ``--second-opinion``; ``openlfr evaluate --second-opinion`` audits it. Off by default,
-    and governed deployments cannot use it yet: the platform's watchlists and the nodes
-    do not carry dlib's descriptors, and the threshold gate does not ask how an audit
-    decided."""
+    ``--second-opinion``; ``openlfr evaluate --second-opinion`` audits it. Off by default;
+    on a node the released watchlist decides it (a platform watchlist created with a
+    reference model), and the threshold gate holds it to an audit made the same way."""
 
     workers: int = 2
     """Worker processes for detection and description (0: all in the calling process)."""
