@@ -126,7 +126,7 @@ def add_entry(p: Platform, actor: Actor, deployment_id: int,
 
 
 def _require_matching_descriptors(p: Platform, s: Session, w: m.Watchlist,
-                         data: WatchlistEntryIn) -> None:
+                                  data: WatchlistEntryIn) -> None:
     """Every descriptor of a watchlist has one length (its model's): one of another length
     would be matched against nothing a node computes, or crash it. A watchlist that decides
     with a second opinion needs that model's descriptors of every photo too, and one that
