@@ -35,7 +35,7 @@ OUTCOMES = ("arrest", "no_further_action", "not_engaged", "other")
 GROUPS = (None, "group-a", "group-b")
 
 actions = st.lists(st.one_of(
-    st.tuples(st.just("alert"), st.integers(0, HOURS * 60 - 5)),
+    st.tuples(st.just("alert"), st.integers(0, HOURS * 60 - 5), st.booleans()),
     st.tuples(st.just("retry"), st.integers(0, 30)),
     st.tuples(st.just("counters"), st.integers(0, 5000), st.integers(0, 2000),
               st.one_of(st.none(), st.integers(5, HOURS * 60 - 5)), st.integers(0, 90)),
@@ -75,19 +75,41 @@ def _by_month_within(by_day: dict[int, dict[date, dict[str, int]]], start: date 
     return figures.Facts(months)  # type: ignore[arg-type]
 
 
+def _second_opinion_watchlist(s: Scenario) -> int:
+    """A watchlist that decides with a second opinion, of one entry (its id)."""
+    planner = s.staff["planner"]
+    ok(planner.post(s.url("/watchlist"), json={
+        "descriptor_model": WATCHLIST_MODEL, "reference_model": "dlib:test"}), 201)
+    return int(ok(planner.post(s.url("/watchlist/entries"), json={
+        "subject_ref": "CASE-1", "category": "wanted_for_arrest", "source": "PNC",
+        "authorised_by": "Insp. Example", "image_taken_on": "2026-01-10",
+        "descriptors": [[0.1] * 128], "references": [[0.2] * 128]}), 201)["id"])
+
+
+def _activate_with_second_opinion(s: Scenario) -> int:
+    """The deployment governed ahead with that watchlist and activated at A_START for
+    HOURS: the entry's id."""
+    entry = authorise_ahead(s, A_START, A_START + timedelta(hours=HOURS),
+                            lambda: _second_opinion_watchlist(s), second_opinion="dlib:test")
+    s.clock.now = A_START
+    ok(s.staff["operator"].post(s.url("/activate")))
+    return entry
+
+
 def test_running_figures_equal_a_recount_after_any_actions(scenario_on: Scenario) -> None:
-    """On SQLite and on PostgreSQL (each writes the tallies its own way)."""
+    """On SQLite and on PostgreSQL (each writes the tallies its own way). The watchlist
+    decides with a second opinion, so alerts come lifted by it and not."""
     s = scenario_on
-    entry = activate_at(s, A_START, hours=HOURS)
+    entry = _activate_with_second_opinion(s)
     s.clock.now = A_START + timedelta(hours=HOURS, minutes=-1)
     node, operator = s.staff.node(s.deployment_id), s.staff["operator"]
     p = s.staff.platform
     alerts: list[tuple[int, dict[str, Any]]] = []  # (id, the body posted)
     batches = [0]
 
-    def post_alert(minutes: int) -> None:
+    def post_alert(minutes: int, lifted: bool) -> None:
         body = {"alert_uid": f"alert-uid-{len(alerts)}", "camera": "cam-1", "score": 0.7,
-                "track_id": f"t-{len(alerts)}", "entry_id": entry,
+                "track_id": f"t-{len(alerts)}", "entry_id": entry, "second_opinion": lifted,
                 "occurred_at": (A_START + timedelta(minutes=minutes)).isoformat()}
         alerts.append((ok(node.post(f"/api/node/deployments/{s.deployment_id}/alerts",
                                     json=body), 201)["id"], body))
@@ -98,7 +120,7 @@ def test_running_figures_equal_a_recount_after_any_actions(scenario_on: Scenario
     def run(sequence: list[tuple[Any, ...]]) -> None:
         for kind, *args in sequence:
             if kind == "alert":
-                post_alert(args[0])
+                post_alert(*args)
             elif kind == "retry" and alerts:
                 alert_id, body = alerts[args[0] % len(alerts)]
                 again = ok(node.post(f"/api/node/deployments/{s.deployment_id}/alerts",
@@ -153,6 +175,7 @@ def test_running_figures_equal_a_recount_after_any_actions(scenario_on: Scenario
 
     run()
     assert len(alerts) > 10 and batches[0] > 10  # the sequences did reach every kind
+    assert {body["second_opinion"] for _, body in alerts} == {True, False}
     # A rebuild (after a migration, or rows changed outside the use cases) replaces both
     # tables by the same recount.
     with p.sessions.begin() as session:
@@ -208,20 +231,7 @@ def test_migration_0010_counts_the_alerts_the_second_opinion_lifted_before(
     count): the migration's recount counts them, and the false among them."""
     s = scenario_on
     p = s.staff.platform
-
-    def enrol() -> int:
-        planner = s.staff["planner"]
-        ok(planner.post(s.url("/watchlist"), json={
-            "descriptor_model": WATCHLIST_MODEL, "reference_model": "dlib:test"}), 201)
-        return int(ok(planner.post(s.url("/watchlist/entries"), json={
-            "subject_ref": "CASE-1", "category": "wanted_for_arrest", "source": "PNC",
-            "authorised_by": "Insp. Example", "image_taken_on": "2026-01-10",
-            "descriptors": [[0.1] * 128], "references": [[0.2] * 128]}), 201)["id"])
-
-    entry = authorise_ahead(s, A_START, A_START + timedelta(hours=HOURS), enrol,
-                            second_opinion="dlib:test")
-    s.clock.now = A_START
-    ok(s.staff["operator"].post(s.url("/activate")))
+    entry = _activate_with_second_opinion(s)
     s.clock.now = A_START + timedelta(hours=1)
     node = s.staff.node(s.deployment_id)
     ids = [ok(node.post(f"/api/node/deployments/{s.deployment_id}/alerts", json={
