@@ -628,6 +628,8 @@ def main() -> None:
                         help="engine setting (default: shipped)")
     parser.add_argument("--full-detection-every", type=int,
                         help="engine setting (default: shipped)")
+    parser.add_argument("--full-detection-every-small", type=int,
+                        help="engine setting (default: shipped)")
     parser.add_argument("--embed-every-frames", type=int,
                         help="engine setting (default: shipped)")
     parser.add_argument("--describe-less-below", type=float,
@@ -660,6 +662,7 @@ def main() -> None:
         k: v for k, v in (("min_face_px", args.min_face_px),
                           ("min_track_embeddings", args.min_track_embeddings),
                           ("full_detection_every", args.full_detection_every),
+                          ("full_detection_every_small", args.full_detection_every_small),
                           ("embed_every_frames", args.embed_every_frames),
                           ("describe_less_below", args.describe_less_below))
         if v is not None})

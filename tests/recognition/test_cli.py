@@ -53,6 +53,20 @@ def test_watch_json_prints_alerts_then_a_summary(watchlist_file: Path) -> None:
     assert cpu["total"] == pytest.approx(sum(cpu.values()) - cpu["total"], abs=0.05)
 
 
+def test_watch_searches_small_video_near_the_tracks_when_asked(watchlist_file: Path) -> None:
+    """The clip is 640x360, no larger than --detect-max-px: searched whole on every frame
+    unless --full-detection-every-small asks for near searches between; the same alert."""
+    result = openlfr("watch", str(CLIP), "--watchlist", str(watchlist_file), "--json",
+                     "--full-detection-every-small", "2")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["subject"] for a in lines[:-1]] == ["lin_manuel_miranda"]
+    assert lines[-1]["cpu_ms_per_frame"]["search_near"] > 0
+    refused = openlfr("watch", str(CLIP), "--watchlist", str(watchlist_file),
+                      "--full-detection-every-small", "0")
+    assert refused.returncode != 0 and "full-detection-every-small" in refused.stderr
+
+
 def test_watch_prints_readable_alerts_and_a_summary(watchlist_file: Path) -> None:
     result = openlfr(
         "watch", str(GROUPS), "--watchlist", str(watchlist_file), "--threshold", "0.55"

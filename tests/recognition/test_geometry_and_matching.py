@@ -467,6 +467,7 @@ def test_a_still_photo_decides_on_one_description() -> None:
         {"detect_max_px": 10},
         {"embed_every_frames": 0},
         {"full_detection_every": 0},
+        {"full_detection_every_small": 0},
     ],
 )
 def test_config_refuses_nonsense(kwargs: dict[str, float]) -> None:

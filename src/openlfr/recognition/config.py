@@ -37,6 +37,14 @@ class EngineConfig:
     every frame whole (on 720p walk-by scenes the whole search already runs faster than
     real time, and the near search lost a face at 4,900 entries)."""
 
+    full_detection_every_small: int = 1
+    """The same for video frames no larger than detect_max_px (720p and down). 1, the
+    default, searches every frame whole. 2 takes 15-25% off the CPU at 720p, but breaks
+    more tracks (a face found near a track and not joined to it starts another), and on
+    the walk-by scenes with 4,848 further entries it lost one person in 16 runs and
+    brought strangers' best scores closer to the threshold (README, "Benchmark"): a
+    setting for a CPU that would otherwise drop frames, not a free gain."""
+
     embed_every_frames: int = 4
     """A live track is described again at least this often (in frames)."""
 
@@ -99,6 +107,9 @@ class EngineConfig:
         if self.full_detection_every < 1:
             raise ValueError(
                 f"full_detection_every must be at least 1, got {self.full_detection_every}")
+        if self.full_detection_every_small < 1:
+            raise ValueError("full_detection_every_small must be at least 1, got "
+                             f"{self.full_detection_every_small}")
         if self.repeat_alert_s < 0:
             raise ValueError(f"repeat_alert_s must be 0 or more, got {self.repeat_alert_s}")
         if self.fuse_best < 1 or self.track_memory < self.fuse_best:

@@ -7,9 +7,10 @@ Stages and where they run:
   thread waits instead, so no frame is ever dropped.
 * detect and describe: workers (see workers.py), several frames at once, so every core
   works. On video larger than `detect_max_px` the whole frame is searched on one frame
-  in `full_detection_every`; the frames between are searched only around the tracked
-  faces (regions laid on one sheet, a fraction of the pixels), once the frame before
-  them is tracked. Frames whose regions would cover much of the frame are searched whole.
+  in `full_detection_every` (smaller video: `full_detection_every_small`); the frames
+  between are searched only around the tracked faces (regions laid on one sheet, a
+  fraction of the pixels), once the frame before them is tracked. Frames whose regions
+  would cover much of the frame are searched whole.
 * track, fuse each track's descriptors, match and decide: the calling thread, in frame
   order; cheap NumPy work. Its matrix products keep to one BLAS thread while the pipeline
   runs: the cores belong to the workers, and a BLAS pool contending with them made
@@ -306,8 +307,7 @@ class Watcher:
                 elif item is not None:
                     # Whole frames are searched at once, in parallel; the frames between
                     # wait for the frame before them to be tracked.
-                    whole = item.still or taken % self.config.full_detection_every == 0 or (
-                        max(item.image.shape[:2]) <= self.config.detect_max_px)
+                    whole = item.still or taken % self._full_every(item) == 0
                     taken += 1
                     detecting.append(_PendingDetect(
                         item, self._submit_detect(item) if whole else None, whole))
@@ -338,6 +338,13 @@ class Watcher:
                 described, cpu = pending.future.result()
                 self.stage_cpu.describe_s += cpu
                 yield from self._match(pending.frame, pending.sightings, described)
+
+    def _full_every(self, frame: Frame) -> int:
+        """One frame in this many is searched whole (the rest near the tracks)."""
+        c = self.config
+        if max(frame.image.shape[:2]) > c.detect_max_px:
+            return c.full_detection_every
+        return c.full_detection_every_small
 
     def _submit_detect(self, frame: Frame) -> Future[tuple[FaceSearch, float]]:
         c = self.config
