@@ -229,8 +229,8 @@ class FaceAnalyzer:
         frame's detection scale and laid side by side on one mid-grey sheet (grey is what
         the network sees as nothing), which the detector searches in one call. A box that
         reaches a cut edge inside the frame is a face cut in two (a neighbour's) and is
-        left for the whole-frame search; boxes found twice, in overlapping regions, count
-        once."""
+        left for the whole-frame search; a face found twice, in overlapping regions (whole
+        in one, in part in the other), counts once, whole (DUPLICATE_SHARE)."""
         height, width = image.shape[:2]
         scale = self.detection_scale(height, width, min_face_px=min_face_px, max_px=max_px)
         cuts = [c for c in (_clip(r, width, height) for r in regions)
@@ -257,9 +257,8 @@ class FaceAnalyzer:
                 box = Box(round(cut.left + (b.left - x) * fx), round(cut.top + (b.top - y) * fy),
                           round(cut.left + (b.right - x) * fx),
                           round(cut.top + (b.bottom - y) * fy))
-                if not _touches_cut(box, cut, width, height) and not any(
-                        box.iou(other) > DUPLICATE_IOU for _, other in found):
-                    found.append((score, box))
+                if not _touches_cut(box, cut, width, height):
+                    found = _once(found, (score, box))
                 break
         return self._search_result(image, found, min_face_px)
 
@@ -307,8 +306,21 @@ def _large_faces_whole(
     return large + [(s, b) for s, b in fine if not inside(b)]
 
 
-DUPLICATE_IOU = 0.5
-"""Two boxes overlapping this much, from overlapping regions, are one face."""
+DUPLICATE_SHARE = 0.5
+"""Two boxes of the near search that overlap by more than this share of the smaller one's
+area are one face found twice: whole in one region, and cut by the edge of an overlapping
+region in another (the detector's box for a cut face can stop short of the cut, so
+`_touches_cut` misses it) or, in a crowd, half hidden behind it."""
+
+
+def _once(found: list[tuple[float, Box]], new: tuple[float, Box]) -> list[tuple[float, Box]]:
+    """`found` with `new` added, unless it and a found box are one face (DUPLICATE_SHARE):
+    then the larger of the two stays, the whole face rather than its part."""
+    box = new[1]
+    for i, (_, other) in enumerate(found):
+        if box.overlap_of_smaller(other) > DUPLICATE_SHARE:
+            return found[:i] + [new] + found[i + 1:] if box.area > other.area else found
+    return [*found, new]
 
 
 def _reduction(scale: float, height: int, width: int, max_px: int) -> int:

@@ -35,14 +35,21 @@ class Box:
     def area(self) -> int:
         return max(0, self.width) * max(0, self.height)
 
-    def iou(self, other: Box) -> float:
-        """Intersection over union of two boxes, 0..1."""
+    def intersection(self, other: Box) -> int:
+        """The area the two boxes share."""
         inter_w = min(self.right, other.right) - max(self.left, other.left)
         inter_h = min(self.bottom, other.bottom) - max(self.top, other.top)
-        if inter_w <= 0 or inter_h <= 0:
-            return 0.0
-        inter = inter_w * inter_h
-        return inter / float(self.area + other.area - inter)
+        return inter_w * inter_h if inter_w > 0 and inter_h > 0 else 0
+
+    def iou(self, other: Box) -> float:
+        """Intersection over union of two boxes, 0..1."""
+        inter = self.intersection(other)
+        return inter / float(self.area + other.area - inter) if inter else 0.0
+
+    def overlap_of_smaller(self, other: Box) -> float:
+        """Their intersection's share of the smaller box's area, 0..1 (1: one holds the
+        other)."""
+        return self.intersection(other) / float(max(1, min(self.area, other.area)))
 
     def scaled(self, factor: float) -> Box:
         return Box(
