@@ -154,7 +154,7 @@ def watch(
         EngineConfig.full_detection_every_small,
         min=1,
         help="The same for video no larger than --detect-max-px (720p and down). 2 saves "
-        "15-25% of the CPU at 720p but breaks more tracks and lost a person at 4,848 "
+        "13-22% of the CPU at 720p but breaks more tracks and lost a person at 4,848 "
         "entries on one walk-by scene in 16: for a CPU that would otherwise drop frames.",
     ),
     max_reconnects: int = typer.Option(

@@ -39,11 +39,10 @@ class EngineConfig:
 
     full_detection_every_small: int = 1
     """The same for video frames no larger than detect_max_px (720p and down). 1, the
-    default, searches every frame whole. 2 takes 15-25% off the CPU at 720p, but breaks
-    more tracks (a face found near a track and not joined to it starts another), and on
-    the walk-by scenes with 4,848 further entries it lost one person in 16 runs and
-    brought strangers' best scores closer to the threshold (README, "Benchmark"): a
-    setting for a CPU that would otherwise drop frames, not a free gain."""
+    default, searches every frame whole. 2 takes 13-22% off the CPU at 720p, but breaks
+    more tracks, and on the walk-by scenes with 4,848 further entries it lost a person in
+    one run of 16 (README, "Benchmark"): a setting for a CPU that would otherwise drop
+    frames, not a free gain."""
 
     embed_every_frames: int = 4
     """A live track is described again at least this often (in frames)."""
