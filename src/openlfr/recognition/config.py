@@ -33,13 +33,13 @@ class EngineConfig:
     """Video frames larger than detect_max_px (1080p and up, where a whole-frame search
     costs most): the whole frame is searched for faces on one frame in this many; the
     frames between are searched only around the faces being tracked (a new face is found
-    at most this many frames late, at a fraction of the cost). Smaller frames, and 1:
-    every frame whole (on 720p walk-by scenes the whole search already runs faster than
-    real time, and the near search lost a face at 4,900 entries)."""
+    at most this many frames late, at a fraction of the cost). 1: every frame whole.
+    Smaller frames: full_detection_every_small."""
 
     full_detection_every_small: int = 1
     """The same for video frames no larger than detect_max_px (720p and down). 1, the
-    default, searches every frame whole. 2 takes 13-22% off the CPU at 720p, but breaks
+    default, searches every frame whole: at 720p that already runs faster than real time
+    on the walk-by scenes. 2 takes 13-22% off the CPU at 720p, but breaks
     more tracks, and on the walk-by scenes with 4,848 further entries it lost a person in
     one run of 16 (README, "Benchmark"): a setting for a CPU that would otherwise drop
     frames, not a free gain."""
