@@ -46,6 +46,20 @@ DESCRIPTOR_OPTION = typer.Option(
 BACKEND_OPTION = typer.Option(
     "auto", help="How dlib's networks run: auto (ONNX Runtime if it loads), onnx, or dlib."
 )
+FULL_DETECTION_EVERY_OPTION = typer.Option(
+    EngineConfig.full_detection_every,
+    min=1,
+    help="Video larger than --detect-max-px: search the whole frame on one frame in "
+    "N, the frames between only around the faces being tracked (a newcomer is found at "
+    "most N frames late). 1: every frame whole.",
+)
+FULL_DETECTION_EVERY_SMALL_OPTION = typer.Option(
+    EngineConfig.full_detection_every_small,
+    min=1,
+    help="The same for video no larger than --detect-max-px (720p and down). 2 saves "
+    "13-22% of the CPU at 720p but breaks more tracks and lost a person at 4,848 "
+    "entries on one walk-by scene in 16: for a CPU that would otherwise drop frames.",
+)
 
 watchlist_app = typer.Typer(help="Build and inspect watchlist files.", no_args_is_help=True)
 
@@ -143,20 +157,8 @@ def watch(
     min_face_px: int = typer.Option(
         EngineConfig.min_face_px, min=1, help="Skip (and count) faces narrower than this."
     ),
-    full_detection_every: int = typer.Option(
-        EngineConfig.full_detection_every,
-        min=1,
-        help="Video larger than --detect-max-px: search the whole frame on one frame in "
-        "N, the frames between only around the faces being tracked (a newcomer is found at "
-        "most N frames late). 1: every frame whole.",
-    ),
-    full_detection_every_small: int = typer.Option(
-        EngineConfig.full_detection_every_small,
-        min=1,
-        help="The same for video no larger than --detect-max-px (720p and down). 2 saves "
-        "13-22% of the CPU at 720p but breaks more tracks and lost a person at 4,848 "
-        "entries on one walk-by scene in 16: for a CPU that would otherwise drop frames.",
-    ),
+    full_detection_every: int = FULL_DETECTION_EVERY_OPTION,
+    full_detection_every_small: int = FULL_DETECTION_EVERY_SMALL_OPTION,
     max_reconnects: int = typer.Option(
         20, min=0, help="Live sources: reconnect attempts before giving up."
     ),

@@ -11,7 +11,11 @@ from typing import Annotated, Any
 
 import typer
 
-from openlfr.cli.engine_commands import BACKEND_OPTION
+from openlfr.cli.engine_commands import (
+    BACKEND_OPTION,
+    FULL_DETECTION_EVERY_OPTION,
+    FULL_DETECTION_EVERY_SMALL_OPTION,
+)
 from openlfr.cli.errors import fail
 from openlfr.cli.node_command import EXIT_INTERRUPTED, event_printer, event_text
 from openlfr.node import NodeConfig
@@ -74,6 +78,8 @@ def fleet_run(
     ] = None,
     min_face_px: Annotated[int, typer.Option(
         min=1, help="Skip (and count) faces narrower than this.")] = EngineConfig.min_face_px,
+    full_detection_every: int = FULL_DETECTION_EVERY_OPTION,
+    full_detection_every_small: int = FULL_DETECTION_EVERY_SMALL_OPTION,
     backend: str = BACKEND_OPTION,
     as_json: Annotated[bool, typer.Option(
         "--json", help="One JSON object per line: each event (with its camera), then a "
@@ -104,8 +110,9 @@ def fleet_run(
         fail(exc)
     node = NodeConfig(platform_url=platform, api_key="", deployment="", source="",
                       outbox_dir=outbox or default_outbox_dir(), workers=workers,
-                      min_face_px=min_face_px, backend=backend,
-                      flush_timeout_s=flush_timeout_s)
+                      min_face_px=min_face_px, full_detection_every=full_detection_every,
+                      full_detection_every_small=full_detection_every_small,
+                      backend=backend, flush_timeout_s=flush_timeout_s)
     options = FleetOptions(node, describers=describers, max_restarts=max_restarts)
     report = event_printer(as_json, fleet_event_text)
 

@@ -12,7 +12,11 @@ from typing import Annotated
 
 import typer
 
-from openlfr.cli.engine_commands import BACKEND_OPTION
+from openlfr.cli.engine_commands import (
+    BACKEND_OPTION,
+    FULL_DETECTION_EVERY_OPTION,
+    FULL_DETECTION_EVERY_SMALL_OPTION,
+)
 from openlfr.cli.errors import fail
 from openlfr.node import NodeConfig, NodeError, NodeRunner, NodeSummary, OutboxError
 from openlfr.node.runner import Event, default_outbox_dir
@@ -150,6 +154,8 @@ def node_run(
     detect_max_px: Annotated[int, typer.Option(
         min=64, help="Scale frames down to this long side for detection.")
     ] = EngineConfig.detect_max_px,
+    full_detection_every: int = FULL_DETECTION_EVERY_OPTION,
+    full_detection_every_small: int = FULL_DETECTION_EVERY_SMALL_OPTION,
     max_reconnects: Annotated[int, typer.Option(
         min=0, help="Live sources: reconnect attempts in a row before giving up.")] = 20,
     backend: str = BACKEND_OPTION,
@@ -170,7 +176,9 @@ def node_run(
     config = NodeConfig(
         platform_url=platform, api_key=api_key, deployment=deployment, source=source,
         camera=camera, outbox_dir=outbox or default_outbox_dir(), workers=workers,
-        min_face_px=min_face_px, detect_max_px=detect_max_px, backend=backend,
+        min_face_px=min_face_px, detect_max_px=detect_max_px,
+        full_detection_every=full_detection_every,
+        full_detection_every_small=full_detection_every_small, backend=backend,
         detector=detector, max_reconnects=max_reconnects, loop=loop,
         counters_interval_s=flush_interval_s, poll_interval_s=poll_interval_s,
         timeout_s=timeout_s, backoff_max_s=backoff_max_s, flush_timeout_s=flush_timeout_s,

@@ -90,6 +90,8 @@ class NodeConfig:
     workers: int = 2
     min_face_px: int = EngineConfig.min_face_px
     detect_max_px: int = EngineConfig.detect_max_px
+    full_detection_every: int = EngineConfig.full_detection_every
+    full_detection_every_small: int = EngineConfig.full_detection_every_small
     backend: str = "auto"
     detector: str = "auto"
     max_reconnects: int | None = 20
@@ -103,6 +105,15 @@ class NodeConfig:
     """How long to keep trying to empty the outbox at the end (None: until it is empty)."""
     connect_timeout_s: float = 60.0
     """How long to wait for the platform to answer at start."""
+
+    def engine_config(self, threshold: float, second_opinion: bool) -> EngineConfig:
+        """The engine's settings for a run: the deployment's threshold and decision rule
+        (the platform's, never the node's to choose) with this node's detection settings."""
+        return EngineConfig(threshold=threshold, workers=self.workers,
+                            min_face_px=self.min_face_px, detect_max_px=self.detect_max_px,
+                            full_detection_every=self.full_detection_every,
+                            full_detection_every_small=self.full_detection_every_small,
+                            second_opinion=second_opinion)
 
 
 @dataclass
@@ -415,9 +426,8 @@ class NodeRunner:
                     descriptor=descriptor_for_model(watchlist.descriptor_model))
             # The second opinion is the watchlist's (the deployment's decision rule, held
             # by the threshold gate to an audit made with it), never the node's to choose.
-            config = EngineConfig(threshold=status.threshold, workers=c.workers,
-                                  min_face_px=c.min_face_px, detect_max_px=c.detect_max_px,
-                                  second_opinion=watchlist.reference_model is not None)
+            config = c.engine_config(status.threshold,
+                                     second_opinion=watchlist.reference_model is not None)
             watcher = Watcher(watchlist, config, analyzer)
         except (RecognitionError, ValueError) as exc:
             _forget(watchlist)
