@@ -15,7 +15,7 @@ from openlfr.fleet import FleetError
 from openlfr.node import NodeConfig, NodeError
 from openlfr.recognition import EngineConfig
 
-SETTINGS = ["--min-face-px", "40", "--full-detection-every", "2",
+SETTINGS = ["--min-face-px", "40", "--detect-max-px", "960", "--full-detection-every", "2",
             "--full-detection-every-small", "2"]
 
 
@@ -51,8 +51,8 @@ def test_node_run_passes_the_settings_on(monkeypatch: pytest.MonkeyPatch) -> Non
         "--deployment", "LFR-2026-0007", "--source", "clip.mp4", *SETTINGS])
     assert result.exit_code == 1 and "stopped by the test" in result.output
     (config,) = given
-    assert (config.min_face_px, config.full_detection_every,
-            config.full_detection_every_small) == (40, 2, 2)
+    assert (config.min_face_px, config.detect_max_px, config.full_detection_every,
+            config.full_detection_every_small) == (40, 960, 2, 2)
     refused = CliRunner().invoke(app, [
         "node", "run", "--platform", "http://127.0.0.1:9", "--api-key", "olfr_test",
         "--deployment", "LFR-2026-0007", "--source", "clip.mp4",
@@ -78,5 +78,6 @@ def test_fleet_run_passes_the_settings_to_every_camera(
         "--cameras", str(cameras), *SETTINGS])
     assert result.exit_code == 1 and "stopped by the test" in result.output
     (options,) = given
-    assert (options.node.min_face_px, options.node.full_detection_every,
-            options.node.full_detection_every_small) == (40, 2, 2)
+    node = options.node
+    assert (node.min_face_px, node.detect_max_px, node.full_detection_every,
+            node.full_detection_every_small) == (40, 960, 2, 2)

@@ -46,6 +46,11 @@ DESCRIPTOR_OPTION = typer.Option(
 BACKEND_OPTION = typer.Option(
     "auto", help="How dlib's networks run: auto (ONNX Runtime if it loads), onnx, or dlib."
 )
+MIN_FACE_PX_OPTION = typer.Option(
+    EngineConfig.min_face_px, min=1, help="Skip (and count) faces narrower than this.")
+DETECT_MAX_PX_OPTION = typer.Option(
+    EngineConfig.detect_max_px, min=64,
+    help="Scale frames down to this long side for detection.")
 FULL_DETECTION_EVERY_OPTION = typer.Option(
     EngineConfig.full_detection_every,
     min=1,
@@ -149,14 +154,8 @@ def watch(
         "cpu_ms_per_frame, fps)."
     ),
     workers: int = typer.Option(2, min=0, help="Workers for detection and description."),
-    detect_max_px: int = typer.Option(
-        EngineConfig.detect_max_px,
-        min=64,
-        help="Scale frames down to this long side for detection.",
-    ),
-    min_face_px: int = typer.Option(
-        EngineConfig.min_face_px, min=1, help="Skip (and count) faces narrower than this."
-    ),
+    detect_max_px: int = DETECT_MAX_PX_OPTION,
+    min_face_px: int = MIN_FACE_PX_OPTION,
     full_detection_every: int = FULL_DETECTION_EVERY_OPTION,
     full_detection_every_small: int = FULL_DETECTION_EVERY_SMALL_OPTION,
     max_reconnects: int = typer.Option(

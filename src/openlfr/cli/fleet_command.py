@@ -13,14 +13,15 @@ import typer
 
 from openlfr.cli.engine_commands import (
     BACKEND_OPTION,
+    DETECT_MAX_PX_OPTION,
     FULL_DETECTION_EVERY_OPTION,
     FULL_DETECTION_EVERY_SMALL_OPTION,
+    MIN_FACE_PX_OPTION,
 )
 from openlfr.cli.errors import fail
 from openlfr.cli.node_command import EXIT_INTERRUPTED, event_printer, event_text
 from openlfr.node import NodeConfig
 from openlfr.node.runner import default_outbox_dir
-from openlfr.recognition import EngineConfig
 
 fleet_app = typer.Typer(help="Run many cameras on a Ray cluster.", no_args_is_help=True)
 
@@ -76,8 +77,8 @@ def fleet_run(
         min=0.0, help="At the end, give up emptying an outbox after this many seconds "
         "(pending items stay for the next start). Default: keep trying; Ctrl-C gives up.")
     ] = None,
-    min_face_px: Annotated[int, typer.Option(
-        min=1, help="Skip (and count) faces narrower than this.")] = EngineConfig.min_face_px,
+    min_face_px: int = MIN_FACE_PX_OPTION,
+    detect_max_px: int = DETECT_MAX_PX_OPTION,
     full_detection_every: int = FULL_DETECTION_EVERY_OPTION,
     full_detection_every_small: int = FULL_DETECTION_EVERY_SMALL_OPTION,
     backend: str = BACKEND_OPTION,
@@ -110,7 +111,8 @@ def fleet_run(
         fail(exc)
     node = NodeConfig(platform_url=platform, api_key="", deployment="", source="",
                       outbox_dir=outbox or default_outbox_dir(), workers=workers,
-                      min_face_px=min_face_px, full_detection_every=full_detection_every,
+                      min_face_px=min_face_px, detect_max_px=detect_max_px,
+                      full_detection_every=full_detection_every,
                       full_detection_every_small=full_detection_every_small,
                       backend=backend, flush_timeout_s=flush_timeout_s)
     options = FleetOptions(node, describers=describers, max_restarts=max_restarts)

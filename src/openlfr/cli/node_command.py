@@ -14,13 +14,14 @@ import typer
 
 from openlfr.cli.engine_commands import (
     BACKEND_OPTION,
+    DETECT_MAX_PX_OPTION,
     FULL_DETECTION_EVERY_OPTION,
     FULL_DETECTION_EVERY_SMALL_OPTION,
+    MIN_FACE_PX_OPTION,
 )
 from openlfr.cli.errors import fail
 from openlfr.node import NodeConfig, NodeError, NodeRunner, NodeSummary, OutboxError
 from openlfr.node.runner import Event, default_outbox_dir
-from openlfr.recognition import EngineConfig
 
 node_app = typer.Typer(help="Run an engine node for a deployment.", no_args_is_help=True)
 
@@ -149,11 +150,8 @@ def node_run(
         "until the deployment ends (demos and tests).")] = False,
     as_json: Annotated[bool, typer.Option(
         "--json", help="One JSON object per line: each event, then a summary.")] = False,
-    min_face_px: Annotated[int, typer.Option(
-        min=1, help="Skip (and count) faces narrower than this.")] = EngineConfig.min_face_px,
-    detect_max_px: Annotated[int, typer.Option(
-        min=64, help="Scale frames down to this long side for detection.")
-    ] = EngineConfig.detect_max_px,
+    min_face_px: int = MIN_FACE_PX_OPTION,
+    detect_max_px: int = DETECT_MAX_PX_OPTION,
     full_detection_every: int = FULL_DETECTION_EVERY_OPTION,
     full_detection_every_small: int = FULL_DETECTION_EVERY_SMALL_OPTION,
     max_reconnects: Annotated[int, typer.Option(
