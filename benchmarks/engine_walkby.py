@@ -65,7 +65,7 @@ from openlfr.recognition.enrolment import (
 )
 from openlfr.recognition.matcher import pair_similarities
 from openlfr.recognition.pipeline import stage_cpu_line
-from openlfr.recognition.sources import VideoFileSource
+from openlfr.recognition.sources import PacedVideoSource, VideoFileSource
 from openlfr.recognition.watchlist import Subject
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -356,12 +356,16 @@ class RecordingWatcher(Watcher):
             del self._identify  # the class's own again
 
 
-def run_engine(clip: Path, watchlist: Watchlist, analyzer: FaceAnalyzer, config: EngineConfig
-               ) -> tuple[list[dict], float, Recording, dict]:
+def run_engine(clip: Path, watchlist: Watchlist, analyzer: FaceAnalyzer, config: EngineConfig,
+               realtime_fps: float | None = None) -> tuple[list[dict], float, Recording, dict]:
+    """Run the engine on a scene: read as fast as the engine goes, or, with
+    ``realtime_fps``, delivered at that rate as a camera would (frames shed or dropped)."""
     watcher = RecordingWatcher(watchlist, config, analyzer)
+    source = VideoFileSource(clip) if realtime_fps is None else PacedVideoSource(
+        clip, realtime_fps)
     started = time.perf_counter()
     alerts = [{"subject": a.subject, "frame": a.frame, "score": a.score, "track": a.track}
-              for a in watcher.run(VideoFileSource(clip))]
+              for a in watcher.run(source)]
     elapsed = time.perf_counter() - started
     counters = watcher.counters.to_json()
     counters["tracks_split"] = watcher.tracker.tracks_split  # took another face: tracker.py
@@ -630,6 +634,14 @@ def main() -> None:
                         help="engine setting (default: shipped)")
     parser.add_argument("--full-detection-every-small", type=int,
                         help="engine setting (default: shipped)")
+    parser.add_argument("--shed-when-behind", type=int,
+                        help="engine setting (default: shipped); only acts with "
+                        "--realtime-fps")
+    parser.add_argument("--realtime-fps", type=float,
+                        help="deliver each scene at this rate as a camera would (the "
+                        "engine sheds or drops what it cannot keep up with; its fps is "
+                        "then at most this rate): above the engine's own fps, how a slower "
+                        "CPU would fare")
     parser.add_argument("--embed-every-frames", type=int,
                         help="engine setting (default: shipped)")
     parser.add_argument("--describe-less-below", type=float,
@@ -663,6 +675,7 @@ def main() -> None:
                           ("min_track_embeddings", args.min_track_embeddings),
                           ("full_detection_every", args.full_detection_every),
                           ("full_detection_every_small", args.full_detection_every_small),
+                          ("shed_when_behind", args.shed_when_behind),
                           ("embed_every_frames", args.embed_every_frames),
                           ("describe_less_below", args.describe_less_below))
         if v is not None})
@@ -694,7 +707,8 @@ def main() -> None:
             runs.append((f"+{len(large.subjects) - len(small.subjects)} fillers ({excluded} "
                          "excluded as a walker's own face)", large))
         for label, watchlist in runs:
-            alerts, fps, recording, counters = run_engine(clip, watchlist, analyzer, config)
+            alerts, fps, recording, counters = run_engine(clip, watchlist, analyzer, config,
+                                                          args.realtime_fps)
             found, false = score_alerts(truth, alerts)
             dumps[f"{scene_label} {label}"] = {
                 "truth": truth, "watchlist": watchlist, "detections": dict(recording.detections),

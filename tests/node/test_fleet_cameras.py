@@ -9,7 +9,9 @@ from typer.testing import CliRunner
 
 from openlfr.cli import app
 from openlfr.cli.fleet_command import fleet_event_text
-from openlfr.fleet import Camera, CamerasError, load_cameras
+from openlfr.fleet import Camera, CamerasError, FleetOptions, load_cameras
+from openlfr.fleet.runner import camera_config
+from openlfr.node import NodeConfig
 
 
 def _file(tmp_path: Path, text: str) -> Path:
@@ -39,6 +41,40 @@ loop = true
         Camera("van-2", "0", "12", "olfr_van2", loop=True)]
 
 
+def test_a_camera_may_have_its_own_detection_settings(tmp_path: Path) -> None:
+    path = _file(tmp_path, """
+[[camera]]
+name = "far-street"
+source = "rtsp://10.0.0.5/live"
+deployment = "LFR-2026-0007"
+min_face_px = 24
+full_detection_every_small = 2
+shed_when_behind = 1
+
+[[camera]]
+name = "doorway"
+source = "rtsp://10.0.0.6/live"
+deployment = "LFR-2026-0007"
+""")
+    far, doorway = load_cameras(path, "olfr_default")
+    assert far.detection == (("full_detection_every_small", 2), ("min_face_px", 24),
+                             ("shed_when_behind", 1))
+    fleet = FleetOptions(NodeConfig(platform_url="http://platform.test", api_key="",
+                                    deployment="", source="", min_face_px=40,
+                                    detect_max_px=960, full_detection_every=4))
+    own = camera_config(fleet, far)
+    assert (own.min_face_px, own.detect_max_px, own.full_detection_every,
+            own.full_detection_every_small, own.shed_when_behind) == (24, 960, 4, 2, 1)
+    assert (own.camera, own.source, own.api_key) == (
+        "far-street", "rtsp://10.0.0.5/live", "olfr_default")
+    shared = camera_config(fleet, doorway)  # the fleet's options
+    assert (shared.min_face_px, shared.detect_max_px, shared.full_detection_every,
+            shared.full_detection_every_small, shared.shed_when_behind) == (40, 960, 4, 1, 2)
+    engine = own.engine_config(0.6, second_opinion=False)  # the threshold: the deployment's
+    assert (engine.min_face_px, engine.full_detection_every_small, engine.threshold) == (
+        24, 2, 0.6)
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("", "lists no cameras"),
     ("[[camera]]\nname = 'a'\nsource = 'x'\n", "'deployment' is required"),
@@ -52,6 +88,16 @@ loop = true
     ("[[camera]]\nname = 'a'\nsource = 'x'\ndeployment = 'D'\n"
      "[[camera]]\nname = 'a'\nsource = 'y'\ndeployment = 'D'\n", "must be unique: a"),
     ("[camera\n", "is not valid TOML"),
+    ("[[camera]]\nname = 'a'\nsource = 'x'\ndeployment = 'D'\nmin_face_px = 'big'\n",
+     "camera 'a': 'min_face_px' must be a whole number"),
+    ("[[camera]]\nname = 'a'\nsource = 'x'\ndeployment = 'D'\nfull_detection_every = true\n",
+     "'full_detection_every' must be a whole number"),
+    ("[[camera]]\nname = 'a'\nsource = 'x'\ndeployment = 'D'\ndetect_max_px = 10\n",
+     "camera 'a': detect_max_px must be at least 64, got 10"),
+    ("[[camera]]\nname = 'a'\nsource = 'x'\ndeployment = 'D'\nshed_when_behind = 0\n",
+     "shed_when_behind must be at least 1"),
+    ("[[camera]]\nname = 'a'\nsource = 'x'\ndeployment = 'D'\nthreshold = 0.3\n",
+     "unknown keys threshold"),
 ])
 def test_mistakes_in_the_cameras_file_are_named(tmp_path: Path, text: str,
                                                 message: str) -> None:

@@ -16,23 +16,25 @@ from openlfr.node import NodeConfig, NodeError
 from openlfr.recognition import EngineConfig
 
 SETTINGS = ["--min-face-px", "40", "--detect-max-px", "960", "--full-detection-every", "2",
-            "--full-detection-every-small", "2"]
+            "--full-detection-every-small", "2", "--shed-when-behind", "3"]
 
 
 def test_the_engine_gets_the_nodes_detection_settings_and_the_deployments_rule() -> None:
     node = NodeConfig(platform_url="http://platform.test", api_key="olfr_test",
                       deployment="LFR-2026-0007", source="clip.mp4", workers=3,
                       min_face_px=40, detect_max_px=960, full_detection_every=2,
-                      full_detection_every_small=2)
+                      full_detection_every_small=2, shed_when_behind=3)
     engine = node.engine_config(0.62, second_opinion=True)
     assert (engine.threshold, engine.second_opinion, engine.workers) == (0.62, True, 3)
     assert (engine.min_face_px, engine.detect_max_px) == (40, 960)
     assert (engine.full_detection_every, engine.full_detection_every_small) == (2, 2)
+    assert engine.shed_when_behind == 3
     shipped = NodeConfig(platform_url="http://platform.test", api_key="olfr_test",
                          deployment="LFR-2026-0007", source="clip.mp4"
                          ).engine_config(0.6, second_opinion=False)
     assert shipped.full_detection_every == EngineConfig.full_detection_every
     assert shipped.full_detection_every_small == EngineConfig.full_detection_every_small == 1
+    assert shipped.shed_when_behind == EngineConfig.shed_when_behind == 2
 
 
 def test_node_run_passes_the_settings_on(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,7 +54,7 @@ def test_node_run_passes_the_settings_on(monkeypatch: pytest.MonkeyPatch) -> Non
     assert result.exit_code == 1 and "stopped by the test" in result.output
     (config,) = given
     assert (config.min_face_px, config.detect_max_px, config.full_detection_every,
-            config.full_detection_every_small) == (40, 960, 2, 2)
+            config.full_detection_every_small, config.shed_when_behind) == (40, 960, 2, 2, 3)
     refused = CliRunner().invoke(app, [
         "node", "run", "--platform", "http://127.0.0.1:9", "--api-key", "olfr_test",
         "--deployment", "LFR-2026-0007", "--source", "clip.mp4",
@@ -80,4 +82,4 @@ def test_fleet_run_passes_the_settings_to_every_camera(
     (options,) = given
     node = options.node
     assert (node.min_face_px, node.detect_max_px, node.full_detection_every,
-            node.full_detection_every_small) == (40, 960, 2, 2)
+            node.full_detection_every_small, node.shed_when_behind) == (40, 960, 2, 2, 3)

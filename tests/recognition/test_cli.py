@@ -67,6 +67,24 @@ def test_watch_searches_small_video_near_the_tracks_when_asked(watchlist_file: P
     assert refused.returncode != 0 and "full-detection-every-small" in refused.stderr
 
 
+def test_watch_replays_a_file_as_a_camera_would_deliver_it(watchlist_file: Path) -> None:
+    """--realtime-fps delivers the clip at that rate: what the engine cannot keep up with
+    is shed or dropped and counted (how much depends on this machine's speed)."""
+    result = openlfr("watch", str(CLIP), "--watchlist", str(watchlist_file), "--json",
+                     "--realtime-fps", "150")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.splitlines()[-1])
+    assert summary["frames"] == 275
+    assert summary["frames_processed"] + summary["frames_dropped"] == 275
+    assert summary["frames_near_behind"] <= summary["frames_processed"]
+    assert summary["elapsed_s"] >= 274 / 150  # never faster than the camera
+    refused = openlfr("watch", str(GROUPS), "--watchlist", str(watchlist_file), "--realtime")
+    assert refused.returncode == 1 and "replays a video file" in refused.stderr
+    refused = openlfr("watch", str(CLIP), "--watchlist", str(watchlist_file),
+                      "--shed-when-behind", "0")
+    assert refused.returncode != 0 and "shed-when-behind" in refused.stderr
+
+
 def test_watch_prints_readable_alerts_and_a_summary(watchlist_file: Path) -> None:
     result = openlfr(
         "watch", str(GROUPS), "--watchlist", str(watchlist_file), "--threshold", "0.55"

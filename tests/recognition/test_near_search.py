@@ -4,6 +4,7 @@ decision described; the descriptor graph without its slow PRelu."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from openlfr.recognition import EngineConfig, FaceAnalyzer, Watcher, Watchlist
 from openlfr.recognition import pipeline as pipeline_module
 from openlfr.recognition.faces import Box, FoundFace
 from openlfr.recognition.images import read_image
-from openlfr.recognition.sources import open_source
+from openlfr.recognition.sources import Frame, PacedVideoSource, VideoFileSource, open_source
 from openlfr.recognition.tracker import NEAR_SEARCH_STEPS, FaceTracker, Sighting
 
 from .conftest import CLIP, GROUPS
@@ -119,23 +120,55 @@ def test_a_track_unseen_for_a_few_frames_is_expected_where_its_speed_takes_it() 
     assert tracker.tracks_started == 1
 
 
+def test_frames_a_live_source_dropped_carry_a_face_on_as_far_as_they_would_have() -> None:
+    """Under load a live source drops frames: the tracker is told each frame's index, and
+    expects a face as far on as the frames that passed carried it."""
+    tracker = FaceTracker(EngineConfig())
+    for frame in (0, 1, 2):  # 15 px a frame, faces 40 px wide
+        tracker.update([_face(100 + 15 * frame)], still=False, frame=frame)
+    (region,) = tracker.regions_ahead(8)  # frames 3-7 dropped: expected at 220
+    assert region.left < 220 and region.right > 260
+    tracker.update([_face(220)], still=False, frame=8)
+    assert tracker.tracks_started == 1
+    for frame in (14, 20):  # every sixth frame looked at: still one person
+        tracker.update([_face(100 + 15 * frame)], still=False, frame=frame)
+    assert tracker.tracks_started == 1
+    # Counted in frames looked at, as it was (a frame index of None: the next frame),
+    # the dropped frames would have left the face 5 frames behind where it is.
+    steps = FaceTracker(EngineConfig())
+    for x in (100, 115, 130, 220):
+        steps.update([_face(x)], still=False)
+    assert steps.tracks_started == 2
+
+
+def test_a_face_seen_once_may_have_moved_as_far_as_the_frames_dropped_since_allow() -> None:
+    tracker = FaceTracker(EngineConfig())
+    tracker.update([_face(100, width=33)], still=False, frame=0)
+    tracker.update([_face(175, width=33)], still=False, frame=3)  # 25 px a frame
+    assert tracker.tracks_started == 1
+    tracker = FaceTracker(EngineConfig())
+    tracker.update([_face(100, width=33)], still=False, frame=0)
+    tracker.update([_face(175, width=33)], still=False, frame=1)  # 75 px in one frame
+    assert tracker.tracks_started == 2
+
+
 def test_regions_follow_the_tracks_and_leave_the_lost_and_the_photos() -> None:
     tracker = FaceTracker(EngineConfig())
     tracker.update([_face(100), _face(600)], still=False)
     # Seen once, motion unknown: grown by the face's size on every side.
-    assert sorted(tracker.regions_ahead(1), key=lambda r: r.left) == [
+    assert sorted(tracker.regions_ahead(), key=lambda r: r.left) == [
         Box(60, 10, 180, 130), Box(560, 10, 680, 130)]
     tracker.update([_face(120)], still=False)  # one moves 20 px a frame; one is not seen
-    moving, lost = sorted(tracker.regions_ahead(1), key=lambda r: r.left)
+    moving, lost = sorted(tracker.regions_ahead(), key=lambda r: r.left)
     # Expected at 140 one frame on, grown by half its size and half its move.
     assert moving == Box(140 - 30, 50 - 30, 180 + 30, 90 + 30)
     assert lost.left < 600 < lost.right
     for _ in range(NEAR_SEARCH_STEPS):
         tracker.update([_face(140 + 20 * _)], still=False)
-    assert len(tracker.regions_ahead(1)) == 1  # the other is left to the whole frame
+    assert len(tracker.regions_ahead()) == 1  # the other is left to the whole frame
     photos = FaceTracker(EngineConfig())
     photos.update([_face(100)], still=True)
-    assert photos.regions_ahead(1) == []
+    assert photos.regions_ahead() == []
 
 
 def test_a_face_that_cannot_join_the_fused_views_is_not_described() -> None:
@@ -246,6 +279,74 @@ def test_on_video_the_frames_between_whole_searches_are_searched_near_the_tracks
             assert calls["whole"] + calls["near"] <= 275
             assert calls["whole"] >= -(-275 // n)
             assert cpu.search_near_s > 0
+
+
+def test_a_live_source_that_falls_behind_searches_whole_frames_less_often_until_caught_up(
+    sample_watchlist: Watchlist, analyzer: FaceAnalyzer
+) -> None:
+    watcher = Watcher(sample_watchlist, EngineConfig(workers=0, queue_frames=8), analyzer)
+    hd, full_hd = (Frame(0, 0.0, np.zeros(shape, np.uint8))
+                   for shape in ((720, 1280, 3), (1080, 1920, 3)))
+    cadence = lambda: (watcher._full_every(hd), watcher._full_every(full_hd))  # noqa: E731
+    assert cadence() == (1, 3)  # as shipped: 720p whole on every frame, 1080p one in 3
+    watcher._note_backlog(3)
+    assert cadence() == (1, 3)  # a few frames waiting is not behind
+    watcher._note_backlog(4)  # half the queue: behind
+    assert cadence() == (2, 6)
+    assert (watcher._full_every(hd, shed=False), watcher._full_every(full_hd, shed=False)) \
+        == (1, 3)
+    watcher._note_backlog(1)
+    assert cadence() == (2, 6)  # still behind until nothing waits
+    watcher._note_backlog(0)
+    assert cadence() == (1, 3)
+    never = Watcher(sample_watchlist, EngineConfig(workers=0, shed_when_behind=1), analyzer)
+    never._note_backlog(8)
+    assert (never._full_every(hd), never._full_every(full_hd)) == (1, 3)
+    with pytest.raises(ValueError, match="shed_when_behind"):
+        EngineConfig(shed_when_behind=0)
+
+
+def test_an_engine_too_slow_for_its_camera_sheds_whole_frame_searches_before_dropping(
+    sample_watchlist: Watchlist, analyzer: FaceAnalyzer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clip (640x360: every frame searched whole as shipped) delivered as a camera at
+    100 frames a second to an engine whose whole-frame search is made to take 30 ms (two
+    workers: at most 66 whole searches a second). Shedding searches near the tracks instead
+    while it is behind; without it, frames are dropped. A file is never behind."""
+    calls = {"whole": 0, "near": 0}
+    whole_task, near_task = pipeline_module.locate_task, pipeline_module.locate_near_task
+
+    def slow_whole(*args: object) -> object:
+        calls["whole"] += 1
+        time.sleep(0.03)
+        return whole_task(*args)
+
+    def near(*args: object) -> object:
+        calls["near"] += 1
+        return near_task(*args)
+
+    monkeypatch.setattr(pipeline_module, "locate_task", slow_whole)
+    monkeypatch.setattr(pipeline_module, "locate_near_task", near)
+    runs = {}
+    for label, shed, source in (("shed", 2, PacedVideoSource(CLIP, 100.0)),
+                                ("drop", 1, PacedVideoSource(CLIP, 100.0)),
+                                ("file", 2, VideoFileSource(CLIP))):
+        calls.update(whole=0, near=0)
+        watcher = Watcher(sample_watchlist, EngineConfig(workers=2, shed_when_behind=shed),
+                          analyzer)
+        alerts = [a.subject for a in watcher.run(source)]
+        c = watcher.counters
+        assert c.frames == 275 and c.frames_processed + c.frames_dropped == 275
+        runs[label] = (alerts, c, dict(calls))
+    alerts, c, searches = runs["shed"]
+    assert c.frames_near_behind > 0 and searches["near"] > 0  # (no track: nothing to search)
+    assert alerts == ["lin_manuel_miranda"]
+    dropped_alerts, dropped, searches = runs["drop"]
+    assert dropped.frames_near_behind == 0 and searches["near"] == 0
+    assert dropped.frames_dropped > c.frames_dropped
+    file_alerts, on_file, searches = runs["file"]
+    assert on_file.frames_dropped == 0 and on_file.frames_near_behind == 0
+    assert searches == {"whole": 275, "near": 0} and file_alerts == ["lin_manuel_miranda"]
 
 
 SHIPPED_INPUT = {"w600k": (127.5, 127.5, "RGB"), "mobilefacenet": (127.0, 128.0, "BGR")}

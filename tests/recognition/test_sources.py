@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 
 from openlfr.recognition import SourceError, open_source
-from openlfr.recognition.sources import ImageFolderSource, LiveCaptureSource, VideoFileSource
+from openlfr.recognition.sources import (
+    ImageFolderSource,
+    LiveCaptureSource,
+    PacedVideoSource,
+    VideoFileSource,
+)
 
 from .conftest import CLIP, GROUPS
 
@@ -117,3 +122,60 @@ def test_a_webcam_index_and_a_url_are_live_sources(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(cv2, "VideoCapture", lambda t: opened.append(t) or FakeCapture(True, 0))
     assert open_source("0").is_live and open_source("rtsp://cam/1").is_live
     assert opened == [0, "rtsp://cam/1"]
+
+
+class FakeClock:
+    """Time that moves only when slept through or pushed on (a stalled consumer)."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_a_video_replayed_in_real_time_comes_at_its_frame_rate_and_never_waits_when_late(
+) -> None:
+    clock = FakeClock()
+    source = PacedVideoSource(CLIP, clock=clock, sleep=clock.sleep)
+    assert source.is_live and source.rate == pytest.approx(29.97, abs=0.01)
+    delivered: list[tuple[int, float, float]] = []
+    for frame in source:
+        delivered.append((frame.index, clock.now, frame.timestamp_s))
+        if frame.index == 9:
+            clock.now += 1.0  # the consumer held this frame for a second
+    assert [i for i, _, _ in delivered] == list(range(275))
+    assert all(t == pytest.approx(i / 29.97, abs=1e-3) for i, _, t in delivered)  # media time
+    for i, now, _ in delivered[:10]:  # on time: each at start + index / rate
+        assert now == pytest.approx(100.0 + i / source.rate)
+    stalled_at = delivered[9][1] + 1.0
+    late = [now for i, now, _ in delivered if 10 <= i < 39]  # due before the stall ended
+    assert late == [pytest.approx(stalled_at)] * len(late)  # handed on at once, no catch-up sleep
+    assert delivered[-1][1] == pytest.approx(100.0 + 274 / source.rate)  # back on its rate
+
+
+def test_a_replay_rate_can_be_set_and_must_be_positive() -> None:
+    clock = FakeClock()
+    source = PacedVideoSource(CLIP, 300.0, clock=clock, sleep=clock.sleep)
+    frames = list(source)
+    assert clock.now == pytest.approx(100.0 + 274 / 300.0)
+    assert frames[30].timestamp_s == pytest.approx(30 / 29.97, abs=1e-3)  # still media time
+    with pytest.raises(SourceError, match="above 0"):
+        PacedVideoSource(CLIP, 0.0)
+
+
+def test_real_time_replay_is_for_video_files_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert isinstance(open_source(str(CLIP), realtime=True), PacedVideoSource)
+    paced = open_source(str(CLIP), realtime_fps=50.0)
+    assert isinstance(paced, PacedVideoSource) and paced.rate == 50.0
+    monkeypatch.setattr(cv2, "VideoCapture", lambda t: FakeCapture(True, 0))
+    for spec in ("0", "rtsp://cam/1"):
+        with pytest.raises(SourceError, match="already a live source"):
+            open_source(spec, realtime=True)
+    with pytest.raises(SourceError, match="not photos"):
+        open_source(str(GROUPS), realtime=True)

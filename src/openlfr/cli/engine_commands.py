@@ -65,6 +65,13 @@ FULL_DETECTION_EVERY_SMALL_OPTION = typer.Option(
     "13-22% of the CPU at 720p but breaks more tracks and lost a person at 4,848 "
     "entries on one walk-by scene in 16: for a CPU that would otherwise drop frames.",
 )
+SHED_WHEN_BEHIND_OPTION = typer.Option(
+    EngineConfig.shed_when_behind,
+    min=1,
+    help="Live sources: while frames pile up (the engine is behind), search the whole "
+    "frame N times less often, near the tracks between, before any frame is dropped "
+    "(720p: one frame in 2; 1080p: one in 6). 1: drop frames instead.",
+)
 
 watchlist_app = typer.Typer(help="Build and inspect watchlist files.", no_args_is_help=True)
 
@@ -158,6 +165,15 @@ def watch(
     min_face_px: int = MIN_FACE_PX_OPTION,
     full_detection_every: int = FULL_DETECTION_EVERY_OPTION,
     full_detection_every_small: int = FULL_DETECTION_EVERY_SMALL_OPTION,
+    shed_when_behind: int = SHED_WHEN_BEHIND_OPTION,
+    realtime: bool = typer.Option(
+        False, "--realtime",
+        help="Deliver a video file at its frame rate, as a camera would: frames the engine "
+        "cannot keep up with are shed or dropped (counted). To check that this machine "
+        "keeps up with such a camera."),
+    realtime_fps: float | None = typer.Option(
+        None, min=0.1, help="With --realtime: this rate instead of the file's own (a "
+        "higher rate shows how a slower machine would fare). Implies --realtime."),
     max_reconnects: int = typer.Option(
         20, min=0, help="Live sources: reconnect attempts before giving up."
     ),
@@ -180,10 +196,12 @@ def watch(
             min_face_px=min_face_px,
             full_detection_every=full_detection_every,
             full_detection_every_small=full_detection_every_small,
+            shed_when_behind=shed_when_behind,
             second_opinion=second_opinion,
         )
         watchlist = Watchlist.load(watchlist_path)
-        frame_source = open_source(source, max_reconnects=max_reconnects)
+        frame_source = open_source(source, max_reconnects=max_reconnects,
+                                   realtime=realtime, realtime_fps=realtime_fps)
         analyzer = FaceAnalyzer(
             backend=backend,
             detector=resolve_detector(detector),
@@ -252,6 +270,8 @@ def watch(
             f"{counters.faces_detected} faces ({counters.faces_too_small} too small), "
             f"{counters.tracks} tracks, {counters.descriptors} descriptors, "
             f"{counters.alerts} alerts; {counters.frames_dropped} frames dropped"
+            + (f", {counters.frames_near_behind} searched near the tracks to keep up"
+               if counters.frames_near_behind else "")
             + (f", {counters.frames_unreadable} unreadable" if counters.frames_unreadable else "")
         )
         print(stage_cpu_line(cpu_ms))

@@ -17,6 +17,7 @@ from openlfr.cli.engine_commands import (
     FULL_DETECTION_EVERY_OPTION,
     FULL_DETECTION_EVERY_SMALL_OPTION,
     MIN_FACE_PX_OPTION,
+    SHED_WHEN_BEHIND_OPTION,
 )
 from openlfr.cli.errors import fail
 from openlfr.cli.node_command import EXIT_INTERRUPTED, event_printer, event_text
@@ -81,6 +82,7 @@ def fleet_run(
     detect_max_px: int = DETECT_MAX_PX_OPTION,
     full_detection_every: int = FULL_DETECTION_EVERY_OPTION,
     full_detection_every_small: int = FULL_DETECTION_EVERY_SMALL_OPTION,
+    shed_when_behind: int = SHED_WHEN_BEHIND_OPTION,
     backend: str = BACKEND_OPTION,
     as_json: Annotated[bool, typer.Option(
         "--json", help="One JSON object per line: each event (with its camera), then a "
@@ -114,6 +116,7 @@ def fleet_run(
                       min_face_px=min_face_px, detect_max_px=detect_max_px,
                       full_detection_every=full_detection_every,
                       full_detection_every_small=full_detection_every_small,
+                      shed_when_behind=shed_when_behind,
                       backend=backend, flush_timeout_s=flush_timeout_s)
     options = FleetOptions(node, describers=describers, max_restarts=max_restarts)
     report = event_printer(as_json, fleet_event_text)

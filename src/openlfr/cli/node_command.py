@@ -18,6 +18,7 @@ from openlfr.cli.engine_commands import (
     FULL_DETECTION_EVERY_OPTION,
     FULL_DETECTION_EVERY_SMALL_OPTION,
     MIN_FACE_PX_OPTION,
+    SHED_WHEN_BEHIND_OPTION,
 )
 from openlfr.cli.errors import fail
 from openlfr.node import NodeConfig, NodeError, NodeRunner, NodeSummary, OutboxError
@@ -99,8 +100,10 @@ def summary_line(s: NodeSummary) -> str:
     engine = ""
     if s.engine:
         e = s.engine
-        engine = (f"; {e['frames_processed']} frames ({e['frames_dropped']} dropped), "
-                  f"{e['faces_detected']} faces, {e['tracks']} tracks")
+        shed = e.get("frames_near_behind", 0)
+        engine = (f"; {e['frames_processed']} frames ({e['frames_dropped']} dropped"
+                  + (f", {shed} searched near the tracks to keep up" if shed else "")
+                  + f"), {e['faces_detected']} faces, {e['tracks']} tracks")
     refused = sum(s.refused.values())
     outbox = ("outbox empty (file removed)" if s.outbox_removed
               else f"{s.pending} pending in the outbox (sent at the next start)")
@@ -154,6 +157,7 @@ def node_run(
     detect_max_px: int = DETECT_MAX_PX_OPTION,
     full_detection_every: int = FULL_DETECTION_EVERY_OPTION,
     full_detection_every_small: int = FULL_DETECTION_EVERY_SMALL_OPTION,
+    shed_when_behind: int = SHED_WHEN_BEHIND_OPTION,
     max_reconnects: Annotated[int, typer.Option(
         min=0, help="Live sources: reconnect attempts in a row before giving up.")] = 20,
     backend: str = BACKEND_OPTION,
@@ -176,7 +180,8 @@ def node_run(
         camera=camera, outbox_dir=outbox or default_outbox_dir(), workers=workers,
         min_face_px=min_face_px, detect_max_px=detect_max_px,
         full_detection_every=full_detection_every,
-        full_detection_every_small=full_detection_every_small, backend=backend,
+        full_detection_every_small=full_detection_every_small,
+        shed_when_behind=shed_when_behind, backend=backend,
         detector=detector, max_reconnects=max_reconnects, loop=loop,
         counters_interval_s=flush_interval_s, poll_interval_s=poll_interval_s,
         timeout_s=timeout_s, backoff_max_s=backoff_max_s, flush_timeout_s=flush_timeout_s,

@@ -7,7 +7,15 @@ source = "rtsp://10.0.0.5/live" # video file, folder of images, stream URL or we
 deployment = "LFR-2026-0007"    # reference or numeric id
 api_key_env = "VAN1_KEY"        # optional: the deployment's node key from this variable
 loop = false                    # optional: replay a file (demos, benchmarks)
+detect_max_px = 960             # optional: this camera's own detection settings
 ```
+
+A camera may set its own detection settings, in place of the fleet's options of the same
+name (`openlfr fleet run --help`): ``min_face_px``, ``detect_max_px``,
+``full_detection_every``, ``full_detection_every_small`` and ``shed_when_behind`` (a
+camera on a far street wants smaller faces than one at a doorway; a 4K camera a rarer
+whole-frame search). The threshold and the decision rule are never a camera's: they are
+the deployment's.
 
 Node API keys belong to a deployment: cameras of one deployment share ``--api-key``;
 a camera of another deployment names the environment variable that holds its key (keys
@@ -23,8 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from openlfr.recognition.config import EngineConfig
+
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-KNOWN_KEYS = {"name", "source", "deployment", "api_key_env", "loop"}
+DETECTION_KEYS = ("min_face_px", "detect_max_px", "full_detection_every",
+                  "full_detection_every_small", "shed_when_behind")
+"""A camera's own detection settings: NodeConfig and EngineConfig fields of these names."""
+KNOWN_KEYS = {"name", "source", "deployment", "api_key_env", "loop", *DETECTION_KEYS}
 
 
 class CamerasError(ValueError):
@@ -38,6 +51,8 @@ class Camera:
     deployment: str
     api_key: str
     loop: bool = False
+    detection: tuple[tuple[str, int], ...] = ()
+    """This camera's own detection settings (DETECTION_KEYS), in place of the fleet's."""
 
 
 def load_cameras(path: Path, default_api_key: str | None) -> list[Camera]:
@@ -96,4 +111,18 @@ def _camera(number: int, table: Any, default_api_key: str | None) -> Camera:
     else:
         raise CamerasError(f"{where} has no API key: pass --api-key (or set "
                            "OPENLFR_NODE_API_KEY), or give the camera an api_key_env")
-    return Camera(values["name"], values["source"], values["deployment"], key, loop)
+    return Camera(values["name"], values["source"], values["deployment"], key, loop,
+                  _detection(where, table))
+
+
+def _detection(where: str, table: dict[str, Any]) -> tuple[tuple[str, int], ...]:
+    """The camera's own detection settings, checked by the engine's own rules."""
+    settings = {key: table[key] for key in DETECTION_KEYS if key in table}
+    for key, value in settings.items():
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise CamerasError(f"{where}: '{key}' must be a whole number")
+    try:
+        EngineConfig(**settings)
+    except ValueError as exc:
+        raise CamerasError(f"{where}: {exc}") from None
+    return tuple(sorted(settings.items()))

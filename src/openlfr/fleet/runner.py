@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from openlfr.fleet.cameras import Camera
 from openlfr.fleet.describers import DescriberActor, DescriberInfo, SharedDescriber
@@ -151,11 +151,13 @@ class CameraActor:
 
 
 def camera_config(options: FleetOptions, camera: Camera) -> NodeConfig:
-    """The node configuration of one camera: its own outbox folder under the fleet's."""
+    """The node configuration of one camera: its own outbox folder under the fleet's, and
+    its own detection settings where the cameras file gives them."""
     base = options.node
     return replace(base, deployment=camera.deployment, source=camera.source,
                    api_key=camera.api_key, camera=camera.name, loop=camera.loop,
-                   outbox_dir=Path(base.outbox_dir) / camera.name)
+                   outbox_dir=Path(base.outbox_dir) / camera.name,
+                   **cast(dict[str, Any], dict(camera.detection)))
 
 
 def start_ray(address: str | None, temp_dir: Path | None = None,

@@ -92,6 +92,7 @@ class NodeConfig:
     detect_max_px: int = EngineConfig.detect_max_px
     full_detection_every: int = EngineConfig.full_detection_every
     full_detection_every_small: int = EngineConfig.full_detection_every_small
+    shed_when_behind: int = EngineConfig.shed_when_behind
     backend: str = "auto"
     detector: str = "auto"
     max_reconnects: int | None = 20
@@ -113,6 +114,7 @@ class NodeConfig:
                             min_face_px=self.min_face_px, detect_max_px=self.detect_max_px,
                             full_detection_every=self.full_detection_every,
                             full_detection_every_small=self.full_detection_every_small,
+                            shed_when_behind=self.shed_when_behind,
                             second_opinion=second_opinion)
 
 

@@ -44,6 +44,14 @@ class EngineConfig:
     one run of 16 (README, "Benchmark"): a setting for a CPU that would otherwise drop
     frames, not a free gain."""
 
+    shed_when_behind: int = 2
+    """Live sources only: while the engine is behind (frames waiting to be searched fill
+    half of ``queue_frames``, until none waits), the whole frame is searched this many
+    times less often (near the tracks between), so the CPU sheds detection work before a
+    frame has to be dropped: 720p every frame whole becomes one in 2, 1080p one in 3
+    becomes one in 6. 1: never (frames are dropped instead). Files are never behind: the
+    engine reads them at its own pace."""
+
     embed_every_frames: int = 4
     """A live track is described again at least this often (in frames)."""
 
@@ -94,6 +102,8 @@ class EngineConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {self.threshold}")
+        if self.min_face_px < 1:
+            raise ValueError(f"min_face_px must be at least 1, got {self.min_face_px}")
         if self.detect_max_px < 64:
             raise ValueError(f"detect_max_px must be at least 64, got {self.detect_max_px}")
         if self.workers < 0:
@@ -109,6 +119,9 @@ class EngineConfig:
         if self.full_detection_every_small < 1:
             raise ValueError("full_detection_every_small must be at least 1, got "
                              f"{self.full_detection_every_small}")
+        if self.shed_when_behind < 1:
+            raise ValueError(
+                f"shed_when_behind must be at least 1, got {self.shed_when_behind}")
         if self.repeat_alert_s < 0:
             raise ValueError(f"repeat_alert_s must be 0 or more, got {self.repeat_alert_s}")
         if self.fuse_best < 1 or self.track_memory < self.fuse_best:

@@ -4,7 +4,9 @@ Stages and where they run:
 
 * decode: a thread reads the source into a bounded queue. On a live source a full queue
   means the engine is behind, so the newest frame is dropped and counted; on a file the
-  thread waits instead, so no frame is ever dropped.
+  thread waits instead, so no frame is ever dropped. Before it comes to dropping, a live
+  source whose frames pile up (half the queue) has its whole-frame searches made
+  `shed_when_behind` times rarer until the queue is empty again (`Watcher._full_every`).
 * detect and describe: workers (see workers.py), several frames at once, so every core
   works. On video larger than `detect_max_px` the whole frame is searched on one frame
   in `full_detection_every` (smaller video: `full_detection_every_small`); the frames
@@ -106,6 +108,9 @@ class Counters:
     frames_processed: int = 0
     frames_dropped: int = 0
     """Live frames skipped because the engine was behind."""
+    frames_near_behind: int = 0
+    """Live frames searched only near the tracks because the engine was behind, which a
+    whole-frame search would have taken otherwise (EngineConfig.shed_when_behind)."""
     frames_unreadable: int = 0
     faces_detected: int = 0
     faces_too_small: int = 0
@@ -208,6 +213,7 @@ class Watcher:
         self.counters = Counters()
         self.stage_cpu = StageCpu()
         self.tracker = FaceTracker(self.config, metric=self.index.metric)
+        self._behind = False
 
     def run(
         self, source: FrameSource, on_progress: Callable[[Counters], None] | None = None
@@ -232,7 +238,8 @@ class Watcher:
         # holds the generator between alerts).
         cpu_started = time.thread_time()
         try:
-            for alert in self._process(frames, max(2, 2 * workers), on_progress):
+            for alert in self._process(frames, max(2, 2 * workers), on_progress,
+                                       source.is_live):
                 self.stage_cpu.track_match_s += time.thread_time() - cpu_started
                 yield alert
                 cpu_started = time.thread_time()
@@ -287,6 +294,7 @@ class Watcher:
         frames: queue.Queue[Any],
         max_in_flight: int,
         on_progress: Callable[[Counters], None] | None,
+        live: bool = False,
     ) -> Iterator[Alert]:
         detecting: deque[_PendingDetect] = deque()
         describing: list[_PendingDescribe] = []
@@ -307,7 +315,12 @@ class Watcher:
                 elif item is not None:
                     # Whole frames are searched at once, in parallel; the frames between
                     # wait for the frame before them to be tracked.
+                    if live:
+                        self._note_backlog(frames.qsize())
                     whole = item.still or taken % self._full_every(item) == 0
+                    if self._behind and not whole and taken % self._full_every(
+                            item, shed=False) == 0:
+                        self.counters.frames_near_behind += 1
                     taken += 1
                     detecting.append(_PendingDetect(
                         item, self._submit_detect(item) if whole else None, whole))
@@ -339,12 +352,23 @@ class Watcher:
                 self.stage_cpu.describe_s += cpu
                 yield from self._match(pending.frame, pending.sightings, described)
 
-    def _full_every(self, frame: Frame) -> int:
-        """One frame in this many is searched whole (the rest near the tracks)."""
+    def _note_backlog(self, waiting: int) -> None:
+        """A live source's frames waiting to be searched: from half the queue the engine is
+        behind, and stays so until none waits (so it does not flip on every frame)."""
+        if waiting >= max(1, self.config.queue_frames // 2):
+            self._behind = True
+        elif waiting == 0:
+            self._behind = False
+
+    def _full_every(self, frame: Frame, shed: bool = True) -> int:
+        """One frame in this many is searched whole (the rest near the tracks); while a
+        live source is behind, ``shed_when_behind`` times fewer."""
         c = self.config
         if max(frame.image.shape[:2]) > c.detect_max_px:
-            return c.full_detection_every
-        return c.full_detection_every_small
+            every = c.full_detection_every
+        else:
+            every = c.full_detection_every_small
+        return every * c.shed_when_behind if shed and self._behind else every
 
     def _submit_detect(self, frame: Frame) -> Future[tuple[FaceSearch, float]]:
         c = self.config
@@ -361,7 +385,7 @@ class Watcher:
             return None
         head = detecting[0]
         if head.future is None:
-            regions = self.tracker.regions_ahead(1)
+            regions = self.tracker.regions_ahead(head.frame.index)
             height, width = head.frame.image.shape[:2]
             c = self.config
             if not regions:
@@ -382,7 +406,7 @@ class Watcher:
         self.counters.frames_processed += 1
         self.counters.faces_detected += len(search.faces) + search.too_small
         self.counters.faces_too_small += search.too_small
-        sightings = self.tracker.update(search.faces, frame.still)
+        sightings = self.tracker.update(search.faces, frame.still, frame.index)
         if not sightings:
             return None
         # Only the faces chosen to describe are aligned (landmarks cost about a

@@ -93,6 +93,39 @@ class VideoFileSource(FrameSource):
         self._capture.release()
 
 
+class PacedVideoSource(VideoFileSource):
+    """A video file delivered at a frame rate, as a camera delivers it (the file's own rate
+    unless told another): a live source, so the engine drops the frames it cannot keep up
+    with and sheds work as it does on a camera. To check on recorded footage that a machine
+    keeps up with a camera, or (at a higher rate) how the engine fares on a slower CPU.
+    Timestamps stay the file's own."""
+
+    is_live = True
+
+    def __init__(
+        self,
+        path: Path,
+        fps: float | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if fps is not None and not fps > 0:
+            raise SourceError(f"the replay rate must be above 0 frames a second, got {fps}")
+        super().__init__(path)
+        self.rate = fps or self.fps
+        self._clock = clock
+        self._sleep = sleep
+
+    def __iter__(self) -> Iterator[Frame]:
+        start = self._clock()
+        for frame in super().__iter__():
+            early = start + frame.index / self.rate - self._clock()
+            if early > 0:
+                self._sleep(early)
+            yield frame
+
+
 class LiveCaptureSource(FrameSource):
     """A stream URL or webcam. When it drops, it is reopened with exponential back-off."""
 
@@ -187,14 +220,26 @@ class ImageFolderSource(FrameSource):
             yield Frame(index, float(index), image, still=True)
 
 
-def open_source(spec: str, *, max_reconnects: int | None = 20) -> FrameSource:
+def open_source(
+    spec: str,
+    *,
+    max_reconnects: int | None = 20,
+    realtime: bool = False,
+    realtime_fps: float | None = None,
+) -> FrameSource:
     """Open a source from what a user typed: a digit is a webcam index, a URL a stream,
-    a folder a set of images, an image file one still, any other file a video."""
-    if spec.isdigit():
-        return LiveCaptureSource(int(spec), max_reconnects=max_reconnects)
-    if spec.lower().startswith(STREAM_SCHEMES):
-        return LiveCaptureSource(spec, max_reconnects=max_reconnects)
+    a folder a set of images, an image file one still, any other file a video. With
+    ``realtime`` (or a ``realtime_fps``) a video file is delivered as a camera would
+    deliver it (`PacedVideoSource`); other sources are refused then."""
+    paced = realtime or realtime_fps is not None
+    if spec.isdigit() or spec.lower().startswith(STREAM_SCHEMES):
+        if paced:
+            raise SourceError(f"{spec}: already a live source; --realtime replays video files")
+        target: str | int = int(spec) if spec.isdigit() else spec
+        return LiveCaptureSource(target, max_reconnects=max_reconnects)
     path = Path(spec)
     if path.is_dir() or is_image_file(path):
+        if paced:
+            raise SourceError(f"{path}: --realtime replays a video file, not photos")
         return ImageFolderSource(path)
-    return VideoFileSource(path)
+    return PacedVideoSource(path, realtime_fps) if paced else VideoFileSource(path)

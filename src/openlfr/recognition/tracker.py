@@ -4,9 +4,13 @@ Detections are joined to tracks by box overlap with where each track is expected
 (its last box moved by its last step: a small face crossing a wide frame moves more than
 its own width between frames), greedy, best overlap first; a face seen only once has no
 motion yet, so its next detection may also join it by nearness (a small face crossing the
-frame fast overlaps where it was too little). Gaps count frames the tracker
-looked at, not source frames: when a live source drops frames under load, a person in
-view is still the same track.
+frame fast overlaps where it was too little). Motion is measured in source frames: when a
+live source drops frames under load, a face is expected as far on as the frames that
+passed carried it, not one frame's step (until 2026-12-05 a step was a frame looked at,
+so under load every small fast face started a new track on each frame looked at, and
+each was described afresh). How long a track lives unseen, and how often it is
+described, count frames looked at: a person in view stays the same track however many
+frames the source drops.
 
 A track is described when it is first seen, when its face is clearly better (larger,
 sharper, more frontal) than any it was described with, and at least every K frames
@@ -86,7 +90,11 @@ class Track:
     box: Box
     still: bool
     last_seen_step: int
+    """The frame looked at (tracker step) it was last seen on."""
+    last_seen_frame: int = 0
+    """The source frame it was last seen on."""
     step_dx: float = 0.0
+    """Motion in pixels per source frame."""
     step_dy: float = 0.0
     moving_known: bool = False
     """Whether step_dx/step_dy were measured (the track was seen twice)."""
@@ -107,10 +115,11 @@ class Track:
     sightings: list[Sighting] = field(default_factory=list)
     """The best sightings by quality (at most EngineConfig.track_memory)."""
 
-    def predicted_box(self, steps: int = 1) -> Box:
-        """Where the face is expected `steps` frames after it was last seen (it keeps
-        moving while a detection misses it or another face hides it)."""
-        dx, dy = round(self.step_dx * steps), round(self.step_dy * steps)
+    def predicted_box(self, frames: int = 1) -> Box:
+        """Where the face is expected `frames` source frames after it was last seen (it
+        keeps moving while a detection misses it, another face hides it or the frames
+        between were dropped)."""
+        dx, dy = round(self.step_dx * frames), round(self.step_dy * frames)
         b = self.box
         return Box(b.left + dx, b.top + dy, b.right + dx, b.bottom + dy)
 
@@ -138,12 +147,18 @@ class FaceTracker:
         self._ids = itertools.count(1)
         self._step = 0
         """Frames looked at so far."""
+        self._frame = -1
+        """The source frame looked at last."""
         self._last_alert_s: dict[int, float] = {}
         """Subject index -> time of its last video alert (for repeat_alert_s)."""
 
-    def update(self, faces: list[FoundFace], still: bool) -> list[tuple[Track, FoundFace]]:
-        """Join this frame's faces to tracks; return the (track, face) pairs to describe."""
+    def update(self, faces: list[FoundFace], still: bool, frame: int | None = None
+               ) -> list[tuple[Track, FoundFace]]:
+        """Join the faces of source frame ``frame`` (None: the one after the last) to
+        tracks; return the (track, face) pairs to describe."""
         self._step += 1
+        # A source that starts again (or a caller without indices) goes one frame on.
+        self._frame = frame if frame is not None and frame > self._frame else self._frame + 1
         if still:
             self.active.clear()  # photos are unrelated to each other
         else:
@@ -154,13 +169,12 @@ class FaceTracker:
         for face_index, face in enumerate(faces):
             track = pairs.get(face_index)
             if track is None:
-                track = Track(
-                    id=next(self._ids), box=face.box, still=still, last_seen_step=self._step
-                )
+                track = Track(id=next(self._ids), box=face.box, still=still,
+                              last_seen_step=self._step, last_seen_frame=self._frame)
                 self.active.append(track)
                 self.tracks_started += 1
             else:
-                gap = max(1, self._step - track.last_seen_step)
+                gap = max(1, self._frame - track.last_seen_frame)
                 track.step_dx = ((face.box.left + face.box.right) - (
                     track.box.left + track.box.right)) / 2 / gap
                 track.step_dy = ((face.box.top + face.box.bottom) - (
@@ -168,6 +182,7 @@ class FaceTracker:
                 track.moving_known = True
             track.box = face.box
             track.last_seen_step = self._step
+            track.last_seen_frame = self._frame
             if self._should_describe(track, face):
                 track.last_described_step = self._step
                 track.best_described_quality = max(track.best_described_quality, face.quality)
@@ -175,17 +190,19 @@ class FaceTracker:
                 to_describe.append((track, face))
         return to_describe
 
-    def regions_ahead(self, steps: int) -> list[Box]:
-        """Where the faces of the tracks seen lately may be `steps` frames after the last
-        frame tracked (for ``locate_faces_near``): each track's predicted box grown on
-        every side by half its size and half how far it moves meanwhile, or by its whole
-        size while its motion is unknown (seen once). A track unseen for longer is left
-        to the next whole-frame search, which finds it where it has got to."""
+    def regions_ahead(self, frame: int | None = None) -> list[Box]:
+        """Where the faces of the tracks seen lately may be on source frame ``frame``, the
+        next to look at (None: the one after the last tracked), for ``locate_faces_near``:
+        each track's predicted box grown on every side by half its size and half how far
+        it moves meanwhile, or by its whole size while its motion is unknown (seen once).
+        A track unseen for more than NEAR_SEARCH_STEPS frames looked at is left to the next
+        whole-frame search, which finds it where it has got to."""
+        frame = frame if frame is not None and frame > self._frame else self._frame + 1
         regions = []
         for track in self.active:
-            ahead = self._step + steps - track.last_seen_step
-            if track.still or ahead > NEAR_SEARCH_STEPS:
+            if track.still or self._step + 1 - track.last_seen_step > NEAR_SEARCH_STEPS:
                 continue
+            ahead = frame - track.last_seen_frame
             b = track.predicted_box(ahead)
             size = max(b.width, b.height)
             if track.moving_known:
@@ -200,7 +217,7 @@ class FaceTracker:
         """Greedy, best affinity first: overlap with where a track is expected; then, for
         the tracks seen once (motion unknown), nearness within FIRST_STEP_REACH, ranked
         below every overlap so a face never leaves the track it overlaps for another."""
-        expected = [(t, t.predicted_box(self._step - t.last_seen_step)) for t in self.active]
+        expected = [(t, t.predicted_box(self._frame - t.last_seen_frame)) for t in self.active]
         candidates = sorted(
             (
                 (affinity, fi, ti)
@@ -236,7 +253,10 @@ class FaceTracker:
             return 0.0
         moved = float(np.hypot((box.left + box.right - last.left - last.right) / 2,
                                (box.top + box.bottom - last.top - last.bottom) / 2))
-        reach = FIRST_STEP_REACH * size * min(self._step - track.last_seen_step, 2)
+        # Up to two frames looked at, each as many source frames on as they were apart.
+        steps = self._step - track.last_seen_step
+        frames = self._frame - track.last_seen_frame
+        reach = FIRST_STEP_REACH * size * min(steps, 2) * frames / steps
         return minimum * (1.0 - moved / reach) if moved < reach else 0.0
 
     def describe_every(self, track: Track) -> int:
