@@ -29,7 +29,11 @@ photo as in the identities), then for each scene prints in one run:
   alert is the first identification of a track at or above the threshold);
 * with ``--loop-tpir``: whom that loop finds over the whole scene with the scene's
   watchlist (an alert for any frame's face within 1 - L2 distance 0.5 of an entry), so a
-  person the engine misses can be told from a person no plain loop finds either.
+  person the engine misses can be told from a person no plain loop finds either;
+* with ``--realtime-fps N``: each scene delivered at N frames a second as a camera would
+  deliver it (``PacedVideoSource``): above the engine's own fps, how it fares on a CPU too
+  slow for its camera (the counters then show frames dropped and ``frames_near_behind``,
+  the frames searched near the tracks to keep up; ``--shed-when-behind 1`` drops instead).
 
 Run: python3 benchmarks/engine_walkby.py [--shared ../shared] [--work /tmp/openlfr-walkby]
 Scenes, padded passers and the filler watchlist are cached in --work.
