@@ -6,6 +6,7 @@ changed back and forth, outcomes and groups recorded and changed."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -131,7 +132,8 @@ def test_running_figures_equal_a_recount_after_any_actions(scenario_on: Scenario
                 batches[0] += 1
                 body: dict[str, Any] = {"batch_id": f"batch-id-{batches[0]}", "faces_seen": faces,
                                         "tracks": tracks, "frames_processed": faces * 3,
-                                        "frames_dropped": dropped}
+                                        "frames_dropped": dropped,
+                                        "frames_near_behind": faces % 7 + dropped}
                 if end_minutes is not None:
                     body["period_start"] = (A_START + timedelta(minutes=end_minutes - 5)
                                             ).isoformat()
@@ -228,7 +230,8 @@ def test_migration_0008_fills_the_month_tallies_of_what_was_recorded(scenario_on
 def test_migration_0010_counts_the_alerts_the_second_opinion_lifted_before(
         scenario_on: Scenario) -> None:
     """Alerts lifted by the second opinion recorded before 0010 (tallies without their
-    count): the migration's recount counts them, and the false among them."""
+    count): the migrations' recount (0010's, made since by 0011) counts them, and the
+    false among them."""
     s = scenario_on
     p = s.staff.platform
     entry = _activate_with_second_opinion(s)
@@ -254,3 +257,30 @@ def test_migration_0010_counts_the_alerts_the_second_opinion_lifted_before(
     with p.sessions() as session:
         after = figures.load_facts(session, [s.deployment_id]).total([s.deployment_id])
     assert after == before
+
+
+def test_migration_0011_counts_the_frames_searched_near_the_tracks_to_keep_up(
+        scenario_on: Scenario) -> None:
+    """A batch's frames searched near the tracks are counted and published; down to 0010
+    the column and its tally go, the other counts stay; up again they count 0."""
+    s = scenario_on
+    activate_at(s, A_START, hours=HOURS)
+    s.clock.now = A_START + timedelta(hours=1)
+    p = s.staff.platform
+    node = s.staff.node(s.deployment_id)
+    ok(node.post(f"/api/node/deployments/{s.deployment_id}/counters", json={
+        "batch_id": "batch-0011", "faces_seen": 30, "tracks": 9, "frames_processed": 500,
+        "frames_dropped": 7, "frames_near_behind": 40}), 201)
+    with p.sessions() as session:
+        before = figures.load_facts(session, [s.deployment_id]).total([s.deployment_id])
+    assert (before.frames_dropped, before.frames_near_behind) == (7, 40)
+    assert figures.figure_values(before)["frames_near_behind"] == 40
+
+    command.downgrade(alembic_config(p.engine), "0010")
+    assert "frames_near_behind" not in {
+        c["name"] for c in inspect(p.engine).get_columns("counter_batches")}
+    migrate(p.engine)
+    assert current_revision(p.engine) == HEAD_REVISION
+    with p.sessions() as session:
+        after = figures.load_facts(session, [s.deployment_id]).total([s.deployment_id])
+    assert after == replace(before, frames_near_behind=0)

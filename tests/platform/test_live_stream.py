@@ -194,11 +194,12 @@ def test_alerts_adjudications_outcomes_and_counters_arrive_live(
 
         ok(node.post(f"/api/node/deployments/{s.deployment_id}/counters", json={
             "batch_id": "batch-0001", "faces_seen": 412, "tracks": 57, "frames_processed": 900,
-            "frames_dropped": 12}), 201)
+            "frames_dropped": 12, "frames_near_behind": 40}), 201)
         counters = stream.next_of("counters", ARRIVAL_LIMIT_S).data
         assert counters == {"faces_seen": 412, "tracks": 57, "alerts": 1, "confirmed": 1,
                             "false_alerts": 0, "unclear": 0, "pending": 0,
-                            "frames_processed": 900, "frames_dropped": 12}
+                            "frames_processed": 900, "frames_dropped": 12,
+                            "frames_near_behind": 40}
         # A retried batch changes nothing, so nothing is sent.
         ok(node.post(f"/api/node/deployments/{s.deployment_id}/counters", json={
             "batch_id": "batch-0001", "faces_seen": 412, "tracks": 57}))

@@ -48,7 +48,8 @@ def test_console_lists_alerts_pending_first_with_both_photos(scenario: Scenario)
     s.clock.advance(minutes=5)
     newest = post_alert(s, node, entry_id, "alert-newest-1", score=0.8123, with_photo=False)
     ok(node.post(f"/api/node/deployments/{s.deployment_id}/counters", json={
-        "batch_id": "batch-0001", "faces_seen": 321, "tracks": 40, "frames_dropped": 3}), 201)
+        "batch_id": "batch-0001", "faces_seen": 321, "tracks": 40, "frames_dropped": 3,
+        "frames_near_behind": 17}), 201)
 
     r = s.staff["operator"].get(console_url(s))
     assert r.status_code == 200
@@ -76,7 +77,9 @@ def test_console_lists_alerts_pending_first_with_both_photos(scenario: Scenario)
     assert "only for false-alert equity reporting" in first.lower()
     # Counters, and where the live stream resumes.
     assert (counter(html, "faces_seen"), counter(html, "alerts"), counter(html, "pending"),
-            counter(html, "false_alerts"), counter(html, "frames_dropped")) == (321, 3, 2, 1, 3)
+            counter(html, "false_alerts"), counter(html, "frames_dropped"),
+            counter(html, "frames_near_behind")) == (321, 3, 2, 1, 3, 17)
+    assert "Frames searched near the tracks to keep up" in html
     assert re.search(rf'data-live-url="/api/deployments/{s.deployment_id}/live\?after=\d+"',
                      html)
     assert 'src="/static/console.js"' in html or "/static/console.js" in html

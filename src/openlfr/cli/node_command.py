@@ -8,7 +8,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -56,8 +56,7 @@ def event_text(event: Event) -> str | None:
         return f"sent {event['kind']} {event['uid']} (pending {event['pending']})"
     if kind == "counters":
         return (f"counters: {event['faces_seen']} faces, {event['tracks']} tracks, "
-                f"{event['frames_processed']} frames ({event['frames_dropped']} dropped) "
-                f"queued")
+                f"{frames_text(event)} queued")
     if kind == "unreachable":
         pending = "" if event["pending"] is None else f"; {event['pending']} pending"
         return (f"platform unreachable ({event['error']}); retrying in "
@@ -96,14 +95,18 @@ def event_printer(as_json: bool,
     return report
 
 
+def frames_text(counts: dict[str, Any]) -> str:
+    """Frames looked at, dropped and (when any) searched near the tracks to keep up."""
+    shed = counts.get("frames_near_behind", 0)
+    return (f"{counts['frames_processed']} frames ({counts['frames_dropped']} dropped"
+            + (f", {shed} searched near the tracks to keep up" if shed else "") + ")")
+
+
 def summary_line(s: NodeSummary) -> str:
     engine = ""
     if s.engine:
         e = s.engine
-        shed = e.get("frames_near_behind", 0)
-        engine = (f"; {e['frames_processed']} frames ({e['frames_dropped']} dropped"
-                  + (f", {shed} searched near the tracks to keep up" if shed else "")
-                  + f"), {e['faces_detected']} faces, {e['tracks']} tracks")
+        engine = f"; {frames_text(e)}, {e['faces_detected']} faces, {e['tracks']} tracks"
     refused = sum(s.refused.values())
     outbox = ("outbox empty (file removed)" if s.outbox_removed
               else f"{s.pending} pending in the outbox (sent at the next start)")

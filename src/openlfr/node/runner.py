@@ -65,6 +65,9 @@ PROBE_JPEG_QUALITY = 90
 STOP_GRACE_S = 5.0
 #: How long an interrupted node still tries to deliver before leaving items for next time.
 INTERRUPT_FLUSH_S = 2.0
+#: The counts a counter batch carries (each the change since the last batch).
+BATCH_COUNTS = ("faces_seen", "tracks", "frames_processed", "frames_dropped",
+                "frames_near_behind")
 
 
 def default_outbox_dir() -> Path:
@@ -241,7 +244,7 @@ class Sender:
             self.ended = exc
             self.refused[item.kind] += 1
             if item.kind == "counters":
-                for key in ("faces_seen", "tracks", "frames_processed", "frames_dropped"):
+                for key in BATCH_COUNTS:
                     self.refused_counts[key] += int(item.payload.get(key, 0))
             self.report({"type": "refused", "kind": item.kind, "uid": item.uid,
                          "detail": exc.detail, "pending": self.pending()})
@@ -318,8 +321,7 @@ class NodeRunner:
         """True while a signal may only ask the pipeline (or the final flush) to stop."""
         self._forcing = False
         self._in_main_thread = True
-        self._last_batch: dict[str, int] = dict.fromkeys(
-            ("faces_seen", "tracks", "frames_processed", "frames_dropped"), 0)
+        self._last_batch: dict[str, int] = dict.fromkeys(BATCH_COUNTS, 0)
         self._batch_started = datetime.now(UTC)
         self._batch_at = time.monotonic()
         self._alerts = 0
@@ -588,7 +590,8 @@ class NodeRunner:
         now = {"faces_seen": counters.faces_detected,
                "tracks": max(counters.tracks, watcher.tracker.tracks_started),
                "frames_processed": counters.frames_processed,
-               "frames_dropped": counters.frames_dropped}
+               "frames_dropped": counters.frames_dropped,
+               "frames_near_behind": counters.frames_near_behind}
         delta = {k: now[k] - self._last_batch[k] for k in now}
         self._batch_at = time.monotonic()
         if not any(delta.values()):

@@ -232,7 +232,8 @@ def _record_counters_in(s: Session, p: Platform, actor: Actor, d: m.Deployment,
                            period_end=data.period_end)
     values = dict(deployment_id=d.id, batch_id=data.batch_id, faces_seen=data.faces_seen,
                   tracks=data.tracks, frames_processed=data.frames_processed,
-                  frames_dropped=data.frames_dropped, period_start=data.period_start,
+                  frames_dropped=data.frames_dropped,
+                  frames_near_behind=data.frames_near_behind, period_start=data.period_start,
                   period_end=data.period_end, received_at=now)
     connection = s.connection()
     batch_row_id = connection.execute(_NEW_BATCH[connection.dialect.name], values).scalar()
@@ -246,7 +247,8 @@ def _record_counters_in(s: Session, p: Platform, actor: Actor, d: m.Deployment,
                  details={"batch_id": data.batch_id, "faces_seen": data.faces_seen,
                           "tracks": data.tracks,
                           "frames_processed": data.frames_processed,
-                          "frames_dropped": data.frames_dropped}, now=now)
+                          "frames_dropped": data.frames_dropped,
+                          "frames_near_behind": data.frames_near_behind}, now=now)
     figures.counter_batch_recorded(s, batch)  # after the audit event: see _record_alert_in
     record_changed_after_completion(s, actor, d.id,
                                     f"counts {data.batch_id} delivered after completion", now)

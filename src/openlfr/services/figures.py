@@ -44,6 +44,7 @@ class CounterFacts:
     tracks: int
     frames_processed: int = 0
     frames_dropped: int = 0
+    frames_near_behind: int = 0
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ class Figures:
     tracks: int = 0
     frames_processed: int = 0
     frames_dropped: int = 0
+    #: live frames searched only near the tracks because the engine was behind
+    frames_near_behind: int = 0
     alerts: int = 0
     confirmed: int = 0
     false_alerts: int = 0
@@ -123,6 +126,7 @@ class Figures:
             tracks=self.tracks + other.tracks,
             frames_processed=self.frames_processed + other.frames_processed,
             frames_dropped=self.frames_dropped + other.frames_dropped,
+            frames_near_behind=self.frames_near_behind + other.frames_near_behind,
             alerts=self.alerts + other.alerts, confirmed=self.confirmed + other.confirmed,
             false_alerts=self.false_alerts + other.false_alerts,
             unclear=self.unclear + other.unclear, pending=self.pending + other.pending,
@@ -151,8 +155,8 @@ def sum_figures(items: Iterable[Figures]) -> Figures:
 def tally(counters: Iterable[CounterFacts], alerts: Iterable[AlertFacts]) -> Figures:
     """The figures for a set of counter batches and alerts."""
     return figures_of(_sum_tallies([
-        *(_counter_counts(c.faces_seen, c.tracks, c.frames_processed, c.frames_dropped)
-          for c in counters),
+        *(_counter_counts(c.faces_seen, c.tracks, c.frames_processed, c.frames_dropped,
+                          c.frames_near_behind) for c in counters),
         *(_alert_counts(a.adjudication.value, a.outcome.value if a.outcome else None,
                         a.demographic_group, a.second_opinion) for a in alerts)]))
 
@@ -191,7 +195,8 @@ class MonthFigures:
 #: Tally names. Counters from batches; alerts by adjudication, outcome and, for false
 #: alerts, the recorded group; alerts the second opinion lifted, and of those the false.
 COUNTER_BATCHES = "counter_batches"
-COUNTER_NAMES = ("faces_seen", "tracks", "frames_processed", "frames_dropped")
+COUNTER_NAMES = ("faces_seen", "tracks", "frames_processed", "frames_dropped",
+                 "frames_near_behind")
 ALERTS = "alerts"
 SECOND_OPINION_ALERTS = "second_opinion_alerts"
 SECOND_OPINION_FALSE_ALERTS = "second_opinion_false_alerts"
@@ -211,13 +216,16 @@ def counter_batch_tally(batch: m.CounterBatch) -> tuple[date, dict[str, int]]:
     """The day a counter batch counts on (its period's end, else when it was received)
     and what it adds."""
     return _utc_day(batch.period_end or batch.received_at), _counter_counts(
-        batch.faces_seen, batch.tracks, batch.frames_processed, batch.frames_dropped)
+        batch.faces_seen, batch.tracks, batch.frames_processed, batch.frames_dropped,
+        batch.frames_near_behind)
 
 
 def _counter_counts(faces_seen: int, tracks: int, frames_processed: int | None,
-                    frames_dropped: int | None) -> dict[str, int]:
+                    frames_dropped: int | None, frames_near_behind: int | None
+                    ) -> dict[str, int]:
     return {COUNTER_BATCHES: 1, "faces_seen": faces_seen, "tracks": tracks,
-            "frames_processed": frames_processed or 0, "frames_dropped": frames_dropped or 0}
+            "frames_processed": frames_processed or 0, "frames_dropped": frames_dropped or 0,
+            "frames_near_behind": frames_near_behind or 0}
 
 
 def alert_tally(alert: m.Alert) -> tuple[date, dict[str, int]]:
@@ -281,7 +289,8 @@ def figures_of(tally: Tally) -> Figures:
     return Figures(
         faces_seen=tally.get("faces_seen", 0), tracks=tally.get("tracks", 0),
         frames_processed=tally.get("frames_processed", 0),
-        frames_dropped=tally.get("frames_dropped", 0), alerts=tally.get(ALERTS, 0),
+        frames_dropped=tally.get("frames_dropped", 0),
+        frames_near_behind=tally.get("frames_near_behind", 0), alerts=tally.get(ALERTS, 0),
         confirmed=tally.get(ADJUDICATION_PREFIX + Adjudication.TRUE_MATCH.value, 0),
         false_alerts=tally.get(ADJUDICATION_PREFIX + Adjudication.FALSE_MATCH.value, 0),
         unclear=tally.get(ADJUDICATION_PREFIX + Adjudication.UNCLEAR.value, 0),
@@ -434,7 +443,8 @@ def recount_facts(session: Session | Connection, deployment_ids: Iterable[int]
     for batch in session.execute(select(
             m.CounterBatch.deployment_id, m.CounterBatch.faces_seen, m.CounterBatch.tracks,
             m.CounterBatch.frames_processed, m.CounterBatch.frames_dropped,
-            m.CounterBatch.period_end, m.CounterBatch.received_at,
+            m.CounterBatch.frames_near_behind, m.CounterBatch.period_end,
+            m.CounterBatch.received_at,
     ).where(m.CounterBatch.deployment_id.in_(ids))):
         add(batch.deployment_id, *counter_batch_tally(batch))  # type: ignore[arg-type]
     for alert in session.execute(select(
@@ -568,9 +578,9 @@ def deployment_table(figures: DeploymentFigures) -> FiguresTable:
 #: other than arrest get an ``outcome_`` column each; false alerts by recorded group come
 #: last, one ``false_alerts_group:NAME`` column per group recorded in the data.
 FIGURE_COLUMNS: tuple[str, ...] = (
-    "faces_seen", "tracks", "frames_processed", "frames_dropped", "alerts", "confirmed",
-    "false_alerts", "false_alerts_per_alert", "false_alerts_per_1000_faces", "unclear",
-    "pending", "stops", "arrests",
+    "faces_seen", "tracks", "frames_processed", "frames_dropped", "frames_near_behind",
+    "alerts", "confirmed", "false_alerts", "false_alerts_per_alert",
+    "false_alerts_per_1000_faces", "unclear", "pending", "stops", "arrests",
     *(f"outcome_{o.value}" for o in AlertOutcome if o is not AlertOutcome.ARREST),
     "outcome_not_recorded", "false_alerts_group_not_recorded", SECOND_OPINION_ALERTS,
     SECOND_OPINION_FALSE_ALERTS)
@@ -588,7 +598,8 @@ def figure_values(f: Figures) -> dict[str, Cell]:
     there is nothing to divide by)."""
     values: dict[str, Cell] = {
         "faces_seen": f.faces_seen, "tracks": f.tracks, "frames_processed": f.frames_processed,
-        "frames_dropped": f.frames_dropped, "alerts": f.alerts, "confirmed": f.confirmed,
+        "frames_dropped": f.frames_dropped, "frames_near_behind": f.frames_near_behind,
+        "alerts": f.alerts, "confirmed": f.confirmed,
         "false_alerts": f.false_alerts,
         "false_alerts_per_alert": _rounded(f.false_alerts_per_alert),
         "false_alerts_per_1000_faces": _rounded(f.false_alerts_per_1000_faces),
@@ -665,7 +676,9 @@ COLUMN_LABELS: dict[str, str] = {
     "month": "Month",
     OVERRIDDEN_COLUMN: "Authorised despite failed checks",
     "faces_seen": "Faces seen", "tracks": "Tracks", "frames_processed": "Frames processed",
-    "frames_dropped": "Frames dropped", "alerts": "Alerts", "confirmed": "Confirmed",
+    "frames_dropped": "Frames dropped",
+    "frames_near_behind": "Frames searched near the tracks to keep up",
+    "alerts": "Alerts", "confirmed": "Confirmed",
     "false_alerts": "False alerts", "false_alerts_per_alert": "False alerts per alert",
     "false_alerts_per_1000_faces": "False alerts per 1,000 faces", "unclear": "Unclear",
     "pending": "Not yet adjudicated", "stops": "Stops", "arrests": "Arrests",

@@ -340,6 +340,7 @@ class LiveCounters:
     pending: int
     frames_processed: int
     frames_dropped: int
+    frames_near_behind: int
 
 
 @dataclass(frozen=True)
@@ -433,7 +434,7 @@ def counters_in(session: Session, d: m.Deployment) -> LiveCounters:
         faces_seen=total.faces_seen, tracks=total.tracks, alerts=total.alerts,
         confirmed=total.confirmed, false_alerts=total.false_alerts, unclear=total.unclear,
         pending=total.pending, frames_processed=total.frames_processed,
-        frames_dropped=total.frames_dropped)
+        frames_dropped=total.frames_dropped, frames_near_behind=total.frames_near_behind)
 
 
 def read_changes(p: Platform, deployment_id: int, after: int, *,

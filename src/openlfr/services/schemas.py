@@ -585,6 +585,10 @@ class CountersIn(Input):
     frames_dropped: int = Field(
         default=0, ge=0, le=1_000_000_000,
         description="Live frames the engine skipped because it was behind.")
+    frames_near_behind: int = Field(
+        default=0, ge=0, le=1_000_000_000,
+        description="Live frames the engine searched only near its tracks, not whole, "
+        "because it was behind (it sheds that work before it drops frames).")
     period_start: Moment | None = Field(
         default=None, description="Start of the time the counts cover (node clock); a batch "
         "that began before the deployment ended is still accepted late.")

@@ -532,6 +532,7 @@ class CounterBatch(Base):
     tracks: Mapped[int] = mapped_column(Integer)
     frames_processed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     frames_dropped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    frames_near_behind: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The span of time the counts cover (node clock); months are counted by period_end.
     period_start: Mapped[datetime | None]
     period_end: Mapped[datetime | None]

@@ -477,6 +477,7 @@ class LiveCountersOut(Out):
     pending: int
     frames_processed: int
     frames_dropped: int
+    frames_near_behind: int
 
 
 class LiveStatusOut(Out):
