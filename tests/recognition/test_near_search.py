@@ -8,13 +8,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from openlfr.recognition import EngineConfig, FaceAnalyzer, Watcher, Watchlist
 from openlfr.recognition import pipeline as pipeline_module
-from openlfr.recognition.analyzer import _reduction
 from openlfr.recognition.faces import Box, FoundFace
 from openlfr.recognition.images import read_image
 from openlfr.recognition.sources import Frame, PacedVideoSource, VideoFileSource, open_source
@@ -87,19 +85,6 @@ def test_a_face_whole_in_one_region_and_cut_by_another_counts_once_whole(
                     assert len(on_face) == 1, (face, share, regions, on_face)
                     assert on_face[0].iou(face) > 0.5
     assert tried >= 2
-
-
-def test_video_frames_are_reduced_linearly_for_the_detector_photos_by_area() -> None:
-    """Area averaging costs several times linear interpolation (a 720p frame: 3.1 ms against
-    0.5) and found no one more on video; photos keep it, and reductions past one half (where
-    linear interpolation would skip pixels) use it for both."""
-    hd, full_hd = (720, 1280), (1080, 1920)
-    assert _reduction(0.625, *hd, 1280, video=True) == cv2.INTER_LINEAR
-    assert _reduction(0.625, *hd, 1280, video=False) == cv2.INTER_AREA
-    assert _reduction(0.667, *full_hd, 1280, video=False) == cv2.INTER_LINEAR  # beyond max_px
-    for video in (True, False):
-        assert _reduction(0.4, *full_hd, 1280, video=video) == cv2.INTER_AREA
-        assert _reduction(1.6, *hd, 1280, video=video) == cv2.INTER_LINEAR  # enlarged
 
 
 def test_box_overlap_of_the_smaller() -> None:

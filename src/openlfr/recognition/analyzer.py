@@ -154,7 +154,7 @@ class FaceAnalyzer:
         return FaceSearch(faces=faces, too_small=located.too_small)
 
     def locate_faces(self, image: RGBImage, *, min_face_px: int, max_px: int,
-                     large_faces: bool = False, video: bool = False) -> FaceSearch:
+                     large_faces: bool = False) -> FaceSearch:
         """Detect faces as find_faces does, without aligning them: each face has its box,
         detection score and box_quality, and NO_CHIP (video aligns only the faces it
         chooses to describe: describe_faces).
@@ -164,11 +164,10 @@ class FaceAnalyzer:
         (photos, where a face may fill the picture) the image is also searched at the
         scale where its short side is that largest face, and a face found there too large
         for the first search replaces what the first search found inside it. Video does
-        without: at 720p and 1080p the first search sees faces whole up to 450 px tall.
-        `video`: a video frame, reduced for the detector the cheaper way (_reduction)."""
+        without: at 720p and 1080p the first search sees faces whole up to 450 px tall."""
         height, width = image.shape[:2]
         scale = self.detection_scale(height, width, min_face_px=min_face_px, max_px=max_px)
-        found = self._detect_at(image, scale, max_px, video)
+        found = self._detect_at(image, scale, max_px)
         largest = getattr(self.backends.detector, "max_face_px", None)
         if large_faces and largest and min(height, width) * scale > largest:
             coarse = self._detect_framed(image, largest / min(height, width), max_px)
@@ -188,11 +187,10 @@ class FaceAnalyzer:
         return [
             (s, Box(round((b.left - pad) * fx), round((b.top - pad) * fy),
                     round((b.right - pad) * fx), round((b.bottom - pad) * fy)))
-            for s, b in self._detect_at(framed, 1.0, max_px, video=False)
+            for s, b in self._detect_at(framed, 1.0, max_px)
         ]
 
-    def _detect_at(self, image: RGBImage, scale: float, max_px: int, video: bool
-                   ) -> list[tuple[float, Box]]:
+    def _detect_at(self, image: RGBImage, scale: float, max_px: int) -> list[tuple[float, Box]]:
         """The detector's (score, box) at `scale`, boxes in `image`'s pixels."""
         height, width = image.shape[:2]
         # A detector that needs sides in multiples of some size gets them from this one
@@ -203,7 +201,7 @@ class FaceAnalyzer:
         scaled: np.ndarray = image
         if size != (width, height):
             scaled = cv2.resize(image, size,
-                                interpolation=_reduction(scale, height, width, max_px, video))
+                                interpolation=_reduction(scale, height, width, max_px))
         fx, fy = width / size[0], height / size[1]
         return [
             (s, Box(round(b.left * fx), round(b.top * fy),
@@ -239,7 +237,7 @@ class FaceAnalyzer:
                 if c.width >= min_face_px and c.height >= min_face_px]
         if not cuts:
             return FaceSearch(faces=[], too_small=0)
-        interpolation = _reduction(scale, height, width, max_px, video=True)
+        interpolation = _reduction(scale, height, width, max_px)
         tiles: list[RGBImage] = [
             np.asarray(cv2.resize(image[c.top:c.bottom, c.left:c.right],
                                   (max(1, round(c.width * scale)),
@@ -325,15 +323,16 @@ def _once(found: list[tuple[float, Box]], new: tuple[float, Box]) -> list[tuple[
     return [*found, new]
 
 
-def _reduction(scale: float, height: int, width: int, max_px: int, video: bool) -> int:
-    """How an image (or a region of it) is resized for the detector. Area averaging is the
-    cleaner reduction, but it costs several times linear interpolation: 16 ms a 1080p frame
-    against 2, and 3.1 ms a 720p frame against 0.5 (one thread), for images 0.3 grey
-    levels apart on average. Video frames are reduced linearly unless past one half (where
-    linear would skip pixels): 1080p walk-by 20 -> 24 fps; 720p walk-by (2026-12-05, seeds
-    7 and 41) the same people found and the same detection recall (to 0.002), CPU a frame
-    11-17% lower. Photos, searched once, keep area averaging within max_px."""
-    if scale < 0.5 or (not video and scale < 1.0 and max(height, width) <= max_px):
+def _reduction(scale: float, height: int, width: int, max_px: int) -> int:
+    """How a frame (or a region of it) is resized for the detector. Area averaging is the
+    cleaner reduction, but on frames beyond max_px it cost 16 ms a 1080p frame against 2 ms
+    for linear interpolation, for images 0.3 grey levels apart on average (1080p walk-by:
+    same people found, 20 -> 24 fps); it stays for frames within max_px and for
+    reductions past one half. Linear for 720p frames too (3.1 ms a frame against 0.5) ran
+    the 720p walk-by 10-24% faster with the same people found, but raised the best
+    stranger's score at 4,848 entries on five runs of eight, once over the threshold (a
+    half face, seed 23; README, "Turned down: video frames reduced linearly")."""
+    if scale < 0.5 or (scale < 1.0 and max(height, width) <= max_px):
         return cv2.INTER_AREA
     return cv2.INTER_LINEAR
 

@@ -54,10 +54,8 @@ def process_analyzer() -> FaceAnalyzer:
 
 def locate_task(image: RGBImage, min_face_px: int, max_px: int,
                 large_faces: bool = False) -> FaceSearch:
-    """A whole-image search: a photo when `large_faces` (a face may fill it), else a video
-    frame."""
     return process_analyzer().locate_faces(image, min_face_px=min_face_px, max_px=max_px,
-                                           large_faces=large_faces, video=not large_faces)
+                                           large_faces=large_faces)
 
 
 def locate_near_task(
