@@ -287,21 +287,21 @@ def test_a_live_source_that_falls_behind_searches_whole_frames_less_often_until_
     watcher = Watcher(sample_watchlist, EngineConfig(workers=0, queue_frames=8), analyzer)
     hd, full_hd = (Frame(0, 0.0, np.zeros(shape, np.uint8))
                    for shape in ((720, 1280, 3), (1080, 1920, 3)))
-    cadence = lambda: (watcher._full_every(hd), watcher._full_every(full_hd))  # noqa: E731
+    cadence = lambda: (watcher._full_every(hd) * watcher._shed(),  # noqa: E731
+                       watcher._full_every(full_hd) * watcher._shed())
     assert cadence() == (1, 3)  # as shipped: 720p whole on every frame, 1080p one in 3
     watcher._note_backlog(3)
     assert cadence() == (1, 3)  # a few frames waiting is not behind
     watcher._note_backlog(4)  # half the queue: behind
     assert cadence() == (2, 6)
-    assert (watcher._full_every(hd, shed=False), watcher._full_every(full_hd, shed=False)) \
-        == (1, 3)
+    assert (watcher._full_every(hd), watcher._full_every(full_hd)) == (1, 3)  # kept up
     watcher._note_backlog(1)
     assert cadence() == (2, 6)  # still behind until nothing waits
     watcher._note_backlog(0)
     assert cadence() == (1, 3)
     never = Watcher(sample_watchlist, EngineConfig(workers=0, shed_when_behind=1), analyzer)
     never._note_backlog(8)
-    assert (never._full_every(hd), never._full_every(full_hd)) == (1, 3)
+    assert never._shed() == 1
     with pytest.raises(ValueError, match="shed_when_behind"):
         EngineConfig(shed_when_behind=0)
 

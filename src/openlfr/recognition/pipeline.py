@@ -6,7 +6,7 @@ Stages and where they run:
   means the engine is behind, so the newest frame is dropped and counted; on a file the
   thread waits instead, so no frame is ever dropped. Before it comes to dropping, a live
   source whose frames pile up (half the queue) has its whole-frame searches made
-  `shed_when_behind` times rarer until the queue is empty again (`Watcher._full_every`).
+  `shed_when_behind` times rarer until the queue is empty again (`Watcher._shed`).
 * detect and describe: workers (see workers.py), several frames at once, so every core
   works. On video larger than `detect_max_px` the whole frame is searched on one frame
   in `full_detection_every` (smaller video: `full_detection_every_small`); the frames
@@ -317,9 +317,9 @@ class Watcher:
                     # wait for the frame before them to be tracked.
                     if live:
                         self._note_backlog(frames.qsize())
-                    whole = item.still or taken % self._full_every(item) == 0
-                    if self._behind and not whole and taken % self._full_every(
-                            item, shed=False) == 0:
+                    every = self._full_every(item)
+                    whole = item.still or taken % (every * self._shed()) == 0
+                    if not whole and taken % every == 0:  # whole, had the engine kept up
                         self.counters.frames_near_behind += 1
                     taken += 1
                     detecting.append(_PendingDetect(
@@ -360,15 +360,18 @@ class Watcher:
         elif waiting == 0:
             self._behind = False
 
-    def _full_every(self, frame: Frame, shed: bool = True) -> int:
-        """One frame in this many is searched whole (the rest near the tracks); while a
-        live source is behind, ``shed_when_behind`` times fewer."""
+    def _shed(self) -> int:
+        """How many times fewer frames are searched whole now: ``shed_when_behind`` while a
+        live source is behind, else 1."""
+        return self.config.shed_when_behind if self._behind else 1
+
+    def _full_every(self, frame: Frame) -> int:
+        """One frame in this many is searched whole (the rest near the tracks) while the
+        engine keeps up."""
         c = self.config
         if max(frame.image.shape[:2]) > c.detect_max_px:
-            every = c.full_detection_every
-        else:
-            every = c.full_detection_every_small
-        return every * c.shed_when_behind if shed and self._behind else every
+            return c.full_detection_every
+        return c.full_detection_every_small
 
     def _submit_detect(self, frame: Frame) -> Future[tuple[FaceSearch, float]]:
         c = self.config

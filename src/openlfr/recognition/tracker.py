@@ -157,8 +157,7 @@ class FaceTracker:
         """Join the faces of source frame ``frame`` (None: the one after the last) to
         tracks; return the (track, face) pairs to describe."""
         self._step += 1
-        # A source that starts again (or a caller without indices) goes one frame on.
-        self._frame = frame if frame is not None and frame > self._frame else self._frame + 1
+        self._frame = self._next_frame(frame)
         if still:
             self.active.clear()  # photos are unrelated to each other
         else:
@@ -197,7 +196,7 @@ class FaceTracker:
         it moves meanwhile, or by its whole size while its motion is unknown (seen once).
         A track unseen for more than NEAR_SEARCH_STEPS frames looked at is left to the next
         whole-frame search, which finds it where it has got to."""
-        frame = frame if frame is not None and frame > self._frame else self._frame + 1
+        frame = self._next_frame(frame)
         regions = []
         for track in self.active:
             if track.still or self._step + 1 - track.last_seen_step > NEAR_SEARCH_STEPS:
@@ -212,6 +211,11 @@ class FaceTracker:
                 grow = size
             regions.append(Box(b.left - grow, b.top - grow, b.right + grow, b.bottom + grow))
         return regions
+
+    def _next_frame(self, frame: int | None) -> int:
+        """Source frame ``frame``, or the one after the last looked at when it is None or
+        not after it (a source that starts again)."""
+        return frame if frame is not None and frame > self._frame else self._frame + 1
 
     def _associate(self, faces: list[FoundFace]) -> dict[int, Track]:
         """Greedy, best affinity first: overlap with where a track is expected; then, for
