@@ -61,7 +61,12 @@ import cv2
 import numpy as np
 
 from openlfr.recognition import DEFAULT_THRESHOLD, EngineConfig, FaceAnalyzer, Watcher, Watchlist
-from openlfr.recognition.backends import DEFAULT_DESCRIPTOR, DESCRIPTOR_NAMES
+from openlfr.recognition.backends import (
+    DEFAULT_DESCRIPTOR,
+    DEFAULT_DETECTOR,
+    DESCRIPTOR_NAMES,
+    DETECTOR_NAMES,
+)
 from openlfr.recognition.enrolment import (
     PhotoRejected,
     build_watchlist,
@@ -270,7 +275,10 @@ def filler_watchlist(rest: list[Path], work: Path, analyzer: FaceAnalyzer, size:
     """`size` unused fillers, one subject each, enrolled by the engine (cached); with
     `second_opinion`, with the second network's descriptors too."""
     second = "_second_opinion" if second_opinion else ""
-    cache = work / f"fillers_{size}_{analyzer.model_id.replace(':', '_')}{second}.json"
+    detector = analyzer.backends.detector_name
+    other_detector = "" if detector == DEFAULT_DETECTOR else f"_{detector}"
+    cache = work / (f"fillers_{size}_{analyzer.model_id.replace(':', '_')}{other_detector}"
+                    f"{second}.json")
     if cache.exists():
         return Watchlist.load(cache)
     folder = work / f"fillers_{size}"
@@ -638,6 +646,9 @@ def main() -> None:
                         help="engine setting (default: shipped)")
     parser.add_argument("--full-detection-every-small", type=int,
                         help="engine setting (default: shipped)")
+    parser.add_argument("--detector", choices=DETECTOR_NAMES, default=DEFAULT_DETECTOR,
+                        help="the engine's detector, for the scenes and every watchlist "
+                        "(default: shipped)")
     parser.add_argument("--shed-when-behind", type=int,
                         help="engine setting (default: shipped); only acts with "
                         "--realtime-fps")
@@ -666,7 +677,7 @@ def main() -> None:
                         "replays the decisions offline under other fusion rules")
     args = parse_scene_args(parser)
     pool, rest = make_pool(args.shared, args.work, args.passers, seed=11)
-    analyzer = FaceAnalyzer(descriptor=args.descriptor)
+    analyzer = FaceAnalyzer(detector=args.detector, descriptor=args.descriptor)
     reference = DlibReference()
     big = None
     if args.fillers:
