@@ -35,8 +35,7 @@ stderr = Console(stderr=True, highlight=False)
 DETECTOR_OPTION = typer.Option(
     DEFAULT_DETECTOR,
     help="Face detector: ultralight (small CNN, faces from about 20 px at detection scale), "
-    "yunet (OpenCV's YuNet: the same faces for less CPU), hog (dlib's, frontal faces from "
-    "80 px) or cnn (dlib's MMOD; slow).",
+    "hog (dlib's, frontal faces from 80 px) or cnn (dlib's MMOD; slow).",
 )
 DESCRIPTOR_OPTION = typer.Option(
     DEFAULT_DESCRIPTOR,

@@ -165,8 +165,8 @@ def node_run(
         min=0, help="Live sources: reconnect attempts in a row before giving up.")] = 20,
     backend: str = BACKEND_OPTION,
     detector: Annotated[str, typer.Option(
-        help="Face detector: auto (ultralight, the default small CNN), ultralight, yunet "
-        "(the same faces for less CPU), hog or cnn.")] = "auto",
+        help="Face detector: auto (ultralight, the default small CNN), ultralight, hog "
+        "or cnn.")] = "auto",
 ) -> None:
     """Run the engine for an active deployment and send its alerts and counts to the
     platform.

