@@ -253,14 +253,22 @@ def judged_fillers(rest: list[Path], work: Path, analyzer: FaceAnalyzer, descrip
                    size: int, reference: DlibReference, second_opinion: bool = False
                    ) -> JudgedFillers:
     """`size` fillers enrolled by `analyzer` (running `descriptor`; with `second_opinion`,
-    the second network's descriptors too), and judged (cached)."""
-    judges = {name: analyzer if name == descriptor else FaceAnalyzer(descriptor=name)
+    the second network's descriptors too), and judged (cached). The judges run the default
+    detector whatever the engine's, so every engine is judged alike and their caches hold."""
+    default_detector = analyzer.backends.detector_name == DEFAULT_DETECTOR
+    judges = {name: analyzer if name == descriptor and default_detector
+              else FaceAnalyzer(descriptor=name)
               for name in SAME_PERSON if name != "dlib"}
     fillers = filler_watchlist(rest, work, analyzer, size, second_opinion)
     refs = [s.ref for s in fillers.subjects]
-    paths = [next((work / f"fillers_{size}" / ref).iterdir()) for ref in refs]
-    judged = {"dlib": dlib_descriptors(paths, work / f"fillers_dlib_{len(paths)}.npy",
-                                       reference)}
+    # dlib's descriptor of every filler photo, enrolled or not: rows found by name, so
+    # engines that enrol different fillers share one cache.
+    every = [f"filler_{path.stem}" for path in rest[:size]]
+    dlib_rows = dlib_descriptors([next((work / f"fillers_{size}" / ref).iterdir())
+                                  for ref in every],
+                                 work / f"fillers_{size}_every_dlib.npy", reference)
+    row = {ref: i for i, ref in enumerate(every)}
+    judged = {"dlib": dlib_rows[[row[ref] for ref in refs]]}
     for judge_name, judge in judges.items():  # from each judge's own filler watchlist
         enrolled = {s.ref: s.images[0].descriptor
                     for s in filler_watchlist(rest, work, judge, size).subjects}
