@@ -31,9 +31,10 @@ MAX_L2_DIFFERENCE = 1e-4
 
 @pytest.fixture(scope="module")
 def every_chip() -> list[RGBImage]:
-    """Every dlib face chip (150x150) in the shared face set (or the bundled copy on a
-    fresh clone)."""
-    analyzer = FaceAnalyzer(detector="hog", descriptor="dlib")
+    """dlib's face chip (150x150) of every face in the shared face set (or the bundled copy
+    on a fresh clone). The engine's default detector finds them: more faces than dlib's
+    HOG (114 against 77 in the shared set) in a fifth of the time."""
+    analyzer = FaceAnalyzer(descriptor="dlib")
     root = SHARED if SHARED.is_dir() else IDENTITIES.parent
     photos = [p for _, p in find_enrolment_photos(root / "identities")]
     photos += sorted((root / "groups").iterdir())
