@@ -306,11 +306,11 @@ def test_on_a_ray_cluster_the_results_are_the_same(run: Run, lfw_copy: Path,
         # cluster's processes itself within 2 s (sent to the whole process group, the
         # processes it watches die under it and it took 33 s to give up on them).
         head.terminate()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             head.wait(timeout=30)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(head.pid, signal.SIGKILL)  # anything it left behind
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(head.pid, signal.SIGKILL)  # whatever it left behind, or itself
+        head.wait(timeout=30)
         shutil.rmtree(temp_dir, ignore_errors=True)
     local, _ = run
     assert local.returncode == 0

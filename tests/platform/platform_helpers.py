@@ -113,7 +113,7 @@ def _migrated_sqlite_template() -> Path:
     no-op at the head)."""
     folder = Path(tempfile.mkdtemp(prefix="openlfr-migrated-"))
     atexit.register(shutil.rmtree, folder, True)
-    Platform.open(Settings(data_dir=folder / "data")).close()
+    Platform.open(Settings(data_dir=folder / "data", database_url=None)).close()
     template = folder / DATABASE_FILE_NAME
     source = sqlite3.connect(folder / "data" / DATABASE_FILE_NAME)
     target = sqlite3.connect(template)
