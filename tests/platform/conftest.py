@@ -21,7 +21,6 @@ from platform_helpers import (
     postgres_url,
     scenario,  # a fixture, shared with the other test folders
     staff,  # a fixture, shared with the other test folders
-    start_migrated,
 )
 
 from openlfr.services.platform import Platform
@@ -50,8 +49,6 @@ def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def scenario_on(any_database_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[Scenario]:
     """The lifecycle scenario on SQLite and on PostgreSQL."""
-    if any_database_url.startswith("sqlite:///"):
-        start_migrated(Path(any_database_url.removeprefix("sqlite:///")))
     p = Platform.open(make_settings(tmp_path / "data", any_database_url,
                                     session_max_age_s=90 * 86400))
     p.clock = clock

@@ -87,20 +87,17 @@ def fresh_pg_schema(base: str) -> Iterator[str]:
 
 
 def make_settings(data_dir: Path, database_url: str | None = None, **extra: Any) -> Settings:
-    """Settings for a platform in ``data_dir``. Without a ``database_url`` its SQLite file
-    starts as a copy of an empty database already migrated to the head (below), unless
-    the data dir holds one."""
+    """Settings for a platform in ``data_dir``. On SQLite (``database_url`` None: the file
+    in the data dir) a database file not there yet starts as a copy of an empty database
+    already migrated to the head (below)."""
     settings = Settings(data_dir=data_dir, database_url=database_url, **extra)
-    if database_url is None and "gazetteer_file" not in extra:
-        start_migrated(settings.ensure_data_dir() / DATABASE_FILE_NAME)
+    url = make_url(settings.effective_database_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        settings.ensure_data_dir()
+        database = Path(url.database)
+        if not database.exists():
+            shutil.copyfile(_migrated_sqlite_template(), database)
     return settings
-
-
-def start_migrated(database: Path) -> None:
-    """Make the SQLite file ``database``, unless it exists, a copy of an empty database
-    already migrated to the head."""
-    if not database.exists():
-        shutil.copyfile(_migrated_sqlite_template(), database)
 
 
 @cache
