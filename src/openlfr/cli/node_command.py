@@ -147,7 +147,8 @@ def node_run(
     timeout_s: Annotated[float, typer.Option(
         min=0.5, help="Seconds to wait for one answer from the platform.")] = 10.0,
     connect_timeout_s: Annotated[float, typer.Option(
-        min=0.0, help="At start, seconds to keep trying to reach the platform.")] = 60.0,
+        min=0.0, help="At start, seconds to keep trying while the platform does not answer "
+        "or answers 5xx (for the deployment's status, then for its watchlist).")] = 60.0,
     backoff_max_s: Annotated[float, typer.Option(
         min=0.5, help="Longest wait between retries while the platform is unreachable "
         "(from 0.5 s, doubling).")] = 30.0,

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -55,6 +55,8 @@ from openlfr.recognition.analyzer import reference_model_id
 from openlfr.recognition.backends import descriptor_for_model, resolve_detector
 from openlfr.recognition.faces import RGBImage
 from openlfr.recognition.watchlist import EnrolledImage, Subject
+
+_T = TypeVar("_T")
 
 #: A report the node makes as it works (printed by the CLI as text or JSON lines).
 Event = dict[str, Any]
@@ -335,17 +337,26 @@ class NodeRunner:
     def _resolve(self, client: PlatformClient) -> DeploymentStatus:
         """The deployment's status, waiting (with back-off) while the platform is down."""
         c = self.config
+        if c.deployment.isdigit():
+            return self._patiently(lambda: client.deployment(int(c.deployment)), "")
+        return self._patiently(lambda: client.deployment_by_reference(c.deployment), "")
+
+    def _patiently(self, call: Callable[[], _T], what: str) -> _T:
+        """``call``'s answer, tried again with back-off while the platform is unreachable
+        (no answer, or a 5xx), for up to ``connect_timeout_s``; a refusal is final.
+        ``what`` names the call in the error ("" for the start's first call)."""
+        c = self.config
         deadline = time.monotonic() + c.connect_timeout_s
         delay = c.backoff_start_s
         while True:
             try:
-                if c.deployment.isdigit():
-                    return client.deployment(int(c.deployment))
-                return client.deployment_by_reference(c.deployment)
+                return call()
             except PlatformRefused as exc:
-                raise NodeError(exc.detail) from None
+                raise NodeError(f"{what}: {exc.detail}" if what else exc.detail) from None
             except PlatformUnreachable as exc:
                 if time.monotonic() + delay > deadline:
+                    if what:
+                        raise NodeError(f"{what}: {exc}") from None
                     raise NodeError(f"cannot reach the platform at {c.platform_url} ({exc}); "
                                     "check the address and the network") from None
                 self.report({"type": "unreachable", "error": str(exc), "retry_in_s": delay,
@@ -410,11 +421,8 @@ class NodeRunner:
                       summary: NodeSummary) -> tuple[str, str | None]:
         """Run the engine until a stop; returns why it stopped (reason, detail)."""
         c = self.config
-        try:
-            released = sender.client.watchlist(status.deployment_id)
-        except (PlatformRefused, PlatformUnreachable) as exc:
-            raise NodeError(f"could not fetch the watchlist: "
-                            f"{exc.detail if isinstance(exc, PlatformRefused) else exc}") from None
+        released = self._patiently(lambda: sender.client.watchlist(status.deployment_id),
+                                   "could not fetch the watchlist")
         watchlist, categories = watchlist_from_release(released)
         del released
         self.report({"type": "watchlist", "entries": len(watchlist.subjects),
