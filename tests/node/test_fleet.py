@@ -72,7 +72,10 @@ def test_two_cameras_one_killed_lose_no_alert_and_leave_no_face(
     options = FleetOptions(NodeConfig(
         platform_url=live.url, api_key="", deployment="", source="",
         outbox_dir=tmp_path / "outbox", workers=1, backoff_start_s=0.2, backoff_max_s=0.5,
-        counters_interval_s=2.0, poll_interval_s=1.0, flush_timeout_s=60))
+        counters_interval_s=2.0, poll_interval_s=1.0, flush_timeout_s=60,
+        # cam-b may still be starting when the gate goes down: it waits (with back-off)
+        # until the gate opens after cam-a's restart, however slow this machine.
+        connect_timeout_s=300))
     events: list[dict[str, Any]] = []
     lock, restarted = threading.Lock(), threading.Event()
 
