@@ -13,6 +13,7 @@ import pytest
 
 from openlfr.recognition import EngineConfig, FaceAnalyzer, Watcher, Watchlist
 from openlfr.recognition import pipeline as pipeline_module
+from openlfr.recognition.analyzer import FaceSearch
 from openlfr.recognition.faces import Box, FoundFace
 from openlfr.recognition.images import read_image
 from openlfr.recognition.sources import Frame, PacedVideoSource, VideoFileSource, open_source
@@ -215,6 +216,30 @@ def test_a_track_like_no_one_on_the_watchlist_is_described_half_as_often(
     assert tracker.update([_face(100, quality=200.0)], still=False)
 
 
+def test_while_behind_a_track_is_described_less_often_but_a_better_face_at_once() -> None:
+    """The pipeline sets the tracker's ``slower`` to shed_when_behind while it is behind a
+    live source: periodic descriptions come that many times further apart; a new track's
+    first view and a clearly better face are described at once as ever."""
+    unit = np.ones(4, np.float32) / 2
+
+    def steps_described(slower: int, quality: float) -> list[int]:
+        tracker = FaceTracker(EngineConfig(fuse_best=2, track_memory=3))
+        tracker.slower = slower
+        assert tracker.update([_face(100)], still=False)  # a new track: at once
+        track = tracker.active[0]
+        tracker.add_sighting(track, Sighting(0, 0.0, track.box, CHIP, 100.0, unit))
+        described = []
+        for step in range(1, 17):
+            if tracker.update([_face(100, quality=quality)], still=False):
+                described.append(step)
+                tracker.add_sighting(track, Sighting(step, 0.0, track.box, CHIP, 100.0, unit))
+        return described
+
+    assert steps_described(1, 110.0) == [4, 8, 12, 16]
+    assert steps_described(2, 110.0) == [8, 16]
+    assert steps_described(2, 200.0)[0] == 1  # clearly better than any described: at once
+
+
 def test_the_pipeline_records_each_tracks_score_for_the_describing_rule(
     sample_watchlist: Watchlist, analyzer: FaceAnalyzer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -281,7 +306,7 @@ def test_on_video_the_frames_between_whole_searches_are_searched_near_the_tracks
             assert cpu.search_near_s > 0
 
 
-def test_a_live_source_that_falls_behind_searches_whole_frames_less_often_until_caught_up(
+def test_a_live_source_that_falls_behind_searches_and_describes_less_often_until_caught_up(
     sample_watchlist: Watchlist, analyzer: FaceAnalyzer
 ) -> None:
     watcher = Watcher(sample_watchlist, EngineConfig(workers=0, queue_frames=8), analyzer)
@@ -289,16 +314,21 @@ def test_a_live_source_that_falls_behind_searches_whole_frames_less_often_until_
                    for shape in ((720, 1280, 3), (1080, 1920, 3)))
     cadence = lambda: (watcher._full_every(hd) * watcher._shed(),  # noqa: E731
                        watcher._full_every(full_hd) * watcher._shed())
+    nothing = FaceSearch(faces=[], too_small=0)
     assert cadence() == (1, 3)  # as shipped: 720p whole on every frame, 1080p one in 3
     watcher._note_backlog(3)
     assert cadence() == (1, 3)  # a few frames waiting is not behind
     watcher._note_backlog(4)  # half the queue: behind
     assert cadence() == (2, 6)
     assert (watcher._full_every(hd), watcher._full_every(full_hd)) == (1, 3)  # kept up
+    watcher._track(hd, nothing)
+    assert watcher.tracker.slower == 2  # tracks described half as often too
     watcher._note_backlog(1)
     assert cadence() == (2, 6)  # still behind until nothing waits
     watcher._note_backlog(0)
     assert cadence() == (1, 3)
+    watcher._track(hd, nothing)
+    assert watcher.tracker.slower == 1
     never = Watcher(sample_watchlist, EngineConfig(workers=0, shed_when_behind=1), analyzer)
     never._note_backlog(8)
     assert never._shed() == 1

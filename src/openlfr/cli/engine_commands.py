@@ -69,8 +69,9 @@ SHED_WHEN_BEHIND_OPTION = typer.Option(
     EngineConfig.shed_when_behind,
     min=1,
     help="Live sources: while frames pile up (the engine is behind), search the whole "
-    "frame N times less often, near the tracks between, before any frame is dropped "
-    "(720p: one frame in 2; 1080p: one in 6). 1: drop frames instead.",
+    "frame N times less often, near the tracks between, and describe each track N times "
+    "less often, before any frame is dropped (720p: one frame in 2; 1080p: one in 6; a "
+    "track every 8 frames, not 4). 1: drop frames instead.",
 )
 
 watchlist_app = typer.Typer(help="Build and inspect watchlist files.", no_args_is_help=True)

@@ -47,10 +47,12 @@ class EngineConfig:
     shed_when_behind: int = 2
     """Live sources only: while the engine is behind (frames waiting to be searched fill
     half of ``queue_frames``, until none waits), the whole frame is searched this many
-    times less often (near the tracks between), so the CPU sheds detection work before a
-    frame has to be dropped: 720p every frame whole becomes one in 2, 1080p one in 3
-    becomes one in 6. 1: never (frames are dropped instead). Files are never behind: the
-    engine reads them at its own pace."""
+    times less often (near the tracks between) and tracks are described again this many
+    times less often (a new track's first view and a clearly better face still at once),
+    so the CPU sheds detection and describing work before a frame has to be dropped: 720p
+    every frame whole becomes one in 2, 1080p one in 3 becomes one in 6, a track described
+    every 4 frames looked at every 8. 1: never (frames are dropped instead). Files are
+    never behind: the engine reads them at its own pace."""
 
     embed_every_frames: int = 4
     """A live track is described again at least this often (in frames)."""

@@ -409,6 +409,7 @@ class Watcher:
         self.counters.frames_processed += 1
         self.counters.faces_detected += len(search.faces) + search.too_small
         self.counters.faces_too_small += search.too_small
+        self.tracker.slower = self._shed()
         sightings = self.tracker.update(search.faces, frame.still, frame.index)
         if not sightings:
             return None

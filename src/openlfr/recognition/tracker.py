@@ -151,6 +151,10 @@ class FaceTracker:
         """The source frame looked at last."""
         self._last_alert_s: dict[int, float] = {}
         """Subject index -> time of its last video alert (for repeat_alert_s)."""
+        self.slower = 1
+        """Set by the pipeline: while it is behind a live source, periodic descriptions
+        come this many times further apart (EngineConfig.shed_when_behind); a track's first
+        view and a clearly better face are still described at once."""
 
     def update(self, faces: list[FoundFace], still: bool, frame: int | None = None
                ) -> list[tuple[Track, FoundFace]]:
@@ -268,7 +272,7 @@ class FaceTracker:
         UNLIKE_ANYONE_SLOWER times that for a track that looks like no one
         (describe_less_below, once its best views are fused); ALERTED_CHECK_EVERY times that
         for an alerted track, unless a view of it is held apart."""
-        every = self.config.embed_every_frames
+        every = self.config.embed_every_frames * self.slower
         if track.alerted:
             return every if track.doubt else ALERTED_CHECK_EVERY * every
         if (track.score is not None and track.score < self.config.describe_less_below
