@@ -268,7 +268,8 @@ class FaceTracker:
         return minimum * (1.0 - moved / reach) if moved < reach else 0.0
 
     def describe_every(self, track: Track) -> int:
-        """How many frames apart the track's periodic descriptions are: embed_every_frames;
+        """How many frames apart the track's periodic descriptions are: embed_every_frames
+        (``slower`` times that while the pipeline is behind a live source);
         UNLIKE_ANYONE_SLOWER times that for a track that looks like no one
         (describe_less_below, once its best views are fused); ALERTED_CHECK_EVERY times that
         for an alerted track, unless a view of it is held apart."""
