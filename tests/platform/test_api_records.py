@@ -3,13 +3,26 @@ and what the public may (and may not) see."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from platform_helpers import START, Scenario, TestClient, ok, route_table
+from platform_helpers import (
+    START,
+    FakeClock,
+    Scenario,
+    Staff,
+    TestClient,
+    make_settings,
+    ok,
+    route_table,
+)
 from sqlalchemy import func, select
 
+from openlfr.services.platform import Platform
 from openlfr.storage import models as m
+from openlfr.web.app import api_routes
 
 
 def _count(scenario: Scenario, model: type) -> int:
@@ -349,3 +362,30 @@ def test_oversized_bodies_are_refused_and_change_nothing(scenario: Scenario) -> 
     r = planner.post(s.url("/watchlist/entries"), json=huge)
     assert r.status_code == 413
     assert ok(planner.get(s.url("/watchlist")))["entries"] == []
+
+
+def test_apps_in_one_process_share_routes_but_keep_their_own_body_limit(
+        scenario: Scenario, tmp_path: Path, clock: FakeClock) -> None:
+    """The API's routes are built once per process (``api_routes``); the body limit and
+    the platform stay each app's own."""
+    s, planner = scenario, scenario.staff["planner"]
+    s.draft()
+    small = Platform.open(make_settings(tmp_path / "small", max_request_bytes=4096))
+    small.clock = clock
+    try:
+        other = Staff(small)
+        shared = {id(route) for route in api_routes()}
+        assert shared <= {id(route) for route in other.app.router.routes}
+        assert shared <= {id(route) for route in s.staff.app.router.routes}
+        site = scenario.deployment_body()["sites"][0]
+        body = scenario.deployment_body(sites=[{**site, "name": f"Site {i} " + "x" * 190}
+                                                for i in range(20)])
+        assert len(json.dumps(body)) > 6000
+        assert other["planner"].post("/api/deployments", json=body).status_code == 413
+        assert ok(other["planner"].get("/api/deployments")) == []
+        created = ok(planner.post("/api/deployments", json=body), 201)
+        assert len(created["sites"]) == 20
+        ids = {d["id"] for d in ok(planner.get("/api/deployments"))}
+        assert ids == {s.deployment_id, created["id"]}
+    finally:
+        small.close()
