@@ -8,6 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from cryptography.fernet import Fernet
@@ -43,6 +44,25 @@ def test_migrations_run_from_empty_and_match_the_models(any_database_url: str) -
             head = conn.execute(text("SELECT seq, hash FROM audit_head")).one()
             assert head == (0, "0" * 64)
         migrate(engine)  # running again on start is a no-op
+        assert current_revision(engine) == HEAD_REVISION
+    finally:
+        engine.dispose()
+
+
+def test_an_older_database_is_upgraded_and_one_at_the_head_left_alone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'older.db'}")
+    try:
+        migrate(engine, "0010")
+        assert current_revision(engine) == "0010"
+        migrate(engine)
+        assert current_revision(engine) == HEAD_REVISION
+
+        def alembic_asked(*args: object, **kwargs: object) -> None:
+            raise AssertionError("Alembic was asked to upgrade a database at the head")
+
+        monkeypatch.setattr(command, "upgrade", alembic_asked)
+        migrate(engine)
         assert current_revision(engine) == HEAD_REVISION
     finally:
         engine.dispose()

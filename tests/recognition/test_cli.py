@@ -205,3 +205,23 @@ def test_the_engine_only_demo_runs_on_the_bundled_data(tmp_path: Path) -> None:
     alerted = {line.split()[3] for line in result.stdout.splitlines() if "ALERT" in line}
     assert alerted == {"lin_manuel_miranda", "kit_harington", "rose_leslie", "obama", "biden"}
     assert list(tmp_path.iterdir()) == []  # the demo writes no file
+
+
+def test_the_engine_commands_load_no_platform_code() -> None:
+    """`openlfr watch` on a camera's machine loads the engine, not the database, the web
+    server or the platform's services: those load with the commands that use them."""
+    code = ("import sys\n"
+            "sys.argv = ['openlfr', 'watch', '--help']\n"
+            "import openlfr.cli\n"
+            "try:\n"
+            "    openlfr.cli.run()\n"
+            "except SystemExit as exc:\n"
+            "    assert exc.code == 0, exc.code\n"
+            "print('loaded:', ','.join(sorted(m for m in sys.modules if m.startswith(("
+            "'openlfr.storage', 'openlfr.services', 'openlfr.web', 'openlfr.audit', "
+            "'sqlalchemy', 'alembic', 'fastapi', 'uvicorn')))))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "--watchlist" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "loaded:"

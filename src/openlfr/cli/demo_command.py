@@ -14,10 +14,10 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
 import typer
-import uvicorn
 
 import openlfr
 from openlfr.cli.errors import fail
@@ -30,6 +30,9 @@ from openlfr.recognition import (
     build_watchlist,
     open_source,
 )
+
+if TYPE_CHECKING:
+    import uvicorn
 
 SAMPLE = Path(openlfr.__file__).parent / "sample_data" / "faces"
 CLIP = SAMPLE / "video" / "short_hamilton_clip.mp4"
@@ -70,6 +73,8 @@ def demo(
     if engine_only:
         _engine_demo(workers)
         return
+    import uvicorn
+
     from openlfr.demo import story
     from openlfr.interrupts import sigterm_as_interrupt
     from openlfr.node.runner import NodeConfig, NodeError, NodeRunner

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
 
-from openlfr.audit.checkpoint import Checkpoint, CheckpointError
 from openlfr.cli.errors import fail
-from openlfr.governance.errors import GovernanceError
-from openlfr.services.platform import PERSON_ROLES, SYSTEM_ACTOR, Platform
-from openlfr.settings import Settings
+from openlfr.governance.roles import PERSON_ROLES
+
+if TYPE_CHECKING:  # loaded by the commands that use them: `openlfr watch` needs none
+    from pydantic import ValidationError
+
+    from openlfr.audit.checkpoint import Checkpoint
+    from openlfr.services.platform import Platform
+    from openlfr.settings import Settings
 
 DATA_DIR_HELP = ("Folder for the platform's local state (SQLite database, key files). "
                  "Default: $OPENLFR_DATA_DIR, else your user data folder.")
@@ -31,6 +34,10 @@ areas_app = typer.Typer(help="The gazetteer: the areas deployments, motions and 
 
 
 def _settings(data_dir: Path | None) -> Settings:
+    from pydantic import ValidationError
+
+    from openlfr.settings import Settings
+
     try:
         return Settings(data_dir=data_dir) if data_dir is not None else Settings()
     except ValidationError as exc:
@@ -38,6 +45,8 @@ def _settings(data_dir: Path | None) -> Settings:
 
 
 def _open(data_dir: Path | None) -> Platform:
+    from openlfr.services.platform import Platform
+
     settings = _settings(data_dir)
     try:
         return Platform.open(settings)
@@ -115,7 +124,11 @@ def user_add(
     data_dir: DataDir = None,
 ) -> None:
     """Add a person who can log in, with one role."""
+    from pydantic import ValidationError
+
+    from openlfr.governance.errors import GovernanceError
     from openlfr.services import users
+    from openlfr.services.platform import SYSTEM_ACTOR
     from openlfr.services.schemas import UserIn
 
     if role not in {r.value for r in PERSON_ROLES}:
@@ -145,6 +158,7 @@ def user_add(
 def user_list(data_dir: DataDir = None) -> None:
     """List accounts with their roles."""
     from openlfr.services import users
+    from openlfr.services.platform import SYSTEM_ACTOR
 
     platform = _open(data_dir)
     try:
@@ -159,6 +173,8 @@ def user_list(data_dir: DataDir = None) -> None:
 def _read_checkpoint(source: str) -> Checkpoint:
     """A saved checkpoint from a file, or fetched from a URL (e.g. the platform's
     /api/public/audit/checkpoint/SEQ, or an archive's copy)."""
+    from openlfr.audit.checkpoint import Checkpoint, CheckpointError
+
     if source.startswith(("http://", "https://")):
         import httpx
 
@@ -196,6 +212,7 @@ def audit_verify(
     broken event and exits 1. With --checkpoint, also proves that the log still extends
     a checkpoint the platform signed earlier."""
     from openlfr.services import audit_log
+    from openlfr.services.platform import SYSTEM_ACTOR
 
     saved = _read_checkpoint(checkpoint) if checkpoint else None
     platform = _open(data_dir)
@@ -219,6 +236,7 @@ def audit_checkpoint(data_dir: DataDir = None) -> None:
     import json
 
     from openlfr.services import audit_log
+    from openlfr.services.platform import SYSTEM_ACTOR
 
     platform = _open(data_dir)
     try:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from cryptography.fernet import Fernet
@@ -14,6 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine
 
 from openlfr.governance.errors import GovernanceError
+from openlfr.governance.roles import PERSON_ROLES as PERSON_ROLES  # (re-exported)
+from openlfr.governance.roles import Role as Role
 from openlfr.services.group_commit import GroupCommit
 from openlfr.settings import Settings
 from openlfr.storage.db import Sessions, make_engine, migrate
@@ -27,26 +28,6 @@ if TYPE_CHECKING:
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
-
-
-class Role(StrEnum):
-    """The roles of the powers table (``services.powers``). ``public`` is anyone not
-    logged in; ``node`` is an engine node's key; a ``councillor`` is oversight for the
-    areas they were given."""
-
-    PUBLIC = "public"
-    OPERATOR = "operator"
-    PLANNER = "planner"
-    AUTHORISER = "authoriser"
-    OVERSIGHT = "oversight"
-    COUNCILLOR = "councillor"
-    ADMIN = "admin"
-    NODE = "node"
-
-
-#: Roles a person can be given (nodes get API keys, not accounts).
-PERSON_ROLES = (Role.OPERATOR, Role.PLANNER, Role.AUTHORISER, Role.OVERSIGHT,
-                Role.COUNCILLOR, Role.ADMIN)
 
 
 class PermissionDenied(GovernanceError):
