@@ -162,7 +162,8 @@ def alembic_config(engine: Engine, gazetteer_file: Path | None = None) -> Config
 def head_revision() -> str:
     """The latest revision shipped with this package (read once per process)."""
     head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
-    assert head is not None, "the package ships no migration"
+    if head is None:
+        raise RuntimeError(f"no migration found in {MIGRATIONS_DIR}: the package is broken")
     return head
 
 
