@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import sys
 from pathlib import Path
 
@@ -89,11 +90,13 @@ def descriptors(paths: list[Path], analyzer: FaceAnalyzer, cache: Path) -> np.nd
 
 def balanced_halves(groups: dict[str, np.ndarray], usable: np.ndarray, seed: int
                     ) -> tuple[np.ndarray, np.ndarray]:
-    """The usable photos dealt into two halves, alternately within each race and sex."""
-    order = np.random.default_rng(seed).permutation(len(usable))
+    """The usable photos dealt into two halves, alternately within each race and sex, each
+    half then shuffled (a watchlist of its first N entries draws from every group)."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(usable))
     strata = sorted(order[usable[order]],
                     key=lambda i: (groups["race"][i], groups["sex"][i]))
-    return np.array(strata[0::2]), np.array(strata[1::2])
+    return rng.permutation(strata[0::2]), rng.permutation(strata[1::2])
 
 
 def searches(vectors: np.ndarray, halves: tuple[np.ndarray, np.ndarray], size: int,
@@ -121,8 +124,9 @@ def judge_votes(pairs: list[tuple[int, int]], paths: list[Path], shipped: np.nda
     described = {DEFAULT_DESCRIPTOR: shipped}
     for name in SAME_PERSON:
         if name not in described:
+            chosen = hashlib.sha256(np.array(photos, np.int64).tobytes()).hexdigest()[:16]
             rows = descriptors([paths[k] for k in photos], FaceAnalyzer(descriptor=name),
-                               work / f"judge_{name}_{len(photos)}.npy")
+                               work / f"judge_{name}_{chosen}.npy")
             full = np.full((len(paths), rows.shape[1]), np.nan, np.float32)
             full[photos] = rows
             described[name] = full
