@@ -60,6 +60,7 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
+from openlfr.evaluation.duplicates import SAME_PERSON_CUTS
 from openlfr.recognition import DEFAULT_THRESHOLD, EngineConfig, FaceAnalyzer, Watcher, Watchlist
 from openlfr.recognition.backends import (
     DEFAULT_DESCRIPTOR,
@@ -179,9 +180,10 @@ def dlib_descriptors(paths: list[Path], cache: Path, reference: DlibReference) -
     return rows
 
 
-SAME_PERSON = {"dlib": 0.5, "w600k": 0.5, "mobilefacenet": 0.5}
-"""The judges of "this filler is a walker's own face": dlib's L2 distance below its cut, a
-MobileFaceNet's cosine above its cut. Of the 384,150 walker-filler pairs (78 walkers, 4,925
+SAME_PERSON = SAME_PERSON_CUTS
+"""The judges of "this filler is a walker's own face" (``openlfr evaluate``'s judges of one
+person under two identities): dlib's L2 distance below its cut, a MobileFaceNet's cosine
+above its cut. Of the 384,150 walker-filler pairs (78 walkers, 4,925
 fillers) dlib marks 404, faceplugin's MobileFaceNet 190 and the w600k 29, true duplicates
 included; a filler is left out when two of the three agree (77 fillers)."""
 

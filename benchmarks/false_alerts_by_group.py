@@ -11,14 +11,15 @@ person...
 
 ...except that UTKFace holds some people several times under other file names, and
 naming such a person is a correct identification. An alert whose two photos two of three
-networks call the same person (the walk-by benchmark's judges, ``SAME_PERSON``: the
-shipped w600k network, faceplugin's MobileFaceNet and dlib's ResNet, each at a strict
-same-person cut, so no network judges its own test alone) is counted apart as a probable
-duplicate (counted per group too: a raw count would show the groups UTKFace repeats most
-as the ones most often stopped), and the false alerts left give the FPIR: overall and per
-race, sex and age band, with 95% Clopper-Pearson intervals and a Holm-adjusted Fisher
-test between the groups (``evaluation.stats``, as ``openlfr evaluate`` tests them). The
-false alerts at the shipped threshold are listed with the three judges' similarities.
+networks call the same person (``evaluation.duplicates``, the rule by which ``openlfr
+evaluate`` flags such pairs: the shipped w600k network, faceplugin's MobileFaceNet and
+dlib's ResNet, each at a strict same-person cut, so no network judges its own test alone)
+is counted apart as a probable duplicate, per group too (a raw count would show the
+groups UTKFace repeats most as the ones most often stopped), and the false alerts left
+give the FPIR: overall and per race, sex and age band, with 95% Clopper-Pearson intervals
+and a Holm-adjusted Fisher test between the groups (``evaluation.stats``, as ``openlfr
+evaluate`` tests them). The false alerts at the shipped threshold are listed with the
+three judges' similarities.
 
 Run: python3 benchmarks/false_alerts_by_group.py [--shared ../shared] [--work DIR]
 Descriptors are cached in --work (biometric data of the filler photos: delete it after).
@@ -36,9 +37,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from engine_walkby import SAME_PERSON  # noqa: E402
-
 from openlfr.evaluation.describe import describe_images  # noqa: E402
+from openlfr.evaluation.duplicates import SAME_PERSON_CUTS, VOTES_NEEDED, same_person  # noqa: E402
 from openlfr.evaluation.stats import compare_groups, proportion_ci  # noqa: E402
 from openlfr.recognition import DEFAULT_THRESHOLD  # noqa: E402
 from openlfr.recognition.analyzer import FaceAnalyzer  # noqa: E402
@@ -122,7 +122,7 @@ def judge_votes(pairs: list[tuple[int, int]], paths: list[Path], shipped: np.nda
     and each judge's similarity (cosine; dlib: L2 distance)."""
     photos = sorted({k for pair in pairs for k in pair})
     described = {DEFAULT_DESCRIPTOR: shipped}
-    for name in SAME_PERSON:
+    for name in SAME_PERSON_CUTS:
         if name not in described:
             chosen = hashlib.sha256(np.array(photos, np.int64).tobytes()).hexdigest()[:16]
             rows = descriptors([paths[k] for k in photos], FaceAnalyzer(descriptor=name),
@@ -133,16 +133,12 @@ def judge_votes(pairs: list[tuple[int, int]], paths: list[Path], shipped: np.nda
     verdicts = {}
     for a, b in pairs:
         votes, measures = 0, {}
-        for name, cut in SAME_PERSON.items():
+        for name in SAME_PERSON_CUTS:
             x, y = described[name][a], described[name][b]
             if np.isnan(x[0]) or np.isnan(y[0]):
                 continue
-            if name == "dlib":
-                measures[name] = float(np.linalg.norm(x - y))
-                votes += measures[name] < cut
-            else:
-                measures[name] = float(x @ y)
-                votes += measures[name] > cut
+            agrees, measures[name] = same_person(name, x, y)
+            votes += agrees
         verdicts[(a, b)] = (votes, measures)
     return verdicts
 
@@ -178,8 +174,8 @@ def main() -> None:
     alerted = scores >= min(THRESHOLDS)
     verdicts = judge_votes(list(zip(probes[alerted], entries[alerted], strict=True)),
                            paths, vectors, args.work)
-    duplicate = np.array([alert and verdicts[(int(p), int(e))][0] >= 2 for p, e, alert
-                          in zip(probes, entries, alerted, strict=True)])
+    duplicate = np.array([alert and verdicts[(int(p), int(e))][0] >= VOTES_NEEDED
+                          for p, e, alert in zip(probes, entries, alerted, strict=True)])
     for threshold in THRESHOLDS:
         alert = scores >= threshold
         false = alert & ~duplicate

@@ -121,6 +121,10 @@ def evaluate_command(
     watchlist entry stands out from the rest of that watchlist, so rates depend on the
     watchlist size. Verification thresholds the two descriptors' similarity.
 
+    A false alert whose two photos two of three networks (w600k, mobilefacenet, dlib)
+    call one person is listed with a warning: probably one person filed under two
+    identities. It still counts in the rates; merge such identities and run again.
+
     Writes results.json, CSV tables and a self-contained report.html into --out. No face
     image is written anywhere.
     """

@@ -120,6 +120,11 @@ class Searches:
     nonmated_no_face_groups: dict[str, dict[str, int]] = field(default_factory=dict)
     watchlists: list[list[str]] = field(default_factory=list)
     """The identities (and filler names) on each turn's watchlist."""
+    nonmated_image: list[str] = field(default_factory=list)
+    """The image of each non-mated search (in nonmated_best's order)."""
+    nonmated_entry: list[str | None] = field(default_factory=list)
+    """The enrolment image of the entry each non-mated search ranked first (None: a
+    filler entry)."""
 
     @property
     def mated_no_face(self) -> int:
@@ -193,6 +198,8 @@ def run_searches(
     nonmated_groups: dict[str, list[str]] = {c: [] for c in group_columns}
     no_face_groups: dict[str, dict[str, int]] = {c: defaultdict(int) for c in group_columns}
     nonmated_no_face = 0
+    nonmated_image: list[str] = []
+    nonmated_entry: list[str | None] = []
     watchlists = []
     for turn in (0, 1):
         probe_half, enrol_half = halves[turn], halves[1 - turn]
@@ -207,14 +214,17 @@ def run_searches(
                 + "; use a smaller --watchlist-size or add identities (--filler)"
             )
         entries: list[tuple[str, np.ndarray, np.ndarray | None]] = []
+        entry_images: list[str | None] = []
         mated_probes: list[tuple[int, DescribedImage]] = []
         for identity, enrol, probes in plan.mateable[:watchlist_size]:
             assert enrol.descriptor is not None
             mated_probes.extend((len(entries), p) for p in probes)
             entries.append((identity, enrol.descriptor, enrol.reference))
+            entry_images.append(enrol.name)
         for identity, enrol in plan.singles[: watchlist_size - len(entries)]:
             assert enrol.descriptor is not None
             entries.append((identity, enrol.descriptor, enrol.reference))
+            entry_images.append(enrol.name)
         references = list(filler_references) + [None] * (len(filler) - len(filler_references))
         for n, (vector, reference) in enumerate(
                 zip(filler[: watchlist_size - len(entries)], references, strict=False)):
@@ -256,7 +266,11 @@ def run_searches(
         for start in range(0, len(searched), SEARCH_BATCH):
             found = _identify(index, searched[start:start + SEARCH_BATCH])
             nonmated_best.extend(best.score for best in found)
+            nonmated_entry.extend(
+                entry_images[best.subject_index] if best.subject_index < len(entry_images)
+                else None for best in found)
         for image in searched:
+            nonmated_image.append(image.name)
             nonmated_identity.append(image.identity)
             for c in group_columns:
                 nonmated_groups[c].append(image.groups[c])
@@ -272,6 +286,8 @@ def run_searches(
         nonmated_no_face=nonmated_no_face,
         nonmated_no_face_groups={c: dict(v) for c, v in no_face_groups.items()},
         watchlists=watchlists,
+        nonmated_image=nonmated_image,
+        nonmated_entry=nonmated_entry,
     )
 
 

@@ -21,9 +21,16 @@ import openlfr
 from openlfr.evaluation.dataset import Dataset, PairsFile
 from openlfr.evaluation.defaults import DEFAULT_ALPHA, DEFAULT_TARGET_FPIR, DEFAULT_THRESHOLDS
 from openlfr.evaluation.describe import ImageDescription, describe_images
+from openlfr.evaluation.duplicates import (
+    SAME_PERSON_CUTS,
+    VOTES_NEEDED,
+    AlertPair,
+    judge_pairs,
+)
 from openlfr.evaluation.errors import DatasetError
 from openlfr.evaluation.identification import (
     DescribedImage,
+    Searches,
     identification_result,
     max_watchlist_size,
     run_searches,
@@ -36,6 +43,7 @@ from openlfr.evaluation.verification import (
 )
 from openlfr.recognition import DEFAULT_THRESHOLD
 from openlfr.recognition.analyzer import FaceAnalyzer, reference_model_id
+from openlfr.recognition.errors import RecognitionError
 from openlfr.recognition.matcher import (
     SECOND_OPINION_LIFT,
     SECOND_OPINION_WITHIN,
@@ -218,12 +226,15 @@ def evaluate_descriptions(
     filler: Sequence[np.ndarray] = (),
     reference_model: str | None = None,
     filler_references: Sequence[np.ndarray | None] = (),
+    judge: Judge | None = None,
 ) -> dict[str, Any]:
     """Everything after description: searches, rates, tests, verification, summary.
 
     ``model_id`` names the descriptor model (its family gives the metric); an id this
     openlfr does not know is refused (WatchlistError) before anything is searched. With
     ``reference_model`` the searches decide with the second opinion (identification.py).
+    ``judge`` is asked which non-mated alerts of the largest watchlist are probably one
+    person under two identities (duplicates.py); without it that check is not made.
     """
     metric, _ = model_family(model_id)
     summary, warnings = dataset_summary(dataset, descriptions)
@@ -259,6 +270,7 @@ def evaluate_descriptions(
         )
     columns = list(dataset.group_columns)
     identification = []
+    searches = None
     for size in sizes:
         searches = run_searches(images, halves, size, group_columns=columns, filler=filler,
                                 model_id=model_id, reference_model=reference_model,
@@ -359,10 +371,67 @@ def evaluate_descriptions(
         "verification": None,
         "warnings": warnings,
     }
+    if judge is not None and searches is not None:
+        results["probable_duplicates"] = _probable_duplicates(
+            searches, min(options.thresholds), judge, dataset.images_root, warnings)
     if pairs is not None:
         results["verification"] = verification_result(pairs, pair_descriptions or descriptions,
                                                       dataset.images_root, metric)
     return results
+
+
+Judge = Callable[[Sequence[AlertPair]], tuple[list[dict[str, Any]], list[str], list[str]]]
+"""Given non-mated alerts: (the pairs judged one person, the networks that judged, the
+networks that could not, each with why)."""
+
+
+def _probable_duplicates(searches: Searches, lowest: float, judge: Judge, root: Path,
+                         warnings: list[str]) -> dict[str, Any]:
+    """The non-mated alerts at ``lowest`` and above (the largest watchlist) that the
+    judges call one person filed under two identities (duplicates.py); a warning when
+    there are any. The rates are left as they are."""
+    alerts = [(probe, entry, float(score)) for probe, entry, score
+              in zip(searches.nonmated_image, searches.nonmated_entry, searches.nonmated_best,
+                     strict=True) if score >= lowest]
+    checked = [AlertPair(probe, entry, score) for probe, entry, score in alerts
+               if entry is not None]  # an alert naming a --filler entry has no photo here
+    found, judges, unavailable = judge(checked) if checked else ([], [], [])
+    for pair in found:
+        pair["probe"] = _relative(Path(str(pair["probe"])), root)
+        pair["entry"] = _relative(Path(str(pair["entry"])), root)
+    at_default = sum(1 for a in checked if a.score >= DEFAULT_THRESHOLD)
+    found_default = sum(1 for p in found if float(p["score"]) >= DEFAULT_THRESHOLD)
+    if found:
+        warnings.append(
+            f"{len(found)} of the {len(checked)} non-mated alerts at watchlist size "
+            f"{searches.watchlist_size} (threshold {lowest:.2f} and up; {found_default} of "
+            f"{at_default} at the default {DEFAULT_THRESHOLD}) name a photo that "
+            f"{VOTES_NEEDED} of the {len(judges)} networks ({', '.join(judges)}) call the "
+            "same person: if "
+            "they are one person filed under two identities, the FPIR above counts correct "
+            "identifications as false alerts, and the groups the dataset repeats most look "
+            "stopped most; merge those identities and run again (the pairs are in "
+            "results.json, probable_duplicates)")
+    if unavailable:
+        warnings.append("the check for one person under two identities ran without "
+                        + "; ".join(unavailable))
+    return {
+        "rule": f"{VOTES_NEEDED} of the networks agree the two photos are one person, each "
+                "at a strict cut: " + ", ".join(
+                    f"{name} {'L2 below' if name == 'dlib' else 'cosine above'} {cut}"
+                    for name, cut in SAME_PERSON_CUTS.items()),
+        "counted_in_fpir": True,
+        "watchlist_size": searches.watchlist_size,
+        "threshold_from": lowest,
+        "alerts_checked": len(checked),
+        "alerts_naming_filler": len(alerts) - len(checked),
+        "alerts_checked_at_default_threshold": at_default,
+        "judges": judges,
+        "judges_unavailable": unavailable,
+        "found": len(found),
+        "found_at_default_threshold": found_default,
+        "pairs": found,
+    }
 
 
 def verification_result(
@@ -452,10 +521,28 @@ def evaluate(
                 f"filler identities also in the dataset: {', '.join(sorted(overlap)[:5])}; "
                 "filler must be people who are never searched for"
             )
+    def judge(alerts: Sequence[AlertPair]
+              ) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+        photos = sorted({Path(p) for a in alerts for p in (a.probe, a.entry)})
+        audited = analyzer.backends.descriptor_name
+        described = {audited: {str(p): descriptions[p].descriptor for p in photos}}
+        unavailable = []
+        for network in SAME_PERSON_CUTS:
+            if network in described:
+                continue
+            try:
+                other = FaceAnalyzer(backend=analyzer.backends.name, descriptor=network)
+            except RecognitionError as exc:
+                unavailable.append(f"{network} ({exc})")
+                continue
+            found = describe_images(photos, other, workers=workers, on_cluster=on_cluster)
+            described[network] = {str(p): found[p].descriptor for p in photos}
+        return judge_pairs(alerts, described), list(described), unavailable
+
     results = evaluate_descriptions(
         dataset, descriptions, options, model_id=analyzer.model_id, pairs=pairs,
         filler=filler_vectors, filler_references=filler_references,
-        reference_model=reference_model_id() if second_opinion else None)
+        reference_model=reference_model_id() if second_opinion else None, judge=judge)
     results["engine"]["backend"] = analyzer.backends.name
     if filler is not None:
         results["dataset"]["filler"] = {"path": str(filler.root),
