@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -52,11 +53,11 @@ class AlertPair:
 
 def judge_pairs(
     pairs: Sequence[AlertPair], descriptors: Mapping[str, Mapping[str, np.ndarray | None]]
-) -> list[dict[str, object]]:
+) -> list[dict[str, Any]]:
     """The pairs that VOTES_NEEDED networks call one person, each with every network's
     measure. `descriptors[network][photo]` is that network's descriptor of the photo (None
     where it found no face: that network does not vote)."""
-    found = []
+    found: list[dict[str, Any]] = []
     for pair in pairs:
         votes, measures = 0, {}
         for network, described in descriptors.items():
@@ -66,7 +67,7 @@ def judge_pairs(
             agrees, measures[network] = same_person(network, a, b)
             votes += agrees
         if votes >= VOTES_NEEDED:
-            found.append({"probe": pair.probe, "entry": pair.entry,
-                          "score": round(pair.score, 6), "votes": votes,
+            found.append({"probe": pair.probe, "entry": pair.entry, "score": pair.score,
+                          "votes": votes,
                           "measures": {k: round(v, 4) for k, v in measures.items()}})
-    return sorted(found, key=lambda pair: -float(pair["score"]))  # type: ignore[arg-type]
+    return sorted(found, key=lambda pair: -pair["score"])
