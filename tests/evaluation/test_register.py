@@ -218,3 +218,20 @@ def test_against_the_real_platform(tmp_path: Path, results: dict[str, Any]) -> N
         assert audits[0]["last_equity_audit"]["fair_threshold"] == results["fair_threshold"]
     finally:
         platform.close()
+
+
+def test_the_published_summary_says_how_many_false_alerts_look_like_one_person_twice(
+    results: dict[str, Any],
+) -> None:
+    plain = audit_payload(results, "synthetic set")["summary"]
+    assert "two identities" not in plain
+    flagged = {**results, "probable_duplicates": {
+        "found": 12, "alerts_checked": 15, "watchlist_size": 61, "threshold_from": 0.3,
+        "found_at_default_threshold": 9, "judges": ["w600k", "dlib", "mobilefacenet"]}}
+    payload = audit_payload(flagged, "synthetic set")
+    assert payload["summary"].startswith(plain)
+    assert ("12 of the 15 non-mated alerts at watchlist 61 (threshold 0.3 and up; 9 at the "
+            "default) are photos that 2 of the networks w600k, dlib, mobilefacenet call one "
+            "person filed under two identities") in payload["summary"]
+    schemas = pytest.importorskip("openlfr.services.schemas")
+    schemas.EquityAuditIn.model_validate(payload)
