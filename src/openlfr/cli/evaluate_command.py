@@ -204,10 +204,16 @@ def evaluate_command(
                 progress.advance(task)
                 progress.refresh()
 
+            def on_check(alerts: int, photos: int) -> None:
+                progress.console.print(
+                    f"checking {alerts} non-mated alerts for one person filed under two "
+                    f"identities: {photos} photos described by two more networks")
+
             results, descriptions = evaluate(
                 dataset, analyzer, options, pairs=pairs_file, filler=filler_set,
                 workers=workers, on_image=on_image, cache=cached,
                 on_cluster=address is not None, second_opinion=second_opinion,
+                on_check=on_check,
             )
         if cache is not None:
             save_cache(cache, cache_id, descriptions)

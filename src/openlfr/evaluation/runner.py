@@ -489,10 +489,13 @@ def evaluate(
     cache: dict[Path, ImageDescription] | None = None,
     on_cluster: bool = False,
     second_opinion: bool = False,
+    on_check: Callable[[int, int], None] | None = None,
 ) -> tuple[dict[str, Any], dict[Path, ImageDescription]]:
     """Describe every image (dataset, pairs, filler) once (``on_cluster``: on the Ray
     cluster this process joined), then evaluate; with ``second_opinion``, deciding as the
-    engine's ``--second-opinion`` does (identification.py).
+    engine's ``--second-opinion`` does (identification.py). ``on_check(alerts, photos)``
+    is told before the non-mated alerts' photos are described by the other networks
+    (duplicates.py).
 
     Returns the results and the descriptions (for an optional cache file).
     """
@@ -524,6 +527,8 @@ def evaluate(
     def judge(alerts: Sequence[AlertPair]
               ) -> tuple[list[dict[str, Any]], list[str], list[str]]:
         photos = sorted({Path(p) for a in alerts for p in (a.probe, a.entry)})
+        if on_check is not None:
+            on_check(len(alerts), len(photos))
         audited = analyzer.backends.descriptor_name
         described = {audited: {str(p): descriptions[p].descriptor for p in photos}}
         unavailable = []
