@@ -23,6 +23,11 @@ three judges' similarities.
 
 Run: python3 benchmarks/false_alerts_by_group.py [--shared ../shared] [--work DIR]
 Descriptors are cached in --work (biometric data of the filler photos: delete it after).
+
+``--write-manifest FILE`` writes instead the manifest with which ``openlfr evaluate``
+itself audits the same photos (the fillers with their labels, one identity a photo, and
+the shared people, whose several photos give the mated searches ``evaluate`` requires,
+labelled ``unlabelled``) and prints the command.
 """
 
 from __future__ import annotations
@@ -71,6 +76,27 @@ def load_fillers(shared: Path) -> tuple[list[Path], dict[str, np.ndarray]]:
         "age band": np.array([age_band(row["age"]) for row in rows]),
     }
     return paths, groups
+
+
+def write_manifest(shared: Path, target: Path) -> None:
+    """A manifest for ``openlfr evaluate`` (files by absolute path): the fillers with their
+    group labels, and the shared identities labelled 'unlabelled'."""
+    paths, groups = load_fillers(shared)
+    columns = ("sex", "age band", "race")
+    rows = [[str(path), f"filler_{path.name.split('.')[0]}",
+             *(groups[c][i] for c in columns)] for i, path in enumerate(paths)]
+    people = shared / "data" / "faces" / "identities"
+    for folder in sorted(p for p in people.iterdir() if p.is_dir()):
+        rows += [[str(photo), folder.name, *["unlabelled"] * len(columns)]
+                 for photo in sorted(folder.iterdir()) if photo.is_file()]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["file", "identity", "sex", "age_band", "race"])
+        out.writerows(rows)
+    print(f"wrote {target}: {len(rows)} photos; audit them with\n"
+          f"  openlfr evaluate {target} -g race -g sex -g age_band "
+          "--thresholds 0.30:0.70:0.05 --out AUDIT_DIR")
 
 
 def descriptors(paths: list[Path], analyzer: FaceAnalyzer, cache: Path) -> np.ndarray:
@@ -156,7 +182,12 @@ def main() -> None:
     parser.add_argument("--watchlist-size", type=int, default=0,
                         help="entries on each watchlist (default: the whole other half)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split")
+    parser.add_argument("--write-manifest", type=Path, metavar="FILE",
+                        help="write the manifest for `openlfr evaluate` instead, and stop")
     args = parser.parse_args()
+    if args.write_manifest:
+        write_manifest(args.shared, args.write_manifest)
+        return
 
     paths, groups = load_fillers(args.shared)
     analyzer = FaceAnalyzer()
