@@ -15,6 +15,7 @@ from openlfr.evaluation.dataset import Dataset, Sample
 from openlfr.evaluation.describe import ImageDescription
 from openlfr.evaluation.duplicates import SAME_PERSON_CUTS, AlertPair, judge_pairs, same_person
 from openlfr.evaluation.identification import DescribedImage, split_identities
+from openlfr.evaluation.report import render_html
 
 from .conftest import DIM, MODEL_ID, SAMPLE_IDENTITIES
 
@@ -112,6 +113,11 @@ def test_an_audit_lists_one_person_under_two_names_and_leaves_the_rates_alone() 
     warning = next(w for w in checked["warnings"] if "merge those identities" in w)
     assert warning.startswith(f"2 of the {report['alerts_checked']} non-mated alerts")
     assert any("ran without dlib" in w for w in checked["warnings"])
+    # The report lists them for the person who has to merge them.
+    page = render_html(checked)
+    assert "Probably one person under two identities" in page
+    assert "<td>twin_a/0.jpg</td><td>twin_b/0.jpg</td>" in page
+    assert "Probably one person" not in render_html(plain)
 
 
 @pytest.mark.slow

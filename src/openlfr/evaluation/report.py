@@ -311,6 +311,22 @@ def render_html(results: dict[str, Any]) -> str:
         parts.append(_table(["fold", "threshold", "accuracy", "pairs"],
                             ([f["fold"], f"{f['threshold']:.3f}", _pct(f["accuracy"], 2),
                               f["pairs"]] for f in v["per_fold"])))
+    duplicates = results.get("probable_duplicates")
+    if duplicates and duplicates["pairs"]:
+        parts.append(
+            "<h2>Probably one person under two identities</h2>"
+            f"<p>{duplicates['found']} of the {duplicates['alerts_checked']} non-mated alerts "
+            f"at watchlist {duplicates['watchlist_size']} (threshold "
+            f"{duplicates['threshold_from']:.2f} and up) name a photo judged to show the "
+            f"same person ({html.escape(duplicates['rule'])}). They are counted as false "
+            "alerts above; "
+            "if they show one person, merge the identities and run again.</p>"
+            + _table(["search photo", "photo named", "score", "votes",
+                      *(f"{n} ({'L2' if n == 'dlib' else 'cosine'})"
+                        for n in duplicates["judges"])],
+                     ([p["probe"], p["entry"], f"{p['score']:.3f}", p["votes"],
+                       *(f"{p['measures'][n]:.3f}" if n in p["measures"] else "no face"
+                         for n in duplicates["judges"])] for p in duplicates["pairs"])))
     if ds["unreadable"] or ds["no_face"]:
         parts.append("<h2>Files not used</h2>" + _table(
             ["file", "problem"],
