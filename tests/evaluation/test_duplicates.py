@@ -13,7 +13,13 @@ import pytest
 from openlfr.evaluation import EvaluationOptions, evaluate_descriptions
 from openlfr.evaluation.dataset import Dataset, Sample
 from openlfr.evaluation.describe import ImageDescription
-from openlfr.evaluation.duplicates import SAME_PERSON_CUTS, AlertPair, judge_pairs, same_person
+from openlfr.evaluation.duplicates import (
+    CHECK_FROM_SCORE,
+    SAME_PERSON_CUTS,
+    AlertPair,
+    judge_pairs,
+    same_person,
+)
 from openlfr.evaluation.identification import DescribedImage, split_identities
 from openlfr.evaluation.report import render_html
 
@@ -147,3 +153,24 @@ def test_the_real_networks_find_one_person_filed_twice(tmp_path: Path) -> None:
              for pair in report["pairs"]}
     assert named == {frozenset({"biden"})}, report["pairs"]
     assert all(pair["votes"] >= 2 for pair in report["pairs"])
+
+
+def test_a_sweep_from_zero_checks_only_alerts_that_look_like_someone() -> None:
+    dataset, descriptions = _dataset()
+    options = EvaluationOptions(thresholds=[0.0, 0.5],
+                                seed=_seed_splitting(dataset, "twin_a", "twin_b"))
+    handed: list[AlertPair] = []
+
+    def judge(alerts: Sequence[AlertPair]) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+        handed.extend(alerts)
+        by_photo = {str(path): d.descriptor for path, d in descriptions.items()}
+        return judge_pairs(alerts, {"w600k": by_photo, "mobilefacenet": by_photo}), [], []
+
+    results = evaluate_descriptions(dataset, descriptions, options, model_id=MODEL_ID,
+                                    judge=judge)
+    report = results["probable_duplicates"]
+    searched = results["identification"][-1]["nonmated_searches"]
+    assert report["threshold_from"] == CHECK_FROM_SCORE
+    assert 2 <= len(handed) < searched  # not every search, as a threshold of 0 would make
+    assert all(a.score >= CHECK_FROM_SCORE for a in handed)
+    assert report["found"] == 2

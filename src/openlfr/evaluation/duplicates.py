@@ -30,6 +30,11 @@ above 0.5 (strangers: 0.0 +- 0.07 for w600k; its same-person pairs 0.68 on avera
 
 VOTES_NEEDED = 2
 
+CHECK_FROM_SCORE = 0.2
+"""Alerts scoring under this are not checked, whatever the lowest threshold swept: a
+search scoring there looks like no one on the watchlist (a stranger scores about 0.08),
+and a sweep from 0 would otherwise have every photo described again by two networks."""
+
 
 def same_person(network: str, a: np.ndarray, b: np.ndarray) -> tuple[bool, float]:
     """Whether `network` calls descriptors `a` and `b` one person, and its measure (L2

@@ -22,6 +22,7 @@ from openlfr.evaluation.dataset import Dataset, PairsFile
 from openlfr.evaluation.defaults import DEFAULT_ALPHA, DEFAULT_TARGET_FPIR, DEFAULT_THRESHOLDS
 from openlfr.evaluation.describe import ImageDescription, describe_images
 from openlfr.evaluation.duplicates import (
+    CHECK_FROM_SCORE,
     SAME_PERSON_CUTS,
     VOTES_NEEDED,
     AlertPair,
@@ -373,7 +374,8 @@ def evaluate_descriptions(
     }
     if judge is not None and searches is not None:
         results["probable_duplicates"] = _probable_duplicates(
-            searches, min(options.thresholds), judge, dataset.images_root, warnings)
+            searches, max(min(options.thresholds), CHECK_FROM_SCORE), judge,
+            dataset.images_root, warnings)
     if pairs is not None:
         results["verification"] = verification_result(pairs, pair_descriptions or descriptions,
                                                       dataset.images_root, metric)
