@@ -60,7 +60,7 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
-from openlfr.evaluation.duplicates import SAME_PERSON_CUTS
+from openlfr.evaluation.duplicates import SAME_PERSON_CUTS, measure
 from openlfr.recognition import DEFAULT_THRESHOLD, EngineConfig, FaceAnalyzer, Watcher, Watchlist
 from openlfr.recognition.backends import (
     DEFAULT_DESCRIPTOR,
@@ -212,7 +212,7 @@ def same_person_votes(fillers: dict[str, np.ndarray], walkers: dict[str, np.ndar
     votes = np.zeros((len(fillers["dlib"]), len(walkers["dlib"])), np.int32)
     for name, cut in SAME_PERSON.items():
         a, b = fillers[name], walkers[name]
-        if name == "dlib":  # |a - b| from the products: thousands by thousands fit
+        if measure(name) == "L2":  # |a - b| from the products: thousands by thousands fit
             squared = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2 * a @ b.T
             distance = np.sqrt(np.maximum(squared, 0.0))
             votes += np.nan_to_num(distance, nan=9.0) < cut

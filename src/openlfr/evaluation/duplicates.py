@@ -36,15 +36,28 @@ search scoring there looks like no one on the watchlist (a stranger scores about
 and a sweep from 0 would otherwise have every photo described again by two networks."""
 
 
+def measure(network: str) -> str:
+    """What `same_person` measures for `network`: 'L2' (a distance: one person below the
+    cut) for dlib, 'cosine' (one person above it) for the others."""
+    return "L2" if network == "dlib" else "cosine"
+
+
 def same_person(network: str, a: np.ndarray, b: np.ndarray) -> tuple[bool, float]:
-    """Whether `network` calls descriptors `a` and `b` one person, and its measure (L2
-    distance for dlib, cosine for the others)."""
+    """Whether `network` calls descriptors `a` and `b` one person, and its measure."""
     cut = SAME_PERSON_CUTS[network]
-    if network == "dlib":
+    if measure(network) == "L2":
         distance = float(np.linalg.norm(np.asarray(a) - np.asarray(b)))
         return distance < cut, distance
     cosine = float(np.dot(a, b))
     return cosine > cut, cosine
+
+
+def rule() -> str:
+    """The rule in words, for results and reports."""
+    cuts = ", ".join(f"{name} {measure(name)} {'below' if measure(name) == 'L2' else 'above'}"
+                     f" {cut}" for name, cut in SAME_PERSON_CUTS.items())
+    return (f"{VOTES_NEEDED} of the networks agree the two photos are one person, each at a "
+            f"strict cut: {cuts}")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display: figures are only ever rendered to files
 import matplotlib.pyplot as plt  # noqa: E402
 
+from openlfr.evaluation.duplicates import measure  # noqa: E402
 from openlfr.spreadsheet import csv_cell  # noqa: E402
 
 RATE_FIELDS = [
@@ -322,8 +323,7 @@ def render_html(results: dict[str, Any]) -> str:
             "alerts above; "
             "if they show one person, merge the identities and run again.</p>"
             + _table(["search photo", "photo named", "score", "votes",
-                      *(f"{n} ({'L2' if n == 'dlib' else 'cosine'})"
-                        for n in duplicates["judges"])],
+                      *(f"{n} ({measure(n)})" for n in duplicates["judges"])],
                      ([p["probe"], p["entry"], f"{p['score']:.3f}", p["votes"],
                        *(f"{p['measures'][n]:.3f}" if n in p["measures"] else "no face"
                          for n in duplicates["judges"])] for p in duplicates["pairs"])))

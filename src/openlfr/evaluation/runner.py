@@ -27,6 +27,7 @@ from openlfr.evaluation.duplicates import (
     VOTES_NEEDED,
     AlertPair,
     judge_pairs,
+    rule,
 )
 from openlfr.evaluation.errors import DatasetError
 from openlfr.evaluation.identification import (
@@ -418,10 +419,7 @@ def _probable_duplicates(searches: Searches, lowest: float, judge: Judge, root: 
         warnings.append("the check for one person under two identities ran without "
                         + "; ".join(unavailable))
     return {
-        "rule": f"{VOTES_NEEDED} of the networks agree the two photos are one person, each "
-                "at a strict cut: " + ", ".join(
-                    f"{name} {'L2 below' if name == 'dlib' else 'cosine above'} {cut}"
-                    for name, cut in SAME_PERSON_CUTS.items()),
+        "rule": rule(),
         "counted_in_fpir": True,
         "watchlist_size": searches.watchlist_size,
         "threshold_from": lowest,
