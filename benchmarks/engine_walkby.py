@@ -12,7 +12,7 @@ photo as in the identities), then for each scene prints in one run:
 * the same with every other filler photo also enrolled (one photo each: 1:N at a real
   watchlist size), excluding fillers that are a walker's own face (UTKFace holds some
   people twice, under other file names): those that two of three networks (dlib's ResNet
-  and both MobileFaceNets, each at a strict same-person cut: ``SAME_PERSON``) call the
+  and both MobileFaceNets, each at a strict same-person cut: ``SAME_PERSON_CUTS``) call the
   walker's photo, so no one network judges its own test;
 * the ratio of the engine's fps to the loop people write with ``face_recognition`` (HOG
   at full resolution on every frame, dlib's descriptor for every face; the same dlib calls
@@ -180,12 +180,11 @@ def dlib_descriptors(paths: list[Path], cache: Path, reference: DlibReference) -
     return rows
 
 
-SAME_PERSON = SAME_PERSON_CUTS
-"""The judges of "this filler is a walker's own face" (``openlfr evaluate``'s judges of one
-person under two identities): dlib's L2 distance below its cut, a MobileFaceNet's cosine
-above its cut. Of the 384,150 walker-filler pairs (78 walkers, 4,925
-fillers) dlib marks 404, faceplugin's MobileFaceNet 190 and the w600k 29, true duplicates
-included; a filler is left out when two of the three agree (77 fillers)."""
+# The judges of "this filler is a walker's own face" are openlfr evaluate's judges of one
+# person under two identities (evaluation/duplicates.py, SAME_PERSON_CUTS). Of the 384,150
+# walker-filler pairs (78 walkers, 4,925 fillers) dlib marks 404, faceplugin's MobileFaceNet
+# 190 and the w600k 29, true duplicates included; a filler is left out when two of the
+# three agree (77 fillers).
 
 
 def judge_descriptors(paths: list[Path], cache: Path, reference: DlibReference,
@@ -210,7 +209,7 @@ def same_person_votes(fillers: dict[str, np.ndarray], walkers: dict[str, np.ndar
                       ) -> np.ndarray:
     """(fillers, walkers): how many judges call the filler the walker's own face."""
     votes = np.zeros((len(fillers["dlib"]), len(walkers["dlib"])), np.int32)
-    for name, cut in SAME_PERSON.items():
+    for name, cut in SAME_PERSON_CUTS.items():
         a, b = fillers[name], walkers[name]
         if measure(name) == "L2":  # |a - b| from the products: thousands by thousands fit
             squared = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2 * a @ b.T
@@ -260,7 +259,7 @@ def judged_fillers(rest: list[Path], work: Path, analyzer: FaceAnalyzer, descrip
     default_detector = analyzer.backends.detector_name == DEFAULT_DETECTOR
     judges = {name: analyzer if name == descriptor and default_detector
               else FaceAnalyzer(descriptor=name)
-              for name in SAME_PERSON if name != "dlib"}
+              for name in SAME_PERSON_CUTS if name != "dlib"}
     fillers = filler_watchlist(rest, work, analyzer, size, second_opinion)
     refs = [s.ref for s in fillers.subjects]
     # dlib's descriptor of every filler photo, enrolled or not: rows found by name, so

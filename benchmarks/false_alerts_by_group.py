@@ -43,7 +43,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from openlfr.evaluation.describe import describe_images  # noqa: E402
-from openlfr.evaluation.duplicates import SAME_PERSON_CUTS, VOTES_NEEDED, same_person  # noqa: E402
+from openlfr.evaluation.duplicates import SAME_PERSON_CUTS, VOTES_NEEDED, votes  # noqa: E402
 from openlfr.evaluation.stats import compare_groups, proportion_ci  # noqa: E402
 from openlfr.recognition import DEFAULT_THRESHOLD  # noqa: E402
 from openlfr.recognition.analyzer import FaceAnalyzer  # noqa: E402
@@ -156,16 +156,9 @@ def judge_votes(pairs: list[tuple[int, int]], paths: list[Path], shipped: np.nda
             full = np.full((len(paths), rows.shape[1]), np.nan, np.float32)
             full[photos] = rows
             described[name] = full
-    verdicts = {}
-    for a, b in pairs:
-        votes, measures = 0, {}
-        for name in SAME_PERSON_CUTS:
-            x, y = described[name][a], described[name][b]
-            if np.isnan(x[0]) or np.isnan(y[0]):
-                continue
-            agrees, measures[name] = same_person(name, x, y)
-            votes += agrees
-        verdicts[(a, b)] = (votes, measures)
+    as_photos = {name: {k: None if np.isnan(rows[k][0]) else rows[k] for k in photos}
+                 for name, rows in described.items()}
+    verdicts = {(a, b): votes(a, b, as_photos) for a, b in pairs}
     return verdicts
 
 

@@ -227,11 +227,13 @@ def test_the_published_summary_says_how_many_false_alerts_look_like_one_person_t
     assert "two identities" not in plain
     flagged = {**results, "probable_duplicates": {
         "found": 12, "alerts_checked": 15, "watchlist_size": 61, "threshold_from": 0.3,
-        "found_at_default_threshold": 9, "judges": ["w600k", "dlib", "mobilefacenet"]}}
+        "found_at_default_threshold": 9, "alerts_checked_at_default_threshold": 10,
+        "judges": ["w600k", "dlib", "mobilefacenet"]}}
     payload = audit_payload(flagged, "synthetic set")
     assert payload["summary"].startswith(plain)
-    assert ("12 of the 15 non-mated alerts at watchlist 61 (threshold 0.3 and up; 9 at the "
-            "default) are photos that 2 of the networks w600k, dlib, mobilefacenet call one "
-            "person filed under two identities") in payload["summary"]
+    assert ("12 of the 15 non-mated alerts at watchlist size 61 (threshold 0.30 and up; 9 of "
+            "10 at the default 0.5) name a photo that 2 of the 3 networks (w600k, dlib, "
+            "mobilefacenet) call the same person, probably one person filed under two "
+            "identities; they are counted as false alerts") in payload["summary"]
     schemas = pytest.importorskip("openlfr.services.schemas")
     schemas.EquityAuditIn.model_validate(payload)

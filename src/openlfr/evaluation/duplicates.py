@@ -17,11 +17,13 @@ merging the identities and running again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from openlfr.recognition.config import DEFAULT_THRESHOLD
 
 SAME_PERSON_CUTS = {"dlib": 0.5, "w600k": 0.5, "mobilefacenet": 0.5}
 """Per network, the similarity beyond which two photos are called one person: dlib's L2
@@ -69,23 +71,45 @@ class AlertPair:
     score: float
 
 
-def judge_pairs(
-    pairs: Sequence[AlertPair], descriptors: Mapping[str, Mapping[str, np.ndarray | None]]
-) -> list[dict[str, Any]]:
-    """The pairs that VOTES_NEEDED networks call one person, each with every network's
-    measure. `descriptors[network][photo]` is that network's descriptor of the photo (None
-    where it found no face: that network does not vote)."""
+Descriptors = Mapping[str, Mapping[Any, "np.ndarray | None"]]
+"""``descriptors[network][photo]``: that network's descriptor of the photo (None where it
+found no face: that network does not vote)."""
+
+
+def votes(first: Hashable, second: Hashable, descriptors: Descriptors
+          ) -> tuple[int, dict[str, float]]:
+    """How many networks call photos `first` and `second` one person, and each voting
+    network's measure."""
+    count, measures = 0, {}
+    for network, described in descriptors.items():
+        a, b = described.get(first), described.get(second)
+        if a is None or b is None:
+            continue
+        agrees, measures[network] = same_person(network, a, b)
+        count += agrees
+    return count, measures
+
+
+def judge_pairs(pairs: Sequence[AlertPair], descriptors: Descriptors) -> list[dict[str, Any]]:
+    """The pairs that VOTES_NEEDED networks call one person, best score first, each with
+    every voting network's measure."""
     found: list[dict[str, Any]] = []
     for pair in pairs:
-        votes, measures = 0, {}
-        for network, described in descriptors.items():
-            a, b = described.get(pair.probe), described.get(pair.entry)
-            if a is None or b is None:
-                continue
-            agrees, measures[network] = same_person(network, a, b)
-            votes += agrees
-        if votes >= VOTES_NEEDED:
+        count, measures = votes(pair.probe, pair.entry, descriptors)
+        if count >= VOTES_NEEDED:
             found.append({"probe": pair.probe, "entry": pair.entry, "score": pair.score,
-                          "votes": votes,
+                          "votes": count,
                           "measures": {k: round(v, 4) for k, v in measures.items()}})
     return sorted(found, key=lambda pair: -pair["score"])
+
+
+def found_sentence(report: Mapping[str, Any]) -> str:
+    """What an audit's ``probable_duplicates`` found, in one sentence's worth of words:
+    for its warning, its report and the summary a registered audit publishes."""
+    return (
+        f"{report['found']} of the {report['alerts_checked']} non-mated alerts at watchlist "
+        f"size {report['watchlist_size']} (threshold {report['threshold_from']:.2f} and up; "
+        f"{report['found_at_default_threshold']} of "
+        f"{report['alerts_checked_at_default_threshold']} at the default {DEFAULT_THRESHOLD}) "
+        f"name a photo that {VOTES_NEEDED} of the {len(report['judges'])} networks "
+        f"({', '.join(report['judges'])}) call the same person")

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from openlfr.evaluation.duplicates import VOTES_NEEDED
+from openlfr.evaluation.duplicates import found_sentence
 from openlfr.evaluation.errors import RegistrationError
 
 API_KEY_HEADER = "X-API-Key"
@@ -142,13 +142,8 @@ def audit_payload(results: dict[str, Any], dataset_name: str,
         summary += f" Decided with a second opinion: {second['rule']}."
     duplicates = results.get("probable_duplicates")
     if duplicates and duplicates["found"]:
-        summary += (
-            f" {duplicates['found']} of the {duplicates['alerts_checked']} non-mated alerts "
-            f"at watchlist {duplicates['watchlist_size']} (threshold "
-            f"{duplicates['threshold_from']:g} and up; {duplicates['found_at_default_threshold']}"
-            f" at the default) are photos that {VOTES_NEEDED} of the networks "
-            f"{', '.join(duplicates['judges'])} call one person filed under two identities; "
-            "they are counted as false alerts in the rates above.")
+        summary += (f" {found_sentence(duplicates)}, probably one person filed under two "
+                    "identities; they are counted as false alerts in the rates above.")
     return {
         "conducted_on": (conducted_on or date.today()).isoformat(),
         "dataset": dataset_name[:200] or "dataset",

@@ -21,7 +21,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display: figures are only ever rendered to files
 import matplotlib.pyplot as plt  # noqa: E402
 
-from openlfr.evaluation.duplicates import measure  # noqa: E402
+from openlfr.evaluation.duplicates import found_sentence, measure  # noqa: E402
 from openlfr.spreadsheet import csv_cell  # noqa: E402
 
 RATE_FIELDS = [
@@ -316,12 +316,9 @@ def render_html(results: dict[str, Any]) -> str:
     if duplicates and duplicates["pairs"]:
         parts.append(
             "<h2>Probably one person under two identities</h2>"
-            f"<p>{duplicates['found']} of the {duplicates['alerts_checked']} non-mated alerts "
-            f"at watchlist {duplicates['watchlist_size']} (threshold "
-            f"{duplicates['threshold_from']:.2f} and up) name a photo judged to show the "
-            f"same person ({html.escape(duplicates['rule'])}). They are counted as false "
-            "alerts above; "
-            "if they show one person, merge the identities and run again.</p>"
+            f"<p>{html.escape(found_sentence(duplicates))} ({html.escape(duplicates['rule'])})."
+            " They are counted as false alerts above; if they show one person, merge the "
+            "identities and run again.</p>"
             + _table(["search photo", "photo named", "score", "votes",
                       *(f"{n} ({measure(n)})" for n in duplicates["judges"])],
                      ([p["probe"], p["entry"], f"{p['score']:.3f}", p["votes"],

@@ -24,8 +24,8 @@ from openlfr.evaluation.describe import ImageDescription, describe_images
 from openlfr.evaluation.duplicates import (
     CHECK_FROM_SCORE,
     SAME_PERSON_CUTS,
-    VOTES_NEEDED,
     AlertPair,
+    found_sentence,
     judge_pairs,
     rule,
 )
@@ -403,22 +403,7 @@ def _probable_duplicates(searches: Searches, lowest: float, judge: Judge, root: 
         pair["probe"] = _relative(Path(str(pair["probe"])), root)
         pair["entry"] = _relative(Path(str(pair["entry"])), root)
     at_default = sum(1 for a in checked if a.score >= DEFAULT_THRESHOLD)
-    found_default = sum(1 for p in found if float(p["score"]) >= DEFAULT_THRESHOLD)
-    if found:
-        warnings.append(
-            f"{len(found)} of the {len(checked)} non-mated alerts at watchlist size "
-            f"{searches.watchlist_size} (threshold {lowest:.2f} and up; {found_default} of "
-            f"{at_default} at the default {DEFAULT_THRESHOLD}) name a photo that "
-            f"{VOTES_NEEDED} of the {len(judges)} networks ({', '.join(judges)}) call the "
-            "same person: if "
-            "they are one person filed under two identities, the FPIR above counts correct "
-            "identifications as false alerts, and the groups the dataset repeats most look "
-            "stopped most; merge those identities and run again (the pairs are in "
-            "results.json, probable_duplicates)")
-    if unavailable:
-        warnings.append("the check for one person under two identities ran without "
-                        + "; ".join(unavailable))
-    return {
+    report = {
         "rule": rule(),
         "counted_in_fpir": True,
         "watchlist_size": searches.watchlist_size,
@@ -429,9 +414,21 @@ def _probable_duplicates(searches: Searches, lowest: float, judge: Judge, root: 
         "judges": judges,
         "judges_unavailable": unavailable,
         "found": len(found),
-        "found_at_default_threshold": found_default,
+        "found_at_default_threshold": sum(
+            1 for p in found if p["score"] >= DEFAULT_THRESHOLD),
         "pairs": found,
     }
+    if found:
+        warnings.append(
+            found_sentence(report) + ": if they are one person filed under two identities, "
+            "the FPIR above counts correct identifications as false alerts, and the groups "
+            "the dataset repeats most look stopped most; merge those identities and run "
+            "again (the pairs are in results.json, probable_duplicates)")
+    if unavailable:
+        warnings.append("the check for one person under two identities ran without "
+                        + "; ".join(unavailable))
+    return report
+
 
 
 def verification_result(
