@@ -46,6 +46,11 @@ COUNCILLOR_AREAS = ["Lambeth"]
 #: The descriptor model of the scenario's watchlist and of the technology its audit is for
 #: (the threshold gate holds an audit only for the network it measured).
 WATCHLIST_MODEL = "dlib-resnet-v1"
+#: The scenario audit's overall results per watchlist size and threshold: within the policy
+#: maximum (1 in 1,000) at every swept threshold, so the threshold gate passes on them.
+AUDITED_WITHIN_LIMIT = [
+    {"watchlist_size": 1000, "threshold": t, "tpir": 0.9, "fpir": 0.0001,
+     "fpir_ci_low": 0.0, "fpir_ci_high": 0.0006} for t in (0.5, 0.55, 0.6, 0.65)]
 #: The newest migration: a database migrated on start must be at it.
 HEAD_REVISION = "0011"
 
@@ -276,6 +281,7 @@ class Scenario:
             "thresholds_swept": [0.5, 0.55, 0.6, 0.65],
             "group_results": [{"group": "all", "threshold": 0.6, "tpir": 0.89,
                                "fpir": 0.0002}],
+            "identification": AUDITED_WITHIN_LIMIT,
             "recommended_threshold": 0.62, "fair_threshold": fair}), 201)
         return int(tech["id"])
 

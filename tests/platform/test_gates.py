@@ -23,6 +23,7 @@ from openlfr.governance.gates import (
     consultation_gate,
     council_motions_gate,
     engagement_reach_gate,
+    equity_audit_date_problem,
     evaluate_gates,
     notice_period_gate,
     threshold_gate,
@@ -477,13 +478,29 @@ def test_threshold_fails_when_the_audit_does_not_cover_the_deployment() -> None:
     assert not result.passed and "lowest audited threshold is 0.70" in result.reason
 
 
-def test_threshold_says_when_the_audit_has_no_fpir_to_check() -> None:
+def test_threshold_fails_when_the_audit_has_no_fpir_to_check() -> None:
     """An audit recorded without identification results is like no audit for this check:
-    the gate passes on the fair threshold and says the FPIR could not be checked."""
+    a check that could not be made is not passed (else a newer audit recorded without its
+    figures would set aside an older one that found too many false alerts). The two-person
+    override may still go ahead, in public."""
     result = threshold_gate(with_audit(good_dossier(), ()), PARAMS)
-    assert result.passed
-    assert ("records no FPIR per watchlist size and threshold, so the policy maximum of "
-            "0.001 (1 in 1,000 passers-by) could not be checked") in result.reason
+    assert not result.passed and result.overridable
+    assert result.reason == (
+        "The latest equity audit (2026-01-15) records no FPIR per watchlist size and "
+        "threshold, so the policy maximum of 0.001 (1 in 1,000 passers-by) cannot be "
+        "checked; record an audit with its identification results (openlfr evaluate "
+        "--register).")
+
+
+def test_an_equity_audit_dated_in_the_future_is_refused() -> None:
+    now = datetime(2026, 6, 1, 23, 30, tzinfo=UTC)
+    assert equity_audit_date_problem(date(2026, 6, 1), now) is None
+    assert equity_audit_date_problem(date(2020, 1, 1), now) is None
+    # A day's grace for a tool whose clock is ahead of the platform's.
+    assert equity_audit_date_problem(date(2026, 6, 2), now) is None
+    assert equity_audit_date_problem(date(2026, 6, 3), now) == (
+        "2026-06-03 is in the future (the latest date accepted today is 2026-06-02); "
+        "record an audit once it has been conducted")
 
 
 # --- council motions -----------------------------------------------------------------------------

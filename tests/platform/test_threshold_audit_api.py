@@ -5,6 +5,7 @@ raised; the refusal names the figures. The rule itself is unit-tested in test_ga
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from platform_helpers import ASKED_BECAUSE, WATCHLIST_MODEL, Scenario, ok
@@ -136,3 +137,35 @@ def test_identification_results_are_checked_on_the_way_in(scenario: Scenario) ->
     assert r.status_code == 422 and "two rows for watchlist 1000 at threshold 0.6" in r.text
     r = _audit(s, tech, identification=[dict(IDENTIFICATION[0], watchlist_size=0)])
     assert r.status_code == 422
+
+
+def test_a_newer_audit_without_figures_does_not_set_aside_one_that_found_too_many(
+        scenario: Scenario) -> None:
+    """The gate reads the latest audit: one recorded after a failing audit, with a fair
+    threshold but no FPIR figures, leaves the gate failing (a check that could not be made
+    is not passed), and one dated ahead of the clock is refused, so it cannot stand as
+    the latest over the audits recorded until then."""
+    s, staff = scenario, scenario.staff
+    s.prepare()
+    technology_id = ok(staff["planner"].get(s.url()))["technology_id"]
+    ok(_audit(s, technology_id), 201)  # FPIR 0.0037 at 0.60: above the policy maximum
+    ok(_audit(s, technology_id, conducted_on="2026-02-20", identification=[],
+              fair_threshold=0.5), 201)
+    refused = staff["authoriser"].post(s.url("/authorise"))
+    assert refused.status_code == 409
+    [failing] = refused.json()["failing_gates"]
+    assert failing["name"] == "threshold"
+    assert failing["reason"] == (
+        "The latest equity audit (2026-02-20) records no FPIR per watchlist size and "
+        "threshold, so the policy maximum of 0.001 (1 in 1,000 passers-by) cannot be "
+        "checked; record an audit with its identification results (openlfr evaluate "
+        "--register).")
+
+    today = s.clock.now.date()
+    ahead = _audit(s, technology_id, conducted_on=(today + timedelta(days=2)).isoformat())
+    assert ahead.status_code == 422
+    [detail] = ahead.json()["detail"]
+    assert detail["loc"] == ["body", "conducted_on"] and "is in the future" in detail["msg"]
+    listed = ok(staff["oversight"].get(f"/api/technology/{technology_id}/equity-audits"))
+    assert [a["conducted_on"] for a in listed] == ["2026-01-15", "2026-02-01", "2026-02-20"]
+    assert ok(staff["planner"].get(s.url()))["status"] == "notice_published"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from openlfr.governance.answers import KINDS_DUE_BEFORE_START
 from openlfr.governance.cia import completeness_findings
@@ -298,6 +298,19 @@ def _one_in(rate: float) -> str:
     return f"1 in {round(1 / rate):,} passers-by" if rate > 0 else "no passer-by"
 
 
+def equity_audit_date_problem(conducted_on: date, now: datetime) -> str | None:
+    """Why an equity audit cannot be recorded as conducted on ``conducted_on`` (None when
+    it can). The threshold gate reads the latest audit by that date, so an audit dated
+    ahead would stand for the engine over every audit recorded until then. A day's grace
+    allows for a tool whose clock is ahead of the platform's (UTC)."""
+    latest = (now + timedelta(days=1)).date()
+    if conducted_on > latest:
+        return (f"{conducted_on.isoformat()} is in the future (the latest date accepted "
+                f"today is {latest.isoformat()}); record an audit once it has been "
+                "conducted")
+    return None
+
+
 def _audit_fpir_check(audit: EquityAuditFacts, watchlist_size: int, threshold: float,
                       params: GateParameters) -> tuple[bool, str]:
     """The latest audit's FPIR at this deployment's watchlist size and threshold against
@@ -306,10 +319,12 @@ def _audit_fpir_check(audit: EquityAuditFacts, watchlist_size: int, threshold: f
     limit = (f"the policy maximum of {_rate(params.max_audit_fpir)} "
              f"({_one_in(params.max_audit_fpir)})")
     if not audit.identification:
-        # Like a deployment with no audit at all: nothing to compare with, said openly.
-        return True, (f"The equity audit of {when} records no FPIR per watchlist size and "
-                      f"threshold, so {limit} could not be checked; record an audit with "
-                      "its identification results (openlfr evaluate --register).")
+        # As with no audit at all, a check that could not be made is not passed: otherwise
+        # a newer audit recorded without its figures would set aside an older one that
+        # found too many false alerts.
+        return False, (f"The latest equity audit ({when}) records no FPIR per watchlist size "
+                       f"and threshold, so {limit} cannot be checked; record an audit with "
+                       "its identification results (openlfr evaluate --register).")
     coverage = audited_rates_for(audit.identification, watchlist_size, threshold)
     if coverage.rates is None:
         return False, (f"The equity audit of {when} does not cover this deployment "

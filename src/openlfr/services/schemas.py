@@ -448,7 +448,9 @@ class IdentificationRateIn(Input):
 
 
 class EquityAuditIn(Input):
-    conducted_on: Day
+    conducted_on: Day = Field(description="When the audit was conducted: at most a day "
+                              "ahead of the platform's clock (UTC). The threshold gate reads "
+                              "the latest audit by this date.")
     dataset: Name200
     engine_version: Name200
     second_opinion_model: Name200 | None = Field(
@@ -462,7 +464,7 @@ class EquityAuditIn(Input):
         default=[], max_length=5000,
         description="Overall TPIR and FPIR per watchlist size and threshold (openlfr "
         "evaluate's identification tables). Without them the threshold gate cannot check "
-        "the audited FPIR against the policy maximum.")
+        "the audited FPIR against the policy maximum, and fails.")
     recommended_threshold: Similarity
     fair_threshold: Similarity = Field(
         description="Lowest threshold at which false alerts did not fall unequally on groups.")

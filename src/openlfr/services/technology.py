@@ -16,6 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
+from openlfr.governance.errors import InvalidInput
+from openlfr.governance.gates import equity_audit_date_problem
 from openlfr.services.atrs import AtrsFields, RegisterEntryIn
 from openlfr.services.common import get_or_404
 from openlfr.services.platform import Actor, Platform
@@ -192,9 +194,13 @@ def list_technologies(p: Platform) -> list[tuple[m.Technology, m.EquityAudit | N
 
 def record_equity_audit(p: Platform, actor: Actor, technology_id: int,
                         data: EquityAuditIn) -> m.EquityAudit:
-    """Record an equity audit; its fair threshold becomes the threshold gate's floor."""
+    """Record an equity audit; its fair threshold becomes the threshold gate's floor. An
+    audit dated in the future is refused (422 on conducted_on)."""
     require(actor, Action.EQUITY_AUDIT_RECORD)
     now = p.clock()
+    problem = equity_audit_date_problem(data.conducted_on, now)
+    if problem is not None:
+        raise InvalidInput("conducted_on", problem)
     with p.sessions.begin() as s:
         get_or_404(s, m.Technology, technology_id, "technology register entry")
         payload = data.model_dump()
