@@ -141,8 +141,9 @@ class Settings(BaseSettings):
         default=0.001, gt=0.0, le=1.0,
         description="Highest false positive identification rate (share of passers-by who "
         "raise a false alert) the technology's latest equity audit may show at a "
-        "deployment's watchlist size and threshold, its upper 95% bound where the audit "
-        "gives one; above it the threshold gate fails.",
+        "deployment's watchlist size and threshold: its upper 95% bound, computed by the "
+        "platform from the audit's counts, else the audit's own; above it, or with no "
+        "bound to hold, the threshold gate fails.",
     )
     engagement_window_days: int = Field(
         default=180, ge=0,

@@ -71,7 +71,10 @@ def test_payload_carries_the_overall_rates_of_every_watchlist_size(
             assert row == {
                 "watchlist_size": result["watchlist_size"], "threshold": overall["threshold"],
                 "tpir": overall["tpir"], "fpir": overall["fpir"],
-                "fpir_ci_low": overall["fpir_ci"][0], "fpir_ci_high": overall["fpir_ci"][1]}
+                "fpir_ci_low": overall["fpir_ci"][0], "fpir_ci_high": overall["fpir_ci"][1],
+                "nonmated_searches": overall["nonmated_searches"],
+                "false_alerts": overall["false_alerts"]}
+            assert row["fpir"] == row["false_alerts"] / row["nonmated_searches"]
     by_key = {(r["watchlist_size"], r["threshold"]): r for r in rows}
     small, large = SIZES
     # Lookalikes alert falsely only where their twins are on the watchlist.
@@ -201,7 +204,13 @@ def test_against_the_real_platform(tmp_path: Path, results: dict[str, Any]) -> N
             register = person.get("/api/technology").json()
         [row] = [r for r in register if r["technology"]["id"] == entry.id]
         assert row["last_equity_audit"]["fair_threshold"] == results["fair_threshold"]
-        assert row["last_equity_audit"]["identification"] == payload["identification"]
+        # As sent, plus the upper bound the platform computed from the counts: the same
+        # exact interval evaluate computed.
+        stored = row["last_equity_audit"]["identification"]
+        assert [{k: v for k, v in r.items() if k != "fpir_upper_exact"} for r in stored] == (
+            payload["identification"])
+        for r in stored:
+            assert r["fpir_upper_exact"] == pytest.approx(r["fpir_ci_high"], rel=1e-9)
 
         node_key = users.create_api_key(platform, SYSTEM_ACTOR, ApiKeyIn(name="van-1"))
         with (TestClient(app, base_url="http://testserver") as node,

@@ -448,13 +448,27 @@ def test_threshold_audit_check_names_the_figures_it_stood_in_for() -> None:
             "0.70), within the policy maximum of 0.001") in raised.reason
 
 
-def test_threshold_audit_check_holds_the_upper_bound_else_the_rate() -> None:
+def test_threshold_audit_check_holds_the_upper_bound_and_needs_one() -> None:
     rows = (AuditedRates(100, 0.6, fpir=0.0008, fpir_upper=0.0011),)
     bound = threshold_gate(with_audit(good_dossier(), rows), PARAMS)
     assert not bound.passed and "FPIR 0.0008 (95% upper 0.0011)" in bound.reason
-    point = threshold_gate(with_audit(good_dossier(), (AuditedRates(100, 0.6, fpir=0.0008),)),
+    # A rate with neither its bound nor its counts: 0 false alerts in a dozen searches
+    # would read the same, so it is not passed.
+    point = threshold_gate(with_audit(good_dossier(), (AuditedRates(100, 0.6, fpir=0.0),)),
                            PARAMS)
-    assert point.passed and "found FPIR 0.0008 at watchlist 100" in point.reason
+    assert not point.passed and point.overridable
+    assert point.reason == (
+        "The latest equity audit (2026-01-15) found FPIR 0 at watchlist 100 and threshold "
+        "0.60 (the audited figures covering this deployment's 2 entries at threshold 0.64) "
+        "but gives neither how many non-mated searches it made nor the FPIR's upper 95% "
+        "bound, so the policy maximum of 0.001 (1 in 1,000 passers-by) cannot be held "
+        "against what its data rule out; record the audit with its counts (openlfr "
+        "evaluate --register).")
+    counted = (AuditedRates(100, 0.6, fpir=0.0, fpir_upper=0.000738, nonmated_searches=5000,
+                            false_alerts=0),)
+    result = threshold_gate(with_audit(good_dossier(), counted), PARAMS)
+    assert result.passed and ("found FPIR 0 (0 false alerts in 5,000 non-mated searches; "
+                              "95% upper 0.000738) at watchlist 100") in result.reason
     at_limit = (AuditedRates(100, 0.6, fpir=0.0008, fpir_upper=0.001),)
     assert threshold_gate(with_audit(good_dossier(), at_limit), PARAMS).passed
     looser = replace(PARAMS, max_audit_fpir=0.002)

@@ -114,7 +114,8 @@ def test_atrs_export_is_valid_and_versioned(scenario: Scenario) -> None:
         "conducted_on": "2026-02-01", "dataset": "balanced set", "engine_version": "0.1",
         "thresholds_swept": [0.5, 0.55], "group_results": [],
         "identification": [{"watchlist_size": 100, "threshold": 0.55, "tpir": 0.9,
-                            "fpir": 0.0005, "fpir_ci_low": 0.0001, "fpir_ci_high": 0.0009}],
+                            "fpir": 0.0005, "fpir_ci_low": 0.0001, "fpir_ci_high": 0.0009,
+                            "nonmated_searches": 10000, "false_alerts": 5}],
         "recommended_threshold": 0.55, "fair_threshold": 0.55}), 201)
     everything = ok(staff.anon.get("/api/public/technology/atrs"))
     for one in everything:
@@ -126,6 +127,10 @@ def test_atrs_export_is_valid_and_versioned(scenario: Scenario) -> None:
     assert record["version_history"][1]["reason"].startswith("Threshold raised")
     performance = record["tier_2"]["tool_specification"]["models"][0]["model_performance"]
     assert performance["fair_threshold"] == audit["fair_threshold"]
+    # The counts behind the FPIR, and the exact bound the platform computed from them.
+    [row] = performance["identification"]
+    assert (row["nonmated_searches"], row["false_alerts"]) == (10000, 5)
+    assert round(row["fpir_upper_exact"], 5) == 0.00117
     register = {e["technology"]["id"]: e for e in ok(staff.anon.get("/api/public/technology"))}
     assert [v["version"] for v in register[tech["id"]]["versions"]] == [1, 2]
     events = ok(staff["admin"].get("/api/audit/events?limit=1000"))

@@ -113,7 +113,8 @@ def test_an_audit_larger_than_any_audited_watchlist_does_not_cover(scenario: Sce
     tech = s.equity_audit()
     s.draft(technology_id=tech)
     ok(_audit(s, tech, identification=[{"watchlist_size": 1, "threshold": 0.6,
-                                        "fpir": 0.0}]), 201)
+                                        "fpir": 0.0, "nonmated_searches": 5000,
+                                        "false_alerts": 0}]), 201)
     s.watchlist()
     gates = {g["name"]: g for g in ok(staff["planner"].get(s.url("/gates")))["gates"]}
     assert gates["threshold"]["passed"]  # one entry: covered
@@ -169,3 +170,38 @@ def test_a_newer_audit_without_figures_does_not_set_aside_one_that_found_too_man
     listed = ok(staff["oversight"].get(f"/api/technology/{technology_id}/equity-audits"))
     assert [a["conducted_on"] for a in listed] == ["2026-01-15", "2026-02-01", "2026-02-20"]
     assert ok(staff["planner"].get(s.url()))["status"] == "notice_published"
+
+
+def test_the_platform_bounds_the_fpir_from_the_counts_not_from_the_audits_word(
+        scenario: Scenario) -> None:
+    """An audit that gives its counts is held to the exact upper 95% bound the platform
+    computes from them: 0 false alerts in 500 strangers rules out only 1 in 135, whatever
+    interval the audit itself claims; counts that do not give the rate are refused."""
+    s, staff = scenario, scenario.staff
+    s.prepare()
+    technology_id = ok(staff["planner"].get(s.url()))["technology_id"]
+    small = {"watchlist_size": 1000, "threshold": 0.6, "tpir": 0.9, "fpir": 0.0,
+             "fpir_ci_low": 0.0, "fpir_ci_high": 0.0, "nonmated_searches": 500,
+             "false_alerts": 0}
+    recorded = ok(_audit(s, technology_id, identification=[small]), 201)
+    [row] = recorded["identification"]
+    assert row["fpir_ci_high"] == 0.0 and round(row["fpir_upper_exact"], 5) == 0.00735
+    refused = staff["authoriser"].post(s.url("/authorise"))
+    assert refused.status_code == 409
+    [failing] = refused.json()["failing_gates"]
+    assert failing["reason"].startswith(
+        "The latest equity audit (2026-02-01) found FPIR 0 (0 false alerts in 500 non-mated "
+        "searches; 95% upper 0.00735) at watchlist 1,000 and threshold 0.60")
+    assert "above the policy maximum of 0.001" in failing["reason"]
+
+    large = dict(small, nonmated_searches=5000)  # 95% upper 0.000738
+    ok(_audit(s, technology_id, conducted_on="2026-02-02", identification=[large]), 201)
+    assert ok(staff["authoriser"].post(s.url("/authorise")))["deployment"]["status"] == (
+        "authorised")
+
+    for wrong, message in (
+            (dict(small, false_alerts=None), "give nonmated_searches and false_alerts"),
+            (dict(small, false_alerts=3), "fpir 0 is not false_alerts / nonmated_searches"),
+            (dict(small, false_alerts=501, fpir=1.0), "must not exceed nonmated_searches")):
+        r = _audit(s, technology_id, identification=[wrong])
+        assert r.status_code == 422 and message in r.text, r.text

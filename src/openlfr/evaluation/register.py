@@ -71,6 +71,9 @@ def identification_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                 # rounding error past it (at 0 false alerts) is the rate itself.
                 "fpir_ci_low": None if low is None else min(low, fpir),
                 "fpir_ci_high": None if high is None else max(high, fpir),
+                # From which the platform computes the bound the threshold gate uses.
+                "nonmated_searches": row["nonmated_searches"],
+                "false_alerts": row["false_alerts"],
             })
     if len(rows) > MAX_IDENTIFICATION_ROWS:
         raise RegistrationError(

@@ -332,13 +332,20 @@ def _audit_fpir_check(audit: EquityAuditFacts, watchlist_size: int, threshold: f
                        f"{threshold:.2f}): {coverage.gap}; audit again at this watchlist "
                        "size and threshold.")
     r = coverage.rates
-    figure = f"FPIR {_rate(r.fpir)}"
-    if r.fpir_upper is not None:
-        figure += f" (95% upper {_rate(r.fpir_upper)})"
+    counts = ("" if r.nonmated_searches is None else
+              f"{r.false_alerts:,} false alert{'' if r.false_alerts == 1 else 's'} in "
+              f"{r.nonmated_searches:,} non-mated searches; ")
+    bound = "" if r.fpir_bound is None else f"95% upper {_rate(r.fpir_bound)}"
+    figure = f"FPIR {_rate(r.fpir)}" + (f" ({counts}{bound})" if counts or bound else "")
     where = f"at watchlist {r.watchlist_size:,} and threshold {r.threshold:.2f}"
     if r.watchlist_size != watchlist_size or abs(r.threshold - threshold) > 1e-6:
         where += (f" (the audited figures covering this deployment's "
                   f"{_entries(watchlist_size)} at threshold {threshold:.2f})")
+    if r.fpir_bound is None:
+        return False, (f"The latest equity audit ({when}) found {figure} {where} but gives "
+                       "neither how many non-mated searches it made nor the FPIR's upper "
+                       f"95% bound, so {limit} cannot be held against what its data rule "
+                       "out; record the audit with its counts (openlfr evaluate --register).")
     if r.fpir_bound > params.max_audit_fpir:
         return False, (f"The latest equity audit ({when}) found {figure} {where}, above "
                        f"{limit}; raise the threshold or audit again.")
@@ -347,8 +354,9 @@ def _audit_fpir_check(audit: EquityAuditFacts, watchlist_size: int, threshold: f
 
 def threshold_gate(dossier: DeploymentDossier, params: GateParameters) -> GateResult:
     """The match threshold must be at or above the fair threshold of the latest equity
-    audit, and that audit's FPIR at the deployment's watchlist size and threshold (its
-    upper 95% bound where given) must not exceed ``max_audit_fpir``. Scores are
+    audit, and the upper 95% bound of that audit's FPIR at the deployment's watchlist size
+    and threshold must not exceed ``max_audit_fpir``; an audit that gives no such bound
+    (nor the counts the platform computes it from) fails. Scores are
     similarities (higher = more alike), so a higher threshold is stricter."""
     name = "threshold"
     audit = dossier.latest_equity_audit

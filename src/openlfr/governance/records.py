@@ -235,19 +235,23 @@ class WatchlistFacts:
 class AuditedRates:
     """One row of an equity audit's overall 1:N results: at this watchlist size and
     threshold, the share of non-mated searches that raised a false alert (FPIR), with the
-    upper end of its 95% interval when the audit gives one."""
+    upper end of its 95% interval, and the counts behind it when the audit gives them
+    (the platform then computes that upper end itself: ``services.technology``)."""
 
     watchlist_size: int
     threshold: float
     fpir: float
     fpir_upper: float | None = None
     tpir: float | None = None
+    nonmated_searches: int | None = None
+    false_alerts: int | None = None
 
     @property
-    def fpir_bound(self) -> float:
-        """The figure a policy limit is held against: the upper 95% bound where the audit
-        gives one (the rate the data cannot rule out), else the FPIR itself."""
-        return self.fpir_upper if self.fpir_upper is not None else self.fpir
+    def fpir_bound(self) -> float | None:
+        """The figure a policy limit is held against: the upper 95% bound (the rate the
+        data cannot rule out). None when the audit gives neither the bound nor the counts
+        behind it: an FPIR of 0 from a dozen searches rules out nothing."""
+        return self.fpir_upper
 
 
 @dataclass(frozen=True)

@@ -149,7 +149,12 @@ def _audit(a: Any) -> dict[str, Any]:
         "thresholds_swept": list(a.thresholds_swept),
         "identification": [
             {"watchlist_size": r["watchlist_size"], "threshold": r["threshold"],
-             "tpir": r.get("tpir"), "fpir": r["fpir"], "fpir_ci_high": r.get("fpir_ci_high")}
+             "tpir": r.get("tpir"), "fpir": r["fpir"], "fpir_ci_high": r.get("fpir_ci_high"),
+             # The counts behind the rate and the bound the platform computed from them
+             # (None for an audit recorded without them).
+             "nonmated_searches": r.get("nonmated_searches"),
+             "false_alerts": r.get("false_alerts"),
+             "fpir_upper_exact": r.get("fpir_upper_exact")}
             for r in a.identification or ()],
         "group_results": list(a.group_results), "summary": a.summary,
     }

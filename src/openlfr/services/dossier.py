@@ -110,9 +110,13 @@ def latest_equity_audit(session: Session, technology_id: int | None) -> EquityAu
     row = latest_audit_in(session, technology_id)  # the register's join
     if row is None:
         return None
+    # The bound the platform computed from the audit's counts where it gave them, else
+    # the audit's own (rows recorded without counts).
     rates = tuple(AuditedRates(watchlist_size=r["watchlist_size"], threshold=r["threshold"],
-                               fpir=r["fpir"], fpir_upper=r.get("fpir_ci_high"),
-                               tpir=r.get("tpir"))
+                               fpir=r["fpir"], tpir=r.get("tpir"),
+                               fpir_upper=r.get("fpir_upper_exact", r.get("fpir_ci_high")),
+                               nonmated_searches=r.get("nonmated_searches"),
+                               false_alerts=r.get("false_alerts"))
                   for r in row.identification or ())
     technology = session.get(m.Technology, row.technology_id)
     return EquityAuditFacts(conducted_on=row.conducted_on, fair_threshold=row.fair_threshold,

@@ -436,7 +436,29 @@ class IdentificationRateIn(Input):
     fpir_ci_low: Similarity | None = None
     fpir_ci_high: Similarity | None = Field(
         default=None, description="Upper end of the FPIR's 95% interval; the threshold gate "
-        "uses it when given.")
+        "uses it when the counts below are not given.")
+    nonmated_searches: int | None = Field(
+        default=None, ge=1, le=1_000_000_000,
+        description="Non-mated searches (people not on the watchlist searched) behind the "
+        "FPIR. Given with false_alerts, the platform computes the FPIR's exact (Clopper-"
+        "Pearson) upper 95% bound itself (fpir_upper_exact), and the threshold gate holds "
+        "that bound against the policy maximum: a rate of 0 from few searches rules out "
+        "little.")
+    false_alerts: int | None = Field(default=None, ge=0, le=1_000_000_000,
+                                     description="Non-mated searches that raised an alert.")
+
+    @model_validator(mode="after")
+    def _counts_give_the_rate(self) -> IdentificationRateIn:
+        if (self.nonmated_searches is None) != (self.false_alerts is None):
+            raise ValueError("give nonmated_searches and false_alerts together, or neither")
+        if self.nonmated_searches is not None and self.false_alerts is not None:
+            if self.false_alerts > self.nonmated_searches:
+                raise ValueError("false_alerts must not exceed nonmated_searches")
+            if abs(self.fpir - self.false_alerts / self.nonmated_searches) > 1e-6:
+                raise ValueError(f"fpir {self.fpir:g} is not false_alerts / "
+                                 f"nonmated_searches ({self.false_alerts} / "
+                                 f"{self.nonmated_searches})")
+        return self
 
     @model_validator(mode="after")
     def _interval_holds_the_rate(self) -> IdentificationRateIn:

@@ -192,6 +192,26 @@ def list_technologies(p: Platform) -> list[tuple[m.Technology, m.EquityAudit | N
     return [(e.technology, e.latest_audit) for e in register_entries(p)]
 
 
+def with_exact_bounds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Identification rows with ``fpir_upper_exact`` added where the row gives its counts:
+    the exact (Clopper-Pearson) upper end of the FPIR's 95% interval, computed here from
+    the counts rather than taken from the audit, as ``openlfr evaluate`` computes it. The
+    threshold gate holds it against the policy maximum."""
+    counted = [i for i, r in enumerate(rows) if r.get("nonmated_searches") is not None]
+    if not counted:
+        return rows
+    import numpy as np
+
+    from openlfr.evaluation.stats import proportion_ci  # SciPy: only when needed
+
+    _, high = proportion_ci(np.array([rows[i]["false_alerts"] for i in counted]),
+                            np.array([rows[i]["nonmated_searches"] for i in counted]))
+    out = list(rows)
+    for i, upper in zip(counted, high, strict=True):
+        out[i] = {**rows[i], "fpir_upper_exact": float(upper)}
+    return out
+
+
 def record_equity_audit(p: Platform, actor: Actor, technology_id: int,
                         data: EquityAuditIn) -> m.EquityAudit:
     """Record an equity audit; its fair threshold becomes the threshold gate's floor. An
@@ -204,6 +224,7 @@ def record_equity_audit(p: Platform, actor: Actor, technology_id: int,
     with p.sessions.begin() as s:
         get_or_404(s, m.Technology, technology_id, "technology register entry")
         payload = data.model_dump()
+        payload["identification"] = with_exact_bounds(payload["identification"])
         a = m.EquityAudit(technology_id=technology_id, recorded_by=actor.audit_name,
                           created_at=now, **payload)
         s.add(a)
