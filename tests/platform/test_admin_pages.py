@@ -91,6 +91,16 @@ def test_register_entries_are_edited_as_new_versions(staff: Staff) -> None:
                 {**fields, "contact_email": "not an address"}, follow=False)
     assert bad.status_code == 422 and "contact_email" not in bad.text.split("<form")[0]  # type: ignore[attr-defined]
     assert ok(staff.anon.get(f"/api/public/technology/{tid}/atrs"))["version"] == 2
+    # Once audited, the entry's model is refused on the form, where the field is.
+    ok(staff["oversight"].post(f"/api/technology/{tid}/equity-audits", json={
+        "conducted_on": "2026-01-15", "dataset": "balanced set", "engine_version": "0.1",
+        "thresholds_swept": [0.5], "recommended_threshold": 0.5, "fair_threshold": 0.5}),
+       201)
+    moved = _post(admin, f"/staff/admin/register/{tid}", f"/staff/admin/register/{tid}",
+                  {**fields, "model_version": "mfn:def"}, follow=False)
+    assert moved.status_code == 422  # type: ignore[attr-defined]
+    assert "register mfn:def as a new entry" in moved.text  # type: ignore[attr-defined]
+    assert ok(staff.anon.get(f"/api/public/technology/{tid}/atrs"))["version"] == 2
 
 
 def test_settings_are_read_only_and_secrets_masked(staff: Staff) -> None:

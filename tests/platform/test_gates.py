@@ -18,6 +18,7 @@ from openlfr.governance.errors import Conflict, InvalidTransition
 from openlfr.governance.gates import (
     ALL_GATES,
     GateParameters,
+    audited_model_change_problem,
     audited_rates_for,
     cia_gate,
     consultation_gate,
@@ -504,6 +505,14 @@ def test_threshold_fails_when_the_audit_has_no_fpir_to_check() -> None:
         "threshold, so the policy maximum of 0.001 (1 in 1,000 passers-by) cannot be "
         "checked; record an audit with its identification results (openlfr evaluate "
         "--register).")
+
+
+def test_an_audited_entrys_model_cannot_change() -> None:
+    assert audited_model_change_problem("net:aa", "net:aa", audits=3) is None
+    assert audited_model_change_problem("net:aa", "net:bb", audits=0) is None
+    assert audited_model_change_problem("net:aa", "net:bb", audits=1) == (
+        "this entry has 1 equity audit of model net:aa, which would then stand for net:bb; "
+        "register net:bb as a new entry and audit it (openlfr evaluate --register)")
 
 
 def test_an_equity_audit_dated_in_the_future_is_refused() -> None:

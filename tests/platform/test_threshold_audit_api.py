@@ -205,3 +205,36 @@ def test_the_platform_bounds_the_fpir_from_the_counts_not_from_the_audits_word(
             (dict(small, false_alerts=501, fpir=1.0), "must not exceed nonmated_searches")):
         r = _audit(s, technology_id, identification=[wrong])
         assert r.status_code == 422 and message in r.text, r.text
+
+
+def test_an_audited_entrys_model_cannot_be_edited_to_the_watchlists(
+        scenario: Scenario) -> None:
+    """The gate reads an audit as a measurement of its register entry's model. Edited in
+    place to the watchlist's model, an entry would pass the watchlist on another network's
+    figures; once audited, its model is refused, and the rest may still be corrected."""
+    s, staff = scenario, scenario.staff
+    s.prepare()
+    entry = {"algorithm": "UltraLight; MobileFaceNet (WebFace600K)",
+             "model_version": "mobilefacenet_w600k_512:0123456789abcdef",
+             "vendor_or_project": "openlfr", "default_threshold": 0.5}
+    other = ok(staff["admin"].post("/api/technology", json=entry), 201)
+    ok(_audit(s, other["id"], conducted_on="2026-03-01",
+              identification=[{"watchlist_size": 1000, "threshold": 0.6, "fpir": 0.0,
+                               "nonmated_searches": 5000, "false_alerts": 0}]), 201)
+    ok(staff["planner"].post(s.url("/amendments"), json={
+        "record": "plan", "reason": "Run on the new engine.",
+        "changes": {"technology_id": other["id"]}}), 201)
+    assert staff["authoriser"].post(s.url("/authorise")).status_code == 409
+
+    edited = staff["admin"].put(f"/api/technology/{other['id']}",
+                                json={**entry, "model_version": WATCHLIST_MODEL})
+    assert edited.status_code == 422
+    [detail] = edited.json()["detail"]
+    assert detail["loc"] == ["body", "model_version"]
+    assert detail["msg"] == (
+        "this entry has 1 equity audit of model mobilefacenet_w600k_512:0123456789abcdef, "
+        f"which would then stand for {WATCHLIST_MODEL}; register {WATCHLIST_MODEL} as a new "
+        "entry and audit it (openlfr evaluate --register)")
+    assert staff["authoriser"].post(s.url("/authorise")).status_code == 409
+    ok(staff["admin"].put(f"/api/technology/{other['id']}",
+                          json={**entry, "default_threshold": 0.55}))

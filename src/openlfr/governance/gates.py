@@ -311,6 +311,19 @@ def equity_audit_date_problem(conducted_on: date, now: datetime) -> str | None:
     return None
 
 
+def audited_model_change_problem(model_before: str, model_after: str,
+                                 audits: int) -> str | None:
+    """Why a technology register entry's model cannot change (None when it can). The
+    threshold gate reads an audit as a measurement of its entry's model, so once an entry
+    has been audited, a new model is a new entry: edited in place, the audits of the old
+    network would stand for the new one."""
+    if model_after == model_before or audits == 0:
+        return None
+    return (f"this entry has {audits} equity audit{'' if audits == 1 else 's'} of model "
+            f"{model_before}, which would then stand for {model_after}; register "
+            f"{model_after} as a new entry and audit it (openlfr evaluate --register)")
+
+
 def _audit_fpir_check(audit: EquityAuditFacts, watchlist_size: int, threshold: float,
                       params: GateParameters) -> tuple[bool, str]:
     """The latest audit's FPIR at this deployment's watchlist size and threshold against

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
 from openlfr.governance.errors import InvalidInput
-from openlfr.governance.gates import equity_audit_date_problem
+from openlfr.governance.gates import audited_model_change_problem, equity_audit_date_problem
 from openlfr.services.atrs import AtrsFields, RegisterEntryIn
 from openlfr.services.common import get_or_404
 from openlfr.services.platform import Actor, Platform
@@ -142,13 +142,20 @@ def register_running_engine(p: Platform, actor: Actor, vendor_or_project: str = 
 def update_technology(p: Platform, actor: Actor, technology_id: int,
                       data: TechnologyIn) -> m.Technology:
     """Edit a register entry: publishes the next version with its reason (the versions
-    before stay readable). A new model should be a new entry, since its audits do not
-    carry over; the entry's audits stay joined to it across versions."""
+    before stay readable). The entry's audits stay joined to it across versions, so once
+    it has been audited its model cannot change (422 on model_version): a new model is a
+    new entry."""
     require(actor, Action.TECHNOLOGY_REGISTER)
     now = p.clock()
     fields, reason = _entry_data(data)
     with p.sessions.begin() as s:
         t = get_or_404(s, m.Technology, technology_id, "technology register entry")
+        audits = s.scalar(select(func.count()).select_from(m.EquityAudit).where(
+            m.EquityAudit.technology_id == t.id)) or 0
+        problem = audited_model_change_problem(t.model_version, fields["model_version"],
+                                               audits)
+        if problem is not None:
+            raise InvalidInput("model_version", problem)
         before = _content(t)
         for key, value in fields.items():
             setattr(t, key, value)
