@@ -46,6 +46,9 @@ COUNCILLOR_AREAS = ["Lambeth"]
 #: The descriptor model of the scenario's watchlist and of the technology its audit is for
 #: (the threshold gate holds an audit only for the network it measured).
 WATCHLIST_MODEL = "dlib-resnet-v1"
+#: The scenario audit's per-group results (the fair threshold compares them).
+AUDITED_GROUPS = [{"group": f"sex={sex}", "threshold": 0.6, "tpir": 0.89, "fpir": 0.0002}
+                  for sex in ("female", "male")]
 #: The scenario audit's overall results per watchlist size and threshold: within the policy
 #: maximum (1 in 1,000) at every swept threshold, so the threshold gate passes on them.
 AUDITED_WITHIN_LIMIT = [
@@ -279,8 +282,7 @@ class Scenario:
             "conducted_on": "2026-01-15", "dataset": "balanced test set",
             "engine_version": "0.1.0", "second_opinion_model": second_opinion,
             "thresholds_swept": [0.5, 0.55, 0.6, 0.65],
-            "group_results": [{"group": "all", "threshold": 0.6, "tpir": 0.89,
-                               "fpir": 0.0002}],
+            "group_results": AUDITED_GROUPS,
             "identification": AUDITED_WITHIN_LIMIT,
             "recommended_threshold": 0.62, "fair_threshold": fair}), 201)
         return int(tech["id"])

@@ -111,7 +111,8 @@ def good_dossier() -> DeploymentDossier:
                                          expires_on=date(2026, 12, 31))),
             built_at=START - timedelta(hours=20)),
         latest_equity_audit=EquityAuditFacts(date(2026, 1, 15), fair_threshold=0.6,
-                                             identification=AUDITED))
+                                             identification=AUDITED,
+                                             groups=("sex=female", "sex=male")))
 
 
 def with_deployment(dossier: DeploymentDossier, **changes: Any) -> DeploymentDossier:
@@ -505,6 +506,21 @@ def test_threshold_fails_when_the_audit_has_no_fpir_to_check() -> None:
         "threshold, so the policy maximum of 0.001 (1 in 1,000 passers-by) cannot be "
         "checked; record an audit with its identification results (openlfr evaluate "
         "--register).")
+
+
+def test_threshold_fails_when_the_audit_compares_no_groups() -> None:
+    """The fair threshold is where no group's false alerts differ from another's: an audit
+    that gives no per-group results (or one group's) backs it with nothing."""
+    dossier = good_dossier()
+    assert dossier.latest_equity_audit is not None
+    for groups, said in (((), "no group"), (("all",), "one group only")):
+        audit = replace(dossier.latest_equity_audit, groups=groups)
+        result = threshold_gate(replace(dossier, latest_equity_audit=audit), PARAMS)
+        assert not result.passed and result.overridable
+        assert result.reason.startswith(
+            f"The equity audit of 2026-01-15 gives results for {said}, so its fair threshold "
+            "0.60 compares nobody; record an audit with its per-group results (openlfr "
+            "evaluate --register, on photos labelled by group).")
 
 
 def test_an_audited_entrys_model_cannot_change() -> None:

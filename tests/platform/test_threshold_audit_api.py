@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from platform_helpers import ASKED_BECAUSE, WATCHLIST_MODEL, Scenario, ok
+from platform_helpers import ASKED_BECAUSE, AUDITED_GROUPS, WATCHLIST_MODEL, Scenario, ok
 
 #: Overall results per watchlist size and threshold, as openlfr evaluate reports them.
 IDENTIFICATION = [
@@ -22,8 +22,8 @@ IDENTIFICATION = [
 def _audit(s: Scenario, technology_id: int, **changes: Any) -> Any:
     body = {"conducted_on": "2026-02-01", "dataset": "held-out set, 13,233 photos",
             "engine_version": "0.1.0", "thresholds_swept": [0.6, 0.7],
-            "identification": IDENTIFICATION, "recommended_threshold": 0.7,
-            "fair_threshold": 0.6}
+            "group_results": AUDITED_GROUPS, "identification": IDENTIFICATION,
+            "recommended_threshold": 0.7, "fair_threshold": 0.6}
     body.update(changes)
     return s.staff["oversight"].post(f"/api/technology/{technology_id}/equity-audits",
                                      json=body)
@@ -238,3 +238,21 @@ def test_an_audited_entrys_model_cannot_be_edited_to_the_watchlists(
     assert staff["authoriser"].post(s.url("/authorise")).status_code == 409
     ok(staff["admin"].put(f"/api/technology/{other['id']}",
                           json={**entry, "default_threshold": 0.55}))
+
+
+def test_a_fair_threshold_without_group_results_does_not_pass(scenario: Scenario) -> None:
+    s, staff = scenario, scenario.staff
+    s.prepare()
+    technology_id = ok(staff["planner"].get(s.url()))["technology_id"]
+    passing = dict(IDENTIFICATION[1], threshold=0.6)  # within the maximum at 0.60
+    ok(_audit(s, technology_id, group_results=[], identification=[passing]), 201)
+    refused = staff["authoriser"].post(s.url("/authorise"))
+    assert refused.status_code == 409
+    [failing] = refused.json()["failing_gates"]
+    assert failing["reason"] == (
+        "The equity audit of 2026-02-01 gives results for no group, so its fair threshold "
+        "0.60 compares nobody; record an audit with its per-group results (openlfr evaluate "
+        "--register, on photos labelled by group).")
+    ok(_audit(s, technology_id, conducted_on="2026-02-02", identification=[passing]), 201)
+    assert ok(staff["authoriser"].post(s.url("/authorise")))["deployment"]["status"] == (
+        "authorised")

@@ -367,7 +367,7 @@ def _audit_fpir_check(audit: EquityAuditFacts, watchlist_size: int, threshold: f
 
 def threshold_gate(dossier: DeploymentDossier, params: GateParameters) -> GateResult:
     """The match threshold must be at or above the fair threshold of the latest equity
-    audit, and the upper 95% bound of that audit's FPIR at the deployment's watchlist size
+    audit (which must give per-group results for two groups at least), and the upper 95% bound of that audit's FPIR at the deployment's watchlist size
     and threshold must not exceed ``max_audit_fpir``; an audit that gives no such bound
     (nor the counts the platform computes it from) fails. Scores are
     similarities (higher = more alike), so a higher threshold is stricter."""
@@ -383,7 +383,16 @@ def threshold_gate(dossier: DeploymentDossier, params: GateParameters) -> GateRe
                           f"against the policy maximum of {_rate(params.max_audit_fpir)}; "
                           "record an equity audit of the engine on the technology register.")
     when = audit.conducted_on.isoformat()
-    if threshold < audit.fair_threshold:
+    if len(audit.groups) < 2:
+        # A fair threshold is where no group's false alerts differ from another's: with
+        # no per-group results it is a number nobody can check.
+        fair_ok, fair = False, (
+            f"The equity audit of {when} gives results for "
+            f"{'no group' if not audit.groups else 'one group only'}, so its fair "
+            f"threshold {audit.fair_threshold:.2f} compares nobody; record an audit with "
+            "its per-group results (openlfr evaluate --register, on photos labelled by "
+            "group).")
+    elif threshold < audit.fair_threshold:
         fair_ok, fair = False, (
             f"Threshold {threshold:.2f} is below {audit.fair_threshold:.2f}, the lowest "
             f"threshold the equity audit of {when} found fair across demographic groups; "

@@ -267,6 +267,9 @@ class EquityAuditFacts:
     model: str | None = None
     #: The second opinion's model when the audited engine decided with one (None: alone).
     second_opinion_model: str | None = None
+    #: The groups whose results the audit gives (``group_results``), from which its fair
+    #: threshold was found; fewer than two compare nobody.
+    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -123,7 +123,8 @@ def latest_equity_audit(session: Session, technology_id: int | None) -> EquityAu
                             recommended_threshold=row.recommended_threshold,
                             identification=rates,
                             model=technology.model_version if technology else None,
-                            second_opinion_model=row.second_opinion_model)
+                            second_opinion_model=row.second_opinion_model,
+                            groups=tuple(sorted({g["group"] for g in row.group_results or ()})))
 
 
 def build_dossier(session: Session, deployment: m.Deployment,
