@@ -198,6 +198,10 @@ def test_the_platform_bounds_the_fpir_from_the_counts_not_from_the_audits_word(
     ok(_audit(s, technology_id, conducted_on="2026-02-02", identification=[large]), 201)
     assert ok(staff["authoriser"].post(s.url("/authorise")))["deployment"]["status"] == (
         "authorised")
+    # The public register shows the counts and the platform's bound, as the gate read them.
+    page = staff.anon.get("/register").text
+    table = page.split('data-test="audited-false-alerts"')[1].split("</table>")[0]
+    assert "<td>0 of 5,000</td>" in table and "<td>0.000738</td>" in table
 
     for wrong, message in (
             (dict(small, false_alerts=None), "give nonmated_searches and false_alerts"),

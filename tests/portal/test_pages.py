@@ -143,6 +143,10 @@ def test_register_page_lists_technology_audits_and_motions(scenario: Scenario) -
     html = s.staff.anon.get("/register").text
     assert "dlib ResNet descriptor + cosine" in html
     assert 'data-test="fair-threshold">0.60' in html
+    # The audited false alerts at the default threshold (0.64): the 0.60 row, as the
+    # threshold check reads it.
+    table = html.split('data-test="audited-false-alerts"')[1].split("</table>")[0]
+    assert "<td>1,000</td><td>0.60</td>" in table and "<td>0.0006</td>" in table
     assert "Lambeth Council" in html and "Notice is given at least 14 days" in html
     assert_no_personal_data(html)
 

@@ -367,10 +367,11 @@ def _audit_fpir_check(audit: EquityAuditFacts, watchlist_size: int, threshold: f
 
 def threshold_gate(dossier: DeploymentDossier, params: GateParameters) -> GateResult:
     """The match threshold must be at or above the fair threshold of the latest equity
-    audit (which must give per-group results for two groups at least), and the upper 95% bound of that audit's FPIR at the deployment's watchlist size
-    and threshold must not exceed ``max_audit_fpir``; an audit that gives no such bound
-    (nor the counts the platform computes it from) fails. Scores are
-    similarities (higher = more alike), so a higher threshold is stricter."""
+    audit (which must give per-group results for two groups at least), and the upper 95%
+    bound of that audit's FPIR at the deployment's watchlist size and threshold must not
+    exceed ``max_audit_fpir``; an audit that gives no such bound (nor the counts the
+    platform computes it from) fails. Scores are similarities (higher = more alike), so a
+    higher threshold is stricter."""
     name = "threshold"
     audit = dossier.latest_equity_audit
     threshold = dossier.deployment.threshold

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 from openlfr.governance.lifecycle import DeploymentStatus
 from openlfr.governance.records import (
     AudienceCategory,
-    AuditedRates,
     CiaFacts,
     CollectiveObjectionFacts,
     ConsultationFacts,
@@ -27,7 +26,7 @@ from openlfr.governance.records import (
     WatchlistEntryFacts,
     WatchlistFacts,
 )
-from openlfr.services.technology import latest_audit_in
+from openlfr.services.technology import audited_rates, latest_audit_in
 from openlfr.storage import models as m
 
 
@@ -110,14 +109,7 @@ def latest_equity_audit(session: Session, technology_id: int | None) -> EquityAu
     row = latest_audit_in(session, technology_id)  # the register's join
     if row is None:
         return None
-    # The bound the platform computed from the audit's counts where it gave them, else
-    # the audit's own (rows recorded without counts).
-    rates = tuple(AuditedRates(watchlist_size=r["watchlist_size"], threshold=r["threshold"],
-                               fpir=r["fpir"], tpir=r.get("tpir"),
-                               fpir_upper=r.get("fpir_upper_exact", r.get("fpir_ci_high")),
-                               nonmated_searches=r.get("nonmated_searches"),
-                               false_alerts=r.get("false_alerts"))
-                  for r in row.identification or ())
+    rates = audited_rates(row)
     technology = session.get(m.Technology, row.technology_id)
     return EquityAuditFacts(conducted_on=row.conducted_on, fair_threshold=row.fair_threshold,
                             recommended_threshold=row.recommended_threshold,

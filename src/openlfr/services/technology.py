@@ -17,7 +17,12 @@ from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
 from openlfr.governance.errors import InvalidInput
-from openlfr.governance.gates import audited_model_change_problem, equity_audit_date_problem
+from openlfr.governance.gates import (
+    audited_model_change_problem,
+    audited_rates_for,
+    equity_audit_date_problem,
+)
+from openlfr.governance.records import AuditedRates
 from openlfr.services.atrs import AtrsFields, RegisterEntryIn
 from openlfr.services.common import get_or_404
 from openlfr.services.platform import Actor, Platform
@@ -66,6 +71,29 @@ class RegisterEntry:
     @property
     def latest_audit(self) -> m.EquityAudit | None:
         return latest_of(self.audits)
+
+    def false_alerts_at_default(self) -> list[AuditedRates]:
+        """The latest audit's false-alert rates at the entry's default threshold, one row
+        per audited watchlist size, each read as the threshold gate reads them."""
+        audit = self.latest_audit
+        if audit is None:
+            return []
+        rows = audited_rates(audit)
+        found = (audited_rates_for(rows, size, self.technology.default_threshold).rates
+                 for size in sorted({r.watchlist_size for r in rows}))
+        return [r for r in found if r is not None]
+
+
+def audited_rates(audit: m.EquityAudit) -> tuple[AuditedRates, ...]:
+    """An audit's identification rows as the threshold gate reads them: the upper bound
+    the platform computed from the counts where the audit gave them, else the audit's own
+    (rows recorded without counts)."""
+    return tuple(AuditedRates(watchlist_size=r["watchlist_size"], threshold=r["threshold"],
+                              fpir=r["fpir"], tpir=r.get("tpir"),
+                              fpir_upper=r.get("fpir_upper_exact", r.get("fpir_ci_high")),
+                              nonmated_searches=r.get("nonmated_searches"),
+                              false_alerts=r.get("false_alerts"))
+                 for r in audit.identification or ())
 
 
 def latest_of(audits: list[m.EquityAudit]) -> m.EquityAudit | None:

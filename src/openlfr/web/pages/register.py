@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from openlfr.governance.records import AuditedRates
 from openlfr.services import atrs, public_view, technology
 from openlfr.storage import models as m
 from openlfr.web.api.motions import motion_out
@@ -24,6 +25,8 @@ class RegisterView:
     audits: list[m.EquityAudit]
     latest_audit: m.EquityAudit | None
     versions: list[m.TechnologyVersion]
+    #: The latest audit's false-alert rates at the default threshold, per watchlist size.
+    false_alerts: list[AuditedRates]
 
 
 def register_page(request: Request) -> Response:
@@ -32,9 +35,9 @@ def register_page(request: Request) -> Response:
     p = platform_of(request)
     return render(request, "register.html", {
         "entries": [RegisterView(e.technology, atrs.fields_of(e.technology.atrs), e.audits,
-                                 e.latest_audit, e.versions)
+                                 e.latest_audit, e.versions, e.false_alerts_at_default())
                     for e in technology.register_entries(p)],
-        "sections": atrs.SECTIONS,
+        "sections": atrs.SECTIONS, "max_audit_fpir": p.settings.max_audit_fpir,
         "motions": [motion_out(p, x) for x in public_view.public_motions(p)]})
 
 
