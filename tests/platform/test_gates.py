@@ -14,7 +14,7 @@ from openlfr.governance.cia import (
     derive_engagement_summary,
     describes_residents,
 )
-from openlfr.governance.errors import Conflict, InvalidTransition
+from openlfr.governance.errors import Conflict, InvalidInput, InvalidTransition
 from openlfr.governance.gates import (
     ALL_GATES,
     GateParameters,
@@ -34,8 +34,10 @@ from openlfr.governance.gates import (
 from openlfr.governance.lifecycle import (
     DeploymentStatus,
     Transition,
+    lowest_threshold,
     next_status,
     require_running_window,
+    require_score_at_threshold,
     require_within_window,
 )
 from openlfr.governance.records import (
@@ -521,6 +523,22 @@ def test_threshold_fails_when_the_audit_compares_no_groups() -> None:
             f"The equity audit of 2026-01-15 gives results for {said}, so its fair threshold "
             "0.60 compares nobody; record an audit with its per-group results (openlfr "
             "evaluate --register, on photos labelled by group).")
+
+
+def test_an_alert_is_held_to_the_lowest_threshold_the_plan_has_had() -> None:
+    assert lowest_threshold(0.64, []) == 0.64
+    raised = [[{"field": "threshold", "before": 0.6, "after": 0.7}],
+              [{"field": "sites", "before": ["a"], "after": ["b"]}]]
+    # Raised from 0.60 mid-deployment: what a node decided before the raise may come late.
+    assert lowest_threshold(0.7, raised) == 0.6
+    require_score_at_threshold(0.6, 0.6)
+    require_score_at_threshold(0.59995, 0.6)  # the node's rounding to 4 decimals
+    with pytest.raises(InvalidInput) as refused:
+        require_score_at_threshold(0.55, 0.6)
+    assert refused.value.field == "score"
+    assert refused.value.message == (
+        "0.5500 is below the deployment's threshold (0.60): an engine node alerts only at or "
+        "above it; check the node runs the deployment's threshold")
 
 
 def test_an_audited_entrys_model_cannot_change() -> None:

@@ -149,3 +149,32 @@ def test_node_reports_the_watchlist_dropped_as_an_audit_event(scenario: Scenario
     assert len(dropped) == 1 and json.loads(dropped[0]["details"]) == report
     assert dropped[0]["actor"] == "node:van-1"
     assert ok(staff["admin"].get("/api/audit/verify"))["ok"]
+
+
+def test_an_alert_below_the_deployments_threshold_is_refused(scenario: Scenario) -> None:
+    """A node that alerts below the threshold the gates passed (0.64) decided by another
+    rule than the one published: refused, and nothing is counted. After a public amendment
+    raises the threshold, what the node decided before the raise is still accepted late."""
+    s, staff = scenario, scenario.staff
+    s.activate()
+    node = staff.node(s.deployment_id)
+    base = f"/api/node/deployments/{s.deployment_id}"
+    entry_id = ok(node.get(f"{base}/watchlist"))["entries"][0]["entry_id"]
+    s.clock.advance(minutes=10)
+    now = s.clock.now.isoformat()
+    r = node.post(f"{base}/alerts", json=_alert("alert-low-1", entry_id, now, score=0.5))
+    assert r.status_code == 422
+    [detail] = r.json()["detail"]
+    assert detail["loc"] == ["body", "score"]
+    assert detail["msg"].startswith("0.5000 is below the deployment's threshold (0.64)")
+    ok(node.post(f"{base}/alerts", json=_alert("alert-at-1", entry_id, now, score=0.64)), 201)
+
+    ok(staff["planner"].post(s.url("/amendments"), json={
+        "record": "plan", "reason": "Fewer false alerts in the first hour than feared; "
+        "raised all the same.", "changes": {"threshold": 0.7}}), 201)
+    late = _alert("alert-before-raise", entry_id, now, score=0.66)
+    ok(node.post(f"{base}/alerts", json=late), 201)
+    r = node.post(f"{base}/alerts", json=_alert("alert-low-2", entry_id, now, score=0.6))
+    assert r.status_code == 422
+    public = ok(staff.anon.get(f"/api/public/deployments/{s.reference}"))
+    assert public["figures"]["alerts"] == 2

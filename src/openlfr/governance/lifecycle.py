@@ -8,8 +8,10 @@ reschedule, and an authorisation given for the old dates no longer holds.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from openlfr.governance.errors import Conflict, InvalidInput, InvalidTransition
 
@@ -159,6 +161,34 @@ def require_recorded_while_running(field: str, recorded_at: datetime, began: dat
         raise InvalidInput(field, f"{_when(recorded_at)} is after {which} ({_when(latest)}); "
                            f"check the node's clock (it may be off by at most "
                            f"{int(skew.total_seconds())} s)")
+
+
+#: How far under the threshold a reported score may lie: nodes send scores rounded to 4
+#: decimals.
+SCORE_ROUNDING = 1e-4
+
+
+def lowest_threshold(current: float, plan_changes: Iterable[Sequence[Mapping[str, Any]]]
+                     ) -> float:
+    """The lowest match threshold a deployment's plan has had: the current one and every
+    value a plan amendment changed it from or to (``plan_changes``: each amendment's
+    changes, ``{"field", "before", "after"}``). A node may deliver late what it decided
+    before a raise, so alerts are held to this, never to a threshold it has not had."""
+    values = [current]
+    for changes in plan_changes:
+        values += [float(c[k]) for c in changes if c.get("field") == "threshold"
+                   for k in ("before", "after") if c.get(k) is not None]
+    return min(values)
+
+
+def require_score_at_threshold(score: float, threshold: float) -> None:
+    """An alert is a score at or above the deployment's threshold (``lowest_threshold``):
+    a node that sends one below it decided by another threshold than the one the gates
+    passed and the public was told of."""
+    if score < threshold - SCORE_ROUNDING:
+        raise InvalidInput("score", f"{score:.4f} is below the deployment's threshold "
+                           f"({threshold:.2f}): an engine node alerts only at or above it; "
+                           "check the node runs the deployment's threshold")
 
 
 def require_new_window(published: tuple[datetime, datetime], start_at: datetime,

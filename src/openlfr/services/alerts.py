@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event, defer_head_moves
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
+from openlfr.governance.lifecycle import lowest_threshold, require_score_at_threshold
 from openlfr.governance.records import Adjudication
 from openlfr.services import figures, users
 from openlfr.services.common import deployment_or_404, get_or_404
@@ -118,6 +119,9 @@ def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, dat
     attached to ``s`` (it holds what was inserted)."""
     require_node_delivery(p, actor, d, now, data.occurred_at)
     require_recorded_times(p, d, now, occurred_at=data.occurred_at)
+    require_score_at_threshold(data.score, lowest_threshold(d.threshold, s.scalars(
+        select(m.Amendment.changes).where(m.Amendment.deployment_id == d.id,
+                                          m.Amendment.record == "plan"))))
     try:
         entry_id, category = _alert_entry(s, d.id, data)
     except InvalidInput:
