@@ -162,10 +162,11 @@ class Staff:
             self.by_role[role] = self.login(role)
         return self.by_role[role]
 
-    def node(self, deployment_id: int | None = None, name: str = "van-1") -> TestClient:
-        """A client sending a fresh engine-node API key."""
-        key = users.create_api_key(self.platform, SYSTEM_ACTOR,
-                                   ApiKeyIn(name=name, deployment_id=deployment_id))
+    def node(self, deployment_id: int | None = None, name: str = "van-1",
+             role: str = "node") -> TestClient:
+        """A client sending a fresh engine-node API key (or an audit tool's: ``role``)."""
+        key = users.create_api_key(self.platform, SYSTEM_ACTOR, ApiKeyIn(
+            name=name, deployment_id=deployment_id, role=role))  # type: ignore[arg-type]
         client = new_client(self.app)
         client.headers["X-API-Key"] = key.secret
         return client

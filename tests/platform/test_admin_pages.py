@@ -35,6 +35,13 @@ def test_admin_manages_people_and_roles(staff: Staff) -> None:
               {"role": "operator", "active": "no", "areas": ""})
     person = next(u for u in ok(admin.get("/api/users")) if u["username"] == "pat")
     assert (person["role"], person["active"]) == ("operator", False)
+    # Oversight members and councillors are oversight's to add, not the admin's.
+    refused = _post(admin, "/staff/admin/users", "/staff/admin/users", {
+        "username": "ovi", "password": "a-long-password-1", "role": "oversight", "areas": ""},
+        follow=False)
+    assert refused.status_code == 403  # type: ignore[attr-defined]
+    assert "managed by oversight" in refused.text  # type: ignore[attr-defined]
+    assert "ovi" not in [u["username"] for u in ok(admin.get("/api/users"))]
     bad = _post(admin, "/staff/admin/users", "/staff/admin/users",
                 {"username": "x", "password": "short", "role": "planner"}, follow=False)
     assert bad.status_code == 422 and "short" not in bad.text  # type: ignore[attr-defined]
@@ -44,7 +51,7 @@ def test_admin_manages_people_and_roles(staff: Staff) -> None:
 def test_api_keys_are_shown_once_and_say_when_last_used(staff: Staff) -> None:
     admin = staff["admin"]
     r = _post(admin, "/staff/admin/api-keys", "/staff/admin/api-keys",
-              {"name": "audit-cli", "role": "oversight", "deployment_id": ""}, follow=False)
+              {"name": "audit-cli", "role": "audit_tool", "deployment_id": ""}, follow=False)
     assert r.status_code == 201  # type: ignore[attr-defined]
     secret = re.search(r'data-test="key-secret">([^<]+)<', r.text).group(1)  # type: ignore[attr-defined,union-attr]
     assert secret not in admin.get("/staff/admin/api-keys").text  # never shown again

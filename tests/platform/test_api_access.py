@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from platform_helpers import ROLES, Scenario, Staff, new_client, ok, route_table
+from platform_helpers import PASSWORD, ROLES, Scenario, Staff, new_client, ok, route_table
 
 from openlfr.web.app import PUBLIC_PATH_PREFIXES
 
@@ -140,15 +140,33 @@ def test_admin_creates_api_key_shown_once(staff: Staff) -> None:
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "deployment_id"]
 
 
-def test_admin_issues_an_oversight_key_for_audit_tools(staff: Staff) -> None:
+def test_admin_issues_a_key_for_audit_tools_and_nothing_more(staff: Staff) -> None:
+    """An audit tool's key records equity audits and reads the register. It is never an
+    oversight member: a key the admin issues cannot countersign an override or anything
+    else oversight signs (else one admin could sign both halves of a two-person override).
+    "oversight", the role such keys were issued with before, issues the same."""
     created = ok(staff["admin"].post("/api/api-keys",
-                                     json={"name": "audit-cli", "role": "oversight"}), 201)
-    tool = new_client(staff.app)
-    tool.headers["X-API-Key"] = created["secret"]
-    assert tool.get("/api/node/deployments/1/watchlist").status_code == 403  # not a node
-    ok(tool.get("/api/technology"))  # reads what oversight members read
+                                     json={"name": "audit-cli", "role": "audit_tool"}), 201)
+    legacy = ok(staff["admin"].post("/api/api-keys",
+                                    json={"name": "audit-old", "role": "oversight"}), 201)
+    assert created["key"]["role"] == legacy["key"]["role"] == "audit_tool"
+    for secret in (created["secret"], legacy["secret"]):
+        tool = new_client(staff.app)
+        tool.headers["X-API-Key"] = secret
+        assert tool.get("/api/node/deployments/1/watchlist").status_code == 403  # not a node
+        ok(tool.get("/api/technology"))
+        r = tool.post("/api/deployments/1/overrides/countersign",
+                      json={"justification": "x" * 60})
+        assert r.status_code == 403 and "you are 'audit_tool'" in r.json()["detail"]
+        assert tool.post("/api/oversight/accounts", json={
+            "username": "fake.oversight", "password": "a-long-password-1",
+            "role": "oversight"}).status_code == 403
+        r = tool.post("/api/node/deployments/1/alerts", json={
+            "alert_uid": "alert-from-a-tool", "occurred_at": "2026-03-02T09:00:00+00:00",
+            "camera": "cam-1", "track_id": "7", "score": 0.9, "entry_id": 1})
+        assert r.status_code == 403 and "you are 'audit_tool'" in r.json()["detail"]
     r = staff["admin"].post("/api/api-keys",
-                            json={"name": "x", "role": "oversight", "deployment_id": 1})
+                            json={"name": "x", "role": "audit_tool", "deployment_id": 1})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "deployment_id"]
     r = staff["admin"].post("/api/api-keys", json={"name": "x", "role": "admin"})
     assert r.status_code == 422  # keys never carry a person's powers
@@ -238,3 +256,46 @@ def test_repeated_failed_logins_are_throttled(staff: Staff) -> None:
     # Another account from the same address is not blocked by pat's (per username and
     # address; spraying many usernames has its own, larger cap: tests/hardening).
     assert client.post("/api/auth/login", json={**right, "username": "sam"}).status_code == 200
+
+
+def test_oversight_members_and_councillors_are_oversights_to_manage(staff: Staff) -> None:
+    """The force's admin makes the force's staff; oversight makes oversight members and
+    councillors. Else one admin could make an authoriser and an oversight member, or reset
+    a member's password, and sign both halves of a two-person override alone."""
+    admin, oversight = staff["admin"], staff["oversight"]
+    _ = (staff["planner"], staff["councillor"])  # their accounts exist
+    body = {"username": "ovi", "password": PASSWORD, "role": "oversight"}
+    r = admin.post("/api/users", json=body)
+    assert r.status_code == 403 and r.json()["detail"].startswith(
+        "the accounts of oversight members and councillors are managed by oversight")
+    member = ok(oversight.post("/api/oversight/accounts", json=body), 201)
+    assert staff.login("ovi").get("/api/auth/me").status_code == 200
+    # The admin cannot reset the member's password, demote them, or promote anyone to it.
+    for patch in ({"password": "another-long-password"}, {"role": "planner"},
+                  {"active": False}):
+        r = admin.patch(f"/api/users/{member['id']}", json=patch)
+        assert r.status_code == 403, patch
+    planner_id = next(u["id"] for u in ok(admin.get("/api/users"))
+                      if u["username"] == "planner")
+    assert admin.patch(f"/api/users/{planner_id}",
+                       json={"role": "councillor", "areas": ["Lambeth"]}).status_code == 403
+    # Oversight manages only its own kind, and cannot leave it alone.
+    r = oversight.post("/api/oversight/accounts", json={**body, "username": "auth2",
+                                                       "role": "authoriser"})
+    assert r.status_code == 422 and "an authoriser is managed by an admin" in r.text
+    r = oversight.patch(f"/api/oversight/accounts/{planner_id}", json={"active": False})
+    assert r.status_code == 422 and "a planner is managed by an admin" in r.text
+    r = oversight.patch(f"/api/oversight/accounts/{member['id']}", json={"role": "planner"})
+    assert r.status_code == 422
+    ok(oversight.patch(f"/api/oversight/accounts/{member['id']}",
+                       json={"password": "a-new-long-password"}))
+    me = next(u["id"] for u in ok(oversight.get("/api/oversight/accounts"))
+              if u["username"] == "oversight")
+    r = oversight.patch(f"/api/oversight/accounts/{me}", json={"active": False})
+    assert r.status_code == 409 and "ask another member of oversight" in r.text
+    listed = {u["username"] for u in ok(oversight.get("/api/oversight/accounts"))}
+    assert {"oversight", "ovi", "councillor"} <= listed and "planner" not in listed
+    events = [e for e in ok(admin.get("/api/audit/events?limit=1000"))
+              if e["action"] == "user.created"]
+    assert json.loads(events[-1]["details"])["username"] == "ovi"
+    assert events[-1]["actor"] == "oversight"

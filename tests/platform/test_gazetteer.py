@@ -115,16 +115,19 @@ def test_differently_spelled_names_meet_on_one_code(scenario: Scenario) -> None:
 
 def test_councillors_act_for_their_areas(scenario: Scenario) -> None:
     s, staff = scenario, scenario.staff
-    admin = staff["admin"]
+    admin, oversight = staff["admin"], staff["oversight"]
     body = {"username": "cllr.ade", "password": PASSWORD, "role": "councillor"}
-    r = admin.post("/api/users", json=body)
+    accounts = "/api/oversight/accounts"  # councillors are oversight's to add
+    r = oversight.post(accounts, json=body)
     assert r.status_code == 422 and "at least one borough or ward" in r.text
-    r = admin.post("/api/users", json={**body, "areas": ["Lambth"]})
+    r = oversight.post(accounts, json={**body, "areas": ["Lambth"]})
     assert r.status_code == 422 and "did you mean: Lambeth" in r.text
     r = admin.post("/api/users", json={**body, "username": "op.two", "role": "operator",
                                        "areas": ["Lambeth"]})
     assert r.status_code == 422 and "only a councillor has areas" in r.text
-    user = ok(admin.post("/api/users", json={**body, "areas": ["London Borough of Lambeth",
+    r = admin.post("/api/users", json={**body, "areas": ["Lambeth"]})
+    assert r.status_code == 403 and "managed by oversight" in r.json()["detail"]
+    user = ok(oversight.post(accounts, json={**body, "areas": ["London Borough of Lambeth",
                                                                "Hackney/Dalston"]}), 201)
     assert user["areas"] == ["lambeth", "hackney--dalston"]
     councillor = staff.login("cllr.ade")

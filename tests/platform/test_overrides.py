@@ -18,6 +18,9 @@ from platform_helpers import (
 )
 from sqlalchemy import select
 
+from openlfr.services import users
+from openlfr.services.platform import SYSTEM_ACTOR
+from openlfr.services.schemas import UserPatch
 from openlfr.storage import models as m
 
 
@@ -64,9 +67,13 @@ def test_the_countersignature_must_come_from_another_person(scenario: Scenario) 
     s.prepare()
     s.late_objection()
     _ask(s)
-    users = ok(staff["admin"].get("/api/users"))
-    uid = next(u["id"] for u in users if u["username"] == "authoriser")
-    ok(staff["admin"].patch(f"/api/users/{uid}", json={"role": "oversight"}))
+    accounts = ok(staff["admin"].get("/api/users"))
+    uid = next(u["id"] for u in accounts if u["username"] == "authoriser")
+    # The admin cannot make anyone oversight (else one admin could sign both halves)...
+    r = staff["admin"].patch(f"/api/users/{uid}", json={"role": "oversight"})
+    assert r.status_code == 403 and "managed by oversight" in r.json()["detail"]
+    # ... and one made oversight from the platform's command line is still one person.
+    users.update_user(staff.platform, SYSTEM_ACTOR, uid, UserPatch(role="oversight"))
     same_person = staff.login("authoriser")
     r = _countersign(s, same_person)
     assert r.status_code == 409 and "needs two people" in r.json()["detail"]

@@ -9,10 +9,9 @@ against the policy's maximum FPIR at a deployment's watchlist size and threshold
 takes the technology register entry's URL (``https://host/api/technology/3``) or the
 equity-audits URL itself.
 
-The endpoint admits the oversight and admin roles. At the time of writing the platform
-issues API keys only to engine nodes (role ``node``), which it refuses here with 403;
-the platform needs a key an oversight body can hold (see the project's issue on the
-equity audit). Until then this client reports that refusal in one clear line.
+The endpoint admits oversight members, admins and audit tools' keys: an admin issues the
+key with ``POST /api/api-keys {"name": "audit-cli", "role": "audit_tool"}``. An engine
+node's key is refused with 403, which this client reports in one clear line.
 """
 
 from __future__ import annotations
@@ -206,7 +205,8 @@ def register_audit(
         return record
     hints = {
         401: "the API key was refused; check --api-key",
-        403: "the key may not record equity audits (the platform allows oversight or admin)",
+        403: "the key may not record equity audits (the platform allows an audit tool's key, "
+             "oversight or admin)",
         404: "no such technology register entry; list them with GET /api/technology",
         422: "the platform rejected the audit's content",
     }

@@ -112,6 +112,21 @@ class _NodeWriter:
             users.note_api_key_used(self._p, self._used_key, self.now)
 
 
+#: ``Session.info`` key: each deployment's threshold floor, read once a session (a group
+#: of node writes records many alerts of one deployment in one transaction).
+_FLOORS = "openlfr_threshold_floors"
+
+
+def _threshold_floor(s: Session, d: m.Deployment) -> float:
+    """The lowest threshold the deployment's plan has had (``lowest_threshold``)."""
+    floors: dict[int, float] = s.info.setdefault(_FLOORS, {})
+    if d.id not in floors:
+        floors[d.id] = lowest_threshold(d.threshold, s.scalars(
+            select(m.Amendment.changes).where(m.Amendment.deployment_id == d.id,
+                                              m.Amendment.record == "plan")))
+    return floors[d.id]
+
+
 def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, data: AlertIn,
                      now: datetime) -> m.Alert:
     """Record one alert in ``s``: the row, its audit event and its tallies; a retry returns
@@ -119,9 +134,7 @@ def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, dat
     attached to ``s`` (it holds what was inserted)."""
     require_node_delivery(p, actor, d, now, data.occurred_at)
     require_recorded_times(p, d, now, occurred_at=data.occurred_at)
-    require_score_at_threshold(data.score, lowest_threshold(d.threshold, s.scalars(
-        select(m.Amendment.changes).where(m.Amendment.deployment_id == d.id,
-                                          m.Amendment.record == "plan"))))
+    require_score_at_threshold(data.score, _threshold_floor(s, d))
     try:
         entry_id, category = _alert_entry(s, d.id, data)
     except InvalidInput:

@@ -48,6 +48,12 @@ class Actor:
     areas: tuple[str, ...] = ()
 
     @property
+    def is_system(self) -> bool:
+        """The platform's own command line (``SYSTEM_ACTOR``): no account, no key. Whoever
+        has its shell has the database too; what it does is logged as ``system``."""
+        return self.user_id is None and self.api_key_id is None and self.role is Role.ADMIN
+
+    @property
     def audit_name(self) -> str:
         if self.role is Role.NODE:
             return f"node:{self.name}"

@@ -90,6 +90,7 @@ class Action(StrEnum):
     USERS_MANAGE = "users.manage"
     MAILBOX_READ = "mailbox.read"
     API_KEYS_MANAGE = "api_keys.manage"
+    INDEPENDENT_ACCOUNTS_MANAGE = "independent_accounts.manage"
 
 
 @dataclass(frozen=True)
@@ -177,10 +178,12 @@ POWERS: dict[Action, Power] = _table(
      "record or correct a council motion (councillors: for their areas)"),
     (Action.MOTION_RESPOND, (_R.PLANNER, _R.AUTHORISER),
      "publish the force's response to a motion, point by point"),
-    (Action.TECHNOLOGY_READ, STAFF, "read the technology register and equity audits"),
+    (Action.TECHNOLOGY_READ, STAFF | {_R.AUDIT_TOOL},
+     "read the technology register and equity audits"),
     (Action.TECHNOLOGY_REGISTER, (_R.ADMIN, _R.OVERSIGHT),
      "add or correct a technology register entry"),
-    (Action.EQUITY_AUDIT_RECORD, (_R.OVERSIGHT, _R.ADMIN), "record an equity audit"),
+    (Action.EQUITY_AUDIT_RECORD, (_R.OVERSIGHT, _R.ADMIN, _R.AUDIT_TOOL),
+     "record an equity audit"),
     (Action.AUDIT_LOG_READ, (_R.ADMIN, _R.OVERSIGHT), "read and verify the audit log"),
     (Action.SETTINGS_READ, (_R.ADMIN, _R.OVERSIGHT),
      "read the settings in force (secrets shown only as set or not set)"),
@@ -197,7 +200,11 @@ POWERS: dict[Action, Power] = _table(
      "within the window"),
     (Action.CONSOLE_WATCH, (_R.OPERATOR, _R.AUTHORISER), "watch the operator console"),
     (Action.NODE_RUN, (_R.NODE,), "run an engine node for an active deployment"),
-    (Action.USERS_MANAGE, (_R.ADMIN,), "add people, change roles and areas, deactivate"),
+    (Action.USERS_MANAGE, (_R.ADMIN,), "add people, change roles and areas, deactivate "
+     "(oversight members and councillors excepted: see the next row)"),
+    (Action.INDEPENDENT_ACCOUNTS_MANAGE, (_R.OVERSIGHT,),
+     "add oversight members and councillors, change their roles and areas, deactivate them, "
+     "reset their passwords"),
     (Action.MAILBOX_READ, (_R.ADMIN,), "read the demo's mailbox (only when it is on)"),
     (Action.API_KEYS_MANAGE, (_R.ADMIN,), "issue and revoke API keys"),
 )

@@ -708,9 +708,10 @@ class ApiKeyIn(Input):
     name: Short
     deployment_id: Id | None = Field(
         default=None, description="Limit the key to one deployment (recommended).")
-    role: Literal["node", "oversight"] = Field(
-        default="node", description="node: an engine node; oversight: an audit tool that "
-        "records equity audits (openlfr evaluate --register).")
+    role: Literal["node", "audit_tool", "oversight"] = Field(
+        default="node", description="node: an engine node; audit_tool: a tool that records "
+        "equity audits and reads the register (openlfr evaluate --register), nothing more "
+        "(\"oversight\", its former name, issues the same).")
 
 
 # --- amendments of the frozen record -----------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,10 +17,11 @@ from sqlalchemy.orm import Session
 from openlfr.audit import append_event
 from openlfr.governance.areas import UnknownArea
 from openlfr.governance.errors import Conflict, GovernanceError, InvalidInput
+from openlfr.governance.roles import INDEPENDENT_ROLES
 from openlfr.services.common import get_or_404
 from openlfr.services.gazetteer import gazetteer_for
-from openlfr.services.platform import Actor, Platform, Role
-from openlfr.services.powers import Action, require
+from openlfr.services.platform import Actor, PermissionDenied, Platform, Role
+from openlfr.services.powers import Action, refusal, require
 from openlfr.services.schemas import ApiKeyIn, UserIn, UserPatch
 from openlfr.settings import new_token
 from openlfr.storage import models as m
@@ -61,8 +63,43 @@ def councillor_areas(p: Platform, role: str, areas: list[str]) -> list[str]:
 
 def create_user(p: Platform, actor: Actor, data: UserIn) -> m.User:
     """Add a person with a role (a councillor with their areas); the password is stored
-    as an argon2 hash."""
+    as an argon2 hash. Oversight members and councillors are added by oversight
+    (``create_independent_account``), or by the platform's own command line."""
     require(actor, Action.USERS_MANAGE)
+    _refuse_independent(actor, Role(data.role))
+    return _create(p, actor, data)
+
+
+def create_independent_account(p: Platform, actor: Actor, data: UserIn) -> m.User:
+    """Oversight adds an oversight member or a councillor (with their areas): the accounts
+    that hold the force to account are not the force's admin's to make."""
+    require(actor, Action.INDEPENDENT_ACCOUNTS_MANAGE)
+    _require_independent_role(Role(data.role))
+    return _create(p, actor, data)
+
+
+def _refuse_independent(actor: Actor, *roles: Role) -> None:
+    """An admin may not make, change or reset the account of an oversight member or a
+    councillor (``INDEPENDENT_ROLES``); the platform's command line may (bootstrap)."""
+    if actor.is_system:
+        return
+    for role in roles:
+        if role in INDEPENDENT_ROLES:
+            raise PermissionDenied(
+                f"the accounts of oversight members and councillors are managed by "
+                f"oversight ({refusal(actor.role, Action.INDEPENDENT_ACCOUNTS_MANAGE)}): an "
+                "admin who could make one could sign both halves of a two-person override")
+
+
+def _require_independent_role(role: Role) -> None:
+    if role not in INDEPENDENT_ROLES:
+        article = "an" if role.value[0] in "aeiou" else "a"
+        raise InvalidInput("role", f"oversight manages only the accounts of "
+                           f"{' and '.join(r.value for r in INDEPENDENT_ROLES)}; "
+                           f"{article} {role.value} is managed by an admin")
+
+
+def _create(p: Platform, actor: Actor, data: UserIn) -> m.User:
     areas = councillor_areas(p, data.role, data.areas)
     now = p.clock()
     try:
@@ -90,16 +127,52 @@ def list_users(p: Platform, actor: Actor) -> list[m.User]:
 
 def update_user(p: Platform, actor: Actor, user_id: int, data: UserPatch) -> m.User:
     """Change a person's role (or a councillor's areas), deactivate them, or reset their
-    password. Deactivating or changing a role ends their sessions."""
+    password. Deactivating or changing a role ends their sessions. Not an oversight
+    member's or a councillor's, nor to those roles (``update_independent_account``)."""
     require(actor, Action.USERS_MANAGE)
-    now = p.clock()
-    changes = data.model_dump(exclude_unset=True)
-    with p.sessions.begin() as s:
-        user = get_or_404(s, m.User, user_id, "user")
+
+    def check(user: m.User, changes: dict[str, Any]) -> None:
+        _refuse_independent(actor, Role(user.role), Role(changes.get("role") or user.role))
         if user.id == actor.user_id and (changes.get("active") is False
                                          or changes.get("role", "admin") != "admin"):
             raise Conflict("you cannot deactivate yourself or drop your own admin role; ask "
                            "another admin")
+
+    return _update(p, actor, user_id, data, check)
+
+
+def update_independent_account(p: Platform, actor: Actor, user_id: int,
+                               data: UserPatch) -> m.User:
+    """Oversight changes an oversight member's or a councillor's role (between those two)
+    or areas, deactivates them, or resets their password."""
+    require(actor, Action.INDEPENDENT_ACCOUNTS_MANAGE)
+
+    def check(user: m.User, changes: dict[str, Any]) -> None:
+        _require_independent_role(Role(user.role))
+        _require_independent_role(Role(changes.get("role") or user.role))
+        if user.id == actor.user_id and (changes.get("active") is False
+                                         or changes.get("role", "oversight") != "oversight"):
+            raise Conflict("you cannot deactivate yourself or leave oversight; ask another "
+                           "member of oversight")
+
+    return _update(p, actor, user_id, data, check)
+
+
+def list_independent_accounts(p: Platform, actor: Actor) -> list[m.User]:
+    """The accounts oversight manages."""
+    require(actor, Action.INDEPENDENT_ACCOUNTS_MANAGE)
+    with p.sessions() as s:
+        return list(s.scalars(select(m.User).where(
+            m.User.role.in_([r.value for r in INDEPENDENT_ROLES])).order_by(m.User.username)))
+
+
+def _update(p: Platform, actor: Actor, user_id: int, data: UserPatch,
+            check: Callable[[m.User, dict[str, Any]], None]) -> m.User:
+    now = p.clock()
+    changes = data.model_dump(exclude_unset=True)
+    with p.sessions.begin() as s:
+        user = get_or_404(s, m.User, user_id, "user")
+        check(user, changes)
         for key in ("role", "active"):
             if changes.get(key) is not None:
                 setattr(user, key, changes[key])
@@ -203,16 +276,18 @@ class NewApiKey:
 
 
 def create_api_key(p: Platform, actor: Actor, data: ApiKeyIn) -> NewApiKey:
-    """Issue a key for an engine node or an audit tool (oversight role); only its hash is
-    kept, so the secret is shown once."""
+    """Issue a key for an engine node or an audit tool (role ``audit_tool``: records
+    equity audits, reads the register); only its hash is kept, so the secret is shown
+    once."""
     require(actor, Action.API_KEYS_MANAGE)
     now = p.clock()
     secret = API_KEY_PREFIX + new_token()
-    role = Role(data.role)
+    # "oversight" is what an audit tool's key was called before it had a role of its own.
+    role = Role.AUDIT_TOOL if data.role == "oversight" else Role(data.role)
     with p.sessions.begin() as s:
-        if role is Role.OVERSIGHT and data.deployment_id is not None:
-            raise InvalidInput("deployment_id", "an oversight key is not limited to a deployment; "
-                               "leave deployment_id out")
+        if role is Role.AUDIT_TOOL and data.deployment_id is not None:
+            raise InvalidInput("deployment_id", "an audit tool's key is not limited to a "
+                               "deployment; leave deployment_id out")
         if data.deployment_id is not None and s.get(m.Deployment, data.deployment_id) is None:
             raise InvalidInput("deployment_id", f"deployment {data.deployment_id} does not exist")
         key = m.ApiKey(name=data.name, key_hash=_sha256(secret), key_prefix=secret[:12],
@@ -316,7 +391,10 @@ def note_api_key_used(p: Platform, key_id: int, now: datetime) -> None:
 
 
 def _key_actor(key: Any) -> Actor:
-    return Actor(name=key.name, role=Role(key.role), api_key_id=key.id,
+    # A key is never a person: one issued as "oversight" (before audit tools had a role of
+    # their own) records equity audits and reads the register, as an audit tool's does.
+    role = Role.AUDIT_TOOL if key.role == Role.OVERSIGHT.value else Role(key.role)
+    return Actor(name=key.name, role=role, api_key_id=key.id,
                  deployment_scope=key.deployment_id)
 
 

@@ -1,4 +1,5 @@
-"""People and engine-node API keys (admin only)."""
+"""People (the force's staff by its admin; oversight members and councillors by oversight)
+and API keys for engine nodes and audit tools (admin)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from openlfr.web.schemas import ApiKeyOut, NewApiKeyOut, UserOut
 router = APIRouter(tags=["users"], responses=AUTH_ERRORS)
 Admin = Annotated[Actor, power(Action.USERS_MANAGE)]
 KeyAdmin = Annotated[Actor, power(Action.API_KEYS_MANAGE)]
+Oversight = Annotated[Actor, power(Action.INDEPENDENT_ACCOUNTS_MANAGE)]
 
 
 @router.get("/users", response_model=list[UserOut])
@@ -27,16 +29,45 @@ def list_users(actor: Admin, platform: PlatformDep) -> list[UserOut]:
 
 @router.post("/users", response_model=UserOut, status_code=201, responses=CONFLICT)
 def create_user(data: UserIn, actor: Admin, platform: PlatformDep) -> UserOut:
-    """Add a person with a role (password at least 12 characters); a councillor with the
-    areas they act for (gazetteer names or codes)."""
+    """Add a person with a role (password at least 12 characters). Not an oversight
+    member or a councillor: oversight adds those (POST /api/oversight/accounts)."""
     return UserOut.model_validate(users.create_user(platform, actor, data))
 
 
 @router.patch("/users/{user_id}", response_model=UserOut, responses={**NOT_FOUND, **CONFLICT})
 def update_user(user_id: IdPath, data: UserPatch, actor: Admin,
                 platform: PlatformDep) -> UserOut:
-    """Change a role, deactivate, or reset a password (ends the person's sessions)."""
+    """Change a role, deactivate, or reset a password (ends the person's sessions); not
+    an oversight member's or a councillor's, nor to those roles (PATCH
+    /api/oversight/accounts/{user_id})."""
     return UserOut.model_validate(users.update_user(platform, actor, user_id, data))
+
+
+@router.get("/oversight/accounts", response_model=list[UserOut])
+def list_independent_accounts(actor: Oversight, platform: PlatformDep) -> list[UserOut]:
+    """The accounts of oversight members and councillors (oversight manages them)."""
+    return [UserOut.model_validate(u)
+            for u in users.list_independent_accounts(platform, actor)]
+
+
+@router.post("/oversight/accounts", response_model=UserOut, status_code=201,
+             responses=CONFLICT)
+def create_independent_account(data: UserIn, actor: Oversight,
+                               platform: PlatformDep) -> UserOut:
+    """Add an oversight member or a councillor (with the areas they act for). An admin
+    cannot: one who could make an oversight account could sign both halves of a
+    two-person override."""
+    return UserOut.model_validate(users.create_independent_account(platform, actor, data))
+
+
+@router.patch("/oversight/accounts/{user_id}", response_model=UserOut,
+              responses={**NOT_FOUND, **CONFLICT})
+def update_independent_account(user_id: IdPath, data: UserPatch, actor: Oversight,
+                               platform: PlatformDep) -> UserOut:
+    """Change an oversight member's or a councillor's role (between those two) or areas,
+    deactivate them, or reset their password (ends their sessions)."""
+    return UserOut.model_validate(
+        users.update_independent_account(platform, actor, user_id, data))
 
 
 @router.post("/users/{user_id}/login-block/clear", response_model=UserOut,
