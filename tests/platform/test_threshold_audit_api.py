@@ -29,6 +29,15 @@ def _audit(s: Scenario, technology_id: int, **changes: Any) -> Any:
                                      json=body)
 
 
+def _threshold_refusal(s: Scenario) -> str:
+    """Authorisation is refused (409) by the threshold gate alone: its reason."""
+    refused = s.staff["authoriser"].post(s.url("/authorise"))
+    assert refused.status_code == 409, refused.text
+    [failing] = refused.json()["failing_gates"]
+    assert failing["name"] == "threshold"
+    return str(failing["reason"])
+
+
 def test_a_failing_audit_stops_authorisation_until_the_threshold_is_raised(
         scenario: Scenario) -> None:
     s, staff = scenario, scenario.staff
@@ -37,17 +46,14 @@ def test_a_failing_audit_stops_authorisation_until_the_threshold_is_raised(
     recorded = ok(_audit(s, technology_id), 201)
     assert recorded["identification"][0]["fpir_ci_high"] == 0.0046
 
-    refused = staff["authoriser"].post(s.url("/authorise"))
-    assert refused.status_code == 409
-    [failing] = refused.json()["failing_gates"]
-    assert failing["name"] == "threshold"
-    assert failing["reason"] == (
+    reason = _threshold_refusal(s)
+    assert reason == (
         "The latest equity audit (2026-02-01) found FPIR 0.0037 (95% upper 0.0046) at "
         "watchlist 1,000 and threshold 0.60 (the audited figures covering this deployment's "
         "1 entry at threshold 0.64), above the policy maximum of 0.001 (1 in 1,000 "
         "passers-by); raise the threshold or audit again.")
     gates = {g["name"]: g for g in ok(staff["planner"].get(s.url("/gates")))["gates"]}
-    assert gates["threshold"]["reason"] == failing["reason"]
+    assert gates["threshold"]["reason"] == reason
     assert gates["threshold"]["override_refusal"] is None  # the two-person override may
     assert ok(staff["planner"].get(s.url()))["status"] == "notice_published"
 
@@ -81,11 +87,8 @@ def test_an_audit_of_another_network_does_not_stand_for_the_watchlists(
     ok(staff["planner"].post(s.url("/amendments"), json={
         "record": "plan", "reason": "Run on the new engine.",
         "changes": {"technology_id": other["id"]}}), 201)
-    refused = staff["authoriser"].post(s.url("/authorise"))
-    assert refused.status_code == 409
-    [failing] = refused.json()["failing_gates"]
-    assert failing["name"] == "threshold"
-    assert failing["reason"].startswith(
+    reason = _threshold_refusal(s)
+    assert reason.startswith(
         f"The watchlist is built with descriptor model {WATCHLIST_MODEL}, but the equity "
         "audit of 2026-03-01 measured mobilefacenet_w600k_512:0123456789abcdef")
     ok(staff["planner"].post(s.url("/amendments"), json={
@@ -152,11 +155,8 @@ def test_a_newer_audit_without_figures_does_not_set_aside_one_that_found_too_man
     ok(_audit(s, technology_id), 201)  # FPIR 0.0037 at 0.60: above the policy maximum
     ok(_audit(s, technology_id, conducted_on="2026-02-20", identification=[],
               fair_threshold=0.5), 201)
-    refused = staff["authoriser"].post(s.url("/authorise"))
-    assert refused.status_code == 409
-    [failing] = refused.json()["failing_gates"]
-    assert failing["name"] == "threshold"
-    assert failing["reason"] == (
+    reason = _threshold_refusal(s)
+    assert reason == (
         "The latest equity audit (2026-02-20) records no FPIR per watchlist size and "
         "threshold, so the policy maximum of 0.001 (1 in 1,000 passers-by) cannot be "
         "checked; record an audit with its identification results (openlfr evaluate "
@@ -186,13 +186,11 @@ def test_the_platform_bounds_the_fpir_from_the_counts_not_from_the_audits_word(
     recorded = ok(_audit(s, technology_id, identification=[small]), 201)
     [row] = recorded["identification"]
     assert row["fpir_ci_high"] == 0.0 and round(row["fpir_upper_exact"], 5) == 0.00735
-    refused = staff["authoriser"].post(s.url("/authorise"))
-    assert refused.status_code == 409
-    [failing] = refused.json()["failing_gates"]
-    assert failing["reason"].startswith(
+    reason = _threshold_refusal(s)
+    assert reason.startswith(
         "The latest equity audit (2026-02-01) found FPIR 0 (0 false alerts in 500 non-mated "
         "searches; 95% upper 0.00735) at watchlist 1,000 and threshold 0.60")
-    assert "above the policy maximum of 0.001" in failing["reason"]
+    assert "above the policy maximum of 0.001" in reason
 
     large = dict(small, nonmated_searches=5000)  # 95% upper 0.000738
     ok(_audit(s, technology_id, conducted_on="2026-02-02", identification=[large]), 201)
@@ -250,10 +248,8 @@ def test_a_fair_threshold_without_group_results_does_not_pass(scenario: Scenario
     technology_id = ok(staff["planner"].get(s.url()))["technology_id"]
     passing = dict(IDENTIFICATION[1], threshold=0.6)  # within the maximum at 0.60
     ok(_audit(s, technology_id, group_results=[], identification=[passing]), 201)
-    refused = staff["authoriser"].post(s.url("/authorise"))
-    assert refused.status_code == 409
-    [failing] = refused.json()["failing_gates"]
-    assert failing["reason"] == (
+    reason = _threshold_refusal(s)
+    assert reason == (
         "The equity audit of 2026-02-01 gives results for no group, so its fair threshold "
         "0.60 compares nobody; record an audit with its per-group results (openlfr evaluate "
         "--register, on photos labelled by group).")
