@@ -136,3 +136,32 @@ def test_forbidden_page_does_not_tell_an_admin_to_ask_an_admin(staff: Staff) -> 
     assert "People and roles" in page.text
     other = staff["operator"].get("/staff/admin/users")
     assert other.status_code == 403 and "Ask an admin" in other.text
+
+
+def test_oversight_adds_and_changes_its_members_and_councillors_on_its_own_page(
+        staff: Staff) -> None:
+    oversight, admin = staff["oversight"], staff["admin"]
+    home = oversight.get("/staff/admin").text
+    assert 'data-test="admin-link-staff_admin_independent"' in home
+    assert 'data-test="admin-link-staff_admin_users"' not in home
+    page = "/staff/admin/independent-accounts"
+    assert admin.get(page).status_code == 403
+    assert ">authoriser<" not in oversight.get(page).text  # only its own kind is offered
+    r = _post(oversight, page, page, {"username": "cllr.bea", "password": "a-long-password-1",
+                                      "role": "councillor", "areas": "Lambeth"})
+    assert r.status_code == 200 and 'data-username="cllr.bea"' in r.text  # type: ignore[attr-defined]
+    bea = next(u for u in ok(oversight.get("/api/oversight/accounts"))
+               if u["username"] == "cllr.bea")
+    assert bea["areas"] == ["lambeth"]
+    _post(oversight, page, f"{page}/{bea['id']}", {"role": "councillor", "active": "no",
+                                                   "areas": "Lambeth"})
+    bea = next(u for u in ok(oversight.get("/api/oversight/accounts"))
+               if u["username"] == "cllr.bea")
+    assert bea["active"] is False
+    wrong = _post(oversight, page, page, {"username": "auth.two", "password": "a-long-password-1",
+                                          "role": "authoriser", "areas": ""}, follow=False)
+    assert wrong.status_code == 422  # type: ignore[attr-defined]
+    # On the admin's page, oversight's accounts are shown and not offered for change.
+    people = admin.get("/staff/admin/users").text
+    row = people.split('data-username="cllr.bea"')[1].split("</li>")[0]
+    assert 'data-test="managed-by-oversight"' in row and "<form" not in row

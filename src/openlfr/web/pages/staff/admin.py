@@ -1,4 +1,5 @@
-"""Admin pages: people and their roles, API keys (issue, revoke, when last used), the
+"""Admin pages: people and their roles (the force's staff by the admin; oversight members
+and councillors by oversight, on a page of their own), API keys (issue, revoke, when last used), the
 technology register (add, edit: every edit a new published version), the settings in
 force (read-only, secrets masked) and the audit log with its verification. Each page
 takes the action of the powers table its service checks; oversight reads the register,
@@ -6,14 +7,17 @@ settings and audit log too."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from openlfr.governance.errors import GovernanceError
+from openlfr.governance.roles import INDEPENDENT_ROLES
 from openlfr.services import admin, atrs, audit_log, technology, users
-from openlfr.services.platform import PERSON_ROLES, Actor
+from openlfr.services.platform import PERSON_ROLES, Actor, Platform, Role
 from openlfr.services.powers import Action, may, ordered
 from openlfr.services.schemas import ApiKeyIn, UserIn, UserPatch
 from openlfr.web.pages.rendering import not_found, platform_of
@@ -31,6 +35,8 @@ from openlfr.web.pages.staff_access import StaffRoute, staff_form, staff_page, s
 #: The admin pages, the action each needs, for the admin home's links.
 PAGES: tuple[tuple[str, str, Action], ...] = (
     ("People and roles", "staff_admin_users", Action.USERS_MANAGE),
+    ("Oversight members and councillors", "staff_admin_independent",
+     Action.INDEPENDENT_ACCOUNTS_MANAGE),
     ("API keys", "staff_admin_keys", Action.API_KEYS_MANAGE),
     ("Technology register", "staff_admin_register", Action.TECHNOLOGY_REGISTER),
     ("Settings in force", "staff_admin_settings", Action.SETTINGS_READ),
@@ -50,65 +56,103 @@ def admin_home(request: Request) -> Response:
 # --- people and roles -----------------------------------------------------------------------
 
 
-def _users(request: Request, actor: Actor, errors: dict[str, str] | None = None,
-           values: dict[str, str] | None = None, status_code: int = 200) -> Response:
+@dataclass(frozen=True)
+class Accounts:
+    """One page of accounts: the force's staff (the admin's) or oversight members and
+    councillors (oversight's); the same form, each with its own action and use cases."""
+
+    action: Action
+    title: str
+    page: str
+    add: str
+    change: str
+    roles: tuple[Role, ...]
+    people: Callable[[Platform, Actor], list[Any]]
+    create: Callable[[Platform, Actor, UserIn], Any]
+    update: Callable[[Platform, Actor, int, UserPatch], Any]
+
+
+STAFF_ACCOUNTS = Accounts(
+    Action.USERS_MANAGE, "People and roles", "staff_admin_users", "staff_admin_add_user",
+    "staff_admin_change_user", tuple(r for r in PERSON_ROLES if r not in INDEPENDENT_ROLES),
+    users.list_users, users.create_user, users.update_user)
+INDEPENDENT_ACCOUNTS = Accounts(
+    Action.INDEPENDENT_ACCOUNTS_MANAGE, "Oversight members and councillors",
+    "staff_admin_independent", "staff_admin_add_independent",
+    "staff_admin_change_independent", INDEPENDENT_ROLES, users.list_independent_accounts,
+    users.create_independent_account, users.update_independent_account)
+
+
+def _users(request: Request, actor: Actor, accounts: Accounts,
+           errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
+           status_code: int = 200) -> Response:
     return staff_render(request, actor, "staff_admin_users.html", {
-        "people": users.list_users(platform_of(request), actor),
-        "roles": [r.value for r in ordered(PERSON_ROLES)], "errors": errors or {},
+        "accounts": accounts, "people": accounts.people(platform_of(request), actor),
+        "roles": [r.value for r in ordered(accounts.roles)], "errors": errors or {},
         "values": values or {}, "notice": notice_of(request)}, status_code=status_code)
 
 
-def users_page(request: Request) -> Response:
-    actor = staff_page(request, Action.USERS_MANAGE)
-    if isinstance(actor, Response):
-        return actor
-    return _users(request, actor)
+def _people_page(accounts: Accounts) -> Callable[[Request], Response]:
+    def page(request: Request) -> Response:
+        actor = staff_page(request, accounts.action)
+        if isinstance(actor, Response):
+            return actor
+        return _users(request, actor, accounts)
+    return page
 
 
-async def add_user(request: Request) -> Response:
-    checked = await staff_form(request, Action.USERS_MANAGE)
-    if isinstance(checked, Response):
-        return checked
-    actor, form = checked
-    reader = FormReader(form)
-    data = reader.build(UserIn, {"username": reader.text("username"),
-                                 "password": reader.text("password"),
-                                 "role": reader.text("role"), "areas": reader.lines("areas")})
-    if data is not None:
-        try:
-            users.create_user(platform_of(request), actor, data)
-        except GovernanceError as exc:
-            field, message = service_problem(exc)
-            reader.problems[field] = message
-            return _users(request, actor, reader.problems, reader.values, problem_status(exc))
-        return done(request, "staff_admin_users", "user_added")
-    values = {k: v for k, v in reader.values.items() if k != "password"}  # never echoed
-    return _users(request, actor, reader.problems, values, 422)
+def _add_person(accounts: Accounts) -> Callable[[Request], Awaitable[Response]]:
+    async def add(request: Request) -> Response:
+        checked = await staff_form(request, accounts.action)
+        if isinstance(checked, Response):
+            return checked
+        actor, form = checked
+        reader = FormReader(form)
+        data = reader.build(UserIn, {"username": reader.text("username"),
+                                     "password": reader.text("password"),
+                                     "role": reader.text("role"),
+                                     "areas": reader.lines("areas")})
+        if data is not None:
+            try:
+                accounts.create(platform_of(request), actor, data)
+            except GovernanceError as exc:
+                field, message = service_problem(exc)
+                reader.problems[field] = message
+                return _users(request, actor, accounts, reader.problems, reader.values,
+                              problem_status(exc))
+            return done(request, accounts.page, "user_added")
+        values = {k: v for k, v in reader.values.items() if k != "password"}  # never echoed
+        return _users(request, actor, accounts, reader.problems, values, 422)
+    return add
 
 
-async def change_user(request: Request) -> Response:
-    checked = await staff_form(request, Action.USERS_MANAGE)
-    if isinstance(checked, Response):
-        return checked
-    actor, form = checked
-    user_id = path_id(request, "user_id")
-    if user_id is None:
-        return not_found(request, "no such person")
-    reader = FormReader(form)
-    patch: dict[str, Any] = {"role": reader.text("role") or None,
-                             "active": reader.text("active") == "yes"}
-    if patch["role"] == "councillor":
-        patch["areas"] = reader.lines("areas")
-    data = reader.build(UserPatch, patch)
-    if data is not None:
-        try:
-            users.update_user(platform_of(request), actor, user_id, data)
-        except GovernanceError as exc:
-            return _users(request, actor, {f"user-{user_id}": service_problem(exc)[1]},
-                          status_code=problem_status(exc))
-        return done(request, "staff_admin_users", "user_changed", f"#user-{user_id}")
-    return _users(request, actor, {f"user-{user_id}": "; ".join(reader.problems.values())},
-                  status_code=422)
+def _change_person(accounts: Accounts) -> Callable[[Request], Awaitable[Response]]:
+    async def change(request: Request) -> Response:
+        checked = await staff_form(request, accounts.action)
+        if isinstance(checked, Response):
+            return checked
+        actor, form = checked
+        user_id = path_id(request, "user_id")
+        if user_id is None:
+            return not_found(request, "no such person")
+        reader = FormReader(form)
+        patch: dict[str, Any] = {"role": reader.text("role") or None,
+                                 "active": reader.text("active") == "yes"}
+        if patch["role"] == "councillor":
+            patch["areas"] = reader.lines("areas")
+        data = reader.build(UserPatch, patch)
+        if data is not None:
+            try:
+                accounts.update(platform_of(request), actor, user_id, data)
+            except GovernanceError as exc:
+                return _users(request, actor, accounts,
+                              {f"user-{user_id}": service_problem(exc)[1]},
+                              status_code=problem_status(exc))
+            return done(request, accounts.page, "user_changed", f"#user-{user_id}")
+        return _users(request, actor, accounts,
+                      {f"user-{user_id}": "; ".join(reader.problems.values())},
+                      status_code=422)
+    return change
 
 
 # --- API keys -------------------------------------------------------------------------------
@@ -305,15 +349,25 @@ def audit_page(request: Request) -> Response:
 
 
 BASE = "/staff/admin"
+
+
+def _account_routes(path: str, accounts: Accounts) -> list[StaffRoute]:
+    """An accounts page, its add form and its change form."""
+    return [
+        StaffRoute(f"{BASE}/{path}", _people_page(accounts), action=accounts.action,
+                   methods=["GET"], name=accounts.page),
+        StaffRoute(f"{BASE}/{path}", _add_person(accounts), action=accounts.action,
+                   methods=["POST"], name=accounts.add),
+        StaffRoute(f"{BASE}/{path}/{{user_id:int}}", _change_person(accounts),
+                   action=accounts.action, methods=["POST"], name=accounts.change),
+    ]
+
+
 routes = [
     StaffRoute(BASE, admin_home, action=Action.SETTINGS_READ, methods=["GET"],
                name="staff_admin"),
-    StaffRoute(f"{BASE}/users", users_page, action=Action.USERS_MANAGE, methods=["GET"],
-               name="staff_admin_users"),
-    StaffRoute(f"{BASE}/users", add_user, action=Action.USERS_MANAGE, methods=["POST"],
-               name="staff_admin_add_user"),
-    StaffRoute(f"{BASE}/users/{{user_id:int}}", change_user, action=Action.USERS_MANAGE,
-               methods=["POST"], name="staff_admin_change_user"),
+    *_account_routes("users", STAFF_ACCOUNTS),
+    *_account_routes("independent-accounts", INDEPENDENT_ACCOUNTS),
     StaffRoute(f"{BASE}/api-keys", keys_page, action=Action.API_KEYS_MANAGE, methods=["GET"],
                name="staff_admin_keys"),
     StaffRoute(f"{BASE}/api-keys", create_key, action=Action.API_KEYS_MANAGE,
