@@ -65,3 +65,24 @@ def test_an_admin_does_the_admin_work(page: Any, staff: Staff, live_url: str,
     page.goto(f"{live_url}/staff/admin/audit")
     assert page.locator("[data-test=verification][data-ok=true]").count() == 1
     _fits(page, width, "the audit log")
+
+
+def test_oversight_adds_a_councillor_on_its_own_page(page: Any, staff: Staff,
+                                                     live_url: str) -> None:
+    """Oversight members and councillors are oversight's to add: at a phone's width, an
+    oversight member adds a councillor with their area; the admin's page marks it."""
+    staff.add_user("ola", "oversight")
+    page.set_viewport_size({"width": 390, "height": 900})
+    log_in(page, live_url, "ola", PASSWORD)
+    page.click("[data-test=nav-admin]")
+    page.click("[data-test=admin-link-staff_admin_independent]")
+    page.fill("#username", "cllr.cai")
+    page.fill("#password", "a-long-password-1")
+    page.select_option("#role", "councillor")
+    page.fill("#areas", "Lambeth")
+    page.click("[data-test=add-user]")
+    expect(page.locator("[data-test=person][data-username='cllr.cai']")).to_have_count(1)
+    _fits(page, 390, "oversight's accounts page")
+    admin_page = staff["admin"].get("/staff/admin/users").text
+    row = admin_page.split('data-username="cllr.cai"')[1].split("</li>")[0]
+    assert 'data-test="managed-by-oversight"' in row
