@@ -156,7 +156,15 @@ def test_an_alert_below_the_deployments_threshold_is_refused(scenario: Scenario)
     rule than the one published: refused, and nothing is counted. After a public amendment
     raises the threshold, what the node decided before the raise is still accepted late."""
     s, staff = scenario, scenario.staff
-    s.activate()
+    s.prepare()
+    # A threshold the plan had before it ran is no floor: no node decided by it.
+    for threshold in (0.5, 0.64):
+        ok(staff["planner"].post(s.url("/amendments"), json={
+            "record": "plan", "reason": "Trying a threshold before authorisation.",
+            "changes": {"threshold": threshold}}), 201)
+    ok(staff["authoriser"].post(s.url("/authorise")))
+    s.clock.now = START
+    ok(staff["operator"].post(s.url("/activate")))
     node = staff.node(s.deployment_id)
     base = f"/api/node/deployments/{s.deployment_id}"
     entry_id = ok(node.get(f"{base}/watchlist"))["entries"][0]["entry_id"]

@@ -15,7 +15,11 @@ from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event, defer_head_moves
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
-from openlfr.governance.lifecycle import lowest_threshold, require_score_at_threshold
+from openlfr.governance.lifecycle import (
+    HAS_RUN,
+    lowest_threshold,
+    require_score_at_threshold,
+)
 from openlfr.governance.records import Adjudication
 from openlfr.services import figures, users
 from openlfr.services.common import deployment_or_404, get_or_404
@@ -122,8 +126,9 @@ def _threshold_floor(s: Session, d: m.Deployment) -> float:
     floors: dict[int, float] = s.info.setdefault(_FLOORS, {})
     if d.id not in floors:
         floors[d.id] = lowest_threshold(d.threshold, s.scalars(
-            select(m.Amendment.changes).where(m.Amendment.deployment_id == d.id,
-                                              m.Amendment.record == "plan")))
+            select(m.Amendment.changes).where(
+                m.Amendment.deployment_id == d.id, m.Amendment.record == "plan",
+                m.Amendment.status_before.in_([status.value for status in HAS_RUN]))))
     return floors[d.id]
 
 
