@@ -218,7 +218,7 @@ def test_against_the_real_platform(tmp_path: Path, results: dict[str, Any]) -> N
             register_audit(url, node_key.secret, payload, client=node)
 
         audit_key = users.create_api_key(
-            platform, SYSTEM_ACTOR, ApiKeyIn(name="audit-cli", role="oversight"))
+            platform, SYSTEM_ACTOR, ApiKeyIn(name="audit-cli", role="audit_tool"))
         with TestClient(app, base_url="http://testserver") as tool:
             register_audit(url, audit_key.secret, payload, client=tool)
             listed = tool.get("/api/technology", headers={"X-API-Key": audit_key.secret})

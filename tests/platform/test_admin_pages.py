@@ -51,21 +51,21 @@ def test_admin_manages_people_and_roles(staff: Staff) -> None:
 def test_api_keys_are_shown_once_and_say_when_last_used(staff: Staff) -> None:
     admin = staff["admin"]
     r = _post(admin, "/staff/admin/api-keys", "/staff/admin/api-keys",
-              {"name": "audit-cli", "role": "audit_tool", "deployment_id": ""}, follow=False)
+              {"name": "van-2", "role": "node", "deployment_id": ""}, follow=False)
     assert r.status_code == 201  # type: ignore[attr-defined]
     secret = re.search(r'data-test="key-secret">([^<]+)<', r.text).group(1)  # type: ignore[attr-defined,union-attr]
     assert secret not in admin.get("/staff/admin/api-keys").text  # never shown again
-    [key] = [k for k in ok(admin.get("/api/api-keys")) if k["name"] == "audit-cli"]
+    [key] = [k for k in ok(admin.get("/api/api-keys")) if k["name"] == "van-2"]
     assert key["last_used_at"] is None
     tool = TestClient(staff.app)
     tool.headers["X-API-Key"] = secret
-    assert tool.get("/api/technology").status_code == 200
-    [key] = [k for k in ok(admin.get("/api/api-keys")) if k["name"] == "audit-cli"]
+    assert tool.get("/api/node/deployments/1").status_code not in (401, 403)
+    [key] = [k for k in ok(admin.get("/api/api-keys")) if k["name"] == "van-2"]
     assert key["last_used_at"] is not None
     page = admin.get("/staff/admin/api-keys").text
     assert "never" not in page.split(f'data-key-id="{key["id"]}"')[1].split("</tr>")[0]
     _post(admin, "/staff/admin/api-keys", f"/staff/admin/api-keys/{key['id']}/revoke", {})
-    assert tool.get("/api/technology").status_code == 401
+    assert tool.get("/api/node/deployments/1").status_code == 401
 
 
 def test_register_entries_are_edited_as_new_versions(staff: Staff) -> None:

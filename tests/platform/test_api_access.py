@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from datetime import timedelta
@@ -9,6 +10,7 @@ from datetime import timedelta
 import pytest
 from platform_helpers import PASSWORD, ROLES, Scenario, Staff, new_client, ok, route_table
 
+from openlfr.storage import models as m
 from openlfr.web.app import PUBLIC_PATH_PREFIXES
 
 
@@ -140,38 +142,50 @@ def test_admin_creates_api_key_shown_once(staff: Staff) -> None:
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "deployment_id"]
 
 
-def test_admin_issues_a_key_for_audit_tools_and_nothing_more(staff: Staff) -> None:
-    """An audit tool's key records equity audits and reads the register. It is never an
-    oversight member: a key the admin issues cannot countersign an override or anything
-    else oversight signs (else one admin could sign both halves of a two-person override).
-    "oversight", the role such keys were issued with before, issues the same."""
-    created = ok(staff["admin"].post("/api/api-keys",
-                                     json={"name": "audit-cli", "role": "audit_tool"}), 201)
-    legacy = ok(staff["admin"].post("/api/api-keys",
-                                    json={"name": "audit-old", "role": "oversight"}), 201)
-    assert created["key"]["role"] == legacy["key"]["role"] == "audit_tool"
-    for secret in (created["secret"], legacy["secret"]):
-        tool = new_client(staff.app)
-        tool.headers["X-API-Key"] = secret
-        assert tool.get("/api/node/deployments/1/watchlist").status_code == 403  # not a node
-        ok(tool.get("/api/technology"))
-        r = tool.post("/api/deployments/1/overrides/countersign",
-                      json={"justification": "x" * 60})
-        assert r.status_code == 403 and "you are 'audit_tool'" in r.json()["detail"]
-        assert tool.post("/api/oversight/accounts", json={
-            "username": "fake.oversight", "password": "a-long-password-1",
-            "role": "oversight"}).status_code == 403
-        r = tool.post("/api/node/deployments/1/alerts", json={
-            "alert_uid": "alert-from-a-tool", "occurred_at": "2026-03-02T09:00:00+00:00",
-            "camera": "cam-1", "track_id": "7", "score": 0.9, "entry_id": 1})
-        assert r.status_code == 403 and "you are 'audit_tool'" in r.json()["detail"]
-    r = staff["admin"].post("/api/api-keys",
-                            json={"name": "x", "role": "audit_tool", "deployment_id": 1})
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "deployment_id"]
-    r = staff["admin"].post("/api/api-keys", json={"name": "x", "role": "admin"})
-    assert r.status_code == 422  # keys never carry a person's powers
-    assert staff["planner"].post("/api/api-keys",
-                                 json={"name": "x", "role": "oversight"}).status_code == 403
+def test_oversight_issues_audit_tools_keys_and_they_do_nothing_more(staff: Staff) -> None:
+    """An audit tool's key records equity audits and reads the register. Oversight issues
+    it, not the admin: the audits it records are what the threshold gate holds the
+    force's deployments to. It is never an oversight member: it cannot countersign an
+    override, manage accounts or send a node's alerts. A key issued as "oversight" (by an
+    admin, before) works no more."""
+    admin, oversight = staff["admin"], staff["oversight"]
+    r = admin.post("/api/api-keys", json={"name": "audit-cli", "role": "audit_tool"})
+    assert r.status_code == 403 and r.json()["detail"].startswith(
+        "an audit tool's key is issued by oversight")
+    assert admin.post("/api/api-keys", json={"name": "x", "role": "oversight"}
+                      ).status_code == 422
+    created = ok(oversight.post("/api/oversight/audit-keys", json={"name": "audit-cli"}), 201)
+    assert created["key"]["role"] == "audit_tool"
+    tool = new_client(staff.app)
+    tool.headers["X-API-Key"] = created["secret"]
+    assert tool.get("/api/node/deployments/1/watchlist").status_code == 403  # not a node
+    ok(tool.get("/api/technology"))
+    r = tool.post("/api/deployments/1/overrides/countersign", json={"justification": "x" * 60})
+    assert r.status_code == 403 and "you are 'audit_tool'" in r.json()["detail"]
+    assert tool.post("/api/oversight/accounts", json={
+        "username": "fake.oversight", "password": "a-long-password-1",
+        "role": "oversight"}).status_code == 403
+    r = tool.post("/api/node/deployments/1/alerts", json={
+        "alert_uid": "alert-from-a-tool", "occurred_at": "2026-03-02T09:00:00+00:00",
+        "camera": "cam-1", "track_id": "7", "score": 0.9, "entry_id": 1})
+    assert r.status_code == 403 and "you are 'audit_tool'" in r.json()["detail"]
+    assert [k["name"] for k in ok(oversight.get("/api/oversight/audit-keys"))] == ["audit-cli"]
+    ok(oversight.post(f"/api/oversight/audit-keys/{created['key']['id']}/revoke"))
+    assert tool.get("/api/technology").status_code == 401
+    node = staff.node(name="van-9")  # a node key is not an audit tool's to revoke
+    node_key = next(k for k in ok(admin.get("/api/api-keys")) if k["name"] == "van-9")
+    assert oversight.post(f"/api/oversight/audit-keys/{node_key['id']}/revoke"
+                          ).status_code == 404
+    assert node.get("/api/node/deployments/1").status_code != 401
+
+    with staff.platform.sessions.begin() as s:  # a key issued as "oversight" before
+        s.add(m.ApiKey(name="old-audit", key_hash=hashlib.sha256(b"olfr_old").hexdigest(),
+                       key_prefix="olfr_old", role="oversight", deployment_id=None,
+                       created_by="admin", created_at=staff.platform.clock(),
+                       revoked_at=None))
+    old = new_client(staff.app)
+    old.headers["X-API-Key"] = "olfr_old"
+    assert old.get("/api/technology").status_code == 401
 
 
 def test_login_logout_and_bad_password(staff: Staff) -> None:

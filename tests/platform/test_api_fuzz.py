@@ -33,6 +33,7 @@ def role_for(method: str, path: str) -> str:
     """A role the route admits, so the generated request reaches the use case."""
     rules = [
         ("/api/public", "public"), ("/api/node/", "node"), ("/api/users", "admin"),
+        ("/api/oversight/", "oversight"),
         ("/api/api-keys", "admin"), ("/api/audit", "admin"), ("/api/alerts", "operator"),
         ("/authorise", "authoriser"), ("/activate", "operator"), ("/complete", "operator"),
         ("/review", "oversight"), ("/response", "authoriser"), ("/feedback/", "planner"),

@@ -83,7 +83,7 @@ def test_every_api_route_answers_every_role_as_the_powers_table_says(staff: Staf
                     assert r.status_code == 403, (method, path, role, r.status_code)
                     assert "needs one of these roles" in r.json()["detail"]
                 checked += 1
-    assert checked >= 9 * 90  # the walk really walked (91 route methods, 9 callers)
+    assert checked >= 9 * 93  # the walk really walked (94 route methods, 9 callers)
 
 
 # --- every use case checks the table ----------------------------------------------------
@@ -172,6 +172,9 @@ USE_CASES: dict[str, Action] = {
     "users.create_api_key": Action.API_KEYS_MANAGE,
     "users.create_user": Action.USERS_MANAGE,
     "users.create_independent_account": Action.INDEPENDENT_ACCOUNTS_MANAGE,
+    "users.create_audit_key": Action.AUDIT_KEYS_MANAGE,
+    "users.list_audit_keys": Action.AUDIT_KEYS_MANAGE,
+    "users.revoke_audit_key": Action.AUDIT_KEYS_MANAGE,
     "users.list_independent_accounts": Action.INDEPENDENT_ACCOUNTS_MANAGE,
     "users.update_independent_account": Action.INDEPENDENT_ACCOUNTS_MANAGE,
     "users.clear_login_throttle": Action.USERS_MANAGE,
@@ -286,6 +289,9 @@ def test_the_powers_that_hold_each_other_to_account() -> None:
     assert who(Action.INDEPENDENT_ACCOUNTS_MANAGE) == {"oversight"}
     assert who(Action.USERS_MANAGE).isdisjoint(who(Action.INDEPENDENT_ACCOUNTS_MANAGE))
     assert who(Action.API_KEYS_MANAGE) == {"admin"}
+    # Nor record the audit the threshold gate holds it to: oversight (or its tools' keys).
+    assert who(Action.EQUITY_AUDIT_RECORD) == {"oversight", "audit_tool"}
+    assert who(Action.AUDIT_KEYS_MANAGE) == {"oversight"}
     assert all("audit_tool" not in who(a) and "node" not in who(a) for a in (
         Action.OVERRIDE_COUNTERSIGN, Action.CONSULTATION_COUNTERSIGN, Action.MOTION_RECORD,
         Action.COMMENT_RECORD, Action.ESCALATION_RESPOND, Action.COLLECTIVE_HEARING))

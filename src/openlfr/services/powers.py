@@ -91,6 +91,7 @@ class Action(StrEnum):
     MAILBOX_READ = "mailbox.read"
     API_KEYS_MANAGE = "api_keys.manage"
     INDEPENDENT_ACCOUNTS_MANAGE = "independent_accounts.manage"
+    AUDIT_KEYS_MANAGE = "audit_keys.manage"
 
 
 @dataclass(frozen=True)
@@ -182,8 +183,8 @@ POWERS: dict[Action, Power] = _table(
      "read the technology register and equity audits"),
     (Action.TECHNOLOGY_REGISTER, (_R.ADMIN, _R.OVERSIGHT),
      "add or correct a technology register entry"),
-    (Action.EQUITY_AUDIT_RECORD, (_R.OVERSIGHT, _R.ADMIN, _R.AUDIT_TOOL),
-     "record an equity audit"),
+    (Action.EQUITY_AUDIT_RECORD, (_R.OVERSIGHT, _R.AUDIT_TOOL),
+     "record an equity audit (the threshold gate holds deployments to it)"),
     (Action.AUDIT_LOG_READ, (_R.ADMIN, _R.OVERSIGHT), "read and verify the audit log"),
     (Action.SETTINGS_READ, (_R.ADMIN, _R.OVERSIGHT),
      "read the settings in force (secrets shown only as set or not set)"),
@@ -206,7 +207,9 @@ POWERS: dict[Action, Power] = _table(
      "add oversight members and councillors, change their roles and areas, deactivate them, "
      "reset their passwords"),
     (Action.MAILBOX_READ, (_R.ADMIN,), "read the demo's mailbox (only when it is on)"),
-    (Action.API_KEYS_MANAGE, (_R.ADMIN,), "issue and revoke API keys"),
+    (Action.API_KEYS_MANAGE, (_R.ADMIN,), "issue engine nodes' API keys, revoke any key"),
+    (Action.AUDIT_KEYS_MANAGE, (_R.OVERSIGHT,),
+     "issue and revoke the keys of audit tools (openlfr evaluate --register)"),
 )
 
 

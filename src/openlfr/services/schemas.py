@@ -708,10 +708,14 @@ class ApiKeyIn(Input):
     name: Short
     deployment_id: Id | None = Field(
         default=None, description="Limit the key to one deployment (recommended).")
-    role: Literal["node", "audit_tool", "oversight"] = Field(
-        default="node", description="node: an engine node; audit_tool: a tool that records "
-        "equity audits and reads the register (openlfr evaluate --register), nothing more "
-        "(\"oversight\", its former name, issues the same).")
+    role: Literal["node", "audit_tool"] = Field(
+        default="node", description="node: an engine node. audit_tool (a tool that records "
+        "equity audits and reads the register) is oversight's to issue: POST "
+        "/api/oversight/audit-keys.")
+
+
+class AuditKeyIn(Input):
+    name: Short = Field(description="What the key is for, e.g. \"audit-cli\".")
 
 
 # --- amendments of the frozen record -----------------------------------------------------

@@ -16,13 +16,13 @@ from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
 from openlfr.governance.areas import UnknownArea
-from openlfr.governance.errors import Conflict, GovernanceError, InvalidInput
+from openlfr.governance.errors import Conflict, GovernanceError, InvalidInput, NotFound
 from openlfr.governance.roles import INDEPENDENT_ROLES
 from openlfr.services.common import get_or_404
 from openlfr.services.gazetteer import gazetteer_for
 from openlfr.services.platform import Actor, PermissionDenied, Platform, Role
 from openlfr.services.powers import Action, refusal, require
-from openlfr.services.schemas import ApiKeyIn, UserIn, UserPatch
+from openlfr.services.schemas import ApiKeyIn, AuditKeyIn, UserIn, UserPatch
 from openlfr.settings import new_token
 from openlfr.storage import models as m
 
@@ -276,22 +276,38 @@ class NewApiKey:
 
 
 def create_api_key(p: Platform, actor: Actor, data: ApiKeyIn) -> NewApiKey:
-    """Issue a key for an engine node or an audit tool (role ``audit_tool``: records
-    equity audits, reads the register); only its hash is kept, so the secret is shown
-    once."""
+    """Issue a key for an engine node; only its hash is kept, so the secret is shown once.
+    Not an audit tool's: oversight issues those (``create_audit_key``), since an audit it
+    records is what the threshold gate holds deployments to."""
     require(actor, Action.API_KEYS_MANAGE)
+    role = Role(data.role)
+    if role is Role.AUDIT_TOOL and not actor.is_system:
+        raise PermissionDenied(
+            f"an audit tool's key is issued by oversight "
+            f"({refusal(actor.role, Action.AUDIT_KEYS_MANAGE)}): the audits it records are "
+            "what the threshold gate holds the force's deployments to")
+    return _issue_key(p, actor, data.name, role, data.deployment_id)
+
+
+def create_audit_key(p: Platform, actor: Actor, data: AuditKeyIn) -> NewApiKey:
+    """Oversight issues a key for an audit tool (``openlfr evaluate --register``): it
+    records equity audits and reads the register, nothing more."""
+    require(actor, Action.AUDIT_KEYS_MANAGE)
+    return _issue_key(p, actor, data.name, Role.AUDIT_TOOL, None)
+
+
+def _issue_key(p: Platform, actor: Actor, name: str, role: Role,
+               deployment_id: int | None) -> NewApiKey:
     now = p.clock()
     secret = API_KEY_PREFIX + new_token()
-    # "oversight" is what an audit tool's key was called before it had a role of its own.
-    role = Role.AUDIT_TOOL if data.role == "oversight" else Role(data.role)
     with p.sessions.begin() as s:
-        if role is Role.AUDIT_TOOL and data.deployment_id is not None:
+        if role is Role.AUDIT_TOOL and deployment_id is not None:
             raise InvalidInput("deployment_id", "an audit tool's key is not limited to a "
                                "deployment; leave deployment_id out")
-        if data.deployment_id is not None and s.get(m.Deployment, data.deployment_id) is None:
-            raise InvalidInput("deployment_id", f"deployment {data.deployment_id} does not exist")
-        key = m.ApiKey(name=data.name, key_hash=_sha256(secret), key_prefix=secret[:12],
-                       role=role.value, deployment_id=data.deployment_id,
+        if deployment_id is not None and s.get(m.Deployment, deployment_id) is None:
+            raise InvalidInput("deployment_id", f"deployment {deployment_id} does not exist")
+        key = m.ApiKey(name=name, key_hash=_sha256(secret), key_prefix=secret[:12],
+                       role=role.value, deployment_id=deployment_id,
                        created_by=actor.audit_name, created_at=now, revoked_at=None)
         s.add(key)
         s.flush()
@@ -302,6 +318,20 @@ def create_api_key(p: Platform, actor: Actor, data: ApiKeyIn) -> NewApiKey:
     return NewApiKey(key, secret)
 
 
+def list_audit_keys(p: Platform, actor: Actor) -> list[m.ApiKey]:
+    """The keys of audit tools (oversight's)."""
+    require(actor, Action.AUDIT_KEYS_MANAGE)
+    with p.sessions() as s:
+        return list(s.scalars(select(m.ApiKey).where(
+            m.ApiKey.role == Role.AUDIT_TOOL.value).order_by(m.ApiKey.id)))
+
+
+def revoke_audit_key(p: Platform, actor: Actor, key_id: int) -> m.ApiKey:
+    """Oversight stops one of its audit tools' keys, at once."""
+    require(actor, Action.AUDIT_KEYS_MANAGE)
+    return _revoke(p, actor, key_id, only=Role.AUDIT_TOOL)
+
+
 def list_api_keys(p: Platform, actor: Actor) -> list[m.ApiKey]:
     require(actor, Action.API_KEYS_MANAGE)
     with p.sessions() as s:
@@ -309,10 +339,17 @@ def list_api_keys(p: Platform, actor: Actor) -> list[m.ApiKey]:
 
 
 def revoke_api_key(p: Platform, actor: Actor, key_id: int) -> m.ApiKey:
+    """Stop any key at once (a leaked audit tool's key too: revoking gives no power)."""
     require(actor, Action.API_KEYS_MANAGE)
+    return _revoke(p, actor, key_id)
+
+
+def _revoke(p: Platform, actor: Actor, key_id: int, only: Role | None = None) -> m.ApiKey:
     now = p.clock()
     with p.sessions.begin() as s:
         key = get_or_404(s, m.ApiKey, key_id, "API key")
+        if only is not None and key.role != only.value:
+            raise NotFound(f"no {only.value} key {key_id}")
         if key.revoked_at is None:
             key.revoked_at = now
             append_event(s, actor=actor.audit_name, action="api_key.revoked",
@@ -378,7 +415,9 @@ def actor_for_api_key_in(s: Session, secret: str, now: datetime) -> tuple[Actor,
     if key_hash in found:
         return found[key_hash], False
     key = s.connection().execute(_KEY_BY_HASH, {"key_hash": key_hash}).first()
-    if key is None or key.revoked_at is not None:
+    # A key issued as "oversight" (by an admin, before audit tools' keys were oversight's
+    # to issue) works no more: oversight issues audit tools' keys now.
+    if key is None or key.revoked_at is not None or key.role == Role.OVERSIGHT.value:
         raise UnknownApiKey()
     actor = found[key_hash] = _key_actor(key)
     return actor, _stale(key.last_used_at, now)
@@ -391,10 +430,7 @@ def note_api_key_used(p: Platform, key_id: int, now: datetime) -> None:
 
 
 def _key_actor(key: Any) -> Actor:
-    # A key is never a person: one issued as "oversight" (before audit tools had a role of
-    # their own) records equity audits and reads the register, as an audit tool's does.
-    role = Role.AUDIT_TOOL if key.role == Role.OVERSIGHT.value else Role(key.role)
-    return Actor(name=key.name, role=role, api_key_id=key.id,
+    return Actor(name=key.name, role=Role(key.role), api_key_id=key.id,
                  deployment_scope=key.deployment_id)
 
 

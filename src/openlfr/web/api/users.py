@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from openlfr.services import users
 from openlfr.services.platform import Actor
 from openlfr.services.powers import Action
-from openlfr.services.schemas import ApiKeyIn, UserIn, UserPatch
+from openlfr.services.schemas import ApiKeyIn, AuditKeyIn, UserIn, UserPatch
 from openlfr.web.api import AUTH_ERRORS, CONFLICT, NOT_FOUND
 from openlfr.web.deps import IdPath, PlatformDep, power
 from openlfr.web.schemas import ApiKeyOut, NewApiKeyOut, UserOut
@@ -19,6 +19,7 @@ router = APIRouter(tags=["users"], responses=AUTH_ERRORS)
 Admin = Annotated[Actor, power(Action.USERS_MANAGE)]
 KeyAdmin = Annotated[Actor, power(Action.API_KEYS_MANAGE)]
 Oversight = Annotated[Actor, power(Action.INDEPENDENT_ACCOUNTS_MANAGE)]
+AuditKeys = Annotated[Actor, power(Action.AUDIT_KEYS_MANAGE)]
 
 
 @router.get("/users", response_model=list[UserOut])
@@ -86,7 +87,8 @@ def list_api_keys(actor: KeyAdmin, platform: PlatformDep) -> list[ApiKeyOut]:
 
 @router.post("/api-keys", response_model=NewApiKeyOut, status_code=201)
 def create_api_key(data: ApiKeyIn, actor: KeyAdmin, platform: PlatformDep) -> NewApiKeyOut:
-    """Issue a key for an engine node; send it as the X-API-Key header."""
+    """Issue a key for an engine node; send it as the X-API-Key header. An audit tool's
+    key is oversight's to issue (POST /api/oversight/audit-keys)."""
     new = users.create_api_key(platform, actor, data)
     return NewApiKeyOut(key=ApiKeyOut.model_validate(new.key), secret=new.secret,
                         message="store this secret now: only its hash is kept")
@@ -96,3 +98,28 @@ def create_api_key(data: ApiKeyIn, actor: KeyAdmin, platform: PlatformDep) -> Ne
 def revoke_api_key(key_id: IdPath, actor: KeyAdmin, platform: PlatformDep) -> ApiKeyOut:
     """Stop a key from working, at once."""
     return ApiKeyOut.model_validate(users.revoke_api_key(platform, actor, key_id))
+
+
+@router.get("/oversight/audit-keys", response_model=list[ApiKeyOut])
+def list_audit_keys(actor: AuditKeys, platform: PlatformDep) -> list[ApiKeyOut]:
+    """The keys of audit tools (secrets are never shown again)."""
+    return [ApiKeyOut.model_validate(k) for k in users.list_audit_keys(platform, actor)]
+
+
+@router.post("/oversight/audit-keys", response_model=NewApiKeyOut, status_code=201)
+def create_audit_key(data: AuditKeyIn, actor: AuditKeys,
+                     platform: PlatformDep) -> NewApiKeyOut:
+    """Issue a key for an audit tool (openlfr evaluate --register): it records equity audits
+    and reads the register, nothing more. Oversight's to issue, not the admin's: the
+    audits it records are what the threshold gate holds the force's deployments to."""
+    new = users.create_audit_key(platform, actor, data)
+    return NewApiKeyOut(key=ApiKeyOut.model_validate(new.key), secret=new.secret,
+                        message="store this secret now: only its hash is kept")
+
+
+@router.post("/oversight/audit-keys/{key_id}/revoke", response_model=ApiKeyOut,
+             responses=NOT_FOUND)
+def revoke_audit_key(key_id: IdPath, actor: AuditKeys, platform: PlatformDep) -> ApiKeyOut:
+    """Stop an audit tool's key, at once."""
+    return ApiKeyOut.model_validate(users.revoke_audit_key(platform, actor, key_id))
+
