@@ -165,3 +165,24 @@ def test_oversight_adds_and_changes_its_members_and_councillors_on_its_own_page(
     people = admin.get("/staff/admin/users").text
     row = people.split('data-username="cllr.bea"')[1].split("</li>")[0]
     assert 'data-test="managed-by-oversight"' in row and "<form" not in row
+
+
+def test_oversight_issues_and_revokes_audit_tools_keys_on_its_own_page(
+        staff: Staff) -> None:
+    oversight, admin = staff["oversight"], staff["admin"]
+    assert 'data-test="admin-link-staff_admin_audit_keys"' in oversight.get("/staff/admin").text
+    page = "/staff/admin/audit-keys"
+    assert admin.get(page).status_code == 403
+    r = _post(oversight, page, page, {"name": "audit-cli"}, follow=False)
+    assert r.status_code == 201  # type: ignore[attr-defined]
+    secret = re.search(r'data-test="key-secret">([^<]+)<', r.text).group(1)  # type: ignore[attr-defined,union-attr]
+    assert secret not in oversight.get(page).text  # shown once
+    tool = TestClient(staff.app)
+    tool.headers["X-API-Key"] = secret
+    assert tool.get("/api/technology").status_code == 200
+    [key] = ok(oversight.get("/api/oversight/audit-keys"))
+    assert (key["name"], key["role"], key["created_by"]) == ("audit-cli", "audit_tool",
+                                                            "oversight")
+    _post(oversight, page, f"{page}/{key['id']}/revoke", {})
+    assert tool.get("/api/technology").status_code == 401
+    assert 'data-revoked="true"' in oversight.get(page).text

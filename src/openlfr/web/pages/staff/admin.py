@@ -19,7 +19,7 @@ from openlfr.governance.roles import INDEPENDENT_ROLES
 from openlfr.services import admin, atrs, audit_log, technology, users
 from openlfr.services.platform import PERSON_ROLES, Actor, Platform, Role
 from openlfr.services.powers import Action, may, ordered
-from openlfr.services.schemas import ApiKeyIn, UserIn, UserPatch
+from openlfr.services.schemas import ApiKeyIn, AuditKeyIn, UserIn, UserPatch
 from openlfr.web.pages.rendering import not_found, platform_of
 from openlfr.web.pages.staff.common import (
     FORM,
@@ -38,6 +38,7 @@ PAGES: tuple[tuple[str, str, Action], ...] = (
     ("Oversight members and councillors", "staff_admin_independent",
      Action.INDEPENDENT_ACCOUNTS_MANAGE),
     ("API keys", "staff_admin_keys", Action.API_KEYS_MANAGE),
+    ("Audit tools' keys", "staff_admin_audit_keys", Action.AUDIT_KEYS_MANAGE),
     ("Technology register", "staff_admin_register", Action.TECHNOLOGY_REGISTER),
     ("Settings in force", "staff_admin_settings", Action.SETTINGS_READ),
     ("Audit log", "staff_admin_audit", Action.AUDIT_LOG_READ),
@@ -158,54 +159,90 @@ def _change_person(accounts: Accounts) -> Callable[[Request], Awaitable[Response
 # --- API keys -------------------------------------------------------------------------------
 
 
-def _keys(request: Request, actor: Actor, errors: dict[str, str] | None = None,
+@dataclass(frozen=True)
+class Keys:
+    """One page of API keys: engine nodes' (the admin's) or audit tools' (oversight's)."""
+
+    action: Action
+    title: str
+    page: str
+    create: str
+    revoke: str
+    for_nodes: bool  # the form asks which deployment a node's key is for
+    listed: Callable[[Platform, Actor], list[Any]]
+    read: Callable[[FormReader], Any]  # the form as the service's input, or None
+    issue: Callable[[Platform, Actor, Any], users.NewApiKey]
+    revoked: Callable[[Platform, Actor, int], Any]
+
+
+NODE_KEYS = Keys(
+    Action.API_KEYS_MANAGE, "API keys", "staff_admin_keys", "staff_admin_create_key",
+    "staff_admin_revoke_key", True, users.list_api_keys,
+    lambda reader: reader.build(ApiKeyIn, {"name": reader.text("name"), "role": "node",
+                                           "deployment_id": reader.optional("deployment_id")}),
+    users.create_api_key, users.revoke_api_key)
+AUDIT_KEYS = Keys(
+    Action.AUDIT_KEYS_MANAGE, "Audit tools' keys", "staff_admin_audit_keys",
+    "staff_admin_create_audit_key", "staff_admin_revoke_audit_key", False,
+    users.list_audit_keys,
+    lambda reader: reader.build(AuditKeyIn, {"name": reader.text("name")}),
+    users.create_audit_key, users.revoke_audit_key)
+
+
+def _keys(request: Request, actor: Actor, keys: Keys, errors: dict[str, str] | None = None,
           values: dict[str, str] | None = None, secret: str | None = None,
           status_code: int = 200) -> Response:
     return staff_render(request, actor, "staff_admin_keys.html", {
-        "keys": users.list_api_keys(platform_of(request), actor), "secret": secret,
+        "page": keys, "keys": keys.listed(platform_of(request), actor), "secret": secret,
         "errors": errors or {}, "values": values or {}, "notice": notice_of(request)},
         status_code=status_code)
 
 
-def keys_page(request: Request) -> Response:
-    actor = staff_page(request, Action.API_KEYS_MANAGE)
-    if isinstance(actor, Response):
-        return actor
-    return _keys(request, actor)
+def _keys_page(keys: Keys) -> Callable[[Request], Response]:
+    def page(request: Request) -> Response:
+        actor = staff_page(request, keys.action)
+        if isinstance(actor, Response):
+            return actor
+        return _keys(request, actor, keys)
+    return page
 
 
-async def create_key(request: Request) -> Response:
-    checked = await staff_form(request, Action.API_KEYS_MANAGE)
-    if isinstance(checked, Response):
-        return checked
-    actor, form = checked
-    reader = FormReader(form)
-    data = reader.build(ApiKeyIn, {"name": reader.text("name"), "role": reader.text("role"),
-                                   "deployment_id": reader.optional("deployment_id")})
-    if data is None:
-        return _keys(request, actor, reader.problems, reader.values, status_code=422)
-    try:
-        new = users.create_api_key(platform_of(request), actor, data)
-    except GovernanceError as exc:
-        field, message = service_problem(exc)
-        return _keys(request, actor, {field: message}, reader.values,
-                     status_code=problem_status(exc))
-    # Shown once, on this response only (no redirect: the secret is never stored).
-    return _keys(request, actor, secret=new.secret, status_code=201)
+def _create_key(keys: Keys) -> Callable[[Request], Awaitable[Response]]:
+    async def create(request: Request) -> Response:
+        checked = await staff_form(request, keys.action)
+        if isinstance(checked, Response):
+            return checked
+        actor, form = checked
+        reader = FormReader(form)
+        data = keys.read(reader)
+        if data is None:
+            return _keys(request, actor, keys, reader.problems, reader.values,
+                         status_code=422)
+        try:
+            new = keys.issue(platform_of(request), actor, data)
+        except GovernanceError as exc:
+            field, message = service_problem(exc)
+            return _keys(request, actor, keys, {field: message}, reader.values,
+                         status_code=problem_status(exc))
+        # Shown once, on this response only (no redirect: the secret is never stored).
+        return _keys(request, actor, keys, secret=new.secret, status_code=201)
+    return create
 
 
-async def revoke_key(request: Request) -> Response:
-    checked = await staff_form(request, Action.API_KEYS_MANAGE)
-    if isinstance(checked, Response):
-        return checked
-    actor, _ = checked
-    key_id = path_id(request, "key_id")
-    try:
-        users.revoke_api_key(platform_of(request), actor, key_id or 0)
-    except GovernanceError as exc:
-        return _keys(request, actor, {FORM: service_problem(exc)[1]},
-                     status_code=problem_status(exc))
-    return done(request, "staff_admin_keys", "key_revoked", f"#key-{key_id}")
+def _revoke_key(keys: Keys) -> Callable[[Request], Awaitable[Response]]:
+    async def revoke(request: Request) -> Response:
+        checked = await staff_form(request, keys.action)
+        if isinstance(checked, Response):
+            return checked
+        actor, _ = checked
+        key_id = path_id(request, "key_id")
+        try:
+            keys.revoked(platform_of(request), actor, key_id or 0)
+        except GovernanceError as exc:
+            return _keys(request, actor, keys, {FORM: service_problem(exc)[1]},
+                         status_code=problem_status(exc))
+        return done(request, keys.page, "key_revoked", f"#key-{key_id}")
+    return revoke
 
 
 # --- the technology register ----------------------------------------------------------------
@@ -351,6 +388,18 @@ def audit_page(request: Request) -> Response:
 BASE = "/staff/admin"
 
 
+def _key_routes(path: str, keys: Keys) -> list[StaffRoute]:
+    """A keys page, its issue form and each key's revoke button."""
+    return [
+        StaffRoute(f"{BASE}/{path}", _keys_page(keys), action=keys.action, methods=["GET"],
+                   name=keys.page),
+        StaffRoute(f"{BASE}/{path}", _create_key(keys), action=keys.action,
+                   methods=["POST"], name=keys.create),
+        StaffRoute(f"{BASE}/{path}/{{key_id:int}}/revoke", _revoke_key(keys),
+                   action=keys.action, methods=["POST"], name=keys.revoke),
+    ]
+
+
 def _account_routes(path: str, accounts: Accounts) -> list[StaffRoute]:
     """An accounts page, its add form and its change form."""
     return [
@@ -368,12 +417,8 @@ routes = [
                name="staff_admin"),
     *_account_routes("users", STAFF_ACCOUNTS),
     *_account_routes("independent-accounts", INDEPENDENT_ACCOUNTS),
-    StaffRoute(f"{BASE}/api-keys", keys_page, action=Action.API_KEYS_MANAGE, methods=["GET"],
-               name="staff_admin_keys"),
-    StaffRoute(f"{BASE}/api-keys", create_key, action=Action.API_KEYS_MANAGE,
-               methods=["POST"], name="staff_admin_create_key"),
-    StaffRoute(f"{BASE}/api-keys/{{key_id:int}}/revoke", revoke_key,
-               action=Action.API_KEYS_MANAGE, methods=["POST"], name="staff_admin_revoke_key"),
+    *_key_routes("api-keys", NODE_KEYS),
+    *_key_routes("audit-keys", AUDIT_KEYS),
     StaffRoute(f"{BASE}/register", register_page, action=Action.TECHNOLOGY_REGISTER,
                methods=["GET"], name="staff_admin_register"),
     StaffRoute(f"{BASE}/register/new", new_entry_page, action=Action.TECHNOLOGY_REGISTER,
