@@ -93,12 +93,14 @@ def _users(request: Request, actor: Actor, accounts: Accounts,
         "values": values or {}, "notice": notice_of(request)}, status_code=status_code)
 
 
-def _people_page(accounts: Accounts) -> Callable[[Request], Response]:
+def _page(action: Action,
+          render: Callable[[Request, Actor], Response]) -> Callable[[Request], Response]:
+    """A page for whoever may take ``action``, rendered by ``render``."""
     def page(request: Request) -> Response:
-        actor = staff_page(request, accounts.action)
+        actor = staff_page(request, action)
         if isinstance(actor, Response):
             return actor
-        return _users(request, actor, accounts)
+        return render(request, actor)
     return page
 
 
@@ -196,15 +198,6 @@ def _keys(request: Request, actor: Actor, keys: Keys, errors: dict[str, str] | N
         "page": keys, "keys": keys.listed(platform_of(request), actor), "secret": secret,
         "errors": errors or {}, "values": values or {}, "notice": notice_of(request)},
         status_code=status_code)
-
-
-def _keys_page(keys: Keys) -> Callable[[Request], Response]:
-    def page(request: Request) -> Response:
-        actor = staff_page(request, keys.action)
-        if isinstance(actor, Response):
-            return actor
-        return _keys(request, actor, keys)
-    return page
 
 
 def _create_key(keys: Keys) -> Callable[[Request], Awaitable[Response]]:
@@ -391,8 +384,8 @@ BASE = "/staff/admin"
 def _key_routes(path: str, keys: Keys) -> list[StaffRoute]:
     """A keys page, its issue form and each key's revoke button."""
     return [
-        StaffRoute(f"{BASE}/{path}", _keys_page(keys), action=keys.action, methods=["GET"],
-                   name=keys.page),
+        StaffRoute(f"{BASE}/{path}", _page(keys.action, lambda r, a: _keys(r, a, keys)),
+                   action=keys.action, methods=["GET"], name=keys.page),
         StaffRoute(f"{BASE}/{path}", _create_key(keys), action=keys.action,
                    methods=["POST"], name=keys.create),
         StaffRoute(f"{BASE}/{path}/{{key_id:int}}/revoke", _revoke_key(keys),
@@ -403,8 +396,9 @@ def _key_routes(path: str, keys: Keys) -> list[StaffRoute]:
 def _account_routes(path: str, accounts: Accounts) -> list[StaffRoute]:
     """An accounts page, its add form and its change form."""
     return [
-        StaffRoute(f"{BASE}/{path}", _people_page(accounts), action=accounts.action,
-                   methods=["GET"], name=accounts.page),
+        StaffRoute(f"{BASE}/{path}", _page(accounts.action,
+                                             lambda r, a: _users(r, a, accounts)),
+                   action=accounts.action, methods=["GET"], name=accounts.page),
         StaffRoute(f"{BASE}/{path}", _add_person(accounts), action=accounts.action,
                    methods=["POST"], name=accounts.add),
         StaffRoute(f"{BASE}/{path}/{{user_id:int}}", _change_person(accounts),
