@@ -186,6 +186,8 @@ def test_oversight_issues_audit_tools_keys_and_they_do_nothing_more(staff: Staff
     old = new_client(staff.app)
     old.headers["X-API-Key"] = "olfr_old"
     assert old.get("/api/technology").status_code == 401
+    row = admin.get("/staff/admin/api-keys").text.split("<code>olfr_old</code>")[1]
+    assert 'data-test="retired">no longer works' in row.split("</tr>")[0]
 
 
 def test_login_logout_and_bad_password(staff: Staff) -> None:
