@@ -93,7 +93,8 @@ def evaluate_command(
     ),
     api_key: str | None = typer.Option(
         None, "--api-key", metavar="KEY", envvar="OPENLFR_API_KEY",
-        help="API key for --register (sent as X-API-Key; or set OPENLFR_API_KEY).",
+        help="API key for --register (sent as X-API-Key; or set OPENLFR_API_KEY): an "
+        "audit tool's key, which oversight issues (/staff/admin/audit-keys).",
     ),
     address: str | None = typer.Option(
         None, "--address", metavar="auto|HOST:PORT",
