@@ -348,18 +348,18 @@ def _audit_fpir_check(audit: EquityAuditFacts, watchlist_size: int, threshold: f
     counts = ("" if r.nonmated_searches is None else
               f"{r.false_alerts:,} false alert{'' if r.false_alerts == 1 else 's'} in "
               f"{r.nonmated_searches:,} non-mated searches; ")
-    bound = "" if r.fpir_bound is None else f"95% upper {_rate(r.fpir_bound)}"
+    bound = "" if r.fpir_upper is None else f"95% upper {_rate(r.fpir_upper)}"
     figure = f"FPIR {_rate(r.fpir)}" + (f" ({counts}{bound})" if counts or bound else "")
     where = f"at watchlist {r.watchlist_size:,} and threshold {r.threshold:.2f}"
     if r.watchlist_size != watchlist_size or abs(r.threshold - threshold) > 1e-6:
         where += (f" (the audited figures covering this deployment's "
                   f"{_entries(watchlist_size)} at threshold {threshold:.2f})")
-    if r.fpir_bound is None:
+    if r.fpir_upper is None:
         return False, (f"The latest equity audit ({when}) found {figure} {where} but gives "
                        "neither how many non-mated searches it made nor the FPIR's upper "
                        f"95% bound, so {limit} cannot be held against what its data rule "
                        "out; record the audit with its counts (openlfr evaluate --register).")
-    if r.fpir_bound > params.max_audit_fpir:
+    if r.fpir_upper > params.max_audit_fpir:
         return False, (f"The latest equity audit ({when}) found {figure} {where}, above "
                        f"{limit}; raise the threshold or audit again.")
     return True, (f"The latest equity audit ({when}) found {figure} {where}, within {limit}.")

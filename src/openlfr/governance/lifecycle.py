@@ -166,19 +166,15 @@ def require_recorded_while_running(field: str, recorded_at: datetime, began: dat
 #: How far under the threshold a reported score may lie: nodes send scores rounded to 4
 #: decimals.
 SCORE_ROUNDING = 1e-4
-#: Statuses from activation on: a plan amendment made in one changed a threshold engine
-#: nodes had been deciding by (one made before never ran).
-HAS_RUN = frozenset({DeploymentStatus.ACTIVE, DeploymentStatus.COMPLETED,
-                     DeploymentStatus.REVIEWED})
 
 
 def lowest_threshold(current: float, plan_changes: Iterable[Sequence[Mapping[str, Any]]]
                      ) -> float:
     """The lowest match threshold a deployment's nodes may have decided by: the current
-    one and every value a plan amendment made since activation (``HAS_RUN``) changed it
-    from or to (``plan_changes``: each such amendment's changes, ``{"field", "before",
-    "after"}``). A node may deliver late what it decided before a raise, so alerts are
-    held to this, never to a threshold it has not had."""
+    one and every value a plan amendment made since activation (``RAN_STATUSES``; one made
+    before never ran) changed it from or to (``plan_changes``: each such amendment's
+    changes, ``{"field", "before", "after"}``). A node may deliver late what it decided
+    before a raise, so alerts are held to this, never to a threshold it has not had."""
     values = [current]
     for changes in plan_changes:
         values += [float(c[k]) for c in changes if c.get("field") == "threshold"

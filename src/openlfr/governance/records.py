@@ -234,24 +234,20 @@ class WatchlistFacts:
 @dataclass(frozen=True)
 class AuditedRates:
     """One row of an equity audit's overall 1:N results: at this watchlist size and
-    threshold, the share of non-mated searches that raised a false alert (FPIR), with the
-    upper end of its 95% interval, and the counts behind it when the audit gives them
-    (the platform then computes that upper end itself: ``services.technology``)."""
+    threshold, the share of non-mated searches that raised a false alert (FPIR), the
+    counts behind it, and the upper end of its 95% interval."""
 
     watchlist_size: int
     threshold: float
     fpir: float
+    #: The figure a policy limit is held against: the upper 95% bound (the rate the data
+    #: cannot rule out), computed by the platform from the counts where the audit gives
+    #: them (``services.technology``), else the audit's own. None when the audit gives
+    #: neither: an FPIR of 0 from a dozen searches rules out nothing.
     fpir_upper: float | None = None
     tpir: float | None = None
     nonmated_searches: int | None = None
     false_alerts: int | None = None
-
-    @property
-    def fpir_bound(self) -> float | None:
-        """The figure a policy limit is held against: the upper 95% bound (the rate the
-        data cannot rule out). None when the audit gives neither the bound nor the counts
-        behind it: an FPIR of 0 from a dozen searches rules out nothing."""
-        return self.fpir_upper
 
 
 @dataclass(frozen=True)

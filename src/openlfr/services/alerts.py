@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from openlfr.audit import append_event, defer_head_moves
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
 from openlfr.governance.lifecycle import (
-    HAS_RUN,
+    RAN_STATUSES,
     lowest_threshold,
     require_score_at_threshold,
 )
@@ -128,7 +128,7 @@ def _threshold_floor(s: Session, d: m.Deployment) -> float:
         floors[d.id] = lowest_threshold(d.threshold, s.scalars(
             select(m.Amendment.changes).where(
                 m.Amendment.deployment_id == d.id, m.Amendment.record == "plan",
-                m.Amendment.status_before.in_([status.value for status in HAS_RUN]))))
+                m.Amendment.status_before.in_([status.value for status in RAN_STATUSES]))))
     return floors[d.id]
 
 
