@@ -18,6 +18,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from openlfr.governance.gates import GateParameters
+from openlfr.governance.outcomes import DEFAULT_DEMOGRAPHIC_GROUPS
 
 #: Watchlist categories a deployment may search for unless configured otherwise.
 DEFAULT_ALLOWED_CATEGORIES = [
@@ -212,6 +213,12 @@ class Settings(BaseSettings):
         description="Hours an alert's probe crop (the matched face) is kept for adjudication, "
         "complaints and redress; then it is deleted and the deletion audited.",
     )
+    demographic_groups: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_DEMOGRAPHIC_GROUPS), min_length=1,
+        description="The groups an operator may record for an alert's equity monitoring "
+        "(matched whatever the case and spacing; anything else is refused), as a JSON list. "
+        "Default: the 2021 census's high-level ethnic groups and 'Not stated'.",
+    )
     later_outcome_window_days: int = Field(
         default=90, ge=1, le=3650,
         description="Days after an alert within which what followed an arrest (charged, "
@@ -271,6 +278,7 @@ class Settings(BaseSettings):
             consultation_min_days=self.consultation_min_days,
             consultation_min_responses=self.consultation_min_responses,
             collective_threshold=self.collective_objection_threshold,
+            answer_min_chars=self.answer_min_chars,
         )
 
     def ensure_data_dir(self) -> Path:

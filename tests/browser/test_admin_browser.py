@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from browser_helpers import log_in
-from platform_helpers import PASSWORD, Staff, ok
+from platform_helpers import PASSWORD, Scenario, Staff, ok
 from playwright.sync_api import expect
 
 WIDTHS = (390, 1280)
@@ -20,8 +20,10 @@ def _fits(page: Any, width: int, what: str) -> None:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_an_admin_does_the_admin_work(page: Any, staff: Staff, live_url: str,
+def test_an_admin_does_the_admin_work(page: Any, scenario: Scenario, live_url: str,
                                       width: int) -> None:
+    staff = scenario.staff
+    scenario.draft()  # the deployment the node's key serves
     staff.add_user("ada", "admin")
     page.set_viewport_size({"width": width, "height": 900})
     log_in(page, live_url, "ada", PASSWORD)
@@ -38,6 +40,7 @@ def test_an_admin_does_the_admin_work(page: Any, staff: Staff, live_url: str,
 
     page.goto(f"{live_url}/staff/admin/api-keys")
     page.fill("#name", "van-1")
+    page.fill("#deployment_id", str(scenario.deployment_id))
     page.click("[data-test=create-key]")
     secret = page.locator("[data-test=key-secret]").inner_text()
     assert secret.startswith("olfr_") or len(secret) > 20

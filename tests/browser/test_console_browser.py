@@ -68,7 +68,7 @@ def test_operator_sees_an_alert_live_confirms_it_and_the_public_page_counts_it(
     page.wait_for_selector("[data-test=counter-confirmed]:has-text('1')")
     assert page.inner_text("[data-test=counter-pending]") == "0"
     page.select_option(f"{card} [data-test=outcome-select]", label="Arrested")
-    page.fill(f"{card} [data-test=demographic-group]", "Not stated")
+    page.select_option(f"{card} [data-test=demographic-group]", label="Not stated")
     page.click(f"{card} [data-test=record-outcome]")
     page.wait_for_selector(f"{card} [data-test=alert-outcome]:has-text('Arrested')")
     assert page.is_hidden(f"{card} [data-test=card-error]")
@@ -107,6 +107,17 @@ def test_after_completing_late_alerts_still_arrive_then_the_stream_ends(
         "entry_category": "missing_person"}), 201)
     page.wait_for_selector("[data-test=alert-card]")
     assert "Waiting for a decision" in page.inner_text("[data-test=alert-card]")
+    # The deployment has ended: a first decision is taken; changing it needs a reason.
+    card = "[data-test=alert-card]"
+    page.click(f"{card} [data-test=adjudicate-false_match]")
+    page.wait_for_selector(f"{card} [data-test=alert-adjudication]:has-text('False')")
+    page.click(f"{card} [data-test=adjudicate-unclear]")
+    page.wait_for_selector(f"{card} [data-test=card-error]:has-text('needs a reason')")
+    assert "false alert" in page.inner_text(f"{card} [data-test=alert-adjudication]")
+    page.fill(f"{card} .adjudicate [data-test=change-reason]",
+              "The second camera's view shows the face was partly covered.")
+    page.click(f"{card} [data-test=adjudicate-unclear]")
+    page.wait_for_selector(f"{card} [data-test=alert-adjudication]:has-text('Unclear')")
     # Late delivery closes: the console says so and the stream ends.
     s.clock.advance(hours=s.staff.platform.settings.late_delivery_hours)
     page.wait_for_selector("[data-test=connection]:has-text('ended')", timeout=10_000)

@@ -177,9 +177,11 @@ def test_against_the_real_platform(tmp_path: Path, results: dict[str, Any]) -> N
         warnings.simplefilter("ignore")
         from starlette.testclient import TestClient
 
-    from openlfr.services import technology, users
+    from datetime import timedelta
+
+    from openlfr.services import deployments, technology, users
     from openlfr.services.platform import SYSTEM_ACTOR, Platform
-    from openlfr.services.schemas import ApiKeyIn, TechnologyIn, UserIn
+    from openlfr.services.schemas import ApiKeyIn, DeploymentIn, TechnologyIn, UserIn
     from openlfr.settings import Settings
 
     settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'p.sqlite3'}")
@@ -212,7 +214,24 @@ def test_against_the_real_platform(tmp_path: Path, results: dict[str, Any]) -> N
         for r in stored:
             assert r["fpir_upper_exact"] == pytest.approx(r["fpir_ci_high"], rel=1e-9)
 
-        node_key = users.create_api_key(platform, SYSTEM_ACTOR, ApiKeyIn(name="van-1"))
+        # A node key serves one deployment: a draft one is enough to be refused here.
+        planner = users.create_user(platform, SYSTEM_ACTOR, UserIn(
+            username="planner", password=password, role="planner"))
+        soon = platform.clock() + timedelta(days=30)
+        draft = deployments.create_deployment(
+            platform, users.actor_of(planner), DeploymentIn.model_validate({
+                "title": "Vauxhall high street", "borough": "Lambeth",
+                "sites": [{"name": "Station forecourt", "street": "Wandsworth Road",
+                           "postcode": "SW8 1SR", "lat": 51.4952, "lon": -0.1115}],
+                "start_at": soon, "end_at": soon + timedelta(hours=8),
+                "purpose": "Locate people wanted for robbery and violent offences.",
+                "offence_categories": ["robbery"],
+                "intelligence_basis": "Robbery reports near the station doubled this year.",
+                "legal_basis": "Common law policing powers; force LFR policy v3.",
+                "threshold": 0.64, "camera_count": 1,
+                "signage": "Signs at every approach to the station forecourt."}))
+        node_key = users.create_api_key(platform, SYSTEM_ACTOR, ApiKeyIn(
+            name="van-1", deployment_id=draft.id))
         with (TestClient(app, base_url="http://testserver") as node,
               pytest.raises(RegistrationError, match="HTTP 403: the key may not record")):
             register_audit(url, node_key.secret, payload, client=node)

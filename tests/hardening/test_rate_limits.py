@@ -7,20 +7,27 @@ account holder out from elsewhere, and an admin can lift it."""
 from __future__ import annotations
 
 import os
+import threading
+import time
 import uuid
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Literal
 
 import pytest
 import redis
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 from platform_helpers import PASSWORD, FakeClock, Scenario, Staff, make_settings, new_client, ok
 from starlette.testclient import TestClient
 
-from openlfr.services import consultations
-from openlfr.services.platform import PUBLIC_ACTOR, Platform
+from openlfr.services import consultations, users
+from openlfr.services.platform import PUBLIC_ACTOR, SYSTEM_ACTOR, Platform
 from openlfr.services.powers import Action
-from openlfr.services.rate_limits import POLICIES, TooManyRequests
-from openlfr.services.schemas import FeedbackIn
+from openlfr.services.rate_limits import POLICIES, TooManyAttempts, TooManyRequests
+from openlfr.services.schemas import FeedbackIn, UserIn
 from openlfr.storage import models as m
 
 
@@ -141,3 +148,107 @@ def test_one_address_spraying_many_usernames_is_capped(staff: Staff) -> None:
     staff.add_user("planner9", "planner")
     other = TestClient(staff.app, base_url="http://testserver", client=("203.0.113.9", 5000))
     assert _login(other, "planner9", PASSWORD) == 200
+
+
+# --- simultaneous guesses ------------------------------------------------------------------
+
+
+class _SlowHasher(PasswordHasher):
+    """The test's cheap argon2, slowed to production speed and more: every attempt of a
+    burst is inside its password check at once, the widest a race can be."""
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        time.sleep(0.25)
+        return super().verify(hash, password)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def throttled(request: pytest.FixtureRequest, tmp_path: Path,
+              monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
+    """A platform allowing 2 failed logins per username and address (10 per address
+    across usernames), its counts in memory or in Redis, its password checks slow."""
+    storage = None
+    if request.param == "redis":
+        try:
+            redis.Redis(socket_connect_timeout=1).ping()
+        except redis.exceptions.ConnectionError:
+            if os.environ.get("OPENLFR_REQUIRE_REDIS"):
+                pytest.fail("OPENLFR_REQUIRE_REDIS is set but no Redis answers on "
+                            "127.0.0.1:6379")
+            pytest.skip("no Redis on 127.0.0.1:6379")
+        storage = "redis://127.0.0.1:6379/0"
+    p = Platform.open(make_settings(tmp_path / "data", login_failures_allowed=2,
+                                    rate_limit_storage=storage))
+    slow = _SlowHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(users, "_hasher", slow)
+    monkeypatch.setattr(users, "_DUMMY_HASH", slow.hash("not a real password"))
+    try:
+        yield p
+    finally:
+        p.close()
+
+
+def _burst(p: Platform, address: str, usernames: list[str], password: str) -> Counter[str]:
+    """Every login at once (a barrier), as many threads as usernames: how each ended."""
+    barrier = threading.Barrier(len(usernames))
+
+    def attempt(username: str) -> str:
+        barrier.wait()
+        try:
+            users.log_in(p, username, password, client=address)
+        except users.LoginFailed:
+            return "checked"
+        except TooManyAttempts:
+            return "refused"
+        return "logged in"
+
+    with ThreadPoolExecutor(len(usernames)) as pool:
+        return Counter(pool.map(attempt, usernames))
+
+
+def test_simultaneous_guesses_are_checked_no_more_than_guesses_in_a_row(
+        throttled: Platform) -> None:
+    """Each attempt is counted before its password is checked, atomically: of a burst at
+    one username, only as many passwords are checked as one after another (the first
+    tier: 1 a minute here); the rest are refused unchecked."""
+    run = uuid.uuid4().hex[:8]  # Redis outlives the test: names of this run only
+    address = f"198.51.100.20/{run}"
+    users.create_user(throttled, SYSTEM_ACTOR, UserIn(
+        username=f"victim-{run}", password=PASSWORD, role="operator"))
+    assert _burst(throttled, address, [f"victim-{run}"] * 8, "wrong password!!") == {
+        "checked": 1, "refused": 7}
+    with pytest.raises(TooManyAttempts):  # even the right password, until the block lifts
+        users.log_in(throttled, f"victim-{run}", PASSWORD, client=address)
+
+
+def test_simultaneous_guesses_at_many_usernames_stop_at_the_address_cap(
+        throttled: Platform) -> None:
+    run = uuid.uuid4().hex[:8]
+    address = f"198.51.100.21/{run}"
+    cap = throttled.settings.login_failures_allowed * 5
+    names = [f"sprayed-{run}-{n:02d}" for n in range(cap + 6)]
+    assert _burst(throttled, address, names, "wrong password!!") == {
+        "checked": cap, "refused": 6}
+
+
+def test_a_right_password_is_given_back(throttled: Platform) -> None:
+    """Counting before the check does not hold successes against anyone: an office whose
+    staff log in from one address many times is not capped by it."""
+    run = uuid.uuid4().hex[:8]
+    address = f"198.51.100.22/{run}"
+    username = f"pat-{run}"
+    users.create_user(throttled, SYSTEM_ACTOR, UserIn(
+        username=username, password=PASSWORD, role="planner"))
+    cap = throttled.settings.login_failures_allowed * 5
+    for _ in range(cap + 2):
+        users.log_in(throttled, username, PASSWORD, client=address)
+    outcomes = []
+    for n in range(cap + 1):
+        try:
+            users.log_in(throttled, f"nobody-{run}-{n:02d}", "wrong password!!",
+                         client=address)
+        except users.LoginFailed:
+            outcomes.append("checked")
+        except TooManyAttempts:
+            outcomes.append("refused")
+    assert outcomes == ["checked"] * cap + ["refused"]

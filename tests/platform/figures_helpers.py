@@ -22,8 +22,8 @@ B_START = datetime(2026, 5, 12, 10, 0, tzinfo=UTC)
 #: Deployment A's alerts: (uid, minutes after start, adjudication, outcome, group).
 A_ALERTS: list[tuple[str, int, str | None, str | None, str | None]] = [
     ("a1", 60, "true_match", "arrest", None),                    # March
-    ("a2", 90, "false_match", "not_engaged", "group-a"),        # March
-    ("a3", 120, "false_match", "words_of_advice", "group-b"),   # March
+    ("a2", 90, "false_match", "not_engaged", "White"),        # March
+    ("a3", 120, "false_match", "words_of_advice", "Asian or Asian British"),   # March
     ("a4", 210, "unclear", None, None),                          # March (23:30)
     ("a5", 270, "true_match", "no_further_action", None),        # April (00:30)
     ("a6", 300, "false_match", "not_engaged", None),             # April
@@ -34,34 +34,34 @@ A_ALERTS: list[tuple[str, int, str | None, str | None, str | None]] = [
 #: The figures deployment A must give, by month and in total (the open-data columns).
 A_MARCH: dict[str, Any] = {
     "faces_seen": 1500, "tracks": 500, "frames_processed": 7000, "frames_dropped": 12,
-    "alerts": 4, "confirmed": 1, "false_alerts": 2, "false_alerts_per_alert": 0.5,
-    "false_alerts_per_1000_faces": 1.3333, "unclear": 1, "pending": 0, "stops": 2,
+    "alerts": 4, "confirmed": 1, "false_alerts": 2, "false_alerts_per_adjudicated_alert": 0.5,
+    "false_alerts_per_1000_tracks": 4.0, "unclear": 1, "pending": 0, "stops": 2,
     "arrests": 1, "outcome_no_further_action": 0, "outcome_words_of_advice": 1,
     "outcome_safeguarding": 0, "outcome_not_engaged": 1, "outcome_other": 0,
     "outcome_not_recorded": 1, "false_alerts_group_not_recorded": 0,
-    "false_alerts_group:group-a": 1, "false_alerts_group:group-b": 1}
+    "false_alerts_group:White": 1, "false_alerts_group:Asian or Asian British": 1}
 A_APRIL: dict[str, Any] = {
     "faces_seen": 3000, "tracks": 900, "frames_processed": 0, "frames_dropped": 0,
-    "alerts": 4, "confirmed": 2, "false_alerts": 1, "false_alerts_per_alert": 0.25,
-    "false_alerts_per_1000_faces": 0.3333, "unclear": 0, "pending": 1, "stops": 2,
+    "alerts": 4, "confirmed": 2, "false_alerts": 1, "false_alerts_per_adjudicated_alert": 0.3333,
+    "false_alerts_per_1000_tracks": 1.1111, "unclear": 0, "pending": 1, "stops": 2,
     "arrests": 0, "outcome_no_further_action": 1, "outcome_words_of_advice": 0,
     "outcome_safeguarding": 0, "outcome_not_engaged": 1, "outcome_other": 1,
     "outcome_not_recorded": 0, "false_alerts_group_not_recorded": 1,
-    "false_alerts_group:group-a": 0, "false_alerts_group:group-b": 0}
+    "false_alerts_group:White": 0, "false_alerts_group:Asian or Asian British": 0}
 A_TOTAL: dict[str, Any] = {
     "faces_seen": 4500, "tracks": 1400, "frames_processed": 7000, "frames_dropped": 12,
-    "alerts": 8, "confirmed": 3, "false_alerts": 3, "false_alerts_per_alert": 0.375,
-    "false_alerts_per_1000_faces": 0.6667, "unclear": 1, "pending": 1, "stops": 4,
+    "alerts": 8, "confirmed": 3, "false_alerts": 3, "false_alerts_per_adjudicated_alert": 0.4286,
+    "false_alerts_per_1000_tracks": 2.1429, "unclear": 1, "pending": 1, "stops": 4,
     "arrests": 1, "outcome_no_further_action": 1, "outcome_words_of_advice": 1,
     "outcome_safeguarding": 0, "outcome_not_engaged": 2, "outcome_other": 1,
     "outcome_not_recorded": 1, "false_alerts_group_not_recorded": 1,
-    "false_alerts_group:group-a": 1, "false_alerts_group:group-b": 1}
+    "false_alerts_group:White": 1, "false_alerts_group:Asian or Asian British": 1}
 
-#: Deployment B: 2,000 faces, an arrest and a false alert recorded for group-a.
+#: Deployment B: 2,000 faces, an arrest and a false alert recorded for White.
 B_TOTAL: dict[str, Any] = {
     "faces_seen": 2000, "tracks": 700, "alerts": 2, "confirmed": 1, "false_alerts": 1,
-    "false_alerts_per_alert": 0.5, "false_alerts_per_1000_faces": 0.5, "stops": 1,
-    "arrests": 1, "outcome_not_engaged": 1, "false_alerts_group:group-a": 1}
+    "false_alerts_per_adjudicated_alert": 0.5, "false_alerts_per_1000_tracks": 1.4286, "stops": 1,
+    "arrests": 1, "outcome_not_engaged": 1, "false_alerts_group:White": 1}
 
 
 def post_alert(s: Scenario, node: Any, uid: str, occurred_at: datetime, entry_id: int) -> int:
@@ -140,6 +140,6 @@ def run_deployment_b(s: Scenario) -> None:
     arrest = post_alert(s, node, "b-1", s.clock.now, entry)
     false = post_alert(s, node, "b-2", s.clock.now + timedelta(minutes=5), entry)
     decide(s, arrest, "true_match", "arrest")
-    decide(s, false, "false_match", "not_engaged", "group-a")
+    decide(s, false, "false_match", "not_engaged", "White")
     s.clock.now = B_START + timedelta(hours=8)
     ok(s.staff["operator"].post(s.url("/complete")))

@@ -55,7 +55,7 @@ AUDITED_WITHIN_LIMIT = [
     {"watchlist_size": 1000, "threshold": t, "tpir": 0.9, "fpir": 0.0001,
      "fpir_ci_low": 0.0, "fpir_ci_high": 0.0006} for t in (0.5, 0.55, 0.6, 0.65)]
 #: The newest migration: a database migrated on start must be at it.
-HEAD_REVISION = "0011"
+HEAD_REVISION = "0012"
 
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -269,6 +269,12 @@ class Scenario:
         self.deployment_id, self.reference = body["id"], body["reference"]
         return body
 
+    def publish_notice(self) -> None:
+        """Propose the drafted deployment and publish its notice (a consultation opens only
+        once the public can find it)."""
+        ok(self.staff["planner"].post(self.url("/propose")))
+        ok(self.staff["planner"].post(self.url("/publish-notice")))
+
     def url(self, suffix: str = "") -> str:
         return f"/api/deployments/{self.deployment_id}{suffix}"
 
@@ -398,6 +404,7 @@ class Scenario:
             "override_justification": ASKED_BECAUSE})
         assert asked.status_code == 202, asked.text
         return ok(self.staff["oversight"].post(self.url("/overrides/countersign"), json={
+            "override_id": asked.json()["override"]["id"],
             "justification": COUNTERSIGNED_BECAUSE}))
 
 

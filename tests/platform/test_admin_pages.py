@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from platform_helpers import Staff, ok
+from platform_helpers import Scenario, Staff, ok
 from starlette.testclient import TestClient
 
 
@@ -48,10 +48,21 @@ def test_admin_manages_people_and_roles(staff: Staff) -> None:
     assert staff["planner"].get("/staff/admin/users").status_code == 403
 
 
-def test_api_keys_are_shown_once_and_say_when_last_used(staff: Staff) -> None:
+def test_api_keys_are_shown_once_and_say_when_last_used(scenario: Scenario) -> None:
+    staff = scenario.staff
+    scenario.draft()
     admin = staff["admin"]
+    page = admin.get("/staff/admin/api-keys").text
+    assert re.search(r'<input id="deployment_id"[^>]* required', page)
+    # A node key serves one deployment: without one it is refused, naming the field.
     r = _post(admin, "/staff/admin/api-keys", "/staff/admin/api-keys",
               {"name": "van-2", "role": "node", "deployment_id": ""}, follow=False)
+    assert r.status_code == 422  # type: ignore[attr-defined]
+    assert "a node key serves one deployment" in r.text  # type: ignore[attr-defined]
+    assert "van-2" not in [k["name"] for k in ok(admin.get("/api/api-keys"))]
+    r = _post(admin, "/staff/admin/api-keys", "/staff/admin/api-keys",
+              {"name": "van-2", "role": "node", "deployment_id": str(scenario.deployment_id)},
+              follow=False)
     assert r.status_code == 201  # type: ignore[attr-defined]
     secret = re.search(r'data-test="key-secret">([^<]+)<', r.text).group(1)  # type: ignore[attr-defined,union-attr]
     assert secret not in admin.get("/staff/admin/api-keys").text  # never shown again
@@ -59,13 +70,13 @@ def test_api_keys_are_shown_once_and_say_when_last_used(staff: Staff) -> None:
     assert key["last_used_at"] is None
     tool = TestClient(staff.app)
     tool.headers["X-API-Key"] = secret
-    assert tool.get("/api/node/deployments/1").status_code not in (401, 403)
+    assert tool.get(f"/api/node/deployments/{scenario.deployment_id}").status_code == 200
     [key] = [k for k in ok(admin.get("/api/api-keys")) if k["name"] == "van-2"]
     assert key["last_used_at"] is not None
     page = admin.get("/staff/admin/api-keys").text
     assert "never" not in page.split(f'data-key-id="{key["id"]}"')[1].split("</tr>")[0]
     _post(admin, "/staff/admin/api-keys", f"/staff/admin/api-keys/{key['id']}/revoke", {})
-    assert tool.get("/api/node/deployments/1").status_code == 401
+    assert tool.get(f"/api/node/deployments/{scenario.deployment_id}").status_code == 401
 
 
 def test_register_entries_are_edited_as_new_versions(staff: Staff) -> None:

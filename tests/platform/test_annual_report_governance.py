@@ -47,7 +47,9 @@ def _seed(s: Scenario) -> None:
         db.add(m.CouncilMotion(body="Lambeth Council", passed_on=(T0 - timedelta(days=5)).date(),
                                stance="conditions", summary="Give residents notice.",
                                area_codes=["lambeth"], points=["notice", "figures"],
-                               point_answers=["14 days", ""], response="We will.",
+                               point_answers=["Notice is given at least 14 days ahead "
+                                              "in every ward.", ""],
+                               response="We will.",
                                response_published_at=T0 + timedelta(days=7),
                                recorded_by="oversight", created_at=T0))
 

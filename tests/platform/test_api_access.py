@@ -8,7 +8,16 @@ import re
 from datetime import timedelta
 
 import pytest
-from platform_helpers import PASSWORD, ROLES, Scenario, Staff, new_client, ok, route_table
+from platform_helpers import (
+    PASSWORD,
+    ROLES,
+    FakeClock,
+    Scenario,
+    Staff,
+    new_client,
+    ok,
+    route_table,
+)
 
 from openlfr.storage import models as m
 from openlfr.web.app import PUBLIC_PATH_PREFIXES
@@ -118,31 +127,112 @@ def test_node_keys_only_reach_node_routes_of_active_deployments(scenario: Scenar
     ok(staff["operator"].post(s.url("/activate")))
     ok(node.get(f"/api/node/deployments/{s.deployment_id}/watchlist"))
 
+    # A key for another deployment is told this one does not exist, as a missing one is.
     other_id = ok(staff["planner"].post("/api/deployments", json=s.deployment_body()), 201)["id"]
     other = staff.node(other_id, name="van-2")
     r = other.get(f"/api/node/deployments/{s.deployment_id}/watchlist")
-    assert r.status_code == 409 and f"limited to deployment {other_id}" in r.json()["detail"]
+    assert r.status_code == 404
+    assert r.json() == {"detail": f"deployment {s.deployment_id} does not exist"}
 
-    unscoped = staff.node(None, name="spare")
-    ok(unscoped.get(f"/api/node/deployments/{s.deployment_id}/watchlist"))
+    spare = staff.node(s.deployment_id, name="spare")
+    ok(spare.get(f"/api/node/deployments/{s.deployment_id}/watchlist"))
     keys = ok(staff["admin"].get("/api/api-keys"))
-    spare = next(k for k in keys if k["name"] == "spare")
-    assert "secret" not in spare and "key_hash" not in spare
-    ok(staff["admin"].post(f"/api/api-keys/{spare['id']}/revoke"))
-    assert unscoped.get(f"/api/node/deployments/{s.deployment_id}/watchlist").status_code == 401
+    spare_key = next(k for k in keys if k["name"] == "spare")
+    assert "secret" not in spare_key and "key_hash" not in spare_key
+    ok(staff["admin"].post(f"/api/api-keys/{spare_key['id']}/revoke"))
+    assert spare.get(f"/api/node/deployments/{s.deployment_id}/watchlist").status_code == 401
 
 
-def test_admin_creates_api_key_shown_once(staff: Staff) -> None:
-    created = ok(staff["admin"].post("/api/api-keys", json={"name": "van-9"}), 201)
+def test_a_node_key_for_no_deployment_is_not_issued_and_an_old_one_no_longer_works(
+        scenario: Scenario) -> None:
+    """A node key serves one deployment (the powers table). Asked for without one, it is
+    refused naming the field; one issued before that rule (for every deployment) is
+    refused when used, saying why, and the admin's keys page says it no longer works."""
+    s, staff = scenario, scenario.staff
+    s.activate()
+    admin = staff["admin"]
+    r = admin.post("/api/api-keys", json={"name": "van-9"})
+    assert r.status_code == 422
+    [problem] = r.json()["detail"]
+    assert problem["loc"] == ["body", "deployment_id"]
+    assert "a node key serves one deployment" in problem["msg"]
+    assert "van-9" not in [k["name"] for k in ok(admin.get("/api/api-keys"))]
+
+    with staff.platform.sessions.begin() as session:  # issued before, for every deployment
+        session.add(m.ApiKey(name="old-van", key_hash=hashlib.sha256(b"olfr_old_van").hexdigest(),
+                             key_prefix="olfr_old_van", role="node", deployment_id=None,
+                             created_by="admin", created_at=staff.platform.clock(),
+                             revoked_at=None))
+    old = new_client(staff.app)
+    old.headers["X-API-Key"] = "olfr_old_van"
+    base = f"/api/node/deployments/{s.deployment_id}"
+    for r in (old.get(f"{base}/watchlist"), old.get(base),
+              old.get(f"/api/node/deployments/by-reference/{s.reference}"),
+              old.post(f"{base}/alerts", json={
+                  "alert_uid": "from-an-old-key", "occurred_at": staff.platform.clock()
+                  .isoformat(), "camera": "cam-1", "track_id": "7", "score": 0.9,
+                  "entry_id": 1})):
+        assert r.status_code == 401, r.text
+        assert r.json()["detail"].startswith(
+            "this API key no longer works: a node key serves one deployment")
+    row = admin.get("/staff/admin/api-keys").text.split("<code>olfr_old_van</code>")[1]
+    assert 'data-test="retired">no longer works: a node key serves one deployment' in (
+        row.split("</tr>")[0])
+
+
+def test_a_node_key_learns_nothing_of_other_deployments(scenario: Scenario) -> None:
+    """Every node route answers a deployment other than the key's exactly as a missing
+    one: 404, in the same words (not 409, which would say it exists)."""
+    s, staff = scenario, scenario.staff
+    s.activate()
+    own = s.deployment_id
+    other_id = ok(staff["planner"].post("/api/deployments", json=s.deployment_body()), 201)["id"]
+    other_reference = next(d["reference"] for d in ok(staff["planner"].get("/api/deployments"))
+                           if d["id"] == other_id)
+    node = staff.node(own)
+    missing = 999_999
+    alert = {"alert_uid": "probe-alert-1", "occurred_at": staff.platform.clock().isoformat(),
+             "camera": "cam-1", "track_id": "7", "score": 0.9, "entry_id": 1}
+    counters = {"batch_id": "probe-batch", "faces_seen": 1, "tracks": 1}
+    dropped = {"run_id": "run-0001", "reason": "interrupted", "alerts_sent": 0,
+               "outbox_pending": 0}
+
+    def answers(deployment_id: int) -> list[tuple[int, str]]:
+        base = f"/api/node/deployments/{deployment_id}"
+        found = []
+        for r in (node.get(base), node.get(f"{base}/watchlist"),
+                  node.post(f"{base}/alerts", json=alert),
+                  node.post(f"{base}/counters", json=counters),
+                  node.post(f"{base}/batch", json={"alerts": [alert], "counters": [counters]}),
+                  node.post(f"{base}/watchlist-dropped", json=dropped)):
+            assert isinstance(r.json()["detail"], str), r.text
+            found.append((r.status_code, r.json()["detail"].replace(str(deployment_id), "N")))
+        return found
+
+    assert answers(other_id) == answers(missing)
+    assert {status for status, _ in answers(other_id)} == {404}
+    r = node.get(f"/api/node/deployments/by-reference/{other_reference}")
+    assert r.status_code == 404
+    assert r.json()["detail"] == f"no deployment with reference {other_reference!r}"
+    ok(node.get(f"/api/node/deployments/by-reference/{s.reference}"))
+
+
+def test_admin_creates_api_key_shown_once(scenario: Scenario) -> None:
+    staff = scenario.staff
+    scenario.draft()
+    created = ok(staff["admin"].post("/api/api-keys", json={
+        "name": "van-9", "deployment_id": scenario.deployment_id}), 201)
     assert created["secret"].startswith("olfr_")
+    assert created["key"]["deployment_id"] == scenario.deployment_id
     client = new_client(staff.app)
     client.headers["X-API-Key"] = created["secret"]
-    assert client.get("/api/node/deployments/1/watchlist").status_code == 404
+    assert client.get("/api/node/deployments/999/watchlist").status_code == 404
     r = staff["admin"].post("/api/api-keys", json={"name": "x", "deployment_id": 999})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "deployment_id"]
 
 
-def test_oversight_issues_audit_tools_keys_and_they_do_nothing_more(staff: Staff) -> None:
+def test_oversight_issues_audit_tools_keys_and_they_do_nothing_more(
+        staff: Staff, clock: FakeClock) -> None:
     """An audit tool's key records equity audits and reads the register. Oversight issues
     it, not the admin: the audits it records are what the threshold gate holds the
     force's deployments to. It is never an oversight member: it cannot countersign an
@@ -172,11 +262,13 @@ def test_oversight_issues_audit_tools_keys_and_they_do_nothing_more(staff: Staff
     assert [k["name"] for k in ok(oversight.get("/api/oversight/audit-keys"))] == ["audit-cli"]
     ok(oversight.post(f"/api/oversight/audit-keys/{created['key']['id']}/revoke"))
     assert tool.get("/api/technology").status_code == 401
-    node = staff.node(name="van-9")  # a node key is not an audit tool's to revoke
+    draft = Scenario(staff, clock)
+    draft.draft()
+    node = staff.node(draft.deployment_id, name="van-9")  # not an audit tool's to revoke
     node_key = next(k for k in ok(admin.get("/api/api-keys")) if k["name"] == "van-9")
     assert oversight.post(f"/api/oversight/audit-keys/{node_key['id']}/revoke"
                           ).status_code == 404
-    assert node.get("/api/node/deployments/1").status_code != 401
+    assert node.get(f"/api/node/deployments/{draft.deployment_id}").status_code != 401
 
     with staff.platform.sessions.begin() as s:  # a key issued as "oversight" before
         s.add(m.ApiKey(name="old-audit", key_hash=hashlib.sha256(b"olfr_old").hexdigest(),

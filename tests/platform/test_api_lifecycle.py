@@ -52,7 +52,8 @@ def test_deployment_lifecycle_through_every_gate(scenario: Scenario) -> None:
     ok(operator.post(f"/api/alerts/{first['id']}/adjudication",
                      json={"adjudication": "false_match"}))
     ok(operator.post(f"/api/alerts/{first['id']}/outcome",
-                     json={"outcome": "not_engaged", "demographic_group": "group-b"}))
+                     json={"outcome": "not_engaged",
+                           "demographic_group": "Asian or Asian British"}))
 
     s.clock.advance(hours=8)
     ok(operator.post(s.url("/complete")))
@@ -74,7 +75,7 @@ def test_deployment_lifecycle_through_every_gate(scenario: Scenario) -> None:
     live = ok(staff["oversight"].get(s.url("/gates")))
     assert not live["all_passed"]
     text = str(public)
-    for private in ("CASE-123/A", "resident@example.org", "group-b"):
+    for private in ("CASE-123/A", "resident@example.org", "Asian or Asian British"):
         assert private not in text
 
     # The watchlist went with the deployment: descriptors and references deleted.
@@ -131,14 +132,16 @@ def test_an_override_needs_an_authoriser_who_asks_and_oversight_who_countersigns
     assert public["overrides"] == [] and public["status_text"] == "notice published"
 
     # Not the one who asked, nor any other role than oversight.
+    read = {"override_id": body["override"]["id"]}
     for role in ("authoriser", "planner", "operator", "councillor", "admin"):
         r = staff[role].post(s.url("/overrides/countersign"),
-                             json={"justification": COUNTERSIGNED_BECAUSE})
+                             json={**read, "justification": COUNTERSIGNED_BECAUSE})
         assert r.status_code == 403, role
-    r = staff["oversight"].post(s.url("/overrides/countersign"), json={"justification": "ok"})
+    r = staff["oversight"].post(s.url("/overrides/countersign"),
+                                json={**read, "justification": "ok"})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "justification"]
     override = ok(staff["oversight"].post(s.url("/overrides/countersign"),
-                                          json={"justification": COUNTERSIGNED_BECAUSE}))
+                                          json={**read, "justification": COUNTERSIGNED_BECAUSE}))
     assert override["status"] == "in_force" and override["countersigned_by"] == "oversight"
     assert ok(staff["planner"].get(s.url()))["status"] == "authorised"
     public = ok(staff.anon.get(f"/api/public/deployments/{s.reference}"))
@@ -149,7 +152,7 @@ def test_an_override_needs_an_authoriser_who_asks_and_oversight_who_countersigns
     assert shown["countersignature"] == COUNTERSIGNED_BECAUSE
     assert public["gates_basis"] == "authorise"
     assert staff["oversight"].post(s.url("/overrides/countersign"), json={
-        "justification": COUNTERSIGNED_BECAUSE}).status_code == 409  # nothing awaits
+        **read, "justification": COUNTERSIGNED_BECAUSE}).status_code == 409  # nothing awaits
 
     # The gates overridden at authorisation do not stop activation ...
     s.clock.now = START

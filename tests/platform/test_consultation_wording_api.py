@@ -35,6 +35,7 @@ def _keep(s: Scenario, where: str, reason: str = REASON, role: str = "planner") 
 def test_a_reason_lets_flagged_wording_open_and_is_published(scenario: Scenario) -> None:
     s = scenario
     s.draft()
+    s.publish_notice()
     c = _save(s, NEUTRAL, LEADING)
     assert [(i["where"], i["rule"], i["kept"]) for i in c["wording_issues"]] == [
         ("q2", "asks_for_support", False)]
@@ -93,6 +94,7 @@ def test_a_reason_must_be_substantive_and_for_flagged_wording(scenario: Scenario
 def test_a_sheet_reason_lapses_only_when_the_sheet_is_rewritten(scenario: Scenario) -> None:
     s = scenario
     s.draft()
+    s.publish_notice()
     _save(s, LEADING, benefits="")
     ok(_keep(s, "information_sheet"))  # the missing benefits, kept on purpose
     c = _save(s, NEUTRAL, benefits="")  # only the question changed

@@ -44,16 +44,31 @@ def test_stops_are_every_outcome_but_not_engaged() -> None:
 
 def test_rates_are_blank_when_there_is_nothing_to_divide_by() -> None:
     empty = Figures()
-    assert empty.false_alerts_per_alert is None and empty.false_alerts_per_1000_faces is None
+    assert empty.false_alerts_per_adjudicated_alert is None
+    assert empty.false_alerts_per_1000_tracks is None
     day = date(2026, 4, 2)
     # Alerts but no counts of faces (a node that never sent its counters): no per-face rate.
     no_faces = tally([], [AlertFacts("2026-04", day, Adjudication.FALSE_MATCH)])
-    assert no_faces.false_alerts_per_alert == 1.0
-    assert no_faces.false_alerts_per_1000_faces is None
-    assert figure_values(no_faces)["false_alerts_per_1000_faces"] is None
+    assert no_faces.false_alerts_per_adjudicated_alert == 1.0
+    assert no_faces.false_alerts_per_1000_tracks is None
+    assert figure_values(no_faces)["false_alerts_per_1000_tracks"] is None
     # Faces but no alerts: a rate of zero per face, none per alert.
     quiet = tally([CounterFacts("2026-04", day, 2500, 900)], [])
-    assert quiet.false_alerts_per_1000_faces == 0.0 and quiet.false_alerts_per_alert is None
+    assert quiet.false_alerts_per_1000_tracks == 0.0
+    assert quiet.false_alerts_per_adjudicated_alert is None
+
+
+def test_alerts_nobody_decided_on_are_not_counted_true() -> None:
+    """Six alerts left undecided and one decided false: the rate is 1 of 1 decided, not 1
+    of 7; with none decided there is no rate at all (not 0%), and the six show as pending."""
+    day = date(2026, 4, 2)
+    pending = [AlertFacts("2026-04", day, Adjudication.PENDING)] * 6
+    undecided = tally([], pending)
+    assert undecided.pending == 6 and undecided.adjudicated == 0
+    assert undecided.false_alerts_per_adjudicated_alert is None
+    assert figure_values(undecided)["false_alerts_per_adjudicated_alert"] is None
+    one_false = tally([], [*pending, AlertFacts("2026-04", day, Adjudication.FALSE_MATCH)])
+    assert one_false.false_alerts_per_adjudicated_alert == 1.0
 
 
 def test_tally_counts_groups_only_for_false_alerts() -> None:
@@ -68,7 +83,7 @@ def test_tally_counts_groups_only_for_false_alerts() -> None:
     ])
     assert f.false_alerts_by_group == {"g1": 2}
     assert f.false_alerts_group_not_recorded == 1
-    assert (f.stops, f.arrests, f.false_alerts_per_1000_faces) == (2, 1, 1.0)
+    assert (f.stops, f.arrests, f.false_alerts_per_1000_tracks) == (2, 1, 3.0)
     assert f.outcome_not_recorded == 1
 
 
@@ -143,9 +158,9 @@ def test_published_figures_cover_deployments_that_ran_in_total_and_by_month(
     total = row_values(published.total)
     assert total["faces_seen"] == 6500 and total["alerts"] == 10
     assert total["false_alerts"] == 4 and total["stops"] == 5 and total["arrests"] == 2
-    assert total["false_alerts_per_alert"] == 0.4
-    assert total["false_alerts_per_1000_faces"] == pytest.approx(0.6154, abs=1e-4)
-    assert published.total.false_alerts_by_group == {"group-a": 2, "group-b": 1}
+    assert total["false_alerts_per_adjudicated_alert"] == 0.4444  # 4 of the 9 decided (1 pending)
+    assert total["false_alerts_per_1000_tracks"] == pytest.approx(1.9048, abs=1e-4)
+    assert published.total.false_alerts_by_group == {"White": 2, "Asian or Asian British": 1}
 
     table = published.table()
     scopes = [(r["deployment"], r["month"]) for r in table.rows]
@@ -153,7 +168,8 @@ def test_published_figures_cover_deployments_that_ran_in_total_and_by_month(
                       ("all", "total"), (b.reference, "2026-05"), (b.reference, "total"),
                       (a_reference, "2026-03"), (a_reference, "2026-04"),
                       (a_reference, "total")]
-    assert table.columns[-2:] == ("false_alerts_group:group-a", "false_alerts_group:group-b")
+    assert table.columns[-2:] == ("false_alerts_group:Asian or Asian British",
+                                  "false_alerts_group:White")
     a_total = next(r for r in table.rows if r["deployment"] == a_reference
                    and r["month"] == "total")
     assert {k: a_total[k] for k in A_TOTAL} == A_TOTAL

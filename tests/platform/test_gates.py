@@ -50,6 +50,7 @@ from openlfr.governance.records import (
     DeploymentDossier,
     DeploymentFacts,
     EngagementEventFacts,
+    EngagementFormat,
     EquityAuditFacts,
     FeedbackFacts,
     FeedbackKind,
@@ -251,6 +252,11 @@ def test_derived_sections_are_written_from_records() -> None:
     findings = derive_consultation_findings(d.consultation, list(d.feedback))
     assert "closed with 12 response(s)" in findings
     assert "1 of 1 objection(s) have a published answer" in findings
+    # An objection whose text is withheld for abuse was received all the same.
+    withheld = derive_consultation_findings(d.consultation, [*d.feedback, feedback(
+        answered=False, hidden=True)])
+    assert "objection: 2, support: 1 (1 with the text withheld for abuse)." in withheld
+    assert "1 of 2 objection(s) have a published answer" in withheld
 
 
 # --- engagement reach ----------------------------------------------------------------------------
@@ -274,6 +280,22 @@ def test_engagement_reach_fails_with_no_attendees() -> None:
     assert not engagement_reach_gate(replace(good_dossier(), engagement=()), PARAMS).passed
 
 
+def test_a_post_to_followers_is_no_one_met() -> None:
+    """Five council briefings of 12, and a "written" entry for residents claiming 100
+    attendees (a force's social-media followers): written contact meets no one, so the
+    share is 0% and the gate fails, as if the post had not been logged."""
+    briefings = tuple(EngagementEventFacts(date(2026, 5, i), AudienceCategory.COUNCIL_OFFICIALS,
+                                           12, EngagementFormat.BRIEFING) for i in range(1, 6))
+    post = EngagementEventFacts(date(2026, 5, 6), AudienceCategory.RESIDENTS, 100,
+                                EngagementFormat.WRITTEN)
+    assert post.people_met == 0
+    result = engagement_reach_gate(replace(good_dossier(), engagement=(*briefings, post)), PARAMS)
+    assert not result.passed and "Only 0% of the 60 people" in result.reason
+    assert "written contact" in result.reason
+    alone = engagement_reach_gate(replace(good_dossier(), engagement=(post,)), PARAMS)
+    assert not alone.passed and "meets no one" in alone.reason
+
+
 # --- consultation and objections -----------------------------------------------------------------
 
 def test_consultation_gate_fails_while_open() -> None:
@@ -292,9 +314,22 @@ def test_consultation_gate_fails_with_an_unanswered_objection() -> None:
     assert not result.passed and "1 objection(s) have no published answer" in result.reason
 
 
-def test_objection_hidden_for_abuse_does_not_block() -> None:
-    d = replace(good_dossier(), feedback=(feedback(answered=False, hidden=True),))
-    assert consultation_gate(d, PARAMS).passed
+def test_an_objection_whose_text_is_withheld_for_abuse_still_needs_its_answer() -> None:
+    """Hiding withholds the words, not the objection: it still blocks until answered, and
+    the gate says how many it counted with their text withheld."""
+    d = replace(good_dossier(), feedback=(feedback(), feedback(answered=False, hidden=True)))
+    result = consultation_gate(d, PARAMS)
+    assert not result.passed and result.reason == (
+        "1 objection(s) have no published answer yet (1 with the text withheld for abuse).")
+    answered = replace(d, feedback=(feedback(), feedback(hidden=True)))
+    result = consultation_gate(answered, PARAMS)
+    assert result.passed and result.reason.endswith(
+        "all 2 objection(s) have a published answer (1 with the text withheld for abuse).")
+    after = START + timedelta(days=10)  # past the item's deadline
+    late = replace(d, feedback=(feedback(FeedbackKind.QUESTION, answered=False, hidden=True),),
+                   as_of=after)
+    assert unanswered_overdue(late, after) == 1 and not consultation_gate(late, PARAMS).passed
+    assert "(1 with the text withheld for abuse)" in consultation_gate(late, PARAMS).reason
 
 
 def test_unanswered_questions_past_deadline_are_counted_overdue() -> None:
@@ -568,6 +603,7 @@ SUSPEND = replace(MOTION, stance=MotionStance.SUSPEND,
                   points=("Suspend LFR in the borough.", "Publish every past deployment's "
                           "false alerts."))
 ANSWERED = START - timedelta(days=30)
+RESPONSE = "We have commissioned a review and explain below why we still plan this."
 
 
 def test_motion_covering_the_borough_without_response_fails() -> None:
@@ -577,8 +613,27 @@ def test_motion_covering_the_borough_without_response_fails() -> None:
 
 
 def test_motion_with_published_response_passes() -> None:
-    answered = replace(MOTION, response_published_at=ANSWERED)
+    answered = replace(MOTION, response_published_at=ANSWERED, response=RESPONSE)
     assert council_motions_gate(replace(good_dossier(), motions=(answered,)), PARAMS).passed
+
+
+@pytest.mark.parametrize(("points", "response", "answers", "gap"), [
+    ((), "Noted.", (), "the response says nothing of substance"),
+    (("Give four weeks' notice.",), RESPONSE, ("n/a",), "point 1 has no answer of substance"),
+    (("Give four weeks' notice.",), RESPONSE, (), "not every point has an answer"),
+])
+def test_a_response_without_substance_does_not_answer_a_motion(
+        points: tuple[str, ...], response: str, answers: tuple[str, ...], gap: str) -> None:
+    """A response stored before the rule counts only if it passes it."""
+    thin = replace(MOTION, response_published_at=ANSWERED, response=response, points=points,
+                   point_answers=answers)
+    result = council_motions_gate(replace(good_dossier(), motions=(thin,)), PARAMS)
+    assert not result.passed and gap in result.reason and result.overridable
+    # The configured minimum is the gate's too.
+    full = replace(thin, response=RESPONSE, point_answers=(RESPONSE,) * len(points))
+    assert council_motions_gate(replace(good_dossier(), motions=(full,)), PARAMS).passed
+    strict = replace(PARAMS, answer_min_chars=len(RESPONSE) + 1)
+    assert not council_motions_gate(replace(good_dossier(), motions=(full,)), strict).passed
 
 
 @pytest.mark.parametrize("stance", [MotionStance.SUSPEND, MotionStance.OPPOSE])
@@ -589,11 +644,18 @@ def test_a_motion_asking_to_stop_lfr_is_never_lifted_by_a_response_alone(
     motion = replace(SUSPEND, stance=stance)
     unanswered = council_motions_gate(replace(good_dossier(), motions=(motion,)), PARAMS)
     assert not unanswered.passed and not unanswered.overridable
-    one_point = replace(motion, response_published_at=ANSWERED, point_answers=("No.",))
+    one_point = replace(motion, response_published_at=ANSWERED, response=RESPONSE,
+                        point_answers=("Not suspended: a named suspect is sought here.",))
     result = council_motions_gate(replace(good_dossier(), motions=(one_point,)), PARAMS)
     assert not result.passed and not result.overridable
     assert "answered each of its points" in str(result.override_refusal)
-    every_point = replace(one_point, point_answers=("No: see the response.", "Yes, below."))
+    # "No." and "n/a" answer nothing: still no override.
+    thin = replace(one_point, point_answers=("No.", "n/a"))
+    result = council_motions_gate(replace(good_dossier(), motions=(thin,)), PARAMS)
+    assert not result.passed and not result.overridable
+    every_point = replace(one_point, point_answers=(
+        "Not suspended: a named suspect is sought here, see the assessment.",
+        "Yes: every past deployment's false alerts are published on the register."))
     result = council_motions_gate(replace(good_dossier(), motions=(every_point,)), PARAMS)
     assert not result.passed and result.overridable
     assert "only a countersigned override can" in result.reason

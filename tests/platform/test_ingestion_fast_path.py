@@ -27,7 +27,7 @@ def _alert(uid: str, entry: int, minutes: int = 10, **extra: Any) -> dict[str, A
 
 
 def _counters(batch_id: str, faces: int = 40) -> dict[str, Any]:
-    return {"batch_id": batch_id, "faces_seen": faces, "tracks": 12}
+    return {"batch_id": batch_id, "faces_seen": faces, "tracks": min(12, faces)}
 
 
 def _active(s: Scenario) -> tuple[int, str]:
@@ -172,7 +172,8 @@ def test_the_powers_table_is_still_asked(scenario_on: Scenario) -> None:
                   201)["id"]
     scoped = s.staff.node(other_id, name="van-2")
     r = scoped.post(f"{url}/alerts", json=_alert("wrong-deployment", entry))
-    assert r.status_code == 409 and "limited to deployment" in r.json()["detail"]
+    assert r.status_code == 404  # as if it did not exist: a key learns nothing of others
+    assert r.json()["detail"] == f"deployment {s.deployment_id} does not exist"
     r = s.staff.node(s.deployment_id).post("/api/node/deployments/999999/alerts",
                                            json=_alert("no-deployment", entry))
     assert r.status_code == 404

@@ -28,8 +28,10 @@ import pytest
 from console_helpers import active_with_photo, authorised_with_photo, post_alert
 from platform_helpers import START, Scenario, Staff, ok
 
+from openlfr.services import live, users
 from openlfr.services.live import LiveFeed
-from openlfr.services.platform import Platform
+from openlfr.services.platform import SYSTEM_ACTOR, Platform, Role
+from openlfr.services.schemas import ApiKeyIn
 from openlfr.settings import Settings
 from openlfr.web.api.live import POLL_INTERVAL_S
 from openlfr.web.deps import SESSION_COOKIE
@@ -189,7 +191,7 @@ def test_alerts_adjudications_outcomes_and_counters_arrive_live(
         assert (counters["confirmed"], counters["pending"]) == (1, 0)
 
         ok(operator.post(f"/api/alerts/{alert['id']}/outcome",
-                         json={"outcome": "arrest", "demographic_group": "not recorded"}))
+                         json={"outcome": "arrest", "demographic_group": "Not stated"}))
         assert stream.next_of("alert-updated", ARRIVAL_LIMIT_S).data["outcome"] == "arrest"
 
         ok(node.post(f"/api/node/deployments/{s.deployment_id}/counters", json={
@@ -283,6 +285,83 @@ def test_only_operators_and_authorisers_may_listen(scenario: Scenario, base_url:
     assert r.status_code == 422 and "last-event-id" in r.text.lower()
     with listening(s.staff, base_url, s.deployment_id, role="authoriser") as stream:
         assert stream.next_of("status").data["status"] == "active"
+
+
+def _user_id(s: Scenario, username: str) -> int:
+    return next(u["id"] for u in ok(s.staff["admin"].get("/api/users"))
+                if u["username"] == username)
+
+
+def _deactivate(s: Scenario) -> None:
+    ok(s.staff["admin"].patch(f"/api/users/{_user_id(s, 'operator')}", json={"active": False}))
+
+
+def _log_out(s: Scenario) -> None:
+    ok(s.staff["operator"].post("/api/auth/logout"), 204)
+
+
+def _make_planner(s: Scenario) -> None:
+    ok(s.staff["admin"].patch(f"/api/users/{_user_id(s, 'operator')}",
+                              json={"role": "planner"}))
+
+
+@pytest.mark.parametrize("lose_access", [_deactivate, _log_out, _make_planner],
+                         ids=["deactivated", "logged-out", "role-changed"])
+def test_the_stream_ends_once_the_watcher_may_no_longer_watch(
+        scenario: Scenario, base_url: str, lose_access: Any) -> None:
+    """The power is asked again at each wake, not only when the stream opens: an operator
+    deactivated, logged out or moved to another role is sent nothing more (not the alert
+    that woke the stream), and the stream ends; the browser's reconnect is refused."""
+    s = scenario
+    entry_id = active_with_photo(s)
+    node = s.staff.node(s.deployment_id)
+    s.staff["admin"]  # noqa: B018 (the admin's account, before the stream opens)
+    with listening(s.staff, base_url, s.deployment_id) as stream:
+        stream.rest()
+        before = post_alert(s, node, entry_id, "alert-while-allowed")
+        assert stream.next_of("alert", ARRIVAL_LIMIT_S).data["id"] == before["id"]
+        stream.rest()
+        lose_access(s)
+        post_alert(s, node, entry_id, "alert-after-losing-access")
+        assert stream.ended.wait(ARRIVAL_LIMIT_S), "the stream did not end"
+        assert [e.event for e in stream.rest(0.2)] == []
+    with listening(s.staff, base_url, s.deployment_id) as again:
+        assert again.response.status_code in (401, 403)
+
+
+def test_a_stream_with_nothing_to_send_ends_at_the_next_poll(
+        scenario: Scenario, base_url: str) -> None:
+    s = scenario
+    active_with_photo(s)
+    s.staff["admin"]  # noqa: B018
+    with listening(s.staff, base_url, s.deployment_id) as stream:
+        stream.rest()
+        _deactivate(s)
+        assert stream.ended.wait(POLL_INTERVAL_S + ARRIVAL_LIMIT_S), "the stream did not end"
+
+
+def test_asking_again_reads_and_never_writes(scenario: Scenario) -> None:
+    """``still_may_watch``, asked at every wake: a session that ended or a key revoked
+    stands for no one, and a key's "last used" is not written by the check."""
+    s = scenario
+    s.draft()
+    p = s.staff.platform
+    token = str(s.staff["operator"].cookies.get(SESSION_COOKIE))
+    assert live.still_may_watch(p, users.Credentials(session_token=token))
+    planner = str(s.staff["planner"].cookies.get(SESSION_COOKIE))
+    assert not live.still_may_watch(p, users.Credentials(session_token=planner))
+    assert not live.still_may_watch(p, users.Credentials())
+    key = users.create_api_key(p, SYSTEM_ACTOR, ApiKeyIn(name="van-1",
+                                                         deployment_id=s.deployment_id))
+    seen = users.actor_for_credentials(p, users.Credentials(api_key=key.secret))
+    assert seen is not None and seen.role is Role.NODE  # a key, not a console watcher:
+    assert not live.still_may_watch(p, users.Credentials(api_key=key.secret))
+    assert next(k for k in users.list_api_keys(p, SYSTEM_ACTOR)
+                if k.id == key.key.id).last_used_at is None
+    users.revoke_api_key(p, SYSTEM_ACTOR, key.key.id)
+    assert users.actor_for_credentials(p, users.Credentials(api_key=key.secret)) is None
+    ok(s.staff["operator"].post("/api/auth/logout"), 204)
+    assert not live.still_may_watch(p, users.Credentials(session_token=token))
 
 
 def test_after_completion_late_alerts_arrive_until_late_delivery_closes(

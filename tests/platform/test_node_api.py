@@ -42,8 +42,9 @@ def test_status_says_whether_a_node_may_run_and_why_not(scenario: Scenario) -> N
     assert node.get("/api/node/deployments/by-reference/nonsense").status_code == 422
     other_id = ok(staff["planner"].post("/api/deployments", json=s.deployment_body()), 201)["id"]
     other = staff.node(other_id, name="van-2")
-    r = other.get(f"/api/node/deployments/{s.deployment_id}")
-    assert r.status_code == 409 and "limited to deployment" in r.json()["detail"]
+    r = other.get(f"/api/node/deployments/{s.deployment_id}")  # as if it did not exist
+    assert r.status_code == 404
+    assert r.json()["detail"] == f"deployment {s.deployment_id} does not exist"
     assert staff["operator"].get(f"/api/node/deployments/{s.deployment_id}").status_code == 403
 
 

@@ -61,7 +61,7 @@ class Active:
 
     @staticmethod
     def counters(batch_id: str, faces: int = 40) -> dict[str, Any]:
-        return {"batch_id": batch_id, "faces_seen": faces, "tracks": 12}
+        return {"batch_id": batch_id, "faces_seen": faces, "tracks": min(12, faces)}
 
     def submit_alert(self, uid: str, **extra: Any) -> Future[m.Alert]:
         return alerts.submit_alert(self.platform, self.node, self.deployment_id,

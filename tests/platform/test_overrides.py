@@ -1,18 +1,24 @@
 """Two-person overrides through the API: failures that can never be overridden, a second
 person who is really another person, a countersignature that covers only what was asked
-about, newer requests replacing older ones, overrides lapsing with the authorisation,
-and council motions that ask to stop LFR."""
+about (the gates, and how each failed: its failure key), and only the request the signer
+read, newer requests replacing older ones, overrides lapsing with the authorisation or a
+changed watchlist, and council motions that ask to stop LFR."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
 from platform_helpers import (
     ASKED_BECAUSE,
+    AUDITED_GROUPS,
+    AUDITED_WITHIN_LIMIT,
     COUNTERSIGNED_BECAUSE,
     START,
+    WATCHLIST_MODEL,
     Scenario,
+    descriptor,
     new_client,
     ok,
 )
@@ -32,9 +38,11 @@ def _ask(s: Scenario, action: str = "authorise") -> Any:
     return r.json()["override"]
 
 
-def _countersign(s: Scenario, client: Any = None) -> Any:
+def _countersign(s: Scenario, asked: dict[str, Any], client: Any = None) -> Any:
+    """A member of oversight countersigns the request ``asked``, which they read."""
     return (client or s.staff["oversight"]).post(
-        s.url("/overrides/countersign"), json={"justification": COUNTERSIGNED_BECAUSE})
+        s.url("/overrides/countersign"),
+        json={"override_id": asked["id"], "justification": COUNTERSIGNED_BECAUSE})
 
 
 def test_failures_that_can_never_be_overridden_are_refused_with_the_reason(
@@ -66,7 +74,7 @@ def test_the_countersignature_must_come_from_another_person(scenario: Scenario) 
     s, staff = scenario, scenario.staff
     s.prepare()
     s.late_objection()
-    _ask(s)
+    asked = _ask(s)
     accounts = ok(staff["admin"].get("/api/users"))
     uid = next(u["id"] for u in accounts if u["username"] == "authoriser")
     # The admin cannot make anyone oversight (else one admin could sign both halves)...
@@ -75,7 +83,7 @@ def test_the_countersignature_must_come_from_another_person(scenario: Scenario) 
     # ... and one made oversight from the platform's command line is still one person.
     users.update_user(staff.platform, SYSTEM_ACTOR, uid, UserPatch(role="oversight"))
     same_person = staff.login("authoriser")
-    r = _countersign(s, same_person)
+    r = _countersign(s, asked, same_person)
     assert r.status_code == 409 and "needs two people" in r.json()["detail"]
     assert ok(staff["planner"].get(s.url()))["status"] == "notice_published"
 
@@ -85,12 +93,12 @@ def test_a_countersignature_covers_only_the_gates_that_were_asked_about(
     s, staff = scenario, scenario.staff
     s.prepare()
     s.late_objection()
-    _ask(s)
+    asked = _ask(s)
     ok(staff["oversight"].post("/api/motions", json={
         "body": "Lambeth Council", "passed_on": "2026-03-10", "stance": "conditions",
         "summary": "Four weeks' notice in the ward, please.", "areas": ["Lambeth/Vauxhall"]}),
         201)
-    r = _countersign(s)
+    r = _countersign(s, asked)
     assert r.status_code == 409
     assert "these gates fail too: council_motions" in r.json()["detail"]
     assert ok(staff["planner"].get(s.url()))["status"] == "notice_published"
@@ -105,7 +113,7 @@ def test_a_newer_request_replaces_the_older_and_audit_records_both_steps(
     listed = {o["id"]: o for o in ok(staff["planner"].get(s.url("/overrides")))}
     assert listed[first["id"]]["status"] == "superseded"
     assert listed[second["id"]]["status"] == "awaiting_countersignature"
-    ok(_countersign(s))
+    ok(_countersign(s, second))
     listed = {o["id"]: o for o in ok(staff["planner"].get(s.url("/overrides")))}
     assert listed[second["id"]]["status"] == "in_force"
     public = ok(staff.anon.get(f"/api/public/deployments/{s.reference}"))
@@ -158,8 +166,7 @@ def test_a_motion_asking_to_stop_lfr_is_lifted_only_by_answers_and_two_signature
     assert r.status_code == 409
     [gate] = r.json()["failing_gates"]
     assert gate["name"] == "council_motions" and gate["override_refusal"] is None
-    _ask(s)
-    ok(_countersign(s))
+    ok(_countersign(s, _ask(s)))
     public = ok(staff.anon.get(f"/api/public/deployments/{s.reference}"))
     assert public["status"] == "authorised" and public["went_ahead_despite"] == [
         "council_motions"]
@@ -171,7 +178,214 @@ def test_countersigning_needs_a_login_and_the_oversight_role(scenario: Scenario)
     s = scenario
     s.prepare()
     s.late_objection()
-    _ask(s)
-    assert _countersign(s, new_client(s.staff.app)).status_code == 401
-    assert _countersign(s, s.staff["councillor"]).status_code == 403
+    asked = _ask(s)
+    assert _countersign(s, asked, new_client(s.staff.app)).status_code == 401
+    assert _countersign(s, asked, s.staff["councillor"]).status_code == 403
     assert ok(s.staff["planner"].get(s.url()))["status"] == "notice_published"
+
+
+# --- an override covers the failure signed for, not the gate ------------------------------
+
+def _never_audited(s: Scenario) -> int:
+    """Everything passes but the threshold gate: the engine was never audited for equity.
+    Returns the technology register entry."""
+    tech = ok(s.staff["admin"].post("/api/technology", json={
+        "algorithm": "dlib ResNet descriptor + cosine", "model_version": WATCHLIST_MODEL,
+        "vendor_or_project": "openlfr", "default_threshold": 0.64}), 201)["id"]
+    s.draft(technology_id=tech)
+    ok(s.staff["planner"].post(s.url("/propose")))
+    ok(s.staff["planner"].post(s.url("/publish-notice")))
+    s.engage()
+    s.consult()
+    s.assess()
+    s.object_and_answer()
+    s.watchlist()
+    s.clock.now = START - timedelta(hours=12)
+    ok(s.staff["planner"].post(s.url("/watchlist/build")))
+    return int(tech)
+
+
+def _failing(s: Scenario) -> list[str]:
+    return [g["name"] for g in ok(s.staff["planner"].get(s.url("/gates")))["gates"]
+            if not g["passed"]]
+
+
+def test_a_threshold_lowered_after_the_override_is_not_what_was_signed_for(
+        scenario: Scenario) -> None:
+    """Two people went ahead at 0.64 on an engine never audited; one planner lowering it to
+    0.30 is another failure: the amendment says so, the authorisation and the override
+    are withdrawn, and nobody can activate at 0.30 on the old signatures."""
+    s, staff = scenario, scenario.staff
+    _never_audited(s)
+    assert _failing(s) == ["threshold"]
+    override = s.override()
+    assert [g["name"] for g in override["failing_gates"]] == ["threshold"]
+    assert override["failing_gates"][0]["key"]  # what was signed for
+    assert ok(staff["planner"].get(s.url()))["status"] == "authorised"
+
+    amendment = ok(staff["planner"].post(s.url("/amendments"), json={
+        "record": "plan", "reason": "Operational tuning of the matcher for the day.",
+        "changes": {"threshold": 0.30}}), 201)
+    assert amendment["gate_changes"] == [{"name": "threshold", "passed_before": False,
+                                          "passed_after": False, "failure_changed": True}]
+    assert amendment["status_after"] == "notice_published"
+    for page in (staff.anon.get(f"/deployments/{s.reference}").text,
+                 staff["planner"].get(f"/staff/deployments/{s.deployment_id}").text):
+        assert "threshold (fails otherwise than it did: an override signed for it no " \
+               "longer covers it)" in " ".join(page.split())
+    [shown] = ok(staff["planner"].get(s.url("/overrides")))
+    assert shown["status"] == "lapsed" and "amended" in shown["closed_reason"]
+    s.clock.now = START
+    assert staff["operator"].post(s.url("/activate")).status_code == 409
+    assert ok(staff["planner"].get(s.url()))["status"] == "notice_published"
+
+
+def test_an_amendment_that_leaves_the_failure_as_it_was_keeps_the_override(
+        scenario: Scenario) -> None:
+    s, staff = scenario, scenario.staff
+    _never_audited(s)
+    s.override()
+    amendment = ok(staff["planner"].post(s.url("/amendments"), json={
+        "record": "plan", "reason": "The title now names the station as residents call it.",
+        "changes": {"title": "Vauxhall bus station"}}), 201)
+    assert amendment["gate_changes"] == [] and amendment["status_after"] == "authorised"
+    s.clock.now = START
+    ok(staff["operator"].post(s.url("/activate")))
+    assert ok(staff["planner"].get(s.url()))["status"] == "active"
+
+
+def test_a_gate_failing_otherwise_at_activation_is_not_covered(scenario: Scenario) -> None:
+    """An equity audit recorded after authorisation finds 0.64 unfair: the threshold gate
+    still fails, but not as it did when two people signed for it (no audit at all)."""
+    s, staff = scenario, scenario.staff
+    tech = _never_audited(s)
+    s.override()
+    ok(staff["oversight"].post(f"/api/technology/{tech}/equity-audits", json={
+        "conducted_on": "2026-01-15", "dataset": "balanced test set",
+        "engine_version": "0.1.0", "thresholds_swept": [0.5, 0.55, 0.6, 0.65],
+        "group_results": AUDITED_GROUPS, "identification": AUDITED_WITHIN_LIMIT,
+        "recommended_threshold": 0.7, "fair_threshold": 0.7}), 201)
+    s.clock.now = START
+    r = staff["operator"].post(s.url("/activate"))
+    assert r.status_code == 409
+    assert [g["name"] for g in r.json()["failing_gates"]] == ["threshold"]
+    assert ok(staff["planner"].get(s.url()))["status"] == "authorised"
+    # The new failure needs two signatures of its own.
+    ok(_countersign(s, _ask(s, "activate")))
+    assert ok(staff["planner"].get(s.url()))["status"] == "active"
+
+
+def test_a_watchlist_changed_after_authorisation_is_not_covered(scenario: Scenario) -> None:
+    """An override signed because the watchlist was built three days early does not cover
+    entries one planner adds afterwards in a category the policy forbids, with old
+    images: the override lapses (an audit event says why) and activation is refused."""
+    s, staff = scenario, scenario.staff
+    s.equity_audit()
+    s.draft(technology_id=s.equity_audit())
+    ok(staff["planner"].post(s.url("/propose")))
+    ok(staff["planner"].post(s.url("/publish-notice")))
+    s.engage()
+    s.consult()
+    s.assess()
+    s.object_and_answer()
+    s.watchlist()
+    s.clock.now = START - timedelta(days=3)
+    ok(staff["planner"].post(s.url("/watchlist/build")))
+    assert _failing(s) == ["watchlist_rules"]
+    override = s.override()
+    assert ok(staff["planner"].get(s.url()))["status"] == "authorised"
+
+    for i in range(3):
+        ok(staff["planner"].post(s.url("/watchlist/entries"), json={
+            "subject_ref": f"PROTEST-{i}", "category": "protest_organiser", "source": "intel",
+            "authorised_by": "Sgt X", "image_taken_on": "2020-01-10",
+            "descriptors": [descriptor(i)]}), 201)
+    ok(staff["planner"].post(s.url("/watchlist/build")))
+    [shown] = ok(staff["planner"].get(s.url("/overrides")))
+    assert shown["id"] == override["id"] and shown["status"] == "lapsed"
+    assert "added to the watchlist" in shown["closed_reason"]
+    with staff.platform.sessions() as session:
+        lapsed = list(session.scalars(select(m.AuditEvent).where(
+            m.AuditEvent.action == "override.lapsed")))
+    [details] = [json.loads(e.details) for e in lapsed]
+    assert details["override_id"] == override["id"] and details["gates"] == ["watchlist_rules"]
+    public = ok(staff.anon.get(f"/api/public/deployments/{s.reference}"))
+    assert public["went_ahead_despite"] == []
+
+    s.clock.now = START
+    r = staff["operator"].post(s.url("/activate"))
+    assert r.status_code == 409
+    [gate] = r.json()["failing_gates"]
+    assert gate["name"] == "watchlist_rules" and "protest_organiser" in gate["reason"]
+    assert ok(staff["planner"].get(s.url()))["status"] == "authorised"
+
+
+def test_a_rebuild_that_mends_the_failure_leaves_the_override_standing(
+        scenario: Scenario) -> None:
+    """Rebuilt within 24 hours of the start, the watchlist passes: nothing is covered
+    that was not signed for, and the override stays on the record."""
+    s, staff = scenario, scenario.staff
+    s.prepare()
+    s.clock.now = START - timedelta(days=3)
+    ok(staff["planner"].post(s.url("/watchlist/build")))
+    override = s.override()
+    s.clock.now = START - timedelta(hours=2)
+    ok(staff["planner"].post(s.url("/watchlist/build")))
+    [shown] = ok(staff["planner"].get(s.url("/overrides")))
+    assert shown["id"] == override["id"] and shown["status"] == "in_force"
+    s.clock.now = START
+    ok(staff["operator"].post(s.url("/activate")))
+
+
+def test_overrides_signed_before_failures_were_keyed_cover_nothing(scenario: Scenario) -> None:
+    """An override stored without failure keys (older data) is not widened to cover
+    whatever the gate finds now: activation needs a new, keyed override."""
+    s, staff = scenario, scenario.staff
+    _never_audited(s)
+    override = s.override()
+    with staff.platform.sessions.begin() as session:
+        row = session.get(m.GateOverride, override["id"])
+        assert row is not None
+        row.failing_gates = [{"name": g["name"], "reason": g["reason"]}
+                             for g in row.failing_gates]
+    s.clock.now = START
+    assert staff["operator"].post(s.url("/activate")).status_code == 409
+    ok(_countersign(s, _ask(s, "activate")))
+    assert ok(staff["planner"].get(s.url()))["status"] == "active"
+
+
+# --- a countersignature is of the request the signer read --------------------------------
+
+def test_a_countersignature_lands_only_on_the_request_its_signer_read(
+        scenario: Scenario) -> None:
+    """The authoriser replaces the request oversight is reading with other words: the
+    countersignature of the first is refused, and puts nothing in force."""
+    s, staff = scenario, scenario.staff
+    s.prepare()
+    s.late_objection()
+    read = _ask(s)
+    replaced = ok(staff["authoriser"].post(s.url("/authorise"), json={
+        "override_justification": "We are going ahead whatever residents say about this "
+                                  "one."}), 202)["override"]
+    r = _countersign(s, read)
+    assert r.status_code == 409
+    assert r.json()["detail"].startswith(
+        f"override {read['id']} was replaced by a newer request; the request awaiting a "
+        f"countersignature is override {replaced['id']}")
+    listed = {o["id"]: o["status"] for o in ok(staff["planner"].get(s.url("/overrides")))}
+    assert listed == {read["id"]: "superseded", replaced["id"]: "awaiting_countersignature"}
+    assert ok(staff["planner"].get(s.url()))["status"] == "notice_published"
+    # A client that names no request is told what is missing, not given the latest one.
+    r = staff["oversight"].post(s.url("/overrides/countersign"),
+                                json={"justification": COUNTERSIGNED_BECAUSE})
+    assert r.status_code == 422
+    assert [e["loc"] for e in r.json()["detail"]] == [["body", "override_id"]]
+    # An id from elsewhere is no request here.
+    r = _countersign(s, {"id": replaced["id"] + 100})
+    assert r.status_code == 409 and "is not a request on this deployment" in r.json()["detail"]
+    # Having read the new one, oversight may countersign it.
+    signed = ok(_countersign(s, replaced))
+    assert signed["id"] == replaced["id"] and signed["status"] == "in_force"
+    assert ok(staff["planner"].get(s.url()))["status"] == "authorised"
+    r = _countersign(s, replaced)
+    assert r.status_code == 409 and "no override is awaiting" in r.json()["detail"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
-from platform_helpers import ROLES, Staff, new_client
+from platform_helpers import ROLES, FakeClock, Scenario, Staff, new_client
 
 import openlfr.services
 from openlfr.governance.lifecycle import Transition
@@ -52,11 +52,15 @@ def _concrete(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "999999", path.replace("{reference}", "LFR-2026-0001"))
 
 
-def test_every_api_route_answers_every_role_as_the_powers_table_says(staff: Staff) -> None:
+def test_every_api_route_answers_every_role_as_the_powers_table_says(
+        staff: Staff, clock: FakeClock) -> None:
     """Walk the route table: each route names one action; for every role (and anonymous
     callers and node keys) the answer is 401/403 exactly when the table says no."""
     callers = {role: staff[role] for role in ROLES}
-    callers["node"] = staff.node()
+    # A node key serves one deployment (the walk's ids are none of its own: 404).
+    own = Scenario(staff, clock)
+    own.draft()
+    callers["node"] = staff.node(own.deployment_id)
     callers["audit_tool"] = staff.node(name="audit-cli", role="audit_tool")
     callers["public"] = staff.anon
     checked = 0
@@ -148,6 +152,7 @@ USE_CASES: dict[str, Action] = {
     "nodes.node_deployment_by_reference": Action.NODE_RUN,
     "nodes.node_deployment_status": Action.NODE_RUN,
     "nodes.record_watchlist_dropped": Action.NODE_RUN,
+    "nodes.release_watchlist": Action.NODE_RUN,
     "collective.collective_objections": Action.FEEDBACK_READ,
     "collective.file_collective": Action.COLLECTIVE_OBJECT,
     "collective.record_hearing": Action.COLLECTIVE_HEARING,
@@ -195,7 +200,8 @@ USE_CASES: dict[str, Action] = {
 #: Helpers that take an actor only to name it in the audit log, or that the use cases
 #: above call after checking; and the lifecycle use case, whose action depends on the
 #: transition (tested per transition below).
-NOT_USE_CASES = {"nodes.require_node_delivery", "powers.require", "powers.require_area",
+NOT_USE_CASES = {"nodes.require_node_delivery", "nodes.require_own_deployment",
+                 "powers.require", "powers.require_area",
                  "watchlists.require_node_key", "watchlists.require_node_access",
                  "reports.record_changed_after_completion", "deployments.apply_transition",
                  "deployments.transition_deployment"}

@@ -73,13 +73,13 @@ def test_review_is_generated_at_completion_with_figures_feedback_and_gates(
     html = s.staff.anon.get(f"/deployments/{s.reference}/review").text
     assert 'data-version="1"' in html and _versions(html) == [1]
     assert "deployment completed" in html
-    assert _figure(html, "faces_seen") == "4,500"
+    assert _figure(html, "tracks") == "1,400"
     assert _figure(html, "alerts") == "8" and _figure(html, "false_alerts") == "3"
-    assert _figure(html, "false_alerts_per_1000_faces") == "0.6667"
+    assert _figure(html, "false_alerts_per_1000_tracks") == "2.1429"
     assert _figure(html, "stops") == "4" and _figure(html, "arrests") == "1"
     assert _figure(html, "pending") == "1"
     assert 'data-key="March 2026"' in html and 'data-key="April 2026"' in html
-    assert 'data-group="group-a"' in html and 'data-group="group-b"' in html
+    assert 'data-group="White"' in html and 'data-group="Asian or Asian British"' in html
     # Answered and unanswered feedback, gate history at both decisions, no override.
     assert "I do not want my face scanned" in html and "Faces that match nobody" in html
     assert html.count('data-test="review-answered"') == 1
@@ -109,14 +109,14 @@ def test_late_adjudication_and_oversight_review_publish_new_versions(
     assert _versions(html) == [2, 1]
     assert f"alert {ids['a7']} adjudicated after completion" in html
     assert _figure(html, "false_alerts") == "4" and _figure(html, "pending") == "0"
-    decide(s, ids["a7"], None, "not_engaged", "group-c")
+    decide(s, ids["a7"], None, "not_engaged", "Mixed or multiple ethnic groups")
     ok(s.staff["oversight"].post(s.url("/review"), json={
         "summary": "Four false alerts in eight; none led to an arrest."}))
     html = s.staff.anon.get(f"/deployments/{s.reference}/review").text
     assert _versions(html) == [4, 3, 2, 1]
     assert "oversight review recorded" in html
     assert 'data-test="review-summary-text">Four false alerts in eight' in html
-    assert 'data-group="group-c"' in html
+    assert 'data-group="Mixed or multiple ethnic groups"' in html
     # Every version stays published as it was.
     v1 = s.staff.anon.get(f"/deployments/{s.reference}/review?version=1").text
     assert 'data-version="1"' in v1 and 'data-test="older-version"' in v1
@@ -159,13 +159,15 @@ def test_review_pdf_carries_the_figures(scenario: Scenario) -> None:
     assert r.content.startswith(b"%PDF")
     text = _pdf_text(r.content)
     assert s.reference in text and "Version 2" in text
-    for label, value in (("Faces seen", "4,500"), ("Alerts", "8"), ("False alerts", "4"),
-                         ("False alerts per 1,000 faces", "0.8889"), ("Stops", "4"),
+    for label, value in (("Faces passing (tracks)", "1,400"),
+                         ("Face detections (each face on each frame)", "4,500"),
+                         ("Alerts", "8"), ("False alerts", "4"),
+                         ("False alerts per 1,000 faces passing", "2.8571"), ("Stops", "4"),
                          ("Arrests", "1")):
         assert f"{label} {value}" in text, (label, value, text[:2000])
     assert "March 2026" in text and "April 2026" in text
     assert "31 March 2026, 21:00 BST (20:00 UTC)" in text  # London time first (A_START)
-    assert "group-a" in text and "I do not want my face scanned" in text
+    assert "White" in text and "I do not want my face scanned" in text
     assert "notice period" in text  # the gate history
     assert_no_personal_data(text)
     old = _pdf_text(s.staff.anon.get(f"/deployments/{s.reference}/review.pdf?version=1").content)
@@ -222,7 +224,7 @@ def test_annual_report_sums_deployments_per_area_and_month(scenario: Scenario) -
     pdf = s.staff.anon.get(f"/reports/annual.pdf{query}")
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     text = _pdf_text(pdf.content)
-    assert "Faces seen 6,500" in text and "Hackney" in text and "Lambeth" in text
+    assert "Faces passing (tracks) 2,100" in text and "Hackney" in text and "Lambeth" in text
     assert "May 2026" in text and b.reference in text
 
 
@@ -276,7 +278,7 @@ def test_cli_writes_the_annual_report(scenario: Scenario, tmp_path: Path) -> Non
     pdf_run = runner.invoke(app, [*args, "--format", "pdf", "--out", str(out)],
                             env=env)
     assert pdf_run.exit_code == 0, pdf_run.stderr
-    assert "Faces seen 6,500" in _pdf_text(out.read_bytes())
+    assert "Faces passing (tracks) 2,100" in _pdf_text(out.read_bytes())
     json_run = runner.invoke(app, [*args, "--format", "json"], env=env)
     assert '"faces_seen": 6500' in json_run.stdout
     bad = runner.invoke(app, ["report", "annual", "--from", "2026-06-01", "--to",

@@ -10,7 +10,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from platform_helpers import START, Scenario, ok
+from platform_helpers import ASKED_BECAUSE, COUNTERSIGNED_BECAUSE, START, Scenario, ok
 from portal_helpers import assert_no_personal_data, draft_elsewhere
 from staff_pages_helpers import errors_on, field_error, redirected_to, submit
 
@@ -427,13 +427,21 @@ def test_failing_gates_need_a_two_person_override_with_long_enough_justification
 
     oversight = s.staff["oversight"]
     countersign = f"/staff/deployments/{s.deployment_id}/overrides/countersign"
-    r = submit(oversight, gates, countersign, {"countersign_justification": "Agreed."})
+    # The form names the request the signer read.
+    [asked] = ok(authoriser.get(s.url("/overrides")))
+    read = {"override_id": str(asked["id"])}
+    assert (f'name="override_id" value="{asked["id"]}"'
+            in oversight.get(gates).text)
+    r = submit(oversight, gates, countersign, {**read, "countersign_justification": "Agreed."})
     assert r.status_code == 422 and "at least 40 characters" in (
         field_error(r.text, "countersign_justification") or "")
     assert ok(authoriser.get(s.url()))["status"] == "notice_published"
     own = ("The threat assessment was shown to the oversight panel, which accepts it; the "
            "objection must be answered before the day.")
     r = submit(oversight, gates, countersign, {"countersign_justification": own})
+    assert r.status_code == 422 and "which request you read" in (
+        field_error(r.text, "countersign_justification") or "")
+    r = submit(oversight, gates, countersign, {**read, "countersign_justification": own})
     assert redirected_to(r, f"/staff/deployments/{s.deployment_id}")
     assert "countersigned" in r.headers["location"]
     assert ok(authoriser.get(s.url()))["status"] == "authorised"
@@ -445,6 +453,30 @@ def test_failing_gates_need_a_two_person_override_with_long_enough_justification
     assert 'data-test="override-banner"' in public
     assert "authorised despite 1 failed check" in public
     assert_no_personal_data(public)
+
+
+def test_the_countersign_form_signs_only_the_request_it_showed(scenario: Scenario) -> None:
+    """The authoriser replaces the request while oversight has the page open: the form's
+    countersignature is refused, and the page shows the request now waiting."""
+    s = scenario
+    s.prepare()
+    s.late_objection()
+    gates = f"/staff/deployments/{s.deployment_id}/gates"
+    countersign = f"/staff/deployments/{s.deployment_id}/overrides/countersign"
+    first = s.staff["authoriser"].post(s.url("/authorise"), json={
+        "override_justification": ASKED_BECAUSE}).json()["override"]
+    oversight = s.staff["oversight"]
+    assert f'name="override_id" value="{first["id"]}"' in oversight.get(gates).text
+    second = s.staff["authoriser"].post(s.url("/authorise"), json={
+        "override_justification": "We are going ahead whatever residents say about this "
+                                  "one."}).json()["override"]
+    r = submit(oversight, gates, countersign, {"override_id": str(first["id"]),
+                                               "countersign_justification": COUNTERSIGNED_BECAUSE})
+    assert r.status_code == 409
+    assert "replaced by a newer request" in (
+        field_error(r.text, "countersign_justification") or "")
+    assert f'name="override_id" value="{second["id"]}"' in r.text
+    assert ok(s.staff["planner"].get(s.url()))["status"] == "notice_published"
 
 
 def test_an_operator_cannot_override(scenario: Scenario) -> None:

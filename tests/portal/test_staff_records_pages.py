@@ -188,12 +188,19 @@ def test_feedback_inbox_answers_and_revises_and_shows_contact_only_to_staff(
     public = s.staff.anon.get(f"/deployments/{s.reference}").text
     assert answer in public
     assert_no_personal_data(public)
-    # The authoriser may revise it; the revision replaces it on the public page.
+    # The authoriser may revise it, saying why; the revision replaces it on the public
+    # page, and the earlier version stays there with the reason.
     revised = answer + " The assessment explains how."
     r = submit(s.staff["authoriser"], inbox, action, {f"answer-{objection}": revised,
                                                        f"outcome-{objection}": "not_upheld"})
+    assert r.status_code == 422 and errors_on(r.text) == [f"revision-{objection}"]
+    why = "The answer now points to where the assessment explains it."
+    r = submit(s.staff["authoriser"], inbox, action, {f"answer-{objection}": revised,
+                                                       f"outcome-{objection}": "not_upheld",
+                                                       f"revision-{objection}": why})
     assert redirected_to(r, inbox)
-    assert revised in s.staff.anon.get(f"/deployments/{s.reference}").text
+    public = s.staff.anon.get(f"/deployments/{s.reference}").text
+    assert revised in public and why in public and 'data-test="answer-version"' in public
     assert "Revise the published answer" in planner.get(inbox).text
     # Feedback of another deployment cannot be reached through this one's inbox.
     assert submit(planner, inbox, f"{inbox}/999/answer", {"answer-999": answer}

@@ -67,25 +67,25 @@ def test_dashboard_shows_totals_months_deployments_and_groups(scenario: Scenario
     r = s.staff.anon.get("/transparency")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     html = r.text
-    assert _figure(html, "totals", "faces_seen") == "6,500"
+    assert _figure(html, "totals", "tracks") == "2,100"
     assert _figure(html, "totals", "alerts") == "10"
     assert _figure(html, "totals", "false_alerts") == "4"
-    assert _figure(html, "totals", "false_alerts_per_alert") == "40.0%"
-    assert _figure(html, "totals", "false_alerts_per_1000_faces") == "0.6154"
+    assert _figure(html, "totals", "false_alerts_per_adjudicated_alert") == "44.4%"
+    assert _figure(html, "totals", "false_alerts_per_1000_tracks") == "1.9048"
     assert _figure(html, "totals", "stops") == "5"
     assert _figure(html, "totals", "arrests") == "2"
     march = _row(html, "by-month", "March 2026")
-    assert march["faces_seen"] == "1,500" and march["false_alerts"] == "2"
-    assert march["false_alerts_per_1000_faces"] == "1.3333" and march["stops"] == "2"
+    assert march["tracks"] == "500" and march["false_alerts"] == "2"
+    assert march["false_alerts_per_1000_tracks"] == "4" and march["stops"] == "2"
     april = _row(html, "by-month", "April 2026")
-    assert april["pending"] == "1" and april["false_alerts_per_alert"] == "25.0%"
+    assert april["pending"] == "1" and april["false_alerts_per_adjudicated_alert"] == "33.3%"
     may = _row(html, "by-month", "May 2026")
-    assert may["faces_seen"] == "2,000" and may["arrests"] == "1"
+    assert may["tracks"] == "700" and may["arrests"] == "1"
     assert _row(html, "per-deployment", s.reference)["alerts"] == "8"
-    assert _row(html, "per-deployment", b.reference)["false_alerts_per_1000_faces"] == "0.5"
+    assert _row(html, "per-deployment", b.reference)["false_alerts_per_1000_tracks"] == "1.4286"
     groups = dict(re.findall(r'data-test="group-row" data-group="([^"]*)"><td>[^<]*(?:<em>'
                              r'[^<]*</em>)?</td><td>(\d+)</td>', html))
-    assert groups == {"group-a": "2", "group-b": "1", "": "1"}
+    assert groups == {"White": "2", "Asian or Asian British": "1", "": "1"}
     # Links: the navigation, downloads, each deployment's data and review.
     assert 'data-test="nav-figures"' in html
     for href in ("/transparency.csv", "/transparency.json",
@@ -104,9 +104,9 @@ def test_charts_are_drawn_from_the_table_data_with_a_library_served_here(
     data = json.loads(re.search(r'<script type="application/json" id="figures-data">(.*?)'
                                 r'</script>', html, re.S).group(1))  # type: ignore[union-attr]
     assert data["months"] == ["March 2026", "April 2026", "May 2026"]
-    assert data["faces_seen"] == [1500, 3000, 2000]
+    assert data["tracks"] == [500, 900, 700]
     assert data["false_alerts"] == [2, 1, 1] and data["confirmed"] == [1, 2, 1]
-    assert data["false_alerts_per_1000_faces"] == [1.3333, 0.3333, 0.5]
+    assert data["false_alerts_per_1000_tracks"] == [4.0, 1.1111, 1.4286]
     scripts = re.findall(r'<script[^>]*\bsrc="([^"]+)"', html)
     assert scripts and all(re.match(r"(http://testserver)?/static/", src) for src in scripts)
     assert any(src.endswith("/static/vendor/chart.umd.min.js") for src in scripts)
@@ -146,7 +146,7 @@ def test_csv_and_json_have_the_same_columns_and_values(scenario: Scenario) -> No
     assert {k: by_scope[(b.reference, "total")][k] for k in B_TOTAL} == B_TOTAL
     assert by_scope[("all", "total")]["faces_seen"] == 6500
     # A rate with nothing to divide by is blank: null in JSON, an empty cell in CSV.
-    assert by_scope[("all", "2026-04")]["false_alerts_per_alert"] == 0.25
+    assert by_scope[("all", "2026-04")]["false_alerts_per_adjudicated_alert"] == 0.3333
     for text in (csv_response.text, json.dumps(body)):
         assert_no_personal_data(text)
         for private in PER_ALERT:
@@ -178,9 +178,10 @@ def test_a_deployment_with_nothing_counted_gives_blank_rates(scenario: Scenario)
     columns, rows = _csv_rows(s.staff.anon.get(f"/deployments/{s.reference}/figures.csv").text)
     assert [r["month"] for r in rows] == ["total"]
     assert rows[0]["faces_seen"] == "0"
-    assert rows[0]["false_alerts_per_alert"] == "" and rows[0]["false_alerts_per_1000_faces"] == ""
+    assert rows[0]["false_alerts_per_adjudicated_alert"] == ""
+    assert rows[0]["false_alerts_per_1000_tracks"] == ""
     body = ok(s.staff.anon.get(f"/deployments/{s.reference}/figures.json"))
-    assert body["rows"][0]["false_alerts_per_1000_faces"] is None
+    assert body["rows"][0]["false_alerts_per_1000_tracks"] is None
 
 
 def test_downloads_of_unpublished_or_unknown_deployments_are_not_found(

@@ -243,7 +243,7 @@ def run_watchlist_and_authorisation(p: Platform, state: DemoState, samples: Path
     if outcome.override is not None:  # the engine was never audited: the threshold gate fails
         clock.now = d.start_at - timedelta(minutes=50)
         overrides.countersign_override(p, actor(p, "oversight"), d.id, CountersignIn(
-            justification=content.OVERRIDE_COUNTERSIGNED))
+            override_id=outcome.override.id, justification=content.OVERRIDE_COUNTERSIGNED))
         say(f"authorised: {passed} of {len(outcome.gates.results)} gates passed; "
             f"{failing} set aside by an override the authoriser asked for and oversight "
             "countersigned (both reasons published)")

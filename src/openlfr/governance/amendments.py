@@ -1,7 +1,8 @@
 """A record that cannot be rewritten: from authorisation on, a deployment's plan, impact
 assessment, engagement log and consultation are frozen. A change after that is a public
 amendment (a new version with a reason, shown with its history); the gates are checked
-again on the amended record, and when a gate's answer changes the deployment needs
+again on the amended record, and when a gate's answer changes (or a failing gate fails
+otherwise: the threshold lowered on an engine never audited) the deployment needs
 authorising again.
 
 Also here: when an engagement event may have happened. It must lie between the
@@ -85,18 +86,31 @@ def require_amendable(status: DeploymentStatus, record: Record) -> None:
 
 @dataclass(frozen=True)
 class GateChange:
-    """A gate whose answer an amendment changed."""
+    """A gate whose answer an amendment changed: it passes where it failed, fails where it
+    passed, or fails otherwise than it did (``failure_changed``: the key of its failure,
+    ``governance.failures``, is another, so an override signed for it no longer covers
+    it)."""
 
     name: str
     passed_before: bool
     passed_after: bool
+    failure_changed: bool = False
 
 
 def gate_changes(before: GateReport, after: GateReport) -> list[GateChange]:
-    """The gates whose pass/fail answer differs between two reports (same clock)."""
-    was = {g.name: g.passed for g in before.results}
-    return [GateChange(g.name, was[g.name], g.passed) for g in after.results
-            if g.name in was and was[g.name] != g.passed]
+    """The gates whose answer differs between two reports (same clock): pass/fail, or a
+    failure whose key changed."""
+    was = {g.name: g for g in before.results}
+    changes = []
+    for g in after.results:
+        old = was.get(g.name)
+        if old is None:
+            continue
+        if old.passed != g.passed:
+            changes.append(GateChange(g.name, old.passed, g.passed))
+        elif not g.passed and g.failure_key != old.failure_key:
+            changes.append(GateChange(g.name, False, False, failure_changed=True))
+    return changes
 
 
 def engagement_date_problem(held_on: date, drafted_at: datetime,

@@ -9,6 +9,12 @@ The rules the feedback use cases and the ``answers_on_time`` gate read. No I/O.
 - An answer to an objection, a complaint or a redress request says what came of it (an
   outcome) and why, in words of substance: "Noted." or "Thank you for your feedback" is
   not an answer.
+- The force's response to a council motion, and its answer to each of the motion's points,
+  pass the same test of substance (``motion_response_problem``): "Noted." or "n/a" does not
+  answer a council either.
+- Hiding an item "for abuse" withholds its *text* from the public and nothing else: the item
+  still counts as received and still needs its published answer. The reason, published in
+  place of the text, must say what makes it abusive (``moderation_problem``).
 - The person who wrote the item may reply to the answer once; the reply, or an item left
   unanswered past its deadline, may be escalated to oversight, whose response is published.
 """
@@ -16,6 +22,7 @@ The rules the feedback use cases and the ``answers_on_time`` gate read. No I/O.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -36,6 +43,11 @@ class AnswerOutcome(StrEnum):
 #: Kinds whose answer must say whether the point was upheld.
 KINDS_NEEDING_OUTCOME = frozenset({FeedbackKind.OBJECTION, FeedbackKind.COMPLAINT,
                                    FeedbackKind.REDRESS_REQUEST})
+
+#: Kinds whose text and answer stay with staff, oversight and the author: a redress
+#: request comes from someone alerted or stopped and could identify them (the public sees
+#: that one was made, when, and what came of it).
+PRIVATE_KINDS = frozenset({FeedbackKind.REDRESS_REQUEST})
 
 #: Kinds the answers_on_time gate holds activation for.
 KINDS_DUE_BEFORE_START = frozenset({FeedbackKind.OBJECTION, FeedbackKind.QUESTION})
@@ -60,6 +72,24 @@ _STOCK_PHRASES = (
 )
 _STOCK = re.compile(r"\b(?:" + "|".join(_STOCK_PHRASES) + r")\b[.!,;:]*", re.IGNORECASE)
 
+#: Shortest reason for withholding an item's text, once labels are taken out: enough to
+#: say what in it is abusive ("Threatens a named officer", "Racist slurs at a neighbour").
+MIN_MODERATION_REASON_CHARS = 20
+
+#: Words that label a text without saying what is wrong with it, and placeholders. What is
+#: left of a moderation reason without them must still say something.
+_LABEL_PHRASES = (
+    r"n/?a", r"none", r"tbc", r"see above", r"as above", r"per (?:the )?policy",
+    r"(?:abus(?:e|ive)|offensive|inappropriate|unacceptable|harmful|rude|spam|profan\w*)"
+    r"(?: (?:content|language|words?|text|comments?|remarks?|material))?",
+    r"(?:in )?(?:breach(?:es)?|violat\w+|against)(?: of)? (?:the |our )?(?:moderation )?"
+    r"(?:policy|policies|rules|terms|guidelines|code of conduct)",
+    r"(?:this|the|it|which) (?:item|text|objection|comment|message|post|feedback|question|"
+    r"complaint)?", r"(?:is|was|has been|have been|being|been|contains?|containing)",
+    r"(?:hidden|removed|moderated|withheld|deleted|blocked)", r"(?:for|because of|due to)",
+)
+_LABELS = re.compile(r"\b(?:" + "|".join(_LABEL_PHRASES) + r")(?!\w)[.!,;:]*", re.IGNORECASE)
+
 
 def answer_due_at(kind: FeedbackKind, submitted_at: datetime, start_at: datetime,
                   deadline_days: int, lead_hours: int) -> datetime:
@@ -78,6 +108,18 @@ def substance(text: str) -> str:
     return " ".join(_STOCK.sub(" ", text).split())
 
 
+def says_something(text: str | None, min_chars: int = MIN_ANSWER_CHARS) -> bool:
+    """The one test of substance for every answer the public reads (to feedback, to an
+    escalation, to a council motion and to each of its points): at least ``min_chars``
+    characters besides stock acknowledgements."""
+    return text is not None and len(substance(text)) >= min_chars
+
+
+def _thin(what: str, min_chars: int) -> str:
+    return (f"say {what} and why, in at least {min_chars} characters besides "
+            "acknowledgements such as \"Noted.\" or \"Thank you for your feedback\"")
+
+
 def answer_problem(kind: FeedbackKind, text: str, outcome: AnswerOutcome | None,
                    amendment_given: bool,
                    min_chars: int = MIN_ANSWER_CHARS) -> tuple[str, str] | None:
@@ -91,10 +133,47 @@ def answer_problem(kind: FeedbackKind, text: str, outcome: AnswerOutcome | None,
     if outcome in CHANGING_OUTCOMES and not amendment_given:
         return ("amendment_id", "a plan change links the amendment that made it; amend the "
                 "plan first (its reason is published), then answer with that amendment")
-    if len(substance(text)) < min_chars:
-        return ("answer", f"say what the answer is and why, in at least {min_chars} "
-                "characters besides acknowledgements such as \"Noted.\" or \"Thank you for "
-                "your feedback\"; this answer is published and sent to the person who wrote")
+    if not says_something(text, min_chars):
+        return ("answer", _thin("what the answer is", min_chars) + "; this answer is "
+                "published and sent to the person who wrote")
+    return None
+
+
+def motion_response_problem(points: Sequence[str], response: str | None,
+                            point_answers: Sequence[str],
+                            min_chars: int = MIN_ANSWER_CHARS) -> tuple[str, str] | None:
+    """Why the force's response to a council motion does not answer it, as (field,
+    message); None when it does: a response of substance and, where the motion has
+    points, an answer of substance to each, in order ("point_answers.N" names the point,
+    counted from 0). The motions gate asks the same of responses already stored."""
+    if response is None:
+        return ("response", "no response has been published")
+    if len(point_answers) != len(points):
+        return ("point_answers", f"the motion has {len(points)} point(s) and "
+                f"{len(point_answers)} answer(s) were given; answer each point, in order")
+    if not says_something(response, min_chars):
+        return ("response", _thin("what the force will do about the motion", min_chars)
+                + "; the response is published")
+    for n, (point, answer) in enumerate(zip(points, point_answers, strict=True)):
+        if not says_something(answer, min_chars):
+            return (f"point_answers.{n}", _thin(f"what the answer to point {n + 1} "
+                                               f"(\"{point}\") is", min_chars)
+                    + "; \"n/a\" is not an answer to a council")
+    return None
+
+
+def moderation_problem(reason: str,
+                       min_chars: int = MIN_MODERATION_REASON_CHARS) -> tuple[str, str] | None:
+    """Why ``reason`` cannot withhold an item's text as abusive, as (field, message); None
+    when it can. Hiding withholds only the text (the item still counts and still needs
+    its answer); the reason is published in its place and must say what makes the text
+    abusive, not only that it is ("n/a", "Abusive content" and "Hidden per policy" say
+    nothing)."""
+    if len(substance(_LABELS.sub(" ", reason))) < min_chars:
+        return ("reason", f"say what makes the text abusive (a threat, a slur, a named "
+                f"private person), in at least {min_chars} characters besides labels such "
+                "as \"abusive\" or \"inappropriate\"; the reason is published in place of "
+                "the text, and the item still needs its published answer")
     return None
 
 

@@ -55,10 +55,10 @@ def derive_engagement_summary(events: list[EngagementEventFacts]) -> str:
     """A plain-English summary of who was engaged, written from the engagement log."""
     if not events:
         return "No engagement events have been recorded."
-    total = sum(e.attendees for e in events)
+    total = sum(e.people_met for e in events)
     by_audience = Counter[str]()
     for e in events:
-        by_audience[e.audience.value.replace("_", " ")] += e.attendees
+        by_audience[e.audience.value.replace("_", " ")] += e.people_met
     parts = ", ".join(f"{name}: {count}" for name, count in sorted(by_audience.items()))
     resident_events = sum(1 for e in events if e.audience in RESIDENT_FACING_AUDIENCES)
     return (
@@ -79,14 +79,16 @@ def derive_consultation_findings(
     else:
         state = "closed" if consultation.status is ConsultationStatus.CLOSED else "open"
         text = f"The consultation is {state} with {consultation.response_count} response(s)."
-    visible = [f for f in feedback if not f.hidden_for_abuse]
-    kinds = Counter(f.kind for f in visible)
-    objections = [f for f in visible if f.kind is FeedbackKind.OBJECTION]
+    # An item whose text is withheld for abuse was received all the same.
+    kinds = Counter(f.kind for f in feedback)
+    objections = [f for f in feedback if f.kind is FeedbackKind.OBJECTION]
     answered = sum(1 for f in objections if f.answered)
-    if visible:
+    withheld = sum(1 for f in feedback if f.hidden_for_abuse)
+    if feedback:
         summary = ", ".join(f"{k.value.replace('_', ' ')}: {n}" for k, n in sorted(kinds.items()))
-        text += (f" Public feedback received: {summary}. {answered} of {len(objections)} "
-                 "objection(s) have a published answer.")
+        text += (f" Public feedback received: {summary}"
+                 + (f" ({withheld} with the text withheld for abuse)" if withheld else "")
+                 + f". {answered} of {len(objections)} objection(s) have a published answer.")
     else:
         text += " No public feedback has been received."
     return text

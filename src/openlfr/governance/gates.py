@@ -14,11 +14,16 @@ in ``override_refusal``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
-from openlfr.governance.answers import KINDS_DUE_BEFORE_START
+from openlfr.governance.answers import (
+    KINDS_DUE_BEFORE_START,
+    MIN_ANSWER_CHARS,
+    motion_response_problem,
+)
 from openlfr.governance.cia import completeness_findings
+from openlfr.governance.failures import failure_key
 from openlfr.governance.records import (
     AuditedRates,
     ConsultationFacts,
@@ -26,6 +31,7 @@ from openlfr.governance.records import (
     CouncilMotionFacts,
     DeploymentDossier,
     EquityAuditFacts,
+    FeedbackFacts,
     FeedbackKind,
     WatchlistFacts,
     resident_share,
@@ -41,6 +47,9 @@ class GateResult:
     reason: str
     #: Why this failure can never be overridden (None: an override may set it aside).
     override_refusal: str | None = None
+    #: What exactly failed, as a stable key (``governance.failures``; None when passed, or
+    #: not keyed): an override covers the failure whose key it was signed for, no other.
+    failure_key: str | None = field(default=None, compare=False)
 
     @property
     def overridable(self) -> bool:
@@ -67,6 +76,9 @@ class GateParameters:
     consultation_min_responses: int = 0
     #: Confirmed co-signatures from which a collective objection needs an oversight hearing.
     collective_threshold: int = 50
+    #: Shortest answer of substance (``governance.answers.says_something``): a motion's
+    #: response, and each of its point answers, must say at least this much to count.
+    answer_min_chars: int = MIN_ANSWER_CHARS
 
 
 def _day(moment: datetime) -> str:
@@ -125,20 +137,23 @@ def cia_gate(dossier: DeploymentDossier, params: GateParameters) -> GateResult:
 
 
 def engagement_reach_gate(dossier: DeploymentDossier, params: GateParameters) -> GateResult:
-    """Engagement must reach residents: the share of attendees at resident-facing events
-    must be at least ``resident_share``."""
+    """Engagement must reach residents: the share of the people met at resident-facing
+    events must be at least ``resident_share`` (written contacts meet no one:
+    ``EngagementEventFacts.people_met``)."""
     name = "engagement_reach"
     events = dossier.engagement
-    total = sum(e.attendees for e in events)
+    total = sum(e.people_met for e in events)
     if total == 0:
-        return GateResult(name, False, "No engagement with any attendees has been recorded.")
+        return GateResult(name, False, "No engagement with any attendees has been recorded "
+                          "(written contact, such as a letter or a post, meets no one).")
     share = resident_share(events)
     if share < params.resident_share:
         return GateResult(
             name, False,
             f"Only {share:.0%} of the {total} people engaged were at events for residents or "
             f"community groups; at least {params.resident_share:.0%} is required. Engagement "
-            "with officials does not count as engaging residents.")
+            "with officials does not count as engaging residents, and written contact (a "
+            "letter, a leaflet, a post) meets no one.")
     return GateResult(
         name, True,
         f"{share:.0%} of the {total} people engaged were at events for residents or community "
@@ -178,17 +193,25 @@ def consultation_gate(dossier: DeploymentDossier, params: GateParameters) -> Gat
         return GateResult(name, False,
                           f"{len(overdue)} objection(s) or question(s) are past their answer "
                           f"deadline (the first was due {_day(first)}) with no published "
-                          "answer; answer them before the deployment goes ahead.")
-    unanswered = [f for f in dossier.feedback
-                  if f.kind is FeedbackKind.OBJECTION and not f.hidden_for_abuse
-                  and not f.answered]
+                          f"answer{_withheld(overdue)}; answer them before the deployment "
+                          "goes ahead.")
+    # An objection whose text is withheld for abuse counts like any other: withholding the
+    # words does not answer the point.
+    objections = [f for f in dossier.feedback if f.kind is FeedbackKind.OBJECTION]
+    unanswered = [f for f in objections if not f.answered]
     if unanswered:
         return GateResult(name, False,
-                          f"{len(unanswered)} objection(s) have no published answer yet.")
-    objections = sum(1 for f in dossier.feedback
-                     if f.kind is FeedbackKind.OBJECTION and not f.hidden_for_abuse)
+                          f"{len(unanswered)} objection(s) have no published answer yet"
+                          f"{_withheld(unanswered)}.")
     return GateResult(name, True, f"The consultation is closed ({c.response_count} responses) "
-                      f"and all {objections} objection(s) have a published answer.")
+                      f"and all {len(objections)} objection(s) have a published answer"
+                      f"{_withheld(objections)}.")
+
+
+def _withheld(items: list[FeedbackFacts]) -> str:
+    """How many of ``items`` have their text withheld for abuse, as a clause ("" if none)."""
+    hidden = sum(1 for f in items if f.hidden_for_abuse)
+    return f" ({hidden} with the text withheld for abuse)" if hidden else ""
 
 
 def consultation_shortfall(c: ConsultationFacts, params: GateParameters) -> str | None:
@@ -451,27 +474,31 @@ def _audited_model_check(audit: EquityAuditFacts,
 
 
 def council_motions_gate(dossier: DeploymentDossier, params: GateParameters) -> GateResult:
-    """Every council motion covering the deployment's area must have a published response.
-    A motion that asks to suspend or oppose LFR there keeps the gate failing even then: the
+    """Every council motion covering the deployment's area must have a published response
+    that answers it: a response of substance and an answer of substance to each of its
+    points (``governance.answers.motion_response_problem``: "Noted." or "n/a" answers
+    nothing, and a response stored before that rule counts only if it passes it). A motion
+    that asks to suspend or oppose LFR there keeps the gate failing even then: the
     deployment can go ahead only by a countersigned override, and only once the force has
     answered each point of the motion in public."""
     name = "council_motions"
     d = dossier.deployment
     covering = [m for m in dossier.motions if m.covers(d.borough_code, d.ward_code)]
-    unanswered = [m for m in covering if m.response_published_at is None]
+    gaps = [(m, _motion_gap(m, params)) for m in covering]
+    unanswered = [(m, gap) for m, gap in gaps if gap is not None]
     stopping = [m for m in covering if m.asks_to_stop]
     problems: list[str] = []
     if unanswered:
-        listed = "; ".join(_motion(m) for m in unanswered)
+        listed = "; ".join(f"{_motion(m)}: {gap}" for m, gap in unanswered)
         problems.append(f"{len(unanswered)} council motion(s) covering this area have no "
-                        f"published response: {listed}")
+                        f"published response that answers them: {listed}")
     if stopping:
         listed = "; ".join(_motion(m) for m in stopping)
         problems.append(f"{len(stopping)} council motion(s) ask to suspend or oppose live "
                         f"facial recognition here: {listed}; a response does not lift that, "
                         "only a countersigned override can")
     if problems:
-        open_points = [m for m in stopping if not m.every_point_answered]
+        open_points = [m for m, _ in unanswered if m.asks_to_stop]
         refusal = None
         if open_points:
             refusal = ("A motion asking to stop live facial recognition here can be "
@@ -486,6 +513,23 @@ def council_motions_gate(dossier: DeploymentDossier, params: GateParameters) -> 
 
 def _motion(m: CouncilMotionFacts) -> str:
     return f"{m.body} ({m.passed_on.isoformat()}, {m.stance.value})"
+
+
+def _motion_gap(m: CouncilMotionFacts, params: GateParameters) -> str | None:
+    """What the motion's published response leaves unanswered, in a few words (None:
+    nothing)."""
+    problem = motion_response_problem(m.points, m.published_response, m.point_answers,
+                                      params.answer_min_chars)
+    if problem is None:
+        return None
+    where = problem[0]
+    if m.published_response is None:
+        return "none is published"
+    if where == "response":
+        return "the response says nothing of substance"
+    if where == "point_answers":
+        return "not every point has an answer"
+    return f"point {int(where.rsplit('.', 1)[1]) + 1} has no answer of substance"
 
 
 Gate = Callable[[DeploymentDossier, GateParameters], GateResult]
@@ -518,8 +562,10 @@ class GateReport:
 
 
 def evaluate_gates(dossier: DeploymentDossier, params: GateParameters) -> GateReport:
-    """Run every gate against ``dossier``."""
-    return GateReport(tuple(gate(dossier, params) for gate in ALL_GATES))
+    """Run every gate against ``dossier``; each failure carries its key."""
+    results = (gate(dossier, params) for gate in ALL_GATES)
+    return GateReport(tuple(r if r.passed else replace(
+        r, failure_key=failure_key(r.name, dossier, params)) for r in results))
 
 
 def unanswered_overdue(dossier: DeploymentDossier, now: datetime) -> int:

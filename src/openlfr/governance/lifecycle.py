@@ -4,6 +4,11 @@ draft -> proposed -> notice_published -> authorised -> active -> completed -> re
 or cancelled from any status before active. After notice, the dates can change only by
 rescheduling, which leads back to notice_published: the notice period runs again from the
 reschedule, and an authorisation given for the old dates no longer holds.
+
+A deployment that has run (it was activated once) can never be cancelled: an amendment
+that changes a gate's answer sends an active deployment back to notice_published, and
+cancelling it from there would take what it did (faces seen, alerts, false alerts, stops)
+out of every published total. It is completed instead, from wherever it stands.
 """
 
 from __future__ import annotations
@@ -71,21 +76,53 @@ PUBLIC_STATUSES = frozenset(
     {_S.NOTICE_PUBLISHED, _S.AUTHORISED, _S.ACTIVE, _S.COMPLETED, _S.REVIEWED}
 )
 
+def is_published(status: DeploymentStatus, notice_published_at: datetime | None) -> bool:
+    """The public may see the deployment (and its consultation): notice has been given."""
+    return status in PUBLIC_STATUSES or notice_published_at is not None
+
+
 #: Statuses after which the watchlist must no longer exist.
 FINISHED_STATUSES = frozenset({_S.COMPLETED, _S.REVIEWED, _S.CANCELLED})
 
 
-def next_status(current: DeploymentStatus, action: Transition) -> DeploymentStatus:
-    """The status ``action`` leads to from ``current``; raises InvalidTransition if the
-    action is not allowed from there, saying which statuses it is allowed from."""
-    allowed_from, target = TRANSITIONS[action]
-    if current not in allowed_from:
-        options = ", ".join(sorted(s.value for s in allowed_from))
+def watchlist_must_go(status: DeploymentStatus, end_at: datetime, now: datetime,
+                      late: timedelta) -> bool:
+    """A watchlist exists for one deployment's window: it goes when the deployment is
+    finished, or once its published window and the late delivery after it (``late``) are
+    over, whatever its status, so a deployment nobody completes or cancels does not keep
+    its photos and descriptors for ever."""
+    return status in FINISHED_STATUSES or now >= end_at + late
+
+
+def allowed_from(action: Transition, *, has_run: bool) -> frozenset[DeploymentStatus]:
+    """The statuses ``action`` may start from, for a deployment that has run (was ever
+    activated) or not: one that has run may be completed from any status it can be sent
+    back to, and never cancelled."""
+    statuses, _ = TRANSITIONS[action]
+    if has_run and action is Transition.CANCEL:
+        return frozenset()
+    if has_run and action is Transition.COMPLETE:
+        return statuses | {_S.NOTICE_PUBLISHED, _S.AUTHORISED}
+    return statuses
+
+
+def next_status(current: DeploymentStatus, action: Transition, *,
+                has_run: bool = False) -> DeploymentStatus:
+    """The status ``action`` leads to from ``current`` (``has_run``: the deployment was
+    activated once); raises InvalidTransition if the action is not allowed from there,
+    saying which statuses it is allowed from."""
+    allowed = allowed_from(action, has_run=has_run)
+    if current not in allowed:
+        if not allowed:
+            raise InvalidTransition(
+                f"cannot {action.value} a deployment that has run: what it did stays in "
+                "the published figures; complete it instead")
+        options = ", ".join(sorted(s.value for s in allowed))
         raise InvalidTransition(
             f"cannot {action.value} a deployment that is '{current.value}'; "
             f"{action.value} is only possible from: {options}"
         )
-    return target
+    return TRANSITIONS[action][1]
 
 
 def require_editable(current: DeploymentStatus) -> None:

@@ -142,6 +142,13 @@ class EngagementEventFacts:
     attendees: int
     format: EngagementFormat = EngagementFormat.PUBLIC_MEETING
 
+    @property
+    def people_met(self) -> int:
+        """The attendees who count as engaged: nobody attends a written contact (a letter,
+        a leaflet, a social-media post), so "100 followers" of a post are no one met, and
+        cannot outweigh the officials a force briefed."""
+        return 0 if self.format is EngagementFormat.WRITTEN else self.attendees
+
 
 @dataclass(frozen=True)
 class ConsultationFacts:
@@ -157,6 +164,8 @@ class FeedbackFacts:
     submitted_at: datetime
     answer_due_at: datetime
     answered_at: datetime | None = None
+    #: Its text is withheld from the public for abuse. Only the text: the item still
+    #: counts as received and still needs its published answer (``governance.answers``).
     hidden_for_abuse: bool = False
 
     @property
@@ -164,10 +173,10 @@ class FeedbackFacts:
         return self.answered_at is not None
 
     def overdue(self, now: datetime) -> bool:
-        """The one rule for "overdue": it needs a public answer, has none, is not hidden
-        for abuse, and its deadline has passed."""
-        return (self.kind in KINDS_NEEDING_ANSWER and not self.hidden_for_abuse
-                and not self.answered and self.answer_due_at < now)
+        """The one rule for "overdue": it needs a public answer, has none, and its deadline
+        has passed (text withheld for abuse or not)."""
+        return (self.kind in KINDS_NEEDING_ANSWER and not self.answered
+                and self.answer_due_at < now)
 
 
 @dataclass(frozen=True)
@@ -195,6 +204,9 @@ class CouncilMotionFacts:
     #: point), and the force's published answer to each, in the same order.
     points: tuple[str, ...] = ()
     point_answers: tuple[str, ...] = ()
+    #: The published response's text (whether it answers the motion is
+    #: ``governance.answers.motion_response_problem``'s to say).
+    response: str | None = None
 
     def covers(self, borough_code: str | None, ward_code: str | None) -> bool:
         """True when one of the motion's areas is the deployment's borough or ward."""
@@ -207,11 +219,9 @@ class CouncilMotionFacts:
         return self.stance in STOPPING_STANCES
 
     @property
-    def every_point_answered(self) -> bool:
-        """A response is published and, where the motion has points, each has an answer."""
-        return self.response_published_at is not None and (
-            len(self.point_answers) >= len(self.points)
-            and all(a.strip() for a in self.point_answers[:len(self.points)]))
+    def published_response(self) -> str | None:
+        """The response as published (None until it is)."""
+        return self.response if self.response_published_at is not None else None
 
 
 @dataclass(frozen=True)
@@ -298,8 +308,9 @@ class DeploymentDossier:
 
 
 def resident_share(events: tuple[EngagementEventFacts, ...] | list[EngagementEventFacts]) -> float:
-    """Share of all attendees who were at resident-facing events (0 when nobody attended)."""
-    total = sum(e.attendees for e in events)
+    """Share of the people met (``people_met``: written contacts meet no one) who were at
+    resident-facing events (0 when nobody was met)."""
+    total = sum(e.people_met for e in events)
     if total == 0:
         return 0.0
-    return sum(e.attendees for e in events if e.audience in RESIDENT_FACING_AUDIENCES) / total
+    return sum(e.people_met for e in events if e.audience in RESIDENT_FACING_AUDIENCES) / total

@@ -20,6 +20,7 @@ from openlfr.governance.lifecycle import (
     lowest_threshold,
     require_score_at_threshold,
 )
+from openlfr.governance.outcomes import recorded_group, settled_change_refusal
 from openlfr.governance.records import Adjudication
 from openlfr.services import figures, users
 from openlfr.services.common import deployment_or_404, get_or_404
@@ -355,27 +356,59 @@ def _alert_for_update(s: Session, alert_id: int) -> m.Alert:
     return alert
 
 
+def has_ended(d: m.Deployment, now: datetime) -> bool:
+    """The deployment was completed or its published window is over: from then on a
+    change to an alert's decision or outcome needs a reason (``settled_change_refusal``)."""
+    return d.completed_at is not None or now >= d.end_at
+
+
+def _settled_change(s: Session, p: Platform, alert: m.Alert, what: str, recorded: str,
+                    before: str | None, after: str | None, reason: str | None,
+                    now: datetime) -> str:
+    """Refuse a change the governance rule does not allow (``settled_change_refusal``);
+    return the review's reason for the record (``recorded``: its words for a first record),
+    a change with its before, after and reason."""
+    d = deployment_or_404(s, alert.deployment_id)
+    refusal = settled_change_refusal(what, before, after, occurred_at=alert.occurred_at,
+                                     now=now, ended=has_ended(d, now),
+                                     window_days=p.settings.later_outcome_window_days,
+                                     reason=reason)
+    if refusal:
+        raise Conflict(refusal)
+    if before is None or before == after:
+        return f"alert {alert.id} {recorded} after completion"
+    shown = (before or "").replace("_", " "), (after or "").replace("_", " ")
+    return (f"alert {alert.id} {what} changed after completion from {shown[0]} to "
+            f"{shown[1]}: {reason}")
+
+
 def adjudicate_alert(p: Platform, actor: Actor, alert_id: int, data: AdjudicationIn) -> m.Alert:
-    """An operator decides whether the alert is a true match."""
+    """An operator decides whether the alert is a true match (a change of decision after
+    the deployment ended: see ``settled_change_refusal``)."""
     require(actor, Action.ALERT_DECIDE)
     now = p.clock()
     with p.sessions.begin() as s:
         alert = _alert_for_update(s, alert_id)
         previous, counted = alert.adjudication, figures.alert_tally(alert)
+        why = _settled_change(
+            s, p, alert, "decision", "adjudicated",
+            None if previous == Adjudication.PENDING.value else previous,
+            data.adjudication, data.reason, now)
         alert.adjudication = data.adjudication
         alert.adjudicated_by, alert.adjudicated_at = actor.audit_name, now
         append_event(s, actor=actor.audit_name, action="alert.adjudicated",
                      subject_type="alert", subject_id=alert.id,
-                     details={"from": previous, "to": data.adjudication}, now=now)
+                     details={"from": previous, "to": data.adjudication,
+                              **({"reason": data.reason} if data.reason else {})}, now=now)
         figures.alert_changed(s, alert, counted)  # after the audit event (lock order)
-        record_changed_after_completion(s, actor, alert.deployment_id,
-                                        f"alert {alert.id} adjudicated after completion", now)
+        record_changed_after_completion(s, actor, alert.deployment_id, why, now)
     p.live.notify(alert.deployment_id)  # wake the operator consoles
     return alert
 
 
 def record_outcome(p: Platform, actor: Actor, alert_id: int, data: OutcomeIn) -> m.Alert:
-    """Record what happened after an adjudicated alert."""
+    """Record what happened after an adjudicated alert (a change of what was recorded
+    after the deployment ended: see ``settled_change_refusal``)."""
     require(actor, Action.ALERT_DECIDE)
     now = p.clock()
     with p.sessions.begin() as s:
@@ -383,16 +416,26 @@ def record_outcome(p: Platform, actor: Actor, alert_id: int, data: OutcomeIn) ->
         if alert.adjudication == Adjudication.PENDING.value:
             raise Conflict("adjudicate the alert (true, false or unclear) before recording an "
                            "outcome")
+        try:
+            group = recorded_group(data.demographic_group, p.settings.demographic_groups)
+        except ValueError as exc:
+            raise InvalidInput("demographic_group", str(exc)) from None
+        before = (None if alert.outcome is None
+                  else f"{alert.outcome}, group {alert.demographic_group or 'not recorded'}")
+        after = f"{data.outcome.value}, group {group or 'not recorded'}"
+        why = _settled_change(s, p, alert, "outcome", "outcome recorded", before, after,
+                              data.reason, now)
         counted = figures.alert_tally(alert)
+        previous = alert.outcome
         alert.outcome, alert.outcome_recorded_at = data.outcome.value, now
-        alert.demographic_group = data.demographic_group
+        alert.demographic_group = group
         append_event(s, actor=actor.audit_name, action="alert.outcome_recorded",
                      subject_type="alert", subject_id=alert.id,
-                     details={"outcome": alert.outcome}, now=now)
+                     details={"outcome": alert.outcome,
+                              **({"from": previous} if previous else {}),
+                              **({"reason": data.reason} if data.reason else {})}, now=now)
         figures.alert_changed(s, alert, counted)  # after the audit event (lock order)
-        record_changed_after_completion(s, actor, alert.deployment_id,
-                                        f"alert {alert.id} outcome recorded after completion",
-                                        now)
+        record_changed_after_completion(s, actor, alert.deployment_id, why, now)
     p.live.notify(alert.deployment_id)  # wake the operator consoles
     return alert
 

@@ -13,11 +13,18 @@ from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
 from openlfr.governance.amendments import Record, require_open
-from openlfr.governance.answers import AnswerOutcome, answer_due_at, answer_problem
+from openlfr.governance.answers import (
+    PRIVATE_KINDS,
+    AnswerOutcome,
+    answer_due_at,
+    answer_problem,
+    moderation_problem,
+    motion_response_problem,
+)
 from openlfr.governance.areas import Area, UnknownArea
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
 from openlfr.governance.gates import GateParameters, consultation_shortfall
-from openlfr.governance.lifecycle import DeploymentStatus
+from openlfr.governance.lifecycle import DeploymentStatus, is_published
 from openlfr.governance.records import (
     KINDS_NEEDING_ANSWER,
     ConsultationFacts,
@@ -34,6 +41,7 @@ from openlfr.governance.wording import (
     is_kept,
     unresolved_issues,
 )
+from openlfr.services.answer_history import AnswerVersion, audited, revision_reason, with_version
 from openlfr.services.common import deployment_or_404, get_or_404
 from openlfr.services.gazetteer import gazetteer_for
 from openlfr.services.objections import queue_item_emails
@@ -161,20 +169,32 @@ def consultation_of(s: Session, deployment_id: int) -> m.Consultation | None:
     return s.scalar(select(m.Consultation).where(m.Consultation.deployment_id == deployment_id))
 
 
+def _published(s: Session, c: m.Consultation | None) -> bool:
+    """The public may see ``c``: open or closed (drafts are not published), and of a
+    deployment the public may see (notice given), so nobody answers, or reads, the
+    consultation of a plan that is not public yet."""
+    if c is None or c.status == ConsultationStatus.DRAFT.value:
+        return False
+    d = s.get(m.Deployment, c.deployment_id)
+    return d is not None and is_published(DeploymentStatus(d.status), d.notice_published_at)
+
+
 def public_consultation(p: Platform, consultation_id: int) -> m.Consultation:
-    """A consultation the public may see: open or closed (drafts are not published)."""
+    """A consultation the public may see (``_published``)."""
     with p.sessions() as s:
         c = s.get(m.Consultation, consultation_id)
-        if c is None or c.status == ConsultationStatus.DRAFT.value:
+        if not _published(s, c):
             raise NotFound(f"no open or closed consultation {consultation_id}")
+        assert c is not None
         return c
 
 
 def open_consultations(p: Platform) -> list[m.Consultation]:
-    """Consultations taking responses now."""
+    """Consultations taking responses now, of published deployments."""
     with p.sessions() as s:
-        return list(s.scalars(select(m.Consultation).where(
-            m.Consultation.status == ConsultationStatus.OPEN.value).order_by(m.Consultation.id)))
+        return [c for c in s.scalars(select(m.Consultation).where(
+            m.Consultation.status == ConsultationStatus.OPEN.value).order_by(m.Consultation.id))
+            if _published(s, c)]
 
 
 def keep_flagged_wording(p: Platform, actor: Actor, deployment_id: int, where: str,
@@ -272,7 +292,8 @@ def open_consultation(p: Platform, actor: Actor, deployment_id: int) -> m.Consul
     require(actor, Action.CONSULTATION_WRITE)
     now = p.clock()
     with p.sessions.begin() as s:
-        _require_consultation_open(deployment_or_404(s, deployment_id, lock=True))
+        d = deployment_or_404(s, deployment_id, lock=True)
+        _require_consultation_open(d)
         c = _consultation(s, deployment_id)
         if c.status != ConsultationStatus.DRAFT.value:
             raise Conflict(f"the consultation is already {c.status}")
@@ -285,6 +306,9 @@ def open_consultation(p: Platform, actor: Actor, deployment_id: int) -> m.Consul
             raise Conflict("flagged wording kept at " + ", ".join(waiting) + " needs a member "
                            "of oversight to countersign the reason before the consultation "
                            "opens (or fix the wording)")
+        if not is_published(DeploymentStatus(d.status), d.notice_published_at):
+            raise Conflict("publish the deployment's notice first: a consultation opens when "
+                           "the public can find it, and its days and responses count from then")
         c.status, c.opened_at = ConsultationStatus.OPEN.value, now
         append_event(s, actor=actor.audit_name, action="consultation.opened",
                      subject_type="consultation", subject_id=c.id,
@@ -316,9 +340,10 @@ def submit_response(p: Platform, actor: Actor, consultation_id: int,
     p.rate_limits.hit(Action.CONSULTATION_ANSWER, client)
     with p.sessions() as s:  # only an open consultation uses up the client's one response
         c = s.get(m.Consultation, consultation_id)
-        if c is None or c.status != ConsultationStatus.OPEN.value:
-            raise (NotFound(f"consultation {consultation_id} does not exist") if c is None
-                   else Conflict(f"the consultation is {c.status}, not open for responses"))
+        if c is None or not _published(s, c):
+            raise NotFound(f"no open or closed consultation {consultation_id}")
+        if c.status != ConsultationStatus.OPEN.value:
+            raise Conflict(f"the consultation is {c.status}, not open for responses")
         by_id = {q["id"]: q for q in c.questions}
     for qid, answer in data.answers.items():  # a bad answer uses up nothing either
         q = by_id.get(qid)
@@ -444,10 +469,12 @@ def feedback_in(s: Session, deployment_id: int) -> list[m.Feedback]:
 
 
 def answer_feedback(p: Platform, actor: Actor, feedback_id: int, data: AnswerIn) -> m.Feedback:
-    """Publish an answer (or a corrected one; the audit log keeps that it changed): what
-    came of it (an outcome; a plan change links its amendment) and why, in words of
-    substance (governance.answers). The author, when they left an e-mail address, and
-    everyone following the item are e-mailed the answer."""
+    """Publish an answer: what came of it (an outcome; a plan change links its amendment)
+    and why, in words of substance (governance.answers). Revising a published answer needs
+    a reason (``revision_reason``); the earlier version stays published with it
+    (``answer_history``) and its text and outcome go into the audit event. The author,
+    when they left an e-mail address, and everyone following the item are e-mailed the
+    answer."""
     require(actor, Action.FEEDBACK_ANSWER)
     now = p.clock()
     with p.sessions.begin() as s:
@@ -463,7 +490,18 @@ def answer_feedback(p: Platform, actor: Actor, feedback_id: int, data: AnswerIn)
                 raise InvalidInput("amendment_id", f"amendment {data.amendment_id} is not an "
                                    "amendment of this deployment; link the one that changed "
                                    "its plan")
-        first = f.answered_at is None
+        first = f.answered_at is None or f.answer is None
+        details: dict[str, Any] = {}
+        if not first:
+            assert f.answer is not None and f.answered_at is not None
+            earlier = AnswerVersion(
+                text=f.answer, published_at=f.answered_at, published_by=f.answered_by,
+                revised_at=now, revised_by=actor.audit_name,
+                reason=revision_reason(data.revision_reason, "answer"), outcome=f.outcome,
+                amendment_id=f.amendment_id)
+            f.answer_history = with_version(f.answer_history, earlier)
+            details = {"reason": earlier.reason,
+                       "previous": audited(earlier, FeedbackKind(f.kind) in PRIVATE_KINDS)}
         f.answer, f.answered_at, f.answered_by = data.answer, now, actor.audit_name
         f.outcome = (data.outcome or AnswerOutcome.ANSWERED).value
         f.amendment_id = data.amendment_id
@@ -471,7 +509,7 @@ def answer_feedback(p: Platform, actor: Actor, feedback_id: int, data: AnswerIn)
                      action="feedback.answered" if first else "feedback.answer_revised",
                      subject_type="feedback", subject_id=f.id,
                      details={"late": now > f.answer_due_at, "outcome": f.outcome,
-                              "amendment_id": f.amendment_id}, now=now)
+                              "amendment_id": f.amendment_id, **details}, now=now)
         queue_item_emails(s, p.settings, f, "answered" if first else "answer_revised", now)
         record_changed_after_completion(s, actor, f.deployment_id,
                                         f"feedback {f.id} answered after completion", now)
@@ -480,22 +518,28 @@ def answer_feedback(p: Platform, actor: Actor, feedback_id: int, data: AnswerIn)
 
 def feedback_awaiting_answer(p: Platform,
                              actor: Actor) -> list[tuple[m.Feedback, m.Deployment]]:
-    """Feedback on every deployment that needs a public answer and has none yet (hidden
-    items excluded), with its deployment, soonest due first: the staff's to-do list."""
+    """Feedback on every deployment that needs a public answer and has none yet (those
+    whose text is withheld for abuse too: they still need one), with its deployment,
+    soonest due first: the staff's to-do list."""
     require(actor, Action.FEEDBACK_READ)
     with p.sessions() as s:
         rows = s.execute(select(m.Feedback, m.Deployment).join(
             m.Deployment, m.Feedback.deployment_id == m.Deployment.id).where(
             m.Feedback.kind.in_([k.value for k in KINDS_NEEDING_ANSWER]),
-            m.Feedback.answered_at.is_(None),
-            m.Feedback.hidden_for_abuse.is_(False)).order_by(m.Feedback.answer_due_at,
-                                                            m.Feedback.id))
+            m.Feedback.answered_at.is_(None)).order_by(m.Feedback.answer_due_at,
+                                                      m.Feedback.id))
         return [(f, d) for f, d in rows]
 
 
 def hide_feedback(p: Platform, actor: Actor, feedback_id: int, data: ModerationIn) -> m.Feedback:
-    """Hide abusive text from the public view; the record and its reason remain."""
+    """Withhold abusive text from the public view, with a reason that says what makes it
+    abusive (governance.answers.moderation_problem; published in its place). Only the
+    text is withheld: the item still counts as received, in the gates and the figures,
+    and still needs its published answer."""
     require(actor, Action.FEEDBACK_MODERATE)
+    problem = moderation_problem(data.reason)
+    if problem is not None:
+        raise InvalidInput(*problem)
     now = p.clock()
     with p.sessions.begin() as s:
         f = get_or_404(s, m.Feedback, feedback_id, "feedback")
@@ -503,7 +547,8 @@ def hide_feedback(p: Platform, actor: Actor, feedback_id: int, data: ModerationI
         # The public trace: when and why it was hidden (the text itself is withheld).
         f.moderated_at, f.moderated_by = now, actor.audit_name
         append_event(s, actor=actor.audit_name, action="feedback.hidden_for_abuse",
-                     subject_type="feedback", subject_id=f.id, details={}, now=now)
+                     subject_type="feedback", subject_id=f.id,
+                     details={"reason": data.reason}, now=now)
         record_changed_after_completion(s, actor, f.deployment_id,
                                         f"feedback {f.id} moderated after completion", now)
     return f
@@ -570,7 +615,8 @@ def get_motion(p: Platform, actor: Actor, motion_id: int) -> m.CouncilMotion:
 
 def correct_motion(p: Platform, actor: Actor, motion_id: int, data: MotionIn) -> m.CouncilMotion:
     """Correct how a motion was recorded (body, date, stance, summary, link, areas,
-    points). Answers to points that changed are dropped: the force answers again."""
+    points). Answers to points that changed are dropped: the force answers again (the
+    published response and its answers stay in ``response_history``)."""
     require(actor, Action.MOTION_RECORD)
     areas = motion_areas(p, data.areas)
     require_area(actor, areas, "correcting this motion")
@@ -579,6 +625,14 @@ def correct_motion(p: Platform, actor: Actor, motion_id: int, data: MotionIn) ->
         motion = get_or_404(s, m.CouncilMotion, motion_id, "council motion")
         _motion_scope(p, actor, motion)
         if list(data.points) != list(motion.points):
+            if motion.response is not None and motion.response_published_at is not None \
+                    and motion.point_answers:
+                motion.response_history = with_version(motion.response_history, AnswerVersion(
+                    text=motion.response, published_at=motion.response_published_at,
+                    published_by=motion.response_published_by, revised_at=now,
+                    revised_by=actor.audit_name, reason="The motion's points were corrected; "
+                    "these answers were to the points as first recorded.",
+                    point_answers=tuple(motion.point_answers)))
             motion.point_answers = []
         motion.body, motion.passed_on, motion.stance = data.body, data.passed_on, data.stance.value
         motion.summary, motion.link = data.summary, data.link
@@ -593,20 +647,37 @@ def correct_motion(p: Platform, actor: Actor, motion_id: int, data: MotionIn) ->
 
 def respond_to_motion(p: Platform, actor: Actor, motion_id: int,
                       data: MotionResponseIn) -> m.CouncilMotion:
-    """Publish the force's response to a motion, with an answer to each of its points."""
+    """Publish the force's response to a motion, with an answer to each of its points, all
+    in words of substance (governance.answers.motion_response_problem: "Noted." or "n/a"
+    is refused, naming the field). Revising a published response needs a reason
+    (``revision_reason``); the earlier version stays published with it
+    (``response_history``) and its text goes into the audit event."""
     require(actor, Action.MOTION_RESPOND)
     now = p.clock()
     with p.sessions.begin() as s:
         motion = get_or_404(s, m.CouncilMotion, motion_id, "council motion")
-        if len(data.point_answers) != len(motion.points):
-            raise InvalidInput("point_answers", f"the motion has {len(motion.points)} "
-                               f"point(s) and {len(data.point_answers)} answer(s) were given; "
-                               "answer each point, in order")
+        problem = motion_response_problem(motion.points, data.response, data.point_answers,
+                                          p.settings.answer_min_chars)
+        if problem is not None:
+            raise InvalidInput(*problem)
+        details: dict[str, Any] = {}
+        if motion.response is not None and motion.response_published_at is not None:
+            earlier = AnswerVersion(
+                text=motion.response, published_at=motion.response_published_at,
+                published_by=motion.response_published_by, revised_at=now,
+                revised_by=actor.audit_name,
+                reason=revision_reason(data.revision_reason, "response"),
+                point_answers=tuple(motion.point_answers))
+            motion.response_history = with_version(motion.response_history, earlier)
+            details = {"reason": earlier.reason, "previous": audited(earlier)}
         motion.response, motion.response_published_at = data.response, now
+        motion.response_published_by = actor.audit_name
         motion.point_answers = list(data.point_answers)
-        append_event(s, actor=actor.audit_name, action="motion.response_published",
+        append_event(s, actor=actor.audit_name,
+                     action="motion.response_revised" if details
+                     else "motion.response_published",
                      subject_type="motion", subject_id=motion.id,
-                     details={"point_answers": len(motion.point_answers)}, now=now)
+                     details={"point_answers": len(motion.point_answers), **details}, now=now)
     return motion
 
 

@@ -24,6 +24,7 @@ from openlfr.governance.lifecycle import (
     PUBLIC_STATUSES,
     DeploymentStatus,
     Transition,
+    is_published,
     next_status,
     require_editable,
     require_within_window,
@@ -200,7 +201,7 @@ def public_deployment(p: Platform, reference: str) -> m.Deployment:
 def public_row_in(s: Session, reference: str) -> m.Deployment:
     """``public_deployment`` in the caller's session."""
     d = s.scalar(select(m.Deployment).where(m.Deployment.reference == reference))
-    if d is None or (d.status not in PUBLIC_STATUSES and d.notice_published_at is None):
+    if d is None or not is_published(DeploymentStatus(d.status), d.notice_published_at):
         raise NotFound(f"no published deployment with reference {reference!r}")
     return d
 
@@ -274,7 +275,8 @@ def transition_deployment(
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id, lock=True)
-        target = next_status(DeploymentStatus(d.status), action)
+        target = next_status(DeploymentStatus(d.status), action,
+                             has_run=d.activated_at is not None)
         if action is Transition.ACTIVATE:
             require_within_window(d.start_at, d.end_at, now)
         report: GateReport | None = None

@@ -80,7 +80,8 @@ def motion_fact(r: m.CouncilMotion) -> CouncilMotionFacts:
     return CouncilMotionFacts(body=r.body, passed_on=r.passed_on, stance=MotionStance(r.stance),
                               area_codes=tuple(r.area_codes),
                               response_published_at=r.response_published_at,
-                              points=tuple(r.points), point_answers=tuple(r.point_answers))
+                              points=tuple(r.points), point_answers=tuple(r.point_answers),
+                              response=r.response)
 
 
 def motion_facts(session: Session) -> tuple[CouncilMotionFacts, ...]:

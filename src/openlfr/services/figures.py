@@ -22,7 +22,6 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from openlfr.governance.lifecycle import PUBLIC_STATUSES
 from openlfr.governance.records import STOP_OUTCOMES, Adjudication, AlertOutcome
 from openlfr.services.common import deployment_or_404
 from openlfr.services.overrides import went_ahead_despite
@@ -111,14 +110,26 @@ class Figures:
         return self.false_alerts - sum(self.false_alerts_by_group.values())
 
     @property
-    def false_alerts_per_alert(self) -> float | None:
-        """Share of alerts adjudicated false; None with no alerts."""
-        return _ratio(self.false_alerts, self.alerts)
+    def adjudicated(self) -> int:
+        """Alerts an operator has decided on (confirmed, false or unclear)."""
+        return self.alerts - self.pending
 
     @property
-    def false_alerts_per_1000_faces(self) -> float | None:
-        """False alerts per 1,000 faces seen; None when no face was counted."""
-        return _ratio(self.false_alerts, self.faces_seen, 1000)
+    def false_alerts_per_adjudicated_alert(self) -> float | None:
+        """Share of the adjudicated alerts adjudicated false; None before any is. An alert
+        nobody has decided on is neither true nor false: counted as either it would make
+        the rate whatever the force leaves undecided, so it is left out here and shown
+        beside it (``pending``)."""
+        return _ratio(self.false_alerts, self.adjudicated)
+
+    @property
+    def false_alerts_per_1000_tracks(self) -> float | None:
+        """False alerts per 1,000 faces passing the cameras (tracks: one face followed
+        across the frames it was seen on); None when none was counted. Not per face
+        detection (``faces_seen``: each face on each frame it was found on, tens of times
+        a person), which would make the rate look tens of times smaller than the share of
+        passers-by stopped in error."""
+        return _ratio(self.false_alerts, self.tracks, 1000)
 
     def __add__(self, other: Figures) -> Figures:
         return Figures(
@@ -515,10 +526,10 @@ def deployment_figures(p: Platform, deployment_id: int) -> DeploymentFigures:
 
 
 def deployments_that_ran(session: Session) -> list[m.Deployment]:
-    """Published deployments that have been active (only these have figures), newest
-    start first."""
+    """Deployments that have been active (only these have figures), whatever their status
+    now, newest start first: what a deployment did stays in every total, even if it was
+    later sent back to notice by an amendment (or, before that was refused, cancelled)."""
     return list(session.scalars(select(m.Deployment).where(
-        m.Deployment.status.in_([x.value for x in PUBLIC_STATUSES]),
         m.Deployment.activated_at.is_not(None),
     ).order_by(m.Deployment.start_at.desc(), m.Deployment.id.desc())))
 
@@ -579,8 +590,8 @@ def deployment_table(figures: DeploymentFigures) -> FiguresTable:
 #: last, one ``false_alerts_group:NAME`` column per group recorded in the data.
 FIGURE_COLUMNS: tuple[str, ...] = (
     "faces_seen", "tracks", "frames_processed", "frames_dropped", "frames_near_behind",
-    "alerts", "confirmed", "false_alerts", "false_alerts_per_alert",
-    "false_alerts_per_1000_faces", "unclear", "pending", "stops", "arrests",
+    "alerts", "confirmed", "false_alerts", "false_alerts_per_adjudicated_alert",
+    "false_alerts_per_1000_tracks", "unclear", "pending", "stops", "arrests",
     *(f"outcome_{o.value}" for o in AlertOutcome if o is not AlertOutcome.ARREST),
     "outcome_not_recorded", "false_alerts_group_not_recorded", SECOND_OPINION_ALERTS,
     SECOND_OPINION_FALSE_ALERTS)
@@ -601,8 +612,8 @@ def figure_values(f: Figures) -> dict[str, Cell]:
         "frames_dropped": f.frames_dropped, "frames_near_behind": f.frames_near_behind,
         "alerts": f.alerts, "confirmed": f.confirmed,
         "false_alerts": f.false_alerts,
-        "false_alerts_per_alert": _rounded(f.false_alerts_per_alert),
-        "false_alerts_per_1000_faces": _rounded(f.false_alerts_per_1000_faces),
+        "false_alerts_per_adjudicated_alert": _rounded(f.false_alerts_per_adjudicated_alert),
+        "false_alerts_per_1000_tracks": _rounded(f.false_alerts_per_1000_tracks),
         "unclear": f.unclear, "pending": f.pending, "stops": f.stops, "arrests": f.arrests}
     for o in AlertOutcome:
         if o is not AlertOutcome.ARREST:
@@ -675,12 +686,15 @@ COLUMN_LABELS: dict[str, str] = {
     "deployment": "Deployment", "area": "Area", "area_code": "Area code (gazetteer)",
     "month": "Month",
     OVERRIDDEN_COLUMN: "Authorised despite failed checks",
-    "faces_seen": "Faces seen", "tracks": "Tracks", "frames_processed": "Frames processed",
+    "faces_seen": "Face detections (each face on each frame)",
+    "tracks": "Faces passing (tracks)", "frames_processed": "Frames processed",
     "frames_dropped": "Frames dropped",
     "frames_near_behind": "Frames searched near the tracks to keep up",
     "alerts": "Alerts", "confirmed": "Confirmed",
-    "false_alerts": "False alerts", "false_alerts_per_alert": "False alerts per alert",
-    "false_alerts_per_1000_faces": "False alerts per 1,000 faces", "unclear": "Unclear",
+    "false_alerts": "False alerts",
+    "false_alerts_per_adjudicated_alert": "False alerts per adjudicated alert",
+    "false_alerts_per_1000_tracks": "False alerts per 1,000 faces passing",
+    "unclear": "Unclear",
     "pending": "Not yet adjudicated", "stops": "Stops", "arrests": "Arrests",
     **{f"outcome_{o.value}": o.value.replace("_", " ").capitalize()
        for o in AlertOutcome if o is not AlertOutcome.ARREST},
@@ -692,14 +706,15 @@ COLUMN_LABELS: dict[str, str] = {
 
 #: The columns of the short by-month and per-deployment tables.
 SUMMARY_COLUMNS: tuple[str, ...] = (
-    "faces_seen", "alerts", "confirmed", "false_alerts", "false_alerts_per_alert",
-    "false_alerts_per_1000_faces", "unclear", "pending", "stops", "arrests")
+    "tracks", "alerts", "confirmed", "false_alerts", "false_alerts_per_adjudicated_alert",
+    "false_alerts_per_1000_tracks", "unclear", "pending", "stops", "arrests")
 
 
 #: Headings short enough for the narrow columns of the summary tables.
 SHORT_LABELS: dict[str, str] = {
-    "false_alerts_per_alert": "False per alert",
-    "false_alerts_per_1000_faces": "False per 1,000 faces", "pending": "Pending"}
+    "false_alerts_per_adjudicated_alert": "False per adjudicated alert",
+    "tracks": "Faces passing",
+    "false_alerts_per_1000_tracks": "False per 1,000 passing", "pending": "Pending"}
 
 
 def short_label(column: str) -> str:
@@ -713,14 +728,14 @@ def column_label(column: str) -> str:
 
 
 def shown(column: str, value: Cell) -> str:
-    """A figure as people read it: rates per alert as a percentage, per 1,000 faces with
+    """A figure as people read it: rates per alert as a percentage, per 1,000 tracks with
     up to four decimals, "n/a" where there was nothing to divide by, counts with
     thousands separators."""
     if value is None:
         return "n/a"
-    if column == "false_alerts_per_alert" and isinstance(value, int | float):
+    if column == "false_alerts_per_adjudicated_alert" and isinstance(value, int | float):
         return f"{value:.1%}"
-    if column == "false_alerts_per_1000_faces" and isinstance(value, int | float):
+    if column == "false_alerts_per_1000_tracks" and isinstance(value, int | float):
         return f"{value:.4f}".rstrip("0").rstrip(".")
     if isinstance(value, int):
         return f"{value:,}"

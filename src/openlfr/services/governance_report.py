@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openlfr.governance.answers import says_something
 from openlfr.governance.lifecycle import DeploymentStatus
 from openlfr.governance.outcomes import LaterOutcome
 from openlfr.governance.records import ConsultationStatus, FeedbackKind
@@ -87,6 +88,9 @@ class AnswerFigures:
     #: What came of the answered ones (the answer's recorded outcome; "not stated" where
     #: an answer records none).
     outcomes: dict[str, int]
+    #: Of those received, how many have their text withheld for abuse (counted all the
+    #: same: withholding the words does not withdraw the item).
+    withheld_for_abuse: int = 0
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,7 @@ class GovernanceFigures:
               for district, n in self.consultations.by_district.items())]
         for a in self.answers:
             out += [(a.kind, "all", "received", a.received),
+                    (a.kind, "all", "withheld_for_abuse", a.withheld_for_abuse),
                     (a.kind, "all", "answered_on_time", a.answered_on_time),
                     (a.kind, "all", "answered_late", a.answered_late),
                     (a.kind, "all", "unanswered", a.unanswered),
@@ -198,17 +203,19 @@ def _consultations(s: Session, period: ReportPeriod) -> ConsultationFigures:
 
 
 def _answers(s: Session, period: ReportPeriod, kind: FeedbackKind) -> AnswerFigures:
-    rows = [f for f in s.scalars(select(m.Feedback).where(
-        m.Feedback.kind == kind.value, m.Feedback.hidden_for_abuse.is_(False)))
-        if _within(f.submitted_at, period)]
+    rows = [f for f in s.scalars(select(m.Feedback).where(m.Feedback.kind == kind.value))
+            if _within(f.submitted_at, period)]
     answered = [(f, f.answered_at) for f in rows if f.answered_at is not None]
     on_time = sum(1 for f, at in answered if at <= f.answer_due_at)
     outcomes = Counter((f.outcome or "not stated") for f, _ in answered)
     return AnswerFigures(kind.value, len(rows), on_time, len(answered) - on_time,
-                         len(rows) - len(answered), dict(sorted(outcomes.items())))
+                         len(rows) - len(answered), dict(sorted(outcomes.items())),
+                         sum(1 for f in rows if f.hidden_for_abuse))
 
 
-def _motions(s: Session, period: ReportPeriod) -> list[MotionItem]:
+def _motions(s: Session, period: ReportPeriod, min_chars: int) -> list[MotionItem]:
+    """Motions passed in the period; a point counts as answered only by an answer of
+    substance (``governance.answers.says_something``, the motions gate's test)."""
     rows = s.scalars(select(m.CouncilMotion).order_by(m.CouncilMotion.passed_on,
                                                       m.CouncilMotion.id))
     return [MotionItem(r.body, r.passed_on.isoformat(), r.stance,
@@ -217,7 +224,7 @@ def _motions(s: Session, period: ReportPeriod) -> list[MotionItem]:
                        (r.response_published_at.date() - r.passed_on).days
                        if r.response_published_at else None,
                        len(r.points), sum(1 for a in r.point_answers[:len(r.points)]
-                                          if str(a).strip()))
+                                          if says_something(str(a), min_chars)))
             for r in rows if _within(r.passed_on, period)]
 
 
@@ -237,4 +244,5 @@ def governance_figures(p: Platform, period: ReportPeriod) -> GovernanceFigures:
             notice=_notice(s, period), overrides=_overrides(s, period),
             consultations=_consultations(s, period),
             answers=[_answers(s, period, k) for k in FOLLOWED_KINDS],
-            motions=_motions(s, period), later_outcomes=_later_outcomes(s, period))
+            motions=_motions(s, period, p.settings.answer_min_chars),
+            later_outcomes=_later_outcomes(s, period))

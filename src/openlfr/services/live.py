@@ -37,10 +37,10 @@ from openlfr.governance.lifecycle import (
     DeploymentStatus,
 )
 from openlfr.governance.records import Adjudication
-from openlfr.services import figures, nodes, overrides
+from openlfr.services import figures, nodes, overrides, users
 from openlfr.services.common import deployment_or_404
 from openlfr.services.platform import Actor, Platform
-from openlfr.services.powers import Action, require
+from openlfr.services.powers import Action, may, require
 from openlfr.storage import models as m
 
 log = logging.getLogger(__name__)
@@ -420,6 +420,15 @@ def open_stream(p: Platform, actor: Actor, deployment_id: int, after: int | None
         deployment_or_404(s, deployment_id)
         head = _head_seq(s)
     return head if after is None else min(after, head)
+
+
+def still_may_watch(p: Platform, credentials: users.Credentials) -> bool:
+    """Whether the session or key a stream was opened with still stands for someone who
+    may watch the console (the powers table): False once they logged out, were
+    deactivated or given another role, or the key was revoked. A stream asks before it
+    sends anything and at every poll, and ends on False. One indexed read, no write."""
+    actor = users.actor_for_credentials(p, credentials)
+    return actor is not None and may(actor.role, Action.CONSOLE_WATCH)
 
 
 def current_position(p: Platform) -> int:

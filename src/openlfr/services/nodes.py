@@ -20,8 +20,9 @@ from openlfr.governance.lifecycle import (
     require_recorded_while_running,
     require_running_window,
 )
+from openlfr.services import watchlists
 from openlfr.services.common import deployment_or_404
-from openlfr.services.platform import Actor, Platform
+from openlfr.services.platform import Actor, Platform, Role
 from openlfr.services.powers import Action, require
 from openlfr.services.schemas import NodeWatchlistDroppedIn
 from openlfr.services.watchlists import require_node_access, require_node_key
@@ -46,7 +47,16 @@ class NodeDeploymentStatus:
     are still accepted."""
 
 
+def require_own_deployment(actor: Actor, deployment_id: int) -> None:
+    """A node key serves one deployment (the one it was issued for): every other is
+    answered as a deployment that does not exist, in the same words (404), so a key
+    learns nothing about the others, not even that they exist."""
+    if actor.role is Role.NODE and actor.deployment_scope != deployment_id:
+        raise NotFound(f"deployment {deployment_id} does not exist")
+
+
 def _status(p: Platform, actor: Actor, d: m.Deployment, now: datetime) -> NodeDeploymentStatus:
+    require_own_deployment(actor, d.id)
     require_node_key(actor, d)
     reason: str | None = None
     try:
@@ -58,6 +68,15 @@ def _status(p: Platform, actor: Actor, d: m.Deployment, now: datetime) -> NodeDe
         late_until = late_delivery_closes(p, d)
     return NodeDeploymentStatus(d.id, d.reference, d.status, d.start_at, d.end_at, d.threshold,
                                 reason is None, reason, late_until)
+
+
+def release_watchlist(p: Platform, actor: Actor,
+                      deployment_id: int) -> watchlists.ReleasedWatchlist:
+    """The watchlist for a node (``watchlists.release_to_node``: active deployments
+    only), and only for the deployment its key serves: any other is answered as missing."""
+    require(actor, Action.NODE_RUN)
+    require_own_deployment(actor, deployment_id)
+    return watchlists.release_to_node(p, actor, deployment_id)
 
 
 def _late(p: Platform) -> timedelta:
@@ -73,6 +92,7 @@ def late_delivery_closes(p: Platform, d: m.Deployment) -> datetime:
 def node_deployment_status(p: Platform, actor: Actor, deployment_id: int) -> NodeDeploymentStatus:
     """Whether the node may run for this deployment now, and if not, why."""
     require(actor, Action.NODE_RUN)
+    require_own_deployment(actor, deployment_id)
     now = p.clock()
     with p.sessions() as s:
         return _status(p, actor, deployment_or_404(s, deployment_id), now)
@@ -85,7 +105,7 @@ def node_deployment_by_reference(p: Platform, actor: Actor,
     now = p.clock()
     with p.sessions() as s:
         d = s.scalar(select(m.Deployment).where(m.Deployment.reference == reference))
-        if d is None:
+        if d is None or (actor.role is Role.NODE and actor.deployment_scope != d.id):
             raise NotFound(f"no deployment with reference {reference!r}")
         return _status(p, actor, d, now)
 
@@ -119,6 +139,7 @@ def require_node_delivery(p: Platform, actor: Actor, d: m.Deployment, now: datet
                           recorded_at: datetime | None) -> None:
     """Alerts and counts are accepted while the deployment is active inside its window, and
     after it ended only when recorded before the end, within the late-delivery time."""
+    require_own_deployment(actor, d.id)
     require_node_key(actor, d)
     status = DeploymentStatus(d.status)
     if status is DeploymentStatus.ACTIVE and now < d.end_at:
@@ -150,6 +171,7 @@ def record_watchlist_dropped(p: Platform, actor: Actor, deployment_id: int,
     """Audit a node's report that it dropped the watchlist from memory (and whether its
     outbox is empty): the node-side half of destroying a watchlist."""
     require(actor, Action.NODE_RUN)
+    require_own_deployment(actor, deployment_id)
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id)

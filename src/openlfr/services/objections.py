@@ -12,14 +12,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
-from openlfr.governance.answers import AnswerOutcome, may_escalate
+from openlfr.governance.answers import PRIVATE_KINDS, AnswerOutcome, may_escalate
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
+from openlfr.governance.records import FeedbackKind
+from openlfr.services.answer_history import AnswerVersion, audited, revision_reason, with_version
 from openlfr.services.common import get_or_404
 from openlfr.services.notices import CONFIRMATION_RESEND_INTERVAL, EmailKind, valid_address, when
 from openlfr.services.platform import PUBLIC_ACTOR, Actor, Platform
@@ -128,6 +131,8 @@ def queue_item_emails(s: Session, settings: Settings, f: m.Feedback, event: str,
                "escalate to oversight if it does not answer you:", author_url(settings, f), ""]
         s.add(_outgoing(EmailKind.FEEDBACK_UPDATE, author, subject, "\n".join(own), now))
         queued += 1
+    if FeedbackKind(f.kind) in PRIVATE_KINDS:
+        return queued  # its answer is the author's alone: no follower is told anything
     followers = s.scalars(select(m.FeedbackFollow).where(
         m.FeedbackFollow.feedback_id == f.id, m.FeedbackFollow.confirmed_at.is_not(None),
         m.FeedbackFollow.unsubscribed_at.is_(None)))
@@ -145,10 +150,13 @@ def queue_item_emails(s: Session, settings: Settings, f: m.Feedback, event: str,
 # --- following ------------------------------------------------------------------------------
 
 def _public_item(s: Session, feedback_id: int) -> m.Feedback:
+    """An item anyone may follow: published, its text shown, and not private (a request
+    for redress is answered to its author alone, so nobody else can follow it)."""
     f = s.get(m.Feedback, feedback_id)
     d = s.get(m.Deployment, f.deployment_id) if f is not None else None
-    if f is None or d is None or d.notice_published_at is None or f.hidden_for_abuse:
-        raise NotFound(f"no published feedback {feedback_id}")
+    if (f is None or d is None or d.notice_published_at is None or f.hidden_for_abuse
+            or FeedbackKind(f.kind) in PRIVATE_KINDS):
+        raise NotFound(f"no published feedback {feedback_id} that can be followed")
     return f
 
 
@@ -339,19 +347,32 @@ def escalations(p: Platform, actor: Actor) -> list[tuple[m.Feedback, m.Deploymen
 def respond_to_escalation(p: Platform, actor: Actor, feedback_id: int,
                           data: OversightResponseIn) -> m.Feedback:
     """Oversight's response to an escalated item: published with it, and sent to the
-    author and followers. Responding again corrects it (the audit log keeps both)."""
+    author and followers. Responding again revises it, with a reason
+    (``revision_reason``): the earlier version stays published with it
+    (``oversight_response_history``) and its text goes into the audit event."""
     require(actor, Action.ESCALATION_RESPOND)
     now = p.clock()
     with p.sessions.begin() as s:
         f = get_or_404(s, m.Feedback, feedback_id, "feedback")
         if f.escalated_at is None:
             raise Conflict("this item has not been escalated to oversight")
-        first = f.oversight_responded_at is None
+        first = f.oversight_responded_at is None or f.oversight_response is None
+        details: dict[str, Any] = {}
+        if not first:
+            assert f.oversight_response is not None and f.oversight_responded_at is not None
+            earlier = AnswerVersion(
+                text=f.oversight_response, published_at=f.oversight_responded_at,
+                published_by=f.oversight_responded_by, revised_at=now,
+                revised_by=actor.audit_name,
+                reason=revision_reason(data.revision_reason, "response"))
+            f.oversight_response_history = with_version(f.oversight_response_history, earlier)
+            details = {"reason": earlier.reason,
+                       "previous": audited(earlier, FeedbackKind(f.kind) in PRIVATE_KINDS)}
         f.oversight_response, f.oversight_responded_at = data.response, now
         f.oversight_responded_by = actor.audit_name
         append_event(s, actor=actor.audit_name,
                      action="feedback.oversight_responded" if first
                      else "feedback.oversight_response_revised",
-                     subject_type="feedback", subject_id=f.id, details={}, now=now)
+                     subject_type="feedback", subject_id=f.id, details=details, now=now)
         queue_item_emails(s, p.settings, f, "oversight_responded", now)
     return f

@@ -1,12 +1,16 @@
 """Two-person overrides: an authoriser asks to go ahead despite failing gates (through
 ``deployments.transition_deployment``, with a justification), a member of oversight
-countersigns. The countersignature takes the step the authoriser asked for, if the
-gates that fail then are still the ones asked about and none of them can never be
-overridden. The area's subscribers are told by e-mail that the deployment went ahead
-despite failed checks.
+countersigns the request they read, by its id. The countersignature takes the step the
+authoriser asked for, if that request is still the one awaiting, the gates fail then
+exactly as they failed when it was asked for (each failure's key, ``governance.failures``)
+and none of them can never be overridden. The area's subscribers are told by e-mail that
+the deployment went ahead despite failed checks.
 
-An override in force covers the gates it names for the rest of that authorisation (so
-activation is not stopped by them again); it lapses when the authorisation is withdrawn.
+An override in force covers the failures it was signed for, by key, for the rest of that
+authorisation (so activation is not stopped by them again): the same gate failing
+otherwise is not covered. It lapses when the authorisation is withdrawn, and when the
+watchlist is changed or rebuilt after authorisation so that a failure it covers is
+another (``lapse_changed_in``).
 """
 
 from __future__ import annotations
@@ -27,11 +31,14 @@ from openlfr.governance.lifecycle import (
 )
 from openlfr.governance.overrides import (
     WENT_AHEAD,
+    Coverage,
     OverrideStatus,
+    changed_since,
     require_justification,
     require_overridable,
+    require_request_read,
     require_second_person,
-    uncovered,
+    signed_failures,
 )
 from openlfr.services import notices
 from openlfr.services.common import deployment_or_404
@@ -54,7 +61,7 @@ def request_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, action: T
         _close(earlier, OverrideStatus.SUPERSEDED, "replaced by a newer request", now)
     o = m.GateOverride(
         deployment_id=d.id, transition=action.value,
-        failing_gates=[{"name": g.name, "reason": g.reason} for g in report.failing],
+        failing_gates=signed_failures(report.failing),
         justification=text, recorded_by=actor.audit_name, recorded_at=now,
         status=OverrideStatus.AWAITING_COUNTERSIGNATURE.value)
     s.add(o)
@@ -68,10 +75,12 @@ def request_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, action: T
 
 def countersign_override(p: Platform, actor: Actor, deployment_id: int,
                          data: CountersignIn) -> m.GateOverride:
-    """Countersign the override awaiting a countersignature on a deployment, which takes
-    the step the authoriser asked for. Refused when the countersigner asked for it, when
-    the justification is too short, when the deployment has moved on, when a gate fails
-    that the request did not name, or when a failing gate can never be overridden."""
+    """Countersign the override the signer read (``data.override_id``), which takes the
+    step the authoriser asked for. Refused when that request is not the one awaiting a
+    countersignature (replaced since, or no longer waiting), when the countersigner asked
+    for it, when the justification is too short, when the deployment has moved on, when a
+    gate fails that the request did not name or fails otherwise than when it was asked
+    for, or when a failing gate can never be overridden."""
     require(actor, Action.OVERRIDE_COUNTERSIGN)
     from openlfr.services.deployments import apply_transition  # it imports this module
 
@@ -82,6 +91,9 @@ def countersign_override(p: Platform, actor: Actor, deployment_id: int,
         if not waiting:
             raise Conflict(f"no override is awaiting a countersignature on {d.reference}")
         o = waiting[-1]
+        read = s.get(m.GateOverride, data.override_id)
+        require_request_read(data.override_id, o.id, None if read is None
+                             or read.deployment_id != d.id else OverrideStatus(read.status))
         require_second_person(o.recorded_by, actor.audit_name)
         text = require_justification("justification", data.justification,
                                      p.settings.override_min_justification_chars,
@@ -94,11 +106,14 @@ def countersign_override(p: Platform, actor: Actor, deployment_id: int,
         if report.all_passed:
             raise Conflict(f"every gate passes now: no override is needed, and the "
                            f"{action.value} can go ahead without one")
-        new = uncovered(report.failing, {g["name"] for g in o.failing_gates})
-        if new:
-            raise Conflict("since the override was asked for, these gates fail too: "
-                           + ", ".join(g.name for g in new)
-                           + "; the authoriser must ask again, naming them")
+        new, otherwise = changed_since(report.failing, o.failing_gates)
+        if new or otherwise:
+            raise Conflict("since the override was asked for, "
+                           + "; ".join(part for part in (
+                               new and "these gates fail too: " + ", ".join(new),
+                               otherwise and "these gates fail otherwise than they did: "
+                               + ", ".join(otherwise)) if part)
+                           + "; the authoriser must ask again, for the gates as they fail now")
         require_overridable(action.value, report.failing)
         o.status = OverrideStatus.IN_FORCE.value
         o.countersigned_by, o.countersigned_at, o.countersignature = actor.audit_name, now, text
@@ -114,12 +129,37 @@ def countersign_override(p: Platform, actor: Actor, deployment_id: int,
     return o
 
 
-def covered_gates(s: Session, deployment_id: int) -> set[str]:
-    """The gates that countersigned overrides in force on this deployment set aside (an
-    override recorded by one person before countersignatures were required covers
-    nothing any more)."""
-    return {g["name"] for o in _with_status(s, deployment_id, OverrideStatus.IN_FORCE)
-            for g in o.failing_gates}
+def covered_gates(s: Session, deployment_id: int) -> Coverage:
+    """The failures that countersigned overrides in force on this deployment set aside: a
+    set of gate names, each with the keys of the failures signed for (an override recorded
+    by one person before countersignatures were required, or before failures were keyed,
+    covers nothing)."""
+    return Coverage(g for o in _with_status(s, deployment_id, OverrideStatus.IN_FORCE)
+                    for g in o.failing_gates)
+
+
+def lapse_changed_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, why: str,
+                     now: datetime) -> None:
+    """Lapse, in the caller's transaction, the overrides in force on ``d`` that no longer
+    cover what they were signed for: a gate they name fails now with another key (after
+    the watchlist changed, say). A gate that passes now leaves them standing. Each lapse is
+    an audit event."""
+    in_force = _with_status(s, d.id, OverrideStatus.IN_FORCE)
+    if not in_force:
+        return
+    report = evaluate_gates(build_dossier(s, d, now), p.settings.gate_parameters())
+    for o in in_force:
+        named = {g["name"] for g in o.failing_gates}
+        _, otherwise = changed_since([g for g in report.failing if g.name in named],
+                                     o.failing_gates)
+        if not otherwise:
+            continue
+        _close(o, OverrideStatus.LAPSED, f"{why}, and it was signed for another failure of "
+               f"{', '.join(otherwise)}", now)
+        append_event(s, actor=actor.audit_name, action="override.lapsed",
+                     subject_type="deployment", subject_id=d.id,
+                     details={"override_id": o.id, "reason": o.closed_reason,
+                              "gates": otherwise}, now=now)
 
 
 def lapse_in(s: Session, deployment_id: int, reason: str, now: datetime, *,

@@ -188,7 +188,7 @@ def engagement_reach_in(s: Session, p: Platform, deployment_id: int) -> Engageme
     events = engagement_facts(s, deployment_id)
     counts: dict[AudienceCategory, int] = {}
     for e in events:
-        counts[e.audience] = counts.get(e.audience, 0) + e.attendees
+        counts[e.audience] = counts.get(e.audience, 0) + e.people_met
     total = sum(counts.values())
     resident = sum(n for a, n in counts.items() if a in RESIDENT_FACING_AUDIENCES)
     return EngagementReach(

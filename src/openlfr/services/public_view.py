@@ -5,8 +5,9 @@ cannot disagree. What is decided here: which deployments are public (notice give
 gates are published (those the decision was based on, else the live ones), which
 overrides (those that took effect; a request awaiting a countersignature is staff
 business), that a deployment went ahead "despite N failed checks", which feedback text is
-withheld (hidden for abuse: the moderation reason is shown instead) and which is overdue
-(``FeedbackFacts.overdue``, the governance rule), the assessment only once published, the
+withheld (hidden for abuse: the moderation reason is shown instead; the item still counts
+and still gets its answer) and which is overdue (``FeedbackFacts.overdue``, the governance
+rule), every earlier version of a revised answer, the assessment only once published, the
 consultation only once open and its results once closed, the watchlist only as counts by
 category, and the amendments of the frozen record with what they changed. Nothing
 personal: no subject references, contact details, probe images or per-alert groups.
@@ -21,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openlfr.governance.answers import PRIVATE_KINDS
 from openlfr.governance.errors import NotFound
 from openlfr.governance.gates import GateResult, evaluate_gates
 from openlfr.governance.lifecycle import DeploymentStatus
@@ -28,6 +30,7 @@ from openlfr.governance.records import KINDS_NEEDING_ANSWER, ConsultationStatus,
 from openlfr.services import overrides, portal
 from openlfr.services.alerts import DeploymentFigures, totals
 from openlfr.services.amendments import amendments_in
+from openlfr.services.answer_history import AnswerVersion, public_versions
 from openlfr.services.assessments import AssessmentView, assessment_view_in, engagement_events_in
 from openlfr.services.collective import PublicCollective, collective_for_deployment
 from openlfr.services.consultations import (
@@ -129,6 +132,17 @@ class PublicFeedback:
     escalated_at: datetime | None = None
     oversight_response: str | None = None
     oversight_responded_at: datetime | None = None
+    #: Earlier versions of the answer and of oversight's response, oldest first (the
+    #: words withheld where the item is private).
+    answer_history: list[AnswerVersion] = field(default_factory=list)
+    oversight_response_history: list[AnswerVersion] = field(default_factory=list)
+
+    @property
+    def followable(self) -> bool:
+        """Anyone may follow it by e-mail: its text is shown and it is not private (a
+        redress request's answer goes to its author alone; services.objections refuses the
+        rest too)."""
+        return not (self.hidden_for_abuse or self.private)
 
 
 @dataclass(frozen=True)
@@ -219,7 +233,7 @@ def summaries_by_phase(p: Platform) -> dict[portal.Phase, list[PublicSummary]]:
 
 def _feedback(f: m.Feedback, now: datetime) -> PublicFeedback:
     hidden = f.hidden_for_abuse
-    private = f.kind == FeedbackKind.REDRESS_REQUEST.value
+    private = FeedbackKind(f.kind) in PRIVATE_KINDS
     withheld = hidden or private
     return PublicFeedback(
         id=f.id, kind=f.kind, text=None if withheld else f.text, submitted_at=f.submitted_at,
@@ -232,7 +246,9 @@ def _feedback(f: m.Feedback, now: datetime) -> PublicFeedback:
         private=private, reply=None if withheld else f.reply,
         replied_at=f.replied_at, escalated_at=f.escalated_at,
         oversight_response=None if private else f.oversight_response,
-        oversight_responded_at=f.oversight_responded_at)
+        oversight_responded_at=f.oversight_responded_at,
+        answer_history=public_versions(f.answer_history, private),
+        oversight_response_history=public_versions(f.oversight_response_history, private))
 
 
 def public_deployment(p: Platform, reference: str) -> PublicDeployment:

@@ -9,10 +9,11 @@ names one (every server process then shares them), else this process's memory.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerHour, RateLimitItemPerYear
 from limits import RateLimitItemPerMinute as PerMinute
-from limits.storage import Storage, storage_from_string
+from limits.storage import MovingWindowSupport, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from openlfr.governance.errors import GovernanceError
@@ -64,6 +65,9 @@ LOGIN_WINDOW_MINUTES = 15
 #: Failed logins from one address across all usernames (password spraying), in 15 minutes,
 #: as a multiple of the failures allowed for one username from one address.
 LOGIN_ADDRESS_FACTOR = 5
+#: Successful logins from one address given back in 15 minutes, at most (more are fine:
+#: they are simply no longer given back).
+GIVEN_BACK_KEPT = 10_000
 
 
 def open_storage(uri: str | None) -> Storage:
@@ -102,11 +106,16 @@ class RateLimiter:
 
 
 class LoginThrottle:
-    """Failed logins are counted per username *and* client address, with back-off: a few
-    quick mistakes are free, then each tier of the window allows fewer and fewer (a minute,
+    """Logins are counted per username *and* client address, with back-off: a few quick
+    mistakes are free, then each tier of the window allows fewer and fewer (a minute,
     a quarter hour, four hours, a day). The account holder at another address is never
     slowed by a guesser; one address trying many usernames is capped too. An admin can
-    clear a username's counts."""
+    clear a username's counts.
+
+    Each attempt is counted (``attempt``) before its password is checked, atomically in
+    the storage, so simultaneous guesses are let through no faster than guesses one after
+    another; the right password gives the attempt back (``succeeded``), so only failures
+    are held against anyone. An attempt refused is not counted."""
 
     def __init__(self, storage: Storage, failures_allowed: int) -> None:
         self._storage = storage
@@ -116,44 +125,71 @@ class LoginThrottle:
             PerMinute(max(n // 2, 1)), PerMinute(n, LOGIN_WINDOW_MINUTES),
             RateLimitItemPerHour(2 * n, 4), RateLimitItemPerDay(4 * n))
         self._per_address = PerMinute(LOGIN_ADDRESS_FACTOR * n, LOGIN_WINDOW_MINUTES)
+        # A moving window cannot take one entry back: an address's attempts given back
+        # are counted here instead, and raise its allowance in the same window.
+        self._given_back = PerMinute(GIVEN_BACK_KEPT, LOGIN_WINDOW_MINUTES)
 
     def _pair(self, username: str, client: str | None) -> str:
         # A clear bumps the username's generation: older counts are no longer read.
         generation = self._storage.get(f"login-generation/{username}")
         return f"{username}/{generation}/{client or '-'}"
 
-    def check(self, username: str, client: str | None) -> None:
-        """Refuse before checking the password while this username from this address (or
-        this address altogether) has used up a tier."""
+    def attempt(self, username: str, client: str | None) -> None:
+        """Count a login attempt before its password is checked; TooManyAttempts (and
+        nothing counted) while this username from this address, or this address
+        altogether, has used up what it may try."""
         pair = self._pair(username, client)
+        # Read first, so that an attempt refused counts nowhere (and costs no write) ...
         for item in self._tiers:
             if not self._limiter.test(item, "login", pair):
-                stats = self._limiter.get_window_stats(item, "login", pair)
-                wait_s = max(int(stats.reset_time - _now()), 1)
-                raise TooManyAttempts(
-                    f"too many failed logins for this username from your address; try again "
-                    f"in {_duration(wait_s)}, or ask an admin to clear the block")
-        if client is not None and not self._limiter.test(self._per_address, "login-address",
-                                                          client):
-            raise TooManyAttempts(f"too many failed logins from your address; try again in "
-                                  f"{LOGIN_WINDOW_MINUTES} minutes")
-
-    def failed(self, username: str, client: str | None) -> None:
-        pair = self._pair(username, client)
+                raise self._pair_refusal(item, pair)
+        if client is not None and not self._address_allows(client, count=False):
+            raise self._address_refusal()
+        # ... then count, each tier atomically: of simultaneous attempts that all passed
+        # the reads, only as many as a tier still allows get through. (One refused here
+        # stays counted in the tiers before: a race, and it errs towards the account.)
         for item in self._tiers:
-            self._limiter.hit(item, "login", pair)
-        if client is not None:
-            self._limiter.hit(self._per_address, "login-address", client)
+            if not self._limiter.hit(item, "login", pair):
+                raise self._pair_refusal(item, pair)
+        if client is not None and not self._address_allows(client, count=True):
+            raise self._address_refusal()
 
     def succeeded(self, username: str, client: str | None) -> None:
-        """The right password from this address: its mistakes are forgiven."""
+        """The right password from this address: the attempt is given back, and this
+        username's mistakes from this address are forgiven."""
         pair = self._pair(username, client)
         for item in self._tiers:
             self._limiter.clear(item, "login", pair)
+        if client is not None:
+            self._limiter.hit(self._given_back, "login-address-given-back", client)
 
     def clear(self, username: str) -> None:
         """Forget every address's failed logins for ``username`` (an admin's action)."""
         self._storage.incr(f"login-generation/{username}", 400 * 24 * 3600)
+
+    def _address_allows(self, client: str, *, count: bool) -> bool:
+        """Whether ``client`` may try once more across all usernames (its allowance plus
+        the attempts given back to it in the window); ``count``: and count it, at once."""
+        given_back = self._given_back.amount - self._limiter.get_window_stats(
+            self._given_back, "login-address-given-back", client).remaining
+        allowance = self._per_address.amount + given_back
+        key = self._per_address.key_for("login-address", client)
+        window = cast(MovingWindowSupport, self._storage)
+        expiry = self._per_address.get_expiry()
+        if count:
+            return window.acquire_entry(key, allowance, expiry)
+        return window.get_moving_window(key, allowance, expiry)[1] < allowance
+
+    def _pair_refusal(self, item: RateLimitItem, pair: str) -> TooManyAttempts:
+        stats = self._limiter.get_window_stats(item, "login", pair)
+        wait_s = max(int(stats.reset_time - _now()), 1)
+        return TooManyAttempts(
+            f"too many failed logins for this username from your address; try again in "
+            f"{_duration(wait_s)}, or ask an admin to clear the block")
+
+    def _address_refusal(self) -> TooManyAttempts:
+        return TooManyAttempts(f"too many failed logins from your address; try again in "
+                               f"{LOGIN_WINDOW_MINUTES} minutes")
 
 
 def _now() -> float:

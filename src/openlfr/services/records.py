@@ -1,6 +1,6 @@
 """Deployment records: one row per published deployment that has run, in the columns
 forces publish for live facial recognition (date, local times, street location, watchlist
-size, faces seen, alerts, false alerts, arrests) plus what the governance adds (later
+size, faces passing, alerts, false alerts, arrests) plus what the governance adds (later
 outcomes, notice given, checks overridden, objections answered on time).
 
 One table, declared once (``RECORD_COLUMNS``): the transparency page renders it, the CSV
@@ -65,12 +65,19 @@ RECORD_COLUMNS: tuple[Column, ...] = (
            "Entries on the watchlist (counts kept after the watchlist is destroyed)."),
     Column("watchlist_by_category", "string", "Watchlist by category",
            "Entries by category, 'category: count' separated by '; '."),
-    Column("faces_seen", "integer", "Faces seen",
-           "Faces the engine detected; a face that matched no one was counted, then discarded."),
+    Column("tracks", "integer", "Faces passing",
+           "Faces the engine followed past the cameras (tracks: one face across the frames it "
+           "was seen on); a face that matched no one was counted, then discarded."),
+    Column("faces_seen", "integer", "Face detections",
+           "Each face on each frame it was found on (tens of times a person): the engine's "
+           "work, not a count of people."),
     Column("alerts", "integer", "Alerts", "Possible matches with the watchlist."),
     Column("confirmed", "integer", "Confirmed", "Alerts an officer confirmed as the person."),
     Column("false_alerts", "integer", "False alerts",
            "Alerts an officer decided were not the person."),
+    Column("unclear", "integer", "Unclear", "Alerts an officer could not decide on."),
+    Column("pending", "integer", "Not yet adjudicated",
+           "Alerts nobody has decided on: neither true nor false, and in no rate."),
     Column("stops", "integer", "Stops", "Alerts after which officers stopped the person."),
     Column("arrests", "integer", "Arrests", "Alerts followed by an arrest."),
     *(Column(f"later_{o.value}", "integer", f"Later: {o.value.replace('_', ' ')}",
@@ -87,7 +94,8 @@ RECORD_COLUMNS: tuple[Column, ...] = (
     Column("gates_overridden_names", "string", "Which checks",
            "The checks overridden, separated by '; '."),
     Column("objections_received", "integer", "Objections received",
-           "Objections submitted (not counting those hidden for abuse)."),
+           "Objections submitted (those whose text was withheld for abuse included: "
+           "withholding the words does not withdraw the objection)."),
     Column("objections_answered_on_time", "integer", "Objections answered on time",
            "Objections with a published answer by their deadline."),
 )
@@ -102,8 +110,7 @@ def local(moment: datetime) -> str:
 def _objections_in(s: Session, deployment_id: int) -> tuple[int, int]:
     rows = s.execute(select(m.Feedback.answered_at, m.Feedback.answer_due_at).where(
         m.Feedback.deployment_id == deployment_id,
-        m.Feedback.kind == FeedbackKind.OBJECTION.value,
-        m.Feedback.hidden_for_abuse.is_(False))).all()
+        m.Feedback.kind == FeedbackKind.OBJECTION.value)).all()
     on_time = sum(1 for answered, due in rows if answered is not None and answered <= due)
     return len(rows), on_time
 
@@ -123,8 +130,10 @@ def _row(s: Session, d: m.Deployment, total: figures.Figures,
         "street": "; ".join(site.name for site in d.sites),
         "watchlist_size": sum(categories.values()),
         "watchlist_by_category": "; ".join(f"{k}: {v}" for k, v in sorted(categories.items())),
-        "faces_seen": total.faces_seen, "alerts": total.alerts, "confirmed": total.confirmed,
-        "false_alerts": total.false_alerts, "stops": total.stops, "arrests": total.arrests,
+        "tracks": total.tracks, "faces_seen": total.faces_seen, "alerts": total.alerts,
+        "confirmed": total.confirmed, "false_alerts": total.false_alerts,
+        "unclear": total.unclear, "pending": total.pending,
+        "stops": total.stops, "arrests": total.arrests,
         **{f"later_{o.value}": later[o.value] for o in LaterOutcome},
         "later_not_recorded": later[NOT_RECORDED],
         "notice_days": notice,

@@ -397,11 +397,11 @@ def annual_report_pdf(report: AnnualReport, governance: GovernanceFigures | None
     _groups(doc, total, table.columns)
     doc.heading("Deployments")
     if report.deployments:
-        doc.grid(("Deployment", "Area", "Dates", "Faces seen", "Alerts", "False alerts",
+        doc.grid(("Deployment", "Area", "Dates", "Faces passing", "Alerts", "False alerts",
                   "Stops", "Arrests"),
                  [(f"{d.reference}: {d.title}", d.borough + (f" / {d.ward}" if d.ward else ""),
                    f"{d.start_at:%Y-%m-%d} to {d.end_at:%Y-%m-%d}",
-                   shown("faces_seen", d.total.faces_seen), shown("alerts", d.total.alerts),
+                   shown("tracks", d.total.tracks), shown("alerts", d.total.alerts),
                    shown("false_alerts", d.total.false_alerts), shown("stops", d.total.stops),
                    shown("arrests", d.total.arrests)) for d in report.deployments],
                  widths=(3, 2, 2.2, 1.3, 1, 1, 1, 1), size=7)

@@ -11,7 +11,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
-from openlfr.governance.lifecycle import FINISHED_STATUSES
+from openlfr.governance.lifecycle import DeploymentStatus, watchlist_must_go
 from openlfr.services.mailer import purge_sent_emails
 from openlfr.services.notices import purge_stale_subscriptions
 from openlfr.services.platform import SYSTEM_ACTOR, Platform
@@ -31,7 +31,8 @@ class RetentionReport:
 
 def apply_retention(p: Platform) -> RetentionReport:
     """Delete watchlist entries past their expiry date, destroy any watchlist whose
-    deployment has finished, delete probe crops older than their retention, drop
+    deployment has finished or whose published window is over (``watchlist_must_go``),
+    delete probe crops older than their retention, drop
     expired login sessions, and delete sent e-mails older than ``sent_email_retention_days``
     and subscriptions unconfirmed or ended that long ago. One transaction; each deletion
     of personal data is audited."""
@@ -42,7 +43,9 @@ def apply_retention(p: Platform) -> RetentionReport:
         live = s.scalars(select(m.Watchlist).where(m.Watchlist.destroyed_at.is_(None)))
         for w in list(live):
             deployment = s.get(m.Deployment, w.deployment_id)
-            if deployment is not None and deployment.status in FINISHED_STATUSES:
+            if deployment is not None and watchlist_must_go(
+                    DeploymentStatus(deployment.status), deployment.end_at, now,
+                    timedelta(hours=p.settings.late_delivery_hours)):
                 destroy_watchlist_in(s, SYSTEM_ACTOR, w.deployment_id, now)
                 destroyed += 1
                 continue

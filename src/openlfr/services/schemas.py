@@ -93,6 +93,9 @@ Prose = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, ma
                   AfterValidator(plain_text)]
 OptionalProse = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20_000),
                           AfterValidator(plain_text)]
+#: Why a published thing changes (published with it).
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=20,
+                                          max_length=5000), AfterValidator(plain_text)]
 Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
                                             pattern=r"^[a-z0-9_]+$"), AfterValidator(plain_text)]
 Token = Annotated[str, StringConstraints(min_length=8, max_length=64,
@@ -191,8 +194,12 @@ class TransitionIn(Input):
 
 
 class CountersignIn(Input):
-    """A member of oversight's countersignature of an override another person asked for."""
+    """A member of oversight's countersignature of an override another person asked for:
+    the one they read, named by its id."""
 
+    override_id: Id = Field(description="The id of the override request you read (GET "
+                            ".../overrides); refused (409) unless it is still the one "
+                            "awaiting a countersignature.")
     justification: Prose = Field(description="Why going ahead despite the failing gates is "
                                  "necessary and proportionate, in the countersigner's own "
                                  "words; published.")
@@ -321,6 +328,10 @@ class WordingCheckIn(Input):
 
 # --- feedback and motions -------------------------------------------------------------
 
+#: What a revision of a published answer must say.
+REVISION_REASON = ("Required when revising a published answer: why it changes (at least 20 "
+                   "characters; published with the earlier version, which stays public).")
+
 class FeedbackIn(Input):
     kind: FeedbackKind
     text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=5000),
@@ -340,6 +351,8 @@ class AnswerIn(Input):
         "a question.")
     amendment_id: Id | None = Field(
         default=None, description="For plan_changed: the amendment that changed the plan.")
+    revision_reason: Reason | None = Field(
+        default=None, description=REVISION_REASON)
 
 
 class FollowIn(Input):
@@ -375,10 +388,13 @@ class HearingIn(Input):
 
 class OversightResponseIn(Input):
     response: Prose = Field(description="Oversight's response to an escalation (published).")
+    revision_reason: Reason | None = Field(default=None, description=REVISION_REASON)
 
 
 class ModerationIn(Input):
-    reason: Prose
+    reason: Prose = Field(description="What makes the text abusive (published in its place; "
+                          "\"n/a\" or \"abusive\" is refused). Only the text is withheld: "
+                          "the item still counts and still needs its published answer.")
 
 
 class MotionIn(Input):
@@ -399,10 +415,12 @@ class MotionIn(Input):
 
 
 class MotionResponseIn(Input):
-    response: Prose
+    response: Prose = Field(description="The force's response, in words of substance "
+                            "(published); \"Noted.\" is refused.")
     point_answers: list[Prose] = Field(
-        default=[], max_length=30, description="An answer to each of the motion's points, in "
-        "order (published).")
+        default=[], max_length=30, description="An answer of substance to each of the "
+        "motion's points, in order (published); \"n/a\" is refused.")
+    revision_reason: Reason | None = Field(default=None, description=REVISION_REASON)
 
 
 # --- technology register and equity audits --------------------------------------------
@@ -603,8 +621,11 @@ class AlertIn(Input):
 
 class CountersIn(Input):
     batch_id: Token = Field(description="The node's id for this batch; counted once.")
-    faces_seen: int = Field(ge=0, le=10_000_000)
-    tracks: int = Field(ge=0, le=10_000_000)
+    faces_seen: int = Field(ge=0, le=10_000_000, description="Face detections: each face "
+                            "on each frame it was found on (the engine's work).")
+    tracks: int = Field(ge=0, le=10_000_000, description="Faces passing: tracks started, one "
+                        "face followed across the frames it was seen on (the published "
+                        "per-face rates are per track); at most faces_seen.")
     frames_processed: int = Field(default=0, ge=0, le=1_000_000_000)
     frames_dropped: int = Field(
         default=0, ge=0, le=1_000_000_000,
@@ -620,6 +641,11 @@ class CountersIn(Input):
 
     @model_validator(mode="after")
     def _period_in_order(self) -> CountersIn:
+        if self.tracks > self.faces_seen:
+            # Published rates are per track: a node cannot count more faces passing than
+            # it detected faces.
+            raise ValueError("tracks cannot exceed faces_seen: every track starts with a "
+                             "detected face")
         if (self.period_start is None) != (self.period_end is None):
             raise ValueError("give both period_start and period_end, or neither")
         if self.period_start and self.period_end and self.period_end < self.period_start:
@@ -660,14 +686,23 @@ class WatchlistSubjectIn(Input):
     expires_on: Day | None = None
 
 
+#: Why a decision or outcome changed after the deployment ended (governance/outcomes.py).
+ChangeReason = Annotated[Prose | None, Field(
+    default=None, description="Needed to change a decision or outcome after the deployment "
+    "ended (within OPENLFR_LATER_OUTCOME_WINDOW_DAYS of the alert; at least 20 characters); "
+    "published with the change in the deployment's review.")]
+
+
 class AdjudicationIn(Input):
     adjudication: Literal["true_match", "false_match", "unclear"]
+    reason: ChangeReason = None
 
 
 class OutcomeIn(Input):
     outcome: AlertOutcome
     demographic_group: Short | None = Field(
         default=None, description="Recorded only for equity monitoring; never public per alert.")
+    reason: ChangeReason = None
 
 
 # --- users and keys ---------------------------------------------------------------------
@@ -707,7 +742,8 @@ class LoginIn(Input):
 class ApiKeyIn(Input):
     name: Short
     deployment_id: Id | None = Field(
-        default=None, description="Limit the key to one deployment (recommended).")
+        default=None, description="The one deployment a node's key serves (required for "
+        "a node: any other deployment is answered as missing, 404).")
     role: Literal["node", "audit_tool"] = Field(
         default="node", description="node: an engine node. audit_tool (a tool that records "
         "equity audits and reads the register) is oversight's to issue: POST "
@@ -719,10 +755,6 @@ class AuditKeyIn(Input):
 
 
 # --- amendments of the frozen record -----------------------------------------------------
-
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=20,
-                                          max_length=5000), AfterValidator(plain_text)]
-
 
 class PlanAmendmentIn(Input):
     record: Literal["plan"]

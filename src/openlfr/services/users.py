@@ -198,21 +198,23 @@ class LoginResult:
 
 
 def log_in(p: Platform, username: str, password: str, client: str | None = None) -> LoginResult:
-    """Check a password and open a session; the returned token goes in the cookie. Failed
-    attempts are counted per username and ``client`` address, with back-off (see
+    """Check a password and open a session; the returned token goes in the cookie. Each
+    attempt is counted per username and ``client`` address before its password is checked,
+    with back-off, and given back when the password is right (see
     services.rate_limits.LoginThrottle)."""
     now = p.clock()
-    p.login_throttle.check(username, client)
+    # Counted before the (slow) password check: a burst of simultaneous guesses gets no
+    # more checked than the same guesses one after another.
+    p.login_throttle.attempt(username, client)
     with p.sessions.begin() as s:
         user = s.scalar(select(m.User).where(m.User.username == username))
         try:
             _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
         except (VerificationError, InvalidHashError):
-            p.login_throttle.failed(username, client)
             raise LoginFailed("wrong username or password") from None
         if user is None:
-            p.login_throttle.failed(username, client)
             raise LoginFailed("wrong username or password")
+        p.login_throttle.succeeded(username, client)  # the right password is not penalised
         if not user.active:
             raise LoginFailed("this account is deactivated; ask an admin")
         if _hasher.check_needs_rehash(user.password_hash):
@@ -221,7 +223,6 @@ def log_in(p: Platform, username: str, password: str, client: str | None = None)
         lifetime = p.settings.session_max_age_s
         s.add(m.LoginSession(token_hash=_sha256(token), user_id=user.id, created_at=now,
                              expires_at=now + timedelta(seconds=lifetime)))
-        p.login_throttle.succeeded(username, client)
         append_event(s, actor=user.username, action="user.logged_in", subject_type="user",
                      subject_id=user.id, details={}, now=now)
     return LoginResult(token, user, lifetime)
@@ -250,6 +251,31 @@ def actor_for_session(p: Platform, token: str) -> Actor | None:
         return actor_of(user)
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """What a request carried to say who it is: a session token (the cookie) and/or an
+    API key (the key wins, as for every request)."""
+
+    session_token: str | None = field(default=None, repr=False)
+    api_key: str | None = field(default=None, repr=False)
+
+
+def actor_for_credentials(p: Platform, credentials: Credentials) -> Actor | None:
+    """Who ``credentials`` stand for now; None once they stand for no one (the session
+    ended, expired or its person was deactivated or given another role; the key was
+    revoked or no longer works). For a check repeated while one request lasts (a console
+    stream): one indexed read, and a key's "last used" is not written again."""
+    if credentials.api_key:
+        with p.sessions() as s:
+            try:
+                return actor_for_api_key_in(s, credentials.api_key, p.clock())[0]
+            except UnknownApiKey:
+                return None
+    if credentials.session_token:
+        return actor_for_session(p, credentials.session_token)
+    return None
+
+
 def actor_of(user: m.User) -> Actor:
     """A person as the use cases see them: name, role and, for a councillor, areas."""
     return Actor(name=user.username, role=Role(user.role), user_id=user.id,
@@ -275,12 +301,22 @@ class NewApiKey:
     secret: str  # shown once, never stored
 
 
+#: Why a node key names its deployment (the powers table: "a node key only for its
+#: deployment"); said when one is asked for without, and when an old one is used.
+NODE_KEY_SERVES_ONE = "a node key serves one deployment"
+
+
 def create_api_key(p: Platform, actor: Actor, data: ApiKeyIn) -> NewApiKey:
-    """Issue a key for an engine node; only its hash is kept, so the secret is shown once.
+    """Issue a key for an engine node, for one deployment (``deployment_id`` is required
+    for a node); only its hash is kept, so the secret is shown once.
     Not an audit tool's: oversight issues those (``create_audit_key``), since an audit it
     records is what the threshold gate holds deployments to."""
     require(actor, Action.API_KEYS_MANAGE)
     role = Role(data.role)
+    if role is Role.NODE and data.deployment_id is None:
+        raise InvalidInput("deployment_id", NODE_KEY_SERVES_ONE + ": give the id of the "
+                           "deployment this node runs for (another deployment needs a key "
+                           "of its own)")
     if role is Role.AUDIT_TOOL and not actor.is_system:
         raise PermissionDenied(
             f"an audit tool's key is issued by oversight "
@@ -385,10 +421,25 @@ def actor_for_api_key(p: Platform, secret: str) -> Actor:
 
 
 class UnknownApiKey(GovernanceError):
-    """An API key that does not exist or was revoked (401)."""
+    """An API key that does not exist, was revoked or no longer works (401)."""
 
-    def __init__(self) -> None:
-        super().__init__("the API key is unknown or revoked; ask an admin for a new one")
+    def __init__(self, retired_because: str | None = None) -> None:
+        super().__init__(
+            f"this API key no longer works: {retired_because}" if retired_because else
+            "the API key is unknown or revoked; ask an admin for a new one")
+
+
+def retired_because(role: str, deployment_id: int | None) -> str | None:
+    """Why a key that was issued under an older rule no longer works (None: it works,
+    unless revoked). Refused when used, and shown on the admin's keys page."""
+    if role == Role.OVERSIGHT.value:
+        # Issued by an admin before audit tools' keys were oversight's to issue.
+        return "issued as oversight by an admin; oversight issues audit tools' keys now"
+    if role == Role.NODE.value and deployment_id is None:
+        # Issued before a node key had to name its deployment.
+        return (f"{NODE_KEY_SERVES_ONE} and this one names none; an admin issues the node "
+                "a key for its deployment")
+    return None
 
 
 @dataclass(frozen=True)
@@ -415,10 +466,11 @@ def actor_for_api_key_in(s: Session, secret: str, now: datetime) -> tuple[Actor,
     if key_hash in found:
         return found[key_hash], False
     key = s.connection().execute(_KEY_BY_HASH, {"key_hash": key_hash}).first()
-    # A key issued as "oversight" (by an admin, before audit tools' keys were oversight's
-    # to issue) works no more: oversight issues audit tools' keys now.
-    if key is None or key.revoked_at is not None or key.role == Role.OVERSIGHT.value:
+    if key is None or key.revoked_at is not None:
         raise UnknownApiKey()
+    retired = retired_because(key.role, key.deployment_id)
+    if retired is not None:
+        raise UnknownApiKey(retired)
     actor = found[key_hash] = _key_actor(key)
     return actor, _stale(key.last_used_at, now)
 

@@ -1,5 +1,7 @@
 """Use cases for a deployment's watchlist: entries in, descriptors encrypted at rest,
-released only to an engine node of an active deployment, destroyed with the deployment."""
+released only to an engine node of an active deployment, destroyed with the deployment.
+A change after authorisation lapses the overrides whose failure it changes
+(``overrides.lapse_changed_in``)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from sqlalchemy.orm import Session
 from openlfr.audit import append_event
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
 from openlfr.governance.lifecycle import DeploymentStatus, require_running_window
+from openlfr.services import overrides
 from openlfr.services.common import deployment_or_404
 from openlfr.services.platform import Actor, Platform
 from openlfr.services.powers import Action, require
@@ -122,6 +125,7 @@ def add_entry(p: Platform, actor: Actor, deployment_id: int,
         append_event(s, actor=actor.audit_name, action="watchlist.entry_added",
                      subject_type="watchlist", subject_id=w.id,
                      details={"entry_id": entry.id, "category": entry.category}, now=now)
+        _recheck_overrides(s, p, actor, d, "an entry was added to the watchlist", now)
     return entry
 
 
@@ -173,6 +177,7 @@ def remove_entry(p: Platform, actor: Actor, deployment_id: int, entry_id: int) -
         append_event(s, actor=actor.audit_name, action="watchlist.entry_removed",
                      subject_type="watchlist", subject_id=w.id,
                      details={"entry_id": entry_id}, now=now)
+        _recheck_overrides(s, p, actor, d, "an entry was removed from the watchlist", now)
 
 
 def build_watchlist(p: Platform, actor: Actor, deployment_id: int) -> m.Watchlist:
@@ -191,7 +196,18 @@ def build_watchlist(p: Platform, actor: Actor, deployment_id: int) -> m.Watchlis
         append_event(s, actor=actor.audit_name, action="watchlist.built",
                      subject_type="watchlist", subject_id=w.id,
                      details={"entries": count}, now=now)
+        _recheck_overrides(s, p, actor, d, "the watchlist was rebuilt", now)
     return w
+
+
+def _recheck_overrides(s: Session, p: Platform, actor: Actor, d: m.Deployment, why: str,
+                       now: datetime) -> None:
+    """After authorisation a changed watchlist is not what the overrides were signed for:
+    those covering a failure it changed (the watchlist's own gate; the threshold's, whose
+    audited figures depend on its size) lapse, and activation finds the failure anew."""
+    if d.status == DeploymentStatus.AUTHORISED.value:
+        s.flush()
+        overrides.lapse_changed_in(s, p, actor, d, why, now)
 
 
 def category_counts(p: Platform, deployment_id: int) -> dict[str, int]:

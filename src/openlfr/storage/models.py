@@ -303,6 +303,13 @@ class Feedback(Base):
     oversight_response: Mapped[str | None] = mapped_column(Text)
     oversight_responded_at: Mapped[datetime | None]
     oversight_responded_by: Mapped[str | None] = mapped_column(String(64))
+    # Earlier published versions of the answer and of oversight's response, oldest first,
+    # each with when and by whom it was published and when, by whom and why it was
+    # replaced (services.answer_history.AnswerVersion): a revision never loses what was
+    # published.
+    answer_history: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    oversight_response_history: Mapped[list[Any]] = mapped_column(default=list,
+                                                                  server_default="[]")
 
 
 class FeedbackFollow(Base):
@@ -373,6 +380,10 @@ class CouncilMotion(Base):
     point_answers: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     response: Mapped[str | None] = mapped_column(Text)
     response_published_at: Mapped[datetime | None]
+    response_published_by: Mapped[str | None] = mapped_column(String(64))
+    # Earlier published versions of the response and its point answers, oldest first
+    # (services.answer_history.AnswerVersion).
+    response_history: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     recorded_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
 

@@ -71,6 +71,18 @@ def current_actor(
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
+async def request_credentials(
+    session_token: Annotated[str | None, Depends(session_cookie)] = None,
+    api_key: Annotated[str | None, Depends(api_key_header)] = None,
+) -> users.Credentials:
+    """The session cookie and API key the request carried, for a route that asks again
+    while it lasts whether they still stand for someone (``users.actor_for_credentials``)."""
+    return users.Credentials(session_token, api_key)
+
+
+CredentialsDep = Annotated[users.Credentials, Depends(request_credentials)]
+
+
 @dataclass(frozen=True)
 class RequirePower:
     """A dependency that lets through only callers whose role may take ``action`` in the

@@ -237,6 +237,23 @@ class ConsultationResultsOut(BaseModel):
     insufficient: str | None = None
 
 
+class AnswerVersionOut(Out):
+    """An earlier published version of an answer (``services.answer_history``): what it
+    said, when and by whom it was published, and when, by whom and why it was replaced."""
+
+    text: str | None = Field(description="What it said (null where the item is kept "
+                             "private: a redress request).")
+    published_at: datetime
+    published_by: str | None
+    revised_at: datetime
+    revised_by: str
+    reason: str | None = Field(description="Why it was replaced (null where the item is "
+                               "kept private).")
+    outcome: str | None = None
+    amendment_id: int | None = None
+    point_answers: list[str] = []
+
+
 class FeedbackStaffOut(Out):
     id: int
     deployment_id: int
@@ -260,6 +277,9 @@ class FeedbackStaffOut(Out):
     escalation: str | None = None
     oversight_response: str | None = None
     oversight_responded_at: datetime | None = None
+    #: Earlier versions of the answer and of oversight's response, oldest first.
+    answer_history: list[AnswerVersionOut] = []
+    oversight_response_history: list[AnswerVersionOut] = []
 
 
 class FeedbackPublicOut(BaseModel):
@@ -288,6 +308,10 @@ class FeedbackPublicOut(BaseModel):
     escalated_at: datetime | None = None
     oversight_response: str | None = None
     oversight_responded_at: datetime | None = None
+    #: The answer and oversight's response were revised: their earlier versions, oldest
+    #: first, each with why it was replaced (empty: never revised).
+    answer_history: list[AnswerVersionOut] = []
+    oversight_response_history: list[AnswerVersionOut] = []
 
 
 class FeedbackReceipt(BaseModel):
@@ -321,6 +345,10 @@ class MotionOut(BaseModel):
     response: str | None
     response_published_at: datetime | None
     recorded_by: str
+    response_published_by: str | None = None
+    #: The response was revised: its earlier versions (with their point answers), oldest
+    #: first, each with why it was replaced (empty: never revised).
+    response_history: list[AnswerVersionOut] = []
 
 
 class GazetteerBoroughOut(AreaOut):

@@ -212,11 +212,13 @@ def list_overrides(deployment_id: IdPath, actor: Reader,
 def countersign(deployment_id: IdPath, data: CountersignIn,
                 actor: Annotated[Actor, power(Action.OVERRIDE_COUNTERSIGN)],
                 platform: PlatformDep) -> OverrideOut:
-    """Countersign the override awaiting a countersignature (oversight; someone other
-    than the authoriser who asked), with your own justification (published). It takes
-    the step the authoriser asked for, and the area's subscribers are e-mailed. Refused
-    (409) when a gate fails that the request did not name, when a failing gate can never
-    be overridden, or when the deployment has moved on."""
+    """Countersign the override you read, named by ``override_id`` (oversight; someone
+    other than the authoriser who asked), with your own justification (published). It
+    takes the step the authoriser asked for, and the area's subscribers are e-mailed.
+    Refused (409) when that request is no longer the one awaiting (replaced by a newer
+    one, say), when a gate fails that the request did not name or fails otherwise than
+    when it was asked for, when a failing gate can never be overridden, or when the
+    deployment has moved on; 422 without ``override_id``."""
     return OverrideOut.model_validate(
         overrides.countersign_override(platform, actor, deployment_id, data))
 

@@ -9,7 +9,11 @@ Each event's id is the audit event that announced it: a client
 that reconnects with ``Last-Event-ID`` (browsers do this on their own) is sent what it
 missed. Keep-alive comments go out while nothing happens (every 15 s, FastAPI's SSE
 support); the stream ends when the client goes, when the server stops, or after telling
-the client that no alert will ever arrive (cancelled, or ran and late delivery closed).
+the client that no alert will ever arrive (cancelled, or ran and late delivery closed),
+and as soon as the caller may no longer watch: at each wake, before anything is sent, the
+stream asks whether its session (or key) still stands for someone the powers table lets
+watch the console (``live.still_may_watch``), so logging out, deactivation, a role change
+or a revoked key ends it (the browser's reconnect is then refused: 401 or 403).
 """
 
 from __future__ import annotations
@@ -19,13 +23,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
 
 from openlfr.services import live
 from openlfr.services.platform import Actor, Platform
 from openlfr.services.powers import Action
 from openlfr.services.schemas import MAX_ID
 from openlfr.web.api import AUTH_ERRORS, NOT_FOUND
-from openlfr.web.deps import IdPath, PlatformDep, power
+from openlfr.web.deps import CredentialsDep, IdPath, PlatformDep, power
 from openlfr.web.fresh_reads import FreshReads
 from openlfr.web.schemas import AlertOut, LiveCountersOut, LiveStatusOut
 
@@ -79,7 +84,8 @@ def stream_start(
 @router.get("/deployments/{deployment_id}/live", response_class=EventSourceResponse,
             responses=_EVENTS)
 async def live_stream(deployment_id: IdPath, start: Annotated[int, Depends(stream_start)],
-                      platform: PlatformDep, request: Request) -> AsyncIterator[ServerSentEvent]:
+                      platform: PlatformDep, credentials: CredentialsDep,
+                      request: Request) -> AsyncIterator[ServerSentEvent]:
     """Alerts as they arrive, their adjudications and outcomes, counters and status."""
     reads: FreshReads[ChangesAsked, live.LiveBatch] = request.app.state.live_reads
     cursor, snapshot = start, True
@@ -88,6 +94,10 @@ async def live_stream(deployment_id: IdPath, start: Annotated[int, Depends(strea
     with platform.live.subscribe(deployment_id) as wake:
         while True:
             batch = await reads.after_now((deployment_id, cursor, snapshot))
+            # Asked after the read: whatever was committed after a logout, deactivation or
+            # revocation is read after it too, and is not sent.
+            if not await run_in_threadpool(live.still_may_watch, platform, credentials):
+                return
             last = len(batch.changes) - 1
             for i, change in enumerate(batch.changes):
                 # One audit event can announce several alerts: the id goes on the last.

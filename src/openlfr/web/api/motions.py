@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter
 
 from openlfr.services import consultations
+from openlfr.services.answer_history import versions
 from openlfr.services.platform import Actor, Platform
 from openlfr.services.powers import Action
 from openlfr.services.public_view import area_names
@@ -15,7 +16,7 @@ from openlfr.services.schemas import MotionIn, MotionResponseIn
 from openlfr.storage import models as m
 from openlfr.web.api import AUTH_ERRORS, NOT_FOUND
 from openlfr.web.deps import IdPath, PlatformDep, power
-from openlfr.web.schemas import AreaOut, MotionOut
+from openlfr.web.schemas import AnswerVersionOut, AreaOut, MotionOut
 
 router = APIRouter(prefix="/motions", tags=["motions"], responses={**AUTH_ERRORS, **NOT_FOUND})
 Reader = Annotated[Actor, power(Action.MOTION_READ)]
@@ -28,7 +29,10 @@ def motion_out(platform: Platform, x: m.CouncilMotion) -> MotionOut:
         link=x.link, areas=[AreaOut(**a) for a in area_names(platform, list(x.area_codes))],
         unmatched_areas=list(x.unmatched_areas), points=list(x.points),
         point_answers=list(x.point_answers), response=x.response,
-        response_published_at=x.response_published_at, recorded_by=x.recorded_by)
+        response_published_at=x.response_published_at, recorded_by=x.recorded_by,
+        response_published_by=x.response_published_by,
+        response_history=[AnswerVersionOut.model_validate(v)
+                          for v in versions(x.response_history)])
 
 
 @router.get("", response_model=list[MotionOut])
@@ -61,6 +65,9 @@ def correct_motion(motion_id: IdPath, data: MotionIn, actor: Recorder,
 def respond(motion_id: IdPath, data: MotionResponseIn,
             actor: Annotated[Actor, power(Action.MOTION_RESPOND)],
             platform: PlatformDep) -> MotionOut:
-    """Publish the response to a motion, with an answer to each of its points."""
+    """Publish the response to a motion, with an answer of substance to each of its points
+    ("Noted." or "n/a" is refused with 422 naming the field, e.g. ``point_answers.1``).
+    Revising a published response needs ``revision_reason``; the earlier version stays
+    published in ``response_history``."""
     return motion_out(platform, consultations.respond_to_motion(platform, actor, motion_id,
                                                                 data))

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 from starlette.concurrency import run_in_threadpool
 
-from openlfr.services import alerts, nodes, watchlists
+from openlfr.services import alerts, nodes
 from openlfr.services.platform import Actor
 from openlfr.services.powers import Action
 from openlfr.services.schemas import AlertIn, CountersIn, NodeBatchIn, NodeWatchlistDroppedIn
@@ -63,7 +63,7 @@ def node_deployment(deployment_id: IdPath, actor: Node,
 @router.get("/{deployment_id}/watchlist", response_model=NodeWatchlistOut)
 def node_watchlist(deployment_id: IdPath, actor: Node, platform: PlatformDep) -> NodeWatchlistOut:
     """Descriptors to match against, with the deployment's threshold; active only."""
-    released = watchlists.release_to_node(platform, actor, deployment_id)
+    released = nodes.release_watchlist(platform, actor, deployment_id)
     return NodeWatchlistOut(
         deployment_id=released.deployment_id, reference=released.reference,
         threshold=released.threshold, descriptor_model=released.descriptor_model,

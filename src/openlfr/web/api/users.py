@@ -87,8 +87,9 @@ def list_api_keys(actor: KeyAdmin, platform: PlatformDep) -> list[ApiKeyOut]:
 
 @router.post("/api-keys", response_model=NewApiKeyOut, status_code=201)
 def create_api_key(data: ApiKeyIn, actor: KeyAdmin, platform: PlatformDep) -> NewApiKeyOut:
-    """Issue a key for an engine node; send it as the X-API-Key header. An audit tool's
-    key is oversight's to issue (POST /api/oversight/audit-keys)."""
+    """Issue a key for an engine node, for one deployment (``deployment_id``, required);
+    send it as the X-API-Key header. An audit tool's key is oversight's to issue
+    (POST /api/oversight/audit-keys)."""
     new = users.create_api_key(platform, actor, data)
     return NewApiKeyOut(key=ApiKeyOut.model_validate(new.key), secret=new.secret,
                         message="store this secret now: only its hash is kept")

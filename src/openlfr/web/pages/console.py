@@ -54,11 +54,6 @@ OUTCOME_LABELS: dict[str, str] = {
     AlertOutcome.SAFEGUARDING.value: "Safeguarding",
     AlertOutcome.OTHER.value: "Other",
 }
-#: Suggestions for the recorded demographic group (the 2021 census's high-level ethnic
-#: groups, as used to record stop and search); any short text may be recorded.
-DEMOGRAPHIC_SUGGESTIONS = (
-    "Asian or Asian British", "Black, Black British, Caribbean or African",
-    "Mixed or multiple ethnic groups", "White", "Other ethnic group", "Not stated")
 
 NOTICES: dict[str, str] = {
     "activated": "The deployment is active: the engine node may fetch the watchlist, and "
@@ -93,9 +88,11 @@ def _console(request: Request, actor: Actor, deployment_id: int, *,
         "live_url": f"/api/deployments/{deployment_id}/live?after={view.position}",
         "adjudication_labels": ADJUDICATION_LABELS,
         "adjudication_states": ADJUDICATION_STATES, "outcome_labels": OUTCOME_LABELS,
-        "demographic_suggestions": DEMOGRAPHIC_SUGGESTIONS, "notice": notice,
+        "demographic_groups": p.settings.demographic_groups, "notice": notice,
         "error": error, "failing_gates": failing_gates or [],
-        "card_errors": card_errors or {}}, status_code=status_code)
+        "card_errors": card_errors or {},
+        "changes_need_reason": alert_service.has_ended(view.deployment, p.clock())},
+        status_code=status_code)
 
 
 def console_page(request: Request) -> Response:
@@ -152,7 +149,8 @@ async def adjudicate(request: Request) -> Response:
         return checked
     actor, deployment_id, alert_id, fields = checked
     try:
-        data = AdjudicationIn.model_validate({"adjudication": fields.get("adjudication")})
+        data = AdjudicationIn.model_validate({"adjudication": fields.get("adjudication"),
+                                              "reason": fields.get("reason", "").strip() or None})
         alert_service.adjudicate_alert(platform_of(request), actor, alert_id, data)
     except (ValidationError, GovernanceError) as exc:
         return _console(request, actor, deployment_id, card_errors={alert_id: _problem(exc)},
@@ -169,7 +167,8 @@ async def record_outcome(request: Request) -> Response:
     try:
         data = OutcomeIn.model_validate({
             "outcome": fields.get("outcome"),
-            "demographic_group": fields.get("demographic_group", "").strip() or None})
+            "demographic_group": fields.get("demographic_group", "").strip() or None,
+            "reason": fields.get("reason", "").strip() or None})
         alert_service.record_outcome(platform_of(request), actor, alert_id, data)
     except (ValidationError, GovernanceError) as exc:
         return _console(request, actor, deployment_id, card_errors={alert_id: _problem(exc)},

@@ -102,7 +102,7 @@ async def follow(request: Request) -> Response:
         return view
     form = await request.form()
     email, item = str(form.get("email") or ""), str(form.get("feedback_id") or "")
-    ids = {f.id for f in view.feedback if not f.hidden_for_abuse}
+    ids = {f.id for f in view.feedback if f.followable}
     problem, status = None, 200
     try:
         if not item.isdigit() or int(item) not in ids:

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from openlfr import localtime
+from openlfr.services.answer_history import versions
 from openlfr.services.platform import Platform
 from openlfr.web.urls import template_url_for
 
@@ -43,7 +44,7 @@ def words(identifier: str) -> str:
 
 
 templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
-templates.env.filters.update(when=when, day=day, words=words)
+templates.env.filters.update(when=when, day=day, words=words, versions=versions)
 templates.env.globals["percent"] = lambda share: f"{share:.0%}"
 # Links to pages by name from an index built once, not a walk of every route per link.
 templates.env.globals["url_for"] = template_url_for

@@ -70,8 +70,8 @@ def chart_data(by_month: list[MonthFigures]) -> dict[str, list[Any]]:
     return {
         "months": [month_label(mf.month) for mf in by_month],
         **{column: [figure_values(mf.figures)[column] for mf in by_month]
-           for column in ("faces_seen", "alerts", "confirmed", "false_alerts", "unclear",
-                          "pending", "stops", "arrests", "false_alerts_per_1000_faces")},
+           for column in ("tracks", "alerts", "confirmed", "false_alerts", "unclear",
+                          "pending", "stops", "arrests", "false_alerts_per_1000_tracks")},
     }
 
 

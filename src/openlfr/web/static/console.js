@@ -338,14 +338,17 @@
       return;  // activate and complete are ordinary posts, after their confirmation step
     }
     event.preventDefault();
+    // Why a decision or outcome changed, once the deployment has ended (else no field).
+    const reason = form.elements.reason ? form.elements.reason.value.trim() || null : null;
     if (form.classList.contains("adjudicate")) {
       const choice = event.submitter && event.submitter.value;
       if (choice) {
-        send(form, { adjudication: choice });
+        send(form, { adjudication: choice, reason: reason });
       }
     } else {
       const group = form.elements.demographic_group.value.trim();
-      send(form, { outcome: form.elements.outcome.value, demographic_group: group || null });
+      send(form, { outcome: form.elements.outcome.value, demographic_group: group || null,
+                   reason: reason });
     }
   });
 

@@ -51,10 +51,10 @@
     data: {
       labels: data.months,
       datasets: [
-        { type: "bar", label: "Faces seen", data: data.faces_seen, yAxisID: "faces",
+        { type: "bar", label: "Faces passing (tracks)", data: data.tracks, yAxisID: "faces",
           backgroundColor: colours.faces, borderColor: colours.faces, order: 1 },
-        { type: "line", label: "False alerts per 1,000 faces",
-          data: data.false_alerts_per_1000_faces, yAxisID: "rate", spanGaps: false,
+        { type: "line", label: "False alerts per 1,000 faces passing",
+          data: data.false_alerts_per_1000_tracks, yAxisID: "rate", spanGaps: false,
           backgroundColor: colours.rate, borderColor: colours.rate, order: 0 }
       ]
     },
@@ -62,9 +62,9 @@
       responsive: true,
       scales: {
         faces: { position: "left", beginAtZero: true, ticks: { precision: 0 },
-                 title: { display: true, text: "Faces seen" } },
+                 title: { display: true, text: "Faces passing" } },
         rate: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false },
-                title: { display: true, text: "False alerts per 1,000 faces" } }
+                title: { display: true, text: "False alerts per 1,000 faces passing" } }
       }
     }
   });

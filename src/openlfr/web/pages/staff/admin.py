@@ -194,8 +194,12 @@ AUDIT_KEYS = Keys(
 def _keys(request: Request, actor: Actor, keys: Keys, errors: dict[str, str] | None = None,
           values: dict[str, str] | None = None, secret: str | None = None,
           status_code: int = 200) -> Response:
+    listed = keys.listed(platform_of(request), actor)
+    # Keys issued under an older rule, which no longer work: the services say why.
+    retired = {k.id: why for k in listed
+               if (why := users.retired_because(k.role, k.deployment_id)) is not None}
     return staff_render(request, actor, "staff_admin_keys.html", {
-        "page": keys, "keys": keys.listed(platform_of(request), actor), "secret": secret,
+        "page": keys, "keys": listed, "retired": retired, "secret": secret,
         "errors": errors or {}, "values": values or {}, "notice": notice_of(request)},
         status_code=status_code)
 

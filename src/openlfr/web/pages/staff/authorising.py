@@ -40,8 +40,9 @@ from openlfr.web.pages.staff_access import StaffRoute, staff_render
 
 #: The gated actions offered on the page, in lifecycle order.
 GATED = (Transition.AUTHORISE, Transition.ACTIVATE)
-#: The countersignature's form field.
+#: The countersignature's form fields: the justification, and the id of the request read.
 COUNTERSIGN_FIELD = "countersign_justification"
+COUNTERSIGN_ID_FIELD = "override_id"
 
 
 def _checklist(request: Request, actor: Actor, d: m.Deployment,
@@ -54,13 +55,13 @@ def _checklist(request: Request, actor: Actor, d: m.Deployment,
     listed = deployment_service.overrides_for(p, actor, d.id)
     return staff_render(request, actor, "staff_gates.html", {
         "d": d, "gates": report, "live": live, "decisions": public_view.decision_gates(d),
-        "offered": [t for t in GATED if may_take(actor.role, t, d.status)],
+        "offered": [t for t in GATED if may_take(actor.role, t, d)],
         "never_overridable": [g for g in report.failing if not g.overridable],
         "min_justification": p.settings.override_min_justification_chars,
         "overrides": listed,
         "awaiting": next((o for o in reversed(listed)
                           if o.status == OverrideStatus.AWAITING_COUNTERSIGNATURE), None),
-        "countersign_field": COUNTERSIGN_FIELD,
+        "countersign_field": COUNTERSIGN_FIELD, "countersign_id_field": COUNTERSIGN_ID_FIELD,
         "errors": errors or {}, "values": values or {}, "failing_now": failing_now or [],
         "notice": notice_of(request)}, status_code=status_code)
 
@@ -109,17 +110,23 @@ def _gated_route(transition: Transition) -> Callable[[Request], Awaitable[Respon
 
 
 async def countersign(request: Request) -> Response:
-    """A member of oversight countersigns the override awaiting it (the service refuses
-    the one who asked, a short justification, and gates that changed since)."""
+    """A member of oversight countersigns the override they read, named by the form's
+    hidden id (the service refuses a request replaced since, the one who asked, a short
+    justification, and gates that changed since)."""
     checked = await deployment_form(request, Action.OVERRIDE_COUNTERSIGN)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked
     reader = FormReader(form)
-    data = reader.build(CountersignIn, {"justification": reader.text(COUNTERSIGN_FIELD)})
+    data = reader.build(CountersignIn, {"override_id": reader.text(COUNTERSIGN_ID_FIELD),
+                                        "justification": reader.text(COUNTERSIGN_FIELD)})
     if data is None:
-        return _checklist(request, actor, d, {COUNTERSIGN_FIELD: reader.problems.get(
-            "justification", "write your justification")}, reader.values, status_code=422)
+        problem = reader.problems.get("justification") or (
+            "the form does not say which request you read; reload the page, read the "
+            "request awaiting a countersignature and countersign it"
+            if "override_id" in reader.problems else "write your justification")
+        return _checklist(request, actor, d, {COUNTERSIGN_FIELD: problem}, reader.values,
+                          status_code=422)
     try:
         overrides.countersign_override(platform_of(request), actor, d.id, data)
     except GovernanceError as exc:

@@ -20,7 +20,7 @@ from starlette.responses import RedirectResponse, Response
 
 from openlfr.governance.amendments import Record
 from openlfr.governance.errors import GovernanceError, InvalidInput, NotFound
-from openlfr.governance.lifecycle import TRANSITIONS, DeploymentStatus, Transition
+from openlfr.governance.lifecycle import DeploymentStatus, Transition, allowed_from
 from openlfr.services import amendments
 from openlfr.services import deployments as deployment_service
 from openlfr.services.deployments import TRANSITION_POWERS
@@ -319,20 +319,20 @@ class NextAction:
     route: str
 
 
-def actions_for(status: str, role: Role) -> list[NextAction]:
-    """The lifecycle actions ``role`` may take on a deployment in ``status`` (cancelling
-    aside), in lifecycle order: the lifecycle's transitions and the powers table."""
+def actions_for(d: m.Deployment, role: Role) -> list[NextAction]:
+    """The lifecycle actions ``role`` may take on ``d`` (cancelling aside), in lifecycle
+    order: the lifecycle's transitions and the powers table."""
     return [NextAction(t, label, ACTION_PAGES.get(t, "staff_deployment"))
             for t, label in ACTION_LABELS.items()
-            if t is not Transition.CANCEL and may_take(role, t, status)]
+            if t is not Transition.CANCEL and may_take(role, t, d)]
 
 
-def may_take(role: Role, transition: Transition, status: str) -> bool:
-    """True when ``role`` may take ``transition`` from ``status`` (the service still
+def may_take(role: Role, transition: Transition, d: m.Deployment) -> bool:
+    """True when ``role`` may take ``transition`` on ``d`` as it stands (the service still
     checks everything, including the gates, when it is taken). Only the actions these
     pages offer are considered."""
-    allowed_from, _ = TRANSITIONS[transition]
-    return (transition in ACTION_LABELS and DeploymentStatus(status) in allowed_from
+    allowed = allowed_from(transition, has_run=d.activated_at is not None)
+    return (transition in ACTION_LABELS and DeploymentStatus(d.status) in allowed
             and transition in TRANSITION_POWERS and may(role, TRANSITION_POWERS[transition]))
 
 

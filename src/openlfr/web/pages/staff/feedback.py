@@ -1,7 +1,8 @@
 """The feedback inbox of a deployment: every item with its kind, text and due date, and
 contact details for the roles that reply (never public); answer it (or revise the
-answer); hide it for abuse, and only for abuse, with a reason that is published in place
-of the text. Who may do which is the powers table's."""
+answer, with a reason: the earlier version stays published); withhold its text for abuse,
+and only for abuse, with a reason that is published in place of the text (the item still
+counts and still needs its answer). Who may do which is the powers table's."""
 
 from __future__ import annotations
 
@@ -75,9 +76,10 @@ def _feedback_route(field: str, notice: str, act: Callable[..., m.Feedback],
         key = f"{field}-{feedback_id}"
         reader = FormReader(form)
         fields: dict[str, object] = {schema_field: reader.text(key)}
-        if schema is AnswerIn:  # what came of it, and the amendment of a plan change
-            fields["outcome"] = reader.optional(f"outcome-{feedback_id}")
+        if schema is AnswerIn:  # what came of it, the amendment of a plan change, and why
+            fields["outcome"] = reader.optional(f"outcome-{feedback_id}")  # a revision
             fields["amendment_id"] = reader.optional(f"amendment-{feedback_id}")
+            fields["revision_reason"] = reader.optional(f"revision-{feedback_id}")
         data = reader.build(schema, fields)
         if data is not None:
             try:
@@ -126,19 +128,22 @@ async def respond(request: Request) -> Response:
     feedback_id = path_id(request, "feedback_id")
     if feedback_id is None:
         return not_found(request, "no such feedback")
-    key = f"response-{feedback_id}"
+    key, revision_key = f"response-{feedback_id}", f"revision-{feedback_id}"
     reader = FormReader(form)
-    data = reader.build(OversightResponseIn, {"response": reader.text(key)})
+    data = reader.build(OversightResponseIn, {"response": reader.text(key),
+                                              "revision_reason": reader.optional(revision_key)})
     if data is not None:
         try:
             objections.respond_to_escalation(platform_of(request), actor, feedback_id, data)
         except GovernanceError as exc:
-            reader.problems["response"] = service_problem(exc)[1]
+            where, message = service_problem(exc)
+            reader.problems[where if where == "revision_reason" else "response"] = message
         else:
             return done(request, "staff_escalations", "oversight_responded",
                         f"#escalation-{feedback_id}")
-    problem = reader.problems.get("response") or next(iter(reader.problems.values()))
-    return _escalations(request, actor, reader.values, {key: problem}, status_code=422)
+    errors = {revision_key if name == "revision_reason" else key: problem
+              for name, problem in reader.problems.items()}
+    return _escalations(request, actor, reader.values, errors, status_code=422)
 
 
 async def hearing(request: Request) -> Response:

@@ -43,7 +43,7 @@ def staff_home(request: Request) -> Response:
     by_status: dict[DeploymentStatus, list[Listed]] = {s: [] for s in DeploymentStatus}
     for d in deployment_service.list_deployments(p, actor):
         by_status[DeploymentStatus(d.status)].append(
-            Listed(d, actions_for(d.status, actor.role), record_links(d, actor.role)))
+            Listed(d, actions_for(d, actor.role), record_links(d, actor.role)))
     awaiting = [Awaiting(f, d, overdue(f, now))
                 for f, d in consultations.feedback_awaiting_answer(p, actor)]
     return staff_render(request, actor, "staff_home.html", {

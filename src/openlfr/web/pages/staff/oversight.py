@@ -18,7 +18,6 @@ from openlfr.services.public_view import area_names
 from openlfr.services.schemas import CommentIn, MotionIn, MotionResponseIn
 from openlfr.web.pages.rendering import not_found, platform_of
 from openlfr.web.pages.staff.common import (
-    FORM,
     FormReader,
     attempt,
     deployment_form,
@@ -106,16 +105,26 @@ async def respond_to_motion(request: Request) -> Response:
     reader = FormReader(form)
     data = reader.build(MotionResponseIn, {
         "response": reader.text(key),
-        "point_answers": [reader.text(f"{key}-point-{n}") for n in range(len(motion.points))]})
+        "point_answers": [reader.text(f"{key}-point-{n}") for n in range(len(motion.points))],
+        "revision_reason": reader.optional(f"{key}-revision")})
     if data is not None:
         try:
             consultations.respond_to_motion(p, actor, motion_id, data)
         except GovernanceError as exc:
-            reader.problems[FORM] = service_problem(exc)[1]
+            where, message = service_problem(exc)
+            reader.problems[where] = message
         else:
             return done(request, "staff_motions", "motion_response", f"#motion-{motion_id}")
-    problem = reader.problems.get("response") or next(iter(reader.problems.values()))
-    return _register(request, actor, reader.values, {key: problem}, status_code=422)
+    errors: dict[str, str] = {}
+    for name, problem in reader.problems.items():
+        # "point_answers.1" is the second point's box; the reason has its own.
+        if name.startswith("point_answers."):
+            errors[f"{key}-point-{name.rsplit('.', 1)[1]}"] = problem
+        elif name == "revision_reason":
+            errors[f"{key}-revision"] = problem
+        else:
+            errors.setdefault(key, problem)
+    return _register(request, actor, reader.values, errors, status_code=422)
 
 
 routes = [
