@@ -22,10 +22,15 @@ from openlfr.governance.lifecycle import (
 )
 from openlfr.services import watchlists
 from openlfr.services.common import deployment_or_404
-from openlfr.services.platform import Actor, Platform, Role
+from openlfr.services.platform import Actor, Platform
 from openlfr.services.powers import Action, require
 from openlfr.services.schemas import NodeWatchlistDroppedIn
-from openlfr.services.watchlists import require_node_access, require_node_key
+from openlfr.services.watchlists import (
+    require_node_access,
+    require_node_key,
+    require_own_deployment,
+    serves,
+)
 from openlfr.storage import models as m
 
 
@@ -45,14 +50,6 @@ class NodeDeploymentStatus:
     late_delivery_until: datetime | None
     """Once the deployment has ended: until when alerts and counts recorded before the end
     are still accepted."""
-
-
-def require_own_deployment(actor: Actor, deployment_id: int) -> None:
-    """A node key serves one deployment (the one it was issued for): every other is
-    answered as a deployment that does not exist, in the same words (404), so a key
-    learns nothing about the others, not even that they exist."""
-    if actor.role is Role.NODE and actor.deployment_scope != deployment_id:
-        raise NotFound(f"deployment {deployment_id} does not exist")
 
 
 def _status(p: Platform, actor: Actor, d: m.Deployment, now: datetime) -> NodeDeploymentStatus:
@@ -105,7 +102,7 @@ def node_deployment_by_reference(p: Platform, actor: Actor,
     now = p.clock()
     with p.sessions() as s:
         d = s.scalar(select(m.Deployment).where(m.Deployment.reference == reference))
-        if d is None or (actor.role is Role.NODE and actor.deployment_scope != d.id):
+        if d is None or not serves(actor, d.id):
             raise NotFound(f"no deployment with reference {reference!r}")
         return _status(p, actor, d, now)
 

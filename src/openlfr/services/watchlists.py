@@ -20,7 +20,7 @@ from openlfr.governance.errors import Conflict, InvalidInput, NotFound
 from openlfr.governance.lifecycle import DeploymentStatus, require_running_window
 from openlfr.services import overrides
 from openlfr.services.common import deployment_or_404
-from openlfr.services.platform import Actor, Platform
+from openlfr.services.platform import Actor, Platform, Role
 from openlfr.services.powers import Action, require
 from openlfr.services.schemas import WatchlistEntryIn, WatchlistIn
 from openlfr.storage import models as m
@@ -270,12 +270,23 @@ class ReleasedWatchlist:
     reference_model: str | None = None
 
 
+def serves(actor: Actor, deployment_id: int) -> bool:
+    """False for a node key and any deployment but the one it was issued for."""
+    return actor.role is not Role.NODE or actor.deployment_scope == deployment_id
+
+
+def require_own_deployment(actor: Actor, deployment_id: int) -> None:
+    """A node key serves one deployment (``serves``): every other is answered as a
+    deployment that does not exist, in the same words (404), so a key learns nothing about
+    the others, not even that they exist."""
+    if not serves(actor, deployment_id):
+        raise NotFound(f"deployment {deployment_id} does not exist")
+
+
 def require_node_key(actor: Actor, d: m.Deployment) -> None:
-    """Only an engine node's key, and a scoped key only for its own deployment."""
+    """Only an engine node's key, and only for its own deployment."""
     require(actor, Action.NODE_RUN)
-    if actor.deployment_scope is not None and actor.deployment_scope != d.id:
-        raise Conflict(f"this API key is limited to deployment {actor.deployment_scope}, not "
-                       f"{d.id}")
+    require_own_deployment(actor, d.id)
 
 
 def require_node_access(actor: Actor, d: m.Deployment, now: datetime) -> None:
