@@ -7,7 +7,7 @@ revised before this revision kept no earlier text; their lists start empty.
 
 Revision ID: 0012
 Revises: 0011
-Create Date: 2026-12-12 10:00:00.000000
+Create Date: 2026-12-06 00:10:00.000000
 """
 
 from collections.abc import Sequence
