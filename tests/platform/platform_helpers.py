@@ -369,12 +369,11 @@ class Scenario:
             "descriptors": [[0.01 * i for i in range(128)]]}), 201)
         return int(entry["id"])
 
-    def prepare(self) -> None:
-        """Everything up to (not including) authorisation, with notice 20 days ahead."""
-        tech = self.equity_audit()
-        self.draft(technology_id=tech)
-        ok(self.staff["planner"].post(self.url("/propose")))
-        ok(self.staff["planner"].post(self.url("/publish-notice")))
+    def prepare(self, technology_id: int | None = None) -> None:
+        """Everything up to (not including) authorisation, with notice 20 days ahead, for
+        the technology entry ``technology_id`` (default: one audited for equity)."""
+        self.draft(technology_id=technology_id or self.equity_audit())
+        self.publish_notice()
         self.engage()
         self.consult()
         self.assess()

@@ -192,16 +192,7 @@ def _never_audited(s: Scenario) -> int:
     tech = ok(s.staff["admin"].post("/api/technology", json={
         "algorithm": "dlib ResNet descriptor + cosine", "model_version": WATCHLIST_MODEL,
         "vendor_or_project": "openlfr", "default_threshold": 0.64}), 201)["id"]
-    s.draft(technology_id=tech)
-    ok(s.staff["planner"].post(s.url("/propose")))
-    ok(s.staff["planner"].post(s.url("/publish-notice")))
-    s.engage()
-    s.consult()
-    s.assess()
-    s.object_and_answer()
-    s.watchlist()
-    s.clock.now = START - timedelta(hours=12)
-    ok(s.staff["planner"].post(s.url("/watchlist/build")))
+    s.prepare(technology_id=tech)
     return int(tech)
 
 
