@@ -43,6 +43,10 @@ def test_payload_fits_the_platforms_schema(results: dict[str, Any]) -> None:
     assert payload["recommended_threshold"] == WINDOW.fair
     assert payload["thresholds_swept"] == THRESHOLDS
     assert MODEL_ID in payload["engine_version"]
+    # What the platform matches against the register entry's model, and the watchlist's
+    # second opinion: the model measured, and none (this run decided alone).
+    assert payload["model_id"] == results["engine"]["model_id"] == MODEL_ID
+    assert payload["second_opinion_model"] is None
     groups = {(g["group"], g["threshold"]): g for g in payload["group_results"]}
     assert set(groups) == {(f"group={x}", t) for x in "AB" for t in THRESHOLDS}
     b = groups[("group=B", WINDOW.known)]
@@ -100,6 +104,35 @@ def test_rows_without_an_fpir_are_left_out_and_intervals_hold_their_rate(
     assert kept["fpir_ci_low"] == 0.0 and kept["fpir_ci_high"] == 0.07
     schemas = pytest.importorskip("openlfr.services.schemas")
     schemas.EquityAuditIn.model_validate(audit_payload(changed, "synthetic set"))
+
+
+def test_the_payload_names_the_second_opinion_the_results_decided_with(
+    results: dict[str, Any],
+) -> None:
+    """What the platform matches a watchlist on comes from the results themselves: the
+    model measured and the second opinion it decided with (results.json's engine)."""
+    opinion = {"model_id": "dlib_face_recognition_resnet_model_v1:synthetic",
+               "rule": "score + 0.25 where this network puts the same entry first"}
+    second = {**results, "engine": {**results["engine"], "second_opinion": opinion}}
+    payload = audit_payload(second, "synthetic set")
+    assert (payload["model_id"], payload["second_opinion_model"]) == (
+        MODEL_ID, opinion["model_id"])
+    schemas = pytest.importorskip("openlfr.services.schemas")
+    schemas.EquityAuditIn.model_validate(payload)
+
+
+def test_group_intervals_hold_their_rate(results: dict[str, Any]) -> None:
+    """A Wilson interval a rounding error off the group's rate is sent as the rate, so
+    the platform (which refuses an interval that misses its rate) takes it."""
+    changed = copy.deepcopy(results)
+    table = changed["identification"][-1]["groups"]["group"]["A"]["rows"]
+    table[-1].update(fpir=0.0, fpir_ci=[6.9e-18, 0.07])
+    payload = audit_payload(changed, "synthetic set")
+    row = next(g for g in payload["group_results"]
+               if (g["group"], g["threshold"]) == ("group=A", table[-1]["threshold"]))
+    assert (row["ci_low"], row["ci_high"]) == (0.0, 0.07)
+    schemas = pytest.importorskip("openlfr.services.schemas")
+    schemas.EquityAuditIn.model_validate(payload)
 
 
 def test_more_identification_rows_than_the_platform_takes_are_refused(
@@ -169,9 +202,11 @@ def test_no_fair_threshold_cannot_be_registered(results: dict[str, Any]) -> None
 
 def test_against_the_real_platform(tmp_path: Path, results: dict[str, Any]) -> None:
     """The platform's own app on a throwaway SQLite database: the payload is accepted by
-    POST /api/technology/{id}/equity-audits and its fair threshold is what the register
-    then shows; an engine-node API key is refused with a clear message (see the note in
-    register.py: the platform issues only node keys, which may not record audits)."""
+    POST /api/technology/{id}/equity-audits on an entry of the model it measured, and its
+    fair threshold is what the register then shows; on an entry of another model it is
+    refused (422 on model_id), and an engine-node API key is refused with a clear message
+    (see the note in register.py: only oversight and its audit tools' keys record
+    audits)."""
     web = pytest.importorskip("openlfr.web")
     with warnings.catch_warnings():  # starlette's note about its httpx use is not ours
         warnings.simplefilter("ignore")
@@ -188,6 +223,9 @@ def test_against_the_real_platform(tmp_path: Path, results: dict[str, Any]) -> N
     platform = Platform.open(settings)
     try:
         entry = technology.register_technology(platform, SYSTEM_ACTOR, TechnologyIn(
+            algorithm="synthetic descriptor", model_version=results["engine"]["model_id"],
+            vendor_or_project="openlfr", default_threshold=0.5))
+        another = technology.register_technology(platform, SYSTEM_ACTOR, TechnologyIn(
             algorithm="dlib ResNet", model_version="v1", vendor_or_project="openlfr",
             default_threshold=0.5))
         password = "correct horse battery staple"
@@ -204,6 +242,16 @@ def test_against_the_real_platform(tmp_path: Path, results: dict[str, Any]) -> N
             created = person.post(audits_url(url), json=payload)
             assert created.status_code == 201, created.text
             register = person.get("/api/technology").json()
+            # Another network's entry: its watchlists would pass on rates nobody measured.
+            elsewhere = person.post(f"http://testserver/api/technology/{another.id}"
+                                    "/equity-audits", json=payload)
+            assert elsewhere.status_code == 422, elsewhere.text
+            [detail] = elsewhere.json()["detail"]
+            assert detail["loc"] == ["body", "model_id"]
+            assert f"the audit measured {MODEL_ID}, but this register entry is for v1" in (
+                detail["msg"])
+            assert not [r for r in person.get("/api/technology").json()
+                        if r["technology"]["id"] == another.id and r["last_equity_audit"]]
         [row] = [r for r in register if r["technology"]["id"] == entry.id]
         assert row["last_equity_audit"]["fair_threshold"] == results["fair_threshold"]
         # As sent, plus the upper bound the platform computed from the counts: the same

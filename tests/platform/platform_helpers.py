@@ -50,10 +50,13 @@ WATCHLIST_MODEL = "dlib-resnet-v1"
 AUDITED_GROUPS = [{"group": f"sex={sex}", "threshold": 0.6, "tpir": 0.89, "fpir": 0.0002}
                   for sex in ("female", "male")]
 #: The scenario audit's overall results per watchlist size and threshold: within the policy
-#: maximum (1 in 1,000) at every swept threshold, so the threshold gate passes on them.
+#: maximum (1 in 1,000) at every swept threshold, so the threshold gate passes on them
+#: (60 false alerts in 100,000 non-mated searches: the platform's exact upper 95% bound is
+#: 0.000772).
 AUDITED_WITHIN_LIMIT = [
-    {"watchlist_size": 1000, "threshold": t, "tpir": 0.9, "fpir": 0.0001,
-     "fpir_ci_low": 0.0, "fpir_ci_high": 0.0006} for t in (0.5, 0.55, 0.6, 0.65)]
+    {"watchlist_size": 1000, "threshold": t, "tpir": 0.9, "fpir": 0.0006,
+     "fpir_ci_low": 0.00046, "fpir_ci_high": 0.00077, "nonmated_searches": 100_000,
+     "false_alerts": 60} for t in (0.5, 0.55, 0.6, 0.65)]
 #: The newest migration: a database migrated on start must be at it.
 HEAD_REVISION = "0012"
 
@@ -281,17 +284,18 @@ class Scenario:
     def equity_audit(self, fair: float = 0.6, model: str = WATCHLIST_MODEL,
                      second_opinion: str | None = None) -> int:
         """A technology of descriptor ``model`` and its equity audit (made with the
-        ``second_opinion`` model, if given)."""
+        ``second_opinion`` model, if given), whose fair threshold ``fair`` is one it swept."""
         tech = ok(self.staff["admin"].post("/api/technology", json={
             "algorithm": "dlib ResNet descriptor + cosine", "model_version": model,
             "vendor_or_project": "openlfr", "default_threshold": 0.64}), 201)
         ok(self.staff["oversight"].post(f"/api/technology/{tech['id']}/equity-audits", json={
             "conducted_on": "2026-01-15", "dataset": "balanced test set",
-            "engine_version": "0.1.0", "second_opinion_model": second_opinion,
-            "thresholds_swept": [0.5, 0.55, 0.6, 0.65],
+            "engine_version": "0.1.0", "model_id": model,
+            "second_opinion_model": second_opinion,
+            "thresholds_swept": sorted({0.5, 0.55, 0.6, 0.65, fair}),
             "group_results": AUDITED_GROUPS,
             "identification": AUDITED_WITHIN_LIMIT,
-            "recommended_threshold": 0.62, "fair_threshold": fair}), 201)
+            "recommended_threshold": max(fair, 0.65), "fair_threshold": fair}), 201)
         return int(tech["id"])
 
     def engage(self, residents: int = 60, officials: int = 20) -> None:

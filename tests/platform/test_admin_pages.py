@@ -112,7 +112,8 @@ def test_register_entries_are_edited_as_new_versions(staff: Staff) -> None:
     # Once audited, the entry's model is refused on the form, where the field is.
     ok(staff["oversight"].post(f"/api/technology/{tid}/equity-audits", json={
         "conducted_on": "2026-01-15", "dataset": "balanced set", "engine_version": "0.1",
-        "thresholds_swept": [0.5], "recommended_threshold": 0.5, "fair_threshold": 0.5}),
+        "model_id": "mfn:abc", "thresholds_swept": [0.5], "recommended_threshold": 0.5,
+        "fair_threshold": 0.5}),
        201)
     moved = _post(admin, f"/staff/admin/register/{tid}", f"/staff/admin/register/{tid}",
                   {**fields, "model_version": "mfn:def"}, follow=False)

@@ -1,7 +1,8 @@
 """A record that cannot be rewritten: from authorisation on, the plan, the assessment, the
 engagement log and the consultation change only by a public amendment (a new version
 with a reason), the gates are checked again, and a changed answer sends the deployment
-back to be authorised again. Engagement events must lie in their window; they name the
+back to be authorised again (a plan amendment that widens the notice does too:
+test_amendment_notice.py). Engagement events must lie in their window; they name the
 body met and carry published evidence."""
 
 from __future__ import annotations
@@ -121,13 +122,14 @@ def test_a_plan_amendment_is_checked_against_the_gates_too(scenario: Scenario) -
     _authorised(s)
     planner = staff["planner"]
     r = planner.post(s.url("/amendments"), json={
-        "record": "plan", "reason": "Two more cameras at the station's second exit.",
-        "changes": {"camera_count": 4, "signage": "A-boards at both exits, 20 m ahead."}})
-    assert ok(r, 201)["status_after"] == "authorised"
+        "record": "plan", "reason": "One camera fewer: the second exit is closed that day.",
+        "changes": {"camera_count": 1, "signage": "A-boards at the open exit, 20 m ahead."}})
+    assert ok(r, 201)["status_after"] == "authorised"  # narrower: no gate moved
     lower = ok(planner.post(s.url("/amendments"), json={
         "record": "plan", "reason": "The vendor advised a lower threshold for poor light.",
         "changes": {"threshold": 0.55}}), 201)
     assert [g["name"] for g in lower["gate_changes"]] == ["threshold"]
+    assert lower["notice_restarted"]  # and it flags more people than the notice said
     assert ok(planner.get(s.url()))["status"] == "notice_published"
     r = planner.post(s.url("/amendments"), json={
         "record": "plan", "reason": "Moved to another borough at short notice.",

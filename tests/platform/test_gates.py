@@ -499,10 +499,10 @@ def test_threshold_audit_check_holds_the_upper_bound_and_needs_one() -> None:
     assert point.reason == (
         "The latest equity audit (2026-01-15) found FPIR 0 at watchlist 100 and threshold "
         "0.60 (the audited figures covering this deployment's 2 entries at threshold 0.64) "
-        "but gives neither how many non-mated searches it made nor the FPIR's upper 95% "
-        "bound, so the policy maximum of 0.001 (1 in 1,000 passers-by) cannot be held "
-        "against what its data rule out; record the audit with its counts (openlfr "
-        "evaluate --register).")
+        "but gives no counts of non-mated searches and false alerts, from which the "
+        "platform computes the FPIR's upper 95% bound, so the policy maximum of 0.001 (1 in "
+        "1,000 passers-by) cannot be held against what its data rule out; record the audit "
+        "with its counts (openlfr evaluate --register).")
     counted = (AuditedRates(100, 0.6, fpir=0.0, fpir_upper=0.000738, nonmated_searches=5000,
                             false_alerts=0),)
     result = threshold_gate(with_audit(good_dossier(), counted), PARAMS)
@@ -560,12 +560,35 @@ def test_threshold_fails_when_the_audit_compares_no_groups() -> None:
             "evaluate --register, on photos labelled by group).")
 
 
-def test_an_alert_is_held_to_the_lowest_threshold_the_plan_has_had() -> None:
-    assert lowest_threshold(0.64, []) == 0.64
-    raised = [[{"field": "threshold", "before": 0.6, "after": 0.7}],
-              [{"field": "sites", "before": ["a"], "after": ["b"]}]]
+def _threshold(before: float, after: float) -> list[dict[str, object]]:
+    return [{"field": "threshold", "before": before, "after": after}]
+
+
+def test_an_alert_is_held_to_the_lowest_threshold_that_ran() -> None:
+    S = DeploymentStatus  # noqa: N806
+    assert lowest_threshold(0.64, S.ACTIVE, []) == 0.64
     # Raised from 0.60 mid-deployment: what a node decided before the raise may come late.
-    assert lowest_threshold(0.7, raised) == 0.6
+    raised = [("active", "active", _threshold(0.6, 0.7)),
+              ("active", "active", [{"field": "title", "before": "a", "after": "b"}])]
+    assert lowest_threshold(0.7, S.ACTIVE, raised) == 0.6
+    assert lowest_threshold(0.7, S.COMPLETED, raised) == 0.6
+    # The second reviewer's bounce: lowered to 0.30 while active, which sent it back to
+    # notice; raised to 0.64 again before it ran again. 0.30 never ran.
+    bounce = [("active", "notice_published", _threshold(0.64, 0.3)),
+              ("notice_published", "notice_published", _threshold(0.3, 0.64))]
+    assert lowest_threshold(0.64, S.ACTIVE, bounce) == 0.64
+    # Lowered after completion: 0.05 never ran.
+    after = [("completed", "completed", _threshold(0.64, 0.05))]
+    assert lowest_threshold(0.05, S.COMPLETED, after) == 0.64
+    # Changed after notice and before it ran: the value replaced never ran.
+    before = [("notice_published", "notice_published", _threshold(0.6, 0.7))]
+    assert lowest_threshold(0.7, S.COMPLETED, before) == 0.7
+    assert lowest_threshold(0.7, S.AUTHORISED, before) == 0.7
+    # Sent back by another record's amendment, then run again at a raised threshold: the
+    # value it first ran at stays a floor (its node may still deliver late).
+    again = [("active", "notice_published", [{"field": "event", "before": 1, "after": None}]),
+             ("notice_published", "notice_published", _threshold(0.64, 0.7))]
+    assert lowest_threshold(0.7, S.ACTIVE, again) == 0.64
     require_score_at_threshold(0.6, 0.6)
     require_score_at_threshold(0.59995, 0.6)  # the node's rounding to 4 decimals
     with pytest.raises(InvalidInput) as refused:
@@ -610,6 +633,22 @@ def test_motion_covering_the_borough_without_response_fails() -> None:
     result = council_motions_gate(replace(good_dossier(), motions=(MOTION,)), PARAMS)
     assert not result.passed and "Lambeth Council (2026-02-01, conditions)" in result.reason
     assert result.overridable
+
+
+def test_a_ward_motion_binds_a_deployment_that_names_only_the_borough() -> None:
+    """A force cannot step round a ward's suspend motion by declaring the borough alone:
+    its cameras may be in that ward. A motion on another ward of a deployment that names
+    its own ward does not bind it."""
+    ward = replace(SUSPEND, area_codes=("lambeth--vauxhall",))
+    assert ward.covers("lambeth", None)
+    assert ward.covers("lambeth", "lambeth--vauxhall")
+    assert not ward.covers("lambeth", "lambeth--oval")
+    assert not ward.covers("southwark", None)
+    assert not ward.covers("lambeth-north", None)  # a prefix of the name is not a ward of it
+    dossier = replace(good_dossier(), motions=(ward,))
+    result = council_motions_gate(replace(dossier, deployment=replace(
+        dossier.deployment, ward_code=None)), PARAMS)
+    assert not result.passed and not result.overridable
 
 
 def test_motion_with_published_response_passes() -> None:

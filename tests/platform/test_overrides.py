@@ -253,7 +253,8 @@ def test_a_gate_failing_otherwise_at_activation_is_not_covered(scenario: Scenari
     s.override()
     ok(staff["oversight"].post(f"/api/technology/{tech}/equity-audits", json={
         "conducted_on": "2026-01-15", "dataset": "balanced test set",
-        "engine_version": "0.1.0", "thresholds_swept": [0.5, 0.55, 0.6, 0.65],
+        "engine_version": "0.1.0", "model_id": WATCHLIST_MODEL,
+        "thresholds_swept": [0.5, 0.55, 0.6, 0.65, 0.7],
         "group_results": AUDITED_GROUPS, "identification": AUDITED_WITHIN_LIMIT,
         "recommended_threshold": 0.7, "fair_threshold": 0.7}), 201)
     s.clock.now = START

@@ -22,10 +22,16 @@ def _object(properties: dict[str, Any]) -> dict[str, Any]:
 
 
 AUDIT = {"type": "object", "required": ["conducted_on", "dataset", "fair_threshold",
-                                        "recommended_threshold", "identification"],
+                                        "recommended_threshold", "identification",
+                                        "register_entry", "second_opinion_model",
+                                        "recorded_by", "recorded_at"],
          "properties": {"conducted_on": {"type": "string", "format": "date"},
                         "fair_threshold": {"type": "number", "minimum": 0, "maximum": 1},
-                        "identification": {"type": "array"}}}
+                        "identification": {"type": "array"},
+                        "register_entry": {"type": "integer"},
+                        "second_opinion_model": OPTIONAL_TEXT,
+                        "recorded_by": {"type": "string", "minLength": 1},
+                        "recorded_at": {"type": "string", "format": "date-time"}}}
 
 #: The ATRS template's structure (tier 1; tier 2 sections 1 to 5) as the export writes it.
 ATRS_SCHEMA: dict[str, Any] = _object({
@@ -112,7 +118,7 @@ def test_atrs_export_is_valid_and_versioned(scenario: Scenario) -> None:
     scenario.clock.advance(days=1)
     audit = ok(staff["oversight"].post(f"/api/technology/{tech['id']}/equity-audits", json={
         "conducted_on": "2026-02-01", "dataset": "balanced set", "engine_version": "0.1",
-        "thresholds_swept": [0.5, 0.55], "group_results": [],
+        "model_id": ENTRY["model_version"], "thresholds_swept": [0.5, 0.55], "group_results": [],
         "identification": [{"watchlist_size": 100, "threshold": 0.55, "tpir": 0.9,
                             "fpir": 0.0005, "fpir_ci_low": 0.0001, "fpir_ci_high": 0.0009,
                             "nonmated_searches": 10000, "false_alerts": 5}],

@@ -239,3 +239,66 @@ def test_the_group_rule_reads_case_and_spacing_only() -> None:
     assert recorded_group(None, groups) is None and recorded_group("  ", groups) is None
     with pytest.raises(ValueError, match="White; Not stated"):
         recorded_group("Whites", groups)
+
+
+def test_a_deployment_that_ran_is_not_rescheduled_to_reopen_its_alerts(
+        scenario: Scenario) -> None:
+    """The second reviewer's route: run, an amendment sends it back to notice, a reschedule
+    to dates ahead would reopen its alerts' decisions (no reason needed, a year on): the
+    reschedule is refused, and a year on every decision has settled anyway."""
+    s = scenario
+    ids = _run_with_false_alerts(s)
+    events = ok(s.staff["planner"].get(s.url("/engagement")))
+    [residents] = [e for e in events if e["audience"] == "residents"][:1]
+    ok(s.staff["planner"].post(s.url("/amendments"), json={
+        "record": "engagement", "event_id": residents["id"],
+        "reason": "The residents' meeting was recorded against the wrong deployment."}), 201)
+    # Sent back to notice, it has ended for the rule: a change needs a reason already.
+    r = s.staff["operator"].post(f"/api/alerts/{ids[0]}/adjudication",
+                                 json={"adjudication": "true_match"})
+    assert r.status_code == 409 and "needs a reason" in r.text
+    s.clock.now = A_START + timedelta(days=400)
+    planner = s.staff.login("planner")
+    r = planner.post(s.url("/reschedule"), json={
+        "start_at": (s.clock.now + timedelta(days=30)).isoformat(),
+        "end_at": (s.clock.now + timedelta(days=30, hours=8)).isoformat(),
+        "reason": "New dates for the operation after the review of the plan."})
+    assert r.status_code == 409 and "has run" in r.text
+    page = planner.get(f"/staff/deployments/{s.deployment_id}").text
+    assert 'data-test="reschedule-form"' not in page
+    late = s.staff.login("operator").post(f"/api/alerts/{ids[0]}/adjudication", json={
+        "adjudication": "true_match",
+        "reason": "The custody record shows the person stopped was the subject after all."})
+    assert late.status_code == 409 and "settled" in late.text
+    assert _total(s)["false_alerts"] == 3
+
+
+def test_a_reason_must_say_something() -> None:
+    at = datetime(2026, 4, 1, tzinfo=UTC)
+    for junk in ("aaaaaaaaaaaaaaaaaaaaaaaa", "....................", "n/a n/a n/a n/a n/a n/a",
+                 "mistake mistake mistake mistake"):
+        assert settled_change_refusal("decision", "false_match", "unclear", occurred_at=at,
+                                      now=at, ended=True, window_days=90, reason=junk), junk
+
+
+def test_a_threshold_set_after_completion_is_no_floor(scenario: Scenario) -> None:
+    """Alerts are held to the lowest threshold that ran: one amended in after completion
+    never ran, so a late alert below the threshold that did is refused."""
+    s, staff = scenario, scenario.staff
+    s.activate()
+    node = staff.node(s.deployment_id)
+    base = f"/api/node/deployments/{s.deployment_id}"
+    entry_id = ok(node.get(f"{base}/watchlist"))["entries"][0]["entry_id"]
+    s.clock.advance(minutes=10)
+    decided_at = s.clock.now.isoformat()
+    s.clock.advance(minutes=10)
+    ok(staff["operator"].post(s.url("/complete")))
+    ok(staff["planner"].post(s.url("/amendments"), json={
+        "record": "plan", "reason": "Corrected the recorded threshold afterwards.",
+        "changes": {"threshold": 0.05}}), 201)
+    late = {"alert_uid": "alert-late-low", "occurred_at": decided_at, "camera": "cam-1",
+            "track_id": "7", "score": 0.06, "entry_id": entry_id,
+            "entry_category": "wanted_for_arrest"}
+    r = node.post(f"{base}/alerts", json=late)
+    assert r.status_code == 422 and "below the deployment's threshold (0.64)" in r.text
+    ok(node.post(f"{base}/alerts", json={**late, "score": 0.7}), 201)

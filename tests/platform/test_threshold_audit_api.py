@@ -10,18 +10,25 @@ from typing import Any
 
 from platform_helpers import ASKED_BECAUSE, AUDITED_GROUPS, WATCHLIST_MODEL, Scenario, ok
 
-#: Overall results per watchlist size and threshold, as openlfr evaluate reports them.
+#: Overall results per watchlist size and threshold, as openlfr evaluate reports them: one
+#: set of 100,000 non-mated searches, rated at each threshold.
 IDENTIFICATION = [
     {"watchlist_size": 1000, "threshold": 0.6, "tpir": 0.34, "fpir": 0.0037,
-     "fpir_ci_low": 0.0029, "fpir_ci_high": 0.0046},
+     "fpir_ci_low": 0.0029, "fpir_ci_high": 0.0046, "nonmated_searches": 100_000,
+     "false_alerts": 370},
     {"watchlist_size": 1000, "threshold": 0.7, "tpir": 0.035, "fpir": 0.0004,
-     "fpir_ci_low": 0.0002, "fpir_ci_high": 0.0008},
+     "fpir_ci_low": 0.0002, "fpir_ci_high": 0.0008, "nonmated_searches": 100_000,
+     "false_alerts": 40},
 ]
+MOBILEFACENET = {"algorithm": "UltraLight; MobileFaceNet (WebFace600K)",
+                 "model_version": "mobilefacenet_w600k_512:0123456789abcdef",
+                 "vendor_or_project": "openlfr", "default_threshold": 0.5}
 
 
 def _audit(s: Scenario, technology_id: int, **changes: Any) -> Any:
     body = {"conducted_on": "2026-02-01", "dataset": "held-out set, 13,233 photos",
-            "engine_version": "0.1.0", "thresholds_swept": [0.6, 0.7],
+            "engine_version": "0.1.0", "model_id": WATCHLIST_MODEL,
+            "thresholds_swept": [0.6, 0.7],
             "group_results": AUDITED_GROUPS, "identification": IDENTIFICATION,
             "recommended_threshold": 0.7, "fair_threshold": 0.6}
     body.update(changes)
@@ -48,10 +55,11 @@ def test_a_failing_audit_stops_authorisation_until_the_threshold_is_raised(
 
     reason = _threshold_refusal(s)
     assert reason == (
-        "The latest equity audit (2026-02-01) found FPIR 0.0037 (95% upper 0.0046) at "
-        "watchlist 1,000 and threshold 0.60 (the audited figures covering this deployment's "
-        "1 entry at threshold 0.64), above the policy maximum of 0.001 (1 in 1,000 "
-        "passers-by); raise the threshold or audit again.")
+        "The latest equity audit (2026-02-01) found FPIR 0.0037 (370 false alerts in "
+        "100,000 non-mated searches; 95% upper 0.0041) at watchlist 1,000 and threshold 0.60 "
+        "(the audited figures covering this deployment's 1 entry at threshold 0.64), above "
+        "the policy maximum of 0.001 (1 in 1,000 passers-by); raise the threshold or audit "
+        "again.")
     gates = {g["name"]: g for g in ok(staff["planner"].get(s.url("/gates")))["gates"]}
     assert gates["threshold"]["reason"] == reason
     assert gates["threshold"]["override_refusal"] is None  # the two-person override may
@@ -66,7 +74,8 @@ def test_a_failing_audit_stops_authorisation_until_the_threshold_is_raised(
     assert authorised["deployment"]["status"] == "authorised"
     gates = {g["name"]: g for g in ok(staff["planner"].get(s.url("/gates")))["gates"]}
     assert gates["threshold"]["passed"]
-    assert ("found FPIR 0.0004 (95% upper 0.0008) at watchlist 1,000 and threshold 0.70 "
+    assert ("found FPIR 0.0004 (40 false alerts in 100,000 non-mated searches; 95% upper "
+            "0.000545) at watchlist 1,000 and threshold 0.70 "
             "(the audited figures covering this deployment's 1 entry at threshold 0.70), "
             "within the policy maximum of 0.001") in gates["threshold"]["reason"]
 
@@ -79,11 +88,9 @@ def test_an_audit_of_another_network_does_not_stand_for_the_watchlists(
     s, staff = scenario, scenario.staff
     s.prepare()  # the watchlist and the audited technology: WATCHLIST_MODEL
     first = ok(staff["planner"].get(s.url()))["technology_id"]
-    other = ok(staff["admin"].post("/api/technology", json={
-        "algorithm": "UltraLight; MobileFaceNet (WebFace600K)",
-        "model_version": "mobilefacenet_w600k_512:0123456789abcdef",
-        "vendor_or_project": "openlfr", "default_threshold": 0.5}), 201)
-    ok(_audit(s, other["id"], conducted_on="2026-03-01", identification=[]), 201)
+    other = ok(staff["admin"].post("/api/technology", json=MOBILEFACENET), 201)
+    ok(_audit(s, other["id"], conducted_on="2026-03-01", identification=[],
+              model_id=MOBILEFACENET["model_version"]), 201)
     ok(staff["planner"].post(s.url("/amendments"), json={
         "record": "plan", "reason": "Run on the new engine.",
         "changes": {"technology_id": other["id"]}}), 201)
@@ -154,7 +161,7 @@ def test_a_newer_audit_without_figures_does_not_set_aside_one_that_found_too_man
     technology_id = ok(staff["planner"].get(s.url()))["technology_id"]
     ok(_audit(s, technology_id), 201)  # FPIR 0.0037 at 0.60: above the policy maximum
     ok(_audit(s, technology_id, conducted_on="2026-02-20", identification=[],
-              fair_threshold=0.5), 201)
+              thresholds_swept=[0.5, 0.6, 0.7], fair_threshold=0.5), 201)
     reason = _threshold_refusal(s)
     assert reason == (
         "The latest equity audit (2026-02-20) records no FPIR per watchlist size and "
@@ -202,11 +209,18 @@ def test_the_platform_bounds_the_fpir_from_the_counts_not_from_the_audits_word(
     assert "<td>0 of 5,000</td>" in table and "<td>0.000738</td>" in table
 
     for wrong, message in (
-            (dict(small, false_alerts=None), "give nonmated_searches and false_alerts"),
             (dict(small, false_alerts=3), "fpir 0 is not false_alerts / nonmated_searches"),
             (dict(small, false_alerts=501, fpir=1.0), "must not exceed nonmated_searches")):
         r = _audit(s, technology_id, identification=[wrong])
         assert r.status_code == 422 and message in r.text, r.text
+    # Without its counts a row has no bound the platform could check: refused, the row
+    # and the count named (the audit's own interval is its word, not a bound).
+    for left_out in ("nonmated_searches", "false_alerts"):
+        row = {k: v for k, v in small.items() if k != left_out}
+        r = _audit(s, technology_id, identification=[large, dict(row, watchlist_size=10)])
+        assert r.status_code == 422
+        assert [d["loc"] for d in r.json()["detail"]] == [
+            ["body", "identification", 1, left_out]]
 
 
 def test_an_audited_entrys_model_cannot_be_edited_to_the_watchlists(
@@ -216,11 +230,9 @@ def test_an_audited_entrys_model_cannot_be_edited_to_the_watchlists(
     figures; once audited, its model is refused, and the rest may still be corrected."""
     s, staff = scenario, scenario.staff
     s.prepare()
-    entry = {"algorithm": "UltraLight; MobileFaceNet (WebFace600K)",
-             "model_version": "mobilefacenet_w600k_512:0123456789abcdef",
-             "vendor_or_project": "openlfr", "default_threshold": 0.5}
+    entry = MOBILEFACENET
     other = ok(staff["admin"].post("/api/technology", json=entry), 201)
-    ok(_audit(s, other["id"], conducted_on="2026-03-01",
+    ok(_audit(s, other["id"], conducted_on="2026-03-01", model_id=entry["model_version"],
               identification=[{"watchlist_size": 1000, "threshold": 0.6, "fpir": 0.0,
                                "nonmated_searches": 5000, "false_alerts": 0}]), 201)
     ok(staff["planner"].post(s.url("/amendments"), json={

@@ -18,6 +18,7 @@ from openlfr.governance.wording import (
     information_sheet_issues,
     is_kept,
     leading_question_issues,
+    option_issues,
     unresolved_issues,
 )
 
@@ -72,6 +73,13 @@ LEADING: list[tuple[str, str, str]] = [
     ("Is LFR a good idea for Vauxhall?", "asks_if_good_idea", "good idea"),
     ("Would you be happy for LFR to be used at the station?", "asks_if_happy",
      "Would you be happy for"),
+    ("How supportive are you of LFR?", "asks_for_support", "How supportive are you"),
+    ("How positive do you feel about cameras at the market?", "asks_for_support",
+     "How positive do you"),
+    ("Would it reassure you to know LFR is in use?", "asks_if_happy",
+     "Would it reassure you"),
+    ("Would you feel reassured knowing the van is there?", "asks_if_happy",
+     "Would you feel reassured knowing"),
     # presupposes an answer
     ("How much safer would you feel with LFR cameras at the station?", "how_much_better",
      "How much safer"),
@@ -81,6 +89,28 @@ LEADING: list[tuple[str, str, str]] = [
      "Why is LFR a good idea"),
     ("Why should residents welcome LFR?", "why_is_it_good", "Why should residents welcome"),
     ("How will LFR help reduce robbery here?", "how_will_it_help", "How will LFR help"),
+    ("How much would LFR increase your confidence in policing?", "how_will_it_help",
+     "How much would LFR increase"),
+    ("Would you feel safer knowing wanted people are being caught?", "asks_if_safer",
+     "Would you feel safer"),
+    ("Would the cameras make you feel more secure?", "asks_if_safer",
+     "make you feel more secure"),
+    ("Would you support or oppose LFR if it helped find dangerous sex offenders?",
+     "conditional_benefit", "if it helped find"),
+    ("Is LFR an acceptable use of technology if it helps find missing children?",
+     "conditional_benefit", "if it helps find"),
+    ("Would you object to LFR if it meant fewer stabbings?", "conditional_benefit",
+     "if it meant fewer"),
+    ("LFR helped arrest over 1,000 wanted people last year. What do you think about "
+     "using it here?", "claims_a_benefit", "LFR helped arrest"),
+    ("The cameras have already caught 40 suspects; should they come back?",
+     "claims_a_benefit", "The cameras have already caught"),
+    ("Last year 200 people were arrested with the help of LFR. What do you think?",
+     "claims_a_benefit", "were arrested with the help of LFR"),
+    ("What benefits do you see from LFR being used in Lambeth?", "asks_only_for_benefits",
+     "What benefits"),
+    ("Do you think residents should have the benefit of LFR?", "asks_only_for_benefits",
+     "benefit"),
     ("Don't you think LFR will help find wanted people?", "dont_you_think",
      "Don't you think"),
     ("Don\u2019t you agree the van should come back?", "dont_you_think",
@@ -96,6 +126,13 @@ LEADING: list[tuple[str, str, str]] = [
     ("Should thugs be able to walk our streets freely?", "criminals", "thugs"),
     ("Would you like the police to keep you safe with LFR?", "keeps_you_safe",
      "keep you safe"),
+    ("Should the Met use LFR to keep Croydon safe?", "keeps_you_safe", "keep Croydon safe"),
+    ("Would LFR make Brixton's streets safer?", "keeps_you_safe",
+     "make Brixton's streets safer"),
+    ("Many residents have told us they want LFR. What do you think?", "bandwagon",
+     "Many residents have told"),
+    ("A growing number of local people support LFR; how do you feel about it?", "bandwagon",
+     "A growing number of local people support"),
     ("How should police protect the community from violent crime?", "protects_you",
      "protect the community"),
     ("Obviously LFR helps; where should it be used next?", "tells_the_conclusion",
@@ -177,6 +214,30 @@ NEUTRAL = [
     "How did the leaflet affect your view, if at all?",
     "Does anyone in your household use the station every day?",
     "What would make the information sheet easier to understand?",
+    # near misses of the rules on benefits, safety, reassurance and what others think
+    "What do you think about LFR, its benefits and its risks?",
+    "How, if at all, would LFR change how safe you feel?",
+    "To what extent do you support or oppose LFR?",
+    "How supportive or unsupportive are you of LFR here?",
+    "How positive or negative do you feel about LFR at the market?",
+    "Would you feel more safe, less safe or no different with LFR here?",
+    "Would you feel safer or less safe with cameras at the station?",
+    "How safe or unsafe would you feel walking past the cameras?",
+    "How, if at all, would LFR affect your confidence in policing?",
+    "How reassured or concerned would you be to see the van?",
+    "What, if anything, do you see as the benefits and the risks of LFR here?",
+    "Which benefits and which drawbacks matter most to you, if any?",
+    "Some residents support LFR and others oppose it. What do you think?",
+    "Many residents use the market on Saturdays; how, if at all, would LFR change your visit?",
+    "Many people feel strongly about LFR, for and against; what is your view?",
+    "If the cameras found a match, what should officers do first?",
+    "If an alert led to you being stopped, how would you expect to be treated?",
+    "Would you avoid the area if it meant being scanned?",
+    "If LFR were used here, how would it affect you?",
+    "Do you think LFR helped reduce crime in Croydon last year?",
+    "Were you told how many people the cameras scanned last year?",
+    "What would you want Croydon residents to know about LFR?",
+    "How could the police keep residents informed about deployments in Croydon?",
 ]
 
 
@@ -334,6 +395,76 @@ def test_question_only_rules_do_not_apply_to_statements_in_the_sheet() -> None:
     assert information_sheet_issues(benefits, FAIR_RISKS) == []
 
 
+# --- a closed question's choices ------------------------------------------------------------
+
+#: The red-team's choices: support three ways, no way to oppose, and a loaded slogan.
+SLANTED_CHOICES = ["Strongly support", "Support", "Support with conditions",
+                   "Keep the criminals off our streets"]
+
+
+def test_choices_are_checked_for_loaded_language_and_balance() -> None:
+    """The question reads neutral; its choices do not."""
+    question = "What do you think about LFR on the high street?"
+    assert leading_question_issues(question) == []
+    issues = leading_question_issues(question, SLANTED_CHOICES)
+    assert [(i.rule, i.field) for i in issues] == [("criminals", "options"),
+                                                   ("one_sided_choices", "options")]
+    loaded, one_sided = issues
+    lines = "\n".join(SLANTED_CHOICES)
+    assert loaded.start is not None and lines[loaded.start:loaded.end] == "criminals"
+    assert one_sided.excerpt == "" and one_sided.concern is Concern.ONE_SIDED
+    assert '"Support with conditions"' in one_sided.problem
+    assert "no way to oppose" in one_sided.problem
+    assert "Neither support nor oppose" in one_sided.suggestion
+
+
+@pytest.mark.parametrize("choices", [
+    ["Strongly support", "Support", "Support with conditions", "Don't know"],
+    ["Yes", "Yes, with conditions", "Not sure"],
+    ["Agree", "Strongly agree", "Neither agree nor disagree"],
+    ["Very favourable", "Favourable", "No opinion"],
+    ["Strongly oppose", "Oppose", "Neither support nor oppose"],
+])
+def test_one_sided_choices_are_flagged(choices: list[str]) -> None:
+    assert [i.rule for i in option_issues(choices)] == ["one_sided_choices"]
+
+
+@pytest.mark.parametrize("choices", [
+    ["Yes", "No"],
+    ["Support", "Do not support"],
+    ["Strongly support", "Tend to support", "Neither support nor oppose", "Tend to oppose",
+     "Strongly oppose", "Don't know"],
+    ["Agree", "Neither agree nor disagree", "Disagree"],
+    ["Support with conditions", "Against"],
+    ["I would use it more", "No change", "I would use it less"],
+    ["Leaflet", "E-mail", "A public meeting"],
+    ["Every day", "Every week", "Less often", "Never"],
+])
+def test_balanced_or_sideless_choices_are_not_flagged(choices: list[str]) -> None:
+    assert option_issues(choices) == []
+
+
+def test_only_loaded_language_rules_apply_to_a_choice() -> None:
+    """A choice is an answer, not a question: "I would support it" asks nothing."""
+    assert option_issues(["I would support it", "I would oppose it"]) == []
+    assert {i.rule for i in option_issues(["Yes: it keeps our streets safe", "No"])} == {
+        "keeps_you_safe"}
+    assert {i.rule for i in option_issues(["Yes, like most people", "No",
+                                           "Many residents want it"])} == {"bandwagon"}
+
+
+def test_choice_flags_are_filed_under_their_question() -> None:
+    issues = consultation_issues(FAIR_BENEFITS, FAIR_RISKS, [
+        ("q1", "What do you think about LFR here?"),
+        ("q2", "What do you think about LFR here?")],
+        options={"q1": ["Yes", "No"], "q2": SLANTED_CHOICES})
+    assert set(issues) == {"q2"}
+    assert {i.field for i in issues["q2"]} == {"options"}
+    # Without the choices (the earlier callers), only the text is checked.
+    assert consultation_issues(FAIR_BENEFITS, FAIR_RISKS,
+                               [("q2", "What do you think about LFR here?")]) == {}
+
+
 # --- the whole consultation and kept flags -------------------------------------------------
 
 def test_consultation_issues_are_filed_by_place() -> None:
@@ -381,6 +512,15 @@ def test_leading_frames_are_flagged_whatever_the_topic_and_case(
         frame: str, topic: str, case: object) -> None:
     question = case(frame.format(topic))  # type: ignore[operator]
     assert leading_question_issues(question)
+
+
+@given(st.lists(st.text(max_size=80), max_size=6))
+def test_choice_excerpts_point_into_the_choices_one_per_line(choices: list[str]) -> None:
+    lines = "\n".join(choices)
+    for issue in option_issues(choices):
+        assert issue.field == "options" and issue.problem and issue.suggestion
+        if issue.start is not None and issue.end is not None:
+            assert issue.excerpt and issue.excerpt in lines[issue.start:issue.end]
 
 
 @settings(max_examples=300)

@@ -185,6 +185,32 @@ def test_rewriting_kept_wording_withdraws_its_reason(scenario: Scenario) -> None
     assert json.loads(saved[-1]["details"])["wording_reasons_withdrawn"] == ["q1"]
 
 
+def test_flags_on_the_choices_are_shown_under_their_question(scenario: Scenario) -> None:
+    """A neutral question with one-sided, loaded choices: the flags appear under it, a
+    reason can be kept for them, and rewriting only the choices withdraws that reason."""
+    s = scenario
+    _published(s)
+    slanted = ("Strongly support\nSupport\nSupport with conditions\n"
+               "Keep the criminals off our streets")
+    assert _save(s, BENEFITS, RISKS, (NEUTRAL_QUESTION, slanted)).status_code == 303
+    page = s.staff["planner"].get(_url(s)).text
+    flags = _flags(page, "q1")
+    assert [(f["rule"], f["excerpt"]) for f in flags] == [("criminals", "criminals"),
+                                                          ("one_sided_choices", "")]
+    assert "no way to oppose" in flags[1]["why"]
+    assert "Neither support nor oppose" in flags[1]["suggestion"]
+    assert 'data-test="keep" data-where="q1"' in page
+    assert _post(s, "/keep", {"where": "q1", "reason": REASON}).status_code == 303
+    page = s.staff["planner"].get(_url(s)).text
+    assert [f["kept"] for f in _flags(page, "q1")] == ["true", "true"]
+    # The same question, its choices rewritten (still one-sided): the reason lapses.
+    _save(s, BENEFITS, RISKS, (NEUTRAL_QUESTION, "Support\nStrongly support\nDon't know"))
+    assert _consultation(s).wording_exceptions == {}
+    page = s.staff["planner"].get(_url(s)).text
+    assert [(f["rule"], f["kept"]) for f in _flags(page, "q1")] == [
+        ("one_sided_choices", "false")]
+
+
 def test_a_reason_can_be_withdrawn(scenario: Scenario) -> None:
     s = scenario
     _published(s)

@@ -50,10 +50,12 @@ def test_the_plan_is_amended_from_its_page_with_a_reason(scenario: Scenario) -> 
 
     r = submit(planner, page_url, page_url, {**plan, "threshold": "0.55", REASON: WHY})
     assert redirected_to(r, f"/staff/deployments/{s.deployment_id}")
-    assert "done=amended_reauthorise" in r.headers["location"]  # the threshold gate failed
+    # The threshold gate failed, and a lower threshold goes further than the notice.
+    assert "done=amended_notice_restarted" in r.headers["location"]
+    assert "the notice period runs again" in planner.get(r.headers["location"]).text
     [amendment] = ok(planner.get(s.url("/amendments")))
     assert amendment["record"] == "plan" and amendment["reason"] == WHY
-    assert [c["field"] for c in amendment["changes"]] == ["threshold"]
+    assert [c["field"] for c in amendment["changes"]] == ["threshold", "notice_published_at"]
     assert ok(planner.get(s.url()))["status"] == "notice_published"
 
 

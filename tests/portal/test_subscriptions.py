@@ -153,6 +153,17 @@ def test_borough_covers_its_wards_and_a_ward_only_itself(scenario: Scenario,
     assert len(notices_to(sink, "other-ward@example.org")) == 1
     assert len(notices_to(sink, "ward@example.org")) == 1
 
+    # A deployment that names only the borough may be in any of its wards: every ward's
+    # subscribers hear of it, and it is in every ward's feed (a force cannot reach fewer
+    # residents by declaring less).
+    publish(s, ward=None, title="Somewhere in Lambeth")
+    assert deliver(s).sent == 3
+    assert len(notices_to(sink, "ward@example.org")) == 2
+    assert len(notices_to(sink, "other-ward@example.org")) == 2
+    assert len(notices_to(sink, "hackney@example.org")) == 0
+    feed = s.staff.anon.get("/areas/lambeth--vauxhall/deployments.ics").text
+    assert s.reference in feed and "Somewhere in Lambeth" in feed
+
 
 def test_unconfirmed_subscribers_get_nothing(scenario: Scenario, sink: SmtpSink) -> None:
     s = scenario

@@ -7,11 +7,16 @@ per-group results it takes the overall ``identification`` rows (TPIR and FPIR wi
 FPIR's interval, per watchlist size and threshold), which its threshold gate holds
 against the policy's maximum FPIR at a deployment's watchlist size and threshold. ``--register``
 takes the technology register entry's URL (``https://host/api/technology/3``) or the
-equity-audits URL itself.
+equity-audits URL itself. The entry must be one of the model the evaluation measured
+(``model_id``, from results.json's ``engine.model_id``): the platform refuses an audit of
+another network with 422, since its threshold gate reads an entry's audits as
+measurements of the entry's model. The platform also refuses an audit that contradicts
+itself (EquityAuditIn), which an evaluation's own results never do.
 
-The endpoint admits oversight members, admins and audit tools' keys: an admin issues the
-key with ``POST /api/api-keys {"name": "audit-cli", "role": "audit_tool"}``. An engine
-node's key is refused with 403, which this client reports in one clear line.
+The endpoint admits oversight members and audit tools' keys, which oversight issues
+(``POST /api/oversight/audit-keys {"name": "audit-cli"}``); the force's admin, whose
+deployments the threshold gate holds to these audits, is refused, and so is an engine
+node's key: 403, which this client reports in one clear line.
 """
 
 from __future__ import annotations
@@ -50,6 +55,13 @@ def audits_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{match.group('base')}/equity-audits"
 
 
+def _holding(interval: list[float | None], rate: float) -> tuple[float | None, float | None]:
+    """An interval that holds its rate: the platform refuses one that misses it, and a
+    Wilson end a rounding error past the rate (at 0 false alerts) is the rate itself."""
+    low, high = interval
+    return (None if low is None else min(low, rate), None if high is None else max(high, rate))
+
+
 def identification_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     """EquityAuditIn's ``identification``: the overall row of every watchlist size and
     threshold evaluated (all groups together), as the threshold gate reads them. A row
@@ -60,16 +72,14 @@ def identification_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
             fpir = row["fpir"]
             if fpir is None:
                 continue
-            low, high = row["fpir_ci"]
+            low, high = _holding(row["fpir_ci"], fpir)
             rows.append({
                 "watchlist_size": result["watchlist_size"],
                 "threshold": row["threshold"],
                 "tpir": row["tpir"],
                 "fpir": fpir,
-                # The platform refuses an interval that misses the rate; a Wilson end a
-                # rounding error past it (at 0 false alerts) is the rate itself.
-                "fpir_ci_low": None if low is None else min(low, fpir),
-                "fpir_ci_high": None if high is None else max(high, fpir),
+                "fpir_ci_low": low,
+                "fpir_ci_high": high,
                 # From which the platform computes the bound the threshold gate uses.
                 "nonmated_searches": row["nonmated_searches"],
                 "false_alerts": row["false_alerts"],
@@ -82,11 +92,21 @@ def identification_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _group_row(group: str, row: dict[str, Any]) -> dict[str, Any]:
+    """EquityAuditIn's row of one group at one threshold (ci_low/ci_high: the FPIR's)."""
+    fpir = row["fpir"] if row["fpir"] is not None else 0.0
+    low, high = _holding(row["fpir_ci"], fpir)
+    return {"group": group[:100], "threshold": row["threshold"],
+            "tpir": row["tpir"] if row["tpir"] is not None else 0.0, "fpir": fpir,
+            "ci_low": low, "ci_high": high}
+
+
 def audit_payload(results: dict[str, Any], dataset_name: str,
                   conducted_on: date | None = None) -> dict[str, Any]:
-    """The platform's EquityAuditIn from a results dict: per-group TPIR and FPIR at each
-    threshold for the largest watchlist (ci_low/ci_high: the FPIR's 95% interval), and the
-    overall rates at every watchlist size (``identification_rows``)."""
+    """The platform's EquityAuditIn from a results dict: the model measured (and the
+    second opinion it decided with, if any), per-group TPIR and FPIR at each threshold for
+    the largest watchlist (ci_low/ci_high: the FPIR's 95% interval), and the overall rates
+    at every watchlist size (``identification_rows``)."""
     fair = results["fair_threshold"]
     recommended = results["recommended_threshold"]
     if fair is None:
@@ -102,14 +122,7 @@ def audit_payload(results: dict[str, Any], dataset_name: str,
         )
     largest = results["identification"][-1]
     group_results = [
-        {
-            "group": f"{column}={label}"[:100],
-            "threshold": row["threshold"],
-            "tpir": row["tpir"] if row["tpir"] is not None else 0.0,
-            "fpir": row["fpir"] if row["fpir"] is not None else 0.0,
-            "ci_low": row["fpir_ci"][0],
-            "ci_high": row["fpir_ci"][1],
-        }
+        _group_row(f"{column}={label}", row)
         for column, table in largest["groups"].items()
         for label, entry in table.items()
         # A group with no searches of one kind has no rate: leave it out, not report 0.
@@ -139,7 +152,8 @@ def audit_payload(results: dict[str, Any], dataset_name: str,
         f"{results['protocol']['alpha']}). Recommended: fair and FPIR <= "
         f"{results['target_fpir']:g}."
     )
-    second = results["engine"].get("second_opinion")
+    engine = results["engine"]
+    second = engine.get("second_opinion")
     if second:
         summary += f" Decided with a second opinion: {second['rule']}."
     duplicates = results.get("probable_duplicates")
@@ -149,10 +163,12 @@ def audit_payload(results: dict[str, Any], dataset_name: str,
     return {
         "conducted_on": (conducted_on or date.today()).isoformat(),
         "dataset": dataset_name[:200] or "dataset",
-        "engine_version": (f"openlfr {results['openlfr_version']}; "
-                           f"{results['engine']['model_id']}"
+        "engine_version": (f"openlfr {results['openlfr_version']}; {engine['model_id']}"
                            + (f"; second opinion {second['model_id']}" if second else ""))[:200],
-        "second_opinion_model": second["model_id"] if second else None,
+        # What the platform matches: model_id against the register entry's model, and the
+        # second opinion against the watchlist a deployment decides with.
+        "model_id": engine["model_id"][:200],
+        "second_opinion_model": second["model_id"][:200] if second else None,
         "thresholds_swept": results["thresholds"],
         "group_results": group_results,
         "identification": identification,
@@ -206,7 +222,7 @@ def register_audit(
     hints = {
         401: "the API key was refused; check --api-key",
         403: "the key may not record equity audits (the platform allows an audit tool's key, "
-             "oversight or admin)",
+             "which oversight issues, or an oversight member)",
         404: "no such technology register entry; list them with GET /api/technology",
         422: "the platform rejected the audit's content",
     }

@@ -5,6 +5,13 @@ again on the amended record, and when a gate's answer changes (or a failing gate
 otherwise: the threshold lowered on an engine never audited) the deployment needs
 authorising again.
 
+A plan amendment that widens what the public was told (``widens_notice``: a rewritten
+purpose, an offence category added, more cameras, a lower threshold) also restarts the
+notice: the notice period runs again from the amendment, as after a reschedule, and an
+authorised or active deployment goes back to be authorised again on the amended plan.
+A narrowing change (fewer cameras, a higher threshold, a category removed, a clearer
+title) is published and announced but restarts nothing.
+
 Also here: when an engagement event may have happened. It must lie between the
 deployment's first draft (less a window for engagement that led to it) and the moment of
 authorisation, and never in the future: engagement claimed afterwards did not inform the
@@ -13,9 +20,11 @@ decision.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from openlfr.governance.errors import Conflict
 from openlfr.governance.gates import GateReport
@@ -41,6 +50,11 @@ PLAN_AMENDABLE_STATUSES = FROZEN_STATUSES | {_S.NOTICE_PUBLISHED}
 #: to be authorised again. A deployment that has run keeps its status; the amendment and
 #: its gate changes are published and the review regenerated.
 REAUTHORISE_FROM = frozenset({_S.AUTHORISED, _S.ACTIVE})
+#: Statuses in which a plan amendment that widens what the public was told restarts the
+#: notice (and, from ``REAUTHORISE_FROM``, withdraws the authorisation): every status
+#: the plan may be amended in but those of a deployment that ran and finished, whose
+#: notice can no longer be given in time (it keeps its status, as for a gate change).
+RESTART_NOTICE_FROM = frozenset({_S.NOTICE_PUBLISHED, _S.AUTHORISED, _S.ACTIVE})
 
 _WORDS = {Record.PLAN: "plan", Record.ASSESSMENT: "impact assessment",
           Record.ENGAGEMENT: "engagement log", Record.CONSULTATION: "consultation"}
@@ -111,6 +125,109 @@ def gate_changes(before: GateReport, after: GateReport) -> list[GateChange]:
         elif not g.passed and g.failure_key != old.failure_key:
             changes.append(GateChange(g.name, False, False, failure_changed=True))
     return changes
+
+
+# --- what a plan amendment tells the public ------------------------------------------------
+
+def _prose(text: Any) -> str:
+    return " ".join(str(text).split()).casefold()
+
+
+def _category_set(categories: Any) -> set[str]:
+    """Offence categories as compared: case, spacing and ``_`` do not make one new."""
+    return {_prose(str(c).replace("_", " ")) for c in categories}
+
+
+#: For each plan field that bounds what the public was told, when a new value (second
+#: argument) goes further than the old (first). Any rewording of the purpose counts: no
+#: rule can tell that prose says less.
+_WIDER: dict[str, Callable[[Any, Any], bool]] = {
+    "purpose": lambda old, new: _prose(new) != _prose(old),
+    "offence_categories": lambda old, new: bool(_category_set(new) - _category_set(old)),
+    "threshold": lambda old, new: float(new) < float(old),
+    "camera_count": lambda old, new: int(new) > int(old),
+}
+
+
+def widens_notice(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """The plan fields in which ``after`` goes further than ``before`` (the plan as the
+    public was told it), in the plan's order: the purpose reworded, an offence category
+    added, a lower match threshold (more people flagged), more cameras. Every other
+    change (the title, the signage, a narrowing of these) does not widen the notice.
+    Only fields present in both mappings are compared."""
+    return [field for field, wider in _WIDER.items()
+            if field in before and field in after and wider(before[field], after[field])]
+
+
+def restarts_notice(status: DeploymentStatus, widened: Sequence[str]) -> bool:
+    """Whether a plan amendment that widened ``widened`` restarts the notice of a
+    deployment in ``status`` (``RESTART_NOTICE_FROM``)."""
+    return bool(widened) and status in RESTART_NOTICE_FROM
+
+
+_FIELD_WORDS = {"camera_count": "cameras", "threshold": "match threshold",
+                "technology_id": "engine setup (technology register entry)"}
+
+
+def field_words(field: str) -> str:
+    """A plan field as people read it (``camera_count``: "cameras")."""
+    return _FIELD_WORDS.get(field, field.replace("_", " "))
+
+
+def value_words(value: Any) -> str:
+    """A value of the plan as people read it: lists joined, thresholds to two places."""
+    if value is None:
+        return "none"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "none"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def widening_words(field: str, before: Any, after: Any) -> str:
+    """Why a change of ``field`` widens what the public was told, in a phrase."""
+    if field == "purpose":
+        return "the purpose was rewritten"
+    if field == "offence_categories":
+        was = _category_set(before)
+        added = [str(c) for c in after if _category_set([c]).isdisjoint(was)]
+        return f"offence categories added: {', '.join(added)}"
+    if field == "camera_count":
+        return f"more cameras: {value_words(after)}, was {value_words(before)}"
+    if field == "threshold":
+        return (f"a lower match threshold, which flags more people: {value_words(after)}, "
+                f"was {value_words(before)}")
+    return f"{field_words(field)} changed"
+
+
+#: In a plan amendment's published changes: the entry recording that the notice restarted
+#: (``before``/``after``: the notice's publication time, ISO), and the key under which a
+#: change that widened the notice says why (``widening_words``).
+NOTICE_RESTART_FIELD = "notice_published_at"
+WIDENS_KEY = "widens_notice"
+
+
+def notice_restart_change(before: datetime | None, at: datetime) -> dict[str, Any]:
+    """The published change entry of a notice restarted at ``at``."""
+    return {"field": NOTICE_RESTART_FIELD,
+            "before": None if before is None else before.isoformat(), "after": at.isoformat()}
+
+
+def notice_restarted(changes: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether an amendment with these published changes restarted the notice."""
+    return any(c.get("field") == NOTICE_RESTART_FIELD for c in changes)
+
+
+def widened_by(changes: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Why an amendment with these published changes widened what the public was told,
+    a phrase per field (empty: it did not)."""
+    return [str(c[WIDENS_KEY]) for c in changes if c.get(WIDENS_KEY)]
+
+
+def plan_changes(changes: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The changes of the record itself (the notice restart left out)."""
+    return [c for c in changes if c.get("field") != NOTICE_RESTART_FIELD]
 
 
 def engagement_date_problem(held_on: date, drafted_at: datetime,

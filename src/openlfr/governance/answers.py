@@ -108,11 +108,21 @@ def substance(text: str) -> str:
     return " ".join(_STOCK.sub(" ", text).split())
 
 
+#: The fewest different words (of two letters or more) that say something: a row of one
+#: letter, of dots or of "n/a", however long, says nothing.
+MIN_DISTINCT_WORDS = 3
+
+
 def says_something(text: str | None, min_chars: int = MIN_ANSWER_CHARS) -> bool:
     """The one test of substance for every answer the public reads (to feedback, to an
-    escalation, to a council motion and to each of its points): at least ``min_chars``
-    characters besides stock acknowledgements."""
-    return text is not None and len(substance(text)) >= min_chars
+    escalation, to a council motion and to each of its points) and every reason published
+    for a change: at least ``min_chars`` characters besides stock acknowledgements, in at
+    least ``MIN_DISTINCT_WORDS`` different words."""
+    if text is None:
+        return False
+    said = substance(text)
+    words = {w.casefold() for w in re.findall(r"[^\W\d_]{2,}", said)}
+    return len(said) >= min_chars and len(words) >= MIN_DISTINCT_WORDS
 
 
 def _thin(what: str, min_chars: int) -> str:
@@ -169,7 +179,7 @@ def moderation_problem(reason: str,
     its answer); the reason is published in its place and must say what makes the text
     abusive, not only that it is ("n/a", "Abusive content" and "Hidden per policy" say
     nothing)."""
-    if len(substance(_LABELS.sub(" ", reason))) < min_chars:
+    if not says_something(_LABELS.sub(" ", reason), min_chars):
         return ("reason", f"say what makes the text abusive (a threat, a slur, a named "
                 f"private person), in at least {min_chars} characters besides labels such "
                 "as \"abusive\" or \"inappropriate\"; the reason is published in place of "

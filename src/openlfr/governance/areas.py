@@ -18,6 +18,9 @@ from enum import StrEnum
 
 from openlfr.governance.errors import GovernanceError
 
+#: A ward's code is its borough's, this, and its own name (``lambeth--vauxhall``).
+WARD_SEPARATOR = "--"
+
 
 class AreaKind(StrEnum):
     BOROUGH = "borough"
@@ -164,9 +167,17 @@ class Gazetteer:
 
     @staticmethod
     def covers(code: str, borough_code: str | None, ward_code: str | None) -> bool:
-        """True when an area named ``code`` covers a place in ``borough_code`` (and
-        ``ward_code``): a borough covers all its wards, a ward only itself."""
-        return code in {borough_code, ward_code} - {None}
+        """True when an area named ``code`` covers, or may hold, a place in
+        ``borough_code`` (and ``ward_code``): a borough covers all its wards, a ward
+        itself; and a place that names only its borough (a deployment anywhere in it) may
+        be in any of its wards, so every ward of that borough is reached: a council
+        motion on a ward binds it, and the ward's subscribers and feeds hear of it (a
+        force cannot step round a ward's motion or its residents by naming the borough
+        alone)."""
+        if code in {borough_code, ward_code} - {None}:
+            return True
+        return (ward_code is None and borough_code is not None
+                and code.startswith(borough_code + WARD_SEPARATOR))
 
 
 def _closest(text: str, candidates: list[Area], n: int = 3) -> list[str]:

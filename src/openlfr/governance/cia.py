@@ -3,9 +3,12 @@
 Sections that can be derived from records (engagement summary, consultation findings)
 are written from the data so they cannot be typed to taste. The completeness check
 flags sections that are missing or thin, e.g. an area profile that never says who lives
-there: a sentence has to describe the residents (how many, their ages, households,
-languages, housing...), and a press line that happens to contain the word "residents"
-does not (see ``describes_residents``).
+there: a sentence has to count the residents or give a share of them (how many, what
+share are of an age, rent, speak a language...), and a press line that happens to contain
+the word "residents", or a year beside it, does not (see ``describes_residents``); or an
+equality impact that lists the protected characteristics and says "no disproportionate
+impact" without saying, for any of them, what the effect is or why there is none (see
+``explains_an_equality_effect``).
 """
 
 from __future__ import annotations
@@ -100,18 +103,42 @@ def _words(text: str) -> int:
 
 # --- does the area profile say who lives there? -------------------------------------------
 
-#: Words that refer to the people who live in the area.
-_RESIDENTS = re.compile(
-    r"\b(?:residents?|inhabitants|households?|population|tenants|locals|people\s+(?:who\s+)?"
-    r"(?:live|living)|(?:who|that)\s+lives?\s+(?:here|there|in))\b", re.I)
-#: What makes a sentence about them a description: a count or a fact of their profile.
-_PROFILE = re.compile(
-    r"\d|\b(?:thousand|hundred|half|third|quarter|majority|most|many|few)\b|"
-    r"\b(?:aged?|ages|older|elderly|young(?:er)?|children|famil(?:y|ies)|students?|"
-    r"pensioners|ethnic\w*|black|asian|white|mixed|languages?|born|housing|council\s+"
-    r"homes?|homeowners?|owner[- ]occupiers?|renters?|renting|deprivation|deprived|"
-    r"income|unemploy\w*|disab\w*|faith|religio\w*|muslim|christian|jewish|hindu|sikh|"
-    r"census|lgbt\w*|women|men|migrants?|refugees?)\b", re.I)
+#: Who lives there: the people a count or a share must be of.
+_WHO = (r"(?:residents?|inhabitants|households?|population|tenants|locals|homes|families|"
+        r"adults|children|pensioners|people\s+(?:who\s+)?(?:live|living|aged|over|under)|"
+        r"(?:older|younger|young|disabled)\s+(?:people|residents))")
+#: A count: a number that is not a year ("14,000", "3.2k", "two thousand", "hundreds").
+_COUNT = (r"(?:(?<![\d,.])(?!(?:19|20)\d\d\b)\d[\d,.]*(?:\s*(?:k|m|thousand|hundred|"
+          r"million))?|(?:a|one|two|three|four|five|six|seven|eight|nine|ten|twelve|"
+          r"fifteen|twenty|thirty|forty|fifty|several|some|a\s+few)\s+(?:hundred|thousand)|"
+          r"hundreds|thousands)")
+#: A share: a percentage, a fraction or a majority ("38%", "a third", "one in four",
+#: "most"). "Many" and "few" say nothing of how many, and are not shares.
+_SHARE = (r"(?:\d+(?:\.\d+)?\s*(?:%|per\s*cent|percent)|(?:a|one|two|three)\s+(?:half|"
+          r"thirds?|quarters?|fifths?|tenths?)|half|(?:one|\d+)\s+in\s+(?:two|three|four|"
+          r"five|six|seven|eight|nine|ten|\d+)|(?:the\s+)?(?:vast\s+)?(?:majority|minority)|"
+          r"most|nearly\s+all|almost\s+all)")
+#: A count or share attached to who lives there: "14,000 residents", "a third of
+#: residents", "38% of households", "a population of 15,200", "residents, 40% of whom",
+#: "one household in four", "residents are mostly young families".
+_COUNTED_RESIDENTS = re.compile(
+    rf"\b(?:about|around|roughly|approximately|nearly|almost|over|more\s+than|some|just\s+"
+    rf"(?:over|under))?\s*(?:{_COUNT}|{_SHARE})\s+(?:of\s+(?:the\s+|its\s+|all\s+|these\s+)?)?"
+    # up to two words between, but not a counted thing ("2 mosques serving residents")
+    rf"(?:(?!(?:in|of|with|for|to|and|at|on|by|from|the)\b)(?![\w-]*[^s\W]s\b)[\w-]+\s+)"
+    rf"{{0,2}}?{_WHO}\b(?!['’])|"
+    # "about 2000 households": a year-like number, but an approximate one is a count
+    rf"\b(?:about|around|roughly|approximately|nearly|almost|over|some)\s+(?:19|20)\d\d\s+"
+    rf"{_WHO}\b(?!['’])|"
+    rf"\b{_WHO}\s+of\s+(?:about\s+|around\s+|roughly\s+|approximately\s+|nearly\s+|"
+    rf"almost\s+|over\s+|just\s+(?:over|under)\s+|some\s+)?{_COUNT}|"
+    rf"\b{_WHO}[,;]?\s+(?:(?:{_COUNT}|{_SHARE})\s+of\s+(?:whom|them)|of\s+whom\s+"
+    rf"(?:{_COUNT}|{_SHARE}))|"
+    r"\bone\s+(?:resident|household|home|family|person|adult|child)\s+in\s+\w+\b|"
+    rf"\b{_WHO}\s+(?:\w+\s+){{0,4}}?(?:are|is|were|was)\s+(?:\w+\s+)?(?:mostly|mainly|largely|"
+    r"predominantly|overwhelmingly|chiefly)\b|"
+    rf"\b{_WHO}\s+(?:number(?:s|ed)?|total(?:s|led|ed)?|counted)\s+(?:about\s+|around\s+|"
+    rf"over\s+|some\s+)?{_COUNT}", re.I)
 #: A sentence about communications rather than about the people: press lines,
 #: reassurance, publicity. Such a sentence may mention residents without describing them.
 _COMMUNICATIONS = re.compile(
@@ -127,16 +154,52 @@ def _sentences(text: str) -> list[str]:
 
 def describes_residents(text: str) -> bool:
     """True when some sentence of ``text`` describes the people who live in the area: it
-    names them (residents, households, the population, people who live there) with a
-    count or a fact about them (ages, families, languages, housing, ethnicity, ...), and
-    is not a line about communications.
+    gives a count or a share of them (residents, households, the population, people aged
+    ...): "14,000 residents", "a third of residents", "38% of households", "residents
+    are mostly young families"; and is not a line about communications.
 
     "About 14,000 residents live in the ward, many of them young families" describes
     them; "The press office will reassure residents that the deployment is
     intelligence-led", the kind of sentence that was all an assessment said of residents
-    in 2024, does not."""
-    return any(_RESIDENTS.search(s) and _PROFILE.search(s) and not _COMMUNICATIONS.search(s)
+    in 2024, does not, and neither does boilerplate with a number that counts something
+    else: a year ("reviewed in 2024 with residents in mind"), "many visitors", "residents
+    in the 3 wards"."""
+    return any(_COUNTED_RESIDENTS.search(s) and not _COMMUNICATIONS.search(s)
                for s in _sentences(text))
+
+
+# --- does the equality impact say what the effect is? --------------------------------------
+
+#: What a sentence must say of a group to explain an effect: a way LFR can affect people
+#: (false alerts, accuracy, being stopped, avoiding the area, signs they cannot use, head
+#: coverings, places of worship...) or a reason ("because", "due to"). "Impact", "affect"
+#: and "disproportionate" are not on the list: they are the words of the stock line.
+_EQUALITY_EFFECT = re.compile(
+    r"\b(?:false\s+(?:alerts?|match\w*|positives?)|misidentif\w*|wrong(?:ly|ful\w*)?|"
+    r"mistaken\w*|(?:in)?accura\w*|errors?|bias\w*|differ\w*|unequal\w*|(?:more|less)\s+"
+    r"likely|stop(?:s|ped|ping)?|search(?:es|ed)?|approach\w*|avoid\w*|deter\w*|stay\s+away|"
+    r"feel\s+(?:watched|targeted|singled\s+out|uneasy)|trust|signs?|signage|leaflets?|"
+    r"wheelchairs?|mobility|(?:head|face)\s+coverings?|hijabs?|niqabs?|veils?|turbans?|"
+    r"worship\w*|mosques?|church\w*|synagogues?|temples?|gurdwaras?|thresholds?|audit\w*|"
+    r"watchlists?|over-?represent\w*|under-?represent\w*|because|since|as\s+a\s+result|"
+    r"due\s+to|owing\s+to|therefore|which\s+means|so\s+that)\b", re.I)
+
+
+def _characteristics(text: str) -> list[str]:
+    return [k for k, p in _PROTECTED_CHARACTERISTICS.items() if re.search(p, text, re.I)]
+
+
+def explains_an_equality_effect(text: str) -> bool:
+    """True when some sentence of ``text`` names a protected characteristic and says how
+    LFR could affect that group or why it would not: a concrete effect (false alerts,
+    accuracy, being stopped, avoiding the area, signs, head coverings, ...) or a reason
+    ("because", "due to").
+
+    "The audit found false alerts fell unequally by race below 0.58, so the threshold is
+    set above that" explains one; "The impact on age, disability, race, religion or
+    belief, sex and sexual orientation has been considered and no disproportionate
+    impact was found" lists the characteristics and explains nothing."""
+    return any(_characteristics(s) and _EQUALITY_EFFECT.search(s) for s in _sentences(text))
 
 
 def completeness_findings(
@@ -157,17 +220,27 @@ def completeness_findings(
                 f"{minimum}"))
     if not describes_residents(cia.area_profile):
         findings.append(CiaFinding(
-            "area_profile", "the area profile never describes who lives there; say how many "
-            "residents there are and who they are (ages, households, languages, housing); a "
-            "sentence that only mentions residents, such as a press line, does not count"))
-    named = [k for k, p in _PROTECTED_CHARACTERISTICS.items() if re.search(p, cia.equality_impact,
-                                                                            re.I)]
+            "area_profile", "the area profile never describes who lives there; give a count "
+            "or a share of the residents (\"about 14,000 residents\", \"a third of "
+            "households rent from the council\", \"18% of residents are aged over 65\"); a "
+            "sentence that only mentions residents, such as a press line, does not count, "
+            "nor does a year or \"many\" beside them"))
+    named = _characteristics(cia.equality_impact)
     if len(named) < 2:
         findings.append(CiaFinding(
             "equality_impact",
             "the equality impact names fewer than two protected characteristics (e.g. race, "
             "sex, age, disability); say how each group could be affected, including by false "
             "alerts"))
+    if named and not explains_an_equality_effect(cia.equality_impact):
+        findings.append(CiaFinding(
+            "equality_impact",
+            "the equality impact lists protected characteristics but never says, for any of "
+            "them, what the effect is or why there is none; in a sentence that names the "
+            "group, say how LFR could affect it (false alerts, being stopped, avoiding the "
+            "area, signs it cannot use) or why it would not (\"the audit found no "
+            "difference by race at this threshold\"): \"no disproportionate impact\" alone "
+            "does not count"))
     if not re.search(r"false (?:alert|match|positive)|misidentif", cia.risks, re.I):
         findings.append(CiaFinding(
             "risks", "the risks never mention false alerts or misidentification"))

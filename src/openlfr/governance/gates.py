@@ -347,6 +347,18 @@ def audited_model_change_problem(model_before: str, model_after: str,
             f"{model_after} as a new entry and audit it (openlfr evaluate --register)")
 
 
+def audited_model_problem(entry_model: str, audited_model: str) -> str | None:
+    """Why an audit of ``audited_model`` cannot be recorded on a register entry of
+    ``entry_model`` (None when it can). The threshold gate reads an entry's audits as
+    measurements of the entry's model, so another network's figures recorded there would
+    pass that model's watchlists on rates nobody measured for it."""
+    if audited_model == entry_model:
+        return None
+    return (f"the audit measured {audited_model}, but this register entry is for "
+            f"{entry_model}; record it on the entry of {audited_model} (register one if "
+            f"there is none), or audit {entry_model} (openlfr evaluate --descriptor)")
+
+
 def _audit_fpir_check(audit: EquityAuditFacts, watchlist_size: int, threshold: float,
                       params: GateParameters) -> tuple[bool, str]:
     """The latest audit's FPIR at this deployment's watchlist size and threshold against
@@ -378,10 +390,13 @@ def _audit_fpir_check(audit: EquityAuditFacts, watchlist_size: int, threshold: f
         where += (f" (the audited figures covering this deployment's "
                   f"{_entries(watchlist_size)} at threshold {threshold:.2f})")
     if r.fpir_upper is None:
+        # The bound is the one the platform computed from the counts
+        # (services.technology.audited_rates), never the audit's word for its interval.
         return False, (f"The latest equity audit ({when}) found {figure} {where} but gives "
-                       "neither how many non-mated searches it made nor the FPIR's upper "
-                       f"95% bound, so {limit} cannot be held against what its data rule "
-                       "out; record the audit with its counts (openlfr evaluate --register).")
+                       "no counts of non-mated searches and false alerts, from which the "
+                       f"platform computes the FPIR's upper 95% bound, so {limit} cannot be "
+                       "held against what its data rule out; record the audit with its "
+                       "counts (openlfr evaluate --register).")
     if r.fpir_upper > params.max_audit_fpir:
         return False, (f"The latest equity audit ({when}) found {figure} {where}, above "
                        f"{limit}; raise the threshold or audit again.")
@@ -392,8 +407,8 @@ def threshold_gate(dossier: DeploymentDossier, params: GateParameters) -> GateRe
     """The match threshold must be at or above the fair threshold of the latest equity
     audit (which must give per-group results for two groups at least), and the upper 95%
     bound of that audit's FPIR at the deployment's watchlist size and threshold must not
-    exceed ``max_audit_fpir``; an audit that gives no such bound (nor the counts the
-    platform computes it from) fails. Scores are similarities (higher = more alike), so a
+    exceed ``max_audit_fpir``; an audit that gives no such bound (no counts for the
+    platform to compute it from) fails. Scores are similarities (higher = more alike), so a
     higher threshold is stricter."""
     name = "threshold"
     audit = dossier.latest_equity_audit

@@ -5,10 +5,12 @@ or cancelled from any status before active. After notice, the dates can change o
 rescheduling, which leads back to notice_published: the notice period runs again from the
 reschedule, and an authorisation given for the old dates no longer holds.
 
-A deployment that has run (it was activated once) can never be cancelled: an amendment
-that changes a gate's answer sends an active deployment back to notice_published, and
-cancelling it from there would take what it did (faces seen, alerts, false alerts, stops)
-out of every published total. It is completed instead, from wherever it stands.
+A deployment that has run (it was activated once) can never be cancelled or rescheduled:
+an amendment that changes a gate's answer sends an active deployment back to
+notice_published, and cancelling it from there would take what it did (faces seen,
+alerts, false alerts, stops) out of every published total, and rescheduling it would put
+what it did on other dates and open it again (its alerts' decisions with it). It is
+completed instead, from wherever it stands.
 """
 
 from __future__ import annotations
@@ -99,7 +101,10 @@ def allowed_from(action: Transition, *, has_run: bool) -> frozenset[DeploymentSt
     activated) or not: one that has run may be completed from any status it can be sent
     back to, and never cancelled."""
     statuses, _ = TRANSITIONS[action]
-    if has_run and action is Transition.CANCEL:
+    if has_run and action in (Transition.CANCEL, Transition.RESCHEDULE):
+        # Cancelled, it left the totals; rescheduled, its record would say it ran on
+        # other dates, and what it did would not have ended: running again is a new
+        # deployment, with its own notice.
         return frozenset()
     if has_run and action is Transition.COMPLETE:
         return statuses | {_S.NOTICE_PUBLISHED, _S.AUTHORISED}
@@ -116,7 +121,8 @@ def next_status(current: DeploymentStatus, action: Transition, *,
         if not allowed:
             raise InvalidTransition(
                 f"cannot {action.value} a deployment that has run: what it did stays in "
-                "the published figures; complete it instead")
+                "the published figures, on the dates it ran; complete it instead (running "
+                "again is a new deployment, with its own notice)")
         options = ", ".join(sorted(s.value for s in allowed))
         raise InvalidTransition(
             f"cannot {action.value} a deployment that is '{current.value}'; "
@@ -205,18 +211,46 @@ def require_recorded_while_running(field: str, recorded_at: datetime, began: dat
 SCORE_ROUNDING = 1e-4
 
 
-def lowest_threshold(current: float, plan_changes: Iterable[Sequence[Mapping[str, Any]]]
+#: Statuses a deployment is in before it first runs, and after it has stopped running.
+_NOT_YET_RUN = frozenset({_S.DRAFT, _S.PROPOSED, _S.NOTICE_PUBLISHED, _S.AUTHORISED})
+_STOPPED = frozenset({_S.COMPLETED, _S.REVIEWED})
+
+
+def _ran_while(seen: set[DeploymentStatus]) -> bool:
+    """A value in force while the deployment was seen in ``seen`` (the statuses around
+    it, in order of time) was in force while it ran: it was active, or it went from not yet
+    run to stopped (activated and completed in between)."""
+    return _S.ACTIVE in seen or bool(seen & _NOT_YET_RUN and seen & _STOPPED)
+
+
+def lowest_threshold(current: float, status: DeploymentStatus,
+                     amendments: Iterable[tuple[str, str, Sequence[Mapping[str, Any]]]]
                      ) -> float:
-    """The lowest match threshold a deployment's nodes may have decided by: the current
-    one and every value a plan amendment made since activation (``RAN_STATUSES``; one made
-    before never ran) changed it from or to (``plan_changes``: each such amendment's
-    changes, ``{"field", "before", "after"}``). A node may deliver late what it decided
-    before a raise, so alerts are held to this, never to a threshold it has not had."""
-    values = [current]
-    for changes in plan_changes:
-        values += [float(c[k]) for c in changes if c.get("field") == "threshold"
-                   for k in ("before", "after") if c.get(k) is not None]
-    return min(values)
+    """The lowest match threshold a deployment's nodes may have decided by: the lowest of
+    the values in force while it ran. ``amendments``: every amendment of its record, in
+    order, as (status before, status after, changes ``{"field", "before", "after"}``); a
+    plan can change only by amendment once notice is out, so these are every change. A
+    value set before activation and replaced before it, or set after completion, or while
+    the deployment was sent back to notice and replaced before it ran again, never ran,
+    and is no floor: a node may deliver late what it decided before a raise, so alerts
+    are held to the lowest value that ran, never to one it has not had."""
+    timeline = list(amendments)
+    changes = [c for _, _, cs in timeline for c in cs if c.get("field") == "threshold"]
+    value = float(changes[0]["before"]) if changes else current
+    seen: set[DeploymentStatus] = {_S.DRAFT}
+    ran: list[float] = []
+    for before, after, cs in timeline:
+        seen.add(DeploymentStatus(before))
+        moved = [c for c in cs if c.get("field") == "threshold"]
+        if moved:
+            if _ran_while(seen):
+                ran.append(value)
+            value, seen = float(moved[-1]["after"]), set()
+        seen.add(DeploymentStatus(after))
+    seen.add(status)
+    if _ran_while(seen):
+        ran.append(value)
+    return min(ran, default=current)
 
 
 def require_score_at_threshold(score: float, threshold: float) -> None:

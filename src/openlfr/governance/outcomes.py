@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from openlfr.governance.answers import says_something
 from openlfr.governance.records import AlertOutcome
 
 
@@ -52,15 +53,18 @@ def settled_change_refusal(what: str, before: str | None, after: str | None, *,
     (published with it, in the review's new version) and may be made only within
     ``window_days`` of the alert: after that the figures settle, so a false alert cannot
     be relabelled out of them a year on, when the evidence (the probe crop) is gone."""
-    if before is None or before == after or not ended:
+    if before is None or before == after:
         return None
     closes = occurred_at + timedelta(days=window_days)
-    if now > closes:
+    if now > closes:  # whatever the deployment's status or dates now say
         return (f"the alert's {what} settled on {closes.date().isoformat()} ({window_days} "
                 f"days after the alert); it stays {before.replace('_', ' ')}")
-    if reason is None or len(reason.strip()) < MIN_CHANGE_REASON:
+    if not ended:
+        return None
+    if not says_something(reason, MIN_CHANGE_REASON):
         return (f"changing the {what} of an alert after the deployment ended needs a reason "
-                f"(at least {MIN_CHANGE_REASON} characters), published with the change")
+                f"that says why (at least {MIN_CHANGE_REASON} characters, in words), "
+                "published with the change")
     return None
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
+from openlfr.governance.areas import Gazetteer
 from openlfr.governance.lifecycle import DeploymentStatus
 
 
@@ -209,8 +210,10 @@ class CouncilMotionFacts:
     response: str | None = None
 
     def covers(self, borough_code: str | None, ward_code: str | None) -> bool:
-        """True when one of the motion's areas is the deployment's borough or ward."""
-        return any(code in (borough_code, ward_code) for code in self.area_codes
+        """True when one of the motion's areas covers the deployment's place
+        (``Gazetteer.covers``: a motion on a ward binds a deployment that names only its
+        borough)."""
+        return any(Gazetteer.covers(code, borough_code, ward_code) for code in self.area_codes
                    if code is not None)
 
     @property
@@ -251,9 +254,10 @@ class AuditedRates:
     threshold: float
     fpir: float
     #: The figure a policy limit is held against: the upper 95% bound (the rate the data
-    #: cannot rule out), computed by the platform from the counts where the audit gives
-    #: them (``services.technology``), else the audit's own. None when the audit gives
-    #: neither: an FPIR of 0 from a dozen searches rules out nothing.
+    #: cannot rule out), computed by the platform from the counts (``services.technology``),
+    #: never taken from the audit's word. None for a row stored without counts (before
+    #: counts were required): such a row passes no limit, as an FPIR of 0 from a dozen
+    #: searches rules out nothing.
     fpir_upper: float | None = None
     tpir: float | None = None
     nonmated_searches: int | None = None
@@ -314,3 +318,4 @@ def resident_share(events: tuple[EngagementEventFacts, ...] | list[EngagementEve
     if total == 0:
         return 0.0
     return sum(e.people_met for e in events if e.audience in RESIDENT_FACING_AUDIENCES) / total
+

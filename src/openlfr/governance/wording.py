@@ -10,14 +10,16 @@ why it is a problem in plain English and a neutral alternative. Patterns are reg
 expressions matched case-insensitively; ``unless`` is a pattern that, found anywhere in
 the same text, shows the wording is balanced (e.g. "support or oppose"). An information
 sheet is also checked as a whole (``information_sheet_issues``): it must state benefits
-and name the main risks of LFR, with comparable space for both.
+and name the main risks of LFR, with comparable space for both. A closed question's
+choices are checked too (``option_issues``): each choice for loaded language, and the set
+as a whole for balance (choices that offer support must offer opposition as well).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -36,9 +38,11 @@ class Concern(StrEnum):
 
 
 class Part(StrEnum):
-    """What a piece of text is: a question, or the information sheet's prose."""
+    """What a piece of text is: a question, one of its choices, or the information
+    sheet's prose."""
 
     QUESTION = "question"
+    OPTION = "option"
     SHEET = "sheet"
 
 
@@ -48,8 +52,9 @@ class WordingIssue:
 
     ``excerpt`` is the text concerned (empty when the problem is something missing),
     ``problem`` says why it is a problem, ``suggestion`` offers neutral wording. ``field``
-    is the part of the information sheet ("benefits" or "risks"; "text" for a question)
-    and ``start``/``end`` locate the excerpt in it (None when nothing is located).
+    is the part of the information sheet ("benefits" or "risks"), or of a question
+    ("text", or "options": its choices, one per line) and ``start``/``end`` locate the
+    excerpt in it (None when nothing is located).
     """
 
     excerpt: str
@@ -92,6 +97,8 @@ def _re(pattern: str) -> re.Pattern[str]:
 
 QUESTIONS = frozenset({Part.QUESTION})
 EVERYWHERE = frozenset({Part.QUESTION, Part.SHEET})
+#: Loaded language is loaded wherever it is, a question's choices included.
+EVEN_IN_CHOICES = frozenset(Part)
 
 _NEGATIVE_AUXILIARY = (r"(?:isn't|aren't|wasn't|weren't|don't|doesn't|didn't|won't|wouldn't|"
                        r"shouldn't|can't|couldn't|haven't|hasn't|mustn't)")
@@ -99,6 +106,19 @@ _EVALUATIVE = (r"effective|fair|safe|necessary|proportionate|acceptable|appropri
                r"justified|useful|reasonable|lawful|legal|ethical|helpful")
 _ADVERB = r"(?:\w+ly\s+|still\s+|also\s+)?"
 _AGREE = r"(?:support|agree|welcome|back|endorse|approve|favou?r)"
+#: What a question may call live facial recognition (or the police using it).
+_SUBJECT = (r"(?:lfr|it|this|these|(?:live\s+)?facial\s+recognition|the\s+(?:technology|"
+            r"cameras?|system|deployments?|van|scheme|operation))")
+#: Outcomes that are benefits: finding the people sought, less crime, more safety.
+_BENEFIT = (r"(?:wanted|missing|dangerous|violent|serious|offenders?|criminals?|suspects?|"
+            r"children|crimes?|stabbings?|robber(?:y|ies)|knife|murder\w*|terror\w*|rapists?|"
+            r"lives|safer|safe|fewer|less|lower|reduced|better|more\s+(?:arrests|wanted|"
+            r"offenders|missing)|finding|catching|arresting|stopping|preventing|saving|"
+            r"protecting|locating|(?:the\s+)?(?:police|officers)\s+(?:could|can|would|were\s+"
+            r"able\s+to))")
+_ACHIEVES = (r"(?:finds?|found|catch(?:es)?|caught|stops?|stopped|prevents?|prevented|saves?|"
+             r"saved|protects?|protected|reduces?|reduced|cuts?|locates?|located|arrests?|"
+             r"arrested|takes?|took|gets?|got|keeps?|kept|makes?|made|brings?|brought)")
 _FIGURES_SUGGESTION = ("Give the figure and its source instead, e.g. \"about 1 false alert "
                        "in 6,000 faces at this threshold (independent test, NPL 2023)\".")
 
@@ -111,6 +131,8 @@ RULES: tuple[WordingRule, ...] = (
             rf"you\s+(?:\w+\s+){{0,3}}?(?:would|will|might|could)\s+{_ADVERB}{_AGREE}|"
             rf"(?:and|or)\s+(?:would|will)\s+{_ADVERB}{_AGREE}|"
             rf"how\s+(?:strongly|much|far|firmly)\s+(?:do|would|did)\s+you\s+{_ADVERB}{_AGREE}|"
+            r"how\s+(?:supportive|favou?rable|keen|enthusiastic|positive)\s+(?:are|were|would|"
+            r"do|did)\s+you|how\s+(?:positively|favou?rably)\s+(?:do|would|did)\s+you|"
             r"(?:would|will|are)\s+you\s+(?:\w+\s+)?(?:be\s+)?in\s+favou?r)\b"),
         "It asks people to agree or to give their support, so it measures how willing "
         "people are to say yes (most people lean towards agreeing with whatever they are "
@@ -118,7 +140,8 @@ RULES: tuple[WordingRule, ...] = (
         "Ask for views with both sides open: \"What do you think about the use of LFR "
         "here?\" or \"To what extent do you support or oppose ...?\"",
         EVERYWHERE,
-        unless=_re(r"\b(?:oppose|disagree|disapprove|against|reject)\b")),
+        unless=_re(r"\b(?:oppose|opposed|disagree|disapprove|against|reject|unsupportive|"
+                   r"negative(?:ly)?|unfavou?rabl[ey]|unenthusiastic)\b")),
     WordingRule(
         "asks_if_good_idea", Concern.ASKS_FOR_AGREEMENT,
         _re(r"\b(?:good|great|sensible|positive|excellent|welcome)\s+(?:idea|thing|step|"
@@ -131,8 +154,12 @@ RULES: tuple[WordingRule, ...] = (
     WordingRule(
         "asks_if_happy", Concern.ASKS_FOR_AGREEMENT,
         _re(r"\b(?:would|will|are|were|do)\s+you\s+(?:be\s+|feel\s+)?(?:happy|pleased|glad|"
-            r"content|comfortable|reassured)\s+(?:for|with|that|about|if|to\s+see)\b"),
-        "It offers only the contented answer and invites people to accept the plan.",
+            r"content|comfortable|reassured)\s+(?:for|with|that|about|if|when|to\s+(?:see|"
+            r"know|hear)|knowing|seeing)\b|"
+            rf"\b(?:would|will|does|did|could|might|do)\s+(?:{_SUBJECT}|that|the\s+signs?)\s+"
+            r"(?:\w+\s+)?(?:reassure|comfort|please)\s+you\b"),
+        "It offers only the contented answer (happy, reassured) and invites people to "
+        "accept the plan.",
         "Offer both ends of the scale: \"How comfortable or uncomfortable would you feel "
         "if ...?\"",
         QUESTIONS,
@@ -148,11 +175,25 @@ RULES: tuple[WordingRule, ...] = (
         "\"How, if at all, would LFR here affect how safe you feel?\"",
         QUESTIONS),
     WordingRule(
+        "asks_if_safer", Concern.PRESUPPOSES_AN_ANSWER,
+        _re(r"\b(?:(?:would|will|do|did|could|might)\s+you\s+(?:\w+ly\s+)?(?:feel|be)|"
+            r"(?:make|makes|made|making)\s+you(?:\s+feel)?)\s+(?:safer|more\s+(?:safe|secure|"
+            r"confident|reassured|protected|comfortable)|less\s+(?:afraid|worried|anxious|"
+            r"scared|fearful|at\s+risk))\b"),
+        "It asks only whether people would feel safer, leaving no room to say they would "
+        "feel less safe or no different, so it suggests the answer.",
+        "Offer every direction: \"How, if at all, would LFR here change how safe you "
+        "feel?\" or \"Would you feel more safe, less safe or no different?\"",
+        QUESTIONS,
+        unless=_re(r"\bif\s+at\s+all\b|\bor\s+(?:less|more)\b|\bless\s+(?:safe|secure|"
+                   r"confident|comfortable)\b|\bunsafe\b|\bno\s+different\b")),
+    WordingRule(
         "how_will_it_help", Concern.PRESUPPOSES_AN_ANSWER,
         _re(r"\bhow\s+(?:much\s+)?(?:will|would|does|can|could|might)\s+(?:lfr|it|this|these|"
             r"(?:live\s+)?facial\s+recognition|the\s+(?:technology|cameras?|system|"
             r"deployment|van|scheme|operation))(?:\s+\w+){0,2}?\s+(?:help|benefit|improve|"
-            r"reduce|cut|tackle|prevent|protect)\w*\b"),
+            r"reduce|cut|tackle|prevent|protect|increase|boost|raise|strengthen|enhance|"
+            r"lower|decrease|deter)\w*\b"),
         "It assumes the deployment will help; someone who thinks it would not has no "
         "answer to give.",
         "\"How, if at all, would LFR here affect ...?\"",
@@ -181,6 +222,53 @@ RULES: tuple[WordingRule, ...] = (
         "N deployments in other boroughs led to M arrests and F false alerts\"), then ask "
         "plainly: \"What do you think about the use of LFR here?\"",
         EVERYWHERE),
+    WordingRule(
+        "conditional_benefit", Concern.PRESUPPOSES_AN_ANSWER,
+        _re(r"\b(?:if|provided(?:\s+that)?|as\s+long\s+as|so\s+long\s+as|assuming(?:\s+that)?)"
+            rf"\s+(?:{_SUBJECT}|they)\s+(?:(?:could|would|can|will|did|does|really)\s+)?"
+            r"(?:help(?:s|ed)?(?:\s+(?:to|the\s+police|police|officers))?(?:\s+\w+)?|"
+            rf"(?:means?|meant)\s+{_BENEFIT}|(?:leads?|led)\s+to\s+(?:\w+\s+)?{_BENEFIT}|"
+            rf"results?(?:ed)?\s+in\s+(?:\w+\s+)?{_BENEFIT}|works?|worked|"
+            r"(?:is|was|were|proves?|proved)\s+(?:to\s+be\s+)?(?:\w+\s+)?(?:effective|"
+            rf"successful|accurate|reliable)|{_ACHIEVES}\s+(?:\w+\s+){{0,2}}?{_BENEFIT})\b"),
+        "It asks about LFR on a condition that assumes a benefit (\"if it helped find "
+        "...\"), so people answer the condition, not the proposal as it is; whether it "
+        "would do so is one of the things being asked.",
+        "Give what it is expected to do in the information sheet, with its evidence and "
+        "limits, and ask plainly: \"To what extent do you support or oppose the use of "
+        "LFR here?\"",
+        QUESTIONS),
+    WordingRule(
+        "claims_a_benefit", Concern.PRESUPPOSES_AN_ANSWER,
+        # Not after "if", "whether", "think": that is a condition or a question about it.
+        _re(r"(?<!if\s)(?<!whether\s)(?<!think\s)(?<!believe\s)(?<!that\s)\b"
+            rf"(?:{_SUBJECT}|the\s+(?:police|met|force))\s+(?:(?:has|have|had)\s+"
+            r"(?:already\s+|successfully\s+)?(?:helped|led|resulted|contributed|enabled|"
+            rf"{_ACHIEVES})|(?:already\s+|successfully\s+)?(?:helped(?:\s+(?:to|the\s+police|"
+            r"police|officers))?\s+\w+|led\s+to|resulted\s+in|contributed\s+to|enabled|"
+            rf"{_ACHIEVES}\s+(?:over|more\s+than|nearly|almost|about|around|some|\d)))|"
+            r"\b(?:were|was|have\s+been|has\s+been|had\s+been)\s+(?:arrested|caught|found|"
+            r"located|stopped|taken\s+off\s+the\s+streets?|brought\s+to\s+justice)\s+"
+            r"(?:\w+\s+){0,3}?(?:with|using|by|thanks\s+to|through|because\s+of)\s+"
+            rf"(?:the\s+help\s+of\s+)?{_SUBJECT}\b"),
+        "It states a result as fact before asking (\"LFR helped arrest ...\"), so people "
+        "answer with only the case for it in mind; results belong in the information "
+        "sheet, with their source and what they cost (false alerts).",
+        "Give the figures in the information sheet with their source, the false alerts "
+        "beside the arrests, and ask plainly: \"What do you think about the use of LFR "
+        "here?\"",
+        QUESTIONS),
+    WordingRule(
+        "asks_only_for_benefits", Concern.PRESUPPOSES_AN_ANSWER,
+        _re(r"\b(?:(?:what|which)\s+(?:\w+\s+){0,2}?)?(?:benefits?|advantages?|positives|"
+            r"upsides?|good\s+points)\b"),
+        "It asks only about benefits, taking for granted that there are some and leaving "
+        "the drawbacks unasked.",
+        "Ask about both sides: \"What, if anything, do you see as the benefits and the "
+        "drawbacks of ...?\"",
+        QUESTIONS,
+        unless=_re(r"\b(?:drawbacks?|downsides?|disadvantages?|risks?|costs?|concerns?|"
+                   r"negatives|harms?|problems?|dangers?|worries)\b")),
     WordingRule(
         "how_effective", Concern.PRESUPPOSES_AN_ANSWER,
         _re(r"\bhow\s+(?:effective|useful|helpful|beneficial|successful|valuable|important)\s+"
@@ -227,20 +315,24 @@ RULES: tuple[WordingRule, ...] = (
         "although the camera scans everyone who passes.",
         "Say who is sought, plainly: \"people wanted by the police\" or \"people on the "
         "watchlist (for example, wanted for robbery)\".",
-        EVERYWHERE),
+        EVEN_IN_CHOICES),
     WordingRule(
         "keeps_you_safe", Concern.LOADED_LANGUAGE,
         _re(r"\b(?:keep|keeps|keeping|make|makes|making)\s+(?:you|us|everyone|people|"
             r"residents|your\s+(?:family|families|children|kids|community|streets?|area|"
             r"neighbou?rhood|town|high\s+street)|our\s+(?:community|streets?|area|children|"
             r"families|town|neighbou?rhood)|the\s+(?:community|public|area|streets?|"
-            r"high\s+street|neighbou?rhood|town|borough|ward))\s+(?:safe|safer|secure|"
-            r"more\s+secure)\b"),
+            r"high\s+street|neighbou?rhood|town|borough|ward)|"
+            r"the\s+(?:streets?|people|residents|communit(?:y|ies)|centre)\s+of\s+(?-i:[A-Z])\w+|"
+            # a named place: "keep Croydon safe", "make Brixton's streets safer"
+            r"(?-i:[A-Z][a-z][\w-]*)(?:'s)?(?:\s+(?-i:[A-Z])[\w-]*){0,2}(?:\s+(?:streets?|"
+            r"high\s+street|town\s+centre|communit(?:y|ies)|residents|people|area))?)\s+"
+            r"(?:safe|safer|secure|more\s+secure)\b"),
         "It states a hoped-for outcome as a fact, which pushes people towards agreeing; "
         "whether it makes people safer is one of the things being asked.",
         "Say what it is for and what the evidence shows: \"It aims to locate people wanted "
         "for robbery; in past deployments N alerts led to M arrests.\"",
-        EVERYWHERE),
+        EVEN_IN_CHOICES),
     WordingRule(
         "protects_you", Concern.LOADED_LANGUAGE,
         _re(r"\bprotect(?:s|ing|ed)?\s+(?:you|us|everyone|residents|people(?!'s)|"
@@ -250,7 +342,7 @@ RULES: tuple[WordingRule, ...] = (
         "It presents protection as certain, which pushes people towards agreeing.",
         "Say what it is for and what the evidence shows: \"It aims to locate people wanted "
         "for violent offences; in past deployments N alerts led to M arrests.\"",
-        EVERYWHERE),
+        EVEN_IN_CHOICES),
     WordingRule(
         "tells_the_conclusion", Concern.LOADED_LANGUAGE,
         _re(r"\b(?:obviously|surely|of\s+course|undoubtedly|unquestionably|needless\s+to\s+"
@@ -259,7 +351,31 @@ RULES: tuple[WordingRule, ...] = (
             r"that)\b|\bclearly(?=\s*,)"),
         "It tells the reader what to conclude instead of letting them judge.",
         "Remove it; state the fact with its source, or ask the question plainly.",
-        EVERYWHERE),
+        EVEN_IN_CHOICES),
+    WordingRule(
+        "bandwagon", Concern.LOADED_LANGUAGE,
+        _re(r"\b(?:many|most|lots\s+of|the\s+majority\s+of|a\s+majority\s+of|(?:a\s+)?"
+            r"(?:growing|large|increasing)\s+numbers?\s+of|more\s+and\s+more|thousands\s+of|"
+            r"hundreds\s+of|dozens\s+of|numerous|countless|so\s+many|plenty\s+of|nearly\s+all|"
+            r"almost\s+all)\s+(?:of\s+)?(?:(?:our|the|your|local|other)\s+)*(?:residents|"
+            r"people|locals|shoppers|businesses|traders|parents|families|victims|members\s+of\s+"
+            r"the\s+public|londoners|neighbou?rs|you|those\s+we\s+(?:asked|spoke\s+to|met))"
+            r"(?:\s+(?:here|locally|in\s+\w+))?,?\s+(?:\w+\s+){0,2}?(?:wants?|wanted|"
+            r"supports?|supported|backs?|backed|welcomes?|welcomed|favou?rs?|agreed?|agrees|"
+            r"(?:have|has)\s+(?:told|asked|called|said|written|urged|demanded)|told\s+us|"
+            r"asked\s+(?:us\s+)?(?:for|to)|called\s+for|urged|demanded|says?|said|believed?|"
+            r"would\s+(?:like|welcome|support|back)|are\s+(?:in\s+favou?r|asking|calling|"
+            r"demanding|keen))\b"),
+        "It tells people what many others think (\"many residents have told us they want "
+        "it\"), which pushes them to go along with it; the consultation is there to find "
+        "out what people think.",
+        "Leave out what others are said to think; if you report earlier views, give the "
+        "survey, its figures and both sides: \"In the 2025 ward survey, 41% supported and "
+        "37% opposed LFR.\"",
+        EVEN_IN_CHOICES,
+        unless=_re(r"\bothers\b|\bfor\s+and\s+against\b|\bboth\s+sides\b|\b(?:some|many)\s+"
+                   r"(?:\w+\s+){0,3}?(?:oppose|object|do\s+not|don't|are\s+against|"
+                   r"disagree)")),
     WordingRule(
         "promotional", Concern.LOADED_LANGUAGE,
         _re(r"\b(?:cutting[- ]edge|state[- ]of[- ]the[- ]art|world[- ](?:class|leading)|"
@@ -274,7 +390,7 @@ RULES: tuple[WordingRule, ...] = (
         "Promotional words invite trust instead of judgement; accuracy is a measured "
         "figure with known limits, including unequal accuracy between groups.",
         _FIGURES_SUGGESTION,
-        EVERYWHERE),
+        EVEN_IN_CHOICES),
     WordingRule(
         "nothing_to_fear", Concern.LOADED_LANGUAGE,
         _re(r"\b(?:nothing\s+to\s+(?:hide|fear|worry\s+about)|innocent\s+people\s+(?:have\s+"
@@ -285,7 +401,7 @@ RULES: tuple[WordingRule, ...] = (
         "to hide.",
         "Name the concern and what is done about it: \"The camera scans everyone who "
         "passes; faces that match nobody are deleted at once and never stored.\"",
-        EVERYWHERE),
+        EVEN_IN_CHOICES),
     WordingRule(
         "emotive", Concern.LOADED_LANGUAGE,
         _re(r"\b(?:scourge|menace|plague|crime\s+wave|epidemic\s+of|terrori[sz](?:ed|ing)|"
@@ -294,7 +410,7 @@ RULES: tuple[WordingRule, ...] = (
         "Emotive words raise fear and push people towards one answer.",
         "Give the figures and their source: \"Robbery reports near the station rose from "
         "40 to 82 this year (police recorded crime).\"",
-        EVERYWHERE),
+        EVEN_IN_CHOICES),
     WordingRule(
         "plays_down_risk", Concern.LOADED_LANGUAGE,
         _re(r"\b(?:minimal|negligible|tiny|minuscule|insignificant|(?:very|extremely)\s+"
@@ -307,7 +423,7 @@ RULES: tuple[WordingRule, ...] = (
             r"(?:small|low|slight|rare|unlikely))\b"),
         "It plays the risk down with a word instead of a figure.",
         _FIGURES_SUGGESTION,
-        EVERYWHERE),
+        EVEN_IN_CHOICES),
     WordingRule(
         "only_wanted_people", Concern.LOADED_LANGUAGE,
         _re(r"\b(?:only|just)\s+(?:looks?\s+for|scans?\s+for|searches\s+for|targets?|"
@@ -317,7 +433,7 @@ RULES: tuple[WordingRule, ...] = (
         "everyone who passes.",
         "\"The camera scans the face of everyone who passes and compares it with a "
         "watchlist of N people; faces that match nobody are deleted at once.\"",
-        EVERYWHERE),
+        EVEN_IN_CHOICES),
     # --- double-barrelled ---------------------------------------------------------------
     WordingRule(
         "two_questions_in_one", Concern.DOUBLE_BARRELLED,
@@ -429,10 +545,77 @@ def _overlap(a: WordingIssue, b: WordingIssue) -> bool:
             and b.end is not None and a.start < b.end and b.start < a.end)
 
 
-def leading_question_issues(question: str) -> list[WordingIssue]:
-    """Leading, loaded or double-barrelled wording in one consultation question (empty
-    when it reads neutral)."""
-    return _rule_issues(question, Part.QUESTION, "text")
+def leading_question_issues(question: str,
+                            options: Sequence[str] = ()) -> list[WordingIssue]:
+    """Leading, loaded or double-barrelled wording in one consultation question, and in
+    its choices when it has some (see ``option_issues``); empty when it reads neutral."""
+    return _rule_issues(question, Part.QUESTION, "text") + option_issues(options)
+
+
+# --- a closed question's choices --------------------------------------------------------
+
+#: Where a question's choices are flagged; excerpts are located in the choices written
+#: one per line, as the builder shows them.
+OPTIONS = "options"
+
+#: A choice that takes no side, or both ("Neither support nor oppose", "Don't know").
+_MIDDLE_CHOICE = _re(r"\bneither\b|\bno\s+(?:opinion|view|preference|strong\s+feelings?)\b|"
+                     r"\bdon't\s+know\b|\bnot\s+sure\b|\bunsure\b|\bundecided\b|"
+                     r"\bprefer\s+not\b|\bmixed\b|\bit\s+depends\b")
+#: A choice on the side against (checked before the side for: "Do not support").
+_AGAINST_CHOICE = _re(r"\b(?:oppos\w*|against|disagree\w*|disapprov\w*|object\w*|reject\w*|"
+                      r"unsupportive|unfavou?rabl[ey]|negative|bad\s+idea|(?:do\s+not|don't|"
+                      r"would\s+not|wouldn't|not|never)\s+(?:\w+\s+)?(?:support|agree|approve|"
+                      r"favou?r|back|welcome|want)\w*)\b|^\s*no\b(?!\s+(?:change|difference|"
+                      r"effect|opinion|view|preference|idea))")
+#: A choice on the side for.
+_FOR_CHOICE = _re(r"\b(?:support\w*|agree\w*|approv\w*|in\s+favou?r|favou?rabl[ey]|welcom\w*|"
+                  r"for\s+it|back\s+it|positive|good\s+idea)\b|^\s*yes\b")
+
+_BALANCED_CHOICES = ("Offer both sides and a middle, the same number on each side: "
+                     "\"Strongly support / Tend to support / Neither support nor oppose / Tend "
+                     "to oppose / Strongly oppose / Don't know\".")
+
+
+def _side(choice: str) -> str | None:
+    """"for", "against", or None for a choice that takes no side (or both)."""
+    if _MIDDLE_CHOICE.search(choice):
+        return None
+    if _AGAINST_CHOICE.search(choice):
+        return "against"
+    if _FOR_CHOICE.search(choice):
+        return "for"
+    return None
+
+
+def option_issues(options: Sequence[str]) -> list[WordingIssue]:
+    """Problems with a closed question's choices: loaded language in any choice (the same
+    rules as in a question), and a one-sided set: choices that offer support or agreement
+    with no way to oppose or disagree (or the reverse) make the results lean one way
+    whatever people think. ``start``/``end`` locate an excerpt in the choices written one
+    per line."""
+    issues: list[WordingIssue] = []
+    offset = 0
+    for choice in options:
+        issues += [replace(i, start=None if i.start is None else i.start + offset,
+                           end=None if i.end is None else i.end + offset)
+                   for i in _rule_issues(choice, Part.OPTION, OPTIONS)]
+        offset += len(choice) + 1
+    sides: dict[str, list[str]] = {"for": [], "against": []}
+    for choice in options:
+        side = _side(choice)
+        if side is not None:
+            sides[side].append(choice)
+    for offered, missing, verbs in (("for", "against", ("support", "oppose")),
+                                    ("against", "for", ("oppose", "support"))):
+        if sides[offered] and not sides[missing]:
+            listed = ", ".join(f'"{c.strip()}"' for c in sides[offered])
+            issues.append(WordingIssue(
+                "", f"The choices let people {verbs[0]} it ({listed}) but give no way to "
+                f"{verbs[1]} it, so the results can only lean one way, whatever people "
+                "think.", _BALANCED_CHOICES, rule="one_sided_choices",
+                concern=Concern.ONE_SIDED, field=OPTIONS))
+    return issues
 
 
 def information_sheet_issues(benefits: str, risks: str) -> list[WordingIssue]:
@@ -478,16 +661,18 @@ def information_sheet_issues(benefits: str, risks: str) -> list[WordingIssue]:
     return issues
 
 
-def consultation_issues(benefits: str, risks: str,
-                        questions: Iterable[tuple[str, str]]) -> dict[str, list[WordingIssue]]:
+def consultation_issues(benefits: str, risks: str, questions: Iterable[tuple[str, str]],
+                        options: Mapping[str, Sequence[str] | None] | None = None
+                        ) -> dict[str, list[WordingIssue]]:
     """Every problem, by where it is: ``INFORMATION_SHEET`` and each question id (only
-    the places with problems). ``questions`` are (id, text) pairs."""
+    the places with problems). ``questions`` are (id, text) pairs; ``options`` are the
+    choices of the closed questions, by question id (their flags are filed under it)."""
     issues: dict[str, list[WordingIssue]] = {}
     sheet = information_sheet_issues(benefits, risks)
     if sheet:
         issues[INFORMATION_SHEET] = sheet
     for qid, text in questions:
-        found = leading_question_issues(text)
+        found = leading_question_issues(text, (options or {}).get(qid) or ())
         if found:
             issues[qid] = found
     return issues

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from openlfr.audit import append_event, defer_head_moves
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
 from openlfr.governance.lifecycle import (
-    RAN_STATUSES,
+    DeploymentStatus,
     lowest_threshold,
     require_score_at_threshold,
 )
@@ -123,13 +123,14 @@ _FLOORS = "openlfr_threshold_floors"
 
 
 def _threshold_floor(s: Session, d: m.Deployment) -> float:
-    """The lowest threshold the deployment's plan has had (``lowest_threshold``)."""
+    """The lowest threshold in force while the deployment ran (``lowest_threshold``)."""
     floors: dict[int, float] = s.info.setdefault(_FLOORS, {})
     if d.id not in floors:
-        floors[d.id] = lowest_threshold(d.threshold, s.scalars(
-            select(m.Amendment.changes).where(
-                m.Amendment.deployment_id == d.id, m.Amendment.record == "plan",
-                m.Amendment.status_before.in_([status.value for status in RAN_STATUSES]))))
+        floors[d.id] = lowest_threshold(d.threshold, DeploymentStatus(d.status), (
+            (a.status_before, a.status_after, a.changes) for a in s.execute(
+                select(m.Amendment.status_before, m.Amendment.status_after,
+                       m.Amendment.changes).where(m.Amendment.deployment_id == d.id)
+                .order_by(m.Amendment.made_at, m.Amendment.id))))
     return floors[d.id]
 
 
@@ -357,9 +358,11 @@ def _alert_for_update(s: Session, alert_id: int) -> m.Alert:
 
 
 def has_ended(d: m.Deployment, now: datetime) -> bool:
-    """The deployment was completed or its published window is over: from then on a
-    change to an alert's decision or outcome needs a reason (``settled_change_refusal``)."""
-    return d.completed_at is not None or now >= d.end_at
+    """The deployment was completed, its published window is over, or it ran and is no
+    longer active (an amendment sent it back): from then on a change to an alert's
+    decision or outcome needs a reason (``settled_change_refusal``)."""
+    return (d.completed_at is not None or now >= d.end_at
+            or (d.activated_at is not None and d.status != DeploymentStatus.ACTIVE.value))
 
 
 def _settled_change(s: Session, p: Platform, alert: m.Alert, what: str, recorded: str,

@@ -5,6 +5,13 @@ on the same clock; when a gate's answer changes, an authorised or active deploym
 back to notice_published (its authorisation, and any override in force, withdrawn) and
 must be authorised again. A deployment that has already run keeps its status: the
 amendment, and the gates it moved, are published and its review regenerated.
+
+The plan is fixed from notice on, so it is amended from notice_published too. Every plan
+amendment is e-mailed to the area's subscribers (before and after, and the reason) in
+the same transaction, and shows in the area's feeds. One that widens what the public was
+told (``governance.amendments.widens_notice``) restarts the notice: the notice period
+runs again from the amendment, overrides asked for or given lapse, and an authorised or
+active deployment goes back to notice_published to be authorised on the amended plan.
 """
 
 from __future__ import annotations
@@ -19,15 +26,21 @@ from sqlalchemy.orm import Session
 from openlfr.audit import append_event
 from openlfr.governance.amendments import (
     REAUTHORISE_FROM,
+    WIDENS_KEY,
     Record,
     gate_changes,
+    notice_restart_change,
     record_words,
     require_amendable,
+    restarts_notice,
+    widened_by,
+    widening_words,
+    widens_notice,
 )
 from openlfr.governance.errors import Conflict, InvalidInput
 from openlfr.governance.gates import evaluate_gates
 from openlfr.governance.lifecycle import DeploymentStatus, Transition
-from openlfr.services import overrides
+from openlfr.services import notices, overrides
 from openlfr.services.assessments import (
     add_event_in,
     assessment_row,
@@ -75,9 +88,17 @@ def amend_record(p: Platform, actor: Actor, deployment_id: int,
                                f"{record_words(record)}; an amendment must change something")
         s.flush()
         moved = gate_changes(before, evaluate_gates(build_dossier(s, d, now), params))
+        widened = [c["field"] for c in changes if c.get(WIDENS_KEY)]
+        restart = record is Record.PLAN and restarts_notice(status, widened)
         after = status
         details: dict[str, Any] = {}
-        if moved and status in REAUTHORISE_FROM:
+        if restart:
+            restarted = notice_restart_change(d.notice_published_at, now)
+            details["notice_restarted"] = {"was": restarted["before"],
+                                           "because": widened_by(changes)}
+            changes.append(restarted)
+            d.notice_published_at = now
+        if (moved or restart) and status in REAUTHORISE_FROM:
             after = DeploymentStatus.NOTICE_PUBLISHED
             details["withdrawn_authorisation"] = {
                 k: v for k, v in d.gate_snapshots.items()
@@ -85,6 +106,13 @@ def amend_record(p: Platform, actor: Actor, deployment_id: int,
             d.gate_snapshots = {k: v for k, v in d.gate_snapshots.items()
                                 if k not in details["withdrawn_authorisation"]}
             d.status, d.authorised_at = after.value, None
+        if restart:
+            # As after a reschedule: what was asked for, or signed, for the plan as
+            # noticed does not carry over to a wider one.
+            overrides.lapse_in(s, d.id, "the plan was amended to go further than its notice "
+                               "said: the notice period runs again, and the deployment must "
+                               "be authorised on the amended plan", now)
+        elif after is not status:
             overrides.lapse_in(s, d.id, f"the {record_words(record)} was amended and a gate's "
                                "answer changed: the deployment must be authorised again", now)
         version = 1 + (s.scalar(select(func.max(m.Amendment.version)).where(
@@ -104,6 +132,9 @@ def amend_record(p: Platform, actor: Actor, deployment_id: int,
                          "fields": [c["field"] for c in changes],
                          "gate_changes": amendment.gate_changes, "from": status.value,
                          "to": after.value, **details}, now=now)
+        if record is Record.PLAN:
+            notices.queue_deployment_notices(s, p.settings, d, notices.EmailKind.AMENDED,
+                                             now, amendment=amendment)
         record_changed_after_completion(
             s, actor, d.id, f"{record_words(record)} amended (version {version})", now)
     p.live.notify(d.id)
@@ -123,6 +154,20 @@ def amendments_in(s: Session, deployment_id: int) -> list[m.Amendment]:
         m.Amendment.deployment_id == deployment_id).order_by(m.Amendment.id)))
 
 
+def plan_amendments(p: Platform, deployment_ids: list[int]) -> dict[int, list[m.Amendment]]:
+    """Every plan amendment of each deployment, oldest first (the public feeds: the plan
+    is public from notice on, and so is every change to it)."""
+    found: dict[int, list[m.Amendment]] = {i: [] for i in deployment_ids}
+    if not deployment_ids:
+        return found
+    with p.sessions() as s:
+        for a in s.scalars(select(m.Amendment).where(
+                m.Amendment.deployment_id.in_(deployment_ids),
+                m.Amendment.record == Record.PLAN.value).order_by(m.Amendment.id)):
+            found[a.deployment_id].append(a)
+    return found
+
+
 def _change(field: str, before: Any, after: Any) -> dict[str, Any]:
     return {"field": field, "before": before, "after": after}
 
@@ -139,6 +184,11 @@ def _amend_plan(s: Session, d: m.Deployment, data: PlanAmendmentIn) -> list[dict
         if old != value:
             changes.append(_change(field, old, value))
             setattr(d, field, list(value) if isinstance(value, list) else value)
+    was = {c["field"]: c["before"] for c in changes}
+    new = {c["field"]: c["after"] for c in changes}
+    for field in widens_notice(was, new):
+        c = next(c for c in changes if c["field"] == field)
+        c[WIDENS_KEY] = widening_words(field, c["before"], c["after"])
     return changes
 
 

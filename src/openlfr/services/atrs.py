@@ -9,8 +9,11 @@ names follow the ATRS template (v3.0).
 What people write is ``AtrsFields`` (stored with the register entry). What the engine and
 the platform know themselves is never typed: the model id and weights hash, the detector,
 descriptor and decision rule, the default threshold, the equity audits (date, dataset,
-fair and recommended thresholds, FPIR at each audited operating point) and the entry's
-version history are filled in by ``atrs_record`` from the register entry and its audits.
+second opinion, who recorded each and when, fair and recommended thresholds, FPIR at each
+audited operating point) and the entry's version history are filled in by ``atrs_record``
+from the register entry and its audits. The model's performance is the latest audit of
+the entry's model, recorded on it or on another entry of that model (the audit the
+threshold gate reads); ``equity_audits`` lists those recorded on the entry.
 """
 
 from __future__ import annotations
@@ -142,9 +145,16 @@ def weights_hash(model_id: str) -> str:
 
 
 def _audit(a: Any) -> dict[str, Any]:
+    """One equity audit as published: what it measured and how it decided (the register
+    entry it was recorded on, whose model it measured, and its second opinion, the two
+    things the threshold gate matches a watchlist on), who recorded it and when, and its
+    figures."""
     return {
         "conducted_on": a.conducted_on.isoformat(), "dataset": a.dataset,
-        "engine_version": a.engine_version, "fair_threshold": a.fair_threshold,
+        "engine_version": a.engine_version, "register_entry": a.technology_id,
+        "second_opinion_model": a.second_opinion_model,
+        "recorded_by": a.recorded_by, "recorded_at": a.created_at.isoformat(),
+        "fair_threshold": a.fair_threshold,
         "recommended_threshold": a.recommended_threshold,
         "thresholds_swept": list(a.thresholds_swept),
         "identification": [

@@ -65,8 +65,10 @@ from openlfr.storage import models as m
 
 
 def wording_issues(c: m.Consultation) -> dict[str, list[WordingIssue]]:
-    """Problems found per question id, plus "information_sheet"; empty when all read fair."""
-    return consultation_issues(c.benefits, c.risks, ((q["id"], q["text"]) for q in c.questions))
+    """Problems found per question id (its text and its choices), plus
+    "information_sheet"; empty when all read fair."""
+    return consultation_issues(c.benefits, c.risks, ((q["id"], q["text"]) for q in c.questions),
+                               options={q["id"]: q.get("options") for q in c.questions})
 
 
 def unresolved_wording(c: m.Consultation) -> dict[str, list[WordingIssue]]:
@@ -107,8 +109,10 @@ def kept_wording(c: m.Consultation) -> list[KeptWording]:
 
 
 def _wording_by_place(c: m.Consultation) -> dict[str, Any]:
-    """The text each place's flags are about: a reason stays only while it is unchanged."""
-    return {INFORMATION_SHEET: (c.benefits, c.risks), **{q["id"]: q["text"] for q in c.questions}}
+    """The text each place's flags are about (a question's choices included): a reason
+    stays only while it is unchanged."""
+    return {INFORMATION_SHEET: (c.benefits, c.risks),
+            **{q["id"]: (q["text"], tuple(q.get("options") or ())) for q in c.questions}}
 
 
 def _consultation(s: Session, deployment_id: int) -> m.Consultation:

@@ -104,10 +104,13 @@ def watchlist_facts(session: Session, deployment_id: int) -> WatchlistFacts | No
                           reference_model=watchlist.reference_model)
 
 
-def latest_equity_audit(session: Session, technology_id: int | None) -> EquityAuditFacts | None:
-    """The latest audit of the deployment's technology; with none named, the latest of all
-    (a deployment that does not say what it runs cannot escape the audit that exists)."""
-    row = latest_audit_in(session, technology_id)  # the register's join
+def latest_equity_audit(session: Session, technology_id: int | None,
+                        watchlist: WatchlistFacts | None = None) -> EquityAuditFacts | None:
+    """The latest audit of the model the deployment's technology names, on any register
+    entry of it, that decided as its ``watchlist`` decides where there is one; with no
+    technology named, the latest of all (a deployment that does not say what it runs
+    cannot escape the audit that exists)."""
+    row = latest_audit_in(session, technology_id, watchlist)  # the register's join
     if row is None:
         return None
     rates = audited_rates(row)
@@ -126,6 +129,7 @@ def build_dossier(session: Session, deployment: m.Deployment,
     ``now`` is the moment answer deadlines are judged against."""
     cia = session.scalar(select(m.ImpactAssessment).where(
         m.ImpactAssessment.deployment_id == deployment.id))
+    watchlist = watchlist_facts(session, deployment.id)
     return DeploymentDossier(
         deployment=deployment_facts(deployment),
         cia=cia_facts(cia),
@@ -133,8 +137,8 @@ def build_dossier(session: Session, deployment: m.Deployment,
         consultation=consultation_facts(session, deployment.id),
         feedback=feedback_facts(session, deployment.id),
         motions=motion_facts(session),
-        watchlist=watchlist_facts(session, deployment.id),
-        latest_equity_audit=latest_equity_audit(session, deployment.technology_id),
+        watchlist=watchlist,
+        latest_equity_audit=latest_equity_audit(session, deployment.technology_id, watchlist),
         as_of=now,
         collective_objections=collective_facts(session, deployment.id),
     )

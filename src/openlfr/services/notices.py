@@ -1,5 +1,6 @@
 """E-mail notice per area: subscriptions (double opt-in, one-click unsubscribe) and the
-notice e-mails that publishing, rescheduling or cancelling a deployment puts in the outbox.
+notice e-mails that publishing, rescheduling, amending the plan of, or cancelling a
+deployment puts in the outbox.
 
 The e-mails are rows in ``outgoing_emails``, written in the same transaction as the
 change they announce, so a notice is never lost when the mail server is down;
@@ -27,6 +28,13 @@ from sqlalchemy.orm import Session
 
 from openlfr import localtime
 from openlfr.audit import append_event
+from openlfr.governance.amendments import (
+    field_words,
+    notice_restarted,
+    plan_changes,
+    value_words,
+    widened_by,
+)
 from openlfr.governance.areas import UnknownArea
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
 from openlfr.governance.lifecycle import DeploymentStatus, Transition
@@ -52,6 +60,8 @@ class EmailKind(StrEnum):
     CONFIRMATION = "confirmation"
     NOTICE_PUBLISHED = "notice_published"
     RESCHEDULED = "rescheduled"
+    #: The plan was amended after notice (what changed, why; whether notice restarted).
+    AMENDED = "amended"
     CANCELLED = "cancelled"
     #: Authorised or activated despite failed checks (a countersigned override).
     OVERRIDDEN = "overridden"
@@ -237,6 +247,31 @@ class DateChange:
     reason: str
 
 
+@dataclass(frozen=True)
+class PlanAmended:
+    """A plan amendment as the e-mail tells it: each change as (what, before, after) in
+    words, the published reason, why it widened what the public was told (empty: it did
+    not), whether the notice restarted, whether an authorisation was withdrawn, and
+    whether that stopped the deployment running."""
+
+    changes: list[tuple[str, str, str]]
+    reason: str
+    widened: list[str]
+    notice_restarted: bool
+    authorisation_withdrawn: bool
+    stopped: bool
+
+    @classmethod
+    def of(cls, a: m.Amendment) -> PlanAmended:
+        return cls(
+            changes=[(field_words(str(c["field"])), value_words(c["before"]),
+                      value_words(c["after"])) for c in plan_changes(a.changes)],
+            reason=a.reason, widened=widened_by(a.changes),
+            notice_restarted=notice_restarted(a.changes),
+            authorisation_withdrawn=a.status_after != a.status_before,
+            stopped=a.status_before == DeploymentStatus.ACTIVE.value != a.status_after)
+
+
 def announce_transition(s: Session, settings: Settings, d: m.Deployment, action: Transition,
                         now: datetime) -> int:
     """Queue the e-mails a lifecycle action owes the area's subscribers, in the caller's
@@ -250,18 +285,26 @@ def announce_transition(s: Session, settings: Settings, d: m.Deployment, action:
 
 def queue_deployment_notices(s: Session, settings: Settings, d: m.Deployment, kind: EmailKind,
                              now: datetime, *, change: DateChange | None = None,
-                             override: m.GateOverride | None = None) -> int:
+                             override: m.GateOverride | None = None,
+                             amendment: m.Amendment | None = None) -> int:
     """Write one e-mail per confirmed subscriber whose area covers ``d`` into the outbox
     (caller's transaction): ``change`` for a reschedule, ``override`` for a deployment
-    going ahead despite failed checks. Returns how many."""
-    codes = [a.code for a in _portal().deployment_areas(d)]
-    subscribers = s.scalars(select(m.NoticeSubscription).where(
-        m.NoticeSubscription.area_code.in_(codes),
+    going ahead despite failed checks, ``amendment`` for a plan amendment. Returns how
+    many."""
+    portal = _portal()
+    borough = portal.deployment_areas(d)[0].code
+    # The borough's subscribers and its wards' (a deployment naming no ward may be in any
+    # of them), kept where the area hears of the deployment (``portal.reaches``: one rule
+    # with the feeds and the area pages).
+    candidates = s.scalars(select(m.NoticeSubscription).where(
+        m.NoticeSubscription.area_code.startswith(borough, autoescape=True),
         m.NoticeSubscription.confirmed_at.is_not(None),
         m.NoticeSubscription.unsubscribed_at.is_(None)).order_by(m.NoticeSubscription.id))
+    subscribers = [sub for sub in candidates if portal.reaches(d, sub.area_code)]
+    amended = None if amendment is None else PlanAmended.of(amendment)
     queued = 0
     for sub in subscribers:
-        subject, body = _notice_text(settings, d, kind, sub, change, override)
+        subject, body = _notice_text(settings, d, kind, sub, change, override, amended)
         s.add(_outgoing(kind, sub, subject, body, now))
         queued += 1
     return queued
@@ -301,24 +344,31 @@ def _render(template: str, **context: Any) -> str:
 _HEADLINES = {
     EmailKind.NOTICE_PUBLISHED: "Notice of live facial recognition",
     EmailKind.RESCHEDULED: "New dates for live facial recognition",
+    EmailKind.AMENDED: "Plan changed: live facial recognition",
     EmailKind.CANCELLED: "Cancelled: live facial recognition",
     EmailKind.OVERRIDDEN: "Going ahead despite failed checks: live facial recognition",
 }
 
+#: The headline of a plan amendment that restarted the notice.
+_RESTARTED_HEADLINE = "Plan widened, notice restarted: live facial recognition"
+
 
 def _notice_text(settings: Settings, d: m.Deployment, kind: EmailKind,
                  sub: m.NoticeSubscription, change: DateChange | None,
-                 override: m.GateOverride | None) -> tuple[str, str]:
+                 override: m.GateOverride | None,
+                 amended: PlanAmended | None = None) -> tuple[str, str]:
     areas = _portal().deployment_areas(d)  # the borough, then the ward if it names one
     where = areas[-1].name
-    headline = _HEADLINES[kind]
+    headline = (_RESTARTED_HEADLINE if amended is not None and amended.notice_restarted
+                else _HEADLINES[kind])
     subject = f"{headline} in {where}: {d.title}, from {when(d.start_at)}"
     deployment_path = f"/deployments/{d.reference}"
     body = _render(
         "email_notice.txt", kind=kind.value, headline=headline, d=d, where=where,
         sites=[site.name for site in d.sites], status=DeploymentStatus(d.status).value,
-        change=change, subscribed_area={a.code: a.name for a in areas}[sub.area_code],
-        override=override,
+        change=change, subscribed_area={a.code: a.name for a in areas}.get(sub.area_code)
+        or _portal().notice_area_name(settings, sub.area_code),  # a ward of its borough
+        override=override, amended=amended,
         deployment_url=_url(settings, deployment_path),
         feedback_url=_url(settings, f"{deployment_path}/feedback"),
         ical_url=_url(settings, f"/areas/{sub.area_code}/deployments.ics"),

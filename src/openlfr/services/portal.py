@@ -13,7 +13,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from openlfr.governance.areas import Area
+from openlfr.governance.areas import Area, Gazetteer
 from openlfr.governance.lifecycle import DeploymentStatus
 from openlfr.governance.records import (
     RESIDENT_FACING_AUDIENCES,
@@ -90,6 +90,13 @@ def deployment_areas(d: m.Deployment) -> list[NoticeArea]:
     return areas
 
 
+def reaches(d: m.Deployment, code: str) -> bool:
+    """The area ``code`` hears of ``d``: its borough, its ward, or, for a deployment that
+    names only its borough, any ward of that borough (``Gazetteer.covers``)."""
+    areas = deployment_areas(d)
+    return Gazetteer.covers(code, areas[0].code, areas[1].code if len(areas) > 1 else None)
+
+
 def public_areas(p: Platform) -> list[NoticeArea]:
     """Every area with at least one published deployment, by name."""
     found = {a.code: a for d in public_deployments(p) for a in deployment_areas(d)}
@@ -124,11 +131,10 @@ def notice_area_name(settings: Settings, code: str) -> str:
 
 
 def public_deployments_in_area(p: Platform, area: NoticeArea) -> list[m.Deployment]:
-    """Published deployments in an area (a borough includes its wards), newest start
-    first; an area with none yet gives an empty list, so people can subscribe before the
-    first notice."""
-    return [d for d in public_deployments(p)
-            if any(a.code == area.code for a in deployment_areas(d))]
+    """Published deployments in an area (a borough includes its wards; a ward includes its
+    borough's deployments that name no ward: ``reaches``), newest start first; an area
+    with none yet gives an empty list, so people can subscribe before the first notice."""
+    return [d for d in public_deployments(p) if reaches(d, area.code)]
 
 
 def area_list(p: Platform) -> list[tuple[Area, list[Area]]]:

@@ -305,8 +305,7 @@ def public_deployments_in_area(p: Platform, code: str) -> tuple[portal.NoticeAre
     """An area (UnknownArea with the closest names for text that is none) and its
     published deployments with how each stands (a borough includes its wards)."""
     area = portal.notice_area(p, code)
-    listed = [item for item in public_summaries(p)
-              if any(a.code == area.code for a in portal.deployment_areas(item.deployment))]
+    listed = [item for item in public_summaries(p) if portal.reaches(item.deployment, area.code)]
     return area, listed
 
 

@@ -57,7 +57,8 @@ def reschedule_deployment(p: Platform, actor: Actor, deployment_id: int,
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id, lock=True)
         previous = DeploymentStatus(d.status)
-        target = next_status(previous, Transition.RESCHEDULE)
+        target = next_status(previous, Transition.RESCHEDULE,
+                             has_run=d.activated_at is not None)
         old_start, old_end = d.start_at, d.end_at
         require_new_window((old_start, old_end), data.start_at, data.end_at, now)
         details: dict[str, object] = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import date, datetime
+from itertools import pairwise
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -438,8 +439,18 @@ class GroupResultIn(Input):
     threshold: Similarity
     tpir: Similarity = Field(description="True positive identification rate at this threshold.")
     fpir: Similarity = Field(description="False positive identification rate at this threshold.")
-    ci_low: Similarity | None = None
-    ci_high: Similarity | None = None
+    ci_low: Similarity | None = Field(default=None, description="Lower end of the FPIR's 95% "
+                                      "interval: at most fpir.")
+    ci_high: Similarity | None = Field(default=None, description="Upper end of the FPIR's 95% "
+                                       "interval: at least fpir.")
+
+    @model_validator(mode="after")
+    def _interval_holds_the_rate(self) -> GroupResultIn:
+        if self.ci_low is not None and self.ci_low > self.fpir:
+            raise ValueError(f"ci_low {self.ci_low:g} must not be above fpir {self.fpir:g}")
+        if self.ci_high is not None and self.ci_high < self.fpir:
+            raise ValueError(f"ci_high {self.ci_high:g} must not be below fpir {self.fpir:g}")
+        return self
 
 
 class IdentificationRateIn(Input):
@@ -450,32 +461,31 @@ class IdentificationRateIn(Input):
     threshold: Similarity
     tpir: Similarity | None = None
     fpir: Similarity = Field(description="Share of non-mated searches that raised a false "
-                             "alert at this watchlist size and threshold.")
+                             "alert at this watchlist size and threshold: false_alerts / "
+                             "nonmated_searches.")
     fpir_ci_low: Similarity | None = None
     fpir_ci_high: Similarity | None = Field(
-        default=None, description="Upper end of the FPIR's 95% interval; the threshold gate "
-        "uses it when the counts below are not given.")
-    nonmated_searches: int | None = Field(
-        default=None, ge=1, le=1_000_000_000,
+        default=None, description="Upper end of the FPIR's 95% interval as the audit "
+        "computed it (published; the threshold gate holds the platform's own bound).")
+    nonmated_searches: int = Field(
+        ge=1, le=1_000_000_000,
         description="Non-mated searches (people not on the watchlist searched) behind the "
-        "FPIR. Given with false_alerts, the platform computes the FPIR's exact (Clopper-"
-        "Pearson) upper 95% bound itself (fpir_upper_exact), and the threshold gate holds "
-        "that bound against the policy maximum: a rate of 0 from few searches rules out "
-        "little.")
-    false_alerts: int | None = Field(default=None, ge=0, le=1_000_000_000,
-                                     description="Non-mated searches that raised an alert.")
+        "FPIR, the same at every threshold of a watchlist size. From them and false_alerts "
+        "the platform computes the FPIR's exact (Clopper-Pearson) upper 95% bound itself "
+        "(fpir_upper_exact), and the threshold gate holds that bound against the policy "
+        "maximum: a rate of 0 from few searches rules out little.")
+    false_alerts: int = Field(ge=0, le=1_000_000_000,
+                              description="Non-mated searches that raised an alert; never "
+                              "more at a higher threshold of the same watchlist size.")
 
     @model_validator(mode="after")
     def _counts_give_the_rate(self) -> IdentificationRateIn:
-        if (self.nonmated_searches is None) != (self.false_alerts is None):
-            raise ValueError("give nonmated_searches and false_alerts together, or neither")
-        if self.nonmated_searches is not None and self.false_alerts is not None:
-            if self.false_alerts > self.nonmated_searches:
-                raise ValueError("false_alerts must not exceed nonmated_searches")
-            if abs(self.fpir - self.false_alerts / self.nonmated_searches) > 1e-6:
-                raise ValueError(f"fpir {self.fpir:g} is not false_alerts / "
-                                 f"nonmated_searches ({self.false_alerts} / "
-                                 f"{self.nonmated_searches})")
+        if self.false_alerts > self.nonmated_searches:
+            raise ValueError("false_alerts must not exceed nonmated_searches")
+        if abs(self.fpir - self.false_alerts / self.nonmated_searches) > 1e-6:
+            raise ValueError(f"fpir {self.fpir:g} is not false_alerts / "
+                             f"nonmated_searches ({self.false_alerts} / "
+                             f"{self.nonmated_searches})")
         return self
 
     @model_validator(mode="after")
@@ -487,12 +497,41 @@ class IdentificationRateIn(Input):
         return self
 
 
+def _threshold_key(value: float) -> float:
+    """A threshold as audits are compared: to six decimals (``openlfr evaluate`` rounds
+    the thresholds it sweeps so)."""
+    return round(value, 6)
+
+
+def _never_rising(rows: list[tuple[float, float, str]], what: str) -> None:
+    """Refuses a rate or count that rises with the threshold: for one set of searches, a
+    stricter threshold can only alert on fewer of them. ``rows``: (threshold, value,
+    where), in any order."""
+    for (low, before, _), (high, after, where) in pairwise(sorted(rows)):
+        if after > before + 1e-9:
+            raise ValueError(f"{where}: {what} {after:g} at threshold {high:g} is above its "
+                             f"{before:g} at {low:g}; a stricter threshold cannot alert on "
+                             "more of the same searches")
+
+
 class EquityAuditIn(Input):
+    """An equity audit as ``openlfr evaluate --register`` sends it. What one audit says
+    must hold together (refused with 422 otherwise): its fair and recommended thresholds
+    and every row's threshold are among those it swept, recommended at or above fair;
+    one group row per group and threshold; at each watchlist size the same non-mated
+    searches at every threshold, and no count or rate of alerts rising with the
+    threshold."""
+
     conducted_on: Day = Field(description="When the audit was conducted: at most a day "
                               "ahead of the platform's clock (UTC). The threshold gate reads "
                               "the latest audit by this date.")
     dataset: Name200
     engine_version: Name200
+    model_id: Name200 = Field(
+        description="The descriptor model the audit measured (openlfr evaluate's "
+        "results.json engine.model_id): it must be the register entry's model_version, "
+        "or the audit is refused (422), since the threshold gate reads an entry's audits "
+        "as measurements of its model.")
     second_opinion_model: Name200 | None = Field(
         default=None, description="The second opinion's model id when the audited engine "
         "decided with one (openlfr evaluate --second-opinion); its figures then hold only "
@@ -505,20 +544,80 @@ class EquityAuditIn(Input):
         description="Overall TPIR and FPIR per watchlist size and threshold (openlfr "
         "evaluate's identification tables). Without them the threshold gate cannot check "
         "the audited FPIR against the policy maximum, and fails.")
-    recommended_threshold: Similarity
+    recommended_threshold: Similarity = Field(
+        description="One of the thresholds swept, at or above the fair threshold.")
     fair_threshold: Similarity = Field(
-        description="Lowest threshold at which false alerts did not fall unequally on groups.")
+        description="Lowest threshold at which false alerts did not fall unequally on "
+        "groups: one of the thresholds swept.")
     summary: OptionalProse = ""
+
+    @model_validator(mode="after")
+    def _thresholds_are_the_swept_ones(self) -> EquityAuditIn:
+        swept = {_threshold_key(t) for t in self.thresholds_swept}
+        listed = ", ".join(f"{t:g}" for t in sorted(swept))
+        for name, value in (("fair_threshold", self.fair_threshold),
+                            ("recommended_threshold", self.recommended_threshold)):
+            if _threshold_key(value) not in swept:
+                raise ValueError(f"{name} {value:g} is not among the thresholds swept "
+                                 f"({listed}): nothing was measured there")
+        if _threshold_key(self.recommended_threshold) < _threshold_key(self.fair_threshold):
+            raise ValueError(f"recommended_threshold {self.recommended_threshold:g} is below "
+                             f"fair_threshold {self.fair_threshold:g}: a threshold where "
+                             "false alerts fall unequally cannot be recommended")
+        rows = [(f"identification[{i}]", r.threshold) for i, r in enumerate(self.identification)]
+        rows += [(f"group_results[{i}]", r.threshold) for i, r in enumerate(self.group_results)]
+        for where, threshold in rows:
+            if _threshold_key(threshold) not in swept:
+                raise ValueError(f"{where}: threshold {threshold:g} is not among the "
+                                 f"thresholds swept ({listed})")
+        return self
 
     @model_validator(mode="after")
     def _one_row_per_operating_point(self) -> EquityAuditIn:
         seen: set[tuple[int, float]] = set()
         for row in self.identification:
-            key = (row.watchlist_size, round(row.threshold, 6))
+            key = (row.watchlist_size, _threshold_key(row.threshold))
             if key in seen:
                 raise ValueError(f"identification has two rows for watchlist {key[0]} at "
                                  f"threshold {key[1]:g}")
             seen.add(key)
+        groups: set[tuple[str, float]] = set()
+        for i, group in enumerate(self.group_results):
+            point = (group.group, _threshold_key(group.threshold))
+            if point in groups:
+                raise ValueError(f"group_results[{i}]: a second row for group {point[0]!r} at "
+                                 f"threshold {point[1]:g}")
+            groups.add(point)
+        return self
+
+    @model_validator(mode="after")
+    def _one_set_of_searches_per_watchlist(self) -> EquityAuditIn:
+        by_size: dict[int, list[tuple[int, IdentificationRateIn]]] = {}
+        for i, row in enumerate(self.identification):
+            by_size.setdefault(row.watchlist_size, []).append((i, row))
+        for size, rows in by_size.items():
+            first_i, first = rows[0]
+            for i, row in rows[1:]:
+                if row.nonmated_searches != first.nonmated_searches:
+                    raise ValueError(
+                        f"identification[{i}]: {row.nonmated_searches} non-mated searches at "
+                        f"watchlist {size} and threshold {row.threshold:g}, but "
+                        f"{first.nonmated_searches} at threshold {first.threshold:g} "
+                        f"(identification[{first_i}]): one watchlist size is one set of "
+                        "searches, rated at every threshold")
+            _never_rising([(r.threshold, r.false_alerts,
+                            f"identification[{i}] (watchlist {size})") for i, r in rows],
+                          "false_alerts")
+            _never_rising([(r.threshold, r.tpir, f"identification[{i}] (watchlist {size})")
+                           for i, r in rows if r.tpir is not None], "tpir")
+        by_group: dict[str, list[tuple[int, GroupResultIn]]] = {}
+        for i, group in enumerate(self.group_results):
+            by_group.setdefault(group.group, []).append((i, group))
+        for name, rows_of_group in by_group.items():
+            for what in ("fpir", "tpir"):
+                _never_rising([(g.threshold, getattr(g, what),
+                                f"group_results[{i}] (group {name!r})")
+                               for i, g in rows_of_group], what)
         return self
 
 

@@ -2,8 +2,10 @@
 
 A register entry is one engine setup with its ATRS record (``services.atrs``). Every edit
 publishes a new version (``technology_versions`` keeps each as it was, with its reason),
-and its equity audits stay joined to the entry across versions: the register and the
-threshold gate read the same audit through ``latest_audit_in``.
+and its equity audits stay joined to the entry across versions. An audit measures a model,
+not an entry: it is recorded only on an entry of the model it measured, and the register
+and the threshold gate read the latest audit of that model, whichever entry of it holds
+the audit, through ``latest_audit_in``.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from openlfr.audit import append_event
 from openlfr.governance.errors import InvalidInput
 from openlfr.governance.gates import (
     audited_model_change_problem,
+    audited_model_problem,
     audited_rates_for,
     equity_audit_date_problem,
 )
-from openlfr.governance.records import AuditedRates
+from openlfr.governance.records import AuditedRates, WatchlistFacts
 from openlfr.services.atrs import AtrsFields, RegisterEntryIn
 from openlfr.services.common import get_or_404
 from openlfr.services.platform import Actor, Platform
@@ -61,16 +64,15 @@ def engine_facts() -> EngineFacts:
 
 @dataclass(frozen=True)
 class RegisterEntry:
-    """A register entry with its equity audits (oldest first), the latest of them (the
-    one the threshold gate reads) and its published versions (oldest first)."""
+    """A register entry with the equity audits recorded on it (oldest first), its
+    published versions (oldest first) and the latest audit of its model, recorded on it
+    or on another entry of the same model (``latest_audit_in``: what the threshold gate
+    reads)."""
 
     technology: m.Technology
     audits: list[m.EquityAudit]
     versions: list[m.TechnologyVersion]
-
-    @property
-    def latest_audit(self) -> m.EquityAudit | None:
-        return latest_of(self.audits)
+    latest_audit: m.EquityAudit | None
 
     def false_alerts_at_default(self) -> list[AuditedRates]:
         """The latest audit's false-alert rates at the entry's default threshold, one row
@@ -85,32 +87,43 @@ class RegisterEntry:
 
 
 def audited_rates(audit: m.EquityAudit) -> tuple[AuditedRates, ...]:
-    """An audit's identification rows as the threshold gate reads them: the upper bound
-    the platform computed from the counts where the audit gave them, else the audit's own
-    (rows recorded without counts)."""
+    """An audit's identification rows as the threshold gate reads them, with the upper
+    bound the platform computed from the counts. A row stored before counts were required
+    has none, and the gate does not pass it: the audit's own interval is its word, not a
+    bound the platform checked."""
     return tuple(AuditedRates(watchlist_size=r["watchlist_size"], threshold=r["threshold"],
                               fpir=r["fpir"], tpir=r.get("tpir"),
-                              fpir_upper=r.get("fpir_upper_exact", r.get("fpir_ci_high")),
+                              fpir_upper=r.get("fpir_upper_exact"),
                               nonmated_searches=r.get("nonmated_searches"),
                               false_alerts=r.get("false_alerts"))
                  for r in audit.identification or ())
 
 
-def latest_of(audits: list[m.EquityAudit]) -> m.EquityAudit | None:
-    """The latest audit by date of the audit (then by when it was recorded)."""
-    return max(audits, key=lambda a: (a.conducted_on, a.id), default=None)
-
-
-def latest_audit_in(s: Session, technology_id: int | None) -> m.EquityAudit | None:
+def latest_audit_in(s: Session, technology_id: int | None,
+                    watchlist: WatchlistFacts | None = None) -> m.EquityAudit | None:
     """The one join of a technology and its latest equity audit, read by the register and
-    by the threshold gate (``services.dossier``). With no technology named, the latest
-    audit of any (a deployment that does not say what it runs cannot escape the audit that
-    exists)."""
+    by the threshold gate (``services.dossier``): the latest audit of the entry's model,
+    on this entry or any other of the same model_version (an audit measures a network, so
+    a newer one recorded on another entry of it is not set aside). Given the deployment's
+    ``watchlist``, the latest that decided as it decides (with its second opinion, or
+    none), where there is one; else the latest, whose other decision rule the gate then
+    names. With no technology named, the latest audit of any (a deployment that does not
+    say what it runs cannot escape the audit that exists)."""
     query = select(m.EquityAudit).order_by(m.EquityAudit.conducted_on.desc(),
-                                           m.EquityAudit.id.desc()).limit(1)
+                                           m.EquityAudit.id.desc())
     if technology_id is not None:
-        query = query.where(m.EquityAudit.technology_id == technology_id)
-    return s.scalar(query)
+        model = select(m.Technology.model_version).where(
+            m.Technology.id == technology_id).scalar_subquery()
+        query = query.join(m.Technology, m.Technology.id == m.EquityAudit.technology_id
+                           ).where(m.Technology.model_version == model)
+    latest = s.scalar(query.limit(1))
+    if latest is None or watchlist is None:
+        return latest
+    rule = watchlist.reference_model
+    same_rule = s.scalar(query.where(
+        m.EquityAudit.second_opinion_model.is_(None) if rule is None
+        else m.EquityAudit.second_opinion_model == rule).limit(1))
+    return same_rule or latest
 
 
 def _content(t: m.Technology) -> dict[str, Any]:
@@ -219,7 +232,7 @@ def _entry_in(s: Session, t: m.Technology) -> RegisterEntry:
                             .order_by(m.EquityAudit.conducted_on, m.EquityAudit.id)))
     versions = list(s.scalars(select(m.TechnologyVersion).where(
         m.TechnologyVersion.technology_id == t.id).order_by(m.TechnologyVersion.version)))
-    return RegisterEntry(t, audits, versions)
+    return RegisterEntry(t, audits, versions, latest_audit_in(s, t.id))
 
 
 def list_technologies(p: Platform) -> list[tuple[m.Technology, m.EquityAudit | None]]:
@@ -250,15 +263,20 @@ def with_exact_bounds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def record_equity_audit(p: Platform, actor: Actor, technology_id: int,
                         data: EquityAuditIn) -> m.EquityAudit:
     """Record an equity audit; its fair threshold becomes the threshold gate's floor. An
-    audit dated in the future is refused (422 on conducted_on)."""
+    audit dated in the future is refused (422 on conducted_on), and so is an audit of
+    another model than the entry's (422 on model_id)."""
     require(actor, Action.EQUITY_AUDIT_RECORD)
     now = p.clock()
     problem = equity_audit_date_problem(data.conducted_on, now)
     if problem is not None:
         raise InvalidInput("conducted_on", problem)
     with p.sessions.begin() as s:
-        get_or_404(s, m.Technology, technology_id, "technology register entry")
-        payload = data.model_dump()
+        t = get_or_404(s, m.Technology, technology_id, "technology register entry")
+        problem = audited_model_problem(t.model_version, data.model_id)
+        if problem is not None:
+            raise InvalidInput("model_id", problem)
+        # The model is the entry's (and stays so: an audited entry's model cannot change).
+        payload = data.model_dump(exclude={"model_id"})
         payload["identification"] = with_exact_bounds(payload["identification"])
         a = m.EquityAudit(technology_id=technology_id, recorded_by=actor.audit_name,
                           created_at=now, **payload)
@@ -266,7 +284,9 @@ def record_equity_audit(p: Platform, actor: Actor, technology_id: int,
         s.flush()
         append_event(s, actor=actor.audit_name, action="equity_audit.recorded",
                      subject_type="technology", subject_id=technology_id,
-                     details={"audit_id": a.id, "fair_threshold": a.fair_threshold}, now=now)
+                     details={"audit_id": a.id, "fair_threshold": a.fair_threshold,
+                              "model": t.model_version,
+                              "second_opinion_model": a.second_opinion_model}, now=now)
     return a
 
 

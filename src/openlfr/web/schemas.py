@@ -7,7 +7,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+from openlfr.governance.amendments import notice_restarted, widened_by
 
 
 class Out(BaseModel):
@@ -358,7 +360,9 @@ class GazetteerBoroughOut(AreaOut):
 
 class AmendmentOut(Out):
     """A public amendment of the frozen record: a new version with a reason, what
-    changed, and the gates whose answers it changed."""
+    changed, and the gates whose answers it changed. A plan amendment that widened what
+    the public was told says why (``notice_widened_by``) and, when it restarted the
+    notice, carries the change of ``notice_published_at`` among its ``changes``."""
 
     id: int
     deployment_id: int
@@ -371,6 +375,20 @@ class AmendmentOut(Out):
     status_after: str
     made_by: str
     made_at: datetime
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="The notice period runs again from this amendment (made_at): it "
+        "widened what the public was told.")
+    @property
+    def notice_restarted(self) -> bool:
+        return notice_restarted(self.changes)
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Why the amendment widened what the public was told, a phrase per "
+        "field (empty: it did not).")
+    @property
+    def notice_widened_by(self) -> list[str]:
+        return widened_by(self.changes)
 
 
 class TechnologyOut(Out):

@@ -104,6 +104,11 @@ class QuestionSlot:
     def id(self) -> str:
         return f"q{self.number}"
 
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The options as saved: one per non-empty line."""
+        return tuple(o.strip() for o in self.options.splitlines() if o.strip())
+
 
 @dataclass
 class Draft:
@@ -116,7 +121,7 @@ class Draft:
     def wording(self) -> dict[str, Any]:
         """The text each place's flags are about (as ``_saved_wording``)."""
         return {INFORMATION_SHEET: (self.benefits.strip(), self.risks.strip()),
-                **{s.id: s.text.strip() for s in self.slots if s.text.strip()}}
+                **{s.id: (s.text.strip(), s.choices) for s in self.slots if s.text.strip()}}
 
 
 def _saved_draft(c: m.Consultation | None) -> Draft:
@@ -136,7 +141,8 @@ def _flags(draft: Draft, c: m.Consultation | None) -> dict[str, list[Flag]]:
     """The wording check's flags for the text shown, by place; a flag counts as kept only
     where the text shown is the saved text a reason was recorded for."""
     found = consultation_issues(draft.benefits, draft.risks,
-                                [(s.id, s.text) for s in draft.slots if s.text.strip()])
+                                [(s.id, s.text) for s in draft.slots if s.text.strip()],
+                                options={s.id: s.choices for s in draft.slots})
     saved = _saved_draft(c).wording() if c is not None else {}
     shown = draft.wording()
     exceptions = (c.wording_exceptions or {}) if c is not None else {}
@@ -240,8 +246,7 @@ async def save(request: Request) -> Response:
     draft = _read_draft(form)
     filled = [s for s in draft.slots if s.text.strip() or s.options.strip()]
     body = {"benefits": draft.benefits, "risks": draft.risks, "questions": [
-        {"text": s.text, "options": [o.strip() for o in s.options.splitlines() if o.strip()]
-         or None} for s in filled]}
+        {"text": s.text, "options": list(s.choices) or None} for s in filled]}
     c = _consultation(request, actor, d)
     try:
         data = ConsultationIn.model_validate(body)

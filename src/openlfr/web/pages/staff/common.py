@@ -18,7 +18,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from openlfr.governance.amendments import Record
+from openlfr.governance.amendments import Record, notice_restarted
 from openlfr.governance.errors import GovernanceError, InvalidInput, NotFound
 from openlfr.governance.lifecycle import DeploymentStatus, Transition, allowed_from
 from openlfr.services import amendments
@@ -224,7 +224,9 @@ def amend(request: Request, actor: Actor, d: m.Deployment, reader: FormReader,
     status_code = 422 if data is None else attempt(reader, lambda: made.append(
         amendments.amend_record(platform_of(request), actor, d.id, data)))
     if status_code is None:
-        notice = "amended" if made[0].status_after == d.status else "amended_reauthorise"
+        notice = ("amended_notice_restarted" if notice_restarted(made[0].changes)
+                  else "amended" if made[0].status_after == d.status
+                  else "amended_reauthorise")
         return done(request, route, notice, deployment_id=d.id)
     # The schema and the service name fields as the API takes them ("reason",
     # "changes.threshold", the record itself for "changes nothing").
@@ -279,6 +281,10 @@ NOTICES: dict[str, str] = {
     "amended_reauthorise": "The amendment was recorded and published with its reason. It "
                            "changed a gate's answer: the deployment must be authorised "
                            "again.",
+    "amended_notice_restarted": "The amendment was recorded, published with its reason and "
+                                "e-mailed to the area's subscribers. It goes further than the "
+                                "notice: the notice period runs again from now, and the "
+                                "deployment must be authorised on the amended plan.",
     "answered": "The answer was published and e-mailed to its author and followers.",
     "oversight_responded": "Oversight's response was published and e-mailed to the author "
                            "and followers.",

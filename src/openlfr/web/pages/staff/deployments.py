@@ -17,9 +17,9 @@ from openlfr.governance.amendments import PLAN_AMENDABLE_STATUSES, Record, requi
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.lifecycle import (
     EDITABLE_STATUSES,
-    TRANSITIONS,
     DeploymentStatus,
     Transition,
+    allowed_from,
     require_editable,
 )
 from openlfr.governance.overrides import OverrideStatus
@@ -276,7 +276,7 @@ def overview(request: Request, actor: Actor, d: m.Deployment,
         "may_amend": may(role, Action.RECORD_AMEND)
         and DeploymentStatus(d.status) in PLAN_AMENDABLE_STATUSES,
         "may_transition": {t.value: may_take(role, t, d) for t in Transition},
-        "may_reschedule": may_reschedule(role, d.status),
+        "may_reschedule": may_reschedule(role, d),
         "current_dates": {"reschedule_start_at": datetime_local(d.start_at),
                           "reschedule_end_at": datetime_local(d.end_at)},
         "links": record_links(d, role),
@@ -370,10 +370,11 @@ def _transition_route(transition: Transition) -> Callable[[Request], Awaitable[R
     return take
 
 
-def may_reschedule(role: Role, status: str) -> bool:
-    """Dates change after notice only by rescheduling (the service checks again)."""
-    allowed_from, _ = TRANSITIONS[Transition.RESCHEDULE]
-    return may(role, Action.DEPLOYMENT_RESCHEDULE) and DeploymentStatus(status) in allowed_from
+def may_reschedule(role: Role, d: m.Deployment) -> bool:
+    """Dates change after notice only by rescheduling, and never for a deployment that has
+    run (the service checks again)."""
+    allowed = allowed_from(Transition.RESCHEDULE, has_run=d.activated_at is not None)
+    return may(role, Action.DEPLOYMENT_RESCHEDULE) and DeploymentStatus(d.status) in allowed
 
 
 #: The reschedule form's fields, by the input schema's field they fill.
