@@ -373,16 +373,21 @@ class Scenario:
             "descriptors": [[0.01 * i for i in range(128)]]}), 201)
         return int(entry["id"])
 
-    def prepare(self, technology_id: int | None = None) -> None:
-        """Everything up to (not including) authorisation, with notice 20 days ahead, for
-        the technology entry ``technology_id`` (default: one audited for equity)."""
-        self.draft(technology_id=technology_id or self.equity_audit())
-        self.publish_notice()
+    def records(self) -> None:
+        """After notice: the engagement, the consultation, the assessment, an objection
+        answered and the watchlist enrolled (not built), each as the gates ask."""
         self.engage()
         self.consult()
         self.assess()
         self.object_and_answer()
         self.watchlist()
+
+    def prepare(self, technology_id: int | None = None) -> None:
+        """Everything up to (not including) authorisation, with notice 20 days ahead, for
+        the technology entry ``technology_id`` (default: one audited for equity)."""
+        self.draft(technology_id=technology_id or self.equity_audit())
+        self.publish_notice()
+        self.records()
         self.clock.now = START - timedelta(hours=12)
         ok(self.staff["planner"].post(self.url("/watchlist/build")))
 

@@ -166,11 +166,7 @@ def test_an_alert_below_the_deployments_threshold_is_refused(scenario: Scenario)
         ok(staff["planner"].post(s.url("/amendments"), json={
             "record": "plan", "reason": "Trying a threshold before authorisation.",
             "changes": {"threshold": threshold}}), 201)
-    s.engage()
-    s.consult()
-    s.assess()
-    s.object_and_answer()
-    s.watchlist()
+    s.records()
     s.clock.now = START - timedelta(hours=12)
     ok(staff["planner"].post(s.url("/watchlist/build")))
     ok(staff["authoriser"].post(s.url("/authorise")))

@@ -276,11 +276,7 @@ def test_a_watchlist_changed_after_authorisation_is_not_covered(scenario: Scenar
     s.draft(technology_id=s.equity_audit())
     ok(staff["planner"].post(s.url("/propose")))
     ok(staff["planner"].post(s.url("/publish-notice")))
-    s.engage()
-    s.consult()
-    s.assess()
-    s.object_and_answer()
-    s.watchlist()
+    s.records()
     s.clock.now = START - timedelta(days=3)
     ok(staff["planner"].post(s.url("/watchlist/build")))
     assert _failing(s) == ["watchlist_rules"]
