@@ -161,3 +161,50 @@ def test_the_signing_key_comes_from_settings_or_the_data_dir(tmp_path: Path) -> 
     assert (tmp_path / "a" / "audit-signing.key").stat().st_mode & 0o077 == 0
     with pytest.raises(ValueError, match="not 32 bytes of base64"):
         make_settings(tmp_path / "b", audit_signing_key="short").audit_signing_key_bytes()
+
+
+def test_the_platform_signs_no_checkpoint_of_a_log_it_cannot_verify(logged: Platform) -> None:
+    """A row edited without rehashing left every stored hash as it was, and a fresh
+    checkpoint signed that hash: an outsider's comparison passed on a log the platform
+    could tell was broken. Now the event signed must check out against its contents and
+    its link, and the whole chain must have verified (at most VERIFY_EVERY_S ago)."""
+    staff = Staff(logged)
+    before = ok(staff.anon.get("/api/public/audit/checkpoint/6"))
+    with logged.sessions.begin() as s:
+        s.execute(text("UPDATE audit_events SET actor = 'someone-else' WHERE seq = 3"))
+    logged.audit_verified = None  # as if the verification had grown old
+    logged.public_cache.clear()  # the edit was not an audited action: nothing cleared it
+    for url in ("/api/public/audit/checkpoint/6", "/api/public/audit/checkpoint"):
+        r = staff.anon.get(url)
+        assert r.status_code == 409 and "event #3" in r.json()["detail"], url
+    # The event itself edited: refused at once, whatever the last whole verification said.
+    with logged.sessions.begin() as s:
+        s.execute(text("UPDATE audit_events SET actor = 'tester' WHERE seq = 3"))
+    logged.audit_verified = None
+    logged.public_cache.clear()
+    assert ok(staff.anon.get("/api/public/audit/checkpoint/6"))["head_hash"] == \
+        before["head_hash"]
+    with logged.sessions.begin() as s:
+        s.execute(text("UPDATE audit_events SET details = '{\"i\": 99}' WHERE seq = 6"))
+    logged.public_cache.clear()
+    r = staff.anon.get("/api/public/audit/checkpoint/6")
+    assert r.status_code == 409 and "event #6 does not check out" in r.json()["detail"]
+
+
+def test_a_signing_oracle_is_closed(logged: Platform) -> None:
+    """A head moved to an event that is not stored, or whose hash it does not name, is
+    not signed."""
+    staff = Staff(logged)
+    with logged.sessions.begin() as s:
+        s.execute(text(f"UPDATE audit_head SET seq = 5000, hash = '{'ab' * 32}'"))
+    logged.public_cache.clear()
+    r = staff.anon.get("/api/public/audit/checkpoint")
+    assert r.status_code == 409
+
+
+def test_a_deleted_head_row_is_a_broken_chain(logged: Platform) -> None:
+    with logged.sessions.begin() as s:
+        s.execute(text("DELETE FROM audit_head"))
+    with logged.sessions() as s:
+        result = verify_chain(s)
+    assert not result.ok and "head row is missing" in (result.problem or "")

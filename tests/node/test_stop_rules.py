@@ -6,6 +6,7 @@ SIGTERM does in each phase of a run; and that an interrupted wait for a backgrou
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -167,3 +168,45 @@ def test_sigterm_during_an_endless_final_flush_gives_up_and_keeps_the_items(
     assert sender.pending() == 1
     client.close()
     outbox.close_and_remove_if_empty()
+
+
+def test_an_unexpected_failure_still_drops_the_watchlist_and_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk under the outbox fills, or a library fails, mid-run: the descriptors are
+    overwritten on the way out all the same, and the platform's audit log hears of the
+    drop (reason "error"); the failure is not swallowed."""
+    reported: list[dict[str, Any]] = []
+    released = {"descriptor_model": "m", "reference_model": None,
+                "entries": [{"entry_id": 3, "category": "missing_person",
+                             "descriptors": [[0.5] * 8]}]}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/watchlist"):
+            return httpx.Response(200, json=released)
+        if path.endswith("/watchlist-dropped"):
+            reported.append(json.loads(request.content))
+            return httpx.Response(201, json={})
+        return httpx.Response(200, json=_status())
+
+    kept: list[Any] = []
+
+    class FailingWatcher:
+        def __init__(self, watchlist: Any, config: Any, analyzer: Any) -> None:
+            kept.append(watchlist)
+            self.index = type("Index", (), {"clear": lambda self: None})()
+
+        def run(self, source: Any, on_progress: Any) -> Any:
+            raise RuntimeError("database or disk is full")
+            yield  # a generator, as the engine's
+
+    monkeypatch.setattr(runner_module, "Watcher", FailingWatcher)
+    monkeypatch.setattr(runner_module, "ClockedSource", lambda *a, **k: type(
+        "Source", (), {"name": "cam", "close": lambda self: None})())
+    runner = _runner(tmp_path, handler)
+    runner._make_analyzer = lambda model: object()
+    with pytest.raises(RuntimeError, match="disk is full"):
+        runner.run()
+    [watchlist] = kept
+    assert watchlist.subjects == []  # overwritten and dropped
+    assert [r["reason"] for r in reported] == ["error"]

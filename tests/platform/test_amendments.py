@@ -209,6 +209,16 @@ def test_evidence_is_a_published_pdf_or_link(scenario: Scenario) -> None:
     r = staff.anon.get(url)
     assert r.status_code == 200 and r.content == PDF
     assert r.headers["content-type"] == "application/pdf"
+    # Shown on the portal's own address, a PDF's scripts run nowhere.
+    assert r.headers["content-security-policy"] == "sandbox"
+    # Minutes named in any script are served (not a server error), the name kept.
+    ok(planner.post(s.url(f"/engagement/{event['id']}/evidence"),
+                    files={"evidence": ("protokół-spotkania.pdf", PDF, "application/pdf")}))
+    r = staff.anon.get(url)
+    assert r.status_code == 200 and r.content == PDF
+    assert r.headers["content-disposition"] == (
+        "inline; filename=\"protok-spotkania.pdf\"; "
+        "filename*=UTF-8''protok%C3%B3%C5%82-spotkania.pdf")
     page = staff.anon.get(f"/deployments/{s.reference}").text
     assert f'href="http://testserver{url}"' in page and "Vauxhall Tenants" in page
 

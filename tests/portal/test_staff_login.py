@@ -48,6 +48,22 @@ def test_wrong_password_and_unsafe_next(staff: Staff) -> None:
     assert r.status_code == 401 and "enter your username and password" in r.text.lower()
 
 
+def test_another_site_cannot_log_an_officer_into_its_account(staff: Staff) -> None:
+    """Login CSRF: a form on another site posting a username and password would swap a
+    logged-in officer's session for the attacker's account."""
+    staff.add_user("mallory", "planner")
+    for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        client = new_client(staff.app)
+        r = client.post("/staff/login", data={"username": "mallory", "password": PASSWORD},
+                        headers=headers, follow_redirects=False)
+        assert r.status_code == 403 and "set-cookie" not in r.headers, headers
+    r = new_client(staff.app).post(
+        "/staff/login", data={"username": "mallory", "password": PASSWORD},
+        headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"},
+        follow_redirects=False)
+    assert r.status_code == 303 and "openlfr_session=" in r.headers["set-cookie"]
+
+
 def test_repeated_failures_are_throttled_on_the_page(staff: Staff) -> None:
     staff.add_user("pat", "planner")
     client = new_client(staff.app)

@@ -179,3 +179,21 @@ def test_real_time_replay_is_for_video_files_only(monkeypatch: pytest.MonkeyPatc
             open_source(spec, realtime=True)
     with pytest.raises(SourceError, match="not photos"):
         open_source(str(GROUPS), realtime=True)
+
+
+def test_a_camera_address_is_shown_without_its_credentials() -> None:
+    """The name a live source prints and logs (stream lost, gave up, the node's events,
+    `watch --json`) never carries the password in its address."""
+    from openlfr.recognition.sources import without_secrets
+    assert without_secrets("rtsp://admin:S3cret@10.0.0.5/live") == "rtsp://10.0.0.5/live"
+    assert without_secrets("rtsp://admin:S3cret@cam.local:554/s1?x=1") == \
+        "rtsp://cam.local:554/s1?x=1"
+    assert without_secrets("rtsp://u:p@[fe80::1]:554/x") == "rtsp://[fe80::1]:554/x"
+    assert without_secrets("rtsp://10.0.0.5/live") == "rtsp://10.0.0.5/live"
+    assert without_secrets("clips/street.mp4") == "clips/street.mp4"
+    opened: list[object] = []
+    with pytest.raises(SourceError) as refused:
+        LiveCaptureSource("rtsp://admin:S3cret@10.0.0.5/live",
+                          open_capture=lambda t: opened.append(t) or FakeCapture(False, 0))
+    assert "S3cret" not in str(refused.value) and "rtsp://10.0.0.5/live" in str(refused.value)
+    assert opened == ["rtsp://admin:S3cret@10.0.0.5/live"]  # the camera still gets them

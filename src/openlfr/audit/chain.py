@@ -211,6 +211,10 @@ def verify_chain(session: Session) -> ChainVerification:
         expected_seq += 1
         checked += 1
     head = session.get(AuditHead, HEAD_ROW_ID)
+    if head is None and checked:
+        return ChainVerification(
+            False, checked, checked, "the chain head row is missing: it was deleted, and "
+            "with it what says how many events there should be")
     if head is not None and (head.seq != checked or head.hash != expected_prev):
         return ChainVerification(
             False, checked, checked + 1 if head.seq > checked else head.seq,

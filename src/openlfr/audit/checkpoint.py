@@ -27,7 +27,14 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from openlfr.audit.chain import HEAD_ROW_ID, ChainVerification, canonical_json, verify_chain
+from openlfr.audit.chain import (
+    GENESIS_HASH,
+    HEAD_ROW_ID,
+    ChainVerification,
+    canonical_json,
+    event_hash,
+    verify_chain,
+)
 from openlfr.storage.models import AuditEvent, AuditHead
 
 CHECKPOINT_FORMAT = "openlfr-audit-checkpoint"
@@ -100,17 +107,49 @@ def sign(key: Ed25519PrivateKey, seq: int, head_hash: str, now: datetime) -> Che
                       base64.b64encode(signature).decode("ascii"))
 
 
+class ChainBroken(CheckpointError):
+    """The platform will not sign a checkpoint of a log it cannot verify."""
+
+
+def _vouched(session: Session, seq: int) -> AuditEvent | None:
+    """Event ``seq`` if its stored contents hash to its stored hash and it links to the
+    event before it; ChainBroken (naming it) if not; None if there is no such event. A
+    signature vouches for the hash it signs: signing one the row's own contents do not
+    give would let an edit made without rehashing pass an outsider's comparison."""
+    rows = {e.seq: e for e in session.scalars(select(AuditEvent).where(
+        AuditEvent.seq.in_([seq - 1, seq])))}
+    event = rows.get(seq)
+    if event is None:
+        return None
+    recomputed = event_hash(event.seq, event.occurred_at, event.actor, event.action,
+                            event.subject_type, event.subject_id, event.details,
+                            event.prev_hash)
+    before = GENESIS_HASH if seq == 1 else (rows[seq - 1].hash if seq - 1 in rows else None)
+    if recomputed != event.hash or event.prev_hash != before:
+        raise ChainBroken(f"event #{seq} does not check out against its contents and the "
+                          "event before it: the log was edited; no checkpoint is signed")
+    return event
+
+
 def checkpoint_now(session: Session, key: Ed25519PrivateKey, now: datetime,
                    seq: int | None = None) -> Checkpoint | None:
     """A signed checkpoint of the chain's head (or of event ``seq``, to compare with one
-    saved earlier); None when there is no such event."""
+    saved earlier); None when there is no such event. Signed only for an event whose own
+    contents and link check out (``_vouched``), and for the head only when the head row
+    names that event's hash: ChainBroken otherwise (the whole chain is verified on a
+    schedule too: ``services.audit_log``)."""
     if seq is None:
         head = session.get(AuditHead, HEAD_ROW_ID)
         if head is None or head.seq == 0:
             return None
+        event = _vouched(session, head.seq)
+        if event is None or event.hash != head.hash:
+            raise ChainBroken(f"the chain head names event #{head.seq}, which is not stored "
+                              "with that hash: the log was truncated or its head edited; no "
+                              "checkpoint is signed")
         return sign(key, head.seq, head.hash, now)
-    event_hash = session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == seq))
-    return None if event_hash is None else sign(key, seq, event_hash, now)
+    event = _vouched(session, seq)
+    return None if event is None else sign(key, seq, event.hash, now)
 
 
 def signature_ok(checkpoint: Checkpoint, key: Ed25519PublicKey) -> bool:

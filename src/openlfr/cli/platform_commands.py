@@ -5,6 +5,7 @@ parse, call a service, print."""
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -170,9 +171,14 @@ def user_list(data_dir: DataDir = None) -> None:
         platform.close()
 
 
+#: A checkpoint signed this recently says nothing about what happened before it.
+FRESH_CHECKPOINT = timedelta(minutes=10)
+
+
 def _read_checkpoint(source: str) -> Checkpoint:
-    """A saved checkpoint from a file, or fetched from a URL (e.g. the platform's
-    /api/public/audit/checkpoint/SEQ, or an archive's copy)."""
+    """A saved checkpoint from a file, or fetched from a URL (an archive's copy, or one
+    you published). One fetched now from the platform being checked proves nothing about
+    changes made before it was signed: ``audit_verify`` says so."""
     from openlfr.audit.checkpoint import Checkpoint, CheckpointError
 
     if source.startswith(("http://", "https://")):
@@ -227,6 +233,12 @@ def audit_verify(
     if saved is not None:
         typer.echo(f"the log extends the checkpoint of {saved.signed_at} "
                    f"(event #{saved.seq}, hash {saved.head_hash[:16]}...)")
+        signed = datetime.fromisoformat(saved.signed_at)
+        if datetime.now(UTC) - signed < FRESH_CHECKPOINT:
+            typer.echo("warning: this checkpoint was signed minutes ago: it proves nothing "
+                       "about changes made before then (the platform signs the log as it is "
+                       "now). Compare with one saved earlier, somewhere the platform cannot "
+                       "write.", err=True)
 
 
 @audit_app.command("checkpoint")

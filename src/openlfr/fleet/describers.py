@@ -7,7 +7,10 @@ network a batch is not cheaper per face on one core; see the fleet benchmark).
 
 What the cameras send is never stored: each chip travels as its own task argument, under
 Ray's inline limit (100 KB; a chip is 37-68 KB), so it goes over the wire inside the call
-and never through the object store, which could spill it to disk.
+and never through the object store, which could spill it to disk. The answer comes back
+the same way: a call carries at most ``chips_per_call`` chips, so its descriptors (4 bytes
+a dimension a face) stay under the limit too (a crowd frame with 60 faces at 512-D would
+otherwise return 120 KB through the object store).
 """
 
 from __future__ import annotations
@@ -29,6 +32,16 @@ from openlfr.recognition.faces import RGBImage
 GATHER_S = 0.002
 #: The most chips in one batch.
 MAX_BATCH = 64
+#: Ray's limit for values passed inline (arguments and answers), and the share of it an
+#: answer may use (the rest is Ray's own framing).
+RAY_INLINE_BYTES = 100 * 1024
+INLINE_SHARE = 0.9
+
+
+def chips_per_call(dim: int) -> int:
+    """The most chips one call may describe so that its answer (``dim`` float32 values a
+    face) is passed inline, never through the object store."""
+    return max(1, int(INLINE_SHARE * RAY_INLINE_BYTES) // (dim * 4))
 
 
 @dataclass(frozen=True)
@@ -113,8 +126,14 @@ class SharedDescriber:
             return np.zeros((0, self.dim), dtype=np.float32)
         import ray
 
-        with self._lock:
-            actor = next(self._turn)
-        # One argument per chip: each stays under Ray's inline limit (see the module).
-        ref = actor.describe.remote(*[np.ascontiguousarray(c) for c in chips])
-        return np.asarray(ray.get(ref), dtype=np.float32)
+        step = chips_per_call(self.dim)
+        refs = []
+        for start in range(0, len(chips), step):
+            with self._lock:
+                actor = next(self._turn)
+            # One argument per chip, and few enough chips that the answer is small: both
+            # stay under Ray's inline limit (see the module).
+            refs.append(actor.describe.remote(
+                *[np.ascontiguousarray(c) for c in chips[start:start + step]]))
+        return np.concatenate([np.asarray(r, dtype=np.float32).reshape(-1, self.dim)
+                               for r in ray.get(refs)])

@@ -320,6 +320,8 @@ class NodeRunner:
         self._signalled = threading.Event()
         """Set by the first SIGTERM or Ctrl-C while the node can stop at a safe point."""
         self._safe_stop = False
+        #: The watchlist was fetched, and the platform was told it was dropped.
+        self._fetched = self._drop_reported = False
         """True while a signal may only ask the pipeline (or the final flush) to stop."""
         self._forcing = False
         self._in_main_thread = True
@@ -400,6 +402,12 @@ class NodeRunner:
                     self._finish(reason, detail, sender, summary)
         except KeyboardInterrupt:
             summary.stop_reason = "interrupted"
+        except Exception:
+            # An unexpected failure (the disk, a library, the fleet): the pipeline dropped
+            # the watchlist on its way out; the platform's audit log hears of it too.
+            if sender is not None and self._fetched and not self._drop_reported:
+                self._report_dropped(sender, "error")
+            raise
         finally:
             self._safe_stop = False
             if sender is not None:
@@ -423,6 +431,7 @@ class NodeRunner:
         c = self.config
         released = self._patiently(lambda: sender.client.watchlist(status.deployment_id),
                                    "could not fetch the watchlist")
+        self._fetched = True
         watchlist, categories = watchlist_from_release(released)
         del released
         self.report({"type": "watchlist", "entries": len(watchlist.subjects),
@@ -469,24 +478,27 @@ class NodeRunner:
             self._maybe_batch(watcher, outbox, sender)
 
         try:
-            for alert in watcher.run(source, on_progress):
-                self._queue_alert(alert, categories, source, outbox, sender)
-        except _Stop:
-            reason, detail = self._stop_reason or "error", self._stop_detail
-        except KeyboardInterrupt:
-            reason, detail = self._stop_reason or "interrupted", self._stop_detail
-        except RecognitionError as exc:
-            reason, detail = "error", str(exc)
+            try:
+                for alert in watcher.run(source, on_progress):
+                    self._queue_alert(alert, categories, source, outbox, sender)
+            except _Stop:
+                reason, detail = self._stop_reason or "error", self._stop_detail
+            except KeyboardInterrupt:
+                reason, detail = self._stop_reason or "interrupted", self._stop_detail
+            except RecognitionError as exc:
+                reason, detail = "error", str(exc)
+            finally:
+                self._pipeline_done.set()
+                source.close()
+            self.report({"type": "stopping", "reason": reason, "detail": detail})
+            self._maybe_batch(watcher, outbox, sender, final=True)
+            summary.engine = watcher.counters.to_json()
         finally:
-            self._pipeline_done.set()
-            source.close()
-        self.report({"type": "stopping", "reason": reason, "detail": detail})
-        self._maybe_batch(watcher, outbox, sender, final=True)
-        summary.engine = watcher.counters.to_json()
-        # Drop the watchlist: overwrite the descriptors in memory; the engine (and the
-        # faces its tracker still holds) goes when this function returns.
-        watcher.index.clear()
-        _forget(watchlist)
+            # Drop the watchlist, whatever stopped the engine (an unexpected failure too:
+            # ``run`` then tells the platform): overwrite the descriptors in memory; the
+            # engine (and the faces its tracker still holds) goes when this returns.
+            watcher.index.clear()
+            _forget(watchlist)
         if poller.is_alive():
             poller.join(timeout=c.poll_interval_s + c.timeout_s)
         return reason, detail
@@ -621,6 +633,7 @@ class NodeRunner:
                    "reason": reason if reason in {"deployment_ended", "source_ended",
                                                   "interrupted"} else "error",
                    "alerts_sent": sender.sent["alert"], "outbox_pending": sender.pending()}
+        self._drop_reported = True
         try:
             sender.client.report_dropped(sender.deployment_id, payload)
         except (PlatformUnreachable, PlatformRefused) as exc:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import cv2
 
@@ -126,6 +127,19 @@ class PacedVideoSource(VideoFileSource):
             yield frame
 
 
+def without_secrets(address: str) -> str:
+    """A stream's address as it may be shown, printed and logged: without the user name
+    and password a camera's address often carries (``rtsp://user:pass@host/...``)."""
+    parts = urlsplit(address)
+    if parts.username is None and parts.password is None:
+        return address
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host + (f":{parts.port}" if parts.port is not None else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 class LiveCaptureSource(FrameSource):
     """A stream URL or webcam. When it drops, it is reopened with exponential back-off."""
 
@@ -143,7 +157,7 @@ class LiveCaptureSource(FrameSource):
         open_capture: Callable[[str | int], cv2.VideoCapture] | None = None,
     ) -> None:
         self.target = target
-        self.name = f"webcam {target}" if isinstance(target, int) else str(target)
+        self.name = f"webcam {target}" if isinstance(target, int) else without_secrets(target)
         self.max_reconnects = max_reconnects
         self.backoff_start_s = backoff_start_s
         self.backoff_max_s = backoff_max_s

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from openlfr.audit import ChainVerification, verify_chain
-from openlfr.audit.checkpoint import Checkpoint, checkpoint_now, verify_against
+from openlfr.audit.checkpoint import ChainBroken, Checkpoint, checkpoint_now, verify_against
+from openlfr.governance.errors import Conflict
 from openlfr.services.platform import Actor, Platform
 from openlfr.services.powers import Action, require
 from openlfr.storage.models import AuditEvent
@@ -27,13 +31,36 @@ def verify(p: Platform, actor: Actor) -> ChainVerification:
         return verify_chain(s)
 
 
+#: How long a whole-chain verification stands before a checkpoint is signed again on it
+#: (seconds): the whole log is read at most this often, however often people ask.
+VERIFY_EVERY_S = 300.0
+
+
+def chain_state(p: Platform, s: Session) -> ChainVerification:
+    """The whole chain's verification, at most ``VERIFY_EVERY_S`` old."""
+    now = time.monotonic()
+    if p.audit_verified is None or now - p.audit_verified[0] > VERIFY_EVERY_S:
+        p.audit_verified = (now, verify_chain(s))
+    return p.audit_verified[1]
+
+
 def checkpoint(p: Platform, actor: Actor, seq: int | None = None) -> Checkpoint | None:
     """A signed checkpoint of the chain's head, or of event ``seq`` (to compare with one
     saved earlier): published, so anyone can keep it and later prove that the log still
-    extends it. None when there is no such event yet."""
+    extends it. None when there is no such event yet. The platform signs only a log it
+    can verify: the event signed must check out (``checkpoint_now``), and the whole chain
+    did when last verified (``chain_state``); otherwise Conflict, naming where it breaks,
+    so a log edited without rehashing is not vouched for by a fresh signature."""
     require(actor, Action.PUBLIC_READ)
     with p.sessions() as s:
-        return checkpoint_now(s, p.audit_signing_key, p.clock(), seq)
+        state = chain_state(p, s)
+        if not state.ok:
+            raise Conflict(f"no checkpoint is signed: {state.describe()}")
+        try:
+            return checkpoint_now(s, p.audit_signing_key, p.clock(), seq)
+        except ChainBroken as exc:
+            p.audit_verified = None  # verify the whole chain at the next request
+            raise Conflict(str(exc)) from None
 
 
 def verify_checkpoint(p: Platform, actor: Actor, saved: Checkpoint) -> ChainVerification:

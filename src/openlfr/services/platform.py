@@ -12,6 +12,7 @@ from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine
 
+from openlfr.audit import ChainVerification
 from openlfr.governance.errors import GovernanceError
 from openlfr.governance.roles import PERSON_ROLES as PERSON_ROLES  # (re-exported)
 from openlfr.governance.roles import Role as Role
@@ -83,6 +84,9 @@ class Platform:
     public_cache: PublicCache = field(init=False)
     #: The process's writer of single-item node writes, many to one transaction.
     node_writes: GroupCommit = field(init=False)
+    #: The last whole-chain verification of the audit log: (time.monotonic(), its result),
+    #: read before a checkpoint is signed (services.audit_log).
+    audit_verified: tuple[float, ChainVerification] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         from openlfr.services.live import LiveFeed  # it imports this module

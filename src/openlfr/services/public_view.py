@@ -309,16 +309,21 @@ def public_deployments_in_area(p: Platform, code: str) -> tuple[portal.NoticeAre
     return area, listed
 
 
-def engagement_evidence(p: Platform, reference: str, event_id: int) -> tuple[str, bytes]:
-    """The PDF attached to an engagement event of a published deployment (a file name
-    safe to put in a header, the bytes); NotFound when there is none."""
+def engagement_evidence(p: Platform, reference: str, event_id: int
+                        ) -> tuple[str, str, bytes]:
+    """The PDF attached to an engagement event of a published deployment: an ASCII file
+    name safe to put in a header, the name as uploaded (any script: ``protokół.pdf``), and
+    the bytes; NotFound when there is none."""
     with p.sessions() as s:
         d = public_row_in(s, reference)
         e = s.get(m.EngagementEvent, event_id)
         if e is None or e.deployment_id != d.id or e.evidence_pdf is None:
             raise NotFound(f"engagement event {event_id} of {reference} has no PDF evidence")
-        name = "".join(c for c in e.evidence_filename or "" if c.isalnum() or c in "._- ")
-        return name[:100] or f"engagement-{event_id}.pdf", e.evidence_pdf
+        given = "".join(c for c in e.evidence_filename or "" if c.isalnum() or c in "._- ")
+        ascii_name = "".join(c for c in given if c.isascii())
+        fallback = f"engagement-{event_id}.pdf"
+        return (ascii_name[:100] if ascii_name.strip(" ._-") else fallback,
+                given[:100] or fallback, e.evidence_pdf)
 
 
 @dataclass(frozen=True)

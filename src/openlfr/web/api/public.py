@@ -7,6 +7,7 @@ demographic data."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Path, Response
 
@@ -140,9 +141,13 @@ def public_deployment(reference: Reference, platform: PlatformDep) -> PublicDepl
 def engagement_evidence(reference: Reference, event_id: IdPath,
                         platform: PlatformDep) -> Response:
     """The minutes or sign-in sheet attached to an engagement event (published)."""
-    name, content = public_view.engagement_evidence(platform, reference, event_id)
+    name, given, content = public_view.engagement_evidence(platform, reference, event_id)
     return Response(content, media_type="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="{name}"', "X-Content-Type-Options": "nosniff"})
+        # The name as uploaded goes in filename* (RFC 6266), an ASCII one in filename.
+        "Content-Disposition": f"inline; filename=\"{name}\"; filename*=UTF-8''{quote(given)}",
+        "X-Content-Type-Options": "nosniff",
+        # Shown on the portal's own address, a PDF's scripts and forms run nowhere.
+        "Content-Security-Policy": "sandbox"})
 
 
 @router.post("/deployments/{reference}/feedback", response_model=FeedbackReceipt,

@@ -15,6 +15,7 @@ from openlfr.services.rate_limits import TooManyAttempts
 from openlfr.web.deps import SESSION_COOKIE, client_address
 from openlfr.web.pages.rendering import platform_of, render
 from openlfr.web.pages.staff_access import StaffRoute, page_actor, staff_form
+from openlfr.web.security import foreign_origin
 
 STAFF_HOME = "/staff"
 
@@ -43,6 +44,13 @@ async def login_submit(request: Request) -> Response:
     target = _safe_next(str(form.get("next") or STAFF_HOME))
     p = platform_of(request)
     client = client_address(request)
+    if (foreign_origin(request.headers, p.settings.public_url) is not None
+            or request.headers.get("sec-fetch-site") == "cross-site"):
+        # Another site posting this form would log an officer into the attacker's account
+        # (what they then type would be the attacker's to read): only our own pages log in.
+        return render(request, "login.html", {
+            "next": STAFF_HOME, "username": "",
+            "error": "log in from this site's own login page"}, status_code=403)
     try:
         if not username or not password:
             raise GovernanceError("enter your username and password")
