@@ -127,6 +127,7 @@ def test_records_table_equals_its_csv_and_json(scenario: Scenario) -> None:
                                                             "Station forecourt")
     assert (row["watchlist_size"], row["watchlist_by_category"]) == (1, "wanted_for_arrest: 1")
     assert (row["alerts"], row["confirmed"], row["false_alerts"]) == (3, 2, 1)
+    assert row["counts_beyond_cameras"] is False
     assert (row["stops"], row["arrests"]) == (2, 2)
     assert (row["later_released_without_charge"], row["later_charged"],
             row["later_not_recorded"]) == (1, 0, 1)
@@ -136,7 +137,7 @@ def test_records_table_equals_its_csv_and_json(scenario: Scenario) -> None:
 
     dictionary = ok(s.staff.anon.get("/transparency/records-schema.json"))
     assert tuple(f["name"] for f in dictionary["fields"]) == COLUMN_NAMES
-    assert all(f["description"] and f["type"] in {"string", "integer", "date"}
+    assert all(f["description"] and f["type"] in {"string", "integer", "date", "boolean"}
                for f in dictionary["fields"])
 
 

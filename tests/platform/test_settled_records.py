@@ -302,3 +302,33 @@ def test_a_threshold_set_after_completion_is_no_floor(scenario: Scenario) -> Non
     r = node.post(f"{base}/alerts", json=late)
     assert r.status_code == 422 and "below the deployment's threshold (0.64)" in r.text
     ok(node.post(f"{base}/alerts", json={**late, "score": 0.7}), 201)
+
+
+def test_counts_beyond_the_cameras_publish_no_rate_per_face(scenario: Scenario) -> None:
+    """The second reviewer's inflation: a node sends two billion faces passing for an
+    8-hour, 2-camera deployment, and the rate per 1,000 faces fell to 0.0. Counts beyond
+    what the cameras could see (20 new faces a camera a second) are published as sent,
+    flagged, and no rate per face comes from them, for the deployment or any total."""
+    s = scenario
+    ids = _run_with_false_alerts(s)  # 900 tracks honestly: 3.3333 per 1,000
+    assert _total(s)["false_alerts_per_1000_tracks"] == pytest.approx(3.3333, abs=1e-4)
+    node = s.staff.node(s.deployment_id)
+    ok(node.post(f"/api/node/deployments/{s.deployment_id}/counters", json={
+        "batch_id": "inflated", "faces_seen": 10_000_000, "tracks": 10_000_000}), 201)
+    total = _total(s)
+    assert total["tracks"] == 10_000_900 and total["false_alerts_per_1000_tracks"] is None
+    body = ok(s.staff.anon.get(f"/api/public/deployments/{s.reference}"))
+    assert body["figures"]["counts_beyond_cameras"] is True
+    page = s.staff.anon.get(f"/deployments/{s.reference}").text
+    assert 'data-test="counts-beyond-cameras"' in page
+    assert [r["reference"] for r in _records(s)] == [s.reference]
+    assert len(ids) == 3
+
+
+def test_the_bound_on_counts_is_generous() -> None:
+    from openlfr.governance.records import counts_beyond_cameras
+    eight_hours = 8 * 3600
+    assert not counts_beyond_cameras(40_000, 2, eight_hours)  # a busy street, honestly
+    assert not counts_beyond_cameras(1_152_000, 2, eight_hours)  # 20 a camera a second
+    assert counts_beyond_cameras(1_152_001, 2, eight_hours)
+    assert counts_beyond_cameras(2_000_000_000, 2, eight_hours)

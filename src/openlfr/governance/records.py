@@ -319,3 +319,17 @@ def resident_share(events: tuple[EngagementEventFacts, ...] | list[EngagementEve
         return 0.0
     return sum(e.people_met for e in events if e.audience in RESIDENT_FACING_AUDIENCES) / total
 
+
+
+#: The most faces that can newly pass one camera in a second (a crowd crossing a wide
+#: street in front of it): a bound on what a node's counts can honestly say.
+MAX_NEW_FACES_PER_CAMERA_SECOND = 20
+
+
+def counts_beyond_cameras(tracks: int, cameras: int, seconds: float) -> bool:
+    """More faces passing (``tracks``) than ``cameras`` could have seen in ``seconds``
+    (the deployment's run, at most its published window), at
+    ``MAX_NEW_FACES_PER_CAMERA_SECOND`` each. Published rates are per face passing, so a
+    node that inflated its counts would make its false alerts look rarer: such counts
+    are published as sent, flagged, and no rate per face is published from them."""
+    return tracks > max(cameras, 1) * max(seconds, 1.0) * MAX_NEW_FACES_PER_CAMERA_SECOND

@@ -457,6 +457,9 @@ class DeploymentFigures:
     outcomes: dict[str, int]
     second_opinion_alerts: int
     second_opinion_false_alerts: int
+    #: The node counted more faces passing than the cameras could have seen
+    #: (``governance.records.counts_beyond_cameras``): no rate per face is published.
+    counts_beyond_cameras: bool = False
 
 
 def deployment_figures(p: Platform, actor: Actor, deployment_id: int) -> DeploymentFigures:
@@ -472,4 +475,5 @@ def totals(total: figures.Figures) -> DeploymentFigures:
         confirmed=total.confirmed, false_alerts=total.false_alerts, unclear=total.unclear,
         pending=total.pending, outcomes=dict(total.outcomes),
         second_opinion_alerts=total.second_opinion_alerts,
-        second_opinion_false_alerts=total.second_opinion_false_alerts)
+        second_opinion_false_alerts=total.second_opinion_false_alerts,
+        counts_beyond_cameras=bool(total.counts_beyond_cameras))

@@ -15,14 +15,20 @@ import io
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from openlfr.governance.records import STOP_OUTCOMES, Adjudication, AlertOutcome
+from openlfr.governance.lifecycle import ended_at
+from openlfr.governance.records import (
+    STOP_OUTCOMES,
+    Adjudication,
+    AlertOutcome,
+    counts_beyond_cameras,
+)
 from openlfr.services.common import deployment_or_404
 from openlfr.services.overrides import went_ahead_despite
 from openlfr.services.platform import Platform
@@ -90,6 +96,10 @@ class Figures:
     #: what cost to passers-by
     second_opinion_alerts: int = 0
     second_opinion_false_alerts: int = 0
+    #: Deployments in this scope whose node counted more faces passing than their cameras
+    #: could have seen (``governance.records.counts_beyond_cameras``): no rate per face is
+    #: published for the scope while one is in it.
+    counts_beyond_cameras: int = 0
 
     @property
     def stops(self) -> int:
@@ -128,7 +138,10 @@ class Figures:
         across the frames it was seen on); None when none was counted. Not per face
         detection (``faces_seen``: each face on each frame it was found on, tens of times
         a person), which would make the rate look tens of times smaller than the share of
-        passers-by stopped in error."""
+        passers-by stopped in error. None too where a deployment's counts are beyond its
+        cameras (``counts_beyond_cameras``)."""
+        if self.counts_beyond_cameras:
+            return None
         return _ratio(self.false_alerts, self.tracks, 1000)
 
     def __add__(self, other: Figures) -> Figures:
@@ -146,7 +159,8 @@ class Figures:
                                               other.false_alerts_by_group),
             second_opinion_alerts=self.second_opinion_alerts + other.second_opinion_alerts,
             second_opinion_false_alerts=(self.second_opinion_false_alerts
-                                         + other.second_opinion_false_alerts))
+                                         + other.second_opinion_false_alerts),
+            counts_beyond_cameras=self.counts_beyond_cameras + other.counts_beyond_cameras)
 
 
 def _sum_counts(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
@@ -325,6 +339,8 @@ class Facts:
     count."""
 
     tallies: Mapping[int, Mapping[str, Tally]]
+    #: The deployments whose counts are beyond their cameras (``judged``).
+    beyond_cameras: frozenset[int] = frozenset()
 
     def recorded_anything(self, deployment_id: int) -> bool:
         """Whether a counter batch or an alert of the deployment counts here."""
@@ -335,21 +351,38 @@ class Facts:
         return [item for i in deployment_ids for item in self.tallies.get(i, {}).items()]
 
     def total(self, deployment_ids: Iterable[int]) -> Figures:
-        return figures_of(_sum_tallies(t for _, t in self._months(deployment_ids)))
+        ids = list(deployment_ids)
+        return replace(figures_of(_sum_tallies(t for _, t in self._months(ids))),
+                       counts_beyond_cameras=len(self.beyond_cameras.intersection(ids)))
 
     def by_month(self, deployment_ids: Iterable[int],
                  months: Sequence[str] | None = None) -> list[MonthFigures]:
         """Figures for each month; by default every month from the first with anything
         recorded to the last (months with nothing in between included, as zeros)."""
         by_month: dict[str, list[Tally]] = defaultdict(list)
-        for month, t in self._months(deployment_ids):
-            if any(t.values()):
-                by_month[month].append(t)
+        beyond: dict[str, int] = defaultdict(int)
+        for i in deployment_ids:
+            for month, t in self.tallies.get(i, {}).items():
+                if any(t.values()):
+                    by_month[month].append(t)
+                    beyond[month] += i in self.beyond_cameras
         if months is None:
             seen = sorted(by_month)
             months = months_between(seen[0], seen[-1]) if seen else []
-        return [MonthFigures(mo, figures_of(_sum_tallies(by_month.get(mo, []))))
+        return [MonthFigures(mo, replace(figures_of(_sum_tallies(by_month.get(mo, []))),
+                                         counts_beyond_cameras=beyond.get(mo, 0)))
                 for mo in months]
+
+    def judged(self, deployments: Iterable[m.Deployment]) -> Facts:
+        """These facts with the deployments whose counts are beyond their cameras marked:
+        more faces passing than ``counts_beyond_cameras`` allows in the time from their
+        activation to their end (completion, or the published end if earlier)."""
+        beyond = frozenset(
+            d.id for d in deployments if d.activated_at is not None and counts_beyond_cameras(
+                sum(t.get("tracks", 0) for t in self.tallies.get(d.id, {}).values()),
+                d.camera_count,
+                (ended_at(d.end_at, d.completed_at) - d.activated_at).total_seconds()))
+        return replace(self, beyond_cameras=beyond)
 
 
 def _month_column(session: Session | Connection) -> Any:
@@ -516,7 +549,8 @@ def _deployment_figures(session: Session, d: m.Deployment, facts: Facts) -> Depl
 
 def deployment_figures_in(session: Session, deployment: m.Deployment) -> DeploymentFigures:
     """One deployment's figures, read in the caller's transaction."""
-    return _deployment_figures(session, deployment, load_facts(session, [deployment.id]))
+    return _deployment_figures(session, deployment, load_facts(
+        session, [deployment.id]).judged([deployment]))
 
 
 def deployment_figures(p: Platform, deployment_id: int) -> DeploymentFigures:
@@ -558,7 +592,7 @@ def published_figures(p: Platform) -> PublishedFigures:
     """The figures of every published deployment that has run."""
     with p.sessions() as s:
         ran = deployments_that_ran(s)
-        facts = load_facts(s, [d.id for d in ran])
+        facts = load_facts(s, [d.id for d in ran]).judged(ran)
         ids = [d.id for d in ran]
         return PublishedFigures(by_month=facts.by_month(ids), total=facts.total(ids),
                                 deployments=[_deployment_figures(s, d, facts) for d in ran])

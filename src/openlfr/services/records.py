@@ -71,6 +71,10 @@ RECORD_COLUMNS: tuple[Column, ...] = (
     Column("faces_seen", "integer", "Face detections",
            "Each face on each frame it was found on (tens of times a person): the engine's "
            "work, not a count of people."),
+    Column("counts_beyond_cameras", "boolean", "Counts beyond the cameras",
+           "True when the node counted more faces passing than the deployment's cameras "
+           "could have seen in the time it ran (20 new faces a camera a second): its counts "
+           "are as sent, and no rate per face is published from them."),
     Column("alerts", "integer", "Alerts", "Possible matches with the watchlist."),
     Column("confirmed", "integer", "Confirmed", "Alerts an officer confirmed as the person."),
     Column("false_alerts", "integer", "False alerts",
@@ -130,7 +134,8 @@ def _row(s: Session, d: m.Deployment, total: figures.Figures,
         "street": "; ".join(site.name for site in d.sites),
         "watchlist_size": sum(categories.values()),
         "watchlist_by_category": "; ".join(f"{k}: {v}" for k, v in sorted(categories.items())),
-        "tracks": total.tracks, "faces_seen": total.faces_seen, "alerts": total.alerts,
+        "tracks": total.tracks, "faces_seen": total.faces_seen,
+        "counts_beyond_cameras": bool(total.counts_beyond_cameras), "alerts": total.alerts,
         "confirmed": total.confirmed, "false_alerts": total.false_alerts,
         "unclear": total.unclear, "pending": total.pending,
         "stops": total.stops, "arrests": total.arrests,
@@ -177,7 +182,7 @@ def deployment_records(p: Platform) -> RecordsTable:
     """One row per published deployment that has run, newest start first."""
     with p.sessions() as s:
         ran = figures.deployments_that_ran(s)
-        facts = figures.load_facts(s, [d.id for d in ran])
+        facts = figures.load_facts(s, [d.id for d in ran]).judged(ran)
         later = later_outcome_counts_in(s, [d.id for d in ran])
         rows = [_row(s, d, facts.total([d.id]), later[d.id]) for d in ran]
     return RecordsTable(rows, p.clock())

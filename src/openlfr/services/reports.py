@@ -15,7 +15,7 @@ The annual report sums the same figures over a date range, per area and per mont
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -278,7 +278,10 @@ def annual_report(p: Platform, period: ReportPeriod) -> AnnualReport:
     included when it ran during the period or anything of it was counted in it."""
     with p.sessions() as s:
         ran = deployments_that_ran(s)
-        facts = load_facts(s, [d.id for d in ran], period.start, period.end)
+        # Counts beyond the cameras are judged on each deployment's whole run.
+        facts = replace(load_facts(s, [d.id for d in ran], period.start, period.end),
+                        beyond_cameras=load_facts(s, [d.id for d in ran]).judged(ran)
+                        .beyond_cameras)
         included = [d for d in ran
                     if (d.start_at.date() <= period.end and d.end_at.date() >= period.start)
                     or facts.recorded_anything(d.id)]

@@ -509,6 +509,10 @@ class FiguresOut(Out):
                     "watchlist decides without one)")
     second_opinion_false_alerts: int = Field(
         description="Of those, the alerts operators adjudicated false")
+    counts_beyond_cameras: bool = Field(
+        default=False, description="The node counted more faces passing than the "
+        "deployment's cameras could have seen in the time it ran (20 new faces a camera a "
+        "second): its counts are published as sent, and no rate per face is published")
 
 
 class LiveCountersOut(Out):
