@@ -8,6 +8,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 from platform_helpers import (
     PASSWORD,
     ROLES,
@@ -32,6 +33,19 @@ def _concrete(path: str) -> str:
 def _is_public(path: str) -> bool:
     return path.startswith(PUBLIC_PATH_PREFIXES)
 
+
+
+def _key_from_before(staff: Staff, secret: str, role: str) -> TestClient:
+    """A client with an API key as an earlier version issued it (no deployment named),
+    written straight to the database: the kinds of key the platform no longer issues."""
+    with staff.platform.sessions.begin() as session:
+        session.add(m.ApiKey(name=f"old-{role}", key_hash=hashlib.sha256(secret.encode())
+                             .hexdigest(), key_prefix=secret, role=role, deployment_id=None,
+                             created_by="admin", created_at=staff.platform.clock(),
+                             revoked_at=None))
+    client = new_client(staff.app)
+    client.headers["X-API-Key"] = secret
+    return client
 
 def test_every_non_public_route_refuses_anonymous_callers(staff: Staff) -> None:
     """Walk the route table: any route not under a public prefix must answer 401 to a
@@ -158,13 +172,7 @@ def test_a_node_key_for_no_deployment_is_not_issued_and_an_old_one_no_longer_wor
     assert "a node key serves one deployment" in problem["msg"]
     assert "van-9" not in [k["name"] for k in ok(admin.get("/api/api-keys"))]
 
-    with staff.platform.sessions.begin() as session:  # issued before, for every deployment
-        session.add(m.ApiKey(name="old-van", key_hash=hashlib.sha256(b"olfr_old_van").hexdigest(),
-                             key_prefix="olfr_old_van", role="node", deployment_id=None,
-                             created_by="admin", created_at=staff.platform.clock(),
-                             revoked_at=None))
-    old = new_client(staff.app)
-    old.headers["X-API-Key"] = "olfr_old_van"
+    old = _key_from_before(staff, "olfr_old_van", "node")  # issued for every deployment
     base = f"/api/node/deployments/{s.deployment_id}"
     for r in (old.get(f"{base}/watchlist"), old.get(base),
               old.get(f"/api/node/deployments/by-reference/{s.reference}"),
@@ -270,13 +278,7 @@ def test_oversight_issues_audit_tools_keys_and_they_do_nothing_more(
                           ).status_code == 404
     assert node.get(f"/api/node/deployments/{draft.deployment_id}").status_code != 401
 
-    with staff.platform.sessions.begin() as s:  # a key issued as "oversight" before
-        s.add(m.ApiKey(name="old-audit", key_hash=hashlib.sha256(b"olfr_old").hexdigest(),
-                       key_prefix="olfr_old", role="oversight", deployment_id=None,
-                       created_by="admin", created_at=staff.platform.clock(),
-                       revoked_at=None))
-    old = new_client(staff.app)
-    old.headers["X-API-Key"] = "olfr_old"
+    old = _key_from_before(staff, "olfr_old", "oversight")  # as the admin issued them
     assert old.get("/api/technology").status_code == 401
     row = admin.get("/staff/admin/api-keys").text.split("<code>olfr_old</code>")[1]
     assert 'data-test="retired">no longer works' in row.split("</tr>")[0]
