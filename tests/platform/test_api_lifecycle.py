@@ -65,7 +65,8 @@ def test_deployment_lifecycle_through_every_gate(scenario: Scenario) -> None:
                                  "confirmed": 0, "false_alerts": 1, "unclear": 0,
                                  "pending": 0, "outcomes": {"not_engaged": 1},
                                  "second_opinion_alerts": 0,
-                                 "second_opinion_false_alerts": 0}
+                                 "second_opinion_false_alerts": 0,
+                                 "counts_beyond_cameras": False}
     assert public["watchlist_by_category"] == {"wanted_for_arrest": 1}
     assert public["assessment"]["complete"]
     # The public sees the gates the activation was based on, not today's (the watchlist
