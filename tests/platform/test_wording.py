@@ -156,10 +156,21 @@ LEADING: list[tuple[str, str, str]] = [
      "two_questions_in_one", "and would you avoid"),
     ("Do you think LFR is fair and effective?", "two_qualities_in_one",
      "fair and effective"),
+    # a benefit asked about alone, and a tool nobody could refuse (left after round two)
+    ("Do you believe LFR will help reduce knife crime in Croydon?", "asks_if_it_helps",
+     "Do you believe LFR will help reduce"),
+    ("Would you agree that the cameras will help deter crime?", "asks_if_it_helps",
+     "Would you agree that the cameras will help deter"),
+    ("Should the police use every tool available to find wanted people?", "every_tool",
+     "every tool available"),
 ]
 
 #: Ordinary neutral questions a planner might write: none may be flagged.
 NEUTRAL = [
+    "Do you think LFR will make things better, worse or no different here?",
+    "Do you think LFR would help, or make things worse?",
+    "Do you think LFR here would reduce crime or not?",
+    "Do you think it would help, if at all?",
     "What do you think about the use of live facial recognition on the high street?",
     "What do you think about the use of LFR on the high street?",
     "How, if at all, would LFR cameras affect how you use the high street?",

@@ -200,6 +200,19 @@ RULES: tuple[WordingRule, ...] = (
         QUESTIONS,
         unless=_re(r"\bif\s+at\s+all\b|\bif\s+anything\b")),
     WordingRule(
+        "asks_if_it_helps", Concern.PRESUPPOSES_AN_ANSWER,
+        _re(rf"\b(?:do|does|did|would)\s+you\s+(?:\w+\s+)?(?:believe|think|agree|feel|expect|"
+            rf"accept)\s+(?:that\s+)?{_SUBJECT}\s+(?:will|would|can|could|might|does|is\s+"
+            rf"going\s+to)\s+(?:\w+\s+)?(?:help|reduce|cut|tackle|prevent|deter|lower|"
+            rf"improve|protect|make)\w*\b"),
+        "It asks only whether LFR will bring a benefit: someone who expects it to do harm, "
+        "or nothing, is left to say no to a question about something else.",
+        "\"What effect, if any, do you think LFR here would have on ...? (better, no "
+        "different, worse)\"",
+        QUESTIONS,
+        unless=_re(r"\bif\s+at\s+all\b|\bor\s+not\b|\bor\s+(?:harm|hurt|make\s+\w+\s+"
+                   r"worse|increase)\b|\bworse\b")),
+    WordingRule(
         "why_is_it_good", Concern.PRESUPPOSES_AN_ANSWER,
         _re(r"\bwhy\s+(?:is|are|would|will|should|does|do|might)\s+(?:\w+\s+){0,6}?"
             r"(?:a\s+good\s+idea|good|beneficial|important|necessary|needed|useful|helpful|"
@@ -315,6 +328,16 @@ RULES: tuple[WordingRule, ...] = (
         "although the camera scans everyone who passes.",
         "Say who is sought, plainly: \"people wanted by the police\" or \"people on the "
         "watchlist (for example, wanted for robbery)\".",
+        EVEN_IN_CHOICES),
+    WordingRule(
+        "every_tool", Concern.LOADED_LANGUAGE,
+        _re(r"\b(?:every|all\s+the|all)\s+(?:tools?|means|powers?|options?|resources?)\s+"
+            r"(?:available|at\s+(?:our|their|its|the\s+police's|your)\s+disposal|we\s+have|"
+            r"they\s+have|possible)\b"),
+        "It frames LFR as a tool nobody could reasonably refuse the police, not as a choice "
+        "with costs to weigh.",
+        "Describe it as one option among others, with what it costs: \"LFR is one way the "
+        "police could look for people on a watchlist; others are ...\"",
         EVEN_IN_CHOICES),
     WordingRule(
         "keeps_you_safe", Concern.LOADED_LANGUAGE,
