@@ -182,6 +182,19 @@ class ChainVerification:
         return f"audit chain BROKEN at event #{self.first_broken_seq}: {self.problem}"
 
 
+def row_problem(event: AuditEvent, previous_hash: str) -> str | None:
+    """Why a stored event does not check out against the event before it (its hash
+    ``previous_hash``) and against its own contents; None when it does."""
+    if event.prev_hash != previous_hash:
+        return ("its link to the previous event does not match; a row before it was "
+                "altered, or this row's link was edited")
+    if event_hash(event.seq, event.occurred_at, event.actor, event.action, event.subject_type,
+                  event.subject_id, event.details, event.prev_hash) != event.hash:
+        return (f"its contents do not match its hash; the row was edited after it was "
+                f"written ({event.action} on {event.subject_type} {event.subject_id})")
+    return None
+
+
 def verify_chain(session: Session) -> ChainVerification:
     """Recompute every link in order; report the first event that does not match."""
     expected_prev = GENESIS_HASH
@@ -194,19 +207,9 @@ def verify_chain(session: Session) -> ChainVerification:
                 False, checked, expected_seq,
                 f"event #{expected_seq} is missing (next stored event is #{event.seq}); "
                 "rows were deleted")
-        if event.prev_hash != expected_prev:
-            return ChainVerification(
-                False, checked, event.seq,
-                "its link to the previous event does not match; a row before it was "
-                "altered, or this row's link was edited")
-        recomputed = event_hash(event.seq, event.occurred_at, event.actor, event.action,
-                                event.subject_type, event.subject_id, event.details,
-                                event.prev_hash)
-        if recomputed != event.hash:
-            return ChainVerification(
-                False, checked, event.seq,
-                f"its contents do not match its hash; the row was edited after it was "
-                f"written ({event.action} on {event.subject_type} {event.subject_id})")
+        problem = row_problem(event, expected_prev)
+        if problem:
+            return ChainVerification(False, checked, event.seq, problem)
         expected_prev = event.hash
         expected_seq += 1
         checked += 1

@@ -32,7 +32,7 @@ from openlfr.audit.chain import (
     HEAD_ROW_ID,
     ChainVerification,
     canonical_json,
-    event_hash,
+    row_problem,
     verify_chain,
 )
 from openlfr.storage.models import AuditEvent, AuditHead
@@ -121,13 +121,11 @@ def _vouched(session: Session, seq: int) -> AuditEvent | None:
     event = rows.get(seq)
     if event is None:
         return None
-    recomputed = event_hash(event.seq, event.occurred_at, event.actor, event.action,
-                            event.subject_type, event.subject_id, event.details,
-                            event.prev_hash)
-    before = GENESIS_HASH if seq == 1 else (rows[seq - 1].hash if seq - 1 in rows else None)
-    if recomputed != event.hash or event.prev_hash != before:
+    before = GENESIS_HASH if seq == 1 else (rows[seq - 1].hash if seq - 1 in rows else "")
+    problem = row_problem(event, before)
+    if problem:
         raise ChainBroken(f"event #{seq} does not check out against its contents and the "
-                          "event before it: the log was edited; no checkpoint is signed")
+                          f"event before it ({problem}); no checkpoint is signed")
     return event
 
 

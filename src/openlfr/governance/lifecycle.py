@@ -171,6 +171,15 @@ def require_running_window(end_at: datetime, now: datetime) -> None:
 RAN_STATUSES = frozenset({_S.ACTIVE, _S.COMPLETED, _S.REVIEWED})
 
 
+def has_ended(status: DeploymentStatus, end_at: datetime, completed_at: datetime | None,
+              activated_at: datetime | None, now: datetime) -> bool:
+    """The deployment was completed, its published window is over, or it ran and is no
+    longer active (an amendment sent it back): from then on its alerts' decisions and
+    outcomes settle (``governance.outcomes.settled_change_refusal``)."""
+    return (completed_at is not None or now >= end_at
+            or (activated_at is not None and status is not _S.ACTIVE))
+
+
 def ended_at(end_at: datetime, completed_at: datetime | None) -> datetime:
     """When the engine had to stop: completion, or the published end if that came first."""
     return end_at if completed_at is None else min(end_at, completed_at)

@@ -20,6 +20,7 @@ from openlfr.governance.lifecycle import (
     lowest_threshold,
     require_score_at_threshold,
 )
+from openlfr.governance.lifecycle import has_ended as lifecycle_has_ended
 from openlfr.governance.outcomes import recorded_group, settled_change_refusal
 from openlfr.governance.records import Adjudication
 from openlfr.services import figures, users
@@ -358,11 +359,9 @@ def _alert_for_update(s: Session, alert_id: int) -> m.Alert:
 
 
 def has_ended(d: m.Deployment, now: datetime) -> bool:
-    """The deployment was completed, its published window is over, or it ran and is no
-    longer active (an amendment sent it back): from then on a change to an alert's
-    decision or outcome needs a reason (``settled_change_refusal``)."""
-    return (d.completed_at is not None or now >= d.end_at
-            or (d.activated_at is not None and d.status != DeploymentStatus.ACTIVE.value))
+    """``lifecycle.has_ended`` for a deployment row."""
+    return lifecycle_has_ended(DeploymentStatus(d.status), d.end_at, d.completed_at,
+                               d.activated_at, now)
 
 
 def _settled_change(s: Session, p: Platform, alert: m.Alert, what: str, recorded: str,
