@@ -321,3 +321,55 @@ def test_a_change_that_moves_a_gate_is_emailed_as_such(scenario: Scenario) -> No
     assert mail.subject.startswith("Plan changed:")
     assert "changed the answer of a check" in mail.body
     assert "notice period runs again" not in mail.body
+
+
+# --- the consultation must speak for the plan as widened -----------------------------------
+
+def consultation_gate(s: Scenario) -> dict[str, Any]:
+    gates = ok(s.staff["oversight"].get(s.url("/gates")))["gates"]
+    return next(g for g in gates if g["name"] == "consultation_and_objections")
+
+
+@pytest.mark.parametrize(("before_widening", "after_widening", "counts"), [
+    (5, 10, False),   # 15 days open, only 10 of them on the widened plan
+    (0.5, 14, True),  # open the required 14 days after the widening
+    (15, 0, False),   # closed before the widening: nobody was asked about the wider plan
+])
+def test_a_consultation_counts_only_for_its_days_on_the_widened_plan(
+        scenario: Scenario, before_widening: float, after_widening: int,
+        counts: bool) -> None:
+    """The hole: a plan noticed as finding missing people, consulted on, then widened to
+    anyone wanted for any offence; the notice ran again, but the consultation that passed
+    the gate was about the narrower plan."""
+    s = scenario
+    far = START + timedelta(days=60)
+    s.draft(technology_id=s.equity_audit(), start_at=far.isoformat(),
+            end_at=(far + timedelta(hours=8)).isoformat(), **NOTICED)
+    s.publish_notice()
+    consultation_id = s.open_consultation()
+    s.responses(consultation_id, s.staff.platform.settings.consultation_min_responses)
+    s.clock.advance(days=before_widening)
+    if not after_widening:
+        ok(s.staff["planner"].post(s.url("/consultation/close")))
+    widened_on = s.clock.now
+    amend(s, WIDER)
+    s.clock.advance(days=after_widening)
+    if after_widening:
+        ok(s.staff["planner"].post(s.url("/consultation/close")))
+    gate = consultation_gate(s)
+    assert gate["passed"] is counts, gate["reason"]
+    if not counts:
+        assert f"The plan was widened on {widened_on:%d %B %Y}".replace(" 0", " ") \
+            in gate["reason"]
+        assert "less than the 14 days required" in gate["reason"]
+        assert "A consultation cannot be reopened" in gate["reason"]
+
+
+def test_a_narrowing_amendment_leaves_the_consultation_standing(scenario: Scenario) -> None:
+    s = scenario
+    s.draft(technology_id=s.equity_audit())
+    s.publish_notice()
+    s.consult()
+    s.object_and_answer()
+    amend(s, {"camera_count": 1, "threshold": 0.7})
+    assert consultation_gate(s)["passed"]

@@ -95,7 +95,7 @@ def _consultation(d: DeploymentDossier, p: GateParameters) -> Any:
         or (f.kind in KINDS_DUE_BEFORE_START and f.answer_due_at < now))]
     unheard = sum(1 for o in d.collective_objections
                   if o.signatures >= p.collective_threshold and not o.hearing_held)
-    return {
+    facts: dict[str, Any] = {
         "consultation": None if c is None else {
             "status": c.status.value, "opened": _plain(c.opened_at),
             "closed": _plain(c.closed_at),
@@ -104,6 +104,9 @@ def _consultation(d: DeploymentDossier, p: GateParameters) -> Any:
         "unheard_collective": unheard,
         "policy": [p.consultation_min_days, p.consultation_min_responses,
                    p.collective_threshold]}
+    if d.plan_widened_at is not None:  # absent otherwise: keys signed before stay as they were
+        facts["plan_widened"] = _plain(d.plan_widened_at)
+    return facts
 
 
 def _watchlist(d: DeploymentDossier, p: GateParameters) -> Any:

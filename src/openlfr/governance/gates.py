@@ -176,6 +176,9 @@ def consultation_gate(dossier: DeploymentDossier, params: GateParameters) -> Gat
     shortfall = consultation_shortfall(c, params)
     if shortfall:
         return GateResult(name, False, f"Insufficient response: {shortfall}.")
+    narrower = consulted_on_narrower_plan(c, dossier.plan_widened_at, params)
+    if narrower:
+        return GateResult(name, False, narrower)
     unheard = [o for o in dossier.collective_objections
                if o.signatures >= params.collective_threshold and not o.hearing_held]
     if unheard:
@@ -228,6 +231,27 @@ def consultation_shortfall(c: ConsultationFacts, params: GateParameters) -> str 
         problems.append(f"it had {c.response_count} response(s), fewer than the "
                         f"{params.consultation_min_responses} required")
     return "; ".join(problems) or None
+
+
+def consulted_on_narrower_plan(c: ConsultationFacts, widened_at: datetime | None,
+                               params: GateParameters) -> str | None:
+    """Why a consultation does not speak for the plan as it now stands (None: it does).
+    When the plan was amended to go further than its notice said (``widened_at``), only
+    the time the consultation stayed open after that counts, and it must again reach
+    ``consultation_min_days``: residents who answered before were asked about less. A
+    consultation cannot be amended or reopened (people answered it as it was), so one
+    that closed too soon after the widening leaves a new deployment with its own
+    consultation, or an override signed by two people and published."""
+    if widened_at is None or c.closed_at is None:
+        return None
+    since = c.closed_at - max(widened_at, c.opened_at or widened_at)
+    if since >= timedelta(days=params.consultation_min_days):
+        return None
+    return (f"The plan was widened on {_day(widened_at)}, after residents were consulted on "
+            f"a narrower one: the consultation stayed open {_duration(since)} on the widened "
+            f"plan, less than the {params.consultation_min_days} days required. A "
+            "consultation cannot be reopened; consult on the plan as it stands (a new "
+            "deployment), or go ahead only on an override signed by two people.")
 
 
 def watchlist_gate(dossier: DeploymentDossier, params: GateParameters) -> GateResult:

@@ -309,6 +309,10 @@ class DeploymentDossier:
     #: The moment the gates are asked (deadlines are judged against it); None: the start.
     as_of: datetime | None = None
     collective_objections: tuple[CollectiveObjectionFacts, ...] = ()
+    #: When the plan was last amended to go further than its notice said (the notice
+    #: restarted: ``governance.amendments``); None: never. Residents consulted before
+    #: then answered about a narrower plan.
+    plan_widened_at: datetime | None = None
 
 
 def resident_share(events: tuple[EngagementEventFacts, ...] | list[EngagementEventFacts]) -> float:

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from openlfr.governance.amendments import Record, notice_restarted
 from openlfr.governance.lifecycle import DeploymentStatus
 from openlfr.governance.records import (
     AudienceCategory,
@@ -141,7 +142,16 @@ def build_dossier(session: Session, deployment: m.Deployment,
         latest_equity_audit=latest_equity_audit(session, deployment.technology_id, watchlist),
         as_of=now,
         collective_objections=collective_facts(session, deployment.id),
+        plan_widened_at=plan_widened_at(session, deployment.id),
     )
+
+
+def plan_widened_at(session: Session, deployment_id: int) -> datetime | None:
+    """When the deployment's plan was last amended to go further than its notice said
+    (the amendment restarted the notice), or None."""
+    rows = session.execute(select(m.Amendment.made_at, m.Amendment.changes).where(
+        m.Amendment.deployment_id == deployment_id, m.Amendment.record == Record.PLAN.value))
+    return max((made for made, changes in rows if notice_restarted(changes)), default=None)
 
 
 def collective_facts(session: Session,
