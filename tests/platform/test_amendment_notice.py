@@ -373,3 +373,40 @@ def test_a_narrowing_amendment_leaves_the_consultation_standing(scenario: Scenar
     s.object_and_answer()
     amend(s, {"camera_count": 1, "threshold": 0.7})
     assert consultation_gate(s)["passed"]
+
+
+def test_assessment_and_engagement_amendments_are_emailed_too(scenario: Scenario) -> None:
+    """The decision rested on the impact assessment and the engagement log as much as on
+    the plan: a change to either after authorisation reaches the area's subscribers."""
+    s, planner = scenario, scenario.staff["planner"]
+    subscribed(s)
+    s.prepare()
+    ok(s.staff["authoriser"].post(s.url("/authorise")))
+    sections = ok(planner.get(s.url("/assessment")))
+    ok(planner.post(s.url("/amendments"), json={
+        "record": "assessment", "reason": "The ward panel asked for the stop figures.",
+        "sections": {**{k: sections[k] for k in ("area_profile", "risks", "mitigations",
+                                                  "equality_impact")},
+                     "decision": "Proceed for one day only; no second day this year."}}), 201)
+    event = ok(planner.get(s.url("/engagement")))[0]
+    ok(planner.post(s.url("/amendments"), json={
+        "record": "engagement", "event_id": event["id"],
+        "reason": "The residents' meeting was cancelled; it was logged by mistake."}), 201)
+    assessment, engagement = amended_emails(s)
+    assert assessment.subject.startswith(
+        "Impact assessment changed: live facial recognition in Lambeth / Vauxhall")
+    body = " ".join(assessment.body.split())
+    assert "The impact assessment of this live facial recognition deployment has been " \
+        "amended." in body
+    assert "- decision: Proceed for one day only; no second day this year. (was: " in body
+    assert "Why the impact assessment changed: The ward panel asked for the stop figures." \
+        in body
+    assert "notice period runs again" not in body
+    assert engagement.subject.startswith("Engagement log changed: live facial recognition")
+    body = " ".join(engagement.body.split())
+    held_on = event["held_on"]
+    assert (f"- engagement event {event['id']}: none (was: {held_on}, public meeting with "
+            "Vauxhall Tenants' and Residents' Association (residents), 60 people; materials: "
+            "leaflet with benefits and risks)") in body
+    # It withdrew the authorisation (the resident share fell): the e-mail says so.
+    assert "the authorisation it had was withdrawn" in body

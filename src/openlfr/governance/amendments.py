@@ -170,19 +170,36 @@ _FIELD_WORDS = {"camera_count": "cameras", "threshold": "match threshold",
 
 
 def field_words(field: str) -> str:
-    """A plan field as people read it (``camera_count``: "cameras")."""
+    """A field of the record as people read it (``camera_count``: "cameras"; ``event
+    12``: "engagement event 12")."""
+    if field.startswith("event "):
+        return f"engagement {field}"
     return _FIELD_WORDS.get(field, field.replace("_", " "))
 
 
 def value_words(value: Any) -> str:
-    """A value of the plan as people read it: lists joined, thresholds to two places."""
+    """A value of the record as people read it: lists joined, thresholds to two places,
+    an engagement event as one line (``event_words``)."""
     if value is None:
         return "none"
+    if isinstance(value, Mapping):
+        return event_words(value)
     if isinstance(value, list):
         return ", ".join(str(v) for v in value) or "none"
     if isinstance(value, float):
         return f"{value:.2f}"
     return str(value)
+
+
+def event_words(event: Mapping[str, Any]) -> str:
+    """An engagement event (as an amendment records it) in one line: when, how, whom."""
+    def words(key: str) -> str:
+        return str(event.get(key) or "").replace("_", " ")
+    line = f"{words('held_on')}, {words('format')} with {words('met_with')}"
+    line += f" ({words('audience')}), {event.get('attendees', 0)} people"
+    if event.get("materials"):
+        line += f"; materials: {event['materials']}"
+    return line
 
 
 def widening_words(field: str, before: Any, after: Any) -> str:

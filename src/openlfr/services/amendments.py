@@ -132,9 +132,10 @@ def amend_record(p: Platform, actor: Actor, deployment_id: int,
                          "fields": [c["field"] for c in changes],
                          "gate_changes": amendment.gate_changes, "from": status.value,
                          "to": after.value, **details}, now=now)
-        if record is Record.PLAN:
-            notices.queue_deployment_notices(s, p.settings, d, notices.EmailKind.AMENDED,
-                                             now, amendment=amendment)
+        # Every amendment is public and announced: the plan, and the assessment and
+        # engagement log the decision rested on.
+        notices.queue_deployment_notices(s, p.settings, d, notices.EmailKind.AMENDED, now,
+                                         amendment=amendment)
         record_changed_after_completion(
             s, actor, d.id, f"{record_words(record)} amended (version {version})", now)
     p.live.notify(d.id)

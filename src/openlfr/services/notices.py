@@ -29,9 +29,11 @@ from sqlalchemy.orm import Session
 from openlfr import localtime
 from openlfr.audit import append_event
 from openlfr.governance.amendments import (
+    Record,
     field_words,
     notice_restarted,
     plan_changes,
+    record_words,
     value_words,
     widened_by,
 )
@@ -60,7 +62,8 @@ class EmailKind(StrEnum):
     CONFIRMATION = "confirmation"
     NOTICE_PUBLISHED = "notice_published"
     RESCHEDULED = "rescheduled"
-    #: The plan was amended after notice (what changed, why; whether notice restarted).
+    #: The frozen record (plan, impact assessment, engagement log) was amended after
+    #: notice: what changed, why; for the plan, whether the notice restarted.
     AMENDED = "amended"
     CANCELLED = "cancelled"
     #: Authorised or activated despite failed checks (a countersigned override).
@@ -248,12 +251,13 @@ class DateChange:
 
 
 @dataclass(frozen=True)
-class PlanAmended:
-    """A plan amendment as the e-mail tells it: each change as (what, before, after) in
-    words, the published reason, why it widened what the public was told (empty: it did
-    not), whether the notice restarted, whether an authorisation was withdrawn, and
-    whether that stopped the deployment running."""
+class RecordAmended:
+    """An amendment as the e-mail tells it: which record (in words), each change as (what,
+    before, after) in words, the published reason, why it widened what the public was
+    told (empty: it did not), whether the notice restarted, whether an authorisation was
+    withdrawn, and whether that stopped the deployment running."""
 
+    record: str
     changes: list[tuple[str, str, str]]
     reason: str
     widened: list[str]
@@ -262,8 +266,9 @@ class PlanAmended:
     stopped: bool
 
     @classmethod
-    def of(cls, a: m.Amendment) -> PlanAmended:
+    def of(cls, a: m.Amendment) -> RecordAmended:
         return cls(
+            record=record_words(Record(a.record)),
             changes=[(field_words(str(c["field"])), value_words(c["before"]),
                       value_words(c["after"])) for c in plan_changes(a.changes)],
             reason=a.reason, widened=widened_by(a.changes),
@@ -289,8 +294,8 @@ def queue_deployment_notices(s: Session, settings: Settings, d: m.Deployment, ki
                              amendment: m.Amendment | None = None) -> int:
     """Write one e-mail per confirmed subscriber whose area covers ``d`` into the outbox
     (caller's transaction): ``change`` for a reschedule, ``override`` for a deployment
-    going ahead despite failed checks, ``amendment`` for a plan amendment. Returns how
-    many."""
+    going ahead despite failed checks, ``amendment`` for an amendment of the frozen
+    record. Returns how many."""
     portal = _portal()
     borough = portal.deployment_areas(d)[0].code
     # The borough's subscribers and its wards' (a deployment naming no ward may be in any
@@ -301,7 +306,7 @@ def queue_deployment_notices(s: Session, settings: Settings, d: m.Deployment, ki
         m.NoticeSubscription.confirmed_at.is_not(None),
         m.NoticeSubscription.unsubscribed_at.is_(None)).order_by(m.NoticeSubscription.id))
     subscribers = [sub for sub in candidates if portal.reaches(d, sub.area_code)]
-    amended = None if amendment is None else PlanAmended.of(amendment)
+    amended = None if amendment is None else RecordAmended.of(amendment)
     queued = 0
     for sub in subscribers:
         subject, body = _notice_text(settings, d, kind, sub, change, override, amended)
@@ -356,11 +361,13 @@ _RESTARTED_HEADLINE = "Plan widened, notice restarted: live facial recognition"
 def _notice_text(settings: Settings, d: m.Deployment, kind: EmailKind,
                  sub: m.NoticeSubscription, change: DateChange | None,
                  override: m.GateOverride | None,
-                 amended: PlanAmended | None = None) -> tuple[str, str]:
+                 amended: RecordAmended | None = None) -> tuple[str, str]:
     areas = _portal().deployment_areas(d)  # the borough, then the ward if it names one
     where = areas[-1].name
-    headline = (_RESTARTED_HEADLINE if amended is not None and amended.notice_restarted
-                else _HEADLINES[kind])
+    headline = _HEADLINES[kind]
+    if amended is not None:
+        headline = (_RESTARTED_HEADLINE if amended.notice_restarted
+                    else f"{amended.record.capitalize()} changed: live facial recognition")
     subject = f"{headline} in {where}: {d.title}, from {when(d.start_at)}"
     deployment_path = f"/deployments/{d.reference}"
     body = _render(
