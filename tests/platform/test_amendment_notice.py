@@ -78,7 +78,7 @@ def test_why_it_widens_and_when_the_notice_restarts() -> None:
     assert widening_words("threshold", 0.64, 0.6) == \
         "a lower match threshold, which flags more people: 0.60, was 0.64"
     S = DeploymentStatus
-    assert set(RESTART_NOTICE_FROM) == {S.NOTICE_PUBLISHED, S.AUTHORISED, S.ACTIVE}
+    assert set(RESTART_NOTICE_FROM) == {S.NOTICE_PUBLISHED, S.AUTHORISED}
     for status in S:
         assert restarts_notice(status, ["purpose"]) is (status in RESTART_NOTICE_FROM)
         assert restarts_notice(status, []) is False
@@ -207,24 +207,28 @@ def test_an_authorised_deployment_is_sent_back_by_a_widening_amendment(
     assert "offence categories added: immigration offences" in mail.body
 
 
-def test_an_active_deployment_widened_stops_and_must_be_authorised_again(
-        scenario: Scenario) -> None:
-    """As for a changed gate (REAUTHORISE_FROM): an active deployment goes back to
-    notice_published; the notice restarts after its start, so it cannot go ahead again
-    on this notice. It has run, so it is completed, never cancelled."""
+def test_an_active_deployment_widened_stops_and_is_completed(scenario: Scenario) -> None:
+    """A running deployment's notice can never run again in its window: a widening
+    stops it, and it is completed there and then (``status_after``), its watchlist
+    destroyed and its review published; its notice is not restarted."""
     s, staff = scenario, scenario.staff
     subscribed(s)
     s.activate()
     s.clock.advance(hours=1)
     a = amend(s, {"camera_count": 6})
-    assert a["notice_restarted"]
-    assert (a["status_before"], a["status_after"]) == ("active", "notice_published")
-    assert ok(staff["planner"].get(s.url()))["status"] == "notice_published"
+    assert not a["notice_restarted"] and a["notice_widened_by"] == ["more cameras: 6, was 2"]
+    assert (a["status_before"], a["status_after"]) == ("active", "completed")
+    d = ok(staff["planner"].get(s.url()))
+    assert d["status"] == "completed" and d["completed_at"] == d["updated_at"]
+    assert d["authorised_at"] is not None  # the decision it ran under stays
     assert staff["authoriser"].post(s.url("/authorise")).status_code == 409
+    assert staff["operator"].post(s.url("/activate")).status_code == 409
     [mail] = amended_emails(s)
-    assert "It was running: it has stopped." in mail.body
-    assert "more cameras: 6, was 2" in mail.body
-    ok(staff["operator"].post(s.url("/complete")))
+    body = " ".join(mail.body.split())
+    assert "It was running: it has stopped, and is completed." in body
+    assert "more cameras: 6, was 2" in body
+    assert "notice period runs again" not in body
+    assert staff.anon.get(f"/deployments/{s.reference}/review").status_code == 200
 
 
 def test_a_narrowing_amendment_is_emailed_but_does_not_restart_the_notice(

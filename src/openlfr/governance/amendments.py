@@ -8,7 +8,9 @@ authorising again.
 A plan amendment that widens what the public was told (``widens_notice``: a rewritten
 purpose, an offence category added, more cameras, a lower threshold) also restarts the
 notice: the notice period runs again from the amendment, as after a reschedule, and an
-authorised or active deployment goes back to be authorised again on the amended plan.
+authorised deployment goes back to be authorised again on the amended plan. A running
+deployment whose plan is widened, or whose gates an amendment changes, stops: it is
+completed (``status_after``).
 A narrowing change (fewer cameras, a higher threshold, a category removed, a clearer
 title) is published and announced but restarts nothing.
 
@@ -49,15 +51,35 @@ PLAN_AMENDABLE_STATUSES = FROZEN_STATUSES | {_S.NOTICE_PUBLISHED}
 #: Statuses in which a changed gate answer sends the deployment back to notice_published,
 #: to be authorised again. A deployment that has run keeps its status; the amendment and
 #: its gate changes are published and the review regenerated.
-REAUTHORISE_FROM = frozenset({_S.AUTHORISED, _S.ACTIVE})
+REAUTHORISE_FROM = frozenset({_S.AUTHORISED})
+#: Statuses in which a changed gate answer, or a plan widened past its notice, stops the
+#: deployment: it is running, so it is completed there and then (``status_after``).
+STOP_FROM = frozenset({_S.ACTIVE})
 #: Statuses in which a plan amendment that widens what the public was told restarts the
-#: notice (and, from ``REAUTHORISE_FROM``, withdraws the authorisation): every status
-#: the plan may be amended in but those of a deployment that ran and finished, whose
-#: notice can no longer be given in time (it keeps its status, as for a gate change).
-RESTART_NOTICE_FROM = frozenset({_S.NOTICE_PUBLISHED, _S.AUTHORISED, _S.ACTIVE})
+#: notice (and, from ``REAUTHORISE_FROM``, withdraws the authorisation): a deployment
+#: not yet run. One that has started can never be given its notice again in its window.
+RESTART_NOTICE_FROM = frozenset({_S.NOTICE_PUBLISHED, _S.AUTHORISED})
 
 _WORDS = {Record.PLAN: "plan", Record.ASSESSMENT: "impact assessment",
           Record.ENGAGEMENT: "engagement log", Record.CONSULTATION: "consultation"}
+
+
+def status_after(status: DeploymentStatus, record: Record, gates_moved: bool,
+                 widened: bool) -> DeploymentStatus:
+    """Where an amendment leaves a deployment in ``status``. A changed gate answer, or a
+    plan widened past its notice, withdraws an authorisation not yet used (back to
+    ``notice_published``, to be authorised again on the amended record) and stops a
+    running deployment: it is **completed**, not sent back. What it ran under (the
+    decisions, an override signed for it, the alerts and counts its node still has to
+    deliver) stays its record, and a deployment that has run can never be noticed,
+    authorised or run again; a wider plan needs a deployment of its own. Anything else
+    leaves the status as it was."""
+    changes_decision = gates_moved or (record is Record.PLAN and widened)
+    if changes_decision and status in STOP_FROM:
+        return _S.COMPLETED
+    if changes_decision and status in REAUTHORISE_FROM:
+        return _S.NOTICE_PUBLISHED
+    return status
 
 
 def record_words(record: Record) -> str:

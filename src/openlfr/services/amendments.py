@@ -1,17 +1,20 @@
 """Amendments of the frozen record: once a deployment is authorised, its plan, impact
 assessment and engagement log change only here, each change a new version of that
 record with a published reason and what changed. The gates are checked before and after
-on the same clock; when a gate's answer changes, an authorised or active deployment goes
-back to notice_published (its authorisation, and any override in force, withdrawn) and
-must be authorised again. A deployment that has already run keeps its status: the
-amendment, and the gates it moved, are published and its review regenerated.
+on the same clock; when a gate's answer changes, an authorised deployment goes back to
+notice_published (its authorisation, and any override in force, withdrawn) and must be
+authorised again, and an active one stops: it is completed there and then
+(``governance.amendments.status_after``), keeping what it ran under. A deployment that
+has already finished keeps its status: the amendment, and the gates it moved, are
+published and its review regenerated.
 
-The plan is fixed from notice on, so it is amended from notice_published too. Every plan
-amendment is e-mailed to the area's subscribers (before and after, and the reason) in
-the same transaction, and shows in the area's feeds. One that widens what the public was
-told (``governance.amendments.widens_notice``) restarts the notice: the notice period
-runs again from the amendment, overrides asked for or given lapse, and an authorised or
-active deployment goes back to notice_published to be authorised on the amended plan.
+Every amendment is e-mailed to the area's subscribers (before and after, and the
+reason) in the same transaction; plan amendments show in the area's feeds. The plan is
+fixed from notice on, so it is amended from notice_published too. One that widens what
+the public was told (``governance.amendments.widens_notice``) restarts the notice of a
+deployment not yet run: the notice period runs again from the amendment, overrides
+asked for or given lapse, and an authorised deployment goes back to notice_published to
+be authorised on the amended plan.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
 from openlfr.governance.amendments import (
-    REAUTHORISE_FROM,
     WIDENS_KEY,
     Record,
     gate_changes,
@@ -33,6 +35,7 @@ from openlfr.governance.amendments import (
     record_words,
     require_amendable,
     restarts_notice,
+    status_after,
     widened_by,
     widening_words,
     widens_notice,
@@ -49,6 +52,7 @@ from openlfr.services.assessments import (
     set_event,
 )
 from openlfr.services.common import deployment_or_404
+from openlfr.services.deployments import apply_transition
 from openlfr.services.dossier import build_dossier
 from openlfr.services.platform import Actor, Platform
 from openlfr.services.powers import Action, require
@@ -90,7 +94,7 @@ def amend_record(p: Platform, actor: Actor, deployment_id: int,
         moved = gate_changes(before, evaluate_gates(build_dossier(s, d, now), params))
         widened = [c["field"] for c in changes if c.get(WIDENS_KEY)]
         restart = record is Record.PLAN and restarts_notice(status, widened)
-        after = status
+        after = status_after(status, record, bool(moved), bool(widened))
         details: dict[str, Any] = {}
         if restart:
             restarted = notice_restart_change(d.notice_published_at, now)
@@ -98,21 +102,22 @@ def amend_record(p: Platform, actor: Actor, deployment_id: int,
                                            "because": widened_by(changes)}
             changes.append(restarted)
             d.notice_published_at = now
-        if (moved or restart) and status in REAUTHORISE_FROM:
-            after = DeploymentStatus.NOTICE_PUBLISHED
+        if after is DeploymentStatus.NOTICE_PUBLISHED and status is not after:
             details["withdrawn_authorisation"] = {
                 k: v for k, v in d.gate_snapshots.items()
                 if k in (Transition.AUTHORISE.value, Transition.ACTIVATE.value)}
             d.gate_snapshots = {k: v for k, v in d.gate_snapshots.items()
                                 if k not in details["withdrawn_authorisation"]}
             d.status, d.authorised_at = after.value, None
+        elif after is DeploymentStatus.COMPLETED and status is not after:
+            details["stopped"] = "the deployment was running; it is completed"
         if restart:
             # As after a reschedule: what was asked for, or signed, for the plan as
             # noticed does not carry over to a wider one.
             overrides.lapse_in(s, d.id, "the plan was amended to go further than its notice "
                                "said: the notice period runs again, and the deployment must "
                                "be authorised on the amended plan", now)
-        elif after is not status:
+        elif after is DeploymentStatus.NOTICE_PUBLISHED and status is not after:
             overrides.lapse_in(s, d.id, f"the {record_words(record)} was amended and a gate's "
                                "answer changed: the deployment must be authorised again", now)
         version = 1 + (s.scalar(select(func.max(m.Amendment.version)).where(
@@ -136,8 +141,14 @@ def amend_record(p: Platform, actor: Actor, deployment_id: int,
         # engagement log the decision rested on.
         notices.queue_deployment_notices(s, p.settings, d, notices.EmailKind.AMENDED, now,
                                          amendment=amendment)
-        record_changed_after_completion(
-            s, actor, d.id, f"{record_words(record)} amended (version {version})", now)
+        if details.get("stopped"):
+            # It stops as an operator's completion would end it: watchlist destroyed,
+            # review published (with this amendment); it ran under its decisions, and
+            # its overrides stay as they were: it went ahead despite what they name.
+            apply_transition(s, p, actor, d, Transition.COMPLETE, after, None, now)
+        else:
+            record_changed_after_completion(
+                s, actor, d.id, f"{record_words(record)} amended (version {version})", now)
     p.live.notify(d.id)
     return amendment
 

@@ -1,0 +1,133 @@
+"""An amendment that changes a running deployment's gates, or widens its plan, stops it:
+it is completed there and then (``governance.amendments.status_after``), not sent back
+to notice. So what it ran under stays its record (the decisions and the override it went
+ahead on, in every published place), its node can still deliver what it saw while it
+ran, and its record stays frozen. Before, it went back to ``notice_published``: the
+override lapsed and "went ahead despite failed checks" vanished from the records CSV,
+the open data and the feeds, the decisions it ran under were dropped, and the node's
+last alerts and counts were refused (409) and lost."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from figures_helpers import post_counters
+from platform_helpers import START, Scenario, ok
+
+from openlfr.governance.amendments import Record, status_after
+from openlfr.governance.lifecycle import DeploymentStatus
+
+S = DeploymentStatus
+
+
+@pytest.mark.parametrize(("status", "moved", "widened", "after"), [
+    (S.ACTIVE, True, False, S.COMPLETED),
+    (S.ACTIVE, False, True, S.COMPLETED),
+    (S.ACTIVE, False, False, S.ACTIVE),
+    (S.AUTHORISED, True, False, S.NOTICE_PUBLISHED),
+    (S.AUTHORISED, False, True, S.NOTICE_PUBLISHED),
+    (S.NOTICE_PUBLISHED, False, True, S.NOTICE_PUBLISHED),
+    (S.COMPLETED, True, True, S.COMPLETED),
+    (S.REVIEWED, True, True, S.REVIEWED),
+])
+def test_where_an_amendment_leaves_a_deployment(status: S, moved: bool, widened: bool,
+                                                after: S) -> None:
+    assert status_after(status, Record.PLAN, moved, widened) is after
+    # Only the plan widens what the public was told.
+    assert status_after(status, Record.ASSESSMENT, False, widened) is status
+
+
+def _records(s: Scenario) -> dict[str, dict[str, str]]:
+    text = s.staff.anon.get("/transparency/records.csv").text
+    return {r["reference"]: r for r in csv.DictReader(io.StringIO(text))}
+
+
+def _open_data_total(s: Scenario) -> dict[str, str]:
+    rows = csv.DictReader(io.StringIO(s.staff.anon.get("/transparency.csv").text))
+    return next(r for r in rows if r["deployment"] == s.reference and r["month"] == "total")
+
+
+def _went_ahead_on_an_override(s: Scenario) -> Any:
+    """Authorised despite an unanswered objection (two signatures), activated, and seen
+    300 faces pass."""
+    s.prepare()
+    s.late_objection()
+    s.override("authorise")
+    s.clock.now = START
+    ok(s.staff["operator"].post(s.url("/activate")))
+    node = s.staff.node(s.deployment_id)
+    post_counters(s, node, "b1", 900, 300)
+    return node
+
+
+def test_the_override_it_ran_under_stays_on_every_record(scenario: Scenario) -> None:
+    s, planner = scenario, scenario.staff["planner"]
+    _went_ahead_on_an_override(s)
+    before = ok(s.staff.anon.get(f"/api/public/deployments/{s.reference}"))
+    assert before["went_ahead_despite"] == ["consultation_and_objections"]
+    s.clock.now = START + timedelta(hours=2)
+    residents = next(e for e in ok(planner.get(s.url("/engagement")))
+                     if e["audience"] == "residents")
+    amended = ok(planner.post(s.url("/amendments"), json={
+        "record": "engagement", "event_id": residents["id"],
+        "reason": "The residents' meeting was logged twice by mistake; removing it."}), 201)
+    assert (amended["status_before"], amended["status_after"]) == ("active", "completed")
+
+    public = ok(s.staff.anon.get(f"/api/public/deployments/{s.reference}"))
+    assert public["went_ahead_despite"] == ["consultation_and_objections"]
+    assert "despite" in public["status_text"]
+    assert [d["basis"] for d in public["gate_decisions"]] == \
+        [d["basis"] for d in before["gate_decisions"]] == ["authorise", "activate"]
+    assert [o["status"] for o in public["overrides"]] == ["in_force"]
+    row = _records(s)[s.reference]
+    assert (row["gates_overridden"], row["tracks"]) == ("1", "300")
+    assert _open_data_total(s)["authorised_despite_failed_checks"] == "1"
+    assert "despite" in s.staff.anon.get("/areas/lambeth/deployments.ics").text
+
+
+def test_the_node_delivers_what_it_saw_before_the_amendment(scenario: Scenario) -> None:
+    s, staff = scenario, scenario.staff
+    s.activate()
+    node = staff.node(s.deployment_id)
+    base = f"/api/node/deployments/{s.deployment_id}"
+    entry_id = ok(node.get(f"{base}/watchlist"))["entries"][0]["entry_id"]
+    seen_at = START + timedelta(hours=1)
+    s.clock.now = seen_at + timedelta(minutes=1)
+    a = ok(staff["planner"].post(s.url("/amendments"), json={
+        "record": "plan", "reason": "The vendor advised a lower threshold for poor light.",
+        "changes": {"threshold": 0.62}}), 201)
+    assert a["status_after"] == "completed"
+    # The node's outbox delivers, a minute late, what it saw before the amendment.
+    s.clock.now = seen_at + timedelta(minutes=2)
+    ok(node.post(f"{base}/alerts", json={
+        "alert_uid": "seen-while-active", "occurred_at": seen_at.isoformat(), "camera": "c",
+        "track_id": "1", "score": 0.7, "entry_id": entry_id,
+        "entry_category": "wanted_for_arrest"}), 201)  # as the node sends it
+    ok(node.post(f"{base}/counters", json={
+        "batch_id": "batch-last", "faces_seen": 500, "tracks": 80,
+        "period_start": (seen_at - timedelta(seconds=10)).isoformat(),
+        "period_end": seen_at.isoformat()}), 201)
+    # What it would claim to have seen after the stop is refused.
+    late = node.post(f"{base}/alerts", json={
+        "alert_uid": "after-the-stop", "camera": "c", "track_id": "2", "score": 0.7,
+        "occurred_at": (seen_at + timedelta(minutes=2)).isoformat(), "entry_id": entry_id,
+        "entry_category": "wanted_for_arrest"})
+    assert late.status_code in (409, 422), late.text
+
+
+def test_the_record_stays_frozen_after_the_stop(scenario: Scenario) -> None:
+    """The powers reviewer's route: amend once, then rewrite the record directly."""
+    s, planner = scenario, scenario.staff["planner"]
+    s.activate()
+    events = ok(planner.get(s.url("/engagement")))
+    ok(planner.post(s.url("/amendments"), json={
+        "record": "engagement", "event_id": events[0]["id"],
+        "reason": "The meeting was logged against the wrong deployment."}), 201)
+    assert planner.delete(s.url(f"/engagement/{events[1]['id']}")).status_code == 409
+    assert planner.put(s.url("/assessment"), json={
+        "area_profile": "x" * 300, "risks": "y" * 300, "mitigations": "z" * 300,
+        "equality_impact": "w" * 300, "decision": "v" * 100}).status_code == 409
