@@ -231,7 +231,10 @@ def summaries_by_phase(p: Platform) -> dict[portal.Phase, list[PublicSummary]]:
     return grouped
 
 
-def _feedback(f: m.Feedback, now: datetime) -> PublicFeedback:
+def feedback_as_published(f: m.Feedback, now: datetime) -> PublicFeedback:
+    """One item of feedback as the public sees it, on every page, feed and review: the
+    one rule for what is withheld (a redress request's words and answer, text hidden for
+    abuse, and always the contact)."""
     hidden = f.hidden_for_abuse
     private = FeedbackKind(f.kind) in PRIVATE_KINDS
     withheld = hidden or private
@@ -276,7 +279,7 @@ def public_deployment(p: Platform, reference: str) -> PublicDeployment:
             consultation_results=(results_in(s, c, p.settings.gate_parameters())
                                   if c is not None
                                   and c.status == ConsultationStatus.CLOSED.value else None),
-            feedback=[_feedback(f, now) for f in feedback_in(s, d.id)],
+            feedback=[feedback_as_published(f, now) for f in feedback_in(s, d.id)],
             comments=comments, watchlist_by_category=category_counts_in(s, d.id),
             second_opinion=s.scalar(select(m.Watchlist.reference_model).where(
                 m.Watchlist.deployment_id == d.id)),
@@ -297,7 +300,7 @@ def public_feedback_item(p: Platform, feedback_id: int) -> PublicFeedback:
         if f is None or d is None:
             raise NotFound(f"no feedback {feedback_id}")
         public_row_in(s, d.reference)  # published deployments only
-        return _feedback(f, p.clock())
+        return feedback_as_published(f, p.clock())
 
 
 def public_deployments_in_area(p: Platform, code: str) -> tuple[portal.NoticeArea,

@@ -225,7 +225,8 @@ def review_pdf(content: Mapping[str, Any], version: int, generated_at: datetime,
         late = " (answered late)" if item.get("answered_late") else ""
         doc.paragraph(f"{item['kind'].replace('_', ' ').capitalize()}, "
                       f"{_day(item['submitted_at'])}: {_feedback_text(item)}", size=9)
-        doc.paragraph(f"Answer, {_day(item['answered_at'])}{late}: {item['answer']}", size=9)
+        doc.paragraph(f"Answer, {_day(item['answered_at'])}{late}: {_answer_text(item)}",
+                      size=9)
     if fb["awaiting_answer"]:
         doc.heading("Awaiting an answer")
         for item in fb["awaiting_answer"]:
@@ -265,10 +266,26 @@ def review_pdf(content: Mapping[str, Any], version: int, generated_at: datetime,
 
 
 def _feedback_text(item: Mapping[str, Any]) -> str:
-    if not item.get("hidden_for_abuse"):
-        return str(item["text"])
-    reason = item.get("moderation_reason")
-    return f"(text withheld for abuse: {reason})" if reason else "(text withheld for abuse)"
+    """An item's words as published: the content comes through ``reports.review_versions``,
+    which withholds (None) what the public read model withholds; say why here."""
+    if item.get("hidden_for_abuse"):
+        reason = item.get("moderation_reason")
+        return f"(text withheld for abuse: {reason})" if reason else "(text withheld for abuse)"
+    if item.get("private"):
+        return ("(a request for redress from someone alerted or stopped; its text stays with "
+                "staff and oversight)")
+    if item.get("text") is None:
+        return "(text withheld)"
+    return str(item["text"])
+
+
+def _answer_text(item: Mapping[str, Any]) -> str:
+    """An answer as published: a private item's goes to the person who asked alone."""
+    outcome = item.get("outcome")
+    said = (f"{outcome.replace('_', ' ').capitalize()}. " if outcome else "")
+    if item.get("answer") is None:
+        return said + "sent privately to the person who asked."
+    return said + str(item["answer"])
 
 
 def review_pending_pdf(reference: str, title: str, status: str) -> bytes:

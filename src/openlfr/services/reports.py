@@ -7,7 +7,10 @@ the gate history (the gates as they stood at authorisation and activation), over
 and oversight comments. When the record changes after completion (a late adjudication or
 outcome, alerts or counts the node delivers late, an oversight comment, the oversight
 review's summary) a new version is generated with the reason, and an audit event; old
-versions stay published.
+versions stay published. Feedback is stored as the public read model shows it
+(``public_view``: a redress request's words and answer, and text hidden for abuse, are
+withheld), and every version is read through that rule as it stands now
+(``review_versions``): text hidden after a version was stored is withheld from it too.
 
 The annual report sums the same figures over a date range, per area and per month.
 """
@@ -17,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -25,9 +28,8 @@ from sqlalchemy.orm import Session
 from openlfr.audit import append_event
 from openlfr.governance.errors import InvalidInput
 from openlfr.governance.lifecycle import DeploymentStatus
-from openlfr.governance.records import KINDS_NEEDING_ANSWER, FeedbackKind
+from openlfr.governance.records import FeedbackKind
 from openlfr.services.common import deployment_or_404
-from openlfr.services.dossier import feedback_fact
 from openlfr.services.figures import (
     Cell,
     DeploymentFigures,
@@ -46,8 +48,13 @@ from openlfr.services.overrides import went_ahead_despite
 from openlfr.services.platform import Actor, Platform
 from openlfr.storage import models as m
 
-#: The layout of a review's stored content; bump when it changes.
-REVIEW_FORMAT = 1
+if TYPE_CHECKING:
+    from openlfr.services.public_view import PublicFeedback
+
+#: The layout of a review's stored content; bump when it changes. 2: each item of
+#: feedback carries its ``id``, whether it is ``private`` and, once answered, its
+#: ``outcome``; a private item's text and answer are stored as None.
+REVIEW_FORMAT = 2
 
 #: Statuses in which a deployment has a published review.
 REVIEWED_STATUSES = frozenset({DeploymentStatus.COMPLETED, DeploymentStatus.REVIEWED})
@@ -60,33 +67,84 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
+def _public_feedback(f: m.Feedback, now: datetime) -> PublicFeedback:
+    """One item as the public read model shows it: the one rule for what is withheld."""
+    # public_view reads consultations, which call this module: imported when used.
+    from openlfr.services.public_view import feedback_as_published
+
+    return feedback_as_published(f, now)
+
+
+def _feedback_item(f: PublicFeedback) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": f.id, "kind": f.kind, "submitted_at": _iso(f.submitted_at), "text": f.text,
+        "private": f.private, "hidden_for_abuse": f.hidden_for_abuse,
+        "moderation_reason": f.moderation_reason, "answer_due_at": _iso(f.answer_due_at)}
+    if f.answered_at is not None:
+        item.update(answer=f.answer, outcome=f.outcome, answered_at=_iso(f.answered_at),
+                    answered_late=f.answered_at > f.answer_due_at)
+    return item
+
+
 def _feedback_content(session: Session, deployment_id: int, now: datetime) -> dict[str, Any]:
-    """Feedback as the public sees it (never contact details), split into answered,
+    """Feedback as the public sees it (``public_view``: never contact details, nor a
+    redress request's words or answer, nor text hidden for abuse), split into answered,
     awaiting an answer, and needing none (support)."""
     rows = session.scalars(select(m.Feedback).where(m.Feedback.deployment_id == deployment_id)
                            .order_by(m.Feedback.submitted_at, m.Feedback.id))
-    needing = {k.value for k in KINDS_NEEDING_ANSWER}
     answered: list[dict[str, Any]] = []
     awaiting: list[dict[str, Any]] = []
     no_answer_needed: list[dict[str, Any]] = []
     by_kind: dict[str, int] = {k.value: 0 for k in FeedbackKind}
-    for f in rows:
+    for f in (_public_feedback(row, now) for row in rows):
         by_kind[f.kind] = by_kind.get(f.kind, 0) + 1
-        item: dict[str, Any] = {
-            "kind": f.kind, "submitted_at": _iso(f.submitted_at),
-            "text": None if f.hidden_for_abuse else f.text,
-            "hidden_for_abuse": f.hidden_for_abuse,
-            "moderation_reason": f.moderation_reason if f.hidden_for_abuse else None,
-            "answer_due_at": _iso(f.answer_due_at)}
+        item = _feedback_item(f)
         if f.answered_at is not None:
-            answered.append({**item, "answer": f.answer, "answered_at": _iso(f.answered_at),
-                             "answered_late": f.answered_at > f.answer_due_at})
-        elif f.kind in needing:
-            awaiting.append({**item, "overdue": feedback_fact(f).overdue(now)})
+            answered.append(item)
+        elif f.needs_answer:
+            awaiting.append({**item, "overdue": f.overdue})
         else:
             no_answer_needed.append(item)
     return {"by_kind": by_kind, "answered": answered, "awaiting_answer": awaiting,
             "no_answer_needed": no_answer_needed}
+
+
+def _withheld_now(item: Mapping[str, Any], now_shown: list[PublicFeedback]) -> dict[str, Any]:
+    """A stored item with what the public read model withholds today withheld: the rule
+    decided ``now_shown`` (the item as it is published now; several where a version stored
+    before items carried their id matches more than one). What any of them withholds is
+    withheld, and so are the words of an item the record no longer holds."""
+    shown = dict(item)
+    if not now_shown or any(f.text is None for f in now_shown):
+        shown["text"] = None
+    if "answer" in shown and (not now_shown or any(f.answer is None for f in now_shown)):
+        shown["answer"] = None
+    shown["private"] = bool(shown.get("private")) or any(f.private for f in now_shown)
+    hidden = [f for f in now_shown if f.hidden_for_abuse]
+    if hidden:
+        shown.update(hidden_for_abuse=True, moderation_reason=hidden[0].moderation_reason)
+    return shown
+
+
+def _as_published_now(content: Mapping[str, Any], rows: list[m.Feedback],
+                      now: datetime) -> dict[str, Any]:
+    """A stored version's content with its feedback read through today's rule. Figures and
+    everything else stay as stored."""
+    shown = [_public_feedback(f, now) for f in rows]
+    by_id = {f.id: f for f in shown}
+    by_filing: dict[tuple[str, str | None], list[PublicFeedback]] = {}
+    for f in shown:  # versions stored before items carried their id
+        by_filing.setdefault((f.kind, _iso(f.submitted_at)), []).append(f)
+
+    def now_shown(item: Mapping[str, Any]) -> list[PublicFeedback]:
+        if item.get("id") in by_id:
+            return [by_id[item["id"]]]
+        return by_filing.get((item["kind"], item.get("submitted_at")), [])
+
+    feedback = dict(content["feedback"])
+    for part in ("answered", "awaiting_answer", "no_answer_needed"):
+        feedback[part] = [_withheld_now(item, now_shown(item)) for item in feedback.get(part, [])]
+    return {**content, "feedback": feedback}
 
 
 def _gate_history(d: m.Deployment) -> list[dict[str, Any]]:
@@ -168,12 +226,30 @@ def record_changed_after_completion(session: Session, actor: Actor, deployment_i
     return generate_review_in(session, actor, d, reason, now)
 
 
-def review_versions(p: Platform, deployment_id: int) -> list[m.DeploymentReview]:
-    """Every version of a deployment's review, newest first."""
+@dataclass(frozen=True)
+class PublishedReview:
+    """One version of a review as it is published now: as stored, except that what the
+    public read model withholds today is withheld from it too (text hidden for abuse after
+    it was generated; a redress request's words, in a version stored before the review
+    withheld them)."""
+
+    version: int
+    reason: str
+    generated_at: datetime
+    content: dict[str, Any]
+
+
+def review_versions(p: Platform, deployment_id: int) -> list[PublishedReview]:
+    """Every version of a deployment's review as published now, newest first."""
+    now = p.clock()
     with p.sessions() as s:
-        return list(s.scalars(select(m.DeploymentReview).where(
+        stored = list(s.scalars(select(m.DeploymentReview).where(
             m.DeploymentReview.deployment_id == deployment_id)
             .order_by(m.DeploymentReview.version.desc())))
+        rows = list(s.scalars(select(m.Feedback).where(
+            m.Feedback.deployment_id == deployment_id)))
+        return [PublishedReview(r.version, r.reason, r.generated_at,
+                                _as_published_now(r.content, rows, now)) for r in stored]
 
 
 # --- the annual report ------------------------------------------------------------------------

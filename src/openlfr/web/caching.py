@@ -10,7 +10,8 @@ answer older than what was committed before it came.
 A pure ASGI middleware, so that streams pass through unbuffered. Only answers that cannot
 depend on who asks are kept: no session cookie, API key or Authorization header in the
 request, a 200 with no Set-Cookie and no ``no-store`` or ``private``, a path that is not private
-(``security.is_private``).
+(``security.is_private``: staff pages, the non-public API, and the private links, such as the
+author's page and the thank-you page that gives it, which answer one person alone).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """What every response and every unsafe request passes through, whatever the route:
-security headers on every response, ``no-store`` wherever personal data may be shown,
-and the Origin check on cookie-authenticated API calls that change something.
+security headers on every response, ``no-store`` wherever personal data or a private
+link may be shown (``is_private``; the public cache keeps none of those either), and the
+Origin check on cookie-authenticated API calls that change something.
 
 A pure ASGI middleware (not Starlette's BaseHTTPMiddleware), so that the console's
 server-sent event streams pass through unbuffered.
@@ -9,6 +10,7 @@ server-sent event streams pass through unbuffered.
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -38,12 +40,19 @@ SECURITY_HEADERS = {
 #: kept by a browser's or a proxy's cache.
 PRIVATE_PREFIXES = ("/staff", "/api/")
 PUBLIC_API_PREFIX = "/api/public/"
+#: Paths anyone may open but that answer one person alone, by the key in the address: the
+#: author's private page (their item, a redress request's words, the answer; page and
+#: API) and the thank-you page that hands them its link.
+PRIVATE_LINKS = re.compile(r"(/api/public)?/feedback/[^/]+/yours(/.*)?"
+                           r"|/deployments/[^/]+/feedback/thanks/?")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def is_private(path: str) -> bool:
-    """Whether answers on ``path`` may hold personal data (so are never cached)."""
-    return path.startswith(PRIVATE_PREFIXES) and not path.startswith(PUBLIC_API_PREFIX)
+    """Whether answers on ``path`` may hold personal data, or a private link: never kept
+    by a browser's or a proxy's cache (``no-store``) nor by the public cache."""
+    return ((path.startswith(PRIVATE_PREFIXES) and not path.startswith(PUBLIC_API_PREFIX))
+            or PRIVATE_LINKS.fullmatch(path) is not None)
 
 
 def foreign_origin(headers: Headers, public_url: str) -> str | None:
