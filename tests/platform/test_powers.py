@@ -97,6 +97,8 @@ def test_every_api_route_answers_every_role_as_the_powers_table_says(
 #: session (``..._in``), private helpers and the powers module itself are not use cases.
 USE_CASES: dict[str, Action] = {
     "alerts.adjudicate_alert": Action.ALERT_DECIDE,
+    "assessments.redact_evidence": Action.ENGAGEMENT_WRITE,
+    "collective.hide_collective_text": Action.FEEDBACK_MODERATE,
     "alerts.alert_image": Action.ALERT_PHOTO_READ,
     "alerts.deployment_figures": Action.FIGURES_READ,
     "alerts.list_alerts": Action.ALERT_READ,

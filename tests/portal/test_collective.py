@@ -80,6 +80,10 @@ def test_a_standing_objection_attaches_to_the_next_deployment_proposed(
         "act": "start", "text": "No live facial recognition in Hackney, planned or not.",
         "email": "resident@example.org"})
     assert r.status_code == 200 and 'data-test="signature-sent"' in r.text
+    # Public only once its starter confirms: nobody's words go out unvouched for.
+    assert ok(s.staff.anon.get("/api/public/areas/hackney/collective-objections")) == []
+    [link] = _confirm_links(s, "resident@example.org")
+    s.staff.anon.post(link)
     [standing] = ok(s.staff.anon.get("/api/public/areas/hackney/collective-objections"))
     assert standing["deployment"] is None
     assert 'data-test="standing"' in s.staff.anon.get("/areas/hackney/objections").text

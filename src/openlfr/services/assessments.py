@@ -4,18 +4,27 @@ Both freeze when the deployment is authorised: after that they change only by a 
 amendment (``services.amendments``). An engagement event must be dated between the
 deployment's first draft (less ``engagement_window_days``) and its authorisation, never
 in the future; it names the body or group met and may carry evidence (a link, or a PDF
-uploaded here), which is published."""
+uploaded here), which is published.
+
+One thing changes at any status without an amendment: the PDF evidence, for the privacy of
+the people in it (a residents' sign-in sheet). A planner may replace it by a redacted copy
+or remove it, with a published reason (``redact_evidence``); nothing else of the event
+changes, so neither do the gates."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
 from openlfr.governance.amendments import Record, engagement_date_problem, require_open
+from openlfr.governance.answers import MIN_ANSWER_CHARS, says_something
 from openlfr.governance.cia import (
     TYPED_SECTIONS,
     CiaFinding,
@@ -34,7 +43,7 @@ from openlfr.services.dossier import (
 )
 from openlfr.services.platform import Actor, Platform
 from openlfr.services.powers import Action, require
-from openlfr.services.schemas import EngagementEventIn, ImpactAssessmentIn
+from openlfr.services.schemas import EngagementEventIn, ImpactAssessmentIn, Reason
 from openlfr.storage import models as m
 
 
@@ -265,8 +274,9 @@ def check_pdf(p: Platform, evidence: Evidence) -> None:
 def attach_evidence(p: Platform, actor: Actor, deployment_id: int, event_id: int,
                     evidence: Evidence) -> m.EngagementEvent:
     """Attach a PDF (minutes, a sign-in sheet) to an event as its published evidence,
-    replacing any earlier one. Refused once the log is frozen, and for anything that is
-    not a PDF or is too large."""
+    replacing any earlier one. Refused once the log is frozen (then only a redacted copy
+    may replace it: ``redact_evidence``), and for anything that is not a PDF or is too
+    large."""
     require(actor, Action.ENGAGEMENT_WRITE)
     check_pdf(p, evidence)
     now = p.clock()
@@ -278,4 +288,66 @@ def attach_evidence(p: Platform, actor: Actor, deployment_id: int, event_id: int
         append_event(s, actor=actor.audit_name, action="engagement.evidence_attached",
                      subject_type="deployment", subject_id=deployment_id,
                      details={"event_id": e.id, "bytes": len(evidence.content)}, now=now)
+    return e
+
+
+class EvidenceRedaction(StrEnum):
+    """What became of an event's PDF evidence for privacy (published with the reason)."""
+
+    #: Replaced by a redacted copy.
+    REDACTED = "redacted"
+    #: Taken down: the event keeps everything else it says.
+    REMOVED = "removed"
+
+
+def redaction_reason_problem(reason: str) -> str | None:
+    """Why ``reason`` cannot explain a redaction (None: it can): the test of substance every
+    published reason passes (``governance.answers.says_something``)."""
+    try:
+        TypeAdapter(Reason).validate_python(reason)
+    except ValidationError as exc:
+        return exc.errors()[0]["msg"]
+    if not says_something(reason):
+        return (f"say what personal details the evidence held and why it changes, in at "
+                f"least {MIN_ANSWER_CHARS} characters besides acknowledgements; the reason "
+                "is published with the event")
+    return None
+
+
+def redact_evidence(p: Platform, actor: Actor, deployment_id: int, event_id: int,
+                    reason: str, redacted: Evidence | None) -> m.EngagementEvent:
+    """Replace an event's published PDF by a redacted copy (``redacted``), or remove it
+    (None), for the privacy of the people in it, with a reason published with the event.
+    Allowed at any status, the frozen log included: it changes what is shown of people,
+    not what the log claims (the date, format, audience, body met and attendees stay as
+    they were, and so do the gates). An audit event keeps the reason and the SHA-256 of
+    the PDF before and after."""
+    require(actor, Action.ENGAGEMENT_WRITE)
+    reason = reason.strip()
+    problem = redaction_reason_problem(reason)
+    if problem is not None:
+        raise InvalidInput("reason", problem)
+    if redacted is not None:
+        check_pdf(p, redacted)
+    now = p.clock()
+    with p.sessions.begin() as s:
+        deployment_or_404(s, deployment_id, lock=True)
+        e = event_of(s, deployment_id, event_id)
+        if e.evidence_pdf is None:
+            raise Conflict(f"engagement event {event_id} has no PDF evidence to redact or "
+                           "remove")
+        before = hashlib.sha256(e.evidence_pdf).hexdigest()
+        what = EvidenceRedaction.REMOVED if redacted is None else EvidenceRedaction.REDACTED
+        if redacted is None:
+            e.evidence_pdf, e.evidence_filename = None, None
+        else:
+            e.evidence_pdf = redacted.content
+            e.evidence_filename = redacted.filename[:200]
+        e.evidence_redaction, e.evidence_redaction_reason = what.value, reason
+        e.evidence_redacted_at, e.evidence_redacted_by = now, actor.audit_name
+        append_event(s, actor=actor.audit_name, action=f"engagement.evidence_{what.value}",
+                     subject_type="deployment", subject_id=deployment_id,
+                     details={"event_id": e.id, "reason": reason, "previous_sha256": before,
+                              "sha256": hashlib.sha256(redacted.content).hexdigest()
+                              if redacted is not None else None}, now=now)
     return e

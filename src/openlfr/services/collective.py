@@ -4,7 +4,13 @@ while a deployment in the area is open to objections attaches to it; otherwise i
 and attaches to the next deployment proposed there. Past the threshold of confirmed
 signatures (``collective_objection_threshold``) the deployment cannot be authorised until
 the oversight board has held a hearing and published its record (the consultation gate,
-``governance.gates``)."""
+``governance.gates``).
+
+Its words are published only once its starter has confirmed their own signature (the
+first; nobody else's words go out in their name, nor can anyone co-sign before), and staff
+with the power to moderate feedback may withhold them for abuse, as feedback's are
+(``governance.answers.moderation_problem``): the reason is published in their place, and
+the objection, its signatures and its hearing requirement stay."""
 
 from __future__ import annotations
 
@@ -17,13 +23,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
+from openlfr.governance.answers import moderation_problem
 from openlfr.governance.areas import UnknownArea
 from openlfr.governance.errors import InvalidInput, NotFound
 from openlfr.governance.lifecycle import DeploymentStatus
 from openlfr.services.notices import CONFIRMATION_RESEND_INTERVAL, EmailKind, valid_address
 from openlfr.services.platform import PUBLIC_ACTOR, Actor, Platform
 from openlfr.services.powers import Action, require
-from openlfr.services.schemas import CollectiveObjectionIn, FollowIn, HearingIn
+from openlfr.services.schemas import CollectiveObjectionIn, FollowIn, HearingIn, ModerationIn
 from openlfr.settings import Settings, new_token
 from openlfr.storage import models as m
 
@@ -33,12 +40,14 @@ OPEN_TO_OBJECTIONS = frozenset({DeploymentStatus.PROPOSED, DeploymentStatus.NOTI
 
 @dataclass(frozen=True)
 class PublicCollective:
-    """A collective objection as the public sees it: never who signed."""
+    """A collective objection as the public sees it: never who signed; its text None when
+    withheld for abuse (``moderation_reason`` says why). Staff get the same shape with the
+    text kept, and those not yet published (``published_at`` None)."""
 
     id: int
     area_code: str
     area_name: str
-    text: str
+    text: str | None
     created_at: datetime
     deployment_reference: str | None
     deployment_title: str | None
@@ -46,6 +55,10 @@ class PublicCollective:
     threshold: int
     hearing_held_on: date | None
     hearing_record: str | None
+    published_at: datetime | None = None
+    hidden_for_abuse: bool = False
+    moderation_reason: str | None = None
+    moderated_at: datetime | None = None
 
     @property
     def needs_hearing(self) -> bool:
@@ -55,6 +68,12 @@ class PublicCollective:
     def standing(self) -> bool:
         """Filed where no deployment was open to objections: waits for the next one."""
         return self.deployment_reference is None
+
+    @property
+    def signable(self) -> bool:
+        """Anyone may co-sign it: once published (its words withheld for abuse or not:
+        moderation never stops residents objecting together)."""
+        return self.published_at is not None
 
 
 def _portal() -> ModuleType:
@@ -87,7 +106,8 @@ def _open_deployment(s: Session, area_code: str) -> m.Deployment | None:
 def file_collective(p: Platform, actor: Actor, area: str, data: CollectiveObjectionIn,
                     client: str | None = None) -> m.CollectiveObjection:
     """Start a collective objection in an area (a gazetteer code or name); the person who
-    starts it signs it first (a confirmation e-mail goes to their address)."""
+    starts it signs it first (a confirmation e-mail goes to their address). It is published,
+    and can be co-signed, once they confirm (``confirm_signature``)."""
     require(actor, Action.COLLECTIVE_OBJECT)
     address = valid_address(data.email)
     p.rate_limits.hit(Action.COLLECTIVE_OBJECT, client)
@@ -107,14 +127,18 @@ def file_collective(p: Platform, actor: Actor, area: str, data: CollectiveObject
                      subject_type="collective_objection", subject_id=o.id,
                      details={"area": place.code,
                               "deployment_id": d.id if d is not None else None}, now=now)
-        _signature(s, p.settings, o, address, now)
+        _signature(s, p.settings, o, address, now, starter=True)
     return o
 
 
 def sign(p: Platform, actor: Actor, objection_id: int, data: FollowIn,
          client: str | None = None) -> None:
     """Co-sign: a confirmation e-mail goes to the address; the signature counts once its
-    link is used. Signing again never reveals whether the address signed before."""
+    link is used. Signing again never reveals whether the address signed before. Only a
+    published objection can be co-signed (NotFound before its starter confirms). One whose
+    text was withheld for abuse can still be: withholding words must never stop residents
+    objecting together (a force could otherwise hold an objection under the threshold by
+    moderating it), and its e-mail carries the published reason instead of the words."""
     require(actor, Action.COLLECTIVE_OBJECT)
     address = valid_address(data.email)
     p.rate_limits.hit(Action.COLLECTIVE_OBJECT, client)
@@ -122,7 +146,7 @@ def sign(p: Platform, actor: Actor, objection_id: int, data: FollowIn,
     try:
         with p.sessions.begin() as s:
             o = s.get(m.CollectiveObjection, objection_id)
-            if o is None:
+            if o is None or o.published_at is None:
                 raise NotFound(f"no collective objection {objection_id}")
             _signature(s, p.settings, o, address, now)
     except IntegrityError:  # the same address twice at once: one row won
@@ -130,7 +154,7 @@ def sign(p: Platform, actor: Actor, objection_id: int, data: FollowIn,
 
 
 def _signature(s: Session, settings: Settings, o: m.CollectiveObjection, address: str,
-               now: datetime) -> None:
+               now: datetime, starter: bool = False) -> None:
     row = s.scalar(select(m.CollectiveSignature).where(
         m.CollectiveSignature.objection_id == o.id, m.CollectiveSignature.email == address))
     if row is not None and (row.confirmed_at is not None
@@ -146,7 +170,11 @@ def _signature(s: Session, settings: Settings, o: m.CollectiveObjection, address
     area = _portal().notice_area_name(settings, o.area_code)
     body = "\n".join([
         f"Someone, hopefully you, asked to sign a collective objection to live facial "
-        f"recognition in {area}:", "", o.text, "",
+        f"recognition in {area}:", "",
+        (f"(Its text was withheld for abuse: {o.moderation_reason})" if o.hidden_for_abuse
+         else o.text), "",
+        *(["You started it: it is published, and others can sign it, once you confirm.",
+           ""] if starter else []),
         "Your signature counts once you confirm it; your name and address are never "
         "published, only how many people signed. One signature per e-mail address.", "",
         "To confirm, open this link and press the button:", confirm_url(settings, row.token),
@@ -167,7 +195,8 @@ def signature_by_token(p: Platform, token: str) -> m.CollectiveSignature:
 
 
 def confirm_signature(p: Platform, token: str) -> m.CollectiveSignature:
-    """Count the signature (the link in the confirmation e-mail). Twice changes nothing."""
+    """Count the signature (the link in the confirmation e-mail). Twice changes nothing.
+    The starter's (the objection's first signature) publishes the objection."""
     now = p.clock()
     with p.sessions.begin() as s:
         row = s.scalar(select(m.CollectiveSignature).where(
@@ -180,7 +209,20 @@ def confirm_signature(p: Platform, token: str) -> m.CollectiveSignature:
             append_event(s, actor=PUBLIC_ACTOR.audit_name, action="collective_objection.signed",
                          subject_type="collective_objection", subject_id=row.objection_id,
                          details={}, now=now)
+            o = s.get(m.CollectiveObjection, row.objection_id, with_for_update=True)
+            if o is not None and o.published_at is None and row.id == _starter_id(s, o.id):
+                o.published_at = now
+                append_event(s, actor=PUBLIC_ACTOR.audit_name,
+                             action="collective_objection.published",
+                             subject_type="collective_objection", subject_id=o.id,
+                             details={"area": o.area_code}, now=now)
     return row
+
+
+def _starter_id(s: Session, objection_id: int) -> int | None:
+    """The starter's signature: the first, made with the objection in one transaction."""
+    return s.scalar(select(func.min(m.CollectiveSignature.id)).where(
+        m.CollectiveSignature.objection_id == objection_id))
 
 
 def attach_standing(s: Session, d: m.Deployment, now: datetime) -> int:
@@ -217,42 +259,78 @@ def record_hearing(p: Platform, actor: Actor, objection_id: int,
     return o
 
 
-def _public(s: Session, p: Platform, o: m.CollectiveObjection) -> PublicCollective:
+def hide_collective_text(p: Platform, actor: Actor, objection_id: int,
+                         data: ModerationIn) -> PublicCollective:
+    """Withhold a collective objection's abusive text from the public, with a reason that
+    says what makes it abusive (the rule and the power feedback's moderation uses:
+    ``governance.answers.moderation_problem``, ``feedback.moderate``; the reason is
+    published in its place). Only the text is withheld: the objection, its signatures, its
+    count, its hearing requirement and co-signing stay. Returns it as staff see it."""
+    require(actor, Action.FEEDBACK_MODERATE)
+    problem = moderation_problem(data.reason)
+    if problem is not None:
+        raise InvalidInput(*problem)
+    now = p.clock()
+    with p.sessions.begin() as s:
+        o = s.get(m.CollectiveObjection, objection_id, with_for_update=True)
+        if o is None:
+            raise NotFound(f"no collective objection {objection_id}")
+        o.hidden_for_abuse, o.moderation_reason = True, data.reason
+        # The public trace: when and why it was withheld (the text itself is not shown).
+        o.moderated_at, o.moderated_by = now, actor.audit_name
+        append_event(s, actor=actor.audit_name, action="collective_objection.hidden_for_abuse",
+                     subject_type="collective_objection", subject_id=o.id,
+                     details={"reason": data.reason}, now=now)
+        return _public(s, p, o, staff=True)
+
+
+def _public(s: Session, p: Platform, o: m.CollectiveObjection,
+            staff: bool = False) -> PublicCollective:
     signed = s.scalar(select(func.count()).select_from(m.CollectiveSignature).where(
         m.CollectiveSignature.objection_id == o.id,
         m.CollectiveSignature.confirmed_at.is_not(None))) or 0
     d = s.get(m.Deployment, o.deployment_id) if o.deployment_id is not None else None
+    hidden = bool(o.hidden_for_abuse)
     return PublicCollective(
         id=o.id, area_code=o.area_code,
-        area_name=_portal().notice_area_name(p.settings, o.area_code), text=o.text,
+        area_name=_portal().notice_area_name(p.settings, o.area_code),
+        text=o.text if staff or not hidden else None,
         created_at=o.created_at, deployment_reference=d.reference if d is not None else None,
         deployment_title=d.title if d is not None else None, signatures=int(signed),
         threshold=p.settings.collective_objection_threshold,
-        hearing_held_on=o.hearing_held_on, hearing_record=o.hearing_record)
+        hearing_held_on=o.hearing_held_on, hearing_record=o.hearing_record,
+        published_at=o.published_at, hidden_for_abuse=hidden,
+        moderation_reason=o.moderation_reason if hidden else None,
+        moderated_at=o.moderated_at if hidden else None)
 
 
 def collective_in_area(p: Platform, area_code: str) -> list[PublicCollective]:
-    """Collective objections filed in an area (newest first)."""
+    """Collective objections published in an area (newest first)."""
     with p.sessions() as s:
         rows = s.scalars(select(m.CollectiveObjection).where(
-            m.CollectiveObjection.area_code == area_code).order_by(
+            m.CollectiveObjection.area_code == area_code,
+            m.CollectiveObjection.published_at.is_not(None)).order_by(
             m.CollectiveObjection.id.desc()))
         return [_public(s, p, o) for o in rows]
 
 
 def collective_for_deployment(s: Session, p: Platform, deployment_id: int
                               ) -> list[PublicCollective]:
+    """The published collective objections attached to a deployment (oldest first)."""
     rows = s.scalars(select(m.CollectiveObjection).where(
-        m.CollectiveObjection.deployment_id == deployment_id).order_by(
+        m.CollectiveObjection.deployment_id == deployment_id,
+        m.CollectiveObjection.published_at.is_not(None)).order_by(
         m.CollectiveObjection.id))
     return [_public(s, p, o) for o in rows]
 
 
 def collective_objections(p: Platform, actor: Actor) -> list[PublicCollective]:
-    """Every collective objection, those needing a hearing first (staff)."""
+    """Every collective objection, those needing a hearing first (staff): with their text
+    (withheld or not) and those awaiting their starter's confirmation."""
     require(actor, Action.FEEDBACK_READ)
     with p.sessions() as s:
-        found = [_public(s, p, o) for o in s.scalars(select(m.CollectiveObjection).order_by(
+        found = [_public(s, p, o, staff=True)
+                 for o in s.scalars(select(m.CollectiveObjection).order_by(
             m.CollectiveObjection.id))]
     return sorted(found, key=lambda c: (not c.needs_hearing, c.id))
 

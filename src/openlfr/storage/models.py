@@ -237,6 +237,13 @@ class EngagementEvent(Base):
     evidence_url: Mapped[str | None] = mapped_column(String(500))
     evidence_pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     evidence_filename: Mapped[str | None] = mapped_column(String(200))
+    # The PDF replaced by a redacted copy, or removed, for privacy (at any status: nothing
+    # else of a frozen event changes); the latest such change, with its published reason.
+    # "redacted" or "removed" (services.assessments.EvidenceRedaction).
+    evidence_redaction: Mapped[str | None] = mapped_column(String(16))
+    evidence_redaction_reason: Mapped[str | None] = mapped_column(Text)
+    evidence_redacted_at: Mapped[datetime | None]
+    evidence_redacted_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class Consultation(Base):
@@ -346,6 +353,16 @@ class CollectiveObjection(Base):
     hearing_record: Mapped[str | None] = mapped_column(Text)
     hearing_recorded_by: Mapped[str | None] = mapped_column(String(64))
     hearing_recorded_at: Mapped[datetime | None]
+    # Public from the moment its starter confirmed their own signature (the first one):
+    # until then nobody has vouched for the words, and nobody sees or co-signs them.
+    published_at: Mapped[datetime | None]
+    # Its text withheld for abuse, as feedback's is (the reason is published in its place;
+    # the objection, its signatures and its hearing requirement stay).
+    hidden_for_abuse: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                   server_default=false())
+    moderation_reason: Mapped[str | None] = mapped_column(Text)
+    moderated_at: Mapped[datetime | None]
+    moderated_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class CollectiveSignature(Base):

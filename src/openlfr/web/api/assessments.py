@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 
 from openlfr.services import assessments
 from openlfr.services.assessments import AssessmentView
@@ -92,9 +92,34 @@ def delete_engagement(deployment_id: IdPath, event_id: IdPath, actor: Engagement
 def attach_evidence(deployment_id: IdPath, event_id: IdPath, actor: EngagementWriter,
                     platform: PlatformDep,
                     evidence: Annotated[UploadFile, File(
-                        description="Minutes or a sign-in sheet, as a PDF (published).")],
+                        description="Minutes or a sign-in sheet, as a PDF (published): "
+                        "redact personal details (names, addresses, e-mails, phone numbers, "
+                        "signatures) before uploading.")],
                     ) -> EngagementEventOut:
-    """Attach the evidence of an event (a PDF, published on the deployment's page)."""
+    """Attach the evidence of an event (a PDF, published on the deployment's page).
+    Refused (409) once the log is frozen: then it can only be redacted or removed."""
     return EngagementEventOut.model_validate(assessments.attach_evidence(
         platform, actor, deployment_id, event_id, assessments.Evidence(
             evidence.filename or "evidence.pdf", evidence.file.read())))
+
+
+@router.post("/engagement/{event_id}/evidence/redaction", responses=CONFLICT)
+def redact_evidence(deployment_id: IdPath, event_id: IdPath, actor: EngagementWriter,
+                    platform: PlatformDep,
+                    reason: Annotated[str, Form(
+                        max_length=5000, description="Why, for privacy (published with the "
+                        "event): what personal details it held, in at least 40 characters "
+                        "of substance.")],
+                    evidence: Annotated[UploadFile | None, File(
+                        description="The redacted copy, as a PDF; leave it out to remove "
+                        "the evidence.")] = None) -> dict[str, Any]:
+    """Replace an event's published PDF by a redacted copy, or remove it (no file), for
+    the privacy of the people in it, with a published reason. At any status, the frozen
+    log included: nothing else of the event changes, nor do the gates."""
+    e = assessments.redact_evidence(
+        platform, actor, deployment_id, event_id, reason, None if evidence is None else
+        assessments.Evidence(evidence.filename or "evidence.pdf", evidence.file.read()))
+    return {**EngagementEventOut.model_validate(e).model_dump(),
+            "evidence_redaction": e.evidence_redaction,
+            "evidence_redaction_reason": e.evidence_redaction_reason,
+            "evidence_redacted_at": e.evidence_redacted_at}

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
 from openlfr.governance.wording import WordingIssue, consultation_issues, is_kept
-from openlfr.services import consultations, deployments, objections
+from openlfr.services import collective, consultations, deployments, objections
 from openlfr.services.platform import Actor
 from openlfr.services.powers import Action
 from openlfr.services.schemas import (
@@ -189,6 +189,28 @@ def hide_feedback(feedback_id: IdPath, data: ModerationIn,
     """Withhold abusive text from the public view (moderation is for abuse only)."""
     return FeedbackStaffOut.model_validate(
         consultations.hide_feedback(platform, actor, feedback_id, data))
+
+
+def collective_out(c: collective.PublicCollective) -> dict[str, Any]:
+    """A collective objection as JSON: the text (None where withheld for abuse, with the
+    published reason), the confirmed signature count (never who), the deployment it is
+    attached to (None: standing) and oversight's hearing."""
+    return {"id": c.id, "area": c.area_code, "text": c.text, "signatures": c.signatures,
+            "threshold": c.threshold, "needs_hearing": c.needs_hearing,
+            "deployment": c.deployment_reference, "created_at": c.created_at,
+            "published_at": c.published_at, "hidden_for_abuse": c.hidden_for_abuse,
+            "moderation_reason": c.moderation_reason, "moderated_at": c.moderated_at,
+            "hearing_held_on": c.hearing_held_on, "hearing_record": c.hearing_record}
+
+
+@router.post("/collective-objections/{objection_id}/hide")
+def hide_collective_objection(objection_id: IdPath, data: ModerationIn,
+                              actor: Annotated[Actor, power(Action.FEEDBACK_MODERATE)],
+                              platform: PlatformDep) -> dict[str, Any]:
+    """Withhold a collective objection's abusive text from the public, as feedback's (the
+    reason is published in its place; the objection, its signatures and its hearing
+    requirement stay)."""
+    return collective_out(collective.hide_collective_text(platform, actor, objection_id, data))
 
 
 @router.get("/feedback/escalations", response_model=list[FeedbackStaffOut])

@@ -36,7 +36,7 @@ from openlfr.services.schemas import (
 from openlfr.storage import models as m
 from openlfr.web.api import CONFLICT, NOT_FOUND
 from openlfr.web.api.assessments import assessment_out
-from openlfr.web.api.consultations import kept_wording_out, results_out
+from openlfr.web.api.consultations import collective_out, kept_wording_out, results_out
 from openlfr.web.api.motions import motion_out
 from openlfr.web.api.technology import register_out
 from openlfr.web.deps import ClientDep, IdPath, PlatformDep, power
@@ -200,16 +200,18 @@ def file_collective_objection(area: Annotated[str, Path(max_length=200)],
                               client: ClientDep) -> dict[str, Any]:
     """Start a collective objection in an area (a gazetteer code); it attaches to the
     deployment there that is open to objections, or stands for the next one. The first
-    signature counts once the e-mail's link is used."""
+    signature counts, and the objection is published, once the e-mail's link is used."""
     o = collective.file_collective(platform, PUBLIC_ACTOR, area, data, client)
-    return {"id": o.id, "message": "filed; a confirmation e-mail counts your signature"}
+    return {"id": o.id, "message": "filed; it is published, and your signature counts, "
+            "once you use the link in the confirmation e-mail"}
 
 
 @router.post("/collective-objections/{objection_id}/signatures", status_code=202,
-             dependencies=[power(Action.COLLECTIVE_OBJECT)])
+             dependencies=[power(Action.COLLECTIVE_OBJECT)], responses=CONFLICT)
 def sign_collective_objection(objection_id: IdPath, data: FollowIn, platform: PlatformDep,
                               client: ClientDep) -> dict[str, str]:
-    """Co-sign (one signature per e-mail address, counted once confirmed)."""
+    """Co-sign (one signature per e-mail address, counted once confirmed): a published
+    objection (404 before its starter confirms), not one whose text was withheld (409)."""
     collective.sign(platform, PUBLIC_ACTOR, objection_id, data, client)
     return {"message": "if the address is right, a confirmation e-mail is on its way"}
 
@@ -217,14 +219,12 @@ def sign_collective_objection(objection_id: IdPath, data: FollowIn, platform: Pl
 @router.get("/areas/{area}/collective-objections")
 def collective_objections_in_area(area: Annotated[str, Path(max_length=200)],
                                   platform: PlatformDep) -> list[dict[str, Any]]:
-    """An area's collective objections: text, confirmed signature count (never who),
-    the deployment each is attached to (None: standing), and oversight's hearing."""
+    """An area's published collective objections (once their starter confirmed): text
+    (None where withheld for abuse, with the published reason), confirmed signature count
+    (never who), the deployment each is attached to (None: standing), and oversight's
+    hearing."""
     place = portal.notice_area(platform, area)
-    return [{"id": c.id, "area": c.area_code, "text": c.text, "signatures": c.signatures,
-             "threshold": c.threshold, "needs_hearing": c.needs_hearing,
-             "deployment": c.deployment_reference, "created_at": c.created_at,
-             "hearing_held_on": c.hearing_held_on, "hearing_record": c.hearing_record}
-            for c in collective.collective_in_area(platform, place.code)]
+    return [collective_out(c) for c in collective.collective_in_area(platform, place.code)]
 
 
 def _public_item(platform: Any, feedback_id: int) -> FeedbackPublicOut:

@@ -1,7 +1,8 @@
-"""Collective and standing objections: an area's page lists them with how many confirmed
-signatures each has (never who signed), lets anyone start one or co-sign with an e-mail
-address (double opt-in: the confirm link shows a page with a button and acts only on
-POST). Every action goes through ``services.collective``."""
+"""Collective and standing objections: an area's page lists the published ones (their
+starter confirmed) with how many confirmed signatures each has (never who signed), the
+text or why it was withheld for abuse, and lets anyone start one or co-sign one with an
+e-mail address (double opt-in: the confirm link shows a page with a button and acts only
+on POST). Every action goes through ``services.collective``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from openlfr.governance.areas import UnknownArea
-from openlfr.governance.errors import InvalidInput, NotFound
+from openlfr.governance.errors import Conflict, InvalidInput, NotFound
 from openlfr.services import collective, portal
 from openlfr.services.platform import PUBLIC_ACTOR
 from openlfr.services.rate_limits import TooManyRequests
@@ -65,6 +66,8 @@ async def act(request: Request) -> Response:
         return _page(request, area, str(exc), values, status_code=429)
     except InvalidInput as exc:
         return _page(request, area, exc.message, values, status_code=422)
+    except Conflict as exc:  # its text was withheld for abuse
+        return _page(request, area, str(exc), values, status_code=409)
     except ValueError:
         return _page(request, area, "write the objection (at least 10 characters) and give "
                      "an e-mail address", values, status_code=422)

@@ -3,7 +3,9 @@ many came, what was handed out, what people asked, the evidence), a form to log 
 (with a PDF of the minutes or sign-in sheet, or a link), and who the engagement reached:
 the resident share against the share required, the same numbers the engagement gate
 reads, with the gate's own verdict. Once the deployment is authorised the log is frozen:
-the forms then record public amendments, each with a reason."""
+the forms then record public amendments, each with a reason. At any status a PDF of
+evidence can be replaced by a redacted copy, or removed, for privacy, with a published
+reason."""
 
 from __future__ import annotations
 
@@ -35,12 +37,19 @@ from openlfr.web.pages.staff.common import (
     done,
     notice_of,
     path_id,
+    problem_status,
+    service_problem,
 )
 from openlfr.web.pages.staff_access import StaffRoute, staff_render
 
 #: The gate whose verdict the page shows beside the numbers.
 ENGAGEMENT_GATE = "engagement_reach"
-#: The amendment's reason field.
+#: What the page says after a redaction (``?done=KEY``), beside the shared notices.
+REDACTION_NOTICES = {
+    "evidence_redacted": "The evidence was replaced by the redacted copy; the public page "
+                         "says when and why.",
+    "evidence_removed": "The evidence was removed; the public page says when and why.",
+}
 
 
 def _log_page(request: Request, actor: Actor, d: m.Deployment,
@@ -57,7 +66,8 @@ def _log_page(request: Request, actor: Actor, d: m.Deployment,
         "frozen": is_frozen(DeploymentStatus(d.status)), "reason_field": AMENDMENT_REASON,
         "window_days": p.settings.engagement_window_days,
         "values": values or {}, "errors": errors or {},
-        "notice": notice_of(request)}, status_code=status_code)
+        "notice": notice_of(request) or REDACTION_NOTICES.get(
+            request.query_params.get("done", ""))}, status_code=status_code)
 
 
 def engagement_page(request: Request) -> Response:
@@ -118,6 +128,46 @@ async def delete_event(request: Request) -> Response:
     return done(request, "staff_engagement", "engagement_deleted", deployment_id=d.id)
 
 
+async def redact_evidence(request: Request) -> Response:
+    """Replace an event's PDF by a redacted copy (``act=replace`` with the file) or remove
+    it (``act=remove``), for privacy, with a published reason: at any status."""
+    checked = await deployment_form(request, Action.ENGAGEMENT_WRITE)
+    if isinstance(checked, Response):
+        return checked
+    actor, form, d = checked
+    event_id = path_id(request, "event_id")
+    if event_id is None:
+        return _log_page(request, actor, d, errors={FORM: "no such engagement event"},
+                         status_code=404)
+    reader = FormReader(form)
+    reason_key, file_key = f"redaction-reason-{event_id}", f"redacted-{event_id}"
+    removing, reason = reader.text("act") == "remove", reader.text(reason_key)
+    upload = form.get(file_key)
+    redacted = (assessments.Evidence(upload.filename, await upload.read())
+                if isinstance(upload, UploadFile) and upload.filename else None)
+    status_code = 422
+    if not removing and redacted is None:
+        reader.problems["evidence"] = ("choose the redacted copy (a PDF), or remove the "
+                                       "evidence instead")
+    else:
+        try:
+            assessments.redact_evidence(platform_of(request), actor, d.id, event_id,
+                                        reason, redacted)
+        except NotFound as exc:
+            return _log_page(request, actor, d, errors={FORM: str(exc)}, status_code=404)
+        except GovernanceError as exc:
+            field, message = service_problem(exc)
+            reader.problems[field] = message
+            status_code = problem_status(exc)
+        else:
+            return done(request, "staff_engagement",
+                        "evidence_removed" if removing else "evidence_redacted",
+                        f"#event-{event_id}", deployment_id=d.id)
+    where = {"reason": reason_key, "evidence": file_key}
+    errors = {where.get(k, k): v for k, v in reader.problems.items()}
+    return _log_page(request, actor, d, reader.values, errors, status_code=status_code)
+
+
 async def amend_log(request: Request) -> Response:
     """A public amendment of the frozen log, with a reason: add an event (the form's
     fields), or remove one (``event_id`` alone)."""
@@ -148,4 +198,7 @@ routes = [
                methods=["POST"], name="staff_delete_engagement"),
     StaffRoute(f"{BASE}/amend", amend_log, action=Action.RECORD_AMEND, methods=["POST"],
                name="staff_amend_engagement"),
+    StaffRoute(f"{BASE}/{{event_id:int}}/evidence/redact", redact_evidence,
+               action=Action.ENGAGEMENT_WRITE, methods=["POST"],
+               name="staff_redact_evidence"),
 ]

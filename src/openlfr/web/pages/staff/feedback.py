@@ -2,7 +2,8 @@
 contact details for the roles that reply (never public); answer it (or revise the
 answer, with a reason: the earlier version stays published); withhold its text for abuse,
 and only for abuse, with a reason that is published in place of the text (the item still
-counts and still needs its answer). Who may do which is the powers table's."""
+counts and still needs its answer). Collective objections, on the escalations page, get
+oversight's hearing and the same moderation. Who may do which is the powers table's."""
 
 from __future__ import annotations
 
@@ -171,6 +172,32 @@ async def hearing(request: Request) -> Response:
     return _escalations(request, actor, reader.values, {key: problem}, status_code=422)
 
 
+async def hide_collective(request: Request) -> Response:
+    """Withhold a collective objection's text for abuse, with a published reason (the rule
+    and power of feedback's moderation; the objection and its signatures stay)."""
+    checked = await staff_form(request, Action.FEEDBACK_MODERATE)
+    if isinstance(checked, Response):
+        return checked
+    actor, form = checked
+    objection_id = path_id(request, "objection_id")
+    if objection_id is None:
+        return not_found(request, "no such collective objection")
+    reader = FormReader(form)
+    key = f"collective-reason-{objection_id}"
+    data = reader.build(ModerationIn, {"reason": reader.text(key)})
+    if data is not None:
+        try:
+            collective.hide_collective_text(platform_of(request), actor, objection_id, data)
+        except NotFound as exc:
+            return not_found(request, str(exc))
+        except GovernanceError as exc:
+            reader.problems["reason"] = service_problem(exc)[1]
+        else:
+            return done(request, "staff_escalations", "hidden", f"#collective-{objection_id}")
+    problem = "; ".join(reader.problems.values())
+    return _escalations(request, actor, reader.values, {key: problem}, status_code=422)
+
+
 def mailbox(request: Request) -> Response:
     """The demo's local mailbox: what the platform sent or queued (404 outside the demo)."""
     actor = staff_page(request, Action.MAILBOX_READ)
@@ -203,4 +230,6 @@ routes = [
                name="staff_mailbox"),
     StaffRoute("/staff/collective/{objection_id:int}/hearing", hearing,
                action=Action.COLLECTIVE_HEARING, methods=["POST"], name="staff_collective_hearing"),
+    StaffRoute("/staff/collective/{objection_id:int}/hide", hide_collective,
+               action=Action.FEEDBACK_MODERATE, methods=["POST"], name="staff_hide_collective"),
 ]
