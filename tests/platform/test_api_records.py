@@ -234,12 +234,21 @@ def test_drafts_are_not_public(scenario: Scenario) -> None:
 def test_watchlist_rules_and_public_counts(scenario: Scenario) -> None:
     s, planner = scenario, scenario.staff["planner"]
     s.draft()
-    s.watchlist(category="person_of_interest", image_taken_on="2020-01-01")
+    s.watchlist(image_taken_on="2020-01-01")
     ok(planner.post(s.url("/watchlist/build")))
     gates = {g["name"]: g for g in ok(planner.get(s.url("/gates")))["gates"]}
     reason = gates["watchlist_rules"]["reason"]
-    assert "person_of_interest" in reason and "older than 365 days" in reason
+    assert "older than 365 days" in reason
     assert "more than 24 hours before the start" in reason
+    # A category outside the policy is refused as the entry is added: its count is
+    # published at once, so free text could name the person.
+    for category in ("person_of_interest", "jane_roe_missing_from_care_home"):
+        r = planner.post(s.url("/watchlist/entries"), json={
+            "subject_ref": "Y", "category": category, "source": "PNC",
+            "authorised_by": "Insp", "image_taken_on": "2026-01-01",
+            "descriptors": [[0.1] * 128]})
+        assert r.status_code == 422, r.text
+        assert f"'{category}' is not an allowed watchlist category" in r.text
     r = planner.post(s.url("/watchlist/entries"), json={
         "subject_ref": "X", "category": "wanted_for_arrest", "source": "PNC",
         "authorised_by": "Insp", "image_taken_on": "2026-01-01",

@@ -254,6 +254,18 @@ def consulted_on_narrower_plan(c: ConsultationFacts, widened_at: datetime | None
             "deployment), or go ahead only on an override signed by two people.")
 
 
+def category_problem(category: str, allowed: frozenset[str]) -> str | None:
+    """Why a watchlist entry may not carry ``category`` (None: it may). Only the allowed
+    categories (``OPENLFR_WATCHLIST_ALLOWED_CATEGORIES``), refused when the entry is added
+    as well as at the gate: the count per category is published from the moment it is
+    added, so a category outside the list (``jane_roe_missing_from_care_home``) could name
+    the person on the watchlist."""
+    if category in allowed:
+        return None
+    return (f"{category!r} is not an allowed watchlist category; allowed: "
+            f"{', '.join(sorted(allowed)) or 'none (set OPENLFR_WATCHLIST_ALLOWED_CATEGORIES)'}")
+
+
 def watchlist_gate(dossier: DeploymentDossier, params: GateParameters) -> GateResult:
     """The watchlist must be within the size cap, hold only recent images in allowed
     categories, and be built no more than ``watchlist_built_within_hours`` before start."""
@@ -273,7 +285,7 @@ def watchlist_gate(dossier: DeploymentDossier, params: GateParameters) -> GateRe
         problems.append(f"{too_old} image(s) are older than {params.watchlist_max_image_age_days}"
                         " days at the start")
     bad = sorted({e.category for e in w.entries
-                  if e.category not in params.watchlist_allowed_categories})
+                  if category_problem(e.category, params.watchlist_allowed_categories)})
     if bad:
         problems.append(f"categories not allowed: {', '.join(bad)}")
     expired = sum(1 for e in w.entries if e.expires_on is not None

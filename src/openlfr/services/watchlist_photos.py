@@ -114,6 +114,7 @@ def enrol_from_photos(p: Platform, actor: Actor, deployment_id: int,
     if len(photos) > MAX_PHOTOS_PER_SUBJECT:
         raise InvalidInput("photo", f"{len(photos)} photos sent; at most "
                            f"{MAX_PHOTOS_PER_SUBJECT} per subject")
+    watchlists.require_allowed_category(p, subject.category)  # before the engine's work
     second_opinion = _check_can_enrol(p, deployment_id)
     for photo in photos:  # cheap checks first: the engine loads only for real images
         try:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
+from openlfr.governance.gates import category_problem
 from openlfr.governance.lifecycle import DeploymentStatus, require_running_window
 from openlfr.services import overrides
 from openlfr.services.common import deployment_or_404
@@ -98,11 +99,19 @@ def get_watchlist(p: Platform, actor: Actor,
         return w, entries
 
 
+def require_allowed_category(p: Platform, category: str) -> None:
+    """Refuse (422) an entry's category outside the allowed list (``category_problem``)."""
+    problem = category_problem(category, frozenset(p.settings.watchlist_allowed_categories))
+    if problem:
+        raise InvalidInput("category", problem)
+
+
 def add_entry(p: Platform, actor: Actor, deployment_id: int,
               data: WatchlistEntryIn) -> m.WatchlistEntry:
     """Add a subject. A built watchlist goes back to unbuilt: it must be rebuilt (and so
     re-checked against the 24-hour rule) after any change."""
     require(actor, Action.WATCHLIST_WRITE)
+    require_allowed_category(p, data.category)
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id, lock=True)
