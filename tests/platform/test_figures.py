@@ -21,6 +21,7 @@ from openlfr.governance.records import STOP_OUTCOMES, Adjudication, AlertOutcome
 from openlfr.services import figures, public_view
 from openlfr.services.figures import (
     FIGURE_COLUMNS,
+    SUMMARY_COLUMNS,
     AlertFacts,
     CounterFacts,
     Figures,
@@ -28,6 +29,7 @@ from openlfr.services.figures import (
     month_of,
     months_between,
     row_values,
+    shown,
     tally,
 )
 
@@ -69,6 +71,29 @@ def test_alerts_nobody_decided_on_are_not_counted_true() -> None:
     assert figure_values(undecided)["false_alerts_per_adjudicated_alert"] is None
     one_false = tally([], [*pending, AlertFacts("2026-04", day, Adjudication.FALSE_MATCH)])
     assert one_false.false_alerts_per_adjudicated_alert == 1.0
+
+
+def test_unclear_alerts_bound_the_rate_from_above() -> None:
+    """Ten people stopped and released (no further action), every alert marked unclear:
+    the rate per adjudicated alert is 0%, so the most it can be (unclear counted as
+    false) is published beside it, 100%, wherever the rate is."""
+    day = date(2026, 4, 2)
+    unclear = tally([CounterFacts("2026-04", day, 30000, 1000)],
+                    [AlertFacts("2026-04", day, Adjudication.UNCLEAR,
+                                AlertOutcome.NO_FURTHER_ACTION)] * 10)
+    assert unclear.false_alerts_per_adjudicated_alert == 0.0
+    assert unclear.false_or_unclear_per_adjudicated_alert == 1.0
+    values = figure_values(unclear)
+    assert values["false_or_unclear_per_adjudicated_alert"] == 1.0
+    assert shown("false_or_unclear_per_adjudicated_alert", 1.0) == "100.0%"
+    assert "false_or_unclear_per_adjudicated_alert" in SUMMARY_COLUMNS
+    assert Figures().false_or_unclear_per_adjudicated_alert is None
+    mixed = tally([], [AlertFacts("2026-04", day, Adjudication.FALSE_MATCH),
+                       AlertFacts("2026-04", day, Adjudication.TRUE_MATCH),
+                       AlertFacts("2026-04", day, Adjudication.UNCLEAR),
+                       AlertFacts("2026-04", day, Adjudication.PENDING)])
+    assert (mixed.false_alerts_per_adjudicated_alert,
+            mixed.false_or_unclear_per_adjudicated_alert) == (1 / 3, 2 / 3)
 
 
 def test_tally_counts_groups_only_for_false_alerts() -> None:

@@ -133,6 +133,14 @@ class Figures:
         return _ratio(self.false_alerts, self.adjudicated)
 
     @property
+    def false_or_unclear_per_adjudicated_alert(self) -> float | None:
+        """The most the rate per adjudicated alert can be: unclear alerts counted as false.
+        "Unclear" is a decision that never counts as false, so a force that marked every
+        doubtful stop unclear would publish 0% false alerts; published beside the rate,
+        the two bound it from both sides. None before any alert is adjudicated."""
+        return _ratio(self.false_alerts + self.unclear, self.adjudicated)
+
+    @property
     def false_alerts_per_1000_tracks(self) -> float | None:
         """False alerts per 1,000 faces passing the cameras (tracks: one face followed
         across the frames it was seen on); None when none was counted. Not per face
@@ -625,7 +633,8 @@ def deployment_table(figures: DeploymentFigures) -> FiguresTable:
 FIGURE_COLUMNS: tuple[str, ...] = (
     "faces_seen", "tracks", "frames_processed", "frames_dropped", "frames_near_behind",
     "alerts", "confirmed", "false_alerts", "false_alerts_per_adjudicated_alert",
-    "false_alerts_per_1000_tracks", "unclear", "pending", "stops", "arrests",
+    "false_or_unclear_per_adjudicated_alert", "false_alerts_per_1000_tracks", "unclear",
+    "pending", "stops", "arrests",
     *(f"outcome_{o.value}" for o in AlertOutcome if o is not AlertOutcome.ARREST),
     "outcome_not_recorded", "false_alerts_group_not_recorded", SECOND_OPINION_ALERTS,
     SECOND_OPINION_FALSE_ALERTS)
@@ -647,6 +656,8 @@ def figure_values(f: Figures) -> dict[str, Cell]:
         "alerts": f.alerts, "confirmed": f.confirmed,
         "false_alerts": f.false_alerts,
         "false_alerts_per_adjudicated_alert": _rounded(f.false_alerts_per_adjudicated_alert),
+        "false_or_unclear_per_adjudicated_alert":
+            _rounded(f.false_or_unclear_per_adjudicated_alert),
         "false_alerts_per_1000_tracks": _rounded(f.false_alerts_per_1000_tracks),
         "unclear": f.unclear, "pending": f.pending, "stops": f.stops, "arrests": f.arrests}
     for o in AlertOutcome:
@@ -727,6 +738,8 @@ COLUMN_LABELS: dict[str, str] = {
     "alerts": "Alerts", "confirmed": "Confirmed",
     "false_alerts": "False alerts",
     "false_alerts_per_adjudicated_alert": "False alerts per adjudicated alert",
+    "false_or_unclear_per_adjudicated_alert":
+        "False or unclear per adjudicated alert (the most the rate can be)",
     "false_alerts_per_1000_tracks": "False alerts per 1,000 faces passing",
     "unclear": "Unclear",
     "pending": "Not yet adjudicated", "stops": "Stops", "arrests": "Arrests",
@@ -738,15 +751,21 @@ COLUMN_LABELS: dict[str, str] = {
     SECOND_OPINION_FALSE_ALERTS: "Of those, false alerts",
 }
 
+#: Rates per adjudicated alert (shown as percentages).
+PER_ALERT_RATES = frozenset({"false_alerts_per_adjudicated_alert",
+                             "false_or_unclear_per_adjudicated_alert"})
+
 #: The columns of the short by-month and per-deployment tables.
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "tracks", "alerts", "confirmed", "false_alerts", "false_alerts_per_adjudicated_alert",
-    "false_alerts_per_1000_tracks", "unclear", "pending", "stops", "arrests")
+    "false_or_unclear_per_adjudicated_alert", "false_alerts_per_1000_tracks", "unclear",
+    "pending", "stops", "arrests")
 
 
 #: Headings short enough for the narrow columns of the summary tables.
 SHORT_LABELS: dict[str, str] = {
     "false_alerts_per_adjudicated_alert": "False per adjudicated alert",
+    "false_or_unclear_per_adjudicated_alert": "At most, counting unclear",
     "tracks": "Faces passing",
     "false_alerts_per_1000_tracks": "False per 1,000 passing", "pending": "Pending"}
 
@@ -767,7 +786,7 @@ def shown(column: str, value: Cell) -> str:
     thousands separators."""
     if value is None:
         return "n/a"
-    if column == "false_alerts_per_adjudicated_alert" and isinstance(value, int | float):
+    if column in PER_ALERT_RATES and isinstance(value, int | float):
         return f"{value:.1%}"
     if column == "false_alerts_per_1000_tracks" and isinstance(value, int | float):
         return f"{value:.4f}".rstrip("0").rstrip(".")
