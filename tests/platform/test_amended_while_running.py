@@ -131,3 +131,32 @@ def test_the_record_stays_frozen_after_the_stop(scenario: Scenario) -> None:
     assert planner.put(s.url("/assessment"), json={
         "area_profile": "x" * 300, "risks": "y" * 300, "mitigations": "z" * 300,
         "equality_impact": "w" * 300, "decision": "v" * 100}).status_code == 409
+
+
+def test_a_resend_of_what_was_recorded_is_never_refused(scenario: Scenario) -> None:
+    """A node whose answer was lost sends again, maybe after late delivery has closed: it
+    is answered with what was recorded (not counted twice), never 409, which it would
+    report as counts the platform did not take."""
+    s, staff = scenario, scenario.staff
+    s.activate()
+    node = staff.node(s.deployment_id)
+    base = f"/api/node/deployments/{s.deployment_id}"
+    entry_id = ok(node.get(f"{base}/watchlist"))["entries"][0]["entry_id"]
+    s.clock.now = START + timedelta(hours=1)
+    batch = {"batch_id": "c-00000001", "faces_seen": 40, "tracks": 6,
+             "period_start": (START + timedelta(minutes=59)).isoformat(),
+             "period_end": (START + timedelta(hours=1)).isoformat()}
+    alert = {"alert_uid": "alert-00000001", "occurred_at": s.clock.now.isoformat(), "camera": "c",
+             "track_id": "1", "score": 0.7, "entry_id": entry_id,
+             "entry_category": "wanted_for_arrest"}
+    ok(node.post(f"{base}/counters", json=batch), 201)
+    first = ok(node.post(f"{base}/alerts", json=alert), 201)
+    s.clock.now = START + timedelta(hours=33)  # the end, and late delivery, long past
+    again = node.post(f"{base}/counters", json=batch)
+    assert again.status_code == 200 and again.json()["counted"] is False, again.text
+    assert ok(node.post(f"{base}/alerts", json=alert), 201)["id"] == first["id"]
+    figures = ok(staff.anon.get(f"/api/public/deployments/{s.reference}"))["figures"]
+    assert (figures["faces_seen"], figures["alerts"]) == (40, 1)
+    # Something new is refused, and says why in plain words.
+    late = node.post(f"{base}/counters", json={**batch, "batch_id": "c-00000002"})
+    assert late.status_code == 409 and "not 'active', not 'active'" not in late.text

@@ -28,6 +28,7 @@ from openlfr.services.common import deployment_or_404, get_or_404
 from openlfr.services.nodes import (
     node_deployment_or_404,
     require_node_delivery,
+    require_node_sender,
     require_recorded_times,
 )
 from openlfr.services.platform import Actor, Platform
@@ -140,6 +141,10 @@ def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, dat
     """Record one alert in ``s``: the row, its audit event and its tallies; a retry returns
     the row recorded first and changes nothing. The alert returned for a new row is not
     attached to ``s`` (it holds what was inserted)."""
+    require_node_sender(actor, d)
+    recorded = s.scalar(_alert_by_uid(d.id, data.alert_uid))
+    if recorded is not None:  # a resend whose answer was lost: never refused afterwards
+        return recorded
     require_node_delivery(p, actor, d, now, data.occurred_at)
     require_recorded_times(p, d, now, occurred_at=data.occurred_at)
     require_score_at_threshold(data.score, _threshold_floor(s, d))
@@ -252,6 +257,11 @@ def submit_counters(p: Platform, actor: Actor | NodeKey, deployment_id: int,
 def _record_counters_in(s: Session, p: Platform, actor: Actor, d: m.Deployment,
                         data: CountersIn, now: datetime) -> tuple[m.CounterBatch, bool]:
     """Record one counter batch in ``s`` as ``_record_alert_in`` records an alert."""
+    require_node_sender(actor, d)
+    recorded = s.scalar(select(m.CounterBatch).where(
+        m.CounterBatch.deployment_id == d.id, m.CounterBatch.batch_id == data.batch_id))
+    if recorded is not None:  # a resend whose answer was lost: never refused afterwards
+        return recorded, False
     require_node_delivery(p, actor, d, now, data.period_start)
     require_recorded_times(p, d, now, period_start=data.period_start,
                            period_end=data.period_end)

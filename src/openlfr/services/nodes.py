@@ -132,12 +132,20 @@ def node_deployment_or_404(s: Session, deployment_id: int) -> m.Deployment:
     return d
 
 
+def require_node_sender(actor: Actor, d: m.Deployment) -> None:
+    """The caller is a node key for this deployment (the first half of
+    ``require_node_delivery``: enough to be answered about what it already delivered)."""
+    require_own_deployment(actor, d.id)
+    require_node_key(actor, d)
+
+
 def require_node_delivery(p: Platform, actor: Actor, d: m.Deployment, now: datetime,
                           recorded_at: datetime | None) -> None:
     """Alerts and counts are accepted while the deployment is active inside its window, and
-    after it ended only when recorded before the end, within the late-delivery time."""
-    require_own_deployment(actor, d.id)
-    require_node_key(actor, d)
+    after it ended only when recorded before the end, within the late-delivery time. (A
+    resend of what was recorded already is answered before this is asked: the recording
+    functions look it up first, so a lost answer never turns into a refusal.)"""
+    require_node_sender(actor, d)
     status = DeploymentStatus(d.status)
     if status is DeploymentStatus.ACTIVE and now < d.end_at:
         return
@@ -148,7 +156,9 @@ def require_node_delivery(p: Platform, actor: Actor, d: m.Deployment, now: datet
     try:
         require_late_delivery(ended_at(d.end_at, d.completed_at), recorded_at, now, _late(p))
     except Conflict as exc:
-        raise Conflict(f"deployment {d.reference} is '{d.status}', not 'active': {exc}") from None
+        where = (f"its window ended at {d.end_at.isoformat()}" if status is DeploymentStatus.ACTIVE
+                 else f"it is '{d.status}', not 'active'")
+        raise Conflict(f"deployment {d.reference}: {where}: {exc}") from None
 
 
 def require_recorded_times(p: Platform, d: m.Deployment, now: datetime,
