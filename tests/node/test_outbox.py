@@ -161,22 +161,34 @@ def test_sender_keeps_what_was_not_acknowledged_and_backs_off(tmp_path: Path) ->
     assert sender.pending() == 0
 
 
-def test_sender_discards_only_what_the_platform_refuses_for_good(tmp_path: Path) -> None:
-    # The batch of three is refused (409); sent one by one: 409, 201, 422.
-    fake = FakePlatform(409, 409, 201, 422)
+def test_sender_sets_aside_what_the_platform_refuses_for_good_and_goes_on(
+        tmp_path: Path) -> None:
+    # The batch of four is refused (409); sent one by one: 409, 422, 201, 401.
+    fake = FakePlatform(409, 409, 422, 201, 401)
     sender, events = _sender(tmp_path, fake)
     sender.outbox.put(sender.platform, 7, "counters", "c-late",
                       {"batch_id": "c-late", "faces_seen": 5, "tracks": 1})
+    sender.outbox.put(sender.platform, 7, "alert", "a-bad", _alert("a-bad"))
     sender.outbox.put(sender.platform, 7, "alert", "a-0001", _alert("a-0001"))
     sender.outbox.put(sender.platform, 7, "alert", "a-0002", _alert("a-0002"))
     assert not sender.flush(timeout_s=5)
-    # 409: the deployment will never take it; it is dropped and counted as refused.
-    assert sender.refused == {"counters": 1} and sender.refused_counts["faces_seen"] == 5
+    # 409 and 422: the platform will never take these items; they are kept aside, with the
+    # status and the reason, counted as refused, and the items behind them go on.
+    assert sender.refused == {"counters": 1, "alert": 1}
+    assert sender.refused_counts["faces_seen"] == 5
     assert sender.ended is not None and "scripted 409" in sender.ended.detail
-    # 422: a clear error; the item stays for a human to look at.
-    assert sender.fatal is not None and sender.fatal.status_code == 422
+    assert [(q.uid, q.status_code, q.reason) for q in sender.outbox.quarantined()] == [
+        ("c-late", 409, "scripted 409"), ("a-bad", 422, "scripted 422")]
+    assert sender.sent == {"alert": 1}
+    assert [r["alert_uid"] for r in fake.received] == ["a-0001"]
+    # 401: about every item (the key), not this one: sending stops, the item waits.
+    assert sender.fatal is not None and sender.fatal.status_code == 401
     assert [i.uid for i in sender.outbox.pending(sender.platform, 7)] == ["a-0002"]
-    assert any(e["type"] == "refused" and e["uid"] == "c-late" for e in events)
+    refused = [(e["uid"], e["status_code"]) for e in events if e["type"] == "refused"]
+    assert refused == [("c-late", 409), ("a-bad", 422)]
+    # Nothing refused is deleted: the file stays while they are in it.
+    assert sender.outbox.count(state=None) == 3
+    assert not sender.outbox.close_and_remove_if_empty()
 
 
 def test_the_node_package_imports_no_platform_code() -> None:

@@ -1,7 +1,9 @@
 """The platform process (`openlfr serve` on a SQLite file) is killed and restarted while a
 node runs: no alert the node queued is lost and none is recorded twice. Then the operator
 completes the deployment (the stop command): the node notices, stops, drops the watchlist
-and empties its outbox, and nothing of the watchlist remains anywhere."""
+and empties its outbox, and nothing of the watchlist remains anywhere (an alert raised
+between the completion and the node noticing it is refused by the platform: it is kept
+aside in the outbox, reported, until discarded)."""
 
 from __future__ import annotations
 
@@ -136,7 +138,8 @@ def test_platform_killed_twice_loses_nothing_then_completion_leaves_nothing(
     completed = operator.post(f"/api/deployments/{d.id}/complete")
     assert completed.status_code == 200, completed.text
     code, summary = node.finish()
-    assert code == 0, node.transcript()
+    refusals = node.of_type("refused")
+    assert code == (1 if refusals else 0), node.transcript()
     assert summary is not None and summary["stop_reason"] == "deployment_ended"
     stopping = node.of_type("stopping")[0]
     assert "'completed', not 'active'" in stopping["detail"]
@@ -158,8 +161,19 @@ def test_platform_killed_twice_loses_nothing_then_completion_leaves_nothing(
         "faces_detected"]
     assert figures["tracks"] + refused_counts.get("tracks", 0) == engine["tracks"]
 
-    # Nothing remains: the node's folders are empty, the platform holds no entry.
-    assert summary["pending"] == 0 and summary["outbox_removed"]
+    # What the platform refused is kept aside (409, with its reason), and said; once
+    # discarded, nothing remains: the node's folders are empty, the platform holds no entry.
+    assert summary["pending"] == 0 and summary["quarantined"] == len(refusals)
+    if refusals:
+        assert not summary["outbox_removed"]
+        assert sorted(_outbox_uids(outbox)) == sorted(e["uid"] for e in refusals)
+        assert {r["status_code"] for r in summary["quarantine_reasons"]} == {409}
+        listed = subprocess.run([sys.executable, "-m", "openlfr", "node", "outbox", "--outbox",
+                                 str(outbox), "--discard"], capture_output=True, text=True,
+                                timeout=120)
+        assert listed.returncode == 0, listed.stderr
+    else:
+        assert summary["outbox_removed"]
     assert files_under(outbox, home) == []
     watchlist = _login(server.url, "planner").get(f"/api/deployments/{d.id}/watchlist").json()
     assert watchlist["entries"] == [] and watchlist["watchlist"]["destroyed_at"]
@@ -179,4 +193,5 @@ def test_platform_killed_twice_loses_nothing_then_completion_leaves_nothing(
     assert json.loads(destroyed[0].details) == {"entries_deleted": 3,
                                                 "reference_photos_deleted": 3}
     dropped = json.loads(events["node.watchlist_dropped"].details)
-    assert dropped["reason"] == "deployment_ended" and dropped["outbox_pending"] == 0
+    assert dropped["reason"] == "deployment_ended"
+    assert dropped["outbox_pending"] == len(refusals)

@@ -21,8 +21,9 @@ from openlfr.cli.engine_commands import (
     SHED_WHEN_BEHIND_OPTION,
 )
 from openlfr.cli.errors import fail
-from openlfr.node import NodeConfig, NodeError, NodeRunner, NodeSummary, OutboxError
-from openlfr.node.runner import Event, default_outbox_dir
+from openlfr.node import NodeConfig, NodeError, NodeRunner, NodeSummary, Outbox, OutboxError
+from openlfr.node.outbox import OUTBOX_FILE_NAME
+from openlfr.node.runner import Event, default_outbox_dir, quarantine_reasons
 
 node_app = typer.Typer(help="Run an engine node for a deployment.", no_args_is_help=True)
 
@@ -38,7 +39,22 @@ def event_text(event: Event) -> str | None:
         return (f"node: deployment {event['deployment']} is active until "
                 f"{event['end_at'][:16].replace('T', ' ')} UTC; threshold {event['threshold']:.2f}")
     if kind == "backlog":
-        return f"node: {event['pending']} items from an earlier run wait in the outbox; sending"
+        parts = []
+        if event["pending"]:
+            parts.append(f"{event['pending']} items from an earlier run wait in the outbox; "
+                         "sending")
+        if event.get("quarantined"):
+            parts.append(
+                f"{event['quarantined']} items of {event['deployment']} the platform refused "
+                f"for good are kept aside in the outbox "
+                f"({reasons_text(event['quarantine_reasons'])}; openlfr node outbox lists "
+                "them, --requeue, --discard)")
+        parts += [held_text(h) for h in event.get("held_for_others", [])]
+        if not parts:
+            return None
+        # One line (a fleet prefixes each camera's); a warning when more than a backlog.
+        worrying = event.get("quarantined") or event.get("held_for_others")
+        return ("warning: " if worrying else "node: ") + "; ".join(parts)
     if kind == "watchlist":
         second = (f"; decides with a second opinion from {event['second_opinion']}"
                   if event.get("second_opinion") else "")
@@ -63,7 +79,14 @@ def event_text(event: Event) -> str | None:
                 f"{event['retry_in_s']:.1f} s{pending}")
     if kind == "refused":
         return (f"warning: the platform refused {event['kind']} {event['uid']} for good "
-                f"({event['detail']}); discarded")
+                f"({event.get('status_code', 409)}: {event['detail']}); kept aside in the "
+                "outbox (openlfr node outbox)")
+    if kind == "requeued":
+        return (f"node: {event['items']} items the platform refused with 409 before are sent "
+                "again (the deployment is active)")
+    if kind == "unexpected_error":
+        return (f"warning: unexpected error in the node's {event['thread']} thread "
+                f"({event['error']}); trying again in {event['retry_in_s']:.1f} s")
     if kind == "stopping":
         detail = f": {event['detail']}" if event["detail"] else ""
         return f"node: stopping ({event['reason'].replace('_', ' ')}{detail})"
@@ -102,14 +125,57 @@ def frames_text(counts: dict[str, Any]) -> str:
             + (f", {shed} searched near the tracks to keep up" if shed else "") + ")")
 
 
+def reasons_text(reasons: list[dict[str, Any]], most: int = 3) -> str:
+    """Why items were quarantined: "422: why (2 items); 409: why", the most frequent
+    first."""
+    parts = [f"{r['status_code']}: {r['reason']}"
+             + (f" ({r['items']} items)" if r["items"] > 1 else "") for r in reasons[:most]]
+    if len(reasons) > most:
+        parts.append(f"{len(reasons) - most} more reasons")
+    return "; ".join(parts)
+
+
+def held_text(held: dict[str, Any]) -> str:
+    """One other deployment's items in the outbox, and until when they can be delivered."""
+    name = (f"deployment {held['reference']} (id {held['deployment_id']})" if held["reference"]
+            else f"deployment id {held['deployment_id']}")
+    counts = " and ".join(
+        part for part in (f"{held['pending']} items to send" if held["pending"] else "",
+                          f"{held['quarantined']} quarantined" if held["quarantined"] else "")
+        if part)
+    if held["late_delivery_until"]:
+        when = (f"; the platform takes them until {_utc(held['late_delivery_until'])} UTC "
+                "(late delivery)")
+    elif held["end_at"]:
+        when = (f"; the deployment ends {_utc(held['end_at'])} UTC, and late delivery closes "
+                "the platform's late-delivery time after its end (24 h by default)")
+    else:
+        when = "; its late-delivery deadline is not known"
+    return (f"the outbox holds {counts} for {name} on {held['platform']}{when}; only "
+            "openlfr node run for that deployment, with its key, sends them")
+
+
+def _utc(moment: str) -> str:
+    return moment[:16].replace("T", " ")
+
+
 def summary_line(s: NodeSummary) -> str:
     engine = ""
     if s.engine:
         e = s.engine
         engine = f"; {frames_text(e)}, {e['faces_detected']} faces, {e['tracks']} tracks"
     refused = sum(s.refused.values())
-    outbox = ("outbox empty (file removed)" if s.outbox_removed
-              else f"{s.pending} pending in the outbox (sent at the next start)")
+    held: list[str] = []
+    if s.pending or not (s.outbox_removed or s.quarantined or s.held_for_others):
+        held.append(f"{s.pending} pending in the outbox (sent at the next start)")
+    if s.quarantined:
+        held.append(f"{s.quarantined} refused by the platform and kept aside in the outbox "
+                    f"({reasons_text(s.quarantine_reasons, most=1)}; openlfr node outbox)")
+    if s.held_for_others:
+        held.append(f"{sum(h['pending'] + h['quarantined'] for h in s.held_for_others)} items "
+                    f"held for {len(s.held_for_others)} other deployment(s) (not sent by this "
+                    "run; see the warnings)")
+    outbox = "outbox empty (file removed)" if s.outbox_removed else "; ".join(held)
     return (f"node: {s.deployment}: stopped ({s.stop_reason.replace('_', ' ')}) after "
             f"{s.elapsed_s:.1f} s; alerts raised {s.alerts_raised}, sent "
             f"{s.sent.get('alert', 0)}; counter batches sent {s.sent.get('counters', 0)}"
@@ -211,6 +277,77 @@ def _exit(summary: NodeSummary) -> None:
     if summary.pending:
         fail(f"{summary.pending} items could not be delivered and wait in the outbox; "
              "run the node again to send them")
+    if summary.quarantined:
+        fail(f"{summary.quarantined} items of {summary.deployment} were refused by the "
+             f"platform and are kept aside in the outbox "
+             f"({reasons_text(summary.quarantine_reasons)}); openlfr node outbox lists them "
+             "(--requeue sends them again at the next start, --discard deletes them)")
+
+
+@node_app.command("outbox")
+def node_outbox(
+    outbox: Annotated[Path | None, typer.Option(
+        "--outbox", help="The node's outbox folder. Default: the user data folder's "
+        "openlfr/node-outbox.")] = None,
+    deployment_id: Annotated[int | None, typer.Option(
+        "--deployment-id", help="Only this deployment's items (its numeric id).")] = None,
+    requeue: Annotated[bool, typer.Option(
+        "--requeue", help="Put the quarantined items back in line: the next node run for "
+        "their deployment sends them again.")] = False,
+    discard: Annotated[bool, typer.Option(
+        "--discard", help="Delete the quarantined items (their bytes overwritten), once "
+        "you have read why the platform refused them.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """List what the node's outbox holds: items waiting to be sent, per deployment, and
+    items the platform refused for good (quarantined) with its reasons. Opens no payload,
+    so needs no API key."""
+    if requeue and discard:
+        fail("choose --requeue or --discard, not both")
+    folder = outbox or default_outbox_dir()
+    path = folder / OUTBOX_FILE_NAME
+    if not path.exists():
+        print(json.dumps({"type": "outbox", "path": str(path), "deployments": [],
+                          "quarantined": []}) if as_json else f"outbox: {path}: none (empty)")
+        return
+    try:
+        box = Outbox(path, secret=None)
+    except OutboxError as exc:
+        fail(exc)
+    changed = 0
+    if requeue:
+        changed = box.requeue(deployment_id=deployment_id)
+    elif discard:
+        changed = box.discard_quarantined(deployment_id=deployment_id)
+    held = [h for h in box.held() if deployment_id in (None, h.deployment_id)]
+    quarantined = box.quarantined(deployment_id=deployment_id)
+    removed = box.close_and_remove_if_empty()
+    if as_json:
+        print(json.dumps({"type": "outbox", "path": str(path), "removed": removed,
+                          "requeued" if requeue else "discarded": changed,
+                          "deployments": [h.to_json() for h in held],
+                          "quarantined": [q.__dict__ for q in quarantined]}, default=str))
+        return
+    if requeue:
+        print(f"outbox: {changed} quarantined items put back in line; the next node run for "
+              "their deployment sends them")
+    elif discard:
+        print(f"outbox: {changed} quarantined items discarded")
+    if removed:
+        print(f"outbox: {path}: empty (file removed)")
+        return
+    print(f"outbox: {path}")
+    for h in held:
+        print(f"  {held_text(h.to_json())}")
+        mine = [q for q in quarantined if (q.platform, q.deployment_id)
+                == (h.platform, h.deployment_id)]
+        if mine:
+            print(f"    quarantined: {reasons_text(quarantine_reasons(mine), most=10)}")
+        for q in mine[:20]:
+            print(f"    {q.kind} {q.uid} (queued {_utc(q.created_at)}, refused "
+                  f"{_utc(q.refused_at)} UTC with {q.status_code}): {q.reason}")
+        if len(mine) > 20:
+            print(f"    ... and {len(mine) - 20} more (--json lists them all)")
 
 
 def register(app: typer.Typer) -> None:

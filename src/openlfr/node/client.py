@@ -2,16 +2,20 @@
 
 Two kinds of failure, because the node treats them differently:
 
-* ``PlatformUnreachable``: no answer, a timeout or a 5xx. Nothing was refused; the node
+* ``PlatformUnreachable``: no usable answer: none, a timeout, a 5xx, a 429, a redirect, or
+  a 2xx whose body is not the platform's (a proxy's or captive portal's HTML page, a
+  truncated body, JSON without the keys it must have). Nothing was acknowledged; the node
   keeps the item and tries again later (with back-off).
 * ``PlatformRefused``: a 4xx. The platform understood and said no; the message is its own
-  ``detail``. A 409 means the deployment may not take this (it ended, or never ran).
+  ``detail``. A 409 means the deployment may not take this (it ended, or never ran); a
+  400, 409, 413 or 422 is about the item itself (``item_refused``), any other (401, 403,
+  404: the key or the deployment) about every item.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -21,6 +25,11 @@ API_KEY_HEADER = "X-API-Key"
 
 #: The most items of one kind the platform takes in one batch request.
 BATCH_ITEMS = 200
+#: Refusals of one item for what it holds (invalid, too large, outside the deployment's
+#: time): the same item would be refused again, but the items behind it may well be taken.
+ITEM_REFUSALS = frozenset({400, 409, 413, 422})
+#: 4xx answers that mean "not now", not "no": retried like an outage.
+RETRY_LATER = frozenset({408, 425, 429})
 
 
 class PlatformUnreachable(Exception):
@@ -41,6 +50,12 @@ class PlatformRefused(Exception):
         closed, or another deployment's key). Retrying will not change it."""
         return self.status_code == 409
 
+    @property
+    def item_refused(self) -> bool:
+        """The refusal is about this item (``ITEM_REFUSALS``): set it aside and go on with
+        the others. Otherwise (revoked key, unknown deployment) no item can be sent."""
+        return self.status_code in ITEM_REFUSALS
+
 
 @dataclass(frozen=True)
 class DeploymentStatus:
@@ -57,14 +72,28 @@ class DeploymentStatus:
     late_delivery_until: datetime | None
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> DeploymentStatus:
-        late = data.get("late_delivery_until")
-        return cls(
-            deployment_id=int(data["deployment_id"]), reference=str(data["reference"]),
-            status=str(data["status"]), start_at=datetime.fromisoformat(data["start_at"]),
-            end_at=datetime.fromisoformat(data["end_at"]), threshold=float(data["threshold"]),
-            may_run=bool(data["may_run"]), reason=data.get("reason"),
-            late_delivery_until=datetime.fromisoformat(late) if late else None)
+    def from_json(cls, data: Any) -> DeploymentStatus:
+        """The status from the platform's answer; ``PlatformUnreachable`` when the answer is
+        not one (a 2xx from something else than the platform: try again later)."""
+        try:
+            late = data.get("late_delivery_until")
+            return cls(
+                deployment_id=int(data["deployment_id"]), reference=str(data["reference"]),
+                status=str(data["status"]), start_at=_aware(data["start_at"]),
+                end_at=_aware(data["end_at"]), threshold=float(data["threshold"]),
+                may_run=bool(data["may_run"]), reason=data.get("reason"),
+                late_delivery_until=_aware(late) if late else None)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise PlatformUnreachable(
+                f"the platform's answer is not a deployment's status ({type(exc).__name__}: "
+                f"{exc}); a proxy or another service may have answered") from None
+
+
+def _aware(value: str) -> datetime:
+    """A time the platform sent (UTC when it carries no offset, so that it compares with
+    the node's clock)."""
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def api_root(platform_url: str) -> str:
@@ -100,11 +129,24 @@ class PlatformClient:
             response = self._http.request(method, path, json=json)
         except httpx.HTTPError as exc:
             raise PlatformUnreachable(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
-        if response.status_code >= 500:
-            raise PlatformUnreachable(f"the platform answered {response.status_code}")
-        if response.status_code >= 400:
-            raise PlatformRefused(response.status_code, _detail(response))
-        return response.json() if response.content else None
+        status = response.status_code
+        if status >= 500 or status in RETRY_LATER:
+            raise PlatformUnreachable(f"the platform answered {status}")
+        if status >= 400:
+            raise PlatformRefused(status, _detail(response))
+        if not 200 <= status < 300:  # a redirect (a captive portal's): nothing was recorded
+            raise PlatformUnreachable(f"the platform answered {status} "
+                                      f"{response.headers.get('location', '')}".rstrip())
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:  # HTML from a proxy or captive portal, or a truncated body
+            kind = response.headers.get("content-type", "no content type")
+            raise PlatformUnreachable(
+                f"the platform answered {status} with a body that is not JSON ({kind}: "
+                f"{response.text[:80]!r}); a proxy or captive portal may be in the way"
+            ) from None
 
     def deployment(self, deployment_id: int) -> DeploymentStatus:
         return DeploymentStatus.from_json(self._call("GET", f"/node/deployments/{deployment_id}"))
@@ -114,7 +156,10 @@ class PlatformClient:
             self._call("GET", f"/node/deployments/by-reference/{reference}"))
 
     def watchlist(self, deployment_id: int) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("GET", f"/node/deployments/{deployment_id}/watchlist")
+        result = self._call("GET", f"/node/deployments/{deployment_id}/watchlist")
+        if not isinstance(result, dict):
+            raise PlatformUnreachable("the platform's answer is not a watchlist; a proxy or "
+                                      "another service may have answered")
         return result
 
     def send(self, deployment_id: int, kind: str, payload: dict[str, Any]) -> None:

@@ -7,7 +7,8 @@
    only, and run the engine on the source with the deployment's threshold.
 3. Each alert is JPEG-encoded with its probe crop and committed to the outbox; a sender
    thread posts it and deletes it only when the platform acknowledged it. Counts go the
-   same way in periodic batches.
+   same way in periodic batches. An item the platform refuses for good (400, 409, 413,
+   422) is quarantined in the outbox with the platform's reason, and the others go on.
 4. Stop when the deployment is no longer active (polled every few seconds, and on any 409),
    when its published end passes, when the source ends, or on Ctrl-C/SIGTERM. Then: stop
    the pipeline, drop the watchlist from memory, empty the outbox (an interrupt leaves
@@ -17,6 +18,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import gc
 import threading
 import time
@@ -40,7 +42,7 @@ from openlfr.node.client import (
     PlatformRefused,
     PlatformUnreachable,
 )
-from openlfr.node.outbox import Outbox, OutboxItem
+from openlfr.node.outbox import QUARANTINED, HeldItems, Outbox, OutboxItem, QuarantinedItem
 from openlfr.node.source import ClockedSource
 from openlfr.recognition import (
     Alert,
@@ -136,6 +138,15 @@ class NodeSummary:
     refused_counts: dict[str, int] = field(default_factory=dict)
     """Counts in counter batches the platform refused (recorded after the end)."""
     pending: int = 0
+    """This deployment's items still to be sent (at the next start)."""
+    quarantined: int = 0
+    """This deployment's items the platform refused for good, kept in the outbox (this
+    run's and earlier runs'); ``quarantine_reasons`` says why."""
+    quarantine_reasons: list[dict[str, Any]] = field(default_factory=list)
+    """Per status code and reason: {"status_code", "reason", "items"}."""
+    held_for_others: list[dict[str, Any]] = field(default_factory=list)
+    """Items the outbox holds for other deployments (or platforms), which only a run for
+    that deployment (with its key) sends: ``HeldItems.to_json`` each."""
     engine: dict[str, int] | None = None
     watchlist_dropped: bool = False
     outbox_removed: bool = False
@@ -150,8 +161,10 @@ class _Stop(Exception):
 
 
 class Sender:
-    """Posts outbox items in order and deletes each once the platform acknowledged it.
-    Runs as a thread during the run, and synchronously (``flush``) before and after."""
+    """Posts outbox items in order and deletes each once the platform acknowledged it; an
+    item the platform refuses for good is quarantined (kept, with the reason) and the
+    others go on. Runs as a thread during the run, and synchronously (``flush``) before
+    and after."""
 
     def __init__(self, outbox: Outbox, client: PlatformClient, deployment_id: int,
                  report: Callable[[Event], None], backoff_start_s: float,
@@ -169,7 +182,10 @@ class Sender:
         self.ended: PlatformRefused | None = None
         """A 409: the deployment no longer takes what this node sends."""
         self.fatal: PlatformRefused | None = None
-        """Another 4xx (revoked key, invalid item): sending cannot go on."""
+        """A 4xx about every item (revoked key, unknown deployment): sending cannot go on."""
+        self.second_chance: set[int] = set()
+        """Items refused with 409 by an earlier run and sent again now that the deployment
+        is active: a second 409 sets them aside again, but does not stop the run."""
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._batches = True
@@ -183,10 +199,11 @@ class Sender:
         self._wake.set()
 
     def send_due(self) -> bool:
-        """One pass over the waiting items, oldest first; stops at the first failure.
-        True when nothing is left to send. A backlog goes in batch requests (one
-        transaction each on the platform); a batch the platform refuses is sent again one
-        item at a time, which finds the item it refuses and deals with it alone."""
+        """One pass over the waiting items, oldest first; stops when the platform cannot be
+        reached or refuses every item (``fatal``). True when nothing is left to send. A
+        backlog goes in batch requests (one transaction each on the platform); a batch the
+        platform refuses is sent again one item at a time, which finds the item it refuses
+        and quarantines it alone."""
         while True:
             items = self.outbox.pending(self.platform, self.deployment_id,
                                         limit=BATCH_ITEMS if self._batches else 50)
@@ -236,20 +253,11 @@ class Sender:
         except PlatformUnreachable as exc:
             return self._unreachable(item, exc)
         except PlatformRefused as exc:
-            if not exc.not_accepted_now:
+            if not exc.item_refused:  # the key or the deployment: no item can go
                 self.outbox.failed(item.id, str(exc))
                 self.fatal = exc
                 return False
-            # The platform will never take it (recorded after the end, or late delivery
-            # closed): keeping it would only keep a face on this box.
-            self.outbox.ack(item.id)
-            self.ended = exc
-            self.refused[item.kind] += 1
-            if item.kind == "counters":
-                for key in BATCH_COUNTS:
-                    self.refused_counts[key] += int(item.payload.get(key, 0))
-            self.report({"type": "refused", "kind": item.kind, "uid": item.uid,
-                         "detail": exc.detail, "pending": self.pending()})
+            self._quarantine(item, exc)
             return True
         self.outbox.ack(item.id)
         self.sent[item.kind] += 1
@@ -257,6 +265,21 @@ class Sender:
         self.report({"type": "sent", "kind": item.kind, "uid": item.uid,
                      "pending": self.pending()})
         return True
+
+    def _quarantine(self, item: OutboxItem, exc: PlatformRefused) -> None:
+        """The platform refused the item for good (invalid, or a 409: recorded after the
+        end, late delivery closed, the deployment not active): set it aside with the reason,
+        kept on disk and reported, so that the items behind it are still delivered."""
+        self.outbox.quarantine(item.id, exc.status_code, exc.detail)
+        if exc.not_accepted_now and item.id not in self.second_chance:
+            self.ended = exc
+        self.refused[item.kind] += 1
+        if item.kind == "counters":
+            for key in BATCH_COUNTS:
+                self.refused_counts[key] += int(item.payload.get(key, 0) or 0)
+        self.report({"type": "refused", "kind": item.kind, "uid": item.uid,
+                     "status_code": exc.status_code, "detail": exc.detail,
+                     "quarantined": True, "pending": self.pending()})
 
     def _wait_after_failure(self, stop: threading.Event) -> None:
         stop.wait(self._next_wait_s)
@@ -268,7 +291,18 @@ class Sender:
 
     def _run(self) -> None:
         while not self._stop.is_set() and self.fatal is None:
-            if self.send_due():
+            try:
+                done = self.send_due()
+            except Exception as exc:  # the thread must outlive any one item
+                # A failure nobody foresaw (the disk, a bug): say so and try again later;
+                # a dead sender would leave every later alert queued and unsent, silently.
+                self._next_wait_s = self.delay_s
+                self.delay_s = min(self.delay_s * 2, self.backoff_max_s)
+                _report_safely(self.report, {
+                    "type": "unexpected_error", "thread": "sender",
+                    "error": f"{type(exc).__name__}: {exc}", "retry_in_s": self._next_wait_s})
+                done = False
+            if done:
                 self._wake.wait(0.5)
                 self._wake.clear()
             elif self.fatal is None:
@@ -366,6 +400,38 @@ class NodeRunner:
                 time.sleep(delay)
                 delay = min(delay * 2, c.backoff_max_s)
 
+    def _take_stock(self, status: DeploymentStatus, outbox: Outbox, sender: Sender) -> None:
+        """At the start: note the deployment's deadlines in the outbox, and give items the
+        platform refused with a 409 another chance when the deployment may run again (it
+        was not active, e.g. sent back by an amendment)."""
+        outbox.remember_deployment(
+            sender.platform, status.deployment_id, status.reference, status.end_at.isoformat(),
+            None if status.late_delivery_until is None
+            else status.late_delivery_until.isoformat())
+        if status.may_run:
+            sender.second_chance.update(
+                q.id for q in outbox.quarantined(sender.platform, status.deployment_id)
+                if q.status_code == 409)
+            requeued = outbox.requeue(sender.platform, status.deployment_id, status_code=409)
+            if requeued:
+                self.report({"type": "requeued", "items": requeued,
+                             "why": "refused with 409 before; the deployment is active"})
+
+    def _report_backlog(self, status: DeploymentStatus, outbox: Outbox,
+                        sender: Sender) -> int:
+        """Say what the outbox holds at the start: this deployment's items to send (this
+        run sends them first), its quarantined items, and other deployments' items (which
+        this run does not send). Returns how many items this run has to send."""
+        backlog = sender.pending()
+        quarantined = outbox.quarantined(sender.platform, status.deployment_id)
+        others = held_for_others(outbox, sender.platform, status.deployment_id)
+        if backlog or quarantined or others:
+            self.report({"type": "backlog", "deployment": status.reference,
+                         "pending": backlog, "quarantined": len(quarantined),
+                         "quarantine_reasons": quarantine_reasons(quarantined),
+                         "held_for_others": [h.to_json() for h in others]})
+        return backlog
+
     def run(self) -> NodeSummary:
         started = time.monotonic()
         c = self.config
@@ -385,11 +451,10 @@ class NodeRunner:
                              "end_at": status.end_at.isoformat()})
                 sender = Sender(outbox, client, status.deployment_id, self.report,
                                 c.backoff_start_s, c.backoff_max_s)
+                self._take_stock(status, outbox, sender)
                 # Items sealed with another API key are refused here, not mid-run.
                 outbox.pending(sender.platform, status.deployment_id, limit=1)
-                backlog = sender.pending()
-                if backlog:
-                    self.report({"type": "backlog", "pending": backlog})
+                backlog = self._report_backlog(status, outbox, sender)
                 if not status.may_run:
                     # Deliver what an earlier run recorded (late delivery), then refuse.
                     if backlog:
@@ -415,6 +480,12 @@ class NodeRunner:
                 summary.sent, summary.refused = dict(sender.sent), dict(sender.refused)
                 summary.refused_counts = dict(sender.refused_counts)
                 summary.pending = sender.pending()
+                quarantined = outbox.quarantined(sender.platform, sender.deployment_id)
+                summary.quarantined = len(quarantined)
+                summary.quarantine_reasons = quarantine_reasons(quarantined)
+                summary.held_for_others = [
+                    h.to_json() for h in held_for_others(outbox, sender.platform,
+                                                         sender.deployment_id)]
                 if sender.fatal is not None:
                     summary.stop_reason, summary.detail = "error", sender.fatal.detail
             client.close()
@@ -545,16 +616,25 @@ class NodeRunner:
         when it may not, or when its published end passes by this node's clock."""
         c = self.config
         client = self._client()
+        last_error: str | None = None
         try:
             while not self._pipeline_done.wait(c.poll_interval_s):
                 try:
                     current = client.deployment(status.deployment_id)
                     if not current.may_run:
                         self._request_stop("deployment_ended", current.reason)
+                    last_error = None
                 except PlatformUnreachable:
                     pass  # the sender reports the outage; the local clock still counts
                 except PlatformRefused as exc:
                     self._request_stop("error", exc.detail)
+                except Exception as exc:  # the end-of-window check must go on
+                    error = f"{type(exc).__name__}: {exc}"
+                    if error != last_error:  # once, not every poll
+                        _report_safely(self.report, {"type": "unexpected_error",
+                                                     "thread": "poll", "error": error,
+                                                     "retry_in_s": c.poll_interval_s})
+                    last_error = error
                 if datetime.now(UTC) >= status.end_at:
                     self._request_stop("deployment_ended", "the deployment's published end "
                                        f"{status.end_at:%Y-%m-%d %H:%M} UTC has passed")
@@ -628,11 +708,15 @@ class NodeRunner:
         self.report({"type": "counters", **payload, "pending": sender.pending()})
 
     def _report_dropped(self, sender: Sender, reason: str) -> None:
-        """Tell the platform (its audit log) that the watchlist is gone from this node."""
+        """Tell the platform (its audit log) that the watchlist is gone from this node, and
+        how many of the deployment's items its outbox still holds (to send, or refused and
+        kept aside)."""
+        held = sender.pending() + sender.outbox.count(sender.platform, sender.deployment_id,
+                                                      state=QUARANTINED)
         payload = {"run_id": self.run_id,
                    "reason": reason if reason in {"deployment_ended", "source_ended",
                                                   "interrupted"} else "error",
-                   "alerts_sent": sender.sent["alert"], "outbox_pending": sender.pending()}
+                   "alerts_sent": sender.sent["alert"], "outbox_pending": held}
         self._drop_reported = True
         try:
             sender.client.report_dropped(sender.deployment_id, payload)
@@ -640,6 +724,26 @@ class NodeRunner:
             self.report({"type": "drop_not_reported", "error": str(exc)})
         else:
             self.report({"type": "drop_reported", **payload})
+
+
+def quarantine_reasons(items: list[QuarantinedItem]) -> list[dict[str, Any]]:
+    """Quarantined items by status code and reason, the most frequent first."""
+    counted = Counter((i.status_code, i.reason) for i in items)
+    return [{"status_code": code, "reason": reason, "items": n}
+            for (code, reason), n in counted.most_common()]
+
+
+def held_for_others(outbox: Outbox, platform: str, deployment_id: int) -> list[HeldItems]:
+    """What the outbox holds for any deployment other than this one (or on another
+    platform): a run sends only its own deployment's items."""
+    return [h for h in outbox.held()
+            if (h.platform, h.deployment_id) != (platform, deployment_id)]
+
+
+def _report_safely(report: Callable[[Event], None], event: Event) -> None:
+    """Report from a thread that must not die of the report itself (a closed console)."""
+    with contextlib.suppress(Exception):  # nothing left to tell it to
+        report(event)
 
 
 def watchlist_from_release(released: dict[str, Any]) -> tuple[Watchlist, dict[int, str]]:
