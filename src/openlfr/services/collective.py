@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
 from openlfr.governance.answers import moderation_problem
-from openlfr.governance.areas import UnknownArea
+from openlfr.governance.areas import Gazetteer, UnknownArea
 from openlfr.governance.errors import InvalidInput, NotFound
 from openlfr.governance.lifecycle import DeploymentStatus
 from openlfr.services.notices import CONFIRMATION_RESEND_INTERVAL, EmailKind, valid_address
@@ -91,7 +91,9 @@ def confirm_url(settings: Settings, token: str) -> str:
 
 
 def _in_area(d: m.Deployment, area_code: str) -> bool:
-    return area_code in (d.borough_code, d.ward_code)
+    """An objection filed in ``area_code`` reaches ``d``: its borough or ward, or any ward
+    of a borough it names alone (``Gazetteer.covers``: one rule with motions and notice)."""
+    return Gazetteer.covers(area_code, d.borough_code, d.ward_code)
 
 
 def _open_deployment(s: Session, area_code: str) -> m.Deployment | None:
@@ -226,11 +228,14 @@ def _starter_id(s: Session, objection_id: int) -> int | None:
 
 
 def attach_standing(s: Session, d: m.Deployment, now: datetime) -> int:
-    """Attach the standing objections of the deployment's area (its borough or ward) to
-    it: called when a deployment is proposed. Returns how many were attached."""
-    rows = list(s.scalars(select(m.CollectiveObjection).where(
-        m.CollectiveObjection.deployment_id.is_(None),
-        m.CollectiveObjection.area_code.in_([c for c in (d.borough_code, d.ward_code) if c]))))
+    """Attach the standing objections of the deployment's area (its borough or ward, every
+    ward of a borough it names alone: ``_in_area``) to it: called when a deployment is
+    proposed. Returns how many were attached. (Attaching only shows where an objection
+    stands: the gate reads every unheard objection of the area, attached or not,
+    ``services.dossier.collective_facts``.)"""
+    standing = s.scalars(select(m.CollectiveObjection).where(
+        m.CollectiveObjection.deployment_id.is_(None)))
+    rows = [o for o in standing if _in_area(d, o.area_code)]
     for o in rows:
         o.deployment_id, o.attached_at = d.id, now
         append_event(s, actor="system", action="collective_objection.attached",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from openlfr.governance.amendments import Record, notice_restarted
+from openlfr.governance.areas import Gazetteer
 from openlfr.governance.lifecycle import DeploymentStatus
 from openlfr.governance.records import (
     AudienceCategory,
@@ -141,7 +142,7 @@ def build_dossier(session: Session, deployment: m.Deployment,
         watchlist=watchlist,
         latest_equity_audit=latest_equity_audit(session, deployment.technology_id, watchlist),
         as_of=now,
-        collective_objections=collective_facts(session, deployment.id),
+        collective_objections=collective_facts(session, deployment),
         plan_widened_at=plan_widened_at(session, deployment.id),
     )
 
@@ -155,13 +156,23 @@ def plan_widened_at(session: Session, deployment_id: int) -> datetime | None:
 
 
 def collective_facts(session: Session,
-                     deployment_id: int) -> tuple[CollectiveObjectionFacts, ...]:
-    """The collective objections attached to a deployment, with confirmed signatures."""
-    rows = session.execute(select(m.CollectiveObjection.id,
-                                  m.CollectiveObjection.hearing_recorded_at).where(
-        m.CollectiveObjection.deployment_id == deployment_id))
+                     deployment: m.Deployment) -> tuple[CollectiveObjectionFacts, ...]:
+    """The collective objections that bind a deployment, with their confirmed signatures:
+    those attached to it, and every other not yet heard that was filed in an area covering
+    it (``Gazetteer.covers``: a ward's objection binds a deployment naming only its
+    borough). Where it is attached does not free anyone: an objection attached to a decoy
+    deployment, since cancelled, or to another in the same ward, binds this one until
+    oversight has heard it."""
+    rows = session.execute(select(m.CollectiveObjection.id, m.CollectiveObjection.area_code,
+                                  m.CollectiveObjection.deployment_id,
+                                  m.CollectiveObjection.hearing_recorded_at).where(or_(
+        m.CollectiveObjection.deployment_id == deployment.id,
+        m.CollectiveObjection.hearing_recorded_at.is_(None))))
     facts = []
-    for objection_id, heard in rows:
+    for objection_id, area_code, attached_to, heard in rows:
+        if attached_to != deployment.id and not Gazetteer.covers(
+                area_code, deployment.borough_code, deployment.ward_code):
+            continue
         signed = session.scalar(select(func.count()).select_from(m.CollectiveSignature).where(
             m.CollectiveSignature.objection_id == objection_id,
             m.CollectiveSignature.confirmed_at.is_not(None))) or 0
