@@ -187,6 +187,17 @@ def moderation_problem(reason: str,
     return None
 
 
+def already_moderated(moderated_at: datetime | None, moderated_by: str | None,
+                      reason: str | None) -> str | None:
+    """Why an item's text cannot be withheld again (None: it can): it was, and the reason
+    published then stands. Hiding twice would overwrite the published reason, and who
+    gave it, with no trace in public."""
+    if moderated_at is None:
+        return None
+    return (f"its text was already withheld on {moderated_at.isoformat(timespec='minutes')} "
+            f"by {moderated_by}, for the published reason: {reason}; that reason stands")
+
+
 def may_escalate(answered: bool, replied: bool, due_at: datetime, now: datetime) -> str | None:
     """Why an item cannot be escalated to oversight yet (None: it can): after a reply to
     the answer, or once its deadline has passed with no answer."""

@@ -23,9 +23,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
-from openlfr.governance.answers import moderation_problem
+from openlfr.governance.answers import already_moderated, moderation_problem
 from openlfr.governance.areas import Gazetteer, UnknownArea
-from openlfr.governance.errors import InvalidInput, NotFound
+from openlfr.governance.errors import Conflict, InvalidInput, NotFound
 from openlfr.governance.lifecycle import DeploymentStatus
 from openlfr.services.notices import CONFIRMATION_RESEND_INTERVAL, EmailKind, valid_address
 from openlfr.services.platform import PUBLIC_ACTOR, Actor, Platform
@@ -280,6 +280,9 @@ def hide_collective_text(p: Platform, actor: Actor, objection_id: int,
         o = s.get(m.CollectiveObjection, objection_id, with_for_update=True)
         if o is None:
             raise NotFound(f"no collective objection {objection_id}")
+        again = already_moderated(o.moderated_at, o.moderated_by, o.moderation_reason)
+        if again:
+            raise Conflict(f"collective objection {o.id}: {again}")
         o.hidden_for_abuse, o.moderation_reason = True, data.reason
         # The public trace: when and why it was withheld (the text itself is not shown).
         o.moderated_at, o.moderated_by = now, actor.audit_name

@@ -16,6 +16,7 @@ from openlfr.governance.amendments import Record, require_open
 from openlfr.governance.answers import (
     PRIVATE_KINDS,
     AnswerOutcome,
+    already_moderated,
     answer_due_at,
     answer_problem,
     moderation_problem,
@@ -547,6 +548,9 @@ def hide_feedback(p: Platform, actor: Actor, feedback_id: int, data: ModerationI
     now = p.clock()
     with p.sessions.begin() as s:
         f = get_or_404(s, m.Feedback, feedback_id, "feedback")
+        again = already_moderated(f.moderated_at, f.moderated_by, f.moderation_reason)
+        if again:
+            raise Conflict(f"feedback {f.id}: {again}")
         f.hidden_for_abuse, f.moderation_reason = True, data.reason
         # The public trace: when and why it was hidden (the text itself is withheld).
         f.moderated_at, f.moderated_by = now, actor.audit_name

@@ -63,6 +63,9 @@ class Actor:
 
 PUBLIC_ACTOR = Actor(name="public", role=Role.PUBLIC)
 SYSTEM_ACTOR = Actor(name="system", role=Role.ADMIN)
+#: Names the platform writes in the audit log for itself (the public, its command line,
+#: the demo's setup): no account may take one, or its acts would read as the platform's.
+RESERVED_NAMES = frozenset({PUBLIC_ACTOR.name, SYSTEM_ACTOR.name, "demo-setup"})
 
 
 @dataclass

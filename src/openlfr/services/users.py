@@ -20,7 +20,7 @@ from openlfr.governance.errors import Conflict, GovernanceError, InvalidInput, N
 from openlfr.governance.roles import INDEPENDENT_ROLES
 from openlfr.services.common import get_or_404
 from openlfr.services.gazetteer import gazetteer_for
-from openlfr.services.platform import Actor, PermissionDenied, Platform, Role
+from openlfr.services.platform import RESERVED_NAMES, Actor, PermissionDenied, Platform, Role
 from openlfr.services.powers import Action, refusal, require
 from openlfr.services.schemas import ApiKeyIn, AuditKeyIn, UserIn, UserPatch
 from openlfr.settings import new_token
@@ -100,6 +100,9 @@ def _require_independent_role(role: Role) -> None:
 
 
 def _create(p: Platform, actor: Actor, data: UserIn) -> m.User:
+    if data.username in RESERVED_NAMES:
+        raise InvalidInput("username", f"{data.username!r} is the name the audit log gives "
+                           "the platform itself; choose another")
     areas = councillor_areas(p, data.role, data.areas)
     now = p.clock()
     try:
