@@ -123,3 +123,17 @@ def test_camera_events_are_printed_with_their_camera() -> None:
         == "[van-1] node: watching clip.mp4 as van-1"
     assert fleet_event_text({"type": "camera_restarted", "camera": "van-1", "restarts": 1}) \
         .startswith("warning: van-1: its actor died; Ray restarted it")
+
+
+def test_a_camera_whose_outbox_set_items_aside_counts_as_failed() -> None:
+    """Items the platform refused and the outbox quarantined are kept for a person to
+    look at (``openlfr node outbox``): the fleet's run is not clean while they are."""
+    from openlfr.fleet.runner import CameraResult, FleetSummary
+
+    def result(name: str, **summary: object) -> CameraResult:
+        return CameraResult(camera=name, summary={"stop_reason": "ended", "pending": 0,
+                                                "quarantined": 0, **summary})
+
+    fleet = FleetSummary(cameras=[result("clean"), result("set-aside", quarantined=2),
+                                  result("behind", pending=3)])
+    assert [c.camera for c in fleet.failed] == ["set-aside", "behind"]

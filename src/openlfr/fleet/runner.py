@@ -86,8 +86,12 @@ class FleetSummary:
 
     @property
     def failed(self) -> list[CameraResult]:
+        """Cameras whose run did not end clean: an error, no summary, a refusal, items
+        still to send, or items the platform refused and the outbox set aside
+        (``quarantined``: kept with the reason, for ``openlfr node outbox``)."""
         return [c for c in self.cameras if c.error or not c.summary
-                or c.summary["stop_reason"] in ("refused", "error") or c.summary["pending"]]
+                or c.summary["stop_reason"] in ("refused", "error") or c.summary["pending"]
+                or c.summary.get("quarantined")]
 
     def to_json(self) -> Event:
         return {"type": "fleet_summary", "elapsed_s": round(self.elapsed_s, 3),
