@@ -86,29 +86,39 @@ def record_words(record: Record) -> str:
     return _WORDS[record]
 
 
-def is_frozen(status: DeploymentStatus) -> bool:
-    return status in FROZEN_STATUSES
+def is_frozen(status: DeploymentStatus, first_authorised_at: datetime | None = None) -> bool:
+    """Whether the record changes only by amendment: from authorisation on, and for good
+    once the deployment has ever been authorised (``first_authorised_at``), even where an
+    amendment or a reschedule withdrew that authorisation since: the public saw the
+    record it was authorised on, so every later change must show as an amendment."""
+    return status in FROZEN_STATUSES or (first_authorised_at is not None
+                                         and status is not _S.CANCELLED)
 
 
-def require_open(status: DeploymentStatus, record: Record,
-                 authorised_at: datetime | None) -> None:
+def require_open(status: DeploymentStatus, record: Record, authorised_at: datetime | None,
+                 first_authorised_at: datetime | None = None) -> None:
     """Refuse a plain edit of a frozen (or cancelled) record, saying what to do instead."""
     what = record_words(record)
     if status is _S.CANCELLED:
         raise Conflict(f"the deployment is cancelled; its {what} can no longer change")
-    if status in FROZEN_STATUSES:
-        since = f" on {authorised_at:%Y-%m-%d %H:%M} UTC" if authorised_at else ""
+    if is_frozen(status, first_authorised_at):
+        when = authorised_at or first_authorised_at
+        since = f" on {when:%Y-%m-%d %H:%M} UTC" if when else ""
+        again = (" (that authorisation has since been withdrawn; the record stays as it "
+                 "was authorised on)" if status not in FROZEN_STATUSES else "")
         raise Conflict(
-            f"the {what} is frozen: the deployment was authorised{since} and is now "
+            f"the {what} is frozen: the deployment was authorised{since}{again} and is now "
             f"'{status.value}'; a change now is a public amendment with a published reason "
             "(POST /api/deployments/{id}/amendments), after which the gates are checked "
             "again")
 
 
-def require_amendable(status: DeploymentStatus, record: Record) -> None:
-    """An amendment is for a frozen record; before that, the record is simply edited."""
+def require_amendable(status: DeploymentStatus, record: Record,
+                      first_authorised_at: datetime | None = None) -> None:
+    """An amendment is for a frozen record (``is_frozen``); before that, the record is
+    simply edited."""
     allowed = PLAN_AMENDABLE_STATUSES if record is Record.PLAN else FROZEN_STATUSES
-    if status not in allowed:
+    if status not in allowed and not is_frozen(status, first_authorised_at):
         if status is _S.CANCELLED:
             raise Conflict("the deployment is cancelled; its record can no longer change")
         raise Conflict(f"the {record_words(record)} is not frozen while the deployment is "

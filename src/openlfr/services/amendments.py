@@ -79,7 +79,7 @@ def amend_record(p: Platform, actor: Actor, deployment_id: int,
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id, lock=True)
         status = DeploymentStatus(d.status)
-        require_amendable(status, record)
+        require_amendable(status, record, d.first_authorised_at)
         before = evaluate_gates(build_dossier(s, d, now), params)
         if isinstance(data, PlanAmendmentIn):
             changes = _amend_plan(s, d, data)

@@ -103,7 +103,8 @@ def save_assessment(p: Platform, actor: Actor, deployment_id: int,
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id, lock=True)
-        require_open(DeploymentStatus(d.status), Record.ASSESSMENT, d.authorised_at)
+        require_open(DeploymentStatus(d.status), Record.ASSESSMENT, d.authorised_at,
+                     d.first_authorised_at)
         row = s.scalar(select(m.ImpactAssessment).where(
             m.ImpactAssessment.deployment_id == deployment_id))
         if row is None:
@@ -126,7 +127,8 @@ def publish_assessment(p: Platform, actor: Actor, deployment_id: int) -> Assessm
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id, lock=True)
-        require_open(DeploymentStatus(d.status), Record.ASSESSMENT, d.authorised_at)
+        require_open(DeploymentStatus(d.status), Record.ASSESSMENT, d.authorised_at,
+                     d.first_authorised_at)
         row = s.scalar(select(m.ImpactAssessment).where(
             m.ImpactAssessment.deployment_id == deployment_id))
         if row is None:
@@ -164,7 +166,8 @@ def add_engagement_event(p: Platform, actor: Actor, deployment_id: int,
         d = deployment_or_404(s, deployment_id, lock=True)
         # The date first: a claim dated after the decision is refused as such (422).
         check_event_date(p, d, data, now)
-        require_open(DeploymentStatus(d.status), Record.ENGAGEMENT, d.authorised_at)
+        require_open(DeploymentStatus(d.status), Record.ENGAGEMENT, d.authorised_at,
+                     d.first_authorised_at)
         e = add_event_in(s, actor, d, data, now)
         if evidence is not None:
             e.evidence_pdf, e.evidence_filename = evidence.content, evidence.filename[:200]
@@ -216,7 +219,8 @@ def replace_engagement_event(p: Platform, actor: Actor, deployment_id: int, even
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id, lock=True)
         check_event_date(p, d, data, now)
-        require_open(DeploymentStatus(d.status), Record.ENGAGEMENT, d.authorised_at)
+        require_open(DeploymentStatus(d.status), Record.ENGAGEMENT, d.authorised_at,
+                     d.first_authorised_at)
         e = event_of(s, deployment_id, event_id)
         set_event(e, data)
         append_event(s, actor=actor.audit_name, action="engagement.corrected",
@@ -248,7 +252,8 @@ def delete_engagement_event(p: Platform, actor: Actor, deployment_id: int,
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id, lock=True)
-        require_open(DeploymentStatus(d.status), Record.ENGAGEMENT, d.authorised_at)
+        require_open(DeploymentStatus(d.status), Record.ENGAGEMENT, d.authorised_at,
+                     d.first_authorised_at)
         s.delete(event_of(s, deployment_id, event_id))
         append_event(s, actor=actor.audit_name, action="engagement.deleted",
                      subject_type="deployment", subject_id=deployment_id,
@@ -282,7 +287,8 @@ def attach_evidence(p: Platform, actor: Actor, deployment_id: int, event_id: int
     now = p.clock()
     with p.sessions.begin() as s:
         d = deployment_or_404(s, deployment_id, lock=True)
-        require_open(DeploymentStatus(d.status), Record.ENGAGEMENT, d.authorised_at)
+        require_open(DeploymentStatus(d.status), Record.ENGAGEMENT, d.authorised_at,
+                     d.first_authorised_at)
         e = event_of(s, deployment_id, event_id)
         e.evidence_pdf, e.evidence_filename = evidence.content, evidence.filename[:200]
         append_event(s, actor=actor.audit_name, action="engagement.evidence_attached",

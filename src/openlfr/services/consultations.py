@@ -159,7 +159,8 @@ def save_consultation(p: Platform, actor: Actor, deployment_id: int,
 
 
 def _require_consultation_open(d: m.Deployment) -> None:
-    require_open(DeploymentStatus(d.status), Record.CONSULTATION, d.authorised_at)
+    require_open(DeploymentStatus(d.status), Record.CONSULTATION, d.authorised_at,
+                 d.first_authorised_at)
 
 
 def get_consultation(p: Platform, actor: Actor, deployment_id: int) -> m.Consultation:

@@ -313,6 +313,8 @@ def apply_transition(s: Session, p: Platform, actor: Actor, d: m.Deployment, act
             "overridden": sorted(overrides.covered_gates(s, d.id) & {
                 g.name for g in report.failing})}}
     setattr(d, _TIMESTAMP_FIELD.get(action, "updated_at"), now)
+    if action is Transition.AUTHORISE and d.first_authorised_at is None:
+        d.first_authorised_at = now  # never cleared: the record stays frozen (is_frozen)
     if action is Transition.CANCEL:
         d.cancel_reason = note
         overrides.lapse_in(s, d.id, "the deployment was cancelled", now)

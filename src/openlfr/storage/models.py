@@ -172,6 +172,10 @@ class Deployment(Base):
         ForeignKey("technologies.id", ondelete="SET NULL"))
     notice_published_at: Mapped[datetime | None]
     authorised_at: Mapped[datetime | None]
+    # When it was first authorised: set once, never cleared (an authorisation withdrawn by
+    # an amendment or a reschedule clears ``authorised_at``). From then on the record
+    # changes only by amendment (``governance.amendments.is_frozen``).
+    first_authorised_at: Mapped[datetime | None]
     activated_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     reviewed_at: Mapped[datetime | None]

@@ -159,7 +159,8 @@ def _page(request: Request, actor: Actor, d: m.Deployment, c: m.Consultation | N
     draft = draft or _saved_draft(c)
     is_draft = c is None or c.status == ConsultationStatus.DRAFT.value
     may_write = may(actor.role, Action.CONSULTATION_WRITE)
-    may_edit = may_write and is_draft and not is_frozen(DeploymentStatus(d.status))
+    may_edit = may_write and is_draft and not is_frozen(DeploymentStatus(d.status),
+                                                          d.first_authorised_at)
     flags = _flags(draft, c)
     results = None
     if c is not None and not is_draft:

@@ -54,7 +54,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
 def _editor(request: Request, actor: Actor, d: m.Deployment, values: dict[str, str] | None,
             errors: dict[str, str] | None = None, status_code: int = 200) -> Response:
     view = assessments.view_assessment(platform_of(request), actor, d.id)
-    frozen = is_frozen(DeploymentStatus(d.status))
+    frozen = is_frozen(DeploymentStatus(d.status), d.first_authorised_at)
     shown = values if values is not None else dict(view.sections)
     findings_by_section: dict[str, list[str]] = {}
     for f in view.findings:

@@ -215,7 +215,7 @@ async def update_deployment(request: Request) -> Response:
 def _amendable_problem(d: m.Deployment) -> dict[str, str]:
     """Why the plan cannot be amended now (it is edited before notice), shown on the form."""
     try:
-        require_amendable(DeploymentStatus(d.status), Record.PLAN)
+        require_amendable(DeploymentStatus(d.status), Record.PLAN, d.first_authorised_at)
     except GovernanceError as exc:
         return {FORM: str(exc)}
     return {}
