@@ -1,11 +1,13 @@
-"""An amendment that changes a running deployment's gates, or widens its plan, stops it:
-it is completed there and then (``governance.amendments.status_after``), not sent back
-to notice. So what it ran under stays its record (the decisions and the override it went
-ahead on, in every published place), its node can still deliver what it saw while it
-ran, and its record stays frozen. Before, it went back to ``notice_published``: the
-override lapsed and "went ahead despite failed checks" vanished from the records CSV,
-the open data and the feeds, the decisions it ran under were dropped, and the node's
-last alerts and counts were refused (409) and lost."""
+"""An amendment that would change a running deployment's gates, or widen its plan, would
+stop it (``governance.amendments.status_after``: it is completed, never sent back to
+notice). Stopping is for those who may complete a deployment, so the planner's amendment
+is refused while it runs; once completed, the amendment is published with its record.
+Either way what it ran under stays its record (the decisions and the override it went
+ahead on, in every published place), its node delivers what it saw, and its record stays
+frozen. Before, it went back to ``notice_published``: the override lapsed and "went ahead
+despite failed checks" vanished from the records CSV, the open data and the feeds, the
+decisions it ran under were dropped, and the node's last alerts and counts were refused
+(409) and lost."""
 
 from __future__ import annotations
 
@@ -64,18 +66,45 @@ def _went_ahead_on_an_override(s: Scenario) -> Any:
     return node
 
 
+REMOVE_RESIDENTS = "The residents' meeting was logged twice by mistake; removing it."
+
+
+def _remove_residents_event(s: Scenario) -> dict[str, Any]:
+    residents = next(e for e in ok(s.staff["planner"].get(s.url("/engagement")))
+                     if e["audience"] == "residents")
+    return {"record": "engagement", "event_id": residents["id"], "reason": REMOVE_RESIDENTS}
+
+
+def test_the_planner_alone_cannot_stop_a_running_deployment(scenario: Scenario) -> None:
+    s, planner = scenario, scenario.staff["planner"]
+    s.activate()
+    assert planner.post(s.url("/complete")).status_code == 403
+    for body in (_remove_residents_event(s),
+                 {"record": "plan", "reason": "Reworded by the planner.",
+                  "changes": {"purpose": "Locate people wanted for robbery and violence!"}}):
+        r = planner.post(s.url("/amendments"), json=body)
+        assert r.status_code == 409 and "would stop the running deployment" in r.text, r.text
+    d = ok(planner.get(s.url()))
+    assert d["status"] == "active"
+    assert ok(planner.get(s.url("/watchlist")))["entries"]  # not destroyed
+    # What does not change its basis is published as it runs.
+    a = ok(planner.post(s.url("/amendments"), json={
+        "record": "plan", "reason": "The title now names the station, as the signs do.",
+        "changes": {"title": "Vauxhall station forecourt"}}), 201)
+    assert (a["status_before"], a["status_after"]) == ("active", "active")
+
+
 def test_the_override_it_ran_under_stays_on_every_record(scenario: Scenario) -> None:
     s, planner = scenario, scenario.staff["planner"]
     _went_ahead_on_an_override(s)
     before = ok(s.staff.anon.get(f"/api/public/deployments/{s.reference}"))
     assert before["went_ahead_despite"] == ["consultation_and_objections"]
     s.clock.now = START + timedelta(hours=2)
-    residents = next(e for e in ok(planner.get(s.url("/engagement")))
-                     if e["audience"] == "residents")
-    amended = ok(planner.post(s.url("/amendments"), json={
-        "record": "engagement", "event_id": residents["id"],
-        "reason": "The residents' meeting was logged twice by mistake; removing it."}), 201)
-    assert (amended["status_before"], amended["status_after"]) == ("active", "completed")
+    body = _remove_residents_event(s)
+    assert planner.post(s.url("/amendments"), json=body).status_code == 409
+    ok(s.staff["operator"].post(s.url("/complete")))
+    amended = ok(planner.post(s.url("/amendments"), json=body), 201)
+    assert (amended["status_before"], amended["status_after"]) == ("completed", "completed")
 
     public = ok(s.staff.anon.get(f"/api/public/deployments/{s.reference}"))
     assert public["went_ahead_despite"] == ["consultation_and_objections"]
@@ -89,7 +118,9 @@ def test_the_override_it_ran_under_stays_on_every_record(scenario: Scenario) -> 
     assert "despite" in s.staff.anon.get("/areas/lambeth/deployments.ics").text
 
 
-def test_the_node_delivers_what_it_saw_before_the_amendment(scenario: Scenario) -> None:
+def test_the_node_delivers_what_it_saw(scenario: Scenario) -> None:
+    """Refused, the amendment leaves the deployment running: the node's alerts and counts
+    are taken as before; and after the completion, what it saw before is taken late."""
     s, staff = scenario, scenario.staff
     s.activate()
     node = staff.node(s.deployment_id)
@@ -97,11 +128,11 @@ def test_the_node_delivers_what_it_saw_before_the_amendment(scenario: Scenario) 
     entry_id = ok(node.get(f"{base}/watchlist"))["entries"][0]["entry_id"]
     seen_at = START + timedelta(hours=1)
     s.clock.now = seen_at + timedelta(minutes=1)
-    a = ok(staff["planner"].post(s.url("/amendments"), json={
+    lower = staff["planner"].post(s.url("/amendments"), json={
         "record": "plan", "reason": "The vendor advised a lower threshold for poor light.",
-        "changes": {"threshold": 0.62}}), 201)
-    assert a["status_after"] == "completed"
-    # The node's outbox delivers, a minute late, what it saw before the amendment.
+        "changes": {"threshold": 0.62}})
+    assert lower.status_code == 409
+    ok(staff["operator"].post(s.url("/complete")))
     s.clock.now = seen_at + timedelta(minutes=2)
     ok(node.post(f"{base}/alerts", json={
         "alert_uid": "seen-while-active", "occurred_at": seen_at.isoformat(), "camera": "c",
@@ -111,7 +142,6 @@ def test_the_node_delivers_what_it_saw_before_the_amendment(scenario: Scenario) 
         "batch_id": "batch-last", "faces_seen": 500, "tracks": 80,
         "period_start": (seen_at - timedelta(seconds=10)).isoformat(),
         "period_end": seen_at.isoformat()}), 201)
-    # What it would claim to have seen after the stop is refused.
     late = node.post(f"{base}/alerts", json={
         "alert_uid": "after-the-stop", "camera": "c", "track_id": "2", "score": 0.7,
         "occurred_at": (seen_at + timedelta(minutes=2)).isoformat(), "entry_id": entry_id,
@@ -119,11 +149,12 @@ def test_the_node_delivers_what_it_saw_before_the_amendment(scenario: Scenario) 
     assert late.status_code in (409, 422), late.text
 
 
-def test_the_record_stays_frozen_after_the_stop(scenario: Scenario) -> None:
+def test_the_record_stays_frozen(scenario: Scenario) -> None:
     """The powers reviewer's route: amend once, then rewrite the record directly."""
     s, planner = scenario, scenario.staff["planner"]
     s.activate()
     events = ok(planner.get(s.url("/engagement")))
+    ok(s.staff["operator"].post(s.url("/complete")))
     ok(planner.post(s.url("/amendments"), json={
         "record": "engagement", "event_id": events[0]["id"],
         "reason": "The meeting was logged against the wrong deployment."}), 201)

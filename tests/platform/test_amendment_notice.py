@@ -207,28 +207,29 @@ def test_an_authorised_deployment_is_sent_back_by_a_widening_amendment(
     assert "offence categories added: immigration offences" in mail.body
 
 
-def test_an_active_deployment_widened_stops_and_is_completed(scenario: Scenario) -> None:
-    """A running deployment's notice can never run again in its window: a widening
-    stops it, and it is completed there and then (``status_after``), its watchlist
-    destroyed and its review published; its notice is not restarted."""
+def test_an_active_deployment_is_not_widened_under_it(scenario: Scenario) -> None:
+    """A running deployment's notice can never run again in its window: a widening would
+    stop it, and stopping is for those who may complete it (not the planner alone). So
+    the widening is refused while it runs; completed, the widening is published with its
+    record, and its notice is not restarted."""
     s, staff = scenario, scenario.staff
     subscribed(s)
     s.activate()
     s.clock.advance(hours=1)
+    refused = staff["planner"].post(s.url("/amendments"), json={
+        "record": "plan", "reason": REASON, "changes": {"camera_count": 6}})
+    assert refused.status_code == 409, refused.text
+    assert "would stop the running deployment (more cameras: 6, was 2)" in refused.text
+    assert ok(staff["planner"].get(s.url()))["status"] == "active"
+    assert amended_emails(s) == []
+    ok(staff["operator"].post(s.url("/complete")))
     a = amend(s, {"camera_count": 6})
     assert not a["notice_restarted"] and a["notice_widened_by"] == ["more cameras: 6, was 2"]
-    assert (a["status_before"], a["status_after"]) == ("active", "completed")
-    d = ok(staff["planner"].get(s.url()))
-    assert d["status"] == "completed" and d["completed_at"] == d["updated_at"]
-    assert d["authorised_at"] is not None  # the decision it ran under stays
-    assert staff["authoriser"].post(s.url("/authorise")).status_code == 409
-    assert staff["operator"].post(s.url("/activate")).status_code == 409
+    assert (a["status_before"], a["status_after"]) == ("completed", "completed")
     [mail] = amended_emails(s)
     body = " ".join(mail.body.split())
-    assert "It was running: it has stopped, and is completed." in body
-    assert "more cameras: 6, was 2" in body
-    assert "notice period runs again" not in body
-    assert staff.anon.get(f"/deployments/{s.reference}/review").status_code == 200
+    assert "more cameras: 6, was 2" in body and "notice period runs again" not in body
+    assert "has already taken place" in body
 
 
 def test_a_narrowing_amendment_is_emailed_but_does_not_restart_the_notice(

@@ -111,3 +111,21 @@ def test_an_objection_elsewhere_binds_no_one(scenario: Scenario) -> None:
     standing_objection(scenario, "Hackney/Dalston")
     prepared(scenario)
     assert gate(scenario)["passed"]
+
+
+def test_no_failure_an_override_could_set_aside_hides_the_objection(
+        scenario: Scenario) -> None:
+    """The consultation left open (a failure two signatures may set aside) used to be
+    reported first, so an override went through over the unheard objection."""
+    s = scenario
+    standing_objection(s)
+    s.draft(technology_id=s.equity_audit())
+    s.publish_notice()
+    s.engage()
+    s.open_consultation()
+    s.assess()
+    s.object_and_answer()
+    s.watchlist()
+    s.clock.now = START - timedelta(hours=12)
+    ok(s.staff["planner"].post(s.url("/watchlist/build")))
+    refused(s)

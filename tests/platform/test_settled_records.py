@@ -63,18 +63,21 @@ def test_the_lifecycle_never_cancels_a_deployment_that_ran() -> None:
 
 def test_an_amended_deployment_that_ran_is_completed_not_cancelled(scenario: Scenario) -> None:
     """The reviewer's route: run, false alerts, an amendment that fails a gate, then
-    cancel. A running deployment whose gate an amendment changes stops there and then:
-    it is completed, so the cancel is refused, and the false alerts stay in every
-    total."""
+    cancel. An amendment that would change a running deployment's gates is refused until
+    those who may stop it complete it; completed, the cancel is refused, and the false
+    alerts stay in every total."""
     s = scenario
     _run_with_false_alerts(s)
     assert _total(s)["false_alerts"] == 3
     events = ok(s.staff["planner"].get(s.url("/engagement")))
     [residents] = [e for e in events if e["audience"] == "residents"][:1]
-    amended = ok(s.staff["planner"].post(s.url("/amendments"), json={
-        "record": "engagement", "event_id": residents["id"],
-        "reason": "The residents' meeting was recorded against the wrong deployment."}), 201)
-    assert (amended["status_before"], amended["status_after"]) == ("active", "completed")
+    body = {"record": "engagement", "event_id": residents["id"],
+            "reason": "The residents' meeting was recorded against the wrong deployment."}
+    stop = s.staff["planner"].post(s.url("/amendments"), json=body)
+    assert stop.status_code == 409 and "would stop the running deployment" in stop.text
+    ok(s.staff["operator"].post(s.url("/complete")))
+    amended = ok(s.staff["planner"].post(s.url("/amendments"), json=body), 201)
+    assert (amended["status_before"], amended["status_after"]) == ("completed", "completed")
     refused = s.staff["planner"].post(s.url("/cancel"), json={
         "reason": "Operation stood down; no further deployment in this area is planned."})
     assert refused.status_code == 409
@@ -241,17 +244,19 @@ def test_the_group_rule_reads_case_and_spacing_only() -> None:
 
 def test_a_deployment_that_ran_is_not_rescheduled_to_reopen_its_alerts(
         scenario: Scenario) -> None:
-    """The second reviewer's route: run, an amendment sends it back to notice, a reschedule
-    to dates ahead would reopen its alerts' decisions (no reason needed, a year on): the
-    reschedule is refused, and a year on every decision has settled anyway."""
+    """The second reviewer's route: run, the deployment ends (an amendment that changes a
+    gate can no longer send a running one back to notice: it must be completed first), a
+    reschedule to dates ahead would reopen its alerts' decisions (no reason needed, a year
+    on): the reschedule is refused, and a year on every decision has settled anyway."""
     s = scenario
     ids = _run_with_false_alerts(s)
     events = ok(s.staff["planner"].get(s.url("/engagement")))
     [residents] = [e for e in events if e["audience"] == "residents"][:1]
+    ok(s.staff["operator"].post(s.url("/complete")))
     ok(s.staff["planner"].post(s.url("/amendments"), json={
         "record": "engagement", "event_id": residents["id"],
         "reason": "The residents' meeting was recorded against the wrong deployment."}), 201)
-    # Sent back to notice, it has ended for the rule: a change needs a reason already.
+    # It has ended: a change needs a reason already.
     r = s.staff["operator"].post(f"/api/alerts/{ids[0]}/adjudication",
                                  json={"adjudication": "true_match"})
     assert r.status_code == 409 and "needs a reason" in r.text

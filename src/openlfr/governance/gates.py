@@ -168,6 +168,17 @@ def consultation_gate(dossier: DeploymentDossier, params: GateParameters) -> Gat
     the answer period and a lead time before the start: ``governance.answers``)."""
     name = "consultation_and_objections"
     c = dossier.consultation
+    # First, whatever else fails: a failure no override may set aside must never hide
+    # behind one that an override could (an open consultation, too few responses).
+    unheard = [o for o in dossier.collective_objections
+               if o.signatures >= params.collective_threshold and not o.hearing_held]
+    if unheard:
+        signed = ", ".join(str(o.signatures) for o in unheard)
+        return GateResult(
+            name, False, f"{len(unheard)} collective objection(s) signed by {signed} residents "
+            f"(the threshold is {params.collective_threshold}) have had no oversight hearing.",
+            "A collective objection past the threshold can never be overridden: the oversight "
+            "board must hear it and publish the record first.")
     if c is None:
         return GateResult(name, False, "No consultation has been run.")
     if c.status is not ConsultationStatus.CLOSED:
@@ -179,15 +190,6 @@ def consultation_gate(dossier: DeploymentDossier, params: GateParameters) -> Gat
     narrower = consulted_on_narrower_plan(c, dossier.plan_widened_at, params)
     if narrower:
         return GateResult(name, False, narrower)
-    unheard = [o for o in dossier.collective_objections
-               if o.signatures >= params.collective_threshold and not o.hearing_held]
-    if unheard:
-        signed = ", ".join(str(o.signatures) for o in unheard)
-        return GateResult(
-            name, False, f"{len(unheard)} collective objection(s) signed by {signed} residents "
-            f"(the threshold is {params.collective_threshold}) have had no oversight hearing.",
-            "A collective objection past the threshold can never be overridden: the oversight "
-            "board must hear it and publish the record first.")
     now = dossier.as_of or dossier.deployment.start_at
     overdue = [f for f in dossier.feedback
                if f.kind in KINDS_DUE_BEFORE_START and f.overdue(now)]

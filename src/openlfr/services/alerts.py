@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event, defer_head_moves
-from openlfr.governance.errors import Conflict, InvalidInput, NotFound
+from openlfr.governance.errors import Conflict, GovernanceError, InvalidInput, NotFound
 from openlfr.governance.lifecycle import (
     DeploymentStatus,
     lowest_threshold,
@@ -142,12 +142,17 @@ def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, dat
     the row recorded first and changes nothing. The alert returned for a new row is not
     attached to ``s`` (it holds what was inserted)."""
     require_node_sender(actor, d)
-    recorded = s.scalar(_alert_by_uid(d.id, data.alert_uid))
-    if recorded is not None:  # a resend whose answer was lost: never refused afterwards
+    try:
+        require_node_delivery(p, actor, d, now, data.occurred_at)
+        require_recorded_times(p, d, now, occurred_at=data.occurred_at)
+        require_score_at_threshold(data.score, _threshold_floor(s, d))
+    except GovernanceError:
+        # A resend whose answer was lost is answered with what was recorded, never
+        # refused afterwards (looked up only here: the usual path costs no query more).
+        recorded = s.scalar(_alert_by_uid(d.id, data.alert_uid))
+        if recorded is None:
+            raise
         return recorded
-    require_node_delivery(p, actor, d, now, data.occurred_at)
-    require_recorded_times(p, d, now, occurred_at=data.occurred_at)
-    require_score_at_threshold(data.score, _threshold_floor(s, d))
     try:
         entry_id, category = _alert_entry(s, d.id, data)
     except InvalidInput:
@@ -258,13 +263,16 @@ def _record_counters_in(s: Session, p: Platform, actor: Actor, d: m.Deployment,
                         data: CountersIn, now: datetime) -> tuple[m.CounterBatch, bool]:
     """Record one counter batch in ``s`` as ``_record_alert_in`` records an alert."""
     require_node_sender(actor, d)
-    recorded = s.scalar(select(m.CounterBatch).where(
-        m.CounterBatch.deployment_id == d.id, m.CounterBatch.batch_id == data.batch_id))
-    if recorded is not None:  # a resend whose answer was lost: never refused afterwards
+    try:
+        require_node_delivery(p, actor, d, now, data.period_start)
+        require_recorded_times(p, d, now, period_start=data.period_start,
+                               period_end=data.period_end)
+    except GovernanceError:  # a resend whose answer was lost: see _record_alert_in
+        recorded = s.scalar(select(m.CounterBatch).where(
+            m.CounterBatch.deployment_id == d.id, m.CounterBatch.batch_id == data.batch_id))
+        if recorded is None:
+            raise
         return recorded, False
-    require_node_delivery(p, actor, d, now, data.period_start)
-    require_recorded_times(p, d, now, period_start=data.period_start,
-                           period_end=data.period_end)
     values = dict(deployment_id=d.id, batch_id=data.batch_id, faces_seen=data.faces_seen,
                   tracks=data.tracks, frames_processed=data.frames_processed,
                   frames_dropped=data.frames_dropped,

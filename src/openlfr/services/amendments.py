@@ -55,7 +55,7 @@ from openlfr.services.common import deployment_or_404
 from openlfr.services.deployments import apply_transition
 from openlfr.services.dossier import build_dossier
 from openlfr.services.platform import Actor, Platform
-from openlfr.services.powers import Action, require
+from openlfr.services.powers import Action, may, refusal, require
 from openlfr.services.reports import record_changed_after_completion
 from openlfr.services.schemas import (
     AmendmentIn,
@@ -95,6 +95,17 @@ def amend_record(p: Platform, actor: Actor, deployment_id: int,
         widened = [c["field"] for c in changes if c.get(WIDENS_KEY)]
         restart = record is Record.PLAN and restarts_notice(status, widened)
         after = status_after(status, record, bool(moved), bool(widened))
+        if after is DeploymentStatus.COMPLETED and status is not after and not may(
+                actor.role, Action.DEPLOYMENT_COMPLETE):
+            # Stopping a running deployment is not the author's call alone: those who
+            # may complete it decide (``powers``); the record is amended afterwards.
+            raise Conflict(
+                "this amendment would stop the running deployment ("
+                + "; ".join([*widened_by(changes), *(f"the {g.name.replace('_', ' ')} "
+                                                     "check's answer changes" for g in moved)])
+                + f"): {refusal(actor.role, Action.DEPLOYMENT_COMPLETE)}. Ask an operator or "
+                "authoriser to complete it first; the amendment is then published with the "
+                "completed deployment's record")
         details: dict[str, Any] = {}
         if restart:
             restarted = notice_restart_change(d.notice_published_at, now)
