@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -191,3 +191,35 @@ def test_a_resend_of_what_was_recorded_is_never_refused(scenario: Scenario) -> N
     # Something new is refused, and says why in plain words.
     late = node.post(f"{base}/counters", json={**batch, "batch_id": "c-00000002"})
     assert late.status_code == 409 and "not 'active', not 'active'" not in late.text
+
+
+def test_a_threshold_raised_while_it_runs_binds_the_alerts_raised_after(
+        scenario: Scenario) -> None:
+    """Raising the threshold narrows the plan: published as it runs, and alerts raised
+    after it (beyond the nodes' clock skew) are held to it; what a node decided before
+    the raise, delivered late, is held to the value it had then."""
+    s, staff = scenario, scenario.staff
+    s.activate()
+    node = staff.node(s.deployment_id)
+    base = f"/api/node/deployments/{s.deployment_id}"
+    entry_id = ok(node.get(f"{base}/watchlist"))["entries"][0]["entry_id"]
+    raised_at = START + timedelta(hours=1)
+    s.clock.now = raised_at
+    a = ok(staff["planner"].post(s.url("/amendments"), json={
+        "record": "plan", "reason": "Raising the threshold after residents' concerns.",
+        "changes": {"threshold": 0.72}}), 201)
+    assert a["status_after"] == "active"
+    assert ok(node.get(base))["threshold"] == 0.72
+
+    def alert(uid: str, at: datetime, score: float) -> Any:
+        return node.post(f"{base}/alerts", json={
+            "alert_uid": uid, "occurred_at": at.isoformat(), "camera": "c",
+            "track_id": uid, "score": score, "entry_id": entry_id})
+
+    s.clock.now = START + timedelta(hours=3)
+    after = alert("after-the-raise", raised_at + timedelta(hours=1), 0.65)
+    assert after.status_code == 422 and "0.72" in after.text, after.text
+    ok(alert("after-the-raise-2", raised_at + timedelta(hours=1), 0.73), 201)
+    # Decided before the raise (or within the clock skew of it): the old value.
+    ok(alert("before-the-raise", raised_at - timedelta(minutes=20), 0.65), 201)
+    ok(alert("within-the-skew", raised_at + timedelta(minutes=2), 0.65), 201)

@@ -39,6 +39,7 @@ from openlfr.governance.lifecycle import (
     require_running_window,
     require_score_at_threshold,
     require_within_window,
+    threshold_during,
 )
 from openlfr.governance.records import (
     AudienceCategory,
@@ -562,6 +563,19 @@ def test_threshold_fails_when_the_audit_compares_no_groups() -> None:
 
 def _threshold(before: float, after: float) -> list[dict[str, object]]:
     return [{"field": "threshold", "before": before, "after": after}]
+
+
+def test_an_alert_is_held_to_the_threshold_in_force_when_it_was_raised() -> None:
+    t = datetime(2026, 3, 22, 10, 0, tzinfo=UTC)
+    changes = [(t, 0.64, 0.70), (t + timedelta(hours=2), 0.70, 0.75)]
+    hour = timedelta(hours=1)
+    assert threshold_during(0.64, [], t, t) == 0.64
+    assert threshold_during(0.75, changes, t - 2 * hour, t - hour) == 0.64
+    assert threshold_during(0.75, changes, t + hour / 2, t + hour) == 0.70
+    assert threshold_during(0.75, changes, t + 3 * hour, t + 4 * hour) == 0.75
+    # A window across a change: the lowest value in force in it (the node's clock skew).
+    assert threshold_during(0.75, changes, t - hour / 12, t + hour / 12) == 0.64
+    assert threshold_during(0.75, changes, t + 2 * hour - hour / 12, t + 2 * hour) == 0.70
 
 
 def test_an_alert_is_held_to_the_lowest_threshold_that_ran() -> None:

@@ -262,6 +262,25 @@ def lowest_threshold(current: float, status: DeploymentStatus,
     return min(ran, default=current)
 
 
+def threshold_during(current: float, changes: Sequence[tuple[datetime, float, float]],
+                     start: datetime, end: datetime) -> float:
+    """The lowest match threshold in force at any moment from ``start`` to ``end`` (an
+    alert's time, give or take the nodes' clock skew): ``changes`` are the threshold's
+    amendments in order, as (when, before, after), and ``current`` the value after the
+    last. An alert is held to the threshold in force when it was raised, so a threshold
+    raised while a deployment runs binds the alerts raised after it (a node delivering
+    late what it decided before the raise is held to the value it had then)."""
+    if not changes:
+        return current
+    value = changes[0][1]
+    for when, _, after in changes:
+        if when > start:
+            break
+        value = after
+    in_window = [value, *(after for when, _, after in changes if start < when <= end)]
+    return min(in_window)
+
+
 def require_score_at_threshold(score: float, threshold: float) -> None:
     """An alert is a score at or above the deployment's threshold (``lowest_threshold``):
     a node that sends one below it decided by another threshold than the one the gates

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -19,6 +19,7 @@ from openlfr.governance.lifecycle import (
     DeploymentStatus,
     lowest_threshold,
     require_score_at_threshold,
+    threshold_during,
 )
 from openlfr.governance.lifecycle import has_ended as lifecycle_has_ended
 from openlfr.governance.outcomes import recorded_group, settled_change_refusal
@@ -119,21 +120,42 @@ class _NodeWriter:
             users.note_api_key_used(self._p, self._used_key, self.now)
 
 
-#: ``Session.info`` key: each deployment's threshold floor, read once a session (a group
+#: ``Session.info`` key: each deployment's threshold history, read once a session (a group
 #: of node writes records many alerts of one deployment in one transaction).
 _FLOORS = "openlfr_threshold_floors"
 
 
-def _threshold_floor(s: Session, d: m.Deployment) -> float:
-    """The lowest threshold in force while the deployment ran (``lowest_threshold``)."""
-    floors: dict[int, float] = s.info.setdefault(_FLOORS, {})
-    if d.id not in floors:
-        floors[d.id] = lowest_threshold(d.threshold, DeploymentStatus(d.status), (
-            (a.status_before, a.status_after, a.changes) for a in s.execute(
-                select(m.Amendment.status_before, m.Amendment.status_after,
-                       m.Amendment.changes).where(m.Amendment.deployment_id == d.id)
-                .order_by(m.Amendment.made_at, m.Amendment.id))))
-    return floors[d.id]
+@dataclass(frozen=True)
+class _Thresholds:
+    """What an alert's score is held to: the lowest threshold that ran
+    (``lowest_threshold``), and the threshold's changes, to find the one in force when
+    the alert was raised (``threshold_during``)."""
+
+    lowest_ran: float
+    current: float
+    changes: tuple[tuple[datetime, float, float], ...]
+
+    def at(self, moment: datetime, skew: timedelta) -> float:
+        during = threshold_during(self.current, self.changes, moment - skew, moment + skew)
+        return max(self.lowest_ran, during)
+
+
+def _threshold_floor(s: Session, p: Platform, d: m.Deployment, occurred_at: datetime) -> float:
+    """The threshold an alert raised at ``occurred_at`` is held to: the one in force then,
+    give or take ``OPENLFR_NODE_CLOCK_SKEW_S`` (never below the lowest that ran)."""
+    known: dict[int, _Thresholds] = s.info.setdefault(_FLOORS, {})
+    if d.id not in known:
+        rows = list(s.execute(
+            select(m.Amendment.status_before, m.Amendment.status_after, m.Amendment.changes,
+                   m.Amendment.made_at).where(m.Amendment.deployment_id == d.id)
+            .order_by(m.Amendment.made_at, m.Amendment.id)))
+        known[d.id] = _Thresholds(
+            lowest_threshold(d.threshold, DeploymentStatus(d.status),
+                             ((b, a, cs) for b, a, cs, _ in rows)),
+            d.threshold,
+            tuple((made, float(c["before"]), float(c["after"])) for _, _, cs, made in rows
+                  for c in cs if c.get("field") == "threshold"))
+    return known[d.id].at(occurred_at, timedelta(seconds=p.settings.node_clock_skew_s))
 
 
 def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, data: AlertIn,
@@ -145,7 +167,8 @@ def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, dat
     try:
         require_node_delivery(p, actor, d, now, data.occurred_at)
         require_recorded_times(p, d, now, occurred_at=data.occurred_at)
-        require_score_at_threshold(data.score, _threshold_floor(s, d))
+        require_score_at_threshold(data.score,
+                                   _threshold_floor(s, p, d, data.occurred_at))
     except GovernanceError:
         # A resend whose answer was lost is answered with what was recorded, never
         # refused afterwards (looked up only here: the usual path costs no query more).
