@@ -129,3 +129,27 @@ def test_no_failure_an_override_could_set_aside_hides_the_objection(
     s.clock.now = START - timedelta(hours=12)
     ok(s.staff["planner"].post(s.url("/watchlist/build")))
     refused(s)
+
+
+def test_one_mailbox_signs_once(scenario: Scenario) -> None:
+    """Four spellings of one inbox were four signatures: a collective objection's count
+    must mean people, and one of a borough now binds every deployment in it."""
+    s = scenario
+    p = s.staff.platform
+    p.settings.collective_objection_threshold = 3
+    o = collective.file_collective(p, PUBLIC_ACTOR, WARD, CollectiveObjectionIn(
+        text="We the residents of Vauxhall object to live facial recognition here.",
+        email="mallory@example.org"), client="203.0.113.1")
+    _confirm_all(s, o.id)
+    for i, spelling in enumerate(("Mallory@example.org", "MALLORY@Example.ORG",
+                                  "mallory+2@example.org")):
+        collective.sign(p, PUBLIC_ACTOR, o.id, FollowIn(email=spelling),
+                        client=f"203.0.113.{i + 2}")
+    _confirm_all(s, o.id)
+    [listed] = ok(s.staff.anon.get("/api/public/areas/lambeth--vauxhall/collective-objections"))
+    assert listed["signatures"] == 1
+    collective.sign(p, PUBLIC_ACTOR, o.id, FollowIn(email="Neighbour@Example.org"),
+                    client="203.0.113.9")
+    _confirm_all(s, o.id)
+    [listed] = ok(s.staff.anon.get("/api/public/areas/lambeth--vauxhall/collective-objections"))
+    assert listed["signatures"] == 2

@@ -27,7 +27,12 @@ from openlfr.governance.answers import already_moderated, moderation_problem
 from openlfr.governance.areas import Gazetteer, UnknownArea
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
 from openlfr.governance.lifecycle import DeploymentStatus
-from openlfr.services.notices import CONFIRMATION_RESEND_INTERVAL, EmailKind, valid_address
+from openlfr.services.notices import (
+    CONFIRMATION_RESEND_INTERVAL,
+    EmailKind,
+    one_mailbox,
+    valid_address,
+)
 from openlfr.services.platform import PUBLIC_ACTOR, Actor, Platform
 from openlfr.services.powers import Action, require
 from openlfr.services.schemas import CollectiveObjectionIn, FollowIn, HearingIn, ModerationIn
@@ -111,7 +116,7 @@ def file_collective(p: Platform, actor: Actor, area: str, data: CollectiveObject
     starts it signs it first (a confirmation e-mail goes to their address). It is published,
     and can be co-signed, once they confirm (``confirm_signature``)."""
     require(actor, Action.COLLECTIVE_OBJECT)
-    address = valid_address(data.email)
+    address = one_mailbox(valid_address(data.email))  # one signature a person
     p.rate_limits.hit(Action.COLLECTIVE_OBJECT, client)
     try:
         place = _portal().notice_area(p, area)
@@ -142,7 +147,7 @@ def sign(p: Platform, actor: Actor, objection_id: int, data: FollowIn,
     objecting together (a force could otherwise hold an objection under the threshold by
     moderating it), and its e-mail carries the published reason instead of the words."""
     require(actor, Action.COLLECTIVE_OBJECT)
-    address = valid_address(data.email)
+    address = one_mailbox(valid_address(data.email))  # one signature a person
     p.rate_limits.hit(Action.COLLECTIVE_OBJECT, client)
     now = p.clock()
     try:

@@ -134,10 +134,11 @@ class Figures:
 
     @property
     def false_or_unclear_per_adjudicated_alert(self) -> float | None:
-        """The most the rate per adjudicated alert can be: unclear alerts counted as false.
-        "Unclear" is a decision that never counts as false, so a force that marked every
-        doubtful stop unclear would publish 0% false alerts; published beside the rate,
-        the two bound it from both sides. None before any alert is adjudicated."""
+        """The rate per adjudicated alert with unclear alerts counted as false. "Unclear"
+        is a decision that never counts as false, so a force that marked every doubtful
+        stop unclear would publish 0% false alerts; published beside the rate, the two
+        bound what the adjudicated alerts say (pending ones, decided by nobody, are shown
+        beside both). None before any alert is adjudicated."""
         return _ratio(self.false_alerts + self.unclear, self.adjudicated)
 
     @property
@@ -739,7 +740,7 @@ COLUMN_LABELS: dict[str, str] = {
     "false_alerts": "False alerts",
     "false_alerts_per_adjudicated_alert": "False alerts per adjudicated alert",
     "false_or_unclear_per_adjudicated_alert":
-        "False or unclear per adjudicated alert (the most the rate can be)",
+        "False or unclear per adjudicated alert (unclear counted as false)",
     "false_alerts_per_1000_tracks": "False alerts per 1,000 faces passing",
     "unclear": "Unclear",
     "pending": "Not yet adjudicated", "stops": "Stops", "arrests": "Arrests",
@@ -765,7 +766,7 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 #: Headings short enough for the narrow columns of the summary tables.
 SHORT_LABELS: dict[str, str] = {
     "false_alerts_per_adjudicated_alert": "False per adjudicated alert",
-    "false_or_unclear_per_adjudicated_alert": "At most, counting unclear",
+    "false_or_unclear_per_adjudicated_alert": "Counting unclear as false",
     "tracks": "Faces passing",
     "false_alerts_per_1000_tracks": "False per 1,000 passing", "pending": "Pending"}
 

@@ -118,6 +118,16 @@ def valid_address(text: str) -> str:
             from None
 
 
+def one_mailbox(address: str) -> str:
+    """An address as one mailbox, for counting people rather than spellings: lower case,
+    and a ``+tag`` in the local part dropped (``Mallory+2@Example.org`` and
+    ``mallory@example.org`` are one person's inbox). Used where a count must mean people
+    (a collective objection's signatures); mail goes to this address too, which reaches
+    the same inbox."""
+    local, _, domain = address.lower().rpartition("@")
+    return f"{local.split('+', 1)[0] or local}@{domain}"
+
+
 # --- subscriptions ---------------------------------------------------------------------------
 
 def subscribe(p: Platform, email: str, area_code: str, client: str | None = None) -> None:
