@@ -12,6 +12,8 @@ from platform_helpers import Scenario, Staff, ok
 
 TEXT = {"type": "string"}
 OPTIONAL_TEXT = {"type": ["string", "null"]}
+COUNT = {"type": "integer", "minimum": 0}
+RATE = {"type": ["number", "null"], "minimum": 0}
 
 
 def _object(properties: dict[str, Any]) -> dict[str, Any]:
@@ -35,7 +37,7 @@ AUDIT = {"type": "object", "required": ["conducted_on", "dataset", "fair_thresho
 
 #: The ATRS template's structure (tier 1; tier 2 sections 1 to 5) as the export writes it.
 ATRS_SCHEMA: dict[str, Any] = _object({
-    "format": {"const": "openlfr-atrs/1"},
+    "format": {"const": "openlfr-atrs/2"},
     "template": {"type": "string", "pattern": "Algorithmic Transparency Recording Standard"},
     "id": {"type": "integer"},
     "version": {"type": "integer", "minimum": 1},
@@ -56,7 +58,13 @@ ATRS_SCHEMA: dict[str, Any] = _object({
         "decision_making_process": _object({
             "process_integration": TEXT, "provided_information": TEXT,
             "frequency_and_scale_of_usage": TEXT, "human_decisions_and_review": TEXT,
-            "required_training": TEXT, "appeals_and_review": TEXT}),
+            "required_training": TEXT, "appeals_and_review": TEXT,
+            "usage_recorded_by_the_platform": _object({
+                **{k: COUNT for k in (
+                    "deployments_run", "faces_passing", "face_detections", "alerts",
+                    "confirmed", "false_alerts", "unclear", "pending", "stops", "arrests")},
+                "false_alerts_per_adjudicated_alert": RATE,
+                "false_alerts_per_1000_tracks": RATE})}),
         "tool_specification": _object({
             "system_architecture": TEXT, "supplier_or_project": TEXT, "phase": TEXT,
             "models": {"type": "array", "minItems": 1, "items": _object({
@@ -202,3 +210,31 @@ def test_register_page_shows_the_record(staff: Staff) -> None:
     assert text.count('data-test="no-equity-audit"') == 2
     assert 'data-test="atrs-summary-missing"' in text  # the second entry wrote none
     assert "/api/public/technology/atrs" in text
+
+
+def test_the_record_carries_the_usage_the_platform_recorded(scenario: Scenario) -> None:
+    """What people type of the scale of use stands beside what the platform counted: a
+    record saying "not yet used" over 25,000 faces passing is plain to see."""
+    from datetime import timedelta
+
+    from figures_helpers import post_counters
+    from platform_helpers import START
+
+    s = scenario
+    s.activate()
+    tech_id = ok(s.staff["planner"].get(s.url()))["technology_id"]
+    before = ok(s.staff.anon.get(f"/api/public/technology/{tech_id}/atrs"))
+    usage = before["tier_2"]["decision_making_process"]["usage_recorded_by_the_platform"]
+    assert (usage["deployments_run"], usage["faces_passing"], usage["alerts"]) == (1, 0, 0)
+    s.clock.now = START + timedelta(hours=1)
+    post_counters(s, s.staff.node(s.deployment_id), "b1", 90000, 25000)
+    atrs = ok(s.staff.anon.get(f"/api/public/technology/{tech_id}/atrs"))
+    usage = atrs["tier_2"]["decision_making_process"]["usage_recorded_by_the_platform"]
+    assert (usage["deployments_run"], usage["faces_passing"], usage["face_detections"]) == \
+        (1, 25000, 90000)
+    assert usage["false_alerts_per_1000_tracks"] == 0.0
+    # An entry nothing ran on says so.
+    other = s.equity_audit()
+    idle = ok(s.staff.anon.get(f"/api/public/technology/{other}/atrs"))
+    assert idle["tier_2"]["decision_making_process"]["usage_recorded_by_the_platform"][
+        "deployments_run"] == 0

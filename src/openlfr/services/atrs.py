@@ -13,7 +13,9 @@ second opinion, who recorded each and when, fair and recommended thresholds, FPI
 audited operating point) and the entry's version history are filled in by ``atrs_record``
 from the register entry and its audits. The model's performance is the latest audit of
 the entry's model, recorded on it or on another entry of that model (the audit the
-threshold gate reads); ``equity_audits`` lists those recorded on the entry.
+threshold gate reads); ``equity_audits`` lists those recorded on the entry. Beside the
+typed frequency and scale of use stands what the platform counted on the entry
+(``usage_recorded_by_the_platform``, ``figures.usage_in``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from openlfr.services.schemas import Input, OptionalProse, TechnologyIn, plain_t
 
 #: The ATRS template the export follows, and the export's own format version.
 ATRS_TEMPLATE = "UK Algorithmic Transparency Recording Standard, template v3.0"
-EXPORT_FORMAT = "openlfr-atrs/1"
+EXPORT_FORMAT = "openlfr-atrs/2"  # 2: usage recorded by the platform
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300),
                  AfterValidator(plain_text)]
@@ -170,6 +172,20 @@ def _audit(a: Any) -> dict[str, Any]:
     }
 
 
+def _usage(usage: Any) -> dict[str, Any] | None:
+    """The deployments run on an entry and what they did (``figures.Usage``), from the
+    platform's tallies: the same figures the transparency pages publish."""
+    if usage is None:
+        return None
+    f = usage.figures
+    return {"deployments_run": usage.deployments_run, "faces_passing": f.tracks,
+            "face_detections": f.faces_seen, "alerts": f.alerts, "confirmed": f.confirmed,
+            "false_alerts": f.false_alerts, "unclear": f.unclear, "pending": f.pending,
+            "false_alerts_per_adjudicated_alert": f.false_alerts_per_adjudicated_alert,
+            "false_alerts_per_1000_tracks": f.false_alerts_per_1000_tracks,
+            "stops": f.stops, "arrests": f.arrests}
+
+
 def atrs_record(entry: Any, public_url: str = "") -> dict[str, Any]:
     """One register entry (``services.technology.RegisterEntry``) as an ATRS record: the
     template's tier 1 and tier 2 sections, what people wrote next to what the engine and
@@ -213,6 +229,9 @@ def atrs_record(entry: Any, public_url: str = "") -> dict[str, Any]:
                 "process_integration": f.process_integration,
                 "provided_information": f.provided_information,
                 "frequency_and_scale_of_usage": f.frequency_and_scale,
+                # What the platform itself recorded, beside what was typed above: a record
+                # that says "not yet used" over 25,000 faces passing is plain to see.
+                "usage_recorded_by_the_platform": _usage(entry.usage),
                 "human_decisions_and_review": f.human_decisions_and_review,
                 "required_training": f.required_training,
                 "appeals_and_review": f.appeals_and_review,

@@ -607,6 +607,22 @@ def published_figures(p: Platform) -> PublishedFigures:
                                 deployments=[_deployment_figures(s, d, facts) for d in ran])
 
 
+@dataclass(frozen=True)
+class Usage:
+    """What deployments on one technology register entry did, from the platform's own
+    tallies (the same as every published figure): how many ran, and their figures."""
+
+    deployments_run: int
+    figures: Figures
+
+
+def usage_in(session: Session, technology_id: int) -> Usage:
+    """The usage of register entry ``technology_id``: every deployment that ran on it."""
+    ran = [d for d in deployments_that_ran(session) if d.technology_id == technology_id]
+    facts = load_facts(session, [d.id for d in ran]).judged(ran)
+    return Usage(len(ran), facts.total([d.id for d in ran]))
+
+
 #: The scope columns of the deployments' open data: which deployment, how many failed
 #: checks it went ahead despite (blank for "all"), which month.
 OVERRIDDEN_COLUMN = "authorised_despite_failed_checks"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -32,6 +32,9 @@ from openlfr.services.platform import Actor, Platform
 from openlfr.services.powers import Action, require
 from openlfr.services.schemas import EquityAuditIn, TechnologyIn
 from openlfr.storage import models as m
+
+if TYPE_CHECKING:  # figures reads overrides, which read the dossier, which reads this
+    from openlfr.services.figures import Usage
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,9 @@ class RegisterEntry:
     audits: list[m.EquityAudit]
     versions: list[m.TechnologyVersion]
     latest_audit: m.EquityAudit | None
+    #: What the deployments on it did, from the platform's tallies (``figures.usage_in``):
+    #: published beside what people wrote of its frequency and scale of use.
+    usage: Usage | None = None
 
     def false_alerts_at_default(self) -> list[AuditedRates]:
         """The latest audit's false-alert rates at the entry's default threshold, one row
@@ -232,7 +238,10 @@ def _entry_in(s: Session, t: m.Technology) -> RegisterEntry:
                             .order_by(m.EquityAudit.conducted_on, m.EquityAudit.id)))
     versions = list(s.scalars(select(m.TechnologyVersion).where(
         m.TechnologyVersion.technology_id == t.id).order_by(m.TechnologyVersion.version)))
-    return RegisterEntry(t, audits, versions, latest_audit_in(s, t.id))
+    # figures reads overrides, which read the dossier, which reads this module.
+    from openlfr.services.figures import usage_in
+
+    return RegisterEntry(t, audits, versions, latest_audit_in(s, t.id), usage_in(s, t.id))
 
 
 def list_technologies(p: Platform) -> list[tuple[m.Technology, m.EquityAudit | None]]:
