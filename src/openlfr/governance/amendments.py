@@ -296,3 +296,16 @@ def engagement_date_problem(held_on: date, drafted_at: datetime,
                 f"deployment was first drafted ({drafted_at.date().isoformat()}); the earliest "
                 f"date accepted is {earliest.isoformat()}")
     return None
+
+
+def already_redacted(redacted_at: datetime | None, redacted_by: str | None,
+                     reason: str | None) -> str | None:
+    """Why an event's PDF cannot be replaced by a redacted copy (None: it can): it was
+    already, and that redaction stands. A second copy would swap the published document,
+    and the published reason, under the same label; what is left is to remove it."""
+    if redacted_at is None:
+        return None
+    return (f"its PDF was already replaced by a redacted copy on "
+            f"{redacted_at.isoformat(timespec='minutes')} by {redacted_by}, for the "
+            f"published reason: {reason}; a PDF is redacted once, and that copy can now "
+            "only be removed (send the reason without a file)")

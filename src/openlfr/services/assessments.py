@@ -8,8 +8,8 @@ uploaded here), which is published.
 
 One thing changes at any status without an amendment: the PDF evidence, for the privacy of
 the people in it (a residents' sign-in sheet). A planner may replace it by a redacted copy
-or remove it, with a published reason (``redact_evidence``); nothing else of the event
-changes, so neither do the gates."""
+once, and remove it, then or later, each with a published reason (``redact_evidence``);
+nothing else of the event changes, so neither do the gates."""
 
 from __future__ import annotations
 
@@ -23,7 +23,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
-from openlfr.governance.amendments import Record, engagement_date_problem, require_open
+from openlfr.governance.amendments import (
+    Record,
+    already_redacted,
+    engagement_date_problem,
+    require_open,
+)
 from openlfr.governance.answers import MIN_ANSWER_CHARS, says_something
 from openlfr.governance.cia import (
     TYPED_SECTIONS,
@@ -170,7 +175,7 @@ def add_engagement_event(p: Platform, actor: Actor, deployment_id: int,
                      d.first_authorised_at)
         e = add_event_in(s, actor, d, data, now)
         if evidence is not None:
-            e.evidence_pdf, e.evidence_filename = evidence.content, evidence.filename[:200]
+            publish_pdf(e, evidence)
     return e
 
 
@@ -279,9 +284,10 @@ def check_pdf(p: Platform, evidence: Evidence) -> None:
 def attach_evidence(p: Platform, actor: Actor, deployment_id: int, event_id: int,
                     evidence: Evidence) -> m.EngagementEvent:
     """Attach a PDF (minutes, a sign-in sheet) to an event as its published evidence,
-    replacing any earlier one. Refused once the log is frozen (then only a redacted copy
-    may replace it: ``redact_evidence``), and for anything that is not a PDF or is too
-    large."""
+    replacing any earlier one, and any redaction or removal of it: the new PDF is a plain
+    upload, published as first uploaded. Refused once the log is frozen (then the PDF may
+    only be redacted once, or removed: ``redact_evidence``), and for anything that is not a
+    PDF or is too large."""
     require(actor, Action.ENGAGEMENT_WRITE)
     check_pdf(p, evidence)
     now = p.clock()
@@ -290,11 +296,26 @@ def attach_evidence(p: Platform, actor: Actor, deployment_id: int, event_id: int
         require_open(DeploymentStatus(d.status), Record.ENGAGEMENT, d.authorised_at,
                      d.first_authorised_at)
         e = event_of(s, deployment_id, event_id)
-        e.evidence_pdf, e.evidence_filename = evidence.content, evidence.filename[:200]
+        replaced = e.evidence_redaction
+        publish_pdf(e, evidence)
         append_event(s, actor=actor.audit_name, action="engagement.evidence_attached",
                      subject_type="deployment", subject_id=deployment_id,
-                     details={"event_id": e.id, "bytes": len(evidence.content)}, now=now)
+                     details={"event_id": e.id, "bytes": len(evidence.content),
+                              "sha256": e.evidence_first_sha256,
+                              "replaces_evidence": replaced}, now=now)
     return e
+
+
+def publish_pdf(e: m.EngagementEvent, evidence: Evidence) -> None:
+    """Publish ``evidence`` as the event's PDF, a plain upload (before the log froze): its
+    hash is the one first published, and a redaction or removal of an earlier PDF no longer
+    describes what is shown (the audit log keeps it)."""
+    e.evidence_pdf, e.evidence_filename = evidence.content, evidence.filename[:200]
+    e.evidence_first_sha256 = hashlib.sha256(evidence.content).hexdigest()
+    e.evidence_redaction = None
+    e.evidence_redaction_reason = e.evidence_redacted_by = e.evidence_redacted_sha256 = None
+    e.evidence_redacted_at = e.evidence_removed_at = None
+    e.evidence_removal_reason = e.evidence_removed_by = None
 
 
 class EvidenceRedaction(StrEnum):
@@ -326,8 +347,11 @@ def redact_evidence(p: Platform, actor: Actor, deployment_id: int, event_id: int
     (None), for the privacy of the people in it, with a reason published with the event.
     Allowed at any status, the frozen log included: it changes what is shown of people,
     not what the log claims (the date, format, audience, body met and attendees stay as
-    they were, and so do the gates). An audit event keeps the reason and the SHA-256 of
-    the PDF before and after."""
+    they were, and so do the gates). A PDF is replaced by a redacted copy once (409 on a
+    second copy: ``already_redacted``) and may be removed, then or later; the redaction
+    is published with the SHA-256 of the PDF as first published and of the copy, so
+    anyone who kept the first can check it was the one replaced, and the removal with its
+    own reason. An audit event keeps the reason and the SHA-256 before and after."""
     require(actor, Action.ENGAGEMENT_WRITE)
     reason = reason.strip()
     problem = redaction_reason_problem(reason)
@@ -341,19 +365,31 @@ def redact_evidence(p: Platform, actor: Actor, deployment_id: int, event_id: int
         e = event_of(s, deployment_id, event_id)
         if e.evidence_pdf is None:
             raise Conflict(f"engagement event {event_id} has no PDF evidence to redact or "
-                           "remove")
+                           "remove" + ("" if e.evidence_removed_at is None else
+                                       f": it was removed on {e.evidence_removed_at:%Y-%m-%d}"))
+        again = None if redacted is None else already_redacted(
+            e.evidence_redacted_at, e.evidence_redacted_by, e.evidence_redaction_reason)
+        if again:
+            raise Conflict(f"engagement event {event_id}: {again}")
         before = hashlib.sha256(e.evidence_pdf).hexdigest()
-        what = EvidenceRedaction.REMOVED if redacted is None else EvidenceRedaction.REDACTED
+        # Evidence uploaded before its hash was kept: the PDF now shown was never redacted.
+        if e.evidence_first_sha256 is None and e.evidence_redacted_at is None:
+            e.evidence_first_sha256 = before
+        after = None if redacted is None else hashlib.sha256(redacted.content).hexdigest()
         if redacted is None:
+            what = EvidenceRedaction.REMOVED
             e.evidence_pdf, e.evidence_filename = None, None
+            e.evidence_removal_reason, e.evidence_removed_at = reason, now
+            e.evidence_removed_by = actor.audit_name
         else:
-            e.evidence_pdf = redacted.content
-            e.evidence_filename = redacted.filename[:200]
-        e.evidence_redaction, e.evidence_redaction_reason = what.value, reason
-        e.evidence_redacted_at, e.evidence_redacted_by = now, actor.audit_name
+            what = EvidenceRedaction.REDACTED
+            e.evidence_pdf, e.evidence_filename = redacted.content, redacted.filename[:200]
+            e.evidence_redaction_reason, e.evidence_redacted_at = reason, now
+            e.evidence_redacted_by, e.evidence_redacted_sha256 = actor.audit_name, after
+        e.evidence_redaction = what.value
         append_event(s, actor=actor.audit_name, action=f"engagement.evidence_{what.value}",
                      subject_type="deployment", subject_id=deployment_id,
                      details={"event_id": e.id, "reason": reason, "previous_sha256": before,
-                              "sha256": hashlib.sha256(redacted.content).hexdigest()
-                              if redacted is not None else None}, now=now)
+                              "sha256": after,
+                              "first_sha256": e.evidence_first_sha256}, now=now)
     return e

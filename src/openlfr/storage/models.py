@@ -241,13 +241,21 @@ class EngagementEvent(Base):
     evidence_url: Mapped[str | None] = mapped_column(String(500))
     evidence_pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     evidence_filename: Mapped[str | None] = mapped_column(String(200))
-    # The PDF replaced by a redacted copy, or removed, for privacy (at any status: nothing
-    # else of a frozen event changes); the latest such change, with its published reason.
-    # "redacted" or "removed" (services.assessments.EvidenceRedaction).
+    # The SHA-256 (hex) of the PDF as first published, the plain upload (published), so
+    # anyone who kept it can check it is the one a redacted copy replaced.
+    evidence_first_sha256: Mapped[str | None] = mapped_column(String(64))
+    # What became of the PDF for privacy (at any status: nothing else of a frozen event
+    # changes): "redacted" or "removed" (services.assessments.EvidenceRedaction). It is
+    # replaced by a redacted copy at most once (reason, when, by whom, and the copy's
+    # SHA-256), and may be removed, then or later (reason, when, by whom); each published.
     evidence_redaction: Mapped[str | None] = mapped_column(String(16))
     evidence_redaction_reason: Mapped[str | None] = mapped_column(Text)
     evidence_redacted_at: Mapped[datetime | None]
     evidence_redacted_by: Mapped[str | None] = mapped_column(String(64))
+    evidence_redacted_sha256: Mapped[str | None] = mapped_column(String(64))
+    evidence_removal_reason: Mapped[str | None] = mapped_column(Text)
+    evidence_removed_at: Mapped[datetime | None]
+    evidence_removed_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class Consultation(Base):

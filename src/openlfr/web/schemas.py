@@ -5,7 +5,7 @@ public models simply do not have it."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
@@ -166,6 +166,21 @@ class EngagementEventOut(Out):
     evidence_url: str | None = None
     evidence_filename: str | None = Field(
         default=None, description="The PDF evidence attached, if any (published).")
+    evidence_first_sha256: str | None = Field(
+        default=None, description="SHA-256 (hex) of the PDF as first published, so anyone "
+        "who kept it can check it is the one a redacted copy replaced.")
+    evidence_redaction: Literal["redacted", "removed"] | None = Field(
+        default=None, description="What became of the PDF for privacy: replaced by a "
+        "redacted copy (once), or removed (perhaps after a redaction).")
+    evidence_redaction_reason: str | None = Field(
+        default=None, description="Why the PDF was replaced by a redacted copy.")
+    evidence_redacted_at: datetime | None = None
+    evidence_redacted_sha256: str | None = Field(
+        default=None, description="SHA-256 (hex) of the redacted copy that replaced it "
+        "(published since, unless removed).")
+    evidence_removal_reason: str | None = Field(
+        default=None, description="Why the PDF (or its redacted copy) was removed.")
+    evidence_removed_at: datetime | None = None
 
 
 class QuestionOut(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
 
@@ -103,7 +103,8 @@ def attach_evidence(deployment_id: IdPath, event_id: IdPath, actor: EngagementWr
             evidence.filename or "evidence.pdf", evidence.file.read())))
 
 
-@router.post("/engagement/{event_id}/evidence/redaction", responses=CONFLICT)
+@router.post("/engagement/{event_id}/evidence/redaction", response_model=EngagementEventOut,
+             responses=CONFLICT)
 def redact_evidence(deployment_id: IdPath, event_id: IdPath, actor: EngagementWriter,
                     platform: PlatformDep,
                     reason: Annotated[str, Form(
@@ -112,14 +113,11 @@ def redact_evidence(deployment_id: IdPath, event_id: IdPath, actor: EngagementWr
                         "of substance.")],
                     evidence: Annotated[UploadFile | None, File(
                         description="The redacted copy, as a PDF; leave it out to remove "
-                        "the evidence.")] = None) -> dict[str, Any]:
-    """Replace an event's published PDF by a redacted copy, or remove it (no file), for
-    the privacy of the people in it, with a published reason. At any status, the frozen
-    log included: nothing else of the event changes, nor do the gates."""
-    e = assessments.redact_evidence(
+                        "the evidence.")] = None) -> EngagementEventOut:
+    """Replace an event's published PDF by a redacted copy (once: a second copy is 409),
+    or remove it (no file), for the privacy of the people in it, with a published reason.
+    At any status, the frozen log included: nothing else of the event changes, nor do the
+    gates."""
+    return EngagementEventOut.model_validate(assessments.redact_evidence(
         platform, actor, deployment_id, event_id, reason, None if evidence is None else
-        assessments.Evidence(evidence.filename or "evidence.pdf", evidence.file.read()))
-    return {**EngagementEventOut.model_validate(e).model_dump(),
-            "evidence_redaction": e.evidence_redaction,
-            "evidence_redaction_reason": e.evidence_redaction_reason,
-            "evidence_redacted_at": e.evidence_redacted_at}
+        assessments.Evidence(evidence.filename or "evidence.pdf", evidence.file.read())))
