@@ -204,7 +204,7 @@ USE_CASES: dict[str, Action] = {
 #: transition (tested per transition below).
 NOT_USE_CASES = {"nodes.require_node_delivery", "nodes.require_node_sender",
                  "watchlists.require_own_deployment",
-                 "watchlists.serves",
+                 "watchlists.serves", "moderation.withhold",
                  "powers.require", "powers.require_area",
                  "watchlists.require_node_key", "watchlists.require_node_access",
                  "reports.record_changed_after_completion", "deployments.apply_transition",

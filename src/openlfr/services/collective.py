@@ -23,10 +23,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
-from openlfr.governance.answers import already_moderated, moderation_problem
 from openlfr.governance.areas import Gazetteer, UnknownArea
-from openlfr.governance.errors import Conflict, InvalidInput, NotFound
+from openlfr.governance.errors import InvalidInput, NotFound
 from openlfr.governance.lifecycle import DeploymentStatus
+from openlfr.services import moderation
 from openlfr.services.notices import (
     CONFIRMATION_RESEND_INTERVAL,
     EmailKind,
@@ -277,23 +277,14 @@ def hide_collective_text(p: Platform, actor: Actor, objection_id: int,
     published in its place). Only the text is withheld: the objection, its signatures, its
     count, its hearing requirement and co-signing stay. Returns it as staff see it."""
     require(actor, Action.FEEDBACK_MODERATE)
-    problem = moderation_problem(data.reason)
-    if problem is not None:
-        raise InvalidInput(*problem)
+    moderation.require_reason(data.reason)
     now = p.clock()
     with p.sessions.begin() as s:
         o = s.get(m.CollectiveObjection, objection_id, with_for_update=True)
         if o is None:
             raise NotFound(f"no collective objection {objection_id}")
-        again = already_moderated(o.moderated_at, o.moderated_by, o.moderation_reason)
-        if again:
-            raise Conflict(f"collective objection {o.id}: {again}")
-        o.hidden_for_abuse, o.moderation_reason = True, data.reason
-        # The public trace: when and why it was withheld (the text itself is not shown).
-        o.moderated_at, o.moderated_by = now, actor.audit_name
-        append_event(s, actor=actor.audit_name, action="collective_objection.hidden_for_abuse",
-                     subject_type="collective_objection", subject_id=o.id,
-                     details={"reason": data.reason}, now=now)
+        moderation.withhold(s, o, "collective_objection", f"collective objection {o.id}",
+                            actor, data.reason, now)
         return _public(s, p, o, staff=True)
 
 

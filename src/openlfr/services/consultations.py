@@ -16,10 +16,8 @@ from openlfr.governance.amendments import Record, require_open
 from openlfr.governance.answers import (
     PRIVATE_KINDS,
     AnswerOutcome,
-    already_moderated,
     answer_due_at,
     answer_problem,
-    moderation_problem,
     motion_response_problem,
 )
 from openlfr.governance.areas import Area, UnknownArea
@@ -42,6 +40,7 @@ from openlfr.governance.wording import (
     is_kept,
     unresolved_issues,
 )
+from openlfr.services import moderation
 from openlfr.services.answer_history import AnswerVersion, audited, revision_reason, with_version
 from openlfr.services.common import deployment_or_404, get_or_404
 from openlfr.services.gazetteer import gazetteer_for
@@ -543,21 +542,11 @@ def hide_feedback(p: Platform, actor: Actor, feedback_id: int, data: ModerationI
     text is withheld: the item still counts as received, in the gates and the figures,
     and still needs its published answer."""
     require(actor, Action.FEEDBACK_MODERATE)
-    problem = moderation_problem(data.reason)
-    if problem is not None:
-        raise InvalidInput(*problem)
+    moderation.require_reason(data.reason)
     now = p.clock()
     with p.sessions.begin() as s:
         f = get_or_404(s, m.Feedback, feedback_id, "feedback")
-        again = already_moderated(f.moderated_at, f.moderated_by, f.moderation_reason)
-        if again:
-            raise Conflict(f"feedback {f.id}: {again}")
-        f.hidden_for_abuse, f.moderation_reason = True, data.reason
-        # The public trace: when and why it was hidden (the text itself is withheld).
-        f.moderated_at, f.moderated_by = now, actor.audit_name
-        append_event(s, actor=actor.audit_name, action="feedback.hidden_for_abuse",
-                     subject_type="feedback", subject_id=f.id,
-                     details={"reason": data.reason}, now=now)
+        moderation.withhold(s, f, "feedback", f"feedback {f.id}", actor, data.reason, now)
         record_changed_after_completion(s, actor, f.deployment_id,
                                         f"feedback {f.id} moderated after completion", now)
     return f
