@@ -137,3 +137,13 @@ def test_a_camera_whose_outbox_set_items_aside_counts_as_failed() -> None:
     fleet = FleetSummary(cameras=[result("clean"), result("set-aside", quarantined=2),
                                   result("behind", pending=3)])
     assert [c.camera for c in fleet.failed] == ["set-aside", "behind"]
+
+
+def test_a_stopped_camera_says_how_many_items_were_set_aside() -> None:
+    stopped = {"type": "camera_stopped", "camera": "van-1", "stop_reason": "source_ended",
+               "alerts_raised": 3, "sent": {"alert": 1}, "pending": 0, "quarantined": 0}
+    assert fleet_event_text(stopped) == (
+        "[van-1] stopped (source ended); alerts raised 3, sent 1; 0 pending")
+    assert fleet_event_text({**stopped, "quarantined": 2}) == (
+        "[van-1] stopped (source ended); alerts raised 3, sent 1; 0 pending, 2 refused by "
+        "the platform and kept aside (openlfr node outbox)")

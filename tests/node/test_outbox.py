@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from receipts import receipt
 
 from openlfr.node import Outbox, OutboxError, PlatformClient
 from openlfr.node.outbox import OUTBOX_FILE_NAME
@@ -133,7 +134,7 @@ class FakePlatform:
                 self.received += body["alerts"] + body["counters"]
             else:
                 self.received.append(body)
-            return httpx.Response(status, json={})
+            return receipt(request, status)
         return httpx.Response(status, json={"detail": f"scripted {status}"})
 
 

@@ -37,6 +37,7 @@ from platform_helpers import (  # noqa: F401 (fixtures: the platform's scenario)
     scenario,
     staff,
 )
+from receipts import receipt
 from typer.testing import CliRunner
 
 from openlfr.cli import app
@@ -155,7 +156,7 @@ def test_a_409_item_gets_another_chance_when_the_deployment_is_active_again(
             return httpx.Response(204)
         body = json.loads(request.content)
         received.extend(a["alert_uid"] for a in body.get("alerts", [body]))
-        return httpx.Response(201, json={})
+        return receipt(request)
 
     box = Outbox.in_folder(tmp_path, KEY)
     box.put(API, 8, "alert", "a-seen-while-active", {"alert_uid": "a-seen-while-active"})
@@ -242,7 +243,7 @@ def test_a_run_for_one_deployment_reports_what_waits_for_another(tmp_path: Path)
     def handler(request: httpx.Request) -> httpx.Response:
         if request.method == "GET":
             return httpx.Response(200, json=_status_json(8, "LFR-2026-0008"))
-        return httpx.Response(201, json={})
+        return receipt(request)
 
     events: list[dict[str, Any]] = []
     summary = _run(box, handler, events, "key-for-deployment-B", "LFR-2026-0008")
@@ -361,7 +362,7 @@ def test_the_sender_thread_outlives_an_odd_answer_and_an_unexpected_error(
             odd.pop()
             return httpx.Response(200, text="<html>gateway</html>")
         received.append(json.loads(request.content)["alert_uid"])
-        return httpx.Response(201, json={})
+        return receipt(request)
 
     events: list[dict[str, Any]] = []
     client = PlatformClient("http://p.test", "k", transport=httpx.MockTransport(handler))

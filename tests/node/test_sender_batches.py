@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from receipts import receipt
 
 from openlfr.node import Outbox, PlatformClient
 from openlfr.node.runner import Sender
@@ -21,7 +22,8 @@ def _sender(tmp_path: Path, handler: Any, items: int = 5) -> tuple[Sender, Outbo
     outbox = Outbox.in_folder(tmp_path / "outbox", "olfr_test")
     for n in range(items):
         kind = "alert" if n % 2 == 0 else "counters"
-        outbox.put(client.api_root, DEPLOYMENT, kind, f"u-{n}", {"uid": f"u-{n}"})
+        key = "alert_uid" if kind == "alert" else "batch_id"
+        outbox.put(client.api_root, DEPLOYMENT, kind, f"u-{n}", {"uid": f"u-{n}", key: f"u-{n}"})
     events: list[dict[str, Any]] = []
     return Sender(outbox, client, DEPLOYMENT, events.append, 0.01, 0.02), outbox
 
@@ -31,7 +33,7 @@ def test_a_backlog_goes_in_one_batch_request(tmp_path: Path) -> None:
 
     def platform(request: httpx.Request) -> httpx.Response:
         seen.append((request.url.path, json.loads(request.content)))
-        return httpx.Response(201, json={"alerts": [], "counters": []})
+        return receipt(request)
 
     sender, outbox = _sender(tmp_path, platform)
     assert sender.send_due() and sender.pending() == 0
@@ -52,7 +54,7 @@ def test_a_refused_batch_is_sent_item_by_item(tmp_path: Path) -> None:
             return httpx.Response(409, json={"detail": "u-2 was recorded after the end"})
         if json.loads(request.content)["uid"] == "u-2":
             return httpx.Response(409, json={"detail": "recorded after the end"})
-        return httpx.Response(201, json={})
+        return receipt(request)
 
     sender, outbox = _sender(tmp_path, platform)
     assert sender.send_due() and sender.pending() == 0
@@ -68,12 +70,13 @@ def test_an_older_platform_gets_single_items(tmp_path: Path) -> None:
         paths.append(request.url.path)
         if request.url.path.endswith("/batch"):
             return httpx.Response(404, json={"detail": "Not Found"})
-        return httpx.Response(201, json={})
+        return receipt(request)
 
     sender, outbox = _sender(tmp_path, platform)
     assert sender.send_due() and sender.pending() == 0
-    outbox.put(sender.platform, DEPLOYMENT, "alert", "u-9", {"uid": "u-9"})
-    outbox.put(sender.platform, DEPLOYMENT, "alert", "u-10", {"uid": "u-10"})
+    outbox.put(sender.platform, DEPLOYMENT, "alert", "u-9", {"uid": "u-9", "alert_uid": "u-9"})
+    outbox.put(sender.platform, DEPLOYMENT, "alert", "u-10",
+               {"uid": "u-10", "alert_uid": "u-10"})
     assert sender.send_due()
     assert sum(p.endswith("/batch") for p in paths) == 1  # asked once, then never again
     outbox.close_and_remove_if_empty()

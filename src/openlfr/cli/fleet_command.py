@@ -39,9 +39,12 @@ def fleet_event_text(event: dict[str, Any]) -> str | None:
     if kind == "camera_failed":
         return f"warning: {event['camera']}: gave up: {event['error']}"
     if kind == "camera_stopped":
+        quarantined = event.get("quarantined", 0)
+        kept = (f", {quarantined} refused by the platform and kept aside (openlfr node "
+                "outbox)" if quarantined else "")
         return (f"[{event['camera']}] stopped ({event['stop_reason'].replace('_', ' ')}); "
                 f"alerts raised {event['alerts_raised']}, sent {event['sent'].get('alert', 0)}; "
-                f"{event['pending']} pending")
+                f"{event['pending']} pending{kept}")
     line = event_text(event)
     if line is None:
         return None

@@ -62,6 +62,9 @@ def event_text(event: Event) -> str | None:
                 f"{event['descriptors']} descriptors (kept in memory only){second}")
     if kind == "watching":
         return f"node: watching {event['source']} as {event['camera']}"
+    if kind == "threshold_changed":
+        return (f"node: the platform changed the deployment's threshold from "
+                f"{event['previous']:.2f} to {event['threshold']:.2f}; deciding with it now")
     if kind == "alert":
         return (f"ALERT  {event['occurred_at'][11:23]}  entry {event['entry_id']} "
                 f"({event['category']})  score {event['score']:.3f}"

@@ -4,8 +4,9 @@ Two kinds of failure, because the node treats them differently:
 
 * ``PlatformUnreachable``: no usable answer: none, a timeout, a 5xx, a 429, a redirect, or
   a 2xx whose body is not the platform's (a proxy's or captive portal's HTML page, a
-  truncated body, JSON without the keys it must have). Nothing was acknowledged; the node
-  keeps the item and tries again later (with back-off).
+  truncated body, JSON without the keys it must have; for an alert or counter batch, any
+  answer but the platform's receipt naming it: an empty 200, a 204, ``{"status": "ok"}``).
+  Nothing was acknowledged; the node keeps the item and tries again later (with back-off).
 * ``PlatformRefused``: a 4xx. The platform understood and said no; the message is its own
   ``detail``. A 409 means the deployment may not take this (it ended, or never ran); a
   400, 409, 413 or 422 is about the item itself (``item_refused``), any other (401, 403,
@@ -77,6 +78,8 @@ class DeploymentStatus:
         not one (a 2xx from something else than the platform: try again later)."""
         try:
             late = data.get("late_delivery_until")
+            if not 0.0 <= float(data["threshold"]) <= 1.0:  # a score's, as the engine's
+                raise ValueError(f"threshold {data['threshold']} is not between 0 and 1")
             return cls(
                 deployment_id=int(data["deployment_id"]), reference=str(data["reference"]),
                 status=str(data["status"]), start_at=_aware(data["start_at"]),
@@ -111,6 +114,34 @@ def _detail(response: httpx.Response) -> str:
         return "; ".join(f"{'.'.join(str(x) for x in e.get('loc', []))}: {e.get('msg')}"
                          for e in detail if isinstance(e, dict))
     return str(detail)
+
+
+#: The platform's route (and the batch's key) for each kind of outbox item.
+_ROUTES = {"alert": "alerts", "counters": "counters"}
+#: What names an item of each kind, in what the node sends and in the platform's receipt
+#: (the alert as recorded; a counter batch's ``{"batch_id", "counted"}``).
+_UID_KEYS = {"alert": "alert_uid", "counters": "batch_id"}
+
+
+def _acknowledges(kind: str, payload: dict[str, Any], receipt: Any) -> bool:
+    """Whether ``receipt`` is the platform's for this item: it names the item's id (a
+    counter batch's also says whether it was ``counted``)."""
+    uid = payload.get(_UID_KEYS[kind])
+    if not isinstance(receipt, dict) or not isinstance(uid, str):
+        return False
+    if kind == "counters" and not isinstance(receipt.get("counted"), bool):
+        return False
+    return receipt.get(_UID_KEYS[kind]) == uid
+
+
+def _not_a_receipt(kind: str, answer: Any) -> PlatformUnreachable:
+    """A 2xx that does not acknowledge what was sent (empty, a 204, another service's
+    JSON): nothing is known to be recorded, so the item is kept and sent again (the
+    platform records a retry once)."""
+    shown = "no body" if answer is None else repr(answer)[:80]
+    return PlatformUnreachable(
+        f"the platform's answer to the {kind} is not its receipt ({shown}); a proxy or "
+        "another service may have answered")
 
 
 class PlatformClient:
@@ -163,17 +194,27 @@ class PlatformClient:
         return result
 
     def send(self, deployment_id: int, kind: str, payload: dict[str, Any]) -> None:
-        """Post an outbox item (``alert`` or ``counters``); returns when acknowledged."""
-        route = {"alert": "alerts", "counters": "counters"}[kind]
-        self._call("POST", f"/node/deployments/{deployment_id}/{route}", payload)
+        """Post an outbox item (``alert`` or ``counters``); returns when the platform's
+        receipt names it (``PlatformUnreachable`` for any other answer: keep the item)."""
+        route = _ROUTES[kind]
+        answer = self._call("POST", f"/node/deployments/{deployment_id}/{route}", payload)
+        if not _acknowledges(kind, payload, answer):
+            raise _not_a_receipt(kind, answer)
 
     def send_batch(self, deployment_id: int, items: list[tuple[str, dict[str, Any]]]) -> None:
         """Post several outbox items (kind, payload) in one request, recorded all or none
-        (at most BATCH_ITEMS of each kind); returns when acknowledged."""
+        (at most BATCH_ITEMS of each kind); returns when the platform's receipt names each
+        of them, in order (``PlatformUnreachable`` for any other answer)."""
         body: dict[str, list[dict[str, Any]]] = {"alerts": [], "counters": []}
         for kind, payload in items:
-            body[{"alert": "alerts", "counters": "counters"}[kind]].append(payload)
-        self._call("POST", f"/node/deployments/{deployment_id}/batch", body)
+            body[_ROUTES[kind]].append(payload)
+        answer = self._call("POST", f"/node/deployments/{deployment_id}/batch", body)
+        for kind, route in _ROUTES.items():
+            receipts = answer.get(route) if isinstance(answer, dict) else None
+            if not isinstance(receipts, list) or len(receipts) != len(body[route]) or not all(
+                    _acknowledges(kind, p, r) for p, r in zip(body[route], receipts,
+                                                               strict=True)):
+                raise _not_a_receipt("batch", answer)
 
     def report_dropped(self, deployment_id: int, payload: dict[str, Any]) -> None:
         self._call("POST", f"/node/deployments/{deployment_id}/watchlist-dropped", payload)

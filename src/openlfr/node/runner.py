@@ -363,6 +363,9 @@ class NodeRunner:
         self._batch_started = datetime.now(UTC)
         self._batch_at = time.monotonic()
         self._alerts = 0
+        self._platform_threshold: float | None = None
+        """The threshold the platform's status said last (set by the poll thread; the
+        pipeline applies it between frames)."""
 
     # --- start ---------------------------------------------------------------------------
 
@@ -546,6 +549,7 @@ class NodeRunner:
             if self._stop_reason is not None:
                 self._stop_noticed.set()
                 raise _Stop
+            self._apply_threshold(watcher)
             self._maybe_batch(watcher, outbox, sender)
 
         try:
@@ -573,6 +577,16 @@ class NodeRunner:
         if poller.is_alive():
             poller.join(timeout=c.poll_interval_s + c.timeout_s)
         return reason, detail
+
+    def _apply_threshold(self, watcher: Watcher) -> None:
+        """Decide with the threshold the platform says now, should an amendment have
+        changed it while the deployment runs (the platform's to set, never the node's)."""
+        wanted = self._platform_threshold
+        previous = watcher.config.threshold
+        if wanted is None or wanted == previous:
+            return
+        watcher.set_threshold(wanted)
+        self.report({"type": "threshold_changed", "threshold": wanted, "previous": previous})
 
     def _finish(self, reason: str, detail: str | None, sender: Sender,
                 summary: NodeSummary) -> None:
@@ -613,7 +627,8 @@ class NodeRunner:
 
     def _poll(self, status: DeploymentStatus) -> None:
         """Ask the platform every few seconds whether the deployment may still run; stop
-        when it may not, or when its published end passes by this node's clock."""
+        when it may not, or when its published end passes by this node's clock. Its
+        threshold, should an amendment change it, the pipeline applies at its next frame."""
         c = self.config
         client = self._client()
         last_error: str | None = None
@@ -621,6 +636,7 @@ class NodeRunner:
             while not self._pipeline_done.wait(c.poll_interval_s):
                 try:
                     current = client.deployment(status.deployment_id)
+                    self._platform_threshold = current.threshold
                     if not current.may_run:
                         self._request_stop("deployment_ended", current.reason)
                     last_error = None

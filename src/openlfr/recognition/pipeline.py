@@ -30,7 +30,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -214,6 +214,13 @@ class Watcher:
         self.stage_cpu = StageCpu()
         self.tracker = FaceTracker(self.config, metric=self.index.metric)
         self._behind = False
+
+    def set_threshold(self, threshold: float) -> None:
+        """Decide with ``threshold`` from now on (a node applies the one the platform
+        says when an amendment changes it during a run). Call it between frames, from
+        ``on_progress``; a track that already alerted stays alerted."""
+        self.config = replace(self.config, threshold=threshold)  # validated there
+        self.tracker.config = self.config
 
     def run(
         self, source: FrameSource, on_progress: Callable[[Counters], None] | None = None
