@@ -207,11 +207,11 @@ def file_collective_objection(area: Annotated[str, Path(max_length=200)],
 
 
 @router.post("/collective-objections/{objection_id}/signatures", status_code=202,
-             dependencies=[power(Action.COLLECTIVE_OBJECT)], responses=CONFLICT)
+             dependencies=[power(Action.COLLECTIVE_OBJECT)])
 def sign_collective_objection(objection_id: IdPath, data: FollowIn, platform: PlatformDep,
                               client: ClientDep) -> dict[str, str]:
-    """Co-sign (one signature per e-mail address, counted once confirmed): a published
-    objection (404 before its starter confirms), not one whose text was withheld (409)."""
+    """Co-sign (one signature per mailbox, counted once confirmed): a published objection
+    (404 before its starter confirms), its text withheld for abuse or not."""
     collective.sign(platform, PUBLIC_ACTOR, objection_id, data, client)
     return {"message": "if the address is right, a confirmation e-mail is on its way"}
 
