@@ -118,14 +118,19 @@ def test_the_override_it_ran_under_stays_on_every_record(scenario: Scenario) -> 
     assert "despite" in s.staff.anon.get("/areas/lambeth/deployments.ics").text
 
 
+def _running_node(s: Scenario) -> tuple[Any, str, int]:
+    """An active deployment's node: its client, its API root and the entry it may name."""
+    s.activate()
+    node = s.staff.node(s.deployment_id)
+    base = f"/api/node/deployments/{s.deployment_id}"
+    return node, base, ok(node.get(f"{base}/watchlist"))["entries"][0]["entry_id"]
+
+
 def test_the_node_delivers_what_it_saw(scenario: Scenario) -> None:
     """Refused, the amendment leaves the deployment running: the node's alerts and counts
     are taken as before; and after the completion, what it saw before is taken late."""
     s, staff = scenario, scenario.staff
-    s.activate()
-    node = staff.node(s.deployment_id)
-    base = f"/api/node/deployments/{s.deployment_id}"
-    entry_id = ok(node.get(f"{base}/watchlist"))["entries"][0]["entry_id"]
+    node, base, entry_id = _running_node(s)
     seen_at = START + timedelta(hours=1)
     s.clock.now = seen_at + timedelta(minutes=1)
     lower = staff["planner"].post(s.url("/amendments"), json={
@@ -169,10 +174,7 @@ def test_a_resend_of_what_was_recorded_is_never_refused(scenario: Scenario) -> N
     is answered with what was recorded (not counted twice), never 409, which it would
     report as counts the platform did not take."""
     s, staff = scenario, scenario.staff
-    s.activate()
-    node = staff.node(s.deployment_id)
-    base = f"/api/node/deployments/{s.deployment_id}"
-    entry_id = ok(node.get(f"{base}/watchlist"))["entries"][0]["entry_id"]
+    node, base, entry_id = _running_node(s)
     s.clock.now = START + timedelta(hours=1)
     batch = {"batch_id": "c-00000001", "faces_seen": 40, "tracks": 6,
              "period_start": (START + timedelta(minutes=59)).isoformat(),
@@ -199,10 +201,7 @@ def test_a_threshold_raised_while_it_runs_binds_the_alerts_raised_after(
     after it (beyond the nodes' clock skew) are held to it; what a node decided before
     the raise, delivered late, is held to the value it had then."""
     s, staff = scenario, scenario.staff
-    s.activate()
-    node = staff.node(s.deployment_id)
-    base = f"/api/node/deployments/{s.deployment_id}"
-    entry_id = ok(node.get(f"{base}/watchlist"))["entries"][0]["entry_id"]
+    node, base, entry_id = _running_node(s)
     raised_at = START + timedelta(hours=1)
     s.clock.now = raised_at
     a = ok(staff["planner"].post(s.url("/amendments"), json={
