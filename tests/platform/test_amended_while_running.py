@@ -198,8 +198,9 @@ def test_a_resend_of_what_was_recorded_is_never_refused(scenario: Scenario) -> N
 def test_a_threshold_raised_while_it_runs_binds_the_alerts_raised_after(
         scenario: Scenario) -> None:
     """Raising the threshold narrows the plan: published as it runs, and alerts raised
-    after it (beyond the nodes' clock skew) are held to it; what a node decided before
-    the raise, delivered late, is held to the value it had then."""
+    after it (beyond the nodes' clock skew) and delivered as they happen are held to it;
+    what a node delivers late (decided before the raise, or while offline, by the value
+    it had) is held to the lowest that ran."""
     s, staff = scenario, scenario.staff
     node, base, entry_id = _running_node(s)
     raised_at = START + timedelta(hours=1)
@@ -215,10 +216,17 @@ def test_a_threshold_raised_while_it_runs_binds_the_alerts_raised_after(
             "alert_uid": uid, "occurred_at": at.isoformat(), "camera": "c",
             "track_id": uid, "score": score, "entry_id": entry_id})
 
-    s.clock.now = START + timedelta(hours=3)
-    after = alert("after-the-raise", raised_at + timedelta(hours=1), 0.65)
+    # Delivered as it happens, an hour after the raise: its node was in touch and had it.
+    seen = raised_at + timedelta(hours=1)
+    s.clock.now = seen + timedelta(seconds=5)
+    after = alert("after-the-raise", seen, 0.65)
     assert after.status_code == 422 and "0.72" in after.text, after.text
-    ok(alert("after-the-raise-2", raised_at + timedelta(hours=1), 0.73), 201)
-    # Decided before the raise (or within the clock skew of it): the old value.
-    ok(alert("before-the-raise", raised_at - timedelta(minutes=20), 0.65), 201)
+    ok(alert("after-the-raise-2", seen, 0.73), 201)
+    # Within the clock skew of the raise, the node may not have had it yet.
+    s.clock.now = raised_at + timedelta(minutes=2, seconds=5)
     ok(alert("within-the-skew", raised_at + timedelta(minutes=2), 0.65), 201)
+    # Delivered late (the node was offline when the threshold was raised, and decided by
+    # the one it had): taken, so that no alert the engine raised is lost.
+    s.clock.now = START + timedelta(hours=5)
+    ok(alert("while-offline", raised_at + timedelta(hours=2), 0.65), 201)
+    ok(alert("before-the-raise", raised_at - timedelta(minutes=20), 0.65), 201)

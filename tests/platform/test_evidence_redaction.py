@@ -314,3 +314,27 @@ def test_the_migration_fills_the_hashes_and_both_traces(scenario_on: Scenario) -
     assert after[plain][0] == _sha(OTHER) and after[plain][1:] == (None,) * 8
     assert after[both] == before[both]
     assert after[relabelled][0] == _sha(OTHER) and after[relabelled][1:] == (None,) * 8
+
+
+def test_an_event_removed_by_amendment_keeps_its_evidence_trace_public(
+        scenario: Scenario) -> None:
+    """Removing the event by amendment took its redaction's published reason and hashes
+    off the public record; the amendment's "before" now carries them."""
+    s = scenario
+    event = _authorised_with_sheet(s)
+    planner = s.staff["planner"]
+    ok(planner.post(s.url(f"/engagement/{event['id']}/evidence/redaction"),
+                    data={"reason": REASON},
+                    files={"evidence": ("r.pdf", REDACTED, "application/pdf")}))
+    ok(planner.post(s.url("/amendments"), json={
+        "record": "engagement", "event_id": event["id"],
+        "reason": "The event was entered twice by mistake; removing the duplicate entry."}),
+        201)
+    public = ok(s.staff.anon.get(f"/api/public/deployments/{s.reference}"))
+    [removed] = [c for a in public["amendments"] for c in a["changes"]
+                 if c["field"] == f"event {event['id']}"]
+    before = removed["before"]
+    assert before["evidence_pdf"] and before["evidence_redaction"] == "redacted"
+    assert before["evidence_redaction_reason"] == REASON
+    assert before["evidence_first_sha256"] == hashlib.sha256(SHEET).hexdigest()
+    assert before["evidence_redacted_sha256"] == hashlib.sha256(REDACTED).hexdigest()

@@ -135,14 +135,23 @@ class _Thresholds:
     current: float
     changes: tuple[tuple[datetime, float, float], ...]
 
-    def at(self, moment: datetime, skew: timedelta) -> float:
+    def at(self, moment: datetime, received: datetime, skew: timedelta) -> float:
+        """The threshold an alert raised at ``moment`` and received at ``received`` is held
+        to. Delivered as it happened (within ``skew``), its node was in touch and had any
+        raise (it applies the one the platform says at its next poll): the one in force
+        then, give or take the skew. Delivered later, its node may have been offline when
+        the threshold was raised and have decided by the one it had: the lowest that ran,
+        so that no alert the engine really raised is lost."""
+        if received - moment > skew:
+            return self.lowest_ran
         during = threshold_during(self.current, self.changes, moment - skew, moment + skew)
         return max(self.lowest_ran, during)
 
 
-def _threshold_floor(s: Session, p: Platform, d: m.Deployment, occurred_at: datetime) -> float:
-    """The threshold an alert raised at ``occurred_at`` is held to: the one in force then,
-    give or take ``OPENLFR_NODE_CLOCK_SKEW_S`` (never below the lowest that ran)."""
+def _threshold_floor(s: Session, p: Platform, d: m.Deployment, occurred_at: datetime,
+                     now: datetime) -> float:
+    """The threshold an alert raised at ``occurred_at`` and received ``now`` is held to
+    (``_Thresholds.at``; never below the lowest that ran)."""
     known: dict[int, _Thresholds] = s.info.setdefault(_FLOORS, {})
     if d.id not in known:
         rows = list(s.execute(
@@ -155,7 +164,7 @@ def _threshold_floor(s: Session, p: Platform, d: m.Deployment, occurred_at: date
             d.threshold,
             tuple((made, float(c["before"]), float(c["after"])) for _, _, cs, made in rows
                   for c in cs if c.get("field") == "threshold"))
-    return known[d.id].at(occurred_at, timedelta(seconds=p.settings.node_clock_skew_s))
+    return known[d.id].at(occurred_at, now, timedelta(seconds=p.settings.node_clock_skew_s))
 
 
 def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, data: AlertIn,
@@ -168,7 +177,7 @@ def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, dat
         require_node_delivery(p, actor, d, now, data.occurred_at)
         require_recorded_times(p, d, now, occurred_at=data.occurred_at)
         require_score_at_threshold(data.score,
-                                   _threshold_floor(s, p, d, data.occurred_at))
+                                   _threshold_floor(s, p, d, data.occurred_at, now))
     except GovernanceError:
         # A resend whose answer was lost is answered with what was recorded, never
         # refused afterwards (looked up only here: the usual path costs no query more).

@@ -231,9 +231,17 @@ def _amend_assessment(s: Session, d: m.Deployment, data: AssessmentAmendmentIn,
 
 
 def _event_facts(e: m.EngagementEvent) -> dict[str, Any]:
+    """An event as its amendment publishes it (before and after), its evidence's public
+    trace included: an event removed by amendment keeps, in the amendment, that it had a
+    PDF, its first hash and any redaction with its reason."""
     return {"held_on": e.held_on.isoformat(), "format": e.format, "audience": e.audience,
             "met_with": e.met_with, "attendees": e.attendees, "materials": e.materials,
-            "questions_raised": list(e.questions_raised), "evidence_url": e.evidence_url}
+            "questions_raised": list(e.questions_raised), "evidence_url": e.evidence_url,
+            "evidence_pdf": e.evidence_pdf is not None,
+            "evidence_first_sha256": e.evidence_first_sha256,
+            "evidence_redaction": e.evidence_redaction,
+            "evidence_redaction_reason": e.evidence_redaction_reason,
+            "evidence_redacted_sha256": e.evidence_redacted_sha256}
 
 
 def _amend_engagement(s: Session, p: Platform, actor: Actor, d: m.Deployment,
