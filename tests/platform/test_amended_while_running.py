@@ -1,13 +1,12 @@
-"""An amendment that would change a running deployment's gates, or widen its plan, would
-stop it (``governance.amendments.status_after``: it is completed, never sent back to
-notice). Stopping is for those who may complete a deployment, so the planner's amendment
-is refused while it runs; once completed, the amendment is published with its record.
-Either way what it ran under stays its record (the decisions and the override it went
-ahead on, in every published place), its node delivers what it saw, and its record stays
-frozen. Before, it went back to ``notice_published``: the override lapsed and "went ahead
-despite failed checks" vanished from the records CSV, the open data and the feeds, the
-decisions it ran under were dropped, and the node's last alerts and counts were refused
-(409) and lost."""
+"""An amendment that would change a running deployment's gates, or widen its plan, is
+refused while it runs (``governance.amendments.running_change_refusal``): an operator or
+authoriser completes it first, and the amendment is then published with its record. So
+what it ran under stays its record (the decisions and the override it went ahead on, in
+every published place), its node delivers what it saw, and its record stays frozen.
+Before, it went back to ``notice_published``: the override lapsed and "went ahead despite
+failed checks" vanished from the records CSV, the open data and the feeds, the decisions
+it ran under were dropped, and the node's last alerts and counts were refused (409) and
+lost."""
 
 from __future__ import annotations
 
@@ -20,15 +19,13 @@ import pytest
 from figures_helpers import post_counters
 from platform_helpers import START, Scenario, ok
 
-from openlfr.governance.amendments import Record, status_after
+from openlfr.governance.amendments import Record, running_change_refusal, status_after
 from openlfr.governance.lifecycle import DeploymentStatus
 
 S = DeploymentStatus
 
 
 @pytest.mark.parametrize(("status", "moved", "widened", "after"), [
-    (S.ACTIVE, True, False, S.COMPLETED),
-    (S.ACTIVE, False, True, S.COMPLETED),
     (S.ACTIVE, False, False, S.ACTIVE),
     (S.AUTHORISED, True, False, S.NOTICE_PUBLISHED),
     (S.AUTHORISED, False, True, S.NOTICE_PUBLISHED),
@@ -41,6 +38,17 @@ def test_where_an_amendment_leaves_a_deployment(status: S, moved: bool, widened:
     assert status_after(status, Record.PLAN, moved, widened) is after
     # Only the plan widens what the public was told.
     assert status_after(status, Record.ASSESSMENT, False, widened) is status
+
+
+def test_what_would_change_a_running_deployment_is_refused() -> None:
+    assert running_change_refusal(S.ACTIVE, Record.PLAN, [], []) is None
+    assert running_change_refusal(S.ACTIVE, Record.ASSESSMENT, [], ["purpose"]) is None
+    widened = running_change_refusal(S.ACTIVE, Record.PLAN, [], ["more cameras: 6, was 2"])
+    assert widened is not None and "(more cameras: 6, was 2)" in widened
+    moved = running_change_refusal(S.ACTIVE, Record.ENGAGEMENT, ["engagement_reach"], [])
+    assert moved is not None and "the engagement reach check's answer changes" in moved
+    for status in set(S) - {S.ACTIVE}:
+        assert running_change_refusal(status, Record.PLAN, ["threshold"], ["x"]) is None
 
 
 def _records(s: Scenario) -> dict[str, dict[str, str]]:

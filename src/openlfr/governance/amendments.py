@@ -9,8 +9,7 @@ A plan amendment that widens what the public was told (``widens_notice``: a rewr
 purpose, an offence category added, more cameras, a lower threshold) also restarts the
 notice: the notice period runs again from the amendment, as after a reschedule, and an
 authorised deployment goes back to be authorised again on the amended plan. A running
-deployment whose plan is widened, or whose gates an amendment changes, stops: it is
-completed (``status_after``).
+deployment is not amended so: it is completed first (``running_change_refusal``).
 A narrowing change (fewer cameras, a higher threshold, a category removed, a clearer
 title) is published and announced but restarts nothing.
 
@@ -52,9 +51,9 @@ PLAN_AMENDABLE_STATUSES = FROZEN_STATUSES | {_S.NOTICE_PUBLISHED}
 #: to be authorised again. A deployment that has run keeps its status; the amendment and
 #: its gate changes are published and the review regenerated.
 REAUTHORISE_FROM = frozenset({_S.AUTHORISED})
-#: Statuses in which a changed gate answer, or a plan widened past its notice, stops the
-#: deployment: it is running, so it is completed there and then (``status_after``).
-STOP_FROM = frozenset({_S.ACTIVE})
+#: Statuses in which an amendment may not change a gate's answer nor widen the plan: the
+#: deployment is running on the decision they made (``running_change_refusal``).
+RUNNING = frozenset({_S.ACTIVE})
 #: Statuses in which a plan amendment that widens what the public was told restarts the
 #: notice (and, from ``REAUTHORISE_FROM``, withdraws the authorisation): a deployment
 #: not yet run. One that has started can never be given its notice again in its window.
@@ -64,20 +63,39 @@ _WORDS = {Record.PLAN: "plan", Record.ASSESSMENT: "impact assessment",
           Record.ENGAGEMENT: "engagement log", Record.CONSULTATION: "consultation"}
 
 
+def changes_decision(record: Record, gates_moved: bool, widened: bool) -> bool:
+    """Whether an amendment changes what the deployment was authorised on: a gate's
+    answer, or (the plan) what the public was told."""
+    return gates_moved or (record is Record.PLAN and widened)
+
+
+def running_change_refusal(status: DeploymentStatus, record: Record, gates_moved: list[str],
+                           widened: list[str]) -> str | None:
+    """Why an amendment may not be made now (None: it may). A running deployment runs on
+    its decision: an amendment that would change a gate's answer (``gates_moved``) or widen
+    its plan (``widened``, in words) would stop it, and stopping is for those who may
+    complete it (operator, authoriser), not for whoever amends. It is completed first and
+    the amendment then published with its record: never sent back to notice, which took
+    from the record what it ran under (the decisions, the override it went ahead on) and
+    refused what its node still had to deliver."""
+    if status not in RUNNING or not changes_decision(record, bool(gates_moved),
+                                                     bool(widened)):
+        return None
+    what = [*widened, *(f"the {g.replace('_', ' ')} check's answer changes"
+                        for g in gates_moved)]
+    return (f"this amendment would stop the running deployment ({'; '.join(what)}); an "
+            "operator or authoriser completes it first, and the amendment is then published "
+            "with the completed deployment's record")
+
+
 def status_after(status: DeploymentStatus, record: Record, gates_moved: bool,
                  widened: bool) -> DeploymentStatus:
-    """Where an amendment leaves a deployment in ``status``. A changed gate answer, or a
+    """Where an amendment leaves a deployment in ``status``: a changed gate answer, or a
     plan widened past its notice, withdraws an authorisation not yet used (back to
-    ``notice_published``, to be authorised again on the amended record) and stops a
-    running deployment: it is **completed**, not sent back. What it ran under (the
-    decisions, an override signed for it, the alerts and counts its node still has to
-    deliver) stays its record, and a deployment that has run can never be noticed,
-    authorised or run again; a wider plan needs a deployment of its own. Anything else
-    leaves the status as it was."""
-    changes_decision = gates_moved or (record is Record.PLAN and widened)
-    if changes_decision and status in STOP_FROM:
-        return _S.COMPLETED
-    if changes_decision and status in REAUTHORISE_FROM:
+    ``notice_published``, to be authorised again on the amended record); anything else
+    leaves the status as it was (a running deployment is not amended so:
+    ``running_change_refusal``)."""
+    if changes_decision(record, gates_moved, widened) and status in REAUTHORISE_FROM:
         return _S.NOTICE_PUBLISHED
     return status
 

@@ -3,9 +3,10 @@ assessment and engagement log change only here, each change a new version of tha
 record with a published reason and what changed. The gates are checked before and after
 on the same clock; when a gate's answer changes, an authorised deployment goes back to
 notice_published (its authorisation, and any override in force, withdrawn) and must be
-authorised again, and an active one stops: it is completed there and then
-(``governance.amendments.status_after``), keeping what it ran under. A deployment that
-has already finished keeps its status: the amendment, and the gates it moved, are
+authorised again. Such an amendment of an active deployment is refused: it is completed
+first, by those who may, keeping what it ran under
+(``governance.amendments.running_change_refusal``). A deployment that has already
+finished keeps its status: the amendment, and the gates it moved, are
 published and its review regenerated.
 
 Every amendment is e-mailed to the area's subscribers (before and after, and the
@@ -35,6 +36,7 @@ from openlfr.governance.amendments import (
     record_words,
     require_amendable,
     restarts_notice,
+    running_change_refusal,
     status_after,
     widened_by,
     widening_words,
@@ -52,10 +54,9 @@ from openlfr.services.assessments import (
     set_event,
 )
 from openlfr.services.common import deployment_or_404
-from openlfr.services.deployments import apply_transition
 from openlfr.services.dossier import build_dossier
 from openlfr.services.platform import Actor, Platform
-from openlfr.services.powers import Action, may, refusal, require
+from openlfr.services.powers import Action, require
 from openlfr.services.reports import record_changed_after_completion
 from openlfr.services.schemas import (
     AmendmentIn,
@@ -94,18 +95,11 @@ def amend_record(p: Platform, actor: Actor, deployment_id: int,
         moved = gate_changes(before, evaluate_gates(build_dossier(s, d, now), params))
         widened = [c["field"] for c in changes if c.get(WIDENS_KEY)]
         restart = record is Record.PLAN and restarts_notice(status, widened)
+        refused = running_change_refusal(status, record, [g.name for g in moved],
+                                         widened_by(changes))
+        if refused:
+            raise Conflict(refused)
         after = status_after(status, record, bool(moved), bool(widened))
-        if after is DeploymentStatus.COMPLETED and status is not after and not may(
-                actor.role, Action.DEPLOYMENT_COMPLETE):
-            # Stopping a running deployment is not the author's call alone: those who
-            # may complete it decide (``powers``); the record is amended afterwards.
-            raise Conflict(
-                "this amendment would stop the running deployment ("
-                + "; ".join([*widened_by(changes), *(f"the {g.name.replace('_', ' ')} "
-                                                     "check's answer changes" for g in moved)])
-                + f"): {refusal(actor.role, Action.DEPLOYMENT_COMPLETE)}. Ask an operator or "
-                "authoriser to complete it first; the amendment is then published with the "
-                "completed deployment's record")
         details: dict[str, Any] = {}
         if restart:
             restarted = notice_restart_change(d.notice_published_at, now)
@@ -120,8 +114,6 @@ def amend_record(p: Platform, actor: Actor, deployment_id: int,
             d.gate_snapshots = {k: v for k, v in d.gate_snapshots.items()
                                 if k not in details["withdrawn_authorisation"]}
             d.status, d.authorised_at = after.value, None
-        elif after is DeploymentStatus.COMPLETED and status is not after:
-            details["stopped"] = "the deployment was running; it is completed"
         if restart:
             # As after a reschedule: what was asked for, or signed, for the plan as
             # noticed does not carry over to a wider one.
@@ -152,14 +144,8 @@ def amend_record(p: Platform, actor: Actor, deployment_id: int,
         # engagement log the decision rested on.
         notices.queue_deployment_notices(s, p.settings, d, notices.EmailKind.AMENDED, now,
                                          amendment=amendment)
-        if details.get("stopped"):
-            # It stops as an operator's completion would end it: watchlist destroyed,
-            # review published (with this amendment); it ran under its decisions, and
-            # its overrides stay as they were: it went ahead despite what they name.
-            apply_transition(s, p, actor, d, Transition.COMPLETE, after, None, now)
-        else:
-            record_changed_after_completion(
-                s, actor, d.id, f"{record_words(record)} amended (version {version})", now)
+        record_changed_after_completion(
+            s, actor, d.id, f"{record_words(record)} amended (version {version})", now)
     p.live.notify(d.id)
     return amendment
 

@@ -265,7 +265,7 @@ class RecordAmended:
     """An amendment as the e-mail tells it: which record (in words), each change as (what,
     before, after) in words, the published reason, why it widened what the public was
     told (empty: it did not), whether the notice restarted, whether an authorisation was
-    withdrawn, and whether that stopped the deployment running."""
+    withdrawn."""
 
     record: str
     changes: list[tuple[str, str, str]]
@@ -273,7 +273,6 @@ class RecordAmended:
     widened: list[str]
     notice_restarted: bool
     authorisation_withdrawn: bool
-    stopped: bool
 
     @classmethod
     def of(cls, a: m.Amendment) -> RecordAmended:
@@ -283,8 +282,7 @@ class RecordAmended:
                       value_words(c["after"])) for c in plan_changes(a.changes)],
             reason=a.reason, widened=widened_by(a.changes),
             notice_restarted=notice_restarted(a.changes),
-            authorisation_withdrawn=a.status_after != a.status_before,
-            stopped=a.status_before == DeploymentStatus.ACTIVE.value != a.status_after)
+            authorisation_withdrawn=a.status_after != a.status_before)
 
 
 def announce_transition(s: Session, settings: Settings, d: m.Deployment, action: Transition,
