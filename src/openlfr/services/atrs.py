@@ -15,7 +15,7 @@ from the register entry and its audits. The model's performance is the latest au
 the entry's model, recorded on it or on another entry of that model (the audit the
 threshold gate reads); ``equity_audits`` lists those recorded on the entry. Beside the
 typed frequency and scale of use stands what the platform counted on the entry
-(``usage_recorded_by_the_platform``, ``figures.usage_in``).
+(``usage_recorded_by_the_platform``, ``technology.atrs_entries``).
 """
 
 from __future__ import annotations

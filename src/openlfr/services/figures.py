@@ -616,11 +616,16 @@ class Usage:
     figures: Figures
 
 
-def usage_in(session: Session, technology_id: int) -> Usage:
-    """The usage of register entry ``technology_id``: every deployment that ran on it."""
-    ran = [d for d in deployments_that_ran(session) if d.technology_id == technology_id]
+def usage_by_technology(session: Session) -> dict[int, Usage]:
+    """Each register entry's usage (every deployment that ran on it), read at once; an
+    entry nothing ran on is absent."""
+    ran = [d for d in deployments_that_ran(session) if d.technology_id is not None]
     facts = load_facts(session, [d.id for d in ran]).judged(ran)
-    return Usage(len(ran), facts.total([d.id for d in ran]))
+    on: dict[int, list[int]] = {}
+    for d in ran:
+        if d.technology_id is not None:
+            on.setdefault(d.technology_id, []).append(d.id)
+    return {t: Usage(len(ids), facts.total(ids)) for t, ids in on.items()}
 
 
 #: The scope columns of the deployments' open data: which deployment, how many failed

@@ -10,7 +10,7 @@ the audit, through ``latest_audit_in``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -76,8 +76,8 @@ class RegisterEntry:
     audits: list[m.EquityAudit]
     versions: list[m.TechnologyVersion]
     latest_audit: m.EquityAudit | None
-    #: What the deployments on it did, from the platform's tallies (``figures.usage_in``):
-    #: published beside what people wrote of its frequency and scale of use.
+    #: What the deployments on it did, from the platform's tallies (``atrs_entries``
+    #: fills it; None elsewhere): published beside the typed frequency and scale of use.
     usage: Usage | None = None
 
     def false_alerts_at_default(self) -> list[AuditedRates]:
@@ -238,10 +238,23 @@ def _entry_in(s: Session, t: m.Technology) -> RegisterEntry:
                             .order_by(m.EquityAudit.conducted_on, m.EquityAudit.id)))
     versions = list(s.scalars(select(m.TechnologyVersion).where(
         m.TechnologyVersion.technology_id == t.id).order_by(m.TechnologyVersion.version)))
-    # figures reads overrides, which read the dossier, which reads this module.
-    from openlfr.services.figures import usage_in
+    return RegisterEntry(t, audits, versions, latest_audit_in(s, t.id))
 
-    return RegisterEntry(t, audits, versions, latest_audit_in(s, t.id), usage_in(s, t.id))
+
+def atrs_entries(p: Platform, technology_id: int | None = None) -> list[RegisterEntry]:
+    """Register entries (one, or all) with what the platform counted on each
+    (``figures.usage_by_technology``, read once): what the ATRS record publishes beside
+    the typed scale of use."""
+    # figures reads overrides, which read the dossier, which reads this module.
+    from openlfr.services.figures import Figures, Usage, usage_by_technology
+
+    with p.sessions() as s:
+        rows = ([get_or_404(s, m.Technology, technology_id, "technology register entry")]
+                if technology_id is not None
+                else list(s.scalars(select(m.Technology).order_by(m.Technology.id))))
+        usage = usage_by_technology(s)
+        return [replace(_entry_in(s, t), usage=usage.get(t.id, Usage(0, Figures())))
+                for t in rows]
 
 
 def list_technologies(p: Platform) -> list[tuple[m.Technology, m.EquityAudit | None]]:

@@ -272,13 +272,14 @@ def technology_register(platform: PlatformDep) -> list[TechnologyRegisterOut]:
 def technology_register_atrs(platform: PlatformDep) -> list[dict[str, Any]]:
     """Every register entry as an Algorithmic Transparency Recording Standard record
     (tier 1 and tier 2, the engine's own facts, equity audits, version history)."""
-    return [atrs.atrs_record(e) for e in technology.register_entries(platform)]
+    return [atrs.atrs_record(e) for e in technology.atrs_entries(platform)]
 
 
 @router.get("/technology/{technology_id}/atrs", responses=NOT_FOUND)
 def technology_atrs(technology_id: IdPath, platform: PlatformDep) -> dict[str, Any]:
     """One register entry as an ATRS record."""
-    return atrs.atrs_record(technology.register_entry(platform, technology_id))
+    [entry] = technology.atrs_entries(platform, technology_id)
+    return atrs.atrs_record(entry)
 
 
 @router.get("/areas", response_model=list[GazetteerBoroughOut])
