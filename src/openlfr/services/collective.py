@@ -238,8 +238,11 @@ def attach_standing(s: Session, d: m.Deployment, now: datetime) -> int:
     proposed. Returns how many were attached. (Attaching only shows where an objection
     stands: the gate reads every unheard objection of the area, attached or not,
     ``services.dossier.collective_facts``.)"""
+    if d.borough_code is None:  # a legacy free-text area: no gazetteer area covers it
+        return 0
     standing = s.scalars(select(m.CollectiveObjection).where(
-        m.CollectiveObjection.deployment_id.is_(None)))
+        m.CollectiveObjection.deployment_id.is_(None),
+        m.CollectiveObjection.area_code.startswith(d.borough_code, autoescape=True)))
     rows = [o for o in standing if _in_area(d, o.area_code)]
     for o in rows:
         o.deployment_id, o.attached_at = d.id, now

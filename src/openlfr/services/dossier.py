@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.orm import Session
 
 from openlfr.governance.amendments import Record, notice_restarted
@@ -163,11 +163,14 @@ def collective_facts(session: Session,
     borough). Where it is attached does not free anyone: an objection attached to a decoy
     deployment, since cancelled, or to another in the same ward, binds this one until
     oversight has heard it."""
+    unheard_nearby = m.CollectiveObjection.hearing_recorded_at.is_(None) & (
+        # Every area covering it is its borough or in it (the rule itself is below).
+        m.CollectiveObjection.area_code.startswith(deployment.borough_code, autoescape=True)
+        if deployment.borough_code is not None else false())
     rows = session.execute(select(m.CollectiveObjection.id, m.CollectiveObjection.area_code,
                                   m.CollectiveObjection.deployment_id,
                                   m.CollectiveObjection.hearing_recorded_at).where(or_(
-        m.CollectiveObjection.deployment_id == deployment.id,
-        m.CollectiveObjection.hearing_recorded_at.is_(None))))
+        m.CollectiveObjection.deployment_id == deployment.id, unheard_nearby)))
     facts = []
     for objection_id, area_code, attached_to, heard in rows:
         if attached_to != deployment.id and not Gazetteer.covers(
