@@ -202,8 +202,7 @@ USE_CASES: dict[str, Action] = {
 #: Helpers that take an actor only to name it in the audit log, or that the use cases
 #: above call after checking; and the lifecycle use case, whose action depends on the
 #: transition (tested per transition below).
-NOT_USE_CASES = {"nodes.require_node_delivery", "nodes.require_node_sender",
-                 "watchlists.require_own_deployment",
+NOT_USE_CASES = {"nodes.require_node_delivery", "watchlists.require_own_deployment",
                  "watchlists.serves", "moderation.withhold",
                  "powers.require", "powers.require_area",
                  "watchlists.require_node_key", "watchlists.require_node_access",

@@ -29,7 +29,6 @@ from openlfr.services.common import deployment_or_404, get_or_404
 from openlfr.services.nodes import (
     node_deployment_or_404,
     require_node_delivery,
-    require_node_sender,
     require_recorded_times,
 )
 from openlfr.services.platform import Actor, Platform
@@ -44,7 +43,7 @@ from openlfr.services.schemas import (
 )
 from openlfr.services.tallies import defer_tallies
 from openlfr.services.users import NodeKey
-from openlfr.services.watchlists import encrypt_jpeg_b64
+from openlfr.services.watchlists import encrypt_jpeg_b64, require_node_key
 from openlfr.storage import models as m
 
 # A node's alerts and counter batches are the platform's busiest writes (one request each,
@@ -172,7 +171,7 @@ def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, dat
     """Record one alert in ``s``: the row, its audit event and its tallies; a retry returns
     the row recorded first and changes nothing. The alert returned for a new row is not
     attached to ``s`` (it holds what was inserted)."""
-    require_node_sender(actor, d)
+    require_node_key(actor, d)
     try:
         require_node_delivery(p, actor, d, now, data.occurred_at)
         require_recorded_times(p, d, now, occurred_at=data.occurred_at)
@@ -294,7 +293,7 @@ def submit_counters(p: Platform, actor: Actor | NodeKey, deployment_id: int,
 def _record_counters_in(s: Session, p: Platform, actor: Actor, d: m.Deployment,
                         data: CountersIn, now: datetime) -> tuple[m.CounterBatch, bool]:
     """Record one counter batch in ``s`` as ``_record_alert_in`` records an alert."""
-    require_node_sender(actor, d)
+    require_node_key(actor, d)
     try:
         require_node_delivery(p, actor, d, now, data.period_start)
         require_recorded_times(p, d, now, period_start=data.period_start,

@@ -132,20 +132,13 @@ def node_deployment_or_404(s: Session, deployment_id: int) -> m.Deployment:
     return d
 
 
-def require_node_sender(actor: Actor, d: m.Deployment) -> None:
-    """The caller is a node key for this deployment (the first half of
-    ``require_node_delivery``: enough to be answered about what it already delivered)."""
-    require_own_deployment(actor, d.id)
-    require_node_key(actor, d)
-
-
 def require_node_delivery(p: Platform, actor: Actor, d: m.Deployment, now: datetime,
                           recorded_at: datetime | None) -> None:
     """Alerts and counts are accepted while the deployment is active inside its window, and
-    after it ended only when recorded before the end, within the late-delivery time. (A
-    resend of what was recorded already is answered before this is asked: the recording
-    functions look it up first, so a lost answer never turns into a refusal.)"""
-    require_node_sender(actor, d)
+    after it ended only when recorded before the end, within the late-delivery time. The
+    caller has checked the key (``watchlists.require_node_key``), and answers a refused
+    resend of what was recorded already with that record: a lost answer never turns into
+    a refusal."""
     status = DeploymentStatus(d.status)
     if status is DeploymentStatus.ACTIVE and now < d.end_at:
         return
