@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -532,3 +533,10 @@ def staff(platform: Platform) -> Staff:
 @pytest.fixture
 def scenario(staff: Staff, clock: FakeClock) -> Scenario:
     return Scenario(staff, clock)
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token a staff page put in its forms."""
+    match = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)

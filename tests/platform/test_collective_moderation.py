@@ -9,7 +9,7 @@ import json
 import re
 from pathlib import Path
 
-from platform_helpers import Scenario, ok
+from platform_helpers import Scenario, csrf_from, ok
 from sqlalchemy import select, text
 
 from openlfr.storage import models as m
@@ -47,12 +47,6 @@ def _confirm(s: Scenario, address: str) -> None:
 
 def _listed(s: Scenario) -> list[dict[str, object]]:
     return list(ok(s.staff.anon.get(f"/api/public/areas/{AREA}/collective-objections")))
-
-
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "no CSRF token on the page"
-    return found.group(1)
 
 
 def test_the_words_are_public_only_once_the_starter_confirms(scenario: Scenario) -> None:
@@ -141,11 +135,11 @@ def test_staff_withhold_the_words_from_the_escalations_page(scenario: Scenario) 
     assert 'data-test="collective-hide-form"' in page
     action = f"/staff/collective/{oid}/hide"
     key = f"collective-reason-{oid}"
-    r = planner.post(action, data={"csrf_token": _csrf(page), key: "n/a"})
+    r = planner.post(action, data={"csrf_token": csrf_from(page), key: "n/a"})
     assert r.status_code == 422 and "what makes the text abusive" in r.text
     assert s.staff["oversight"].post(action, data={
-        "csrf_token": _csrf(page), key: REASON}).status_code == 403
-    r = planner.post(action, data={"csrf_token": _csrf(page), key: REASON},
+        "csrf_token": csrf_from(page), key: REASON}).status_code == 403
+    r = planner.post(action, data={"csrf_token": csrf_from(page), key: REASON},
                      follow_redirects=False)
     assert r.status_code == 303 and "done=hidden" in r.headers["location"]
     [listed] = _listed(s)

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any
 
-from platform_helpers import Scenario, ok
+from platform_helpers import Scenario, csrf_from, ok
 from sqlalchemy import select
 
 from openlfr.storage import models as m
@@ -62,12 +61,6 @@ def _frozen_fields(s: Scenario) -> list[dict[str, Any]]:
     """What the public reads of every event, but its PDF (name, hashes, redaction)."""
     return [{k: v for k, v in e.items() if k == "evidence_url" or not k.startswith("evidence_")}
             for e in _public_events(s)]
-
-
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "no CSRF token on the page"
-    return found.group(1)
 
 
 def test_a_frozen_sign_in_sheet_is_replaced_by_a_redacted_copy(scenario: Scenario) -> None:
@@ -168,14 +161,14 @@ def test_the_staff_page_redacts_the_frozen_evidence(scenario: Scenario) -> None:
     assert 'data-test="frozen"' in page and 'data-test="redact-form"' in page
     action = f"{base}/{event['id']}/evidence/redact"
     key = f"redaction-reason-{event['id']}"
-    r = planner.post(action, data={"csrf_token": _csrf(page), key: REASON, "act": "replace"})
+    r = planner.post(action, data={"csrf_token": csrf_from(page), key: REASON, "act": "replace"})
     assert r.status_code == 422 and "Choose the redacted copy" in r.text
     assert REASON in r.text  # what was typed stays in the form
-    r = planner.post(action, data={"csrf_token": _csrf(page), key: "n/a", "act": "remove"})
+    r = planner.post(action, data={"csrf_token": csrf_from(page), key: "n/a", "act": "remove"})
     assert r.status_code == 422
     assert s.staff["oversight"].post(action, data={
-        "csrf_token": _csrf(page), key: REASON, "act": "remove"}).status_code == 403
-    r = planner.post(action, data={"csrf_token": _csrf(page), key: REASON, "act": "replace"},
+        "csrf_token": csrf_from(page), key: REASON, "act": "remove"}).status_code == 403
+    r = planner.post(action, data={"csrf_token": csrf_from(page), key: REASON, "act": "replace"},
                      files={f"redacted-{event['id']}": ("r.pdf", REDACTED, "application/pdf")},
                      follow_redirects=False)
     assert r.status_code == 303 and "done=evidence_redacted" in r.headers["location"]

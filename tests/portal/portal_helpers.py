@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from platform_helpers import Scenario, ok
+from platform_helpers import Scenario, csrf_from, ok  # noqa: F401 (csrf_from: for the portal tests)
 
 #: Personal data the scenario records; none of it may appear on a public page.
 PRIVATE = ("CASE-123/A", "resident@example.org", "Insp. Example", "asker@example.org",
@@ -51,12 +51,3 @@ def draft_elsewhere(s: Scenario, **overrides: Any) -> dict[str, Any]:
 def assert_no_personal_data(html: str) -> None:
     for private in PRIVATE:
         assert private not in html, f"{private!r} appeared on a public page"
-
-
-def csrf_from(html: str) -> str:
-    """The CSRF token a staff page put in its forms."""
-    import re
-
-    match = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', html)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
