@@ -8,6 +8,7 @@ oversight's hearing and the same moderation. Who may do which is the powers tabl
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,7 +17,7 @@ from openlfr.governance.answers import KINDS_NEEDING_OUTCOME, AnswerOutcome
 from openlfr.governance.errors import GovernanceError, NotFound
 from openlfr.governance.records import KINDS_NEEDING_ANSWER
 from openlfr.services import amendments, collective, consultations, mailer, objections
-from openlfr.services.platform import Actor
+from openlfr.services.platform import Actor, Platform
 from openlfr.services.powers import Action, may
 from openlfr.services.schemas import AnswerIn, HearingIn, ModerationIn, OversightResponseIn
 from openlfr.storage import models as m
@@ -149,33 +150,30 @@ async def respond(request: Request) -> Response:
 
 async def hearing(request: Request) -> Response:
     """Record oversight's hearing of a collective objection (published)."""
-    checked = await staff_form(request, Action.COLLECTIVE_HEARING)
-    if isinstance(checked, Response):
-        return checked
-    actor, form = checked
-    objection_id = path_id(request, "objection_id")
-    if objection_id is None:
-        return not_found(request, "no such collective objection")
-    reader = FormReader(form)
-    key = f"hearing-{objection_id}"
-    data = reader.build(HearingIn, {"held_on": reader.text(f"held-{objection_id}"),
-                                    "record": reader.text(key)})
-    if data is not None:
-        try:
-            collective.record_hearing(platform_of(request), actor, objection_id, data)
-        except GovernanceError as exc:
-            reader.problems["record"] = service_problem(exc)[1]
-        else:
-            return done(request, "staff_escalations", "hearing_recorded",
-                        f"#collective-{objection_id}")
-    problem = "; ".join(reader.problems.values())
-    return _escalations(request, actor, reader.values, {key: problem}, status_code=422)
+    return await _on_collective(
+        request, Action.COLLECTIVE_HEARING, "hearing", "hearing_recorded",
+        lambda reader, i: reader.build(HearingIn, {"held_on": reader.text(f"held-{i}"),
+                                                   "record": reader.text(f"hearing-{i}")}),
+        collective.record_hearing)
 
 
 async def hide_collective(request: Request) -> Response:
     """Withhold a collective objection's text for abuse, with a published reason (the rule
     and power of feedback's moderation; the objection and its signatures stay)."""
-    checked = await staff_form(request, Action.FEEDBACK_MODERATE)
+    return await _on_collective(
+        request, Action.FEEDBACK_MODERATE, "collective-reason", "hidden",
+        lambda reader, i: reader.build(ModerationIn,
+                                       {"reason": reader.text(f"collective-reason-{i}")}),
+        collective.hide_collective_text)
+
+
+async def _on_collective(request: Request, action: Action, field: str, notice: str,
+                         read: Callable[[FormReader, int], Any],
+                         act: Callable[[Platform, Actor, int, Any], Any]) -> Response:
+    """A form under a collective objection on the escalations page: the power, the
+    objection, the input (``read``), the use case (``act``); done, or the page again with
+    what was wrong under the form's ``field``."""
+    checked = await staff_form(request, action)
     if isinstance(checked, Response):
         return checked
     actor, form = checked
@@ -183,17 +181,17 @@ async def hide_collective(request: Request) -> Response:
     if objection_id is None:
         return not_found(request, "no such collective objection")
     reader = FormReader(form)
-    key = f"collective-reason-{objection_id}"
-    data = reader.build(ModerationIn, {"reason": reader.text(key)})
+    key = f"{field}-{objection_id}"
+    data = read(reader, objection_id)
     if data is not None:
         try:
-            collective.hide_collective_text(platform_of(request), actor, objection_id, data)
+            act(platform_of(request), actor, objection_id, data)
         except NotFound as exc:
             return not_found(request, str(exc))
         except GovernanceError as exc:
-            reader.problems["reason"] = service_problem(exc)[1]
+            reader.problems[key] = service_problem(exc)[1]
         else:
-            return done(request, "staff_escalations", "hidden", f"#collective-{objection_id}")
+            return done(request, "staff_escalations", notice, f"#collective-{objection_id}")
     problem = "; ".join(reader.problems.values())
     return _escalations(request, actor, reader.values, {key: problem}, status_code=422)
 
