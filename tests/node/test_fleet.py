@@ -169,6 +169,7 @@ def test_the_command_stops_every_camera_on_sigterm(live: LivePlatform, open_gate
         first = next(e for e in fleet.of_type("alert") if e["camera"] == name)
         assert first["entry_id"] == d.entries["lin_manuel_miranda"]
         assert first["second_opinion"] is True, first  # lifted: the actor asked dlib
+    assert not d.misnamed(fleet.of_type("alert"))
     lifted = [a for a in _alerts(live, d.id) if a["second_opinion"]]
     assert lifted and all(a["score"] >= SECOND_OPINION_THRESHOLD for a in lifted)
 

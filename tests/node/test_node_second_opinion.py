@@ -9,7 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from node_helpers import CLIP, IDENTITIES, LivePlatform, NodeProcess, active_deployment, node_key
+from node_helpers import (
+    CLIP,
+    CLIP_PERFORMER,
+    IDENTITIES,
+    LivePlatform,
+    NodeProcess,
+    active_deployment,
+    node_key,
+)
 from platform_helpers import ok
 
 from openlfr.cli.node_command import event_text
@@ -42,10 +50,10 @@ def test_a_second_opinion_watchlist_alerts_on_the_doubtful_track_and_says_so(
         event_text(received))
 
     queued = node.of_type("alert")
-    assert queued and queued[0]["entry_id"] == d.entries["lin_manuel_miranda"]
+    assert queued and queued[0]["entry_id"] == d.entries[CLIP_PERFORMER]
     assert queued[0]["second_opinion"] is True
     assert "(second opinion)" in str(event_text(queued[0]))
-    assert {q["entry_id"] for q in queued} == {d.entries["lin_manuel_miranda"]}
+    assert not d.misnamed(queued)  # obama, in profile in the last shot, may be lifted too
     alerts = ok(live.staff["operator"].get(f"/api/deployments/{d.id}/alerts"))
     first = next(a for a in alerts if a["alert_uid"] == queued[0]["alert_uid"])
     assert first["second_opinion"] is True and first["score"] >= THRESHOLD

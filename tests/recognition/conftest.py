@@ -7,14 +7,11 @@ from pathlib import Path
 
 import pytest
 
-import openlfr
 from openlfr.recognition import FaceAnalyzer, Watchlist, build_watchlist
+from openlfr.samples import CLIP, GROUPS, IDENTITIES
+from openlfr.samples import SAMPLE_FACES as SAMPLE
 
-SAMPLE = Path(openlfr.__file__).parent / "sample_data" / "faces"
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "faces"
-CLIP = SAMPLE / "video" / "short_hamilton_clip.mp4"
-IDENTITIES = SAMPLE / "identities"
-GROUPS = SAMPLE / "groups"
 
 # People who appear in the group photos and the clip: leaving them out of a watchlist
 # gives one that nobody in those probes should match.

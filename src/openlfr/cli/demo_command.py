@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 import platformdirs
 import typer
 
-import openlfr
 from openlfr.cli.errors import fail
 from openlfr.interrupts import Background
 from openlfr.recognition import (
@@ -30,12 +29,11 @@ from openlfr.recognition import (
     build_watchlist,
     open_source,
 )
+from openlfr.samples import CLIP, GROUPS, IDENTITIES, SAMPLE_FACES
 
 if TYPE_CHECKING:
     import uvicorn
 
-SAMPLE = Path(openlfr.__file__).parent / "sample_data" / "faces"
-CLIP = SAMPLE / "video" / "short_hamilton_clip.mp4"
 #: What a previous demo leaves in its folder (removed by --fresh).
 DEMO_FILES = ("openlfr.sqlite3", "openlfr.sqlite3-wal", "openlfr.sqlite3-shm", "watchlist.key",
               "node-outbox")
@@ -117,13 +115,15 @@ def demo(
                 print(f"Starting a clean demo in {folder}")
                 print("1. Governance, weeks before the deployment (the clock is set back):")
                 state = story.run_governance(platform, say)
-                story.run_watchlist_and_authorisation(platform, state, SAMPLE, say)
+                story.run_watchlist_and_authorisation(platform, state, SAMPLE_FACES, say)
                 print("2. The deployment goes live now:")
                 story.activate_now(platform, state, say)
                 print(f"3. The engine node runs on {CLIP.name} and reports to the platform:")
                 from openlfr.cli.node_command import event_text, summary_line
 
                 def report(event: dict[str, object]) -> None:
+                    if event.get("type") == "alert":  # the operator judges it by its frame
+                        state.alert_frames[str(event["alert_uid"])] = int(str(event["frame"]))
                     line = event_text(event)
                     if line is not None:
                         say(line)
@@ -196,14 +196,14 @@ def _engine_demo(workers: int) -> None:
     """The engine alone: enrol the bundled subjects, watch the clip and group photos."""
     try:
         analyzer = FaceAnalyzer()
-        print(f"1. enrolling sample subjects from {SAMPLE / 'identities'}")
-        watchlist, report = build_watchlist(SAMPLE / "identities", analyzer, workers=workers)
+        print(f"1. enrolling sample subjects from {IDENTITIES}")
+        watchlist, report = build_watchlist(IDENTITIES, analyzer, workers=workers)
         print(
             f"   {len(watchlist.subjects)} subjects, {report.enrolled_images} photos: "
             + ", ".join(s.ref for s in watchlist.subjects)
         )
         config = EngineConfig(workers=workers)
-        for step, source in ((2, CLIP), (3, SAMPLE / "groups")):
+        for step, source in ((2, CLIP), (3, GROUPS)):
             print(f"{step}. watching {source.name} (threshold {config.threshold})")
             watcher = Watcher(watchlist, config, analyzer)
             for alert in watcher.run(open_source(str(source))):

@@ -72,6 +72,8 @@ class DemoState:
     node_api_key: str = ""
     alerts: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    alert_frames: dict[str, int] = field(default_factory=dict)
+    """The clip frame each alert the node raised was seen on, by alert_uid (its events)."""
 
 
 def actor(p: Platform, role: str) -> Actor:
@@ -203,8 +205,6 @@ WATCHLIST_SUBJECTS = {
     "kit_harington": "missing_person",
     "rose_leslie": "missing_person",
 }
-#: The subject the bundled clip really shows: the demo operator confirms alerts for it.
-SUBJECT_IN_CLIP = "lin_manuel_miranda"
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
@@ -260,10 +260,13 @@ def activate_now(p: Platform, state: DemoState, say: Callable[[str], None]) -> N
 
 
 def adjudicate_and_complete(p: Platform, state: DemoState, say: Callable[[str], None]) -> None:
-    """The demo operator compares each alert's probe and reference photos: the clip shows
-    the subject it was cut for, so those alerts are confirmed and the person spoken to;
-    anything else is marked unclear (the demo cannot know). Then the deployment is
-    completed (the watchlist is destroyed, the review published) and reviewed."""
+    """The demo operator judges each alert by who is in shot at its frame of the clip
+    (``openlfr.samples``, labelled by hand): one naming someone in shot is confirmed and
+    the person spoken to, one naming nobody in shot is a false alert, and one whose frame
+    the demo did not see (a node run in another process) is marked unclear. Then the
+    deployment is completed (the watchlist is destroyed, the review published) and
+    reviewed."""
+    from openlfr.samples import in_shot
     from openlfr.services import alerts as alert_service
     from openlfr.services.schemas import AdjudicationIn, OutcomeIn
 
@@ -275,17 +278,24 @@ def adjudicate_and_complete(p: Platform, state: DemoState, say: Callable[[str], 
         state.alerts.append(alert.id)
         if alert.adjudication != "pending":
             continue
-        subject = subject_of.get(alert.entry_id or 0, "")
-        if subject == f"SAMPLE/{SUBJECT_IN_CLIP}":
+        subject = subject_of.get(alert.entry_id or 0, "").removeprefix("SAMPLE/")
+        frame = state.alert_frames.get(alert.alert_uid)
+        if frame is None:
+            alert_service.adjudicate_alert(p, operator, alert.id,
+                                           AdjudicationIn(adjudication="unclear"))
+            say(f"alert {alert.id} ({alert.score:.3f}): operator marks it unclear")
+        elif subject in in_shot(frame):
             alert_service.adjudicate_alert(p, operator, alert.id,
                                            AdjudicationIn(adjudication="true_match"))
             alert_service.record_outcome(p, operator, alert.id,
                                          OutcomeIn(outcome="words_of_advice"))  # type: ignore[arg-type]
-            say(f"alert {alert.id} ({alert.score:.3f}): operator confirms it, person spoken to")
+            say(f"alert {alert.id} ({alert.score:.3f}): {subject} is in shot at frame "
+                f"{frame}; the operator confirms it, person spoken to")
         else:
             alert_service.adjudicate_alert(p, operator, alert.id,
-                                           AdjudicationIn(adjudication="unclear"))
-            say(f"alert {alert.id} ({alert.score:.3f}): operator marks it unclear")
+                                           AdjudicationIn(adjudication="false_match"))
+            say(f"alert {alert.id} ({alert.score:.3f}): {subject} is not in shot at frame "
+                f"{frame}; the operator marks it a false alert")
     deployments.transition_deployment(p, operator, state.deployment_id, Transition.COMPLETE)
     say("completed: watchlist descriptors and photos destroyed, review published")
     deployments.transition_deployment(p, actor(p, "oversight"), state.deployment_id,
