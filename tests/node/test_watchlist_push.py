@@ -10,8 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from node_helpers import IDENTITIES, SAMPLE, LivePlatform
+from node_helpers import IDENTITIES, LivePlatform
 from platform_helpers import PASSWORD, FakeClock, Scenario, ok
+
+from openlfr.samples import GROUPS
 
 
 @pytest.mark.slow
@@ -23,7 +25,7 @@ def test_push_enrols_each_subject_folder_and_reports_unusable_ones(
     shutil.copytree(IDENTITIES / "lin_manuel_miranda", subjects / "CASE-1001")
     shutil.copytree(IDENTITIES / "obama", subjects / "CASE-1002")
     (subjects / "CASE-1003").mkdir()
-    shutil.copy(SAMPLE / "groups" / "two_people.jpg", subjects / "CASE-1003")
+    shutil.copy(GROUPS / "two_people.jpg", subjects / "CASE-1003")
     env = {**os.environ, "OPENLFR_PASSWORD": PASSWORD}
     args = [sys.executable, "-m", "openlfr", "watchlist", "push", str(subjects),
             "--platform", live.url, "--deployment", d["reference"],
