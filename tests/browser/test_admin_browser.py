@@ -36,6 +36,8 @@ def test_an_admin_does_the_admin_work(page: Any, scenario: Scenario, live_url: s
     page.select_option("#role", "planner")
     page.click("[data-test=add-user]")
     expect(page.locator("[data-test=person][data-username=pat]")).to_have_count(1)
+    expect(page.locator("[data-test=person][data-username=pat] "
+                        "[data-test=waits-for-countersign]")).to_have_count(1)
     _fits(page, width, "people and roles")
 
     page.goto(f"{live_url}/staff/admin/api-keys")
@@ -89,3 +91,22 @@ def test_oversight_adds_a_councillor_on_its_own_page(page: Any, staff: Staff,
     admin_page = staff["admin"].get("/staff/admin/users").text
     row = admin_page.split('data-username="cllr.cai"')[1].split("</li>")[0]
     assert 'data-test="managed-by-oversight"' in row
+
+
+def test_oversight_countersigns_the_admins_new_account(page: Any, staff: Staff,
+                                                       live_url: str) -> None:
+    """An admin's new account waits on oversight's page; a member of oversight
+    countersigns it there at a phone's width, and the person can log in."""
+    made = ok(staff["admin"].post("/api/users", json={
+        "username": "pat", "password": PASSWORD, "role": "operator"}), 201)
+    staff.add_user("ola", "oversight")
+    page.set_viewport_size({"width": 390, "height": 900})
+    log_in(page, live_url, "ola", PASSWORD)
+    page.goto(f"{live_url}/staff/admin/independent-accounts")
+    held = page.locator("[data-test=held-change][data-username=pat]")
+    expect(held).to_contain_text("a new account")
+    _fits(page, 390, "oversight's page with a change waiting")
+    held.locator("[data-test=countersign-change]").click()
+    expect(page.locator("[data-test=no-held-changes]")).to_have_count(1)
+    assert staff.login("pat").get("/api/auth/me").json()["username"] == "pat"
+    assert made["held_change"]["id"] not in page.content()  # signed: no longer offered

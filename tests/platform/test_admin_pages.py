@@ -31,10 +31,38 @@ def test_admin_manages_people_and_roles(staff: Staff) -> None:
         "username": "pat", "password": "a-long-password-1", "role": "planner", "areas": ""})
     assert r.status_code == 200 and 'data-username="pat"' in r.text  # type: ignore[attr-defined]
     pat = next(u for u in ok(admin.get("/api/users")) if u["username"] == "pat")
+    assert "cannot log in yet" in r.text  # type: ignore[attr-defined]
+    assert pat["active"] is False and pat["held_change"]["fields"] == ["created"]
+    # Oversight countersigns the new account on its own page; then it may log in.
+    oversight = staff["oversight"]
+    page = oversight.get("/staff/admin/independent-accounts").text
+    assert 'data-test="held-change" data-username="pat"' in page
+    r = _post(oversight, "/staff/admin/independent-accounts",
+              f"/staff/admin/account-changes/{pat['id']}/countersign",
+              {"change_id": pat["held_change"]["id"]})
+    assert "Countersigned" in r.text  # type: ignore[attr-defined]
+    login = TestClient(staff.app).post("/api/auth/login", json={
+        "username": "pat", "password": "a-long-password-1"})
+    assert login.status_code == 200 and login.json()["role"] == "planner"
+    # A new role waits for oversight; a deactivation asked with it is at once.
     r = _post(admin, "/staff/admin/users", f"/staff/admin/users/{pat['id']}",
               {"role": "operator", "active": "no", "areas": ""})
+    assert "takes effect when oversight countersigns" in r.text  # type: ignore[attr-defined]
     person = next(u for u in ok(admin.get("/api/users")) if u["username"] == "pat")
-    assert (person["role"], person["active"]) == ("operator", False)
+    assert (person["role"], person["active"]) == ("planner", False)
+    assert person["held_change"]["fields"] == ["role"]
+    r = _post(oversight, "/staff/admin/independent-accounts",
+              f"/staff/admin/account-changes/{pat['id']}/refuse",
+              {"change_id": person["held_change"]["id"], "reason": ""},
+              follow=False)
+    assert r.status_code == 422 and "say why" in r.text  # type: ignore[attr-defined]
+    r = _post(oversight, "/staff/admin/independent-accounts",
+              f"/staff/admin/account-changes/{pat['id']}/refuse",
+              {"change_id": person["held_change"]["id"],
+               "reason": "No such officer on the duty roster."})
+    assert "Refused" in r.text  # type: ignore[attr-defined]
+    person = next(u for u in ok(admin.get("/api/users")) if u["username"] == "pat")
+    assert (person["role"], person["active"], person["held_change"]) == ("planner", False, None)
     # Oversight members and councillors are oversight's to add, not the admin's.
     refused = _post(admin, "/staff/admin/users", "/staff/admin/users", {
         "username": "ovi", "password": "a-long-password-1", "role": "oversight", "areas": ""},

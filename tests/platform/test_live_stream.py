@@ -301,8 +301,10 @@ def _log_out(s: Scenario) -> None:
 
 
 def _make_planner(s: Scenario) -> None:
-    ok(s.staff["admin"].patch(f"/api/users/{_user_id(s, 'operator')}",
-                              json={"role": "planner"}))
+    user_id = _user_id(s, "operator")
+    held = ok(s.staff["admin"].patch(f"/api/users/{user_id}", json={"role": "planner"}))
+    ok(s.staff["oversight"].post(f"/api/oversight/account-changes/{user_id}/countersign",
+                                 json={"change_id": held["held_change"]["id"]}))
 
 
 @pytest.mark.parametrize("lose_access", [_deactivate, _log_out, _make_planner],

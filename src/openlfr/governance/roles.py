@@ -32,3 +32,15 @@ PERSON_ROLES = (Role.OPERATOR, Role.PLANNER, Role.AUTHORISER, Role.OVERSIGHT,
 #: accounts are managed by oversight, never by the force's admin: an admin who could make
 #: an oversight account could sign both halves of a two-person override alone.
 INDEPENDENT_ROLES = (Role.OVERSIGHT, Role.COUNCILLOR)
+
+
+def held_for_countersign(changes: dict[str, object]) -> list[str]:
+    """The fields of an admin's change to a force account that wait for oversight's
+    countersignature: those that give a login (a password, a reactivation) or a power (a
+    role). Taking a login away (deactivation) is at once; a new account waits whole. One
+    person who could make or reset an account with powers over deployments could act as
+    it: the same two-person rule as overrides."""
+    held = [name for name in ("role", "password") if changes.get(name) is not None]
+    if changes.get("active") is True:
+        held.append("active")
+    return held

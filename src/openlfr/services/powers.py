@@ -91,6 +91,7 @@ class Action(StrEnum):
     MAILBOX_READ = "mailbox.read"
     API_KEYS_MANAGE = "api_keys.manage"
     INDEPENDENT_ACCOUNTS_MANAGE = "independent_accounts.manage"
+    ACCOUNT_CHANGE_COUNTERSIGN = "account_change.countersign"
     AUDIT_KEYS_MANAGE = "audit_keys.manage"
 
 
@@ -201,8 +202,12 @@ POWERS: dict[Action, Power] = _table(
      "within the window"),
     (Action.CONSOLE_WATCH, (_R.OPERATOR, _R.AUTHORISER), "watch the operator console"),
     (Action.NODE_RUN, (_R.NODE,), "run an engine node for an active deployment"),
-    (Action.USERS_MANAGE, (_R.ADMIN,), "add people, change roles and areas, deactivate "
-     "(oversight members and councillors excepted: see the next row)"),
+    (Action.USERS_MANAGE, (_R.ADMIN,), "ask to add people, change roles, reset passwords "
+     "or reactivate (each waits for oversight's countersignature); deactivate at once "
+     "(oversight members and councillors excepted: see the next rows)"),
+    (Action.ACCOUNT_CHANGE_COUNTERSIGN, (_R.OVERSIGHT,),
+     "countersign or refuse an admin's change to a force account: no admin makes a login "
+     "or a power alone"),
     (Action.INDEPENDENT_ACCOUNTS_MANAGE, (_R.OVERSIGHT,),
      "add oversight members and councillors, change their roles and areas, deactivate them, "
      "reset their passwords"),

@@ -831,6 +831,18 @@ class UserPatch(Input):
     areas: list[AreaName] | None = Field(default=None, max_length=50)
 
 
+class AccountChangeIn(Input):
+    """Oversight's decision on the admin's change waiting on an account."""
+
+    change_id: Annotated[str, StringConstraints(min_length=1, max_length=40)] = Field(
+        description="The id of the change oversight read (held_change.id): one the admin "
+        "replaced since is not signed unseen (409).")
+    reason: Annotated[str, StringConstraints(max_length=2000),
+                      AfterValidator(plain_text)] = Field(
+        default="", description="Why it is refused (required to refuse; kept in the audit "
+        "log).")
+
+
 class LoginIn(Input):
     username: Annotated[str, StringConstraints(min_length=1, max_length=64),
                         AfterValidator(plain_text)]

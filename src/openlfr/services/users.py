@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from openlfr.audit import append_event
 from openlfr.governance.areas import UnknownArea
 from openlfr.governance.errors import Conflict, GovernanceError, InvalidInput, NotFound
-from openlfr.governance.roles import INDEPENDENT_ROLES
+from openlfr.governance.roles import INDEPENDENT_ROLES, held_for_countersign
 from openlfr.services.common import get_or_404
 from openlfr.services.gazetteer import gazetteer_for
 from openlfr.services.platform import RESERVED_NAMES, Actor, PermissionDenied, Platform, Role
@@ -63,11 +63,13 @@ def councillor_areas(p: Platform, role: str, areas: list[str]) -> list[str]:
 
 def create_user(p: Platform, actor: Actor, data: UserIn) -> m.User:
     """Add a person with a role (a councillor with their areas); the password is stored
-    as an argon2 hash. Oversight members and councillors are added by oversight
-    (``create_independent_account``), or by the platform's own command line."""
+    as an argon2 hash. An admin's new account cannot log in until oversight countersigns
+    it (``countersign_change``); the platform's own command line adds accounts at once
+    (bootstrap). Oversight members and councillors are added by oversight
+    (``create_independent_account``), or by the command line."""
     require(actor, Action.USERS_MANAGE)
     _refuse_independent(actor, Role(data.role))
-    return _create(p, actor, data)
+    return _create(p, actor, data, held=not actor.is_system)
 
 
 def create_independent_account(p: Platform, actor: Actor, data: UserIn) -> m.User:
@@ -99,7 +101,7 @@ def _require_independent_role(role: Role) -> None:
                            f"{article} {role.value} is managed by an admin")
 
 
-def _create(p: Platform, actor: Actor, data: UserIn) -> m.User:
+def _create(p: Platform, actor: Actor, data: UserIn, held: bool = False) -> m.User:
     if data.username in RESERVED_NAMES:
         raise InvalidInput("username", f"{data.username!r} is the name the audit log gives "
                            "the platform itself; choose another")
@@ -110,12 +112,15 @@ def _create(p: Platform, actor: Actor, data: UserIn) -> m.User:
             if s.scalar(select(m.User).where(m.User.username == data.username)):
                 raise Conflict(f"user {data.username!r} already exists")
             user = m.User(username=data.username, password_hash=_hasher.hash(data.password),
-                          role=data.role, active=True, created_at=now, areas=areas)
+                          role=data.role, active=not held, created_at=now, areas=areas,
+                          held_change=_held(actor, now, ["created"], active=True)
+                          if held else None)
             s.add(user)
             s.flush()
             append_event(s, actor=actor.audit_name, action="user.created", subject_type="user",
                          subject_id=user.id, details={"username": user.username,
-                                                      "role": user.role, "areas": areas},
+                                                      "role": user.role, "areas": areas,
+                                                      "awaits_countersignature": held},
                          now=now)
     except IntegrityError:  # a concurrent create of the same name
         raise Conflict(f"user {data.username!r} already exists") from None
@@ -129,9 +134,12 @@ def list_users(p: Platform, actor: Actor) -> list[m.User]:
 
 
 def update_user(p: Platform, actor: Actor, user_id: int, data: UserPatch) -> m.User:
-    """Change a person's role (or a councillor's areas), deactivate them, or reset their
-    password. Deactivating or changing a role ends their sessions. Not an oversight
-    member's or a councillor's, nor to those roles (``update_independent_account``)."""
+    """Change a person's role, deactivate them, or reset their password. Deactivation is
+    at once and ends their sessions; a new role, a new password or a reactivation waits
+    for oversight's countersignature (``governance.roles.held_for_countersign``), and a
+    later request replaces one still waiting. The command line changes at once. Not an
+    oversight member's or a councillor's, nor to those roles
+    (``update_independent_account``)."""
     require(actor, Action.USERS_MANAGE)
 
     def check(user: m.User, changes: dict[str, Any]) -> None:
@@ -141,7 +149,7 @@ def update_user(p: Platform, actor: Actor, user_id: int, data: UserPatch) -> m.U
             raise Conflict("you cannot deactivate yourself or drop your own admin role; ask "
                            "another admin")
 
-    return _update(p, actor, user_id, data, check)
+    return _update(p, actor, user_id, data, check, hold=not actor.is_system)
 
 
 def update_independent_account(p: Platform, actor: Actor, user_id: int,
@@ -170,12 +178,25 @@ def list_independent_accounts(p: Platform, actor: Actor) -> list[m.User]:
 
 
 def _update(p: Platform, actor: Actor, user_id: int, data: UserPatch,
-            check: Callable[[m.User, dict[str, Any]], None]) -> m.User:
+            check: Callable[[m.User, dict[str, Any]], None], hold: bool = False) -> m.User:
     now = p.clock()
     changes = data.model_dump(exclude_unset=True)
     with p.sessions.begin() as s:
         user = get_or_404(s, m.User, user_id, "user")
         check(user, changes)
+        if changes.get("active") is False and user.held_change:
+            # Deactivation withdraws what waited: oversight cannot sign it back to life.
+            append_event(s, actor=actor.audit_name, action="user.change_withdrawn",
+                         subject_type="user", subject_id=user.id,
+                         details={"change": user.held_change["id"],
+                                  "fields": user.held_change["fields"]}, now=now)
+            user.held_change = None
+        if hold:  # a field set to what it is already changes nothing
+            changes = {k: v for k, v in changes.items()
+                       if not (k in ("role", "active") and v == getattr(user, k))}
+            held = held_for_countersign(changes)
+            if held:
+                return _hold(s, actor, user, changes, held, now)
         for key in ("role", "active"):
             if changes.get(key) is not None:
                 setattr(user, key, changes[key])
@@ -191,6 +212,102 @@ def _update(p: Platform, actor: Actor, user_id: int, data: UserPatch,
                      details={"fields": sorted(changes), "role": user.role,
                               "active": user.active}, now=now)
     return user
+
+
+def _held(actor: Actor, now: datetime, fields: list[str], **sets: Any) -> dict[str, Any]:
+    """A change held for oversight's countersignature: what it is and what it sets."""
+    return {"id": new_token()[:16], "fields": fields, **sets,
+            "requested_by": actor.audit_name, "requested_at": now.isoformat()}
+
+
+def _hold(s: Session, actor: Actor, user: m.User, changes: dict[str, Any], fields: list[str],
+          now: datetime) -> m.User:
+    """Hold an admin's change (``_update``); a deactivation asked with it is at once."""
+    sets: dict[str, Any] = {}
+    if changes.get("role") is not None:
+        sets["role"] = changes["role"]
+    if changes.get("active"):
+        sets["active"] = True
+    if changes.get("password") is not None:
+        sets["password_hash"] = _hasher.hash(changes["password"])
+    replaced = user.held_change
+    user.held_change = _held(actor, now, fields, **sets)
+    if changes.get("active") is False:
+        user.active = False
+        s.execute(delete(m.LoginSession).where(m.LoginSession.user_id == user.id))
+    append_event(s, actor=actor.audit_name, action="user.change_requested",
+                 subject_type="user", subject_id=user.id,
+                 details={"fields": fields, "role": sets.get("role"), "active": user.active,
+                          "replaces": replaced["id"] if replaced else None},
+                 now=now)
+    return user
+
+
+def held_changes(p: Platform, actor: Actor) -> list[m.User]:
+    """The accounts whose admin's change waits for oversight, oldest request first."""
+    require(actor, Action.ACCOUNT_CHANGE_COUNTERSIGN)
+    with p.sessions() as s:
+        waiting = list(s.scalars(select(m.User).where(m.User.held_change.is_not(None))))
+    return sorted(waiting, key=lambda u: str((u.held_change or {}).get("requested_at")))
+
+
+def countersign_change(p: Platform, actor: Actor, user_id: int, change_id: str) -> m.User:
+    """Oversight countersigns the admin's change that waits on the account, named by its
+    id (what oversight read: a change the admin replaced meanwhile is not signed unseen);
+    it takes effect now and ends the person's sessions."""
+    require(actor, Action.ACCOUNT_CHANGE_COUNTERSIGN)
+    now = p.clock()
+    with p.sessions.begin() as s:
+        user, held = _waiting(s, user_id, change_id)
+        if "role" in held:
+            user.role = held["role"]
+        if held.get("active"):
+            user.active = True
+        if "password_hash" in held:
+            user.password_hash = held["password_hash"]
+        user.held_change = None
+        s.execute(delete(m.LoginSession).where(m.LoginSession.user_id == user.id))
+        append_event(s, actor=actor.audit_name, action="user.change_countersigned",
+                     subject_type="user", subject_id=user.id,
+                     details={"change": change_id, "fields": held["fields"],
+                              "requested_by": held["requested_by"],
+                              "requested_at": held["requested_at"], "role": user.role,
+                              "active": user.active}, now=now)
+    return user
+
+
+def refuse_change(p: Platform, actor: Actor, user_id: int, change_id: str,
+                  reason: str) -> m.User:
+    """Oversight refuses the admin's change that waits on the account (named by its id),
+    with a reason kept in the audit log; nothing of it takes effect (a refused new account
+    stays unable to log in)."""
+    require(actor, Action.ACCOUNT_CHANGE_COUNTERSIGN)
+    if not reason.strip():
+        raise InvalidInput("reason", "say why the change is refused; the admin reads it in "
+                           "the audit log")
+    now = p.clock()
+    with p.sessions.begin() as s:
+        user, held = _waiting(s, user_id, change_id)
+        user.held_change = None
+        append_event(s, actor=actor.audit_name, action="user.change_refused",
+                     subject_type="user", subject_id=user.id,
+                     details={"change": change_id, "fields": held["fields"],
+                              "requested_by": held["requested_by"],
+                              "requested_at": held["requested_at"], "reason": reason.strip()},
+                     now=now)
+    return user
+
+
+def _waiting(s: Session, user_id: int, change_id: str) -> tuple[m.User, dict[str, Any]]:
+    user = get_or_404(s, m.User, user_id, "user")
+    held = user.held_change
+    if not held:
+        raise Conflict(f"no change waits for a countersignature on {user.username!r}")
+    if held["id"] != change_id:
+        raise Conflict(f"the change waiting on {user.username!r} is {held['id']} (asked for "
+                       f"at {held['requested_at']}), not {change_id}: the admin replaced it; "
+                       "read it again before you sign")
+    return user, held
 
 
 @dataclass(frozen=True)
@@ -219,6 +336,9 @@ def log_in(p: Platform, username: str, password: str, client: str | None = None)
             raise LoginFailed("wrong username or password")
         p.login_throttle.succeeded(username, client)  # the right password is not penalised
         if not user.active:
+            if user.held_change and user.held_change.get("active"):
+                raise LoginFailed("this account waits for oversight to countersign the "
+                                  "admin's change; ask oversight")
             raise LoginFailed("this account is deactivated; ask an admin")
         if _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = _hasher.hash(password)

@@ -53,6 +53,11 @@ class User(Base):
     created_at: Mapped[datetime]
     # A councillor's areas (gazetteer codes); empty for every other role.
     areas: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    # An admin's change waiting for oversight's countersignature (services.users): the
+    # fields it sets ("role", "active", "password_hash"), its "id", "requested_by" and
+    # "requested_at". SQL NULL when none waits.
+    held_change: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True),
+                                                               default=None)
 
 
 class LoginSession(Base):

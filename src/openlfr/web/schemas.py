@@ -612,6 +612,17 @@ class NodeWatchlistOut(BaseModel):
     entries: list[NodeEntryOut]
 
 
+class HeldChangeOut(BaseModel):
+    """An admin's change to the account, waiting for oversight's countersignature."""
+
+    id: str = Field(description="Send it back to countersign or refuse (change_id).")
+    fields: list[str] = Field(description="What it changes: created (a new account), role, "
+                              "password (a reset) or active (a reactivation).")
+    role: str | None = Field(default=None, description="The role it gives, if any.")
+    requested_by: str
+    requested_at: str
+
+
 class UserOut(Out):
     id: int
     username: str
@@ -619,6 +630,10 @@ class UserOut(Out):
     active: bool
     created_at: datetime
     areas: list[str] = Field(default=[], description="A councillor's areas (gazetteer codes).")
+    held_change: HeldChangeOut | None = Field(
+        default=None, description="An admin's change waiting for oversight to countersign "
+        "it (POST /api/oversight/account-changes/{id}/countersign); until then it has no "
+        "effect.")
 
 
 class MeOut(BaseModel):

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from openlfr.services import users
 from openlfr.services.platform import Actor
 from openlfr.services.powers import Action
-from openlfr.services.schemas import ApiKeyIn, AuditKeyIn, UserIn, UserPatch
+from openlfr.services.schemas import AccountChangeIn, ApiKeyIn, AuditKeyIn, UserIn, UserPatch
 from openlfr.web.api import AUTH_ERRORS, CONFLICT, NOT_FOUND
 from openlfr.web.deps import IdPath, PlatformDep, power
 from openlfr.web.schemas import ApiKeyOut, NewApiKeyOut, UserOut
@@ -19,6 +19,7 @@ router = APIRouter(tags=["users"], responses=AUTH_ERRORS)
 Admin = Annotated[Actor, power(Action.USERS_MANAGE)]
 KeyAdmin = Annotated[Actor, power(Action.API_KEYS_MANAGE)]
 Oversight = Annotated[Actor, power(Action.INDEPENDENT_ACCOUNTS_MANAGE)]
+Countersigner = Annotated[Actor, power(Action.ACCOUNT_CHANGE_COUNTERSIGN)]
 AuditKeys = Annotated[Actor, power(Action.AUDIT_KEYS_MANAGE)]
 
 
@@ -30,17 +31,19 @@ def list_users(actor: Admin, platform: PlatformDep) -> list[UserOut]:
 
 @router.post("/users", response_model=UserOut, status_code=201, responses=CONFLICT)
 def create_user(data: UserIn, actor: Admin, platform: PlatformDep) -> UserOut:
-    """Add a person with a role (password at least 12 characters). Not an oversight
-    member or a councillor: oversight adds those (POST /api/oversight/accounts)."""
+    """Add a person with a role (password at least 12 characters). The account cannot
+    log in until oversight countersigns it (its ``held_change``). Not an oversight member
+    or a councillor: oversight adds those (POST /api/oversight/accounts)."""
     return UserOut.model_validate(users.create_user(platform, actor, data))
 
 
 @router.patch("/users/{user_id}", response_model=UserOut, responses={**NOT_FOUND, **CONFLICT})
 def update_user(user_id: IdPath, data: UserPatch, actor: Admin,
                 platform: PlatformDep) -> UserOut:
-    """Change a role, deactivate, or reset a password (ends the person's sessions); not
-    an oversight member's or a councillor's, nor to those roles (PATCH
-    /api/oversight/accounts/{user_id})."""
+    """Deactivate (at once; ends the person's sessions), or ask to change a role, reset a
+    password or reactivate: that waits for oversight's countersignature (the account's
+    ``held_change``). Not an oversight member's or a councillor's, nor to those roles
+    (PATCH /api/oversight/accounts/{user_id})."""
     return UserOut.model_validate(users.update_user(platform, actor, user_id, data))
 
 
@@ -69,6 +72,33 @@ def update_independent_account(user_id: IdPath, data: UserPatch, actor: Oversigh
     deactivate them, or reset their password (ends their sessions)."""
     return UserOut.model_validate(
         users.update_independent_account(platform, actor, user_id, data))
+
+
+@router.get("/oversight/account-changes", response_model=list[UserOut])
+def list_held_changes(actor: Countersigner, platform: PlatformDep) -> list[UserOut]:
+    """The accounts whose admin's change (a new account, a role, a password reset, a
+    reactivation) waits for oversight's countersignature, oldest first."""
+    return [UserOut.model_validate(u) for u in users.held_changes(platform, actor)]
+
+
+@router.post("/oversight/account-changes/{user_id}/countersign", response_model=UserOut,
+             responses={**NOT_FOUND, **CONFLICT})
+def countersign_change(user_id: IdPath, data: AccountChangeIn, actor: Countersigner,
+                       platform: PlatformDep) -> UserOut:
+    """Countersign the change waiting on the account (``change_id``: the one you read):
+    it takes effect now and ends the person's sessions."""
+    return UserOut.model_validate(
+        users.countersign_change(platform, actor, user_id, data.change_id))
+
+
+@router.post("/oversight/account-changes/{user_id}/refuse", response_model=UserOut,
+             responses={**NOT_FOUND, **CONFLICT})
+def refuse_change(user_id: IdPath, data: AccountChangeIn, actor: Countersigner,
+                  platform: PlatformDep) -> UserOut:
+    """Refuse the change waiting on the account, with a reason (kept in the audit log);
+    none of it takes effect."""
+    return UserOut.model_validate(
+        users.refuse_change(platform, actor, user_id, data.change_id, data.reason))
 
 
 @router.post("/users/{user_id}/login-block/clear", response_model=UserOut,

@@ -14,12 +14,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from openlfr.governance.errors import GovernanceError
+from openlfr.governance.errors import GovernanceError, InvalidInput
 from openlfr.governance.roles import INDEPENDENT_ROLES
 from openlfr.services import admin, atrs, audit_log, technology, users
 from openlfr.services.platform import PERSON_ROLES, Actor, Platform, Role
 from openlfr.services.powers import Action, may, ordered
-from openlfr.services.schemas import ApiKeyIn, AuditKeyIn, UserIn, UserPatch
+from openlfr.services.schemas import AccountChangeIn, ApiKeyIn, AuditKeyIn, UserIn, UserPatch
 from openlfr.web.pages.rendering import not_found, platform_of
 from openlfr.web.pages.staff.common import (
     FORM,
@@ -87,8 +87,12 @@ INDEPENDENT_ACCOUNTS = Accounts(
 def _users(request: Request, actor: Actor, accounts: Accounts,
            errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
            status_code: int = 200) -> Response:
+    p = platform_of(request)
+    # Oversight's page also lists the admin's changes waiting for its countersignature.
+    waiting = (users.held_changes(p, actor)
+               if may(actor.role, Action.ACCOUNT_CHANGE_COUNTERSIGN) else [])
     return staff_render(request, actor, "staff_admin_users.html", {
-        "accounts": accounts, "people": accounts.people(platform_of(request), actor),
+        "accounts": accounts, "people": accounts.people(p, actor), "waiting": waiting,
         "roles": [r.value for r in ordered(accounts.roles)], "errors": errors or {},
         "values": values or {}, "notice": notice_of(request)}, status_code=status_code)
 
@@ -117,13 +121,14 @@ def _add_person(accounts: Accounts) -> Callable[[Request], Awaitable[Response]]:
                                      "areas": reader.lines("areas")})
         if data is not None:
             try:
-                accounts.create(platform_of(request), actor, data)
+                user = accounts.create(platform_of(request), actor, data)
             except GovernanceError as exc:
                 field, message = service_problem(exc)
                 reader.problems[field] = message
                 return _users(request, actor, accounts, reader.problems, reader.values,
                               problem_status(exc))
-            return done(request, accounts.page, "user_added")
+            return done(request, accounts.page,
+                        "user_added_held" if user.held_change else "user_added")
         values = {k: v for k, v in reader.values.items() if k != "password"}  # never echoed
         return _users(request, actor, accounts, reader.problems, values, 422)
     return add
@@ -146,16 +151,50 @@ def _change_person(accounts: Accounts) -> Callable[[Request], Awaitable[Response
         data = reader.build(UserPatch, patch)
         if data is not None:
             try:
-                accounts.update(platform_of(request), actor, user_id, data)
+                user = accounts.update(platform_of(request), actor, user_id, data)
             except GovernanceError as exc:
                 return _users(request, actor, accounts,
                               {f"user-{user_id}": service_problem(exc)[1]},
                               status_code=problem_status(exc))
-            return done(request, accounts.page, "user_changed", f"#user-{user_id}")
+            return done(request, accounts.page,
+                        "user_change_held" if user.held_change else "user_changed",
+                        f"#user-{user_id}")
         return _users(request, actor, accounts,
                       {f"user-{user_id}": "; ".join(reader.problems.values())},
                       status_code=422)
     return change
+
+
+def _decide_change(countersign: bool) -> Callable[[Request], Awaitable[Response]]:
+    """Oversight countersigns, or refuses with a reason, the admin's change waiting on an
+    account (the one it read: the form carries its id)."""
+    async def decide(request: Request) -> Response:
+        checked = await staff_form(request, Action.ACCOUNT_CHANGE_COUNTERSIGN)
+        if isinstance(checked, Response):
+            return checked
+        actor, form = checked
+        user_id = path_id(request, "user_id")
+        if user_id is None:
+            return not_found(request, "no such person")
+        reader = FormReader(form)
+        data = reader.build(AccountChangeIn, {"change_id": reader.text("change_id"),
+                                              "reason": reader.text("reason")})
+        try:
+            if data is None:
+                raise InvalidInput("reason", "; ".join(reader.problems.values()))
+            if countersign:
+                users.countersign_change(platform_of(request), actor, user_id,
+                                         data.change_id)
+            else:
+                users.refuse_change(platform_of(request), actor, user_id, data.change_id,
+                                    data.reason)
+        except GovernanceError as exc:
+            return _users(request, actor, INDEPENDENT_ACCOUNTS,
+                          {f"held-{user_id}": service_problem(exc)[1]},
+                          status_code=problem_status(exc))
+        return done(request, INDEPENDENT_ACCOUNTS.page,
+                    "change_countersigned" if countersign else "change_refused")
+    return decide
 
 
 # --- API keys -------------------------------------------------------------------------------
@@ -413,6 +452,12 @@ def _account_routes(path: str, accounts: Accounts) -> list[StaffRoute]:
 routes = [
     StaffRoute(BASE, admin_home, action=Action.SETTINGS_READ, methods=["GET"],
                name="staff_admin"),
+    StaffRoute(f"{BASE}/account-changes/{{user_id:int}}/countersign", _decide_change(True),
+               action=Action.ACCOUNT_CHANGE_COUNTERSIGN, methods=["POST"],
+               name="staff_admin_countersign_change"),
+    StaffRoute(f"{BASE}/account-changes/{{user_id:int}}/refuse", _decide_change(False),
+               action=Action.ACCOUNT_CHANGE_COUNTERSIGN, methods=["POST"],
+               name="staff_admin_refuse_change"),
     *_account_routes("users", STAFF_ACCOUNTS),
     *_account_routes("independent-accounts", INDEPENDENT_ACCOUNTS),
     *_key_routes("api-keys", NODE_KEYS),

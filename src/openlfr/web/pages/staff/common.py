@@ -247,7 +247,15 @@ def done(request: Request, route: str, notice: str, anchor: str = "", **params: 
 NOTICES: dict[str, str] = {
     "later_outcome": "What followed the arrest was recorded; the published records count it.",
     "user_added": "The person was added.",
+    "user_added_held": "The account was added. It cannot log in until oversight "
+                       "countersigns it.",
     "user_changed": "The change was saved; their sessions were ended.",
+    "user_change_held": "Asked for: a new role, password or reactivation takes effect when "
+                        "oversight countersigns it (a deactivation is at once).",
+    "change_countersigned": "Countersigned: the change took effect and the person's sessions "
+                            "were ended.",
+    "change_refused": "Refused: nothing of the change took effect; your reason is in the "
+                      "audit log.",
     "key_revoked": "The key was revoked: it no longer works.",
     "entry_published": "A new version of the register entry was published.",
     "created": "The deployment was drafted. It stays private until notice is published.",

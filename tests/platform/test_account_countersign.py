@@ -1,0 +1,149 @@
+"""An admin alone cannot make a login or a power (README, "Accounts: two people"): a new
+account, a new role, a password reset or a reactivation waits for oversight's
+countersignature; a deactivation is at once. Before this, an admin could make an
+authoriser account, or reset an officer's password, and act as them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from platform_helpers import PASSWORD, Scenario, Staff, new_client, ok
+
+NEW_PASSWORD = "a-new-long-password-2"
+
+
+def _login(staff: Staff, username: str, password: str = PASSWORD) -> Any:
+    return new_client(staff.app).post("/api/auth/login", json={
+        "username": username, "password": password})
+
+
+def _person(staff: Staff, username: str) -> dict[str, Any]:
+    return next(u for u in ok(staff["admin"].get("/api/users")) if u["username"] == username)
+
+
+def _countersign(staff: Staff, user_id: int, change_id: str) -> Any:
+    return staff["oversight"].post(f"/api/oversight/account-changes/{user_id}/countersign",
+                                   json={"change_id": change_id})
+
+
+def _audit(staff: Staff, action: str) -> list[dict[str, Any]]:
+    return [{**e, "details": json.loads(e["details"])}
+            for e in ok(staff["admin"].get("/api/audit/events?limit=1000"))
+            if e["action"] == action]
+
+
+def test_an_admins_new_account_cannot_log_in_until_oversight_countersigns(
+        scenario_on: Scenario) -> None:
+    staff = scenario_on.staff  # on SQLite and on PostgreSQL
+    admin = staff["admin"]
+    made = ok(admin.post("/api/users", json={"username": "auth.two", "password": PASSWORD,
+                                              "role": "authoriser"}), 201)
+    assert made["active"] is False
+    held = made["held_change"]
+    assert held["fields"] == ["created"] and held["requested_by"] == "admin"
+    assert "password_hash" not in json.dumps(made)  # the hash never leaves the platform
+    r = _login(staff, "auth.two")
+    assert r.status_code == 401 and "waits for oversight to countersign" in r.text
+    assert _audit(staff, "user.created")[-1]["details"]["awaits_countersignature"] is True
+
+    # The admin cannot sign their own request; nor can another force role.
+    for role in ("admin", "authoriser", "planner"):
+        r = staff[role].post(f"/api/oversight/account-changes/{made['id']}/countersign",
+                             json={"change_id": held["id"]})
+        assert r.status_code == 403, role
+    waiting = ok(staff["oversight"].get("/api/oversight/account-changes"))
+    assert [u["username"] for u in waiting] == ["auth.two"]
+
+    signed = ok(_countersign(staff, made["id"], held["id"]))
+    assert signed["active"] is True and signed["held_change"] is None
+    assert _login(staff, "auth.two").status_code == 200
+    event = _audit(staff, "user.change_countersigned")[-1]
+    assert event["actor"] == "oversight" and event["details"]["requested_by"] == "admin"
+    assert ok(staff["oversight"].get("/api/oversight/account-changes")) == []
+
+
+def test_a_password_reset_or_a_new_role_waits_and_the_old_one_holds_meanwhile(
+        scenario_on: Scenario) -> None:
+    staff = scenario_on.staff  # on SQLite and on PostgreSQL
+    planner = staff["planner"]
+    pid = _person(staff, "planner")["id"]
+    asked = ok(staff["admin"].patch(f"/api/users/{pid}", json={"password": NEW_PASSWORD}))
+    assert asked["held_change"]["fields"] == ["password"]
+    # Nothing changed yet: the old password works, the new one does not, and the
+    # planner's session goes on.
+    assert _login(staff, "planner", NEW_PASSWORD).status_code == 401
+    assert _login(staff, "planner").status_code == 200
+    assert planner.get("/api/auth/me").status_code == 200
+
+    # A newer request replaces the one waiting; the older one cannot be signed.
+    newer = ok(staff["admin"].patch(f"/api/users/{pid}", json={"role": "authoriser"}))
+    assert newer["held_change"]["fields"] == ["role"]
+    assert newer["held_change"]["role"] == "authoriser"
+    r = _countersign(staff, pid, asked["held_change"]["id"])
+    assert r.status_code == 409 and "replaced it" in r.text
+    assert _person(staff, "planner")["role"] == "planner"
+
+    ok(_countersign(staff, pid, newer["held_change"]["id"]))
+    assert _person(staff, "planner")["role"] == "authoriser"
+    assert planner.get("/api/auth/me").status_code == 401  # sessions ended
+    assert _login(staff, "planner").json()["role"] == "authoriser"  # the reset was replaced
+    requested = _audit(staff, "user.change_requested")
+    assert [e["details"]["fields"] for e in requested[-2:]] == [["password"], ["role"]]
+    assert requested[-1]["details"]["replaces"] == asked["held_change"]["id"]
+
+
+def test_oversight_refuses_with_a_reason_and_nothing_of_the_change_happens(
+        staff: Staff) -> None:
+    _ = staff["operator"]  # the account exists
+    oid = _person(staff, "operator")["id"]
+    asked = ok(staff["admin"].patch(f"/api/users/{oid}", json={"role": "authoriser",
+                                                               "password": NEW_PASSWORD}))
+    assert asked["held_change"]["fields"] == ["role", "password"]
+    url = f"/api/oversight/account-changes/{oid}/refuse"
+    at = asked["held_change"]["id"]
+    r = staff["oversight"].post(url, json={"change_id": at})
+    assert r.status_code == 422 and "say why" in r.text
+    reason = "The operator did not ask for this; the duty sergeant knows of no promotion."
+    refused = ok(staff["oversight"].post(url, json={"change_id": at, "reason": reason}))
+    assert (refused["role"], refused["held_change"]) == ("operator", None)
+    assert _login(staff, "operator").status_code == 200
+    assert _login(staff, "operator", NEW_PASSWORD).status_code == 401
+    event = _audit(staff, "user.change_refused")[-1]
+    assert event["details"]["reason"] == reason and event["actor"] == "oversight"
+    r = _countersign(staff, oid, at)
+    assert r.status_code == 409 and "no change waits" in r.text
+
+
+def test_deactivation_is_at_once_and_withdraws_what_waits(staff: Staff) -> None:
+    admin = staff["admin"]
+    made = ok(admin.post("/api/users", json={"username": "op.three", "password": PASSWORD,
+                                              "role": "operator"}), 201)
+    gone = ok(admin.patch(f"/api/users/{made['id']}", json={"active": False}))
+    assert gone["held_change"] is None and gone["active"] is False
+    r = _countersign(staff, made["id"], made["held_change"]["id"])
+    assert r.status_code == 409  # nothing to sign back to life
+    assert _login(staff, "op.three").status_code == 401
+    assert _audit(staff, "user.change_withdrawn")[-1]["details"]["fields"] == ["created"]
+
+    # A working account: deactivated at once, sessions ended; reactivation waits.
+    operator = staff["operator"]
+    oid = _person(staff, "operator")["id"]
+    ok(admin.patch(f"/api/users/{oid}", json={"active": False}))
+    assert operator.get("/api/auth/me").status_code == 401
+    back = ok(admin.patch(f"/api/users/{oid}", json={"active": True}))
+    assert back["active"] is False and back["held_change"]["fields"] == ["active"]
+    assert "waits for oversight" in _login(staff, "operator").text
+    ok(_countersign(staff, oid, back["held_change"]["id"]))
+    assert _login(staff, "operator").status_code == 200
+
+
+def test_a_field_set_to_what_it_is_holds_nothing(staff: Staff) -> None:
+    """The staff page posts the role and the active flag with every save: saving them
+    unchanged asks oversight for nothing."""
+    _ = staff["planner"]  # the account exists
+    pid = _person(staff, "planner")["id"]
+    same = ok(staff["admin"].patch(f"/api/users/{pid}", json={"role": "planner",
+                                                              "active": True}))
+    assert same["held_change"] is None and same["role"] == "planner"
+    assert ok(staff["oversight"].get("/api/oversight/account-changes")) == []
