@@ -134,16 +134,26 @@ def _add_person(accounts: Accounts) -> Callable[[Request], Awaitable[Response]]:
     return add
 
 
+async def _person_form(request: Request,
+                       action: Action) -> tuple[Actor, FormReader, int] | Response:
+    """A form posted about one person (``user_id`` in the path) by whoever may take
+    ``action``: the actor, the form and the id; or the answer to give instead."""
+    checked = await staff_form(request, action)
+    if isinstance(checked, Response):
+        return checked
+    actor, form = checked
+    user_id = path_id(request, "user_id")
+    if user_id is None:
+        return not_found(request, "no such person")
+    return actor, FormReader(form), user_id
+
+
 def _change_person(accounts: Accounts) -> Callable[[Request], Awaitable[Response]]:
     async def change(request: Request) -> Response:
-        checked = await staff_form(request, accounts.action)
-        if isinstance(checked, Response):
-            return checked
-        actor, form = checked
-        user_id = path_id(request, "user_id")
-        if user_id is None:
-            return not_found(request, "no such person")
-        reader = FormReader(form)
+        posted = await _person_form(request, accounts.action)
+        if isinstance(posted, Response):
+            return posted
+        actor, reader, user_id = posted
         patch: dict[str, Any] = {"role": reader.text("role") or None,
                                  "active": reader.text("active") == "yes"}
         if patch["role"] == "councillor":
@@ -169,14 +179,10 @@ def _decide_change(countersign: bool) -> Callable[[Request], Awaitable[Response]
     """Oversight countersigns, or refuses with a reason, the admin's change waiting on an
     account (the one it read: the form carries its id)."""
     async def decide(request: Request) -> Response:
-        checked = await staff_form(request, Action.ACCOUNT_CHANGE_COUNTERSIGN)
-        if isinstance(checked, Response):
-            return checked
-        actor, form = checked
-        user_id = path_id(request, "user_id")
-        if user_id is None:
-            return not_found(request, "no such person")
-        reader = FormReader(form)
+        posted = await _person_form(request, Action.ACCOUNT_CHANGE_COUNTERSIGN)
+        if isinstance(posted, Response):
+            return posted
+        actor, reader, user_id = posted
         data = reader.build(AccountChangeIn, {"change_id": reader.text("change_id"),
                                               "reason": reader.text("reason")})
         try:
