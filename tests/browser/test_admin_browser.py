@@ -1,6 +1,7 @@
 """The admin pages in Chromium at a phone's width (390 px) and on a desktop: an admin adds
-a person, issues an API key (its secret shown once), edits the technology register (a new
-version), reads the settings and the verified audit log; no page is wider than the screen."""
+a person (waiting for oversight's countersignature), revokes the API key an operator
+issued (its secret shown once), edits the technology register (a new version), reads the
+settings and the verified audit log; no page is wider than the screen."""
 
 from __future__ import annotations
 
@@ -40,15 +41,22 @@ def test_an_admin_does_the_admin_work(page: Any, scenario: Scenario, live_url: s
                         "[data-test=waits-for-countersign]")).to_have_count(1)
     _fits(page, width, "people and roles")
 
-    page.goto(f"{live_url}/staff/admin/api-keys")
-    page.fill("#name", "van-1")
-    page.fill("#deployment_id", str(scenario.deployment_id))
-    page.click("[data-test=create-key]")
-    secret = page.locator("[data-test=key-secret]").inner_text()
+    # Node keys are issued by an operator (a key reads the watchlist; an admin may not).
+    operator = page.context.browser.new_page()
+    operator.set_viewport_size({"width": width, "height": 900})
+    staff.add_user("otto", "operator")
+    log_in(operator, live_url, "otto", PASSWORD)
+    operator.click("[data-test=nav-node-keys]")
+    operator.fill("#name", "van-1")
+    operator.fill("#deployment_id", str(scenario.deployment_id))
+    operator.click("[data-test=create-key]")
+    secret = operator.locator("[data-test=key-secret]").inner_text()
     assert secret.startswith("olfr_") or len(secret) > 20
-    _fits(page, width, "the API keys page with a new key")
+    _fits(operator, width, "the API keys page with a new key")
+    operator.close()
     page.goto(f"{live_url}/staff/admin/api-keys")
     assert secret not in page.content()
+    expect(page.locator("[data-test=issued-by-others]")).to_have_count(1)
     page.click("[data-test=key] [data-test=revoke]")
     expect(page.locator("[data-test=key][data-revoked=true]")).to_have_count(1)
 

@@ -79,21 +79,30 @@ def test_admin_manages_people_and_roles(staff: Staff) -> None:
 def test_api_keys_are_shown_once_and_say_when_last_used(scenario: Scenario) -> None:
     staff = scenario.staff
     scenario.draft()
-    admin = staff["admin"]
+    admin, operator = staff["admin"], staff["operator"]
+    # The admin's page lists keys but offers no form: operators and authorisers issue them.
     page = admin.get("/staff/admin/api-keys").text
+    assert 'data-test="issued-by-others"' in page and 'id="deployment_id"' not in page
+    r = _post(admin, "/staff/admin/api-keys", "/staff/admin/api-keys",
+              {"name": "van-2", "role": "node", "deployment_id": str(scenario.deployment_id)},
+              follow=False)
+    assert r.status_code == 403  # type: ignore[attr-defined]
+    home = operator.get("/staff").text
+    assert 'data-test="nav-node-keys"' in home and 'data-test="nav-admin"' not in home
+    page = operator.get("/staff/admin/api-keys").text
     assert re.search(r'<input id="deployment_id"[^>]* required', page)
     # A node key serves one deployment: without one it is refused, naming the field.
-    r = _post(admin, "/staff/admin/api-keys", "/staff/admin/api-keys",
+    r = _post(operator, "/staff/admin/api-keys", "/staff/admin/api-keys",
               {"name": "van-2", "role": "node", "deployment_id": ""}, follow=False)
     assert r.status_code == 422  # type: ignore[attr-defined]
     assert "a node key serves one deployment" in r.text  # type: ignore[attr-defined]
     assert "van-2" not in [k["name"] for k in ok(admin.get("/api/api-keys"))]
-    r = _post(admin, "/staff/admin/api-keys", "/staff/admin/api-keys",
+    r = _post(operator, "/staff/admin/api-keys", "/staff/admin/api-keys",
               {"name": "van-2", "role": "node", "deployment_id": str(scenario.deployment_id)},
               follow=False)
     assert r.status_code == 201  # type: ignore[attr-defined]
     secret = re.search(r'data-test="key-secret">([^<]+)<', r.text).group(1)  # type: ignore[attr-defined,union-attr]
-    assert secret not in admin.get("/staff/admin/api-keys").text  # never shown again
+    assert secret not in operator.get("/staff/admin/api-keys").text  # never shown again
     [key] = [k for k in ok(admin.get("/api/api-keys")) if k["name"] == "van-2"]
     assert key["last_used_at"] is None
     tool = TestClient(staff.app)

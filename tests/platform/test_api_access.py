@@ -165,7 +165,7 @@ def test_a_node_key_for_no_deployment_is_not_issued_and_an_old_one_no_longer_wor
     s, staff = scenario, scenario.staff
     s.activate()
     admin = staff["admin"]
-    r = admin.post("/api/api-keys", json={"name": "van-9"})
+    r = staff["operator"].post("/api/api-keys", json={"name": "van-9"})
     assert r.status_code == 422
     [problem] = r.json()["detail"]
     assert problem["loc"] == ["body", "deployment_id"]
@@ -225,18 +225,31 @@ def test_a_node_key_learns_nothing_of_other_deployments(scenario: Scenario) -> N
     ok(node.get(f"/api/node/deployments/by-reference/{s.reference}"))
 
 
-def test_admin_creates_api_key_shown_once(scenario: Scenario) -> None:
+def test_an_operator_issues_a_node_key_shown_once_and_an_admin_may_not(
+        scenario: Scenario) -> None:
+    """A node key reads its deployment's watchlist, which an admin may not: operators and
+    authorisers issue them; the admin lists and revokes them."""
     staff = scenario.staff
     scenario.draft()
-    created = ok(staff["admin"].post("/api/api-keys", json={
+    r = staff["admin"].post("/api/api-keys", json={
+        "name": "van-8", "deployment_id": scenario.deployment_id})
+    assert r.status_code == 403 and "a node key reads the deployment's watchlist" in r.text
+    created = ok(staff["operator"].post("/api/api-keys", json={
         "name": "van-9", "deployment_id": scenario.deployment_id}), 201)
     assert created["secret"].startswith("olfr_")
     assert created["key"]["deployment_id"] == scenario.deployment_id
     client = new_client(staff.app)
     client.headers["X-API-Key"] = created["secret"]
     assert client.get("/api/node/deployments/999/watchlist").status_code == 404
-    r = staff["admin"].post("/api/api-keys", json={"name": "x", "deployment_id": 999})
+    r = staff["authoriser"].post("/api/api-keys", json={"name": "x", "deployment_id": 999})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "deployment_id"]
+    # The operator sees and revokes nodes' keys only; the admin any key.
+    audit = ok(staff["oversight"].post("/api/oversight/audit-keys", json={"name": "tool"}), 201)
+    assert [k["name"] for k in ok(staff["operator"].get("/api/api-keys"))] == ["van-9"]
+    assert staff["operator"].post(f"/api/api-keys/{audit['key']['id']}/revoke"
+                                  ).status_code == 404
+    ok(staff["operator"].post(f"/api/api-keys/{created['key']['id']}/revoke"))
+    assert {k["name"] for k in ok(staff["admin"].get("/api/api-keys"))} == {"van-9", "tool"}
 
 
 def test_oversight_issues_audit_tools_keys_and_they_do_nothing_more(
@@ -247,11 +260,12 @@ def test_oversight_issues_audit_tools_keys_and_they_do_nothing_more(
     override, manage accounts or send a node's alerts. A key issued as "oversight" (by an
     admin, before) works no more."""
     admin, oversight = staff["admin"], staff["oversight"]
-    r = admin.post("/api/api-keys", json={"name": "audit-cli", "role": "audit_tool"})
+    r = staff["operator"].post("/api/api-keys", json={"name": "audit-cli",
+                                                      "role": "audit_tool"})
     assert r.status_code == 403 and r.json()["detail"].startswith(
         "an audit tool's key is issued by oversight")
-    assert admin.post("/api/api-keys", json={"name": "x", "role": "oversight"}
-                      ).status_code == 422
+    assert staff["operator"].post("/api/api-keys", json={"name": "x", "role": "oversight"}
+                                  ).status_code == 422
     created = ok(oversight.post("/api/oversight/audit-keys", json={"name": "audit-cli"}), 201)
     assert created["key"]["role"] == "audit_tool"
     tool = new_client(staff.app)

@@ -176,7 +176,7 @@ USE_CASES: dict[str, Action] = {
     "outcomes.record_later_outcome": Action.LATER_OUTCOME_RECORD,
     "outcomes.arrests_of": Action.LATER_OUTCOME_RECORD,
     "technology.update_technology": Action.TECHNOLOGY_REGISTER,
-    "users.create_api_key": Action.API_KEYS_MANAGE,
+    "users.create_api_key": Action.NODE_KEY_ISSUE,
     "users.create_user": Action.USERS_MANAGE,
     "users.create_independent_account": Action.INDEPENDENT_ACCOUNTS_MANAGE,
     "users.create_audit_key": Action.AUDIT_KEYS_MANAGE,
@@ -300,7 +300,14 @@ def test_the_powers_that_hold_each_other_to_account() -> None:
     # councillors' accounts are oversight's to make, and keys are nodes or audit tools.
     assert who(Action.INDEPENDENT_ACCOUNTS_MANAGE) == {"oversight"}
     assert who(Action.USERS_MANAGE).isdisjoint(who(Action.INDEPENDENT_ACCOUNTS_MANAGE))
-    assert who(Action.API_KEYS_MANAGE) == {"admin"}
+    # Nor by making or resetting a force account and acting as it: an admin's change that
+    # gives a login or a power waits for oversight's countersignature.
+    assert who(Action.ACCOUNT_CHANGE_COUNTERSIGN) == {"oversight"}
+    assert who(Action.USERS_MANAGE).isdisjoint(who(Action.ACCOUNT_CHANGE_COUNTERSIGN))
+    # A node key reads its deployment's watchlist: only those who may read one issue it.
+    assert who(Action.NODE_KEY_ISSUE) == {"operator", "authoriser"}
+    assert who(Action.NODE_KEY_ISSUE) <= who(Action.WATCHLIST_READ)
+    assert who(Action.API_KEYS_MANAGE) == {"admin", "operator", "authoriser"}
     # Nor record the audit the threshold gate holds it to: oversight (or its tools' keys).
     assert who(Action.EQUITY_AUDIT_RECORD) == {"oversight", "audit_tool"}
     assert who(Action.AUDIT_KEYS_MANAGE) == {"oversight"}

@@ -90,6 +90,7 @@ class Action(StrEnum):
     USERS_MANAGE = "users.manage"
     MAILBOX_READ = "mailbox.read"
     API_KEYS_MANAGE = "api_keys.manage"
+    NODE_KEY_ISSUE = "api_keys.issue_node"
     INDEPENDENT_ACCOUNTS_MANAGE = "independent_accounts.manage"
     ACCOUNT_CHANGE_COUNTERSIGN = "account_change.countersign"
     AUDIT_KEYS_MANAGE = "audit_keys.manage"
@@ -212,7 +213,12 @@ POWERS: dict[Action, Power] = _table(
      "add oversight members and councillors, change their roles and areas, deactivate them, "
      "reset their passwords"),
     (Action.MAILBOX_READ, (_R.ADMIN,), "read the demo's mailbox (only when it is on)"),
-    (Action.API_KEYS_MANAGE, (_R.ADMIN,), "issue engine nodes' API keys, revoke any key"),
+    (Action.API_KEYS_MANAGE, (_R.ADMIN, _R.OPERATOR, _R.AUTHORISER),
+     "see engine nodes' API keys and when each was last used; revoke a node's key (an "
+     "admin: any key)"),
+    (Action.NODE_KEY_ISSUE, (_R.OPERATOR, _R.AUTHORISER),
+     "issue an engine node's key for one deployment (not an admin: a node key reads the "
+     "deployment's watchlist, which an admin may not)"),
     (Action.AUDIT_KEYS_MANAGE, (_R.OVERSIGHT,),
      "issue and revoke the keys of audit tools (openlfr evaluate --register)"),
 )

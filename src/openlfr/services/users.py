@@ -431,10 +431,13 @@ NODE_KEY_SERVES_ONE = "a node key serves one deployment"
 
 def create_api_key(p: Platform, actor: Actor, data: ApiKeyIn) -> NewApiKey:
     """Issue a key for an engine node, for one deployment (``deployment_id`` is required
-    for a node); only its hash is kept, so the secret is shown once.
+    for a node); only its hash is kept, so the secret is shown once. Operators and
+    authorisers issue them, not an admin: a node key reads the deployment's watchlist.
     Not an audit tool's: oversight issues those (``create_audit_key``), since an audit it
-    records is what the threshold gate holds deployments to."""
-    require(actor, Action.API_KEYS_MANAGE)
+    records is what the threshold gate holds deployments to. The platform itself (its
+    setup, the demo's) issues them too."""
+    if not actor.is_system:
+        require(actor, Action.NODE_KEY_ISSUE)
     role = Role(data.role)
     if role is Role.NODE and data.deployment_id is None:
         raise InvalidInput("deployment_id", NODE_KEY_SERVES_ONE + ": give the id of the "
@@ -492,15 +495,20 @@ def revoke_audit_key(p: Platform, actor: Actor, key_id: int) -> m.ApiKey:
 
 
 def list_api_keys(p: Platform, actor: Actor) -> list[m.ApiKey]:
+    """The keys: every key for an admin, engine nodes' for operators and authorisers."""
     require(actor, Action.API_KEYS_MANAGE)
+    query = select(m.ApiKey).order_by(m.ApiKey.id)
+    if actor.role is not Role.ADMIN:
+        query = query.where(m.ApiKey.role == Role.NODE.value)
     with p.sessions() as s:
-        return list(s.scalars(select(m.ApiKey).order_by(m.ApiKey.id)))
+        return list(s.scalars(query))
 
 
 def revoke_api_key(p: Platform, actor: Actor, key_id: int) -> m.ApiKey:
-    """Stop any key at once (a leaked audit tool's key too: revoking gives no power)."""
+    """Stop a key at once: an admin any key (a leaked audit tool's key too: revoking gives
+    no power), an operator or authoriser an engine node's."""
     require(actor, Action.API_KEYS_MANAGE)
-    return _revoke(p, actor, key_id)
+    return _revoke(p, actor, key_id, None if actor.role is Role.ADMIN else Role.NODE)
 
 
 def _revoke(p: Platform, actor: Actor, key_id: int, only: Role | None = None) -> m.ApiKey:
@@ -560,7 +568,7 @@ def retired_because(role: str, deployment_id: int | None) -> str | None:
         return "issued as oversight by an admin; oversight issues audit tools' keys now"
     if role == Role.NODE.value and deployment_id is None:
         # Issued before a node key had to name its deployment.
-        return (f"{NODE_KEY_SERVES_ONE} and this one names none; an admin issues the node "
+        return (f"{NODE_KEY_SERVES_ONE} and this one names none; an operator issues the node "
                 "a key for its deployment")
     return None
 

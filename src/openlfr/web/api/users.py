@@ -18,6 +18,7 @@ from openlfr.web.schemas import ApiKeyOut, NewApiKeyOut, UserOut
 router = APIRouter(tags=["users"], responses=AUTH_ERRORS)
 Admin = Annotated[Actor, power(Action.USERS_MANAGE)]
 KeyAdmin = Annotated[Actor, power(Action.API_KEYS_MANAGE)]
+KeyIssuer = Annotated[Actor, power(Action.NODE_KEY_ISSUE)]
 Oversight = Annotated[Actor, power(Action.INDEPENDENT_ACCOUNTS_MANAGE)]
 Countersigner = Annotated[Actor, power(Action.ACCOUNT_CHANGE_COUNTERSIGN)]
 AuditKeys = Annotated[Actor, power(Action.AUDIT_KEYS_MANAGE)]
@@ -111,15 +112,17 @@ def clear_login_block(user_id: IdPath, actor: Admin, platform: PlatformDep) -> U
 
 @router.get("/api-keys", response_model=list[ApiKeyOut])
 def list_api_keys(actor: KeyAdmin, platform: PlatformDep) -> list[ApiKeyOut]:
-    """Engine-node keys (secrets are never shown again)."""
+    """The keys and when each was last used (secrets are never shown again): every key
+    for an admin, engine nodes' for operators and authorisers."""
     return [ApiKeyOut.model_validate(k) for k in users.list_api_keys(platform, actor)]
 
 
 @router.post("/api-keys", response_model=NewApiKeyOut, status_code=201)
-def create_api_key(data: ApiKeyIn, actor: KeyAdmin, platform: PlatformDep) -> NewApiKeyOut:
+def create_api_key(data: ApiKeyIn, actor: KeyIssuer, platform: PlatformDep) -> NewApiKeyOut:
     """Issue a key for an engine node, for one deployment (``deployment_id``, required);
-    send it as the X-API-Key header. An audit tool's key is oversight's to issue
-    (POST /api/oversight/audit-keys)."""
+    send it as the X-API-Key header. Operators and authorisers issue them, not an admin:
+    a node key reads the deployment's watchlist. An audit tool's key is oversight's to
+    issue (POST /api/oversight/audit-keys)."""
     new = users.create_api_key(platform, actor, data)
     return NewApiKeyOut(key=ApiKeyOut.model_validate(new.key), secret=new.secret,
                         message="store this secret now: only its hash is kept")
@@ -127,7 +130,7 @@ def create_api_key(data: ApiKeyIn, actor: KeyAdmin, platform: PlatformDep) -> Ne
 
 @router.post("/api-keys/{key_id}/revoke", response_model=ApiKeyOut, responses=NOT_FOUND)
 def revoke_api_key(key_id: IdPath, actor: KeyAdmin, platform: PlatformDep) -> ApiKeyOut:
-    """Stop a key from working, at once."""
+    """Stop a key from working, at once (an operator or authoriser: a node's key)."""
     return ApiKeyOut.model_validate(users.revoke_api_key(platform, actor, key_id))
 
 

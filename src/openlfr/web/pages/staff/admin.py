@@ -220,6 +220,7 @@ class Keys:
     read: Callable[[FormReader], Any]  # the form as the service's input, or None
     issue: Callable[[Platform, Actor, Any], users.NewApiKey]
     revoked: Callable[[Platform, Actor, int], Any]
+    issuer: Action  # who may issue one (a node's key: not the admin who lists them)
 
 
 NODE_KEYS = Keys(
@@ -227,13 +228,13 @@ NODE_KEYS = Keys(
     "staff_admin_revoke_key", True, users.list_api_keys,
     lambda reader: reader.build(ApiKeyIn, {"name": reader.text("name"), "role": "node",
                                            "deployment_id": reader.optional("deployment_id")}),
-    users.create_api_key, users.revoke_api_key)
+    users.create_api_key, users.revoke_api_key, Action.NODE_KEY_ISSUE)
 AUDIT_KEYS = Keys(
     Action.AUDIT_KEYS_MANAGE, "Audit tools' keys", "staff_admin_audit_keys",
     "staff_admin_create_audit_key", "staff_admin_revoke_audit_key", False,
     users.list_audit_keys,
     lambda reader: reader.build(AuditKeyIn, {"name": reader.text("name")}),
-    users.create_audit_key, users.revoke_audit_key)
+    users.create_audit_key, users.revoke_audit_key, Action.AUDIT_KEYS_MANAGE)
 
 
 def _keys(request: Request, actor: Actor, keys: Keys, errors: dict[str, str] | None = None,
@@ -251,7 +252,7 @@ def _keys(request: Request, actor: Actor, keys: Keys, errors: dict[str, str] | N
 
 def _create_key(keys: Keys) -> Callable[[Request], Awaitable[Response]]:
     async def create(request: Request) -> Response:
-        checked = await staff_form(request, keys.action)
+        checked = await staff_form(request, keys.issuer)
         if isinstance(checked, Response):
             return checked
         actor, form = checked
@@ -435,7 +436,7 @@ def _key_routes(path: str, keys: Keys) -> list[StaffRoute]:
     return [
         StaffRoute(f"{BASE}/{path}", _page(keys.action, lambda r, a: _keys(r, a, keys)),
                    action=keys.action, methods=["GET"], name=keys.page),
-        StaffRoute(f"{BASE}/{path}", _create_key(keys), action=keys.action,
+        StaffRoute(f"{BASE}/{path}", _create_key(keys), action=keys.issuer,
                    methods=["POST"], name=keys.create),
         StaffRoute(f"{BASE}/{path}/{{key_id:int}}/revoke", _revoke_key(keys),
                    action=keys.action, methods=["POST"], name=keys.revoke),
