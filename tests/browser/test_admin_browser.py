@@ -1,5 +1,5 @@
 """The admin pages in Chromium at a phone's width (390 px) and on a desktop: an admin adds
-a person (waiting for oversight's countersignature), revokes the API key an operator
+a person (waiting for oversight's countersignature), revokes the API key an authoriser
 issued (its secret shown once), edits the technology register (a new version), reads the
 settings and the verified audit log; no page is wider than the screen."""
 
@@ -41,10 +41,10 @@ def test_an_admin_does_the_admin_work(page: Any, scenario: Scenario, live_url: s
                         "[data-test=waits-for-countersign]")).to_have_count(1)
     _fits(page, width, "people and roles")
 
-    # Node keys are issued by an operator (a key reads the watchlist; an admin may not).
+    # Node keys are issued by an authoriser (a key reads the watchlist; an admin may not).
     operator = page.context.browser.new_page()
     operator.set_viewport_size({"width": width, "height": 900})
-    staff.add_user("otto", "operator")
+    staff.add_user("otto", "authoriser")
     log_in(operator, live_url, "otto", PASSWORD)
     operator.click("[data-test=nav-node-keys]")
     operator.fill("#name", "van-1")
@@ -116,5 +116,18 @@ def test_oversight_countersigns_the_admins_new_account(page: Any, staff: Staff,
     _fits(page, 390, "oversight's page with a change waiting")
     held.locator("[data-test=countersign-change]").click()
     expect(page.locator("[data-test=no-held-changes]")).to_have_count(1)
-    assert staff.login("pat").get("/api/auth/me").json()["username"] == "pat"
+    code = page.locator("[data-test=first-login-code] [data-test=code]").inner_text()
+    _fits(page, 390, "oversight's page with the first-login code")
     assert made["held_change"]["id"] not in page.content()  # signed: no longer offered
+    # Pat's first login: the admin's password, oversight's code, a password of pat's own.
+    pat = page.context.browser.new_page()
+    pat.set_viewport_size({"width": 390, "height": 900})
+    pat.goto(f"{live_url}/staff/login")
+    pat.fill("[data-test=username]", "pat")
+    pat.fill("[data-test=password]", PASSWORD)
+    pat.click("[data-test=first-login] summary")
+    pat.fill("[data-test=first-login-code]", code)
+    pat.fill("[data-test=new-password]", "pat's own passphrase")
+    pat.click("[data-test=login-submit]")
+    expect(pat.locator("[data-test=staff-user]")).to_have_text("pat")
+    pat.close()

@@ -13,9 +13,9 @@ from platform_helpers import PASSWORD, Scenario, Staff, new_client, ok
 NEW_PASSWORD = "a-new-long-password-2"
 
 
-def _login(staff: Staff, username: str, password: str = PASSWORD) -> Any:
+def _login(staff: Staff, username: str, password: str = PASSWORD, **first: str) -> Any:
     return new_client(staff.app).post("/api/auth/login", json={
-        "username": username, "password": password})
+        "username": username, "password": password, **first})
 
 
 def _person(staff: Staff, username: str) -> dict[str, Any]:
@@ -57,10 +57,26 @@ def test_an_admins_new_account_cannot_log_in_until_oversight_countersigns(
 
     signed = ok(_countersign(staff, made["id"], held["id"]))
     assert signed["active"] is True and signed["held_change"] is None
-    assert _login(staff, "auth.two").status_code == 200
+    code = signed["first_login_code"]
+    assert code
     event = _audit(staff, "user.change_countersigned")[-1]
     assert event["actor"] == "oversight" and event["details"]["requested_by"] == "admin"
+    assert code not in json.dumps(event)  # shown once, to oversight; never stored
     assert ok(staff["oversight"].get("/api/oversight/account-changes")) == []
+
+    # The admin chose the password, so it alone logs nobody in: the first login needs
+    # oversight's code and sets a password of the person's own.
+    r = _login(staff, "auth.two")
+    assert r.status_code == 401 and "the code oversight gave you" in r.text
+    r = _login(staff, "auth.two", first_login_code="not-the-code", new_password=NEW_PASSWORD)
+    assert r.status_code == 401 and "code from oversight" in r.text
+    r = _login(staff, "auth.two", first_login_code=code, new_password=PASSWORD)
+    assert r.status_code == 401 and "not the one the admin set" in r.text
+    assert _login(staff, "auth.two", first_login_code=code,
+                  new_password=NEW_PASSWORD).status_code == 200
+    assert _login(staff, "auth.two").status_code == 401  # the admin's password is gone
+    assert _login(staff, "auth.two", NEW_PASSWORD).json()["role"] == "authoriser"
+    assert _audit(staff, "user.first_login")[-1]["actor"] == "auth.two"
 
 
 def test_a_password_reset_or_a_new_role_waits_and_the_old_one_holds_meanwhile(
@@ -138,6 +154,51 @@ def test_deactivation_is_at_once_and_withdraws_what_waits(staff: Staff) -> None:
     assert _login(staff, "operator").status_code == 200
 
 
+def test_a_countersigned_reset_needs_oversights_code_at_the_next_login(staff: Staff) -> None:
+    """The admin chose the reset password: once oversight countersigns, the person's
+    next login needs oversight's code and sets their own; a role change or a
+    reactivation, which set no password, needs none."""
+    planner = staff["planner"]
+    pid = _person(staff, "planner")["id"]
+    asked = ok(staff["admin"].patch(f"/api/users/{pid}", json={"password": NEW_PASSWORD}))
+    code = ok(_countersign(staff, pid, asked["held_change"]["id"]))["first_login_code"]
+    assert planner.get("/api/auth/me").status_code == 401
+    r = _login(staff, "planner", NEW_PASSWORD)  # what the admin knows
+    assert r.status_code == 401 and "the code oversight gave you" in r.text
+    mine = "the planner's own passphrase"
+    assert _login(staff, "planner", NEW_PASSWORD, first_login_code=code,
+                  new_password=mine).status_code == 200
+    assert _login(staff, "planner", NEW_PASSWORD).status_code == 401
+    # A role change sets no password: nothing more is asked at login.
+    asked = ok(staff["admin"].patch(f"/api/users/{pid}", json={"role": "operator"}))
+    assert ok(_countersign(staff, pid, asked["held_change"]["id"]))["first_login_code"] is None
+    assert _login(staff, "planner", mine).json()["role"] == "operator"
+
+
+def test_a_new_account_stays_a_new_account_whatever_the_admin_asks_next(
+        staff: Staff) -> None:
+    """Oversight is asked to sign a new account, never a "reactivation" of one that was
+    never live; asking again for what waits keeps the change oversight may be reading."""
+    admin = staff["admin"]
+    made = ok(admin.post("/api/users", json={"username": "ghost", "password": PASSWORD,
+                                              "role": "planner"}), 201)
+    again = ok(admin.patch(f"/api/users/{made['id']}", json={"active": True}))
+    assert again["held_change"] == made["held_change"]  # the same change, the same id
+    promoted = ok(admin.patch(f"/api/users/{made['id']}", json={"role": "authoriser",
+                                                                "active": True}))
+    assert promoted["held_change"]["fields"] == ["created", "role"]
+    listed = ok(staff["oversight"].get("/api/oversight/account-changes"))
+    assert [u["held_change"]["fields"] for u in listed] == [["created", "role"]]
+    page = staff["oversight"].get("/staff/admin/independent-accounts").text
+    row = page.split('data-test="held-change" data-username="ghost"')[1].split("</li>")[0]
+    assert "a new account, role to authoriser" in row
+    # The admin's page offers a pending account as live once countersigned, so saving
+    # its form does not withdraw it.
+    admin_page = admin.get("/staff/admin/users").text
+    row = admin_page.split('data-username="ghost"')[1].split("</li>")[0]
+    assert '<option value="yes" selected>yes (once countersigned)' in row
+
+
 def test_a_field_set_to_what_it_is_holds_nothing(staff: Staff) -> None:
     """The staff page posts the role and the active flag with every save: saving them
     unchanged asks oversight for nothing."""
@@ -147,3 +208,30 @@ def test_a_field_set_to_what_it_is_holds_nothing(staff: Staff) -> None:
                                                               "active": True}))
     assert same["held_change"] is None and same["role"] == "planner"
     assert ok(staff["oversight"].get("/api/oversight/account-changes")) == []
+
+
+def test_the_migration_revokes_the_node_keys_an_admin_issued(scenario_on: Scenario) -> None:
+    """Node keys are an authoriser's to issue now: migration 0016 revokes those an admin
+    account issued before (they read the watchlist, which an admin may not), and keeps
+    the rest."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from openlfr.storage.db import alembic_config, migrate
+
+    s = scenario_on
+    s.draft()
+    _ = (s.staff["admin"], s.staff["authoriser"])  # the accounts exist
+    for name, by in (("from-admin", "admin"), ("from-authoriser", "authoriser")):
+        ok(s.staff["authoriser"].post("/api/api-keys", json={
+            "name": name, "deployment_id": s.deployment_id}), 201)
+        with s.staff.platform.engine.begin() as conn:  # as an admin issued it, before
+            conn.execute(text("UPDATE api_keys SET created_by = :by WHERE name = :name"),
+                         {"by": by, "name": name})
+    engine = s.staff.platform.engine
+    command.downgrade(alembic_config(engine), "0015")
+    migrate(engine)
+    with engine.connect() as conn:
+        revoked = dict(conn.execute(text(
+            "SELECT name, revoked_at IS NOT NULL FROM api_keys")).all())
+    assert revoked == {"from-admin": True, "from-authoriser": False}

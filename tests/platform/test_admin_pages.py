@@ -40,10 +40,24 @@ def test_admin_manages_people_and_roles(staff: Staff) -> None:
     r = _post(oversight, "/staff/admin/independent-accounts",
               f"/staff/admin/account-changes/{pat['id']}/countersign",
               {"change_id": pat["held_change"]["id"]})
-    assert "Countersigned" in r.text  # type: ignore[attr-defined]
-    login = TestClient(staff.app).post("/api/auth/login", json={
-        "username": "pat", "password": "a-long-password-1"})
-    assert login.status_code == 200 and login.json()["role"] == "planner"
+    assert "Countersigned. Give pat this code yourself" in r.text  # type: ignore[attr-defined]
+    code = re.search(r'data-test="code">([^<]+)<', r.text).group(1)  # type: ignore[attr-defined,union-attr]
+    assert code not in oversight.get("/staff/admin/independent-accounts").text  # shown once
+    # Pat's first login, on the login page: the admin's password, oversight's code and
+    # a password of pat's own.
+    login = TestClient(staff.app)
+    form = login.get("/staff/login").text
+    assert 'name="first_login_code"' in form and 'name="new_password"' in form
+    r = login.post("/staff/login", data={"username": "pat", "password": "a-long-password-1"},
+                   follow_redirects=False)
+    assert r.status_code == 401 and "the code oversight gave you" in r.text
+    assert "<details open" in r.text  # the first-login fields are shown
+    r = login.post("/staff/login", data={"username": "pat", "password": "a-long-password-1",
+                                         "first_login_code": code,
+                                         "new_password": "pat's own passphrase"},
+                   follow_redirects=False)
+    assert r.status_code == 303
+    assert login.get("/api/auth/me").json()["role"] == "planner"
     # A new role waits for oversight; a deactivation asked with it is at once.
     r = _post(admin, "/staff/admin/users", f"/staff/admin/users/{pat['id']}",
               {"role": "operator", "active": "no", "areas": ""})
@@ -79,8 +93,8 @@ def test_admin_manages_people_and_roles(staff: Staff) -> None:
 def test_api_keys_are_shown_once_and_say_when_last_used(scenario: Scenario) -> None:
     staff = scenario.staff
     scenario.draft()
-    admin, operator = staff["admin"], staff["operator"]
-    # The admin's page lists keys but offers no form: operators and authorisers issue them.
+    admin, operator = staff["admin"], staff["authoriser"]  # the authoriser issues them
+    # The admin's page lists keys but offers no form: authorisers issue them.
     page = admin.get("/staff/admin/api-keys").text
     assert 'data-test="issued-by-others"' in page and 'id="deployment_id"' not in page
     r = _post(admin, "/staff/admin/api-keys", "/staff/admin/api-keys",

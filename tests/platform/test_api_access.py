@@ -165,7 +165,7 @@ def test_a_node_key_for_no_deployment_is_not_issued_and_an_old_one_no_longer_wor
     s, staff = scenario, scenario.staff
     s.activate()
     admin = staff["admin"]
-    r = staff["operator"].post("/api/api-keys", json={"name": "van-9"})
+    r = staff["authoriser"].post("/api/api-keys", json={"name": "van-9"})
     assert r.status_code == 422
     [problem] = r.json()["detail"]
     assert problem["loc"] == ["body", "deployment_id"]
@@ -225,16 +225,19 @@ def test_a_node_key_learns_nothing_of_other_deployments(scenario: Scenario) -> N
     ok(node.get(f"/api/node/deployments/by-reference/{s.reference}"))
 
 
-def test_an_operator_issues_a_node_key_shown_once_and_an_admin_may_not(
+def test_an_authoriser_issues_a_node_key_shown_once_and_an_admin_or_operator_may_not(
         scenario: Scenario) -> None:
-    """A node key reads its deployment's watchlist, which an admin may not: operators and
-    authorisers issue them; the admin lists and revokes them."""
+    """A node key reads its deployment's watchlist, which an admin may not, and sends the
+    alerts an operator judges: authorisers issue them; the admin lists and revokes any
+    key, an operator nodes' keys."""
     staff = scenario.staff
     scenario.draft()
-    r = staff["admin"].post("/api/api-keys", json={
-        "name": "van-8", "deployment_id": scenario.deployment_id})
-    assert r.status_code == 403 and "a node key reads the deployment's watchlist" in r.text
-    created = ok(staff["operator"].post("/api/api-keys", json={
+    for role, why in (("admin", "a node key reads the deployment's watchlist"),
+                      ("operator", "a node key sends the alerts an operator judges")):
+        r = staff[role].post("/api/api-keys", json={
+            "name": "van-8", "deployment_id": scenario.deployment_id})
+        assert r.status_code == 403 and why in r.text, role
+    created = ok(staff["authoriser"].post("/api/api-keys", json={
         "name": "van-9", "deployment_id": scenario.deployment_id}), 201)
     assert created["secret"].startswith("olfr_")
     assert created["key"]["deployment_id"] == scenario.deployment_id
@@ -260,12 +263,12 @@ def test_oversight_issues_audit_tools_keys_and_they_do_nothing_more(
     override, manage accounts or send a node's alerts. A key issued as "oversight" (by an
     admin, before) works no more."""
     admin, oversight = staff["admin"], staff["oversight"]
-    r = staff["operator"].post("/api/api-keys", json={"name": "audit-cli",
-                                                      "role": "audit_tool"})
+    r = staff["authoriser"].post("/api/api-keys", json={"name": "audit-cli",
+                                                        "role": "audit_tool"})
     assert r.status_code == 403 and r.json()["detail"].startswith(
         "an audit tool's key is issued by oversight")
-    assert staff["operator"].post("/api/api-keys", json={"name": "x", "role": "oversight"}
-                                  ).status_code == 422
+    assert staff["authoriser"].post("/api/api-keys", json={"name": "x", "role": "oversight"}
+                                    ).status_code == 422
     created = ok(oversight.post("/api/oversight/audit-keys", json={"name": "audit-cli"}), 201)
     assert created["key"]["role"] == "audit_tool"
     tool = new_client(staff.app)

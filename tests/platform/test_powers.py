@@ -304,9 +304,11 @@ def test_the_powers_that_hold_each_other_to_account() -> None:
     # gives a login or a power waits for oversight's countersignature.
     assert who(Action.ACCOUNT_CHANGE_COUNTERSIGN) == {"oversight"}
     assert who(Action.USERS_MANAGE).isdisjoint(who(Action.ACCOUNT_CHANGE_COUNTERSIGN))
-    # A node key reads its deployment's watchlist: only those who may read one issue it.
-    assert who(Action.NODE_KEY_ISSUE) == {"operator", "authoriser"}
+    # A node key reads its deployment's watchlist: only those who may read one issue it;
+    # and it sends alerts: not those who judge them.
+    assert who(Action.NODE_KEY_ISSUE) == {"authoriser"}
     assert who(Action.NODE_KEY_ISSUE) <= who(Action.WATCHLIST_READ)
+    assert who(Action.NODE_KEY_ISSUE).isdisjoint(who(Action.ALERT_DECIDE))
     assert who(Action.API_KEYS_MANAGE) == {"admin", "operator", "authoriser"}
     # Nor record the audit the threshold gate holds it to: oversight (or its tools' keys).
     assert who(Action.EQUITY_AUDIT_RECORD) == {"oversight", "audit_tool"}

@@ -189,7 +189,7 @@ def run_governance(p: Platform, say: Callable[[str], None],
     say(f"consultation: {len(content.CONSULTATION_RESPONSES)} anonymous responses over 15 "
         "days, closed")
 
-    key = users.create_api_key(p, actor(p, "operator"), ApiKeyIn(name="van-1 (demo)",
+    key = users.create_api_key(p, actor(p, "authoriser"), ApiKeyIn(name="van-1 (demo)",
                                                                deployment_id=d.id))
     state.node_api_key = key.secret
     state.notes.append(f"clock for the story's past: {clock.now.isoformat()}")

@@ -12,9 +12,11 @@ from openlfr.storage.models import Base, Deployment
 T = TypeVar("T", bound=Base)
 
 
-def get_or_404(session: Session, model: type[T], id_: int, what: str) -> T:
-    """Load a row by id or raise NotFound naming what was looked for."""
-    row = session.get(model, id_)
+def get_or_404(session: Session, model: type[T], id_: int, what: str, *,
+               lock: bool = False) -> T:
+    """Load a row by id or raise NotFound naming what was looked for; ``lock`` takes a row
+    lock (PostgreSQL) until the transaction ends."""
+    row = session.get(model, id_, with_for_update=lock)
     if row is None:
         raise NotFound(f"{what} {id_} does not exist")
     return row

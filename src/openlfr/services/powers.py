@@ -216,9 +216,10 @@ POWERS: dict[Action, Power] = _table(
     (Action.API_KEYS_MANAGE, (_R.ADMIN, _R.OPERATOR, _R.AUTHORISER),
      "see engine nodes' API keys and when each was last used; revoke a node's key (an "
      "admin: any key)"),
-    (Action.NODE_KEY_ISSUE, (_R.OPERATOR, _R.AUTHORISER),
+    (Action.NODE_KEY_ISSUE, (_R.AUTHORISER,),
      "issue an engine node's key for one deployment (not an admin: a node key reads the "
-     "deployment's watchlist, which an admin may not)"),
+     "deployment's watchlist, which an admin may not; not an operator: a node key sends "
+     "the alerts an operator judges)"),
     (Action.AUDIT_KEYS_MANAGE, (_R.OVERSIGHT,),
      "issue and revoke the keys of audit tools (openlfr evaluate --register)"),
 )

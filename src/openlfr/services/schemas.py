@@ -848,6 +848,12 @@ class LoginIn(Input):
                         AfterValidator(plain_text)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=200),
                         AfterValidator(plain_text)]
+    first_login_code: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="First login after an admin set the password: the code "
+        "oversight gave you when it countersigned (with new_password).")
+    new_password: Password | None = Field(
+        default=None, description="First login after an admin set the password: your own "
+        "(at least 12 characters); the admin's no longer works.")
 
 
 class ApiKeyIn(Input):

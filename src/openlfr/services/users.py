@@ -182,7 +182,7 @@ def _update(p: Platform, actor: Actor, user_id: int, data: UserPatch,
     now = p.clock()
     changes = data.model_dump(exclude_unset=True)
     with p.sessions.begin() as s:
-        user = get_or_404(s, m.User, user_id, "user")
+        user = get_or_404(s, m.User, user_id, "user", lock=True)  # one change at a time
         check(user, changes)
         if changes.get("active") is False and user.held_change:
             # Deactivation withdraws what waited: oversight cannot sign it back to life.
@@ -228,9 +228,18 @@ def _hold(s: Session, actor: Actor, user: m.User, changes: dict[str, Any], field
         sets["role"] = changes["role"]
     if changes.get("active"):
         sets["active"] = True
+    replaced = user.held_change
+    if replaced and "created" in replaced["fields"]:
+        # A new account not yet countersigned stays one: oversight is asked to sign a new
+        # account, never a "reactivation" of one that was never live.
+        fields = ["created", *(f for f in fields if f != "active")]
+        sets["active"] = True
+    if replaced and changes.get("password") is None and "password_hash" not in replaced \
+            and replaced["fields"] == fields and all(replaced.get(k) == v
+                                                     for k, v in sets.items()):
+        return user  # asked again as it waits: the change oversight may be reading stays
     if changes.get("password") is not None:
         sets["password_hash"] = _hasher.hash(changes["password"])
-    replaced = user.held_change
     user.held_change = _held(actor, now, fields, **sets)
     if changes.get("active") is False:
         user.active = False
@@ -251,12 +260,23 @@ def held_changes(p: Platform, actor: Actor) -> list[m.User]:
     return sorted(waiting, key=lambda u: str((u.held_change or {}).get("requested_at")))
 
 
-def countersign_change(p: Platform, actor: Actor, user_id: int, change_id: str) -> m.User:
+@dataclass(frozen=True)
+class Countersigned:
+    user: m.User
+    first_login_code: str | None = field(default=None, repr=False)
+    """Shown once, to oversight, when the change puts a password the admin chose in force
+    (a new account, a reset): the person's first login needs it (``log_in``), so the admin,
+    who knows the password, never holds a working login alone. Only its hash is kept."""
+
+
+def countersign_change(p: Platform, actor: Actor, user_id: int,
+                       change_id: str) -> Countersigned:
     """Oversight countersigns the admin's change that waits on the account, named by its
     id (what oversight read: a change the admin replaced meanwhile is not signed unseen);
     it takes effect now and ends the person's sessions."""
     require(actor, Action.ACCOUNT_CHANGE_COUNTERSIGN)
     now = p.clock()
+    code = None
     with p.sessions.begin() as s:
         user, held = _waiting(s, user_id, change_id)
         if "role" in held:
@@ -265,6 +285,9 @@ def countersign_change(p: Platform, actor: Actor, user_id: int, change_id: str) 
             user.active = True
         if "password_hash" in held:
             user.password_hash = held["password_hash"]
+        if "password_hash" in held or "created" in held["fields"]:
+            code = new_token()[:16]
+            user.first_login_code_hash = _sha256(code)
         user.held_change = None
         s.execute(delete(m.LoginSession).where(m.LoginSession.user_id == user.id))
         append_event(s, actor=actor.audit_name, action="user.change_countersigned",
@@ -272,8 +295,9 @@ def countersign_change(p: Platform, actor: Actor, user_id: int, change_id: str) 
                      details={"change": change_id, "fields": held["fields"],
                               "requested_by": held["requested_by"],
                               "requested_at": held["requested_at"], "role": user.role,
-                              "active": user.active}, now=now)
-    return user
+                              "active": user.active,
+                              "first_login_code_given": code is not None}, now=now)
+    return Countersigned(user, code)
 
 
 def refuse_change(p: Platform, actor: Actor, user_id: int, change_id: str,
@@ -299,7 +323,7 @@ def refuse_change(p: Platform, actor: Actor, user_id: int, change_id: str,
 
 
 def _waiting(s: Session, user_id: int, change_id: str) -> tuple[m.User, dict[str, Any]]:
-    user = get_or_404(s, m.User, user_id, "user")
+    user = get_or_404(s, m.User, user_id, "user", lock=True)  # no change slips in meanwhile
     held = user.held_change
     if not held:
         raise Conflict(f"no change waits for a countersignature on {user.username!r}")
@@ -317,11 +341,20 @@ class LoginResult:
     expires_in_s: int
 
 
-def log_in(p: Platform, username: str, password: str, client: str | None = None) -> LoginResult:
+#: Said when a password the admin chose meets its first login.
+FIRST_LOGIN = ("an admin set this password: for your first login give the code oversight "
+               "gave you, and a new password of your own (at least 12 characters)")
+
+
+def log_in(p: Platform, username: str, password: str, client: str | None = None, *,
+           first_login_code: str | None = None,
+           new_password: str | None = None) -> LoginResult:
     """Check a password and open a session; the returned token goes in the cookie. Each
     attempt is counted per username and ``client`` address before its password is checked,
-    with back-off, and given back when the password is right (see
-    services.rate_limits.LoginThrottle)."""
+    with back-off, and given back when the password (and a first login's code) is right
+    (see services.rate_limits.LoginThrottle). After an admin set the password, the first
+    login also needs the code oversight was given (``countersign_change``) and sets a
+    password of the person's own."""
     now = p.clock()
     # Counted before the (slow) password check: a burst of simultaneous guesses gets no
     # more checked than the same guesses one after another.
@@ -334,13 +367,16 @@ def log_in(p: Platform, username: str, password: str, client: str | None = None)
             raise LoginFailed("wrong username or password") from None
         if user is None:
             raise LoginFailed("wrong username or password")
+        chosen = user.first_login_code_hash is not None and user.active
+        if chosen:
+            _first_login(s, user, password, first_login_code, new_password, now)
         p.login_throttle.succeeded(username, client)  # the right password is not penalised
         if not user.active:
             if user.held_change and user.held_change.get("active"):
                 raise LoginFailed("this account waits for oversight to countersign the "
                                   "admin's change; ask oversight")
             raise LoginFailed("this account is deactivated; ask an admin")
-        if _hasher.check_needs_rehash(user.password_hash):
+        if not chosen and _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = _hasher.hash(password)
         token = new_token()
         lifetime = p.settings.session_max_age_s
@@ -349,6 +385,23 @@ def log_in(p: Platform, username: str, password: str, client: str | None = None)
         append_event(s, actor=user.username, action="user.logged_in", subject_type="user",
                      subject_id=user.id, details={}, now=now)
     return LoginResult(token, user, lifetime)
+
+
+def _first_login(s: Session, user: m.User, password: str, code: str | None,
+                 new_password: str | None, now: datetime) -> None:
+    """The first login after an admin set the password: oversight's code and a new
+    password of the person's own (a wrong code counts as a failed attempt)."""
+    if not code or not new_password:
+        raise LoginFailed(FIRST_LOGIN)
+    if _sha256(code.strip()) != user.first_login_code_hash:
+        raise LoginFailed("wrong username, password or code from oversight")
+    if new_password == password:
+        raise LoginFailed("choose a new password of your own, not the one the admin set")
+    user.password_hash = _hasher.hash(new_password)
+    user.first_login_code_hash = None
+    append_event(s, actor=user.username, action="user.first_login", subject_type="user",
+                 subject_id=user.id, details={"password": "chosen by the account holder"},
+                 now=now)
 
 
 def log_out(p: Platform, actor: Actor, token: str) -> None:
@@ -431,8 +484,9 @@ NODE_KEY_SERVES_ONE = "a node key serves one deployment"
 
 def create_api_key(p: Platform, actor: Actor, data: ApiKeyIn) -> NewApiKey:
     """Issue a key for an engine node, for one deployment (``deployment_id`` is required
-    for a node); only its hash is kept, so the secret is shown once. Operators and
-    authorisers issue them, not an admin: a node key reads the deployment's watchlist.
+    for a node); only its hash is kept, so the secret is shown once. Authorisers issue
+    them: not an admin (a node key reads the deployment's watchlist), nor an operator (a
+    node key sends the alerts and counts an operator then judges).
     Not an audit tool's: oversight issues those (``create_audit_key``), since an audit it
     records is what the threshold gate holds deployments to. The platform itself (its
     setup, the demo's) issues them too."""
@@ -557,7 +611,8 @@ class UnknownApiKey(GovernanceError):
     def __init__(self, retired_because: str | None = None) -> None:
         super().__init__(
             f"this API key no longer works: {retired_because}" if retired_because else
-            "the API key is unknown or revoked; ask an admin for a new one")
+            "the API key is unknown or revoked; ask for a new one (an authoriser issues "
+            "nodes' keys, oversight audit tools')")
 
 
 def retired_because(role: str, deployment_id: int | None) -> str | None:
@@ -568,7 +623,7 @@ def retired_because(role: str, deployment_id: int | None) -> str | None:
         return "issued as oversight by an admin; oversight issues audit tools' keys now"
     if role == Role.NODE.value and deployment_id is None:
         # Issued before a node key had to name its deployment.
-        return (f"{NODE_KEY_SERVES_ONE} and this one names none; an operator issues the node "
+        return (f"{NODE_KEY_SERVES_ONE} and this one names none; an authoriser issues the node "
                 "a key for its deployment")
     return None
 

@@ -58,6 +58,9 @@ class User(Base):
     # "requested_at". SQL NULL when none waits.
     held_change: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True),
                                                                default=None)
+    # Set when a password the admin chose took effect: the SHA-256 of the code oversight
+    # was given, which the first login needs with a new password of the person's own.
+    first_login_code_hash: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class LoginSession(Base):

@@ -636,6 +636,14 @@ class UserOut(Out):
         "effect.")
 
 
+class CountersignedOut(UserOut):
+    first_login_code: str | None = Field(
+        default=None, description="Shown once, to oversight, when the change put a password "
+        "the admin chose in force (a new account, a reset): give it to the person by a way "
+        "the admin does not hold; their first login needs it with a new password of their "
+        "own (POST /api/auth/login: first_login_code, new_password).")
+
+
 class MeOut(BaseModel):
     username: str
     role: str

@@ -25,7 +25,9 @@ def login(data: LoginIn, response: Response, platform: PlatformDep,
           client: ClientDep) -> MeOut:
     """Check username and password; on success set the session cookie. Repeated failures
     of a username from one address are refused for a while, longer each time (429)."""
-    result = users.log_in(platform, data.username, data.password, client)
+    result = users.log_in(platform, data.username, data.password, client,
+                          first_login_code=data.first_login_code,
+                          new_password=data.new_password)
     response.set_cookie(SESSION_COOKIE, result.token, max_age=result.expires_in_s,
                         httponly=True, samesite="lax", secure=platform.settings.cookie_secure)
     return MeOut(username=result.user.username, role=result.user.role)

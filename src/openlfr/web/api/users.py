@@ -13,7 +13,7 @@ from openlfr.services.powers import Action
 from openlfr.services.schemas import AccountChangeIn, ApiKeyIn, AuditKeyIn, UserIn, UserPatch
 from openlfr.web.api import AUTH_ERRORS, CONFLICT, NOT_FOUND
 from openlfr.web.deps import IdPath, PlatformDep, power
-from openlfr.web.schemas import ApiKeyOut, NewApiKeyOut, UserOut
+from openlfr.web.schemas import ApiKeyOut, CountersignedOut, NewApiKeyOut, UserOut
 
 router = APIRouter(tags=["users"], responses=AUTH_ERRORS)
 Admin = Annotated[Actor, power(Action.USERS_MANAGE)]
@@ -82,14 +82,16 @@ def list_held_changes(actor: Countersigner, platform: PlatformDep) -> list[UserO
     return [UserOut.model_validate(u) for u in users.held_changes(platform, actor)]
 
 
-@router.post("/oversight/account-changes/{user_id}/countersign", response_model=UserOut,
-             responses={**NOT_FOUND, **CONFLICT})
+@router.post("/oversight/account-changes/{user_id}/countersign",
+             response_model=CountersignedOut, responses={**NOT_FOUND, **CONFLICT})
 def countersign_change(user_id: IdPath, data: AccountChangeIn, actor: Countersigner,
-                       platform: PlatformDep) -> UserOut:
+                       platform: PlatformDep) -> CountersignedOut:
     """Countersign the change waiting on the account (``change_id``: the one you read):
-    it takes effect now and ends the person's sessions."""
-    return UserOut.model_validate(
-        users.countersign_change(platform, actor, user_id, data.change_id))
+    it takes effect now and ends the person's sessions. A new account or a password reset
+    comes back with ``first_login_code``, shown once: the person's first login needs it."""
+    signed = users.countersign_change(platform, actor, user_id, data.change_id)
+    out = UserOut.model_validate(signed.user).model_dump()
+    return CountersignedOut(**out, first_login_code=signed.first_login_code)
 
 
 @router.post("/oversight/account-changes/{user_id}/refuse", response_model=UserOut,
@@ -120,9 +122,9 @@ def list_api_keys(actor: KeyAdmin, platform: PlatformDep) -> list[ApiKeyOut]:
 @router.post("/api-keys", response_model=NewApiKeyOut, status_code=201)
 def create_api_key(data: ApiKeyIn, actor: KeyIssuer, platform: PlatformDep) -> NewApiKeyOut:
     """Issue a key for an engine node, for one deployment (``deployment_id``, required);
-    send it as the X-API-Key header. Operators and authorisers issue them, not an admin:
-    a node key reads the deployment's watchlist. An audit tool's key is oversight's to
-    issue (POST /api/oversight/audit-keys)."""
+    send it as the X-API-Key header. Authorisers issue them: not an admin (a node key
+    reads the deployment's watchlist), nor an operator (it sends the alerts an operator
+    judges). An audit tool's key is oversight's to issue (POST /api/oversight/audit-keys)."""
     new = users.create_api_key(platform, actor, data)
     return NewApiKeyOut(key=ApiKeyOut.model_validate(new.key), secret=new.secret,
                         message="store this secret now: only its hash is kept")

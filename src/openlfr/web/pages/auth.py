@@ -41,6 +41,8 @@ async def login_submit(request: Request) -> Response:
     form = await request.form()
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
+    code = str(form.get("first_login_code") or "").strip() or None
+    new_password = str(form.get("new_password") or "") or None
     target = _safe_next(str(form.get("next") or STAFF_HOME))
     p = platform_of(request)
     client = client_address(request)
@@ -54,13 +56,18 @@ async def login_submit(request: Request) -> Response:
     try:
         if not username or not password:
             raise GovernanceError("enter your username and password")
-        result = users.log_in(p, username, password, client)
+        if new_password is not None and len(new_password) < 12:
+            raise GovernanceError("a new password needs at least 12 characters")
+        result = users.log_in(p, username, password, client, first_login_code=code,
+                              new_password=new_password)
     except TooManyAttempts as exc:
         return render(request, "login.html", {"next": target, "username": username,
                                               "error": str(exc)}, status_code=429)
     except GovernanceError as exc:
-        return render(request, "login.html", {"next": target, "username": username,
-                                              "error": str(exc)}, status_code=401)
+        return render(request, "login.html", {
+            "next": target, "username": username, "error": str(exc),
+            "first_login": code is not None or str(exc) == users.FIRST_LOGIN},
+            status_code=401)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(SESSION_COOKIE, result.token, max_age=result.expires_in_s,
                         httponly=True, samesite="lax", secure=p.settings.cookie_secure)

@@ -86,7 +86,7 @@ INDEPENDENT_ACCOUNTS = Accounts(
 
 def _users(request: Request, actor: Actor, accounts: Accounts,
            errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
-           status_code: int = 200) -> Response:
+           status_code: int = 200, code: tuple[str, str] | None = None) -> Response:
     p = platform_of(request)
     # Oversight's page also lists the admin's changes waiting for its countersignature.
     waiting = (users.held_changes(p, actor)
@@ -94,7 +94,8 @@ def _users(request: Request, actor: Actor, accounts: Accounts,
     return staff_render(request, actor, "staff_admin_users.html", {
         "accounts": accounts, "people": accounts.people(p, actor), "waiting": waiting,
         "roles": [r.value for r in ordered(accounts.roles)], "errors": errors or {},
-        "values": values or {}, "notice": notice_of(request)}, status_code=status_code)
+        "values": values or {}, "notice": notice_of(request), "code": code},
+        status_code=status_code)
 
 
 def _page(action: Action,
@@ -189,8 +190,12 @@ def _decide_change(countersign: bool) -> Callable[[Request], Awaitable[Response]
             if data is None:
                 raise InvalidInput("reason", "; ".join(reader.problems.values()))
             if countersign:
-                users.countersign_change(platform_of(request), actor, user_id,
-                                         data.change_id)
+                signed = users.countersign_change(platform_of(request), actor, user_id,
+                                                  data.change_id)
+                if signed.first_login_code is not None:
+                    # Shown once, on this response only (no redirect: it is never stored).
+                    return _users(request, actor, INDEPENDENT_ACCOUNTS,
+                                  code=(signed.user.username, signed.first_login_code))
             else:
                 users.refuse_change(platform_of(request), actor, user_id, data.change_id,
                                     data.reason)
