@@ -210,10 +210,10 @@ def test_a_field_set_to_what_it_is_holds_nothing(staff: Staff) -> None:
     assert ok(staff["oversight"].get("/api/oversight/account-changes")) == []
 
 
-def test_the_migration_revokes_the_node_keys_an_admin_issued(scenario_on: Scenario) -> None:
-    """Node keys are an authoriser's to issue now: migration 0016 revokes those an admin
-    account issued before (they read the watchlist, which an admin may not), and keeps
-    the rest."""
+def test_the_migration_revokes_the_node_keys_a_person_issued(scenario_on: Scenario) -> None:
+    """Node keys are an authoriser's to issue now: migration 0016 revokes those a person
+    issued before (an admin, the only role that could, whatever their role is now: they
+    read the watchlist, which an admin may not), and keeps the platform's own."""
     from alembic import command
     from sqlalchemy import text
 
@@ -222,10 +222,11 @@ def test_the_migration_revokes_the_node_keys_an_admin_issued(scenario_on: Scenar
     s = scenario_on
     s.draft()
     _ = (s.staff["admin"], s.staff["authoriser"])  # the accounts exist
-    for name, by in (("from-admin", "admin"), ("from-authoriser", "authoriser")):
+    for name, by in (("from-admin", "admin"), ("from-a-former-admin", "authoriser"),
+                     ("from-the-platform", "system")):
         ok(s.staff["authoriser"].post("/api/api-keys", json={
             "name": name, "deployment_id": s.deployment_id}), 201)
-        with s.staff.platform.engine.begin() as conn:  # as an admin issued it, before
+        with s.staff.platform.engine.begin() as conn:  # as it was issued, before
             conn.execute(text("UPDATE api_keys SET created_by = :by WHERE name = :name"),
                          {"by": by, "name": name})
     engine = s.staff.platform.engine
@@ -234,4 +235,65 @@ def test_the_migration_revokes_the_node_keys_an_admin_issued(scenario_on: Scenar
     with engine.connect() as conn:
         revoked = dict(conn.execute(text(
             "SELECT name, revoked_at IS NOT NULL FROM api_keys")).all())
-    assert revoked == {"from-admin": True, "from-authoriser": False}
+    assert revoked == {"from-admin": True, "from-a-former-admin": True,
+                       "from-the-platform": False}
+
+
+def test_a_new_account_withdrawn_or_refused_still_needs_oversights_code(
+        staff: Staff) -> None:
+    """The admin chose the new account's password: however it comes back (withdrawn by a
+    deactivation, or refused, then asked again as a reactivation), the countersignature
+    gives oversight the code its first login needs."""
+    admin = staff["admin"]
+    for name, undo in (("ghost.one", "deactivate"), ("ghost.two", "refuse")):
+        made = ok(admin.post("/api/users", json={"username": name, "password": PASSWORD,
+                                                  "role": "authoriser"}), 201)
+        if undo == "deactivate":
+            ok(admin.patch(f"/api/users/{made['id']}", json={"active": False}))
+        else:
+            ok(staff["oversight"].post(
+                f"/api/oversight/account-changes/{made['id']}/refuse",
+                json={"change_id": made["held_change"]["id"], "reason": "Not on the roster."}))
+        again = ok(admin.patch(f"/api/users/{made['id']}", json={"active": True}))
+        signed = ok(_countersign(staff, made["id"], again["held_change"]["id"]))
+        assert signed["first_login_code"], name
+        r = _login(staff, name)  # the admin's password alone
+        assert r.status_code == 401 and "the code oversight gave you" in r.text
+
+
+def test_a_wrong_code_with_the_admins_password_is_in_the_audit_log(staff: Staff) -> None:
+    """Only the admin (or whoever they told) knows that password: each try with a wrong
+    code is the signal oversight should see; the code never is in the log."""
+    made = ok(staff["admin"].post("/api/users", json={"username": "pat", "password": PASSWORD,
+                                                       "role": "planner"}), 201)
+    code = ok(_countersign(staff, made["id"], made["held_change"]["id"]))["first_login_code"]
+    for guess in ("guess-one", "guess-two"):
+        r = _login(staff, "pat", first_login_code=guess, new_password=NEW_PASSWORD)
+        assert r.status_code == 401
+    failed = _audit(staff, "user.first_login_failed")
+    assert [e["actor"] for e in failed] == ["pat", "pat"]
+    assert code not in json.dumps(failed) and "guess" not in json.dumps(failed)
+
+
+def test_a_node_key_does_not_outlive_its_issuers_power(scenario: Scenario) -> None:
+    """Deactivating an authoriser, or moving them to another role, revokes the node keys
+    they issued: someone removed keeps no reach into watchlists or figures."""
+    s = scenario
+    s.draft()
+    admin = s.staff["admin"]
+    for username, change in (("auth.a", {"active": False}), ("auth.b", {"role": "planner"})):
+        s.staff.add_user(username, "authoriser")
+        issuer = s.staff.login(username)
+        key = ok(issuer.post("/api/api-keys", json={"name": f"van-{username}",
+                                                     "deployment_id": s.deployment_id}), 201)
+        ok(s.staff["operator"].post(f"/api/api-keys/{key['key']['id']}/confirm"))
+        node = new_client(s.staff.app)
+        node.headers["X-API-Key"] = key["secret"]
+        assert node.get(f"/api/node/deployments/{s.deployment_id}").status_code == 200
+        uid = _person(s.staff, username)["id"]
+        asked = ok(admin.patch(f"/api/users/{uid}", json=change))
+        if asked["held_change"]:
+            ok(_countersign(s.staff, uid, asked["held_change"]["id"]))
+        assert node.get(f"/api/node/deployments/{s.deployment_id}").status_code == 401
+        why = _audit(s.staff, "api_key.revoked")[-1]["details"]["why"]
+        assert why.startswith(f"{username}, who issued it, may no longer issue node keys")

@@ -121,6 +121,14 @@ def test_api_keys_are_shown_once_and_say_when_last_used(scenario: Scenario) -> N
     assert key["last_used_at"] is None
     tool = TestClient(staff.app)
     tool.headers["X-API-Key"] = secret
+    assert tool.get(f"/api/node/deployments/{scenario.deployment_id}").status_code == 401
+    # An operator confirms it on the same page (the one in their van): then it works.
+    [key] = [k for k in ok(admin.get("/api/api-keys")) if k["name"] == "van-2"]
+    page = staff["operator"].get("/staff/admin/api-keys").text
+    assert 'data-test="confirm-key"' in page
+    assert 'data-test="confirm-key"' not in operator.get("/staff/admin/api-keys").text
+    _post(staff["operator"], "/staff/admin/api-keys",
+          f"/staff/admin/api-keys/{key['id']}/confirm", {})
     assert tool.get(f"/api/node/deployments/{scenario.deployment_id}").status_code == 200
     [key] = [k for k in ok(admin.get("/api/api-keys")) if k["name"] == "van-2"]
     assert key["last_used_at"] is not None

@@ -37,12 +37,14 @@ def _is_public(path: str) -> bool:
 
 def _key_from_before(staff: Staff, secret: str, role: str) -> TestClient:
     """A client with an API key as an earlier version issued it (no deployment named),
-    written straight to the database: the kinds of key the platform no longer issues."""
+    written straight to the database: the kinds of key the platform no longer issues
+    (confirmed as issued, as migration 0016 counts the keys before it)."""
+    now = staff.platform.clock()
     with staff.platform.sessions.begin() as session:
         session.add(m.ApiKey(name=f"old-{role}", key_hash=hashlib.sha256(secret.encode())
                              .hexdigest(), key_prefix=secret, role=role, deployment_id=None,
-                             created_by="admin", created_at=staff.platform.clock(),
-                             revoked_at=None))
+                             created_by="admin", created_at=now, revoked_at=None,
+                             confirmed_at=now, confirmed_by="admin"))
     client = new_client(staff.app)
     client.headers["X-API-Key"] = secret
     return client
@@ -243,6 +245,14 @@ def test_an_authoriser_issues_a_node_key_shown_once_and_an_admin_or_operator_may
     assert created["key"]["deployment_id"] == scenario.deployment_id
     client = new_client(staff.app)
     client.headers["X-API-Key"] = created["secret"]
+    # It works once an operator, another person, confirms it.
+    r = client.get("/api/node/deployments/999/watchlist")
+    assert r.status_code == 401 and "an operator, another person" in r.text
+    key_id = created["key"]["id"]
+    assert staff["authoriser"].post(f"/api/api-keys/{key_id}/confirm").status_code == 403
+    confirmed = ok(staff["operator"].post(f"/api/api-keys/{key_id}/confirm"))
+    assert confirmed["confirmed_by"] == "operator"
+    assert staff["operator"].post(f"/api/api-keys/{key_id}/confirm").status_code == 409
     assert client.get("/api/node/deployments/999/watchlist").status_code == 404
     r = staff["authoriser"].post("/api/api-keys", json={"name": "x", "deployment_id": 999})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "deployment_id"]

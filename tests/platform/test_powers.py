@@ -177,6 +177,7 @@ USE_CASES: dict[str, Action] = {
     "outcomes.arrests_of": Action.LATER_OUTCOME_RECORD,
     "technology.update_technology": Action.TECHNOLOGY_REGISTER,
     "users.create_api_key": Action.NODE_KEY_ISSUE,
+    "users.confirm_api_key": Action.NODE_KEY_CONFIRM,
     "users.create_user": Action.USERS_MANAGE,
     "users.create_independent_account": Action.INDEPENDENT_ACCOUNTS_MANAGE,
     "users.create_audit_key": Action.AUDIT_KEYS_MANAGE,
@@ -309,6 +310,9 @@ def test_the_powers_that_hold_each_other_to_account() -> None:
     assert who(Action.NODE_KEY_ISSUE) == {"authoriser"}
     assert who(Action.NODE_KEY_ISSUE) <= who(Action.WATCHLIST_READ)
     assert who(Action.NODE_KEY_ISSUE).isdisjoint(who(Action.ALERT_DECIDE))
+    # and a key works only once another person confirms it: one issues, another confirms.
+    assert who(Action.NODE_KEY_CONFIRM) == {"operator"}
+    assert who(Action.NODE_KEY_ISSUE).isdisjoint(who(Action.NODE_KEY_CONFIRM))
     assert who(Action.API_KEYS_MANAGE) == {"admin", "operator", "authoriser"}
     # Nor record the audit the threshold gate holds it to: oversight (or its tools' keys).
     assert who(Action.EQUITY_AUDIT_RECORD) == {"oversight", "audit_tool"}

@@ -190,7 +190,8 @@ def run_governance(p: Platform, say: Callable[[str], None],
         "days, closed")
 
     key = users.create_api_key(p, actor(p, "authoriser"), ApiKeyIn(name="van-1 (demo)",
-                                                               deployment_id=d.id))
+                                                                 deployment_id=d.id))
+    users.confirm_api_key(p, actor(p, "operator"), key.key.id)  # two people: it works now
     state.node_api_key = key.secret
     state.notes.append(f"clock for the story's past: {clock.now.isoformat()}")
     return state

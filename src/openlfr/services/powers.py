@@ -91,6 +91,7 @@ class Action(StrEnum):
     MAILBOX_READ = "mailbox.read"
     API_KEYS_MANAGE = "api_keys.manage"
     NODE_KEY_ISSUE = "api_keys.issue_node"
+    NODE_KEY_CONFIRM = "api_keys.confirm_node"
     INDEPENDENT_ACCOUNTS_MANAGE = "independent_accounts.manage"
     ACCOUNT_CHANGE_COUNTERSIGN = "account_change.countersign"
     AUDIT_KEYS_MANAGE = "audit_keys.manage"
@@ -219,7 +220,10 @@ POWERS: dict[Action, Power] = _table(
     (Action.NODE_KEY_ISSUE, (_R.AUTHORISER,),
      "issue an engine node's key for one deployment (not an admin: a node key reads the "
      "deployment's watchlist, which an admin may not; not an operator: a node key sends "
-     "the alerts an operator judges)"),
+     "the alerts an operator judges); it works once an operator confirms it"),
+    (Action.NODE_KEY_CONFIRM, (_R.OPERATOR,),
+     "confirm a node key an authoriser issued (it is the one in the van): no one person "
+     "alone holds a working key, which sends the counts the published figures are made of"),
     (Action.AUDIT_KEYS_MANAGE, (_R.OVERSIGHT,),
      "issue and revoke the keys of audit tools (openlfr evaluate --register)"),
 )

@@ -21,7 +21,7 @@ from openlfr.governance.roles import INDEPENDENT_ROLES, held_for_countersign
 from openlfr.services.common import get_or_404
 from openlfr.services.gazetteer import gazetteer_for
 from openlfr.services.platform import RESERVED_NAMES, Actor, PermissionDenied, Platform, Role
-from openlfr.services.powers import Action, refusal, require
+from openlfr.services.powers import Action, may, refusal, require
 from openlfr.services.schemas import ApiKeyIn, AuditKeyIn, UserIn, UserPatch
 from openlfr.settings import new_token
 from openlfr.storage import models as m
@@ -34,6 +34,15 @@ _DUMMY_HASH = _hasher.hash("not a real password, only for constant-time failure"
 
 class LoginFailed(GovernanceError):
     """Wrong username or password (deliberately not saying which)."""
+
+
+class WrongFirstLoginCode(LoginFailed):
+    """The right password (one an admin chose) with a wrong code from oversight: whoever
+    tries knows the admin's password, so each try is in the audit log."""
+
+    def __init__(self, user_id: int) -> None:
+        super().__init__("wrong username, password or code from oversight")
+        self.user_id = user_id
 
 
 def _sha256(token: str) -> str:
@@ -114,7 +123,10 @@ def _create(p: Platform, actor: Actor, data: UserIn, held: bool = False) -> m.Us
             user = m.User(username=data.username, password_hash=_hasher.hash(data.password),
                           role=data.role, active=not held, created_at=now, areas=areas,
                           held_change=_held(actor, now, ["created"], active=True)
-                          if held else None)
+                          if held else None,
+                          # The admin chose the password: the first login will need a
+                          # code that only oversight is given (countersign_change).
+                          first_login_code_hash="" if held else None)
             s.add(user)
             s.flush()
             append_event(s, actor=actor.audit_name, action="user.created", subject_type="user",
@@ -206,7 +218,7 @@ def _update(p: Platform, actor: Actor, user_id: int, data: UserPatch,
             user.areas = councillor_areas(p, user.role, areas)
         if data.password is not None:
             user.password_hash = _hasher.hash(data.password)
-        s.execute(delete(m.LoginSession).where(m.LoginSession.user_id == user.id))
+        _end_sessions(s, actor, user, now)
         append_event(s, actor=actor.audit_name, action="user.updated", subject_type="user",
                      subject_id=user.id,
                      details={"fields": sorted(changes), "role": user.role,
@@ -243,13 +255,30 @@ def _hold(s: Session, actor: Actor, user: m.User, changes: dict[str, Any], field
     user.held_change = _held(actor, now, fields, **sets)
     if changes.get("active") is False:
         user.active = False
-        s.execute(delete(m.LoginSession).where(m.LoginSession.user_id == user.id))
+        _end_sessions(s, actor, user, now)
     append_event(s, actor=actor.audit_name, action="user.change_requested",
                  subject_type="user", subject_id=user.id,
                  details={"fields": fields, "role": sets.get("role"), "active": user.active,
                           "replaces": replaced["id"] if replaced else None},
                  now=now)
     return user
+
+
+def _end_sessions(s: Session, actor: Actor, user: m.User, now: datetime) -> None:
+    """After a change to the person: their sessions end; and the node keys they issued
+    are revoked once they may no longer issue one (deactivated, or another role), so no
+    key outlives its issuer's power."""
+    s.execute(delete(m.LoginSession).where(m.LoginSession.user_id == user.id))
+    if user.active and may(Role(user.role), Action.NODE_KEY_ISSUE):
+        return
+    for key in s.scalars(select(m.ApiKey).where(
+            m.ApiKey.created_by == user.username, m.ApiKey.role == Role.NODE.value,
+            m.ApiKey.revoked_at.is_(None))):
+        key.revoked_at = now
+        append_event(s, actor=actor.audit_name, action="api_key.revoked",
+                     subject_type="api_key", subject_id=key.id,
+                     details={"why": f"{user.username}, who issued it, may no longer issue "
+                                     "node keys"}, now=now)
 
 
 def held_changes(p: Platform, actor: Actor) -> list[m.User]:
@@ -285,11 +314,14 @@ def countersign_change(p: Platform, actor: Actor, user_id: int,
             user.active = True
         if "password_hash" in held:
             user.password_hash = held["password_hash"]
-        if "password_hash" in held or "created" in held["fields"]:
+        # A password the admin chose comes into force (this change's, or the new
+        # account's however the admin asked since: withdrawn and reactivated, refused and
+        # asked again): oversight is given the code its first login needs.
+        if "password_hash" in held or user.first_login_code_hash == "":
             code = new_token()[:16]
             user.first_login_code_hash = _sha256(code)
         user.held_change = None
-        s.execute(delete(m.LoginSession).where(m.LoginSession.user_id == user.id))
+        _end_sessions(s, actor, user, now)
         append_event(s, actor=actor.audit_name, action="user.change_countersigned",
                      subject_type="user", subject_id=user.id,
                      details={"change": change_id, "fields": held["fields"],
@@ -359,6 +391,21 @@ def log_in(p: Platform, username: str, password: str, client: str | None = None,
     # Counted before the (slow) password check: a burst of simultaneous guesses gets no
     # more checked than the same guesses one after another.
     p.login_throttle.attempt(username, client)
+    try:
+        return _open_session(p, username, password, client, first_login_code, new_password,
+                             now)
+    except WrongFirstLoginCode as exc:
+        with p.sessions.begin() as s:  # the failed try's own transaction: it is kept
+            append_event(s, actor=username, action="user.first_login_failed",
+                         subject_type="user", subject_id=exc.user_id,
+                         details={"reason": "the admin's password with a wrong code from "
+                                            "oversight"}, now=now)
+        raise
+
+
+def _open_session(p: Platform, username: str, password: str, client: str | None,
+                  first_login_code: str | None, new_password: str | None,
+                  now: datetime) -> LoginResult:
     with p.sessions.begin() as s:
         user = s.scalar(select(m.User).where(m.User.username == username))
         try:
@@ -394,7 +441,7 @@ def _first_login(s: Session, user: m.User, password: str, code: str | None,
     if not code or not new_password:
         raise LoginFailed(FIRST_LOGIN)
     if _sha256(code.strip()) != user.first_login_code_hash:
-        raise LoginFailed("wrong username, password or code from oversight")
+        raise WrongFirstLoginCode(user.id)
     if new_password == password:
         raise LoginFailed("choose a new password of your own, not the one the admin set")
     user.password_hash = _hasher.hash(new_password)
@@ -522,9 +569,14 @@ def _issue_key(p: Platform, actor: Actor, name: str, role: Role,
                                "deployment; leave deployment_id out")
         if deployment_id is not None and s.get(m.Deployment, deployment_id) is None:
             raise InvalidInput("deployment_id", f"deployment {deployment_id} does not exist")
+        # A node key a person issued waits for an operator's confirmation (its issuer is
+        # an authoriser); the platform's own and audit tools' keys work as issued.
+        confirmed = actor.is_system or role is not Role.NODE
         key = m.ApiKey(name=name, key_hash=_sha256(secret), key_prefix=secret[:12],
                        role=role.value, deployment_id=deployment_id,
-                       created_by=actor.audit_name, created_at=now, revoked_at=None)
+                       created_by=actor.audit_name, created_at=now, revoked_at=None,
+                       confirmed_at=now if confirmed else None,
+                       confirmed_by=actor.audit_name if confirmed else None)
         s.add(key)
         s.flush()
         append_event(s, actor=actor.audit_name, action="api_key.created",
@@ -558,6 +610,31 @@ def list_api_keys(p: Platform, actor: Actor) -> list[m.ApiKey]:
         return list(s.scalars(query))
 
 
+def confirm_api_key(p: Platform, actor: Actor, key_id: int) -> m.ApiKey:
+    """An operator confirms a node key an authoriser issued (the one in their van): from
+    now on it works. Neither alone holds a working key: an authoriser with one could feed
+    the counts the published figures are made of, an operator the alerts they judge."""
+    require(actor, Action.NODE_KEY_CONFIRM)
+    now = p.clock()
+    with p.sessions.begin() as s:
+        key = get_or_404(s, m.ApiKey, key_id, "API key", lock=True)
+        if key.role != Role.NODE.value:
+            raise NotFound(f"no node key {key_id}")
+        if key.revoked_at is not None:
+            raise Conflict(f"key {key.name!r} is revoked; ask an authoriser for a new one")
+        if key.confirmed_at is not None:
+            raise Conflict(f"key {key.name!r} was confirmed by {key.confirmed_by} at "
+                           f"{key.confirmed_at.isoformat()}")
+        if key.created_by == actor.audit_name:
+            raise Conflict("a key is confirmed by another person than the one who issued it")
+        key.confirmed_at, key.confirmed_by = now, actor.audit_name
+        append_event(s, actor=actor.audit_name, action="api_key.confirmed",
+                     subject_type="api_key", subject_id=key.id,
+                     details={"name": key.name, "issued_by": key.created_by,
+                              "deployment_id": key.deployment_id}, now=now)
+    return key
+
+
 def revoke_api_key(p: Platform, actor: Actor, key_id: int) -> m.ApiKey:
     """Stop a key at once: an admin any key (a leaked audit tool's key too: revoking gives
     no power), an operator or authoriser an engine node's."""
@@ -589,7 +666,7 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 #: because nodes send many requests a second.
 _KEYS = m.ApiKey.__table__
 _KEY_BY_HASH = select(_KEYS.c.id, _KEYS.c.name, _KEYS.c.role, _KEYS.c.deployment_id,
-                      _KEYS.c.revoked_at, _KEYS.c.last_used_at).where(
+                      _KEYS.c.revoked_at, _KEYS.c.last_used_at, _KEYS.c.confirmed_at).where(
     _KEYS.c.key_hash == bindparam("key_hash"))
 
 
@@ -608,11 +685,17 @@ def actor_for_api_key(p: Platform, secret: str) -> Actor:
 class UnknownApiKey(GovernanceError):
     """An API key that does not exist, was revoked or no longer works (401)."""
 
-    def __init__(self, retired_because: str | None = None) -> None:
+    def __init__(self, retired_because: str | None = None, waiting: bool = False) -> None:
         super().__init__(
+            NODE_KEY_WAITS if waiting else
             f"this API key no longer works: {retired_because}" if retired_because else
             "the API key is unknown or revoked; ask for a new one (an authoriser issues "
             "nodes' keys, oversight audit tools')")
+
+
+#: Said to a node key an operator has not confirmed yet.
+NODE_KEY_WAITS = ("this node key does not work yet: an operator, another person than the "
+                  "authoriser who issued it, confirms it first (Node keys in the staff menu)")
 
 
 def retired_because(role: str, deployment_id: int | None) -> str | None:
@@ -654,6 +737,8 @@ def actor_for_api_key_in(s: Session, secret: str, now: datetime) -> tuple[Actor,
     key = s.connection().execute(_KEY_BY_HASH, {"key_hash": key_hash}).first()
     if key is None or key.revoked_at is not None:
         raise UnknownApiKey()
+    if key.confirmed_at is None:
+        raise UnknownApiKey(waiting=True)
     retired = retired_because(key.role, key.deployment_id)
     if retired is not None:
         raise UnknownApiKey(retired)

@@ -58,8 +58,9 @@ class User(Base):
     # "requested_at". SQL NULL when none waits.
     held_change: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True),
                                                                default=None)
-    # Set when a password the admin chose took effect: the SHA-256 of the code oversight
-    # was given, which the first login needs with a new password of the person's own.
+    # Set while the password is one an admin chose: the SHA-256 of the code oversight was
+    # given, which the first login needs with a new password of the person's own ("" from
+    # the admin's new account until oversight countersigns it and is given the code).
     first_login_code_hash: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
@@ -91,6 +92,10 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None]
     # When the key last authenticated a request (kept to the minute: admin pages show it).
     last_used_at: Mapped[datetime | None]
+    # A node key works once an operator, another person than the authoriser who issued it,
+    # confirms it (services.users.confirm_api_key); other keys are confirmed as issued.
+    confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
+    confirmed_by: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 # --- technology and audits -------------------------------------------------------------

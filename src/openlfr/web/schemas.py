@@ -660,6 +660,10 @@ class ApiKeyOut(Out):
     revoked_at: datetime | None
     #: When it last authenticated a request (to the minute); null if never.
     last_used_at: datetime | None = None
+    confirmed_at: datetime | None = Field(
+        default=None, description="When an operator confirmed it (a node key works only "
+        "then: POST /api/api-keys/{id}/confirm); null while it waits.")
+    confirmed_by: str | None = None
 
 
 class NewApiKeyOut(BaseModel):

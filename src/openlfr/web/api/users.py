@@ -19,6 +19,7 @@ router = APIRouter(tags=["users"], responses=AUTH_ERRORS)
 Admin = Annotated[Actor, power(Action.USERS_MANAGE)]
 KeyAdmin = Annotated[Actor, power(Action.API_KEYS_MANAGE)]
 KeyIssuer = Annotated[Actor, power(Action.NODE_KEY_ISSUE)]
+KeyConfirmer = Annotated[Actor, power(Action.NODE_KEY_CONFIRM)]
 Oversight = Annotated[Actor, power(Action.INDEPENDENT_ACCOUNTS_MANAGE)]
 Countersigner = Annotated[Actor, power(Action.ACCOUNT_CHANGE_COUNTERSIGN)]
 AuditKeys = Annotated[Actor, power(Action.AUDIT_KEYS_MANAGE)]
@@ -124,10 +125,20 @@ def create_api_key(data: ApiKeyIn, actor: KeyIssuer, platform: PlatformDep) -> N
     """Issue a key for an engine node, for one deployment (``deployment_id``, required);
     send it as the X-API-Key header. Authorisers issue them: not an admin (a node key
     reads the deployment's watchlist), nor an operator (it sends the alerts an operator
-    judges). An audit tool's key is oversight's to issue (POST /api/oversight/audit-keys)."""
+    judges); it works once an operator confirms it (POST /api/api-keys/{id}/confirm).
+    An audit tool's key is oversight's to issue (POST /api/oversight/audit-keys)."""
     new = users.create_api_key(platform, actor, data)
     return NewApiKeyOut(key=ApiKeyOut.model_validate(new.key), secret=new.secret,
                         message="store this secret now: only its hash is kept")
+
+
+@router.post("/api-keys/{key_id}/confirm", response_model=ApiKeyOut,
+             responses={**NOT_FOUND, **CONFLICT})
+def confirm_api_key(key_id: IdPath, actor: KeyConfirmer, platform: PlatformDep) -> ApiKeyOut:
+    """An operator confirms a node key an authoriser issued: it works from now on. One
+    person alone never holds a working key (it reads the watchlist and sends the counts
+    and alerts the published figures are made of)."""
+    return ApiKeyOut.model_validate(users.confirm_api_key(platform, actor, key_id))
 
 
 @router.post("/api-keys/{key_id}/revoke", response_model=ApiKeyOut, responses=NOT_FOUND)

@@ -6,9 +6,14 @@ the person's own (``users.first_login_code_hash``): the admin alone never holds 
 login.
 
 Engine nodes' keys are issued by authorisers from now on, not by an admin: a node key
-reads its deployment's watchlist, which an admin may not. Node keys an admin account
-issued before are revoked here (``revoked_at`` set), so that no admin keeps that reach;
-an authoriser issues the node a new key.
+reads its deployment's watchlist, which an admin may not. Node keys a person issued
+before (an admin: the only role that could) are revoked here (``revoked_at`` set), so
+that no admin keeps that reach, whatever their role is now; an authoriser issues the
+node a new key. Keys the platform issued itself (``system``) stay. A node key works once
+an operator confirms it (``confirmed_at``, ``confirmed_by``): one person alone neither
+issues a working key (an authoriser could feed the figures they are judged by) nor makes
+one (an operator would judge the alerts it sends). Existing keys count as confirmed as
+issued.
 
 Revision ID: 0016
 Revises: 0015
@@ -35,17 +40,28 @@ def upgrade() -> None:
         batch.add_column(sa.Column("held_change", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("first_login_code_hash", sa.String(length=64),
                                    nullable=True))
-    users = sa.table("users", sa.column("username", sa.String), sa.column("role", sa.String))
+    with op.batch_alter_table("api_keys", recreate="never") as batch:
+        batch.add_column(sa.Column("confirmed_at", UTCDateTime(), nullable=True))
+        batch.add_column(sa.Column("confirmed_by", sa.String(length=64), nullable=True))
+    users = sa.table("users", sa.column("username", sa.String))
     keys = sa.table("api_keys", sa.column("role", sa.String),
-                    sa.column("created_by", sa.String), sa.column("revoked_at", UTCDateTime()))
+                    sa.column("created_by", sa.String), sa.column("created_at", UTCDateTime()),
+                    sa.column("revoked_at", UTCDateTime()),
+                    sa.column("confirmed_at", UTCDateTime()),
+                    sa.column("confirmed_by", sa.String))
+    op.get_bind().execute(keys.update().values(confirmed_at=keys.c.created_at,
+                                               confirmed_by=keys.c.created_by))
     op.get_bind().execute(keys.update().where(
         keys.c.role == "node", keys.c.revoked_at.is_(None),
-        keys.c.created_by.in_(sa.select(users.c.username).where(users.c.role == "admin")),
+        keys.c.created_by.in_(sa.select(users.c.username)),
     ).values(revoked_at=datetime.now(UTC)))
 
 
 def downgrade() -> None:
     # The keys revoked on the way up stay revoked: a revocation is never undone.
+    with op.batch_alter_table("api_keys", recreate="never") as batch:
+        batch.drop_column("confirmed_by")
+        batch.drop_column("confirmed_at")
     with op.batch_alter_table("users", recreate="never") as batch:
         batch.drop_column("first_login_code_hash")
         batch.drop_column("held_change")

@@ -277,20 +277,22 @@ def _create_key(keys: Keys) -> Callable[[Request], Awaitable[Response]]:
     return create
 
 
-def _revoke_key(keys: Keys) -> Callable[[Request], Awaitable[Response]]:
-    async def revoke(request: Request) -> Response:
-        checked = await staff_form(request, keys.action)
+def _key_button(keys: Keys, action: Action, use_case: Callable[[Platform, Actor, int], Any],
+                notice: str) -> Callable[[Request], Awaitable[Response]]:
+    """A button on one key (``key_id`` in the path): revoke it, or confirm a node's."""
+    async def press(request: Request) -> Response:
+        checked = await staff_form(request, action)
         if isinstance(checked, Response):
             return checked
         actor, _ = checked
         key_id = path_id(request, "key_id")
         try:
-            keys.revoked(platform_of(request), actor, key_id or 0)
+            use_case(platform_of(request), actor, key_id or 0)
         except GovernanceError as exc:
             return _keys(request, actor, keys, {FORM: service_problem(exc)[1]},
                          status_code=problem_status(exc))
-        return done(request, keys.page, "key_revoked", f"#key-{key_id}")
-    return revoke
+        return done(request, keys.page, notice, f"#key-{key_id}")
+    return press
 
 
 # --- the technology register ----------------------------------------------------------------
@@ -443,7 +445,8 @@ def _key_routes(path: str, keys: Keys) -> list[StaffRoute]:
                    action=keys.action, methods=["GET"], name=keys.page),
         StaffRoute(f"{BASE}/{path}", _create_key(keys), action=keys.issuer,
                    methods=["POST"], name=keys.create),
-        StaffRoute(f"{BASE}/{path}/{{key_id:int}}/revoke", _revoke_key(keys),
+        StaffRoute(f"{BASE}/{path}/{{key_id:int}}/revoke",
+                   _key_button(keys, keys.action, keys.revoked, "key_revoked"),
                    action=keys.action, methods=["POST"], name=keys.revoke),
     ]
 
@@ -464,6 +467,10 @@ def _account_routes(path: str, accounts: Accounts) -> list[StaffRoute]:
 routes = [
     StaffRoute(BASE, admin_home, action=Action.SETTINGS_READ, methods=["GET"],
                name="staff_admin"),
+    StaffRoute(f"{BASE}/api-keys/{{key_id:int}}/confirm",
+               _key_button(NODE_KEYS, Action.NODE_KEY_CONFIRM, users.confirm_api_key,
+                           "key_confirmed"),
+               action=Action.NODE_KEY_CONFIRM, methods=["POST"], name="staff_admin_confirm_key"),
     StaffRoute(f"{BASE}/account-changes/{{user_id:int}}/countersign", _decide_change(True),
                action=Action.ACCOUNT_CHANGE_COUNTERSIGN, methods=["POST"],
                name="staff_admin_countersign_change"),

@@ -257,6 +257,7 @@ NOTICES: dict[str, str] = {
     "change_refused": "Refused: nothing of the change took effect; your reason is in the "
                       "audit log.",
     "key_revoked": "The key was revoked: it no longer works.",
+    "key_confirmed": "The key was confirmed: it works from now on.",
     "entry_published": "A new version of the register entry was published.",
     "created": "The deployment was drafted. It stays private until notice is published.",
     "updated": "The plan was saved.",
