@@ -41,19 +41,27 @@ def test_an_admin_does_the_admin_work(page: Any, scenario: Scenario, live_url: s
                         "[data-test=waits-for-countersign]")).to_have_count(1)
     _fits(page, width, "people and roles")
 
-    # Node keys are issued by an authoriser (a key reads the watchlist; an admin may not).
-    operator = page.context.browser.new_page()
-    operator.set_viewport_size({"width": width, "height": 900})
+    # Node keys are issued by an authoriser (a key reads the watchlist; an admin may not)
+    # and confirmed by an operator, who alone is shown the secret.
     staff.add_user("otto", "authoriser")
-    log_in(operator, live_url, "otto", PASSWORD)
-    operator.click("[data-test=nav-node-keys]")
-    operator.fill("#name", "van-1")
-    operator.fill("#deployment_id", str(scenario.deployment_id))
-    operator.click("[data-test=create-key]")
-    secret = operator.locator("[data-test=key-secret]").inner_text()
-    assert secret.startswith("olfr_") or len(secret) > 20
-    _fits(operator, width, "the API keys page with a new key")
-    operator.close()
+    staff.add_user("olga", "operator")
+    for who, button in (("otto", "[data-test=create-key]"), ("olga", "[data-test=confirm-key]")):
+        other = page.context.browser.new_page()
+        other.set_viewport_size({"width": width, "height": 900})
+        log_in(other, live_url, who, PASSWORD)
+        other.click("[data-test=nav-node-keys]")
+        if who == "otto":
+            other.fill("#name", "van-1")
+            other.fill("#deployment_id", str(scenario.deployment_id))
+        other.click(button)
+        if who == "otto":
+            expect(other.locator("[data-test=waits-for-confirmation]")).to_have_count(1)
+            assert other.locator("[data-test=key-secret]").count() == 0
+        else:
+            secret = other.locator("[data-test=key-secret]").inner_text()
+            assert secret.startswith("olfr_")
+            _fits(other, width, "the API keys page with a new key")
+        other.close()
     page.goto(f"{live_url}/staff/admin/api-keys")
     assert secret not in page.content()
     expect(page.locator("[data-test=issued-by-others]")).to_have_count(1)

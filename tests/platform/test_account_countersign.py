@@ -286,9 +286,9 @@ def test_a_node_key_does_not_outlive_its_issuers_power(scenario: Scenario) -> No
         issuer = s.staff.login(username)
         key = ok(issuer.post("/api/api-keys", json={"name": f"van-{username}",
                                                      "deployment_id": s.deployment_id}), 201)
-        ok(s.staff["operator"].post(f"/api/api-keys/{key['key']['id']}/confirm"))
+        confirmed = ok(s.staff["operator"].post(f"/api/api-keys/{key['key']['id']}/confirm"))
         node = new_client(s.staff.app)
-        node.headers["X-API-Key"] = key["secret"]
+        node.headers["X-API-Key"] = confirmed["secret"]
         assert node.get(f"/api/node/deployments/{s.deployment_id}").status_code == 200
         uid = _person(s.staff, username)["id"]
         asked = ok(admin.patch(f"/api/users/{uid}", json=change))

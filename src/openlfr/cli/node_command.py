@@ -192,8 +192,8 @@ def node_run(
         "--platform", help="The platform's address, e.g. https://lfr.example.org.")],
     api_key: Annotated[str, typer.Option(
         "--api-key", envvar="OPENLFR_NODE_API_KEY",
-        help="The node's API key (an authoriser issues it for the deployment); "
-             "or set OPENLFR_NODE_API_KEY.")],
+        help="The node's API key (an authoriser issues it for the deployment; the "
+             "operator who confirms it is shown it); or set OPENLFR_NODE_API_KEY.")],
     deployment: Annotated[str, typer.Option(
         "--deployment", help="The deployment's reference (LFR-2026-0007) or numeric id.")],
     source: Annotated[str, typer.Option(

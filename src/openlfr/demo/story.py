@@ -191,8 +191,10 @@ def run_governance(p: Platform, say: Callable[[str], None],
 
     key = users.create_api_key(p, actor(p, "authoriser"), ApiKeyIn(name="van-1 (demo)",
                                                                  deployment_id=d.id))
-    users.confirm_api_key(p, actor(p, "operator"), key.key.id)  # two people: it works now
-    state.node_api_key = key.secret
+    # Two people: the operator confirms it for the van, and only they are shown the secret.
+    confirmed = users.confirm_api_key(p, actor(p, "operator"), key.key.id)
+    assert confirmed.secret is not None
+    state.node_api_key = confirmed.secret
     state.notes.append(f"clock for the story's past: {clock.now.isoformat()}")
     return state
 

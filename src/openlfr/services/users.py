@@ -521,7 +521,7 @@ def clear_login_throttle(p: Platform, actor: Actor, user_id: int) -> m.User:
 @dataclass(frozen=True)
 class NewApiKey:
     key: m.ApiKey
-    secret: str  # shown once, never stored
+    secret: str | None  # shown once, never stored; None: the confirming operator is shown it
 
 
 #: Why a node key names its deployment (the powers table: "a node key only for its
@@ -570,9 +570,11 @@ def _issue_key(p: Platform, actor: Actor, name: str, role: Role,
         if deployment_id is not None and s.get(m.Deployment, deployment_id) is None:
             raise InvalidInput("deployment_id", f"deployment {deployment_id} does not exist")
         # A node key a person issued waits for an operator's confirmation (its issuer is
-        # an authoriser); the platform's own and audit tools' keys work as issued.
+        # an authoriser), and only the confirming operator is shown its secret: its issuer
+        # never holds it. The platform's own and audit tools' keys work as issued.
         confirmed = actor.is_system or role is not Role.NODE
-        key = m.ApiKey(name=name, key_hash=_sha256(secret), key_prefix=secret[:12],
+        key = m.ApiKey(name=name, key_hash=_sha256(secret),
+                       key_prefix=secret[:12] if confirmed else "(unconfirmed)",
                        role=role.value, deployment_id=deployment_id,
                        created_by=actor.audit_name, created_at=now, revoked_at=None,
                        confirmed_at=now if confirmed else None,
@@ -583,7 +585,7 @@ def _issue_key(p: Platform, actor: Actor, name: str, role: Role,
                      subject_type="api_key", subject_id=key.id,
                      details={"name": key.name, "role": key.role,
                               "deployment_id": key.deployment_id}, now=now)
-    return NewApiKey(key, secret)
+    return NewApiKey(key, secret if confirmed else None)
 
 
 def list_audit_keys(p: Platform, actor: Actor) -> list[m.ApiKey]:
@@ -610,10 +612,12 @@ def list_api_keys(p: Platform, actor: Actor) -> list[m.ApiKey]:
         return list(s.scalars(query))
 
 
-def confirm_api_key(p: Platform, actor: Actor, key_id: int) -> m.ApiKey:
-    """An operator confirms a node key an authoriser issued (the one in their van): from
-    now on it works. Neither alone holds a working key: an authoriser with one could feed
-    the counts the published figures are made of, an operator the alerts they judge."""
+def confirm_api_key(p: Platform, actor: Actor, key_id: int) -> NewApiKey:
+    """An operator confirms a node key an authoriser issued, for their van: it works from
+    now on, and its secret is made now and shown once, to this operator only (to put in
+    the van). The authoriser who issued it never holds it: an authoriser with a working
+    key could feed the counts the published figures are made of, and an operator cannot
+    make a key at will."""
     require(actor, Action.NODE_KEY_CONFIRM)
     now = p.clock()
     with p.sessions.begin() as s:
@@ -627,12 +631,14 @@ def confirm_api_key(p: Platform, actor: Actor, key_id: int) -> m.ApiKey:
                            f"{key.confirmed_at.isoformat()}")
         if key.created_by == actor.audit_name:
             raise Conflict("a key is confirmed by another person than the one who issued it")
+        secret = API_KEY_PREFIX + new_token()
+        key.key_hash, key.key_prefix = _sha256(secret), secret[:12]
         key.confirmed_at, key.confirmed_by = now, actor.audit_name
         append_event(s, actor=actor.audit_name, action="api_key.confirmed",
                      subject_type="api_key", subject_id=key.id,
                      details={"name": key.name, "issued_by": key.created_by,
                               "deployment_id": key.deployment_id}, now=now)
-    return key
+    return NewApiKey(key, secret)
 
 
 def revoke_api_key(p: Platform, actor: Actor, key_id: int) -> m.ApiKey:

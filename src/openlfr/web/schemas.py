@@ -668,7 +668,8 @@ class ApiKeyOut(Out):
 
 class NewApiKeyOut(BaseModel):
     key: ApiKeyOut
-    secret: str
+    secret: str | None = Field(description="Shown once. A node key an authoriser issues has "
+                               "none yet: the operator who confirms it is shown it.")
     message: str
 
 

@@ -128,17 +128,25 @@ def create_api_key(data: ApiKeyIn, actor: KeyIssuer, platform: PlatformDep) -> N
     judges); it works once an operator confirms it (POST /api/api-keys/{id}/confirm).
     An audit tool's key is oversight's to issue (POST /api/oversight/audit-keys)."""
     new = users.create_api_key(platform, actor, data)
+    return _new_key(new)
+
+
+def _new_key(new: users.NewApiKey) -> NewApiKeyOut:
+    message = ("store this secret now: only its hash is kept" if new.secret else
+               "issued: an operator confirms it (POST /api/api-keys/{id}/confirm) and is "
+               "shown its secret, once")
     return NewApiKeyOut(key=ApiKeyOut.model_validate(new.key), secret=new.secret,
-                        message="store this secret now: only its hash is kept")
+                        message=message)
 
 
-@router.post("/api-keys/{key_id}/confirm", response_model=ApiKeyOut,
+@router.post("/api-keys/{key_id}/confirm", response_model=NewApiKeyOut,
              responses={**NOT_FOUND, **CONFLICT})
-def confirm_api_key(key_id: IdPath, actor: KeyConfirmer, platform: PlatformDep) -> ApiKeyOut:
-    """An operator confirms a node key an authoriser issued: it works from now on. One
-    person alone never holds a working key (it reads the watchlist and sends the counts
-    and alerts the published figures are made of)."""
-    return ApiKeyOut.model_validate(users.confirm_api_key(platform, actor, key_id))
+def confirm_api_key(key_id: IdPath, actor: KeyConfirmer,
+                    platform: PlatformDep) -> NewApiKeyOut:
+    """An operator confirms a node key an authoriser issued, for their van: it works from
+    now on, and its secret is shown in this answer, once, to the operator only (the
+    authoriser who issued it never holds it)."""
+    return _new_key(users.confirm_api_key(platform, actor, key_id))
 
 
 @router.post("/api-keys/{key_id}/revoke", response_model=ApiKeyOut, responses=NOT_FOUND)
@@ -159,9 +167,7 @@ def create_audit_key(data: AuditKeyIn, actor: AuditKeys,
     """Issue a key for an audit tool (openlfr evaluate --register): it records equity audits
     and reads the register, nothing more. Oversight's to issue, not the admin's: the
     audits it records are what the threshold gate holds the force's deployments to."""
-    new = users.create_audit_key(platform, actor, data)
-    return NewApiKeyOut(key=ApiKeyOut.model_validate(new.key), secret=new.secret,
-                        message="store this secret now: only its hash is kept")
+    return _new_key(users.create_audit_key(platform, actor, data))
 
 
 @router.post("/oversight/audit-keys/{key_id}/revoke", response_model=ApiKeyOut,

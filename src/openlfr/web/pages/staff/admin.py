@@ -272,6 +272,8 @@ def _create_key(keys: Keys) -> Callable[[Request], Awaitable[Response]]:
             field, message = service_problem(exc)
             return _keys(request, actor, keys, {field: message}, reader.values,
                          status_code=problem_status(exc))
+        if new.secret is None:  # a node key: the operator who confirms it is shown it
+            return done(request, keys.page, "key_issued", f"#key-{new.key.id}")
         # Shown once, on this response only (no redirect: the secret is never stored).
         return _keys(request, actor, keys, secret=new.secret, status_code=201)
     return create
@@ -287,10 +289,13 @@ def _key_button(keys: Keys, action: Action, use_case: Callable[[Platform, Actor,
         actor, _ = checked
         key_id = path_id(request, "key_id")
         try:
-            use_case(platform_of(request), actor, key_id or 0)
+            result = use_case(platform_of(request), actor, key_id or 0)
         except GovernanceError as exc:
             return _keys(request, actor, keys, {FORM: service_problem(exc)[1]},
                          status_code=problem_status(exc))
+        secret = getattr(result, "secret", None)
+        if secret is not None:  # a confirmed node key's: shown once, on this response
+            return _keys(request, actor, keys, secret=secret)
         return done(request, keys.page, notice, f"#key-{key_id}")
     return press
 

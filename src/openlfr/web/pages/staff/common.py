@@ -258,6 +258,8 @@ NOTICES: dict[str, str] = {
                       "audit log.",
     "key_revoked": "The key was revoked: it no longer works.",
     "key_confirmed": "The key was confirmed: it works from now on.",
+    "key_issued": "The key was issued. An operator confirms it on this page and is shown "
+                  "its secret, once, to put in the van: you are never shown it.",
     "entry_published": "A new version of the register entry was published.",
     "created": "The deployment was drafted. It stays private until notice is published.",
     "updated": "The plan was saved.",
