@@ -6,6 +6,7 @@ authoriser account, or reset an officer's password, and act as them."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from platform_helpers import PASSWORD, Scenario, Staff, new_client, ok
@@ -297,3 +298,21 @@ def test_a_node_key_does_not_outlive_its_issuers_power(scenario: Scenario) -> No
         assert node.get(f"/api/node/deployments/{s.deployment_id}").status_code == 401
         why = _audit(s.staff, "api_key.revoked")[-1]["details"]["why"]
         assert why.startswith(f"{username}, who issued it, may no longer issue node keys")
+
+
+def test_a_change_waiting_too_long_is_not_signed(scenario: Scenario) -> None:
+    """A request older than HELD_CHANGE_DAYS is for a situation that may have changed: it
+    is refused (409), and can still be refused with a reason; the admin asks again."""
+    from openlfr.governance.roles import HELD_CHANGE_DAYS
+
+    s = scenario
+    made = ok(s.staff["admin"].post("/api/users", json={
+        "username": "late", "password": PASSWORD, "role": "planner"}), 201)
+    s.clock.now += timedelta(days=HELD_CHANGE_DAYS, hours=1)
+    r = _countersign(s.staff, made["id"], made["held_change"]["id"])
+    assert r.status_code == 409 and f"more than {HELD_CHANGE_DAYS} days ago" in r.text
+    ok(s.staff["oversight"].post(f"/api/oversight/account-changes/{made['id']}/refuse",
+                                 json={"change_id": made["held_change"]["id"],
+                                       "reason": "Asked for too long ago; ask again."}))
+    again = ok(s.staff["admin"].patch(f"/api/users/{made['id']}", json={"active": True}))
+    assert ok(_countersign(s.staff, made["id"], again["held_change"]["id"]))["active"]

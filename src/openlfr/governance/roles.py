@@ -34,6 +34,12 @@ PERSON_ROLES = (Role.OPERATOR, Role.PLANNER, Role.AUTHORISER, Role.OVERSIGHT,
 INDEPENDENT_ROLES = (Role.OVERSIGHT, Role.COUNCILLOR)
 
 
+#: How long an admin's change to a force account may wait for oversight's countersignature:
+#: a request older than this is for a situation that may have changed (the officer moved,
+#: the roster changed) and is refused; the admin asks again.
+HELD_CHANGE_DAYS = 14
+
+
 def held_for_countersign(changes: dict[str, object]) -> list[str]:
     """The fields of an admin's change to a force account that wait for oversight's
     countersignature: those that give a login (a password, a reactivation) or a power (a

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from openlfr.audit import append_event
 from openlfr.governance.areas import UnknownArea
 from openlfr.governance.errors import Conflict, GovernanceError, InvalidInput, NotFound
-from openlfr.governance.roles import INDEPENDENT_ROLES, held_for_countersign
+from openlfr.governance.roles import HELD_CHANGE_DAYS, INDEPENDENT_ROLES, held_for_countersign
 from openlfr.services.common import get_or_404
 from openlfr.services.gazetteer import gazetteer_for
 from openlfr.services.platform import RESERVED_NAMES, Actor, PermissionDenied, Platform, Role
@@ -308,6 +308,11 @@ def countersign_change(p: Platform, actor: Actor, user_id: int,
     code = None
     with p.sessions.begin() as s:
         user, held = _waiting(s, user_id, change_id)
+        asked = datetime.fromisoformat(held["requested_at"])
+        if now - asked > timedelta(days=HELD_CHANGE_DAYS):
+            raise Conflict(f"the change waiting on {user.username!r} was asked for on "
+                           f"{asked.date().isoformat()}, more than {HELD_CHANGE_DAYS} days "
+                           "ago: refuse it, and the admin asks again if it still stands")
         if "role" in held:
             user.role = held["role"]
         if held.get("active"):
