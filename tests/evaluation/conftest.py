@@ -43,8 +43,8 @@ from openlfr.evaluation.dataset import Dataset, Sample
 from openlfr.evaluation.describe import ImageDescription
 from openlfr.recognition.matcher import WatchlistIndex
 from openlfr.recognition.watchlist import EnrolledImage, Subject, Watchlist, model_family
+from openlfr.samples import SAMPLE_FACES as SAMPLE
 
-SAMPLE = Path(openlfr.__file__).parent / "sample_data" / "faces"
 SAMPLE_IDENTITIES = SAMPLE / "identities"
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "faces"
 

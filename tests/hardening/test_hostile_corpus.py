@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from hostile import hostile_images, hostile_json_texts, hostile_videos, hostile_watchlists
 from platform_helpers import START, FakeClock, Scenario, Staff, make_settings, ok
 
-import openlfr
+from openlfr.samples import SAMPLE_FACES as SAMPLE
 from openlfr.services.platform import Platform
 from openlfr.services.watchlist_photos import engine_model_id
 from openlfr.storage import models as m
@@ -33,7 +33,6 @@ JSON_TEXTS = hostile_json_texts()
 MEMORY_GROWTH_LIMIT_KB = 300_000
 SUBJECT = {"subject_ref": "CASE-9", "category": "wanted_for_arrest", "source": "PNC",
            "authorised_by": "Insp. Example", "image_taken_on": "2026-01-10"}
-SAMPLE = Path(openlfr.__file__).parent / "sample_data" / "faces"
 
 
 class Seeded:

@@ -12,12 +12,11 @@ import pytest
 from platform_helpers import Scenario, ok
 from sqlalchemy import func, select
 
-import openlfr
 from openlfr.recognition import FaceAnalyzer, describe_enrolment_photo
+from openlfr.samples import SAMPLE_FACES as SAMPLE
 from openlfr.services.watchlist_photos import engine_model_id
 from openlfr.storage import models as m
 
-SAMPLE = Path(openlfr.__file__).parent / "sample_data" / "faces"
 LIN = SAMPLE / "identities" / "lin_manuel_miranda" / "lin-manuel-miranda.png"
 OBAMA = SAMPLE / "identities" / "obama"
 

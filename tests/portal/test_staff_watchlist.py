@@ -4,15 +4,13 @@ removes and builds; authorisers and operators read it; nobody else sees it."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from platform_helpers import Scenario, ok
 from portal_helpers import csrf_from
 
-import openlfr
+from openlfr.samples import SAMPLE_FACES as SAMPLE
 
-SAMPLE = Path(openlfr.__file__).parent / "sample_data" / "faces"
 LIN = SAMPLE / "identities" / "lin_manuel_miranda" / "lin-manuel-miranda.png"
 FIELDS = {"subject_ref": "CASE-501/Z", "category": "wanted_for_arrest", "source": "PNC",
           "authorised_by": "Insp. Example", "image_taken_on": "2026-01-10", "expires_on": ""}

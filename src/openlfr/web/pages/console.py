@@ -28,8 +28,9 @@ from openlfr.services.deployments import TRANSITION_POWERS
 from openlfr.services.platform import Actor
 from openlfr.services.powers import Action
 from openlfr.services.public_view import status_text
-from openlfr.services.schemas import MAX_ID, AdjudicationIn, OutcomeIn
+from openlfr.services.schemas import AdjudicationIn, OutcomeIn
 from openlfr.web.pages.rendering import not_found, platform_of
+from openlfr.web.pages.staff.common import form_about, path_id
 from openlfr.web.pages.staff_access import StaffRoute, staff_form, staff_page, staff_render
 
 #: How each decision is offered (the API's values, in the order of the buttons).
@@ -67,11 +68,6 @@ NOTICES: dict[str, str] = {
 }
 
 
-def _id(request: Request, name: str) -> int | None:
-    value = request.path_params[name]
-    return value if isinstance(value, int) and 1 <= value <= MAX_ID else None
-
-
 def _console(request: Request, actor: Actor, deployment_id: int, *,
              error: str | None = None, failing_gates: list[Any] | None = None,
              card_errors: dict[int, str] | None = None, status_code: int = 200) -> Response:
@@ -100,7 +96,7 @@ def console_page(request: Request) -> Response:
     actor = staff_page(request, Action.CONSOLE_WATCH)
     if isinstance(actor, Response):
         return actor
-    deployment_id = _id(request, "deployment_id")
+    deployment_id = path_id(request, "deployment_id")
     if deployment_id is None:
         return not_found(request, "no such deployment")
     return _console(request, actor, deployment_id)
@@ -129,7 +125,7 @@ async def _alert_form(request: Request) -> tuple[Actor, int, int, dict[str, str]
     if isinstance(checked, Response):
         return checked
     actor, form = checked
-    deployment_id, alert_id = _id(request, "deployment_id"), _id(request, "alert_id")
+    deployment_id, alert_id = path_id(request, "deployment_id"), path_id(request, "alert_id")
     if deployment_id is None or alert_id is None:
         return not_found(request, "no such alert")
     try:
@@ -182,13 +178,11 @@ def _lifecycle_route(transition: Transition,
     gates with their reasons, outside the window, wrong status) are shown on the console."""
 
     async def take(request: Request) -> Response:
-        checked = await staff_form(request, TRANSITION_POWERS[transition])
-        if isinstance(checked, Response):
-            return checked
-        actor, form = checked
-        deployment_id = _id(request, "deployment_id")
-        if deployment_id is None:
-            return not_found(request, "no such deployment")
+        posted = await form_about(request, TRANSITION_POWERS[transition], "deployment_id",
+                                  "deployment")
+        if isinstance(posted, Response):
+            return posted
+        actor, form, deployment_id = posted
         if form.get("confirm") != "yes":
             return _console(request, actor, deployment_id, status_code=422, error=(
                 f"Confirm that you want to {transition.value} the deployment: open the "

@@ -25,6 +25,7 @@ from openlfr.web.pages.staff.common import (
     FORM,
     FormReader,
     done,
+    form_about,
     notice_of,
     path_id,
     problem_status,
@@ -137,15 +138,12 @@ def _add_person(accounts: Accounts) -> Callable[[Request], Awaitable[Response]]:
 
 async def _person_form(request: Request,
                        action: Action) -> tuple[Actor, FormReader, int] | Response:
-    """A form posted about one person (``user_id`` in the path) by whoever may take
-    ``action``: the actor, the form and the id; or the answer to give instead."""
-    checked = await staff_form(request, action)
-    if isinstance(checked, Response):
-        return checked
-    actor, form = checked
-    user_id = path_id(request, "user_id")
-    if user_id is None:
-        return not_found(request, "no such person")
+    """A form posted about one person (``user_id`` in the path): ``form_about``, its
+    form ready to read."""
+    posted = await form_about(request, action, "user_id", "person")
+    if isinstance(posted, Response):
+        return posted
+    actor, form, user_id = posted
     return actor, FormReader(form), user_id
 
 

@@ -167,6 +167,21 @@ def path_id(request: Request, name: str) -> int | None:
     return value if isinstance(value, int) and 1 <= value <= MAX_ID else None
 
 
+async def form_about(request: Request, action: Action, id_name: str,
+                     what: str) -> tuple[Actor, FormData, int] | Response:
+    """A staff form posted about one thing (its id in the path as ``id_name``) by whoever
+    may take ``action``: the actor, the form and the id; or the answer to give instead
+    (the refusal, or the 404 page saying there is no such ``what``)."""
+    checked = await staff_form(request, action)
+    if isinstance(checked, Response):
+        return checked
+    actor, form = checked
+    thing_id = path_id(request, id_name)
+    if thing_id is None:
+        return not_found(request, f"no such {what}")
+    return actor, form, thing_id
+
+
 def load_deployment(request: Request, actor: Actor) -> m.Deployment | Response:
     """The deployment named by ``{deployment_id}``, or the 404 page."""
     deployment_id = path_id(request, "deployment_id")

@@ -27,12 +27,13 @@ from openlfr.web.pages.staff.common import (
     deployment_form,
     deployment_page,
     done,
+    form_about,
     notice_of,
     overdue,
     path_id,
     service_problem,
 )
-from openlfr.web.pages.staff_access import StaffRoute, staff_form, staff_page, staff_render
+from openlfr.web.pages.staff_access import StaffRoute, staff_page, staff_render
 
 
 def _inbox(request: Request, actor: Actor, d: m.Deployment,
@@ -123,13 +124,10 @@ def escalations_page(request: Request) -> Response:
 
 async def respond(request: Request) -> Response:
     """Publish oversight's response to one escalated item."""
-    checked = await staff_form(request, Action.ESCALATION_RESPOND)
-    if isinstance(checked, Response):
-        return checked
-    actor, form = checked
-    feedback_id = path_id(request, "feedback_id")
-    if feedback_id is None:
-        return not_found(request, "no such feedback")
+    posted = await form_about(request, Action.ESCALATION_RESPOND, "feedback_id", "feedback")
+    if isinstance(posted, Response):
+        return posted
+    actor, form, feedback_id = posted
     key, revision_key = f"response-{feedback_id}", f"revision-{feedback_id}"
     reader = FormReader(form)
     data = reader.build(OversightResponseIn, {"response": reader.text(key),
@@ -173,13 +171,10 @@ async def _on_collective(request: Request, action: Action, field: str, notice: s
     """A form under a collective objection on the escalations page: the power, the
     objection, the input (``read``), the use case (``act``); done, or the page again with
     what was wrong under the form's ``field``."""
-    checked = await staff_form(request, action)
-    if isinstance(checked, Response):
-        return checked
-    actor, form = checked
-    objection_id = path_id(request, "objection_id")
-    if objection_id is None:
-        return not_found(request, "no such collective objection")
+    posted = await form_about(request, action, "objection_id", "collective objection")
+    if isinstance(posted, Response):
+        return posted
+    actor, form, objection_id = posted
     reader = FormReader(form)
     key = f"{field}-{objection_id}"
     data = read(reader, objection_id)
