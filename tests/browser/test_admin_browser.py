@@ -91,7 +91,8 @@ def test_an_admin_does_the_admin_work(page: Any, scenario: Scenario, live_url: s
 def test_oversight_adds_a_councillor_on_its_own_page(page: Any, staff: Staff,
                                                      live_url: str) -> None:
     """Oversight members and councillors are oversight's to add: at a phone's width, an
-    oversight member adds a councillor with their area; the admin's page marks it."""
+    oversight member adds a councillor with their area, which waits for another member's
+    countersignature; the admin's page marks it."""
     staff.add_user("ola", "oversight")
     page.set_viewport_size({"width": 390, "height": 900})
     log_in(page, live_url, "ola", PASSWORD)
@@ -103,6 +104,11 @@ def test_oversight_adds_a_councillor_on_its_own_page(page: Any, staff: Staff,
     page.fill("#areas", "Lambeth")
     page.click("[data-test=add-user]")
     expect(page.locator("[data-test=person][data-username='cllr.cai']")).to_have_count(1)
+    # It waits for another member of oversight: ola may withdraw it, not sign it.
+    held = page.locator("[data-test=held-change][data-username='cllr.cai']")
+    expect(held.locator("[data-test=yours-to-wait]")).to_have_count(1)
+    expect(held.locator("[data-test=countersign-change]")).to_have_count(0)
+    expect(held.locator("[data-test=refuse-change]")).to_have_text("Withdraw")
     _fits(page, 390, "oversight's accounts page")
     admin_page = staff["admin"].get("/staff/admin/users").text
     row = admin_page.split('data-username="cllr.cai"')[1].split("</li>")[0]

@@ -59,7 +59,7 @@ AUDITED_WITHIN_LIMIT = [
      "fpir_ci_low": 0.00046, "fpir_ci_high": 0.00077, "nonmated_searches": 100_000,
      "false_alerts": 60} for t in (0.5, 0.55, 0.6, 0.65)]
 #: The newest migration: a database migrated on start must be at it.
-HEAD_REVISION = "0016"
+HEAD_REVISION = "0017"
 
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -138,6 +138,12 @@ def new_client(app: Any) -> TestClient:
     return TestClient(app, base_url="http://testserver")
 
 
+#: The second member of oversight ``Staff.countersign`` signs as.
+SECOND_OVERSIGHT = "oversight.two"
+#: The password a person chooses at their first login (``Staff.first_login``).
+OWN_PASSWORD = "a-password-of-my-own"
+
+
 class Staff:
     """HTTP clients, one per role, each logged in; plus an anonymous one."""
 
@@ -165,6 +171,27 @@ class Staff:
             self.add_user(role, role)
             self.by_role[role] = self.login(role)
         return self.by_role[role]
+
+    def countersign(self, account: dict[str, Any]) -> dict[str, Any]:
+        """A second member of oversight (not ``oversight``, who asks in these tests)
+        countersigns the change waiting on ``account`` (as returned when it was asked
+        for); returns the account, with the first login's code where one is given."""
+        if SECOND_OVERSIGHT not in self.by_role:
+            self.add_user(SECOND_OVERSIGHT, "oversight")
+            self.by_role[SECOND_OVERSIGHT] = self.login(SECOND_OVERSIGHT)
+        return ok(self.by_role[SECOND_OVERSIGHT].post(
+            f"/api/oversight/account-changes/{account['id']}/countersign",
+            json={"change_id": account["held_change"]["id"]}))
+
+    def first_login(self, username: str, code: str) -> TestClient:
+        """The first login of an account someone else set the password of (``PASSWORD``):
+        with the countersigner's ``code``, setting ``OWN_PASSWORD``."""
+        client = new_client(self.app)
+        r = client.post("/api/auth/login", json={
+            "username": username, "password": PASSWORD, "first_login_code": code,
+            "new_password": OWN_PASSWORD})
+        assert r.status_code == 200, r.text
+        return client
 
     def node(self, deployment_id: int | None = None, name: str = "van-1",
              role: str = "node") -> TestClient:

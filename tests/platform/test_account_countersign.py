@@ -9,7 +9,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from platform_helpers import PASSWORD, Scenario, Staff, new_client, ok
+from platform_helpers import PASSWORD, SECOND_OVERSIGHT, Scenario, Staff, new_client, ok
 
 NEW_PASSWORD = "a-new-long-password-2"
 
@@ -45,7 +45,7 @@ def test_an_admins_new_account_cannot_log_in_until_oversight_countersigns(
     assert held["fields"] == ["created"] and held["requested_by"] == "admin"
     assert "password_hash" not in json.dumps(made)  # the hash never leaves the platform
     r = _login(staff, "auth.two")
-    assert r.status_code == 401 and "waits for oversight to countersign" in r.text
+    assert r.status_code == 401 and "waits for a member of oversight to countersign" in r.text
     assert _audit(staff, "user.created")[-1]["details"]["awaits_countersignature"] is True
 
     # The admin cannot sign their own request; nor can another force role.
@@ -68,7 +68,7 @@ def test_an_admins_new_account_cannot_log_in_until_oversight_countersigns(
     # The admin chose the password, so it alone logs nobody in: the first login needs
     # oversight's code and sets a password of the person's own.
     r = _login(staff, "auth.two")
-    assert r.status_code == 401 and "the code oversight gave you" in r.text
+    assert r.status_code == 401 and "who countersigned it gave you" in r.text
     r = _login(staff, "auth.two", first_login_code="not-the-code", new_password=NEW_PASSWORD)
     assert r.status_code == 401 and "code from oversight" in r.text
     r = _login(staff, "auth.two", first_login_code=code, new_password=PASSWORD)
@@ -150,7 +150,7 @@ def test_deactivation_is_at_once_and_withdraws_what_waits(staff: Staff) -> None:
     assert operator.get("/api/auth/me").status_code == 401
     back = ok(admin.patch(f"/api/users/{oid}", json={"active": True}))
     assert back["active"] is False and back["held_change"]["fields"] == ["active"]
-    assert "waits for oversight" in _login(staff, "operator").text
+    assert "waits for a member of oversight" in _login(staff, "operator").text
     ok(_countersign(staff, oid, back["held_change"]["id"]))
     assert _login(staff, "operator").status_code == 200
 
@@ -165,7 +165,7 @@ def test_a_countersigned_reset_needs_oversights_code_at_the_next_login(staff: St
     code = ok(_countersign(staff, pid, asked["held_change"]["id"]))["first_login_code"]
     assert planner.get("/api/auth/me").status_code == 401
     r = _login(staff, "planner", NEW_PASSWORD)  # what the admin knows
-    assert r.status_code == 401 and "the code oversight gave you" in r.text
+    assert r.status_code == 401 and "who countersigned it gave you" in r.text
     mine = "the planner's own passphrase"
     assert _login(staff, "planner", NEW_PASSWORD, first_login_code=code,
                   new_password=mine).status_code == 200
@@ -259,7 +259,7 @@ def test_a_new_account_withdrawn_or_refused_still_needs_oversights_code(
         signed = ok(_countersign(staff, made["id"], again["held_change"]["id"]))
         assert signed["first_login_code"], name
         r = _login(staff, name)  # the admin's password alone
-        assert r.status_code == 401 and "the code oversight gave you" in r.text
+        assert r.status_code == 401 and "who countersigned it gave you" in r.text
 
 
 def test_a_wrong_code_with_the_admins_password_is_in_the_audit_log(staff: Staff) -> None:
@@ -316,3 +316,62 @@ def test_a_change_waiting_too_long_is_not_signed(scenario: Scenario) -> None:
                                        "reason": "Asked for too long ago; ask again."}))
     again = ok(s.staff["admin"].patch(f"/api/users/{made['id']}", json={"active": True}))
     assert ok(_countersign(s.staff, made["id"], again["held_change"]["id"]))["active"]
+
+
+def test_one_member_of_oversight_alone_makes_no_login_or_power(staff: Staff) -> None:
+    """Oversight's own accounts (its members, councillors) follow the same two-person rule:
+    what one member asks for, another countersigns. Before this, one member could add a
+    councillor or a colleague, or reset one's password, and log in as them."""
+    oversight = staff["oversight"]
+    accounts = "/api/oversight/accounts"
+    cllr = ok(oversight.post(accounts, json={"username": "cllr.dee", "password": PASSWORD,
+                                             "role": "councillor", "areas": ["Lambeth"]}), 201)
+    assert cllr["active"] is False and cllr["held_change"]["fields"] == ["created"]
+    assert _login(staff, "cllr.dee").status_code == 401
+    # The member who asked cannot sign it; it waits for another, and may be withdrawn.
+    r = _countersign(staff, cllr["id"], cllr["held_change"]["id"])
+    assert r.status_code == 409 and "needs two people" in r.text
+    signed = staff.countersign(cllr)
+    assert signed["active"] is True and signed["first_login_code"]
+    assert _login(staff, "cllr.dee").status_code == 401  # the asker's password alone
+    councillor = staff.first_login("cllr.dee", signed["first_login_code"])
+    assert councillor.get("/api/auth/me").json()["role"] == "councillor"
+    # A councillor's areas are a power: new ones wait too, and the old ones stand.
+    asked = ok(oversight.patch(f"{accounts}/{cllr['id']}", json={"areas": ["Hackney"]}))
+    assert asked["held_change"]["fields"] == ["areas"] and asked["areas"] == ["lambeth"]
+    assert asked["held_change"]["areas"] == ["hackney"]
+    r = ok(oversight.patch(f"{accounts}/{cllr['id']}", json={"areas": ["Lambeth"]}))
+    assert r["held_change"] == asked["held_change"]  # asking for what is, asks nothing new
+    assert staff.countersign(asked)["areas"] == ["hackney"]
+    # A colleague's password reset waits: their own still works until it is signed.
+    colleague = next(u for u in ok(oversight.get(accounts))
+                     if u["username"] == SECOND_OVERSIGHT)
+    reset = ok(oversight.patch(f"{accounts}/{colleague['id']}",
+                               json={"password": NEW_PASSWORD}))
+    assert reset["held_change"]["fields"] == ["password"]
+    assert _login(staff, SECOND_OVERSIGHT).status_code == 200
+    ok(oversight.post(f"/api/oversight/account-changes/{colleague['id']}/refuse",
+                      json={"change_id": reset["held_change"]["id"],
+                            "reason": "Asked for by mistake: withdrawn."}))
+    assert _audit(staff, "user.change_refused")[-1]["actor"] == "oversight"
+    # A deactivation is at once.
+    gone = ok(oversight.patch(f"{accounts}/{cllr['id']}", json={"active": False}))
+    assert gone["active"] is False
+    assert councillor.get("/api/auth/me").status_code == 401
+
+
+def test_oversights_page_offers_a_change_to_the_other_member_only(staff: Staff) -> None:
+    """On oversight's accounts page, the member who asked sees their change waiting for
+    another member (and may withdraw it); the other member is offered the countersign."""
+    ok(staff["oversight"].post("/api/oversight/accounts", json={
+        "username": "cllr.eve", "password": PASSWORD, "role": "councillor",
+        "areas": ["Lambeth"]}), 201)
+    page = "/staff/admin/independent-accounts"
+    mine = staff["oversight"].get(page).text
+    row = mine.split('data-test="held-change" data-username="cllr.eve"')[1].split("</li>")[0]
+    assert 'data-test="yours-to-wait"' in row and 'data-test="countersign-change"' not in row
+    assert ">Withdraw<" in row
+    staff.add_user("ola", "oversight")
+    theirs = staff.login("ola").get(page).text
+    row = theirs.split('data-test="held-change" data-username="cllr.eve"')[1].split("</li>")[0]
+    assert 'data-test="countersign-change"' in row and 'data-test="yours-to-wait"' not in row

@@ -50,7 +50,7 @@ def test_admin_manages_people_and_roles(staff: Staff) -> None:
     assert 'name="first_login_code"' in form and 'name="new_password"' in form
     r = login.post("/staff/login", data={"username": "pat", "password": "a-long-password-1"},
                    follow_redirects=False)
-    assert r.status_code == 401 and "the code oversight gave you" in r.text
+    assert r.status_code == 401 and "who countersigned it gave you" in r.text
     assert "<details open" in r.text  # the first-login fields are shown
     r = login.post("/staff/login", data={"username": "pat", "password": "a-long-password-1",
                                          "first_login_code": code,

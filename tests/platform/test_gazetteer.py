@@ -130,7 +130,7 @@ def test_councillors_act_for_their_areas(scenario: Scenario) -> None:
     user = ok(oversight.post(accounts, json={**body, "areas": ["London Borough of Lambeth",
                                                                "Hackney/Dalston"]}), 201)
     assert user["areas"] == ["lambeth", "hackney--dalston"]
-    councillor = staff.login("cllr.ade")
+    councillor = staff.first_login("cllr.ade", staff.countersign(user)["first_login_code"])
     motion = {"body": "Lambeth Council", "passed_on": "2026-02-10", "stance": "oppose",
               "summary": "Opposes LFR in the borough.", "areas": ["Lambeth/Vauxhall"]}
     ok(councillor.post("/api/motions", json=motion), 201)

@@ -64,13 +64,6 @@ def require_justification(field: str, text: str | None, minimum: int, who: str) 
     return cleaned
 
 
-def require_second_person(requested_by: str, countersigner: str) -> None:
-    """The countersignature must come from someone other than the one who asked."""
-    if requested_by == countersigner:
-        raise Conflict("an override needs two people: the countersignature must come from a "
-                       "member of oversight other than the authoriser who asked for it")
-
-
 def signed_failures(failing: list[GateResult]) -> list[dict[str, Any]]:
     """What a request records of each failing gate: its name, its reason as it read, and
     the key of its failure, which is what the signatures cover."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from openlfr.governance.errors import Conflict
+
 
 class Role(StrEnum):
     """The roles of the powers table (``services.powers``). ``public`` is anyone not
@@ -34,19 +36,30 @@ PERSON_ROLES = (Role.OPERATOR, Role.PLANNER, Role.AUTHORISER, Role.OVERSIGHT,
 INDEPENDENT_ROLES = (Role.OVERSIGHT, Role.COUNCILLOR)
 
 
-#: How long an admin's change to a force account may wait for oversight's countersignature:
-#: a request older than this is for a situation that may have changed (the officer moved,
-#: the roster changed) and is refused; the admin asks again.
+#: How long a change to an account may wait for its countersignature: a request older than
+#: this is for a situation that may have changed (the officer moved, the roster changed)
+#: and is refused; whoever asked asks again.
 HELD_CHANGE_DAYS = 14
 
 
 def held_for_countersign(changes: dict[str, object]) -> list[str]:
-    """The fields of an admin's change to a force account that wait for oversight's
-    countersignature: those that give a login (a password, a reactivation) or a power (a
-    role). Taking a login away (deactivation) is at once; a new account waits whole. One
-    person who could make or reset an account with powers over deployments could act as
-    it: the same two-person rule as overrides."""
-    held = [name for name in ("role", "password") if changes.get(name) is not None]
+    """The fields of a change to an account that wait for a countersignature (an admin's
+    change to a force account, oversight's; one member of oversight's change to an
+    oversight member's or a councillor's account, another member's): those that give a
+    login (a password, a reactivation) or a power (a role, a councillor's areas). Taking a
+    login away (deactivation) is at once; a new account waits whole. One person who could
+    make or reset an account with powers could act as it: the same two-person rule as
+    overrides."""
+    held = [name for name in ("role", "areas", "password") if changes.get(name) is not None]
     if changes.get("active") is True:
         held.append("active")
     return held
+
+
+def require_second_person(requested_by: str, countersigner: str, what: str,
+                          who: str) -> None:
+    """Nobody countersigns what they asked for themselves: the second signature of a
+    two-person rule (an override, a change to an account) is another person's."""
+    if requested_by == countersigner:
+        raise Conflict(f"{what} needs two people: the countersignature must come from {who} "
+                       f"other than {requested_by}, who asked for it")

@@ -196,7 +196,8 @@ def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, dat
                   camera=data.camera, track_id=data.track_id, score=data.score,
                   second_opinion=data.second_opinion, entry_id=entry_id, entry_category=category,
                   adjudication=Adjudication.PENDING.value, received_at=now,
-                  probe_crop_encrypted=encrypt_jpeg_b64(p.fernet, data.probe_crop_jpeg_b64))
+                  probe_crop_encrypted=encrypt_jpeg_b64(p.fernet, data.probe_crop_jpeg_b64),
+                  api_key_id=actor.api_key_id)
     connection = s.connection()
     alert_id = connection.execute(_NEW_ALERT[connection.dialect.name], values).scalar()
     if alert_id is None:  # a retry: the alert is already recorded and counted
@@ -205,7 +206,7 @@ def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, dat
     append_event(s, actor=actor.audit_name, action="alert.received",
                  subject_type="alert", subject_id=alert.id,
                  details={"deployment_id": d.id, "score": data.score,
-                          "entry_id": entry_id,
+                          "entry_id": entry_id, "api_key_id": actor.api_key_id,
                           **({"second_opinion": True} if data.second_opinion else {})},
                  now=now)
     # After the audit event: every writer takes the audit log's head before any tally
@@ -308,7 +309,7 @@ def _record_counters_in(s: Session, p: Platform, actor: Actor, d: m.Deployment,
                   tracks=data.tracks, frames_processed=data.frames_processed,
                   frames_dropped=data.frames_dropped,
                   frames_near_behind=data.frames_near_behind, period_start=data.period_start,
-                  period_end=data.period_end, received_at=now)
+                  period_end=data.period_end, received_at=now, api_key_id=actor.api_key_id)
     connection = s.connection()
     batch_row_id = connection.execute(_NEW_BATCH[connection.dialect.name], values).scalar()
     if batch_row_id is None:  # a retry: the batch is already counted
@@ -322,7 +323,8 @@ def _record_counters_in(s: Session, p: Platform, actor: Actor, d: m.Deployment,
                           "tracks": data.tracks,
                           "frames_processed": data.frames_processed,
                           "frames_dropped": data.frames_dropped,
-                          "frames_near_behind": data.frames_near_behind}, now=now)
+                          "frames_near_behind": data.frames_near_behind,
+                          "api_key_id": actor.api_key_id}, now=now)
     figures.counter_batch_recorded(s, batch)  # after the audit event: see _record_alert_in
     record_changed_after_completion(s, actor, d.id,
                                     f"counts {data.batch_id} delivered after completion", now)

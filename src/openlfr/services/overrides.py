@@ -37,9 +37,9 @@ from openlfr.governance.overrides import (
     require_justification,
     require_overridable,
     require_request_read,
-    require_second_person,
     signed_failures,
 )
+from openlfr.governance.roles import require_second_person
 from openlfr.services import notices
 from openlfr.services.common import deployment_or_404
 from openlfr.services.dossier import build_dossier
@@ -94,7 +94,8 @@ def countersign_override(p: Platform, actor: Actor, deployment_id: int,
         read = s.get(m.GateOverride, data.override_id)
         require_request_read(data.override_id, o.id, None if read is None
                              or read.deployment_id != d.id else OverrideStatus(read.status))
-        require_second_person(o.recorded_by, actor.audit_name)
+        require_second_person(o.recorded_by, actor.audit_name, "an override",
+                              "a member of oversight")
         text = require_justification("justification", data.justification,
                                      p.settings.override_min_justification_chars,
                                      "the member of oversight countersigning")

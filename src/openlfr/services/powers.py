@@ -134,7 +134,8 @@ POWERS: dict[Action, Power] = _table(
     (Action.COLLECTIVE_OBJECT, EVERYONE, "start or co-sign a collective objection in an area "
      "(one signature per e-mail address, double opt-in)"),
     (Action.LOG_IN, EVERYONE, "log in"),
-    (Action.SESSION_USE, STAFF, "see who one is logged in as, log out"),
+    (Action.SESSION_USE, STAFF, "see who one is logged in as, change one's own "
+     "password, log out"),
     (Action.DEPLOYMENT_READ, STAFF, "read deployments (drafts included), their overrides, "
      "amendments and comments"),
     (Action.DEPLOYMENT_DRAFT, (_R.PLANNER,), "draft a deployment"),
@@ -208,11 +209,12 @@ POWERS: dict[Action, Power] = _table(
      "or reactivate (each waits for oversight's countersignature); deactivate at once "
      "(oversight members and councillors excepted: see the next rows)"),
     (Action.ACCOUNT_CHANGE_COUNTERSIGN, (_R.OVERSIGHT,),
-     "countersign or refuse an admin's change to a force account: no admin makes a login "
-     "or a power alone"),
+     "countersign or refuse a change to an account that an admin, or another member of "
+     "oversight, asked for: nobody makes a login or a power alone"),
     (Action.INDEPENDENT_ACCOUNTS_MANAGE, (_R.OVERSIGHT,),
-     "add oversight members and councillors, change their roles and areas, deactivate them, "
-     "reset their passwords"),
+     "ask to add oversight members and councillors, change their roles and areas, reset "
+     "their passwords or reactivate them (each waits for another member's "
+     "countersignature); deactivate them at once"),
     (Action.MAILBOX_READ, (_R.ADMIN,), "read the demo's mailbox (only when it is on)"),
     (Action.API_KEYS_MANAGE, (_R.ADMIN, _R.OPERATOR, _R.AUTHORISER),
      "see engine nodes' API keys and when each was last used; revoke a node's key (an "

@@ -832,11 +832,11 @@ class UserPatch(Input):
 
 
 class AccountChangeIn(Input):
-    """Oversight's decision on the admin's change waiting on an account."""
+    """A member of oversight's decision on the change waiting on an account."""
 
     change_id: Annotated[str, StringConstraints(min_length=1, max_length=40)] = Field(
-        description="The id of the change oversight read (held_change.id): one the admin "
-        "replaced since is not signed unseen (409).")
+        description="The id of the change you read (held_change.id): one replaced since "
+        "is not signed unseen (409).")
     reason: Annotated[str, StringConstraints(max_length=2000),
                       AfterValidator(plain_text)] = Field(
         default="", description="Why it is refused (required to refuse; kept in the audit "
@@ -854,6 +854,16 @@ class LoginIn(Input):
     new_password: Password | None = Field(
         default=None, description="First login after an admin set the password: your own "
         "(at least 12 characters); the admin's no longer works.")
+
+
+class PasswordChangeIn(Input):
+    """A person's own new password, with the one they have now."""
+
+    password: Annotated[str, StringConstraints(min_length=1, max_length=200),
+                        AfterValidator(plain_text)] = Field(
+        description="Your password now.")
+    new_password: Password = Field(description="Your new password (at least 12 "
+                                   "characters).")
 
 
 class ApiKeyIn(Input):

@@ -6,18 +6,23 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from openlfr.audit import append_event
 from openlfr.governance.areas import UnknownArea
 from openlfr.governance.errors import Conflict, GovernanceError, InvalidInput, NotFound
-from openlfr.governance.roles import HELD_CHANGE_DAYS, INDEPENDENT_ROLES, held_for_countersign
+from openlfr.governance.roles import (
+    HELD_CHANGE_DAYS,
+    INDEPENDENT_ROLES,
+    held_for_countersign,
+    require_second_person,
+)
 from openlfr.services.common import get_or_404
 from openlfr.services.gazetteer import gazetteer_for
 from openlfr.services.platform import RESERVED_NAMES, Actor, PermissionDenied, Platform, Role
@@ -37,7 +42,7 @@ class LoginFailed(GovernanceError):
 
 
 class WrongFirstLoginCode(LoginFailed):
-    """The right password (one an admin chose) with a wrong code from oversight: whoever
+    """The right password (one someone else chose) with a wrong code from oversight: whoever
     tries knows the admin's password, so each try is in the audit log."""
 
     def __init__(self, user_id: int) -> None:
@@ -83,10 +88,13 @@ def create_user(p: Platform, actor: Actor, data: UserIn) -> m.User:
 
 def create_independent_account(p: Platform, actor: Actor, data: UserIn) -> m.User:
     """Oversight adds an oversight member or a councillor (with their areas): the accounts
-    that hold the force to account are not the force's admin's to make."""
+    that hold the force to account are not the force's admin's to make. The account cannot
+    log in until another member of oversight countersigns it (``countersign_change``): no
+    one member makes a colleague, or a councillor, they could log in as. The command line
+    adds accounts at once (bootstrap: the first two members of oversight)."""
     require(actor, Action.INDEPENDENT_ACCOUNTS_MANAGE)
     _require_independent_role(Role(data.role))
-    return _create(p, actor, data)
+    return _create(p, actor, data, held=not actor.is_system)
 
 
 def _refuse_independent(actor: Actor, *roles: Role) -> None:
@@ -167,7 +175,9 @@ def update_user(p: Platform, actor: Actor, user_id: int, data: UserPatch) -> m.U
 def update_independent_account(p: Platform, actor: Actor, user_id: int,
                                data: UserPatch) -> m.User:
     """Oversight changes an oversight member's or a councillor's role (between those two)
-    or areas, deactivates them, or resets their password."""
+    or areas, deactivates them, or resets their password. As with an admin's change
+    (``update_user``), a deactivation is at once and the rest waits, here for another
+    member of oversight's countersignature."""
     require(actor, Action.INDEPENDENT_ACCOUNTS_MANAGE)
 
     def check(user: m.User, changes: dict[str, Any]) -> None:
@@ -178,7 +188,7 @@ def update_independent_account(p: Platform, actor: Actor, user_id: int,
             raise Conflict("you cannot deactivate yourself or leave oversight; ask another "
                            "member of oversight")
 
-    return _update(p, actor, user_id, data, check)
+    return _update(p, actor, user_id, data, check, hold=not actor.is_system)
 
 
 def list_independent_accounts(p: Platform, actor: Actor) -> list[m.User]:
@@ -206,6 +216,11 @@ def _update(p: Platform, actor: Actor, user_id: int, data: UserPatch,
         if hold:  # a field set to what it is already changes nothing
             changes = {k: v for k, v in changes.items()
                        if not (k in ("role", "active") and v == getattr(user, k))}
+            changes.pop("areas", None)
+            if data.areas is not None or "role" in changes:  # as they would be, checked now
+                areas = _areas_after(p, user, changes.get("role") or user.role, data.areas)
+                if areas != list(user.areas or ()):
+                    changes["areas"] = areas
             held = held_for_countersign(changes)
             if held:
                 return _hold(s, actor, user, changes, held, now)
@@ -213,9 +228,7 @@ def _update(p: Platform, actor: Actor, user_id: int, data: UserPatch,
             if changes.get(key) is not None:
                 setattr(user, key, changes[key])
         if "role" in changes or "areas" in changes:
-            areas = data.areas if data.areas is not None else (
-                list(user.areas) if user.role == Role.COUNCILLOR.value else [])
-            user.areas = councillor_areas(p, user.role, areas)
+            user.areas = _areas_after(p, user, user.role, data.areas)
         if data.password is not None:
             user.password_hash = _hasher.hash(data.password)
         _end_sessions(s, actor, user, now)
@@ -226,18 +239,29 @@ def _update(p: Platform, actor: Actor, user_id: int, data: UserPatch,
     return user
 
 
+def _areas_after(p: Platform, user: m.User, role: str, given: list[str] | None) -> list[str]:
+    """The person's areas once they hold ``role``: those ``given``, else a councillor's
+    own (none for any other role)."""
+    areas = given if given is not None else (
+        list(user.areas or ()) if role == Role.COUNCILLOR.value else [])
+    return councillor_areas(p, role, areas)
+
+
 def _held(actor: Actor, now: datetime, fields: list[str], **sets: Any) -> dict[str, Any]:
-    """A change held for oversight's countersignature: what it is and what it sets."""
+    """A change held for its countersignature: what it is and what it sets."""
     return {"id": new_token()[:16], "fields": fields, **sets,
             "requested_by": actor.audit_name, "requested_at": now.isoformat()}
 
 
 def _hold(s: Session, actor: Actor, user: m.User, changes: dict[str, Any], fields: list[str],
           now: datetime) -> m.User:
-    """Hold an admin's change (``_update``); a deactivation asked with it is at once."""
+    """Hold a change (``_update``) for its countersignature; a deactivation asked with it
+    is at once."""
     sets: dict[str, Any] = {}
     if changes.get("role") is not None:
         sets["role"] = changes["role"]
+    if changes.get("areas") is not None:
+        sets["areas"] = changes["areas"]
     if changes.get("active"):
         sets["active"] = True
     replaced = user.held_change
@@ -282,7 +306,8 @@ def _end_sessions(s: Session, actor: Actor, user: m.User, now: datetime) -> None
 
 
 def held_changes(p: Platform, actor: Actor) -> list[m.User]:
-    """The accounts whose admin's change waits for oversight, oldest request first."""
+    """The accounts whose change (an admin's, or a member of oversight's) waits for a
+    countersignature, oldest request first."""
     require(actor, Action.ACCOUNT_CHANGE_COUNTERSIGN)
     with p.sessions() as s:
         waiting = list(s.scalars(select(m.User).where(m.User.held_change.is_not(None))))
@@ -293,28 +318,34 @@ def held_changes(p: Platform, actor: Actor) -> list[m.User]:
 class Countersigned:
     user: m.User
     first_login_code: str | None = field(default=None, repr=False)
-    """Shown once, to oversight, when the change puts a password the admin chose in force
-    (a new account, a reset): the person's first login needs it (``log_in``), so the admin,
-    who knows the password, never holds a working login alone. Only its hash is kept."""
+    """Shown once, to the countersigner, when the change puts a password someone else chose
+    in force (a new account, a reset): the person's first login needs it (``log_in``), so
+    whoever asked, who knows the password, never holds a working login alone. Only its hash
+    is kept."""
 
 
 def countersign_change(p: Platform, actor: Actor, user_id: int,
                        change_id: str) -> Countersigned:
-    """Oversight countersigns the admin's change that waits on the account, named by its
-    id (what oversight read: a change the admin replaced meanwhile is not signed unseen);
-    it takes effect now and ends the person's sessions."""
+    """A member of oversight countersigns the change that waits on the account (an
+    admin's, or another member of oversight's), named by its id (what they read: a change
+    replaced meanwhile is not signed unseen); it takes effect now and ends the person's
+    sessions."""
     require(actor, Action.ACCOUNT_CHANGE_COUNTERSIGN)
     now = p.clock()
     code = None
     with p.sessions.begin() as s:
         user, held = _waiting(s, user_id, change_id)
+        require_second_person(held["requested_by"], actor.audit_name, "a change to an account",
+                              "a member of oversight")
         asked = datetime.fromisoformat(held["requested_at"])
         if now - asked > timedelta(days=HELD_CHANGE_DAYS):
             raise Conflict(f"the change waiting on {user.username!r} was asked for on "
                            f"{asked.date().isoformat()}, more than {HELD_CHANGE_DAYS} days "
-                           "ago: refuse it, and the admin asks again if it still stands")
+                           "ago: refuse it, and whoever asked asks again if it still stands")
         if "role" in held:
             user.role = held["role"]
+        if "areas" in held:
+            user.areas = held["areas"]
         if held.get("active"):
             user.active = True
         if "password_hash" in held:
@@ -339,13 +370,13 @@ def countersign_change(p: Platform, actor: Actor, user_id: int,
 
 def refuse_change(p: Platform, actor: Actor, user_id: int, change_id: str,
                   reason: str) -> m.User:
-    """Oversight refuses the admin's change that waits on the account (named by its id),
-    with a reason kept in the audit log; nothing of it takes effect (a refused new account
-    stays unable to log in)."""
+    """A member of oversight refuses the change that waits on the account (named by its
+    id), with a reason kept in the audit log; nothing of it takes effect (a refused new
+    account stays unable to log in). Whoever asked for it may withdraw it so too."""
     require(actor, Action.ACCOUNT_CHANGE_COUNTERSIGN)
     if not reason.strip():
-        raise InvalidInput("reason", "say why the change is refused; the admin reads it in "
-                           "the audit log")
+        raise InvalidInput("reason", "say why the change is refused; whoever asked for it "
+                           "reads it in the audit log")
     now = p.clock()
     with p.sessions.begin() as s:
         user, held = _waiting(s, user_id, change_id)
@@ -378,9 +409,11 @@ class LoginResult:
     expires_in_s: int
 
 
-#: Said when a password the admin chose meets its first login.
-FIRST_LOGIN = ("an admin set this password: for your first login give the code oversight "
-               "gave you, and a new password of your own (at least 12 characters)")
+#: Said when a password someone else chose (an admin, a member of oversight) meets its
+#: first login.
+FIRST_LOGIN = ("someone else set this password: for your first login give the code the "
+               "member of oversight who countersigned it gave you, and a new password of "
+               "your own (at least 12 characters)")
 
 
 def log_in(p: Platform, username: str, password: str, client: str | None = None, *,
@@ -425,8 +458,8 @@ def _open_session(p: Platform, username: str, password: str, client: str | None,
         p.login_throttle.succeeded(username, client)  # the right password is not penalised
         if not user.active:
             if user.held_change and user.held_change.get("active"):
-                raise LoginFailed("this account waits for oversight to countersign the "
-                                  "admin's change; ask oversight")
+                raise LoginFailed("this account waits for a member of oversight to "
+                                  "countersign it; ask oversight")
             raise LoginFailed("this account is deactivated; ask an admin")
         if not chosen and _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = _hasher.hash(password)
@@ -441,7 +474,7 @@ def _open_session(p: Platform, username: str, password: str, client: str | None,
 
 def _first_login(s: Session, user: m.User, password: str, code: str | None,
                  new_password: str | None, now: datetime) -> None:
-    """The first login after an admin set the password: oversight's code and a new
+    """The first login after someone else set the password: oversight's code and a new
     password of the person's own (a wrong code counts as a failed attempt)."""
     if not code or not new_password:
         raise LoginFailed(FIRST_LOGIN)
@@ -463,6 +496,41 @@ def log_out(p: Platform, actor: Actor, token: str) -> None:
         s.execute(delete(m.LoginSession).where(m.LoginSession.token_hash == _sha256(token)))
         append_event(s, actor=actor.audit_name, action="user.logged_out", subject_type="user",
                      subject_id=actor.user_id or 0, details={}, now=now)
+
+
+def change_password(p: Platform, actor: Actor, token: str, password: str, new_password: str,
+                    client: str | None = None) -> int:
+    """A person changes their own password: the one they have now, then a new one. Every
+    other session of theirs ends (someone who had the old password and logged in with it
+    is logged out); this one goes on. A wrong current password counts as a failed login
+    (``log_in``'s throttle): a stolen session cannot be used to guess it. Returns how many
+    other sessions ended."""
+    require(actor, Action.SESSION_USE)
+    if actor.user_id is None:
+        raise PermissionDenied("only a person logged in changes their own password")
+    now = p.clock()
+    p.login_throttle.attempt(actor.name, client)
+    with p.sessions.begin() as s:
+        user = get_or_404(s, m.User, actor.user_id, "user", lock=True)
+        try:
+            _hasher.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            # Still counted as a failed login (``succeeded`` is not called).
+            raise InvalidInput("password", "your current password is not right") from None
+        p.login_throttle.succeeded(actor.name, client)
+        if new_password == password:
+            raise InvalidInput("new_password", "choose a new password, not the one you have")
+        user.password_hash = _hasher.hash(new_password)
+        others = select(func.count()).select_from(m.LoginSession).where(
+            m.LoginSession.user_id == user.id, m.LoginSession.token_hash != _sha256(token))
+        ended = s.scalar(others) or 0
+        s.execute(delete(m.LoginSession).where(m.LoginSession.user_id == user.id,
+                                               m.LoginSession.token_hash != _sha256(token)))
+        append_event(s, actor=actor.audit_name, action="user.password_changed",
+                     subject_type="user", subject_id=user.id,
+                     details={"by": "the account holder", "other_sessions_ended": ended},
+                     now=now)
+    return int(ended)
 
 
 def actor_for_session(p: Platform, token: str) -> Actor | None:
@@ -617,6 +685,37 @@ def list_api_keys(p: Platform, actor: Actor) -> list[m.ApiKey]:
         return list(s.scalars(query))
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """What a node key delivered: alerts, batches of counts, and when the last arrived."""
+
+    alerts: int = 0
+    counter_batches: int = 0
+    last_at: datetime | None = None
+
+
+def key_deliveries(p: Platform, actor: Actor) -> dict[int, Delivered]:
+    """By key id, what each node key delivered (keys that delivered nothing are left out):
+    a key found leaked, copied or misused shows what it sent, and to which deployment."""
+    require(actor, Action.API_KEYS_MANAGE)
+    with p.sessions() as s:
+        return _deliveries(s)
+
+
+def _deliveries(s: Session, key_id: int | None = None) -> dict[int, Delivered]:
+    found: dict[int, dict[str, Any]] = {}
+    for model, what in ((m.Alert, "alerts"), (m.CounterBatch, "counter_batches")):
+        query = select(model.api_key_id, func.count(), func.max(model.received_at)).where(
+            model.api_key_id.is_not(None)).group_by(model.api_key_id)
+        if key_id is not None:
+            query = query.where(model.api_key_id == key_id)
+        for key, count, last in s.execute(query):
+            row = found.setdefault(cast(int, key), {"last_at": last})  # never null here
+            row[what] = count
+            row["last_at"] = max(row["last_at"], last)
+    return {key: Delivered(**row) for key, row in found.items()}
+
+
 def confirm_api_key(p: Platform, actor: Actor, key_id: int) -> NewApiKey:
     """An operator confirms a node key an authoriser issued, for their van: it works from
     now on, and its secret is made now and shown once, to this operator only (to put in
@@ -661,8 +760,12 @@ def _revoke(p: Platform, actor: Actor, key_id: int, only: Role | None = None) ->
             raise NotFound(f"no {only.value} key {key_id}")
         if key.revoked_at is None:
             key.revoked_at = now
+            sent = _deliveries(s, key.id).get(key.id, Delivered())
             append_event(s, actor=actor.audit_name, action="api_key.revoked",
-                         subject_type="api_key", subject_id=key.id, details={}, now=now)
+                         subject_type="api_key", subject_id=key.id,
+                         details={"alerts_delivered": sent.alerts,
+                                  "counter_batches_delivered": sent.counter_batches},
+                         now=now)
     return key
 
 

@@ -566,6 +566,9 @@ class Alert(Base):
     # probe_crop_retention_hours after the alert; then deleted and the deletion audited.
     probe_crop_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     probe_crop_purged_at: Mapped[datetime | None]
+    # The node key that delivered it (api_keys.id; keys are revoked, never deleted): a key
+    # found leaked or misused shows what it sent. None: recorded before keys were noted.
+    api_key_id: Mapped[int | None] = mapped_column(Integer, index=True, default=None)
 
     @property
     def has_probe_crop(self) -> bool:
@@ -590,6 +593,8 @@ class CounterBatch(Base):
     period_start: Mapped[datetime | None]
     period_end: Mapped[datetime | None]
     received_at: Mapped[datetime]
+    # The node key that delivered it, as on an alert (``Alert.api_key_id``).
+    api_key_id: Mapped[int | None] = mapped_column(Integer, index=True, default=None)
 
 
 class FigureTally(Base):

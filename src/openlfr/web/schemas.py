@@ -508,6 +508,9 @@ class AlertOut(Out):
     #: no_further_action), recorded within OPENLFR_LATER_OUTCOME_WINDOW_DAYS.
     later_outcome: str | None = None
     later_outcome_recorded_at: datetime | None = None
+    api_key_id: int | None = Field(default=None, description="The node key that delivered "
+                                   "it (GET /api/api-keys); null if recorded before keys "
+                                   "were noted.")
 
 
 class FiguresOut(Out):
@@ -613,12 +616,16 @@ class NodeWatchlistOut(BaseModel):
 
 
 class HeldChangeOut(BaseModel):
-    """An admin's change to the account, waiting for oversight's countersignature."""
+    """A change to the account waiting for a countersignature: an admin's (any member of
+    oversight signs it) or a member of oversight's (another member signs it)."""
 
     id: str = Field(description="Send it back to countersign or refuse (change_id).")
     fields: list[str] = Field(description="What it changes: created (a new account), role, "
-                              "password (a reset) or active (a reactivation).")
+                              "areas (a councillor's), password (a reset) or active (a "
+                              "reactivation).")
     role: str | None = Field(default=None, description="The role it gives, if any.")
+    areas: list[str] | None = Field(default=None, description="The areas it gives a "
+                                    "councillor (gazetteer codes), if it changes them.")
     requested_by: str
     requested_at: str
 
@@ -631,17 +638,18 @@ class UserOut(Out):
     created_at: datetime
     areas: list[str] = Field(default=[], description="A councillor's areas (gazetteer codes).")
     held_change: HeldChangeOut | None = Field(
-        default=None, description="An admin's change waiting for oversight to countersign "
-        "it (POST /api/oversight/account-changes/{id}/countersign); until then it has no "
-        "effect.")
+        default=None, description="A change waiting for a member of oversight (not the one "
+        "who asked) to countersign it (POST /api/oversight/account-changes/{id}/"
+        "countersign); until then it has no effect.")
 
 
 class CountersignedOut(UserOut):
     first_login_code: str | None = Field(
-        default=None, description="Shown once, to oversight, when the change put a password "
-        "the admin chose in force (a new account, a reset): give it to the person by a way "
-        "the admin does not hold; their first login needs it with a new password of their "
-        "own (POST /api/auth/login: first_login_code, new_password).")
+        default=None, description="Shown once, to the member of oversight who countersigned, "
+        "when the change put a password someone else chose in force (a new account, a "
+        "reset): give it to the person by a way the one who asked does not hold; their first "
+        "login needs it with a new password of their own (POST /api/auth/login: "
+        "first_login_code, new_password).")
 
 
 class MeOut(BaseModel):
@@ -664,6 +672,11 @@ class ApiKeyOut(Out):
         default=None, description="When an operator confirmed it (a node key works only "
         "then: POST /api/api-keys/{id}/confirm); null while it waits.")
     confirmed_by: str | None = None
+    alerts_delivered: int = Field(default=0, description="Alerts this key delivered.")
+    counter_batches_delivered: int = Field(default=0, description="Batches of counts this "
+                                           "key delivered.")
+    last_delivery_at: datetime | None = Field(default=None, description="When the last of "
+                                              "them arrived; null if none did.")
 
 
 class NewApiKeyOut(BaseModel):

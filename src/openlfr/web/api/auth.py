@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from openlfr.services import users
 from openlfr.services.platform import Actor
 from openlfr.services.powers import Action
-from openlfr.services.schemas import LoginIn
+from openlfr.services.schemas import LoginIn, PasswordChangeIn
 from openlfr.web.api import AUTH_ERRORS
 from openlfr.web.deps import SESSION_COOKIE, ClientDep, PlatformDep, power
 from openlfr.web.schemas import MeOut, Problem
@@ -40,6 +40,16 @@ def logout(request: Request, response: Response, actor: Staff, platform: Platfor
     if token:
         users.log_out(platform, actor, token)
     response.delete_cookie(SESSION_COOKIE)
+
+
+@router.post("/password", status_code=204, responses={
+    **AUTH_ERRORS, 429: {"model": Problem, "description": "Too many failed logins."}})
+def change_password(data: PasswordChangeIn, request: Request, actor: Staff,
+                    platform: PlatformDep, client: ClientDep) -> None:
+    """Change your own password (give the one you have now): every other session of yours
+    ends, this one goes on. A wrong current password counts as a failed login."""
+    users.change_password(platform, actor, request.cookies.get(SESSION_COOKIE, ""),
+                          data.password, data.new_password, client)
 
 
 @router.get("/me", response_model=MeOut, responses=AUTH_ERRORS)

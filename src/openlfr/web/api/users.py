@@ -60,9 +60,10 @@ def list_independent_accounts(actor: Oversight, platform: PlatformDep) -> list[U
              responses=CONFLICT)
 def create_independent_account(data: UserIn, actor: Oversight,
                                platform: PlatformDep) -> UserOut:
-    """Add an oversight member or a councillor (with the areas they act for). An admin
-    cannot: one who could make an oversight account could sign both halves of a
-    two-person override."""
+    """Add an oversight member or a councillor (with the areas they act for). It cannot
+    log in until another member of oversight countersigns it (``held_change``;
+    POST /api/oversight/account-changes/{user_id}/countersign). An admin cannot: one who
+    could make an oversight account could sign both halves of a two-person override."""
     return UserOut.model_validate(users.create_independent_account(platform, actor, data))
 
 
@@ -70,16 +71,18 @@ def create_independent_account(data: UserIn, actor: Oversight,
               responses={**NOT_FOUND, **CONFLICT})
 def update_independent_account(user_id: IdPath, data: UserPatch, actor: Oversight,
                                platform: PlatformDep) -> UserOut:
-    """Change an oversight member's or a councillor's role (between those two) or areas,
-    deactivate them, or reset their password (ends their sessions)."""
+    """Deactivate an oversight member or a councillor (at once; ends their sessions), or
+    ask to change their role (between those two) or areas, reset their password or
+    reactivate them: that waits for another member of oversight's countersignature."""
     return UserOut.model_validate(
         users.update_independent_account(platform, actor, user_id, data))
 
 
 @router.get("/oversight/account-changes", response_model=list[UserOut])
 def list_held_changes(actor: Countersigner, platform: PlatformDep) -> list[UserOut]:
-    """The accounts whose admin's change (a new account, a role, a password reset, a
-    reactivation) waits for oversight's countersignature, oldest first."""
+    """The accounts whose change (a new account, a role, a councillor's areas, a password
+    reset, a reactivation) waits for a countersignature, oldest first: the admin's, which
+    any member of oversight signs, and oversight's own, which another member signs."""
     return [UserOut.model_validate(u) for u in users.held_changes(platform, actor)]
 
 
@@ -100,7 +103,7 @@ def countersign_change(user_id: IdPath, data: AccountChangeIn, actor: Countersig
 def refuse_change(user_id: IdPath, data: AccountChangeIn, actor: Countersigner,
                   platform: PlatformDep) -> UserOut:
     """Refuse the change waiting on the account, with a reason (kept in the audit log);
-    none of it takes effect."""
+    none of it takes effect. Whoever asked for it may withdraw it so."""
     return UserOut.model_validate(
         users.refuse_change(platform, actor, user_id, data.change_id, data.reason))
 
@@ -115,9 +118,20 @@ def clear_login_block(user_id: IdPath, actor: Admin, platform: PlatformDep) -> U
 
 @router.get("/api-keys", response_model=list[ApiKeyOut])
 def list_api_keys(actor: KeyAdmin, platform: PlatformDep) -> list[ApiKeyOut]:
-    """The keys and when each was last used (secrets are never shown again): every key
-    for an admin, engine nodes' for operators and authorisers."""
-    return [ApiKeyOut.model_validate(k) for k in users.list_api_keys(platform, actor)]
+    """The keys, when each was last used and what each delivered (alerts, batches of
+    counts; secrets are never shown again): every key for an admin, engine nodes' for
+    operators and authorisers."""
+    sent = users.key_deliveries(platform, actor)
+    return [_with_deliveries(ApiKeyOut.model_validate(k), sent.get(k.id))
+            for k in users.list_api_keys(platform, actor)]
+
+
+def _with_deliveries(key: ApiKeyOut, sent: users.Delivered | None) -> ApiKeyOut:
+    if sent is None:
+        return key
+    return key.model_copy(update={"alerts_delivered": sent.alerts,
+                                  "counter_batches_delivered": sent.counter_batches,
+                                  "last_delivery_at": sent.last_at})
 
 
 @router.post("/api-keys", response_model=NewApiKeyOut, status_code=201)

@@ -12,9 +12,23 @@ from openlfr.governance.errors import GovernanceError
 from openlfr.services import users
 from openlfr.services.powers import Action
 from openlfr.services.rate_limits import TooManyAttempts
+from openlfr.services.schemas import PasswordChangeIn
 from openlfr.web.deps import SESSION_COOKIE, client_address
 from openlfr.web.pages.rendering import platform_of, render
-from openlfr.web.pages.staff_access import StaffRoute, page_actor, staff_form
+from openlfr.web.pages.staff.common import (
+    FormReader,
+    done,
+    notice_of,
+    problem_status,
+    service_problem,
+)
+from openlfr.web.pages.staff_access import (
+    StaffRoute,
+    page_actor,
+    staff_form,
+    staff_page,
+    staff_render,
+)
 from openlfr.web.security import foreign_origin
 
 STAFF_HOME = "/staff"
@@ -86,6 +100,46 @@ async def logout_submit(request: Request) -> Response:
     return response
 
 
+def account_page(request: Request) -> Response:
+    """Your account: change your own password."""
+    actor = staff_page(request, Action.SESSION_USE)
+    if isinstance(actor, Response):
+        return actor
+    return staff_render(request, actor, "staff_account.html", {
+        "errors": {}, "notice": notice_of(request)})
+
+
+async def change_password(request: Request) -> Response:
+    """Change your own password (the one you have, a new one twice): your other sessions
+    end, this one goes on."""
+    checked = await staff_form(request, Action.SESSION_USE)
+    if isinstance(checked, Response):
+        return checked
+    actor, form = checked
+    reader = FormReader(form)
+    data = reader.build(PasswordChangeIn, {"password": reader.text("password"),
+                                           "new_password": reader.text("new_password")})
+    if data is not None and reader.text("new_password_again") != data.new_password:
+        reader.problems["new_password_again"] = "the two new passwords differ"
+        data = None
+    status = 422
+    if data is not None:
+        try:
+            users.change_password(platform_of(request), actor,
+                                  request.cookies.get(SESSION_COOKIE, ""), data.password,
+                                  data.new_password, client_address(request))
+        except TooManyAttempts as exc:
+            reader.problems["password"], status = str(exc), 429
+        except GovernanceError as exc:
+            field, message = service_problem(exc)
+            reader.problems[field], status = message, problem_status(exc)
+        else:
+            return done(request, "staff_account", "password_changed")
+    # Nothing typed is shown again: every field here is a password.
+    return staff_render(request, actor, "staff_account.html", {
+        "errors": reader.problems, "notice": None}, status_code=status)
+
+
 PUBLIC_PATHS = ("/staff/login",)
 
 routes = [
@@ -93,4 +147,8 @@ routes = [
     Route("/staff/login", login_submit, methods=["POST"], name="login_submit"),
     StaffRoute("/staff/logout", logout_submit, action=Action.SESSION_USE, methods=["POST"],
                name="logout"),
+    StaffRoute("/staff/account", account_page, action=Action.SESSION_USE, methods=["GET"],
+               name="staff_account"),
+    StaffRoute("/staff/account", change_password, action=Action.SESSION_USE,
+               methods=["POST"], name="staff_change_password"),
 ]

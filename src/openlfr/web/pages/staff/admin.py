@@ -89,13 +89,14 @@ def _users(request: Request, actor: Actor, accounts: Accounts,
            errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
            status_code: int = 200, code: tuple[str, str] | None = None) -> Response:
     p = platform_of(request)
-    # Oversight's page also lists the admin's changes waiting for its countersignature.
+    # Oversight's page also lists the changes waiting for a countersignature.
     waiting = (users.held_changes(p, actor)
                if may(actor.role, Action.ACCOUNT_CHANGE_COUNTERSIGN) else [])
     return staff_render(request, actor, "staff_admin_users.html", {
         "accounts": accounts, "people": accounts.people(p, actor), "waiting": waiting,
         "roles": [r.value for r in ordered(accounts.roles)], "errors": errors or {},
-        "values": values or {}, "notice": notice_of(request), "code": code},
+        "values": values or {}, "notice": notice_of(request), "code": code,
+        "me": actor.audit_name},
         status_code=status_code)
 
 
@@ -247,8 +248,10 @@ def _keys(request: Request, actor: Actor, keys: Keys, errors: dict[str, str] | N
     # Keys issued under an older rule, which no longer work: the services say why.
     retired = {k.id: why for k in listed
                if (why := users.retired_because(k.role, k.deployment_id)) is not None}
+    # What each node key delivered: a key found leaked or misused shows what it sent.
+    sent = users.key_deliveries(platform_of(request), actor) if keys.for_nodes else {}
     return staff_render(request, actor, "staff_admin_keys.html", {
-        "page": keys, "keys": listed, "retired": retired, "secret": secret,
+        "page": keys, "keys": listed, "retired": retired, "secret": secret, "sent": sent,
         "errors": errors or {}, "values": values or {}, "notice": notice_of(request)},
         status_code=status_code)
 

@@ -262,15 +262,19 @@ def done(request: Request, route: str, notice: str, anchor: str = "", **params: 
 NOTICES: dict[str, str] = {
     "later_outcome": "What followed the arrest was recorded; the published records count it.",
     "user_added": "The person was added.",
-    "user_added_held": "The account was added. It cannot log in until oversight "
-                       "countersigns it.",
+    "user_added_held": "The account was added. It cannot log in until oversight (another "
+                       "member, for an oversight or councillor account) countersigns it.",
     "user_changed": "The change was saved; their sessions were ended.",
-    "user_change_held": "Asked for: a new role, password or reactivation takes effect when "
-                        "oversight countersigns it (a deactivation is at once).",
+    "user_change_held": "Asked for: a new role, areas, password or reactivation takes "
+                        "effect when oversight countersigns it (another member of oversight, "
+                        "for their own and councillors' accounts; a deactivation is at "
+                        "once).",
     "change_countersigned": "Countersigned: the change took effect and the person's sessions "
                             "were ended.",
     "change_refused": "Refused: nothing of the change took effect; your reason is in the "
                       "audit log.",
+    "password_changed": "Your password was changed. Your other sessions were ended; this "
+                        "one goes on.",
     "key_revoked": "The key was revoked: it no longer works.",
     "key_confirmed": "The key was confirmed: it works from now on.",
     "key_issued": "The key was issued. An operator confirms it on this page and is shown "
