@@ -176,12 +176,17 @@ class Staff:
         """A second member of oversight (not ``oversight``, who asks in these tests)
         countersigns the change waiting on ``account`` (as returned when it was asked
         for); returns the account, with the first login's code where one is given."""
-        if SECOND_OVERSIGHT not in self.by_role:
-            self.add_user(SECOND_OVERSIGHT, "oversight")
-            self.by_role[SECOND_OVERSIGHT] = self.login(SECOND_OVERSIGHT)
-        return ok(self.by_role[SECOND_OVERSIGHT].post(
+        return ok(self.member().post(
             f"/api/oversight/account-changes/{account['id']}/countersign",
             json={"change_id": account["held_change"]["id"]}))
+
+    def member(self, username: str = SECOND_OVERSIGHT) -> TestClient:
+        """Another member of oversight than ``oversight``, logged in (the command line
+        adds them, as it adds the first members)."""
+        if username not in self.by_role:
+            self.add_user(username, "oversight")
+            self.by_role[username] = self.login(username)
+        return self.by_role[username]
 
     def first_login(self, username: str, code: str) -> TestClient:
         """The first login of an account someone else set the password of (``PASSWORD``):

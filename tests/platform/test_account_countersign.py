@@ -296,8 +296,10 @@ def test_a_node_key_does_not_outlive_its_issuers_power(scenario: Scenario) -> No
         if asked["held_change"]:
             ok(_countersign(s.staff, uid, asked["held_change"]["id"]))
         assert node.get(f"/api/node/deployments/{s.deployment_id}").status_code == 401
-        why = _audit(s.staff, "api_key.revoked")[-1]["details"]["why"]
-        assert why.startswith(f"{username}, who issued it, may no longer issue node keys")
+        revoked = _audit(s.staff, "api_key.revoked")[-1]["details"]
+        assert revoked["why"].startswith(
+            f"{username}, who issued it, may no longer issue node keys")
+        assert (revoked["alerts_delivered"], revoked["counter_batches_delivered"]) == (0, 0)
 
 
 def test_a_change_waiting_too_long_is_not_signed(scenario: Scenario) -> None:
@@ -375,3 +377,53 @@ def test_oversights_page_offers_a_change_to_the_other_member_only(staff: Staff) 
     theirs = staff.login("ola").get(page).text
     row = theirs.split('data-test="held-change" data-username="cllr.eve"')[1].split("</li>")[0]
     assert 'data-test="countersign-change"' in row and 'data-test="yours-to-wait"' not in row
+
+
+def test_who_chose_the_password_is_never_given_its_code(staff: Staff) -> None:
+    """Red team, round 10: the member who chose a new account's password could become
+    its countersigner, and so be given the code too, once a colleague's request replaced
+    theirs (another area asked for the pending account) or followed their own withdrawal
+    (a "reactivation"), and then countersign further accounts through it alone."""
+    oversight, colleague = staff["oversight"], staff.member()
+    third = staff.member("oversight.three")
+    accounts, changes = "/api/oversight/accounts", "/api/oversight/account-changes"
+    made = ok(oversight.post(accounts, json={"username": "cllr.x", "password": PASSWORD,
+                                             "role": "councillor", "areas": ["Lambeth"]}), 201)
+    asked = ok(colleague.patch(f"{accounts}/{made['id']}",
+                               json={"areas": ["Lambeth", "Hackney"]}))
+    assert asked["held_change"]["fields"] == ["created", "areas"]
+    r = _countersign(staff, made["id"], asked["held_change"]["id"])
+    assert r.status_code == 409 and "oversight chose the password" in r.text
+    signed = ok(third.post(f"{changes}/{made['id']}/countersign",
+                           json={"change_id": asked["held_change"]["id"]}))
+    assert signed["first_login_code"] and signed["areas"] == ["lambeth", "hackney"]
+    # Withdrawn by its creator, then asked again by a colleague: still a new account,
+    # and still not the creator's to sign.
+    ov = ok(oversight.post(accounts, json={"username": "ov.x", "password": PASSWORD,
+                                           "role": "oversight"}), 201)
+    ok(oversight.post(f"{changes}/{ov['id']}/refuse", json={
+        "change_id": ov["held_change"]["id"], "reason": "Withdrawn for now."}))
+    again = ok(colleague.patch(f"{accounts}/{ov['id']}", json={"active": True}))
+    assert again["held_change"]["fields"] == ["created"]
+    r = _countersign(staff, ov["id"], again["held_change"]["id"])
+    assert r.status_code == 409 and "oversight chose the password" in r.text
+    assert _login(staff, "ov.x").status_code == 401
+    code = ok(third.post(f"{changes}/{ov['id']}/countersign",
+                         json={"change_id": again["held_change"]["id"]}))["first_login_code"]
+    assert staff.first_login("ov.x", code).get("/api/auth/me").status_code == 200
+
+
+def test_oversight_keeps_two_active_members(staff: Staff) -> None:
+    """Red team, round 10: with reactivation held for another member, one of two members
+    could deactivate the other and leave nobody on the web to sign them back. Oversight
+    keeps two active members; a third first (the command line adds one)."""
+    oversight, colleague = staff["oversight"], staff.member()
+    other = next(u for u in ok(oversight.get("/api/oversight/accounts"))
+                 if u["username"] == SECOND_OVERSIGHT)
+    for patch in ({"active": False}, {"role": "councillor", "areas": ["Lambeth"]}):
+        r = oversight.patch(f"/api/oversight/accounts/{other['id']}", json=patch)
+        assert r.status_code == 409 and "last two active members" in r.text, patch
+    assert colleague.get("/api/auth/me").status_code == 200
+    staff.member("oversight.three")
+    gone = ok(oversight.patch(f"/api/oversight/accounts/{other['id']}", json={"active": False}))
+    assert gone["active"] is False and colleague.get("/api/auth/me").status_code == 401

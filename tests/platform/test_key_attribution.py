@@ -34,6 +34,13 @@ def test_each_alert_and_batch_of_counts_names_the_key_that_delivered_it(
     received = [json.loads(e["details"]) for e in events
                 if e["action"] in ("alert.received", "counters.received")]
     assert [d["api_key_id"] for d in received] == [key_one["id"], key_two["id"], key_two["id"]]
+    # The same alert sent again through the other key changes nothing, and is recorded.
+    assert post_alert(s, two, entry_id, "alert-0001")["api_key_id"] == key_one["id"]
+    [resent] = [e for e in ok(admin.get("/api/audit/events?limit=1000"))
+                if e["action"] == "delivery.resent_by_another_key"]
+    assert json.loads(resent["details"]) == {"deployment_id": s.deployment_id,
+                                             "api_key_id": key_two["id"],
+                                             "delivered_by_key": key_one["id"]}
     # Revoking a key records what it had delivered; the keys page shows it.
     ok(admin.post(f"/api/api-keys/{key_two['id']}/revoke"))
     [revoked] = [json.loads(e["details"]) for e in ok(admin.get("/api/audit/events?limit=1000"))

@@ -1,6 +1,7 @@
 """A person changes their own password (README, "Accounts: two people"): with the one they
-have now; their other sessions end, this one goes on. Before this, someone who feared a
-leak could only ask for a reset, which needs an admin and oversight."""
+have now; every session of theirs ends and a new one is set in the cookie. Before this,
+someone who feared a leak could only ask for a reset, which needs an admin and
+oversight."""
 
 from __future__ import annotations
 
@@ -31,10 +32,14 @@ def test_a_person_changes_their_own_password_and_their_other_sessions_end(
     assert r.status_code == 422 and "not the one you have" in r.text
     r = here.post("/api/auth/password", json={"password": PASSWORD, "new_password": "short"})
     assert r.status_code == 422
+    stolen = new_client(staff.app)  # a copy of this session's cookie
+    stolen.cookies.update(here.cookies)
+    assert stolen.get("/api/auth/me").status_code == 200
     assert here.post("/api/auth/password", json={"password": PASSWORD,
                                                  "new_password": NEW}).status_code == 204
-    assert here.get("/api/auth/me").status_code == 200  # this session goes on
-    assert elsewhere.get("/api/auth/me").status_code == 401  # the others end
+    assert here.get("/api/auth/me").status_code == 200  # in a new session, set in the answer
+    assert elsewhere.get("/api/auth/me").status_code == 401  # every other one ends
+    assert stolen.get("/api/auth/me").status_code == 401  # this one's old cookie too
     old = new_client(staff.app).post("/api/auth/login", json={"username": "pat",
                                                               "password": PASSWORD})
     assert old.status_code == 401
@@ -43,7 +48,7 @@ def test_a_person_changes_their_own_password_and_their_other_sessions_end(
                if e["action"] == "user.password_changed"]
     assert event["actor"] == "pat"
     assert json.loads(event["details"]) == {"by": "the account holder",
-                                            "other_sessions_ended": 1}
+                                            "sessions_ended": 2}
     assert NEW not in json.dumps(event) and PASSWORD not in json.dumps(event)
     # A key has no password of its own to change.
     assert staff.node(role="audit_tool").post("/api/auth/password", json={
@@ -87,4 +92,5 @@ def test_the_password_page(staff: Staff) -> None:
         "csrf_token": token, "password": PASSWORD, "new_password": NEW,
         "new_password_again": NEW})
     assert r.status_code == 200 and "Your password was changed" in r.text
+    assert client.get("/api/auth/me").status_code == 200  # the page set the new session
     assert staff.anon.get("/staff/account", follow_redirects=False).status_code in (302, 303)

@@ -6,7 +6,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -183,7 +183,7 @@ def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, dat
         recorded = s.scalar(_alert_by_uid(d.id, data.alert_uid))
         if recorded is None:
             raise
-        return recorded
+        return _resent(s, actor, recorded, "alert", now)
     try:
         entry_id, category = _alert_entry(s, d.id, data)
     except InvalidInput:
@@ -191,7 +191,7 @@ def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, dat
         recorded = s.scalar(_alert_by_uid(d.id, data.alert_uid))
         if recorded is None:
             raise
-        return recorded
+        return _resent(s, actor, recorded, "alert", now)
     values = dict(deployment_id=d.id, alert_uid=data.alert_uid, occurred_at=data.occurred_at,
                   camera=data.camera, track_id=data.track_id, score=data.score,
                   second_opinion=data.second_opinion, entry_id=entry_id, entry_category=category,
@@ -201,7 +201,8 @@ def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, dat
     connection = s.connection()
     alert_id = connection.execute(_NEW_ALERT[connection.dialect.name], values).scalar()
     if alert_id is None:  # a retry: the alert is already recorded and counted
-        return s.scalars(_alert_by_uid(d.id, data.alert_uid)).one()
+        return _resent(s, actor, s.scalars(_alert_by_uid(d.id, data.alert_uid)).one(),
+                       "alert", now)
     alert = m.Alert(id=alert_id, **values)
     append_event(s, actor=actor.audit_name, action="alert.received",
                  subject_type="alert", subject_id=alert.id,
@@ -215,6 +216,23 @@ def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, dat
     record_changed_after_completion(s, actor, d.id,
                                     f"alert {alert.id} delivered after completion", now)
     return alert
+
+
+_Delivery = TypeVar("_Delivery", m.Alert, m.CounterBatch)
+
+
+def _resent(s: Session, actor: Actor, recorded: _Delivery, kind: str,
+            now: datetime) -> _Delivery:
+    """A resend is answered with what was recorded, whichever key sends it. One from
+    another key than the one that delivered it (a second van holding the same data, or a
+    copied key) changes nothing, and is kept in the audit log: what a key sent is whole."""
+    if recorded.api_key_id is not None and recorded.api_key_id != actor.api_key_id:
+        append_event(s, actor=actor.audit_name, action="delivery.resent_by_another_key",
+                     subject_type=kind, subject_id=recorded.id,
+                     details={"deployment_id": recorded.deployment_id,
+                              "api_key_id": actor.api_key_id,
+                              "delivered_by_key": recorded.api_key_id}, now=now)
+    return recorded
 
 
 def _alert_by_uid(deployment_id: int, alert_uid: str) -> Select[m.Alert]:
@@ -304,7 +322,7 @@ def _record_counters_in(s: Session, p: Platform, actor: Actor, d: m.Deployment,
             m.CounterBatch.deployment_id == d.id, m.CounterBatch.batch_id == data.batch_id))
         if recorded is None:
             raise
-        return recorded, False
+        return _resent(s, actor, recorded, "counter_batch", now), False
     values = dict(deployment_id=d.id, batch_id=data.batch_id, faces_seen=data.faces_seen,
                   tracks=data.tracks, frames_processed=data.frames_processed,
                   frames_dropped=data.frames_dropped,
@@ -313,9 +331,9 @@ def _record_counters_in(s: Session, p: Platform, actor: Actor, d: m.Deployment,
     connection = s.connection()
     batch_row_id = connection.execute(_NEW_BATCH[connection.dialect.name], values).scalar()
     if batch_row_id is None:  # a retry: the batch is already counted
-        return s.scalars(select(m.CounterBatch).where(
+        return _resent(s, actor, s.scalars(select(m.CounterBatch).where(
             m.CounterBatch.deployment_id == d.id,
-            m.CounterBatch.batch_id == data.batch_id)).one(), False
+            m.CounterBatch.batch_id == data.batch_id)).one(), "counter_batch", now), False
     batch = m.CounterBatch(id=batch_row_id, **values)
     append_event(s, actor=actor.audit_name, action="counters.received",
                  subject_type="deployment", subject_id=d.id,

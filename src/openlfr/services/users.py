@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from openlfr.audit import append_event
 from openlfr.governance.areas import UnknownArea
@@ -134,7 +134,8 @@ def _create(p: Platform, actor: Actor, data: UserIn, held: bool = False) -> m.Us
                           if held else None,
                           # The admin chose the password: the first login will need a
                           # code that only oversight is given (countersign_change).
-                          first_login_code_hash="" if held else None)
+                          first_login_code_hash="" if held else None,
+                          password_set_by=actor.audit_name if held else None)
             s.add(user)
             s.flush()
             append_event(s, actor=actor.audit_name, action="user.created", subject_type="user",
@@ -183,12 +184,31 @@ def update_independent_account(p: Platform, actor: Actor, user_id: int,
     def check(user: m.User, changes: dict[str, Any]) -> None:
         _require_independent_role(Role(user.role))
         _require_independent_role(Role(changes.get("role") or user.role))
-        if user.id == actor.user_id and (changes.get("active") is False
-                                         or changes.get("role", "oversight") != "oversight"):
+        leaves = changes.get("active") is False or changes.get(
+            "role", Role.OVERSIGHT.value) != Role.OVERSIGHT.value
+        if user.id == actor.user_id and leaves:
             raise Conflict("you cannot deactivate yourself or leave oversight; ask another "
                            "member of oversight")
+        if leaves and user.active and user.role == Role.OVERSIGHT.value:
+            _require_two_left(user)
 
     return _update(p, actor, user_id, data, check, hold=not actor.is_system)
+
+
+def _require_two_left(leaving: m.User) -> None:
+    """Oversight keeps two active members: what one asks for, another countersigns, so one
+    member who removed the others would hold every account change alone, with nobody to
+    sign anyone back."""
+    s = object_session(leaving)  # the change's own transaction
+    assert s is not None
+    others = s.scalar(select(func.count()).select_from(m.User).where(
+        m.User.role == Role.OVERSIGHT.value, m.User.active.is_(True),
+        m.User.id != leaving.id)) or 0
+    if others < 2:
+        raise Conflict(f"{leaving.username} is one of the last two active members of "
+                       "oversight: without two, nobody countersigns what the other asks. Add "
+                       "a member first (another member countersigns them), or use the "
+                       "platform's command line")
 
 
 def list_independent_accounts(p: Platform, actor: Actor) -> list[m.User]:
@@ -265,10 +285,12 @@ def _hold(s: Session, actor: Actor, user: m.User, changes: dict[str, Any], field
     if changes.get("active"):
         sets["active"] = True
     replaced = user.held_change
-    if replaced and "created" in replaced["fields"]:
-        # A new account not yet countersigned stays one: oversight is asked to sign a new
-        # account, never a "reactivation" of one that was never live.
-        fields = ["created", *(f for f in fields if f != "active")]
+    if user.first_login_code_hash == "" and (changes.get("active") or (
+            replaced and "created" in replaced["fields"])):
+        # A new account never countersigned stays one (however it was withdrawn, refused
+        # or asked again, and by whom): oversight is asked to sign a new account, never a
+        # "reactivation" of one that was never live.
+        fields = ["created", *(f for f in fields if f not in ("created", "active"))]
         sets["active"] = True
     if replaced and changes.get("password") is None and "password_hash" not in replaced \
             and replaced["fields"] == fields and all(replaced.get(k) == v
@@ -299,10 +321,12 @@ def _end_sessions(s: Session, actor: Actor, user: m.User, now: datetime) -> None
             m.ApiKey.created_by == user.username, m.ApiKey.role == Role.NODE.value,
             m.ApiKey.revoked_at.is_(None))):
         key.revoked_at = now
+        sent = _deliveries(s, key.id).get(key.id, Delivered())
         append_event(s, actor=actor.audit_name, action="api_key.revoked",
                      subject_type="api_key", subject_id=key.id,
                      details={"why": f"{user.username}, who issued it, may no longer issue "
-                                     "node keys"}, now=now)
+                                     "node keys", "alerts_delivered": sent.alerts,
+                              "counter_batches_delivered": sent.counter_batches}, now=now)
 
 
 def held_changes(p: Platform, actor: Actor) -> list[m.User]:
@@ -342,6 +366,13 @@ def countersign_change(p: Platform, actor: Actor, user_id: int,
             raise Conflict(f"the change waiting on {user.username!r} was asked for on "
                            f"{asked.date().isoformat()}, more than {HELD_CHANGE_DAYS} days "
                            "ago: refuse it, and whoever asked asks again if it still stands")
+        # Whoever chose the password this change puts in force (its own reset, or the new
+        # account's) is never also given the code its first login needs.
+        code_due = "password_hash" in held or user.first_login_code_hash == ""
+        setter = held["requested_by"] if "password_hash" in held else user.password_set_by
+        if code_due and setter == actor.audit_name:
+            raise Conflict(f"{setter} chose the password this change puts in force: the code "
+                           "its first login needs goes to another member of oversight")
         if "role" in held:
             user.role = held["role"]
         if "areas" in held:
@@ -350,10 +381,11 @@ def countersign_change(p: Platform, actor: Actor, user_id: int,
             user.active = True
         if "password_hash" in held:
             user.password_hash = held["password_hash"]
+            user.password_set_by = held["requested_by"]
         # A password the admin chose comes into force (this change's, or the new
         # account's however the admin asked since: withdrawn and reactivated, refused and
         # asked again): oversight is given the code its first login needs.
-        if "password_hash" in held or user.first_login_code_hash == "":
+        if code_due:
             code = new_token()[:16]
             user.first_login_code_hash = _sha256(code)
         user.held_change = None
@@ -484,6 +516,7 @@ def _first_login(s: Session, user: m.User, password: str, code: str | None,
         raise LoginFailed("choose a new password of your own, not the one the admin set")
     user.password_hash = _hasher.hash(new_password)
     user.first_login_code_hash = None
+    user.password_set_by = None
     append_event(s, actor=user.username, action="user.first_login", subject_type="user",
                  subject_id=user.id, details={"password": "chosen by the account holder"},
                  now=now)
@@ -498,13 +531,13 @@ def log_out(p: Platform, actor: Actor, token: str) -> None:
                      subject_id=actor.user_id or 0, details={}, now=now)
 
 
-def change_password(p: Platform, actor: Actor, token: str, password: str, new_password: str,
-                    client: str | None = None) -> int:
+def change_password(p: Platform, actor: Actor, password: str, new_password: str,
+                    client: str | None = None) -> LoginResult:
     """A person changes their own password: the one they have now, then a new one. Every
-    other session of theirs ends (someone who had the old password and logged in with it
-    is logged out); this one goes on. A wrong current password counts as a failed login
-    (``log_in``'s throttle): a stolen session cannot be used to guess it. Returns how many
-    other sessions ended."""
+    session of theirs ends, this one too, and a new one is opened for them (the returned
+    token goes in the cookie): someone who logged in with the old password, or holds a
+    copy of this session's cookie, is logged out. A wrong current password counts as a
+    failed login (``log_in``'s throttle): a stolen session cannot be used to guess it."""
     require(actor, Action.SESSION_USE)
     if actor.user_id is None:
         raise PermissionDenied("only a person logged in changes their own password")
@@ -521,16 +554,17 @@ def change_password(p: Platform, actor: Actor, token: str, password: str, new_pa
         if new_password == password:
             raise InvalidInput("new_password", "choose a new password, not the one you have")
         user.password_hash = _hasher.hash(new_password)
-        others = select(func.count()).select_from(m.LoginSession).where(
-            m.LoginSession.user_id == user.id, m.LoginSession.token_hash != _sha256(token))
-        ended = s.scalar(others) or 0
-        s.execute(delete(m.LoginSession).where(m.LoginSession.user_id == user.id,
-                                               m.LoginSession.token_hash != _sha256(token)))
+        ended = s.scalar(select(func.count()).select_from(m.LoginSession).where(
+            m.LoginSession.user_id == user.id)) or 0
+        s.execute(delete(m.LoginSession).where(m.LoginSession.user_id == user.id))
+        token, lifetime = new_token(), p.settings.session_max_age_s
+        s.add(m.LoginSession(token_hash=_sha256(token), user_id=user.id, created_at=now,
+                             expires_at=now + timedelta(seconds=lifetime)))
         append_event(s, actor=actor.audit_name, action="user.password_changed",
                      subject_type="user", subject_id=user.id,
-                     details={"by": "the account holder", "other_sessions_ended": ended},
+                     details={"by": "the account holder", "sessions_ended": ended},
                      now=now)
-    return int(ended)
+    return LoginResult(token, user, lifetime)
 
 
 def actor_for_session(p: Platform, token: str) -> Actor | None:

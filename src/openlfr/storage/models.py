@@ -53,15 +53,19 @@ class User(Base):
     created_at: Mapped[datetime]
     # A councillor's areas (gazetteer codes); empty for every other role.
     areas: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
-    # An admin's change waiting for oversight's countersignature (services.users): the
-    # fields it sets ("role", "active", "password_hash"), its "id", "requested_by" and
+    # A change waiting for its countersignature (services.users): the fields it sets
+    # ("role", "areas", "active", "password_hash"), its "id", "requested_by" and
     # "requested_at". SQL NULL when none waits.
     held_change: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True),
                                                                default=None)
-    # Set while the password is one an admin chose: the SHA-256 of the code oversight was
-    # given, which the first login needs with a new password of the person's own ("" from
-    # the admin's new account until oversight countersigns it and is given the code).
+    # Set while the password is one someone else chose: the SHA-256 of the code the
+    # countersigner was given, which the first login needs with a new password of the
+    # person's own ("" from a new account until it is countersigned and the code given).
     first_login_code_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Who chose the password in force while it waits for its first login (the one who
+    # asked for the account or the reset): they may not also be given the code
+    # (services.users.countersign_change). None once the person chose their own.
+    password_set_by: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class LoginSession(Base):

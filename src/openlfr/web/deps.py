@@ -19,6 +19,13 @@ from openlfr.services.powers import Action, may, refusal, roles_for
 from openlfr.services.schemas import MAX_ID
 
 SESSION_COOKIE = "openlfr_session"
+
+
+def set_session_cookie(response: Any, platform: Platform, result: users.LoginResult) -> None:
+    """Put a session opened by the users service (a login, a password change) in the
+    cookie: HTTP-only, same-site lax, secure where the platform says."""
+    response.set_cookie(SESSION_COOKIE, result.token, max_age=result.expires_in_s,
+                        httponly=True, samesite="lax", secure=platform.settings.cookie_secure)
 API_KEY_HEADER = "X-API-Key"
 
 session_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,

@@ -11,7 +11,7 @@ from openlfr.services.platform import Actor
 from openlfr.services.powers import Action
 from openlfr.services.schemas import LoginIn, PasswordChangeIn
 from openlfr.web.api import AUTH_ERRORS
-from openlfr.web.deps import SESSION_COOKIE, ClientDep, PlatformDep, power
+from openlfr.web.deps import SESSION_COOKIE, ClientDep, PlatformDep, power, set_session_cookie
 from openlfr.web.schemas import MeOut, Problem
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -28,8 +28,7 @@ def login(data: LoginIn, response: Response, platform: PlatformDep,
     result = users.log_in(platform, data.username, data.password, client,
                           first_login_code=data.first_login_code,
                           new_password=data.new_password)
-    response.set_cookie(SESSION_COOKIE, result.token, max_age=result.expires_in_s,
-                        httponly=True, samesite="lax", secure=platform.settings.cookie_secure)
+    set_session_cookie(response, platform, result)
     return MeOut(username=result.user.username, role=result.user.role)
 
 
@@ -44,12 +43,13 @@ def logout(request: Request, response: Response, actor: Staff, platform: Platfor
 
 @router.post("/password", status_code=204, responses={
     **AUTH_ERRORS, 429: {"model": Problem, "description": "Too many failed logins."}})
-def change_password(data: PasswordChangeIn, request: Request, actor: Staff,
+def change_password(data: PasswordChangeIn, response: Response, actor: Staff,
                     platform: PlatformDep, client: ClientDep) -> None:
-    """Change your own password (give the one you have now): every other session of yours
-    ends, this one goes on. A wrong current password counts as a failed login."""
-    users.change_password(platform, actor, request.cookies.get(SESSION_COOKIE, ""),
-                          data.password, data.new_password, client)
+    """Change your own password (give the one you have now). Every session of yours ends,
+    this one too; the answer sets the cookie of a new one. A wrong current password counts
+    as a failed login."""
+    result = users.change_password(platform, actor, data.password, data.new_password, client)
+    set_session_cookie(response, platform, result)
 
 
 @router.get("/me", response_model=MeOut, responses=AUTH_ERRORS)

@@ -13,7 +13,7 @@ from openlfr.services import users
 from openlfr.services.powers import Action
 from openlfr.services.rate_limits import TooManyAttempts
 from openlfr.services.schemas import PasswordChangeIn
-from openlfr.web.deps import SESSION_COOKIE, client_address
+from openlfr.web.deps import SESSION_COOKIE, client_address, set_session_cookie
 from openlfr.web.pages.rendering import platform_of, render
 from openlfr.web.pages.staff.common import (
     FormReader,
@@ -83,8 +83,7 @@ async def login_submit(request: Request) -> Response:
             "first_login": code is not None or str(exc) == users.FIRST_LOGIN},
             status_code=401)
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(SESSION_COOKIE, result.token, max_age=result.expires_in_s,
-                        httponly=True, samesite="lax", secure=p.settings.cookie_secure)
+    set_session_cookie(response, p, result)
     return response
 
 
@@ -110,8 +109,8 @@ def account_page(request: Request) -> Response:
 
 
 async def change_password(request: Request) -> Response:
-    """Change your own password (the one you have, a new one twice): your other sessions
-    end, this one goes on."""
+    """Change your own password (the one you have, a new one twice): every session of
+    yours ends and a new one is set in the cookie."""
     checked = await staff_form(request, Action.SESSION_USE)
     if isinstance(checked, Response):
         return checked
@@ -125,16 +124,17 @@ async def change_password(request: Request) -> Response:
     status = 422
     if data is not None:
         try:
-            users.change_password(platform_of(request), actor,
-                                  request.cookies.get(SESSION_COOKIE, ""), data.password,
-                                  data.new_password, client_address(request))
+            result = users.change_password(platform_of(request), actor, data.password,
+                                           data.new_password, client_address(request))
         except TooManyAttempts as exc:
             reader.problems["password"], status = str(exc), 429
         except GovernanceError as exc:
             field, message = service_problem(exc)
             reader.problems[field], status = message, problem_status(exc)
         else:
-            return done(request, "staff_account", "password_changed")
+            response = done(request, "staff_account", "password_changed")
+            set_session_cookie(response, platform_of(request), result)
+            return response
     # Nothing typed is shown again: every field here is a password.
     return staff_render(request, actor, "staff_account.html", {
         "errors": reader.problems, "notice": None}, status_code=status)

@@ -273,8 +273,8 @@ NOTICES: dict[str, str] = {
                             "were ended.",
     "change_refused": "Refused: nothing of the change took effect; your reason is in the "
                       "audit log.",
-    "password_changed": "Your password was changed. Your other sessions were ended; this "
-                        "one goes on.",
+    "password_changed": "Your password was changed. Every other session of yours was "
+                        "ended; you stay logged in here.",
     "key_revoked": "The key was revoked: it no longer works.",
     "key_confirmed": "The key was confirmed: it works from now on.",
     "key_issued": "The key was issued. An operator confirms it on this page and is shown "
