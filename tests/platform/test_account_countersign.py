@@ -427,3 +427,22 @@ def test_oversight_keeps_two_active_members(staff: Staff) -> None:
     staff.member("oversight.three")
     gone = ok(oversight.patch(f"/api/oversight/accounts/{other['id']}", json={"active": False}))
     assert gone["active"] is False and colleague.get("/api/auth/me").status_code == 401
+
+
+def test_a_move_out_of_oversight_is_checked_again_when_signed(staff: Staff) -> None:
+    """Red team, round 11: a move out of oversight asked for while three were active
+    could be signed after one of them was removed, leaving one member; and a member could
+    sign a change to their own account."""
+    oversight, colleague = staff["oversight"], staff.member()
+    staff.member("oversight.three")
+    ids = {u["username"]: u["id"] for u in ok(oversight.get("/api/oversight/accounts"))}
+    move = ok(colleague.patch(f"/api/oversight/accounts/{ids['oversight.three']}",
+                              json={"role": "councillor", "areas": ["Lambeth"]}))
+    change = {"change_id": move["held_change"]["id"]}
+    r = staff.member("oversight.three").post(
+        f"/api/oversight/account-changes/{ids['oversight.three']}/countersign", json=change)
+    assert r.status_code == 409 and "your own account" in r.text
+    ok(oversight.patch(f"/api/oversight/accounts/{ids[SECOND_OVERSIGHT]}",
+                       json={"active": False}))  # three were active: allowed
+    r = _countersign(staff, ids["oversight.three"], change["change_id"])
+    assert r.status_code == 409 and "last two active members" in r.text

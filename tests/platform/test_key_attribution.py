@@ -34,13 +34,17 @@ def test_each_alert_and_batch_of_counts_names_the_key_that_delivered_it(
     received = [json.loads(e["details"]) for e in events
                 if e["action"] in ("alert.received", "counters.received")]
     assert [d["api_key_id"] for d in received] == [key_one["id"], key_two["id"], key_two["id"]]
-    # The same alert sent again through the other key changes nothing, and is recorded.
+    # The same alert sent again through the other key changes nothing, and is recorded,
+    # saying whether it carried what was recorded.
     assert post_alert(s, two, entry_id, "alert-0001")["api_key_id"] == key_one["id"]
-    [resent] = [e for e in ok(admin.get("/api/audit/events?limit=1000"))
-                if e["action"] == "delivery.resent_by_another_key"]
-    assert json.loads(resent["details"]) == {"deployment_id": s.deployment_id,
-                                             "api_key_id": key_two["id"],
-                                             "delivered_by_key": key_one["id"]}
+    assert post_alert(s, two, entry_id, "alert-0001", score=0.93)["score"] == 0.71
+    resent = [e for e in ok(admin.get("/api/audit/events?limit=1000"))
+              if e["action"] == "delivery.resent_by_another_key"]
+    assert [(e["subject_type"], e["subject_id"]) for e in resent] == [
+        ("alerts", str(first["id"]))] * 2
+    assert [json.loads(e["details"]) for e in resent] == [
+        {"deployment_id": s.deployment_id, "api_key_id": key_two["id"],
+         "delivered_by_key": key_one["id"], "same_content": same} for same in (True, False)]
     # Revoking a key records what it had delivered; the keys page shows it.
     ok(admin.post(f"/api/api-keys/{key_two['id']}/revoke"))
     [revoked] = [json.loads(e["details"]) for e in ok(admin.get("/api/audit/events?limit=1000"))

@@ -183,7 +183,7 @@ def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, dat
         recorded = s.scalar(_alert_by_uid(d.id, data.alert_uid))
         if recorded is None:
             raise
-        return _resent(s, actor, recorded, "alert", now)
+        return recorded
     try:
         entry_id, category = _alert_entry(s, d.id, data)
     except InvalidInput:
@@ -191,7 +191,7 @@ def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, dat
         recorded = s.scalar(_alert_by_uid(d.id, data.alert_uid))
         if recorded is None:
             raise
-        return _resent(s, actor, recorded, "alert", now)
+        return recorded
     values = dict(deployment_id=d.id, alert_uid=data.alert_uid, occurred_at=data.occurred_at,
                   camera=data.camera, track_id=data.track_id, score=data.score,
                   second_opinion=data.second_opinion, entry_id=entry_id, entry_category=category,
@@ -202,7 +202,7 @@ def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, dat
     alert_id = connection.execute(_NEW_ALERT[connection.dialect.name], values).scalar()
     if alert_id is None:  # a retry: the alert is already recorded and counted
         return _resent(s, actor, s.scalars(_alert_by_uid(d.id, data.alert_uid)).one(),
-                       "alert", now)
+                       values, now)
     alert = m.Alert(id=alert_id, **values)
     append_event(s, actor=actor.audit_name, action="alert.received",
                  subject_type="alert", subject_id=alert.id,
@@ -221,17 +221,27 @@ def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, dat
 _Delivery = TypeVar("_Delivery", m.Alert, m.CounterBatch)
 
 
-def _resent(s: Session, actor: Actor, recorded: _Delivery, kind: str,
+#: What a resend is compared on with what was recorded (``_resent``).
+_SAME = ("occurred_at", "camera", "track_id", "score", "entry_id", "faces_seen", "tracks",
+         "frames_processed", "frames_dropped", "frames_near_behind", "period_start",
+         "period_end")
+
+
+def _resent(s: Session, actor: Actor, recorded: _Delivery, sent: dict[str, Any],
             now: datetime) -> _Delivery:
     """A resend is answered with what was recorded, whichever key sends it. One from
     another key than the one that delivered it (a second van holding the same data, or a
-    copied key) changes nothing, and is kept in the audit log: what a key sent is whole."""
+    copied key) changes nothing, and is kept in the audit log, saying whether it carried
+    the same content: what a key sent is whole. Only while deliveries are accepted (a
+    refused resend is answered, not logged: no key writes to the log after its window)."""
     if recorded.api_key_id is not None and recorded.api_key_id != actor.api_key_id:
+        same = all(getattr(recorded, name) == sent[name] for name in _SAME if name in sent)
         append_event(s, actor=actor.audit_name, action="delivery.resent_by_another_key",
-                     subject_type=kind, subject_id=recorded.id,
+                     subject_type=recorded.__tablename__, subject_id=recorded.id,
                      details={"deployment_id": recorded.deployment_id,
                               "api_key_id": actor.api_key_id,
-                              "delivered_by_key": recorded.api_key_id}, now=now)
+                              "delivered_by_key": recorded.api_key_id,
+                              "same_content": same}, now=now)
     return recorded
 
 
@@ -322,7 +332,7 @@ def _record_counters_in(s: Session, p: Platform, actor: Actor, d: m.Deployment,
             m.CounterBatch.deployment_id == d.id, m.CounterBatch.batch_id == data.batch_id))
         if recorded is None:
             raise
-        return _resent(s, actor, recorded, "counter_batch", now), False
+        return recorded, False
     values = dict(deployment_id=d.id, batch_id=data.batch_id, faces_seen=data.faces_seen,
                   tracks=data.tracks, frames_processed=data.frames_processed,
                   frames_dropped=data.frames_dropped,
@@ -333,7 +343,7 @@ def _record_counters_in(s: Session, p: Platform, actor: Actor, d: m.Deployment,
     if batch_row_id is None:  # a retry: the batch is already counted
         return _resent(s, actor, s.scalars(select(m.CounterBatch).where(
             m.CounterBatch.deployment_id == d.id,
-            m.CounterBatch.batch_id == data.batch_id)).one(), "counter_batch", now), False
+            m.CounterBatch.batch_id == data.batch_id)).one(), values, now), False
     batch = m.CounterBatch(id=batch_row_id, **values)
     append_event(s, actor=actor.audit_name, action="counters.received",
                  subject_type="deployment", subject_id=d.id,

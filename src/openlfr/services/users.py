@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
-from openlfr.audit import append_event
+from openlfr.audit import append_event, lock_head
 from openlfr.governance.areas import UnknownArea
 from openlfr.governance.errors import Conflict, GovernanceError, InvalidInput, NotFound
 from openlfr.governance.roles import (
@@ -184,8 +184,8 @@ def update_independent_account(p: Platform, actor: Actor, user_id: int,
     def check(user: m.User, changes: dict[str, Any]) -> None:
         _require_independent_role(Role(user.role))
         _require_independent_role(Role(changes.get("role") or user.role))
-        leaves = changes.get("active") is False or changes.get(
-            "role", Role.OVERSIGHT.value) != Role.OVERSIGHT.value
+        leaves = changes.get("active") is False or (
+            changes.get("role") or Role.OVERSIGHT.value) != Role.OVERSIGHT.value
         if user.id == actor.user_id and leaves:
             raise Conflict("you cannot deactivate yourself or leave oversight; ask another "
                            "member of oversight")
@@ -196,14 +196,19 @@ def update_independent_account(p: Platform, actor: Actor, user_id: int,
 
 
 def _require_two_left(leaving: m.User) -> None:
-    """Oversight keeps two active members: what one asks for, another countersigns, so one
-    member who removed the others would hold every account change alone, with nobody to
-    sign anyone back."""
+    """Oversight keeps two active members who have logged in (chosen their own password):
+    what one asks for, another countersigns, so one member who removed the others would
+    hold every account change alone, with nobody to sign anyone back. Checked when the
+    change is asked for and again when it is countersigned."""
     s = object_session(leaving)  # the change's own transaction
     assert s is not None
+    # Two removals at once must not both count the other as staying (PostgreSQL: each
+    # locks only its own member's row): the audit log's head serialises them, as it does
+    # every writer; taken after that row, as every writer does.
+    lock_head(s)
     others = s.scalar(select(func.count()).select_from(m.User).where(
         m.User.role == Role.OVERSIGHT.value, m.User.active.is_(True),
-        m.User.id != leaving.id)) or 0
+        m.User.first_login_code_hash.is_(None), m.User.id != leaving.id)) or 0
     if others < 2:
         raise Conflict(f"{leaving.username} is one of the last two active members of "
                        "oversight: without two, nobody countersigns what the other asks. Add "
@@ -361,6 +366,12 @@ def countersign_change(p: Platform, actor: Actor, user_id: int,
         user, held = _waiting(s, user_id, change_id)
         require_second_person(held["requested_by"], actor.audit_name, "a change to an account",
                               "a member of oversight")
+        if user.id == actor.user_id:
+            raise Conflict("a change to your own account is countersigned by another member "
+                           "of oversight")
+        if user.active and user.role == Role.OVERSIGHT.value and held.get(
+                "role", Role.OVERSIGHT.value) != Role.OVERSIGHT.value:
+            _require_two_left(user)  # asked for when more were active
         asked = datetime.fromisoformat(held["requested_at"])
         if now - asked > timedelta(days=HELD_CHANGE_DAYS):
             raise Conflict(f"the change waiting on {user.username!r} was asked for on "
@@ -477,7 +488,10 @@ def _open_session(p: Platform, username: str, password: str, client: str | None,
                   first_login_code: str | None, new_password: str | None,
                   now: datetime) -> LoginResult:
     with p.sessions.begin() as s:
-        user = s.scalar(select(m.User).where(m.User.username == username))
+        # Locked: a password change, a reset or a deactivation that ends the person's
+        # sessions waits for this login to finish, or this login for it (and then checks
+        # the password in force): no session opened with the old password outlives it.
+        user = s.scalar(select(m.User).where(m.User.username == username).with_for_update())
         try:
             _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
         except (VerificationError, InvalidHashError):
