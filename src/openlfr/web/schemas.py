@@ -483,6 +483,27 @@ class WatchlistStaffOut(BaseModel):
     entries: list[WatchlistEntryOut]
 
 
+class NodeAlertReceipt(Out):
+    """What a node is answered for an alert: the alert as recorded, in what the node itself
+    sent (a resend: as first recorded). Never what people decided of it (adjudication,
+    outcome, group): any key of the deployment may send, a copied one too."""
+
+    id: int
+    deployment_id: int
+    alert_uid: str
+    occurred_at: datetime
+    camera: str
+    track_id: str
+    score: float
+    second_opinion: bool = False
+    entry_id: int | None
+    entry_category: str
+    has_probe_crop: bool = Field(default=False, description="The aligned face it sent is "
+                                 "kept (encrypted) until its retention ends.")
+    api_key_id: int | None = Field(default=None, description="The key that delivered it "
+                                   "first: another key's resend is answered with it.")
+
+
 class AlertOut(Out):
     id: int
     deployment_id: int
@@ -571,7 +592,7 @@ class CountersReceipt(BaseModel):
 class NodeBatchOut(BaseModel):
     """Each alert as recorded and each counter batch's receipt, in the order sent."""
 
-    alerts: list[AlertOut]
+    alerts: list[NodeAlertReceipt]
     counters: list[CountersReceipt]
 
 

@@ -22,8 +22,8 @@ from openlfr.web.api import AUTH_ERRORS, CONFLICT, NOT_FOUND, UNAVAILABLE
 from openlfr.web.api.public import Reference
 from openlfr.web.deps import IdPath, NodeWrite, PlatformDep, power
 from openlfr.web.schemas import (
-    AlertOut,
     CountersReceipt,
+    NodeAlertReceipt,
     NodeBatchOut,
     NodeDeploymentOut,
     NodeEntryOut,
@@ -80,15 +80,16 @@ def node_watchlist(deployment_id: IdPath, actor: Node, platform: PlatformDep) ->
 # its own transaction in a worker thread.
 
 
-@router.post("/{deployment_id}/alerts", response_model=AlertOut, status_code=201,
+@router.post("/{deployment_id}/alerts", response_model=NodeAlertReceipt, status_code=201,
              responses=UNAVAILABLE)
 async def post_alert(deployment_id: IdPath, data: AlertIn, actor: NodeWriter,
-                     platform: PlatformDep) -> AlertOut:
+                     platform: PlatformDep) -> NodeAlertReceipt:
     """Report an alert; resending the same alert_uid is safe (recorded once). Answered
-    once the alert is committed; 503 means it was not acknowledged: send it again."""
+    once the alert is committed, with the alert as recorded (never what people decided of
+    it); 503 means it was not acknowledged: send it again."""
     alert = await platform.node_writes.answer(
         alerts.submit_alert(platform, actor, deployment_id, data))
-    return AlertOut.model_validate(alert)
+    return NodeAlertReceipt.model_validate(alert)
 
 
 @router.post("/{deployment_id}/counters", response_model=CountersReceipt, status_code=201,
@@ -113,7 +114,7 @@ async def post_batch(deployment_id: IdPath, data: NodeBatchIn, actor: Node,
     recorded = await run_in_threadpool(alerts.record_node_batch, platform, actor,
                                        deployment_id, data)
     return NodeBatchOut(
-        alerts=[AlertOut.model_validate(a) for a in recorded.alerts],
+        alerts=[NodeAlertReceipt.model_validate(a) for a in recorded.alerts],
         counters=[CountersReceipt(batch_id=b.batch_id, counted=c)
                   for b, c in recorded.counters])
 
