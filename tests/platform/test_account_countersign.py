@@ -446,3 +446,19 @@ def test_a_move_out_of_oversight_is_checked_again_when_signed(staff: Staff) -> N
                        json={"active": False}))  # three were active: allowed
     r = _countersign(staff, ids["oversight.three"], change["change_id"])
     assert r.status_code == 409 and "last two active members" in r.text
+
+
+def test_a_member_whose_reset_waits_for_a_first_login_is_not_counted(staff: Staff) -> None:
+    """Red team, round 12: a countersigned reset takes a member out of the count until
+    their first login; removing another member meanwhile must still leave two."""
+    oversight = staff["oversight"]
+    staff.member()
+    third = staff.member("oversight.three")
+    ids = {u["username"]: u["id"] for u in ok(oversight.get("/api/oversight/accounts"))}
+    reset = ok(oversight.patch(f"/api/oversight/accounts/{ids['oversight.three']}",
+                               json={"password": NEW_PASSWORD}))
+    staff.countersign(reset)  # by the second member: two others still count
+    assert third.get("/api/auth/me").status_code == 401  # their sessions ended
+    r = oversight.patch(f"/api/oversight/accounts/{ids[SECOND_OVERSIGHT]}",
+                        json={"active": False})
+    assert r.status_code == 409 and "last two active members" in r.text

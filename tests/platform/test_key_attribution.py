@@ -43,13 +43,16 @@ def test_each_alert_and_batch_of_counts_names_the_key_that_delivered_it(
     assert receipt["api_key_id"] == key_one["id"]
     assert not {"adjudication", "adjudicated_by", "outcome", "demographic_group"} & set(receipt)
     assert post_alert(s, two, entry_id, "alert-0001", score=0.93)["score"] == 0.71
+    # Round 12: one that fails a check the recorded one passed (below the threshold) too.
+    assert post_alert(s, two, entry_id, "alert-0001", score=0.01)["score"] == 0.71
     resent = [e for e in ok(admin.get("/api/audit/events?limit=1000"))
               if e["action"] == "delivery.resent_by_another_key"]
     assert [(e["subject_type"], e["subject_id"]) for e in resent] == [
-        ("alerts", str(first["id"]))] * 2
+        ("alerts", str(first["id"]))] * 3
     assert [json.loads(e["details"]) for e in resent] == [
         {"deployment_id": s.deployment_id, "api_key_id": key_two["id"],
-         "delivered_by_key": key_one["id"], "same_content": same} for same in (True, False)]
+         "delivered_by_key": key_one["id"], "same_content": same}
+        for same in (True, False, False)]
     # Revoking a key records what it had delivered; the keys page shows it.
     ok(admin.post(f"/api/api-keys/{key_two['id']}/revoke"))
     [revoked] = [json.loads(e["details"]) for e in ok(admin.get("/api/audit/events?limit=1000"))

@@ -174,24 +174,26 @@ def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, dat
     require_node_key(actor, d)
     try:
         require_node_delivery(p, actor, d, now, data.occurred_at)
-        require_recorded_times(p, d, now, occurred_at=data.occurred_at)
-        require_score_at_threshold(data.score,
-                                   _threshold_floor(s, p, d, data.occurred_at, now))
     except GovernanceError:
         # A resend whose answer was lost is answered with what was recorded, never
         # refused afterwards (looked up only here: the usual path costs no query more).
+        # Past the window, not logged: no key writes to the audit log after it.
         recorded = s.scalar(_alert_by_uid(d.id, data.alert_uid))
         if recorded is None:
             raise
         return recorded
     try:
+        require_recorded_times(p, d, now, occurred_at=data.occurred_at)
+        require_score_at_threshold(data.score,
+                                   _threshold_floor(s, p, d, data.occurred_at, now))
         entry_id, category = _alert_entry(s, d.id, data)
-    except InvalidInput:
-        # A retry of an alert recorded before its entry went is answered with that alert.
+    except GovernanceError:
+        # As above; and a retry of an alert recorded before its entry went. What the
+        # recorded alert passed, this one did not: not the same content.
         recorded = s.scalar(_alert_by_uid(d.id, data.alert_uid))
         if recorded is None:
             raise
-        return recorded
+        return _resent(s, actor, recorded, None, now)
     values = dict(deployment_id=d.id, alert_uid=data.alert_uid, occurred_at=data.occurred_at,
                   camera=data.camera, track_id=data.track_id, score=data.score,
                   second_opinion=data.second_opinion, entry_id=entry_id, entry_category=category,
@@ -221,13 +223,25 @@ def _record_alert_in(s: Session, p: Platform, actor: Actor, d: m.Deployment, dat
 _Delivery = TypeVar("_Delivery", m.Alert, m.CounterBatch)
 
 
-#: What a resend is compared on with what was recorded (``_resent``).
-_SAME = ("occurred_at", "camera", "track_id", "score", "entry_id", "faces_seen", "tracks",
-         "frames_processed", "frames_dropped", "frames_near_behind", "period_start",
-         "period_end")
+#: What a resend is compared on with what was recorded (``_resent``); of an alert's photo,
+#: only whether one came (it is kept encrypted, each time differently).
+_SAME = ("occurred_at", "camera", "track_id", "score", "second_opinion", "entry_id",
+         "faces_seen", "tracks", "frames_processed", "frames_dropped", "frames_near_behind",
+         "period_start", "period_end")
 
 
-def _resent(s: Session, actor: Actor, recorded: _Delivery, sent: dict[str, Any],
+def _same(recorded: m.Alert | m.CounterBatch, sent: dict[str, Any] | None) -> bool:
+    """Whether a resend carried what was recorded (None: it failed a check the recorded
+    one passed)."""
+    if sent is None:
+        return False
+    if isinstance(recorded, m.Alert) and (recorded.probe_crop_encrypted is None) != (
+            sent.get("probe_crop_encrypted") is None):
+        return False
+    return all(getattr(recorded, name) == sent[name] for name in _SAME if name in sent)
+
+
+def _resent(s: Session, actor: Actor, recorded: _Delivery, sent: dict[str, Any] | None,
             now: datetime) -> _Delivery:
     """A resend is answered with what was recorded, whichever key sends it. One from
     another key than the one that delivered it (a second van holding the same data, or a
@@ -235,7 +249,7 @@ def _resent(s: Session, actor: Actor, recorded: _Delivery, sent: dict[str, Any],
     the same content: what a key sent is whole. Only while deliveries are accepted (a
     refused resend is answered, not logged: no key writes to the log after its window)."""
     if recorded.api_key_id is not None and recorded.api_key_id != actor.api_key_id:
-        same = all(getattr(recorded, name) == sent[name] for name in _SAME if name in sent)
+        same = _same(recorded, sent)
         append_event(s, actor=actor.audit_name, action="delivery.resent_by_another_key",
                      subject_type=recorded.__tablename__, subject_id=recorded.id,
                      details={"deployment_id": recorded.deployment_id,
@@ -248,6 +262,11 @@ def _resent(s: Session, actor: Actor, recorded: _Delivery, sent: dict[str, Any],
 def _alert_by_uid(deployment_id: int, alert_uid: str) -> Select[m.Alert]:
     return select(m.Alert).where(m.Alert.deployment_id == deployment_id,
                                  m.Alert.alert_uid == alert_uid)
+
+
+def _batch_by_id(deployment_id: int, batch_id: str) -> Select[m.CounterBatch]:
+    return select(m.CounterBatch).where(m.CounterBatch.deployment_id == deployment_id,
+                                        m.CounterBatch.batch_id == batch_id)
 
 
 #: The deployment's watchlist and, if it holds it, the alert's entry's category; built
@@ -325,14 +344,19 @@ def _record_counters_in(s: Session, p: Platform, actor: Actor, d: m.Deployment,
     require_node_key(actor, d)
     try:
         require_node_delivery(p, actor, d, now, data.period_start)
-        require_recorded_times(p, d, now, period_start=data.period_start,
-                               period_end=data.period_end)
     except GovernanceError:  # a resend whose answer was lost: see _record_alert_in
-        recorded = s.scalar(select(m.CounterBatch).where(
-            m.CounterBatch.deployment_id == d.id, m.CounterBatch.batch_id == data.batch_id))
+        recorded = s.scalar(_batch_by_id(d.id, data.batch_id))
         if recorded is None:
             raise
         return recorded, False
+    try:
+        require_recorded_times(p, d, now, period_start=data.period_start,
+                               period_end=data.period_end)
+    except GovernanceError:
+        recorded = s.scalar(_batch_by_id(d.id, data.batch_id))
+        if recorded is None:
+            raise
+        return _resent(s, actor, recorded, None, now), False
     values = dict(deployment_id=d.id, batch_id=data.batch_id, faces_seen=data.faces_seen,
                   tracks=data.tracks, frames_processed=data.frames_processed,
                   frames_dropped=data.frames_dropped,
@@ -341,9 +365,8 @@ def _record_counters_in(s: Session, p: Platform, actor: Actor, d: m.Deployment,
     connection = s.connection()
     batch_row_id = connection.execute(_NEW_BATCH[connection.dialect.name], values).scalar()
     if batch_row_id is None:  # a retry: the batch is already counted
-        return _resent(s, actor, s.scalars(select(m.CounterBatch).where(
-            m.CounterBatch.deployment_id == d.id,
-            m.CounterBatch.batch_id == data.batch_id)).one(), values, now), False
+        return _resent(s, actor, s.scalars(_batch_by_id(d.id, data.batch_id)).one(), values,
+                       now), False
     batch = m.CounterBatch(id=batch_row_id, **values)
     append_event(s, actor=actor.audit_name, action="counters.received",
                  subject_type="deployment", subject_id=d.id,

@@ -363,15 +363,25 @@ def countersign_change(p: Platform, actor: Actor, user_id: int,
     now = p.clock()
     code = None
     with p.sessions.begin() as s:
+        # The countersigner as they stand now (a removal of them waits, or goes first and
+        # this is refused), then the account, then the audit head: every writer's order.
+        me = s.get(m.User, actor.user_id, with_for_update={"read": True}) \
+            if actor.user_id is not None else None
+        if me is None or not me.active or me.role != Role.OVERSIGHT.value:
+            raise Conflict("only an active member of oversight countersigns; your account "
+                           "is not one now")
         user, held = _waiting(s, user_id, change_id)
         require_second_person(held["requested_by"], actor.audit_name, "a change to an account",
                               "a member of oversight")
         if user.id == actor.user_id:
             raise Conflict("a change to your own account is countersigned by another member "
                            "of oversight")
-        if user.active and user.role == Role.OVERSIGHT.value and held.get(
-                "role", Role.OVERSIGHT.value) != Role.OVERSIGHT.value:
-            _require_two_left(user)  # asked for when more were active
+        code_due = "password_hash" in held or user.first_login_code_hash == ""
+        if user.active and user.role == Role.OVERSIGHT.value and (code_due or held.get(
+                "role", Role.OVERSIGHT.value) != Role.OVERSIGHT.value):
+            # A move out of oversight, or a reset (until its first login the member is
+            # not counted): asked for when more were active.
+            _require_two_left(user)
         asked = datetime.fromisoformat(held["requested_at"])
         if now - asked > timedelta(days=HELD_CHANGE_DAYS):
             raise Conflict(f"the change waiting on {user.username!r} was asked for on "
@@ -379,7 +389,6 @@ def countersign_change(p: Platform, actor: Actor, user_id: int,
                            "ago: refuse it, and whoever asked asks again if it still stands")
         # Whoever chose the password this change puts in force (its own reset, or the new
         # account's) is never also given the code its first login needs.
-        code_due = "password_hash" in held or user.first_login_code_hash == ""
         setter = held["requested_by"] if "password_hash" in held else user.password_set_by
         if code_due and setter == actor.audit_name:
             raise Conflict(f"{setter} chose the password this change puts in force: the code "
@@ -488,16 +497,18 @@ def _open_session(p: Platform, username: str, password: str, client: str | None,
                   first_login_code: str | None, new_password: str | None,
                   now: datetime) -> LoginResult:
     with p.sessions.begin() as s:
-        # Locked: a password change, a reset or a deactivation that ends the person's
-        # sessions waits for this login to finish, or this login for it (and then checks
-        # the password in force): no session opened with the old password outlives it.
-        user = s.scalar(select(m.User).where(m.User.username == username).with_for_update())
-        try:
-            _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-        except (VerificationError, InvalidHashError):
-            raise LoginFailed("wrong username or password") from None
+        user = s.scalar(select(m.User).where(m.User.username == username))
+        _check_password(user.password_hash if user else _DUMMY_HASH, password)
         if user is None:
             raise LoginFailed("wrong username or password")
+        # Then locked (the slow check is not made holding the row): a password change, a
+        # reset or a deactivation that ends the person's sessions waits for this login to
+        # finish, or this login for it, and then checks the password in force again: no
+        # session opened with the old password outlives it.
+        checked = user.password_hash
+        s.refresh(user, with_for_update=True)
+        if user.password_hash != checked:
+            _check_password(user.password_hash, password)
         chosen = user.first_login_code_hash is not None and user.active
         if chosen:
             _first_login(s, user, password, first_login_code, new_password, now)
@@ -516,6 +527,13 @@ def _open_session(p: Platform, username: str, password: str, client: str | None,
         append_event(s, actor=user.username, action="user.logged_in", subject_type="user",
                      subject_id=user.id, details={}, now=now)
     return LoginResult(token, user, lifetime)
+
+
+def _check_password(password_hash: str, password: str) -> None:
+    try:
+        _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        raise LoginFailed("wrong username or password") from None
 
 
 def _first_login(s: Session, user: m.User, password: str, code: str | None,

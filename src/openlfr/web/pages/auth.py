@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -72,8 +73,10 @@ async def login_submit(request: Request) -> Response:
             raise GovernanceError("enter your username and password")
         if new_password is not None and len(new_password) < 12:
             raise GovernanceError("a new password needs at least 12 characters")
-        result = users.log_in(p, username, password, client, first_login_code=code,
-                              new_password=new_password)
+        # Off the event loop: the password check is slow, and the login may wait for a
+        # change to the person that holds their row.
+        result = await run_in_threadpool(users.log_in, p, username, password, client,
+                                         first_login_code=code, new_password=new_password)
     except TooManyAttempts as exc:
         return render(request, "login.html", {"next": target, "username": username,
                                               "error": str(exc)}, status_code=429)
@@ -124,8 +127,9 @@ async def change_password(request: Request) -> Response:
     status = 422
     if data is not None:
         try:
-            result = users.change_password(platform_of(request), actor, data.password,
-                                           data.new_password, client_address(request))
+            result = await run_in_threadpool(
+                users.change_password, platform_of(request), actor, data.password,
+                data.new_password, client_address(request))
         except TooManyAttempts as exc:
             reader.problems["password"], status = str(exc), 429
         except GovernanceError as exc:
