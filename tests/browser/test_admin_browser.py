@@ -145,3 +145,22 @@ def test_oversight_countersigns_the_admins_new_account(page: Any, staff: Staff,
     pat.click("[data-test=login-submit]")
     expect(pat.locator("[data-test=staff-user]")).to_have_text("pat")
     pat.close()
+
+
+def test_a_person_changes_their_own_password(page: Any, staff: Staff, live_url: str) -> None:
+    """From the staff bar at a phone's width: the password now and the new one twice. The
+    person stays logged in (in a new session); the old password no longer works."""
+    staff.add_user("pat", "planner")
+    page.set_viewport_size({"width": 390, "height": 900})
+    log_in(page, live_url, "pat", PASSWORD)
+    page.click("[data-test=nav-account]")
+    page.fill("[data-test=current-password]", PASSWORD)
+    page.fill("[data-test=new-password]", "pat's own passphrase")
+    page.fill("[data-test=new-password-again]", "pat's own passphrase")
+    page.click("[data-test=change-password]")
+    expect(page.locator("[data-test=notice]")).to_contain_text("Your password was changed")
+    _fits(page, 390, "the password page")
+    page.click("[data-test=nav-staff-home]")
+    expect(page.locator("[data-test=staff-user]")).to_have_text("pat")
+    old = staff.anon.post("/api/auth/login", json={"username": "pat", "password": PASSWORD})
+    assert old.status_code == 401
