@@ -485,26 +485,9 @@ class WatchlistStaffOut(BaseModel):
 
 class NodeAlertReceipt(Out):
     """What a node is answered for an alert: the alert as recorded, in what the node itself
-    sent (a resend: as first recorded). Never what people decided of it (adjudication,
-    outcome, group): any key of the deployment may send, a copied one too."""
+    sent (a resend: as first recorded). Never what people decided of it (``AlertOut``):
+    any key of the deployment may send, a copied one too."""
 
-    id: int
-    deployment_id: int
-    alert_uid: str
-    occurred_at: datetime
-    camera: str
-    track_id: str
-    score: float
-    second_opinion: bool = False
-    entry_id: int | None
-    entry_category: str
-    has_probe_crop: bool = Field(default=False, description="The aligned face it sent is "
-                                 "kept (encrypted) until its retention ends.")
-    api_key_id: int | None = Field(default=None, description="The key that delivered it "
-                                   "first: another key's resend is answered with it.")
-
-
-class AlertOut(Out):
     id: int
     deployment_id: int
     alert_uid: str
@@ -517,21 +500,28 @@ class AlertOut(Out):
     second_opinion: bool = False
     entry_id: int | None
     entry_category: str
+    has_probe_crop: bool = Field(default=False, description="The aligned face it sent is "
+                                 "kept (encrypted) until its retention ends.")
+    api_key_id: int | None = Field(default=None, description="The node key that delivered "
+                                   "it first (GET /api/api-keys; another key's resend is "
+                                   "answered with it); null if recorded before keys were "
+                                   "noted.")
+
+
+class AlertOut(NodeAlertReceipt):
+    """An alert as people see it: what the node sent, and what was decided of it."""
+
     adjudication: str
     adjudicated_by: str | None
     adjudicated_at: datetime | None
     outcome: str | None
     outcome_recorded_at: datetime | None
     demographic_group: str | None
-    has_probe_crop: bool = False
     probe_crop_purged_at: datetime | None = None
     #: What followed an arrest (charged, cautioned, released_without_charge,
     #: no_further_action), recorded within OPENLFR_LATER_OUTCOME_WINDOW_DAYS.
     later_outcome: str | None = None
     later_outcome_recorded_at: datetime | None = None
-    api_key_id: int | None = Field(default=None, description="The node key that delivered "
-                                   "it (GET /api/api-keys); null if recorded before keys "
-                                   "were noted.")
 
 
 class FiguresOut(Out):
