@@ -442,8 +442,13 @@ def test_a_move_out_of_oversight_is_checked_again_when_signed(staff: Staff) -> N
     r = staff.member("oversight.three").post(
         f"/api/oversight/account-changes/{ids['oversight.three']}/countersign", json=change)
     assert r.status_code == 409 and "your own account" in r.text
-    ok(oversight.patch(f"/api/oversight/accounts/{ids[SECOND_OVERSIGHT]}",
-                       json={"active": False}))  # three were active: allowed
+    # Whoever asked stays a member, but a reset of their password (countersigned while
+    # three counted) takes them out of the count until their first login.
+    reset = ok(oversight.patch(f"/api/oversight/accounts/{ids[SECOND_OVERSIGHT]}",
+                               json={"password": NEW_PASSWORD}))
+    ok(staff.member("oversight.three").post(
+        f"/api/oversight/account-changes/{ids[SECOND_OVERSIGHT]}/countersign",
+        json={"change_id": reset["held_change"]["id"]}))
     r = _countersign(staff, ids["oversight.three"], change["change_id"])
     assert r.status_code == 409 and "last two active members" in r.text
 
@@ -462,3 +467,43 @@ def test_a_member_whose_reset_waits_for_a_first_login_is_not_counted(staff: Staf
     r = oversight.patch(f"/api/oversight/accounts/{ids[SECOND_OVERSIGHT]}",
                         json={"active": False})
     assert r.status_code == 409 and "last two active members" in r.text
+
+
+def test_a_change_is_not_signed_once_whoever_asked_may_no_longer_ask(
+        scenario_on: Scenario) -> None:
+    """Stop 48 left this out: a change asked for by someone since deactivated (or moved
+    to a role that may not ask for it) still waited and could be signed. It is refused
+    now, saying why; it can still be refused, and whoever may asks again."""
+    staff = scenario_on.staff  # on SQLite and on PostgreSQL
+    staff.add_user("admin.two", "admin")
+    admin_two = staff.login("admin.two")
+    made = ok(admin_two.post("/api/users", json={"username": "auth.three",
+                                                 "password": PASSWORD,
+                                                 "role": "authoriser"}), 201)
+    asker = _person(staff, "admin.two")
+    ok(staff["admin"].patch(f"/api/users/{asker['id']}", json={"active": False}))
+    r = _countersign(staff, made["id"], made["held_change"]["id"])
+    assert r.status_code == 409 and "admin.two, who asked for this change, is no longer " \
+        "active" in r.text
+    assert _login(staff, "auth.three").status_code == 401
+    assert _person(staff, "auth.three")["held_change"]["id"] == made["held_change"]["id"]
+    ok(staff["oversight"].post(f"/api/oversight/account-changes/{made['id']}/refuse", json={
+        "change_id": made["held_change"]["id"], "reason": "Its admin has left the force."}))
+
+    # A member of oversight who asked, then was moved out of oversight.
+    oversight, colleague = staff["oversight"], staff.member()
+    staff.member("oversight.three")
+    councillor = ok(oversight.post("/api/oversight/accounts", json={
+        "username": "cllr.new", "password": PASSWORD, "role": "councillor",
+        "areas": ["Lambeth"]}), 201)
+    ids = {u["username"]: u["id"] for u in ok(colleague.get("/api/oversight/accounts"))}
+    move = ok(colleague.patch(f"/api/oversight/accounts/{ids['oversight']}",
+                              json={"role": "councillor", "areas": ["Lambeth"]}))
+    ok(staff.member("oversight.three").post(
+        f"/api/oversight/account-changes/{ids['oversight']}/countersign",
+        json={"change_id": move["held_change"]["id"]}))
+    r = colleague.post(f"/api/oversight/account-changes/{councillor['id']}/countersign",
+                       json={"change_id": councillor["held_change"]["id"]})
+    assert r.status_code == 409 and "oversight, who asked for this change, is now " \
+        "councillor" in r.text
+    assert _login(staff, "cllr.new").status_code == 401

@@ -376,6 +376,7 @@ def countersign_change(p: Platform, actor: Actor, user_id: int,
         if user.id == actor.user_id:
             raise Conflict("a change to your own account is countersigned by another member "
                            "of oversight")
+        _require_asker_still_may(s, user, held)
         code_due = "password_hash" in held or user.first_login_code_hash == ""
         if user.active and user.role == Role.OVERSIGHT.value and (code_due or held.get(
                 "role", Role.OVERSIGHT.value) != Role.OVERSIGHT.value):
@@ -418,6 +419,24 @@ def countersign_change(p: Platform, actor: Actor, user_id: int,
                               "active": user.active,
                               "first_login_code_given": code is not None}, now=now)
     return Countersigned(user, code)
+
+
+def _require_asker_still_may(s: Session, user: m.User, held: dict[str, Any]) -> None:
+    """Whoever asked for a held change must still hold the power they asked with when it
+    is countersigned: a change asked for by someone since deactivated, or moved to a role
+    that may not ask for it, is only refused (or withdrawn by them, if they may again).
+    Their row is read shared-locked, before the audit head as every writer takes it, so
+    their removal and this countersignature do not both go through."""
+    power = (Action.INDEPENDENT_ACCOUNTS_MANAGE if Role(user.role) in INDEPENDENT_ROLES
+             else Action.USERS_MANAGE)
+    asker = s.scalar(select(m.User).where(m.User.username == held["requested_by"])
+                     .with_for_update(read=True))
+    if asker is None or not asker.active or not may(Role(asker.role), power):
+        now_is = ("no longer has an account" if asker is None else
+                  "is no longer active" if not asker.active else f"is now {asker.role}")
+        raise Conflict(f"{held['requested_by']}, who asked for this change, {now_is} and so "
+                       "may no longer ask for it: refuse it, and whoever may asks again if it "
+                       "still stands")
 
 
 def refuse_change(p: Platform, actor: Actor, user_id: int, change_id: str,
