@@ -7,10 +7,10 @@ from platform_helpers import PASSWORD, Staff, new_client
 from portal_helpers import csrf_from
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from openlfr.services.powers import Action
 from openlfr.web.pages import staff_access
+from openlfr.web.pages.rendering import PageRoute
 
 
 def test_log_in_on_the_portal_then_use_the_api_and_log_out(staff: Staff) -> None:
@@ -81,16 +81,18 @@ def _probe_page(request: Request) -> Response:
                                      {"roles": [], "message": "probe page reached"})
 
 
-async def _probe_form(request: Request) -> Response:
-    checked = await staff_access.staff_form(request, Action.DEPLOYMENT_AUTHORISE)
+def _probe_form(request: Request) -> Response:
+    checked = staff_access.staff_form(request, Action.DEPLOYMENT_AUTHORISE)
     if isinstance(checked, Response):
         return checked
     return Response("accepted")
 
 
 def test_staff_pages_check_role_and_csrf(staff: Staff) -> None:
-    staff.app.router.routes.insert(0, Route("/staff/probe", _probe_page, methods=["GET"]))
-    staff.app.router.routes.insert(0, Route("/staff/probe", _probe_form, methods=["POST"]))
+    staff.app.router.routes.insert(0, PageRoute("/staff/probe", _probe_page, methods=["GET"],
+                                                name="probe_page"))
+    staff.app.router.routes.insert(0, PageRoute("/staff/probe", _probe_form, methods=["POST"],
+                                                name="probe_form"))
     r = staff.anon.get("/staff/probe", follow_redirects=False)
     assert r.status_code == 303
     assert r.headers["location"] == "http://testserver/staff/login?next=%2Fstaff%2Fprobe"

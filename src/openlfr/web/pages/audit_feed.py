@@ -10,13 +10,12 @@ import json
 from feedgen.feed import FeedGenerator
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from openlfr import __version__
 from openlfr.services import audit_log
 from openlfr.services.platform import PUBLIC_ACTOR
 from openlfr.web.pages.feeds import ATOM_TYPE
-from openlfr.web.pages.rendering import platform_of
+from openlfr.web.pages.rendering import PageRoute, platform_of
 
 #: Earlier heads listed beside the latest, one every this many events, so that a reader
 #: who polls rarely still collects checkpoints along the way.
@@ -58,6 +57,6 @@ def checkpoints_feed(request: Request) -> Response:
 PUBLIC_PATHS = ("/audit/checkpoints.atom",)
 
 routes = [
-    Route("/audit/checkpoints.atom", checkpoints_feed, methods=["GET"],
-          name="audit_checkpoints_atom"),
+    PageRoute("/audit/checkpoints.atom", checkpoints_feed, methods=["GET"],
+              name="audit_checkpoints_atom"),
 ]

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
 from openlfr.governance.errors import GovernanceError
 from openlfr.services import users
@@ -15,7 +13,7 @@ from openlfr.services.powers import Action
 from openlfr.services.rate_limits import TooManyAttempts
 from openlfr.services.schemas import PasswordChangeIn
 from openlfr.web.deps import SESSION_COOKIE, client_address, set_session_cookie
-from openlfr.web.pages.rendering import platform_of, render
+from openlfr.web.pages.rendering import PageRoute, platform_of, read_form, render
 from openlfr.web.pages.staff.common import (
     FormReader,
     done,
@@ -51,9 +49,9 @@ def login_form(request: Request) -> Response:
     return render(request, "login.html", {"next": target, "username": "", "error": None})
 
 
-async def login_submit(request: Request) -> Response:
+def login_submit(request: Request) -> Response:
     """Check the password through the users service; set the session cookie and go on."""
-    form = await request.form()
+    form = read_form(request)
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
     code = str(form.get("first_login_code") or "").strip() or None
@@ -73,10 +71,8 @@ async def login_submit(request: Request) -> Response:
             raise GovernanceError("enter your username and password")
         if new_password is not None and len(new_password) < 12:
             raise GovernanceError("a new password needs at least 12 characters")
-        # Off the event loop: the password check is slow, and the login may wait for a
-        # change to the person that holds their row.
-        result = await run_in_threadpool(users.log_in, p, username, password, client,
-                                         first_login_code=code, new_password=new_password)
+        result = users.log_in(p, username, password, client, first_login_code=code,
+                              new_password=new_password)
     except TooManyAttempts as exc:
         return render(request, "login.html", {"next": target, "username": username,
                                               "error": str(exc)}, status_code=429)
@@ -90,9 +86,9 @@ async def login_submit(request: Request) -> Response:
     return response
 
 
-async def logout_submit(request: Request) -> Response:
+def logout_submit(request: Request) -> Response:
     """End the session (a form post with the CSRF token, so no other site can log you out)."""
-    checked = await staff_form(request, Action.SESSION_USE)
+    checked = staff_form(request, Action.SESSION_USE)
     if isinstance(checked, Response):
         return checked
     actor, _ = checked
@@ -111,10 +107,10 @@ def account_page(request: Request) -> Response:
         "errors": {}, "notice": notice_of(request)})
 
 
-async def change_password(request: Request) -> Response:
+def change_password(request: Request) -> Response:
     """Change your own password (the one you have, a new one twice): every session of
     yours ends and a new one is set in the cookie."""
-    checked = await staff_form(request, Action.SESSION_USE)
+    checked = staff_form(request, Action.SESSION_USE)
     if isinstance(checked, Response):
         return checked
     actor, form = checked
@@ -127,9 +123,8 @@ async def change_password(request: Request) -> Response:
     status = 422
     if data is not None:
         try:
-            result = await run_in_threadpool(
-                users.change_password, platform_of(request), actor, data.password,
-                data.new_password, client_address(request))
+            result = users.change_password(platform_of(request), actor, data.password,
+                                           data.new_password, client_address(request))
         except TooManyAttempts as exc:
             reader.problems["password"], status = str(exc), 429
         except GovernanceError as exc:
@@ -147,8 +142,8 @@ async def change_password(request: Request) -> Response:
 PUBLIC_PATHS = ("/staff/login",)
 
 routes = [
-    Route("/staff/login", login_form, methods=["GET"], name="login_form"),
-    Route("/staff/login", login_submit, methods=["POST"], name="login_submit"),
+    PageRoute("/staff/login", login_form, methods=["GET"], name="login_form"),
+    PageRoute("/staff/login", login_submit, methods=["POST"], name="login_submit"),
     StaffRoute("/staff/logout", logout_submit, action=Action.SESSION_USE, methods=["POST"],
                name="logout"),
     StaffRoute("/staff/account", account_page, action=Action.SESSION_USE, methods=["GET"],

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from openlfr.governance.areas import UnknownArea
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
@@ -17,7 +16,7 @@ from openlfr.services.platform import PUBLIC_ACTOR
 from openlfr.services.rate_limits import TooManyRequests
 from openlfr.services.schemas import CollectiveObjectionIn, FollowIn
 from openlfr.web.deps import client_address
-from openlfr.web.pages.rendering import not_found, platform_of, render
+from openlfr.web.pages.rendering import PageRoute, not_found, platform_of, read_form, render
 
 
 def _page(request: Request, area: portal.NoticeArea, error: str | None = None,
@@ -44,12 +43,12 @@ def area_objections(request: Request) -> Response:
     return _page(request, area)
 
 
-async def act(request: Request) -> Response:
+def act(request: Request) -> Response:
     """Start one (``act=start``: text and e-mail) or co-sign one (``act=sign``)."""
     area = _area(request)
     if isinstance(area, Response):
         return area
-    form = await request.form()
+    form = read_form(request)
     values = {k: str(form.get(k) or "") for k in ("act", "text", "email", "objection_id")}
     p = platform_of(request)
     try:
@@ -84,7 +83,7 @@ def confirm_page(request: Request) -> Response:
         "token": token, "confirmed": row.confirmed_at is not None})
 
 
-async def confirm(request: Request) -> Response:
+def confirm(request: Request) -> Response:
     try:
         collective.confirm_signature(platform_of(request), request.path_params["token"])
     except NotFound as exc:
@@ -95,11 +94,11 @@ async def confirm(request: Request) -> Response:
 PUBLIC_PATHS = ("/areas/{area}/objections", "/collective/signatures/{token}/confirm")
 
 routes = [
-    Route("/areas/{area}/objections", area_objections, methods=["GET"],
-          name="collective_objections"),
-    Route("/areas/{area}/objections", act, methods=["POST"], name="collective_act"),
-    Route("/collective/signatures/{token}/confirm", confirm_page, methods=["GET"],
-          name="signature_confirm_page"),
-    Route("/collective/signatures/{token}/confirm", confirm, methods=["POST"],
-          name="signature_confirm"),
+    PageRoute("/areas/{area}/objections", area_objections, methods=["GET"],
+              name="collective_objections"),
+    PageRoute("/areas/{area}/objections", act, methods=["POST"], name="collective_act"),
+    PageRoute("/collective/signatures/{token}/confirm", confirm_page, methods=["GET"],
+              name="signature_confirm_page"),
+    PageRoute("/collective/signatures/{token}/confirm", confirm, methods=["POST"],
+              name="signature_confirm"),
 ]

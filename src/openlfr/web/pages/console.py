@@ -11,7 +11,7 @@ same use cases either way; this module decides nothing itself.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -118,10 +118,10 @@ def _problem(exc: ValidationError | GovernanceError) -> str:
     return str(exc)
 
 
-async def _alert_form(request: Request) -> tuple[Actor, int, int, dict[str, str]] | Response:
+def _alert_form(request: Request) -> tuple[Actor, int, int, dict[str, str]] | Response:
     """An operator's form about one of this deployment's alerts: the actor, deployment id,
     alert id and fields; or the response to send instead."""
-    checked = await staff_form(request, Action.ALERT_DECIDE)
+    checked = staff_form(request, Action.ALERT_DECIDE)
     if isinstance(checked, Response):
         return checked
     actor, form = checked
@@ -138,9 +138,9 @@ async def _alert_form(request: Request) -> tuple[Actor, int, int, dict[str, str]
     return actor, deployment_id, alert_id, fields
 
 
-async def adjudicate(request: Request) -> Response:
+def adjudicate(request: Request) -> Response:
     """Confirm, dismiss or mark unclear (the no-JavaScript form)."""
-    checked = await _alert_form(request)
+    checked = _alert_form(request)
     if isinstance(checked, Response):
         return checked
     actor, deployment_id, alert_id, fields = checked
@@ -154,9 +154,9 @@ async def adjudicate(request: Request) -> Response:
     return _back(request, deployment_id, "adjudicated", f"#alert-{alert_id}")
 
 
-async def record_outcome(request: Request) -> Response:
+def record_outcome(request: Request) -> Response:
     """Record what happened, and optionally the demographic group (no-JavaScript form)."""
-    checked = await _alert_form(request)
+    checked = _alert_form(request)
     if isinstance(checked, Response):
         return checked
     actor, deployment_id, alert_id, fields = checked
@@ -173,12 +173,12 @@ async def record_outcome(request: Request) -> Response:
 
 
 def _lifecycle_route(transition: Transition,
-                     done: str) -> Callable[[Request], Awaitable[Response]]:
+                     done: str) -> Callable[[Request], Response]:
     """Activate or complete, after the confirmation step on the page; refusals (failing
     gates with their reasons, outside the window, wrong status) are shown on the console."""
 
-    async def take(request: Request) -> Response:
-        posted = await form_about(request, TRANSITION_POWERS[transition], "deployment_id",
+    def take(request: Request) -> Response:
+        posted = form_about(request, TRANSITION_POWERS[transition], "deployment_id",
                                   "deployment")
         if isinstance(posted, Response):
             return posted

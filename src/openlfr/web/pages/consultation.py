@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
 from openlfr.services import consultations, public_view
@@ -25,7 +24,7 @@ from openlfr.services.schemas import ConsultationResponseIn
 from openlfr.storage import models as m
 from openlfr.web.deps import client_address
 from openlfr.web.pages.deployments import REFERENCE
-from openlfr.web.pages.rendering import not_found, platform_of, render
+from openlfr.web.pages.rendering import PageRoute, not_found, platform_of, read_form, render
 
 #: Responses a single client address may send per hour (households and libraries share
 #: addresses, so a little more than the feedback form allows).
@@ -128,7 +127,7 @@ def consultation_page(request: Request) -> Response:
     return _page(request, d, _published(request, d))
 
 
-async def submit_answers(request: Request) -> Response:
+def submit_answers(request: Request) -> Response:
     """Validate, rate-limit, record through the consultation service, then redirect to
     the thank-you page (so reloading it does not answer twice)."""
     d = _deployment(request)
@@ -137,7 +136,7 @@ async def submit_answers(request: Request) -> Response:
     c = _published(request, d)
     if c is None:
         return not_found(request, f"{d.reference} has no consultation taking answers")
-    form = await request.form()
+    form = read_form(request)
     values = {q["id"]: str(form.get(q["id"]) or "") for q in c.questions}
     values[DISTRICT_FIELD] = str(form.get(DISTRICT_FIELD) or "")
     answers = {qid: text.strip() for qid, text in values.items()
@@ -192,10 +191,10 @@ PUBLIC_PATHS = ("/deployments/{reference}/consultation",
                 "/deployments/{reference}/consultation/thanks")
 
 routes = [
-    Route("/deployments/{reference}/consultation", consultation_page, methods=["GET"],
-          name="consultation_page"),
-    Route("/deployments/{reference}/consultation", submit_answers, methods=["POST"],
-          name="consultation_submit"),
-    Route("/deployments/{reference}/consultation/thanks", consultation_thanks,
-          methods=["GET"], name="consultation_thanks"),
+    PageRoute("/deployments/{reference}/consultation", consultation_page, methods=["GET"],
+              name="consultation_page"),
+    PageRoute("/deployments/{reference}/consultation", submit_answers, methods=["POST"],
+              name="consultation_submit"),
+    PageRoute("/deployments/{reference}/consultation/thanks", consultation_thanks,
+              methods=["GET"], name="consultation_thanks"),
 ]

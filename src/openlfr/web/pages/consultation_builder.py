@@ -238,9 +238,9 @@ def _save_problems(exc: ValidationError, filled: list[QuestionSlot]) -> dict[str
     return problems
 
 
-async def save(request: Request) -> Response:
+def save(request: Request) -> Response:
     """Save the sheet and the questions (empty question boxes are left out)."""
-    checked = await deployment_form(request, Action.CONSULTATION_WRITE)
+    checked = deployment_form(request, Action.CONSULTATION_WRITE)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked
@@ -266,10 +266,10 @@ def _where(form: FormData) -> str:
     return where if isinstance(where, str) else ""
 
 
-async def keep_wording(request: Request) -> Response:
+def keep_wording(request: Request) -> Response:
     """Record why flagged wording is kept (the service checks it is flagged, long enough
     and still a draft)."""
-    checked = await deployment_form(request, Action.CONSULTATION_WRITE)
+    checked = deployment_form(request, Action.CONSULTATION_WRITE)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked
@@ -292,9 +292,9 @@ async def keep_wording(request: Request) -> Response:
                  errors=problem, status_code=status)
 
 
-async def countersign(request: Request) -> Response:
+def countersign(request: Request) -> Response:
     """A member of oversight countersigns a kept reason (the service checks the rest)."""
-    checked = await deployment_form(request, Action.CONSULTATION_COUNTERSIGN)
+    checked = deployment_form(request, Action.CONSULTATION_COUNTERSIGN)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked
@@ -317,8 +317,8 @@ async def countersign(request: Request) -> Response:
                  errors=problem, status_code=status)
 
 
-async def withdraw_reason(request: Request) -> Response:
-    checked = await deployment_form(request, Action.CONSULTATION_WRITE)
+def withdraw_reason(request: Request) -> Response:
+    checked = deployment_form(request, Action.CONSULTATION_WRITE)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked
@@ -330,9 +330,9 @@ async def withdraw_reason(request: Request) -> Response:
     return done(request, "staff_consultation", "withdrawn", deployment_id=d.id)
 
 
-async def open_for_answers(request: Request) -> Response:
+def open_for_answers(request: Request) -> Response:
     """Open it; when the service refuses, the page lists the flags that have no reason."""
-    checked = await deployment_form(request, Action.CONSULTATION_WRITE)
+    checked = deployment_form(request, Action.CONSULTATION_WRITE)
     if isinstance(checked, Response):
         return checked
     actor, _, d = checked
@@ -353,8 +353,8 @@ async def open_for_answers(request: Request) -> Response:
     return done(request, "staff_consultation", "opened", deployment_id=d.id)
 
 
-async def close_answers(request: Request) -> Response:
-    checked = await deployment_form(request, Action.CONSULTATION_WRITE)
+def close_answers(request: Request) -> Response:
+    checked = deployment_form(request, Action.CONSULTATION_WRITE)
     if isinstance(checked, Response):
         return checked
     actor, _, d = checked

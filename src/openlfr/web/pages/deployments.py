@@ -9,11 +9,10 @@ import re
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from openlfr.governance.errors import NotFound
 from openlfr.services import portal, public_view
-from openlfr.web.pages.rendering import not_found, platform_of, render
+from openlfr.web.pages.rendering import PageRoute, not_found, platform_of, render
 from openlfr.web.pages.site_map import MapSite, site_map_for
 
 #: A deployment reference as the platform writes them, e.g. LFR-2026-0007.
@@ -64,6 +63,6 @@ def deployment_page(request: Request) -> Response:
 PUBLIC_PATHS = ("/", "/deployments/{reference}")
 
 routes = [
-    Route("/", home, methods=["GET"], name="home"),
-    Route("/deployments/{reference}", deployment_page, methods=["GET"], name="deployment"),
+    PageRoute("/", home, methods=["GET"], name="home"),
+    PageRoute("/deployments/{reference}", deployment_page, methods=["GET"], name="deployment"),
 ]

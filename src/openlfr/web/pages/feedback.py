@@ -11,7 +11,6 @@ from datetime import date
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
 from openlfr.governance.errors import NotFound
 from openlfr.governance.records import KINDS_NEEDING_ANSWER, FeedbackKind
@@ -24,7 +23,7 @@ from openlfr.services.schemas import FeedbackIn
 from openlfr.storage import models as m
 from openlfr.web.deps import client_address
 from openlfr.web.pages.deployments import REFERENCE
-from openlfr.web.pages.rendering import not_found, platform_of, render
+from openlfr.web.pages.rendering import PageRoute, not_found, platform_of, read_form, render
 
 #: What a private link's key looks like (services.objections makes them).
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{8,64}")
@@ -69,13 +68,13 @@ def feedback_form(request: Request) -> Response:
     return _form(request, d, {"kind": kind if kind in dict(KIND_CHOICES) else ""}, {})
 
 
-async def submit_feedback_form(request: Request) -> Response:
+def submit_feedback_form(request: Request) -> Response:
     """Validate, rate-limit, record through the feedback service, then redirect to the
     thank-you page (so reloading it does not send the feedback twice)."""
     d = _deployment(request)
     if isinstance(d, Response):
         return d
-    form = await request.form()
+    form = read_form(request)
     values = {k: str(form.get(k) or "") for k in ("kind", "text", "contact")}
     try:
         data = FeedbackIn(kind=values["kind"], text=values["text"],  # type: ignore[arg-type]
@@ -129,10 +128,10 @@ def feedback_thanks(request: Request) -> Response:
 PUBLIC_PATHS = ("/deployments/{reference}/feedback", "/deployments/{reference}/feedback/thanks")
 
 routes = [
-    Route("/deployments/{reference}/feedback", feedback_form, methods=["GET"],
-          name="feedback_form"),
-    Route("/deployments/{reference}/feedback", submit_feedback_form, methods=["POST"],
-          name="feedback_submit"),
-    Route("/deployments/{reference}/feedback/thanks", feedback_thanks, methods=["GET"],
-          name="feedback_thanks"),
+    PageRoute("/deployments/{reference}/feedback", feedback_form, methods=["GET"],
+              name="feedback_form"),
+    PageRoute("/deployments/{reference}/feedback", submit_feedback_form, methods=["POST"],
+              name="feedback_submit"),
+    PageRoute("/deployments/{reference}/feedback/thanks", feedback_thanks, methods=["GET"],
+              name="feedback_thanks"),
 ]

@@ -17,7 +17,6 @@ from feedgen.feed import FeedGenerator
 from icalendar import Calendar, Event
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
 from openlfr import __version__
 from openlfr.governance.amendments import (
@@ -33,7 +32,7 @@ from openlfr.services import amendments, portal, public_view, rescheduling
 from openlfr.services.public_view import PublicSummary
 from openlfr.services.schemas import without_control_characters
 from openlfr.storage import models as m
-from openlfr.web.pages.rendering import not_found, platform_of, when
+from openlfr.web.pages.rendering import PageRoute, not_found, platform_of, when
 
 ICAL_TYPE = "text/calendar; charset=utf-8"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
@@ -195,6 +194,6 @@ def atom_feed(request: Request) -> Response:
 PUBLIC_PATHS = ("/areas/{area}/deployments.ics", "/areas/{area}/deployments.atom")
 
 routes = [
-    Route("/areas/{area}/deployments.ics", ical_feed, methods=["GET"], name="area_ical"),
-    Route("/areas/{area}/deployments.atom", atom_feed, methods=["GET"], name="area_atom"),
+    PageRoute("/areas/{area}/deployments.ics", ical_feed, methods=["GET"], name="area_ical"),
+    PageRoute("/areas/{area}/deployments.atom", atom_feed, methods=["GET"], name="area_atom"),
 ]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
 from openlfr.governance.errors import Conflict, GovernanceError, InvalidInput, NotFound
 from openlfr.services import objections, public_view
@@ -17,7 +16,7 @@ from openlfr.services.rate_limits import TooManyRequests
 from openlfr.services.schemas import FollowIn, ReplyIn
 from openlfr.web.deps import client_address
 from openlfr.web.pages.deployments import REFERENCE
-from openlfr.web.pages.rendering import not_found, platform_of, render
+from openlfr.web.pages.rendering import PageRoute, not_found, platform_of, read_form, render
 
 _DONE = {
     "replied": "Your reply was published with the answer.",
@@ -51,12 +50,12 @@ def yours(request: Request) -> Response:
     return _yours(request)
 
 
-async def act(request: Request) -> Response:
+def act(request: Request) -> Response:
     """Reply once (``act=reply``) or escalate to oversight (``act=escalate``)."""
     ids = _ids(request)
     if ids is None:
         return not_found(request, "this link is not valid")
-    form = await request.form()
+    form = read_form(request)
     field = "escalation" if form.get("act") == "escalate" else "reply"
     text = str(form.get(field) or "")
     take = objections.escalate if field == "escalation" else objections.reply
@@ -95,12 +94,12 @@ def follow_page(request: Request) -> Response:
         "error": None, "email": ""})
 
 
-async def follow(request: Request) -> Response:
+def follow(request: Request) -> Response:
     """Ask to follow an item: a confirmation e-mail goes to the address."""
     view = _public(request)
     if isinstance(view, Response):
         return view
-    form = await request.form()
+    form = read_form(request)
     email, item = str(form.get("email") or ""), str(form.get("feedback_id") or "")
     ids = {f.id for f in view.feedback if f.followable}
     problem, status = None, 200
@@ -140,7 +139,7 @@ def unfollow_page(request: Request) -> Response:
     return _follow_link(request, "unfollow")
 
 
-async def confirm(request: Request) -> Response:
+def confirm(request: Request) -> Response:
     try:
         objections.confirm_follow(platform_of(request), request.path_params["token"])
     except NotFound as exc:
@@ -150,7 +149,7 @@ async def confirm(request: Request) -> Response:
     return render(request, "follow_done.html", {"confirmed": True})
 
 
-async def unfollow(request: Request) -> Response:
+def unfollow(request: Request) -> Response:
     try:
         objections.unfollow(platform_of(request), request.path_params["token"])
     except NotFound as exc:
@@ -162,14 +161,16 @@ PUBLIC_PATHS = ("/feedback/{feedback_id}/yours/{token}", "/deployments/{referenc
                 "/feedback/follows/{token}/confirm", "/feedback/follows/{token}/unfollow")
 
 routes = [
-    Route("/feedback/{feedback_id}/yours/{token}", yours, methods=["GET"], name="feedback_yours"),
-    Route("/feedback/{feedback_id}/yours/{token}", act, methods=["POST"], name="feedback_act"),
-    Route("/deployments/{reference}/follow", follow_page, methods=["GET"], name="follow_form"),
-    Route("/deployments/{reference}/follow", follow, methods=["POST"], name="feedback_follow"),
-    Route("/feedback/follows/{token}/confirm", confirm_page, methods=["GET"],
-          name="follow_confirm_page"),
-    Route("/feedback/follows/{token}/confirm", confirm, methods=["POST"], name="follow_confirm"),
-    Route("/feedback/follows/{token}/unfollow", unfollow_page, methods=["GET"],
-          name="unfollow_page"),
-    Route("/feedback/follows/{token}/unfollow", unfollow, methods=["POST"], name="unfollow"),
+    PageRoute("/feedback/{feedback_id}/yours/{token}", yours, methods=["GET"],
+              name="feedback_yours"),
+    PageRoute("/feedback/{feedback_id}/yours/{token}", act, methods=["POST"], name="feedback_act"),
+    PageRoute("/deployments/{reference}/follow", follow_page, methods=["GET"], name="follow_form"),
+    PageRoute("/deployments/{reference}/follow", follow, methods=["POST"], name="feedback_follow"),
+    PageRoute("/feedback/follows/{token}/confirm", confirm_page, methods=["GET"],
+              name="follow_confirm_page"),
+    PageRoute("/feedback/follows/{token}/confirm", confirm, methods=["POST"],
+              name="follow_confirm"),
+    PageRoute("/feedback/follows/{token}/unfollow", unfollow_page, methods=["GET"],
+              name="unfollow_page"),
+    PageRoute("/feedback/follows/{token}/unfollow", unfollow, methods=["POST"], name="unfollow"),
 ]

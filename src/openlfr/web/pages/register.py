@@ -7,13 +7,12 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from openlfr.governance.records import AuditedRates
 from openlfr.services import atrs, public_view, technology
 from openlfr.storage import models as m
 from openlfr.web.api.motions import motion_out
-from openlfr.web.pages.rendering import platform_of, render
+from openlfr.web.pages.rendering import PageRoute, platform_of, render
 
 
 @dataclass(frozen=True)
@@ -43,4 +42,4 @@ def register_page(request: Request) -> Response:
 
 PUBLIC_PATHS = ("/register",)
 
-routes = [Route("/register", register_page, methods=["GET"], name="register")]
+routes = [PageRoute("/register", register_page, methods=["GET"], name="register")]

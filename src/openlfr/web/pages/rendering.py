@@ -3,12 +3,18 @@ not-found page."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio.from_thread
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from openlfr import localtime
@@ -54,6 +60,39 @@ def platform_of(request: Request) -> Platform:
     """The platform the app was built with."""
     platform: Platform = request.app.state.platform
     return platform
+
+
+class PageRoute(Route):
+    """A page's route. Its handler is a plain function, run on a worker thread, so a use
+    case that waits (a password's hash, a record another request holds: PostgreSQL's row
+    locks) holds up only its own request, never the event loop and everyone's pages, API
+    calls and live streams with it. A form's body is read first, on the event loop: a
+    client that sends it slowly holds no worker thread (there are ``server_threads``
+    of them, one per database connection)."""
+
+    def __init__(self, path: str, endpoint: Callable[[Request], Response], *,
+                 methods: list[str], name: str) -> None:
+        super().__init__(path, _off_the_loop(endpoint), methods=methods, name=name)
+
+
+def _off_the_loop(handler: Callable[[Request], Response]
+                  ) -> Callable[[Request], Awaitable[Response]]:
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        if request.method == "POST":
+            await request.form()  # kept on the request: read_form answers from it
+        return await run_in_threadpool(handler, request)
+    return endpoint
+
+
+def read_form(request: Request) -> FormData:
+    """The form posted to a page's handler (``PageRoute``), already read on the event
+    loop."""
+    return anyio.from_thread.run(_read_form, request)
+
+
+async def _read_form(request: Request) -> FormData:
+    return await request.form()
 
 
 def render(request: Request, template: str, context: dict[str, Any],

@@ -14,14 +14,13 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from openlfr.governance.errors import InvalidInput, NotFound
 from openlfr.services import deployments as deployment_service
 from openlfr.services import governance_report, report_pdf, reports
 from openlfr.storage import models as m
 from openlfr.web.pages.deployments import REFERENCE
-from openlfr.web.pages.rendering import not_found, platform_of, render
+from openlfr.web.pages.rendering import PageRoute, not_found, platform_of, render
 from openlfr.web.pages.transparency import download
 
 PDF_TYPE = "application/pdf"
@@ -150,14 +149,14 @@ PUBLIC_PATHS = ("/deployments/{reference}/review", "/deployments/{reference}/rev
                 "/reports/annual.json", "/reports/annual-governance.csv")
 
 routes = [
-    Route("/deployments/{reference}/review", review_page, methods=["GET"],
-          name="deployment_review"),
-    Route("/deployments/{reference}/review.pdf", review_pdf, methods=["GET"],
-          name="deployment_review_pdf"),
-    Route("/reports/annual", annual_page, methods=["GET"], name="annual_report"),
-    Route("/reports/annual.pdf", annual_download, methods=["GET"], name="annual_report_pdf"),
-    Route("/reports/annual.csv", annual_download, methods=["GET"], name="annual_report_csv"),
-    Route("/reports/annual.json", annual_download, methods=["GET"], name="annual_report_json"),
-    Route("/reports/annual-governance.csv", annual_download, methods=["GET"],
-          name="annual_governance_csv"),
+    PageRoute("/deployments/{reference}/review", review_page, methods=["GET"],
+              name="deployment_review"),
+    PageRoute("/deployments/{reference}/review.pdf", review_pdf, methods=["GET"],
+              name="deployment_review_pdf"),
+    PageRoute("/reports/annual", annual_page, methods=["GET"], name="annual_report"),
+    PageRoute("/reports/annual.pdf", annual_download, methods=["GET"], name="annual_report_pdf"),
+    PageRoute("/reports/annual.csv", annual_download, methods=["GET"], name="annual_report_csv"),
+    PageRoute("/reports/annual.json", annual_download, methods=["GET"], name="annual_report_json"),
+    PageRoute("/reports/annual-governance.csv", annual_download, methods=["GET"],
+              name="annual_governance_csv"),
 ]

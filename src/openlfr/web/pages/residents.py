@@ -10,11 +10,10 @@ import re
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
 from openlfr.governance.areas import UnknownArea
 from openlfr.services import portal, public_view
-from openlfr.web.pages.rendering import not_found, platform_of, render
+from openlfr.web.pages.rendering import PageRoute, not_found, platform_of, render
 from openlfr.web.pages.site_map import MapSite, site_map_for
 
 #: A UK postcode district, the part before the space ("SW9", "SE11", "EC1A").
@@ -76,7 +75,7 @@ def rights_page(request: Request) -> Response:
 PUBLIC_PATHS = ("/areas", "/areas/{area}", "/your-rights")
 
 routes = [
-    Route("/areas", areas_page, methods=["GET"], name="areas"),
-    Route("/areas/{area}", area_page, methods=["GET"], name="area"),
-    Route("/your-rights", rights_page, methods=["GET"], name="your_rights"),
+    PageRoute("/areas", areas_page, methods=["GET"], name="areas"),
+    PageRoute("/areas/{area}", area_page, methods=["GET"], name="area"),
+    PageRoute("/your-rights", rights_page, methods=["GET"], name="your_rights"),
 ]

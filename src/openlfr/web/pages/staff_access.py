@@ -19,13 +19,12 @@ from typing import Any
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
 from openlfr.services import users
 from openlfr.services.platform import Actor
 from openlfr.services.powers import Action, may, ordered, roles_for
 from openlfr.web.deps import SESSION_COOKIE
-from openlfr.web.pages.rendering import platform_of, render
+from openlfr.web.pages.rendering import PageRoute, platform_of, read_form, render
 
 CSRF_FIELD = "csrf_token"
 
@@ -52,7 +51,7 @@ def login_redirect(request: Request) -> Response:
     return RedirectResponse(str(url), status_code=303)
 
 
-class StaffRoute(Route):
+class StaffRoute(PageRoute):
     """A staff page's route, with the action of the powers table it takes (the page
     checks it with ``staff_page``/``staff_form``; a test walks every staff route and role
     against the table)."""
@@ -81,13 +80,13 @@ def staff_page(request: Request, action: Action) -> Actor | Response:
     return actor
 
 
-async def staff_form(request: Request, action: Action) -> tuple[Actor, FormData] | Response:
+def staff_form(request: Request, action: Action) -> tuple[Actor, FormData] | Response:
     """Like ``staff_page`` for a form post, and the CSRF token must match; returns the
     actor and the form fields."""
     actor = staff_page(request, action)
     if isinstance(actor, Response):
         return actor
-    form = await request.form()
+    form = read_form(request)
     sent = str(form.get(CSRF_FIELD) or "")
     if not hmac.compare_digest(sent, csrf_token(request)):
         return staff_render(request, actor, "staff_forbidden.html", {

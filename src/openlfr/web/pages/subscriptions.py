@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
 from openlfr.governance.areas import UnknownArea
 from openlfr.governance.errors import Conflict, InvalidInput, NotFound
@@ -21,7 +20,7 @@ from openlfr.services.powers import Action
 from openlfr.services.rate_limits import POLICIES, TooManyRequests
 from openlfr.storage import models as m
 from openlfr.web.deps import client_address
-from openlfr.web.pages.rendering import not_found, platform_of, render
+from openlfr.web.pages.rendering import PageRoute, not_found, platform_of, read_form, render
 
 #: Subscription requests a single client address may send per hour.
 SUBSCRIBE_PER_HOUR = POLICIES[Action.NOTICE_SUBSCRIBE].item.amount
@@ -51,13 +50,13 @@ def subscribe_form(request: Request) -> Response:
     return _form(request, area, "", None)
 
 
-async def subscribe(request: Request) -> Response:
+def subscribe(request: Request) -> Response:
     """Validate, rate-limit, queue the confirmation e-mail, then send the browser to the
     "check your inbox" page (the same page whatever the address's history)."""
     area = _area(request)
     if isinstance(area, Response):
         return area
-    form = await request.form()
+    form = read_form(request)
     email = str(form.get("email") or "")[:1000]
     try:
         notices.valid_address(email)
@@ -142,16 +141,16 @@ PUBLIC_PATHS = ("/areas/{area}/subscribe", "/areas/{area}/subscribe/sent",
                 "/subscriptions/{token}/confirm", "/subscriptions/{token}/unsubscribe")
 
 routes = [
-    Route("/areas/{area}/subscribe", subscribe_form, methods=["GET"], name="subscribe_form"),
-    Route("/areas/{area}/subscribe", subscribe, methods=["POST"], name="subscribe"),
-    Route("/areas/{area}/subscribe/sent", subscribe_sent, methods=["GET"],
-          name="subscribe_sent"),
-    Route("/subscriptions/{token}/confirm", confirm_page, methods=["GET"],
-          name="subscription_confirm_page"),
-    Route("/subscriptions/{token}/confirm", confirm, methods=["POST"],
-          name="subscription_confirm"),
-    Route("/subscriptions/{token}/unsubscribe", unsubscribe_page, methods=["GET"],
-          name="unsubscribe_page"),
-    Route("/subscriptions/{token}/unsubscribe", unsubscribe, methods=["POST"],
-          name="unsubscribe"),
+    PageRoute("/areas/{area}/subscribe", subscribe_form, methods=["GET"], name="subscribe_form"),
+    PageRoute("/areas/{area}/subscribe", subscribe, methods=["POST"], name="subscribe"),
+    PageRoute("/areas/{area}/subscribe/sent", subscribe_sent, methods=["GET"],
+              name="subscribe_sent"),
+    PageRoute("/subscriptions/{token}/confirm", confirm_page, methods=["GET"],
+              name="subscription_confirm_page"),
+    PageRoute("/subscriptions/{token}/confirm", confirm, methods=["POST"],
+              name="subscription_confirm"),
+    PageRoute("/subscriptions/{token}/unsubscribe", unsubscribe_page, methods=["GET"],
+              name="unsubscribe_page"),
+    PageRoute("/subscriptions/{token}/unsubscribe", unsubscribe, methods=["POST"],
+              name="unsubscribe"),
 ]

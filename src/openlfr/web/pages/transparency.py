@@ -16,7 +16,6 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from openlfr.governance.errors import NotFound
 from openlfr.services import deployments as deployment_service
@@ -36,7 +35,15 @@ from openlfr.services.figures import (
     shown,
 )
 from openlfr.web.pages.deployments import REFERENCE
-from openlfr.web.pages.rendering import day, not_found, platform_of, render, templates, when
+from openlfr.web.pages.rendering import (
+    PageRoute,
+    day,
+    not_found,
+    platform_of,
+    render,
+    templates,
+    when,
+)
 
 CSV_TYPE = "text/csv; charset=utf-8"
 JSON_TYPE = "application/json"
@@ -131,15 +138,15 @@ PUBLIC_PATHS = ("/transparency", "/transparency.csv", "/transparency.json",
                 "/deployments/{reference}/figures.csv", "/deployments/{reference}/figures.json")
 
 routes = [
-    Route("/transparency", dashboard, methods=["GET"], name="transparency"),
-    Route("/transparency.csv", dashboard_download, methods=["GET"], name="transparency_csv"),
-    Route("/transparency.json", dashboard_download, methods=["GET"], name="transparency_json"),
-    Route("/transparency/records.csv", records_download, methods=["GET"], name="records_csv"),
-    Route("/transparency/records.json", records_download, methods=["GET"], name="records_json"),
-    Route("/transparency/records-schema.json", records_schema, methods=["GET"],
-          name="records_schema"),
-    Route("/deployments/{reference}/figures.csv", deployment_download, methods=["GET"],
-          name="deployment_figures_csv"),
-    Route("/deployments/{reference}/figures.json", deployment_download, methods=["GET"],
-          name="deployment_figures_json"),
+    PageRoute("/transparency", dashboard, methods=["GET"], name="transparency"),
+    PageRoute("/transparency.csv", dashboard_download, methods=["GET"], name="transparency_csv"),
+    PageRoute("/transparency.json", dashboard_download, methods=["GET"], name="transparency_json"),
+    PageRoute("/transparency/records.csv", records_download, methods=["GET"], name="records_csv"),
+    PageRoute("/transparency/records.json", records_download, methods=["GET"], name="records_json"),
+    PageRoute("/transparency/records-schema.json", records_schema, methods=["GET"],
+              name="records_schema"),
+    PageRoute("/deployments/{reference}/figures.csv", deployment_download, methods=["GET"],
+              name="deployment_figures_csv"),
+    PageRoute("/deployments/{reference}/figures.json", deployment_download, methods=["GET"],
+              name="deployment_figures_json"),
 ]

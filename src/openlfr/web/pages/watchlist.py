@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
@@ -77,7 +76,7 @@ def _done(request: Request, d: m.Deployment, notice: str) -> Response:
     return done(request, "staff_watchlist", notice, deployment_id=d.id)
 
 
-async def watchlist_page(request: Request) -> Response:
+def watchlist_page(request: Request) -> Response:
     checked = deployment_page(request, Action.WATCHLIST_READ)
     if isinstance(checked, Response):
         return checked
@@ -85,8 +84,8 @@ async def watchlist_page(request: Request) -> Response:
     return _page(request, actor, d)
 
 
-async def create_watchlist(request: Request) -> Response:
-    checked = await deployment_form(request, Action.WATCHLIST_WRITE)
+def create_watchlist(request: Request) -> Response:
+    checked = deployment_form(request, Action.WATCHLIST_WRITE)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked
@@ -114,8 +113,8 @@ def _subject(form: FormData) -> tuple[dict[str, str], WatchlistSubjectIn | None,
         return values, None, errors
 
 
-async def enrol_subject(request: Request) -> Response:
-    checked = await deployment_form(request, Action.WATCHLIST_WRITE)
+def enrol_subject(request: Request) -> Response:
+    checked = deployment_form(request, Action.WATCHLIST_WRITE)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked
@@ -125,11 +124,10 @@ async def enrol_subject(request: Request) -> Response:
         errors["photo"] = "choose at least one photo of the subject"
     if subject is None or errors:
         return _page(request, actor, d, values=values, errors=errors, status_code=422)
-    photos = [watchlist_photos.Photo(str(u.filename), await u.read()) for u in uploads]
+    photos = [watchlist_photos.Photo(str(u.filename), u.file.read()) for u in uploads]
     try:
-        # The engine is CPU-bound: run it off the event loop.
-        await run_in_threadpool(watchlist_photos.enrol_from_photos, platform_of(request),
-                                actor, d.id, subject, photos)
+        watchlist_photos.enrol_from_photos(platform_of(request), actor, d.id, subject,
+                                           photos)
     except GovernanceError as exc:
         field, message = service_problem(exc)
         return _page(request, actor, d, values=values, errors={field: message},
@@ -137,8 +135,8 @@ async def enrol_subject(request: Request) -> Response:
     return _done(request, d, "enrolled")
 
 
-async def remove_entry(request: Request) -> Response:
-    checked = await deployment_form(request, Action.WATCHLIST_WRITE)
+def remove_entry(request: Request) -> Response:
+    checked = deployment_form(request, Action.WATCHLIST_WRITE)
     if isinstance(checked, Response):
         return checked
     actor, _, d = checked
@@ -152,8 +150,8 @@ async def remove_entry(request: Request) -> Response:
     return _done(request, d, "removed")
 
 
-async def build_watchlist(request: Request) -> Response:
-    checked = await deployment_form(request, Action.WATCHLIST_WRITE)
+def build_watchlist(request: Request) -> Response:
+    checked = deployment_form(request, Action.WATCHLIST_WRITE)
     if isinstance(checked, Response):
         return checked
     actor, _, d = checked
@@ -164,7 +162,7 @@ async def build_watchlist(request: Request) -> Response:
     return _done(request, d, "built")
 
 
-async def reference_photo(request: Request) -> Response:
+def reference_photo(request: Request) -> Response:
     """An entry's reference photo (the aligned face the engine found), for the roles that
     read the watchlist; never cached."""
     checked = deployment_page(request, Action.WATCHLIST_READ)

@@ -7,7 +7,7 @@ settings and audit log too."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,9 +111,9 @@ def _page(action: Action,
     return page
 
 
-def _add_person(accounts: Accounts) -> Callable[[Request], Awaitable[Response]]:
-    async def add(request: Request) -> Response:
-        checked = await staff_form(request, accounts.action)
+def _add_person(accounts: Accounts) -> Callable[[Request], Response]:
+    def add(request: Request) -> Response:
+        checked = staff_form(request, accounts.action)
         if isinstance(checked, Response):
             return checked
         actor, form = checked
@@ -137,20 +137,20 @@ def _add_person(accounts: Accounts) -> Callable[[Request], Awaitable[Response]]:
     return add
 
 
-async def _person_form(request: Request,
+def _person_form(request: Request,
                        action: Action) -> tuple[Actor, FormReader, int] | Response:
     """A form posted about one person (``user_id`` in the path): ``form_about``, its
     form ready to read."""
-    posted = await form_about(request, action, "user_id", "person")
+    posted = form_about(request, action, "user_id", "person")
     if isinstance(posted, Response):
         return posted
     actor, form, user_id = posted
     return actor, FormReader(form), user_id
 
 
-def _change_person(accounts: Accounts) -> Callable[[Request], Awaitable[Response]]:
-    async def change(request: Request) -> Response:
-        posted = await _person_form(request, accounts.action)
+def _change_person(accounts: Accounts) -> Callable[[Request], Response]:
+    def change(request: Request) -> Response:
+        posted = _person_form(request, accounts.action)
         if isinstance(posted, Response):
             return posted
         actor, reader, user_id = posted
@@ -175,11 +175,11 @@ def _change_person(accounts: Accounts) -> Callable[[Request], Awaitable[Response
     return change
 
 
-def _decide_change(countersign: bool) -> Callable[[Request], Awaitable[Response]]:
+def _decide_change(countersign: bool) -> Callable[[Request], Response]:
     """Oversight countersigns, or refuses with a reason, the admin's change waiting on an
     account (the one it read: the form carries its id)."""
-    async def decide(request: Request) -> Response:
-        posted = await _person_form(request, Action.ACCOUNT_CHANGE_COUNTERSIGN)
+    def decide(request: Request) -> Response:
+        posted = _person_form(request, Action.ACCOUNT_CHANGE_COUNTERSIGN)
         if isinstance(posted, Response):
             return posted
         actor, reader, user_id = posted
@@ -256,9 +256,9 @@ def _keys(request: Request, actor: Actor, keys: Keys, errors: dict[str, str] | N
         status_code=status_code)
 
 
-def _create_key(keys: Keys) -> Callable[[Request], Awaitable[Response]]:
-    async def create(request: Request) -> Response:
-        checked = await staff_form(request, keys.issuer)
+def _create_key(keys: Keys) -> Callable[[Request], Response]:
+    def create(request: Request) -> Response:
+        checked = staff_form(request, keys.issuer)
         if isinstance(checked, Response):
             return checked
         actor, form = checked
@@ -281,10 +281,10 @@ def _create_key(keys: Keys) -> Callable[[Request], Awaitable[Response]]:
 
 
 def _key_button(keys: Keys, action: Action, use_case: Callable[[Platform, Actor, int], Any],
-                notice: str) -> Callable[[Request], Awaitable[Response]]:
+                notice: str) -> Callable[[Request], Response]:
     """A button on one key (``key_id`` in the path): revoke it, or confirm a node's."""
-    async def press(request: Request) -> Response:
-        checked = await staff_form(request, action)
+    def press(request: Request) -> Response:
+        checked = staff_form(request, action)
         if isinstance(checked, Response):
             return checked
         actor, _ = checked
@@ -375,8 +375,8 @@ def new_entry_page(request: Request) -> Response:
         "vendor_or_project": "openlfr", "default_threshold": str(facts.default_threshold)}, {})
 
 
-async def save_entry(request: Request) -> Response:
-    checked = await staff_form(request, Action.TECHNOLOGY_REGISTER)
+def save_entry(request: Request) -> Response:
+    checked = staff_form(request, Action.TECHNOLOGY_REGISTER)
     if isinstance(checked, Response):
         return checked
     actor, form = checked

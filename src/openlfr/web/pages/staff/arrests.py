@@ -43,8 +43,8 @@ def arrests_page(request: Request) -> Response:
     return _page(request, *checked)
 
 
-async def record(request: Request) -> Response:
-    checked = await deployment_form(request, Action.LATER_OUTCOME_RECORD)
+def record(request: Request) -> Response:
+    checked = deployment_form(request, Action.LATER_OUTCOME_RECORD)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked

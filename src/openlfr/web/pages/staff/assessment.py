@@ -76,9 +76,9 @@ def assessment_page(request: Request) -> Response:
     return _editor(request, actor, d, None)
 
 
-async def save_assessment(request: Request) -> Response:
+def save_assessment(request: Request) -> Response:
     """Save the typed sections (un-publishing the assessment, as the service does)."""
-    checked = await deployment_form(request, Action.ASSESSMENT_WRITE)
+    checked = deployment_form(request, Action.ASSESSMENT_WRITE)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked
@@ -92,9 +92,9 @@ async def save_assessment(request: Request) -> Response:
     return _editor(request, actor, d, reader.values, reader.problems, status_code=refused)
 
 
-async def publish_assessment(request: Request) -> Response:
+def publish_assessment(request: Request) -> Response:
     """Publish; the service refuses while the completeness check finds problems."""
-    checked = await deployment_form(request, Action.ASSESSMENT_PUBLISH)
+    checked = deployment_form(request, Action.ASSESSMENT_PUBLISH)
     if isinstance(checked, Response):
         return checked
     actor, _, d = checked
@@ -105,10 +105,10 @@ async def publish_assessment(request: Request) -> Response:
     return done(request, "staff_assessment", "assessment_published", deployment_id=d.id)
 
 
-async def amend_assessment(request: Request) -> Response:
+def amend_assessment(request: Request) -> Response:
     """A public amendment of the frozen assessment, with a reason (the amendments service
     checks the gates again)."""
-    checked = await deployment_form(request, Action.RECORD_AMEND)
+    checked = deployment_form(request, Action.RECORD_AMEND)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked

@@ -9,7 +9,7 @@ activation (the decisions' record), not the gates run again against ended record
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -74,13 +74,13 @@ def gate_checklist(request: Request) -> Response:
     return _checklist(request, actor, d)
 
 
-def _gated_route(transition: Transition) -> Callable[[Request], Awaitable[Response]]:
+def _gated_route(transition: Transition) -> Callable[[Request], Response]:
     """Authorise or activate through the service, or ask for an override when a
     justification was written; refusals are shown on the checklist."""
     field = f"{transition.value}_justification"
 
-    async def take(request: Request) -> Response:
-        checked = await deployment_form(request, TRANSITION_POWERS[transition])
+    def take(request: Request) -> Response:
+        checked = deployment_form(request, TRANSITION_POWERS[transition])
         if isinstance(checked, Response):
             return checked
         actor, form, d = checked
@@ -109,11 +109,11 @@ def _gated_route(transition: Transition) -> Callable[[Request], Awaitable[Respon
     return take
 
 
-async def countersign(request: Request) -> Response:
+def countersign(request: Request) -> Response:
     """A member of oversight countersigns the override they read, named by the form's
     hidden id (the service refuses a request replaced since, the one who asked, a short
     justification, and gates that changed since)."""
-    checked = await deployment_form(request, Action.OVERRIDE_COUNTERSIGN)
+    checked = deployment_form(request, Action.OVERRIDE_COUNTERSIGN)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked

@@ -167,12 +167,12 @@ def path_id(request: Request, name: str) -> int | None:
     return value if isinstance(value, int) and 1 <= value <= MAX_ID else None
 
 
-async def form_about(request: Request, action: Action, id_name: str,
+def form_about(request: Request, action: Action, id_name: str,
                      what: str) -> tuple[Actor, FormData, int] | Response:
     """A staff form posted about one thing (its id in the path as ``id_name``) by whoever
     may take ``action``: the actor, the form and the id; or the answer to give instead
     (the refusal, or the 404 page saying there is no such ``what``)."""
-    checked = await staff_form(request, action)
+    checked = staff_form(request, action)
     if isinstance(checked, Response):
         return checked
     actor, form = checked
@@ -205,10 +205,10 @@ def deployment_page(request: Request, action: Action) -> tuple[Actor, m.Deployme
     return actor, d
 
 
-async def deployment_form(request: Request, action: Action
+def deployment_form(request: Request, action: Action
                           ) -> tuple[Actor, FormData, m.Deployment] | Response:
     """``staff_form`` and ``load_deployment`` together, for a post about a deployment."""
-    checked = await staff_form(request, action)
+    checked = staff_form(request, action)
     if isinstance(checked, Response):
         return checked
     actor, form = checked

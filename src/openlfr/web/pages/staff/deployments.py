@@ -6,7 +6,7 @@ with new dates and a reason."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,9 +128,9 @@ def new_deployment(request: Request) -> Response:
     return _plan_form(request, actor, None, {}, {})
 
 
-async def create_deployment(request: Request) -> Response:
+def create_deployment(request: Request) -> Response:
     """Draft the deployment through the same service and input schema as the API."""
-    checked = await staff_form(request, Action.DEPLOYMENT_DRAFT)
+    checked = staff_form(request, Action.DEPLOYMENT_DRAFT)
     if isinstance(checked, Response):
         return checked
     actor, form = checked
@@ -189,9 +189,9 @@ def _changes(d: m.Deployment, plan: DeploymentIn) -> dict[str, Any]:
     return changes
 
 
-async def update_deployment(request: Request) -> Response:
+def update_deployment(request: Request) -> Response:
     """Save the changed fields through the service (which refuses once notice is out)."""
-    checked = await deployment_form(request, Action.DEPLOYMENT_EDIT)
+    checked = deployment_form(request, Action.DEPLOYMENT_EDIT)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked
@@ -232,10 +232,10 @@ def amend_plan_page(request: Request) -> Response:
                       amending=True)
 
 
-async def amend_plan(request: Request) -> Response:
+def amend_plan(request: Request) -> Response:
     """A public amendment of the plan: the fields that differ from it, with a reason (the
     amendments service checks the gates again)."""
-    checked = await deployment_form(request, Action.RECORD_AMEND)
+    checked = deployment_form(request, Action.RECORD_AMEND)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked
@@ -336,14 +336,14 @@ NOTES: dict[Transition, Note] = {
 }
 
 
-def _transition_route(transition: Transition) -> Callable[[Request], Awaitable[Response]]:
+def _transition_route(transition: Transition) -> Callable[[Request], Response]:
     """A form post that takes ``transition`` through the service (with its note, if it
     needs one, validated by the note's input schema); errors are shown on the overview."""
     note_spec = NOTES.get(transition)
     error_field = note_spec.form_field if note_spec else FORM
 
-    async def take(request: Request) -> Response:
-        checked = await deployment_form(request, TRANSITION_POWERS[transition])
+    def take(request: Request) -> Response:
+        checked = deployment_form(request, TRANSITION_POWERS[transition])
         if isinstance(checked, Response):
             return checked
         actor, form, d = checked
@@ -382,10 +382,10 @@ RESCHEDULE_FIELDS = {"start_at": "reschedule_start_at", "end_at": "reschedule_en
                      "reason": "reschedule_reason"}
 
 
-async def reschedule(request: Request) -> Response:
+def reschedule(request: Request) -> Response:
     """New dates with a published reason, through the same use case as the API: notice
     runs again and an authorisation for the old dates is withdrawn."""
-    checked = await deployment_form(request, Action.DEPLOYMENT_RESCHEDULE)
+    checked = deployment_form(request, Action.DEPLOYMENT_RESCHEDULE)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked

@@ -89,22 +89,22 @@ def _event(reader: FormReader) -> dict[str, Any]:
         "questions_raised": reader.lines("questions_raised")}
 
 
-async def _evidence(reader: FormReader) -> assessments.Evidence | None:
+def _evidence(reader: FormReader) -> assessments.Evidence | None:
     upload = reader.form.get("evidence")
     if not isinstance(upload, UploadFile) or not upload.filename:
         return None
-    return assessments.Evidence(upload.filename, await upload.read())
+    return assessments.Evidence(upload.filename, upload.file.read())
 
 
-async def add_event(request: Request) -> Response:
+def add_event(request: Request) -> Response:
     """Log an event (and its PDF evidence, if one is attached) through the service."""
-    checked = await deployment_form(request, Action.ENGAGEMENT_WRITE)
+    checked = deployment_form(request, Action.ENGAGEMENT_WRITE)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked
     reader = FormReader(form)
     data = reader.build(EngagementEventIn, _event(reader))
-    evidence = await _evidence(reader)
+    evidence = _evidence(reader)
     status_code = 422 if data is None else attempt(reader, lambda: (
         assessments.add_engagement_event(platform_of(request), actor, d.id, data, evidence)))
     if status_code is None:
@@ -112,9 +112,9 @@ async def add_event(request: Request) -> Response:
     return _log_page(request, actor, d, reader.values, reader.problems, status_code=status_code)
 
 
-async def delete_event(request: Request) -> Response:
+def delete_event(request: Request) -> Response:
     """Remove an event logged in error (the service audits the removal)."""
-    checked = await deployment_form(request, Action.ENGAGEMENT_WRITE)
+    checked = deployment_form(request, Action.ENGAGEMENT_WRITE)
     if isinstance(checked, Response):
         return checked
     actor, _, d = checked
@@ -129,10 +129,10 @@ async def delete_event(request: Request) -> Response:
     return done(request, "staff_engagement", "engagement_deleted", deployment_id=d.id)
 
 
-async def redact_evidence(request: Request) -> Response:
+def redact_evidence(request: Request) -> Response:
     """Replace an event's PDF by a redacted copy (``act=replace`` with the file) or remove
     it (``act=remove``), for privacy, with a published reason: at any status."""
-    checked = await deployment_form(request, Action.ENGAGEMENT_WRITE)
+    checked = deployment_form(request, Action.ENGAGEMENT_WRITE)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked
@@ -144,7 +144,7 @@ async def redact_evidence(request: Request) -> Response:
     reason_key, file_key = f"redaction-reason-{event_id}", f"redacted-{event_id}"
     removing, reason = reader.text("act") == "remove", reader.text(reason_key)
     upload = form.get(file_key)
-    redacted = (assessments.Evidence(upload.filename, await upload.read())
+    redacted = (assessments.Evidence(upload.filename, upload.file.read())
                 if isinstance(upload, UploadFile) and upload.filename else None)
     status_code = 422
     if not removing and redacted is None:
@@ -169,10 +169,10 @@ async def redact_evidence(request: Request) -> Response:
     return _log_page(request, actor, d, reader.values, errors, status_code=status_code)
 
 
-async def amend_log(request: Request) -> Response:
+def amend_log(request: Request) -> Response:
     """A public amendment of the frozen log, with a reason: add an event (the form's
     fields), or remove one (``event_id`` alone)."""
-    checked = await deployment_form(request, Action.RECORD_AMEND)
+    checked = deployment_form(request, Action.RECORD_AMEND)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked

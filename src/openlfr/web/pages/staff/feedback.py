@@ -7,7 +7,7 @@ oversight's hearing and the same moderation. Who may do which is the powers tabl
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -63,12 +63,12 @@ def inbox(request: Request) -> Response:
 
 def _feedback_route(field: str, notice: str, act: Callable[..., m.Feedback],
                     schema: type[AnswerIn] | type[ModerationIn], schema_field: str,
-                    action: Action) -> Callable[[Request], Awaitable[Response]]:
+                    action: Action) -> Callable[[Request], Response]:
     """A form post on one item of the inbox: its text field (``field-<id>`` on the page)
     is validated by ``schema`` and passed to the service's ``act``."""
 
-    async def take(request: Request) -> Response:
-        checked = await deployment_form(request, action)
+    def take(request: Request) -> Response:
+        checked = deployment_form(request, action)
         if isinstance(checked, Response):
             return checked
         actor, form, d = checked
@@ -122,9 +122,9 @@ def escalations_page(request: Request) -> Response:
     return _escalations(request, actor)
 
 
-async def respond(request: Request) -> Response:
+def respond(request: Request) -> Response:
     """Publish oversight's response to one escalated item."""
-    posted = await form_about(request, Action.ESCALATION_RESPOND, "feedback_id", "feedback")
+    posted = form_about(request, Action.ESCALATION_RESPOND, "feedback_id", "feedback")
     if isinstance(posted, Response):
         return posted
     actor, form, feedback_id = posted
@@ -146,32 +146,32 @@ async def respond(request: Request) -> Response:
     return _escalations(request, actor, reader.values, errors, status_code=422)
 
 
-async def hearing(request: Request) -> Response:
+def hearing(request: Request) -> Response:
     """Record oversight's hearing of a collective objection (published)."""
-    return await _on_collective(
+    return _on_collective(
         request, Action.COLLECTIVE_HEARING, "hearing", "hearing_recorded",
         lambda reader, i: reader.build(HearingIn, {"held_on": reader.text(f"held-{i}"),
                                                    "record": reader.text(f"hearing-{i}")}),
         collective.record_hearing)
 
 
-async def hide_collective(request: Request) -> Response:
+def hide_collective(request: Request) -> Response:
     """Withhold a collective objection's text for abuse, with a published reason (the rule
     and power of feedback's moderation; the objection and its signatures stay)."""
-    return await _on_collective(
+    return _on_collective(
         request, Action.FEEDBACK_MODERATE, "collective-reason", "hidden",
         lambda reader, i: reader.build(ModerationIn,
                                        {"reason": reader.text(f"collective-reason-{i}")}),
         collective.hide_collective_text)
 
 
-async def _on_collective(request: Request, action: Action, field: str, notice: str,
+def _on_collective(request: Request, action: Action, field: str, notice: str,
                          read: Callable[[FormReader, int], Any],
                          act: Callable[[Platform, Actor, int, Any], Any]) -> Response:
     """A form under a collective objection on the escalations page: the power, the
     objection, the input (``read``), the use case (``act``); done, or the page again with
     what was wrong under the form's ``field``."""
-    posted = await form_about(request, action, "objection_id", "collective objection")
+    posted = form_about(request, action, "objection_id", "collective objection")
     if isinstance(posted, Response):
         return posted
     actor, form, objection_id = posted

@@ -30,9 +30,9 @@ from openlfr.web.pages.staff.deployments import overview
 from openlfr.web.pages.staff_access import StaffRoute, staff_form, staff_page, staff_render
 
 
-async def add_comment(request: Request) -> Response:
+def add_comment(request: Request) -> Response:
     """Record a formal comment; errors are shown on the deployment overview."""
-    checked = await deployment_form(request, Action.COMMENT_RECORD)
+    checked = deployment_form(request, Action.COMMENT_RECORD)
     if isinstance(checked, Response):
         return checked
     actor, form, d = checked
@@ -69,8 +69,8 @@ def motions_page(request: Request) -> Response:
     return _register(request, actor)
 
 
-async def record_motion(request: Request) -> Response:
-    checked = await staff_form(request, Action.MOTION_RECORD)
+def record_motion(request: Request) -> Response:
+    checked = staff_form(request, Action.MOTION_RECORD)
     if isinstance(checked, Response):
         return checked
     actor, form = checked
@@ -88,8 +88,8 @@ async def record_motion(request: Request) -> Response:
     return _register(request, actor, reader.values, reader.problems, status_code=refused)
 
 
-async def respond_to_motion(request: Request) -> Response:
-    checked = await staff_form(request, Action.MOTION_RESPOND)
+def respond_to_motion(request: Request) -> Response:
+    checked = staff_form(request, Action.MOTION_RESPOND)
     if isinstance(checked, Response):
         return checked
     actor, form = checked
