@@ -6,10 +6,28 @@ authoriser account, or reset an officer's password, and act as them."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from platform_helpers import PASSWORD, SECOND_OVERSIGHT, Scenario, Staff, new_client, ok
+import pytest
+from platform_helpers import (
+    PASSWORD,
+    SECOND_OVERSIGHT,
+    FakeClock,
+    Scenario,
+    Staff,
+    make_settings,
+    new_client,
+    ok,
+)
+
+from openlfr.governance.errors import Conflict
+from openlfr.services import users
+from openlfr.services.platform import SYSTEM_ACTOR, Platform
+from openlfr.services.schemas import UserIn, UserPatch
 
 NEW_PASSWORD = "a-new-long-password-2"
 
@@ -504,6 +522,57 @@ def test_a_change_is_not_signed_once_whoever_asked_may_no_longer_ask(
         json={"change_id": move["held_change"]["id"]}))
     r = colleague.post(f"/api/oversight/account-changes/{councillor['id']}/countersign",
                        json={"change_id": councillor["held_change"]["id"]})
-    assert r.status_code == 409 and "oversight, who asked for this change, is now " \
-        "councillor" in r.text
+    assert r.status_code == 409 and "oversight, who asked for this change, holds the role " \
+        "councillor, which may not ask for a change to a councillor's account" in r.text
     assert _login(staff, "cllr.new").status_code == 401
+
+
+def test_two_countersignatures_whose_people_cross_do_not_deadlock(
+        pg_schema_url: str, tmp_path: Path, clock: FakeClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Red team, round 13 (PostgreSQL): admin A asks a reset of admin B, B asks to demote
+    A, and two members of oversight sign both at once. Each signature locked its account
+    and then waited for the other's, whose asker it must read: a deadlock, answered 500.
+    The rows are locked in the order of their ids, so one signature waits for the
+    other; both answer, and the demotion signed first refuses A's request."""
+    p = Platform.open(make_settings(tmp_path / "data", pg_schema_url))
+    p.clock = clock
+    try:
+        for name, role in [("admin.a", "admin"), ("admin.b", "admin"),
+                           ("ov.1", "oversight"), ("ov.2", "oversight")]:
+            users.create_user(p, SYSTEM_ACTOR, UserIn(username=name, password=PASSWORD,
+                                                      role=role))  # type: ignore[arg-type]
+        people = {u.username: users.actor_of(u)
+                  for u in users.list_users(p, SYSTEM_ACTOR)}
+        a, b = people["admin.a"], people["admin.b"]
+        assert a.user_id is not None and b.user_id is not None
+        on_b = users.update_user(p, a, b.user_id, UserPatch(password="another-long-pass-1"))
+        on_a = users.update_user(p, b, a.user_id, UserPatch(role="operator"))  # type: ignore[arg-type]
+        real = users._require_asker_still_may
+
+        def slow(*args: Any) -> None:
+            time.sleep(0.5)  # both signatures under way: each has taken what it locks
+            real(*args)
+
+        monkeypatch.setattr(users, "_require_asker_still_may", slow)
+        out: dict[str, object] = {}
+
+        def sign(who: str, user_id: int, change: dict[str, Any]) -> None:
+            try:
+                out[who] = users.countersign_change(p, people[who], user_id, change["id"])
+            except Exception as exc:  # noqa: BLE001 (the outcome is what is checked)
+                out[who] = exc
+
+        threads = [threading.Thread(target=sign, args=("ov.1", b.user_id, on_b.held_change)),
+                   threading.Thread(target=sign, args=("ov.2", a.user_id, on_a.held_change))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        kinds = sorted(type(o).__name__ for o in out.values())
+        assert kinds in (["Countersigned", "Countersigned"], ["Conflict", "Countersigned"]), out
+        refused = [o for o in out.values() if isinstance(o, Conflict)]
+        assert all("admin.a, who asked for this change, holds the role operator" in str(o)
+                   for o in refused)
+    finally:
+        p.close()

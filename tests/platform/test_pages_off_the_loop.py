@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.routing import APIRoute
-from platform_helpers import PASSWORD, Staff
+from platform_helpers import PASSWORD, Staff, new_client
 from starlette.routing import Route
 
 from openlfr.services import users
@@ -95,3 +95,14 @@ def test_forms_sent_slowly_hold_no_worker_thread(staff: Staff) -> None:
             for sock in slow:
                 sock.close()
     assert waited < 1.0, f"other requests waited {waited:.2f} s behind the slow forms"
+
+
+def test_a_staff_form_is_not_read_before_its_sender_logs_in(staff: Staff) -> None:
+    """Red team, round 13: reading every form first read (and stored the files of) an
+    anonymous post to a staff page too, and answered a broken one 400, not with the way
+    to log in."""
+    anon = new_client(staff.app)
+    r = anon.post("/staff/deployments/1/watchlist/photos", content=b"garbage",
+                  headers={"Content-Type": "multipart/form-data; boundary=x"},
+                  follow_redirects=False)
+    assert r.status_code == 303 and "/staff/login" in r.headers["location"]

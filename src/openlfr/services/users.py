@@ -363,10 +363,13 @@ def countersign_change(p: Platform, actor: Actor, user_id: int,
     now = p.clock()
     code = None
     with p.sessions.begin() as s:
-        # The countersigner as they stand now (a removal of them waits, or goes first and
-        # this is refused), then the account, then the audit head: every writer's order.
-        me = s.get(m.User, actor.user_id, with_for_update={"read": True}) \
-            if actor.user_id is not None else None
+        # The countersigner and whoever asked as they stand now (a removal of either
+        # waits, or goes first and this is refused), and the account, locked in the order
+        # of their ids (two signatures whose people cross, each asked by the other's
+        # account, must not each hold one row and wait for the other), then the audit
+        # head: every writer's order.
+        _lock_in_order(s, user_id, actor.user_id, _asker_id(s, user_id, change_id))
+        me = s.get(m.User, actor.user_id) if actor.user_id is not None else None
         if me is None or not me.active or me.role != Role.OVERSIGHT.value:
             raise Conflict("only an active member of oversight countersigns; your account "
                            "is not one now")
@@ -421,22 +424,41 @@ def countersign_change(p: Platform, actor: Actor, user_id: int,
     return Countersigned(user, code)
 
 
+def _asker_id(s: Session, user_id: int, change_id: str) -> int | None:
+    """Who asked for the change ``change_id`` waiting on the account (read unlocked: once
+    the rows are locked, ``_waiting`` checks the change is still that one, and so its
+    asker)."""
+    held = s.scalar(select(m.User.held_change).where(m.User.id == user_id))
+    if not held or held.get("id") != change_id:
+        return None
+    return s.scalar(select(m.User.id).where(m.User.username == held["requested_by"]))
+
+
+def _lock_in_order(s: Session, account_id: int, *readers: int | None) -> None:
+    """Lock the account's row to change it and the ``readers``' rows to read, in the
+    order of their ids."""
+    for user_id in sorted({account_id, *(r for r in readers if r is not None)}):
+        s.execute(select(m.User.id).where(m.User.id == user_id)
+                  .with_for_update(read=user_id != account_id))
+
+
 def _require_asker_still_may(s: Session, user: m.User, held: dict[str, Any]) -> None:
     """Whoever asked for a held change must still hold the power they asked with when it
     is countersigned: a change asked for by someone since deactivated, or moved to a role
     that may not ask for it, is only refused (or withdrawn by them, if they may again).
-    Their row is read shared-locked, before the audit head as every writer takes it, so
-    their removal and this countersignature do not both go through."""
+    Their row is locked (``countersign_change``), so their removal and this
+    countersignature do not both go through."""
     power = (Action.INDEPENDENT_ACCOUNTS_MANAGE if Role(user.role) in INDEPENDENT_ROLES
              else Action.USERS_MANAGE)
-    asker = s.scalar(select(m.User).where(m.User.username == held["requested_by"])
-                     .with_for_update(read=True))
+    asker = s.scalar(select(m.User).where(m.User.username == held["requested_by"]))
     if asker is None or not asker.active or not may(Role(asker.role), power):
+        article = "an" if user.role[0] in "aeiou" else "a"
         now_is = ("no longer has an account" if asker is None else
-                  "is no longer active" if not asker.active else f"is now {asker.role}")
-        raise Conflict(f"{held['requested_by']}, who asked for this change, {now_is} and so "
-                       "may no longer ask for it: refuse it, and whoever may asks again if it "
-                       "still stands")
+                  "is no longer active" if not asker.active else
+                  f"holds the role {asker.role}, which may not ask for a change to "
+                  f"{article} {user.role}'s account")
+        raise Conflict(f"{held['requested_by']}, who asked for this change, {now_is}: "
+                       "refuse it, and whoever may asks again if it still stands")
 
 
 def refuse_change(p: Platform, actor: Actor, user_id: int, change_id: str,

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 
 from openlfr.governance.errors import (
     Conflict,
@@ -64,6 +65,22 @@ def _write_not_answered(request: Request, exc: Exception) -> JSONResponse:
                         headers={"Retry-After": "1"})
 
 
+#: PostgreSQL's codes for a transaction it ended so that another could go on (a deadlock,
+#: a serialisation failure): nothing of it was written, and it can be sent again.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def _database_conflict(request: Request, exc: Exception) -> JSONResponse:
+    """A request the database ended because it crossed another (503, Retry-After: nothing
+    was written); any other database failure stays a server error."""
+    assert isinstance(exc, OperationalError)
+    if getattr(exc.orig, "sqlstate", None) not in RETRYABLE_SQLSTATES:
+        raise exc
+    return JSONResponse(status_code=503, headers={"Retry-After": "1"}, content={
+        "detail": "this request crossed another one changing the same records and nothing "
+                  "of it was saved; send it again"})
+
+
 def _printable(value: Any) -> str | int:
     """A location part as JSON can always carry it (a dict key sent by a client may hold
     a lone surrogate)."""
@@ -90,3 +107,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidInput, _invalid_input)
     app.add_exception_handler(GovernanceError, _governance_error)
     app.add_exception_handler(WriteNotAnswered, _write_not_answered)
+    app.add_exception_handler(OperationalError, _database_conflict)

@@ -72,14 +72,20 @@ class PageRoute(Route):
 
     def __init__(self, path: str, endpoint: Callable[[Request], Response], *,
                  methods: list[str], name: str) -> None:
-        super().__init__(path, _off_the_loop(endpoint), methods=methods, name=name)
+        super().__init__(path, _off_the_loop(endpoint, self.reads_form_first),
+                         methods=methods, name=name)
+
+    def reads_form_first(self, request: Request) -> bool:
+        """Whether the form is read before the handler runs: for a post."""
+        return request.method == "POST"
 
 
-def _off_the_loop(handler: Callable[[Request], Response]
+def _off_the_loop(handler: Callable[[Request], Response],
+                  reads_form_first: Callable[[Request], bool]
                   ) -> Callable[[Request], Awaitable[Response]]:
     @functools.wraps(handler)
     async def endpoint(request: Request) -> Response:
-        if request.method == "POST":
+        if reads_form_first(request):
             await request.form()  # kept on the request: read_form answers from it
         return await run_in_threadpool(handler, request)
     return endpoint

@@ -61,6 +61,12 @@ class StaffRoute(PageRoute):
         super().__init__(path, endpoint, methods=methods, name=name)
         self.action = action
 
+    def reads_form_first(self, request: Request) -> bool:
+        """Not for a post without a session: its handler answers with the way to the login
+        page and never reads the form, so nobody's form is read (or its files stored)
+        before they log in."""
+        return super().reads_form_first(request) and SESSION_COOKIE in request.cookies
+
 
 def forbidden(request: Request, actor: Actor, action: Action) -> Response:
     """The 403 page: who you are, and which roles may do this."""
