@@ -1,5 +1,5 @@
-"""What every page shares: the Jinja2 environment, date formatting and the HTML
-not-found page."""
+"""What every page shares: its route (``PageRoute``: the handler off the event loop, the
+form read first), the Jinja2 environment, date formatting and the HTML not-found page."""
 
 from __future__ import annotations
 
