@@ -112,10 +112,14 @@ def _refuse_independent(actor: Actor, *roles: Role) -> None:
 
 def _require_independent_role(role: Role) -> None:
     if role not in INDEPENDENT_ROLES:
-        article = "an" if role.value[0] in "aeiou" else "a"
         raise InvalidInput("role", f"oversight manages only the accounts of "
                            f"{' and '.join(r.value for r in INDEPENDENT_ROLES)}; "
-                           f"{article} {role.value} is managed by an admin")
+                           f"{_a(role.value)} is managed by an admin")
+
+
+def _a(role: str) -> str:
+    """The role with its article: "an admin", "a councillor"."""
+    return f"{'an' if role[0] in 'aeiou' else 'a'} {role}"
 
 
 def _create(p: Platform, actor: Actor, data: UserIn, held: bool = False) -> m.User:
@@ -368,7 +372,8 @@ def countersign_change(p: Platform, actor: Actor, user_id: int,
         # of their ids (two signatures whose people cross, each asked by the other's
         # account, must not each hold one row and wait for the other), then the audit
         # head: every writer's order.
-        _lock_in_order(s, user_id, actor.user_id, _asker_id(s, user_id, change_id))
+        asker_id = _asker_id(s, user_id, change_id)
+        _lock_in_order(s, user_id, actor.user_id, asker_id)
         me = s.get(m.User, actor.user_id) if actor.user_id is not None else None
         if me is None or not me.active or me.role != Role.OVERSIGHT.value:
             raise Conflict("only an active member of oversight countersigns; your account "
@@ -379,7 +384,7 @@ def countersign_change(p: Platform, actor: Actor, user_id: int,
         if user.id == actor.user_id:
             raise Conflict("a change to your own account is countersigned by another member "
                            "of oversight")
-        _require_asker_still_may(s, user, held)
+        _require_asker_still_may(s, user, held, asker_id)
         code_due = "password_hash" in held or user.first_login_code_hash == ""
         if user.active and user.role == Role.OVERSIGHT.value and (code_due or held.get(
                 "role", Role.OVERSIGHT.value) != Role.OVERSIGHT.value):
@@ -442,21 +447,22 @@ def _lock_in_order(s: Session, account_id: int, *readers: int | None) -> None:
                   .with_for_update(read=user_id != account_id))
 
 
-def _require_asker_still_may(s: Session, user: m.User, held: dict[str, Any]) -> None:
-    """Whoever asked for a held change must still hold the power they asked with when it
-    is countersigned: a change asked for by someone since deactivated, or moved to a role
-    that may not ask for it, is only refused (or withdrawn by them, if they may again).
-    Their row is locked (``countersign_change``), so their removal and this
-    countersignature do not both go through."""
+def _require_asker_still_may(s: Session, user: m.User, held: dict[str, Any],
+                             asker_id: int | None) -> None:
+    """Whoever asked for a held change (``held``, found as ``asker_id`` by ``_asker_id``)
+    must still hold the power they asked with when it is countersigned: a change asked for
+    by someone since deactivated, or moved to a role that may not ask for it, is only
+    refused (or withdrawn by them, if they may again). Their row is locked
+    (``countersign_change``), so their removal and this countersignature do not both go
+    through."""
     power = (Action.INDEPENDENT_ACCOUNTS_MANAGE if Role(user.role) in INDEPENDENT_ROLES
              else Action.USERS_MANAGE)
-    asker = s.scalar(select(m.User).where(m.User.username == held["requested_by"]))
+    asker = s.get(m.User, asker_id) if asker_id is not None else None
     if asker is None or not asker.active or not may(Role(asker.role), power):
-        article = "an" if user.role[0] in "aeiou" else "a"
         now_is = ("no longer has an account" if asker is None else
                   "is no longer active" if not asker.active else
                   f"holds the role {asker.role}, which may not ask for a change to "
-                  f"{article} {user.role}'s account")
+                  f"{_a(user.role)}'s account")
         raise Conflict(f"{held['requested_by']}, who asked for this change, {now_is}: "
                        "refuse it, and whoever may asks again if it still stands")
 
