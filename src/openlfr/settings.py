@@ -189,7 +189,15 @@ class Settings(BaseSettings):
         default=16, ge=1, le=256,
         description="Threads one server process runs requests on (OPENLFR_SERVER_THREADS); "
         "the database connection pool holds as many connections. With PostgreSQL, keep "
-        "workers x (this + 4) below the server's max_connections.",
+        "workers x (this + password threads + 4) below the server's max_connections.",
+    )
+    password_threads: int = Field(
+        default=2, ge=1, le=64,
+        description="Threads of their own for the requests that check or hash a password: "
+        "logins and password changes (OPENLFR_PASSWORD_THREADS). argon2 makes each check "
+        "cost time and memory on purpose; a flood of logins waits for these threads and "
+        "never takes the server's others. The database pool holds one connection more "
+        "for each.",
     )
     live_wakeups_url: str | None = Field(
         default=None,
@@ -256,6 +264,11 @@ class Settings(BaseSettings):
         default=30, ge=1,
         description="Days a sent e-mail (address and text) is kept in the outbox record.",
     )
+
+    @property
+    def database_connections(self) -> int:
+        """Connections a server process keeps: one for each of its request threads."""
+        return self.server_threads + self.password_threads
 
     @property
     def effective_database_url(self) -> str:

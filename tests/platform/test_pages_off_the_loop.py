@@ -10,6 +10,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +107,153 @@ def test_a_staff_form_is_not_read_before_its_sender_logs_in(staff: Staff) -> Non
                   headers={"Content-Type": "multipart/form-data; boundary=x"},
                   follow_redirects=False)
     assert r.status_code == 303 and "/staff/login" in r.headers["location"]
+
+
+def _slowed(monkeypatch: pytest.MonkeyPatch, use_case: str, seconds: float) -> dict[str, int]:
+    """``users.<use_case>`` made to take ``seconds`` first, as argon2 at a flood's scale;
+    the returned counts say how many ran at once at most."""
+    real = getattr(users, use_case)
+    counts = {"now": 0, "most": 0}
+    lock = threading.Lock()
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            counts["now"] += 1
+            counts["most"] = max(counts["most"], counts["now"])
+        try:
+            time.sleep(seconds)
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                counts["now"] -= 1
+
+    monkeypatch.setattr(users, use_case, slow)
+    return counts
+
+
+def _all_at_once(count: int, send: Callable[[int], int]) -> list[threading.Thread]:
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def test_a_flood_of_logins_waits_for_its_own_threads(
+        staff: Staff, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Red team, round 13: every login checks an argon2 hash, which costs time on purpose,
+    and a flood of them took every worker thread, so the pages and the API waited behind
+    it. Logins (page and API) now run on ``password_threads`` threads of their own."""
+    counts = _slowed(monkeypatch, "log_in", 1.5)
+    answers: list[int] = []
+    with serve(staff.app) as url:
+        def log_in(i: int) -> int:
+            with httpx.Client(base_url=url, timeout=60) as client:
+                if i % 2:
+                    r = client.post("/api/auth/login", json={"username": f"nobody{i}",
+                                                             "password": "wrong"})
+                else:
+                    r = client.post("/staff/login", data={"username": f"nobody{i}",
+                                                          "password": "wrong"})
+            answers.append(r.status_code)
+            return r.status_code
+
+        flood = _all_at_once(45, log_in)  # more than the 40 threads pages run on here
+        deadline = time.monotonic() + 10
+        while counts["most"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)  # the rest of the flood has arrived and waits
+        t0 = time.monotonic()
+        assert httpx.get(f"{url}/healthz", timeout=20).status_code == 200
+        assert httpx.get(f"{url}/", timeout=20).status_code == 200
+        assert httpx.get(f"{url}/api/public/deployments", timeout=20).status_code == 200
+        waited = time.monotonic() - t0
+        for thread in flood:
+            thread.join(60)
+    assert waited < 1.0, f"other requests waited {waited:.2f} s behind the logins"
+    assert counts["most"] == staff.platform.settings.password_threads == 2
+    assert sorted(set(answers)) == [401] and len(answers) == 45
+
+
+def test_password_changes_run_on_the_password_threads(
+        staff: Staff, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other use case that checks a typed password, on the page and the API."""
+    staff.add_user("planner", "planner")
+    with serve(staff.app) as url, httpx.Client(base_url=url, timeout=60) as officer:
+        assert officer.post("/api/auth/login", json={
+            "username": "planner", "password": PASSWORD}).status_code == 200
+        token = re.search(r'name="csrf_token" value="([^"]+)"',
+                          officer.get("/staff/account").text)
+        assert token is not None
+        counts = _slowed(monkeypatch, "change_password", 0.5)
+        answers: list[int] = []
+
+        def change(i: int) -> int:
+            wrong = {"password": "not my password", "new_password": "a long new password"}
+            if i % 2:
+                r = officer.post("/api/auth/password", json=wrong)
+            else:
+                r = officer.post("/staff/account", data={
+                    **wrong, "new_password_again": wrong["new_password"],
+                    "csrf_token": token.group(1)})
+            answers.append(r.status_code)
+            return r.status_code
+
+        for thread in _all_at_once(8, change):
+            thread.join(60)
+    assert counts["most"] == 2
+    # a wrong current password, then the throttle (a wrong one counts as a failed login)
+    assert set(answers) <= {422, 429} and len(answers) == 8
+
+
+def test_a_form_of_too_many_fields_is_refused_before_it_is_split(staff: Staff) -> None:
+    """Red team, round 13: a 4 MB body of ``&`` took about a second of the event loop to
+    parse (Starlette's parser calls back into Python for every byte of it), holding up
+    every other request. A plain form is now parsed on the worker thread, and one of more
+    than 1,000 fields is refused before it is split."""
+    anon = new_client(staff.app)
+    assert anon.get("/staff/login").status_code == 200  # the app warmed up
+    t0 = time.perf_counter()
+    r = anon.post("/staff/login", content=b"&" * (4 * 1024 * 1024 - 1024),
+                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+    took = time.perf_counter() - t0
+    assert r.status_code == 400 and "at most 1000 fields" in r.text
+    assert took < 0.5, f"{took:.2f} s"
+    many = "&".join(f"f{i}=1" for i in range(1001)) + "&username=x&password=y"
+    r = anon.post("/staff/login", content=many.encode(),
+                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 400
+    enough = "&".join(f"f{i}=1" for i in range(998)) + "&username=x&password=y"
+    r = anon.post("/staff/login", content=enough.encode(),
+                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 401  # read whole, and the login refused
+
+
+@pytest.mark.parametrize("body", [
+    b"a=1&b=&c&=d&e=%C3%A9+x&f=%ZZ&g=a;b&h=caf\xc3\xa9&&a=2", b"", b"&&&", b"x=%E9",
+    b"k%20y=v%2B1&next=%2Fstaff%3Fa%3D1%26b%3D2"])
+def test_a_plain_form_reads_as_starlette_reads_it(body: bytes) -> None:
+    """``read_form`` parses a plain form itself (off the loop, fields counted first); the
+    fields are Starlette's, byte for byte, on the cases its parser treats specially."""
+    import asyncio
+
+    from starlette.requests import Request
+
+    from openlfr.web.pages.rendering import _parse_plain_form
+
+    def request() -> Request:
+        sent = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return Request({"type": "http", "method": "POST", "headers": [
+            (b"content-type", b"application/x-www-form-urlencoded")]}, receive)
+
+    async def starlettes() -> list[tuple[str, Any]]:
+        return list((await request().form()).multi_items())
+
+    ours = list(_parse_plain_form(request(), body).multi_items())
+    assert ours == asyncio.run(starlettes())

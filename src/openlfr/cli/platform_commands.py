@@ -76,8 +76,8 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(
         min=1, max=64, help="Server processes sharing the port. More than 1 needs "
-        "PostgreSQL (OPENLFR_DATABASE_URL); each runs OPENLFR_SERVER_THREADS threads with "
-        "as many database connections.")] = 1,
+        "PostgreSQL (OPENLFR_DATABASE_URL); each runs OPENLFR_SERVER_THREADS threads, and "
+        "OPENLFR_PASSWORD_THREADS for logins, with a database connection for each.")] = 1,
     access_log: Annotated[bool, typer.Option(
         "--access-log/--no-access-log", help="Log every request (method, path, status and "
         "the caller's address). Off by default: residents read the public pages, and their "

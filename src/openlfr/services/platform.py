@@ -107,7 +107,8 @@ class Platform:
     def open(cls, settings: Settings, *, run_migrations: bool = True) -> Platform:
         """Connect to the configured database, migrating it to the latest schema first."""
         settings.ensure_data_dir()
-        engine = make_engine(settings.effective_database_url, pool_size=settings.server_threads)
+        engine = make_engine(settings.effective_database_url,
+                             pool_size=settings.database_connections)
         if run_migrations:
             migrate(engine, gazetteer_file=settings.gazetteer_file)
         return cls(settings=settings, engine=engine, sessions=Sessions(engine),

@@ -13,6 +13,7 @@ from openlfr.services.schemas import LoginIn, PasswordChangeIn
 from openlfr.web.api import AUTH_ERRORS
 from openlfr.web.deps import SESSION_COOKIE, ClientDep, PlatformDep, power, set_session_cookie
 from openlfr.web.schemas import MeOut, Problem
+from openlfr.web.threads import run_checking_passwords
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 Staff = Annotated[Actor, power(Action.SESSION_USE)]
@@ -21,13 +22,13 @@ Staff = Annotated[Actor, power(Action.SESSION_USE)]
 @router.post("/login", response_model=MeOut, responses={
     **AUTH_ERRORS, 429: {"model": Problem, "description": "Too many failed logins."}},
     dependencies=[power(Action.LOG_IN)])
-def login(data: LoginIn, response: Response, platform: PlatformDep,
-          client: ClientDep) -> MeOut:
+async def login(data: LoginIn, request: Request, response: Response, platform: PlatformDep,
+                client: ClientDep) -> MeOut:
     """Check username and password; on success set the session cookie. Repeated failures
     of a username from one address are refused for a while, longer each time (429)."""
-    result = users.log_in(platform, data.username, data.password, client,
-                          first_login_code=data.first_login_code,
-                          new_password=data.new_password)
+    result = await run_checking_passwords(
+        request, users.log_in, platform, data.username, data.password, client,
+        first_login_code=data.first_login_code, new_password=data.new_password)
     set_session_cookie(response, platform, result)
     return MeOut(username=result.user.username, role=result.user.role)
 
@@ -43,12 +44,13 @@ def logout(request: Request, response: Response, actor: Staff, platform: Platfor
 
 @router.post("/password", status_code=204, responses={
     **AUTH_ERRORS, 429: {"model": Problem, "description": "Too many failed logins."}})
-def change_password(data: PasswordChangeIn, response: Response, actor: Staff,
-                    platform: PlatformDep, client: ClientDep) -> None:
+async def change_password(data: PasswordChangeIn, request: Request, response: Response,
+                          actor: Staff, platform: PlatformDep, client: ClientDep) -> None:
     """Change your own password (give the one you have now). Every session of yours ends,
     this one too; the answer sets the cookie of a new one. A wrong current password counts
     as a failed login."""
-    result = users.change_password(platform, actor, data.password, data.new_password, client)
+    result = await run_checking_passwords(request, users.change_password, platform, actor,
+                                          data.password, data.new_password, client)
     set_session_cookie(response, platform, result)
 
 

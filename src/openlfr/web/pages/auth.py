@@ -143,11 +143,12 @@ PUBLIC_PATHS = ("/staff/login",)
 
 routes = [
     PageRoute("/staff/login", login_form, methods=["GET"], name="login_form"),
-    PageRoute("/staff/login", login_submit, methods=["POST"], name="login_submit"),
+    PageRoute("/staff/login", login_submit, methods=["POST"], name="login_submit",
+              checks_passwords=True),
     StaffRoute("/staff/logout", logout_submit, action=Action.SESSION_USE, methods=["POST"],
                name="logout"),
     StaffRoute("/staff/account", account_page, action=Action.SESSION_USE, methods=["GET"],
                name="staff_account"),
     StaffRoute("/staff/account", change_password, action=Action.SESSION_USE,
-               methods=["POST"], name="staff_change_password"),
+               methods=["POST"], name="staff_change_password", checks_passwords=True),
 ]

@@ -1,5 +1,5 @@
 """What every page shares: its route (``PageRoute``: the handler off the event loop, the
-form read first), the Jinja2 environment, date formatting and the HTML not-found page."""
+form received first), the Jinja2 environment, date formatting and the HTML not-found page."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import anyio.from_thread
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -20,6 +22,7 @@ from starlette.templating import Jinja2Templates
 from openlfr import localtime
 from openlfr.services.answer_history import versions
 from openlfr.services.platform import Platform
+from openlfr.web.threads import run_checking_passwords
 from openlfr.web.urls import template_url_for
 
 WEB_DIR = Path(__file__).resolve().parent.parent
@@ -66,13 +69,16 @@ class PageRoute(Route):
     """A page's route. Its handler is a plain function, run on a worker thread, so a use
     case that waits (a password's hash, a record another request holds: PostgreSQL's row
     locks) holds up only its own request, never the event loop and everyone's pages, API
-    calls and live streams with it. A form's body is read first, on the event loop: a
+    calls and live streams with it. A form's body is received first, on the event loop: a
     client that sends it slowly holds no worker thread (there are ``server_threads``
-    of them, one per database connection)."""
+    of them, one per database connection). A plain form is parsed on the worker thread
+    (``read_form``), a multipart one (files) on the loop as it arrives. A route that
+    ``checks_passwords`` runs on the password threads (``web/threads.py``)."""
 
     def __init__(self, path: str, endpoint: Callable[[Request], Response], *,
-                 methods: list[str], name: str) -> None:
-        super().__init__(path, _off_the_loop(endpoint, self.reads_form_first),
+                 methods: list[str], name: str, checks_passwords: bool = False) -> None:
+        super().__init__(path, _off_the_loop(endpoint, self.reads_form_first,
+                                             checks_passwords),
                          methods=methods, name=name)
 
     def reads_form_first(self, request: Request) -> bool:
@@ -81,24 +87,62 @@ class PageRoute(Route):
 
 
 def _off_the_loop(handler: Callable[[Request], Response],
-                  reads_form_first: Callable[[Request], bool]
+                  reads_form_first: Callable[[Request], bool], checks_passwords: bool
                   ) -> Callable[[Request], Awaitable[Response]]:
     @functools.wraps(handler)
     async def endpoint(request: Request) -> Response:
         if reads_form_first(request):
-            await request.form()  # kept on the request: read_form answers from it
+            if _multipart(request):
+                await _read_form(request)  # kept on the request: read_form answers from it
+            else:
+                await request.body()  # likewise; read_form parses it
+        if checks_passwords:
+            return await run_checking_passwords(request, handler, request)
         return await run_in_threadpool(handler, request)
     return endpoint
 
 
+FORM_FIELDS_MAX = 1000
+"""The most fields a form may have, plain or multipart (Starlette's own limit for both)."""
+
+
 def read_form(request: Request) -> FormData:
-    """The form posted to a page's handler (``PageRoute``), already read on the event
-    loop."""
-    return anyio.from_thread.run(_read_form, request)
+    """The form posted to a page's handler (``PageRoute``), its body received on the event
+    loop. A plain (URL-encoded) form is parsed here, on the worker thread, and one of more
+    than ``FORM_FIELDS_MAX`` fields is refused (400) before any is split off: parsed on
+    the loop, a 4 MB body of ``&`` held every other request for about half a second."""
+    form: FormData | None = getattr(request.state, "form", None)
+    if form is None:
+        if _multipart(request):
+            form = anyio.from_thread.run(_read_form, request)
+        else:
+            form = _parse_plain_form(request, anyio.from_thread.run(request.body))
+        request.state.form = form
+    return form
+
+
+def _multipart(request: Request) -> bool:
+    return _content_type(request) == "multipart/form-data"
+
+
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").partition(";")[0].strip().lower()
+
+
+def _parse_plain_form(request: Request, body: bytes) -> FormData:
+    if _content_type(request) != "application/x-www-form-urlencoded":
+        return FormData()  # as Starlette reads a post of any other type
+    try:
+        # Decoded as Starlette does: the bytes as Latin-1, each %-escape as UTF-8.
+        fields: list[tuple[str, str | UploadFile]] = list(parse_qsl(
+            body.decode("latin-1"), keep_blank_values=True, max_num_fields=FORM_FIELDS_MAX))
+    except ValueError:
+        raise HTTPException(400, f"a form has at most {FORM_FIELDS_MAX} fields") from None
+    return FormData(fields)
 
 
 async def _read_form(request: Request) -> FormData:
-    return await request.form()
+    return await request.form(max_fields=FORM_FIELDS_MAX)
 
 
 def render(request: Request, template: str, context: dict[str, Any],

@@ -57,8 +57,9 @@ class StaffRoute(PageRoute):
     against the table)."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], *, action: Action,
-                 methods: list[str], name: str) -> None:
-        super().__init__(path, endpoint, methods=methods, name=name)
+                 methods: list[str], name: str, checks_passwords: bool = False) -> None:
+        super().__init__(path, endpoint, methods=methods, name=name,
+                         checks_passwords=checks_passwords)
         self.action = action
 
     def reads_form_first(self, request: Request) -> bool:
