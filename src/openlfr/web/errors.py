@@ -20,6 +20,7 @@ from openlfr.services.group_commit import WriteNotAnswered
 from openlfr.services.platform import PermissionDenied
 from openlfr.services.rate_limits import TooManyRequests
 from openlfr.services.users import LoginFailed, UnknownApiKey
+from openlfr.web.threads import PasswordChecksBusy
 
 
 def _gates_failed(request: Request, exc: Exception) -> JSONResponse:
@@ -81,6 +82,11 @@ def _database_conflict(request: Request, exc: Exception) -> JSONResponse:
                   "of it was saved; send it again"})
 
 
+def _password_checks_busy(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(status_code=503, headers={"Retry-After": "2"},
+                        content={"detail": str(exc)})
+
+
 def _printable(value: Any) -> str | int:
     """A location part as JSON can always carry it (a dict key sent by a client may hold
     a lone surrogate)."""
@@ -108,3 +114,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GovernanceError, _governance_error)
     app.add_exception_handler(WriteNotAnswered, _write_not_answered)
     app.add_exception_handler(OperationalError, _database_conflict)
+    app.add_exception_handler(PasswordChecksBusy, _password_checks_busy)

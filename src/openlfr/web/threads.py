@@ -3,8 +3,10 @@ limiter, set when the server starts); the few that check a password someone type
 and password changes, on the pages and the API) run on ``password_threads`` of their own.
 argon2 makes each check cost time and memory on purpose, so a flood of logins (from many
 addresses, or within the throttle's allowance) took every thread before and stalled every
-page, API call and console stream behind it. Now such requests wait for their own threads,
-queued on the event loop, where waiting holds no thread."""
+page, API call and console stream behind it (and, at 64 MiB a check, up to a gigabyte of
+memory). Now such requests wait for their own threads, queued on the event loop, where
+waiting holds no thread; once ``WAITING_PER_THREAD`` are waiting for each, a further one is
+answered at once, 503 with Retry-After, rather than after a wait its client gives up on."""
 
 from __future__ import annotations
 
@@ -18,6 +20,18 @@ from starlette.requests import HTTPConnection
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+WAITING_PER_THREAD = 16
+"""Requests that may wait for each password thread: about three seconds of argon2 checks
+at 0.2 s each."""
+
+
+class PasswordChecksBusy(Exception):
+    """More logins are waiting to be checked than the server takes on (503)."""
+
+    def __init__(self) -> None:
+        super().__init__("too many logins are waiting to be checked; nothing was changed, "
+                         "try again in a few seconds")
 
 
 def password_threads(request: HTTPConnection) -> anyio.CapacityLimiter:
@@ -33,6 +47,10 @@ def password_threads(request: HTTPConnection) -> anyio.CapacityLimiter:
 
 async def run_checking_passwords(request: HTTPConnection, func: Callable[P, T],
                                  *args: P.args, **kwargs: P.kwargs) -> T:
-    """``func`` run on one of the password threads."""
+    """``func`` run on one of the password threads, or ``PasswordChecksBusy`` when too
+    many are waiting for them already."""
+    limiter = password_threads(request)
+    if limiter.statistics().tasks_waiting >= WAITING_PER_THREAD * limiter.total_tokens:
+        raise PasswordChecksBusy()
     return await anyio.to_thread.run_sync(functools.partial(func, *args, **kwargs),
-                                          limiter=password_threads(request))
+                                          limiter=limiter)

@@ -17,10 +17,14 @@ from openlfr.web.threads import run_checking_passwords
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 Staff = Annotated[Actor, power(Action.SESSION_USE)]
+PASSWORD_CHECKS_BUSY: dict[int | str, dict[str, object]] = {503: {
+    "model": Problem, "description": "Too many logins are waiting to be checked; nothing "
+    "was changed. Try again after Retry-After seconds."}}
 
 
 @router.post("/login", response_model=MeOut, responses={
-    **AUTH_ERRORS, 429: {"model": Problem, "description": "Too many failed logins."}},
+    **AUTH_ERRORS, 429: {"model": Problem, "description": "Too many failed logins."},
+    **PASSWORD_CHECKS_BUSY},
     dependencies=[power(Action.LOG_IN)])
 async def login(data: LoginIn, request: Request, response: Response, platform: PlatformDep,
                 client: ClientDep) -> MeOut:
@@ -43,7 +47,8 @@ def logout(request: Request, response: Response, actor: Staff, platform: Platfor
 
 
 @router.post("/password", status_code=204, responses={
-    **AUTH_ERRORS, 429: {"model": Problem, "description": "Too many failed logins."}})
+    **AUTH_ERRORS, 429: {"model": Problem, "description": "Too many failed logins."},
+    **PASSWORD_CHECKS_BUSY})
 async def change_password(data: PasswordChangeIn, request: Request, response: Response,
                           actor: Staff, platform: PlatformDep, client: ClientDep) -> None:
     """Change your own password (give the one you have now). Every session of yours ends,
