@@ -193,10 +193,10 @@ class Settings(BaseSettings):
     )
     password_threads: int = Field(
         default=2, ge=1, le=64,
-        description="Threads of their own for the requests that check or hash a password: "
-        "logins and password changes (OPENLFR_PASSWORD_THREADS). argon2 makes each check "
-        "cost time and memory on purpose; a flood of logins waits for these threads and "
-        "never takes the server's others. The database pool holds one connection more "
+        description="Threads of their own for the requests that check a password someone "
+        "typed: logins and password changes (OPENLFR_PASSWORD_THREADS). argon2 makes each "
+        "check cost time and memory on purpose; a flood of logins waits for these threads "
+        "and never takes the server's others. The database pool holds one connection more "
         "for each.",
     )
     live_wakeups_url: str | None = Field(

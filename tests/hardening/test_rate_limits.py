@@ -140,6 +140,36 @@ def test_a_guesser_does_not_lock_out_the_account_holder(staff: Staff) -> None:
     assert any(e["action"] == "user.login_throttle_cleared" for e in events)
 
 
+def test_only_oversight_lifts_the_block_on_an_independent_account(staff: Staff) -> None:
+    """Red team, round 14: an admin could lift the block on an oversight member's username
+    as often as they liked and go on guessing (30 guesses in a second); one who got in
+    would countersign their own account changes. Oversight lifts it, and only for the
+    accounts it manages."""
+    admin, oversight = staff["admin"], staff["oversight"]  # logged in before the guessing
+    guesser = new_client(staff.app)
+    codes = [_login(guesser, "oversight", "wrong password!!") for _ in range(12)]
+    assert codes[-1] == 429
+    ids = {u["username"]: u["id"] for u in ok(oversight.get(
+        "/api/oversight/accounts"))}
+    refused = admin.post(f"/api/users/{ids['oversight']}/login-block/clear")
+    assert refused.status_code == 403 and "managed by oversight" in refused.json()["detail"]
+    assert _login(guesser, "oversight", PASSWORD) == 429  # still blocked
+    assert admin.post(
+        f"/api/oversight/accounts/{ids['oversight']}/login-block/clear").status_code == 403
+    ok(oversight.post(f"/api/oversight/accounts/{ids['oversight']}/login-block/clear"))
+    assert _login(guesser, "oversight", PASSWORD) == 200
+    events = ok(admin.get("/api/audit/events", params={"limit": 1000}))
+    assert [e["actor"] for e in events
+            if e["action"] == "user.login_throttle_cleared"] == ["oversight"]
+    # The force's own accounts stay the admins'.
+    staff.add_user("operator1", "operator")
+    operator = next(u["id"] for u in ok(admin.get("/api/users"))
+                    if u["username"] == "operator1")
+    wrong_kind = oversight.post(
+        f"/api/oversight/accounts/{operator}/login-block/clear")
+    assert wrong_kind.status_code == 422 and "managed by an admin" in wrong_kind.text
+
+
 def test_one_address_spraying_many_usernames_is_capped(staff: Staff) -> None:
     sprayer = new_client(staff.app)
     allowed = staff.platform.settings.login_failures_allowed * 5

@@ -186,6 +186,7 @@ USE_CASES: dict[str, Action] = {
     "users.list_independent_accounts": Action.INDEPENDENT_ACCOUNTS_MANAGE,
     "users.update_independent_account": Action.INDEPENDENT_ACCOUNTS_MANAGE,
     "users.clear_login_throttle": Action.USERS_MANAGE,
+    "users.clear_independent_login_throttle": Action.INDEPENDENT_ACCOUNTS_MANAGE,
     "users.list_api_keys": Action.API_KEYS_MANAGE,
     "users.key_deliveries": Action.API_KEYS_MANAGE,
     "users.list_users": Action.USERS_MANAGE,

@@ -185,7 +185,8 @@ class LoginThrottle:
         wait_s = max(int(stats.reset_time - _now()), 1)
         return TooManyAttempts(
             f"too many failed logins for this username from your address; try again in "
-            f"{_duration(wait_s)}, or ask an admin to clear the block")
+            f"{_duration(wait_s)}, or ask for the block to be cleared (an admin clears it; "
+            "oversight, for the accounts of oversight and councillors)")
 
     def _address_refusal(self) -> TooManyAttempts:
         return TooManyAttempts(f"too many failed logins from your address; try again in "

@@ -693,11 +693,30 @@ def actor_of(user: m.User) -> Actor:
 
 def clear_login_throttle(p: Platform, actor: Actor, user_id: int) -> m.User:
     """Lift the failed-login block on a person's username, from every address (an admin
-    who has checked that the account holder is who they say)."""
+    who has checked that the account holder is who they say). Not on an oversight
+    member's or a councillor's account: an admin who could lift it at will could go on
+    guessing their password (red team, round 14: 30 guesses in a second, against 5 a
+    minute), and one who got in would countersign their own account changes. Oversight
+    lifts those (``clear_independent_login_throttle``)."""
     require(actor, Action.USERS_MANAGE)
+    return _clear_login_throttle(p, actor, user_id,
+                                 lambda user: _refuse_independent(actor, Role(user.role)))
+
+
+def clear_independent_login_throttle(p: Platform, actor: Actor, user_id: int) -> m.User:
+    """Oversight lifts the failed-login block on an oversight member's or a councillor's
+    username, from every address."""
+    require(actor, Action.INDEPENDENT_ACCOUNTS_MANAGE)
+    return _clear_login_throttle(p, actor, user_id,
+                                 lambda user: _require_independent_role(Role(user.role)))
+
+
+def _clear_login_throttle(p: Platform, actor: Actor, user_id: int,
+                          check: Callable[[m.User], None]) -> m.User:
     now = p.clock()
     with p.sessions.begin() as s:
         user = get_or_404(s, m.User, user_id, "user")
+        check(user)
         p.login_throttle.clear(user.username)
         append_event(s, actor=actor.audit_name, action="user.login_throttle_cleared",
                      subject_type="user", subject_id=user.id, details={}, now=now)

@@ -83,7 +83,8 @@ def _database_conflict(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _password_checks_busy(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse(status_code=503, headers={"Retry-After": "2"},
+    assert isinstance(exc, PasswordChecksBusy)
+    return JSONResponse(status_code=exc.status_code, headers={"Retry-After": "2"},
                         content={"detail": str(exc)})
 
 

@@ -1,7 +1,8 @@
 """What every response and every unsafe request passes through, whatever the route:
 security headers on every response, ``no-store`` wherever personal data or a private
-link may be shown (``is_private``; the public cache keeps none of those either), and the
-Origin check on cookie-authenticated API calls that change something.
+link may be shown (``is_private``; the public cache keeps none of those either), the
+Origin check on cookie-authenticated API calls that change something, and the refusal of
+a long URL-encoded form sent to the API.
 
 A pure ASGI middleware (not Starlette's BaseHTTPMiddleware), so that the console's
 server-sent event streams pass through unbuffered.
@@ -46,6 +47,13 @@ PUBLIC_API_PREFIX = "/api/public/"
 PRIVATE_LINKS = re.compile(r"(/api/public)?/feedback/[^/]+/yours(/.*)?"
                            r"|/deployments/[^/]+/feedback/thanks/?")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: The API reads JSON, and forms where it takes files; FastAPI parses a form on the event
+#: loop before the caller's login is checked, a URL-encoded one at about a second for
+#: 4 MB of ``&``. One sent to the API may be at most this long (its Content-Length, read
+#: before its body), enough for the few fields sent beside no file (a redaction's
+#: reason): ``&`` that long takes about 15 ms.
+API_PLAIN_FORM_MAX = 64 * 1024
+PLAIN_FORM = "application/x-www-form-urlencoded"
 
 
 def is_private(path: str) -> bool:
@@ -69,6 +77,11 @@ def foreign_origin(headers: Headers, public_url: str) -> str | None:
     return origin
 
 
+def media_type(headers: Headers) -> str:
+    """A request's content type without its parameters, in lower case."""
+    return headers.get("content-type", "").partition(";")[0].strip().lower()
+
+
 class SecurityMiddleware:
     """Adds the security headers (and ``no-store`` on private paths) to every response,
     and refuses with 403 an unsafe API call that carries the session cookie but comes
@@ -84,11 +97,20 @@ class SecurityMiddleware:
             return
         path: str = scope["path"]
         headers = Headers(scope=scope)
-        if (scope["method"] in UNSAFE_METHODS and path.startswith("/api/")
-                and f"{SESSION_COOKIE}=" in headers.get("cookie", "")):
-            origin = foreign_origin(headers, self.public_url)
+        if scope["method"] in UNSAFE_METHODS and path.startswith("/api/"):
+            origin = (foreign_origin(headers, self.public_url)
+                      if f"{SESSION_COOKIE}=" in headers.get("cookie", "") else None)
             if origin is not None:
-                await self._refuse(origin, send)
+                await _answer(send, 403, f"a request from another site ({origin[:100]!r}) "
+                              "may not act with your session; use this site's own pages, "
+                              "or an API key")
+                return
+            length = headers.get("content-length", "")
+            if media_type(headers) == PLAIN_FORM and not (
+                    length.isdigit() and int(length) <= API_PLAIN_FORM_MAX):
+                await _answer(send, 413, "a URL-encoded form sent to the API is at most "
+                              f"{API_PLAIN_FORM_MAX // 1024} KiB, its length given; send "
+                              "files as multipart/form-data, and anything else as JSON")
                 return
 
         async def send_with_headers(message: Message) -> None:
@@ -105,12 +127,12 @@ class SecurityMiddleware:
 
         await self.app(scope, receive, send_with_headers)
 
-    async def _refuse(self, origin: str, send: Send) -> None:
-        body = json.dumps({"detail": f"a request from another site ({origin[:100]!r}) may not "
-                           "act with your session; use this site's own pages, or an API "
-                           "key"}).encode()
-        await send({"type": "http.response.start", "status": 403, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"cache-control", b"no-store"),
-            *((k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items())]})
-        await send({"type": "http.response.body", "body": body})
+
+async def _answer(send: Send, status: int, detail: str) -> None:
+    """A refusal sent before the app, with the headers every response carries."""
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+        *((k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items())]})
+    await send({"type": "http.response.body", "body": body})

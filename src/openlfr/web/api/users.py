@@ -112,8 +112,21 @@ def refuse_change(user_id: IdPath, data: AccountChangeIn, actor: Countersigner,
              responses=NOT_FOUND)
 def clear_login_block(user_id: IdPath, actor: Admin, platform: PlatformDep) -> UserOut:
     """Lift the failed-login block on the person's username, from every address (once
-    you know the account holder is asking)."""
+    you know the account holder is asking). Not on an oversight member's or a
+    councillor's account (403): oversight lifts those
+    (POST /api/oversight/accounts/{user_id}/login-block/clear)."""
     return UserOut.model_validate(users.clear_login_throttle(platform, actor, user_id))
+
+
+@router.post("/oversight/accounts/{user_id}/login-block/clear", response_model=UserOut,
+             responses=NOT_FOUND)
+def clear_independent_login_block(user_id: IdPath, actor: Oversight,
+                                  platform: PlatformDep) -> UserOut:
+    """Lift the failed-login block on an oversight member's or a councillor's username,
+    from every address (an admin may not: POST /api/users/{user_id}/login-block/clear is
+    for the force's own accounts)."""
+    return UserOut.model_validate(
+        users.clear_independent_login_throttle(platform, actor, user_id))
 
 
 @router.get("/api-keys", response_model=list[ApiKeyOut])

@@ -22,7 +22,8 @@ from starlette.templating import Jinja2Templates
 from openlfr import localtime
 from openlfr.services.answer_history import versions
 from openlfr.services.platform import Platform
-from openlfr.web.threads import run_checking_passwords
+from openlfr.web.security import PLAIN_FORM, media_type
+from openlfr.web.threads import PasswordChecksBusy, run_checking_passwords
 from openlfr.web.urls import template_url_for
 
 WEB_DIR = Path(__file__).resolve().parent.parent
@@ -96,9 +97,14 @@ def _off_the_loop(handler: Callable[[Request], Response],
                 await _read_form(request)  # kept on the request: read_form answers from it
             else:
                 await request.body()  # likewise; read_form parses it
-        if checks_passwords:
+        if not checks_passwords:
+            return await run_in_threadpool(handler, request)
+        try:
             return await run_checking_passwords(request, handler, request)
-        return await run_in_threadpool(handler, request)
+        except PasswordChecksBusy as exc:
+            return render(request, "try_again.html", {
+                "message": str(exc), "back": request.url.path},
+                status_code=exc.status_code, headers={"Retry-After": "2"})
     return endpoint
 
 
@@ -122,15 +128,11 @@ def read_form(request: Request) -> FormData:
 
 
 def _multipart(request: Request) -> bool:
-    return _content_type(request) == "multipart/form-data"
-
-
-def _content_type(request: Request) -> str:
-    return request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    return media_type(request.headers) == "multipart/form-data"
 
 
 def _parse_plain_form(request: Request, body: bytes) -> FormData:
-    if _content_type(request) != "application/x-www-form-urlencoded":
+    if media_type(request.headers) != PLAIN_FORM:
         return FormData()  # as Starlette reads a post of any other type
     try:
         # Decoded as Starlette does: the bytes as Latin-1, each %-escape as UTF-8.
@@ -146,9 +148,10 @@ async def _read_form(request: Request) -> FormData:
 
 
 def render(request: Request, template: str, context: dict[str, Any],
-           status_code: int = 200) -> Response:
+           status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
     """Render ``template`` with ``context`` (autoescaped)."""
-    return templates.TemplateResponse(request, template, context, status_code=status_code)
+    return templates.TemplateResponse(request, template, context, status_code=status_code,
+                                      headers=headers)
 
 
 def not_found(request: Request, message: str) -> Response:
