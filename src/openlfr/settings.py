@@ -32,6 +32,7 @@ DEFAULT_ALLOWED_CATEGORIES = [
 DATABASE_FILE_NAME = "openlfr.sqlite3"
 ENCRYPTION_KEY_FILE_NAME = "watchlist.key"
 AUDIT_SIGNING_KEY_FILE_NAME = "audit-signing.key"
+KNOWN_BROWSER_KEY_FILE_NAME = "known-browser.key"
 
 
 class Settings(BaseSettings):
@@ -330,6 +331,13 @@ class Settings(BaseSettings):
                 ".decode())'`"
             )
         return raw
+
+    def known_browser_key(self) -> bytes:
+        """The key that signs the cookie a browser gets when someone logs in on it (read
+        from, or first written to, the data dir; every server process shares it). Lost,
+        browsers are only no longer known until their next login."""
+        return self._key_file(KNOWN_BROWSER_KEY_FILE_NAME,
+                              base64.b64encode(secrets.token_bytes(32)))
 
     def fernet_key(self) -> bytes:
         """The watchlist encryption key: configured, or read from (or first written to) the

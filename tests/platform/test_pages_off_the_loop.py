@@ -21,6 +21,7 @@ from platform_helpers import PASSWORD, Staff, new_client
 from starlette.routing import Route
 
 from openlfr.services import users
+from openlfr.web.deps import KNOWN_BROWSER_COOKIE
 from openlfr.web.pages.rendering import PageRoute
 from openlfr.web.threads import WAITING_PER_THREAD
 
@@ -173,11 +174,21 @@ def test_a_flood_of_logins_waits_for_its_own_threads(
     """Red team, round 13: every login checks an argon2 hash, which costs time on purpose,
     and a flood of them took every worker thread, so the pages and the API waited behind
     it. Logins (page and API) now run on ``password_threads`` threads of their own; 32 may
-    wait for each, and the rest are told at once to come back (503), not left waiting."""
-    held = _Held(monkeypatch, "log_in")
+    wait for each, and the rest are told at once to come back (503), not left waiting;
+    except a login from a browser someone logged in on before, which has places kept for
+    it (red team, round 14: 40 addresses inventing usernames turned away every officer)."""
+    staff.add_user("officer", "operator")
+    staff.add_user("stranger", "operator")
     answers: dict[int, httpx.Response] = {}
     flood_size, taken = 75, 2 + 2 * WAITING_PER_THREAD
     with serve(staff.app) as url:
+        known: dict[str, str] = {}
+        with _from(url, "127.0.0.7") as officer_before:  # the officer's browser, last week
+            assert _log_in(officer_before, 1, "officer", PASSWORD).status_code == 200
+            known.update(officer_before.cookies)
+        assert KNOWN_BROWSER_COOKIE in known
+        held = _Held(monkeypatch, "log_in")
+
         def log_in(i: int) -> None:
             with _from(url, f"127.0.1.{i + 1}") as client:  # a botnet: one login each
                 answers[i] = _log_in(client, i, f"nobody{i}", "wrong")
@@ -189,9 +200,24 @@ def test_a_flood_of_logins_waits_for_its_own_threads(
         assert httpx.get(f"{url}/", timeout=20).status_code == 200
         assert httpx.get(f"{url}/api/public/deployments", timeout=20).status_code == 200
         waited = time.monotonic() - t0
-        held.released.set()
+        # The queue is full: a browser nobody logged in on is turned away, a forged mark
+        # too, and the officer's own browser waits for its turn.
+        with _from(url, "127.0.0.8") as stranger:
+            assert _log_in(stranger, 1, "stranger", PASSWORD).status_code == 503
+            stranger.cookies.set(KNOWN_BROWSER_COOKIE, "known.AAAAAA.forged")
+            assert _log_in(stranger, 1, "stranger", PASSWORD).status_code == 503
+        officer: dict[str, httpx.Response] = {}
+        with _from(url, "127.0.0.7") as browser:
+            browser.cookies.update(known)
+            waiting = threading.Thread(target=lambda: officer.update(
+                r=_log_in(browser, 0, "officer", PASSWORD)))
+            waiting.start()
+            held.until(lambda: _taken(staff) == taken + 1)
+            held.released.set()
+            waiting.join(60)
         for thread in flood:
             thread.join(60)
+    assert officer["r"].status_code == 303, officer["r"].text  # the page's login, let in
     assert waited < 1.0, f"other requests waited {waited:.2f} s behind the logins"
     assert held.most == staff.platform.settings.password_threads == 2
     codes = [r.status_code for r in answers.values()]

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import APIKeyCookie, APIKeyHeader
+from itsdangerous import BadSignature, TimestampSigner
 from starlette.concurrency import run_in_threadpool
 
 from openlfr.services import users
@@ -23,9 +24,38 @@ SESSION_COOKIE = "openlfr_session"
 
 def set_session_cookie(response: Any, platform: Platform, result: users.LoginResult) -> None:
     """Put a session opened by the users service (a login, a password change) in the
-    cookie: HTTP-only, same-site lax, secure where the platform says."""
+    cookie: HTTP-only, same-site lax, secure where the platform says. The browser is
+    marked known as well (``known_browser``)."""
     response.set_cookie(SESSION_COOKIE, result.token, max_age=result.expires_in_s,
                         httponly=True, samesite="lax", secure=platform.settings.cookie_secure)
+    response.set_cookie(KNOWN_BROWSER_COOKIE, _browser_signer(platform).sign(b"known").decode(),
+                        max_age=KNOWN_BROWSER_DAYS * 86_400, httponly=True, samesite="lax",
+                        secure=platform.settings.cookie_secure)
+
+
+#: A browser someone logged in on keeps, for this long, a signed cookie that says so (it
+#: names nobody); a login sent with it may wait for the password threads when the queue is
+#: full to others (``web/threads.py``), so a flood of logins from addresses that never
+#: logged in does not turn away the officers who use this platform.
+KNOWN_BROWSER_COOKIE = "openlfr_known_browser"
+KNOWN_BROWSER_DAYS = 90
+
+
+def _browser_signer(platform: Platform) -> TimestampSigner:
+    return TimestampSigner(platform.settings.known_browser_key(), salt="openlfr known browser")
+
+
+def known_browser(request: Request, platform: Platform) -> bool:
+    """Whether the request comes from a browser someone logged in on in the last
+    ``KNOWN_BROWSER_DAYS`` days (its cookie signed by this platform)."""
+    cookie = request.cookies.get(KNOWN_BROWSER_COOKIE)
+    if not cookie:
+        return False
+    try:
+        _browser_signer(platform).unsign(cookie, max_age=KNOWN_BROWSER_DAYS * 86_400)
+    except BadSignature:
+        return False
+    return True
 API_KEY_HEADER = "X-API-Key"
 
 session_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,

@@ -12,7 +12,10 @@ waiting holds no thread. Two rules keep that queue for everyone:
   own password in a loop included, cannot fill the queue: the throttle does not stop
   logins that succeed);
 * once ``WAITING_PER_THREAD`` are waiting for each thread, a further login is answered at
-  once, 503 with Retry-After, rather than after a wait its client gives up on.
+  once, 503 with Retry-After, rather than after a wait its client gives up on; unless it
+  comes from a browser someone has logged in on (``deps.known_browser``), for which
+  ``KNOWN_BROWSERS_PER_THREAD`` more places are kept: a flood from addresses that never
+  logged in cannot turn away the officers who use the platform.
 
 Passwords an admin or oversight sets for someone else are hashed on the shared threads:
 only they can send them, so they cannot be flooded from outside."""
@@ -28,7 +31,7 @@ import anyio
 import anyio.to_thread
 from starlette.requests import Request
 
-from openlfr.web.deps import client_address
+from openlfr.web.deps import client_address, known_browser
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -38,6 +41,9 @@ WAITING_PER_THREAD = 32
 0.2-0.4 s each (2 cores)."""
 PER_ADDRESS = 2
 """Logins one client address may have waiting or being checked at once."""
+KNOWN_BROWSERS_PER_THREAD = 16
+"""Places for each password thread beyond the others', kept for logins from known
+browsers."""
 
 
 class PasswordChecksBusy(Exception):
@@ -57,6 +63,7 @@ class _Queue:
     def __init__(self, threads: int) -> None:
         self.limiter = anyio.CapacityLimiter(threads)
         self.most = threads * (1 + WAITING_PER_THREAD)  # being checked or waiting
+        self.most_known = self.most + threads * KNOWN_BROWSERS_PER_THREAD
         self.by_address: Counter[str] = Counter()
         self.taken = 0  # counted here, not by the limiter: it yields before it queues one
 
@@ -78,7 +85,9 @@ async def run_checking_passwords(request: Request, func: Callable[P, T],
     if queue.by_address[address] >= PER_ADDRESS:
         raise PasswordChecksBusy(f"{PER_ADDRESS} logins from your address are already "
                                  "waiting to be checked", 429)
-    if queue.taken >= queue.most:
+    if queue.taken >= queue.most and (
+            queue.taken >= queue.most_known
+            or not known_browser(request, request.app.state.platform)):
         raise PasswordChecksBusy("too many logins are waiting to be checked", 503)
     queue.by_address[address] += 1
     queue.taken += 1
