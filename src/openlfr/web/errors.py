@@ -84,8 +84,8 @@ def _database_conflict(request: Request, exc: Exception) -> JSONResponse:
 
 def _password_checks_busy(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PasswordChecksBusy)
-    return JSONResponse(status_code=exc.status_code, headers={"Retry-After": "2"},
-                        content={"detail": str(exc)})
+    return JSONResponse(status_code=exc.status_code, content={"detail": str(exc)},
+                        headers={"Retry-After": str(exc.retry_after_s)})
 
 
 def _printable(value: Any) -> str | int:

@@ -50,6 +50,8 @@ class PasswordChecksBusy(Exception):
     """A login the server does not take on now: too many from this address are already
     waiting (429), or too many from everyone (503). Nothing was checked or changed."""
 
+    retry_after_s = 2
+
     def __init__(self, message: str, status_code: int) -> None:
         super().__init__(f"{message}; nothing was checked or changed, try again in a few "
                          "seconds")
@@ -65,7 +67,12 @@ class _Queue:
         self.most = threads * (1 + WAITING_PER_THREAD)  # being checked or waiting
         self.most_known = self.most + threads * KNOWN_BROWSERS_PER_THREAD
         self.by_address: Counter[str] = Counter()
-        self.taken = 0  # counted here, not by the limiter: it yields before it queues one
+
+    @property
+    def taken(self) -> int:
+        """Logins being checked or waiting, counted here rather than asked of the limiter,
+        which yields before it queues one (two could then both pass the cap)."""
+        return self.by_address.total()
 
 
 def _queue(request: Request) -> _Queue:
@@ -90,12 +97,10 @@ async def run_checking_passwords(request: Request, func: Callable[P, T],
             or not known_browser(request, request.app.state.platform)):
         raise PasswordChecksBusy("too many logins are waiting to be checked", 503)
     queue.by_address[address] += 1
-    queue.taken += 1
     try:
         return await anyio.to_thread.run_sync(functools.partial(func, *args, **kwargs),
                                               limiter=queue.limiter)
     finally:
-        queue.taken -= 1
         queue.by_address[address] -= 1
         if not queue.by_address[address]:
             del queue.by_address[address]

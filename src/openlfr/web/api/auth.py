@@ -17,14 +17,16 @@ from openlfr.web.threads import run_checking_passwords
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 Staff = Annotated[Actor, power(Action.SESSION_USE)]
-PASSWORD_CHECKS_BUSY: dict[int | str, dict[str, object]] = {503: {
-    "model": Problem, "description": "Too many logins are waiting to be checked; nothing "
-    "was changed. Try again after Retry-After seconds."}}
+#: How a login or a password change may be turned away before its password is checked.
+LOGIN_REFUSALS: dict[int | str, dict[str, object]] = {
+    429: {"model": Problem, "description": "Too many failed logins, or 2 logins from your "
+          "address already waiting to be checked."},
+    503: {"model": Problem, "description": "Too many logins are waiting to be checked; "
+          "nothing was changed. Try again after Retry-After seconds."}}
 
 
 @router.post("/login", response_model=MeOut, responses={
-    **AUTH_ERRORS, 429: {"model": Problem, "description": "Too many failed logins."},
-    **PASSWORD_CHECKS_BUSY},
+    **AUTH_ERRORS, **LOGIN_REFUSALS},
     dependencies=[power(Action.LOG_IN)])
 async def login(data: LoginIn, request: Request, response: Response, platform: PlatformDep,
                 client: ClientDep) -> MeOut:
@@ -47,8 +49,7 @@ def logout(request: Request, response: Response, actor: Staff, platform: Platfor
 
 
 @router.post("/password", status_code=204, responses={
-    **AUTH_ERRORS, 429: {"model": Problem, "description": "Too many failed logins."},
-    **PASSWORD_CHECKS_BUSY})
+    **AUTH_ERRORS, **LOGIN_REFUSALS})
 async def change_password(data: PasswordChangeIn, request: Request, response: Response,
                           actor: Staff, platform: PlatformDep, client: ClientDep) -> None:
     """Change your own password (give the one you have now). Every session of yours ends,

@@ -104,7 +104,7 @@ def _off_the_loop(handler: Callable[[Request], Response],
         except PasswordChecksBusy as exc:
             return render(request, "try_again.html", {
                 "message": str(exc), "back": request.url.path},
-                status_code=exc.status_code, headers={"Retry-After": "2"})
+                status_code=exc.status_code, headers={"Retry-After": str(exc.retry_after_s)})
     return endpoint
 
 
